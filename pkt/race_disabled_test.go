@@ -1,0 +1,5 @@
+//go:build !race
+
+package pkt_test
+
+const raceEnabled = false
