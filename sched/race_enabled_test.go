@@ -1,0 +1,7 @@
+//go:build race
+
+package sched
+
+// raceEnabled reports a -race build, under which allocation counts are not
+// meaningful.
+const raceEnabled = true

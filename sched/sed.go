@@ -1,0 +1,50 @@
+package sched
+
+import "github.com/ulvs/ulvs/vs"
+
+// sed is shortest-expected-delay scheduling as net/netfilter/ipvs/ip_vs_sed.c
+// does it (ip_vs_sed_schedule, RCU version, Linux 3.10 era to 6.x).
+//
+// It is wlc with another overhead: ip_vs_sed_dest_overhead is
+// ActiveConns + 1, the delay the new connection would see; inactive
+// connections do not count. The kernel takes the first dest that is not
+// overloaded and has a positive weight, then replaces it only when
+//
+//	least_overhead * dest_weight > dest_overhead * least_weight
+//
+// in signed 64-bit products, so on a tie the dest first in list order wins.
+// As in wlc, the walk skips only overloaded dests, but a dest of weight 0
+// can never pass the strict test, so skipping every unavailable dest
+// (vs.Dest.Available, which also skips a direct-routed dest whose MAC is not
+// resolved) picks the same dest.
+type sed struct {
+	dests []*vs.Dest
+}
+
+var _ vs.Scheduler = (*sed)(nil)
+
+// newSED builds sed for svc. ip_vs_sed_scheduler has no init_service or
+// dest hooks: it keeps no state, so prev does not matter.
+func newSED(svc *vs.Service, _ vs.Scheduler) vs.Scheduler {
+	return &sed{dests: svc.Dests}
+}
+
+// Name returns "sed".
+func (s *sed) Name() string { return "sed" }
+
+// Schedule returns the available dest with the least (ActiveConns+1)/weight,
+// the first in list order on a tie, or nil when no dest is available.
+func (s *sed) Schedule(_ *vs.Service, _ vs.Flow) *vs.Dest {
+	var least *vs.Dest
+	var loh, lw int64
+	for _, d := range s.dests {
+		if !d.Available() {
+			continue
+		}
+		doh, dw := int64(d.State.ActiveConns.Load())+1, int64(d.Weight)
+		if least == nil || loh*dw > doh*lw {
+			least, loh, lw = d, doh, dw
+		}
+	}
+	return least
+}

@@ -1,0 +1,53 @@
+package sched
+
+import "github.com/ulvs/ulvs/vs"
+
+// wlc is weighted least-connection scheduling as
+// net/netfilter/ipvs/ip_vs_wlc.c does it (ip_vs_wlc_schedule, RCU version,
+// Linux 3.10 era to 6.x). It is the kernel's default: ipvsadm passes "wlc"
+// when -s is absent.
+//
+// The dest with the lowest overhead/weight wins, overhead being
+// (ActiveConns << 8) + InactConns. The kernel takes the first dest that is
+// not overloaded and has a positive weight, then walks the rest of the list
+// and replaces it only when
+//
+//	least_overhead * dest_weight > dest_overhead * least_weight
+//
+// in signed 64-bit products, so on a tie the dest first in list order, the
+// newest, wins. The walk skips only overloaded dests, but a dest of weight 0
+// can never pass the strict test (0 > non-negative is false), so skipping
+// every unavailable dest (vs.Dest.Available, which also skips a
+// direct-routed dest whose MAC is not resolved) picks the same dest.
+type wlc struct {
+	dests []*vs.Dest
+}
+
+var _ vs.Scheduler = (*wlc)(nil)
+
+// newWLC builds wlc for svc. ip_vs_wlc_scheduler has no init_service or
+// dest hooks: it keeps no state, so prev does not matter.
+func newWLC(svc *vs.Service, _ vs.Scheduler) vs.Scheduler {
+	return &wlc{dests: svc.Dests}
+}
+
+// Name returns "wlc".
+func (s *wlc) Name() string { return "wlc" }
+
+// Schedule returns the available dest with the least overhead per unit of
+// weight, the first in list order on a tie, or nil when no dest is
+// available.
+func (s *wlc) Schedule(_ *vs.Service, _ vs.Flow) *vs.Dest {
+	var least *vs.Dest
+	var loh, lw int64
+	for _, d := range s.dests {
+		if !d.Available() {
+			continue
+		}
+		doh, dw := overhead(d), int64(d.Weight)
+		if least == nil || loh*dw > doh*lw {
+			least, loh, lw = d, doh, dw
+		}
+	}
+	return least
+}
