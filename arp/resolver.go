@@ -1,0 +1,390 @@
+package arp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults for the zero values of [ResolverConfig].
+const (
+	DefaultRefresh   = 30 * time.Second
+	DefaultRetry     = time.Second
+	DefaultTimeout   = 500 * time.Millisecond
+	DefaultFailAfter = 3
+)
+
+// Conn is the part of an ARP client the [Resolver] uses.
+// *github.com/mdlayher/arp.Client satisfies it. Resolve sends a request for
+// ip and waits for the matching reply until the deadline last set with
+// SetDeadline. The Resolver never calls Resolve concurrently with itself;
+// SetDeadline and Close may be called while a Resolve is in progress, to
+// interrupt it.
+type Conn interface {
+	Resolve(ip netip.Addr) (net.HardwareAddr, error)
+	SetDeadline(t time.Time) error
+	Close() error
+}
+
+// ResolverConfig configures a [Resolver]. Zero values mean the defaults.
+type ResolverConfig struct {
+	// Conn is the ARP client. If nil, NewResolver dials
+	// github.com/mdlayher/arp on Interface, which needs an IPv4 address
+	// on that interface, and the Resolver owns the client.
+	Conn Conn
+	// Interface is the interface to resolve on; required when Conn is nil.
+	Interface *net.Interface
+
+	// Refresh is how often each resolved address is resolved again
+	// (default 30s).
+	Refresh time.Duration
+	// Retry is how often an unresolved address, or a resolved one whose
+	// refresh failed, is tried again (default 1s).
+	Retry time.Duration
+	// Timeout bounds each attempt (default 500ms).
+	Timeout time.Duration
+	// FailAfter is the number of consecutive failed attempts after which
+	// a resolved address is forgotten (default 3). With the defaults a
+	// real server that stops answering loses its MAC within about
+	// Refresh + 2*Retry + 3*Timeout.
+	FailAfter int
+
+	// Seed holds neighbour entries known before any ARP, such as
+	// ReadNeighbours returns. Addresses in the first Watch call that have
+	// a seed entry are known at once (and reported through OnChange), then
+	// confirmed by ARP right away like any new address. Later Watch calls
+	// do not use the seed: it would be stale by then. If Seed is nil and
+	// Conn is nil, NewResolver reads ReadNeighbours(Interface.Name) itself.
+	Seed map[netip.Addr][6]byte
+
+	// OnChange, if not nil, is called from the goroutine running Run when
+	// a watched address gets a MAC (ok true), gets a different MAC (ok
+	// true), or loses its MAC after FailAfter failed attempts (ok false,
+	// mac the MAC it had). It is not called for addresses Watch removes.
+	// It may call Lookup and Watch; resolution waits while it runs.
+	OnChange func(addr netip.Addr, mac [6]byte, ok bool)
+
+	// Logger receives resolution events; nil discards them.
+	Logger *slog.Logger
+}
+
+// A Resolver keeps a set of IPv4 addresses resolved to MAC addresses on one
+// interface, for forwarding to real servers.
+//
+// Create it with [NewResolver] and run [Resolver.Run] in one goroutine. All
+// ARP traffic happens in Run, one request at a time, so the ARP client is
+// never used concurrently. Watch, Lookup and Close are safe for concurrent
+// use with each other and with Run. The zero value is not usable.
+type Resolver struct {
+	conn      Conn
+	refresh   time.Duration
+	retry     time.Duration
+	timeout   time.Duration
+	failAfter int
+	onChange  func(netip.Addr, [6]byte, bool)
+	log       *slog.Logger
+
+	wake      chan struct{} // capacity 1: Watch asks Run to look again
+	running   atomic.Bool
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+
+	mu      sync.RWMutex
+	entries map[netip.Addr]*entry // the watched set
+	seed    map[netip.Addr][6]byte
+}
+
+// entry is the state of one watched address. It is guarded by Resolver.mu.
+type entry struct {
+	mac     [6]byte
+	known   bool      // mac is valid
+	pending bool      // known was set from the seed and OnChange has not run yet
+	fails   int       // consecutive failed attempts while known
+	due     time.Time // next attempt; zero means now
+}
+
+// NewResolver validates cfg and returns a Resolver. When cfg.Conn is nil it
+// dials the ARP client and reads the neighbour table before returning, so
+// both happen in the network namespace of the calling OS thread; see the
+// package documentation.
+func NewResolver(cfg ResolverConfig) (*Resolver, error) {
+	r := &Resolver{
+		refresh:   cfg.Refresh,
+		retry:     cfg.Retry,
+		timeout:   cfg.Timeout,
+		failAfter: cfg.FailAfter,
+		onChange:  cfg.OnChange,
+		log:       cfg.Logger,
+		wake:      make(chan struct{}, 1),
+		entries:   make(map[netip.Addr]*entry),
+		seed:      cfg.Seed,
+	}
+	if r.refresh < 0 || r.retry < 0 || r.timeout < 0 || r.failAfter < 0 {
+		return nil, fmt.Errorf("arp: new resolver: negative Refresh, Retry, Timeout or FailAfter")
+	}
+	if r.refresh == 0 {
+		r.refresh = DefaultRefresh
+	}
+	if r.retry == 0 {
+		r.retry = DefaultRetry
+	}
+	if r.timeout == 0 {
+		r.timeout = DefaultTimeout
+	}
+	if r.failAfter == 0 {
+		r.failAfter = DefaultFailAfter
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	r.conn = cfg.Conn
+	if r.conn == nil {
+		if cfg.Interface == nil {
+			return nil, errors.New("arp: new resolver: neither Conn nor Interface is set")
+		}
+		c, err := dial(cfg.Interface)
+		if err != nil {
+			return nil, fmt.Errorf("arp: new resolver: dial ARP client on %s: %w", cfg.Interface.Name, err)
+		}
+		r.conn = c
+		if r.seed == nil {
+			r.seed = ReadNeighbours(cfg.Interface.Name)
+		}
+	}
+	return r, nil
+}
+
+// Watch replaces the set of addresses to keep resolved. Addresses already
+// watched keep their state; new ones are resolved promptly; removed ones are
+// forgotten without calling OnChange. IPv4-mapped IPv6 addresses are
+// unmapped; other non-IPv4 addresses are ignored. Watch does not keep addrs.
+func (r *Resolver) Watch(addrs []netip.Addr) {
+	r.mu.Lock()
+	next := make(map[netip.Addr]*entry, len(addrs))
+	added := false
+	for _, a := range addrs {
+		a = a.Unmap()
+		if !a.Is4() {
+			r.log.Debug("arp: not an IPv4 address, not watched", "addr", a)
+			continue
+		}
+		if _, ok := next[a]; ok {
+			continue
+		}
+		if e, ok := r.entries[a]; ok {
+			next[a] = e
+			continue
+		}
+		e := &entry{}
+		if mac, ok := r.seed[a]; ok {
+			e.mac, e.known, e.pending = mac, true, true
+		}
+		next[a] = e
+		added = true
+	}
+	r.entries = next
+	r.seed = nil
+	r.mu.Unlock()
+	if added {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Lookup returns the MAC address of addr if addr is watched and resolved.
+func (r *Resolver) Lookup(addr netip.Addr) ([6]byte, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	e, ok := r.entries[addr.Unmap()]
+	if !ok || !e.known {
+		return [6]byte{}, false
+	}
+	return e.mac, true
+}
+
+// Close closes the ARP client, which interrupts a Run in progress (Run then
+// returns net.ErrClosed). Run closes the client itself when it returns, so
+// Close is only needed when Run never ran. Close may be called more than
+// once; later calls return the first result.
+func (r *Resolver) Close() error {
+	r.closeOnce.Do(func() {
+		r.closed.Store(true)
+		r.closeErr = r.conn.Close()
+	})
+	return r.closeErr
+}
+
+// Run resolves watched addresses until ctx is done or the Resolver is
+// closed, then closes the ARP client. It returns ctx.Err() or net.ErrClosed.
+// Only one Run may be active; a second concurrent call returns an error.
+func (r *Resolver) Run(ctx context.Context) error {
+	if !r.running.CompareAndSwap(false, true) {
+		return errors.New("arp: Resolver.Run is already running")
+	}
+	defer r.running.Store(false)
+	defer r.Close()
+
+	// Cancelling ctx cuts a Resolve in progress short instead of waiting
+	// out its Timeout.
+	stop := context.AfterFunc(ctx, func() { r.conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if r.closed.Load() {
+			return net.ErrClosed
+		}
+		r.deliverPending()
+
+		addr, e, wait := r.nextDue(time.Now())
+		if e == nil {
+			var tc <-chan time.Time
+			if wait > 0 {
+				timer.Reset(wait)
+				tc = timer.C
+			}
+			select {
+			case <-ctx.Done():
+			case <-r.wake:
+			case <-tc:
+			}
+			timer.Stop()
+			continue
+		}
+
+		mac, err := r.resolveOnce(addr)
+		if ctx.Err() != nil {
+			continue // the attempt was cut short; don't count it
+		}
+		if r.closed.Load() {
+			return net.ErrClosed
+		}
+		r.record(addr, e, mac, err, time.Now())
+	}
+}
+
+// resolveOnce makes one bounded attempt to resolve addr. Only Run calls it.
+func (r *Resolver) resolveOnce(addr netip.Addr) ([6]byte, error) {
+	if err := r.conn.SetDeadline(time.Now().Add(r.timeout)); err != nil {
+		return [6]byte{}, fmt.Errorf("set deadline: %w", err)
+	}
+	hw, err := r.conn.Resolve(addr)
+	if err != nil {
+		return [6]byte{}, err
+	}
+	if len(hw) != hwAddrLen {
+		return [6]byte{}, fmt.Errorf("reply has a %d-byte hardware address", len(hw))
+	}
+	return [6]byte(hw), nil
+}
+
+// nextDue returns the watched address whose attempt is most overdue, or, if
+// none is due at now, how long until the next one is (0: nothing watched).
+func (r *Resolver) nextDue(now time.Time) (netip.Addr, *entry, time.Duration) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var (
+		best     netip.Addr
+		bestE    *entry
+		earliest time.Time
+	)
+	for a, e := range r.entries {
+		if bestE == nil || e.due.Before(earliest) || (e.due.Equal(earliest) && a.Less(best)) {
+			best, bestE, earliest = a, e, e.due
+		}
+	}
+	if bestE == nil {
+		return netip.Addr{}, nil, 0
+	}
+	if earliest.After(now) {
+		return netip.Addr{}, nil, earliest.Sub(now)
+	}
+	return best, bestE, 0
+}
+
+// change is one OnChange call to make.
+type change struct {
+	addr netip.Addr
+	mac  [6]byte
+	ok   bool
+}
+
+// deliverPending reports seeded entries that OnChange has not heard of yet.
+func (r *Resolver) deliverPending() {
+	var cs []change
+	r.mu.Lock()
+	for a, e := range r.entries {
+		if e.pending {
+			e.pending = false
+			cs = append(cs, change{a, e.mac, true})
+		}
+	}
+	r.mu.Unlock()
+	for _, c := range cs {
+		r.log.Info("arp: neighbour from the kernel table", "addr", c.addr, "mac", net.HardwareAddr(c.mac[:]))
+		r.notify(c)
+	}
+}
+
+// record applies the outcome of one attempt for addr to e, if e is still
+// the watched entry for addr, and calls OnChange when the MAC changed.
+func (r *Resolver) record(addr netip.Addr, e *entry, mac [6]byte, err error, now time.Time) {
+	var c *change
+	r.mu.Lock()
+	if r.entries[addr] != e { // removed (or removed and added again) meanwhile
+		r.mu.Unlock()
+		return
+	}
+	switch {
+	case err == nil:
+		if !e.known || e.mac != mac || e.pending {
+			if e.known && e.mac != mac {
+				r.log.Info("arp: neighbour changed MAC", "addr", addr, "old", net.HardwareAddr(e.mac[:]), "mac", net.HardwareAddr(mac[:]))
+			} else {
+				r.log.Info("arp: neighbour resolved", "addr", addr, "mac", net.HardwareAddr(mac[:]))
+			}
+			c = &change{addr, mac, true}
+		}
+		e.mac, e.known, e.pending, e.fails = mac, true, false, 0
+		e.due = now.Add(r.refresh)
+	case e.known:
+		e.fails++
+		e.due = now.Add(r.retry)
+		r.log.Debug("arp: refresh failed", "addr", addr, "fails", e.fails, "err", err)
+		if e.fails >= r.failAfter {
+			r.log.Warn("arp: neighbour lost", "addr", addr, "mac", net.HardwareAddr(e.mac[:]), "fails", e.fails, "err", err)
+			if !e.pending {
+				c = &change{addr, e.mac, false}
+			}
+			e.known, e.pending, e.fails = false, false, 0
+		}
+	default:
+		e.due = now.Add(r.retry)
+		r.log.Debug("arp: resolve failed", "addr", addr, "err", err)
+	}
+	r.mu.Unlock()
+	if c != nil {
+		r.notify(*c)
+	}
+}
+
+func (r *Resolver) notify(c change) {
+	if r.onChange != nil {
+		r.onChange(c.addr, c.mac, c.ok)
+	}
+}
