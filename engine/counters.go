@@ -1,0 +1,86 @@
+package engine
+
+import "sync/atomic"
+
+// Reason is why a frame was not forwarded. The zero value is invalid.
+type Reason uint8
+
+// Reasons a frame is dropped or left alone. Every frame the engine reads ends
+// in exactly one counter: forwarded/answered, or one of these.
+const (
+	ReasonInvalid     Reason = iota
+	ReasonMalformed          // the decoder rejected the frame
+	ReasonTruncated          // the ring slot held less than the frame
+	ReasonNotOurs            // not ARP for a VIP and not IPv4 to a VIP
+	ReasonNoService          // IPv4 to a VIP on a port with no service
+	ReasonNotSYN             // TCP without a connection and not a SYN
+	ReasonNoDest             // the scheduler found no available real server
+	ReasonTableFull          // the connection table is full
+	ReasonDestGone           // the connection's real server no longer exists
+	ReasonNoNeighbour        // the real server's MAC is not resolved
+	ReasonFragment           // IPv4 fragments are not handled yet
+	ReasonUnsupported        // forwarding method or protocol not handled
+	ReasonTxError            // the kernel refused to transmit the frame
+	numReasons
+)
+
+var reasonNames = [numReasons]string{
+	ReasonInvalid:     "invalid",
+	ReasonMalformed:   "malformed",
+	ReasonTruncated:   "truncated",
+	ReasonNotOurs:     "not_ours",
+	ReasonNoService:   "no_service",
+	ReasonNotSYN:      "no_conn_not_syn",
+	ReasonNoDest:      "no_dest",
+	ReasonTableFull:   "conn_table_full",
+	ReasonDestGone:    "dest_gone",
+	ReasonNoNeighbour: "no_neighbour",
+	ReasonFragment:    "fragment",
+	ReasonUnsupported: "unsupported",
+	ReasonTxError:     "tx_error",
+}
+
+// String returns the counter name of r.
+func (r Reason) String() string {
+	if r < numReasons {
+		return reasonNames[r]
+	}
+	return "unknown"
+}
+
+// Reasons lists every valid reason, for reporting.
+func Reasons() []Reason {
+	out := make([]Reason, 0, numReasons-1)
+	for r := ReasonInvalid + 1; r < numReasons; r++ {
+		out = append(out, r)
+	}
+	return out
+}
+
+// counters are one worker's statistics. Only the worker writes them; the
+// control plane reads them, hence atomics (uncontended, on the worker's
+// own cache lines).
+type counters struct {
+	rxFrames  atomic.Uint64
+	rxBytes   atomic.Uint64
+	txFrames  atomic.Uint64
+	txBytes   atomic.Uint64
+	forwarded atomic.Uint64
+	arpReply  atomic.Uint64
+	echoReply atomic.Uint64
+	newConns  atomic.Uint64
+	drops     [numReasons]atomic.Uint64
+	_         [64]byte
+}
+
+// Stats is a snapshot of the engine's counters summed over workers.
+type Stats struct {
+	RxFrames, RxBytes uint64
+	TxFrames, TxBytes uint64
+	Forwarded         uint64
+	ARPReplies        uint64
+	EchoReplies       uint64
+	NewConns          uint64
+	Drops             map[Reason]uint64
+	Conns             int // entries in the connection tables
+}

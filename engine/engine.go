@@ -1,0 +1,305 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ulvs/ulvs/arp"
+	"github.com/ulvs/ulvs/conntrack"
+	"github.com/ulvs/ulvs/vs"
+)
+
+const (
+	// batchSize is how many frames one RX or TX call moves at most.
+	batchSize = 64
+	// pollTimeout bounds how long an idle worker sleeps, so it sweeps its
+	// connection table even without traffic.
+	pollTimeout = 100 * time.Millisecond
+	// sweepPeriod is how long the incremental sweep takes to walk a whole
+	// connection table, so expired entries leave the counters promptly.
+	sweepPeriod = time.Second
+	// minSweep is the smallest slice of the table worth a sweep call.
+	minSweep = 64
+)
+
+// Config configures an Engine. The zero value of each field means its
+// default.
+type Config struct {
+	// Interfaces the director receives and transmits on.
+	Interfaces []string
+	// Workers per interface; 0 means runtime.NumCPU().
+	Workers int
+	// ConnTableSize is the number of connection slots per worker.
+	ConnTableSize int
+	// Timeouts are the connection state timeouts; nil means the kernel's.
+	Timeouts *conntrack.Timeouts
+	Logger   *slog.Logger
+}
+
+// Engine is the data path. Create it with New, start it with Run.
+type Engine struct {
+	log      *slog.Logger
+	table    atomic.Pointer[vs.Table]
+	timeouts atomic.Pointer[conntrack.Timeouts]
+	ifaces   []*iface
+	workers  []*worker
+	counts   []*counters
+
+	mu   sync.Mutex // guards vips
+	vips [][4]byte
+}
+
+// iface is one interface the engine serves.
+type iface struct {
+	name  string
+	index int
+	mac   [6]byte
+	rings []*ring
+}
+
+// New opens the engine's sockets. It must run on a thread inside the
+// network namespace that holds cfg.Interfaces.
+func New(cfg Config) (*Engine, error) {
+	if len(cfg.Interfaces) == 0 {
+		return nil, errors.New("engine: no interface configured")
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.NumCPU()
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{log: log}
+	e.table.Store(vs.NewTable(0, nil, nil))
+	if cfg.Timeouts == nil {
+		cfg.Timeouts = conntrack.DefaultTimeouts()
+	}
+	e.timeouts.Store(cfg.Timeouts)
+	filter := filterProgram(nil)
+	for n, name := range cfg.Interfaces {
+		ni, err := net.InterfaceByName(name)
+		if err != nil {
+			e.Close()
+			return nil, fmt.Errorf("engine: interface %s: %w", name, err)
+		}
+		if len(ni.HardwareAddr) != 6 {
+			e.Close()
+			return nil, fmt.Errorf("engine: interface %s has no Ethernet address", name)
+		}
+		ifc := &iface{name: name, index: ni.Index}
+		copy(ifc.mac[:], ni.HardwareAddr)
+		e.ifaces = append(e.ifaces, ifc)
+		// A fanout group id unique to this process and interface.
+		fanout := uint16(os.Getpid()&0xfff)<<4 | uint16(n&0xf)
+		if fanout == 0 {
+			fanout = 1
+		}
+		for i := 0; i < cfg.Workers; i++ {
+			r, err := openRing(ringConfig{ifindex: ni.Index, fanoutID: fanout, filter: filter})
+			if err != nil {
+				e.Close()
+				return nil, fmt.Errorf("engine: open AF_PACKET socket on %s: %w", name, err)
+			}
+			ifc.rings = append(ifc.rings, r)
+			c := &counters{}
+			e.counts = append(e.counts, c)
+			e.workers = append(e.workers, newWorker(r, ifc.mac, c, cfg))
+		}
+	}
+	return e, nil
+}
+
+func newWorker(l link, mac [6]byte, c *counters, cfg Config) *worker {
+	return &worker{
+		link:     l,
+		mac:      mac,
+		ct:       conntrack.New(conntrack.Config{Capacity: cfg.ConnTableSize, Timeouts: cfg.Timeouts}),
+		timeouts: cfg.Timeouts,
+		rx:       make([]packet, batchSize),
+		tx:       make([]*packet, 0, batchSize),
+		c:        c,
+	}
+}
+
+// SetTable publishes t to the workers, updates the socket filters to t's
+// VIPs and announces new VIPs with gratuitous ARP.
+func (e *Engine) SetTable(t *vs.Table) {
+	e.table.Store(t)
+	var vips [][4]byte
+	for _, a := range t.VIPs() {
+		vips = append(vips, a.As4())
+	}
+	slices.SortFunc(vips, func(a, b [4]byte) int { return slices.Compare(a[:], b[:]) })
+	e.mu.Lock()
+	old := e.vips
+	e.vips = vips
+	e.mu.Unlock()
+	if slices.Equal(old, vips) {
+		return
+	}
+	prog := filterProgram(vips)
+	for _, ifc := range e.ifaces {
+		for _, r := range ifc.rings {
+			if err := r.setFilter(prog); err != nil {
+				e.log.Error("update socket filter", "interface", ifc.name, "err", err)
+			}
+		}
+	}
+	var added [][4]byte
+	for _, v := range vips {
+		if !slices.Contains(old, v) {
+			added = append(added, v)
+		}
+	}
+	e.announce(added)
+}
+
+// SetTimeouts hands new connection timeouts to every worker; t must not be
+// modified afterwards. Workers pick it up at their next batch.
+func (e *Engine) SetTimeouts(t *conntrack.Timeouts) { e.timeouts.Store(t) }
+
+// Timeouts returns the timeouts in force.
+func (e *Engine) Timeouts() *conntrack.Timeouts { return e.timeouts.Load() }
+
+// Table returns the table the workers use now.
+func (e *Engine) Table() *vs.Table { return e.table.Load() }
+
+// Announce sends gratuitous ARP for every VIP on every interface, as at
+// start, so neighbours drop stale or FAILED entries.
+func (e *Engine) Announce() {
+	e.mu.Lock()
+	vips := slices.Clone(e.vips)
+	e.mu.Unlock()
+	e.announce(vips)
+}
+
+func (e *Engine) announce(vips [][4]byte) {
+	for _, ifc := range e.ifaces {
+		if len(ifc.rings) == 0 {
+			continue
+		}
+		for _, v := range vips {
+			frame := arp.Gratuitous(nil, ifc.mac, v)
+			if err := ifc.rings[0].sendRaw(frame); err != nil {
+				e.log.Warn("gratuitous ARP", "interface", ifc.name, "vip", fmt.Sprint(v), "err", err)
+			}
+		}
+	}
+}
+
+// Run runs the workers until ctx is done.
+func (e *Engine) Run(ctx context.Context) error {
+	errc := make(chan error, len(e.workers))
+	for _, w := range e.workers {
+		go func() { errc <- w.run(ctx, e) }()
+	}
+	var first error
+	for range e.workers {
+		if err := <-errc; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// Close closes the sockets. Call it after Run returned.
+func (e *Engine) Close() error {
+	var errs []error
+	for _, ifc := range e.ifaces {
+		for _, r := range ifc.rings {
+			errs = append(errs, r.close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Stats sums the workers' counters.
+func (e *Engine) Stats() Stats {
+	s := Stats{Drops: make(map[Reason]uint64)}
+	for _, c := range e.counts {
+		s.RxFrames += c.rxFrames.Load()
+		s.RxBytes += c.rxBytes.Load()
+		s.TxFrames += c.txFrames.Load()
+		s.TxBytes += c.txBytes.Load()
+		s.Forwarded += c.forwarded.Load()
+		s.ARPReplies += c.arpReply.Load()
+		s.EchoReplies += c.echoReply.Load()
+		s.NewConns += c.newConns.Load()
+		for _, r := range Reasons() {
+			if v := c.drops[r].Load(); v > 0 {
+				s.Drops[r] += v
+			}
+		}
+	}
+	return s
+}
+
+// epoch is the zero of conntrack ticks for this process.
+var epoch = time.Now()
+
+func tick() conntrack.Tick { return conntrack.Tick(time.Since(epoch).Milliseconds()) }
+
+// run is the worker loop: receive a batch, run each frame to completion,
+// flush the TX batch, hand the slots back, sweep a little.
+func (w *worker) run(ctx context.Context, e *Engine) error {
+	for ctx.Err() == nil {
+		n, err := w.link.recv(w.rx, pollTimeout)
+		if err != nil {
+			return err
+		}
+		if t := e.timeouts.Load(); t != w.timeouts {
+			w.timeouts = t
+			w.ct.SetTimeouts(t)
+		}
+		tbl := e.table.Load()
+		now := tick()
+		w.batch(n, tbl, now)
+		w.sweep(now, tbl)
+	}
+	return nil
+}
+
+// sweep expires connections incrementally, walking the whole table once per
+// sweepPeriod whatever the traffic.
+func (w *worker) sweep(now conntrack.Tick, tbl *vs.Table) {
+	elapsed := int64(now.Sub(w.lastSweep))
+	if elapsed < 0 {
+		w.lastSweep = now
+		return
+	}
+	budget := int64(w.ct.Cap()) * elapsed / sweepPeriod.Milliseconds()
+	if budget < minSweep {
+		return
+	}
+	w.ct.Sweep(now, int(min(budget, int64(w.ct.Cap()))), tbl)
+	w.lastSweep = now
+}
+
+// batch processes the n frames of the last recv and flushes the result.
+func (w *worker) batch(n int, tbl *vs.Table, now conntrack.Tick) {
+	w.tx = w.tx[:0]
+	for i := 0; i < n; i++ {
+		w.process(&w.rx[i], tbl, now)
+	}
+	if len(w.tx) > 0 {
+		sent, _ := w.link.send(w.tx)
+		w.c.txFrames.Add(uint64(sent))
+		if failed := len(w.tx) - sent; failed > 0 {
+			w.c.drops[ReasonTxError].Add(uint64(failed))
+		}
+		for _, p := range w.tx[:sent] {
+			w.c.txBytes.Add(uint64(p.n))
+		}
+	}
+	w.link.release()
+}

@@ -1,0 +1,315 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// Ring geometry. A TPACKET_V2 slot must hold a whole GSO super-frame (up to
+// 64 KiB of IP plus link headers) or the kernel truncates it, so slots are
+// 68 KiB: one slot per block, blocks of 17 pages.
+const (
+	ringFrameSize = 17 * 4096
+	ringFrames    = 256
+	// ringReserve is headroom the kernel leaves in front of every frame
+	// (PACKET_RESERVE), room to prepend headers in place.
+	ringReserve = 64
+
+	packetOtherHost = 3 // PACKET_OTHERHOST: not addressed to us (promiscuous)
+	packetOutgoing  = 4 // PACKET_OUTGOING, skb->pkt_type of frames we sent
+)
+
+// ringConfig describes one AF_PACKET socket.
+type ringConfig struct {
+	ifindex  int
+	fanoutID uint16 // 0 = no fanout group
+	frames   int    // 0 = ringFrames
+	filter   []bpf.RawInstruction
+	batch    int
+}
+
+// ring is an AF_PACKET socket with a TPACKET_V2 RX ring, PACKET_VNET_HDR,
+// bound to one interface. RX is zero-copy from the ring; TX is sendmmsg
+// straight from the ring slots. recv/send/release belong to one worker;
+// sendRaw and setFilter may be called from any goroutine.
+type ring struct {
+	fd      int
+	mem     []byte
+	nframes int
+	head    int // next slot to look at
+	taken   int // slots handed out by the last recv, ending before head
+	pfd     []unix.PollFd
+	msgs    []unix.Mmsghdr
+	iovs    []unix.Iovec
+	closed  atomic.Bool
+}
+
+var _ link = (*ring)(nil)
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// openRing creates the socket. It must run on a thread inside the network
+// namespace of the interface.
+func openRing(cfg ringConfig) (_ *ring, err error) {
+	if cfg.frames == 0 {
+		cfg.frames = ringFrames
+	}
+	if cfg.batch == 0 {
+		cfg.batch = batchSize
+	}
+	// Protocol 0: the socket receives nothing until bind, so no frame
+	// slips in before the filter and the ring are in place.
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, opErr("socket", err)
+	}
+	r := &ring{fd: fd, nframes: cfg.frames}
+	defer func() {
+		if err != nil {
+			r.close()
+		}
+	}()
+	if err := r.setFilter(cfg.filter); err != nil {
+		return nil, err
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V2); err != nil {
+		return nil, opErr("setsockopt PACKET_VERSION", err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1); err != nil {
+		return nil, opErr("setsockopt PACKET_VNET_HDR", err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_RESERVE, ringReserve); err != nil {
+		return nil, opErr("setsockopt PACKET_RESERVE", err)
+	}
+	req := unix.TpacketReq{
+		Block_size: ringFrameSize,
+		Block_nr:   uint32(cfg.frames),
+		Frame_size: ringFrameSize,
+		Frame_nr:   uint32(cfg.frames),
+	}
+	if err := unix.SetsockoptTpacketReq(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
+		return nil, opErr("setsockopt PACKET_RX_RING", err)
+	}
+	r.mem, err = unix.Mmap(fd, 0, ringFrameSize*cfg.frames, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return nil, opErr("mmap rx ring", err)
+	}
+	// Our own transmissions come back to packet sockets as outgoing
+	// frames; the filter drops them too, for kernels without this option.
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1); err != nil && !errors.Is(err, unix.ENOPROTOOPT) {
+		return nil, opErr("setsockopt PACKET_IGNORE_OUTGOING", err)
+	}
+	// Skip the egress qdisc: measured faster, and the director is the
+	// only sender on these frames' path.
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, 1); err != nil {
+		return nil, opErr("setsockopt PACKET_QDISC_BYPASS", err)
+	}
+	sa := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: cfg.ifindex}
+	if err := unix.Bind(fd, sa); err != nil {
+		return nil, opErr("bind", err)
+	}
+	if cfg.fanoutID != 0 {
+		arg := int(cfg.fanoutID) | unix.PACKET_FANOUT_HASH<<16
+		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, arg); err != nil {
+			return nil, opErr("setsockopt PACKET_FANOUT", err)
+		}
+	}
+	r.pfd = []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN | unix.POLLERR}}
+	r.msgs = make([]unix.Mmsghdr, cfg.batch)
+	r.iovs = make([]unix.Iovec, cfg.batch)
+	return r, nil
+}
+
+// setFilter attaches a classic BPF program; the kernel swaps it atomically.
+func (r *ring) setFilter(prog []bpf.RawInstruction) error {
+	if len(prog) == 0 {
+		return nil
+	}
+	fprog := unix.SockFprog{
+		Len:    uint16(len(prog)),
+		Filter: (*unix.SockFilter)(unsafe.Pointer(&prog[0])),
+	}
+	if err := unix.SetsockoptSockFprog(r.fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fprog); err != nil {
+		return opErr("setsockopt SO_ATTACH_FILTER", err)
+	}
+	return nil
+}
+
+// slot returns the header of ring slot i.
+func (r *ring) slot(i int) *unix.Tpacket2Hdr {
+	return (*unix.Tpacket2Hdr)(unsafe.Pointer(&r.mem[i*ringFrameSize]))
+}
+
+func (r *ring) recv(batch []packet, timeout time.Duration) (int, error) {
+	n := r.collect(batch)
+	if n > 0 {
+		return n, nil
+	}
+	ms := int(timeout / time.Millisecond)
+	for {
+		_, err := unix.Poll(r.pfd, ms)
+		if err == nil {
+			break
+		}
+		if err != unix.EINTR {
+			return 0, opErr("poll", err)
+		}
+	}
+	return r.collect(batch), nil
+}
+
+// collect hands out the consecutive ready slots starting at head.
+func (r *ring) collect(batch []packet) int {
+	n := 0
+	for n < len(batch) {
+		h := r.slot(r.head)
+		st := atomic.LoadUint32(&h.Status)
+		if st&unix.TP_STATUS_USER == 0 {
+			break
+		}
+		base := r.head * ringFrameSize
+		p := &batch[n]
+		p.buf = r.mem[base : base+ringFrameSize]
+		p.off = int(h.Mac)
+		p.n = int(h.Snaplen)
+		p.status = st
+		p.vlanTCI = h.Vlan_tci
+		p.vlanTP = h.Vlan_tpid
+		if h.Snaplen < h.Len || p.off < vnetHdrLen || p.off+p.n > ringFrameSize {
+			p.n = -1 // truncated or impossible: the worker counts it
+		}
+		r.head++
+		if r.head == r.nframes {
+			r.head = 0
+		}
+		n++
+	}
+	r.taken = n
+	return n
+}
+
+func (r *ring) release() {
+	i := r.head
+	for k := 0; k < r.taken; k++ {
+		i--
+		if i < 0 {
+			i = r.nframes - 1
+		}
+		atomic.StoreUint32(&r.slot(i).Status, unix.TP_STATUS_KERNEL)
+	}
+	r.taken = 0
+}
+
+// send transmits with sendmmsg straight from the ring slots. A frame the
+// kernel refuses is skipped and counted by the caller as the difference.
+func (r *ring) send(batch []*packet) (int, error) {
+	ok := 0
+	for start := 0; start < len(batch); {
+		n := len(batch) - start
+		if n > len(r.msgs) {
+			n = len(r.msgs)
+		}
+		for i := 0; i < n; i++ {
+			w := batch[start+i].wire()
+			r.iovs[i].Base = &w[0]
+			r.iovs[i].SetLen(len(w))
+			r.msgs[i].Hdr = unix.Msghdr{Iov: &r.iovs[i], Iovlen: 1}
+		}
+		sent, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(r.fd),
+			uintptr(unsafe.Pointer(&r.msgs[0])), uintptr(n), 0, 0, 0)
+		switch {
+		case errno == unix.EINTR:
+			continue
+		case errno != 0:
+			// The first frame failed; skip it and go on.
+			start++
+		default:
+			ok += int(sent)
+			start += int(sent)
+		}
+	}
+	return ok, nil
+}
+
+func (r *ring) sendRaw(frame []byte) error {
+	buf := make([]byte, vnetHdrLen+len(frame))
+	copy(buf[vnetHdrLen:], frame)
+	if _, err := unix.Write(r.fd, buf); err != nil {
+		return opErr("write", err)
+	}
+	return nil
+}
+
+func (r *ring) close() error {
+	if r.closed.Swap(true) {
+		return nil
+	}
+	if r.mem != nil {
+		unix.Munmap(r.mem)
+	}
+	return unix.Close(r.fd)
+}
+
+// OpError is a failed system call with the operation that made it.
+type OpError struct {
+	Op  string
+	Err error
+}
+
+func (e *OpError) Error() string { return fmt.Sprintf("%s: %v", e.Op, e.Err) }
+func (e *OpError) Unwrap() error { return e.Err }
+
+func opErr(op string, err error) error { return &OpError{Op: op, Err: err} }
+
+// filterProgram builds the socket filter: drop our own outgoing frames and
+// frames for other hosts (a promiscuous interface would otherwise hand us
+// our own DR output to forward again), pass
+// ARP, in-frame VLAN tags (re-checked in user space), and IPv4 to a VIP.
+// With more VIPs than a classic BPF jump can span it passes all IPv4; the
+// engine re-validates everything anyway.
+func filterProgram(vips [][4]byte) []bpf.RawInstruction {
+	const maxVIPs = 200
+	passAll := len(vips) > maxVIPs
+	if passAll {
+		vips = nil
+	}
+	// Layout: 0 ld pkttype; 1 jeq outgoing; 2 jeq otherhost; 3 ldh type;
+	// 4 jeq ARP; 5 jeq VLAN; 6 jeq IPv4; 7 ld dst; 8..8+k-1 jeq vip (or one
+	// jump when there is no list); 8+k drop; 9+k accept.
+	const first = 8
+	k := max(len(vips), 1)
+	drop := first + k
+	accept := drop + 1
+	prog := []bpf.Instruction{
+		bpf.LoadExtension{Num: bpf.ExtType},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: packetOutgoing, SkipTrue: uint8(drop - 2)},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: packetOtherHost, SkipTrue: uint8(drop - 3)},
+		bpf.LoadAbsolute{Off: 12, Size: 2},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x0806, SkipTrue: uint8(accept - 5)},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x8100, SkipTrue: uint8(accept - 6)},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x0800, SkipFalse: uint8(drop - 7)},
+		bpf.LoadAbsolute{Off: 14 + 16, Size: 4},
+	}
+	for i, v := range vips {
+		ip := uint32(v[0])<<24 | uint32(v[1])<<16 | uint32(v[2])<<8 | uint32(v[3])
+		prog = append(prog, bpf.JumpIf{Cond: bpf.JumpEqual, Val: ip, SkipTrue: uint8(accept - (first + i) - 1)})
+	}
+	switch {
+	case passAll:
+		prog = append(prog, bpf.Jump{Skip: 1})
+	case len(vips) == 0:
+		prog = append(prog, bpf.Jump{Skip: 0})
+	}
+	prog = append(prog, bpf.RetConstant{Val: 0}, bpf.RetConstant{Val: 0x40000})
+	raw, err := bpf.Assemble(prog)
+	if err != nil {
+		panic("engine: socket filter does not assemble: " + err.Error())
+	}
+	return raw
+}
