@@ -1,0 +1,175 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/ulvs/ulvs/vs"
+)
+
+// Apply performs the rule edit c on r, with the checks and errors of the
+// kernel's do_ip_vs_set_ctl (net/netfilter/ipvs/ip_vs_ctl.c): a missing
+// service is ErrNoService, adding an existing one ErrServiceExists, an
+// unknown scheduler ErrSchedulerNotFound, an existing dest ErrDestExists, a
+// missing one ErrNoDest, thresholds the wrong way round ErrRange. Errors wrap
+// the sentinels; on error r is unchanged.
+//
+// -E and -e replace every parameter, as in the kernel: the service keeps
+// its dests, the dest its identity. -Z only checks that the named service
+// exists and --set is accepted (counters and timeouts live in the daemon).
+// Other ops return ErrNotRuleEdit.
+func (r *Rules) Apply(c Command) error {
+	switch c.Op {
+	case OpClear:
+		r.Services = nil
+		return nil
+	case OpSetTimeout:
+		return nil
+	case OpZero:
+		if !c.HasService {
+			return nil
+		}
+	case OpAddService, OpEditService, OpDelService, OpAddDest, OpEditDest, OpDelDest:
+	case OpStartDaemon:
+		return fmt.Errorf("start-daemon: %w", ErrNotSupported)
+	case OpStopDaemon:
+		return fmt.Errorf("stop-daemon: %w", ErrNoDaemon)
+	default:
+		return fmt.Errorf("%v: %w", c.Op, ErrNotRuleEdit)
+	}
+	if !c.HasService {
+		return fmt.Errorf("%v: no service given: %w", c.Op, ErrInvalid)
+	}
+	key := c.Service.Key()
+	what := fmt.Sprintf("%v %s", c.Op, serviceName(key))
+	if key.Proto != vs.TCP && key.Proto != vs.UDP {
+		return fmt.Errorf("%s: %w", what, ErrProtocol)
+	}
+	if c.FwMarkIPv6 || key.Addr.Is6() || (c.Dest.Addr.IsValid() && c.Dest.Addr.Is6()) {
+		return fmt.Errorf("%s: %w", what, ErrAddrFamily)
+	}
+	i := r.find(key)
+	if c.Op == OpAddService {
+		if i >= 0 {
+			return fmt.Errorf("%s: %w", what, ErrServiceExists)
+		}
+	} else if i < 0 {
+		return fmt.Errorf("%s: %w", what, ErrNoService)
+	}
+
+	switch c.Op {
+	case OpAddService, OpEditService:
+		if err := checkServiceParams(&c); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		s := c.Service
+		s.SchedFlags = slices.Clone(s.SchedFlags)
+		if c.Op == OpAddService {
+			s.Dests = nil
+			r.Services = append(r.Services, s)
+			return nil
+		}
+		old := &r.Services[i]
+		s.Dests = old.Dests
+		*old = s
+		return nil
+	case OpDelService:
+		r.Services = slices.Delete(r.Services, i, i+1)
+		return nil
+	case OpZero:
+		return nil
+	}
+
+	// Dest edits.
+	svc := &r.Services[i]
+	d := c.Dest
+	what = fmt.Sprintf("%s dest %s", what, netip.AddrPortFrom(d.Addr, d.Port))
+	if c.Op != OpDelDest {
+		if d.Weight < 0 || d.LThreshold > d.UThreshold {
+			return fmt.Errorf("%s: %w", what, ErrRange)
+		}
+		if c.Tunnel.Type != "" && c.Tunnel.Type != TunnelIPIP {
+			return fmt.Errorf("%s: %s tunnels: %w", what, c.Tunnel.Type, ErrNotSupported)
+		}
+		switch d.Method {
+		case vs.Masq, vs.Tunnel, vs.Route:
+		default:
+			return fmt.Errorf("%s: method %v: %w", what, d.Method, ErrInvalid)
+		}
+	}
+	j := slices.IndexFunc(svc.Dests, func(x Dest) bool { return x.Addr == d.Addr && x.Port == d.Port })
+	switch c.Op {
+	case OpAddDest:
+		if j >= 0 {
+			return fmt.Errorf("%s: %w", what, ErrDestExists)
+		}
+		if !unicast(d.Addr) {
+			return fmt.Errorf("%s: address not unicast: %w", what, ErrInvalid)
+		}
+		svc.Dests = append(slices.Clip(svc.Dests), d)
+	case OpEditDest:
+		if j < 0 {
+			return fmt.Errorf("%s: %w", what, ErrNoDest)
+		}
+		svc.Dests[j] = d
+	case OpDelDest:
+		if j < 0 {
+			return fmt.Errorf("%s: %w", what, ErrNoDest)
+		}
+		svc.Dests = slices.Delete(slices.Clip(svc.Dests), j, j+1)
+	}
+	return nil
+}
+
+// Find returns the service with key k, or nil.
+func (r *Rules) Find(k ServiceKey) *Service {
+	if i := r.find(k); i >= 0 {
+		return &r.Services[i]
+	}
+	return nil
+}
+
+func (r *Rules) find(k ServiceKey) int {
+	return slices.IndexFunc(r.Services, func(s Service) bool { return s.Key() == k })
+}
+
+// checkServiceParams checks what ip_vs_add_service and ip_vs_edit_service
+// check: the scheduler and persistence engine exist.
+func checkServiceParams(c *Command) error {
+	sched := c.Service.Scheduler
+	if sched == "" {
+		sched = DefaultScheduler
+	}
+	if !KnownScheduler(sched) || c.PersistenceEngine != "" {
+		return ErrSchedulerNotFound
+	}
+	return nil
+}
+
+// unicast reports whether a is a real server address the kernel accepts
+// (ip_vs_new_dest: inet_addr_type must be RTN_UNICAST or RTN_LOCAL).
+func unicast(a netip.Addr) bool {
+	if !a.Is4() || a.IsUnspecified() || a.IsMulticast() {
+		return false
+	}
+	b := a.As4()
+	return b != [4]byte{255, 255, 255, 255} && b[0] != 0
+}
+
+func serviceName(k ServiceKey) string {
+	if k.FwMark != 0 {
+		return fmt.Sprintf("FWM %d", k.FwMark)
+	}
+	proto := "TCP"
+	switch k.Proto {
+	case vs.UDP:
+		proto = "UDP"
+	case ProtoSCTP:
+		proto = "SCTP"
+	case vs.TCP:
+	default:
+		proto = fmt.Sprintf("proto %d", uint8(k.Proto))
+	}
+	return proto + " " + netip.AddrPortFrom(k.Addr, k.Port).String()
+}
