@@ -1,0 +1,255 @@
+// Package adm is the ulvsadm program: ipvsadm's command line, run against
+// the ulvsd daemon over its control socket (package ctl) instead of the
+// kernel. It parses arguments with config.ParseArgs, sends rule edits,
+// prints listings in ipvsadm 1.31's format and exits with ipvsadm's
+// statuses. All user-visible text is in messages.go.
+//
+// cmd/ulvsadm calls Main; tests build a Program with their own streams.
+package adm
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/ulvs/ulvs/config"
+	"github.com/ulvs/ulvs/ctl"
+)
+
+// Main runs ulvsadm with args (without the program name) and returns the
+// exit status.
+func Main(args []string, stdout, stderr io.Writer) int {
+	name := "ulvsadm"
+	if len(os.Args) > 0 && os.Args[0] != "" {
+		name = os.Args[0]
+	}
+	p := &Program{
+		Name:     name,
+		Stdin:    os.Stdin,
+		Stdout:   stdout,
+		Stderr:   stderr,
+		Getenv:   os.Getenv,
+		Resolver: config.SystemResolver{},
+		Names:    &SystemNames{},
+	}
+	return p.Run(args)
+}
+
+// Program is one ulvsadm invocation's environment. Fields left nil mean: no
+// input, discarded output, no environment, numbers only.
+type Program struct {
+	Name     string // argv[0], shown in help texts
+	Stdin    io.Reader
+	Stdout   io.Writer
+	Stderr   io.Writer
+	Getenv   func(string) string
+	Resolver config.Resolver // names in arguments
+	Names    Names           // names in listings without -n
+}
+
+// run is the state of one Run.
+type run struct {
+	*Program
+	out    *bufio.Writer
+	socket string
+	client *ctl.Client
+}
+
+// Run executes args and returns the exit status.
+func (p *Program) Run(args []string) int {
+	if p.Stdout == nil {
+		p.Stdout = io.Discard
+	}
+	if p.Stderr == nil {
+		p.Stderr = io.Discard
+	}
+	if p.Name == "" {
+		p.Name = "ulvsadm"
+	}
+	r := &run{Program: p, out: bufio.NewWriter(p.Stdout)}
+	defer r.out.Flush()
+	args, sock, err := extractSocket(args)
+	if err != "" {
+		fmt.Fprintf(p.Stderr, "%s\n", err)
+		return exitCommand
+	}
+	r.socket = ctl.SocketPath(sock, p.Getenv)
+	status, _ := r.process(args, false)
+	if r.client != nil {
+		r.client.Close()
+	}
+	return status
+}
+
+// extractSocket removes "--socket PATH" and "--socket=PATH" (a ulvs
+// addition) from args, up to a "--".
+func extractSocket(args []string) (rest []string, socket string, errText string) {
+	rest = make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return append(rest, args[i:]...), socket, ""
+		case a == "--socket":
+			if i+1 >= len(args) {
+				return nil, "", "--socket: missing argument"
+			}
+			socket = args[i+1]
+			i++
+		case strings.HasPrefix(a, "--socket="):
+			socket = strings.TrimPrefix(a, "--socket=")
+		default:
+			rest = append(rest, a)
+		}
+	}
+	return rest, socket, ""
+}
+
+// connect is ipvs_init: connect to the daemon and ask its version.
+func (r *run) connect() bool {
+	if r.client != nil {
+		return true
+	}
+	c, err := ctl.Dial(r.socket)
+	if err == nil {
+		if _, err = c.Info(); err != nil {
+			c.Close()
+		}
+	}
+	if err != nil {
+		r.out.Flush()
+		reason := sysMessage(err)
+		if errors.Is(err, ctl.ErrPermission) {
+			reason = msgPermission
+		}
+		initFailure(r.Stderr, reason, r.socket)
+		return false
+	}
+	r.client = c
+	return true
+}
+
+// process is ipvsadm's process_options for one command line. exit reports
+// that ipvsadm would have called exit() (which ends a restore too).
+func (r *run) process(args []string, readingStdin bool) (status int, exit bool) {
+	c, err := config.ParseArgsWith(args, r.Resolver)
+	if err != nil {
+		var pe *config.ParseError
+		if !errors.As(err, &pe) {
+			fmt.Fprintf(r.Stderr, "%v\n", err)
+			return exitFail, true
+		}
+		r.out.Flush()
+		if pe.TryHelp {
+			io.WriteString(r.Stderr, tryHelpLine(r.Name))
+			return pe.Status, true
+		}
+		fmt.Fprintf(r.Stderr, "%s\n", pe.Msg)
+		// popt errors return -1 from process_options; fail() exits.
+		return pe.Status, pe.Status == exitFail
+	}
+	switch c.Op {
+	case config.OpHelp:
+		io.WriteString(r.out, versionLine(r.Name))
+		io.WriteString(r.out, usage(r.Name))
+		return exitOK, true
+	case config.OpVersion:
+		io.WriteString(r.out, versionLine(r.Name))
+		return exitOK, true
+	}
+	if !r.connect() {
+		return exitFail, true
+	}
+	switch c.Op {
+	case config.OpList:
+		return r.list(&c)
+	case config.OpSave:
+		return r.list(&c)
+	case config.OpRestore:
+		if readingStdin {
+			r.out.Flush()
+			io.WriteString(r.Stderr, tryHelpLine(r.Name))
+			return exitCommand, true
+		}
+		return r.restore()
+	}
+	if err := r.client.Apply(c); err != nil {
+		r.out.Flush()
+		fmt.Fprintf(r.Stderr, "%s\n", strerror(c.Op, err))
+		return exitCommand, false
+	}
+	return exitOK, false
+}
+
+// restore is restore_table: every line of stdin as a command; a line that
+// makes ipvsadm exit ends it, otherwise the last line's status is returned.
+func (r *run) restore() (int, bool) {
+	if r.Stdin == nil {
+		return exitOK, false
+	}
+	status := exitOK
+	sc := bufio.NewScanner(r.Stdin)
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	for sc.Scan() {
+		args := config.SplitRestoreLine(sc.Text())
+		if len(args) == 0 {
+			continue
+		}
+		var exit bool
+		status, exit = r.process(args, true)
+		if exit {
+			return status, true
+		}
+	}
+	return status, false
+}
+
+// list runs -L/-l/-S.
+func (r *run) list(c *config.Command) (int, bool) {
+	l := &lister{w: r.out, names: r.Names, f: format{ListOptions: c.List, rule: c.Op == config.OpSave}}
+	fail := func(err error) (int, bool) {
+		r.out.Flush()
+		fmt.Fprintf(r.Stderr, "%s\n", strerror(config.OpList, err))
+		return exitList, true
+	}
+	switch {
+	case c.List.Conn:
+		conns, err := r.client.Conns()
+		if err != nil {
+			return fail(err)
+		}
+		l.conns(conns)
+		return exitOK, false
+	case c.List.Timeout:
+		snap, err := r.client.Snapshot()
+		if err != nil {
+			return fail(err)
+		}
+		t := snap.Timeouts
+		fmt.Fprintf(r.out, fmtTimeouts, t.TCP, t.TCPFin, t.UDP)
+		return exitOK, false
+	case c.List.Daemon:
+		// ulvs runs no sync daemon: list_daemon prints nothing.
+		return exitOK, false
+	}
+	snap, err := r.client.Snapshot()
+	if err != nil {
+		return fail(err)
+	}
+	if c.HasService && c.Op == config.OpList {
+		key := c.Service.Key()
+		for i := range snap.Services {
+			if snap.Services[i].Key() == key {
+				l.title()
+				l.service(&snap.Services[i])
+				return exitOK, false
+			}
+		}
+		return fail(config.ErrNoService)
+	}
+	l.listAll(&snap)
+	return exitOK, false
+}

@@ -1,0 +1,209 @@
+package ctl
+
+import (
+	"errors"
+	"net/netip"
+
+	"github.com/ulvs/ulvs/config"
+	"github.com/ulvs/ulvs/vs"
+)
+
+// DefaultSocket is where ulvsd listens unless told otherwise.
+const DefaultSocket = "/run/ulvs/ulvsd.sock"
+
+// EnvSocket names the environment variable that overrides DefaultSocket
+// (a --socket flag overrides both).
+const EnvSocket = "ULVS_SOCKET"
+
+// SocketPath returns flag if set, else $ULVS_SOCKET (looked up with getenv),
+// else DefaultSocket.
+func SocketPath(flag string, getenv func(string) string) string {
+	if flag != "" {
+		return flag
+	}
+	if getenv != nil {
+		if p := getenv(EnvSocket); p != "" {
+			return p
+		}
+	}
+	return DefaultSocket
+}
+
+// MaxRequestSize bounds one request line.
+const MaxRequestSize = 1 << 20
+
+// Director is what the daemon offers the admin protocol. Implementations
+// must be safe for concurrent use.
+type Director interface {
+	// Apply performs a command: rule edits (returning config's sentinels,
+	// wrapped), -Z, --set and the daemon commands.
+	Apply(c config.Command) error
+	// Snapshot returns the live table for listings.
+	Snapshot() Snapshot
+}
+
+// ConnLister is implemented by a Director that can list its connections
+// (ipvsadm -L -c). Without it the list is empty.
+type ConnLister interface {
+	Conns() []ConnStatus
+}
+
+// IPVSVersion is the IPVS version ulvs reports, the kernel's since 2.6.
+const IPVSVersion = "1.2.1"
+
+// DefaultConnTableSize is the kernel's default connection hash table size
+// (CONFIG_IP_VS_TAB_BITS=12), which "ipvsadm -L" prints as size=.
+const DefaultConnTableSize = 4096
+
+// Info is what ipvs_init learns: the version and the connection table size.
+type Info struct {
+	Version       string
+	ConnTableSize int
+}
+
+// Snapshot is the daemon's live table.
+type Snapshot struct {
+	Version       string // "" means IPVSVersion
+	ConnTableSize int    // 0 means DefaultConnTableSize
+	Timeouts      config.Timeouts
+	Services      []ServiceStatus
+}
+
+// Info returns s's version and table size with the defaults filled in.
+func (s *Snapshot) Info() Info {
+	i := Info{Version: s.Version, ConnTableSize: s.ConnTableSize}
+	if i.Version == "" {
+		i.Version = IPVSVersion
+	}
+	if i.ConnTableSize == 0 {
+		i.ConnTableSize = DefaultConnTableSize
+	}
+	return i
+}
+
+// Stats are the counters and rate estimates of a service or dest, as the
+// kernel's ip_vs_stats64 holds them.
+type Stats struct {
+	Conns    uint64
+	InPkts   uint64
+	OutPkts  uint64
+	InBytes  uint64
+	OutBytes uint64
+	CPS      uint64 // connections per second
+	InPPS    uint64
+	OutPPS   uint64
+	InBPS    uint64 // bytes per second
+	OutBPS   uint64
+}
+
+// ServiceStatus is one service of a Snapshot. The embedded
+// config.Service's Dests field is shadowed by Dests and unused.
+type ServiceStatus struct {
+	config.Service
+	Stats Stats
+	Dests []DestStatus
+}
+
+// DestStatus is one real server of a ServiceStatus.
+type DestStatus struct {
+	config.Dest
+	ActiveConns  int32
+	InactConns   int32
+	PersistConns int32
+	Stats        Stats
+}
+
+// ConnStatus is one connection or persistence template, as a line of
+// /proc/net/ip_vs_conn.
+type ConnStatus struct {
+	Proto   vs.Protocol // 0 for a template without protocol ("IP")
+	Client  netip.AddrPort
+	Virtual netip.AddrPort
+	Dest    netip.AddrPort
+	State   string // "ESTABLISHED", "FIN_WAIT", "NONE", ...
+	Expires uint32 // seconds
+	PEName  string
+	PEData  string
+}
+
+// ErrPermission is the refusal of a peer that is not root.
+var ErrPermission = errors.New("permission denied: ulvsd accepts only root")
+
+// errInternal reports a failure inside the daemon (a panic in Director).
+var errInternal = errors.New("internal error in ulvsd")
+
+// errBadRequest reports a request the server cannot parse.
+var errBadRequest = errors.New("bad request")
+
+// errorCodes maps sentinels to their wire codes.
+var errorCodes = []struct {
+	code string
+	err  error
+}{
+	{"service-exists", config.ErrServiceExists},
+	{"no-service", config.ErrNoService},
+	{"dest-exists", config.ErrDestExists},
+	{"no-dest", config.ErrNoDest},
+	{"sched-not-found", config.ErrSchedulerNotFound},
+	{"range", config.ErrRange},
+	{"invalid", config.ErrInvalid},
+	{"af", config.ErrAddrFamily},
+	{"protocol", config.ErrProtocol},
+	{"not-supported", config.ErrNotSupported},
+	{"no-daemon", config.ErrNoDaemon},
+	{"not-rule-edit", config.ErrNotRuleEdit},
+	{"permission", ErrPermission},
+	{"bad-request", errBadRequest},
+	{"internal", errInternal},
+}
+
+func codeOf(err error) string {
+	for _, e := range errorCodes {
+		if errors.Is(err, e.err) {
+			return e.code
+		}
+	}
+	return ""
+}
+
+func sentinelOf(code string) error {
+	for _, e := range errorCodes {
+		if e.code == code {
+			return e.err
+		}
+	}
+	return nil
+}
+
+// RemoteError is an error the daemon returned. It unwraps to the sentinel
+// its code names, if any.
+type RemoteError struct {
+	Code    string
+	Message string
+}
+
+func (e *RemoteError) Error() string { return "ulvsd: " + e.Message }
+
+// Unwrap returns the sentinel of e.Code, or nil.
+func (e *RemoteError) Unwrap() error { return sentinelOf(e.Code) }
+
+type request struct {
+	Op      string          `json:"op"` // "info", "snapshot", "conns", "apply"
+	Command *config.Command `json:"command,omitempty"`
+}
+
+type wireError struct {
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message"`
+}
+
+type response struct {
+	Error    *wireError   `json:"error,omitempty"`
+	Info     *Info        `json:"info,omitempty"`
+	Snapshot *Snapshot    `json:"snapshot,omitempty"`
+	Conns    []ConnStatus `json:"conns,omitempty"`
+}
+
+func errorResponse(err error) response {
+	return response{Error: &wireError{Code: codeOf(err), Message: err.Error()}}
+}

@@ -1,0 +1,250 @@
+package ctl
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// IdleTimeout is how long the server waits for a client's next request.
+const IdleTimeout = 30 * time.Second
+
+// Listen creates the control socket at path: the parent directory is made
+// (0755) if missing, a stale socket left by a dead daemon is removed, and
+// the socket is made 0600. It fails if another daemon answers on path or
+// path is not a socket.
+func Listen(path string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("ctl: listen %s: %w", path, err)
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("ctl: listen %s: exists and is not a socket", path)
+		}
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("ctl: listen %s: another daemon is listening", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("ctl: remove stale socket: %w", err)
+		}
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("ctl: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("ctl: chmod %s: %w", path, err)
+	}
+	return ln, nil
+}
+
+// Server serves the admin protocol for a Director. The zero value is not
+// usable: set Director.
+type Server struct {
+	Director Director
+	// Log receives one line per refused peer or bad request; nil discards.
+	Log *slog.Logger
+	// Authorize decides whether a peer with uid may use the socket; nil
+	// allows only root.
+	Authorize func(uid uint32) error
+}
+
+// Serve serves d on ln until ctx is done, then closes ln and every
+// connection and returns nil. It returns an accept error otherwise.
+func Serve(ctx context.Context, ln net.Listener, d Director, log *slog.Logger) error {
+	s := &Server{Director: d, Log: log}
+	return s.Serve(ctx, ln)
+}
+
+// Serve is the package-level Serve for s.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	log := s.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var (
+		mu    sync.Mutex
+		conns = map[net.Conn]struct{}{}
+		wg    sync.WaitGroup
+	)
+	stop := context.AfterFunc(ctx, func() {
+		ln.Close()
+		mu.Lock()
+		for c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	defer stop()
+	defer wg.Wait()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("ctl: accept: %w", err)
+		}
+		mu.Lock()
+		if ctx.Err() != nil {
+			mu.Unlock()
+			c.Close()
+			return nil
+		}
+		conns[c] = struct{}{}
+		mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.handle(c, log)
+			mu.Lock()
+			delete(conns, c)
+			mu.Unlock()
+			c.Close()
+		}()
+	}
+}
+
+func (s *Server) authorize(c net.Conn) error {
+	uid, err := peerUID(c)
+	if err != nil {
+		return fmt.Errorf("%w (peer credentials: %v)", ErrPermission, err)
+	}
+	if s.Authorize != nil {
+		return s.Authorize(uid)
+	}
+	return rootOnly(uid)
+}
+
+// rootOnly is the default authorization: uid 0 only.
+func rootOnly(uid uint32) error {
+	if uid != 0 {
+		return fmt.Errorf("%w, not uid %d", ErrPermission, uid)
+	}
+	return nil
+}
+
+func (s *Server) handle(c net.Conn, log *slog.Logger) {
+	authErr := s.authorize(c)
+	if authErr != nil {
+		log.Warn("ctl: refused peer", "err", authErr)
+	}
+	r := bufio.NewReaderSize(c, 64<<10)
+	enc := json.NewEncoder(c)
+	for {
+		c.SetReadDeadline(time.Now().Add(IdleTimeout))
+		line, err := readLine(r, MaxRequestSize)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				var ne net.Error
+				if !(errors.As(err, &ne) && ne.Timeout()) {
+					log.Warn("ctl: bad request", "err", err)
+					c.SetWriteDeadline(time.Now().Add(IdleTimeout))
+					enc.Encode(errorResponse(fmt.Errorf("%w: %v", errBadRequest, err)))
+				}
+			}
+			return
+		}
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var resp response
+		if authErr != nil {
+			resp = errorResponse(authErr)
+		} else {
+			resp = s.do(line, log)
+		}
+		c.SetWriteDeadline(time.Now().Add(IdleTimeout))
+		if err := enc.Encode(resp); err != nil || authErr != nil {
+			return
+		}
+		if resp.Error != nil && resp.Error.Code == "bad-request" {
+			return
+		}
+	}
+}
+
+// readLine reads one '\n'-terminated line of at most max bytes. A final
+// line without '\n' counts.
+func readLine(r *bufio.Reader, max int) ([]byte, error) {
+	var buf []byte
+	for {
+		frag, err := r.ReadSlice('\n')
+		if len(buf)+len(frag) > max {
+			return nil, fmt.Errorf("request longer than %d bytes", max)
+		}
+		buf = append(buf, frag...)
+		switch {
+		case err == nil:
+			return buf, nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF) && len(buf) > 0:
+			return buf, nil
+		default:
+			return nil, err
+		}
+	}
+}
+
+func (s *Server) do(line []byte, log *slog.Logger) (resp response) {
+	defer func() {
+		if p := recover(); p != nil {
+			log.Error("ctl: director panicked", "panic", p)
+			resp = errorResponse(errInternal)
+		}
+	}()
+	var req request
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		log.Warn("ctl: bad request", "err", err)
+		return errorResponse(fmt.Errorf("%w: %v", errBadRequest, err))
+	}
+	switch req.Op {
+	case "info":
+		snap := s.Director.Snapshot()
+		info := snap.Info()
+		return response{Info: &info}
+	case "snapshot":
+		snap := s.Director.Snapshot()
+		return response{Snapshot: &snap}
+	case "conns":
+		var conns []ConnStatus
+		if cl, ok := s.Director.(ConnLister); ok {
+			conns = cl.Conns()
+		}
+		if conns == nil {
+			conns = []ConnStatus{}
+		}
+		return response{Conns: conns}
+	case "apply":
+		if req.Command == nil {
+			return errorResponse(fmt.Errorf("%w: apply without command", errBadRequest))
+		}
+		if err := req.Command.Validate(); err != nil {
+			return errorResponse(fmt.Errorf("%w: %v", errBadRequest, err))
+		}
+		if err := s.Director.Apply(*req.Command); err != nil {
+			return errorResponse(err)
+		}
+		return response{}
+	}
+	return errorResponse(fmt.Errorf("%w: unknown op %q", errBadRequest, req.Op))
+}
