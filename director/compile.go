@@ -1,0 +1,217 @@
+package director
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/ulvs/ulvs/config"
+	"github.com/ulvs/ulvs/sched"
+	"github.com/ulvs/ulvs/vs"
+)
+
+// destKey identifies a real server within its service.
+type destKey struct {
+	svc  config.ServiceKey
+	addr netip.Addr
+	port uint16
+}
+
+// destEntry is what stays stable about a real server across tables: its ID
+// and live state.
+type destEntry struct {
+	id    uint32
+	state *vs.DestState
+	last  *vs.Dest // as in the newest table
+}
+
+// svcEntry is what stays stable about a service across tables.
+type svcEntry struct {
+	id    uint32
+	stats *vs.ServiceStats
+	last  *vs.Service
+}
+
+// compiler turns Rules into vs.Table snapshots, keeping IDs, live counters
+// and scheduler state of everything that did not change. Not safe for
+// concurrent use; the Director serialises calls.
+type compiler struct {
+	gen      uint64
+	nextSvc  uint32
+	nextDest uint32
+	svcs     map[config.ServiceKey]*svcEntry
+	dests    map[destKey]*destEntry
+	// macs are the resolved MACs of real-server addresses, applied to
+	// dests as they are created.
+	macs map[netip.Addr][6]byte
+}
+
+func newCompiler() *compiler {
+	return &compiler{
+		svcs:  make(map[config.ServiceKey]*svcEntry),
+		dests: make(map[destKey]*destEntry),
+		macs:  make(map[netip.Addr][6]byte),
+	}
+}
+
+// compile builds the table for rules. On error nothing changes.
+func (c *compiler) compile(rules *config.Rules) (*vs.Table, error) {
+	type built struct {
+		key  config.ServiceKey
+		svc  *vs.Service
+		prev *svcEntry
+	}
+	var out []built
+	newSvcs := make(map[config.ServiceKey]*svcEntry)
+	newDests := make(map[destKey]*destEntry)
+	nextSvc, nextDest := c.nextSvc, c.nextDest
+	for i := range rules.Services {
+		rs := &rules.Services[i]
+		if !rs.Addr.Is4() {
+			return nil, fmt.Errorf("service %s: only IPv4 services are supported", rs.Addr)
+		}
+		key := rs.Key()
+		se := c.svcs[key]
+		if se == nil {
+			nextSvc++
+			se = &svcEntry{id: nextSvc, stats: &vs.ServiceStats{}}
+		}
+		svc := &vs.Service{
+			ID:      se.id,
+			Proto:   rs.Proto,
+			Addr:    rs.Addr,
+			Port:    rs.Port,
+			Timeout: rs.Timeout,
+			Netmask: 32,
+			Stats:   se.stats,
+		}
+		if rs.Persistent {
+			svc.Flags |= vs.SvcPersistent
+		}
+		if rs.OnePacket {
+			svc.Flags |= vs.SvcOnePacket
+		}
+		if rs.Netmask.IsValid() {
+			svc.Netmask = maskBits(rs.Netmask)
+		}
+		// The kernel keeps dests newest first.
+		for j := len(rs.Dests) - 1; j >= 0; j-- {
+			rd := &rs.Dests[j]
+			dk := destKey{svc: key, addr: rd.Addr, port: rd.Port}
+			de := c.dests[dk]
+			if de == nil {
+				nextDest++
+				de = &destEntry{id: nextDest, state: &vs.DestState{}}
+				if mac, ok := c.macs[rd.Addr]; ok {
+					de.state.SetMAC(mac)
+				}
+			}
+			d := &vs.Dest{
+				ID:         de.id,
+				Addr:       rd.Addr,
+				Port:       rd.Port,
+				Method:     rd.Method,
+				Weight:     rd.Weight,
+				UThreshold: rd.UThreshold,
+				LThreshold: rd.LThreshold,
+				State:      de.state,
+			}
+			newDests[dk] = &destEntry{id: de.id, state: de.state, last: d}
+			svc.Dests = append(svc.Dests, d)
+		}
+		newSvcs[key] = &svcEntry{id: se.id, stats: se.stats, last: svc}
+		out = append(out, built{key: key, svc: svc, prev: c.svcs[key]})
+	}
+	// Schedulers: keep the old one when neither its name nor anything
+	// about the service's dests changed; otherwise build anew from the old
+	// one's state, so the new one continues as the kernel's dest_changed
+	// hooks (or, after ipvsadm -E -s, its fresh bind) would.
+	for i, b := range out {
+		name := rules.Services[i].Scheduler
+		if name == "" {
+			name = "wlc"
+		}
+		var prev vs.Scheduler
+		if b.prev != nil && b.prev.last != nil {
+			prev = b.prev.last.Scheduler
+		}
+		if prev != nil && prev.Name() == name && sameDests(b.prev.last.Dests, b.svc.Dests) {
+			b.svc.Scheduler = prev
+			continue
+		}
+		s, err := sched.New(name, b.svc, prev)
+		if err != nil {
+			if errors.Is(err, sched.ErrUnknown) || errors.Is(err, sched.ErrNotImplemented) {
+				err = fmt.Errorf("%w: %w", config.ErrSchedulerNotFound, err)
+			}
+			return nil, fmt.Errorf("service %s %s: %w", b.svc.Proto, netip.AddrPortFrom(b.svc.Addr, b.svc.Port), err)
+		}
+		b.svc.Scheduler = s
+	}
+	// Dests that left the rules stay addressable while connections still
+	// point to them, as the kernel keeps them in its trash list.
+	var extra []*vs.Dest
+	for dk, de := range c.dests {
+		if _, ok := newDests[dk]; ok {
+			continue
+		}
+		if de.state.ActiveConns.Load()+de.state.InactConns.Load()+de.state.PersistConns.Load() > 0 {
+			newDests[dk] = de
+			extra = append(extra, de.last)
+		}
+	}
+	// Commit.
+	c.nextSvc, c.nextDest = nextSvc, nextDest
+	c.svcs, c.dests = newSvcs, newDests
+	c.gen++
+	svcs := make([]*vs.Service, len(out))
+	for i, b := range out {
+		svcs[i] = b.svc
+	}
+	return vs.NewTable(c.gen, svcs, extra), nil
+}
+
+// sameDests reports whether two dest lists are the same for a scheduler:
+// same dests in the same order with the same weights and thresholds.
+func sameDests(a, b []*vs.Dest) bool {
+	return slices.EqualFunc(a, b, func(x, y *vs.Dest) bool {
+		return x.ID == y.ID && x.Weight == y.Weight && x.Method == y.Method &&
+			x.UThreshold == y.UThreshold && x.LThreshold == y.LThreshold
+	})
+}
+
+// setMAC records addr's MAC (ok) or its loss (!ok) and applies it to every
+// dest with that address.
+func (c *compiler) setMAC(addr netip.Addr, mac [6]byte, ok bool) {
+	if ok {
+		c.macs[addr] = mac
+	} else {
+		delete(c.macs, addr)
+	}
+	for dk, de := range c.dests {
+		if dk.addr != addr {
+			continue
+		}
+		if ok {
+			de.state.SetMAC(mac)
+		} else {
+			de.state.ClearMAC()
+		}
+	}
+}
+
+// maskBits returns the prefix length of a contiguous IPv4 netmask.
+func maskBits(m netip.Addr) int {
+	b := m.As4()
+	n := 0
+	for _, x := range b {
+		for i := 7; i >= 0; i-- {
+			if x&(1<<i) == 0 {
+				return n
+			}
+			n++
+		}
+	}
+	return n
+}

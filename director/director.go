@@ -1,0 +1,249 @@
+package director
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ulvs/ulvs/arp"
+	"github.com/ulvs/ulvs/config"
+	"github.com/ulvs/ulvs/conntrack"
+	"github.com/ulvs/ulvs/engine"
+	"github.com/ulvs/ulvs/vs"
+)
+
+// Engine is what the Director needs of the data path.
+type Engine interface {
+	SetTable(*vs.Table)
+	Table() *vs.Table
+	SetTimeouts(*conntrack.Timeouts)
+	Timeouts() *conntrack.Timeouts
+}
+
+// Config configures a Director.
+type Config struct {
+	Engine Engine
+	// Interfaces the real servers are reached on, for neighbour
+	// resolution. Nil disables resolution (tests set MACs themselves).
+	Interfaces []string
+	// ConnTableSize is reported as ipvsadm's "size=".
+	ConnTableSize int
+	Logger        *slog.Logger
+}
+
+// Director owns the rules, compiles them into tables for the engine and
+// keeps real-server MACs resolved. Safe for concurrent use.
+type Director struct {
+	cfg Config
+	log *slog.Logger
+
+	mu        sync.Mutex
+	rules     config.Rules
+	comp      *compiler
+	resolvers []*ifaceResolver
+}
+
+// ifaceResolver resolves the real servers reachable on one interface.
+type ifaceResolver struct {
+	name     string
+	prefixes []netip.Prefix
+	res      *arp.Resolver
+}
+
+// New creates a Director with an empty table. When cfg.Interfaces is set it
+// dials the ARP resolvers, so it must run inside the interfaces' network
+// namespace.
+func New(cfg Config) (*Director, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	d := &Director{cfg: cfg, log: log, comp: newCompiler()}
+	for _, name := range cfg.Interfaces {
+		ni, err := net.InterfaceByName(name)
+		if err != nil {
+			return nil, fmt.Errorf("interface %s: %w", name, err)
+		}
+		ir := &ifaceResolver{name: name}
+		addrs, err := ni.Addrs()
+		if err != nil {
+			return nil, fmt.Errorf("interface %s addresses: %w", name, err)
+		}
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok {
+				if p, err := netip.ParsePrefix(ipn.String()); err == nil && p.Addr().Is4() {
+					ir.prefixes = append(ir.prefixes, p.Masked())
+				}
+			}
+		}
+		res, err := arp.NewResolver(arp.ResolverConfig{
+			Interface: ni,
+			Logger:    log.With("interface", name),
+			OnChange:  d.macChanged,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("ARP resolver on %s (the interface needs an IPv4 address): %w", name, err)
+		}
+		ir.res = res
+		d.resolvers = append(d.resolvers, ir)
+	}
+	return d, nil
+}
+
+// Run keeps neighbour resolution going until ctx is done.
+func (d *Director) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, ir := range d.resolvers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := ir.res.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				d.log.Error("ARP resolver stopped", "interface", ir.name, "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+func (d *Director) macChanged(addr netip.Addr, mac [6]byte, ok bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.comp.setMAC(addr, mac, ok)
+	if ok {
+		d.log.Info("real server resolved", "addr", addr, "mac", net.HardwareAddr(mac[:]).String())
+	} else {
+		d.log.Warn("real server unreachable: no ARP answer", "addr", addr)
+	}
+}
+
+// SetRules replaces the whole rule set (start-up, SIGHUP reload). Services
+// and dests that stay keep their connections, counters and scheduler state.
+func (d *Director) SetRules(r config.Rules) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.install(r)
+}
+
+// install compiles r and publishes it. d.mu must be held.
+func (d *Director) install(r config.Rules) error {
+	t, err := d.comp.compile(&r)
+	if err != nil {
+		return err
+	}
+	d.rules = r
+	d.cfg.Engine.SetTable(t)
+	d.watch()
+	return nil
+}
+
+// watch hands each resolver the real-server addresses on its subnets (the
+// first interface takes the ones on none). d.mu must be held.
+func (d *Director) watch() {
+	if len(d.resolvers) == 0 {
+		return
+	}
+	sets := make([][]netip.Addr, len(d.resolvers))
+	for _, s := range d.rules.Services {
+		for _, dst := range s.Dests {
+			i := 0
+			for j, ir := range d.resolvers {
+				if slices.ContainsFunc(ir.prefixes, func(p netip.Prefix) bool { return p.Contains(dst.Addr) }) {
+					i = j
+					break
+				}
+			}
+			if !slices.Contains(sets[i], dst.Addr) {
+				sets[i] = append(sets[i], dst.Addr)
+			}
+		}
+	}
+	for i, ir := range d.resolvers {
+		ir.res.Watch(sets[i])
+	}
+}
+
+// Rules returns a copy of the current rules.
+func (d *Director) Rules() config.Rules {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return cloneRules(d.rules)
+}
+
+// Apply carries out an ipvsadm command against the live rules.
+func (d *Director) Apply(c config.Command) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if c.Op == config.OpSetTimeout {
+		return d.setTimeouts(c.Timeouts)
+	}
+	r := cloneRules(d.rules)
+	if err := r.Apply(c); err != nil {
+		return err
+	}
+	if c.Op == config.OpZero {
+		d.zero(c)
+		return nil
+	}
+	return d.install(r)
+}
+
+// zero clears the packet, byte and connection counters of one service (or
+// all), as ipvsadm -Z does; connection gauges stay. d.mu must be held.
+func (d *Director) zero(c config.Command) {
+	for key, se := range d.comp.svcs {
+		if c.HasService && key != c.Service.Key() {
+			continue
+		}
+		se.stats.Zero()
+		for dk, de := range d.comp.dests {
+			if dk.svc == key {
+				de.state.Zero()
+			}
+		}
+	}
+}
+
+func cloneRules(r config.Rules) config.Rules {
+	out := config.Rules{Services: slices.Clone(r.Services)}
+	for i := range out.Services {
+		out.Services[i].Dests = slices.Clone(out.Services[i].Dests)
+		out.Services[i].SchedFlags = slices.Clone(out.Services[i].SchedFlags)
+	}
+	return out
+}
+
+// announceAgain repeats the gratuitous ARP after start: a client that asked
+// before the director was up holds a FAILED entry for about 3 s.
+func announceAgain(ctx context.Context, e *engine.Engine) {
+	for _, wait := range []time.Duration{time.Second, 3 * time.Second} {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+			e.Announce()
+		}
+	}
+}
+
+// SetTimeouts applies ipvsadm --set tcp tcpfin udp (0 keeps a value).
+func (d *Director) SetTimeouts(t config.Timeouts) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.setTimeouts(t)
+}
+
+func (d *Director) setTimeouts(t config.Timeouts) error {
+	nt := d.cfg.Engine.Timeouts().Clone()
+	if err := nt.Set(int(t.TCP), int(t.TCPFin), int(t.UDP)); err != nil {
+		return err
+	}
+	d.cfg.Engine.SetTimeouts(nt)
+	return nil
+}

@@ -1,0 +1,469 @@
+package director_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ulvs/ulvs/lab"
+)
+
+var binDir string
+
+// TestMain builds ulvsd and ulvsadm once for the integration tests.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := func() int {
+		if testing.Short() || os.Geteuid() != 0 {
+			return m.Run()
+		}
+		dir, err := os.MkdirTemp("", "ulvs-bin-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		cmd := exec.Command("go", "build", "-o", dir+"/", "github.com/ulvs/ulvs/cmd/ulvsd", "github.com/ulvs/ulvs/cmd/ulvsadm")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "building binaries:", err)
+			return 1
+		}
+		binDir = dir
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+func skipUnprivileged(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: skipped with -short")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("integration test: needs root for network namespaces and AF_PACKET")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("integration test: needs the ip tool (iproute2)")
+	}
+}
+
+// env is one lab with a running director.
+type env struct {
+	t      *testing.T
+	lab    *lab.Lab
+	dir    string // temp dir: config, socket, logs
+	cfg    string
+	sock   string
+	daemon *exec.Cmd
+	log    *bytes.Buffer
+	logMu  sync.Mutex
+}
+
+const drConfig = `[director]
+interfaces = ["d-eth0"]
+
+[[virtual_server]]
+protocol = "tcp"
+address = "10.77.0.100:80"
+scheduler = "rr"
+forward = "dr"
+%s`
+
+func realServers(rips ...string) string {
+	var b strings.Builder
+	for _, r := range rips {
+		fmt.Fprintf(&b, "\n[[virtual_server.real_server]]\naddress = %q\nweight = 1\n", r+":80")
+	}
+	return b.String()
+}
+
+func newEnv(t *testing.T, cfg lab.Config, config string) *env {
+	skipUnprivileged(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l, err := lab.Up(ctx, cfg)
+	if err != nil {
+		t.Fatalf("lab up: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := l.Down(); err != nil {
+			t.Errorf("lab down: %v", err)
+		}
+	})
+	srvCtx, stopServers := context.WithCancel(context.Background())
+	t.Cleanup(stopServers)
+	if err := l.StartServers(srvCtx); err != nil {
+		t.Fatalf("start servers: %v", err)
+	}
+	e := &env{t: t, lab: l, dir: t.TempDir(), log: &bytes.Buffer{}}
+	e.cfg = filepath.Join(e.dir, "ulvs.toml")
+	e.sock = filepath.Join(e.dir, "ulvsd.sock")
+	e.writeConfig(config)
+	e.start()
+	t.Cleanup(e.stop)
+	return e
+}
+
+func (e *env) writeConfig(c string) {
+	if err := os.WriteFile(e.cfg, []byte(c), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// start runs ulvsd in the director namespace and waits for its socket.
+func (e *env) start() {
+	e.t.Helper()
+	cmd := exec.Command("ip", "netns", "exec", e.lab.Director.Name, filepath.Join(binDir, "ulvsd"), "-c", e.cfg, "--socket", e.sock)
+	w := &lockedWriter{mu: &e.logMu, w: e.log}
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		e.t.Fatalf("start ulvsd: %v", err)
+	}
+	e.daemon = cmd
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := e.adm("-L", "-n"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("ulvsd did not come up; log:\n%s", e.logText())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (e *env) stop() {
+	if e.daemon == nil || e.daemon.Process == nil {
+		return
+	}
+	e.daemon.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- e.daemon.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			e.t.Errorf("ulvsd exited with %v after SIGTERM; log:\n%s", err, e.logText())
+		}
+	case <-time.After(10 * time.Second):
+		e.daemon.Process.Kill()
+		<-done
+		e.t.Errorf("ulvsd did not stop on SIGTERM")
+	}
+	e.daemon = nil
+}
+
+func (e *env) logText() string {
+	e.logMu.Lock()
+	defer e.logMu.Unlock()
+	return e.log.String()
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// adm runs ulvsadm against the director.
+func (e *env) adm(args ...string) (string, error) {
+	cmd := exec.Command(filepath.Join(binDir, "ulvsadm"), append([]string{"--socket", e.sock}, args...)...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func (e *env) mustAdm(args ...string) string {
+	e.t.Helper()
+	out, err := e.adm(args...)
+	if err != nil {
+		e.t.Fatalf("ulvsadm %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// get fetches path from the VIP with a fresh connection and returns the body.
+func (e *env) get(client *http.Client, path string) (string, error) {
+	resp, err := client.Get("http://10.77.0.100" + path)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != 200 {
+		return "", fmt.Errorf("status %s", resp.Status)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// waitReady retries until the VIP answers: the director resolves the real
+// servers' MACs first.
+func (e *env) waitReady() {
+	e.t.Helper()
+	c := e.client()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		_, err := e.get(c, "/")
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("VIP never answered: %v\nulvsd log:\n%s", err, e.logText())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// client returns an HTTP client in the client namespace, one TCP connection
+// per request (like curl in a loop).
+func (e *env) client() *http.Client {
+	c := e.lab.Client.HTTPClient()
+	c.Timeout = 10 * time.Second
+	return c
+}
+
+// keepAlive is a client whose requests share one long-lived TCP connection.
+func (e *env) keepAlive() *http.Client {
+	tr := &http.Transport{
+		DialContext:     e.lab.Client.DialContext,
+		MaxConnsPerHost: 1,
+		IdleConnTimeout: time.Minute,
+	}
+	e.t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
+}
+
+func count(t *testing.T, e *env, c *http.Client, n int) map[string]int {
+	t.Helper()
+	got := map[string]int{}
+	for i := 0; i < n; i++ {
+		body, err := e.get(c, "/")
+		if err != nil {
+			t.Fatalf("request %d: %v\nulvsd log:\n%s", i, err, e.logText())
+		}
+		got[body]++
+	}
+	return got
+}
+
+// TestIntegrationDR drives the seed's DR setup end to end: requests through
+// the VIP alternate, a large download arrives intact, connections keep their
+// real server across weight changes and reloads, and a restarted director
+// resumes service.
+func TestIntegrationDR(t *testing.T) {
+	e := newEnv(t, lab.Config{RealServers: 3}, fmt.Sprintf(drConfig, realServers("10.77.0.11", "10.77.0.12")))
+	e.waitReady()
+
+	t.Run("200 requests split 100/100 under rr", func(t *testing.T) {
+		got := count(t, e, e.client(), 200)
+		if got["rs1"] != 100 || got["rs2"] != 100 || len(got) != 2 {
+			t.Errorf("answers = %v, want rs1:100 rs2:100", got)
+		}
+	})
+
+	t.Run("10 MiB download arrives intact", func(t *testing.T) {
+		const size = 10 << 20
+		resp, err := e.client().Get(fmt.Sprintf("http://10.77.0.100/data?size=%d", size))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		h := sha256.New()
+		n, err := io.Copy(h, resp.Body)
+		if err != nil {
+			t.Fatalf("after %d bytes: %v", n, err)
+		}
+		if n != size || hex.EncodeToString(h.Sum(nil)) != lab.DataSHA256(size) {
+			t.Errorf("got %d bytes sha256 %x, want %d bytes sha256 %s", n, h.Sum(nil), size, lab.DataSHA256(size))
+		}
+	})
+
+	t.Run("long-lived connection stays while new ones rotate", func(t *testing.T) {
+		ka := e.keepAlive()
+		first, err := e.get(ka, "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fresh := e.client()
+		seen := map[string]int{}
+		for i := 0; i < 10; i++ {
+			again, err := e.get(ka, "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again != first {
+				t.Fatalf("long-lived connection moved from %s to %s", first, again)
+			}
+			b, err := e.get(fresh, "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen[b]++
+		}
+		if seen["rs1"] != 5 || seen["rs2"] != 5 {
+			t.Errorf("new connections = %v, want 5 each", seen)
+		}
+	})
+
+	t.Run("weight 0 quiesces rs1 but keeps its open connection", func(t *testing.T) {
+		ka := e.keepAlive()
+		// Open a connection that lands on rs1.
+		var on string
+		for i := 0; i < 4 && on != "rs1"; i++ {
+			ka.Transport.(*http.Transport).CloseIdleConnections()
+			b, err := e.get(ka, "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			on = b
+		}
+		if on != "rs1" {
+			t.Fatalf("could not get a connection to rs1")
+		}
+		e.mustAdm("-e", "-t", "10.77.0.100:80", "-r", "10.77.0.11:80", "-g", "-w", "0")
+		got := count(t, e, e.client(), 20)
+		if got["rs2"] != 20 {
+			t.Errorf("with rs1 at weight 0 new connections went to %v, want all 20 to rs2", got)
+		}
+		for i := 0; i < 5; i++ {
+			b, err := e.get(ka, "/")
+			if err != nil || b != "rs1" {
+				t.Fatalf("open connection to quiesced rs1: %q, %v", b, err)
+			}
+		}
+		list := e.mustAdm("-L", "-n")
+		if !strings.Contains(list, "  -> 10.77.0.11:80                Route   0      1") {
+			t.Errorf("listing does not show rs1 quiesced with its active connection:\n%s", list)
+		}
+		e.mustAdm("-e", "-t", "10.77.0.100:80", "-r", "10.77.0.11:80", "-g", "-w", "1")
+	})
+
+	t.Run("SIGHUP adding rs3 drops no open connection", func(t *testing.T) {
+		var open []*http.Client
+		var where []string
+		for i := 0; i < 2; i++ {
+			ka := e.keepAlive()
+			b, err := e.get(ka, "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			open = append(open, ka)
+			where = append(where, b)
+		}
+		e.writeConfig(fmt.Sprintf(drConfig, realServers("10.77.0.11", "10.77.0.12", "10.77.0.13")))
+		if err := e.daemon.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(e.mustAdm("-L", "-n"), "10.77.0.13:80") {
+			if time.Now().After(deadline) {
+				t.Fatalf("reload did not add rs3; log:\n%s", e.logText())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		for i, ka := range open {
+			for j := 0; j < 3; j++ {
+				b, err := e.get(ka, "/")
+				if err != nil || b != where[i] {
+					t.Fatalf("open connection %d to %s after reload: %q, %v", i, where[i], b, err)
+				}
+			}
+		}
+		// rs3 takes its share once resolved.
+		deadline = time.Now().Add(10 * time.Second)
+		for {
+			got := count(t, e, e.client(), 6)
+			if got["rs3"] > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("rs3 never answered after reload: %v", got)
+			}
+		}
+	})
+
+	t.Run("listing shows live counters", func(t *testing.T) {
+		out := e.mustAdm("-L", "-n")
+		if !strings.HasPrefix(out, "IP Virtual Server version 1.2.1 (size=") || !strings.Contains(out, "TCP  10.77.0.100:80 rr") {
+			t.Errorf("unexpected listing:\n%s", out)
+		}
+		sc := bufio.NewScanner(strings.NewReader(out))
+		inact := 0
+		for sc.Scan() {
+			f := strings.Fields(sc.Text())
+			if len(f) == 6 && f[0] == "->" && f[2] == "Route" {
+				var n int
+				fmt.Sscan(f[5], &n)
+				inact += n
+			}
+		}
+		if inact == 0 {
+			t.Errorf("no InActConn counted after hundreds of closed connections:\n%s", out)
+		}
+	})
+
+	t.Run("killed director restarts from its config", func(t *testing.T) {
+		e.daemon.Process.Kill()
+		e.daemon.Wait()
+		e.daemon = nil
+		c := e.client()
+		c.Timeout = 500 * time.Millisecond
+		if _, err := e.get(c, "/"); err == nil {
+			t.Fatalf("VIP answered with the director down")
+		}
+		os.Remove(e.sock)
+		e.start()
+		e.waitReady()
+		got := count(t, e, e.client(), 30)
+		if got["rs1"] != 10 || got["rs2"] != 10 || got["rs3"] != 10 {
+			t.Errorf("after restart answers = %v, want 10 each", got)
+		}
+	})
+}
+
+// TestIntegrationDROffloadsOff repeats the download with veth offloads off:
+// checksums must be right either way.
+func TestIntegrationDROffloadsOff(t *testing.T) {
+	e := newEnv(t, lab.Config{RealServers: 2, OffloadsOff: true}, fmt.Sprintf(drConfig, realServers("10.77.0.11", "10.77.0.12")))
+	e.waitReady()
+	const size = 10 << 20
+	for i := 0; i < 2; i++ {
+		resp, err := e.client().Get(fmt.Sprintf("http://10.77.0.100/data?size=%d", size))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := sha256.New()
+		n, err := io.Copy(h, resp.Body)
+		resp.Body.Close()
+		if err != nil || n != size || hex.EncodeToString(h.Sum(nil)) != lab.DataSHA256(size) {
+			t.Fatalf("download %d: %d bytes, %v", i, n, err)
+		}
+	}
+	got := count(t, e, e.client(), 10)
+	if got["rs1"] != 5 || got["rs2"] != 5 {
+		t.Errorf("answers = %v, want 5 each", got)
+	}
+	var _ net.Conn
+}
