@@ -1,0 +1,505 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ulvs/ulvs/lab"
+)
+
+const labUsage = `Usage: ulvs lab COMMAND [options]
+
+The lab is a set of network namespaces on this machine, joined by veth pairs
+to a bridge: P-client (10.77.0.10), P-director (10.77.0.2 on d-eth0, no
+VIP) and real servers P-rs1.. (10.77.0.11..; VIP 10.77.0.100 on lo, as LVS-DR
+real servers have it), each real server answering HTTP and UDP on port 80
+with its name. The root namespace's interfaces are never touched. Needs root.
+
+Commands:
+  up   [--name P] [--real-servers N] [--offloads-off]
+         build lab P (default "ulvs") and start a server in each real server
+  down [--name P]
+         stop lab P's servers and delete its namespaces
+  exec [--name P] NODE CMD [ARG...]
+         run CMD inside NODE: client, director, sw, rs1, rs2, ...
+  demo [--mode dr] [--offloads-off]
+         a fresh lab, ulvsd with the DR example config, six requests from
+         the client to http://10.77.0.100/, ulvsadm -L -n, then teardown
+
+Example (the seed's DR workflow):
+  ulvs lab up
+  ulvs lab exec director ulvs ulvsd -i d-eth0 --socket /run/ulvs/lab.sock &
+  ulvs ulvsadm -A -t 10.77.0.100:80 -s rr --socket /run/ulvs/lab.sock
+  ulvs ulvsadm -a -t 10.77.0.100:80 -r 10.77.0.11:80 -g --socket /run/ulvs/lab.sock
+  ulvs ulvsadm -a -t 10.77.0.100:80 -r 10.77.0.12:80 -g --socket /run/ulvs/lab.sock
+  for i in 1 2 3 4 5 6; do ulvs lab exec client curl -s 10.77.0.100; done
+  ulvs lab down
+`
+
+// defaultLabName is the prefix of the lab that up, down and exec use
+// without --name.
+const defaultLabName = "ulvs"
+
+func labMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, labUsage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "up":
+		var o upOptions
+		if o, err = parseUp(args[1:], stderr); err == nil {
+			err = labUp(o, stdout)
+		}
+	case "down":
+		var name string
+		if name, err = parseDown(args[1:], stderr); err == nil {
+			err = labDown(name, stdout)
+		}
+	case "exec":
+		var o execOptions
+		if o, err = parseExec(args[1:], stderr); err == nil {
+			return labExec(o, stderr)
+		}
+	case "serve":
+		var o serveOptions
+		if o, err = parseServe(args[1:], stderr); err == nil {
+			err = labServe(o, stderr)
+		}
+	case "demo":
+		var o demoOptions
+		if o, err = parseDemo(args[1:], stderr); err == nil {
+			err = labDemo(o, stdout, stderr)
+		}
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, labUsage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "ulvs lab: unknown command %q\n\n%s", args[0], labUsage)
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	default:
+		fmt.Fprintf(stderr, "ulvs lab %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+// errUsage marks command-line mistakes (exit code 2); the flag set has
+// already printed what was wrong.
+var errUsage = errors.New("usage")
+
+// newFlags returns a flag set that reports to stderr and prints the lab
+// usage for -h.
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("ulvs lab "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, labUsage)
+	}
+	return fs
+}
+
+// parseFlags parses args and maps every failure but -h to errUsage.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	return nil
+}
+
+func usageErr(stderr io.Writer, format string, a ...any) error {
+	fmt.Fprintf(stderr, format+"\n", a...)
+	return errUsage
+}
+
+func checkName(stderr io.Writer, name string) error {
+	if !lab.ValidPrefix(name) {
+		return usageErr(stderr, "ulvs lab: --name %q: want 1-32 letters, digits, '_', '.' or '-', starting with a letter or digit", name)
+	}
+	return nil
+}
+
+type upOptions struct {
+	name        string
+	realServers int
+	offloadsOff bool
+}
+
+func parseUp(args []string, stderr io.Writer) (upOptions, error) {
+	var o upOptions
+	fs := newFlags("up", stderr)
+	fs.StringVar(&o.name, "name", defaultLabName, "lab `prefix`")
+	fs.IntVar(&o.realServers, "real-servers", 2, "number of real servers")
+	fs.BoolVar(&o.offloadsOff, "offloads-off", false, "turn off veth checksum/TSO/GSO/GRO offloads")
+	if err := parseFlags(fs, args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, usageErr(stderr, "ulvs lab up: unexpected argument %q", fs.Arg(0))
+	}
+	if o.realServers < 1 || o.realServers > lab.MaxRealServers {
+		return o, usageErr(stderr, "ulvs lab up: --real-servers %d: want 1..%d", o.realServers, lab.MaxRealServers)
+	}
+	return o, checkName(stderr, o.name)
+}
+
+func parseDown(args []string, stderr io.Writer) (string, error) {
+	fs := newFlags("down", stderr)
+	name := fs.String("name", defaultLabName, "lab `prefix`")
+	if err := parseFlags(fs, args); err != nil {
+		return "", err
+	}
+	if fs.NArg() > 0 {
+		return "", usageErr(stderr, "ulvs lab down: unexpected argument %q", fs.Arg(0))
+	}
+	return *name, checkName(stderr, *name)
+}
+
+type execOptions struct {
+	name string
+	node string
+	cmd  []string
+}
+
+var nodeRE = regexp.MustCompile(`^(sw|client|director|rs[1-9][0-9]*)$`)
+
+func parseExec(args []string, stderr io.Writer) (execOptions, error) {
+	var o execOptions
+	fs := newFlags("exec", stderr)
+	fs.StringVar(&o.name, "name", defaultLabName, "lab `prefix`")
+	if err := parseFlags(fs, args); err != nil {
+		return o, err
+	}
+	if fs.NArg() < 2 {
+		return o, usageErr(stderr, "ulvs lab exec: want NODE CMD [ARG...]")
+	}
+	o.node, o.cmd = fs.Arg(0), fs.Args()[1:]
+	if !nodeRE.MatchString(o.node) {
+		return o, usageErr(stderr, "ulvs lab exec: node %q: want client, director, sw or rsN", o.node)
+	}
+	return o, checkName(stderr, o.name)
+}
+
+type serveOptions struct {
+	name string // the server's name, rsN
+	lab  string // the lab it belongs to; only marks the command line
+	addr string
+}
+
+func parseServe(args []string, stderr io.Writer) (serveOptions, error) {
+	var o serveOptions
+	fs := newFlags("serve", stderr)
+	fs.StringVar(&o.name, "name", "", "server `name` it answers with")
+	fs.StringVar(&o.lab, "lab", "", "lab `prefix` (only marks the process)")
+	fs.StringVar(&o.addr, "addr", ":80", "TCP and UDP listen `address`")
+	if err := parseFlags(fs, args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, usageErr(stderr, "ulvs lab serve: unexpected argument %q", fs.Arg(0))
+	}
+	if o.name == "" {
+		return o, usageErr(stderr, "ulvs lab serve: --name is required")
+	}
+	return o, nil
+}
+
+type demoOptions struct {
+	mode        string
+	offloadsOff bool
+}
+
+func parseDemo(args []string, stderr io.Writer) (demoOptions, error) {
+	var o demoOptions
+	fs := newFlags("demo", stderr)
+	fs.StringVar(&o.mode, "mode", "dr", "forwarding `mode` (dr)")
+	fs.BoolVar(&o.offloadsOff, "offloads-off", false, "turn off veth offloads")
+	if err := parseFlags(fs, args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, usageErr(stderr, "ulvs lab demo: unexpected argument %q", fs.Arg(0))
+	}
+	if _, err := lab.DemoConfig(o.mode); err != nil {
+		return o, usageErr(stderr, "ulvs lab demo: %v", err)
+	}
+	return o, nil
+}
+
+// needRoot fails early with a plain message instead of a failed `ip`.
+func needRoot() error {
+	if os.Geteuid() != 0 {
+		return errors.New("the lab creates network namespaces: run as root")
+	}
+	return nil
+}
+
+func labUp(o upOptions, stdout io.Writer) error {
+	if err := needRoot(); err != nil {
+		return err
+	}
+	statePath := lab.StatePath(lab.StateDir, o.name)
+	if _, err := os.Stat(statePath); err == nil {
+		return fmt.Errorf("lab %s is up already (%s); remove it with: ulvs lab down --name %s", o.name, statePath, o.name)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find own binary: %w", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	l, err := lab.Up(ctx, lab.Config{Prefix: o.name, RealServers: o.realServers, OffloadsOff: o.offloadsOff})
+	if err != nil {
+		if errors.Is(err, lab.ErrNotSupported) {
+			err = fmt.Errorf("%w (install iproute2: scripts/setup-host.sh)", err)
+		}
+		return err
+	}
+	st := &lab.State{Lab: l}
+	ok := false
+	defer func() {
+		if !ok {
+			for _, p := range st.Processes {
+				p.Stop(2 * time.Second)
+			}
+			l.Down()
+		}
+	}()
+	for i := range l.RS {
+		p, err := startServer(l, i, self)
+		if err != nil {
+			return err
+		}
+		st.Processes = append(st.Processes, p)
+	}
+	if err := waitServers(ctx, l, st.Processes); err != nil {
+		return err
+	}
+	if err := lab.WriteState(statePath, st); err != nil {
+		return err
+	}
+	ok = true
+	printLab(stdout, st)
+	return nil
+}
+
+// startServer starts `ulvs lab serve` inside real server i, detached (its
+// own session) with output to a log file next to the state file.
+func startServer(l *lab.Lab, i int, self string) (lab.Process, error) {
+	name := fmt.Sprintf("rs%d", i+1)
+	args := []string{self, "lab", "serve", "--name", name, "--lab", l.Prefix}
+	logPath := filepath.Join(lab.StateDir, l.Prefix+"-"+name+".log")
+	if err := os.MkdirAll(lab.StateDir, 0o755); err != nil {
+		return lab.Process{}, err
+	}
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return lab.Process{}, err
+	}
+	defer f.Close()
+	// `ip netns exec` execs the command in place, so the PID it starts
+	// with is the server's PID and its cmdline becomes args.
+	cmd := exec.Command("ip", append([]string{"netns", "exec", l.RS[i].Name}, args...)...)
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return lab.Process{}, fmt.Errorf("start server %s: %w", name, err)
+	}
+	p := lab.Process{Node: name, PID: cmd.Process.Pid, Args: args, Log: logPath}
+	// Reap it if it dies while we still run; after we exit, init does.
+	go cmd.Wait()
+	return p, nil
+}
+
+// waitServers waits until every real server answers HTTP from the client
+// namespace with its name, which checks the lab end to end.
+func waitServers(ctx context.Context, l *lab.Lab, procs []lab.Process) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	c := l.Client.HTTPClient()
+	c.Timeout = time.Second
+	for i, rip := range l.RIPs {
+		want := fmt.Sprintf("rs%d\n", i+1)
+		for {
+			got, err := httpGet(ctx, c, "http://"+rip.String()+"/")
+			if err == nil && got == want {
+				break
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("server rs%d at %s did not answer (last: %q, %v); log: %s",
+					i+1, rip, got, err, tail(procs[i].Log))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+func httpGet(ctx context.Context, c *http.Client, url string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("HTTP %s", resp.Status)
+	}
+	return string(b), err
+}
+
+// tail returns the last lines of a log file, for error messages.
+func tail(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "(" + err.Error() + ")"
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) > 10 {
+		lines = lines[len(lines)-10:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func printLab(w io.Writer, st *lab.State) {
+	l := st.Lab
+	name := l.Prefix
+	fmt.Fprintf(w, "lab %s is up (state: %s)\n", name, lab.StatePath(lab.StateDir, name))
+	fmt.Fprintf(w, "  %-8s %-22s br0\n", "sw", l.Switch.Name)
+	fmt.Fprintf(w, "  %-8s %-22s c-eth0 %s/24\n", "client", l.Client.Name, l.ClientAddr)
+	fmt.Fprintf(w, "  %-8s %-22s %s %s/24 (no VIP: ulvsd answers for %s)\n", "director", l.Director.Name, l.DirectorIface, l.DIP, l.VIP)
+	for i, rs := range l.RS {
+		fmt.Fprintf(w, "  %-8s %-22s r%d-eth0 %s/24, VIP %s/32 on lo, HTTP+UDP :80", fmt.Sprintf("rs%d", i+1), rs.Name, i+1, l.RIPs[i], l.VIP)
+		if i < len(st.Processes) {
+			fmt.Fprintf(w, " (pid %d)", st.Processes[i].PID)
+		}
+		fmt.Fprintln(w)
+	}
+	n := ""
+	if name != defaultLabName {
+		n = " --name " + name
+	}
+	sock := "/run/ulvs/" + name + ".sock"
+	fmt.Fprintf(w, `Next:
+  ulvs lab exec%[1]s director ulvs ulvsd -i %[2]s --socket %[3]s &
+  ulvs ulvsadm -A -t %[4]s:80 -s rr --socket %[3]s
+  ulvs ulvsadm -a -t %[4]s:80 -r %[5]s:80 -g --socket %[3]s
+  ulvs lab exec%[1]s client curl -s http://%[4]s/
+  ulvs lab down%[1]s
+`, n, l.DirectorIface, sock, l.VIP, l.RIPs[0])
+}
+
+func labDown(name string, stdout io.Writer) error {
+	if err := needRoot(); err != nil {
+		return err
+	}
+	if err := lab.Remove(lab.StateDir, name); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "lab %s is down\n", name)
+	return nil
+}
+
+// labExec runs a command in a lab node with stdio passed through and
+// returns its exit code (128+N when a signal N ended it).
+func labExec(o execOptions, stderr io.Writer) int {
+	ns := lab.NS{Name: o.name + "-" + o.node}
+	if !ns.Exists() {
+		fmt.Fprintf(stderr, "ulvs lab exec: lab %s has no node %s (namespace %s); is it up? ulvs lab up --name %s\n",
+			o.name, o.node, ns.Name, o.name)
+		return 1
+	}
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns.Name}, o.cmd...)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	// Forward what a script or supervisor sends us (kill PID, SIGHUP to
+	// reload ulvsd). SIGINT and SIGQUIT from a terminal reach the child
+	// directly (same process group), so they are only kept from ending
+	// us before the child.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, os.Interrupt, syscall.SIGQUIT)
+	defer signal.Stop(sigs)
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(stderr, "ulvs lab exec: %v\n", err)
+		return 1
+	}
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				if s != os.Interrupt && s != syscall.SIGQUIT {
+					cmd.Process.Signal(s)
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	err := cmd.Wait()
+	close(done)
+	return exitCode(err, stderr)
+}
+
+// exitCode maps a child's end to our exit code.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return ee.ExitCode()
+	}
+	fmt.Fprintf(stderr, "ulvs lab exec: %v\n", err)
+	return 1
+}
+
+// labServe runs the real-server servers in the current namespace until
+// SIGTERM or SIGINT: what `ulvs lab up` starts in each real server.
+func labServe(o serveOptions, stderr io.Writer) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp4", o.addr)
+	if err != nil {
+		return err
+	}
+	pc, err := lc.ListenPacket(ctx, "udp4", o.addr)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	fmt.Fprintf(stderr, "ulvs lab serve: %s on tcp %s and udp %s\n", o.name, ln.Addr(), pc.LocalAddr())
+	return lab.Serve(ctx, o.name, ln, pc)
+}

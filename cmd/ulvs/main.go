@@ -1,0 +1,57 @@
+// Command ulvs is the ulvs toolbox. `ulvs lab` builds the network-namespace
+// lab (a client, a director and real servers on one bridge) for demos,
+// teaching and tests; `ulvs lab demo` runs the seed's DR check end to end.
+// The hidden commands `ulvs ulvsd` and `ulvs ulvsadm` run the daemon and the
+// admin tool from the same binary, so the lab needs only this one.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/ulvs/ulvs/adm"
+	"github.com/ulvs/ulvs/director"
+)
+
+const usage = `Usage: ulvs COMMAND [ARGS...]
+
+ulvs is LVS (IPVS) in user space. This is its toolbox.
+
+Commands:
+  lab      the network-namespace lab: up, down, exec, demo (ulvs help lab)
+  ulvsd    run the director daemon (the same as the ulvsd binary)
+  ulvsadm  run the ipvsadm-compatible admin tool (the same as ulvsadm)
+  help     this text; "ulvs help lab" for the lab
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run dispatches a command line (without the program name) and returns the
+// exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "lab":
+		return labMain(args[1:], stdout, stderr)
+	case "ulvsd":
+		return director.Main(args[1:])
+	case "ulvsadm":
+		return adm.Main(args[1:], stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		if len(args) > 1 && args[1] == "lab" {
+			fmt.Fprint(stdout, labUsage)
+			return 0
+		}
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "ulvs: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}

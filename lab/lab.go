@@ -1,0 +1,370 @@
+package lab
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"sync"
+)
+
+// ErrNotSupported is returned where the lab needs something this host lacks
+// (Linux, the `ip` tool). Tests skip on it.
+var ErrNotSupported = errors.New("not supported on this host")
+
+// The lab's fixed addressing (flat DR lab, 10.77.0.0/24).
+var (
+	// VIP is the virtual service address, configured on the real servers'
+	// lo only: the director answers ARP for it itself.
+	VIP = netip.MustParseAddr("10.77.0.100")
+	// DIP is the director's address on d-eth0.
+	DIP = netip.MustParseAddr("10.77.0.2")
+	// ClientAddr is the client's address on c-eth0.
+	ClientAddr = netip.MustParseAddr("10.77.0.10")
+)
+
+// prefixBits is the lab subnet's prefix length.
+const prefixBits = 24
+
+// MaxRealServers bounds Config.RealServers: rsN gets 10.77.0.(10+N), which
+// must stay below the VIP.
+const MaxRealServers = 89
+
+// DirectorIface is the director's interface name inside its namespace.
+const DirectorIface = "d-eth0"
+
+// Config says what Up builds. The zero value is a lab with a unique prefix
+// and two real servers.
+type Config struct {
+	// Prefix starts every namespace name ("P-client", ...). Empty means
+	// "ulvs" + the process id + random hex, unique per run. Letters,
+	// digits, '_', '.' and '-' (not first), at most 32 bytes.
+	Prefix string
+	// RealServers is the number of real servers, rs1..rsN; 0 means 2.
+	RealServers int
+	// OffloadsOff turns off checksum offload, TSO, GSO and GRO on every
+	// veth end (ethtool -K IF tx off tso off gso off gro off).
+	OffloadsOff bool
+	// Logger receives one line per step; nil discards.
+	Logger *slog.Logger
+}
+
+// Lab is a built lab. Its exported fields describe it and are what a state
+// file records; they must not be changed. Lab is safe for concurrent use.
+type Lab struct {
+	Prefix   string `json:"prefix"`
+	Switch   NS     `json:"switch"`
+	Client   NS     `json:"client"`
+	Director NS     `json:"director"`
+	// RS[i] is real server rs(i+1), with address RIPs[i].
+	RS            []NS         `json:"rs"`
+	VIP           netip.Addr   `json:"vip"`
+	DIP           netip.Addr   `json:"dip"`
+	RIPs          []netip.Addr `json:"rips"`
+	ClientAddr    netip.Addr   `json:"client_addr"`
+	DirectorIface string       `json:"director_iface"`
+
+	log *slog.Logger
+
+	mu         sync.Mutex
+	stopServer context.CancelFunc // nil when no in-process servers run
+	servers    sync.WaitGroup
+}
+
+var prefixRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$`)
+
+// ValidPrefix reports whether p can start the lab's namespace names.
+func ValidPrefix(p string) bool { return prefixRE.MatchString(p) }
+
+// UniquePrefix returns "ulvs" + the process id + 4 random hex digits.
+func UniquePrefix() string {
+	var b [2]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on Linux
+	return "ulvs" + strconv.Itoa(os.Getpid()) + hex.EncodeToString(b[:])
+}
+
+// New describes the lab that Up would build with prefix and n real servers,
+// without building anything. It is how a later process addresses a lab that
+// another one built.
+func New(prefix string, n int) (*Lab, error) {
+	if !ValidPrefix(prefix) {
+		return nil, fmt.Errorf("lab prefix %q: want 1-32 letters, digits, '_', '.' or '-', starting with a letter or digit", prefix)
+	}
+	if n < 1 || n > MaxRealServers {
+		return nil, fmt.Errorf("lab real servers %d: want 1..%d", n, MaxRealServers)
+	}
+	l := &Lab{
+		Prefix:        prefix,
+		Switch:        NS{prefix + "-sw"},
+		Client:        NS{prefix + "-client"},
+		Director:      NS{prefix + "-director"},
+		VIP:           VIP,
+		DIP:           DIP,
+		ClientAddr:    ClientAddr,
+		DirectorIface: DirectorIface,
+		log:           slog.New(slog.DiscardHandler),
+	}
+	for i := 1; i <= n; i++ {
+		l.RS = append(l.RS, NS{fmt.Sprintf("%s-rs%d", prefix, i)})
+		l.RIPs = append(l.RIPs, netip.AddrFrom4([4]byte{10, 77, 0, byte(10 + i)}))
+	}
+	return l, nil
+}
+
+// logger returns the lab's logger; a Lab decoded from a state file has none.
+func (l *Lab) logger() *slog.Logger {
+	if l.log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l.log
+}
+
+// Namespaces returns every namespace of the lab in the order Up creates
+// them: switch, client, director, rs1..rsN.
+func (l *Lab) Namespaces() []NS {
+	return append([]NS{l.Switch, l.Client, l.Director}, l.RS...)
+}
+
+// Node returns the namespace of a node by its short name: "sw", "client",
+// "director" or "rsN".
+func (l *Lab) Node(name string) (NS, bool) {
+	for _, n := range l.Namespaces() {
+		if n.Name == l.Prefix+"-"+name {
+			return n, true
+		}
+	}
+	return NS{}, false
+}
+
+// Up builds the lab of cfg. If any step fails it deletes the namespaces it
+// created and returns the error; it never deletes a namespace it did not
+// create (a prefix already in use fails at the first `ip netns add`).
+func Up(ctx context.Context, cfg Config) (*Lab, error) {
+	if _, err := exec.LookPath("ip"); err != nil {
+		return nil, fmt.Errorf("lab needs the iproute2 ip tool: %w", ErrNotSupported)
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = UniquePrefix()
+	}
+	if cfg.RealServers == 0 {
+		cfg.RealServers = 2
+	}
+	l, err := New(cfg.Prefix, cfg.RealServers)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Logger != nil {
+		l.log = cfg.Logger
+	}
+	b := builder{ctx: ctx, l: l}
+	if err := b.build(cfg.OffloadsOff); err != nil {
+		if derr := deleteNamespaces(b.created); derr != nil {
+			err = errors.Join(err, fmt.Errorf("clean up: %w", derr))
+		}
+		return nil, fmt.Errorf("lab %s up: %w", l.Prefix, err)
+	}
+	l.log.Info("lab up", "prefix", l.Prefix, "real_servers", len(l.RS))
+	return l, nil
+}
+
+// builder runs Up's steps, remembering what it created.
+type builder struct {
+	ctx     context.Context
+	l       *Lab
+	created []NS
+}
+
+// link is one veth pair: node end (in the node's namespace) and switch end.
+type link struct {
+	ns       NS
+	ifname   string
+	swname   string
+	addr     netip.Addr
+	loopback bool // also put the VIP on lo (a DR real server)
+}
+
+func (b *builder) ip(args ...string) error {
+	_, err := runCmd(b.ctx, "ip", args...)
+	return err
+}
+
+func (b *builder) build(offloadsOff bool) error {
+	l := b.l
+	links := []link{
+		{ns: l.Client, ifname: "c-eth0", swname: "sw-c", addr: l.ClientAddr},
+		{ns: l.Director, ifname: l.DirectorIface, swname: "sw-d", addr: l.DIP},
+	}
+	for i, rs := range l.RS {
+		links = append(links, link{ns: rs, ifname: fmt.Sprintf("r%d-eth0", i+1),
+			swname: fmt.Sprintf("sw-r%d", i+1), addr: l.RIPs[i], loopback: true})
+	}
+
+	for _, n := range l.Namespaces() {
+		if err := b.ip("netns", "add", n.Name); err != nil {
+			return err
+		}
+		b.created = append(b.created, n)
+		if err := b.ip("-n", n.Name, "link", "set", "lo", "up"); err != nil {
+			return err
+		}
+		// Before any veth arrives, so new interfaces inherit "default".
+		// IPv6 is off: the lab is IPv4, and without router solicitations
+		// and MLD reports every frame on the bridge is one a lesson explains.
+		if err := n.setSysctls(optional,
+			"net/ipv6/conf/all/disable_ipv6", "1",
+			"net/ipv6/conf/default/disable_ipv6", "1"); err != nil {
+			return err
+		}
+		l.log.Debug("namespace added", "netns", n.Name)
+	}
+
+	// The switch: without these, Debian's br_netfilter sends bridged
+	// frames through the iptables of the new namespace.
+	if err := l.Switch.setSysctls(optional,
+		"net/bridge/bridge-nf-call-iptables", "0",
+		"net/bridge/bridge-nf-call-arptables", "0"); err != nil {
+		return err
+	}
+	if err := b.ip("-n", l.Switch.Name, "link", "add", "br0", "type", "bridge"); err != nil {
+		return err
+	}
+	if err := b.ip("-n", l.Switch.Name, "link", "set", "br0", "up"); err != nil {
+		return err
+	}
+
+	// The director must neither forward nor send redirects (DESIGN.md,
+	// "Host facts"); it does not own the VIP.
+	if err := l.Director.setSysctls(required,
+		"net/ipv4/ip_forward", "0",
+		"net/ipv4/conf/all/send_redirects", "0",
+		"net/ipv4/conf/default/send_redirects", "0"); err != nil {
+		return err
+	}
+	// DR real servers: never answer or announce ARP for the VIP on lo
+	// (seed 001/002 realserver.sh).
+	for _, rs := range l.RS {
+		if err := rs.setSysctls(required,
+			"net/ipv4/conf/all/arp_ignore", "1",
+			"net/ipv4/conf/all/arp_announce", "2",
+			"net/ipv4/conf/lo/arp_ignore", "1",
+			"net/ipv4/conf/lo/arp_announce", "2"); err != nil {
+			return err
+		}
+	}
+
+	sw := l.Switch.Name
+	for _, k := range links {
+		// Created from inside the switch namespace with the peer placed
+		// straight into the node's: nothing ever appears in the root
+		// namespace.
+		if err := b.ip("-n", sw, "link", "add", k.swname, "type", "veth",
+			"peer", "name", k.ifname, "netns", k.ns.Name); err != nil {
+			return err
+		}
+		if err := b.ip("-n", sw, "link", "set", k.swname, "master", "br0", "up"); err != nil {
+			return err
+		}
+		if err := b.ip("-n", k.ns.Name, "addr", "add",
+			netip.PrefixFrom(k.addr, prefixBits).String(), "dev", k.ifname); err != nil {
+			return err
+		}
+		if err := b.ip("-n", k.ns.Name, "link", "set", k.ifname, "up"); err != nil {
+			return err
+		}
+		if k.loopback {
+			if err := b.ip("-n", k.ns.Name, "addr", "add",
+				netip.PrefixFrom(l.VIP, 32).String(), "dev", "lo"); err != nil {
+				return err
+			}
+		}
+		if offloadsOff {
+			for _, end := range []struct {
+				ns     NS
+				ifname string
+			}{{k.ns, k.ifname}, {l.Switch, k.swname}} {
+				if _, err := end.ns.Run(b.ctx, "ethtool", "-K", end.ifname,
+					"tx", "off", "tso", "off", "gso", "off", "gro", "off"); err != nil {
+					return err
+				}
+			}
+		}
+		l.log.Debug("link up", "netns", k.ns.Name, "if", k.ifname, "addr", k.addr)
+	}
+	return nil
+}
+
+type need bool
+
+const (
+	required need = true
+	optional need = false // skipped when the key does not exist
+)
+
+// setSysctls writes key/value pairs ("net/ipv4/ip_forward", "0") under
+// /proc/sys from a thread inside the namespace: /proc/sys/net shows the
+// network namespace of the thread that opens it.
+func (n NS) setSysctls(nd need, kv ...string) error {
+	return n.Do(func() error {
+		for i := 0; i+1 < len(kv); i += 2 {
+			p := filepath.Join("/proc/sys", kv[i])
+			err := os.WriteFile(p, []byte(kv[i+1]), 0)
+			if errors.Is(err, os.ErrNotExist) && nd == optional {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("sysctl %s=%s in netns %s: %w", kv[i], kv[i+1], n.Name, err)
+			}
+		}
+		return nil
+	})
+}
+
+// Down stops the in-process servers and deletes the lab's namespaces (which
+// deletes their veths). Namespaces already gone are skipped, so Down is
+// idempotent, and it works on a Lab from New or a state file too. A socket
+// still open in a namespace keeps that namespace (nameless) and its veth
+// alive until it is closed: close what NS.Listen and NS.DialContext gave
+// before Down.
+func (l *Lab) Down() error {
+	l.stopServers()
+	ns := l.Namespaces()
+	for i, j := 0, len(ns)-1; i < j; i, j = i+1, j-1 {
+		ns[i], ns[j] = ns[j], ns[i]
+	}
+	if err := deleteNamespaces(ns); err != nil {
+		return fmt.Errorf("lab %s down: %w", l.Prefix, err)
+	}
+	l.logger().Info("lab down", "prefix", l.Prefix)
+	return nil
+}
+
+// Exists reports whether namespace n exists.
+func (n NS) Exists() bool {
+	_, err := os.Stat(n.Path())
+	return err == nil
+}
+
+// deleteNamespaces deletes each existing namespace of list, in order, and
+// returns every failure.
+func deleteNamespaces(list []NS) error {
+	var errs []error
+	for _, n := range list {
+		if !n.Exists() {
+			continue
+		}
+		// A fresh context: cleanup must run even when the caller's
+		// context is what ended the work.
+		if _, err := runCmd(context.Background(), "ip", "netns", "del", n.Name); err != nil && n.Exists() {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
