@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Builds ulvs and runs the DR lab demo: a client in its own network namespace
+# fetches http://10.77.0.100/ six times through a ulvs director and the
+# answers alternate between rs1 and rs2. Needs root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup-host.sh
+mkdir -p bin
+go build -o bin/ ./cmd/...
+exec ./bin/ulvs lab demo "$@"
