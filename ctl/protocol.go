@@ -67,6 +67,9 @@ type Snapshot struct {
 	ConnTableSize int    // 0 means DefaultConnTableSize
 	Timeouts      config.Timeouts
 	Services      []ServiceStatus
+	// Engine holds the data path's counters by name (frames, answers,
+	// drops by reason); ulvs-only, shown by `ulvs stats`.
+	Engine map[string]uint64 `json:",omitempty"`
 }
 
 // Info returns s's version and table size with the defaults filled in.

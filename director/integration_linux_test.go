@@ -20,7 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ulvs/ulvs/ctl"
 	"github.com/ulvs/ulvs/lab"
+	"golang.org/x/sys/unix"
 )
 
 var binDir string
@@ -424,6 +426,43 @@ func TestIntegrationDR(t *testing.T) {
 		}
 	})
 
+	t.Run("connection listing and engine counters", func(t *testing.T) {
+		ka := e.keepAlive()
+		if _, err := e.get(ka, "/"); err != nil {
+			t.Fatal(err)
+		}
+		out := e.mustAdm("-L", "-n", "-c")
+		if !strings.Contains(out, "TCP ") || !strings.Contains(out, "ESTABLISHED") || !strings.Contains(out, "10.77.0.10:") {
+			t.Errorf("-L -n -c does not list the open connection:\n%s", out)
+		}
+		snap := e.snapshot()
+		for _, k := range []string{"rx_frames", "tx_frames", "forwarded", "arp_replies", "new_conns"} {
+			if snap.Engine[k] == 0 {
+				t.Errorf("engine counter %s is 0 after traffic: %v", k, snap.Engine)
+			}
+		}
+	})
+
+	t.Run("malformed frames are counted and dropped", func(t *testing.T) {
+		before := e.snapshot().Engine["drop_malformed"]
+		frames := e.malformedFrames()
+		e.sendRaw(frames)
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			got := e.snapshot().Engine["drop_malformed"] - before
+			if got >= uint64(len(frames)) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("drop_malformed grew by %d, want %d", got, len(frames))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if _, err := e.get(e.client(), "/"); err != nil {
+			t.Fatalf("director stopped serving after malformed frames: %v", err)
+		}
+	})
+
 	t.Run("killed director restarts from its config", func(t *testing.T) {
 		e.daemon.Process.Kill()
 		e.daemon.Wait()
@@ -441,6 +480,84 @@ func TestIntegrationDR(t *testing.T) {
 			t.Errorf("after restart answers = %v, want 10 each", got)
 		}
 	})
+}
+
+func (e *env) snapshot() ctl.Snapshot {
+	e.t.Helper()
+	c, err := ctl.Dial(e.sock)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer c.Close()
+	snap, err := c.Snapshot()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return snap
+}
+
+// malformedFrames builds frames to the director's MAC and the VIP (so the
+// socket filter passes them) that the decoder must reject.
+func (e *env) malformedFrames() [][]byte {
+	var mac net.HardwareAddr
+	err := e.lab.Director.Do(func() error {
+		ifi, err := net.InterfaceByName(e.lab.DirectorIface)
+		if err == nil {
+			mac = ifi.HardwareAddr
+		}
+		return err
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	vip := e.lab.VIP.As4()
+	ipv4 := func(mut func(h []byte)) []byte {
+		f := make([]byte, 14+40)
+		copy(f[0:6], mac)
+		copy(f[6:12], []byte{2, 0, 0, 0, 0, 0x99})
+		f[12], f[13] = 0x08, 0x00
+		h := f[14:]
+		h[0] = 0x45
+		h[2], h[3] = 0, 40
+		h[8] = 64
+		h[9] = 6
+		copy(h[12:16], e.lab.ClientAddr.AsSlice())
+		copy(h[16:20], vip[:])
+		mut(h)
+		return f
+	}
+	return [][]byte{
+		ipv4(func(h []byte) { h[0] = 0x43 }),                  // IHL below 5
+		ipv4(func(h []byte) { h[0] = 0x65 }),                  // version 6 in an IPv4 frame
+		ipv4(func(h []byte) { h[2], h[3] = 0x05, 0xdc }),      // total length beyond the frame
+		ipv4(func(h []byte) { h[20+12] = 0x10 }),              // TCP data offset 4 bytes
+		ipv4(func(h []byte) { h[2], h[3] = 0, 24; h[9] = 6 }), // TCP header cut short
+	}
+}
+
+// sendRaw transmits frames from the client namespace with a packet socket.
+func (e *env) sendRaw(frames [][]byte) {
+	err := e.lab.Client.Do(func() error {
+		ifi, err := net.InterfaceByName("c-eth0")
+		if err != nil {
+			return err
+		}
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		sa := &unix.SockaddrLinklayer{Ifindex: ifi.Index, Halen: 6}
+		for _, f := range frames {
+			if err := unix.Sendto(fd, f, 0, sa); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		e.t.Fatalf("send raw frames: %v", err)
+	}
 }
 
 // TestIntegrationDROffloadsOff repeats the download with veth offloads off:

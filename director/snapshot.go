@@ -1,12 +1,54 @@
 package director
 
 import (
+	"context"
+	"net/netip"
+	"time"
+
 	"github.com/ulvs/ulvs/config"
+	"github.com/ulvs/ulvs/conntrack"
 	"github.com/ulvs/ulvs/ctl"
 	"github.com/ulvs/ulvs/vs"
 )
 
-var _ ctl.Director = (*Director)(nil)
+var (
+	_ ctl.Director   = (*Director)(nil)
+	_ ctl.ConnLister = (*Director)(nil)
+)
+
+// connSource is the part of the engine that lists connections and counts
+// frames; the real engine has it, test fakes may not.
+type connSource interface {
+	Conns(ctx context.Context) ([]conntrack.Conn, conntrack.Tick)
+	Counters() map[string]uint64
+}
+
+// Conns lists every connection for ipvsadm -L -c.
+func (d *Director) Conns() []ctl.ConnStatus {
+	src, ok := d.cfg.Engine.(connSource)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	conns, now := src.Conns(ctx)
+	tbl := d.cfg.Engine.Table()
+	out := make([]ctl.ConnStatus, 0, len(conns))
+	for _, c := range conns {
+		cs := ctl.ConnStatus{
+			Proto:   vs.Protocol(c.Key.Proto),
+			Client:  netip.AddrPortFrom(netip.AddrFrom4(c.Key.Src), c.Key.SrcPort),
+			Virtual: netip.AddrPortFrom(netip.AddrFrom4(c.Key.Dst), c.Key.DstPort),
+			State:   c.State.String(),
+			Expires: uint32(c.Remaining(now) / time.Second), // truncated, as /proc/net/ip_vs_conn
+		}
+		if dst := tbl.Dest(c.DestID); dst != nil {
+			cs.Dest = netip.AddrPortFrom(dst.Addr, dst.Port)
+		}
+		out = append(out, cs)
+	}
+	return out
+}
 
 // Snapshot returns the rules with live counters, for ulvsadm listings.
 func (d *Director) Snapshot() ctl.Snapshot {
@@ -16,6 +58,9 @@ func (d *Director) Snapshot() ctl.Snapshot {
 	snap := ctl.Snapshot{
 		ConnTableSize: d.cfg.ConnTableSize,
 		Timeouts:      config.Timeouts{TCP: uint32(tcp), TCPFin: uint32(fin), UDP: uint32(udp)},
+	}
+	if src, ok := d.cfg.Engine.(connSource); ok {
+		snap.Engine = src.Counters()
 	}
 	for _, rs := range d.rules.Services {
 		key := rs.Key()

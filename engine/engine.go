@@ -126,6 +126,7 @@ func newWorker(l link, mac [6]byte, c *counters, cfg Config) *worker {
 		ct:       conntrack.New(conntrack.Config{Capacity: cfg.ConnTableSize, Timeouts: cfg.Timeouts}),
 		timeouts: cfg.Timeouts,
 		rx:       make([]packet, batchSize),
+		connReq:  make(chan chan<- []conntrack.Conn),
 		tx:       make([]*packet, 0, batchSize),
 		c:        c,
 	}
@@ -265,8 +266,66 @@ func (w *worker) run(ctx context.Context, e *Engine) error {
 		now := tick()
 		w.batch(n, tbl, now)
 		w.sweep(now, tbl)
+		select {
+		case reply := <-w.connReq:
+			reply <- w.copyConns()
+		default:
+		}
 	}
 	return nil
+}
+
+// copyConns copies the live entries of the worker's table.
+func (w *worker) copyConns() []conntrack.Conn {
+	out := make([]conntrack.Conn, 0, w.ct.Len())
+	w.ct.Range(func(c *conntrack.Conn) bool {
+		out = append(out, *c)
+		return true
+	})
+	return out
+}
+
+// Conns returns a copy of every worker's connection table and the tick
+// the copies can be compared with (ipvsadm -L -c). Each worker answers
+// between two batches, within its poll timeout when idle; a worker that
+// does not answer before ctx is done is left out.
+func (e *Engine) Conns(ctx context.Context) ([]conntrack.Conn, conntrack.Tick) {
+	var out []conntrack.Conn
+	for _, w := range e.workers {
+		reply := make(chan []conntrack.Conn, 1)
+		select {
+		case w.connReq <- reply:
+		case <-ctx.Done():
+			return out, tick()
+		}
+		select {
+		case cs := <-reply:
+			out = append(out, cs...)
+		case <-ctx.Done():
+			return out, tick()
+		}
+	}
+	return out, tick()
+}
+
+// Counters returns the engine's counters by name, for reports: frames and
+// bytes in and out, answers, new connections and each drop reason.
+func (e *Engine) Counters() map[string]uint64 {
+	s := e.Stats()
+	m := map[string]uint64{
+		"rx_frames":    s.RxFrames,
+		"rx_bytes":     s.RxBytes,
+		"tx_frames":    s.TxFrames,
+		"tx_bytes":     s.TxBytes,
+		"forwarded":    s.Forwarded,
+		"arp_replies":  s.ARPReplies,
+		"echo_replies": s.EchoReplies,
+		"new_conns":    s.NewConns,
+	}
+	for _, r := range Reasons() {
+		m["drop_"+r.String()] = s.Drops[r]
+	}
+	return m
 }
 
 // sweep expires connections incrementally, walking the whole table once per

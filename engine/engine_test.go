@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"net/netip"
 	"testing"
 
@@ -296,5 +297,27 @@ func BenchmarkProcessNewConn(b *testing.B) {
 		if i%(1<<20) == 0 {
 			w.ct = conntrack.New(conntrack.Config{Capacity: 1 << 22})
 		}
+	}
+}
+
+func TestConnsAndCounters(t *testing.T) {
+	tbl := testTable(t)
+	w, l := newTestWorker()
+	run(w, l, tbl, 0, tcpFrame(8000, pkt.TCPSyn), tcpFrame(8001, pkt.TCPSyn))
+	e := &Engine{workers: []*worker{w}, counts: []*counters{w.c}}
+	e.table.Store(tbl)
+	e.timeouts.Store(conntrack.DefaultTimeouts())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- w.run(ctx, e) }()
+	conns, _ := e.Conns(context.Background())
+	cancel()
+	<-done
+	if len(conns) != 2 {
+		t.Fatalf("got %d connections, want 2", len(conns))
+	}
+	m := e.Counters()
+	if m["forwarded"] != 2 || m["new_conns"] != 2 || m["rx_frames"] != 2 {
+		t.Errorf("counters = %v", m)
 	}
 }

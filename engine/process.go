@@ -25,6 +25,9 @@ type worker struct {
 	timeouts *conntrack.Timeouts
 	// lastSweep is when the conntrack sweep last ran.
 	lastSweep conntrack.Tick
+	// connReq carries requests for a copy of the connection table; the
+	// worker answers between batches, so its table needs no lock.
+	connReq chan chan<- []conntrack.Conn
 }
 
 // drop counts a frame that goes no further.

@@ -20,6 +20,8 @@ ulvs is LVS (IPVS) in user space. This is its toolbox.
 
 Commands:
   lab      the network-namespace lab: up, down, exec, demo (ulvs help lab)
+  bench    measure the director: ulvs bench http [--duration D] ...
+  stats    the director's data-path counters, drops by reason
   ulvsd    run the director daemon (the same as the ulvsd binary)
   ulvsadm  run the ipvsadm-compatible admin tool (the same as ulvsadm)
   help     this text; "ulvs help lab" for the lab
@@ -39,6 +41,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "lab":
 		return labMain(args[1:], stdout, stderr)
+	case "bench":
+		return benchMain(args[1:], stdout, stderr)
+	case "stats":
+		return statsMain(args[1:], stdout, stderr)
 	case "ulvsd":
 		return director.Main(args[1:])
 	case "ulvsadm":

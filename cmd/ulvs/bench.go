@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/ulvs/ulvs/bench"
+	"github.com/ulvs/ulvs/lab"
+)
+
+const benchUsage = `Usage: ulvs bench http [--duration D] [--concurrency N] [--rounds N] [--keepalive] [--offloads-off]
+
+Builds a fresh lab, starts ulvsd (DR, rr over rs1 and rs2) and measures HTTP
+requests per second from the client namespace in alternating rounds:
+  direct    the client fetches http://10.77.0.11/ (rs1, no director)
+  director  the client fetches http://10.77.0.100/ through ulvsd
+and prints each round and the director's throughput as a ratio of the direct
+baseline measured in the same run. Without --keepalive every request opens a
+new TCP connection, so every request is a new scheduling decision.
+`
+
+type benchOptions struct {
+	duration    time.Duration
+	concurrency int
+	rounds      int
+	keepAlive   bool
+	offloadsOff bool
+}
+
+func benchMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "http" {
+		fmt.Fprint(stderr, benchUsage)
+		return 2
+	}
+	fs := flag.NewFlagSet("ulvs bench http", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, benchUsage) }
+	var o benchOptions
+	fs.DurationVar(&o.duration, "duration", 5*time.Second, "length of each round")
+	fs.IntVar(&o.concurrency, "concurrency", 8, "parallel clients")
+	fs.IntVar(&o.rounds, "rounds", 2, "rounds of each kind, alternating")
+	fs.BoolVar(&o.keepAlive, "keepalive", false, "reuse connections instead of one per request")
+	fs.BoolVar(&o.offloadsOff, "offloads-off", false, "turn veth offloads off in the lab")
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 || o.duration <= 0 || o.concurrency <= 0 || o.rounds <= 0 {
+		fmt.Fprint(stderr, benchUsage)
+		return 2
+	}
+	if err := benchHTTP(o, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "ulvs bench: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func benchHTTP(o benchOptions, stdout, stderr io.Writer) (err error) {
+	if err := needRoot(); err != nil {
+		return err
+	}
+	cfgText, err := lab.DemoConfig("dr")
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	l, err := lab.Up(ctx, lab.Config{OffloadsOff: o.offloadsOff})
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, l.Down()) }()
+	if err := l.StartServers(ctx); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "ulvs-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	cfgPath, sock, logPath := filepath.Join(dir, "ulvs.toml"), filepath.Join(dir, "ulvsd.sock"), filepath.Join(dir, "ulvsd.log")
+	if err := os.WriteFile(cfgPath, cfgText, 0o644); err != nil {
+		return err
+	}
+	d, err := startDirector(l, self, cfgPath, sock, logPath)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if serr := d.stop(5 * time.Second); serr != nil {
+			err = errors.Join(err, serr)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "ulvsd log:\n%s\n", tail(logPath))
+		}
+	}()
+	if err := d.waitSocket(ctx, sock, 15*time.Second); err != nil {
+		return err
+	}
+	// The director answers once it has resolved the real servers.
+	c := l.Client.HTTPClient()
+	c.Timeout = time.Second
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if _, err := httpGet(ctx, c, "http://"+l.VIP.String()+"/"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return errors.New("the VIP never answered")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	fmt.Fprintf(stdout, "lab %s, %d clients, %v rounds, keep-alive %v, offloads off %v\n",
+		l.Prefix, o.concurrency, o.duration, o.keepAlive, o.offloadsOff)
+	targets := []struct{ name, url string }{
+		{"direct", "http://" + l.RIPs[0].String() + "/"},
+		{"director", "http://" + l.VIP.String() + "/"},
+	}
+	var total [2]bench.Result
+	for round := 1; round <= o.rounds; round++ {
+		for i, tg := range targets {
+			r, err := bench.HTTP(ctx, bench.HTTPConfig{
+				URL: tg.url, Dial: l.Client.DialContext, Concurrency: o.concurrency,
+				Duration: o.duration, KeepAlive: o.keepAlive,
+			})
+			if err != nil {
+				return err
+			}
+			if ctx.Err() != nil {
+				return context.Cause(ctx)
+			}
+			fmt.Fprintf(stdout, "round %d %-8s %v %v\n", round, tg.name, r, r.Answers)
+			total[i].Requests += r.Requests
+			total[i].Errors += r.Errors
+			total[i].Elapsed += r.Elapsed
+		}
+	}
+	cmp := bench.Comparison{Name: "http", Baseline: total[0], Director: total[1]}
+	fmt.Fprintf(stdout, "direct   %.0f req/s\ndirector %.0f req/s\nratio director/direct = %.2f\n",
+		total[0].RequestsPerSecond(), total[1].RequestsPerSecond(), cmp.Ratio())
+	return nil
+}

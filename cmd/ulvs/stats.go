@@ -1,0 +1,78 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/ulvs/ulvs/ctl"
+)
+
+const statsUsage = `Usage: ulvs stats [--socket PATH] [--nonzero]
+
+Prints the director's data-path counters: frames and bytes received and
+sent, ARP and ping answers, new connections, and every drop by reason.
+Every frame the engine reads ends in exactly one of forwarded, an answer,
+or a drop counter.
+`
+
+func statsMain(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ulvs stats", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, statsUsage) }
+	socket := fs.String("socket", "", "control socket (default $ULVS_SOCKET or "+ctl.DefaultSocket+")")
+	nonzero := fs.Bool("nonzero", false, "leave out counters that are zero")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprint(stderr, statsUsage)
+		return 2
+	}
+	path := ctl.SocketPath(*socket, os.Getenv)
+	c, err := ctl.Dial(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "ulvs stats: %v (is ulvsd running with --socket %s?)\n", err, path)
+		return 1
+	}
+	defer c.Close()
+	snap, err := c.Snapshot()
+	if err != nil {
+		fmt.Fprintf(stderr, "ulvs stats: %v\n", err)
+		return 1
+	}
+	printCounters(stdout, snap.Engine, *nonzero)
+	return 0
+}
+
+// printCounters prints name/value lines: totals first, drops after, each
+// group in name order.
+func printCounters(w io.Writer, m map[string]uint64, nonzero bool) {
+	names := make([]string, 0, len(m))
+	for k, v := range m {
+		if nonzero && v == 0 {
+			continue
+		}
+		names = append(names, k)
+	}
+	slices.SortFunc(names, func(a, b string) int {
+		da, db := strings.HasPrefix(a, "drop_"), strings.HasPrefix(b, "drop_")
+		if da != db {
+			if da {
+				return 1
+			}
+			return -1
+		}
+		return strings.Compare(a, b)
+	})
+	for _, k := range names {
+		fmt.Fprintf(w, "%-24s %d\n", k, m[k])
+	}
+}
