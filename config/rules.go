@@ -55,3 +55,55 @@ type Dest struct {
 	UThreshold uint32 // ipvsadm -x
 	LThreshold uint32 // ipvsadm -y
 }
+
+// Mark classifies packets into a firewall-mark number: the userspace
+// equivalent of `iptables -t mangle -A PREROUTING ... -j MARK --set-mark N`,
+// which ulvs cannot rely on because it sees packets before netfilter does.
+// A mark service (ipvsadm -f N, or a virtual_server with fwmark = N) takes
+// every packet that one of the mark's matches selects: a port group, such as
+// the seed's FTP cluster (ports 21, 20 and 10000-20000 sharing one
+// persistence template).
+type Mark struct {
+	Mark    uint32
+	Matches []MarkMatch
+}
+
+// MarkMatch selects packets by protocol, destination prefix and
+// destination ports. An empty Ports matches every port.
+type MarkMatch struct {
+	Proto vs.Protocol
+	Addr  netip.Prefix
+	Ports []PortRange
+}
+
+// PortRange is an inclusive range of ports; a single port has First == Last.
+type PortRange struct {
+	First, Last uint16
+}
+
+// Knobs are the kernel's IPVS sysctls that ulvs honours, with the
+// kernel's defaults as their zero values where it can, as the TOML file's
+// [sysctl] table sets them (names as in /proc/sys/net/ipv4/vs/).
+type Knobs struct {
+	// ConnReuseMode is conn_reuse_mode (default 1: a SYN that hits a
+	// connection in TIME_WAIT or CLOSE is scheduled afresh). ConnReuseSet
+	// tells an explicit 0 from the default.
+	ConnReuseMode int
+	ConnReuseSet  bool
+	// ExpireNodestConn is expire_nodest_conn (default 0): drop, rather
+	// than keep forwarding, packets of connections whose dest was removed.
+	ExpireNodestConn bool
+	// ExpireQuiescentTemplate is expire_quiescent_template (default 0):
+	// a persistence template whose dest has weight 0 is not used.
+	ExpireQuiescentTemplate bool
+	// SloppyTCP is sloppy_tcp (default 0): create connections on any TCP
+	// packet, not only SYN.
+	SloppyTCP bool
+	// LBLCExpiration, LBLCRExpiration: seconds, 0 = default (24 h).
+	LBLCExpiration  uint32
+	LBLCRExpiration uint32
+	// MHTableSize: the mh lookup table size (a prime), 0 = 4093.
+	MHTableSize int
+	// Overhead: "classic" (default) or "total"; see vs.Overhead.
+	Overhead string
+}

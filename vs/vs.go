@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync/atomic"
+	"time"
 )
 
 // Protocol is an IP protocol number a virtual service can carry.
@@ -230,7 +231,40 @@ type Service struct {
 	Dests     []*Dest
 	Scheduler Scheduler
 	Stats     *ServiceStats
+	// FwMark is the firewall-mark (port group) number of a mark service;
+	// 0 for an address:port service.
+	FwMark uint32
+	// Params are the scheduler tunables of the kernel's sysctls.
+	Params SchedParams
 }
+
+// SchedParams are scheduler tunables the kernel keeps as sysctls or build
+// options. The zero value of each field means the kernel's default.
+type SchedParams struct {
+	// LBLCExpiration and LBLCRExpiration are how long an unused lblc/lblcr
+	// cache entry lives (net.ipv4.vs.lblc_expiration, lblcr_expiration;
+	// default 24 h).
+	LBLCExpiration  time.Duration
+	LBLCRExpiration time.Duration
+	// MHTableSize is the mh lookup table size, a prime (default 4093,
+	// CONFIG_IP_VS_MH_TAB_INDEX 12).
+	MHTableSize int
+	// Overhead selects the connection overhead formula of lc, wlc, lblc,
+	// lblcr and friends.
+	Overhead Overhead
+}
+
+// Overhead is a connection overhead formula (ip_vs_dest_conn_overhead).
+type Overhead uint8
+
+// Overhead formulas. The zero value is the kernel's long-standing one.
+const (
+	// OverheadClassic is (activeconns << 8) + inactconns.
+	OverheadClassic Overhead = iota
+	// OverheadTotal is (activeconns << 8) + activeconns + inactconns, the
+	// variant that counts every connection once more.
+	OverheadTotal
+)
 
 // Key returns the lookup key of s.
 func (s *Service) Key() ServiceKey {
