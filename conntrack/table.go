@@ -76,6 +76,9 @@ type Conn struct {
 	// it; Created is when Insert made it.
 	Expires Tick
 	Created Tick
+	// Tmpl is the ID of the persistence template that controls this
+	// connection in the Table's Templates, 0 for none.
+	Tmpl uint32
 }
 
 // Remaining returns the time left before c expires at now, or 0 when it
@@ -95,7 +98,9 @@ func (c *Conn) Remaining(now Tick) time.Duration {
 // director. Mode 0 never reuses. The engine, not the Table, acts on it
 // (Delete, then schedule and Insert).
 func (c *Conn) NewConnExpected(connReuseMode int) bool {
-	if connReuseMode == 0 || c.Key.Proto != protoTCP || c.Flags&FlagTemplate != 0 {
+	// A connection controlled by a persistence template is never reused
+	// (cp->control in the kernel).
+	if connReuseMode == 0 || c.Key.Proto != protoTCP || c.Flags&FlagTemplate != 0 || c.Tmpl != 0 {
 		return false
 	}
 	switch c.State {
@@ -135,6 +140,10 @@ type Config struct {
 	// Timeouts are the per-state timeouts; nil means DefaultTimeouts().
 	// The Table keeps the pointer (see Timeouts for the rules).
 	Timeouts *Timeouts
+	// Templates are the persistence templates shared by the workers'
+	// tables; a connection that dies releases its template here. Nil
+	// when nothing is persistent.
+	Templates *Templates
 }
 
 // Table is one worker's connection table. It is not safe for concurrent
@@ -147,6 +156,7 @@ type Table struct {
 	used    int // occupied slots: live entries and tombstones
 	maxUsed int
 	cursor  uint32 // Sweep's next slot
+	tmpls   *Templates
 
 	timeouts atomic.Pointer[Timeouts]
 }
@@ -168,6 +178,7 @@ func New(cfg Config) *Table {
 		mask:    uint32(size - 1),
 		seed:    rand.Uint64(),
 		maxUsed: size - size/4,
+		tmpls:   cfg.Templates,
 	}
 	t.SetTimeouts(cfg.Timeouts)
 	return t
@@ -364,6 +375,10 @@ func totalConns(st *vs.DestState) int64 {
 
 // release unbinds c from its dest, if dests still knows it.
 func (t *Table) release(c *Conn, dests Dests) {
+	if c.Tmpl != 0 && t.tmpls != nil {
+		t.tmpls.Release(c.Tmpl)
+		c.Tmpl = 0
+	}
 	if dests == nil {
 		return
 	}
@@ -373,6 +388,10 @@ func (t *Table) release(c *Conn, dests Dests) {
 	}
 	unbindDest(c, d)
 }
+
+// SetTemplate records that c was created under persistence template id
+// (from Templates.Use); the template is released when c dies.
+func (t *Table) SetTemplate(c *Conn, id uint32) { c.Tmpl = id }
 
 // Step advances c for one packet travelling in direction dir at now.
 //

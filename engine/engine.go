@@ -54,8 +54,12 @@ type Engine struct {
 	workers  []*worker
 	counts   []*counters
 
-	mu   sync.Mutex // guards vips
+	mu   sync.Mutex // guards vips and wide
 	vips [][4]byte
+	wide bool
+
+	// templates are the persistence templates all workers share.
+	templates *conntrack.Templates
 }
 
 // iface is one interface the engine serves.
@@ -79,13 +83,13 @@ func New(cfg Config) (*Engine, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{log: log}
+	e := &Engine{log: log, templates: conntrack.NewTemplates()}
 	e.table.Store(vs.NewTable(0, nil, nil))
 	if cfg.Timeouts == nil {
 		cfg.Timeouts = conntrack.DefaultTimeouts()
 	}
 	e.timeouts.Store(cfg.Timeouts)
-	filter := filterProgram(nil)
+	filter := filterProgram(nil, false)
 	for n, name := range cfg.Interfaces {
 		ni, err := net.InterfaceByName(name)
 		if err != nil {
@@ -113,23 +117,29 @@ func New(cfg Config) (*Engine, error) {
 			ifc.rings = append(ifc.rings, r)
 			c := &counters{}
 			e.counts = append(e.counts, c)
-			e.workers = append(e.workers, newWorker(r, ifc.mac, c, cfg))
+			e.workers = append(e.workers, newWorker(r, ifc.mac, c, cfg, e.templates))
 		}
 	}
 	return e, nil
 }
 
-func newWorker(l link, mac [6]byte, c *counters, cfg Config) *worker {
-	return &worker{
+func newWorker(l link, mac [6]byte, c *counters, cfg Config, tmpls *conntrack.Templates) *worker {
+	if tmpls == nil {
+		tmpls = conntrack.NewTemplates()
+	}
+	w := &worker{
 		link:     l,
 		mac:      mac,
-		ct:       conntrack.New(conntrack.Config{Capacity: cfg.ConnTableSize, Timeouts: cfg.Timeouts}),
+		tmpls:    tmpls,
+		ct:       conntrack.New(conntrack.Config{Capacity: cfg.ConnTableSize, Timeouts: cfg.Timeouts, Templates: tmpls}),
 		timeouts: cfg.Timeouts,
 		rx:       make([]packet, batchSize),
 		connReq:  make(chan chan<- []conntrack.Conn),
 		tx:       make([]*packet, 0, batchSize),
 		c:        c,
 	}
+	w.pickFn, w.checkFn = w.pick, w.checkTemplate
+	return w
 }
 
 // SetTable publishes t to the workers, updates the socket filters to t's
@@ -142,13 +152,13 @@ func (e *Engine) SetTable(t *vs.Table) {
 	}
 	slices.SortFunc(vips, func(a, b [4]byte) int { return slices.Compare(a[:], b[:]) })
 	e.mu.Lock()
-	old := e.vips
-	e.vips = vips
+	old, oldWide := e.vips, e.wide
+	e.vips, e.wide = vips, t.WideVIPs()
 	e.mu.Unlock()
-	if slices.Equal(old, vips) {
+	if slices.Equal(old, vips) && oldWide == t.WideVIPs() {
 		return
 	}
-	prog := filterProgram(vips)
+	prog := filterProgram(vips, t.WideVIPs())
 	for _, ifc := range e.ifaces {
 		for _, r := range ifc.rings {
 			if err := r.setFilter(prog); err != nil {
@@ -204,6 +214,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	for _, w := range e.workers {
 		go func() { errc <- w.run(ctx, e) }()
 	}
+	go e.sweepTemplates(ctx)
 	var first error
 	for range e.workers {
 		if err := <-errc; err != nil && first == nil {
@@ -211,6 +222,28 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 	}
 	return first
+}
+
+// sweepTemplates expires persistence templates once a second; their
+// lookups happen only for new connections, so lazy expiry alone would keep
+// PersistConns counted long after a client left.
+func (e *Engine) sweepTemplates(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			e.templates.Sweep(tick(), e.table.Load())
+		}
+	}
+}
+
+// Templates lists the persistence templates and the tick their expiry
+// compares with (ipvsadm -L -c).
+func (e *Engine) Templates() ([]conntrack.TemplateInfo, conntrack.Tick) {
+	return e.templates.List(), tick()
 }
 
 // Close closes the sockets. Call it after Run returned.

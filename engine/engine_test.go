@@ -56,7 +56,7 @@ func testTable(t testing.TB, weights ...int32) *vs.Table {
 
 func newTestWorker() (*worker, *memLink) {
 	l := &memLink{}
-	return newWorker(l, dirMAC, &counters{}, Config{ConnTableSize: 1024}), l
+	return newWorker(l, dirMAC, &counters{}, Config{ConnTableSize: 1024}, nil), l
 }
 
 func tcpFrame(sport uint16, flags uint8) []byte {
@@ -217,7 +217,7 @@ func TestFilterProgramAssembles(t *testing.T) {
 		for i := range vips {
 			vips[i] = [4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}
 		}
-		if prog := filterProgram(vips); len(prog) < 9 {
+		if prog := filterProgram(vips, false); len(prog) < 9 {
 			t.Errorf("%d VIPs: program of %d instructions", n, len(prog))
 		}
 	}

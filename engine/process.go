@@ -17,6 +17,7 @@ type worker struct {
 	link   link
 	mac    [6]byte
 	ct     *conntrack.Table
+	tmpls  *conntrack.Templates
 	rx     []packet
 	tx     []*packet
 	parsed pkt.Parsed
@@ -25,6 +26,14 @@ type worker struct {
 	timeouts *conntrack.Timeouts
 	// lastSweep is when the conntrack sweep last ran.
 	lastSweep conntrack.Tick
+	// pickSvc and pickFlow are the arguments of pick while a persistent
+	// service is scheduled; checkTemplate and pick are method values made
+	// once so the per-connection path does not allocate closures.
+	pickSvc         *vs.Service
+	pickFlow        vs.Flow
+	pickFn          func() *vs.Dest
+	checkFn         conntrack.TemplateCheck
+	quiescentExpire bool
 	// connReq carries requests for a copy of the connection table; the
 	// worker answers between batches, so its table needs no lock.
 	connReq chan chan<- []conntrack.Conn
@@ -61,7 +70,7 @@ func (w *worker) process(p *packet, tbl *vs.Table, now conntrack.Tick) bool {
 	}
 	if ps.EtherType == pkt.EtherTypeARP {
 		tpa, ok := arp.IsRequestFor(frame, ps.L3Off)
-		if !ok || !tbl.IsVIP(tpa) {
+		if !ok || !tbl.AnswersARP(tpa) {
 			return w.drop(ReasonNotOurs)
 		}
 		arp.MakeReply(frame, ps.L3Off, w.mac)
@@ -92,49 +101,175 @@ func (w *worker) process(p *packet, tbl *vs.Table, now conntrack.Tick) bool {
 	return w.inbound(p, frame, tbl, now)
 }
 
-// inbound handles a TCP or UDP packet from a client to a VIP.
+// inbound handles a TCP or UDP packet from a client to a VIP: the
+// ip_vs_in path for the methods that see only this direction.
 func (w *worker) inbound(p *packet, frame []byte, tbl *vs.Table, now conntrack.Tick) bool {
 	ps := &w.parsed
 	proto := vs.Protocol(ps.Proto)
 	key := conntrack.Key{Src: ps.Src, Dst: ps.Dst, SrcPort: ps.SrcPort, DstPort: ps.DstPort, Proto: ps.Proto}
 	c := w.ct.Lookup(key, now, tbl)
+	if c != nil && proto == vs.TCP && isNewConn(ps.TCPFlags) && w.reschedule(c, tbl) {
+		// A new SYN for an old connection: end it and schedule afresh.
+		w.ct.Delete(c, tbl)
+		c = nil
+	}
 	var d *vs.Dest
-	if c == nil {
+	if c != nil {
+		d = tbl.Dest(c.DestID)
+		if d == nil || d.Trashed {
+			// The real server was removed: its connections' packets
+			// are dropped until they time out, or at once expired
+			// with expire_nodest_conn (ip_vs_in).
+			if d == nil || tbl.Knobs.ExpireNodestConn {
+				w.ct.Delete(c, tbl)
+			}
+			return w.drop(ReasonDestGone)
+		}
+	} else {
 		svc := tbl.Lookup(proto, ps.Dst, ps.DstPort)
 		if svc == nil {
 			return w.drop(ReasonNoService)
 		}
 		// Like tcp_conn_schedule: only a SYN (without RST) opens a
-		// connection.
-		if proto == vs.TCP && ps.TCPFlags&(pkt.TCPSyn|pkt.TCPRst) != pkt.TCPSyn {
+		// connection, or any segment but a RST with sloppy_tcp.
+		if proto == vs.TCP && (ps.TCPFlags&pkt.TCPRst != 0 || (ps.TCPFlags&pkt.TCPSyn == 0 && !tbl.Knobs.SloppyTCP)) {
 			return w.drop(ReasonNotSYN)
 		}
-		flow := vs.Flow{
-			Proto:   proto,
-			Src:     netip.AddrFrom4(ps.Src),
-			Dst:     netip.AddrFrom4(ps.Dst),
-			SrcPort: ps.SrcPort,
-			DstPort: ps.DstPort,
-		}
-		d = svc.Scheduler.Schedule(svc, flow)
+		var tmpl uint32
+		var r Reason
+		d, tmpl, r = w.schedule(svc, tbl, now)
 		if d == nil {
-			return w.drop(ReasonNoDest)
-		}
-		c = w.ct.Insert(key, svc.ID, d, now)
-		if c == nil {
-			return w.drop(ReasonTableFull)
+			return w.drop(r)
 		}
 		svc.Stats.Conns.Add(1)
 		w.c.newConns.Add(1)
-	} else {
-		d = tbl.Dest(c.DestID)
-		if d == nil {
-			w.ct.Delete(c, tbl)
-			return w.drop(ReasonDestGone)
+		if proto == vs.UDP && svc.Flags&vs.SvcOnePacket != 0 {
+			// One-packet scheduling: the connection lives for this
+			// datagram only (IP_VS_CONN_F_ONE_PACKET), so each
+			// datagram is scheduled on its own.
+			w.tmpls.Release(tmpl)
+			d.State.Conns.Add(1)
+			return w.forward(p, frame, svc, d)
 		}
+		c = w.ct.Insert(key, svc.ID, d, now)
+		if c == nil {
+			w.tmpls.Release(tmpl)
+			return w.drop(ReasonTableFull)
+		}
+		w.ct.SetTemplate(c, tmpl)
 	}
 	w.ct.Step(c, conntrack.InputOnly, ps.TCPFlags, now, d)
-	if svc := tbl.Service(c.SvcID); svc != nil {
+	return w.forward(p, frame, tbl.Service(c.SvcID), d)
+}
+
+// isNewConn is the kernel's is_new_conn for TCP: a bare SYN.
+func isNewConn(flags uint8) bool {
+	return flags&(pkt.TCPSyn|pkt.TCPAck|pkt.TCPFin|pkt.TCPRst) == pkt.TCPSyn
+}
+
+// reschedule decides whether a new SYN ends connection c, as ip_vs_in does
+// with expire_nodest_conn (dest at weight 0) or conn_reuse_mode (c in
+// TIME_WAIT or CLOSE).
+func (w *worker) reschedule(c *conntrack.Conn, tbl *vs.Table) bool {
+	if tbl.Knobs.ExpireNodestConn {
+		if d := tbl.Dest(c.DestID); d != nil && d.Weight == 0 {
+			return true
+		}
+	}
+	return tbl.Knobs.ConnReuseMode != 0 && c.NewConnExpected(tbl.Knobs.ConnReuseMode)
+}
+
+// schedule picks the dest of a new connection to svc (ip_vs_schedule): via
+// the persistence template for a persistent service, else the scheduler. A
+// non-persistent service matched by a port other than its own (the FTP and
+// port-zero fallbacks) schedules nothing, as in the kernel. The returned
+// template ID (0 for none) already counts the new connection.
+func (w *worker) schedule(svc *vs.Service, tbl *vs.Table, now conntrack.Tick) (*vs.Dest, uint32, Reason) {
+	ps := &w.parsed
+	flow := vs.Flow{
+		Proto:   vs.Protocol(ps.Proto),
+		Src:     netip.AddrFrom4(ps.Src),
+		Dst:     netip.AddrFrom4(ps.Dst),
+		SrcPort: ps.SrcPort,
+		DstPort: ps.DstPort,
+	}
+	if svc.Flags&vs.SvcPersistent == 0 {
+		if svc.FwMark == 0 && ps.DstPort != svc.Port {
+			return nil, 0, ReasonNoService
+		}
+		if d := svc.Scheduler.Schedule(svc, flow); d != nil {
+			return d, 0, 0
+		}
+		return nil, 0, ReasonNoDest
+	}
+	k := templateKey(svc, ps)
+	w.pickSvc, w.pickFlow = svc, flow
+	w.quiescentExpire = tbl.Knobs.ExpireQuiescentTemplate
+	d, id := w.tmpls.Use(k, svc.ID, svc.Timeout, now, tbl, w.checkFn, w.pickFn)
+	w.pickSvc = nil
+	if d == nil {
+		return nil, 0, ReasonNoDest
+	}
+	return d, id, 0
+}
+
+// pick schedules for the persistent service being handled; a method value
+// bound once per worker, so handing it to Templates.Use does not allocate.
+func (w *worker) pick() *vs.Dest {
+	return w.pickSvc.Scheduler.Schedule(w.pickSvc, w.pickFlow)
+}
+
+// checkTemplate is ip_vs_check_template: a template's dest must still be
+// in its service, and with expire_quiescent_template not at weight 0. A DR
+// dest must also have a known MAC, or nothing could reach it.
+func (w *worker) checkTemplate(d *vs.Dest) bool {
+	if d.Trashed {
+		return false
+	}
+	if w.quiescentExpire && d.Weight == 0 {
+		return false
+	}
+	if d.Method == vs.Route {
+		_, ok := d.State.MAC()
+		return ok
+	}
+	return true
+}
+
+// templateKey builds the persistence template key as ip_vs_sched_persist
+// does: <proto, client&mask, 0, vaddr, vport> for the service's own port
+// (vport 0 for FTP, port 21, so its data connections share it);
+// <IPPROTO_IP, client&mask, 0, mark, 0> for a mark service; <proto,
+// client&mask, 0, vaddr, 0> for a port-zero service.
+func templateKey(svc *vs.Service, ps *pkt.Parsed) conntrack.TemplateKey {
+	k := conntrack.TemplateKey{Proto: ps.Proto, Src: maskAddr(ps.Src, svc.Netmask), Dst: ps.Dst}
+	switch {
+	case ps.DstPort == svc.Port:
+		if svc.Port != 21 {
+			k.DstPort = ps.DstPort
+		}
+	case svc.FwMark != 0:
+		k.Proto = 0
+		m := svc.FwMark
+		k.Dst = [4]byte{byte(m >> 24), byte(m >> 16), byte(m >> 8), byte(m)}
+	}
+	return k
+}
+
+// maskAddr keeps the first bits bits of a.
+func maskAddr(a [4]byte, bits int) [4]byte {
+	if bits >= 32 || bits < 0 {
+		return a
+	}
+	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
+	v &^= 1<<(32-bits) - 1
+	return [4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}
+}
+
+// forward counts the packet and rewrites it for d's method.
+func (w *worker) forward(p *packet, frame []byte, svc *vs.Service, d *vs.Dest) bool {
+	ps := &w.parsed
+	if svc != nil {
 		svc.Stats.InPkts.Add(1)
 		svc.Stats.InBytes.Add(uint64(ps.IPLen))
 	}

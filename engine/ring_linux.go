@@ -273,9 +273,9 @@ func opErr(op string, err error) error { return &OpError{Op: op, Err: err} }
 // ARP, in-frame VLAN tags (re-checked in user space), and IPv4 to a VIP.
 // With more VIPs than a classic BPF jump can span it passes all IPv4; the
 // engine re-validates everything anyway.
-func filterProgram(vips [][4]byte) []bpf.RawInstruction {
+func filterProgram(vips [][4]byte, passAll bool) []bpf.RawInstruction {
 	const maxVIPs = 200
-	passAll := len(vips) > maxVIPs
+	passAll = passAll || len(vips) > maxVIPs
 	if passAll {
 		vips = nil
 	}

@@ -166,13 +166,19 @@ type Dest struct {
 	UThreshold uint32
 	LThreshold uint32
 
+	// Trashed marks a dest removed from its service that connections
+	// still point to (the kernel's trash list, IP_VS_DEST_F_AVAILABLE
+	// cleared): their packets are dropped and templates on it are not
+	// used.
+	Trashed bool
+
 	State *DestState
 }
 
 // Available reports whether d may take a new connection: weight above zero,
 // not overloaded and its MAC resolved when the method needs one.
 func (d *Dest) Available() bool {
-	if d.Weight <= 0 || d.State.Overloaded.Load() {
+	if d.Weight <= 0 || d.Trashed || d.State.Overloaded.Load() {
 		return false
 	}
 	if d.Method == Route {
@@ -282,18 +288,91 @@ type Table struct {
 	// ServiceByID maps Service.ID to the service. Index 0 is nil.
 	ServiceByID []*Service
 
-	byKey map[ServiceKey]*Service
-	vips  map[[4]byte]struct{}
+	// Knobs are the IPVS sysctls in force with this table.
+	Knobs Knobs
+
+	byKey   map[ServiceKey]*Service
+	byMark  map[uint32]*Service
+	marks   []MarkRule
+	vips    map[[4]byte]struct{}
+	ftp     bool // some TCP service listens on port 21 (ftpsvc_counter)
+	null    bool // some service has port 0 (nullsvc_counter)
+	wideVIP bool // a mark rule covers more than single addresses
+}
+
+// Knobs are the kernel's IPVS sysctls ulvs honours (/proc/sys/net/ipv4/vs).
+type Knobs struct {
+	// ConnReuseMode: a SYN that finds a connection in TIME_WAIT or CLOSE
+	// (bit 0, the default 1) reschedules it.
+	ConnReuseMode int
+	// ExpireNodestConn: a connection whose dest was removed is expired at
+	// its next packet instead of having its packets dropped until it
+	// times out; with weight 0 a new SYN reschedules.
+	ExpireNodestConn bool
+	// ExpireQuiescentTemplate: a persistence template whose dest has
+	// weight 0 is not used for new connections.
+	ExpireQuiescentTemplate bool
+	// SloppyTCP: any TCP packet (not only a SYN) may create a connection.
+	SloppyTCP bool
+}
+
+// DefaultKnobs are the kernel's defaults.
+func DefaultKnobs() Knobs { return Knobs{ConnReuseMode: 1} }
+
+// MarkRule classifies packets into a firewall mark (a port group): the
+// userspace stand-in for an iptables MARK rule. Ports are inclusive
+// ranges; none means every port.
+type MarkRule struct {
+	Mark  uint32
+	Proto Protocol
+	Addr  netip.Prefix
+	Ports [][2]uint16
+	first uint32 // Addr's first address, as a number
+	last  uint32
+}
+
+// match reports whether the rule selects a packet.
+func (r *MarkRule) match(proto Protocol, dst uint32, port uint16) bool {
+	if r.Proto != proto || dst < r.first || dst > r.last {
+		return false
+	}
+	if len(r.Ports) == 0 {
+		return true
+	}
+	for _, pr := range r.Ports {
+		if port >= pr[0] && port <= pr[1] {
+			return true
+		}
+	}
+	return false
 }
 
 // NewTable indexes services into a Table. extraDests are dests no longer in
-// any service that connections still reference.
+// any service that connections still reference. Knobs start at the
+// kernel's defaults.
 func NewTable(gen uint64, services []*Service, extraDests []*Dest) *Table {
+	return NewTableMarks(gen, services, extraDests, nil)
+}
+
+// NewTableMarks is NewTable with mark rules: packets a rule selects look
+// for the service of its mark first, as the kernel looks for a fwmark
+// service before the others. Rules are tried in order; the first match
+// wins, like iptables rules.
+func NewTableMarks(gen uint64, services []*Service, extraDests []*Dest, marks []MarkRule) *Table {
 	t := &Table{
 		Gen:      gen,
 		Services: services,
+		Knobs:    DefaultKnobs(),
 		byKey:    make(map[ServiceKey]*Service, len(services)),
+		byMark:   make(map[uint32]*Service),
 		vips:     make(map[[4]byte]struct{}),
+	}
+	for _, m := range marks {
+		p := m.Addr.Masked()
+		a := p.Addr().As4()
+		m.first = uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
+		m.last = m.first | uint32(uint64(1)<<(32-p.Bits())-1)
+		t.marks = append(t.marks, m)
 	}
 	var maxDest, maxSvc uint32
 	grow := func(d *Dest) {
@@ -319,25 +398,110 @@ func NewTable(gen uint64, services []*Service, extraDests []*Dest) *Table {
 	}
 	for _, s := range services {
 		t.ServiceByID[s.ID] = s
-		t.byKey[s.Key()] = s
-		t.vips[s.Addr.As4()] = struct{}{}
 		for _, d := range s.Dests {
 			t.DestByID[d.ID] = d
+		}
+		if s.FwMark != 0 {
+			t.byMark[s.FwMark] = s
+			continue
+		}
+		t.byKey[s.Key()] = s
+		t.vips[s.Addr.As4()] = struct{}{}
+		t.ftp = t.ftp || (s.Proto == TCP && s.Port == ftpPort)
+		t.null = t.null || s.Port == 0
+	}
+	// A mark rule's addresses are VIPs when a service uses the mark.
+	for _, m := range t.marks {
+		if t.byMark[m.Mark] == nil {
+			continue
+		}
+		if m.last-m.first > 255 {
+			t.wideVIP = true
+			continue
+		}
+		for a := m.first; ; a++ {
+			t.vips[[4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}] = struct{}{}
+			if a == m.last {
+				break
+			}
 		}
 	}
 	return t
 }
 
-// Lookup returns the service for proto and dst:port, or nil.
+const (
+	ftpPort     = 21
+	ftpDataPort = 20
+)
+
+// Lookup returns the service for a packet of proto to dst:port, or nil, in
+// the kernel's order (ip_vs_service_find, ip_vs_ctl.c): the service of the
+// packet's mark, the exact protocol/address/port service, for TCP to port
+// 20 or an unprivileged port the address's FTP (port 21) service, and
+// last the address's port-zero service.
 func (t *Table) Lookup(proto Protocol, dst [4]byte, port uint16) *Service {
-	return t.byKey[ServiceKey{Proto: proto, Addr: dst, Port: port}]
+	if len(t.marks) > 0 {
+		if m := t.Mark(proto, dst, port); m != 0 {
+			if s := t.byMark[m]; s != nil {
+				return s
+			}
+		}
+	}
+	if s := t.byKey[ServiceKey{Proto: proto, Addr: dst, Port: port}]; s != nil {
+		return s
+	}
+	if t.ftp && proto == TCP && (port == ftpDataPort || port >= 1024) {
+		if s := t.byKey[ServiceKey{Proto: proto, Addr: dst, Port: ftpPort}]; s != nil {
+			return s
+		}
+	}
+	if t.null {
+		return t.byKey[ServiceKey{Proto: proto, Addr: dst}]
+	}
+	return nil
+}
+
+// Mark returns the mark the first matching rule gives a packet, or 0.
+func (t *Table) Mark(proto Protocol, dst [4]byte, port uint16) uint32 {
+	a := uint32(dst[0])<<24 | uint32(dst[1])<<16 | uint32(dst[2])<<8 | uint32(dst[3])
+	for i := range t.marks {
+		if t.marks[i].match(proto, a, port) {
+			return t.marks[i].Mark
+		}
+	}
+	return 0
 }
 
 // IsVIP reports whether addr is the address of any service.
 func (t *Table) IsVIP(addr [4]byte) bool {
+	if _, ok := t.vips[addr]; ok {
+		return true
+	}
+	if !t.wideVIP {
+		return false
+	}
+	a := uint32(addr[0])<<24 | uint32(addr[1])<<16 | uint32(addr[2])<<8 | uint32(addr[3])
+	for i := range t.marks {
+		m := &t.marks[i]
+		if t.byMark[m.Mark] != nil && a >= m.first && a <= m.last {
+			return true
+		}
+	}
+	return false
+}
+
+// AnswersARP reports whether the director answers ARP for addr: a service
+// address, or an address of a mark rule no wider than a /24. Wider rules
+// classify traffic routed to the director but are never claimed on the
+// link.
+func (t *Table) AnswersARP(addr [4]byte) bool {
 	_, ok := t.vips[addr]
 	return ok
 }
+
+// WideVIPs reports whether some mark rule covers more addresses than the
+// VIP list holds, so a socket filter must pass all IPv4.
+func (t *Table) WideVIPs() bool { return t.wideVIP }
 
 // VIPs returns every virtual address, in no particular order. It allocates;
 // control plane only.

@@ -1,0 +1,285 @@
+package engine
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/ulvs/ulvs/conntrack"
+	"github.com/ulvs/ulvs/pkt"
+	"github.com/ulvs/ulvs/pkt/pkttest"
+	"github.com/ulvs/ulvs/sched"
+	"github.com/ulvs/ulvs/vs"
+)
+
+// svcSpec describes one service of a test table.
+type svcSpec struct {
+	proto   vs.Protocol
+	port    uint16
+	mark    uint32
+	persist uint32 // timeout; 0 = not persistent
+	netmask int
+	flags   vs.ServiceFlags
+}
+
+// buildTable makes services with rs1 and rs2 (DR, added in that order).
+func buildTable(t testing.TB, marks []vs.MarkRule, specs ...svcSpec) *vs.Table {
+	t.Helper()
+	var svcs []*vs.Service
+	id := uint32(0)
+	for i, sp := range specs {
+		s1, s2 := &vs.DestState{}, &vs.DestState{}
+		s1.SetMAC(rs1MAC)
+		s2.SetMAC(rs2MAC)
+		svc := &vs.Service{
+			ID: uint32(i + 1), Proto: sp.proto, Port: sp.port, FwMark: sp.mark, Timeout: sp.persist,
+			Netmask: 32, Flags: sp.flags, Stats: &vs.ServiceStats{},
+			Dests: []*vs.Dest{
+				{ID: id + 2, Addr: netip.MustParseAddr("10.77.0.12"), Method: vs.Route, Weight: 1, State: s2},
+				{ID: id + 1, Addr: netip.MustParseAddr("10.77.0.11"), Method: vs.Route, Weight: 1, State: s1},
+			},
+		}
+		id += 2
+		if sp.mark == 0 {
+			svc.Addr = vip
+		}
+		if sp.netmask != 0 {
+			svc.Netmask = sp.netmask
+		}
+		if sp.persist != 0 {
+			svc.Flags |= vs.SvcPersistent
+		}
+		sc, err := sched.New("rr", svc, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc.Scheduler = sc
+		svcs = append(svcs, svc)
+	}
+	return vs.NewTableMarks(1, svcs, nil, marks)
+}
+
+func syn(src netip.Addr, sport, dport uint16) []byte {
+	return pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: src, Dst: vip, Proto: pkt.ProtoTCP, SrcPort: sport, DstPort: dport, TCPFlags: pkt.TCPSyn}.Build()
+}
+
+func tcpTo(src netip.Addr, sport, dport uint16, flags uint8) []byte {
+	return pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: src, Dst: vip, Proto: pkt.ProtoTCP, SrcPort: sport, DstPort: dport, TCPFlags: flags}.Build()
+}
+
+// dstOf returns "rs1", "rs2" or "" (dropped) for one frame through w.
+func dstOf(w *worker, l *memLink, tbl *vs.Table, now conntrack.Tick, frame []byte) string {
+	out := run(w, l, tbl, now, frame)
+	if len(out) == 0 {
+		return ""
+	}
+	switch pkt.Ether(out[0]).Dst() {
+	case rs1MAC:
+		return "rs1"
+	case rs2MAC:
+		return "rs2"
+	}
+	return "?"
+}
+
+var (
+	clientA = netip.MustParseAddr("10.77.0.10")
+	clientB = netip.MustParseAddr("10.77.0.20")
+)
+
+func TestPersistence(t *testing.T) {
+	tbl := buildTable(t, nil, svcSpec{proto: vs.TCP, port: 80, persist: 60})
+	w, l := newTestWorker()
+	first := dstOf(w, l, tbl, 0, syn(clientA, 1000, 80))
+	for i := range 19 {
+		if got := dstOf(w, l, tbl, 0, syn(clientA, uint16(1001+i), 80)); got != first {
+			t.Fatalf("connection %d of client A went to %s, want %s like its first", i+2, got, first)
+		}
+	}
+	// A second client is scheduled by rr: the next dest.
+	if got := dstOf(w, l, tbl, 0, syn(clientB, 1000, 80)); got == first || got == "" {
+		t.Errorf("client B went to %q, want the other real server than %s", got, first)
+	}
+	d := tbl.Dest(2) // rs2, first in the list, so rr's first pick
+	if first != "rs2" || d.State.PersistConns.Load() != 1 {
+		t.Errorf("first = %s, rs2 PersistConns = %d; want rs2 with one template", first, d.State.PersistConns.Load())
+	}
+	// The template outlives its connections by the persistence timeout,
+	// then goes.
+	if n := w.tmpls.Sweep(30_000, tbl); n != 0 {
+		t.Errorf("template expired while its connections live")
+	}
+	w.ct.Flush(tbl)
+	if n := w.tmpls.Sweep(59_000, tbl); n != 0 {
+		t.Errorf("template expired before its timeout")
+	}
+	if n := w.tmpls.Sweep(61_000, tbl); n != 2 {
+		t.Errorf("Sweep expired %d templates, want both", n)
+	}
+	if d.State.PersistConns.Load() != 0 {
+		t.Errorf("PersistConns = %d after the template expired", d.State.PersistConns.Load())
+	}
+}
+
+func TestPersistenceNetmask(t *testing.T) {
+	tbl := buildTable(t, nil, svcSpec{proto: vs.TCP, port: 80, persist: 300, netmask: 24})
+	w, l := newTestWorker()
+	a := dstOf(w, l, tbl, 0, syn(netip.MustParseAddr("10.1.2.3"), 1, 80))
+	b := dstOf(w, l, tbl, 0, syn(netip.MustParseAddr("10.1.2.200"), 1, 80))
+	c := dstOf(w, l, tbl, 0, syn(netip.MustParseAddr("10.1.3.1"), 1, 80))
+	if a != b || a == c {
+		t.Errorf("-M 255.255.255.0: 10.1.2.3 -> %s, 10.1.2.200 -> %s, 10.1.3.1 -> %s; want the /24 together, the other apart", a, b, c)
+	}
+}
+
+func TestPortGroupFTP(t *testing.T) {
+	// The seed's FTP cluster: mark 21 groups ports 21, 20 and
+	// 10000-20000; one persistent service on the mark.
+	marks := []vs.MarkRule{{Mark: 21, Proto: vs.TCP, Addr: netip.PrefixFrom(vip, 32), Ports: [][2]uint16{{21, 21}, {20, 20}, {10000, 20000}}}}
+	tbl := buildTable(t, marks, svcSpec{mark: 21, persist: 300})
+	w, l := newTestWorker()
+	ctrl := dstOf(w, l, tbl, 0, syn(clientA, 40000, 21))
+	data := dstOf(w, l, tbl, 0, syn(clientA, 40001, 15000))
+	other := dstOf(w, l, tbl, 0, syn(clientB, 40000, 21))
+	if ctrl == "" || data != ctrl {
+		t.Errorf("control to %q, passive data to %q: want the same real server", ctrl, data)
+	}
+	if other == ctrl {
+		t.Errorf("a second client shares the first one's real server under rr")
+	}
+	if got := dstOf(w, l, tbl, 0, syn(clientA, 40002, 80)); got != "" {
+		t.Errorf("port 80 is outside the group but went to %s", got)
+	}
+	if !tbl.AnswersARP(vip.As4()) {
+		t.Errorf("the mark rule's address is not answered for")
+	}
+	// The template is <IPPROTO_IP, client, 0, mark 21, 0>.
+	list := w.tmpls.List()
+	if len(list) != 2 || list[0].Key.Proto != 0 || list[0].Key.Dst != [4]byte{0, 0, 0, 21} || list[0].Key.DstPort != 0 {
+		t.Errorf("templates = %+v", list)
+	}
+}
+
+func TestFTPFallbackAndPortZero(t *testing.T) {
+	// A persistent port-21 service takes the client's data connections to
+	// unprivileged ports and port 20 (ip_vs_service_find's FTP rule).
+	tbl := buildTable(t, nil, svcSpec{proto: vs.TCP, port: 21, persist: 300})
+	w, l := newTestWorker()
+	ctrl := dstOf(w, l, tbl, 0, syn(clientA, 40000, 21))
+	if got := dstOf(w, l, tbl, 0, syn(clientA, 40001, 30000)); got != ctrl {
+		t.Errorf("passive data connection went to %q, want %q", got, ctrl)
+	}
+	if got := dstOf(w, l, tbl, 0, syn(clientA, 40002, 80)); got != "" {
+		t.Errorf("privileged port 80 matched the FTP service: %s", got)
+	}
+	// Non-persistent, the same fallback finds the service but schedules
+	// nothing (ip_vs_schedule refuses a port other than the service's).
+	tbl = buildTable(t, nil, svcSpec{proto: vs.TCP, port: 21})
+	w, l = newTestWorker()
+	if got := dstOf(w, l, tbl, 0, syn(clientA, 40001, 30000)); got != "" {
+		t.Errorf("non-persistent FTP service scheduled a data port: %s", got)
+	}
+	// A persistent port-zero service catches every port of its address,
+	// one template per client for all of them.
+	tbl = buildTable(t, nil, svcSpec{proto: vs.TCP, port: 0, persist: 300})
+	w, l = newTestWorker()
+	a := dstOf(w, l, tbl, 0, syn(clientA, 1, 80))
+	b := dstOf(w, l, tbl, 0, syn(clientA, 2, 443))
+	if a == "" || a != b {
+		t.Errorf("port-zero service: port 80 -> %q, port 443 -> %q", a, b)
+	}
+}
+
+func TestOnePacketUDP(t *testing.T) {
+	tbl := buildTable(t, nil, svcSpec{proto: vs.UDP, port: 53, flags: vs.SvcOnePacket})
+	w, l := newTestWorker()
+	dg := pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: clientA, Dst: vip, Proto: pkt.ProtoUDP, SrcPort: 5000, DstPort: 53, Payload: []byte("q")}.Build()
+	var got []string
+	for range 4 {
+		got = append(got, dstOf(w, l, tbl, 0, dg))
+	}
+	if got[0] != "rs2" || got[1] != "rs1" || got[2] != "rs2" || got[3] != "rs1" {
+		t.Errorf("-o: datagrams of one flow went to %v, want each scheduled anew", got)
+	}
+	if w.ct.Len() != 0 {
+		t.Errorf("-o left %d connections in the table", w.ct.Len())
+	}
+}
+
+func TestConnReuseAndNodest(t *testing.T) {
+	tbl := buildTable(t, nil, svcSpec{proto: vs.TCP, port: 80})
+	w, l := newTestWorker()
+	first := dstOf(w, l, tbl, 0, syn(clientA, 7000, 80))
+	dstOf(w, l, tbl, 0, tcpTo(clientA, 7000, 80, pkt.TCPFin|pkt.TCPAck)) // SYN_RECV -> TIME_WAIT (INPUT-ONLY)
+	// conn_reuse_mode 1: a new SYN on a TIME_WAIT connection reschedules.
+	if got := dstOf(w, l, tbl, 0, syn(clientA, 7000, 80)); got == first {
+		t.Errorf("SYN on a TIME_WAIT connection stayed on %s, want rescheduled", got)
+	}
+	// conn_reuse_mode 0: it stays.
+	tbl.Knobs.ConnReuseMode = 0
+	second := dstOf(w, l, tbl, 0, syn(clientA, 7001, 80))
+	dstOf(w, l, tbl, 0, tcpTo(clientA, 7001, 80, pkt.TCPFin|pkt.TCPAck))
+	if got := dstOf(w, l, tbl, 0, syn(clientA, 7001, 80)); got != second {
+		t.Errorf("conn_reuse_mode 0: SYN moved from %s to %s", second, got)
+	}
+
+	// A dest removed from its service: its connection's packets are
+	// dropped; with expire_nodest_conn the connection goes at once.
+	w, l = newTestWorker()
+	tbl = buildTable(t, nil, svcSpec{proto: vs.TCP, port: 80})
+	if got := dstOf(w, l, tbl, 0, syn(clientA, 8000, 80)); got != "rs2" {
+		t.Fatalf("first SYN to %s", got)
+	}
+	svc := tbl.Services[0]
+	gone := *svc.Dests[0]
+	gone.Trashed = true
+	svc2 := *svc
+	svc2.Dests = svc.Dests[1:]
+	tbl2 := vs.NewTable(2, []*vs.Service{&svc2}, []*vs.Dest{&gone})
+	before := w.c.drops[ReasonDestGone].Load()
+	if got := dstOf(w, l, tbl2, 0, tcpTo(clientA, 8000, 80, pkt.TCPAck)); got != "" {
+		t.Errorf("packet of a removed dest's connection forwarded to %s", got)
+	}
+	if w.c.drops[ReasonDestGone].Load() != before+1 || w.ct.Len() != 1 {
+		t.Errorf("drop not counted or connection gone without expire_nodest_conn")
+	}
+	tbl2.Knobs.ExpireNodestConn = true
+	dstOf(w, l, tbl2, 0, tcpTo(clientA, 8000, 80, pkt.TCPAck))
+	if w.ct.Len() != 0 {
+		t.Errorf("expire_nodest_conn kept the connection")
+	}
+}
+
+func TestSloppyTCP(t *testing.T) {
+	tbl := buildTable(t, nil, svcSpec{proto: vs.TCP, port: 80})
+	w, l := newTestWorker()
+	if got := dstOf(w, l, tbl, 0, tcpTo(clientA, 9000, 80, pkt.TCPAck)); got != "" {
+		t.Errorf("ACK without a connection forwarded")
+	}
+	tbl.Knobs.SloppyTCP = true
+	if got := dstOf(w, l, tbl, 0, tcpTo(clientA, 9000, 80, pkt.TCPAck)); got == "" {
+		t.Errorf("sloppy_tcp: ACK did not create a connection")
+	}
+}
+
+func TestPersistentPathAllocs(t *testing.T) {
+	tbl := buildTable(t, nil, svcSpec{proto: vs.TCP, port: 80, persist: 300})
+	w, l := newTestWorker()
+	w.ct = conntrack.New(conntrack.Config{Capacity: 1 << 14, Templates: w.tmpls})
+	dstOf(w, l, tbl, 0, syn(clientA, 1, 80)) // creates the template
+	frame := syn(clientA, 2, 80)
+	buf := make([]byte, 256+len(frame))
+	p := packet{buf: buf, off: 256, n: len(frame)}
+	port := uint16(2)
+	allocs := testing.AllocsPerRun(500, func() {
+		copy(buf[256:], frame)
+		port++
+		pkt.TCP(buf[256+pkt.EtherHeaderLen+pkt.IPv4MinHeaderLen:]).SetSrcPort(port)
+		w.tx = w.tx[:0]
+		if !w.process(&p, tbl, 1) {
+			t.Fatal("not forwarded")
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("new connection under an existing template allocates %v times", allocs)
+	}
+}
