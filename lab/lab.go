@@ -335,12 +335,17 @@ func (n NS) setSysctls(nd need, kv ...string) error {
 // before Down.
 func (l *Lab) Down() error {
 	l.stopServers()
+	// A running vsftpd would keep a deleted namespace alive, nameless.
+	ftpErr := l.StopFTP()
 	ns := l.Namespaces()
 	for i, j := 0, len(ns)-1; i < j; i, j = i+1, j-1 {
 		ns[i], ns[j] = ns[j], ns[i]
 	}
 	if err := deleteNamespaces(ns); err != nil {
-		return fmt.Errorf("lab %s down: %w", l.Prefix, err)
+		return fmt.Errorf("lab %s down: %w", l.Prefix, errors.Join(ftpErr, err))
+	}
+	if ftpErr != nil {
+		return fmt.Errorf("lab %s down: %w", l.Prefix, ftpErr)
 	}
 	l.logger().Info("lab down", "prefix", l.Prefix)
 	return nil

@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
 # Installs the host tools the ulvs tests, lab and demo use, from Debian's
-# packages: iproute2 (ip), nftables (nft), ethtool, curl and procps (sysctl).
+# packages: iproute2 (ip), nftables (nft), ethtool, curl, procps (sysctl)
+# and vsftpd (the lab's FTP real servers, which the lab runs itself inside
+# its namespaces).
 # Idempotent: when everything is installed it changes nothing and skips
 # apt-get update. Needs root (or sudo) only when something is missing.
+#
+# The system vsftpd service is never started or enabled: Debian's package
+# starts it on install (and enables it at boot), which would put an FTP
+# server on the host's own port 21. While vsftpd is being installed a
+# policy-rc.d that forbids every service start is in place (an existing one
+# is left as it is), and afterwards the boot links the package made are
+# removed again.
 set -euo pipefail
 
-packages=(iproute2 nftables ethtool curl procps)
+packages=(iproute2 nftables ethtool curl procps vsftpd)
 
 installed() {
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
@@ -25,7 +34,61 @@ if [ "$(id -u)" -ne 0 ]; then
 	command -v sudo >/dev/null || { echo "setup-host: need root to install: ${missing[*]}" >&2; exit 1; }
 	sudo=(sudo)
 fi
+
+new_vsftpd=false
+for p in "${missing[@]}"; do
+	[ "$p" = vsftpd ] && new_vsftpd=true
+done
+
+# vsftpd processes that run before the install (someone else's, left alone).
+vsftpd_pids() { pgrep -x vsftpd 2>/dev/null | sort || true; }
+before=$(vsftpd_pids)
+
+policy=/usr/sbin/policy-rc.d
+own_policy=false
+cleanup() {
+	if $own_policy; then
+		"${sudo[@]}" rm -f "$policy"
+	fi
+}
+trap cleanup EXIT
+if $new_vsftpd && [ ! -e "$policy" ]; then
+	# invoke-rc.d and deb-systemd-invoke ask this script before starting a
+	# service; 101 means "action forbidden".
+	printf '#!/bin/sh\n# setup-host.sh: no service starts while packages install.\nexit 101\n' |
+		"${sudo[@]}" tee "$policy" >/dev/null
+	"${sudo[@]}" chmod 755 "$policy"
+	own_policy=true
+fi
+
 echo "setup-host: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+if $new_vsftpd; then
+	# Undo what the package's postinst enabled for the next boot.
+	if command -v deb-systemd-helper >/dev/null; then
+		"${sudo[@]}" deb-systemd-helper disable vsftpd.service >/dev/null 2>&1 || true
+	fi
+	if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+		"${sudo[@]}" systemctl disable vsftpd.service >/dev/null 2>&1 || true
+	fi
+	if command -v update-rc.d >/dev/null && [ -e /etc/init.d/vsftpd ]; then
+		"${sudo[@]}" update-rc.d vsftpd disable >/dev/null 2>&1 || true
+	fi
+	# Should a start have slipped through anyway, stop exactly the service
+	# the install started (never someone else's vsftpd).
+	if [ "$(vsftpd_pids)" != "$before" ]; then
+		echo "setup-host: the vsftpd package started the system service; stopping it" >&2
+		if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+			"${sudo[@]}" systemctl stop vsftpd.service || true
+		elif [ -x /etc/init.d/vsftpd ]; then
+			"${sudo[@]}" /etc/init.d/vsftpd stop || true
+		fi
+		if [ "$(vsftpd_pids)" != "$before" ]; then
+			echo "setup-host: a vsftpd started by the install still runs: $(vsftpd_pids)" >&2
+			exit 1
+		fi
+	fi
+fi
