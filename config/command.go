@@ -320,9 +320,10 @@ const MaxTimeout = 86400 * 31
 
 const maxInt32 = 1<<31 - 1
 
-// DefaultPersistentTimeout is the persistence timeout of -p without a value
-// (IPVS_SVC_PERSISTENT_TIMEOUT in libipvs).
-const DefaultPersistentTimeout = 300
+// DefaultPersistentTimeout is the persistence timeout of -p without a value:
+// IPVS_SVC_PERSISTENT_TIMEOUT, (6*60), in ipvsadm's libipvs/libipvs.h. The
+// man page says 300 seconds; the code sends 360, and the code wins.
+const DefaultPersistentTimeout = 360
 
 // DefaultScheduler is ipvsadm's DEF_SCHED.
 const DefaultScheduler = "wlc"

@@ -40,7 +40,20 @@ const (
 	fileMaxSocketPath    = 107 // sizeof(sun_path) - 1 for the NUL
 	fileMaxIfName        = 15  // IFNAMSIZ - 1
 	fileDefaultScheduler = "wlc"
+
+	// fileMaxExpiration bounds lblc_expiration and lblcr_expiration: the
+	// kernel keeps them as jiffies in an int (proc_dointvec_jiffies), so
+	// with HZ=1000 it refuses more than INT_MAX/1000 seconds (24.8 days).
+	fileMaxExpiration = math.MaxInt32 / 1000
 )
+
+// tomlMHTableSizes are the mh lookup table sizes the kernel can be built
+// with: ip_vs_mh.c's primes[], of which CONFIG_IP_VS_MH_TAB_INDEX 8..17
+// picks one (default 12: 4093).
+var tomlMHTableSizes = []int{251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071}
+
+// tomlOverheads are the accepted [sysctl] overhead names.
+var tomlOverheads = []string{"classic", "total"}
 
 // tomlSchedulers are the kernel's scheduler names (net/netfilter/ipvs/
 // ip_vs_<name>.c), the only values scheduler accepts. The sched package
@@ -93,8 +106,22 @@ type File struct {
 	// Timeouts are the TCP, TCP FIN and UDP connection timeouts to set,
 	// like ipvsadm --set; 0 leaves one unchanged.
 	Timeouts Timeouts
+	// Marks are the [[fwmark]] packet classifiers in file order; nil when
+	// there are none. Mark numbers are unique, every mark has at least one
+	// match, and the ports of each match are sorted with overlapping and
+	// adjacent ranges merged. A packet that several marks select gets the
+	// first one's mark.
+	Marks []Mark
+	// Knobs are the [sysctl] settings. Absent keys keep their zero value,
+	// which Knobs documents as the kernel's default (ConnReuseSet is false
+	// unless conn_reuse_mode is given).
+	Knobs Knobs
+	// Metrics is the [metrics] table (file_metrics.go); zero when absent.
+	Metrics Metrics
 	// Rules are the virtual services in file order, each with its real
-	// servers in file order.
+	// servers in file order. A mark service (fwmark = N) has FwMark N,
+	// Proto TCP and no address or port, as ipvsadm -A -f N makes it, and
+	// N is one of Marks.
 	Rules Rules
 }
 
@@ -208,7 +235,7 @@ func (p *fileParser) first() error {
 
 func (p *fileParser) file(doc map[string]any) *File {
 	f := &File{Path: p.path, Socket: DefaultSocket}
-	top := p.table("", doc, "director", "timeouts", "virtual_server")
+	top := p.table("", doc, "director", "timeouts", "sysctl", "fwmark", "metrics", "virtual_server")
 
 	if m, ok := top.table("director"); ok {
 		p.director(f, m)
@@ -222,9 +249,16 @@ func (p *fileParser) file(doc map[string]any) *File {
 		f.Timeouts.UDP, _ = t.uint32("udp", fileMaxTimeout)
 		t.done()
 	}
+	if m, ok := top.table("sysctl"); ok {
+		p.sysctl(&f.Knobs, m)
+	}
+	if m, ok := top.table("metrics"); ok {
+		p.metrics(&f.Metrics, m)
+	}
+	marks := p.marks(f, top.tables("fwmark"))
 	var index []int // file index of each service in f.Rules.Services
 	for i, m := range top.tables("virtual_server") {
-		if svc, ok := p.service(fmt.Sprintf("virtual_server[%d]", i), m); ok {
+		if svc, ok := p.service(fmt.Sprintf("virtual_server[%d]", i), m, marks); ok {
 			f.Rules.Services = append(f.Rules.Services, svc)
 			index = append(index, i)
 		}
@@ -285,29 +319,57 @@ func checkIfName(name string) string {
 	return ""
 }
 
-// service parses one [[virtual_server]] at path. ok is false when it has
-// a problem (already recorded).
-func (p *fileParser) service(path string, m map[string]any) (svc Service, ok bool) {
-	t := p.table(path, m, "protocol", "address", "scheduler", "forward",
+// service parses one [[virtual_server]] at path. marks are the file's
+// [[fwmark]] tables by number. ok is false when it has a problem (already
+// recorded).
+func (p *fileParser) service(path string, m map[string]any, marks map[uint32]*Mark) (svc Service, ok bool) {
+	t := p.table(path, m, "protocol", "address", "fwmark", "scheduler", "forward",
 		"persistence_timeout", "persistence_netmask", "one_packet", "sched_flags", "real_server")
 	defer t.done()
 	ok = true
 	svc = Service{Proto: vs.TCP, Scheduler: fileDefaultScheduler}
+	_, hasAddr := m["address"]
+	_, hasMark := m["fwmark"]
 
 	if s, set := t.string("protocol"); set {
-		switch strings.ToLower(s) {
-		case "tcp":
-			svc.Proto = vs.TCP
-		case "udp":
-			svc.Proto = vs.UDP
-		default:
+		proto, valid := parseProto(s)
+		switch {
+		case !valid:
 			p.errorf(path+".protocol", "must be \"tcp\" or \"udp\" (got %q)", s)
 			ok = false
+		case hasMark && !hasAddr:
+			// ipvsadm -f gives a mark service no protocol of its own (it
+			// stores TCP); the marks' matches choose the protocols.
+			p.errorf(path+".protocol", "not allowed with fwmark: the [[fwmark]] matches choose the protocols")
+			ok = false
+		default:
+			svc.Proto = proto
 		}
 	}
 
-	hasPort := false
-	if s, set := t.string("address"); set {
+	hasPort := false // svc.Port is known
+	known := false   // svc's identity (address:port or mark) is known
+	switch {
+	case hasAddr && hasMark:
+		p.errorf(path+".fwmark", "a virtual_server has either address or fwmark, not both")
+		ok = false
+	case hasMark:
+		n, nok := t.int("fwmark", 1, math.MaxUint32)
+		if !nok {
+			ok = false
+			break
+		}
+		svc.FwMark, known = uint32(n), true
+		if marks[svc.FwMark] == nil {
+			p.errorf(path+".fwmark", "no [[fwmark]] table in this file defines mark %d%s", n, definedMarks(marks))
+			ok = false
+		}
+	case hasAddr:
+		s, set := t.string("address")
+		if !set {
+			ok = false // not a string: reported
+			break
+		}
 		addr, port, withPort, msg := parseIPv4Port(s)
 		switch {
 		case msg != "":
@@ -317,12 +379,10 @@ func (p *fileParser) service(path string, m map[string]any) (svc Service, ok boo
 			p.errorf(path+".address", "must be IPv4-address:port (got %q)", s)
 			ok = false
 		default:
-			svc.Addr, svc.Port, hasPort = addr, port, true
+			svc.Addr, svc.Port, hasPort, known = addr, port, true, true
 		}
-	} else if _, present := m["address"]; !present {
-		p.errorf(path+".address", "required: the virtual IPv4-address:port")
-		ok = false
-	} else {
+	default:
+		p.errorf(path+".address", "required: the virtual IPv4-address:port (or fwmark = N for a [[fwmark]] port group)")
 		ok = false
 	}
 
@@ -366,16 +426,28 @@ func (p *fileParser) service(path string, m map[string]any) (svc Service, ok boo
 		case !svc.Persistent && timeoutOK:
 			p.errorf(path+".persistence_netmask", "only applies to persistent services (set persistence_timeout)")
 			ok = false
+		case mask == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+			// The default, which Service.Netmask and ipvsadm -M store as
+			// the zero Addr.
 		default:
 			svc.Netmask = mask
 		}
 	}
 
 	if t.bool("one_packet") {
-		if svc.Proto != vs.UDP {
+		switch {
+		case svc.FwMark != 0:
+			// ipvsadm allows -o with -f; it applies to the UDP packets.
+			if mk := marks[svc.FwMark]; mk != nil && !markHasProto(mk, vs.UDP) {
+				p.errorf(path+".one_packet", "only applies to udp, and [[fwmark]] %d matches no udp packets", svc.FwMark)
+				ok = false
+			} else {
+				svc.OnePacket = true
+			}
+		case svc.Proto != vs.UDP:
 			p.errorf(path+".one_packet", "only applies to udp services")
 			ok = false
-		} else {
+		default:
 			svc.OnePacket = true
 		}
 	}
@@ -410,7 +482,7 @@ func (p *fileParser) service(path string, m map[string]any) (svc Service, ok boo
 
 	for i, dm := range t.tables("real_server") {
 		field := fmt.Sprintf("%s.real_server[%d]", path, i)
-		d, dok := p.dest(field, dm, &svc, method, hasPort)
+		d, dok := p.dest(field, dm, &svc, method, known)
 		if dok {
 			svc.Dests = append(svc.Dests, d)
 		}
@@ -423,8 +495,9 @@ func (p *fileParser) service(path string, m map[string]any) (svc Service, ok boo
 }
 
 // dest parses one real server of svc. method is the service's forward;
-// svcPortOK says whether svc.Port is known, so ports can be checked.
-func (p *fileParser) dest(path string, m map[string]any, svc *Service, method vs.Method, svcPortOK bool) (Dest, bool) {
+// known says whether svc's address:port or mark is known, so ports can be
+// checked.
+func (p *fileParser) dest(path string, m map[string]any, svc *Service, method vs.Method, known bool) (Dest, bool) {
 	t := p.table(path, m, "address", "weight", "forward", "upper_threshold", "lower_threshold")
 	defer t.done()
 	ok := true
@@ -445,9 +518,15 @@ func (p *fileParser) dest(path string, m map[string]any, svc *Service, method vs
 		case msg != "":
 			p.errorf(path+".address", "%s", msg)
 			ok = false
+		case svc.FwMark != 0 && withPort && port != 0 && (d.Method == vs.Route || d.Method == vs.Tunnel):
+			// A port group has no one service port; port 0 keeps the
+			// packet's (ip_vs_schedule: dest->port ? dest->port : vport).
+			p.errorf(path+".address", "port must be 0 or left out with %s forwarding to a fwmark service, which keeps each packet's port (got %d)",
+				strings.ToLower(d.Method.String()), port)
+			ok = false
 		case !withPort:
-			d.Addr, d.Port = addr, svc.Port
-		case !svcPortOK:
+			d.Addr, d.Port = addr, svc.Port // 0 for a mark service, as ipvsadm -a -f
+		case !known || svc.FwMark != 0:
 			d.Addr, d.Port = addr, port
 		case port == 0 && svc.Port != 0:
 			p.errorf(path+".address", "port 0 is only allowed when the service port is 0")
@@ -482,15 +561,335 @@ func (p *fileParser) dest(path string, m map[string]any, svc *Service, method vs
 	return d, ok
 }
 
+// marks parses the [[fwmark]] tables into f.Marks and returns them by
+// number. A mark whose number is valid is in the map even when one of its
+// matches has a problem, so that the services naming it are not also
+// reported.
+func (p *fileParser) marks(f *File, tables []map[string]any) map[uint32]*Mark {
+	byNum := make(map[uint32]*Mark, len(tables))
+	first := make(map[uint32]int, len(tables)) // mark -> index of its table
+	for i, m := range tables {
+		path := fmt.Sprintf("fwmark[%d]", i)
+		mk, numOK, ok := p.mark(path, m)
+		if !numOK {
+			continue
+		}
+		if j, dup := first[mk.Mark]; dup {
+			p.errorf(path+".mark", "duplicate of fwmark[%d] (mark %d)", j, mk.Mark)
+			continue
+		}
+		first[mk.Mark] = i
+		if ok {
+			f.Marks = append(f.Marks, mk)
+		}
+		byNum[mk.Mark] = &mk
+	}
+	return byNum
+}
+
+// mark parses one [[fwmark]] table. numOK says whether its mark number is
+// valid, ok whether all of it is.
+func (p *fileParser) mark(path string, m map[string]any) (mk Mark, numOK, ok bool) {
+	t := p.table(path, m, "mark", "match")
+	defer t.done()
+	if _, set := m["mark"]; set {
+		n, nok := t.int("mark", 1, math.MaxUint32)
+		mk.Mark, numOK = uint32(n), nok
+	} else {
+		p.errorf(path+".mark", "required: the mark number, 1 to %d", uint32(math.MaxUint32))
+	}
+	ok = numOK
+
+	v, present := m["match"]
+	matches := t.tables("match")
+	switch {
+	case !present:
+		p.errorf(path+".match", "required: at least one [[fwmark.match]] choosing the packets that get the mark")
+		ok = false
+	case len(matches) == 0:
+		if arr, isArr := v.([]any); isArr && len(arr) == 0 {
+			p.errorf(path+".match", "must hold at least one match")
+		}
+		ok = false // otherwise reported by tables
+	}
+	for i, mm := range matches {
+		match, mok := p.markMatch(fmt.Sprintf("%s.match[%d]", path, i), mm)
+		if mok {
+			mk.Matches = append(mk.Matches, match)
+		}
+		ok = ok && mok
+	}
+	return mk, numOK, ok
+}
+
+// markMatch parses one [[fwmark.match]] table.
+func (p *fileParser) markMatch(path string, m map[string]any) (MarkMatch, bool) {
+	t := p.table(path, m, "protocol", "address", "ports")
+	defer t.done()
+	ok := true
+	match := MarkMatch{Proto: vs.TCP}
+
+	if s, set := t.string("protocol"); set {
+		if proto, valid := parseProto(s); valid {
+			match.Proto = proto
+		} else {
+			p.errorf(path+".protocol", "must be \"tcp\" or \"udp\" (got %q)", s)
+			ok = false
+		}
+	}
+
+	if s, set := t.string("address"); set {
+		prefix, msg := parseIPv4Prefix(s)
+		if msg != "" {
+			p.errorf(path+".address", "%s", msg)
+			ok = false
+		}
+		match.Addr = prefix
+	} else if _, present := m["address"]; !present {
+		p.errorf(path+".address", "required: the destination IPv4 address (the VIP) or prefix")
+		ok = false
+	} else {
+		ok = false
+	}
+
+	if v, present := m["ports"]; present {
+		ports, pok := p.ports(t.field("ports"), v)
+		match.Ports, ok = ports, ok && pok
+	}
+	return match, ok
+}
+
+// ports parses the ports array of a match at field: integers and
+// "first-last" (or iptables' "first:last") strings. The result is sorted,
+// with overlapping and adjacent ranges merged; nil for an empty array,
+// which matches every port.
+func (p *fileParser) ports(field string, v any) ([]PortRange, bool) {
+	arr, isArr := v.([]any)
+	if !isArr {
+		p.wrongType(field, v, `an array of ports and "first-last" ranges`)
+		return nil, false
+	}
+	ok := true
+	var out []PortRange
+	for i, e := range arr {
+		elem := fmt.Sprintf("%s[%d]", field, i)
+		switch e := e.(type) {
+		case int64:
+			if e < 1 || e > math.MaxUint16 {
+				p.errorf(elem, "port must be between 1 and 65535 (got %d); leave ports out to match every port", e)
+				ok = false
+				continue
+			}
+			out = append(out, PortRange{First: uint16(e), Last: uint16(e)})
+		case string:
+			r, msg := parsePortRange(e)
+			if msg != "" {
+				p.errorf(elem, "%s", msg)
+				ok = false
+				continue
+			}
+			out = append(out, r)
+		default:
+			p.errorf(elem, "must be a port number or a \"first-last\" range string (got %s)", tomlValueText(e))
+			ok = false
+		}
+	}
+	if !ok {
+		return nil, false
+	}
+	return mergePorts(out), true
+}
+
+// parsePortRange parses "21", "10000-20000" or "10000:20000". msg says
+// what is wrong when s is not that.
+func parsePortRange(s string) (r PortRange, msg string) {
+	bad := fmt.Sprintf("must be a port or a range like \"10000-20000\" (got %q)", s)
+	a, b, isRange := strings.Cut(s, "-")
+	if !isRange {
+		a, b, isRange = strings.Cut(s, ":")
+	}
+	first, ok := parsePort(a)
+	if !ok {
+		return r, bad
+	}
+	last := first
+	if isRange {
+		if last, ok = parsePort(b); !ok {
+			return r, bad
+		}
+	}
+	switch {
+	case first == 0 || last == 0:
+		return r, fmt.Sprintf("ports must be between 1 and 65535 (got %q); leave ports out to match every port", s)
+	case first > last:
+		return r, fmt.Sprintf("range %q is reversed: the first port must not exceed the last", s)
+	}
+	return PortRange{First: first, Last: last}, ""
+}
+
+// parsePort parses a decimal port number, digits only.
+func parsePort(s string) (uint16, bool) {
+	if s == "" || len(s) > 5 || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(s, 10, 16)
+	return uint16(n), err == nil
+}
+
+// mergePorts sorts ranges and merges those that overlap or touch, in place.
+// nil for none.
+func mergePorts(ranges []PortRange) []PortRange {
+	if len(ranges) == 0 {
+		return nil
+	}
+	slices.SortFunc(ranges, func(a, b PortRange) int { return int(a.First) - int(b.First) })
+	out := ranges[:1]
+	for _, r := range ranges[1:] {
+		last := &out[len(out)-1]
+		if uint32(r.First) <= uint32(last.Last)+1 {
+			last.Last = max(last.Last, r.Last)
+			continue
+		}
+		out = append(out, r)
+	}
+	return slices.Clip(out)
+}
+
+// parseIPv4Prefix parses a destination of a mark match: "a.b.c.d" (a /32)
+// or "a.b.c.d/n". msg says what is wrong when the text is not that.
+func parseIPv4Prefix(s string) (netip.Prefix, string) {
+	if !strings.Contains(s, "/") {
+		if strings.Contains(s, ":") && strings.Count(s, ":") == 1 {
+			if _, _, withPort, msg := parseIPv4Port(s); msg == "" && withPort {
+				return netip.Prefix{}, fmt.Sprintf("must be an IPv4 address or prefix without a port (got %q); ports go in ports", s)
+			}
+		}
+		a, err := netip.ParseAddr(s)
+		switch {
+		case err == nil && a.Is6():
+			return netip.Prefix{}, fmt.Sprintf("IPv6 is not supported yet (got %q)", s)
+		case err != nil || !a.Is4():
+			return netip.Prefix{}, fmt.Sprintf("must be an IPv4 address or prefix like 10.0.0.0/24 (got %q)", s)
+		case a.IsUnspecified() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+			return netip.Prefix{}, fmt.Sprintf("%s is not a unicast address", a)
+		}
+		return netip.PrefixFrom(a, 32), ""
+	}
+	pfx, err := netip.ParsePrefix(s)
+	switch {
+	case err == nil && pfx.Addr().Is6():
+		return netip.Prefix{}, fmt.Sprintf("IPv6 is not supported yet (got %q)", s)
+	case err != nil || !pfx.Addr().Is4():
+		return netip.Prefix{}, fmt.Sprintf("must be an IPv4 address or prefix like 10.0.0.0/24 (got %q)", s)
+	case pfx.Bits() == 0:
+		return netip.Prefix{}, fmt.Sprintf("%s matches every destination; name the VIPs or their subnet", pfx)
+	case pfx != pfx.Masked():
+		return netip.Prefix{}, fmt.Sprintf("%s has host bits set (did you mean %s?)", pfx, pfx.Masked())
+	case pfx.Addr().IsMulticast() || pfx.Bits() == 32 && (pfx.Addr().IsUnspecified() || pfx.Addr() == netip.AddrFrom4([4]byte{255, 255, 255, 255})):
+		return netip.Prefix{}, fmt.Sprintf("%s is not a unicast prefix", pfx)
+	}
+	return pfx, ""
+}
+
+// parseProto maps "tcp" or "udp", in any case, to the protocol.
+func parseProto(s string) (vs.Protocol, bool) {
+	switch strings.ToLower(s) {
+	case "tcp":
+		return vs.TCP, true
+	case "udp":
+		return vs.UDP, true
+	}
+	return 0, false
+}
+
+// markHasProto reports whether a match of mk selects protocol proto.
+func markHasProto(mk *Mark, proto vs.Protocol) bool {
+	return slices.ContainsFunc(mk.Matches, func(m MarkMatch) bool { return m.Proto == proto })
+}
+
+// definedMarks lists the mark numbers of marks for an error message.
+func definedMarks(marks map[uint32]*Mark) string {
+	if len(marks) == 0 {
+		return ""
+	}
+	nums := make([]uint32, 0, len(marks))
+	for n := range marks {
+		nums = append(nums, n)
+	}
+	slices.Sort(nums)
+	var b strings.Builder
+	b.WriteString(" (defined: ")
+	for i, n := range nums {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.FormatUint(uint64(n), 10))
+	}
+	b.WriteByte(')')
+	return b.String()
+}
+
+// sysctl parses the [sysctl] table into k.
+func (p *fileParser) sysctl(k *Knobs, m map[string]any) {
+	t := p.table("sysctl", m, "conn_reuse_mode", "expire_nodest_conn", "expire_quiescent_template",
+		"sloppy_tcp", "lblc_expiration", "lblcr_expiration", "mh_table_size", "overhead")
+	defer t.done()
+	if _, set := m["conn_reuse_mode"]; set {
+		// The kernel takes any integer (proc_dointvec) but only looks at
+		// "not 0" and bit 1 (value 2: also reschedule over FIN_WAIT
+		// connections of DR/TUN, ip_vs_core.c is_new_conn_expected).
+		if n, ok := t.int("conn_reuse_mode", 0, 3); ok {
+			k.ConnReuseMode, k.ConnReuseSet = int(n), true
+		}
+	}
+	k.ExpireNodestConn = t.flag("expire_nodest_conn")
+	k.ExpireQuiescentTemplate = t.flag("expire_quiescent_template")
+	k.SloppyTCP = t.flag("sloppy_tcp")
+	for _, key := range []string{"lblc_expiration", "lblcr_expiration"} {
+		if _, set := m[key]; !set {
+			continue
+		}
+		n, _ := t.int(key, 1, fileMaxExpiration)
+		if key == "lblc_expiration" {
+			k.LBLCExpiration = uint32(n)
+		} else {
+			k.LBLCRExpiration = uint32(n)
+		}
+	}
+	if _, set := m["mh_table_size"]; set {
+		if n, ok := t.int("mh_table_size", math.MinInt64, math.MaxInt64); ok {
+			if slices.Contains(tomlMHTableSizes, int(n)) {
+				k.MHTableSize = int(n)
+			} else {
+				sizes := make([]string, len(tomlMHTableSizes))
+				for i, size := range tomlMHTableSizes {
+					sizes[i] = strconv.Itoa(size)
+				}
+				p.errorf("sysctl.mh_table_size", "must be one of the kernel's mh table sizes %s (got %d)", strings.Join(sizes, " "), n)
+			}
+		}
+	}
+	if s, set := t.string("overhead"); set {
+		if name := strings.ToLower(s); slices.Contains(tomlOverheads, name) {
+			k.Overhead = name
+		} else {
+			p.errorf("sysctl.overhead", "must be \"classic\" or \"total\" (got %q)", s)
+		}
+	}
+}
+
 // duplicateServices reports services with the same protocol, address and
-// port. index[i] is the position in the file of svcs[i].
+// port, or the same mark. index[i] is the position in the file of svcs[i].
 func (p *fileParser) duplicateServices(svcs []Service, index []int) {
 	seen := make(map[ServiceKey]int, len(svcs))
 	for i := range svcs {
 		k := svcs[i].Key()
 		if j, dup := seen[k]; dup {
-			p.errorf(fmt.Sprintf("virtual_server[%d].address", index[i]), "duplicate of virtual_server[%d] (%s %s)",
-				j, k.Proto, netip.AddrPortFrom(k.Addr, k.Port))
+			key := "address"
+			if k.FwMark != 0 {
+				key = "fwmark"
+			}
+			p.errorf(fmt.Sprintf("virtual_server[%d].%s", index[i], key), "duplicate of virtual_server[%d] (%s)", j, serviceName(k))
 			continue
 		}
 		seen[k] = index[i]
@@ -611,20 +1010,29 @@ func (t *tomlTable) done() {
 	}
 	slices.Sort(unknown) // same-line keys report in a stable order
 	for _, key := range unknown {
-		t.p.errorf(t.field(key), "unknown key%s", unknownHint(key, t.known))
+		t.p.errorf(t.field(key), "unknown key%s", unknownHint(t.path, key, t.known))
 	}
 }
 
 func (t *tomlTable) wrongType(key, want string) {
-	v := t.m[key]
+	t.p.wrongType(t.field(key), t.m[key], want)
+}
+
+// wrongType reports that the value v at field is not want.
+func (p *fileParser) wrongType(field string, v any, want string) {
+	p.errorf(field, "must be %s (got %s)", want, tomlValueText(v))
+}
+
+// tomlValueText describes a decoded value for an error: its type, and the
+// value itself when it is short.
+func tomlValueText(v any) string {
 	switch v := v.(type) {
 	case string:
-		t.p.errorf(t.field(key), "must be %s (got string %q)", want, v)
+		return fmt.Sprintf("string %q", v)
 	case map[string]any, []map[string]any, []any:
-		t.p.errorf(t.field(key), "must be %s (got %s)", want, tomlTypeName(v))
-	default:
-		t.p.errorf(t.field(key), "must be %s (got %s %v)", want, tomlTypeName(v), v)
+		return tomlTypeName(v)
 	}
+	return fmt.Sprintf("%s %v", tomlTypeName(v), v)
 }
 
 // string returns the string at key; set is false when the key is absent
@@ -677,6 +1085,25 @@ func (t *tomlTable) bool(key string) bool {
 		t.wrongType(key, "true or false")
 	}
 	return b
+}
+
+// flag returns the sysctl-style switch at key: 0 or 1, or true or false
+// (false when absent or wrong, which is reported).
+func (t *tomlTable) flag(key string) bool {
+	v, present := t.m[key]
+	if !present {
+		return false
+	}
+	switch v := v.(type) {
+	case bool:
+		return v
+	case int64:
+		if v == 0 || v == 1 {
+			return v == 1
+		}
+	}
+	t.wrongType(key, "0, 1, true or false")
+	return false
 }
 
 // strings returns the array of strings at key.
@@ -784,14 +1211,50 @@ var tomlHealthKeys = []string{
 	"quorum", "hysteresis", "alpha", "omega",
 }
 
-// unknownHint suggests what an unknown key may have meant.
-func unknownHint(key string, known []string) string {
+// tomlIptablesRenames are iptables words a user translating MARK rules
+// may type in a [[fwmark]] table, and what ulvs.toml calls them.
+var tomlIptablesRenames = map[string]string{
+	"set_mark": "mark", "set-mark": "mark", "set_xmark": "mark",
+	"destination": "address", "dst": "address", "d": "address",
+	"dport": "ports", "dports": "ports", "destination_ports": "ports", "destination-ports": "ports",
+	"proto": "protocol", "p": "protocol",
+}
+
+// tomlKernelSysctls are the kernel's IPVS sysctls (/proc/sys/net/ipv4/vs/)
+// that ulvs does not implement: named in [sysctl], they get that said.
+var tomlKernelSysctls = []string{
+	"am_droprate", "amemthresh", "backup_only", "cache_bypass", "conntrack",
+	"debug_level", "drop_entry", "drop_packet", "est_cpulist", "est_nice",
+	"ignore_tunneled", "nat_icmp_send", "pmtu_disc", "run_estimation",
+	"schedule_icmp", "secure_tcp", "sloppy_sctp", "snat_reroute",
+	"sync_persist_mode", "sync_ports", "sync_qlen_max", "sync_refresh_period",
+	"sync_retries", "sync_sock_size", "sync_threshold", "sync_version",
+}
+
+// unknownHint suggests what an unknown key of the table at path may have
+// meant.
+func unknownHint(path, key string, known []string) string {
 	lower := strings.ToLower(key)
 	if to, ok := tomlKeyRenames[lower]; ok && slices.Contains(known, to) {
 		return fmt.Sprintf(" (ulvs calls keepalived's %s %q)", key, to)
 	}
+	if to, ok := tomlIptablesRenames[lower]; ok && slices.Contains(known, to) && strings.HasPrefix(path, "fwmark[") {
+		return fmt.Sprintf(" (ulvs calls iptables' %s %q)", key, to)
+	}
 	if slices.Contains(tomlHealthKeys, lower) {
 		return " (health checks are not supported yet)"
+	}
+	if strings.HasPrefix(path, "fwmark[") && !strings.Contains(path, ".") &&
+		(lower == "protocol" || lower == "address" || lower == "ports") {
+		return " (it belongs in a [[fwmark.match]] table)"
+	}
+	if path == "sysctl" {
+		switch {
+		case slices.Contains(tomlKernelSysctls, lower):
+			return " (a kernel IPVS sysctl that ulvs does not implement)"
+		case lower == "net":
+			return " (name the sysctl without its net.ipv4.vs. prefix)"
+		}
 	}
 	best, bestDist := "", 3
 	for _, k := range known {

@@ -17,9 +17,14 @@ import (
 	"github.com/ulvs/ulvs/vs"
 )
 
-var fileCmpAddr = cmp.Comparer(func(a, b netip.Addr) bool { return a == b })
+var fileCmpAddr = cmp.Options{
+	cmp.Comparer(func(a, b netip.Addr) bool { return a == b }),
+	cmp.Comparer(func(a, b netip.Prefix) bool { return a == b }),
+}
 
 func fileAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func filePrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
 
 func TestParseGood(t *testing.T) {
 	tests := []struct {
@@ -56,6 +61,13 @@ func TestParseGood(t *testing.T) {
 				Workers:       4,
 				ConnTableSize: 131072,
 				Timeouts:      Timeouts{TCP: 900, TCPFin: 120, UDP: 300},
+				Knobs: Knobs{
+					ConnReuseMode: 2, ConnReuseSet: true, ExpireNodestConn: true, ExpireQuiescentTemplate: true,
+					LBLCExpiration: 86400, LBLCRExpiration: 600, MHTableSize: 251, Overhead: "classic",
+				},
+				Marks: []Mark{{Mark: 7, Matches: []MarkMatch{
+					{Proto: vs.UDP, Addr: filePrefix("192.0.2.0/24"), Ports: []PortRange{{5060, 5061}}},
+				}}},
 				Rules: Rules{Services: []Service{
 					{
 						Proto: vs.TCP, Addr: fileAddr("192.0.2.10"), Port: 80, Scheduler: "wrr",
@@ -81,7 +93,81 @@ func TestParseGood(t *testing.T) {
 						Dests: []Dest{{Addr: fileAddr("10.0.0.9"), Port: 0, Method: vs.Route, Weight: 1}},
 					},
 					{Proto: vs.UDP, Addr: fileAddr("192.0.2.10"), Port: 80, Scheduler: "wlc"},
+					{
+						Proto: vs.TCP, FwMark: 7, Scheduler: "lc",
+						Persistent: true, Timeout: 60, Netmask: fileAddr("255.255.0.0"),
+						Dests: []Dest{{Addr: fileAddr("10.0.0.4"), Port: 0, Method: vs.Masq, Weight: 5}},
+					},
 				}},
+			},
+		},
+		{
+			name: "port groups and mark services",
+			path: "testdata/file-fwmark.toml",
+			want: &File{
+				Interfaces: []string{"eth0"},
+				Socket:     DefaultSocket,
+				Marks: []Mark{
+					{Mark: 21, Matches: []MarkMatch{
+						{Proto: vs.TCP, Addr: filePrefix("192.0.2.10/32"), Ports: []PortRange{{20, 21}, {10000, 20000}}},
+					}},
+					{Mark: 65536, Matches: []MarkMatch{
+						{Proto: vs.TCP, Addr: filePrefix("198.51.100.16/28"), Ports: []PortRange{{80, 81}, {443, 443}}},
+						{Proto: vs.UDP, Addr: filePrefix("198.51.100.16/28"), Ports: []PortRange{{53, 53}}},
+						{Proto: vs.UDP, Addr: filePrefix("203.0.113.7/32")},
+					}},
+					{Mark: 4294967295, Matches: []MarkMatch{
+						{Proto: vs.UDP, Addr: filePrefix("203.0.113.0/24")},
+					}},
+				},
+				Rules: Rules{Services: []Service{
+					{
+						Proto: vs.TCP, FwMark: 21, Scheduler: "rr", Persistent: true, Timeout: 300,
+						Dests: []Dest{
+							{Addr: fileAddr("10.0.0.1"), Port: 0, Method: vs.Route, Weight: 1},
+							{Addr: fileAddr("10.0.0.2"), Port: 0, Method: vs.Tunnel, Weight: 2},
+						},
+					},
+					{
+						Proto: vs.TCP, FwMark: 65536, Scheduler: "sh", SchedFlags: []string{"sh-port"}, OnePacket: true,
+						Dests: []Dest{
+							{Addr: fileAddr("10.0.1.1"), Port: 8080, Method: vs.Masq, Weight: 1},
+							{Addr: fileAddr("10.0.1.2"), Port: 0, Method: vs.Masq, Weight: 1},
+						},
+					},
+					{Proto: vs.TCP, Addr: fileAddr("192.0.2.10"), Port: 21, Scheduler: "wlc"},
+				}},
+			},
+		},
+		{
+			name: "sysctl switches as integers",
+			path: "testdata/file-sysctl.toml",
+			want: &File{
+				Interfaces: []string{"eth0"},
+				Socket:     DefaultSocket,
+				Knobs: Knobs{
+					ConnReuseMode: 0, ConnReuseSet: true, ExpireNodestConn: true, SloppyTCP: true,
+					LBLCExpiration: 3600, LBLCRExpiration: 1, MHTableSize: 65521, Overhead: "total",
+				},
+			},
+		},
+		{
+			name: "lab FTP example: the seed's port group",
+			path: "../examples/ftp.toml",
+			want: &File{
+				Interfaces: []string{"d-eth0"},
+				Socket:     DefaultSocket,
+				Marks: []Mark{{Mark: 21, Matches: []MarkMatch{{
+					Proto: vs.TCP, Addr: filePrefix("10.77.0.100/32"),
+					Ports: []PortRange{{20, 21}, {10000, 20000}},
+				}}}},
+				Rules: Rules{Services: []Service{{
+					Proto: vs.TCP, FwMark: 21, Scheduler: "rr", Persistent: true, Timeout: 10,
+					Dests: []Dest{
+						{Addr: fileAddr("10.77.0.11"), Port: 0, Method: vs.Route, Weight: 1},
+						{Addr: fileAddr("10.77.0.12"), Port: 0, Method: vs.Route, Weight: 1},
+					},
+				}}},
 			},
 		},
 		{
@@ -323,7 +409,7 @@ wieght = 2
 		{
 			name: "address missing",
 			in:   fileHead + "[[virtual_server]]\nscheduler = \"rr\"\n",
-			want: `ulvs.toml:3: virtual_server[0].address: required: the virtual IPv4-address:port`,
+			want: `ulvs.toml:3: virtual_server[0].address: required: the virtual IPv4-address:port (or fwmark = N for a [[fwmark]] port group)`,
 		},
 		{
 			name: "address without port",
@@ -558,6 +644,370 @@ scheduler = "rr"
 			want: `ulvs.toml:7: virtual_server[0].real_server[1].weight: must be between 0 and 65535 (got -1)`,
 		},
 
+		// [[fwmark]] and [[fwmark.match]]
+		{
+			name: "fwmark as a plain table",
+			in:   fileHead + "[fwmark]\nmark = 21\n",
+			want: `ulvs.toml:3: fwmark: must be an array of tables ([[fwmark]]) (got table)`,
+		},
+		{
+			name: "mark missing",
+			in:   fileHead + "[[fwmark]]\n[[fwmark.match]]\naddress = \"10.0.0.1\"\n",
+			want: `ulvs.toml:3: fwmark[0].mark: required: the mark number, 1 to 4294967295`,
+		},
+		{
+			name: "mark 0",
+			in:   fileHead + "[[fwmark]]\nmark = 0\n[[fwmark.match]]\naddress = \"10.0.0.1\"\n",
+			want: `ulvs.toml:4: fwmark[0].mark: must be between 1 and 4294967295 (got 0)`,
+		},
+		{
+			name: "mark above 2^32-1",
+			in:   fileHead + "[[fwmark]]\nmark = 4294967296\n[[fwmark.match]]\naddress = \"10.0.0.1\"\n",
+			want: `ulvs.toml:4: fwmark[0].mark: must be between 1 and 4294967295 (got 4294967296)`,
+		},
+		{
+			name: "mark a string",
+			in:   fileHead + "[[fwmark]]\nmark = \"21\"\n[[fwmark.match]]\naddress = \"10.0.0.1\"\n",
+			want: `ulvs.toml:4: fwmark[0].mark: must be an integer (got string "21")`,
+		},
+		{
+			name: "mark defined twice",
+			in: fileHead + `[[fwmark]]
+mark = 21
+match = [{ address = "10.0.0.1", ports = [21] }]
+[[fwmark]]
+mark = 22
+match = [{ address = "10.0.0.1", ports = [22] }]
+[[fwmark]]
+mark = 21
+match = [{ address = "10.0.0.2" }]
+`,
+			want: `ulvs.toml:10: fwmark[2].mark: duplicate of fwmark[0] (mark 21)`,
+		},
+		{
+			name: "mark without match",
+			in:   fileHead + "\n[[fwmark]]\nmark = 21\n",
+			want: `ulvs.toml:4: fwmark[0].match: required: at least one [[fwmark.match]] choosing the packets that get the mark`,
+		},
+		{
+			name: "mark with an empty match array",
+			in:   fileHead + "[[fwmark]]\nmark = 21\nmatch = []\n",
+			want: `ulvs.toml:5: fwmark[0].match: must hold at least one match`,
+		},
+		{
+			name: "match a string",
+			in:   fileHead + "[[fwmark]]\nmark = 21\nmatch = \"10.0.0.1\"\n",
+			want: `ulvs.toml:5: fwmark[0].match: must be an array of tables ([[fwmark[0].match]]) (got string "10.0.0.1")`,
+		},
+		{
+			name: "match keys straight in the fwmark table",
+			in:   fileHead + "[[fwmark]]\nmark = 21\nports = [21]\n[[fwmark.match]]\naddress = \"10.0.0.1\"\n",
+			want: `ulvs.toml:5: fwmark[0].ports: unknown key (it belongs in a [[fwmark.match]] table)`,
+		},
+		{
+			name: "iptables set-mark",
+			in:   fileHead + "[[fwmark]]\nmark = 21\nset-mark = 21\n[[fwmark.match]]\naddress = \"10.0.0.1\"\n",
+			want: `ulvs.toml:5: fwmark[0].set-mark: unknown key (ulvs calls iptables' set-mark "mark")`,
+		},
+		{
+			name: "iptables destination",
+			in:   fileHead + "[[fwmark]]\nmark = 21\n[[fwmark.match]]\naddress = \"10.0.0.1\"\ndestination = \"10.0.0.2\"\n",
+			want: `ulvs.toml:7: fwmark[0].match[0].destination: unknown key (ulvs calls iptables' destination "address")`,
+		},
+		{
+			name: "iptables dport",
+			in:   fileHead + "[[fwmark]]\nmark = 21\n[[fwmark.match]]\naddress = \"10.0.0.1\"\ndport = 21\n",
+			want: `ulvs.toml:7: fwmark[0].match[0].dport: unknown key (ulvs calls iptables' dport "ports")`,
+		},
+		{
+			name: "match protocol icmp",
+			in:   fileHead + "[[fwmark]]\nmark = 21\n[[fwmark.match]]\nprotocol = \"icmp\"\naddress = \"10.0.0.1\"\n",
+			want: `ulvs.toml:6: fwmark[0].match[0].protocol: must be "tcp" or "udp" (got "icmp")`,
+		},
+		{
+			name: "match address missing",
+			in:   fileHead + "[[fwmark]]\nmark = 21\n[[fwmark.match]]\nports = [21]\n",
+			want: `ulvs.toml:5: fwmark[0].match[0].address: required: the destination IPv4 address (the VIP) or prefix`,
+		},
+		{
+			name: "match address a number",
+			in:   fileHead + "[[fwmark]]\nmark = 21\n[[fwmark.match]]\naddress = 167772161\n",
+			want: `ulvs.toml:6: fwmark[0].match[0].address: must be a string (got integer 167772161)`,
+		},
+		{
+			name: "match address with a port",
+			in:   fileHead + "[[fwmark]]\nmark = 21\n[[fwmark.match]]\naddress = \"10.0.0.1:21\"\n",
+			want: `ulvs.toml:6: fwmark[0].match[0].address: must be an IPv4 address or prefix without a port (got "10.0.0.1:21"); ports go in ports`,
+		},
+		{
+			name: "match address IPv6",
+			in:   fileHead + "[[fwmark]]\nmark = 21\n[[fwmark.match]]\naddress = \"2001:db8::1\"\n",
+			want: `ulvs.toml:6: fwmark[0].match[0].address: IPv6 is not supported yet (got "2001:db8::1")`,
+		},
+		{
+			name: "match prefix IPv6",
+			in:   fileHead + "[[fwmark]]\nmark = 21\n[[fwmark.match]]\naddress = \"2001:db8::/64\"\n",
+			want: `ulvs.toml:6: fwmark[0].match[0].address: IPv6 is not supported yet (got "2001:db8::/64")`,
+		},
+		{
+			name: "match address a host name",
+			in:   fileHead + "[[fwmark]]\nmark = 21\n[[fwmark.match]]\naddress = \"ftp.example.com\"\n",
+			want: `ulvs.toml:6: fwmark[0].match[0].address: must be an IPv4 address or prefix like 10.0.0.0/24 (got "ftp.example.com")`,
+		},
+		{
+			name: "match prefix length out of range",
+			in:   fileHead + "[[fwmark]]\nmark = 21\n[[fwmark.match]]\naddress = \"10.0.0.0/33\"\n",
+			want: `ulvs.toml:6: fwmark[0].match[0].address: must be an IPv4 address or prefix like 10.0.0.0/24 (got "10.0.0.0/33")`,
+		},
+		{
+			name: "match prefix with host bits",
+			in:   fileHead + "[[fwmark]]\nmark = 21\n[[fwmark.match]]\naddress = \"10.77.0.100/24\"\n",
+			want: `ulvs.toml:6: fwmark[0].match[0].address: 10.77.0.100/24 has host bits set (did you mean 10.77.0.0/24?)`,
+		},
+		{
+			name: "match prefix /0",
+			in:   fileHead + "[[fwmark]]\nmark = 21\n[[fwmark.match]]\naddress = \"0.0.0.0/0\"\n",
+			want: `ulvs.toml:6: fwmark[0].match[0].address: 0.0.0.0/0 matches every destination; name the VIPs or their subnet`,
+		},
+		{
+			name: "match prefix multicast",
+			in:   fileHead + "[[fwmark]]\nmark = 21\n[[fwmark.match]]\naddress = \"239.0.0.0/8\"\n",
+			want: `ulvs.toml:6: fwmark[0].match[0].address: 239.0.0.0/8 is not a unicast prefix`,
+		},
+		{
+			name: "match address broadcast",
+			in:   fileHead + "[[fwmark]]\nmark = 21\n[[fwmark.match]]\naddress = \"255.255.255.255\"\n",
+			want: `ulvs.toml:6: fwmark[0].match[0].address: 255.255.255.255 is not a unicast address`,
+		},
+		{
+			name: "ports not an array",
+			in:   fileHead + "[[fwmark]]\nmark = 21\n[[fwmark.match]]\naddress = \"10.0.0.1\"\nports = 21\n",
+			want: `ulvs.toml:7: fwmark[0].match[0].ports: must be an array of ports and "first-last" ranges (got integer 21)`,
+		},
+		{
+			name: "ports a range string without the array",
+			in:   fileHead + "[[fwmark]]\nmark = 21\n[[fwmark.match]]\naddress = \"10.0.0.1\"\nports = \"10000-20000\"\n",
+			want: `ulvs.toml:7: fwmark[0].match[0].ports: must be an array of ports and "first-last" ranges (got string "10000-20000")`,
+		},
+		{
+			name: "port 0",
+			in:   fileHead + "[[fwmark]]\nmark = 21\n[[fwmark.match]]\naddress = \"10.0.0.1\"\nports = [\n  21,\n  0,\n]\n",
+			want: `ulvs.toml:9: fwmark[0].match[0].ports[1]: port must be between 1 and 65535 (got 0); leave ports out to match every port`,
+		},
+		{
+			name: "port above 65535",
+			in:   fileHead + "[[fwmark]]\nmark = 21\n[[fwmark.match]]\naddress = \"10.0.0.1\"\nports = [65536]\n",
+			want: `ulvs.toml:7: fwmark[0].match[0].ports[0]: port must be between 1 and 65535 (got 65536); leave ports out to match every port`,
+		},
+		{
+			name: "port range from 0",
+			in:   fileHead + "[[fwmark]]\nmark = 21\n[[fwmark.match]]\naddress = \"10.0.0.1\"\nports = [\"0:1023\"]\n",
+			want: `ulvs.toml:7: fwmark[0].match[0].ports[0]: ports must be between 1 and 65535 (got "0:1023"); leave ports out to match every port`,
+		},
+		{
+			name: "port range reversed",
+			in:   fileHead + "[[fwmark]]\nmark = 21\n[[fwmark.match]]\naddress = \"10.0.0.1\"\nports = [21, \"20000-10000\"]\n",
+			want: `ulvs.toml:7: fwmark[0].match[0].ports[1]: range "20000-10000" is reversed: the first port must not exceed the last`,
+		},
+		{
+			name: "port range above 65535",
+			in:   fileHead + "[[fwmark]]\nmark = 21\n[[fwmark.match]]\naddress = \"10.0.0.1\"\nports = [\"60000-70000\"]\n",
+			want: `ulvs.toml:7: fwmark[0].match[0].ports[0]: must be a port or a range like "10000-20000" (got "60000-70000")`,
+		},
+		{
+			name: "port range open-ended as iptables allows",
+			in:   fileHead + "[[fwmark]]\nmark = 21\n[[fwmark.match]]\naddress = \"10.0.0.1\"\nports = [\"1024:\"]\n",
+			want: `ulvs.toml:7: fwmark[0].match[0].ports[0]: must be a port or a range like "10000-20000" (got "1024:")`,
+		},
+		{
+			name: "port by service name",
+			in:   fileHead + "[[fwmark]]\nmark = 21\n[[fwmark.match]]\naddress = \"10.0.0.1\"\nports = [\"ftp\"]\n",
+			want: `ulvs.toml:7: fwmark[0].match[0].ports[0]: must be a port or a range like "10000-20000" (got "ftp")`,
+		},
+		{
+			name: "port with a sign",
+			in:   fileHead + "[[fwmark]]\nmark = 21\n[[fwmark.match]]\naddress = \"10.0.0.1\"\nports = [\"+21\"]\n",
+			want: `ulvs.toml:7: fwmark[0].match[0].ports[0]: must be a port or a range like "10000-20000" (got "+21")`,
+		},
+		{
+			name: "port a float",
+			in:   fileHead + "[[fwmark]]\nmark = 21\n[[fwmark.match]]\naddress = \"10.0.0.1\"\nports = [21.0]\n",
+			want: `ulvs.toml:7: fwmark[0].match[0].ports[0]: must be a port number or a "first-last" range string (got float 21)`,
+		},
+		{
+			name: "second match of the second mark",
+			in: fileHead + `[[fwmark]]
+mark = 1
+  [[fwmark.match]]
+  address = "10.0.0.1"
+[[fwmark]]
+mark = 2
+  [[fwmark.match]]
+  address = "10.0.0.2"
+  [[fwmark.match]]
+  protocol = "udp"
+  address = "10.0.0.2"
+  ports = [53, "5353-5300"]
+`,
+			want: `ulvs.toml:14: fwmark[1].match[1].ports[1]: range "5353-5300" is reversed: the first port must not exceed the last`,
+		},
+
+		// virtual_server with fwmark
+		{
+			name: "address and fwmark both",
+			in:   fileHead + "[[virtual_server]]\naddress = \"10.0.0.1:21\"\nfwmark = 21\n",
+			want: `ulvs.toml:5: virtual_server[0].fwmark: a virtual_server has either address or fwmark, not both`,
+		},
+		{
+			name: "fwmark without any [[fwmark]]",
+			in:   fileHead + "[[virtual_server]]\nfwmark = 21\npersistence_timeout = 300\n",
+			want: `ulvs.toml:4: virtual_server[0].fwmark: no [[fwmark]] table in this file defines mark 21`,
+		},
+		{
+			name: "fwmark not among the defined ones",
+			in: fileHead + `[[virtual_server]]
+fwmark = 3
+[[fwmark]]
+mark = 2
+match = [{ address = "10.0.0.1" }]
+[[fwmark]]
+mark = 1
+match = [{ address = "10.0.0.2" }]
+`,
+			want: `ulvs.toml:4: virtual_server[0].fwmark: no [[fwmark]] table in this file defines mark 3 (defined: 1, 2)`,
+		},
+		{
+			name: "fwmark 0",
+			in:   fileHead + "[[virtual_server]]\nfwmark = 0\n",
+			want: `ulvs.toml:4: virtual_server[0].fwmark: must be between 1 and 4294967295 (got 0)`,
+		},
+		{
+			name: "fwmark as a string",
+			in:   fileHead + "[[virtual_server]]\nfwmark = \"21\"\n",
+			want: `ulvs.toml:4: virtual_server[0].fwmark: must be an integer (got string "21")`,
+		},
+		{
+			name: "protocol on a mark service",
+			in:   fileHead + "[[fwmark]]\nmark = 21\nmatch = [{ address = \"10.0.0.1\" }]\n[[virtual_server]]\nfwmark = 21\nprotocol = \"udp\"\n",
+			want: `ulvs.toml:8: virtual_server[0].protocol: not allowed with fwmark: the [[fwmark]] matches choose the protocols`,
+		},
+		{
+			name: "one_packet on a mark without udp",
+			in:   fileHead + "[[fwmark]]\nmark = 21\nmatch = [{ address = \"10.0.0.1\" }]\n[[virtual_server]]\nfwmark = 21\none_packet = true\n",
+			want: `ulvs.toml:8: virtual_server[0].one_packet: only applies to udp, and [[fwmark]] 21 matches no udp packets`,
+		},
+		{
+			name: "dr real server with a port on a mark service",
+			in:   fileHead + "[[fwmark]]\nmark = 21\nmatch = [{ address = \"10.0.0.1\" }]\n[[virtual_server]]\nfwmark = 21\n[[virtual_server.real_server]]\naddress = \"10.1.0.1:21\"\n",
+			want: `ulvs.toml:9: virtual_server[0].real_server[0].address: port must be 0 or left out with route forwarding to a fwmark service, which keeps each packet's port (got 21)`,
+		},
+		{
+			name: "tun real server with a port on a mark service",
+			in:   fileHead + "[[fwmark]]\nmark = 21\nmatch = [{ address = \"10.0.0.1\" }]\n[[virtual_server]]\nfwmark = 21\n[[virtual_server.real_server]]\nforward = \"tun\"\naddress = \"10.1.0.1:21\"\n",
+			want: `ulvs.toml:10: virtual_server[0].real_server[0].address: port must be 0 or left out with tunnel forwarding to a fwmark service, which keeps each packet's port (got 21)`,
+		},
+		{
+			name: "undefined mark reported before its real servers' problems",
+			in:   fileHead + "[[virtual_server]]\nfwmark = 21\n[[virtual_server.real_server]]\naddress = \"10.1.0.1\"\nweight = -1\n",
+			want: `ulvs.toml:4: virtual_server[0].fwmark: no [[fwmark]] table in this file defines mark 21`,
+		},
+		{
+			name: "duplicate mark service",
+			in: fileHead + `[[fwmark]]
+mark = 21
+match = [{ address = "10.0.0.1" }]
+[[virtual_server]]
+fwmark = 21
+scheduler = "rr"
+[[virtual_server]]
+fwmark = 21
+scheduler = "wrr"
+`,
+			want: `ulvs.toml:10: virtual_server[1].fwmark: duplicate of virtual_server[0] (FWM 21)`,
+		},
+
+		// [sysctl]
+		{
+			name: "sysctl not a table",
+			in:   "sysctl = 1\n" + fileHead,
+			want: `ulvs.toml:1: sysctl: must be a table (got integer 1)`,
+		},
+		{
+			name: "sysctl misspelled table",
+			in:   fileHead + "[sysctls]\nsloppy_tcp = 1\n",
+			want: `ulvs.toml:3: sysctls: unknown key (did you mean "sysctl"?)`,
+		},
+		{
+			name: "sysctl with the net.ipv4.vs. prefix",
+			in:   fileHead + "[sysctl]\nnet.ipv4.vs.sloppy_tcp = 1\n",
+			want: `ulvs.toml:4: sysctl.net: unknown key (name the sysctl without its net.ipv4.vs. prefix)`,
+		},
+		{
+			name: "sysctl typo",
+			in:   fileHead + "[sysctl]\nsloppy_tpc = 1\n",
+			want: `ulvs.toml:4: sysctl.sloppy_tpc: unknown key (did you mean "sloppy_tcp"?)`,
+		},
+		{
+			name: "conn_reuse_mode beyond its two bits",
+			in:   fileHead + "[sysctl]\nconn_reuse_mode = 4\n",
+			want: `ulvs.toml:4: sysctl.conn_reuse_mode: must be between 0 and 3 (got 4)`,
+		},
+		{
+			name: "conn_reuse_mode a boolean",
+			in:   fileHead + "[sysctl]\nconn_reuse_mode = true\n",
+			want: `ulvs.toml:4: sysctl.conn_reuse_mode: must be an integer (got boolean true)`,
+		},
+		{
+			name: "expire_nodest_conn 2",
+			in:   fileHead + "[sysctl]\nexpire_nodest_conn = 2\n",
+			want: `ulvs.toml:4: sysctl.expire_nodest_conn: must be 0, 1, true or false (got integer 2)`,
+		},
+		{
+			name: "sloppy_tcp a string",
+			in:   fileHead + "[sysctl]\nsloppy_tcp = \"yes\"\n",
+			want: `ulvs.toml:4: sysctl.sloppy_tcp: must be 0, 1, true or false (got string "yes")`,
+		},
+		{
+			name: "expire_quiescent_template a float",
+			in:   fileHead + "[sysctl]\nexpire_quiescent_template = 1.0\n",
+			want: `ulvs.toml:4: sysctl.expire_quiescent_template: must be 0, 1, true or false (got float 1)`,
+		},
+		{
+			name: "lblc_expiration 0",
+			in:   fileHead + "[sysctl]\nlblc_expiration = 0\n",
+			want: `ulvs.toml:4: sysctl.lblc_expiration: must be between 1 and 2147483 (got 0)`,
+		},
+		{
+			name: "lblcr_expiration beyond what jiffies hold",
+			in:   fileHead + "[sysctl]\nlblcr_expiration = 2147484\n",
+			want: `ulvs.toml:4: sysctl.lblcr_expiration: must be between 1 and 2147483 (got 2147484)`,
+		},
+		{
+			name: "lblc_expiration as a duration",
+			in:   fileHead + "[sysctl]\nlblc_expiration = \"24h\"\n",
+			want: `ulvs.toml:4: sysctl.lblc_expiration: must be an integer (got string "24h")`,
+		},
+		{
+			name: "mh_table_size not one of the kernel's primes",
+			in:   fileHead + "[sysctl]\nmh_table_size = 4099\n",
+			want: `ulvs.toml:4: sysctl.mh_table_size: must be one of the kernel's mh table sizes 251 509 1021 2039 4093 8191 16381 32749 65521 131071 (got 4099)`,
+		},
+		{
+			name: "mh_table_size negative",
+			in:   fileHead + "[sysctl]\nmh_table_size = -251\n",
+			want: `ulvs.toml:4: sysctl.mh_table_size: must be one of the kernel's mh table sizes 251 509 1021 2039 4093 8191 16381 32749 65521 131071 (got -251)`,
+		},
+		{
+			name: "overhead unknown",
+			in:   fileHead + "[sysctl]\noverhead = \"sum\"\n",
+			want: `ulvs.toml:4: sysctl.overhead: must be "classic" or "total" (got "sum")`,
+		},
+		{
+			name: "overhead a number",
+			in:   fileHead + "[sysctl]\noverhead = 1\n",
+			want: `ulvs.toml:4: sysctl.overhead: must be a string (got integer 1)`,
+		},
+
 		{
 			name: "CRLF line ends",
 			in:   "# windows\r\n[director]\r\ninterfaces = [\"eth0\"]\r\nworkers = 1.0\r\n",
@@ -594,6 +1044,133 @@ scheduler = "rr"
 			}
 			if strings.Contains(err.Error(), "\n") {
 				t.Errorf("error is more than one line: %q", err.Error())
+			}
+		})
+	}
+}
+
+// TestFileMatchesIpvsadm checks that a file and the ipvsadm commands it
+// stands for give equal Rules: the commands go through ParseArgs and
+// Rules.Apply, as ulvsadm's do.
+func TestFileMatchesIpvsadm(t *testing.T) {
+	tests := []struct {
+		name     string
+		file     string // TOML text, or a path when it ends in .toml
+		commands []string
+	}{
+		{
+			name: "mark service",
+			file: fileHead + `
+[[virtual_server]]
+fwmark = 21
+scheduler = "rr"
+persistence_timeout = 300
+  [[virtual_server.real_server]]
+  address = "10.77.0.11"
+
+# After the service that names it: order does not matter.
+[[fwmark]]
+mark = 21
+  [[fwmark.match]]
+  address = "10.77.0.100"
+  ports = [21, 20, "10000-20000"]
+`,
+			commands: []string{
+				"-A -f 21 -s rr -p 300",
+				"-a -f 21 -r 10.77.0.11 -g",
+			},
+		},
+		{
+			name: "the FTP example",
+			file: "../examples/ftp.toml",
+			commands: []string{
+				"-A -f 21 -s rr -p 10",
+				"-a -f 21 -r 10.77.0.11 -g -w 1",
+				"-a -f 21 -r 10.77.0.12 -g -w 1",
+			},
+		},
+		{
+			name: "mark service with nat, netmask, one-packet and explicit ports",
+			file: fileHead + `
+[[fwmark]]
+mark = 0xffffffff
+match = [{ protocol = "udp", address = "192.0.2.0/24" }]
+
+[[virtual_server]]
+fwmark = 4294967295
+scheduler = "sh"
+sched_flags = ["sh-fallback"]
+persistence_timeout = 60
+persistence_netmask = "255.255.255.0"
+one_packet = true
+forward = "nat"
+  [[virtual_server.real_server]]
+  address = "10.0.0.1:5353"
+  weight = 3
+  [[virtual_server.real_server]]
+  address = "10.0.0.2:0"
+  upper_threshold = 10
+  lower_threshold = 5
+  [[virtual_server.real_server]]
+  address = "10.0.0.3"
+  forward = "dr"
+`,
+			commands: []string{
+				"-A -f 4294967295 -s sh -b sh-fallback -p 60 -M 255.255.255.0 -o",
+				"-a -f 4294967295 -r 10.0.0.1:5353 -m -w 3",
+				"-a -f 4294967295 -r 10.0.0.2 -m -x 10 -y 5",
+				"-a -f 4294967295 -r 10.0.0.3:0 -g",
+			},
+		},
+		{
+			name: "address services: the default netmask and port 0",
+			file: fileHead + `
+[[virtual_server]]
+address = "10.0.0.1:80"
+persistence_timeout = 60
+persistence_netmask = "255.255.255.255"
+  [[virtual_server.real_server]]
+  address = "10.1.0.1"
+[[virtual_server]]
+protocol = "udp"
+address = "10.0.0.1:0"
+persistence_timeout = 300
+  [[virtual_server.real_server]]
+  address = "10.1.0.1"
+  forward = "tun"
+`,
+			commands: []string{
+				"-A -t 10.0.0.1:80 -p 60 -M 255.255.255.255",
+				"-a -t 10.0.0.1:80 -r 10.1.0.1",
+				"-A -u 10.0.0.1:0 -p 300",
+				"-a -u 10.0.0.1:0 -r 10.1.0.1 -i",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var f *File
+			var err error
+			if strings.HasSuffix(tt.file, ".toml") {
+				f, err = Load(tt.file)
+			} else {
+				f, err = Parse("ulvs.toml", []byte(tt.file))
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want Rules
+			for _, line := range tt.commands {
+				c, err := ParseArgs(strings.Fields(line))
+				if err != nil {
+					t.Fatalf("ParseArgs(%q): %v", line, err)
+				}
+				if err := want.Apply(c); err != nil {
+					t.Fatalf("Apply(%q): %v", line, err)
+				}
+			}
+			if diff := cmp.Diff(want, f.Rules, fileCmpAddr); diff != "" {
+				t.Errorf("file Rules differ from the ipvsadm commands' (-ipvsadm +file):\n%s", diff)
 			}
 		})
 	}
@@ -779,26 +1356,44 @@ func checkFile(f *File) error {
 	if f.Timeouts.TCP > maxTimeout || f.Timeouts.TCPFin > maxTimeout || f.Timeouts.UDP > maxTimeout {
 		return fmt.Errorf("timeouts %+v", f.Timeouts)
 	}
+	if err := checkKnobs(f.Knobs); err != nil {
+		return err
+	}
+	marks, err := checkMarks(f.Marks)
+	if err != nil {
+		return err
+	}
 	keys := map[ServiceKey]bool{}
 	for i := range f.Rules.Services {
 		s := &f.Rules.Services[i]
-		if s.Proto != vs.TCP && s.Proto != vs.UDP {
-			return fmt.Errorf("service %d: protocol %v", i, s.Proto)
-		}
-		if !s.Addr.Is4() || s.Addr.IsUnspecified() || s.Addr.IsMulticast() || s.FwMark != 0 {
-			return fmt.Errorf("service %d: address %v fwmark %d", i, s.Addr, s.FwMark)
-		}
-		if s.Port == 0 && !s.Persistent {
-			return fmt.Errorf("service %d: port 0 without persistence", i)
+		if s.FwMark != 0 {
+			mk := marks[s.FwMark]
+			if mk == nil || s.Proto != vs.TCP || s.Addr.IsValid() || s.Port != 0 {
+				return fmt.Errorf("service %d: mark service %d (defined %v) proto %v address %v port %d",
+					i, s.FwMark, mk != nil, s.Proto, s.Addr, s.Port)
+			}
+			if s.OnePacket && !slices.ContainsFunc(mk.Matches, func(m MarkMatch) bool { return m.Proto == vs.UDP }) {
+				return fmt.Errorf("service %d: one-packet on mark %d without udp", i, s.FwMark)
+			}
+		} else {
+			if s.Proto != vs.TCP && s.Proto != vs.UDP {
+				return fmt.Errorf("service %d: protocol %v", i, s.Proto)
+			}
+			if !s.Addr.Is4() || s.Addr.IsUnspecified() || s.Addr.IsMulticast() {
+				return fmt.Errorf("service %d: address %v", i, s.Addr)
+			}
+			if s.Port == 0 && !s.Persistent {
+				return fmt.Errorf("service %d: port 0 without persistence", i)
+			}
+			if s.OnePacket && s.Proto != vs.UDP {
+				return fmt.Errorf("service %d: one-packet on %v", i, s.Proto)
+			}
 		}
 		if s.Persistent != (s.Timeout > 0) || s.Timeout > maxTimeout {
 			return fmt.Errorf("service %d: persistent %v timeout %d", i, s.Persistent, s.Timeout)
 		}
-		if s.Netmask.IsValid() && (!s.Netmask.Is4() || !s.Persistent) {
+		if s.Netmask.IsValid() && (!s.Netmask.Is4() || !s.Persistent || s.Netmask == netip.AddrFrom4([4]byte{255, 255, 255, 255})) {
 			return fmt.Errorf("service %d: netmask %v", i, s.Netmask)
-		}
-		if s.OnePacket && s.Proto != vs.UDP {
-			return fmt.Errorf("service %d: one-packet on %v", i, s.Proto)
 		}
 		if !slices.Contains(tomlSchedulers, s.Scheduler) {
 			return fmt.Errorf("service %d: scheduler %q", i, s.Scheduler)
@@ -822,6 +1417,8 @@ func checkFile(f *File) error {
 			}
 			switch d.Method {
 			case vs.Route, vs.Tunnel:
+				// The port cannot change: the service's, or for a mark
+				// service 0 (the packet's).
 				if d.Port != s.Port {
 					return fmt.Errorf("service %d dest %d: %v on port %d, service port %d", i, j, d.Method, d.Port, s.Port)
 				}
@@ -833,6 +1430,54 @@ func checkFile(f *File) error {
 				return fmt.Errorf("service %d dest %d: method %v", i, j, d.Method)
 			}
 		}
+	}
+	return nil
+}
+
+// checkMarks verifies the marks of a File and returns them by number.
+func checkMarks(marks []Mark) (map[uint32]*Mark, error) {
+	byNum := make(map[uint32]*Mark, len(marks))
+	for i := range marks {
+		mk := &marks[i]
+		if mk.Mark == 0 || byNum[mk.Mark] != nil || len(mk.Matches) == 0 {
+			return nil, fmt.Errorf("mark %d: number %d, %d matches", i, mk.Mark, len(mk.Matches))
+		}
+		byNum[mk.Mark] = mk
+		for j, m := range mk.Matches {
+			if m.Proto != vs.TCP && m.Proto != vs.UDP {
+				return nil, fmt.Errorf("mark %d match %d: protocol %v", i, j, m.Proto)
+			}
+			a := m.Addr.Addr()
+			if !m.Addr.IsValid() || !a.Is4() || m.Addr.Bits() < 1 || m.Addr != m.Addr.Masked() || a.IsMulticast() ||
+				m.Addr.Bits() == 32 && (a.IsUnspecified() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255})) {
+				return nil, fmt.Errorf("mark %d match %d: address %v", i, j, m.Addr)
+			}
+			if m.Ports != nil && len(m.Ports) == 0 {
+				return nil, fmt.Errorf("mark %d match %d: empty, non-nil ports", i, j)
+			}
+			for k, r := range m.Ports {
+				if r.First == 0 || r.First > r.Last || k > 0 && int(r.First) <= int(m.Ports[k-1].Last)+1 {
+					return nil, fmt.Errorf("mark %d match %d: ports %v not sorted, merged and above 0", i, j, m.Ports)
+				}
+			}
+		}
+	}
+	return byNum, nil
+}
+
+// checkKnobs verifies the [sysctl] settings of a File.
+func checkKnobs(k Knobs) error {
+	mhSizes := []int{0, 251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071} // ip_vs_mh.c primes[]
+	const maxExpiration = (1<<31 - 1) / 1000
+	switch {
+	case k.ConnReuseMode < 0 || k.ConnReuseMode > 3 || !k.ConnReuseSet && k.ConnReuseMode != 0:
+		return fmt.Errorf("conn_reuse_mode %d (set %v)", k.ConnReuseMode, k.ConnReuseSet)
+	case k.LBLCExpiration > maxExpiration || k.LBLCRExpiration > maxExpiration:
+		return fmt.Errorf("expirations %d %d", k.LBLCExpiration, k.LBLCRExpiration)
+	case !slices.Contains(mhSizes, k.MHTableSize):
+		return fmt.Errorf("mh_table_size %d", k.MHTableSize)
+	case k.Overhead != "" && k.Overhead != "classic" && k.Overhead != "total":
+		return fmt.Errorf("overhead %q", k.Overhead)
 	}
 	return nil
 }
@@ -851,10 +1496,40 @@ func encodeFile(f *File) string {
 	}
 	fmt.Fprintf(&b, "]\nsocket = %s\nworkers = %d\nconn_table_size = %d\n", q(f.Socket), f.Workers, f.ConnTableSize)
 	fmt.Fprintf(&b, "[timeouts]\ntcp = %d\ntcpfin = %d\nudp = %d\n", f.Timeouts.TCP, f.Timeouts.TCPFin, f.Timeouts.UDP)
+	encodeKnobs(&b, f.Knobs)
+	for _, mk := range f.Marks {
+		fmt.Fprintf(&b, "[[fwmark]]\nmark = %d\n", mk.Mark)
+		for _, m := range mk.Matches {
+			addr := m.Addr.String()
+			if m.Addr.Bits() == 32 {
+				addr = m.Addr.Addr().String()
+			}
+			fmt.Fprintf(&b, "[[fwmark.match]]\nprotocol = %s\naddress = %s\nports = [", q(strings.ToLower(m.Proto.String())), q(addr))
+			for i, r := range m.Ports {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				switch {
+				case r.First == r.Last:
+					fmt.Fprintf(&b, "%d", r.First)
+				case i%2 == 0:
+					fmt.Fprintf(&b, "\"%d-%d\"", r.First, r.Last)
+				default:
+					fmt.Fprintf(&b, "\"%d:%d\"", r.First, r.Last) // iptables' spelling
+				}
+			}
+			b.WriteString("]\n")
+		}
+	}
 	methods := map[vs.Method]string{vs.Route: "dr", vs.Tunnel: "tun", vs.Masq: "nat", vs.FullNAT: "fullnat"}
 	for _, s := range f.Rules.Services {
-		fmt.Fprintf(&b, "[[virtual_server]]\nprotocol = %s\naddress = %s\nscheduler = %s\npersistence_timeout = %d\none_packet = %v\n",
-			q(strings.ToLower(s.Proto.String())), q(netip.AddrPortFrom(s.Addr, s.Port).String()), q(s.Scheduler), s.Timeout, s.OnePacket)
+		b.WriteString("[[virtual_server]]\n")
+		if s.FwMark != 0 {
+			fmt.Fprintf(&b, "fwmark = %d\n", s.FwMark)
+		} else {
+			fmt.Fprintf(&b, "protocol = %s\naddress = %s\n", q(strings.ToLower(s.Proto.String())), q(netip.AddrPortFrom(s.Addr, s.Port).String()))
+		}
+		fmt.Fprintf(&b, "scheduler = %s\npersistence_timeout = %d\none_packet = %v\n", q(s.Scheduler), s.Timeout, s.OnePacket)
 		if s.Netmask.IsValid() {
 			fmt.Fprintf(&b, "persistence_netmask = %s\n", q(s.Netmask.String()))
 		}
@@ -874,6 +1549,29 @@ func encodeFile(f *File) string {
 	return b.String()
 }
 
+// encodeKnobs writes k as a [sysctl] table, leaving out the keys whose
+// zero value stands for the default.
+func encodeKnobs(b *strings.Builder, k Knobs) {
+	b01 := map[bool]int{false: 0, true: 1}
+	fmt.Fprintf(b, "[sysctl]\nexpire_nodest_conn = %d\nexpire_quiescent_template = %v\nsloppy_tcp = %d\n",
+		b01[k.ExpireNodestConn], k.ExpireQuiescentTemplate, b01[k.SloppyTCP])
+	if k.ConnReuseSet {
+		fmt.Fprintf(b, "conn_reuse_mode = %d\n", k.ConnReuseMode)
+	}
+	if k.LBLCExpiration != 0 {
+		fmt.Fprintf(b, "lblc_expiration = %d\n", k.LBLCExpiration)
+	}
+	if k.LBLCRExpiration != 0 {
+		fmt.Fprintf(b, "lblcr_expiration = %d\n", k.LBLCRExpiration)
+	}
+	if k.MHTableSize != 0 {
+		fmt.Fprintf(b, "mh_table_size = %d\n", k.MHTableSize)
+	}
+	if k.Overhead != "" {
+		fmt.Fprintf(b, "overhead = %q\n", k.Overhead)
+	}
+}
+
 // assertFileRoundTrip checks that f written out and parsed again is f.
 func assertFileRoundTrip(t *testing.T, f *File) {
 	t.Helper()
@@ -889,7 +1587,7 @@ func assertFileRoundTrip(t *testing.T, f *File) {
 
 func FuzzParse(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/*.toml")
-	seeds = append(seeds, "../examples/ulvs.toml")
+	seeds = append(seeds, "../examples/ulvs.toml", "../examples/ftp.toml")
 	for _, path := range seeds {
 		data, err := os.ReadFile(path)
 		if err != nil {

@@ -63,7 +63,7 @@ func TestParseArgs(t *testing.T) {
 			name: "add service rr persistent default timeout",
 			args: "-A -t 10.77.0.100:80 -s rr -p",
 			want: Command{Op: OpAddService, HasService: true,
-				Service: Service{Proto: vs.TCP, Addr: vip, Port: 80, Scheduler: "rr", Persistent: true, Timeout: 300}},
+				Service: Service{Proto: vs.TCP, Addr: vip, Port: 80, Scheduler: "rr", Persistent: true, Timeout: 360}},
 		},
 		{
 			name: "persistent with value and netmask",
@@ -76,7 +76,7 @@ func TestParseArgs(t *testing.T) {
 			name: "optional argument skips a following option",
 			args: "-A -t 10.77.0.100:0 -p -s sh -b sh-port,sh-fallback",
 			want: Command{Op: OpAddService, HasService: true,
-				Service: Service{Proto: vs.TCP, Addr: vip, Port: 0, Scheduler: "sh", Persistent: true, Timeout: 300,
+				Service: Service{Proto: vs.TCP, Addr: vip, Port: 0, Scheduler: "sh", Persistent: true, Timeout: 360,
 					SchedFlags: []string{"sh-fallback", "sh-port"}}},
 		},
 		{

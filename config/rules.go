@@ -90,8 +90,11 @@ type Knobs struct {
 	// tells an explicit 0 from the default.
 	ConnReuseMode int
 	ConnReuseSet  bool
-	// ExpireNodestConn is expire_nodest_conn (default 0): drop, rather
-	// than keep forwarding, packets of connections whose dest was removed.
+	// ExpireNodestConn is expire_nodest_conn (default 0). Packets of a
+	// connection whose dest was removed are dropped either way; with it
+	// the connection is expired at its next packet (so a new SYN is
+	// scheduled again), and a new SYN on a connection to a weight-0 dest
+	// is rescheduled.
 	ExpireNodestConn bool
 	// ExpireQuiescentTemplate is expire_quiescent_template (default 0):
 	// a persistence template whose dest has weight 0 is not used.

@@ -1,0 +1,423 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/ulvs/ulvs/vs"
+)
+
+// ErrNotExpressible reports rules the TOML file cannot hold (IPv6, SCTP,
+// the Local forwarding method, a persistent service without a timeout).
+var ErrNotExpressible = errors.New("cannot be written to a ulvs TOML file")
+
+// tomlForward is the forward name the writer uses for each method.
+var tomlForward = map[vs.Method]string{
+	vs.Route: "dr", vs.Tunnel: "tun", vs.Masq: "nat", vs.FullNAT: "fullnat",
+}
+
+// MarshalTOML writes f as a configuration file that Parse reads back to
+// the same File (except Path): [director], [timeouts] when set, [sysctl]
+// when any knob differs from the default, [metrics] when on, every
+// [[fwmark]] and every [[virtual_server]] with its real servers. Defaults
+// Parse fills in are written out explicitly where that keeps the file
+// clear (scheduler, forward, weight); comments are not kept. It fails
+// with ErrNotExpressible for rules the format cannot hold.
+func (f *File) MarshalTOML() ([]byte, error) {
+	var b strings.Builder
+	b.WriteString("# ulvs director configuration (ulvsd -c). Written by ulvsd.\n\n")
+	b.WriteString("[director]\n")
+	b.WriteString("interfaces = [")
+	for i, name := range f.Interfaces {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(tomlString(name))
+	}
+	b.WriteString("]\n")
+	if f.Socket != "" && f.Socket != DefaultSocket {
+		fmt.Fprintf(&b, "socket = %s\n", tomlString(f.Socket))
+	}
+	if f.Workers != 0 {
+		fmt.Fprintf(&b, "workers = %d\n", f.Workers)
+	}
+	if f.ConnTableSize != 0 {
+		fmt.Fprintf(&b, "conn_table_size = %d\n", f.ConnTableSize)
+	}
+	if t := f.Timeouts; t != (Timeouts{}) {
+		b.WriteString("\n[timeouts]\n")
+		for _, kv := range []struct {
+			k string
+			v uint32
+		}{{"tcp", t.TCP}, {"tcpfin", t.TCPFin}, {"udp", t.UDP}} {
+			if kv.v != 0 {
+				fmt.Fprintf(&b, "%s = %d\n", kv.k, kv.v)
+			}
+		}
+	}
+	writeKnobs(&b, &f.Knobs)
+	if f.Metrics.Listen != "" {
+		fmt.Fprintf(&b, "\n[metrics]\nlisten = %s\n", tomlString(f.Metrics.Listen))
+	}
+	for _, m := range f.Marks {
+		if err := writeMark(&b, &m); err != nil {
+			return nil, err
+		}
+	}
+	svcs, err := MarshalServices(f.Rules)
+	if err != nil {
+		return nil, err
+	}
+	b.Write(svcs)
+	return []byte(b.String()), nil
+}
+
+func writeKnobs(b *strings.Builder, k *Knobs) {
+	var lines []string
+	if k.ConnReuseSet {
+		lines = append(lines, fmt.Sprintf("conn_reuse_mode = %d", k.ConnReuseMode))
+	}
+	for _, kv := range []struct {
+		k string
+		v bool
+	}{{"expire_nodest_conn", k.ExpireNodestConn}, {"expire_quiescent_template", k.ExpireQuiescentTemplate}, {"sloppy_tcp", k.SloppyTCP}} {
+		if kv.v {
+			lines = append(lines, kv.k+" = 1")
+		}
+	}
+	if k.LBLCExpiration != 0 {
+		lines = append(lines, fmt.Sprintf("lblc_expiration = %d", k.LBLCExpiration))
+	}
+	if k.LBLCRExpiration != 0 {
+		lines = append(lines, fmt.Sprintf("lblcr_expiration = %d", k.LBLCRExpiration))
+	}
+	if k.MHTableSize != 0 {
+		lines = append(lines, fmt.Sprintf("mh_table_size = %d", k.MHTableSize))
+	}
+	if k.Overhead != "" {
+		lines = append(lines, "overhead = "+tomlString(k.Overhead))
+	}
+	if len(lines) == 0 {
+		return
+	}
+	b.WriteString("\n[sysctl]\n")
+	for _, l := range lines {
+		b.WriteString(l)
+		b.WriteByte('\n')
+	}
+}
+
+func writeMark(b *strings.Builder, m *Mark) error {
+	fmt.Fprintf(b, "\n[[fwmark]]\nmark = %d\n", m.Mark)
+	for _, mm := range m.Matches {
+		if !mm.Addr.Addr().Is4() {
+			return fmt.Errorf("fwmark %d: match address %s: %w", m.Mark, mm.Addr, ErrNotExpressible)
+		}
+		proto, err := protoKey(mm.Proto)
+		if err != nil {
+			return fmt.Errorf("fwmark %d: %w", m.Mark, err)
+		}
+		addr := mm.Addr.String()
+		if mm.Addr.Bits() == 32 {
+			addr = mm.Addr.Addr().String()
+		}
+		fmt.Fprintf(b, "  [[fwmark.match]]\n  protocol = %q\n  address = %s\n", proto, tomlString(addr))
+		if len(mm.Ports) > 0 {
+			b.WriteString("  ports = [")
+			for i, r := range mm.Ports {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				if r.First == r.Last {
+					b.WriteString(strconv.Itoa(int(r.First)))
+				} else {
+					fmt.Fprintf(b, "\"%d-%d\"", r.First, r.Last)
+				}
+			}
+			b.WriteString("]\n")
+		}
+	}
+	return nil
+}
+
+func protoKey(p vs.Protocol) (string, error) {
+	switch p {
+	case vs.TCP:
+		return "tcp", nil
+	case vs.UDP:
+		return "udp", nil
+	}
+	return "", fmt.Errorf("protocol %d: %w", p, ErrNotExpressible)
+}
+
+// MarshalServices writes the [[virtual_server]] tables of r, each service
+// and real server in r's order, every setting explicit. Two Rules that
+// give the same text are the same rules as far as the file can tell.
+func MarshalServices(r Rules) ([]byte, error) {
+	var b strings.Builder
+	for i := range r.Services {
+		s := &r.Services[i]
+		name := serviceName(s.Key())
+		b.WriteString("\n[[virtual_server]]\n")
+		if s.FwMark != 0 {
+			fmt.Fprintf(&b, "fwmark = %d\n", s.FwMark)
+		} else {
+			if !s.Addr.Is4() {
+				return nil, fmt.Errorf("service %s: %w (IPv4 only)", name, ErrNotExpressible)
+			}
+			proto, err := protoKey(s.Proto)
+			if err != nil {
+				return nil, fmt.Errorf("service %s: %w", name, err)
+			}
+			fmt.Fprintf(&b, "protocol = %q\naddress = %q\n", proto, netip.AddrPortFrom(s.Addr, s.Port))
+		}
+		sched := s.Scheduler
+		if sched == "" {
+			sched = fileDefaultScheduler
+		}
+		fmt.Fprintf(&b, "scheduler = %s\n", tomlString(sched))
+		if s.Persistent {
+			if s.Timeout == 0 {
+				return nil, fmt.Errorf("service %s: persistent without a timeout: %w", name, ErrNotExpressible)
+			}
+			fmt.Fprintf(&b, "persistence_timeout = %d\n", s.Timeout)
+			if s.Netmask.IsValid() {
+				fmt.Fprintf(&b, "persistence_netmask = %q\n", s.Netmask)
+			}
+		}
+		if s.OnePacket {
+			b.WriteString("one_packet = true\n")
+		}
+		if len(s.SchedFlags) > 0 {
+			b.WriteString("sched_flags = [")
+			for j, fl := range s.SchedFlags {
+				if j > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString(tomlString(fl))
+			}
+			b.WriteString("]\n")
+		}
+		for j := range s.Dests {
+			d := &s.Dests[j]
+			fwd, ok := tomlForward[d.Method]
+			if !ok {
+				return nil, fmt.Errorf("service %s, real server %s: forwarding method %s: %w",
+					name, netip.AddrPortFrom(d.Addr, d.Port), d.Method, ErrNotExpressible)
+			}
+			if !d.Addr.Is4() {
+				return nil, fmt.Errorf("service %s, real server %s: %w (IPv4 only)", name, d.Addr, ErrNotExpressible)
+			}
+			fmt.Fprintf(&b, "\n  [[virtual_server.real_server]]\n  address = %q\n  forward = %q\n  weight = %d\n",
+				netip.AddrPortFrom(d.Addr, d.Port), fwd, d.Weight)
+			if d.UThreshold != 0 {
+				fmt.Fprintf(&b, "  upper_threshold = %d\n", d.UThreshold)
+			}
+			if d.LThreshold != 0 {
+				fmt.Fprintf(&b, "  lower_threshold = %d\n", d.LThreshold)
+			}
+		}
+	}
+	return []byte(b.String()), nil
+}
+
+// ReplaceServices returns the configuration file data with its virtual
+// services replaced by r: every [[virtual_server]] table (with its
+// [[virtual_server.real_server]] tables, or a top-level virtual_server
+// array) is taken out and r's tables go where the first one was, or at
+// the end. Everything else, comments included, stays as it was. The
+// result is parsed as path to make sure it holds exactly r; data must
+// parse too.
+func ReplaceServices(path string, data []byte, r Rules) ([]byte, error) {
+	if _, err := Parse(path, data); err != nil {
+		return nil, err
+	}
+	svcs, err := MarshalServices(r)
+	if err != nil {
+		return nil, err
+	}
+	spans := serviceSpans(data)
+	var out []byte
+	at := len(data)
+	if len(spans) > 0 {
+		at = spans[0][0]
+	}
+	prev := 0
+	for i, sp := range spans {
+		gap := data[prev:sp[0]]
+		if i > 0 && len(strings.TrimSpace(string(gap))) == 0 {
+			gap = nil // blank lines between two service tables go with them
+		}
+		out = append(out, gap...)
+		if sp[0] == at {
+			out = append(out, strings.TrimPrefix(string(svcs), "\n")...)
+		}
+		prev = sp[1]
+	}
+	out = append(out, data[prev:]...)
+	if len(spans) == 0 {
+		if len(out) > 0 && out[len(out)-1] != '\n' {
+			out = append(out, '\n')
+		}
+		out = append(out, svcs...)
+	}
+	f, err := Parse(path, out)
+	if err != nil {
+		return nil, fmt.Errorf("rewriting %s: %w", path, err)
+	}
+	got, err := MarshalServices(f.Rules)
+	if err != nil || string(got) != string(svcs) {
+		return nil, fmt.Errorf("rewriting %s: the file does not read back as the rules written (%v)", path, err)
+	}
+	return out, nil
+}
+
+// serviceSpans returns the [start, end) byte ranges of data that hold
+// virtual services: each table whose header starts with virtual_server,
+// from its header to the end of its last key's line, and a top-level
+// virtual_server key. It scans with the keyScanner of indexKeys, so
+// strings and multi-line arrays are skipped correctly.
+func serviceSpans(data []byte) [][2]int {
+	s := &keyScanner{data: data, lines: make(map[string]int), arrays: make(map[string]int)}
+	var spans [][2]int
+	inService := false // inside a virtual_server table
+	inTable := false   // after any table header: no top-level keys follow
+	lineEnd := func(i int) int {
+		for i < len(data) && data[i] != '\n' && data[i] != '#' {
+			i++
+		}
+		for i < len(data) && data[i] != '\n' {
+			i++ // a trailing comment belongs to the line
+		}
+		if i < len(data) {
+			i++
+		}
+		return i
+	}
+	for {
+		s.skipBlank()
+		if s.eof() {
+			break
+		}
+		start := s.i
+		if data[s.i] == '[' {
+			s.i++
+			if s.peek(0) == '[' {
+				s.i++
+			}
+			parts := s.key()
+			s.skipSpace()
+			for !s.eof() && data[s.i] == ']' {
+				s.i++
+			}
+			inTable = true
+			inService = len(parts) > 0 && parts[0] == "virtual_server"
+			if inService {
+				spans = append(spans, [2]int{lineStart(data, start), lineEnd(s.i)})
+			}
+		} else {
+			parts := s.key()
+			s.skipSpace()
+			if s.peek(0) == '=' {
+				s.i++
+				s.skipSpace()
+				s.value("")
+			}
+			end := lineEnd(s.i)
+			switch {
+			case inService:
+				spans[len(spans)-1][1] = end
+			case !inTable && len(parts) > 0 && parts[0] == "virtual_server":
+				spans = append(spans, [2]int{lineStart(data, start), end})
+			}
+		}
+		if s.i == start {
+			s.i++
+		}
+	}
+	return spans
+}
+
+// lineStart moves off back over the blanks before it to the start of its
+// line, if only blanks precede it there.
+func lineStart(data []byte, off int) int {
+	i := off
+	for i > 0 && (data[i-1] == ' ' || data[i-1] == '\t') {
+		i--
+	}
+	if i == 0 || data[i-1] == '\n' {
+		return i
+	}
+	return off
+}
+
+// tomlString quotes s as a TOML basic string.
+func tomlString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// WriteFileAtomic writes data to path so that readers see either the old
+// file or the new one, never a part: it writes a temporary file in the
+// same directory, syncs it, renames it over path and syncs the directory.
+// A new file gets mode perm; an existing one keeps its mode.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	if fi, err := os.Stat(path); err == nil {
+		perm = fi.Mode().Perm()
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	name := tmp.Name()
+	fail := func(err error) error {
+		tmp.Close()
+		os.Remove(name)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(name)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(name, path); err != nil {
+		os.Remove(name)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
