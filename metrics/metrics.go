@@ -1,0 +1,226 @@
+// Package metrics serves ulvs's counters to Prometheus: an HTTP /metrics
+// endpoint, off unless ulvsd is given an address ([metrics] listen in the
+// TOML file, or ulvsd --metrics ADDR). It is a ulvs extension; the kernel's
+// IPVS has no such endpoint.
+//
+// The IPVS metrics follow node_exporter's IPVS collector
+// (collector/ipvs_linux.go), with the prefix ulvs_ instead of node_, so
+// that dashboards and alerts written for a kernel director work with a
+// ulvs one after a rename:
+//
+//	ulvs_ipvs_connections_total                 counter  all services together
+//	ulvs_ipvs_incoming_packets_total            counter
+//	ulvs_ipvs_outgoing_packets_total            counter
+//	ulvs_ipvs_incoming_bytes_total              counter
+//	ulvs_ipvs_outgoing_bytes_total              counter
+//	ulvs_ipvs_backend_connections_active        gauge    per real server
+//	ulvs_ipvs_backend_connections_inactive      gauge
+//	ulvs_ipvs_backend_weight                    gauge
+//
+// The backend metrics carry node_exporter's labels local_address,
+// local_port, remote_address, remote_port, proto and local_mark, with the
+// values procfs reads from /proc/net/ip_vs: proto "TCP" or "UDP" and an
+// empty local_mark for an address service; proto "FWM", an empty
+// local_address, local_port "0" and the mark as 8 hex digits for a
+// firewall-mark service.
+//
+// The data path's own counters (snapshot Engine) follow:
+//
+//	ulvs_engine_drops_total{reason="..."}   counter  one series per drop reason
+//	ulvs_engine_<name>_total                counter  rx_frames, rx_bytes,
+//	                                                 tx_frames, tx_bytes, ...
+//
+// # Concurrency
+//
+// Each scrape calls the Source once and reports that one snapshot; a
+// Collector keeps no state between scrapes and is safe for concurrent use.
+// Handler builds its own registry: nothing is registered globally.
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ulvs/ulvs/ctl"
+)
+
+// Source returns the snapshot one scrape reports: the director's
+// Snapshot, or a ctl.Client's.
+type Source func() (ctl.Snapshot, error)
+
+// Backend label names, node_exporter's.
+var backendLabels = []string{"local_address", "local_port", "remote_address", "remote_port", "proto", "local_mark"}
+
+const namespace = "ulvs"
+
+// Collector is a prometheus.Collector reading a Snapshot on each scrape.
+// It is an unchecked collector (Describe sends nothing) because the
+// engine's counter names come with the snapshot.
+type Collector struct {
+	src Source
+
+	connections, inPackets, outPackets, inBytes, outBytes *prometheus.Desc
+	active, inactive, weight                              *prometheus.Desc
+	drops                                                 *prometheus.Desc
+	scrapeError                                           *prometheus.Desc
+}
+
+var _ prometheus.Collector = (*Collector)(nil)
+
+// NewCollector returns a Collector reporting the snapshots of src.
+func NewCollector(src Source) *Collector {
+	ipvs := func(name, help string, labels []string) *prometheus.Desc {
+		return prometheus.NewDesc(prometheus.BuildFQName(namespace, "ipvs", name), help, labels, nil)
+	}
+	return &Collector{
+		src:         src,
+		connections: ipvs("connections_total", "The total number of connections made.", nil),
+		inPackets:   ipvs("incoming_packets_total", "The total number of incoming packets.", nil),
+		outPackets:  ipvs("outgoing_packets_total", "The total number of outgoing packets.", nil),
+		inBytes:     ipvs("incoming_bytes_total", "The total amount of incoming data.", nil),
+		outBytes:    ipvs("outgoing_bytes_total", "The total amount of outgoing data.", nil),
+		active:      ipvs("backend_connections_active", "The current active connections by local and remote address.", backendLabels),
+		inactive:    ipvs("backend_connections_inactive", "The current inactive connections by local and remote address.", backendLabels),
+		weight:      ipvs("backend_weight", "The current backend weight by local and remote address.", backendLabels),
+		drops: prometheus.NewDesc(prometheus.BuildFQName(namespace, "engine", "drops_total"),
+			"Frames the data path dropped, by reason.", []string{"reason"}, nil),
+		scrapeError: prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "snapshot_error"),
+			"The director's snapshot could not be read.", nil, nil),
+	}
+}
+
+// Describe sends nothing: Collector is unchecked.
+func (c *Collector) Describe(chan<- *prometheus.Desc) {}
+
+// Collect reads one snapshot and sends its metrics.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	snap, err := c.src()
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.scrapeError, err)
+		return
+	}
+	var tot ctl.Stats
+	type backend struct{ active, inactive, weight float64 }
+	sums := map[string]*backend{}
+	var keys []string
+	labels := map[string][]string{}
+	for i := range snap.Services {
+		s := &snap.Services[i]
+		tot.Conns += s.Stats.Conns
+		tot.InPkts += s.Stats.InPkts
+		tot.OutPkts += s.Stats.OutPkts
+		tot.InBytes += s.Stats.InBytes
+		tot.OutBytes += s.Stats.OutBytes
+		local, port, proto, mark := "", "0", "FWM", ""
+		if s.FwMark != 0 {
+			mark = fmt.Sprintf("%08X", s.FwMark) // /proc/net/ip_vs: "FWM  %08X"
+		} else {
+			local, port = s.Addr.String(), strconv.Itoa(int(s.Port))
+			proto = s.Proto.String()
+		}
+		for j := range s.Dests {
+			d := &s.Dests[j]
+			lv := []string{local, port, d.Addr.String(), strconv.Itoa(int(d.Port)), proto, mark}
+			// node_exporter sums series whose labels coincide.
+			key := strings.Join(lv, "\x00")
+			b := sums[key]
+			if b == nil {
+				b = &backend{}
+				sums[key] = b
+				keys = append(keys, key)
+				labels[key] = lv
+			}
+			b.active += float64(d.ActiveConns)
+			b.inactive += float64(d.InactConns)
+			b.weight += float64(d.Weight)
+		}
+	}
+	counter := func(d *prometheus.Desc, v uint64, lv ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), lv...)
+	}
+	counter(c.connections, tot.Conns)
+	counter(c.inPackets, tot.InPkts)
+	counter(c.outPackets, tot.OutPkts)
+	counter(c.inBytes, tot.InBytes)
+	counter(c.outBytes, tot.OutBytes)
+	for _, key := range keys {
+		b, lv := sums[key], labels[key]
+		ch <- prometheus.MustNewConstMetric(c.active, prometheus.GaugeValue, b.active, lv...)
+		ch <- prometheus.MustNewConstMetric(c.inactive, prometheus.GaugeValue, b.inactive, lv...)
+		ch <- prometheus.MustNewConstMetric(c.weight, prometheus.GaugeValue, b.weight, lv...)
+	}
+	names := make([]string, 0, len(snap.Engine))
+	for name := range snap.Engine {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		v := snap.Engine[name]
+		if reason, ok := strings.CutPrefix(name, "drop_"); ok {
+			counter(c.drops, v, reason)
+			continue
+		}
+		metric := prometheus.BuildFQName(namespace, "engine", sanitize(name)+"_total")
+		d := prometheus.NewDesc(metric, "The data path's "+name+" counter.", nil, nil)
+		counter(d, v)
+	}
+}
+
+// sanitize makes an engine counter name a metric name part.
+func sanitize(name string) string {
+	b := []byte(strings.ToLower(name))
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// Handler returns the /metrics handler for src, with a registry of its
+// own holding one Collector.
+func Handler(src Source) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(NewCollector(src))
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+// Serve serves /metrics for src on ln until ctx is done, then shuts the
+// server down and returns nil; it returns a serving error otherwise.
+func Serve(ctx context.Context, ln net.Listener, src Source, log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", Handler(src))
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	err := srv.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		<-done
+		return nil
+	}
+	return fmt.Errorf("metrics: %w", err)
+}

@@ -1,0 +1,189 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/ulvs/ulvs/config"
+	"github.com/ulvs/ulvs/ctl"
+	"github.com/ulvs/ulvs/vs"
+)
+
+func snapshot() ctl.Snapshot {
+	vip := netip.MustParseAddr("10.77.0.100")
+	return ctl.Snapshot{
+		Services: []ctl.ServiceStatus{
+			{
+				Service: config.Service{Proto: vs.TCP, Addr: vip, Port: 80, Scheduler: "rr"},
+				Stats:   ctl.Stats{Conns: 10, InPkts: 100, OutPkts: 90, InBytes: 5000, OutBytes: 90000},
+				Dests: []ctl.DestStatus{
+					{Dest: config.Dest{Addr: netip.MustParseAddr("10.77.0.11"), Port: 80, Method: vs.Route, Weight: 1}, ActiveConns: 2, InactConns: 3},
+					{Dest: config.Dest{Addr: netip.MustParseAddr("10.77.0.12"), Port: 80, Method: vs.Route, Weight: 3}, InactConns: 121},
+				},
+			},
+			{
+				Service: config.Service{Proto: vs.UDP, Addr: vip, Port: 53},
+				Stats:   ctl.Stats{Conns: 5, InPkts: 7, OutPkts: 7, InBytes: 700, OutBytes: 1400},
+				Dests: []ctl.DestStatus{
+					{Dest: config.Dest{Addr: netip.MustParseAddr("10.77.0.11"), Port: 5353, Method: vs.Masq, Weight: 2}, InactConns: 1},
+				},
+			},
+			{
+				Service: config.Service{Proto: vs.TCP, FwMark: 21, Persistent: true, Timeout: 300},
+				Dests: []ctl.DestStatus{
+					{Dest: config.Dest{Addr: netip.MustParseAddr("10.77.0.13"), Method: vs.Route, Weight: 1}, ActiveConns: 1},
+				},
+			},
+		},
+		Engine: map[string]uint64{
+			"rx_frames": 1000, "rx_bytes": 64000, "tx_frames": 990, "tx_bytes": 63000,
+			"drop_malformed": 4, "drop_no_service": 6, "new_conns": 15,
+		},
+	}
+}
+
+const wantIPVS = `# HELP ulvs_ipvs_backend_connections_active The current active connections by local and remote address.
+# TYPE ulvs_ipvs_backend_connections_active gauge
+ulvs_ipvs_backend_connections_active{local_address="",local_mark="00000015",local_port="0",proto="FWM",remote_address="10.77.0.13",remote_port="0"} 1
+ulvs_ipvs_backend_connections_active{local_address="10.77.0.100",local_mark="",local_port="53",proto="UDP",remote_address="10.77.0.11",remote_port="5353"} 0
+ulvs_ipvs_backend_connections_active{local_address="10.77.0.100",local_mark="",local_port="80",proto="TCP",remote_address="10.77.0.11",remote_port="80"} 2
+ulvs_ipvs_backend_connections_active{local_address="10.77.0.100",local_mark="",local_port="80",proto="TCP",remote_address="10.77.0.12",remote_port="80"} 0
+# HELP ulvs_ipvs_backend_connections_inactive The current inactive connections by local and remote address.
+# TYPE ulvs_ipvs_backend_connections_inactive gauge
+ulvs_ipvs_backend_connections_inactive{local_address="",local_mark="00000015",local_port="0",proto="FWM",remote_address="10.77.0.13",remote_port="0"} 0
+ulvs_ipvs_backend_connections_inactive{local_address="10.77.0.100",local_mark="",local_port="53",proto="UDP",remote_address="10.77.0.11",remote_port="5353"} 1
+ulvs_ipvs_backend_connections_inactive{local_address="10.77.0.100",local_mark="",local_port="80",proto="TCP",remote_address="10.77.0.11",remote_port="80"} 3
+ulvs_ipvs_backend_connections_inactive{local_address="10.77.0.100",local_mark="",local_port="80",proto="TCP",remote_address="10.77.0.12",remote_port="80"} 121
+# HELP ulvs_ipvs_backend_weight The current backend weight by local and remote address.
+# TYPE ulvs_ipvs_backend_weight gauge
+ulvs_ipvs_backend_weight{local_address="",local_mark="00000015",local_port="0",proto="FWM",remote_address="10.77.0.13",remote_port="0"} 1
+ulvs_ipvs_backend_weight{local_address="10.77.0.100",local_mark="",local_port="53",proto="UDP",remote_address="10.77.0.11",remote_port="5353"} 2
+ulvs_ipvs_backend_weight{local_address="10.77.0.100",local_mark="",local_port="80",proto="TCP",remote_address="10.77.0.11",remote_port="80"} 1
+ulvs_ipvs_backend_weight{local_address="10.77.0.100",local_mark="",local_port="80",proto="TCP",remote_address="10.77.0.12",remote_port="80"} 3
+# HELP ulvs_ipvs_connections_total The total number of connections made.
+# TYPE ulvs_ipvs_connections_total counter
+ulvs_ipvs_connections_total 15
+# HELP ulvs_ipvs_incoming_bytes_total The total amount of incoming data.
+# TYPE ulvs_ipvs_incoming_bytes_total counter
+ulvs_ipvs_incoming_bytes_total 5700
+# HELP ulvs_ipvs_incoming_packets_total The total number of incoming packets.
+# TYPE ulvs_ipvs_incoming_packets_total counter
+ulvs_ipvs_incoming_packets_total 107
+# HELP ulvs_ipvs_outgoing_bytes_total The total amount of outgoing data.
+# TYPE ulvs_ipvs_outgoing_bytes_total counter
+ulvs_ipvs_outgoing_bytes_total 91400
+# HELP ulvs_ipvs_outgoing_packets_total The total number of outgoing packets.
+# TYPE ulvs_ipvs_outgoing_packets_total counter
+ulvs_ipvs_outgoing_packets_total 97
+`
+
+const wantEngine = `# HELP ulvs_engine_drops_total Frames the data path dropped, by reason.
+# TYPE ulvs_engine_drops_total counter
+ulvs_engine_drops_total{reason="malformed"} 4
+ulvs_engine_drops_total{reason="no_service"} 6
+# HELP ulvs_engine_rx_bytes_total The data path's rx_bytes counter.
+# TYPE ulvs_engine_rx_bytes_total counter
+ulvs_engine_rx_bytes_total 64000
+# HELP ulvs_engine_rx_frames_total The data path's rx_frames counter.
+# TYPE ulvs_engine_rx_frames_total counter
+ulvs_engine_rx_frames_total 1000
+# HELP ulvs_engine_tx_frames_total The data path's tx_frames counter.
+# TYPE ulvs_engine_tx_frames_total counter
+ulvs_engine_tx_frames_total 990
+`
+
+func TestCollector(t *testing.T) {
+	c := NewCollector(func() (ctl.Snapshot, error) { return snapshot(), nil })
+	names := []string{
+		"ulvs_ipvs_connections_total", "ulvs_ipvs_incoming_packets_total", "ulvs_ipvs_outgoing_packets_total",
+		"ulvs_ipvs_incoming_bytes_total", "ulvs_ipvs_outgoing_bytes_total",
+		"ulvs_ipvs_backend_connections_active", "ulvs_ipvs_backend_connections_inactive", "ulvs_ipvs_backend_weight",
+	}
+	if err := testutil.CollectAndCompare(c, strings.NewReader(wantIPVS), names...); err != nil {
+		t.Error(err)
+	}
+	if err := testutil.CollectAndCompare(c, strings.NewReader(wantEngine),
+		"ulvs_engine_drops_total", "ulvs_engine_rx_bytes_total", "ulvs_engine_rx_frames_total", "ulvs_engine_tx_frames_total"); err != nil {
+		t.Error(err)
+	}
+	// 8 IPVS families: 5 totals + 3 x 4 backends; engine: 7 counters.
+	if n := testutil.CollectAndCount(c); n != 5+12+7 {
+		t.Errorf("CollectAndCount = %d, want %d", n, 5+12+7)
+	}
+	if problems, err := testutil.CollectAndLint(c); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %v", problems, err)
+	}
+}
+
+func TestCollectorEmptyAndError(t *testing.T) {
+	c := NewCollector(func() (ctl.Snapshot, error) { return ctl.Snapshot{}, nil })
+	if n := testutil.CollectAndCount(c, "ulvs_ipvs_connections_total"); n != 1 {
+		t.Errorf("empty snapshot: %d connections_total series, want 1", n)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(NewCollector(func() (ctl.Snapshot, error) { return ctl.Snapshot{}, errors.New("daemon gone") }))
+	if _, err := reg.Gather(); err == nil || !strings.Contains(err.Error(), "daemon gone") {
+		t.Errorf("Gather with a failing source: %v, want the error", err)
+	}
+}
+
+func TestHandler(t *testing.T) {
+	srv := httptest.NewServer(Handler(func() (ctl.Snapshot, error) { return snapshot(), nil }))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		`ulvs_ipvs_backend_connections_inactive{local_address="10.77.0.100",local_mark="",local_port="80",proto="TCP",remote_address="10.77.0.12",remote_port="80"} 121`,
+		"ulvs_ipvs_connections_total 15",
+		`ulvs_engine_drops_total{reason="malformed"} 4`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, body)
+		}
+	}
+	// Two handlers, two registries: no global registration conflicts.
+	_ = Handler(func() (ctl.Snapshot, error) { return snapshot(), nil })
+}
+
+func TestServe(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, ln, func() (ctl.Snapshot, error) { return snapshot(), nil }, nil) }()
+	resp, err := http.Get("http://" + ln.Addr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "ulvs_ipvs_outgoing_bytes_total 91400") {
+		t.Errorf("served metrics:\n%s", body)
+	}
+	if resp, err := http.Get("http://" + ln.Addr().String() + "/other"); err == nil {
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("/other: %s, want 404", resp.Status)
+		}
+		resp.Body.Close()
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Serve after cancel: %v", err)
+	}
+}
