@@ -56,6 +56,7 @@ type run struct {
 	out    *bufio.Writer
 	socket string
 	client *ctl.Client
+	json   bool // --json (ext.go)
 }
 
 // Run executes args and returns the exit status.
@@ -77,7 +78,14 @@ func (p *Program) Run(args []string) int {
 		return exitCommand
 	}
 	r.socket = ctl.SocketPath(sock, p.Getenv)
-	status, _ := r.process(args, false)
+	args, ext := extractExtensions(args)
+	var status int
+	if ext.save {
+		status = r.saveConfig(args, ext)
+	} else {
+		r.json = ext.json
+		status, _ = r.process(args, false)
+	}
 	if r.client != nil {
 		r.client.Close()
 	}
@@ -160,6 +168,11 @@ func (r *run) process(args []string, readingStdin bool) (status int, exit bool) 
 		io.WriteString(r.out, versionLine(r.Name))
 		return exitOK, true
 	}
+	if r.json && c.Op != config.OpList {
+		r.out.Flush()
+		fmt.Fprintf(r.Stderr, "%s\n", msgJSONListOnly)
+		return exitFail, true
+	}
 	if !r.connect() {
 		return exitFail, true
 	}
@@ -221,6 +234,9 @@ func (r *run) list(c *config.Command) (int, bool) {
 		if err != nil {
 			return fail(err)
 		}
+		if r.json {
+			return r.writeJSON(connsJSON(conns))
+		}
 		l.conns(conns)
 		return exitOK, false
 	case c.List.Timeout:
@@ -229,15 +245,35 @@ func (r *run) list(c *config.Command) (int, bool) {
 			return fail(err)
 		}
 		t := snap.Timeouts
+		if r.json {
+			var jt jsonTimeouts
+			jt.Timeouts.TCP, jt.Timeouts.TCPFin, jt.Timeouts.UDP = t.TCP, t.TCPFin, t.UDP
+			return r.writeJSON(jt)
+		}
 		fmt.Fprintf(r.out, fmtTimeouts, t.TCP, t.TCPFin, t.UDP)
 		return exitOK, false
 	case c.List.Daemon:
 		// ulvs runs no sync daemon: list_daemon prints nothing.
+		if r.json {
+			return r.writeJSON(jsonDaemons{Daemons: []struct{}{}})
+		}
 		return exitOK, false
 	}
 	snap, err := r.client.Snapshot()
 	if err != nil {
 		return fail(err)
+	}
+	if r.json {
+		var only *config.ServiceKey
+		if c.HasService {
+			key := c.Service.Key()
+			only = &key
+		}
+		jl := listingJSON(&snap, only, c.List.NoSort)
+		if only != nil && len(jl.Services) == 0 {
+			return fail(config.ErrNoService)
+		}
+		return r.writeJSON(jl)
 	}
 	if c.HasService && c.Op == config.OpList {
 		key := c.Service.Key()

@@ -28,6 +28,21 @@ type fakeDirector struct {
 	dest     map[netip.Addr]ctl.DestStatus // counters by dest address
 	svcStats ctl.Stats
 	conns    []ctl.ConnStatus
+	own      string   // the daemon's config file for --save-config; "" like ulvsd -i
+	saved    []string // files --save-config wrote
+}
+
+func (d *fakeDirector) SaveConfig(path string) (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if path == "" {
+		path = d.own
+	}
+	if path == "" {
+		return "", ctl.ErrNoConfigFile
+	}
+	d.saved = append(d.saved, path)
+	return path, nil
 }
 
 func (d *fakeDirector) Apply(c config.Command) error {
@@ -277,6 +292,29 @@ func TestGolden(t *testing.T) {
 		{name: "err-missing-argument", args: "-A -t"},
 		{name: "err-option-check", args: "-A -t 10.0.0.1:80 -r 10.0.0.2"},
 		{name: "err-unexpected", args: "-L foo"},
+		{name: "json-list", setup: lab, args: "-L -n --json", stats: bigStats,
+			dests: map[string]ctl.DestStatus{"10.77.0.11": {Stats: bigStats, ActiveConns: 3, InactConns: 4, PersistConns: 1},
+				"10.77.0.12": counters(-1, 70000)}},
+		{name: "json-list-names-ignored", setup: seedDR, args: "--json -L --rate",
+			dests: map[string]ctl.DestStatus{"172.25.7.3": counters(0, 121), "172.25.7.4": counters(0, 122)}},
+		{name: "json-list-nosort", setup: seedDR, args: "-L -n --nosort --json"},
+		{name: "json-list-one-service", setup: lab, args: "-L -n --json -t 10.77.0.100:80"},
+		{name: "json-list-one-service-missing", setup: lab, args: "-L -n --json -t 10.77.0.100:81"},
+		{name: "json-list-empty", args: "-L -n --json"},
+		{name: "json-conns", args: "-L -n -c --json", conns: []ctl.ConnStatus{
+			{Proto: vs.TCP, Client: netip.MustParseAddrPort("10.77.0.10:40000"), Virtual: netip.MustParseAddrPort("10.77.0.100:80"),
+				Dest: netip.MustParseAddrPort("10.77.0.11:80"), State: "ESTABLISHED", Expires: 899},
+			{Client: netip.MustParseAddrPort("10.77.0.10:0"), Virtual: netip.MustParseAddrPort("10.77.0.100:80"),
+				Dest: netip.MustParseAddrPort("10.77.0.11:80"), Expires: 6000},
+		}},
+		{name: "json-conns-empty", args: "-L -c --json"},
+		{name: "json-timeout", setup: []string{"--set 900 120 300"}, args: "-L --timeout --json"},
+		{name: "json-daemon", args: "-L --daemon --json"},
+		{name: "err-json-save", setup: seedDR, args: "-S --json"},
+		{name: "err-json-edit", args: "--json -A -t 10.0.0.1:80"},
+		{name: "save-config-no-file", args: "--save-config"},
+		{name: "save-config-named", args: "--save-config /etc/ulvs/saved.toml"},
+		{name: "err-save-config-extra", args: "--save-config -L"},
 		{name: "help", args: "-h"},
 		{name: "version", args: "--version"},
 		{name: "no-daemon", args: "-L -n", noSock: true},

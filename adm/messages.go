@@ -132,7 +132,10 @@ func usage(prog string) string {
 	// ulvs addition.
 	b.WriteString("ulvs Options:\n" +
 		"  --socket path                       ulvsd control socket (default=" + ctl.DefaultSocket + ",\n" +
-		"                                      or $" + ctl.EnvSocket + ")\n")
+		"                                      or $" + ctl.EnvSocket + ")\n" +
+		"  --json                              listings (-L, -c, --timeout) as JSON\n" +
+		"  --save-config [file]                ulvsd writes the live rules to its TOML file\n" +
+		"                                      (-c), or to file\n")
 	return b.String()
 }
 
@@ -225,6 +228,13 @@ func sysMessage(err error) string {
 	}
 	return s
 }
+
+// ulvs additions: messages of --json and --save-config.
+const (
+	msgJSONListOnly     = "--json applies to listings only (-L/-l, with -c, --timeout, ...)"
+	msgSaveConfigAlone  = "--save-config takes only a file name (and --socket)"
+	msgSaveConfigFailed = "Can't save the configuration: %s\n"
+)
 
 // Listing texts (print_title, list_all, list_conn, list_timeout).
 const (

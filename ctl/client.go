@@ -93,3 +93,14 @@ func (c *Client) Conns() ([]ConnStatus, error) {
 	}
 	return resp.Conns, nil
 }
+
+// SaveConfig asks the daemon to write its live rules to path (absolute),
+// or to its own configuration file when path is "", and returns the file
+// it wrote. The daemon writes the file, as root, atomically.
+func (c *Client) SaveConfig(path string) (string, error) {
+	resp, err := c.roundTrip(request{Op: "save-config", Path: path})
+	if err != nil {
+		return "", err
+	}
+	return resp.Saved, nil
+}

@@ -48,6 +48,16 @@ type ConnLister interface {
 	Conns() []ConnStatus
 }
 
+// ConfigSaver is implemented by a Director that can write its live rules
+// back to a TOML file (ulvsadm --save-config, a ulvs extension).
+type ConfigSaver interface {
+	// SaveConfig writes the live rules to path, or to the daemon's own
+	// configuration file when path is "", and returns the path written.
+	// It returns ErrNoConfigFile when path is "" and the daemon has no
+	// file.
+	SaveConfig(path string) (string, error)
+}
+
 // IPVSVersion is the IPVS version ulvs reports, the kernel's since 2.6.
 const IPVSVersion = "1.2.1"
 
@@ -132,6 +142,10 @@ type ConnStatus struct {
 // ErrPermission is the refusal of a peer that is not root.
 var ErrPermission = errors.New("permission denied: ulvsd accepts only root")
 
+// ErrNoConfigFile is SaveConfig's refusal to save without a file name in
+// a daemon started without one (ulvsd -i).
+var ErrNoConfigFile = errors.New("ulvsd was started without a configuration file (-c): name the file to write")
+
 // errInternal reports a failure inside the daemon (a panic in Director).
 var errInternal = errors.New("internal error in ulvsd")
 
@@ -156,6 +170,7 @@ var errorCodes = []struct {
 	{"no-daemon", config.ErrNoDaemon},
 	{"not-rule-edit", config.ErrNotRuleEdit},
 	{"permission", ErrPermission},
+	{"no-config-file", ErrNoConfigFile},
 	{"bad-request", errBadRequest},
 	{"internal", errInternal},
 }
@@ -191,8 +206,9 @@ func (e *RemoteError) Error() string { return "ulvsd: " + e.Message }
 func (e *RemoteError) Unwrap() error { return sentinelOf(e.Code) }
 
 type request struct {
-	Op      string          `json:"op"` // "info", "snapshot", "conns", "apply"
+	Op      string          `json:"op"` // "info", "snapshot", "conns", "apply", "save-config"
 	Command *config.Command `json:"command,omitempty"`
+	Path    string          `json:"path,omitempty"` // save-config's file
 }
 
 type wireError struct {
@@ -205,6 +221,7 @@ type response struct {
 	Info     *Info        `json:"info,omitempty"`
 	Snapshot *Snapshot    `json:"snapshot,omitempty"`
 	Conns    []ConnStatus `json:"conns,omitempty"`
+	Saved    string       `json:"saved,omitempty"` // the file save-config wrote
 }
 
 func errorResponse(err error) response {

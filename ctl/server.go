@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/ulvs/ulvs/config"
 )
 
 // IdleTimeout is how long the server waits for a client's next request.
@@ -245,6 +247,19 @@ func (s *Server) do(line []byte, log *slog.Logger) (resp response) {
 			return errorResponse(err)
 		}
 		return response{}
+	case "save-config":
+		cs, ok := s.Director.(ConfigSaver)
+		if !ok {
+			return errorResponse(fmt.Errorf("save-config: %w", config.ErrNotSupported))
+		}
+		if req.Path != "" && !filepath.IsAbs(req.Path) {
+			return errorResponse(fmt.Errorf("%w: save-config path %q is not absolute", errBadRequest, req.Path))
+		}
+		saved, err := cs.SaveConfig(req.Path)
+		if err != nil {
+			return errorResponse(err)
+		}
+		return response{Saved: saved}
 	}
 	return errorResponse(fmt.Errorf("%w: unknown op %q", errBadRequest, req.Op))
 }
