@@ -19,6 +19,8 @@ var forbidden = map[string][]string{
 	"engine":    {"config", "ctl", "director", "adm", "lab"},
 	"config":    {"engine", "conntrack", "forward", "ctl", "director"},
 	"ctl":       {"engine", "director"},
+	"estimator": {"sched", "conntrack", "forward", "arp", "engine", "config", "ctl", "director", "adm", "lab"},
+	"metrics":   {"engine", "director", "conntrack", "forward", "sched"},
 }
 
 func TestDependencyRules(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/sched"
@@ -55,8 +56,13 @@ func newCompiler() *compiler {
 	}
 }
 
-// compile builds the table for rules. On error nothing changes.
-func (c *compiler) compile(rules *config.Rules) (*vs.Table, error) {
+// compile builds the table for rules with the mark rules and sysctl knobs
+// in force. On error nothing changes.
+func (c *compiler) compile(rules *config.Rules, marks []config.Mark, knobs config.Knobs) (*vs.Table, error) {
+	params, err := schedParams(knobs)
+	if err != nil {
+		return nil, err
+	}
 	type built struct {
 		key  config.ServiceKey
 		svc  *vs.Service
@@ -68,7 +74,7 @@ func (c *compiler) compile(rules *config.Rules) (*vs.Table, error) {
 	nextSvc, nextDest := c.nextSvc, c.nextDest
 	for i := range rules.Services {
 		rs := &rules.Services[i]
-		if !rs.Addr.Is4() {
+		if rs.FwMark == 0 && !rs.Addr.Is4() {
 			return nil, fmt.Errorf("service %s: only IPv4 services are supported", rs.Addr)
 		}
 		key := rs.Key()
@@ -82,10 +88,16 @@ func (c *compiler) compile(rules *config.Rules) (*vs.Table, error) {
 			Proto:   rs.Proto,
 			Addr:    rs.Addr,
 			Port:    rs.Port,
+			FwMark:  rs.FwMark,
 			Timeout: rs.Timeout,
 			Netmask: 32,
 			Stats:   se.stats,
+			Params:  params,
 		}
+		if rs.Persistent && svc.Timeout == 0 {
+			svc.Timeout = config.DefaultPersistentTimeout
+		}
+		svc.Flags |= config.SchedFlagBits(rs.SchedFlags)
 		if rs.Persistent {
 			svc.Flags |= vs.SvcPersistent
 		}
@@ -136,7 +148,8 @@ func (c *compiler) compile(rules *config.Rules) (*vs.Table, error) {
 		if b.prev != nil && b.prev.last != nil {
 			prev = b.prev.last.Scheduler
 		}
-		if prev != nil && prev.Name() == name && sameDests(b.prev.last.Dests, b.svc.Dests) {
+		if prev != nil && prev.Name() == name && sameDests(b.prev.last.Dests, b.svc.Dests) &&
+			b.prev.last.Params == b.svc.Params && b.prev.last.Flags == b.svc.Flags {
 			b.svc.Scheduler = prev
 			continue
 		}
@@ -157,8 +170,10 @@ func (c *compiler) compile(rules *config.Rules) (*vs.Table, error) {
 			continue
 		}
 		if de.state.ActiveConns.Load()+de.state.InactConns.Load()+de.state.PersistConns.Load() > 0 {
-			newDests[dk] = de
-			extra = append(extra, de.last)
+			gone := *de.last
+			gone.Trashed = true
+			newDests[dk] = &destEntry{id: de.id, state: de.state, last: &gone}
+			extra = append(extra, &gone)
 		}
 	}
 	// Commit.
@@ -169,7 +184,56 @@ func (c *compiler) compile(rules *config.Rules) (*vs.Table, error) {
 	for i, b := range out {
 		svcs[i] = b.svc
 	}
-	return vs.NewTable(c.gen, svcs, extra), nil
+	t := vs.NewTableMarks(c.gen, svcs, extra, markRules(marks))
+	t.Knobs = tableKnobs(knobs)
+	return t, nil
+}
+
+// markRules turns the configured port groups into the table's rules, in
+// order.
+func markRules(marks []config.Mark) []vs.MarkRule {
+	var out []vs.MarkRule
+	for _, m := range marks {
+		for _, mm := range m.Matches {
+			r := vs.MarkRule{Mark: m.Mark, Proto: mm.Proto, Addr: mm.Addr}
+			for _, pr := range mm.Ports {
+				r.Ports = append(r.Ports, [2]uint16{pr.First, pr.Last})
+			}
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// tableKnobs maps the [sysctl] settings to the table's, with the kernel's
+// defaults where unset.
+func tableKnobs(k config.Knobs) vs.Knobs {
+	out := vs.DefaultKnobs()
+	if k.ConnReuseSet {
+		out.ConnReuseMode = k.ConnReuseMode
+	}
+	out.ExpireNodestConn = k.ExpireNodestConn
+	out.ExpireQuiescentTemplate = k.ExpireQuiescentTemplate
+	out.SloppyTCP = k.SloppyTCP
+	return out
+}
+
+// schedParams maps the scheduler tunables of the [sysctl] settings.
+func schedParams(k config.Knobs) (vs.SchedParams, error) {
+	p := vs.SchedParams{
+		LBLCExpiration:  time.Duration(k.LBLCExpiration) * time.Second,
+		LBLCRExpiration: time.Duration(k.LBLCRExpiration) * time.Second,
+		MHTableSize:     k.MHTableSize,
+	}
+	switch k.Overhead {
+	case "", "classic":
+		p.Overhead = vs.OverheadClassic
+	case "total":
+		p.Overhead = vs.OverheadTotal
+	default:
+		return p, fmt.Errorf("overhead %q: want classic or total", k.Overhead)
+	}
+	return p, nil
 }
 
 // sameDests reports whether two dest lists are the same for a scheduler:

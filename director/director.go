@@ -15,6 +15,7 @@ import (
 	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/conntrack"
 	"github.com/ulvs/ulvs/engine"
+	"github.com/ulvs/ulvs/estimator"
 	"github.com/ulvs/ulvs/vs"
 )
 
@@ -45,8 +46,11 @@ type Director struct {
 
 	mu        sync.Mutex
 	rules     config.Rules
+	marks     []config.Mark
+	knobs     config.Knobs
 	comp      *compiler
 	resolvers []*ifaceResolver
+	rates     estimator.Table // rates.go
 }
 
 // ifaceResolver resolves the real servers reachable on one interface.
@@ -131,9 +135,23 @@ func (d *Director) SetRules(r config.Rules) error {
 	return d.install(r)
 }
 
+// SetConfig replaces the rules, the mark rules (port groups) and the
+// sysctl knobs together, as a (re)load of the configuration file does.
+func (d *Director) SetConfig(r config.Rules, marks []config.Mark, knobs config.Knobs) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	oldMarks, oldKnobs := d.marks, d.knobs
+	d.marks, d.knobs = marks, knobs
+	if err := d.install(r); err != nil {
+		d.marks, d.knobs = oldMarks, oldKnobs
+		return err
+	}
+	return nil
+}
+
 // install compiles r and publishes it. d.mu must be held.
 func (d *Director) install(r config.Rules) error {
-	t, err := d.comp.compile(&r)
+	t, err := d.comp.compile(&r, d.marks, d.knobs)
 	if err != nil {
 		return err
 	}
@@ -202,9 +220,11 @@ func (d *Director) zero(c config.Command) {
 			continue
 		}
 		se.stats.Zero()
+		d.rates.Zero(&se.stats.Counters)
 		for dk, de := range d.comp.dests {
 			if dk.svc == key {
 				de.state.Zero()
+				d.rates.Zero(&de.state.Counters)
 			}
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -583,4 +584,143 @@ func TestIntegrationDROffloadsOff(t *testing.T) {
 		t.Errorf("answers = %v, want 5 each", got)
 	}
 	var _ net.Conn
+}
+
+// TestIntegrationPersistence: with -p 60 one client's 20 connections all
+// land on one real server, and a second client's on the other (rr).
+func TestIntegrationPersistence(t *testing.T) {
+	e := newEnv(t, lab.Config{RealServers: 2}, `[director]
+interfaces = ["d-eth0"]
+
+[[virtual_server]]
+protocol = "tcp"
+address = "10.77.0.100:80"
+scheduler = "rr"
+forward = "dr"
+persistence_timeout = 60
+`+realServers("10.77.0.11", "10.77.0.12"))
+	e.waitReady()
+	clientB := netip.MustParseAddr("10.77.0.20")
+	if out, err := e.lab.Client.Run(context.Background(), "ip", "addr", "add", clientB.String()+"/24", "dev", "c-eth0"); err != nil {
+		t.Fatalf("add second client address: %v %s", err, out)
+	}
+	from := func(src netip.Addr) *http.Client {
+		dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var c net.Conn
+			err := e.lab.Client.Do(func() error {
+				d := net.Dialer{LocalAddr: &net.TCPAddr{IP: src.AsSlice()}}
+				var err error
+				c, err = d.DialContext(ctx, network, addr)
+				return err
+			})
+			return c, err
+		}
+		return &http.Client{Transport: &http.Transport{DialContext: dial, DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	}
+	a := count(t, e, from(e.lab.ClientAddr), 20)
+	b := count(t, e, from(clientB), 20)
+	if len(a) != 1 || len(b) != 1 {
+		t.Fatalf("client A answers %v, client B answers %v: want each on one real server", a, b)
+	}
+	for sa := range a {
+		if _, same := b[sa]; same {
+			t.Errorf("both clients on %s; rr should give the second client's template the other server", sa)
+		}
+	}
+	list := e.mustAdm("-L", "-n", "-c")
+	if strings.Count(list, "NONE") < 2 {
+		t.Errorf("-L -n -c does not show the two templates:\n%s", list)
+	}
+	snap := e.snapshot()
+	var persist int32
+	for _, d := range snap.Services[0].Dests {
+		persist += d.PersistConns
+	}
+	if persist != 2 {
+		t.Errorf("PersistConns total %d, want 2 templates", persist)
+	}
+}
+
+// TestIntegrationFTPPortGroup runs the seed 001 FTP cluster from
+// examples/ftp.toml: mark 21 groups ports 21, 20 and 10000-20000 into one
+// persistent service, so a client's control connection and its passive
+// data connections reach the same real server through the VIP.
+func TestIntegrationFTPPortGroup(t *testing.T) {
+	skipUnprivileged(t)
+	if _, err := exec.LookPath("vsftpd"); err != nil {
+		if _, err := os.Stat("/usr/sbin/vsftpd"); err != nil {
+			t.Skip("integration test: needs vsftpd (scripts/setup-host.sh installs it)")
+		}
+	}
+	cfg, err := os.ReadFile("../examples/ftp.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, lab.Config{RealServers: 2}, string(cfg))
+	ftpCtx, stopFTP := context.WithCancel(context.Background())
+	t.Cleanup(stopFTP)
+	if err := e.lab.StartFTP(ftpCtx); err != nil {
+		t.Fatalf("start vsftpd: %v", err)
+	}
+	ctx := context.Background()
+	vip := e.lab.VIP
+	var first *lab.FTPTransfer
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		tr, err := e.lab.FTPRetrieve(ctx, vip, "/whoami.txt")
+		if err == nil {
+			first = tr
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("FTP through the VIP never worked: %v\nulvsd log:\n%s", err, e.logText())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	server := strings.TrimSpace(string(first.Data))
+	if !strings.Contains(first.Greeting, server) {
+		t.Errorf("control connection greeted by %q but the data came from %s", first.Greeting, server)
+	}
+	if first.Passive.Addr() != vip || first.Passive.Port() < 10000 || first.Passive.Port() > 20000 {
+		t.Errorf("PASV answered %v, want the VIP and a port in 10000-20000", first.Passive)
+	}
+	for i := 0; i < 5; i++ {
+		tr, err := e.lab.FTPRetrieve(ctx, vip, "/data.bin")
+		if err != nil {
+			t.Fatalf("download %d: %v", i, err)
+		}
+		sum := sha256.Sum256(tr.Data)
+		if hex.EncodeToString(sum[:]) != lab.DataSHA256(lab.FTPDataSize) {
+			t.Fatalf("download %d: %d bytes with the wrong sha256", i, len(tr.Data))
+		}
+		if !strings.Contains(tr.Greeting, server) {
+			t.Errorf("download %d: control connection went to %q, persistence wants %s", i, tr.Greeting, server)
+		}
+	}
+	// A second client gets its own template: rr gives it the other server.
+	clientB := netip.MustParseAddr("10.77.0.20")
+	if out, err := e.lab.Client.Run(ctx, "ip", "addr", "add", clientB.String()+"/24", "dev", "c-eth0"); err != nil {
+		t.Fatalf("add second client address: %v %s", err, out)
+	}
+	dialB := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var c net.Conn
+		err := e.lab.Client.Do(func() error {
+			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: clientB.AsSlice()}}
+			var err error
+			c, err = d.DialContext(ctx, network, addr)
+			return err
+		})
+		return c, err
+	}
+	tr, err := lab.FTPRetrieve(ctx, dialB, netip.AddrPortFrom(vip, lab.FTPPort), "/whoami.txt")
+	if err != nil {
+		t.Fatalf("second client: %v", err)
+	}
+	if other := strings.TrimSpace(string(tr.Data)); other == server || !strings.Contains(tr.Greeting, other) {
+		t.Errorf("second client: data from %s, greeting %q; want the other server for both", other, tr.Greeting)
+	}
+	out := e.mustAdm("-L", "-n")
+	if !strings.Contains(out, "FWM  21 rr persistent 10") {
+		t.Errorf("listing does not show the mark service:\n%s", out)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -46,6 +47,7 @@ func run(args []string, stderr io.Writer) int {
 	ifaces := fs.String("i", "", "comma-separated `interfaces` (when no -c file, or to override the file's)")
 	socket := fs.String("socket", "", "control socket `path` (default $ULVS_SOCKET, the file's, or "+ctl.DefaultSocket+")")
 	workers := fs.Int("workers", 0, "RX workers per interface (0: one per CPU)")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus /metrics on `host:port` (default: the file's [metrics] listen, else off)")
 	verbose := fs.Bool("v", false, "log debug messages")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -76,7 +78,7 @@ func run(args []string, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	opts := options{workers: *workers}
+	opts := options{workers: *workers, metrics: *metricsAddr}
 	switch {
 	case *ifaces != "":
 		opts.interfaces = strings.Split(*ifaces, ",")
@@ -95,6 +97,9 @@ func run(args []string, stderr io.Writer) int {
 	}
 	if file != nil {
 		opts.connTableSize = file.ConnTableSize
+		if opts.metrics == "" {
+			opts.metrics = file.Metrics.Listen
+		}
 		if opts.workers == 0 {
 			opts.workers = file.Workers
 		}
@@ -113,6 +118,7 @@ type options struct {
 	socket        string
 	workers       int
 	connTableSize int
+	metrics       string // Prometheus endpoint address (metrics.go); "" is off
 }
 
 // serve runs the daemon until ctx is done.
@@ -149,7 +155,7 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 		return err
 	}
 	if file != nil {
-		if err := dir.SetRules(file.Rules); err != nil {
+		if err := dir.SetConfig(file.Rules, file.Marks, file.Knobs); err != nil {
 			return fmt.Errorf("%s: %w", cfgPath, err)
 		}
 	}
@@ -158,21 +164,32 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 		return err
 	}
 	defer os.Remove(o.socket)
+	var mln net.Listener
+	if o.metrics != "" {
+		if mln, err = listenMetrics(o.metrics); err != nil {
+			return err
+		}
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	done := make(chan error, 3)
+	done := make(chan error, 4)
 	go func() { done <- eng.Run(ctx) }()
 	go func() { done <- dir.Run(ctx) }()
-	go func() { done <- ctl.Serve(ctx, ln, dir, log) }()
+	go func() { done <- ctl.Serve(ctx, ln, &saver{Director: dir, cfgPath: cfgPath, opts: o, log: log}, log) }()
 	go announceAgain(ctx, eng)
+	go dir.runRates(ctx)
+	running := 3
+	if mln != nil {
+		running++
+		go func() { done <- serveMetrics(ctx, mln, dir, log) }()
+	}
 	log.Info("ulvsd running", "interfaces", strings.Join(o.interfaces, ","), "socket", o.socket, "services", len(dir.Rules().Services))
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	var firstErr error
-	running := 3
 	for running > 0 {
 		select {
 		case <-hup:
@@ -209,7 +226,7 @@ func reload(path string, dir *Director, log *slog.Logger) {
 		log.Error("reload failed, keeping the running configuration", "err", err)
 		return
 	}
-	if err := dir.SetRules(f.Rules); err != nil {
+	if err := dir.SetConfig(f.Rules, f.Marks, f.Knobs); err != nil {
 		log.Error("reload failed, keeping the running configuration", "file", path, "err", err)
 		return
 	}

@@ -20,6 +20,7 @@ var (
 // frames; the real engine has it, test fakes may not.
 type connSource interface {
 	Conns(ctx context.Context) ([]conntrack.Conn, conntrack.Tick)
+	Templates() ([]conntrack.TemplateInfo, conntrack.Tick)
 	Counters() map[string]uint64
 }
 
@@ -47,6 +48,29 @@ func (d *Director) Conns() []ctl.ConnStatus {
 		}
 		out = append(out, cs)
 	}
+	// Persistence templates, as /proc/net/ip_vs_conn lists them: client
+	// port 0, state NONE, protocol IP for a mark service with the mark in
+	// the virtual address.
+	tmpls, now := src.Templates()
+	for _, tp := range tmpls {
+		cs := ctl.ConnStatus{
+			Proto:   vs.Protocol(tp.Key.Proto),
+			Client:  netip.AddrPortFrom(netip.AddrFrom4(tp.Key.Src), 0),
+			Virtual: netip.AddrPortFrom(netip.AddrFrom4(tp.Key.Dst), tp.Key.DstPort),
+			State:   "NONE",
+		}
+		if ms := tp.Expires.Sub(now); ms > 0 {
+			cs.Expires = uint32(ms / 1000)
+		}
+		if dst := tbl.Dest(tp.DestID); dst != nil {
+			port := dst.Port
+			if tp.Key.DstPort == 0 {
+				port = 0
+			}
+			cs.Dest = netip.AddrPortFrom(dst.Addr, port)
+		}
+		out = append(out, cs)
+	}
 	return out
 }
 
@@ -68,6 +92,7 @@ func (d *Director) Snapshot() ctl.Snapshot {
 		ss.Service.Dests = nil
 		if se := d.comp.svcs[key]; se != nil {
 			ss.Stats = stats(se.stats.Load())
+			d.addRates(&ss.Stats, &se.stats.Counters)
 		}
 		for _, rd := range rs.Dests {
 			ds := ctl.DestStatus{Dest: rd}
@@ -77,6 +102,7 @@ func (d *Director) Snapshot() ctl.Snapshot {
 				ds.InactConns = st.InactConns.Load()
 				ds.PersistConns = st.PersistConns.Load()
 				ds.Stats = stats(st.Load())
+				d.addRates(&ds.Stats, &st.Counters)
 			}
 			ss.Dests = append(ss.Dests, ds)
 		}

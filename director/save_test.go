@@ -1,0 +1,151 @@
+package director
+
+import (
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/ulvs/ulvs/config"
+	"github.com/ulvs/ulvs/ctl"
+)
+
+const saveBase = `# The lab director.
+[director]
+interfaces = ["d-eth0"]
+workers = 2
+
+[timeouts]
+tcp = 600
+
+[[virtual_server]]
+address = "10.77.0.100:80"
+scheduler = "rr"
+  [[virtual_server.real_server]]
+  address = "10.77.0.11"
+
+[metrics]
+listen = "127.0.0.1:9100"
+`
+
+func applyAll(t *testing.T, d *Director, lines ...string) {
+	t.Helper()
+	for _, l := range lines {
+		c, err := config.ParseArgs(strings.Fields(l))
+		if err != nil {
+			t.Fatalf("%s: %v", l, err)
+		}
+		if err := d.Apply(c); err != nil {
+			t.Fatalf("%s: %v", l, err)
+		}
+	}
+}
+
+var rulesCmp = cmp.Options{cmp.Comparer(func(a, b config.Service) bool {
+	x, _ := config.MarshalServices(config.Rules{Services: []config.Service{a}})
+	y, _ := config.MarshalServices(config.Rules{Services: []config.Service{b}})
+	return string(x) == string(y)
+}), cmpopts.EquateEmpty()}
+
+// TestSaveConfigFile: ulvsd -c FILE, rules changed by ulvsadm, then
+// --save-config: the file keeps its settings and comments and now holds
+// the live rules, which it loads back to.
+func TestSaveConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ulvs.toml")
+	if err := os.WriteFile(path, []byte(saveBase), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := newTestDirector(t)
+	if err := d.SetRules(f.Rules); err != nil {
+		t.Fatal(err)
+	}
+	applyAll(t, d,
+		"-a -t 10.77.0.100:80 -r 10.77.0.12 -g -w 3 -x 50 -y 5",
+		"-E -t 10.77.0.100:80 -s wrr -p 120",
+		"-A -u 10.77.0.100:53 -s sh -b sh-port",
+		"-a -u 10.77.0.100:53 -r 10.77.0.11:5353 -m",
+	)
+	s := &saver{Director: d, cfgPath: path, log: slog.New(slog.DiscardHandler)}
+	got, err := s.SaveConfig("")
+	if err != nil || got != path {
+		t.Fatalf("SaveConfig(\"\") = %q, %v", got, err)
+	}
+	g, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(d.Rules(), g.Rules, rulesCmp); diff != "" {
+		t.Errorf("saved rules (-live +file):\n%s", diff)
+	}
+	if g.Workers != 2 || g.Timeouts.TCP != 600 || g.Metrics.Listen != "127.0.0.1:9100" {
+		t.Errorf("settings not kept: workers %d, tcp %d, metrics %q", g.Workers, g.Timeouts.TCP, g.Metrics.Listen)
+	}
+	text, _ := os.ReadFile(path)
+	if !strings.HasPrefix(string(text), "# The lab director.\n") {
+		t.Errorf("comment lost:\n%s", text)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want the file's 0600", fi.Mode().Perm())
+	}
+
+	// Another file named: written from the -c file's settings.
+	other := filepath.Join(dir, "copy.toml")
+	if got, err := s.SaveConfig(other); err != nil || got != other {
+		t.Fatalf("SaveConfig(%q) = %q, %v", other, got, err)
+	}
+	if c, err := config.Load(other); err != nil || c.Workers != 2 || len(c.Rules.Services) != 2 {
+		t.Errorf("copy: %v, %+v", err, c)
+	}
+}
+
+// TestSaveConfigNoFile: ulvsd -i needs a file name, and then writes a
+// whole file from its own settings.
+func TestSaveConfigNoFile(t *testing.T) {
+	d, _ := newTestDirector(t)
+	applyAll(t, d,
+		"-A -t 172.25.7.200:80 -s rr",
+		"-a -t 172.25.7.200:80 -r 172.25.7.3:80 -g",
+		"-a -t 172.25.7.200:80 -r 172.25.7.4:80 -g",
+		"--set 900 120 300",
+	)
+	s := &saver{Director: d, opts: options{interfaces: []string{"d-eth0"}, socket: "/tmp/x.sock", metrics: ":9100"},
+		log: slog.New(slog.DiscardHandler)}
+	if _, err := s.SaveConfig(""); !errors.Is(err, ctl.ErrNoConfigFile) {
+		t.Fatalf("SaveConfig(\"\") with -i: %v, want ErrNoConfigFile", err)
+	}
+	path := filepath.Join(t.TempDir(), "saved.toml")
+	if _, err := s.SaveConfig(path); err != nil {
+		t.Fatal(err)
+	}
+	f, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(d.Rules(), f.Rules, rulesCmp); diff != "" {
+		t.Errorf("saved rules (-live +file):\n%s", diff)
+	}
+	want := config.Timeouts{TCP: 900, TCPFin: 120, UDP: 300}
+	if f.Timeouts != want || f.Socket != "/tmp/x.sock" || f.Metrics.Listen != ":9100" || f.Interfaces[0] != "d-eth0" {
+		t.Errorf("settings: %+v", f)
+	}
+	// A mark service has no [[fwmark]] classifier in a fresh file: refused,
+	// and the file is left as it was.
+	before, _ := os.ReadFile(path)
+	applyAll(t, d, "-A -f 7 -s rr")
+	if _, err := s.SaveConfig(path); err == nil {
+		t.Error("mark service without [[fwmark]] saved")
+	}
+	if after, _ := os.ReadFile(path); string(after) != string(before) {
+		t.Error("failed save changed the file")
+	}
+}
