@@ -46,6 +46,22 @@ type compiler struct {
 	// macs are the resolved MACs of real-server addresses, applied to
 	// dests as they are created.
 	macs map[netip.Addr][6]byte
+	// ifacePrefixes are the connected prefixes of each interface, in the
+	// engine's order: a dest is reached on the interface of its subnet.
+	ifacePrefixes [][]netip.Prefix
+}
+
+// ifaceOf returns the index of the interface whose subnet holds addr, or
+// 0 when none does (the first interface carries everything else).
+func (c *compiler) ifaceOf(addr netip.Addr) int {
+	for i, ps := range c.ifacePrefixes {
+		for _, p := range ps {
+			if p.Contains(addr) {
+				return i
+			}
+		}
+	}
+	return 0
 }
 
 func newCompiler() *compiler {
@@ -127,6 +143,7 @@ func (c *compiler) compile(rules *config.Rules, marks []config.Mark, knobs confi
 				Weight:     rd.Weight,
 				UThreshold: rd.UThreshold,
 				LThreshold: rd.LThreshold,
+				Iface:      c.ifaceOf(rd.Addr),
 				State:      de.state,
 			}
 			newDests[dk] = &destEntry{id: de.id, state: de.state, last: d}
@@ -240,7 +257,7 @@ func schedParams(k config.Knobs) (vs.SchedParams, error) {
 // same dests in the same order with the same weights and thresholds.
 func sameDests(a, b []*vs.Dest) bool {
 	return slices.EqualFunc(a, b, func(x, y *vs.Dest) bool {
-		return x.ID == y.ID && x.Weight == y.Weight && x.Method == y.Method &&
+		return x.ID == y.ID && x.Weight == y.Weight && x.Method == y.Method && x.Iface == y.Iface &&
 			x.UThreshold == y.UThreshold && x.LThreshold == y.LThreshold
 	})
 }

@@ -96,6 +96,7 @@ func New(cfg Config) (*Director, error) {
 		}
 		ir.res = res
 		d.resolvers = append(d.resolvers, ir)
+		d.comp.ifacePrefixes = append(d.comp.ifacePrefixes, ir.prefixes)
 	}
 	return d, nil
 }

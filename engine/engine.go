@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"log/slog"
 	"net"
 	"os"
@@ -115,28 +116,55 @@ func New(cfg Config) (*Engine, error) {
 				return nil, fmt.Errorf("engine: open AF_PACKET socket on %s: %w", name, err)
 			}
 			ifc.rings = append(ifc.rings, r)
-			c := &counters{}
-			e.counts = append(e.counts, c)
-			e.workers = append(e.workers, newWorker(r, ifc.mac, c, cfg, e.templates))
 		}
+		// Steer both directions of a flow to the same worker: hash the
+		// client's side (see fanoutProgram).
+		if err := ifc.rings[0].setFanoutProgram(fanoutProgram(nil)); err != nil {
+			e.Close()
+			return nil, fmt.Errorf("engine: fanout program on %s: %w", name, err)
+		}
+	}
+	// Worker i owns socket i of every interface's fanout group.
+	for i := 0; i < cfg.Workers; i++ {
+		var links []link
+		var macs [][6]byte
+		for _, ifc := range e.ifaces {
+			links = append(links, ifc.rings[i])
+			macs = append(macs, ifc.mac)
+		}
+		c := &counters{}
+		e.counts = append(e.counts, c)
+		e.workers = append(e.workers, newWorkerLinks(links, macs, c, cfg, e.templates))
 	}
 	return e, nil
 }
 
 func newWorker(l link, mac [6]byte, c *counters, cfg Config, tmpls *conntrack.Templates) *worker {
+	return newWorkerLinks([]link{l}, [][6]byte{mac}, c, cfg, tmpls)
+}
+
+// newWorkerLinks makes a worker over one link per interface, in the
+// engine's interface order.
+func newWorkerLinks(links []link, macs [][6]byte, c *counters, cfg Config, tmpls *conntrack.Templates) *worker {
 	if tmpls == nil {
 		tmpls = conntrack.NewTemplates()
 	}
 	w := &worker{
-		link:     l,
-		mac:      mac,
+		links:    links,
+		macs:     macs,
 		tmpls:    tmpls,
 		ct:       conntrack.New(conntrack.Config{Capacity: cfg.ConnTableSize, Timeouts: cfg.Timeouts, Templates: tmpls}),
 		timeouts: cfg.Timeouts,
 		rx:       make([]packet, batchSize),
 		connReq:  make(chan chan<- []conntrack.Conn),
 		tx:       make([]*packet, 0, batchSize),
+		txLink:   make([]*packet, 0, batchSize),
 		c:        c,
+	}
+	for _, l := range links {
+		if fd := l.fd(); fd >= 0 {
+			w.pfd = append(w.pfd, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN | unix.POLLERR})
+		}
 	}
 	w.pickFn, w.checkFn = w.pick, w.checkTemplate
 	return w
@@ -159,10 +187,16 @@ func (e *Engine) SetTable(t *vs.Table) {
 		return
 	}
 	prog := filterProgram(vips, t.WideVIPs())
+	fan := fanoutProgram(vips)
 	for _, ifc := range e.ifaces {
 		for _, r := range ifc.rings {
 			if err := r.setFilter(prog); err != nil {
 				e.log.Error("update socket filter", "interface", ifc.name, "err", err)
+			}
+		}
+		if len(ifc.rings) > 0 {
+			if err := ifc.rings[0].setFanoutProgram(fan); err != nil {
+				e.log.Error("update fanout program", "interface", ifc.name, "err", err)
 			}
 		}
 	}
@@ -287,7 +321,7 @@ func tick() conntrack.Tick { return conntrack.Tick(time.Since(epoch).Millisecond
 // flush the TX batch, hand the slots back, sweep a little.
 func (w *worker) run(ctx context.Context, e *Engine) error {
 	for ctx.Err() == nil {
-		n, err := w.link.recv(w.rx, pollTimeout)
+		n, err := w.recv(pollTimeout)
 		if err != nil {
 			return err
 		}
@@ -377,21 +411,73 @@ func (w *worker) sweep(now conntrack.Tick, tbl *vs.Table) {
 	w.lastSweep = now
 }
 
-// batch processes the n frames of the last recv and flushes the result.
+// recv collects the frames ready on the worker's links, starting with a
+// different link each time so none starves; when none is ready it waits up
+// to timeout for any of them.
+func (w *worker) recv(timeout time.Duration) (int, error) {
+	n := w.collect()
+	if n > 0 || len(w.pfd) == 0 {
+		return n, nil
+	}
+	for {
+		_, err := unix.Poll(w.pfd, int(timeout/time.Millisecond))
+		if err == nil {
+			break
+		}
+		if err != unix.EINTR {
+			return 0, &OpError{Op: "poll", Err: err}
+		}
+	}
+	return w.collect(), nil
+}
+
+func (w *worker) collect() int {
+	n := 0
+	k := len(w.links)
+	w.next = (w.next + 1) % k
+	for j := 0; j < k && n < len(w.rx); j++ {
+		i := (w.next + j) % k
+		got := w.links[i].collect(w.rx[n:])
+		for m := n; m < n+got; m++ {
+			w.rx[m].in = uint8(i)
+			w.rx[m].out = uint8(i)
+		}
+		n += got
+	}
+	return n
+}
+
+// batch processes the n frames of the last recv and flushes the result,
+// one sendmmsg per egress link.
 func (w *worker) batch(n int, tbl *vs.Table, now conntrack.Tick) {
 	w.tx = w.tx[:0]
 	for i := 0; i < n; i++ {
 		w.process(&w.rx[i], tbl, now)
 	}
-	if len(w.tx) > 0 {
-		sent, _ := w.link.send(w.tx)
+	for li, l := range w.links {
+		if len(w.tx) == 0 {
+			break
+		}
+		out := w.txLink[:0]
+		for _, p := range w.tx {
+			if int(p.out) == li {
+				out = append(out, p)
+			}
+		}
+		if len(out) == 0 {
+			continue
+		}
+		sent, _ := l.send(out)
 		w.c.txFrames.Add(uint64(sent))
-		if failed := len(w.tx) - sent; failed > 0 {
+		if failed := len(out) - sent; failed > 0 {
 			w.c.drops[ReasonTxError].Add(uint64(failed))
 		}
-		for _, p := range w.tx[:sent] {
+		for _, p := range out[:sent] {
 			w.c.txBytes.Add(uint64(p.n))
 		}
+		w.txLink = out[:0]
 	}
-	w.link.release()
+	for _, l := range w.links {
+		l.release()
+	}
 }

@@ -72,7 +72,7 @@ func run(w *worker, l *memLink, tbl *vs.Table, now conntrack.Tick, frames ...[]b
 	for _, f := range frames {
 		l.queue(f)
 	}
-	n, _ := l.recv(w.rx, 0)
+	n := l.collect(w.rx)
 	w.batch(n, tbl, now)
 	return l.takeOut()
 }
@@ -197,7 +197,7 @@ func TestVLANReinsert(t *testing.T) {
 	tbl := testTable(t)
 	w, l := newTestWorker()
 	l.queue(tcpFrame(6000, pkt.TCPSyn))
-	n, _ := l.recv(w.rx, 0)
+	n := l.collect(w.rx)
 	w.rx[0].status |= tpStatusVLANValid
 	w.rx[0].vlanTCI = 42
 	w.batch(n, tbl, 0)

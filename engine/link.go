@@ -1,7 +1,5 @@
 package engine
 
-import "time"
-
 // packet is one frame in a worker's batch. buf aliases the link's memory
 // (a ring slot for AF_PACKET) and is valid until the link's release call
 // for the batch it came in. The virtio_net_hdr sits at buf[off-vnetHdrLen:off],
@@ -14,6 +12,8 @@ type packet struct {
 	status  uint32 // TP_STATUS_* bits from the ring
 	vlanTCI uint16 // valid when status has tpStatusVLANValid
 	vlanTP  uint16
+	in      uint8 // index of the link the frame came from
+	out     uint8 // index of the link to transmit it on
 }
 
 // frame returns the Ethernet frame of p.
@@ -36,9 +36,12 @@ const (
 // link is a batch-shaped packet interface: an AF_PACKET ring in production,
 // an in-memory channel in tests.
 type link interface {
-	// recv fills batch with frames ready now, waiting up to timeout only
-	// when none is; it returns how many it filled.
-	recv(batch []packet, timeout time.Duration) (int, error)
+	// collect fills batch with frames ready now, without waiting, and
+	// returns how many it filled.
+	collect(batch []packet) int
+	// fd is the descriptor to poll for readiness; -1 for a link that
+	// never blocks (tests).
+	fd() int
 	// send transmits the frames; it returns how many the kernel took.
 	send(batch []*packet) (int, error)
 	// release hands the frames of the last recv back to the link.

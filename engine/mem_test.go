@@ -1,9 +1,6 @@
 package engine
 
-import (
-	"sync"
-	"time"
-)
+import "sync"
 
 // memLink is an in-memory link: tests queue frames for recv and read what
 // the engine sent. Every received frame gets a fresh buffer with ring-like
@@ -31,7 +28,9 @@ func (m *memLink) queueVnet(vnet, frame []byte) {
 	m.in = append(m.in, append(append([]byte(nil), vnet...), frame...))
 }
 
-func (m *memLink) recv(batch []packet, _ time.Duration) (int, error) {
+func (m *memLink) fd() int { return -1 }
+
+func (m *memLink) collect(batch []packet) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n := 0
@@ -49,7 +48,7 @@ func (m *memLink) recv(batch []packet, _ time.Duration) (int, error) {
 		m.bufs = append(m.bufs, buf)
 		n++
 	}
-	return n, nil
+	return n
 }
 
 func (m *memLink) send(batch []*packet) (int, error) {

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"encoding/binary"
+
+	"golang.org/x/sys/unix"
 	"net/netip"
 
 	"github.com/ulvs/ulvs/arp"
@@ -14,8 +16,11 @@ import (
 // worker is one run-to-completion loop over one link. Everything in it is
 // owned by its goroutine.
 type worker struct {
-	link   link
-	mac    [6]byte
+	links  []link
+	macs   [][6]byte // the MAC of each link's interface
+	pfd    []unix.PollFd
+	next   int // link collect starts after
+	txLink []*packet
 	ct     *conntrack.Table
 	tmpls  *conntrack.Templates
 	rx     []packet
@@ -73,20 +78,20 @@ func (w *worker) process(p *packet, tbl *vs.Table, now conntrack.Tick) bool {
 		if !ok || !tbl.AnswersARP(tpa) {
 			return w.drop(ReasonNotOurs)
 		}
-		arp.MakeReply(frame, ps.L3Off, w.mac)
+		arp.MakeReply(frame, ps.L3Off, w.macs[p.in])
 		p.vnet().clear()
 		w.c.arpReply.Add(1)
 		return w.transmit(p)
 	}
 	// Only frames sent to us: with the interface in promiscuous mode our
 	// own DR output (VIP inside, a real server's MAC outside) comes by.
-	if ps.EtherType != pkt.EtherTypeIPv4 || !tbl.IsVIP(ps.Dst) || pkt.Ether(frame).Dst() != w.mac {
+	if ps.EtherType != pkt.EtherTypeIPv4 || !tbl.IsVIP(ps.Dst) || pkt.Ether(frame).Dst() != w.macs[p.in] {
 		return w.drop(ReasonNotOurs)
 	}
 	switch ps.Proto {
 	case pkt.ProtoTCP, pkt.ProtoUDP:
 	case pkt.ProtoICMP:
-		if forward.EchoReply(frame, ps, w.mac) {
+		if forward.EchoReply(frame, ps, w.macs[p.in]) {
 			p.vnet().clear()
 			w.c.echoReply.Add(1)
 			return w.transmit(p)
@@ -281,7 +286,12 @@ func (w *worker) forward(p *packet, frame []byte, svc *vs.Service, d *vs.Dest) b
 		if !ok {
 			return w.drop(ReasonNoNeighbour)
 		}
-		forward.DR(frame, mac, w.mac)
+		out := d.Iface
+		if out < 0 || out >= len(w.links) {
+			out = int(p.in)
+		}
+		forward.DR(frame, mac, w.macs[out])
+		p.out = uint8(out)
 	default:
 		return w.drop(ReasonUnsupported)
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
-	"time"
 	"unsafe"
 
 	"golang.org/x/net/bpf"
@@ -39,12 +38,11 @@ type ringConfig struct {
 // straight from the ring slots. recv/send/release belong to one worker;
 // sendRaw and setFilter may be called from any goroutine.
 type ring struct {
-	fd      int
+	sock    int
 	mem     []byte
 	nframes int
 	head    int // next slot to look at
 	taken   int // slots handed out by the last recv, ending before head
-	pfd     []unix.PollFd
 	msgs    []unix.Mmsghdr
 	iovs    []unix.Iovec
 	closed  atomic.Bool
@@ -69,7 +67,7 @@ func openRing(cfg ringConfig) (_ *ring, err error) {
 	if err != nil {
 		return nil, opErr("socket", err)
 	}
-	r := &ring{fd: fd, nframes: cfg.frames}
+	r := &ring{sock: fd, nframes: cfg.frames}
 	defer func() {
 		if err != nil {
 			r.close()
@@ -115,12 +113,13 @@ func openRing(cfg ringConfig) (_ *ring, err error) {
 		return nil, opErr("bind", err)
 	}
 	if cfg.fanoutID != 0 {
-		arg := int(cfg.fanoutID) | unix.PACKET_FANOUT_HASH<<16
+		// PACKET_FANOUT_CBPF: the group's program (fanoutProgram) picks
+		// the socket; until it is set every frame goes to socket 0.
+		arg := int(cfg.fanoutID) | unix.PACKET_FANOUT_CBPF<<16
 		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, arg); err != nil {
 			return nil, opErr("setsockopt PACKET_FANOUT", err)
 		}
 	}
-	r.pfd = []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN | unix.POLLERR}}
 	r.msgs = make([]unix.Mmsghdr, cfg.batch)
 	r.iovs = make([]unix.Iovec, cfg.batch)
 	return r, nil
@@ -135,8 +134,23 @@ func (r *ring) setFilter(prog []bpf.RawInstruction) error {
 		Len:    uint16(len(prog)),
 		Filter: (*unix.SockFilter)(unsafe.Pointer(&prog[0])),
 	}
-	if err := unix.SetsockoptSockFprog(r.fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fprog); err != nil {
+	if err := unix.SetsockoptSockFprog(r.sock, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fprog); err != nil {
 		return opErr("setsockopt SO_ATTACH_FILTER", err)
+	}
+	return nil
+}
+
+// setFanoutProgram sets the classic BPF program of the socket's fanout
+// group (PACKET_FANOUT_DATA); the kernel swaps it for the whole group.
+func (r *ring) setFanoutProgram(prog []bpf.RawInstruction) error {
+	fprog := unix.SockFprog{
+		Len:    uint16(len(prog)),
+		Filter: (*unix.SockFilter)(unsafe.Pointer(&prog[0])),
+	}
+	_, _, errno := unix.Syscall6(unix.SYS_SETSOCKOPT, uintptr(r.sock), unix.SOL_PACKET, unix.PACKET_FANOUT_DATA,
+		uintptr(unsafe.Pointer(&fprog)), unsafe.Sizeof(fprog), 0)
+	if errno != 0 {
+		return opErr("setsockopt PACKET_FANOUT_DATA", errno)
 	}
 	return nil
 }
@@ -146,26 +160,13 @@ func (r *ring) slot(i int) *unix.Tpacket2Hdr {
 	return (*unix.Tpacket2Hdr)(unsafe.Pointer(&r.mem[i*ringFrameSize]))
 }
 
-func (r *ring) recv(batch []packet, timeout time.Duration) (int, error) {
-	n := r.collect(batch)
-	if n > 0 {
-		return n, nil
-	}
-	ms := int(timeout / time.Millisecond)
-	for {
-		_, err := unix.Poll(r.pfd, ms)
-		if err == nil {
-			break
-		}
-		if err != unix.EINTR {
-			return 0, opErr("poll", err)
-		}
-	}
-	return r.collect(batch), nil
-}
+func (r *ring) fd() int { return r.sock }
 
 // collect hands out the consecutive ready slots starting at head.
 func (r *ring) collect(batch []packet) int {
+	if r.taken > 0 {
+		panic("engine: ring collect before release")
+	}
 	n := 0
 	for n < len(batch) {
 		h := r.slot(r.head)
@@ -221,7 +222,7 @@ func (r *ring) send(batch []*packet) (int, error) {
 			r.iovs[i].SetLen(len(w))
 			r.msgs[i].Hdr = unix.Msghdr{Iov: &r.iovs[i], Iovlen: 1}
 		}
-		sent, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(r.fd),
+		sent, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(r.sock),
 			uintptr(unsafe.Pointer(&r.msgs[0])), uintptr(n), 0, 0, 0)
 		switch {
 		case errno == unix.EINTR:
@@ -240,7 +241,7 @@ func (r *ring) send(batch []*packet) (int, error) {
 func (r *ring) sendRaw(frame []byte) error {
 	buf := make([]byte, vnetHdrLen+len(frame))
 	copy(buf[vnetHdrLen:], frame)
-	if _, err := unix.Write(r.fd, buf); err != nil {
+	if _, err := unix.Write(r.sock, buf); err != nil {
 		return opErr("write", err)
 	}
 	return nil
@@ -253,7 +254,7 @@ func (r *ring) close() error {
 	if r.mem != nil {
 		unix.Munmap(r.mem)
 	}
-	return unix.Close(r.fd)
+	return unix.Close(r.sock)
 }
 
 // OpError is a failed system call with the operation that made it.

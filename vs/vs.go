@@ -165,6 +165,9 @@ type Dest struct {
 	// thresholds (ipvsadm -x, -y); 0 means none.
 	UThreshold uint32
 	LThreshold uint32
+	// Iface is the index, in the director's interface list, of the
+	// interface the real server is reached on (its subnet's).
+	Iface int
 
 	// Trashed marks a dest removed from its service that connections
 	// still point to (the kernel's trash list, IP_VS_DEST_F_AVAILABLE
