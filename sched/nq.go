@@ -17,7 +17,7 @@ import "github.com/ulvs/ulvs/vs"
 // ulvs also skips a direct-routed dest whose MAC is not resolved
 // (vs.Dest.Available).
 type nq struct {
-	dests []*vs.Dest
+	dests []cand
 }
 
 var _ vs.Scheduler = (*nq)(nil)
@@ -25,7 +25,7 @@ var _ vs.Scheduler = (*nq)(nil)
 // newNQ builds nq for svc. ip_vs_nq_scheduler has no init_service or dest
 // hooks: it keeps no state, so prev does not matter.
 func newNQ(svc *vs.Service, _ vs.Scheduler) vs.Scheduler {
-	return &nq{dests: svc.Dests}
+	return &nq{dests: candidates(svc.Dests)}
 }
 
 // Name returns "nq".
@@ -35,20 +35,23 @@ func (s *nq) Name() string { return "nq" }
 // available dest with the least (ActiveConns+1)/weight, the first in list
 // order on a tie; nil when no dest is available.
 func (s *nq) Schedule(_ *vs.Service, _ vs.Flow) *vs.Dest {
-	var least *vs.Dest
+	var least *cand
 	var loh, lw int64
-	for _, d := range s.dests {
-		if !d.Available() {
+	for i := range s.dests {
+		c := &s.dests[i]
+		if !c.ok() {
 			continue
 		}
-		active := int64(d.State.ActiveConns.Load())
+		active := int64(c.st.ActiveConns.Load())
 		if active == 0 {
-			return d
+			return c.d
 		}
-		doh, dw := active+1, int64(d.Weight)
-		if least == nil || loh*dw > doh*lw {
-			least, loh, lw = d, doh, dw
+		if doh := active + 1; least == nil || loh*c.w > doh*lw {
+			least, loh, lw = c, doh, c.w
 		}
 	}
-	return least
+	if least == nil {
+		return nil
+	}
+	return least.d
 }

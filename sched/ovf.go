@@ -17,7 +17,7 @@ import "github.com/ulvs/ulvs/vs"
 // ulvs also skips a direct-routed dest whose MAC is not resolved
 // (vs.Dest.Available).
 type ovf struct {
-	dests []*vs.Dest
+	dests []cand
 }
 
 var _ vs.Scheduler = (*ovf)(nil)
@@ -25,7 +25,7 @@ var _ vs.Scheduler = (*ovf)(nil)
 // newOVF builds ovf for svc. ip_vs_ovf_scheduler has no init_service or
 // dest hooks: it keeps no state, so prev does not matter.
 func newOVF(svc *vs.Service, _ vs.Scheduler) vs.Scheduler {
-	return &ovf{dests: svc.Dests}
+	return &ovf{dests: candidates(svc.Dests)}
 }
 
 // Name returns "ovf".
@@ -35,15 +35,19 @@ func (s *ovf) Name() string { return "ovf" }
 // with no more active connections than their weight, the first in list
 // order on a tie, or nil when there is none.
 func (s *ovf) Schedule(_ *vs.Service, _ vs.Flow) *vs.Dest {
-	var h *vs.Dest
-	var hw int32
-	for _, d := range s.dests {
-		if !d.Available() || d.State.ActiveConns.Load() > d.Weight {
+	var h *cand
+	var hw int64
+	for i := range s.dests {
+		c := &s.dests[i]
+		if !c.ok() || int64(c.st.ActiveConns.Load()) > c.w {
 			continue
 		}
-		if h == nil || d.Weight > hw {
-			h, hw = d, d.Weight
+		if h == nil || c.w > hw {
+			h, hw = c, c.w
 		}
 	}
-	return h
+	if h == nil {
+		return nil
+	}
+	return h.d
 }

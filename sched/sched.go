@@ -26,15 +26,30 @@
 //
 // # Concurrency
 //
-// A scheduler returned by New is safe for concurrent use and Schedule does
-// not allocate. The schedulers with state (rr, wrr) keep it behind a
-// sync.Mutex, as the kernel keeps it behind svc->sched_lock. Schedule
-// decisions made on prev after New has read its state are not carried over
-// (the kernel has no such window: it updates the live state under the
-// service mutex). The connection-count schedulers (lc, wlc, sed, nq, fo,
-// ovf) keep no state: they read the live vs.DestState counters, which other
-// workers change concurrently, so a pick reflects the counters at the moment
-// each one is read, as in the kernel.
+// A scheduler returned by New is safe for concurrent use. The schedulers
+// with state (rr, wrr, lblc, lblcr) keep it behind a sync.Mutex, as the
+// kernel keeps it behind svc->sched_lock. Schedule decisions made on prev
+// after New has read its state are not carried over (the kernel has no
+// such window: it updates the live state under the service mutex). The
+// connection-count schedulers (lc, wlc, sed, nq, fo, ovf, twos) keep no
+// state: they read the live vs.DestState counters, which other workers
+// change concurrently, so a pick reflects the counters at the moment each
+// one is read, as in the kernel. The hashing schedulers (dh, sh, mh) build
+// their tables in New and only read them.
+//
+// # Allocation
+//
+// Schedule does not allocate, with one exception the kernel shares: lblc
+// and lblcr allocate (kmalloc in the kernel) when they cache a destination
+// address they have not seen and their table has no freed entry to reuse,
+// or when an lblcr set grows beyond its capacity. A cached address costs
+// nothing.
+//
+// # Time and randomness
+//
+// lblc and lblcr age their caches with the clock New gives them
+// (time.Now; tests build them with a fake one). twos draws random numbers
+// from math/rand/v2 unless a test gives it a fixed source.
 package sched
 
 import (
@@ -49,9 +64,10 @@ import (
 var ErrUnknown = errors.New("unknown scheduler")
 
 // ErrNotImplemented is returned, wrapped with the name, for a kernel
-// scheduler that ulvs knows by name but does not implement yet. This is a
-// staging step: the remaining schedulers are added one file each, and each
-// one only fills in its row of the builtins table.
+// scheduler that ulvs knows by name but does not implement (a builtins row
+// with a nil build). Every kernel scheduler is implemented now, so New does
+// not return it; it stays for callers that branch on it and for a future
+// kernel scheduler added by name first.
 var ErrNotImplemented = errors.New("scheduler not implemented")
 
 // builder builds the scheduler state for svc's current dests. prev is the
@@ -62,26 +78,27 @@ type builder func(svc *vs.Service, prev vs.Scheduler) vs.Scheduler
 
 // builtins lists every scheduler the kernel ships (net/netfilter/ipvs,
 // Linux 6.x), in ipvsadm(8)'s order with the newer fo, ovf, mh and twos
-// last. A nil build means
-// "known but not implemented yet".
+// last. A nil build means "known but not implemented yet"; check, when set,
+// rejects a service the scheduler cannot be built for (after validate).
 var builtins = [...]struct {
 	name  string
 	build builder
+	check func(svc *vs.Service) error
 }{
-	{"rr", newRR},
-	{"wrr", newWRR},
-	{"lc", newLC},
-	{"wlc", newWLC},
-	{"lblc", nil},
-	{"lblcr", nil},
-	{"dh", nil},
-	{"sh", nil},
-	{"sed", newSED},
-	{"nq", newNQ},
-	{"fo", newFO},
-	{"ovf", newOVF},
-	{"mh", nil},
-	{"twos", nil},
+	{"rr", newRR, nil},
+	{"wrr", newWRR, nil},
+	{"lc", newLC, nil},
+	{"wlc", newWLC, nil},
+	{"lblc", newLBLC, nil},
+	{"lblcr", newLBLCR, nil},
+	{"dh", newDH, nil},
+	{"sh", newSH, nil},
+	{"sed", newSED, nil},
+	{"nq", newNQ, nil},
+	{"fo", newFO, nil},
+	{"ovf", newOVF, nil},
+	{"mh", newMH, checkMH},
+	{"twos", newTWOS, nil},
 }
 
 // Names returns the names of all kernel schedulers, including those New
@@ -118,8 +135,12 @@ func Names() []string {
 //     (ipvsadm -E -s). ip_vs_edit_service binds the new scheduler to the
 //     service's current list (init_service), without replaying any adds.
 //
-// The schedulers without kernel state or hooks (lc, wlc, sed, nq, fo, ovf)
-// ignore prev: their picks depend only on the current dests and counters.
+// The schedulers without kernel state or hooks (lc, wlc, sed, nq, fo, ovf,
+// twos) ignore prev: their picks depend only on the current dests and
+// counters. dh and sh rebuild their whole table from the current list on
+// every hook call, so they ignore prev too; mh does the same but takes
+// each dest's last non-zero weight from prev. lblc and lblcr have no dest
+// hooks and keep their cache across dest changes: they copy prev's.
 //
 // Dests are matched by ID. A dest removed and re-added in one reload is only
 // recognised as such when it moved towards the head; one that ends up where
@@ -139,6 +160,11 @@ func New(name string, svc *vs.Service, prev vs.Scheduler) (vs.Scheduler, error) 
 		if err := validate(svc); err != nil {
 			return nil, fmt.Errorf("scheduler %s: %w", name, err)
 		}
+		if b.check != nil {
+			if err := b.check(svc); err != nil {
+				return nil, fmt.Errorf("scheduler %s: %w", name, err)
+			}
+		}
 		return b.build(svc, prev), nil
 	}
 	return nil, fmt.Errorf("%w %q", ErrUnknown, name)
@@ -148,6 +174,12 @@ func New(name string, svc *vs.Service, prev vs.Scheduler) (vs.Scheduler, error) 
 func validate(svc *vs.Service) error {
 	if svc == nil {
 		return errors.New("nil service")
+	}
+	if svc.Params.Overhead > vs.OverheadTotal {
+		return fmt.Errorf("unknown overhead formula %d", svc.Params.Overhead)
+	}
+	if svc.Params.LBLCExpiration < 0 || svc.Params.LBLCRExpiration < 0 {
+		return errors.New("negative lblc/lblcr expiration")
 	}
 	seen := make(map[uint32]struct{}, len(svc.Dests))
 	for i, d := range svc.Dests {

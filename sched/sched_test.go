@@ -256,9 +256,18 @@ func TestNew(t *testing.T) {
 		{name: "fo", sched: "fo", svc: good},
 		{name: "ovf", sched: "ovf", svc: good},
 		{name: "wlc no dests", sched: "wlc", svc: &vs.Service{}},
-		{name: "lblc staged", sched: "lblc", svc: good, wantErr: ErrNotImplemented},
+		{name: "lblc", sched: "lblc", svc: good},
+		{name: "lblcr", sched: "lblcr", svc: good},
+		{name: "dh", sched: "dh", svc: good},
+		{name: "sh", sched: "sh", svc: good},
+		{name: "mh", sched: "mh", svc: good},
+		{name: "twos", sched: "twos", svc: good},
+		{name: "mh no dests", sched: "mh", svc: &vs.Service{}},
+		{name: "lblc no dests", sched: "lblc", svc: &vs.Service{}},
+		{name: "mh table not prime", sched: "mh", svc: &vs.Service{Params: vs.SchedParams{MHTableSize: 4096}}, wantErr: errAny},
+		{name: "unknown overhead", sched: "wlc", svc: &vs.Service{Params: vs.SchedParams{Overhead: 9}}, wantErr: errAny},
+		{name: "negative expiration", sched: "lblc", svc: &vs.Service{Params: vs.SchedParams{LBLCExpiration: -1}}, wantErr: errAny},
 		{name: "wlc nil state", sched: "wlc", svc: &vs.Service{Dests: []*vs.Dest{{ID: 1, Weight: 1}}}, wantErr: errAny},
-		{name: "twos staged", sched: "twos", svc: good, wantErr: ErrNotImplemented},
 		{name: "nil service", sched: "rr", svc: nil, wantErr: errAny},
 		{name: "nil dest", sched: "wrr", svc: &vs.Service{Dests: []*vs.Dest{nil}}, wantErr: errAny},
 		{name: "nil state", sched: "rr", svc: &vs.Service{Dests: []*vs.Dest{{ID: 1, Weight: 1}}}, wantErr: errAny},
@@ -306,7 +315,9 @@ func TestNotImplementedEverywhere(t *testing.T) {
 
 // implemented lists the schedulers New builds.
 var implemented = map[string]bool{
-	"rr": true, "wrr": true, "lc": true, "wlc": true, "sed": true, "nq": true, "fo": true, "ovf": true,
+	"rr": true, "wrr": true, "lc": true, "wlc": true, "lblc": true, "lblcr": true,
+	"dh": true, "sh": true, "sed": true, "nq": true, "fo": true, "ovf": true,
+	"mh": true, "twos": true,
 }
 
 var errAny = errors.New("any error")

@@ -18,7 +18,7 @@ import "github.com/ulvs/ulvs/vs"
 // (vs.Dest.Available, which also skips a direct-routed dest whose MAC is not
 // resolved) picks the same dest.
 type sed struct {
-	dests []*vs.Dest
+	dests []cand
 }
 
 var _ vs.Scheduler = (*sed)(nil)
@@ -26,7 +26,7 @@ var _ vs.Scheduler = (*sed)(nil)
 // newSED builds sed for svc. ip_vs_sed_scheduler has no init_service or
 // dest hooks: it keeps no state, so prev does not matter.
 func newSED(svc *vs.Service, _ vs.Scheduler) vs.Scheduler {
-	return &sed{dests: svc.Dests}
+	return &sed{dests: candidates(svc.Dests)}
 }
 
 // Name returns "sed".
@@ -35,16 +35,20 @@ func (s *sed) Name() string { return "sed" }
 // Schedule returns the available dest with the least (ActiveConns+1)/weight,
 // the first in list order on a tie, or nil when no dest is available.
 func (s *sed) Schedule(_ *vs.Service, _ vs.Flow) *vs.Dest {
-	var least *vs.Dest
+	var least *cand
 	var loh, lw int64
-	for _, d := range s.dests {
-		if !d.Available() {
+	for i := range s.dests {
+		c := &s.dests[i]
+		if !c.ok() {
 			continue
 		}
-		doh, dw := int64(d.State.ActiveConns.Load())+1, int64(d.Weight)
-		if least == nil || loh*dw > doh*lw {
-			least, loh, lw = d, doh, dw
+		doh := int64(c.st.ActiveConns.Load()) + 1
+		if least == nil || loh*c.w > doh*lw {
+			least, loh, lw = c, doh, c.w
 		}
 	}
-	return least
+	if least == nil {
+		return nil
+	}
+	return least.d
 }

@@ -8,7 +8,8 @@ import "github.com/ulvs/ulvs/vs"
 // when -s is absent.
 //
 // The dest with the lowest overhead/weight wins, overhead being
-// (ActiveConns << 8) + InactConns. The kernel takes the first dest that is
+// (ActiveConns << 8) + InactConns by default (the service picks the
+// formula: overheadOf). The kernel takes the first dest that is
 // not overloaded and has a positive weight, then walks the rest of the list
 // and replaces it only when
 //
@@ -20,15 +21,17 @@ import "github.com/ulvs/ulvs/vs"
 // every unavailable dest (vs.Dest.Available, which also skips a
 // direct-routed dest whose MAC is not resolved) picks the same dest.
 type wlc struct {
-	dests []*vs.Dest
+	dests []cand
+	extra int64 // the service's overhead formula (extraFor)
 }
 
 var _ vs.Scheduler = (*wlc)(nil)
 
 // newWLC builds wlc for svc. ip_vs_wlc_scheduler has no init_service or
-// dest hooks: it keeps no state, so prev does not matter.
+// dest hooks: it keeps no state, so prev does not matter. The overhead
+// formula is svc.Params.Overhead.
 func newWLC(svc *vs.Service, _ vs.Scheduler) vs.Scheduler {
-	return &wlc{dests: svc.Dests}
+	return &wlc{dests: candidates(svc.Dests), extra: extraFor(svc.Params.Overhead)}
 }
 
 // Name returns "wlc".
@@ -38,16 +41,24 @@ func (s *wlc) Name() string { return "wlc" }
 // weight, the first in list order on a tie, or nil when no dest is
 // available.
 func (s *wlc) Schedule(_ *vs.Service, _ vs.Flow) *vs.Dest {
-	var least *vs.Dest
-	var loh, lw int64
-	for _, d := range s.dests {
-		if !d.Available() {
+	ds := s.dests
+	i := 0
+	for i < len(ds) && !ds[i].ok() {
+		i++
+	}
+	if i == len(ds) {
+		return nil
+	}
+	least := &ds[i]
+	loh, lw := least.overhead(s.extra), least.w
+	for i++; i < len(ds); i++ {
+		c := &ds[i]
+		if !c.ok() {
 			continue
 		}
-		doh, dw := overhead(d), int64(d.Weight)
-		if least == nil || loh*dw > doh*lw {
-			least, loh, lw = d, doh, dw
+		if doh := c.overhead(s.extra); loh*c.w > doh*lw {
+			least, loh, lw = c, doh, c.w
 		}
 	}
-	return least
+	return least.d
 }

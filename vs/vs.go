@@ -138,6 +138,9 @@ func (s *DestState) MAC() (mac [6]byte, ok bool) {
 	return mac, true
 }
 
+// HasMAC reports whether the dest's hardware address is known.
+func (s *DestState) HasMAC() bool { return s.mac.Load()&macValid != 0 }
+
 // SetMAC records the dest's hardware address.
 func (s *DestState) SetMAC(mac [6]byte) {
 	var v uint64
@@ -184,11 +187,7 @@ func (d *Dest) Available() bool {
 	if d.Weight <= 0 || d.Trashed || d.State.Overloaded.Load() {
 		return false
 	}
-	if d.Method == Route {
-		_, ok := d.State.MAC()
-		return ok
-	}
-	return true
+	return d.Method != Route || d.State.HasMAC()
 }
 
 // ServiceStats are a service's live counters, shared across Tables.
@@ -293,6 +292,9 @@ type Table struct {
 
 	// Knobs are the IPVS sysctls in force with this table.
 	Knobs Knobs
+	// Routes are the director's IPv4 routes over its interfaces, most
+	// specific first: NAT and FULLNAT replies go to the client's next hop.
+	Routes []IPRoute
 
 	byKey   map[ServiceKey]*Service
 	byMark  map[uint32]*Service
@@ -301,6 +303,31 @@ type Table struct {
 	ftp     bool // some TCP service listens on port 21 (ftpsvc_counter)
 	null    bool // some service has port 0 (nullsvc_counter)
 	wideVIP bool // a mark rule covers more than single addresses
+}
+
+// IPRoute is one IPv4 route of the director through one of its interfaces.
+type IPRoute struct {
+	Prefix netip.Prefix
+	// Iface is the index of the interface in the director's list.
+	Iface int
+	// Gateway is the next hop; the zero address means on-link.
+	Gateway [4]byte
+}
+
+// NextHop returns the interface and next-hop address for dst by the most
+// specific route, and false when no route covers dst.
+func (t *Table) NextHop(dst [4]byte) (iface int, hop [4]byte, ok bool) {
+	a := netip.AddrFrom4(dst)
+	for i := range t.Routes {
+		r := &t.Routes[i]
+		if r.Prefix.Contains(a) {
+			if r.Gateway == ([4]byte{}) {
+				return r.Iface, dst, true
+			}
+			return r.Iface, r.Gateway, true
+		}
+	}
+	return 0, hop, false
 }
 
 // Knobs are the kernel's IPVS sysctls ulvs honours (/proc/sys/net/ipv4/vs).
