@@ -56,6 +56,8 @@ const (
 	// released, kept in its slot so other entries' pointers stay valid
 	// until Sweep or Delete removes it. Not a kernel flag.
 	flagDead uint16 = 0x8000
+	// flagOut marks a connection indexed by its reply key too (Out).
+	flagOut uint16 = 0x4000
 )
 
 // Conn is one tracked connection. It holds no pointers. The engine may
@@ -79,6 +81,9 @@ type Conn struct {
 	// Tmpl is the ID of the persistence template that controls this
 	// connection in the Table's Templates, 0 for none.
 	Tmpl uint32
+	// Out is the key of the connection's replies as they reach the
+	// director (NAT and FULLNAT), valid with flagOut.
+	Out Key
 }
 
 // Remaining returns the time left before c expires at now, or 0 when it
@@ -157,6 +162,10 @@ type Table struct {
 	maxUsed int
 	cursor  uint32 // Sweep's next slot
 	tmpls   *Templates
+	// out maps reply keys to connection keys for NAT and FULLNAT
+	// connections; made at the first InsertNAT, sized for a full table
+	// so it never grows on the packet path.
+	out map[Key]Key
 
 	timeouts atomic.Pointer[Timeouts]
 }
@@ -375,6 +384,10 @@ func totalConns(st *vs.DestState) int64 {
 
 // release unbinds c from its dest, if dests still knows it.
 func (t *Table) release(c *Conn, dests Dests) {
+	if c.Flags&flagOut != 0 {
+		delete(t.out, c.Out)
+		c.Flags &^= flagOut
+	}
 	if c.Tmpl != 0 && t.tmpls != nil {
 		t.tmpls.Release(c.Tmpl)
 		c.Tmpl = 0
@@ -387,6 +400,42 @@ func (t *Table) release(c *Conn, dests Dests) {
 		return
 	}
 	unbindDest(c, d)
+}
+
+// InsertNAT is Insert for a connection whose replies come back through the
+// director (NAT, FULLNAT): out is the key those replies carry as they
+// arrive (real server address and port to client, or to the local address
+// for FULLNAT), so LookupOut finds the connection from them. It returns
+// nil, binding nothing, when the table is full or out is already in use.
+func (t *Table) InsertNAT(k, out Key, svcID uint32, d *vs.Dest, now Tick) *Conn {
+	if t.out == nil {
+		t.out = make(map[Key]Key, t.maxUsed)
+	}
+	if _, busy := t.out[out]; busy {
+		return nil
+	}
+	c := t.Insert(k, svcID, d, now)
+	if c == nil || c.Flags&flagOut != 0 {
+		return c
+	}
+	c.Out = out
+	c.Flags |= flagOut
+	t.out[out] = k
+	return c
+}
+
+// HasNAT reports whether the table has ever held a NAT or FULLNAT
+// connection, so callers can skip reply lookups on DR-only directors.
+func (t *Table) HasNAT() bool { return t.out != nil }
+
+// LookupOut returns the connection whose replies carry out, or nil; like
+// Lookup it releases a connection found expired.
+func (t *Table) LookupOut(out Key, now Tick, dests Dests) *Conn {
+	k, ok := t.out[out]
+	if !ok {
+		return nil
+	}
+	return t.Lookup(k, now, dests)
 }
 
 // SetTemplate records that c was created under persistence template id

@@ -29,8 +29,8 @@ func TestConnIsPointerFree(t *testing.T) {
 	if s := unsafe.Sizeof(Key{}); s != 14 {
 		t.Errorf("Key is %d bytes, want 14", s)
 	}
-	if s := unsafe.Sizeof(Conn{}); s != 40 {
-		t.Errorf("Conn is %d bytes, want 40", s)
+	if s := unsafe.Sizeof(Conn{}); s != 56 {
+		t.Errorf("Conn is %d bytes, want 56", s)
 	}
 }
 

@@ -92,3 +92,34 @@ func TestConnReleasesTemplate(t *testing.T) {
 		t.Fatalf("template not released by its dead connection")
 	}
 }
+
+func TestInsertNATAndLookupOut(t *testing.T) {
+	d := &vs.Dest{ID: 1, Weight: 1, Method: vs.Masq, State: &vs.DestState{}}
+	dests := destMap{1: d}
+	tbl := New(Config{Capacity: 16})
+	in := Key{Src: [4]byte{10, 0, 0, 9}, Dst: [4]byte{10, 0, 0, 100}, SrcPort: 4000, DstPort: 80, Proto: 6}
+	out := Key{Src: [4]byte{10, 1, 0, 11}, Dst: [4]byte{10, 0, 0, 9}, SrcPort: 8080, DstPort: 4000, Proto: 6}
+	c := tbl.InsertNAT(in, out, 1, d, 0)
+	if c == nil || c.Flags&FlagNoOutput != 0 {
+		t.Fatalf("InsertNAT: %+v (a Masq connection must see its output)", c)
+	}
+	if got := tbl.LookupOut(out, 1, dests); got != c {
+		t.Fatalf("LookupOut = %v, want the connection", got)
+	}
+	if tbl.InsertNAT(Key{Proto: 6, SrcPort: 1}, out, 1, d, 0) != nil {
+		t.Errorf("a second connection took a reply key in use")
+	}
+	tbl.Step(c, Output, TCPSyn|TCPAck, 1, d)
+	// Expiry releases the reply key too.
+	if tbl.Lookup(in, 1_000_000, dests) != nil || tbl.LookupOut(out, 1_000_000, dests) != nil {
+		t.Fatalf("expired connection still found")
+	}
+	if len(tbl.out) != 0 {
+		t.Errorf("reply index keeps %d keys after expiry", len(tbl.out))
+	}
+	c = tbl.InsertNAT(in, out, 1, d, 2_000_000)
+	tbl.Delete(c, dests)
+	if len(tbl.out) != 0 || tbl.LookupOut(out, 2_000_000, dests) != nil {
+		t.Errorf("Delete left the reply key")
+	}
+}

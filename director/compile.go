@@ -49,6 +49,8 @@ type compiler struct {
 	// ifacePrefixes are the connected prefixes of each interface, in the
 	// engine's order: a dest is reached on the interface of its subnet.
 	ifacePrefixes [][]netip.Prefix
+	// routes are the kernel's routes over the director's interfaces.
+	routes []vs.IPRoute
 }
 
 // ifaceOf returns the index of the interface whose subnet holds addr, or
@@ -203,6 +205,7 @@ func (c *compiler) compile(rules *config.Rules, marks []config.Mark, knobs confi
 	}
 	t := vs.NewTableMarks(c.gen, svcs, extra, markRules(marks))
 	t.Knobs = tableKnobs(knobs)
+	t.Routes = c.routes
 	return t, nil
 }
 

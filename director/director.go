@@ -45,6 +45,7 @@ type Director struct {
 	log *slog.Logger
 
 	mu        sync.Mutex
+	nexthops  []netip.Addr // next hops the data path asked to resolve
 	rules     config.Rules
 	marks     []config.Mark
 	knobs     config.Knobs
@@ -98,12 +99,29 @@ func New(cfg Config) (*Director, error) {
 		d.resolvers = append(d.resolvers, ir)
 		d.comp.ifacePrefixes = append(d.comp.ifacePrefixes, ir.prefixes)
 	}
+	if len(cfg.Interfaces) > 0 {
+		d.comp.routes = loadRoutes(cfg.Interfaces)
+	}
 	return d, nil
 }
 
-// Run keeps neighbour resolution going until ctx is done.
+// Run keeps neighbour resolution and the routes current until ctx is done.
 func (d *Director) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
+	if len(d.cfg.Interfaces) > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.watchRoutes(ctx)
+		}()
+	}
+	if ne, ok := d.cfg.Engine.(neighbourEngine); ok {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.serveNeighbourRequests(ctx, ne)
+		}()
+	}
 	for _, ir := range d.resolvers {
 		wg.Add(1)
 		go func() {
@@ -117,7 +135,39 @@ func (d *Director) Run(ctx context.Context) error {
 	return nil
 }
 
+// neighbourEngine is the part of the engine that sends to next hops (NAT
+// replies to clients).
+type neighbourEngine interface {
+	SetNeighbour(addr [4]byte, mac [6]byte, ok bool)
+	NeighbourRequests() <-chan [4]byte
+}
+
+// maxNextHops bounds the next hops kept resolved for the data path.
+const maxNextHops = 4096
+
+// serveNeighbourRequests adds the next hops the engine asks for to the
+// resolvers' watch lists.
+func (d *Director) serveNeighbourRequests(ctx context.Context, ne neighbourEngine) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case a := <-ne.NeighbourRequests():
+			addr := netip.AddrFrom4(a)
+			d.mu.Lock()
+			if !slices.Contains(d.nexthops, addr) && len(d.nexthops) < maxNextHops {
+				d.nexthops = append(d.nexthops, addr)
+				d.watch()
+			}
+			d.mu.Unlock()
+		}
+	}
+}
+
 func (d *Director) macChanged(addr netip.Addr, mac [6]byte, ok bool) {
+	if ne, isNE := d.cfg.Engine.(neighbourEngine); isNE && addr.Is4() {
+		ne.SetNeighbour(addr.As4(), mac, ok)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.comp.setMAC(addr, mac, ok)
@@ -169,19 +219,19 @@ func (d *Director) watch() {
 		return
 	}
 	sets := make([][]netip.Addr, len(d.resolvers))
+	add := func(a netip.Addr) {
+		i := d.comp.ifaceOf(a)
+		if !slices.Contains(sets[i], a) {
+			sets[i] = append(sets[i], a)
+		}
+	}
 	for _, s := range d.rules.Services {
 		for _, dst := range s.Dests {
-			i := 0
-			for j, ir := range d.resolvers {
-				if slices.ContainsFunc(ir.prefixes, func(p netip.Prefix) bool { return p.Contains(dst.Addr) }) {
-					i = j
-					break
-				}
-			}
-			if !slices.Contains(sets[i], dst.Addr) {
-				sets[i] = append(sets[i], dst.Addr)
-			}
+			add(dst.Addr)
 		}
+	}
+	for _, a := range d.nexthops {
+		add(a)
 	}
 	for i, ir := range d.resolvers {
 		ir.res.Watch(sets[i])

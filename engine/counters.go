@@ -21,6 +21,8 @@ const (
 	ReasonFragment           // IPv4 fragments are not handled yet
 	ReasonUnsupported        // forwarding method or protocol not handled
 	ReasonTxError            // the kernel refused to transmit the frame
+	ReasonNoRoute            // no route to the client for a NAT reply
+	ReasonUnresolved         // a reply waited too long for its next hop's MAC, or the wait queue was full
 	numReasons
 )
 
@@ -38,6 +40,8 @@ var reasonNames = [numReasons]string{
 	ReasonFragment:    "fragment",
 	ReasonUnsupported: "unsupported",
 	ReasonTxError:     "tx_error",
+	ReasonNoRoute:     "no_route",
+	ReasonUnresolved:  "unresolved",
 }
 
 // String returns the counter name of r.

@@ -55,12 +55,16 @@ type Engine struct {
 	workers  []*worker
 	counts   []*counters
 
-	mu   sync.Mutex // guards vips and wide
+	mu   sync.Mutex // guards vips, wide and rips
 	vips [][4]byte
 	wide bool
+	rips [][4]byte
 
 	// templates are the persistence templates all workers share.
 	templates *conntrack.Templates
+
+	neigh   *neighbours
+	neighMu sync.Mutex // serialises SetNeighbour
 }
 
 // iface is one interface the engine serves.
@@ -84,7 +88,7 @@ func New(cfg Config) (*Engine, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{log: log, templates: conntrack.NewTemplates()}
+	e := &Engine{log: log, templates: conntrack.NewTemplates(), neigh: newNeighbours()}
 	e.table.Store(vs.NewTable(0, nil, nil))
 	if cfg.Timeouts == nil {
 		cfg.Timeouts = conntrack.DefaultTimeouts()
@@ -134,7 +138,9 @@ func New(cfg Config) (*Engine, error) {
 		}
 		c := &counters{}
 		e.counts = append(e.counts, c)
-		e.workers = append(e.workers, newWorkerLinks(links, macs, c, cfg, e.templates))
+		w := newWorkerLinks(links, macs, c, cfg, e.templates)
+		w.neigh = e.neigh
+		e.workers = append(e.workers, w)
 	}
 	return e, nil
 }
@@ -167,6 +173,7 @@ func newWorkerLinks(links []link, macs [][6]byte, c *counters, cfg Config, tmpls
 		}
 	}
 	w.pickFn, w.checkFn = w.pick, w.checkTemplate
+	w.neigh = newNeighbours()
 	return w
 }
 
@@ -179,14 +186,15 @@ func (e *Engine) SetTable(t *vs.Table) {
 		vips = append(vips, a.As4())
 	}
 	slices.SortFunc(vips, func(a, b [4]byte) int { return slices.Compare(a[:], b[:]) })
+	rips := natSources(t)
 	e.mu.Lock()
-	old, oldWide := e.vips, e.wide
-	e.vips, e.wide = vips, t.WideVIPs()
+	old, oldWide, oldRIPs := e.vips, e.wide, e.rips
+	e.vips, e.wide, e.rips = vips, t.WideVIPs(), rips
 	e.mu.Unlock()
-	if slices.Equal(old, vips) && oldWide == t.WideVIPs() {
+	if slices.Equal(old, vips) && oldWide == t.WideVIPs() && slices.Equal(oldRIPs, rips) {
 		return
 	}
-	prog := filterProgram(vips, t.WideVIPs())
+	prog := filterProgram(vips, t.WideVIPs(), natSources(t)...)
 	fan := fanoutProgram(vips)
 	for _, ifc := range e.ifaces {
 		for _, r := range ifc.rings {
@@ -207,6 +215,22 @@ func (e *Engine) SetTable(t *vs.Table) {
 		}
 	}
 	e.announce(added)
+}
+
+// natSources lists, sorted, the addresses of NAT real servers, whose
+// replies the socket filter must let through.
+func natSources(t *vs.Table) [][4]byte {
+	var out [][4]byte
+	for _, d := range t.DestByID {
+		if d != nil && d.Method == vs.Masq {
+			a := d.Addr.As4()
+			if !slices.Contains(out, a) {
+				out = append(out, a)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b [4]byte) int { return slices.Compare(a[:], b[:]) })
+	return out
 }
 
 // SetTimeouts hands new connection timeouts to every worker; t must not be
@@ -332,6 +356,7 @@ func (w *worker) run(ctx context.Context, e *Engine) error {
 		tbl := e.table.Load()
 		now := tick()
 		w.batch(n, tbl, now)
+		w.flushPending(now)
 		w.sweep(now, tbl)
 		select {
 		case reply := <-w.connReq:

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+
+	"golang.org/x/net/bpf"
 	"net/netip"
 	"testing"
 
@@ -211,15 +213,57 @@ func TestVLANReinsert(t *testing.T) {
 	}
 }
 
-func TestFilterProgramAssembles(t *testing.T) {
-	for _, n := range []int{0, 1, 2, 200, 201, 1000} {
-		vips := make([][4]byte, n)
-		for i := range vips {
-			vips[i] = [4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}
-		}
-		if prog := filterProgram(vips, false); len(prog) < 9 {
-			t.Errorf("%d VIPs: program of %d instructions", n, len(prog))
-		}
+// runFilter runs the socket filter on an Ethernet frame in the x/net VM,
+// which lacks the packet-type extension: the first three instructions
+// (the pkttype checks, which only jump to drop) are skipped.
+func runFilter(t *testing.T, prog []bpf.RawInstruction, frame []byte) bool {
+	t.Helper()
+	var insns []bpf.Instruction
+	for _, ri := range prog[3:] {
+		insns = append(insns, ri.Disassemble())
+	}
+	vm, err := bpf.NewVM(insns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := vm.Run(frame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n > 0
+}
+
+func TestFilterProgram(t *testing.T) {
+	rip := netip.MustParseAddr("10.77.1.11")
+	other := netip.MustParseAddr("10.77.0.2")
+	toVIP := tcpFrame(1, pkt.TCPSyn)
+	fromRIP := pkttest.Frame{Src: rip, Dst: client, Proto: pkt.ProtoTCP, SrcPort: 80, DstPort: 1}.Build()
+	toOther := pkttest.Frame{Src: client, Dst: other, Proto: pkt.ProtoTCP, SrcPort: 1, DstPort: 22}.Build()
+	arpReq := pkttest.ARPFrame(pkt.ARPRequest, clientMAC, client.As4(), [6]byte{}, vip.As4())
+	tests := []struct {
+		name    string
+		vips    [][4]byte
+		rips    [][4]byte
+		passAll bool
+		frame   []byte
+		want    bool
+	}{
+		{"ARP", nil, nil, false, arpReq, true},
+		{"to a VIP", [][4]byte{vip.As4()}, nil, false, toVIP, true},
+		{"to another address", [][4]byte{vip.As4()}, nil, false, toOther, false},
+		{"no VIPs yet", nil, nil, false, toVIP, false},
+		{"from a NAT real server", [][4]byte{vip.As4()}, [][4]byte{rip.As4()}, false, fromRIP, true},
+		{"from a DR real server", [][4]byte{vip.As4()}, nil, false, fromRIP, false},
+		{"pass all", nil, nil, true, toOther, true},
+		{"too many VIPs pass all", make([][4]byte, 300), nil, false, toOther, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			prog := filterProgram(tt.vips, tt.passAll, tt.rips...)
+			if got := runFilter(t, prog, tt.frame); got != tt.want {
+				t.Errorf("accepted = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }
 

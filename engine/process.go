@@ -39,6 +39,12 @@ type worker struct {
 	pickFn          func() *vs.Dest
 	checkFn         conntrack.TemplateCheck
 	quiescentExpire bool
+	// neigh is the engine's next-hop table; asked and pending implement
+	// resolution requests and the wait queue for unresolved replies.
+	neigh    *neighbours
+	asked    [16]asked
+	pending  [pendingSlots]pendingFrame
+	npending int
 	// connReq carries requests for a copy of the connection table; the
 	// worker answers between batches, so its table needs no lock.
 	connReq chan chan<- []conntrack.Conn
@@ -85,7 +91,14 @@ func (w *worker) process(p *packet, tbl *vs.Table, now conntrack.Tick) bool {
 	}
 	// Only frames sent to us: with the interface in promiscuous mode our
 	// own DR output (VIP inside, a real server's MAC outside) comes by.
-	if ps.EtherType != pkt.EtherTypeIPv4 || !tbl.IsVIP(ps.Dst) || pkt.Ether(frame).Dst() != w.macs[p.in] {
+	if ps.EtherType != pkt.EtherTypeIPv4 || pkt.Ether(frame).Dst() != w.macs[p.in] {
+		return w.drop(ReasonNotOurs)
+	}
+	if !tbl.IsVIP(ps.Dst) {
+		// Not to a VIP: a real server's reply through the director?
+		if (ps.Proto == pkt.ProtoTCP || ps.Proto == pkt.ProtoUDP) && ps.Frag == 0 && w.ct.HasNAT() {
+			return w.outbound(p, frame, tbl, now)
+		}
 		return w.drop(ReasonNotOurs)
 	}
 	switch ps.Proto {
@@ -154,17 +167,70 @@ func (w *worker) inbound(p *packet, frame []byte, tbl *vs.Table, now conntrack.T
 			// datagram is scheduled on its own.
 			w.tmpls.Release(tmpl)
 			d.State.Conns.Add(1)
-			return w.forward(p, frame, svc, d)
+			return w.forward(p, frame, svc, d, nil)
 		}
-		c = w.ct.Insert(key, svc.ID, d, now)
+		if d.Method == vs.Masq {
+			// The replies will come from the real server to the client.
+			rport := d.Port
+			if rport == 0 {
+				rport = ps.DstPort
+			}
+			out := conntrack.Key{Src: d.Addr.As4(), SrcPort: rport, Dst: ps.Src, DstPort: ps.SrcPort, Proto: ps.Proto}
+			c = w.ct.InsertNAT(key, out, svc.ID, d, now)
+			w.wantNeighbour(tbl, ps.Src, now) // resolve the client's next hop before the reply
+		} else {
+			c = w.ct.Insert(key, svc.ID, d, now)
+		}
 		if c == nil {
 			w.tmpls.Release(tmpl)
 			return w.drop(ReasonTableFull)
 		}
 		w.ct.SetTemplate(c, tmpl)
 	}
-	w.ct.Step(c, conntrack.InputOnly, ps.TCPFlags, now, d)
-	return w.forward(p, frame, tbl.Service(c.SvcID), d)
+	w.ct.Step(c, conntrack.Input, ps.TCPFlags, now, d)
+	return w.forward(p, frame, tbl.Service(c.SvcID), d, c)
+}
+
+// outbound handles a real server's reply to a client through the director
+// (NAT): SNAT back to the VIP and send it to the client's next hop.
+func (w *worker) outbound(p *packet, frame []byte, tbl *vs.Table, now conntrack.Tick) bool {
+	ps := &w.parsed
+	out := conntrack.Key{Src: ps.Src, Dst: ps.Dst, SrcPort: ps.SrcPort, DstPort: ps.DstPort, Proto: ps.Proto}
+	c := w.ct.LookupOut(out, now, tbl)
+	if c == nil {
+		return w.drop(ReasonNotOurs)
+	}
+	d := tbl.Dest(c.DestID)
+	if d == nil {
+		w.ct.Delete(c, tbl)
+		return w.drop(ReasonDestGone)
+	}
+	w.ct.Step(c, conntrack.Output, ps.TCPFlags, now, d)
+	if svc := tbl.Service(c.SvcID); svc != nil {
+		svc.Stats.OutPkts.Add(1)
+		svc.Stats.OutBytes.Add(uint64(ps.IPLen))
+	}
+	d.State.OutPkts.Add(1)
+	d.State.OutBytes.Add(uint64(ps.IPLen))
+	iface, hop, ok := tbl.NextHop(c.Key.Src)
+	if !ok || iface >= len(w.links) {
+		return w.drop(ReasonNoRoute)
+	}
+	o := w.offload(p)
+	forward.SNAT(frame, ps, &o, c.Key.Dst, c.Key.DstPort)
+	w.setOffload(p, &o)
+	mac, ok := w.neighbour(hop)
+	if !ok {
+		w.wantNeighbour(tbl, c.Key.Src, now)
+		return w.queueUnresolved(p, iface, hop, now)
+	}
+	eth := pkt.Ether(frame)
+	eth.SetDst(mac)
+	eth.SetSrc(w.macs[iface])
+	p.out = uint8(iface)
+	p.vnet().forTX()
+	w.c.forwarded.Add(1)
+	return w.transmit(p)
 }
 
 // isNewConn is the kernel's is_new_conn for TCP: a bare SYN.
@@ -272,7 +338,7 @@ func maskAddr(a [4]byte, bits int) [4]byte {
 }
 
 // forward counts the packet and rewrites it for d's method.
-func (w *worker) forward(p *packet, frame []byte, svc *vs.Service, d *vs.Dest) bool {
+func (w *worker) forward(p *packet, frame []byte, svc *vs.Service, d *vs.Dest, c *conntrack.Conn) bool {
 	ps := &w.parsed
 	if svc != nil {
 		svc.Stats.InPkts.Add(1)
@@ -291,6 +357,24 @@ func (w *worker) forward(p *packet, frame []byte, svc *vs.Service, d *vs.Dest) b
 			out = int(p.in)
 		}
 		forward.DR(frame, mac, w.macs[out])
+		p.out = uint8(out)
+	case vs.Masq:
+		mac, ok := d.State.MAC()
+		if !ok {
+			return w.drop(ReasonNoNeighbour)
+		}
+		out := d.Iface
+		if out < 0 || out >= len(w.links) {
+			out = int(p.in)
+		}
+		rport := d.Port
+		if rport == 0 {
+			rport = ps.DstPort
+		}
+		o := w.offload(p)
+		forward.DNAT(frame, ps, &o, d.Addr.As4(), rport)
+		w.setOffload(p, &o)
+		forward.DR(frame, mac, w.macs[out]) // the MACs, as for DR
 		p.out = uint8(out)
 	default:
 		return w.drop(ReasonUnsupported)

@@ -270,44 +270,81 @@ func opErr(op string, err error) error { return &OpError{Op: op, Err: err} }
 
 // filterProgram builds the socket filter: drop our own outgoing frames and
 // frames for other hosts (a promiscuous interface would otherwise hand us
-// our own DR output to forward again), pass
-// ARP, in-frame VLAN tags (re-checked in user space), and IPv4 to a VIP.
-// With more VIPs than a classic BPF jump can span it passes all IPv4; the
-// engine re-validates everything anyway.
-func filterProgram(vips [][4]byte, passAll bool) []bpf.RawInstruction {
-	const maxVIPs = 200
-	passAll = passAll || len(vips) > maxVIPs
+// our own DR output to forward again); pass ARP, in-frame VLAN tags
+// (re-checked in user space), IPv4 to a VIP and IPv4 from a NAT real
+// server (its replies). With more addresses than a classic BPF jump can
+// span, or when passAll is set, it passes all IPv4; the engine
+// re-validates everything anyway.
+func filterProgram(vips [][4]byte, passAll bool, rips ...[4]byte) []bpf.RawInstruction {
+	const maxAddrs = 200
+	if len(vips)+len(rips) > maxAddrs {
+		passAll = true
+	}
 	if passAll {
-		vips = nil
+		vips, rips = nil, nil
 	}
-	// Layout: 0 ld pkttype; 1 jeq outgoing; 2 jeq otherhost; 3 ldh type;
-	// 4 jeq ARP; 5 jeq VLAN; 6 jeq IPv4; 7 ld dst; 8..8+k-1 jeq vip (or one
-	// jump when there is no list); 8+k drop; 9+k accept.
-	const first = 8
-	k := max(len(vips), 1)
-	drop := first + k
-	accept := drop + 1
-	prog := []bpf.Instruction{
-		bpf.LoadExtension{Num: bpf.ExtType},
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: packetOutgoing, SkipTrue: uint8(drop - 2)},
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: packetOtherHost, SkipTrue: uint8(drop - 3)},
-		bpf.LoadAbsolute{Off: 12, Size: 2},
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x0806, SkipTrue: uint8(accept - 5)},
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x8100, SkipTrue: uint8(accept - 6)},
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x0800, SkipFalse: uint8(drop - 7)},
-		bpf.LoadAbsolute{Off: 14 + 16, Size: 4},
+	// Jumps are resolved once the drop and accept positions are known.
+	type fix struct {
+		at           int
+		toTrue, to   int // 1: accept, 2: drop, 0: fall through
+		isJump, isJA bool
 	}
-	for i, v := range vips {
-		ip := uint32(v[0])<<24 | uint32(v[1])<<16 | uint32(v[2])<<8 | uint32(v[3])
-		prog = append(prog, bpf.JumpIf{Cond: bpf.JumpEqual, Val: ip, SkipTrue: uint8(accept - (first + i) - 1)})
+	var prog []bpf.Instruction
+	var fixes []fix
+	const accept, drop = 1, 2
+	jeq := func(val uint32, ifTrue, ifFalse int) {
+		fixes = append(fixes, fix{at: len(prog), toTrue: ifTrue, to: ifFalse, isJump: true})
+		prog = append(prog, bpf.JumpIf{Cond: bpf.JumpEqual, Val: val})
 	}
-	switch {
-	case passAll:
-		prog = append(prog, bpf.Jump{Skip: 1})
-	case len(vips) == 0:
-		prog = append(prog, bpf.Jump{Skip: 0})
+	prog = append(prog, bpf.LoadExtension{Num: bpf.ExtType})
+	jeq(packetOutgoing, drop, 0)
+	jeq(packetOtherHost, drop, 0)
+	prog = append(prog, bpf.LoadAbsolute{Off: 12, Size: 2})
+	jeq(0x0806, accept, 0)
+	jeq(0x8100, accept, 0)
+	jeq(0x0800, 0, drop)
+	if passAll {
+		fixes = append(fixes, fix{at: len(prog), to: accept, isJA: true})
+		prog = append(prog, bpf.Jump{})
 	}
-	prog = append(prog, bpf.RetConstant{Val: 0}, bpf.RetConstant{Val: 0x40000})
+	ip := func(v [4]byte) uint32 { return uint32(v[0])<<24 | uint32(v[1])<<16 | uint32(v[2])<<8 | uint32(v[3]) }
+	if len(vips) > 0 {
+		prog = append(prog, bpf.LoadAbsolute{Off: 14 + 16, Size: 4})
+		for _, v := range vips {
+			jeq(ip(v), accept, 0)
+		}
+	}
+	if len(rips) > 0 {
+		prog = append(prog, bpf.LoadAbsolute{Off: 14 + 12, Size: 4})
+		for _, v := range rips {
+			jeq(ip(v), accept, 0)
+		}
+	}
+	dropAt := len(prog)
+	prog = append(prog, bpf.RetConstant{Val: 0})
+	acceptAt := len(prog)
+	prog = append(prog, bpf.RetConstant{Val: 0x40000})
+	target := func(t int) int {
+		if t == accept {
+			return acceptAt
+		}
+		return dropAt
+	}
+	for _, f := range fixes {
+		switch {
+		case f.isJA:
+			prog[f.at] = bpf.Jump{Skip: uint32(target(f.to) - f.at - 1)}
+		case f.isJump:
+			j := prog[f.at].(bpf.JumpIf)
+			if f.toTrue != 0 {
+				j.SkipTrue = uint8(target(f.toTrue) - f.at - 1)
+			}
+			if f.to != 0 {
+				j.SkipFalse = uint8(target(f.to) - f.at - 1)
+			}
+			prog[f.at] = j
+		}
+	}
 	raw, err := bpf.Assemble(prog)
 	if err != nil {
 		panic("engine: socket filter does not assemble: " + err.Error())

@@ -48,3 +48,14 @@ func (h vnetHdr) clear() { clear(h[:vnetHdrLen]) }
 // forTX drops the RX-only DATA_VALID flag; the rest (pending checksum, GSO)
 // travels on with the frame.
 func (h vnetHdr) forTX() { h[vnetOffFlags] &^= vnetFlagDataValid }
+
+func (h vnetHdr) gsoSize() uint16 { return binary.LittleEndian.Uint16(h[vnetOffGSOSize:]) }
+
+func (h vnetHdr) setCsumOffset(v uint16) {
+	binary.LittleEndian.PutUint16(h[vnetOffCsumOffset:], v)
+}
+
+func (h vnetHdr) setGSO(typ uint8, size uint16) {
+	h[vnetOffGSOType] = typ
+	binary.LittleEndian.PutUint16(h[vnetOffGSOSize:], size)
+}

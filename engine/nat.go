@@ -1,0 +1,186 @@
+package engine
+
+import (
+	"sync/atomic"
+
+	"github.com/ulvs/ulvs/conntrack"
+	"github.com/ulvs/ulvs/forward"
+	"github.com/ulvs/ulvs/pkt"
+	"github.com/ulvs/ulvs/vs"
+)
+
+// offload reads p's virtio_net_hdr in forward's terms.
+func (w *worker) offload(p *packet) forward.Offload {
+	h := p.vnet()
+	return forward.Offload{
+		NeedsCsum:  h.flags()&vnetFlagNeedsCsum != 0,
+		CsumStart:  h.csumStart(),
+		CsumOffset: h.csumOffset(),
+		GSOType:    h.gsoType(),
+		GSOSize:    h.gsoSize(),
+		HdrLen:     h.hdrLen(),
+	}
+}
+
+// setOffload writes o back into p's virtio_net_hdr.
+func (w *worker) setOffload(p *packet, o *forward.Offload) {
+	h := p.vnet()
+	h.setCsumStart(o.CsumStart)
+	h.setCsumOffset(o.CsumOffset)
+	h.setHdrLen(o.HdrLen)
+	h.setGSO(o.GSOType, o.GSOSize)
+	if o.NeedsCsum {
+		h[vnetOffFlags] |= vnetFlagNeedsCsum
+	} else {
+		h[vnetOffFlags] &^= vnetFlagNeedsCsum
+	}
+}
+
+// neighMap maps next-hop addresses to MACs; replaced whole, never changed.
+type neighMap map[[4]byte][6]byte
+
+// neighbours is the engine's next-hop table, filled by the control plane's
+// ARP resolver as the engine asks for addresses.
+type neighbours struct {
+	m   atomic.Pointer[neighMap]
+	req chan [4]byte
+}
+
+func newNeighbours() *neighbours {
+	n := &neighbours{req: make(chan [4]byte, 1024)}
+	empty := neighMap{}
+	n.m.Store(&empty)
+	return n
+}
+
+// SetNeighbour records (ok) or forgets the MAC of a next-hop address.
+// Control plane; it copies the map.
+func (e *Engine) SetNeighbour(addr [4]byte, mac [6]byte, ok bool) {
+	e.neighMu.Lock()
+	defer e.neighMu.Unlock()
+	old := *e.neigh.m.Load()
+	if cur, had := old[addr]; (ok && had && cur == mac) || (!ok && !had) {
+		return
+	}
+	m := make(neighMap, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	if ok {
+		m[addr] = mac
+	} else {
+		delete(m, addr)
+	}
+	e.neigh.m.Store(&m)
+}
+
+// NeighbourRequests delivers the next-hop addresses the data path needs
+// MACs for; the control plane resolves them and calls SetNeighbour.
+func (e *Engine) NeighbourRequests() <-chan [4]byte { return e.neigh.req }
+
+// neighbour returns the MAC of a next hop.
+func (w *worker) neighbour(hop [4]byte) ([6]byte, bool) {
+	mac, ok := (*w.neigh.m.Load())[hop]
+	return mac, ok
+}
+
+// wantNeighbour asks the control plane to resolve the next hop towards
+// client, unless it is known or was asked for within the last second.
+func (w *worker) wantNeighbour(tbl *vs.Table, client [4]byte, now conntrack.Tick) {
+	_, hop, ok := tbl.NextHop(client)
+	if !ok {
+		return
+	}
+	if _, known := w.neighbour(hop); known {
+		return
+	}
+	slot := &w.asked[hop[3]%uint8(len(w.asked))]
+	if slot.addr == hop && now.Sub(slot.at) < 1000 {
+		return
+	}
+	slot.addr, slot.at = hop, now
+	select {
+	case w.neigh.req <- hop:
+	default: // the control plane is behind; a later packet asks again
+	}
+}
+
+// asked remembers a recent resolution request.
+type asked struct {
+	addr [4]byte
+	at   conntrack.Tick
+}
+
+// Unresolved replies wait, like the kernel's neighbour queue (unres_qlen),
+// for their next hop's MAC: a NAT connection's first reply usually comes
+// back before ARP for the client has finished.
+const (
+	pendingSlots = 16
+	pendingMax   = 2048 // larger frames are not queued
+	pendingWait  = 1000 // ms
+)
+
+type pendingFrame struct {
+	buf  [pendingMax]byte
+	n    int
+	out  uint8
+	hop  [4]byte
+	at   conntrack.Tick
+	used bool
+}
+
+// queueUnresolved copies p, with a completed checksum, to wait for hop's MAC.
+func (w *worker) queueUnresolved(p *packet, out int, hop [4]byte, now conntrack.Tick) bool {
+	frame := p.frame()
+	if len(frame) > pendingMax || p.vnet().gsoType() != vnetGSONone {
+		return w.drop(ReasonUnresolved)
+	}
+	for i := range w.pending {
+		q := &w.pending[i]
+		if q.used {
+			continue
+		}
+		h := p.vnet()
+		copy(q.buf[:], frame)
+		if h.flags()&vnetFlagNeedsCsum != 0 && !pkt.CompletePartial(q.buf[:len(frame)], int(h.csumStart()), int(h.csumOffset())) {
+			return w.drop(ReasonMalformed)
+		}
+		q.n, q.out, q.hop, q.at, q.used = len(frame), uint8(out), hop, now, true
+		w.npending++
+		return false
+	}
+	return w.drop(ReasonUnresolved)
+}
+
+// flushPending sends the queued replies whose next hop is now resolved and
+// drops those that waited too long.
+func (w *worker) flushPending(now conntrack.Tick) {
+	if w.npending == 0 {
+		return
+	}
+	for i := range w.pending {
+		q := &w.pending[i]
+		if !q.used {
+			continue
+		}
+		mac, ok := w.neighbour(q.hop)
+		switch {
+		case ok:
+			eth := pkt.Ether(q.buf[:q.n])
+			eth.SetDst(mac)
+			eth.SetSrc(w.macs[q.out])
+			if err := w.links[q.out].sendRaw(q.buf[:q.n]); err != nil {
+				w.c.drops[ReasonTxError].Add(1)
+			} else {
+				w.c.forwarded.Add(1)
+				w.c.txFrames.Add(1)
+			}
+		case now.Sub(q.at) > pendingWait:
+			w.c.drops[ReasonUnresolved].Add(1)
+		default:
+			continue
+		}
+		q.used = false
+		w.npending--
+	}
+}

@@ -1,0 +1,156 @@
+package engine
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/ulvs/ulvs/conntrack"
+	"github.com/ulvs/ulvs/pkt"
+	"github.com/ulvs/ulvs/pkt/pkttest"
+	"github.com/ulvs/ulvs/sched"
+	"github.com/ulvs/ulvs/vs"
+)
+
+var (
+	insideMAC = [6]byte{0x02, 0, 0, 0, 1, 0x01}
+	rsNATMAC  = [6]byte{0x02, 0, 0, 0, 1, 0x11}
+	ripNAT    = netip.MustParseAddr("10.77.1.11")
+)
+
+// natWorker is a worker on two links: 0 outside (clients), 1 inside (real
+// servers), with a NAT service VIP:80 -> 10.77.1.11:8080.
+func natWorker(t testing.TB) (*worker, *memLink, *memLink, *vs.Table) {
+	t.Helper()
+	st := &vs.DestState{}
+	st.SetMAC(rsNATMAC)
+	svc := &vs.Service{ID: 1, Proto: vs.TCP, Addr: vip, Port: 80, Netmask: 32, Stats: &vs.ServiceStats{},
+		Dests: []*vs.Dest{{ID: 1, Addr: ripNAT, Port: 8080, Method: vs.Masq, Weight: 1, Iface: 1, State: st}}}
+	sc, err := sched.New("rr", svc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Scheduler = sc
+	tbl := vs.NewTable(1, []*vs.Service{svc}, nil)
+	tbl.Routes = []vs.IPRoute{
+		{Prefix: netip.MustParsePrefix("10.77.1.0/24"), Iface: 1},
+		{Prefix: netip.MustParsePrefix("10.77.0.0/24"), Iface: 0},
+	}
+	outside, inside := &memLink{}, &memLink{}
+	w := newWorkerLinks([]link{outside, inside}, [][6]byte{dirMAC, insideMAC}, &counters{}, Config{ConnTableSize: 1024}, nil)
+	return w, outside, inside, tbl
+}
+
+func step(w *worker, tbl *vs.Table, now uint32) {
+	n := w.collect()
+	w.batch(n, tbl, tick0(now))
+	w.flushPending(tick0(now))
+}
+
+func TestNATBothWays(t *testing.T) {
+	for _, partial := range []bool{false, true} {
+		name := "complete checksums"
+		if partial {
+			name = "CHECKSUM_PARTIAL"
+		}
+		t.Run(name, func(t *testing.T) {
+			w, outside, inside, tbl := natWorker(t)
+			syn := pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client, Dst: vip, Proto: pkt.ProtoTCP, SrcPort: 40000, DstPort: 80, TCPFlags: pkt.TCPSyn, Payload: []byte("hello")}.Build()
+			vnet := make([]byte, vnetHdrLen)
+			if partial {
+				makePartial(t, syn, vnet)
+			}
+			outside.queueVnet(vnet, syn)
+			step(w, tbl, 0)
+			got := inside.takeOut()
+			if len(got) != 1 || len(outside.takeOut()) != 0 {
+				t.Fatalf("SYN: %d frames inside, want 1", len(got))
+			}
+			in := got[0]
+			if partial {
+				completePartial(t, inside, in)
+			}
+			pkttest.CheckIPv4(t, in, pkttest.DstMAC(rsNATMAC), pkttest.SrcMAC(insideMAC), pkttest.DstIP(ripNAT), pkttest.SrcIP(client),
+				pkttest.DstPort(8080), pkttest.SrcPort(40000), pkttest.ValidChecksums())
+
+			// The real server answers the client; the director has no MAC
+			// for the client yet: the reply waits, the engine asks.
+			synack := pkttest.Frame{SrcMAC: rsNATMAC, DstMAC: insideMAC, Src: ripNAT, Dst: client, Proto: pkt.ProtoTCP, SrcPort: 8080, DstPort: 40000, TCPFlags: pkt.TCPSyn | pkt.TCPAck}.Build()
+			vnet = make([]byte, vnetHdrLen)
+			if partial {
+				makePartial(t, synack, vnet)
+			}
+			inside.queueVnet(vnet, synack)
+			step(w, tbl, 1)
+			if len(outside.takeOut())+len(outside.raw) != 0 {
+				t.Fatalf("reply sent without a next-hop MAC")
+			}
+			select {
+			case hop := <-w.neigh.req:
+				if hop != client.As4() {
+					t.Errorf("asked to resolve %v, want the client", hop)
+				}
+			default:
+				t.Fatalf("no resolution request for the client")
+			}
+			// Resolved: the queued reply goes out SNATed to the VIP.
+			m := neighMap{client.As4(): clientMAC}
+			w.neigh.m.Store(&m)
+			step(w, tbl, 2)
+			if len(outside.raw) != 1 {
+				t.Fatalf("queued reply not sent after resolution: %d", len(outside.raw))
+			}
+			pkttest.CheckIPv4(t, outside.raw[0], pkttest.DstMAC(clientMAC), pkttest.SrcMAC(dirMAC), pkttest.SrcIP(vip), pkttest.DstIP(client),
+				pkttest.SrcPort(80), pkttest.DstPort(40000), pkttest.ValidChecksums())
+			// Later replies go straight through the batch.
+			ack := pkttest.Frame{SrcMAC: rsNATMAC, DstMAC: insideMAC, Src: ripNAT, Dst: client, Proto: pkt.ProtoTCP, SrcPort: 8080, DstPort: 40000, TCPFlags: pkt.TCPAck, Payload: []byte("data")}.Build()
+			inside.queue(ack)
+			step(w, tbl, 3)
+			out := outside.takeOut()
+			if len(out) != 1 {
+				t.Fatalf("reply not forwarded")
+			}
+			pkttest.CheckIPv4(t, out[0], pkttest.SrcIP(vip), pkttest.SrcPort(80), pkttest.ValidChecksums())
+			// A reply for no connection is not ours.
+			stray := pkttest.Frame{SrcMAC: rsNATMAC, DstMAC: insideMAC, Src: ripNAT, Dst: client, Proto: pkt.ProtoTCP, SrcPort: 8080, DstPort: 1, TCPFlags: pkt.TCPAck}.Build()
+			inside.queue(stray)
+			step(w, tbl, 4)
+			if len(outside.takeOut()) != 0 {
+				t.Errorf("stray reply forwarded")
+			}
+			d := tbl.Dest(1)
+			if d.State.OutPkts.Load() != 2 || d.State.ActiveConns.Load() != 1 {
+				t.Errorf("out packets %d, active %d", d.State.OutPkts.Load(), d.State.ActiveConns.Load())
+			}
+		})
+	}
+}
+
+// makePartial turns frame's TCP checksum into a CHECKSUM_PARTIAL one, as
+// veth delivers it, and fills the virtio header.
+func makePartial(t *testing.T, frame, vnet []byte) {
+	t.Helper()
+	var p pkt.Parsed
+	if p.Decode(frame) != pkt.DecodeOK {
+		t.Fatal("bad frame")
+	}
+	ip := pkt.IPv4(frame[p.L3Off:])
+	sum := pkt.PseudoHeaderSum(ip.Src(), ip.Dst(), p.Proto, uint16(p.L4Len))
+	pkt.TCP(frame[p.L4Off:]).SetChecksum(pkt.Fold(sum))
+	h := vnetHdr(vnet)
+	h[vnetOffFlags] = vnetFlagNeedsCsum
+	h.setCsumStart(uint16(p.L4Off))
+	h.setCsumOffset(pkt.TCPChecksumOffset)
+}
+
+// completePartial finishes the checksum of a transmitted frame whose
+// virtio header says it is partial, as the receiving kernel would.
+func completePartial(t *testing.T, l *memLink, frame []byte) {
+	t.Helper()
+	var p pkt.Parsed
+	p.Decode(frame)
+	if !pkt.CompletePartial(frame, p.L4Off, pkt.TCPChecksumOffset) {
+		t.Fatal("cannot complete the partial checksum")
+	}
+}
+
+func tick0(ms uint32) conntrack.Tick { return conntrack.Tick(ms) }
