@@ -221,19 +221,22 @@ func (e *env) get(client *http.Client, path string) (string, error) {
 	return strings.TrimSpace(string(b)), nil
 }
 
-// waitReady retries until the VIP answers: the director resolves the real
-// servers' MACs first.
-func (e *env) waitReady() {
+// waitReady retries until every real server has answered through the VIP:
+// the director takes a real server only once it has resolved its MAC, so
+// until then the rotation skips it.
+func (e *env) waitReady(want int) {
 	e.t.Helper()
 	c := e.client()
+	seen := map[string]bool{}
 	deadline := time.Now().Add(15 * time.Second)
-	for {
-		_, err := e.get(c, "/")
+	for len(seen) < want {
+		body, err := e.get(c, "/")
 		if err == nil {
-			return
+			seen[body] = true
+			continue
 		}
 		if time.Now().After(deadline) {
-			e.t.Fatalf("VIP never answered: %v\nulvsd log:\n%s", err, e.logText())
+			e.t.Fatalf("VIP never answered from all %d real servers (saw %v): %v\nulvsd log:\n%s", want, seen, err, e.logText())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -277,7 +280,7 @@ func count(t *testing.T, e *env, c *http.Client, n int) map[string]int {
 // resumes service.
 func TestIntegrationDR(t *testing.T) {
 	e := newEnv(t, lab.Config{RealServers: 3}, fmt.Sprintf(drConfig, realServers("10.77.0.11", "10.77.0.12")))
-	e.waitReady()
+	e.waitReady(2)
 
 	t.Run("200 requests split 100/100 under rr", func(t *testing.T) {
 		got := count(t, e, e.client(), 200)
@@ -357,8 +360,17 @@ func TestIntegrationDR(t *testing.T) {
 			}
 		}
 		list := e.mustAdm("-L", "-n")
-		if !strings.Contains(list, "  -> 10.77.0.11:80                Route   0      1") {
-			t.Errorf("listing does not show rs1 quiesced with its active connection:\n%s", list)
+		quiesced := false
+		for _, line := range strings.Split(list, "\n") {
+			f := strings.Fields(line)
+			if len(f) == 6 && f[1] == "10.77.0.11:80" && strings.HasPrefix(line, "  -> 10.77.0.11:80                Route   0      ") {
+				var active int
+				fmt.Sscan(f[4], &active)
+				quiesced = active >= 1
+			}
+		}
+		if !quiesced {
+			t.Errorf("listing does not show rs1 quiesced with its open connection active:\n%s", list)
 		}
 		e.mustAdm("-e", "-t", "10.77.0.100:80", "-r", "10.77.0.11:80", "-g", "-w", "1")
 	})
@@ -475,7 +487,7 @@ func TestIntegrationDR(t *testing.T) {
 		}
 		os.Remove(e.sock)
 		e.start()
-		e.waitReady()
+		e.waitReady(3)
 		got := count(t, e, e.client(), 30)
 		if got["rs1"] != 10 || got["rs2"] != 10 || got["rs3"] != 10 {
 			t.Errorf("after restart answers = %v, want 10 each", got)
@@ -565,7 +577,7 @@ func (e *env) sendRaw(frames [][]byte) {
 // checksums must be right either way.
 func TestIntegrationDROffloadsOff(t *testing.T) {
 	e := newEnv(t, lab.Config{RealServers: 2, OffloadsOff: true}, fmt.Sprintf(drConfig, realServers("10.77.0.11", "10.77.0.12")))
-	e.waitReady()
+	e.waitReady(2)
 	const size = 10 << 20
 	for i := 0; i < 2; i++ {
 		resp, err := e.client().Get(fmt.Sprintf("http://10.77.0.100/data?size=%d", size))
@@ -599,7 +611,7 @@ scheduler = "rr"
 forward = "dr"
 persistence_timeout = 60
 `+realServers("10.77.0.11", "10.77.0.12"))
-	e.waitReady()
+	e.waitReady(1)
 	clientB := netip.MustParseAddr("10.77.0.20")
 	if out, err := e.lab.Client.Run(context.Background(), "ip", "addr", "add", clientB.String()+"/24", "dev", "c-eth0"); err != nil {
 		t.Fatalf("add second client address: %v %s", err, out)
