@@ -324,7 +324,8 @@ func checkIfName(name string) string {
 // recorded).
 func (p *fileParser) service(path string, m map[string]any, marks map[uint32]*Mark) (svc Service, ok bool) {
 	t := p.table(path, m, "protocol", "address", "fwmark", "scheduler", "forward",
-		"persistence_timeout", "persistence_netmask", "one_packet", "sched_flags", "real_server")
+		"persistence_timeout", "persistence_netmask", "one_packet", "sched_flags", "real_server",
+		"local_addresses")
 	defer t.done()
 	ok = true
 	svc = Service{Proto: vs.TCP, Scheduler: fileDefaultScheduler}
@@ -490,6 +491,37 @@ func (p *fileParser) service(path string, m map[string]any, marks map[uint32]*Ma
 	}
 	if ok {
 		p.duplicateDests(path, svc.Dests)
+	}
+	if addrs, set := t.strings("local_addresses"); set {
+		for i, a := range addrs {
+			field := fmt.Sprintf("%s.local_addresses[%d]", path, i)
+			ip, err := netip.ParseAddr(a)
+			switch {
+			case err != nil:
+				p.errorf(field, "not an IP address: %q", a)
+				ok = false
+			case !ip.Is4():
+				p.errorf(field, "IPv6 is not supported yet (got %s)", a)
+				ok = false
+			case !ip.IsGlobalUnicast() && !ip.IsPrivate():
+				p.errorf(field, "must be a unicast address (got %s)", a)
+				ok = false
+			case slices.Contains(svc.LocalAddrs, ip):
+				p.errorf(field, "%s is listed twice", a)
+				ok = false
+			default:
+				svc.LocalAddrs = append(svc.LocalAddrs, ip)
+			}
+		}
+	}
+	fullnat := slices.ContainsFunc(svc.Dests, func(d Dest) bool { return d.Method == vs.FullNAT })
+	switch {
+	case ok && fullnat && len(svc.LocalAddrs) == 0:
+		p.errorf(path+".local_addresses", "fullnat real servers need local_addresses: the director's addresses on their network that clients are SNATed to")
+		ok = false
+	case ok && !fullnat && len(svc.LocalAddrs) > 0:
+		p.errorf(path+".local_addresses", "only used with fullnat real servers")
+		ok = false
 	}
 	return svc, ok
 }

@@ -81,6 +81,7 @@ func TestParseGood(t *testing.T) {
 					{
 						Proto: vs.UDP, Addr: fileAddr("192.0.2.10"), Port: 53, Scheduler: "sh",
 						SchedFlags: []string{"sh-fallback", "sh-port"}, OnePacket: true,
+						LocalAddrs: []netip.Addr{fileAddr("10.0.0.200"), fileAddr("10.0.0.201")},
 						Dests: []Dest{
 							{Addr: fileAddr("10.0.0.1"), Port: 5353, Method: vs.Masq, Weight: 1},
 							{Addr: fileAddr("10.0.0.2"), Port: 53, Method: vs.Masq, Weight: 2},
@@ -1541,6 +1542,16 @@ func encodeFile(f *File) string {
 			b.WriteString(q(fl))
 		}
 		b.WriteString("]\n")
+		if len(s.LocalAddrs) > 0 {
+			b.WriteString("local_addresses = [")
+			for i, a := range s.LocalAddrs {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString(q(a.String()))
+			}
+			b.WriteString("]\n")
+		}
 		for _, d := range s.Dests {
 			fmt.Fprintf(&b, "[[virtual_server.real_server]]\naddress = %s\nweight = %d\nforward = %s\nupper_threshold = %d\nlower_threshold = %d\n",
 				q(netip.AddrPortFrom(d.Addr, d.Port).String()), d.Weight, q(methods[d.Method]), d.UThreshold, d.LThreshold)
@@ -1617,4 +1628,35 @@ func FuzzParse(f *testing.F) {
 		}
 		assertFileRoundTrip(t, file)
 	})
+}
+
+func TestLocalAddresses(t *testing.T) {
+	base := "[director]\ninterfaces = [\"d-eth0\", \"d-eth1\"]\n\n[[virtual_server]]\naddress = \"10.77.0.100:80\"\nforward = \"%s\"\n%s\n[[virtual_server.real_server]]\naddress = \"10.77.1.11:8080\"\n"
+	tests := []struct {
+		name, forward, extra, err string
+	}{
+		{"fullnat with addresses", "fullnat", `local_addresses = ["10.77.1.200", "10.77.1.201"]`, ""},
+		{"fullnat without", "fullnat", "", "ulvs.toml:4: virtual_server[0].local_addresses: fullnat real servers need local_addresses"},
+		{"nat with", "nat", `local_addresses = ["10.77.1.200"]`, "ulvs.toml:7: virtual_server[0].local_addresses: only used with fullnat real servers"},
+		{"bad address", "fullnat", `local_addresses = ["10.77.1.x"]`, `ulvs.toml:7: virtual_server[0].local_addresses[0]: not an IP address: "10.77.1.x"`},
+		{"twice", "fullnat", `local_addresses = ["10.77.1.200", "10.77.1.200"]`, "ulvs.toml:7: virtual_server[0].local_addresses[1]: 10.77.1.200 is listed twice"},
+		{"IPv6", "fullnat", `local_addresses = ["fd00::1"]`, "ulvs.toml:7: virtual_server[0].local_addresses[0]: IPv6 is not supported yet"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := Parse("ulvs.toml", []byte(fmt.Sprintf(base, tt.forward, tt.extra)))
+			if tt.err == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := f.Rules.Services[0].LocalAddrs; len(got) != 2 || got[0] != netip.MustParseAddr("10.77.1.200") {
+					t.Errorf("LocalAddrs = %v", got)
+				}
+				return
+			}
+			if err == nil || !strings.HasPrefix(err.Error(), tt.err) {
+				t.Errorf("error %v, want prefix %q", err, tt.err)
+			}
+		})
+	}
 }

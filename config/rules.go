@@ -36,6 +36,10 @@ type Service struct {
 	Timeout    uint32     // persistence timeout in seconds
 	Netmask    netip.Addr // ipvsadm -M; invalid means 255.255.255.255
 	OnePacket  bool       // ipvsadm -o
+	// LocalAddrs are the FULLNAT local addresses (DPVS's laddr): the
+	// director SNATs clients to them on the real servers' network and
+	// answers ARP for them. ulvs extension; only with fullnat dests.
+	LocalAddrs []netip.Addr
 
 	// Dests in the order they were added.
 	Dests []Dest

@@ -193,6 +193,16 @@ func MarshalServices(r Rules) ([]byte, error) {
 		if s.OnePacket {
 			b.WriteString("one_packet = true\n")
 		}
+		if len(s.LocalAddrs) > 0 {
+			b.WriteString("local_addresses = [")
+			for j, a := range s.LocalAddrs {
+				if j > 0 {
+					b.WriteString(", ")
+				}
+				fmt.Fprintf(&b, "%q", a.String())
+			}
+			b.WriteString("]\n")
+		}
 		if len(s.SchedFlags) > 0 {
 			b.WriteString("sched_flags = [")
 			for j, fl := range s.SchedFlags {

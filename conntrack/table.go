@@ -424,6 +424,12 @@ func (t *Table) InsertNAT(k, out Key, svcID uint32, d *vs.Dest, now Tick) *Conn 
 	return c
 }
 
+// OutInUse reports whether a live connection already has reply key out.
+func (t *Table) OutInUse(out Key) bool {
+	_, ok := t.out[out]
+	return ok
+}
+
 // HasNAT reports whether the table has ever held a NAT or FULLNAT
 // connection, so callers can skip reply lookups on DR-only directors.
 func (t *Table) HasNAT() bool { return t.out != nil }

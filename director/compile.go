@@ -112,6 +112,12 @@ func (c *compiler) compile(rules *config.Rules, marks []config.Mark, knobs confi
 			Stats:   se.stats,
 			Params:  params,
 		}
+		for _, a := range rs.LocalAddrs {
+			svc.LocalAddrs = append(svc.LocalAddrs, a.As4())
+		}
+		if slices.ContainsFunc(rs.Dests, func(d config.Dest) bool { return d.Method == vs.FullNAT }) && len(rs.LocalAddrs) == 0 {
+			return nil, fmt.Errorf("service %s: fullnat real servers need local addresses (local_addresses in the configuration file)", netip.AddrPortFrom(rs.Addr, rs.Port))
+		}
 		if rs.Persistent && svc.Timeout == 0 {
 			svc.Timeout = config.DefaultPersistentTimeout
 		}

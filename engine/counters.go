@@ -23,6 +23,7 @@ const (
 	ReasonTxError            // the kernel refused to transmit the frame
 	ReasonNoRoute            // no route to the client for a NAT reply
 	ReasonUnresolved         // a reply waited too long for its next hop's MAC, or the wait queue was full
+	ReasonNoLocalPort        // FULLNAT found no free local address and port
 	numReasons
 )
 
@@ -42,6 +43,7 @@ var reasonNames = [numReasons]string{
 	ReasonTxError:     "tx_error",
 	ReasonNoRoute:     "no_route",
 	ReasonUnresolved:  "unresolved",
+	ReasonNoLocalPort: "no_local_port",
 }
 
 // String returns the counter name of r.

@@ -59,6 +59,7 @@ type Engine struct {
 	vips [][4]byte
 	wide bool
 	rips [][4]byte
+	lips [][4]byte
 
 	// templates are the persistence templates all workers share.
 	templates *conntrack.Templates
@@ -140,6 +141,7 @@ func New(cfg Config) (*Engine, error) {
 		e.counts = append(e.counts, c)
 		w := newWorkerLinks(links, macs, c, cfg, e.templates)
 		w.neigh = e.neigh
+		w.index, w.nworkers = i, cfg.Workers
 		e.workers = append(e.workers, w)
 	}
 	return e, nil
@@ -174,6 +176,7 @@ func newWorkerLinks(links []link, macs [][6]byte, c *counters, cfg Config, tmpls
 	}
 	w.pickFn, w.checkFn = w.pick, w.checkTemplate
 	w.neigh = newNeighbours()
+	w.nworkers = 1
 	return w
 }
 
@@ -186,15 +189,20 @@ func (e *Engine) SetTable(t *vs.Table) {
 		vips = append(vips, a.As4())
 	}
 	slices.SortFunc(vips, func(a, b [4]byte) int { return slices.Compare(a[:], b[:]) })
+	lips := t.LocalAddrs()
+	slices.SortFunc(lips, func(a, b [4]byte) int { return slices.Compare(a[:], b[:]) })
 	rips := natSources(t)
 	e.mu.Lock()
-	old, oldWide, oldRIPs := e.vips, e.wide, e.rips
-	e.vips, e.wide, e.rips = vips, t.WideVIPs(), rips
+	old, oldWide, oldRIPs, oldLIPs := e.vips, e.wide, e.rips, e.lips
+	e.vips, e.wide, e.rips, e.lips = vips, t.WideVIPs(), rips, lips
 	e.mu.Unlock()
-	if slices.Equal(old, vips) && oldWide == t.WideVIPs() && slices.Equal(oldRIPs, rips) {
+	if slices.Equal(old, vips) && oldWide == t.WideVIPs() && slices.Equal(oldRIPs, rips) && slices.Equal(oldLIPs, lips) {
 		return
 	}
-	prog := filterProgram(vips, t.WideVIPs(), natSources(t)...)
+	// The socket filter passes traffic to VIPs and to FULLNAT local
+	// addresses; the fanout program hashes the client side of VIP traffic
+	// only, so replies to a local address hash on the local address.
+	prog := filterProgram(append(slices.Clone(vips), lips...), t.WideVIPs(), rips...)
 	fan := fanoutProgram(vips)
 	for _, ifc := range e.ifaces {
 		for _, r := range ifc.rings {
@@ -211,6 +219,11 @@ func (e *Engine) SetTable(t *vs.Table) {
 	var added [][4]byte
 	for _, v := range vips {
 		if !slices.Contains(old, v) {
+			added = append(added, v)
+		}
+	}
+	for _, v := range lips {
+		if !slices.Contains(oldLIPs, v) {
 			added = append(added, v)
 		}
 	}

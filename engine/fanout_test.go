@@ -57,3 +57,17 @@ func TestFanoutHashesClientSide(t *testing.T) {
 		t.Errorf("no program for many VIPs")
 	}
 }
+
+// fanoutHash must be exactly what the program computes, or FULLNAT's
+// local ports would send replies to the wrong worker.
+func TestFanoutHashMatchesProgram(t *testing.T) {
+	prog := fanoutProgram([][4]byte{vip.As4()})
+	lip := netip.MustParseAddr("10.77.1.200")
+	rip := netip.MustParseAddr("10.77.1.11")
+	for _, port := range []uint16{1024, 1025, 4242, 65535} {
+		reply := pkttest.Frame{Src: rip, Dst: lip, Proto: pkt.ProtoTCP, SrcPort: 80, DstPort: port}.Build()
+		if got, want := runFanout(t, prog, reply), fanoutHash(lip.As4(), port); got != want {
+			t.Errorf("port %d: program %d, fanoutHash %d", port, got, want)
+		}
+	}
+}

@@ -184,3 +184,51 @@ func (w *worker) flushPending(now conntrack.Tick) {
 		w.npending--
 	}
 }
+
+// destPort is the port a connection to d reaches: the dest's own, or the
+// packet's when the dest has none (mark and port-zero services).
+func destPort(d *vs.Dest, ps *pkt.Parsed) uint16 {
+	if d.Port != 0 {
+		return d.Port
+	}
+	return ps.DstPort
+}
+
+// fanoutHash is the hash fanoutProgram computes for an address and port,
+// in the same 32-bit arithmetic; the kernel takes it modulo the number of
+// sockets in the group.
+func fanoutHash(addr [4]byte, port uint16) uint32 {
+	a := uint32(addr[0])<<24 | uint32(addr[1])<<16 | uint32(addr[2])<<8 | uint32(addr[3])
+	return ((a ^ uint32(port)) * 0x9e3779b1) >> 16
+}
+
+// localPort picks the FULLNAT local address and port for a new connection
+// to rip:rport: a local address of svc in turn, and a port whose replies
+// the fanout program hashes to this worker, not in use by another of this
+// worker's connections to the same real server (only this worker can own
+// such a reply key). It reports false when none is free.
+func (w *worker) localPort(svc *vs.Service, rip [4]byte, rport uint16, proto uint8) (conntrack.Key, bool) {
+	const first, last = 1024, 65535
+	n := len(svc.LocalAddrs)
+	if n == 0 {
+		return conntrack.Key{}, false
+	}
+	for range n {
+		w.lipNext++
+		lip := svc.LocalAddrs[w.lipNext%n]
+		for range last - first + 1 {
+			w.lport++
+			if w.lport < first {
+				w.lport = first
+			}
+			if w.nworkers > 1 && int(fanoutHash(lip, w.lport)%uint32(w.nworkers)) != w.index {
+				continue
+			}
+			out := conntrack.Key{Src: rip, SrcPort: rport, Dst: lip, DstPort: w.lport, Proto: proto}
+			if !w.ct.OutInUse(out) {
+				return out, true
+			}
+		}
+	}
+	return conntrack.Key{}, false
+}

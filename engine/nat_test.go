@@ -154,3 +154,52 @@ func completePartial(t *testing.T, l *memLink, frame []byte) {
 }
 
 func tick0(ms uint32) conntrack.Tick { return conntrack.Tick(ms) }
+
+func TestFullNAT(t *testing.T) {
+	w, outside, inside, tbl := natWorker(t)
+	svc := tbl.Services[0]
+	lip := netip.MustParseAddr("10.77.1.200")
+	svc.LocalAddrs = [][4]byte{lip.As4()}
+	d := svc.Dests[0]
+	d.Method = vs.FullNAT
+	tbl = vs.NewTable(2, []*vs.Service{svc}, nil)
+	tbl.Routes = []vs.IPRoute{{Prefix: netip.MustParsePrefix("10.77.1.0/24"), Iface: 1}, {Prefix: netip.MustParsePrefix("10.77.0.0/24"), Iface: 0}}
+	w.index, w.nworkers = 1, 2
+	m := neighMap{client.As4(): clientMAC}
+	w.neigh.m.Store(&m)
+	if !tbl.AnswersARP(lip.As4()) || tbl.IsVIP(lip.As4()) {
+		t.Fatalf("local address: ARP %v, VIP %v; want answered, not a VIP", tbl.AnswersARP(lip.As4()), tbl.IsVIP(lip.As4()))
+	}
+
+	syn := pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client, Dst: vip, Proto: pkt.ProtoTCP, SrcPort: 40000, DstPort: 80, TCPFlags: pkt.TCPSyn}.Build()
+	outside.queue(syn)
+	step(w, tbl, 0)
+	got := inside.takeOut()
+	if len(got) != 1 {
+		t.Fatalf("SYN: %d frames inside", len(got))
+	}
+	var p pkt.Parsed
+	p.Decode(got[0])
+	pkttest.CheckIPv4(t, got[0], pkttest.SrcIP(lip), pkttest.DstIP(ripNAT), pkttest.DstPort(8080), pkttest.ValidChecksums())
+	lport := p.SrcPort
+	if lport < 1024 || fanoutHash(lip.As4(), lport)%2 != 1 {
+		t.Errorf("local port %d does not hash back to worker 1", lport)
+	}
+	// The reply to the local address goes back to the client from the VIP.
+	synack := pkttest.Frame{SrcMAC: rsNATMAC, DstMAC: insideMAC, Src: ripNAT, Dst: lip, Proto: pkt.ProtoTCP, SrcPort: 8080, DstPort: lport, TCPFlags: pkt.TCPSyn | pkt.TCPAck}.Build()
+	inside.queue(synack)
+	step(w, tbl, 1)
+	out := outside.takeOut()
+	if len(out) != 1 {
+		t.Fatalf("reply: %d frames outside", len(out))
+	}
+	pkttest.CheckIPv4(t, out[0], pkttest.DstMAC(clientMAC), pkttest.SrcIP(vip), pkttest.SrcPort(80), pkttest.DstIP(client), pkttest.DstPort(40000), pkttest.ValidChecksums())
+	// A second connection gets another local port.
+	outside.queue(pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client, Dst: vip, Proto: pkt.ProtoTCP, SrcPort: 40001, DstPort: 80, TCPFlags: pkt.TCPSyn}.Build())
+	step(w, tbl, 2)
+	got = inside.takeOut()
+	var q pkt.Parsed
+	if len(got) != 1 || q.Decode(got[0]) != pkt.DecodeOK || q.SrcPort == lport {
+		t.Errorf("second connection: local port %d reused", q.SrcPort)
+	}
+}

@@ -45,6 +45,11 @@ type worker struct {
 	asked    [16]asked
 	pending  [pendingSlots]pendingFrame
 	npending int
+	// index is the worker's socket position in every fanout group, of
+	// nworkers; FULLNAT picks local ports whose replies hash back here.
+	index, nworkers int
+	lipNext         int
+	lport           uint16
 	// connReq carries requests for a copy of the connection table; the
 	// worker answers between batches, so its table needs no lock.
 	connReq chan chan<- []conntrack.Conn
@@ -169,16 +174,23 @@ func (w *worker) inbound(p *packet, frame []byte, tbl *vs.Table, now conntrack.T
 			d.State.Conns.Add(1)
 			return w.forward(p, frame, svc, d, nil)
 		}
-		if d.Method == vs.Masq {
+		switch d.Method {
+		case vs.Masq:
 			// The replies will come from the real server to the client.
-			rport := d.Port
-			if rport == 0 {
-				rport = ps.DstPort
-			}
-			out := conntrack.Key{Src: d.Addr.As4(), SrcPort: rport, Dst: ps.Src, DstPort: ps.SrcPort, Proto: ps.Proto}
+			out := conntrack.Key{Src: d.Addr.As4(), SrcPort: destPort(d, ps), Dst: ps.Src, DstPort: ps.SrcPort, Proto: ps.Proto}
 			c = w.ct.InsertNAT(key, out, svc.ID, d, now)
 			w.wantNeighbour(tbl, ps.Src, now) // resolve the client's next hop before the reply
-		} else {
+		case vs.FullNAT:
+			// The replies will come from the real server to a local
+			// address and port of ours.
+			out, ok := w.localPort(svc, d.Addr.As4(), destPort(d, ps), ps.Proto)
+			if !ok {
+				w.tmpls.Release(tmpl)
+				return w.drop(ReasonNoLocalPort)
+			}
+			c = w.ct.InsertNAT(key, out, svc.ID, d, now)
+			w.wantNeighbour(tbl, ps.Src, now)
+		default:
 			c = w.ct.Insert(key, svc.ID, d, now)
 		}
 		if c == nil {
@@ -218,6 +230,9 @@ func (w *worker) outbound(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 	}
 	o := w.offload(p)
 	forward.SNAT(frame, ps, &o, c.Key.Dst, c.Key.DstPort)
+	if d.Method == vs.FullNAT {
+		forward.DNAT(frame, ps, &o, c.Key.Src, c.Key.SrcPort)
+	}
 	w.setOffload(p, &o)
 	mac, ok := w.neighbour(hop)
 	if !ok {
@@ -358,7 +373,7 @@ func (w *worker) forward(p *packet, frame []byte, svc *vs.Service, d *vs.Dest, c
 		}
 		forward.DR(frame, mac, w.macs[out])
 		p.out = uint8(out)
-	case vs.Masq:
+	case vs.Masq, vs.FullNAT:
 		mac, ok := d.State.MAC()
 		if !ok {
 			return w.drop(ReasonNoNeighbour)
@@ -367,12 +382,14 @@ func (w *worker) forward(p *packet, frame []byte, svc *vs.Service, d *vs.Dest, c
 		if out < 0 || out >= len(w.links) {
 			out = int(p.in)
 		}
-		rport := d.Port
-		if rport == 0 {
-			rport = ps.DstPort
-		}
 		o := w.offload(p)
-		forward.DNAT(frame, ps, &o, d.Addr.As4(), rport)
+		if d.Method == vs.FullNAT {
+			if c == nil {
+				return w.drop(ReasonUnsupported) // one-packet FULLNAT has no local port
+			}
+			forward.SNAT(frame, ps, &o, c.Out.Dst, c.Out.DstPort)
+		}
+		forward.DNAT(frame, ps, &o, d.Addr.As4(), destPort(d, ps))
 		w.setOffload(p, &o)
 		forward.DR(frame, mac, w.macs[out]) // the MACs, as for DR
 		p.out = uint8(out)

@@ -242,6 +242,8 @@ type Service struct {
 	// FwMark is the firewall-mark (port group) number of a mark service;
 	// 0 for an address:port service.
 	FwMark uint32
+	// LocalAddrs are the FULLNAT local addresses clients are SNATed to.
+	LocalAddrs [][4]byte
 	// Params are the scheduler tunables of the kernel's sysctls.
 	Params SchedParams
 }
@@ -300,6 +302,7 @@ type Table struct {
 	byMark  map[uint32]*Service
 	marks   []MarkRule
 	vips    map[[4]byte]struct{}
+	lips    map[[4]byte]struct{}
 	ftp     bool // some TCP service listens on port 21 (ftpsvc_counter)
 	null    bool // some service has port 0 (nullsvc_counter)
 	wideVIP bool // a mark rule covers more than single addresses
@@ -396,6 +399,7 @@ func NewTableMarks(gen uint64, services []*Service, extraDests []*Dest, marks []
 		byKey:    make(map[ServiceKey]*Service, len(services)),
 		byMark:   make(map[uint32]*Service),
 		vips:     make(map[[4]byte]struct{}),
+		lips:     make(map[[4]byte]struct{}),
 	}
 	for _, m := range marks {
 		p := m.Addr.Masked()
@@ -430,6 +434,9 @@ func NewTableMarks(gen uint64, services []*Service, extraDests []*Dest, marks []
 		t.ServiceByID[s.ID] = s
 		for _, d := range s.Dests {
 			t.DestByID[d.ID] = d
+		}
+		for _, a := range s.LocalAddrs {
+			t.lips[a] = struct{}{}
 		}
 		if s.FwMark != 0 {
 			t.byMark[s.FwMark] = s
@@ -525,8 +532,21 @@ func (t *Table) IsVIP(addr [4]byte) bool {
 // classify traffic routed to the director but are never claimed on the
 // link.
 func (t *Table) AnswersARP(addr [4]byte) bool {
-	_, ok := t.vips[addr]
+	if _, ok := t.vips[addr]; ok {
+		return true
+	}
+	_, ok := t.lips[addr]
 	return ok
+}
+
+// LocalAddrs lists the FULLNAT local addresses of every service. It
+// allocates; control plane only.
+func (t *Table) LocalAddrs() [][4]byte {
+	out := make([][4]byte, 0, len(t.lips))
+	for a := range t.lips {
+		out = append(out, a)
+	}
+	return out
 }
 
 // WideVIPs reports whether some mark rule covers more addresses than the
