@@ -336,7 +336,7 @@ func (r *Resolver) deliverPending() {
 	}
 	r.mu.Unlock()
 	for _, c := range cs {
-		r.log.Info("arp: neighbour from the kernel table", "addr", c.addr, "mac", net.HardwareAddr(c.mac[:]))
+		r.log.Info("arp: neighbour from the kernel table", "addr", c.addr, "mac", net.HardwareAddr(c.mac[:]).String())
 		r.notify(c)
 	}
 }
@@ -354,9 +354,9 @@ func (r *Resolver) record(addr netip.Addr, e *entry, mac [6]byte, err error, now
 	case err == nil:
 		if !e.known || e.mac != mac || e.pending {
 			if e.known && e.mac != mac {
-				r.log.Info("arp: neighbour changed MAC", "addr", addr, "old", net.HardwareAddr(e.mac[:]), "mac", net.HardwareAddr(mac[:]))
+				r.log.Info("arp: neighbour changed MAC", "addr", addr, "old", net.HardwareAddr(e.mac[:]).String(), "mac", net.HardwareAddr(mac[:]).String())
 			} else {
-				r.log.Info("arp: neighbour resolved", "addr", addr, "mac", net.HardwareAddr(mac[:]))
+				r.log.Info("arp: neighbour resolved", "addr", addr, "mac", net.HardwareAddr(mac[:]).String())
 			}
 			c = &change{addr, mac, true}
 		}
@@ -367,7 +367,7 @@ func (r *Resolver) record(addr netip.Addr, e *entry, mac [6]byte, err error, now
 		e.due = now.Add(r.retry)
 		r.log.Debug("arp: refresh failed", "addr", addr, "fails", e.fails, "err", err)
 		if e.fails >= r.failAfter {
-			r.log.Warn("arp: neighbour lost", "addr", addr, "mac", net.HardwareAddr(e.mac[:]), "fails", e.fails, "err", err)
+			r.log.Warn("arp: neighbour lost", "addr", addr, "mac", net.HardwareAddr(e.mac[:]).String(), "fails", e.fails, "err", err)
 			if !e.pending {
 				c = &change{addr, e.mac, false}
 			}

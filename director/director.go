@@ -171,10 +171,8 @@ func (d *Director) macChanged(addr netip.Addr, mac [6]byte, ok bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.comp.setMAC(addr, mac, ok)
-	if ok {
-		d.log.Info("real server resolved", "addr", addr, "mac", net.HardwareAddr(mac[:]).String())
-	} else {
-		d.log.Warn("real server unreachable: no ARP answer", "addr", addr)
+	if !ok {
+		d.log.Warn("neighbour unreachable: no ARP answer", "addr", addr)
 	}
 }
 
