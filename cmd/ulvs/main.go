@@ -22,6 +22,8 @@ Commands:
   lab      the network-namespace lab: up, down, exec, demo (ulvs help lab)
   bench    measure the director: ulvs bench http [--duration D] ...
   stats    the director's data-path counters, drops by reason
+  sched    print the picks a scheduler makes: ulvs sched -s wrr -r A:4 -r B:3
+  realserver  prepare this host as a DR/TUN real server: up, down, status
   ulvsd    run the director daemon (the same as the ulvsd binary)
   ulvsadm  run the ipvsadm-compatible admin tool (the same as ulvsadm)
   help     this text; "ulvs help lab" for the lab
@@ -45,6 +47,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return benchMain(args[1:], stdout, stderr)
 	case "stats":
 		return statsMain(args[1:], stdout, stderr)
+	case "sched":
+		return schedMain(args[1:], stdout, stderr)
+	case "realserver":
+		return realserverMain(args[1:], stdout, stderr)
 	case "ulvsd":
 		return director.Main(args[1:])
 	case "ulvsadm":

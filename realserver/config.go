@@ -1,0 +1,202 @@
+package realserver
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"regexp"
+	"slices"
+)
+
+// Mode is the LVS forwarding method the real server is prepared for. The
+// zero value is invalid.
+type Mode uint8
+
+const (
+	modeInvalid Mode = iota
+	ModeDR           // direct routing (ipvsadm -g): VIP on lo
+	ModeTUN          // IP tunneling (ipvsadm -i): VIP behind an IPIP decapsulator
+)
+
+var modeNames = [...]string{modeInvalid: "invalid", ModeDR: "dr", ModeTUN: "tun"}
+
+// String returns "dr" or "tun".
+func (m Mode) String() string {
+	if int(m) < len(modeNames) {
+		return modeNames[m]
+	}
+	return fmt.Sprintf("Mode(%d)", m)
+}
+
+// ParseMode parses "dr" or "tun" (also "route"/"g" and "tunnel"/"i", the
+// words and letters ipvsadm uses).
+func ParseMode(s string) (Mode, error) {
+	switch s {
+	case "dr", "route", "g", "gatewaying":
+		return ModeDR, nil
+	case "tun", "tunnel", "i", "ipip":
+		return ModeTUN, nil
+	}
+	return modeInvalid, fmt.Errorf("unknown mode %q (want dr or tun)", s)
+}
+
+// MarshalText returns the mode's name.
+func (m Mode) MarshalText() ([]byte, error) {
+	if m == modeInvalid || int(m) >= len(modeNames) {
+		return nil, fmt.Errorf("invalid mode %d", m)
+	}
+	return []byte(m.String()), nil
+}
+
+// UnmarshalText parses a mode name.
+func (m *Mode) UnmarshalText(b []byte) error {
+	v, err := ParseMode(string(b))
+	*m = v
+	return err
+}
+
+// Decap chooses how a TUN real server decapsulates IPIP. The zero value,
+// DecapAuto, uses the kernel's ipip device when the kernel has one and the
+// userspace decapsulator otherwise.
+type Decap uint8
+
+const (
+	DecapAuto   Decap = iota
+	DecapKernel       // the kernel's ipip device (tunl0); fails without the module
+	DecapUser         // the userspace decapsulator, even if the kernel has ipip
+)
+
+var decapNames = [...]string{DecapAuto: "auto", DecapKernel: "kernel", DecapUser: "user"}
+
+// String returns "auto", "kernel" or "user".
+func (d Decap) String() string {
+	if int(d) < len(decapNames) {
+		return decapNames[d]
+	}
+	return fmt.Sprintf("Decap(%d)", d)
+}
+
+// ParseDecap parses "auto", "kernel" or "user".
+func ParseDecap(s string) (Decap, error) {
+	for i, n := range decapNames {
+		if s == n {
+			return Decap(i), nil
+		}
+	}
+	return DecapAuto, fmt.Errorf("unknown decapsulation %q (want auto, kernel or user)", s)
+}
+
+// MarshalText returns the name.
+func (d Decap) MarshalText() ([]byte, error) {
+	if int(d) >= len(decapNames) {
+		return nil, fmt.Errorf("invalid decapsulation %d", d)
+	}
+	return []byte(d.String()), nil
+}
+
+// UnmarshalText parses a name.
+func (d *Decap) UnmarshalText(b []byte) error {
+	v, err := ParseDecap(string(b))
+	*d = v
+	return err
+}
+
+// Defaults.
+const (
+	// DefaultStateDir holds one state file per prepared real server.
+	DefaultStateDir = "/run/ulvs/realserver"
+	// DefaultTunName is the TUN device of the userspace decapsulator.
+	DefaultTunName = "ulvs-tun0"
+	// IPIPDevice is the kernel's fallback IPIP device, as the seeds use it.
+	IPIPDevice = "tunl0"
+	// NftTable is the nftables table (family ip) that drops IPIP in the
+	// input hook while the userspace decapsulator runs.
+	NftTable = "ulvs_decap"
+	// defaultName names the state when the host is not in a named netns.
+	defaultName = "default"
+)
+
+// Config describes a real server. The zero value is not valid: Mode and
+// VIPs are required.
+type Config struct {
+	Mode Mode
+	// VIPs are the virtual IPv4 addresses the director forwards to this
+	// host.
+	VIPs []netip.Addr
+	// Decap chooses the IPIP decapsulation of ModeTUN (ignored for DR).
+	Decap Decap
+	// Iface is the interface IPIP arrives on, for the userspace
+	// decapsulator. Empty: the interface of the default route, or the only
+	// interface besides lo.
+	Iface string
+	// TunName is the userspace decapsulator's TUN device; empty means
+	// DefaultTunName.
+	TunName string
+	// Name names the state file. Empty: the name of the network namespace
+	// the caller is in (as `ip netns identify` finds it), or "default".
+	Name string
+	// StateDir is where state files live; empty means DefaultStateDir.
+	StateDir string
+	// Logger receives what Up and Down change; nil discards.
+	Logger *slog.Logger
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$`)
+
+// ifnameRE: Linux interface names are at most 15 bytes, no '/', no spaces.
+var ifnameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$`)
+
+// ErrNotSupported is returned where the host lacks what a choice needs
+// (e.g. DecapKernel without the ipip module, or a non-Linux OS).
+var ErrNotSupported = errors.New("not supported on this host")
+
+// ErrAlreadyUp is returned by Up when a state file of the same name exists.
+var ErrAlreadyUp = errors.New("real server already set up (run down first)")
+
+// validate checks c and fills defaults except Name and Iface, which need
+// the host.
+func (c *Config) validate() error {
+	if c.Mode != ModeDR && c.Mode != ModeTUN {
+		return fmt.Errorf("mode: want dr or tun")
+	}
+	if len(c.VIPs) == 0 {
+		return errors.New("no VIP given")
+	}
+	seen := map[netip.Addr]bool{}
+	for _, v := range c.VIPs {
+		if !v.Is4() {
+			return fmt.Errorf("VIP %v: only IPv4 addresses are supported", v)
+		}
+		if v.IsUnspecified() || v.IsLoopback() || v.IsMulticast() || v == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+			return fmt.Errorf("VIP %v: not a unicast address", v)
+		}
+		if seen[v] {
+			return fmt.Errorf("VIP %v given twice", v)
+		}
+		seen[v] = true
+	}
+	c.VIPs = slices.Clone(c.VIPs)
+	if c.Decap > DecapUser {
+		return fmt.Errorf("invalid decapsulation %d", c.Decap)
+	}
+	if c.TunName == "" {
+		c.TunName = DefaultTunName
+	}
+	if !ifnameRE.MatchString(c.TunName) {
+		return fmt.Errorf("TUN device name %q: not a valid interface name", c.TunName)
+	}
+	if c.Iface != "" && !ifnameRE.MatchString(c.Iface) {
+		return fmt.Errorf("interface name %q: not valid", c.Iface)
+	}
+	if c.Name != "" && !nameRE.MatchString(c.Name) {
+		return fmt.Errorf("name %q: want letters, digits, '_', '.', '-' (at most 64)", c.Name)
+	}
+	if c.StateDir == "" {
+		c.StateDir = DefaultStateDir
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}

@@ -1,0 +1,57 @@
+// Package realserver prepares a host as an LVS real server for the DR and
+// TUN forwarding methods, and undoes exactly what it did.
+//
+// The seeds' realserver.sh does the same with ifconfig and echo into
+// /proc/sys: the VIP/32 on lo, arp_ignore=1 and arp_announce=2 (so the real
+// server neither answers nor announces ARP for the VIP), and for TUN the VIP
+// on the kernel's IPIP device tunl0 with rp_filter=0. ulvs goes beyond LVS
+// here: on kernels without the ipip module (the hosts ulvs targets often
+// lack it) Up runs a userspace IPIP decapsulator instead:
+//
+//	interface --AF_PACKET (BPF: IPv4 protocol 4, PACKET_VNET_HDR)--> decap
+//	   check the outer header (IPv4, protocol 4, to a local address),
+//	   strip it, check the inner header (IPv4, to a configured VIP),
+//	   move the virtio_net_hdr's csum_start back by the stripped length
+//	--write--> TUN device (IFF_TUN|IFF_NO_PI|IFF_VNET_HDR) holding VIP/32
+//	   --> the kernel delivers the inner packet locally; replies leave the
+//	       host normally, from the VIP straight to the client.
+//
+// Because the kernel has no handler for protocol 4 it would answer every
+// captured IPIP packet with ICMP protocol-unreachable; an nftables table
+// (ip ulvs_decap) drops protocol 4 in the input hook. Reverse-path
+// filtering would drop the inner packets (they arrive on the TUN device
+// from a client routed via another interface), so the TUN device gets
+// rp_filter=2 (loose); the kernel applies max(all, device), so loose mode
+// holds whatever conf/all says, and conf/all is left alone.
+//
+// Checksum offload: captured frames are often CHECKSUM_PARTIAL or GSO
+// super-frames (veth, virtio). The capture socket uses PACKET_VNET_HDR and
+// the TUN device IFF_VNET_HDR, so the virtio_net_hdr travels with the inner
+// packet: csum_start and hdr_len move back by the stripped link and outer
+// header lengths and the kernel finishes the checksum or segments as usual.
+// Completing checksums in software would work for CHECKSUM_PARTIAL but not
+// for GSO frames, which would need a software segmenter; passing the header
+// on handles both without touching the payload.
+//
+// # State
+//
+// Up records every change it makes (each address it added, each sysctl's
+// old and new value, the links, the nftables table, the TUN device and the
+// process running the decapsulator) in a JSON state file,
+// /run/ulvs/realserver/NAME.json, written after each step. Down, from this
+// or another process, reads it and reverts the changes in reverse order:
+// it removes only what Up added and restores a sysctl only while it still
+// holds the value Up wrote. Down without a state file does nothing.
+//
+// # Namespaces and threads
+//
+// Up, Down and Status act on the network namespace of the calling OS
+// thread: a process started with `ip netns exec`, or a goroutine locked to
+// a thread that called setns. Sockets and devices Up opens keep that
+// namespace; the decapsulator goroutine uses only those.
+//
+// # Concurrency
+//
+// A Server's methods are safe for concurrent use. Functions of this
+// package may run concurrently for different state names.
+package realserver

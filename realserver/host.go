@@ -1,0 +1,51 @@
+package realserver
+
+import (
+	"context"
+	"net/netip"
+)
+
+// host is the seam between the real server logic and the OS: sysctls,
+// addresses, links and nftables in the calling thread's network namespace.
+// ipHost (Linux) uses /proc/sys, the net package, `ip` and `nft`; tests use
+// a fake. Deleting something that is not there is not an error.
+type host interface {
+	// readSysctl returns the value of /proc/sys/key without trailing
+	// whitespace; a missing key gives an error matching fs.ErrNotExist.
+	readSysctl(key string) (string, error)
+	writeSysctl(key, value string) error
+
+	// link reports whether the link exists and whether it is up.
+	link(name string) (exists, up bool, err error)
+	setLinkUp(ctx context.Context, name string, up bool) error
+	// addIPIPLink creates an ipip link (`ip link add NAME type ipip`).
+	addIPIPLink(ctx context.Context, name string) error
+	delLink(ctx context.Context, name string) error
+
+	// hasAddr reports whether dev carries a (with any prefix length).
+	hasAddr(dev string, a netip.Addr) (bool, error)
+	addAddr(ctx context.Context, dev string, p netip.Prefix) error
+	delAddr(ctx context.Context, dev string, p netip.Prefix) error
+
+	// defaultIface returns the interface of the IPv4 default route, or
+	// the only interface besides lo.
+	defaultIface(ctx context.Context) (string, error)
+
+	nftTableExists(ctx context.Context, table string) (bool, error)
+	// addNftDropIPIP creates table ip TABLE with an input chain dropping
+	// IP protocol 4.
+	addNftDropIPIP(ctx context.Context, table string) error
+	delNftTable(ctx context.Context, table string) error
+}
+
+// nftDropIPIPScript is the nftables table the userspace decapsulator needs:
+// without it the kernel answers every IPIP packet with ICMP
+// protocol-unreachable, having no handler for protocol 4.
+func nftDropIPIPScript(table string) string {
+	return "table ip " + table + " {\n" +
+		"\tchain in {\n" +
+		"\t\ttype filter hook input priority 0; policy accept;\n" +
+		"\t\tip protocol 4 counter drop\n" +
+		"\t}\n" +
+		"}\n"
+}
