@@ -24,6 +24,8 @@ const (
 	ReasonNoRoute            // no route to the client for a NAT reply
 	ReasonUnresolved         // a reply waited too long for its next hop's MAC, or the wait queue was full
 	ReasonNoLocalPort        // FULLNAT found no free local address and port
+	ReasonSplit              // segmentation or fragmentation failed, or no scratch buffer was left
+	ReasonTTL                // the TTL ran out (decrement_ttl)
 	numReasons
 )
 
@@ -44,6 +46,8 @@ var reasonNames = [numReasons]string{
 	ReasonNoRoute:     "no_route",
 	ReasonUnresolved:  "unresolved",
 	ReasonNoLocalPort: "no_local_port",
+	ReasonSplit:       "split_failed",
+	ReasonTTL:         "ttl_expired",
 }
 
 // String returns the counter name of r.
@@ -75,8 +79,14 @@ type counters struct {
 	arpReply  atomic.Uint64
 	echoReply atomic.Uint64
 	newConns  atomic.Uint64
-	drops     [numReasons]atomic.Uint64
-	_         [64]byte
+	// fragNeeded counts DF packets answered with ICMP fragmentation
+	// needed; split counts frames sent as several (GSO segments, IP
+	// fragments); icmpSent counts ICMP errors the director sent.
+	fragNeeded atomic.Uint64
+	split      atomic.Uint64
+	icmpSent   atomic.Uint64
+	drops      [numReasons]atomic.Uint64
+	_          [64]byte
 }
 
 // Stats is a snapshot of the engine's counters summed over workers.
@@ -87,6 +97,9 @@ type Stats struct {
 	ARPReplies        uint64
 	EchoReplies       uint64
 	NewConns          uint64
+	FragNeeded        uint64
+	Split             uint64
+	ICMPSent          uint64
 	Drops             map[Reason]uint64
 	Conns             int // entries in the connection tables
 }

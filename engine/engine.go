@@ -73,6 +73,8 @@ type iface struct {
 	name  string
 	index int
 	mac   [6]byte
+	addr  [4]byte // first IPv4 address: the outer source of IPIP
+	mtu   int
 	rings []*ring
 }
 
@@ -106,8 +108,16 @@ func New(cfg Config) (*Engine, error) {
 			e.Close()
 			return nil, fmt.Errorf("engine: interface %s has no Ethernet address", name)
 		}
-		ifc := &iface{name: name, index: ni.Index}
+		ifc := &iface{name: name, index: ni.Index, mtu: ni.MTU}
 		copy(ifc.mac[:], ni.HardwareAddr)
+		if addrs, err := ni.Addrs(); err == nil {
+			for _, a := range addrs {
+				if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
+					copy(ifc.addr[:], ipn.IP.To4())
+					break
+				}
+			}
+		}
 		e.ifaces = append(e.ifaces, ifc)
 		// A fanout group id unique to this process and interface.
 		fanout := uint16(os.Getpid()&0xfff)<<4 | uint16(n&0xf)
@@ -141,6 +151,9 @@ func New(cfg Config) (*Engine, error) {
 		e.counts = append(e.counts, c)
 		w := newWorkerLinks(links, macs, c, cfg, e.templates)
 		w.neigh = e.neigh
+		for j, ifc := range e.ifaces {
+			w.addrs[j], w.mtus[j] = ifc.addr, ifc.mtu
+		}
 		w.index, w.nworkers = i, cfg.Workers
 		e.workers = append(e.workers, w)
 	}
@@ -177,6 +190,13 @@ func newWorkerLinks(links []link, macs [][6]byte, c *counters, cfg Config, tmpls
 	w.pickFn, w.checkFn = w.pick, w.checkTemplate
 	w.neigh = newNeighbours()
 	w.nworkers = 1
+	w.scr = newScratch()
+	w.icmpTokens = 50
+	w.addrs = make([][4]byte, len(links))
+	w.mtus = make([]int, len(links))
+	for i := range w.mtus {
+		w.mtus[i] = 1500
+	}
 	return w
 }
 
@@ -340,6 +360,9 @@ func (e *Engine) Stats() Stats {
 		s.ARPReplies += c.arpReply.Load()
 		s.EchoReplies += c.echoReply.Load()
 		s.NewConns += c.newConns.Load()
+		s.FragNeeded += c.fragNeeded.Load()
+		s.Split += c.split.Load()
+		s.ICMPSent += c.icmpSent.Load()
 		for _, r := range Reasons() {
 			if v := c.drops[r].Load(); v > 0 {
 				s.Drops[r] += v
@@ -426,6 +449,9 @@ func (e *Engine) Counters() map[string]uint64 {
 		"arp_replies":  s.ARPReplies,
 		"echo_replies": s.EchoReplies,
 		"new_conns":    s.NewConns,
+		"frag_needed":  s.FragNeeded,
+		"split":        s.Split,
+		"icmp_sent":    s.ICMPSent,
 	}
 	for _, r := range Reasons() {
 		m["drop_"+r.String()] = s.Drops[r]
@@ -489,9 +515,20 @@ func (w *worker) collect() int {
 // one sendmmsg per egress link.
 func (w *worker) batch(n int, tbl *vs.Table, now conntrack.Tick) {
 	w.tx = w.tx[:0]
+	w.now = now
 	for i := 0; i < n; i++ {
 		w.process(&w.rx[i], tbl, now)
 	}
+	w.flushTX()
+	for _, l := range w.links {
+		l.release()
+	}
+}
+
+// flushTX transmits the queued frames, one sendmmsg per egress link, and
+// makes the scratch buffers free again. Ring slots stay held until the
+// batch's release.
+func (w *worker) flushTX() {
 	for li, l := range w.links {
 		if len(w.tx) == 0 {
 			break
@@ -515,7 +552,6 @@ func (w *worker) batch(n int, tbl *vs.Table, now conntrack.Tick) {
 		}
 		w.txLink = out[:0]
 	}
-	for _, l := range w.links {
-		l.release()
-	}
+	w.tx = w.tx[:0]
+	w.scr.reset()
 }

@@ -99,6 +99,7 @@ func TestDRForwarding(t *testing.T) {
 		{name: "not a VIP", in: pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client, Dst: netip.MustParseAddr("10.77.0.2"), Proto: pkt.ProtoTCP, SrcPort: 5, DstPort: 80, TCPFlags: pkt.TCPSyn}.Build(), drop: ReasonNotOurs},
 		{name: "UDP to the UDP service", in: pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client, Dst: vip, Proto: pkt.ProtoUDP, SrcPort: 53000, DstPort: 80, Payload: []byte("hi")}.Build(), wantMAC: rs2MAC},
 		{name: "truncated IPv4", in: tcpFrame(3000, pkt.TCPSyn)[:30], drop: ReasonMalformed},
+		{name: "TTL 1 has no hop left", in: pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client, Dst: vip, Proto: pkt.ProtoTCP, SrcPort: 3100, DstPort: 80, TCPFlags: pkt.TCPSyn, TTL: 1}.Build(), drop: ReasonTTL},
 		{name: "IPv4 fragment", in: pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client, Dst: vip, Proto: pkt.ProtoUDP, SrcPort: 53001, DstPort: 80, Payload: []byte("x"), MF: true}.Build(), drop: ReasonFragment},
 	}
 	for _, tt := range tests {
@@ -125,15 +126,20 @@ func TestDRForwarding(t *testing.T) {
 			if src := pkt.Ether(got).Src(); src != dirMAC {
 				t.Errorf("src MAC = %x, want %x", src, dirMAC)
 			}
-			// DR changes nothing above the link layer.
-			if string(got[12:]) != string(in[12:]) {
-				t.Errorf("IP packet changed by DR")
+			// DR changes nothing above the link layer but the TTL, spent
+			// like every forwarded hop, and the header checksum with it.
+			want := append([]byte(nil), in...)
+			pkt.IPv4(want[pkt.EtherHeaderLen:]).DecTTL()
+			if string(got[12:]) != string(want[12:]) {
+				t.Errorf("IP packet changed by DR beyond the TTL")
 			}
 		})
 	}
 	d1, d2 := tbl.Dest(1).State, tbl.Dest(2).State
-	if a, i := d1.ActiveConns.Load()+d2.ActiveConns.Load(), d1.InactConns.Load()+d2.InactConns.Load(); a+i != 3 {
-		t.Errorf("TCP conns counted: active %d + inactive %d, want 3 in all", a, i)
+	// Three forwarded SYNs, plus the TTL-1 SYN: as in the kernel, its
+	// connection exists before transmission finds the TTL spent.
+	if a, i := d1.ActiveConns.Load()+d2.ActiveConns.Load(), d1.InactConns.Load()+d2.InactConns.Load(); a+i != 4 {
+		t.Errorf("TCP conns counted: active %d + inactive %d, want 4 in all", a, i)
 	}
 }
 
@@ -183,9 +189,13 @@ func TestQuiescedAndUnresolved(t *testing.T) {
 	}
 	tbl.Dest(2).State.ClearMAC()
 	before := w.c.drops[ReasonNoDest].Load()
-	if out := run(w, l, tbl, 0, tcpFrame(5000, pkt.TCPSyn)); len(out) != 0 {
-		t.Fatalf("SYN forwarded with no available dest")
+	out := run(w, l, tbl, 0, tcpFrame(5000, pkt.TCPSyn))
+	if len(out) != 1 {
+		t.Fatalf("SYN with no available dest: %d frames out, want the ICMP error only", len(out))
 	}
+	// ip_vs_leave: port unreachable from the VIP back to the client.
+	pkttest.CheckIPv4(t, out[0], pkttest.DstMAC(clientMAC), pkttest.SrcMAC(dirMAC), pkttest.SrcIP(vip), pkttest.DstIP(client),
+		pkttest.ICMPType(pkt.ICMPDestUnreachable), pkttest.ICMPCode(pkt.ICMPPortUnreachable), pkttest.ValidChecksums())
 	if w.c.drops[ReasonNoDest].Load() != before+1 {
 		t.Errorf("no_dest not counted")
 	}

@@ -105,6 +105,20 @@ func (w *worker) wantNeighbour(tbl *vs.Table, client [4]byte, now conntrack.Tick
 	}
 }
 
+// askNeighbour asks the control plane to resolve hop, at most once a
+// second per address.
+func (w *worker) askNeighbour(hop [4]byte) {
+	slot := &w.asked[hop[3]%uint8(len(w.asked))]
+	if slot.addr == hop && w.now.Sub(slot.at) < 1000 {
+		return
+	}
+	slot.addr, slot.at = hop, w.now
+	select {
+	case w.neigh.req <- hop:
+	default:
+	}
+}
+
 // asked remembers a recent resolution request.
 type asked struct {
 	addr [4]byte

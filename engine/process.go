@@ -50,6 +50,16 @@ type worker struct {
 	index, nworkers int
 	lipNext         int
 	lport           uint16
+	// scr holds the frames a packet is split into and ICMP errors.
+	scr *scratch
+	// addrs and mtus are each link's IPv4 address (the outer source of
+	// IPIP) and MTU.
+	addrs      [][4]byte
+	mtus       []int
+	ipID       uint16
+	now        conntrack.Tick // the batch's clock reading
+	icmpTokens int64
+	icmpAt     conntrack.Tick
 	// connReq carries requests for a copy of the connection table; the
 	// worker answers between batches, so its table needs no lock.
 	connReq chan chan<- []conntrack.Conn
@@ -119,6 +129,8 @@ func (w *worker) process(p *packet, tbl *vs.Table, now conntrack.Tick) bool {
 		return w.drop(ReasonUnsupported)
 	}
 	if ps.Frag != 0 {
+		// Fragments reach the engine only if the kernel could not
+		// reassemble them (the fanout groups ask it to).
 		return w.drop(ReasonFragment)
 	}
 	return w.inbound(p, frame, tbl, now)
@@ -162,6 +174,10 @@ func (w *worker) inbound(p *packet, frame []byte, tbl *vs.Table, now conntrack.T
 		var r Reason
 		d, tmpl, r = w.schedule(svc, tbl, now)
 		if d == nil {
+			if r == ReasonNoDest {
+				// ip_vs_leave: tell the client nobody can take it.
+				w.icmpPortUnreachable(p, frame)
+			}
 			return w.drop(r)
 		}
 		svc.Stats.Conns.Add(1)
@@ -172,7 +188,7 @@ func (w *worker) inbound(p *packet, frame []byte, tbl *vs.Table, now conntrack.T
 			// datagram is scheduled on its own.
 			w.tmpls.Release(tmpl)
 			d.State.Conns.Add(1)
-			return w.forward(p, frame, svc, d, nil)
+			return w.forward(p, frame, tbl, svc, d, nil)
 		}
 		switch d.Method {
 		case vs.Masq:
@@ -200,7 +216,7 @@ func (w *worker) inbound(p *packet, frame []byte, tbl *vs.Table, now conntrack.T
 		w.ct.SetTemplate(c, tmpl)
 	}
 	w.ct.Step(c, conntrack.Input, ps.TCPFlags, now, d)
-	return w.forward(p, frame, tbl.Service(c.SvcID), d, c)
+	return w.forward(p, frame, tbl, tbl.Service(c.SvcID), d, c)
 }
 
 // outbound handles a real server's reply to a client through the director
@@ -353,7 +369,7 @@ func maskAddr(a [4]byte, bits int) [4]byte {
 }
 
 // forward counts the packet and rewrites it for d's method.
-func (w *worker) forward(p *packet, frame []byte, svc *vs.Service, d *vs.Dest, c *conntrack.Conn) bool {
+func (w *worker) forward(p *packet, frame []byte, tbl *vs.Table, svc *vs.Service, d *vs.Dest, c *conntrack.Conn) bool {
 	ps := &w.parsed
 	if svc != nil {
 		svc.Stats.InPkts.Add(1)
@@ -361,6 +377,13 @@ func (w *worker) forward(p *packet, frame []byte, svc *vs.Service, d *vs.Dest, c
 	}
 	d.State.InPkts.Add(1)
 	d.State.InBytes.Add(uint64(ps.IPLen))
+	// Forwarding spends a hop, in every method: __ip_vs_get_out_rt calls
+	// decrement_ttl for any dest that is not local (Linux 5.0 on).
+	ip := pkt.IPv4(frame[ps.L3Off:])
+	if ip.TTL() <= 1 {
+		return w.drop(ReasonTTL)
+	}
+	ip.DecTTL()
 	switch d.Method {
 	case vs.Route:
 		mac, ok := d.State.MAC()
@@ -393,12 +416,48 @@ func (w *worker) forward(p *packet, frame []byte, svc *vs.Service, d *vs.Dest, c
 		w.setOffload(p, &o)
 		forward.DR(frame, mac, w.macs[out]) // the MACs, as for DR
 		p.out = uint8(out)
+	case vs.Tunnel:
+		return w.tunnel(p, frame, d, tbl)
 	default:
 		return w.drop(ReasonUnsupported)
 	}
 	p.vnet().forTX()
-	w.c.forwarded.Add(1)
-	return w.transmit(p)
+	return w.sendFitting(p, frame)
+}
+
+// sendFitting queues p on its egress link, fragmenting it first when it is
+// longer than the link's MTU: the kernel hands the director reassembled
+// fragments (PACKET_FANOUT_FLAG_DEFRAG, as ip_vs does with its own
+// defragmentation), which must leave as fragments again. A DF packet too
+// big gets fragmentation needed instead.
+func (w *worker) sendFitting(p *packet, frame []byte) bool {
+	ps := &w.parsed
+	mtu := w.mtus[p.out]
+	if ps.IPLen <= mtu || p.vnet().gsoType() != vnetGSONone {
+		w.c.forwarded.Add(1)
+		return w.transmit(p)
+	}
+	o := w.offload(p)
+	if forward.NeedsFragNeeded(frame, ps, &o, mtu) {
+		w.c.fragNeeded.Add(1)
+		w.icmpFragNeeded(p, frame, mtu)
+		return false
+	}
+	if len(w.scr.free()) < scratchFrames/2 {
+		w.flushTX()
+	}
+	n, err := forward.FragmentIPv4(w.scr.free(), w.scr.sizes, scratchHeadroom+vnetHdrLen, frame, ps, &o, mtu)
+	if err != nil || n == 0 {
+		return w.drop(ReasonSplit)
+	}
+	pieces := w.scr.take(n, w.scr.sizes, p.in)
+	for i := range pieces {
+		pieces[i].out = p.out
+		w.c.forwarded.Add(1)
+		w.transmit(&pieces[i])
+	}
+	w.c.split.Add(1)
+	return false
 }
 
 // transmit queues p on the TX batch, putting back a VLAN tag the kernel

@@ -115,7 +115,10 @@ func openRing(cfg ringConfig) (_ *ring, err error) {
 	if cfg.fanoutID != 0 {
 		// PACKET_FANOUT_CBPF: the group's program (fanoutProgram) picks
 		// the socket; until it is set every frame goes to socket 0.
-		arg := int(cfg.fanoutID) | unix.PACKET_FANOUT_CBPF<<16
+		// PACKET_FANOUT_FLAG_DEFRAG: the kernel reassembles IPv4
+		// fragments first, so a fragmented packet reaches one worker
+		// whole, ports and all (what ip_always_defrag gave LVS).
+		arg := int(cfg.fanoutID) | (unix.PACKET_FANOUT_CBPF|unix.PACKET_FANOUT_FLAG_DEFRAG)<<16
 		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, arg); err != nil {
 			return nil, opErr("setsockopt PACKET_FANOUT", err)
 		}

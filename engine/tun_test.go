@@ -1,0 +1,158 @@
+package engine
+
+import (
+	"bytes"
+	"net/netip"
+	"testing"
+
+	"github.com/ulvs/ulvs/pkt"
+	"github.com/ulvs/ulvs/pkt/pkttest"
+	"github.com/ulvs/ulvs/sched"
+	"github.com/ulvs/ulvs/vs"
+)
+
+var dip = [4]byte{10, 77, 0, 2}
+
+// tunWorker has one link (MTU mtu) and a TUN service VIP:80 -> rs1.
+func tunWorker(t *testing.T, mtu int) (*worker, *memLink, *vs.Table) {
+	t.Helper()
+	st := &vs.DestState{}
+	st.SetMAC(rs1MAC)
+	svc := &vs.Service{ID: 1, Proto: vs.TCP, Addr: vip, Port: 80, Netmask: 32, Stats: &vs.ServiceStats{},
+		Dests: []*vs.Dest{{ID: 1, Addr: netip.MustParseAddr("10.77.0.11"), Port: 80, Method: vs.Tunnel, Weight: 1, State: st}}}
+	sc, err := sched.New("rr", svc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Scheduler = sc
+	tbl := vs.NewTable(1, []*vs.Service{svc}, nil)
+	w, l := newTestWorker()
+	w.addrs[0], w.mtus[0] = dip, mtu
+	return w, l, tbl
+}
+
+func TestTunnel(t *testing.T) {
+	w, l, tbl := tunWorker(t, 1500)
+	in := pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client, Dst: vip, Proto: pkt.ProtoTCP, SrcPort: 1, DstPort: 80, TCPFlags: pkt.TCPSyn, TOS: 0x2e, DF: true, TTL: 50}.Build()
+	out := run(w, l, tbl, 0, in)
+	if len(out) != 1 {
+		t.Fatalf("%d frames out", len(out))
+	}
+	rs := netip.MustParseAddr("10.77.0.11")
+	pkttest.CheckIPv4(t, out[0], pkttest.DstMAC(rs1MAC), pkttest.SrcMAC(dirMAC), pkttest.SrcIP(netip.AddrFrom4(dip)), pkttest.DstIP(rs),
+		pkttest.Proto(pkt.ProtoIPIP), pkttest.TOS(0x2e), pkttest.DF(true), pkttest.TTL(49), pkttest.ValidChecksums())
+	// The inner packet is the client's with one hop spent; the outer
+	// header copies the spent TTL, as after decrement_ttl in the kernel.
+	want := append([]byte(nil), in...)
+	pkt.IPv4(want[pkt.EtherHeaderLen:]).DecTTL()
+	if !bytes.Equal(out[0][pkt.EtherHeaderLen+pkt.IPv4MinHeaderLen:], want[pkt.EtherHeaderLen:]) {
+		t.Errorf("inner packet changed beyond the TTL")
+	}
+}
+
+func TestTunnelMTU(t *testing.T) {
+	// Path MTU 1500: a full-size DF packet no longer fits with the outer
+	// header; the client gets fragmentation needed with 1480.
+	w, l, tbl := tunWorker(t, 1500)
+	big := pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client, Dst: vip, Proto: pkt.ProtoTCP, SrcPort: 2, DstPort: 80, TCPFlags: pkt.TCPSyn, DF: true, Payload: make([]byte, 1460)}.Build()
+	out := run(w, l, tbl, 0, big)
+	if len(out) != 1 {
+		t.Fatalf("%d frames out, want the ICMP error", len(out))
+	}
+	pkttest.CheckIPv4(t, out[0], pkttest.DstIP(client), pkttest.SrcIP(vip), pkttest.ICMPType(pkt.ICMPDestUnreachable),
+		pkttest.ICMPCode(pkt.ICMPFragNeeded), pkttest.ICMPMTU(1480), pkttest.ValidChecksums())
+	if w.c.fragNeeded.Load() != 1 {
+		t.Errorf("frag_needed not counted")
+	}
+	// Without DF the packet is fragmented, then each piece encapsulated.
+	w, l, tbl = tunWorker(t, 1500)
+	nodf := pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client, Dst: vip, Proto: pkt.ProtoUDP, SrcPort: 3, DstPort: 80, Payload: make([]byte, 1472)}.Build()
+	tblUDP := udpTunTable(t)
+	out = run(w, l, tblUDP, 0, nodf)
+	if len(out) != 2 {
+		t.Fatalf("non-DF packet: %d frames out, want 2 fragments", len(out))
+	}
+	for i, f := range out {
+		if len(f)-pkt.EtherHeaderLen > 1500 {
+			t.Errorf("fragment %d: %d bytes of IP, over the MTU", i, len(f)-pkt.EtherHeaderLen)
+		}
+		pkttest.CheckIPv4(t, f, pkttest.Proto(pkt.ProtoIPIP), pkttest.ValidChecksums())
+	}
+	_ = tbl
+}
+
+// udpTunTable is tunWorker's table with a UDP service instead.
+func udpTunTable(t *testing.T) *vs.Table {
+	st := &vs.DestState{}
+	st.SetMAC(rs1MAC)
+	svc := &vs.Service{ID: 1, Proto: vs.UDP, Addr: vip, Port: 80, Netmask: 32, Stats: &vs.ServiceStats{},
+		Dests: []*vs.Dest{{ID: 1, Addr: netip.MustParseAddr("10.77.0.11"), Port: 80, Method: vs.Tunnel, Weight: 1, State: st}}}
+	sc, err := sched.New("rr", svc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Scheduler = sc
+	return vs.NewTable(1, []*vs.Service{svc}, nil)
+}
+
+func TestTunnelGSO(t *testing.T) {
+	// A TSO super-frame is segmented in software, each segment
+	// encapsulated with complete checksums.
+	w, l, tbl := tunWorker(t, 1500)
+	run(w, l, tbl, 0, pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client, Dst: vip, Proto: pkt.ProtoTCP, SrcPort: 4, DstPort: 80, TCPFlags: pkt.TCPSyn, DF: true}.Build())
+	payload := make([]byte, 4000)
+	for i := range payload {
+		payload[i] = byte(i)
+	}
+	super := pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client, Dst: vip, Proto: pkt.ProtoTCP, SrcPort: 4, DstPort: 80, TCPFlags: pkt.TCPAck | pkt.TCPPsh, DF: true, Payload: payload}.Build()
+	vnet := make([]byte, vnetHdrLen)
+	makePartial(t, super, vnet)
+	h := vnetHdr(vnet)
+	h.setGSO(vnetGSOTCPv4, 1400)
+	h.setHdrLen(uint16(pkt.EtherHeaderLen + pkt.IPv4MinHeaderLen + pkt.TCPMinHeaderLen))
+	l.queueVnet(vnet, super)
+	n := l.collect(w.rx)
+	w.batch(n, tbl, 1)
+	out := l.takeOut()
+	if len(out) != 3 {
+		t.Fatalf("%d frames out, want 3 segments of at most 1400 bytes", len(out))
+	}
+	var got []byte
+	for _, f := range out {
+		pkttest.CheckIPv4(t, f, pkttest.Proto(pkt.ProtoIPIP), pkttest.DF(true), pkttest.ValidChecksums())
+		inner := f[pkt.EtherHeaderLen+pkt.IPv4MinHeaderLen:]
+		if !pkt.L4ChecksumValid(pkt.IPv4(inner)) {
+			t.Errorf("segment's inner TCP checksum is not complete")
+		}
+		got = append(got, pkt.TCP(pkt.IPv4(inner).Payload()).Payload()...)
+	}
+	if !bytes.Equal(got, payload) {
+		t.Errorf("segments carry %d bytes, not the original payload", len(got))
+	}
+}
+
+// Reassembled datagrams (the fanout groups defragment) leave as fragments
+// again when they exceed the egress MTU.
+func TestRefragmentReassembled(t *testing.T) {
+	tbl := testTable(t)
+	w, l := newTestWorker()
+	dg := pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client, Dst: vip, Proto: pkt.ProtoUDP, SrcPort: 5, DstPort: 80, Payload: make([]byte, 3000)}.Build()
+	out := run(w, l, tbl, 0, dg)
+	if len(out) != 3 {
+		t.Fatalf("%d frames out, want 3 fragments", len(out))
+	}
+	total := 0
+	for _, f := range out {
+		var p pkt.Parsed
+		if r := p.Decode(f); r != pkt.DecodeOK {
+			t.Fatalf("fragment does not decode: %v", r)
+		}
+		if p.IPLen > 1500 || pkt.Ether(f).Dst() != rs2MAC {
+			t.Errorf("fragment of %d bytes to %x", p.IPLen, pkt.Ether(f).Dst())
+		}
+		total += p.IPLen - pkt.IPv4MinHeaderLen
+	}
+	if total != 3000+pkt.UDPHeaderLen {
+		t.Errorf("fragments carry %d bytes, want %d", total, 3000+pkt.UDPHeaderLen)
+	}
+}
