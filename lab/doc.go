@@ -1,13 +1,14 @@
-// Package lab builds the ulvs network-namespace lab: a flat layer-2 network
-// of Linux network namespaces in which a director, a client and real servers
-// talk over veth pairs joined by a bridge, so that ulvs can be tested,
-// demonstrated and taught without touching the host's own interfaces.
+// Package lab builds the ulvs network-namespace lab: Linux network
+// namespaces in which a director, a client and real servers talk over veth
+// pairs joined by bridges, so that ulvs can be tested, demonstrated and
+// taught without touching the host's own interfaces. There is one topology
+// per LVS forwarding method (Config.Mode).
 //
 // # Topology
 //
-// Up builds the flat DR lab of DESIGN.md (section "The lab"): every name
-// carries a per-run prefix P, because namespace names are global to the
-// machine.
+// Up builds the lab of DESIGN.md (section "The lab"): every name carries a
+// per-run prefix P, because namespace names are global to the machine. The
+// default mode, "dr", is the flat lab:
 //
 //	P-sw        bridge br0; bridge-nf-call-iptables/arptables = 0
 //	P-client    c-eth0 10.77.0.10/24
@@ -17,7 +18,30 @@
 //	            arp_ignore=1, arp_announce=2 (a DR real server)
 //
 // Each node's veth peer (sw-c, sw-d, sw-rN) sits in P-sw, attached to br0.
-// Down deletes the namespaces, which deletes the veths with them.
+//
+// "tun" is the same flat network, but the real servers hold no VIP on lo:
+// Up runs package realserver in each (mode tun, VIP 10.77.0.100, capture on
+// rN-eth0, state /run/ulvs/realserver/P-rsN.json), which puts the VIP on
+// its decapsulator's device: the kernel's tunl0 where it has ipip, else a
+// TUN device fed by a userspace IPIP decapsulator. With
+// Config.ExternalDecap the caller does that instead (`ulvs lab up` runs
+// `ulvs realserver up` processes). MTUs stay at 1500.
+//
+// "nat" keeps client and director on br0 and moves the real servers to an
+// inside bridge br1 in P-sw:
+//
+//	P-director  d-eth0 10.77.0.2/24 and d-eth1 10.77.1.1/24 (sw-d1 on br1),
+//	            ip_forward=0: ulvsd forwards, not the kernel
+//	P-rsN       rN-eth0 10.77.1.(10+N)/24 (sw-rN on br1),
+//	            default via 10.77.1.1; no VIP, no ARP sysctls
+//
+// The client has no route to 10.77.1.0/24, so it reaches the real servers
+// only through the VIP. "fullnat" is "nat" without the default route: the
+// real servers reach only 10.77.1.0/24, where the director's FULLNAT local
+// addresses (LocalAddrs, 10.77.1.200 and .201, answered by ulvsd) are.
+//
+// Down deletes the namespaces, which deletes the veths and bridges with
+// them.
 //
 // # Namespaces and goroutines
 //

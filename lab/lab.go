@@ -12,34 +12,91 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"sync"
+
+	"github.com/ulvs/ulvs/realserver"
 )
 
 // ErrNotSupported is returned where the lab needs something this host lacks
 // (Linux, the `ip` tool). Tests skip on it.
 var ErrNotSupported = errors.New("not supported on this host")
 
-// The lab's fixed addressing (flat DR lab, 10.77.0.0/24).
+// The lab's fixed addressing: 10.77.0.0/24 outside (every mode), and
+// 10.77.1.0/24 inside, between the director and the real servers, in the
+// nat and fullnat modes.
 var (
-	// VIP is the virtual service address, configured on the real servers'
-	// lo only: the director answers ARP for it itself.
+	// VIP is the virtual service address. The director answers ARP for
+	// it itself; a DR real server holds it on lo, a TUN real server on
+	// its decapsulator's device, NAT and FULLNAT real servers not at all.
 	VIP = netip.MustParseAddr("10.77.0.100")
 	// DIP is the director's address on d-eth0.
 	DIP = netip.MustParseAddr("10.77.0.2")
 	// ClientAddr is the client's address on c-eth0.
 	ClientAddr = netip.MustParseAddr("10.77.0.10")
+	// InsideDIP is the director's address on d-eth1 in the nat and
+	// fullnat modes: the NAT real servers' default gateway.
+	InsideDIP = netip.MustParseAddr("10.77.1.1")
+	// LocalAddrs are the FULLNAT local addresses of the fullnat demo
+	// config (its local_addresses): the director SNATs clients to them on
+	// the inside network. Nothing in the lab configures them; ulvsd
+	// answers ARP for them as it does for a VIP. The lab never gives a
+	// node an address in 10.77.1.200-10.77.1.254, so more may be taken
+	// from there.
+	LocalAddrs = []netip.Addr{netip.MustParseAddr("10.77.1.200"), netip.MustParseAddr("10.77.1.201")}
 )
+
+// The lab's modes, one per LVS forwarding method (Config.Mode).
+const (
+	// ModeDR is the flat lab: client, director and real servers on one
+	// bridge, each real server with the VIP on lo, arp_ignore=1 and
+	// arp_announce=2.
+	ModeDR = "dr"
+	// ModeNAT adds an inside bridge br1: the director's d-eth1 and the
+	// real servers at 10.77.1.(10+N), whose default route is the
+	// director's InsideDIP. The client cannot reach them directly.
+	ModeNAT = "nat"
+	// ModeFullNAT is ModeNAT without the default route: the real servers
+	// reach only their own subnet, where the director's LocalAddrs are.
+	ModeFullNAT = "fullnat"
+	// ModeTUN is the flat lab with real servers that decapsulate IPIP
+	// (package realserver): the VIP on the decapsulator's device, no VIP
+	// on lo. MTUs stay at 1500, so full-size DF packets do not fit once
+	// encapsulated.
+	ModeTUN = "tun"
+)
+
+// Modes lists the lab's modes, the default first.
+func Modes() []string { return []string{ModeDR, ModeNAT, ModeFullNAT, ModeTUN} }
+
+// ValidMode reports whether m is one of Modes.
+func ValidMode(m string) bool {
+	switch m {
+	case ModeDR, ModeNAT, ModeFullNAT, ModeTUN:
+		return true
+	}
+	return false
+}
+
+// hasInside reports whether mode puts the real servers behind the director
+// on an inside network.
+func hasInside(mode string) bool { return mode == ModeNAT || mode == ModeFullNAT }
 
 // prefixBits is the lab subnet's prefix length.
 const prefixBits = 24
 
-// MaxRealServers bounds Config.RealServers: rsN gets 10.77.0.(10+N), which
-// must stay below the VIP.
+// MaxRealServers bounds Config.RealServers: rsN gets 10.77.0.(10+N) or
+// 10.77.1.(10+N), which must stay below the VIP and the LocalAddrs.
 const MaxRealServers = 89
 
-// DirectorIface is the director's interface name inside its namespace.
+// DirectorIface is the director's (outside) interface name inside its
+// namespace.
 const DirectorIface = "d-eth0"
+
+// DirectorInsideIface is the director's interface on the inside network
+// (nat and fullnat modes).
+const DirectorInsideIface = "d-eth1"
 
 // Config says what Up builds. The zero value is a lab with a unique prefix
 // and two real servers.
@@ -50,9 +107,17 @@ type Config struct {
 	Prefix string
 	// RealServers is the number of real servers, rs1..rsN; 0 means 2.
 	RealServers int
+	// Mode is one of Modes: "dr" (empty means dr), "nat", "fullnat" or
+	// "tun". It decides the topology; see the package doc.
+	Mode string
 	// OffloadsOff turns off checksum offload, TSO, GSO and GRO on every
 	// veth end (ethtool -K IF tx off tso off gso off gro off).
 	OffloadsOff bool
+	// ExternalDecap leaves the real servers of a tun lab without IPIP
+	// decapsulation: the caller runs `ulvs realserver up --mode tun` in
+	// each itself, as `ulvs lab up` does so that the decapsulators outlive
+	// it. Otherwise Up runs them in this process until Down.
+	ExternalDecap bool
 	// Logger receives one line per step; nil discards.
 	Logger *slog.Logger
 }
@@ -71,12 +136,29 @@ type Lab struct {
 	RIPs          []netip.Addr `json:"rips"`
 	ClientAddr    netip.Addr   `json:"client_addr"`
 	DirectorIface string       `json:"director_iface"`
+	// Mode is the lab's mode; a state file from before modes existed
+	// reads as dr.
+	Mode string `json:"mode,omitempty"`
+	// DirectorInsideIface and InsideDIP are the director's inside
+	// interface and address in the nat and fullnat modes; empty and
+	// invalid otherwise. RIPs are then inside addresses.
+	DirectorInsideIface string     `json:"director_inside_iface,omitempty"`
+	InsideDIP           netip.Addr `json:"inside_dip,omitzero"`
+	// LocalAddrs are the FULLNAT local addresses (fullnat mode only).
+	LocalAddrs []netip.Addr `json:"local_addrs,omitempty"`
 
 	log *slog.Logger
 
 	mu         sync.Mutex
 	stopServer context.CancelFunc // nil when no in-process servers run
 	servers    sync.WaitGroup
+	decaps     []decap // in-process TUN decapsulators (tun mode)
+}
+
+// decap is a real server's in-process IPIP decapsulation.
+type decap struct {
+	rs  NS
+	srv *realserver.Server
 }
 
 var prefixRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$`)
@@ -91,10 +173,21 @@ func UniquePrefix() string {
 	return "ulvs" + strconv.Itoa(os.Getpid()) + hex.EncodeToString(b[:])
 }
 
-// New describes the lab that Up would build with prefix and n real servers,
-// without building anything. It is how a later process addresses a lab that
-// another one built.
+// New describes the DR lab that Up would build with prefix and n real
+// servers, without building anything. It is how a later process addresses
+// a lab that another one built.
 func New(prefix string, n int) (*Lab, error) {
+	return NewMode(prefix, n, ModeDR)
+}
+
+// NewMode is New for a lab of any mode ("" means dr).
+func NewMode(prefix string, n int, mode string) (*Lab, error) {
+	if mode == "" {
+		mode = ModeDR
+	}
+	if !ValidMode(mode) {
+		return nil, fmt.Errorf("lab mode %q: want one of %v", mode, Modes())
+	}
 	if !ValidPrefix(prefix) {
 		return nil, fmt.Errorf("lab prefix %q: want 1-32 letters, digits, '_', '.' or '-', starting with a letter or digit", prefix)
 	}
@@ -110,13 +203,33 @@ func New(prefix string, n int) (*Lab, error) {
 		DIP:           DIP,
 		ClientAddr:    ClientAddr,
 		DirectorIface: DirectorIface,
+		Mode:          mode,
 		log:           slog.New(slog.DiscardHandler),
+	}
+	var subnet byte // third octet of the real servers' network
+	if hasInside(mode) {
+		l.DirectorInsideIface = DirectorInsideIface
+		l.InsideDIP = InsideDIP
+		subnet = 1
+	}
+	if mode == ModeFullNAT {
+		l.LocalAddrs = slices.Clone(LocalAddrs)
 	}
 	for i := 1; i <= n; i++ {
 		l.RS = append(l.RS, NS{fmt.Sprintf("%s-rs%d", prefix, i)})
-		l.RIPs = append(l.RIPs, netip.AddrFrom4([4]byte{10, 77, 0, byte(10 + i)}))
+		l.RIPs = append(l.RIPs, netip.AddrFrom4([4]byte{10, 77, subnet, byte(10 + i)}))
 	}
 	return l, nil
+}
+
+// DirectNS returns the node from which the real servers' RIPs are reachable
+// without the director's help: the client on the flat lab (dr, tun), the
+// director when the real servers sit on the inside network (nat, fullnat).
+func (l *Lab) DirectNS() NS {
+	if hasInside(l.Mode) {
+		return l.Director
+	}
+	return l.Client
 }
 
 // logger returns the lab's logger; a Lab decoded from a state file has none.
@@ -157,7 +270,7 @@ func Up(ctx context.Context, cfg Config) (*Lab, error) {
 	if cfg.RealServers == 0 {
 		cfg.RealServers = 2
 	}
-	l, err := New(cfg.Prefix, cfg.RealServers)
+	l, err := NewMode(cfg.Prefix, cfg.RealServers, cfg.Mode)
 	if err != nil {
 		return nil, err
 	}
@@ -165,13 +278,19 @@ func Up(ctx context.Context, cfg Config) (*Lab, error) {
 		l.log = cfg.Logger
 	}
 	b := builder{ctx: ctx, l: l}
-	if err := b.build(cfg.OffloadsOff); err != nil {
+	err = b.build(cfg.OffloadsOff)
+	if err == nil && l.Mode == ModeTUN && !cfg.ExternalDecap {
+		err = l.startDecap(ctx)
+	}
+	if err != nil {
+		l.stopDecap()
 		if derr := deleteNamespaces(b.created); derr != nil {
 			err = errors.Join(err, fmt.Errorf("clean up: %w", derr))
 		}
+		l.removeDecapStates()
 		return nil, fmt.Errorf("lab %s up: %w", l.Prefix, err)
 	}
-	l.log.Info("lab up", "prefix", l.Prefix, "real_servers", len(l.RS))
+	l.log.Info("lab up", "prefix", l.Prefix, "mode", l.Mode, "real_servers", len(l.RS))
 	return l, nil
 }
 
@@ -187,6 +306,7 @@ type link struct {
 	ns       NS
 	ifname   string
 	swname   string
+	bridge   string // br0 (outside) or br1 (inside)
 	addr     netip.Addr
 	loopback bool // also put the VIP on lo (a DR real server)
 }
@@ -198,13 +318,22 @@ func (b *builder) ip(args ...string) error {
 
 func (b *builder) build(offloadsOff bool) error {
 	l := b.l
+	inside := hasInside(l.Mode)
 	links := []link{
-		{ns: l.Client, ifname: "c-eth0", swname: "sw-c", addr: l.ClientAddr},
-		{ns: l.Director, ifname: l.DirectorIface, swname: "sw-d", addr: l.DIP},
+		{ns: l.Client, ifname: "c-eth0", swname: "sw-c", bridge: "br0", addr: l.ClientAddr},
+		{ns: l.Director, ifname: l.DirectorIface, swname: "sw-d", bridge: "br0", addr: l.DIP},
+	}
+	bridges := []string{"br0"}
+	rsBridge := "br0"
+	if inside {
+		links = append(links, link{ns: l.Director, ifname: l.DirectorInsideIface, swname: "sw-d1",
+			bridge: "br1", addr: l.InsideDIP})
+		bridges = append(bridges, "br1")
+		rsBridge = "br1"
 	}
 	for i, rs := range l.RS {
-		links = append(links, link{ns: rs, ifname: fmt.Sprintf("r%d-eth0", i+1),
-			swname: fmt.Sprintf("sw-r%d", i+1), addr: l.RIPs[i], loopback: true})
+		links = append(links, link{ns: rs, ifname: RSIface(i), swname: fmt.Sprintf("sw-r%d", i+1),
+			bridge: rsBridge, addr: l.RIPs[i], loopback: l.Mode == ModeDR})
 	}
 
 	for _, n := range l.Namespaces() {
@@ -233,11 +362,13 @@ func (b *builder) build(offloadsOff bool) error {
 		"net/bridge/bridge-nf-call-arptables", "0"); err != nil {
 		return err
 	}
-	if err := b.ip("-n", l.Switch.Name, "link", "add", "br0", "type", "bridge"); err != nil {
-		return err
-	}
-	if err := b.ip("-n", l.Switch.Name, "link", "set", "br0", "up"); err != nil {
-		return err
+	for _, br := range bridges {
+		if err := b.ip("-n", l.Switch.Name, "link", "add", br, "type", "bridge"); err != nil {
+			return err
+		}
+		if err := b.ip("-n", l.Switch.Name, "link", "set", br, "up"); err != nil {
+			return err
+		}
 	}
 
 	// The director must neither forward nor send redirects (DESIGN.md,
@@ -249,8 +380,12 @@ func (b *builder) build(offloadsOff bool) error {
 		return err
 	}
 	// DR real servers: never answer or announce ARP for the VIP on lo
-	// (seed 001/002 realserver.sh).
+	// (seed 001/002 realserver.sh). TUN real servers get the same from
+	// package realserver; NAT ones hold no VIP.
 	for _, rs := range l.RS {
+		if l.Mode != ModeDR {
+			break
+		}
 		if err := rs.setSysctls(required,
 			"net/ipv4/conf/all/arp_ignore", "1",
 			"net/ipv4/conf/all/arp_announce", "2",
@@ -269,7 +404,7 @@ func (b *builder) build(offloadsOff bool) error {
 			"peer", "name", k.ifname, "netns", k.ns.Name); err != nil {
 			return err
 		}
-		if err := b.ip("-n", sw, "link", "set", k.swname, "master", "br0", "up"); err != nil {
+		if err := b.ip("-n", sw, "link", "set", k.swname, "master", k.bridge, "up"); err != nil {
 			return err
 		}
 		if err := b.ip("-n", k.ns.Name, "addr", "add",
@@ -298,8 +433,22 @@ func (b *builder) build(offloadsOff bool) error {
 		}
 		l.log.Debug("link up", "netns", k.ns.Name, "if", k.ifname, "addr", k.addr)
 	}
+	// NAT real servers answer through the director (seed 002:
+	// GATEWAY=DIP). FULLNAT ones need no route beyond their own subnet:
+	// their peers are the director's local addresses on it.
+	if l.Mode == ModeNAT {
+		for _, rs := range l.RS {
+			if err := b.ip("-n", rs.Name, "route", "add", "default", "via", l.InsideDIP.String()); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
+
+// RSIface returns the interface name of real server i (0-based) inside its
+// namespace: r1-eth0, r2-eth0, ...
+func RSIface(i int) string { return fmt.Sprintf("r%d-eth0", i+1) }
 
 type need bool
 
@@ -335,6 +484,11 @@ func (n NS) setSysctls(nd need, kv ...string) error {
 // before Down.
 func (l *Lab) Down() error {
 	l.stopServers()
+	// Deleting the namespaces would take the decapsulators' devices and
+	// nftables tables anyway: a failed revert is only worth a warning.
+	if err := l.stopDecap(); err != nil {
+		l.logger().Warn("lab decapsulators", "prefix", l.Prefix, "err", err)
+	}
 	// A running vsftpd would keep a deleted namespace alive, nameless.
 	ftpErr := l.StopFTP()
 	ns := l.Namespaces()
@@ -344,6 +498,7 @@ func (l *Lab) Down() error {
 	if err := deleteNamespaces(ns); err != nil {
 		return fmt.Errorf("lab %s down: %w", l.Prefix, errors.Join(ftpErr, err))
 	}
+	l.removeDecapStates()
 	if ftpErr != nil {
 		return fmt.Errorf("lab %s down: %w", l.Prefix, ftpErr)
 	}

@@ -92,12 +92,18 @@ func (st *State) check() error {
 	if l == nil {
 		return errors.New("no lab")
 	}
-	want, err := New(l.Prefix, len(l.RS))
+	if l.Mode == "" {
+		l.Mode = ModeDR // a state file from before modes existed
+	}
+	want, err := NewMode(l.Prefix, len(l.RS), l.Mode)
 	if err != nil {
 		return err
 	}
 	if !slices.Equal(l.Namespaces(), want.Namespaces()) {
 		return fmt.Errorf("namespaces %v do not match lab %s", l.Namespaces(), l.Prefix)
+	}
+	if l.DirectorInsideIface != want.DirectorInsideIface || l.InsideDIP != want.InsideDIP {
+		return fmt.Errorf("inside interface %q, address %v do not match a %s lab", l.DirectorInsideIface, l.InsideDIP, l.Mode)
 	}
 	if len(l.RIPs) != len(l.RS) {
 		return fmt.Errorf("%d real servers but %d addresses", len(l.RS), len(l.RIPs))

@@ -236,7 +236,7 @@ func TestDemoConfig(t *testing.T) {
 	if orig, err := os.ReadFile("../examples/ulvs.toml"); err == nil && string(orig) != string(b) {
 		t.Error("lab/dr.toml differs from examples/ulvs.toml: run go generate ./lab")
 	}
-	if _, err := DemoConfig("nat"); err == nil {
-		t.Error(`DemoConfig("nat"): got nil error`)
+	if _, err := DemoConfig("ipip"); err == nil {
+		t.Error(`DemoConfig("ipip"): got nil error`)
 	}
 }

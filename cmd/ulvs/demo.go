@@ -40,7 +40,7 @@ func labDemo(o demoOptions, stdout, stderr io.Writer) (err error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	l, err := lab.Up(ctx, lab.Config{OffloadsOff: o.offloadsOff})
+	l, err := lab.Up(ctx, lab.Config{Mode: o.mode, OffloadsOff: o.offloadsOff})
 	if err != nil {
 		return err
 	}
@@ -51,8 +51,13 @@ func labDemo(o demoOptions, stdout, stderr io.Writer) (err error) {
 			fmt.Fprintf(stdout, "lab %s removed\n", l.Prefix)
 		}
 	}()
-	fmt.Fprintf(stdout, "lab %s: client %s, director %s on %s, real servers %v, VIP %s (%s mode)\n",
-		l.Prefix, l.ClientAddr, l.DIP, l.DirectorIface, l.RIPs, l.VIP, o.mode)
+	if l.DirectorInsideIface != "" {
+		fmt.Fprintf(stdout, "lab %s: client %s, director %s on %s and %s on %s, real servers %v behind it, VIP %s (%s mode)\n",
+			l.Prefix, l.ClientAddr, l.DIP, l.DirectorIface, l.InsideDIP, l.DirectorInsideIface, l.RIPs, l.VIP, o.mode)
+	} else {
+		fmt.Fprintf(stdout, "lab %s: client %s, director %s on %s, real servers %v, VIP %s (%s mode)\n",
+			l.Prefix, l.ClientAddr, l.DIP, l.DirectorIface, l.RIPs, l.VIP, o.mode)
+	}
 	if err := l.StartServers(ctx); err != nil {
 		return err
 	}

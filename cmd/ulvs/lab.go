@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -24,20 +25,31 @@ const labUsage = `Usage: ulvs lab COMMAND [options]
 
 The lab is a set of network namespaces on this machine, joined by veth pairs
 to a bridge: P-client (10.77.0.10), P-director (10.77.0.2 on d-eth0, no
-VIP) and real servers P-rs1.. (10.77.0.11..; VIP 10.77.0.100 on lo, as LVS-DR
-real servers have it), each real server answering HTTP and UDP on port 80
-with its name. The root namespace's interfaces are never touched. Needs root.
+VIP) and real servers P-rs1.., each answering HTTP and UDP on port 80 with
+its name. The VIP is 10.77.0.100. --mode picks the topology of one LVS
+forwarding method:
+  dr       (default) one bridge; real servers 10.77.0.11.. with the VIP on
+           lo, arp_ignore=1, arp_announce=2
+  tun      one bridge; real servers 10.77.0.11.. run "ulvs realserver up
+           --mode tun" (IPIP decapsulation, the VIP on its device)
+  nat      the real servers 10.77.1.11.. on an inside bridge with the
+           director's d-eth1 10.77.1.1, their default gateway; the client
+           cannot reach them directly
+  fullnat  like nat without the default route; the director's local
+           addresses 10.77.1.200, 10.77.1.201 are on their subnet
+The root namespace's interfaces are never touched. Needs root.
 
 Commands:
-  up   [--name P] [--real-servers N] [--offloads-off]
+  up   [--name P] [--mode M] [--real-servers N] [--offloads-off]
          build lab P (default "ulvs") and start a server in each real server
   down [--name P]
          stop lab P's servers and delete its namespaces
   exec [--name P] NODE CMD [ARG...]
          run CMD inside NODE: client, director, sw, rs1, rs2, ...
-  demo [--mode dr] [--offloads-off]
-         a fresh lab, ulvsd with the DR example config, six requests from
-         the client to http://10.77.0.100/, ulvsadm -L -n, then teardown
+  demo [--mode M] [--offloads-off]
+         a fresh lab, ulvsd with the mode's example config (examples/*.toml),
+         six requests from the client to http://10.77.0.100/, ulvsadm -L -n,
+         then teardown
 
 Example (the seed's DR workflow):
   ulvs lab up
@@ -145,14 +157,28 @@ func checkName(stderr io.Writer, name string) error {
 
 type upOptions struct {
 	name        string
+	mode        string
 	realServers int
 	offloadsOff bool
+}
+
+// modeFlag registers --mode on fs: one of lab.Modes. Without the flag
+// *mode keeps its value (lab.Config reads "" as dr).
+func modeFlag(fs *flag.FlagSet, mode *string) {
+	fs.Func("mode", "lab `mode`: "+strings.Join(lab.Modes(), ", ")+" (default dr)", func(s string) error {
+		if !lab.ValidMode(s) {
+			return fmt.Errorf("want one of %s", strings.Join(lab.Modes(), ", "))
+		}
+		*mode = s
+		return nil
+	})
 }
 
 func parseUp(args []string, stderr io.Writer) (upOptions, error) {
 	var o upOptions
 	fs := newFlags("up", stderr)
 	fs.StringVar(&o.name, "name", defaultLabName, "lab `prefix`")
+	modeFlag(fs, &o.mode)
 	fs.IntVar(&o.realServers, "real-servers", 2, "number of real servers")
 	fs.BoolVar(&o.offloadsOff, "offloads-off", false, "turn off veth checksum/TSO/GSO/GRO offloads")
 	if err := parseFlags(fs, args); err != nil {
@@ -236,7 +262,8 @@ type demoOptions struct {
 func parseDemo(args []string, stderr io.Writer) (demoOptions, error) {
 	var o demoOptions
 	fs := newFlags("demo", stderr)
-	fs.StringVar(&o.mode, "mode", "dr", "forwarding `mode` (dr)")
+	o.mode = lab.ModeDR
+	modeFlag(fs, &o.mode)
 	fs.BoolVar(&o.offloadsOff, "offloads-off", false, "turn off veth offloads")
 	if err := parseFlags(fs, args); err != nil {
 		return o, err
@@ -273,7 +300,10 @@ func labUp(o upOptions, stdout io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	l, err := lab.Up(ctx, lab.Config{Prefix: o.name, RealServers: o.realServers, OffloadsOff: o.offloadsOff})
+	// A tun lab's decapsulators must outlive this process: they run as
+	// `ulvs realserver up` processes, recorded with the servers.
+	l, err := lab.Up(ctx, lab.Config{Prefix: o.name, Mode: o.mode, RealServers: o.realServers,
+		OffloadsOff: o.offloadsOff, ExternalDecap: true})
 	if err != nil {
 		if errors.Is(err, lab.ErrNotSupported) {
 			err = fmt.Errorf("%w (install iproute2: scripts/setup-host.sh)", err)
@@ -299,6 +329,15 @@ func labUp(o upOptions, stdout io.Writer) error {
 	}
 	if err := waitServers(ctx, l, st.Processes); err != nil {
 		return err
+	}
+	if l.Mode == lab.ModeTUN {
+		for i := range l.RS {
+			p, err := startDecap(ctx, l, i, self)
+			if err != nil {
+				return err
+			}
+			st.Processes = append(st.Processes, p)
+		}
 	}
 	if err := lab.WriteState(statePath, st); err != nil {
 		return err
@@ -336,12 +375,67 @@ func startServer(l *lab.Lab, i int, self string) (lab.Process, error) {
 	return p, nil
 }
 
-// waitServers waits until every real server answers HTTP from the client
-// namespace with its name, which checks the lab end to end.
+// startDecap starts `ulvs realserver up --mode tun` inside real server i,
+// detached like startServer, and waits until it reports that the real
+// server is prepared (the readiness pipe of `ulvs realserver up --detach`).
+// SIGTERM makes it undo its changes and exit.
+func startDecap(ctx context.Context, l *lab.Lab, i int, self string) (lab.Process, error) {
+	node := fmt.Sprintf("rs%d", i+1)
+	cfg := l.DecapConfig(i)
+	args := []string{self, "realserver", "up", "--mode", cfg.Mode.String(), "--vip", joinAddrs(cfg.VIPs),
+		"--iface", cfg.Iface, "--decap", cfg.Decap.String(), "--name", cfg.Name}
+	logPath := filepath.Join(lab.StateDir, l.Prefix+"-"+node+"-realserver.log")
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return lab.Process{}, err
+	}
+	defer f.Close()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return lab.Process{}, err
+	}
+	defer pr.Close()
+	cmd := exec.Command("ip", append([]string{"netns", "exec", l.RS[i].Name}, args...)...)
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.ExtraFiles = []*os.File{pw} // fd 3, kept across ip's exec
+	cmd.Env = append(os.Environ(), readyFDEnv+"=3")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	err = cmd.Start()
+	pw.Close()
+	if err != nil {
+		return lab.Process{}, fmt.Errorf("start decapsulator %s: %w", node, err)
+	}
+	p := lab.Process{Node: node, PID: cmd.Process.Pid, Args: args, Log: logPath}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	line := make(chan string, 1)
+	go func() {
+		s, _ := bufio.NewReader(pr).ReadString('\n')
+		line <- strings.TrimSpace(s)
+	}()
+	select {
+	case s := <-line:
+		if s == "ok" {
+			return p, nil
+		}
+		<-exited
+		return p, fmt.Errorf("realserver up in %s: %s; log: %s", node, strings.TrimPrefix(s, "error: "), tail(logPath))
+	case <-time.After(30 * time.Second):
+		p.Stop(2 * time.Second)
+		return p, fmt.Errorf("realserver up in %s did not report within 30s; log: %s", node, tail(logPath))
+	case <-ctx.Done():
+		p.Stop(2 * time.Second)
+		return p, context.Cause(ctx)
+	}
+}
+
+// waitServers waits until every real server answers HTTP with its name
+// from the node that reaches it directly (the client on a flat lab, the
+// director with an inside network), which checks the lab end to end.
 func waitServers(ctx context.Context, l *lab.Lab, procs []lab.Process) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	c := l.Client.HTTPClient()
+	c := l.DirectNS().HTTPClient()
 	c.Timeout = time.Second
 	for i, rip := range l.RIPs {
 		want := fmt.Sprintf("rs%d\n", i+1)
@@ -393,14 +487,43 @@ func tail(path string) string {
 func printLab(w io.Writer, st *lab.State) {
 	l := st.Lab
 	name := l.Prefix
-	fmt.Fprintf(w, "lab %s is up (state: %s)\n", name, lab.StatePath(lab.StateDir, name))
-	fmt.Fprintf(w, "  %-8s %-22s br0\n", "sw", l.Switch.Name)
+	fmt.Fprintf(w, "lab %s is up, mode %s (state: %s)\n", name, l.Mode, lab.StatePath(lab.StateDir, name))
+	inside := l.DirectorInsideIface != ""
+	if inside {
+		fmt.Fprintf(w, "  %-8s %-22s br0 (outside), br1 (inside)\n", "sw", l.Switch.Name)
+	} else {
+		fmt.Fprintf(w, "  %-8s %-22s br0\n", "sw", l.Switch.Name)
+	}
 	fmt.Fprintf(w, "  %-8s %-22s c-eth0 %s/24\n", "client", l.Client.Name, l.ClientAddr)
-	fmt.Fprintf(w, "  %-8s %-22s %s %s/24 (no VIP: ulvsd answers for %s)\n", "director", l.Director.Name, l.DirectorIface, l.DIP, l.VIP)
+	ifaces := l.DirectorIface
+	if inside {
+		ifaces += "," + l.DirectorInsideIface
+		fmt.Fprintf(w, "  %-8s %-22s %s %s/24, %s %s/24 (no VIP: ulvsd answers for %s)\n", "director", l.Director.Name,
+			l.DirectorIface, l.DIP, l.DirectorInsideIface, l.InsideDIP, l.VIP)
+	} else {
+		fmt.Fprintf(w, "  %-8s %-22s %s %s/24 (no VIP: ulvsd answers for %s)\n", "director", l.Director.Name, l.DirectorIface, l.DIP, l.VIP)
+	}
+	if len(l.LocalAddrs) > 0 {
+		fmt.Fprintf(w, "  %-8s %-22s %s (ulvsd answers for them on %s)\n", "local", "", joinAddrs(l.LocalAddrs), l.DirectorInsideIface)
+	}
 	for i, rs := range l.RS {
-		fmt.Fprintf(w, "  %-8s %-22s r%d-eth0 %s/24, VIP %s/32 on lo, HTTP+UDP :80", fmt.Sprintf("rs%d", i+1), rs.Name, i+1, l.RIPs[i], l.VIP)
-		if i < len(st.Processes) {
-			fmt.Fprintf(w, " (pid %d)", st.Processes[i].PID)
+		node := fmt.Sprintf("rs%d", i+1)
+		var role string
+		switch l.Mode {
+		case lab.ModeNAT:
+			role = "default via " + l.InsideDIP.String()
+		case lab.ModeFullNAT:
+			role = "no route beyond its subnet"
+		case lab.ModeTUN:
+			role = fmt.Sprintf("VIP %s on the IPIP decapsulator's device", l.VIP)
+		default:
+			role = fmt.Sprintf("VIP %s/32 on lo", l.VIP)
+		}
+		fmt.Fprintf(w, "  %-8s %-22s %s %s/24, %s, HTTP+UDP :80", node, rs.Name, lab.RSIface(i), l.RIPs[i], role)
+		for _, p := range st.Processes {
+			if p.Node == node {
+				fmt.Fprintf(w, " (pid %d)", p.PID)
+			}
 		}
 		fmt.Fprintln(w)
 	}
@@ -409,13 +532,20 @@ func printLab(w io.Writer, st *lab.State) {
 		n = " --name " + name
 	}
 	sock := "/run/ulvs/" + name + ".sock"
-	fmt.Fprintf(w, `Next:
-  ulvs lab exec%[1]s director ulvs ulvsd -i %[2]s --socket %[3]s &
+	method := map[string]string{lab.ModeDR: "-g", lab.ModeTUN: "-i", lab.ModeNAT: "-m", lab.ModeFullNAT: "--fullnat"}[l.Mode]
+	fmt.Fprintf(w, "Next:\n")
+	if l.Mode == lab.ModeFullNAT {
+		// ulvsadm cannot set local addresses: the example config does.
+		fmt.Fprintf(w, "  ulvs lab exec%[1]s director ulvs ulvsd -c examples/fullnat.toml --socket %[2]s &\n", n, sock)
+	} else {
+		fmt.Fprintf(w, `  ulvs lab exec%[1]s director ulvs ulvsd -i %[2]s --socket %[3]s &
   ulvs ulvsadm -A -t %[4]s:80 -s rr --socket %[3]s
-  ulvs ulvsadm -a -t %[4]s:80 -r %[5]s:80 -g --socket %[3]s
-  ulvs lab exec%[1]s client curl -s http://%[4]s/
+  ulvs ulvsadm -a -t %[4]s:80 -r %[5]s:80 %[6]s --socket %[3]s
+`, n, ifaces, sock, l.VIP, l.RIPs[0], method)
+	}
+	fmt.Fprintf(w, `  ulvs lab exec%[1]s client curl -s http://%[2]s/
   ulvs lab down%[1]s
-`, n, l.DirectorIface, sock, l.VIP, l.RIPs[0])
+`, n, l.VIP)
 }
 
 func labDown(name string, stdout io.Writer) error {

@@ -18,10 +18,10 @@ import (
 )
 
 // TestMain lets the test binary stand in for the ulvs binary: `ulvs lab up`
-// starts os.Executable() as `... lab serve` and the demo as `... ulvsd`,
-// which here is this binary.
+// starts os.Executable() as `... lab serve` (and `... realserver up` in a
+// tun lab) and the demo as `... ulvsd`, which here is this binary.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && (os.Args[1] == "lab" || os.Args[1] == "ulvsd") {
+	if len(os.Args) > 1 && (os.Args[1] == "lab" || os.Args[1] == "ulvsd" || os.Args[1] == "realserver") {
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
@@ -44,7 +44,7 @@ func TestRunUsage(t *testing.T) {
 		{"lab unknown", []string{"lab", "sideways"}, 2, "", `unknown command "sideways"`},
 		{"lab up bad flag", []string{"lab", "up", "--nope"}, 2, "", "flag provided but not defined"},
 		{"lab up -h", []string{"lab", "up", "-h"}, 0, "", "Usage: ulvs lab COMMAND"},
-		{"lab demo bad mode", []string{"lab", "demo", "--mode", "nat"}, 2, "", `mode "nat"`},
+		{"lab demo bad mode", []string{"lab", "demo", "--mode", "ipip"}, 2, "", `"ipip" for flag -mode`},
 		{"lab exec no cmd", []string{"lab", "exec", "client"}, 2, "", "want NODE CMD"},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ulvs/ulvs/lab"
+	"github.com/ulvs/ulvs/realserver"
+)
+
+func TestParseMode(t *testing.T) {
+	for _, mode := range lab.Modes() {
+		o, err := parseUp([]string{"--mode", mode}, io.Discard)
+		if err != nil || o != (upOptions{name: "ulvs", mode: mode, realServers: 2}) {
+			t.Errorf("parseUp --mode %s: got %+v, %v", mode, o, err)
+		}
+		d, err := parseDemo([]string{"-mode=" + mode, "--offloads-off"}, io.Discard)
+		if err != nil || d != (demoOptions{mode: mode, offloadsOff: true}) {
+			t.Errorf("parseDemo --mode %s: got %+v, %v", mode, d, err)
+		}
+	}
+	// Without --mode, up leaves the mode to lab.Config (dr).
+	if o, err := parseUp([]string{"--name", "x"}, io.Discard); err != nil || o.mode != "" {
+		t.Errorf("parseUp without --mode: got %+v, %v", o, err)
+	}
+	for _, bad := range []string{"", "NAT", "masq", "ipip", "fullnat,tun"} {
+		var errb bytes.Buffer
+		if _, err := parseUp([]string{"--mode", bad}, &errb); !errors.Is(err, errUsage) {
+			t.Errorf("parseUp --mode %q: got %v, want a usage error", bad, err)
+		}
+		if !strings.Contains(errb.String(), "want one of dr, nat, fullnat, tun") {
+			t.Errorf("parseUp --mode %q: message %q lacks the modes", bad, errb.String())
+		}
+		if _, err := parseDemo([]string{"--mode", bad}, io.Discard); !errors.Is(err, errUsage) {
+			t.Errorf("parseDemo --mode %q: got %v, want a usage error", bad, err)
+		}
+	}
+	if _, err := parseUp([]string{"--mode"}, io.Discard); !errors.Is(err, errUsage) {
+		t.Errorf("parseUp --mode without a value: got %v, want a usage error", err)
+	}
+}
+
+func TestPrintLabModes(t *testing.T) {
+	for _, c := range []struct {
+		mode string
+		want []string
+	}{
+		{lab.ModeDR, []string{"mode dr", "VIP 10.77.0.100/32 on lo", "-i d-eth0 ", "-r 10.77.0.11:80 -g"}},
+		{lab.ModeTUN, []string{"mode tun", "decapsulator", "-r 10.77.0.11:80 -i"}},
+		{lab.ModeNAT, []string{"mode nat", "br1 (inside)", "d-eth1 10.77.1.1/24", "r1-eth0 10.77.1.11/24, default via 10.77.1.1",
+			"-i d-eth0,d-eth1", "-r 10.77.1.11:80 -m"}},
+		{lab.ModeFullNAT, []string{"mode fullnat", "10.77.1.200,10.77.1.201", "no route beyond its subnet", "-c examples/fullnat.toml"}},
+	} {
+		l, err := lab.NewMode("pm", 2, c.mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		printLab(&b, &lab.State{Lab: l})
+		for _, w := range c.want {
+			if !strings.Contains(b.String(), w) {
+				t.Errorf("mode %s: output lacks %q:\n%s", c.mode, w, b.String())
+			}
+		}
+	}
+}
+
+// TestIntegrationLabCLIModes runs `ulvs lab up --mode M` and `down` for the
+// modes with an inside network and for tun, whose decapsulators run as
+// `ulvs realserver up` processes (this test binary standing in for ulvs).
+func TestIntegrationLabCLIModes(t *testing.T) {
+	skipUnprivileged(t)
+	for _, mode := range []string{lab.ModeNAT, lab.ModeTUN} {
+		t.Run(mode, func(t *testing.T) {
+			name := "t" + lab.UniquePrefix()
+			t.Cleanup(func() { lab.Remove(lab.StateDir, name) })
+			var out, errb bytes.Buffer
+			if code := run([]string{"lab", "up", "--name", name, "--mode", mode}, &out, &errb); code != 0 {
+				t.Fatalf("lab up: exit %d: %s", code, errb.String())
+			}
+			st, err := lab.ReadState(lab.StatePath(lab.StateDir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Lab.Mode != mode {
+				t.Errorf("state mode: got %q, want %q", st.Lab.Mode, mode)
+			}
+			want := 2
+			if mode == lab.ModeTUN {
+				want = 4 // two servers, two decapsulators
+			}
+			if len(st.Processes) != want {
+				t.Fatalf("state: %d processes, want %d: %+v", len(st.Processes), want, st.Processes)
+			}
+			for _, p := range st.Processes {
+				if !p.Running() {
+					t.Errorf("%s (pid %d, %v) is not running", p.Node, p.PID, p.Args)
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c := st.Lab.DirectNS().HTTPClient()
+			for i, rip := range st.Lab.RIPs {
+				got, err := httpGet(ctx, c, "http://"+rip.String()+"/")
+				if want := fmt.Sprintf("rs%d\n", i+1); err != nil || got != want {
+					t.Errorf("GET %s: got %q, %v; want %q", rip, got, err, want)
+				}
+			}
+			if mode == lab.ModeTUN {
+				for _, rs := range st.Lab.RS {
+					rst, err := realserver.ReadState(realserver.DefaultStateDir, rs.Name)
+					if err != nil {
+						t.Fatalf("realserver state of %s: %v", rs, err)
+					}
+					if rst.Mode != realserver.ModeTUN || rst.Device == "" {
+						t.Errorf("realserver state of %s: %+v", rs, rst)
+					}
+				}
+			}
+			if code := run([]string{"lab", "down", "--name", name}, io.Discard, &errb); code != 0 {
+				t.Fatalf("lab down: exit %d: %s", code, errb.String())
+			}
+			for _, p := range st.Processes {
+				if p.Running() {
+					t.Errorf("%s (pid %d) survived lab down", p.Node, p.PID)
+				}
+			}
+			for _, n := range st.Lab.Namespaces() {
+				if n.Exists() {
+					t.Errorf("namespace %s survived lab down", n)
+				}
+			}
+			for _, rs := range st.Lab.RS {
+				if _, err := os.Stat(realserver.StatePath(realserver.DefaultStateDir, rs.Name)); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("realserver state of %s survived lab down (%v)", rs, err)
+				}
+			}
+		})
+	}
+}

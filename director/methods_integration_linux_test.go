@@ -1,0 +1,150 @@
+package director_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ulvs/ulvs/lab"
+)
+
+// methodConfig is the mode's demo configuration plus a UDP service on the
+// same VIP and real servers.
+func methodConfig(t *testing.T, mode string, l0 *lab.Lab) string {
+	t.Helper()
+	base, err := lab.DemoConfig(mode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	b.Write(base)
+	fmt.Fprintf(&b, "\n[[virtual_server]]\nprotocol = \"udp\"\naddress = \"10.77.0.100:80\"\nscheduler = \"rr\"\nforward = %q\n", mode)
+	if mode == lab.ModeFullNAT {
+		b.WriteString("local_addresses = [\"10.77.1.200\", \"10.77.1.201\"]\n")
+	}
+	for _, rip := range l0.RIPs {
+		fmt.Fprintf(&b, "\n[[virtual_server.real_server]]\naddress = %q\n", rip.String()+":80")
+	}
+	return b.String()
+}
+
+// TestIntegrationMethods runs each forwarding method of seed 002 (and
+// FULLNAT) in its lab: requests split by rr, 10 MiB both ways intact, UDP
+// request and response, and the listing's Forward column.
+func TestIntegrationMethods(t *testing.T) {
+	for _, tc := range []struct{ mode, forward string }{
+		{lab.ModeNAT, "Masq"},
+		{lab.ModeFullNAT, "FullNat"},
+		{lab.ModeTUN, "Tunnel"},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			skipUnprivileged(t)
+			desc, err := lab.NewMode("x", 2, tc.mode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := newEnv(t, lab.Config{RealServers: 2, Mode: tc.mode}, methodConfig(t, tc.mode, desc))
+			e.waitReady(2)
+
+			t.Run("200 requests split by rr", func(t *testing.T) {
+				got := count(t, e, e.client(), 200)
+				if got["rs1"] != 100 || got["rs2"] != 100 {
+					t.Errorf("answers = %v, want rs1:100 rs2:100", got)
+				}
+			})
+			const size = 10 << 20
+			t.Run("10 MiB download", func(t *testing.T) {
+				resp, err := e.client().Get(fmt.Sprintf("http://10.77.0.100/data?size=%d", size))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				h := sha256.New()
+				n, err := io.Copy(h, resp.Body)
+				if err != nil || n != size || hex.EncodeToString(h.Sum(nil)) != lab.DataSHA256(size) {
+					t.Fatalf("got %d bytes (%v), sha256 %x", n, err, h.Sum(nil))
+				}
+			})
+			t.Run("10 MiB upload", func(t *testing.T) {
+				c := e.client()
+				c.Timeout = 60 * time.Second
+				resp, err := c.Post("http://10.77.0.100/upload", "application/octet-stream", lab.DataReader(size))
+				if err != nil {
+					t.Fatalf("upload: %v\nulvsd log:\n%s", err, e.logText())
+				}
+				defer resp.Body.Close()
+				body, _ := io.ReadAll(resp.Body)
+				if strings.TrimSpace(string(body)) != lab.DataSHA256(size) {
+					t.Fatalf("server saw sha256 %q, want %s", body, lab.DataSHA256(size))
+				}
+			})
+			t.Run("UDP request and response", func(t *testing.T) {
+				seen := map[string]bool{}
+				for i := 0; i < 4; i++ {
+					reply, err := udpAsk(e.lab, "10.77.0.100:80", fmt.Sprintf("ping %d", i))
+					if err != nil {
+						t.Fatalf("UDP %d: %v", i, err)
+					}
+					name, rest, _ := strings.Cut(reply, "\n")
+					if rest != fmt.Sprintf("ping %d", i) {
+						t.Errorf("UDP reply %q does not echo the request", reply)
+					}
+					seen[name] = true
+				}
+				if !seen["rs1"] || !seen["rs2"] {
+					t.Errorf("UDP datagrams from four sockets reached %v, want both", seen)
+				}
+			})
+			t.Run("listing", func(t *testing.T) {
+				out := e.mustAdm("-L", "-n")
+				if strings.Count(out, " "+tc.forward+" ") < 4 {
+					t.Errorf("listing does not show %s for the four real servers:\n%s", tc.forward, out)
+				}
+			})
+			if tc.mode == lab.ModeTUN {
+				// The upload's full-size DF segments did not fit the tunnel:
+				// the client learned the tunnel MTU from our frag-needed.
+				if got := e.snapshot().Engine["frag_needed"]; got == 0 {
+					t.Errorf("no ICMP fragmentation needed was sent for the 1500-byte path")
+				}
+			}
+		})
+	}
+}
+
+// udpAsk sends one datagram from a new socket in the client namespace and
+// returns the answer.
+func udpAsk(l *lab.Lab, addr, msg string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for attempt := 0; attempt < 3; attempt++ {
+		c, err := l.Client.DialContext(ctx, "udp4", addr)
+		if err != nil {
+			return "", err
+		}
+		c.SetDeadline(time.Now().Add(time.Second))
+		if _, err := c.Write([]byte(msg)); err != nil {
+			c.Close()
+			return "", err
+		}
+		buf := make([]byte, 1500)
+		n, err := c.Read(buf)
+		c.Close()
+		if err == nil {
+			return string(buf[:n]), nil
+		}
+		if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+			return "", err
+		}
+	}
+	return "", fmt.Errorf("no answer from %s", addr)
+}
+
+var _ = http.MethodGet
