@@ -42,11 +42,10 @@ func (s *lc) Schedule(_ *vs.Service, _ vs.Flow) *vs.Dest {
 	least := &ds[i]
 	loh := least.overhead(s.extra)
 	for i++; i < len(ds); i++ {
+		// Compare first, check availability only for a winner (the same
+		// pick as check-then-compare).
 		c := &ds[i]
-		if !c.ok() {
-			continue
-		}
-		if doh := c.overhead(s.extra); doh < loh {
+		if doh := c.overhead(s.extra); doh < loh && c.ok() {
 			least, loh = c, doh
 		}
 	}

@@ -39,14 +39,15 @@ func (s *nq) Schedule(_ *vs.Service, _ vs.Flow) *vs.Dest {
 	var loh, lw int64
 	for i := range s.dests {
 		c := &s.dests[i]
-		if !c.ok() {
-			continue
-		}
 		active := int64(c.st.ActiveConns.Load())
 		if active == 0 {
-			return c.d
+			if c.ok() {
+				return c.d // never queued: the first idle dest wins at once
+			}
+			continue
 		}
-		if doh := active + 1; least == nil || loh*c.w > doh*lw {
+		// Compare first, check availability only for a winner.
+		if doh := active + 1; (least == nil || loh*c.w > doh*lw) && c.ok() {
 			least, loh, lw = c, doh, c.w
 		}
 	}

@@ -38,11 +38,10 @@ func (s *ovf) Schedule(_ *vs.Service, _ vs.Flow) *vs.Dest {
 	var h *cand
 	var hw int64
 	for i := range s.dests {
+		// The weight test first: it is cheap and rarely passes once a
+		// heavy dest is found; the same pick as the kernel's order.
 		c := &s.dests[i]
-		if !c.ok() || int64(c.st.ActiveConns.Load()) > c.w {
-			continue
-		}
-		if h == nil || c.w > hw {
+		if (h == nil || c.w > hw) && int64(c.st.ActiveConns.Load()) <= c.w && c.ok() {
 			h, hw = c, c.w
 		}
 	}

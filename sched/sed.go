@@ -35,20 +35,23 @@ func (s *sed) Name() string { return "sed" }
 // Schedule returns the available dest with the least (ActiveConns+1)/weight,
 // the first in list order on a tie, or nil when no dest is available.
 func (s *sed) Schedule(_ *vs.Service, _ vs.Flow) *vs.Dest {
-	var least *cand
-	var loh, lw int64
-	for i := range s.dests {
-		c := &s.dests[i]
-		if !c.ok() {
-			continue
-		}
-		doh := int64(c.st.ActiveConns.Load()) + 1
-		if least == nil || loh*c.w > doh*lw {
+	ds := s.dests
+	i := 0
+	for i < len(ds) && !ds[i].ok() {
+		i++
+	}
+	if i == len(ds) {
+		return nil
+	}
+	least := &ds[i]
+	loh, lw := int64(least.st.ActiveConns.Load())+1, least.w
+	for i++; i < len(ds); i++ {
+		// Compare first, check availability only for a winner (the same
+		// pick as the kernel's check-then-compare).
+		c := &ds[i]
+		if doh := int64(c.st.ActiveConns.Load()) + 1; loh*c.w > doh*lw && c.ok() {
 			least, loh, lw = c, doh, c.w
 		}
-	}
-	if least == nil {
-		return nil
 	}
 	return least.d
 }

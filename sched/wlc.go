@@ -52,11 +52,11 @@ func (s *wlc) Schedule(_ *vs.Service, _ vs.Flow) *vs.Dest {
 	least := &ds[i]
 	loh, lw := least.overhead(s.extra), least.w
 	for i++; i < len(ds); i++ {
+		// Compare first and check availability only for a dest that
+		// would win: the same pick as the kernel's check-then-compare,
+		// with fewer loads on the common path.
 		c := &ds[i]
-		if !c.ok() {
-			continue
-		}
-		if doh := c.overhead(s.extra); loh*c.w > doh*lw {
+		if doh := c.overhead(s.extra); loh*c.w > doh*lw && c.ok() {
 			least, loh, lw = c, doh, c.w
 		}
 	}
