@@ -32,6 +32,15 @@ func methodConfig(t *testing.T, mode string, l0 *lab.Lab) string {
 	for _, rip := range l0.RIPs {
 		fmt.Fprintf(&b, "\n[[virtual_server.real_server]]\naddress = %q\n", rip.String()+":80")
 	}
+	// A UDP service whose real servers listen on nothing: they answer
+	// with ICMP port unreachable, which must reach the client.
+	fmt.Fprintf(&b, "\n[[virtual_server]]\nprotocol = \"udp\"\naddress = \"10.77.0.100:9999\"\nscheduler = \"rr\"\nforward = %q\n", mode)
+	if mode == lab.ModeFullNAT {
+		b.WriteString("local_addresses = [\"10.77.1.200\", \"10.77.1.201\"]\n")
+	}
+	for _, rip := range l0.RIPs {
+		fmt.Fprintf(&b, "\n[[virtual_server.real_server]]\naddress = %q\n", rip.String()+":9999")
+	}
 	return b.String()
 }
 
@@ -102,10 +111,38 @@ func TestIntegrationMethods(t *testing.T) {
 					t.Errorf("UDP datagrams from four sockets reached %v, want both", seen)
 				}
 			})
+			t.Run("fragmented datagram", func(t *testing.T) {
+				// 3000 bytes leave the client in fragments; the director
+				// reassembles, forwards and fragments again, and the echo
+				// comes back the same way.
+				msg := strings.Repeat("x", 3000)
+				reply, err := udpAsk(e.lab, "10.77.0.100:80", msg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, rest, _ := strings.Cut(reply, "\n"); rest != msg {
+					t.Errorf("echo of %d bytes, want %d", len(rest), len(msg))
+				}
+			})
+			t.Run("ICMP error from a real server reaches the client", func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				c, err := e.lab.Client.DialContext(ctx, "udp4", "10.77.0.100:9999")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(3 * time.Second))
+				c.Write([]byte("anyone?"))
+				_, err = c.Read(make([]byte, 100))
+				if err == nil || !strings.Contains(err.Error(), "connection refused") {
+					t.Errorf("read after a datagram to a closed port: %v, want connection refused from the translated ICMP error", err)
+				}
+			})
 			t.Run("listing", func(t *testing.T) {
 				out := e.mustAdm("-L", "-n")
-				if strings.Count(out, " "+tc.forward+" ") < 4 {
-					t.Errorf("listing does not show %s for the four real servers:\n%s", tc.forward, out)
+				if strings.Count(out, " "+tc.forward+" ") < 6 {
+					t.Errorf("listing does not show %s for the six real servers:\n%s", tc.forward, out)
 				}
 			})
 			if tc.mode == lab.ModeTUN {
@@ -134,7 +171,7 @@ func udpAsk(l *lab.Lab, addr, msg string) (string, error) {
 			c.Close()
 			return "", err
 		}
-		buf := make([]byte, 1500)
+		buf := make([]byte, 65536)
 		n, err := c.Read(buf)
 		c.Close()
 		if err == nil {

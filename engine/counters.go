@@ -85,8 +85,11 @@ type counters struct {
 	fragNeeded atomic.Uint64
 	split      atomic.Uint64
 	icmpSent   atomic.Uint64
-	drops      [numReasons]atomic.Uint64
-	_          [64]byte
+	// icmpRelayed counts ICMP errors about connections passed on,
+	// translated where the method needs it.
+	icmpRelayed atomic.Uint64
+	drops       [numReasons]atomic.Uint64
+	_           [64]byte
 }
 
 // Stats is a snapshot of the engine's counters summed over workers.
@@ -100,6 +103,7 @@ type Stats struct {
 	FragNeeded        uint64
 	Split             uint64
 	ICMPSent          uint64
+	ICMPRelayed       uint64
 	Drops             map[Reason]uint64
 	Conns             int // entries in the connection tables
 }

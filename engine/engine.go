@@ -363,6 +363,7 @@ func (e *Engine) Stats() Stats {
 		s.FragNeeded += c.fragNeeded.Load()
 		s.Split += c.split.Load()
 		s.ICMPSent += c.icmpSent.Load()
+		s.ICMPRelayed += c.icmpRelayed.Load()
 		for _, r := range Reasons() {
 			if v := c.drops[r].Load(); v > 0 {
 				s.Drops[r] += v
@@ -452,6 +453,7 @@ func (e *Engine) Counters() map[string]uint64 {
 		"frag_needed":  s.FragNeeded,
 		"split":        s.Split,
 		"icmp_sent":    s.ICMPSent,
+		"icmp_relayed": s.ICMPRelayed,
 	}
 	for _, r := range Reasons() {
 		m["drop_"+r.String()] = s.Drops[r]

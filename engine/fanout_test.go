@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/net/bpf"
 
+	"github.com/ulvs/ulvs/forward"
 	"github.com/ulvs/ulvs/pkt"
 	"github.com/ulvs/ulvs/pkt/pkttest"
 )
@@ -68,6 +69,31 @@ func TestFanoutHashMatchesProgram(t *testing.T) {
 		reply := pkttest.Frame{Src: rip, Dst: lip, Proto: pkt.ProtoTCP, SrcPort: 80, DstPort: port}.Build()
 		if got, want := runFanout(t, prog, reply), fanoutHash(lip.As4(), port); got != want {
 			t.Errorf("port %d: program %d, fanoutHash %d", port, got, want)
+		}
+	}
+}
+
+// ICMP errors about a flow hash like the flow, in both directions.
+func TestFanoutICMP(t *testing.T) {
+	prog := fanoutProgram([][4]byte{vip.As4()})
+	rip := netip.MustParseAddr("10.77.1.11")
+	for port := uint16(40000); port < 40016; port++ {
+		in := pkttest.Frame{Src: client, Dst: vip, Proto: pkt.ProtoUDP, SrcPort: port, DstPort: 80}.Build()
+		// From the real server: it quotes client:port -> RIP.
+		toRS := pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client, Dst: rip, Proto: pkt.ProtoUDP, SrcPort: port, DstPort: 8080}.Build()
+		var p pkt.Parsed
+		p.Decode(toRS)
+		fromRS := forward.PortUnreachable(nil, toRS, &p, rsNATMAC, rip.As4(), 1)
+		// From the client side: it quotes VIP -> client:port.
+		toClient := pkttest.Frame{SrcMAC: dirMAC, DstMAC: clientMAC, Src: vip, Dst: client, Proto: pkt.ProtoUDP, SrcPort: 80, DstPort: port}.Build()
+		p.Decode(toClient)
+		toVIP := forward.PortUnreachable(nil, toClient, &p, clientMAC, client.As4(), 1)
+		h := runFanout(t, prog, in)
+		if got := runFanout(t, prog, fromRS); got != h {
+			t.Fatalf("port %d: flow hashes to %d, the real server's ICMP error to %d", port, h, got)
+		}
+		if got := runFanout(t, prog, toVIP); got != h {
+			t.Fatalf("port %d: flow hashes to %d, the client's ICMP error to %d", port, h, got)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/ulvs/ulvs/conntrack"
+	"github.com/ulvs/ulvs/forward"
 	"github.com/ulvs/ulvs/pkt"
 	"github.com/ulvs/ulvs/pkt/pkttest"
 	"github.com/ulvs/ulvs/sched"
@@ -201,5 +202,71 @@ func TestFullNAT(t *testing.T) {
 	var q pkt.Parsed
 	if len(got) != 1 || q.Decode(got[0]) != pkt.DecodeOK || q.SrcPort == lport {
 		t.Errorf("second connection: local port %d reused", q.SrcPort)
+	}
+}
+
+// ICMP errors about a NAT connection are translated both ways
+// (ip_vs_out_icmp, ip_vs_in_icmp).
+func TestNATICMP(t *testing.T) {
+	w, outside, inside, _ := natWorker(t)
+	st := &vs.DestState{}
+	st.SetMAC(rsNATMAC)
+	svc := &vs.Service{ID: 1, Proto: vs.UDP, Addr: vip, Port: 80, Netmask: 32, Stats: &vs.ServiceStats{},
+		Dests: []*vs.Dest{{ID: 1, Addr: ripNAT, Port: 8080, Method: vs.Masq, Weight: 1, Iface: 1, State: st}}}
+	sc, _ := sched.New("rr", svc, nil)
+	svc.Scheduler = sc
+	tbl := vs.NewTable(1, []*vs.Service{svc}, nil)
+	tbl.Routes = []vs.IPRoute{{Prefix: netip.MustParsePrefix("10.77.1.0/24"), Iface: 1}, {Prefix: netip.MustParsePrefix("10.77.0.0/24"), Iface: 0}}
+	m := neighMap{client.As4(): clientMAC}
+	w.neigh.m.Store(&m)
+
+	outside.queue(pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client, Dst: vip, Proto: pkt.ProtoUDP, SrcPort: 5000, DstPort: 80, Payload: []byte("q")}.Build())
+	step(w, tbl, 0)
+	got := inside.takeOut()
+	if len(got) != 1 {
+		t.Fatalf("datagram not forwarded")
+	}
+	// The real server's port is closed: its ICMP error quotes the
+	// datagram as it received it (client -> RIP:8080).
+	var rp pkt.Parsed
+	rp.Decode(got[0])
+	icmpOut := forward.PortUnreachable(nil, got[0], &rp, rsNATMAC, ripNAT.As4(), 9)
+	pkt.Ether(icmpOut).SetDst(insideMAC)
+	inside.queue(icmpOut)
+	step(w, tbl, 1)
+	out := outside.takeOut()
+	if len(out) != 1 {
+		t.Fatalf("ICMP from the real server not relayed (%d frames)", len(out))
+	}
+	var q pkt.Parsed
+	q.Decode(out[0])
+	quote, ok := forward.ParseICMPError(out[0], &q)
+	if !ok || q.Src != vip.As4() || q.Dst != client.As4() || quote.Dst != vip.As4() || quote.DstPort != 80 || quote.Src != client.As4() {
+		t.Errorf("client got ICMP %v -> %v quoting %v:%d -> %v:%d; want from the VIP quoting its datagram to VIP:80",
+			q.Src, q.Dst, quote.Src, quote.SrcPort, quote.Dst, quote.DstPort)
+	}
+	pkttest.CheckIPv4(t, out[0], pkttest.DstMAC(clientMAC), pkttest.ICMPType(pkt.ICMPDestUnreachable), pkttest.ValidChecksums())
+
+	// The other way: the client reports an error about the VIP's reply.
+	reply := pkttest.Frame{SrcMAC: dirMAC, DstMAC: clientMAC, Src: vip, Dst: client, Proto: pkt.ProtoUDP, SrcPort: 80, DstPort: 5000, Payload: []byte("answer")}.Build()
+	var pr pkt.Parsed
+	pr.Decode(reply)
+	icmpIn := forward.PortUnreachable(nil, reply, &pr, clientMAC, client.As4(), 7)
+	pkt.Ether(icmpIn).SetDst(dirMAC)
+	outside.queue(icmpIn)
+	step(w, tbl, 2)
+	in := inside.takeOut()
+	if len(in) != 1 {
+		t.Fatalf("ICMP from the client not relayed (%d frames)", len(in))
+	}
+	var qi pkt.Parsed
+	qi.Decode(in[0])
+	quote, ok = forward.ParseICMPError(in[0], &qi)
+	if !ok || qi.Dst != ripNAT.As4() || quote.Src != ripNAT.As4() || quote.SrcPort != 8080 {
+		t.Errorf("real server got ICMP to %v quoting %v:%d; want to the RIP quoting RIP:8080", qi.Dst, quote.Src, quote.SrcPort)
+	}
+	pkttest.CheckIPv4(t, in[0], pkttest.DstMAC(rsNATMAC), pkttest.ValidChecksums())
+	if w.c.icmpRelayed.Load() != 2 {
+		t.Errorf("icmp_relayed = %d, want 2", w.c.icmpRelayed.Load())
 	}
 }

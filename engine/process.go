@@ -111,8 +111,15 @@ func (w *worker) process(p *packet, tbl *vs.Table, now conntrack.Tick) bool {
 	}
 	if !tbl.IsVIP(ps.Dst) {
 		// Not to a VIP: a real server's reply through the director?
-		if (ps.Proto == pkt.ProtoTCP || ps.Proto == pkt.ProtoUDP) && ps.Frag == 0 && w.ct.HasNAT() {
-			return w.outbound(p, frame, tbl, now)
+		if ps.Frag == 0 && w.ct.HasNAT() {
+			switch ps.Proto {
+			case pkt.ProtoTCP, pkt.ProtoUDP:
+				return w.outbound(p, frame, tbl, now)
+			case pkt.ProtoICMP:
+				if q, ok := forward.ParseICMPError(frame, ps); ok {
+					return w.icmpFromReal(p, frame, tbl, now, &q)
+				}
+			}
 		}
 		return w.drop(ReasonNotOurs)
 	}
@@ -123,6 +130,9 @@ func (w *worker) process(p *packet, tbl *vs.Table, now conntrack.Tick) bool {
 			p.vnet().clear()
 			w.c.echoReply.Add(1)
 			return w.transmit(p)
+		}
+		if q, ok := forward.ParseICMPError(frame, ps); ok {
+			return w.icmpToVIP(p, frame, tbl, now, &q)
 		}
 		return w.drop(ReasonUnsupported)
 	default:
@@ -260,8 +270,7 @@ func (w *worker) outbound(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 	eth.SetSrc(w.macs[iface])
 	p.out = uint8(iface)
 	p.vnet().forTX()
-	w.c.forwarded.Add(1)
-	return w.transmit(p)
+	return w.sendFitting(p, frame)
 }
 
 // isNewConn is the kernel's is_new_conn for TCP: a bare SYN.

@@ -1,0 +1,111 @@
+package engine
+
+import (
+	"github.com/ulvs/ulvs/conntrack"
+	"github.com/ulvs/ulvs/forward"
+	"github.com/ulvs/ulvs/pkt"
+	"github.com/ulvs/ulvs/vs"
+)
+
+// icmpToVIP relays an ICMP error sent to a VIP about a packet the director
+// sent from it (a reply to a client, such as "fragmentation needed" from a
+// router on the client's path) to the real server of the connection, as
+// ip_vs_in_icmp does: translated for NAT and FULLNAT, as it is for DR and
+// TUN.
+func (w *worker) icmpToVIP(p *packet, frame []byte, tbl *vs.Table, now conntrack.Tick, q *forward.Quoted) bool {
+	ps := &w.parsed
+	// The quote is VIP:vport -> client:cport; the connection is keyed
+	// client:cport -> VIP:vport.
+	key := conntrack.Key{Src: q.Dst, SrcPort: q.DstPort, Dst: q.Src, DstPort: q.SrcPort, Proto: q.Proto}
+	c := w.ct.Lookup(key, now, tbl)
+	if c == nil {
+		return w.drop(ReasonNotOurs)
+	}
+	d := tbl.Dest(c.DestID)
+	if d == nil || d.Trashed {
+		return w.drop(ReasonDestGone)
+	}
+	ip := pkt.IPv4(frame[ps.L3Off:])
+	if ip.TTL() <= 1 {
+		return w.drop(ReasonTTL)
+	}
+	ip.DecTTL()
+	rport := d.Port
+	if rport == 0 {
+		rport = c.Key.DstPort
+	}
+	switch d.Method {
+	case vs.Masq:
+		if !forward.NATICMP(frame, ps, false, d.Addr.As4(), rport) {
+			return w.drop(ReasonMalformed)
+		}
+	case vs.FullNAT:
+		if !forward.NATICMPFull(frame, ps, false, d.Addr.As4(), rport, c.Out.Dst, c.Out.DstPort) {
+			return w.drop(ReasonMalformed)
+		}
+	case vs.Tunnel:
+		w.c.icmpRelayed.Add(1)
+		return w.tunnel(p, frame, d, tbl)
+	}
+	mac, ok := d.State.MAC()
+	if !ok {
+		return w.drop(ReasonNoNeighbour)
+	}
+	out := d.Iface
+	if out < 0 || out >= len(w.links) {
+		out = int(p.in)
+	}
+	p.vnet().clear() // every checksum is complete after the rewrite
+	forward.DR(frame, mac, w.macs[out])
+	p.out = uint8(out)
+	w.c.icmpRelayed.Add(1)
+	return w.sendFitting(p, frame)
+}
+
+// icmpFromReal relays an ICMP error from a real server's side about a
+// packet the director sent it (NAT, FULLNAT) to the client, translated as
+// ip_vs_out_icmp does: from the VIP, quoting the client's own packet.
+func (w *worker) icmpFromReal(p *packet, frame []byte, tbl *vs.Table, now conntrack.Tick, q *forward.Quoted) bool {
+	ps := &w.parsed
+	// The quote is (client or local address):port -> RIP:rport; the
+	// connection's reply key is RIP:rport -> that address and port.
+	out := conntrack.Key{Src: q.Dst, SrcPort: q.DstPort, Dst: q.Src, DstPort: q.SrcPort, Proto: q.Proto}
+	c := w.ct.LookupOut(out, now, tbl)
+	if c == nil {
+		return w.drop(ReasonNotOurs)
+	}
+	d := tbl.Dest(c.DestID)
+	if d == nil {
+		return w.drop(ReasonDestGone)
+	}
+	ip := pkt.IPv4(frame[ps.L3Off:])
+	if ip.TTL() <= 1 {
+		return w.drop(ReasonTTL)
+	}
+	ip.DecTTL()
+	var ok bool
+	if d.Method == vs.FullNAT {
+		ok = forward.NATICMPFull(frame, ps, true, c.Key.Dst, c.Key.DstPort, c.Key.Src, c.Key.SrcPort)
+	} else {
+		ok = forward.NATICMP(frame, ps, true, c.Key.Dst, c.Key.DstPort)
+	}
+	if !ok {
+		return w.drop(ReasonMalformed)
+	}
+	p.vnet().clear()
+	iface, hop, routed := tbl.NextHop(c.Key.Src)
+	if !routed || iface >= len(w.links) {
+		return w.drop(ReasonNoRoute)
+	}
+	mac, known := w.neighbour(hop)
+	if !known {
+		w.wantNeighbour(tbl, c.Key.Src, now)
+		return w.queueUnresolved(p, iface, hop, now)
+	}
+	eth := pkt.Ether(frame)
+	eth.SetDst(mac)
+	eth.SetSrc(w.macs[iface])
+	p.out = uint8(iface)
+	w.c.icmpRelayed.Add(1)
+	return w.sendFitting(p, frame)
+}
