@@ -16,18 +16,24 @@ import (
 	"github.com/ulvs/ulvs/lab"
 )
 
-const benchUsage = `Usage: ulvs bench http [--duration D] [--concurrency N] [--rounds N] [--keepalive] [--offloads-off]
+const benchUsage = `Usage: ulvs bench http [--mode dr|nat|fullnat|tun] [--duration D] [--concurrency N]
+                      [--rounds N] [--keepalive] [--offloads-off]
 
-Builds a fresh lab, starts ulvsd (DR, rr over rs1 and rs2) and measures HTTP
-requests per second from the client namespace in alternating rounds:
-  direct    the client fetches http://10.77.0.11/ (rs1, no director)
+Builds a fresh lab in the given mode (default dr), starts ulvsd with the
+mode's demo configuration (rr over rs1 and rs2) and measures HTTP requests
+per second from the client namespace in alternating rounds:
+  direct    the client fetches http://RIP1/ (rs1, no director; in nat and
+            fullnat, where the client has no route to the real servers,
+            from the director's namespace instead)
   director  the client fetches http://10.77.0.100/ through ulvsd
 and prints each round and the director's throughput as a ratio of the direct
 baseline measured in the same run. Without --keepalive every request opens a
-new TCP connection, so every request is a new scheduling decision.
+new TCP connection, so requests per second are new connections per second;
+with it, requests travel over established connections.
 `
 
 type benchOptions struct {
+	mode        string
 	duration    time.Duration
 	concurrency int
 	rounds      int
@@ -44,6 +50,7 @@ func benchMain(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, benchUsage) }
 	var o benchOptions
+	fs.StringVar(&o.mode, "mode", lab.ModeDR, "lab mode: dr, nat, fullnat or tun")
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "length of each round")
 	fs.IntVar(&o.concurrency, "concurrency", 8, "parallel clients")
 	fs.IntVar(&o.rounds, "rounds", 2, "rounds of each kind, alternating")
@@ -55,7 +62,7 @@ func benchMain(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if fs.NArg() > 0 || o.duration <= 0 || o.concurrency <= 0 || o.rounds <= 0 {
+	if fs.NArg() > 0 || o.duration <= 0 || o.concurrency <= 0 || o.rounds <= 0 || !lab.ValidMode(o.mode) {
 		fmt.Fprint(stderr, benchUsage)
 		return 2
 	}
@@ -70,7 +77,7 @@ func benchHTTP(o benchOptions, stdout, stderr io.Writer) (err error) {
 	if err := needRoot(); err != nil {
 		return err
 	}
-	cfgText, err := lab.DemoConfig("dr")
+	cfgText, err := lab.DemoConfig(o.mode)
 	if err != nil {
 		return err
 	}
@@ -80,7 +87,7 @@ func benchHTTP(o benchOptions, stdout, stderr io.Writer) (err error) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	l, err := lab.Up(ctx, lab.Config{OffloadsOff: o.offloadsOff})
+	l, err := lab.Up(ctx, lab.Config{OffloadsOff: o.offloadsOff, Mode: o.mode})
 	if err != nil {
 		return err
 	}
@@ -126,17 +133,21 @@ func benchHTTP(o benchOptions, stdout, stderr io.Writer) (err error) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	fmt.Fprintf(stdout, "lab %s, %d clients, %v rounds, keep-alive %v, offloads off %v\n",
-		l.Prefix, o.concurrency, o.duration, o.keepAlive, o.offloadsOff)
-	targets := []struct{ name, url string }{
-		{"direct", "http://" + l.RIPs[0].String() + "/"},
-		{"director", "http://" + l.VIP.String() + "/"},
+	fmt.Fprintf(stdout, "lab %s (%s), %d clients, %v rounds, keep-alive %v, offloads off %v\n",
+		l.Prefix, o.mode, o.concurrency, o.duration, o.keepAlive, o.offloadsOff)
+	direct := l.DirectNS() // in nat/fullnat the client has no route to the real servers
+	targets := []struct {
+		name, url string
+		ns        lab.NS
+	}{
+		{"direct", "http://" + l.RIPs[0].String() + "/", direct},
+		{"director", "http://" + l.VIP.String() + "/", l.Client},
 	}
 	var total [2]bench.Result
 	for round := 1; round <= o.rounds; round++ {
 		for i, tg := range targets {
 			r, err := bench.HTTP(ctx, bench.HTTPConfig{
-				URL: tg.url, Dial: l.Client.DialContext, Concurrency: o.concurrency,
+				URL: tg.url, Dial: tg.ns.DialContext, Concurrency: o.concurrency,
 				Duration: o.duration, KeepAlive: o.keepAlive,
 			})
 			if err != nil {
