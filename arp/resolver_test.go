@@ -354,9 +354,10 @@ func TestResolverSeed(t *testing.T) {
 	expectChange(t, events, changeEvent{rs1, mac1, true}) // the seed, reported
 	expectChange(t, events, changeEvent{rs1, mac2, true}) // corrected by ARP
 
-	// The seed served the first Watch only.
+	// The seed served the first Watch only: rs3 gets ARP's answer, never
+	// the seed's 02:00:00:00:00:ff. (Whether Lookup still misses right
+	// after Watch depends on how fast the resolver runs: not checked.)
 	r.Watch([]netip.Addr{rs1, rs3})
-	expectLookup(t, r, rs3, [6]byte{}, false)
 	expectChange(t, events, changeEvent{rs3, mac3, true})
 }
 
