@@ -60,6 +60,7 @@ type Engine struct {
 	wide bool
 	rips [][4]byte
 	lips [][4]byte
+	tun  bool
 
 	// templates are the persistence templates all workers share.
 	templates *conntrack.Templates
@@ -213,16 +214,25 @@ func (e *Engine) SetTable(t *vs.Table) {
 	slices.SortFunc(lips, func(a, b [4]byte) int { return slices.Compare(a[:], b[:]) })
 	rips := natSources(t)
 	e.mu.Lock()
-	old, oldWide, oldRIPs, oldLIPs := e.vips, e.wide, e.rips, e.lips
-	e.vips, e.wide, e.rips, e.lips = vips, t.WideVIPs(), rips, lips
+	old, oldWide, oldRIPs, oldLIPs, oldTun := e.vips, e.wide, e.rips, e.lips, e.tun
+	e.vips, e.wide, e.rips, e.lips, e.tun = vips, t.WideVIPs(), rips, lips, hasTunnel(t)
 	e.mu.Unlock()
-	if slices.Equal(old, vips) && oldWide == t.WideVIPs() && slices.Equal(oldRIPs, rips) && slices.Equal(oldLIPs, lips) {
+	tun := hasTunnel(t)
+	if slices.Equal(old, vips) && oldWide == t.WideVIPs() && slices.Equal(oldRIPs, rips) && slices.Equal(oldLIPs, lips) && oldTun == tun {
 		return
 	}
 	// The socket filter passes traffic to VIPs and to FULLNAT local
 	// addresses; the fanout program hashes the client side of VIP traffic
 	// only, so replies to a local address hash on the local address.
-	prog := filterProgram(append(slices.Clone(vips), lips...), t.WideVIPs(), rips...)
+	// ICMP to our own addresses matters only with TUN dests: routers
+	// report problems with our IPIP packets there.
+	var own [][4]byte
+	if hasTunnel(t) {
+		for _, ifc := range e.ifaces {
+			own = append(own, ifc.addr)
+		}
+	}
+	prog := filterProgramICMP(append(slices.Clone(vips), lips...), t.WideVIPs(), own, rips...)
 	fan := fanoutProgram(vips)
 	for _, ifc := range e.ifaces {
 		for _, r := range ifc.rings {
@@ -248,6 +258,16 @@ func (e *Engine) SetTable(t *vs.Table) {
 		}
 	}
 	e.announce(added)
+}
+
+// hasTunnel reports whether any dest of t uses IPIP.
+func hasTunnel(t *vs.Table) bool {
+	for _, d := range t.DestByID {
+		if d != nil && d.Method == vs.Tunnel {
+			return true
+		}
+	}
+	return false
 }
 
 // natSources lists, sorted, the addresses of NAT real servers, whose

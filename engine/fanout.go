@@ -14,7 +14,9 @@ import "golang.org/x/net/bpf"
 //   - an ICMP error to a VIP quotes a packet the director sent to the
 //     client: the quoted destination address and port; any other ICMP
 //     error quotes a packet towards a real server: the quoted source
-//     address and port (a quoted header without options is assumed).
+//     address and port, or, for one of the director's IPIP packets, the
+//     source address and port of the client's packet inside (quoted
+//     headers without options are assumed).
 //
 // Fanout programs see the packet from its network header, not the
 // Ethernet header. Frames that are not IPv4 (ARP) go to worker 0. With
@@ -52,9 +54,17 @@ func fanoutProgram(vips [][4]byte) []bpf.RawInstruction {
 	for _, v := range vips {
 		a.jeq(ip4(v), "icmpvip", "")
 	}
+	a.emit(bpf.LoadIndirect{Off: 8 + 9, Size: 1}) // quoted protocol
+	a.jeq(4, "icmpipip", "")
 	a.emit(bpf.LoadIndirect{Off: 8 + 12, Size: 4}) // quoted source
 	a.emit(bpf.StoreScratch{Src: bpf.RegA, N: 0})
 	a.emit(bpf.LoadIndirect{Off: 8 + 20, Size: 2}) // quoted source port
+	a.ja("hash")
+	// An error about one of our IPIP packets: the client's packet inside.
+	a.label("icmpipip")
+	a.emit(bpf.LoadIndirect{Off: 8 + 20 + 12, Size: 4}) // inner source
+	a.emit(bpf.StoreScratch{Src: bpf.RegA, N: 0})
+	a.emit(bpf.LoadIndirect{Off: 8 + 20 + 20, Size: 2}) // inner source port
 	a.ja("hash")
 	a.label("icmpvip")
 	a.emit(bpf.LoadIndirect{Off: 8 + 16, Size: 4}) // quoted destination

@@ -97,3 +97,33 @@ func TestFanoutICMP(t *testing.T) {
 		}
 	}
 }
+
+// A router's ICMP error about one of our IPIP packets hashes like the
+// client's flow inside it.
+func TestFanoutICMPAboutIPIP(t *testing.T) {
+	prog := fanoutProgram([][4]byte{vip.As4()})
+	w, l, tbl := tunWorker(t, 1500)
+	for port := uint16(50000); port < 50008; port++ {
+		in := pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client, Dst: vip, Proto: pkt.ProtoTCP, SrcPort: port, DstPort: 80, TCPFlags: pkt.TCPSyn}.Build()
+		out := run(w, l, tbl, 0, append([]byte(nil), in...))
+		var tp pkt.Parsed
+		tp.Decode(out[0])
+		icmp := forward.FragNeeded(nil, out[0], &tp, 1400, clientMAC, [4]byte{10, 77, 0, 254}, 1)
+		if a, b := runFanout(t, prog, in), runFanout(t, prog, icmp); a != b {
+			t.Fatalf("port %d: flow hashes to %d, the router's error about its tunnel packet to %d", port, a, b)
+		}
+	}
+}
+
+func TestFilterPassesICMPToOwnAddress(t *testing.T) {
+	own := [4]byte{10, 77, 0, 2}
+	icmp := pkttest.Frame{Src: netip.MustParseAddr("10.77.0.254"), Dst: netip.AddrFrom4(own), Proto: pkt.ProtoICMP, ICMPType: pkt.ICMPDestUnreachable, ICMPCode: pkt.ICMPFragNeeded}.Build()
+	tcp := pkttest.Frame{Src: client, Dst: netip.AddrFrom4(own), Proto: pkt.ProtoTCP, SrcPort: 1, DstPort: 22}.Build()
+	prog := filterProgramICMP([][4]byte{vip.As4()}, false, [][4]byte{own})
+	if !runFilter(t, prog, icmp) {
+		t.Errorf("ICMP to our own address dropped")
+	}
+	if runFilter(t, prog, tcp) {
+		t.Errorf("TCP to our own address passed")
+	}
+}

@@ -109,3 +109,51 @@ func (w *worker) icmpFromReal(p *packet, frame []byte, tbl *vs.Table, now conntr
 	w.c.icmpRelayed.Add(1)
 	return w.sendFitting(p, frame)
 }
+
+// icmpTunnel handles an ICMP error a router sent the director about one of
+// its IPIP packets (ip_vs_in_icmp's IPIP case): for fragmentation needed it
+// remembers the path MTU towards the real server, so later packets are
+// checked against it, and the client whose packet was inside gets the
+// error from the VIP, with the MTU less the tunnel's 20 bytes.
+func (w *worker) icmpTunnel(p *packet, frame []byte, tbl *vs.Table, now conntrack.Tick, q *forward.Quoted) bool {
+	key := conntrack.Key{Src: q.Src, SrcPort: q.SrcPort, Dst: q.Dst, DstPort: q.DstPort, Proto: q.Proto}
+	c := w.ct.Lookup(key, now, tbl)
+	if c == nil {
+		return w.drop(ReasonNotOurs)
+	}
+	d := tbl.Dest(c.DestID)
+	if d == nil || d.Method != vs.Tunnel {
+		return w.drop(ReasonNotOurs)
+	}
+	mtu := 0
+	if q.Type == pkt.ICMPDestUnreachable && q.Code == pkt.ICMPFragNeeded {
+		mtu = int(q.Info & 0xffff)
+		if mtu >= 68+forward.IPIPOverhead {
+			d.State.PathMTU.Store(int32(mtu))
+		}
+	}
+	iface, hop, ok := tbl.NextHop(q.Src)
+	if !ok || iface >= len(w.links) {
+		iface, hop = int(p.in), q.Src
+	}
+	mac, known := w.neighbour(hop)
+	if w.scr.used >= len(w.scr.bufs) {
+		return w.drop(ReasonSplit)
+	}
+	buf := w.scr.bufs[w.scr.used]
+	msg := forward.RelayTunnelError(buf[scratchHeadroom+vnetHdrLen:scratchHeadroom+vnetHdrLen:len(buf)], frame, q, mtu, mac, w.macs[iface], q.Dst, w.nextIPID())
+	if msg == nil {
+		return w.drop(ReasonUnsupported)
+	}
+	sizes := [1]int{len(msg)}
+	r := &w.scr.take(1, sizes[:], p.in)[0]
+	r.out = uint8(iface)
+	w.c.icmpRelayed.Add(1)
+	if !known {
+		w.askNeighbour(hop)
+		w.queueUnresolved(r, iface, hop, now)
+		return false
+	}
+	w.c.forwarded.Add(1)
+	return w.transmit(r)
+}

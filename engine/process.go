@@ -110,14 +110,22 @@ func (w *worker) process(p *packet, tbl *vs.Table, now conntrack.Tick) bool {
 		return w.drop(ReasonNotOurs)
 	}
 	if !tbl.IsVIP(ps.Dst) {
-		// Not to a VIP: a real server's reply through the director?
-		if ps.Frag == 0 && w.ct.HasNAT() {
+		// Not to a VIP: a real server's reply through the director, or an
+		// ICMP error about a connection?
+		if ps.Frag == 0 {
 			switch ps.Proto {
 			case pkt.ProtoTCP, pkt.ProtoUDP:
-				return w.outbound(p, frame, tbl, now)
+				if w.ct.HasNAT() {
+					return w.outbound(p, frame, tbl, now)
+				}
 			case pkt.ProtoICMP:
 				if q, ok := forward.ParseICMPError(frame, ps); ok {
-					return w.icmpFromReal(p, frame, tbl, now, &q)
+					if q.IPIP {
+						return w.icmpTunnel(p, frame, tbl, now, &q)
+					}
+					if w.ct.HasNAT() {
+						return w.icmpFromReal(p, frame, tbl, now, &q)
+					}
 				}
 			}
 		}

@@ -279,6 +279,13 @@ func opErr(op string, err error) error { return &OpError{Op: op, Err: err} }
 // span, or when passAll is set, it passes all IPv4; the engine
 // re-validates everything anyway.
 func filterProgram(vips [][4]byte, passAll bool, rips ...[4]byte) []bpf.RawInstruction {
+	return filterProgramICMP(vips, passAll, nil, rips...)
+}
+
+// filterProgramICMP is filterProgram that also passes ICMP to own, the
+// director's interface addresses: routers report problems with IPIP
+// packets there.
+func filterProgramICMP(vips [][4]byte, passAll bool, own [][4]byte, rips ...[4]byte) []bpf.RawInstruction {
 	const maxAddrs = 200
 	if len(vips)+len(rips) > maxAddrs {
 		passAll = true
@@ -320,6 +327,16 @@ func filterProgram(vips [][4]byte, passAll bool, rips ...[4]byte) []bpf.RawInstr
 	if len(rips) > 0 {
 		prog = append(prog, bpf.LoadAbsolute{Off: 14 + 12, Size: 4})
 		for _, v := range rips {
+			jeq(ip(v), accept, 0)
+		}
+	}
+	if len(own) > 0 {
+		// ICMP to one of our addresses (protocol byte, then destination).
+		prog = append(prog, bpf.LoadAbsolute{Off: 14 + 9, Size: 1})
+		fixes = append(fixes, fix{at: len(prog), to: drop, isJump: true})
+		prog = append(prog, bpf.JumpIf{Cond: bpf.JumpEqual, Val: 1})
+		prog = append(prog, bpf.LoadAbsolute{Off: 14 + 16, Size: 4})
+		for _, v := range own {
 			jeq(ip(v), accept, 0)
 		}
 	}

@@ -95,6 +95,9 @@ func (w *worker) tunnel(p *packet, frame []byte, d *vs.Dest, tbl *vs.Table) bool
 	if !ok {
 		return w.drop(ReasonUnsupported)
 	}
+	if pm := int(d.State.PathMTU.Load()); pm > 0 && pm-forward.IPIPOverhead < mtu {
+		mtu = pm - forward.IPIPOverhead // a router on the way reported less
+	}
 	o := w.offload(p)
 	if forward.NeedsFragNeeded(frame, ps, &o, mtu) {
 		w.c.fragNeeded.Add(1)

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/ulvs/ulvs/forward"
 	"github.com/ulvs/ulvs/pkt"
 	"github.com/ulvs/ulvs/pkt/pkttest"
 	"github.com/ulvs/ulvs/sched"
@@ -155,4 +156,44 @@ func TestRefragmentReassembled(t *testing.T) {
 	if total != 3000+pkt.UDPHeaderLen {
 		t.Errorf("fragments carry %d bytes, want %d", total, 3000+pkt.UDPHeaderLen)
 	}
+}
+
+// A router's fragmentation needed about one of our IPIP packets reaches
+// the client as one about its own packet, and lowers the path MTU we use.
+func TestTunnelICMPRelay(t *testing.T) {
+	w, l, tbl := tunWorker(t, 1500)
+	m := neighMap{client.As4(): clientMAC}
+	w.neigh.m.Store(&m)
+	syn := pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client, Dst: vip, Proto: pkt.ProtoTCP, SrcPort: 7, DstPort: 80, TCPFlags: pkt.TCPSyn, DF: true}.Build()
+	out := run(w, l, tbl, 0, syn)
+	if len(out) != 1 {
+		t.Fatal("SYN not tunnelled")
+	}
+	var tp pkt.Parsed
+	tp.Decode(out[0])
+	router := netip.MustParseAddr("10.77.0.254")
+	icmp := forward.FragNeeded(nil, out[0], &tp, 1400, [6]byte{2, 0, 0, 0, 0, 0xfe}, router.As4(), 3)
+	pkt.Ether(icmp).SetDst(dirMAC)
+	got := run(w, l, tbl, 1, icmp)
+	if len(got) != 1 {
+		t.Fatalf("%d frames for the client, want the relayed error", len(got))
+	}
+	pkttest.CheckIPv4(t, got[0], pkttest.DstMAC(clientMAC), pkttest.SrcIP(vip), pkttest.DstIP(client),
+		pkttest.ICMPType(pkt.ICMPDestUnreachable), pkttest.ICMPCode(pkt.ICMPFragNeeded), pkttest.ICMPMTU(1380), pkttest.ValidChecksums())
+	var q pkt.Parsed
+	q.Decode(got[0])
+	quote, ok := forward.ParseICMPError(got[0], &q)
+	if !ok || quote.Src != client.As4() || quote.Dst != vip.As4() || quote.SrcPort != 7 {
+		t.Errorf("relayed error quotes %+v, want the client's SYN", quote)
+	}
+	if pm := tbl.Dest(1).State.PathMTU.Load(); pm != 1400 {
+		t.Errorf("path MTU %d, want 1400", pm)
+	}
+	// Now a DF packet that fits the link but not the path is refused at once.
+	big := pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client, Dst: vip, Proto: pkt.ProtoTCP, SrcPort: 7, DstPort: 80, TCPFlags: pkt.TCPAck, DF: true, Payload: make([]byte, 1400)}.Build()
+	got = run(w, l, tbl, 2, big)
+	if len(got) != 1 {
+		t.Fatal("no answer to the too-big packet")
+	}
+	pkttest.CheckIPv4(t, got[0], pkttest.ICMPCode(pkt.ICMPFragNeeded), pkttest.ICMPMTU(1380))
 }

@@ -79,6 +79,9 @@ type DestState struct {
 	InactConns   atomic.Int32 // other connections (ipvsadm InActConn)
 	PersistConns atomic.Int32 // persistence templates pointing here
 	Overloaded   atomic.Bool  // over the upper threshold (IP_VS_DEST_F_OVERLOAD)
+	// PathMTU is the path MTU towards the dest a router reported for the
+	// director's IPIP packets (ICMP fragmentation needed); 0 = unknown.
+	PathMTU atomic.Int32
 
 	// mac holds the resolved hardware address in the low 48 bits and
 	// macValid in bit 48; zero means unresolved.
