@@ -343,7 +343,7 @@ func bindDest(c *Conn, d *vs.Dest) {
 	}
 	st.Conns.Add(1)
 	if d.UThreshold != 0 && totalConns(st) >= int64(d.UThreshold) {
-		st.Overloaded.Store(true)
+		st.SetOverloaded(true)
 	}
 }
 
@@ -364,15 +364,15 @@ func unbindDest(c *Conn, d *vs.Dest) {
 	switch {
 	case d.LThreshold != 0:
 		if totalConns(st) < int64(d.LThreshold) {
-			st.Overloaded.Store(false)
+			st.SetOverloaded(false)
 		}
 	case d.UThreshold != 0:
 		if totalConns(st)*4 < int64(d.UThreshold)*3 {
-			st.Overloaded.Store(false)
+			st.SetOverloaded(false)
 		}
 	default:
 		if st.Overloaded.Load() {
-			st.Overloaded.Store(false)
+			st.SetOverloaded(false)
 		}
 	}
 }

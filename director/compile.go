@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/ulvs/ulvs/config"
@@ -51,6 +52,8 @@ type compiler struct {
 	ifacePrefixes [][]netip.Prefix
 	// routes are the kernel's routes over the director's interfaces.
 	routes []vs.IPRoute
+	// epoch is the availability epoch every dest's state bumps.
+	epoch atomic.Uint64
 }
 
 // ifaceOf returns the index of the interface whose subnet holds addr, or
@@ -139,6 +142,7 @@ func (c *compiler) compile(rules *config.Rules, marks []config.Mark, knobs confi
 			if de == nil {
 				nextDest++
 				de = &destEntry{id: nextDest, state: &vs.DestState{}}
+				de.state.SetAvailabilityEpoch(&c.epoch)
 				if mac, ok := c.macs[rd.Addr]; ok {
 					de.state.SetMAC(mac)
 				}

@@ -2,6 +2,7 @@ package sched
 
 import (
 	"math/rand/v2"
+	"sync/atomic"
 
 	"github.com/ulvs/ulvs/vs"
 )
@@ -36,6 +37,17 @@ type twos struct {
 	// rand returns uniform 32-bit numbers, as get_random_u32 does. It
 	// must be safe for concurrent use; rand.Uint32 is.
 	rand func() uint32
+	// epoch is the availability epoch all dests share (nil: none), and
+	// cache the first walk's result for one value of it.
+	epoch *atomic.Uint64
+	cache atomic.Pointer[twosCache]
+}
+
+// twosCache is the first walk of Schedule for one availability epoch.
+type twosCache struct {
+	epoch uint64
+	total int64
+	last  int // index of the last available dest, -1 for none
 }
 
 var _ vs.Scheduler = (*twos)(nil)
@@ -43,7 +55,18 @@ var _ vs.Scheduler = (*twos)(nil)
 // newTWOS builds twos for svc. ip_vs_twos_scheduler has no init_service or
 // dest hooks: it keeps no state, so prev does not matter.
 func newTWOS(svc *vs.Service, _ vs.Scheduler) vs.Scheduler {
-	return &twos{dests: candidates(svc.Dests), extra: extraFor(svc.Params.Overhead), rand: rand.Uint32}
+	t := &twos{dests: candidates(svc.Dests), extra: extraFor(svc.Params.Overhead), rand: rand.Uint32}
+	// Use the epoch only if every dest bumps the same one.
+	for i, c := range t.dests {
+		e := c.st.AvailabilityEpoch()
+		if i == 0 {
+			t.epoch = e
+		} else if e != t.epoch {
+			t.epoch = nil
+			break
+		}
+	}
+	return t
 }
 
 // Name returns "twos".
@@ -84,10 +107,30 @@ func (s *twos) draw(total int64) int64 {
 func (s *twos) Schedule(_ *vs.Service, _ vs.Flow) *vs.Dest {
 	var choice1, choice2 *cand
 	var total int64
-	for i := range s.dests {
-		if c := &s.dests[i]; c.ok() {
-			total += c.w
-			choice1 = c
+	// The first walk sums the weights of the available dests. When the
+	// dests share an availability epoch that has not moved since the last
+	// walk, its result is still right: reuse it.
+	var epoch uint64
+	if s.epoch != nil {
+		epoch = s.epoch.Load()
+		if c := s.cache.Load(); c != nil && c.epoch == epoch {
+			total = c.total
+			if c.last >= 0 {
+				choice1 = &s.dests[c.last]
+			}
+		}
+	}
+	if total == 0 {
+		last := -1
+		for i := range s.dests {
+			if c := &s.dests[i]; c.ok() {
+				total += c.w
+				choice1 = c
+				last = i
+			}
+		}
+		if s.epoch != nil {
+			s.cache.Store(&twosCache{epoch: epoch, total: total, last: last})
 		}
 	}
 	if choice1 == nil {

@@ -3,6 +3,7 @@ package sched
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ulvs/ulvs/vs"
@@ -202,7 +203,26 @@ func TestTWOSNoAllocs(t *testing.T) {
 	}
 }
 
+// BenchmarkTWOS measures twos as the director sets it up: the dests share
+// an availability epoch, so the first walk is reused while nothing changes.
 func BenchmarkTWOS(b *testing.B) {
+	svc := benchConnService(b, 100)
+	var epoch atomic.Uint64
+	for _, d := range svc.Dests {
+		d.State.SetAvailabilityEpoch(&epoch)
+	}
+	s, err := New("twos", svc, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		sinkDest = s.Schedule(svc, vs.Flow{})
+	}
+}
+
+// BenchmarkTWOSNoEpoch is twos with both walks on every call.
+func BenchmarkTWOSNoEpoch(b *testing.B) {
 	svc := benchConnService(b, 100)
 	s, err := New("twos", svc, nil)
 	if err != nil {
@@ -211,5 +231,43 @@ func BenchmarkTWOS(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		sinkDest = s.Schedule(svc, vs.Flow{})
+	}
+}
+
+// The cached first walk follows every availability change.
+func TestTWOSEpochCache(t *testing.T) {
+	svc := benchConnService(t, 10)
+	var epoch atomic.Uint64
+	for _, d := range svc.Dests {
+		d.State.SetAvailabilityEpoch(&epoch)
+	}
+	s, err := New("twos", svc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	heavy := svc.Dests[9] // weight 10, the likeliest pick
+	for range 50 {
+		s.Schedule(svc, vs.Flow{})
+	}
+	before := epoch.Load()
+	heavy.State.SetOverloaded(true)
+	if epoch.Load() == before {
+		t.Fatal("SetOverloaded did not move the epoch")
+	}
+	for i := range 500 {
+		if s.Schedule(svc, vs.Flow{}) == heavy {
+			t.Fatalf("pick %d went to the overloaded dest", i)
+		}
+	}
+	// Everything overloaded: nothing, though the cache said otherwise.
+	for _, d := range svc.Dests {
+		d.State.SetOverloaded(true)
+	}
+	if d := s.Schedule(svc, vs.Flow{}); d != nil {
+		t.Fatalf("all overloaded, picked %v", d.Addr)
+	}
+	heavy.State.SetOverloaded(false)
+	if d := s.Schedule(svc, vs.Flow{}); d != heavy {
+		t.Fatalf("only the heavy dest is available, picked %v", d)
 	}
 }

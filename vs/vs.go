@@ -87,6 +87,11 @@ type DestState struct {
 	// macValid in bit 48; zero means unresolved.
 	mac atomic.Uint64
 
+	// epoch, when set, is an availability epoch shared by a director's
+	// dests: bumped whenever Overloaded or the MAC changes, so schedulers
+	// can tell that no dest's availability changed since they last looked.
+	epoch *atomic.Uint64
+
 	Counters
 }
 
@@ -150,12 +155,40 @@ func (s *DestState) SetMAC(mac [6]byte) {
 	for _, b := range mac {
 		v = v<<8 | uint64(b)
 	}
-	s.mac.Store(v | macValid)
+	if s.mac.Swap(v|macValid) != v|macValid {
+		s.bump()
+	}
 }
 
 // ClearMAC forgets the dest's hardware address; the dest takes no new
 // connections until it is resolved again.
-func (s *DestState) ClearMAC() { s.mac.Store(0) }
+func (s *DestState) ClearMAC() {
+	if s.mac.Swap(0) != 0 {
+		s.bump()
+	}
+}
+
+// SetOverloaded sets or clears the overload flag (IP_VS_DEST_F_OVERLOAD).
+// Writers use it rather than Overloaded.Store so the availability epoch
+// moves.
+func (s *DestState) SetOverloaded(v bool) {
+	if s.Overloaded.Swap(v) != v {
+		s.bump()
+	}
+}
+
+// SetAvailabilityEpoch makes s bump e on every availability change. Call
+// it once, before s is shared.
+func (s *DestState) SetAvailabilityEpoch(e *atomic.Uint64) { s.epoch = e }
+
+// AvailabilityEpoch returns the epoch s bumps, or nil.
+func (s *DestState) AvailabilityEpoch() *atomic.Uint64 { return s.epoch }
+
+func (s *DestState) bump() {
+	if s.epoch != nil {
+		s.epoch.Add(1)
+	}
+}
 
 // Dest is one real server of a Service as a Table holds it. Everything but
 // State is immutable once the Table is published.
