@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer os.RemoveAll(dir)
-		cmd := exec.Command("go", "build", "-o", dir+"/", "github.com/ulvs/ulvs/cmd/ulvsd", "github.com/ulvs/ulvs/cmd/ulvsadm")
+		cmd := exec.Command("go", "build", "-o", dir+"/", "github.com/ulvs/ulvs/cmd/ulvsd", "github.com/ulvs/ulvs/cmd/ulvsadm", "github.com/ulvs/ulvs/cmd/ulvs")
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "building binaries:", err)

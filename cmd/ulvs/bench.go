@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -77,48 +76,14 @@ func benchHTTP(o benchOptions, stdout, stderr io.Writer) (err error) {
 	if err := needRoot(); err != nil {
 		return err
 	}
-	cfgText, err := lab.DemoConfig(o.mode)
-	if err != nil {
-		return err
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	l, err := lab.Up(ctx, lab.Config{OffloadsOff: o.offloadsOff, Mode: o.mode})
+	ld, err := startLabDirector(ctx, o.mode, o.offloadsOff, "ulvs-bench-")
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, l.Down()) }()
-	if err := l.StartServers(ctx); err != nil {
-		return err
-	}
-	dir, err := os.MkdirTemp("", "ulvs-bench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	cfgPath, sock, logPath := filepath.Join(dir, "ulvs.toml"), filepath.Join(dir, "ulvsd.sock"), filepath.Join(dir, "ulvsd.log")
-	if err := os.WriteFile(cfgPath, cfgText, 0o644); err != nil {
-		return err
-	}
-	d, err := startDirector(l, self, cfgPath, sock, logPath)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if serr := d.stop(5 * time.Second); serr != nil {
-			err = errors.Join(err, serr)
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "ulvsd log:\n%s\n", tail(logPath))
-		}
-	}()
-	if err := d.waitSocket(ctx, sock, 15*time.Second); err != nil {
-		return err
-	}
+	defer func() { err = errors.Join(err, ld.close(stderr, err)) }()
+	l := ld.lab
 	// The director answers once it has resolved the real servers.
 	c := l.Client.HTTPClient()
 	c.Timeout = time.Second

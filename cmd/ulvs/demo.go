@@ -29,65 +29,25 @@ func labDemo(o demoOptions, stdout, stderr io.Writer) (err error) {
 	if err := needRoot(); err != nil {
 		return err
 	}
-	cfgText, err := lab.DemoConfig(o.mode)
-	if err != nil {
-		return err
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("find own binary: %w", err)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-
-	l, err := lab.Up(ctx, lab.Config{Mode: o.mode, OffloadsOff: o.offloadsOff})
+	ld, err := startLabDirector(ctx, o.mode, o.offloadsOff, "ulvs-demo-")
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if derr := l.Down(); derr != nil {
-			err = errors.Join(err, derr)
-		} else {
-			fmt.Fprintf(stdout, "lab %s removed\n", l.Prefix)
+		err = errors.Join(err, ld.close(stderr, err))
+		if err == nil {
+			fmt.Fprintf(stdout, "lab %s removed\n", ld.lab.Prefix)
 		}
 	}()
+	l, d, sock := ld.lab, ld.d, ld.sock
 	if l.DirectorInsideIface != "" {
 		fmt.Fprintf(stdout, "lab %s: client %s, director %s on %s and %s on %s, real servers %v behind it, VIP %s (%s mode)\n",
 			l.Prefix, l.ClientAddr, l.DIP, l.DirectorIface, l.InsideDIP, l.DirectorInsideIface, l.RIPs, l.VIP, o.mode)
 	} else {
 		fmt.Fprintf(stdout, "lab %s: client %s, director %s on %s, real servers %v, VIP %s (%s mode)\n",
 			l.Prefix, l.ClientAddr, l.DIP, l.DirectorIface, l.RIPs, l.VIP, o.mode)
-	}
-	if err := l.StartServers(ctx); err != nil {
-		return err
-	}
-
-	dir, err := os.MkdirTemp("", "ulvs-demo-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	cfgPath := filepath.Join(dir, "ulvs.toml")
-	sock := filepath.Join(dir, "ulvsd.sock")
-	logPath := filepath.Join(dir, "ulvsd.log")
-	if err := os.WriteFile(cfgPath, cfgText, 0o644); err != nil {
-		return err
-	}
-
-	d, err := startDirector(l, self, cfgPath, sock, logPath)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if serr := d.stop(5 * time.Second); serr != nil {
-			err = errors.Join(err, serr)
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "ulvsd log:\n%s\n", tail(logPath))
-		}
-	}()
-	if err := d.waitSocket(ctx, sock, 15*time.Second); err != nil {
-		return err
 	}
 	fmt.Fprintf(stdout, "ulvsd runs in %s (pid %d); client %s fetches http://%s/ %d times:\n",
 		l.Director.Name, d.cmd.Process.Pid, l.Client.Name, l.VIP, demoRequests)
@@ -113,6 +73,81 @@ func labDemo(o demoOptions, stdout, stderr io.Writer) (err error) {
 	}
 	fmt.Fprintf(stdout, "demo ok: %d answers through %s, alternating over the real servers\n", demoRequests, l.VIP)
 	return nil
+}
+
+// labDirector is a fresh lab of one mode with ulvsd running in its director
+// namespace on the mode's demo configuration: what the demo and the
+// benchmark share.
+type labDirector struct {
+	lab     *lab.Lab
+	dir     string // temp dir: config, socket, log
+	sock    string
+	logPath string
+	d       *child
+}
+
+// startLabDirector builds the lab, starts its servers and ulvsd, and waits
+// for the control socket. On error everything made so far is undone.
+func startLabDirector(ctx context.Context, mode string, offloadsOff bool, tmpPrefix string) (_ *labDirector, err error) {
+	cfgText, err := lab.DemoConfig(mode)
+	if err != nil {
+		return nil, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find own binary: %w", err)
+	}
+	ld := &labDirector{}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, ld.close(nil))
+		}
+	}()
+	if ld.lab, err = lab.Up(ctx, lab.Config{Mode: mode, OffloadsOff: offloadsOff}); err != nil {
+		return nil, err
+	}
+	if err := ld.lab.StartServers(ctx); err != nil {
+		return nil, err
+	}
+	if ld.dir, err = os.MkdirTemp("", tmpPrefix); err != nil {
+		return nil, err
+	}
+	cfgPath := filepath.Join(ld.dir, "ulvs.toml")
+	ld.sock = filepath.Join(ld.dir, "ulvsd.sock")
+	ld.logPath = filepath.Join(ld.dir, "ulvsd.log")
+	if err := os.WriteFile(cfgPath, cfgText, 0o644); err != nil {
+		return nil, err
+	}
+	if ld.d, err = startDirector(ld.lab, self, cfgPath, ld.sock, ld.logPath); err != nil {
+		return nil, err
+	}
+	if err := ld.d.waitSocket(ctx, ld.sock, 15*time.Second); err != nil {
+		return nil, err
+	}
+	return ld, nil
+}
+
+// close stops ulvsd (printing its log to stderr, if given, when failed is
+// set), removes the lab and the temp dir.
+func (ld *labDirector) close(stderr io.Writer, failed ...error) error {
+	var errs []error
+	if ld.d != nil {
+		if err := ld.d.stop(5 * time.Second); err != nil {
+			errs = append(errs, err)
+		}
+		if stderr != nil && (len(errs) > 0 || errors.Join(failed...) != nil) {
+			fmt.Fprintf(stderr, "ulvsd log:\n%s\n", tail(ld.logPath))
+		}
+	}
+	if ld.lab != nil {
+		if err := ld.lab.Down(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if ld.dir != "" {
+		os.RemoveAll(ld.dir)
+	}
+	return errors.Join(errs...)
 }
 
 // runChecks sends the demo's requests from the client namespace and prints

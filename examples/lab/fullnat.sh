@@ -16,48 +16,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-name=${LAB:-ulvsfullnat$$}
-tmp=$(mktemp -d /tmp/ulvs-fullnat.XXXXXX)
-if [ -z "${ULVS:-}" ]; then
-	go build -o "$tmp/ulvs" ./cmd/ulvs
-	ULVS=$tmp/ulvs
-fi
-# ulvsadm takes its control socket from ULVS_SOCKET (ulvsd too; it is also
-# given --socket).
-export ULVS_SOCKET=$tmp/ulvsd.sock
-
-ulvs() { "$ULVS" "$@"; }
-ulvsadm() { "$ULVS" ulvsadm "$@"; }
-show() { echo "# $*"; "$@"; }
-
-ulvsd_pid=
-cleanup() {
-	if [ -n "$ulvsd_pid" ]; then
-		kill "$ulvsd_pid" 2>/dev/null || true
-		wait "$ulvsd_pid" 2>/dev/null || true
-	fi
-	ulvs lab down --name "$name" || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+MODE=fullnat
+. examples/lab/lib.sh
 
 echo "== the lab: client and director outside, rs1 and rs2 inside with no route beyond their subnet"
 ulvs lab up --name "$name" --mode fullnat
 
 echo "== director: ulvsd with examples/fullnat.toml (local_addresses 10.77.1.200, 10.77.1.201)"
-# "$ULVS" itself, not the ulvs function: $! must be its PID for kill.
-"$ULVS" lab exec --name "$name" director "$ULVS" ulvsd -c examples/fullnat.toml --socket "$ULVS_SOCKET" >"$tmp/ulvsd.log" 2>&1 &
-ulvsd_pid=$!
-for _ in $(seq 100); do
-	[ -S "$ULVS_SOCKET" ] && break
-	sleep 0.1
-done
-if [ ! -S "$ULVS_SOCKET" ]; then
-	echo "ulvsd did not start:" >&2
-	cat "$tmp/ulvsd.log" >&2
-	exit 1
-fi
+start_ulvsd -c examples/fullnat.toml
 
 echo "== rs1's routes: its subnet only"
 ulvs lab exec --name "$name" rs1 ip -4 route show
@@ -65,19 +31,4 @@ ulvs lab exec --name "$name" rs1 ip -4 route show
 echo "== the director's rules"
 show ulvsadm -ln
 
-echo "== client: for i in {1..6}; do curl 10.77.0.100; done"
-answers=$(for i in {1..6}; do
-	ulvs lab exec --name "$name" client curl -s --max-time 5 10.77.0.100 || echo "curl failed ($?)"
-done)
-echo "$answers"
-
-echo "== the director's view"
-show ulvsadm -ln
-
-if ! grep -qx rs1 <<<"$answers" || ! grep -qx rs2 <<<"$answers" || grep -q failed <<<"$answers"; then
-	echo "FAIL: the answers did not alternate between rs1 and rs2" >&2
-	echo "ulvsd log:" >&2
-	cat "$tmp/ulvsd.log" >&2
-	exit 1
-fi
-echo "ok: the answers alternate between rs1 and rs2, as in the seed"
+curl_loop
