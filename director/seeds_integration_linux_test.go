@@ -36,6 +36,7 @@ func TestIntegrationSeedSequences(t *testing.T) {
 		seed                []string // the seed's commands
 		want                string   // the listing ipvsadm printed for them
 		rips                []string
+		timeouts            string // ipvsadm -L --timeout afterwards, if checked
 	}{
 		{
 			mode: lab.ModeNAT, flag: "-m", forward: "Masq",
@@ -51,6 +52,15 @@ func TestIntegrationSeedSequences(t *testing.T) {
 				"-E -t 192.168.50.200:80 -s wlc", "-e -t 192.168.50.200:80 -r 192.168.58.3 -m -w 5"},
 			want: listing("TCP  192.168.50.200:80 wlc", "192.168.58.2:80 Masq 1", "192.168.58.3:80 Masq 5"),
 			rips: []string{"10.77.1.11:80", "10.77.1.12:80"},
+		},
+		{
+			mode: lab.ModeDR, flag: "-g", forward: "Route",
+			// seed 001, the lvs-dr.sh script of its keepalived section:
+			// --set 30 5 60, a persistent wrr service, two -g dests.
+			seed:     []string{"--set 30 5 60", "-A -t 61.164.122.8:80 -s wrr -p 3", "-a -t 61.164.122.8:80 -r 61.164.122.9:80 -g -w 1", "-a -t 61.164.122.8:80 -r 61.164.122.10:80 -g -w 1"},
+			want:     listing("TCP  61.164.122.8:80 wrr persistent 3", "61.164.122.9:80 Route 1", "61.164.122.10:80 Route 1"),
+			rips:     []string{"10.77.0.11:80", "10.77.0.12:80"},
+			timeouts: "Timeout (tcp tcpfin udp): 30 5 60\n",
 		},
 		{
 			mode: lab.ModeTUN, flag: "-i", forward: "Tunnel",
@@ -84,6 +94,11 @@ func TestIntegrationSeedSequences(t *testing.T) {
 			}
 			if got := d.mustAdm("-ln"); got != tc.want {
 				t.Errorf("ulvsadm -ln after the seed's lines:\n%s\nwant (ipvsadm's):\n%s", got, tc.want)
+			}
+			if tc.timeouts != "" {
+				if got := d.mustAdm("-L", "--timeout"); got != tc.timeouts {
+					t.Errorf("ulvsadm -L --timeout = %q, want %q", got, tc.timeouts)
+				}
 			}
 			d.mustAdm("-C")
 
