@@ -10,17 +10,19 @@ import (
 // import each other sideways, and the per-packet packages stay free of
 // reflection-based encoders.
 var forbidden = map[string][]string{
-	"pkt":       {"vs", "sched", "conntrack", "forward", "arp", "engine", "config", "ctl", "director", "adm", "lab", "reflect", "encoding/json"},
-	"vs":        {"sched", "conntrack", "forward", "arp", "engine", "config", "ctl", "director", "adm", "lab"},
-	"sched":     {"conntrack", "forward", "engine", "config", "ctl", "director", "reflect", "encoding/json"},
-	"conntrack": {"sched", "forward", "engine", "config", "ctl", "director", "reflect", "encoding/json"},
-	"forward":   {"sched", "conntrack", "engine", "config", "ctl", "director", "reflect", "encoding/json"},
-	"arp":       {"sched", "conntrack", "forward", "engine", "config", "ctl", "director"},
-	"engine":    {"config", "ctl", "director", "adm", "lab"},
-	"config":    {"engine", "conntrack", "forward", "ctl", "director"},
-	"ctl":       {"engine", "director"},
-	"estimator": {"sched", "conntrack", "forward", "arp", "engine", "config", "ctl", "director", "adm", "lab"},
-	"metrics":   {"engine", "director", "conntrack", "forward", "sched"},
+	"pkt":        {"vs", "sched", "conntrack", "forward", "arp", "engine", "config", "ctl", "director", "adm", "lab", "reflect", "encoding/json"},
+	"vs":         {"sched", "conntrack", "forward", "arp", "engine", "config", "ctl", "director", "adm", "lab"},
+	"sched":      {"conntrack", "forward", "engine", "config", "ctl", "director", "reflect", "encoding/json"},
+	"conntrack":  {"sched", "forward", "engine", "config", "ctl", "director", "reflect", "encoding/json"},
+	"forward":    {"sched", "conntrack", "engine", "config", "ctl", "director", "reflect", "encoding/json"},
+	"arp":        {"sched", "conntrack", "forward", "engine", "config", "ctl", "director"},
+	"engine":     {"config", "ctl", "director", "adm", "lab"},
+	"config":     {"engine", "conntrack", "forward", "ctl", "director"},
+	"ctl":        {"engine", "director"},
+	"estimator":  {"sched", "conntrack", "forward", "arp", "engine", "config", "ctl", "director", "adm", "lab"},
+	"metrics":    {"engine", "director", "conntrack", "forward", "sched"},
+	"realserver": {"engine", "director", "conntrack", "forward", "sched", "config", "ctl", "adm", "lab"},
+	"bench":      {"director", "adm", "lab"},
 }
 
 func TestDependencyRules(t *testing.T) {
