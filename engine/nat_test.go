@@ -270,3 +270,35 @@ func TestNATICMP(t *testing.T) {
 		t.Errorf("icmp_relayed = %d, want 2", w.c.icmpRelayed.Load())
 	}
 }
+
+// The NAT path, both directions of an established connection, allocates
+// nothing per packet.
+func TestNATAllocs(t *testing.T) {
+	w, outside, inside, tbl := natWorker(t)
+	m := neighMap{client.As4(): clientMAC}
+	w.neigh.m.Store(&m)
+	outside.queue(pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client, Dst: vip, Proto: pkt.ProtoTCP, SrcPort: 41000, DstPort: 80, TCPFlags: pkt.TCPSyn}.Build())
+	step(w, tbl, 0)
+	inside.takeOut()
+	in := pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client, Dst: vip, Proto: pkt.ProtoTCP, SrcPort: 41000, DstPort: 80, TCPFlags: pkt.TCPAck, Payload: []byte("data")}.Build()
+	out := pkttest.Frame{SrcMAC: rsNATMAC, DstMAC: insideMAC, Src: ripNAT, Dst: client, Proto: pkt.ProtoTCP, SrcPort: 8080, DstPort: 41000, TCPFlags: pkt.TCPAck, Payload: []byte("data")}.Build()
+	buf := make([]byte, 256+len(in))
+	for _, tc := range []struct {
+		name  string
+		frame []byte
+		link  uint8
+	}{{"inbound", in, 0}, {"outbound", out, 1}} {
+		p := packet{buf: buf, off: 256, n: len(tc.frame), in: tc.link}
+		allocs := testing.AllocsPerRun(200, func() {
+			copy(buf[256:], tc.frame)
+			clear(p.vnet())
+			w.tx = w.tx[:0]
+			if !w.process(&p, tbl, 1) {
+				t.Fatalf("%s packet not forwarded", tc.name)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("%s NAT packet allocates %v times, want 0", tc.name, allocs)
+		}
+	}
+}
