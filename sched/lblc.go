@@ -34,11 +34,7 @@ import (
 // is left to reuse; a cache hit, or a miss once the table has grown, does
 // not allocate.
 type lblc struct {
-	oh vs.Overhead
-
-	mu sync.Mutex
-	v  lbDests
-	tb *lbTable
+	lbState
 }
 
 var _ vs.Scheduler = (*lblc)(nil)
@@ -56,19 +52,40 @@ func newLBLC(svc *vs.Service, prev vs.Scheduler) vs.Scheduler {
 // kind (init_service: a fresh table, the timer starting now), the cache
 // starts empty and now is the clock.
 func buildLBLC(svc *vs.Service, prev vs.Scheduler, now func() time.Time) *lblc {
-	s := &lblc{oh: svc.Params.Overhead}
-	p, ok := prev.(*lblc)
-	if !ok || p == nil {
+	s := &lblc{}
+	var ps *lbState
+	if p, ok := prev.(*lblc); ok && p != nil {
+		ps = &p.lbState
+	}
+	s.init(svc, ps, svc.Params.LBLCExpiration, now)
+	return s
+}
+
+// lbState is what lblc and lblcr keep: the dest view and the
+// destination cache, under the scheduler's mutex.
+type lbState struct {
+	oh vs.Overhead
+
+	mu sync.Mutex
+	v  lbDests
+	tb *lbTable
+}
+
+// init builds the state for svc: a fresh cache with its timer starting
+// now, or, given prev (the same kind of scheduler before a dest change),
+// prev's cache, timer phase and clock, copied under prev's lock.
+func (s *lbState) init(svc *vs.Service, prev *lbState, expiration time.Duration, now func() time.Time) {
+	s.oh = svc.Params.Overhead
+	if prev == nil {
 		s.v.dests = svc.Dests
 		s.v.known = svc.Dests
 		s.tb = &lbTable{}
-		s.tb.init(now, svc.Params.LBLCExpiration)
-		return s
+		s.tb.init(now, expiration)
+		return
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	s.tb = p.tb.clone(svc.Params.LBLCExpiration, s.v.carry(&p.v, svc.Dests))
-	return s
+	prev.mu.Lock()
+	defer prev.mu.Unlock()
+	s.tb = prev.tb.clone(expiration, s.v.carry(&prev.v, svc.Dests))
 }
 
 // Name returns "lblc".

@@ -1,7 +1,6 @@
 package sched
 
 import (
-	"sync"
 	"time"
 
 	"github.com/ulvs/ulvs/vs"
@@ -37,11 +36,7 @@ import (
 // to a set, beyond the capacity already there; a hit that changes nothing
 // does not allocate.
 type lblcr struct {
-	oh vs.Overhead
-
-	mu sync.Mutex
-	v  lbDests
-	tb *lbTable
+	lbState
 }
 
 var _ vs.Scheduler = (*lblcr)(nil)
@@ -57,18 +52,12 @@ func newLBLCR(svc *vs.Service, prev vs.Scheduler) vs.Scheduler {
 // its cache, timer phase and clock; otherwise the cache starts empty and
 // now is the clock.
 func buildLBLCR(svc *vs.Service, prev vs.Scheduler, now func() time.Time) *lblcr {
-	s := &lblcr{oh: svc.Params.Overhead}
-	p, ok := prev.(*lblcr)
-	if !ok || p == nil {
-		s.v.dests = svc.Dests
-		s.v.known = svc.Dests
-		s.tb = &lbTable{}
-		s.tb.init(now, svc.Params.LBLCRExpiration)
-		return s
+	s := &lblcr{}
+	var ps *lbState
+	if p, ok := prev.(*lblcr); ok && p != nil {
+		ps = &p.lbState
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	s.tb = p.tb.clone(svc.Params.LBLCRExpiration, s.v.carry(&p.v, svc.Dests))
+	s.init(svc, ps, svc.Params.LBLCRExpiration, now)
 	return s
 }
 
