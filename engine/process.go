@@ -401,27 +401,23 @@ func (w *worker) forward(p *packet, frame []byte, tbl *vs.Table, svc *vs.Service
 		return w.drop(ReasonTTL)
 	}
 	ip.DecTTL()
-	switch d.Method {
-	case vs.Route:
-		mac, ok := d.State.MAC()
-		if !ok {
-			return w.drop(ReasonNoNeighbour)
-		}
-		out := d.Iface
-		if out < 0 || out >= len(w.links) {
-			out = int(p.in)
-		}
-		forward.DR(frame, mac, w.macs[out])
-		p.out = uint8(out)
-	case vs.Masq, vs.FullNAT:
-		mac, ok := d.State.MAC()
-		if !ok {
-			return w.drop(ReasonNoNeighbour)
-		}
-		out := d.Iface
-		if out < 0 || out >= len(w.links) {
-			out = int(p.in)
-		}
+	if d.Method == vs.Tunnel {
+		return w.tunnel(p, frame, d, tbl)
+	}
+	if d.Method != vs.Route && d.Method != vs.Masq && d.Method != vs.FullNAT {
+		return w.drop(ReasonUnsupported)
+	}
+	mac, ok := d.State.MAC()
+	if !ok {
+		return w.drop(ReasonNoNeighbour)
+	}
+	out := d.Iface
+	if out < 0 || out >= len(w.links) {
+		out = int(p.in)
+	}
+	if d.Method != vs.Route {
+		// NAT: the destination becomes the real server; FULLNAT: the
+		// source also becomes the connection's local address and port.
 		o := w.offload(p)
 		if d.Method == vs.FullNAT {
 			if c == nil {
@@ -431,13 +427,9 @@ func (w *worker) forward(p *packet, frame []byte, tbl *vs.Table, svc *vs.Service
 		}
 		forward.DNAT(frame, ps, &o, d.Addr.As4(), destPort(d, ps))
 		w.setOffload(p, &o)
-		forward.DR(frame, mac, w.macs[out]) // the MACs, as for DR
-		p.out = uint8(out)
-	case vs.Tunnel:
-		return w.tunnel(p, frame, d, tbl)
-	default:
-		return w.drop(ReasonUnsupported)
 	}
+	forward.DR(frame, mac, w.macs[out]) // every method here rewrites the MACs
+	p.out = uint8(out)
 	p.vnet().forTX()
 	return w.sendFitting(p, frame)
 }
