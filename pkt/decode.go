@@ -19,6 +19,7 @@ const (
 	DecodeBadL4                           // TCP/UDP/ICMP header truncated or inconsistent
 	DecodeBadARP                          // ARP not for Ethernet/IPv4, or truncated
 	DecodeIPv6                            // IPv6: recognised, not supported yet
+	DecodeBadOptions                      // an IPv4 option runs past the header (ip_options_compile drops these)
 	NumDecodeResults                      // number of DecodeResult values, for counter arrays
 )
 
@@ -34,6 +35,7 @@ var decodeResultNames = [NumDecodeResults]string{
 	DecodeBadL4:       "BadL4",
 	DecodeBadARP:      "BadARP",
 	DecodeIPv6:        "IPv6",
+	DecodeBadOptions:  "BadOptions",
 }
 
 // String returns the result's name without the Decode prefix ("OK",
@@ -166,6 +168,9 @@ func (p *Parsed) decodeIPv4(frame []byte, off int, gso bool) DecodeResult {
 	if hl < IPv4MinHeaderLen || hl > len(ip) {
 		return DecodeBadIHL
 	}
+	if hl > IPv4MinHeaderLen && !optionsValid(ip[IPv4MinHeaderLen:hl]) {
+		return DecodeBadOptions
+	}
 	tl := int(be16(ip[ipv4TotalLen:]))
 	if tl == 0 && gso {
 		tl = len(ip)
@@ -244,4 +249,29 @@ func (p *Parsed) L4(frame []byte) []byte {
 		return nil
 	}
 	return frame[p.L4Off : p.L4Off+p.L4Len]
+}
+
+// optionsValid walks IPv4 options (RFC 791 section 3.1) as the kernel's
+// ip_options_compile does before anything else sees the packet: end of
+// list (0) stops, no-operation (1) is one byte, every other option has a
+// length byte of at least 2 that must not run past the header.
+func optionsValid(opts []byte) bool {
+	for i := 0; i < len(opts); {
+		switch opts[i] {
+		case 0:
+			return true
+		case 1:
+			i++
+		default:
+			if i+1 >= len(opts) {
+				return false
+			}
+			l := int(opts[i+1])
+			if l < 2 || i+l > len(opts) {
+				return false
+			}
+			i += l
+		}
+	}
+	return true
 }
