@@ -49,6 +49,7 @@ func methodConfig(t *testing.T, mode string, l0 *lab.Lab) string {
 // request and response, and the listing's Forward column.
 func TestIntegrationMethods(t *testing.T) {
 	for _, tc := range []struct{ mode, forward string }{
+		{lab.ModeDR, "Route"},
 		{lab.ModeNAT, "Masq"},
 		{lab.ModeFullNAT, "FullNat"},
 		{lab.ModeTUN, "Tunnel"},

@@ -55,6 +55,13 @@ func TestIntegrationSeedSequences(t *testing.T) {
 		},
 		{
 			mode: lab.ModeDR, flag: "-g", forward: "Route",
+			// seed 001, LVS-DR: -g with weights 1 and 2.
+			seed: []string{"-A -t 192.168.58.200:80 -s rr", "-a -t 192.168.58.200:80 -r 192.168.58.3 -g -w 1", "-a -t 192.168.58.200:80 -r 192.168.58.2 -g -w 2"},
+			want: listing("TCP  192.168.58.200:80 rr", "192.168.58.2:80 Route 2", "192.168.58.3:80 Route 1"),
+			rips: []string{"10.77.0.11:80", "10.77.0.12:80"},
+		},
+		{
+			mode: lab.ModeDR, flag: "-g", forward: "Route",
 			// seed 001, the lvs-dr.sh script of its keepalived section:
 			// --set 30 5 60, a persistent wrr service, two -g dests.
 			seed:     []string{"--set 30 5 60", "-A -t 61.164.122.8:80 -s wrr -p 3", "-a -t 61.164.122.8:80 -r 61.164.122.9:80 -g -w 1", "-a -t 61.164.122.8:80 -r 61.164.122.10:80 -g -w 1"},

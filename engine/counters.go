@@ -18,7 +18,7 @@ const (
 	ReasonTableFull          // the connection table is full
 	ReasonDestGone           // the connection's real server no longer exists
 	ReasonNoNeighbour        // the real server's MAC is not resolved
-	ReasonFragment           // IPv4 fragments are not handled yet
+	ReasonFragment           // an IPv4 fragment the kernel did not reassemble
 	ReasonUnsupported        // forwarding method or protocol not handled
 	ReasonTxError            // the kernel refused to transmit the frame
 	ReasonNoRoute            // no route to the client for a NAT reply

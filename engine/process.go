@@ -256,6 +256,13 @@ func (w *worker) outbound(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 		svc.Stats.OutPkts.Add(1)
 		svc.Stats.OutBytes.Add(uint64(ps.IPLen))
 	}
+	// The reply is forwarded too: it spends a hop (ip_forward's TTL step
+	// in the kernel, where NAT replies take the forward path).
+	hdr := pkt.IPv4(frame[ps.L3Off:])
+	if hdr.TTL() <= 1 {
+		return w.drop(ReasonTTL)
+	}
+	hdr.DecTTL()
 	d.State.OutPkts.Add(1)
 	d.State.OutBytes.Add(uint64(ps.IPLen))
 	iface, hop, ok := tbl.NextHop(c.Key.Src)
