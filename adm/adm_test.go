@@ -317,6 +317,7 @@ func TestGolden(t *testing.T) {
 		{name: "err-save-config-extra", args: "--save-config -L"},
 		{name: "help", args: "-h"},
 		{name: "version", args: "--version"},
+		{name: "err-start-daemon", args: "--start-daemon master"},
 		{name: "no-daemon", args: "-L -n", noSock: true},
 		{name: "set-and-zero", setup: seedNAT, args: "-Z", stats: bigStats},
 		{name: "clear-then-list", setup: append(append([]string{}, lab...), "-C"), args: "-Ln"},

@@ -164,7 +164,7 @@ const (
 	msgAddrFamily     = "Operation not supported with specified address family"
 	msgRange          = "Numerical result out of range"   // strerror(ERANGE)
 	msgNoSuchProcess  = "No such process"                 // strerror(ESRCH)
-	msgNotSupported   = "Operation not supported by ulvs" // ulvs addition
+	msgNotSupported   = "Operation not supported" // strerror(EOPNOTSUPP), as ipvsadm prints a kernel refusal it has no text for
 	msgNoSuchFile     = "No such file or directory"
 	msgConnRefused    = "Connection refused"
 	msgAccessDenied   = "Permission denied"
