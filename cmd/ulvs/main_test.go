@@ -183,22 +183,28 @@ func skipUnprivileged(t *testing.T) {
 // a real ulvsd must alternate, and nothing of the lab may stay behind.
 func TestIntegrationDemo(t *testing.T) {
 	skipUnprivileged(t)
-	var out, errb bytes.Buffer
-	code := run([]string{"lab", "demo"}, &out, &errb)
-	if code != 0 {
-		t.Errorf("lab demo: exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
-	}
-	for _, want := range []string{"1: rs", "6: rs", "TCP  10.77.0.100:80 rr", "demo ok"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("demo output lacks %q:\n%s", want, out.String())
-		}
-	}
-	// The demo's prefix is lab.UniquePrefix(): "ulvs" and our PID.
-	mine := "ulvs" + strconv.Itoa(os.Getpid())
-	for n := range labNamespaces(t) {
-		if strings.HasPrefix(n, mine) {
-			t.Errorf("demo left namespace %s behind", n)
-		}
+	for _, tc := range []struct{ mode, forward string }{
+		{"dr", "Route"}, {"nat", "Masq"}, {"fullnat", "FullNat"}, {"tun", "Tunnel"},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run([]string{"lab", "demo", "--mode", tc.mode}, &out, &errb)
+			if code != 0 {
+				t.Errorf("lab demo --mode %s: exit %d\nstdout:\n%s\nstderr:\n%s", tc.mode, code, out.String(), errb.String())
+			}
+			for _, want := range []string{"1: rs", "6: rs", "TCP  10.77.0.100:80 rr", " " + tc.forward + " ", "demo ok"} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("demo output lacks %q:\n%s", want, out.String())
+				}
+			}
+			// The demo's prefix is lab.UniquePrefix(): "ulvs" and our PID.
+			mine := "ulvs" + strconv.Itoa(os.Getpid())
+			for n := range labNamespaces(t) {
+				if strings.HasPrefix(n, mine) {
+					t.Errorf("demo left namespace %s behind", n)
+				}
+			}
+		})
 	}
 }
 
