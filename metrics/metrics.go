@@ -17,6 +17,16 @@
 //	ulvs_ipvs_backend_connections_inactive      gauge
 //	ulvs_ipvs_backend_weight                    gauge
 //
+// Beyond node_exporter (whose IPVS counters are only the totals above),
+// the same counters per virtual service and per real server:
+//
+//	ulvs_ipvs_service_connections_total, ulvs_ipvs_service_incoming_packets_total,
+//	ulvs_ipvs_service_outgoing_packets_total, ulvs_ipvs_service_incoming_bytes_total,
+//	ulvs_ipvs_service_outgoing_bytes_total      counter  per service (local_* and proto labels)
+//	ulvs_ipvs_backend_connections_total, ulvs_ipvs_backend_incoming_packets_total,
+//	ulvs_ipvs_backend_outgoing_packets_total, ulvs_ipvs_backend_incoming_bytes_total,
+//	ulvs_ipvs_backend_outgoing_bytes_total      counter  per real server (backend labels)
+//
 // The backend metrics carry node_exporter's labels local_address,
 // local_port, remote_address, remote_port, proto and local_mark, with the
 // values procfs reads from /proc/net/ip_vs: proto "TCP" or "UDP" and an
@@ -72,8 +82,10 @@ type Collector struct {
 
 	connections, inPackets, outPackets, inBytes, outBytes *prometheus.Desc
 	active, inactive, weight                              *prometheus.Desc
-	drops                                                 *prometheus.Desc
-	scrapeError                                           *prometheus.Desc
+	// svc and dest are the five counters per service and per backend.
+	svc, dest   [5]*prometheus.Desc
+	drops       *prometheus.Desc
+	scrapeError *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
@@ -93,11 +105,33 @@ func NewCollector(src Source) *Collector {
 		active:      ipvs("backend_connections_active", "The current active connections by local and remote address.", backendLabels),
 		inactive:    ipvs("backend_connections_inactive", "The current inactive connections by local and remote address.", backendLabels),
 		weight:      ipvs("backend_weight", "The current backend weight by local and remote address.", backendLabels),
+		svc:         counterSet(ipvs, "service", "by virtual service", serviceLabels),
+		dest:        counterSet(ipvs, "backend", "by local and remote address", backendLabels),
 		drops: prometheus.NewDesc(prometheus.BuildFQName(namespace, "engine", "drops_total"),
 			"Frames the data path dropped, by reason.", []string{"reason"}, nil),
 		scrapeError: prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "snapshot_error"),
 			"The director's snapshot could not be read.", nil, nil),
 	}
+}
+
+// serviceLabels are the backend labels that name the service.
+var serviceLabels = []string{"local_address", "local_port", "proto", "local_mark"}
+
+// counterSet makes the five counter descriptions (connections, packets and
+// bytes in and out) of one kind, named KIND_connections_total and so on.
+func counterSet(ipvs func(name, help string, labels []string) *prometheus.Desc, kind, by string, labels []string) [5]*prometheus.Desc {
+	return [5]*prometheus.Desc{
+		ipvs(kind+"_connections_total", "The total number of connections made, "+by+".", labels),
+		ipvs(kind+"_incoming_packets_total", "The total number of incoming packets, "+by+".", labels),
+		ipvs(kind+"_outgoing_packets_total", "The total number of outgoing packets, "+by+".", labels),
+		ipvs(kind+"_incoming_bytes_total", "The total amount of incoming data, "+by+".", labels),
+		ipvs(kind+"_outgoing_bytes_total", "The total amount of outgoing data, "+by+".", labels),
+	}
+}
+
+// values lists the five counters of st in counterSet's order.
+func values(st *ctl.Stats) [5]uint64 {
+	return [5]uint64{st.Conns, st.InPkts, st.OutPkts, st.InBytes, st.OutBytes}
 }
 
 // Describe sends nothing: Collector is unchecked.
@@ -111,7 +145,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	var tot ctl.Stats
-	type backend struct{ active, inactive, weight float64 }
+	type backend struct {
+		active, inactive, weight float64
+		counters                 [5]uint64
+	}
 	sums := map[string]*backend{}
 	var keys []string
 	labels := map[string][]string{}
@@ -129,6 +166,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			local, port = s.Addr.String(), strconv.Itoa(int(s.Port))
 			proto = s.Proto.String()
 		}
+		for k, v := range values(&s.Stats) {
+			ch <- prometheus.MustNewConstMetric(c.svc[k], prometheus.CounterValue, float64(v), local, port, proto, mark)
+		}
 		for j := range s.Dests {
 			d := &s.Dests[j]
 			lv := []string{local, port, d.Addr.String(), strconv.Itoa(int(d.Port)), proto, mark}
@@ -144,6 +184,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			b.active += float64(d.ActiveConns)
 			b.inactive += float64(d.InactConns)
 			b.weight += float64(d.Weight)
+			for k, v := range values(&d.Stats) {
+				b.counters[k] += v
+			}
 		}
 	}
 	counter := func(d *prometheus.Desc, v uint64, lv ...string) {
@@ -159,6 +202,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.active, prometheus.GaugeValue, b.active, lv...)
 		ch <- prometheus.MustNewConstMetric(c.inactive, prometheus.GaugeValue, b.inactive, lv...)
 		ch <- prometheus.MustNewConstMetric(c.weight, prometheus.GaugeValue, b.weight, lv...)
+		for k, v := range b.counters {
+			counter(c.dest[k], v, lv...)
+		}
 	}
 	names := make([]string, 0, len(snap.Engine))
 	for name := range snap.Engine {

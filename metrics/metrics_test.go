@@ -27,7 +27,8 @@ func snapshot() ctl.Snapshot {
 				Service: config.Service{Proto: vs.TCP, Addr: vip, Port: 80, Scheduler: "rr"},
 				Stats:   ctl.Stats{Conns: 10, InPkts: 100, OutPkts: 90, InBytes: 5000, OutBytes: 90000},
 				Dests: []ctl.DestStatus{
-					{Dest: config.Dest{Addr: netip.MustParseAddr("10.77.0.11"), Port: 80, Method: vs.Route, Weight: 1}, ActiveConns: 2, InactConns: 3},
+					{Dest: config.Dest{Addr: netip.MustParseAddr("10.77.0.11"), Port: 80, Method: vs.Route, Weight: 1}, ActiveConns: 2, InactConns: 3,
+						Stats: ctl.Stats{Conns: 6, InPkts: 60, InBytes: 3000}},
 					{Dest: config.Dest{Addr: netip.MustParseAddr("10.77.0.12"), Port: 80, Method: vs.Route, Weight: 3}, InactConns: 121},
 				},
 			},
@@ -87,6 +88,19 @@ ulvs_ipvs_outgoing_bytes_total 91400
 ulvs_ipvs_outgoing_packets_total 97
 `
 
+const wantPer = `# HELP ulvs_ipvs_backend_incoming_bytes_total The total amount of incoming data, by local and remote address.
+# TYPE ulvs_ipvs_backend_incoming_bytes_total counter
+ulvs_ipvs_backend_incoming_bytes_total{local_address="",local_mark="00000015",local_port="0",proto="FWM",remote_address="10.77.0.13",remote_port="0"} 0
+ulvs_ipvs_backend_incoming_bytes_total{local_address="10.77.0.100",local_mark="",local_port="53",proto="UDP",remote_address="10.77.0.11",remote_port="5353"} 0
+ulvs_ipvs_backend_incoming_bytes_total{local_address="10.77.0.100",local_mark="",local_port="80",proto="TCP",remote_address="10.77.0.11",remote_port="80"} 3000
+ulvs_ipvs_backend_incoming_bytes_total{local_address="10.77.0.100",local_mark="",local_port="80",proto="TCP",remote_address="10.77.0.12",remote_port="80"} 0
+# HELP ulvs_ipvs_service_connections_total The total number of connections made, by virtual service.
+# TYPE ulvs_ipvs_service_connections_total counter
+ulvs_ipvs_service_connections_total{local_address="",local_mark="00000015",local_port="0",proto="FWM"} 0
+ulvs_ipvs_service_connections_total{local_address="10.77.0.100",local_mark="",local_port="53",proto="UDP"} 5
+ulvs_ipvs_service_connections_total{local_address="10.77.0.100",local_mark="",local_port="80",proto="TCP"} 10
+`
+
 const wantEngine = `# HELP ulvs_engine_drops_total Frames the data path dropped, by reason.
 # TYPE ulvs_engine_drops_total counter
 ulvs_engine_drops_total{reason="malformed"} 4
@@ -116,9 +130,14 @@ func TestCollector(t *testing.T) {
 		"ulvs_engine_drops_total", "ulvs_engine_rx_bytes_total", "ulvs_engine_rx_frames_total", "ulvs_engine_tx_frames_total"); err != nil {
 		t.Error(err)
 	}
-	// 8 IPVS families: 5 totals + 3 x 4 backends; engine: 7 counters.
-	if n := testutil.CollectAndCount(c); n != 5+12+7 {
-		t.Errorf("CollectAndCount = %d, want %d", n, 5+12+7)
+	if err := testutil.CollectAndCompare(c, strings.NewReader(wantPer),
+		"ulvs_ipvs_service_connections_total", "ulvs_ipvs_backend_incoming_bytes_total"); err != nil {
+		t.Error(err)
+	}
+	// IPVS: 5 totals + 3 gauges x 4 backends + 5 counters x 3 services
+	// + 5 counters x 4 backends; engine: 7 counters.
+	if n, want := testutil.CollectAndCount(c), 5+12+15+20+7; n != want {
+		t.Errorf("CollectAndCount = %d, want %d", n, want)
 	}
 	if problems, err := testutil.CollectAndLint(c); err != nil || len(problems) > 0 {
 		t.Errorf("lint: %v %v", problems, err)
