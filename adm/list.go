@@ -236,7 +236,7 @@ func fwdSwitch(m vs.Method) string {
 	case vs.Tunnel:
 		return "-i"
 	case vs.FullNAT:
-		return "--fullnat" // ulvs addition: not an ipvsadm option
+		return "--fullnat" // ulvs addition, read back by -R
 	}
 	return "-g"
 }
@@ -295,6 +295,14 @@ func (l *lister) service(s *ctl.ServiceStatus) {
 		}
 		if len(s.SchedFlags) > 0 && config.SchedFlagBits(s.SchedFlags) != 0 {
 			w.WriteString(" -b " + flags)
+		}
+		for i, a := range s.LocalAddrs { // ulvs addition: --laddr for FULLNAT
+			if i == 0 {
+				w.WriteString(" --laddr ")
+			} else {
+				w.WriteString(",")
+			}
+			w.WriteString(a.String())
 		}
 	case f.Stats:
 		fmt.Fprintf(w, fmtServiceName, name)

@@ -135,7 +135,9 @@ func usage(prog string) string {
 		"                                      or $" + ctl.EnvSocket + ")\n" +
 		"  --json                              listings (-L, -c, --timeout) as JSON\n" +
 		"  --save-config [file]                ulvsd writes the live rules to its TOML file\n" +
-		"                                      (-c), or to file\n")
+		"                                      (-c), or to file\n" +
+		"  --fullnat                           FULLNAT forwarding (with -a/-e)\n" +
+		"  --laddr address[,address...]        FULLNAT local addresses (with -A/-E)\n")
 	return b.String()
 }
 
@@ -162,9 +164,9 @@ const (
 	msgInvalid        = "Invalid operation.  Possibly wrong module version, address not unicast, ..."
 	msgNoProto        = "Protocol not available"
 	msgAddrFamily     = "Operation not supported with specified address family"
-	msgRange          = "Numerical result out of range"   // strerror(ERANGE)
-	msgNoSuchProcess  = "No such process"                 // strerror(ESRCH)
-	msgNotSupported   = "Operation not supported" // strerror(EOPNOTSUPP), as ipvsadm prints a kernel refusal it has no text for
+	msgRange          = "Numerical result out of range" // strerror(ERANGE)
+	msgNoSuchProcess  = "No such process"               // strerror(ESRCH)
+	msgNotSupported   = "Operation not supported"       // strerror(EOPNOTSUPP), as ipvsadm prints a kernel refusal it has no text for
 	msgNoSuchFile     = "No such file or directory"
 	msgConnRefused    = "Connection refused"
 	msgAccessDenied   = "Permission denied"

@@ -20,7 +20,11 @@ import (
 func TestSaveClearRestore(t *testing.T) {
 	d := &fakeDirector{dest: map[netip.Addr]ctl.DestStatus{}}
 	sock := startDaemon(t, d)
-	for _, s := range append(append(append([]string{}, lab...), seedNAT...), seedTUN...) {
+	fullnat := []string{ // ulvs's --laddr and --fullnat
+		"-A -t 10.77.0.200:80 -s rr --laddr 10.77.1.200,10.77.1.201",
+		"-a -t 10.77.0.200:80 -r 10.77.1.11:8080 --fullnat -w 3",
+	}
+	for _, s := range append(append(append(append([]string{}, lab...), seedNAT...), seedTUN...), fullnat...) {
 		if r := runAdm(sock, "", strings.Fields(s)...); r.status != 0 {
 			t.Fatalf("setup %q: status %d, %q", s, r.status, r.stderr)
 		}

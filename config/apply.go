@@ -65,6 +65,7 @@ func (r *Rules) Apply(c Command) error {
 		}
 		s := c.Service
 		s.SchedFlags = slices.Clone(s.SchedFlags)
+		s.LocalAddrs = slices.Clone(s.LocalAddrs)
 		if c.Op == OpAddService {
 			s.Dests = nil
 			r.Services = append(r.Services, s)
@@ -93,7 +94,7 @@ func (r *Rules) Apply(c Command) error {
 			return fmt.Errorf("%s: %s tunnels: %w", what, c.Tunnel.Type, ErrNotSupported)
 		}
 		switch d.Method {
-		case vs.Masq, vs.Tunnel, vs.Route:
+		case vs.Masq, vs.Tunnel, vs.Route, vs.FullNAT:
 		default:
 			return fmt.Errorf("%s: method %v: %w", what, d.Method, ErrInvalid)
 		}

@@ -292,11 +292,11 @@ func (c *Command) Validate() error {
 			return fmt.Errorf("config: %v: threshold out of range", c.Op)
 		}
 		switch d.Method {
-		case vs.Masq, vs.Tunnel, vs.Route:
+		case vs.Masq, vs.Tunnel, vs.Route, vs.FullNAT:
 		default:
 			return fmt.Errorf("config: %v: forwarding method %v", c.Op, d.Method)
 		}
-		if c.Op != OpDelDest && c.Service.FwMark == 0 && d.Method != vs.Masq && d.Port != c.Service.Port {
+		if c.Op != OpDelDest && c.Service.FwMark == 0 && d.Method != vs.Masq && d.Method != vs.FullNAT && d.Port != c.Service.Port {
 			return fmt.Errorf("config: %v: %v dest port %d differs from service port %d", c.Op, d.Method, d.Port, c.Service.Port)
 		}
 		if c.Tunnel != (TunnelOptions{}) && d.Method != vs.Tunnel {

@@ -137,6 +137,8 @@ const (
 	tagTunNoCsum
 	tagTunCsum
 	tagTunRemCsum
+	tagFullNAT // ulvs: --fullnat
+	tagLAddr   // ulvs: --laddr
 	tagSyncID
 )
 
@@ -215,6 +217,10 @@ var options = []optDef{
 	{"tun-nocsum", 0, argNone, tagTunNoCsum},
 	{"tun-csum", 0, argNone, tagTunCsum},
 	{"tun-remcsum", 0, argNone, tagTunRemCsum},
+	// ulvs extensions for FULLNAT (not in ipvsadm): the forwarding switch
+	// of -a/-e, and the service's local addresses on -A/-E.
+	{"fullnat", 0, argNone, tagFullNAT},
+	{"laddr", 0, argRequired, tagLAddr},
 }
 
 // Option indexes (ipvsadm's OPTC_*) and names (optnames).
@@ -253,6 +259,7 @@ const (
 	optTunNoCsum
 	optTunCsum
 	optTunRemCsum
+	optLAddr // ulvs
 	numOpts
 )
 
@@ -263,25 +270,26 @@ var optNames = [numOpts]string{
 	"thresholds", "persistent-conn", "nosort", "syncid", "exact", "ops", "pe",
 	"sched-flags", "mcast-group", "mcast-port", "mcast-ttl", "sync-maxlen",
 	"tun-info", "tun-type", "tun-port", "tun-nocsum", "tun-csum", "tun-remcsum",
+	"laddr",
 }
 
 // commandOptions is ipvsadm's commands_v_options table: per command, per
 // option, '+' compulsory, 'x' illegal, '1' exclusive, ' ' optional.
 var commandOptions = map[Op]string{
-	OpAddService:  "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx",
-	OpEditService: "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx",
-	OpDelService:  "xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-	OpClear:       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-	OpList:        " 11xxxxxxxxx11       xxxxxxx xxxxx",
-	OpAddDest:     "xx+xxx+    xxxxxxxxxxxxxxxxxx     ",
-	OpDelDest:     "xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxx",
-	OpEditDest:    "xx+xxx+    xxxxxxxxxxxxxxxxxx     ",
-	OpSetTimeout:  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-	OpStartDaemon: "xxxxxxxxxxx xxxxxxx xxxx    xxxxxx",
-	OpStopDaemon:  "xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxx",
-	OpRestore:     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-	OpSave:        " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-	OpZero:        "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+	OpAddService:  "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx ",
+	OpEditService: "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx ",
+	OpDelService:  "xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+	OpClear:       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+	OpList:        " 11xxxxxxxxx11       xxxxxxx xxxxxx",
+	OpAddDest:     "xx+xxx+    xxxxxxxxxxxxxxxxxx     x",
+	OpDelDest:     "xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+	OpEditDest:    "xx+xxx+    xxxxxxxxxxxxxxxxxx     x",
+	OpSetTimeout:  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+	OpStartDaemon: "xxxxxxxxxxx xxxxxxx xxxx    xxxxxxx",
+	OpStopDaemon:  "xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxxx",
+	OpRestore:     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+	OpSave:        " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+	OpZero:        "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
 }
 
 // tunnelOptions is tunnel_types_v_options over --tun-port, --tun-nocsum,
@@ -694,6 +702,21 @@ func (p *parser) option(tag int, arg *string, pp *popt, schedFlags *string) *Par
 	case 'm':
 		e = p.setOption(optForward)
 		c.Dest.Method = vs.Masq
+	case tagFullNAT:
+		e = p.setOption(optForward)
+		c.Dest.Method = vs.FullNAT
+	case tagLAddr:
+		if e = p.setOption(optLAddr); e != nil {
+			return e
+		}
+		c.Service.LocalAddrs = nil
+		for _, f := range strings.Split(*arg, ",") {
+			a, err := netip.ParseAddr(f)
+			if err != nil || !a.Is4() || !a.IsGlobalUnicast() {
+				return failf("illegal local address specified")
+			}
+			c.Service.LocalAddrs = append(c.Service.LocalAddrs, a)
+		}
 	case 'w':
 		if e = p.setOption(optWeight); e != nil {
 			return e
@@ -1371,6 +1394,9 @@ func (c *Command) Args() []string {
 		if len(s.SchedFlags) > 0 {
 			a = append(a, "-b", strings.Join(s.SchedFlags, ","))
 		}
+		if len(s.LocalAddrs) > 0 {
+			a = append(a, "--laddr", joinAddrs(s.LocalAddrs))
+		}
 	case OpAddDest, OpEditDest, OpDelDest:
 		d := &c.Dest
 		a = append(a, "-r", addrPortString(d.Addr, d.Port))
@@ -1382,6 +1408,8 @@ func (c *Command) Args() []string {
 			a = append(a, "-m")
 		case vs.Tunnel:
 			a = append(a, "-i")
+		case vs.FullNAT:
+			a = append(a, "--fullnat")
 		default:
 			a = append(a, "-g")
 		}
@@ -1403,6 +1431,15 @@ func (c *Command) Args() []string {
 		}
 	}
 	return a
+}
+
+// joinAddrs writes addresses as --laddr takes them: comma-separated.
+func joinAddrs(as []netip.Addr) string {
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = a.String()
+	}
+	return strings.Join(out, ",")
 }
 
 // ServiceArgs returns the -t/-u/--sctp-service/-f arguments naming s.
