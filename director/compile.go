@@ -158,6 +158,11 @@ func (c *compiler) compile(rules *config.Rules, marks []config.Mark, knobs confi
 				Iface:      c.ifaceOf(rd.Addr),
 				State:      de.state,
 			}
+			// __ip_vs_update_dest: a dest with no upper threshold, or one
+			// above its current connections, is not overloaded.
+			if d.UThreshold == 0 || int64(d.UThreshold) > int64(de.state.ActiveConns.Load())+int64(de.state.InactConns.Load()) {
+				de.state.SetOverloaded(false)
+			}
 			newDests[dk] = &destEntry{id: de.id, state: de.state, last: d}
 			svc.Dests = append(svc.Dests, d)
 		}

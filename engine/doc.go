@@ -5,10 +5,14 @@
 //
 // # Shape
 //
-// One worker goroutine per RX socket. The sockets of one interface form a
-// PACKET_FANOUT_HASH group, so every packet of a flow reaches the same
-// worker and each worker owns its conntrack table, buffers and TX batch
-// without locks. A worker runs each received batch to completion:
+// One worker goroutine per socket index: worker i owns socket i of every
+// interface's fanout group. The groups use PACKET_FANOUT_CBPF rather than
+// PACKET_FANOUT_HASH, with a program that hashes the client's side of a
+// flow (fanoutProgram), so both directions of a NAT or FULLNAT connection,
+// and ICMP errors about it, reach the same worker, which owns its conntrack
+// table, buffers and TX batch without locks. (With more VIPs than the
+// program lists, 100, traffic to VIPs is hashed like replies: fine for DR
+// and TUN, but NAT and FULLNAT then need a single worker per interface.) A worker runs each received batch to completion:
 //
 //	ring RX batch -> pkt.Decode -> classify (ARP, ICMP echo, VIP service)
 //	  -> conntrack.Lookup --miss--> Scheduler.Schedule -> conntrack.Insert

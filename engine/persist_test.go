@@ -283,3 +283,91 @@ func TestPersistentPathAllocs(t *testing.T) {
 		t.Errorf("new connection under an existing template allocates %v times", allocs)
 	}
 }
+
+// A template's dest that leaves the service (or, with
+// expire_quiescent_template, drops to weight 0) no longer takes the
+// client's new connections (ip_vs_check_template).
+func TestTemplateInvalidation(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		change    func(d *vs.Dest, k *vs.Knobs)
+		wantMoved bool
+	}{
+		{"dest removed", func(d *vs.Dest, k *vs.Knobs) { d.Trashed = true }, true},
+		{"weight 0, default knobs", func(d *vs.Dest, k *vs.Knobs) { d.Weight = 0 }, false},
+		{"weight 0, expire_quiescent_template", func(d *vs.Dest, k *vs.Knobs) { d.Weight = 0; k.ExpireQuiescentTemplate = true }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tbl := buildTable(t, nil, svcSpec{proto: vs.TCP, port: 80, persist: 300})
+			w, l := newTestWorker()
+			first := dstOf(w, l, tbl, 0, syn(clientA, 1000, 80))
+			if first != "rs2" {
+				t.Fatalf("first connection to %s", first)
+			}
+			// The next table: rs2 changed as the case says.
+			svc := *tbl.Services[0]
+			rs2 := *svc.Dests[0]
+			knobs := vs.DefaultKnobs()
+			tc.change(&rs2, &knobs)
+			var extra []*vs.Dest
+			if rs2.Trashed {
+				svc.Dests = svc.Dests[1:]
+				extra = []*vs.Dest{&rs2}
+			} else {
+				svc.Dests = []*vs.Dest{&rs2, svc.Dests[1]}
+			}
+			sc, err := sched.New("rr", &svc, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			svc.Scheduler = sc
+			tbl2 := vs.NewTable(2, []*vs.Service{&svc}, extra)
+			tbl2.Knobs = knobs
+			got := dstOf(w, l, tbl2, 1000, syn(clientA, 1001, 80))
+			if moved := got != "rs2"; moved != tc.wantMoved || got == "" {
+				t.Errorf("the client's next connection went to %q; moved = %v, want %v", got, moved, tc.wantMoved)
+			}
+		})
+	}
+}
+
+// Persistence holds for UDP too: datagrams from other source ports of the
+// same client reach the same real server.
+func TestUDPPersistence(t *testing.T) {
+	tbl := buildTable(t, nil, svcSpec{proto: vs.UDP, port: 53, persist: 60})
+	w, l := newTestWorker()
+	dg := func(sport uint16) []byte {
+		return pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: clientA, Dst: vip, Proto: pkt.ProtoUDP, SrcPort: sport, DstPort: 53, Payload: []byte("q")}.Build()
+	}
+	first := dstOf(w, l, tbl, 0, dg(5000))
+	for sport := uint16(5001); sport < 5010; sport++ {
+		if got := dstOf(w, l, tbl, 0, dg(sport)); got != first {
+			t.Fatalf("datagram from port %d went to %s, not %s", sport, got, first)
+		}
+	}
+}
+
+// expire_nodest_conn's new-SYN rule applies only with conn_reuse_mode,
+// as in ip_vs_in.
+func TestExpireNodestNeedsConnReuse(t *testing.T) {
+	for _, reuse := range []int{0, 1} {
+		tbl := buildTable(t, nil, svcSpec{proto: vs.TCP, port: 80})
+		w, l := newTestWorker()
+		if got := dstOf(w, l, tbl, 0, syn(clientA, 9100, 80)); got != "rs2" {
+			t.Fatalf("first SYN to %s", got)
+		}
+		svc := *tbl.Services[0]
+		rs2 := *svc.Dests[0]
+		rs2.Weight = 0
+		svc.Dests = []*vs.Dest{&rs2, svc.Dests[1]}
+		sc, _ := sched.New("rr", &svc, nil)
+		svc.Scheduler = sc
+		tbl2 := vs.NewTable(2, []*vs.Service{&svc}, nil)
+		tbl2.Knobs.ExpireNodestConn = true
+		tbl2.Knobs.ConnReuseMode = reuse
+		got := dstOf(w, l, tbl2, 10, syn(clientA, 9100, 80))
+		if want := map[int]string{0: "rs2", 1: "rs1"}[reuse]; got != want {
+			t.Errorf("conn_reuse_mode %d: SYN on the weight-0 dest's connection went to %s, want %s", reuse, got, want)
+		}
+	}
+}

@@ -297,12 +297,17 @@ func isNewConn(flags uint8) bool {
 // with expire_nodest_conn (dest at weight 0) or conn_reuse_mode (c in
 // TIME_WAIT or CLOSE).
 func (w *worker) reschedule(c *conntrack.Conn, tbl *vs.Table) bool {
+	// The kernel looks at a new SYN for an old connection only with
+	// conn_reuse_mode set, expire_nodest_conn's weight-0 case included.
+	if tbl.Knobs.ConnReuseMode == 0 {
+		return false
+	}
 	if tbl.Knobs.ExpireNodestConn {
 		if d := tbl.Dest(c.DestID); d != nil && d.Weight == 0 {
 			return true
 		}
 	}
-	return tbl.Knobs.ConnReuseMode != 0 && c.NewConnExpected(tbl.Knobs.ConnReuseMode)
+	return c.NewConnExpected(tbl.Knobs.ConnReuseMode)
 }
 
 // schedule picks the dest of a new connection to svc (ip_vs_schedule): via

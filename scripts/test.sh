@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The ulvs test run: installs what the tests need, then vet, the whole test
 # suite with the race detector (privileged lab tests included when run as
-# root), and every benchmark once so they keep compiling and stay alloc-free.
+# root), the zero-allocation tests without it, and every benchmark once so
+# they keep compiling.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,11 @@ go vet ./...
 
 echo "== go test -race"
 go test -race -count=1 -timeout 20m ./...
+
+# The race detector's instrumentation allocates, so the zero-allocation
+# tests skip themselves under -race: run them once more without it.
+echo "== allocation tests"
+go test -count=1 -run 'Alloc' ./...
 
 echo "== benchmarks (one iteration each)"
 go test -run '^$' -bench . -benchtime=1x -count=1 -timeout 10m ./... >/tmp/ulvs-bench-1x.txt || {
