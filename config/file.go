@@ -123,6 +123,18 @@ type File struct {
 	// Proto TCP and no address or port, as ipvsadm -A -f N makes it, and
 	// N is one of Marks.
 	Rules Rules
+	// Health are the health checks of the services (health.go), in the
+	// order of Rules; a service without checks has no entry.
+	Health []VirtualHealth
+	// Global is keepalived's global_defs (keepalived.conf only).
+	Global Global
+	// Format names the file's format when a loader that detects formats
+	// read it: "toml", "keepalived", ...; "" from the TOML parser itself.
+	Format string
+	// Warnings are problems that do not stop the file from running
+	// (unknown keywords, blocks this ulvs does not run), in file order;
+	// the daemon logs each.
+	Warnings []Warning
 }
 
 // Error is a problem in a configuration file. Error() is one line:
