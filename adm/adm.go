@@ -1,6 +1,6 @@
 // Package adm is the ulvsadm program: ipvsadm's command line, run against
 // the ulvsd daemon over its control socket (package ctl) instead of the
-// kernel. It parses arguments with config.ParseArgs, sends rule edits,
+// kernel. It parses arguments with ipvsadm.ParseArgs, sends rule edits,
 // prints listings in ipvsadm 1.31's format and exits with ipvsadm's
 // statuses. All user-visible text is in messages.go.
 //
@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/ulvs/ulvs/config"
+	"github.com/ulvs/ulvs/config/ipvsadm"
 	"github.com/ulvs/ulvs/ctl"
 )
 
@@ -32,7 +33,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		Stdout:   stdout,
 		Stderr:   stderr,
 		Getenv:   os.Getenv,
-		Resolver: config.SystemResolver{},
+		Resolver: ipvsadm.SystemResolver{},
 		Names:    &SystemNames{},
 	}
 	return p.Run(args)
@@ -46,8 +47,8 @@ type Program struct {
 	Stdout   io.Writer
 	Stderr   io.Writer
 	Getenv   func(string) string
-	Resolver config.Resolver // names in arguments
-	Names    Names           // names in listings without -n
+	Resolver ipvsadm.Resolver // names in arguments
+	Names    Names            // names in listings without -n
 }
 
 // run is the state of one Run.
@@ -143,9 +144,9 @@ func (r *run) connect() bool {
 // process is ipvsadm's process_options for one command line. exit reports
 // that ipvsadm would have called exit() (which ends a restore too).
 func (r *run) process(args []string, readingStdin bool) (status int, exit bool) {
-	c, err := config.ParseArgsWith(args, r.Resolver)
+	c, err := ipvsadm.ParseArgsWith(args, r.Resolver)
 	if err != nil {
-		var pe *config.ParseError
+		var pe *ipvsadm.ParseError
 		if !errors.As(err, &pe) {
 			fmt.Fprintf(r.Stderr, "%v\n", err)
 			return exitFail, true
@@ -207,7 +208,7 @@ func (r *run) restore() (int, bool) {
 	sc := bufio.NewScanner(r.Stdin)
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)
 	for sc.Scan() {
-		args := config.SplitRestoreLine(sc.Text())
+		args := ipvsadm.SplitRestoreLine(sc.Text())
 		if len(args) == 0 {
 			continue
 		}

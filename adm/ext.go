@@ -10,7 +10,7 @@ import (
 )
 
 // extensions are the ulvs-only options, taken out of the command line
-// before config.ParseArgs sees it (ipvsadm's parser would refuse them).
+// before ipvsadm.ParseArgs sees it (ipvsadm's parser would refuse them).
 type extensions struct {
 	json     bool   // --json: listings as JSON
 	save     bool   // --save-config [FILE]

@@ -42,7 +42,7 @@ func (r *Rules) Apply(c Command) error {
 		return fmt.Errorf("%v: no service given: %w", c.Op, ErrInvalid)
 	}
 	key := c.Service.Key()
-	what := fmt.Sprintf("%v %s", c.Op, serviceName(key))
+	what := fmt.Sprintf("%v %s", c.Op, key.Name())
 	if key.Proto != vs.TCP && key.Proto != vs.UDP {
 		return fmt.Errorf("%s: %w", what, ErrProtocol)
 	}
@@ -158,7 +158,9 @@ func unicast(a netip.Addr) bool {
 	return b != [4]byte{255, 255, 255, 255} && b[0] != 0
 }
 
-func serviceName(k ServiceKey) string {
+// Name returns the service as Rules.Apply's errors and the file formats
+// name it: "TCP 10.0.0.1:80", "UDP ...", "FWM 5".
+func (k ServiceKey) Name() string {
 	if k.FwMark != 0 {
 		return fmt.Sprintf("FWM %d", k.FwMark)
 	}

@@ -1,13 +1,16 @@
-package config
+package config_test
 
 import (
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/ulvs/ulvs/config"
+	"github.com/ulvs/ulvs/config/ipvsadm"
 	"github.com/ulvs/ulvs/vs"
 )
 
@@ -15,52 +18,52 @@ import (
 // error (the kernel's errno as a sentinel) and the table after each.
 func TestApplySequence(t *testing.T) {
 	vip := mustAddr("10.77.0.100")
-	svc := func(sched string, dests ...Dest) Service {
-		return Service{Proto: vs.TCP, Addr: vip, Port: 80, Scheduler: sched, Dests: dests}
+	svc := func(sched string, dests ...config.Dest) config.Service {
+		return config.Service{Proto: vs.TCP, Addr: vip, Port: 80, Scheduler: sched, Dests: dests}
 	}
-	d11 := Dest{Addr: mustAddr("10.77.0.11"), Port: 80, Method: vs.Route, Weight: 1}
-	d12 := Dest{Addr: mustAddr("10.77.0.12"), Port: 80, Method: vs.Route, Weight: 1}
+	d11 := config.Dest{Addr: mustAddr("10.77.0.11"), Port: 80, Method: vs.Route, Weight: 1}
+	d12 := config.Dest{Addr: mustAddr("10.77.0.12"), Port: 80, Method: vs.Route, Weight: 1}
 	steps := []struct {
 		cmd     string
 		wantErr error
-		want    []Service
+		want    []config.Service
 	}{
-		{cmd: "-A -t 10.77.0.100:80 -s rr", want: []Service{svc("rr")}},
-		{cmd: "-A -t 10.77.0.100:80 -s wrr", wantErr: ErrServiceExists, want: []Service{svc("rr")}},
-		{cmd: "-a -t 10.77.0.100:80 -r 10.77.0.11", want: []Service{svc("rr", d11)}},
-		{cmd: "-a -t 10.77.0.100:80 -r 10.77.0.11", wantErr: ErrDestExists, want: []Service{svc("rr", d11)}},
-		{cmd: "-a -t 10.77.0.100:81 -r 10.77.0.11", wantErr: ErrNoService, want: []Service{svc("rr", d11)}},
-		{cmd: "-a -t 10.77.0.100:80 -r 10.77.0.12", want: []Service{svc("rr", d11, d12)}},
-		{cmd: "-a -t 10.77.0.100:80 -r 10.77.0.13 -y 5", wantErr: ErrRange, want: []Service{svc("rr", d11, d12)}},
-		{cmd: "-a -t 10.77.0.100:80 -r 224.0.0.1", wantErr: ErrInvalid, want: []Service{svc("rr", d11, d12)}},
-		{cmd: "-e -t 10.77.0.100:80 -r 10.77.0.13", wantErr: ErrNoDest, want: []Service{svc("rr", d11, d12)}},
-		{cmd: "-e -t 10.77.0.100:80 -r 10.77.0.12 -w 5", want: []Service{svc("rr", d11,
-			Dest{Addr: d12.Addr, Port: 80, Method: vs.Route, Weight: 5})}},
+		{cmd: "-A -t 10.77.0.100:80 -s rr", want: []config.Service{svc("rr")}},
+		{cmd: "-A -t 10.77.0.100:80 -s wrr", wantErr: config.ErrServiceExists, want: []config.Service{svc("rr")}},
+		{cmd: "-a -t 10.77.0.100:80 -r 10.77.0.11", want: []config.Service{svc("rr", d11)}},
+		{cmd: "-a -t 10.77.0.100:80 -r 10.77.0.11", wantErr: config.ErrDestExists, want: []config.Service{svc("rr", d11)}},
+		{cmd: "-a -t 10.77.0.100:81 -r 10.77.0.11", wantErr: config.ErrNoService, want: []config.Service{svc("rr", d11)}},
+		{cmd: "-a -t 10.77.0.100:80 -r 10.77.0.12", want: []config.Service{svc("rr", d11, d12)}},
+		{cmd: "-a -t 10.77.0.100:80 -r 10.77.0.13 -y 5", wantErr: config.ErrRange, want: []config.Service{svc("rr", d11, d12)}},
+		{cmd: "-a -t 10.77.0.100:80 -r 224.0.0.1", wantErr: config.ErrInvalid, want: []config.Service{svc("rr", d11, d12)}},
+		{cmd: "-e -t 10.77.0.100:80 -r 10.77.0.13", wantErr: config.ErrNoDest, want: []config.Service{svc("rr", d11, d12)}},
+		{cmd: "-e -t 10.77.0.100:80 -r 10.77.0.12 -w 5", want: []config.Service{svc("rr", d11,
+			config.Dest{Addr: d12.Addr, Port: 80, Method: vs.Route, Weight: 5})}},
 		// -E resets what it is not given: here persistence goes and wlc comes back.
-		{cmd: "-E -t 10.77.0.100:80 -s nosuch", wantErr: ErrSchedulerNotFound},
-		{cmd: "-E -t 10.77.0.100:80 -p 60", want: []Service{{Proto: vs.TCP, Addr: vip, Port: 80, Scheduler: "wlc",
-			Persistent: true, Timeout: 60, Dests: []Dest{d11, {Addr: d12.Addr, Port: 80, Method: vs.Route, Weight: 5}}}}},
-		{cmd: "-E -t 10.77.0.100:80 -s rr", want: []Service{svc("rr", d11,
-			Dest{Addr: d12.Addr, Port: 80, Method: vs.Route, Weight: 5})}},
-		{cmd: "-d -t 10.77.0.100:80 -r 10.77.0.11", want: []Service{svc("rr",
-			Dest{Addr: d12.Addr, Port: 80, Method: vs.Route, Weight: 5})}},
-		{cmd: "-d -t 10.77.0.100:80 -r 10.77.0.11", wantErr: ErrNoDest},
-		{cmd: "-Z -t 10.77.0.100:81", wantErr: ErrNoService},
+		{cmd: "-E -t 10.77.0.100:80 -s nosuch", wantErr: config.ErrSchedulerNotFound},
+		{cmd: "-E -t 10.77.0.100:80 -p 60", want: []config.Service{{Proto: vs.TCP, Addr: vip, Port: 80, Scheduler: "wlc",
+			Persistent: true, Timeout: 60, Dests: []config.Dest{d11, {Addr: d12.Addr, Port: 80, Method: vs.Route, Weight: 5}}}}},
+		{cmd: "-E -t 10.77.0.100:80 -s rr", want: []config.Service{svc("rr", d11,
+			config.Dest{Addr: d12.Addr, Port: 80, Method: vs.Route, Weight: 5})}},
+		{cmd: "-d -t 10.77.0.100:80 -r 10.77.0.11", want: []config.Service{svc("rr",
+			config.Dest{Addr: d12.Addr, Port: 80, Method: vs.Route, Weight: 5})}},
+		{cmd: "-d -t 10.77.0.100:80 -r 10.77.0.11", wantErr: config.ErrNoDest},
+		{cmd: "-Z -t 10.77.0.100:81", wantErr: config.ErrNoService},
 		{cmd: "-Z"},
-		{cmd: "-A -u 10.77.0.100:53 -s rr --pe sip", wantErr: ErrSchedulerNotFound},
-		{cmd: "-A -t [2001:db8::1]:80", wantErr: ErrAddrFamily},
-		{cmd: "-A --sctp-service 10.77.0.100:80", wantErr: ErrProtocol},
-		{cmd: "-D -t 10.77.0.100:81", wantErr: ErrNoService},
-		{cmd: "-D -t 10.77.0.100:80", want: []Service{}},
-		{cmd: "-A -t 10.77.0.100:80 -s rr", want: []Service{svc("rr")}},
-		{cmd: "-C", want: []Service{}},
-		{cmd: "-L -n", wantErr: ErrNotRuleEdit, want: []Service{}},
-		{cmd: "--stop-daemon master", wantErr: ErrNoDaemon, want: []Service{}},
+		{cmd: "-A -u 10.77.0.100:53 -s rr --pe sip", wantErr: config.ErrSchedulerNotFound},
+		{cmd: "-A -t [2001:db8::1]:80", wantErr: config.ErrAddrFamily},
+		{cmd: "-A --sctp-service 10.77.0.100:80", wantErr: config.ErrProtocol},
+		{cmd: "-D -t 10.77.0.100:81", wantErr: config.ErrNoService},
+		{cmd: "-D -t 10.77.0.100:80", want: []config.Service{}},
+		{cmd: "-A -t 10.77.0.100:80 -s rr", want: []config.Service{svc("rr")}},
+		{cmd: "-C", want: []config.Service{}},
+		{cmd: "-L -n", wantErr: config.ErrNotRuleEdit, want: []config.Service{}},
+		{cmd: "--stop-daemon master", wantErr: config.ErrNoDaemon, want: []config.Service{}},
 	}
-	var r Rules
-	var last []Service
+	var r config.Rules
+	var last []config.Service
 	for i, st := range steps {
-		c, err := ParseArgsWith(strings.Fields(st.cmd), nil)
+		c, err := ipvsadm.ParseArgsWith(strings.Fields(st.cmd), nil)
 		if err != nil {
 			t.Fatalf("step %d: ParseArgs(%q): %v", i, st.cmd, err)
 		}
@@ -80,8 +83,8 @@ func TestApplySequence(t *testing.T) {
 }
 
 func TestApplyDoesNotAlias(t *testing.T) {
-	var r Rules
-	c, _ := ParseArgsWith(strings.Fields("-A -t 10.0.0.1:80 -s sh -b sh-port"), nil)
+	var r config.Rules
+	c, _ := ipvsadm.ParseArgsWith(strings.Fields("-A -t 10.0.0.1:80 -s sh -b sh-port"), nil)
 	if err := r.Apply(c); err != nil {
 		t.Fatal(err)
 	}
@@ -90,3 +93,6 @@ func TestApplyDoesNotAlias(t *testing.T) {
 		t.Errorf("Rules share the command's SchedFlags: %q", got)
 	}
 }
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+var addrOpt = cmp.Comparer(func(a, b netip.Addr) bool { return a == b })

@@ -181,13 +181,6 @@ var schedulers = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh",
 // KnownScheduler reports whether name is a scheduler ulvs provides.
 func KnownScheduler(name string) bool { return slices.Contains(schedulers, name) }
 
-// Scheduler flag bits (IP_VS_SVC_F_SCHED1..3) and their names.
-const (
-	schedFlag1 = 1 << iota
-	schedFlag2
-	schedFlag3
-)
-
 // schedFlagNames returns the names of the three scheduler flag bits for
 // sched, as ipvsadm's print_sched_flags spells them.
 func schedFlagNames(sched string) [3]string {
@@ -217,8 +210,9 @@ func SchedFlagBits(flags []string) vs.ServiceFlags {
 	return b
 }
 
-// canonicalSchedFlags names the bits in bits for sched, in bit order.
-func canonicalSchedFlags(sched string, bits int) []string {
+// CanonicalSchedFlags names the scheduler flag bits set in bits (bit 0 is
+// IP_VS_SVC_F_SCHED1) for sched, in bit order, as ipvsadm -L prints them.
+func CanonicalSchedFlags(sched string, bits int) []string {
 	if bits == 0 {
 		return nil
 	}
@@ -314,6 +308,10 @@ func (c *Command) Validate() error {
 	}
 	return nil
 }
+
+// ProtoSCTP is IPPROTO_SCTP, the protocol of --sctp-service. ulvs parses it
+// but does not serve it (Rules.Apply returns ErrProtocol).
+const ProtoSCTP vs.Protocol = 132
 
 // MaxTimeout is ipvsadm's MAX_TIMEOUT: 31 days, in seconds.
 const MaxTimeout = 86400 * 31

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ulvs/ulvs/config"
+	"github.com/ulvs/ulvs/config/ipvsadm"
 	"github.com/ulvs/ulvs/vs"
 )
 
@@ -88,7 +89,7 @@ func dial(t *testing.T, path string) *Client {
 
 func parse(t *testing.T, line string) config.Command {
 	t.Helper()
-	c, err := config.ParseArgsWith(strings.Fields(line), nil)
+	c, err := ipvsadm.ParseArgsWith(strings.Fields(line), nil)
 	if err != nil {
 		t.Fatalf("ParseArgs(%q): %v", line, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/ulvs/ulvs/config"
+	"github.com/ulvs/ulvs/config/load"
 	"github.com/ulvs/ulvs/conntrack"
 	"github.com/ulvs/ulvs/ctl"
 	"github.com/ulvs/ulvs/engine"
@@ -67,7 +68,7 @@ func run(args []string, stderr io.Writer) int {
 
 	var file *config.File
 	if *cfgPath != "" {
-		f, err := config.Load(*cfgPath)
+		f, err := load.File(*cfgPath)
 		if err != nil {
 			fmt.Fprintf(stderr, "ulvsd: %v\n", err)
 			return 1
@@ -221,7 +222,7 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 // reload applies the file's current content; on any error the running
 // configuration stays as it was.
 func reload(path string, dir *Director, log *slog.Logger) {
-	f, err := config.Load(path)
+	f, err := load.File(path)
 	if err != nil {
 		log.Error("reload failed, keeping the running configuration", "err", err)
 		return

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/ulvs/ulvs/config"
+	"github.com/ulvs/ulvs/config/tomlfile"
 	"github.com/ulvs/ulvs/ctl"
 )
 
@@ -26,7 +27,7 @@ var _ ctl.ConfigSaver = (*saver)(nil)
 
 // SaveConfig writes the live rules to path, or to the -c file when path
 // is "". With a -c file, the new text is that file as it is on disk now
-// with only its virtual services replaced (config.ReplaceServices):
+// with only its virtual services replaced (tomlfile.ReplaceServices):
 // [director], [timeouts], [sysctl], [[fwmark]], [metrics] and comments
 // stay. Without one (-i), a whole file is written from the daemon's
 // settings: its interfaces, socket, workers, table size, live timeouts
@@ -49,20 +50,20 @@ func (s *saver) SaveConfig(path string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("save-config: %w", err)
 		}
-		if data, err = config.ReplaceServices(s.cfgPath, base, rules); err != nil {
+		if data, err = tomlfile.ReplaceServices(s.cfgPath, base, rules); err != nil {
 			return "", fmt.Errorf("save-config: %w", err)
 		}
 	} else {
 		f := s.fresh(rules)
 		var err error
-		if data, err = f.MarshalTOML(); err != nil {
+		if data, err = tomlfile.MarshalTOML(f); err != nil {
 			return "", fmt.Errorf("save-config: %w", err)
 		}
 		if err := checkReadsBack(target, data, rules); err != nil {
 			return "", err
 		}
 	}
-	if err := config.WriteFileAtomic(target, data, 0o644); err != nil {
+	if err := tomlfile.WriteFileAtomic(target, data, 0o644); err != nil {
 		return "", fmt.Errorf("save-config: %w", err)
 	}
 	s.log.Info("configuration saved", "file", target, "services", len(rules.Services))
@@ -85,15 +86,15 @@ func (s *saver) fresh(rules config.Rules) *config.File {
 // checkReadsBack parses data as path and compares its services with
 // rules, in the writer's canonical form.
 func checkReadsBack(path string, data []byte, rules config.Rules) error {
-	f, err := config.Parse(path, data)
+	f, err := tomlfile.Parse(path, data)
 	if err != nil {
 		return fmt.Errorf("save-config: the live rules do not make a valid file: %w", err)
 	}
-	want, err := config.MarshalServices(rules)
+	want, err := tomlfile.MarshalServices(rules)
 	if err != nil {
 		return fmt.Errorf("save-config: %w", err)
 	}
-	got, err := config.MarshalServices(f.Rules)
+	got, err := tomlfile.MarshalServices(f.Rules)
 	if err != nil || string(got) != string(want) {
 		return fmt.Errorf("save-config: %s does not read back as the live rules", path)
 	}

@@ -12,6 +12,9 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/ulvs/ulvs/config"
+	"github.com/ulvs/ulvs/config/ipvsadm"
+	"github.com/ulvs/ulvs/config/load"
+	"github.com/ulvs/ulvs/config/tomlfile"
 	"github.com/ulvs/ulvs/ctl"
 )
 
@@ -36,7 +39,7 @@ listen = "127.0.0.1:9100"
 func applyAll(t *testing.T, d *Director, lines ...string) {
 	t.Helper()
 	for _, l := range lines {
-		c, err := config.ParseArgs(strings.Fields(l))
+		c, err := ipvsadm.ParseArgs(strings.Fields(l))
 		if err != nil {
 			t.Fatalf("%s: %v", l, err)
 		}
@@ -47,8 +50,8 @@ func applyAll(t *testing.T, d *Director, lines ...string) {
 }
 
 var rulesCmp = cmp.Options{cmp.Comparer(func(a, b config.Service) bool {
-	x, _ := config.MarshalServices(config.Rules{Services: []config.Service{a}})
-	y, _ := config.MarshalServices(config.Rules{Services: []config.Service{b}})
+	x, _ := tomlfile.MarshalServices(config.Rules{Services: []config.Service{a}})
+	y, _ := tomlfile.MarshalServices(config.Rules{Services: []config.Service{b}})
 	return string(x) == string(y)
 }), cmpopts.EquateEmpty()}
 
@@ -61,7 +64,7 @@ func TestSaveConfigFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte(saveBase), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f, err := config.Load(path)
+	f, err := load.File(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +83,7 @@ func TestSaveConfigFile(t *testing.T) {
 	if err != nil || got != path {
 		t.Fatalf("SaveConfig(\"\") = %q, %v", got, err)
 	}
-	g, err := config.Load(path)
+	g, err := load.File(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +106,7 @@ func TestSaveConfigFile(t *testing.T) {
 	if got, err := s.SaveConfig(other); err != nil || got != other {
 		t.Fatalf("SaveConfig(%q) = %q, %v", other, got, err)
 	}
-	if c, err := config.Load(other); err != nil || c.Workers != 2 || len(c.Rules.Services) != 2 {
+	if c, err := load.File(other); err != nil || c.Workers != 2 || len(c.Rules.Services) != 2 {
 		t.Errorf("copy: %v, %+v", err, c)
 	}
 }
@@ -127,7 +130,7 @@ func TestSaveConfigNoFile(t *testing.T) {
 	if _, err := s.SaveConfig(path); err != nil {
 		t.Fatal(err)
 	}
-	f, err := config.Load(path)
+	f, err := load.File(path)
 	if err != nil {
 		t.Fatal(err)
 	}

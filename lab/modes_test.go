@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ulvs/ulvs/config"
+	"github.com/ulvs/ulvs/config/tomlfile"
 	"github.com/ulvs/ulvs/vs"
 )
 
@@ -174,9 +174,9 @@ func TestDemoConfigModes(t *testing.T) {
 			} else if string(orig) != string(b) {
 				t.Errorf("the %s demo config differs from examples/%s: run go generate ./lab", mode, examples[mode])
 			}
-			f, err := config.Parse(examples[mode], b)
+			f, err := tomlfile.Parse(examples[mode], b)
 			if err != nil {
-				t.Fatalf("config.Parse: %v", err)
+				t.Fatalf("tomlfile.Parse: %v", err)
 			}
 			l, err := NewMode("p", 2, mode)
 			if err != nil {

@@ -1,4 +1,4 @@
-package config
+package tomlfile
 
 import (
 	"errors"
@@ -14,6 +14,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/ulvs/ulvs/config"
+	"github.com/ulvs/ulvs/config/ipvsadm"
 	"github.com/ulvs/ulvs/vs"
 )
 
@@ -30,22 +32,22 @@ func TestParseGood(t *testing.T) {
 	tests := []struct {
 		name string
 		path string
-		want *File
+		want *config.File
 	}{
 		{
 			name: "minimal: defaults",
 			path: "testdata/file-minimal.toml",
-			want: &File{Interfaces: []string{"eth0"}, Socket: DefaultSocket},
+			want: &config.File{Interfaces: []string{"eth0"}, Socket: config.DefaultSocket},
 		},
 		{
 			name: "lab DR example",
-			path: "../examples/ulvs.toml",
-			want: &File{
+			path: "../../examples/ulvs.toml",
+			want: &config.File{
 				Interfaces: []string{"d-eth0"},
 				Socket:     "/run/ulvs/ulvsd.sock",
-				Rules: Rules{Services: []Service{{
+				Rules: config.Rules{Services: []config.Service{{
 					Proto: vs.TCP, Addr: fileAddr("10.77.0.100"), Port: 80, Scheduler: "rr",
-					Dests: []Dest{
+					Dests: []config.Dest{
 						{Addr: fileAddr("10.77.0.11"), Port: 80, Method: vs.Route, Weight: 1},
 						{Addr: fileAddr("10.77.0.12"), Port: 80, Method: vs.Route, Weight: 1},
 					},
@@ -55,24 +57,24 @@ func TestParseGood(t *testing.T) {
 		{
 			name: "every key",
 			path: "testdata/file-full.toml",
-			want: &File{
+			want: &config.File{
 				Interfaces:    []string{"eth0", "eth1"},
 				Socket:        "/tmp/ulvs-test.sock",
 				Workers:       4,
 				ConnTableSize: 131072,
-				Timeouts:      Timeouts{TCP: 900, TCPFin: 120, UDP: 300},
-				Knobs: Knobs{
+				Timeouts:      config.Timeouts{TCP: 900, TCPFin: 120, UDP: 300},
+				Knobs: config.Knobs{
 					ConnReuseMode: 2, ConnReuseSet: true, ExpireNodestConn: true, ExpireQuiescentTemplate: true,
 					LBLCExpiration: 86400, LBLCRExpiration: 600, MHTableSize: 251, Overhead: "classic",
 				},
-				Marks: []Mark{{Mark: 7, Matches: []MarkMatch{
-					{Proto: vs.UDP, Addr: filePrefix("192.0.2.0/24"), Ports: []PortRange{{5060, 5061}}},
+				Marks: []config.Mark{{Mark: 7, Matches: []config.MarkMatch{
+					{Proto: vs.UDP, Addr: filePrefix("192.0.2.0/24"), Ports: []config.PortRange{{First: 5060, Last: 5061}}},
 				}}},
-				Rules: Rules{Services: []Service{
+				Rules: config.Rules{Services: []config.Service{
 					{
 						Proto: vs.TCP, Addr: fileAddr("192.0.2.10"), Port: 80, Scheduler: "wrr",
 						Persistent: true, Timeout: 60, Netmask: fileAddr("255.255.255.0"),
-						Dests: []Dest{
+						Dests: []config.Dest{
 							{Addr: fileAddr("10.0.0.1"), Port: 80, Method: vs.Route, Weight: 3, UThreshold: 1000, LThreshold: 800},
 							{Addr: fileAddr("10.0.0.2"), Port: 80, Method: vs.Route, Weight: 0},
 							{Addr: fileAddr("10.0.0.3"), Port: 80, Method: vs.Tunnel, Weight: 1},
@@ -82,7 +84,7 @@ func TestParseGood(t *testing.T) {
 						Proto: vs.UDP, Addr: fileAddr("192.0.2.10"), Port: 53, Scheduler: "sh",
 						SchedFlags: []string{"sh-fallback", "sh-port"}, OnePacket: true,
 						LocalAddrs: []netip.Addr{fileAddr("10.0.0.200"), fileAddr("10.0.0.201")},
-						Dests: []Dest{
+						Dests: []config.Dest{
 							{Addr: fileAddr("10.0.0.1"), Port: 5353, Method: vs.Masq, Weight: 1},
 							{Addr: fileAddr("10.0.0.2"), Port: 53, Method: vs.Masq, Weight: 2},
 							{Addr: fileAddr("10.0.0.3"), Port: 53, Method: vs.FullNAT, Weight: 1},
@@ -91,13 +93,13 @@ func TestParseGood(t *testing.T) {
 					{
 						Proto: vs.UDP, Addr: fileAddr("192.0.2.10"), Port: 0, Scheduler: "wlc",
 						Persistent: true, Timeout: 300,
-						Dests: []Dest{{Addr: fileAddr("10.0.0.9"), Port: 0, Method: vs.Route, Weight: 1}},
+						Dests: []config.Dest{{Addr: fileAddr("10.0.0.9"), Port: 0, Method: vs.Route, Weight: 1}},
 					},
 					{Proto: vs.UDP, Addr: fileAddr("192.0.2.10"), Port: 80, Scheduler: "wlc"},
 					{
 						Proto: vs.TCP, FwMark: 7, Scheduler: "lc",
 						Persistent: true, Timeout: 60, Netmask: fileAddr("255.255.0.0"),
-						Dests: []Dest{{Addr: fileAddr("10.0.0.4"), Port: 0, Method: vs.Masq, Weight: 5}},
+						Dests: []config.Dest{{Addr: fileAddr("10.0.0.4"), Port: 0, Method: vs.Masq, Weight: 5}},
 					},
 				}},
 			},
@@ -105,33 +107,33 @@ func TestParseGood(t *testing.T) {
 		{
 			name: "port groups and mark services",
 			path: "testdata/file-fwmark.toml",
-			want: &File{
+			want: &config.File{
 				Interfaces: []string{"eth0"},
-				Socket:     DefaultSocket,
-				Marks: []Mark{
-					{Mark: 21, Matches: []MarkMatch{
-						{Proto: vs.TCP, Addr: filePrefix("192.0.2.10/32"), Ports: []PortRange{{20, 21}, {10000, 20000}}},
+				Socket:     config.DefaultSocket,
+				Marks: []config.Mark{
+					{Mark: 21, Matches: []config.MarkMatch{
+						{Proto: vs.TCP, Addr: filePrefix("192.0.2.10/32"), Ports: []config.PortRange{{First: 20, Last: 21}, {First: 10000, Last: 20000}}},
 					}},
-					{Mark: 65536, Matches: []MarkMatch{
-						{Proto: vs.TCP, Addr: filePrefix("198.51.100.16/28"), Ports: []PortRange{{80, 81}, {443, 443}}},
-						{Proto: vs.UDP, Addr: filePrefix("198.51.100.16/28"), Ports: []PortRange{{53, 53}}},
+					{Mark: 65536, Matches: []config.MarkMatch{
+						{Proto: vs.TCP, Addr: filePrefix("198.51.100.16/28"), Ports: []config.PortRange{{First: 80, Last: 81}, {First: 443, Last: 443}}},
+						{Proto: vs.UDP, Addr: filePrefix("198.51.100.16/28"), Ports: []config.PortRange{{First: 53, Last: 53}}},
 						{Proto: vs.UDP, Addr: filePrefix("203.0.113.7/32")},
 					}},
-					{Mark: 4294967295, Matches: []MarkMatch{
+					{Mark: 4294967295, Matches: []config.MarkMatch{
 						{Proto: vs.UDP, Addr: filePrefix("203.0.113.0/24")},
 					}},
 				},
-				Rules: Rules{Services: []Service{
+				Rules: config.Rules{Services: []config.Service{
 					{
 						Proto: vs.TCP, FwMark: 21, Scheduler: "rr", Persistent: true, Timeout: 300,
-						Dests: []Dest{
+						Dests: []config.Dest{
 							{Addr: fileAddr("10.0.0.1"), Port: 0, Method: vs.Route, Weight: 1},
 							{Addr: fileAddr("10.0.0.2"), Port: 0, Method: vs.Tunnel, Weight: 2},
 						},
 					},
 					{
 						Proto: vs.TCP, FwMark: 65536, Scheduler: "sh", SchedFlags: []string{"sh-port"}, OnePacket: true,
-						Dests: []Dest{
+						Dests: []config.Dest{
 							{Addr: fileAddr("10.0.1.1"), Port: 8080, Method: vs.Masq, Weight: 1},
 							{Addr: fileAddr("10.0.1.2"), Port: 0, Method: vs.Masq, Weight: 1},
 						},
@@ -143,10 +145,10 @@ func TestParseGood(t *testing.T) {
 		{
 			name: "sysctl switches as integers",
 			path: "testdata/file-sysctl.toml",
-			want: &File{
+			want: &config.File{
 				Interfaces: []string{"eth0"},
-				Socket:     DefaultSocket,
-				Knobs: Knobs{
+				Socket:     config.DefaultSocket,
+				Knobs: config.Knobs{
 					ConnReuseMode: 0, ConnReuseSet: true, ExpireNodestConn: true, SloppyTCP: true,
 					LBLCExpiration: 3600, LBLCRExpiration: 1, MHTableSize: 65521, Overhead: "total",
 				},
@@ -154,17 +156,17 @@ func TestParseGood(t *testing.T) {
 		},
 		{
 			name: "lab FTP example: the seed's port group",
-			path: "../examples/ftp.toml",
-			want: &File{
+			path: "../../examples/ftp.toml",
+			want: &config.File{
 				Interfaces: []string{"d-eth0"},
-				Socket:     DefaultSocket,
-				Marks: []Mark{{Mark: 21, Matches: []MarkMatch{{
+				Socket:     config.DefaultSocket,
+				Marks: []config.Mark{{Mark: 21, Matches: []config.MarkMatch{{
 					Proto: vs.TCP, Addr: filePrefix("10.77.0.100/32"),
-					Ports: []PortRange{{20, 21}, {10000, 20000}},
+					Ports: []config.PortRange{{First: 20, Last: 21}, {First: 10000, Last: 20000}},
 				}}}},
-				Rules: Rules{Services: []Service{{
+				Rules: config.Rules{Services: []config.Service{{
 					Proto: vs.TCP, FwMark: 21, Scheduler: "rr", Persistent: true, Timeout: 10,
-					Dests: []Dest{
+					Dests: []config.Dest{
 						{Addr: fileAddr("10.77.0.11"), Port: 0, Method: vs.Route, Weight: 1},
 						{Addr: fileAddr("10.77.0.12"), Port: 0, Method: vs.Route, Weight: 1},
 					},
@@ -174,21 +176,21 @@ func TestParseGood(t *testing.T) {
 		{
 			name: "inline tables and dotted keys",
 			path: "testdata/file-inline.toml",
-			want: &File{
+			want: &config.File{
 				Interfaces: []string{"eth0"},
-				Socket:     DefaultSocket,
-				Timeouts:   Timeouts{TCP: 10, UDP: 20},
-				Rules: Rules{Services: []Service{
+				Socket:     config.DefaultSocket,
+				Timeouts:   config.Timeouts{TCP: 10, UDP: 20},
+				Rules: config.Rules{Services: []config.Service{
 					{
 						Proto: vs.TCP, Addr: fileAddr("198.51.100.1"), Port: 443, Scheduler: "lc",
-						Dests: []Dest{
+						Dests: []config.Dest{
 							{Addr: fileAddr("10.1.0.1"), Port: 443, Method: vs.Route, Weight: 1},
 							{Addr: fileAddr("10.1.0.2"), Port: 443, Method: vs.Route, Weight: 5},
 						},
 					},
 					{
 						Proto: vs.TCP, Addr: fileAddr("198.51.100.1"), Port: 80, Scheduler: "wlc",
-						Dests: []Dest{{Addr: fileAddr("10.1.0.1"), Port: 8080, Method: vs.Masq, Weight: 1}},
+						Dests: []config.Dest{{Addr: fileAddr("10.1.0.1"), Port: 8080, Method: vs.Masq, Weight: 1}},
 					},
 				}},
 			},
@@ -196,14 +198,14 @@ func TestParseGood(t *testing.T) {
 		{
 			name: "mh flags named for the scheduler",
 			path: "testdata/file-mh.toml",
-			want: &File{
+			want: &config.File{
 				Interfaces: []string{"ens3"},
-				Socket:     DefaultSocket,
-				Rules: Rules{Services: []Service{
+				Socket:     config.DefaultSocket,
+				Rules: config.Rules{Services: []config.Service{
 					{
 						Proto: vs.TCP, Addr: fileAddr("203.0.113.5"), Port: 443, Scheduler: "mh",
 						SchedFlags: []string{"mh-port", "flag-3"},
-						Dests: []Dest{
+						Dests: []config.Dest{
 							{Addr: fileAddr("10.2.0.1"), Port: 443, Method: vs.Route, Weight: 1},
 							{Addr: fileAddr("10.2.0.2"), Port: 443, Method: vs.Route, Weight: 1},
 						},
@@ -1036,7 +1038,7 @@ scheduler = "wrr"
 			if got := err.Error(); got != tt.want {
 				t.Errorf("Parse error\n got: %s\nwant: %s", got, tt.want)
 			}
-			var fe *Error
+			var fe *config.Error
 			if !errors.As(err, &fe) {
 				t.Fatalf("error is %T, want *Error", err)
 			}
@@ -1083,7 +1085,7 @@ mark = 21
 		},
 		{
 			name: "the FTP example",
-			file: "../examples/ftp.toml",
+			file: "../../examples/ftp.toml",
 			commands: []string{
 				"-A -f 21 -s rr -p 10",
 				"-a -f 21 -r 10.77.0.11 -g -w 1",
@@ -1150,7 +1152,7 @@ persistence_timeout = 300
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var f *File
+			var f *config.File
 			var err error
 			if strings.HasSuffix(tt.file, ".toml") {
 				f, err = Load(tt.file)
@@ -1160,11 +1162,11 @@ persistence_timeout = 300
 			if err != nil {
 				t.Fatal(err)
 			}
-			var want Rules
+			var want config.Rules
 			for _, line := range tt.commands {
-				c, err := ParseArgs(strings.Fields(line))
+				c, err := ipvsadm.ParseArgs(strings.Fields(line))
 				if err != nil {
-					t.Fatalf("ParseArgs(%q): %v", line, err)
+					t.Fatalf("ipvsadm.ParseArgs(%q): %v", line, err)
 				}
 				if err := want.Apply(c); err != nil {
 					t.Fatalf("Apply(%q): %v", line, err)
@@ -1180,7 +1182,7 @@ persistence_timeout = 300
 // TestExamplesREADME parses every toml block of examples/README.md, so
 // the documentation cannot drift from the parser.
 func TestExamplesREADME(t *testing.T) {
-	const path = "../examples/README.md"
+	const path = "../../examples/README.md"
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -1216,12 +1218,12 @@ func TestExamplesREADME(t *testing.T) {
 func TestErrorString(t *testing.T) {
 	tests := []struct {
 		name string
-		err  Error
+		err  config.Error
 		want string
 	}{
-		{"all parts", Error{File: "a.toml", Line: 3, Field: "x.y", Msg: "bad"}, "a.toml:3: x.y: bad"},
-		{"no line", Error{File: "a.toml", Field: "x", Msg: "bad"}, "a.toml: x: bad"},
-		{"no field", Error{File: "a.toml", Line: 1, Msg: "bad"}, "a.toml:1: bad"},
+		{"all parts", config.Error{File: "a.toml", Line: 3, Field: "x.y", Msg: "bad"}, "a.toml:3: x.y: bad"},
+		{"no line", config.Error{File: "a.toml", Field: "x", Msg: "bad"}, "a.toml: x: bad"},
+		{"no field", config.Error{File: "a.toml", Line: 1, Msg: "bad"}, "a.toml:1: bad"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1341,7 +1343,7 @@ k = "v"
 
 // checkFile verifies, independently of the parser, what every accepted
 // File must hold.
-func checkFile(f *File) error {
+func checkFile(f *config.File) error {
 	if len(f.Interfaces) == 0 {
 		return errors.New("no interfaces")
 	}
@@ -1364,7 +1366,7 @@ func checkFile(f *File) error {
 	if err != nil {
 		return err
 	}
-	keys := map[ServiceKey]bool{}
+	keys := map[config.ServiceKey]bool{}
 	for i := range f.Rules.Services {
 		s := &f.Rules.Services[i]
 		if s.FwMark != 0 {
@@ -1373,7 +1375,7 @@ func checkFile(f *File) error {
 				return fmt.Errorf("service %d: mark service %d (defined %v) proto %v address %v port %d",
 					i, s.FwMark, mk != nil, s.Proto, s.Addr, s.Port)
 			}
-			if s.OnePacket && !slices.ContainsFunc(mk.Matches, func(m MarkMatch) bool { return m.Proto == vs.UDP }) {
+			if s.OnePacket && !slices.ContainsFunc(mk.Matches, func(m config.MarkMatch) bool { return m.Proto == vs.UDP }) {
 				return fmt.Errorf("service %d: one-packet on mark %d without udp", i, s.FwMark)
 			}
 		} else {
@@ -1436,8 +1438,8 @@ func checkFile(f *File) error {
 }
 
 // checkMarks verifies the marks of a File and returns them by number.
-func checkMarks(marks []Mark) (map[uint32]*Mark, error) {
-	byNum := make(map[uint32]*Mark, len(marks))
+func checkMarks(marks []config.Mark) (map[uint32]*config.Mark, error) {
+	byNum := make(map[uint32]*config.Mark, len(marks))
 	for i := range marks {
 		mk := &marks[i]
 		if mk.Mark == 0 || byNum[mk.Mark] != nil || len(mk.Matches) == 0 {
@@ -1467,7 +1469,7 @@ func checkMarks(marks []Mark) (map[uint32]*Mark, error) {
 }
 
 // checkKnobs verifies the [sysctl] settings of a File.
-func checkKnobs(k Knobs) error {
+func checkKnobs(k config.Knobs) error {
 	mhSizes := []int{0, 251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071} // ip_vs_mh.c primes[]
 	const maxExpiration = (1<<31 - 1) / 1000
 	switch {
@@ -1485,7 +1487,7 @@ func checkKnobs(k Knobs) error {
 
 // encodeFile writes f as ulvs.toml text, every key spelled out. It is the
 // test's inverse of Parse.
-func encodeFile(f *File) string {
+func encodeFile(f *config.File) string {
 	var b strings.Builder
 	q := strconv.Quote
 	fmt.Fprintf(&b, "[director]\ninterfaces = [")
@@ -1562,7 +1564,7 @@ func encodeFile(f *File) string {
 
 // encodeKnobs writes k as a [sysctl] table, leaving out the keys whose
 // zero value stands for the default.
-func encodeKnobs(b *strings.Builder, k Knobs) {
+func encodeKnobs(b *strings.Builder, k config.Knobs) {
 	b01 := map[bool]int{false: 0, true: 1}
 	fmt.Fprintf(b, "[sysctl]\nexpire_nodest_conn = %d\nexpire_quiescent_template = %v\nsloppy_tcp = %d\n",
 		b01[k.ExpireNodestConn], k.ExpireQuiescentTemplate, b01[k.SloppyTCP])
@@ -1584,7 +1586,7 @@ func encodeKnobs(b *strings.Builder, k Knobs) {
 }
 
 // assertFileRoundTrip checks that f written out and parsed again is f.
-func assertFileRoundTrip(t *testing.T, f *File) {
+func assertFileRoundTrip(t *testing.T, f *config.File) {
 	t.Helper()
 	text := encodeFile(f)
 	again, err := Parse(f.Path, []byte(text))
@@ -1598,7 +1600,7 @@ func assertFileRoundTrip(t *testing.T, f *File) {
 
 func FuzzParse(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/*.toml")
-	seeds = append(seeds, "../examples/ulvs.toml", "../examples/ftp.toml")
+	seeds = append(seeds, "../../examples/ulvs.toml", "../../examples/ftp.toml")
 	for _, path := range seeds {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -1611,7 +1613,7 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file, err := Parse("fuzz.toml", data)
 		if err != nil {
-			var fe *Error
+			var fe *config.Error
 			if !errors.As(err, &fe) {
 				t.Fatalf("error is %T, want *Error: %v", err, err)
 			}

@@ -1,4 +1,4 @@
-package config
+package tomlfile
 
 import (
 	"errors"
@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/vs"
 )
 
@@ -28,7 +29,7 @@ var tomlForward = map[vs.Method]string{
 // Parse fills in are written out explicitly where that keeps the file
 // clear (scheduler, forward, weight); comments are not kept. It fails
 // with ErrNotExpressible for rules the format cannot hold.
-func (f *File) MarshalTOML() ([]byte, error) {
+func MarshalTOML(f *config.File) ([]byte, error) {
 	var b strings.Builder
 	b.WriteString("# ulvs director configuration (ulvsd -c). Written by ulvsd.\n\n")
 	b.WriteString("[director]\n")
@@ -40,7 +41,7 @@ func (f *File) MarshalTOML() ([]byte, error) {
 		b.WriteString(tomlString(name))
 	}
 	b.WriteString("]\n")
-	if f.Socket != "" && f.Socket != DefaultSocket {
+	if f.Socket != "" && f.Socket != config.DefaultSocket {
 		fmt.Fprintf(&b, "socket = %s\n", tomlString(f.Socket))
 	}
 	if f.Workers != 0 {
@@ -49,7 +50,7 @@ func (f *File) MarshalTOML() ([]byte, error) {
 	if f.ConnTableSize != 0 {
 		fmt.Fprintf(&b, "conn_table_size = %d\n", f.ConnTableSize)
 	}
-	if t := f.Timeouts; t != (Timeouts{}) {
+	if t := f.Timeouts; t != (config.Timeouts{}) {
 		b.WriteString("\n[timeouts]\n")
 		for _, kv := range []struct {
 			k string
@@ -77,7 +78,7 @@ func (f *File) MarshalTOML() ([]byte, error) {
 	return []byte(b.String()), nil
 }
 
-func writeKnobs(b *strings.Builder, k *Knobs) {
+func writeKnobs(b *strings.Builder, k *config.Knobs) {
 	var lines []string
 	if k.ConnReuseSet {
 		lines = append(lines, fmt.Sprintf("conn_reuse_mode = %d", k.ConnReuseMode))
@@ -112,7 +113,7 @@ func writeKnobs(b *strings.Builder, k *Knobs) {
 	}
 }
 
-func writeMark(b *strings.Builder, m *Mark) error {
+func writeMark(b *strings.Builder, m *config.Mark) error {
 	fmt.Fprintf(b, "\n[[fwmark]]\nmark = %d\n", m.Mark)
 	for _, mm := range m.Matches {
 		if !mm.Addr.Addr().Is4() {
@@ -158,11 +159,11 @@ func protoKey(p vs.Protocol) (string, error) {
 // MarshalServices writes the [[virtual_server]] tables of r, each service
 // and real server in r's order, every setting explicit. Two Rules that
 // give the same text are the same rules as far as the file can tell.
-func MarshalServices(r Rules) ([]byte, error) {
+func MarshalServices(r config.Rules) ([]byte, error) {
 	var b strings.Builder
 	for i := range r.Services {
 		s := &r.Services[i]
-		name := serviceName(s.Key())
+		name := s.Key().Name()
 		b.WriteString("\n[[virtual_server]]\n")
 		if s.FwMark != 0 {
 			fmt.Fprintf(&b, "fwmark = %d\n", s.FwMark)
@@ -243,7 +244,7 @@ func MarshalServices(r Rules) ([]byte, error) {
 // the end. Everything else, comments included, stays as it was. The
 // result is parsed as path to make sure it holds exactly r; data must
 // parse too.
-func ReplaceServices(path string, data []byte, r Rules) ([]byte, error) {
+func ReplaceServices(path string, data []byte, r config.Rules) ([]byte, error) {
 	if _, err := Parse(path, data); err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package config
+package ipvsadm
 
 import (
 	"net/netip"
@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/vs"
 )
 
@@ -46,173 +47,173 @@ func TestParseArgs(t *testing.T) {
 	tests := []struct {
 		name string
 		args string
-		want Command
+		want config.Command
 	}{
 		{
 			name: "no arguments lists",
 			args: "",
-			want: Command{Op: OpList},
+			want: config.Command{Op: config.OpList},
 		},
 		{
 			name: "add service defaults to wlc",
 			args: "-A -t 10.77.0.100:80",
-			want: Command{Op: OpAddService, HasService: true,
-				Service: Service{Proto: vs.TCP, Addr: vip, Port: 80, Scheduler: "wlc"}},
+			want: config.Command{Op: config.OpAddService, HasService: true,
+				Service: config.Service{Proto: vs.TCP, Addr: vip, Port: 80, Scheduler: "wlc"}},
 		},
 		{
 			name: "add service rr persistent default timeout",
 			args: "-A -t 10.77.0.100:80 -s rr -p",
-			want: Command{Op: OpAddService, HasService: true,
-				Service: Service{Proto: vs.TCP, Addr: vip, Port: 80, Scheduler: "rr", Persistent: true, Timeout: 360}},
+			want: config.Command{Op: config.OpAddService, HasService: true,
+				Service: config.Service{Proto: vs.TCP, Addr: vip, Port: 80, Scheduler: "rr", Persistent: true, Timeout: 360}},
 		},
 		{
 			name: "persistent with value and netmask",
 			args: "-A -u 10.77.0.100:53 -s wrr -p 3 -M 255.255.255.0",
-			want: Command{Op: OpAddService, HasService: true,
-				Service: Service{Proto: vs.UDP, Addr: vip, Port: 53, Scheduler: "wrr", Persistent: true, Timeout: 3,
+			want: config.Command{Op: config.OpAddService, HasService: true,
+				Service: config.Service{Proto: vs.UDP, Addr: vip, Port: 53, Scheduler: "wrr", Persistent: true, Timeout: 3,
 					Netmask: mustAddr("255.255.255.0")}},
 		},
 		{
 			name: "optional argument skips a following option",
 			args: "-A -t 10.77.0.100:0 -p -s sh -b sh-port,sh-fallback",
-			want: Command{Op: OpAddService, HasService: true,
-				Service: Service{Proto: vs.TCP, Addr: vip, Port: 0, Scheduler: "sh", Persistent: true, Timeout: 360,
+			want: config.Command{Op: config.OpAddService, HasService: true,
+				Service: config.Service{Proto: vs.TCP, Addr: vip, Port: 0, Scheduler: "sh", Persistent: true, Timeout: 360,
 					SchedFlags: []string{"sh-fallback", "sh-port"}}},
 		},
 		{
 			name: "long options",
 			args: "--add-service --tcp-service=10.77.0.100:80 --scheduler rr --persistent=60",
-			want: Command{Op: OpAddService, HasService: true,
-				Service: Service{Proto: vs.TCP, Addr: vip, Port: 80, Scheduler: "rr", Persistent: true, Timeout: 60}},
+			want: config.Command{Op: config.OpAddService, HasService: true,
+				Service: config.Service{Proto: vs.TCP, Addr: vip, Port: 80, Scheduler: "rr", Persistent: true, Timeout: 60}},
 		},
 		{
 			name: "clustered short options with attached argument",
 			args: "-At10.77.0.100:80 -srr",
-			want: Command{Op: OpAddService, HasService: true,
-				Service: Service{Proto: vs.TCP, Addr: vip, Port: 80, Scheduler: "rr"}},
+			want: config.Command{Op: config.OpAddService, HasService: true,
+				Service: config.Service{Proto: vs.TCP, Addr: vip, Port: 80, Scheduler: "rr"}},
 		},
 		{
 			name: "names resolve",
 			args: "-E -t www:http -s lc",
-			want: Command{Op: OpEditService, HasService: true,
-				Service: Service{Proto: vs.TCP, Addr: mustAddr("192.0.2.80"), Port: 80, Scheduler: "lc"}},
+			want: config.Command{Op: config.OpEditService, HasService: true,
+				Service: config.Service{Proto: vs.TCP, Addr: mustAddr("192.0.2.80"), Port: 80, Scheduler: "lc"}},
 		},
 		{
 			name: "inet_aton short form",
 			args: "-D -t 10.1:80",
-			want: Command{Op: OpDelService, HasService: true,
-				Service: Service{Proto: vs.TCP, Addr: mustAddr("10.0.0.1"), Port: 80}},
+			want: config.Command{Op: config.OpDelService, HasService: true,
+				Service: config.Service{Proto: vs.TCP, Addr: mustAddr("10.0.0.1"), Port: 80}},
 		},
 		{
 			name: "fwmark service",
 			args: "-A -f 1 -s rr -p 300",
-			want: Command{Op: OpAddService, HasService: true,
-				Service: Service{Proto: vs.TCP, FwMark: 1, Scheduler: "rr", Persistent: true, Timeout: 300}},
+			want: config.Command{Op: config.OpAddService, HasService: true,
+				Service: config.Service{Proto: vs.TCP, FwMark: 1, Scheduler: "rr", Persistent: true, Timeout: 300}},
 		},
 		{
 			name: "add dest defaults: route, weight 1, service port",
 			args: "-a -t 10.77.0.100:80 -r 10.77.0.11",
-			want: Command{Op: OpAddDest, HasService: true,
-				Service: Service{Proto: vs.TCP, Addr: vip, Port: 80},
-				Dest:    Dest{Addr: rip, Port: 80, Method: vs.Route, Weight: 1}},
+			want: config.Command{Op: config.OpAddDest, HasService: true,
+				Service: config.Service{Proto: vs.TCP, Addr: vip, Port: 80},
+				Dest:    config.Dest{Addr: rip, Port: 80, Method: vs.Route, Weight: 1}},
 		},
 		{
 			name: "route forces the service port",
 			args: "-a -t 10.77.0.100:80 -r 10.77.0.11:8080 -g -w 2",
-			want: Command{Op: OpAddDest, HasService: true,
-				Service: Service{Proto: vs.TCP, Addr: vip, Port: 80},
-				Dest:    Dest{Addr: rip, Port: 80, Method: vs.Route, Weight: 2}},
+			want: config.Command{Op: config.OpAddDest, HasService: true,
+				Service: config.Service{Proto: vs.TCP, Addr: vip, Port: 80},
+				Dest:    config.Dest{Addr: rip, Port: 80, Method: vs.Route, Weight: 2}},
 		},
 		{
 			name: "masquerading keeps the dest port",
 			args: "-a -t 10.77.0.100:80 -r 10.77.0.11:8080 -m -w 0 -x 100 -y 10",
-			want: Command{Op: OpAddDest, HasService: true,
-				Service: Service{Proto: vs.TCP, Addr: vip, Port: 80},
-				Dest:    Dest{Addr: rip, Port: 8080, Method: vs.Masq, Weight: 0, UThreshold: 100, LThreshold: 10}},
+			want: config.Command{Op: config.OpAddDest, HasService: true,
+				Service: config.Service{Proto: vs.TCP, Addr: vip, Port: 80},
+				Dest:    config.Dest{Addr: rip, Port: 8080, Method: vs.Masq, Weight: 0, UThreshold: 100, LThreshold: 10}},
 		},
 		{
 			name: "tunnel long form",
 			args: "--add-server --tcp-service 10.77.0.100:80 --real-server 10.77.0.11 --ipip --weight 5 --tun-type ipip",
-			want: Command{Op: OpAddDest, HasService: true,
-				Service: Service{Proto: vs.TCP, Addr: vip, Port: 80},
-				Dest:    Dest{Addr: rip, Port: 80, Method: vs.Tunnel, Weight: 5},
-				Tunnel:  TunnelOptions{Type: "ipip"}},
+			want: config.Command{Op: config.OpAddDest, HasService: true,
+				Service: config.Service{Proto: vs.TCP, Addr: vip, Port: 80},
+				Dest:    config.Dest{Addr: rip, Port: 80, Method: vs.Tunnel, Weight: 5},
+				Tunnel:  config.TunnelOptions{Type: "ipip"}},
 		},
 		{
 			name: "edit dest",
 			args: "-e -t 10.77.0.100:80 -r 10.77.0.11 -m -w 5",
-			want: Command{Op: OpEditDest, HasService: true,
-				Service: Service{Proto: vs.TCP, Addr: vip, Port: 80},
-				Dest:    Dest{Addr: rip, Port: 80, Method: vs.Masq, Weight: 5}},
+			want: config.Command{Op: config.OpEditDest, HasService: true,
+				Service: config.Service{Proto: vs.TCP, Addr: vip, Port: 80},
+				Dest:    config.Dest{Addr: rip, Port: 80, Method: vs.Masq, Weight: 5}},
 		},
 		{
 			name: "delete dest keeps its port",
 			args: "-d -t 10.77.0.100:80 -r 10.77.0.11:8080",
-			want: Command{Op: OpDelDest, HasService: true,
-				Service: Service{Proto: vs.TCP, Addr: vip, Port: 80},
-				Dest:    Dest{Addr: rip, Port: 8080, Method: vs.Route, Weight: 1}},
+			want: config.Command{Op: config.OpDelDest, HasService: true,
+				Service: config.Service{Proto: vs.TCP, Addr: vip, Port: 80},
+				Dest:    config.Dest{Addr: rip, Port: 8080, Method: vs.Route, Weight: 1}},
 		},
 		{
 			name: "list numeric clustered",
 			args: "-Ln",
-			want: Command{Op: OpList, List: ListOptions{Numeric: true}},
+			want: config.Command{Op: config.OpList, List: config.ListOptions{Numeric: true}},
 		},
 		{
 			name: "list lowercase clustered",
 			args: "-ln --stats --exact",
-			want: Command{Op: OpList, List: ListOptions{Numeric: true, Stats: true, Exact: true}},
+			want: config.Command{Op: config.OpList, List: config.ListOptions{Numeric: true, Stats: true, Exact: true}},
 		},
 		{
 			name: "list one service",
 			args: "-L -n -t 10.77.0.100:80",
-			want: Command{Op: OpList, HasService: true, List: ListOptions{Numeric: true},
-				Service: Service{Proto: vs.TCP, Addr: vip, Port: 80}},
+			want: config.Command{Op: config.OpList, HasService: true, List: config.ListOptions{Numeric: true},
+				Service: config.Service{Proto: vs.TCP, Addr: vip, Port: 80}},
 		},
 		{
 			name: "list connections",
 			args: "-lnc",
-			want: Command{Op: OpList, List: ListOptions{Numeric: true, Conn: true}},
+			want: config.Command{Op: config.OpList, List: config.ListOptions{Numeric: true, Conn: true}},
 		},
 		{
 			name: "list timeouts",
 			args: "-L --timeout",
-			want: Command{Op: OpList, List: ListOptions{Timeout: true}},
+			want: config.Command{Op: config.OpList, List: config.ListOptions{Timeout: true}},
 		},
 		{
 			name: "set timeouts",
 			args: "--set 30 5 60",
-			want: Command{Op: OpSetTimeout, Timeouts: Timeouts{TCP: 30, TCPFin: 5, UDP: 60}},
+			want: config.Command{Op: config.OpSetTimeout, Timeouts: config.Timeouts{TCP: 30, TCPFin: 5, UDP: 60}},
 		},
 		{
 			name: "zero all",
 			args: "-Z",
-			want: Command{Op: OpZero},
+			want: config.Command{Op: config.OpZero},
 		},
 		{
 			name: "clear",
 			args: "-C",
-			want: Command{Op: OpClear},
+			want: config.Command{Op: config.OpClear},
 		},
 		{
 			name: "save numeric",
 			args: "-S -n",
-			want: Command{Op: OpSave, List: ListOptions{Numeric: true}},
+			want: config.Command{Op: config.OpSave, List: config.ListOptions{Numeric: true}},
 		},
 		{
 			name: "help",
 			args: "-h -x junk",
-			want: Command{Op: OpHelp},
+			want: config.Command{Op: config.OpHelp},
 		},
 		{
 			name: "stop daemon",
 			args: "--stop-daemon master",
-			want: Command{Op: OpStopDaemon, Daemon: DaemonOptions{State: "master"}},
+			want: config.Command{Op: config.OpStopDaemon, Daemon: config.DaemonOptions{State: "master"}},
 		},
 		{
 			name: "ipv6 service",
 			args: "-A -t [2001:db8::1]:80",
-			want: Command{Op: OpAddService, HasService: true,
-				Service: Service{Proto: vs.TCP, Addr: mustAddr("2001:db8::1"), Port: 80, Scheduler: "wlc"}},
+			want: config.Command{Op: config.OpAddService, HasService: true,
+				Service: config.Service{Proto: vs.TCP, Addr: mustAddr("2001:db8::1"), Port: 80, Scheduler: "wlc"}},
 		},
 	}
 	for _, tt := range tests {
@@ -356,7 +357,7 @@ func TestArgsRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("ParseArgs(%q): %v", line, err)
 		}
-		if got := strings.Join(c.Args(), " "); got != line {
+		if got := strings.Join(Args(&c), " "); got != line {
 			t.Errorf("Args() = %q, want %q", got, line)
 		}
 	}
@@ -388,22 +389,22 @@ func TestParseRestoreTestdata(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var r Rules
+			var r config.Rules
 			var out []string
 			for _, c := range cmds {
 				if err := r.Apply(c); err != nil {
-					t.Fatalf("Apply(%v): %v", c.Args(), err)
+					t.Fatalf("Apply(%v): %v", Args(&c), err)
 				}
 			}
 			for _, s := range r.Services {
-				c := Command{Op: OpAddService, Service: s, HasService: true}
-				out = append(out, strings.Join(c.Args(), " "))
+				c := config.Command{Op: config.OpAddService, Service: s, HasService: true}
+				out = append(out, strings.Join(Args(&c), " "))
 				for _, d := range s.Dests {
-					dc := Command{Op: OpAddDest, Service: s, HasService: true, Dest: d}
+					dc := config.Command{Op: config.OpAddDest, Service: s, HasService: true, Dest: d}
 					if d.Method == vs.Tunnel {
-						dc.Tunnel.Type = TunnelIPIP
+						dc.Tunnel.Type = config.TunnelIPIP
 					}
-					out = append(out, strings.Join(dc.Args(), " "))
+					out = append(out, strings.Join(Args(&dc), " "))
 				}
 			}
 			want, err := os.ReadFile(f)
@@ -440,20 +441,20 @@ func FuzzParseArgs(f *testing.F) {
 		if err := c.Validate(); err != nil {
 			t.Fatalf("ParseArgs(%q) accepted %+v, Validate: %v", line, c, err)
 		}
-		if !c.Op.IsRuleEdit() && c.Op != OpZero && c.Op != OpSetTimeout {
+		if !c.Op.IsRuleEdit() && c.Op != config.OpZero && c.Op != config.OpSetTimeout {
 			return
 		}
-		if c.Op != OpAddService && c.Op != OpEditService && len(c.Service.SchedFlags) > 0 {
+		if c.Op != config.OpAddService && c.Op != config.OpEditService && len(c.Service.SchedFlags) > 0 {
 			t.Fatalf("sched flags on %v", c.Op)
 		}
-		again, err := ParseArgsWith(c.Args(), nil)
+		again, err := ParseArgsWith(Args(&c), nil)
 		if err != nil {
-			t.Fatalf("ParseArgs(%q) = %+v; its Args %q do not parse: %v", line, c, c.Args(), err)
+			t.Fatalf("ParseArgs(%q) = %+v; its Args %q do not parse: %v", line, c, Args(&c), err)
 		}
 		if diff := cmp.Diff(c, again, addrOpt, cmpopts.EquateEmpty()); diff != "" {
-			t.Fatalf("round trip of %q via %q (-first +second):\n%s", line, c.Args(), diff)
+			t.Fatalf("round trip of %q via %q (-first +second):\n%s", line, Args(&c), diff)
 		}
-		var r Rules
+		var r config.Rules
 		_ = r.Apply(c) // must not panic
 	})
 }
@@ -473,7 +474,7 @@ func FuzzParseRestore(f *testing.F) {
 		if err != nil {
 			return
 		}
-		var r Rules
+		var r config.Rules
 		for _, c := range cmds {
 			if err := c.Validate(); err != nil {
 				t.Fatalf("accepted command does not validate: %v (%+v)", err, c)

@@ -1,4 +1,4 @@
-package config
+package tomlfile
 
 import (
 	"errors"
@@ -11,13 +11,15 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/ulvs/ulvs/config"
+	"github.com/ulvs/ulvs/config/ipvsadm"
 	"github.com/ulvs/ulvs/vs"
 )
 
 var netipCmp = cmp.Options{
 	cmp.Comparer(func(a, b netip.Addr) bool { return a == b }),
 	cmp.Comparer(func(a, b netip.Prefix) bool { return a == b }),
-	cmpopts.IgnoreFields(File{}, "Path"),
+	cmpopts.IgnoreFields(config.File{}, "Path"),
 }
 
 // TestMarshalTOMLRoundTrip: Parse(MarshalTOML(f)) == f for every good
@@ -33,7 +35,7 @@ func TestMarshalTOMLRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err := f.MarshalTOML()
+			out, err := MarshalTOML(f)
 			if err != nil {
 				t.Fatalf("MarshalTOML: %v", err)
 			}
@@ -44,7 +46,7 @@ func TestMarshalTOMLRoundTrip(t *testing.T) {
 			if diff := cmp.Diff(f, g, netipCmp); diff != "" {
 				t.Errorf("round trip (-want +got):\n%s\nwritten:\n%s", diff, out)
 			}
-			again, err := g.MarshalTOML()
+			again, err := MarshalTOML(g)
 			if err != nil || string(again) != string(out) {
 				t.Errorf("second MarshalTOML differs (%v):\n%s", err, again)
 			}
@@ -57,31 +59,31 @@ func TestMarshalTOMLRoundTrip(t *testing.T) {
 func TestMarshalIpvsadmRules(t *testing.T) {
 	for _, name := range []string{"ipvsadm-dr.save", "ipvsadm-nat.save", "ipvsadm-tun.save"} {
 		t.Run(name, func(t *testing.T) {
-			fh, err := os.Open(filepath.Join("testdata", name))
+			fh, err := os.Open(filepath.Join("..", "ipvsadm", "testdata", name))
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer fh.Close()
-			cmds, err := ParseRestore(fh, nil)
+			cmds, err := ipvsadm.ParseRestore(fh, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var r Rules
+			var r config.Rules
 			for _, c := range cmds {
 				if err := r.Apply(c); err != nil {
-					t.Fatalf("%v: %v", c.Args(), err)
+					t.Fatalf("%v: %v", ipvsadm.Args(&c), err)
 				}
 			}
-			f := &File{Interfaces: []string{"eth0"}, Socket: DefaultSocket, Rules: r}
+			f := &config.File{Interfaces: []string{"eth0"}, Socket: config.DefaultSocket, Rules: r}
 			if hasMark(r) {
 				// The save text has no classifiers: give each mark one.
 				for _, s := range r.Services {
 					if s.FwMark != 0 {
-						f.Marks = append(f.Marks, Mark{Mark: s.FwMark, Matches: []MarkMatch{{Proto: vs.TCP, Addr: netip.MustParsePrefix("192.0.2.1/32")}}})
+						f.Marks = append(f.Marks, config.Mark{Mark: s.FwMark, Matches: []config.MarkMatch{{Proto: vs.TCP, Addr: netip.MustParsePrefix("192.0.2.1/32")}}})
 					}
 				}
 			}
-			out, err := f.MarshalTOML()
+			out, err := MarshalTOML(f)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -96,7 +98,7 @@ func TestMarshalIpvsadmRules(t *testing.T) {
 	}
 }
 
-func hasMark(r Rules) bool {
+func hasMark(r config.Rules) bool {
 	for _, s := range r.Services {
 		if s.FwMark != 0 {
 			return true
@@ -106,15 +108,15 @@ func hasMark(r Rules) bool {
 }
 
 func TestMarshalNotExpressible(t *testing.T) {
-	base := Service{Proto: vs.TCP, Addr: netip.MustParseAddr("10.0.0.1"), Port: 80, Scheduler: "rr"}
+	base := config.Service{Proto: vs.TCP, Addr: netip.MustParseAddr("10.0.0.1"), Port: 80, Scheduler: "rr"}
 	v6 := base
 	v6.Addr = netip.MustParseAddr("2001:db8::1")
 	local := base
-	local.Dests = []Dest{{Addr: netip.MustParseAddr("10.0.0.2"), Port: 80, Method: vs.Local, Weight: 1}}
+	local.Dests = []config.Dest{{Addr: netip.MustParseAddr("10.0.0.2"), Port: 80, Method: vs.Local, Weight: 1}}
 	sctp := base
-	sctp.Proto = ProtoSCTP
-	for name, s := range map[string]Service{"ipv6": v6, "local": local, "sctp": sctp} {
-		if _, err := MarshalServices(Rules{Services: []Service{s}}); !errors.Is(err, ErrNotExpressible) {
+	sctp.Proto = config.ProtoSCTP
+	for name, s := range map[string]config.Service{"ipv6": v6, "local": local, "sctp": sctp} {
+		if _, err := MarshalServices(config.Rules{Services: []config.Service{s}}); !errors.Is(err, ErrNotExpressible) {
 			t.Errorf("%s: error %v, want ErrNotExpressible", name, err)
 		}
 	}
@@ -148,10 +150,10 @@ address = "10.77.0.100:53"
 `
 
 func TestReplaceServices(t *testing.T) {
-	r := Rules{Services: []Service{{
+	r := config.Rules{Services: []config.Service{{
 		Proto: vs.TCP, Addr: netip.MustParseAddr("10.77.0.100"), Port: 443, Scheduler: "wlc",
 		Persistent: true, Timeout: 300, Netmask: netip.MustParseAddr("255.255.255.0"),
-		Dests: []Dest{{Addr: netip.MustParseAddr("10.77.0.13"), Port: 443, Method: vs.Route, Weight: 5, UThreshold: 10}},
+		Dests: []config.Dest{{Addr: netip.MustParseAddr("10.77.0.13"), Port: 443, Method: vs.Route, Weight: 5, UThreshold: 10}},
 	}}}
 	out, err := ReplaceServices("ulvs.toml", []byte(replaceBase), r)
 	if err != nil {
@@ -198,7 +200,7 @@ listen = "127.0.0.1:9100"
 
 func TestReplaceServicesInlineAndEmpty(t *testing.T) {
 	inline := "virtual_server = [\n  { address = \"10.0.0.1:80\", real_server = [{ address = \"10.0.0.2\" }] },\n]\n\n[director]\ninterfaces = [\"eth0\"]\n"
-	out, err := ReplaceServices("x.toml", []byte(inline), Rules{})
+	out, err := ReplaceServices("x.toml", []byte(inline), config.Rules{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +208,7 @@ func TestReplaceServicesInlineAndEmpty(t *testing.T) {
 		t.Errorf("inline array removed: %q, want %q", out, want)
 	}
 	// No services in the file: they go at the end.
-	r := Rules{Services: []Service{{Proto: vs.UDP, Addr: netip.MustParseAddr("10.0.0.1"), Port: 53, Scheduler: "rr", OnePacket: true}}}
+	r := config.Rules{Services: []config.Service{{Proto: vs.UDP, Addr: netip.MustParseAddr("10.0.0.1"), Port: 53, Scheduler: "rr", OnePacket: true}}}
 	out, err = ReplaceServices("x.toml", []byte("[director]\ninterfaces = [\"eth0\"]"), r)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,97 @@
+package load
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/ulvs/ulvs/config"
+)
+
+func TestDetect(t *testing.T) {
+	tests := []struct {
+		name string
+		text string
+		want Format
+	}{
+		{"empty", "", TOML},
+		{"comments only", "# nothing yet\n\n   # still nothing\n", TOML},
+		{"table header", "# ulvs\n[director]\ninterfaces = [\"eth0\"]\n", TOML},
+		{"array of tables", "[[virtual_server]]\n", TOML},
+		{"key = value first", "title = \"x\"\n", TOML},
+		{"dotted key", "director.interfaces = [\"eth0\"]\n", TOML},
+		{"quoted key", "\"director\" . socket=\"/x\"\n", TOML},
+		{"byte order mark", "\xef\xbb\xbf[director]\n", TOML},
+		{"global_defs", "global_defs {\n  router_id LVS_1\n}\n", Keepalived},
+		{"virtual_server", "virtual_server 10.0.0.1 80 {\n  lb_algo rr\n}\n", Keepalived},
+		{"vrrp_instance", "vrrp_instance VI_1 {\n", Keepalived},
+		{"brace on next line", "virtual_server 10.0.0.1 80\n{\n", Keepalived},
+		{"bang comment", "! Configuration File for keepalived\nglobal_defs {\n", Keepalived},
+		{"hash then block", "# keepalived\n\nvrrp_script chk {\n", Keepalived},
+		{"definition", "$VIP=10.0.0.1\n", Keepalived},
+		{"include", "include /etc/keepalived/conf.d/*.conf\n", Keepalived},
+		{"unknown block keyword", "my_block {\n", Keepalived},
+		{"shell script", "#!/bin/sh\nipvsadm -A -t 10.0.0.1:80\n", Unknown},
+		{"lvs.cf", "serial_no = 1\n", TOML}, // key = value: the TOML parser names the key
+		{"prose", "hello world\n", Unknown},
+		{"json", "{\"a\": 1}\n", Unknown},
+		{"bad toml header", "director]\n", Unknown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Detect([]byte(tt.text)); got != tt.want {
+				t.Errorf("Detect(%q) = %v, want %v", tt.text, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+
+	t.Run("toml", func(t *testing.T) {
+		f, err := File(filepath.Join("..", "..", "examples", "ulvs.toml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Format != "toml" || len(f.Rules.Services) == 0 {
+			t.Errorf("Format = %q, %d services; want toml and the example's services", f.Format, len(f.Rules.Services))
+		}
+	})
+	errTests := []struct {
+		name, text, want string
+	}{
+		{"neither", "#!/bin/sh\nipvsadm -C\n",
+			`x.conf:2: not a ulvs TOML file nor a keepalived.conf (it starts with "ipvsadm -C")`},
+		{"long first line", "this line is much longer than forty bytes, so it is cut\n",
+			`x.conf:1: not a ulvs TOML file nor a keepalived.conf (it starts with "this line is much longer than forty byte...")`},
+		{"keepalived until wired", "! keepalived\nglobal_defs {\n}\n",
+			"x.conf:1: this is a keepalived.conf; reading keepalived.conf is not supported yet (convert it to ulvs TOML)"},
+		{"toml errors are the TOML parser's", "[director]\ninterfaces = []\n",
+			"x.conf:2: director.interfaces: must name at least one interface"},
+	}
+	for _, tt := range errTests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := File(write("x.conf", tt.text))
+			var ce *config.Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("File: %v, want a *config.Error", err)
+			}
+			ce.File = filepath.Base(ce.File)
+			if got := ce.Error(); got != tt.want {
+				t.Errorf("File error:\n got %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+	if _, err := File(filepath.Join(dir, "missing.toml")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("File(missing) = %v, want ErrNotExist", err)
+	}
+}

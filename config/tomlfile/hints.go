@@ -1,0 +1,116 @@
+package tomlfile
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+)
+
+// This file says what an unknown key probably meant: keepalived.conf and
+// iptables words, kernel sysctls ulvs does not have, and near misses by
+// edit distance ("did you mean").
+
+// tomlKeyRenames are keepalived.conf names a keepalived user may type, and
+// what ulvs.toml calls them.
+var tomlKeyRenames = map[string]string{
+	"lb_algo":                 "scheduler",
+	"lvs_sched":               "scheduler",
+	"lb_kind":                 "forward",
+	"lvs_method":              "forward",
+	"persistence_granularity": "persistence_netmask",
+	"uthreshold":              "upper_threshold",
+	"lthreshold":              "lower_threshold",
+	"interface":               "interfaces",
+}
+
+// tomlHealthKeys are keepalived's health-check keys; ulvs has no health
+// checks yet.
+var tomlHealthKeys = []string{
+	"delay_loop", "tcp_check", "http_get", "ssl_get", "misc_check",
+	"smtp_check", "dns_check", "udp_check", "ping_check", "bfd_check",
+	"connect_timeout", "connect_port", "retry", "nb_get_retry",
+	"delay_before_retry", "sorry_server", "inhibit_on_failure",
+	"quorum", "hysteresis", "alpha", "omega",
+}
+
+// tomlIptablesRenames are iptables words a user translating MARK rules
+// may type in a [[fwmark]] table, and what ulvs.toml calls them.
+var tomlIptablesRenames = map[string]string{
+	"set_mark": "mark", "set-mark": "mark", "set_xmark": "mark",
+	"destination": "address", "dst": "address", "d": "address",
+	"dport": "ports", "dports": "ports", "destination_ports": "ports", "destination-ports": "ports",
+	"proto": "protocol", "p": "protocol",
+}
+
+// tomlKernelSysctls are the kernel's IPVS sysctls (/proc/sys/net/ipv4/vs/)
+// that ulvs does not implement: named in [sysctl], they get that said.
+var tomlKernelSysctls = []string{
+	"am_droprate", "amemthresh", "backup_only", "cache_bypass", "conntrack",
+	"debug_level", "drop_entry", "drop_packet", "est_cpulist", "est_nice",
+	"ignore_tunneled", "nat_icmp_send", "pmtu_disc", "run_estimation",
+	"schedule_icmp", "secure_tcp", "sloppy_sctp", "snat_reroute",
+	"sync_persist_mode", "sync_ports", "sync_qlen_max", "sync_refresh_period",
+	"sync_retries", "sync_sock_size", "sync_threshold", "sync_version",
+}
+
+// unknownHint suggests what an unknown key of the table at path may have
+// meant.
+func unknownHint(path, key string, known []string) string {
+	lower := strings.ToLower(key)
+	if to, ok := tomlKeyRenames[lower]; ok && slices.Contains(known, to) {
+		return fmt.Sprintf(" (ulvs calls keepalived's %s %q)", key, to)
+	}
+	if to, ok := tomlIptablesRenames[lower]; ok && slices.Contains(known, to) && strings.HasPrefix(path, "fwmark[") {
+		return fmt.Sprintf(" (ulvs calls iptables' %s %q)", key, to)
+	}
+	if slices.Contains(tomlHealthKeys, lower) {
+		return " (health checks are not supported yet)"
+	}
+	if strings.HasPrefix(path, "fwmark[") && !strings.Contains(path, ".") &&
+		(lower == "protocol" || lower == "address" || lower == "ports") {
+		return " (it belongs in a [[fwmark.match]] table)"
+	}
+	if path == "sysctl" {
+		switch {
+		case slices.Contains(tomlKernelSysctls, lower):
+			return " (a kernel IPVS sysctl that ulvs does not implement)"
+		case lower == "net":
+			return " (name the sysctl without its net.ipv4.vs. prefix)"
+		}
+	}
+	best, bestDist := "", 3
+	for _, k := range known {
+		if d := editDistance(lower, k); d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	if best != "" {
+		return fmt.Sprintf(" (did you mean %q?)", best)
+	}
+	return ""
+}
+
+// editDistance is the Levenshtein distance between a and b in bytes.
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return math.MaxInt
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
