@@ -471,10 +471,9 @@ func (c *Checker) afterHTTP(res Result) time.Duration {
 
 // afterMisc is check_misc.c's misc_check_child_thread.
 func (c *Checker) afterMisc(res Result) time.Duration {
-	mp, _ := c.p.(*miscProber)
 	var ei exitInfo
-	if mp != nil {
-		ei = mp.last
+	if mp, ok := c.p.(interface{ exit() exitInfo }); ok {
+		ei = mp.exit()
 	} else if res.OK {
 		ei.Code = 0
 	} else {

@@ -79,7 +79,7 @@ func runSteps(t *testing.T, c config.Check, target Target, up bool, p prober, st
 	t.Helper()
 	rec := &logRecorder{}
 	var changes []Transition
-	ck, err := newChecker(c, target, &Env{Log: slog.New(rec)}, up, func(tr Transition) { changes = append(changes, tr) }, p)
+	ck, err := newChecker(c, target, &Env{Log: newTestLogger(rec)}, up, func(tr Transition) { changes = append(changes, tr) }, p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,23 +97,30 @@ func runSteps(t *testing.T, c config.Check, target Target, up bool, p prober, st
 		if next != s.wantNext {
 			t.Errorf("step %d: next probe in %v, want %v", i, next, s.wantNext)
 		}
-		if diff := cmp.Diff(s.wantLogs, rec.take()); diff != "" {
-			t.Errorf("step %d: log lines (-want +got):\n%s", i, diff)
-		}
-		if ck.Up() != s.wantUp {
-			t.Errorf("step %d: up = %v, want %v", i, ck.Up(), s.wantUp)
-		}
-		var want []Transition
-		if s.wantChange != nil {
-			want = []Transition{*s.wantChange}
-		}
-		got := changes
-		for j := range got {
-			got[j].Result = Result{} // compare verdicts and weights only
-		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("step %d: transitions (-want +got):\n%s", i, diff)
-		}
+		checkStep(t, i, ck, rec, changes, s)
+	}
+}
+
+func newTestLogger(rec *logRecorder) *slog.Logger { return slog.New(rec) }
+
+// checkStep compares the logs, verdict and transitions of step i.
+func checkStep(t *testing.T, i int, ck *Checker, rec *logRecorder, changes []Transition, s step) {
+	t.Helper()
+	if diff := cmp.Diff(s.wantLogs, rec.take()); diff != "" {
+		t.Errorf("step %d: log lines (-want +got):\n%s", i, diff)
+	}
+	if ck.Up() != s.wantUp {
+		t.Errorf("step %d: up = %v, want %v", i, ck.Up(), s.wantUp)
+	}
+	var want []Transition
+	if s.wantChange != nil {
+		want = []Transition{*s.wantChange}
+	}
+	for j := range changes {
+		changes[j].Result = Result{} // compare verdicts and weights only
+	}
+	if diff := cmp.Diff(want, changes); diff != "" {
+		t.Errorf("step %d: transitions (-want +got):\n%s", i, diff)
 	}
 }
 

@@ -62,6 +62,9 @@ func lookupCred(name string) (*syscall.Credential, error) {
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }
 
+// exit is how the last run ended.
+func (p *miscProber) exit() exitInfo { return p.last }
+
 func (p *miscProber) probe(ctx context.Context) Result {
 	ei, err := runProgram(ctx, p.argv, p.timeout, runOpts{Cred: p.cred})
 	if err != nil {

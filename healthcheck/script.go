@@ -63,6 +63,8 @@ type runOpts struct {
 	Stdout io.Writer
 	// Cred runs the program as another user (MISC_CHECK's user).
 	Cred *syscall.Credential
+	// Grace is the time between SIGTERM and SIGKILL; 0 = termGrace.
+	Grace time.Duration
 }
 
 // runProgram starts argv and waits for it as RunScript describes. The
@@ -103,7 +105,11 @@ func runProgram(ctx context.Context, argv []string, timeout time.Duration, o run
 	}
 	// Timed out (or shutting down): the whole group, politely first.
 	_ = syscall.Kill(-pgid, syscall.SIGTERM)
-	grace := time.NewTimer(termGrace)
+	g := o.Grace
+	if g <= 0 {
+		g = termGrace
+	}
+	grace := time.NewTimer(g)
 	defer grace.Stop()
 	select {
 	case <-done:
