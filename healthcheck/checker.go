@@ -552,10 +552,7 @@ func (c *Checker) afterMisc(res Result) time.Duration {
 		}
 	}
 	if weightChanged && c.up {
-		c.mu.Lock()
-		c.st.LastTransition = res.At
-		c.st.Transitions++
-		c.mu.Unlock()
+		// Not a verdict change: Status's transition count stays.
 		c.onChange(Transition{Up: true, Weight: c.curWeight, Result: res})
 	}
 	c.hasRun = true
