@@ -5,6 +5,7 @@ import (
 	"net/netip"
 
 	"github.com/ulvs/ulvs/config"
+	"github.com/ulvs/ulvs/healthcheck"
 	"github.com/ulvs/ulvs/vs"
 )
 
@@ -80,6 +81,9 @@ type Snapshot struct {
 	// Engine holds the data path's counters by name (frames, answers,
 	// drops by reason); ulvs-only, shown by `ulvs stats`.
 	Engine map[string]uint64 `json:",omitempty"`
+	// Checks are the health checks of the checked services, their
+	// servers and checkers (ulvs checks); ulvs-only.
+	Checks []healthcheck.VirtualStatus `json:",omitempty"`
 }
 
 // Info returns s's version and table size with the defaults filled in.

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ulvs/ulvs/arp"
@@ -16,6 +17,7 @@ import (
 	"github.com/ulvs/ulvs/conntrack"
 	"github.com/ulvs/ulvs/engine"
 	"github.com/ulvs/ulvs/estimator"
+	"github.com/ulvs/ulvs/healthcheck"
 	"github.com/ulvs/ulvs/vs"
 )
 
@@ -52,6 +54,8 @@ type Director struct {
 	comp      *compiler
 	resolvers []*ifaceResolver
 	rates     estimator.Table // rates.go
+	// checks reports the health checks' status (SetCheckStatus).
+	checks atomic.Pointer[func() []healthcheck.VirtualStatus]
 }
 
 // ifaceResolver resolves the real servers reachable on one interface.

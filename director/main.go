@@ -18,6 +18,7 @@ import (
 	"github.com/ulvs/ulvs/conntrack"
 	"github.com/ulvs/ulvs/ctl"
 	"github.com/ulvs/ulvs/engine"
+	"github.com/ulvs/ulvs/healthcheck"
 )
 
 const usage = `Usage: ulvsd -c FILE [--socket PATH]
@@ -85,6 +86,12 @@ func run(args []string, stderr io.Writer) int {
 		opts.interfaces = strings.Split(*ifaces, ",")
 	case file != nil:
 		opts.interfaces = file.Interfaces
+	}
+	if len(opts.interfaces) == 0 {
+		// A keepalived.conf names its interface in a vrrp_instance; one
+		// without any needs -i.
+		fmt.Fprintf(stderr, "ulvsd: %s names no interface to listen on (keepalived.conf: a vrrp_instance's interface); give -i IFACE\n", *cfgPath)
+		return 2
 	}
 	opts.socket = *socket
 	if opts.socket == "" {
@@ -155,8 +162,14 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 	if err != nil {
 		return err
 	}
+	// The checker, like keepalived's, changes the table only through the
+	// director's edit API; a file (re)load goes through it so that the
+	// servers it holds down stay down.
+	mon := healthcheck.New(healthcheck.Config{Editor: dir, Logger: log})
+	dir.SetCheckStatus(mon.Status)
 	if file != nil {
-		if err := dir.SetConfig(file.Rules, file.Marks, file.Knobs); err != nil {
+		logWarnings(file, log)
+		if err := mon.Load(file, installer(dir, file)); err != nil {
 			return fmt.Errorf("%s: %w", cfgPath, err)
 		}
 	}
@@ -177,10 +190,11 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 	done := make(chan error, 4)
 	go func() { done <- eng.Run(ctx) }()
 	go func() { done <- dir.Run(ctx) }()
+	go func() { done <- mon.Run(ctx) }()
 	go func() { done <- ctl.Serve(ctx, ln, &saver{Director: dir, cfgPath: cfgPath, opts: o, log: log}, log) }()
 	go announceAgain(ctx, eng)
 	go dir.runRates(ctx)
-	running := 3
+	running := 4
 	if mln != nil {
 		running++
 		go func() { done <- serveMetrics(ctx, mln, dir, log) }()
@@ -198,7 +212,7 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 				log.Info("SIGHUP ignored: no configuration file")
 				continue
 			}
-			reload(cfgPath, dir, log)
+			reload(cfgPath, dir, mon, log)
 		case err := <-done:
 			running--
 			if err != nil && !errors.Is(err, context.Canceled) && firstErr == nil {
@@ -221,13 +235,14 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 
 // reload applies the file's current content; on any error the running
 // configuration stays as it was.
-func reload(path string, dir *Director, log *slog.Logger) {
+func reload(path string, dir *Director, mon *healthcheck.Monitor, log *slog.Logger) {
 	f, err := load.File(path)
 	if err != nil {
 		log.Error("reload failed, keeping the running configuration", "err", err)
 		return
 	}
-	if err := dir.SetConfig(f.Rules, f.Marks, f.Knobs); err != nil {
+	logWarnings(f, log)
+	if err := mon.Load(f, installer(dir, f)); err != nil {
 		log.Error("reload failed, keeping the running configuration", "file", path, "err", err)
 		return
 	}
@@ -235,6 +250,20 @@ func reload(path string, dir *Director, log *slog.Logger) {
 		log.Error("reload: timeouts", "file", path, "err", err)
 	}
 	log.Info("reloaded", "file", path, "services", len(f.Rules.Services))
+}
+
+// installer returns the function the health-check monitor installs a
+// file's rules with (the checks' verdicts applied): the director's
+// SetConfig with the file's marks and knobs.
+func installer(dir *Director, f *config.File) func(config.Rules) error {
+	return func(r config.Rules) error { return dir.SetConfig(r, f.Marks, f.Knobs) }
+}
+
+// logWarnings logs what the file asked for that ulvsd does not act on.
+func logWarnings(f *config.File, log *slog.Logger) {
+	for _, w := range f.Warnings {
+		log.Warn(w.String())
+	}
 }
 
 // checkHost warns about kernel settings that break a director (DESIGN.md):

@@ -8,6 +8,7 @@ import (
 	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/conntrack"
 	"github.com/ulvs/ulvs/ctl"
+	"github.com/ulvs/ulvs/healthcheck"
 	"github.com/ulvs/ulvs/vs"
 )
 
@@ -15,6 +16,12 @@ var (
 	_ ctl.Director   = (*Director)(nil)
 	_ ctl.ConnLister = (*Director)(nil)
 )
+
+// SetCheckStatus gives the director the health checks' status, which its
+// snapshots carry (ulvs checks, Prometheus).
+func (d *Director) SetCheckStatus(f func() []healthcheck.VirtualStatus) {
+	d.checks.Store(&f)
+}
 
 // connSource is the part of the engine that lists connections and counts
 // frames; the real engine has it, test fakes may not.
@@ -76,12 +83,19 @@ func (d *Director) Conns() []ctl.ConnStatus {
 
 // Snapshot returns the rules with live counters, for ulvsadm listings.
 func (d *Director) Snapshot() ctl.Snapshot {
+	// The checks' status is read before taking d.mu: the monitor holds
+	// its own lock while it edits the table through d.
+	var checks []healthcheck.VirtualStatus
+	if f := d.checks.Load(); f != nil {
+		checks = (*f)()
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	tcp, fin, udp := d.cfg.Engine.Timeouts().Get()
 	snap := ctl.Snapshot{
 		ConnTableSize: d.cfg.ConnTableSize,
 		Timeouts:      config.Timeouts{TCP: uint32(tcp), TCPFin: uint32(fin), UDP: uint32(udp)},
+		Checks:        checks,
 	}
 	if src, ok := d.cfg.Engine.(connSource); ok {
 		snap.Engine = src.Counters()

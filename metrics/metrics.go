@@ -54,6 +54,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -63,6 +64,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ulvs/ulvs/ctl"
+	"github.com/ulvs/ulvs/healthcheck"
 )
 
 // Source returns the snapshot one scrape reports: the director's
@@ -86,6 +88,8 @@ type Collector struct {
 	svc, dest   [5]*prometheus.Desc
 	drops       *prometheus.Desc
 	scrapeError *prometheus.Desc
+	// Health checks: per real server, per checker, per service.
+	serverUp, checkUp, checkTransitions, quorumUp *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
@@ -94,6 +98,9 @@ var _ prometheus.Collector = (*Collector)(nil)
 func NewCollector(src Source) *Collector {
 	ipvs := func(name, help string, labels []string) *prometheus.Desc {
 		return prometheus.NewDesc(prometheus.BuildFQName(namespace, "ipvs", name), help, labels, nil)
+	}
+	check := func(name, help string, labels []string) *prometheus.Desc {
+		return prometheus.NewDesc(prometheus.BuildFQName(namespace, "check", name), help, labels, nil)
 	}
 	return &Collector{
 		src:         src,
@@ -111,6 +118,12 @@ func NewCollector(src Source) *Collector {
 			"Frames the data path dropped, by reason.", []string{"reason"}, nil),
 		scrapeError: prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "snapshot_error"),
 			"The director's snapshot could not be read.", nil, nil),
+		serverUp: check("server_up", "1 while every health checker of the real server says it is up.", backendLabels),
+		checkUp: check("up", "1 while the health checker says the real server is up.",
+			append(slices.Clone(backendLabels), "check", "index")),
+		checkTransitions: check("transitions_total", "Up/down transitions of the health checker.",
+			append(slices.Clone(backendLabels), "check", "index")),
+		quorumUp: check("quorum_up", "1 while the virtual service has its quorum of alive weight.", serviceLabels),
 	}
 }
 
@@ -206,6 +219,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			counter(c.dest[k], v, lv...)
 		}
 	}
+	c.collectChecks(ch, snap.Checks)
 	names := make([]string, 0, len(snap.Engine))
 	for name := range snap.Engine {
 		names = append(names, name)
@@ -220,6 +234,35 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		metric := prometheus.BuildFQName(namespace, "engine", sanitize(name)+"_total")
 		d := prometheus.NewDesc(metric, "The data path's "+name+" counter.", nil, nil)
 		counter(d, v)
+	}
+}
+
+// collectChecks sends the health checks' gauges and counters.
+func (c *Collector) collectChecks(ch chan<- prometheus.Metric, vss []healthcheck.VirtualStatus) {
+	gauge := func(d *prometheus.Desc, up bool, lv ...string) {
+		v := 0.0
+		if up {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, lv...)
+	}
+	for _, v := range vss {
+		local, port, proto, mark := "", "0", "FWM", ""
+		if k := v.Service; k.FwMark != 0 {
+			mark = fmt.Sprintf("%08X", k.FwMark)
+		} else {
+			local, port, proto = k.Addr.String(), strconv.Itoa(int(k.Port)), k.Proto.String()
+		}
+		gauge(c.quorumUp, v.QuorumUp, local, port, proto, mark)
+		for _, r := range v.Reals {
+			lv := []string{local, port, r.Addr.String(), strconv.Itoa(int(r.Port)), proto, mark}
+			gauge(c.serverUp, r.Alive, lv...)
+			for i, cs := range r.Checks {
+				clv := append(slices.Clone(lv), cs.Kind, strconv.Itoa(i))
+				gauge(c.checkUp, cs.Up, clv...)
+				ch <- prometheus.MustNewConstMetric(c.checkTransitions, prometheus.CounterValue, float64(cs.Transitions), clv...)
+			}
+		}
 	}
 }
 

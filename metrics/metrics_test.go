@@ -16,6 +16,7 @@ import (
 
 	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/ctl"
+	"github.com/ulvs/ulvs/healthcheck"
 	"github.com/ulvs/ulvs/vs"
 )
 
@@ -204,5 +205,39 @@ func TestServe(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Serve after cancel: %v", err)
+	}
+}
+
+func TestCollectorChecks(t *testing.T) {
+	snap := ctl.Snapshot{Checks: []healthcheck.VirtualStatus{{
+		Service:  config.ServiceKey{Proto: vs.TCP, Addr: netip.MustParseAddr("10.77.0.100"), Port: 80},
+		QuorumUp: true,
+		Reals: []healthcheck.RealStatus{
+			{Addr: netip.MustParseAddr("10.77.0.11"), Port: 80, Alive: true, Weight: 1,
+				Checks: []healthcheck.CheckStatus{{Kind: "TCP_CHECK", Up: true}}},
+			{Addr: netip.MustParseAddr("10.77.0.12"), Port: 80, Weight: 1,
+				Checks: []healthcheck.CheckStatus{{Kind: "HTTP_GET", Transitions: 3}}},
+		},
+	}}}
+	c := NewCollector(func() (ctl.Snapshot, error) { return snap, nil })
+	want := `# HELP ulvs_check_quorum_up 1 while the virtual service has its quorum of alive weight.
+# TYPE ulvs_check_quorum_up gauge
+ulvs_check_quorum_up{local_address="10.77.0.100",local_mark="",local_port="80",proto="TCP"} 1
+# HELP ulvs_check_server_up 1 while every health checker of the real server says it is up.
+# TYPE ulvs_check_server_up gauge
+ulvs_check_server_up{local_address="10.77.0.100",local_mark="",local_port="80",proto="TCP",remote_address="10.77.0.11",remote_port="80"} 1
+ulvs_check_server_up{local_address="10.77.0.100",local_mark="",local_port="80",proto="TCP",remote_address="10.77.0.12",remote_port="80"} 0
+# HELP ulvs_check_transitions_total Up/down transitions of the health checker.
+# TYPE ulvs_check_transitions_total counter
+ulvs_check_transitions_total{check="HTTP_GET",index="0",local_address="10.77.0.100",local_mark="",local_port="80",proto="TCP",remote_address="10.77.0.12",remote_port="80"} 3
+ulvs_check_transitions_total{check="TCP_CHECK",index="0",local_address="10.77.0.100",local_mark="",local_port="80",proto="TCP",remote_address="10.77.0.11",remote_port="80"} 0
+# HELP ulvs_check_up 1 while the health checker says the real server is up.
+# TYPE ulvs_check_up gauge
+ulvs_check_up{check="HTTP_GET",index="0",local_address="10.77.0.100",local_mark="",local_port="80",proto="TCP",remote_address="10.77.0.12",remote_port="80"} 0
+ulvs_check_up{check="TCP_CHECK",index="0",local_address="10.77.0.100",local_mark="",local_port="80",proto="TCP",remote_address="10.77.0.11",remote_port="80"} 1
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want),
+		"ulvs_check_quorum_up", "ulvs_check_server_up", "ulvs_check_transitions_total", "ulvs_check_up"); err != nil {
+		t.Error(err)
 	}
 }
