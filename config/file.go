@@ -103,6 +103,11 @@ type File struct {
 	// ConnTableSize is the number of conntrack slots per worker; 0 means
 	// the engine's default.
 	ConnTableSize int
+	// ExitOnInterfaceLoss makes ulvsd exit (non-zero) when one of its
+	// interfaces is deleted, renamed away or set down, for supervisors
+	// that prefer a restart; by default it waits for the interface to
+	// come back and forwards on it again.
+	ExitOnInterfaceLoss bool
 	// Timeouts are the TCP, TCP FIN and UDP connection timeouts to set,
 	// like ipvsadm --set; 0 leaves one unchanged.
 	Timeouts Timeouts
@@ -281,7 +286,7 @@ func (p *fileParser) file(doc map[string]any) *File {
 }
 
 func (p *fileParser) director(f *File, m map[string]any) {
-	t := p.table("director", m, "interfaces", "socket", "workers", "conn_table_size")
+	t := p.table("director", m, "interfaces", "socket", "workers", "conn_table_size", "exit_on_interface_loss")
 	if names, ok := t.strings("interfaces"); !ok {
 		if _, set := m["interfaces"]; !set {
 			p.errorf("director.interfaces", "required: the interfaces the director listens on")
@@ -312,6 +317,7 @@ func (p *fileParser) director(f *File, m map[string]any) {
 	workers, _ := t.int("workers", 0, fileMaxWorkers)
 	size, _ := t.int("conn_table_size", 0, fileMaxConnTableSize)
 	f.Workers, f.ConnTableSize = int(workers), int(size)
+	f.ExitOnInterfaceLoss = t.bool("exit_on_interface_loss")
 	t.done()
 }
 
