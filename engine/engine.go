@@ -108,6 +108,7 @@ type iface struct {
 	losses  uint64
 
 	fault      string      // a worker reported a socket fault: why
+	lostAt     time.Time   // when the sockets were last taken away
 	openedAt   time.Time   // the last attempt to open the sockets
 	openFailed bool        // that attempt failed and was logged
 	announceAt []time.Time // gratuitous ARP still to send

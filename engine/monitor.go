@@ -7,6 +7,7 @@ import (
 	"net"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -127,10 +128,10 @@ func (m *monitor) reconcile(ctx context.Context, ifc *iface, o observed) {
 	}
 	ifc.fault = ""
 	if ifc.state != LinkUp {
-		m.setState(ifc, o, now)
-		if o.present && o.up && m.canOpen && now.Sub(ifc.openedAt) >= linkRetry {
-			m.open(ifc, o, now)
+		if o.present && o.up && m.canOpen && now.Sub(ifc.openedAt) >= linkRetry && m.open(ifc, o, now) {
+			return
 		}
+		m.setState(ifc, o, now)
 		return
 	}
 	// Up and still up: follow MAC, MTU, address and carrier changes.
@@ -165,7 +166,7 @@ func (m *monitor) reconcile(ctx context.Context, ifc *iface, o observed) {
 	if len(changed) == 0 {
 		return
 	}
-	why := fmt.Sprint(changed)
+	why := strings.Join(changed, ", ")
 	e.log.Info("interface changed", "interface", ifc.name, "change", why,
 		"mac", net.HardwareAddr(st.MAC[:]).String(), "mtu", st.MTU, "carrier", st.Carrier)
 	if slices.Contains(changed, "mac changed") || carrierBack {
@@ -202,7 +203,7 @@ func (m *monitor) lose(ctx context.Context, ifc *iface, o observed, why string, 
 	e.linkMu.Lock()
 	old := ifc.rings
 	ifc.rings = nil
-	ifc.state, ifc.since = LinkBroken, now
+	ifc.state, ifc.since, ifc.lostAt = LinkBroken, now, now
 	switch {
 	case !o.present:
 		ifc.state = LinkAbsent
@@ -228,8 +229,8 @@ func (m *monitor) lose(ctx context.Context, ifc *iface, o observed, why string, 
 }
 
 // open opens new sockets on an interface that is up again and hands them
-// to the workers.
-func (m *monitor) open(ifc *iface, o observed, now time.Time) {
+// to the workers. It reports whether the interface is up now.
+func (m *monitor) open(ifc *iface, o observed, now time.Time) bool {
 	e := m.e
 	ifc.openedAt = now
 	if !o.macOK {
@@ -237,7 +238,7 @@ func (m *monitor) open(ifc *iface, o observed, now time.Time) {
 			e.log.Warn("interface has no Ethernet address: not forwarding on it", "interface", ifc.name)
 			ifc.openFailed = true
 		}
-		return
+		return false
 	}
 	e.linkMu.Lock()
 	filter, fanProg := e.filter, e.fanProg
@@ -249,7 +250,7 @@ func (m *monitor) open(ifc *iface, o observed, now time.Time) {
 				"interface", ifc.name, "err", err)
 			ifc.openFailed = true
 		}
-		return
+		return false
 	}
 	ifc.openFailed = false
 	e.linkMu.Lock()
@@ -267,7 +268,7 @@ func (m *monitor) open(ifc *iface, o observed, now time.Time) {
 			e.log.Error("update fanout program", "interface", ifc.name, "err", err)
 		}
 	}
-	down := now.Sub(ifc.since)
+	down := now.Sub(ifc.lostAt)
 	ifc.rings = rings
 	ifc.index, ifc.mac, ifc.mtu, ifc.addr, ifc.carrier = o.index, o.mac, o.mtu, o.addr, o.carrier
 	ifc.state, ifc.since = LinkUp, now
@@ -278,6 +279,7 @@ func (m *monitor) open(ifc *iface, o observed, now time.Time) {
 		"mac", net.HardwareAddr(st.MAC[:]).String(), "mtu", st.MTU, "after", down.Round(time.Millisecond).String())
 	m.scheduleAnnounce(ifc, now)
 	e.notify(LinkEvent{LinkStatus: st, Reason: "back"})
+	return true
 }
 
 // announceRepeats are when gratuitous ARP goes out after an interface
