@@ -254,20 +254,42 @@ func (e *Engine) SetTable(t *vs.Table) {
 	if slices.Equal(old, vips) && oldWide == t.WideVIPs() && slices.Equal(oldRIPs, rips) && slices.Equal(oldLIPs, lips) && oldTun == tun {
 		return
 	}
-	// The socket filter passes traffic to VIPs and to FULLNAT local
-	// addresses; the fanout program hashes the client side of VIP traffic
-	// only, so replies to a local address hash on the local address.
-	// ICMP to our own addresses matters only with TUN dests: routers
-	// report problems with our IPIP packets there.
+	e.refilter()
+	var added [][4]byte
+	for _, v := range vips {
+		if !slices.Contains(old, v) {
+			added = append(added, v)
+		}
+	}
+	for _, v := range lips {
+		if !slices.Contains(oldLIPs, v) {
+			added = append(added, v)
+		}
+	}
+	e.announce(added)
+}
+
+// refilter builds the socket filter and fanout program from the table's
+// addresses and gives them to every socket, and to those opened later.
+//
+// The socket filter passes traffic to VIPs and to FULLNAT local addresses;
+// the fanout program hashes the client side of VIP traffic only, so
+// replies to a local address hash on the local address. ICMP to our own
+// interface addresses matters only with TUN dests: routers report problems
+// with our IPIP packets there.
+func (e *Engine) refilter() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.linkMu.Lock()
+	defer e.linkMu.Unlock()
 	var own [][4]byte
-	if hasTunnel(t) {
+	if e.tun {
 		for _, ifc := range e.ifaces {
 			own = append(own, ifc.addr)
 		}
 	}
-	prog := filterProgramICMP(append(slices.Clone(vips), lips...), t.WideVIPs(), own, rips...)
-	fan := fanoutProgram(vips)
-	e.linkMu.Lock()
+	prog := filterProgramICMP(append(slices.Clone(e.vips), e.lips...), e.wide, own, e.rips...)
+	fan := fanoutProgram(e.vips)
 	e.filter, e.fanProg = prog, fan
 	for _, ifc := range e.ifaces {
 		for _, r := range ifc.rings {
@@ -281,19 +303,6 @@ func (e *Engine) SetTable(t *vs.Table) {
 			}
 		}
 	}
-	e.linkMu.Unlock()
-	var added [][4]byte
-	for _, v := range vips {
-		if !slices.Contains(old, v) {
-			added = append(added, v)
-		}
-	}
-	for _, v := range lips {
-		if !slices.Contains(oldLIPs, v) {
-			added = append(added, v)
-		}
-	}
-	e.announce(added)
 }
 
 // hasTunnel reports whether any dest of t uses IPIP.

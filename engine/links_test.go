@@ -238,3 +238,24 @@ func TestObserve(t *testing.T) {
 		t.Errorf("observe(d-eth0) = %+v, want %+v", o, want)
 	}
 }
+
+// TestFlushToDownLinkAllocs: frames for an interface that is gone are
+// counted, without allocating.
+func TestFlushToDownLinkAllocs(t *testing.T) {
+	w, _ := newTestWorker()
+	w.adopt(&linkSet{ifaces: []linkView{{mac: dirMAC, mtu: 1500}}})
+	frame := tcpFrame(7000, pkt.TCPAck)
+	buf := make([]byte, 256+len(frame))
+	copy(buf[256:], frame)
+	p := packet{buf: buf, off: 256, n: len(frame)}
+	allocs := testing.AllocsPerRun(1000, func() {
+		w.tx = append(w.tx[:0], &p)
+		w.flushTX()
+	})
+	if allocs != 0 {
+		t.Errorf("flushing to a down link allocates %v times, want 0", allocs)
+	}
+	if got := w.c.drops[ReasonLinkDown].Load(); got < 1000 {
+		t.Errorf("link_down drops = %d, want every frame", got)
+	}
+}

@@ -166,6 +166,9 @@ func (m *monitor) reconcile(ctx context.Context, ifc *iface, o observed) {
 	if len(changed) == 0 {
 		return
 	}
+	if slices.Contains(changed, "address changed") {
+		e.refilter() // the filter passes ICMP to our addresses (TUN)
+	}
 	why := strings.Join(changed, ", ")
 	e.log.Info("interface changed", "interface", ifc.name, "change", why,
 		"mac", net.HardwareAddr(st.MAC[:]).String(), "mtu", st.MTU, "carrier", st.Carrier)
@@ -269,12 +272,16 @@ func (m *monitor) open(ifc *iface, o observed, now time.Time) bool {
 		}
 	}
 	down := now.Sub(ifc.lostAt)
+	newAddr := o.addr != ifc.addr
 	ifc.rings = rings
 	ifc.index, ifc.mac, ifc.mtu, ifc.addr, ifc.carrier = o.index, o.mac, o.mtu, o.addr, o.carrier
 	ifc.state, ifc.since = LinkUp, now
 	e.publish()
 	st := ifc.status()
 	e.linkMu.Unlock()
+	if newAddr {
+		e.refilter()
+	}
 	e.log.Info("interface back: forwarding on it again", "interface", ifc.name, "index", st.Index,
 		"mac", net.HardwareAddr(st.MAC[:]).String(), "mtu", st.MTU, "after", down.Round(time.Millisecond).String())
 	m.scheduleAnnounce(ifc, now)
