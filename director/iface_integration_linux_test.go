@@ -69,6 +69,17 @@ func TestIntegrationInterfaceLoss(t *testing.T) {
 		e.waitForwarding(5 * time.Second)
 	}
 
+	t.Log("step: the interface is renamed away and back")
+	{
+		dir := e.lab.Director.Name
+		e.ip("-n", dir, "link", "set", ifname, "down")
+		e.ip("-n", dir, "link", "set", ifname, "name", "d-away")
+		e.waitInterface(ifname, "absent")
+		e.ip("-n", dir, "link", "set", "d-away", "name", ifname)
+		e.ip("-n", dir, "link", "set", ifname, "up")
+		e.waitForwarding(5 * time.Second)
+	}
+
 	t.Log("step: the interface gets a new MAC")
 	{
 		mac := net.HardwareAddr{0x02, 0x00, 0x00, 0x77, 0x00, 0x01}
@@ -99,12 +110,43 @@ func TestIntegrationInterfaceLoss(t *testing.T) {
 		t.Logf("ulvsd log:\n%s", e.logText())
 	}
 	snap := e.snapshot()
-	if len(snap.Interfaces) != 1 || snap.Interfaces[0].State != "up" || snap.Interfaces[0].Losses != 2 {
-		t.Errorf("interfaces at the end = %+v, want %s up after 2 losses", snap.Interfaces, ifname)
+	if len(snap.Interfaces) != 1 || snap.Interfaces[0].State != "up" || snap.Interfaces[0].Losses != 3 {
+		t.Errorf("interfaces at the end = %+v, want %s up after 3 losses", snap.Interfaces, ifname)
 	}
-	if n := strings.Count(e.logText(), `msg="interface lost`); n != 2 {
-		t.Errorf("logged %d losses, want one per loss (2)\n%s", n, e.logText())
+	if n := strings.Count(e.logText(), `msg="interface lost`); n != 3 {
+		t.Errorf("logged %d losses, want one per loss (3)\n%s", n, e.logText())
 	}
+}
+
+// TestIntegrationInsideInterfaceLoss: a NAT director loses its inside
+// interface (the real servers' side) and gets it back; replies through
+// it flow again.
+func TestIntegrationInsideInterfaceLoss(t *testing.T) {
+	skipUnprivileged(t)
+	cfg, err := lab.DemoConfig(lab.ModeNAT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, lab.Config{Mode: lab.ModeNAT, RealServers: 2}, string(cfg))
+	e.waitReady(2)
+	inside := e.lab.DirectorInsideIface
+	sw, dir := e.lab.Switch.Name, e.lab.Director.Name
+	e.ip("-n", dir, "link", "del", inside)
+	e.waitLog(`msg="interface lost`, "interface="+inside)
+	snap := e.snapshot()
+	states := map[string]string{}
+	for _, i := range snap.Interfaces {
+		states[i.Name] = i.State
+	}
+	if states[e.lab.DirectorIface] != "up" || states[inside] != "absent" {
+		t.Errorf("interface states = %v, want %s up and %s absent", states, e.lab.DirectorIface, inside)
+	}
+	e.stillAdministrable()
+	e.ip("-n", sw, "link", "add", "sw-d1", "type", "veth", "peer", "name", inside, "netns", dir)
+	e.ip("-n", sw, "link", "set", "sw-d1", "master", "br1", "up")
+	e.ip("-n", dir, "addr", "add", netip.PrefixFrom(e.lab.InsideDIP, 24).String(), "dev", inside)
+	e.ip("-n", dir, "link", "set", inside, "up")
+	e.waitForwarding(5 * time.Second)
 }
 
 // TestIntegrationExitOnInterfaceLoss: with the flag, ulvsd exits with
@@ -246,11 +288,11 @@ func (e *env) stillAdministrable() {
 	if out := e.mustAdm("-L", "-n"); !strings.Contains(out, "10.77.0.100:80") {
 		e.t.Errorf("ulvsadm -L -n lost the service:\n%s", out)
 	}
-	e.mustAdm("-e", "-t", "10.77.0.100:80", "-r", "10.77.0.12:80", "-g", "-w", "2")
-	if out := e.mustAdm("-L", "-n"); !strings.Contains(out, "10.77.0.12:80                Route   2") {
-		e.t.Errorf("weight edit not shown:\n%s", out)
+	e.mustAdm("-A", "-t", "10.77.0.200:80", "-s", "wlc")
+	if out := e.mustAdm("-L", "-n"); !strings.Contains(out, "TCP  10.77.0.200:80 wlc") {
+		e.t.Errorf("service added while the interface is away not listed:\n%s", out)
 	}
-	e.mustAdm("-e", "-t", "10.77.0.100:80", "-r", "10.77.0.12:80", "-g", "-w", "1")
+	e.mustAdm("-D", "-t", "10.77.0.200:80")
 }
 
 // waitForwarding waits until requests through the VIP succeed again, then

@@ -289,7 +289,8 @@ func (m *monitor) open(ifc *iface, o observed, now time.Time) bool {
 	return true
 }
 
-// announceRepeats are when gratuitous ARP goes out after an interface
+// announceRepeats are when gratuitous ARP (for the VIPs, the FULLNAT local
+// addresses and the interface's address) goes out after an interface
 // comes back or changes MAC: at once, then as announceAgain does at
 // start, because Linux ignores a neighbour update within a second
 // (locktime) of the last and a client that asked meanwhile holds a FAILED
@@ -318,6 +319,11 @@ func (m *monitor) announceDue(now time.Time) {
 		addrs := append(slices.Clone(e.vips), e.lips...)
 		e.mu.Unlock()
 		e.linkMu.Lock()
+		// The interface's own address too, as arp_notify would: NAT real
+		// servers route through it and hold its old MAC otherwise.
+		if ifc.addr != ([4]byte{}) && !slices.Contains(addrs, ifc.addr) {
+			addrs = append(addrs, ifc.addr)
+		}
 		e.announceOn(ifc, addrs)
 		e.linkMu.Unlock()
 	}
