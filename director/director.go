@@ -80,17 +80,11 @@ func New(cfg Config) (*Director, error) {
 			return nil, fmt.Errorf("interface %s: %w", name, err)
 		}
 		ir := &ifaceResolver{name: name}
-		addrs, err := ni.Addrs()
+		ps, err := prefixesOf(ni)
 		if err != nil {
-			return nil, fmt.Errorf("interface %s addresses: %w", name, err)
+			return nil, err
 		}
-		for _, a := range addrs {
-			if ipn, ok := a.(*net.IPNet); ok {
-				if p, err := netip.ParsePrefix(ipn.String()); err == nil && p.Addr().Is4() {
-					ir.prefixes = append(ir.prefixes, p.Masked())
-				}
-			}
-		}
+		ir.prefixes = ps
 		res, err := arp.NewResolver(arp.ResolverConfig{
 			Interface: ni,
 			Logger:    log.With("interface", name),

@@ -50,6 +50,7 @@ func run(args []string, stderr io.Writer) int {
 	socket := fs.String("socket", "", "control socket `path` (default $ULVS_SOCKET, the file's, or "+ctl.DefaultSocket+")")
 	workers := fs.Int("workers", 0, "RX workers per interface (0: one per CPU)")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus /metrics on `host:port` (default: the file's [metrics] listen, else off)")
+	exitOnLoss := fs.Bool("exit-on-interface-loss", false, "exit with status 1 when an interface is deleted, renamed away or set down,\ninstead of waiting for it to return (default: the file's [director] exit_on_interface_loss)")
 	verbose := fs.Bool("v", false, "log debug messages")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -80,7 +81,7 @@ func run(args []string, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	opts := options{workers: *workers, metrics: *metricsAddr}
+	opts := options{workers: *workers, metrics: *metricsAddr, exitOnLoss: *exitOnLoss}
 	switch {
 	case *ifaces != "":
 		opts.interfaces = strings.Split(*ifaces, ",")
@@ -111,6 +112,7 @@ func run(args []string, stderr io.Writer) int {
 		if opts.workers == 0 {
 			opts.workers = file.Workers
 		}
+		opts.exitOnLoss = opts.exitOnLoss || file.ExitOnInterfaceLoss
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -127,6 +129,8 @@ type options struct {
 	workers       int
 	connTableSize int
 	metrics       string // Prometheus endpoint address (metrics.go); "" is off
+	// exitOnLoss ends the daemon when an interface is lost.
+	exitOnLoss bool
 }
 
 // serve runs the daemon until ctx is done.
@@ -138,12 +142,27 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 			return fmt.Errorf("%s: %w", cfgPath, err)
 		}
 	}
+	// Interface changes reach the director (ARP clients, prefixes,
+	// routes) and, with exitOnLoss, end the daemon. The engine reports
+	// them only once Run started, after dir is set.
+	var dir *Director
+	lost := make(chan engine.LinkEvent, 1)
+	onLink := func(ev engine.LinkEvent) {
+		dir.LinkChanged(ev)
+		if o.exitOnLoss && ev.State != engine.LinkUp {
+			select {
+			case lost <- ev:
+			default:
+			}
+		}
+	}
 	eng, err := engine.New(engine.Config{
 		Interfaces:    o.interfaces,
 		Workers:       o.workers,
 		ConnTableSize: o.connTableSize,
 		Timeouts:      timeouts,
 		Logger:        log,
+		OnLink:        onLink,
 	})
 	if err != nil {
 		return err
@@ -153,7 +172,7 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 	if size == 0 {
 		size = 4096
 	}
-	dir, err := New(Config{
+	dir, err = New(Config{
 		Engine:        eng,
 		Interfaces:    o.interfaces,
 		ConnTableSize: size,
@@ -207,6 +226,12 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 	var firstErr error
 	for running > 0 {
 		select {
+		case ev := <-lost:
+			if firstErr == nil {
+				firstErr = fmt.Errorf("interface %s lost (%s) and exit on interface loss is set", ev.Name, ev.Reason)
+			}
+			log.Error("exiting: an interface is lost and exit on interface loss is set", "interface", ev.Name, "reason", ev.Reason)
+			cancel()
 		case <-hup:
 			if cfgPath == "" {
 				log.Info("SIGHUP ignored: no configuration file")

@@ -2,12 +2,14 @@ package director
 
 import (
 	"context"
+	"net"
 	"net/netip"
 	"time"
 
 	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/conntrack"
 	"github.com/ulvs/ulvs/ctl"
+	"github.com/ulvs/ulvs/engine"
 	"github.com/ulvs/ulvs/healthcheck"
 	"github.com/ulvs/ulvs/vs"
 )
@@ -100,6 +102,9 @@ func (d *Director) Snapshot() ctl.Snapshot {
 	if src, ok := d.cfg.Engine.(connSource); ok {
 		snap.Engine = src.Counters()
 	}
+	if le, ok := d.cfg.Engine.(linkEngine); ok {
+		snap.Interfaces = interfaceStatus(le.Links())
+	}
 	for _, rs := range d.rules.Services {
 		key := rs.Key()
 		ss := ctl.ServiceStatus{Service: rs}
@@ -127,4 +132,23 @@ func (d *Director) Snapshot() ctl.Snapshot {
 
 func stats(v vs.CounterValues) ctl.Stats {
 	return ctl.Stats{Conns: v.Conns, InPkts: v.InPkts, OutPkts: v.OutPkts, InBytes: v.InBytes, OutBytes: v.OutBytes}
+}
+
+// linkEngine is the part of the engine that reports its interfaces.
+type linkEngine interface {
+	Links() []engine.LinkStatus
+}
+
+// interfaceStatus converts the engine's link states for the snapshot.
+func interfaceStatus(ls []engine.LinkStatus) []ctl.InterfaceStatus {
+	out := make([]ctl.InterfaceStatus, 0, len(ls))
+	for _, l := range ls {
+		st := ctl.InterfaceStatus{Name: l.Name, State: l.State.String(), Since: l.Since.UTC(),
+			Index: l.Index, MTU: l.MTU, Carrier: l.Carrier, Losses: l.Losses}
+		if l.MAC != ([6]byte{}) {
+			st.MAC = net.HardwareAddr(l.MAC[:]).String()
+		}
+		out = append(out, st)
+	}
+	return out
 }

@@ -40,6 +40,12 @@
 //	ulvs_engine_<name>_total                counter  rx_frames, rx_bytes,
 //	                                                 tx_frames, tx_bytes, ...
 //
+// The director's interfaces (snapshot Interfaces), a ulvs extension too:
+//
+//	ulvs_interface_up{interface="..."}                           gauge    1 while forwarding on it
+//	ulvs_interface_last_change_timestamp_seconds{interface="..."} gauge    when its state last changed
+//	ulvs_interface_losses_total{interface="..."}                 counter  times it was lost (deleted, down, failed)
+//
 // # Concurrency
 //
 // Each scrape calls the Source once and reports that one snapshot; a
@@ -90,6 +96,8 @@ type Collector struct {
 	scrapeError *prometheus.Desc
 	// Health checks: per real server, per checker, per service.
 	serverUp, checkUp, checkTransitions, quorumUp *prometheus.Desc
+	// ifUp, ifChange and ifLosses describe the interfaces.
+	ifUp, ifChange, ifLosses *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
@@ -124,6 +132,12 @@ func NewCollector(src Source) *Collector {
 		checkTransitions: check("transitions_total", "Up/down transitions of the health checker.",
 			append(slices.Clone(backendLabels), "check", "index")),
 		quorumUp: check("quorum_up", "1 while the virtual service has its quorum of alive weight.", serviceLabels),
+		ifUp: prometheus.NewDesc(prometheus.BuildFQName(namespace, "interface", "up"),
+			"1 while the director forwards on the interface, 0 while it is absent, down or broken.", []string{"interface"}, nil),
+		ifChange: prometheus.NewDesc(prometheus.BuildFQName(namespace, "interface", "last_change_timestamp_seconds"),
+			"When the interface's state last changed, in seconds since the epoch.", []string{"interface"}, nil),
+		ifLosses: prometheus.NewDesc(prometheus.BuildFQName(namespace, "interface", "losses_total"),
+			"Times the director stopped forwarding on the interface (deleted, down, socket failure).", []string{"interface"}, nil),
 	}
 }
 
@@ -220,6 +234,15 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	c.collectChecks(ch, snap.Checks)
+	for _, i := range snap.Interfaces {
+		up := 0.0
+		if i.State == "up" {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.ifUp, prometheus.GaugeValue, up, i.Name)
+		ch <- prometheus.MustNewConstMetric(c.ifChange, prometheus.GaugeValue, float64(i.Since.UnixMilli())/1000, i.Name)
+		counter(c.ifLosses, i.Losses, i.Name)
+	}
 	names := make([]string, 0, len(snap.Engine))
 	for name := range snap.Engine {
 		names = append(names, name)

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -51,8 +52,26 @@ func snapshot() ctl.Snapshot {
 			"rx_frames": 1000, "rx_bytes": 64000, "tx_frames": 990, "tx_bytes": 63000,
 			"drop_malformed": 4, "drop_no_service": 6, "new_conns": 15,
 		},
+		Interfaces: []ctl.InterfaceStatus{
+			{Name: "d-eth0", State: "absent", Since: time.Unix(1796582401, 500e6), Losses: 2},
+			{Name: "d-eth1", State: "up", Since: time.Unix(1796582000, 0), Carrier: true},
+		},
 	}
 }
+
+const wantInterfaces = `# HELP ulvs_interface_last_change_timestamp_seconds When the interface's state last changed, in seconds since the epoch.
+# TYPE ulvs_interface_last_change_timestamp_seconds gauge
+ulvs_interface_last_change_timestamp_seconds{interface="d-eth0"} 1.7965824015e+09
+ulvs_interface_last_change_timestamp_seconds{interface="d-eth1"} 1.796582e+09
+# HELP ulvs_interface_losses_total Times the director stopped forwarding on the interface (deleted, down, socket failure).
+# TYPE ulvs_interface_losses_total counter
+ulvs_interface_losses_total{interface="d-eth0"} 2
+ulvs_interface_losses_total{interface="d-eth1"} 0
+# HELP ulvs_interface_up 1 while the director forwards on the interface, 0 while it is absent, down or broken.
+# TYPE ulvs_interface_up gauge
+ulvs_interface_up{interface="d-eth0"} 0
+ulvs_interface_up{interface="d-eth1"} 1
+`
 
 const wantIPVS = `# HELP ulvs_ipvs_backend_connections_active The current active connections by local and remote address.
 # TYPE ulvs_ipvs_backend_connections_active gauge
@@ -131,13 +150,17 @@ func TestCollector(t *testing.T) {
 		"ulvs_engine_drops_total", "ulvs_engine_rx_bytes_total", "ulvs_engine_rx_frames_total", "ulvs_engine_tx_frames_total"); err != nil {
 		t.Error(err)
 	}
+	if err := testutil.CollectAndCompare(c, strings.NewReader(wantInterfaces),
+		"ulvs_interface_up", "ulvs_interface_last_change_timestamp_seconds", "ulvs_interface_losses_total"); err != nil {
+		t.Error(err)
+	}
 	if err := testutil.CollectAndCompare(c, strings.NewReader(wantPer),
 		"ulvs_ipvs_service_connections_total", "ulvs_ipvs_backend_incoming_bytes_total"); err != nil {
 		t.Error(err)
 	}
 	// IPVS: 5 totals + 3 gauges x 4 backends + 5 counters x 3 services
-	// + 5 counters x 4 backends; engine: 7 counters.
-	if n, want := testutil.CollectAndCount(c), 5+12+15+20+7; n != want {
+	// + 5 counters x 4 backends; engine: 7 counters; 3 per interface.
+	if n, want := testutil.CollectAndCount(c), 5+12+15+20+7+6; n != want {
 		t.Errorf("CollectAndCount = %d, want %d", n, want)
 	}
 	if problems, err := testutil.CollectAndLint(c); err != nil || len(problems) > 0 {
