@@ -2,9 +2,11 @@ package healthcheck
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -466,4 +468,56 @@ type countingProber struct{ n atomic.Int64 }
 func (p *countingProber) probe(context.Context) Result {
 	p.n.Add(1)
 	return Result{OK: true}
+}
+
+// TestRunHTTPRise runs a real HTTP_GET on a short clock: a 404 removes
+// the server after its retry, and it returns only after two good GETs.
+func TestRunHTTPRise(t *testing.T) {
+	var status atomic.Int32
+	var gets atomic.Int32
+	status.Store(200)
+	ln := serveTCP(t, func(c net.Conn) {
+		buf := make([]byte, 1024)
+		c.Read(buf)
+		gets.Add(1)
+		fmt.Fprintf(c, "HTTP/1.0 %d X\r\n\r\n", status.Load())
+	})
+	target := targetOf(t, ln.Addr(), vs.TCP)
+	c := config.Check{Kind: config.CheckHTTP, Retry: 1, DelayLoop: 30 * time.Millisecond, DelayBeforeRetry: 10 * time.Millisecond,
+		ConnectTimeout: 200 * time.Millisecond, URLs: []config.URL{{Path: "/health"}}}
+	rec := &logRecorder{}
+	changes := make(chan Transition, 4)
+	ck, err := NewChecker(c, target, &Env{Log: newTestLogger(rec)}, true, func(tr Transition) { changes <- tr })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { ck.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	waitFor(t, func() bool { return ck.Status().HasRun }, "first GET")
+	status.Store(404)
+	if tr := waitChange(t, changes); tr.Up || tr.Result.Err != "HTTP status 404" {
+		t.Fatalf("got %+v, want down on a 404", tr)
+	}
+	before := gets.Load()
+	status.Store(200)
+	if tr := waitChange(t, changes); !tr.Up {
+		t.Fatalf("got %+v, want up", tr)
+	}
+	if n := gets.Load() - before; n < 2 {
+		t.Errorf("back after %d GETs, want 2", n)
+	}
+	srv := "[" + target.Addr.String() + "]:tcp:" + strconv.Itoa(int(target.Port))
+	want := []string{
+		"Remote Web server " + srv + " succeed on service.",
+		"HTTP_CHECK on service " + srv + " failed after 1 retries.",
+		"HTTP status code success to " + srv + " url(/health)",
+		"HTTP status code success to " + srv + " url(/health)",
+		"Remote Web server " + srv + " succeed on service.",
+	}
+	if diff := cmp.Diff(want, rec.take()); diff != "" {
+		t.Errorf("log (-want +got):\n%s", diff)
+	}
 }
