@@ -373,17 +373,7 @@ func TestRunTiming(t *testing.T) {
 	c := config.Check{Kind: config.CheckTCP, Retry: 2, DelayLoop: 40 * time.Millisecond,
 		DelayBeforeRetry: 10 * time.Millisecond, ConnectTimeout: 200 * time.Millisecond, Warmup: 20 * time.Millisecond}
 	target := Target{Addr: addr.Addr(), Port: addr.Port(), Proto: vs.TCP}
-	changes := make(chan Transition, 4)
-	ck, err := NewChecker(c, target, &Env{Slots: make(chan struct{}, 1)}, true, func(tr Transition) { changes <- tr })
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { ck.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-
-	waitFor(t, func() bool { return ck.Status().HasRun }, "first check")
+	ck, changes := startChecker(t, c, target, &Env{Slots: make(chan struct{}, 1)})
 	ln.Close()
 	stopped := time.Now()
 	tr := waitChange(t, changes)
@@ -407,6 +397,23 @@ func TestRunTiming(t *testing.T) {
 	if !st.Up || st.Transitions != 2 || st.Kind != "TCP_CHECK" {
 		t.Errorf("status %+v", st)
 	}
+}
+
+// startChecker runs a checker (initially up) until the test ends and
+// waits for its first probe; changes receives its transitions.
+func startChecker(t *testing.T, c config.Check, target Target, env *Env) (*Checker, <-chan Transition) {
+	t.Helper()
+	changes := make(chan Transition, 4)
+	ck, err := NewChecker(c, target, env, true, func(tr Transition) { changes <- tr })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { ck.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitFor(t, func() bool { return ck.Status().HasRun }, "first probe")
+	return ck, changes
 }
 
 func acceptAndClose(ln net.Listener) {
@@ -486,17 +493,7 @@ func TestRunHTTPRise(t *testing.T) {
 	c := config.Check{Kind: config.CheckHTTP, Retry: 1, DelayLoop: 30 * time.Millisecond, DelayBeforeRetry: 10 * time.Millisecond,
 		ConnectTimeout: 200 * time.Millisecond, URLs: []config.URL{{Path: "/health"}}}
 	rec := &logRecorder{}
-	changes := make(chan Transition, 4)
-	ck, err := NewChecker(c, target, &Env{Log: newTestLogger(rec)}, true, func(tr Transition) { changes <- tr })
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { ck.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-
-	waitFor(t, func() bool { return ck.Status().HasRun }, "first GET")
+	_, changes := startChecker(t, c, target, &Env{Log: newTestLogger(rec)})
 	status.Store(404)
 	if tr := waitChange(t, changes); tr.Up || tr.Result.Err != "HTTP status 404" {
 		t.Fatalf("got %+v, want down on a 404", tr)
