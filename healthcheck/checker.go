@@ -285,6 +285,9 @@ func (c *Checker) round(ctx context.Context) (time.Duration, bool) {
 	default:
 		next = c.cfg.DelayLoop
 	}
+	c.mu.Lock()
+	c.st.HasRun = c.hasRun
+	c.mu.Unlock()
 	return next, true
 }
 

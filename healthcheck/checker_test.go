@@ -2,9 +2,11 @@ package healthcheck
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -371,17 +373,7 @@ func TestRunTiming(t *testing.T) {
 	c := config.Check{Kind: config.CheckTCP, Retry: 2, DelayLoop: 40 * time.Millisecond,
 		DelayBeforeRetry: 10 * time.Millisecond, ConnectTimeout: 200 * time.Millisecond, Warmup: 20 * time.Millisecond}
 	target := Target{Addr: addr.Addr(), Port: addr.Port(), Proto: vs.TCP}
-	changes := make(chan Transition, 4)
-	ck, err := NewChecker(c, target, &Env{Slots: make(chan struct{}, 1)}, true, func(tr Transition) { changes <- tr })
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { ck.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-
-	waitFor(t, func() bool { return ck.Status().HasRun }, "first check")
+	ck, changes := startChecker(t, c, target, &Env{Slots: make(chan struct{}, 1)})
 	ln.Close()
 	stopped := time.Now()
 	tr := waitChange(t, changes)
@@ -405,6 +397,23 @@ func TestRunTiming(t *testing.T) {
 	if !st.Up || st.Transitions != 2 || st.Kind != "TCP_CHECK" {
 		t.Errorf("status %+v", st)
 	}
+}
+
+// startChecker runs a checker (initially up) until the test ends and
+// waits for its first probe; changes receives its transitions.
+func startChecker(t *testing.T, c config.Check, target Target, env *Env) (*Checker, <-chan Transition) {
+	t.Helper()
+	changes := make(chan Transition, 4)
+	ck, err := NewChecker(c, target, env, true, func(tr Transition) { changes <- tr })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { ck.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitFor(t, func() bool { return ck.Status().HasRun }, "first probe")
+	return ck, changes
 }
 
 func acceptAndClose(ln net.Listener) {
@@ -466,4 +475,46 @@ type countingProber struct{ n atomic.Int64 }
 func (p *countingProber) probe(context.Context) Result {
 	p.n.Add(1)
 	return Result{OK: true}
+}
+
+// TestRunHTTPRise runs a real HTTP_GET on a short clock: a 404 removes
+// the server after its retry, and it returns only after two good GETs.
+func TestRunHTTPRise(t *testing.T) {
+	var status atomic.Int32
+	var gets atomic.Int32
+	status.Store(200)
+	ln := serveTCP(t, func(c net.Conn) {
+		buf := make([]byte, 1024)
+		c.Read(buf)
+		gets.Add(1)
+		fmt.Fprintf(c, "HTTP/1.0 %d X\r\n\r\n", status.Load())
+	})
+	target := targetOf(t, ln.Addr(), vs.TCP)
+	c := config.Check{Kind: config.CheckHTTP, Retry: 1, DelayLoop: 30 * time.Millisecond, DelayBeforeRetry: 10 * time.Millisecond,
+		ConnectTimeout: 200 * time.Millisecond, URLs: []config.URL{{Path: "/health"}}}
+	rec := &logRecorder{}
+	_, changes := startChecker(t, c, target, &Env{Log: newTestLogger(rec)})
+	status.Store(404)
+	if tr := waitChange(t, changes); tr.Up || tr.Result.Err != "HTTP status 404" {
+		t.Fatalf("got %+v, want down on a 404", tr)
+	}
+	before := gets.Load()
+	status.Store(200)
+	if tr := waitChange(t, changes); !tr.Up {
+		t.Fatalf("got %+v, want up", tr)
+	}
+	if n := gets.Load() - before; n < 2 {
+		t.Errorf("back after %d GETs, want 2", n)
+	}
+	srv := "[" + target.Addr.String() + "]:tcp:" + strconv.Itoa(int(target.Port))
+	want := []string{
+		"Remote Web server " + srv + " succeed on service.",
+		"HTTP_CHECK on service " + srv + " failed after 1 retries.",
+		"HTTP status code success to " + srv + " url(/health)",
+		"HTTP status code success to " + srv + " url(/health)",
+		"Remote Web server " + srv + " succeed on service.",
+	}
+	if diff := cmp.Diff(want, rec.take()); diff != "" {
+		t.Errorf("log (-want +got):\n%s", diff)
+	}
 }

@@ -129,6 +129,8 @@ func (p *httpProber) probe(ctx context.Context) Result {
 			// keepalived does not verify the server's certificate.
 			InsecureSkipVerify: true, //nolint:gosec // as keepalived's SSL_GET
 			ServerName:         u.sni,
+			// Old servers keepalived's OpenSSL talks to are still checked.
+			MinVersion: tls.VersionTLS10,
 		})
 		raw.SetDeadline(time.Now().Add(p.timeout))
 		if err := tc.HandshakeContext(ctx); err != nil {

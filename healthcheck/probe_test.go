@@ -483,6 +483,12 @@ func TestPingProbe(t *testing.T) {
 	if !r.OK {
 		t.Errorf("ping 127.0.0.1: %+v", r)
 	}
+	if ln, err := net.Listen("tcp6", "[::1]:0"); err == nil { // IPv6 is on
+		ln.Close()
+		if r := probeOnce(t, c, Target{Addr: netip.IPv6Loopback(), Proto: vs.TCP}); !r.OK {
+			t.Errorf("ping ::1: %+v", r)
+		}
+	}
 	c.BindIf = "ulvs-no-such-if"
 	if r := probeOnce(t, c, lo); r.OK {
 		t.Error("ping bound to a missing interface succeeded")
