@@ -264,6 +264,9 @@ func (p *parser) checkerKeyword(ck *checkSpec, c *Node) bool {
 			}
 		case "name":
 			if s, ok := p.arg(c); ok {
+				if s == "" {
+					s = defaultDNSName // "" is the root, as keepalived's default
+				}
 				if chk.DNSName != "" {
 					p.errorf(c, "given twice")
 				} else if (s[0] == '.' && s != ".") || strings.Contains(s, "..") {

@@ -383,6 +383,9 @@ func (p *parser) addrPort(n *Node) (netip.Addr, uint16, bool) {
 	}
 	a, msg := parseIPv4(args[0])
 	var port uint16
+	if msg == "" && !unicast(a) {
+		msg = fmt.Sprintf("%s is not a unicast address", a)
+	}
 	if msg == "" {
 		port, msg = parsePort(args, 1)
 	}
@@ -391,6 +394,13 @@ func (p *parser) addrPort(n *Node) (netip.Addr, uint16, bool) {
 		return netip.Addr{}, 0, false
 	}
 	return a, port, true
+}
+
+// unicast reports whether a can be a real server: the kernel's
+// ip_vs_new_dest takes unicast and local addresses only.
+func unicast(a netip.Addr) bool {
+	b := a.As4()
+	return !a.IsUnspecified() && !a.IsMulticast() && b[0] != 0 && b != [4]byte{255, 255, 255, 255}
 }
 
 // realServer reads a real_server block.
@@ -792,8 +802,9 @@ func (p *parser) service(v *virtualServer, k config.ServiceKey) (config.Service,
 			UThreshold: rs.uthreshold,
 			LThreshold: rs.lthreshold,
 		}
-		if d.UThreshold != 0 && d.LThreshold > d.UThreshold {
-			p.errorf(rs.node, "lthreshold %d is above uthreshold %d", d.LThreshold, d.UThreshold)
+		if d.LThreshold > d.UThreshold {
+			// ip_vs_add_dest refuses it with ERANGE, even with uthreshold 0.
+			p.errorf(rs.node, "lthreshold %d is above uthreshold %d (the kernel refuses it)", d.LThreshold, d.UThreshold)
 			return svc, nil
 		}
 		svc.Dests = append(svc.Dests, d)
