@@ -55,7 +55,8 @@ func TestErrors(t *testing.T) {
 		// virtual_server keywords.
 		{"scheduler", vsWith("lb_algo fast\n", ""), `k.conf:5: lb_algo: "fast" is not a scheduler`},
 		{"lb_kind lower case", vsWith("lb_kind dr\n", ""), `k.conf:5: lb_kind: "dr" is not NAT, DR or TUN`},
-		{"lb_kind FULLNAT", vsWith("lb_kind FNAT\n", ""), `"FNAT" is not NAT, DR or TUN`},
+		{"lb_kind FULLNAT", vsWith("lb_kind FNAT\n", ""), `FNAT (Alibaba's keepalived) is not read from keepalived.conf`},
+		{"lb_kind other", vsWith("lb_kind MASQ\n", ""), `"MASQ" is not NAT, DR or TUN`},
 		{"gue tunnel", vsWith("lvs_method TUN type gue port 6080\n", ""), "TUN type gue is not supported by ulvs"},
 		{"ipip csum", vsWith("lvs_method TUN csum\n", ""), "ipip tunnels do not support the csum option"},
 		{"DR options", vsWith("lb_kind DR type ipip\n", ""), "DR takes no options"},

@@ -108,7 +108,8 @@ func (r *treeReader) fail(file string, line int, format string, args ...any) {
 // it, for loop detection.
 func (r *treeReader) readFile(path string, data []byte, depth int, stack []string) {
 	stack = append(stack, filepath.Clean(path))
-	lines := strings.Split(string(data), "\n")
+	text := strings.TrimPrefix(string(data), "\ufeff") // a UTF-8 byte order mark
+	lines := strings.Split(text, "\n")
 	for i, line := range lines {
 		if r.err != nil {
 			return

@@ -337,6 +337,9 @@ func (p *parser) method(n *Node) (vs.Method, bool) {
 		m = vs.Route
 	case "TUN":
 		m = vs.Tunnel
+	case "FNAT", "FULLNAT":
+		p.errorf(n, "%s (Alibaba's keepalived) is not read from keepalived.conf: write the service in ulvs's TOML with forward = \"fullnat\"", args[0])
+		return 0, false
 	default:
 		p.errorf(n, "%q is not NAT, DR or TUN (keepalived's words, upper case)", args[0])
 		return 0, false
