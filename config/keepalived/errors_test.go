@@ -132,6 +132,31 @@ func TestErrors(t *testing.T) {
 		{"group too large", "virtual_server_group G {\n10.0.0.0/16 80\n}\nvirtual_server group G {\nprotocol TCP\nreal_server 10.1.0.1 80 {\n}\n}", "group G expands to more than 4096 services"},
 		{"duplicate service", vsWith("", "") + vsWith("", ""), "k.conf:8: virtual_server: service TCP 10.0.0.100:80 is already defined at k.conf:1"},
 
+		{"group fwmark value", "virtual_server_group G {\nfwmark x\n}", `k.conf:2: fwmark: fwmark "x" is not a whole number`},
+		{"group fwmark family", "virtual_server_group G {\nfwmark 1 ipx\n}", "takes fwmark N [inet]"},
+		{"group entry words", "virtual_server_group G {\n10.0.0.1 80 tcp\n}", `takes IP-or-range [PORT] (got "10.0.0.1 80 tcp")`},
+		{"group entry port", "virtual_server_group G {\n10.0.0.1 http\n}", `port "http" is not a whole number`},
+		{"group entry block", "virtual_server_group G {\n10.0.0.1 80 {\n}\n}", "k.conf:2: 10.0.0.1: takes no { } block"},
+		{"group name", "virtual_server_group {\n}", "virtual_server_group: takes one name"},
+
+		// Scripts.
+		{"empty script", vsWith("", "notify_up \"\"\n"), "k.conf:6: notify_up: empty script"},
+		{"script quote", vsWith("", "notify_up \"'/bin/x\"\n"), "missing closing ' in"},
+		{"script missing", vsWith("", "notify_down\n"), "k.conf:6: notify_down: needs a script"},
+		{"misc_path missing", vsWith("", "MISC_CHECK {\nmisc_path\n}\n"), "k.conf:7: misc_path: needs a program"},
+		{"misc_path escape at end", vsWith("", "MISC_CHECK {\nmisc_path /bin/x\\\n}\n"), "missing escaped character"},
+		{"misc_timeout", vsWith("", "MISC_CHECK {\nmisc_path /bin/x\nmisc_timeout 1.5\n}\n"), `misc_timeout: "1.5" is not a whole number`},
+
+		// More shapes.
+		{"sorry server words", vsWith("sorry_server 10.0.0.9 80 tcp\n", ""), "sorry_server: takes IP [PORT]"},
+		{"tunnel option", vsWith("lvs_method TUN fast\n", ""), `"fast" is not a tunnel option`},
+		{"method missing", vsWith("lb_kind\n", ""), "lb_kind: needs NAT, DR or TUN"},
+		{"lvs_timeouts odd", "global_defs {\nlvs_timeouts tcp\n}", "takes pairs of tcp|tcpfin|udp and seconds"},
+		{"vrrp interface value", "vrrp_instance VI {\ninterface\n}", "k.conf:2: interface: needs a value"},
+		{"SMTP host value", vsWith("", "SMTP_CHECK {\nhost {\nconnect_port x\n}\n}\n"), `k.conf:8: connect_port: "x" is not a whole number`},
+		{"enable_sni value", vsWith("", "SSL_GET {\nenable_sni maybe\nurl {\npath /\n}\n}\n"), "enable_sni: takes true/false"},
+		{"status_code empty", vsWith("", "HTTP_GET {\nurl {\npath /\nstatus_code\n}\n}\n"), "status_code: needs codes or ranges"},
+
 		// Top level and global_defs.
 		{"SSL block", "SSL {\nca /etc/ca.pem\n}", "k.conf:2: ca: the SSL block (client certificate, key, CA) is not supported by ulvs"},
 		{"script_user group", "global_defs {\nscript_user a b\n}", "a group for scripts (b) is not supported by ulvs"},
@@ -231,6 +256,14 @@ func TestWarnings(t *testing.T) {
 		{"groups empty and unused", "virtual_server_group E {\n}\nvirtual_server_group U {\n10.0.0.1 80\n}", []string{
 			"k.conf:1: virtual server group E has no entries (ignored, as keepalived does)",
 			"k.conf:3: virtual_server_group U is not used by any virtual_server",
+		}},
+		{"SMTP host unknown keyword", vsWith("", "SMTP_CHECK {\nhost {\nhelo_name x\nconnect_port 25\n}\n}\n"), []string{
+			"k.conf:7: The SMTP_CHECK host block is deprecated. Please define additional checkers. (as keepalived says)",
+			`k.conf:8: unknown keyword "helo_name" in SMTP_CHECK host (ignored, as keepalived does)`,
+		}},
+		{"accepted forms give no warning", vsWith("ip_family inet\nlvs_method TUN type ipip nocsum\n", "inhibit_on_failure off\nalpha false\nTCP_CHECK {\nalpha no\n}\n") +
+			"virtual_server_group G {\nfwmark 1 inet\n}\nvirtual_server group G {\nlb_algo rr\nlb_kind NAT\nreal_server 10.0.0.2 80 {\n}\n}\n", []string{
+			"k.conf:18: virtual server fwmark 1: ulvs classifies packets itself and sees no iptables mark; no packet reaches this service until mark 1 is defined in ulvs's TOML ([[fwmark]])",
 		}},
 		{"blocks ulvs does not run", "vrrp_script chk {\nscript x\n}\nvrrp_sync_group G {\n}\nstatic_ipaddress {\n1.2.3.4/24 dev eth0\n}\nbfd_instance b {\n}\nnet_namespace x\nvrrp_instance VI_1 {\ninterface eth0\n}\nvrrp_instance VI_2 {\ninterface eth0\n}", []string{
 			"k.conf:1: vrrp_script chk is not run: ulvs does not implement VRRP failover yet",
