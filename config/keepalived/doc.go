@@ -119,7 +119,9 @@
 //     keepalived 2.2.7 knows it only in HTTP_GET and SSL_GET and ignores it
 //     (unknown keyword) elsewhere, so seed 001's TCP_CHECK with
 //     nb_get_retry 3 runs with retry 3 here and retry 1 under keepalived.
-//   - connect_ip without connect_port checks the real server's port.
+//   - A checker's default port is the real server's port after keepalived's
+//     corrections (keepalived copies the port before correcting it, so a
+//     port-less NAT real server's checker would connect to port 0).
 //   - A block opened after an unknown keyword is skipped (keepalived reads
 //     its contents as keywords of the enclosing block).
 //   - Weights and thresholds keep ipvsadm's bounds (weight 0..65535,
