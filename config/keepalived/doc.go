@@ -121,7 +121,8 @@
 //     nb_get_retry 3 runs with retry 3 here and retry 1 under keepalived.
 //   - A checker's default port is the real server's port after keepalived's
 //     corrections (keepalived copies the port before correcting it, so a
-//     port-less NAT real server's checker would connect to port 0).
+//     checker of a real server written without a port would connect to
+//     port 0).
 //   - A block opened after an unknown keyword is skipped (keepalived reads
 //     its contents as keywords of the enclosing block).
 //   - Weights and thresholds keep ipvsadm's bounds (weight 0..65535,
