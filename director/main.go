@@ -74,6 +74,7 @@ func run(args []string, stderr io.Writer) int {
 			return 1
 		}
 		file = f
+		warnHealth(log, f)
 	} else if *ifaces == "" {
 		fmt.Fprintln(stderr, "ulvsd: need -c FILE or -i IFACE")
 		fs.Usage()
@@ -227,6 +228,7 @@ func reload(path string, dir *Director, log *slog.Logger) {
 		log.Error("reload failed, keeping the running configuration", "err", err)
 		return
 	}
+	warnHealth(log, f)
 	if err := dir.SetConfig(f.Rules, f.Marks, f.Knobs); err != nil {
 		log.Error("reload failed, keeping the running configuration", "file", path, "err", err)
 		return
@@ -245,5 +247,15 @@ func checkHost(log *slog.Logger) {
 		if err == nil && strings.TrimSpace(string(b)) != "0" {
 			log.Warn("kernel setting should be 0 on a ulvs director", "sysctl", strings.ReplaceAll(k, "/", "."))
 		}
+	}
+}
+
+// warnHealth says, loudly, that the file's health checks are not run:
+// the healthcheck package's monitor is not wired into ulvsd yet, so every
+// real server stays in the table as configured.
+func warnHealth(log *slog.Logger, f *config.File) {
+	if len(f.Health) > 0 {
+		log.Warn("the file configures health checks, which this ulvsd does not run yet: real servers stay in the table whatever their health",
+			"file", f.Path, "services_with_checks", len(f.Health))
 	}
 }
