@@ -50,7 +50,9 @@ type File struct {
 	// N is one of Marks.
 	Rules Rules
 	// Health are the health checks of the services (health.go), in the
-	// order of Rules; a service without checks has no entry.
+	// order of Rules, every default resolved (ResolveHealth); a service
+	// whose configuration says nothing of health has no entry. An entry
+	// lists every real server of its service, in order, checks or not.
 	Health []VirtualHealth
 	// Global is keepalived's global_defs (keepalived.conf only).
 	Global Global

@@ -86,7 +86,8 @@ const (
 	DefaultMiscTimeout    = 0                // misc_timeout: 0 = delay_loop
 )
 
-// Check is one checker of one real server, with every default resolved.
+// Check is one checker of one real server, with every default resolved
+// (ResolveHealth, resolve.go; a parser starts each check with NewCheck).
 // Fields that do not apply to Kind are zero.
 type Check struct {
 	Kind CheckKind
@@ -127,15 +128,16 @@ type Check struct {
 	MiscDynamic bool
 	User        string
 
-	// SMTP_CHECK: the HELO name (default: the director's hostname).
+	// SMTP_CHECK: the HELO name (default DefaultHeloName, keepalived's
+	// SMTP_DEFAULT_HELO).
 	HeloName string
 
 	// DNS_CHECK: the query type ("SOA" default) and name ("." default).
 	DNSType string
 	DNSName string
 
-	// UDP_CHECK: the payload sent, whether an answer is needed, and its
-	// length bounds (0 = no bound).
+	// UDP_CHECK: the payload sent, whether an answer is needed, and the
+	// bounds of its length (keepalived's defaults: 0 and 255).
 	Payload        []byte
 	RequireReply   bool
 	MinReplyLength int

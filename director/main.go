@@ -301,3 +301,4 @@ func checkHost(log *slog.Logger) {
 		}
 	}
 }
+

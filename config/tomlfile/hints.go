@@ -22,17 +22,27 @@ var tomlKeyRenames = map[string]string{
 	"uthreshold":              "upper_threshold",
 	"lthreshold":              "lower_threshold",
 	"interface":               "interfaces",
+	"nb_get_retry":            "retry",
+	"sorry_server_lvs_method": "sorry_server_method",
 }
 
-// tomlHealthKeys are keepalived's health-check keys; ulvs has no health
-// checks yet.
-var tomlHealthKeys = []string{
-	"delay_loop", "tcp_check", "http_get", "ssl_get", "misc_check",
-	"smtp_check", "dns_check", "udp_check", "ping_check", "bfd_check",
-	"connect_timeout", "connect_port", "retry", "nb_get_retry",
-	"delay_before_retry", "sorry_server", "inhibit_on_failure",
-	"quorum", "hysteresis", "alpha", "omega",
+// tomlCheckBlocks are keepalived's checker block names, lower-cased, and
+// the check type that stands for each in ulvs.toml.
+var tomlCheckBlocks = map[string]string{
+	"tcp_check": "tcp", "http_get": "http", "ssl_get": "ssl", "misc_check": "misc",
+	"smtp_check": "smtp", "dns_check": "dns", "udp_check": "udp", "ping_check": "ping",
 }
+
+// tomlCheckOnlyKeys are keepalived keys that a virtual_server or
+// real_server block may give for all its checkers (keepalived 2.2), and
+// that ulvs.toml takes per check.
+var tomlCheckOnlyKeys = []string{
+	"connect_timeout", "connect_port", "connect_ip", "retry", "nb_get_retry",
+	"delay_before_retry", "warmup", "delay_loop",
+}
+
+// tomlURLKeys are the keys of a url of an HTTP check.
+var tomlURLKeys = []string{"path", "digest", "status_code"}
 
 // tomlIptablesRenames are iptables words a user translating MARK rules
 // may type in a [[fwmark]] table, and what ulvs.toml calls them.
@@ -64,8 +74,8 @@ func unknownHint(path, key string, known []string) string {
 	if to, ok := tomlIptablesRenames[lower]; ok && slices.Contains(known, to) && strings.HasPrefix(path, "fwmark[") {
 		return fmt.Sprintf(" (ulvs calls iptables' %s %q)", key, to)
 	}
-	if slices.Contains(tomlHealthKeys, lower) {
-		return " (health checks are not supported yet)"
+	if hint := healthHint(path, lower, known); hint != "" {
+		return hint
 	}
 	if strings.HasPrefix(path, "fwmark[") && !strings.Contains(path, ".") &&
 		(lower == "protocol" || lower == "address" || lower == "ports") {
@@ -87,6 +97,26 @@ func unknownHint(path, key string, known []string) string {
 	}
 	if best != "" {
 		return fmt.Sprintf(" (did you mean %q?)", best)
+	}
+	return ""
+}
+
+// healthHint explains keepalived checker habits: a checker block where
+// ulvs.toml has a check table, checker settings on the service or the real
+// server, url settings on the check.
+func healthHint(path, key string, known []string) string {
+	inCheck := strings.HasSuffix(path, "]") && strings.Contains(path, ".check[")
+	switch {
+	case tomlCheckBlocks[key] != "":
+		return fmt.Sprintf(" (a check is a [[virtual_server.real_server.check]] table with type = %q)", tomlCheckBlocks[key])
+	case key == "bfd_check":
+		return " (BFD_CHECK is not supported)"
+	case !inCheck && slices.Contains(tomlCheckOnlyKeys, key) && !slices.Contains(known, key):
+		return " (set it in each [[virtual_server.real_server.check]])"
+	case inCheck && slices.Contains(tomlURLKeys, key):
+		return " (it belongs in a url: url = [{ path = \"/\", ... }])"
+	case inCheck && key == "name":
+		return ` (ulvs calls DNS_CHECK's name "dns_name")`
 	}
 	return ""
 }

@@ -165,9 +165,12 @@ func (p *fileParser) file(doc map[string]any) *config.File {
 	marks := p.marks(f, top.tables("fwmark"))
 	var index []int // file index of each service in f.Rules.Services
 	for i, m := range top.tables("virtual_server") {
-		if svc, ok := p.service(fmt.Sprintf("virtual_server[%d]", i), m, marks); ok {
+		if svc, vh, ok := p.service(fmt.Sprintf("virtual_server[%d]", i), m, marks); ok {
 			f.Rules.Services = append(f.Rules.Services, svc)
 			index = append(index, i)
+			if vh != nil {
+				f.Health = append(f.Health, *vh)
+			}
 		}
 	}
 	top.done()

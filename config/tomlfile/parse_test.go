@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/config/ipvsadm"
@@ -299,14 +300,14 @@ wieght = 2
 			want: `ulvs.toml:5: virtual_server[0].lb_algo: unknown key (ulvs calls keepalived's lb_algo "scheduler")`,
 		},
 		{
-			name: "keepalived health check",
-			in:   fileHead + "[[virtual_server]]\naddress = \"10.0.0.1:80\"\ndelay_loop = 6\n",
-			want: `ulvs.toml:5: virtual_server[0].delay_loop: unknown key (health checks are not supported yet)`,
+			name: "keepalived checker setting on the service",
+			in:   fileHead + "[[virtual_server]]\naddress = \"10.0.0.1:80\"\nconnect_timeout = 6\n",
+			want: `ulvs.toml:5: virtual_server[0].connect_timeout: unknown key (set it in each [[virtual_server.real_server.check]])`,
 		},
 		{
 			name: "keepalived TCP_CHECK table",
 			in:   fileHead + "[[virtual_server]]\naddress = \"10.0.0.1:80\"\n[[virtual_server.real_server]]\naddress = \"10.1.0.1\"\n[virtual_server.real_server.TCP_CHECK]\nconnect_timeout = 3\n",
-			want: `ulvs.toml:7: virtual_server[0].real_server[0].TCP_CHECK: unknown key (health checks are not supported yet)`,
+			want: `ulvs.toml:7: virtual_server[0].real_server[0].TCP_CHECK: unknown key (a check is a [[virtual_server.real_server.check]] table with type = "tcp")`,
 		},
 		{
 			name: "quoted unknown key",
@@ -1439,7 +1440,7 @@ func checkFile(f *config.File) error {
 			}
 		}
 	}
-	return nil
+	return checkHealth(f)
 }
 
 // checkMarks verifies the marks of a File and returns them by number.
@@ -1598,14 +1599,16 @@ func assertFileRoundTrip(t *testing.T, f *config.File) {
 	if err != nil {
 		t.Fatalf("re-parse of the encoded file: %v\n%s", err, text)
 	}
-	if diff := cmp.Diff(f, again, fileCmpAddr); diff != "" {
+	// encodeFile does not write health checks: assertMarshalRoundTrip and
+	// health_test.go cover them.
+	if diff := cmp.Diff(f, again, fileCmpAddr, cmpopts.IgnoreFields(config.File{}, "Health")); diff != "" {
 		t.Errorf("encode/parse round trip mismatch (-want +got):\n%s\n%s", diff, text)
 	}
 }
 
 func FuzzParse(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/*.toml")
-	seeds = append(seeds, "../../examples/ulvs.toml", "../../examples/ftp.toml")
+	seeds = append(seeds, "../../examples/ulvs.toml", "../../examples/ftp.toml", "../../examples/health.toml")
 	for _, path := range seeds {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -1634,6 +1637,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("accepted an invalid file: %v\n%s", err, data)
 		}
 		assertFileRoundTrip(t, file)
+		assertMarshalRoundTrip(t, file)
 	})
 }
 

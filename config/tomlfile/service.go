@@ -14,13 +14,13 @@ import (
 // This file parses [[virtual_server]] and its [[virtual_server.real_server]]
 // tables into config.Service and config.Dest.
 
-// service parses one [[virtual_server]] at path. marks are the file's
-// [[fwmark]] tables by number. ok is false when it has a problem (already
-// recorded).
-func (p *fileParser) service(path string, m map[string]any, marks map[uint32]*config.Mark) (svc config.Service, ok bool) {
-	t := p.table(path, m, "protocol", "address", "fwmark", "scheduler", "forward",
+// service parses one [[virtual_server]] at path, and its health checks
+// (health.go; nil when it has none). marks are the file's [[fwmark]]
+// tables by number. ok is false when it has a problem (already recorded).
+func (p *fileParser) service(path string, m map[string]any, marks map[uint32]*config.Mark) (svc config.Service, vh *config.VirtualHealth, ok bool) {
+	t := p.table(path, m, append([]string{"protocol", "address", "fwmark", "scheduler", "forward",
 		"persistence_timeout", "persistence_netmask", "one_packet", "sched_flags", "real_server",
-		"local_addresses")
+		"local_addresses"}, serviceHealthKeys...)...)
 	defer t.done()
 	ok = true
 	svc = config.Service{Proto: vs.TCP, Scheduler: fileDefaultScheduler}
@@ -176,11 +176,15 @@ func (p *fileParser) service(path string, m map[string]any, marks map[uint32]*co
 		svc.SchedFlags = schedFlagsFor(svc.Scheduler, bits)
 	}
 
+	var reals []config.RealHealth
+	realsSay := false
 	for i, dm := range t.tables("real_server") {
 		field := fmt.Sprintf("%s.real_server[%d]", path, i)
 		d, dok := p.dest(field, dm, &svc, method, known)
 		if dok {
 			svc.Dests = append(svc.Dests, d)
+			rh, says, hok := p.realHealth(field, dm, d)
+			reals, realsSay, dok = append(reals, rh), realsSay || says, hok
 		}
 		ok = ok && dok
 	}
@@ -218,14 +222,17 @@ func (p *fileParser) service(path string, m map[string]any, marks map[uint32]*co
 		p.errorf(path+".local_addresses", "only used with fullnat real servers")
 		ok = false
 	}
-	return svc, ok
+	if ok {
+		vh, ok = p.virtualHealth(path, m, &svc, method, reals, realsSay)
+	}
+	return svc, vh, ok
 }
 
 // dest parses one real server of svc. method is the service's forward;
 // known says whether svc's address:port or mark is known, so ports can be
 // checked.
 func (p *fileParser) dest(path string, m map[string]any, svc *config.Service, method vs.Method, known bool) (config.Dest, bool) {
-	t := p.table(path, m, "address", "weight", "forward", "upper_threshold", "lower_threshold")
+	t := p.table(path, m, append([]string{"address", "weight", "forward", "upper_threshold", "lower_threshold"}, realHealthKeys...)...)
 	defer t.done()
 	ok := true
 	d := config.Dest{Weight: 1, Method: method}

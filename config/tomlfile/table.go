@@ -2,7 +2,10 @@ package tomlfile
 
 import (
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
+	"time"
 )
 
 // This file reads typed values out of one decoded TOML table, recording a
@@ -94,6 +97,45 @@ func (t *tomlTable) int(key string, lo, hi int64) (n int64, ok bool) {
 		return 0, false
 	}
 	return n, true
+}
+
+// seconds returns the duration at key, given in seconds as an integer or
+// a decimal (2.5), rounded to the microsecond, keepalived's timer
+// resolution. set is false when the key is absent or its value wrong
+// (which is reported).
+func (t *tomlTable) seconds(key string, lo, hi time.Duration) (d time.Duration, set bool) {
+	v, present := t.m[key]
+	if !present {
+		return 0, false
+	}
+	var sec float64
+	switch v := v.(type) {
+	case int64:
+		sec = float64(v)
+	case float64:
+		sec = v
+	default:
+		t.wrongType(key, "seconds, an integer or a decimal like 2.5")
+		return 0, false
+	}
+	if math.IsNaN(sec) || sec < lo.Seconds() || sec > hi.Seconds() {
+		t.p.errorf(t.field(key), "must be between %s and %s seconds (got %v)", secondsText(lo), secondsText(hi), v)
+		return 0, false
+	}
+	d = time.Duration(math.Round(sec*1e6)) * time.Microsecond
+	if d < lo {
+		d = lo
+	}
+	return d, true
+}
+
+// secondsText writes d as the file does: seconds, with a fraction only
+// when there is one.
+func secondsText(d time.Duration) string {
+	if d%time.Second == 0 {
+		return strconv.FormatInt(int64(d/time.Second), 10)
+	}
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
 }
 
 // uint32 is int for values that fit a uint32.

@@ -73,7 +73,7 @@ func MarshalTOML(f *config.File) ([]byte, error) {
 			return nil, err
 		}
 	}
-	svcs, err := MarshalServices(f.Rules)
+	svcs, err := marshalServices(f.Rules, f.Health)
 	if err != nil {
 		return nil, err
 	}
@@ -163,10 +163,20 @@ func protoKey(p vs.Protocol) (string, error) {
 // and real server in r's order, every setting explicit. Two Rules that
 // give the same text are the same rules as far as the file can tell.
 func MarshalServices(r config.Rules) ([]byte, error) {
+	return marshalServices(r, nil)
+}
+
+// marshalServices is MarshalServices with the services' health checks
+// (write_health.go): health holds at most one entry per service.
+func marshalServices(r config.Rules, health []config.VirtualHealth) ([]byte, error) {
 	var b strings.Builder
+	if err := checkHealthServices(r, health); err != nil {
+		return nil, err
+	}
 	for i := range r.Services {
 		s := &r.Services[i]
 		name := s.Key().Name()
+		vh := healthOf(health, s.Key())
 		b.WriteString("\n[[virtual_server]]\n")
 		if s.FwMark != 0 {
 			fmt.Fprintf(&b, "fwmark = %d\n", s.FwMark)
@@ -217,6 +227,9 @@ func MarshalServices(r config.Rules) ([]byte, error) {
 			}
 			b.WriteString("]\n")
 		}
+		if err := writeServiceHealth(&b, vh); err != nil {
+			return nil, fmt.Errorf("service %s: %w", name, err)
+		}
 		for j := range s.Dests {
 			d := &s.Dests[j]
 			fwd, ok := tomlForward[d.Method]
@@ -235,6 +248,9 @@ func MarshalServices(r config.Rules) ([]byte, error) {
 			if d.LThreshold != 0 {
 				fmt.Fprintf(&b, "  lower_threshold = %d\n", d.LThreshold)
 			}
+			if err := writeRealHealth(&b, vh, d); err != nil {
+				return nil, fmt.Errorf("service %s, real server %s: %w", name, netip.AddrPortFrom(d.Addr, d.Port), err)
+			}
 		}
 	}
 	return []byte(b.String()), nil
@@ -245,13 +261,16 @@ func MarshalServices(r config.Rules) ([]byte, error) {
 // [[virtual_server.real_server]] tables, or a top-level virtual_server
 // array) is taken out and r's tables go where the first one was, or at
 // the end. Everything else, comments included, stays as it was. The
-// result is parsed as path to make sure it holds exactly r; data must
-// parse too.
+// health checks of the file's services stay with the services and real
+// servers r still has (carryHealth). The result is parsed as path to make
+// sure it holds exactly r; data must parse too.
 func ReplaceServices(path string, data []byte, r config.Rules) ([]byte, error) {
-	if _, err := Parse(path, data); err != nil {
+	old, err := Parse(path, data)
+	if err != nil {
 		return nil, err
 	}
-	svcs, err := MarshalServices(r)
+	health := carryHealth(r, old.Health)
+	svcs, err := marshalServices(r, health)
 	if err != nil {
 		return nil, err
 	}
@@ -284,7 +303,7 @@ func ReplaceServices(path string, data []byte, r config.Rules) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rewriting %s: %w", path, err)
 	}
-	got, err := MarshalServices(f.Rules)
+	got, err := marshalServices(f.Rules, f.Health)
 	if err != nil || string(got) != string(svcs) {
 		return nil, fmt.Errorf("rewriting %s: the file does not read back as the rules written (%v)", path, err)
 	}
@@ -434,4 +453,32 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 		d.Close()
 	}
 	return nil
+}
+
+// carryHealth returns the health checks of old for the services of r: a
+// service keeps its settings, and each of its real servers in r keeps its
+// checks (a real server added since has none; one removed takes its
+// checks along).
+func carryHealth(r config.Rules, old []config.VirtualHealth) []config.VirtualHealth {
+	var out []config.VirtualHealth
+	for i := range r.Services {
+		s := &r.Services[i]
+		vh := healthOf(old, s.Key())
+		if vh == nil {
+			continue
+		}
+		nv := *vh
+		nv.Reals = make([]config.RealHealth, 0, len(s.Dests))
+		for _, d := range s.Dests {
+			rh := config.RealHealth{Addr: d.Addr, Port: d.Port}
+			for _, o := range vh.Reals {
+				if o.Addr == d.Addr && o.Port == d.Port {
+					rh = o
+				}
+			}
+			nv.Reals = append(nv.Reals, rh)
+		}
+		out = append(out, nv)
+	}
+	return out
 }

@@ -1,0 +1,112 @@
+package config
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ulvs/ulvs/vs"
+)
+
+// TestResolveHealthDefaults: each kind's defaults, as keepalived 2.2.7's
+// check/*.c set them, for a check that gives nothing.
+func TestResolveHealthDefaults(t *testing.T) {
+	const s = time.Second
+	tests := []struct {
+		kind                         CheckKind
+		connect                      time.Duration
+		retry                        int
+		delayRetry, loop, warm, misc time.Duration
+	}{
+		{kind: CheckTCP, connect: 5 * s, retry: 1, delayRetry: 1 * s, loop: 60 * s, warm: 60 * s},
+		{kind: CheckHTTP, connect: 5 * s, retry: 1, delayRetry: 3 * s, loop: 60 * s, warm: 60 * s},
+		{kind: CheckSSL, connect: 5 * s, retry: 1, delayRetry: 3 * s, loop: 60 * s, warm: 60 * s},
+		{kind: CheckMisc, retry: 0, delayRetry: 1 * s, loop: 60 * s, warm: 60 * s, misc: 60 * s},
+		{kind: CheckSMTP, connect: 5 * s, retry: 1, delayRetry: 1 * s, loop: 60 * s, warm: 60 * s},
+		{kind: CheckDNS, connect: 5 * s, retry: 3, delayRetry: 60 * s, loop: 60 * s, warm: 60 * s},
+		{kind: CheckUDP, connect: 5 * s, retry: 1, delayRetry: 1 * s, loop: 60 * s, warm: 60 * s},
+		{kind: CheckPing, connect: 5 * s, retry: 1, delayRetry: 1 * s, loop: 60 * s, warm: 60 * s},
+		{kind: CheckNanny, loop: 60 * s, warm: 60 * s},
+	}
+	for _, tt := range tests {
+		t.Run(tt.kind.String(), func(t *testing.T) {
+			vh := VirtualHealth{Service: ServiceKey{Proto: vs.UDP, Addr: netip.MustParseAddr("10.0.0.1"), Port: 53},
+				Reals: []RealHealth{{Checks: []Check{NewCheck(tt.kind)}}}}
+			ResolveHealth(&vh, nil)
+			c := vh.Reals[0].Checks[0]
+			got := []any{c.ConnectTimeout, c.Retry, c.DelayBeforeRetry, c.DelayLoop, c.Warmup, c.MiscTimeout}
+			want := []any{tt.connect, tt.retry, tt.delayRetry, tt.loop, tt.warm, tt.misc}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("connect, retry, delay_before_retry, delay_loop, warmup, misc_timeout (-want +got):\n%s", diff)
+			}
+			if vh.DelayLoop != 60*s || vh.Quorum != 1 {
+				t.Errorf("service delay_loop %v, quorum %d; want 60s, 1", vh.DelayLoop, vh.Quorum)
+			}
+		})
+	}
+}
+
+// TestResolveHealthInheritance: check, then real_server and virtual_server
+// blocks (Timing), then the service's delay_loop, then the kind's default.
+func TestResolveHealthInheritance(t *testing.T) {
+	const s = time.Second
+	explicit := NewCheck(CheckHTTP)
+	explicit.ConnectTimeout, explicit.Retry, explicit.DelayBeforeRetry, explicit.DelayLoop, explicit.Warmup = 2*s, 0, 0, 7*s, 0
+	explicit.URLs = []URL{{Path: "/"}, {Path: "/x", StatusCodes: []StatusRange{{First: 301, Last: 302}}}}
+	rsBlock := Timing{ConnectTimeout: 3 * s, Retry: 4, DelayBeforeRetry: Unset, DelayLoop: Unset, Warmup: 9 * s}
+	vsBlock := Timing{ConnectTimeout: 8 * s, Retry: 8, DelayBeforeRetry: 6 * s, DelayLoop: 11 * s, Warmup: Unset}
+	vh := VirtualHealth{
+		Service:     ServiceKey{Proto: vs.TCP, Addr: netip.MustParseAddr("10.0.0.1"), Port: 80},
+		DelayLoop:   20 * s,
+		Virtualhost: "www.example.com",
+		Sorry:       &SorryServer{Addr: netip.MustParseAddr("10.0.0.9")},
+		Reals: []RealHealth{
+			{Checks: []Check{explicit}},
+			{Checks: []Check{NewCheck(CheckTCP)}},
+			{Checks: []Check{NewCheck(CheckTCP)}},
+		},
+	}
+	ResolveHealth(&vh, []Timing{UnsetTiming(), rsBlock.Or(vsBlock)}) // the third real: nothing inherited
+	type timing struct {
+		Connect time.Duration
+		Retry   int
+		Delay   time.Duration
+		Loop    time.Duration
+		Warmup  time.Duration
+	}
+	get := func(c Check) timing {
+		return timing{c.ConnectTimeout, c.Retry, c.DelayBeforeRetry, c.DelayLoop, c.Warmup}
+	}
+	want := []timing{
+		{2 * s, 0, 0, 7 * s, 0},           // all its own
+		{3 * s, 4, 6 * s, 11 * s, 9 * s},  // real_server over virtual_server
+		{5 * s, 1, 1 * s, 20 * s, 20 * s}, // defaults; delay_loop from the service
+	}
+	for i, w := range want {
+		if got := get(vh.Reals[i].Checks[0]); got != w {
+			t.Errorf("real %d: got %+v, want %+v", i, got, w)
+		}
+	}
+	c := vh.Reals[0].Checks[0]
+	if c.Virtualhost != "www.example.com" || c.HTTPProtocol != "1.0" {
+		t.Errorf("virtualhost %q, http_protocol %q; want the service's and 1.0", c.Virtualhost, c.HTTPProtocol)
+	}
+	wantURLs := []URL{{Path: "/", StatusCodes: []StatusRange{{First: 200, Last: 299}}}, {Path: "/x", StatusCodes: []StatusRange{{First: 301, Last: 302}}}}
+	if diff := cmp.Diff(wantURLs, c.URLs); diff != "" {
+		t.Errorf("urls (-want +got):\n%s", diff)
+	}
+	if vh.Sorry.Port != 80 {
+		t.Errorf("sorry server port %d, want the service's 80", vh.Sorry.Port)
+	}
+	again := vh
+	again.Reals = append([]RealHealth(nil), vh.Reals...)
+	for i := range again.Reals {
+		again.Reals[i].Checks = append([]Check(nil), vh.Reals[i].Checks...)
+	}
+	ResolveHealth(&again, nil)
+	if diff := cmp.Diff(vh, again, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+		t.Errorf("ResolveHealth is not idempotent (-once +twice):\n%s", diff)
+	}
+}
