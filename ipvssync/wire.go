@@ -380,6 +380,19 @@ func appendEntryV1(b []byte, e *Entry) []byte {
 	return b
 }
 
+func appendEntryV0(b []byte, e *Entry) []byte {
+	b = append(b, 0, e.Proto)
+	b = appendPorts(b, e)
+	b = appendAddrs(b, e)
+	b = binary.BigEndian.AppendUint16(b, uint16(e.Flags))
+	b = binary.BigEndian.AppendUint16(b, e.State)
+	if e.Flags&FlagSeqMask != 0 {
+		b = appendSeq(b, binary.LittleEndian, e.InSeq)
+		b = appendSeq(b, binary.LittleEndian, e.OutSeq)
+	}
+	return b
+}
+
 // appendPorts appends cport, vport, dport: the order of both versions.
 func appendPorts(b []byte, e *Entry) []byte {
 	b = binary.BigEndian.AppendUint16(b, e.CPort)
@@ -429,16 +442,7 @@ func AppendMessageV0(dst []byte, syncID uint8, entries []Entry) []byte {
 	start := len(dst)
 	dst = append(dst, uint8(len(entries)), syncID, 0, 0)
 	for i := range entries {
-		e := &entries[i]
-		dst = append(dst, 0, e.Proto)
-		dst = appendPorts(dst, e)
-		dst = appendAddrs(dst, e)
-		dst = binary.BigEndian.AppendUint16(dst, uint16(e.Flags))
-		dst = binary.BigEndian.AppendUint16(dst, e.State)
-		if e.Flags&FlagSeqMask != 0 {
-			dst = appendSeq(dst, binary.LittleEndian, e.InSeq)
-			dst = appendSeq(dst, binary.LittleEndian, e.OutSeq)
-		}
+		dst = appendEntryV0(dst, &entries[i])
 	}
 	putSize(dst, start)
 	return dst
