@@ -102,36 +102,38 @@ func decodeV1(msg []byte) (Message, error) {
 		if v := verSize >> verShift; v != 0 {
 			return m, derr(i, off+2, ErrMalformed, "unknown entry version %d", v)
 		}
-		e, skip, err := decodeEntryV1(msg[off], msg[off:off+size], i, off)
+		// Decode in place: an Entry is a few hundred bytes.
+		m.Entries = append(m.Entries, Entry{})
+		skip, err := decodeEntryV1(&m.Entries[len(m.Entries)-1], msg[off], msg[off:off+size], i, off)
+		if err != nil || skip != nil {
+			m.Entries = m.Entries[:len(m.Entries)-1]
+		}
 		if err != nil {
 			return m, err
 		}
 		if skip != nil {
 			m.Skipped = append(m.Skipped, skip)
-		} else {
-			m.Entries = append(m.Entries, e)
 		}
 		off += (size + 3) &^ 3
 	}
 	return m, nil
 }
 
-// decodeEntryV1 decodes one v1 entry of type typ, b being exactly its size
-// bytes (possibly fewer than its fixed part, which is an error). It
-// returns either the entry, or a skip (the kernel drops this entry only),
-// or an error (the kernel drops the rest of the message), following
-// ip_vs_proc_sync_conn.
-func decodeEntryV1(typ byte, b []byte, idx, base int) (Entry, *DecodeError, error) {
-	var e Entry
+// decodeEntryV1 decodes one v1 entry of type typ into e, which is zero;
+// b is exactly the entry's size bytes (possibly fewer than its fixed part,
+// which is an error). It returns nil, nil for an entry to apply, a skip
+// (the kernel drops this entry only), or an error (the kernel drops the
+// rest of the message), following ip_vs_proc_sync_conn.
+func decodeEntryV1(e *Entry, typ byte, b []byte, idx, base int) (*DecodeError, error) {
 	fixed := EntryLenV4
 	switch {
 	case typ&typeInet6 != 0:
 		fixed = EntryLenV6
 	case typ != 0:
-		return e, nil, derr(idx, base, ErrMalformed, "unknown entry type %d", typ)
+		return nil, derr(idx, base, ErrMalformed, "unknown entry type %d", typ)
 	}
 	if len(b) < fixed {
-		return e, nil, derr(idx, base+2, ErrMalformed, "entry size %d is less than the fixed part %d", len(b), fixed)
+		return nil, derr(idx, base+2, ErrMalformed, "entry size %d is less than the fixed part %d", len(b), fixed)
 	}
 	e.Proto = b[1]
 	e.Flags = Flags(binary.BigEndian.Uint32(b[4:]))
@@ -153,24 +155,24 @@ func decodeEntryV1(typ byte, b []byte, idx, base int) (Entry, *DecodeError, erro
 	var seen uint8
 	for p := fixed; p < len(b); {
 		if p+2 > len(b) {
-			return e, nil, derr(idx, base+p, ErrTruncated, "option header cut off")
+			return nil, derr(idx, base+p, ErrTruncated, "option header cut off")
 		}
 		typ, l := b[p], int(b[p+1])
 		data := p + 2
 		if l == 0 || data+l > len(b) {
-			return e, nil, derr(idx, base+p, ErrMalformed, "option %d length %d does not fit the entry", typ, l)
+			return nil, derr(idx, base+p, ErrMalformed, "option %d length %d does not fit the entry", typ, l)
 		}
 		kind := typ &^ OptFlagParam
 		if bit := onceBit(typ); bit != 0 {
 			if seen&bit != 0 {
-				return e, nil, derr(idx, base+p, ErrMalformed, "option %d found twice", typ)
+				return nil, derr(idx, base+p, ErrMalformed, "option %d found twice", typ)
 			}
 			seen |= bit
 		}
 		switch {
 		case kind == OptSeqData:
 			if l != SeqOptLen {
-				return e, nil, derr(idx, base+p, ErrMalformed, "sequence option length %d, want %d", l, SeqOptLen)
+				return nil, derr(idx, base+p, ErrMalformed, "sequence option length %d, want %d", l, SeqOptLen)
 			}
 			e.HasSeq = true
 			e.InSeq = readSeq(b[data:], binary.BigEndian)
@@ -179,12 +181,12 @@ func decodeEntryV1(typ byte, b []byte, idx, base int) (Entry, *DecodeError, erro
 			e.PEDataLen = uint8(copy(e.PEData[:], b[data:data+l]))
 		case kind == OptPEName:
 			if l > MaxPEName {
-				return e, nil, derr(idx, base+p, ErrMalformed, "persistence engine name of %d bytes, at most %d", l, MaxPEName)
+				return nil, derr(idx, base+p, ErrMalformed, "persistence engine name of %d bytes, at most %d", l, MaxPEName)
 			}
 			e.PENameLen = uint8(copy(e.PEName[:], b[data:data+l]))
 		case typ == OptULVSLocal:
 			if l != localOptLen {
-				return e, nil, derr(idx, base+p, ErrMalformed, "local address option length %d, want %d", l, localOptLen)
+				return nil, derr(idx, base+p, ErrMalformed, "local address option length %d, want %d", l, localOptLen)
 			}
 			e.HasLocal = true
 			copy(e.LAddr[:], b[data:data+4])
@@ -199,24 +201,24 @@ func decodeEntryV1(typ byte, b []byte, idx, base int) (Entry, *DecodeError, erro
 		p = data + l
 	}
 	if skip != nil {
-		return e, skip, nil
+		return skip, nil
 	}
 	if fixed == EntryLenV6 {
 		c := netip.AddrPortFrom(netip.AddrFrom16([16]byte(b[24:40])), e.CPort)
 		v := netip.AddrPortFrom(netip.AddrFrom16([16]byte(b[40:56])), e.VPort)
-		return e, derr(idx, base, ErrNotSupported, "IPv6 connection %s -> %s (ulvs is IPv4-only)", c, v), nil
+		return derr(idx, base, ErrNotSupported, "IPv6 connection %s -> %s (ulvs is IPv4-only)", c, v), nil
 	}
 	if e.PEDataLen == 0 {
 		// The kernel looks at the name only together with data.
 		e.PENameLen = 0
 	}
 	if e.PEDataLen > 0 && e.PENameLen == 0 {
-		return e, derr(idx, base, ErrMalformed, "persistence engine data without a name"), nil
+		return derr(idx, base, ErrMalformed, "persistence engine data without a name"), nil
 	}
-	if s := checkProtoState(&e, idx, base); s != nil {
-		return e, s, nil
+	if s := checkProtoState(e, idx, base); s != nil {
+		return s, nil
 	}
-	return e, nil, nil
+	return nil, nil
 }
 
 // checkProtoState applies the kernel's per-entry checks: connections need
