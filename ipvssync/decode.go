@@ -210,7 +210,7 @@ func decodeEntryV1(e *Entry, typ byte, b []byte, idx, base int) (*DecodeError, e
 	}
 	if e.PEDataLen == 0 {
 		// The kernel looks at the name only together with data.
-		e.PENameLen = 0
+		e.PENameLen, e.PEName = 0, [MaxPEName]byte{}
 	}
 	if e.PEDataLen > 0 && e.PENameLen == 0 {
 		return derr(idx, base, ErrMalformed, "persistence engine data without a name"), nil
