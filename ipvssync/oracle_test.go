@@ -198,7 +198,7 @@ func TestOracleCaptures(t *testing.T) {
 
 func checkOracleMsg(t *testing.T, name string, c capture, want oracleMsg) {
 	t.Helper()
-	if c.dst != netip.AddrPortFrom(DefaultGroup, DefaultPort) || c.ttl != DefaultTTL {
+	if c.dst != netip.AddrPortFrom(DefaultGroup(), DefaultPort) || c.ttl != DefaultTTL {
 		t.Errorf("%s: sent to %s ttl %d", name, c.dst, c.ttl)
 	}
 	if len(c.payload) != want.size || !bytes.Equal(c.payload[:len(want.header)], want.header) {

@@ -14,7 +14,7 @@ import (
 type SenderConfig struct {
 	// Interface is the sync interface (--mcast-interface); required.
 	Interface string
-	Group     netip.Addr // IPv4 multicast group; zero: DefaultGroup
+	Group     netip.Addr // IPv4 multicast group; zero: DefaultGroup()
 	Port      uint16     // zero: DefaultPort
 	TTL       uint8      // zero: DefaultTTL
 	// SockSize is sync_sock_size: SO_SNDBUF; 0 keeps the system default.
@@ -57,7 +57,7 @@ func senderDefaults(cfg SenderConfig) (SenderConfig, error) {
 		return cfg, errors.New("sync sender: no interface")
 	}
 	if !cfg.Group.IsValid() {
-		cfg.Group = DefaultGroup
+		cfg.Group = DefaultGroup()
 	}
 	if !cfg.Group.Is4() || !cfg.Group.IsMulticast() {
 		return cfg, fmt.Errorf("sync group %s: not an IPv4 multicast address", cfg.Group)
@@ -131,13 +131,14 @@ func (s *Sender) Close() error {
 type ReceiverConfig struct {
 	// Interface is the sync interface (--mcast-interface); required.
 	Interface string
-	Group     netip.Addr // IPv4 multicast group; zero: DefaultGroup
+	Group     netip.Addr // IPv4 multicast group; zero: DefaultGroup()
 	Port      uint16     // zero: DefaultPort
 	// SyncID is the backup's syncid: 0 takes messages of every syncid.
 	SyncID uint8
 	// MaxLen is the receive buffer (--sync-maxlen): larger messages are
 	// truncated and dropped. 0 means the kernel's backup default, the
-	// interface's MTU (at least 1500) minus 28.
+	// interface's MTU (at least 1500) minus 28; smaller values are raised
+	// to 1024, as the kernel clamps them.
 	MaxLen int
 	// SockSize is sync_sock_size: SO_RCVBUF; 0 keeps the system default.
 	SockSize int

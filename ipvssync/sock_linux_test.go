@@ -278,8 +278,8 @@ func checkIPHeader(t *testing.T, raw int) {
 		if n < ihl+8 || binary.BigEndian.Uint16(ip[ihl+2:]) != DefaultPort {
 			continue
 		}
-		if dst := netip.AddrFrom4([4]byte(ip[16:20])); dst != DefaultGroup {
-			t.Errorf("sent to %s, want %s", dst, DefaultGroup)
+		if dst := netip.AddrFrom4([4]byte(ip[16:20])); dst != DefaultGroup() {
+			t.Errorf("sent to %s, want %s", dst, DefaultGroup())
 		}
 		if ip[8] != 1 {
 			t.Errorf("TTL %d, want 1", ip[8])

@@ -8,12 +8,11 @@ import (
 	"strings"
 )
 
-// Defaults of the kernel's sync daemon (ip_vs_sync.c, start_sync_thread).
-var (
-	// DefaultGroup is the multicast group, IP_VS_SYNC_GROUP.
-	DefaultGroup = netip.AddrFrom4([4]byte{224, 0, 0, 81})
-)
+// DefaultGroup returns the kernel's multicast group, 224.0.0.81
+// (IP_VS_SYNC_GROUP).
+func DefaultGroup() netip.Addr { return netip.AddrFrom4([4]byte{224, 0, 0, 81}) }
 
+// Defaults of the kernel's sync daemon (ip_vs_sync.c, start_sync_thread).
 const (
 	// DefaultPort is the UDP port, IP_VS_SYNC_PORT. With sync_ports N the
 	// kernel uses ports DefaultPort .. DefaultPort+N-1.
