@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -40,6 +41,10 @@ type ResolverConfig struct {
 	Conn Conn
 	// Interface is the interface to resolve on; required when Conn is nil.
 	Interface *net.Interface
+	// Dial makes the ARP client for Redial (and for NewResolver when Conn
+	// is nil); nil means github.com/mdlayher/arp's. It runs on the
+	// caller's thread, so in the caller's network namespace.
+	Dial func(*net.Interface) (Conn, error)
 
 	// Refresh is how often each resolved address is resolved again
 	// (default 30s).
@@ -91,6 +96,7 @@ type Resolver struct {
 	log       *slog.Logger
 
 	wake      chan struct{} // capacity 1: Watch asks Run to look again
+	dial      func(*net.Interface) (Conn, error)
 	running   atomic.Bool
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -99,6 +105,14 @@ type Resolver struct {
 	mu      sync.RWMutex
 	entries map[netip.Addr]*entry // the watched set
 	seed    map[netip.Addr][6]byte
+
+	// connMu guards conn and next: Run swaps in the client Redial made
+	// (next) at the top of its loop. linkDown is Run's own: the client
+	// failed as it does when its interface is gone or down, so Run makes
+	// no attempts until Redial.
+	connMu   sync.Mutex
+	next     Conn
+	linkDown bool
 }
 
 // entry is the state of one watched address. It is guarded by Resolver.mu.
@@ -125,6 +139,7 @@ func NewResolver(cfg ResolverConfig) (*Resolver, error) {
 		wake:      make(chan struct{}, 1),
 		entries:   make(map[netip.Addr]*entry),
 		seed:      cfg.Seed,
+		dial:      cfg.Dial,
 	}
 	if r.refresh < 0 || r.retry < 0 || r.timeout < 0 || r.failAfter < 0 {
 		return nil, fmt.Errorf("arp: new resolver: negative Refresh, Retry, Timeout or FailAfter")
@@ -144,12 +159,15 @@ func NewResolver(cfg ResolverConfig) (*Resolver, error) {
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
+	if r.dial == nil {
+		r.dial = func(ifi *net.Interface) (Conn, error) { return dial(ifi) }
+	}
 	r.conn = cfg.Conn
 	if r.conn == nil {
 		if cfg.Interface == nil {
 			return nil, errors.New("arp: new resolver: neither Conn nor Interface is set")
 		}
-		c, err := dial(cfg.Interface)
+		c, err := r.dial(cfg.Interface)
 		if err != nil {
 			return nil, fmt.Errorf("arp: new resolver: dial ARP client on %s: %w", cfg.Interface.Name, err)
 		}
@@ -217,10 +235,84 @@ func (r *Resolver) Lookup(addr netip.Addr) ([6]byte, bool) {
 // once; later calls return the first result.
 func (r *Resolver) Close() error {
 	r.closeOnce.Do(func() {
+		r.connMu.Lock()
+		defer r.connMu.Unlock()
 		r.closed.Store(true)
 		r.closeErr = r.conn.Close()
+		if r.next != nil {
+			r.next.Close()
+			r.next = nil
+		}
 	})
 	return r.closeErr
+}
+
+// Redial dials a new ARP client on ifi and makes Run use it instead of the
+// current one, which Run closes: for an interface that was deleted and
+// made again, or went down and up, since the old client's socket stays
+// bound to what is gone. It dials on the calling thread, which must be in
+// ifi's network namespace. Watched addresses keep their MACs and are all
+// resolved again at once. Safe for concurrent use with Run.
+func (r *Resolver) Redial(ifi *net.Interface) error {
+	c, err := r.dial(ifi)
+	if err != nil {
+		return fmt.Errorf("arp: redial on %s: %w", ifi.Name, err)
+	}
+	r.connMu.Lock()
+	if r.closed.Load() {
+		r.connMu.Unlock()
+		c.Close()
+		return net.ErrClosed
+	}
+	old := r.next
+	r.next = c
+	// Cut a Resolve on the old client short.
+	r.conn.SetDeadline(time.Unix(1, 0))
+	r.connMu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// takeNext makes the client Redial left the current one. Only Run calls
+// it.
+func (r *Resolver) takeNext() {
+	r.connMu.Lock()
+	c := r.next
+	if c == nil {
+		r.connMu.Unlock()
+		return
+	}
+	old := r.conn
+	r.conn, r.next = c, nil
+	r.connMu.Unlock()
+	old.Close()
+	r.linkDown = false
+	r.mu.Lock()
+	for _, e := range r.entries {
+		e.due = time.Time{}
+	}
+	r.mu.Unlock()
+	r.log.Info("arp: new client on the interface, resolving every address again")
+}
+
+// hasNext reports whether Redial left a client for Run.
+func (r *Resolver) hasNext() bool {
+	r.connMu.Lock()
+	defer r.connMu.Unlock()
+	return r.next != nil
+}
+
+// linkGone reports whether err is what a packet socket returns once its
+// interface is gone or down (ENETDOWN, ENXIO, ENODEV): retrying on that
+// client is useless until Redial.
+func linkGone(err error) bool {
+	return errors.Is(err, syscall.ENETDOWN) || errors.Is(err, syscall.ENXIO) || errors.Is(err, syscall.ENODEV)
 }
 
 // Run resolves watched addresses until ctx is done or the Resolver is
@@ -235,7 +327,11 @@ func (r *Resolver) Run(ctx context.Context) error {
 
 	// Cancelling ctx cuts a Resolve in progress short instead of waiting
 	// out its Timeout.
-	stop := context.AfterFunc(ctx, func() { r.conn.SetDeadline(time.Unix(1, 0)) })
+	stop := context.AfterFunc(ctx, func() {
+		r.connMu.Lock()
+		r.conn.SetDeadline(time.Unix(1, 0))
+		r.connMu.Unlock()
+	})
 	defer stop()
 
 	timer := time.NewTimer(time.Hour)
@@ -250,8 +346,12 @@ func (r *Resolver) Run(ctx context.Context) error {
 			return net.ErrClosed
 		}
 		r.deliverPending()
+		r.takeNext()
 
 		addr, e, wait := r.nextDue(time.Now())
+		if r.linkDown {
+			e, wait = nil, 0 // wait for Redial (or ctx)
+		}
 		if e == nil {
 			var tc <-chan time.Time
 			if wait > 0 {
@@ -268,11 +368,18 @@ func (r *Resolver) Run(ctx context.Context) error {
 		}
 
 		mac, err := r.resolveOnce(addr)
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || r.hasNext() {
 			continue // the attempt was cut short; don't count it
 		}
 		if r.closed.Load() {
 			return net.ErrClosed
+		}
+		if err != nil && linkGone(err) {
+			// Not the neighbour's fault: keep every MAC as it is and stop
+			// asking until the interface is back (Redial).
+			r.log.Warn("arp: the interface is gone or down; resolution paused until it is back", "err", err)
+			r.linkDown = true
+			continue
 		}
 		r.record(addr, e, mac, err, time.Now())
 	}

@@ -3,11 +3,13 @@ package arp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -26,6 +28,7 @@ type fakeConn struct {
 	calls    map[netip.Addr]int
 	deadline time.Time
 	closed   bool
+	fail     error // every Resolve fails with it at once (the interface is gone)
 
 	inflight atomic.Int32
 	overlap  atomic.Bool
@@ -71,7 +74,11 @@ func (c *fakeConn) Resolve(ip netip.Addr) (net.HardwareAddr, error) {
 	if c.script != nil {
 		mac, ok = c.script(ip, c.calls[ip])
 	}
+	fail := c.fail
 	c.mu.Unlock()
+	if fail != nil {
+		return nil, fail
+	}
 	if ok {
 		return net.HardwareAddr(mac[:]), nil
 	}
@@ -527,5 +534,75 @@ func TestNewResolverConfig(t *testing.T) {
 	}
 	if r.refresh != DefaultRefresh || r.retry != DefaultRetry || r.timeout != DefaultTimeout || r.failAfter != DefaultFailAfter {
 		t.Errorf("defaults = %v %v %v %v", r.refresh, r.retry, r.timeout, r.failAfter)
+	}
+}
+
+func (c *fakeConn) failWith(err error) {
+	c.mu.Lock()
+	c.fail = err
+	c.mu.Unlock()
+}
+
+// TestResolverPausesWhileTheInterfaceIsGoneAndRedials: a client failing as
+// a packet socket does once its interface is gone makes the resolver stop
+// asking (no spinning, no neighbour declared lost); Redial brings a new
+// client and every address is resolved again at once.
+func TestResolverPausesWhileTheInterfaceIsGoneAndRedials(t *testing.T) {
+	conn1, conn2 := newFakeConn(), newFakeConn()
+	conn1.set(rs1, mac1)
+	conn2.set(rs1, mac2)
+	var dialed atomic.Int32
+	cfg := ResolverConfig{Refresh: 5 * time.Millisecond, Dial: func(ifi *net.Interface) (Conn, error) {
+		if ifi.Name != "d-eth0" {
+			t.Errorf("Dial(%q), want d-eth0", ifi.Name)
+		}
+		dialed.Add(1)
+		return conn2, nil
+	}}
+	r, events := startResolver(t, conn1, cfg, nil)
+	r.Watch([]netip.Addr{rs1})
+	expectChange(t, events, changeEvent{rs1, mac1, true})
+
+	conn1.failWith(&net.OpError{Op: "write", Net: "packet", Err: os.NewSyscallError("sendto", syscall.ENXIO)})
+	time.Sleep(50 * time.Millisecond)
+	before := conn1.count(rs1)
+	expectNoChange(t, events, 100*time.Millisecond)
+	if after := conn1.count(rs1); after != before {
+		t.Errorf("the resolver kept asking on a dead client: %d more attempts in 100ms", after-before)
+	}
+	expectLookup(t, r, rs1, mac1, true)
+
+	if err := r.Redial(&net.Interface{Name: "d-eth0", Index: 9}); err != nil {
+		t.Fatalf("Redial: %v", err)
+	}
+	expectChange(t, events, changeEvent{rs1, mac2, true})
+	if dialed.Load() != 1 {
+		t.Errorf("dialed %d times, want 1", dialed.Load())
+	}
+	deadline := time.Now().Add(time.Second)
+	for !conn1.isClosed() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if !conn1.isClosed() {
+		t.Errorf("the old client was not closed")
+	}
+}
+
+func TestLinkGone(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{syscall.ENETDOWN, true},
+		{&net.OpError{Op: "write", Err: os.NewSyscallError("sendto", syscall.ENXIO)}, true},
+		{fmt.Errorf("read: %w", syscall.ENODEV), true},
+		{os.ErrDeadlineExceeded, false},
+		{net.ErrClosed, false},
+		{nil, false},
+	}
+	for _, tt := range tests {
+		if got := linkGone(tt.err); got != tt.want {
+			t.Errorf("linkGone(%v) = %v, want %v", tt.err, got, tt.want)
+		}
 	}
 }

@@ -24,6 +24,11 @@ type File struct {
 	// ConnTableSize is the number of conntrack slots per worker; 0 means
 	// the engine's default.
 	ConnTableSize int
+	// ExitOnInterfaceLoss makes ulvsd exit (non-zero) when one of its
+	// interfaces is deleted, renamed away or set down, for supervisors
+	// that prefer a restart; by default it waits for the interface to
+	// come back and forwards on it again.
+	ExitOnInterfaceLoss bool
 	// Timeouts are the TCP, TCP FIN and UDP connection timeouts to set,
 	// like ipvsadm --set; 0 leaves one unchanged.
 	Timeouts Timeouts

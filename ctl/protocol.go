@@ -3,8 +3,10 @@ package ctl
 import (
 	"errors"
 	"net/netip"
+	"time"
 
 	"github.com/ulvs/ulvs/config"
+	"github.com/ulvs/ulvs/healthcheck"
 	"github.com/ulvs/ulvs/vs"
 )
 
@@ -80,6 +82,29 @@ type Snapshot struct {
 	// Engine holds the data path's counters by name (frames, answers,
 	// drops by reason); ulvs-only, shown by `ulvs stats`.
 	Engine map[string]uint64 `json:",omitempty"`
+	// Checks are the health checks of the checked services, their
+	// servers and checkers (ulvs checks); ulvs-only.
+	Checks []healthcheck.VirtualStatus `json:",omitempty"`
+	// Interfaces holds the state of the director's interfaces;
+	// ulvs-only, shown by `ulvs stats` and Prometheus.
+	Interfaces []InterfaceStatus `json:",omitempty"`
+}
+
+// InterfaceStatus is the state of one of the director's interfaces.
+type InterfaceStatus struct {
+	Name string
+	// State is "up" (forwarding), "absent" (no interface of that name),
+	// "down" (administratively down) or "broken" (up, but its sockets
+	// failed and are being reopened).
+	State string
+	// Since is when State last changed.
+	Since   time.Time
+	Index   int    `json:",omitempty"`
+	MAC     string `json:",omitempty"`
+	MTU     int    `json:",omitempty"`
+	Carrier bool
+	// Losses counts the times the director stopped forwarding on it.
+	Losses uint64
 }
 
 // Info returns s's version and table size with the defaults filled in.

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ulvs/ulvs/arp"
@@ -16,6 +17,7 @@ import (
 	"github.com/ulvs/ulvs/conntrack"
 	"github.com/ulvs/ulvs/engine"
 	"github.com/ulvs/ulvs/estimator"
+	"github.com/ulvs/ulvs/healthcheck"
 	"github.com/ulvs/ulvs/vs"
 )
 
@@ -52,6 +54,8 @@ type Director struct {
 	comp      *compiler
 	resolvers []*ifaceResolver
 	rates     estimator.Table // rates.go
+	// checks reports the health checks' status (SetCheckStatus).
+	checks atomic.Pointer[func() []healthcheck.VirtualStatus]
 }
 
 // ifaceResolver resolves the real servers reachable on one interface.
@@ -76,17 +80,11 @@ func New(cfg Config) (*Director, error) {
 			return nil, fmt.Errorf("interface %s: %w", name, err)
 		}
 		ir := &ifaceResolver{name: name}
-		addrs, err := ni.Addrs()
+		ps, err := prefixesOf(ni)
 		if err != nil {
-			return nil, fmt.Errorf("interface %s addresses: %w", name, err)
+			return nil, err
 		}
-		for _, a := range addrs {
-			if ipn, ok := a.(*net.IPNet); ok {
-				if p, err := netip.ParsePrefix(ipn.String()); err == nil && p.Addr().Is4() {
-					ir.prefixes = append(ir.prefixes, p.Masked())
-				}
-			}
-		}
+		ir.prefixes = ps
 		res, err := arp.NewResolver(arp.ResolverConfig{
 			Interface: ni,
 			Logger:    log.With("interface", name),

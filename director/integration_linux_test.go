@@ -96,7 +96,19 @@ func realServers(rips ...string) string {
 	return b.String()
 }
 
+// envOpts vary newEnvOpts: noServers leaves the real servers' web
+// servers to the test; file names the configuration file (default
+// ulvs.toml).
+type envOpts struct {
+	noServers bool
+	file      string
+}
+
 func newEnv(t *testing.T, cfg lab.Config, config string) *env {
+	return newEnvOpts(t, cfg, config, envOpts{})
+}
+
+func newEnvOpts(t *testing.T, cfg lab.Config, config string, o envOpts) *env {
 	skipUnprivileged(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -109,13 +121,18 @@ func newEnv(t *testing.T, cfg lab.Config, config string) *env {
 			t.Errorf("lab down: %v", err)
 		}
 	})
-	srvCtx, stopServers := context.WithCancel(context.Background())
-	t.Cleanup(stopServers)
-	if err := l.StartServers(srvCtx); err != nil {
-		t.Fatalf("start servers: %v", err)
+	if !o.noServers {
+		srvCtx, stopServers := context.WithCancel(context.Background())
+		t.Cleanup(stopServers)
+		if err := l.StartServers(srvCtx); err != nil {
+			t.Fatalf("start servers: %v", err)
+		}
 	}
 	e := &env{t: t, lab: l, dir: t.TempDir(), log: &bytes.Buffer{}}
-	e.cfg = filepath.Join(e.dir, "ulvs.toml")
+	if o.file == "" {
+		o.file = "ulvs.toml"
+	}
+	e.cfg = filepath.Join(e.dir, o.file)
 	e.sock = filepath.Join(e.dir, "ulvsd.sock")
 	e.writeConfig(config)
 	e.start()

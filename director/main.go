@@ -18,6 +18,7 @@ import (
 	"github.com/ulvs/ulvs/conntrack"
 	"github.com/ulvs/ulvs/ctl"
 	"github.com/ulvs/ulvs/engine"
+	"github.com/ulvs/ulvs/healthcheck"
 )
 
 const usage = `Usage: ulvsd -c FILE [--socket PATH]
@@ -49,6 +50,7 @@ func run(args []string, stderr io.Writer) int {
 	socket := fs.String("socket", "", "control socket `path` (default $ULVS_SOCKET, the file's, or "+ctl.DefaultSocket+")")
 	workers := fs.Int("workers", 0, "RX workers per interface (0: one per CPU)")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus /metrics on `host:port` (default: the file's [metrics] listen, else off)")
+	exitOnLoss := fs.Bool("exit-on-interface-loss", false, "exit with status 1 when an interface is deleted, renamed away or set down,\ninstead of waiting for it to return (default: the file's [director] exit_on_interface_loss)")
 	verbose := fs.Bool("v", false, "log debug messages")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -74,18 +76,23 @@ func run(args []string, stderr io.Writer) int {
 			return 1
 		}
 		file = f
-		warnHealth(log, f)
 	} else if *ifaces == "" {
 		fmt.Fprintln(stderr, "ulvsd: need -c FILE or -i IFACE")
 		fs.Usage()
 		return 2
 	}
-	opts := options{workers: *workers, metrics: *metricsAddr}
+	opts := options{workers: *workers, metrics: *metricsAddr, exitOnLoss: *exitOnLoss}
 	switch {
 	case *ifaces != "":
 		opts.interfaces = strings.Split(*ifaces, ",")
 	case file != nil:
 		opts.interfaces = file.Interfaces
+	}
+	if len(opts.interfaces) == 0 {
+		// A keepalived.conf names its interface in a vrrp_instance; one
+		// without any needs -i.
+		fmt.Fprintf(stderr, "ulvsd: %s names no interface to listen on (keepalived.conf: a vrrp_instance's interface); give -i IFACE\n", *cfgPath)
+		return 2
 	}
 	opts.socket = *socket
 	if opts.socket == "" {
@@ -105,6 +112,7 @@ func run(args []string, stderr io.Writer) int {
 		if opts.workers == 0 {
 			opts.workers = file.Workers
 		}
+		opts.exitOnLoss = opts.exitOnLoss || file.ExitOnInterfaceLoss
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -121,6 +129,8 @@ type options struct {
 	workers       int
 	connTableSize int
 	metrics       string // Prometheus endpoint address (metrics.go); "" is off
+	// exitOnLoss ends the daemon when an interface is lost.
+	exitOnLoss bool
 }
 
 // serve runs the daemon until ctx is done.
@@ -132,12 +142,27 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 			return fmt.Errorf("%s: %w", cfgPath, err)
 		}
 	}
+	// Interface changes reach the director (ARP clients, prefixes,
+	// routes) and, with exitOnLoss, end the daemon. The engine reports
+	// them only once Run started, after dir is set.
+	var dir *Director
+	lost := make(chan engine.LinkEvent, 1)
+	onLink := func(ev engine.LinkEvent) {
+		dir.LinkChanged(ev)
+		if o.exitOnLoss && ev.State != engine.LinkUp {
+			select {
+			case lost <- ev:
+			default:
+			}
+		}
+	}
 	eng, err := engine.New(engine.Config{
 		Interfaces:    o.interfaces,
 		Workers:       o.workers,
 		ConnTableSize: o.connTableSize,
 		Timeouts:      timeouts,
 		Logger:        log,
+		OnLink:        onLink,
 	})
 	if err != nil {
 		return err
@@ -147,7 +172,7 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 	if size == 0 {
 		size = 4096
 	}
-	dir, err := New(Config{
+	dir, err = New(Config{
 		Engine:        eng,
 		Interfaces:    o.interfaces,
 		ConnTableSize: size,
@@ -156,8 +181,14 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 	if err != nil {
 		return err
 	}
+	// The checker, like keepalived's, changes the table only through the
+	// director's edit API; a file (re)load goes through it so that the
+	// servers it holds down stay down.
+	mon := healthcheck.New(healthcheck.Config{Editor: dir, Logger: log})
+	dir.SetCheckStatus(mon.Status)
 	if file != nil {
-		if err := dir.SetConfig(file.Rules, file.Marks, file.Knobs); err != nil {
+		logWarnings(file, log)
+		if err := mon.Load(file, installer(dir, file)); err != nil {
 			return fmt.Errorf("%s: %w", cfgPath, err)
 		}
 	}
@@ -178,10 +209,11 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 	done := make(chan error, 4)
 	go func() { done <- eng.Run(ctx) }()
 	go func() { done <- dir.Run(ctx) }()
+	go func() { done <- mon.Run(ctx) }()
 	go func() { done <- ctl.Serve(ctx, ln, &saver{Director: dir, cfgPath: cfgPath, opts: o, log: log}, log) }()
 	go announceAgain(ctx, eng)
 	go dir.runRates(ctx)
-	running := 3
+	running := 4
 	if mln != nil {
 		running++
 		go func() { done <- serveMetrics(ctx, mln, dir, log) }()
@@ -194,12 +226,18 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 	var firstErr error
 	for running > 0 {
 		select {
+		case ev := <-lost:
+			if firstErr == nil {
+				firstErr = fmt.Errorf("interface %s lost (%s) and exit on interface loss is set", ev.Name, ev.Reason)
+			}
+			log.Error("exiting: an interface is lost and exit on interface loss is set", "interface", ev.Name, "reason", ev.Reason)
+			cancel()
 		case <-hup:
 			if cfgPath == "" {
 				log.Info("SIGHUP ignored: no configuration file")
 				continue
 			}
-			reload(cfgPath, dir, log)
+			reload(cfgPath, dir, mon, log)
 		case err := <-done:
 			running--
 			if err != nil && !errors.Is(err, context.Canceled) && firstErr == nil {
@@ -222,14 +260,14 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 
 // reload applies the file's current content; on any error the running
 // configuration stays as it was.
-func reload(path string, dir *Director, log *slog.Logger) {
+func reload(path string, dir *Director, mon *healthcheck.Monitor, log *slog.Logger) {
 	f, err := load.File(path)
 	if err != nil {
 		log.Error("reload failed, keeping the running configuration", "err", err)
 		return
 	}
-	warnHealth(log, f)
-	if err := dir.SetConfig(f.Rules, f.Marks, f.Knobs); err != nil {
+	logWarnings(f, log)
+	if err := mon.Load(f, installer(dir, f)); err != nil {
 		log.Error("reload failed, keeping the running configuration", "file", path, "err", err)
 		return
 	}
@@ -237,6 +275,20 @@ func reload(path string, dir *Director, log *slog.Logger) {
 		log.Error("reload: timeouts", "file", path, "err", err)
 	}
 	log.Info("reloaded", "file", path, "services", len(f.Rules.Services))
+}
+
+// installer returns the function the health-check monitor installs a
+// file's rules with (the checks' verdicts applied): the director's
+// SetConfig with the file's marks and knobs.
+func installer(dir *Director, f *config.File) func(config.Rules) error {
+	return func(r config.Rules) error { return dir.SetConfig(r, f.Marks, f.Knobs) }
+}
+
+// logWarnings logs what the file asked for that ulvsd does not act on.
+func logWarnings(f *config.File, log *slog.Logger) {
+	for _, w := range f.Warnings {
+		log.Warn(w.String())
+	}
 }
 
 // checkHost warns about kernel settings that break a director (DESIGN.md):
@@ -250,12 +302,3 @@ func checkHost(log *slog.Logger) {
 	}
 }
 
-// warnHealth says, loudly, that the file's health checks are not run:
-// the healthcheck package's monitor is not wired into ulvsd yet, so every
-// real server stays in the table as configured.
-func warnHealth(log *slog.Logger, f *config.File) {
-	if len(f.Health) > 0 {
-		log.Warn("the file configures health checks, which this ulvsd does not run yet: real servers stay in the table whatever their health",
-			"file", f.Path, "services_with_checks", len(f.Health))
-	}
-}

@@ -2,12 +2,15 @@ package director
 
 import (
 	"context"
+	"net"
 	"net/netip"
 	"time"
 
 	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/conntrack"
 	"github.com/ulvs/ulvs/ctl"
+	"github.com/ulvs/ulvs/engine"
+	"github.com/ulvs/ulvs/healthcheck"
 	"github.com/ulvs/ulvs/vs"
 )
 
@@ -15,6 +18,12 @@ var (
 	_ ctl.Director   = (*Director)(nil)
 	_ ctl.ConnLister = (*Director)(nil)
 )
+
+// SetCheckStatus gives the director the health checks' status, which its
+// snapshots carry (ulvs checks, Prometheus).
+func (d *Director) SetCheckStatus(f func() []healthcheck.VirtualStatus) {
+	d.checks.Store(&f)
+}
 
 // connSource is the part of the engine that lists connections and counts
 // frames; the real engine has it, test fakes may not.
@@ -76,15 +85,25 @@ func (d *Director) Conns() []ctl.ConnStatus {
 
 // Snapshot returns the rules with live counters, for ulvsadm listings.
 func (d *Director) Snapshot() ctl.Snapshot {
+	// The checks' status is read before taking d.mu: the monitor holds
+	// its own lock while it edits the table through d.
+	var checks []healthcheck.VirtualStatus
+	if f := d.checks.Load(); f != nil {
+		checks = (*f)()
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	tcp, fin, udp := d.cfg.Engine.Timeouts().Get()
 	snap := ctl.Snapshot{
 		ConnTableSize: d.cfg.ConnTableSize,
 		Timeouts:      config.Timeouts{TCP: uint32(tcp), TCPFin: uint32(fin), UDP: uint32(udp)},
+		Checks:        checks,
 	}
 	if src, ok := d.cfg.Engine.(connSource); ok {
 		snap.Engine = src.Counters()
+	}
+	if le, ok := d.cfg.Engine.(linkEngine); ok {
+		snap.Interfaces = interfaceStatus(le.Links())
 	}
 	for _, rs := range d.rules.Services {
 		key := rs.Key()
@@ -113,4 +132,23 @@ func (d *Director) Snapshot() ctl.Snapshot {
 
 func stats(v vs.CounterValues) ctl.Stats {
 	return ctl.Stats{Conns: v.Conns, InPkts: v.InPkts, OutPkts: v.OutPkts, InBytes: v.InBytes, OutBytes: v.OutBytes}
+}
+
+// linkEngine is the part of the engine that reports its interfaces.
+type linkEngine interface {
+	Links() []engine.LinkStatus
+}
+
+// interfaceStatus converts the engine's link states for the snapshot.
+func interfaceStatus(ls []engine.LinkStatus) []ctl.InterfaceStatus {
+	out := make([]ctl.InterfaceStatus, 0, len(ls))
+	for _, l := range ls {
+		st := ctl.InterfaceStatus{Name: l.Name, State: l.State.String(), Since: l.Since.UTC(),
+			Index: l.Index, MTU: l.MTU, Carrier: l.Carrier, Losses: l.Losses}
+		if l.MAC != ([6]byte{}) {
+			st.MAC = net.HardwareAddr(l.MAC[:]).String()
+		}
+		out = append(out, st)
+	}
+	return out
 }

@@ -26,6 +26,7 @@ const (
 	ReasonNoLocalPort        // FULLNAT found no free local address and port
 	ReasonSplit              // segmentation or fragmentation failed, or no scratch buffer was left
 	ReasonTTL                // the TTL ran out (decrement_ttl)
+	ReasonLinkDown           // the egress interface is gone or down
 	numReasons
 )
 
@@ -48,6 +49,7 @@ var reasonNames = [numReasons]string{
 	ReasonNoLocalPort: "no_local_port",
 	ReasonSplit:       "split_failed",
 	ReasonTTL:         "ttl_expired",
+	ReasonLinkDown:    "link_down",
 }
 
 // String returns the counter name of r.

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/net/bpf"
+
 	"github.com/ulvs/ulvs/arp"
 	"github.com/ulvs/ulvs/conntrack"
 	"github.com/ulvs/ulvs/vs"
@@ -44,6 +46,13 @@ type Config struct {
 	// Timeouts are the connection state timeouts; nil means the kernel's.
 	Timeouts *conntrack.Timeouts
 	Logger   *slog.Logger
+	// OnLink, if set, hears every change of an interface: lost (deleted,
+	// renamed, down, socket failure), back, new MAC or MTU, carrier. It
+	// is called from the engine's link monitor, a goroutine locked to an
+	// OS thread in the engine's network namespace, so it may open sockets
+	// on the interface; while it runs no other interface change is
+	// handled.
+	OnLink func(LinkEvent)
 }
 
 // Engine is the data path. Create it with New, start it with Run.
@@ -67,16 +76,42 @@ type Engine struct {
 
 	neigh   *neighbours
 	neighMu sync.Mutex // serialises SetNeighbour
+
+	// linkMu guards the interfaces' rings and status, retired, and the
+	// socket filter and fanout program new sockets get. links is what
+	// the workers forward on (links.go); the link monitor (monitor.go)
+	// replaces it when an interface goes or comes back.
+	linkMu   sync.Mutex
+	filter   []bpf.RawInstruction
+	fanProg  []bpf.RawInstruction
+	retired  []*ring // taken from the workers but not yet closed
+	links    atomic.Pointer[linkSet]
+	faults   chan linkFault
+	onLink   func(LinkEvent)
+	nsFD     int // the network namespace of New, or -1
+	monitors sync.WaitGroup
 }
 
-// iface is one interface the engine serves.
+// iface is one interface the engine serves. The link monitor changes it
+// under Engine.linkMu; fields below the blank line are the monitor's own.
 type iface struct {
-	name  string
-	index int
-	mac   [6]byte
-	addr  [4]byte // first IPv4 address: the outer source of IPIP
-	mtu   int
-	rings []*ring
+	name    string
+	index   int
+	mac     [6]byte
+	addr    [4]byte // first IPv4 address: the outer source of IPIP
+	mtu     int
+	rings   []*ring // one per worker; nil while the interface is not up
+	fanout  uint16  // the sockets' fanout group id
+	state   LinkState
+	since   time.Time
+	carrier bool
+	losses  uint64
+
+	fault      string      // a worker reported a socket fault: why
+	lostAt     time.Time   // when the sockets were last taken away
+	openedAt   time.Time   // the last attempt to open the sockets
+	openFailed bool        // that attempt failed and was logged
+	announceAt []time.Time // gratuitous ARP still to send
 }
 
 // New opens the engine's sockets. It must run on a thread inside the
@@ -98,7 +133,12 @@ func New(cfg Config) (*Engine, error) {
 		cfg.Timeouts = conntrack.DefaultTimeouts()
 	}
 	e.timeouts.Store(cfg.Timeouts)
-	filter := filterProgram(nil, false)
+	e.filter, e.fanProg = filterProgram(nil, false), fanoutProgram(nil)
+	e.nsFD = -1
+	if fd, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0); err == nil {
+		e.nsFD = fd
+	}
+	now := time.Now()
 	for n, name := range cfg.Interfaces {
 		ni, err := net.InterfaceByName(name)
 		if err != nil {
@@ -109,37 +149,27 @@ func New(cfg Config) (*Engine, error) {
 			e.Close()
 			return nil, fmt.Errorf("engine: interface %s has no Ethernet address", name)
 		}
-		ifc := &iface{name: name, index: ni.Index, mtu: ni.MTU}
-		copy(ifc.mac[:], ni.HardwareAddr)
-		if addrs, err := ni.Addrs(); err == nil {
-			for _, a := range addrs {
-				if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
-					copy(ifc.addr[:], ipn.IP.To4())
-					break
-				}
-			}
-		}
-		e.ifaces = append(e.ifaces, ifc)
 		// A fanout group id unique to this process and interface.
 		fanout := uint16(os.Getpid()&0xfff)<<4 | uint16(n&0xf)
 		if fanout == 0 {
 			fanout = 1
 		}
-		for i := 0; i < cfg.Workers; i++ {
-			r, err := openRing(ringConfig{ifindex: ni.Index, fanoutID: fanout, filter: filter})
-			if err != nil {
-				e.Close()
-				return nil, fmt.Errorf("engine: open AF_PACKET socket on %s: %w", name, err)
-			}
-			ifc.rings = append(ifc.rings, r)
-		}
-		// Steer both directions of a flow to the same worker: hash the
-		// client's side (see fanoutProgram).
-		if err := ifc.rings[0].setFanoutProgram(fanoutProgram(nil)); err != nil {
+		ifc := &iface{name: name, index: ni.Index, mtu: ni.MTU, addr: firstIPv4(ni), fanout: fanout,
+			state: LinkUp, since: now, carrier: ni.Flags&net.FlagRunning != 0}
+		copy(ifc.mac[:], ni.HardwareAddr)
+		e.ifaces = append(e.ifaces, ifc)
+		rings, err := openRings(ni.Index, fanout, cfg.Workers, e.filter, e.fanProg)
+		if err != nil {
 			e.Close()
-			return nil, fmt.Errorf("engine: fanout program on %s: %w", name, err)
+			return nil, fmt.Errorf("engine: %s: %w", name, err)
 		}
+		ifc.rings = rings
 	}
+	// One report per socket fits: a worker stops polling a socket once it
+	// reported it.
+	e.faults = make(chan linkFault, cfg.Workers*len(e.ifaces))
+	e.onLink = cfg.OnLink
+	ls := e.publish()
 	// Worker i owns socket i of every interface's fanout group.
 	for i := 0; i < cfg.Workers; i++ {
 		var links []link
@@ -156,6 +186,8 @@ func New(cfg Config) (*Engine, error) {
 			w.addrs[j], w.mtus[j] = ifc.addr, ifc.mtu
 		}
 		w.index, w.nworkers = i, cfg.Workers
+		w.ls, w.faults = ls, e.faults
+		w.adopted.Store(ls)
 		e.workers = append(e.workers, w)
 	}
 	return e, nil
@@ -183,10 +215,11 @@ func newWorkerLinks(links []link, macs [][6]byte, c *counters, cfg Config, tmpls
 		txLink:   make([]*packet, 0, batchSize),
 		c:        c,
 	}
+	// One poll entry per link, in link order; -1 is never polled.
 	for _, l := range links {
-		if fd := l.fd(); fd >= 0 {
-			w.pfd = append(w.pfd, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN | unix.POLLERR})
-		}
+		fd := l.fd()
+		w.pfd = append(w.pfd, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN | unix.POLLERR})
+		w.blocks = w.blocks || fd >= 0
 	}
 	w.pickFn, w.checkFn = w.pick, w.checkTemplate
 	w.neigh = newNeighbours()
@@ -221,31 +254,7 @@ func (e *Engine) SetTable(t *vs.Table) {
 	if slices.Equal(old, vips) && oldWide == t.WideVIPs() && slices.Equal(oldRIPs, rips) && slices.Equal(oldLIPs, lips) && oldTun == tun {
 		return
 	}
-	// The socket filter passes traffic to VIPs and to FULLNAT local
-	// addresses; the fanout program hashes the client side of VIP traffic
-	// only, so replies to a local address hash on the local address.
-	// ICMP to our own addresses matters only with TUN dests: routers
-	// report problems with our IPIP packets there.
-	var own [][4]byte
-	if hasTunnel(t) {
-		for _, ifc := range e.ifaces {
-			own = append(own, ifc.addr)
-		}
-	}
-	prog := filterProgramICMP(append(slices.Clone(vips), lips...), t.WideVIPs(), own, rips...)
-	fan := fanoutProgram(vips)
-	for _, ifc := range e.ifaces {
-		for _, r := range ifc.rings {
-			if err := r.setFilter(prog); err != nil {
-				e.log.Error("update socket filter", "interface", ifc.name, "err", err)
-			}
-		}
-		if len(ifc.rings) > 0 {
-			if err := ifc.rings[0].setFanoutProgram(fan); err != nil {
-				e.log.Error("update fanout program", "interface", ifc.name, "err", err)
-			}
-		}
-	}
+	e.refilter()
 	var added [][4]byte
 	for _, v := range vips {
 		if !slices.Contains(old, v) {
@@ -258,6 +267,42 @@ func (e *Engine) SetTable(t *vs.Table) {
 		}
 	}
 	e.announce(added)
+}
+
+// refilter builds the socket filter and fanout program from the table's
+// addresses and gives them to every socket, and to those opened later.
+//
+// The socket filter passes traffic to VIPs and to FULLNAT local addresses;
+// the fanout program hashes the client side of VIP traffic only, so
+// replies to a local address hash on the local address. ICMP to our own
+// interface addresses matters only with TUN dests: routers report problems
+// with our IPIP packets there.
+func (e *Engine) refilter() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.linkMu.Lock()
+	defer e.linkMu.Unlock()
+	var own [][4]byte
+	if e.tun {
+		for _, ifc := range e.ifaces {
+			own = append(own, ifc.addr)
+		}
+	}
+	prog := filterProgramICMP(append(slices.Clone(e.vips), e.lips...), e.wide, own, e.rips...)
+	fan := fanoutProgram(e.vips)
+	e.filter, e.fanProg = prog, fan
+	for _, ifc := range e.ifaces {
+		for _, r := range ifc.rings {
+			if err := r.setFilter(prog); err != nil {
+				e.log.Error("update socket filter", "interface", ifc.name, "err", err)
+			}
+		}
+		if len(ifc.rings) > 0 {
+			if err := ifc.rings[0].setFanoutProgram(fan); err != nil {
+				e.log.Error("update fanout program", "interface", ifc.name, "err", err)
+			}
+		}
+	}
 }
 
 // hasTunnel reports whether any dest of t uses IPIP.
@@ -306,15 +351,23 @@ func (e *Engine) Announce() {
 }
 
 func (e *Engine) announce(vips [][4]byte) {
+	e.linkMu.Lock()
+	defer e.linkMu.Unlock()
 	for _, ifc := range e.ifaces {
-		if len(ifc.rings) == 0 {
-			continue
-		}
-		for _, v := range vips {
-			frame := arp.Gratuitous(nil, ifc.mac, v)
-			if err := ifc.rings[0].sendRaw(frame); err != nil {
-				e.log.Warn("gratuitous ARP", "interface", ifc.name, "vip", fmt.Sprint(v), "err", err)
-			}
+		e.announceOn(ifc, vips)
+	}
+}
+
+// announceOn sends gratuitous ARP for vips on one interface, if it is up.
+// e.linkMu must be held.
+func (e *Engine) announceOn(ifc *iface, vips [][4]byte) {
+	if len(ifc.rings) == 0 {
+		return
+	}
+	for _, v := range vips {
+		frame := arp.Gratuitous(nil, ifc.mac, v)
+		if err := ifc.rings[0].sendRaw(frame); err != nil {
+			e.log.Warn("gratuitous ARP", "interface", ifc.name, "vip", fmt.Sprint(v), "err", err)
 		}
 	}
 }
@@ -326,12 +379,20 @@ func (e *Engine) Run(ctx context.Context) error {
 		go func() { errc <- w.run(ctx, e) }()
 	}
 	go e.sweepTemplates(ctx)
+	if len(e.ifaces) > 0 {
+		e.monitors.Add(1)
+		go func() {
+			defer e.monitors.Done()
+			e.watchLinks(ctx)
+		}()
+	}
 	var first error
 	for range e.workers {
 		if err := <-errc; err != nil && first == nil {
 			first = err
 		}
 	}
+	e.monitors.Wait()
 	return first
 }
 
@@ -359,11 +420,21 @@ func (e *Engine) Templates() ([]conntrack.TemplateInfo, conntrack.Tick) {
 
 // Close closes the sockets. Call it after Run returned.
 func (e *Engine) Close() error {
+	e.linkMu.Lock()
+	defer e.linkMu.Unlock()
 	var errs []error
 	for _, ifc := range e.ifaces {
 		for _, r := range ifc.rings {
 			errs = append(errs, r.close())
 		}
+	}
+	for _, r := range e.retired {
+		errs = append(errs, r.close())
+	}
+	e.retired = nil
+	if e.nsFD >= 0 {
+		unix.Close(e.nsFD)
+		e.nsFD = -1
 	}
 	return errors.Join(errs...)
 }
@@ -402,6 +473,9 @@ func tick() conntrack.Tick { return conntrack.Tick(time.Since(epoch).Millisecond
 // flush the TX batch, hand the slots back, sweep a little.
 func (w *worker) run(ctx context.Context, e *Engine) error {
 	for ctx.Err() == nil {
+		if ls := e.links.Load(); ls != w.ls {
+			w.adopt(ls)
+		}
 		n, err := w.recv(pollTimeout)
 		if err != nil {
 			return err
@@ -502,12 +576,16 @@ func (w *worker) sweep(now conntrack.Tick, tbl *vs.Table) {
 // to timeout for any of them.
 func (w *worker) recv(timeout time.Duration) (int, error) {
 	n := w.collect()
-	if n > 0 || len(w.pfd) == 0 {
+	if n > 0 || !w.blocks {
 		return n, nil
 	}
+	// With every link down all entries are -1 and poll just sleeps.
 	for {
-		_, err := unix.Poll(w.pfd, int(timeout/time.Millisecond))
+		k, err := unix.Poll(w.pfd, int(timeout/time.Millisecond))
 		if err == nil {
+			if k > 0 {
+				w.checkFaults()
+			}
 			break
 		}
 		if err != unix.EINTR {
@@ -564,10 +642,14 @@ func (w *worker) flushTX() {
 		if len(out) == 0 {
 			continue
 		}
-		sent, _ := l.send(out)
+		sent, err := l.send(out)
 		w.c.txFrames.Add(uint64(sent))
 		if failed := len(out) - sent; failed > 0 {
-			w.c.drops[ReasonTxError].Add(uint64(failed))
+			r := ReasonTxError
+			if err == errLinkDown {
+				r = ReasonLinkDown
+			}
+			w.c.drops[r].Add(uint64(failed))
 		}
 		for _, p := range out[:sent] {
 			w.c.txBytes.Add(uint64(p.n))

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/binary"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 	"net/netip"
@@ -16,17 +17,26 @@ import (
 // worker is one run-to-completion loop over one link. Everything in it is
 // owned by its goroutine.
 type worker struct {
-	links  []link
-	macs   [][6]byte // the MAC of each link's interface
-	pfd    []unix.PollFd
-	next   int // link collect starts after
-	txLink []*packet
-	ct     *conntrack.Table
-	tmpls  *conntrack.Templates
-	rx     []packet
-	tx     []*packet
-	parsed pkt.Parsed
-	c      *counters
+	links []link
+	macs  [][6]byte     // the MAC of each link's interface
+	pfd   []unix.PollFd // one per link; Fd -1: not polled
+	// blocks is set when some link has a descriptor to poll (AF_PACKET);
+	// test links never block.
+	blocks bool
+	// ls is the engine's link set the worker runs with; adopted
+	// acknowledges it to the link monitor (links.go), and faults carries
+	// socket faults to it.
+	ls      *linkSet
+	adopted atomic.Pointer[linkSet]
+	faults  chan<- linkFault
+	next    int // link collect starts after
+	txLink  []*packet
+	ct      *conntrack.Table
+	tmpls   *conntrack.Templates
+	rx      []packet
+	tx      []*packet
+	parsed  pkt.Parsed
+	c       *counters
 	// timeouts is the pointer w.ct was last given.
 	timeouts *conntrack.Timeouts
 	// lastSweep is when the conntrack sweep last ran.

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/vs"
 )
 
@@ -18,6 +19,9 @@ type Target struct {
 	// Virtualhost is the virtual_server's virtualhost, the HTTP Host
 	// header when neither the checker nor its url names one.
 	Virtualhost string
+	// Service is the virtual service the server belongs to; the log
+	// lines of MISC_CHECK and PING_CHECK name it, as keepalived's do.
+	Service config.ServiceKey
 }
 
 // Result is the outcome of one probe.

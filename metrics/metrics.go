@@ -40,6 +40,12 @@
 //	ulvs_engine_<name>_total                counter  rx_frames, rx_bytes,
 //	                                                 tx_frames, tx_bytes, ...
 //
+// The director's interfaces (snapshot Interfaces), a ulvs extension too:
+//
+//	ulvs_interface_up{interface="..."}                           gauge    1 while forwarding on it
+//	ulvs_interface_last_change_timestamp_seconds{interface="..."} gauge    when its state last changed
+//	ulvs_interface_losses_total{interface="..."}                 counter  times it was lost (deleted, down, failed)
+//
 // # Concurrency
 //
 // Each scrape calls the Source once and reports that one snapshot; a
@@ -54,6 +60,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -63,6 +70,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ulvs/ulvs/ctl"
+	"github.com/ulvs/ulvs/healthcheck"
 )
 
 // Source returns the snapshot one scrape reports: the director's
@@ -86,6 +94,10 @@ type Collector struct {
 	svc, dest   [5]*prometheus.Desc
 	drops       *prometheus.Desc
 	scrapeError *prometheus.Desc
+	// Health checks: per real server, per checker, per service.
+	serverUp, checkUp, checkTransitions, quorumUp *prometheus.Desc
+	// ifUp, ifChange and ifLosses describe the interfaces.
+	ifUp, ifChange, ifLosses *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
@@ -94,6 +106,9 @@ var _ prometheus.Collector = (*Collector)(nil)
 func NewCollector(src Source) *Collector {
 	ipvs := func(name, help string, labels []string) *prometheus.Desc {
 		return prometheus.NewDesc(prometheus.BuildFQName(namespace, "ipvs", name), help, labels, nil)
+	}
+	check := func(name, help string, labels []string) *prometheus.Desc {
+		return prometheus.NewDesc(prometheus.BuildFQName(namespace, "check", name), help, labels, nil)
 	}
 	return &Collector{
 		src:         src,
@@ -111,6 +126,18 @@ func NewCollector(src Source) *Collector {
 			"Frames the data path dropped, by reason.", []string{"reason"}, nil),
 		scrapeError: prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "snapshot_error"),
 			"The director's snapshot could not be read.", nil, nil),
+		serverUp: check("server_up", "1 while every health checker of the real server says it is up.", backendLabels),
+		checkUp: check("up", "1 while the health checker says the real server is up.",
+			append(slices.Clone(backendLabels), "check", "index")),
+		checkTransitions: check("transitions_total", "Up/down transitions of the health checker.",
+			append(slices.Clone(backendLabels), "check", "index")),
+		quorumUp: check("quorum_up", "1 while the virtual service has its quorum of alive weight.", serviceLabels),
+		ifUp: prometheus.NewDesc(prometheus.BuildFQName(namespace, "interface", "up"),
+			"1 while the director forwards on the interface, 0 while it is absent, down or broken.", []string{"interface"}, nil),
+		ifChange: prometheus.NewDesc(prometheus.BuildFQName(namespace, "interface", "last_change_timestamp_seconds"),
+			"When the interface's state last changed, in seconds since the epoch.", []string{"interface"}, nil),
+		ifLosses: prometheus.NewDesc(prometheus.BuildFQName(namespace, "interface", "losses_total"),
+			"Times the director stopped forwarding on the interface (deleted, down, socket failure).", []string{"interface"}, nil),
 	}
 }
 
@@ -206,6 +233,16 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			counter(c.dest[k], v, lv...)
 		}
 	}
+	c.collectChecks(ch, snap.Checks)
+	for _, i := range snap.Interfaces {
+		up := 0.0
+		if i.State == "up" {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.ifUp, prometheus.GaugeValue, up, i.Name)
+		ch <- prometheus.MustNewConstMetric(c.ifChange, prometheus.GaugeValue, float64(i.Since.UnixMilli())/1000, i.Name)
+		counter(c.ifLosses, i.Losses, i.Name)
+	}
 	names := make([]string, 0, len(snap.Engine))
 	for name := range snap.Engine {
 		names = append(names, name)
@@ -220,6 +257,35 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		metric := prometheus.BuildFQName(namespace, "engine", sanitize(name)+"_total")
 		d := prometheus.NewDesc(metric, "The data path's "+name+" counter.", nil, nil)
 		counter(d, v)
+	}
+}
+
+// collectChecks sends the health checks' gauges and counters.
+func (c *Collector) collectChecks(ch chan<- prometheus.Metric, vss []healthcheck.VirtualStatus) {
+	gauge := func(d *prometheus.Desc, up bool, lv ...string) {
+		v := 0.0
+		if up {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, lv...)
+	}
+	for _, v := range vss {
+		local, port, proto, mark := "", "0", "FWM", ""
+		if k := v.Service; k.FwMark != 0 {
+			mark = fmt.Sprintf("%08X", k.FwMark)
+		} else {
+			local, port, proto = k.Addr.String(), strconv.Itoa(int(k.Port)), k.Proto.String()
+		}
+		gauge(c.quorumUp, v.QuorumUp, local, port, proto, mark)
+		for _, r := range v.Reals {
+			lv := []string{local, port, r.Addr.String(), strconv.Itoa(int(r.Port)), proto, mark}
+			gauge(c.serverUp, r.Alive, lv...)
+			for i, cs := range r.Checks {
+				clv := append(slices.Clone(lv), cs.Kind, strconv.Itoa(i))
+				gauge(c.checkUp, cs.Up, clv...)
+				ch <- prometheus.MustNewConstMetric(c.checkTransitions, prometheus.CounterValue, float64(cs.Transitions), clv...)
+			}
+		}
 	}
 }
 

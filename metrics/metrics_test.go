@@ -10,12 +10,14 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/ctl"
+	"github.com/ulvs/ulvs/healthcheck"
 	"github.com/ulvs/ulvs/vs"
 )
 
@@ -50,8 +52,26 @@ func snapshot() ctl.Snapshot {
 			"rx_frames": 1000, "rx_bytes": 64000, "tx_frames": 990, "tx_bytes": 63000,
 			"drop_malformed": 4, "drop_no_service": 6, "new_conns": 15,
 		},
+		Interfaces: []ctl.InterfaceStatus{
+			{Name: "d-eth0", State: "absent", Since: time.Unix(1796582401, 500e6), Losses: 2},
+			{Name: "d-eth1", State: "up", Since: time.Unix(1796582000, 0), Carrier: true},
+		},
 	}
 }
+
+const wantInterfaces = `# HELP ulvs_interface_last_change_timestamp_seconds When the interface's state last changed, in seconds since the epoch.
+# TYPE ulvs_interface_last_change_timestamp_seconds gauge
+ulvs_interface_last_change_timestamp_seconds{interface="d-eth0"} 1.7965824015e+09
+ulvs_interface_last_change_timestamp_seconds{interface="d-eth1"} 1.796582e+09
+# HELP ulvs_interface_losses_total Times the director stopped forwarding on the interface (deleted, down, socket failure).
+# TYPE ulvs_interface_losses_total counter
+ulvs_interface_losses_total{interface="d-eth0"} 2
+ulvs_interface_losses_total{interface="d-eth1"} 0
+# HELP ulvs_interface_up 1 while the director forwards on the interface, 0 while it is absent, down or broken.
+# TYPE ulvs_interface_up gauge
+ulvs_interface_up{interface="d-eth0"} 0
+ulvs_interface_up{interface="d-eth1"} 1
+`
 
 const wantIPVS = `# HELP ulvs_ipvs_backend_connections_active The current active connections by local and remote address.
 # TYPE ulvs_ipvs_backend_connections_active gauge
@@ -130,13 +150,17 @@ func TestCollector(t *testing.T) {
 		"ulvs_engine_drops_total", "ulvs_engine_rx_bytes_total", "ulvs_engine_rx_frames_total", "ulvs_engine_tx_frames_total"); err != nil {
 		t.Error(err)
 	}
+	if err := testutil.CollectAndCompare(c, strings.NewReader(wantInterfaces),
+		"ulvs_interface_up", "ulvs_interface_last_change_timestamp_seconds", "ulvs_interface_losses_total"); err != nil {
+		t.Error(err)
+	}
 	if err := testutil.CollectAndCompare(c, strings.NewReader(wantPer),
 		"ulvs_ipvs_service_connections_total", "ulvs_ipvs_backend_incoming_bytes_total"); err != nil {
 		t.Error(err)
 	}
 	// IPVS: 5 totals + 3 gauges x 4 backends + 5 counters x 3 services
-	// + 5 counters x 4 backends; engine: 7 counters.
-	if n, want := testutil.CollectAndCount(c), 5+12+15+20+7; n != want {
+	// + 5 counters x 4 backends; engine: 7 counters; 3 per interface.
+	if n, want := testutil.CollectAndCount(c), 5+12+15+20+7+6; n != want {
 		t.Errorf("CollectAndCount = %d, want %d", n, want)
 	}
 	if problems, err := testutil.CollectAndLint(c); err != nil || len(problems) > 0 {
@@ -204,5 +228,39 @@ func TestServe(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Serve after cancel: %v", err)
+	}
+}
+
+func TestCollectorChecks(t *testing.T) {
+	snap := ctl.Snapshot{Checks: []healthcheck.VirtualStatus{{
+		Service:  config.ServiceKey{Proto: vs.TCP, Addr: netip.MustParseAddr("10.77.0.100"), Port: 80},
+		QuorumUp: true,
+		Reals: []healthcheck.RealStatus{
+			{Addr: netip.MustParseAddr("10.77.0.11"), Port: 80, Alive: true, Weight: 1,
+				Checks: []healthcheck.CheckStatus{{Kind: "TCP_CHECK", Up: true}}},
+			{Addr: netip.MustParseAddr("10.77.0.12"), Port: 80, Weight: 1,
+				Checks: []healthcheck.CheckStatus{{Kind: "HTTP_GET", Transitions: 3}}},
+		},
+	}}}
+	c := NewCollector(func() (ctl.Snapshot, error) { return snap, nil })
+	want := `# HELP ulvs_check_quorum_up 1 while the virtual service has its quorum of alive weight.
+# TYPE ulvs_check_quorum_up gauge
+ulvs_check_quorum_up{local_address="10.77.0.100",local_mark="",local_port="80",proto="TCP"} 1
+# HELP ulvs_check_server_up 1 while every health checker of the real server says it is up.
+# TYPE ulvs_check_server_up gauge
+ulvs_check_server_up{local_address="10.77.0.100",local_mark="",local_port="80",proto="TCP",remote_address="10.77.0.11",remote_port="80"} 1
+ulvs_check_server_up{local_address="10.77.0.100",local_mark="",local_port="80",proto="TCP",remote_address="10.77.0.12",remote_port="80"} 0
+# HELP ulvs_check_transitions_total Up/down transitions of the health checker.
+# TYPE ulvs_check_transitions_total counter
+ulvs_check_transitions_total{check="HTTP_GET",index="0",local_address="10.77.0.100",local_mark="",local_port="80",proto="TCP",remote_address="10.77.0.12",remote_port="80"} 3
+ulvs_check_transitions_total{check="TCP_CHECK",index="0",local_address="10.77.0.100",local_mark="",local_port="80",proto="TCP",remote_address="10.77.0.11",remote_port="80"} 0
+# HELP ulvs_check_up 1 while the health checker says the real server is up.
+# TYPE ulvs_check_up gauge
+ulvs_check_up{check="HTTP_GET",index="0",local_address="10.77.0.100",local_mark="",local_port="80",proto="TCP",remote_address="10.77.0.12",remote_port="80"} 0
+ulvs_check_up{check="TCP_CHECK",index="0",local_address="10.77.0.100",local_mark="",local_port="80",proto="TCP",remote_address="10.77.0.11",remote_port="80"} 1
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want),
+		"ulvs_check_quorum_up", "ulvs_check_server_up", "ulvs_check_transitions_total", "ulvs_check_up"); err != nil {
+		t.Error(err)
 	}
 }

@@ -22,6 +22,7 @@ Commands:
   lab      the network-namespace lab: up, down, exec, demo (ulvs help lab)
   bench    measure the director: ulvs bench http [--duration D] ...
   stats    the director's data-path counters, drops by reason
+  checks   the director's health checks: servers, verdicts, last results
   sched    print the picks a scheduler makes: ulvs sched -s wrr -r A:4 -r B:3
   realserver  prepare this host as a DR/TUN real server: up, down, status
   ulvsd    run the director daemon (the same as the ulvsd binary)
@@ -47,6 +48,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return benchMain(args[1:], stdout, stderr)
 	case "stats":
 		return statsMain(args[1:], stdout, stderr)
+	case "checks":
+		return checksMain(args[1:], stdout, stderr)
 	case "sched":
 		return schedMain(args[1:], stdout, stderr)
 	case "realserver":

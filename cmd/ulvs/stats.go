@@ -8,16 +8,18 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ulvs/ulvs/ctl"
 )
 
 const statsUsage = `Usage: ulvs stats [--socket PATH] [--nonzero]
 
-Prints the director's data-path counters: frames and bytes received and
-sent, ARP and ping answers, new connections, and every drop by reason.
-Every frame the engine reads ends in exactly one of forwarded, an answer,
-or a drop counter.
+Prints the state of the director's interfaces (up, absent, down or
+broken, and since when), then its data-path counters: frames and bytes
+received and sent, ARP and ping answers, new connections, and every drop
+by reason. Every frame the engine reads ends in exactly one of forwarded,
+an answer, or a drop counter.
 `
 
 func statsMain(args []string, stdout, stderr io.Writer) int {
@@ -48,8 +50,30 @@ func statsMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ulvs stats: %v\n", err)
 		return 1
 	}
+	printInterfaces(stdout, snap.Interfaces, time.Now())
 	printCounters(stdout, snap.Engine, *nonzero)
 	return 0
+}
+
+// printInterfaces prints one line per interface:
+//
+//	interface d-eth0 absent since=2026-12-06T18:40:01Z for=12s losses=1 carrier=no
+func printInterfaces(w io.Writer, ifs []ctl.InterfaceStatus, now time.Time) {
+	for _, i := range ifs {
+		fmt.Fprintf(w, "interface %s %s since=%s for=%s", i.Name, i.State,
+			i.Since.UTC().Format(time.RFC3339), now.Sub(i.Since).Truncate(time.Second))
+		if i.MAC != "" {
+			fmt.Fprintf(w, " mac=%s", i.MAC)
+		}
+		if i.MTU != 0 {
+			fmt.Fprintf(w, " mtu=%d", i.MTU)
+		}
+		carrier := "no"
+		if i.Carrier {
+			carrier = "yes"
+		}
+		fmt.Fprintf(w, " carrier=%s losses=%d\n", carrier, i.Losses)
+	}
 }
 
 // printCounters prints name/value lines: totals first, drops after, each

@@ -2,7 +2,7 @@
 // and returns the one model every format produces, a *config.File: it
 // recognises the format by the file's content (Detect), not by its name,
 // and hands the text to that format's parser (config/tomlfile for
-// ulvs.toml; config/keepalived for keepalived.conf once it is wired in).
+// ulvs.toml, config/keepalived for keepalived.conf).
 //
 // ulvsd -c and its SIGHUP reload call File. Nothing here touches the
 // network or the engine; the functions are safe for concurrent use.
@@ -13,11 +13,12 @@ import (
 	"os"
 
 	"github.com/ulvs/ulvs/config"
+	"github.com/ulvs/ulvs/config/keepalived"
 	"github.com/ulvs/ulvs/config/tomlfile"
 )
 
 // File reads the configuration file at path, detects its format and
-// parses it. The File's Format names the format ("toml"). A problem in
+// parses it. The File's Format names the format ("toml", "keepalived"). A problem in
 // the file is a *config.Error, one line with the file name and, where it
 // has one, the line number.
 func File(path string) (*config.File, error) {
@@ -40,11 +41,7 @@ func Parse(path string, data []byte) (*config.File, error) {
 	case TOML:
 		f, err = tomlfile.Parse(path, data)
 	case Keepalived:
-		// keepalived.conf: the parser in config/keepalived plugs in here
-		// (f, err = keepalived.Parse(path, data)). Until then the format
-		// is recognised and refused, not misread as TOML.
-		return nil, &config.Error{File: path, Line: line.num,
-			Msg: "this is a keepalived.conf; reading keepalived.conf is not supported yet (convert it to ulvs TOML)"}
+		f, err = keepalived.Parse(path, data, keepalived.Options{})
 	default:
 		return nil, &config.Error{File: path, Line: line.num,
 			Msg: fmt.Sprintf("not a ulvs TOML file nor a keepalived.conf (it starts with %q)", line.text)}

@@ -66,6 +66,15 @@ func TestFile(t *testing.T) {
 			t.Errorf("Format = %q, %d services; want toml and the example's services", f.Format, len(f.Rules.Services))
 		}
 	})
+	t.Run("keepalived", func(t *testing.T) {
+		f, err := File(write("keepalived.conf", "! Configuration File for keepalived\nvirtual_server 10.0.0.100 80 {\n  lb_kind DR\n  real_server 10.0.0.11 80 {\n    TCP_CHECK {\n      connect_timeout 3\n    }\n  }\n}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Format != "keepalived" || len(f.Rules.Services) != 1 || len(f.Health) != 1 {
+			t.Errorf("Format = %q, %d services, %d checked; want keepalived, 1, 1", f.Format, len(f.Rules.Services), len(f.Health))
+		}
+	})
 	errTests := []struct {
 		name, text, want string
 	}{
@@ -73,8 +82,8 @@ func TestFile(t *testing.T) {
 			`x.conf:2: not a ulvs TOML file nor a keepalived.conf (it starts with "ipvsadm -C")`},
 		{"long first line", "this line is much longer than forty bytes, so it is cut\n",
 			`x.conf:1: not a ulvs TOML file nor a keepalived.conf (it starts with "this line is much longer than forty byte...")`},
-		{"keepalived until wired", "! keepalived\nglobal_defs {\n}\n",
-			"x.conf:1: this is a keepalived.conf; reading keepalived.conf is not supported yet (convert it to ulvs TOML)"},
+		{"keepalived errors are the keepalived parser's", "! keepalived\nvirtual_server 10.0.0.300 80 {\n}\n",
+			"x.conf:2: virtual_server: \"10.0.0.300\" is not an IP address"},
 		{"toml errors are the TOML parser's", "[director]\ninterfaces = []\n",
 			"x.conf:2: director.interfaces: must name at least one interface"},
 	}

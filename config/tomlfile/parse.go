@@ -179,7 +179,7 @@ func (p *fileParser) file(doc map[string]any) *config.File {
 }
 
 func (p *fileParser) director(f *config.File, m map[string]any) {
-	t := p.table("director", m, "interfaces", "socket", "workers", "conn_table_size")
+	t := p.table("director", m, "interfaces", "socket", "workers", "conn_table_size", "exit_on_interface_loss")
 	if names, ok := t.strings("interfaces"); !ok {
 		if _, set := m["interfaces"]; !set {
 			p.errorf("director.interfaces", "required: the interfaces the director listens on")
@@ -210,5 +210,6 @@ func (p *fileParser) director(f *config.File, m map[string]any) {
 	workers, _ := t.int("workers", 0, fileMaxWorkers)
 	size, _ := t.int("conn_table_size", 0, fileMaxConnTableSize)
 	f.Workers, f.ConnTableSize = int(workers), int(size)
+	f.ExitOnInterfaceLoss = t.bool("exit_on_interface_loss")
 	t.done()
 }

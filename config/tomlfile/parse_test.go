@@ -377,6 +377,11 @@ wieght = 2
 			want: `ulvs.toml:3: director.workers: must be between 0 and 4096 (got -1)`,
 		},
 		{
+			name: "exit_on_interface_loss not a boolean",
+			in:   fileHead + "exit_on_interface_loss = \"yes\"\n",
+			want: `ulvs.toml:3: director.exit_on_interface_loss: must be true or false (got string "yes")`,
+		},
+		{
 			name: "conn_table_size a float",
 			in:   fileHead + "conn_table_size = 6.5e4\n",
 			want: `ulvs.toml:3: director.conn_table_size: must be an integer (got float 65000)`,
@@ -1664,5 +1669,35 @@ func TestLocalAddresses(t *testing.T) {
 				t.Errorf("error %v, want prefix %q", err, tt.err)
 			}
 		})
+	}
+}
+
+func TestExitOnInterfaceLoss(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want bool
+	}{
+		{fileHead, false},
+		{fileHead + "exit_on_interface_loss = false\n", false},
+		{fileHead + "exit_on_interface_loss = true\n", true},
+	} {
+		f, err := Parse("ulvs.toml", []byte(tt.in))
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", tt.in, err)
+		}
+		if f.ExitOnInterfaceLoss != tt.want {
+			t.Errorf("Parse(%q).ExitOnInterfaceLoss = %v, want %v", tt.in, f.ExitOnInterfaceLoss, tt.want)
+		}
+		text, err := MarshalTOML(f)
+		if err != nil {
+			t.Fatalf("MarshalTOML: %v", err)
+		}
+		back, err := Parse("ulvs.toml", text)
+		if err != nil {
+			t.Fatalf("parse the written file: %v\n%s", err, text)
+		}
+		if back.ExitOnInterfaceLoss != tt.want {
+			t.Errorf("written and parsed again: %v, want %v", back.ExitOnInterfaceLoss, tt.want)
+		}
 	}
 }

@@ -50,6 +50,9 @@ func MarshalTOML(f *config.File) ([]byte, error) {
 	if f.ConnTableSize != 0 {
 		fmt.Fprintf(&b, "conn_table_size = %d\n", f.ConnTableSize)
 	}
+	if f.ExitOnInterfaceLoss {
+		b.WriteString("exit_on_interface_loss = true\n")
+	}
 	if t := f.Timeouts; t != (config.Timeouts{}) {
 		b.WriteString("\n[timeouts]\n")
 		for _, kv := range []struct {

@@ -1,0 +1,613 @@
+package keepalived
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ulvs/ulvs/config"
+)
+
+// checkKinds are the checker blocks ulvs runs.
+var checkKinds = map[string]config.CheckKind{
+	"TCP_CHECK":  config.CheckTCP,
+	"HTTP_GET":   config.CheckHTTP,
+	"SSL_GET":    config.CheckSSL,
+	"MISC_CHECK": config.CheckMisc,
+	"SMTP_CHECK": config.CheckSMTP,
+	"DNS_CHECK":  config.CheckDNS,
+	"UDP_CHECK":  config.CheckUDP,
+	"PING_CHECK": config.CheckPing,
+}
+
+// kindDefaults are keepalived 2.2.7's per-checker defaults: queue_checker
+// sets default_retry 1 and default_delay_before_retry 1 s; check_http.c
+// sets 3 s for HTTP_GET and SSL_GET; check_misc.c retry 0; check_dns.c
+// retry 3 and delay_before_retry 0, meaning delay_loop.
+var kindDefaults = map[config.CheckKind]struct {
+	retry            int
+	delayBeforeRetry time.Duration // 0: the checker's delay_loop
+}{
+	config.CheckTCP:  {1, time.Second},
+	config.CheckHTTP: {1, 3 * time.Second},
+	config.CheckSSL:  {1, 3 * time.Second},
+	config.CheckMisc: {0, time.Second},
+	config.CheckSMTP: {1, time.Second},
+	config.CheckDNS:  {3, 0},
+	config.CheckUDP:  {1, time.Second},
+	config.CheckPing: {1, time.Second},
+}
+
+// Checker defaults of keepalived 2.2.7 that are not timers.
+const (
+	defaultHelo        = "smtpchecker.keepalived.org" // SMTP_DEFAULT_HELO
+	defaultDNSType     = "SOA"
+	defaultDNSName     = "."
+	defaultMaxReplyLen = 255 // UDP_CHECK max_reply_length: UINT8_MAX
+	httpStatusMin      = 100
+	httpStatusMax      = 599
+)
+
+// dnsTypes are check_dns.c's DNS_TYPE labels.
+var dnsTypes = []string{"A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA", "RRSIG", "DNSKEY"}
+
+// connOpts are a checker's connection keywords; unset fields take the
+// real server's.
+type connOpts struct {
+	ip       netip.Addr
+	port     uint16
+	bindTo   netip.Addr
+	bindPort uint16
+	bindIf   string
+	fwmark   uint32
+	timeout  optDuration
+	node     *Node // the host block, for SMTP_CHECK host entries
+}
+
+func (c *connOpts) isSet() bool {
+	return c.ip.IsValid() || c.port != 0 || c.bindTo.IsValid() || c.bindPort != 0 ||
+		c.bindIf != "" || c.fwmark != 0 || c.timeout.set
+}
+
+// checkSpec is one checker block as written.
+type checkSpec struct {
+	node   *Node
+	check  config.Check // the kind-specific fields
+	conn   connOpts
+	hosts  []connOpts // SMTP_CHECK host { } blocks
+	timing timing
+	alpha  optBool
+	urls   []*Node
+	// maxReplySet tells an explicit max_reply_length 0 from the default.
+	maxReplySet bool
+}
+
+// checker reads a checker block.
+func (p *parser) checker(kind config.CheckKind, n *Node) *checkSpec {
+	if !p.needBlock(n) {
+		return nil
+	}
+	if len(n.Args()) > 0 {
+		p.errorf(n, "takes no value before its block (got %s)", strings.Join(n.Args(), " "))
+		return nil
+	}
+	ck := &checkSpec{node: n, check: config.Check{Kind: kind}}
+	for _, c := range n.Children {
+		if p.err != nil {
+			return nil
+		}
+		if p.checkerCommon(ck, &ck.conn, c) {
+			continue
+		}
+		if !p.checkerKeyword(ck, c) {
+			p.unknown(c, kind.String())
+		}
+	}
+	if p.err != nil {
+		return nil
+	}
+	p.finishChecker(ck)
+	if p.err != nil {
+		return nil
+	}
+	return ck
+}
+
+// checkerCommon reads the keywords every checker has (connection ones
+// except in MISC_CHECK); conn is the checker's or an SMTP host's.
+func (p *parser) checkerCommon(ck *checkSpec, conn *connOpts, c *Node) bool {
+	kw := c.Keyword()
+	if kw == "connect_timeout" && ck.check.Kind != config.CheckMisc {
+		conn.timeout, _ = p.timer(c, 1, maxConnectTimeoutUS)
+		return true
+	}
+	if kw != "connect_timeout" && p.timingKeyword(&ck.timing, c, 0) {
+		return true
+	}
+	switch kw {
+	case "nb_get_retry":
+		if v, ok := p.uint(c, 0, math.MaxUint32); ok {
+			ck.timing.retry = optInt{int(v), true}
+			if k := ck.check.Kind; k == config.CheckHTTP || k == config.CheckSSL {
+				p.warnf(c, "nb_get_retry is deprecated - please use 'retry' (as keepalived says)")
+			} else {
+				p.warnf(c, "nb_get_retry is deprecated - please use 'retry'; keepalived 2.2.7 ignores it in %s (keeping retry %d), ulvs applies it", k, kindDefaults[k].retry)
+			}
+		}
+		return true
+	case "alpha":
+		if b, ok := p.flag(c); ok {
+			ck.alpha = optBool{b, true}
+		}
+		return true
+	case "log_all_failures":
+		if _, ok := p.flag(c); ok {
+			p.warnf(c, "log_all_failures is not supported by ulvs (ignored): ulvs logs each state change")
+		}
+		return true
+	}
+	if ck.check.Kind == config.CheckMisc {
+		return false
+	}
+	switch kw {
+	case "connect_ip", "bindto":
+		s, ok := p.arg(c)
+		if !ok {
+			return true
+		}
+		a, msg := parseIPv4(s)
+		if msg != "" {
+			p.errorf(c, "%s", msg)
+		} else if kw == "connect_ip" {
+			conn.ip = a
+		} else {
+			conn.bindTo = a
+		}
+	case "connect_port", "bind_port":
+		if v, ok := p.uint(c, 1, 65535); ok {
+			if kw == "connect_port" {
+				conn.port = uint16(v)
+			} else {
+				conn.bindPort = uint16(v)
+			}
+		}
+	case "bind_if":
+		if s, ok := p.arg(c); ok {
+			if len(s) > maxIfName {
+				p.errorf(c, "interface name %q is too long", s)
+			}
+			conn.bindIf = s
+		}
+	case "fwmark":
+		if v, ok := p.uint(c, 0, math.MaxUint32); ok {
+			conn.fwmark = uint32(v)
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// checkerKeyword reads the keywords of one checker kind.
+func (p *parser) checkerKeyword(ck *checkSpec, c *Node) bool {
+	chk := &ck.check
+	kw := c.Keyword()
+	switch chk.Kind {
+	case config.CheckHTTP, config.CheckSSL:
+		switch kw {
+		case "url":
+			if p.needBlock(c) {
+				ck.urls = append(ck.urls, c)
+			}
+		case "virtualhost":
+			chk.Virtualhost, _ = p.arg(c)
+		case "http_protocol":
+			if s, ok := p.arg(c); ok {
+				switch s {
+				case "1.0", "1.1", "1.0C":
+					chk.HTTPProtocol = s
+				case "1.0c":
+					chk.HTTPProtocol = "1.0C"
+				default:
+					p.errorf(c, "%q is not 1.0, 1.0C or 1.1", s)
+				}
+			}
+		case "enable_sni":
+			chk.EnableSNI, _ = p.flag(c)
+		case "fast_recovery":
+			if b, ok := p.flag(c); ok && b {
+				p.errorf(c, "fast_recovery is not supported by ulvs")
+			}
+		default:
+			return false
+		}
+	case config.CheckMisc:
+		switch kw {
+		case "misc_path":
+			p.miscPath(chk, c)
+		case "misc_timeout":
+			if v, ok := p.uint(c, 0, math.MaxUint32/1_000_000); ok {
+				chk.MiscTimeout = time.Duration(v) * time.Second
+			}
+		case "misc_dynamic":
+			chk.MiscDynamic = p.bare(c)
+		case "user":
+			if len(c.Args()) > 1 {
+				p.errorf(c, "a group for the script (%s) is not supported by ulvs", c.Args()[1])
+				return true
+			}
+			chk.User, _ = p.arg(c)
+		default:
+			return false
+		}
+	case config.CheckSMTP:
+		switch kw {
+		case "helo_name":
+			chk.HeloName, _ = p.arg(c)
+		case "host":
+			p.smtpHost(ck, c)
+		default:
+			return false
+		}
+	case config.CheckDNS:
+		switch kw {
+		case "type":
+			if s, ok := p.arg(c); ok {
+				t := strings.ToUpper(s)
+				if !slices.Contains(dnsTypes, t) {
+					p.errorf(c, "%q is not a DNS type (%s)", s, strings.Join(dnsTypes, " "))
+				}
+				chk.DNSType = t
+			}
+		case "name":
+			if s, ok := p.arg(c); ok {
+				if s == "" {
+					s = defaultDNSName // "" is the root, as keepalived's default
+				}
+				if chk.DNSName != "" {
+					p.errorf(c, "given twice")
+				} else if (s[0] == '.' && s != ".") || strings.Contains(s, "..") {
+					p.errorf(c, "DNS name %q has an empty label", s)
+				}
+				chk.DNSName = s
+			}
+		default:
+			return false
+		}
+	case config.CheckUDP:
+		switch kw {
+		case "payload":
+			if p.noBlock(c) {
+				b, msg := parseHex(strings.Join(c.Args(), " "))
+				if msg != "" {
+					p.errorf(c, "%s", msg)
+				}
+				chk.Payload = b
+			}
+		case "require_reply":
+			if p.noBlock(c) {
+				if len(c.Args()) > 0 {
+					p.errorf(c, "matching the reply's content is not supported by ulvs (require_reply without data checks only that a reply comes)")
+				}
+				chk.RequireReply = true
+			}
+		case "min_reply_length":
+			if v, ok := p.uint(c, 0, math.MaxUint16); ok {
+				chk.MinReplyLength = int(v)
+			}
+		case "max_reply_length":
+			if v, ok := p.uint(c, 0, math.MaxUint16); ok {
+				chk.MaxReplyLength = int(v)
+				ck.maxReplySet = true
+			}
+		default:
+			return false
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// miscPath reads misc_path as keepalived: the line re-read with quotes and
+// escapes, its second word the command (program and arguments).
+func (p *parser) miscPath(chk *config.Check, c *Node) {
+	if !p.noBlock(c) {
+		return
+	}
+	words, msg := splitQuotedEscaped(c.Raw)
+	if msg == "" && len(words) < 2 {
+		msg = "needs a program"
+	}
+	if msg == "" && len(words) > 2 {
+		msg = fmt.Sprintf("keepalived runs only the first word and drops %q: quote the program with its arguments: misc_path \"%s\"",
+			strings.Join(words[2:], " "), strings.Join(words[1:], " "))
+	}
+	if msg != "" {
+		p.errorf(c, "%s", msg)
+		return
+	}
+	s, msg := parseScript(words[1])
+	if msg != "" {
+		p.errorf(c, "%s", msg)
+		return
+	}
+	chk.MiscPath = s.Argv
+}
+
+// smtpHost reads a (deprecated) SMTP_CHECK host { } block: one more
+// checker with its own connection keywords.
+func (p *parser) smtpHost(ck *checkSpec, n *Node) {
+	if !p.needBlock(n) {
+		return
+	}
+	h := connOpts{node: n}
+	for _, c := range n.Children {
+		if p.err != nil {
+			return
+		}
+		if !p.checkerCommon(ck, &h, c) {
+			p.unknown(c, "SMTP_CHECK host")
+		}
+	}
+	p.warnf(n, "The SMTP_CHECK host block is deprecated. Please define additional checkers. (as keepalived says)")
+	ck.hosts = append(ck.hosts, h)
+}
+
+// finishChecker checks what a whole checker block needs and fills the
+// kind's non-timer defaults.
+func (p *parser) finishChecker(ck *checkSpec) {
+	chk := &ck.check
+	n := ck.node
+	switch chk.Kind {
+	case config.CheckHTTP, config.CheckSSL:
+		if len(ck.urls) == 0 {
+			p.errorf(n, "%s needs at least one url { path ... } block", chk.Kind)
+			return
+		}
+		for _, u := range ck.urls {
+			url, ok := p.url(u)
+			if !ok {
+				return
+			}
+			chk.URLs = append(chk.URLs, url)
+		}
+		if chk.HTTPProtocol == "" {
+			chk.HTTPProtocol = "1.0"
+		}
+	case config.CheckMisc:
+		if len(chk.MiscPath) == 0 {
+			p.errorf(n, "MISC_CHECK needs misc_path")
+		}
+	case config.CheckSMTP:
+		if chk.HeloName == "" {
+			chk.HeloName = defaultHelo
+		}
+	case config.CheckDNS:
+		if chk.DNSType == "" {
+			chk.DNSType = defaultDNSType
+		}
+		if chk.DNSName == "" {
+			chk.DNSName = defaultDNSName
+		}
+	case config.CheckUDP:
+		if !ck.maxReplySet {
+			chk.MaxReplyLength = defaultMaxReplyLen
+		}
+		if chk.RequireReply && chk.MinReplyLength > chk.MaxReplyLength {
+			p.warnf(n, "UDP_CHECK min_reply_length %d > max_reply_length %d - will always fail (as keepalived says)", chk.MinReplyLength, chk.MaxReplyLength)
+		}
+	}
+}
+
+// url reads an HTTP_GET/SSL_GET url block.
+func (p *parser) url(n *Node) (config.URL, bool) {
+	var u config.URL
+	for _, c := range n.Children {
+		switch kw := c.Keyword(); kw {
+		case "path":
+			if s, ok := p.arg(c); ok {
+				u.Path = s
+			}
+		case "digest":
+			s, ok := p.arg(c)
+			if !ok {
+				return u, false
+			}
+			if u.Digest != "" {
+				p.errorf(c, "digest given twice in one url")
+				return u, false
+			}
+			if len(s) != 32 || !isHexString(s) {
+				p.errorf(c, "%q is not an MD5 digest (32 hex digits, as genhash prints it)", s)
+				return u, false
+			}
+			u.Digest = strings.ToLower(s)
+		case "status_code":
+			if !p.noBlock(c) {
+				return u, false
+			}
+			if len(c.Args()) == 0 {
+				p.errorf(c, "needs codes or ranges (200 or 200-299)")
+				return u, false
+			}
+			for _, a := range c.Args() {
+				r, msg := parseStatusRange(a)
+				if msg != "" {
+					p.errorf(c, "%s", msg)
+					return u, false
+				}
+				u.StatusCodes = append(u.StatusCodes, r)
+			}
+		case "virtualhost":
+			u.Virtualhost, _ = p.arg(c)
+		case "regex", "regex_no_match", "regex_options", "regex_stack", "regex_min_offset", "regex_max_offset":
+			p.errorf(c, "%s is not supported by ulvs", kw)
+		default:
+			p.unknown(c, "url")
+		}
+		if p.err != nil {
+			return u, false
+		}
+	}
+	if u.Path == "" {
+		p.errorf(n, "url needs a path")
+		return u, false
+	}
+	if len(u.StatusCodes) == 0 {
+		u.StatusCodes = []config.StatusRange{{First: 200, Last: 299}}
+	}
+	u.StatusCodes = mergeStatus(u.StatusCodes)
+	return u, true
+}
+
+func isHexString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isHex(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// parseStatusRange reads 200 or 200-299 (codes 100..599).
+func parseStatusRange(s string) (config.StatusRange, string) {
+	a, b, isRange := strings.Cut(s, "-")
+	if !isRange {
+		b = a
+	}
+	lo, m1 := parseUint(a, httpStatusMin, httpStatusMax)
+	hi, m2 := parseUint(b, httpStatusMin, httpStatusMax)
+	if m1 != "" || m2 != "" || lo > hi {
+		return config.StatusRange{}, fmt.Sprintf("%q is not an HTTP status code or range of codes in [%d, %d]", s, httpStatusMin, httpStatusMax)
+	}
+	return config.StatusRange{First: int(lo), Last: int(hi)}, ""
+}
+
+// mergeStatus sorts ranges and merges overlapping and adjacent ones (the
+// set keepalived's status_code bitmap holds).
+func mergeStatus(rs []config.StatusRange) []config.StatusRange {
+	slices.SortFunc(rs, func(a, b config.StatusRange) int { return a.First - b.First })
+	out := rs[:1]
+	for _, r := range rs[1:] {
+		last := &out[len(out)-1]
+		if r.First <= last.Last+1 {
+			last.Last = max(last.Last, r.Last)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// needsPort are the kinds that connect to a port.
+func needsPort(k config.CheckKind) bool {
+	return k != config.CheckMisc && k != config.CheckPing
+}
+
+// resolveChecks resolves a checker of real server rs (dest d of a service
+// of v) into its Checks, every default filled as keepalived 2.2.7's
+// validate_check_config does. SMTP_CHECK host blocks make one Check each.
+// This is the package's stand-in for the shared default resolution.
+func (p *parser) resolveChecks(ck *checkSpec, v *virtualServer, rs *realServer, d config.Dest) ([]config.Check, bool) {
+	if ck.alpha.or(rs.alpha.or(v.alpha)) != v.alpha {
+		p.errorf(ck.node, "alpha on a real_server or checker that differs from its virtual_server's is not supported by ulvs: set alpha in the virtual_server")
+		return nil, false
+	}
+	t := resolveTimes(ck.check.Kind, ck.timing, rs.timing, v.timing)
+	conns := []connOpts{ck.conn}
+	if len(ck.hosts) > 0 {
+		if ck.conn.isSet() {
+			conns = append(conns, ck.hosts...)
+		} else {
+			conns = ck.hosts
+		}
+	}
+	var out []config.Check
+	for _, co := range conns {
+		c := ck.check
+		c.URLs = slices.Clone(c.URLs)
+		c.MiscPath = slices.Clone(c.MiscPath)
+		c.Payload = slices.Clone(c.Payload)
+		c.Retry, c.DelayLoop, c.DelayBeforeRetry, c.Warmup = t.retry, t.delayLoop, t.delayBeforeRetry, t.warmup
+		if c.Kind == config.CheckMisc {
+			if c.MiscTimeout == 0 {
+				c.MiscTimeout = v.timing.delayLoop.or(config.DefaultDelayLoop) // check_misc.c: vs->delay_loop
+			}
+			if c.User == "" {
+				c.User = p.file.Global.ScriptUser
+			}
+			out = append(out, c)
+			continue
+		}
+		if c.Kind == config.CheckHTTP || c.Kind == config.CheckSSL {
+			c.Virtualhost = firstNonEmpty(c.Virtualhost, rs.virtualhost, v.virtualhost)
+		}
+		c.ConnectIP = co.ip
+		if !c.ConnectIP.IsValid() {
+			c.ConnectIP = d.Addr
+		}
+		c.ConnectPort = co.port
+		if c.ConnectPort == 0 {
+			c.ConnectPort = d.Port
+		}
+		if c.ConnectPort == 0 && needsPort(c.Kind) {
+			where := ck.node
+			if co.node != nil {
+				where = co.node
+			}
+			p.errorf(where, "%s needs connect_port: real server %s has no port (fwmark service)", c.Kind, d.Addr)
+			return nil, false
+		}
+		c.BindTo, c.BindPort, c.BindIf, c.FwMark = co.bindTo, co.bindPort, co.bindIf, co.fwmark
+		c.ConnectTimeout = co.timeout.or(t.connectTimeout)
+		out = append(out, c)
+	}
+	return out, true
+}
+
+// resolveTimes applies keepalived's inheritance: checker, then real
+// server, then virtual server, then the kind's default (warmup defaults to
+// the delay loop, and DNS_CHECK's delay_before_retry too).
+func resolveTimes(kind config.CheckKind, ck, rs, v timing) resolvedTimes {
+	first := func(d time.Duration, os ...optDuration) time.Duration {
+		for _, o := range os {
+			if o.set {
+				return o.v
+			}
+		}
+		return d
+	}
+	def := kindDefaults[kind]
+	var t resolvedTimes
+	t.delayLoop = first(config.DefaultDelayLoop, ck.delayLoop, rs.delayLoop, v.delayLoop)
+	t.warmup = first(t.delayLoop, ck.warmup, rs.warmup, v.warmup)
+	dbr := def.delayBeforeRetry
+	if dbr == 0 {
+		dbr = t.delayLoop
+	}
+	t.delayBeforeRetry = first(dbr, ck.delayBeforeRetry, rs.delayBeforeRetry, v.delayBeforeRetry)
+	if kind != config.CheckMisc {
+		t.connectTimeout = first(config.DefaultConnectTimeout, ck.connectTimeout, rs.connectTimeout, v.connectTimeout)
+	}
+	t.retry = def.retry
+	for _, o := range []optInt{ck.retry, rs.retry, v.retry} {
+		if o.set {
+			t.retry = o.v
+			break
+		}
+	}
+	return t
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
