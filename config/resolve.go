@@ -207,7 +207,7 @@ func (c *Check) resolve(vh *VirtualHealth, rh *RealHealth, up Timing) {
 			if len(c.URLs[k].StatusCodes) == 0 {
 				c.URLs[k].StatusCodes = []StatusRange{{First: DefaultStatusFirst, Last: DefaultStatusLast}}
 			}
-			c.URLs[k].StatusCodes = mergeStatus(c.URLs[k].StatusCodes)
+			c.URLs[k].StatusCodes = MergeStatus(c.URLs[k].StatusCodes)
 		}
 	case CheckMisc:
 		if c.MiscTimeout == 0 {
@@ -236,9 +236,9 @@ func (c *Check) resolve(vh *VirtualHealth, rh *RealHealth, up Timing) {
 	}
 }
 
-// mergeStatus sorts status ranges and merges those that overlap or touch,
+// MergeStatus sorts status ranges and merges those that overlap or touch,
 // in place: the set of codes keepalived's status_code bitmap holds.
-func mergeStatus(rs []StatusRange) []StatusRange {
+func MergeStatus(rs []StatusRange) []StatusRange {
 	if len(rs) == 0 {
 		return rs
 	}

@@ -460,7 +460,7 @@ func (p *parser) url(n *Node) (config.URL, bool) {
 	if len(u.StatusCodes) == 0 {
 		u.StatusCodes = []config.StatusRange{{First: 200, Last: 299}}
 	}
-	u.StatusCodes = mergeStatus(u.StatusCodes)
+	u.StatusCodes = config.MergeStatus(u.StatusCodes)
 	return u, true
 }
 
@@ -485,22 +485,6 @@ func parseStatusRange(s string) (config.StatusRange, string) {
 		return config.StatusRange{}, fmt.Sprintf("%q is not an HTTP status code or range of codes in [%d, %d]", s, httpStatusMin, httpStatusMax)
 	}
 	return config.StatusRange{First: int(lo), Last: int(hi)}, ""
-}
-
-// mergeStatus sorts ranges and merges overlapping and adjacent ones (the
-// set keepalived's status_code bitmap holds).
-func mergeStatus(rs []config.StatusRange) []config.StatusRange {
-	slices.SortFunc(rs, func(a, b config.StatusRange) int { return a.First - b.First })
-	out := rs[:1]
-	for _, r := range rs[1:] {
-		last := &out[len(out)-1]
-		if r.First <= last.Last+1 {
-			last.Last = max(last.Last, r.Last)
-			continue
-		}
-		out = append(out, r)
-	}
-	return out
 }
 
 // needsPort are the kinds that connect to a port.
