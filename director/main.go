@@ -301,4 +301,3 @@ func checkHost(log *slog.Logger) {
 		}
 	}
 }
-
