@@ -37,6 +37,24 @@ scheduler = "rr"
 listen = "127.0.0.1:9100"
 `
 
+// directorFromFile writes text to path with mode perm and returns a test
+// director running the rules load.File reads from it.
+func directorFromFile(t *testing.T, path, text string, perm os.FileMode) *Director {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), perm); err != nil {
+		t.Fatal(err)
+	}
+	f, err := load.File(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := newTestDirector(t)
+	if err := d.SetRules(f.Rules); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 func applyAll(t *testing.T, d *Director, lines ...string) {
 	t.Helper()
 	for _, l := range lines {
@@ -62,17 +80,7 @@ var rulesCmp = cmp.Options{cmp.Comparer(func(a, b config.Service) bool {
 func TestSaveConfigFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "ulvs.toml")
-	if err := os.WriteFile(path, []byte(saveBase), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := load.File(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, _ := newTestDirector(t)
-	if err := d.SetRules(f.Rules); err != nil {
-		t.Fatal(err)
-	}
+	d := directorFromFile(t, path, saveBase, 0o600)
 	applyAll(t, d,
 		"-a -t 10.77.0.100:80 -r 10.77.0.12 -g -w 3 -x 50 -y 5",
 		"-E -t 10.77.0.100:80 -s wrr -p 120",
@@ -162,17 +170,7 @@ func TestSaveConfigKeepalived(t *testing.T) {
 	path := filepath.Join(dir, "keepalived.conf")
 	const conf = "virtual_server 10.77.0.100 80 {\n  delay_loop 10\n  lb_algo rr\n  lb_kind DR\n  protocol TCP\n" +
 		"  real_server 10.77.0.11 80 {\n    weight 1\n    TCP_CHECK {\n      connect_timeout 3\n    }\n  }\n}\n"
-	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := load.File(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, _ := newTestDirector(t)
-	if err := d.SetRules(f.Rules); err != nil {
-		t.Fatal(err)
-	}
+	d := directorFromFile(t, path, conf, 0o644)
 	applyAll(t, d, "-a -t 10.77.0.100:80 -r 10.77.0.12 -g")
 	s := &saver{Director: d, cfgPath: path, opts: options{interfaces: []string{"d-eth0"}}, log: slog.New(slog.DiscardHandler)}
 	if _, err := s.SaveConfig(""); err == nil || !strings.Contains(err.Error(), "is a keepalived file, and ulvs writes only ulvs TOML files") {
