@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ulvs/ulvs/healthcheck"
 	"github.com/ulvs/ulvs/lab"
 )
 
@@ -206,6 +208,7 @@ func TestIntegrationHealthChecks(t *testing.T) {
 		`-> 10\.77\.0\.11:8082 +Route +3 `,
 		`!-> 10\.77\.0\.12:8082 `)
 	e.waitReady(2)
+	e.waitChecksRun(t, 10*time.Second)
 
 	t.Run("stopped web server leaves within the bound, client loop fails only meanwhile", func(t *testing.T) {
 		loop := e.clientLoop(20)
@@ -386,4 +389,95 @@ func (e *env) ulvs(args ...string) (string, error) {
 	cmd := exec.Command(filepath.Join(binDir, "ulvs"), append(args, "--socket", e.sock)...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// TestIntegrationSeed001Keepalived runs seed 001's keepalived.conf as
+// typed (line breaks restored, the lab's addresses; its vrrp_instance
+// names eth0, so the lab's interface comes from -i): a persistent DR
+// service whose TCP_CHECKs take a stopped real server out, after which
+// the client's persistence template moves to the other server.
+func TestIntegrationSeed001Keepalived(t *testing.T) {
+	skipUnprivileged(t)
+	conf, err := os.ReadFile(filepath.Join("..", "config", "keepalived", "testdata", "seed001-lab.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnvOpts(t, lab.Config{RealServers: 2}, string(conf),
+		envOpts{noServers: true, file: "keepalived.conf", args: []string{"-i", "d-eth0"}})
+	var servers []*rsServer
+	for i, ns := range e.lab.RS {
+		s := &rsServer{t: t, ns: ns, name: fmt.Sprintf("rs%d", i+1), port: 80}
+		s.start()
+		t.Cleanup(s.kill)
+		servers = append(servers, s)
+	}
+	out := e.mustAdm("-L", "-n")
+	for _, want := range []string{"TCP  10.77.0.100:80 wrr persistent 60", "-> 10.77.0.11:80", "-> 10.77.0.12:80"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("table lacks %q:\n%s", want, out)
+		}
+	}
+	// Persistence: every request of this client reaches one server.
+	c := e.client()
+	var first string
+	deadline := time.Now().Add(15 * time.Second)
+	for first == "" {
+		if b, err := e.get(c, "/"); err == nil {
+			first = b
+		} else if time.Now().After(deadline) {
+			t.Fatalf("VIP never answered: %v\n%s", err, e.logText())
+		} else {
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	for i := 0; i < 5; i++ {
+		if b, err := e.get(c, "/"); err != nil || b != first {
+			t.Fatalf("request %d: %q, %v; want %q (persistence_timeout 60)", i, b, err, first)
+		}
+	}
+	// Stop that server once its checker has run (a first check that fails
+	// removes at once, as keepalived's does): delay_loop 6, nb_get_retry
+	// 3, delay_before_retry 3.
+	e.waitChecksRun(t, 15*time.Second)
+	victim := servers[0]
+	other := "rs2"
+	if first == "rs2" {
+		victim, other = servers[1], "rs1"
+	}
+	killed := time.Now()
+	victim.kill()
+	gone := e.waitTable(t, 30*time.Second, first+" removed", fmt.Sprintf(`!-> 10\.77\.0\.1%s:80 `, first[2:]))
+	t.Logf("seed 001 TCP_CHECK (delay_loop 6, nb_get_retry 3, delay_before_retry 3): %s removed %.1f s after its web server stopped",
+		first, gone.Sub(killed).Seconds())
+	if b, err := e.get(c, "/"); err != nil || b != other {
+		t.Errorf("after the removal: %q, %v; want %s", b, err, other)
+	}
+}
+
+// waitChecksRun waits until every checker has run at least once.
+func (e *env) waitChecksRun(t *testing.T, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		out, err := e.ulvs("checks", "--json")
+		var vss []healthcheck.VirtualStatus
+		if err == nil {
+			err = json.Unmarshal([]byte(out), &vss)
+		}
+		all := err == nil && len(vss) > 0
+		for _, v := range vss {
+			for _, r := range v.Reals {
+				for _, c := range r.Checks {
+					all = all && c.HasRun
+				}
+			}
+		}
+		if all {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("checkers did not all run within %v (%v):\n%s", limit, err, out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

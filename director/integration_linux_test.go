@@ -74,6 +74,7 @@ type env struct {
 	cfg    string
 	sock   string
 	daemon *exec.Cmd
+	args   []string // more ulvsd arguments
 	log    *bytes.Buffer
 	logMu  sync.Mutex
 }
@@ -102,6 +103,7 @@ func realServers(rips ...string) string {
 type envOpts struct {
 	noServers bool
 	file      string
+	args      []string // more ulvsd arguments
 }
 
 func newEnv(t *testing.T, cfg lab.Config, config string) *env {
@@ -128,7 +130,7 @@ func newEnvOpts(t *testing.T, cfg lab.Config, config string, o envOpts) *env {
 			t.Fatalf("start servers: %v", err)
 		}
 	}
-	e := &env{t: t, lab: l, dir: t.TempDir(), log: &bytes.Buffer{}}
+	e := &env{t: t, lab: l, dir: t.TempDir(), log: &bytes.Buffer{}, args: o.args}
 	if o.file == "" {
 		o.file = "ulvs.toml"
 	}
@@ -149,7 +151,8 @@ func (e *env) writeConfig(c string) {
 // start runs ulvsd in the director namespace and waits for its socket.
 func (e *env) start() {
 	e.t.Helper()
-	cmd := exec.Command("ip", "netns", "exec", e.lab.Director.Name, filepath.Join(binDir, "ulvsd"), "-c", e.cfg, "--socket", e.sock)
+	cmd := exec.Command("ip", append([]string{"netns", "exec", e.lab.Director.Name,
+		filepath.Join(binDir, "ulvsd"), "-c", e.cfg, "--socket", e.sock}, e.args...)...)
 	w := &lockedWriter{mu: &e.logMu, w: e.log}
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Start(); err != nil {

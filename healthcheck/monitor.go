@@ -191,8 +191,12 @@ func (m *Monitor) Load(f *config.File, install func(config.Rules) error) error {
 	}
 
 	// Committed: retire the checkers of servers that went, move the
-	// carried ones, start the new ones.
+	// carried ones, start the new ones. A service that went away runs its
+	// down scripts under omega, as keepalived's clear_service_vs.
 	for _, ov := range old {
+		if findVS(next, ov.svc.Key()) == nil {
+			m.omega(ov)
+		}
 		for _, or := range ov.rss {
 			for _, c := range or.chks {
 				if nr, ok := carried[c]; ok {
@@ -243,6 +247,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 	<-ctx.Done()
 	m.mu.Lock()
 	for _, v := range m.vss {
+		m.omega(v)
 		for _, r := range v.rss {
 			for _, c := range r.chks {
 				c.rs = nil
@@ -252,6 +257,24 @@ func (m *Monitor) Run(ctx context.Context) error {
 	m.mu.Unlock()
 	m.scripts.Wait()
 	return ctx.Err()
+}
+
+// omega runs, for a service with omega that is going away (a reload
+// dropped it, or ulvsd is stopping), the notify_down script of every alive
+// server and quorum_down if it had quorum, as keepalived does in omega mode.
+// m.mu must be held.
+func (m *Monitor) omega(v *vsState) {
+	if !v.health.Omega {
+		return
+	}
+	for _, r := range v.rss {
+		if r.alive {
+			m.script(r.health.NotifyDown)
+		}
+	}
+	if v.quorumUp {
+		m.script(v.health.QuorumDown)
+	}
 }
 
 // start runs c in its own goroutine. m.mu must be held and m.ctx set.

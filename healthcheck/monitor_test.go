@@ -437,3 +437,26 @@ func TestMonitorStatus(t *testing.T) {
 		t.Errorf("checks: %+v", c)
 	}
 }
+
+// omega: a service that goes away (here: ulvsd stops) runs notify_down of
+// its alive servers and quorum_down.
+func TestMonitorOmega(t *testing.T) {
+	r := newRig(t)
+	down := config.Script{Argv: []string{"/bin/down"}, Text: "/bin/down"}
+	qdown := config.Script{Argv: []string{"/bin/qdown"}, Text: "/bin/qdown"}
+	r.load(file([]config.Check{tcp1}, func(vh *config.VirtualHealth) {
+		vh.Omega, vh.QuorumDown = true, qdown
+		vh.Reals[0].NotifyDown = down
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- r.mon.Run(ctx) }()
+	r.chk("10.0.0.11:80", 0).waitRunning(t)
+	cancel()
+	<-done
+	got := []string{<-r.scripts, <-r.scripts}
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"/bin/down", "/bin/qdown"}) {
+		t.Errorf("scripts at stop: %q", got)
+	}
+}
