@@ -35,8 +35,9 @@ var forbidden = map[string][]string{
 	// else: they import config and vs only among ulvs packages. Each new
 	// format (config/keepalived, Piranha's) gets the same line. config/load
 	// dispatches to the file formats, so it may import them.
-	"config/ipvsadm":  formatForbidden,
-	"config/tomlfile": formatForbidden,
+	"config/ipvsadm":    formatForbidden,
+	"config/tomlfile":   formatForbidden,
+	"config/keepalived": formatForbidden,
 	"config/load": {"engine", "conntrack", "forward", "sched", "arp", "pkt", "ctl", "director", "adm", "lab", "metrics",
 		"healthcheck", "estimator", "realserver", "bench", "config/ipvsadm"},
 

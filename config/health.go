@@ -92,8 +92,9 @@ const (
 type Check struct {
 	Kind CheckKind
 
-	// Where to connect: ConnectIP (invalid: the real server's address)
-	// and ConnectPort (0: the real server's port), from BindTo (invalid:
+	// Where to connect: ConnectIP and ConnectPort (ResolveHealth fills
+	// in the real server's address and port when the file names none;
+	// invalid and 0 before it), from BindTo (invalid:
 	// the kernel's choice among the director's own addresses, never the
 	// VIP) and BindPort (0: any). BindIf is bind_if. FwMark marks the
 	// probe's packets (fwmark).

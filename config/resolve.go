@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"time"
 )
 
@@ -97,6 +98,10 @@ func NewCheck(k CheckKind) Check {
 //   - the service: DelayLoop 0 becomes DefaultDelayLoop (60 s), Quorum 0
 //     becomes 1; a sorry server without a port gets the service's (not for
 //     a fwmark service);
+//   - each check of real server i that opens a connection (all kinds but
+//     MISC_CHECK and nanny): ConnectIP and ConnectPort left unset become
+//     the real server's address and port, as keepalived's queue_checker
+//     sets them;
 //   - each check of real server i, for each timing field left Unset: the
 //     value inherited[i] gives (the real_server's Timing Or the
 //     virtual_server's; inherited may be nil or shorter than vh.Reals),
@@ -106,7 +111,9 @@ func NewCheck(k CheckKind) Check {
 //     DelayLoop;
 //   - fields only some kinds have: MiscTimeout 0 becomes the service's
 //     DelayLoop (check_misc.c), HTTPProtocol "1.0", an HTTP URL without
-//     status codes 200-299, Virtualhost "" the service's, HeloName
+//     status codes 200-299 (and its ranges sorted, overlapping and
+//     adjacent ones merged: keepalived keeps a set of codes), Virtualhost
+//     "" the service's, HeloName
 //     keepalived's, DNSType "SOA", DNSName ".", MaxReplyLength 255, and a
 //     nanny's Proto the service's.
 //
@@ -130,14 +137,15 @@ func ResolveHealth(vh *VirtualHealth, inherited []Timing) {
 		if i < len(inherited) {
 			up = inherited[i]
 		}
-		for j := range vh.Reals[i].Checks {
-			vh.Reals[i].Checks[j].resolve(vh, up)
+		rh := &vh.Reals[i]
+		for j := range rh.Checks {
+			rh.Checks[j].resolve(vh, rh, up)
 		}
 	}
 }
 
-// resolve applies ResolveHealth's rules to one check.
-func (c *Check) resolve(vh *VirtualHealth, up Timing) {
+// resolve applies ResolveHealth's rules to one check of the real server rh.
+func (c *Check) resolve(vh *VirtualHealth, rh *RealHealth, up Timing) {
 	inherit := func(own, fromBlocks, last time.Duration) time.Duration {
 		switch {
 		case own != Unset:
@@ -177,6 +185,14 @@ func (c *Check) resolve(vh *VirtualHealth, up Timing) {
 		c.ConnectTimeout = 0
 	} else {
 		c.ConnectTimeout = inherit(c.ConnectTimeout, up.ConnectTimeout, DefaultConnectTimeout)
+		// check_api.c queue_checker: the probe goes to the real server
+		// unless connect_ip / connect_port say otherwise.
+		if !c.ConnectIP.IsValid() {
+			c.ConnectIP = rh.Addr
+		}
+		if c.ConnectPort == 0 {
+			c.ConnectPort = rh.Port
+		}
 	}
 
 	switch c.Kind {
@@ -191,6 +207,7 @@ func (c *Check) resolve(vh *VirtualHealth, up Timing) {
 			if len(c.URLs[k].StatusCodes) == 0 {
 				c.URLs[k].StatusCodes = []StatusRange{{First: DefaultStatusFirst, Last: DefaultStatusLast}}
 			}
+			c.URLs[k].StatusCodes = MergeStatus(c.URLs[k].StatusCodes)
 		}
 	case CheckMisc:
 		if c.MiscTimeout == 0 {
@@ -217,4 +234,23 @@ func (c *Check) resolve(vh *VirtualHealth, up Timing) {
 	if c.MaxReplyLength == Unset {
 		c.MaxReplyLength = 0
 	}
+}
+
+// MergeStatus sorts status ranges and merges those that overlap or touch,
+// in place: the set of codes keepalived's status_code bitmap holds.
+func MergeStatus(rs []StatusRange) []StatusRange {
+	if len(rs) == 0 {
+		return rs
+	}
+	slices.SortFunc(rs, func(a, b StatusRange) int { return a.First - b.First })
+	out := rs[:1]
+	for _, r := range rs[1:] {
+		last := &out[len(out)-1]
+		if r.First <= last.Last+1 {
+			last.Last = max(last.Last, r.Last)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }

@@ -32,14 +32,20 @@ func TestResolveHealthDefaults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.kind.String(), func(t *testing.T) {
+			rs := netip.MustParseAddr("10.0.1.1")
 			vh := VirtualHealth{Service: ServiceKey{Proto: vs.UDP, Addr: netip.MustParseAddr("10.0.0.1"), Port: 53},
-				Reals: []RealHealth{{Checks: []Check{NewCheck(tt.kind)}}}}
+				Reals: []RealHealth{{Addr: rs, Port: 5353, Checks: []Check{NewCheck(tt.kind)}}}}
 			ResolveHealth(&vh, nil)
 			c := vh.Reals[0].Checks[0]
 			got := []any{c.ConnectTimeout, c.Retry, c.DelayBeforeRetry, c.DelayLoop, c.Warmup, c.MiscTimeout}
 			want := []any{tt.connect, tt.retry, tt.delayRetry, tt.loop, tt.warm, tt.misc}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("connect, retry, delay_before_retry, delay_loop, warmup, misc_timeout (-want +got):\n%s", diff)
+			}
+			// Checks that connect go to the real server unless told otherwise.
+			connects := tt.kind != CheckMisc && tt.kind != CheckNanny
+			if got := c.ConnectIP == rs && c.ConnectPort == 5353; got != connects {
+				t.Errorf("connect %v:%d, want the real server's: %v", c.ConnectIP, c.ConnectPort, connects)
 			}
 			if vh.DelayLoop != 60*s || vh.Quorum != 1 {
 				t.Errorf("service delay_loop %v, quorum %d; want 60s, 1", vh.DelayLoop, vh.Quorum)
@@ -54,7 +60,7 @@ func TestResolveHealthInheritance(t *testing.T) {
 	const s = time.Second
 	explicit := NewCheck(CheckHTTP)
 	explicit.ConnectTimeout, explicit.Retry, explicit.DelayBeforeRetry, explicit.DelayLoop, explicit.Warmup = 2*s, 0, 0, 7*s, 0
-	explicit.URLs = []URL{{Path: "/"}, {Path: "/x", StatusCodes: []StatusRange{{First: 301, Last: 302}}}}
+	explicit.URLs = []URL{{Path: "/"}, {Path: "/x", StatusCodes: []StatusRange{{First: 303, Last: 310}, {First: 301, Last: 302}, {First: 500, Last: 500}, {First: 305, Last: 306}}}}
 	rsBlock := Timing{ConnectTimeout: 3 * s, Retry: 4, DelayBeforeRetry: Unset, DelayLoop: Unset, Warmup: 9 * s}
 	vsBlock := Timing{ConnectTimeout: 8 * s, Retry: 8, DelayBeforeRetry: 6 * s, DelayLoop: 11 * s, Warmup: Unset}
 	vh := VirtualHealth{
@@ -93,7 +99,8 @@ func TestResolveHealthInheritance(t *testing.T) {
 	if c.Virtualhost != "www.example.com" || c.HTTPProtocol != "1.0" {
 		t.Errorf("virtualhost %q, http_protocol %q; want the service's and 1.0", c.Virtualhost, c.HTTPProtocol)
 	}
-	wantURLs := []URL{{Path: "/", StatusCodes: []StatusRange{{First: 200, Last: 299}}}, {Path: "/x", StatusCodes: []StatusRange{{First: 301, Last: 302}}}}
+	wantURLs := []URL{{Path: "/", StatusCodes: []StatusRange{{First: 200, Last: 299}}},
+		{Path: "/x", StatusCodes: []StatusRange{{First: 301, Last: 310}, {First: 500, Last: 500}}}} // sorted and merged
 	if diff := cmp.Diff(wantURLs, c.URLs); diff != "" {
 		t.Errorf("urls (-want +got):\n%s", diff)
 	}

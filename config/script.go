@@ -7,25 +7,37 @@ import (
 )
 
 // ParseScript splits a configured command line into a Script the way
-// keepalived 2.2.7 does for notify scripts and misc_path
-// (lib/parser.c, alloc_strvec_quoted_escaped): words are separated by
-// white space; double or single quotes group text with white space into
-// one word (and may be joined to unquoted text, as in a shell); a
-// backslash escapes the next character, inside quotes too, with C's
-// escapes (\n, \t, \a, \b, \f, \r, \v, \E for ESC, \cX for control-X,
-// \NNN octal, \xHH hex). Text keeps the string as given.
-//
-// An empty command, an unterminated quote, a trailing backslash and a NUL
-// byte (which keepalived would silently cut at) are errors.
+// keepalived 2.2.7 does for notify scripts and misc_path (SplitWords).
+// Text keeps the string as given. An empty command (or an empty program
+// name) is an error, as are SplitWords's.
 func ParseScript(text string) (Script, error) {
-	var argv []string
+	argv, err := SplitWords(text)
+	if err != nil {
+		return Script{}, err
+	}
+	if len(argv) == 0 || argv[0] == "" {
+		return Script{}, errors.New("empty script")
+	}
+	return Script{Argv: argv, Text: text}, nil
+}
+
+// SplitWords splits text into words as keepalived 2.2.7's
+// alloc_strvec_quoted_escaped (lib/parser.c) does: white space separates
+// words; double or single quotes group text with white space into one
+// word (and may be joined to unquoted text, as in a shell); a backslash
+// escapes the next character, inside quotes too, with C's escapes (\n,
+// \t, \a, \b, \f, \r, \v, \E for ESC, \cX for control-X, \NNN octal,
+// \xHH hex). An unterminated quote, a trailing backslash and a NUL byte
+// (which keepalived would silently cut at) are errors.
+func SplitWords(text string) ([]string, error) {
+	var words []string
 	i := 0
 	for {
 		for i < len(text) && isScriptSpace(text[i]) {
 			i++
 		}
 		if i == len(text) {
-			break
+			return words, nil
 		}
 		var word []byte
 		var quote byte
@@ -34,10 +46,10 @@ func ParseScript(text string) (Script, error) {
 			c := text[i]
 			switch {
 			case c == '\\':
-				b, n, err := scriptEscape(text[i+1:])
-				if err != nil {
-					return Script{}, fmt.Errorf("script %q: %w", text, err)
+				if i+1 == len(text) {
+					return nil, fmt.Errorf("missing escaped character at the end of %q", text)
 				}
+				b, n := scriptEscape(text[i+1:])
 				word = append(word, b)
 				i += 1 + n
 				continue
@@ -55,17 +67,13 @@ func ParseScript(text string) (Script, error) {
 			i++
 		}
 		if quote != 0 {
-			return Script{}, fmt.Errorf("script %q: missing terminating %c", text, quote)
+			return nil, fmt.Errorf("missing closing %c in %q", quote, text)
 		}
 		if strings.IndexByte(string(word), 0) >= 0 {
-			return Script{}, fmt.Errorf("script %q: a word contains a NUL byte", text)
+			return nil, fmt.Errorf("a word of %q contains a NUL byte", text)
 		}
-		argv = append(argv, string(word))
+		words = append(words, string(word))
 	}
-	if len(argv) == 0 {
-		return Script{}, errors.New("empty script: name a program")
-	}
-	return Script{Argv: argv, Text: text}, nil
 }
 
 // isScriptSpace is keepalived's WHITE_SPACE_STR.
@@ -73,12 +81,9 @@ func isScriptSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\f' || c == '\n' || c == '\r' || c == '\v'
 }
 
-// scriptEscape decodes the escape after a backslash at the start of s: the
-// byte it stands for and how many bytes of s it used.
-func scriptEscape(s string) (byte, int, error) {
-	if s == "" {
-		return 0, 0, errors.New("a backslash ends it (escape what?)")
-	}
+// scriptEscape decodes the escape after a backslash at the start of s
+// (not empty): the byte it stands for and how many bytes of s it used.
+func scriptEscape(s string) (byte, int) {
 	switch c := s[0]; {
 	case c == 'x' && len(s) > 1 && hexDigit(s[1]) >= 0:
 		var b byte
@@ -87,18 +92,18 @@ func scriptEscape(s string) (byte, int, error) {
 			b = b<<4 | byte(hexDigit(s[n])) // keepalived keeps the low 8 bits
 			n++
 		}
-		return b, n, nil
+		return b, n
 	case c == 'c' && len(s) > 1:
-		return s[1] & 0x1f, 2, nil
+		return s[1] & 0x1f, 2
 	case c >= '0' && c <= '7':
 		b, n := c-'0', 1
 		for n < 3 && n < len(s) && s[n] >= '0' && s[n] <= '7' {
 			b = b<<3 | (s[n] - '0')
 			n++
 		}
-		return b, n, nil
+		return b, n
 	}
-	return cEscape(s[0]), 1, nil
+	return cEscape(s[0]), 1
 }
 
 // cEscape is the byte a one-letter C escape stands for; any other

@@ -21,10 +21,11 @@ func TestParseScript(t *testing.T) {
 		{text: `/bin/x \n\t\E\cA \101\0101 \x41\x4a\xg`, want: []string{"/bin/x", "\n\t\x1b\x01", "A\b1", "AJxg"}},
 		{text: `/bin/x "a\"b\\c"`, want: []string{"/bin/x", `a"b\c`}},
 		{text: "", wantErr: "empty script"},
+		{text: `"" -x`, wantErr: "empty script"},
 		{text: "   \t", wantErr: "empty script"},
-		{text: `/bin/x "open`, wantErr: `missing terminating "`},
-		{text: `/bin/x 'open`, wantErr: "missing terminating '"},
-		{text: `/bin/x end\`, wantErr: "a backslash ends it"},
+		{text: `/bin/x "open`, wantErr: `missing closing " in`},
+		{text: `/bin/x 'open`, wantErr: "missing closing ' in"},
+		{text: `/bin/x end\`, wantErr: "missing escaped character at the end of"},
 		{text: `/bin/x \0`, wantErr: "NUL byte"},
 	}
 	for _, tt := range tests {

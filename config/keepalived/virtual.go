@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/vs"
@@ -796,6 +795,7 @@ func (p *parser) service(v *virtualServer, k config.ServiceKey) (config.Service,
 		vh.Sorry = &config.SorryServer{Addr: s.addr, Port: p.destPort(v, k, s.node, s.port, s.method), Method: s.method, Inhibit: s.inhibit}
 	}
 	keep := !vh.QuorumUp.IsZero() || !vh.QuorumDown.IsZero() || vh.Sorry != nil
+	var inherited []config.Timing // the real_server and virtual_server blocks' timers
 	for _, rs := range v.reals {
 		d := config.Dest{
 			Addr:       rs.addr,
@@ -826,7 +826,9 @@ func (p *parser) service(v *virtualServer, k config.ServiceKey) (config.Service,
 		}
 		keep = keep || len(rh.Checks) > 0 || !rh.NotifyUp.IsZero() || !rh.NotifyDown.IsZero()
 		vh.Reals = append(vh.Reals, rh)
+		inherited = append(inherited, rs.timing.config().Or(v.timing.config()))
 	}
+	config.ResolveHealth(vh, inherited)
 	if !keep {
 		vh = nil
 	}
@@ -881,8 +883,18 @@ func serviceName(k config.ServiceKey) string {
 	return fmt.Sprintf("%s %s", proto, netip.AddrPortFrom(k.Addr, k.Port))
 }
 
-// resolvedTimes are a checker's timers after inheritance.
-type resolvedTimes struct {
-	connectTimeout, delayLoop, delayBeforeRetry, warmup time.Duration
-	retry                                               int
+// config returns the timers t sets as a config.Timing: config.Unset for
+// those it does not.
+func (t timing) config() config.Timing {
+	retry := config.Unset
+	if t.retry.set {
+		retry = t.retry.v
+	}
+	return config.Timing{
+		ConnectTimeout:   t.connectTimeout.or(config.Unset),
+		Retry:            retry,
+		DelayBeforeRetry: t.delayBeforeRetry.or(config.Unset),
+		DelayLoop:        t.delayLoop.or(config.Unset),
+		Warmup:           t.warmup.or(config.Unset),
+	}
 }

@@ -27,6 +27,8 @@ func TestParseHealthExample(t *testing.T) {
 	tcp.ConnectTimeout, tcp.Retry, tcp.DelayBeforeRetry, tcp.DelayLoop, tcp.Warmup, tcp.MaxReplyLength = 3*s, 1, 1*s, 10*s, 10*s, 0
 	http := config.NewCheck(config.CheckHTTP)
 	http.ConnectTimeout, http.Retry, http.DelayBeforeRetry, http.DelayLoop, http.Warmup, http.MaxReplyLength = 3*s, 2, 2*s, 10*s, 10*s, 0
+	tcp.ConnectIP, tcp.ConnectPort = fileAddr("10.77.0.11"), 80
+	http.ConnectIP, http.ConnectPort = fileAddr("10.77.0.12"), 80
 	http.HTTPProtocol = "1.0"
 	http.URLs = []config.URL{{Path: "/health", StatusCodes: []config.StatusRange{{First: 200, Last: 200}}}}
 	vip := fileAddr("10.77.0.100")
@@ -61,8 +63,8 @@ func TestParseHealthErrors(t *testing.T) {
 		{svc + "delay_loop = nan\n", "ulvs.toml:5: " + vs0 + ".delay_loop: must be between 0.000001 and 2678400 seconds (got NaN)"},
 		{svc + "quorum = 0\n", "ulvs.toml:5: " + vs0 + ".quorum: must be between 1 and 4294967295 (got 0)"},
 		{svc + "hysteresis = 1\n", "ulvs.toml:5: " + vs0 + ".hysteresis: must be less than quorum (1), or a server set could never change state (got 1)"},
-		{svc + "quorum_up = \"'/bin/x\"\n", `ulvs.toml:5: ` + vs0 + `.quorum_up: script "'/bin/x": missing terminating '`},
-		{svc + "quorum_down = \"\"\n", "ulvs.toml:5: " + vs0 + ".quorum_down: empty script: name a program"},
+		{svc + "quorum_up = \"'/bin/x\"\n", `ulvs.toml:5: ` + vs0 + `.quorum_up: missing closing ' in "'/bin/x"`},
+		{svc + "quorum_down = \"\"\n", "ulvs.toml:5: " + vs0 + ".quorum_down: empty script"},
 		{svc + "sorry_server = \"10.0.0.9:81\"\n", "ulvs.toml:5: " + vs0 + ".sorry_server: port must equal the service port 80 with route forwarding (got 81)"},
 		{svc + "sorry_server = \"10.0.0.x\"\n", `ulvs.toml:5: ` + vs0 + `.sorry_server: must be IPv4-address[:port] (got "10.0.0.x")`},
 		{svc + "sorry_server = \"10.0.0.9\"\nsorry_server_method = \"local\"\n", `ulvs.toml:6: ` + vs0 + `.sorry_server_method: unknown forwarding method "local" (want dr, tun, nat or fullnat)`},
@@ -101,6 +103,8 @@ func TestParseHealthErrors(t *testing.T) {
 		{check + "type = \"dns\"\nname = \"a\"\n", `ulvs.toml:9: ` + ck0 + `.name: unknown key (ulvs calls DNS_CHECK's name "dns_name")`},
 		{check + "type = \"udp\"\npayload = \"0g\"\n", `ulvs.toml:9: ` + ck0 + `.payload: must be the bytes to send in hex, like "0a0b0c" (got "0g")`},
 		{check + "type = \"udp\"\nmin_reply_length = 300\n", "ulvs.toml:9: " + ck0 + ".min_reply_length: must not exceed max_reply_length (255), or the check always fails (got 300)"},
+		{fileHead + "[[fwmark]]\nmark = 1\nmatch = [{protocol = \"tcp\", address = \"10.0.0.1\"}]\n[[virtual_server]]\nfwmark = 1\n[[virtual_server.real_server]]\naddress = \"10.1.0.1\"\n[[virtual_server.real_server.check]]\ntype = \"http\"\nurl = [{path = \"/\"}]\n",
+			"ulvs.toml:10: virtual_server[0].real_server[0].check[0].connect_port: required: real server 10.1.0.1 has no port (a fwmark service), so a http check must name one"},
 		{check + "type = \"ping\"\nconnect_port = 80\n", "ulvs.toml:9: " + ck0 + ".connect_port: does not apply to a ping check (only to tcp, http, ssl, smtp, dns, udp)"},
 		{check + "type = \"nanny\"\ntimeout = 10\n", "ulvs.toml:7: " + ck0 + ".reentry: required for a nanny check: the seconds of success before a down server comes back (Piranha's reentry)"},
 		{check + "type = \"nanny\"\ntimeout = 10\nreentry = 20\nexpect = \"(\"\nuse_regex = true\n", "ulvs.toml:11: " + ck0 + ".expect: not a regular expression: error parsing regexp: missing closing ): `(`"},

@@ -262,14 +262,14 @@ func marshalServices(r config.Rules, health []config.VirtualHealth) ([]byte, err
 // array) is taken out and r's tables go where the first one was, or at
 // the end. Everything else, comments included, stays as it was. The
 // health checks of the file's services stay with the services and real
-// servers r still has (carryHealth). The result is parsed as path to make
+// servers r still has (KeepHealth). The result is parsed as path to make
 // sure it holds exactly r; data must parse too.
 func ReplaceServices(path string, data []byte, r config.Rules) ([]byte, error) {
 	old, err := Parse(path, data)
 	if err != nil {
 		return nil, err
 	}
-	health := carryHealth(r, old.Health)
+	health := KeepHealth(r, old.Health)
 	svcs, err := marshalServices(r, health)
 	if err != nil {
 		return nil, err
@@ -455,11 +455,12 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	return nil
 }
 
-// carryHealth returns the health checks of old for the services of r: a
+// KeepHealth returns the health checks of old for the services of r: a
 // service keeps its settings, and each of its real servers in r keeps its
 // checks (a real server added since has none; one removed takes its
-// checks along).
-func carryHealth(r config.Rules, old []config.VirtualHealth) []config.VirtualHealth {
+// checks along). It is how a file written from live rules keeps the
+// checks of the file they came from.
+func KeepHealth(r config.Rules, old []config.VirtualHealth) []config.VirtualHealth {
 	var out []config.VirtualHealth
 	for i := range r.Services {
 		s := &r.Services[i]
