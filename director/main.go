@@ -210,7 +210,9 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 	go func() { done <- eng.Run(ctx) }()
 	go func() { done <- dir.Run(ctx) }()
 	go func() { done <- mon.Run(ctx) }()
-	go func() { done <- ctl.Serve(ctx, ln, &saver{Director: dir, cfgPath: cfgPath, opts: o, log: log}, log) }()
+	go func() {
+		done <- ctl.Serve(ctx, ln, &saver{Director: dir, cfgPath: cfgPath, opts: o, log: log, configured: mon.Configured}, log)
+	}()
 	go announceAgain(ctx, eng)
 	go dir.runRates(ctx)
 	running := 4

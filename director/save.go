@@ -20,13 +20,19 @@ type saver struct {
 	cfgPath string  // ulvsd -c FILE; "" when started with -i
 	opts    options // what a file written from scratch (-i) holds
 	log     *slog.Logger
+	// configured maps the live rules back to what the administrator
+	// configured (healthcheck.Monitor.Configured), so that a server the
+	// checks hold down is saved; nil saves the live rules as they are.
+	configured func(config.Rules) config.Rules
 
 	mu sync.Mutex // one save at a time
 }
 
 var _ ctl.ConfigSaver = (*saver)(nil)
 
-// SaveConfig writes the live rules to path, or to the -c file when path
+// SaveConfig writes the live rules (with the health checks' verdicts
+// undone: servers the checks removed or hold at weight 0 are saved as
+// configured, a sorry server standing in is not saved) to path, or to the -c file when path
 // is "". With a -c file, the new text is that file as it is on disk now
 // with only its virtual services replaced (tomlfile.ReplaceServices):
 // [director], [timeouts], [sysctl], [[fwmark]], [metrics] and comments
@@ -48,6 +54,9 @@ func (s *saver) SaveConfig(path string) (string, error) {
 		return "", ctl.ErrNoConfigFile
 	}
 	rules := s.Rules()
+	if s.configured != nil {
+		rules = s.configured(rules)
+	}
 	var data []byte
 	var base []byte
 	if s.cfgPath != "" {

@@ -195,3 +195,26 @@ func TestSaveConfigKeepalived(t *testing.T) {
 		t.Errorf("health checks not kept: %+v", g.Health)
 	}
 }
+
+// TestSaveConfigUndoesChecks: with health checks, --save-config writes the
+// rules as configured, not as the checks have them right now.
+func TestSaveConfigUndoesChecks(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ulvs.toml")
+	d := directorFromFile(t, path, saveBase, 0o600)
+	configured := d.Rules()
+	// The checks took the only real server out.
+	applyAll(t, d, "-d -t 10.77.0.100:80 -r 10.77.0.11")
+	s := &saver{Director: d, cfgPath: path, log: slog.New(slog.DiscardHandler),
+		configured: func(config.Rules) config.Rules { return configured }}
+	if _, err := s.SaveConfig(""); err != nil {
+		t.Fatal(err)
+	}
+	g, err := load.File(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(configured, g.Rules, rulesCmp); diff != "" {
+		t.Errorf("saved rules (-configured +file):\n%s", diff)
+	}
+}
