@@ -149,7 +149,9 @@ type Check struct {
 	// replaced by the server's address and compare its output. Proto is
 	// the virtual's protocol. A server is declared down after failing for
 	// Timeout and back after Reentry of success (Piranha's timeout,
-	// reentry); QuiesceServer resets connection counts on its return.
+	// reentry). QuiesceServer is Piranha's quiesce_server (reset the
+	// least-connection counts when the server returns); the checker
+	// refuses it, since ulvs's counts follow its connection table.
 	Send          string
 	Expect        string
 	UseRegex      bool
