@@ -66,6 +66,11 @@ func ParseVIP(line string) (VIP, error) {
 	}
 	v.Prefix = p
 	for i := 1; i < len(f); i += 2 {
+		switch f[i] {
+		case "brd", "broadcast", "dev", "scope", "label":
+		default:
+			return v, fmt.Errorf("parse virtual_ipaddress %q: %q is not supported", line, f[i])
+		}
 		if i+1 >= len(f) {
 			return v, fmt.Errorf("parse virtual_ipaddress %q: %q needs a value", line, f[i])
 		}
@@ -83,8 +88,6 @@ func ParseVIP(line string) (VIP, error) {
 			v.Scope = val
 		case "label":
 			v.Label = val
-		default:
-			return v, fmt.Errorf("parse virtual_ipaddress %q: %q is not supported", line, f[i])
 		}
 	}
 	return v, nil

@@ -2,7 +2,10 @@ package vrrp
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os/exec"
+	"syscall"
 	"time"
 )
 
@@ -181,4 +184,33 @@ func (r *Router) RunScripts(ctx context.Context, run ScriptRunner) {
 	for range r.in.TrackScripts {
 		<-done
 	}
+}
+
+// ExecScript is a ScriptRunner that runs argv without a shell in its own
+// process group; on timeout (or when ctx ends) the group gets SIGKILL, and
+// the run counts as failed, as keepalived treats a script it had to kill.
+func ExecScript(ctx context.Context, argv []string, timeout time.Duration) (int, error) {
+	if len(argv) == 0 {
+		return -1, errors.New("run vrrp_script: empty command")
+	}
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		return -1, fmt.Errorf("run %s: timed out after %v", argv[0], timeout)
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.Exited() {
+		return ee.ExitCode(), nil
+	}
+	if err != nil {
+		return -1, fmt.Errorf("run %s: %w", argv[0], err)
+	}
+	return 0, nil
 }
