@@ -77,7 +77,9 @@ func TestValidate(t *testing.T) {
 		{"state FAULT", ok(func(in *Instance) { in.State = StateFault }), "want MASTER or BACKUP"},
 		{"version 4", ok(func(in *Instance) { in.Version = 4 }), "vrrp_version 4"},
 		{"v2 half second", ok(func(in *Instance) { in.AdvertInt = 500 * time.Millisecond }), "whole seconds"},
-		{"v3 half second", ok(func(in *Instance) { in.Version, in.AuthType, in.AuthPass, in.AdvertInt = V3, 0, "", 500*time.Millisecond }), ""},
+		{"v3 half second", ok(func(in *Instance) {
+			in.Version, in.AuthType, in.AuthPass, in.AdvertInt = V3, 0, "", 500*time.Millisecond
+		}), ""},
 		{"v3 5 ms", ok(func(in *Instance) { in.Version, in.AuthType, in.AuthPass, in.AdvertInt = V3, 0, "", 5*time.Millisecond }), "multiple of 10 ms"},
 		{"v3 with auth", ok(func(in *Instance) { in.Version = V3 }), "not part of VRRPv3"},
 		{"AH", ok(func(in *Instance) { in.AuthType = AuthAH }), "AH is not supported"},
