@@ -95,6 +95,7 @@ type kaOpts struct {
 	state     string
 	prio      int
 	nopreempt bool
+	unicast   bool // unicast_src_ip kaAddr, unicast_peer ulvsIP
 }
 
 func (o kaOpts) conf(adv time.Duration) string {
@@ -109,6 +110,9 @@ func (o kaOpts) conf(adv time.Duration) string {
 	}
 	if o.nopreempt {
 		b.WriteString("  nopreempt\n")
+	}
+	if o.unicast {
+		fmt.Fprintf(&b, "  unicast_src_ip %s\n  unicast_peer {\n    %s\n  }\n", kaAddr, ulvsIP)
 	}
 	fmt.Fprintf(&b, "  virtual_ipaddress {\n    %s/24\n  }\n}\n", labVIP)
 	return b.String()
@@ -405,6 +409,42 @@ func TestIntegrationVRRPKeepalived(t *testing.T) {
 			interop(t, tc.v, tc.adv)
 		})
 	}
+}
+
+// TestIntegrationVRRPKeepalivedUnicast checks unicast_peer with VRRPv3,
+// whose checksum covers the unicast destination.
+func TestIntegrationVRRPKeepalivedUnicast(t *testing.T) {
+	skipNoKeepalived(t)
+	t.Parallel()
+	const adv = 500 * time.Millisecond
+	kaNS, ulNS := vrrpLab(t, "uc")
+	instance := func(name string, prio uint8) Instance {
+		return Instance{Name: name, Interface: ulvsIf, VRID: 51, Priority: prio, Version: V3, AdvertInt: adv,
+			VIPs: []VIP{{Prefix: netip.PrefixFrom(labVIP, 24)}}, UnicastPeers: []netip.Addr{kaAddr}, CheckUnicastSrc: true}
+	}
+	// ulvs master (150), keepalived backup (100): keepalived accepts our
+	// unicast adverts and stays BACKUP.
+	u := startULVS(t, ulNS, instance("U1", 150))
+	u.waitState(StateMaster, 3*adv+time.Second)
+	k := startKeepalived(t, kaNS, kaOpts{version: V3, state: "BACKUP", prio: 100, unicast: true}, adv)
+	k.mustWait("(VI_1) Entering BACKUP STATE", 0, startup)
+	if _, ok := k.wait("Entering MASTER STATE", 0, 3*adv+time.Second); ok {
+		t.Fatalf("keepalived became MASTER while ulvs was master; log:\n%s", k.log())
+	}
+	// ulvs stops: keepalived takes over on the priority-0 advert.
+	m := k.mark()
+	u.stop()
+	k.mustWait("(VI_1) Entering MASTER STATE", m, 3*adv+time.Second)
+	// ulvs (50) returns and accepts keepalived's unicast adverts.
+	u = startULVS(t, ulNS, instance("U2", 50))
+	u.waitState(StateBackup, time.Second)
+	u.noTransition(4 * adv)
+	if st := u.r.Status(); st.MasterAddr != kaAddr || st.MasterPriority != 100 || st.Counters.Errors[ReasonChecksum] != 0 {
+		t.Errorf("ulvs sees master %v prio %d, checksum errors %d; log:\n%s", st.MasterAddr, st.MasterPriority,
+			st.Counters.Errors[ReasonChecksum], u.log.String())
+	}
+	k.stop(syscall.SIGTERM)
+	u.stop()
 }
 
 func interop(t *testing.T, v Version, adv time.Duration) {
