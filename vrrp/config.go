@@ -32,6 +32,9 @@ func (s State) String() string {
 	return fmt.Sprintf("STATE(%d)", uint8(s))
 }
 
+// MarshalText returns String(), so that State reads as "MASTER" in JSON.
+func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
 // VIP is one virtual_ipaddress line of keepalived.conf:
 // "ADDR[/LEN] [brd ADDR] [dev IF] [scope SCOPE] [label LABEL]".
 type VIP struct {

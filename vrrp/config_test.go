@@ -91,7 +91,7 @@ func TestValidate(t *testing.T) {
 		{"script weight", ok(func(in *Instance) {
 			in.TrackScripts = []TrackScript{{Script: Script{Name: "s", Argv: []string{"x"}}, Weight: 254, HasWeight: true}}
 		}), "-253..253"},
-		{"multicast peer", ok(func(in *Instance) { in.UnicastPeers = []netip.Addr{MulticastGroup} }), "unicast_peer"},
+		{"multicast peer", ok(func(in *Instance) { in.UnicastPeers = []netip.Addr{MulticastGroup()} }), "unicast_peer"},
 		{"check_unicast_src alone", ok(func(in *Instance) { in.CheckUnicastSrc = true }), "without unicast_peer"},
 		{"preempt_delay", ok(func(in *Instance) { in.PreemptDelay = 2000 * time.Second }), "preempt_delay"},
 	}

@@ -38,9 +38,9 @@ func TestReceiveRules(t *testing.T) {
 	mod := func(f func(*Advert)) []byte {
 		a := good()
 		f(&a)
-		return build(a, MulticastGroup, TTL)
+		return build(a, MulticastGroup(), TTL)
 	}
-	badSum := build(good(), MulticastGroup, TTL)
+	badSum := build(good(), MulticastGroup(), TTL)
 	badSum[20+7] ^= 1
 	tests := []struct {
 		name     string
@@ -49,10 +49,10 @@ func TestReceiveRules(t *testing.T) {
 		accepted bool
 		log      string
 	}{
-		{"good", build(good(), MulticastGroup, TTL), ReasonNone, true, ""},
+		{"good", build(good(), MulticastGroup(), TTL), ReasonNone, true, ""},
 		{"garbage", []byte{1, 2, 3}, ReasonIPHeader, false, "3 bytes, shorter than an IPv4 header"},
-		{"too short", AppendIPv4(nil, srcB, MulticastGroup, TTL, []byte{0x21, 51, 1}), ReasonTooShort, false, "IPv4 VRRP packet too short - 3 bytes from 10.77.0.3"},
-		{"ttl 254", build(good(), MulticastGroup, 254), ReasonTTL, false, "invalid TTL/HL from 10.77.0.3. Received 254 and expect 255"},
+		{"too short", AppendIPv4(nil, srcB, MulticastGroup(), TTL, []byte{0x21, 51, 1}), ReasonTooShort, false, "IPv4 VRRP packet too short - 3 bytes from 10.77.0.3"},
+		{"ttl 254", build(good(), MulticastGroup(), 254), ReasonTTL, false, "invalid TTL/HL from 10.77.0.3. Received 254 and expect 255"},
 		{"wrong vrid", mod(func(a *Advert) { a.VRID = 52 }), ReasonUnknownVRID, false, "Unknown VRID(52) received on interface(eth0)"},
 		{"version 3", mod(func(a *Advert) { a.Version, a.AuthType, a.AuthData, a.Interval = V3, 0, [8]byte{}, 100 }), ReasonVersion, false, "wrong VRRP version from 10.77.0.3. Received 3 and expect 2"},
 		{"auth type 7", mod(func(a *Advert) { a.AuthType = 7 }), ReasonInvalidAuthType, false, "Invalid auth type from 10.77.0.3: 7"},
@@ -97,8 +97,8 @@ func TestReceiveSocketTTL(t *testing.T) {
 	r, _ := backupRouter(t)
 	a := Advert{Version: V2, Type: 1, VRID: 51, Priority: 200, AuthType: AuthPass, Interval: 1,
 		Addrs: []netip.Addr{vip1}, AuthData: [8]byte{'1', '1', '1', '1'}}
-	msg, _ := a.Append(nil, srcB, MulticastGroup)
-	r.do(func(now t0type) { r.receive(now, AppendIPv4(nil, srcB, MulticastGroup, 255, msg), 1) })
+	msg, _ := a.Append(nil, srcB, MulticastGroup())
+	r.do(func(now t0type) { r.receive(now, AppendIPv4(nil, srcB, MulticastGroup(), 255, msg), 1) })
 	if r.Status().Counters.Errors[ReasonTTL] != 1 {
 		t.Error("socket TTL 1 not refused")
 	}
@@ -109,11 +109,11 @@ type t0type = time.Time
 func FuzzReceive(f *testing.F) {
 	a := Advert{Version: V2, Type: 1, VRID: 51, Priority: 200, AuthType: AuthPass, Interval: 1,
 		Addrs: []netip.Addr{vip1}, AuthData: [8]byte{'1', '1', '1', '1'}}
-	msg, _ := a.Append(nil, srcB, MulticastGroup)
-	f.Add(AppendIPv4(nil, srcB, MulticastGroup, 255, msg), 255)
+	msg, _ := a.Append(nil, srcB, MulticastGroup())
+	f.Add(AppendIPv4(nil, srcB, MulticastGroup(), 255, msg), 255)
 	a.Priority = 0
-	msg, _ = a.Append(nil, srcB, MulticastGroup)
-	f.Add(AppendIPv4(nil, srcB, MulticastGroup, 255, msg), -1)
+	msg, _ = a.Append(nil, srcB, MulticastGroup())
+	f.Add(AppendIPv4(nil, srcB, MulticastGroup(), 255, msg), -1)
 	f.Fuzz(func(t *testing.T, b []byte, ttl int) {
 		r, _ := backupRouter(t)
 		r.do(func(now t0type) { r.receive(now, b, ttl) })

@@ -2,7 +2,6 @@ package vrrp
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -548,7 +547,7 @@ func (r *Router) sendAdvert(prio uint8) {
 	}
 	dsts := r.in.UnicastPeers
 	if len(dsts) == 0 {
-		dsts = []netip.Addr{MulticastGroup}
+		dsts = []netip.Addr{MulticastGroup()}
 	}
 	for _, dst := range dsts {
 		b, err := a.Append(r.sendBuf[:0], r.src, dst)
@@ -574,6 +573,3 @@ func (r *Router) vipAddrs() []netip.Addr {
 	}
 	return a
 }
-
-// errStopped is what Receive of a closed fake returns.
-var errStopped = errors.New("vrrp: transport closed")

@@ -144,16 +144,16 @@ func TestRunLoop(t *testing.T) {
 	// A higher-priority advert: back to BACKUP.
 	a := Advert{Version: V2, Type: 1, VRID: 51, Priority: 200, AuthType: AuthPass, Interval: 1,
 		Addrs: []netip.Addr{vip1}, AuthData: [8]byte{'1', '1', '1', '1'}}
-	msg, _ := a.Append(nil, srcB, MulticastGroup)
-	tr.in <- AppendIPv4(nil, srcB, MulticastGroup, TTL, msg)
+	msg, _ := a.Append(nil, srcB, MulticastGroup())
+	tr.in <- AppendIPv4(nil, srcB, MulticastGroup(), TTL, msg)
 	x := expect(StateBackup)
 	if !strings.Contains(x.Reason, "higher priority advert from 10.77.0.3") {
 		t.Errorf("reason %q", x.Reason)
 	}
 	// Priority 0 from that master: take over after the skew.
 	a.Priority = 0
-	msg, _ = a.Append(nil, srcB, MulticastGroup)
-	tr.in <- AppendIPv4(nil, srcB, MulticastGroup, TTL, msg)
+	msg, _ = a.Append(nil, srcB, MulticastGroup())
+	tr.in <- AppendIPv4(nil, srcB, MulticastGroup(), TTL, msg)
 	for d := wait(); d != skew2(100); d = wait() {
 	}
 	clk.advance(skew2(100))

@@ -2,6 +2,7 @@ package vrrp
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -21,6 +22,9 @@ func (c fakeClock) Now() time.Time { return *c.now }
 func (c fakeClock) After(d time.Duration) <-chan time.Time {
 	panic("the simulation drives the Router directly; Run is not used with fakeClock")
 }
+
+// errStopped is what Receive of a closed fake returns.
+var errStopped = errors.New("vrrp: transport closed")
 
 type lan struct {
 	t     *testing.T

@@ -85,7 +85,7 @@ func (t *RawTransport) open(cfg TransportConfig) error {
 			return fmt.Errorf("interface %s has no IPv4 address", ifi.Name)
 		}
 	}
-	mreq := &unix.IPMreqn{Multiaddr: MulticastGroup.As4(), Address: t.src.As4(), Ifindex: int32(ifi.Index)}
+	mreq := &unix.IPMreqn{Multiaddr: MulticastGroup().As4(), Address: t.src.As4(), Ifindex: int32(ifi.Index)}
 
 	sfd, err := rawSocket(ifi.Name)
 	if err != nil {

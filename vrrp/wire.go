@@ -62,8 +62,9 @@ const (
 	offChecksum = 6
 )
 
-// MulticastGroup is the IPv4 group advertisements are sent to, 224.0.0.18.
-var MulticastGroup = netip.AddrFrom4([4]byte{224, 0, 0, 18})
+// MulticastGroup returns the IPv4 group advertisements are sent to,
+// 224.0.0.18.
+func MulticastGroup() netip.Addr { return netip.AddrFrom4([4]byte{224, 0, 0, 18}) }
 
 // Version is the VRRP protocol version. The zero value is invalid.
 type Version uint8

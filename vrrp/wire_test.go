@@ -38,7 +38,7 @@ func TestAppendV2(t *testing.T) {
 	// auth PASS 1111, one VIP.
 	a := Advert{Version: V2, Type: 1, VRID: 51, Priority: 100, AuthType: AuthPass, Interval: 1,
 		Addrs: []netip.Addr{vip1}, AuthData: [8]byte{'1', '1', '1', '1'}}
-	b, err := a.Append(nil, srcA, MulticastGroup)
+	b, err := a.Append(nil, srcA, MulticastGroup())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestAppendV2(t *testing.T) {
 
 func TestAppendV3Checksum(t *testing.T) {
 	a := Advert{Version: V3, Type: 1, VRID: 7, Priority: 200, Interval: 100, Addrs: []netip.Addr{vip1, vip2}}
-	b, err := a.Append(nil, srcA, MulticastGroup)
+	b, err := a.Append(nil, srcA, MulticastGroup())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,16 +71,16 @@ func TestAppendV3Checksum(t *testing.T) {
 		t.Errorf("max adver int bytes %x %x, want 00 64", b[4], b[5])
 	}
 	// Pseudo-header: src, dst, 0, 112, length 16.
-	ph := append(append(append([]byte(nil), srcA.AsSlice()...), MulticastGroup.AsSlice()...), 0, Protocol, 0, 16)
+	ph := append(append(append([]byte(nil), srcA.AsSlice()...), MulticastGroup().AsSlice()...), 0, Protocol, 0, 16)
 	zero := append([]byte(nil), b...)
 	zero[6], zero[7] = 0, 0
 	if c := slowChecksum(append(ph, zero...)); uint16(b[6])<<8|uint16(b[7]) != c {
 		t.Errorf("checksum %02x%02x, want %04x", b[6], b[7], c)
 	}
-	if !VerifyChecksum(b, V3, srcA, MulticastGroup) {
+	if !VerifyChecksum(b, V3, srcA, MulticastGroup()) {
 		t.Error("VerifyChecksum = false")
 	}
-	if VerifyChecksum(b, V3, srcB, MulticastGroup) {
+	if VerifyChecksum(b, V3, srcB, MulticastGroup()) {
 		t.Error("VerifyChecksum with another source = true; the pseudo-header must count")
 	}
 }
@@ -98,7 +98,7 @@ func TestAppendErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b, err := tt.a.Append([]byte{9}, srcA, MulticastGroup)
+			b, err := tt.a.Append([]byte{9}, srcA, MulticastGroup())
 			if !errors.Is(err, ErrEncode) {
 				t.Errorf("err = %v, want ErrEncode", err)
 			}
@@ -115,7 +115,7 @@ func TestParseRoundTrip(t *testing.T) {
 		{Version: V2, Type: 1, VRID: 51, Priority: 0, AuthType: AuthPass, Interval: 1, AuthData: [8]byte{'s', 'e', 'c', 'r', 'e', 't', '1', '2'}},
 		{Version: V3, Type: 1, VRID: 200, Priority: 100, Interval: 4095, Addrs: []netip.Addr{vip1, vip2}},
 	} {
-		b, err := a.Append(nil, srcA, MulticastGroup)
+		b, err := a.Append(nil, srcA, MulticastGroup())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,7 +131,7 @@ func TestParseRoundTrip(t *testing.T) {
 }
 
 func TestParseErrors(t *testing.T) {
-	v2, _ := (&Advert{Version: V2, Type: 1, VRID: 1, Priority: 1, Interval: 1, Addrs: []netip.Addr{vip1}}).Append(nil, srcA, MulticastGroup)
+	v2, _ := (&Advert{Version: V2, Type: 1, VRID: 1, Priority: 1, Interval: 1, Addrs: []netip.Addr{vip1}}).Append(nil, srcA, MulticastGroup())
 	tests := []struct {
 		name string
 		b    []byte
@@ -153,7 +153,7 @@ func TestParseErrors(t *testing.T) {
 		})
 	}
 	// Ethernet padding: a 12-byte v3 message padded to 26 bytes.
-	v3, _ := (&Advert{Version: V3, Type: 1, VRID: 1, Priority: 1, Interval: 100, Addrs: []netip.Addr{vip1}}).Append(nil, srcA, MulticastGroup)
+	v3, _ := (&Advert{Version: V3, Type: 1, VRID: 1, Priority: 1, Interval: 100, Addrs: []netip.Addr{vip1}}).Append(nil, srcA, MulticastGroup())
 	if _, err := Parse(append(v3, make([]byte, 14)...)); err != nil {
 		t.Errorf("padded to 26 bytes: %v", err)
 	}
@@ -164,12 +164,12 @@ func TestParseErrors(t *testing.T) {
 
 func TestParseIPv4(t *testing.T) {
 	msg := []byte{0x21, 1, 2, 3, 4, 5, 6, 7}
-	good := AppendIPv4(nil, srcA, MulticastGroup, 255, msg)
+	good := AppendIPv4(nil, srcA, MulticastGroup(), 255, msg)
 	p, err := ParseIPv4(good)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Src != srcA || p.Dst != MulticastGroup || p.TTL != 255 || !bytes.Equal(p.Payload, msg) {
+	if p.Src != srcA || p.Dst != MulticastGroup() || p.TTL != 255 || !bytes.Equal(p.Payload, msg) {
 		t.Errorf("got %+v", p)
 	}
 	padded, err := ParseIPv4(append(append([]byte(nil), good...), 0, 0, 0))
@@ -201,8 +201,8 @@ func FuzzParse(f *testing.F) {
 		{Version: V2, Type: 1, VRID: 51, Priority: 100, AuthType: AuthPass, Interval: 1, Addrs: []netip.Addr{vip1}},
 		{Version: V3, Type: 1, VRID: 1, Priority: 255, Interval: 100, Addrs: []netip.Addr{vip1, vip2}},
 	} {
-		b, _ := a.Append(nil, srcA, MulticastGroup)
-		f.Add(AppendIPv4(nil, srcA, MulticastGroup, 255, b))
+		b, _ := a.Append(nil, srcA, MulticastGroup())
+		f.Add(AppendIPv4(nil, srcA, MulticastGroup(), 255, b))
 	}
 	f.Add([]byte{0x45, 0, 0, 20})
 	f.Fuzz(func(t *testing.T, b []byte) {
