@@ -587,3 +587,33 @@ func TestUnicast(t *testing.T) {
 		t.Error("advert from an unknown unicast source accepted")
 	}
 }
+
+func TestOwnInterfaceDown(t *testing.T) {
+	l := newLAN(t)
+	a := l.add(inst(255), srcA)
+	a.r.SetInterfaceUp("eth0", false) // before start: start in FAULT
+	a.start()
+	if st := a.r.Status(); st.State != StateFault || st.Reason != "init: interface eth0 down" {
+		t.Fatalf("state %v reason %q", st.State, st.Reason)
+	}
+	if len(a.sent) != 0 {
+		t.Errorf("a FAULT instance sent %d adverts", len(a.sent))
+	}
+	a.r.SetInterfaceUp("eth0", true)
+	// The owner leaves FAULT straight to MASTER (keepalived's
+	// try_up_instance).
+	if a.state() != StateMaster {
+		t.Errorf("after eth0 up: %v", a.state())
+	}
+	if got := a.lastChange(StateMaster); got != l.now {
+		t.Errorf("master at %v, want at once (%v)", got, l.now)
+	}
+	// Anyone else goes through BACKUP.
+	b := l.add(inst(100), srcB)
+	b.r.SetInterfaceUp("eth0", false)
+	b.start()
+	b.r.SetInterfaceUp("eth0", true)
+	if b.state() != StateBackup {
+		t.Errorf("non-owner after eth0 up: %v", b.state())
+	}
+}

@@ -146,7 +146,13 @@ func (r *Router) reevaluate(now time.Time, why string) {
 	case faulty && r.state != StateFault:
 		r.setState(now, StateFault, why)
 	case !faulty && r.state == StateFault:
+		// keepalived's try_up_instance: the address owner goes straight
+		// to MASTER, anyone else to BACKUP with a full down timer.
 		r.masterAdverInt = r.in.AdvertInt
+		if r.effPrio == PriorityOwner {
+			r.becomeMaster(now, why+": address owner (priority 255)")
+			return
+		}
 		r.setState(now, StateBackup, why)
 		r.downAt = now.Add(r.downInterval())
 	}
