@@ -83,7 +83,8 @@
 // result decides), then fall failures in a row make it bad and rise
 // successes good. The instance's own interface going down means FAULT.
 // A master entering FAULT sends a priority-0 advert first; leaving FAULT
-// enters BACKUP with a full down timer.
+// enters BACKUP with a full down timer (the address owner goes straight
+// to MASTER, as keepalived's try_up_instance does).
 //
 // Each transition runs notify_master/backup/fault/stop (no arguments) and
 // notify with "INSTANCE" NAME STATE PRIORITY appended, like keepalived,
