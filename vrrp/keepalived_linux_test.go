@@ -467,11 +467,15 @@ func interop(t *testing.T, v Version, adv time.Duration) {
 		return time.Duration(256-prio) * time.Second / 256
 	}
 	down := func(prio int) time.Duration { return 3*adv + skew(prio) }
-	report := func(what string, got, bound time.Duration) {
+	report := func(what string, got, bound time.Duration, allow ...time.Duration) {
 		t.Helper()
 		t.Logf("v%d %s: %v (RFC bound %v)", v, what, got.Round(time.Millisecond), bound)
-		if got > bound+slack {
-			t.Errorf("v%d %s took %v, more than %v + %v", v, what, got, bound, slack)
+		extra := slack
+		for _, a := range allow {
+			extra += a
+		}
+		if got > bound+extra {
+			t.Errorf("v%d %s took %v, more than %v + %v", v, what, got, bound, extra)
 		}
 	}
 
@@ -578,7 +582,7 @@ func interop(t *testing.T, v Version, adv time.Duration) {
 	// Measured from keepalived's "(init)" line; its timer starts a little
 	// later (socket set-up), once seen ~0.5 s later on a loaded machine,
 	// so one advert interval more is allowed here.
-	report("keepalived preempts ulvs (from its init log line)", at.Sub(kStart)-adv, down(100))
+	report("keepalived preempts ulvs (from its init log line)", at.Sub(kStart), down(100), adv)
 	tr = u.waitState(StateBackup, 2*adv+time.Second)
 	if !strings.Contains(tr.Reason, "higher priority advert from 10.78.0.1") {
 		t.Errorf("reason %q", tr.Reason)
