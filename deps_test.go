@@ -48,6 +48,14 @@ var forbidden = map[string][]string{
 	// (pkt stays allowed: PING_CHECK may build its ICMP with it.)
 	"healthcheck": {"engine", "director", "conntrack", "forward", "sched", "arp", "ctl", "adm", "lab", "metrics",
 		"estimator", "realserver", "bench", "config/ipvsadm", "config/tomlfile", "config/load"},
+
+	// The failover protocols (VRRP, IPVS connection sync) are wire formats
+	// and state machines: the director drives them and applies what they
+	// decide; they know nothing of the table, the daemon or the formats.
+	"vrrp": {"vs", "sched", "conntrack", "forward", "arp", "engine", "config", "ctl", "director", "adm", "lab",
+		"metrics", "healthcheck", "estimator", "realserver", "bench", "ipvssync"},
+	"ipvssync": {"vs", "sched", "conntrack", "forward", "arp", "engine", "config", "ctl", "director", "adm", "lab",
+		"metrics", "healthcheck", "estimator", "realserver", "bench", "vrrp"},
 }
 
 // formatForbidden is what a file-format package (config/*) must not
