@@ -25,9 +25,11 @@ func TestParseHealthExample(t *testing.T) {
 	const s = time.Second
 	tcp := config.NewCheck(config.CheckTCP)
 	tcp.ConnectTimeout, tcp.Retry, tcp.DelayBeforeRetry, tcp.DelayLoop, tcp.Warmup, tcp.MaxReplyLength = 3*s, 1, 1*s, 10*s, 10*s, 0
+	tcp.ConnectIP, tcp.ConnectPort = fileAddr("10.77.0.11"), 80 // the real server's
 	http := config.NewCheck(config.CheckHTTP)
 	http.ConnectTimeout, http.Retry, http.DelayBeforeRetry, http.DelayLoop, http.Warmup, http.MaxReplyLength = 3*s, 2, 2*s, 10*s, 10*s, 0
 	http.HTTPProtocol = "1.0"
+	http.ConnectIP, http.ConnectPort = fileAddr("10.77.0.12"), 80
 	http.URLs = []config.URL{{Path: "/health", StatusCodes: []config.StatusRange{{First: 200, Last: 200}}}}
 	vip := fileAddr("10.77.0.100")
 	want := []config.VirtualHealth{{
