@@ -141,10 +141,13 @@ func TestErrors(t *testing.T) {
 
 		// Scripts.
 		{"empty script", vsWith("", "notify_up \"\"\n"), "k.conf:6: notify_up: empty script"},
-		{"script quote", vsWith("", "notify_up \"'/bin/x\"\n"), "missing closing ' in"},
+		{"script quote", vsWith("", "notify_up \"'/bin/x\"\n"), `k.conf:6: notify_up: script "'/bin/x": missing terminating '`},
+		{"script with an empty program", vsWith("", "notify_up \"'' -x\"\n"), `k.conf:6: notify_up: script "'' -x": the program name is empty`},
+		{"script with a NUL byte", vsWith("", "notify_up \"/bin/x a\\\\0b\"\n"), "a word contains a NUL byte"},
+		{"line quote", vsWith("", "notify_up /bin/x'\n"), `k.conf:6: notify_up: missing terminating ' in "notify_up /bin/x'"`},
 		{"script missing", vsWith("", "notify_down\n"), "k.conf:6: notify_down: needs a script"},
 		{"misc_path missing", vsWith("", "MISC_CHECK {\nmisc_path\n}\n"), "k.conf:7: misc_path: needs a program"},
-		{"misc_path escape at end", vsWith("", "MISC_CHECK {\nmisc_path /bin/x\\\n}\n"), "missing escaped character"},
+		{"misc_path escape at end", vsWith("", "MISC_CHECK {\nmisc_path /bin/x\\\n}\n"), `k.conf:7: misc_path: a backslash ends it (escape what?) in "misc_path /bin/x\\"`},
 		{"misc_timeout", vsWith("", "MISC_CHECK {\nmisc_path /bin/x\nmisc_timeout 1.5\n}\n"), `misc_timeout: "1.5" is not a whole number`},
 
 		// More shapes.
@@ -230,6 +233,13 @@ func TestWarnings(t *testing.T) {
 		{"quorum and hysteresis corrected", vsWith("quorum 5\nhysteresis 3\n", ""), []string{
 			"k.conf:1: quorum 5 for 10.0.0.100 80 exceeds total weight of real servers 1, reducing quorum to 1 (as keepalived does)",
 			"k.conf:1: virtual server 10.0.0.100 80: hysteresis 3 >= quorum 1; setting hysteresis to 0 (as keepalived does)",
+		}},
+		{"quorum of weightless servers", vsWith("quorum 2\n", "weight 0\n"), []string{
+			"k.conf:1: quorum 2 for 10.0.0.100 80 exceeds total weight of real servers 0: keepalived lowers quorum to 0 and hysteresis to 4294967295, so that the service never gains quorum; ulvs uses quorum 1 (the service gains quorum when a real server has weight)",
+		}},
+		{"ports of PING_CHECK", vsWith("", "PING_CHECK {\nconnect_port 80\nbind_port 5000\n}\n"), []string{
+			"k.conf:7: connect_port has no effect in PING_CHECK (ignored, as keepalived does)",
+			"k.conf:8: bind_port has no effect in PING_CHECK (ignored, as keepalived does)",
 		}},
 		{"ops needs UDP", vsWith("ops\n", ""), []string{
 			"k.conf:1: virtual server 10.0.0.100 80: one packet scheduling requires UDP - resetting (as keepalived does)",

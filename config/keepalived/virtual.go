@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/vs"
@@ -15,7 +14,6 @@ import (
 // Limits and defaults of keepalived 2.2.7 (check/check_data.c, alloc_vs;
 // include/ip_vs.h, libipvs.h, global_data.h).
 const (
-	defaultQuorum         = 1
 	defaultVSWeight       = 1
 	defaultPersistTimeout = config.DefaultPersistentTimeout // IPVS_SVC_PERSISTENT_TIMEOUT, 6*60
 	maxWeight             = 65535                           // ipvsadm's -w bound, which Rules keep
@@ -54,7 +52,7 @@ type virtualServer struct {
 	quorumDown  config.Script
 	weight      int32
 	sorry       *sorryServer
-	timing      timing
+	timing      config.Timing
 	reals       []*realServer
 }
 
@@ -80,36 +78,28 @@ type realServer struct {
 	notifyUp    config.Script
 	notifyDown  config.Script
 	virtualhost string
-	timing      timing
+	timing      config.Timing
 	checks      []*checkSpec
 }
 
-// timing are the checker timers a virtual_server, real_server or checker
-// may set; unset ones inherit from the level above.
-type timing struct {
-	connectTimeout   optDuration
-	delayLoop        optDuration
-	delayBeforeRetry optDuration
-	warmup           optDuration
-	retry            optInt
-}
-
-// timingKeyword reads a timer keyword common to the three levels. minRetry
-// is 1 for virtual and real servers, 0 for checkers (keepalived's bounds).
+// timingKeyword reads a checker timer keyword of a virtual_server,
+// real_server or checker block into t (config.Timing: what the block sets
+// for the checkers under it; unset fields stay config.Unset). minRetry is
+// 1 for virtual and real servers, 0 for checkers (keepalived's bounds).
 // It reports whether n was one.
-func (p *parser) timingKeyword(t *timing, n *Node, minRetry uint64) bool {
+func (p *parser) timingKeyword(t *config.Timing, n *Node, minRetry uint64) bool {
 	switch n.Keyword() {
 	case "connect_timeout":
-		t.connectTimeout, _ = p.timer(n, 1, maxConnectTimeoutUS)
+		p.timer(n, 1, maxConnectTimeoutUS, &t.ConnectTimeout)
 	case "delay_loop":
-		t.delayLoop, _ = p.timer(n, 1, maxTimer)
+		p.timer(n, 1, maxTimer, &t.DelayLoop)
 	case "delay_before_retry":
-		t.delayBeforeRetry, _ = p.timer(n, 0, maxTimer)
+		p.timer(n, 0, maxTimer, &t.DelayBeforeRetry)
 	case "warmup":
-		t.warmup, _ = p.timer(n, 0, maxTimer)
+		p.timer(n, 0, maxTimer, &t.Warmup)
 	case "retry":
 		if v, ok := p.uint(n, minRetry, math.MaxUint32); ok {
-			t.retry = optInt{int(v), true}
+			t.Retry = int(v)
 		}
 	default:
 		return false
@@ -138,7 +128,7 @@ func (p *parser) notifyOnly(n *Node) bool {
 
 // virtualServer reads a virtual_server block.
 func (p *parser) virtualServer(n *Node) {
-	v := &virtualServer{node: n, quorum: defaultQuorum, weight: defaultVSWeight}
+	v := &virtualServer{node: n, quorum: config.DefaultQuorum, weight: defaultVSWeight, timing: config.UnsetTiming()}
 	args := n.Args()
 	switch {
 	case len(args) == 2 && args[0] == "group":
@@ -415,7 +405,7 @@ func (p *parser) realServer(v *virtualServer, n *Node) *realServer {
 	if !ok {
 		return nil
 	}
-	rs := &realServer{node: n, addr: a, port: port}
+	rs := &realServer{node: n, addr: a, port: port, timing: config.UnsetTiming()}
 	for _, c := range n.Children {
 		if p.err != nil {
 			return nil
@@ -755,17 +745,21 @@ func (p *parser) fixVirtual(v *virtualServer, keys []config.ServiceKey) {
 	if v.sorry != nil && v.sorry.method == 0 {
 		v.sorry.method = v.method
 	}
-	if uint64(v.quorum) > sum {
+	switch {
+	case sum == 0:
+		// keepalived lowers quorum to 0 and then hysteresis to quorum-1,
+		// an unsigned 4294967295: the service never gains quorum, whatever
+		// weights the real servers get later (misc_dynamic). Quorum 0 is
+		// not in the model (it means the default, 1).
+		p.warnf(n, "quorum %d for %s exceeds total weight of real servers 0: keepalived lowers quorum to 0 and hysteresis to 4294967295, so that the service never gains quorum; ulvs uses quorum %d (the service gains quorum when a real server has weight)", v.quorum, name, config.DefaultQuorum)
+		v.quorum = config.DefaultQuorum
+	case uint64(v.quorum) > sum:
 		p.warnf(n, "quorum %d for %s exceeds total weight of real servers %d, reducing quorum to %d (as keepalived does)", v.quorum, name, sum, sum)
 		v.quorum = uint32(sum)
 	}
-	if v.hysteresis >= v.quorum && (v.hysteresis > 0 || v.quorum > 0) {
-		h := uint32(0)
-		if v.quorum > 0 {
-			h = v.quorum - 1
-		}
-		p.warnf(n, "virtual server %s: hysteresis %d >= quorum %d; setting hysteresis to %d (as keepalived does)", name, v.hysteresis, v.quorum, h)
-		v.hysteresis = h
+	if v.hysteresis >= v.quorum {
+		p.warnf(n, "virtual server %s: hysteresis %d >= quorum %d; setting hysteresis to %d (as keepalived does)", name, v.hysteresis, v.quorum, v.quorum-1)
+		v.hysteresis = v.quorum - 1
 	}
 }
 
@@ -782,7 +776,7 @@ func (p *parser) service(v *virtualServer, k config.ServiceKey) (config.Service,
 	}
 	vh := &config.VirtualHealth{
 		Service:     k,
-		DelayLoop:   v.timing.delayLoop.or(config.DefaultDelayLoop),
+		DelayLoop:   v.timing.DelayLoop, // Unset: ResolveHealth's default
 		Alpha:       v.alpha,
 		Omega:       v.omega,
 		Quorum:      v.quorum,
@@ -796,6 +790,7 @@ func (p *parser) service(v *virtualServer, k config.ServiceKey) (config.Service,
 		vh.Sorry = &config.SorryServer{Addr: s.addr, Port: p.destPort(v, k, s.node, s.port, s.method), Method: s.method, Inhibit: s.inhibit}
 	}
 	keep := !vh.QuorumUp.IsZero() || !vh.QuorumDown.IsZero() || vh.Sorry != nil
+	var inherited []config.Timing // keepalived: the checker's, else the real_server's, else the virtual_server's
 	for _, rs := range v.reals {
 		d := config.Dest{
 			Addr:       rs.addr,
@@ -818,7 +813,7 @@ func (p *parser) service(v *virtualServer, k config.ServiceKey) (config.Service,
 			NotifyDown: rs.notifyDown,
 		}
 		for _, ck := range rs.checks {
-			checks, ok := p.resolveChecks(ck, v, rs, d)
+			checks, ok := p.checks(ck, v, rs, d)
 			if !ok {
 				return svc, nil
 			}
@@ -826,10 +821,15 @@ func (p *parser) service(v *virtualServer, k config.ServiceKey) (config.Service,
 		}
 		keep = keep || len(rh.Checks) > 0 || !rh.NotifyUp.IsZero() || !rh.NotifyDown.IsZero()
 		vh.Reals = append(vh.Reals, rh)
+		inherited = append(inherited, rs.timing.Or(v.timing))
 	}
 	if !keep {
-		vh = nil
+		return svc, nil
 	}
+	if vh.DelayLoop == config.Unset {
+		vh.DelayLoop = 0
+	}
+	config.ResolveHealth(vh, inherited)
 	return svc, vh
 }
 
@@ -879,10 +879,4 @@ func serviceName(k config.ServiceKey) string {
 		proto = "UDP"
 	}
 	return fmt.Sprintf("%s %s", proto, netip.AddrPortFrom(k.Addr, k.Port))
-}
-
-// resolvedTimes are a checker's timers after inheritance.
-type resolvedTimes struct {
-	connectTimeout, delayLoop, delayBeforeRetry, warmup time.Duration
-	retry                                               int
 }
