@@ -1,9 +1,11 @@
 package tomlfile
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -204,6 +206,17 @@ func TestMarshalHealthNotExpressible(t *testing.T) {
 	stray.Health[0].Reals = []config.RealHealth{{Addr: fileAddr("10.9.9.9"), Port: 80}}
 	if _, err := MarshalTOML(&stray); err == nil || !strings.Contains(err.Error(), "no real server 10.9.9.9:80") {
 		t.Errorf("MarshalTOML with health of a missing real server: %v", err)
+	}
+	// keepalived.conf warns of a UDP_CHECK that always fails; the file
+	// refuses it.
+	udp := *f
+	udp.Health = []config.VirtualHealth{f.Health[0]}
+	udp.Health[0].Reals = slices.Clone(f.Health[0].Reals)
+	c := config.NewCheck(config.CheckUDP)
+	c.MinReplyLength, c.MaxReplyLength = 300, 255
+	udp.Health[0].Reals[0].Checks = []config.Check{c}
+	if _, err := MarshalTOML(&udp); !errors.Is(err, ErrNotExpressible) || !strings.Contains(err.Error(), "min_reply_length 300 > max_reply_length 255") {
+		t.Errorf("MarshalTOML with a UDP check that always fails: %v", err)
 	}
 }
 

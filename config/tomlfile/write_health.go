@@ -165,6 +165,11 @@ func writeCheck(b *strings.Builder, vh *config.VirtualHealth, rh *config.RealHea
 			return fmt.Errorf("address %s: %w (IPv4 only)", a, ErrNotExpressible)
 		}
 	}
+	if c.Kind == config.CheckUDP && c.MinReplyLength > c.MaxReplyLength {
+		// keepalived.conf only warns that such a check always fails.
+		return fmt.Errorf("UDP check min_reply_length %d > max_reply_length %d (a check that always fails): %w",
+			c.MinReplyLength, c.MaxReplyLength, ErrNotExpressible)
+	}
 	b.WriteString("\n    [[virtual_server.real_server.check]]\n")
 	w := keyWriter{b: b, indent: "    "}
 	w.str("type", name)
