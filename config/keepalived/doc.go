@@ -131,6 +131,11 @@
 //   - An empty program name in a script (a first word of two quotes) and
 //     a NUL byte in a script's word are errors; keepalived takes the first
 //     and fails to run it, and cuts the word at the second.
+//   - Values are held to the rules every ulvs format shares (package
+//     config): a virtual address must be unicast (not 0.0.0.0/8,
+//     multicast or broadcast; keepalived passes any to the kernel), and a
+//     persistence_granularity netmask contiguous (keepalived and the
+//     kernel take 255.0.255.0).
 //   - A checker's default port is the real server's port after keepalived's
 //     corrections (keepalived copies the port before correcting it, so a
 //     checker of a real server written without a port would connect to

@@ -49,6 +49,9 @@ func TestErrors(t *testing.T) {
 		{"virtual_server no args", "virtual_server {\n}", "k.conf:1: virtual_server: takes IP [PORT], fwmark N or group NAME"},
 		{"bad address", "virtual_server 10.0.0.999 80 {\n}", `k.conf:1: virtual_server: "10.0.0.999" is not an IP address`},
 		{"IPv6 virtual server", "virtual_server 2001:db8::1 80 {\n}", "k.conf:1: virtual_server: 2001:db8::1: IPv6 is not supported by ulvs"},
+		{"netmask with holes", vsWith("persistence_granularity 255.0.255.0\n", ""), "k.conf:5: persistence_granularity: 255.0.255.0 is not a contiguous netmask like 255.255.255.0, which ulvs needs"},
+		{"virtual address 0.0.0.0", "virtual_server 0.0.0.0 80 {\n}", "k.conf:1: virtual_server: 0.0.0.0 is not a unicast address (a virtual address must be one)"},
+		{"multicast in a group", "virtual_server_group G {\n223.255.255.255-224.0.0.1 80\n}\nvirtual_server group G {\nprotocol TCP\nreal_server 10.0.0.1 80 {\n}\n}", "k.conf:1: virtual_server_group: group G: 224.0.0.0 is not a unicast address"},
 		{"port out of range", "virtual_server 10.0.0.1 70000 {\n}", `"70000" is out of range [0, 65535]`},
 		{"fwmark zero", "virtual_server fwmark 0 {\n}", `k.conf:1: virtual_server: fwmark "0" is out of range`},
 
@@ -246,6 +249,9 @@ func TestWarnings(t *testing.T) {
 		}},
 		{"duplicate real server", vsWith("real_server 10.0.0.1 80 {\n}\n", ""), []string{
 			"k.conf:7: real server 10.0.0.1 80 is duplicated - removing the second (as keepalived does)",
+		}},
+		{"duplicate once the port is corrected", "virtual_server 10.0.0.100 80 {\nlb_algo rr\nlb_kind DR\nprotocol TCP\nreal_server 10.0.0.1 {\n}\nreal_server 10.0.0.1 80 {\n}\n}", []string{
+			"k.conf:7: real server 10.0.0.1 80 duplicates another of service TCP 10.0.0.100:80 once ports are corrected (both are 10.0.0.1:80) - removing the second (keepalived's second add fails)",
 		}},
 		{"a clean file has none", vsWith("", ""), nil},
 		{"DR real server port reset", "virtual_server 10.0.0.100 80 {\nlb_algo rr\nlb_kind DR\nprotocol TCP\nreal_server 10.0.0.1 8080 {\n}\n}", []string{

@@ -143,6 +143,9 @@ func (p *parser) virtualServer(n *Node) {
 	case len(args) == 1 || len(args) == 2:
 		a, msg := parseIPv4(args[0])
 		if msg == "" {
+			msg = vipMsg(a)
+		}
+		if msg == "" {
 			v.port, msg = parsePort(args, 1)
 		}
 		if msg != "" {
@@ -208,6 +211,12 @@ func (p *parser) virtualServer(n *Node) {
 				m, msg := parseIPv4(s)
 				if msg != "" {
 					p.errorf(c, "%s (an IPv4 netmask)", msg)
+					return
+				}
+				if _, ok := config.ParseNetmask(s); !ok {
+					// keepalived and the kernel take any mask; ulvs's
+					// formats share config's rule.
+					p.errorf(c, "%s is not a contiguous netmask like 255.255.255.0, which ulvs needs", s)
 					return
 				}
 				v.netmask = m
@@ -376,7 +385,7 @@ func (p *parser) addrPort(n *Node) (netip.Addr, uint16, bool) {
 	}
 	a, msg := parseIPv4(args[0])
 	var port uint16
-	if msg == "" && !unicast(a) {
+	if msg == "" && !config.Unicast(a) {
 		msg = fmt.Sprintf("%s is not a unicast address", a)
 	}
 	if msg == "" {
@@ -389,11 +398,14 @@ func (p *parser) addrPort(n *Node) (netip.Addr, uint16, bool) {
 	return a, port, true
 }
 
-// unicast reports whether a can be a real server: the kernel's
-// ip_vs_new_dest takes unicast and local addresses only.
-func unicast(a netip.Addr) bool {
-	b := a.As4()
-	return !a.IsUnspecified() && !a.IsMulticast() && b[0] != 0 && b != [4]byte{255, 255, 255, 255}
+// vipMsg says why a cannot be a virtual address, or "": ulvs answers ARP
+// for its virtual addresses and holds them to the real servers' rule
+// (config.Unicast), as its TOML file does.
+func vipMsg(a netip.Addr) string {
+	if config.Unicast(a) {
+		return ""
+	}
+	return fmt.Sprintf("%s is not a unicast address (a virtual address must be one)", a)
 }
 
 // realServer reads a real_server block.
@@ -663,6 +675,10 @@ func (p *parser) serviceKeys(v *virtualServer) ([]config.ServiceKey, bool) {
 			continue
 		}
 		for a := e.first; ; a = a.Next() {
+			if msg := vipMsg(a); msg != "" {
+				p.errorf(g.node, "group %s: %s", v.group, msg)
+				return nil, false
+			}
 			keys = append(keys, config.ServiceKey{Proto: v.proto, Addr: a, Port: e.port})
 			if len(keys) > maxServices {
 				p.errorf(g.node, "group %s expands to more than %d services: ulvs refuses ranges this large", v.group, maxServices)
@@ -804,6 +820,13 @@ func (p *parser) service(v *virtualServer, k config.ServiceKey) (config.Service,
 			// ip_vs_add_dest refuses it with ERANGE, even with uthreshold 0.
 			p.errorf(rs.node, "lthreshold %d is above uthreshold %d (the kernel refuses it)", d.LThreshold, d.UThreshold)
 			return svc, nil
+		}
+		if slices.ContainsFunc(svc.Dests, func(o config.Dest) bool { return o.Addr == d.Addr && o.Port == d.Port }) {
+			// keepalived finds duplicates before it corrects ports; its
+			// second add then fails in the kernel (EEXIST).
+			p.warnf(rs.node, "real server %s duplicates another of service %s once ports are corrected (both are %s) - removing the second (keepalived's second add fails)",
+				strings.Join(rs.node.Args(), " "), serviceName(k), netip.AddrPortFrom(d.Addr, d.Port))
+			continue
 		}
 		svc.Dests = append(svc.Dests, d)
 		rh := config.RealHealth{
