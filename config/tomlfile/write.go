@@ -41,7 +41,7 @@ func MarshalTOML(f *config.File) ([]byte, error) {
 		return nil, err
 	}
 	var b strings.Builder
-	b.WriteString("# ulvs director configuration (ulvsd -c). Written by ulvsd.\n\n")
+	b.WriteString("# ulvs director configuration (ulvsd -c), written by ulvs.\n\n")
 	b.WriteString("[director]\n")
 	b.WriteString("interfaces = [")
 	for i, name := range f.Interfaces {
