@@ -98,10 +98,6 @@ func NewCheck(k CheckKind) Check {
 //   - the service: DelayLoop 0 becomes DefaultDelayLoop (60 s), Quorum 0
 //     becomes 1; a sorry server without a port gets the service's (not for
 //     a fwmark service);
-//   - each check of real server i that opens a connection (all kinds but
-//     MISC_CHECK and nanny): ConnectIP and ConnectPort left unset become
-//     the real server's address and port, as keepalived's queue_checker
-//     sets them;
 //   - each check of real server i, for each timing field left Unset: the
 //     value inherited[i] gives (the real_server's Timing Or the
 //     virtual_server's; inherited may be nil or shorter than vh.Reals),
@@ -109,16 +105,21 @@ func NewCheck(k CheckKind) Check {
 //     and DelayBeforeRetry the kind's default (DelayBeforeRetry 0 meaning
 //     the check's DelayLoop, as DNS_CHECK has it), for Warmup the check's
 //     DelayLoop;
+//   - where a check connects (every kind but MISC_CHECK and nanny):
+//     ConnectIP invalid becomes the real server's address and ConnectPort
+//     0 its port (keepalived's checker starts from the real server's
+//     address; a real server without a port, of a fwmark service, leaves
+//     ConnectPort 0 for the format to refuse);
 //   - fields only some kinds have: MiscTimeout 0 becomes the service's
 //     DelayLoop (check_misc.c), HTTPProtocol "1.0", an HTTP URL without
-//     status codes 200-299 (and its ranges sorted, overlapping and
-//     adjacent ones merged: keepalived keeps a set of codes), Virtualhost
-//     "" the service's, HeloName
+//     status codes 200-299, Virtualhost "" the service's, HeloName
 //     keepalived's, DNSType "SOA", DNSName ".", MaxReplyLength 255, and a
 //     nanny's Proto the service's.
 //
 // Settings a kind does not use are left zero: ConnectTimeout of MISC_CHECK
-// and nanny checks (no connection of their own), Retry and
+// and nanny checks (no connection of their own, and ConnectIP and
+// ConnectPort stay as given), ConnectPort and BindPort of PING_CHECK
+// (keepalived takes and ignores them), Retry and
 // DelayBeforeRetry of nanny checks (Piranha's Timeout and Reentry instead).
 // Nanny's Timeout and Reentry have no default here: lvs.cf and the TOML
 // file must give them. ResolveHealth is idempotent.
@@ -144,7 +145,36 @@ func ResolveHealth(vh *VirtualHealth, inherited []Timing) {
 	}
 }
 
-// resolve applies ResolveHealth's rules to one check of the real server rh.
+// KindDefaults returns the retry and delay_before_retry keepalived 2.2.7
+// gives a checker of kind k that neither it nor its real_server and
+// virtual_server blocks set (check_api.c queue_checker, and the kinds'
+// own in check_http.c, check_misc.c, check_dns.c). A delayBeforeRetry of
+// 0 means the checker's delay_loop. Nanny checks have neither: 0, 0.
+func KindDefaults(k CheckKind) (retry int, delayBeforeRetry time.Duration) {
+	switch k {
+	case CheckHTTP, CheckSSL:
+		return DefaultRetry, DefaultHTTPDelayRetry
+	case CheckMisc:
+		return 0, DefaultDelayBeforeRetry
+	case CheckDNS:
+		return DefaultDNSRetry, 0
+	case CheckNanny:
+		return 0, 0
+	}
+	return DefaultRetry, DefaultDelayBeforeRetry
+}
+
+// connects reports whether checks of kind k open a connection of their
+// own, to ConnectIP (and ConnectPort, but for PING_CHECK).
+func (k CheckKind) connects() bool {
+	switch k {
+	case CheckTCP, CheckHTTP, CheckSSL, CheckSMTP, CheckDNS, CheckUDP, CheckPing:
+		return true
+	}
+	return false
+}
+
+// resolve applies ResolveHealth's rules to one check of real server rh.
 func (c *Check) resolve(vh *VirtualHealth, rh *RealHealth, up Timing) {
 	inherit := func(own, fromBlocks, last time.Duration) time.Duration {
 		switch {
@@ -158,15 +188,7 @@ func (c *Check) resolve(vh *VirtualHealth, rh *RealHealth, up Timing) {
 	c.DelayLoop = inherit(c.DelayLoop, up.DelayLoop, vh.DelayLoop)
 	c.Warmup = inherit(c.Warmup, up.Warmup, c.DelayLoop)
 
-	retry, delay := DefaultRetry, DefaultDelayBeforeRetry
-	switch c.Kind {
-	case CheckHTTP, CheckSSL:
-		delay = DefaultHTTPDelayRetry
-	case CheckMisc:
-		retry = 0
-	case CheckDNS:
-		retry, delay = DefaultDNSRetry, 0
-	}
+	retry, delay := KindDefaults(c.Kind)
 	if delay == 0 {
 		delay = c.DelayLoop
 	}
@@ -181,18 +203,19 @@ func (c *Check) resolve(vh *VirtualHealth, rh *RealHealth, up Timing) {
 		}
 		c.DelayBeforeRetry = inherit(c.DelayBeforeRetry, up.DelayBeforeRetry, delay)
 	}
-	if c.Kind == CheckMisc || c.Kind == CheckNanny {
-		c.ConnectTimeout = 0
-	} else {
+	if c.Kind.connects() {
 		c.ConnectTimeout = inherit(c.ConnectTimeout, up.ConnectTimeout, DefaultConnectTimeout)
-		// check_api.c queue_checker: the probe goes to the real server
-		// unless connect_ip / connect_port say otherwise.
 		if !c.ConnectIP.IsValid() {
 			c.ConnectIP = rh.Addr
 		}
 		if c.ConnectPort == 0 {
 			c.ConnectPort = rh.Port
 		}
+		if c.Kind == CheckPing {
+			c.ConnectPort, c.BindPort = 0, 0
+		}
+	} else {
+		c.ConnectTimeout = 0
 	}
 
 	switch c.Kind {
@@ -236,8 +259,10 @@ func (c *Check) resolve(vh *VirtualHealth, rh *RealHealth, up Timing) {
 	}
 }
 
-// MergeStatus sorts status ranges and merges those that overlap or touch,
-// in place: the set of codes keepalived's status_code bitmap holds.
+// MergeStatus sorts status-code ranges and merges overlapping and adjacent
+// ones: the set keepalived's status_code bitmap holds, so that the same
+// codes always read as the same ranges whichever file named them. It
+// reorders rs in place and returns it shortened.
 func MergeStatus(rs []StatusRange) []StatusRange {
 	if len(rs) == 0 {
 		return rs

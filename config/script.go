@@ -1,34 +1,47 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
 )
 
 // ParseScript splits a configured command line into a Script the way
-// keepalived 2.2.7 does for notify scripts and misc_path (SplitWords).
-// Text keeps the string as given. An empty command (or an empty program
-// name) is an error, as are SplitWords's.
+// keepalived 2.2.7 does for notify scripts and misc_path
+// (lib/notify.c set_script_params_array: SplitWords on the script's
+// text). Text keeps the string as given.
+//
+// An empty command and an empty program name (a first word of just two
+// quotes, which keepalived takes and then fails to run) are errors, as
+// are SplitWords' errors.
 func ParseScript(text string) (Script, error) {
 	argv, err := SplitWords(text)
 	if err != nil {
-		return Script{}, err
+		return Script{}, fmt.Errorf("script %q: %w", text, err)
 	}
-	if len(argv) == 0 || argv[0] == "" {
-		return Script{}, errors.New("empty script")
+	if len(argv) == 0 {
+		return Script{}, errors.New("empty script: name a program")
+	}
+	if argv[0] == "" {
+		return Script{}, fmt.Errorf("script %q: the program name is empty", text)
 	}
 	return Script{Argv: argv, Text: text}, nil
 }
 
-// SplitWords splits text into words as keepalived 2.2.7's
-// alloc_strvec_quoted_escaped (lib/parser.c) does: white space separates
-// words; double or single quotes group text with white space into one
-// word (and may be joined to unquoted text, as in a shell); a backslash
-// escapes the next character, inside quotes too, with C's escapes (\n,
-// \t, \a, \b, \f, \r, \v, \E for ESC, \cX for control-X, \NNN octal,
-// \xHH hex). An unterminated quote, a trailing backslash and a NUL byte
-// (which keepalived would silently cut at) are errors.
+// SplitWords splits text into words the way keepalived 2.2.7 does
+// (lib/parser.c, alloc_strvec_quoted_escaped), which it uses both for a
+// script's command line and for the configuration line that names the
+// script: words are separated by white space; double or single quotes
+// group text with white space into one word (and may be joined to
+// unquoted text, as in a shell); a backslash escapes the next character,
+// inside quotes too, with C's escapes (\n, \t, \a, \b, \f, \r, \v, \E for
+// ESC, \cX for control-X, \NNN octal, \xHH hex; \x takes every hex digit
+// that follows and keeps the low 8 bits, as keepalived does).
+//
+// An unterminated quote, a trailing backslash and a NUL byte in a word
+// (which keepalived would silently cut the word at) are errors. Blank
+// text gives no words and no error.
 func SplitWords(text string) ([]string, error) {
 	var words []string
 	i := 0
@@ -46,10 +59,10 @@ func SplitWords(text string) ([]string, error) {
 			c := text[i]
 			switch {
 			case c == '\\':
-				if i+1 == len(text) {
-					return nil, fmt.Errorf("missing escaped character at the end of %q", text)
+				b, n, err := scriptEscape(text[i+1:])
+				if err != nil {
+					return nil, err
 				}
-				b, n := scriptEscape(text[i+1:])
 				word = append(word, b)
 				i += 1 + n
 				continue
@@ -67,10 +80,10 @@ func SplitWords(text string) ([]string, error) {
 			i++
 		}
 		if quote != 0 {
-			return nil, fmt.Errorf("missing closing %c in %q", quote, text)
+			return nil, fmt.Errorf("missing terminating %c", quote)
 		}
-		if strings.IndexByte(string(word), 0) >= 0 {
-			return nil, fmt.Errorf("a word of %q contains a NUL byte", text)
+		if bytes.IndexByte(word, 0) >= 0 {
+			return nil, errors.New("a word contains a NUL byte")
 		}
 		words = append(words, string(word))
 	}
@@ -81,9 +94,12 @@ func isScriptSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\f' || c == '\n' || c == '\r' || c == '\v'
 }
 
-// scriptEscape decodes the escape after a backslash at the start of s
-// (not empty): the byte it stands for and how many bytes of s it used.
-func scriptEscape(s string) (byte, int) {
+// scriptEscape decodes the escape after a backslash at the start of s: the
+// byte it stands for and how many bytes of s it used.
+func scriptEscape(s string) (byte, int, error) {
+	if s == "" {
+		return 0, 0, errors.New("a backslash ends it (escape what?)")
+	}
 	switch c := s[0]; {
 	case c == 'x' && len(s) > 1 && hexDigit(s[1]) >= 0:
 		var b byte
@@ -92,18 +108,18 @@ func scriptEscape(s string) (byte, int) {
 			b = b<<4 | byte(hexDigit(s[n])) // keepalived keeps the low 8 bits
 			n++
 		}
-		return b, n
+		return b, n, nil
 	case c == 'c' && len(s) > 1:
-		return s[1] & 0x1f, 2
+		return s[1] & 0x1f, 2, nil
 	case c >= '0' && c <= '7':
 		b, n := c-'0', 1
 		for n < 3 && n < len(s) && s[n] >= '0' && s[n] <= '7' {
 			b = b<<3 | (s[n] - '0')
 			n++
 		}
-		return b, n
+		return b, n, nil
 	}
-	return cEscape(s[0]), 1
+	return cEscape(s[0]), 1, nil
 }
 
 // cEscape is the byte a one-letter C escape stands for; any other

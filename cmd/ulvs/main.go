@@ -23,6 +23,8 @@ Commands:
   bench    measure the director: ulvs bench http [--duration D] ...
   stats    the director's data-path counters, drops by reason
   checks   the director's health checks: servers, verdicts, last results
+  convert  write a configuration file (keepalived.conf, ulvs.toml) as ulvs.toml:
+           ulvs convert FILE [-o OUT] [-i IFACE]
   sched    print the picks a scheduler makes: ulvs sched -s wrr -r A:4 -r B:3
   realserver  prepare this host as a DR/TUN real server: up, down, status
   ulvsd    run the director daemon (the same as the ulvsd binary)
@@ -50,6 +52,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return statsMain(args[1:], stdout, stderr)
 	case "checks":
 		return checksMain(args[1:], stdout, stderr)
+	case "convert":
+		return convertMain(args[1:], stdout, stderr)
 	case "sched":
 		return schedMain(args[1:], stdout, stderr)
 	case "realserver":

@@ -1,6 +1,7 @@
 package keepalived
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"net/netip"
@@ -23,8 +24,7 @@ var checkKinds = map[string]config.CheckKind{
 	"PING_CHECK": config.CheckPing,
 }
 
-// HTTP status codes keepalived takes (check_http.h). The checkers'
-// defaults are config.ResolveHealth's.
+// HTTP status codes a url's status_code may name (check_http.c).
 const (
 	httpStatusMin = 100
 	httpStatusMax = 599
@@ -42,22 +42,22 @@ type connOpts struct {
 	bindPort uint16
 	bindIf   string
 	fwmark   uint32
-	timeout  optDuration
-	node     *Node // the host block, for SMTP_CHECK host entries
+	timeout  time.Duration // config.Unset: inherited
+	node     *Node         // the host block, for SMTP_CHECK host entries
 }
 
 func (c *connOpts) isSet() bool {
 	return c.ip.IsValid() || c.port != 0 || c.bindTo.IsValid() || c.bindPort != 0 ||
-		c.bindIf != "" || c.fwmark != 0 || c.timeout.set
+		c.bindIf != "" || c.fwmark != 0 || c.timeout != config.Unset
 }
 
 // checkSpec is one checker block as written.
 type checkSpec struct {
 	node   *Node
-	check  config.Check // the kind-specific fields
+	check  config.Check // the kind-specific fields, from config.NewCheck
 	conn   connOpts
-	hosts  []connOpts // SMTP_CHECK host { } blocks
-	timing timing
+	hosts  []connOpts    // SMTP_CHECK host { } blocks
+	timing config.Timing // the checker's own (its ConnectTimeout is conn's)
 	alpha  optBool
 	urls   []*Node
 }
@@ -71,7 +71,7 @@ func (p *parser) checker(kind config.CheckKind, n *Node) *checkSpec {
 		p.errorf(n, "takes no value before its block (got %s)", strings.Join(n.Args(), " "))
 		return nil
 	}
-	ck := &checkSpec{node: n, check: config.NewCheck(kind)}
+	ck := &checkSpec{node: n, check: config.NewCheck(kind), conn: connOpts{timeout: config.Unset}, timing: config.UnsetTiming()}
 	for _, c := range n.Children {
 		if p.err != nil {
 			return nil
@@ -98,7 +98,7 @@ func (p *parser) checker(kind config.CheckKind, n *Node) *checkSpec {
 func (p *parser) checkerCommon(ck *checkSpec, conn *connOpts, c *Node) bool {
 	kw := c.Keyword()
 	if kw == "connect_timeout" && ck.check.Kind != config.CheckMisc {
-		conn.timeout, _ = p.timer(c, 1, maxConnectTimeoutUS)
+		p.timer(c, 1, maxConnectTimeoutUS, &conn.timeout)
 		return true
 	}
 	if kw != "connect_timeout" && p.timingKeyword(&ck.timing, c, 0) {
@@ -107,11 +107,12 @@ func (p *parser) checkerCommon(ck *checkSpec, conn *connOpts, c *Node) bool {
 	switch kw {
 	case "nb_get_retry":
 		if v, ok := p.uint(c, 0, math.MaxUint32); ok {
-			ck.timing.retry = optInt{int(v), true}
+			ck.timing.Retry = int(v)
 			if k := ck.check.Kind; k == config.CheckHTTP || k == config.CheckSSL {
 				p.warnf(c, "nb_get_retry is deprecated - please use 'retry' (as keepalived says)")
 			} else {
-				p.warnf(c, "nb_get_retry is deprecated - please use 'retry'; keepalived 2.2.7 ignores it in %s (keeping retry %d), ulvs applies it", k, kindRetry(k))
+				retry, _ := config.KindDefaults(k)
+				p.warnf(c, "nb_get_retry is deprecated - please use 'retry'; keepalived 2.2.7 ignores it in %s (keeping retry %d), ulvs applies it", k, retry)
 			}
 		}
 		return true
@@ -145,6 +146,10 @@ func (p *parser) checkerCommon(ck *checkSpec, conn *connOpts, c *Node) bool {
 		}
 	case "connect_port", "bind_port":
 		if v, ok := p.uint(c, 1, 65535); ok {
+			if ck.check.Kind == config.CheckPing {
+				p.warnf(c, "%s has no effect in PING_CHECK (ignored, as keepalived does)", kw)
+				return true
+			}
 			if kw == "connect_port" {
 				conn.port = uint16(v)
 			} else {
@@ -294,24 +299,18 @@ func (p *parser) miscPath(chk *config.Check, c *Node) {
 	if !p.noBlock(c) {
 		return
 	}
-	words, msg := splitQuotedEscaped(c.Raw)
-	if msg == "" && len(words) < 2 {
-		msg = "needs a program"
+	words, ok := p.splitLine(c, "needs a program")
+	if !ok {
+		return
 	}
-	if msg == "" && len(words) > 2 {
-		msg = fmt.Sprintf("keepalived runs only the first word and drops %q: quote the program with its arguments: misc_path \"%s\"",
+	if len(words) > 2 {
+		p.errorf(c, "keepalived runs only the first word and drops %q: quote the program with its arguments: misc_path \"%s\"",
 			strings.Join(words[2:], " "), strings.Join(words[1:], " "))
-	}
-	if msg != "" {
-		p.errorf(c, "%s", msg)
 		return
 	}
-	s, msg := parseScript(words[1])
-	if msg != "" {
-		p.errorf(c, "%s", msg)
-		return
+	if s, ok := p.parseScript(c, words[1]); ok {
+		chk.MiscPath = s.Argv
 	}
-	chk.MiscPath = s.Argv
 }
 
 // smtpHost reads a (deprecated) SMTP_CHECK host { } block: one more
@@ -320,7 +319,7 @@ func (p *parser) smtpHost(ck *checkSpec, n *Node) {
 	if !p.needBlock(n) {
 		return
 	}
-	h := connOpts{node: n}
+	h := connOpts{node: n, timeout: config.Unset}
 	for _, c := range n.Children {
 		if p.err != nil {
 			return
@@ -334,7 +333,7 @@ func (p *parser) smtpHost(ck *checkSpec, n *Node) {
 }
 
 // finishChecker checks what a whole checker block needs. Defaults are
-// filled later, with the rest of the service's, by config.ResolveHealth.
+// ResolveHealth's (config/resolve.go).
 func (p *parser) finishChecker(ck *checkSpec) {
 	chk := &ck.check
 	n := ck.node
@@ -420,10 +419,9 @@ func (p *parser) url(n *Node) (config.URL, bool) {
 		p.errorf(n, "url needs a path")
 		return u, false
 	}
-	if len(u.StatusCodes) == 0 {
-		u.StatusCodes = []config.StatusRange{{First: 200, Last: 299}}
+	if len(u.StatusCodes) > 0 {
+		u.StatusCodes = config.MergeStatus(u.StatusCodes)
 	}
-	u.StatusCodes = config.MergeStatus(u.StatusCodes)
 	return u, true
 }
 
@@ -455,17 +453,16 @@ func needsPort(k config.CheckKind) bool {
 	return k != config.CheckMisc && k != config.CheckPing
 }
 
-// resolveChecks turns a checker of real server rs (dest d of a service of
-// v) into its Checks: SMTP_CHECK host blocks make one Check each. What
-// the checker does not set stays unset (config.Unset, or zero) for
-// config.ResolveHealth, which service calls once the whole service is
-// read, with the real_server and virtual_server blocks' timers.
-func (p *parser) resolveChecks(ck *checkSpec, v *virtualServer, rs *realServer, d config.Dest) ([]config.Check, bool) {
+// checks turns a checker of real server rs (dest d of a service of v)
+// into its Checks: what the block says, timings it does not give left
+// config.Unset for ResolveHealth (the real_server's and virtual_server's
+// config.Timing, then the kind's defaults). SMTP_CHECK host blocks make
+// one Check each.
+func (p *parser) checks(ck *checkSpec, v *virtualServer, rs *realServer, d config.Dest) ([]config.Check, bool) {
 	if ck.alpha.or(rs.alpha.or(v.alpha)) != v.alpha {
 		p.errorf(ck.node, "alpha on a real_server or checker that differs from its virtual_server's is not supported by ulvs: set alpha in the virtual_server")
 		return nil, false
 	}
-	own := ck.timing.config()
 	conns := []connOpts{ck.conn}
 	if len(ck.hosts) > 0 {
 		if ck.conn.isSet() {
@@ -480,8 +477,7 @@ func (p *parser) resolveChecks(ck *checkSpec, v *virtualServer, rs *realServer, 
 		c.URLs = slices.Clone(c.URLs)
 		c.MiscPath = slices.Clone(c.MiscPath)
 		c.Payload = slices.Clone(c.Payload)
-		// Unset timers are inherited by config.ResolveHealth (service).
-		c.Retry, c.DelayLoop, c.DelayBeforeRetry, c.Warmup = own.Retry, own.DelayLoop, own.DelayBeforeRetry, own.Warmup
+		c.Retry, c.DelayLoop, c.DelayBeforeRetry, c.Warmup = ck.timing.Retry, ck.timing.DelayLoop, ck.timing.DelayBeforeRetry, ck.timing.Warmup
 		if c.Kind == config.CheckMisc {
 			if c.User == "" {
 				c.User = p.file.Global.ScriptUser
@@ -490,10 +486,11 @@ func (p *parser) resolveChecks(ck *checkSpec, v *virtualServer, rs *realServer, 
 			continue
 		}
 		if c.Kind == config.CheckHTTP || c.Kind == config.CheckSSL {
-			c.Virtualhost = firstNonEmpty(c.Virtualhost, rs.virtualhost, v.virtualhost)
+			// check_http.c: the url's, the checker's, the real server's,
+			// the virtual server's (ResolveHealth's).
+			c.Virtualhost = cmp.Or(c.Virtualhost, rs.virtualhost)
 		}
-		c.ConnectIP, c.ConnectPort = co.ip, co.port // unset: the real server's (ResolveHealth)
-		if c.ConnectPort == 0 && d.Port == 0 && needsPort(c.Kind) {
+		if co.port == 0 && d.Port == 0 && needsPort(c.Kind) {
 			where := ck.node
 			if co.node != nil {
 				where = co.node
@@ -501,26 +498,10 @@ func (p *parser) resolveChecks(ck *checkSpec, v *virtualServer, rs *realServer, 
 			p.errorf(where, "%s needs connect_port: real server %s has no port (fwmark service)", c.Kind, d.Addr)
 			return nil, false
 		}
+		c.ConnectIP, c.ConnectPort = co.ip, co.port
 		c.BindTo, c.BindPort, c.BindIf, c.FwMark = co.bindTo, co.bindPort, co.bindIf, co.fwmark
-		c.ConnectTimeout = co.timeout.or(config.Unset)
+		c.ConnectTimeout = co.timeout
 		out = append(out, c)
 	}
 	return out, true
-}
-
-// kindRetry is the retry count a checker of kind k gets when no block
-// gives one (config.ResolveHealth's default), for a message.
-func kindRetry(k config.CheckKind) int {
-	vh := config.VirtualHealth{Reals: []config.RealHealth{{Checks: []config.Check{config.NewCheck(k)}}}}
-	config.ResolveHealth(&vh, nil)
-	return vh.Reals[0].Checks[0].Retry
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }

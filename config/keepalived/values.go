@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/ulvs/ulvs/config"
 )
 
 // Value syntax, as keepalived's lib/parser.c reads it.
@@ -155,25 +153,3 @@ func hexVal(c byte) (byte, bool) {
 }
 
 func isHex(c byte) bool { _, ok := hexVal(c); return ok }
-
-// parseScript turns a configured script string into the program and its
-// arguments with config.ParseScript, keepalived's set_script_params_array
-// splitting; the message says what is wrong.
-func parseScript(text string) (config.Script, string) {
-	sc, err := config.ParseScript(text)
-	if err != nil {
-		return config.Script{}, err.Error()
-	}
-	return sc, ""
-}
-
-// splitQuotedEscaped splits a configuration line into words with quotes
-// and escapes, as keepalived's alloc_strvec_quoted_escaped
-// (config.SplitWords); the message says what is wrong.
-func splitQuotedEscaped(line string) ([]string, string) {
-	words, err := config.SplitWords(line)
-	if err != nil {
-		return nil, err.Error()
-	}
-	return words, ""
-}

@@ -1,9 +1,11 @@
 package tomlfile
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,11 +27,13 @@ func TestParseHealthExample(t *testing.T) {
 	const s = time.Second
 	tcp := config.NewCheck(config.CheckTCP)
 	tcp.ConnectTimeout, tcp.Retry, tcp.DelayBeforeRetry, tcp.DelayLoop, tcp.Warmup, tcp.MaxReplyLength = 3*s, 1, 1*s, 10*s, 10*s, 0
+	tcp.ConnectIP, tcp.ConnectPort = fileAddr("10.77.0.11"), 80 // the real server's
 	http := config.NewCheck(config.CheckHTTP)
 	http.ConnectTimeout, http.Retry, http.DelayBeforeRetry, http.DelayLoop, http.Warmup, http.MaxReplyLength = 3*s, 2, 2*s, 10*s, 10*s, 0
 	tcp.ConnectIP, tcp.ConnectPort = fileAddr("10.77.0.11"), 80
 	http.ConnectIP, http.ConnectPort = fileAddr("10.77.0.12"), 80
 	http.HTTPProtocol = "1.0"
+	http.ConnectIP, http.ConnectPort = fileAddr("10.77.0.12"), 80
 	http.URLs = []config.URL{{Path: "/health", StatusCodes: []config.StatusRange{{First: 200, Last: 200}}}}
 	vip := fileAddr("10.77.0.100")
 	want := []config.VirtualHealth{{
@@ -63,8 +67,8 @@ func TestParseHealthErrors(t *testing.T) {
 		{svc + "delay_loop = nan\n", "ulvs.toml:5: " + vs0 + ".delay_loop: must be between 0.000001 and 2678400 seconds (got NaN)"},
 		{svc + "quorum = 0\n", "ulvs.toml:5: " + vs0 + ".quorum: must be between 1 and 4294967295 (got 0)"},
 		{svc + "hysteresis = 1\n", "ulvs.toml:5: " + vs0 + ".hysteresis: must be less than quorum (1), or a server set could never change state (got 1)"},
-		{svc + "quorum_up = \"'/bin/x\"\n", `ulvs.toml:5: ` + vs0 + `.quorum_up: missing closing ' in "'/bin/x"`},
-		{svc + "quorum_down = \"\"\n", "ulvs.toml:5: " + vs0 + ".quorum_down: empty script"},
+		{svc + "quorum_up = \"'/bin/x\"\n", `ulvs.toml:5: ` + vs0 + `.quorum_up: script "'/bin/x": missing terminating '`},
+		{svc + "quorum_down = \"\"\n", "ulvs.toml:5: " + vs0 + ".quorum_down: empty script: name a program"},
 		{svc + "sorry_server = \"10.0.0.9:81\"\n", "ulvs.toml:5: " + vs0 + ".sorry_server: port must equal the service port 80 with route forwarding (got 81)"},
 		{svc + "sorry_server = \"10.0.0.x\"\n", `ulvs.toml:5: ` + vs0 + `.sorry_server: must be IPv4-address[:port] (got "10.0.0.x")`},
 		{svc + "sorry_server = \"10.0.0.9\"\nsorry_server_method = \"local\"\n", `ulvs.toml:6: ` + vs0 + `.sorry_server_method: unknown forwarding method "local" (want dr, tun, nat or fullnat)`},
@@ -206,6 +210,17 @@ func TestMarshalHealthNotExpressible(t *testing.T) {
 	stray.Health[0].Reals = []config.RealHealth{{Addr: fileAddr("10.9.9.9"), Port: 80}}
 	if _, err := MarshalTOML(&stray); err == nil || !strings.Contains(err.Error(), "no real server 10.9.9.9:80") {
 		t.Errorf("MarshalTOML with health of a missing real server: %v", err)
+	}
+	// keepalived.conf warns of a UDP_CHECK that always fails; the file
+	// refuses it.
+	udp := *f
+	udp.Health = []config.VirtualHealth{f.Health[0]}
+	udp.Health[0].Reals = slices.Clone(f.Health[0].Reals)
+	c := config.NewCheck(config.CheckUDP)
+	c.MinReplyLength, c.MaxReplyLength = 300, 255
+	udp.Health[0].Reals[0].Checks = []config.Check{c}
+	if _, err := MarshalTOML(&udp); !errors.Is(err, ErrNotExpressible) || !strings.Contains(err.Error(), "min_reply_length 300 > max_reply_length 255") {
+		t.Errorf("MarshalTOML with a UDP check that always fails: %v", err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -29,9 +30,18 @@ var tomlForward = map[vs.Method]string{
 // Parse fills in are written out explicitly where that keeps the file
 // clear (scheduler, forward, weight); comments are not kept. It fails
 // with ErrNotExpressible for rules the format cannot hold.
+//
+// A File Parse could not have made is refused with ErrNotExpressible
+// rather than written as a file that Parse refuses or reads differently:
+// no interfaces (a keepalived.conf without vrrp_instance names none), a
+// fwmark service whose mark no [[fwmark]] classifier defines (a
+// keepalived.conf's marks come from iptables).
 func MarshalTOML(f *config.File) ([]byte, error) {
+	if err := checkExpressible(f); err != nil {
+		return nil, err
+	}
 	var b strings.Builder
-	b.WriteString("# ulvs director configuration (ulvsd -c). Written by ulvsd.\n\n")
+	b.WriteString("# ulvs director configuration (ulvsd -c), written by ulvs.\n\n")
 	b.WriteString("[director]\n")
 	b.WriteString("interfaces = [")
 	for i, name := range f.Interfaces {
@@ -79,6 +89,21 @@ func MarshalTOML(f *config.File) ([]byte, error) {
 	}
 	b.Write(svcs)
 	return []byte(b.String()), nil
+}
+
+// checkExpressible reports what of f, beyond single values, a ulvs.toml
+// cannot say.
+func checkExpressible(f *config.File) error {
+	if len(f.Interfaces) == 0 {
+		return fmt.Errorf("no interface to listen on ([director] interfaces must name one): %w", ErrNotExpressible)
+	}
+	for _, s := range f.Rules.Services {
+		if s.FwMark != 0 && !slices.ContainsFunc(f.Marks, func(m config.Mark) bool { return m.Mark == s.FwMark }) {
+			return fmt.Errorf("service fwmark %d: no [[fwmark]] classifier defines mark %d (ulvs marks packets itself; it sees no iptables mark): %w",
+				s.FwMark, s.FwMark, ErrNotExpressible)
+		}
+	}
+	return nil
 }
 
 func writeKnobs(b *strings.Builder, k *config.Knobs) {

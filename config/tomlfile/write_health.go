@@ -153,8 +153,8 @@ func defaultsFor(vh *config.VirtualHealth, c *config.Check) config.Check {
 	return tmp.Reals[0].Checks[0]
 }
 
-// writeCheck writes one [[virtual_server.real_server.check]] table of the
-// real server rh.
+// writeCheck writes one [[virtual_server.real_server.check]] table of
+// the real server rh.
 func writeCheck(b *strings.Builder, vh *config.VirtualHealth, rh *config.RealHealth, c *config.Check) error {
 	name := c.Kind.TOMLName()
 	if name == "" {
@@ -165,6 +165,11 @@ func writeCheck(b *strings.Builder, vh *config.VirtualHealth, rh *config.RealHea
 			return fmt.Errorf("address %s: %w (IPv4 only)", a, ErrNotExpressible)
 		}
 	}
+	if c.Kind == config.CheckUDP && c.MinReplyLength > c.MaxReplyLength {
+		// keepalived.conf only warns that such a check always fails.
+		return fmt.Errorf("UDP check min_reply_length %d > max_reply_length %d (a check that always fails): %w",
+			c.MinReplyLength, c.MaxReplyLength, ErrNotExpressible)
+	}
 	b.WriteString("\n    [[virtual_server.real_server.check]]\n")
 	w := keyWriter{b: b, indent: "    "}
 	w.str("type", name)
@@ -174,7 +179,7 @@ func writeCheck(b *strings.Builder, vh *config.VirtualHealth, rh *config.RealHea
 	if c.ConnectIP.IsValid() && c.ConnectIP != rh.Addr {
 		w.str("connect_ip", c.ConnectIP.String())
 	}
-	if has("connect_port") && c.ConnectPort != 0 && c.ConnectPort != rh.Port {
+	if c.ConnectPort != 0 && c.ConnectPort != rh.Port {
 		w.int("connect_port", int64(c.ConnectPort))
 	}
 	if c.BindTo.IsValid() {
