@@ -54,6 +54,9 @@ type File struct {
 	// whose configuration says nothing of health has no entry. An entry
 	// lists every real server of its service, in order, checks or not.
 	Health []VirtualHealth
+	// VRRP are the failover instances (vrrp.go): keepalived.conf's
+	// vrrp_instance blocks, the TOML file's [[vrrp_instance]] tables.
+	VRRP []VRRPInstance
 	// Global is keepalived's global_defs (keepalived.conf only).
 	Global Global
 	// Format names the file's format when a loader that detects formats
