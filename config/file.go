@@ -57,6 +57,8 @@ type File struct {
 	// VRRP are the failover instances (vrrp.go): keepalived.conf's
 	// vrrp_instance blocks, the TOML file's [[vrrp_instance]] tables.
 	VRRP []VRRPInstance
+	// Sync is keepalived's lvs_sync_daemon; nil when not configured.
+	Sync *SyncDaemon
 	// Global is keepalived's global_defs (keepalived.conf only).
 	Global Global
 	// Format names the file's format when a loader that detects formats

@@ -97,3 +97,16 @@ type VRRPScript struct {
 	Fall     int           // default 1
 	Rise     int           // default 1
 }
+
+// SyncDaemon is keepalived.conf's global_defs lvs_sync_daemon: the IPVS
+// connection sync daemon that follows an instance's VRRP state (master
+// sends, backup receives), as ipvsadm --start-daemon would start it.
+type SyncDaemon struct {
+	Interface string // the multicast interface
+	Instance  string // the vrrp_instance whose state it follows
+	SyncID    uint8
+	MaxLen    uint16     // 0 = from the interface's MTU
+	Port      uint16     // 0 = 8848
+	TTL       uint8      // 0 = 1
+	Group     netip.Addr // invalid = 224.0.0.81
+}
