@@ -35,6 +35,18 @@ func (s State) String() string {
 // MarshalText returns String(), so that State reads as "MASTER" in JSON.
 func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText reads the names MarshalText writes, so that a status read
+// back from JSON (ulvs ha) keeps its state.
+func (s *State) UnmarshalText(b []byte) error {
+	for i, n := range stateNames {
+		if i > 0 && n == string(b) {
+			*s = State(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("vrrp: unknown state %q", b)
+}
+
 // VIP is one virtual_ipaddress line of keepalived.conf:
 // "ADDR[/LEN] [brd ADDR] [dev IF] [scope SCOPE] [label LABEL]".
 type VIP struct {

@@ -131,3 +131,17 @@ func TestStatus(t *testing.T) {
 		t.Errorf("identity %+v", sa)
 	}
 }
+
+func TestStateText(t *testing.T) {
+	for _, s := range []State{StateInit, StateBackup, StateMaster, StateFault, StateStop} {
+		b, _ := s.MarshalText()
+		var got State
+		if err := got.UnmarshalText(b); err != nil || got != s {
+			t.Errorf("%v: round trip gave %v, %v", s, got, err)
+		}
+	}
+	var s State
+	if err := s.UnmarshalText([]byte("SLAVE")); err == nil {
+		t.Errorf("UnmarshalText(SLAVE) accepted")
+	}
+}
