@@ -29,6 +29,8 @@ func TestConvertGolden(t *testing.T) {
 		{"checks", []string{"-i", "eth0", kaTestdata + "checks.conf"}, 0},
 		{"ka-sorry", []string{kaTestdata + "ka-sorry.conf", "-i", "d-eth0,d-eth1"}, 0},
 		{"include", []string{kaTestdata + "include/keepalived.conf"}, 0},
+		{"vrrp-track", []string{kaTestdata + "vrrp-track.conf"}, 0},
+		{"vrrp-unicast", []string{kaTestdata + "vrrp-unicast.conf"}, 0},
 		{"health-toml", []string{"../../examples/health.toml"}, 0},
 		// Errors.
 		{"fwmark-group", []string{kaTestdata + "group.conf", "-i", "eth0"}, 1},
