@@ -1,0 +1,97 @@
+package config
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+// goodVRRP is a valid instance with every default filled in.
+func goodVRRP() VRRPInstance {
+	return VRRPInstance{
+		Name: "VI_1", State: "BACKUP", Interface: "eth0", VRID: 1, Priority: DefaultVRRPPriority,
+		AdvertInt: DefaultVRRPAdvertInt, Version: DefaultVRRPVersion, GARPDelay: DefaultGARPDelay,
+		GARPRepeat: DefaultGARPRepeat, GARPRefreshRepeat: DefaultGARPRefreshRepeat,
+	}
+}
+
+// TestCheckVRRP: each rule of vrrp.Instance.Validate that takes more than
+// one value, and the values no parser can make wrong but a caller can.
+func TestCheckVRRP(t *testing.T) {
+	script := VRRPScript{Name: "chk", Script: Script{Argv: []string{"/bin/true"}, Text: "/bin/true"},
+		Interval: time.Second, Timeout: time.Second, Fall: 1, Rise: 1}
+	manyVIPs := make([]VRRPAddress, MaxVRRPAddrs+1)
+	for i := range manyVIPs {
+		manyVIPs[i].Prefix = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), 32)
+	}
+	for _, tt := range []struct {
+		name   string
+		change func(in *VRRPInstance)
+		key    string
+		index  int
+		msg    string // substring; "" = valid
+	}{
+		{"valid", func(in *VRRPInstance) {}, "", 0, ""},
+		{"v3 fraction", func(in *VRRPInstance) { in.Version, in.AdvertInt = 3, 250*time.Millisecond }, "", 0, ""},
+		{"no name", func(in *VRRPInstance) { in.Name = "" }, "name", -1, "required"},
+		{"state", func(in *VRRPInstance) { in.State = "master" }, "state", -1, `must be MASTER or BACKUP (got "master")`},
+		{"no interface", func(in *VRRPInstance) { in.Interface = "" }, "interface", -1, "required"},
+		{"vrid", func(in *VRRPInstance) { in.VRID = 0 }, "virtual_router_id", -1, "required"},
+		{"priority", func(in *VRRPInstance) { in.Priority = 0 }, "priority", -1, "between 1 and 255"},
+		{"version", func(in *VRRPInstance) { in.Version = 1 }, "version", -1, "must be 2 or 3"},
+		{"v2 zero advert", func(in *VRRPInstance) { in.AdvertInt = 0 }, "advert_int", -1, "VRRPv2 needs whole seconds"},
+		{"v3 advert too long", func(in *VRRPInstance) { in.Version, in.AdvertInt = 3, 41*time.Second }, "advert_int", -1, "from 0.01 to 40.95 s (got 41s)"},
+		{"auth type", func(in *VRRPInstance) { in.AuthType, in.AuthPass = "MD5", "x" }, "auth_type", -1, `must be PASS or AH (got "MD5")`},
+		{"auth AH", func(in *VRRPInstance) { in.AuthType = "AH" }, "auth_type", -1, "not supported by ulvs"},
+		{"too many VIPs", func(in *VRRPInstance) { in.VIPs = manyVIPs }, "virtual_ipaddress", MaxVRRPAddrs, "an advert carries at most 255"},
+		{"IPv6 VIP", func(in *VRRPInstance) {
+			in.Excluded = []VRRPAddress{{Prefix: netip.MustParsePrefix("2001:db8::1/128")}}
+		}, "virtual_ipaddress_excluded", 0, "IPv6"},
+		{"preempt_delay", func(in *VRRPInstance) { in.PreemptDelay = -time.Second }, "preempt_delay", -1, "between 0 and"},
+		{"garp delay", func(in *VRRPInstance) { in.GARPDelay = -1 }, "garp_master_delay", -1, "negative"},
+		{"garp refresh", func(in *VRRPInstance) { in.GARPRefresh = -1 }, "garp_master_refresh", -1, "negative"},
+		{"garp repeat", func(in *VRRPInstance) { in.GARPRepeat = 0 }, "garp_master_repeat", -1, "at least 1"},
+		{"garp refresh repeat", func(in *VRRPInstance) { in.GARPRefreshRepeat = 0 }, "garp_master_refresh_repeat", -1, "at least 1"},
+		{"track interface name", func(in *VRRPInstance) { in.TrackInterfaces = []VRRPTrackInterface{{Name: ""}} }, "track_interface", 0, "must not be empty"},
+		{"track interface weight", func(in *VRRPInstance) { in.TrackInterfaces = []VRRPTrackInterface{{Name: "eth1", Weight: 255}} }, "track_interface", 0, "between -254 and 254"},
+		{"track script unnamed", func(in *VRRPInstance) { in.TrackScripts = []VRRPTrackScript{{}} }, "track_script", 0, "names no vrrp_script"},
+		{"track script empty", func(in *VRRPInstance) {
+			in.TrackScripts = []VRRPTrackScript{{Script: VRRPScript{Name: "chk", Interval: time.Second, Timeout: time.Second, Fall: 1, Rise: 1}}}
+		}, "track_script", 0, "has no script"},
+		{"track script unresolved", func(in *VRRPInstance) {
+			s := script
+			s.Interval = 0
+			in.TrackScripts = []VRRPTrackScript{{Script: s}}
+		}, "track_script", 0, "interval and timeout must be positive"},
+		{"track script weight", func(in *VRRPInstance) {
+			s := script
+			s.Weight = 254
+			in.TrackScripts = []VRRPTrackScript{{Script: s}}
+		}, "track_script", 0, "between -253 and 253 (got 254)"},
+		{"track script weight override", func(in *VRRPInstance) {
+			s := script
+			s.Weight = 254
+			in.TrackScripts = []VRRPTrackScript{{Script: s, Weight: 3, HasWeight: true}}
+		}, "", 0, ""},
+		{"unicast src IPv6", func(in *VRRPInstance) { in.UnicastSrc = netip.MustParseAddr("::1") }, "unicast_src_ip", -1, "IPv6"},
+		{"unicast peer broadcast", func(in *VRRPInstance) {
+			in.UnicastPeers = []netip.Addr{netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("255.255.255.255")}
+		}, "unicast_peer", 1, "not a unicast address"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			in := goodVRRP()
+			tt.change(&in)
+			pr := CheckVRRP(&in)
+			switch {
+			case tt.msg == "" && pr != nil:
+				t.Fatalf("CheckVRRP = %+v, want nil", *pr)
+			case tt.msg == "":
+			case pr == nil:
+				t.Fatalf("CheckVRRP = nil, want %s[%d]: %s", tt.key, tt.index, tt.msg)
+			case pr.Key != tt.key || pr.Index != tt.index || !strings.Contains(pr.Msg, tt.msg):
+				t.Errorf("CheckVRRP = %+v, want %s[%d]: ...%s...", *pr, tt.key, tt.index, tt.msg)
+			}
+		})
+	}
+}
