@@ -3,6 +3,9 @@
 package configtest
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ulvs/ulvs/config"
@@ -37,5 +40,38 @@ func ReplayRules(t testing.TB, f *config.File) {
 	}
 	if len(rules.Services) != len(f.Rules.Services) {
 		t.Fatalf("%d services applied, file has %d", len(rules.Services), len(f.Rules.Services))
+	}
+}
+
+// CheckWarnings wants exactly len(want) warnings in f, in order, each
+// ("file:line: msg") starting with its entry of want.
+func CheckWarnings(t testing.TB, f *config.File, want []string) {
+	t.Helper()
+	var got []string
+	for _, w := range f.Warnings {
+		got = append(got, w.String())
+	}
+	ok := len(got) == len(want)
+	for i := 0; ok && i < len(want); i++ {
+		ok = strings.HasPrefix(got[i], want[i])
+	}
+	if !ok {
+		t.Errorf("warnings:\n got %q\nwant prefixes %q", got, want)
+	}
+}
+
+// AddFiles adds the text of every file pattern matches to f's seed
+// corpus.
+func AddFiles(f *testing.F, pattern string) {
+	files, err := filepath.Glob(pattern)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, name := range files {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(data))
 	}
 }

@@ -19,7 +19,7 @@ func TestErrors(t *testing.T) {
 		{"empty", "# nothing\n\n", "x.cf: empty configuration"},
 		{"unclosed quote", "primary = \"10.0.0.1\n", "x.cf:1: quotation mismatch"},
 		{"no equals", "primary 10.0.0.1\n", "x.cf:1: primary: equal (=) expected"},
-		{"equals glued", "keepalive=6\n", "x.cf:1: keepalive=6: unknown command"},
+		{"equals glued", "keepalive=6\n", `x.cf:1: keepalive=6: equal (=) expected as a word of its own: write "keepalive = 6"`},
 		{"missing value", "keepalive =\n", "x.cf:1: keepalive: missing arguments"},
 		{"extra value", "keepalive = 6 # seconds\n", "x.cf:1: keepalive: unexpected arguments: takes one value, got 3"},
 		{"integer", "keepalive = six\n", `x.cf:1: keepalive: integer expected (got "six")`},

@@ -3,8 +3,6 @@ package piranha
 import (
 	"errors"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/ulvs/ulvs/config"
@@ -16,14 +14,7 @@ import (
 // edits accept in order and one health entry per service naming its
 // dests, each with one nanny check whose timing is set.
 func FuzzParse(f *testing.F) {
-	files, _ := filepath.Glob("testdata/*.cf")
-	for _, name := range files {
-		data, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(string(data))
-	}
+	configtest.AddFiles(f, "testdata/*.cf")
 	f.Add(virtualWith("fwmark = 3\nprotocol = udp\npersistent = 5\npmask = 255.255.0.0\nsorry_server = 10.0.0.9\n", "port = 99\nweight = 0\n"))
 	f.Add("network = nat\nnat_router = 1.2.3.4 e:1\nnat_nmask = 255.255.255.0\nfailover x {\n}\n")
 	f.Fuzz(func(t *testing.T, text string) {

@@ -1,9 +1,7 @@
 package piranha
 
 import (
-	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -12,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ulvs/ulvs/config"
+	"github.com/ulvs/ulvs/config/names"
 	"github.com/ulvs/ulvs/vs"
 )
 
@@ -33,41 +32,9 @@ const (
 
 // Options are the name look-ups Parse makes. The zero value uses the
 // system's: host names through the resolver (/etc/hosts, DNS), service
-// names through /etc/services, as Piranha's gethostbyname and
-// getservbyname do. Tests pass maps.
-type Options struct {
-	// LookupHost returns the IPv4 address of a host name.
-	LookupHost func(name string) (netip.Addr, error)
-	// LookupPort returns the port of a service name for "tcp" or "udp".
-	LookupPort func(name, proto string) (uint16, error)
-}
-
-func (o *Options) fill() {
-	if o.LookupHost == nil {
-		o.LookupHost = SystemLookupHost
-	}
-	if o.LookupPort == nil {
-		o.LookupPort = func(name, proto string) (uint16, error) {
-			p, err := net.LookupPort(proto, name)
-			return uint16(p), err
-		}
-	}
-}
-
-// SystemLookupHost resolves a host name to its first IPv4 address with
-// the system's resolver, waiting at most 10 seconds.
-func SystemLookupHost(name string) (netip.Addr, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip4", name)
-	if err != nil {
-		return netip.Addr{}, err
-	}
-	if len(addrs) == 0 {
-		return netip.Addr{}, fmt.Errorf("no IPv4 address for %s", name)
-	}
-	return addrs[0].Unmap(), nil
-}
+// names in /etc/services, as Piranha's gethostbyname and getservbyname
+// do. Tests pass maps.
+type Options = names.Resolver
 
 // Load reads and parses the lvs.cf at path with the system's look-ups.
 func Load(path string) (*config.File, error) {
@@ -82,7 +49,7 @@ func Load(path string) (*config.File, error) {
 // returned error is a *config.Error with the file and line of the first
 // problem. data is not retained; the File belongs to the caller.
 func Parse(path string, data []byte, opts Options) (*config.File, error) {
-	opts.fill()
+	opts.Fill()
 	p := &parser{
 		path: path,
 		opts: opts,
@@ -262,7 +229,7 @@ func (p *parser) host(l *line, s string) (netip.Addr, bool) {
 
 // unicast checks an address a real or virtual server can have.
 func (p *parser) unicast(l *line, a netip.Addr) bool {
-	if a.IsUnspecified() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+	if !config.Unicast(a) {
 		p.errorf(l.num, l.keyword(), "%s is not a unicast address", a)
 		return false
 	}
@@ -480,6 +447,10 @@ func (p *parser) global(l *line) {
 			p.warnf(l.num, "%s is a failover-service (fos) setting for shared storage: not used with service = lvs", kw)
 		}
 	default:
+		if k, v, ok := strings.Cut(kw, "="); ok {
+			p.errorf(l.num, kw, "equal (=) expected as a word of its own: write \"%s = %s\" (Piranha refuses %q too)", k, v, kw)
+			return
+		}
 		p.errorf(l.num, kw, "unknown command %q in the global section (Piranha refuses it too)", kw)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/ulvs/ulvs/config"
+	"github.com/ulvs/ulvs/config/configtest"
 	"github.com/ulvs/ulvs/vs"
 )
 
@@ -118,26 +119,9 @@ func TestSeed001(t *testing.T) {
 		"lvs.cf:38: virtual FTP: fwmark 21: the marks must come from iptables rules",
 		"lvs.cf:4: pulse failover is not run by ulvs yet",
 	}
-	checkWarnings(t, f, wantWarn)
+	configtest.CheckWarnings(t, f, wantWarn)
 	if f.Format != Format || f.Path != "lvs.cf" || f.Socket != config.DefaultSocket {
 		t.Errorf("Format %q Path %q Socket %q", f.Format, f.Path, f.Socket)
-	}
-}
-
-// checkWarnings wants exactly len(want) warnings, each starting with its
-// entry.
-func checkWarnings(t *testing.T, f *config.File, want []string) {
-	t.Helper()
-	var got []string
-	for _, w := range f.Warnings {
-		got = append(got, w.String())
-	}
-	ok := len(got) == len(want)
-	for i := 0; ok && i < len(want); i++ {
-		ok = strings.HasPrefix(got[i], want[i])
-	}
-	if !ok {
-		t.Errorf("warnings:\n got %q\nwant prefixes %q", got, want)
 	}
 }
 
@@ -218,7 +202,7 @@ func TestSettings(t *testing.T) {
 				if c := f.Health[0].Reals[0].Checks[0]; c.ConnectPort != 80 || c.Send != "" || c.Expect != "" {
 					t.Errorf("check %+v (port 8080: no default HTTP check)", c)
 				}
-				checkWarnings(t, f, []string{"x.cf:2: nat_router 10.77.1.1 is not brought up by ulvs"})
+				configtest.CheckWarnings(t, f, []string{"x.cf:2: nat_router 10.77.1.1 is not brought up by ulvs"})
 			}},
 		{"tunnel", "network = tunnel\n" + strings.TrimPrefix(global(""), ""), func(t *testing.T, f *config.File) {
 			// the later network = direct wins: Piranha keeps the last.
@@ -239,7 +223,7 @@ func TestSettings(t *testing.T) {
 				if c := f.Health[0].Reals[0].Checks[0]; c.ConnectPort != 2121 {
 					t.Errorf("check port %d, want the server's 2121", c.ConnectPort)
 				}
-				checkWarnings(t, f, []string{"x.cf:11: server rs1: port 2121 differs from virtual web's port 21, which Route keeps"})
+				configtest.CheckWarnings(t, f, []string{"x.cf:11: server rs1: port 2121 differs from virtual web's port 21, which Route keeps"})
 			}},
 		{"server address by name", virtualWith("", "") + "", func(t *testing.T, f *config.File) {
 			if f.Rules.Services[0].Dests[0].Addr != addr("10.77.0.11") {
@@ -297,7 +281,7 @@ func TestSettings(t *testing.T) {
 			if n := len(f.Rules.Services[0].Dests); n != 0 {
 				t.Errorf("%d dests, want 0", n)
 			}
-			checkWarnings(t, f, []string{"x.cf:2: virtual web has no active real servers"})
+			configtest.CheckWarnings(t, f, []string{"x.cf:2: virtual web has no active real servers"})
 		}},
 		{"comments, CRLF, tabs and quotes", "# lvs.cf\r\n\tnetwork\t=\tdirect\r\n\r\n  # x\nvirtual 'web' {\nactive = 1\naddress = 10.77.0.100 eth0\nexpect = 'say \"hi\"'\nserver rs1 {\naddress = 10.77.0.11\nactive = 1\n}\n}\n",
 			func(t *testing.T, f *config.File) {
@@ -307,22 +291,22 @@ func TestSettings(t *testing.T) {
 				}
 			}},
 		{"failover block", global("failover ftp {\nactive = 1\naddress = 10.77.0.9 eth0:3\nstart_cmd = \"/etc/init.d/vsftpd start\"\n}\n"), func(t *testing.T, f *config.File) {
-			checkWarnings(t, f, []string{"x.cf:1: failover ftp is not run"})
+			configtest.CheckWarnings(t, f, []string{"x.cf:1: failover ftp is not run"})
 		}},
 		{"no network", "virtual web {\nactive = 1\naddress = 10.77.0.100 eth0:1\nserver rs1 {\naddress = 10.77.0.11\nactive = 1\n}\n}\n", func(t *testing.T, f *config.File) {
 			if m := f.Rules.Services[0].Dests[0].Method; m != vs.Masq {
 				t.Errorf("method %v, want Piranha's default NAT", m)
 			}
-			checkWarnings(t, f, []string{"x.cf: no network setting: Piranha's default is nat"})
+			configtest.CheckWarnings(t, f, []string{"x.cf: no network setting: Piranha's default is nat"})
 		}},
 		{"duplicate server", virtualWith("server rs1b {\naddress = rs1\nactive = 1\n}\n", ""), func(t *testing.T, f *config.File) {
 			if n := len(f.Rules.Services[0].Dests); n != 1 {
 				t.Errorf("%d dests", n)
 			}
-			checkWarnings(t, f, []string{"x.cf:9: server rs1: 10.77.0.11:80 is already a real server"})
+			configtest.CheckWarnings(t, f, []string{"x.cf:9: server rs1: 10.77.0.11:80 is already a real server"})
 		}},
 		{"warned settings", global("ipvsadm = /sbin/ipvsadm\nsync = 1\nsyncdaemon = 1\nprimary_shared = /dev/sdb\n") + "", func(t *testing.T, f *config.File) {
-			checkWarnings(t, f, []string{"x.cf:1: ipvsadm = /sbin/ipvsadm is not used", "x.cf:2: sync = 1", "x.cf:4: primary_shared is a failover-service", "x.cf:3: syncdaemon = 1"})
+			configtest.CheckWarnings(t, f, []string{"x.cf:1: ipvsadm = /sbin/ipvsadm is not used", "x.cf:2: sync = 1", "x.cf:4: primary_shared is a failover-service", "x.cf:3: syncdaemon = 1"})
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
