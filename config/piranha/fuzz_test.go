@@ -40,7 +40,7 @@ func FuzzParse(f *testing.F) {
 					t.Fatalf("real %+v does not match dest %+v", r, s.Dests[j])
 				}
 				c := r.Checks[0]
-				if c.Kind != config.CheckNanny || c.Timeout <= 0 || c.Reentry <= 0 || c.ConnectPort == 0 && s.Port != 0 {
+				if c.Kind != config.CheckNanny || c.Timeout <= 0 || c.Reentry <= 0 || c.ConnectPort == 0 && r.Port == 0 {
 					t.Fatalf("check %+v", c)
 				}
 			}

@@ -60,7 +60,8 @@ var eq = cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{})
 
 func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
-// nanny is the check lvs.cf's seed virtuals give each server.
+// nanny is the check lvs.cf's seed virtuals give each server; port is
+// its ConnectPort (0: the dest's).
 func nanny(port uint16, send, expect string) config.Check {
 	return config.Check{
 		Kind: config.CheckNanny, ConnectPort: port, Send: send, Expect: expect,
@@ -88,8 +89,8 @@ func TestSeed001(t *testing.T) {
 	get := "GET / HTTP/1.0\r\n\r\n"
 	wantHealth := []config.VirtualHealth{
 		{Service: web.Key(), DelayLoop: 6 * time.Second, Alpha: true, Quorum: 1, Reals: []config.RealHealth{
-			{Addr: addr("192.168.56.103"), Port: 80, Checks: []config.Check{nanny(80, get, "HTTP")}},
-			{Addr: addr("192.168.56.104"), Port: 80, Checks: []config.Check{nanny(80, get, "HTTP")}},
+			{Addr: addr("192.168.56.103"), Port: 80, Checks: []config.Check{nanny(0, get, "HTTP")}},
+			{Addr: addr("192.168.56.104"), Port: 80, Checks: []config.Check{nanny(0, get, "HTTP")}},
 		}},
 		{Service: ftp.Key(), DelayLoop: 6 * time.Second, Alpha: true, Quorum: 1, Reals: []config.RealHealth{
 			{Addr: addr("192.168.56.103"), Checks: []config.Check{nanny(21, "quit", "220")}},
@@ -199,7 +200,7 @@ func TestSettings(t *testing.T) {
 				if f.Pulse.NATRouter != netip.MustParsePrefix("10.77.1.1/24") || f.Pulse.NATRouterDevice != "eth1:1" {
 					t.Errorf("nat router %v %q", f.Pulse.NATRouter, f.Pulse.NATRouterDevice)
 				}
-				if c := f.Health[0].Reals[0].Checks[0]; c.ConnectPort != 80 || c.Send != "" || c.Expect != "" {
+				if c := f.Health[0].Reals[0].Checks[0]; c.ConnectPort != 0 || c.Send != "" || c.Expect != "" {
 					t.Errorf("check %+v (port 8080: no default HTTP check)", c)
 				}
 				configtest.CheckWarnings(t, f, []string{"x.cf:2: nat_router 10.77.1.1 is not brought up by ulvs"})

@@ -432,7 +432,9 @@ func (p *parser) service(v *virtual) (config.Service, *config.VirtualHealth, boo
 		}
 		svc.Dests = append(svc.Dests, d)
 		ck := config.NewCheck(config.CheckNanny)
-		ck.ConnectPort = rport
+		if d.Port != rport {
+			ck.ConnectPort = rport // nanny checks the server's port, which a DR/TUN fwmark dest lacks
+		}
 		ck.Warmup = 0 // nanny checks at once
 		ck.Send, ck.Expect, ck.UseRegex = send, expect, v.useRegex
 		ck.SendProgram = v.sendProgram
