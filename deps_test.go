@@ -35,11 +35,12 @@ var forbidden = map[string][]string{
 	// else: they import config and vs only among ulvs packages. Each new
 	// format (config/keepalived, Piranha's) gets the same line. config/load
 	// dispatches to the file formats, so it may import them.
-	"config/ipvsadm":  formatForbidden,
-	"config/tomlfile": formatForbidden,
-	"config/piranha":  formatForbidden,
-	"config/lvsdr":    formatForbidden,
-	"config/names":    formatForbidden,
+	"config/ipvsadm":    formatForbidden,
+	"config/tomlfile":   formatForbidden,
+	"config/keepalived": formatForbidden,
+	"config/piranha":    formatForbidden,
+	"config/lvsdr":      formatForbidden,
+	"config/names":      formatForbidden,
 	"config/load": {"engine", "conntrack", "forward", "sched", "arp", "pkt", "ctl", "director", "adm", "lab", "metrics",
 		"healthcheck", "estimator", "realserver", "bench", "config/ipvsadm"},
 
@@ -50,6 +51,14 @@ var forbidden = map[string][]string{
 	// (pkt stays allowed: PING_CHECK may build its ICMP with it.)
 	"healthcheck": {"engine", "director", "conntrack", "forward", "sched", "arp", "ctl", "adm", "lab", "metrics",
 		"estimator", "realserver", "bench", "config/ipvsadm", "config/tomlfile", "config/load"},
+
+	// The failover protocols (VRRP, IPVS connection sync) are wire formats
+	// and state machines: the director drives them and applies what they
+	// decide; they know nothing of the table, the daemon or the formats.
+	"vrrp": {"vs", "sched", "conntrack", "forward", "arp", "engine", "config", "ctl", "director", "adm", "lab",
+		"metrics", "healthcheck", "estimator", "realserver", "bench", "ipvssync"},
+	"ipvssync": {"vs", "sched", "conntrack", "forward", "arp", "engine", "config", "ctl", "director", "adm", "lab",
+		"metrics", "healthcheck", "estimator", "realserver", "bench", "vrrp"},
 }
 
 // formatForbidden is what a file-format package (config/*) must not

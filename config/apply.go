@@ -105,7 +105,7 @@ func (r *Rules) Apply(c Command) error {
 		if j >= 0 {
 			return fmt.Errorf("%s: %w", what, ErrDestExists)
 		}
-		if !unicast(d.Addr) {
+		if !Unicast(d.Addr) {
 			return fmt.Errorf("%s: address not unicast: %w", what, ErrInvalid)
 		}
 		svc.Dests = append(slices.Clip(svc.Dests), d)
@@ -148,9 +148,12 @@ func checkServiceParams(c *Command) error {
 	return nil
 }
 
-// unicast reports whether a is a real server address the kernel accepts
-// (ip_vs_new_dest: inet_addr_type must be RTN_UNICAST or RTN_LOCAL).
-func unicast(a netip.Addr) bool {
+// Unicast reports whether a is a real server address the kernel accepts
+// (ip_vs_new_dest: inet_addr_type must be RTN_UNICAST or RTN_LOCAL): an
+// IPv4 address neither 0.0.0.0/8, multicast nor the broadcast address.
+// The file formats hold virtual addresses to it too (ulvs answers ARP
+// for them).
+func Unicast(a netip.Addr) bool {
 	if !a.Is4() || a.IsUnspecified() || a.IsMulticast() {
 		return false
 	}

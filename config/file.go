@@ -54,6 +54,11 @@ type File struct {
 	// whose configuration says nothing of health has no entry. An entry
 	// lists every real server of its service, in order, checks or not.
 	Health []VirtualHealth
+	// VRRP are the failover instances (vrrp.go): keepalived.conf's
+	// vrrp_instance blocks, the TOML file's [[vrrp_instance]] tables.
+	VRRP []VRRPInstance
+	// Sync is keepalived's lvs_sync_daemon; nil when not configured.
+	Sync *SyncDaemon
 	// Global is keepalived's global_defs (keepalived.conf only).
 	Global Global
 	// Pulse is Piranha's director pair and heartbeat (lvs.cf only; nil

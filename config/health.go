@@ -1,7 +1,10 @@
 package config
 
 import (
+	"cmp"
+	"math"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/ulvs/ulvs/vs"
@@ -92,8 +95,9 @@ const (
 type Check struct {
 	Kind CheckKind
 
-	// Where to connect: ConnectIP (invalid: the real server's address)
-	// and ConnectPort (0: the real server's port), from BindTo (invalid:
+	// Where to connect: ConnectIP and ConnectPort (ResolveHealth fills
+	// in the real server's address and port when the file names none;
+	// invalid and 0 before it), from BindTo (invalid:
 	// the kernel's choice among the director's own addresses, never the
 	// VIP) and BindPort (0: any). BindIf is bind_if. FwMark marks the
 	// probe's packets (fwmark).
@@ -148,7 +152,9 @@ type Check struct {
 	// replaced by the server's address and compare its output. Proto is
 	// the virtual's protocol. A server is declared down after failing for
 	// Timeout and back after Reentry of success (Piranha's timeout,
-	// reentry); QuiesceServer resets connection counts on its return.
+	// reentry). QuiesceServer is Piranha's quiesce_server (reset the
+	// least-connection counts when the server returns); the checker
+	// refuses it, since ulvs's counts follow its connection table.
 	Send          string
 	Expect        string
 	UseRegex      bool
@@ -242,6 +248,19 @@ type Warning struct {
 	File string
 	Line int
 	Msg  string
+}
+
+// SortWarnings puts warnings of one file in line order, keeping the order
+// of those on the same line; warnings about the whole file (line 0) go
+// last.
+func SortWarnings(ws []Warning) {
+	key := func(w Warning) int {
+		if w.Line == 0 {
+			return math.MaxInt
+		}
+		return w.Line
+	}
+	slices.SortStableFunc(ws, func(a, b Warning) int { return cmp.Compare(key(a), key(b)) })
 }
 
 // String returns "file:line: msg".

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"time"
 )
 
@@ -104,6 +105,11 @@ func NewCheck(k CheckKind) Check {
 //     and DelayBeforeRetry the kind's default (DelayBeforeRetry 0 meaning
 //     the check's DelayLoop, as DNS_CHECK has it), for Warmup the check's
 //     DelayLoop;
+//   - where a check connects (every kind but MISC_CHECK and nanny):
+//     ConnectIP invalid becomes the real server's address and ConnectPort
+//     0 its port (keepalived's checker starts from the real server's
+//     address; a real server without a port, of a fwmark service, leaves
+//     ConnectPort 0 for the format to refuse);
 //   - fields only some kinds have: MiscTimeout 0 becomes the service's
 //     DelayLoop (check_misc.c), HTTPProtocol "1.0", an HTTP URL without
 //     status codes 200-299, Virtualhost "" the service's, HeloName
@@ -112,7 +118,9 @@ func NewCheck(k CheckKind) Check {
 //     service, whose key says TCP while the check may be UDP).
 //
 // Settings a kind does not use are left zero: ConnectTimeout of MISC_CHECK
-// and nanny checks (no connection of their own), Retry and
+// and nanny checks (no connection of their own, and ConnectIP and
+// ConnectPort stay as given), ConnectPort and BindPort of PING_CHECK
+// (keepalived takes and ignores them), Retry and
 // DelayBeforeRetry of nanny checks (Piranha's Timeout and Reentry instead).
 // Nanny's Timeout and Reentry have no default here: lvs.cf and the TOML
 // file must give them. ResolveHealth is idempotent.
@@ -131,14 +139,44 @@ func ResolveHealth(vh *VirtualHealth, inherited []Timing) {
 		if i < len(inherited) {
 			up = inherited[i]
 		}
-		for j := range vh.Reals[i].Checks {
-			vh.Reals[i].Checks[j].resolve(vh, up)
+		rh := &vh.Reals[i]
+		for j := range rh.Checks {
+			rh.Checks[j].resolve(vh, rh, up)
 		}
 	}
 }
 
-// resolve applies ResolveHealth's rules to one check.
-func (c *Check) resolve(vh *VirtualHealth, up Timing) {
+// KindDefaults returns the retry and delay_before_retry keepalived 2.2.7
+// gives a checker of kind k that neither it nor its real_server and
+// virtual_server blocks set (check_api.c queue_checker, and the kinds'
+// own in check_http.c, check_misc.c, check_dns.c). A delayBeforeRetry of
+// 0 means the checker's delay_loop. Nanny checks have neither: 0, 0.
+func KindDefaults(k CheckKind) (retry int, delayBeforeRetry time.Duration) {
+	switch k {
+	case CheckHTTP, CheckSSL:
+		return DefaultRetry, DefaultHTTPDelayRetry
+	case CheckMisc:
+		return 0, DefaultDelayBeforeRetry
+	case CheckDNS:
+		return DefaultDNSRetry, 0
+	case CheckNanny:
+		return 0, 0
+	}
+	return DefaultRetry, DefaultDelayBeforeRetry
+}
+
+// connects reports whether checks of kind k open a connection of their
+// own, to ConnectIP (and ConnectPort, but for PING_CHECK).
+func (k CheckKind) connects() bool {
+	switch k {
+	case CheckTCP, CheckHTTP, CheckSSL, CheckSMTP, CheckDNS, CheckUDP, CheckPing:
+		return true
+	}
+	return false
+}
+
+// resolve applies ResolveHealth's rules to one check of real server rh.
+func (c *Check) resolve(vh *VirtualHealth, rh *RealHealth, up Timing) {
 	inherit := func(own, fromBlocks, last time.Duration) time.Duration {
 		switch {
 		case own != Unset:
@@ -151,15 +189,7 @@ func (c *Check) resolve(vh *VirtualHealth, up Timing) {
 	c.DelayLoop = inherit(c.DelayLoop, up.DelayLoop, vh.DelayLoop)
 	c.Warmup = inherit(c.Warmup, up.Warmup, c.DelayLoop)
 
-	retry, delay := DefaultRetry, DefaultDelayBeforeRetry
-	switch c.Kind {
-	case CheckHTTP, CheckSSL:
-		delay = DefaultHTTPDelayRetry
-	case CheckMisc:
-		retry = 0
-	case CheckDNS:
-		retry, delay = DefaultDNSRetry, 0
-	}
+	retry, delay := KindDefaults(c.Kind)
 	if delay == 0 {
 		delay = c.DelayLoop
 	}
@@ -174,10 +204,19 @@ func (c *Check) resolve(vh *VirtualHealth, up Timing) {
 		}
 		c.DelayBeforeRetry = inherit(c.DelayBeforeRetry, up.DelayBeforeRetry, delay)
 	}
-	if c.Kind == CheckMisc || c.Kind == CheckNanny {
-		c.ConnectTimeout = 0
-	} else {
+	if c.Kind.connects() {
 		c.ConnectTimeout = inherit(c.ConnectTimeout, up.ConnectTimeout, DefaultConnectTimeout)
+		if !c.ConnectIP.IsValid() {
+			c.ConnectIP = rh.Addr
+		}
+		if c.ConnectPort == 0 {
+			c.ConnectPort = rh.Port
+		}
+		if c.Kind == CheckPing {
+			c.ConnectPort, c.BindPort = 0, 0
+		}
+	} else {
+		c.ConnectTimeout = 0
 	}
 
 	switch c.Kind {
@@ -192,6 +231,7 @@ func (c *Check) resolve(vh *VirtualHealth, up Timing) {
 			if len(c.URLs[k].StatusCodes) == 0 {
 				c.URLs[k].StatusCodes = []StatusRange{{First: DefaultStatusFirst, Last: DefaultStatusLast}}
 			}
+			c.URLs[k].StatusCodes = MergeStatus(c.URLs[k].StatusCodes)
 		}
 	case CheckMisc:
 		if c.MiscTimeout == 0 {
@@ -220,4 +260,25 @@ func (c *Check) resolve(vh *VirtualHealth, up Timing) {
 	if c.MaxReplyLength == Unset {
 		c.MaxReplyLength = 0
 	}
+}
+
+// MergeStatus sorts status-code ranges and merges overlapping and adjacent
+// ones: the set keepalived's status_code bitmap holds, so that the same
+// codes always read as the same ranges whichever file named them. It
+// reorders rs in place and returns it shortened.
+func MergeStatus(rs []StatusRange) []StatusRange {
+	if len(rs) == 0 {
+		return rs
+	}
+	slices.SortFunc(rs, func(a, b StatusRange) int { return a.First - b.First })
+	out := rs[:1]
+	for _, r := range rs[1:] {
+		last := &out[len(out)-1]
+		if r.First <= last.Last+1 {
+			last.Last = max(last.Last, r.Last)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }

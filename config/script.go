@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -8,24 +9,48 @@ import (
 
 // ParseScript splits a configured command line into a Script the way
 // keepalived 2.2.7 does for notify scripts and misc_path
-// (lib/parser.c, alloc_strvec_quoted_escaped): words are separated by
-// white space; double or single quotes group text with white space into
-// one word (and may be joined to unquoted text, as in a shell); a
-// backslash escapes the next character, inside quotes too, with C's
-// escapes (\n, \t, \a, \b, \f, \r, \v, \E for ESC, \cX for control-X,
-// \NNN octal, \xHH hex). Text keeps the string as given.
+// (lib/notify.c set_script_params_array: SplitWords on the script's
+// text). Text keeps the string as given.
 //
-// An empty command, an unterminated quote, a trailing backslash and a NUL
-// byte (which keepalived would silently cut at) are errors.
+// An empty command and an empty program name (a first word of just two
+// quotes, which keepalived takes and then fails to run) are errors, as
+// are SplitWords' errors.
 func ParseScript(text string) (Script, error) {
-	var argv []string
+	argv, err := SplitWords(text)
+	if err != nil {
+		return Script{}, fmt.Errorf("script %q: %w", text, err)
+	}
+	if len(argv) == 0 {
+		return Script{}, errors.New("empty script: name a program")
+	}
+	if argv[0] == "" {
+		return Script{}, fmt.Errorf("script %q: the program name is empty", text)
+	}
+	return Script{Argv: argv, Text: text}, nil
+}
+
+// SplitWords splits text into words the way keepalived 2.2.7 does
+// (lib/parser.c, alloc_strvec_quoted_escaped), which it uses both for a
+// script's command line and for the configuration line that names the
+// script: words are separated by white space; double or single quotes
+// group text with white space into one word (and may be joined to
+// unquoted text, as in a shell); a backslash escapes the next character,
+// inside quotes too, with C's escapes (\n, \t, \a, \b, \f, \r, \v, \E for
+// ESC, \cX for control-X, \NNN octal, \xHH hex; \x takes every hex digit
+// that follows and keeps the low 8 bits, as keepalived does).
+//
+// An unterminated quote, a trailing backslash and a NUL byte in a word
+// (which keepalived would silently cut the word at) are errors. Blank
+// text gives no words and no error.
+func SplitWords(text string) ([]string, error) {
+	var words []string
 	i := 0
 	for {
 		for i < len(text) && isScriptSpace(text[i]) {
 			i++
 		}
 		if i == len(text) {
-			break
+			return words, nil
 		}
 		var word []byte
 		var quote byte
@@ -36,7 +61,7 @@ func ParseScript(text string) (Script, error) {
 			case c == '\\':
 				b, n, err := scriptEscape(text[i+1:])
 				if err != nil {
-					return Script{}, fmt.Errorf("script %q: %w", text, err)
+					return nil, err
 				}
 				word = append(word, b)
 				i += 1 + n
@@ -55,17 +80,13 @@ func ParseScript(text string) (Script, error) {
 			i++
 		}
 		if quote != 0 {
-			return Script{}, fmt.Errorf("script %q: missing terminating %c", text, quote)
+			return nil, fmt.Errorf("missing terminating %c", quote)
 		}
-		if strings.IndexByte(string(word), 0) >= 0 {
-			return Script{}, fmt.Errorf("script %q: a word contains a NUL byte", text)
+		if bytes.IndexByte(word, 0) >= 0 {
+			return nil, errors.New("a word contains a NUL byte")
 		}
-		argv = append(argv, string(word))
+		words = append(words, string(word))
 	}
-	if len(argv) == 0 {
-		return Script{}, errors.New("empty script: name a program")
-	}
-	return Script{Argv: argv, Text: text}, nil
 }
 
 // isScriptSpace is keepalived's WHITE_SPACE_STR.

@@ -26,6 +26,9 @@ func TestParseScript(t *testing.T) {
 		{text: `/bin/x 'open`, wantErr: "missing terminating '"},
 		{text: `/bin/x end\`, wantErr: "a backslash ends it"},
 		{text: `/bin/x \0`, wantErr: "NUL byte"},
+		// keepalived takes an empty first word and then fails to run it.
+		{text: `"" -x`, wantErr: "the program name is empty"},
+		{text: `''`, wantErr: "the program name is empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.text, func(t *testing.T) {
@@ -40,6 +43,35 @@ func TestParseScript(t *testing.T) {
 				t.Fatalf("ParseScript(%q) = %q (text %q), %v; want %q", tt.text, got.Argv, got.Text, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestSplitWords: the line-level split keepalived makes of a script
+// keyword's line (notify_up "/bin/x a" user), blank text, and the errors
+// without a script's prefix.
+func TestSplitWords(t *testing.T) {
+	tests := []struct {
+		text    string
+		want    []string
+		wantErr string
+	}{
+		{text: `notify_up "/bin/echo 'a b'" nobody`, want: []string{"notify_up", "/bin/echo 'a b'", "nobody"}},
+		{text: `misc_path "/bin/x \"q\""`, want: []string{"misc_path", `/bin/x "q"`}},
+		{text: " \t\n", want: nil},
+		{text: `a "b`, wantErr: `missing terminating "`},
+		{text: `a\`, wantErr: "a backslash ends it"},
+	}
+	for _, tt := range tests {
+		got, err := SplitWords(tt.text)
+		if tt.wantErr != "" {
+			if err == nil || err.Error() != tt.wantErr && !strings.HasPrefix(err.Error(), tt.wantErr) {
+				t.Errorf("SplitWords(%q) = %q, %v; want error %q", tt.text, got, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, tt.want) {
+			t.Errorf("SplitWords(%q) = %q, %v; want %q", tt.text, got, err, tt.want)
+		}
 	}
 }
 

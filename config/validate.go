@@ -202,9 +202,3 @@ func ParseNetmask(s string) (netip.Addr, bool) {
 	}
 	return a, true
 }
-
-// Unicast reports whether a can be a real server's address: what
-// Rules.Apply accepts for a dest (the kernel's ip_vs_new_dest takes
-// unicast and local addresses only), for the formats to refuse with their
-// own line.
-func Unicast(a netip.Addr) bool { return unicast(a) }

@@ -1,6 +1,8 @@
 package conntrack
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,211 +61,89 @@ func TestTCPRowPrecedence(t *testing.T) {
 	}
 }
 
-// step is one packet of a scenario and what must hold after it.
-type step struct {
-	dir       Direction
-	flags     uint8
-	state     State
-	active    int32
-	inact     int32
-	timeout   time.Duration
-	noOutput  bool
-	startFlag bool // the step is Insert itself: dir and flags unused
+// walkTimeouts are the kernel's default TCP timeouts per state
+// (ip_vs_proto_tcp.c tcp_timeouts), which a walk expects after each step.
+var walkTimeouts = map[State]time.Duration{
+	StateNone: 2 * time.Second, StateEstablished: 15 * time.Minute, StateSynSent: 2 * time.Minute,
+	StateSynRecv: time.Minute, StateFinWait: 2 * time.Minute, StateTimeWait: 2 * time.Minute,
+	StateClose: 10 * time.Second, StateCloseWait: time.Minute, StateLastAck: 30 * time.Second,
+	StateListen: 2 * time.Minute, StateSynAck: 2 * time.Minute,
 }
 
+// walkActive are the states a connection counts as active in
+// (ip_vs_proto_tcp.c set_tcp_state: not IP_VS_CONN_F_INACTIVE).
+var walkActive = map[State]bool{StateSynSent: true, StateSynRecv: true, StateEstablished: true, StateSynAck: true}
+
+// walkFlags are the segment names a walk uses.
+var walkFlags = map[string]uint8{
+	"SYN": TCPSyn, "SYNACK": TCPSyn | TCPAck, "ACK": TCPAck, "PSHACK": TCPPsh | TCPAck,
+	"FINACK": TCPFin | TCPAck, "RST": TCPRst, "RSTACK": TCPRst | TCPAck, "PSH": TCPPsh,
+}
+
+var walkDirs = map[string]Direction{"in": Input, "out": Output, "inonly": InputOnly}
+
+// walkStep is one packet of a walk and the state it must leave.
+type walkStep struct {
+	dir   Direction
+	flags uint8
+	state State
+	text  string
+}
+
+// parseWalk reads "in SYN SYN_RECV, out SYNACK SYN_RECV, ...": each step
+// a direction, the segment's flags and the state after it.
+func parseWalk(t *testing.T, walk string) []walkStep {
+	t.Helper()
+	names := map[string]State{}
+	for st := StateNone; st <= StateUDP; st++ {
+		names[st.String()] = st
+	}
+	var steps []walkStep
+	for _, text := range strings.Split(walk, ", ") {
+		f := strings.Fields(text)
+		dir, dok := walkDirs[f[0]]
+		flags, fok := walkFlags[f[1]]
+		st, sok := names[f[2]]
+		if len(f) != 3 || !dok || !fok || !sok {
+			t.Fatalf("bad walk step %q", text)
+		}
+		steps = append(steps, walkStep{dir, flags, st, text})
+	}
+	return steps
+}
+
+// TestStepScenarios walks connections through the IPVS TCP state table
+// (ip_vs_proto_tcp.c tcp_states, tcp_states_dos off) one packet at a time.
+// After Insert a connection is NONE, inactive, 2 s. After each step it
+// must be in the named state, counted active exactly in SYN_SENT,
+// SYN_RECV, ESTABLISHED and SYNACK, with that state's timeout; DR, TUN and
+// Local connections stay FlagNoOutput (the INPUT-ONLY table) until they
+// see an output packet.
 func TestStepScenarios(t *testing.T) {
-	const (
-		SYN    = TCPSyn
-		SYNACK = TCPSyn | TCPAck
-		ACK    = TCPAck
-		PSHACK = TCPPsh | TCPAck
-		FINACK = TCPFin | TCPAck
-		RST    = TCPRst
-		RSTACK = TCPRst | TCPAck
-	)
-	ins := step{startFlag: true, state: StateNone, inact: 1, timeout: 2 * time.Second}
-	insDR := ins
-	insDR.noOutput = true
+	const handshake = "in SYN SYN_RECV, out SYNACK SYN_RECV, in ACK ESTABLISHED"
 	tests := []struct {
-		name  string
-		dest  uint32
-		steps []step
+		name string
+		dest uint32
+		walk string
 	}{
-		{
-			name: "NAT handshake, data, client closes first",
-			dest: idMasq,
-			steps: []step{
-				ins,
-				{dir: Input, flags: SYN, state: StateSynRecv, active: 1, timeout: time.Minute},
-				{dir: Output, flags: SYNACK, state: StateSynRecv, active: 1, timeout: time.Minute},
-				{dir: Input, flags: ACK, state: StateEstablished, active: 1, timeout: 15 * time.Minute},
-				{dir: Input, flags: PSHACK, state: StateEstablished, active: 1, timeout: 15 * time.Minute},
-				{dir: Output, flags: PSHACK, state: StateEstablished, active: 1, timeout: 15 * time.Minute},
-				{dir: Input, flags: FINACK, state: StateCloseWait, inact: 1, timeout: time.Minute},
-				{dir: Output, flags: ACK, state: StateCloseWait, inact: 1, timeout: time.Minute},
-				{dir: Output, flags: FINACK, state: StateTimeWait, inact: 1, timeout: 2 * time.Minute},
-				{dir: Input, flags: ACK, state: StateTimeWait, inact: 1, timeout: 2 * time.Minute},
-			},
-		},
-		{
-			name: "NAT server closes first",
-			dest: idMasq,
-			steps: []step{
-				ins,
-				{dir: Input, flags: SYN, state: StateSynRecv, active: 1, timeout: time.Minute},
-				{dir: Output, flags: SYNACK, state: StateSynRecv, active: 1, timeout: time.Minute},
-				{dir: Input, flags: ACK, state: StateEstablished, active: 1, timeout: 15 * time.Minute},
-				{dir: Output, flags: FINACK, state: StateFinWait, inact: 1, timeout: 2 * time.Minute},
-				{dir: Input, flags: ACK, state: StateFinWait, inact: 1, timeout: 2 * time.Minute},
-				{dir: Input, flags: FINACK, state: StateTimeWait, inact: 1, timeout: 2 * time.Minute},
-			},
-		},
-		{
-			name: "DR uses the INPUT-ONLY table",
-			dest: idRoute,
-			steps: []step{
-				insDR,
-				{dir: Input, flags: SYN, state: StateSynRecv, active: 1, timeout: time.Minute, noOutput: true},
-				{dir: Input, flags: ACK, state: StateEstablished, active: 1, timeout: 15 * time.Minute, noOutput: true},
-				{dir: Input, flags: PSHACK, state: StateEstablished, active: 1, timeout: 15 * time.Minute, noOutput: true},
-				// INPUT would give CLOSE_WAIT; INPUT-ONLY gives FIN_WAIT.
-				{dir: Input, flags: FINACK, state: StateFinWait, inact: 1, timeout: 2 * time.Minute, noOutput: true},
-				{dir: Input, flags: ACK, state: StateFinWait, inact: 1, timeout: 2 * time.Minute, noOutput: true},
-				{dir: Input, flags: RST, state: StateClose, inact: 1, timeout: 10 * time.Second, noOutput: true},
-			},
-		},
-		{
-			name: "TUN passes InputOnly explicitly",
-			dest: idTunnel,
-			steps: []step{
-				insDR,
-				{dir: InputOnly, flags: SYN, state: StateSynRecv, active: 1, timeout: time.Minute, noOutput: true},
-				{dir: InputOnly, flags: ACK, state: StateEstablished, active: 1, timeout: 15 * time.Minute, noOutput: true},
-				{dir: InputOnly, flags: FINACK, state: StateFinWait, inact: 1, timeout: 2 * time.Minute, noOutput: true},
-				{dir: InputOnly, flags: FINACK, state: StateFinWait, inact: 1, timeout: 2 * time.Minute, noOutput: true},
-			},
-		},
-		{
-			name: "DR conn that sees an output packet leaves INPUT-ONLY",
-			dest: idRoute,
-			steps: []step{
-				insDR,
-				{dir: Input, flags: SYN, state: StateSynRecv, active: 1, timeout: time.Minute, noOutput: true},
-				{dir: Output, flags: SYNACK, state: StateSynRecv, active: 1, timeout: time.Minute},
-				{dir: Input, flags: ACK, state: StateEstablished, active: 1, timeout: 15 * time.Minute},
-				{dir: Input, flags: FINACK, state: StateCloseWait, inact: 1, timeout: time.Minute},
-			},
-		},
-		{
-			name: "FULLNAT sees both directions",
-			dest: idFullNAT,
-			steps: []step{
-				ins,
-				{dir: Input, flags: SYN, state: StateSynRecv, active: 1, timeout: time.Minute},
-				{dir: Input, flags: ACK, state: StateEstablished, active: 1, timeout: 15 * time.Minute},
-				{dir: Input, flags: FINACK, state: StateCloseWait, inact: 1, timeout: time.Minute},
-				{dir: Output, flags: FINACK, state: StateTimeWait, inact: 1, timeout: 2 * time.Minute},
-			},
-		},
-		{
-			name: "Local method counts as no output",
-			dest: idLocal,
-			steps: []step{
-				insDR,
-				{dir: Input, flags: SYN, state: StateSynRecv, active: 1, timeout: time.Minute, noOutput: true},
-			},
-		},
-		{
-			name: "SYN retransmits keep SYN_RECV and count once",
-			dest: idMasq,
-			steps: []step{
-				ins,
-				{dir: Input, flags: SYN, state: StateSynRecv, active: 1, timeout: time.Minute},
-				{dir: Input, flags: SYN, state: StateSynRecv, active: 1, timeout: time.Minute},
-				{dir: Input, flags: SYN, state: StateSynRecv, active: 1, timeout: time.Minute},
-			},
-		},
-		{
-			name: "client RST on an established NAT conn",
-			dest: idMasq,
-			steps: []step{
-				ins,
-				{dir: Input, flags: SYN, state: StateSynRecv, active: 1, timeout: time.Minute},
-				{dir: Input, flags: ACK, state: StateEstablished, active: 1, timeout: 15 * time.Minute},
-				{dir: Input, flags: RSTACK, state: StateClose, inact: 1, timeout: 10 * time.Second},
-				// A late ACK does not reopen it.
-				{dir: Input, flags: ACK, state: StateClose, inact: 1, timeout: 10 * time.Second},
-			},
-		},
-		{
-			name: "server refuses with RST in SYN_RECV",
-			dest: idMasq,
-			steps: []step{
-				ins,
-				{dir: Input, flags: SYN, state: StateSynRecv, active: 1, timeout: time.Minute},
-				{dir: Output, flags: RSTACK, state: StateClose, inact: 1, timeout: 10 * time.Second},
-			},
-		},
-		{
-			name: "client RST in SYN_RECV is ignored (INPUT rst sSR -> sSR)",
-			dest: idMasq,
-			steps: []step{
-				ins,
-				{dir: Input, flags: SYN, state: StateSynRecv, active: 1, timeout: time.Minute},
-				{dir: Input, flags: RST, state: StateSynRecv, active: 1, timeout: time.Minute},
-			},
-		},
-		{
-			name: "new SYN on TIME_WAIT reopens the connection",
-			dest: idMasq,
-			steps: []step{
-				ins,
-				{dir: Input, flags: SYN, state: StateSynRecv, active: 1, timeout: time.Minute},
-				{dir: Input, flags: ACK, state: StateEstablished, active: 1, timeout: 15 * time.Minute},
-				{dir: Input, flags: FINACK, state: StateCloseWait, inact: 1, timeout: time.Minute},
-				{dir: Output, flags: FINACK, state: StateTimeWait, inact: 1, timeout: 2 * time.Minute},
-				{dir: Input, flags: SYN, state: StateSynRecv, active: 1, timeout: time.Minute},
-				{dir: Output, flags: SYNACK, state: StateSynRecv, active: 1, timeout: time.Minute},
-				{dir: Input, flags: ACK, state: StateEstablished, active: 1, timeout: 15 * time.Minute},
-			},
-		},
-		{
-			name: "segment without RST/SYN/FIN/ACK closes",
-			dest: idMasq,
-			steps: []step{
-				ins,
-				{dir: Input, flags: SYN, state: StateSynRecv, active: 1, timeout: time.Minute},
-				{dir: Input, flags: ACK, state: StateEstablished, active: 1, timeout: 15 * time.Minute},
-				{dir: Input, flags: TCPPsh, state: StateClose, inact: 1, timeout: 10 * time.Second},
-			},
-		},
-		{
-			name: "ACK first (sloppy pickup) goes straight to ESTABLISHED",
-			dest: idMasq,
-			steps: []step{
-				ins,
-				{dir: Input, flags: ACK, state: StateEstablished, active: 1, timeout: 15 * time.Minute},
-			},
-		},
-		{
-			name: "SYN from the server side (active FTP) is SYN_SENT",
-			dest: idMasq,
-			steps: []step{
-				ins,
-				{dir: Output, flags: SYN, state: StateSynSent, active: 1, timeout: 2 * time.Minute},
-				{dir: Input, flags: SYNACK, state: StateEstablished, active: 1, timeout: 15 * time.Minute},
-			},
-		},
-		{
-			name: "CLOSE reopened by a server SYN; server RST in SYN_SENT is ignored",
-			dest: idMasq,
-			steps: []step{
-				ins,
-				{dir: Input, flags: FINACK, state: StateClose, inact: 1, timeout: 10 * time.Second},
-				{dir: Output, flags: SYN, state: StateSynSent, active: 1, timeout: 2 * time.Minute},
-				{dir: Output, flags: RST, state: StateSynSent, active: 1, timeout: 2 * time.Minute},
-			},
-		},
+		{"NAT handshake, data, client closes first", idMasq, handshake + ", in PSHACK ESTABLISHED, out PSHACK ESTABLISHED, in FINACK CLOSE_WAIT, out ACK CLOSE_WAIT, out FINACK TIME_WAIT, in ACK TIME_WAIT"},
+		{"NAT server closes first", idMasq, handshake + ", out FINACK FIN_WAIT, in ACK FIN_WAIT, in FINACK TIME_WAIT"},
+		// INPUT would give CLOSE_WAIT after the FIN; INPUT-ONLY gives FIN_WAIT.
+		{"DR uses the INPUT-ONLY table", idRoute, "in SYN SYN_RECV, in ACK ESTABLISHED, in PSHACK ESTABLISHED, in FINACK FIN_WAIT, in ACK FIN_WAIT, in RST CLOSE"},
+		{"TUN passes InputOnly explicitly", idTunnel, "inonly SYN SYN_RECV, inonly ACK ESTABLISHED, inonly FINACK FIN_WAIT, inonly FINACK FIN_WAIT"},
+		{"DR conn that sees an output packet leaves INPUT-ONLY", idRoute, handshake + ", in FINACK CLOSE_WAIT"},
+		{"FULLNAT sees both directions", idFullNAT, "in SYN SYN_RECV, in ACK ESTABLISHED, in FINACK CLOSE_WAIT, out FINACK TIME_WAIT"},
+		{"Local method counts as no output", idLocal, "in SYN SYN_RECV"},
+		{"SYN retransmits keep SYN_RECV and count once", idMasq, "in SYN SYN_RECV, in SYN SYN_RECV, in SYN SYN_RECV"},
+		// A late ACK does not reopen it.
+		{"client RST on an established NAT conn", idMasq, "in SYN SYN_RECV, in ACK ESTABLISHED, in RSTACK CLOSE, in ACK CLOSE"},
+		{"server refuses with RST in SYN_RECV", idMasq, "in SYN SYN_RECV, out RSTACK CLOSE"},
+		{"client RST in SYN_RECV is ignored (INPUT rst sSR -> sSR)", idMasq, "in SYN SYN_RECV, in RST SYN_RECV"},
+		{"new SYN on TIME_WAIT reopens the connection", idMasq, "in SYN SYN_RECV, in ACK ESTABLISHED, in FINACK CLOSE_WAIT, out FINACK TIME_WAIT, " + handshake},
+		{"segment without RST/SYN/FIN/ACK closes", idMasq, "in SYN SYN_RECV, in ACK ESTABLISHED, in PSH CLOSE"},
+		{"ACK first (sloppy pickup) goes straight to ESTABLISHED", idMasq, "in ACK ESTABLISHED"},
+		{"SYN from the server side (active FTP) is SYN_SENT", idMasq, "out SYN SYN_SENT, in SYNACK ESTABLISHED"},
+		{"CLOSE reopened by a server SYN; server RST in SYN_SENT is ignored", idMasq, "in FINACK CLOSE, out SYN SYN_SENT, out RST SYN_SENT"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -272,35 +152,44 @@ func TestStepScenarios(t *testing.T) {
 			tb := New(Config{Capacity: 64})
 			now := Tick(1000)
 			k := key(vs.TCP, 1)
-			var c *Conn
-			for i, s := range tc.steps {
-				if s.startFlag {
-					c = tb.Insert(k, 1, d, now)
-					if c == nil {
-						t.Fatal("Insert returned nil")
-					}
+			c := tb.Insert(k, 1, d, now)
+			if c == nil {
+				t.Fatal("Insert returned nil")
+			}
+			noOutput := tc.dest == idRoute || tc.dest == idTunnel || tc.dest == idLocal
+			check := func(what string, want State) {
+				t.Helper()
+				if c.State != want {
+					t.Errorf("%s: state %v, want %v", what, c.State, want)
+				}
+				var wantCounts counts
+				if walkActive[want] {
+					wantCounts.active = 1
 				} else {
-					if got := tb.Lookup(k, now, vt); got != c {
-						t.Fatalf("step %d: Lookup = %p, want %p", i, got, c)
-					}
-					tb.Step(c, s.dir, s.flags, now, d)
+					wantCounts.inact = 1
 				}
-				if c.State != s.state {
-					t.Errorf("step %d (%v %#x): state %v, want %v", i, s.dir, s.flags, c.State, s.state)
+				if got := countsOf(d); got != wantCounts {
+					t.Errorf("%s: counters %+v, want %+v", what, got, wantCounts)
 				}
-				if got, want := countsOf(d), (counts{s.active, s.inact}); got != want {
-					t.Errorf("step %d (%v %#x): counters %+v, want %+v", i, s.dir, s.flags, got, want)
+				if got := c.Remaining(now); got != walkTimeouts[want] {
+					t.Errorf("%s: timeout %v, want %v", what, got, walkTimeouts[want])
 				}
-				if got := c.Remaining(now); got != s.timeout {
-					t.Errorf("step %d (%v %#x): timeout %v, want %v", i, s.dir, s.flags, got, s.timeout)
+				if got := c.Flags&FlagNoOutput != 0; got != noOutput {
+					t.Errorf("%s: FlagNoOutput %v, want %v", what, got, noOutput)
 				}
-				if got := c.Flags&FlagNoOutput != 0; got != s.noOutput {
-					t.Errorf("step %d: FlagNoOutput %v, want %v", i, got, s.noOutput)
+				if got := c.Flags&FlagInactive != 0; got != (wantCounts.inact == 1) {
+					t.Errorf("%s: FlagInactive %v, want %v", what, got, !got)
 				}
-				if got, want := c.Flags&FlagInactive != 0, s.inact == 1; got != want {
-					t.Errorf("step %d: FlagInactive %v, want %v", i, got, want)
-				}
+			}
+			check("insert", StateNone)
+			for i, s := range parseWalk(t, tc.walk) {
 				now += 10
+				if got := tb.Lookup(k, now, vt); got != c {
+					t.Fatalf("step %d: Lookup = %p, want %p", i, got, c)
+				}
+				tb.Step(c, s.dir, s.flags, now, d)
+				noOutput = noOutput && s.dir != Output
+				check(fmt.Sprintf("step %d (%s)", i, s.text), s.state)
 			}
 			if got := d.State.Conns.Load(); got != 1 {
 				t.Errorf("Conns = %d, want 1", got)

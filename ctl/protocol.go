@@ -7,6 +7,7 @@ import (
 
 	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/healthcheck"
+	"github.com/ulvs/ulvs/vrrp"
 	"github.com/ulvs/ulvs/vs"
 )
 
@@ -85,6 +86,8 @@ type Snapshot struct {
 	// Checks are the health checks of the checked services, their
 	// servers and checkers (ulvs checks); ulvs-only.
 	Checks []healthcheck.VirtualStatus `json:",omitempty"`
+	// HA are the failover (VRRP) instances (ulvs ha); ulvs-only.
+	HA []vrrp.Status `json:",omitempty"`
 	// Interfaces holds the state of the director's interfaces;
 	// ulvs-only, shown by `ulvs stats` and Prometheus.
 	Interfaces []InterfaceStatus `json:",omitempty"`

@@ -18,6 +18,7 @@ import (
 	"github.com/ulvs/ulvs/engine"
 	"github.com/ulvs/ulvs/estimator"
 	"github.com/ulvs/ulvs/healthcheck"
+	"github.com/ulvs/ulvs/vrrp"
 	"github.com/ulvs/ulvs/vs"
 )
 
@@ -54,8 +55,13 @@ type Director struct {
 	comp      *compiler
 	resolvers []*ifaceResolver
 	rates     estimator.Table // rates.go
+	// haStandby and haAddrs are the failover state (SetHA): the addresses
+	// this director is a backup for, and every failover address.
+	haStandby, haAddrs []netip.Addr
 	// checks reports the health checks' status (SetCheckStatus).
 	checks atomic.Pointer[func() []healthcheck.VirtualStatus]
+	// haStatus reports the failover instances (SetHAStatus).
+	haStatus atomic.Pointer[func() []vrrp.Status]
 }
 
 // ifaceResolver resolves the real servers reachable on one interface.
@@ -202,6 +208,18 @@ func (d *Director) install(r config.Rules) error {
 	if err != nil {
 		return err
 	}
+	if len(d.haAddrs) > 0 {
+		var standby, floating [][4]byte
+		for _, a := range d.haStandby {
+			standby = append(standby, a.As4())
+		}
+		for _, a := range d.haAddrs {
+			if !t.IsVIP(a.As4()) {
+				floating = append(floating, a.As4())
+			}
+		}
+		t.SetHA(standby, floating)
+	}
 	d.rules = r
 	d.cfg.Engine.SetTable(t)
 	d.watch()
@@ -232,6 +250,22 @@ func (d *Director) watch() {
 	for i, ir := range d.resolvers {
 		ir.res.Watch(sets[i])
 	}
+}
+
+// SetHA sets the failover state: standby are the addresses whose VRRP
+// instance is not master here (no ARP answers, their traffic dropped), all
+// every instance's addresses (those that are no VIP are answered for, as a
+// floating NAT gateway, while master). The table is republished at once.
+func (d *Director) SetHA(standby, all []netip.Addr) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, a := range all {
+		if !a.Is4() {
+			return fmt.Errorf("failover address %v: only IPv4 is supported", a)
+		}
+	}
+	d.haStandby, d.haAddrs = slices.Clone(standby), slices.Clone(all)
+	return d.install(d.rules)
 }
 
 // Rules returns a copy of the current rules.

@@ -187,6 +187,15 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 	// servers it holds down stay down.
 	mon := healthcheck.New(healthcheck.Config{Editor: dir, Logger: log})
 	dir.SetCheckStatus(mon.Status)
+	// Failover first: the addresses of every vrrp_instance are on standby
+	// from the first table on, until the instance is master here.
+	var ha *haManager
+	if file != nil && len(file.VRRP) > 0 {
+		if ha, err = newHA(dir, eng.AnnounceAddrs, file.VRRP, log); err != nil {
+			return fmt.Errorf("%s: %w", cfgPath, err)
+		}
+		dir.SetHAStatus(ha.Status)
+	}
 	if file != nil {
 		logWarnings(file, log)
 		if err := mon.Load(file, installer(dir, file)); err != nil {
@@ -211,10 +220,16 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 	go func() { done <- eng.Run(ctx) }()
 	go func() { done <- dir.Run(ctx) }()
 	go func() { done <- mon.Run(ctx) }()
-	go func() { done <- ctl.Serve(ctx, ln, &saver{Director: dir, cfgPath: cfgPath, opts: o, log: log}, log) }()
+	go func() {
+		done <- ctl.Serve(ctx, ln, &saver{Director: dir, cfgPath: cfgPath, opts: o, log: log, configured: mon.Configured}, log)
+	}()
 	go announceAgain(ctx, eng)
 	go dir.runRates(ctx)
 	running := 4
+	if ha != nil {
+		running++
+		go func() { done <- ha.Run(ctx) }()
+	}
 	if mln != nil {
 		running++
 		go func() { done <- serveMetrics(ctx, mln, dir, log) }()
@@ -238,7 +253,7 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 				log.Info("SIGHUP ignored: no configuration file")
 				continue
 			}
-			reload(cfgPath, dir, mon, log)
+			reload(cfgPath, dir, mon, ha, log)
 		case err := <-done:
 			running--
 			if err != nil && !errors.Is(err, context.Canceled) && firstErr == nil {
@@ -261,13 +276,18 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 
 // reload applies the file's current content; on any error the running
 // configuration stays as it was.
-func reload(path string, dir *Director, mon *healthcheck.Monitor, log *slog.Logger) {
+func reload(path string, dir *Director, mon *healthcheck.Monitor, ha *haManager, log *slog.Logger) {
 	f, err := load.File(path)
 	if err != nil {
 		log.Error("reload failed, keeping the running configuration", "err", err)
 		return
 	}
 	logWarnings(f, log)
+	if !ha.Unchanged(f.VRRP) {
+		// Adding, removing or changing an instance would need its
+		// transport and state rebuilt; until that exists, say so.
+		log.Error("reload: the vrrp_instance configuration changed; the running instances stay as they were until ulvsd restarts", "file", path)
+	}
 	if err := mon.Load(f, installer(dir, f)); err != nil {
 		log.Error("reload failed, keeping the running configuration", "file", path, "err", err)
 		return

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/ulvs/ulvs/config"
+	"github.com/ulvs/ulvs/config/load"
 	"github.com/ulvs/ulvs/config/tomlfile"
 	"github.com/ulvs/ulvs/ctl"
 )
@@ -19,19 +20,28 @@ type saver struct {
 	cfgPath string  // ulvsd -c FILE; "" when started with -i
 	opts    options // what a file written from scratch (-i) holds
 	log     *slog.Logger
+	// configured maps the live rules back to what the administrator
+	// configured (healthcheck.Monitor.Configured), so that a server the
+	// checks hold down is saved; nil saves the live rules as they are.
+	configured func(config.Rules) config.Rules
 
 	mu sync.Mutex // one save at a time
 }
 
 var _ ctl.ConfigSaver = (*saver)(nil)
 
-// SaveConfig writes the live rules to path, or to the -c file when path
+// SaveConfig writes the live rules (with the health checks' verdicts
+// undone: servers the checks removed or hold at weight 0 are saved as
+// configured, a sorry server standing in is not saved) to path, or to the -c file when path
 // is "". With a -c file, the new text is that file as it is on disk now
 // with only its virtual services replaced (tomlfile.ReplaceServices):
 // [director], [timeouts], [sysctl], [[fwmark]], [metrics] and comments
-// stay. Without one (-i), a whole file is written from the daemon's
-// settings: its interfaces, socket, workers, table size, live timeouts
-// and metrics address. Either way the text is checked to read back as
+// stay, and so do the health checks of the services and real servers the
+// rules still have. Without one (-i), a whole file is written from the
+// daemon's settings: its interfaces, socket, workers, table size, live
+// timeouts and metrics address. A -c file in another format (a
+// keepalived.conf) is never overwritten; saved to a new file, the rules
+// keep its health checks. Either way the text is checked to read back as
 // the live rules and replaces path atomically.
 func (s *saver) SaveConfig(path string) (string, error) {
 	s.mu.Lock()
@@ -44,17 +54,38 @@ func (s *saver) SaveConfig(path string) (string, error) {
 		return "", ctl.ErrNoConfigFile
 	}
 	rules := s.Rules()
+	if s.configured != nil {
+		rules = s.configured(rules)
+	}
 	var data []byte
+	var base []byte
 	if s.cfgPath != "" {
-		base, err := os.ReadFile(s.cfgPath)
-		if err != nil {
+		var err error
+		if base, err = os.ReadFile(s.cfgPath); err != nil {
 			return "", fmt.Errorf("save-config: %w", err)
 		}
+	}
+	switch format := load.Detect(base); {
+	case s.cfgPath != "" && format == load.TOML:
+		var err error
 		if data, err = tomlfile.ReplaceServices(s.cfgPath, base, rules); err != nil {
 			return "", fmt.Errorf("save-config: %w", err)
 		}
-	} else {
+	case s.cfgPath != "" && target == s.cfgPath:
+		// ulvs writes ulvs.toml only: overwriting a keepalived.conf
+		// with TOML would lose what ulvs does not read.
+		return "", fmt.Errorf("save-config: %s is a %s file, and ulvs writes only ulvs TOML files: name one (ulvsadm --save-config FILE.toml)", s.cfgPath, format)
+	default:
+		// A whole file from the daemon's settings, with the health
+		// checks of the -c file (another format) when there is one.
 		f := s.fresh(rules)
+		if s.cfgPath != "" {
+			old, err := load.Parse(s.cfgPath, base)
+			if err != nil {
+				return "", fmt.Errorf("save-config: %w", err)
+			}
+			f.Marks, f.Health = old.Marks, tomlfile.KeepHealth(rules, old.Health)
+		}
 		var err error
 		if data, err = tomlfile.MarshalTOML(f); err != nil {
 			return "", fmt.Errorf("save-config: %w", err)

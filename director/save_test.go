@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -36,6 +37,24 @@ scheduler = "rr"
 listen = "127.0.0.1:9100"
 `
 
+// directorFromFile writes text to path with mode perm and returns a test
+// director running the rules load.File reads from it.
+func directorFromFile(t *testing.T, path, text string, perm os.FileMode) *Director {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), perm); err != nil {
+		t.Fatal(err)
+	}
+	f, err := load.File(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := newTestDirector(t)
+	if err := d.SetRules(f.Rules); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 func applyAll(t *testing.T, d *Director, lines ...string) {
 	t.Helper()
 	for _, l := range lines {
@@ -61,17 +80,7 @@ var rulesCmp = cmp.Options{cmp.Comparer(func(a, b config.Service) bool {
 func TestSaveConfigFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "ulvs.toml")
-	if err := os.WriteFile(path, []byte(saveBase), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := load.File(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, _ := newTestDirector(t)
-	if err := d.SetRules(f.Rules); err != nil {
-		t.Fatal(err)
-	}
+	d := directorFromFile(t, path, saveBase, 0o600)
 	applyAll(t, d,
 		"-a -t 10.77.0.100:80 -r 10.77.0.12 -g -w 3 -x 50 -y 5",
 		"-E -t 10.77.0.100:80 -s wrr -p 120",
@@ -150,5 +159,62 @@ func TestSaveConfigNoFile(t *testing.T) {
 	}
 	if after, _ := os.ReadFile(path); string(after) != string(before) {
 		t.Error("failed save changed the file")
+	}
+}
+
+// TestSaveConfigKeepalived: a daemon started from a keepalived.conf does
+// not overwrite it with TOML; saved to a new file, the live rules keep
+// the keepalived.conf's health checks.
+func TestSaveConfigKeepalived(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "keepalived.conf")
+	const conf = "virtual_server 10.77.0.100 80 {\n  delay_loop 10\n  lb_algo rr\n  lb_kind DR\n  protocol TCP\n" +
+		"  real_server 10.77.0.11 80 {\n    weight 1\n    TCP_CHECK {\n      connect_timeout 3\n    }\n  }\n}\n"
+	d := directorFromFile(t, path, conf, 0o644)
+	applyAll(t, d, "-a -t 10.77.0.100:80 -r 10.77.0.12 -g")
+	s := &saver{Director: d, cfgPath: path, opts: options{interfaces: []string{"d-eth0"}}, log: slog.New(slog.DiscardHandler)}
+	if _, err := s.SaveConfig(""); err == nil || !strings.Contains(err.Error(), "is a keepalived file, and ulvs writes only ulvs TOML files") {
+		t.Fatalf("SaveConfig over the keepalived.conf: %v", err)
+	}
+	if text, _ := os.ReadFile(path); string(text) != conf {
+		t.Fatalf("keepalived.conf changed:\n%s", text)
+	}
+	out := filepath.Join(dir, "ulvs.toml")
+	if _, err := s.SaveConfig(out); err != nil {
+		t.Fatal(err)
+	}
+	g, err := load.File(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(d.Rules(), g.Rules, rulesCmp); diff != "" {
+		t.Errorf("saved rules (-live +file):\n%s", diff)
+	}
+	if len(g.Health) != 1 || len(g.Health[0].Reals) != 2 || len(g.Health[0].Reals[0].Checks) != 1 ||
+		g.Health[0].Reals[0].Checks[0].ConnectTimeout != 3*time.Second || len(g.Health[0].Reals[1].Checks) != 0 {
+		t.Errorf("health checks not kept: %+v", g.Health)
+	}
+}
+
+// TestSaveConfigUndoesChecks: with health checks, --save-config writes the
+// rules as configured, not as the checks have them right now.
+func TestSaveConfigUndoesChecks(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ulvs.toml")
+	d := directorFromFile(t, path, saveBase, 0o600)
+	configured := d.Rules()
+	// The checks took the only real server out.
+	applyAll(t, d, "-d -t 10.77.0.100:80 -r 10.77.0.11")
+	s := &saver{Director: d, cfgPath: path, log: slog.New(slog.DiscardHandler),
+		configured: func(config.Rules) config.Rules { return configured }}
+	if _, err := s.SaveConfig(""); err != nil {
+		t.Fatal(err)
+	}
+	g, err := load.File(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(configured, g.Rules, rulesCmp); diff != "" {
+		t.Errorf("saved rules (-configured +file):\n%s", diff)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/ulvs/ulvs/ctl"
 	"github.com/ulvs/ulvs/engine"
 	"github.com/ulvs/ulvs/healthcheck"
+	"github.com/ulvs/ulvs/vrrp"
 	"github.com/ulvs/ulvs/vs"
 )
 
@@ -23,6 +24,12 @@ var (
 // snapshots carry (ulvs checks, Prometheus).
 func (d *Director) SetCheckStatus(f func() []healthcheck.VirtualStatus) {
 	d.checks.Store(&f)
+}
+
+// SetHAStatus gives the director the failover instances' status, which
+// its snapshots carry (ulvs ha, Prometheus).
+func (d *Director) SetHAStatus(f func() []vrrp.Status) {
+	d.haStatus.Store(&f)
 }
 
 // connSource is the part of the engine that lists connections and counts
@@ -91,6 +98,10 @@ func (d *Director) Snapshot() ctl.Snapshot {
 	if f := d.checks.Load(); f != nil {
 		checks = (*f)()
 	}
+	var ha []vrrp.Status
+	if f := d.haStatus.Load(); f != nil {
+		ha = (*f)()
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	tcp, fin, udp := d.cfg.Engine.Timeouts().Get()
@@ -98,6 +109,7 @@ func (d *Director) Snapshot() ctl.Snapshot {
 		ConnTableSize: d.cfg.ConnTableSize,
 		Timeouts:      config.Timeouts{TCP: uint32(tcp), TCPFin: uint32(fin), UDP: uint32(udp)},
 		Checks:        checks,
+		HA:            ha,
 	}
 	if src, ok := d.cfg.Engine.(connSource); ok {
 		snap.Engine = src.Counters()

@@ -27,6 +27,7 @@ const (
 	ReasonSplit              // segmentation or fragmentation failed, or no scratch buffer was left
 	ReasonTTL                // the TTL ran out (decrement_ttl)
 	ReasonLinkDown           // the egress interface is gone or down
+	ReasonStandby            // to an address this director is a failover backup for
 	numReasons
 )
 
@@ -50,6 +51,7 @@ var reasonNames = [numReasons]string{
 	ReasonSplit:       "split_failed",
 	ReasonTTL:         "ttl_expired",
 	ReasonLinkDown:    "link_down",
+	ReasonStandby:     "standby",
 }
 
 // String returns the counter name of r.

@@ -7,6 +7,7 @@ import (
 	"golang.org/x/sys/unix"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"runtime"
 	"slices"
@@ -64,8 +65,12 @@ type Engine struct {
 	workers  []*worker
 	counts   []*counters
 
-	mu   sync.Mutex // guards vips, wide and rips
+	mu   sync.Mutex // guards vips, wide, rips, lips, tun and ann
 	vips [][4]byte
+	// ann are the addresses gratuitous ARP announces: the VIPs, FULLNAT
+	// local addresses and failover addresses this director answers ARP
+	// for now (not those it is a failover backup for).
+	ann  [][4]byte
 	wide bool
 	rips [][4]byte
 	lips [][4]byte
@@ -246,27 +251,36 @@ func (e *Engine) SetTable(t *vs.Table) {
 	lips := t.LocalAddrs()
 	slices.SortFunc(lips, func(a, b [4]byte) int { return slices.Compare(a[:], b[:]) })
 	rips := natSources(t)
+	ann := announceable(t, vips, lips)
 	e.mu.Lock()
-	old, oldWide, oldRIPs, oldLIPs, oldTun := e.vips, e.wide, e.rips, e.lips, e.tun
-	e.vips, e.wide, e.rips, e.lips, e.tun = vips, t.WideVIPs(), rips, lips, hasTunnel(t)
+	old, oldWide, oldRIPs, oldLIPs, oldTun, oldAnn := e.vips, e.wide, e.rips, e.lips, e.tun, e.ann
+	e.vips, e.wide, e.rips, e.lips, e.tun, e.ann = vips, t.WideVIPs(), rips, lips, hasTunnel(t), ann
 	e.mu.Unlock()
 	tun := hasTunnel(t)
-	if slices.Equal(old, vips) && oldWide == t.WideVIPs() && slices.Equal(oldRIPs, rips) && slices.Equal(oldLIPs, lips) && oldTun == tun {
-		return
+	if !slices.Equal(old, vips) || oldWide != t.WideVIPs() || !slices.Equal(oldRIPs, rips) || !slices.Equal(oldLIPs, lips) || oldTun != tun {
+		e.refilter()
 	}
-	e.refilter()
+	// New addresses, and addresses this director became master for.
 	var added [][4]byte
-	for _, v := range vips {
-		if !slices.Contains(old, v) {
-			added = append(added, v)
-		}
-	}
-	for _, v := range lips {
-		if !slices.Contains(oldLIPs, v) {
+	for _, v := range ann {
+		if !slices.Contains(oldAnn, v) {
 			added = append(added, v)
 		}
 	}
 	e.announce(added)
+}
+
+// announceable returns the addresses t answers ARP for, sorted: vips,
+// lips and the failover addresses, less those on standby.
+func announceable(t *vs.Table, vips, lips [][4]byte) [][4]byte {
+	var out [][4]byte
+	for _, a := range append(append(slices.Clone(vips), lips...), t.FloatingAddrs()...) {
+		if t.AnswersARP(a) && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	slices.SortFunc(out, func(a, b [4]byte) int { return slices.Compare(a[:], b[:]) })
+	return out
 }
 
 // refilter builds the socket filter and fanout program from the table's
@@ -341,13 +355,29 @@ func (e *Engine) Timeouts() *conntrack.Timeouts { return e.timeouts.Load() }
 // Table returns the table the workers use now.
 func (e *Engine) Table() *vs.Table { return e.table.Load() }
 
-// Announce sends gratuitous ARP for every VIP on every interface, as at
+// Announce sends gratuitous ARP for every VIP (and FULLNAT local and
+// failover address) this director answers for, on every interface, as at
 // start, so neighbours drop stale or FAILED entries.
 func (e *Engine) Announce() {
 	e.mu.Lock()
-	vips := slices.Clone(e.vips)
+	ann := slices.Clone(e.ann)
 	e.mu.Unlock()
-	e.announce(vips)
+	e.announce(ann)
+}
+
+// AnnounceAddrs sends gratuitous ARP for those of addrs this director
+// answers ARP for now, on every interface: a failover instance that has
+// just become master announces its addresses (keepalived's garp_master_*).
+func (e *Engine) AnnounceAddrs(addrs []netip.Addr) {
+	e.mu.Lock()
+	var out [][4]byte
+	for _, a := range addrs {
+		if a.Is4() && slices.Contains(e.ann, a.As4()) {
+			out = append(out, a.As4())
+		}
+	}
+	e.mu.Unlock()
+	e.announce(out)
 }
 
 func (e *Engine) announce(vips [][4]byte) {

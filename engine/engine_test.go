@@ -375,3 +375,30 @@ func TestConnsAndCounters(t *testing.T) {
 		t.Errorf("counters = %v", m)
 	}
 }
+
+// A failover backup for the VIP answers no ARP for it and forwards nothing
+// to it (counted as standby); a floating address is answered while master.
+func TestStandby(t *testing.T) {
+	tbl := testTable(t)
+	gw := [4]byte{10, 77, 0, 1}
+	tbl.SetHA([][4]byte{vip.As4()}, [][4]byte{gw})
+	w, l := newTestWorker()
+	req := pkttest.ARPFrame(pkt.ARPRequest, clientMAC, client.As4(), [6]byte{}, vip.As4())
+	if out := run(w, l, tbl, 0, req, tcpFrame(40000, pkt.TCPSyn)); len(out) != 0 {
+		t.Errorf("backup: %d frames out for ARP and a SYN to the VIP, want 0", len(out))
+	}
+	if got := w.c.drops[ReasonStandby].Load(); got != 2 {
+		t.Errorf("standby drops = %d, want 2", got)
+	}
+	if out := run(w, l, tbl, 0, pkttest.ARPFrame(pkt.ARPRequest, clientMAC, client.As4(), [6]byte{}, gw)); len(out) != 1 {
+		t.Errorf("ARP for the floating address: %d frames out, want 1", len(out))
+	}
+	// Master again: the same table built without standby.
+	tbl = testTable(t)
+	if out := run(w, l, tbl, 0, req); len(out) != 1 {
+		t.Errorf("master: ARP for the VIP: %d frames out, want 1", len(out))
+	}
+	if tbl.AnswersARP(gw) {
+		t.Errorf("a table without failover addresses answers for %v", gw)
+	}
+}

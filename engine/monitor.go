@@ -316,7 +316,7 @@ func (m *monitor) announceDue(now time.Time) {
 			ifc.announceAt = ifc.announceAt[1:]
 		}
 		e.mu.Lock()
-		addrs := append(slices.Clone(e.vips), e.lips...)
+		addrs := slices.Clone(e.ann)
 		e.mu.Unlock()
 		e.linkMu.Lock()
 		// The interface's own address too, as arp_notify would: NAT real

@@ -107,6 +107,9 @@ func (w *worker) process(p *packet, tbl *vs.Table, now conntrack.Tick) bool {
 	if ps.EtherType == pkt.EtherTypeARP {
 		tpa, ok := arp.IsRequestFor(frame, ps.L3Off)
 		if !ok || !tbl.AnswersARP(tpa) {
+			if ok && tbl.Standby(tpa) {
+				return w.drop(ReasonStandby)
+			}
 			return w.drop(ReasonNotOurs)
 		}
 		arp.MakeReply(frame, ps.L3Off, w.macs[p.in])
@@ -140,6 +143,11 @@ func (w *worker) process(p *packet, tbl *vs.Table, now conntrack.Tick) bool {
 			}
 		}
 		return w.drop(ReasonNotOurs)
+	}
+	if tbl.Standby(ps.Dst) {
+		// A failover backup: the master serves this VIP. Frames still
+		// reach us while clients' ARP caches hold our MAC.
+		return w.drop(ReasonStandby)
 	}
 	switch ps.Proto {
 	case pkt.ProtoTCP, pkt.ProtoUDP:

@@ -555,6 +555,33 @@ func (m *Monitor) sync(v *vsState) {
 	}
 }
 
+// Configured returns live with every checked service's dests put back as
+// the configuration has them, the checks' verdicts undone: a server that
+// is down (or held at weight 0), or a sorry server standing in, is what
+// the checks made, not what the administrator configured. Dests added by
+// hand (ulvsadm -a) stay. --save-config writes this, so that a server that
+// happens to be down when the file is saved is not lost from it.
+func (m *Monitor) Configured(live config.Rules) config.Rules {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := config.Rules{Services: slices.Clone(live.Services)}
+	for i := range out.Services {
+		s := &out.Services[i]
+		v := findVS(m.vss, s.Key())
+		if v == nil {
+			continue
+		}
+		dests := slices.Clone(v.svc.Dests)
+		for _, d := range s.Dests {
+			if !v.managed(d.Addr, d.Port) {
+				dests = append(dests, d)
+			}
+		}
+		s.Dests = dests
+	}
+	return out
+}
+
 func findVS(vss []*vsState, k config.ServiceKey) *vsState {
 	for _, v := range vss {
 		if v.svc.Key() == k {

@@ -460,3 +460,31 @@ func TestMonitorOmega(t *testing.T) {
 		t.Errorf("scripts at stop: %q", got)
 	}
 }
+
+// Configured undoes the checks' verdicts for --save-config: the down
+// server is back with its weight, the sorry server is gone, a dest added
+// by hand stays.
+func TestMonitorConfigured(t *testing.T) {
+	r := newRig(t)
+	r.load(file([]config.Check{tcp1}, func(vh *config.VirtualHealth) {
+		vh.Sorry = &config.SorryServer{Addr: rs3, Port: 80}
+	}))
+	r.chk("10.0.0.11:80", 0).set(false, -1)
+	r.chk("10.0.0.12:80", 0).set(false, -1)
+	r.wantDests("10.0.0.13:80/1")
+	live := r.ed.Rules()
+	svc := live.Services[0]
+	svc.Dests = nil
+	hand := config.Dest{Addr: netip.MustParseAddr("10.0.0.14"), Port: 80, Method: vs.Masq, Weight: 2}
+	if err := live.Apply(config.Command{Op: config.OpAddDest, Service: svc, HasService: true, Dest: hand}); err != nil {
+		t.Fatal(err)
+	}
+	got := r.mon.Configured(live).Services[0].Dests
+	var s []string
+	for _, d := range got {
+		s = append(s, fmt.Sprintf("%v/%d", netip.AddrPortFrom(d.Addr, d.Port), d.Weight))
+	}
+	if want := "10.0.0.11:80/1 10.0.0.12:80/1 10.0.0.14:80/2"; strings.Join(s, " ") != want {
+		t.Errorf("Configured: %q, want %q", strings.Join(s, " "), want)
+	}
+}

@@ -38,6 +38,10 @@ var (
 	// InsideDIP is the director's address on d-eth1 in the nat and
 	// fullnat modes: the NAT real servers' default gateway.
 	InsideDIP = netip.MustParseAddr("10.77.1.1")
+	// BackupDIP and BackupInsideDIP are the second director's addresses
+	// (Config.Backup) on d-eth0 and d-eth1.
+	BackupDIP       = netip.MustParseAddr("10.77.0.3")
+	BackupInsideDIP = netip.MustParseAddr("10.77.1.2")
 	// LocalAddrs are the FULLNAT local addresses of the fullnat demo
 	// config (its local_addresses): the director SNATs clients to them on
 	// the inside network. Nothing in the lab configures them; ulvsd
@@ -118,6 +122,10 @@ type Config struct {
 	// each itself, as `ulvs lab up` does so that the decapsulators outlive
 	// it. Otherwise Up runs them in this process until Down.
 	ExternalDecap bool
+	// Backup adds a second director, "director2" (BackupDIP, and
+	// BackupInsideDIP in the nat and fullnat modes), on the same networks
+	// with the same interface names: the other half of a failover pair.
+	Backup bool
 	// Logger receives one line per step; nil discards.
 	Logger *slog.Logger
 }
@@ -146,6 +154,11 @@ type Lab struct {
 	InsideDIP           netip.Addr `json:"inside_dip,omitzero"`
 	// LocalAddrs are the FULLNAT local addresses (fullnat mode only).
 	LocalAddrs []netip.Addr `json:"local_addrs,omitempty"`
+	// Backup is the second director of Config.Backup (Name "" when
+	// there is none), with its addresses.
+	Backup          NS         `json:"backup,omitzero"`
+	BackupDIP       netip.Addr `json:"backup_dip,omitzero"`
+	BackupInsideDIP netip.Addr `json:"backup_inside_dip,omitzero"`
 
 	log *slog.Logger
 
@@ -243,7 +256,11 @@ func (l *Lab) logger() *slog.Logger {
 // Namespaces returns every namespace of the lab in the order Up creates
 // them: switch, client, director, rs1..rsN.
 func (l *Lab) Namespaces() []NS {
-	return append([]NS{l.Switch, l.Client, l.Director}, l.RS...)
+	out := append([]NS{l.Switch, l.Client, l.Director}, l.RS...)
+	if l.Backup.Name != "" {
+		out = append(out, l.Backup)
+	}
+	return out
 }
 
 // Node returns the namespace of a node by its short name: "sw", "client",
@@ -276,6 +293,12 @@ func Up(ctx context.Context, cfg Config) (*Lab, error) {
 	}
 	if cfg.Logger != nil {
 		l.log = cfg.Logger
+	}
+	if cfg.Backup {
+		l.Backup, l.BackupDIP = NS{l.Prefix + "-director2"}, BackupDIP
+		if hasInside(l.Mode) {
+			l.BackupInsideDIP = BackupInsideDIP
+		}
 	}
 	b := builder{ctx: ctx, l: l}
 	err = b.build(cfg.OffloadsOff)
@@ -331,6 +354,13 @@ func (b *builder) build(offloadsOff bool) error {
 		bridges = append(bridges, "br1")
 		rsBridge = "br1"
 	}
+	if l.Backup.Name != "" {
+		links = append(links, link{ns: l.Backup, ifname: l.DirectorIface, swname: "sw-d2", bridge: "br0", addr: l.BackupDIP})
+		if inside {
+			links = append(links, link{ns: l.Backup, ifname: l.DirectorInsideIface, swname: "sw-d21",
+				bridge: "br1", addr: l.BackupInsideDIP})
+		}
+	}
 	for i, rs := range l.RS {
 		links = append(links, link{ns: rs, ifname: RSIface(i), swname: fmt.Sprintf("sw-r%d", i+1),
 			bridge: rsBridge, addr: l.RIPs[i], loopback: l.Mode == ModeDR})
@@ -373,11 +403,16 @@ func (b *builder) build(offloadsOff bool) error {
 
 	// The director must neither forward nor send redirects (DESIGN.md,
 	// "Host facts"); it does not own the VIP.
-	if err := l.Director.setSysctls(required,
-		"net/ipv4/ip_forward", "0",
-		"net/ipv4/conf/all/send_redirects", "0",
-		"net/ipv4/conf/default/send_redirects", "0"); err != nil {
-		return err
+	for _, d := range []NS{l.Director, l.Backup} {
+		if d.Name == "" {
+			continue
+		}
+		if err := d.setSysctls(required,
+			"net/ipv4/ip_forward", "0",
+			"net/ipv4/conf/all/send_redirects", "0",
+			"net/ipv4/conf/default/send_redirects", "0"); err != nil {
+			return err
+		}
 	}
 	// DR real servers: never answer or announce ARP for the VIP on lo
 	// (seed 001/002 realserver.sh). TUN real servers get the same from

@@ -71,6 +71,7 @@ import (
 
 	"github.com/ulvs/ulvs/ctl"
 	"github.com/ulvs/ulvs/healthcheck"
+	"github.com/ulvs/ulvs/vrrp"
 )
 
 // Source returns the snapshot one scrape reports: the director's
@@ -96,6 +97,8 @@ type Collector struct {
 	scrapeError *prometheus.Desc
 	// Health checks: per real server, per checker, per service.
 	serverUp, checkUp, checkTransitions, quorumUp *prometheus.Desc
+	// Failover (VRRP) instances.
+	vrrpMaster, vrrpPriority, vrrpBecameMaster, vrrpAdvertsIn *prometheus.Desc
 	// ifUp, ifChange and ifLosses describe the interfaces.
 	ifUp, ifChange, ifLosses *prometheus.Desc
 }
@@ -106,6 +109,9 @@ var _ prometheus.Collector = (*Collector)(nil)
 func NewCollector(src Source) *Collector {
 	ipvs := func(name, help string, labels []string) *prometheus.Desc {
 		return prometheus.NewDesc(prometheus.BuildFQName(namespace, "ipvs", name), help, labels, nil)
+	}
+	vrrpDesc := func(name, help string) *prometheus.Desc {
+		return prometheus.NewDesc(prometheus.BuildFQName(namespace, "vrrp", name), help, []string{"instance", "interface", "vrid"}, nil)
 	}
 	check := func(name, help string, labels []string) *prometheus.Desc {
 		return prometheus.NewDesc(prometheus.BuildFQName(namespace, "check", name), help, labels, nil)
@@ -131,7 +137,11 @@ func NewCollector(src Source) *Collector {
 			append(slices.Clone(backendLabels), "check", "index")),
 		checkTransitions: check("transitions_total", "Up/down transitions of the health checker.",
 			append(slices.Clone(backendLabels), "check", "index")),
-		quorumUp: check("quorum_up", "1 while the virtual service has its quorum of alive weight.", serviceLabels),
+		quorumUp:         check("quorum_up", "1 while the virtual service has its quorum of alive weight.", serviceLabels),
+		vrrpMaster:       vrrpDesc("master", "1 while the VRRP instance is master on this director."),
+		vrrpPriority:     vrrpDesc("effective_priority", "The VRRP instance's priority with its track weights."),
+		vrrpBecameMaster: vrrpDesc("became_master_total", "Times the VRRP instance became master."),
+		vrrpAdvertsIn:    vrrpDesc("adverts_received_total", "VRRP adverts the instance received."),
 		ifUp: prometheus.NewDesc(prometheus.BuildFQName(namespace, "interface", "up"),
 			"1 while the director forwards on the interface, 0 while it is absent, down or broken.", []string{"interface"}, nil),
 		ifChange: prometheus.NewDesc(prometheus.BuildFQName(namespace, "interface", "last_change_timestamp_seconds"),
@@ -234,6 +244,17 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	c.collectChecks(ch, snap.Checks)
+	for _, st := range snap.HA {
+		lv := []string{st.Name, st.Interface, strconv.Itoa(int(st.VRID))}
+		master := 0.0
+		if st.State == vrrp.StateMaster {
+			master = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.vrrpMaster, prometheus.GaugeValue, master, lv...)
+		ch <- prometheus.MustNewConstMetric(c.vrrpPriority, prometheus.GaugeValue, float64(st.EffectivePriority), lv...)
+		ch <- prometheus.MustNewConstMetric(c.vrrpBecameMaster, prometheus.CounterValue, float64(st.Counters.BecameMaster), lv...)
+		ch <- prometheus.MustNewConstMetric(c.vrrpAdvertsIn, prometheus.CounterValue, float64(st.Counters.AdvertsReceived), lv...)
+	}
 	for _, i := range snap.Interfaces {
 		up := 0.0
 		if i.State == "up" {

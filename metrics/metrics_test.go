@@ -18,6 +18,7 @@ import (
 	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/ctl"
 	"github.com/ulvs/ulvs/healthcheck"
+	"github.com/ulvs/ulvs/vrrp"
 	"github.com/ulvs/ulvs/vs"
 )
 
@@ -261,6 +262,22 @@ ulvs_check_up{check="TCP_CHECK",index="0",local_address="10.77.0.100",local_mark
 `
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want),
 		"ulvs_check_quorum_up", "ulvs_check_server_up", "ulvs_check_transitions_total", "ulvs_check_up"); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestCollectorVRRP(t *testing.T) {
+	snap := ctl.Snapshot{HA: []vrrp.Status{{Name: "VI_1", Interface: "eth0", VRID: 51, State: vrrp.StateMaster,
+		EffectivePriority: 100, Counters: vrrp.Counters{BecameMaster: 2, AdvertsReceived: 7}}}}
+	c := NewCollector(func() (ctl.Snapshot, error) { return snap, nil })
+	want := `# HELP ulvs_vrrp_became_master_total Times the VRRP instance became master.
+# TYPE ulvs_vrrp_became_master_total counter
+ulvs_vrrp_became_master_total{instance="VI_1",interface="eth0",vrid="51"} 2
+# HELP ulvs_vrrp_master 1 while the VRRP instance is master on this director.
+# TYPE ulvs_vrrp_master gauge
+ulvs_vrrp_master{instance="VI_1",interface="eth0",vrid="51"} 1
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "ulvs_vrrp_became_master_total", "ulvs_vrrp_master"); err != nil {
 		t.Error(err)
 	}
 }

@@ -230,3 +230,34 @@ func benchConnService(tb testing.TB, n int) *vs.Service {
 	}
 	return svc
 }
+
+// connNoAllocs checks that scheduler name picks without allocating, on a
+// service with a quiesced dest and the connections conns (as connCase).
+func connNoAllocs(t *testing.T, name, conns string) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	f := newFixture(t)
+	svc := f.service("D:0 C:2 B:3 A:4")
+	f.conns(conns)
+	s, err := New(name, svc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(1000, func() { sinkDest = s.Schedule(svc, vs.Flow{}) }); n != 0 {
+		t.Errorf("Schedule allocates %v times per call, want 0", n)
+	}
+}
+
+// benchConn measures one pick of scheduler name among 100 loaded dests.
+func benchConn(b *testing.B, name string) {
+	svc := benchConnService(b, 100)
+	s, err := New(name, svc, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		sinkDest = s.Schedule(svc, vs.Flow{})
+	}
+}

@@ -2,8 +2,6 @@ package sched
 
 import (
 	"testing"
-
-	"github.com/ulvs/ulvs/vs"
 )
 
 // TestFO checks picks worked out by hand from net/netfilter/ipvs/ip_vs_fo.c
@@ -12,76 +10,17 @@ import (
 // read. testdata/README.md records the sources.
 func TestFO(t *testing.T) {
 	runConns(t, "fo", []connCase{
-		{
-			name:  "highest weight takes every connection",
-			dests: "C:1 B:3 A:2",
-			want:  "B B B B",
-		},
-		{
-			name:  "tie goes to the first in list order",
-			dests: "C:1 B:3 A:3",
-			want:  "B B",
-		},
-		{
-			name:  "connections do not matter",
-			dests: "B:1 A:2", conns: "A=1000/1000",
-			want: "A",
-		},
-		{
-			name:  "overloaded highest weight fails over",
-			dests: "C:1 B:3 A:2", over: "B",
-			want: "A A",
-		},
-		{
-			name:  "fails over again",
-			dests: "C:1 B:3 A:2", over: "AB",
-			want: "C",
-		},
-		{
-			name:  "weight 0 never picked",
-			dests: "B:0 A:0",
-			want:  "- -",
-		},
-		{
-			name:  "all overloaded gives nil",
-			dests: "B:3 A:2", over: "AB",
-			want: "-",
-		},
-		{
-			name:  "empty service gives nil",
-			dests: "",
-			want:  "-",
-		},
-		{
-			name:  "DR dest without a MAC skipped",
-			dests: "B:3r A:2",
-			want:  "A",
-		},
+		{name: "highest weight takes every connection", dests: "C:1 B:3 A:2", want: "B B B B"},
+		{name: "tie goes to the first in list order", dests: "C:1 B:3 A:3", want: "B B"},
+		{name: "connections do not matter", dests: "B:1 A:2", conns: "A=1000/1000", want: "A"},
+		{name: "overloaded highest weight fails over", dests: "C:1 B:3 A:2", over: "B", want: "A A"},
+		{name: "fails over again", dests: "C:1 B:3 A:2", over: "AB", want: "C"},
+		{name: "weight 0 never picked", dests: "B:0 A:0", want: "- -"},
+		{name: "all overloaded gives nil", dests: "B:3 A:2", over: "AB", want: "-"},
+		{name: "DR dest without a MAC skipped", dests: "B:3r A:2", want: "A"},
 	})
 }
 
-func TestFONoAllocs(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the race detector allocates")
-	}
-	svc := newFixture(t).service("D:0 C:2 B:3 A:4")
-	s, err := New("fo", svc, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := testing.AllocsPerRun(1000, func() { sinkDest = s.Schedule(svc, vs.Flow{}) }); n != 0 {
-		t.Errorf("Schedule allocates %v times per call, want 0", n)
-	}
-}
+func TestFONoAllocs(t *testing.T) { connNoAllocs(t, "fo", "") }
 
-func BenchmarkFO(b *testing.B) {
-	svc := benchConnService(b, 100)
-	s, err := New("fo", svc, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		sinkDest = s.Schedule(svc, vs.Flow{})
-	}
-}
+func BenchmarkFO(b *testing.B) { benchConn(b, "fo") }

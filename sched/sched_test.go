@@ -166,10 +166,17 @@ type connCase struct {
 	want string
 }
 
-// runConns runs the cases against scheduler name.
+// connCommonCases hold for every connection-count scheduler: nothing to
+// pick gives nil.
+var connCommonCases = []connCase{
+	{name: "empty service gives nil", dests: "", want: "-"},
+	{name: "all unavailable gives nil", dests: "C:0 B:1 A:1", over: "AB", want: "- -"},
+}
+
+// runConns runs the cases, and connCommonCases, against scheduler name.
 func runConns(t *testing.T, name string, cases []connCase) {
 	t.Helper()
-	for _, tc := range cases {
+	for _, tc := range append(cases, connCommonCases...) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
 			svc := f.service(tc.dests)

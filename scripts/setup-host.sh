@@ -1,20 +1,21 @@
 #!/usr/bin/env bash
 # Installs the host tools the ulvs tests, lab and demo use, from Debian's
 # packages: iproute2 (ip), nftables (nft), ethtool, curl, procps (sysctl)
-# and vsftpd (the lab's FTP real servers, which the lab runs itself inside
-# its namespaces).
+# vsftpd (the lab's FTP real servers, which the lab runs itself inside
+# its namespaces) and keepalived (the VRRP peer of the vrrp package's
+# interop tests, which run it themselves inside their namespaces).
 # Idempotent: when everything is installed it changes nothing and skips
 # apt-get update. Needs root (or sudo) only when something is missing.
 #
-# The system vsftpd service is never started or enabled: Debian's package
-# starts it on install (and enables it at boot), which would put an FTP
-# server on the host's own port 21. While vsftpd is being installed a
-# policy-rc.d that forbids every service start is in place (an existing one
-# is left as it is), and afterwards the boot links the package made are
-# removed again.
+# The system vsftpd and keepalived services are never started or enabled:
+# Debian's packages start them on install (and enable them at boot), which
+# would put an FTP server on the host's own port 21 and a VRRP daemon on the
+# host's own interfaces. While they are being installed a policy-rc.d that
+# forbids every service start is in place (an existing one is left as it
+# is), and afterwards the boot links the packages made are removed again.
 set -euo pipefail
 
-packages=(iproute2 nftables ethtool curl procps vsftpd)
+packages=(iproute2 nftables ethtool curl procps vsftpd keepalived)
 
 installed() {
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
@@ -35,14 +36,22 @@ if [ "$(id -u)" -ne 0 ]; then
 	sudo=(sudo)
 fi
 
-new_vsftpd=false
+# The packages that ship a system service, which must not run.
+services=(vsftpd keepalived)
+new_services=()
 for p in "${missing[@]}"; do
-	[ "$p" = vsftpd ] && new_vsftpd=true
+	for svc in "${services[@]}"; do
+		[ "$p" = "$svc" ] && new_services+=("$svc")
+	done
 done
 
-# vsftpd processes that run before the install (someone else's, left alone).
-vsftpd_pids() { pgrep -x vsftpd 2>/dev/null | sort || true; }
-before=$(vsftpd_pids)
+# Processes of a service that run before the install (someone else's, left
+# alone).
+service_pids() { pgrep -x "$1" 2>/dev/null | sort || true; }
+declare -A before=()
+for svc in "${new_services[@]}"; do
+	before[$svc]=$(service_pids "$svc")
+done
 
 policy=/usr/sbin/policy-rc.d
 own_policy=false
@@ -52,7 +61,7 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT
-if $new_vsftpd && [ ! -e "$policy" ]; then
+if [ ${#new_services[@]} -gt 0 ] && [ ! -e "$policy" ]; then
 	# invoke-rc.d and deb-systemd-invoke ask this script before starting a
 	# service; 101 means "action forbidden".
 	printf '#!/bin/sh\n# setup-host.sh: no service starts while packages install.\nexit 101\n' |
@@ -66,29 +75,29 @@ export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 
-if $new_vsftpd; then
+for svc in "${new_services[@]}"; do
 	# Undo what the package's postinst enabled for the next boot.
 	if command -v deb-systemd-helper >/dev/null; then
-		"${sudo[@]}" deb-systemd-helper disable vsftpd.service >/dev/null 2>&1 || true
+		"${sudo[@]}" deb-systemd-helper disable "$svc.service" >/dev/null 2>&1 || true
 	fi
 	if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
-		"${sudo[@]}" systemctl disable vsftpd.service >/dev/null 2>&1 || true
+		"${sudo[@]}" systemctl disable "$svc.service" >/dev/null 2>&1 || true
 	fi
-	if command -v update-rc.d >/dev/null && [ -e /etc/init.d/vsftpd ]; then
-		"${sudo[@]}" update-rc.d vsftpd disable >/dev/null 2>&1 || true
+	if command -v update-rc.d >/dev/null && [ -e "/etc/init.d/$svc" ]; then
+		"${sudo[@]}" update-rc.d "$svc" disable >/dev/null 2>&1 || true
 	fi
 	# Should a start have slipped through anyway, stop exactly the service
-	# the install started (never someone else's vsftpd).
-	if [ "$(vsftpd_pids)" != "$before" ]; then
-		echo "setup-host: the vsftpd package started the system service; stopping it" >&2
+	# the install started (never someone else's).
+	if [ "$(service_pids "$svc")" != "${before[$svc]}" ]; then
+		echo "setup-host: the $svc package started the system service; stopping it" >&2
 		if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
-			"${sudo[@]}" systemctl stop vsftpd.service || true
-		elif [ -x /etc/init.d/vsftpd ]; then
-			"${sudo[@]}" /etc/init.d/vsftpd stop || true
+			"${sudo[@]}" systemctl stop "$svc.service" || true
+		elif [ -x "/etc/init.d/$svc" ]; then
+			"${sudo[@]}" "/etc/init.d/$svc" stop || true
 		fi
-		if [ "$(vsftpd_pids)" != "$before" ]; then
-			echo "setup-host: a vsftpd started by the install still runs: $(vsftpd_pids)" >&2
+		if [ "$(service_pids "$svc")" != "${before[$svc]}" ]; then
+			echo "setup-host: a $svc started by the install still runs: $(service_pids "$svc")" >&2
 			exit 1
 		fi
 	fi
-fi
+done

@@ -342,6 +342,63 @@ type Table struct {
 	ftp     bool // some TCP service listens on port 21 (ftpsvc_counter)
 	null    bool // some service has port 0 (nullsvc_counter)
 	wideVIP bool // a mark rule covers more than single addresses
+	// standby are the addresses this director is a failover backup for
+	// (SetHA): it neither answers ARP for them nor forwards their
+	// traffic. floating are failover addresses that are no VIP (a NAT
+	// gateway address the real servers route through): ARP is answered
+	// for them while this director is master.
+	standby  map[[4]byte]struct{}
+	floating map[[4]byte]struct{}
+}
+
+// SetHA records the failover state in a table being built (before it is
+// published; a published Table is immutable): standby are the addresses
+// whose VRRP instance is not master here, floating the instances'
+// addresses that are no service VIP. Both are control-plane lists.
+func (t *Table) SetHA(standby, floating [][4]byte) {
+	t.standby, t.floating = nil, nil
+	if len(standby) > 0 {
+		t.standby = make(map[[4]byte]struct{}, len(standby))
+		for _, a := range standby {
+			t.standby[a] = struct{}{}
+		}
+	}
+	if len(floating) > 0 {
+		t.floating = make(map[[4]byte]struct{}, len(floating))
+		for _, a := range floating {
+			t.floating[a] = struct{}{}
+		}
+	}
+}
+
+// Standby reports whether this director is a failover backup for addr:
+// its traffic is dropped (counted) and ARP for it is not answered.
+func (t *Table) Standby(addr [4]byte) bool {
+	if t.standby == nil {
+		return false
+	}
+	_, ok := t.standby[addr]
+	return ok
+}
+
+// FloatingAddrs lists the failover addresses that are no VIP. It
+// allocates; control plane only.
+func (t *Table) FloatingAddrs() [][4]byte {
+	out := make([][4]byte, 0, len(t.floating))
+	for a := range t.floating {
+		out = append(out, a)
+	}
+	return out
+}
+
+// StandbyAddrs lists the standby addresses. It allocates; control plane
+// only.
+func (t *Table) StandbyAddrs() [][4]byte {
+	out := make([][4]byte, 0, len(t.standby))
+	for a := range t.standby {
+		out = append(out, a)
+	}
+	return out
 }
 
 // IPRoute is one IPv4 route of the director through one of its interfaces.
@@ -564,15 +621,27 @@ func (t *Table) IsVIP(addr [4]byte) bool {
 }
 
 // AnswersARP reports whether the director answers ARP for addr: a service
-// address, or an address of a mark rule no wider than a /24. Wider rules
+// address, or an address of a mark rule no wider than a /24, a FULLNAT
+// local address or a failover address (SetHA), unless addr is on standby. Wider rules
 // classify traffic routed to the director but are never claimed on the
 // link.
 func (t *Table) AnswersARP(addr [4]byte) bool {
+	if t.standby != nil {
+		if _, ok := t.standby[addr]; ok {
+			return false
+		}
+	}
 	if _, ok := t.vips[addr]; ok {
 		return true
 	}
-	_, ok := t.lips[addr]
-	return ok
+	if _, ok := t.lips[addr]; ok {
+		return true
+	}
+	if t.floating != nil {
+		_, ok := t.floating[addr]
+		return ok
+	}
+	return false
 }
 
 // LocalAddrs lists the FULLNAT local addresses of every service. It

@@ -23,6 +23,9 @@ Commands:
   bench    measure the director: ulvs bench http [--duration D] ...
   stats    the director's data-path counters, drops by reason
   checks   the director's health checks: servers, verdicts, last results
+  ha       the director's failover (VRRP) instances: state, priority, master
+  convert  write a configuration file (keepalived.conf, ulvs.toml) as ulvs.toml:
+           ulvs convert FILE [-o OUT] [-i IFACE]
   sched    print the picks a scheduler makes: ulvs sched -s wrr -r A:4 -r B:3
   realserver  prepare this host as a DR/TUN real server: up, down, status
   ulvsd    run the director daemon (the same as the ulvsd binary)
@@ -48,8 +51,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return benchMain(args[1:], stdout, stderr)
 	case "stats":
 		return statsMain(args[1:], stdout, stderr)
+	case "ha":
+		return haMain(args[1:], stdout, stderr)
 	case "checks":
 		return checksMain(args[1:], stdout, stderr)
+	case "convert":
+		return convertMain(args[1:], stdout, stderr)
 	case "sched":
 		return schedMain(args[1:], stdout, stderr)
 	case "realserver":

@@ -44,177 +44,52 @@ func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
 func TestParseArgs(t *testing.T) {
 	vip := mustAddr("10.77.0.100")
 	rip := mustAddr("10.77.0.11")
+	type S = config.Service
+	type D = config.Dest
+	type L = config.ListOptions
+	tcp80 := S{Proto: vs.TCP, Addr: vip, Port: 80}
+	svc := func(op config.Op, s S) config.Command { return config.Command{Op: op, HasService: true, Service: s} }
+	dest := func(op config.Op, d D) config.Command {
+		return config.Command{Op: op, HasService: true, Service: tcp80, Dest: d}
+	}
+	list := func(l L) config.Command { return config.Command{Op: config.OpList, List: l} }
+	tunnel := dest(config.OpAddDest, D{Addr: rip, Port: 80, Method: vs.Tunnel, Weight: 5})
+	tunnel.Tunnel = config.TunnelOptions{Type: "ipip"}
+	listOne := list(L{Numeric: true})
+	listOne.HasService, listOne.Service = true, tcp80
 	tests := []struct {
 		name string
 		args string
 		want config.Command
 	}{
-		{
-			name: "no arguments lists",
-			args: "",
-			want: config.Command{Op: config.OpList},
-		},
-		{
-			name: "add service defaults to wlc",
-			args: "-A -t 10.77.0.100:80",
-			want: config.Command{Op: config.OpAddService, HasService: true,
-				Service: config.Service{Proto: vs.TCP, Addr: vip, Port: 80, Scheduler: "wlc"}},
-		},
-		{
-			name: "add service rr persistent default timeout",
-			args: "-A -t 10.77.0.100:80 -s rr -p",
-			want: config.Command{Op: config.OpAddService, HasService: true,
-				Service: config.Service{Proto: vs.TCP, Addr: vip, Port: 80, Scheduler: "rr", Persistent: true, Timeout: 360}},
-		},
-		{
-			name: "persistent with value and netmask",
-			args: "-A -u 10.77.0.100:53 -s wrr -p 3 -M 255.255.255.0",
-			want: config.Command{Op: config.OpAddService, HasService: true,
-				Service: config.Service{Proto: vs.UDP, Addr: vip, Port: 53, Scheduler: "wrr", Persistent: true, Timeout: 3,
-					Netmask: mustAddr("255.255.255.0")}},
-		},
-		{
-			name: "optional argument skips a following option",
-			args: "-A -t 10.77.0.100:0 -p -s sh -b sh-port,sh-fallback",
-			want: config.Command{Op: config.OpAddService, HasService: true,
-				Service: config.Service{Proto: vs.TCP, Addr: vip, Port: 0, Scheduler: "sh", Persistent: true, Timeout: 360,
-					SchedFlags: []string{"sh-fallback", "sh-port"}}},
-		},
-		{
-			name: "long options",
-			args: "--add-service --tcp-service=10.77.0.100:80 --scheduler rr --persistent=60",
-			want: config.Command{Op: config.OpAddService, HasService: true,
-				Service: config.Service{Proto: vs.TCP, Addr: vip, Port: 80, Scheduler: "rr", Persistent: true, Timeout: 60}},
-		},
-		{
-			name: "clustered short options with attached argument",
-			args: "-At10.77.0.100:80 -srr",
-			want: config.Command{Op: config.OpAddService, HasService: true,
-				Service: config.Service{Proto: vs.TCP, Addr: vip, Port: 80, Scheduler: "rr"}},
-		},
-		{
-			name: "names resolve",
-			args: "-E -t www:http -s lc",
-			want: config.Command{Op: config.OpEditService, HasService: true,
-				Service: config.Service{Proto: vs.TCP, Addr: mustAddr("192.0.2.80"), Port: 80, Scheduler: "lc"}},
-		},
-		{
-			name: "inet_aton short form",
-			args: "-D -t 10.1:80",
-			want: config.Command{Op: config.OpDelService, HasService: true,
-				Service: config.Service{Proto: vs.TCP, Addr: mustAddr("10.0.0.1"), Port: 80}},
-		},
-		{
-			name: "fwmark service",
-			args: "-A -f 1 -s rr -p 300",
-			want: config.Command{Op: config.OpAddService, HasService: true,
-				Service: config.Service{Proto: vs.TCP, FwMark: 1, Scheduler: "rr", Persistent: true, Timeout: 300}},
-		},
-		{
-			name: "add dest defaults: route, weight 1, service port",
-			args: "-a -t 10.77.0.100:80 -r 10.77.0.11",
-			want: config.Command{Op: config.OpAddDest, HasService: true,
-				Service: config.Service{Proto: vs.TCP, Addr: vip, Port: 80},
-				Dest:    config.Dest{Addr: rip, Port: 80, Method: vs.Route, Weight: 1}},
-		},
-		{
-			name: "route forces the service port",
-			args: "-a -t 10.77.0.100:80 -r 10.77.0.11:8080 -g -w 2",
-			want: config.Command{Op: config.OpAddDest, HasService: true,
-				Service: config.Service{Proto: vs.TCP, Addr: vip, Port: 80},
-				Dest:    config.Dest{Addr: rip, Port: 80, Method: vs.Route, Weight: 2}},
-		},
-		{
-			name: "masquerading keeps the dest port",
-			args: "-a -t 10.77.0.100:80 -r 10.77.0.11:8080 -m -w 0 -x 100 -y 10",
-			want: config.Command{Op: config.OpAddDest, HasService: true,
-				Service: config.Service{Proto: vs.TCP, Addr: vip, Port: 80},
-				Dest:    config.Dest{Addr: rip, Port: 8080, Method: vs.Masq, Weight: 0, UThreshold: 100, LThreshold: 10}},
-		},
-		{
-			name: "tunnel long form",
-			args: "--add-server --tcp-service 10.77.0.100:80 --real-server 10.77.0.11 --ipip --weight 5 --tun-type ipip",
-			want: config.Command{Op: config.OpAddDest, HasService: true,
-				Service: config.Service{Proto: vs.TCP, Addr: vip, Port: 80},
-				Dest:    config.Dest{Addr: rip, Port: 80, Method: vs.Tunnel, Weight: 5},
-				Tunnel:  config.TunnelOptions{Type: "ipip"}},
-		},
-		{
-			name: "edit dest",
-			args: "-e -t 10.77.0.100:80 -r 10.77.0.11 -m -w 5",
-			want: config.Command{Op: config.OpEditDest, HasService: true,
-				Service: config.Service{Proto: vs.TCP, Addr: vip, Port: 80},
-				Dest:    config.Dest{Addr: rip, Port: 80, Method: vs.Masq, Weight: 5}},
-		},
-		{
-			name: "delete dest keeps its port",
-			args: "-d -t 10.77.0.100:80 -r 10.77.0.11:8080",
-			want: config.Command{Op: config.OpDelDest, HasService: true,
-				Service: config.Service{Proto: vs.TCP, Addr: vip, Port: 80},
-				Dest:    config.Dest{Addr: rip, Port: 8080, Method: vs.Route, Weight: 1}},
-		},
-		{
-			name: "list numeric clustered",
-			args: "-Ln",
-			want: config.Command{Op: config.OpList, List: config.ListOptions{Numeric: true}},
-		},
-		{
-			name: "list lowercase clustered",
-			args: "-ln --stats --exact",
-			want: config.Command{Op: config.OpList, List: config.ListOptions{Numeric: true, Stats: true, Exact: true}},
-		},
-		{
-			name: "list one service",
-			args: "-L -n -t 10.77.0.100:80",
-			want: config.Command{Op: config.OpList, HasService: true, List: config.ListOptions{Numeric: true},
-				Service: config.Service{Proto: vs.TCP, Addr: vip, Port: 80}},
-		},
-		{
-			name: "list connections",
-			args: "-lnc",
-			want: config.Command{Op: config.OpList, List: config.ListOptions{Numeric: true, Conn: true}},
-		},
-		{
-			name: "list timeouts",
-			args: "-L --timeout",
-			want: config.Command{Op: config.OpList, List: config.ListOptions{Timeout: true}},
-		},
-		{
-			name: "set timeouts",
-			args: "--set 30 5 60",
-			want: config.Command{Op: config.OpSetTimeout, Timeouts: config.Timeouts{TCP: 30, TCPFin: 5, UDP: 60}},
-		},
-		{
-			name: "zero all",
-			args: "-Z",
-			want: config.Command{Op: config.OpZero},
-		},
-		{
-			name: "clear",
-			args: "-C",
-			want: config.Command{Op: config.OpClear},
-		},
-		{
-			name: "save numeric",
-			args: "-S -n",
-			want: config.Command{Op: config.OpSave, List: config.ListOptions{Numeric: true}},
-		},
-		{
-			name: "help",
-			args: "-h -x junk",
-			want: config.Command{Op: config.OpHelp},
-		},
-		{
-			name: "stop daemon",
-			args: "--stop-daemon master",
-			want: config.Command{Op: config.OpStopDaemon, Daemon: config.DaemonOptions{State: "master"}},
-		},
-		{
-			name: "ipv6 service",
-			args: "-A -t [2001:db8::1]:80",
-			want: config.Command{Op: config.OpAddService, HasService: true,
-				Service: config.Service{Proto: vs.TCP, Addr: mustAddr("2001:db8::1"), Port: 80, Scheduler: "wlc"}},
-		},
+		{"no arguments lists", "", list(L{})},
+		{"add service defaults to wlc", "-A -t 10.77.0.100:80", svc(config.OpAddService, S{Proto: vs.TCP, Addr: vip, Port: 80, Scheduler: "wlc"})},
+		{"add service rr persistent default timeout", "-A -t 10.77.0.100:80 -s rr -p", svc(config.OpAddService, S{Proto: vs.TCP, Addr: vip, Port: 80, Scheduler: "rr", Persistent: true, Timeout: 360})},
+		{"persistent with value and netmask", "-A -u 10.77.0.100:53 -s wrr -p 3 -M 255.255.255.0", svc(config.OpAddService, S{Proto: vs.UDP, Addr: vip, Port: 53, Scheduler: "wrr", Persistent: true, Timeout: 3, Netmask: mustAddr("255.255.255.0")})},
+		{"optional argument skips a following option", "-A -t 10.77.0.100:0 -p -s sh -b sh-port,sh-fallback", svc(config.OpAddService, S{Proto: vs.TCP, Addr: vip, Scheduler: "sh", Persistent: true, Timeout: 360, SchedFlags: []string{"sh-fallback", "sh-port"}})},
+		{"long options", "--add-service --tcp-service=10.77.0.100:80 --scheduler rr --persistent=60", svc(config.OpAddService, S{Proto: vs.TCP, Addr: vip, Port: 80, Scheduler: "rr", Persistent: true, Timeout: 60})},
+		{"clustered short options with attached argument", "-At10.77.0.100:80 -srr", svc(config.OpAddService, S{Proto: vs.TCP, Addr: vip, Port: 80, Scheduler: "rr"})},
+		{"names resolve", "-E -t www:http -s lc", svc(config.OpEditService, S{Proto: vs.TCP, Addr: mustAddr("192.0.2.80"), Port: 80, Scheduler: "lc"})},
+		{"inet_aton short form", "-D -t 10.1:80", svc(config.OpDelService, S{Proto: vs.TCP, Addr: mustAddr("10.0.0.1"), Port: 80})},
+		{"fwmark service", "-A -f 1 -s rr -p 300", svc(config.OpAddService, S{Proto: vs.TCP, FwMark: 1, Scheduler: "rr", Persistent: true, Timeout: 300})},
+		{"ipv6 service", "-A -t [2001:db8::1]:80", svc(config.OpAddService, S{Proto: vs.TCP, Addr: mustAddr("2001:db8::1"), Port: 80, Scheduler: "wlc"})},
+		{"add dest defaults: route, weight 1, service port", "-a -t 10.77.0.100:80 -r 10.77.0.11", dest(config.OpAddDest, D{Addr: rip, Port: 80, Method: vs.Route, Weight: 1})},
+		{"route forces the service port", "-a -t 10.77.0.100:80 -r 10.77.0.11:8080 -g -w 2", dest(config.OpAddDest, D{Addr: rip, Port: 80, Method: vs.Route, Weight: 2})},
+		{"masquerading keeps the dest port", "-a -t 10.77.0.100:80 -r 10.77.0.11:8080 -m -w 0 -x 100 -y 10", dest(config.OpAddDest, D{Addr: rip, Port: 8080, Method: vs.Masq, UThreshold: 100, LThreshold: 10})},
+		{"tunnel long form", "--add-server --tcp-service 10.77.0.100:80 --real-server 10.77.0.11 --ipip --weight 5 --tun-type ipip", tunnel},
+		{"edit dest", "-e -t 10.77.0.100:80 -r 10.77.0.11 -m -w 5", dest(config.OpEditDest, D{Addr: rip, Port: 80, Method: vs.Masq, Weight: 5})},
+		{"delete dest keeps its port", "-d -t 10.77.0.100:80 -r 10.77.0.11:8080", dest(config.OpDelDest, D{Addr: rip, Port: 8080, Method: vs.Route, Weight: 1})},
+		{"list numeric clustered", "-Ln", list(L{Numeric: true})},
+		{"list lowercase clustered", "-ln --stats --exact", list(L{Numeric: true, Stats: true, Exact: true})},
+		{"list one service", "-L -n -t 10.77.0.100:80", listOne},
+		{"list connections", "-lnc", list(L{Numeric: true, Conn: true})},
+		{"list timeouts", "-L --timeout", list(L{Timeout: true})},
+		{"set timeouts", "--set 30 5 60", config.Command{Op: config.OpSetTimeout, Timeouts: config.Timeouts{TCP: 30, TCPFin: 5, UDP: 60}}},
+		{"zero all", "-Z", config.Command{Op: config.OpZero}},
+		{"clear", "-C", config.Command{Op: config.OpClear}},
+		{"save numeric", "-S -n", config.Command{Op: config.OpSave, List: L{Numeric: true}}},
+		{"help", "-h -x junk", config.Command{Op: config.OpHelp}},
+		{"stop daemon", "--stop-daemon master", config.Command{Op: config.OpStopDaemon, Daemon: config.DaemonOptions{State: "master"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package keepalived
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"net/netip"
@@ -23,32 +24,10 @@ var checkKinds = map[string]config.CheckKind{
 	"PING_CHECK": config.CheckPing,
 }
 
-// kindDefaults are keepalived 2.2.7's per-checker defaults: queue_checker
-// sets default_retry 1 and default_delay_before_retry 1 s; check_http.c
-// sets 3 s for HTTP_GET and SSL_GET; check_misc.c retry 0; check_dns.c
-// retry 3 and delay_before_retry 0, meaning delay_loop.
-var kindDefaults = map[config.CheckKind]struct {
-	retry            int
-	delayBeforeRetry time.Duration // 0: the checker's delay_loop
-}{
-	config.CheckTCP:  {1, time.Second},
-	config.CheckHTTP: {1, 3 * time.Second},
-	config.CheckSSL:  {1, 3 * time.Second},
-	config.CheckMisc: {0, time.Second},
-	config.CheckSMTP: {1, time.Second},
-	config.CheckDNS:  {3, 0},
-	config.CheckUDP:  {1, time.Second},
-	config.CheckPing: {1, time.Second},
-}
-
-// Checker defaults of keepalived 2.2.7 that are not timers.
+// HTTP status codes a url's status_code may name (check_http.c).
 const (
-	defaultHelo        = "smtpchecker.keepalived.org" // SMTP_DEFAULT_HELO
-	defaultDNSType     = "SOA"
-	defaultDNSName     = "."
-	defaultMaxReplyLen = 255 // UDP_CHECK max_reply_length: UINT8_MAX
-	httpStatusMin      = 100
-	httpStatusMax      = 599
+	httpStatusMin = 100
+	httpStatusMax = 599
 )
 
 // dnsTypes are check_dns.c's DNS_TYPE labels.
@@ -63,26 +42,24 @@ type connOpts struct {
 	bindPort uint16
 	bindIf   string
 	fwmark   uint32
-	timeout  optDuration
-	node     *Node // the host block, for SMTP_CHECK host entries
+	timeout  time.Duration // config.Unset: inherited
+	node     *Node         // the host block, for SMTP_CHECK host entries
 }
 
 func (c *connOpts) isSet() bool {
 	return c.ip.IsValid() || c.port != 0 || c.bindTo.IsValid() || c.bindPort != 0 ||
-		c.bindIf != "" || c.fwmark != 0 || c.timeout.set
+		c.bindIf != "" || c.fwmark != 0 || c.timeout != config.Unset
 }
 
 // checkSpec is one checker block as written.
 type checkSpec struct {
 	node   *Node
-	check  config.Check // the kind-specific fields
+	check  config.Check // the kind-specific fields, from config.NewCheck
 	conn   connOpts
-	hosts  []connOpts // SMTP_CHECK host { } blocks
-	timing timing
+	hosts  []connOpts    // SMTP_CHECK host { } blocks
+	timing config.Timing // the checker's own (its ConnectTimeout is conn's)
 	alpha  optBool
 	urls   []*Node
-	// maxReplySet tells an explicit max_reply_length 0 from the default.
-	maxReplySet bool
 }
 
 // checker reads a checker block.
@@ -94,7 +71,7 @@ func (p *parser) checker(kind config.CheckKind, n *Node) *checkSpec {
 		p.errorf(n, "takes no value before its block (got %s)", strings.Join(n.Args(), " "))
 		return nil
 	}
-	ck := &checkSpec{node: n, check: config.Check{Kind: kind}}
+	ck := &checkSpec{node: n, check: config.NewCheck(kind), conn: connOpts{timeout: config.Unset}, timing: config.UnsetTiming()}
 	for _, c := range n.Children {
 		if p.err != nil {
 			return nil
@@ -121,7 +98,7 @@ func (p *parser) checker(kind config.CheckKind, n *Node) *checkSpec {
 func (p *parser) checkerCommon(ck *checkSpec, conn *connOpts, c *Node) bool {
 	kw := c.Keyword()
 	if kw == "connect_timeout" && ck.check.Kind != config.CheckMisc {
-		conn.timeout, _ = p.timer(c, 1, maxConnectTimeoutUS)
+		p.timer(c, 1, maxConnectTimeoutUS, &conn.timeout)
 		return true
 	}
 	if kw != "connect_timeout" && p.timingKeyword(&ck.timing, c, 0) {
@@ -130,11 +107,12 @@ func (p *parser) checkerCommon(ck *checkSpec, conn *connOpts, c *Node) bool {
 	switch kw {
 	case "nb_get_retry":
 		if v, ok := p.uint(c, 0, math.MaxUint32); ok {
-			ck.timing.retry = optInt{int(v), true}
+			ck.timing.Retry = int(v)
 			if k := ck.check.Kind; k == config.CheckHTTP || k == config.CheckSSL {
 				p.warnf(c, "nb_get_retry is deprecated - please use 'retry' (as keepalived says)")
 			} else {
-				p.warnf(c, "nb_get_retry is deprecated - please use 'retry'; keepalived 2.2.7 ignores it in %s (keeping retry %d), ulvs applies it", k, kindDefaults[k].retry)
+				retry, _ := config.KindDefaults(k)
+				p.warnf(c, "nb_get_retry is deprecated - please use 'retry'; keepalived 2.2.7 ignores it in %s (keeping retry %d), ulvs applies it", k, retry)
 			}
 		}
 		return true
@@ -168,6 +146,10 @@ func (p *parser) checkerCommon(ck *checkSpec, conn *connOpts, c *Node) bool {
 		}
 	case "connect_port", "bind_port":
 		if v, ok := p.uint(c, 1, 65535); ok {
+			if ck.check.Kind == config.CheckPing {
+				p.warnf(c, "%s has no effect in PING_CHECK (ignored, as keepalived does)", kw)
+				return true
+			}
 			if kw == "connect_port" {
 				conn.port = uint16(v)
 			} else {
@@ -265,7 +247,7 @@ func (p *parser) checkerKeyword(ck *checkSpec, c *Node) bool {
 		case "name":
 			if s, ok := p.arg(c); ok {
 				if s == "" {
-					s = defaultDNSName // "" is the root, as keepalived's default
+					s = config.DefaultDNSName // "" is the root, as keepalived's default
 				}
 				if chk.DNSName != "" {
 					p.errorf(c, "given twice")
@@ -301,7 +283,6 @@ func (p *parser) checkerKeyword(ck *checkSpec, c *Node) bool {
 		case "max_reply_length":
 			if v, ok := p.uint(c, 0, math.MaxUint16); ok {
 				chk.MaxReplyLength = int(v)
-				ck.maxReplySet = true
 			}
 		default:
 			return false
@@ -318,24 +299,18 @@ func (p *parser) miscPath(chk *config.Check, c *Node) {
 	if !p.noBlock(c) {
 		return
 	}
-	words, msg := splitQuotedEscaped(c.Raw)
-	if msg == "" && len(words) < 2 {
-		msg = "needs a program"
+	words, ok := p.splitLine(c, "needs a program")
+	if !ok {
+		return
 	}
-	if msg == "" && len(words) > 2 {
-		msg = fmt.Sprintf("keepalived runs only the first word and drops %q: quote the program with its arguments: misc_path \"%s\"",
+	if len(words) > 2 {
+		p.errorf(c, "keepalived runs only the first word and drops %q: quote the program with its arguments: misc_path \"%s\"",
 			strings.Join(words[2:], " "), strings.Join(words[1:], " "))
-	}
-	if msg != "" {
-		p.errorf(c, "%s", msg)
 		return
 	}
-	s, msg := parseScript(words[1])
-	if msg != "" {
-		p.errorf(c, "%s", msg)
-		return
+	if s, ok := p.parseScript(c, words[1]); ok {
+		chk.MiscPath = s.Argv
 	}
-	chk.MiscPath = s.Argv
 }
 
 // smtpHost reads a (deprecated) SMTP_CHECK host { } block: one more
@@ -344,7 +319,7 @@ func (p *parser) smtpHost(ck *checkSpec, n *Node) {
 	if !p.needBlock(n) {
 		return
 	}
-	h := connOpts{node: n}
+	h := connOpts{node: n, timeout: config.Unset}
 	for _, c := range n.Children {
 		if p.err != nil {
 			return
@@ -357,8 +332,8 @@ func (p *parser) smtpHost(ck *checkSpec, n *Node) {
 	ck.hosts = append(ck.hosts, h)
 }
 
-// finishChecker checks what a whole checker block needs and fills the
-// kind's non-timer defaults.
+// finishChecker checks what a whole checker block needs. Defaults are
+// ResolveHealth's (config/resolve.go).
 func (p *parser) finishChecker(ck *checkSpec) {
 	chk := &ck.check
 	n := ck.node
@@ -375,30 +350,17 @@ func (p *parser) finishChecker(ck *checkSpec) {
 			}
 			chk.URLs = append(chk.URLs, url)
 		}
-		if chk.HTTPProtocol == "" {
-			chk.HTTPProtocol = "1.0"
-		}
 	case config.CheckMisc:
 		if len(chk.MiscPath) == 0 {
 			p.errorf(n, "MISC_CHECK needs misc_path")
 		}
-	case config.CheckSMTP:
-		if chk.HeloName == "" {
-			chk.HeloName = defaultHelo
-		}
-	case config.CheckDNS:
-		if chk.DNSType == "" {
-			chk.DNSType = defaultDNSType
-		}
-		if chk.DNSName == "" {
-			chk.DNSName = defaultDNSName
-		}
 	case config.CheckUDP:
-		if !ck.maxReplySet {
-			chk.MaxReplyLength = defaultMaxReplyLen
+		maxLen := chk.MaxReplyLength
+		if maxLen == config.Unset {
+			maxLen = config.DefaultMaxReplyLength
 		}
-		if chk.RequireReply && chk.MinReplyLength > chk.MaxReplyLength {
-			p.warnf(n, "UDP_CHECK min_reply_length %d > max_reply_length %d - will always fail (as keepalived says)", chk.MinReplyLength, chk.MaxReplyLength)
+		if chk.RequireReply && chk.MinReplyLength > maxLen {
+			p.warnf(n, "UDP_CHECK min_reply_length %d > max_reply_length %d - will always fail (as keepalived says)", chk.MinReplyLength, maxLen)
 		}
 	}
 }
@@ -457,10 +419,9 @@ func (p *parser) url(n *Node) (config.URL, bool) {
 		p.errorf(n, "url needs a path")
 		return u, false
 	}
-	if len(u.StatusCodes) == 0 {
-		u.StatusCodes = []config.StatusRange{{First: 200, Last: 299}}
+	if len(u.StatusCodes) > 0 {
+		u.StatusCodes = config.MergeStatus(u.StatusCodes)
 	}
-	u.StatusCodes = mergeStatus(u.StatusCodes)
 	return u, true
 }
 
@@ -487,37 +448,21 @@ func parseStatusRange(s string) (config.StatusRange, string) {
 	return config.StatusRange{First: int(lo), Last: int(hi)}, ""
 }
 
-// mergeStatus sorts ranges and merges overlapping and adjacent ones (the
-// set keepalived's status_code bitmap holds).
-func mergeStatus(rs []config.StatusRange) []config.StatusRange {
-	slices.SortFunc(rs, func(a, b config.StatusRange) int { return a.First - b.First })
-	out := rs[:1]
-	for _, r := range rs[1:] {
-		last := &out[len(out)-1]
-		if r.First <= last.Last+1 {
-			last.Last = max(last.Last, r.Last)
-			continue
-		}
-		out = append(out, r)
-	}
-	return out
-}
-
 // needsPort are the kinds that connect to a port.
 func needsPort(k config.CheckKind) bool {
 	return k != config.CheckMisc && k != config.CheckPing
 }
 
-// resolveChecks resolves a checker of real server rs (dest d of a service
-// of v) into its Checks, every default filled as keepalived 2.2.7's
-// validate_check_config does. SMTP_CHECK host blocks make one Check each.
-// This is the package's stand-in for the shared default resolution.
-func (p *parser) resolveChecks(ck *checkSpec, v *virtualServer, rs *realServer, d config.Dest) ([]config.Check, bool) {
+// checks turns a checker of real server rs (dest d of a service of v)
+// into its Checks: what the block says, timings it does not give left
+// config.Unset for ResolveHealth (the real_server's and virtual_server's
+// config.Timing, then the kind's defaults). SMTP_CHECK host blocks make
+// one Check each.
+func (p *parser) checks(ck *checkSpec, v *virtualServer, rs *realServer, d config.Dest) ([]config.Check, bool) {
 	if ck.alpha.or(rs.alpha.or(v.alpha)) != v.alpha {
 		p.errorf(ck.node, "alpha on a real_server or checker that differs from its virtual_server's is not supported by ulvs: set alpha in the virtual_server")
 		return nil, false
 	}
-	t := resolveTimes(ck.check.Kind, ck.timing, rs.timing, v.timing)
 	conns := []connOpts{ck.conn}
 	if len(ck.hosts) > 0 {
 		if ck.conn.isSet() {
@@ -532,11 +477,8 @@ func (p *parser) resolveChecks(ck *checkSpec, v *virtualServer, rs *realServer, 
 		c.URLs = slices.Clone(c.URLs)
 		c.MiscPath = slices.Clone(c.MiscPath)
 		c.Payload = slices.Clone(c.Payload)
-		c.Retry, c.DelayLoop, c.DelayBeforeRetry, c.Warmup = t.retry, t.delayLoop, t.delayBeforeRetry, t.warmup
+		c.Retry, c.DelayLoop, c.DelayBeforeRetry, c.Warmup = ck.timing.Retry, ck.timing.DelayLoop, ck.timing.DelayBeforeRetry, ck.timing.Warmup
 		if c.Kind == config.CheckMisc {
-			if c.MiscTimeout == 0 {
-				c.MiscTimeout = v.timing.delayLoop.or(config.DefaultDelayLoop) // check_misc.c: vs->delay_loop
-			}
 			if c.User == "" {
 				c.User = p.file.Global.ScriptUser
 			}
@@ -544,17 +486,11 @@ func (p *parser) resolveChecks(ck *checkSpec, v *virtualServer, rs *realServer, 
 			continue
 		}
 		if c.Kind == config.CheckHTTP || c.Kind == config.CheckSSL {
-			c.Virtualhost = firstNonEmpty(c.Virtualhost, rs.virtualhost, v.virtualhost)
+			// check_http.c: the url's, the checker's, the real server's,
+			// the virtual server's (ResolveHealth's).
+			c.Virtualhost = cmp.Or(c.Virtualhost, rs.virtualhost)
 		}
-		c.ConnectIP = co.ip
-		if !c.ConnectIP.IsValid() {
-			c.ConnectIP = d.Addr
-		}
-		c.ConnectPort = co.port
-		if c.ConnectPort == 0 {
-			c.ConnectPort = d.Port
-		}
-		if c.ConnectPort == 0 && needsPort(c.Kind) {
+		if co.port == 0 && d.Port == 0 && needsPort(c.Kind) {
 			where := ck.node
 			if co.node != nil {
 				where = co.node
@@ -562,52 +498,10 @@ func (p *parser) resolveChecks(ck *checkSpec, v *virtualServer, rs *realServer, 
 			p.errorf(where, "%s needs connect_port: real server %s has no port (fwmark service)", c.Kind, d.Addr)
 			return nil, false
 		}
+		c.ConnectIP, c.ConnectPort = co.ip, co.port
 		c.BindTo, c.BindPort, c.BindIf, c.FwMark = co.bindTo, co.bindPort, co.bindIf, co.fwmark
-		c.ConnectTimeout = co.timeout.or(t.connectTimeout)
+		c.ConnectTimeout = co.timeout
 		out = append(out, c)
 	}
 	return out, true
-}
-
-// resolveTimes applies keepalived's inheritance: checker, then real
-// server, then virtual server, then the kind's default (warmup defaults to
-// the delay loop, and DNS_CHECK's delay_before_retry too).
-func resolveTimes(kind config.CheckKind, ck, rs, v timing) resolvedTimes {
-	first := func(d time.Duration, os ...optDuration) time.Duration {
-		for _, o := range os {
-			if o.set {
-				return o.v
-			}
-		}
-		return d
-	}
-	def := kindDefaults[kind]
-	var t resolvedTimes
-	t.delayLoop = first(config.DefaultDelayLoop, ck.delayLoop, rs.delayLoop, v.delayLoop)
-	t.warmup = first(t.delayLoop, ck.warmup, rs.warmup, v.warmup)
-	dbr := def.delayBeforeRetry
-	if dbr == 0 {
-		dbr = t.delayLoop
-	}
-	t.delayBeforeRetry = first(dbr, ck.delayBeforeRetry, rs.delayBeforeRetry, v.delayBeforeRetry)
-	if kind != config.CheckMisc {
-		t.connectTimeout = first(config.DefaultConnectTimeout, ck.connectTimeout, rs.connectTimeout, v.connectTimeout)
-	}
-	t.retry = def.retry
-	for _, o := range []optInt{ck.retry, rs.retry, v.retry} {
-		if o.set {
-			t.retry = o.v
-			break
-		}
-	}
-	return t
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }

@@ -70,7 +70,10 @@
 // type SOA and name ".", UDP max_reply_length 255. A checker's setting
 // wins over its real server's, which wins over its virtual server's. The
 // check's ConnectIP and ConnectPort are resolved to the real server's when
-// not set. The corrections keepalived makes with a log line are made the
+// not set. Every default is applied by config.ResolveHealth, the one
+// place that decides them for every format: this package passes it each
+// real_server's timers over its virtual_server's (config.Timing). The
+// corrections keepalived makes with a log line are made the
 // same way, with a warning: no protocol (UDP), no scheduler (wlc), no
 // forwarding method (NAT), a port-less service (persistence 360 s), ops on
 // a non-UDP service (cleared), ha_suspend with fwmarks (cleared), a real
@@ -119,6 +122,20 @@
 //     keepalived 2.2.7 knows it only in HTTP_GET and SSL_GET and ignores it
 //     (unknown keyword) elsewhere, so seed 001's TCP_CHECK with
 //     nb_get_retry 3 runs with retry 3 here and retry 1 under keepalived.
+//   - An SMTP_CHECK host block without connect_timeout takes the
+//     inherited one (real_server, virtual_server, 5 s); keepalived 2.2.7
+//     allocates the host's options zeroed and leaves its timeout 0.
+//   - A virtual server whose real servers all have weight 0 gets quorum 1,
+//     with a warning; keepalived lowers quorum to 0 and hysteresis to
+//     4294967295, and the service never gains quorum.
+//   - An empty program name in a script (a first word of two quotes) and
+//     a NUL byte in a script's word are errors; keepalived takes the first
+//     and fails to run it, and cuts the word at the second.
+//   - Values are held to the rules every ulvs format shares (package
+//     config): a virtual address must be unicast (not 0.0.0.0/8,
+//     multicast or broadcast; keepalived passes any to the kernel), and a
+//     persistence_granularity netmask contiguous (keepalived and the
+//     kernel take 255.0.255.0).
 //   - A checker's default port is the real server's port after keepalived's
 //     corrections (keepalived copies the port before correcting it, so a
 //     checker of a real server written without a port would connect to

@@ -49,6 +49,9 @@ func TestErrors(t *testing.T) {
 		{"virtual_server no args", "virtual_server {\n}", "k.conf:1: virtual_server: takes IP [PORT], fwmark N or group NAME"},
 		{"bad address", "virtual_server 10.0.0.999 80 {\n}", `k.conf:1: virtual_server: "10.0.0.999" is not an IP address`},
 		{"IPv6 virtual server", "virtual_server 2001:db8::1 80 {\n}", "k.conf:1: virtual_server: 2001:db8::1: IPv6 is not supported by ulvs"},
+		{"netmask with holes", vsWith("persistence_granularity 255.0.255.0\n", ""), "k.conf:5: persistence_granularity: 255.0.255.0 is not a contiguous netmask like 255.255.255.0, which ulvs needs"},
+		{"virtual address 0.0.0.0", "virtual_server 0.0.0.0 80 {\n}", "k.conf:1: virtual_server: 0.0.0.0 is not a unicast address (a virtual address must be one)"},
+		{"multicast in a group", "virtual_server_group G {\n223.255.255.255-224.0.0.1 80\n}\nvirtual_server group G {\nprotocol TCP\nreal_server 10.0.0.1 80 {\n}\n}", "k.conf:1: virtual_server_group: group G: 224.0.0.0 is not a unicast address"},
 		{"port out of range", "virtual_server 10.0.0.1 70000 {\n}", `"70000" is out of range [0, 65535]`},
 		{"fwmark zero", "virtual_server fwmark 0 {\n}", `k.conf:1: virtual_server: fwmark "0" is out of range`},
 
@@ -141,10 +144,13 @@ func TestErrors(t *testing.T) {
 
 		// Scripts.
 		{"empty script", vsWith("", "notify_up \"\"\n"), "k.conf:6: notify_up: empty script"},
-		{"script quote", vsWith("", "notify_up \"'/bin/x\"\n"), "missing closing ' in"},
+		{"script quote", vsWith("", "notify_up \"'/bin/x\"\n"), `k.conf:6: notify_up: script "'/bin/x": missing terminating '`},
+		{"script with an empty program", vsWith("", "notify_up \"'' -x\"\n"), `k.conf:6: notify_up: script "'' -x": the program name is empty`},
+		{"script with a NUL byte", vsWith("", "notify_up \"/bin/x a\\\\0b\"\n"), "a word contains a NUL byte"},
+		{"line quote", vsWith("", "notify_up /bin/x'\n"), `k.conf:6: notify_up: missing terminating ' in "notify_up /bin/x'"`},
 		{"script missing", vsWith("", "notify_down\n"), "k.conf:6: notify_down: needs a script"},
 		{"misc_path missing", vsWith("", "MISC_CHECK {\nmisc_path\n}\n"), "k.conf:7: misc_path: needs a program"},
-		{"misc_path escape at end", vsWith("", "MISC_CHECK {\nmisc_path /bin/x\\\n}\n"), "missing escaped character"},
+		{"misc_path escape at end", vsWith("", "MISC_CHECK {\nmisc_path /bin/x\\\n}\n"), `k.conf:7: misc_path: a backslash ends it (escape what?) in "misc_path /bin/x\\"`},
 		{"misc_timeout", vsWith("", "MISC_CHECK {\nmisc_path /bin/x\nmisc_timeout 1.5\n}\n"), `misc_timeout: "1.5" is not a whole number`},
 
 		// More shapes.
@@ -231,11 +237,21 @@ func TestWarnings(t *testing.T) {
 			"k.conf:1: quorum 5 for 10.0.0.100 80 exceeds total weight of real servers 1, reducing quorum to 1 (as keepalived does)",
 			"k.conf:1: virtual server 10.0.0.100 80: hysteresis 3 >= quorum 1; setting hysteresis to 0 (as keepalived does)",
 		}},
+		{"quorum of weightless servers", vsWith("quorum 2\n", "weight 0\n"), []string{
+			"k.conf:1: quorum 2 for 10.0.0.100 80 exceeds total weight of real servers 0: keepalived lowers quorum to 0 and hysteresis to 4294967295, so that the service never gains quorum; ulvs uses quorum 1 (the service gains quorum when a real server has weight)",
+		}},
+		{"ports of PING_CHECK", vsWith("", "PING_CHECK {\nconnect_port 80\nbind_port 5000\n}\n"), []string{
+			"k.conf:7: connect_port has no effect in PING_CHECK (ignored, as keepalived does)",
+			"k.conf:8: bind_port has no effect in PING_CHECK (ignored, as keepalived does)",
+		}},
 		{"ops needs UDP", vsWith("ops\n", ""), []string{
 			"k.conf:1: virtual server 10.0.0.100 80: one packet scheduling requires UDP - resetting (as keepalived does)",
 		}},
 		{"duplicate real server", vsWith("real_server 10.0.0.1 80 {\n}\n", ""), []string{
 			"k.conf:7: real server 10.0.0.1 80 is duplicated - removing the second (as keepalived does)",
+		}},
+		{"duplicate once the port is corrected", "virtual_server 10.0.0.100 80 {\nlb_algo rr\nlb_kind DR\nprotocol TCP\nreal_server 10.0.0.1 {\n}\nreal_server 10.0.0.1 80 {\n}\n}", []string{
+			"k.conf:7: real server 10.0.0.1 80 duplicates another of service TCP 10.0.0.100:80 once ports are corrected (both are 10.0.0.1:80) - removing the second (keepalived's second add fails)",
 		}},
 		{"a clean file has none", vsWith("", ""), nil},
 		{"DR real server port reset", "virtual_server 10.0.0.100 80 {\nlb_algo rr\nlb_kind DR\nprotocol TCP\nreal_server 10.0.0.1 8080 {\n}\n}", []string{

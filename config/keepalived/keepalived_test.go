@@ -323,7 +323,7 @@ func TestUserFiles(t *testing.T) {
 				t.Errorf("UDP_CHECK %+v", udp)
 			}
 			ping := r[3].Checks[0]
-			if ping.Kind != config.CheckPing || ping.Retry != 5 || ping.BindTo != ip("10.1.0.254") {
+			if ping.Kind != config.CheckPing || ping.Retry != 5 || ping.BindTo != ip("10.1.0.254") || ping.ConnectIP != ip("10.1.0.4") || ping.ConnectPort != 0 {
 				t.Errorf("PING_CHECK %+v", ping)
 			}
 			if s := f.Rules.Services[0]; s.Proto != vs.UDP || !s.OnePacket {
@@ -339,7 +339,9 @@ func TestUserFiles(t *testing.T) {
 			if len(hosts) != 2 {
 				t.Fatalf("host blocks: %d checks, want 2", len(hosts))
 			}
-			if c := hosts[0]; c.ConnectIP != ip("10.1.0.11") || c.ConnectPort != 25 || c.Retry != 2 || c.HeloName != "smtpchecker.keepalived.org" {
+			// A host block without connect_timeout inherits (keepalived
+			// 2.2.7 leaves it 0: doc.go).
+			if c := hosts[0]; c.ConnectIP != ip("10.1.0.11") || c.ConnectPort != 25 || c.Retry != 2 || c.HeloName != "smtpchecker.keepalived.org" || c.ConnectTimeout != 5*time.Second {
 				t.Errorf("host 1 %+v", c)
 			}
 			if c := hosts[1]; c.ConnectIP != ip("10.1.1.11") || c.ConnectPort != 587 || c.ConnectTimeout != 9*time.Second || c.BindTo != ip("10.1.1.254") || c.Retry != 2 {

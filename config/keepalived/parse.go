@@ -168,17 +168,19 @@ func (p *parser) flag(n *Node) (bool, bool) {
 	return false, false
 }
 
-func (p *parser) timer(n *Node, lo, hi uint64) (optDuration, bool) {
+// timer reads a <TIMER> value between lo and hi microseconds into *to,
+// which keeps its value when the line is wrong.
+func (p *parser) timer(n *Node, lo, hi uint64, to *time.Duration) {
 	s, ok := p.arg(n)
 	if !ok {
-		return optDuration{}, false
+		return
 	}
 	d, msg := parseTimer(s, lo, hi)
 	if msg != "" {
 		p.errorf(n, "%s", msg)
-		return optDuration{}, false
+		return
 	}
-	return optDuration{d, true}, true
+	*to = d
 }
 
 func (p *parser) uint(n *Node, lo, hi uint64) (uint64, bool) {
@@ -205,12 +207,8 @@ func (p *parser) script(n *Node, old config.Script) (config.Script, bool) {
 		p.errorf(n, "given twice (first: %q)", old.Text)
 		return config.Script{}, false
 	}
-	words, msg := splitQuotedEscaped(n.Raw)
-	if msg == "" && len(words) < 2 {
-		msg = "needs a script"
-	}
-	if msg != "" {
-		p.errorf(n, "%s", msg)
+	words, ok := p.splitLine(n, "needs a script")
+	if !ok {
 		return config.Script{}, false
 	}
 	if len(words) > 2 {
@@ -218,9 +216,30 @@ func (p *parser) script(n *Node, old config.Script) (config.Script, bool) {
 			strings.Join(words[2:], " "), n.Keyword(), strings.Join(words[1:], " "))
 		return config.Script{}, false
 	}
-	s, msg := parseScript(words[1])
-	if msg != "" {
-		p.errorf(n, "%s", msg)
+	return p.parseScript(n, words[1])
+}
+
+// splitLine re-reads the line of n with quotes and escapes, as keepalived
+// does for the keywords that name a script (config.SplitWords); missing
+// is the error when the line has no word after its keyword.
+func (p *parser) splitLine(n *Node, missing string) ([]string, bool) {
+	words, err := config.SplitWords(n.Raw)
+	switch {
+	case err != nil:
+		p.errorf(n, "%v in %q", err, n.Raw)
+		return nil, false
+	case len(words) < 2:
+		p.errorf(n, "%s", missing)
+		return nil, false
+	}
+	return words, true
+}
+
+// parseScript splits the script text (config.ParseScript) of the line n.
+func (p *parser) parseScript(n *Node, text string) (config.Script, bool) {
+	s, err := config.ParseScript(text)
+	if err != nil {
+		p.errorf(n, "%v", err)
 		return config.Script{}, false
 	}
 	return s, true
@@ -407,20 +426,6 @@ var knownGlobalDefs = []string{
 	"log_unknown_vrids", "vmac_prefix", "vmac_addr_prefix", "umask", "random_seed",
 	"reload_check_config", "reload_time_file", "reload_repeat", "reload_file", "include_check",
 	"config_save_dir", "tmp_config_directory", "data_use_instance",
-}
-
-// optDuration is a timer that may be unset (so that a lower level
-// inherits a higher one's).
-type optDuration struct {
-	v   time.Duration
-	set bool
-}
-
-func (o optDuration) or(d time.Duration) time.Duration {
-	if o.set {
-		return o.v
-	}
-	return d
 }
 
 // optInt is a count that may be unset.

@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/ulvs/ulvs/config"
 )
 
 // Value syntax, as keepalived's lib/parser.c reads it.
@@ -154,101 +152,4 @@ func hexVal(c byte) (byte, bool) {
 	return 0, false
 }
 
-// splitQuotedEscaped splits text into words as keepalived's
-// alloc_strvec_quoted_escaped: white space separates words, single and
-// double quotes group, and backslash escapes (\n, \t, \xHH, \ooo, \cX,
-// \", ...) work inside and outside quotes.
-func splitQuotedEscaped(src string) ([]string, string) {
-	var words []string
-	i := 0
-	for {
-		for i < len(src) && isSpace(src[i]) {
-			i++
-		}
-		if i == len(src) {
-			return words, ""
-		}
-		var w []byte
-		var quote byte
-		for i < len(src) {
-			c := src[i]
-			switch {
-			case c == '\\':
-				i++
-				if i == len(src) {
-					return nil, fmt.Sprintf("missing escaped character at the end of %q", src)
-				}
-				var b byte
-				b, i = unescape(src, i)
-				w = append(w, b)
-				continue
-			case quote != 0 && c == quote:
-				quote = 0
-				i++
-				continue
-			case quote == 0 && (c == '"' || c == '\''):
-				quote = c
-				i++
-				continue
-			case quote == 0 && isSpace(c):
-			default:
-				w = append(w, c)
-				i++
-				continue
-			}
-			break
-		}
-		if quote != 0 {
-			return nil, fmt.Sprintf("missing closing %c in %q", quote, src)
-		}
-		words = append(words, string(w))
-	}
-}
-
-// unescape reads the escape sequence after a backslash at src[i] and
-// returns the byte and the index after it.
-func unescape(src string, i int) (byte, int) {
-	c := src[i]
-	switch {
-	case c == 'x' && i+1 < len(src) && isHex(src[i+1]):
-		var v byte
-		i++
-		for i < len(src) && isHex(src[i]) {
-			h, _ := hexVal(src[i])
-			v = v<<4 | h
-			i++
-		}
-		return v, i
-	case c == 'c' && i+1 < len(src):
-		return src[i+1] & 0x1f, i + 2
-	case c >= '0' && c <= '7':
-		v := c - '0'
-		i++
-		for k := 0; k < 2 && i < len(src) && src[i] >= '0' && src[i] <= '7'; k++ {
-			v = v<<3 + src[i] - '0'
-			i++
-		}
-		return v, i
-	}
-	esc := map[byte]byte{'a': '\a', 'b': '\b', 'E': 0x1b, 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t', 'v': '\v'}
-	if b, ok := esc[c]; ok {
-		return b, i + 1
-	}
-	return c, i + 1
-}
-
 func isHex(c byte) bool { _, ok := hexVal(c); return ok }
-
-// parseScript turns a configured script string into the program and its
-// arguments, as keepalived's set_script_params_array splits it (quotes and
-// escapes). It is this package's stand-in for config.ParseScript.
-func parseScript(text string) (config.Script, string) {
-	argv, msg := splitQuotedEscaped(text)
-	if msg != "" {
-		return config.Script{}, msg
-	}
-	if len(argv) == 0 || argv[0] == "" {
-		return config.Script{}, "empty script"
-	}
-	return config.Script{Argv: argv, Text: text}, ""
-}

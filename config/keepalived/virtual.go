@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/vs"
@@ -15,7 +14,6 @@ import (
 // Limits and defaults of keepalived 2.2.7 (check/check_data.c, alloc_vs;
 // include/ip_vs.h, libipvs.h, global_data.h).
 const (
-	defaultQuorum         = 1
 	defaultVSWeight       = 1
 	defaultPersistTimeout = config.DefaultPersistentTimeout // IPVS_SVC_PERSISTENT_TIMEOUT, 6*60
 	maxWeight             = 65535                           // ipvsadm's -w bound, which Rules keep
@@ -54,7 +52,7 @@ type virtualServer struct {
 	quorumDown  config.Script
 	weight      int32
 	sorry       *sorryServer
-	timing      timing
+	timing      config.Timing
 	reals       []*realServer
 }
 
@@ -80,36 +78,28 @@ type realServer struct {
 	notifyUp    config.Script
 	notifyDown  config.Script
 	virtualhost string
-	timing      timing
+	timing      config.Timing
 	checks      []*checkSpec
 }
 
-// timing are the checker timers a virtual_server, real_server or checker
-// may set; unset ones inherit from the level above.
-type timing struct {
-	connectTimeout   optDuration
-	delayLoop        optDuration
-	delayBeforeRetry optDuration
-	warmup           optDuration
-	retry            optInt
-}
-
-// timingKeyword reads a timer keyword common to the three levels. minRetry
-// is 1 for virtual and real servers, 0 for checkers (keepalived's bounds).
+// timingKeyword reads a checker timer keyword of a virtual_server,
+// real_server or checker block into t (config.Timing: what the block sets
+// for the checkers under it; unset fields stay config.Unset). minRetry is
+// 1 for virtual and real servers, 0 for checkers (keepalived's bounds).
 // It reports whether n was one.
-func (p *parser) timingKeyword(t *timing, n *Node, minRetry uint64) bool {
+func (p *parser) timingKeyword(t *config.Timing, n *Node, minRetry uint64) bool {
 	switch n.Keyword() {
 	case "connect_timeout":
-		t.connectTimeout, _ = p.timer(n, 1, maxConnectTimeoutUS)
+		p.timer(n, 1, maxConnectTimeoutUS, &t.ConnectTimeout)
 	case "delay_loop":
-		t.delayLoop, _ = p.timer(n, 1, maxTimer)
+		p.timer(n, 1, maxTimer, &t.DelayLoop)
 	case "delay_before_retry":
-		t.delayBeforeRetry, _ = p.timer(n, 0, maxTimer)
+		p.timer(n, 0, maxTimer, &t.DelayBeforeRetry)
 	case "warmup":
-		t.warmup, _ = p.timer(n, 0, maxTimer)
+		p.timer(n, 0, maxTimer, &t.Warmup)
 	case "retry":
 		if v, ok := p.uint(n, minRetry, math.MaxUint32); ok {
-			t.retry = optInt{int(v), true}
+			t.Retry = int(v)
 		}
 	default:
 		return false
@@ -138,7 +128,7 @@ func (p *parser) notifyOnly(n *Node) bool {
 
 // virtualServer reads a virtual_server block.
 func (p *parser) virtualServer(n *Node) {
-	v := &virtualServer{node: n, quorum: defaultQuorum, weight: defaultVSWeight}
+	v := &virtualServer{node: n, quorum: config.DefaultQuorum, weight: defaultVSWeight, timing: config.UnsetTiming()}
 	args := n.Args()
 	switch {
 	case len(args) == 2 && args[0] == "group":
@@ -152,6 +142,9 @@ func (p *parser) virtualServer(n *Node) {
 		v.fwmark = uint32(m)
 	case len(args) == 1 || len(args) == 2:
 		a, msg := parseIPv4(args[0])
+		if msg == "" {
+			msg = vipMsg(a)
+		}
 		if msg == "" {
 			v.port, msg = parsePort(args, 1)
 		}
@@ -218,6 +211,12 @@ func (p *parser) virtualServer(n *Node) {
 				m, msg := parseIPv4(s)
 				if msg != "" {
 					p.errorf(c, "%s (an IPv4 netmask)", msg)
+					return
+				}
+				if _, ok := config.ParseNetmask(s); !ok {
+					// keepalived and the kernel take any mask; ulvs's
+					// formats share config's rule.
+					p.errorf(c, "%s is not a contiguous netmask like 255.255.255.0, which ulvs needs", s)
 					return
 				}
 				v.netmask = m
@@ -386,7 +385,7 @@ func (p *parser) addrPort(n *Node) (netip.Addr, uint16, bool) {
 	}
 	a, msg := parseIPv4(args[0])
 	var port uint16
-	if msg == "" && !unicast(a) {
+	if msg == "" && !config.Unicast(a) {
 		msg = fmt.Sprintf("%s is not a unicast address", a)
 	}
 	if msg == "" {
@@ -399,11 +398,14 @@ func (p *parser) addrPort(n *Node) (netip.Addr, uint16, bool) {
 	return a, port, true
 }
 
-// unicast reports whether a can be a real server: the kernel's
-// ip_vs_new_dest takes unicast and local addresses only.
-func unicast(a netip.Addr) bool {
-	b := a.As4()
-	return !a.IsUnspecified() && !a.IsMulticast() && b[0] != 0 && b != [4]byte{255, 255, 255, 255}
+// vipMsg says why a cannot be a virtual address, or "": ulvs answers ARP
+// for its virtual addresses and holds them to the real servers' rule
+// (config.Unicast), as its TOML file does.
+func vipMsg(a netip.Addr) string {
+	if config.Unicast(a) {
+		return ""
+	}
+	return fmt.Sprintf("%s is not a unicast address (a virtual address must be one)", a)
 }
 
 // realServer reads a real_server block.
@@ -415,7 +417,7 @@ func (p *parser) realServer(v *virtualServer, n *Node) *realServer {
 	if !ok {
 		return nil
 	}
-	rs := &realServer{node: n, addr: a, port: port}
+	rs := &realServer{node: n, addr: a, port: port, timing: config.UnsetTiming()}
 	for _, c := range n.Children {
 		if p.err != nil {
 			return nil
@@ -673,6 +675,10 @@ func (p *parser) serviceKeys(v *virtualServer) ([]config.ServiceKey, bool) {
 			continue
 		}
 		for a := e.first; ; a = a.Next() {
+			if msg := vipMsg(a); msg != "" {
+				p.errorf(g.node, "group %s: %s", v.group, msg)
+				return nil, false
+			}
 			keys = append(keys, config.ServiceKey{Proto: v.proto, Addr: a, Port: e.port})
 			if len(keys) > maxServices {
 				p.errorf(g.node, "group %s expands to more than %d services: ulvs refuses ranges this large", v.group, maxServices)
@@ -755,17 +761,21 @@ func (p *parser) fixVirtual(v *virtualServer, keys []config.ServiceKey) {
 	if v.sorry != nil && v.sorry.method == 0 {
 		v.sorry.method = v.method
 	}
-	if uint64(v.quorum) > sum {
+	switch {
+	case sum == 0:
+		// keepalived lowers quorum to 0 and then hysteresis to quorum-1,
+		// an unsigned 4294967295: the service never gains quorum, whatever
+		// weights the real servers get later (misc_dynamic). Quorum 0 is
+		// not in the model (it means the default, 1).
+		p.warnf(n, "quorum %d for %s exceeds total weight of real servers 0: keepalived lowers quorum to 0 and hysteresis to 4294967295, so that the service never gains quorum; ulvs uses quorum %d (the service gains quorum when a real server has weight)", v.quorum, name, config.DefaultQuorum)
+		v.quorum = config.DefaultQuorum
+	case uint64(v.quorum) > sum:
 		p.warnf(n, "quorum %d for %s exceeds total weight of real servers %d, reducing quorum to %d (as keepalived does)", v.quorum, name, sum, sum)
 		v.quorum = uint32(sum)
 	}
-	if v.hysteresis >= v.quorum && (v.hysteresis > 0 || v.quorum > 0) {
-		h := uint32(0)
-		if v.quorum > 0 {
-			h = v.quorum - 1
-		}
-		p.warnf(n, "virtual server %s: hysteresis %d >= quorum %d; setting hysteresis to %d (as keepalived does)", name, v.hysteresis, v.quorum, h)
-		v.hysteresis = h
+	if v.hysteresis >= v.quorum {
+		p.warnf(n, "virtual server %s: hysteresis %d >= quorum %d; setting hysteresis to %d (as keepalived does)", name, v.hysteresis, v.quorum, v.quorum-1)
+		v.hysteresis = v.quorum - 1
 	}
 }
 
@@ -782,7 +792,7 @@ func (p *parser) service(v *virtualServer, k config.ServiceKey) (config.Service,
 	}
 	vh := &config.VirtualHealth{
 		Service:     k,
-		DelayLoop:   v.timing.delayLoop.or(config.DefaultDelayLoop),
+		DelayLoop:   v.timing.DelayLoop, // Unset: ResolveHealth's default
 		Alpha:       v.alpha,
 		Omega:       v.omega,
 		Quorum:      v.quorum,
@@ -796,6 +806,7 @@ func (p *parser) service(v *virtualServer, k config.ServiceKey) (config.Service,
 		vh.Sorry = &config.SorryServer{Addr: s.addr, Port: p.destPort(v, k, s.node, s.port, s.method), Method: s.method, Inhibit: s.inhibit}
 	}
 	keep := !vh.QuorumUp.IsZero() || !vh.QuorumDown.IsZero() || vh.Sorry != nil
+	var inherited []config.Timing // keepalived: the checker's, else the real_server's, else the virtual_server's
 	for _, rs := range v.reals {
 		d := config.Dest{
 			Addr:       rs.addr,
@@ -810,6 +821,13 @@ func (p *parser) service(v *virtualServer, k config.ServiceKey) (config.Service,
 			p.errorf(rs.node, "lthreshold %d is above uthreshold %d (the kernel refuses it)", d.LThreshold, d.UThreshold)
 			return svc, nil
 		}
+		if slices.ContainsFunc(svc.Dests, func(o config.Dest) bool { return o.Addr == d.Addr && o.Port == d.Port }) {
+			// keepalived finds duplicates before it corrects ports; its
+			// second add then fails in the kernel (EEXIST).
+			p.warnf(rs.node, "real server %s duplicates another of service %s once ports are corrected (both are %s) - removing the second (keepalived's second add fails)",
+				strings.Join(rs.node.Args(), " "), serviceName(k), netip.AddrPortFrom(d.Addr, d.Port))
+			continue
+		}
 		svc.Dests = append(svc.Dests, d)
 		rh := config.RealHealth{
 			Addr: d.Addr, Port: d.Port,
@@ -818,7 +836,7 @@ func (p *parser) service(v *virtualServer, k config.ServiceKey) (config.Service,
 			NotifyDown: rs.notifyDown,
 		}
 		for _, ck := range rs.checks {
-			checks, ok := p.resolveChecks(ck, v, rs, d)
+			checks, ok := p.checks(ck, v, rs, d)
 			if !ok {
 				return svc, nil
 			}
@@ -826,10 +844,15 @@ func (p *parser) service(v *virtualServer, k config.ServiceKey) (config.Service,
 		}
 		keep = keep || len(rh.Checks) > 0 || !rh.NotifyUp.IsZero() || !rh.NotifyDown.IsZero()
 		vh.Reals = append(vh.Reals, rh)
+		inherited = append(inherited, rs.timing.Or(v.timing))
 	}
 	if !keep {
-		vh = nil
+		return svc, nil
 	}
+	if vh.DelayLoop == config.Unset {
+		vh.DelayLoop = 0
+	}
+	config.ResolveHealth(vh, inherited)
 	return svc, vh
 }
 
@@ -879,10 +902,4 @@ func serviceName(k config.ServiceKey) string {
 		proto = "UDP"
 	}
 	return fmt.Sprintf("%s %s", proto, netip.AddrPortFrom(k.Addr, k.Port))
-}
-
-// resolvedTimes are a checker's timers after inheritance.
-type resolvedTimes struct {
-	connectTimeout, delayLoop, delayBeforeRetry, warmup time.Duration
-	retry                                               int
 }

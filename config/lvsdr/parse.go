@@ -111,6 +111,7 @@ func ParseConf(path string, data []byte, opts Options) (*Conf, error) {
 	if p.err != nil {
 		return nil, p.err
 	}
+	config.SortWarnings(p.conf.File.Warnings)
 	return p.conf, nil
 }
 

@@ -78,6 +78,7 @@ func Parse(path string, data []byte, opts Options) (*config.File, error) {
 		return nil, p.err
 	}
 	p.file.Pulse = p.pulse
+	config.SortWarnings(p.file.Warnings)
 	return p.file, nil
 }
 

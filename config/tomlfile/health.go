@@ -142,7 +142,12 @@ func (p *fileParser) realHealth(path string, m map[string]any, d config.Dest) (r
 	rh.NotifyDown, sok = p.script(t, "notify_down")
 	ok = ok && sok
 	for i, cm := range t.tables("check") {
-		c, cok := p.check(fmt.Sprintf("%s.check[%d]", path, i), cm)
+		field := fmt.Sprintf("%s.check[%d]", path, i)
+		c, cok := p.check(field, cm)
+		if cok && c.ConnectPort == 0 && d.Port == 0 && slices.Contains(checkKeys(c.Kind), "connect_port") {
+			p.errorf(field+".connect_port", "required: real server %s has no port (a fwmark service), so a %s check must name one", d.Addr, c.Kind.TOMLName())
+			cok = false
+		}
 		if cok {
 			rh.Checks = append(rh.Checks, c)
 		}

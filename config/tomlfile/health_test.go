@@ -1,9 +1,11 @@
 package tomlfile
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,9 +27,13 @@ func TestParseHealthExample(t *testing.T) {
 	const s = time.Second
 	tcp := config.NewCheck(config.CheckTCP)
 	tcp.ConnectTimeout, tcp.Retry, tcp.DelayBeforeRetry, tcp.DelayLoop, tcp.Warmup, tcp.MaxReplyLength = 3*s, 1, 1*s, 10*s, 10*s, 0
+	tcp.ConnectIP, tcp.ConnectPort = fileAddr("10.77.0.11"), 80 // the real server's
 	http := config.NewCheck(config.CheckHTTP)
 	http.ConnectTimeout, http.Retry, http.DelayBeforeRetry, http.DelayLoop, http.Warmup, http.MaxReplyLength = 3*s, 2, 2*s, 10*s, 10*s, 0
+	tcp.ConnectIP, tcp.ConnectPort = fileAddr("10.77.0.11"), 80
+	http.ConnectIP, http.ConnectPort = fileAddr("10.77.0.12"), 80
 	http.HTTPProtocol = "1.0"
+	http.ConnectIP, http.ConnectPort = fileAddr("10.77.0.12"), 80
 	http.URLs = []config.URL{{Path: "/health", StatusCodes: []config.StatusRange{{First: 200, Last: 200}}}}
 	vip := fileAddr("10.77.0.100")
 	want := []config.VirtualHealth{{
@@ -101,6 +107,8 @@ func TestParseHealthErrors(t *testing.T) {
 		{check + "type = \"dns\"\nname = \"a\"\n", `ulvs.toml:9: ` + ck0 + `.name: unknown key (ulvs calls DNS_CHECK's name "dns_name")`},
 		{check + "type = \"udp\"\npayload = \"0g\"\n", `ulvs.toml:9: ` + ck0 + `.payload: must be the bytes to send in hex, like "0a0b0c" (got "0g")`},
 		{check + "type = \"udp\"\nmin_reply_length = 300\n", "ulvs.toml:9: " + ck0 + ".min_reply_length: must not exceed max_reply_length (255), or the check always fails (got 300)"},
+		{fileHead + "[[fwmark]]\nmark = 1\nmatch = [{protocol = \"tcp\", address = \"10.0.0.1\"}]\n[[virtual_server]]\nfwmark = 1\n[[virtual_server.real_server]]\naddress = \"10.1.0.1\"\n[[virtual_server.real_server.check]]\ntype = \"http\"\nurl = [{path = \"/\"}]\n",
+			"ulvs.toml:10: virtual_server[0].real_server[0].check[0].connect_port: required: real server 10.1.0.1 has no port (a fwmark service), so a http check must name one"},
 		{check + "type = \"ping\"\nconnect_port = 80\n", "ulvs.toml:9: " + ck0 + ".connect_port: does not apply to a ping check (only to tcp, http, ssl, smtp, dns, udp, nanny)"},
 		{check + "type = \"nanny\"\ntimeout = 10\n", "ulvs.toml:7: " + ck0 + ".reentry: required for a nanny check: the seconds of success before a down server comes back (Piranha's reentry)"},
 		{check + "type = \"nanny\"\ntimeout = 10\nreentry = 20\nexpect = \"(\"\nuse_regex = true\n", "ulvs.toml:11: " + ck0 + ".expect: not a regular expression: error parsing regexp: missing closing ): `(`"},
@@ -202,6 +210,17 @@ func TestMarshalHealthNotExpressible(t *testing.T) {
 	stray.Health[0].Reals = []config.RealHealth{{Addr: fileAddr("10.9.9.9"), Port: 80}}
 	if _, err := MarshalTOML(&stray); err == nil || !strings.Contains(err.Error(), "no real server 10.9.9.9:80") {
 		t.Errorf("MarshalTOML with health of a missing real server: %v", err)
+	}
+	// keepalived.conf warns of a UDP_CHECK that always fails; the file
+	// refuses it.
+	udp := *f
+	udp.Health = []config.VirtualHealth{f.Health[0]}
+	udp.Health[0].Reals = slices.Clone(f.Health[0].Reals)
+	c := config.NewCheck(config.CheckUDP)
+	c.MinReplyLength, c.MaxReplyLength = 300, 255
+	udp.Health[0].Reals[0].Checks = []config.Check{c}
+	if _, err := MarshalTOML(&udp); !errors.Is(err, ErrNotExpressible) || !strings.Contains(err.Error(), "min_reply_length 300 > max_reply_length 255") {
+		t.Errorf("MarshalTOML with a UDP check that always fails: %v", err)
 	}
 }
 

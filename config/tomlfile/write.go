@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -29,9 +30,18 @@ var tomlForward = map[vs.Method]string{
 // Parse fills in are written out explicitly where that keeps the file
 // clear (scheduler, forward, weight); comments are not kept. It fails
 // with ErrNotExpressible for rules the format cannot hold.
+//
+// A File Parse could not have made is refused with ErrNotExpressible
+// rather than written as a file that Parse refuses or reads differently:
+// no interfaces (a keepalived.conf without vrrp_instance names none), a
+// fwmark service whose mark no [[fwmark]] classifier defines (a
+// keepalived.conf's marks come from iptables).
 func MarshalTOML(f *config.File) ([]byte, error) {
+	if err := checkExpressible(f); err != nil {
+		return nil, err
+	}
 	var b strings.Builder
-	b.WriteString("# ulvs director configuration (ulvsd -c). Written by ulvsd.\n\n")
+	b.WriteString("# ulvs director configuration (ulvsd -c), written by ulvs.\n\n")
 	b.WriteString("[director]\n")
 	b.WriteString("interfaces = [")
 	for i, name := range f.Interfaces {
@@ -79,6 +89,21 @@ func MarshalTOML(f *config.File) ([]byte, error) {
 	}
 	b.Write(svcs)
 	return []byte(b.String()), nil
+}
+
+// checkExpressible reports what of f, beyond single values, a ulvs.toml
+// cannot say.
+func checkExpressible(f *config.File) error {
+	if len(f.Interfaces) == 0 {
+		return fmt.Errorf("no interface to listen on ([director] interfaces must name one): %w", ErrNotExpressible)
+	}
+	for _, s := range f.Rules.Services {
+		if s.FwMark != 0 && !slices.ContainsFunc(f.Marks, func(m config.Mark) bool { return m.Mark == s.FwMark }) {
+			return fmt.Errorf("service fwmark %d: no [[fwmark]] classifier defines mark %d (ulvs marks packets itself; it sees no iptables mark): %w",
+				s.FwMark, s.FwMark, ErrNotExpressible)
+		}
+	}
+	return nil
 }
 
 func writeKnobs(b *strings.Builder, k *config.Knobs) {
@@ -262,14 +287,14 @@ func marshalServices(r config.Rules, health []config.VirtualHealth) ([]byte, err
 // array) is taken out and r's tables go where the first one was, or at
 // the end. Everything else, comments included, stays as it was. The
 // health checks of the file's services stay with the services and real
-// servers r still has (carryHealth). The result is parsed as path to make
+// servers r still has (KeepHealth). The result is parsed as path to make
 // sure it holds exactly r; data must parse too.
 func ReplaceServices(path string, data []byte, r config.Rules) ([]byte, error) {
 	old, err := Parse(path, data)
 	if err != nil {
 		return nil, err
 	}
-	health := carryHealth(r, old.Health)
+	health := KeepHealth(r, old.Health)
 	svcs, err := marshalServices(r, health)
 	if err != nil {
 		return nil, err
@@ -455,11 +480,12 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	return nil
 }
 
-// carryHealth returns the health checks of old for the services of r: a
+// KeepHealth returns the health checks of old for the services of r: a
 // service keeps its settings, and each of its real servers in r keeps its
 // checks (a real server added since has none; one removed takes its
-// checks along).
-func carryHealth(r config.Rules, old []config.VirtualHealth) []config.VirtualHealth {
+// checks along). It is how a file written from live rules keeps the
+// checks of the file they came from.
+func KeepHealth(r config.Rules, old []config.VirtualHealth) []config.VirtualHealth {
 	var out []config.VirtualHealth
 	for i := range r.Services {
 		s := &r.Services[i]

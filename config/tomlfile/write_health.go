@@ -135,7 +135,7 @@ func writeRealHealth(b *strings.Builder, vh *config.VirtualHealth, d *config.Des
 	w.script("notify_up", rh.NotifyUp)
 	w.script("notify_down", rh.NotifyDown)
 	for j := range rh.Checks {
-		if err := writeCheck(b, vh, &rh.Checks[j]); err != nil {
+		if err := writeCheck(b, vh, rh, &rh.Checks[j]); err != nil {
 			return fmt.Errorf("check %d: %w", j, err)
 		}
 	}
@@ -153,8 +153,9 @@ func defaultsFor(vh *config.VirtualHealth, c *config.Check) config.Check {
 	return tmp.Reals[0].Checks[0]
 }
 
-// writeCheck writes one [[virtual_server.real_server.check]] table.
-func writeCheck(b *strings.Builder, vh *config.VirtualHealth, c *config.Check) error {
+// writeCheck writes one [[virtual_server.real_server.check]] table of
+// the real server rh.
+func writeCheck(b *strings.Builder, vh *config.VirtualHealth, rh *config.RealHealth, c *config.Check) error {
 	name := c.Kind.TOMLName()
 	if name == "" {
 		return fmt.Errorf("check kind %d: %w", c.Kind, ErrNotExpressible)
@@ -164,16 +165,21 @@ func writeCheck(b *strings.Builder, vh *config.VirtualHealth, c *config.Check) e
 			return fmt.Errorf("address %s: %w (IPv4 only)", a, ErrNotExpressible)
 		}
 	}
+	if c.Kind == config.CheckUDP && c.MinReplyLength > c.MaxReplyLength {
+		// keepalived.conf only warns that such a check always fails.
+		return fmt.Errorf("UDP check min_reply_length %d > max_reply_length %d (a check that always fails): %w",
+			c.MinReplyLength, c.MaxReplyLength, ErrNotExpressible)
+	}
 	b.WriteString("\n    [[virtual_server.real_server.check]]\n")
 	w := keyWriter{b: b, indent: "    "}
 	w.str("type", name)
 	def := defaultsFor(vh, c)
 	keys := checkKeys(c.Kind)
 	has := func(key string) bool { return slices.Contains(keys, key) }
-	if c.ConnectIP.IsValid() {
+	if c.ConnectIP.IsValid() && c.ConnectIP != rh.Addr {
 		w.str("connect_ip", c.ConnectIP.String())
 	}
-	if c.ConnectPort != 0 {
+	if c.ConnectPort != 0 && c.ConnectPort != rh.Port {
 		w.int("connect_port", int64(c.ConnectPort))
 	}
 	if c.BindTo.IsValid() {

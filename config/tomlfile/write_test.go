@@ -122,6 +122,32 @@ func TestMarshalNotExpressible(t *testing.T) {
 	}
 }
 
+// TestMarshalTOMLNotExpressible: files Parse could not have made are
+// refused, not written as files Parse refuses.
+func TestMarshalTOMLNotExpressible(t *testing.T) {
+	mark := config.Service{Proto: vs.TCP, FwMark: 5, Scheduler: "rr"}
+	tests := []struct {
+		name string
+		f    config.File
+		want string
+	}{
+		{"no interface", config.File{}, "no interface to listen on"},
+		{"mark without a classifier", config.File{Interfaces: []string{"eth0"}, Rules: config.Rules{Services: []config.Service{mark}}},
+			"service fwmark 5: no [[fwmark]] classifier defines mark 5"},
+		{"mark of another classifier", config.File{Interfaces: []string{"eth0"}, Rules: config.Rules{Services: []config.Service{mark}},
+			Marks: []config.Mark{{Mark: 6, Matches: []config.MarkMatch{{Proto: vs.TCP, Addr: netip.MustParsePrefix("10.0.0.1/32")}}}}},
+			"no [[fwmark]] classifier defines mark 5"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := MarshalTOML(&tt.f)
+			if !errors.Is(err, ErrNotExpressible) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("MarshalTOML = %q, %v; want ErrNotExpressible about %q", out, err, tt.want)
+			}
+		})
+	}
+}
+
 const replaceBase = `# Director of the lab.
 [director]
 interfaces = ["d-eth0"]   # the DIP side

@@ -1,0 +1,112 @@
+package config
+
+import (
+	"net/netip"
+	"time"
+)
+
+// This file is the failover part of the configuration model: what
+// keepalived.conf's vrrp_instance and vrrp_script blocks (and the TOML
+// file's [[vrrp_instance]] tables) say. The director runs each instance
+// with package vrrp and serves the instance's addresses only while it is
+// master.
+
+// VRRPInstance is one vrrp_instance, with keepalived's defaults filled in.
+type VRRPInstance struct {
+	Name      string
+	State     string // "MASTER" or "BACKUP": the state to start in
+	Interface string
+	VRID      uint8
+	Priority  uint8 // 1..255; 255 = the address owner
+	AdvertInt time.Duration
+	Version   int // 2 (default) or 3
+
+	AuthType string // "" (none) or "PASS"
+	AuthPass string // at most 8 bytes
+
+	// VIPs are virtual_ipaddress lines: the addresses this director
+	// serves (answers ARP for, forwards to) only while master. Excluded
+	// are virtual_ipaddress_excluded: the same, but not carried in the
+	// adverts.
+	VIPs     []VRRPAddress
+	Excluded []VRRPAddress
+
+	NoPreempt    bool
+	PreemptDelay time.Duration
+
+	// Gratuitous ARP on becoming master: GARPDelay after the transition a
+	// second burst of GARPRepeat (keepalived's garp_master_delay 5 s,
+	// garp_master_repeat 5); GARPRefresh (0 = off) repeats them while
+	// master, GARPRefreshRepeat at a time.
+	GARPDelay         time.Duration
+	GARPRepeat        int
+	GARPRefresh       time.Duration
+	GARPRefreshRepeat int
+
+	TrackInterfaces []VRRPTrackInterface
+	TrackScripts    []VRRPTrackScript
+
+	NotifyMaster Script
+	NotifyBackup Script
+	NotifyFault  Script
+	NotifyStop   Script
+	Notify       Script // called with INSTANCE NAME STATE PRIORITY appended
+
+	UnicastSrc   netip.Addr
+	UnicastPeers []netip.Addr
+
+	// File and Line locate the block, for messages.
+	File string
+	Line int
+}
+
+// VRRPAddress is one virtual_ipaddress line: "10.0.0.100/24 brd
+// 10.0.0.255 dev eth0 label eth0:1". Prefix.Bits is 32 when no length is
+// given.
+type VRRPAddress struct {
+	Prefix netip.Prefix
+	Brd    netip.Addr
+	Dev    string
+	Label  string
+	Scope  string
+}
+
+// VRRPTrackInterface is one track_interface line: the instance goes to
+// FAULT when the interface is down (Weight 0), or its priority moves by
+// Weight.
+type VRRPTrackInterface struct {
+	Name   string
+	Weight int
+}
+
+// VRRPTrackScript is one track_script line naming a vrrp_script, with an
+// optional weight that overrides the script's.
+type VRRPTrackScript struct {
+	Script    VRRPScript
+	Weight    int
+	HasWeight bool
+}
+
+// VRRPScript is a vrrp_script block.
+type VRRPScript struct {
+	Name     string
+	Script   Script
+	Interval time.Duration // default 1 s
+	Timeout  time.Duration // default: the interval
+	Weight   int           // -253..253; 0: FAULT while failing
+	Fall     int           // default 1
+	Rise     int           // default 1
+}
+
+// SyncDaemon is keepalived.conf's global_defs lvs_sync_daemon: the IPVS
+// connection sync daemon that follows an instance's VRRP state (master
+// sends, backup receives), as ipvsadm --start-daemon would start it.
+type SyncDaemon struct {
+	Interface string // the multicast interface
+	Instance  string // the vrrp_instance whose state it follows
+	SyncID    uint8
+	MaxLen    uint16     // 0 = from the interface's MTU
+	Port      uint16     // 0 = 8848
+	TTL       uint8      // 0 = 1
+	Group     netip.Addr // invalid = 224.0.0.81
+}

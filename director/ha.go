@@ -1,0 +1,250 @@
+package director
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"sync"
+
+	"github.com/ulvs/ulvs/config"
+	"github.com/ulvs/ulvs/vrrp"
+)
+
+// haManager runs the configuration's failover instances (VRRP, as
+// keepalived's VRRP process does) and tells the director which addresses
+// it serves: an instance's virtual addresses are answered and forwarded
+// only while the instance is master here; otherwise they are on standby
+// (vs.Table.Standby). It changes the table only through the director's
+// SetHA. Safe for concurrent use.
+type haManager struct {
+	dir      *Director
+	announce func([]netip.Addr) // gratuitous ARP (engine.AnnounceAddrs)
+	log      *slog.Logger
+	// onRole, when set, is told whenever an instance becomes master or
+	// leaves master (the sync daemon of lvs_sync_daemon follows it).
+	onRole func(instance string, master bool)
+
+	mu    sync.Mutex
+	insts []*haInstance
+}
+
+// haInstance is one running vrrp_instance.
+type haInstance struct {
+	cfg    config.VRRPInstance
+	r      *vrrp.Router
+	tr     *vrrp.RawTransport // closed by r.Run, or by close before it runs
+	addrs  []netip.Addr       // virtual_ipaddress and _excluded
+	master bool
+}
+
+// newHA opens a transport and builds a router for every instance and puts
+// every instance's addresses on standby until it becomes master. It must
+// run in the director's network namespace.
+func newHA(dir *Director, announce func([]netip.Addr), insts []config.VRRPInstance, log *slog.Logger) (*haManager, error) {
+	h := &haManager{dir: dir, announce: announce, log: log}
+	for _, c := range insts {
+		in, err := vrrpInstance(c)
+		if err != nil {
+			h.close()
+			return nil, err
+		}
+		tr, err := vrrp.Listen(vrrp.TransportConfig{Interface: c.Interface, Source: c.UnicastSrc})
+		if err != nil {
+			h.close()
+			return nil, fmt.Errorf("vrrp_instance %s: %w", c.Name, err)
+		}
+		hi := &haInstance{cfg: c, tr: tr}
+		for _, v := range append(slices.Clone(c.VIPs), c.Excluded...) {
+			hi.addrs = append(hi.addrs, v.Prefix.Addr())
+		}
+		r, err := vrrp.New(vrrp.Config{
+			Instance:     in,
+			Transport:    tr,
+			Log:          log.With("vrrp_instance", c.Name),
+			OnTransition: func(t vrrp.Transition) { h.transition(hi, t) },
+			OnGARP:       h.garp,
+		})
+		if err != nil {
+			tr.Close()
+			h.close()
+			return nil, err
+		}
+		hi.r = r
+		h.insts = append(h.insts, hi)
+	}
+	if err := h.publish(); err != nil {
+		h.close()
+		return nil, err
+	}
+	return h, nil
+}
+
+// vrrpInstance translates the configuration model into package vrrp's.
+func vrrpInstance(c config.VRRPInstance) (vrrp.Instance, error) {
+	in := vrrp.Instance{
+		Name: c.Name, Interface: c.Interface, VRID: c.VRID, Priority: c.Priority,
+		AdvertInt: c.AdvertInt, Version: vrrp.Version(c.Version), AuthPass: c.AuthPass,
+		NoPreempt: c.NoPreempt, PreemptDelay: c.PreemptDelay,
+		GARP:         vrrp.GARPConfig{Delay: c.GARPDelay, Repeat: c.GARPRepeat, Refresh: c.GARPRefresh, RefreshRepeat: c.GARPRefreshRepeat},
+		NotifyMaster: c.NotifyMaster.Argv, NotifyBackup: c.NotifyBackup.Argv, NotifyFault: c.NotifyFault.Argv,
+		NotifyStop: c.NotifyStop.Argv, Notify: c.Notify.Argv,
+		UnicastSrc: c.UnicastSrc, UnicastPeers: c.UnicastPeers,
+	}
+	switch c.State {
+	case "MASTER":
+		in.State = vrrp.StateMaster
+	case "BACKUP", "":
+		in.State = vrrp.StateBackup
+	default:
+		return in, fmt.Errorf("vrrp_instance %s: state %q: want MASTER or BACKUP", c.Name, c.State)
+	}
+	switch c.AuthType {
+	case "":
+	case "PASS":
+		in.AuthType = vrrp.AuthPass
+	default:
+		return in, fmt.Errorf("vrrp_instance %s: auth_type %s is not supported by ulvs", c.Name, c.AuthType)
+	}
+	conv := func(as []config.VRRPAddress) []vrrp.VIP {
+		var out []vrrp.VIP
+		for _, a := range as {
+			out = append(out, vrrp.VIP{Prefix: a.Prefix, Brd: a.Brd, Dev: a.Dev, Label: a.Label, Scope: a.Scope})
+		}
+		return out
+	}
+	in.VIPs, in.ExcludedVIPs = conv(c.VIPs), conv(c.Excluded)
+	for _, t := range c.TrackInterfaces {
+		in.TrackInterfaces = append(in.TrackInterfaces, vrrp.TrackInterface{Name: t.Name, Weight: t.Weight})
+	}
+	for _, t := range c.TrackScripts {
+		s := t.Script
+		in.TrackScripts = append(in.TrackScripts, vrrp.TrackScript{
+			Script: vrrp.Script{Name: s.Name, Argv: s.Script.Argv, Interval: s.Interval, Timeout: s.Timeout,
+				Weight: s.Weight, Fall: s.Fall, Rise: s.Rise},
+			Weight: t.Weight, HasWeight: t.HasWeight,
+		})
+	}
+	return in, nil
+}
+
+// Run runs every instance until ctx is done; then each sends its
+// priority-0 advert if it is master, as keepalived does on SIGTERM.
+func (h *haManager) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errc := make(chan error, len(h.insts))
+	for _, hi := range h.insts {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if err := hi.r.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				errc <- fmt.Errorf("vrrp_instance %s: %w", hi.cfg.Name, err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			hi.r.RunScripts(ctx, vrrp.ExecScript)
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	return <-errc
+}
+
+// transition follows one instance's state: its addresses are served only
+// while it is master.
+func (h *haManager) transition(hi *haInstance, t vrrp.Transition) {
+	h.mu.Lock()
+	was := hi.master
+	hi.master = t.To == vrrp.StateMaster
+	err := h.publishLocked()
+	onRole := h.onRole
+	h.mu.Unlock()
+	h.log.Info("vrrp transition", "vrrp_instance", hi.cfg.Name, "from", t.From.String(), "to", t.To.String(),
+		"reason", t.Reason, "priority", int(t.Priority))
+	if err != nil {
+		h.log.Error("vrrp: cannot change the table", "vrrp_instance", hi.cfg.Name, "err", err)
+	}
+	if onRole != nil && was != hi.master {
+		onRole(hi.cfg.Name, hi.master)
+	}
+}
+
+// garp sends the gratuitous ARPs the router asks for.
+func (h *haManager) garp(g vrrp.GARP) {
+	var addrs []netip.Addr
+	for _, v := range g.VIPs {
+		addrs = append(addrs, v.Addr())
+	}
+	for i := 0; i < g.Count; i++ {
+		h.announce(addrs)
+	}
+}
+
+// publish hands the director the addresses on standby.
+func (h *haManager) publish() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.publishLocked()
+}
+
+func (h *haManager) publishLocked() error {
+	var all, active []netip.Addr
+	for _, hi := range h.insts {
+		all = append(all, hi.addrs...)
+		if hi.master {
+			active = append(active, hi.addrs...)
+		}
+	}
+	var standby []netip.Addr
+	for _, a := range all {
+		// An address two instances carry is served while either is master.
+		if !slices.Contains(active, a) && !slices.Contains(standby, a) {
+			standby = append(standby, a)
+		}
+	}
+	return h.dir.SetHA(standby, all)
+}
+
+// Status returns every instance's state for `ulvs ha`.
+func (h *haManager) Status() []vrrp.Status {
+	if h == nil {
+		return nil
+	}
+	out := make([]vrrp.Status, 0, len(h.insts))
+	for _, hi := range h.insts {
+		out = append(out, hi.r.Status())
+	}
+	return out
+}
+
+// Unchanged reports whether insts are the instances h runs, so that a
+// reload can keep them.
+func (h *haManager) Unchanged(insts []config.VRRPInstance) bool {
+	var cur []config.VRRPInstance
+	if h != nil {
+		for _, hi := range h.insts {
+			cur = append(cur, hi.cfg)
+		}
+	}
+	if len(cur) != len(insts) {
+		return false
+	}
+	for i := range cur {
+		a, b := cur[i], insts[i]
+		a.File, a.Line, b.File, b.Line = "", 0, "", 0
+		if fmt.Sprintf("%+v", a) != fmt.Sprintf("%+v", b) {
+			return false
+		}
+	}
+	return true
+}
+
+// close releases the transports of instances that never ran.
+func (h *haManager) close() {
+	for _, hi := range h.insts {
+		hi.tr.Close()
+	}
+}
