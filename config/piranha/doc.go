@@ -75,8 +75,8 @@
 // without an address, two active virtuals for the same service, port 0
 // without persistence, timeout 0, send_program without expect, an expect
 // that is not a regular expression with use_regex, a backslash escape
-// nanny does not know (nanny loops for ever on one), decimal numbers
-// written in hex or octal (Piranha's strtol takes them), a pmask or
+// nanny does not know (nanny loops for ever on one), numbers written in
+// hex or with a leading zero (Piranha's strtol reads 010 as 8), a pmask or
 // netmask that is not contiguous, non-unicast addresses.
 //
 // # Warned about

@@ -24,6 +24,8 @@ func TestErrors(t *testing.T) {
 		{"extra value", "keepalive = 6 # seconds\n", "x.cf:1: keepalive: unexpected arguments: takes one value, got 3"},
 		{"integer", "keepalive = six\n", `x.cf:1: keepalive: integer expected (got "six")`},
 		{"hex is not decimal", "deadtime = 0x10\n", `x.cf:1: deadtime: integer expected`},
+		{"octal", "deadtime = 010\n", `x.cf:1: deadtime: 010 has a leading zero, which Piranha reads as octal`},
+		{"octal port", virtualWith("port = 080\n", ""), `x.cf:5: port: 080 has a leading zero`},
 		{"zero keepalive", "keepalive = 0\n", "x.cf:1: keepalive: must be between 1 and"},
 		{"boolean", "backup_active = yes\n", `x.cf:1: backup_active: boolean expected: 0 or 1 (got "yes")`},
 		{"unknown global", "debug = NONE\n", `x.cf:1: debug: unknown command "debug" in the global section`},

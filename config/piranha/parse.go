@@ -173,11 +173,22 @@ func (p *parser) num(l *line, lo, hi int) (int, bool) {
 		p.errorf(l.num, l.keyword(), "integer expected (got %q)", s)
 		return 0, false
 	}
+	if octal(s) {
+		p.errorf(l.num, l.keyword(), "%s has a leading zero, which Piranha reads as octal: write the number in decimal without it", s)
+		return 0, false
+	}
 	if n < lo || n > hi {
 		p.errorf(l.num, l.keyword(), "must be between %d and %d (got %d)", lo, hi, n)
 		return 0, false
 	}
 	return n, true
+}
+
+// octal reports whether a decimal-looking number has a leading zero,
+// which lvsconfig.c's strtol(s, 0) reads as octal.
+func octal(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	return len(s) > 1 && s[0] == '0'
 }
 
 // seconds reads a number of seconds in [lo, maxSeconds].
@@ -260,6 +271,10 @@ func (p *parser) port(l *line, names bool) (uint16, bool) {
 		return 0, false
 	}
 	if n, err := strconv.Atoi(s); err == nil && s[0] != '+' {
+		if octal(s) {
+			p.errorf(l.num, l.keyword(), "%s has a leading zero, which Piranha reads as octal: write the number in decimal without it", s)
+			return 0, false
+		}
 		if n < 0 || n > 65535 {
 			p.errorf(l.num, l.keyword(), "must be between 0 and 65535 (got %d)", n)
 			return 0, false
