@@ -54,6 +54,10 @@ type VRRPInstance struct {
 
 	UnicastSrc   netip.Addr
 	UnicastPeers []netip.Addr
+	// CheckUnicastSrc is check_unicast_src (or global_defs
+	// vrrp_check_unicast_src): unicast adverts from an address that is not
+	// a unicast_peer are dropped.
+	CheckUnicastSrc bool
 
 	// File and Line locate the block, for messages.
 	File string
@@ -102,9 +106,9 @@ type VRRPScript struct {
 // connection sync daemon that follows an instance's VRRP state (master
 // sends, backup receives), as ipvsadm --start-daemon would start it.
 type SyncDaemon struct {
-	Interface string // the multicast interface
-	Instance  string // the vrrp_instance whose state it follows
-	SyncID    uint8
+	Interface string     // the multicast interface
+	Instance  string     // the vrrp_instance whose state it follows
+	SyncID    uint8      // default: the instance's virtual_router_id
 	MaxLen    uint16     // 0 = from the interface's MTU
 	Port      uint16     // 0 = 8848
 	TTL       uint8      // 0 = 1

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/ulvs/ulvs/config"
-	"github.com/ulvs/ulvs/config/keepalived"
 	"github.com/ulvs/ulvs/config/load"
 	"github.com/ulvs/ulvs/config/tomlfile"
 )
@@ -29,9 +28,11 @@ atomically). The warnings the file gives are printed on standard error.
 
 What ulvs.toml cannot say is refused, never dropped: a keepalived.conf's
 fwmark services (their marks come from iptables; ulvs.toml defines marks
-in [[fwmark]] tables), for instance. VRRP (vrrp_instance) and Piranha's
-pulse settings (primary, backup, heartbeat) are not carried over: ulvs.toml
-has no room for them yet. Nor are an lvs_dr.conf's real-server settings.
+in [[fwmark]] tables), for instance. VRRP is carried over: vrrp_instance,
+the vrrp_script blocks they track and global_defs lvs_sync_daemon become
+[[vrrp_instance]], [[vrrp_script]] and [sync_daemon] tables.
+Piranha's pulse settings (primary, backup, heartbeat) and an lvs_dr.conf's
+real-server settings are not carried over: ulvs.toml has no room for them.
 `
 
 // convertMain is `ulvs convert`.
@@ -92,8 +93,7 @@ func convertMain(args []string, stdout, stderr io.Writer) int {
 
 // convert reads the configuration file at path and returns it as
 // ulvs.toml; ifaces, when given, replace the file's interfaces. The file's
-// warnings, and what a keepalived.conf holds that is not carried over, go
-// to stderr.
+// warnings go to stderr.
 func convert(path string, ifaces []string, stderr io.Writer) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -106,14 +106,8 @@ func convert(path string, ifaces []string, stderr io.Writer) ([]byte, error) {
 	for _, w := range f.Warnings {
 		fmt.Fprintf(stderr, "ulvs convert: %s\n", w)
 	}
-	if f.Format == keepalived.Format {
-		if vrrp := vrrpInstances(path, data); len(vrrp) > 0 {
-			fmt.Fprintf(stderr, "ulvs convert: %s: VRRP is not carried over (vrrp_instance %s): ulvs has no failover yet; run keepalived for VRRP beside ulvsd\n",
-				path, strings.Join(vrrp, ", "))
-		}
-	}
 	if p := f.Pulse; p != nil && (p.BackupActive || p.Heartbeat) {
-		fmt.Fprintf(stderr, "ulvs convert: %s: pulse is not carried over (primary %v, backup %v, heartbeat_port %d, keepalive %v, deadtime %v): ulvs.toml has no room for it yet\n",
+		fmt.Fprintf(stderr, "ulvs convert: %s: pulse is not carried over (primary %v, backup %v, heartbeat_port %d, keepalive %v, deadtime %v): ulvs.toml has no room for it\n",
 			path, p.Primary, p.Backup, p.HeartbeatPort, p.Keepalive, p.Deadtime)
 	}
 	if len(ifaces) > 0 {
@@ -149,20 +143,4 @@ func readsBack(text []byte) error {
 		return errors.New("the converted file would not read back the same (a bug): nothing written")
 	}
 	return nil
-}
-
-// vrrpInstances names the vrrp_instance blocks of a keepalived.conf
-// (includes read from the file system).
-func vrrpInstances(path string, data []byte) []string {
-	t, err := keepalived.ReadTree(path, data, keepalived.Options{})
-	if err != nil {
-		return nil // the file parsed a moment ago; nothing more to say
-	}
-	var names []string
-	for _, n := range t.Nodes {
-		if n.Keyword() == "vrrp_instance" {
-			names = append(names, strings.Join(n.Args(), " "))
-		}
-	}
-	return names
 }

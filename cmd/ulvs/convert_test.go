@@ -33,6 +33,8 @@ func TestConvertGolden(t *testing.T) {
 		{"checks", []string{"-i", "eth0", kaTestdata + "checks.conf"}, 0},
 		{"ka-sorry", []string{kaTestdata + "ka-sorry.conf", "-i", "d-eth0,d-eth1"}, 0},
 		{"include", []string{kaTestdata + "include/keepalived.conf"}, 0},
+		{"vrrp-track", []string{kaTestdata + "vrrp-track.conf"}, 0},
+		{"vrrp-unicast", []string{kaTestdata + "vrrp-unicast.conf"}, 0},
 		{"health-toml", []string{"../../examples/health.toml"}, 0},
 		{"piranha-web-nat", []string{piranhaTestdata + "web-nat.cf"}, 0},
 		{"lvsdr-howto-nat", []string{lvsdrTestdata + "howto-nat.conf"}, 0},

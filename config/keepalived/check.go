@@ -158,7 +158,7 @@ func (p *parser) checkerCommon(ck *checkSpec, conn *connOpts, c *Node) bool {
 		}
 	case "bind_if":
 		if s, ok := p.arg(c); ok {
-			if len(s) > maxIfName {
+			if len(s) > config.MaxIfName {
 				p.errorf(c, "interface name %q is too long", s)
 			}
 			conn.bindIf = s

@@ -2,11 +2,12 @@
 // into the configuration model of package config: the virtual services
 // and real servers ipvsadm would create (File.Rules), their health checks
 // with every default resolved (File.Health), global_defs (File.Global),
-// the interfaces of the vrrp_instance blocks (File.Interfaces) and the
-// warnings keepalived would log (File.Warnings).
+// the failover instances (File.VRRP, vrrp.go) with the interfaces they
+// run on (File.Interfaces), global_defs' lvs_sync_daemon (File.Sync) and
+// the warnings keepalived would log (File.Warnings).
 //
 // Parse and Load are the entry points; ReadTree gives the statement tree
-// itself, for code that interprets blocks Parse does not run (VRRP). The
+// itself, for code that interprets blocks Parse does not run. The
 // functions are safe for concurrent use; nothing is kept between calls.
 //
 // # Grammar
@@ -57,8 +58,25 @@
 //     with connect_ip, connect_port, bindto, bind_port, bind_if, fwmark,
 //     connect_timeout, retry (and nb_get_retry), delay_before_retry,
 //     warmup, delay_loop, alpha.
-//   - vrrp_instance: only its interface, for File.Interfaces; the instance
-//     is reported as not run.
+//   - vrrp_instance: state, interface, virtual_router_id, priority,
+//     advert_int, version, authentication (auth_type PASS, auth_pass),
+//     virtual_ipaddress and virtual_ipaddress_excluded (ADDR[/LEN] [brd
+//     ADDR] [dev IF] [scope S] [label L]), nopreempt, preempt,
+//     preempt_delay, garp_master_delay/repeat/refresh/refresh_repeat,
+//     track_interface and track_script (NAME [weight N]), notify_master,
+//     notify_backup, notify_fault, notify_stop, notify, unicast_src_ip,
+//     unicast_peer, check_unicast_src; vrrp_script (script, interval,
+//     timeout, weight, fall, rise), wherever in the file it is; global_defs
+//     vrrp_version, vrrp_garp_master_*, vrrp_check_unicast_src and
+//     lvs_sync_daemon IF INSTANCE [id N] [maxlen N] [port N] [ttl N]
+//     [group ADDR] (or inst INSTANCE). Defaults are keepalived's
+//     (vrrp_data.c alloc_vrrp): BACKUP, priority 100, advert_int 1 s,
+//     version 2, garp_master_delay 5 s and repeat 5, refresh off and
+//     refresh_repeat 1; a vrrp_script runs every second, times out after
+//     its interval, with fall and rise 1; the sync id is the instance's
+//     virtual_router_id. The rules of package vrrp's Instance.Validate are
+//     checked here (config.CheckVRRP), so that a wrong instance is refused
+//     with its line.
 //
 // Defaults are keepalived 2.2.7's (check_data.c alloc_vs/alloc_rs,
 // check_api.c queue_checker, check_*.c, validate_check_config): delay_loop
@@ -102,12 +120,18 @@
 // service), conditional configuration (@id lines), parameter definitions
 // ($NAME=) and ~SEQ/~LST, a fwmark service's port-less check without
 // connect_port, non-unicast real or sorry server addresses, lthreshold
-// above uthreshold (the kernel refuses it), more than 4096 services.
+// above uthreshold (the kernel refuses it), more than 4096 services; of
+// VRRP: IPv6 addresses and native_ipv6, auth_type AH, authentication with
+// VRRPv3, use_vmac and the other VMAC and ipvlan keywords,
+// vrrp_sync_group, track_process, track_file, track_bfd and their
+// top-level blocks, garp_group, weight reverse, vrrp_script user and
+// init_fail, vrrp_strict, a multicast group other than 224.0.0.18, and
+// the vrrp_instance keywords listed in vrrpRefused.
 //
 // Warned about and not acted on: the global_defs keywords ulvs does not
-// use, smtp_alert, snmp_name, log_all_failures, hashed, vrrp_instance
-// (not run: ulvs has no VRRP failover yet), vrrp_sync_group, vrrp_script,
-// vrrp_track_process, track_file, garp_group, static_ipaddress,
+// use, smtp_alert, snmp_name, log_all_failures, hashed, the vrrp_instance
+// keywords that change nothing ulvs does (debug, promote_secondaries,
+// accept, ...), static_ipaddress,
 // static_routes, static_rules, bfd_instance, net_namespace and the other
 // process-level top-level keywords. A fwmark service gets a warning too:
 // ulvs classifies packets itself and sees no iptables mark, so the mark

@@ -168,7 +168,7 @@ func TestErrors(t *testing.T) {
 		{"script_user group", "global_defs {\nscript_user a b\n}", "a group for scripts (b) is not supported by ulvs"},
 		{"lvs_timeouts", "global_defs {\nlvs_timeouts tcp 0\n}", `lvs_timeouts: tcp "0" is out of range`},
 		{"lvs_timeouts name", "global_defs {\nlvs_timeouts sctp 10\n}", `"sctp" is not tcp, tcpfin or udp`},
-		{"vrrp interface", "vrrp_instance VI {\ninterface averyveryverylongname\n}", `k.conf:2: interface: "averyveryverylongname" is not an interface name`},
+		{"vrrp interface", "vrrp_instance VI {\ninterface averyveryverylongname\n}", `k.conf:2: interface: interface name "averyveryverylongname" is longer than 15 bytes`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f, err := parseString(t, tt.conf)
@@ -281,14 +281,10 @@ func TestWarnings(t *testing.T) {
 			"virtual_server_group G {\nfwmark 1 inet\n}\nvirtual_server group G {\nlb_algo rr\nlb_kind NAT\nreal_server 10.0.0.2 80 {\n}\n}\n", []string{
 			"k.conf:18: virtual server fwmark 1: ulvs classifies packets itself and sees no iptables mark; no packet reaches this service until mark 1 is defined in ulvs's TOML ([[fwmark]])",
 		}},
-		{"blocks ulvs does not run", "vrrp_script chk {\nscript x\n}\nvrrp_sync_group G {\n}\nstatic_ipaddress {\n1.2.3.4/24 dev eth0\n}\nbfd_instance b {\n}\nnet_namespace x\nvrrp_instance VI_1 {\ninterface eth0\n}\nvrrp_instance VI_2 {\ninterface eth0\n}", []string{
-			"k.conf:1: vrrp_script chk is not run: ulvs does not implement VRRP failover yet",
-			"k.conf:4: vrrp_sync_group G is not run: ulvs does not implement VRRP failover yet",
-			"k.conf:6: static_ipaddress is not applied: ulvs does not manage the host's addresses, routes or rules",
-			"k.conf:9: bfd_instance b is not run: ulvs does not implement BFD",
-			"k.conf:11: net_namespace is not used by ulvs (ignored)",
-			"k.conf:12: vrrp_instance VI_1 is not run: ulvs does not implement VRRP failover yet",
-			"k.conf:15: vrrp_instance VI_2 is not run: ulvs does not implement VRRP failover yet",
+		{"blocks ulvs does not run", "vrrp_script chk {\nscript x\n}\nstatic_ipaddress {\n1.2.3.4/24 dev eth0\n}\nbfd_instance b {\n}\nnet_namespace x\nvrrp_instance VI_1 {\ninterface eth0\nvirtual_router_id 1\n}", []string{
+			"k.conf:4: static_ipaddress is not applied: ulvs does not manage the host's addresses, routes or rules",
+			"k.conf:7: bfd_instance b is not run: ulvs does not implement BFD",
+			"k.conf:9: net_namespace is not used by ulvs (ignored)",
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -303,8 +299,8 @@ func TestWarnings(t *testing.T) {
 // TestGlobalOthersAndInterfaces checks what global_defs and vrrp_instance
 // leave in the File.
 func TestGlobalOthersAndInterfaces(t *testing.T) {
-	f := mustParse(t, "global_defs {\nrouter_id r1\nlvs_flush\nlvs_flush\nvrrp_strict\n}\nvrrp_instance A {\ninterface eth1\n}\nvrrp_instance B {\ninterface eth0\n}\nvrrp_instance C {\ninterface eth1\n}")
-	if want := []string{"lvs_flush", "vrrp_strict"}; !slices.Equal(f.Global.Others, want) {
+	f := mustParse(t, "global_defs {\nrouter_id r1\nlvs_flush\nlvs_flush\nvrrp_skip_check_adv_addr\n}\nvrrp_instance A {\ninterface eth1\nvirtual_router_id 1\n}\nvrrp_instance B {\ninterface eth0\nvirtual_router_id 1\n}\nvrrp_instance C {\ninterface eth1\nvirtual_router_id 2\n}")
+	if want := []string{"lvs_flush", "vrrp_skip_check_adv_addr"}; !slices.Equal(f.Global.Others, want) {
 		t.Errorf("Others %q, want %q", f.Global.Others, want)
 	}
 	if want := []string{"eth1", "eth0"}; !slices.Equal(f.Interfaces, want) {

@@ -21,7 +21,14 @@ virtual_server 10.77.0.100 80 {
         }
     }
 }
-vrrp_instance VI_1 { interface eth0 }
+vrrp_instance VI_1 {
+    state MASTER
+    interface eth0
+    virtual_router_id 51
+    virtual_ipaddress {
+        10.77.0.100/24 dev eth0
+    }
+}
 `
 	f, err := keepalived.Parse("keepalived.conf", []byte(conf), keepalived.Options{})
 	if err != nil {
@@ -34,6 +41,9 @@ vrrp_instance VI_1 { interface eth0 }
 		fmt.Println(c.Kind, c.ConnectPort, c.ConnectTimeout, c.Retry, c.DelayBeforeRetry, c.DelayLoop)
 	}
 	fmt.Println(f.Interfaces)
+	for _, in := range f.VRRP {
+		fmt.Println(in.Name, in.State, in.Interface, in.VRID, in.Priority, in.AdvertInt, in.VIPs[0])
+	}
 	for _, w := range f.Warnings {
 		fmt.Println(w)
 	}
@@ -42,5 +52,5 @@ vrrp_instance VI_1 { interface eth0 }
 	// TCP_CHECK 80 10s 1 1s 6s
 	// TCP_CHECK 80 5s 3 1s 6s
 	// [eth0]
-	// keepalived.conf:15: vrrp_instance VI_1 is not run: ulvs does not implement VRRP failover yet
+	// VI_1 MASTER eth0 51 100 1s 10.77.0.100/24 dev eth0
 }

@@ -18,7 +18,10 @@ import (
 	"github.com/ulvs/ulvs/vs"
 )
 
-var cmpAddr = cmp.Comparer(func(a, b netip.Addr) bool { return a == b })
+var cmpAddr = cmp.Options{
+	cmp.Comparer(func(a, b netip.Addr) bool { return a == b }),
+	cmp.Comparer(func(a, b netip.Prefix) bool { return a == b }),
+}
 
 var ip = netip.MustParseAddr
 
@@ -114,12 +117,12 @@ func TestSeed001(t *testing.T) {
 						{Addr: tt.rs2, Port: 80, Checks: []config.Check{tcpCheck(tt.rs2, 80, 10*time.Second, 3, 3*time.Second, 6*time.Second)}},
 					},
 				}},
+				VRRP:   []config.VRRPInstance{seed001VRRP(tt.file, "MASTER", 100, tt.vip)},
 				Global: config.Global{RouterID: "LVS_DEVEL", Others: []string{"notification_email", "notification_email_from", "smtp_server"}},
 				Warnings: []config.Warning{
 					{File: tt.file, Line: 3, Msg: "global_defs notification_email is not used by ulvs (ignored)"},
 					{File: tt.file, Line: 8, Msg: "global_defs notification_email_from is not used by ulvs (ignored)"},
 					{File: tt.file, Line: 9, Msg: "global_defs smtp_server is not used by ulvs (ignored)"},
-					{File: tt.file, Line: 15, Msg: "vrrp_instance VI_1 is not run: ulvs does not implement VRRP failover yet"},
 					{File: tt.file, Line: 40, Msg: "nb_get_retry is deprecated - please use 'retry'; keepalived 2.2.7 ignores it in TCP_CHECK (keeping retry 1), ulvs applies it"},
 					{File: tt.file, Line: 49, Msg: "nb_get_retry is deprecated - please use 'retry'; keepalived 2.2.7 ignores it in TCP_CHECK (keeping retry 1), ulvs applies it"},
 				},
@@ -128,6 +131,40 @@ func TestSeed001(t *testing.T) {
 				t.Errorf("Load(%s) mismatch (-want +got):\n%s", tt.file, diff)
 			}
 		})
+	}
+}
+
+// seed001VRRP is seed 001's vrrp_instance VI_1 with keepalived's
+// defaults resolved.
+func seed001VRRP(file, state string, prio uint8, vip netip.Addr) config.VRRPInstance {
+	return config.VRRPInstance{
+		Name: "VI_1", State: state, Interface: "eth0", VRID: 51, Priority: prio,
+		AdvertInt: time.Second, Version: 2, AuthType: "PASS", AuthPass: "1111",
+		VIPs:      []config.VRRPAddress{{Prefix: netip.PrefixFrom(vip, 32)}},
+		GARPDelay: 5 * time.Second, GARPRepeat: 5, GARPRefreshRepeat: 1,
+		File: file, Line: 15,
+	}
+}
+
+// TestSeed001Backup: the backup director's keepalived.conf, seed 001's
+// with the two changes its comments ask for (BACKUP, priority 99).
+func TestSeed001Backup(t *testing.T) {
+	data, err := os.ReadFile("testdata/seed001-lab.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(data), "state MASTER", "state BACKUP", 1)
+	text = strings.Replace(text, "priority 100", "priority 99", 1)
+	f, err := Parse("backup.conf", []byte(text), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []config.VRRPInstance{seed001VRRP("backup.conf", "BACKUP", 99, ip("10.77.0.100"))}
+	if diff := cmp.Diff(want, f.VRRP, cmpAddr); diff != "" {
+		t.Errorf("VRRP mismatch (-want +got):\n%s", diff)
+	}
+	if f.Sync != nil {
+		t.Errorf("Sync = %+v, want nil", f.Sync)
 	}
 }
 
@@ -402,7 +439,6 @@ func TestUserFiles(t *testing.T) {
 			}
 			want := []string{
 				"testdata/include/keepalived.conf:5: include conf.d/{extra,missing}.inc: no file matches testdata/include/conf.d/missing.inc",
-				"testdata/include/conf.d/extra.inc:1: vrrp_instance VI_INC is not run: ulvs does not implement VRRP failover yet",
 			}
 			if got := warningTexts(f.Warnings); !slices.Equal(got, want) {
 				t.Errorf("warnings %q, want %q", got, want)

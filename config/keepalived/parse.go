@@ -54,6 +54,9 @@ func Parse(path string, data []byte, opts Options) (*config.File, error) {
 	}
 	p.top(t.Nodes)
 	if p.err == nil {
+		p.resolveVRRP()
+	}
+	if p.err == nil {
 		p.build()
 	}
 	if p.err != nil {
@@ -73,11 +76,21 @@ type parser struct {
 	sawGlobal map[string]bool
 	// warnSeq are the stream positions of file.Warnings.
 	warnSeq []int
+	// vrrp is what the failover blocks said (vrrp.go).
+	vrrp vrrpState
 }
 
 func (p *parser) errorf(n *Node, format string, args ...any) {
 	if p.err == nil {
 		p.err = &config.Error{File: n.File, Line: n.Line, Field: n.Keyword(), Msg: fmt.Sprintf(format, args...)}
+	}
+}
+
+// errorAt is errorf with the field named: a problem of a keyword that is
+// missing is reported at its block's line.
+func (p *parser) errorAt(n *Node, field, format string, args ...any) {
+	if p.err == nil {
+		p.err = &config.Error{File: n.File, Line: n.Line, Field: field, Msg: fmt.Sprintf(format, args...)}
 	}
 }
 
@@ -200,6 +213,15 @@ func (p *parser) uint(n *Node, lo, hi uint64) (uint64, bool) {
 // notify_script_init: the line re-read with quotes and escapes, its second
 // word the script (itself split into the program and arguments).
 func (p *parser) script(n *Node, old config.Script) (config.Script, bool) {
+	return p.scriptLine(n, old, func(words []string) string {
+		return fmt.Sprintf("running the script as user %s is not supported by ulvs (quote the script with its arguments: %s \"%s\")",
+			strings.Join(words[2:], " "), n.Keyword(), strings.Join(words[1:], " "))
+	})
+}
+
+// scriptLine reads a line whose second word is a script; extra says what
+// is wrong with words after it.
+func (p *parser) scriptLine(n *Node, old config.Script, extra func(words []string) string) (config.Script, bool) {
 	if !p.noBlock(n) {
 		return config.Script{}, false
 	}
@@ -212,8 +234,7 @@ func (p *parser) script(n *Node, old config.Script) (config.Script, bool) {
 		return config.Script{}, false
 	}
 	if len(words) > 2 {
-		p.errorf(n, "running the script as user %s is not supported by ulvs (quote the script with its arguments: %s \"%s\")",
-			strings.Join(words[2:], " "), n.Keyword(), strings.Join(words[1:], " "))
+		p.errorf(n, "%s", extra(words))
 		return config.Script{}, false
 	}
 	return p.parseScript(n, words[1])
@@ -266,8 +287,10 @@ func (p *parser) top(nodes []*Node) {
 			}
 		case "vrrp_instance":
 			p.vrrpInstance(n)
-		case "vrrp_sync_group", "vrrp_script", "vrrp_track_process", "vrrp_track_file", "track_file", "track_group", "garp_group":
-			p.warnf(n, "%s is not run: ulvs does not implement VRRP failover yet", strings.Join(n.Words, " "))
+		case "vrrp_script":
+			p.vrrpScript(n)
+		case "vrrp_sync_group", "vrrp_track_process", "vrrp_track_file", "track_file", "track_group", "garp_group":
+			p.refuseVRRP(n, vrrpTopRefused)
 		case "static_ipaddress", "static_routes", "static_rules":
 			p.warnf(n, "%s is not applied: ulvs does not manage the host's addresses, routes or rules", kw)
 		case "bfd_instance":
@@ -292,6 +315,9 @@ func (p *parser) globalDefs(n *Node) {
 	for _, c := range n.Children {
 		if p.err != nil {
 			return
+		}
+		if p.vrrpGlobal(c) {
+			continue
 		}
 		switch kw := c.Keyword(); kw {
 		case "router_id":
@@ -361,35 +387,6 @@ func (p *parser) lvsTimeouts(n *Node) {
 	}
 }
 
-// maxIfName is IFNAMSIZ - 1.
-const maxIfName = 15
-
-// vrrpInstance takes the interface of a vrrp_instance for
-// File.Interfaces and says that the instance is not run.
-func (p *parser) vrrpInstance(n *Node) {
-	if !p.needBlock(n) {
-		return
-	}
-	name := strings.Join(n.Args(), " ")
-	for _, c := range n.Children {
-		if c.Keyword() != "interface" {
-			continue
-		}
-		ifname, ok := p.arg(c)
-		if !ok {
-			return
-		}
-		if len(ifname) > maxIfName || strings.ContainsAny(ifname, "/ \t") {
-			p.errorf(c, "%q is not an interface name", ifname)
-			return
-		}
-		if !slices.Contains(p.file.Interfaces, ifname) {
-			p.file.Interfaces = append(p.file.Interfaces, ifname)
-		}
-	}
-	p.warnf(n, "vrrp_instance %s is not run: ulvs does not implement VRRP failover yet", name)
-}
-
 // knownGlobalDefs are keepalived 2.2.7's global_defs keywords
 // (core/global_parser.c) that ulvs does not act on: they get "not used by
 // ulvs" rather than "unknown".
@@ -400,15 +397,15 @@ var knownGlobalDefs = []string{
 	"startup_script_timeout", "shutdown_script", "shutdown_script_timeout", "max_auto_priority",
 	"min_auto_priority_delay", "smtp_alert_vrrp", "smtp_alert_checker", "checker_log_all_failures",
 	"dynamic_interfaces", "no_email_faults", "default_interface", "disable_local_igmp",
-	"lvs_flush", "lvs_flush_on_stop", "lvs_flush_onstop", "lvs_sync_daemon",
-	"vrrp_mcast_group4", "vrrp_mcast_group6", "vrrp_garp_master_delay", "vrrp_garp_master_repeat",
-	"vrrp_garp_master_refresh", "vrrp_garp_master_refresh_repeat", "vrrp_garp_lower_prio_delay",
+	"lvs_flush", "lvs_flush_on_stop", "lvs_flush_onstop",
+	"vrrp_mcast_group6",
+	"vrrp_garp_lower_prio_delay",
 	"vrrp_garp_lower_prio_repeat", "vrrp_down_timer_adverts", "vrrp_garp_interval",
 	"vrrp_gna_interval", "vrrp_min_garp", "vrrp_garp_extra_if", "vrrp_vmac_garp_intvl",
-	"vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert", "vrrp_version", "vrrp_iptables",
+	"vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert", "vrrp_iptables",
 	"vrrp_ipsets", "nftables", "nftables_priority", "nftables_ifindex", "nftables_ipvs",
 	"nftables_ipvs_priority", "nftables_ipvs_start_fwmark", "nftables_counters",
-	"vrrp_check_unicast_src", "vrrp_skip_check_adv_addr", "vrrp_strict", "vrrp_priority",
+	"vrrp_skip_check_adv_addr", "vrrp_priority",
 	"vrrp_no_swap", "vrrp_rt_priority", "vrrp_cpu_affinity", "vrrp_rlimit_rttime",
 	"vrrp_rlimit_rtime", "notify_fifo", "notify_fifo_script", "vrrp_notify_fifo",
 	"vrrp_notify_fifo_script", "vrrp_notify_priority_changes", "fifo_write_vrrp_states_on_reload",
@@ -429,10 +426,7 @@ var knownGlobalDefs = []string{
 }
 
 // optInt is a count that may be unset.
-type optInt struct {
-	v   int
-	set bool
-}
+type optInt = opt[int]
 
 // optBool is a flag that may be unset.
 type optBool struct {

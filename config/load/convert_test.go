@@ -20,7 +20,8 @@ import (
 
 // This file is the differential test of the formats: a keepalived.conf
 // converted to ulvs.toml (what `ulvs convert` does) must mean the same
-// rules, health checks and timeouts when the TOML is read back; what the
+// rules, health checks, timeouts, failover instances and sync daemon when
+// the TOML is read back; what the
 // TOML cannot say must make MarshalTOML fail with ErrNotExpressible.
 
 const kaTestdata = "../keepalived/testdata"
@@ -49,7 +50,14 @@ func converted(t *testing.T, f *config.File) error {
 	if err != nil {
 		t.Fatalf("the converted file does not parse: %v\n%s", err, out)
 	}
-	opts := []cmp.Option{cmp.Comparer(func(a, b netip.Addr) bool { return a == b }), cmpopts.EquateEmpty()}
+	opts := []cmp.Option{
+		cmp.Comparer(func(a, b netip.Addr) bool { return a == b }),
+		cmp.Comparer(func(a, b netip.Prefix) bool { return a == b }),
+		cmpopts.EquateEmpty(),
+		// Where an instance was read from: the keepalived.conf, then
+		// the converted file.
+		cmpopts.IgnoreFields(config.VRRPInstance{}, "File", "Line"),
+	}
 	for _, part := range []struct {
 		name       string
 		from, back any
@@ -58,8 +66,10 @@ func converted(t *testing.T, f *config.File) error {
 		{"Health", f.Health, g.Health},
 		{"Timeouts", f.Timeouts, g.Timeouts},
 		{"Interfaces", f.Interfaces, g.Interfaces},
+		{"VRRP", f.VRRP, g.VRRP},
+		{"Sync", f.Sync, g.Sync},
 	} {
-		if reflect.DeepEqual(part.from, part.back) {
+		if part.name != "VRRP" && reflect.DeepEqual(part.from, part.back) {
 			continue // the common case, without cmp's cost on 4096 services
 		}
 		if diff := cmp.Diff(part.from, part.back, opts...); diff != "" {

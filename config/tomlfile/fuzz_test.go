@@ -43,6 +43,14 @@ func checkFile(f *config.File) error {
 	if err := checkKnobs(f.Knobs); err != nil {
 		return err
 	}
+	for i := range f.VRRP {
+		if pr := config.CheckVRRP(&f.VRRP[i]); pr != nil {
+			return fmt.Errorf("vrrp_instance %s: %s: %s", f.VRRP[i].Name, pr.Key, pr.Msg)
+		}
+	}
+	if s := f.Sync; s != nil && !slices.ContainsFunc(f.VRRP, func(in config.VRRPInstance) bool { return in.Name == s.Instance }) {
+		return fmt.Errorf("sync_daemon follows %q, no such instance", s.Instance)
+	}
 	marks, err := checkMarks(f.Marks)
 	if err != nil {
 		return err
@@ -274,9 +282,9 @@ func assertFileRoundTrip(t *testing.T, f *config.File) {
 	if err != nil {
 		t.Fatalf("re-parse of the encoded file: %v\n%s", err, text)
 	}
-	// encodeFile does not write health checks: assertMarshalRoundTrip and
-	// health_test.go cover them.
-	if diff := cmp.Diff(f, again, fileCmpAddr, cmpopts.IgnoreFields(config.File{}, "Health")); diff != "" {
+	// encodeFile does not write health checks nor the failover tables:
+	// assertMarshalRoundTrip, health_test.go and vrrp_test.go cover them.
+	if diff := cmp.Diff(f, again, fileCmpAddr, cmpopts.IgnoreFields(config.File{}, "Health", "VRRP", "Sync")); diff != "" {
 		t.Errorf("encode/parse round trip mismatch (-want +got):\n%s\n%s", diff, text)
 	}
 }

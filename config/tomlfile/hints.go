@@ -24,6 +24,13 @@ var tomlKeyRenames = map[string]string{
 	"interface":               "interfaces",
 	"nb_get_retry":            "retry",
 	"sorry_server_lvs_method": "sorry_server_method",
+	"lvs_sync_daemon":         "sync_daemon",
+	"vrid":                    "virtual_router_id",
+	"id":                      "sync_id",
+	"syncid":                  "sync_id",
+	"inst":                    "instance",
+	"unicast_peers":           "unicast_peer",
+	"preempt":                 "nopreempt",
 }
 
 // tomlCheckBlocks are keepalived's checker block names, lower-cased, and
@@ -75,6 +82,9 @@ func unknownHint(path, key string, known []string) string {
 		return fmt.Sprintf(" (ulvs calls iptables' %s %q)", key, to)
 	}
 	if hint := healthHint(path, lower, known); hint != "" {
+		return hint
+	}
+	if hint := vrrpHint(path, lower); hint != "" {
 		return hint
 	}
 	if strings.HasPrefix(path, "fwmark[") && !strings.Contains(path, ".") &&
@@ -143,4 +153,21 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// vrrpHint explains keepalived's VRRP habits: the authentication block,
+// keywords ulvs does not implement.
+func vrrpHint(path, key string) string {
+	inInstance := strings.HasPrefix(path, "vrrp_instance[") && !strings.Contains(path, ".")
+	switch {
+	case inInstance && key == "authentication":
+		return " (ulvs.toml has auth_type and auth_pass keys in [[vrrp_instance]] instead of a block)"
+	case inInstance && slices.Contains(tomlVRRPUnsupported, key):
+		return " (not supported by ulvs)"
+	case path == "" && key == "vrrp_sync_group":
+		return " (not supported by ulvs: it does not group instances yet)"
+	case strings.HasPrefix(path, "vrrp_script[") && key == "user":
+		return " (running a vrrp_script as another user is not supported by ulvs)"
+	}
+	return ""
 }

@@ -142,7 +142,8 @@ func (p *fileParser) first() error {
 
 func (p *fileParser) file(doc map[string]any) *config.File {
 	f := &config.File{Path: p.path, Socket: config.DefaultSocket}
-	top := p.table("", doc, "director", "timeouts", "sysctl", "fwmark", "metrics", "virtual_server")
+	top := p.table("", doc, "director", "timeouts", "sysctl", "fwmark", "metrics", "virtual_server",
+		"vrrp_script", "vrrp_instance", "sync_daemon")
 
 	if m, ok := top.table("director"); ok {
 		p.director(f, m)
@@ -173,6 +174,7 @@ func (p *fileParser) file(doc map[string]any) *config.File {
 			}
 		}
 	}
+	p.vrrp(f, top)
 	top.done()
 	p.duplicateServices(f.Rules.Services, index)
 	return f

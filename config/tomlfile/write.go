@@ -26,7 +26,9 @@ var tomlForward = map[vs.Method]string{
 // MarshalTOML writes f as a configuration file that Parse reads back to
 // the same File (except Path): [director], [timeouts] when set, [sysctl]
 // when any knob differs from the default, [metrics] when on, every
-// [[fwmark]] and every [[virtual_server]] with its real servers. Defaults
+// [[fwmark]], the failover tables ([[vrrp_script]] for each tracked
+// script, [[vrrp_instance]], [sync_daemon]) and every [[virtual_server]]
+// with its real servers. Defaults
 // Parse fills in are written out explicitly where that keeps the file
 // clear (scheduler, forward, weight); comments are not kept. It fails
 // with ErrNotExpressible for rules the format cannot hold.
@@ -82,6 +84,9 @@ func MarshalTOML(f *config.File) ([]byte, error) {
 		if err := writeMark(&b, &m); err != nil {
 			return nil, err
 		}
+	}
+	if err := writeVRRP(&b, f); err != nil {
+		return nil, err
 	}
 	svcs, err := marshalServices(f.Rules, f.Health)
 	if err != nil {

@@ -20,6 +20,7 @@ var netipCmp = cmp.Options{
 	cmp.Comparer(func(a, b netip.Addr) bool { return a == b }),
 	cmp.Comparer(func(a, b netip.Prefix) bool { return a == b }),
 	cmpopts.IgnoreFields(config.File{}, "Path"),
+	cmpopts.IgnoreFields(config.VRRPInstance{}, "File", "Line"),
 }
 
 // TestMarshalTOMLRoundTrip: Parse(MarshalTOML(f)) == f for every good
