@@ -38,6 +38,9 @@ var forbidden = map[string][]string{
 	"config/ipvsadm":    formatForbidden,
 	"config/tomlfile":   formatForbidden,
 	"config/keepalived": formatForbidden,
+	"config/piranha":    formatForbidden,
+	"config/lvsdr":      formatForbidden,
+	"config/names":      formatForbidden,
 	"config/load": {"engine", "conntrack", "forward", "sched", "arp", "pkt", "ctl", "director", "adm", "lab", "metrics",
 		"healthcheck", "estimator", "realserver", "bench", "config/ipvsadm"},
 
@@ -63,6 +66,7 @@ var forbidden = map[string][]string{
 var formatForbidden = []string{
 	"engine", "conntrack", "forward", "sched", "arp", "pkt", "ctl", "director", "adm", "lab", "metrics", "healthcheck",
 	"estimator", "realserver", "bench", "config/ipvsadm", "config/tomlfile", "config/keepalived", "config/load",
+	"config/piranha", "config/lvsdr",
 }
 
 func TestDependencyRules(t *testing.T) {

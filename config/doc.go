@@ -9,8 +9,10 @@
 //
 // The formats live in rooms of their own and translate into this model:
 // config/ipvsadm (ipvsadm's argument grammar and restore text),
-// config/tomlfile (ulvs.toml), config/keepalived (keepalived.conf), and
-// config/load picks one by a file's content. Checks every format shares
+// config/tomlfile (ulvs.toml), config/keepalived (keepalived.conf),
+// config/piranha (Piranha's lvs.cf, whose director pair and heartbeat are
+// Pulse, pulse.go), config/lvsdr (the LVS configure script's lvs_dr.conf),
+// and config/load picks one by a file's content. Checks every format shares
 // (scheduler and method names, port ranges, netmasks, interface names)
 // are here (validate.go), so a value means the same in every file.
 //

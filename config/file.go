@@ -61,6 +61,9 @@ type File struct {
 	Sync *SyncDaemon
 	// Global is keepalived's global_defs (keepalived.conf only).
 	Global Global
+	// Pulse is Piranha's director pair and heartbeat (lvs.cf only; nil
+	// from the other formats): pulse.go.
+	Pulse *Pulse
 	// Format names the file's format when a loader that detects formats
 	// read it: "toml", "keepalived", ...; "" from the TOML parser itself.
 	Format string

@@ -1,7 +1,10 @@
 package config
 
 import (
+	"cmp"
+	"math"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/ulvs/ulvs/vs"
@@ -245,6 +248,19 @@ type Warning struct {
 	File string
 	Line int
 	Msg  string
+}
+
+// SortWarnings puts warnings of one file in line order, keeping the order
+// of those on the same line; warnings about the whole file (line 0) go
+// last.
+func SortWarnings(ws []Warning) {
+	key := func(w Warning) int {
+		if w.Line == 0 {
+			return math.MaxInt
+		}
+		return w.Line
+	}
+	slices.SortStableFunc(ws, func(a, b Warning) int { return cmp.Compare(key(a), key(b)) })
 }
 
 // String returns "file:line: msg".

@@ -114,7 +114,8 @@ func NewCheck(k CheckKind) Check {
 //     DelayLoop (check_misc.c), HTTPProtocol "1.0", an HTTP URL without
 //     status codes 200-299, Virtualhost "" the service's, HeloName
 //     keepalived's, DNSType "SOA", DNSName ".", MaxReplyLength 255, and a
-//     nanny's Proto the service's.
+//     nanny's Proto 0 the service's (lvs.cf sets it for a fwmark
+//     service, whose key says TCP while the check may be UDP).
 //
 // Settings a kind does not use are left zero: ConnectTimeout of MISC_CHECK
 // and nanny checks (no connection of their own, and ConnectIP and
@@ -252,7 +253,9 @@ func (c *Check) resolve(vh *VirtualHealth, rh *RealHealth, up Timing) {
 			c.MaxReplyLength = DefaultMaxReplyLength
 		}
 	case CheckNanny:
-		c.Proto = vh.Service.Proto
+		if c.Proto == 0 {
+			c.Proto = vh.Service.Proto
+		}
 	}
 	if c.MaxReplyLength == Unset {
 		c.MaxReplyLength = 0

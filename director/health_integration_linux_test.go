@@ -53,6 +53,19 @@ func (s *rsServer) start() {
 	s.stop, s.done = cancel, done
 }
 
+// startRSServers starts a web server answering with its name (rs1, rs2,
+// ...) on port of every real server, each stopped at the test's end.
+func (e *env) startRSServers(t *testing.T, port int) []*rsServer {
+	var servers []*rsServer
+	for i, ns := range e.lab.RS {
+		s := &rsServer{t: t, ns: ns, name: fmt.Sprintf("rs%d", i+1), port: port}
+		s.start()
+		t.Cleanup(s.kill)
+		servers = append(servers, s)
+	}
+	return servers
+}
+
 // kill stops the server and waits until its port is closed.
 func (s *rsServer) kill() {
 	s.mu.Lock()
@@ -404,13 +417,7 @@ func TestIntegrationSeed001Keepalived(t *testing.T) {
 	// The lab's director interface is d-eth0 where the seed's is eth0.
 	text := strings.Replace(string(conf), "interface eth0", "interface d-eth0", 1)
 	e := newEnvOpts(t, lab.Config{RealServers: 2}, text, envOpts{noServers: true, file: "keepalived.conf"})
-	var servers []*rsServer
-	for i, ns := range e.lab.RS {
-		s := &rsServer{t: t, ns: ns, name: fmt.Sprintf("rs%d", i+1), port: 80}
-		s.start()
-		t.Cleanup(s.kill)
-		servers = append(servers, s)
-	}
+	servers := e.startRSServers(t, 80)
 	out := e.mustAdm("-L", "-n")
 	for _, want := range []string{"TCP  10.77.0.100:80 wrr persistent 60", "-> 10.77.0.11:80", "-> 10.77.0.12:80"} {
 		if !strings.Contains(out, want) {

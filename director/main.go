@@ -25,7 +25,8 @@ const usage = `Usage: ulvsd -c FILE [--socket PATH]
        ulvsd -i IFACE[,IFACE...] [--socket PATH]
 
 ulvsd is the ulvs director: it forwards traffic for the virtual services of
-FILE (TOML), or starts empty on the given interfaces for ulvsadm to fill, as
+FILE (ulvs.toml, keepalived.conf, Piranha's lvs.cf or the LVS configure
+script's lvs_dr.conf, told apart by content), or starts empty on the given interfaces for ulvsadm to fill, as
 ipvsadm fills the kernel's table. SIGHUP reloads FILE and applies only the
 difference; SIGTERM stops.
 
@@ -45,7 +46,7 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		fs.PrintDefaults()
 	}
-	cfgPath := fs.String("c", "", "configuration `file` (TOML)")
+	cfgPath := fs.String("c", "", "configuration `file` (TOML, keepalived.conf, lvs.cf or lvs_dr.conf)")
 	ifaces := fs.String("i", "", "comma-separated `interfaces` (when no -c file, or to override the file's)")
 	socket := fs.String("socket", "", "control socket `path` (default $ULVS_SOCKET, the file's, or "+ctl.DefaultSocket+")")
 	workers := fs.Int("workers", 0, "RX workers per interface (0: one per CPU)")

@@ -16,7 +16,8 @@ import (
 
 const convertUsage = `Usage: ulvs convert FILE [-o OUT] [-i IFACE[,IFACE...]]
 
-Reads FILE in any format ulvsd reads (ulvs.toml, keepalived.conf) and
+Reads FILE in any format ulvsd reads (ulvs.toml, keepalived.conf,
+Piranha's lvs.cf, the LVS configure script's lvs_dr.conf) and
 writes it as ulvs.toml: to standard output, or to OUT (replaced
 atomically). The warnings the file gives are printed on standard error.
 
@@ -30,6 +31,8 @@ fwmark services (their marks come from iptables; ulvs.toml defines marks
 in [[fwmark]] tables), for instance. VRRP is carried over: vrrp_instance,
 the vrrp_script blocks they track and global_defs lvs_sync_daemon become
 [[vrrp_instance]], [[vrrp_script]] and [sync_daemon] tables.
+Piranha's pulse settings (primary, backup, heartbeat) and an lvs_dr.conf's
+real-server settings are not carried over: ulvs.toml has no room for them.
 `
 
 // convertMain is `ulvs convert`.
@@ -102,6 +105,10 @@ func convert(path string, ifaces []string, stderr io.Writer) ([]byte, error) {
 	}
 	for _, w := range f.Warnings {
 		fmt.Fprintf(stderr, "ulvs convert: %s\n", w)
+	}
+	if p := f.Pulse; p != nil && (p.BackupActive || p.Heartbeat) {
+		fmt.Fprintf(stderr, "ulvs convert: %s: pulse is not carried over (primary %v, backup %v, heartbeat_port %d, keepalive %v, deadtime %v): ulvs.toml has no room for it\n",
+			path, p.Primary, p.Backup, p.HeartbeatPort, p.Keepalive, p.Deadtime)
 	}
 	if len(ifaces) > 0 {
 		f.Interfaces = ifaces

@@ -13,7 +13,11 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/convert")
 
-const kaTestdata = "../../config/keepalived/testdata/"
+const (
+	kaTestdata      = "../../config/keepalived/testdata/"
+	piranhaTestdata = "../../config/piranha/testdata/"
+	lvsdrTestdata   = "../../config/lvsdr/testdata/"
+)
 
 // TestConvertGolden converts files of the format tests and compares
 // standard output and standard error with testdata/convert/NAME.toml and
@@ -32,6 +36,9 @@ func TestConvertGolden(t *testing.T) {
 		{"vrrp-track", []string{kaTestdata + "vrrp-track.conf"}, 0},
 		{"vrrp-unicast", []string{kaTestdata + "vrrp-unicast.conf"}, 0},
 		{"health-toml", []string{"../../examples/health.toml"}, 0},
+		{"piranha-web-nat", []string{piranhaTestdata + "web-nat.cf"}, 0},
+		{"lvsdr-howto-nat", []string{lvsdrTestdata + "howto-nat.conf"}, 0},
+		{"piranha-fwmark", []string{piranhaTestdata + "seed001-lab.cf"}, 1},
 		// Errors.
 		{"fwmark-group", []string{kaTestdata + "group.conf", "-i", "eth0"}, 1},
 		{"no-interface", []string{kaTestdata + "ka-base.conf"}, 1},

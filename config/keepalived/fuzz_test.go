@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ulvs/ulvs/config"
+	"github.com/ulvs/ulvs/config/configtest"
 )
 
 // FuzzParse feeds arbitrary text to Parse: it must not panic, a failure
@@ -38,39 +39,9 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		checkRulesApply(t, file)
+		configtest.ReplayRules(t, file)
 		checkHealth(t, file)
 	})
-}
-
-// checkRulesApply replays the services and dests as ipvsadm -A and -a
-// edits.
-func checkRulesApply(t *testing.T, file *config.File) {
-	t.Helper()
-	var rules config.Rules
-	for _, s := range file.Rules.Services {
-		svc := s
-		svc.Dests = nil
-		add := config.Command{Op: config.OpAddService, Service: svc, HasService: true}
-		if err := add.Validate(); err != nil {
-			t.Fatalf("service %+v: %v", svc, err)
-		}
-		if err := rules.Apply(add); err != nil {
-			t.Fatalf("service %+v: %v", svc, err)
-		}
-		for _, d := range s.Dests {
-			c := config.Command{Op: config.OpAddDest, Service: svc, HasService: true, Dest: d}
-			if err := c.Validate(); err != nil {
-				t.Fatalf("service %+v dest %+v: %v", svc, d, err)
-			}
-			if err := rules.Apply(c); err != nil {
-				t.Fatalf("service %+v dest %+v: %v", svc, d, err)
-			}
-		}
-	}
-	if len(rules.Services) != len(file.Rules.Services) {
-		t.Fatalf("%d services applied, file has %d", len(rules.Services), len(file.Rules.Services))
-	}
 }
 
 // checkHealth checks that every health entry refers to the rules and has

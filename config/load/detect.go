@@ -2,6 +2,7 @@ package load
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 )
 
@@ -13,12 +14,14 @@ const (
 	Unknown    Format = iota
 	TOML              // ulvs.toml (config/tomlfile)
 	Keepalived        // keepalived.conf (config/keepalived)
+	Piranha           // Piranha's lvs.cf (config/piranha)
+	LVSConf           // the LVS configure script's lvs_dr.conf, lvs_nat.conf, lvs_tun.conf (config/lvsdr)
 )
 
-var formatNames = [...]string{Unknown: "unknown", TOML: "toml", Keepalived: "keepalived"}
+var formatNames = [...]string{Unknown: "unknown", TOML: "toml", Keepalived: "keepalived", Piranha: "piranha", LVSConf: "lvsdr"}
 
-// String returns the name File.Format carries: "toml", "keepalived", or
-// "unknown".
+// String returns the name File.Format carries: "toml", "keepalived",
+// "piranha", "lvsdr", or "unknown".
 func (f Format) String() string {
 	if int(f) < len(formatNames) {
 		return formatNames[f]
@@ -36,10 +39,35 @@ var keepalivedBlocks = []string{
 	"net_namespace", "include", "garp_group", "bfd_instance", "real_server",
 }
 
+// piranhaGlobals are lvs.cf's global keywords (lvsconfig.c). None is a
+// top-level key of ulvs.toml, so "serial_no = 77" or "primary = ..." on
+// the first line makes the file an lvs.cf.
+var piranhaGlobals = []string{
+	"serial_no", "primary", "primary_private", "primary_shared", "service", "backup",
+	"backup_private", "backup_shared", "backup_active", "heartbeat", "heartbeat_port",
+	"keepalive", "deadtime", "network", "nat_router", "nat_nmask", "debug_level",
+	"monitor_links", "syncdaemon", "syncd_iface", "syncd_id", "hard_shutdown",
+	"active_cmd", "inactive_cmd", "rsh_command", "ipvsadm", "sync",
+	"reservation_conflict_action", "tcp_timeout", "tcpfin_timeout", "udp_timeout",
+}
+
+// lvsConfNames are the configure script's settings (upper case, NAME=value
+// as in a shell script).
+var lvsConfNames = []string{
+	"LVS_TYPE", "INITIAL_STATE", "VIP", "DIRECTOR_INSIDEIP", "DIRECTOR_DEFAULT_GW",
+	"SERVICE", "SERVER_VIP_DEVICE", "SERVER_LVS_DEVICE", "SERVER_NET_DEVICE",
+	"SERVER_DEFAULT_GW", "SERVER_GW",
+}
+
 // Detect tells the format of a configuration file from its content. It
-// looks at the first line that is neither blank nor a '#' comment (both
-// formats have those):
+// looks at the first line that is neither blank nor a '#' comment (every
+// format has those):
 //
+//   - NAME=value with one of the configure script's names (LVS_TYPE,
+//     VIP, SERVICE, ...): the LVS configure script's lvs_dr.conf;
+//   - "keyword = value" with one of lvs.cf's global keywords (serial_no,
+//     primary, service, network, ...), or "virtual NAME {" or "failover
+//     NAME {": Piranha's lvs.cf;
 //   - '[' (a table header) or key = value: TOML;
 //   - '!' (keepalived's other comment), '$' (a definition), '@' (a
 //     conditional line), a line that opens a block ("word ... {") or starts
@@ -75,6 +103,18 @@ func detect(data []byte) (Format, firstLine) {
 
 // classify decides on one significant, trimmed line.
 func classify(s string) Format {
+	if name, _, ok := strings.Cut(s, "="); ok && slices.Contains(lvsConfNames, name) {
+		return LVSConf
+	}
+	words := strings.Fields(s)
+	if key, _, ok := strings.Cut(words[0], "="); ok || len(words) > 1 && strings.HasPrefix(words[1], "=") {
+		if slices.Contains(piranhaGlobals, key) {
+			return Piranha
+		}
+	}
+	if len(words) == 3 && (words[0] == "virtual" || words[0] == "failover") && words[2] == "{" {
+		return Piranha
+	}
 	switch s[0] {
 	case '[':
 		return TOML

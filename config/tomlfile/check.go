@@ -23,7 +23,9 @@ var (
 	checkConnKeys   = []string{"connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "fwmark", "connect_timeout"}
 	checkTimingKeys = []string{"retry", "delay_before_retry", "delay_loop", "warmup"}
 	checkHTTPKeys   = []string{"url", "virtualhost", "http_protocol"}
-	checkNannyKeys  = []string{"delay_loop", "warmup", "send", "expect", "use_regex", "send_program", "timeout", "reentry", "quiesce_server"}
+	// A nanny check's connect_port is lvs.cf's server port where the dest
+	// has none of its own (a fwmark service under DR or TUN).
+	checkNannyKeys = []string{"connect_port", "delay_loop", "warmup", "send", "expect", "use_regex", "send_program", "timeout", "reentry", "quiesce_server"}
 )
 
 // checkKeys returns the keys a check of kind k takes, type included.

@@ -109,7 +109,7 @@ func TestParseHealthErrors(t *testing.T) {
 		{check + "type = \"udp\"\nmin_reply_length = 300\n", "ulvs.toml:9: " + ck0 + ".min_reply_length: must not exceed max_reply_length (255), or the check always fails (got 300)"},
 		{fileHead + "[[fwmark]]\nmark = 1\nmatch = [{protocol = \"tcp\", address = \"10.0.0.1\"}]\n[[virtual_server]]\nfwmark = 1\n[[virtual_server.real_server]]\naddress = \"10.1.0.1\"\n[[virtual_server.real_server.check]]\ntype = \"http\"\nurl = [{path = \"/\"}]\n",
 			"ulvs.toml:10: virtual_server[0].real_server[0].check[0].connect_port: required: real server 10.1.0.1 has no port (a fwmark service), so a http check must name one"},
-		{check + "type = \"ping\"\nconnect_port = 80\n", "ulvs.toml:9: " + ck0 + ".connect_port: does not apply to a ping check (only to tcp, http, ssl, smtp, dns, udp)"},
+		{check + "type = \"ping\"\nconnect_port = 80\n", "ulvs.toml:9: " + ck0 + ".connect_port: does not apply to a ping check (only to tcp, http, ssl, smtp, dns, udp, nanny)"},
 		{check + "type = \"nanny\"\ntimeout = 10\n", "ulvs.toml:7: " + ck0 + ".reentry: required for a nanny check: the seconds of success before a down server comes back (Piranha's reentry)"},
 		{check + "type = \"nanny\"\ntimeout = 10\nreentry = 20\nexpect = \"(\"\nuse_regex = true\n", "ulvs.toml:11: " + ck0 + ".expect: not a regular expression: error parsing regexp: missing closing ): `(`"},
 		{check + "type = \"nanny\"\ntimeout = 10\nreentry = 20\nretry = 2\n", "ulvs.toml:11: " + ck0 + ".retry: does not apply to a nanny check (only to tcp, http, ssl, misc, smtp, dns, udp, ping)"},

@@ -1,0 +1,106 @@
+package piranha
+
+import (
+	"bytes"
+	"strings"
+)
+
+// line is one significant line of lvs.cf: its words, as lvsconfig.c's
+// tokenizeString splits them.
+type line struct {
+	num   int
+	words []string
+	// quoted[i] is the quote character word i was written in, or 0.
+	quoted []byte
+}
+
+// keyword is the line's first word.
+func (l *line) keyword() string { return l.words[0] }
+
+// lexError is a line the tokenizer refuses.
+type lexError struct {
+	num int
+	msg string
+}
+
+// lex splits lvs.cf into lines of words the way lvsconfig.c does: lines
+// end at '\n' (a '\r' before it is dropped); leading blanks are skipped; a
+// line whose first non-blank character is '#' is a comment, and so is a
+// blank line. Words are separated by spaces and tabs; a word that starts
+// with '"' or '\” runs to the same quote character on the same line and
+// loses both quotes (there are no escapes: a quote ends the word even
+// after a backslash). A quote left open is an error ("quotation
+// mismatch"). A '#' after the first word is an ordinary character, as in
+// Piranha.
+func lex(data []byte) ([]line, *lexError) {
+	var out []line
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	for num := 1; len(data) > 0; num++ {
+		var raw []byte
+		raw, data, _ = bytes.Cut(data, []byte("\n"))
+		s := strings.TrimSuffix(string(raw), "\r")
+		s = strings.TrimLeft(s, " \t")
+		if s == "" || s[0] == '#' {
+			continue
+		}
+		l := line{num: num}
+		for s != "" {
+			var q byte
+			if s[0] == '"' || s[0] == '\'' {
+				q = s[0]
+				end := strings.IndexByte(s[1:], q)
+				if end < 0 {
+					return nil, &lexError{num: num, msg: "quotation mismatch: " + string(q) + " is not closed on this line"}
+				}
+				l.words = append(l.words, s[1:1+end])
+				s = s[2+end:]
+			} else {
+				end := strings.IndexAny(s, " \t")
+				if end < 0 {
+					end = len(s)
+				}
+				l.words = append(l.words, s[:end])
+				s = s[end:]
+			}
+			l.quoted = append(l.quoted, q)
+			s = strings.TrimLeft(s, " \t")
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// unescape is nanny's convert_str for send and expect strings: \\, \r,
+// \n, \t, \' and \" stand for the character. A backslash before anything
+// else is refused (msg says why): nanny's loop never gets past one. A
+// string of one byte is left as it is, as nanny leaves it.
+func unescape(s string) (string, string) {
+	if len(s) <= 1 || !strings.Contains(s, `\`) {
+		return s, ""
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' {
+			b.WriteByte(c)
+			continue
+		}
+		if i+1 == len(s) {
+			return "", "ends with a backslash (escape what?)"
+		}
+		switch e := s[i+1]; e {
+		case '\\', '\'', '"':
+			b.WriteByte(e)
+		case 'r':
+			b.WriteByte('\r')
+		case 'n':
+			b.WriteByte('\n')
+		case 't':
+			b.WriteByte('\t')
+		default:
+			return "", "unknown escape \\" + string(e) + " (nanny knows \\\\ \\r \\n \\t \\' \\\" and hangs on others)"
+		}
+		i++
+	}
+	return b.String(), ""
+}
