@@ -152,9 +152,9 @@ type Check struct {
 	// replaced by the server's address and compare its output. Proto is
 	// the virtual's protocol. A server is declared down after failing for
 	// Timeout and back after Reentry of success (Piranha's timeout,
-	// reentry). QuiesceServer is Piranha's quiesce_server (reset the
-	// least-connection counts when the server returns); the checker
-	// refuses it, since ulvs's counts follow its connection table.
+	// reentry). QuiesceServer is Piranha's quiesce_server: as nanny.c
+	// does it, a failed server gets weight 0 instead of leaving the table
+	// (inhibit_on_failure).
 	Send          string
 	Expect        string
 	UseRegex      bool

@@ -98,13 +98,6 @@ func NewChecker(c config.Check, t Target, env *Env, up bool, onChange func(Trans
 	if c.DelayBeforeRetry < 0 || c.Warmup < 0 {
 		return nil, fmt.Errorf("%v checker of %s: negative delay", c.Kind, FormatServer(t.Addr, t.Port, t.Proto))
 	}
-	if c.QuiesceServer {
-		// Piranha resets the least-connection counts when such a server
-		// returns; ulvs's counts follow its connection table and cannot
-		// be reset without going wrong, so the option is refused rather
-		// than accepted and ignored.
-		return nil, fmt.Errorf("%v checker of %s: quiesce_server is not supported by ulvs (set it to 0)", c.Kind, FormatServer(t.Addr, t.Port, t.Proto))
-	}
 	p, err := newProber(&c, t)
 	if err != nil {
 		return nil, fmt.Errorf("%v checker of %s: %w", c.Kind, FormatServer(t.Addr, t.Port, t.Proto), err)

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -517,14 +516,5 @@ func TestRunHTTPRise(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, rec.take()); diff != "" {
 		t.Errorf("log (-want +got):\n%s", diff)
-	}
-}
-
-func TestNewCheckerRefusesQuiesceServer(t *testing.T) {
-	c := config.Check{Kind: config.CheckNanny, Send: "quit", Expect: "220", Proto: vs.TCP,
-		Timeout: time.Second, Reentry: time.Second, QuiesceServer: true}
-	_, err := NewChecker(c, rs1T, nil, true, nil)
-	if err == nil || !strings.Contains(err.Error(), "quiesce_server is not supported") {
-		t.Errorf("NewChecker with quiesce_server: %v, want a refusal", err)
 	}
 }

@@ -148,6 +148,11 @@ func (m *Monitor) Load(f *config.File, install func(config.Rules) error) error {
 		}
 		for _, d := range svc.Dests {
 			rh := realHealth(&vh, d.Addr, d.Port)
+			// Piranha's quiesce_server: nanny sets a failed server's
+			// weight to 0 instead of removing it (nanny.c).
+			for _, ck := range rh.Checks {
+				rh.Inhibit = rh.Inhibit || ck.QuiesceServer
+			}
 			nr := &rsState{vs: nv, dest: d, health: rh, weight: d.Weight}
 			if or := findRS(old, vh.Service, d.Addr, d.Port); or != nil && reflect.DeepEqual(or.health.Checks, rh.Checks) {
 				nr.alive, nr.failed = or.alive, or.failed

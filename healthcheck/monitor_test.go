@@ -488,3 +488,15 @@ func TestMonitorConfigured(t *testing.T) {
 		t.Errorf("Configured: %q, want %q", strings.Join(s, " "), want)
 	}
 }
+
+// quiesce_server (nanny) holds a failed server at weight 0, as nanny.c.
+func TestMonitorQuiesceServer(t *testing.T) {
+	r := newRig(t)
+	nanny := config.Check{Kind: config.CheckNanny, Send: "quit", Expect: "220", Proto: vs.TCP,
+		Timeout: time.Second, Reentry: time.Second, QuiesceServer: true}
+	r.load(file([]config.Check{nanny}, nil))
+	r.log.take()
+	r.chk("10.0.0.11:80", 0).set(false, -1)
+	r.wantLog("Disabling service [10.0.0.11]:tcp:80 of VS " + vsAName)
+	r.wantDests("10.0.0.11:80/0 10.0.0.12:80/1")
+}
