@@ -56,6 +56,8 @@ type Director struct {
 	rates     estimator.Table // rates.go
 	// checks reports the health checks' status (SetCheckStatus).
 	checks atomic.Pointer[func() []healthcheck.VirtualStatus]
+	// sync runs the connection sync daemons (sync.go).
+	sync *syncManager
 }
 
 // ifaceResolver resolves the real servers reachable on one interface.
@@ -73,7 +75,7 @@ func New(cfg Config) (*Director, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Director{cfg: cfg, log: log, comp: newCompiler()}
+	d := &Director{cfg: cfg, log: log, comp: newCompiler(), sync: newSyncManager(cfg.Engine, log)}
 	for _, name := range cfg.Interfaces {
 		ni, err := net.InterfaceByName(name)
 		if err != nil {
@@ -130,6 +132,7 @@ func (d *Director) Run(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	d.sync.stopAll()
 	return nil
 }
 
@@ -241,8 +244,12 @@ func (d *Director) Rules() config.Rules {
 	return cloneRules(d.rules)
 }
 
-// Apply carries out an ipvsadm command against the live rules.
+// Apply carries out an ipvsadm command against the live rules;
+// --start-daemon and --stop-daemon go to the sync daemons (sync.go).
 func (d *Director) Apply(c config.Command) error {
+	if c.Op == config.OpStartDaemon || c.Op == config.OpStopDaemon {
+		return d.sync.apply(c)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if c.Op == config.OpSetTimeout {

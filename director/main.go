@@ -191,6 +191,13 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 		if err := mon.Load(file, installer(dir, file)); err != nil {
 			return fmt.Errorf("%s: %w", cfgPath, err)
 		}
+		if file.Sync != nil {
+			// lvs_sync_daemon starts as backup; the VRRP instance it
+			// follows switches it (SetSyncRole).
+			if err := dir.ConfigureSync(file.Sync); err != nil {
+				return fmt.Errorf("%s: lvs_sync_daemon: %w", cfgPath, err)
+			}
+		}
 	}
 	ln, err := ctl.Listen(o.socket)
 	if err != nil {

@@ -91,6 +91,7 @@ func (d *Director) Snapshot() ctl.Snapshot {
 	if f := d.checks.Load(); f != nil {
 		checks = (*f)()
 	}
+	daemons := d.sync.status()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	tcp, fin, udp := d.cfg.Engine.Timeouts().Get()
@@ -98,6 +99,7 @@ func (d *Director) Snapshot() ctl.Snapshot {
 		ConnTableSize: d.cfg.ConnTableSize,
 		Timeouts:      config.Timeouts{TCP: uint32(tcp), TCPFin: uint32(fin), UDP: uint32(udp)},
 		Checks:        checks,
+		Daemons:       daemons,
 	}
 	if src, ok := d.cfg.Engine.(connSource); ok {
 		snap.Engine = src.Counters()
