@@ -111,6 +111,7 @@ type syncMaster struct {
 type SyncSource struct {
 	m   *syncMaster
 	rec syncRec
+	ent ipvssync.Entry // Drain's scratch, kept here so Drain does not allocate
 }
 
 // StartSyncMaster makes the workers emit connection sync entries, deciding
@@ -136,12 +137,11 @@ func (e *Engine) StopSyncMaster() { e.syncMaster.Store(nil) }
 // many it handed. fn must not keep the pointer. Drain is called by one
 // goroutine at a time.
 func (s *SyncSource) Drain(fn func(*ipvssync.Entry)) int {
-	var e ipvssync.Entry
 	n := 0
 	for _, q := range s.m.rings {
 		for q.pop(&s.rec) {
-			s.rec.toEntry(&e)
-			fn(&e)
+			s.rec.toEntry(&s.ent)
+			fn(&s.ent)
 			n++
 		}
 	}

@@ -164,6 +164,10 @@ func TestSyncMasterAllocs(t *testing.T) {
 	if n := len(drainAll(src)); n == 0 {
 		t.Error("nothing was synced")
 	}
+	fn := func(*ipvssync.Entry) {}
+	if a := testing.AllocsPerRun(100, func() { src.Drain(fn) }); a != 0 {
+		t.Errorf("Drain allocates %v times", a)
+	}
 }
 
 // syncEntry is a DR entry from client:cport to vip:80 on dest daddr.
@@ -305,5 +309,32 @@ func TestSyncedConnForwards(t *testing.T) {
 	out := run(w, l, tbl, 1, tcpFrame(7000, pkt.TCPAck))
 	if len(out) != 1 || pkt.Ether(out[0]).Dst() != rs2MAC {
 		t.Fatalf("established packet after takeover: %d frames out, want 1 to rs2", len(out))
+	}
+}
+
+// BenchmarkProcessEstablishedSyncMaster is BenchmarkProcessEstablished
+// with a master sync daemon running (the queue drained every 1024
+// packets, as the sync goroutine would).
+func BenchmarkProcessEstablishedSyncMaster(b *testing.B) {
+	tbl := testTable(b)
+	w, l := newTestWorker()
+	e := syncTestEngine(tbl, w)
+	src := e.StartSyncMaster(ipvssync.DefaultSysctls(), 0)
+	w.master = e.syncMaster.Load()
+	run(w, l, tbl, 0, tcpFrame(7000, pkt.TCPSyn))
+	frame := tcpFrame(7000, pkt.TCPAck)
+	buf := make([]byte, 256+len(frame))
+	p := packet{buf: buf, off: 256, n: len(frame)}
+	drain := func(*ipvssync.Entry) {}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(frame)))
+	i := 0
+	for b.Loop() {
+		copy(buf[256:], frame)
+		w.tx = w.tx[:0]
+		sinkForwarded = w.process(&p, tbl, 1)
+		if i++; i%1024 == 0 {
+			src.Drain(drain)
+		}
 	}
 }
