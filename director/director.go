@@ -187,7 +187,15 @@ func (d *Director) SetRules(r config.Rules) error {
 
 // SetConfig replaces the rules, the mark rules (port groups) and the
 // sysctl knobs together, as a (re)load of the configuration file does.
+//
+// The connection sync sysctls of knobs apply to the sync daemons started
+// afterwards (running ones keep theirs, as the kernel's threads keep
+// their sockets and buffers).
 func (d *Director) SetConfig(r config.Rules, marks []config.Mark, knobs config.Knobs) error {
+	sysctls, err := syncSysctls(knobs.Sync)
+	if err != nil {
+		return err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	oldMarks, oldKnobs := d.marks, d.knobs
@@ -196,7 +204,7 @@ func (d *Director) SetConfig(r config.Rules, marks []config.Mark, knobs config.K
 		d.marks, d.knobs = oldMarks, oldKnobs
 		return err
 	}
-	return nil
+	return d.sync.setSysctls(sysctls)
 }
 
 // install compiles r and publishes it. d.mu must be held.

@@ -354,6 +354,18 @@ func (m *syncManager) setRole(master bool) error {
 	return m.start(keepalivedOptions(sd, want))
 }
 
+// syncSysctls applies the sync sysctls of a configuration over the
+// kernel's defaults, refusing what the kernel refuses.
+func syncSysctls(set []config.SyncSysctl) (ipvssync.Sysctls, error) {
+	s := ipvssync.DefaultSysctls()
+	for _, kv := range set {
+		if err := s.Set(kv.Name, kv.Value); err != nil {
+			return s, fmt.Errorf("sysctl: %w", err)
+		}
+	}
+	return s, nil
+}
+
 // setSysctls replaces the sync sysctls; daemons started afterwards use them.
 func (m *syncManager) setSysctls(s ipvssync.Sysctls) error {
 	if err := s.Validate(); err != nil {

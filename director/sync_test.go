@@ -122,6 +122,18 @@ func TestSyncDaemonErrors(t *testing.T) {
 	if err := syncing.SetSyncSysctls(bad); err == nil {
 		t.Error("sync_retries 9 accepted")
 	}
+	// From the configuration file's [sysctl]: the kernel's rules apply.
+	knobs := config.Knobs{Sync: []config.SyncSysctl{{Name: "sync_threshold", Value: "60 50"}}}
+	if err := syncing.SetConfig(config.Rules{}, nil, knobs); err == nil {
+		t.Error("sync_threshold 60 50 (threshold above period) accepted")
+	}
+	knobs.Sync = []config.SyncSysctl{{Name: "sync_threshold", Value: "5 60"}, {Name: "sync_version", Value: "0"}}
+	if err := syncing.SetConfig(config.Rules{}, nil, knobs); err != nil {
+		t.Fatal(err)
+	}
+	if s := syncing.sync.sysctls; s.SyncThreshold != 5 || s.SyncPeriod != 60 || s.SyncVersion != 0 {
+		t.Errorf("sysctls after SetConfig = %+v", s)
+	}
 }
 
 // A master daemon on the loopback interface (a socket only: nothing is
