@@ -338,3 +338,84 @@ func BenchmarkProcessEstablishedSyncMaster(b *testing.B) {
 		}
 	}
 }
+
+// NAT and FULLNAT entries get their reply keys, so the backup finds the
+// real server's replies after a takeover; a FULLNAT entry without its
+// local address cannot be taken over and is dropped.
+func TestSyncBackupNATReplyKeys(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		method  vs.Method
+		local   bool
+		wantOut conntrack.Key
+	}{
+		{"nat", vs.Masq, false, conntrack.Key{Src: [4]byte{10, 77, 0, 11}, SrcPort: 80, Dst: client.As4(), DstPort: 41001, Proto: 6}},
+		{"fullnat", vs.FullNAT, true, conntrack.Key{Src: [4]byte{10, 77, 0, 11}, SrcPort: 80, Dst: [4]byte{10, 77, 1, 200}, DstPort: 5000, Proto: 6}},
+		{"fullnat without local address", vs.FullNAT, false, conntrack.Key{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tbl := testTable(t)
+			for _, d := range tbl.Lookup(vs.TCP, vip.As4(), 80).Dests {
+				d.Method = tc.method
+			}
+			w, _ := newTestWorker()
+			e := syncTestEngine(tbl, w)
+			sink := e.StartSyncBackup(3, 0)
+			en := syncEntry(41001, "10.77.0.11", ipvssync.TCPEstablished, methodFlags(tc.method))
+			if tc.local {
+				en.HasLocal, en.LAddr, en.LPort = true, [4]byte{10, 77, 1, 200}, 5000
+			}
+			sink.Deliver(ipvssync.Message{Entries: []ipvssync.Entry{en}})
+			w.drainInbox(e.syncBackup.Load(), tbl, 0)
+			c := w.ct.LookupOut(tc.wantOut, 0, tbl)
+			if tc.wantOut == (conntrack.Key{}) {
+				if w.ct.Len() != 0 || sink.Stats().NoLocal != 1 {
+					t.Errorf("entry without local address: %d connections, stats %+v", w.ct.Len(), sink.Stats())
+				}
+				return
+			}
+			if c == nil || c.Key.SrcPort != 41001 || c.Flags&conntrack.FlagNoOutput != 0 {
+				t.Fatalf("reply key %+v finds %+v", tc.wantOut, c)
+			}
+		})
+	}
+}
+
+// One producer and one consumer on different goroutines see every record
+// in order, or count it dropped (run with -race).
+func TestSyncRingConcurrent(t *testing.T) {
+	q := newSyncRing(64)
+	const n = 20000
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var r syncRec
+		for i := range n {
+			r.timeout = uint32(i)
+			q.push(&r)
+		}
+	}()
+	var r syncRec
+	got, last := 0, -1
+	for {
+		if q.pop(&r) {
+			if int(r.timeout) <= last {
+				t.Fatalf("record %d after %d", r.timeout, last)
+			}
+			last = int(r.timeout)
+			got++
+			continue
+		}
+		select {
+		case <-done:
+			for q.pop(&r) {
+				got++
+			}
+			if uint64(got)+q.drops.Load() != n {
+				t.Errorf("got %d, dropped %d, want %d in all", got, q.drops.Load(), n)
+			}
+			return
+		default:
+		}
+	}
+}
