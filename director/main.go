@@ -283,6 +283,11 @@ func reload(path string, dir *Director, mon *healthcheck.Monitor, log *slog.Logg
 	if err := dir.SetTimeouts(f.Timeouts); err != nil {
 		log.Error("reload: timeouts", "file", path, "err", err)
 	}
+	if changed, err := dir.reloadSync(f.Sync); err != nil {
+		log.Error("reload: lvs_sync_daemon", "file", path, "err", err)
+	} else if changed {
+		log.Info("reload: lvs_sync_daemon changed, restarted as backup")
+	}
 	log.Info("reloaded", "file", path, "services", len(f.Rules.Services))
 }
 

@@ -366,6 +366,20 @@ func syncSysctls(set []config.SyncSysctl) (ipvssync.Sysctls, error) {
 	return s, nil
 }
 
+// reloadSync applies a reloaded file's lvs_sync_daemon: nothing when it is
+// unchanged, else ConfigureSync (the daemon restarts as backup; the VRRP
+// code calls SetSyncRole again for a master). It reports whether it
+// changed anything.
+func (d *Director) reloadSync(sd *config.SyncDaemon) (bool, error) {
+	d.sync.mu.Lock()
+	old := d.sync.keepalived
+	d.sync.mu.Unlock()
+	if (old == nil && sd == nil) || (old != nil && sd != nil && *old == *sd) {
+		return false, nil
+	}
+	return true, d.ConfigureSync(sd)
+}
+
 // setSysctls replaces the sync sysctls; daemons started afterwards use them.
 func (m *syncManager) setSysctls(s ipvssync.Sysctls) error {
 	if err := s.Validate(); err != nil {
