@@ -254,9 +254,15 @@ func (r *run) list(c *config.Command) (int, bool) {
 		fmt.Fprintf(r.out, fmtTimeouts, t.TCP, t.TCPFin, t.UDP)
 		return exitOK, false
 	case c.List.Daemon:
-		// ulvs runs no sync daemon: list_daemon prints nothing.
+		snap, err := r.client.Snapshot()
+		if err != nil {
+			return fail(err)
+		}
 		if r.json {
-			return r.writeJSON(jsonDaemons{Daemons: []struct{}{}})
+			return r.writeJSON(daemonsJSON(snap.Daemons))
+		}
+		for _, d := range snap.Daemons {
+			fmt.Fprintf(r.out, fmtDaemon, d.State, d.Interface, d.SyncID, d.MaxLen, d.Group, d.Port, d.TTL)
 		}
 		return exitOK, false
 	}

@@ -2,12 +2,14 @@ package adm
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -30,6 +32,37 @@ type fakeDirector struct {
 	conns    []ctl.ConnStatus
 	own      string   // the daemon's config file for --save-config; "" like ulvsd -i
 	saved    []string // files --save-config wrote
+	daemons  []ctl.DaemonStatus
+}
+
+// daemon starts or stops a fake sync daemon with the kernel's checks and
+// defaults (ip_vs_ctl.c, ip_vs_sync.c).
+func (d *fakeDirector) daemon(c config.Command) error {
+	i := slices.IndexFunc(d.daemons, func(s ctl.DaemonStatus) bool { return s.State == c.Daemon.State })
+	if c.Op == config.OpStopDaemon {
+		if i < 0 {
+			return config.ErrNoDaemon
+		}
+		d.daemons = slices.Delete(d.daemons, i, i+1)
+		return nil
+	}
+	if i >= 0 {
+		return config.ErrDaemonRunning
+	}
+	o := c.Daemon
+	st := ctl.DaemonStatus{State: o.State, Interface: o.McastIfn, SyncID: o.SyncID, MaxLen: int(o.SyncMaxLen),
+		Group: o.McastGroup, Port: o.McastPort, TTL: o.McastTTL}
+	if st.MaxLen == 0 {
+		st.MaxLen = 1472
+	}
+	if !st.Group.IsValid() {
+		st.Group = netip.MustParseAddr("224.0.0.81")
+	}
+	st.Port = cmp.Or(st.Port, 8848)
+	st.TTL = cmp.Or(st.TTL, 1)
+	d.daemons = append(d.daemons, st)
+	slices.SortFunc(d.daemons, func(a, b ctl.DaemonStatus) int { return strings.Compare(b.State, a.State) })
+	return nil
 }
 
 func (d *fakeDirector) SaveConfig(path string) (string, error) {
@@ -60,6 +93,8 @@ func (d *fakeDirector) Apply(c config.Command) error {
 			d.timeouts.UDP = c.Timeouts.UDP
 		}
 		return nil
+	case config.OpStartDaemon, config.OpStopDaemon:
+		return d.daemon(c)
 	case config.OpZero:
 		if err := d.rules.Apply(c); err != nil {
 			return err
@@ -77,7 +112,7 @@ func (d *fakeDirector) Apply(c config.Command) error {
 func (d *fakeDirector) Snapshot() ctl.Snapshot {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	s := ctl.Snapshot{Timeouts: d.timeouts}
+	s := ctl.Snapshot{Timeouts: d.timeouts, Daemons: d.daemons}
 	for _, svc := range d.rules.Services {
 		ss := ctl.ServiceStatus{Service: svc, Stats: d.svcStats}
 		ss.Service.Dests = nil
@@ -190,6 +225,11 @@ var (
 		"-a -t 172.25.7.100:80 -r 172.25.7.3:80 -i",
 		"-a -t 172.25.7.100:80 -r 172.25.7.4:80 -i",
 	}
+	// daemons start both sync daemons as the oracle transcript does.
+	daemons = []string{
+		"--start-daemon backup --mcast-interface sync0 --syncid 7",
+		"--start-daemon master --mcast-interface sync0 --syncid 7",
+	}
 	seedDR = []string{
 		"-A -t 172.25.7.200:80 -s rr",
 		"-a -t 172.25.7.200:80 -r 172.25.7.3:80 -g",
@@ -260,7 +300,11 @@ func TestGolden(t *testing.T) {
 			dests: map[string]ctl.DestStatus{"10.77.0.11": {PersistConns: 5, ActiveConns: 1}}},
 		{name: "list-tun-info", setup: lab, args: "-L -n --tun-info"},
 		{name: "list-timeout", setup: []string{"--set 900 120 300", "--set 30 0 60"}, args: "-L --timeout"},
-		{name: "list-daemon", args: "-L --daemon"},
+		{name: "list-daemon-none", args: "-L --daemon"},
+		{name: "list-daemon", setup: daemons, args: "-L --daemon"},
+		{name: "list-daemon-options", setup: []string{"--start-daemon backup --mcast-interface eth1 --syncid 9 --sync-maxlen 1400 --mcast-group 239.1.2.3 --mcast-port 9000 --mcast-ttl 3"},
+			args: "-L -n --daemon"},
+		{name: "stop-daemon", setup: daemons, args: "--stop-daemon master"},
 		{name: "list-conns", args: "-L -n -c", conns: []ctl.ConnStatus{conn(vs.TCP, 40000, "10.77.0.11", "ESTABLISHED", 899),
 			conn(vs.TCP, 40002, "10.77.0.12", "FIN_WAIT", 61), conn(0, 0, "10.77.0.11", "NONE", 6000)}},
 		{name: "list-conns-names", args: "-L -c", conns: []ctl.ConnStatus{conn(vs.TCP, 40000, "10.77.0.11", "ESTABLISHED", 899)}},
@@ -302,7 +346,8 @@ func TestGolden(t *testing.T) {
 			conn(0, 0, "10.77.0.11", "", 6000)}},
 		{name: "json-conns-empty", args: "-L -c --json"},
 		{name: "json-timeout", setup: []string{"--set 900 120 300"}, args: "-L --timeout --json"},
-		{name: "json-daemon", args: "-L --daemon --json"},
+		{name: "json-daemon-none", args: "-L --daemon --json"},
+		{name: "json-daemon", setup: daemons, args: "-L --daemon --json"},
 		{name: "err-json-save", setup: seedDR, args: "-S --json"},
 		{name: "err-json-edit", args: "--json -A -t 10.0.0.1:80"},
 		{name: "save-config-no-file", args: "--save-config"},
@@ -310,7 +355,7 @@ func TestGolden(t *testing.T) {
 		{name: "err-save-config-extra", args: "--save-config -L"},
 		{name: "help", args: "-h"},
 		{name: "version", args: "--version"},
-		{name: "err-start-daemon", args: "--start-daemon master"},
+		{name: "err-start-daemon", setup: daemons, args: "--start-daemon master --mcast-interface sync0"},
 		{name: "no-daemon", args: "-L -n", noSock: true},
 		{name: "set-and-zero", setup: seedNAT, args: "-Z", stats: bigStats},
 		{name: "clear-then-list", setup: append(append([]string{}, lab...), "-C"), args: "-Ln"},

@@ -103,9 +103,29 @@ type jsonTimeouts struct {
 	} `json:"timeouts"`
 }
 
-// jsonDaemons is -L --daemon --json: ulvs runs no sync daemon.
+// jsonDaemons is -L --daemon --json: the running sync daemons, master
+// first, with the fields ipvsadm prints.
 type jsonDaemons struct {
-	Daemons []struct{} `json:"daemons"`
+	Daemons []jsonDaemon `json:"daemons"`
+}
+
+type jsonDaemon struct {
+	State     string `json:"state"`
+	Interface string `json:"mcast_interface"`
+	SyncID    uint8  `json:"syncid"`
+	MaxLen    int    `json:"maxlen"`
+	Group     string `json:"group"`
+	Port      uint16 `json:"port"`
+	TTL       uint8  `json:"ttl"`
+}
+
+func daemonsJSON(ds []ctl.DaemonStatus) jsonDaemons {
+	out := jsonDaemons{Daemons: []jsonDaemon{}}
+	for _, d := range ds {
+		out.Daemons = append(out.Daemons, jsonDaemon{State: d.State, Interface: d.Interface, SyncID: d.SyncID,
+			MaxLen: d.MaxLen, Group: addrJSON(d.Group), Port: d.Port, TTL: d.TTL})
+	}
+	return out
 }
 
 func statsJSON(s ctl.Stats) (jsonStats, jsonRates) {

@@ -199,6 +199,8 @@ func strerror(op config.Op, err error) string {
 		return msgNoSuchDest
 	case errors.Is(err, config.ErrNoDaemon):
 		return msgNoDaemon
+	case errors.Is(err, config.ErrDaemonRunning):
+		return msgDaemonRunning
 	case errors.Is(err, ctl.ErrPermission):
 		return msgPermission
 	case errors.Is(err, config.ErrInvalid):
@@ -264,6 +266,9 @@ const (
 	fmtConnPersist      = "%-3s %-6s %-11s %-18s %-18s %-16s %-18s %s\n"
 
 	fmtTimeouts = "Timeout (tcp tcpfin udp): %d %d %d\n"
+	// fmtDaemon is a line of list_daemon (ipvsadm.c), which prints every
+	// field the kernel fills.
+	fmtDaemon = "%s sync daemon (mcast=%s, syncid=%d, maxlen=%d, group=%s, port=%d, ttl=%d)\n"
 
 	tunInfoNA = "n/a"
 )

@@ -31,10 +31,9 @@ func (r *Rules) Apply(c Command) error {
 			return nil
 		}
 	case OpAddService, OpEditService, OpDelService, OpAddDest, OpEditDest, OpDelDest:
-	case OpStartDaemon:
-		return fmt.Errorf("start-daemon: %w", ErrNotSupported)
-	case OpStopDaemon:
-		return fmt.Errorf("stop-daemon: %w", ErrNoDaemon)
+	case OpStartDaemon, OpStopDaemon:
+		// The sync daemons are no rules: the director runs them.
+		return fmt.Errorf("%v: %w", c.Op, ErrNotRuleEdit)
 	default:
 		return fmt.Errorf("%v: %w", c.Op, ErrNotRuleEdit)
 	}

@@ -58,7 +58,7 @@ func TestApplySequence(t *testing.T) {
 		{cmd: "-A -t 10.77.0.100:80 -s rr", want: []config.Service{svc("rr")}},
 		{cmd: "-C", want: []config.Service{}},
 		{cmd: "-L -n", wantErr: config.ErrNotRuleEdit, want: []config.Service{}},
-		{cmd: "--stop-daemon master", wantErr: config.ErrNoDaemon, want: []config.Service{}},
+		{cmd: "--stop-daemon master", wantErr: config.ErrNotRuleEdit, want: []config.Service{}}, // the director runs the sync daemons
 	}
 	var r config.Rules
 	var last []config.Service

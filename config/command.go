@@ -119,9 +119,9 @@ type TunnelOptions struct {
 	Csum string // "", TunnelNoCsum, TunnelCsum or TunnelRemCsum
 }
 
-// DaemonOptions are the arguments of --start-daemon and --stop-daemon.
-// ulvs has no connection sync daemon; they are parsed so that errors and
-// option checks match ipvsadm.
+// DaemonOptions are the arguments of --start-daemon and --stop-daemon,
+// which ulvsd's connection sync daemons (package ipvssync, run by the
+// director) take. Zero fields mean the kernel's defaults.
 type DaemonOptions struct {
 	State      string // "master" or "backup"
 	McastIfn   string
@@ -171,6 +171,7 @@ var (
 	ErrProtocol          = errors.New("protocol not available")                    // SCTP and others
 	ErrNotSupported      = errors.New("not supported by ulvs")                     // sync daemon, gue/gre tunnels
 	ErrNoDaemon          = errors.New("no daemon is running")                      // ESRCH on stop-daemon
+	ErrDaemonRunning     = errors.New("daemon has already run")                    // EEXIST on start-daemon
 	ErrNotRuleEdit       = errors.New("not a rule edit")                           // Apply given -L, -S, ...
 )
 

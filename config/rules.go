@@ -113,4 +113,16 @@ type Knobs struct {
 	MHTableSize int
 	// Overhead: "classic" (default) or "total"; see vs.Overhead.
 	Overhead string
+	// Sync are the connection sync sysctls the file sets (sync_threshold,
+	// sync_refresh_period, ...; ipvssync.SysctlNames), in /proc's text
+	// ("3 50" for sync_threshold), in the file's order. The director
+	// applies them over the kernel's defaults (ipvssync.Sysctls.Set) for
+	// the sync daemons started afterwards.
+	Sync []SyncSysctl
+}
+
+// SyncSysctl is one connection sync sysctl: its name under
+// /proc/sys/net/ipv4/vs/ and its value as written there.
+type SyncSysctl struct {
+	Name, Value string
 }

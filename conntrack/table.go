@@ -51,6 +51,9 @@ const (
 	// FlagTemplate is reserved for persistence templates
 	// (IP_VS_CONN_F_TEMPLATE); Insert never sets it.
 	FlagTemplate uint16 = 0x1000
+	// FlagSync marks a connection a sync backup created from its
+	// master's message (IP_VS_CONN_F_SYNC); see InsertSynced.
+	FlagSync uint16 = 0x0020
 
 	// flagDead marks a tombstone: an entry Lookup found expired and
 	// released, kept in its slot so other entries' pointers stay valid
@@ -72,6 +75,9 @@ type Conn struct {
 	SvcID uint32
 	// State is the TCP state, or StateUDP.
 	State State
+	// SyncOld is the state at the last connection sync decision that
+	// went through (the kernel's cp->old_state; ipvssync.SyncState).
+	SyncOld uint8
 	// Flags are FlagNoOutput, FlagInactive, FlagTemplate.
 	Flags uint16
 	// Expires is when the connection times out unless a packet refreshes
@@ -84,6 +90,15 @@ type Conn struct {
 	// Out is the key of the connection's replies as they reach the
 	// director (NAT and FULLNAT), valid with flagOut.
 	Out Key
+	// InPkts counts the client's packets (the kernel's cp->in_pkts) for
+	// the connection sync threshold; the engine increments it only while
+	// a master sync daemon runs. A synced connection starts at the
+	// backup's sync threshold, as in the kernel.
+	InPkts uint32
+	// SyncEnd is the low 32 bits of the sync decision's end time in
+	// milliseconds (cp->sync_endtime; ipvssync.SyncState.EndTime), 0 for
+	// never synced.
+	SyncEnd uint32
 }
 
 // Remaining returns the time left before c expires at now, or 0 when it

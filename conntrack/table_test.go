@@ -29,8 +29,10 @@ func TestConnIsPointerFree(t *testing.T) {
 	if s := unsafe.Sizeof(Key{}); s != 14 {
 		t.Errorf("Key is %d bytes, want 14", s)
 	}
-	if s := unsafe.Sizeof(Conn{}); s != 56 {
-		t.Errorf("Conn is %d bytes, want 56", s)
+	// 64 since connection sync: InPkts and SyncEnd fill the tail, SyncOld
+	// the padding byte after State; one cache line.
+	if s := unsafe.Sizeof(Conn{}); s != 64 {
+		t.Errorf("Conn is %d bytes, want 64", s)
 	}
 }
 

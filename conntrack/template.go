@@ -33,6 +33,11 @@ type template struct {
 	// and its timer fires, as an unhashed kernel template does.
 	hashed bool
 	used   bool
+	// inPkts, syncOld and syncEnd are the connection sync master's
+	// memory (ForSync, SetSyncState).
+	inPkts  uint32
+	syncOld uint8
+	syncEnd uint32
 }
 
 // Templates holds the persistence templates of every worker: the

@@ -91,6 +91,24 @@ type Snapshot struct {
 	// Interfaces holds the state of the director's interfaces;
 	// ulvs-only, shown by `ulvs stats` and Prometheus.
 	Interfaces []InterfaceStatus `json:",omitempty"`
+	// Daemons are the running connection sync daemons, master first
+	// (ipvsadm -L --daemon).
+	Daemons []DaemonStatus `json:",omitempty"`
+}
+
+// DaemonStatus is one running connection sync daemon as the kernel reports
+// it (IPVS_CMD_GET_DAEMON): every field filled, defaults included.
+type DaemonStatus struct {
+	State     string // "master" or "backup"
+	Interface string // --mcast-interface
+	SyncID    uint8
+	MaxLen    int
+	Group     netip.Addr
+	Port      uint16
+	TTL       uint8
+	// Stats are ulvs's counters of the daemon (messages, entries, drops)
+	// by name; not printed by -L --daemon.
+	Stats map[string]uint64 `json:",omitempty"`
 }
 
 // InterfaceStatus is the state of one of the director's interfaces.
@@ -196,6 +214,7 @@ var errorCodes = []struct {
 	{"protocol", config.ErrProtocol},
 	{"not-supported", config.ErrNotSupported},
 	{"no-daemon", config.ErrNoDaemon},
+	{"daemon-running", config.ErrDaemonRunning},
 	{"not-rule-edit", config.ErrNotRuleEdit},
 	{"permission", ErrPermission},
 	{"no-config-file", ErrNoConfigFile},

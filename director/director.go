@@ -62,6 +62,8 @@ type Director struct {
 	checks atomic.Pointer[func() []healthcheck.VirtualStatus]
 	// haStatus reports the failover instances (SetHAStatus).
 	haStatus atomic.Pointer[func() []vrrp.Status]
+	// sync runs the connection sync daemons (sync.go).
+	sync *syncManager
 }
 
 // ifaceResolver resolves the real servers reachable on one interface.
@@ -79,7 +81,7 @@ func New(cfg Config) (*Director, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Director{cfg: cfg, log: log, comp: newCompiler()}
+	d := &Director{cfg: cfg, log: log, comp: newCompiler(), sync: newSyncManager(cfg.Engine, log)}
 	for _, name := range cfg.Interfaces {
 		ni, err := net.InterfaceByName(name)
 		if err != nil {
@@ -136,6 +138,7 @@ func (d *Director) Run(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	d.sync.stopAll()
 	return nil
 }
 
@@ -190,7 +193,15 @@ func (d *Director) SetRules(r config.Rules) error {
 
 // SetConfig replaces the rules, the mark rules (port groups) and the
 // sysctl knobs together, as a (re)load of the configuration file does.
+//
+// The connection sync sysctls of knobs apply to the sync daemons started
+// afterwards (running ones keep theirs, as the kernel's threads keep
+// their sockets and buffers).
 func (d *Director) SetConfig(r config.Rules, marks []config.Mark, knobs config.Knobs) error {
+	sysctls, err := syncSysctls(knobs.Sync)
+	if err != nil {
+		return err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	oldMarks, oldKnobs := d.marks, d.knobs
@@ -199,7 +210,7 @@ func (d *Director) SetConfig(r config.Rules, marks []config.Mark, knobs config.K
 		d.marks, d.knobs = oldMarks, oldKnobs
 		return err
 	}
-	return nil
+	return d.sync.setSysctls(sysctls)
 }
 
 // install compiles r and publishes it. d.mu must be held.
@@ -275,8 +286,12 @@ func (d *Director) Rules() config.Rules {
 	return cloneRules(d.rules)
 }
 
-// Apply carries out an ipvsadm command against the live rules.
+// Apply carries out an ipvsadm command against the live rules;
+// --start-daemon and --stop-daemon go to the sync daemons (sync.go).
 func (d *Director) Apply(c config.Command) error {
+	if c.Op == config.OpStartDaemon || c.Op == config.OpStopDaemon {
+		return d.sync.apply(c)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if c.Op == config.OpSetTimeout {

@@ -75,6 +75,7 @@ type env struct {
 	sock   string
 	daemon *exec.Cmd
 	args   []string // more ulvsd arguments
+	ns     lab.NS   // where ulvsd runs; zero: the lab's director
 	log    *bytes.Buffer
 	logMu  sync.Mutex
 }
@@ -151,7 +152,11 @@ func (e *env) writeConfig(c string) {
 // start runs ulvsd in the director namespace and waits for its socket.
 func (e *env) start() {
 	e.t.Helper()
-	cmd := exec.Command("ip", append([]string{"netns", "exec", e.lab.Director.Name,
+	ns := e.ns
+	if ns.Name == "" {
+		ns = e.lab.Director
+	}
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns.Name,
 		filepath.Join(binDir, "ulvsd"), "-c", e.cfg, "--socket", e.sock}, e.args...)...)
 	w := &lockedWriter{mu: &e.logMu, w: e.log}
 	cmd.Stdout, cmd.Stderr = w, w

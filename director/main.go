@@ -201,6 +201,13 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 		if err := mon.Load(file, installer(dir, file)); err != nil {
 			return fmt.Errorf("%s: %w", cfgPath, err)
 		}
+		if file.Sync != nil {
+			// lvs_sync_daemon starts as backup; the VRRP instance it
+			// follows switches it (SetSyncRole).
+			if err := dir.ConfigureSync(file.Sync); err != nil {
+				return fmt.Errorf("%s: lvs_sync_daemon: %w", cfgPath, err)
+			}
+		}
 	}
 	ln, err := ctl.Listen(o.socket)
 	if err != nil {
@@ -294,6 +301,11 @@ func reload(path string, dir *Director, mon *healthcheck.Monitor, ha *haManager,
 	}
 	if err := dir.SetTimeouts(f.Timeouts); err != nil {
 		log.Error("reload: timeouts", "file", path, "err", err)
+	}
+	if changed, err := dir.reloadSync(f.Sync); err != nil {
+		log.Error("reload: lvs_sync_daemon", "file", path, "err", err)
+	} else if changed {
+		log.Info("reload: lvs_sync_daemon changed, restarted as backup")
 	}
 	log.Info("reloaded", "file", path, "services", len(f.Rules.Services))
 }

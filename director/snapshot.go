@@ -102,6 +102,7 @@ func (d *Director) Snapshot() ctl.Snapshot {
 	if f := d.haStatus.Load(); f != nil {
 		ha = (*f)()
 	}
+	daemons := d.sync.status()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	tcp, fin, udp := d.cfg.Engine.Timeouts().Get()
@@ -110,6 +111,7 @@ func (d *Director) Snapshot() ctl.Snapshot {
 		Timeouts:      config.Timeouts{TCP: uint32(tcp), TCPFin: uint32(fin), UDP: uint32(udp)},
 		Checks:        checks,
 		HA:            ha,
+		Daemons:       daemons,
 	}
 	if src, ok := d.cfg.Engine.(connSource); ok {
 		snap.Engine = src.Counters()

@@ -95,6 +95,11 @@ type Engine struct {
 	onLink   func(LinkEvent)
 	nsFD     int // the network namespace of New, or -1
 	monitors sync.WaitGroup
+
+	// syncMaster and syncBackup are the running connection sync sides,
+	// nil when not running (engine/sync.go, engine/inbox.go).
+	syncMaster atomic.Pointer[syncMaster]
+	syncBackup atomic.Pointer[syncBackup]
 }
 
 // iface is one interface the engine serves. The link monitor changes it
@@ -516,7 +521,13 @@ func (w *worker) run(ctx context.Context, e *Engine) error {
 		}
 		tbl := e.table.Load()
 		now := tick()
+		if w.master = e.syncMaster.Load(); w.master != nil {
+			w.syncNow = syncClock()
+		}
 		w.batch(n, tbl, now)
+		if b := e.syncBackup.Load(); b != nil {
+			w.drainInbox(b, tbl, now)
+		}
 		w.flushPending(now)
 		w.sweep(now, tbl)
 		select {

@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/binary"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 	"net/netip"
@@ -73,6 +74,12 @@ type worker struct {
 	// connReq carries requests for a copy of the connection table; the
 	// worker answers between batches, so its table needs no lock.
 	connReq chan chan<- []conntrack.Conn
+	// master is the running sync master (nil: none), adopted once per
+	// batch; syncNow is the batch's sync clock, syncRec a scratch record
+	// (engine/sync.go, engine/inbox.go).
+	master  *syncMaster
+	syncNow time.Duration
+	syncRec syncRec
 }
 
 // drop counts a frame that goes no further.
@@ -252,6 +259,9 @@ func (w *worker) inbound(p *packet, frame []byte, tbl *vs.Table, now conntrack.T
 		w.ct.SetTemplate(c, tmpl)
 	}
 	w.ct.Step(c, conntrack.Input, ps.TCPFlags, now, d)
+	if w.master != nil {
+		w.syncConn(c, tbl, d, now) // engine/sync.go
+	}
 	return w.forward(p, frame, tbl, tbl.Service(c.SvcID), d, c)
 }
 

@@ -46,6 +46,15 @@
 //	ulvs_interface_last_change_timestamp_seconds{interface="..."} gauge    when its state last changed
 //	ulvs_interface_losses_total{interface="..."}                 counter  times it was lost (deleted, down, failed)
 //
+// The connection sync daemons (snapshot Daemons), one series per running
+// daemon, labelled state="master" or "backup":
+//
+//	ulvs_sync_<name>_total{state="..."}     counter  master: entries, messages,
+//	                                                 sent, send_failed,
+//	                                                 queue_dropped, ...;
+//	                                                 backup: messages, entries,
+//	                                                 created, updated, no_dest, ...
+//
 // # Concurrency
 //
 // Each scrape calls the Source once and reports that one snapshot; a
@@ -263,6 +272,18 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.ifUp, prometheus.GaugeValue, up, i.Name)
 		ch <- prometheus.MustNewConstMetric(c.ifChange, prometheus.GaugeValue, float64(i.Since.UnixMilli())/1000, i.Name)
 		counter(c.ifLosses, i.Losses, i.Name)
+	}
+	for _, d := range snap.Daemons {
+		names := make([]string, 0, len(d.Stats))
+		for name := range d.Stats {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			metric := prometheus.BuildFQName(namespace, "sync", sanitize(name)+"_total")
+			desc := prometheus.NewDesc(metric, "The connection sync daemon's "+name+" counter.", []string{"state"}, nil)
+			counter(desc, d.Stats[name], d.State)
+		}
 	}
 	names := make([]string, 0, len(snap.Engine))
 	for name := range snap.Engine {

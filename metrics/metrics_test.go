@@ -57,8 +57,23 @@ func snapshot() ctl.Snapshot {
 			{Name: "d-eth0", State: "absent", Since: time.Unix(1796582401, 500e6), Losses: 2},
 			{Name: "d-eth1", State: "up", Since: time.Unix(1796582000, 0), Carrier: true},
 		},
+		Daemons: []ctl.DaemonStatus{
+			{State: "master", Interface: "sync0", Stats: map[string]uint64{"sent": 12, "queue_dropped": 1}},
+			{State: "backup", Interface: "sync0", Stats: map[string]uint64{"created": 40}},
+		},
 	}
 }
+
+const wantSync = `# HELP ulvs_sync_created_total The connection sync daemon's created counter.
+# TYPE ulvs_sync_created_total counter
+ulvs_sync_created_total{state="backup"} 40
+# HELP ulvs_sync_queue_dropped_total The connection sync daemon's queue_dropped counter.
+# TYPE ulvs_sync_queue_dropped_total counter
+ulvs_sync_queue_dropped_total{state="master"} 1
+# HELP ulvs_sync_sent_total The connection sync daemon's sent counter.
+# TYPE ulvs_sync_sent_total counter
+ulvs_sync_sent_total{state="master"} 12
+`
 
 const wantInterfaces = `# HELP ulvs_interface_last_change_timestamp_seconds When the interface's state last changed, in seconds since the epoch.
 # TYPE ulvs_interface_last_change_timestamp_seconds gauge
@@ -155,13 +170,18 @@ func TestCollector(t *testing.T) {
 		"ulvs_interface_up", "ulvs_interface_last_change_timestamp_seconds", "ulvs_interface_losses_total"); err != nil {
 		t.Error(err)
 	}
+	if err := testutil.CollectAndCompare(c, strings.NewReader(wantSync),
+		"ulvs_sync_created_total", "ulvs_sync_queue_dropped_total", "ulvs_sync_sent_total"); err != nil {
+		t.Error(err)
+	}
 	if err := testutil.CollectAndCompare(c, strings.NewReader(wantPer),
 		"ulvs_ipvs_service_connections_total", "ulvs_ipvs_backend_incoming_bytes_total"); err != nil {
 		t.Error(err)
 	}
 	// IPVS: 5 totals + 3 gauges x 4 backends + 5 counters x 3 services
-	// + 5 counters x 4 backends; engine: 7 counters; 3 per interface.
-	if n, want := testutil.CollectAndCount(c), 5+12+15+20+7+6; n != want {
+	// + 5 counters x 4 backends; engine: 7 counters; 3 per interface;
+	// 3 sync counters.
+	if n, want := testutil.CollectAndCount(c), 5+12+15+20+7+6+3; n != want {
 		t.Errorf("CollectAndCount = %d, want %d", n, want)
 	}
 	if problems, err := testutil.CollectAndLint(c); err != nil || len(problems) > 0 {

@@ -737,6 +737,16 @@ scheduler = "wrr"
 			want: `ulvs.toml:4: sysctl.sloppy_tpc: unknown key (did you mean "sloppy_tcp"?)`,
 		},
 		{
+			name: "sync_threshold one number",
+			in:   fileHead + "[sysctl]\nsync_threshold = 3\n",
+			want: `ulvs.toml:4: sysctl.sync_threshold: must be two non-negative integers, [threshold, period] (the kernel's default is [3, 50])`,
+		},
+		{
+			name: "sync_retries negative",
+			in:   fileHead + "[sysctl]\nsync_retries = -1\n",
+			want: `ulvs.toml:4: sysctl.sync_retries: must be between 0 and 2147483647 (got -1)`,
+		},
+		{
 			name: "conn_reuse_mode beyond its two bits",
 			in:   fileHead + "[sysctl]\nconn_reuse_mode = 4\n",
 			want: `ulvs.toml:4: sysctl.conn_reuse_mode: must be between 0 and 3 (got 4)`,

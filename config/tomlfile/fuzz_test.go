@@ -272,6 +272,13 @@ func encodeKnobs(b *strings.Builder, k config.Knobs) {
 	if k.Overhead != "" {
 		fmt.Fprintf(b, "overhead = %q\n", k.Overhead)
 	}
+	for _, sc := range k.Sync {
+		v := sc.Value
+		if sc.Name == "sync_threshold" {
+			v = "[" + strings.ReplaceAll(v, " ", ",") + "]"
+		}
+		fmt.Fprintf(b, "%s = %s\n", sc.Name, v)
+	}
 }
 
 // assertFileRoundTrip checks that f written out and parsed again is f.

@@ -67,8 +67,6 @@ var tomlKernelSysctls = []string{
 	"debug_level", "drop_entry", "drop_packet", "est_cpulist", "est_nice",
 	"ignore_tunneled", "nat_icmp_send", "pmtu_disc", "run_estimation",
 	"schedule_icmp", "secure_tcp", "sloppy_sctp", "snat_reroute",
-	"sync_persist_mode", "sync_ports", "sync_qlen_max", "sync_refresh_period",
-	"sync_retries", "sync_sock_size", "sync_threshold", "sync_version",
 }
 
 // unknownHint suggests what an unknown key of the table at path may have

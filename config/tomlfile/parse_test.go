@@ -65,6 +65,8 @@ func TestParseGood(t *testing.T) {
 				Knobs: config.Knobs{
 					ConnReuseMode: 2, ConnReuseSet: true, ExpireNodestConn: true, ExpireQuiescentTemplate: true,
 					LBLCExpiration: 86400, LBLCRExpiration: 600, MHTableSize: 251, Overhead: "classic",
+					Sync: []config.SyncSysctl{{Name: "sync_threshold", Value: "4 60"}, {Name: "sync_retries", Value: "2"},
+						{Name: "sync_persist_mode", Value: "1"}},
 				},
 				Marks: []config.Mark{{Mark: 7, Matches: []config.MarkMatch{
 					{Proto: vs.UDP, Addr: filePrefix("192.0.2.0/24"), Ports: []config.PortRange{{First: 5060, Last: 5061}}},

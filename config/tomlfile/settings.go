@@ -21,9 +21,10 @@ var tomlOverheads = []string{"classic", "total"}
 
 // sysctl parses the [sysctl] table into k.
 func (p *fileParser) sysctl(k *config.Knobs, m map[string]any) {
-	t := p.table("sysctl", m, "conn_reuse_mode", "expire_nodest_conn", "expire_quiescent_template",
-		"sloppy_tcp", "lblc_expiration", "lblcr_expiration", "mh_table_size", "overhead")
+	t := p.table("sysctl", m, append([]string{"conn_reuse_mode", "expire_nodest_conn", "expire_quiescent_template",
+		"sloppy_tcp", "lblc_expiration", "lblcr_expiration", "mh_table_size", "overhead"}, tomlSyncSysctls...)...)
 	defer t.done()
+	p.syncSysctls(t, k, m)
 	if _, set := m["conn_reuse_mode"]; set {
 		// The kernel takes any integer (proc_dointvec) but only looks at
 		// "not 0" and bit 1 (value 2: also reschedule over FIN_WAIT
@@ -65,6 +66,55 @@ func (p *fileParser) sysctl(k *config.Knobs, m map[string]any) {
 		} else {
 			p.errorf("sysctl.overhead", "must be \"classic\" or \"total\" (got %q)", s)
 		}
+	}
+}
+
+// tomlSyncSysctls are the connection sync sysctls [sysctl] takes, in the
+// order they are applied (ipvssync.SysctlNames).
+var tomlSyncSysctls = []string{
+	"sync_threshold", "sync_refresh_period", "sync_retries", "sync_persist_mode",
+	"sync_qlen_max", "sync_sock_size", "sync_ports", "sync_version",
+}
+
+// syncSysctls parses the connection sync sysctls of [sysctl] into k.Sync,
+// as /proc's text: sync_threshold is an array of two integers (threshold
+// and period), sync_persist_mode a flag, the others non-negative
+// integers. The kernel's finer rules (threshold below period, sync_ports
+// a power of 2, ...) are checked where they are applied.
+func (p *fileParser) syncSysctls(t *tomlTable, k *config.Knobs, m map[string]any) {
+	for _, name := range tomlSyncSysctls {
+		v, set := m[name]
+		if !set {
+			continue
+		}
+		var val string
+		switch name {
+		case "sync_threshold":
+			a, ok := v.([]any)
+			var nums []string
+			for _, x := range a {
+				if n, isInt := x.(int64); isInt && n >= 0 {
+					nums = append(nums, strconv.FormatInt(n, 10))
+				}
+			}
+			if !ok || len(a) != 2 || len(nums) != 2 {
+				p.errorf("sysctl.sync_threshold", "must be two non-negative integers, [threshold, period] (the kernel's default is [3, 50])")
+				continue
+			}
+			val = nums[0] + " " + nums[1]
+		case "sync_persist_mode":
+			val = "0"
+			if t.flag(name) {
+				val = "1"
+			}
+		default:
+			n, ok := t.int(name, 0, math.MaxInt32)
+			if !ok {
+				continue
+			}
+			val = strconv.FormatInt(n, 10)
+		}
+		k.Sync = append(k.Sync, config.SyncSysctl{Name: name, Value: val})
 	}
 }
 

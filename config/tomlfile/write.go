@@ -136,6 +136,13 @@ func writeKnobs(b *strings.Builder, k *config.Knobs) {
 	if k.Overhead != "" {
 		lines = append(lines, "overhead = "+tomlString(k.Overhead))
 	}
+	for _, sc := range k.Sync {
+		if sc.Name == "sync_threshold" {
+			lines = append(lines, fmt.Sprintf("%s = [%s]", sc.Name, strings.Join(strings.Fields(sc.Value), ", ")))
+		} else {
+			lines = append(lines, sc.Name+" = "+sc.Value)
+		}
+	}
 	if len(lines) == 0 {
 		return
 	}

@@ -1,0 +1,234 @@
+package engine
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/ulvs/ulvs/conntrack"
+	"github.com/ulvs/ulvs/ipvssync"
+	"github.com/ulvs/ulvs/vs"
+)
+
+// templateV0Timeout is what a kernel backup gives a template whose message
+// carried no timeout (v0): 3 minutes (ip_vs_proc_conn).
+const templateV0Timeout = 180 * time.Second
+
+// syncBackup is a running backup: one inbox per worker, fed by the
+// receiver's goroutine (the single producer) and drained by the worker
+// between batches.
+type syncBackup struct {
+	threshold uint32
+	inboxes   []*syncRing
+	stats     syncBackupCounters
+}
+
+// syncBackupCounters count what the backup did with the entries.
+type syncBackupCounters struct {
+	created, updated, replaced, ignored, templates atomic.Uint64
+	noService, noDest, failed, badState, noLocal   atomic.Uint64
+}
+
+// SyncBackupStats count what a backup did with the entries it received.
+type SyncBackupStats struct {
+	Created   uint64 // new connections
+	Updated   uint64 // existing connections updated
+	Replaced  uint64 // existing connections to another real server replaced
+	Ignored   uint64 // INACTIVE entries for replaced connections
+	Templates uint64 // persistence templates created or refreshed
+	NoService uint64 // no service of ours matches the entry: dropped
+	NoDest    uint64 // the entry's real server is not in our service: dropped
+	Failed    uint64 // connection table full or reply key taken
+	BadState  uint64 // a TCP state beyond the protocol's table
+	NoLocal   uint64 // a FULLNAT entry without its local address
+	Dropped   uint64 // a worker's inbox was full
+}
+
+// SyncSink is the backup side of connection sync as the engine offers it:
+// Deliver routes each received entry to the worker that owns its flow.
+type SyncSink struct {
+	e   *Engine
+	b   *syncBackup
+	rec syncRec
+}
+
+// StartSyncBackup makes the engine accept synced connections: Deliver
+// queues each to the worker the fanout hash gives the flow's client side
+// (inboxes of queueLen entries, 0: DefaultSyncQueue), which inserts it
+// into its own table between batches with the kernel backup's rules; a
+// synced connection's packet count starts at threshold (sync_threshold).
+// It replaces a backup started before.
+func (e *Engine) StartSyncBackup(threshold, queueLen int) *SyncSink {
+	if queueLen <= 0 {
+		queueLen = DefaultSyncQueue
+	}
+	b := &syncBackup{threshold: uint32(max(threshold, 0))}
+	for range e.workers {
+		b.inboxes = append(b.inboxes, newSyncRing(queueLen))
+	}
+	e.syncBackup.Store(b)
+	return &SyncSink{e: e, b: b}
+}
+
+// StopSyncBackup stops accepting synced connections; those in the tables
+// stay until they expire.
+func (e *Engine) StopSyncBackup() { e.syncBackup.Store(nil) }
+
+// Deliver applies one received message: templates go into the shared
+// template table at once, connections to their owner worker's inbox.
+// Call it from one goroutine (the receiver's).
+func (s *SyncSink) Deliver(m ipvssync.Message) {
+	if len(m.Entries) == 0 {
+		return
+	}
+	s.e.mu.Lock()
+	wide := len(s.e.vips) > maxFanoutVIPs
+	s.e.mu.Unlock()
+	tbl := s.e.table.Load()
+	for i := range m.Entries {
+		en := &m.Entries[i]
+		if en.IsTemplate() {
+			s.e.syncTemplateIn(s.b, en, tbl)
+			continue
+		}
+		s.rec.fromEntry(en)
+		w := ownerWorker(&s.rec, len(s.b.inboxes), wide)
+		s.b.inboxes[w].push(&s.rec)
+	}
+}
+
+// Stats returns the backup's counters.
+func (s *SyncSink) Stats() SyncBackupStats {
+	c := &s.b.stats
+	st := SyncBackupStats{
+		Created: c.created.Load(), Updated: c.updated.Load(), Replaced: c.replaced.Load(),
+		Ignored: c.ignored.Load(), Templates: c.templates.Load(), NoService: c.noService.Load(),
+		NoDest: c.noDest.Load(), Failed: c.failed.Load(), BadState: c.badState.Load(), NoLocal: c.noLocal.Load(),
+	}
+	for _, q := range s.b.inboxes {
+		st.Dropped += q.drops.Load()
+	}
+	return st
+}
+
+// maxFanoutVIPs is how many VIPs fanoutProgram lists; with more, traffic to
+// VIPs hashes on its destination.
+const maxFanoutVIPs = 100
+
+// ownerWorker returns the worker the fanout program sends r's client
+// packets to: the hash of the client address and port (of the VIP and
+// port when the program lists no VIPs), modulo the number of workers.
+func ownerWorker(r *syncRec, workers int, wide bool) int {
+	if workers <= 1 {
+		return 0
+	}
+	if wide {
+		return int(fanoutHash(r.vaddr, r.vport) % uint32(workers))
+	}
+	return int(fanoutHash(r.caddr, r.cport) % uint32(workers))
+}
+
+// syncDest finds the service and real server of ours that a synced entry
+// names (ip_vs_find_dest): the service a packet to the entry's virtual
+// address and port finds, and in it the dest with the entry's address and
+// port.
+func syncDest(tbl *vs.Table, proto uint8, vaddr, daddr [4]byte, vport, dport uint16) (*vs.Service, *vs.Dest) {
+	svc := tbl.Lookup(vs.Protocol(proto), vaddr, vport)
+	if svc == nil {
+		return nil, nil
+	}
+	for _, d := range svc.Dests {
+		if !d.Trashed && d.Addr.As4() == daddr && destPortOf(d, vport) == dport {
+			return svc, d
+		}
+	}
+	return svc, nil
+}
+
+// resolve is syncDest counting the entries it cannot place; d is nil for
+// those.
+func (b *syncBackup) resolve(tbl *vs.Table, proto uint8, vaddr, daddr [4]byte, vport, dport uint16) (svc *vs.Service, d *vs.Dest) {
+	svc, d = syncDest(tbl, proto, vaddr, daddr, vport, dport)
+	switch {
+	case svc == nil:
+		b.stats.noService.Add(1)
+	case d == nil:
+		b.stats.noDest.Add(1)
+	}
+	return svc, d
+}
+
+// syncTemplateIn applies a synced template to the shared template table.
+func (e *Engine) syncTemplateIn(b *syncBackup, en *ipvssync.Entry, tbl *vs.Table) {
+	svc, d := b.resolve(tbl, en.Proto, en.VAddr, en.DAddr, en.VPort, en.DPort)
+	if d == nil {
+		return
+	}
+	timeout := time.Duration(en.Timeout) * time.Second
+	if en.Timeout == 0 {
+		timeout = templateV0Timeout
+	}
+	k := conntrack.TemplateKey{Proto: en.Proto, Src: en.CAddr, Dst: en.VAddr, DstPort: en.VPort}
+	e.templates.SyncTemplate(k, svc.ID, svc.Timeout, d, timeout, tick())
+	b.stats.templates.Add(1)
+}
+
+// drainInbox inserts the synced connections waiting in the worker's inbox.
+func (w *worker) drainInbox(b *syncBackup, tbl *vs.Table, now conntrack.Tick) {
+	q := b.inboxes[w.index]
+	for q.pop(&w.syncRec) {
+		w.applySynced(b, &w.syncRec, tbl, now)
+	}
+}
+
+// applySynced is ip_vs_proc_conn for one connection entry.
+func (w *worker) applySynced(b *syncBackup, r *syncRec, tbl *vs.Table, now conntrack.Tick) {
+	svc, d := b.resolve(tbl, r.proto, r.vaddr, r.daddr, r.vport, r.dport)
+	if d == nil {
+		return
+	}
+	s := conntrack.Synced{
+		Key:      conntrack.Key{Src: r.caddr, Dst: r.vaddr, SrcPort: r.cport, DstPort: r.vport, Proto: r.proto},
+		SvcID:    svc.ID,
+		Inactive: ipvssync.Flags(r.flags)&ipvssync.FlagInactive != 0,
+		InPkts:   b.threshold,
+	}
+	if r.proto == ipvssync.ProtoTCP {
+		if int(r.state) >= conntrack.NumTCPStates {
+			b.stats.badState.Add(1)
+			return
+		}
+		s.State = conntrack.State(r.state)
+	} else {
+		s.State = conntrack.StateUDP
+	}
+	switch d.Method {
+	case vs.Masq:
+		s.Out = conntrack.Key{Src: r.daddr, SrcPort: r.dport, Dst: r.caddr, DstPort: r.cport, Proto: r.proto}
+		s.HasOut = true
+	case vs.FullNAT:
+		if !r.hasLocal {
+			b.stats.noLocal.Add(1)
+			return
+		}
+		s.Out = conntrack.Key{Src: r.daddr, SrcPort: r.dport, Dst: r.laddr, DstPort: r.lport, Proto: r.proto}
+		s.HasOut = true
+	}
+	if r.timeout != 0 {
+		s.Timeout = time.Duration(r.timeout) * time.Second
+	} else {
+		s.Timeout = w.ct.Timeouts().StateTimeout(r.proto, s.State)
+	}
+	_, res := w.ct.InsertSynced(&s, d, now, tbl)
+	switch res {
+	case conntrack.SyncCreated:
+		b.stats.created.Add(1)
+	case conntrack.SyncUpdated:
+		b.stats.updated.Add(1)
+	case conntrack.SyncReplaced:
+		b.stats.replaced.Add(1)
+	case conntrack.SyncIgnored:
+		b.stats.ignored.Add(1)
+	default:
+		b.stats.failed.Add(1)
+	}
+}
