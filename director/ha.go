@@ -208,6 +208,21 @@ func (h *haManager) publishLocked() error {
 	return h.dir.SetHA(standby, all)
 }
 
+// isMaster reports whether the instance named name is master here.
+func (h *haManager) isMaster(name string) bool {
+	if h == nil {
+		return false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, hi := range h.insts {
+		if hi.cfg.Name == name {
+			return hi.master
+		}
+	}
+	return false
+}
+
 // Status returns every instance's state for `ulvs ha`.
 func (h *haManager) Status() []vrrp.Status {
 	if h == nil {

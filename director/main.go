@@ -195,6 +195,16 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 			return fmt.Errorf("%s: %w", cfgPath, err)
 		}
 		dir.SetHAStatus(ha.Status)
+		// keepalived's lvs_sync_daemon follows its instance: master sends,
+		// backup receives.
+		ha.onRole = func(instance string, master bool) {
+			if !dir.syncFollows(instance) {
+				return
+			}
+			if err := dir.SetSyncRole(master); err != nil {
+				log.Error("lvs_sync_daemon: role change", "vrrp_instance", instance, "master", master, "err", err)
+			}
+		}
 	}
 	if file != nil {
 		logWarnings(file, log)
@@ -304,6 +314,11 @@ func reload(path string, dir *Director, mon *healthcheck.Monitor, ha *haManager,
 	}
 	if changed, err := dir.reloadSync(f.Sync); err != nil {
 		log.Error("reload: lvs_sync_daemon", "file", path, "err", err)
+	} else if changed && f.Sync != nil && ha.isMaster(f.Sync.Instance) {
+		if err := dir.SetSyncRole(true); err != nil {
+			log.Error("reload: lvs_sync_daemon", "file", path, "err", err)
+		}
+		log.Info("reload: lvs_sync_daemon changed, restarted as master (its vrrp_instance is master)")
 	} else if changed {
 		log.Info("reload: lvs_sync_daemon changed, restarted as backup")
 	}

@@ -366,6 +366,14 @@ func syncSysctls(set []config.SyncSysctl) (ipvssync.Sysctls, error) {
 	return s, nil
 }
 
+// syncFollows reports whether the configured lvs_sync_daemon follows the
+// vrrp_instance named instance.
+func (d *Director) syncFollows(instance string) bool {
+	d.sync.mu.Lock()
+	defer d.sync.mu.Unlock()
+	return d.sync.keepalived != nil && d.sync.keepalived.Instance == instance
+}
+
 // reloadSync applies a reloaded file's lvs_sync_daemon: nothing when it is
 // unchanged, else ConfigureSync (the daemon restarts as backup; the VRRP
 // code calls SetSyncRole again for a master). It reports whether it
