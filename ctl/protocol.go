@@ -170,6 +170,9 @@ type DestStatus struct {
 	InactConns   int32
 	PersistConns int32
 	Stats        Stats
+	// Resolved reports that the director knows the real server's MAC
+	// (a DR real server takes connections only then); ulvs-only.
+	Resolved bool `json:",omitempty"`
 }
 
 // ConnStatus is one connection or persistence template, as a line of

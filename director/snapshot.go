@@ -134,6 +134,7 @@ func (d *Director) Snapshot() ctl.Snapshot {
 				ds.ActiveConns = st.ActiveConns.Load()
 				ds.InactConns = st.InactConns.Load()
 				ds.PersistConns = st.PersistConns.Load()
+				ds.Resolved = st.HasMAC()
 				ds.Stats = stats(st.Load())
 				d.addRates(&ds.Stats, &st.Counters)
 			}

@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/ulvs/ulvs/adm"
+	"github.com/ulvs/ulvs/ctl"
 	"github.com/ulvs/ulvs/lab"
+	"github.com/ulvs/ulvs/vs"
 )
 
 // demoRequests is the seed's check: for i in {1..6}; do curl VIP; done.
@@ -124,7 +126,45 @@ func startLabDirector(ctx context.Context, mode string, offloadsOff bool, tmpPre
 	if err := ld.d.waitSocket(ctx, ld.sock, 15*time.Second); err != nil {
 		return nil, err
 	}
+	if err := waitResolved(ctx, ld.sock, 10*time.Second); err != nil {
+		return nil, err
+	}
 	return ld, nil
+}
+
+// waitResolved waits until the director knows the MAC of every DR real
+// server: until then it gives them no connections, and a first request
+// would meet ICMP port unreachable (no real server available).
+func waitResolved(ctx context.Context, sock string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		pending := ""
+		c, err := ctl.Dial(sock)
+		if err == nil {
+			var snap ctl.Snapshot
+			snap, err = c.Snapshot()
+			c.Close()
+			for _, s := range snap.Services {
+				for _, d := range s.Dests {
+					if d.Method == vs.Route && !d.Resolved {
+						pending = d.Addr.String()
+					}
+				}
+			}
+		}
+		if err == nil && pending == "" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			if err == nil {
+				err = fmt.Errorf("real server %s not resolved", pending)
+			}
+			return fmt.Errorf("ulvsd did not resolve its real servers within %v: %w", timeout, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // close stops ulvsd (printing its log to stderr, if given, when failed is
