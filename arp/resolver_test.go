@@ -212,7 +212,14 @@ func TestResolverResolves(t *testing.T) {
 	expectLookup(t, r, rs2, [6]byte{}, false)
 	expectLookup(t, r, rs3, [6]byte{}, false) // not watched
 
-	// rs2 comes up later and is found by the retry.
+	// rs2 comes up later (after it was asked for in vain) and is found
+	// by the retry.
+	for deadline := time.Now().Add(5 * time.Second); conn.count(rs2) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("rs2 was never asked for")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	conn.set(rs2, mac2)
 	expectChange(t, events, changeEvent{rs2, mac2, true})
 	expectLookup(t, r, rs2, mac2, true)
