@@ -2,15 +2,16 @@ package director_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 
 	"os/exec"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ulvs/ulvs/lab"
+	"github.com/ulvs/ulvs/vrrp"
 )
 
 // haConf is seed 001's keepalived.conf for the lab's DR service: a
@@ -134,13 +135,21 @@ func TestIntegrationVRRPWithKeepalived(t *testing.T) {
 	e.waitReady(2)
 }
 
-// waitHA waits until ulvs ha shows every instance in state.
+// waitHA waits until ulvs ha --json shows every instance in state.
 func (e *env) waitHA(t *testing.T, state string, limit time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
-		out, err := e.ulvs("ha")
-		if err == nil && strings.Contains(out, " "+state+" ") {
+		out, err := e.ulvs("ha", "--json")
+		var st []vrrp.Status
+		if err == nil {
+			err = json.Unmarshal([]byte(out), &st)
+		}
+		all := err == nil && len(st) > 0
+		for _, s := range st {
+			all = all && s.State.String() == state
+		}
+		if all {
 			return
 		}
 		if time.Now().After(deadline) {

@@ -1,0 +1,172 @@
+package director_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ulvs/ulvs/lab"
+)
+
+// pairConf is one director of a pair as seed 001 sets them up, plus
+// keepalived's lvs_sync_daemon so that the backup knows the master's
+// connections: state and priority differ between the two.
+const pairConf = `global_defs {
+   router_id %[1]s
+   lvs_sync_daemon d-eth0 VI_1 id 7
+}
+vrrp_instance VI_1 {
+    state %[2]s
+    interface d-eth0
+    virtual_router_id 51
+    priority %[3]d
+    advert_int 1
+    authentication {
+        auth_type PASS
+        auth_pass 1111
+    }
+    virtual_ipaddress {
+        10.77.0.100
+    }
+}
+virtual_server 10.77.0.100 80 {
+    lb_algo rr
+    lb_kind DR
+    protocol TCP
+    real_server 10.77.0.11 80 {
+        weight 1
+    }
+    real_server 10.77.0.12 80 {
+        weight 1
+    }
+}
+`
+
+// TestIntegrationFailoverSync: two ulvs directors with VRRP and connection
+// sync. The master is killed (SIGKILL) under a slow download and a
+// keep-alive client that sends without pause: the backup takes the VIP,
+// the download finishes intact, the keep-alive connection is never reset
+// and its requests fail only inside the takeover window.
+func TestIntegrationFailoverSync(t *testing.T) {
+	e := newEnvOpts(t, lab.Config{RealServers: 2, Backup: true}, fmt.Sprintf(pairConf, "LVS_A", "MASTER", 100),
+		envOpts{file: "keepalived.conf"})
+	b := &env{t: t, lab: e.lab, dir: t.TempDir(), ns: e.lab.Backup, log: &bytes.Buffer{}}
+	b.cfg = filepath.Join(b.dir, "keepalived.conf")
+	b.sock = filepath.Join(b.dir, "ulvsd.sock")
+	b.writeConfig(fmt.Sprintf(pairConf, "LVS_B", "BACKUP", 99))
+	b.start()
+	t.Cleanup(b.stop)
+	e.waitHA(t, "MASTER", 10*time.Second)
+	b.waitHA(t, "BACKUP", 10*time.Second)
+	e.waitReady(2)
+
+	// A download read slowly (2 MiB at about 512 KiB/s), so that it spans
+	// the takeover.
+	const size = 2 << 20
+	dl := make(chan error, 1)
+	go func() {
+		resp, err := e.client().Get(fmt.Sprintf("http://10.77.0.100/data?size=%d", size))
+		if err != nil {
+			dl <- err
+			return
+		}
+		defer resp.Body.Close()
+		h := sha256.New()
+		buf := make([]byte, 32<<10)
+		var n int64
+		for {
+			k, err := resp.Body.Read(buf)
+			h.Write(buf[:k])
+			n += int64(k)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				dl <- fmt.Errorf("after %d bytes: %w", n, err)
+				return
+			}
+			time.Sleep(60 * time.Millisecond)
+		}
+		if n != size || hex.EncodeToString(h.Sum(nil)) != lab.DataSHA256(size) {
+			dl <- fmt.Errorf("got %d bytes sha256 %x, want %d bytes sha256 %s", n, h.Sum(nil), size, lab.DataSHA256(size))
+			return
+		}
+		dl <- nil
+	}()
+
+	// The keep-alive client: one connection, requests without pause.
+	ka := e.keepAlive()
+	var ok, failed, newConns atomic.Int64
+	var firstFail, lastFail atomic.Int64
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			trace := &httptrace.ClientTrace{GotConn: func(ci httptrace.GotConnInfo) {
+				if !ci.Reused {
+					newConns.Add(1)
+				}
+			}}
+			req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), "GET", "http://10.77.0.100/", nil)
+			resp, err := ka.Do(req)
+			if err == nil {
+				_, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+			}
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				now := time.Now().UnixNano()
+				firstFail.CompareAndSwap(0, now)
+				lastFail.Store(now)
+				failed.Add(1)
+				continue
+			}
+			ok.Add(1)
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+
+	// Let the connections reach the backup (a lone sync entry leaves the
+	// master after 2 to 3 s), then kill the master.
+	time.Sleep(3500 * time.Millisecond)
+	killed := time.Now()
+	e.daemon.Process.Kill()
+	e.daemon.Wait()
+	e.daemon = nil
+	b.waitHA(t, "MASTER", 8*time.Second)
+	tookOver := time.Now()
+
+	if err := <-dl; err != nil {
+		t.Errorf("download across the takeover: %v", err)
+	}
+	time.Sleep(2 * time.Second)
+	stop()
+	<-done
+	t.Logf("takeover: backup MASTER %.2f s after the master was killed (3 x advert_int + skew = 3.61 s); keep-alive client: %d answered, %d failed, %d connections opened",
+		tookOver.Sub(killed).Seconds(), ok.Load(), failed.Load(), newConns.Load())
+	if n := newConns.Load(); n != 1 {
+		t.Errorf("the keep-alive client opened %d connections, want 1 (never reset)", n)
+	}
+	if f := failed.Load(); f > 0 {
+		first, last := time.Unix(0, firstFail.Load()), time.Unix(0, lastFail.Load())
+		if first.Before(killed) || last.After(tookOver.Add(3*time.Second)) {
+			t.Errorf("keep-alive requests failed from %v to %v, outside the takeover window %v..%v", first, last, killed, tookOver)
+		}
+	}
+	if out := b.mustAdm("-L", "-n"); !strings.Contains(out, "10.77.0.100:80") {
+		t.Errorf("backup table:\n%s", out)
+	}
+}
