@@ -40,6 +40,14 @@ func versionLine(name string) string {
 	return fmt.Sprintf("%s %s (ulvs, ipvsadm-compatible, IPVS v%s)\n", name, ipvsadmVersion, ctl.IPVSVersion)
 }
 
+// ulvs addition: -R parses all of stdin before applying any of it, and
+// names every bad line (ipvsadm prints the bare parse message of the first
+// bad line, after applying the lines before it).
+const (
+	msgRestoreLine    = "%s -R: line %d: %q: %s\n"                 // program, line number, the line, the parse error
+	msgRestoreNothing = "%s -R: %d bad line(s), nothing applied\n" // program, how many
+)
+
 // tryHelpLine is tryhelp_exit's message.
 func tryHelpLine(prog string) string {
 	return fmt.Sprintf("Try `%s -h' or '%s --help' for more information.\n", prog, prog)

@@ -128,3 +128,25 @@ func TestExtractExtensions(t *testing.T) {
 		}
 	}
 }
+
+// TestRestoreBadLineAppliesNothing: ulvsadm -R reads all of its input
+// before it applies any of it; a bad line anywhere leaves the daemon's
+// rules as they were (ipvsadm would have applied the lines before it).
+func TestRestoreBadLineAppliesNothing(t *testing.T) {
+	d := &fakeDirector{dest: map[netip.Addr]ctl.DestStatus{}}
+	sock := startDaemon(t, d)
+	for _, s := range lab {
+		if r := runAdm(sock, "", strings.Fields(s)...); r.status != 0 {
+			t.Fatalf("setup %q: status %d, %q", s, r.status, r.stderr)
+		}
+	}
+	before := runAdm(sock, "", "-S", "-n").stdout
+	in := "-C\n-A -t 10.77.0.1:80 -s rr\n-a -t 10.77.0.1:80 -r 10.77.0.2 -g\n-a -t 10.77.0.1:80 -r 10.77.0.3 -x 5 -y 9\n"
+	r := runAdm(sock, in, "-R")
+	if r.status == 0 || !strings.Contains(r.stderr, "line 4:") {
+		t.Fatalf("-R with a bad line 4: status %d, stderr %q", r.status, r.stderr)
+	}
+	if after := runAdm(sock, "", "-S", "-n").stdout; after != before {
+		t.Errorf("a refused -R changed the rules:\n--- before ---\n%s--- after ---\n%s", before, after)
+	}
+}
