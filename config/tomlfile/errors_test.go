@@ -99,7 +99,17 @@ wieght = 2
 		{
 			name: "no director table",
 			in:   "[[virtual_server]]\naddress = \"10.0.0.1:80\"\n",
-			want: `ulvs.toml: director.interfaces: required: the interfaces the director listens on`,
+			want: `ulvs.toml:1: director.interfaces: required: the interfaces the director listens on; the file has no [director] table (add one: [director] and interfaces = ["eth0"])`,
+		},
+		{
+			name: "empty file",
+			in:   "",
+			want: `ulvs.toml:1: director.interfaces: required: the interfaces the director listens on; the file has no [director] table (add one: [director] and interfaces = ["eth0"])`,
+		},
+		{
+			name: "director from a dotted key only",
+			in:   "# comment\n\ndirector.workers = 2\n",
+			want: `ulvs.toml:3: director.interfaces: required: the interfaces the director listens on`,
 		},
 		{
 			name: "director without interfaces",
@@ -805,7 +815,7 @@ scheduler = "wrr"
 		{
 			name: "empty file",
 			in:   "",
-			want: `ulvs.toml: director.interfaces: required: the interfaces the director listens on`,
+			want: `ulvs.toml:1: director.interfaces: required: the interfaces the director listens on; the file has no [director] table (add one: [director] and interfaces = ["eth0"])`,
 		},
 
 		// Several problems: the first in the file is reported.

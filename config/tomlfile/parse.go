@@ -147,7 +147,10 @@ func (p *fileParser) file(doc map[string]any) *config.File {
 	if m, ok := top.table("director"); ok {
 		p.director(f, m)
 	} else if _, set := doc["director"]; !set {
-		p.errorf("director.interfaces", "required: the interfaces the director listens on")
+		// Nothing in the file to point at: line 1, the top of the file,
+		// where the table belongs.
+		p.errs = append(p.errs, &config.Error{File: p.path, Line: 1, Field: "director.interfaces",
+			Msg: `required: the interfaces the director listens on; the file has no [director] table (add one: [director] and interfaces = ["eth0"])`})
 	}
 	if m, ok := top.table("timeouts"); ok {
 		t := p.table("timeouts", m, "tcp", "tcpfin", "udp")
