@@ -27,12 +27,14 @@ const (
 // ipvsadmVersion is the ipvsadm release whose behaviour ulvsadm follows.
 const ipvsadmVersion = "v1.31 2019/12/24"
 
-// schedulerList and peList are the SCHEDULERS and PE_LIST of ipvsadm's
-// Makefile, shown in the usage text.
-const (
-	schedulerList = "rr|wrr|lc|wlc|lblc|lblcr|dh|sh|sed|nq|fo|ovf|mh"
-	peList        = "sip"
-)
+// peList is the PE_LIST of ipvsadm's Makefile, shown in the usage text.
+const peList = "sip"
+
+// schedulerList is the usage text's list of schedulers: every scheduler
+// ulvs has. ipvsadm 1.31 prints its Makefile's SCHEDULERS,
+// rr|wrr|lc|wlc|lblc|lblcr|dh|sh|sed|nq|fo|ovf|mh; ulvs addition: twos (the
+// kernel's ip_vs_twos.c, Linux 6.2, newer than ipvsadm 1.31) ends the list.
+func schedulerList() string { return strings.Join(config.Schedulers(), "|") }
 
 // versionLine is ipvsadm's version(); ulvs addition: it names ulvsadm and
 // says what it is compatible with instead of how it was compiled.
@@ -96,7 +98,7 @@ func usage(prog string) string {
 		"\n")
 	fmt.Fprintf(&b, "Options:\n"+
 		"  --ipv6         -6                   fwmark entry uses IPv6\n"+
-		"  --scheduler    -s scheduler         one of "+schedulerList+",\n"+
+		"  --scheduler    -s scheduler         one of "+schedulerList()+",\n"+
 		"                                      the default scheduler is %s.\n"+
 		"  --pe            engine              alternate persistence engine may be "+peList+",\n"+
 		"                                      not set by default.\n"+

@@ -22,11 +22,11 @@ import (
 )
 
 // Limits of the file format. The timeout and threshold bounds are
-// ipvsadm's (MAX_TIMEOUT, and INT_MAX for -x/-y); the weight bound is what
-// ipvsadm's -w accepts.
+// ipvsadm's (MAX_TIMEOUT, and INT_MAX for -x/-y); the weight bound is the
+// kernel's and ulvsadm -w's (INT_MAX; ipvsadm 1.31 stopped at 65535).
 const (
 	fileMaxTimeout       = 86400 * 31 // ipvsadm MAX_TIMEOUT: 31 days
-	fileMaxWeight        = 65535
+	fileMaxWeight        = math.MaxInt32
 	fileMaxThreshold     = math.MaxInt32
 	fileMaxWorkers       = 4096
 	fileMaxConnTableSize = 1 << 26
