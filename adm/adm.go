@@ -72,7 +72,6 @@ func (p *Program) Run(args []string) int {
 		p.Name = "ulvsadm"
 	}
 	r := &run{Program: p, out: bufio.NewWriter(p.Stdout)}
-	defer r.out.Flush()
 	args, sock, err := extractSocket(args)
 	if err != "" {
 		fmt.Fprintf(p.Stderr, "%s\n", err)
@@ -89,6 +88,15 @@ func (p *Program) Run(args []string) int {
 	}
 	if r.client != nil {
 		r.client.Close()
+	}
+	// A bufio.Writer keeps its first error: this reports any failed write
+	// of the run (ulvsadm -S > rules on a full disk), which ipvsadm's
+	// printf would have ignored.
+	if err := r.out.Flush(); err != nil {
+		fmt.Fprintf(p.Stderr, msgOutputFailed, p.Name, err)
+		if status == exitOK {
+			status = exitList
+		}
 	}
 	return status
 }

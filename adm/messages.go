@@ -50,6 +50,10 @@ const (
 	msgRestoreNothing = "%s -R: %d bad line(s), nothing applied\n" // program, how many
 )
 
+// msgOutputFailed is a ulvs addition: writing stdout failed (a full disk
+// under `ulvsadm -S > rules`); the exit status is then 1.
+const msgOutputFailed = "%s: writing standard output: %v\n" // program, error
+
 // tryHelpLine is tryhelp_exit's message.
 func tryHelpLine(prog string) string {
 	return fmt.Sprintf("Try `%s -h' or '%s --help' for more information.\n", prog, prog)
