@@ -72,7 +72,6 @@ func (p *Program) Run(args []string) int {
 		p.Name = "ulvsadm"
 	}
 	r := &run{Program: p, out: bufio.NewWriter(p.Stdout)}
-	defer r.out.Flush()
 	args, sock, err := extractSocket(args)
 	if err != "" {
 		fmt.Fprintf(p.Stderr, "%s\n", err)
@@ -85,10 +84,19 @@ func (p *Program) Run(args []string) int {
 		status = r.saveConfig(args, ext)
 	} else {
 		r.json = ext.json
-		status, _ = r.process(args, false)
+		status, _ = r.process(args)
 	}
 	if r.client != nil {
 		r.client.Close()
+	}
+	// A bufio.Writer keeps its first error: this reports any failed write
+	// of the run (ulvsadm -S > rules on a full disk), which ipvsadm's
+	// printf would have ignored.
+	if err := r.out.Flush(); err != nil {
+		fmt.Fprintf(p.Stderr, msgOutputFailed, p.Name, err)
+		if status == exitOK {
+			status = exitList
+		}
 	}
 	return status
 }
@@ -142,8 +150,8 @@ func (r *run) connect() bool {
 }
 
 // process is ipvsadm's process_options for one command line. exit reports
-// that ipvsadm would have called exit() (which ends a restore too).
-func (r *run) process(args []string, readingStdin bool) (status int, exit bool) {
+// that ipvsadm would have called exit().
+func (r *run) process(args []string) (status int, exit bool) {
 	c, err := ipvsadm.ParseArgsWith(args, r.Resolver)
 	if err != nil {
 		var pe *ipvsadm.ParseError
@@ -160,6 +168,11 @@ func (r *run) process(args []string, readingStdin bool) (status int, exit bool) 
 		// popt errors return -1 from process_options; fail() exits.
 		return pe.Status, pe.Status == exitFail
 	}
+	return r.execute(&c)
+}
+
+// execute runs one parsed command: the second half of process_options.
+func (r *run) execute(c *config.Command) (status int, exit bool) {
 	switch c.Op {
 	case config.OpHelp:
 		io.WriteString(r.out, versionLine(r.Name))
@@ -174,23 +187,17 @@ func (r *run) process(args []string, readingStdin bool) (status int, exit bool) 
 		fmt.Fprintf(r.Stderr, "%s\n", msgJSONListOnly)
 		return exitFail, true
 	}
+	if c.Op == config.OpRestore {
+		return r.restore()
+	}
 	if !r.connect() {
 		return exitFail, true
 	}
 	switch c.Op {
-	case config.OpList:
-		return r.list(&c)
-	case config.OpSave:
-		return r.list(&c)
-	case config.OpRestore:
-		if readingStdin {
-			r.out.Flush()
-			io.WriteString(r.Stderr, tryHelpLine(r.Name))
-			return exitCommand, true
-		}
-		return r.restore()
+	case config.OpList, config.OpSave:
+		return r.list(c)
 	}
-	if err := r.client.Apply(c); err != nil {
+	if err := r.client.Apply(*c); err != nil {
 		r.out.Flush()
 		fmt.Fprintf(r.Stderr, "%s\n", strerror(c.Op, err))
 		return exitCommand, false
@@ -198,27 +205,103 @@ func (r *run) process(args []string, readingStdin bool) (status int, exit bool) 
 	return exitOK, false
 }
 
-// restore is restore_table: every line of stdin as a command; a line that
-// makes ipvsadm exit ends it, otherwise the last line's status is returned.
+// restore is -R. Unlike ipvsadm's restore_table, which runs each line of
+// stdin as it reads it and stops at the first bad one (leaving the lines
+// before it applied), it applies nothing unless all of stdin is good:
+//
+//  1. every line is parsed; every bad one is printed with its number and
+//     text;
+//  2. the rule edits are tried in order on a copy of the daemon's rules,
+//     with the kernel's checks (config.Rules.Apply); the first refusal (a
+//     service that already exists, thresholds the wrong way round, ...)
+//     is printed with its line;
+//  3. only then are the commands run in order, as ipvsadm runs them. A
+//     refusal now (another client changed the rules in between) prints
+//     its error and the restore goes on, as in ipvsadm; a line that makes
+//     ipvsadm exit (-h) ends it; the last command's status is returned.
 func (r *run) restore() (int, bool) {
 	if r.Stdin == nil {
 		return exitOK, false
 	}
-	status := exitOK
-	sc := bufio.NewScanner(r.Stdin)
-	sc.Buffer(make([]byte, 0, 4096), 1<<20)
-	for sc.Scan() {
-		args := ipvsadm.SplitRestoreLine(sc.Text())
-		if len(args) == 0 {
-			continue
+	lines, err := ipvsadm.ParseRestoreLines(r.Stdin, r.Resolver)
+	if err != nil {
+		r.out.Flush()
+		var bad ipvsadm.RestoreErrors
+		if !errors.As(err, &bad) {
+			fmt.Fprintf(r.Stderr, "%s -R: %v; nothing applied\n", r.Name, err)
+			return exitFail, true
 		}
+		for _, e := range bad {
+			msg := e.Err.Msg
+			if e.Err.TryHelp {
+				msg = strings.TrimSuffix(tryHelpLine(r.Name), "\n")
+			}
+			fmt.Fprintf(r.Stderr, msgRestoreLine, r.Name, e.Line, e.Text, msg)
+		}
+		fmt.Fprintf(r.Stderr, msgRestoreNothing, r.Name, len(bad))
+		return bad[0].Err.Status, true
+	}
+	if status, exit := r.tryRestore(lines); exit {
+		return status, true
+	}
+	status := exitOK
+	for i := range lines {
 		var exit bool
-		status, exit = r.process(args, true)
+		status, exit = r.execute(&lines[i].Command)
 		if exit {
 			return status, true
 		}
 	}
 	return status, false
+}
+
+// tryRestore is step 2 of restore: the rule edits of lines applied in
+// order to a copy of the daemon's rules. exit reports a refusal (printed).
+func (r *run) tryRestore(lines []ipvsadm.RestoreLine) (status int, exit bool) {
+	edits := false
+	for i := range lines {
+		edits = edits || dryRunnable(&lines[i].Command)
+	}
+	if !edits || r.json {
+		return exitOK, false
+	}
+	if !r.connect() {
+		return exitFail, true
+	}
+	snap, err := r.client.Snapshot()
+	if err != nil {
+		r.out.Flush()
+		fmt.Fprintf(r.Stderr, "%s\n", strerror(config.OpList, err))
+		return exitList, true
+	}
+	var rules config.Rules
+	for _, s := range snap.Services {
+		svc := s.Service
+		svc.Dests = make([]config.Dest, len(s.Dests))
+		for i := range s.Dests {
+			svc.Dests[i] = s.Dests[i].Dest
+		}
+		rules.Services = append(rules.Services, svc)
+	}
+	for i := range lines {
+		l := &lines[i]
+		if !dryRunnable(&l.Command) {
+			continue
+		}
+		if err := rules.Apply(l.Command); err != nil {
+			r.out.Flush()
+			fmt.Fprintf(r.Stderr, msgRestoreLine, r.Name, l.Line, l.Text, strerror(l.Command.Op, err))
+			fmt.Fprintf(r.Stderr, msgRestoreNothing, r.Name, 1)
+			return exitCommand, true
+		}
+	}
+	return exitOK, false
+}
+
+// dryRunnable reports whether c changes (or checks) the rules in a way
+// config.Rules.Apply can try on a copy.
+func dryRunnable(c *config.Command) bool {
+	return c.Op.IsRuleEdit() || (c.Op == config.OpZero && c.HasService)
 }
 
 // list runs -L/-l/-S.

@@ -311,9 +311,13 @@ func TestGolden(t *testing.T) {
 		{name: "save-numeric", setup: lab, args: "-S -n"},
 		{name: "save-names", setup: lab, args: "-S"},
 		{name: "restore", stdin: "-A -t 10.77.0.100:80 -s rr\n\n-a -t 10.77.0.100:80 -r 10.77.0.11 -m -w 3\n" +
+			"-e -t 10.77.0.100:80 -r rs1:http -m\nipvsadm -a -t 10.77.0.100:80 -r 10.77.0.12 -g\n-L -n\n", args: "-R"},
+		{name: "err-restore-refused", stdin: "-A -t 10.77.0.100:80 -s rr\n\n-a -t 10.77.0.100:80 -r 10.77.0.11 -m -w 3\n" +
 			"-a -t 10.77.0.100:80 -r 10.77.0.11 -m -w 3\n-a -t 10.77.0.100:80 -r rs1:http -m\n" +
 			"ipvsadm -a -t 10.77.0.100:80 -r 10.77.0.12 -g\n", args: "-R"},
-		{name: "restore-then-list", setup: []string{"-C"}, stdin: "-A -t 10.77.0.100:80 -s rr\n-L -n\n-a -t 10.77.0.100:80 -r 10.77.0.11 -w bad\n-L -n\n", args: "-R"},
+		{name: "restore-then-list", setup: []string{"-C"}, stdin: "-A -t 10.77.0.100:80 -s rr\n-L -n\n-a -t 10.77.0.100:80 -r 10.77.0.11 -w 2\n-L -n\n", args: "-R"},
+		{name: "err-restore-bad-lines", setup: lab, stdin: "-C\n-A -t 10.77.0.100:80 -s rr\n-L -n\n-a -t 10.77.0.100:80 -r 10.77.0.11 -w bad\n" +
+			"# a comment\n-a -t 10.77.0.100:80 -r 10.77.0.12 -g\r\n-R\n-A -t 10.77.0.101:80 -s fancy\n", args: "-R"},
 		{name: "err-service-exists", setup: seedNAT, args: "-A -t 172.25.254.100:80 -s wlc"},
 		{name: "err-service-not-defined", args: "-a -t 10.0.0.1:80 -r 10.0.0.2"},
 		{name: "err-dest-exists", setup: seedNAT, args: "-a -t 172.25.254.100:80 -r 172.25.7.3:80 -m"},
@@ -326,7 +330,9 @@ func TestGolden(t *testing.T) {
 		{name: "err-not-unicast", setup: seedNAT, args: "-a -t 172.25.254.100:80 -r 224.0.0.1 -m"},
 		{name: "err-ipv6", args: "-A -t [2001:db8::1]:80"},
 		{name: "err-stop-daemon", args: "--stop-daemon master"},
-		{name: "err-weight", args: "-a -t 10.0.0.1:80 -r 10.0.0.2 -w 70000"},
+		{name: "err-weight", args: "-a -t 10.0.0.1:80 -r 10.0.0.2 -w 2147483648"},
+		{name: "weight-int-max", setup: []string{"-A -t 10.0.0.1:80 -s wrr", "-a -t 10.0.0.1:80 -r 10.0.0.2 -w 2147483647",
+			"-a -t 10.0.0.1:80 -r 10.0.0.3 -w 70000"}, args: "-S -n"},
 		{name: "err-vip", args: "-A -t 10.0.0.1.5:80"},
 		{name: "err-tryhelp", args: "-n -L"},
 		{name: "err-unknown-option", args: "-L --bogus"},

@@ -27,18 +27,32 @@ const (
 // ipvsadmVersion is the ipvsadm release whose behaviour ulvsadm follows.
 const ipvsadmVersion = "v1.31 2019/12/24"
 
-// schedulerList and peList are the SCHEDULERS and PE_LIST of ipvsadm's
-// Makefile, shown in the usage text.
-const (
-	schedulerList = "rr|wrr|lc|wlc|lblc|lblcr|dh|sh|sed|nq|fo|ovf|mh"
-	peList        = "sip"
-)
+// peList is the PE_LIST of ipvsadm's Makefile, shown in the usage text.
+const peList = "sip"
+
+// schedulerList is the usage text's list of schedulers: every scheduler
+// ulvs has. ipvsadm 1.31 prints its Makefile's SCHEDULERS,
+// rr|wrr|lc|wlc|lblc|lblcr|dh|sh|sed|nq|fo|ovf|mh; ulvs addition: twos (the
+// kernel's ip_vs_twos.c, Linux 6.2, newer than ipvsadm 1.31) ends the list.
+func schedulerList() string { return strings.Join(config.Schedulers(), "|") }
 
 // versionLine is ipvsadm's version(); ulvs addition: it names ulvsadm and
 // says what it is compatible with instead of how it was compiled.
 func versionLine(name string) string {
 	return fmt.Sprintf("%s %s (ulvs, ipvsadm-compatible, IPVS v%s)\n", name, ipvsadmVersion, ctl.IPVSVersion)
 }
+
+// ulvs addition: -R parses all of stdin before applying any of it, and
+// names every bad line (ipvsadm prints the bare parse message of the first
+// bad line, after applying the lines before it).
+const (
+	msgRestoreLine    = "%s -R: line %d: %q: %s\n"                 // program, line number, the line, the parse error
+	msgRestoreNothing = "%s -R: %d bad line(s), nothing applied\n" // program, how many
+)
+
+// msgOutputFailed is a ulvs addition: writing stdout failed (a full disk
+// under `ulvsadm -S > rules`); the exit status is then 1.
+const msgOutputFailed = "%s: writing standard output: %v\n" // program, error
 
 // tryHelpLine is tryhelp_exit's message.
 func tryHelpLine(prog string) string {
@@ -88,7 +102,7 @@ func usage(prog string) string {
 		"\n")
 	fmt.Fprintf(&b, "Options:\n"+
 		"  --ipv6         -6                   fwmark entry uses IPv6\n"+
-		"  --scheduler    -s scheduler         one of "+schedulerList+",\n"+
+		"  --scheduler    -s scheduler         one of "+schedulerList()+",\n"+
 		"                                      the default scheduler is %s.\n"+
 		"  --pe            engine              alternate persistence engine may be "+peList+",\n"+
 		"                                      not set by default.\n"+

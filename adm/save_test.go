@@ -1,10 +1,12 @@
 package adm
 
 import (
+	"bytes"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -125,6 +127,74 @@ func TestExtractExtensions(t *testing.T) {
 		rest, ext := extractExtensions(tt.args)
 		if !cmp.Equal(rest, tt.rest) || ext != tt.ext {
 			t.Errorf("extractExtensions(%q) = %q, %+v; want %q, %+v", tt.args, rest, ext, tt.rest, tt.ext)
+		}
+	}
+}
+
+// TestRestoreBadLineAppliesNothing: ulvsadm -R reads all of its input
+// before it applies any of it; a bad line anywhere leaves the daemon's
+// rules as they were (ipvsadm would have applied the lines before it).
+func TestRestoreBadLineAppliesNothing(t *testing.T) {
+	d := &fakeDirector{dest: map[netip.Addr]ctl.DestStatus{}}
+	sock := startDaemon(t, d)
+	setup(t, sock, lab)
+	before := runAdm(sock, "", "-S", "-n").stdout
+	in := "-C\n-A -t 10.77.0.1:80 -s rr\n-a -t 10.77.0.1:80 -r 10.77.0.2 -g\n-a -t 10.77.0.1:80 -r 10.77.0.3 -x 5 -y 9\n"
+	r := runAdm(sock, in, "-R")
+	if r.status == 0 || !strings.Contains(r.stderr, "line 4:") {
+		t.Fatalf("-R with a bad line 4: status %d, stderr %q", r.status, r.stderr)
+	}
+	if after := runAdm(sock, "", "-S", "-n").stdout; after != before {
+		t.Errorf("a refused -R changed the rules:\n--- before ---\n%s--- after ---\n%s", before, after)
+	}
+}
+
+// failingWriter accepts room bytes, then fails every write with ENOSPC.
+type failingWriter struct {
+	room int
+	got  []byte
+}
+
+func (w *failingWriter) Write(b []byte) (int, error) {
+	if len(b) > w.room {
+		n := w.room
+		w.got = append(w.got, b[:n]...)
+		w.room = 0
+		return n, syscall.ENOSPC
+	}
+	w.room -= len(b)
+	w.got = append(w.got, b...)
+	return len(b), nil
+}
+
+// TestSaveToFullDisk: ulvsadm -S whose standard output fills the disk
+// says so and exits 1 (ipvsadm ignores the error and exits 0 with a
+// truncated file). Writing through the shell's redirection cannot be
+// atomic; docs/ulvsadm.md says to write a new file and rename it, or use
+// --save-config.
+func TestSaveToFullDisk(t *testing.T) {
+	d := &fakeDirector{dest: map[netip.Addr]ctl.DestStatus{}}
+	sock := startDaemon(t, d)
+	setup(t, sock, lab)
+	var errb bytes.Buffer
+	w := &failingWriter{room: 100}
+	p := &Program{Name: "ulvsadm", Stdout: w, Stderr: &errb,
+		Getenv: func(k string) string { return map[string]string{ctl.EnvSocket: sock}[k] }}
+	if st := p.Run([]string{"-S", "-n"}); st != 1 {
+		t.Errorf("-S onto a full disk: exit %d, want 1", st)
+	}
+	if want := "ulvsadm: writing standard output: no space left on device\n"; errb.String() != want {
+		t.Errorf("stderr %q, want %q", errb.String(), want)
+	}
+}
+
+// setup runs each of lines as one ulvsadm command against sock, failing
+// the test on the first that does not succeed.
+func setup(t *testing.T, sock string, lines []string) {
+	t.Helper()
+	for _, s := range lines {
+		if r := runAdm(sock, "", strings.Fields(s)...); r.status != 0 {
+			t.Fatalf("setup %q: status %d, %q", s, r.status, r.stderr)
 		}
 	}
 }

@@ -179,6 +179,10 @@ var (
 // ip_vs_<name>.c modules.
 var schedulers = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"}
 
+// Schedulers returns the scheduler names ulvs knows, in the kernel's
+// order (ipvsadm's SCHEDULERS list, then twos); the caller owns the slice.
+func Schedulers() []string { return slices.Clone(schedulers) }
+
 // KnownScheduler reports whether name is a scheduler ulvs provides.
 func KnownScheduler(name string) bool { return slices.Contains(schedulers, name) }
 
@@ -280,7 +284,7 @@ func (c *Command) Validate() error {
 		if !d.Addr.IsValid() {
 			return fmt.Errorf("config: %v: dest has no address", c.Op)
 		}
-		if d.Weight < 0 || d.Weight > 65535 {
+		if d.Weight < 0 { // the kernel's only check; any int32 >= 0 is a weight
 			return fmt.Errorf("config: %v: weight %d out of range", c.Op, d.Weight)
 		}
 		if d.UThreshold > maxInt32 || d.LThreshold > maxInt32 {

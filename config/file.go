@@ -75,7 +75,7 @@ type File struct {
 
 // Error is a problem in a configuration file. Error() is one line:
 //
-//	ulvs.toml:14: virtual_server[0].real_server[1].weight: must be between 0 and 65535 (got -3)
+//	ulvs.toml:14: virtual_server[0].real_server[1].weight: must be between 0 and 2147483647 (got -3)
 type Error struct {
 	File string // file name as given to Load or Parse
 	// Line is 1-based; 0 when the problem has no line of its own, like a

@@ -10,6 +10,16 @@
 // any number of requests. Requests are bounded (MaxRequestSize); a bad one
 // gets an error response and the connection is closed.
 //
+// # Under stress
+//
+// Each connection is served by its own goroutine, so a slow client delays
+// no one else; a request must arrive whole within IdleTimeout of the
+// server starting to wait for it, or the connection is closed. When accept
+// fails because descriptors, buffers or memory ran out (EMFILE, ENFILE,
+// ENOBUFS, ENOMEM), Serve logs it and retries with a back-off from 5 ms
+// up to 1 s instead of giving up; connections already open are served
+// throughout.
+//
 // # Security
 //
 // Listen creates the socket mode 0600 in a 0755 directory, and Serve checks

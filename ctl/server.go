@@ -13,13 +13,26 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/ulvs/ulvs/config"
 )
 
-// IdleTimeout is how long the server waits for a client's next request.
+// IdleTimeout is how long the server waits for a client's next request,
+// from the moment it starts waiting to the request's final '\n': a client
+// that sends half a line and stalls is cut off after it, however slowly it
+// trickles bytes.
 const IdleTimeout = 30 * time.Second
+
+// Accept back-off: after an accept error that says the process or the
+// system is out of something (file descriptors, buffers, memory), Serve
+// waits acceptBackoffMin, doubling up to acceptBackoffMax while the errors
+// go on, and keeps serving the connections it has.
+const (
+	acceptBackoffMin = 5 * time.Millisecond
+	acceptBackoffMax = time.Second
+)
 
 // Listen creates the control socket at path: the parent directory is made
 // (0755) if missing, a stale socket left by a dead daemon is removed, and
@@ -61,10 +74,14 @@ type Server struct {
 	// Authorize decides whether a peer with uid may use the socket; nil
 	// allows only root.
 	Authorize func(uid uint32) error
+	// IdleTimeout overrides the package's IdleTimeout when not zero.
+	IdleTimeout time.Duration
 }
 
 // Serve serves d on ln until ctx is done, then closes ln and every
-// connection and returns nil. It returns an accept error otherwise.
+// connection and returns nil. An accept error that a wait can cure
+// (EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED, a timeout) is logged and
+// retried with a growing back-off; any other ends Serve with that error.
 func Serve(ctx context.Context, ln net.Listener, d Director, log *slog.Logger) error {
 	s := &Server{Director: d, Log: log}
 	return s.Serve(ctx, ln)
@@ -91,18 +108,28 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	})
 	defer stop()
 	defer wg.Wait()
+	var backoff time.Duration
 	for {
 		c, err := ln.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if !retryableAccept(err) {
+				return fmt.Errorf("ctl: accept: %w", err)
 			}
-			return fmt.Errorf("ctl: accept: %w", err)
+			backoff = min(max(2*backoff, acceptBackoffMin), acceptBackoffMax)
+			log.Warn("ctl: accept failed, retrying", "err", err, "in", backoff)
+			t := time.NewTimer(backoff)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case <-t.C:
+			}
+			continue
 		}
+		backoff = 0
 		mu.Lock()
 		if ctx.Err() != nil {
 			mu.Unlock()
@@ -121,6 +148,21 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			c.Close()
 		}()
 	}
+}
+
+// retryableAccept reports whether an accept error is one that waiting can
+// cure: the process or the system out of file descriptors (EMFILE,
+// ENFILE), buffers or memory (ENOBUFS, ENOMEM), a connection that went
+// away before it was accepted (ECONNABORTED), or a timeout. net/http's
+// server retries the same way.
+func retryableAccept(err error) bool {
+	for _, errno := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 func (s *Server) authorize(c net.Conn) error {
@@ -147,17 +189,21 @@ func (s *Server) handle(c net.Conn, log *slog.Logger) {
 	if authErr != nil {
 		log.Warn("ctl: refused peer", "err", authErr)
 	}
+	idle := s.IdleTimeout
+	if idle == 0 {
+		idle = IdleTimeout
+	}
 	r := bufio.NewReaderSize(c, 64<<10)
 	enc := json.NewEncoder(c)
 	for {
-		c.SetReadDeadline(time.Now().Add(IdleTimeout))
+		c.SetReadDeadline(time.Now().Add(idle))
 		line, err := readLine(r, MaxRequestSize)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				var ne net.Error
 				if !(errors.As(err, &ne) && ne.Timeout()) {
 					log.Warn("ctl: bad request", "err", err)
-					c.SetWriteDeadline(time.Now().Add(IdleTimeout))
+					c.SetWriteDeadline(time.Now().Add(idle))
 					enc.Encode(errorResponse(fmt.Errorf("%w: %v", errBadRequest, err)))
 				}
 			}
@@ -172,7 +218,7 @@ func (s *Server) handle(c net.Conn, log *slog.Logger) {
 		} else {
 			resp = s.do(line, log)
 		}
-		c.SetWriteDeadline(time.Now().Add(IdleTimeout))
+		c.SetWriteDeadline(time.Now().Add(idle))
 		if err := enc.Encode(resp); err != nil || authErr != nil {
 			return
 		}

@@ -2,10 +2,12 @@ package director
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/conntrack"
+	"github.com/ulvs/ulvs/sched"
 	"github.com/ulvs/ulvs/vs"
 )
 
@@ -149,5 +151,14 @@ func TestCompileMarksAndKnobs(t *testing.T) {
 	}
 	if err := d.SetConfig(config.Rules{}, nil, config.Knobs{Overhead: "bogus"}); err == nil {
 		t.Errorf("bad overhead accepted")
+	}
+}
+
+// TestSchedulerNamesAgree: the names the rules accept (config, and the
+// list ulvsadm -h prints) are the schedulers package sched builds, in the
+// same order.
+func TestSchedulerNamesAgree(t *testing.T) {
+	if got, want := config.Schedulers(), sched.Names(); !slices.Equal(got, want) {
+		t.Errorf("config.Schedulers() = %v, sched.Names() = %v", got, want)
 	}
 }

@@ -189,7 +189,37 @@ func TestFragmentNoRoom(t *testing.T) {
 	}
 }
 
-// FuzzFragmentIPv4: the fragments of any packet reassemble to it.
+// wellFormedOptions returns a copy of b made into IPv4 options the decoder
+// accepts (RFC 791 section 3.1): the type bytes stay, and every length byte
+// of a multi-byte option is clamped to at least 2 and to what is left of b,
+// so the fuzzer explores option types, copied flags and lengths instead of
+// spending its inputs on headers that Decode rightly refuses (DecodeBadOptions)
+// and the engine never hands to FragmentIPv4.
+func wellFormedOptions(b []byte) []byte {
+	o := append([]byte(nil), b...)
+	for i := 0; i < len(o); {
+		switch o[i] {
+		case 0:
+			return o
+		case 1:
+			i++
+			continue
+		}
+		if i+1 == len(o) {
+			o[i] = 1 // no room for a length byte: a no-operation instead
+			break
+		}
+		l := max(int(o[i+1]), 2)
+		l = min(l, len(o)-i)
+		o[i+1] = byte(l)
+		i += l
+	}
+	return o
+}
+
+// FuzzFragmentIPv4: the fragments of any packet reassemble to it. The
+// option bytes are made well formed first (wellFormedOptions); malformed
+// options are Decode's to refuse (DecodeBadOptions, pkt/decode_test.go).
 func FuzzFragmentIPv4(f *testing.F) {
 	f.Add(3000, 1500, []byte{1, 1, 1, 0}, uint16(1))
 	f.Add(100, 68, []byte{}, uint16(0))
@@ -198,6 +228,7 @@ func FuzzFragmentIPv4(f *testing.F) {
 		if size < 0 || size > 16000 || len(opts) > 40 || mtu < 0 || mtu > 9000 {
 			return
 		}
+		opts = wellFormedOptions(opts)
 		fr := pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client, Dst: vip, Proto: pkt.ProtoUDP, SrcPort: 1, DstPort: 2, ID: id, IPOptions: opts, Payload: make([]byte, size)}
 		for i := range fr.Payload {
 			fr.Payload[i] = byte(i * 7)

@@ -157,6 +157,20 @@ func TestDecode(t *testing.T) {
 			},
 		},
 		{
+			// A timestamp option whose length (7) runs past the 6 bytes
+			// left in the header (FuzzFragmentIPv4 used to build these).
+			name: "IPv4 option past the header", want: pkt.DecodeBadOptions,
+			frame: with(tcpFrame(), func(f *pkttest.Frame) { f.IPOptions = []byte{1, 1, 0x44, 7, 5, 0, 0, 0} }),
+		},
+		{
+			name: "IPv4 option length below 2", want: pkt.DecodeBadOptions,
+			frame: with(tcpFrame(), func(f *pkttest.Frame) { f.IPOptions = []byte{0x94, 1, 0, 0} }),
+		},
+		{
+			name: "IPv4 option without its length byte", want: pkt.DecodeBadOptions,
+			frame: with(tcpFrame(), func(f *pkttest.Frame) { f.IPOptions = []byte{1, 1, 1, 0x83} }),
+		},
+		{
 			name: "802.1Q", want: pkt.DecodeOK,
 			frame: with(tcpFrame(), func(f *pkttest.Frame) { f.VLAN = 100 }),
 			parsed: func() *pkt.Parsed {

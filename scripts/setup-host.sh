@@ -21,6 +21,30 @@ installed() {
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
 }
 
+# step WHAT CMD...: runs CMD with its output (apt's and the packages'
+# maintainer scripts' noise, systemd's "Created symlink") appended to the
+# log, and prints one line for it. On failure it prints the log's path and
+# its last lines, and exits.
+log=
+step() {
+	local what=$1
+	shift
+	if [ -z "$log" ]; then
+		log=${ULVS_SETUP_LOG:-$(mktemp /tmp/ulvs-setup-host.XXXXXX.log)}
+	fi
+	printf 'setup-host: %s ... ' "$what"
+	local rc=0
+	"$@" >>"$log" 2>&1 || rc=$?
+	if [ "$rc" -eq 0 ]; then
+		echo ok
+		return
+	fi
+	echo "failed (exit $rc)"
+	echo "setup-host: the whole output is in $log; its end:" >&2
+	tail -n 15 "$log" | sed 's/^/  /' >&2
+	exit 1
+}
+
 missing=()
 for p in "${packages[@]}"; do
 	installed "$p" || missing+=("$p")
@@ -70,10 +94,9 @@ if [ ${#new_services[@]} -gt 0 ] && [ ! -e "$policy" ]; then
 	own_policy=true
 fi
 
-echo "setup-host: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+step "apt-get update" "${sudo[@]}" apt-get update -qq
+step "installing ${missing[*]}" "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 
 for svc in "${new_services[@]}"; do
 	# Undo what the package's postinst enabled for the next boot.

@@ -304,7 +304,11 @@ func (p *parser) option(tag int, arg *string, pp *popt, schedFlags *string) *Par
 		if e = p.setOption(optWeight); e != nil {
 			return e
 		}
-		n, ok := stringToNumber(*arg, 0, 65535)
+		// ipvsadm 1.31 stops at 65535; the kernel refuses only a weight
+		// below 0 (ip_vs_add_dest, ip_vs_edit_dest), and ipvsadm raised
+		// its bound to INT_MAX to match ("ipvsadm: increase maximum weight
+		// value", 2025, Debian bug 814348). ulvs takes the kernel's range.
+		n, ok := stringToNumber(*arg, 0, math.MaxInt32)
 		if !ok {
 			return failf("illegal weight specified")
 		}

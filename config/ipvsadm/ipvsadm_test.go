@@ -1,6 +1,7 @@
 package ipvsadm
 
 import (
+	"errors"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -136,7 +137,8 @@ func TestParseArgsErrors(t *testing.T) {
 		{args: "-A -t 10.0.0.1:80 -w 1", msg: "Illegal 'weight' option with the 'add-service' command", status: 2},
 		{args: "-A -s rr", msg: "You need to supply the 'service-address' option for the 'add-service' command", status: 2},
 		{args: "-a -t 10.0.0.1:80", msg: "You need to supply the 'real-server' option for the 'add-server' command", status: 2},
-		{args: "-a -t 10.0.0.1:80 -r 10.0.0.2 -w 65536", msg: "illegal weight specified", status: 2},
+		{args: "-a -t 10.0.0.1:80 -r 10.0.0.2 -w 2147483648", msg: "illegal weight specified", status: 2},
+		{args: "-a -t 10.0.0.1:80 -r 10.0.0.2 -w -1", msg: "illegal weight specified", status: 2},
 		{args: "-a -t 10.0.0.1:80 -r 10.0.0.2 -w -1", msg: "illegal weight specified", status: 2},
 		{args: "-a -t 10.0.0.1:80 -r 10.0.0.2 -x abc", msg: "illegal u_threshold specified", status: 2},
 		{args: "-a -t 10.0.0.1:80 -r 10.0.0.2 -y 2147483648", msg: "illegal l_threshold specified", status: 2},
@@ -357,4 +359,43 @@ func FuzzParseRestore(f *testing.F) {
 			r.Apply(c)
 		}
 	})
+}
+
+// TestParseRestoreReadsAll: a bad line does not stop the parse: every bad
+// line is named with its number and text, and no command is returned.
+func TestParseRestoreReadsAll(t *testing.T) {
+	in := "-A -t 10.0.0.1:80 -s rr\r\n-a -t 10.0.0.1:80 -r 10.0.0.2 -w bad\n\n# comment\n-R\n-a -t 10.0.0.1:80 -r 10.0.0.3 -g\n"
+	cmds, err := ParseRestore(strings.NewReader(in), nil)
+	if cmds != nil {
+		t.Errorf("got %d commands with an error, want none", len(cmds))
+	}
+	var bad RestoreErrors
+	if !errors.As(err, &bad) {
+		t.Fatalf("error %v (%T) is not RestoreErrors", err, err)
+	}
+	type line struct {
+		Line    int
+		Text    string
+		TryHelp bool
+	}
+	var got []line
+	for _, e := range bad {
+		got = append(got, line{e.Line, e.Text, e.Err.TryHelp})
+	}
+	want := []line{{2, "-a -t 10.0.0.1:80 -r 10.0.0.2 -w bad", false}, {5, "-R", true}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("bad lines (-want +got):\n%s", diff)
+	}
+	var one *RestoreError
+	if !errors.As(err, &one) || one.Line != 2 {
+		t.Errorf("errors.As(*RestoreError) = %v", one)
+	}
+	if want := `line 2: "-a -t 10.0.0.1:80 -r 10.0.0.2 -w bad": illegal weight specified`; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("Error() = %q, want it to start %q", err.Error(), want)
+	}
+
+	lines, err := ParseRestoreLines(strings.NewReader("\n-A -t 10.0.0.1:80 -s rr\r\n"), nil)
+	if err != nil || len(lines) != 1 || lines[0].Line != 2 || lines[0].Text != "-A -t 10.0.0.1:80 -s rr" {
+		t.Errorf("ParseRestoreLines = %+v, %v", lines, err)
+	}
 }

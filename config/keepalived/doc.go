@@ -166,7 +166,7 @@
 //     port 0).
 //   - A block opened after an unknown keyword is skipped (keepalived reads
 //     its contents as keywords of the enclosing block).
-//   - Weights and thresholds keep ipvsadm's bounds (weight 0..65535,
+//   - Weights and thresholds keep ipvsadm 1.31's bounds (weight 0..65535,
 //     thresholds up to 2^31-1); an unterminated quote, a missing '}' and an
 //     extra '}' are errors.
 //   - Health holds one entry per expanded service: the services of a

@@ -16,7 +16,7 @@ import (
 const (
 	defaultVSWeight       = 1
 	defaultPersistTimeout = config.DefaultPersistentTimeout // IPVS_SVC_PERSISTENT_TIMEOUT, 6*60
-	maxWeight             = 65535                           // ipvsadm's -w bound, which Rules keep
+	maxWeight             = 65535                           // ipvsadm 1.31's -w bound (ulvsadm -w and ulvs.toml take the kernel's INT_MAX)
 	maxThreshold          = math.MaxInt32                   // Rules keep ipvsadm's INT_MAX bound
 	maxConnectTimeoutUS   = math.MaxUint32                  // connect_timeout: UINT_MAX microseconds
 	// maxServices bounds the services virtual_server_group ranges expand

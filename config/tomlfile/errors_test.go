@@ -99,7 +99,17 @@ wieght = 2
 		{
 			name: "no director table",
 			in:   "[[virtual_server]]\naddress = \"10.0.0.1:80\"\n",
-			want: `ulvs.toml: director.interfaces: required: the interfaces the director listens on`,
+			want: `ulvs.toml:1: director.interfaces: required: the interfaces the director listens on; the file has no [director] table (add one: [director] and interfaces = ["eth0"])`,
+		},
+		{
+			name: "empty file",
+			in:   "",
+			want: `ulvs.toml:1: director.interfaces: required: the interfaces the director listens on; the file has no [director] table (add one: [director] and interfaces = ["eth0"])`,
+		},
+		{
+			name: "director from a dotted key only",
+			in:   "# comment\n\ndirector.workers = 2\n",
+			want: `ulvs.toml:3: director.interfaces: required: the interfaces the director listens on`,
 		},
 		{
 			name: "director without interfaces",
@@ -350,12 +360,12 @@ scheduler = "rr"
   address = "10.77.0.12:80"
   weight = -3
 `,
-			want: `ulvs.toml:14: virtual_server[0].real_server[1].weight: must be between 0 and 65535 (got -3)`,
+			want: `ulvs.toml:14: virtual_server[0].real_server[1].weight: must be between 0 and 2147483647 (got -3)`,
 		},
 		{
-			name: "weight above ipvsadm's 65535",
-			in:   fileHead + "[[virtual_server]]\naddress = \"10.0.0.1:80\"\n[[virtual_server.real_server]]\naddress = \"10.1.0.1\"\nweight = 65536\n",
-			want: `ulvs.toml:7: virtual_server[0].real_server[0].weight: must be between 0 and 65535 (got 65536)`,
+			name: "weight above the kernel's INT_MAX",
+			in:   fileHead + "[[virtual_server]]\naddress = \"10.0.0.1:80\"\n[[virtual_server.real_server]]\naddress = \"10.1.0.1\"\nweight = 2147483648\n",
+			want: `ulvs.toml:7: virtual_server[0].real_server[0].weight: must be between 0 and 2147483647 (got 2147483648)`,
 		},
 		{
 			name: "weight a float",
@@ -430,7 +440,7 @@ scheduler = "rr"
 		{
 			name: "real servers in inline array",
 			in:   fileHead + "[[virtual_server]]\naddress = \"10.0.0.1:80\"\nreal_server = [\n  { address = \"10.1.0.1\" },\n  { address = \"10.1.0.2\", weight = -1 },\n]\n",
-			want: `ulvs.toml:7: virtual_server[0].real_server[1].weight: must be between 0 and 65535 (got -1)`,
+			want: `ulvs.toml:7: virtual_server[0].real_server[1].weight: must be between 0 and 2147483647 (got -1)`,
 		},
 
 		// [[fwmark]] and [[fwmark.match]]
@@ -815,7 +825,7 @@ scheduler = "wrr"
 		{
 			name: "empty file",
 			in:   "",
-			want: `ulvs.toml: director.interfaces: required: the interfaces the director listens on`,
+			want: `ulvs.toml:1: director.interfaces: required: the interfaces the director listens on; the file has no [director] table (add one: [director] and interfaces = ["eth0"])`,
 		},
 
 		// Several problems: the first in the file is reported.

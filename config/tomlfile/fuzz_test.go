@@ -104,7 +104,7 @@ func checkFile(f *config.File) error {
 				return fmt.Errorf("service %d dest %d: address %v", i, j, ap)
 			}
 			dests[ap] = true
-			if d.Weight < 0 || d.Weight > 65535 || d.LThreshold > d.UThreshold || d.UThreshold > 1<<31-1 {
+			if d.Weight < 0 || d.LThreshold > d.UThreshold || d.UThreshold > 1<<31-1 {
 				return fmt.Errorf("service %d dest %d: weight %d thresholds %d/%d", i, j, d.Weight, d.LThreshold, d.UThreshold)
 			}
 			switch d.Method {

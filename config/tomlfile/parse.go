@@ -22,11 +22,11 @@ import (
 )
 
 // Limits of the file format. The timeout and threshold bounds are
-// ipvsadm's (MAX_TIMEOUT, and INT_MAX for -x/-y); the weight bound is what
-// ipvsadm's -w accepts.
+// ipvsadm's (MAX_TIMEOUT, and INT_MAX for -x/-y); the weight bound is the
+// kernel's and ulvsadm -w's (INT_MAX; ipvsadm 1.31 stopped at 65535).
 const (
 	fileMaxTimeout       = 86400 * 31 // ipvsadm MAX_TIMEOUT: 31 days
-	fileMaxWeight        = 65535
+	fileMaxWeight        = math.MaxInt32
 	fileMaxThreshold     = math.MaxInt32
 	fileMaxWorkers       = 4096
 	fileMaxConnTableSize = 1 << 26
@@ -148,7 +148,10 @@ func (p *fileParser) file(doc map[string]any) *config.File {
 	if m, ok := top.table("director"); ok {
 		p.director(f, m)
 	} else if _, set := doc["director"]; !set {
-		p.errorf("director.interfaces", "required: the interfaces the director listens on")
+		// Nothing in the file to point at: line 1, the top of the file,
+		// where the table belongs.
+		p.errs = append(p.errs, &config.Error{File: p.path, Line: 1, Field: "director.interfaces",
+			Msg: `required: the interfaces the director listens on; the file has no [director] table (add one: [director] and interfaces = ["eth0"])`})
 	}
 	if m, ok := top.table("timeouts"); ok {
 		t := p.table("timeouts", m, "tcp", "tcpfin", "udp")

@@ -452,13 +452,38 @@ func tomlString(s string) string {
 // WriteFileAtomic writes data to path so that readers see either the old
 // file or the new one, never a part: it writes a temporary file in the
 // same directory, syncs it, renames it over path and syncs the directory.
-// A new file gets mode perm; an existing one keeps its mode.
+// When any step fails (a full disk: ENOSPC from write, fsync or close) the
+// temporary file is removed and path keeps its old content. A new file
+// gets mode perm; an existing one keeps its mode. When path is a symbolic
+// link, the file it points to is replaced and the link stays.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	if fi, err := os.Stat(path); err == nil {
+	return writeFileAtomic(path, data, perm, func(dir, pattern string) (tempFile, error) {
+		return os.CreateTemp(dir, pattern)
+	})
+}
+
+// tempFile is what writeFileAtomic needs of an *os.File: the seam where
+// tests make a disk fill up midway.
+type tempFile interface {
+	Name() string
+	Write(b []byte) (int, error)
+	Chmod(mode os.FileMode) error
+	Sync() error
+	Close() error
+}
+
+func writeFileAtomic(path string, data []byte, perm os.FileMode, createTemp func(dir, pattern string) (tempFile, error)) error {
+	target := path
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		if target, err = filepath.EvalSymlinks(path); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	if fi, err := os.Stat(target); err == nil {
 		perm = fi.Mode().Perm()
 	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	dir := filepath.Dir(target)
+	tmp, err := createTemp(dir, "."+filepath.Base(target)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -481,7 +506,7 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 		os.Remove(name)
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := os.Rename(name, path); err != nil {
+	if err := os.Rename(name, target); err != nil {
 		os.Remove(name)
 		return fmt.Errorf("write %s: %w", path, err)
 	}
