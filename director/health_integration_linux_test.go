@@ -134,6 +134,9 @@ virtual_server 10.77.0.100 8081 {
     lb_algo rr
     lb_kind DR
     protocol TCP
+    quorum 2
+    quorum_up "/bin/sh -c 'echo quorum up >> %[1]s'"
+    quorum_down "/bin/sh -c 'echo quorum down >> %[1]s'"
 
     real_server 10.77.0.11 8081 {
         weight 1
@@ -221,6 +224,13 @@ func TestIntegrationHealthChecks(t *testing.T) {
 		`!-> 10\.77\.0\.12:8082 `)
 	e.waitReady(2)
 	e.waitChecksRun(t, 10*time.Second)
+	// VS 8081 starts with both servers (quorum 2 gained), then loses rs2
+	// to its status check: quorum lost, without a sorry server the table
+	// keeps rs1, and quorum_down runs.
+	e.wantLog(t, "Gained quorum 2+0=2 <= 2 for VS [10.77.0.100]:tcp:8081",
+		"Lost quorum 2-0=2 > 1 for VS [10.77.0.100]:tcp:8081")
+	waitFile(t, notify, "quorum up")
+	waitFile(t, notify, "quorum down")
 
 	t.Run("stopped web server leaves within the bound, client loop fails only meanwhile", func(t *testing.T) {
 		loop := e.clientLoop(20)
