@@ -313,7 +313,7 @@ func ipvsadmUnit(ulvsadm, rules string) string {
 # virtual services in ` + rules + ` or in ulvs.toml, not in both.
 [Unit]
 Description=ipvsadm rules in ulvsd (restore at start, save at stop)
-Documentation=man:ipvsadm(8) man:ipvsadm-save(8) man:ipvsadm-restore(8)
+Documentation=https://github.com/ulvs/ulvs/blob/main/docs/ulvsadm.md
 BindsTo=ulvsd.service
 After=ulvsd.service
 
