@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/ulvs/ulvs/config"
@@ -27,6 +28,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if len(os.Args) > 0 && os.Args[0] != "" {
 		name = os.Args[0]
 	}
+	name, args = ForName(name, args)
 	p := &Program{
 		Name:     name,
 		Stdin:    os.Stdin,
@@ -37,6 +39,23 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		Names:    &SystemNames{},
 	}
 	return p.Run(args)
+}
+
+// ForName maps the name the program was run as (argv[0], a path or a bare
+// name) and its arguments to the name shown in messages and the arguments
+// ulvsadm runs. Installed under ipvsadm's names (ulvs install --names), it
+// behaves as ipvsadm 1.31's tools do: ipvsadm-save is "ipvsadm -S" with
+// the given arguments (such as -n), ipvsadm-restore is "ipvsadm -R"
+// reading stdin. Messages then say "ipvsadm", as the scripts run ipvsadm.
+// Any other name (ulvsadm, ipvsadm, ulvs) runs args unchanged.
+func ForName(argv0 string, args []string) (name string, runArgs []string) {
+	switch filepath.Base(argv0) {
+	case "ipvsadm-save":
+		return "ipvsadm", append([]string{"-S"}, args...)
+	case "ipvsadm-restore":
+		return "ipvsadm", append([]string{"-R"}, args...)
+	}
+	return argv0, args
 }
 
 // Program is one ulvsadm invocation's environment. Fields left nil mean: no

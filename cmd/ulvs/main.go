@@ -28,6 +28,8 @@ Commands:
            ulvs convert FILE [-o OUT] [-i IFACE]
   sched    print the picks a scheduler makes: ulvs sched -s wrr -r A:4 -r B:3
   realserver  prepare this host as a DR/TUN real server: up, down, status
+  install  install ulvsd, ulvsadm and ulvs; --names adds ipvsadm, ipvsadm-save,
+           ipvsadm-restore; --systemd and --sysv the units (ulvs install -h)
   ulvsd    run the director daemon (the same as the ulvsd binary)
   ulvsadm  run the ipvsadm-compatible admin tool (the same as ulvsadm)
   help     this text; "ulvs help lab" for the lab
@@ -61,6 +63,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return schedMain(args[1:], stdout, stderr)
 	case "realserver":
 		return realserverMain(args[1:], stdout, stderr)
+	case "install":
+		return installMain(args[1:], stdout, stderr)
 	case "ulvsd":
 		return director.Main(args[1:])
 	case "ulvsadm":
