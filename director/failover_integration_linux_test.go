@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -52,6 +53,43 @@ virtual_server 10.77.0.100 80 {
 }
 `
 
+// natPairConf is pairConf for the NAT lab: the real servers route through
+// a gateway address (10.77.1.254) that floats with the instance, as
+// keepalived NAT pairs put it in virtual_ipaddress_excluded.
+const natPairConf = `global_defs {
+   router_id %[1]s
+   lvs_sync_daemon d-eth0 VI_1 id 7
+}
+vrrp_instance VI_1 {
+    state %[2]s
+    interface d-eth0
+    virtual_router_id 51
+    priority %[3]d
+    advert_int 1
+    authentication {
+        auth_type PASS
+        auth_pass 1111
+    }
+    virtual_ipaddress {
+        10.77.0.100
+    }
+    virtual_ipaddress_excluded {
+        10.77.1.254/24 dev d-eth1
+    }
+}
+virtual_server 10.77.0.100 80 {
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 10.77.1.11 80 {
+        weight 1
+    }
+    real_server 10.77.1.12 80 {
+        weight 1
+    }
+}
+`
+
 // TestIntegrationFailoverSync: two ulvs directors with VRRP and connection
 // sync. The master is killed (SIGKILL) under a slow download and a
 // keep-alive client that sends without pause: the backup takes the VIP,
@@ -59,12 +97,31 @@ virtual_server 10.77.0.100 80 {
 // and its requests fail only after the kill. Then the old master returns
 // and takes the VIP back, and the same connection carries on through it.
 func TestIntegrationFailoverSync(t *testing.T) {
-	e := newEnvOpts(t, lab.Config{RealServers: 2, Backup: true}, fmt.Sprintf(pairConf, "LVS_A", "MASTER", 100),
-		envOpts{file: "keepalived.conf"})
-	b := &env{t: t, lab: e.lab, dir: t.TempDir(), ns: e.lab.Backup, log: &bytes.Buffer{}}
+	for _, mode := range []string{lab.ModeDR, lab.ModeNAT} {
+		t.Run(mode, func(t *testing.T) { testFailoverSync(t, mode) })
+	}
+}
+
+func testFailoverSync(t *testing.T, mode string) {
+	conf, o := pairConf, envOpts{file: "keepalived.conf"}
+	if mode == lab.ModeNAT {
+		conf, o.args = natPairConf, []string{"-i", "d-eth0,d-eth1"}
+	}
+	e := newEnvOpts(t, lab.Config{RealServers: 2, Backup: true, Mode: mode}, fmt.Sprintf(conf, "LVS_A", "MASTER", 100), o)
+	if mode == lab.ModeNAT {
+		// The real servers' gateway floats with the instance.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for _, rs := range e.lab.RS {
+			if out, err := exec.CommandContext(ctx, "ip", "-n", rs.Name, "route", "replace", "default", "via", "10.77.1.254").CombinedOutput(); err != nil {
+				t.Fatalf("route via the floating gateway: %v\n%s", err, out)
+			}
+		}
+	}
+	b := &env{t: t, lab: e.lab, dir: t.TempDir(), ns: e.lab.Backup, log: &bytes.Buffer{}, args: o.args}
 	b.cfg = filepath.Join(b.dir, "keepalived.conf")
 	b.sock = filepath.Join(b.dir, "ulvsd.sock")
-	b.writeConfig(fmt.Sprintf(pairConf, "LVS_B", "BACKUP", 99))
+	b.writeConfig(fmt.Sprintf(conf, "LVS_B", "BACKUP", 99))
 	b.start()
 	t.Cleanup(b.stop)
 	e.waitHA(t, "MASTER", 10*time.Second)
@@ -164,7 +221,7 @@ func TestIntegrationFailoverSync(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	stop()
 	<-done
-	t.Logf("takeover: backup MASTER %.2f s after the master was killed (3 x advert_int + skew = 3.61 s); keep-alive client: %d answered, %d failed by then; after the fail back: %d answered, %d failed; %d connections opened in all",
+	t.Logf("%s: takeover: backup MASTER %.2f s after the master was killed (3 x advert_int + skew = 3.61 s); keep-alive client: %d answered, %d failed by then; after the fail back: %d answered, %d failed; %d connections opened in all", mode,
 		tookOver.Sub(killed).Seconds(), okAtTakeover, failedAtTakeover, ok.Load()-okAtTakeover, failed.Load()-failedAtTakeover, newConns.Load())
 	if ok.Load() == okAtTakeover {
 		t.Errorf("no keep-alive request answered after the fail back")
