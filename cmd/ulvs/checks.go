@@ -1,12 +1,8 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -24,48 +20,17 @@ consecutive failures and last transition.
 `
 
 func checksMain(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("ulvs checks", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, checksUsage) }
-	socket := fs.String("socket", "", "control socket (default $ULVS_SOCKET or "+ctl.DefaultSocket+")")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprint(stderr, checksUsage)
-		return 2
-	}
-	path := ctl.SocketPath(*socket, os.Getenv)
-	c, err := ctl.Dial(path)
-	if err != nil {
-		fmt.Fprintf(stderr, "ulvs checks: %v (is ulvsd running with --socket %s?)\n", err, path)
-		return 1
-	}
-	defer c.Close()
-	snap, err := c.Snapshot()
-	if err != nil {
-		fmt.Fprintf(stderr, "ulvs checks: %v\n", err)
-		return 1
-	}
-	if *asJSON {
-		checks := snap.Checks
-		if checks == nil {
-			checks = []healthcheck.VirtualStatus{}
-		}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(checks); err != nil {
-			fmt.Fprintf(stderr, "ulvs checks: %v\n", err)
-			return 1
-		}
-		return 0
-	}
-	printChecks(stdout, snap.Checks, time.Now())
-	return 0
+	return snapshotCommand{
+		name:  "ulvs checks",
+		usage: checksUsage,
+		print: func(w io.Writer, snap *ctl.Snapshot) { printChecks(w, snap.Checks, time.Now()) },
+		asJSON: func(snap *ctl.Snapshot) any {
+			if snap.Checks == nil {
+				return []healthcheck.VirtualStatus{}
+			}
+			return snap.Checks
+		},
+	}.run(args, stdout, stderr)
 }
 
 // printChecks writes the checks as a table, one service heading and then a

@@ -1,12 +1,8 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"text/tabwriter"
 	"time"
 
@@ -22,48 +18,17 @@ state last changed, and the advert counters.
 `
 
 func haMain(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("ulvs ha", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, haUsage) }
-	socket := fs.String("socket", "", "control socket (default $ULVS_SOCKET or "+ctl.DefaultSocket+")")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprint(stderr, haUsage)
-		return 2
-	}
-	path := ctl.SocketPath(*socket, os.Getenv)
-	c, err := ctl.Dial(path)
-	if err != nil {
-		fmt.Fprintf(stderr, "ulvs ha: %v (is ulvsd running with --socket %s?)\n", err, path)
-		return 1
-	}
-	defer c.Close()
-	snap, err := c.Snapshot()
-	if err != nil {
-		fmt.Fprintf(stderr, "ulvs ha: %v\n", err)
-		return 1
-	}
-	if *asJSON {
-		st := snap.HA
-		if st == nil {
-			st = []vrrp.Status{}
-		}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(st); err != nil {
-			fmt.Fprintf(stderr, "ulvs ha: %v\n", err)
-			return 1
-		}
-		return 0
-	}
-	printHA(stdout, snap.HA, time.Now())
-	return 0
+	return snapshotCommand{
+		name:  "ulvs ha",
+		usage: haUsage,
+		print: func(w io.Writer, snap *ctl.Snapshot) { printHA(w, snap.HA, time.Now()) },
+		asJSON: func(snap *ctl.Snapshot) any {
+			if snap.HA == nil {
+				return []vrrp.Status{}
+			}
+			return snap.HA
+		},
+	}.run(args, stdout, stderr)
 }
 
 // printHA writes one line per instance.

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -23,36 +21,16 @@ an answer, or a drop counter.
 `
 
 func statsMain(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("ulvs stats", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, statsUsage) }
-	socket := fs.String("socket", "", "control socket (default $ULVS_SOCKET or "+ctl.DefaultSocket+")")
-	nonzero := fs.Bool("nonzero", false, "leave out counters that are zero")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprint(stderr, statsUsage)
-		return 2
-	}
-	path := ctl.SocketPath(*socket, os.Getenv)
-	c, err := ctl.Dial(path)
-	if err != nil {
-		fmt.Fprintf(stderr, "ulvs stats: %v (is ulvsd running with --socket %s?)\n", err, path)
-		return 1
-	}
-	defer c.Close()
-	snap, err := c.Snapshot()
-	if err != nil {
-		fmt.Fprintf(stderr, "ulvs stats: %v\n", err)
-		return 1
-	}
-	printInterfaces(stdout, snap.Interfaces, time.Now())
-	printCounters(stdout, snap.Engine, *nonzero)
-	return 0
+	var nonzero *bool
+	return snapshotCommand{
+		name:  "ulvs stats",
+		usage: statsUsage,
+		flags: func(fs *flag.FlagSet) { nonzero = fs.Bool("nonzero", false, "leave out counters that are zero") },
+		print: func(w io.Writer, snap *ctl.Snapshot) {
+			printInterfaces(w, snap.Interfaces, time.Now())
+			printCounters(w, snap.Engine, *nonzero)
+		},
+	}.run(args, stdout, stderr)
 }
 
 // printInterfaces prints one line per interface:
