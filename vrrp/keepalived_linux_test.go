@@ -3,7 +3,6 @@
 package vrrp
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -74,20 +72,11 @@ func vrrpLab(t *testing.T, tag string) (ka, ul lab.NS) {
 	return ka, ul
 }
 
-// keepalived is one keepalived process (VRRP only) and its log lines.
+// keepalived is one keepalived process (VRRP only), the lab's runner with
+// the test's helpers.
 type keepalived struct {
-	t     *testing.T
-	cmd   *exec.Cmd
-	dir   string
-	mu    sync.Mutex
-	lines []logLine
-	more  chan struct{}
-	done  chan struct{}
-}
-
-type logLine struct {
-	at   time.Time
-	text string
+	t *testing.T
+	*lab.Keepalived
 }
 
 type kaOpts struct {
@@ -120,141 +109,43 @@ func (o kaOpts) conf(adv time.Duration) string {
 
 func startKeepalived(t *testing.T, ns lab.NS, o kaOpts, adv time.Duration) *keepalived {
 	t.Helper()
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "keepalived.conf")
-	if err := os.WriteFile(conf, []byte(o.conf(adv)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	k := &keepalived{t: t, dir: dir, more: make(chan struct{}, 1), done: make(chan struct{})}
-	// ip netns exec execs keepalived: the PID is keepalived's parent.
-	// -R: the parent does not respawn a killed VRRP child.
-	k.cmd = exec.Command("ip", "netns", "exec", ns.Name, "keepalived", "-n", "-l", "-D", "-P", "-R",
-		"-f", conf, "-p", filepath.Join(dir, "keepalived.pid"), "-r", filepath.Join(dir, "vrrp.pid"))
-	pr, pw, err := os.Pipe()
+	lk, err := lab.StartKeepalived(ns, t.TempDir(), o.conf(adv))
 	if err != nil {
 		t.Fatal(err)
 	}
-	k.cmd.Stdout, k.cmd.Stderr = pw, pw
-	if err := k.cmd.Start(); err != nil {
-		t.Fatalf("start keepalived: %v", err)
-	}
-	pw.Close()
-	go func() {
-		defer close(k.done)
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			k.mu.Lock()
-			k.lines = append(k.lines, logLine{time.Now(), time.Now().Format("15:04:05.000 ") + sc.Text()})
-			k.mu.Unlock()
-			select {
-			case k.more <- struct{}{}:
-			default:
-			}
-		}
-		_ = k.cmd.Wait()
-		pr.Close()
-	}()
+	k := &keepalived{t: t, Keepalived: lk}
 	t.Cleanup(func() {
-		k.stop(syscall.SIGKILL)
+		k.Stop(syscall.SIGKILL)
 		if t.Failed() {
-			t.Logf("keepalived log:\n%s", k.log())
+			t.Logf("keepalived log:\n%s", k.Log())
 		}
 	})
 	return k
 }
 
-// mark returns the number of lines so far.
-func (k *keepalived) mark() int {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return len(k.lines)
-}
+func (k *keepalived) mark() int { return k.Mark() }
 
-// wait returns the time of the first line from index from on that
-// contains s, or false after timeout.
 func (k *keepalived) wait(s string, from int, timeout time.Duration) (time.Time, bool) {
-	deadline := time.After(timeout)
-	for {
-		k.mu.Lock()
-		for _, l := range k.lines[min(from, len(k.lines)):] {
-			if strings.Contains(l.text, s) {
-				k.mu.Unlock()
-				return l.at, true
-			}
-		}
-		k.mu.Unlock()
-		select {
-		case <-k.more:
-		case <-k.done:
-			k.mu.Lock()
-			found := false
-			var at time.Time
-			for _, l := range k.lines[min(from, len(k.lines)):] {
-				if strings.Contains(l.text, s) {
-					found, at = true, l.at
-					break
-				}
-			}
-			k.mu.Unlock()
-			return at, found
-		case <-deadline:
-			return time.Time{}, false
-		}
-	}
+	return k.Wait(s, from, timeout)
 }
 
 func (k *keepalived) mustWait(s string, from int, timeout time.Duration) time.Time {
 	k.t.Helper()
-	at, ok := k.wait(s, from, timeout)
+	at, ok := k.Wait(s, from, timeout)
 	if !ok {
-		k.t.Fatalf("keepalived did not log %q within %v; log:\n%s", s, timeout, k.log())
+		k.t.Fatalf("keepalived did not log %q within %v; log:\n%s", s, timeout, k.Log())
 	}
 	return at
 }
 
-func (k *keepalived) log() string {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	var b strings.Builder
-	for _, l := range k.lines {
-		b.WriteString(l.text + "\n")
-	}
-	return b.String()
-}
+func (k *keepalived) log() string { return k.Log() }
 
-// stop signals keepalived's parent and waits for it to exit.
-func (k *keepalived) stop(sig syscall.Signal) {
-	select {
-	case <-k.done:
-		return
-	default:
-	}
-	_ = k.cmd.Process.Signal(sig)
-	select {
-	case <-k.done:
-	case <-time.After(10 * time.Second):
-		_ = k.cmd.Process.Kill()
-		<-k.done
-	}
-}
+// stop signals keepalived (its VRRP child and its parent) and waits.
+func (k *keepalived) stop(sig syscall.Signal) { k.Stop(sig) }
 
 // kill9 kills the VRRP child with SIGKILL (no priority-0 advert), then the
 // parent.
-func (k *keepalived) kill9() {
-	k.t.Helper()
-	b, err := os.ReadFile(filepath.Join(k.dir, "vrrp.pid"))
-	if err != nil {
-		k.t.Fatalf("read keepalived's VRRP pid: %v", err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 1 {
-		k.t.Fatalf("keepalived's VRRP pid %q: %v", b, err)
-	}
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		k.t.Fatalf("kill -9 %d: %v", pid, err)
-	}
-	k.stop(syscall.SIGKILL)
-}
+func (k *keepalived) kill9() { k.Stop(syscall.SIGKILL) }
 
 // tap wraps the raw transport: it can go mute (SIGKILL of ulvs: no more
 // packets, not even the priority-0 advert) and records when the last
