@@ -65,6 +65,9 @@ func MarshalTOML(f *config.File) ([]byte, error) {
 	if f.ExitOnInterfaceLoss {
 		b.WriteString("exit_on_interface_loss = true\n")
 	}
+	if f.NoIptablesMarks {
+		b.WriteString("iptables_marks = false\n")
+	}
 	if t := f.Timeouts; t != (config.Timeouts{}) {
 		b.WriteString("\n[timeouts]\n")
 		for _, kv := range []struct {
