@@ -15,6 +15,7 @@ import (
 	"github.com/ulvs/ulvs/arp"
 	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/conntrack"
+	"github.com/ulvs/ulvs/ctl"
 	"github.com/ulvs/ulvs/engine"
 	"github.com/ulvs/ulvs/estimator"
 	"github.com/ulvs/ulvs/healthcheck"
@@ -56,10 +57,13 @@ type Director struct {
 	// warned about having no mark rule.
 	nfMarks        []config.Mark
 	unmarkedWarned map[uint32]bool
-	knobs          config.Knobs
-	comp           *compiler
-	resolvers      []*ifaceResolver
-	rates          estimator.Table // rates.go
+	// markStatus is the last reading of the netfilter mark rules, for
+	// Snapshot; nil when they are not read.
+	markStatus *ctl.MarkRulesStatus
+	knobs      config.Knobs
+	comp       *compiler
+	resolvers  []*ifaceResolver
+	rates      estimator.Table // rates.go
 	// haStandby and haAddrs are the failover state (SetHA): the addresses
 	// this director is a backup for, and every failover address.
 	haStandby, haAddrs []netip.Addr

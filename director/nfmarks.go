@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ulvs/ulvs/config"
+	"github.com/ulvs/ulvs/ctl"
 	"github.com/ulvs/ulvs/nfmarks"
 )
 
@@ -96,13 +97,31 @@ type markWatcher struct {
 	log   *slog.Logger
 	rules []nfmarks.Rule // the last rules read
 	err   string         // the last read error, logged once
-	// onRead, if set, receives every successful read (metrics, tests).
-	onRead func([]nfmarks.Rule)
+}
+
+// setMarkStatus records a reading of the netfilter mark rules for
+// Snapshot: the rules, or the error with the rules read before.
+func (d *Director) setMarkStatus(rules []nfmarks.Rule, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := &ctl.MarkRulesStatus{}
+	if err != nil {
+		if d.markStatus != nil {
+			st.Rules = d.markStatus.Rules
+		}
+		st.Error = err.Error()
+	} else {
+		for _, r := range rules {
+			st.Rules = append(st.Rules, ctl.MarkRuleStatus{Chain: r.Chain, Text: r.Text, Mark: r.Mark, Reason: r.Reason})
+		}
+	}
+	d.markStatus = st
 }
 
 // once reads the rules and applies them if they changed.
 func (w *markWatcher) once(ctx context.Context) {
 	rules, err := w.read(ctx)
+	w.dir.setMarkStatus(rules, err)
 	if err != nil {
 		if msg := err.Error(); msg != w.err {
 			w.err = msg
@@ -111,9 +130,6 @@ func (w *markWatcher) once(ctx context.Context) {
 		return
 	}
 	w.err = ""
-	if w.onRead != nil {
-		w.onRead(rules)
-	}
 	if slices.EqualFunc(rules, w.rules, sameRule) {
 		return
 	}

@@ -111,6 +111,9 @@ func TestMarkWatcher(t *testing.T) {
 	if got := fe.Table().Mark(vs.TCP, vip, 80); got != 0 {
 		t.Errorf("mark of port 80 (refused rule): %d, want 0", got)
 	}
+	if st := d.Snapshot().MarkRules; st == nil || len(st.Rules) != 2 || st.Rules[0].Mark != 21 || st.Rules[1].Reason == "" || st.Error != "" {
+		t.Errorf("Snapshot().MarkRules = %+v, want rule 1 used (mark 21), rule 2 refused", st)
+	}
 	w.once(context.Background()) // unchanged: logged once
 	if n := strings.Count(logs.String(), "REFUSED"); n != 1 {
 		t.Errorf("%d REFUSED lines, want 1:\n%s", n, logs.String())
@@ -120,6 +123,9 @@ func TestMarkWatcher(t *testing.T) {
 	w.once(context.Background())
 	if n := strings.Count(logs.String(), "cannot read the rules"); n != 1 {
 		t.Errorf("%d read errors logged, want 1:\n%s", n, logs.String())
+	}
+	if st := d.Snapshot().MarkRules; st == nil || len(st.Rules) != 2 || st.Error != "nft: not found" {
+		t.Errorf("after a failed read, Snapshot().MarkRules = %+v, want the 2 rules read before and the error", st)
 	}
 	if got := fe.Table().Mark(vs.TCP, vip, 21); got != 21 {
 		t.Errorf("after a failed read, mark of port 21: %d, want 21 (kept)", got)
