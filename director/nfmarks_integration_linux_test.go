@@ -99,6 +99,29 @@ func TestIntegrationFTPIptablesMarks(t *testing.T) {
 		t.Errorf("listing does not show the mark service:\n%s", list)
 	}
 
+	// A source match: a later rule (the last match wins) gives one client
+	// address mark 23, which no service has, so that client's FTP fails
+	// while the first client's still works.
+	clientB := netip.MustParseAddr("10.77.0.20")
+	if out, err := e.lab.Client.Run(ctx, "ip", "addr", "add", clientB.String()+"/24", "dev", "c-eth0"); err != nil {
+		t.Fatalf("add second client address: %v %s", err, out)
+	}
+	line := "iptables -t mangle -A PREROUTING -p tcp -s " + clientB.String() + " -d " + vip + " --dport 21 -j MARK --set-mark 23"
+	if f := strings.Fields(line); len(f) > 0 {
+		if out, err := e.lab.Director.Run(ctx, f[0], f[1:]...); err != nil {
+			t.Fatalf("%s: %v %s", line, err, out)
+		}
+	}
+	e.waitLog("iptables/nft marks applied", "rules_used=4", "rules_refused=1", "marks=23,21")
+	bCtx, cancelB := context.WithTimeout(ctx, 2*time.Second)
+	defer cancelB()
+	if _, err := lab.FTPRetrieve(bCtx, dialFrom(e.lab.Client, clientB), netip.AddrPortFrom(e.lab.VIP, lab.FTPPort), "/whoami.txt"); err == nil {
+		t.Errorf("client %s got through although its packets to port 21 carry mark 23, which no service has", clientB)
+	}
+	if _, err := e.lab.FTPRetrieve(ctx, e.lab.VIP, "/whoami.txt"); err != nil {
+		t.Errorf("the first client, whom the -s rule does not select: %v", err)
+	}
+
 	// Deleting the rules takes the marks away again.
 	if out, err := e.lab.Director.Run(ctx, "iptables", "-t", "mangle", "-F", "PREROUTING"); err != nil {
 		t.Fatalf("iptables -F: %v %s", err, out)

@@ -9,10 +9,11 @@
 //	iptables -t mangle -A PREROUTING -p tcp -d 192.168.56.200 --dport 21 -j MARK --set-mark 21
 //
 // never marks a packet ulvs sees. This package turns such a rule into the
-// equivalent config.MarkMatch. A rule it cannot express (interfaces,
-// conntrack state, negations, source addresses, masked marks, jumps,
-// verdicts, any other match) is refused: it is returned with the reason,
-// never silently dropped.
+// equivalent config.MarkMatch (destination and source address or prefix,
+// protocol, destination ports, ranges and sets). A rule it cannot express
+// (interfaces, conntrack state, negations, masked marks, jumps, verdicts,
+// any other match) is refused: it is returned with the reason, never
+// silently dropped.
 //
 // The rules come from `nft -j list ruleset`. On Debian 12 iptables is
 // iptables-nft: its rules are nft rules, but the MARK target (and matches

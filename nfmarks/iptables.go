@@ -105,8 +105,8 @@ func iptablesRule(line string) Rule {
 			}
 			s.mark, s.markSet = uint32(mark), true
 		case "-s", "--source":
-			r.Reason = "source match (-s " + restOf(words, i)[1:] + "): ulvs's mark classifier selects by destination only"
-			return r
+			arg, ok = next(&i)
+			s.src = strings.TrimSuffix(arg, "/32")
 		default:
 			r.Reason = fmt.Sprintf("option %s: ulvs expresses destination address, protocol and destination ports only", w)
 			return r

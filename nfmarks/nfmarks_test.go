@@ -48,6 +48,11 @@ func udp(addr string, ports ...config.PortRange) config.MarkMatch {
 	return config.MarkMatch{Proto: vs.UDP, Addr: netip.MustParsePrefix(addr), Ports: ports}
 }
 
+func withSrc(m config.MarkMatch, src string) config.MarkMatch {
+	m.Src = netip.MustParsePrefix(src)
+	return m
+}
+
 func port(a, b uint16) config.PortRange { return config.PortRange{First: a, Last: b} }
 
 // outcome is a rule's fate in a table: the mark and matches it gives, or
@@ -119,7 +124,7 @@ func TestSeed001(t *testing.T) {
 
 func TestIptables(t *testing.T) {
 	want := append(seed001[:3:3],
-		outcome{refused: "source match (-s 10.0.0.0/8)"},
+		outcome{mark: 5, matches: []config.MarkMatch{withSrc(udp("10.1.0.0/16", port(53, 53), port(60, 70)), "10.0.0.0/8")}},
 		outcome{refused: "option -i"},
 		outcome{refused: "negated match (! -d)"},
 		outcome{refused: "partial mask"},
@@ -142,7 +147,7 @@ func TestIptables(t *testing.T) {
 	}
 	checkRules(t, rules, append([]outcome{native}, want...))
 	marks := Marks(rules)
-	if len(marks) != 6 || marks[0].Mark != 15 || marks[5].Mark != 27 {
+	if len(marks) != 7 || marks[0].Mark != 15 || marks[6].Mark != 27 {
 		t.Errorf("Marks = %v, want 15 first (the last rule wins) and 27 last", marks)
 	}
 }
@@ -196,7 +201,9 @@ func TestNftShapes(t *testing.T) {
 		{"th without protocol", daddr + `{"match":{"op":"==","left":{"payload":{"protocol":"th","field":"dport"}},"right":53}},` + mark,
 			outcome{refused: "without naming tcp or udp"}},
 		{"saddr", `{"match":{"op":"==","left":{"payload":{"protocol":"ip","field":"saddr"}},"right":"10.0.0.2"}},` + daddr + mark,
-			outcome{refused: "source match"}},
+			outcome{mark: 5, matches: []config.MarkMatch{withSrc(tcp("10.0.0.1/32"), "10.0.0.2/32"), withSrc(udp("10.0.0.1/32"), "10.0.0.2/32")}}},
+		{"saddr prefix", `{"match":{"op":"==","left":{"payload":{"protocol":"ip","field":"saddr"}},"right":{"prefix":{"addr":"10.9.0.0","len":16}}}},` + daddr + mark,
+			outcome{mark: 5, matches: []config.MarkMatch{withSrc(tcp("10.0.0.1/32"), "10.9.0.0/16"), withSrc(udp("10.0.0.1/32"), "10.9.0.0/16")}}},
 		{"jump", daddr + `{"jump":{"target":"x"}}`, outcome{refused: `verdict jump x`}},
 		{"accept only", daddr + `{"accept":null}`, outcome{refused: "verdict accept"}},
 		{"no mark", daddr + `{"counter":{"packets":0,"bytes":0}}`, outcome{refused: "sets no firewall mark"}},
@@ -238,6 +245,9 @@ func TestIptablesLines(t *testing.T) {
 		{`-A PREROUTING -d 10.0.0.0/24 -j MARK --set-xmark 0x3/0xffffffff`,
 			outcome{mark: 3, matches: []config.MarkMatch{tcp("10.0.0.0/24"), udp("10.0.0.0/24")}}},
 		{`-A PREROUTING -p tcp -m tcp --dport 80 -j MARK --set-mark 1`, outcome{refused: "every destination"}},
+		{`-A PREROUTING -s 10.0.0.1/8 -d 10.0.0.1/32 -p tcp --dport 80 -j MARK --set-mark 1`, outcome{refused: "source: 10.0.0.1/8 has host bits set"}},
+		{`-A PREROUTING -s 10.0.0.0/8 -d 10.0.0.1/32 -p tcp --dport 80 -j MARK --set-mark 1`,
+			outcome{mark: 1, matches: []config.MarkMatch{withSrc(tcp("10.0.0.1/32", port(80, 80)), "10.0.0.0/8")}}},
 		{`-A PREROUTING -d 10.0.0.1/32 -p tcp --dport 0:10 -j MARK --set-mark 1`, outcome{refused: "--dport 0:10"}},
 		{`-A PREROUTING -d 10.0.0.1/32 -p tcp --dport 80 -j MARK --set-mark x`, outcome{refused: "not a mark number"}},
 		{`-A PREROUTING -d 10.0.0.1/32 -p tcp --dport 80 -j MARK --set-mark`, outcome{refused: "without its argument"}},

@@ -146,7 +146,7 @@ func nftRule1(chain string, exprs []map[string]json.RawMessage) Rule {
 		case verdict(e) != "":
 			err = fmt.Errorf("verdict %s: ulvs uses only rules that set a mark and go on", verdict(e))
 		default:
-			err = fmt.Errorf("%s: ulvs expresses ip daddr, tcp/udp dport, protocol and meta mark set only", exprText(e))
+			err = fmt.Errorf("%s: ulvs expresses ip daddr, ip saddr, tcp/udp dport, protocol and meta mark set only", exprText(e))
 		}
 		if err != nil {
 			r.Reason = err.Error()
@@ -191,24 +191,24 @@ func (s *selection) nftMatch(raw json.RawMessage) error {
 	}
 	switch {
 	case left.Payload != nil && left.Payload.Protocol == "ip" && left.Payload.Field == "daddr":
-		return s.nftAddr(m.Right)
+		return s.nftAddr(&s.addr, "daddr", m.Right)
+	case left.Payload != nil && left.Payload.Protocol == "ip" && left.Payload.Field == "saddr":
+		return s.nftAddr(&s.src, "saddr", m.Right)
 	case left.Payload != nil && left.Payload.Field == "dport" && slices.Contains([]string{"tcp", "udp", "th"}, left.Payload.Protocol):
 		s.portsOf = left.Payload.Protocol
 		return s.nftPorts(m.Right)
 	case left.Payload != nil && left.Payload.Protocol == "ip" && left.Payload.Field == "protocol",
 		left.Meta != nil && left.Meta.Key == "l4proto":
 		return s.nftProtos(m.Right)
-	case left.Payload != nil && left.Payload.Protocol == "ip" && left.Payload.Field == "saddr":
-		return fmt.Errorf("source match (ip saddr): ulvs's mark classifier selects by destination only")
 	}
-	return fmt.Errorf("match on %s: ulvs expresses ip daddr, tcp/udp dport and protocol only", m.Left)
+	return fmt.Errorf("match on %s: ulvs expresses ip daddr, ip saddr, tcp/udp dport and protocol only", m.Left)
 }
 
-// nftAddr reads an address or {"prefix": {"addr", "len"}}.
-func (s *selection) nftAddr(raw json.RawMessage) error {
+// nftAddr reads an address or {"prefix": {"addr", "len"}} into *dst.
+func (s *selection) nftAddr(dst *string, field string, raw json.RawMessage) error {
 	var a string
 	if json.Unmarshal(raw, &a) == nil {
-		s.addr = a
+		*dst = a
 		return nil
 	}
 	var p struct {
@@ -218,9 +218,9 @@ func (s *selection) nftAddr(raw json.RawMessage) error {
 		} `json:"prefix"`
 	}
 	if json.Unmarshal(raw, &p) != nil || p.Prefix == nil {
-		return fmt.Errorf("ip daddr %s: ulvs expresses one address or prefix only", raw)
+		return fmt.Errorf("ip %s %s: ulvs expresses one address or prefix only", field, raw)
 	}
-	s.addr = fmt.Sprintf("%s/%d", p.Prefix.Addr, p.Prefix.Len)
+	*dst = fmt.Sprintf("%s/%d", p.Prefix.Addr, p.Prefix.Len)
 	return nil
 }
 

@@ -2,6 +2,7 @@ package nfmarks
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -70,6 +71,7 @@ func Refused(rules []Rule) []Rule {
 type selection struct {
 	protos  []string // "tcp", "udp"; none means both
 	addr    string   // destination address or prefix; "" means any
+	src     string   // source address or prefix; "" means any
 	ports   []config.PortRange
 	portsOf string // the protocol a port match names ("th" for either)
 	mark    uint32
@@ -114,6 +116,13 @@ func (s *selection) compile(r *Rule) {
 		r.Reason = "destination: " + msg
 		return
 	}
+	var src netip.Prefix
+	if s.src != "" {
+		if src, msg = config.ParseIPv4Prefix(s.src); msg != "" {
+			r.Reason = "source: " + msg
+			return
+		}
+	}
 	for _, p := range protos {
 		proto, ok := config.ParseProto(p)
 		if !ok {
@@ -121,6 +130,6 @@ func (s *selection) compile(r *Rule) {
 			r.Matches = nil
 			return
 		}
-		r.Matches = append(r.Matches, config.MarkMatch{Proto: proto, Addr: prefix, Ports: config.MergePorts(slices.Clone(s.ports))})
+		r.Matches = append(r.Matches, config.MarkMatch{Proto: proto, Addr: prefix, Src: src, Ports: config.MergePorts(slices.Clone(s.ports))})
 	}
 }

@@ -67,7 +67,11 @@ func marksMain(args []string, stdout, stderr io.Writer, run nfmarks.Runner) int 
 				}
 				ports = "ports " + strings.Join(ps, ",")
 			}
-			fmt.Fprintf(stdout, "  mark %d  %s %s %s\n", m.Mark, strings.ToLower(mm.Proto.String()), mm.Addr, ports)
+			from := ""
+			if mm.Src.IsValid() {
+				from = " from " + mm.Src.String()
+			}
+			fmt.Fprintf(stdout, "  mark %d  %s %s %s%s\n", m.Mark, strings.ToLower(mm.Proto.String()), mm.Addr, ports, from)
 		}
 	}
 	return 0

@@ -26,8 +26,9 @@ func TestMarks(t *testing.T) {
 		"used     inet other pre: ip daddr 10.0.0.6 tcp dport 8080 meta mark set 27\n",
 		"used     ip mangle PREROUTING: -A PREROUTING -d 192.168.56.200/32 -p tcp -m tcp --dport 21 -j MARK --set-xmark 0x15/0xffffffff\n",
 		"REFUSED  ip mangle PREROUTING: -A PREROUTING -i eth0 -p tcp -m tcp --dport 80 -j MARK --set-xmark 0x7/0xffffffff\n         option -i:",
-		"15 rules: 8 used, 7 refused\n",
+		"15 rules: 9 used, 6 refused\n",
 		"  mark 15  tcp 1.2.3.10/32 ports 80,443\n",
+		"  mark 5  udp 10.1.0.0/16 ports 53,60-70 from 10.0.0.0/8\n",
 		"  mark 21  tcp 192.168.56.200/32 ports 10000-20000\n",
 	} {
 		if !strings.Contains(out.String(), want) {

@@ -539,3 +539,47 @@ func TestDirectorSwitches(t *testing.T) {
 		t.Errorf("iptables_marks = 1: err %v", err)
 	}
 }
+
+func TestMarkSource(t *testing.T) {
+	in := fileHead + `
+[[fwmark]]
+mark = 5
+  [[fwmark.match]]
+  address = "10.77.0.100"
+  source = "10.1.0.0/16"
+  [[fwmark.match]]
+  address = "10.77.0.100"
+  source = "10.2.0.1"
+`
+	f, err := Parse("ulvs.toml", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("10.2.0.1/32")}
+	check := func(f *config.File, what string) {
+		if len(f.Marks) != 1 || len(f.Marks[0].Matches) != 2 {
+			t.Fatalf("%s: marks %+v", what, f.Marks)
+		}
+		for i, m := range f.Marks[0].Matches {
+			if m.Src != want[i] {
+				t.Errorf("%s: match %d source %v, want %v", what, i, m.Src, want[i])
+			}
+		}
+	}
+	check(f, "parsed")
+	text, err := MarshalTOML(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse("ulvs.toml", text)
+	if err != nil {
+		t.Fatalf("parse the written file: %v\n%s", err, text)
+	}
+	check(back, "written and parsed again")
+	for _, bad := range []string{`source = "10.1.0.1/16"`, `source = 7`, `source = "::1"`} {
+		in := fileHead + "[[fwmark]]\nmark = 5\n[[fwmark.match]]\naddress = \"10.77.0.100\"\n" + bad + "\n"
+		if _, err := Parse("ulvs.toml", []byte(in)); err == nil || !strings.Contains(err.Error(), "source") {
+			t.Errorf("%s: err %v, want one about source", bad, err)
+		}
+	}
+}
