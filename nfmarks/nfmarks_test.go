@@ -111,6 +111,14 @@ func TestSeed001(t *testing.T) {
 		t.Errorf("Marks = %v, want %v", got, want)
 	}
 
+	// An iptables-save that lists fewer rules than nft holds cannot be
+	// paired with them.
+	rules, err = ParseNft(readFile(t, "seed001.json"), saved[:2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRules(t, rules, []outcome{{refused: "lists 2 rules"}, {refused: "lists 2 rules"}, {refused: "lists 2 rules"}})
+
 	// Without iptables-save the xt rules are refused, not dropped.
 	rules, err = ParseNft(readFile(t, "seed001.json"), nil)
 	if err != nil {

@@ -61,7 +61,8 @@ type (
 // leaves out. iptablesSave, the rules ParseIptablesSave read (nil when
 // iptables-save is not available), stands in for them: iptables-save
 // lists the rules of ip mangle PREROUTING in the same order, so the n-th
-// rule of that chain is the n-th line.
+// rule of that chain is the n-th line, provided it lists as many rules as
+// the chain holds (otherwise the xt rules are refused).
 func ParseNft(data []byte, iptablesSave []Rule) ([]Rule, error) {
 	var rs nftRuleset
 	if err := json.Unmarshal(data, &rs); err != nil {
@@ -81,6 +82,15 @@ func ParseNft(data []byte, iptablesSave []Rule) ([]Rule, error) {
 			chains = append(chains, cr)
 		}
 	}
+	// iptables-save's lines pair with the chain's rules only when it
+	// lists as many as nft holds.
+	iptRules := 0
+	for _, o := range rs.Nftables {
+		if ru := o.Rule; ru != nil && ru.Family == "ip" && ru.Table == "mangle" && ru.Chain == "PREROUTING" {
+			iptRules++
+		}
+	}
+	paired := iptablesSave != nil && len(iptablesSave) == iptRules
 	for _, o := range rs.Nftables {
 		ru := o.Rule
 		if ru == nil {
@@ -101,12 +111,12 @@ func ParseNft(data []byte, iptablesSave []Rule) ([]Rule, error) {
 			switch {
 			case ru.Family != "ip" || ru.Table != "mangle" || ru.Chain != "PREROUTING":
 				r.Reason = "xt (iptables) extension outside ip mangle PREROUTING: its arguments are not readable"
-			case n < len(iptablesSave):
+			case paired:
 				r = iptablesSave[n]
 			case iptablesSave == nil:
 				r.Reason = "an iptables rule (xt extension): iptables-save is needed to read its arguments and is not available"
 			default:
-				r.Reason = "an iptables rule (xt extension) that iptables-save did not list"
+				r.Reason = fmt.Sprintf("an iptables rule (xt extension), but iptables-save lists %d rules in mangle PREROUTING where nft holds %d, so its line is not known", len(iptablesSave), iptRules)
 			}
 		}
 		cr.rules = append(cr.rules, r)
