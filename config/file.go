@@ -29,6 +29,11 @@ type File struct {
 	// that prefer a restart; by default it waits for the interface to
 	// come back and forwards on it again.
 	ExitOnInterfaceLoss bool
+	// NoIptablesMarks turns off reading the firewall marks of iptables'
+	// mangle PREROUTING and nft prerouting rules ([director]
+	// iptables_marks = false); by default ulvsd compiles them into its
+	// mark classifier (package nfmarks).
+	NoIptablesMarks bool
 	// Timeouts are the TCP, TCP FIN and UDP connection timeouts to set,
 	// like ipvsadm --set; 0 leaves one unchanged.
 	Timeouts Timeouts

@@ -72,12 +72,16 @@ type Mark struct {
 	Matches []MarkMatch
 }
 
-// MarkMatch selects packets by protocol, destination prefix and
-// destination ports. An empty Ports matches every port.
+// MarkMatch selects packets by protocol, destination prefix, destination
+// ports and source prefix. An empty Ports matches every port; the zero
+// Src every source.
 type MarkMatch struct {
 	Proto vs.Protocol
 	Addr  netip.Prefix
 	Ports []PortRange
+	// Src restricts the match to clients in a prefix (iptables -s,
+	// nft ip saddr); the zero Prefix is any source.
+	Src netip.Prefix
 }
 
 // PortRange is an inclusive range of ports; a single port has First == Last.

@@ -94,6 +94,25 @@ type Snapshot struct {
 	// Daemons are the running connection sync daemons, master first
 	// (ipvsadm -L --daemon).
 	Daemons []DaemonStatus `json:",omitempty"`
+	// MarkRules are the iptables/nft prerouting MARK rules ulvsd read
+	// (package nfmarks); nil when it does not read them. ulvs-only.
+	MarkRules *MarkRulesStatus `json:",omitempty"`
+}
+
+// MarkRulesStatus is the last reading of the netfilter mark rules.
+type MarkRulesStatus struct {
+	Rules []MarkRuleStatus
+	// Error is why the last reading failed ("" when it worked); the
+	// rules are then those of the reading before.
+	Error string `json:",omitempty"`
+}
+
+// MarkRuleStatus is one netfilter mark rule: used when Reason is "",
+// refused with the reason otherwise.
+type MarkRuleStatus struct {
+	Chain, Text string
+	Mark        uint32 `json:",omitempty"`
+	Reason      string `json:",omitempty"`
 }
 
 // DaemonStatus is one running connection sync daemon as the kernel reports

@@ -230,7 +230,7 @@ func markRules(marks []config.Mark) []vs.MarkRule {
 	var out []vs.MarkRule
 	for _, m := range marks {
 		for _, mm := range m.Matches {
-			r := vs.MarkRule{Mark: m.Mark, Proto: mm.Proto, Addr: mm.Addr}
+			r := vs.MarkRule{Mark: m.Mark, Proto: mm.Proto, Addr: mm.Addr, Src: mm.Src}
 			for _, pr := range mm.Ports {
 				r.Ports = append(r.Ports, [2]uint16{pr.First, pr.Last})
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/ulvs/ulvs/arp"
 	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/conntrack"
+	"github.com/ulvs/ulvs/ctl"
 	"github.com/ulvs/ulvs/engine"
 	"github.com/ulvs/ulvs/estimator"
 	"github.com/ulvs/ulvs/healthcheck"
@@ -47,14 +48,22 @@ type Director struct {
 	cfg Config
 	log *slog.Logger
 
-	mu        sync.Mutex
-	nexthops  []netip.Addr // next hops the data path asked to resolve
-	rules     config.Rules
-	marks     []config.Mark
-	knobs     config.Knobs
-	comp      *compiler
-	resolvers []*ifaceResolver
-	rates     estimator.Table // rates.go
+	mu       sync.Mutex
+	nexthops []netip.Addr // next hops the data path asked to resolve
+	rules    config.Rules
+	marks    []config.Mark
+	// nfMarks are the marks compiled from iptables/nft rules
+	// (SetNetfilterMarks); unmarkedWarned the mark services already
+	// warned about having no mark rule.
+	nfMarks        []config.Mark
+	unmarkedWarned map[uint32]bool
+	// markStatus is the last reading of the netfilter mark rules, for
+	// Snapshot; nil when they are not read.
+	markStatus *ctl.MarkRulesStatus
+	knobs      config.Knobs
+	comp       *compiler
+	resolvers  []*ifaceResolver
+	rates      estimator.Table // rates.go
 	// haStandby and haAddrs are the failover state (SetHA): the addresses
 	// this director is a backup for, and every failover address.
 	haStandby, haAddrs []netip.Addr
@@ -210,15 +219,18 @@ func (d *Director) SetConfig(r config.Rules, marks []config.Mark, knobs config.K
 		d.marks, d.knobs = oldMarks, oldKnobs
 		return err
 	}
+	d.warnShadowed()
 	return d.sync.setSysctls(sysctls)
 }
 
 // install compiles r and publishes it. d.mu must be held.
 func (d *Director) install(r config.Rules) error {
-	t, err := d.comp.compile(&r, d.marks, d.knobs)
+	marks := d.allMarks()
+	t, err := d.comp.compile(&r, marks, d.knobs)
 	if err != nil {
 		return err
 	}
+	d.warnUnmarked(&r, marks)
 	if len(d.haAddrs) > 0 {
 		var standby, floating [][4]byte
 		for _, a := range d.haStandby {

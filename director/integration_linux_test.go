@@ -143,6 +143,20 @@ func newEnvOpts(t *testing.T, cfg lab.Config, config string, o envOpts) *env {
 	return e
 }
 
+// dialFrom returns a dial function that connects from src in ns.
+func dialFrom(ns lab.NS, src netip.Addr) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var c net.Conn
+		err := ns.Do(func() error {
+			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: src.AsSlice()}}
+			var err error
+			c, err = d.DialContext(ctx, network, addr)
+			return err
+		})
+		return c, err
+	}
+}
+
 func (e *env) writeConfig(c string) {
 	if err := os.WriteFile(e.cfg, []byte(c), 0o644); err != nil {
 		e.t.Fatal(err)
@@ -642,17 +656,7 @@ persistence_timeout = 60
 		t.Fatalf("add second client address: %v %s", err, out)
 	}
 	from := func(src netip.Addr) *http.Client {
-		dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
-			var c net.Conn
-			err := e.lab.Client.Do(func() error {
-				d := net.Dialer{LocalAddr: &net.TCPAddr{IP: src.AsSlice()}}
-				var err error
-				c, err = d.DialContext(ctx, network, addr)
-				return err
-			})
-			return c, err
-		}
-		return &http.Client{Transport: &http.Transport{DialContext: dial, DisableKeepAlives: true}, Timeout: 10 * time.Second}
+		return &http.Client{Transport: &http.Transport{DialContext: dialFrom(e.lab.Client, src), DisableKeepAlives: true}, Timeout: 10 * time.Second}
 	}
 	a := count(t, e, from(e.lab.ClientAddr), 20)
 	b := count(t, e, from(clientB), 20)
@@ -739,17 +743,7 @@ func TestIntegrationFTPPortGroup(t *testing.T) {
 	if out, err := e.lab.Client.Run(ctx, "ip", "addr", "add", clientB.String()+"/24", "dev", "c-eth0"); err != nil {
 		t.Fatalf("add second client address: %v %s", err, out)
 	}
-	dialB := func(ctx context.Context, network, addr string) (net.Conn, error) {
-		var c net.Conn
-		err := e.lab.Client.Do(func() error {
-			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: clientB.AsSlice()}}
-			var err error
-			c, err = d.DialContext(ctx, network, addr)
-			return err
-		})
-		return c, err
-	}
-	tr, err := lab.FTPRetrieve(ctx, dialB, netip.AddrPortFrom(vip, lab.FTPPort), "/whoami.txt")
+	tr, err := lab.FTPRetrieve(ctx, dialFrom(e.lab.Client, clientB), netip.AddrPortFrom(vip, lab.FTPPort), "/whoami.txt")
 	if err != nil {
 		t.Fatalf("second client: %v", err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/ulvs/ulvs/ctl"
 	"github.com/ulvs/ulvs/engine"
 	"github.com/ulvs/ulvs/healthcheck"
+	"github.com/ulvs/ulvs/nfmarks"
 )
 
 const usage = `Usage: ulvsd -c FILE [--socket PATH]
@@ -52,6 +53,7 @@ func run(args []string, stderr io.Writer) int {
 	workers := fs.Int("workers", 0, "RX workers per interface (0: one per CPU)")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus /metrics on `host:port` (default: the file's [metrics] listen, else off)")
 	exitOnLoss := fs.Bool("exit-on-interface-loss", false, "exit with status 1 when an interface is deleted, renamed away or set down,\ninstead of waiting for it to return (default: the file's [director] exit_on_interface_loss)")
+	iptMarks := fs.Bool("iptables-marks", true, "read the firewall marks of iptables' mangle PREROUTING and nft prerouting rules\nand balance fwmark services by them (false: only the file's [[fwmark]] tables;\nthe file's [director] iptables_marks = false also turns this off)")
 	verbose := fs.Bool("v", false, "log debug messages")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -82,7 +84,7 @@ func run(args []string, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	opts := options{workers: *workers, metrics: *metricsAddr, exitOnLoss: *exitOnLoss}
+	opts := options{workers: *workers, metrics: *metricsAddr, exitOnLoss: *exitOnLoss, iptablesMarks: *iptMarks}
 	switch {
 	case *ifaces != "":
 		opts.interfaces = strings.Split(*ifaces, ",")
@@ -114,6 +116,7 @@ func run(args []string, stderr io.Writer) int {
 			opts.workers = file.Workers
 		}
 		opts.exitOnLoss = opts.exitOnLoss || file.ExitOnInterfaceLoss
+		opts.iptablesMarks = opts.iptablesMarks && !file.NoIptablesMarks
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -132,6 +135,12 @@ type options struct {
 	metrics       string // Prometheus endpoint address (metrics.go); "" is off
 	// exitOnLoss ends the daemon when an interface is lost.
 	exitOnLoss bool
+	// iptablesMarks compiles the namespace's iptables/nft MARK rules
+	// into the mark classifier (nfmarks.go).
+	iptablesMarks bool
+	// readMarks reads them; nil is nfmarks.Read with the nft and
+	// iptables-save commands (tests replace it).
+	readMarks func(context.Context) ([]nfmarks.Rule, error)
 }
 
 // serve runs the daemon until ctx is done.
@@ -206,6 +215,20 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 			}
 		}
 	}
+	// The iptables/nft marks are read before the file's services go in,
+	// so that a fwmark service is warned about only when no rule marks
+	// for it.
+	var marks *markWatcher
+	if o.iptablesMarks {
+		read := o.readMarks
+		if read == nil {
+			read = func(ctx context.Context) ([]nfmarks.Rule, error) { return nfmarks.Read(ctx, nil) }
+		}
+		marks = &markWatcher{dir: dir, read: read, log: log}
+		marks.once(ctx)
+	} else {
+		log.Info("iptables/nft marks are not read (iptables_marks = false or -iptables-marks=false): fwmark services use the file's [[fwmark]] tables only")
+	}
 	if file != nil {
 		logWarnings(file, log)
 		if err := mon.Load(file, installer(dir, file)); err != nil {
@@ -242,6 +265,9 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 	}()
 	go announceAgain(ctx, eng)
 	go dir.runRates(ctx)
+	if marks != nil {
+		go marks.run(ctx, NetfilterMarksInterval)
+	}
 	running := 4
 	if ha != nil {
 		running++

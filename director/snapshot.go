@@ -112,6 +112,7 @@ func (d *Director) Snapshot() ctl.Snapshot {
 		Checks:        checks,
 		HA:            ha,
 		Daemons:       daemons,
+		MarkRules:     d.markStatus,
 	}
 	if src, ok := d.cfg.Engine.(connSource); ok {
 		snap.Engine = src.Counters()

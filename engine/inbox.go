@@ -131,8 +131,8 @@ func ownerWorker(r *syncRec, workers int, wide bool) int {
 // names (ip_vs_find_dest): the service a packet to the entry's virtual
 // address and port finds, and in it the dest with the entry's address and
 // port.
-func syncDest(tbl *vs.Table, proto uint8, vaddr, daddr [4]byte, vport, dport uint16) (*vs.Service, *vs.Dest) {
-	svc := tbl.Lookup(vs.Protocol(proto), vaddr, vport)
+func syncDest(tbl *vs.Table, proto uint8, caddr, vaddr, daddr [4]byte, vport, dport uint16) (*vs.Service, *vs.Dest) {
+	svc := tbl.LookupFrom(vs.Protocol(proto), caddr, vaddr, vport)
 	if svc == nil {
 		return nil, nil
 	}
@@ -146,8 +146,8 @@ func syncDest(tbl *vs.Table, proto uint8, vaddr, daddr [4]byte, vport, dport uin
 
 // resolve is syncDest counting the entries it cannot place; d is nil for
 // those.
-func (b *syncBackup) resolve(tbl *vs.Table, proto uint8, vaddr, daddr [4]byte, vport, dport uint16) (svc *vs.Service, d *vs.Dest) {
-	svc, d = syncDest(tbl, proto, vaddr, daddr, vport, dport)
+func (b *syncBackup) resolve(tbl *vs.Table, proto uint8, caddr, vaddr, daddr [4]byte, vport, dport uint16) (svc *vs.Service, d *vs.Dest) {
+	svc, d = syncDest(tbl, proto, caddr, vaddr, daddr, vport, dport)
 	switch {
 	case svc == nil:
 		b.stats.noService.Add(1)
@@ -159,7 +159,7 @@ func (b *syncBackup) resolve(tbl *vs.Table, proto uint8, vaddr, daddr [4]byte, v
 
 // syncTemplateIn applies a synced template to the shared template table.
 func (e *Engine) syncTemplateIn(b *syncBackup, en *ipvssync.Entry, tbl *vs.Table) {
-	svc, d := b.resolve(tbl, en.Proto, en.VAddr, en.DAddr, en.VPort, en.DPort)
+	svc, d := b.resolve(tbl, en.Proto, en.CAddr, en.VAddr, en.DAddr, en.VPort, en.DPort)
 	if d == nil {
 		return
 	}
@@ -182,7 +182,7 @@ func (w *worker) drainInbox(b *syncBackup, tbl *vs.Table, now conntrack.Tick) {
 
 // applySynced is ip_vs_proc_conn for one connection entry.
 func (w *worker) applySynced(b *syncBackup, r *syncRec, tbl *vs.Table, now conntrack.Tick) {
-	svc, d := b.resolve(tbl, r.proto, r.vaddr, r.daddr, r.vport, r.dport)
+	svc, d := b.resolve(tbl, r.proto, r.caddr, r.vaddr, r.daddr, r.vport, r.dport)
 	if d == nil {
 		return
 	}

@@ -204,7 +204,7 @@ func (w *worker) inbound(p *packet, frame []byte, tbl *vs.Table, now conntrack.T
 			return w.drop(ReasonDestGone)
 		}
 	} else {
-		svc := tbl.Lookup(proto, ps.Dst, ps.DstPort)
+		svc := tbl.LookupFrom(proto, ps.Src, ps.Dst, ps.DstPort)
 		if svc == nil {
 			return w.drop(ReasonNoService)
 		}

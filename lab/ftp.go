@@ -472,8 +472,12 @@ type FTPTransfer struct {
 	// a lab server): which server took the control connection.
 	Greeting string
 	// Passive is the address and port of the server's 227 reply, which
-	// the data connection went to.
+	// the data connection went to (passive mode).
 	Passive netip.AddrPort
+	// ActiveFrom is the address and port the server's data connection
+	// came from (active mode): the VIP and FTPDataPort through a DR
+	// director.
+	ActiveFrom netip.AddrPort
 	// Data is the file's content.
 	Data []byte
 }
@@ -503,21 +507,41 @@ func (l *Lab) FTPRetrieve(ctx context.Context, host netip.Addr, path string) (*F
 // unexpected reply, and when ctx ends.
 func FTPRetrieve(ctx context.Context, dial func(ctx context.Context, network, addr string) (net.Conn, error),
 	server netip.AddrPort, path string) (*FTPTransfer, error) {
+	return retrieve(ctx, dial, nil, server, path)
+}
+
+// FTPRetrieveActive is FTPRetrieve in active mode: listen (NS.Listen, or
+// net.Listen) opens a port on the control connection's local address,
+// PORT tells the server, and the server connects to it for RETR path.
+func FTPRetrieveActive(ctx context.Context, dial func(ctx context.Context, network, addr string) (net.Conn, error),
+	listen func(network, addr string) (net.Listener, error), server netip.AddrPort, path string) (*FTPTransfer, error) {
+	return retrieve(ctx, dial, listen, server, path)
+}
+
+// retrieve checks path and runs ftpRetrieve, wrapping its error.
+func retrieve(ctx context.Context, dial func(ctx context.Context, network, addr string) (net.Conn, error),
+	listen func(network, addr string) (net.Listener, error), server netip.AddrPort, path string) (*FTPTransfer, error) {
 	if path == "" || strings.ContainsAny(path, "\r\n") {
 		return nil, fmt.Errorf("ftp retrieve %q: want a path without CR or LF", path)
 	}
-	t, err := ftpRetrieve(ctx, dial, server, path)
+	t, err := ftpRetrieve(ctx, dial, listen, server, path)
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			err = errors.Join(cerr, err)
 		}
-		return nil, fmt.Errorf("ftp retrieve ftp://%s/%s: %w", server, path, err)
+		mode := ""
+		if listen != nil {
+			mode = " (active)"
+		}
+		return nil, fmt.Errorf("ftp retrieve%s ftp://%s/%s: %w", mode, server, path, err)
 	}
 	return t, nil
 }
 
+// ftpRetrieve downloads path in passive mode, or in active mode when
+// listen is set.
 func ftpRetrieve(ctx context.Context, dial func(ctx context.Context, network, addr string) (net.Conn, error),
-	server netip.AddrPort, path string) (*FTPTransfer, error) {
+	listen func(network, addr string) (net.Listener, error), server netip.AddrPort, path string) (*FTPTransfer, error) {
 	ctrl, err := dial(ctx, "tcp", server.String())
 	if err != nil {
 		return nil, err
@@ -560,27 +584,37 @@ func ftpRetrieve(ctx context.Context, dial func(ctx context.Context, network, ad
 	} else if code != 200 {
 		return nil, fmt.Errorf("TYPE I: %d %s", code, msg)
 	}
-	if code, msg, err = ftpCmd(tp, "PASV"); err != nil {
+	var dc net.Conn
+	if listen == nil {
+		if code, msg, err = ftpCmd(tp, "PASV"); err != nil {
+			return nil, err
+		} else if code != 227 {
+			return nil, fmt.Errorf("PASV: %d %s", code, msg)
+		}
+		if t.Passive, err = ParsePASV(msg); err != nil {
+			return nil, err
+		}
+		if dc, err = dial(ctx, "tcp", t.Passive.String()); err != nil {
+			return nil, fmt.Errorf("data connection: %w", err)
+		}
+		defer dc.Close()
+		data.Store(&dc)
+		if ctx.Err() != nil { // ended before the Store: AfterFunc missed dc
+			return nil, ctx.Err()
+		}
+		if code, msg, err = ftpCmd(tp, "RETR "+path); err != nil {
+			return nil, err
+		} else if code != 150 && code != 125 {
+			return nil, fmt.Errorf("RETR %s: %d %s", path, code, msg)
+		}
+	} else if dc, err = ftpActiveData(ctx, tp, ctrl, listen, path, &t); err != nil {
 		return nil, err
-	} else if code != 227 {
-		return nil, fmt.Errorf("PASV: %d %s", code, msg)
-	}
-	if t.Passive, err = ParsePASV(msg); err != nil {
-		return nil, err
-	}
-	dc, err := dial(ctx, "tcp", t.Passive.String())
-	if err != nil {
-		return nil, fmt.Errorf("data connection: %w", err)
-	}
-	defer dc.Close()
-	data.Store(&dc)
-	if ctx.Err() != nil { // ended before the Store: AfterFunc missed dc
-		return nil, ctx.Err()
-	}
-	if code, msg, err = ftpCmd(tp, "RETR "+path); err != nil {
-		return nil, err
-	} else if code != 150 && code != 125 {
-		return nil, fmt.Errorf("RETR %s: %d %s", path, code, msg)
+	} else {
+		defer dc.Close()
+		data.Store(&dc)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 	}
 	if t.Data, err = io.ReadAll(dc); err != nil {
 		return nil, fmt.Errorf("data connection: %w", err)
@@ -594,6 +628,49 @@ func ftpRetrieve(ctx context.Context, dial func(ctx context.Context, network, ad
 	// The transfer is complete; a failed QUIT changes nothing.
 	ftpCmd(tp, "QUIT")
 	return &t, nil
+}
+
+// ftpActiveData sends PORT with a port listen opened on the control
+// connection's local address, then RETR path, and accepts the server's
+// data connection.
+func ftpActiveData(ctx context.Context, tp *textproto.Conn, ctrl net.Conn,
+	listen func(network, addr string) (net.Listener, error), path string, t *FTPTransfer) (net.Conn, error) {
+	local, err := netip.ParseAddrPort(ctrl.LocalAddr().String())
+	if err != nil || !local.Addr().Unmap().Is4() {
+		return nil, fmt.Errorf("active mode needs an IPv4 control connection (local %s)", ctrl.LocalAddr())
+	}
+	ln, err := listen("tcp4", netip.AddrPortFrom(local.Addr().Unmap(), 0).String())
+	if err != nil {
+		return nil, fmt.Errorf("active mode: listen: %w", err)
+	}
+	defer ln.Close()
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	lp, err := netip.ParseAddrPort(ln.Addr().String())
+	if err != nil {
+		return nil, err
+	}
+	a := local.Addr().Unmap().As4()
+	port := fmt.Sprintf("PORT %d,%d,%d,%d,%d,%d", a[0], a[1], a[2], a[3], lp.Port()>>8, lp.Port()&0xff)
+	if code, msg, err := ftpCmd(tp, port); err != nil {
+		return nil, err
+	} else if code != 200 {
+		return nil, fmt.Errorf("%s: %d %s", port, code, msg)
+	}
+	if code, msg, err := ftpCmd(tp, "RETR "+path); err != nil {
+		return nil, err
+	} else if code != 150 && code != 125 {
+		return nil, fmt.Errorf("RETR %s: %d %s", path, code, msg)
+	}
+	dc, err := ln.Accept()
+	if err != nil {
+		return nil, fmt.Errorf("active mode: accept the data connection: %w", err)
+	}
+	if t.ActiveFrom, err = netip.ParseAddrPort(dc.RemoteAddr().String()); err != nil {
+		dc.Close()
+		return nil, err
+	}
+	return dc, nil
 }
 
 // ftpCmd sends one command line and reads its reply.

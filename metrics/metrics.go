@@ -110,6 +110,9 @@ type Collector struct {
 	vrrpMaster, vrrpPriority, vrrpBecameMaster, vrrpAdvertsIn *prometheus.Desc
 	// ifUp, ifChange and ifLosses describe the interfaces.
 	ifUp, ifChange, ifLosses *prometheus.Desc
+	// markRules counts the iptables/nft mark rules by state (used,
+	// refused); markReadError is 1 while they cannot be read.
+	markRules, markReadError *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
@@ -155,6 +158,11 @@ func NewCollector(src Source) *Collector {
 			"1 while the director forwards on the interface, 0 while it is absent, down or broken.", []string{"interface"}, nil),
 		ifChange: prometheus.NewDesc(prometheus.BuildFQName(namespace, "interface", "last_change_timestamp_seconds"),
 			"When the interface's state last changed, in seconds since the epoch.", []string{"interface"}, nil),
+		markRules: prometheus.NewDesc(prometheus.BuildFQName(namespace, "marks", "rules"),
+			"The iptables/nft prerouting MARK rules read, by state: used (compiled into the mark classifier) or refused (ulvs cannot express them; see ulvs marks).",
+			[]string{"state"}, nil),
+		markReadError: prometheus.NewDesc(prometheus.BuildFQName(namespace, "marks", "read_error"),
+			"1 while the iptables/nft rules cannot be read (the marks read before stay in force).", nil, nil),
 		ifLosses: prometheus.NewDesc(prometheus.BuildFQName(namespace, "interface", "losses_total"),
 			"Times the director stopped forwarding on the interface (deleted, down, socket failure).", []string{"interface"}, nil),
 	}
@@ -284,6 +292,21 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			desc := prometheus.NewDesc(metric, "The connection sync daemon's "+name+" counter.", []string{"state"}, nil)
 			counter(desc, d.Stats[name], d.State)
 		}
+	}
+	if mr := snap.MarkRules; mr != nil {
+		refused := 0
+		for _, r := range mr.Rules {
+			if r.Reason != "" {
+				refused++
+			}
+		}
+		ch <- prometheus.MustNewConstMetric(c.markRules, prometheus.GaugeValue, float64(len(mr.Rules)-refused), "used")
+		ch <- prometheus.MustNewConstMetric(c.markRules, prometheus.GaugeValue, float64(refused), "refused")
+		readErr := 0.0
+		if mr.Error != "" {
+			readErr = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.markReadError, prometheus.GaugeValue, readErr)
 	}
 	names := make([]string, 0, len(snap.Engine))
 	for name := range snap.Engine {

@@ -301,3 +301,31 @@ ulvs_vrrp_master{instance="VI_1",interface="eth0",vrid="51"} 1
 		t.Error(err)
 	}
 }
+
+func TestCollectorMarks(t *testing.T) {
+	snap := ctl.Snapshot{}
+	c := NewCollector(func() (ctl.Snapshot, error) { return snap, nil })
+	if n := testutil.CollectAndCount(c, "ulvs_marks_rules", "ulvs_marks_read_error"); n != 0 {
+		t.Errorf("marks not read: %d series, want none", n)
+	}
+	snap.MarkRules = &ctl.MarkRulesStatus{Error: "nft: not found", Rules: []ctl.MarkRuleStatus{
+		{Chain: "ip mangle PREROUTING", Text: "-A PREROUTING -d 10.77.0.100/32 -p tcp -m tcp --dport 21 -j MARK --set-xmark 0x15/0xffffffff", Mark: 21},
+		{Chain: "ip mangle PREROUTING", Text: "-A PREROUTING -i eth0 -j MARK --set-xmark 0x16/0xffffffff", Reason: "option -i"},
+		{Chain: "ip mangle PREROUTING", Text: "-A PREROUTING -s 10.0.0.0/8 -j MARK --set-xmark 0x17/0xffffffff", Reason: "source match"},
+	}}
+	const want = `
+# HELP ulvs_marks_read_error 1 while the iptables/nft rules cannot be read (the marks read before stay in force).
+# TYPE ulvs_marks_read_error gauge
+ulvs_marks_read_error 1
+# HELP ulvs_marks_rules The iptables/nft prerouting MARK rules read, by state: used (compiled into the mark classifier) or refused (ulvs cannot express them; see ulvs marks).
+# TYPE ulvs_marks_rules gauge
+ulvs_marks_rules{state="refused"} 2
+ulvs_marks_rules{state="used"} 1
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "ulvs_marks_rules", "ulvs_marks_read_error"); err != nil {
+		t.Error(err)
+	}
+	if problems, err := testutil.CollectAndLint(c); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %v", problems, err)
+	}
+}

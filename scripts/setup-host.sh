@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the host tools the ulvs tests, lab and demo use, from Debian's
-# packages: iproute2 (ip), nftables (nft), ethtool, curl, procps (sysctl)
+# packages: iproute2 (ip), nftables (nft), iptables (iptables-nft: the seeds type iptables mangle MARK rules; it starts no service), ethtool, curl, procps (sysctl)
 # vsftpd (the lab's FTP real servers, which the lab runs itself inside
 # its namespaces) and keepalived (the VRRP peer of the vrrp package's
 # interop tests, which run it themselves inside their namespaces).
@@ -15,7 +15,7 @@
 # is), and afterwards the boot links the packages made are removed again.
 set -euo pipefail
 
-packages=(iproute2 nftables ethtool curl procps vsftpd keepalived)
+packages=(iproute2 nftables iptables ethtool curl procps vsftpd keepalived)
 
 installed() {
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'

@@ -452,14 +452,25 @@ type MarkRule struct {
 	Mark  uint32
 	Proto Protocol
 	Addr  netip.Prefix
+	// Src, when valid, restricts the rule to packets from that source
+	// prefix (iptables -s); the zero Prefix means any source.
+	Src   netip.Prefix
 	Ports [][2]uint16
 	first uint32 // Addr's first address, as a number
 	last  uint32
+	// srcFirst and srcLast bound Src (0 and all ones without one);
+	// hasSrc tells whether the rule names a source.
+	srcFirst, srcLast uint32
+	hasSrc            bool
 }
 
-// match reports whether the rule selects a packet.
-func (r *MarkRule) match(proto Protocol, dst uint32, port uint16) bool {
+// match reports whether the rule selects a packet; srcKnown false (a
+// lookup without a source) never matches a rule that names one.
+func (r *MarkRule) match(proto Protocol, src, dst uint32, srcKnown bool, port uint16) bool {
 	if r.Proto != proto || dst < r.first || dst > r.last {
+		return false
+	}
+	if r.hasSrc && (!srcKnown || src < r.srcFirst || src > r.srcLast) {
 		return false
 	}
 	if len(r.Ports) == 0 {
@@ -495,10 +506,11 @@ func NewTableMarks(gen uint64, services []*Service, extraDests []*Dest, marks []
 		lips:     make(map[[4]byte]struct{}),
 	}
 	for _, m := range marks {
-		p := m.Addr.Masked()
-		a := p.Addr().As4()
-		m.first = uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
-		m.last = m.first | uint32(uint64(1)<<(32-p.Bits())-1)
+		m.first, m.last = prefixRange(m.Addr)
+		m.srcFirst, m.srcLast = 0, ^uint32(0)
+		if m.hasSrc = m.Src.IsValid() && m.Src.Addr().Is4(); m.hasSrc {
+			m.srcFirst, m.srcLast = prefixRange(m.Src)
+		}
 		t.marks = append(t.marks, m)
 	}
 	var maxDest, maxSvc uint32
@@ -564,14 +576,36 @@ const (
 	ftpDataPort = 20
 )
 
+// prefixRange returns the first and last address of an IPv4 prefix as
+// numbers.
+func prefixRange(pfx netip.Prefix) (first, last uint32) {
+	p := pfx.Masked()
+	a := p.Addr().As4()
+	first = uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
+	return first, first | uint32(uint64(1)<<(32-p.Bits())-1)
+}
+
+// LookupFrom is Lookup for a packet from src: mark rules that name a
+// source prefix (iptables -s) take part. The data path uses it.
+func (t *Table) LookupFrom(proto Protocol, src, dst [4]byte, port uint16) *Service {
+	return t.lookup(proto, src, true, dst, port)
+}
+
 // Lookup returns the service for a packet of proto to dst:port, or nil, in
 // the kernel's order (ip_vs_service_find, ip_vs_ctl.c): the service of the
 // packet's mark, the exact protocol/address/port service, for TCP to port
 // 20 or an unprivileged port the address's FTP (port 21) service, and
 // last the address's port-zero service.
+//
+// The source is unknown here, so mark rules that name a source prefix do
+// not match; LookupFrom takes the source.
 func (t *Table) Lookup(proto Protocol, dst [4]byte, port uint16) *Service {
+	return t.lookup(proto, [4]byte{}, false, dst, port)
+}
+
+func (t *Table) lookup(proto Protocol, src [4]byte, srcKnown bool, dst [4]byte, port uint16) *Service {
 	if len(t.marks) > 0 {
-		if m := t.Mark(proto, dst, port); m != 0 {
+		if m := t.mark(proto, src, srcKnown, dst, port); m != 0 {
 			if s := t.byMark[m]; s != nil {
 				return s
 			}
@@ -591,11 +625,23 @@ func (t *Table) Lookup(proto Protocol, dst [4]byte, port uint16) *Service {
 	return nil
 }
 
-// Mark returns the mark the first matching rule gives a packet, or 0.
+// Mark returns the mark the first matching rule gives a packet, or 0,
+// leaving out the rules that name a source (see MarkFrom).
 func (t *Table) Mark(proto Protocol, dst [4]byte, port uint16) uint32 {
+	return t.mark(proto, [4]byte{}, false, dst, port)
+}
+
+// MarkFrom returns the mark the first matching rule gives a packet from
+// src, or 0.
+func (t *Table) MarkFrom(proto Protocol, src, dst [4]byte, port uint16) uint32 {
+	return t.mark(proto, src, true, dst, port)
+}
+
+func (t *Table) mark(proto Protocol, src [4]byte, srcKnown bool, dst [4]byte, port uint16) uint32 {
 	a := uint32(dst[0])<<24 | uint32(dst[1])<<16 | uint32(dst[2])<<8 | uint32(dst[3])
+	s := uint32(src[0])<<24 | uint32(src[1])<<16 | uint32(src[2])<<8 | uint32(src[3])
 	for i := range t.marks {
-		if t.marks[i].match(proto, a, port) {
+		if t.marks[i].match(proto, s, a, srcKnown, port) {
 			return t.marks[i].Mark
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ulvs/ulvs/adm"
 	"github.com/ulvs/ulvs/director"
+	"github.com/ulvs/ulvs/nfmarks"
 )
 
 const usage = `Usage: ulvs COMMAND [ARGS...]
@@ -23,6 +24,7 @@ Commands:
   bench    measure the director: ulvs bench http [--duration D] ...
   stats    the director's data-path counters, drops by reason
   checks   the director's health checks: servers, verdicts, last results
+  marks    the iptables/nft MARK rules ulvsd reads here: used or refused, and why
   ha       the director's failover (VRRP) instances: state, priority, master
   convert  write a configuration file (keepalived.conf, ulvs.toml) as ulvs.toml:
            ulvs convert FILE [-o OUT] [-i IFACE]
@@ -53,6 +55,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return benchMain(args[1:], stdout, stderr)
 	case "stats":
 		return statsMain(args[1:], stdout, stderr)
+	case "marks":
+		return marksMain(args[1:], stdout, stderr, nfmarks.Exec)
 	case "ha":
 		return haMain(args[1:], stdout, stderr)
 	case "checks":

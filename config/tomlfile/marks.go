@@ -3,6 +3,7 @@ package tomlfile
 import (
 	"fmt"
 	"math"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -77,7 +78,7 @@ func (p *fileParser) mark(path string, m map[string]any) (mk config.Mark, numOK,
 
 // markMatch parses one [[fwmark.match]] table.
 func (p *fileParser) markMatch(path string, m map[string]any) (config.MarkMatch, bool) {
-	t := p.table(path, m, "protocol", "address", "ports")
+	t := p.table(path, m, "protocol", "address", "ports", "source")
 	defer t.done()
 	ok := true
 	match := config.MarkMatch{Proto: vs.TCP}
@@ -91,25 +92,39 @@ func (p *fileParser) markMatch(path string, m map[string]any) (config.MarkMatch,
 		}
 	}
 
-	if s, set := t.string("address"); set {
-		prefix, msg := config.ParseIPv4Prefix(s)
-		if msg != "" {
-			p.errorf(path+".address", "%s", msg)
-			ok = false
-		}
-		match.Addr = prefix
-	} else if _, present := m["address"]; !present {
+	var present, pok bool
+	match.Addr, present, pok = p.prefix(t, path, "address")
+	if !present {
 		p.errorf(path+".address", "required: the destination IPv4 address (the VIP) or prefix")
-		ok = false
-	} else {
-		ok = false
 	}
+	ok = ok && present && pok
+	match.Src, _, pok = p.prefix(t, path, "source")
+	ok = ok && pok
 
 	if v, present := m["ports"]; present {
 		ports, pok := p.ports(t.field("ports"), v)
 		match.Ports, ok = ports, ok && pok
 	}
 	return match, ok
+}
+
+// prefix parses the IPv4 address or prefix at key of the match at path:
+// present tells whether the key is there, ok whether its value is good
+// (errors are reported).
+func (p *fileParser) prefix(t *tomlTable, path, key string) (pfx netip.Prefix, present, ok bool) {
+	if _, present = t.m[key]; !present {
+		return netip.Prefix{}, false, true
+	}
+	s, isString := t.string(key)
+	if !isString {
+		return netip.Prefix{}, true, false
+	}
+	pfx, msg := config.ParseIPv4Prefix(s)
+	if msg != "" {
+		p.errorf(path+"."+key, "%s", msg)
+		return netip.Prefix{}, true, false
+	}
+	return pfx, true, true
 }
 
 // ports parses the ports array of a match at field: integers and

@@ -184,7 +184,7 @@ func (p *fileParser) file(doc map[string]any) *config.File {
 }
 
 func (p *fileParser) director(f *config.File, m map[string]any) {
-	t := p.table("director", m, "interfaces", "socket", "workers", "conn_table_size", "exit_on_interface_loss")
+	t := p.table("director", m, "interfaces", "socket", "workers", "conn_table_size", "exit_on_interface_loss", "iptables_marks")
 	if names, ok := t.strings("interfaces"); !ok {
 		if _, set := m["interfaces"]; !set {
 			p.errorf("director.interfaces", "required: the interfaces the director listens on")
@@ -216,5 +216,8 @@ func (p *fileParser) director(f *config.File, m map[string]any) {
 	size, _ := t.int("conn_table_size", 0, fileMaxConnTableSize)
 	f.Workers, f.ConnTableSize = int(workers), int(size)
 	f.ExitOnInterfaceLoss = t.bool("exit_on_interface_loss")
+	if _, present := m["iptables_marks"]; present {
+		f.NoIptablesMarks = !t.bool("iptables_marks")
+	}
 	t.done()
 }

@@ -499,21 +499,29 @@ func TestLocalAddresses(t *testing.T) {
 	}
 }
 
-func TestExitOnInterfaceLoss(t *testing.T) {
+// TestDirectorSwitches checks the [director] booleans, parsed and
+// written back.
+func TestDirectorSwitches(t *testing.T) {
+	exit := func(f *config.File) bool { return f.ExitOnInterfaceLoss }
+	noMarks := func(f *config.File) bool { return f.NoIptablesMarks }
 	for _, tt := range []struct {
 		in   string
+		get  func(*config.File) bool
 		want bool
 	}{
-		{fileHead, false},
-		{fileHead + "exit_on_interface_loss = false\n", false},
-		{fileHead + "exit_on_interface_loss = true\n", true},
+		{fileHead, exit, false},
+		{fileHead + "exit_on_interface_loss = false\n", exit, false},
+		{fileHead + "exit_on_interface_loss = true\n", exit, true},
+		{fileHead, noMarks, false},
+		{fileHead + "iptables_marks = true\n", noMarks, false},
+		{fileHead + "iptables_marks = false\n", noMarks, true},
 	} {
 		f, err := Parse("ulvs.toml", []byte(tt.in))
 		if err != nil {
 			t.Fatalf("Parse(%q): %v", tt.in, err)
 		}
-		if f.ExitOnInterfaceLoss != tt.want {
-			t.Errorf("Parse(%q).ExitOnInterfaceLoss = %v, want %v", tt.in, f.ExitOnInterfaceLoss, tt.want)
+		if got := tt.get(f); got != tt.want {
+			t.Errorf("Parse(%q): %v, want %v", tt.in, got, tt.want)
 		}
 		text, err := MarshalTOML(f)
 		if err != nil {
@@ -523,8 +531,55 @@ func TestExitOnInterfaceLoss(t *testing.T) {
 		if err != nil {
 			t.Fatalf("parse the written file: %v\n%s", err, text)
 		}
-		if back.ExitOnInterfaceLoss != tt.want {
-			t.Errorf("written and parsed again: %v, want %v", back.ExitOnInterfaceLoss, tt.want)
+		if got := tt.get(back); got != tt.want {
+			t.Errorf("%q written and parsed again: %v, want %v", tt.in, got, tt.want)
+		}
+	}
+	if _, err := Parse("ulvs.toml", []byte(fileHead+"iptables_marks = 1\n")); err == nil || !strings.Contains(err.Error(), "director.iptables_marks: must be true or false") {
+		t.Errorf("iptables_marks = 1: err %v", err)
+	}
+}
+
+func TestMarkSource(t *testing.T) {
+	in := fileHead + `
+[[fwmark]]
+mark = 5
+  [[fwmark.match]]
+  address = "10.77.0.100"
+  source = "10.1.0.0/16"
+  [[fwmark.match]]
+  address = "10.77.0.100"
+  source = "10.2.0.1"
+`
+	f, err := Parse("ulvs.toml", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("10.2.0.1/32")}
+	check := func(f *config.File, what string) {
+		if len(f.Marks) != 1 || len(f.Marks[0].Matches) != 2 {
+			t.Fatalf("%s: marks %+v", what, f.Marks)
+		}
+		for i, m := range f.Marks[0].Matches {
+			if m.Src != want[i] {
+				t.Errorf("%s: match %d source %v, want %v", what, i, m.Src, want[i])
+			}
+		}
+	}
+	check(f, "parsed")
+	text, err := MarshalTOML(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse("ulvs.toml", text)
+	if err != nil {
+		t.Fatalf("parse the written file: %v\n%s", err, text)
+	}
+	check(back, "written and parsed again")
+	for _, bad := range []string{`source = "10.1.0.1/16"`, `source = 7`, `source = "::1"`} {
+		in := fileHead + "[[fwmark]]\nmark = 5\n[[fwmark.match]]\naddress = \"10.77.0.100\"\n" + bad + "\n"
+		if _, err := Parse("ulvs.toml", []byte(in)); err == nil || !strings.Contains(err.Error(), "source") {
+			t.Errorf("%s: err %v, want one about source", bad, err)
 		}
 	}
 }

@@ -65,6 +65,9 @@ func MarshalTOML(f *config.File) ([]byte, error) {
 	if f.ExitOnInterfaceLoss {
 		b.WriteString("exit_on_interface_loss = true\n")
 	}
+	if f.NoIptablesMarks {
+		b.WriteString("iptables_marks = false\n")
+	}
 	if t := f.Timeouts; t != (config.Timeouts{}) {
 		b.WriteString("\n[timeouts]\n")
 		for _, kv := range []struct {
@@ -153,6 +156,14 @@ func writeKnobs(b *strings.Builder, k *config.Knobs) {
 	}
 }
 
+// prefixText is a prefix as the file writes it: a /32 as its address.
+func prefixText(p netip.Prefix) string {
+	if p.Bits() == 32 {
+		return p.Addr().String()
+	}
+	return p.String()
+}
+
 func writeMark(b *strings.Builder, m *config.Mark) error {
 	fmt.Fprintf(b, "\n[[fwmark]]\nmark = %d\n", m.Mark)
 	for _, mm := range m.Matches {
@@ -163,11 +174,10 @@ func writeMark(b *strings.Builder, m *config.Mark) error {
 		if err != nil {
 			return fmt.Errorf("fwmark %d: %w", m.Mark, err)
 		}
-		addr := mm.Addr.String()
-		if mm.Addr.Bits() == 32 {
-			addr = mm.Addr.Addr().String()
+		fmt.Fprintf(b, "  [[fwmark.match]]\n  protocol = %q\n  address = %s\n", proto, tomlString(prefixText(mm.Addr)))
+		if mm.Src.IsValid() {
+			fmt.Fprintf(b, "  source = %s\n", tomlString(prefixText(mm.Src)))
 		}
-		fmt.Fprintf(b, "  [[fwmark.match]]\n  protocol = %q\n  address = %s\n", proto, tomlString(addr))
 		if len(mm.Ports) > 0 {
 			b.WriteString("  ports = [")
 			for i, r := range mm.Ports {
