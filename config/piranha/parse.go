@@ -95,7 +95,7 @@ type parser struct {
 	sawPriv   bool
 	virtuals  []*virtual
 	// lines of the settings that the warnings after the parse point at.
-	backupActiveLine, heartbeatLine, natRouterLine, syncLine int
+	natRouterLine, syncLine int
 	// natRouter and natBits are nat_router's address and nat_nmask's
 	// length (0: none given, a /32).
 	natRouter netip.Addr
@@ -373,15 +373,9 @@ func (p *parser) global(l *line) {
 			p.errorf(l.num, kw, "service = fos (failover services) is not supported by ulvs: only service = lvs (virtual servers)")
 		}
 	case "backup_active":
-		pu.BackupActive, ok = p.boolean(l)
-		if ok && pu.BackupActive {
-			p.backupActiveLine = l.num
-		}
+		pu.BackupActive, _ = p.boolean(l)
 	case "heartbeat":
-		pu.Heartbeat, ok = p.boolean(l)
-		if ok && pu.Heartbeat {
-			p.heartbeatLine = l.num
-		}
+		pu.Heartbeat, _ = p.boolean(l)
 	case "heartbeat_port":
 		if port, ok := p.port(l, true); ok {
 			if port == 0 {

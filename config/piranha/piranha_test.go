@@ -117,7 +117,6 @@ func TestSeed001(t *testing.T) {
 		t.Errorf("pulse (-want +got):\n%s", diff)
 	}
 	wantWarn := []string{
-		"lvs.cf:4: pulse failover is not run by ulvs yet",
 		"lvs.cf:38: virtual FTP: fwmark 21: the marks must come from iptables rules",
 	}
 	configtest.CheckWarnings(t, f, wantWarn)

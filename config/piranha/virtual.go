@@ -336,13 +336,6 @@ func (p *parser) build() {
 			p.warnf(p.natRouterLine, "nat_router is only used with network = nat")
 		}
 	}
-	if pu.BackupActive || pu.Heartbeat {
-		at := p.backupActiveLine
-		if at == 0 {
-			at = p.heartbeatLine
-		}
-		p.warnf(at, "pulse failover is not run by ulvs yet: this director forwards as the active one, sends no heartbeat and never hands over (run it on one director only)")
-	}
 	if pu.SyncDaemon {
 		p.warnf(p.syncLine, "syncdaemon = 1: ulvs does not start connection sync from lvs.cf")
 	}
