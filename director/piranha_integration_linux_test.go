@@ -38,7 +38,7 @@ func TestIntegrationSeed001Piranha(t *testing.T) {
 	// primary active after deadtime (18 s) without a heartbeat.
 	started := time.Now()
 	e.waitHA(t, "MASTER", 25*time.Second)
-	t.Logf("pulse: the primary active %.1f s after ulvsd started (deadtime 18, no backup)", time.Since(started).Seconds())
+	t.Logf("pulse: the primary active %.1f s after both servers were added (deadtime 18 from ulvsd's start, no backup)", time.Since(started).Seconds())
 	c := e.client()
 	alternate := func(when string) {
 		t.Helper()

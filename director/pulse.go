@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/pulse"
@@ -90,7 +91,7 @@ func (h *haManager) newPulse(p *config.Pulse) error {
 		Transport:    tr,
 		Log:          h.log.With("pulse", role.String()),
 		OnTransition: func(t pulse.Transition) { h.pulseTransition(pi, t) },
-		OnAnnounce:   func() { h.announce(pi.addrs) },
+		OnAnnounce:   func() { go h.pulseARPs(pi) },
 	})
 	if err != nil {
 		tr.Close()
@@ -113,6 +114,23 @@ func (h *haManager) pulseTransition(pi *pulseInstance, t pulse.Transition) {
 		h.log.Error("pulse: cannot change the table", "err", err)
 	}
 	if t.Active {
+		go h.pulseARPs(pi)
+	}
+}
+
+// pulseARPs announces the VIPs as pulse's sendLvsArps does: send_arp
+// five times, a second apart, while pulse stays active here.
+func (h *haManager) pulseARPs(pi *pulseInstance) {
+	for i := 0; i < 5; i++ {
+		if i > 0 {
+			time.Sleep(time.Second)
+		}
+		h.mu.Lock()
+		active := pi.active
+		h.mu.Unlock()
+		if !active {
+			return
+		}
 		h.announce(pi.addrs)
 	}
 }

@@ -80,6 +80,11 @@ func TestIntegrationPulse(t *testing.T) {
 	serving := time.Since(killed)
 	t.Logf("takeover: backup active %.2f s and serving through the VIP %.2f s after the primary was killed (keepalive 1, deadtime 3)",
 		active.Seconds(), serving.Seconds())
+	if out, err := b.ulvs("ha"); err != nil || !strings.Contains(out, "pulse/backup") || !strings.Contains(out, "partner dead") {
+		t.Errorf("backup's ulvs ha after the takeover: %v\n%s", err, out)
+	} else {
+		t.Logf("backup's ulvs ha:\n%s", out)
+	}
 	if serving > 6*time.Second {
 		t.Errorf("backup served %.2f s after the kill, want within deadtime 3 s + 3 s", serving.Seconds())
 	}
