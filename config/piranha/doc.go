@@ -85,7 +85,8 @@
 // "iptables -t mangle ... -j MARK --set-mark 21"), which ulvs does not
 // read yet, so no packet reaches it until the mark is defined in ulvs's
 // TOML ([[fwmark]]). Failover: pulse runs in ulvsd (package pulse) when
-// backup_active = 1, but the sync daemon (syncdaemon) and file sync
+// backup_active = 1, but not its monitor_links, active_cmd and
+// inactive_cmd, and the sync daemon (syncdaemon) and file sync
 // (sync) do not, and nat_router's address is not brought up. failover blocks (not run with
 // service = lvs, as in Piranha), client_monitor, ipvsadm, the shared
 // storage settings, failover-service keywords in a virtual block, pmask

@@ -95,7 +95,8 @@ type parser struct {
 	sawPriv   bool
 	virtuals  []*virtual
 	// lines of the settings that the warnings after the parse point at.
-	natRouterLine, syncLine int
+	natRouterLine, syncLine, monitorLinksLine int
+	cmdLines                                  []int // active_cmd, inactive_cmd
 	// natRouter and natBits are nat_router's address and nat_nmask's
 	// length (0: none given, a /32).
 	natRouter netip.Addr
@@ -389,7 +390,10 @@ func (p *parser) global(l *line) {
 	case "deadtime":
 		pu.Deadtime, _ = p.seconds(l, 1)
 	case "monitor_links":
-		pu.MonitorLinks, _ = p.boolean(l)
+		pu.MonitorLinks, ok = p.boolean(l)
+		if ok && pu.MonitorLinks {
+			p.monitorLinksLine = l.num
+		}
 	case "syncdaemon":
 		pu.SyncDaemon, ok = p.boolean(l)
 		if ok && pu.SyncDaemon {
@@ -410,8 +414,10 @@ func (p *parser) global(l *line) {
 		pu.HardShutdown, _ = p.boolean(l)
 	case "active_cmd":
 		pu.ActiveCmd, _ = p.value(l)
+		p.cmdLines = append(p.cmdLines, l.num)
 	case "inactive_cmd":
 		pu.InactiveCmd, _ = p.value(l)
+		p.cmdLines = append(p.cmdLines, l.num)
 	case "network":
 		methods := map[string]vs.Method{"direct": vs.Route, "nat": vs.Masq, "tunnel": vs.Tunnel}
 		if w, ok := p.oneOf(l, "direct", "nat", "tunnel"); ok {

@@ -336,6 +336,12 @@ func (p *parser) build() {
 			p.warnf(p.natRouterLine, "nat_router is only used with network = nat")
 		}
 	}
+	if pu.BackupActive && p.monitorLinksLine != 0 {
+		p.warnf(p.monitorLinksLine, "monitor_links = 1 is not run by ulvs's pulse: a director whose link fails stays as it is")
+	}
+	for _, at := range p.cmdLines {
+		p.warnf(at, "active_cmd and inactive_cmd are not run by ulvs's pulse")
+	}
 	if pu.SyncDaemon {
 		p.warnf(p.syncLine, "syncdaemon = 1: ulvs does not start connection sync from lvs.cf")
 	}
