@@ -10,8 +10,9 @@ import (
 // whether the backup takes over, how often heartbeats go and when the
 // partner is declared dead, and the floating addresses the active director
 // holds. It is kept on File.Pulse for the failover code (ulvsd runs
-// package pulse from it when BackupActive is set). Piranha's defaults (lvsconfig.c, lvsParseConfig) are filled
-// in; an address the file does not give is the zero Addr.
+// package pulse from it when BackupActive is set). Piranha's defaults
+// (lvsconfig.c, lvsParseConfig) are filled in; an address the file does
+// not give is the zero Addr.
 type Pulse struct {
 	// SerialNo is serial_no: a version number pulse compares between the
 	// two directors' copies of the file.
