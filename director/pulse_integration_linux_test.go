@@ -58,12 +58,7 @@ virtual web {
 // backup); the backup steps down, and requests keep being answered.
 func TestIntegrationPulse(t *testing.T) {
 	e := newEnvOpts(t, lab.Config{RealServers: 2, Backup: true}, pulseConf, envOpts{file: "lvs.cf"})
-	b := &env{t: t, lab: e.lab, dir: t.TempDir(), ns: e.lab.Backup, log: &bytes.Buffer{}}
-	b.cfg = filepath.Join(b.dir, "lvs.cf")
-	b.sock = filepath.Join(b.dir, "ulvsd.sock")
-	b.writeConfig(pulseConf)
-	b.start()
-	t.Cleanup(b.stop)
+	b := startBackupLVSCF(t, e.lab)
 	e.waitHA(t, "MASTER", 10*time.Second)
 	b.waitHA(t, "BACKUP", 10*time.Second)
 	e.waitReady(2)
@@ -130,6 +125,18 @@ func TestIntegrationPulse(t *testing.T) {
 	if log := b.logText(); !strings.Contains(log, "partner dead") || !strings.Contains(log, "partner active") {
 		t.Errorf("backup log lacks pulse's reasons:\n%s", log)
 	}
+}
+
+// startBackupLVSCF starts ulvsd on pulseConf in the lab's backup
+// director (10.77.0.3).
+func startBackupLVSCF(t *testing.T, l *lab.Lab) *env {
+	b := &env{t: t, lab: l, dir: t.TempDir(), ns: l.Backup, log: &bytes.Buffer{}}
+	b.cfg = filepath.Join(b.dir, "lvs.cf")
+	b.sock = filepath.Join(b.dir, "ulvsd.sock")
+	b.writeConfig(pulseConf)
+	b.start()
+	t.Cleanup(b.stop)
+	return b
 }
 
 // pulseStatus reads the pulse entry of ulvs ha --json.

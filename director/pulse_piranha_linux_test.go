@@ -113,12 +113,7 @@ func TestIntegrationPulseWithPiranha(t *testing.T) {
 		t.Cleanup(func() { l.Down() })
 		p := startPiranhaPulse(t, l.Director)
 		p.wait("partner dead: activating lvs", 8*time.Second)
-		b := &env{t: t, lab: l, dir: t.TempDir(), ns: l.Backup, log: &bytes.Buffer{}}
-		b.cfg = filepath.Join(b.dir, "lvs.cf")
-		b.sock = filepath.Join(b.dir, "ulvsd.sock")
-		b.writeConfig(pulseConf)
-		b.start()
-		t.Cleanup(b.stop)
+		b := startBackupLVSCF(t, l)
 		b.waitHA(t, "BACKUP", 10*time.Second)
 		time.Sleep(4 * time.Second)
 		if st := pulseStatus(t, b); st.State.String() != "BACKUP" || st.MasterAddr.String() != "10.77.0.2" {
