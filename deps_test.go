@@ -53,13 +53,15 @@ var forbidden = map[string][]string{
 	"healthcheck": {"engine", "director", "conntrack", "forward", "sched", "arp", "ctl", "adm", "lab", "metrics",
 		"estimator", "realserver", "bench", "config/ipvsadm", "config/tomlfile", "config/load"},
 
-	// The failover protocols (VRRP, IPVS connection sync) are wire formats
+	// The failover protocols (VRRP, Piranha's pulse, IPVS connection sync) are wire formats
 	// and state machines: the director drives them and applies what they
 	// decide; they know nothing of the table, the daemon or the formats.
 	"vrrp": {"vs", "sched", "conntrack", "forward", "arp", "engine", "config", "ctl", "director", "adm", "lab",
-		"metrics", "healthcheck", "estimator", "realserver", "bench", "ipvssync"},
+		"metrics", "healthcheck", "estimator", "realserver", "bench", "ipvssync", "pulse"},
 	"ipvssync": {"vs", "sched", "conntrack", "forward", "arp", "engine", "config", "ctl", "director", "adm", "lab",
-		"metrics", "healthcheck", "estimator", "realserver", "bench", "vrrp"},
+		"metrics", "healthcheck", "estimator", "realserver", "bench", "vrrp", "pulse"},
+	"pulse": {"sched", "conntrack", "forward", "arp", "engine", "config", "ctl", "director", "adm", "lab",
+		"metrics", "healthcheck", "estimator", "realserver", "bench", "vrrp", "ipvssync"},
 }
 
 // formatForbidden is what a file-format package (config/*) must not

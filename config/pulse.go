@@ -9,10 +9,10 @@ import (
 // heartbeat between them (pulse(8)): the primary and backup directors,
 // whether the backup takes over, how often heartbeats go and when the
 // partner is declared dead, and the floating addresses the active director
-// holds. It is kept on File.Pulse for the failover code; reading an
-// lvs.cf does not by itself run any of it (the reader says so in a
-// warning). Piranha's defaults (lvsconfig.c, lvsParseConfig) are filled
-// in; an address the file does not give is the zero Addr.
+// holds. It is kept on File.Pulse for the failover code (ulvsd runs
+// package pulse from it when BackupActive is set). Piranha's defaults
+// (lvsconfig.c, lvsParseConfig) are filled in; an address the file does
+// not give is the zero Addr.
 type Pulse struct {
 	// SerialNo is serial_no: a version number pulse compares between the
 	// two directors' copies of the file.

@@ -29,6 +29,7 @@ type haManager struct {
 
 	mu    sync.Mutex
 	insts []*haInstance
+	pulse *pulseInstance // nil unless lvs.cf's backup_active = 1
 }
 
 // haInstance is one running vrrp_instance.
@@ -40,11 +41,17 @@ type haInstance struct {
 	master bool
 }
 
-// newHA opens a transport and builds a router for every instance and puts
-// every instance's addresses on standby until it becomes master. It must
-// run in the director's network namespace.
-func newHA(dir *Director, announce func([]netip.Addr), insts []config.VRRPInstance, log *slog.Logger) (*haManager, error) {
+// newHA opens a transport and builds a router for every instance (and
+// pulse's node when p asks for it) and puts every instance's addresses on
+// standby until it becomes master. It must run in the director's network
+// namespace.
+func newHA(dir *Director, announce func([]netip.Addr), insts []config.VRRPInstance, p *config.Pulse, log *slog.Logger) (*haManager, error) {
 	h := &haManager{dir: dir, announce: announce, log: log}
+	if runsPulse(p) {
+		if err := h.newPulse(p); err != nil {
+			return nil, err
+		}
+	}
 	for _, c := range insts {
 		in, err := vrrpInstance(c)
 		if err != nil {
@@ -134,7 +141,16 @@ func vrrpInstance(c config.VRRPInstance) (vrrp.Instance, error) {
 // priority-0 advert if it is master, as keepalived does on SIGTERM.
 func (h *haManager) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	errc := make(chan error, len(h.insts))
+	errc := make(chan error, len(h.insts)+1)
+	if pi := h.pulse; pi != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := pi.node.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				errc <- err
+			}
+		}()
+	}
 	for _, hi := range h.insts {
 		wg.Add(2)
 		go func() {
@@ -192,6 +208,12 @@ func (h *haManager) publish() error {
 
 func (h *haManager) publishLocked() error {
 	var all, active []netip.Addr
+	if pi := h.pulse; pi != nil {
+		all = append(all, pi.addrs...)
+		if pi.active {
+			active = append(active, pi.addrs...)
+		}
+	}
 	for _, hi := range h.insts {
 		all = append(all, hi.addrs...)
 		if hi.master {
@@ -228,17 +250,27 @@ func (h *haManager) Status() []vrrp.Status {
 	if h == nil {
 		return nil
 	}
-	out := make([]vrrp.Status, 0, len(h.insts))
+	out := make([]vrrp.Status, 0, len(h.insts)+1)
+	if h.pulse != nil {
+		out = append(out, h.pulse.status())
+	}
 	for _, hi := range h.insts {
 		out = append(out, hi.r.Status())
 	}
 	return out
 }
 
-// Unchanged reports whether insts are the instances h runs, so that a
-// reload can keep them.
-func (h *haManager) Unchanged(insts []config.VRRPInstance) bool {
+// Unchanged reports whether insts (and p) are the instances h runs, so
+// that a reload can keep them.
+func (h *haManager) Unchanged(insts []config.VRRPInstance, p *config.Pulse) bool {
 	var cur []config.VRRPInstance
+	var curPulse *config.Pulse
+	if h != nil && h.pulse != nil {
+		curPulse = &h.pulse.cfg
+	}
+	if runsPulse(p) != (curPulse != nil) || (curPulse != nil && fmt.Sprintf("%+v", *curPulse) != fmt.Sprintf("%+v", *p)) {
+		return false
+	}
 	if h != nil {
 		for _, hi := range h.insts {
 			cur = append(cur, hi.cfg)
@@ -259,6 +291,9 @@ func (h *haManager) Unchanged(insts []config.VRRPInstance) bool {
 
 // close releases the transports of instances that never ran.
 func (h *haManager) close() {
+	if h.pulse != nil {
+		h.pulse.tr.Close()
+	}
 	for _, hi := range h.insts {
 		hi.tr.Close()
 	}

@@ -199,8 +199,8 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 	// Failover first: the addresses of every vrrp_instance are on standby
 	// from the first table on, until the instance is master here.
 	var ha *haManager
-	if file != nil && len(file.VRRP) > 0 {
-		if ha, err = newHA(dir, eng.AnnounceAddrs, file.VRRP, log); err != nil {
+	if file != nil && (len(file.VRRP) > 0 || runsPulse(file.Pulse)) {
+		if ha, err = newHA(dir, eng.AnnounceAddrs, file.VRRP, file.Pulse, log); err != nil {
 			return fmt.Errorf("%s: %w", cfgPath, err)
 		}
 		dir.SetHAStatus(ha.Status)
@@ -326,10 +326,10 @@ func reload(path string, dir *Director, mon *healthcheck.Monitor, ha *haManager,
 		return
 	}
 	logWarnings(f, log)
-	if !ha.Unchanged(f.VRRP) {
+	if !ha.Unchanged(f.VRRP, f.Pulse) {
 		// Adding, removing or changing an instance would need its
 		// transport and state rebuilt; until that exists, say so.
-		log.Error("reload: the vrrp_instance configuration changed; the running instances stay as they were until ulvsd restarts", "file", path)
+		log.Error("reload: the vrrp_instance (or lvs.cf pulse) configuration changed; the running instances stay as they were until ulvsd restarts", "file", path)
 	}
 	if err := mon.Load(f, installer(dir, f)); err != nil {
 		log.Error("reload failed, keeping the running configuration", "file", path, "err", err)

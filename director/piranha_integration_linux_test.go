@@ -34,6 +34,11 @@ func TestIntegrationSeed001Piranha(t *testing.T) {
 	servers := e.startRSServers(t, 80)
 	both := []string{`TCP  10\.77\.0\.100:80 rr`, `-> 10\.77\.0\.11:80 +Route +1 `, `-> 10\.77\.0\.12:80 +Route +1 `}
 	e.waitTable(t, 15*time.Second, "both servers added by their first check", both...)
+	// backup_active = 1 and no backup in this lab: pulse makes the
+	// primary active after deadtime (18 s) without a heartbeat.
+	started := time.Now()
+	e.waitHA(t, "MASTER", 25*time.Second)
+	t.Logf("pulse: the primary active %.1f s after both servers were added (deadtime 18 from ulvsd's start, no backup)", time.Since(started).Seconds())
 	c := e.client()
 	alternate := func(when string) {
 		t.Helper()
@@ -60,13 +65,13 @@ func TestIntegrationSeed001Piranha(t *testing.T) {
 			t.Fatalf("with rs1 down: %q, %v; want rs2", b, err)
 		}
 	}
-	started := time.Now()
+	started = time.Now()
 	servers[0].start()
 	back := e.waitTable(t, 40*time.Second, "rs1 made available again", both...)
 	t.Logf("nanny (timeout 6, reentry 15): rs1 back %.1f s after its web server started", back.Sub(started).Seconds())
 	alternate("after rs1 came back")
-	if log := e.logText(); !strings.Contains(log, "pulse failover is not run") {
-		t.Errorf("ulvsd did not log the pulse warning:\n%s", log)
+	if log := e.logText(); !strings.Contains(log, "partner dead: activating lvs") {
+		t.Errorf("ulvsd did not log pulse's takeover:\n%s", log)
 	}
 }
 

@@ -34,7 +34,7 @@ func haMain(args []string, stdout, stderr io.Writer) int {
 // printHA writes one line per instance.
 func printHA(w io.Writer, st []vrrp.Status, now time.Time) {
 	if len(st) == 0 {
-		fmt.Fprintln(w, "no failover (vrrp_instance) configured")
+		fmt.Fprintln(w, "no failover (vrrp_instance, or lvs.cf backup_active) configured")
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -56,7 +56,16 @@ func printHA(w io.Writer, st []vrrp.Status, now time.Time) {
 		if len(s.Faults) > 0 {
 			why = fmt.Sprintf("%s (faults: %v)", why, s.Faults)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\tv%d\t%v\t%s\t%s\t%s\t%s\t%d/%d\n", s.Name, s.Interface, s.VRID, s.Version, s.State,
+		// Piranha's pulse (no VRRP version) has neither VRID nor priority:
+		// its heartbeats count as adverts.
+		vrid, version := fmt.Sprint(s.VRID), fmt.Sprintf("v%d", s.Version)
+		if s.Version == 0 {
+			vrid, version, prio = "-", "pulse", "-"
+			if s.MasterAddr.IsValid() {
+				master = s.MasterAddr.String()
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\t%s\t%s\t%s\t%d/%d\n", s.Name, s.Interface, vrid, version, s.State,
 			prio, master, since, why, s.Counters.AdvertsReceived, s.Counters.AdvertsSent)
 	}
 	tw.Flush()

@@ -27,7 +27,7 @@ VI_1      eth0       51    v2       BACKUP  99        10.77.0.3 (prio 100)  3s a
 	}
 	b.Reset()
 	printHA(&b, nil, now)
-	if b.String() != "no failover (vrrp_instance) configured\n" {
+	if b.String() != "no failover (vrrp_instance, or lvs.cf backup_active) configured\n" {
 		t.Errorf("empty: %q", b.String())
 	}
 }

@@ -84,9 +84,10 @@
 // A fwmark service: its marks come from iptables rules (seed 001's
 // "iptables -t mangle ... -j MARK --set-mark 21"), which ulvs does not
 // read yet, so no packet reaches it until the mark is defined in ulvs's
-// TOML ([[fwmark]]). Failover: pulse is not run (backup_active or
-// heartbeat), nor the sync daemon (syncdaemon), nor file sync (sync), and
-// nat_router's address is not brought up. failover blocks (not run with
+// TOML ([[fwmark]]). Failover: pulse runs in ulvsd (package pulse) when
+// backup_active = 1, but not its monitor_links, active_cmd and
+// inactive_cmd, and the sync daemon (syncdaemon) and file sync
+// (sync) do not, and nat_router's address is not brought up. failover blocks (not run with
 // service = lvs, as in Piranha), client_monitor, ipvsadm, the shared
 // storage settings, failover-service keywords in a virtual block, pmask
 // without persistent, send beside send_program, a DR or TUN server port

@@ -95,7 +95,8 @@ type parser struct {
 	sawPriv   bool
 	virtuals  []*virtual
 	// lines of the settings that the warnings after the parse point at.
-	backupActiveLine, heartbeatLine, natRouterLine, syncLine int
+	natRouterLine, syncLine, monitorLinksLine int
+	cmdLines                                  []int // active_cmd, inactive_cmd
 	// natRouter and natBits are nat_router's address and nat_nmask's
 	// length (0: none given, a /32).
 	natRouter netip.Addr
@@ -373,15 +374,9 @@ func (p *parser) global(l *line) {
 			p.errorf(l.num, kw, "service = fos (failover services) is not supported by ulvs: only service = lvs (virtual servers)")
 		}
 	case "backup_active":
-		pu.BackupActive, ok = p.boolean(l)
-		if ok && pu.BackupActive {
-			p.backupActiveLine = l.num
-		}
+		pu.BackupActive, _ = p.boolean(l)
 	case "heartbeat":
-		pu.Heartbeat, ok = p.boolean(l)
-		if ok && pu.Heartbeat {
-			p.heartbeatLine = l.num
-		}
+		pu.Heartbeat, _ = p.boolean(l)
 	case "heartbeat_port":
 		if port, ok := p.port(l, true); ok {
 			if port == 0 {
@@ -395,7 +390,10 @@ func (p *parser) global(l *line) {
 	case "deadtime":
 		pu.Deadtime, _ = p.seconds(l, 1)
 	case "monitor_links":
-		pu.MonitorLinks, _ = p.boolean(l)
+		pu.MonitorLinks, ok = p.boolean(l)
+		if ok && pu.MonitorLinks {
+			p.monitorLinksLine = l.num
+		}
 	case "syncdaemon":
 		pu.SyncDaemon, ok = p.boolean(l)
 		if ok && pu.SyncDaemon {
@@ -416,8 +414,10 @@ func (p *parser) global(l *line) {
 		pu.HardShutdown, _ = p.boolean(l)
 	case "active_cmd":
 		pu.ActiveCmd, _ = p.value(l)
+		p.cmdLines = append(p.cmdLines, l.num)
 	case "inactive_cmd":
 		pu.InactiveCmd, _ = p.value(l)
+		p.cmdLines = append(p.cmdLines, l.num)
 	case "network":
 		methods := map[string]vs.Method{"direct": vs.Route, "nat": vs.Masq, "tunnel": vs.Tunnel}
 		if w, ok := p.oneOf(l, "direct", "nat", "tunnel"); ok {

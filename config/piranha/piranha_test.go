@@ -117,7 +117,6 @@ func TestSeed001(t *testing.T) {
 		t.Errorf("pulse (-want +got):\n%s", diff)
 	}
 	wantWarn := []string{
-		"lvs.cf:4: pulse failover is not run by ulvs yet",
 		"lvs.cf:38: virtual FTP: fwmark 21: the marks must come from iptables rules",
 	}
 	configtest.CheckWarnings(t, f, wantWarn)
@@ -293,6 +292,12 @@ func TestSettings(t *testing.T) {
 			}},
 		{"failover block", global("failover ftp {\nactive = 1\naddress = 10.77.0.9 eth0:3\nstart_cmd = \"/etc/init.d/vsftpd start\"\n}\n"), func(t *testing.T, f *config.File) {
 			configtest.CheckWarnings(t, f, []string{"x.cf:1: failover ftp is not run"})
+		}},
+		{"pulse settings ulvs does not run", global("backup_active = 1\nbackup = 10.0.0.3\nmonitor_links = 1\nactive_cmd = /bin/true\n"), func(t *testing.T, f *config.File) {
+			configtest.CheckWarnings(t, f, []string{
+				"x.cf:3: monitor_links = 1 is not run by ulvs's pulse",
+				"x.cf:4: active_cmd and inactive_cmd are not run",
+			})
 		}},
 		{"no network", "virtual web {\nactive = 1\naddress = 10.77.0.100 eth0:1\nserver rs1 {\naddress = 10.77.0.11\nactive = 1\n}\n}\n", func(t *testing.T, f *config.File) {
 			if m := f.Rules.Services[0].Dests[0].Method; m != vs.Masq {

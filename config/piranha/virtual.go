@@ -336,12 +336,11 @@ func (p *parser) build() {
 			p.warnf(p.natRouterLine, "nat_router is only used with network = nat")
 		}
 	}
-	if pu.BackupActive || pu.Heartbeat {
-		at := p.backupActiveLine
-		if at == 0 {
-			at = p.heartbeatLine
-		}
-		p.warnf(at, "pulse failover is not run by ulvs yet: this director forwards as the active one, sends no heartbeat and never hands over (run it on one director only)")
+	if pu.BackupActive && p.monitorLinksLine != 0 {
+		p.warnf(p.monitorLinksLine, "monitor_links = 1 is not run by ulvs's pulse: a director whose link fails stays as it is")
+	}
+	for _, at := range p.cmdLines {
+		p.warnf(at, "active_cmd and inactive_cmd are not run by ulvs's pulse")
 	}
 	if pu.SyncDaemon {
 		p.warnf(p.syncLine, "syncdaemon = 1: ulvs does not start connection sync from lvs.cf")

@@ -1,0 +1,160 @@
+package director
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/ulvs/ulvs/config"
+	"github.com/ulvs/ulvs/pulse"
+	"github.com/ulvs/ulvs/vrrp"
+)
+
+// pulseInstance is Piranha's pulse for an lvs.cf with backup_active = 1:
+// its VIPs are served only while pulse is active here.
+type pulseInstance struct {
+	cfg    config.Pulse
+	node   *pulse.Node
+	tr     *pulse.UDPTransport // closed by node.Run, or by close before it runs
+	self   netip.Addr
+	device string // the first VIP's device, for `ulvs ha`
+	addrs  []netip.Addr
+	active bool
+}
+
+// runsPulse reports whether the file asks for pulse failover. Without
+// backup_active the lone director serves at once (pulse would wait
+// deadtime first, hearing nobody).
+func runsPulse(p *config.Pulse) bool { return p != nil && p.BackupActive }
+
+// pulseRole decides which director this is, as pulse's amMaster does: the
+// primary when one of the host's addresses is lvs.cf's primary; else the
+// backup, whose address must be here too (pulse binds its socket to it).
+func pulseRole(p *config.Pulse, local []netip.Addr) (pulse.Role, netip.Addr, netip.Addr, error) {
+	switch {
+	case slices.Contains(local, p.Primary):
+		return pulse.Primary, p.Primary, p.Backup, nil
+	case slices.Contains(local, p.Backup):
+		return pulse.Backup, p.Backup, p.Primary, nil
+	}
+	return 0, netip.Addr{}, netip.Addr{}, fmt.Errorf("pulse: neither primary %v nor backup %v is an address of this host (pulse binds its heartbeat socket to its own)", p.Primary, p.Backup)
+}
+
+// hostAddrs lists the IPv4 addresses of every interface.
+func hostAddrs() ([]netip.Addr, error) {
+	as, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil, fmt.Errorf("pulse: listing the host's addresses: %w", err)
+	}
+	var out []netip.Addr
+	for _, a := range as {
+		if p, err := netip.ParsePrefix(a.String()); err == nil {
+			out = append(out, p.Addr().Unmap())
+		}
+	}
+	return out, nil
+}
+
+// newPulse builds the pulse node of p (runsPulse(p) is true); h receives
+// its transitions.
+func (h *haManager) newPulse(p *config.Pulse) error {
+	if p.PrimaryPrivate != p.Primary || p.BackupPrivate != p.Backup {
+		return fmt.Errorf("pulse: primary_private/backup_private (a dedicated heartbeat network) is not supported by ulvs yet")
+	}
+	if len(p.VIPs) == 0 {
+		return fmt.Errorf("pulse: no active virtual server, no address to fail over (pulse exits: no active lvs services)")
+	}
+	local, err := hostAddrs()
+	if err != nil {
+		return err
+	}
+	role, self, partner, err := pulseRole(p, local)
+	if err != nil {
+		return err
+	}
+	tr, err := pulse.ListenUDP(pulse.UDPConfig{Local: self, Port: p.HeartbeatPort, Partners: []netip.Addr{partner}})
+	if err != nil {
+		return err
+	}
+	pi := &pulseInstance{cfg: *p, tr: tr, self: self, device: p.VIPs[0].Device}
+	for _, v := range p.VIPs {
+		pi.addrs = append(pi.addrs, v.Addr)
+	}
+	n, err := pulse.New(pulse.Config{
+		Role: role, Partner: partner, BackupActive: p.BackupActive,
+		Keepalive: p.Keepalive, Deadtime: p.Deadtime,
+		// The issue asks for the primary to take its VIPs back; pulse
+		// itself leaves them on the backup (docs/ha.md).
+		FailBack:     true,
+		Transport:    tr,
+		Log:          h.log.With("pulse", role.String()),
+		OnTransition: func(t pulse.Transition) { h.pulseTransition(pi, t) },
+		OnAnnounce:   func() { go h.pulseARPs(pi) },
+	})
+	if err != nil {
+		tr.Close()
+		return err
+	}
+	pi.node = n
+	h.pulse = pi
+	return nil
+}
+
+// pulseTransition serves the VIPs while pulse is active and announces
+// them with gratuitous ARP (pulse's send_arp) on taking over.
+func (h *haManager) pulseTransition(pi *pulseInstance, t pulse.Transition) {
+	h.mu.Lock()
+	pi.active = t.Active
+	err := h.publishLocked()
+	h.mu.Unlock()
+	h.log.Info("pulse transition", "active", t.Active, "reason", t.Reason)
+	if err != nil {
+		h.log.Error("pulse: cannot change the table", "err", err)
+	}
+	if t.Active {
+		go h.pulseARPs(pi)
+	}
+}
+
+// pulseARPs announces the VIPs as pulse's sendLvsArps does: send_arp
+// five times, a second apart, while pulse stays active here.
+func (h *haManager) pulseARPs(pi *pulseInstance) {
+	for i := 0; i < 5; i++ {
+		if i > 0 {
+			time.Sleep(time.Second)
+		}
+		h.mu.Lock()
+		active := pi.active
+		h.mu.Unlock()
+		if !active {
+			return
+		}
+		h.announce(pi.addrs)
+	}
+}
+
+// status maps pulse's state onto `ulvs ha`'s columns: MASTER while
+// active, the active director as master seen, heartbeats as adverts.
+func (pi *pulseInstance) status() vrrp.Status {
+	st := pi.node.Status()
+	out := vrrp.Status{
+		Name: "pulse/" + st.Role.String(), Interface: pi.device, State: vrrp.StateBackup,
+		LastTransition: st.LastTransition, Reason: st.Reason,
+		Counters: vrrp.Counters{AdvertsReceived: st.Counters.Received, AdvertsSent: st.Counters.Sent},
+	}
+	switch {
+	case st.Active:
+		out.State, out.MasterAddr = vrrp.StateMaster, pi.self
+	case st.PartnerState == pulse.Running || st.PartnerState == pulse.StopMe:
+		out.MasterAddr = st.Partner
+	}
+	if out.Reason == "" {
+		out.Reason = "waiting for the partner's heartbeat"
+	}
+	if st.LastError != "" {
+		out.Faults = []string{st.LastError}
+	}
+	return out
+}

@@ -1,0 +1,61 @@
+package director
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/ulvs/ulvs/config"
+	"github.com/ulvs/ulvs/pulse"
+)
+
+func TestPulseRole(t *testing.T) {
+	a := netip.MustParseAddr
+	p := &config.Pulse{Primary: a("10.0.0.2"), Backup: a("10.0.0.3")}
+	for _, tc := range []struct {
+		name                string
+		local               []netip.Addr
+		role                pulse.Role
+		self, partner, want string
+	}{
+		{"primary", []netip.Addr{a("127.0.0.1"), a("10.0.0.2")}, pulse.Primary, "10.0.0.2", "10.0.0.3", ""},
+		{"backup", []netip.Addr{a("10.0.0.3")}, pulse.Backup, "10.0.0.3", "10.0.0.2", ""},
+		// Both here: the primary wins, as amMaster looks for primary only.
+		{"both", []netip.Addr{a("10.0.0.3"), a("10.0.0.2")}, pulse.Primary, "10.0.0.2", "10.0.0.3", ""},
+		{"neither", []netip.Addr{a("10.0.0.9")}, 0, "", "", "neither primary 10.0.0.2 nor backup 10.0.0.3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			role, self, partner, err := pulseRole(p, tc.local)
+			if tc.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("err %v, want %q", err, tc.want)
+				}
+				return
+			}
+			if err != nil || role != tc.role || self.String() != tc.self || partner.String() != tc.partner {
+				t.Fatalf("pulseRole = %v %v %v %v, want %v %s %s", role, self, partner, err, tc.role, tc.self, tc.partner)
+			}
+		})
+	}
+}
+
+func TestNewPulseRefuses(t *testing.T) {
+	a := netip.MustParseAddr
+	base := config.Pulse{Primary: a("10.0.0.2"), PrimaryPrivate: a("10.0.0.2"), Backup: a("10.0.0.3"),
+		BackupPrivate: a("10.0.0.3"), BackupActive: true, VIPs: []config.PulseVIP{{Addr: a("10.0.0.100"), Device: "eth0:1"}}}
+	private, novip := base, base
+	private.PrimaryPrivate = a("192.168.0.2")
+	novip.VIPs = nil
+	for _, tc := range []struct {
+		p    config.Pulse
+		want string
+	}{
+		{private, "primary_private/backup_private"},
+		{novip, "no active virtual server"},
+	} {
+		h := &haManager{}
+		if err := h.newPulse(&tc.p); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("newPulse: %v, want %q", err, tc.want)
+		}
+	}
+}

@@ -1,0 +1,332 @@
+package pulse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// Role is which of lvs.cf's two directors this one is.
+type Role int
+
+const (
+	// Primary is the director whose address is lvs.cf's primary (pulse's
+	// master: amMaster finds the address on one of its interfaces).
+	Primary Role = iota
+	// Backup is any other director (pulse binds it to backup's address).
+	Backup
+)
+
+func (r Role) String() string {
+	if r == Primary {
+		return "primary"
+	}
+	return "backup"
+}
+
+// Transport carries heartbeats to and from the partner.
+type Transport interface {
+	// Send sends one heartbeat datagram to the partner (and to its
+	// private address when there is one).
+	Send(msg []byte) error
+	// Receive reads one datagram into buf and returns its length and
+	// source. It blocks; after Close it returns an error.
+	Receive(buf []byte) (n int, from netip.Addr, err error)
+	Close() error
+}
+
+// Clock is the time source; nil in Config is the real clock.
+type Clock interface {
+	Now() time.Time
+	// After returns a channel that receives once d has passed.
+	After(d time.Duration) <-chan time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Config configures a Node.
+type Config struct {
+	Role Role
+	// Partner is the other director's address (backup for the primary,
+	// primary for the backup) and PartnerPrivate its private heartbeat
+	// address (invalid or equal to Partner when none): heartbeats from
+	// any other source are ignored, as pulse ignores them.
+	Partner, PartnerPrivate netip.Addr
+	// BackupActive is backup_active. Without it the primary sends no
+	// heartbeat and becomes active after Deadtime; a backup refuses to
+	// run (pulse exits there).
+	BackupActive bool
+	// Keepalive and Deadtime are lvs.cf's keepalive and deadtime.
+	Keepalive, Deadtime time.Duration
+	// FailBack makes an inactive primary that hears a running backup
+	// take over (the backup then steps down, as pulse's backup does when
+	// it hears a running primary). Piranha's pulse itself never does
+	// this: its restarted primary stays inactive while the backup runs.
+	FailBack  bool
+	Transport Transport
+	Clock     Clock
+	// Log receives pulse's log lines; nil discards.
+	Log *slog.Logger
+	// OnTransition is called (on Run's goroutine, no lock held) after
+	// each change of Active: the caller takes or releases the VIPs.
+	OnTransition func(Transition)
+	// OnAnnounce is called when the active primary hears an active
+	// partner ("partner active: resending arps"): the caller sends
+	// gratuitous ARPs for the VIPs again. Taking over is announced
+	// through OnTransition.
+	OnAnnounce func()
+}
+
+// Transition is a change between active and inactive.
+type Transition struct {
+	Active bool
+	At     time.Time
+	// Reason is pulse's: "partner dead", "backup inactive", "primary
+	// inactive", "partner active", "backup active: failing back",
+	// "stopped".
+	Reason string
+}
+
+// Counters are the node's statistics.
+type Counters struct {
+	Sent, SendErrors, Received uint64
+	// Ignored counts datagrams from other addresses; Bad those that
+	// Decode refused.
+	Ignored, Bad uint64
+}
+
+// Status is what `ulvs ha` shows.
+type Status struct {
+	Role    Role
+	Active  bool
+	Partner netip.Addr
+	// PartnerSeen is when the last heartbeat came (zero: never) and
+	// PartnerState what it said.
+	PartnerSeen    time.Time
+	PartnerState   Magic
+	LastTransition time.Time
+	Reason         string
+	// LastError is the last refused datagram's error.
+	LastError string
+	Counters  Counters
+}
+
+// Node runs pulse's heartbeat loop for one director. Status is safe for
+// concurrent use.
+type Node struct {
+	cfg   Config
+	clock Clock
+	log   *slog.Logger
+
+	mu sync.Mutex
+	st Status
+	// sendAt and needAt are pulse's sendHeartBeat and needHeartBeat.
+	sendAt, needAt time.Time
+	pending        []Transition
+	announce       bool
+}
+
+// New checks cfg and returns a Node.
+func New(cfg Config) (*Node, error) {
+	switch {
+	case cfg.Transport == nil:
+		return nil, errors.New("pulse: no transport")
+	case cfg.Keepalive <= 0 || cfg.Deadtime <= 0:
+		return nil, fmt.Errorf("pulse: keepalive %v and deadtime %v must be positive", cfg.Keepalive, cfg.Deadtime)
+	case cfg.Role == Backup && !cfg.BackupActive:
+		return nil, errors.New("pulse: this director is the backup and backup_active = 0 (pulse exits on such a backup)")
+	case cfg.BackupActive && !cfg.Partner.IsValid():
+		return nil, fmt.Errorf("pulse: the %s has no partner address", cfg.Role)
+	}
+	n := &Node{cfg: cfg, clock: cfg.Clock, log: cfg.Log}
+	if n.clock == nil {
+		n.clock = realClock{}
+	}
+	if n.log == nil {
+		n.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	n.st.Role, n.st.Partner = cfg.Role, cfg.Partner
+	return n, nil
+}
+
+// Status returns the node's state.
+func (n *Node) Status() Status {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.st
+}
+
+type datagram struct {
+	b    []byte
+	from netip.Addr
+}
+
+// Run runs until ctx is done (or the transport fails), then closes the
+// transport and, when active, becomes inactive ("stopped"). It sends no
+// farewell heartbeat, as pulse sends none on SIGTERM: the partner takes
+// over after Deadtime.
+func (n *Node) Run(ctx context.Context) error {
+	rx := make(chan datagram, 16)
+	rxErr := make(chan error, 1)
+	go func() {
+		for {
+			buf := make([]byte, 64)
+			k, from, err := n.cfg.Transport.Receive(buf)
+			if err != nil {
+				rxErr <- err
+				return
+			}
+			select {
+			case rx <- datagram{buf[:k], from}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	defer n.cfg.Transport.Close()
+
+	n.do(n.start)
+	for {
+		n.mu.Lock()
+		next := n.sendAt
+		if n.needAt.Before(next) {
+			next = n.needAt
+		}
+		n.mu.Unlock()
+		wait := next.Sub(n.clock.Now())
+		if wait < 0 {
+			wait = 0
+		}
+		select {
+		case <-ctx.Done():
+			n.do(func(now time.Time) {
+				if n.st.Active {
+					n.setActive(now, false, "stopped")
+				}
+			})
+			return ctx.Err()
+		case err := <-rxErr:
+			return fmt.Errorf("pulse: receiving heartbeats: %w", err)
+		case d := <-rx:
+			n.do(func(now time.Time) { n.receive(now, d) })
+		case <-n.clock.After(wait):
+			n.do(n.tick)
+		}
+	}
+}
+
+// do runs fn under the lock, then the callbacks it queued without it.
+func (n *Node) do(fn func(now time.Time)) {
+	n.mu.Lock()
+	fn(n.clock.Now())
+	ts, ann := n.pending, n.announce
+	n.pending, n.announce = nil, false
+	n.mu.Unlock()
+	for _, t := range ts {
+		if n.cfg.OnTransition != nil {
+			n.cfg.OnTransition(t)
+		}
+	}
+	if ann && n.cfg.OnAnnounce != nil {
+		n.cfg.OnAnnounce()
+	}
+}
+
+func (n *Node) start(now time.Time) {
+	n.sendAt = now.Add(n.cfg.Keepalive)
+	n.needAt = now.Add(n.cfg.Deadtime)
+	n.log.Info("starting pulse as "+n.cfg.Role.String(), "partner", n.cfg.Partner.String(),
+		"keepalive", n.cfg.Keepalive.String(), "deadtime", n.cfg.Deadtime.String())
+}
+
+// tick handles whichever of pulse's two timers is due.
+func (n *Node) tick(now time.Time) {
+	if !now.Before(n.sendAt) {
+		n.send()
+		n.sendAt = now.Add(n.cfg.Keepalive)
+	}
+	if !now.Before(n.needAt) {
+		if !n.st.Active {
+			n.setActive(now, true, "partner dead")
+		}
+		n.needAt = now.Add(n.cfg.Deadtime)
+	}
+}
+
+// send sends the heartbeat of the current state (none without a backup).
+func (n *Node) send() {
+	if !n.cfg.BackupActive {
+		return
+	}
+	m := Stopped
+	if n.st.Active {
+		m = Running
+	}
+	if err := n.cfg.Transport.Send(Encode(m)); err != nil {
+		n.st.Counters.SendErrors++
+		n.log.Debug("failed to send heartbeat", "err", err)
+		return
+	}
+	n.st.Counters.Sent++
+}
+
+func (n *Node) receive(now time.Time, d datagram) {
+	if d.from != n.cfg.Partner && (!n.cfg.PartnerPrivate.IsValid() || d.from != n.cfg.PartnerPrivate) {
+		n.st.Counters.Ignored++
+		n.log.Debug("unexpected heartbeat", "from", d.from.String())
+		return
+	}
+	m, err := Decode(d.b)
+	if err != nil {
+		n.st.Counters.Bad++
+		n.st.LastError = err.Error()
+		n.log.Warn("bad heartbeat", "from", d.from.String(), "err", err)
+		return
+	}
+	n.st.Counters.Received++
+	n.st.PartnerSeen, n.st.PartnerState = now, m
+	primary := n.cfg.Role == Primary
+	switch m {
+	case Running, StopMe:
+		switch {
+		case n.st.Active && !primary:
+			// Both run and we are the backup: one last heartbeat so the
+			// primary re-announces, then step down.
+			n.send()
+			n.setActive(now, false, "partner active")
+		case n.st.Active && primary:
+			n.log.Info("partner active: resending arps")
+			n.announce = true
+		case !n.st.Active && primary && n.cfg.FailBack:
+			n.setActive(now, true, "backup active: failing back")
+		}
+	case Stopped:
+		if !n.st.Active {
+			why := "primary inactive"
+			if primary {
+				why = "backup inactive"
+			}
+			n.setActive(now, true, why)
+		}
+	}
+	n.needAt = now.Add(n.cfg.Deadtime)
+}
+
+func (n *Node) setActive(now time.Time, active bool, why string) {
+	n.st.Active = active
+	n.st.LastTransition, n.st.Reason = now, why
+	n.pending = append(n.pending, Transition{Active: active, At: now, Reason: why})
+	verb := "activating lvs"
+	if !active {
+		verb = "deactivating lvs"
+	}
+	n.log.Info(why + ": " + verb)
+}
