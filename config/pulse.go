@@ -69,3 +69,8 @@ type PulseVIP struct {
 	// Netmask is vip_nmask; invalid when not given.
 	Netmask netip.Addr
 }
+
+// PulseInstance is the name a SyncDaemon follows when pulse decides which
+// director is active (lvs.cf's syncdaemon), where keepalived's
+// lvs_sync_daemon names a vrrp_instance.
+const PulseInstance = "pulse"

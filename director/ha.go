@@ -237,6 +237,9 @@ func (h *haManager) isMaster(name string) bool {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if name == config.PulseInstance && h.pulse != nil {
+		return h.pulse.active
+	}
 	for _, hi := range h.insts {
 		if hi.cfg.Name == name {
 			return hi.master

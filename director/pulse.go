@@ -106,12 +106,18 @@ func (h *haManager) newPulse(p *config.Pulse) error {
 // them with gratuitous ARP (pulse's send_arp) on taking over.
 func (h *haManager) pulseTransition(pi *pulseInstance, t pulse.Transition) {
 	h.mu.Lock()
+	was := pi.active
 	pi.active = t.Active
 	err := h.publishLocked()
+	onRole := h.onRole
 	h.mu.Unlock()
 	h.log.Info("pulse transition", "active", t.Active, "reason", t.Reason)
 	if err != nil {
 		h.log.Error("pulse: cannot change the table", "err", err)
+	}
+	// lvs.cf's syncdaemon: the active director's sync daemon sends.
+	if onRole != nil && was != t.Active {
+		onRole(config.PulseInstance, t.Active)
 	}
 	if t.Active {
 		go h.pulseARPs(pi)

@@ -134,8 +134,8 @@
 // accept, ...), static_ipaddress,
 // static_routes, static_rules, bfd_instance, net_namespace and the other
 // process-level top-level keywords. A fwmark service gets a warning too:
-// ulvs classifies packets itself and sees no iptables mark, so the mark
-// must also be defined in ulvs's TOML ([[fwmark]]).
+// ulvs classifies packets itself, from the director's iptables/nft MARK
+// rules (which ulvsd reads) or a [[fwmark]] table in ulvs's TOML.
 //
 // # Where ulvs differs from keepalived
 //

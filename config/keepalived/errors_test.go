@@ -266,7 +266,7 @@ func TestWarnings(t *testing.T) {
 		{"fwmark services", "virtual_server fwmark 3 {\nprotocol TCP\nha_suspend\nlb_algo rr\nlb_kind DR\nreal_server 10.0.0.1 80 {\n}\n}", []string{
 			"k.conf:1: protocol is ignored for a fwmark virtual server (as keepalived does)",
 			"k.conf:1: virtual server fwmark 3: cannot use ha_suspend with fwmarks - clearing ha_suspend (as keepalived does)",
-			"k.conf:1: virtual server fwmark 3: ulvs classifies packets itself and sees no iptables mark; no packet reaches this service until mark 3 is defined in ulvs's TOML ([[fwmark]])",
+			"k.conf:1: virtual server fwmark 3: the mark comes from the director's iptables/nft MARK rules (ulvsd reads them; see ulvs marks); no packet reaches this service until a rule or a [[fwmark]] table in ulvs's TOML defines mark 3",
 			"k.conf:6: fwmark virtual server fwmark 3, real server 10.0.0.1 80 has port specified - port ignored (as keepalived does)",
 		}},
 		{"groups empty and unused", "virtual_server_group E {\n}\nvirtual_server_group U {\n10.0.0.1 80\n}", []string{
@@ -279,7 +279,7 @@ func TestWarnings(t *testing.T) {
 		}},
 		{"accepted forms give no warning", vsWith("ip_family inet\nlvs_method TUN type ipip nocsum\n", "inhibit_on_failure off\nalpha false\nTCP_CHECK {\nalpha no\n}\n") +
 			"virtual_server_group G {\nfwmark 1 inet\n}\nvirtual_server group G {\nlb_algo rr\nlb_kind NAT\nreal_server 10.0.0.2 80 {\n}\n}\n", []string{
-			"k.conf:18: virtual server fwmark 1: ulvs classifies packets itself and sees no iptables mark; no packet reaches this service until mark 1 is defined in ulvs's TOML ([[fwmark]])",
+			"k.conf:18: virtual server fwmark 1: the mark comes from the director's iptables/nft MARK rules (ulvsd reads them; see ulvs marks); no packet reaches this service until a rule or a [[fwmark]] table in ulvs's TOML defines mark 1",
 		}},
 		{"blocks ulvs does not run", "vrrp_script chk {\nscript x\n}\nstatic_ipaddress {\n1.2.3.4/24 dev eth0\n}\nbfd_instance b {\n}\nnet_namespace x\nvrrp_instance VI_1 {\ninterface eth0\nvirtual_router_id 1\n}", []string{
 			"k.conf:4: static_ipaddress is not applied: ulvs does not manage the host's addresses, routes or rules",

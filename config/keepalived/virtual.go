@@ -730,7 +730,7 @@ func (p *parser) fixVirtual(v *virtualServer, keys []config.ServiceKey) {
 	if hasMark {
 		for _, k := range keys {
 			if k.FwMark != 0 {
-				p.warnf(n, "virtual server fwmark %d: ulvs classifies packets itself and sees no iptables mark; no packet reaches this service until mark %d is defined in ulvs's TOML ([[fwmark]])", k.FwMark, k.FwMark)
+				p.warnf(n, "virtual server fwmark %d: the mark comes from the director's iptables/nft MARK rules (ulvsd reads them; see ulvs marks); no packet reaches this service until a rule or a [[fwmark]] table in ulvs's TOML defines mark %d", k.FwMark, k.FwMark)
 			}
 		}
 	}

@@ -60,7 +60,7 @@ func TestConvertToTOML(t *testing.T) {
 
 // TestConvertFwmarkToTOML: seed 001's FTP virtual (fwmark 21) cannot be
 // written as ulvs.toml, which says what is missing: a [[fwmark]] for mark
-// 21 (its marks come from iptables rules ulvs does not read yet).
+// 21 (its marks come from iptables rules, which a ulvs.toml does not hold).
 func TestConvertFwmarkToTOML(t *testing.T) {
 	f, err := File(filepath.Join("..", "piranha", "testdata", "seed001-lab.cf"))
 	if err != nil {

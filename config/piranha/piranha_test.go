@@ -117,7 +117,7 @@ func TestSeed001(t *testing.T) {
 		t.Errorf("pulse (-want +got):\n%s", diff)
 	}
 	wantWarn := []string{
-		"lvs.cf:38: virtual FTP: fwmark 21: the marks must come from iptables rules",
+		"lvs.cf:38: virtual FTP: fwmark 21: the marks come from the director's iptables/nft MARK rules",
 	}
 	configtest.CheckWarnings(t, f, wantWarn)
 	if f.Format != Format || f.Path != "lvs.cf" || f.Socket != config.DefaultSocket {
@@ -311,8 +311,14 @@ func TestSettings(t *testing.T) {
 			}
 			configtest.CheckWarnings(t, f, []string{"x.cf:9: server rs1: 10.77.0.11:80 is already a real server"})
 		}},
-		{"warned settings", global("ipvsadm = /sbin/ipvsadm\nsync = 1\nsyncdaemon = 1\nprimary_shared = /dev/sdb\n") + "", func(t *testing.T, f *config.File) {
-			configtest.CheckWarnings(t, f, []string{"x.cf:1: ipvsadm = /sbin/ipvsadm is not used", "x.cf:2: sync = 1", "x.cf:3: syncdaemon = 1", "x.cf:4: primary_shared is a failover-service"})
+		{"warned settings", global("ipvsadm = /sbin/ipvsadm\nsync = 1\nprimary_shared = /dev/sdb\n") + "", func(t *testing.T, f *config.File) {
+			configtest.CheckWarnings(t, f, []string{"x.cf:1: ipvsadm = /sbin/ipvsadm is not used", "x.cf:2: sync = 1", "x.cf:3: primary_shared is a failover-service"})
+		}},
+		{"syncdaemon follows pulse", global("syncdaemon = 1\nsyncd_iface = eth1\nsyncd_id = 7\n"), func(t *testing.T, f *config.File) {
+			want := &config.SyncDaemon{Interface: "eth1", Instance: config.PulseInstance, SyncID: 7}
+			if f.Sync == nil || *f.Sync != *want {
+				t.Errorf("Sync = %+v, want %+v", f.Sync, want)
+			}
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

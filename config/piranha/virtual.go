@@ -343,7 +343,13 @@ func (p *parser) build() {
 		p.warnf(at, "active_cmd and inactive_cmd are not run by ulvs's pulse")
 	}
 	if pu.SyncDaemon {
-		p.warnf(p.syncLine, "syncdaemon = 1: ulvs does not start connection sync from lvs.cf")
+		// lvsd runs ipvsadm --start-daemon master on the active director
+		// and backup on the inactive one: the sync daemon follows pulse.
+		iface := pu.SyncdIface
+		if iface == "" {
+			iface = "eth0" // lvsconfig.c's default
+		}
+		f.Sync = &config.SyncDaemon{Interface: iface, Instance: config.PulseInstance, SyncID: uint8(pu.SyncID)}
 	}
 }
 
@@ -356,7 +362,7 @@ func (p *parser) service(v *virtual) (config.Service, *config.VirtualHealth, boo
 	svc := config.Service{Proto: v.proto, Addr: v.addr, Port: v.port, Scheduler: v.sched}
 	if v.fwmark != 0 {
 		svc = config.Service{Proto: vs.TCP, FwMark: v.fwmark, Scheduler: v.sched}
-		p.warnf(v.num, "virtual %s: fwmark %d: the marks must come from iptables rules, which ulvs does not read yet; no packet reaches this service until mark %d is defined in ulvs's TOML ([[fwmark]])", v.name, v.fwmark, v.fwmark)
+		p.warnf(v.num, "virtual %s: fwmark %d: the marks come from the director's iptables/nft MARK rules (ulvsd reads them; see ulvs marks); no packet reaches this service until a rule or a [[fwmark]] table in ulvs's TOML defines mark %d", v.name, v.fwmark, v.fwmark)
 	}
 	if v.persistent > 0 {
 		svc.Persistent, svc.Timeout = true, uint32(v.persistent)

@@ -107,7 +107,7 @@ func checkExpressible(f *config.File) error {
 	}
 	for _, s := range f.Rules.Services {
 		if s.FwMark != 0 && !slices.ContainsFunc(f.Marks, func(m config.Mark) bool { return m.Mark == s.FwMark }) {
-			return fmt.Errorf("service fwmark %d: no [[fwmark]] classifier defines mark %d (ulvs marks packets itself; it sees no iptables mark): %w",
+			return fmt.Errorf("service fwmark %d: no [[fwmark]] classifier defines mark %d (a ulvs.toml names its marks; iptables rules are not written into it): %w",
 				s.FwMark, s.FwMark, ErrNotExpressible)
 		}
 	}
