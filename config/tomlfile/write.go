@@ -6,9 +6,11 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/vs"
@@ -41,6 +43,10 @@ var tomlForward = map[vs.Method]string{
 func MarshalTOML(f *config.File) ([]byte, error) {
 	if err := checkExpressible(f); err != nil {
 		return nil, err
+	}
+	written := []any{f.Interfaces, f.Socket, f.Rules, f.Health, f.VRRP, f.Sync, f.Marks, f.Metrics}
+	if s, bad := notUTF8(reflect.ValueOf(written)); bad {
+		return nil, fmt.Errorf("value %q is not valid UTF-8, which TOML cannot hold: %w", s, ErrNotExpressible)
 	}
 	var b strings.Builder
 	b.WriteString("# ulvs director configuration (ulvsd -c), written by ulvs.\n\n")
@@ -97,6 +103,41 @@ func MarshalTOML(f *config.File) ([]byte, error) {
 	}
 	b.Write(svcs)
 	return []byte(b.String()), nil
+}
+
+// notUTF8 returns the first string in v (walked through structs, slices,
+// arrays and pointers) that is not valid UTF-8. TOML text is UTF-8 and
+// has no escape for a lone byte, so such a value (a keepalived.conf may
+// hold any bytes) cannot be written without changing it.
+func notUTF8(v reflect.Value) (string, bool) {
+	switch v.Kind() {
+	case reflect.String:
+		if s := v.String(); !utf8.ValidString(s) {
+			return s, true
+		}
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			return notUTF8(v.Elem())
+		}
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			if v.Type().Field(i).IsExported() {
+				if s, bad := notUTF8(v.Field(i)); bad {
+					return s, true
+				}
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			return "", false // bytes (a UDP payload) are written as hex
+		}
+		for i := 0; i < v.Len(); i++ {
+			if s, bad := notUTF8(v.Index(i)); bad {
+				return s, true
+			}
+		}
+	}
+	return "", false
 }
 
 // checkExpressible reports what of f, beyond single values, a ulvs.toml
