@@ -129,7 +129,8 @@ func (w *worker) process(p *packet, tbl *vs.Table, now conntrack.Tick) bool {
 	if ps.EtherType != pkt.EtherTypeIPv4 || pkt.Ether(frame).Dst() != w.macs[p.in] {
 		return w.drop(ReasonNotOurs)
 	}
-	if !tbl.IsVIP(ps.Dst) {
+	vip, standby := tbl.VIP(ps.Dst)
+	if !vip {
 		// Not to a VIP: a real server's reply through the director, or an
 		// ICMP error about a connection?
 		if ps.Frag == 0 {
@@ -151,7 +152,7 @@ func (w *worker) process(p *packet, tbl *vs.Table, now conntrack.Tick) bool {
 		}
 		return w.drop(ReasonNotOurs)
 	}
-	if tbl.Standby(ps.Dst) {
+	if standby {
 		// A failover backup: the master serves this VIP. Frames still
 		// reach us while clients' ARP caches hold our MAC.
 		return w.drop(ReasonStandby)

@@ -337,7 +337,7 @@ type Table struct {
 	byKey   map[ServiceKey]*Service
 	byMark  map[uint32]*Service
 	marks   []MarkRule
-	vips    map[[4]byte]struct{}
+	vips    map[[4]byte]bool // VIP -> on standby (SetHA)
 	lips    map[[4]byte]struct{}
 	ftp     bool // some TCP service listens on port 21 (ftpsvc_counter)
 	null    bool // some service has port 0 (nullsvc_counter)
@@ -357,10 +357,16 @@ type Table struct {
 // addresses that are no service VIP. Both are control-plane lists.
 func (t *Table) SetHA(standby, floating [][4]byte) {
 	t.standby, t.floating = nil, nil
+	for a := range t.vips {
+		t.vips[a] = false
+	}
 	if len(standby) > 0 {
 		t.standby = make(map[[4]byte]struct{}, len(standby))
 		for _, a := range standby {
 			t.standby[a] = struct{}{}
+			if _, ok := t.vips[a]; ok {
+				t.vips[a] = true
+			}
 		}
 	}
 	if len(floating) > 0 {
@@ -502,7 +508,7 @@ func NewTableMarks(gen uint64, services []*Service, extraDests []*Dest, marks []
 		Knobs:    DefaultKnobs(),
 		byKey:    make(map[ServiceKey]*Service, len(services)),
 		byMark:   make(map[uint32]*Service),
-		vips:     make(map[[4]byte]struct{}),
+		vips:     make(map[[4]byte]bool),
 		lips:     make(map[[4]byte]struct{}),
 	}
 	for _, m := range marks {
@@ -548,7 +554,7 @@ func NewTableMarks(gen uint64, services []*Service, extraDests []*Dest, marks []
 			continue
 		}
 		t.byKey[s.Key()] = s
-		t.vips[s.Addr.As4()] = struct{}{}
+		t.vips[s.Addr.As4()] = false
 		t.ftp = t.ftp || (s.Proto == TCP && s.Port == ftpPort)
 		t.null = t.null || s.Port == 0
 	}
@@ -562,7 +568,7 @@ func NewTableMarks(gen uint64, services []*Service, extraDests []*Dest, marks []
 			continue
 		}
 		for a := m.first; ; a++ {
-			t.vips[[4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}] = struct{}{}
+			t.vips[[4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}] = false
 			if a == m.last {
 				break
 			}
@@ -646,6 +652,19 @@ func (t *Table) mark(proto Protocol, src [4]byte, srcKnown bool, dst [4]byte, po
 		}
 	}
 	return 0
+}
+
+// VIP reports whether addr is the address of any service and whether
+// this director is a failover backup for it (Standby), in one look-up:
+// the data path asks both of every packet to a VIP.
+func (t *Table) VIP(addr [4]byte) (vip, standby bool) {
+	if s, ok := t.vips[addr]; ok {
+		return true, s
+	}
+	if t.wideVIP && t.IsVIP(addr) {
+		return true, t.Standby(addr)
+	}
+	return false, false
 }
 
 // IsVIP reports whether addr is the address of any service.
