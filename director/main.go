@@ -363,6 +363,17 @@ func logWarnings(f *config.File, log *slog.Logger) {
 	for _, w := range f.Warnings {
 		log.Warn(w.String())
 	}
+	if len(f.VRRP) == 0 && f.Pulse == nil {
+		return
+	}
+	for _, vh := range f.Health {
+		if vh.HASuspend {
+			// keepalived suspends these checks while its instance is
+			// backup; ulvs keeps running them.
+			log.Warn("ha_suspend is not run by ulvs: the checks of this virtual server keep running while this director is a failover backup",
+				"file", f.Path, "vs", healthcheck.FormatVS(vh.Service))
+		}
+	}
 }
 
 // checkHost warns about kernel settings that break a director (DESIGN.md):
