@@ -216,7 +216,9 @@ func TestSlowClient(t *testing.T) {
 	}
 	slow.SetReadDeadline(time.Now().Add(5 * time.Second))
 	rest, err := io.ReadAll(slow)
-	if err != nil {
+	// The server's close shows as EOF, or as a reset when it closed with
+	// the client's last bytes still unread.
+	if err != nil && !errors.Is(err, syscall.ECONNRESET) {
 		t.Fatalf("the stalled client's connection: %v, want it closed by the server", err)
 	}
 	if len(rest) != 0 {
