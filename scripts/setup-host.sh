@@ -15,7 +15,7 @@
 # is), and afterwards the boot links the packages made are removed again.
 set -euo pipefail
 
-packages=(iproute2 nftables iptables ethtool curl procps vsftpd keepalived)
+packages=(iproute2 nftables iptables ethtool curl procps vsftpd keepalived chromium hping3 netsniff-ng)
 
 installed() {
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
