@@ -30,6 +30,7 @@ var forbidden = map[string][]string{
 	"metrics":    {"engine", "director", "conntrack", "forward", "sched"},
 	"realserver": {"engine", "director", "conntrack", "forward", "sched", "config", "ctl", "adm", "lab"},
 	"bench":      {"director", "adm", "lab"},
+	"trace":      {"vs", "sched", "conntrack", "forward", "arp", "engine", "config", "ctl", "director", "adm", "lab", "healthcheck", "pkt"},
 	"nfmarks":    {"engine", "conntrack", "forward", "sched", "arp", "ctl", "director", "adm", "lab", "healthcheck"},
 
 	// The file formats translate text into the config model and nothing

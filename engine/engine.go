@@ -100,6 +100,9 @@ type Engine struct {
 	// nil when not running (engine/sync.go, engine/inbox.go).
 	syncMaster atomic.Pointer[syncMaster]
 	syncBackup atomic.Pointer[syncBackup]
+
+	// trace is the running trace, nil when nobody traces (trace.go).
+	trace atomic.Pointer[tracer]
 }
 
 // iface is one interface the engine serves. The link monitor changes it
@@ -521,6 +524,7 @@ func (w *worker) run(ctx context.Context, e *Engine) error {
 		}
 		tbl := e.table.Load()
 		now := tick()
+		w.tr = e.traceRing(w.index) // nil unless someone traces (trace.go)
 		if w.master = e.syncMaster.Load(); w.master != nil {
 			w.syncNow = syncClock()
 		}
@@ -658,6 +662,10 @@ func (w *worker) batch(n int, tbl *vs.Table, now conntrack.Tick) {
 	w.tx = w.tx[:0]
 	w.now = now
 	for i := 0; i < n; i++ {
+		if w.tr != nil {
+			w.processTraced(&w.rx[i], tbl, now) // trace.go
+			continue
+		}
 		w.process(&w.rx[i], tbl, now)
 	}
 	w.flushTX()

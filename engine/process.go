@@ -80,6 +80,9 @@ type worker struct {
 	master  *syncMaster
 	syncNow time.Duration
 	syncRec syncRec
+	// tr is this worker's trace ring, nil when nobody traces; loaded
+	// once per batch (trace.go).
+	tr *traceRing
 }
 
 // drop counts a frame that goes no further.

@@ -1,0 +1,145 @@
+package engine
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/ulvs/ulvs/pkt"
+	"github.com/ulvs/ulvs/pkt/pkttest"
+	"github.com/ulvs/ulvs/trace"
+)
+
+// traceWorker is a test worker with tracing on (frames kept: snap).
+func traceWorker(snap int) (*worker, *memLink, *tracer) {
+	w, l := newTestWorker()
+	t := newTracer(1, TraceConfig{Rate: 1 << 20, Snap: snap})
+	t.names = []string{"eth0"}
+	w.tr = t.rings[0]
+	return w, l, t
+}
+
+func TestTraceSequence(t *testing.T) {
+	tbl := testTable(t)
+	w, l, tr := traceWorker(trace.MaxSnap)
+	syn := tcpFrame(4000, pkt.TCPSyn)
+	run(w, l, tbl, 1000, syn)
+	run(w, l, tbl, 1001, tcpFrame(4000, pkt.TCPAck))
+	run(w, l, tbl, 1001, tcpFrame(4000, pkt.TCPFin|pkt.TCPAck))
+	run(w, l, tbl, 1002, pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client, Dst: vip, Proto: pkt.ProtoTCP, SrcPort: 5, DstPort: 81, TCPFlags: pkt.TCPSyn}.Build())
+	evs := tr.read(nil)
+	if len(evs) != 4 {
+		t.Fatalf("got %d events, want 4", len(evs))
+	}
+	for _, e := range evs {
+		t.Log(e.Line())
+	}
+	e := evs[0]
+	if e.Conn != "new" || e.Service != "TCP 10.77.0.100:80" || e.Sched != "rr" || e.Dest.String() != "10.77.0.12:80" ||
+		e.Method != "dr" || e.State != "NONE>SYN_RECV" || e.Verdict != trace.VerdictForward || e.Flags != "S" {
+		t.Errorf("SYN event = %+v", e)
+	}
+	if len(e.Rewrite) != 1 || !strings.HasPrefix(e.Rewrite[0], "mac 02:00:00:00:00:02->02:00:00:00:00:12") {
+		t.Errorf("SYN rewrite = %q, want the DR MAC change", e.Rewrite)
+	}
+	if string(e.InFrame) != string(syn) || e.InLen != len(syn) || len(e.OutFrame) != len(syn) || pkt.Ether(e.OutFrame).Dst() != rs2MAC {
+		t.Errorf("frames: in %d bytes (want %d), out %d bytes to %x", len(e.InFrame), len(syn), len(e.OutFrame), pkt.Ether(e.OutFrame).Dst())
+	}
+	e = evs[2]
+	if e.Conn != "hit" || e.State != "ESTABLISHED>FIN_WAIT" || e.Timeout <= 0 || e.Verdict != trace.VerdictForward {
+		t.Errorf("FIN event = %+v", e)
+	}
+	e = evs[3]
+	if e.Service != "none" || e.Verdict != trace.VerdictDrop || e.Drop != "no_service" {
+		t.Errorf("no-service event = %+v", e)
+	}
+	if s := (&Trace{t: tr}).Stats(); s.Traced != 4 || s.RingFull != 0 {
+		t.Errorf("stats = %+v", s)
+	}
+}
+
+func TestTraceRingFullAndRate(t *testing.T) {
+	tbl := testTable(t)
+	w, l, tr := traceWorker(0)
+	r := tr.rings[0]
+	run(w, l, tbl, 1000, tcpFrame(10000, pkt.TCPSyn))
+	for i := 0; i < TraceRingSize+9; i++ {
+		run(w, l, tbl, 1000, tcpFrame(10000, pkt.TCPAck))
+	}
+	if got := r.full.Load(); got != 10 {
+		t.Errorf("ring full drops = %d, want 10", got)
+	}
+	if n := len(tr.read(nil)); n != TraceRingSize {
+		t.Errorf("read %d events, want %d", n, TraceRingSize)
+	}
+	// The rate limit: 5 a second, no time passes.
+	r.rate, r.tokens = 5, 5
+	for i := 0; i < 8; i++ {
+		run(w, l, tbl, 1000, tcpFrame(10000, pkt.TCPAck))
+	}
+	if got := r.limited.Load(); got != 3 {
+		t.Errorf("rate limited = %d, want 3", got)
+	}
+	if got := w.c.forwarded.Load(); got != TraceRingSize+10+8 {
+		t.Errorf("forwarded %d, want every frame forwarded whatever the trace", got)
+	}
+}
+
+// TestBatchAllocsTraceOff: the batch loop with the trace hook, nobody
+// tracing, allocates nothing.
+func TestBatchAllocsTraceOff(t *testing.T) {
+	tbl := testTable(t)
+	w, l := newTestWorker()
+	run(w, l, tbl, 0, tcpFrame(7000, pkt.TCPSyn))
+	w.links[0] = sinkLink{}
+	frame := tcpFrame(7000, pkt.TCPAck)
+	buf := make([]byte, 256+len(frame))
+	allocs := testing.AllocsPerRun(1000, func() {
+		copy(buf[256:], frame)
+		w.rx[0] = packet{buf: buf, off: 256, n: len(frame)}
+		w.batch(1, tbl, 1)
+	})
+	if allocs != 0 {
+		t.Errorf("batch allocates %v times per packet with tracing off, want 0", allocs)
+	}
+}
+
+func benchBatch(b *testing.B, traced bool) {
+	tbl := testTable(b)
+	w, l := newTestWorker()
+	var tr *tracer
+	if traced {
+		tr = newTracer(1, TraceConfig{Rate: 1 << 30})
+		w.tr = tr.rings[0]
+	}
+	run(w, l, tbl, 0, tcpFrame(7000, pkt.TCPSyn))
+	w.links[0] = sinkLink{}
+	frame := tcpFrame(7000, pkt.TCPAck)
+	buf := make([]byte, 256+len(frame))
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		copy(buf[256:], frame)
+		w.rx[0] = packet{buf: buf, off: 256, n: len(frame)}
+		w.batch(1, tbl, 1)
+		if i++; traced && i%512 == 0 {
+			// The reader keeps up (its cost is not the worker's).
+			r := tr.rings[0]
+			r.head.Store(r.tail.Load())
+		}
+	}
+}
+
+// BenchmarkBatchTraceOff and BenchmarkBatchTraceOn: one established-flow
+// frame through the batch loop, nobody tracing and tracing every frame.
+func BenchmarkBatchTraceOff(b *testing.B) { benchBatch(b, false) }
+func BenchmarkBatchTraceOn(b *testing.B)  { benchBatch(b, true) }
+
+// sinkLink transmits into nothing, without allocating.
+type sinkLink struct{}
+
+func (sinkLink) collect([]packet) int          { return 0 }
+func (sinkLink) fd() int                       { return -1 }
+func (sinkLink) send(b []*packet) (int, error) { return len(b), nil }
+func (sinkLink) release()                      {}
+func (sinkLink) sendRaw([]byte) error          { return nil }
+func (sinkLink) close() error                  { return nil }
