@@ -7,6 +7,7 @@ import (
 
 	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/healthcheck"
+	"github.com/ulvs/ulvs/trace"
 	"github.com/ulvs/ulvs/vrrp"
 	"github.com/ulvs/ulvs/vs"
 )
@@ -275,9 +276,10 @@ func (e *RemoteError) Error() string { return "ulvsd: " + e.Message }
 func (e *RemoteError) Unwrap() error { return sentinelOf(e.Code) }
 
 type request struct {
-	Op      string          `json:"op"` // "info", "snapshot", "conns", "apply", "save-config"
+	Op      string          `json:"op"` // "info", "snapshot", "conns", "apply", "save-config", "trace"
 	Command *config.Command `json:"command,omitempty"`
 	Path    string          `json:"path,omitempty"` // save-config's file
+	Trace   *TraceRequest   `json:"trace,omitempty"`
 }
 
 type wireError struct {
@@ -291,6 +293,7 @@ type response struct {
 	Snapshot *Snapshot    `json:"snapshot,omitempty"`
 	Conns    []ConnStatus `json:"conns,omitempty"`
 	Saved    string       `json:"saved,omitempty"` // the file save-config wrote
+	Event    *trace.Event `json:"event,omitempty"` // one event of a trace
 }
 
 func errorResponse(err error) response {

@@ -215,6 +215,9 @@ func (s *Server) handle(c net.Conn, log *slog.Logger) {
 		var resp response
 		if authErr != nil {
 			resp = errorResponse(authErr)
+		} else if req, ok := traceRequest(line); ok {
+			s.trace(c, r, enc, req, log) // trace.go: a stream, then the end
+			return
 		} else {
 			resp = s.do(line, log)
 		}
@@ -308,4 +311,16 @@ func (s *Server) do(line []byte, log *slog.Logger) (resp response) {
 		return response{Saved: saved}
 	}
 	return errorResponse(fmt.Errorf("%w: unknown op %q", errBadRequest, req.Op))
+}
+
+// traceRequest returns the request on line if it is a well-formed trace
+// request (anything else goes to do).
+func traceRequest(line []byte) (request, bool) {
+	var req request
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if dec.Decode(&req) != nil || req.Op != "trace" {
+		return request{}, false
+	}
+	return req, true
 }

@@ -73,6 +73,8 @@ type Director struct {
 	haStatus atomic.Pointer[func() []vrrp.Status]
 	// sync runs the connection sync daemons (sync.go).
 	sync *syncManager
+	// traces are the clients of ulvs trace (trace.go).
+	traces traceHub
 }
 
 // ifaceResolver resolves the real servers reachable on one interface.
@@ -298,9 +300,8 @@ func (d *Director) Rules() config.Rules {
 	return cloneRules(d.rules)
 }
 
-// Apply carries out an ipvsadm command against the live rules;
-// --start-daemon and --stop-daemon go to the sync daemons (sync.go).
-func (d *Director) Apply(c config.Command) error {
+// apply is Apply; kind names the editor in trace events (trace.go).
+func (d *Director) apply(c config.Command, kind string) error {
 	if c.Op == config.OpStartDaemon || c.Op == config.OpStopDaemon {
 		return d.sync.apply(c)
 	}
@@ -317,7 +318,11 @@ func (d *Director) Apply(c config.Command) error {
 		d.zero(c)
 		return nil
 	}
-	return d.install(r)
+	if err := d.install(r); err != nil {
+		return err
+	}
+	d.traceCommand(kind, c)
+	return nil
 }
 
 // zero clears the packet, byte and connection counters of one service (or

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/ulvs/ulvs/config"
+	"github.com/ulvs/ulvs/trace"
 	"github.com/ulvs/ulvs/vrrp"
 )
 
@@ -180,6 +181,8 @@ func (h *haManager) transition(hi *haInstance, t vrrp.Transition) {
 	h.mu.Unlock()
 	h.log.Info("vrrp transition", "vrrp_instance", hi.cfg.Name, "from", t.From.String(), "to", t.To.String(),
 		"reason", t.Reason, "priority", int(t.Priority))
+	h.dir.traceEvent(trace.KindVRRP, fmt.Sprintf("vrrp_instance %s %s -> %s (%s, priority %d)", hi.cfg.Name, t.From, t.To, t.Reason, t.Priority),
+		nil, netip.AddrPort{}, hi.addrs)
 	if err != nil {
 		h.log.Error("vrrp: cannot change the table", "vrrp_instance", hi.cfg.Name, "err", err)
 	}

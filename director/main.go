@@ -194,7 +194,7 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 	// The checker, like keepalived's, changes the table only through the
 	// director's edit API; a file (re)load goes through it so that the
 	// servers it holds down stay down.
-	mon := healthcheck.New(healthcheck.Config{Editor: dir, Logger: log})
+	mon := healthcheck.New(healthcheck.Config{Editor: dir.HealthEditor(), Logger: log})
 	dir.SetCheckStatus(mon.Status)
 	// Failover first: the addresses of every vrrp_instance are on standby
 	// from the first table on, until the instance is master here.

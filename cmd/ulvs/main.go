@@ -26,6 +26,8 @@ Commands:
   checks   the director's health checks: servers, verdicts, last results
   marks    the iptables/nft MARK rules ulvsd reads here: used or refused, and why
   ha       the director's failover (VRRP) instances: state, priority, master
+  trace    what the director decides, packet by packet: ulvs trace [FILTER]
+           (tcpdump's or ipvsadm's -t/-u/-r), --json, --write FILE.pcapng
   convert  write a configuration file (keepalived.conf, ulvs.toml) as ulvs.toml:
            ulvs convert FILE [-o OUT] [-i IFACE]
   sched    print the picks a scheduler makes: ulvs sched -s wrr -r A:4 -r B:3
@@ -61,6 +63,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return haMain(args[1:], stdout, stderr)
 	case "checks":
 		return checksMain(args[1:], stdout, stderr)
+	case "trace":
+		return traceMain(args[1:], stdout, stderr)
 	case "convert":
 		return convertMain(args[1:], stdout, stderr)
 	case "sched":
