@@ -261,7 +261,7 @@ func (w *worker) processTraced(p *packet, tbl *vs.Table, now conntrack.Tick) boo
 	before := w.tally()
 	txBefore, pending := len(w.tx), w.npending
 	ok := w.process(p, tbl, now)
-	w.traceAfter(rec, tbl, now, &before, txBefore, pending)
+	w.traceAfter(p, rec, tbl, now, &before, txBefore, pending)
 	r.traced.Add(1)
 	r.tail.Store(tail + 1)
 	return ok
@@ -350,7 +350,7 @@ func (w *worker) traceBefore(p *packet, rec *traceRec, tbl *vs.Table, now conntr
 
 // traceAfter records what process did: the verdict from the counters it
 // moved, the connection as it is now, the frame as it left.
-func (w *worker) traceAfter(rec *traceRec, tbl *vs.Table, now conntrack.Tick, before *tallies, txBefore, pending int) {
+func (w *worker) traceAfter(p *packet, rec *traceRec, tbl *vs.Table, now conntrack.Tick, before *tallies, txBefore, pending int) {
 	r := w.tr
 	for i := range before.drops {
 		if w.c.drops[i].Load() != before.drops[i] {
@@ -392,9 +392,14 @@ func (w *worker) traceAfter(rec *traceRec, tbl *vs.Table, now conntrack.Tick, be
 			}
 		}
 	}
-	if len(w.tx) > txBefore {
+	switch {
+	case len(w.tx) > txBefore:
 		rec.nOut = uint8(min(len(w.tx)-txBefore, 255))
 		w.traceOut(rec, w.tx[txBefore])
+	case rec.queued && p.n >= 0:
+		// Rewritten in place and copied to wait for the next hop's
+		// MAC: the frame as it will leave, but for the MACs.
+		w.traceOut(rec, p)
 	}
 }
 
@@ -542,17 +547,22 @@ func (rec *traceRec) event(worker int, names []string) trace.Event {
 		if rec.hasFrom {
 			from = rec.from.String()
 		}
-		if rec.proto == pkt.ProtoTCP {
+		if rec.proto == pkt.ProtoTCP && (!rec.hasFrom || rec.from != rec.to) {
 			e.State = from + ">" + rec.to.String()
 		} else {
 			e.State = rec.to.String()
 		}
 		e.Timeout = time.Duration(max(rec.timeout, 0)) * time.Millisecond
 	}
-	if rec.nOut > 0 {
-		e.Out = ifname(rec.out)
-		e.Frames = int(rec.nOut)
+	if rec.nOut > 0 || rec.queued {
+		if rec.nOut > 0 {
+			e.Out = ifname(rec.out)
+			e.Frames = int(rec.nOut)
+		}
 		e.Rewrite = rec.rewrites()
+		if rec.queued {
+			e.Rewrite = append(e.Rewrite, "waits for the next hop's MAC")
+		}
 		if rec.outOK {
 			e.OutSrc, e.OutDst = ap(rec.outSrc, rec.outSport), ap(rec.outDst, rec.outDport)
 		}

@@ -50,6 +50,11 @@ Commands:
          a fresh lab, ulvsd with the mode's example config (examples/*.toml),
          six requests from the client to http://10.77.0.100/, ulvsadm -L -n,
          then teardown
+  trace [--mode M] [--write FILE.pcapng]
+         seed 003's exercises, NAT, TUN and DR (or only M), as guided runs:
+         a fresh lab, ulvsd, and the director's trace of one HTTP request
+         (and of a SYN to a port with no service), line by line; --write
+         saves each run's frames as FILE-MODE.pcapng
 
 Example (the seed's DR workflow):
   ulvs lab up
@@ -96,6 +101,11 @@ func labMain(args []string, stdout, stderr io.Writer) int {
 		var o demoOptions
 		if o, err = parseDemo(args[1:], stderr); err == nil {
 			err = labDemo(o, stdout, stderr)
+		}
+	case "trace":
+		var mode, write string
+		if mode, write, err = parseLabTrace(args[1:], stderr); err == nil {
+			err = labTraceStep(mode, write, stdout, stderr)
 		}
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, labUsage)
@@ -632,4 +642,24 @@ func labServe(o serveOptions, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "ulvs lab serve: %s on tcp %s and udp %s\n", o.name, ln.Addr(), pc.LocalAddr())
 	return lab.Serve(ctx, o.name, ln, pc)
+}
+
+// parseLabTrace parses `ulvs lab trace [--mode M] [--write FILE]`; no
+// mode means nat, tun and dr in turn.
+func parseLabTrace(args []string, stderr io.Writer) (mode, write string, err error) {
+	fs := newFlags("trace", stderr)
+	fs.StringVar(&mode, "mode", "", "one mode: nat, tun or dr (default all three)")
+	fs.StringVar(&write, "write", "", "write each run's frames to FILE-MODE.pcapng")
+	if err := parseFlags(fs, args); err != nil {
+		return "", "", err
+	}
+	if fs.NArg() > 0 {
+		return "", "", usageErr(stderr, "ulvs lab trace: unexpected argument %q", fs.Arg(0))
+	}
+	switch mode {
+	case "", lab.ModeNAT, lab.ModeTUN, lab.ModeDR:
+	default:
+		return "", "", usageErr(stderr, "ulvs lab trace --mode %q: want nat, tun or dr (seed 003's exercises)", mode)
+	}
+	return mode, write, nil
 }
