@@ -164,7 +164,9 @@ func TestIntegrationTrace(t *testing.T) {
 	// The command line: one packet as JSON.
 	var out, errb bytes.Buffer
 	done := make(chan int, 1)
-	go func() { done <- run([]string{"trace", "--socket", ld.sock, "--json", "-c", "1", "tcp", "and", "dst", "port", "80"}, &out, &errb) }()
+	go func() {
+		done <- run([]string{"trace", "--socket", ld.sock, "--json", "-c", "1", "tcp", "and", "dst", "port", "80"}, &out, &errb)
+	}()
 	c := ld.lab.Client.HTTPClient()
 	c.Timeout = 5 * time.Second
 	code := -1
