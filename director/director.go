@@ -19,6 +19,7 @@ import (
 	"github.com/ulvs/ulvs/engine"
 	"github.com/ulvs/ulvs/estimator"
 	"github.com/ulvs/ulvs/healthcheck"
+	"github.com/ulvs/ulvs/trace"
 	"github.com/ulvs/ulvs/vrrp"
 	"github.com/ulvs/ulvs/vs"
 )
@@ -222,6 +223,7 @@ func (d *Director) SetConfig(r config.Rules, marks []config.Mark, knobs config.K
 		return err
 	}
 	d.warnShadowed()
+	d.traceEvent(trace.KindConfig, fmt.Sprintf("configuration loaded: %d services", len(r.Services)), nil, netip.AddrPort{}, nil)
 	return d.sync.setSysctls(sysctls)
 }
 

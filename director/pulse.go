@@ -9,6 +9,7 @@ import (
 
 	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/pulse"
+	"github.com/ulvs/ulvs/trace"
 	"github.com/ulvs/ulvs/vrrp"
 )
 
@@ -112,6 +113,7 @@ func (h *haManager) pulseTransition(pi *pulseInstance, t pulse.Transition) {
 	onRole := h.onRole
 	h.mu.Unlock()
 	h.log.Info("pulse transition", "active", t.Active, "reason", t.Reason)
+	h.dir.traceEvent(trace.KindVRRP, fmt.Sprintf("pulse active=%v (%s)", t.Active, t.Reason), nil, netip.AddrPort{}, pi.addrs)
 	if err != nil {
 		h.log.Error("pulse: cannot change the table", "err", err)
 	}
