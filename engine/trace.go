@@ -559,7 +559,9 @@ func (rec *traceRec) event(worker int, names []string) trace.Event {
 			e.Out = ifname(rec.out)
 			e.Frames = int(rec.nOut)
 		}
-		e.Rewrite = rec.rewrites()
+		if !rec.icmpSent && !rec.fragNeeded {
+			e.Rewrite = rec.rewrites() // else what left is the director's ICMP error
+		}
 		if rec.queued {
 			e.Rewrite = append(e.Rewrite, "waits for the next hop's MAC")
 		}

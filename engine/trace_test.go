@@ -4,9 +4,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ulvs/ulvs/conntrack"
 	"github.com/ulvs/ulvs/pkt"
 	"github.com/ulvs/ulvs/pkt/pkttest"
+	"github.com/ulvs/ulvs/sched"
 	"github.com/ulvs/ulvs/trace"
+	"github.com/ulvs/ulvs/vs"
 )
 
 // traceWorker is a test worker with tracing on (frames kept: snap).
@@ -143,3 +146,51 @@ func (sinkLink) send(b []*packet) (int, error) { return len(b), nil }
 func (sinkLink) release()                      {}
 func (sinkLink) sendRaw([]byte) error          { return nil }
 func (sinkLink) close() error                  { return nil }
+
+// TestTraceWhy: persistence templates made then used, the wrr weight and
+// the sh bucket, and the ICMP error sent when no real server is left.
+func TestTraceWhy(t *testing.T) {
+	tbl := buildTable(t, nil, svcSpec{proto: vs.TCP, port: 80, persist: 300})
+	w, l, tr := traceWorker(0)
+	w.tmpls = conntrack.NewTemplates()
+	w.ct = conntrack.New(conntrack.Config{Capacity: 1024, Templates: w.tmpls})
+	run(w, l, tbl, 1000, syn(client, 5000, 80))
+	run(w, l, tbl, 1001, syn(client, 5001, 80))
+	evs := tr.read(nil)
+	if len(evs) != 2 || evs[0].Template != "#1 made" || evs[0].Sched != "rr" || evs[1].Template != "#1 used" || evs[1].Sched != "" ||
+		evs[0].Dest != evs[1].Dest {
+		t.Fatalf("persistence: %q", lines(evs))
+	}
+
+	for _, tc := range []struct{ sched, want string }{{"wrr", "wrr cw="}, {"sh", "sh bucket "}, {"mh", "mh bucket "}} {
+		tbl := testTable(t, 2, 3)
+		svc := tbl.Services[0]
+		sc, err := sched.New(tc.sched, svc, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc.Scheduler = sc
+		run(w, l, tbl, 1002, tcpFrame(6000, pkt.TCPSyn))
+		evs := tr.read(nil)
+		t.Log(lines(evs))
+		if len(evs) != 1 || !strings.HasPrefix(evs[0].Sched, tc.want) {
+			t.Errorf("%s: %q, want sched %q...", tc.sched, lines(evs), tc.want)
+		}
+		w.ct.Flush(tbl)
+	}
+
+	dead := testTable(t, 0, 0)
+	out := run(w, l, dead, 1003, tcpFrame(7000, pkt.TCPSyn))
+	evs = tr.read(nil)
+	if len(out) != 1 || len(evs) != 1 || evs[0].Drop != "no_dest" || evs[0].ICMP != "port unreachable" || len(evs[0].Rewrite) != 0 {
+		t.Errorf("no dest: %d frames out, %q", len(out), lines(evs))
+	}
+}
+
+func lines(evs []trace.Event) []string {
+	var out []string
+	for i := range evs {
+		out = append(out, evs[i].Line())
+	}
+	return out
+}
