@@ -312,6 +312,8 @@ func (w *worker) traceBefore(p *packet, rec *traceRec, tbl *vs.Table, now conntr
 	}
 	if ps.EtherType == pkt.EtherTypeARP {
 		rec.kind = recARP
+		a := pkt.ARP(frame[ps.L3Off:])
+		rec.src, rec.dst, rec.flags = a.SPA(), a.TPA(), uint8(a.Op())
 		return
 	}
 	if ps.EtherType != pkt.EtherTypeIPv4 {
@@ -472,7 +474,13 @@ func (rec *traceRec) event(worker int, names []string) trace.Event {
 	case recBad:
 		e.Proto = "?"
 	case recARP:
-		e.Proto, e.Dir = "arp", "arp"
+		e.Proto, e.Src, e.Dst = "arp", ap(rec.src, 0), ap(rec.dst, 0)
+		switch uint16(rec.flags) {
+		case pkt.ARPRequest:
+			e.Flags = "who-has"
+		case pkt.ARPReply:
+			e.Flags = "reply"
+		}
 	default:
 		switch rec.proto {
 		case pkt.ProtoTCP:
@@ -559,7 +567,7 @@ func (rec *traceRec) event(worker int, names []string) trace.Event {
 			e.Out = ifname(rec.out)
 			e.Frames = int(rec.nOut)
 		}
-		if !rec.icmpSent && !rec.fragNeeded {
+		if !rec.icmpSent && !rec.fragNeeded && !rec.answered {
 			e.Rewrite = rec.rewrites() // else what left is the director's ICMP error
 		}
 		if rec.queued {

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ulvs/ulvs/arp"
 	"github.com/ulvs/ulvs/conntrack"
 	"github.com/ulvs/ulvs/pkt"
 	"github.com/ulvs/ulvs/pkt/pkttest"
@@ -193,4 +194,15 @@ func lines(evs []trace.Event) []string {
 		out = append(out, evs[i].Line())
 	}
 	return out
+}
+
+func TestTraceARP(t *testing.T) {
+	tbl := testTable(t)
+	w, l, tr := traceWorker(0)
+	req := arp.Gratuitous(nil, clientMAC, client.As4()) // a who-has for the client itself: not ours
+	run(w, l, tbl, 1000, req)
+	evs := tr.read(nil)
+	if len(evs) != 1 || evs[0].Proto != "arp" || evs[0].Dst.Addr() != client || evs[0].Drop != "not_ours" {
+		t.Errorf("ARP: %q", lines(evs))
+	}
 }

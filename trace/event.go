@@ -39,8 +39,7 @@ type Event struct {
 	In     string `json:"in,omitempty"`
 	Out    string `json:"out,omitempty"`
 	// Dir is "in" (client to a VIP), "out" (a real server's reply through
-	// the director), "arp", "icmp" (an error about a connection) or
-	// "other".
+	// the director), "icmp" or "other"; "" for ARP.
 	Dir   string         `json:"dir,omitempty"`
 	Proto string         `json:"proto,omitempty"` // tcp, udp, icmp, arp
 	Src   netip.AddrPort `json:"src,omitzero"`
