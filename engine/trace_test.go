@@ -206,3 +206,55 @@ func TestTraceARP(t *testing.T) {
 		t.Errorf("ARP: %q", lines(evs))
 	}
 }
+
+// FuzzProcessTraced is FuzzProcess with tracing on, frames kept: the
+// trace's looks before and after never panic, the record becomes an event
+// with a verdict that agrees with process's, and tracing changes nothing
+// of what process decides.
+func FuzzProcessTraced(f *testing.F) {
+	f.Add(tcpFrame(1000, pkt.TCPSyn), uint8(0))
+	f.Add(tcpFrame(1000, pkt.TCPAck), uint8(vnetGSOTCPv4))
+	f.Add(pkttest.ARPFrame(pkt.ARPRequest, clientMAC, client.As4(), [6]byte{}, vip.As4()), uint8(0))
+	f.Add(pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client, Dst: vip, Proto: pkt.ProtoICMP, ICMPType: pkt.ICMPEchoRequest, Payload: []byte("p")}.Build(), uint8(0))
+	tbl := testTable(f)
+	w, _, tr := traceWorker(trace.MaxSnap)
+	plain, _ := newTestWorker()
+	f.Fuzz(func(t *testing.T, frame []byte, gso uint8) {
+		if len(frame) > 65535 {
+			return
+		}
+		var verdicts [2]bool
+		var queued [2]int
+		for i, wk := range []*worker{w, plain} {
+			buf := make([]byte, 256+len(frame))
+			copy(buf[256:], frame)
+			p := packet{buf: buf, off: 256, n: len(frame)}
+			p.vnet()[vnetOffGSOType] = gso
+			wk.tx = wk.tx[:0]
+			if wk.tr != nil {
+				verdicts[i] = wk.processTraced(&p, tbl, 1)
+			} else {
+				verdicts[i] = wk.process(&p, tbl, 1)
+			}
+			queued[i] = len(wk.tx)
+		}
+		if verdicts[0] != verdicts[1] || queued[0] != queued[1] {
+			t.Fatalf("traced: %v, %d queued; untraced: %v, %d queued", verdicts[0], queued[0], verdicts[1], queued[1])
+		}
+		evs := tr.read(nil)
+		if len(evs) != 1 {
+			t.Fatalf("%d events, want 1", len(evs))
+		}
+		e := &evs[0]
+		if fwd := e.Verdict == trace.VerdictForward || e.Verdict == trace.VerdictAnswer; fwd != verdicts[0] {
+			t.Fatalf("event verdict %q (%s), process said %v", e.Verdict, e.Line(), verdicts[0])
+		}
+		if e.Verdict == trace.VerdictDrop && e.Drop == "" {
+			t.Fatalf("drop without reason: %s", e.Line())
+		}
+		if len(e.InFrame) != min(len(frame), trace.MaxSnap) || e.InLen != len(frame) {
+			t.Fatalf("kept %d of %d bytes", len(e.InFrame), len(frame))
+		}
+		_ = e.Line()
+	})
+}
