@@ -2,6 +2,7 @@ package director
 
 import (
 	"context"
+	"log/slog"
 	"net/netip"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/ctl"
 	"github.com/ulvs/ulvs/trace"
+	"github.com/ulvs/ulvs/vrrp"
 	"github.com/ulvs/ulvs/vs"
 )
 
@@ -36,18 +38,7 @@ func TestTraceDirectorEvents(t *testing.T) {
 			return nil
 		})
 	}()
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		d.traces.mu.Lock()
-		n := len(d.traces.subs)
-		d.traces.mu.Unlock()
-		if n == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the trace never subscribed")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitSubscribed(t, d)
 	edit := func(rip netip.Addr, w int32) config.Command {
 		return config.Command{Op: config.OpEditDest, HasService: true, Service: svc("rr"),
 			Dest: config.Dest{Addr: rip, Port: 80, Method: vs.Route, Weight: w}}
@@ -78,5 +69,51 @@ func TestTraceDirectorEvents(t *testing.T) {
 	defer d.traces.mu.Unlock()
 	if len(d.traces.subs) != 0 {
 		t.Error("subscription left behind")
+	}
+}
+
+// waitSubscribed waits until d has one trace client.
+func waitSubscribed(t *testing.T, d *Director) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		d.traces.mu.Lock()
+		n := len(d.traces.subs)
+		d.traces.mu.Unlock()
+		if n == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the trace never subscribed")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// A VRRP transition appears in the trace of its addresses.
+func TestTraceVRRPEvent(t *testing.T) {
+	d, _ := newTestDirector(t)
+	if err := d.SetRules(config.Rules{Services: []config.Service{svc("rr", rip1)}}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f, err := trace.Parse("host " + vipA.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan trace.Event, 16)
+	go d.Trace(ctx, f, ctl.TraceRequest{}, func(e *trace.Event) error {
+		if e.Kind != trace.KindStats {
+			got <- *e
+		}
+		return nil
+	})
+	waitSubscribed(t, d)
+	hi := &haInstance{cfg: config.VRRPInstance{Name: "VI_1"}, addrs: []netip.Addr{vipA}}
+	h := &haManager{dir: d, log: slog.New(slog.DiscardHandler), insts: []*haInstance{hi}}
+	h.transition(hi, vrrp.Transition{From: vrrp.StateBackup, To: vrrp.StateMaster, Reason: "master down timer expired", Priority: 100})
+	e := <-got
+	if e.Kind != trace.KindVRRP || !strings.Contains(e.Text, "VI_1 BACKUP -> MASTER (master down timer expired") {
+		t.Errorf("event %+v", e)
 	}
 }
