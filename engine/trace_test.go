@@ -258,3 +258,41 @@ func FuzzProcessTraced(f *testing.F) {
 		_ = e.Line()
 	})
 }
+
+// TestTraceTunnel: the outer header, fragmentation needed for a DF packet
+// too big for the tunnel, and fragments for one without DF.
+func TestTraceTunnel(t *testing.T) {
+	w, l, tbl := tunWorker(t, 1500)
+	tr := newTracer(1, TraceConfig{Rate: 1 << 20})
+	w.tr = tr.rings[0]
+	run(w, l, tbl, 0, pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client, Dst: vip, Proto: pkt.ProtoTCP, SrcPort: 1, DstPort: 80, TCPFlags: pkt.TCPSyn}.Build())
+	big := func(df bool) []byte {
+		return pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client, Dst: vip, Proto: pkt.ProtoTCP, SrcPort: 1, DstPort: 80,
+			TCPFlags: pkt.TCPAck, DF: df, Payload: make([]byte, 1460)}.Build()
+	}
+	run(w, l, tbl, 1, big(true))
+	run(w, l, tbl, 2, big(false))
+	evs := tr.read(nil)
+	if len(evs) != 3 {
+		t.Fatalf("%d events: %q", len(evs), lines(evs))
+	}
+	if e := evs[0]; e.Method != "tun" || !hasRewrite(e.Rewrite, "ipip ") || e.OutDst != e.Dst {
+		t.Errorf("SYN: %s", e.Line())
+	}
+	if e := evs[1]; e.ICMP != "fragmentation needed" || e.Verdict != trace.VerdictICMP || len(e.Rewrite) != 0 {
+		t.Errorf("DF too big: %s", e.Line())
+	}
+	if e := evs[2]; e.Frames != 2 || e.Verdict != trace.VerdictForward {
+		t.Errorf("not DF: %s", e.Line())
+	}
+	t.Log(strings.Join(lines(evs), "\n"))
+}
+
+func hasRewrite(rs []string, prefix string) bool {
+	for _, r := range rs {
+		if strings.HasPrefix(r, prefix) {
+			return true
+		}
+	}
+	return false
+}
