@@ -254,7 +254,9 @@ func testSynProxy(t *testing.T, fullnat bool) {
 	}
 }
 
-func be32(b []byte) uint32 { return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) }
+func be32(b []byte) uint32 {
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
 
 // TestSynProxyFlood: SYNs from many sources get cookies and leave no
 // connection; the real server sees nothing.
