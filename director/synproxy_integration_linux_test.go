@@ -1,0 +1,200 @@
+package director_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ulvs/ulvs/lab"
+	"github.com/ulvs/ulvs/pkt"
+	"github.com/ulvs/ulvs/synproxy"
+)
+
+// TestIntegrationSynProxy runs the NAT and FULLNAT demos with the SYN
+// proxy on: requests split by rr, a 20 MiB download and a 4 MiB upload
+// arrive intact
+// through the proxy (cookies, then the real server's side opened and every
+// segment translated), and a burst of SYNs from random spoofed sources,
+// with ACKs carrying bad cookies, leaves no connection in the table and
+// reaches no real server.
+func TestIntegrationSynProxy(t *testing.T) {
+	for _, mode := range []string{lab.ModeNAT, lab.ModeFullNAT} {
+		t.Run(mode, func(t *testing.T) {
+			skipUnprivileged(t)
+			base, err := lab.DemoConfig(mode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := strings.Replace(string(base), "scheduler = \"rr\"\n", "scheduler = \"rr\"\nsynproxy = true\n", 1)
+			e := newEnv(t, lab.Config{RealServers: 2, Mode: mode}, cfg)
+			e.waitReady(2)
+			if out := e.mustAdm("-S", "-n"); !strings.Contains(out, "--synproxy") {
+				t.Fatalf("-S does not show the SYN proxy:\n%s", out)
+			}
+
+			got := count(t, e, e.client(), 20)
+			if got["rs1"] != 10 || got["rs2"] != 10 {
+				t.Errorf("answers = %v, want rs1:10 rs2:10", got)
+			}
+			const size = 20 << 20
+			resp, err := e.client().Get(fmt.Sprintf("http://10.77.0.100/data?size=%d", size))
+			if err != nil {
+				t.Fatalf("download: %v\nulvsd log:\n%s", err, e.logText())
+			}
+			h := sha256.New()
+			n, err := io.Copy(h, resp.Body)
+			resp.Body.Close()
+			if err != nil || n != size || hex.EncodeToString(h.Sum(nil)) != lab.DataSHA256(size) {
+				t.Fatalf("download: got %d bytes (%v), sha256 %x", n, err, h.Sum(nil))
+			}
+			// And the other way: the client's data through the translation.
+			up := e.client()
+			up.Timeout = 60 * time.Second
+			resp, err = up.Post("http://10.77.0.100/upload", "application/octet-stream", lab.DataReader(4<<20))
+			if err != nil {
+				t.Fatalf("upload: %v\nulvsd log:\n%s", err, e.logText())
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.TrimSpace(string(body)) != lab.DataSHA256(4<<20) {
+				t.Fatalf("server saw sha256 %q, want %s", body, lab.DataSHA256(4<<20))
+			}
+			eng := e.snapshot().Engine
+			if eng["synproxy_cookies_sent"] < 22 || eng["synproxy_acks_valid"] < 22 || eng["synproxy_opened"] < 22 {
+				t.Errorf("proxy counters after 22 connections: %v", proxyCounters(eng))
+			}
+
+			// The flood: SYNs from random sources, and ACKs with made-up
+			// cookies, to the VIP.
+			before := make([]int, len(e.lab.RS))
+			for i, rs := range e.lab.RS {
+				before[i] = inSegs(t, rs)
+			}
+			const flood = 2000
+			e.sendRaw(e.spoofed(flood))
+			waitFor(t, 10*time.Second, "the director to answer the spoofed SYNs", func() bool {
+				return e.snapshot().Engine["synproxy_cookies_sent"] >= eng["synproxy_cookies_sent"]+flood/2
+			})
+			after := e.snapshot().Engine
+			if after["synproxy_acks_invalid"] == eng["synproxy_acks_invalid"] || after["drop_synproxy_bad_ack"] == 0 {
+				t.Errorf("ACKs with bad cookies not counted: %v", proxyCounters(after))
+			}
+			if after["synproxy_opened"] != eng["synproxy_opened"] || after["synproxy_acks_valid"] != eng["synproxy_acks_valid"] {
+				t.Errorf("the flood opened connections: %v, before %v", proxyCounters(after), proxyCounters(eng))
+			}
+			conns := e.mustAdm("-L", "-n", "-c")
+			if strings.Contains(conns, "198.18.") {
+				t.Errorf("spoofed sources in the connection table:\n%s", conns)
+			}
+			for i, rs := range e.lab.RS {
+				if d := inSegs(t, rs) - before[i]; d != 0 {
+					t.Errorf("%s received %d TCP segments during the flood, want 0", rs, d)
+				}
+			}
+			t.Logf("after %d spoofed SYNs and %d bad ACKs: %v", flood, flood/4, proxyCounters(after))
+
+			// Still serving.
+			if body, err := e.get(e.client(), "/"); err != nil || (body != "rs1" && body != "rs2") {
+				t.Errorf("after the flood: %q, %v", body, err)
+			}
+		})
+	}
+}
+
+func proxyCounters(m map[string]uint64) map[string]uint64 {
+	out := map[string]uint64{}
+	for k, v := range m {
+		if strings.Contains(k, "synproxy") {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// waitFor polls cond until it holds or limit passes.
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// inSegs reads the TCP segments ns's kernel received (/proc/net/snmp,
+// Tcp InSegs; per network namespace).
+func inSegs(t *testing.T, ns lab.NS) int {
+	t.Helper()
+	out, err := ns.Run(context.Background(), "cat", "/proc/net/snmp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "Tcp:" {
+			continue
+		}
+		if names == nil {
+			names = f
+			continue
+		}
+		for i, n := range names {
+			if n == "InSegs" && i < len(f) {
+				v, err := strconv.Atoi(f[i])
+				if err != nil {
+					t.Fatal(err)
+				}
+				return v
+			}
+		}
+	}
+	t.Fatalf("no Tcp InSegs in %s's /proc/net/snmp", ns)
+	return 0
+}
+
+// spoofed builds n SYNs to the VIP from random sources in 198.18.0.0/15
+// (the benchmarking range, routed nowhere here) with random ports and
+// sequence numbers, and n/4 ACKs with random cookies, as Ethernet frames
+// to the director's MAC.
+func (e *env) spoofed(n int) [][]byte {
+	var mac net.HardwareAddr
+	err := e.lab.Director.Do(func() error {
+		ifi, err := net.InterfaceByName(e.lab.DirectorIface)
+		if err == nil {
+			mac = ifi.HardwareAddr
+		}
+		return err
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 15))
+	vip := e.lab.VIP.As4()
+	opts := []byte{2, 4, 0x05, 0xb4, 1, 3, 3, 7} // MSS 1460, window scale 7
+	var frames [][]byte
+	for i := range n + n/4 {
+		f := make([]byte, 14+60)
+		copy(f[0:6], mac)
+		copy(f[6:12], []byte{2, 0, 0, 0, 0, 0x98})
+		f[12], f[13] = 0x08, 0x00
+		src := [4]byte{198, 18 + byte(r.IntN(2)), byte(r.IntN(256)), byte(1 + r.IntN(254))}
+		flags, ack := uint8(pkt.TCPSyn), uint32(0)
+		if i >= n {
+			flags, ack = pkt.TCPAck, r.Uint32()
+		}
+		l := synproxy.Build(f[14:], src, vip, uint16(1024+r.IntN(60000)), 80, r.Uint32(), ack, flags, 64240, opts, uint16(i))
+		frames = append(frames, f[:14+l])
+	}
+	return frames
+}
