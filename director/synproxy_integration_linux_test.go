@@ -168,17 +168,7 @@ func inSegs(t *testing.T, ns lab.NS) int {
 // sequence numbers, and n/4 ACKs with random cookies, as Ethernet frames
 // to the director's MAC.
 func (e *env) spoofed(n int) [][]byte {
-	var mac net.HardwareAddr
-	err := e.lab.Director.Do(func() error {
-		ifi, err := net.InterfaceByName(e.lab.DirectorIface)
-		if err == nil {
-			mac = ifi.HardwareAddr
-		}
-		return err
-	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	mac := e.directorMAC()
 	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 15))
 	vip := e.lab.VIP.As4()
 	opts := []byte{2, 4, 0x05, 0xb4, 1, 3, 3, 7} // MSS 1460, window scale 7
@@ -197,4 +187,20 @@ func (e *env) spoofed(n int) [][]byte {
 		frames = append(frames, f[:14+l])
 	}
 	return frames
+}
+
+// directorMAC is the MAC of the director's interface on the clients' side.
+func (e *env) directorMAC() net.HardwareAddr {
+	var mac net.HardwareAddr
+	err := e.lab.Director.Do(func() error {
+		ifi, err := net.InterfaceByName(e.lab.DirectorIface)
+		if err == nil {
+			mac = ifi.HardwareAddr
+		}
+		return err
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return mac
 }
