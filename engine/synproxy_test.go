@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/ulvs/ulvs/conntrack"
 	"github.com/ulvs/ulvs/pkt"
 	"github.com/ulvs/ulvs/pkt/pkttest"
 	"github.com/ulvs/ulvs/synproxy"
@@ -91,7 +92,7 @@ func parseTCP(t *testing.T, frame []byte) (pkt.TCP, synproxy.Options) {
 	return tcp, synproxy.ParseOptions(tcp.Options())
 }
 
-func proxyWorker(t *testing.T, fullnat bool) (*worker, *memLink, *memLink, *vs.Table, netip.Addr) {
+func proxyWorker(t testing.TB, fullnat bool) (*worker, *memLink, *memLink, *vs.Table, netip.Addr) {
 	w, outside, inside, tbl := natWorker(t)
 	svc := tbl.Services[0]
 	svc.Flags |= vs.SvcSynProxy
@@ -328,5 +329,124 @@ func TestSynProxyAllocs(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("SYN proxy path allocates %v times per SYN, want 0", allocs)
+	}
+}
+
+// openProxied runs a proxied connection's handshake through w (client
+// 10.77.0.10:40000, no timestamps) and returns a data segment of the
+// client's on it.
+func openProxied(tb testing.TB, w *worker, outside, inside *memLink, tbl *vs.Table, src netip.Addr) []byte {
+	cl := seg{srcMAC: clientMAC, dstMAC: dirMAC, src: client, dst: vip, sport: 40000, dport: 80, mss: 1460, ws: 7, sack: true}
+	syn := cl
+	syn.seq, syn.flags = 999, pkt.TCPSyn
+	outside.queue(syn.build())
+	step(w, tbl, 1)
+	out := outside.takeOut()
+	if len(out) != 1 {
+		tb.Fatalf("no SYN-ACK")
+	}
+	var p pkt.Parsed
+	p.Decode(out[0])
+	cookie := pkt.TCP(out[0][p.L4Off:]).Seq()
+	ack := cl
+	ack.seq, ack.ack, ack.flags, ack.mss, ack.ws, ack.sack = 1000, cookie+1, pkt.TCPAck, -1, -1, false
+	outside.queue(ack.build())
+	step(w, tbl, 2)
+	in := inside.takeOut()
+	if len(in) != 1 {
+		tb.Fatalf("no SYN to the real server")
+	}
+	p.Decode(in[0])
+	lport := pkt.TCP(in[0][p.L4Off:]).SrcPort()
+	rsa := seg{srcMAC: rsNATMAC, dstMAC: insideMAC, src: ripNAT, dst: src, sport: 8080, dport: lport, seq: 5000, ack: 1000,
+		flags: pkt.TCPSyn | pkt.TCPAck, mss: 1460, ws: 7, sack: true}
+	inside.queue(rsa.build())
+	step(w, tbl, 3)
+	inside.takeOut()
+	data := cl
+	data.seq, data.ack, data.flags, data.mss, data.ws, data.sack = 1000, cookie+1, pkt.TCPAck|pkt.TCPPsh, -1, -1, false
+	data.sackEdges = []uint32{cookie + 100, cookie + 200}
+	data.payload = make([]byte, 1000)
+	return data.build()
+}
+
+// BenchmarkSynProxyEstablished: a client's segment (with a SACK block) on
+// a proxied NAT connection; compare BenchmarkNATEstablished.
+func BenchmarkSynProxyEstablished(b *testing.B) {
+	w, outside, inside, tbl, src := proxyWorker(b, false)
+	benchFrame(b, w, tbl, openProxied(b, w, outside, inside, tbl, src))
+}
+
+// BenchmarkNATEstablished is the same segment on a NAT connection without
+// the proxy: the baseline.
+func BenchmarkNATEstablished(b *testing.B) {
+	w, outside, _, tbl := natWorker(b)
+	m := neighMap{client.As4(): clientMAC}
+	w.neigh.m.Store(&m)
+	cl := seg{srcMAC: clientMAC, dstMAC: dirMAC, src: client, dst: vip, sport: 40000, dport: 80, mss: 1460, ws: 7, sack: true}
+	syn := cl
+	syn.seq, syn.flags = 999, pkt.TCPSyn
+	outside.queue(syn.build())
+	step(w, tbl, 1)
+	data := cl
+	data.seq, data.ack, data.flags, data.mss, data.ws, data.sack = 1000, 77, pkt.TCPAck|pkt.TCPPsh, -1, -1, false
+	data.sackEdges = []uint32{100, 200}
+	data.payload = make([]byte, 1000)
+	benchFrame(b, w, tbl, data.build())
+}
+
+func benchFrame(b *testing.B, w *worker, tbl *vs.Table, frame []byte) {
+	buf := make([]byte, 256+len(frame))
+	p := packet{buf: buf, off: 256, n: len(frame)}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(frame)))
+	for b.Loop() {
+		copy(buf[256:], frame)
+		w.tx = w.tx[:0]
+		sinkForwarded = w.process(&p, tbl, 4)
+		if !sinkForwarded {
+			b.Fatal("not forwarded")
+		}
+	}
+}
+
+// BenchmarkSynProxySYN: SYNs from distinct sources answered with a
+// cookie; compare BenchmarkNATNewConn, where each SYN is scheduled,
+// inserted and forwarded.
+func BenchmarkSynProxySYN(b *testing.B) {
+	w, _, _, tbl, _ := proxyWorker(b, false)
+	benchSYNs(b, w, tbl, false)
+}
+
+// BenchmarkNATNewConn is the baseline of BenchmarkSynProxySYN.
+func BenchmarkNATNewConn(b *testing.B) {
+	w, _, _, tbl := natWorker(b)
+	benchSYNs(b, w, tbl, true)
+}
+
+func benchSYNs(b *testing.B, w *worker, tbl *vs.Table, forwarded bool) {
+	// A table that fits the caches: a big one measures page faults.
+	const capacity = 1 << 16
+	w.ct = conntrack.New(conntrack.Config{Capacity: capacity})
+	frame := seg{srcMAC: clientMAC, dstMAC: dirMAC, src: client, dst: vip, sport: 40000, dport: 80, seq: 1, flags: pkt.TCPSyn,
+		mss: 1460, ws: 7, sack: true, ts: true}.build()
+	buf := make([]byte, 256+len(frame))
+	p := packet{buf: buf, off: 256, n: len(frame)}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		copy(buf[256:], frame)
+		i++
+		pkt.IPv4(buf[256+pkt.EtherHeaderLen:]).SetSrc([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		w.tx = w.tx[:0]
+		w.scr.reset()
+		if w.process(&p, tbl, 1) != forwarded {
+			b.Fatal("unexpected verdict")
+		}
+		if i%(capacity/2) == 0 {
+			b.StopTimer()
+			w.ct = conntrack.New(conntrack.Config{Capacity: capacity})
+			b.StartTimer()
+		}
 	}
 }

@@ -22,7 +22,7 @@ func FuzzOptions(f *testing.F) {
 		}
 		padded := make([]byte, (len(opts)+3)&^3)
 		copy(padded, opts)
-		b := make([]byte, 60+len(data))
+		b := make([]byte, 40+len(padded)+len(data))
 		n := Build(b, flow.Src, flow.Dst, 1, 2, 3, 4, pkt.TCPAck, 5, padded, 6)
 		n += copy(b[n:], data)
 		ip := pkt.IPv4(b[:n])
