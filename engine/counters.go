@@ -81,8 +81,8 @@ func Reasons() []Reason {
 type counters struct {
 	// The SYN proxy (engine/synproxy.go): SYN-ACKs with a cookie sent,
 	// cookie ACKs valid and invalid, real server sides opened, client
-	// frames queued while opening.
-	synCookies, synAckValid, synAckInvalid, synOpened, synQueued atomic.Uint64
+	// frames queued while opening, SYNs to real servers sent again.
+	synCookies, synAckValid, synAckInvalid, synOpened, synQueued, synRetries atomic.Uint64
 
 	rxFrames  atomic.Uint64
 	rxBytes   atomic.Uint64
@@ -121,6 +121,6 @@ type Stats struct {
 	Conns             int // entries in the connection tables
 
 	// SYN proxy: cookies sent, cookie ACKs valid and invalid, real
-	// server sides opened, client frames queued.
-	SynCookies, SynAckValid, SynAckInvalid, SynOpened, SynQueued uint64
+	// server sides opened, client frames queued, SYNs sent again.
+	SynCookies, SynAckValid, SynAckInvalid, SynOpened, SynQueued, SynRetries uint64
 }

@@ -497,6 +497,7 @@ func (e *Engine) Stats() Stats {
 		s.SynAckInvalid += c.synAckInvalid.Load()
 		s.SynOpened += c.synOpened.Load()
 		s.SynQueued += c.synQueued.Load()
+		s.SynRetries += c.synRetries.Load()
 		for _, r := range Reasons() {
 			if v := c.drops[r].Load(); v > 0 {
 				s.Drops[r] += v
@@ -536,6 +537,7 @@ func (w *worker) run(ctx context.Context, e *Engine) error {
 			w.drainInbox(b, tbl, now)
 		}
 		w.flushPending(now)
+		w.proxyRetry(tbl, now) // engine/synproxy.go
 		w.sweep(now, tbl)
 		select {
 		case reply := <-w.connReq:
@@ -602,6 +604,7 @@ func (e *Engine) Counters() map[string]uint64 {
 		"synproxy_acks_invalid": s.SynAckInvalid,
 		"synproxy_opened":       s.SynOpened,
 		"synproxy_queued":       s.SynQueued,
+		"synproxy_syn_retries":  s.SynRetries,
 	}
 	for _, r := range Reasons() {
 		m["drop_"+r.String()] = s.Drops[r]

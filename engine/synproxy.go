@@ -36,6 +36,13 @@ const (
 	// may send before the real server's side is open, most of which
 	// the queue holds.
 	proxyWindow = 8192
+	// proxyOpeningSlots connections opening per worker are watched for
+	// a lost SYN (or SYN-ACK) when the client has nothing more to send
+	// (a protocol where the server speaks first): their SYN is sent
+	// again after proxySynRetry, 2x, 4x (proxySynTries in all). Beyond
+	// them, only the client's retransmissions drive the retries.
+	proxyOpeningSlots = 64
+	proxySynTries     = 4
 )
 
 // proxyState is a worker's SYN proxy: its cookie key, the state of its
@@ -47,6 +54,15 @@ type proxyState struct {
 	queue  [proxyQueueSlots]proxyFrame
 	queued int
 	opts   [synproxy.MaxOptions]byte
+	// opening watches connections whose real server has not answered.
+	opening  [proxyOpeningSlots]proxyOpening
+	nopening int
+}
+
+type proxyOpening struct {
+	key   conntrack.Key
+	in    uint8
+	tries uint8 // SYNs sent so far; 0: a free slot
 }
 
 type proxyFrame struct {
@@ -201,6 +217,7 @@ func (w *worker) proxyACK(p *packet, frame []byte, tbl *vs.Table, svc *vs.Servic
 	// The connection starts as if the client's SYN had just passed.
 	w.ct.Step(c, conntrack.Input, pkt.TCPSyn, now, d)
 	w.proxySendSYN(c, sp, d, p.in, now)
+	w.proxyWatch(key, p.in)
 	if len(t.Payload()) > 0 || ps.TCPFlags&pkt.TCPFin != 0 {
 		return w.proxyQueue(p, frame, key, now)
 	}
@@ -252,6 +269,7 @@ func (w *worker) proxyIn(p *packet, frame []byte, c *conntrack.Conn, sp *synprox
 	}
 	if uint32(now)-sp.SentAt >= proxySynRetry {
 		w.proxySendSYN(c, sp, d, p.in, now)
+		w.c.synRetries.Add(1)
 	}
 	if len(t.Payload()) > 0 || ps.TCPFlags&pkt.TCPFin != 0 {
 		return w.proxyQueue(p, frame, c.Key, now), true
@@ -371,5 +389,58 @@ func (w *worker) proxyReplay(tbl *vs.Table, c *conntrack.Conn, sp *synproxy.Conn
 		sp.ToServer(pkt.TCP(frame[ps.L4Off:]), false)
 		w.ct.Step(c, conntrack.Input, ps.TCPFlags, now, d)
 		w.forward(q, frame, tbl, tbl.Service(c.SvcID), d, c)
+	}
+}
+
+// proxyWatch records a connection that just sent its SYN to its real
+// server, for proxyRetry; when every slot is taken it is not watched.
+func (w *worker) proxyWatch(key conntrack.Key, in uint8) {
+	for i := range w.sp.opening {
+		o := &w.sp.opening[i]
+		if o.tries == 0 {
+			*o = proxyOpening{key: key, in: in, tries: 1}
+			w.sp.nopening++
+			return
+		}
+	}
+}
+
+// proxyRetry sends the SYN again for watched connections whose real server
+// has not answered in time, and forgets those that opened, died or ran out
+// of tries. The worker calls it between batches; it flushes what it sends.
+func (w *worker) proxyRetry(tbl *vs.Table, now conntrack.Tick) {
+	if w.sp.nopening == 0 {
+		return
+	}
+	sent := false
+	for i := range w.sp.opening {
+		o := &w.sp.opening[i]
+		if o.tries == 0 {
+			continue
+		}
+		c := w.ct.Lookup(o.key, now, tbl)
+		var sp *synproxy.Conn
+		if c != nil {
+			sp = w.proxyConn(c)
+		}
+		if sp == nil || sp.Phase != synproxy.PhaseOpening || o.tries >= proxySynTries {
+			o.tries = 0
+			w.sp.nopening--
+			continue
+		}
+		if uint32(now)-sp.SentAt < proxySynRetry<<(o.tries-1) {
+			continue
+		}
+		d := tbl.Dest(c.DestID)
+		if d == nil || d.Trashed {
+			continue // the connection goes when it expires
+		}
+		w.proxySendSYN(c, sp, d, o.in, now)
+		o.tries++
+		w.c.synRetries.Add(1)
+		sent = true
+	}
+	if sent {
+		w.flushTX()
 	}
 }

@@ -450,3 +450,50 @@ func benchSYNs(b *testing.B, w *worker, tbl *vs.Table, forwarded bool) {
 		}
 	}
 }
+
+// TestSynProxyRetry: the real server does not answer and the client has
+// nothing to send (the server speaks first): the director sends the SYN
+// again, 1 s then 2 s later, and stops watching once the side is open.
+func TestSynProxyRetry(t *testing.T) {
+	w, outside, inside, tbl, src := proxyWorker(t, false)
+	cl := seg{srcMAC: clientMAC, dstMAC: dirMAC, src: client, dst: vip, sport: 40000, dport: 80, mss: 1460, ws: -1}
+	syn := cl
+	syn.seq, syn.flags = 10, pkt.TCPSyn
+	outside.queue(syn.build())
+	step(w, tbl, 0)
+	sa, _ := parseTCP(t, outside.takeOut()[0])
+	ack := cl
+	ack.seq, ack.ack, ack.flags, ack.mss = 11, sa.Seq()+1, pkt.TCPAck, -1
+	outside.queue(ack.build())
+	step(w, tbl, 100)
+	if n := len(inside.takeOut()); n != 1 {
+		t.Fatalf("%d SYNs to the real server, want 1", n)
+	}
+	for _, tc := range []struct {
+		now  uint32
+		syns int
+	}{{600, 0}, {1100, 1}, {2000, 0}, {3100, 1}, {4000, 0}} {
+		w.proxyRetry(tbl, tick0(tc.now))
+		in := inside.takeOut()
+		if len(in) != tc.syns {
+			t.Fatalf("at %d ms: %d SYNs, want %d", tc.now, len(in), tc.syns)
+		}
+		for _, f := range in {
+			pkttest.CheckIPv4(t, f, pkttest.TCPFlags(pkt.TCPSyn), pkttest.Seq(10), pkttest.SrcIP(src), pkttest.ValidChecksums())
+		}
+	}
+	if w.c.synRetries.Load() != 2 || w.sp.nopening != 1 {
+		t.Errorf("retries %d, watched %d; want 2, 1", w.c.synRetries.Load(), w.sp.nopening)
+	}
+	rsa := seg{srcMAC: rsNATMAC, dstMAC: insideMAC, src: ripNAT, dst: src, sport: 8080, dport: 40000, seq: 77, ack: 11,
+		flags: pkt.TCPSyn | pkt.TCPAck, mss: 1460, ws: -1}
+	inside.queue(rsa.build())
+	step(w, tbl, 4100)
+	if n := len(inside.takeOut()); n != 1 {
+		t.Fatalf("%d frames after the SYN-ACK, want the ACK", n)
+	}
+	w.proxyRetry(tbl, tick0(9000))
+	if n := len(inside.takeOut()); n != 0 || w.sp.nopening != 0 {
+		t.Errorf("open connection: %d SYNs, still watched %d", n, w.sp.nopening)
+	}
+}
