@@ -79,10 +79,15 @@ func Reasons() []Reason {
 // control plane reads them, hence atomics (uncontended, on the worker's
 // own cache lines).
 type counters struct {
-	// The SYN proxy (engine/synproxy.go): SYN-ACKs with a cookie sent,
-	// cookie ACKs valid and invalid, real server sides opened, client
-	// frames queued while opening, SYNs to real servers sent again.
-	synCookies, synAckValid, synAckInvalid, synOpened, synQueued, synRetries atomic.Uint64
+	// The SYN proxy (engine/synproxy.go). A frame ends in synCookies
+	// (a SYN answered with a cookie) or synAbsorbed (a client's ACK that
+	// completed the handshake with nothing to forward, a real server's
+	// SYN-ACK): the others count events, not frames. synAckValid and
+	// synAckInvalid count cookie ACKs, synOpened real server sides opened,
+	// synQueued client frames queued while opening, synRetries SYNs sent
+	// again.
+	synCookies, synAbsorbed                                      atomic.Uint64
+	synAckValid, synAckInvalid, synOpened, synQueued, synRetries atomic.Uint64
 
 	rxFrames  atomic.Uint64
 	rxBytes   atomic.Uint64
@@ -122,5 +127,5 @@ type Stats struct {
 
 	// SYN proxy: cookies sent, cookie ACKs valid and invalid, real
 	// server sides opened, client frames queued, SYNs sent again.
-	SynCookies, SynAckValid, SynAckInvalid, SynOpened, SynQueued, SynRetries uint64
+	SynCookies, SynAbsorbed, SynAckValid, SynAckInvalid, SynOpened, SynQueued, SynRetries uint64
 }

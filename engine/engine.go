@@ -493,6 +493,7 @@ func (e *Engine) Stats() Stats {
 		s.ICMPSent += c.icmpSent.Load()
 		s.ICMPRelayed += c.icmpRelayed.Load()
 		s.SynCookies += c.synCookies.Load()
+		s.SynAbsorbed += c.synAbsorbed.Load()
 		s.SynAckValid += c.synAckValid.Load()
 		s.SynAckInvalid += c.synAckInvalid.Load()
 		s.SynOpened += c.synOpened.Load()
@@ -600,6 +601,7 @@ func (e *Engine) Counters() map[string]uint64 {
 		"icmp_relayed": s.ICMPRelayed,
 
 		"synproxy_cookies_sent": s.SynCookies,
+		"synproxy_absorbed":     s.SynAbsorbed,
 		"synproxy_acks_valid":   s.SynAckValid,
 		"synproxy_acks_invalid": s.SynAckInvalid,
 		"synproxy_opened":       s.SynOpened,

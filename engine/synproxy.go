@@ -153,8 +153,7 @@ func (w *worker) proxySend(q *packet, buf []byte, l int, mac [6]byte, out uint8)
 	eth.SetEtherType(pkt.EtherTypeIPv4)
 	q.n = pkt.EtherHeaderLen + l
 	q.out = out
-	w.c.forwarded.Add(1)
-	w.transmit(q)
+	w.transmit(q) // a frame of the proxy's own: counted in tx_frames only
 }
 
 // proxyACK checks the cookie of a client's ACK without a connection and,
@@ -221,6 +220,7 @@ func (w *worker) proxyACK(p *packet, frame []byte, tbl *vs.Table, svc *vs.Servic
 	if len(t.Payload()) > 0 || ps.TCPFlags&pkt.TCPFin != 0 {
 		return w.proxyQueue(p, frame, key, now)
 	}
+	w.c.synAbsorbed.Add(1)
 	return false
 }
 
@@ -278,7 +278,9 @@ func (w *worker) proxyIn(p *packet, frame []byte, c *conntrack.Conn, sp *synprox
 }
 
 // proxyQueue keeps a copy of a client's frame, checksum complete, until its
-// connection's real server side is open.
+// connection's real server side is open. Like a reply waiting for its next
+// hop, the frame ends in a counter later: forwarded when it is sent, or
+// drop_synproxy_wait.
 func (w *worker) proxyQueue(p *packet, frame []byte, key conntrack.Key, now conntrack.Tick) bool {
 	if len(frame) > pendingMax || p.vnet().gsoType() != vnetGSONone {
 		return w.drop(ReasonProxyWait)
@@ -350,6 +352,7 @@ func (w *worker) proxyOut(p *packet, frame []byte, tbl *vs.Table, c *conntrack.C
 		pkt.TCPAck, win, w.sp.opts[:n], w.nextIPID())
 	w.proxySend(q, buf, l, pkt.Ether(frame).Src(), p.in)
 	w.c.synOpened.Add(1)
+	w.c.synAbsorbed.Add(1)
 	w.proxyReplay(tbl, c, sp, d, now)
 	return false, true
 }
