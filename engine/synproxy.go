@@ -127,6 +127,8 @@ func (w *worker) proxySYN(p *packet, frame []byte, now conntrack.Tick) bool {
 	}
 	l := synproxy.Build(buf[pkt.EtherHeaderLen:], ps.Dst, ps.Src, ps.DstPort, ps.SrcPort, cookie, t.Seq()+1,
 		pkt.TCPSyn|pkt.TCPAck, proxyWindow, w.sp.opts[:n], w.nextIPID())
+	// Back on the SYN's VLAN, if offload took its tag off.
+	q.status, q.vlanTCI, q.vlanTP = p.status&(tpStatusVLANValid|tpStatusVLANTPIDValid), p.vlanTCI, p.vlanTP
 	w.proxySend(q, buf, l, eth.Src(), p.in)
 	w.c.synCookies.Add(1)
 	return false

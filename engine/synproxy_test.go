@@ -497,3 +497,20 @@ func TestSynProxyRetry(t *testing.T) {
 		t.Errorf("open connection: %d SYNs, still watched %d", n, w.sp.nopening)
 	}
 }
+
+// TestSynProxyVLAN: the SYN-ACK goes back on the VLAN the SYN came on
+// (its tag taken off by RX offload).
+func TestSynProxyVLAN(t *testing.T) {
+	w, _, _, tbl, _ := proxyWorker(t, false)
+	syn := seg{srcMAC: clientMAC, dstMAC: dirMAC, src: client, dst: vip, sport: 40000, dport: 80, seq: 1, flags: pkt.TCPSyn,
+		mss: 1460, ws: -1}.build()
+	buf := make([]byte, 256+len(syn))
+	copy(buf[256:], syn)
+	p := packet{buf: buf, off: 256, n: len(syn), status: tpStatusVLANValid, vlanTCI: 42}
+	w.tx = w.tx[:0]
+	w.process(&p, tbl, 1)
+	if len(w.tx) != 1 {
+		t.Fatalf("%d frames queued, want the SYN-ACK", len(w.tx))
+	}
+	pkttest.CheckIPv4(t, w.tx[0].frame(), pkttest.VLAN(42), pkttest.TCPFlags(pkt.TCPSyn|pkt.TCPAck), pkttest.ValidChecksums())
+}
