@@ -122,9 +122,6 @@ func (w *worker) proxySYN(p *packet, frame []byte, now conntrack.Tick) bool {
 	n := synproxy.SynAckOptions(w.sp.opts[:], mss, &kept, uint32(now), synproxy.OurWScale)
 	eth := pkt.Ether(frame)
 	q, buf := w.proxyBuffer(p.in)
-	if q == nil {
-		return w.drop(ReasonSplit)
-	}
 	l := synproxy.Build(buf[pkt.EtherHeaderLen:], ps.Dst, ps.Src, ps.DstPort, ps.SrcPort, cookie, t.Seq()+1,
 		pkt.TCPSyn|pkt.TCPAck, proxyWindow, w.sp.opts[:n], w.nextIPID())
 	// Back on the SYN's VLAN, if offload took its tag off.
@@ -135,7 +132,8 @@ func (w *worker) proxySYN(p *packet, frame []byte, now conntrack.Tick) bool {
 }
 
 // proxyBuffer returns a scratch packet and its frame buffer for a segment
-// the proxy builds, or nil when none is left in this batch.
+// the proxy builds; when the batch has used them all it sends what is
+// queued first, which frees them.
 func (w *worker) proxyBuffer(in uint8) (*packet, []byte) {
 	if w.scr.used >= len(w.scr.bufs) {
 		w.flushTX()
@@ -217,22 +215,37 @@ func (w *worker) proxyACK(p *packet, frame []byte, tbl *vs.Table, svc *vs.Servic
 	w.wantNeighbour(tbl, ps.Src, now)
 	// The connection starts as if the client's SYN had just passed.
 	w.ct.Step(c, conntrack.Input, pkt.TCPSyn, now, d)
-	w.proxySendSYN(c, sp, d, p.in, now)
+	sent := w.proxySendSYN(c, sp, d, p.in, now)
+	if !sent {
+		sp.SentAt = uint32(now) - proxySynRetry // due at once
+	}
 	w.proxyWatch(key, p.in)
-	if len(t.Payload()) > 0 || ps.TCPFlags&pkt.TCPFin != 0 {
+	if hasData(ps, t) {
 		return w.proxyQueue(p, frame, key, now)
+	}
+	if !sent {
+		// The connection stays: the SYN goes when the real server's
+		// MAC is known (proxyRetry, or the client's next segment).
+		return w.drop(ReasonNoNeighbour)
 	}
 	w.c.synAbsorbed.Add(1)
 	return false
 }
 
+// hasData reports whether the client's segment carries something the real
+// server must get: data (the IP payload past the TCP header: Ethernet
+// padding is not data) or a FIN.
+func hasData(ps *pkt.Parsed, t pkt.TCP) bool {
+	return ps.L4Len > t.DataOffset() || ps.TCPFlags&pkt.TCPFin != 0
+}
+
 // proxySendSYN sends the SYN that opens connection c on its real server's
-// side, with the client's ISN and options.
-func (w *worker) proxySendSYN(c *conntrack.Conn, sp *synproxy.Conn, d *vs.Dest, in uint8, now conntrack.Tick) {
+// side, with the client's ISN and options. It reports false when the real
+// server's MAC is not known yet.
+func (w *worker) proxySendSYN(c *conntrack.Conn, sp *synproxy.Conn, d *vs.Dest, in uint8, now conntrack.Tick) bool {
 	mac, ok := d.State.MAC()
 	if !ok {
-		w.c.drops[ReasonNoNeighbour].Add(1)
-		return
+		return false
 	}
 	out := d.Iface
 	if out < 0 || out >= len(w.links) {
@@ -245,16 +258,13 @@ func (w *worker) proxySendSYN(c *conntrack.Conn, sp *synproxy.Conn, d *vs.Dest, 
 		win <<= o.WScale
 	}
 	q, buf := w.proxyBuffer(uint8(out))
-	if q == nil {
-		w.c.drops[ReasonSplit].Add(1)
-		return
-	}
 	// Replies come to Out.Dst (the client for NAT, a local address for
 	// FULLNAT) from Out.Src, the real server.
 	l := synproxy.Build(buf[pkt.EtherHeaderLen:], c.Out.Dst, c.Out.Src, c.Out.DstPort, c.Out.SrcPort, sp.ISN, 0,
 		pkt.TCPSyn, uint16(min(win, 0xffff)), w.sp.opts[:n], w.nextIPID())
 	w.proxySend(q, buf, l, mac, uint8(out))
 	sp.SentAt = uint32(now)
+	return true
 }
 
 // proxyIn handles a client's segment on a proxied connection: translated
@@ -269,11 +279,10 @@ func (w *worker) proxyIn(p *packet, frame []byte, c *conntrack.Conn, sp *synprox
 	if ps.TCPFlags&pkt.TCPRst != 0 {
 		return false, false // the real server checks its sequence number, ours
 	}
-	if uint32(now)-sp.SentAt >= proxySynRetry {
-		w.proxySendSYN(c, sp, d, p.in, now)
+	if uint32(now)-sp.SentAt >= proxySynRetry && w.proxySendSYN(c, sp, d, p.in, now) {
 		w.c.synRetries.Add(1)
 	}
-	if len(t.Payload()) > 0 || ps.TCPFlags&pkt.TCPFin != 0 {
+	if hasData(ps, t) {
 		return w.proxyQueue(p, frame, c.Key, now), true
 	}
 	return w.drop(ReasonProxyWait), true
@@ -347,9 +356,6 @@ func (w *worker) proxyOut(p *packet, frame []byte, tbl *vs.Table, c *conntrack.C
 		win = uint16(min(uint64(win)<<sp.ClientWS, 0xffff))
 	}
 	q, buf := w.proxyBuffer(p.in)
-	if q == nil {
-		return w.drop(ReasonSplit), true
-	}
 	l := synproxy.Build(buf[pkt.EtherHeaderLen:], ps.Dst, ps.Src, ps.DstPort, ps.SrcPort, sp.ISN+1, t.Seq()+1,
 		pkt.TCPAck, win, w.sp.opts[:n], w.nextIPID())
 	w.proxySend(q, buf, l, pkt.Ether(frame).Src(), p.in)
@@ -380,10 +386,6 @@ func (w *worker) proxyReplay(tbl *vs.Table, c *conntrack.Conn, sp *synproxy.Conn
 		first.used = false
 		w.sp.queued--
 		q, buf := w.proxyBuffer(first.in)
-		if q == nil {
-			w.c.drops[ReasonSplit].Add(1)
-			continue
-		}
 		frame := buf[:copy(buf, first.buf[:first.n])]
 		q.n = len(frame)
 		if w.parsed.Decode(frame) != pkt.DecodeOK || w.parsed.Proto != pkt.ProtoTCP {
@@ -440,10 +442,11 @@ func (w *worker) proxyRetry(tbl *vs.Table, now conntrack.Tick) {
 		if d == nil || d.Trashed {
 			continue // the connection goes when it expires
 		}
-		w.proxySendSYN(c, sp, d, o.in, now)
-		o.tries++
-		w.c.synRetries.Add(1)
-		sent = true
+		if w.proxySendSYN(c, sp, d, o.in, now) { // else: no MAC yet, try again later
+			w.c.synRetries.Add(1)
+			sent = true
+			o.tries++
+		}
 	}
 	if sent {
 		w.flushTX()

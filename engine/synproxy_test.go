@@ -514,3 +514,57 @@ func TestSynProxyVLAN(t *testing.T) {
 	}
 	pkttest.CheckIPv4(t, w.tx[0].frame(), pkttest.VLAN(42), pkttest.TCPFlags(pkt.TCPSyn|pkt.TCPAck), pkttest.ValidChecksums())
 }
+
+// TestSynProxyPaddedACK: a bare ACK padded to Ethernet's 60 bytes carries
+// no data: it completes the handshake, nothing is queued.
+func TestSynProxyPaddedACK(t *testing.T) {
+	w, outside, inside, tbl, _ := proxyWorker(t, false)
+	cl := seg{srcMAC: clientMAC, dstMAC: dirMAC, src: client, dst: vip, sport: 40000, dport: 80, mss: -1, ws: -1}
+	syn := cl
+	syn.seq, syn.flags = 10, pkt.TCPSyn
+	outside.queue(syn.build())
+	step(w, tbl, 0)
+	sa, _ := parseTCP(t, outside.takeOut()[0])
+	ack := cl
+	ack.seq, ack.ack, ack.flags = 11, sa.Seq()+1, pkt.TCPAck
+	frame := ack.build()
+	if len(frame) >= 60 {
+		t.Fatalf("bare ACK of %d bytes", len(frame))
+	}
+	frame = append(frame, make([]byte, 60-len(frame))...)
+	outside.queue(frame)
+	step(w, tbl, 1)
+	if w.c.synQueued.Load() != 0 || w.c.synAbsorbed.Load() != 1 || len(inside.takeOut()) != 1 {
+		t.Errorf("padded ACK: queued %d, absorbed %d", w.c.synQueued.Load(), w.c.synAbsorbed.Load())
+	}
+}
+
+// TestSynProxyNoMAC: the real server's MAC is not known when the cookie
+// ACK comes: the ACK is counted as no_neighbour, the connection stays, and
+// its SYN goes once the MAC is known.
+func TestSynProxyNoMAC(t *testing.T) {
+	w, outside, inside, tbl, _ := proxyWorker(t, false)
+	tbl.Dest(1).State.ClearMAC()
+	cl := seg{srcMAC: clientMAC, dstMAC: dirMAC, src: client, dst: vip, sport: 40000, dport: 80, mss: -1, ws: -1}
+	syn := cl
+	syn.seq, syn.flags = 10, pkt.TCPSyn
+	outside.queue(syn.build())
+	step(w, tbl, 0)
+	sa, _ := parseTCP(t, outside.takeOut()[0])
+	ack := cl
+	ack.seq, ack.ack, ack.flags = 11, sa.Seq()+1, pkt.TCPAck
+	outside.queue(ack.build())
+	step(w, tbl, 1)
+	if len(inside.takeOut()) != 0 || w.c.drops[ReasonNoNeighbour].Load() != 1 || w.ct.Len() != 1 {
+		t.Fatalf("no MAC: drops %d, %d connections", w.c.drops[ReasonNoNeighbour].Load(), w.ct.Len())
+	}
+	w.proxyRetry(tbl, tick0(2))
+	if len(inside.takeOut()) != 0 {
+		t.Fatal("SYN sent without a MAC")
+	}
+	tbl.Dest(1).State.SetMAC(rsNATMAC)
+	w.proxyRetry(tbl, tick0(3))
+	if n := len(inside.takeOut()); n != 1 {
+		t.Errorf("%d SYNs once the MAC is known, want 1", n)
+	}
+}
