@@ -286,17 +286,10 @@ func TestSynProxyFlood(t *testing.T) {
 // reset at the sequence number it expects.
 func TestSynProxyRefused(t *testing.T) {
 	w, outside, inside, tbl, src := proxyWorker(t, false)
-	cl := seg{srcMAC: clientMAC, dstMAC: dirMAC, src: client, dst: vip, sport: 40000, dport: 80, mss: -1, ws: -1}
-	syn := cl
-	syn.seq, syn.flags = 10, pkt.TCPSyn
-	outside.queue(syn.build())
-	step(w, tbl, 0)
-	sa, o := parseTCP(t, outside.takeOut()[0])
+	o, ack := proxySYNACK(t, w, outside, tbl, -1)
 	if o.MSS != 1460 || o.HasTS || o.HasWScale || o.SACKPerm {
 		t.Errorf("SYN-ACK to a client without options: %+v", o)
 	}
-	ack := cl
-	ack.seq, ack.ack, ack.flags = 11, sa.Seq()+1, pkt.TCPAck
 	outside.queue(ack.build())
 	step(w, tbl, 1)
 	if _, o := parseTCP(t, inside.takeOut()[0]); o.MSS != 536 || o.HasTS || o.HasWScale || o.SACKPerm {
@@ -310,7 +303,7 @@ func TestSynProxyRefused(t *testing.T) {
 	if len(out) != 1 {
 		t.Fatalf("reset: %d frames to the client", len(out))
 	}
-	pkttest.CheckIPv4(t, out[0], pkttest.TCPFlags(pkt.TCPRst|pkt.TCPAck), pkttest.Seq(sa.Seq()+1), pkttest.SrcIP(vip), pkttest.ValidChecksums())
+	pkttest.CheckIPv4(t, out[0], pkttest.TCPFlags(pkt.TCPRst|pkt.TCPAck), pkttest.Seq(ack.ack), pkttest.SrcIP(vip), pkttest.ValidChecksums())
 }
 
 func TestSynProxyAllocs(t *testing.T) {
@@ -456,14 +449,7 @@ func benchSYNs(b *testing.B, w *worker, tbl *vs.Table, forwarded bool) {
 // again, 1 s then 2 s later, and stops watching once the side is open.
 func TestSynProxyRetry(t *testing.T) {
 	w, outside, inside, tbl, src := proxyWorker(t, false)
-	cl := seg{srcMAC: clientMAC, dstMAC: dirMAC, src: client, dst: vip, sport: 40000, dport: 80, mss: 1460, ws: -1}
-	syn := cl
-	syn.seq, syn.flags = 10, pkt.TCPSyn
-	outside.queue(syn.build())
-	step(w, tbl, 0)
-	sa, _ := parseTCP(t, outside.takeOut()[0])
-	ack := cl
-	ack.seq, ack.ack, ack.flags, ack.mss = 11, sa.Seq()+1, pkt.TCPAck, -1
+	_, ack := proxySYNACK(t, w, outside, tbl, 1460)
 	outside.queue(ack.build())
 	step(w, tbl, 100)
 	if n := len(inside.takeOut()); n != 1 {
@@ -519,14 +505,7 @@ func TestSynProxyVLAN(t *testing.T) {
 // no data: it completes the handshake, nothing is queued.
 func TestSynProxyPaddedACK(t *testing.T) {
 	w, outside, inside, tbl, _ := proxyWorker(t, false)
-	cl := seg{srcMAC: clientMAC, dstMAC: dirMAC, src: client, dst: vip, sport: 40000, dport: 80, mss: -1, ws: -1}
-	syn := cl
-	syn.seq, syn.flags = 10, pkt.TCPSyn
-	outside.queue(syn.build())
-	step(w, tbl, 0)
-	sa, _ := parseTCP(t, outside.takeOut()[0])
-	ack := cl
-	ack.seq, ack.ack, ack.flags = 11, sa.Seq()+1, pkt.TCPAck
+	_, ack := proxySYNACK(t, w, outside, tbl, -1)
 	frame := ack.build()
 	if len(frame) >= 60 {
 		t.Fatalf("bare ACK of %d bytes", len(frame))
@@ -545,14 +524,7 @@ func TestSynProxyPaddedACK(t *testing.T) {
 func TestSynProxyNoMAC(t *testing.T) {
 	w, outside, inside, tbl, _ := proxyWorker(t, false)
 	tbl.Dest(1).State.ClearMAC()
-	cl := seg{srcMAC: clientMAC, dstMAC: dirMAC, src: client, dst: vip, sport: 40000, dport: 80, mss: -1, ws: -1}
-	syn := cl
-	syn.seq, syn.flags = 10, pkt.TCPSyn
-	outside.queue(syn.build())
-	step(w, tbl, 0)
-	sa, _ := parseTCP(t, outside.takeOut()[0])
-	ack := cl
-	ack.seq, ack.ack, ack.flags = 11, sa.Seq()+1, pkt.TCPAck
+	_, ack := proxySYNACK(t, w, outside, tbl, -1)
 	outside.queue(ack.build())
 	step(w, tbl, 1)
 	if len(inside.takeOut()) != 0 || w.c.drops[ReasonNoNeighbour].Load() != 1 || w.ct.Len() != 1 {
@@ -567,4 +539,24 @@ func TestSynProxyNoMAC(t *testing.T) {
 	if n := len(inside.takeOut()); n != 1 {
 		t.Errorf("%d SYNs once the MAC is known, want 1", n)
 	}
+}
+
+// proxySYNACK sends the client's SYN (ISN 10, MSS mss or none for -1)
+// through w and returns the director's SYN-ACK's options and the client's
+// bare ACK to it.
+func proxySYNACK(t *testing.T, w *worker, outside *memLink, tbl *vs.Table, mss int) (synproxy.Options, seg) {
+	t.Helper()
+	cl := seg{srcMAC: clientMAC, dstMAC: dirMAC, src: client, dst: vip, sport: 40000, dport: 80, mss: mss, ws: -1}
+	syn := cl
+	syn.seq, syn.flags = 10, pkt.TCPSyn
+	outside.queue(syn.build())
+	step(w, tbl, 0)
+	out := outside.takeOut()
+	if len(out) != 1 {
+		t.Fatalf("SYN: %d frames back, want the SYN-ACK", len(out))
+	}
+	sa, o := parseTCP(t, out[0])
+	ack := cl
+	ack.seq, ack.ack, ack.flags, ack.mss = 11, sa.Seq()+1, pkt.TCPAck, -1
+	return o, ack
 }
