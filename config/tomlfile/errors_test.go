@@ -80,6 +80,11 @@ wieght = 2
 			want: `ulvs.toml:6: virtual_server[0].real_server[0]: forward = "dr": the SYN proxy (synproxy = true) works only with nat and fullnat real servers, whose replies pass the director`,
 		},
 		{
+			name: "synproxy with a dr sorry server",
+			in:   fileHead + "[[virtual_server]]\naddress = \"10.0.0.1:80\"\nforward = \"nat\"\nsynproxy = true\nsorry_server = \"10.1.0.9:80\"\nsorry_server_method = \"dr\"\n",
+			want: `ulvs.toml:7: virtual_server[0].sorry_server: forward "dr": the SYN proxy (synproxy = true) needs a nat or fullnat sorry server too`,
+		},
+		{
 			name: "synproxy on udp",
 			in:   fileHead + "[[virtual_server]]\nprotocol = \"udp\"\naddress = \"10.0.0.1:53\"\nsynproxy = true\n",
 			want: `ulvs.toml:6: virtual_server[0].synproxy: only applies to tcp services`,
