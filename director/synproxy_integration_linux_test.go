@@ -8,6 +8,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -203,4 +205,69 @@ func (e *env) directorMAC() net.HardwareAddr {
 		e.t.Fatal(err)
 	}
 	return mac
+}
+
+// TestIntegrationSynProxyFlood compares the NAT demo without and with the
+// SYN proxy under hping3 --flood --rand-source while a client fetches / in
+// a loop. It runs only with ULVS_FLOOD set to the flood's length (say 3s):
+// a flood at the generator's full rate is no CI test on a shared machine.
+// With the proxy, at least 90% of the client's requests must succeed and
+// the connection table must hold no more entries than the client opened.
+func TestIntegrationSynProxyFlood(t *testing.T) {
+	d, err := time.ParseDuration(os.Getenv("ULVS_FLOOD"))
+	if err != nil || d <= 0 {
+		t.Skip("set ULVS_FLOOD to the flood's length (e.g. 3s) to run it")
+	}
+	if _, err := exec.LookPath("hping3"); err != nil {
+		t.Skip("needs hping3 (scripts/setup-host.sh installs it)")
+	}
+	for _, proxy := range []bool{false, true} {
+		t.Run(fmt.Sprintf("synproxy=%v", proxy), func(t *testing.T) {
+			skipUnprivileged(t)
+			base, err := lab.DemoConfig(lab.ModeNAT)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := string(base)
+			if proxy {
+				cfg = strings.Replace(cfg, "scheduler = \"rr\"\n", "scheduler = \"rr\"\nsynproxy = true\n", 1)
+			}
+			e := newEnv(t, lab.Config{RealServers: 2, Mode: lab.ModeNAT}, cfg)
+			e.waitReady(2)
+			before := [2]int{inSegs(t, e.lab.RS[0]), inSegs(t, e.lab.RS[1])}
+			ready := strings.Count(e.mustAdm("-L", "-n", "-c"), "TCP ") // waitReady's
+			ctx, cancel := context.WithTimeout(context.Background(), d)
+			defer cancel()
+			flood := exec.CommandContext(ctx, "ip", "netns", "exec", e.lab.Client.Name,
+				"hping3", "--flood", "--rand-source", "-q", "-S", "-p", "80", e.lab.VIP.String())
+			if err := flood.Start(); err != nil {
+				t.Fatal(err)
+			}
+			ok, failed := 0, 0
+			c := e.client()
+			c.Timeout = 2 * time.Second
+			for ctx.Err() == nil {
+				if _, err := e.get(c, "/"); err == nil {
+					ok++
+				} else {
+					failed++
+				}
+			}
+			flood.Wait()
+			eng := e.snapshot().Engine
+			table := strings.Count(e.mustAdm("-L", "-n", "-c"), "TCP ")
+			segs := [2]int{inSegs(t, e.lab.RS[0]) - before[0], inSegs(t, e.lab.RS[1]) - before[1]}
+			t.Logf("%v of hping3 --flood --rand-source: client %d ok, %d failed; %d frames in, %d new connections, "+
+				"%d in the table, real servers received %d and %d segments; %v",
+				d, ok, failed, eng["rx_frames"], eng["new_conns"], table, segs[0], segs[1], proxyCounters(eng))
+			if proxy {
+				if ok*10 < (ok+failed)*9 {
+					t.Errorf("client success %d of %d, want at least 90%%", ok, ok+failed)
+				}
+				if table > ready+ok+failed {
+					t.Errorf("%d connections in the table after %d client requests (and %d before)", table, ok+failed, ready)
+				}
+			}
+		})
+	}
 }
