@@ -22,6 +22,7 @@ var forbidden = map[string][]string{
 	"sched":      {"conntrack", "forward", "engine", "config", "ctl", "director", "reflect", "encoding/json", "healthcheck"},
 	"conntrack":  {"sched", "forward", "engine", "config", "ctl", "director", "reflect", "encoding/json", "healthcheck"},
 	"forward":    {"sched", "conntrack", "engine", "config", "ctl", "director", "reflect", "encoding/json", "healthcheck"},
+	"synproxy":   {"vs", "sched", "conntrack", "forward", "arp", "engine", "config", "ctl", "director", "reflect", "encoding/json", "healthcheck"},
 	"arp":        {"sched", "conntrack", "forward", "engine", "config", "ctl", "director", "healthcheck"},
 	"engine":     {"config", "ctl", "director", "adm", "lab", "healthcheck"},
 	"config":     {"engine", "conntrack", "forward", "sched", "arp", "ctl", "director", "adm", "lab", "metrics", "healthcheck", "config/ipvsadm", "config/tomlfile", "config/load"},

@@ -39,6 +39,7 @@ type jsonService struct {
 	PersistenceTimeout uint32     `json:"persistence_timeout"`
 	PersistenceNetmask string     `json:"persistence_netmask"`
 	OnePacket          bool       `json:"one_packet"`
+	SynProxy           bool       `json:"synproxy"` // ulvs addition
 	Stats              jsonStats  `json:"stats"`
 	Rates              jsonRates  `json:"rates"`
 	Dests              []jsonDest `json:"dests"`
@@ -147,6 +148,7 @@ func serviceJSON(s *ctl.ServiceStatus, nosort bool) jsonService {
 		Persistent:         s.Persistent,
 		PersistenceNetmask: "255.255.255.255",
 		OnePacket:          s.OnePacket,
+		SynProxy:           s.SynProxy,
 		Dests:              []jsonDest{},
 	}
 	if js.Scheduler == "" {

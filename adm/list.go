@@ -304,6 +304,9 @@ func (l *lister) service(s *ctl.ServiceStatus) {
 			}
 			w.WriteString(a.String())
 		}
+		if s.SynProxy { // ulvs addition
+			w.WriteString(" --synproxy")
+		}
 	case f.Stats:
 		fmt.Fprintf(w, fmtServiceName, name)
 		st := s.Stats
@@ -329,6 +332,9 @@ func (l *lister) service(s *ctl.ServiceStatus) {
 		}
 		if s.OnePacket {
 			w.WriteString(" ops")
+		}
+		if s.SynProxy { // ulvs addition
+			w.WriteString(" synproxy")
 		}
 	}
 	w.WriteString("\n")

@@ -151,7 +151,10 @@ func usage(prog string) string {
 		"  --save-config [file]                ulvsd writes the live rules to its TOML file\n" +
 		"                                      (-c), or to file\n" +
 		"  --fullnat                           FULLNAT forwarding (with -a/-e)\n" +
-		"  --laddr address[,address...]        FULLNAT local addresses (with -A/-E)\n")
+		"  --laddr address[,address...]        FULLNAT local addresses (with -A/-E)\n" +
+		"  --synproxy                          answer SYNs with SYN cookies, open the real\n" +
+		"                                      server's side after the ACK (with -A/-E;\n" +
+		"                                      TCP, NAT and FULLNAT only)\n")
 	return b.String()
 }
 
@@ -186,6 +189,10 @@ const (
 	msgAccessDenied   = "Permission denied"
 	msgConnTimeout    = "Connection timed out"
 	msgExistsInternal = "File exists" // strerror(EEXIST)
+
+	// msgSynProxyMethod is ulvs's: a DR or TUN real server for a
+	// --synproxy service, or --synproxy for a service that has one.
+	msgSynProxyMethod = "SYN proxy needs masquerading (NAT) or FULLNAT real servers"
 )
 
 // strerror returns ipvsadm's message for err from the command op, as
@@ -227,6 +234,8 @@ func strerror(op config.Op, err error) string {
 		return msgRange
 	case errors.Is(err, config.ErrNotSupported):
 		return msgNotSupported
+	case errors.Is(err, config.ErrSynProxyMethod):
+		return msgSynProxyMethod
 	}
 	return sysMessage(err)
 }

@@ -71,6 +71,9 @@ func (r *Rules) Apply(c Command) error {
 			return nil
 		}
 		old := &r.Services[i]
+		if s.SynProxy && slices.ContainsFunc(old.Dests, func(d Dest) bool { return !SynProxyMethod(d.Method) }) {
+			return fmt.Errorf("%s: %w", what, ErrSynProxyMethod)
+		}
 		s.Dests = old.Dests
 		*old = s
 		return nil
@@ -98,6 +101,9 @@ func (r *Rules) Apply(c Command) error {
 			return fmt.Errorf("%s: method %v: %w", what, d.Method, ErrInvalid)
 		}
 	}
+	if c.Op != OpDelDest && svc.SynProxy && !SynProxyMethod(d.Method) {
+		return fmt.Errorf("%s: %v: %w", what, d.Method, ErrSynProxyMethod)
+	}
 	j := slices.IndexFunc(svc.Dests, func(x Dest) bool { return x.Addr == d.Addr && x.Port == d.Port })
 	switch c.Op {
 	case OpAddDest:
@@ -121,6 +127,10 @@ func (r *Rules) Apply(c Command) error {
 	}
 	return nil
 }
+
+// SynProxyMethod reports whether a SYN proxy service may have real servers
+// of method m: NAT and FULLNAT, whose replies pass the director.
+func SynProxyMethod(m vs.Method) bool { return m == vs.Masq || m == vs.FullNAT }
 
 // Find returns the service with key k, or nil.
 func (r *Rules) Find(k ServiceKey) *Service {

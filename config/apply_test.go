@@ -23,6 +23,11 @@ func TestApplySequence(t *testing.T) {
 	}
 	d11 := config.Dest{Addr: mustAddr("10.77.0.11"), Port: 80, Method: vs.Route, Weight: 1}
 	d12 := config.Dest{Addr: mustAddr("10.77.0.12"), Port: 80, Method: vs.Route, Weight: 1}
+	nat11 := config.Dest{Addr: mustAddr("10.77.0.11"), Port: 80, Method: vs.Masq, Weight: 1}
+	proxied := func(s config.Service) config.Service {
+		s.SynProxy = true
+		return s
+	}
 	steps := []struct {
 		cmd     string
 		wantErr error
@@ -59,6 +64,15 @@ func TestApplySequence(t *testing.T) {
 		{cmd: "-C", want: []config.Service{}},
 		{cmd: "-L -n", wantErr: config.ErrNotRuleEdit, want: []config.Service{}},
 		{cmd: "--stop-daemon master", wantErr: config.ErrNotRuleEdit, want: []config.Service{}}, // the director runs the sync daemons
+		// The SYN proxy takes NAT and FULLNAT real servers only, both ways round.
+		{cmd: "-A -t 10.77.0.100:80 -s rr --synproxy", want: []config.Service{proxied(svc("rr"))}},
+		{cmd: "-a -t 10.77.0.100:80 -r 10.77.0.11", wantErr: config.ErrSynProxyMethod},
+		{cmd: "-a -t 10.77.0.100:80 -r 10.77.0.11 -i", wantErr: config.ErrSynProxyMethod},
+		{cmd: "-a -t 10.77.0.100:80 -r 10.77.0.11 -m", want: []config.Service{proxied(svc("rr", nat11))}},
+		{cmd: "-e -t 10.77.0.100:80 -r 10.77.0.11 -g", wantErr: config.ErrSynProxyMethod},
+		{cmd: "-E -t 10.77.0.100:80 -s rr", want: []config.Service{svc("rr", nat11)}},
+		{cmd: "-e -t 10.77.0.100:80 -r 10.77.0.11 -g", want: []config.Service{svc("rr", d11)}},
+		{cmd: "-E -t 10.77.0.100:80 -s rr --synproxy", wantErr: config.ErrSynProxyMethod},
 	}
 	var r config.Rules
 	var last []config.Service

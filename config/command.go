@@ -173,6 +173,10 @@ var (
 	ErrNoDaemon          = errors.New("no daemon is running")                      // ESRCH on stop-daemon
 	ErrDaemonRunning     = errors.New("daemon has already run")                    // EEXIST on start-daemon
 	ErrNotRuleEdit       = errors.New("not a rule edit")                           // Apply given -L, -S, ...
+	// ErrSynProxyMethod: a SYN proxy service with a DR or TUN real
+	// server, whose replies would bypass the director that must
+	// translate their sequence numbers. ulvs only.
+	ErrSynProxyMethod = errors.New("the SYN proxy works only with NAT and FULLNAT real servers")
 )
 
 // Schedulers are the scheduler names ulvs knows, the kernel's
@@ -278,6 +282,9 @@ func (c *Command) Validate() error {
 		}
 		if s.OnePacket && s.FwMark == 0 && s.Proto != vs.UDP {
 			return fmt.Errorf("config: %v: one-packet scheduling on a non-UDP service", c.Op)
+		}
+		if s.SynProxy && s.FwMark == 0 && s.Proto != vs.TCP {
+			return fmt.Errorf("config: %v: SYN proxy on a non-TCP service", c.Op)
 		}
 	case OpAddDest, OpEditDest, OpDelDest:
 		d := &c.Dest

@@ -40,6 +40,10 @@ type Service struct {
 	// director SNATs clients to them on the real servers' network and
 	// answers ARP for them. ulvs extension; only with fullnat dests.
 	LocalAddrs []netip.Addr
+	// SynProxy: the director answers SYNs with SYN cookies and opens
+	// the real server's side only after the client's ACK (DPVS's
+	// synproxy). ulvs extension; TCP, NAT and FULLNAT real servers only.
+	SynProxy bool `json:",omitempty"`
 
 	// Dests in the order they were added.
 	Dests []Dest

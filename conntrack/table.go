@@ -69,6 +69,9 @@ const (
 // move entries). Only Step should change State, Flags and Expires.
 type Conn struct {
 	Key Key
+	// auxLo and auxHi are the low and high halves of the connection's
+	// auxiliary slot (AttachAux), kept in padding so Conn stays 64 bytes.
+	auxLo uint16
 	// DestID is the vs.Dest.ID of the real server; 0 marks a free slot.
 	DestID uint32
 	// SvcID is the vs.Service.ID the connection was scheduled by.
@@ -89,7 +92,8 @@ type Conn struct {
 	Tmpl uint32
 	// Out is the key of the connection's replies as they reach the
 	// director (NAT and FULLNAT), valid with flagOut.
-	Out Key
+	Out   Key
+	auxHi uint16
 	// InPkts counts the client's packets (the kernel's cp->in_pkts) for
 	// the connection sync threshold; the engine increments it only while
 	// a master sync daemon runs. A synced connection starts at the
@@ -177,6 +181,9 @@ type Table struct {
 	maxUsed int
 	cursor  uint32 // Sweep's next slot
 	tmpls   *Templates
+	// auxFree are the free auxiliary slots (AttachAux), made at the
+	// first call.
+	auxFree []uint32
 	// out maps reply keys to connection keys for NAT and FULLNAT
 	// connections; made at the first InsertNAT, sized for a full table
 	// so it never grows on the packet path.
@@ -397,8 +404,45 @@ func totalConns(st *vs.DestState) int64 {
 	return int64(st.ActiveConns.Load()) + int64(st.InactConns.Load())
 }
 
+// Aux returns c's auxiliary slot, 0 for none.
+func (c *Conn) Aux() uint32 { return uint32(c.auxLo) | uint32(c.auxHi)<<16 }
+
+// AuxSlots is the number of auxiliary slots, numbered 1 to AuxSlots: one
+// per connection the table can hold.
+func (t *Table) AuxSlots() int { return t.maxUsed }
+
+// AttachAux gives c an auxiliary slot of its own, a number from 1 to
+// AuxSlots by which the caller keeps more state for c in an array of its
+// own (the engine's SYN proxy state): the slot is c's until c dies, then
+// free for another connection. It returns c's slot if it has one already,
+// and 0 when none is free. The free list is made at the first call (one
+// uint32 per slot); it does not allocate afterwards.
+func (t *Table) AttachAux(c *Conn) uint32 {
+	if a := c.Aux(); a != 0 {
+		return a
+	}
+	if t.auxFree == nil {
+		t.auxFree = make([]uint32, t.maxUsed)
+		for i := range t.auxFree {
+			t.auxFree[i] = uint32(t.maxUsed - i)
+		}
+	}
+	n := len(t.auxFree)
+	if n == 0 {
+		return 0
+	}
+	a := t.auxFree[n-1]
+	t.auxFree = t.auxFree[:n-1]
+	c.auxLo, c.auxHi = uint16(a), uint16(a>>16)
+	return a
+}
+
 // release unbinds c from its dest, if dests still knows it.
 func (t *Table) release(c *Conn, dests Dests) {
+	if a := c.Aux(); a != 0 {
+		t.auxFree = append(t.auxFree, a) // within its capacity
+		c.auxLo, c.auxHi = 0, 0
+	}
 	if c.Flags&flagOut != 0 {
 		delete(t.out, c.Out)
 		c.Flags &^= flagOut
@@ -601,6 +645,7 @@ func (t *Table) Flush(dests Dests) {
 		*c = Conn{}
 	}
 	t.live, t.used, t.cursor = 0, 0, 0
+	t.auxFree = nil
 }
 
 // Range calls fn for each connection, expired or not, in slot order until

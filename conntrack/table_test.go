@@ -539,3 +539,59 @@ func TestHashSpread(t *testing.T) {
 		}
 	}
 }
+
+// TestAttachAux: every live connection can hold a distinct auxiliary slot;
+// a slot comes free when its connection dies (Delete, expiry, Flush) and
+// moves with its entry when Delete shifts entries.
+func TestAttachAux(t *testing.T) {
+	vt := newFixture(t)
+	d := vt.Dest(idMasq)
+	tb := New(Config{Capacity: 8})
+	if tb.AuxSlots() != 6 {
+		t.Fatalf("AuxSlots = %d, want 6 (3/4 of 8)", tb.AuxSlots())
+	}
+	seen := map[uint32]Key{}
+	for i := range 6 {
+		c := tb.Insert(key(vs.TCP, i), 1, d, 0)
+		a := tb.AttachAux(c)
+		if a == 0 || a > 6 {
+			t.Fatalf("conn %d: slot %d", i, a)
+		}
+		if _, dup := seen[a]; dup {
+			t.Fatalf("slot %d given twice", a)
+		}
+		seen[a] = c.Key
+		if tb.AttachAux(c) != a {
+			t.Error("AttachAux of a connection with a slot gave another")
+		}
+	}
+	// Deleting one frees its slot; the others keep theirs even if moved.
+	c := tb.Lookup(key(vs.TCP, 2), 1, vt)
+	freed := c.Aux()
+	tb.Delete(c, vt)
+	for a, k := range seen {
+		if a == freed {
+			continue
+		}
+		if c := tb.Lookup(k, 1, vt); c == nil || c.Aux() != a {
+			t.Fatalf("after a delete, %v lost slot %d", k, a)
+		}
+	}
+	c = tb.Insert(key(vs.TCP, 100), 1, d, 0)
+	if a := tb.AttachAux(c); a != freed {
+		t.Errorf("the freed slot %d was not reused: got %d", freed, a)
+	}
+	// Expiry frees slots too.
+	tb.Sweep(1<<20, 1<<10, vt)
+	if tb.Len() != 0 {
+		t.Fatalf("%d connections left after expiry", tb.Len())
+	}
+	got := map[uint32]bool{}
+	for i := range 6 {
+		c := tb.Insert(key(vs.TCP, 200+i), 1, d, 1<<20)
+		got[tb.AttachAux(c)] = true
+	}
+	if len(got) != 6 || got[0] {
+		t.Errorf("slots after expiry: %v", got)
+	}
+}

@@ -236,6 +236,7 @@ var errorCodes = []struct {
 	{"af", config.ErrAddrFamily},
 	{"protocol", config.ErrProtocol},
 	{"not-supported", config.ErrNotSupported},
+	{"synproxy-method", config.ErrSynProxyMethod},
 	{"no-daemon", config.ErrNoDaemon},
 	{"daemon-running", config.ErrDaemonRunning},
 	{"not-rule-edit", config.ErrNotRuleEdit},

@@ -131,6 +131,12 @@ func (c *compiler) compile(rules *config.Rules, marks []config.Mark, knobs confi
 		if rs.OnePacket {
 			svc.Flags |= vs.SvcOnePacket
 		}
+		if rs.SynProxy {
+			if slices.ContainsFunc(rs.Dests, func(d config.Dest) bool { return !config.SynProxyMethod(d.Method) }) {
+				return nil, fmt.Errorf("service %s: %w", rs.Key().Name(), config.ErrSynProxyMethod)
+			}
+			svc.Flags |= vs.SvcSynProxy
+		}
 		if rs.Netmask.IsValid() {
 			svc.Netmask = maskBits(rs.Netmask)
 		}

@@ -551,17 +551,7 @@ func (e *env) snapshot() ctl.Snapshot {
 // malformedFrames builds frames to the director's MAC and the VIP (so the
 // socket filter passes them) that the decoder must reject.
 func (e *env) malformedFrames() [][]byte {
-	var mac net.HardwareAddr
-	err := e.lab.Director.Do(func() error {
-		ifi, err := net.InterfaceByName(e.lab.DirectorIface)
-		if err == nil {
-			mac = ifi.HardwareAddr
-		}
-		return err
-	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	mac := e.directorMAC()
 	vip := e.lab.VIP.As4()
 	ipv4 := func(mut func(h []byte)) []byte {
 		f := make([]byte, 14+40)

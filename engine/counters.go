@@ -28,6 +28,8 @@ const (
 	ReasonTTL                // the TTL ran out (decrement_ttl)
 	ReasonLinkDown           // the egress interface is gone or down
 	ReasonStandby            // to an address this director is a failover backup for
+	ReasonBadCookie          // an ACK without a connection whose SYN cookie is wrong or too old (SYN proxy)
+	ReasonProxyWait          // a client's frame while its proxied connection opens, not queued, or queued too long
 	numReasons
 )
 
@@ -52,6 +54,8 @@ var reasonNames = [numReasons]string{
 	ReasonTTL:         "ttl_expired",
 	ReasonLinkDown:    "link_down",
 	ReasonStandby:     "standby",
+	ReasonBadCookie:   "synproxy_bad_ack",
+	ReasonProxyWait:   "synproxy_wait",
 }
 
 // String returns the counter name of r.
@@ -75,6 +79,16 @@ func Reasons() []Reason {
 // control plane reads them, hence atomics (uncontended, on the worker's
 // own cache lines).
 type counters struct {
+	// The SYN proxy (engine/synproxy.go). A frame ends in synCookies
+	// (a SYN answered with a cookie) or synAbsorbed (a client's ACK that
+	// completed the handshake with nothing to forward, a real server's
+	// SYN-ACK): the others count events, not frames. synAckValid and
+	// synAckInvalid count cookie ACKs, synOpened real server sides opened,
+	// synQueued client frames queued while opening, synRetries SYNs sent
+	// again.
+	synCookies, synAbsorbed                                      atomic.Uint64
+	synAckValid, synAckInvalid, synOpened, synQueued, synRetries atomic.Uint64
+
 	rxFrames  atomic.Uint64
 	rxBytes   atomic.Uint64
 	txFrames  atomic.Uint64
@@ -110,4 +124,8 @@ type Stats struct {
 	ICMPRelayed       uint64
 	Drops             map[Reason]uint64
 	Conns             int // entries in the connection tables
+
+	// SYN proxy: cookies sent, cookie ACKs valid and invalid, real
+	// server sides opened, client frames queued, SYNs sent again.
+	SynCookies, SynAbsorbed, SynAckValid, SynAckInvalid, SynOpened, SynQueued, SynRetries uint64
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ulvs/ulvs/arp"
 	"github.com/ulvs/ulvs/conntrack"
+	"github.com/ulvs/ulvs/synproxy"
 	"github.com/ulvs/ulvs/vs"
 )
 
@@ -235,6 +236,7 @@ func newWorkerLinks(links []link, macs [][6]byte, c *counters, cfg Config, tmpls
 		w.blocks = w.blocks || fd >= 0
 	}
 	w.pickFn, w.checkFn = w.pick, w.checkTemplate
+	w.sp.cookies = synproxy.NewCookies()
 	w.neigh = newNeighbours()
 	w.nworkers = 1
 	w.scr = newScratch()
@@ -493,6 +495,13 @@ func (e *Engine) Stats() Stats {
 		s.Split += c.split.Load()
 		s.ICMPSent += c.icmpSent.Load()
 		s.ICMPRelayed += c.icmpRelayed.Load()
+		s.SynCookies += c.synCookies.Load()
+		s.SynAbsorbed += c.synAbsorbed.Load()
+		s.SynAckValid += c.synAckValid.Load()
+		s.SynAckInvalid += c.synAckInvalid.Load()
+		s.SynOpened += c.synOpened.Load()
+		s.SynQueued += c.synQueued.Load()
+		s.SynRetries += c.synRetries.Load()
 		for _, r := range Reasons() {
 			if v := c.drops[r].Load(); v > 0 {
 				s.Drops[r] += v
@@ -533,6 +542,7 @@ func (w *worker) run(ctx context.Context, e *Engine) error {
 			w.drainInbox(b, tbl, now)
 		}
 		w.flushPending(now)
+		w.proxyRetry(tbl, now) // engine/synproxy.go
 		w.sweep(now, tbl)
 		select {
 		case reply := <-w.connReq:
@@ -593,6 +603,14 @@ func (e *Engine) Counters() map[string]uint64 {
 		"split":        s.Split,
 		"icmp_sent":    s.ICMPSent,
 		"icmp_relayed": s.ICMPRelayed,
+
+		"synproxy_cookies_sent": s.SynCookies,
+		"synproxy_absorbed":     s.SynAbsorbed,
+		"synproxy_acks_valid":   s.SynAckValid,
+		"synproxy_acks_invalid": s.SynAckInvalid,
+		"synproxy_opened":       s.SynOpened,
+		"synproxy_queued":       s.SynQueued,
+		"synproxy_syn_retries":  s.SynRetries,
 	}
 	for _, r := range Reasons() {
 		m["drop_"+r.String()] = s.Drops[r]

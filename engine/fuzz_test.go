@@ -44,7 +44,7 @@ func FuzzProcess(f *testing.F) {
 
 // total adds the counters a frame ends in.
 func total(w *worker) uint64 {
-	n := w.c.forwarded.Load() + w.c.arpReply.Load() + w.c.echoReply.Load()
+	n := w.c.forwarded.Load() + w.c.arpReply.Load() + w.c.echoReply.Load() + w.c.synCookies.Load() + w.c.synAbsorbed.Load()
 	for i := range w.c.drops {
 		n += w.c.drops[i].Load()
 	}

@@ -83,6 +83,8 @@ type worker struct {
 	// tr is this worker's trace ring, nil when nobody traces; loaded
 	// once per batch (trace.go).
 	tr *traceRing
+	// sp is the SYN proxy (engine/synproxy.go).
+	sp proxyState
 }
 
 // drop counts a frame that goes no further.
@@ -207,10 +209,18 @@ func (w *worker) inbound(p *packet, frame []byte, tbl *vs.Table, now conntrack.T
 			}
 			return w.drop(ReasonDestGone)
 		}
+		if sp := w.proxyConn(c); sp != nil {
+			if v, done := w.proxyIn(p, frame, c, sp, d, now); done {
+				return v
+			}
+		}
 	} else {
 		svc := tbl.LookupFrom(proto, ps.Src, ps.Dst, ps.DstPort)
 		if svc == nil {
 			return w.drop(ReasonNoService)
+		}
+		if proto == vs.TCP && svc.Flags&vs.SvcSynProxy != 0 {
+			return w.proxyMiss(p, frame, tbl, svc, key, now) // engine/synproxy.go
 		}
 		// Like tcp_conn_schedule: only a SYN (without RST) opens a
 		// connection, or any segment but a RST with sloppy_tcp.
@@ -282,6 +292,11 @@ func (w *worker) outbound(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 	if d == nil {
 		w.ct.Delete(c, tbl)
 		return w.drop(ReasonDestGone)
+	}
+	if sp := w.proxyConn(c); sp != nil {
+		if v, done := w.proxyOut(p, frame, tbl, c, sp, d, now); done {
+			return v
+		}
 	}
 	w.ct.Step(c, conntrack.Output, ps.TCPFlags, now, d)
 	if svc := tbl.Service(c.SvcID); svc != nil {

@@ -68,6 +68,11 @@ const (
 	SvcSchedFlag1 ServiceFlags = 0x0008 // sh-fallback, mh-fallback
 	SvcSchedFlag2 ServiceFlags = 0x0010 // sh-port, mh-port
 	SvcSchedFlag3 ServiceFlags = 0x0020
+	// SvcSynProxy: the director answers SYNs with SYN cookies and opens
+	// the real server's side after the client's ACK (DPVS's
+	// DP_VS_SVC_F_SYNPROXY value; not a kernel flag). TCP, NAT and
+	// FULLNAT only.
+	SvcSynProxy ServiceFlags = 0x8000
 )
 
 // DestState is the live, shared state of one real server. The same

@@ -157,6 +157,9 @@ func (p *parser) parse(argv []string) (config.Command, *ParseError) {
 		if c.Service.OnePacket && c.Service.FwMark == 0 && c.Service.Proto != vs.UDP {
 			return config.Command{}, failf("One-Packet Scheduling is only for UDP virtual services")
 		}
+		if c.Service.SynProxy && c.Service.FwMark == 0 && c.Service.Proto != vs.TCP {
+			return config.Command{}, failf("SYN proxy is only for TCP virtual services")
+		}
 		if c.Service.Scheduler == "" {
 			c.Service.Scheduler = config.DefaultScheduler
 		}
@@ -300,6 +303,9 @@ func (p *parser) option(tag int, arg *string, pp *popt, schedFlags *string) *Par
 			}
 			c.Service.LocalAddrs = append(c.Service.LocalAddrs, a)
 		}
+	case tagSynProxy:
+		e = p.setOption(optSynProxy)
+		c.Service.SynProxy = true
 	case 'w':
 		if e = p.setOption(optWeight); e != nil {
 			return e

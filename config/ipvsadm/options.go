@@ -31,8 +31,9 @@ const (
 	tagTunNoCsum
 	tagTunCsum
 	tagTunRemCsum
-	tagFullNAT // ulvs: --fullnat
-	tagLAddr   // ulvs: --laddr
+	tagFullNAT  // ulvs: --fullnat
+	tagLAddr    // ulvs: --laddr
+	tagSynProxy // ulvs: --synproxy
 	tagSyncID
 )
 
@@ -115,6 +116,7 @@ var options = []optDef{
 	// of -a/-e, and the service's local addresses on -A/-E.
 	{"fullnat", 0, argNone, tagFullNAT},
 	{"laddr", 0, argRequired, tagLAddr},
+	{"synproxy", 0, argNone, tagSynProxy},
 }
 
 // Option indexes (ipvsadm's OPTC_*) and names (optnames).
@@ -153,7 +155,8 @@ const (
 	optTunNoCsum
 	optTunCsum
 	optTunRemCsum
-	optLAddr // ulvs
+	optLAddr    // ulvs
+	optSynProxy // ulvs
 	numOpts
 )
 
@@ -164,26 +167,26 @@ var optNames = [numOpts]string{
 	"thresholds", "persistent-conn", "nosort", "syncid", "exact", "ops", "pe",
 	"sched-flags", "mcast-group", "mcast-port", "mcast-ttl", "sync-maxlen",
 	"tun-info", "tun-type", "tun-port", "tun-nocsum", "tun-csum", "tun-remcsum",
-	"laddr",
+	"laddr", "synproxy",
 }
 
 // commandOptions is ipvsadm's commands_v_options table: per command, per
 // option, '+' compulsory, 'x' illegal, '1' exclusive, ' ' optional.
 var commandOptions = map[config.Op]string{
-	config.OpAddService:  "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx ",
-	config.OpEditService: "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx ",
-	config.OpDelService:  "xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-	config.OpClear:       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-	config.OpList:        " 11xxxxxxxxx11       xxxxxxx xxxxxx",
-	config.OpAddDest:     "xx+xxx+    xxxxxxxxxxxxxxxxxx     x",
-	config.OpDelDest:     "xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-	config.OpEditDest:    "xx+xxx+    xxxxxxxxxxxxxxxxxx     x",
-	config.OpSetTimeout:  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-	config.OpStartDaemon: "xxxxxxxxxxx xxxxxxx xxxx    xxxxxxx",
-	config.OpStopDaemon:  "xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxxx",
-	config.OpRestore:     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-	config.OpSave:        " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-	config.OpZero:        "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+	config.OpAddService:  "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx  ",
+	config.OpEditService: "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx  ",
+	config.OpDelService:  "xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+	config.OpClear:       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+	config.OpList:        " 11xxxxxxxxx11       xxxxxxx xxxxxxx",
+	config.OpAddDest:     "xx+xxx+    xxxxxxxxxxxxxxxxxx     xx",
+	config.OpDelDest:     "xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+	config.OpEditDest:    "xx+xxx+    xxxxxxxxxxxxxxxxxx     xx",
+	config.OpSetTimeout:  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+	config.OpStartDaemon: "xxxxxxxxxxx xxxxxxx xxxx    xxxxxxxx",
+	config.OpStopDaemon:  "xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxxxx",
+	config.OpRestore:     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+	config.OpSave:        " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+	config.OpZero:        "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
 }
 
 // tunnelOptions is tunnel_types_v_options over --tun-port, --tun-nocsum,

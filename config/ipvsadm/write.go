@@ -76,6 +76,9 @@ func Args(c *config.Command) []string {
 		if len(s.LocalAddrs) > 0 {
 			a = append(a, "--laddr", joinAddrs(s.LocalAddrs))
 		}
+		if s.SynProxy {
+			a = append(a, "--synproxy")
+		}
 	case config.OpAddDest, config.OpEditDest, config.OpDelDest:
 		d := &c.Dest
 		a = append(a, "-r", addrPortString(d.Addr, d.Port))

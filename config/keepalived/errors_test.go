@@ -58,6 +58,8 @@ func TestErrors(t *testing.T) {
 		// virtual_server keywords.
 		{"scheduler", vsWith("lb_algo fast\n", ""), `k.conf:5: lb_algo: "fast" is not a scheduler`},
 		{"lb_kind lower case", vsWith("lb_kind dr\n", ""), `k.conf:5: lb_kind: "dr" is not NAT, DR or TUN`},
+		{"syn_proxy with DR", vsWith("syn_proxy\n", ""), "k.conf:5: syn_proxy: the SYN proxy needs NAT real servers (the director translates their replies); real server 10.0.0.1 80 is Route"},
+		{"syn_proxy on UDP", "virtual_server 10.0.0.100 53 {\nlb_kind NAT\nprotocol UDP\nsyn_proxy\nreal_server 10.0.0.1 53 {\n}\n}\n", "k.conf:4: syn_proxy: the SYN proxy only applies to TCP virtual servers"},
 		{"lb_kind FULLNAT", vsWith("lb_kind FNAT\n", ""), `FNAT (Alibaba's keepalived) is not read from keepalived.conf`},
 		{"lb_kind other", vsWith("lb_kind MASQ\n", ""), `"MASQ" is not NAT, DR or TUN`},
 		{"gue tunnel", vsWith("lvs_method TUN type gue port 6080\n", ""), "TUN type gue is not supported by ulvs"},

@@ -37,6 +37,7 @@ type virtualServer struct {
 	sched       string
 	schedBits   int
 	ops         bool
+	synProxy    *Node // DPVS's keepalived: the syn_proxy line, nil without
 	method      vs.Method
 	persist     bool
 	timeout     uint32
@@ -225,6 +226,10 @@ func (p *parser) virtualServer(n *Node) {
 			p.errorf(c, "persistence engines are not supported by ulvs")
 		case "ops":
 			v.ops = p.bare(c)
+		case "syn_proxy": // DPVS's keepalived
+			if p.bare(c) {
+				v.synProxy = c
+			}
 		case "flag-1", "flag-2", "flag-3", "sh-fallback", "sh-port", "mh-fallback", "mh-port":
 			if p.bare(c) {
 				v.schedBits |= schedFlagBit[kw]
@@ -761,6 +766,22 @@ func (p *parser) fixVirtual(v *virtualServer, keys []config.ServiceKey) {
 	if v.sorry != nil && v.sorry.method == 0 {
 		v.sorry.method = v.method
 	}
+	if c := v.synProxy; c != nil {
+		if hasAddr && v.proto != vs.TCP {
+			p.errorf(c, "the SYN proxy only applies to TCP virtual servers")
+			return
+		}
+		for _, rs := range v.reals {
+			if !config.SynProxyMethod(rs.method) {
+				p.errorf(c, "the SYN proxy needs NAT real servers (the director translates their replies); real server %s is %v", strings.Join(rs.node.Args(), " "), rs.method)
+				return
+			}
+		}
+		if v.sorry != nil && !config.SynProxyMethod(v.sorry.method) {
+			p.errorf(c, "the SYN proxy needs a NAT sorry server too; sorry_server %s is %v", strings.Join(v.sorry.node.Args(), " "), v.sorry.method)
+			return
+		}
+	}
 	switch {
 	case sum == 0:
 		// keepalived lowers quorum to 0 and then hysteresis to quorum-1,
@@ -789,6 +810,7 @@ func (p *parser) service(v *virtualServer, k config.ServiceKey) (config.Service,
 		Timeout:    v.timeout,
 		Netmask:    v.netmask,
 		OnePacket:  v.ops,
+		SynProxy:   v.synProxy != nil,
 	}
 	vh := &config.VirtualHealth{
 		Service:     k,

@@ -75,6 +75,21 @@ wieght = 2
 			want: `ulvs.toml:15: virtual_server[1].real_server[1].wieght: unknown key (did you mean "weight"?)`,
 		},
 		{
+			name: "synproxy with a dr real server",
+			in:   fileHead + "[[virtual_server]]\naddress = \"10.0.0.1:80\"\nsynproxy = true\n[[virtual_server.real_server]]\naddress = \"10.1.0.1\"\nforward = \"dr\"\n",
+			want: `ulvs.toml:6: virtual_server[0].real_server[0]: forward = "dr": the SYN proxy (synproxy = true) works only with nat and fullnat real servers, whose replies pass the director`,
+		},
+		{
+			name: "synproxy with a dr sorry server",
+			in:   fileHead + "[[virtual_server]]\naddress = \"10.0.0.1:80\"\nforward = \"nat\"\nsynproxy = true\nsorry_server = \"10.1.0.9:80\"\nsorry_server_method = \"dr\"\n",
+			want: `ulvs.toml:7: virtual_server[0].sorry_server: forward "dr": the SYN proxy (synproxy = true) needs a nat or fullnat sorry server too`,
+		},
+		{
+			name: "synproxy on udp",
+			in:   fileHead + "[[virtual_server]]\nprotocol = \"udp\"\naddress = \"10.0.0.1:53\"\nsynproxy = true\n",
+			want: `ulvs.toml:6: virtual_server[0].synproxy: only applies to tcp services`,
+		},
+		{
 			name: "keepalived lb_algo",
 			in:   fileHead + "[[virtual_server]]\naddress = \"10.0.0.1:80\"\nlb_algo = \"rr\"\n",
 			want: `ulvs.toml:5: virtual_server[0].lb_algo: unknown key (ulvs calls keepalived's lb_algo "scheduler")`,

@@ -221,7 +221,7 @@ func encodeFile(f *config.File) string {
 		} else {
 			fmt.Fprintf(&b, "protocol = %s\naddress = %s\n", q(strings.ToLower(s.Proto.String())), q(netip.AddrPortFrom(s.Addr, s.Port).String()))
 		}
-		fmt.Fprintf(&b, "scheduler = %s\npersistence_timeout = %d\none_packet = %v\n", q(s.Scheduler), s.Timeout, s.OnePacket)
+		fmt.Fprintf(&b, "scheduler = %s\npersistence_timeout = %d\none_packet = %v\nsynproxy = %v\n", q(s.Scheduler), s.Timeout, s.OnePacket, s.SynProxy)
 		if s.Netmask.IsValid() {
 			fmt.Fprintf(&b, "persistence_netmask = %s\n", q(s.Netmask.String()))
 		}

@@ -117,6 +117,9 @@ func (p *fileParser) sorryServer(path string, t *tomlTable, svc *config.Service,
 	case msg != "":
 		p.errorf(path+".sorry_server", "%s", msg)
 		return nil, false
+	case svc.SynProxy && !config.SynProxyMethod(sorry.Method):
+		p.errorf(path+".sorry_server", "forward %q: the SYN proxy (synproxy = true) needs a nat or fullnat sorry server too", tomlForward[sorry.Method])
+		return nil, false
 	case withPort && portBound && svc.FwMark != 0 && port != 0:
 		p.errorf(path+".sorry_server", "port must be 0 or left out with %s forwarding to a fwmark service (got %d)", strings.ToLower(sorry.Method.String()), port)
 		return nil, false

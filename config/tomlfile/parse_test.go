@@ -99,7 +99,7 @@ func TestParseGood(t *testing.T) {
 					{Proto: vs.UDP, Addr: fileAddr("192.0.2.10"), Port: 80, Scheduler: "wlc"},
 					{
 						Proto: vs.TCP, FwMark: 7, Scheduler: "lc",
-						Persistent: true, Timeout: 60, Netmask: fileAddr("255.255.0.0"),
+						Persistent: true, Timeout: 60, Netmask: fileAddr("255.255.0.0"), SynProxy: true,
 						Dests: []config.Dest{{Addr: fileAddr("10.0.0.4"), Port: 0, Method: vs.Masq, Weight: 5}},
 					},
 				}},

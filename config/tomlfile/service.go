@@ -20,7 +20,7 @@ import (
 func (p *fileParser) service(path string, m map[string]any, marks map[uint32]*config.Mark) (svc config.Service, vh *config.VirtualHealth, ok bool) {
 	t := p.table(path, m, append([]string{"protocol", "address", "fwmark", "scheduler", "forward",
 		"persistence_timeout", "persistence_netmask", "one_packet", "sched_flags", "real_server",
-		"local_addresses"}, serviceHealthKeys...)...)
+		"local_addresses", "synproxy"}, serviceHealthKeys...)...)
 	defer t.done()
 	ok = true
 	svc = config.Service{Proto: vs.TCP, Scheduler: fileDefaultScheduler}
@@ -221,6 +221,20 @@ func (p *fileParser) service(path string, m map[string]any, marks map[uint32]*co
 	case ok && !fullnat && len(svc.LocalAddrs) > 0:
 		p.errorf(path+".local_addresses", "only used with fullnat real servers")
 		ok = false
+	}
+	if t.bool("synproxy") {
+		bad := slices.IndexFunc(svc.Dests, func(d config.Dest) bool { return !config.SynProxyMethod(d.Method) })
+		switch {
+		case svc.FwMark == 0 && svc.Proto != vs.TCP:
+			p.errorf(path+".synproxy", "only applies to tcp services")
+			ok = false
+		case bad >= 0:
+			p.errorf(fmt.Sprintf("%s.real_server[%d]", path, bad), "forward = %q: the SYN proxy (synproxy = true) works only with nat and fullnat real servers, whose replies pass the director",
+				tomlForward[svc.Dests[bad].Method])
+			ok = false
+		default:
+			svc.SynProxy = true
+		}
 	}
 	if ok {
 		vh, ok = p.virtualHealth(path, m, &svc, method, reals, realsSay)

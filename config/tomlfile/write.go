@@ -295,6 +295,9 @@ func marshalServices(r config.Rules, health []config.VirtualHealth) ([]byte, err
 		if s.OnePacket {
 			b.WriteString("one_packet = true\n")
 		}
+		if s.SynProxy {
+			b.WriteString("synproxy = true\n")
+		}
 		if len(s.LocalAddrs) > 0 {
 			b.WriteString("local_addresses = [")
 			for j, a := range s.LocalAddrs {
