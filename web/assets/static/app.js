@@ -43,6 +43,9 @@
     var h = document.createElement("h3");
     h.textContent = svc.name;
     sec.appendChild(h);
+    var totals = document.createElement("p");
+    totals.className = "totals";
+    sec.appendChild(totals);
     var grid = document.createElement("div");
     grid.className = "svc-charts";
     var parts = {};
@@ -65,11 +68,14 @@
     });
     sec.appendChild(grid);
     box.appendChild(sec);
+    parts.totals = totals;
     return parts;
   }
   function draw(svc) {
     var parts = built[svc.id] || (built[svc.id] = build(svc));
     var hist = history[svc.id] || (history[svc.id] = {});
+    parts.totals.textContent = "Connections since start: " + svc.conns + " (" + svc.active +
+      " active, " + svc.inactive + " inactive now); " + svc.cps + " conn/s.";
     metrics.forEach(function (m) {
       var p = parts[m.key];
       while (p.svg.firstChild) p.svg.removeChild(p.svg.firstChild);
