@@ -56,7 +56,8 @@ var forbidden = map[string][]string{
 	// The web console is control plane too: it edits the table only
 	// through the director's edit API (an interface the director
 	// implements) and reads its snapshots (ctl's types, adm's listing).
-	"web": {"engine", "director", "conntrack", "forward", "sched", "arp", "lab", "metrics", "estimator",
+	// sched only for its simulator page, on a service of its own.
+	"web": {"engine", "director", "conntrack", "forward", "arp", "lab", "metrics", "estimator",
 		"realserver", "bench", "ipvssync", "pulse", "nfmarks", "config/load", "config/keepalived", "config/piranha", "config/lvsdr"},
 
 	// The failover protocols (VRRP, Piranha's pulse, IPVS connection sync) are wire formats

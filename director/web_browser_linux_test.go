@@ -281,6 +281,17 @@ func TestIntegrationWebConsole(t *testing.T) {
 		run("page "+p, chromedp.Navigate(base+"/"+p), chromedp.WaitVisible(chromedp.CSS("main h1")))
 		shot(p)
 	}
+	run("scheduler simulator", chromedp.Navigate(base+"/sched?sched=wrr&servers=A%3A4+B%3A3+C%3A2&n=18"), chromedp.WaitVisible(chromedp.ID("sched-picks")))
+	waitText("#sched-result", "44%") // A, weight 4 of 9: 8 of the 18 picks
+	shot("sched")
+	// A phone-sized screen: the menu wraps, the tables scroll in their cards.
+	run("phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(base+"/real?svc=tcp-10.77.0.100-80"), chromedp.WaitVisible(chromedp.ID("real-servers")))
+	width, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
+	if err != nil || width > 400 {
+		t.Errorf("on a 390-pixel screen the page is %d pixels wide (%v): it should not scroll sideways", width, err)
+	}
+	shot("phone")
+	run("desktop again", chromedp.ResetViewport())
 
 	// A form without its CSRF token is refused and changes nothing.
 	before := e.mustAdm("-S", "-n")
@@ -351,4 +362,3 @@ func totalOf(legend string) float64 {
 	}
 	return n
 }
-

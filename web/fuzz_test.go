@@ -72,3 +72,23 @@ func FuzzConnFilter(f *testing.F) {
 		parseConnFilter(v)
 	})
 }
+
+// FuzzSimServers: the simulator's server list never panics, and what it
+// accepts stays within its bounds.
+func FuzzSimServers(f *testing.F) {
+	f.Add("A:4 B:3,C:2")
+	f.Add("x:65536 y")
+	f.Fuzz(func(t *testing.T, s string) {
+		servers, msg := parseSimServers(s)
+		if msg != "" {
+			return
+		}
+		if len(servers) == 0 || len(servers) > maxSimServers {
+			t.Fatalf("%q: %d servers accepted", s, len(servers))
+		}
+		sim := &simulation{Sched: "wrr"}
+		if err := simulate(sim, servers, 20, 3); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

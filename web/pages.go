@@ -32,7 +32,7 @@ type page struct {
 	Scheds  []string
 }
 
-var pageNames = []string{"login", "control", "virtual", "virtual_edit", "real", "real_edit", "global", "redundancy", "checks", "conns"}
+var pageNames = []string{"login", "control", "virtual", "virtual_edit", "real", "real_edit", "global", "redundancy", "checks", "conns", "sched"}
 
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/ctl"
 )
@@ -70,6 +72,7 @@ type Server struct {
 	pages    map[string]*template.Template
 	sessions sessions
 	limit    limiter
+	dummy    dummies
 	streams  chan struct{}
 
 	mu sync.Mutex
@@ -143,6 +146,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /redundancy", s.get(s.redundancyPage))
 	m.HandleFunc("GET /checks", s.get(s.checksPage))
 	m.HandleFunc("GET /conns", s.get(s.connsPage))
+	m.HandleFunc("GET /sched", s.get(s.schedPage))
 	s.mux = m
 }
 
@@ -283,7 +287,11 @@ func (s *Server) check(name, pw string) (user, bool) {
 			return u, bcryptOK(u.hash, pw)
 		}
 	}
-	bcryptOK(dummyHash(), pw)
+	cost := BcryptCost
+	if len(us) > 0 {
+		cost, _ = bcrypt.Cost(us[0].hash)
+	}
+	bcryptOK(s.dummy.hash(cost), pw)
 	return user{}, false
 }
 

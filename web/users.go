@@ -138,6 +138,10 @@ func readUsers(path string) ([]user, error) {
 // (created with mode 0600 if missing; other users' lines kept), as
 // piranha-passwd sets Piranha's. The file is replaced atomically.
 func SetPassword(path, name string, role Role, password string) error {
+	return setPassword(path, name, role, password, BcryptCost)
+}
+
+func setPassword(path, name string, role Role, password string, cost int) error {
 	if msg := CheckUserName(name); msg != "" {
 		return errors.New(msg)
 	}
@@ -150,7 +154,7 @@ func SetPassword(path, name string, role Role, password string) error {
 	if len(password) > MaxPasswordLen {
 		return fmt.Errorf("the password must have at most %d bytes (bcrypt reads no more)", MaxPasswordLen)
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), BcryptCost)
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), cost)
 	if err != nil {
 		return err
 	}

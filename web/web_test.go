@@ -1,8 +1,18 @@
 package web
 
 import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -20,6 +30,8 @@ import (
 
 	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/ctl"
+	"github.com/ulvs/ulvs/healthcheck"
+	"github.com/ulvs/ulvs/vrrp"
 	"github.com/ulvs/ulvs/vs"
 )
 
@@ -659,13 +671,13 @@ func TestPasswordFile(t *testing.T) {
 	if err := SetPassword(path, "alice", RoleMonitor, "short"); err == nil {
 		t.Error("a 5-character password was accepted")
 	}
-	if err := SetPassword(path, "alice", RoleMonitor, "alicepass1"); err != nil {
+	if err := setPassword(path, "alice", RoleMonitor, "alicepass1", bcrypt.MinCost); err != nil {
 		t.Fatal(err)
 	}
 	if err := SetPassword(path, "bob", RoleAdmin, "bobpass123"); err != nil {
 		t.Fatal(err)
 	}
-	if err := SetPassword(path, "alice", RoleAdmin, "alicepass2"); err != nil {
+	if err := setPassword(path, "alice", RoleAdmin, "alicepass2", bcrypt.MinCost); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(path)
@@ -692,4 +704,183 @@ func TestPasswordFile(t *testing.T) {
 	if _, err := New(Config{Director: &fakeDirector{}, Users: filepath.Join(t.TempDir(), "none")}); err == nil || !strings.Contains(err.Error(), "ulvs passwd") {
 		t.Errorf("New without a password file: %v, want the ulvs passwd hint", err)
 	}
+}
+
+func TestSchedSimulator(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	c.login("watcher", "watchpass1") // a read-only user may simulate: nothing live changes
+	st, body, _ := c.do("GET", "/sched?sched=wrr&servers=A:4+B:3+C:2&n=18", nil)
+	if st != http.StatusOK {
+		t.Fatalf("simulate: %d\n%s", st, body)
+	}
+	// The same picks as `ulvs sched -s wrr -r A:4 -r B:3 -r C:2 -n 18`.
+	want := strings.Fields("C B A A B A C B A C B A A B A C B A")
+	m := regexp.MustCompile(`(?s)<ol class="picks" id="sched-picks">(.*?)</ol>`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no picks on the page:\n%s", body)
+	}
+	got := regexp.MustCompile(`<li>([^<]*)</li>`).FindAllStringSubmatch(m[1], -1)
+	if len(got) != len(want) {
+		t.Fatalf("%d picks, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i][1] != want[i] {
+			t.Fatalf("pick %d: %s, want %s (all: %v)", i+1, got[i][1], want[i], got)
+		}
+	}
+	if !strings.Contains(body, `<td>A</td><td class="num">4</td><td class="num">8</td>`) {
+		t.Errorf("result table lacks A weight 4 picks 8")
+	}
+	for _, tc := range []struct{ q, field, msg string }{
+		{"sched=nope&servers=A&n=3", "sched", "one of"},
+		{"sched=rr&servers=&n=3", "servers", "at least one"},
+		{"sched=rr&servers=A:x&n=3", "servers", "whole number"},
+		{"sched=rr&servers=A+A&n=3", "servers", "twice"},
+		{"sched=rr&servers=" + strings.Repeat("A", 40) + "&n=3", "servers", "a server is a name"},
+		{"sched=rr&servers=A&n=501", "n", "from 1 to 500"},
+		{"sched=rr&servers=A&n=1&clients=-1", "clients", "whole number"},
+	} {
+		st, body, _ := c.do("GET", "/sched?"+tc.q, nil)
+		re := regexp.MustCompile(`<span class="field-error" id="err-` + tc.field + `">([^<]*)</span>`)
+		if m := re.FindStringSubmatch(body); st != http.StatusUnprocessableEntity || m == nil || !strings.Contains(m[1], tc.msg) {
+			t.Errorf("%s: %d %v, want 422 with %q next to %s", tc.q, st, m, tc.msg, tc.field)
+		}
+	}
+}
+
+// statusDirector is a fakeDirector whose snapshot carries health checks
+// and a failover instance.
+type statusDirector struct{ fakeDirector }
+
+func (d *statusDirector) Snapshot() ctl.Snapshot {
+	snap := d.fakeDirector.Snapshot()
+	svc := config.ServiceKey{Proto: vs.TCP, Addr: netip.MustParseAddr("192.0.2.100"), Port: 80}
+	snap.Checks = []healthcheck.VirtualStatus{{Service: svc, Reals: []healthcheck.RealStatus{
+		{Addr: netip.MustParseAddr("192.0.2.11"), Port: 80, Alive: false, Weight: 1, Checks: []healthcheck.CheckStatus{
+			{Kind: "HTTP_GET", Addr: netip.MustParseAddr("192.0.2.11"), Port: 80, HasRun: true, ConsecutiveFailures: 3,
+				Last: healthcheck.Result{Err: "HTTP status 503", At: time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)}}}},
+	}}}
+	snap.HA = []vrrp.Status{{Name: "VI_1", Interface: "eth0", VRID: 51, State: vrrp.StateBackup, Priority: 100, EffectivePriority: 100,
+		MasterAddr: netip.MustParseAddr("192.0.2.3"), MasterPriority: 150, Reason: "higher priority advert"}}
+	return snap
+}
+
+func TestStatusPages(t *testing.T) {
+	d := &statusDirector{}
+	srv, err := New(Config{Director: d, Users: writeUsers(t, t.TempDir())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, d: &d.fakeDirector, srv: srv, ts: httptest.NewServer(srv)}
+	t.Cleanup(e.ts.Close)
+	c := e.client()
+	c.login("watcher", "watchpass1")
+	for _, p := range []string{"/", "/checks"} {
+		_, body, _ := c.do("GET", p, nil)
+		for _, want := range []string{"HTTP_GET 192.0.2.11:80", "failed: HTTP status 503", "<strong>DOWN</strong>"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s lacks %q", p, want)
+			}
+		}
+	}
+	for _, p := range []string{"/", "/redundancy"} {
+		_, body, _ := c.do("GET", p, nil)
+		for _, want := range []string{"VI_1", "BACKUP", "192.0.2.3", "higher priority advert"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s lacks %q", p, want)
+			}
+		}
+	}
+	_, body, _ := c.do("GET", "/redundancy", nil)
+	if !strings.Contains(body, "Read-only") {
+		t.Error("the redundancy page does not say it is read-only")
+	}
+}
+
+// TestTLS serves the console over TLS with a self-signed certificate: the
+// session cookie is Secure.
+func TestTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := writeCert(t, dir)
+	srv, err := New(Config{Director: &fakeDirector{}, Users: writeUsers(t, dir), TLS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, ln, srv, certFile, keyFile) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	base := "https://" + ln.Addr().String()
+	resp, err := hc.Get(base + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	tok := csrfRE.FindSubmatch(b)
+	if tok == nil {
+		t.Fatal("no login token")
+	}
+	resp, err = hc.PostForm(base+"/login", url.Values{"csrf": {string(tok[1])}, "user": {"admin"}, "password": {"adminpass1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.TLS == nil {
+		t.Fatalf("login over TLS: %d", resp.StatusCode)
+	}
+	var secure bool
+	for _, c := range resp.Cookies() {
+		if c.Name == sessionCookie {
+			secure = c.Secure && c.HttpOnly && c.SameSite == http.SameSiteStrictMode
+		}
+	}
+	if !secure {
+		t.Errorf("session cookie over TLS is not Secure, HttpOnly, SameSite=Strict: %v", resp.Cookies())
+	}
+	// Plain HTTP on the TLS port gets no page.
+	if resp, err := http.Get("http://" + ln.Addr().String() + "/login"); err == nil {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), "login-form") {
+			t.Error("the TLS port served the login page over plain HTTP")
+		}
+	}
+}
+
+// writeCert writes a self-signed certificate for 127.0.0.1 and its key.
+func writeCert(t *testing.T, dir string) (string, string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ulvs test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := filepath.Join(dir, "web.crt"), filepath.Join(dir, "web.key")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+	return certFile, keyFile
 }
