@@ -293,8 +293,22 @@ func TestIntegrationWebConsole(t *testing.T) {
 	shot("phone")
 	run("desktop again", chromedp.ResetViewport())
 
-	// A form without its CSRF token is refused and changes nothing.
+	// Malformed and oversized fields are refused next to the field, and
+	// nothing changes (the values are set by script: maxlength stops typing).
 	before := e.mustAdm("-S", "-n")
+	run("malformed fields", chromedp.Navigate(base+"/virtual/edit"), chromedp.WaitVisible(chromedp.ID("addr")),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("addr").value="10.77.0.300";document.getElementById("port").value="8".repeat(300);document.getElementById("timeout").value="30";`),
+		chromedp.Click(chromedp.ID("save-virtual")))
+	waitText("#err-addr", "not an IP address")
+	waitText("#err-port", "too long")
+	waitText("#err-timeout", "needs persistence")
+	waitText("#form-error", "Nothing was changed")
+	shot("refused")
+	if after := e.mustAdm("-S", "-n"); after != before {
+		t.Fatalf("a refused form changed the rules:\n%s", after)
+	}
+
+	// A form without its CSRF token is refused and changes nothing.
 	run("POST without the CSRF token", chromedp.Navigate(base+"/virtual"), chromedp.WaitVisible(chromedp.ID("virtual-servers")),
 		chromedp.Evaluate[chromedp.Void](`(function(){var f=document.querySelector('form[action="/virtual/delete"]');f.classList.remove("confirm");f.querySelector('input[name=csrf]').remove();f.submit();})()`),
 		chromedp.WaitVisible(chromedp.CSS("body")))

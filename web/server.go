@@ -297,6 +297,9 @@ func (s *Server) check(name, pw string) (user, bool) {
 
 func (s *Server) logout(q *request) {
 	s.sessions.remove(q.id)
+	s.mu.Lock()
+	delete(s.flash, q.id)
+	s.mu.Unlock()
 	http.SetCookie(q.w, s.cookie(sessionCookie, "", -1))
 	http.Redirect(q.w, q.r, "/login", http.StatusSeeOther)
 }
