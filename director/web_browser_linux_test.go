@@ -291,7 +291,7 @@ func TestIntegrationWebConsole(t *testing.T) {
 		t.Errorf("on a 390-pixel screen the page is %d pixels wide (%v): it should not scroll sideways", width, err)
 	}
 	shot("phone")
-	run("desktop again", chromedp.ResetViewport())
+	run("desktop again", chromedp.EmulateViewport(1100, 900))
 
 	// Malformed and oversized fields are refused next to the field, and
 	// nothing changes (the values are set by script: maxlength stops typing).

@@ -358,11 +358,20 @@ func (s *Server) setActive(svc config.Service, d config.Dest, on bool, weight in
 	return s.cfg.Director.Apply(config.Command{Op: config.OpEditDest, Service: svc, HasService: true, Dest: d})
 }
 
-func (s *Server) realPage(q *request) {
+// serviceQuery reads the "svc" of a page's URL: a live service, or a 404.
+func (s *Server) serviceQuery(q *request) (config.ServiceKey, ctl.ServiceStatus, bool) {
 	k, err := parseServiceID(q.r.URL.Query().Get("svc"))
 	ss, ok := s.findService(k)
 	if err != nil || !ok {
 		http.Error(q.w, "no such virtual server", http.StatusNotFound)
+		return k, ss, false
+	}
+	return k, ss, true
+}
+
+func (s *Server) realPage(q *request) {
+	k, ss, ok := s.serviceQuery(q)
+	if !ok {
 		return
 	}
 	s.mu.Lock()
@@ -388,10 +397,8 @@ type realEdit struct {
 }
 
 func (s *Server) realEditPage(q *request) {
-	k, err := parseServiceID(q.r.URL.Query().Get("svc"))
-	ss, ok := s.findService(k)
-	if err != nil || !ok {
-		http.Error(q.w, "no such virtual server", http.StatusNotFound)
+	k, ss, ok := s.serviceQuery(q)
+	if !ok {
 		return
 	}
 	re := &realEdit{Svc: ss, ID: serviceID(k), Errs: fieldErrors{}, Form: destForm{Weight: "1", Method: "dr"}}
