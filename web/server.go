@@ -61,6 +61,9 @@ const MaxBody = 64 << 10
 // maxStreams bounds the live-update streams served at once.
 const maxStreams = 64
 
+// maxHashing bounds the password checks run at once.
+const maxHashing = 2
+
 //go:embed assets
 var assets embed.FS
 
@@ -74,6 +77,10 @@ type Server struct {
 	limit    limiter
 	dummy    dummies
 	streams  chan struct{}
+	// hashing bounds the bcrypt comparisons run at once (each takes a
+	// core for a quarter second or more): a login flood from many
+	// addresses queues instead of taking every CPU.
+	hashing chan struct{}
 
 	mu sync.Mutex
 	// weights remembers the weight of real servers deactivated here, so
@@ -109,7 +116,7 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: log, streams: make(chan struct{}, maxStreams),
+	s := &Server{cfg: cfg, log: log, streams: make(chan struct{}, maxStreams), hashing: make(chan struct{}, maxHashing),
 		weights: map[weightKey]int32{}, flash: map[string]string{}}
 	s.sessions.now, s.limit.now = cfg.Now, cfg.Now
 	var err error
@@ -257,7 +264,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name, pw := r.PostForm.Get("user"), r.PostForm.Get("password")
+	select {
+	case s.hashing <- struct{}{}:
+	case <-r.Context().Done():
+		return
+	}
 	u, ok := s.check(name, pw)
+	<-s.hashing
 	if !ok {
 		s.limit.fail(addr)
 		s.log.Warn("web: failed login", "user", truncate(name, 64), "client", addr)
