@@ -55,6 +55,13 @@ var forbidden = map[string][]string{
 	"healthcheck": {"engine", "director", "conntrack", "forward", "sched", "arp", "ctl", "adm", "lab", "metrics",
 		"estimator", "realserver", "bench", "config/ipvsadm", "config/tomlfile", "config/load"},
 
+	// The web console is control plane too: it edits the table only
+	// through the director's edit API (an interface the director
+	// implements) and reads its snapshots (ctl's types, adm's listing).
+	// sched only for its simulator page, on a service of its own.
+	"web": {"engine", "director", "conntrack", "forward", "arp", "lab", "metrics", "estimator",
+		"realserver", "bench", "ipvssync", "pulse", "nfmarks", "config/load", "config/keepalived", "config/piranha", "config/lvsdr"},
+
 	// The failover protocols (VRRP, Piranha's pulse, IPVS connection sync) are wire formats
 	// and state machines: the director drives them and applies what they
 	// decide; they know nothing of the table, the daemon or the formats.

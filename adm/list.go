@@ -531,3 +531,22 @@ func msortRec[T any](s, tmp []T, cmp func(a, b *T) int) {
 	k += copy(tmp[k:], b1[i:])
 	copy(s, tmp[:k])
 }
+
+// List writes snap as `ulvsadm -L` with opts prints it (opts.Numeric: -n;
+// names are not looked up in any case), for other front ends of the daemon
+// such as the web console. It returns the first write error.
+func List(w io.Writer, snap *ctl.Snapshot, opts config.ListOptions) error {
+	opts.Numeric = true
+	bw := bufio.NewWriter(w)
+	l := &lister{w: bw, f: format{ListOptions: opts}}
+	l.listAll(snap)
+	return bw.Flush()
+}
+
+// ListConns writes conns as `ulvsadm -L -n -c` prints them.
+func ListConns(w io.Writer, conns []ctl.ConnStatus) error {
+	bw := bufio.NewWriter(w)
+	l := &lister{w: bw, f: format{ListOptions: config.ListOptions{Numeric: true, Conn: true}}}
+	l.conns(conns)
+	return bw.Flush()
+}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"net"
 	"strconv"
 	"strings"
@@ -49,6 +50,9 @@ type File struct {
 	Knobs Knobs
 	// Metrics is the [metrics] table (file_metrics.go); zero when absent.
 	Metrics Metrics
+	// Web is the [web] table: the web console (package web); zero when
+	// absent (the console is off).
+	Web Web
 	// Rules are the virtual services in file order, each with its real
 	// servers in file order. A mark service (fwmark = N) has FwMark N,
 	// Proto TCP and no address or port, as ipvsadm -A -f N makes it, and
@@ -118,6 +122,46 @@ type Metrics struct {
 	// Listen is the host:port of the HTTP /metrics endpoint; "" is off.
 	// The host may be empty (every address), an IP literal or a name.
 	Listen string
+}
+
+// Web is the [web] table of the configuration file: the web console
+// (package web, docs/web.md). It is off unless Listen is set:
+//
+//	[web]
+//	listen = "127.0.0.1:8443"
+//	cert = "/etc/ulvs/web.crt"     # TLS when cert and key are both given
+//	key = "/etc/ulvs/web.key"
+//	users = "/etc/ulvs/web.passwd" # written by `ulvs passwd`
+type Web struct {
+	// Listen is host:port; a bare port (":8080" or "8080") means
+	// 127.0.0.1. "" is off.
+	Listen string
+	// Cert and Key are PEM files; both or neither.
+	Cert, Key string
+	// Users is the password file; "" means DefaultWebUsers.
+	Users string
+}
+
+// DefaultWebUsers is the console's password file unless [web] users
+// names another.
+const DefaultWebUsers = "/etc/ulvs/web.passwd"
+
+// WebListen returns the address the console listens on for s (a
+// --web flag or [web] listen): host:port as given, and a bare port
+// ("8080" or ":8080") on 127.0.0.1, so that the console is never on
+// every address unless the host says so ("0.0.0.0:8080"). It returns
+// the message of CheckListen for anything else.
+func WebListen(s string) (string, error) {
+	if s != "" && !strings.Contains(s, ":") {
+		s = ":" + s
+	}
+	if msg := CheckListen(s); msg != "" {
+		return "", errors.New(msg)
+	}
+	if strings.HasPrefix(s, ":") {
+		s = "127.0.0.1" + s
+	}
+	return s, nil
 }
 
 // CheckListen returns what is wrong with a metrics listen address, or ""

@@ -51,6 +51,7 @@ func run(args []string, stderr io.Writer) int {
 	ifaces := fs.String("i", "", "comma-separated `interfaces` (when no -c file, or to override the file's)")
 	socket := fs.String("socket", "", "control socket `path` (default $ULVS_SOCKET, the file's, or "+ctl.DefaultSocket+")")
 	workers := fs.Int("workers", 0, "RX workers per interface (0: one per CPU)")
+	webAddr := fs.String("web", "", "serve the web console on `host:port` (a bare port: on 127.0.0.1; default: the file's [web] listen, else off; docs/web.md)")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus /metrics on `host:port` (default: the file's [metrics] listen, else off)")
 	exitOnLoss := fs.Bool("exit-on-interface-loss", false, "exit with status 1 when an interface is deleted, renamed away or set down,\ninstead of waiting for it to return (default: the file's [director] exit_on_interface_loss)")
 	iptMarks := fs.Bool("iptables-marks", true, "read the firewall marks of iptables' mangle PREROUTING and nft prerouting rules\nand balance fwmark services by them (false: only the file's [[fwmark]] tables;\nthe file's [director] iptables_marks = false also turns this off)")
@@ -84,7 +85,7 @@ func run(args []string, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	opts := options{workers: *workers, metrics: *metricsAddr, exitOnLoss: *exitOnLoss, iptablesMarks: *iptMarks}
+	opts := options{workers: *workers, metrics: *metricsAddr, web: config.Web{Listen: *webAddr}, exitOnLoss: *exitOnLoss, iptablesMarks: *iptMarks}
 	switch {
 	case *ifaces != "":
 		opts.interfaces = strings.Split(*ifaces, ",")
@@ -112,6 +113,12 @@ func run(args []string, stderr io.Writer) int {
 		if opts.metrics == "" {
 			opts.metrics = file.Metrics.Listen
 		}
+		if opts.web.Listen == "" {
+			opts.web = file.Web
+		} else {
+			// --web overrides the address only: TLS and users stay the file's.
+			opts.web.Cert, opts.web.Key, opts.web.Users = file.Web.Cert, file.Web.Key, file.Web.Users
+		}
 		if opts.workers == 0 {
 			opts.workers = file.Workers
 		}
@@ -133,6 +140,8 @@ type options struct {
 	workers       int
 	connTableSize int
 	metrics       string // Prometheus endpoint address (metrics.go); "" is off
+	// web is the web console (web.go); Listen "" is off.
+	web config.Web
 	// exitOnLoss ends the daemon when an interface is lost.
 	exitOnLoss bool
 	// iptablesMarks compiles the namespace's iptables/nft MARK rules
@@ -247,6 +256,13 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 		return err
 	}
 	defer os.Remove(o.socket)
+	sv := &saver{Director: dir, cfgPath: cfgPath, opts: o, log: log, configured: mon.Configured}
+	var console *webConsole
+	if o.web.Listen != "" {
+		if console, err = newWebConsole(o.web, sv, cfgPath, log); err != nil {
+			return err
+		}
+	}
 	var mln net.Listener
 	if o.metrics != "" {
 		if mln, err = listenMetrics(o.metrics); err != nil {
@@ -261,7 +277,7 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 	go func() { done <- dir.Run(ctx) }()
 	go func() { done <- mon.Run(ctx) }()
 	go func() {
-		done <- ctl.Serve(ctx, ln, &saver{Director: dir, cfgPath: cfgPath, opts: o, log: log, configured: mon.Configured}, log)
+		done <- ctl.Serve(ctx, ln, sv, log)
 	}()
 	go announceAgain(ctx, eng)
 	go dir.runRates(ctx)
@@ -272,6 +288,10 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 	if ha != nil {
 		running++
 		go func() { done <- ha.Run(ctx) }()
+	}
+	if console != nil {
+		running++
+		go func() { done <- console.serve(ctx) }()
 	}
 	if mln != nil {
 		running++

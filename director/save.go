@@ -1,6 +1,8 @@
 package director
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -44,6 +46,17 @@ var _ ctl.ConfigSaver = (*saver)(nil)
 // keep its health checks. Either way the text is checked to read back as
 // the live rules and replaces path atomically.
 func (s *saver) SaveConfig(path string) (string, error) {
+	return s.save(path, false)
+}
+
+// SaveWithBackup is SaveConfig to the -c file that first keeps the
+// file's previous content as FILE.bak (written atomically too, with the
+// file's mode), as the web console saves every edit.
+func (s *saver) SaveWithBackup() (string, error) {
+	return s.save("", true)
+}
+
+func (s *saver) save(path string, backup bool) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	target := path
@@ -94,6 +107,11 @@ func (s *saver) SaveConfig(path string) (string, error) {
 			return "", err
 		}
 	}
+	if backup {
+		if err := keepBackup(target, data); err != nil {
+			return "", fmt.Errorf("save-config: %w", err)
+		}
+	}
 	if err := tomlfile.WriteFileAtomic(target, data, 0o644); err != nil {
 		return "", fmt.Errorf("save-config: %w", err)
 	}
@@ -110,6 +128,7 @@ func (s *saver) fresh(rules config.Rules) *config.File {
 		ConnTableSize: s.opts.connTableSize,
 		Timeouts:      s.Snapshot().Timeouts,
 		Metrics:       config.Metrics{Listen: s.opts.metrics},
+		Web:           s.opts.web,
 		Rules:         rules,
 	}
 }
@@ -130,4 +149,21 @@ func checkReadsBack(path string, data []byte, rules config.Rules) error {
 		return fmt.Errorf("save-config: %s does not read back as the live rules", path)
 	}
 	return nil
+}
+
+// keepBackup copies path's present content to path.bak before data
+// replaces it; nothing when path does not exist yet or already holds data.
+func keepBackup(path string, data []byte) error {
+	old, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) || (err == nil && bytes.Equal(old, data)) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	perm := os.FileMode(0o600)
+	if fi, err := os.Stat(path); err == nil {
+		perm = fi.Mode().Perm()
+	}
+	return tomlfile.WriteFileAtomic(path+".bak", old, perm)
 }

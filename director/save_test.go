@@ -218,3 +218,28 @@ func TestSaveConfigUndoesChecks(t *testing.T) {
 		t.Errorf("saved rules (-configured +file):\n%s", diff)
 	}
 }
+
+func TestKeepBackup(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ulvs.toml")
+	if err := keepBackup(path, []byte("new")); err != nil {
+		t.Fatalf("no file yet: %v", err)
+	}
+	if _, err := os.Stat(path + ".bak"); !os.IsNotExist(err) {
+		t.Fatalf("a backup of nothing was written: %v", err)
+	}
+	os.WriteFile(path, []byte("old"), 0o640)
+	if err := keepBackup(path, []byte("old")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path + ".bak"); !os.IsNotExist(err) {
+		t.Fatal("an unchanged file was backed up")
+	}
+	if err := keepBackup(path, []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path + ".bak")
+	fi, _ := os.Stat(path + ".bak")
+	if err != nil || string(b) != "old" || fi.Mode().Perm() != 0o640 {
+		t.Fatalf("backup: %q, %v, mode %v; want \"old\" with mode 0640", b, err, fi.Mode())
+	}
+}

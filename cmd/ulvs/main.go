@@ -30,6 +30,7 @@ Commands:
            (tcpdump's or ipvsadm's -t/-u/-r), --json, --write FILE.pcapng
   convert  write a configuration file (keepalived.conf, ulvs.toml) as ulvs.toml:
            ulvs convert FILE [-o OUT] [-i IFACE]
+  passwd   set a web console password: ulvs passwd [-role monitor] USER
   sched    print the picks a scheduler makes: ulvs sched -s wrr -r A:4 -r B:3
   realserver  prepare this host as a DR/TUN real server: up, down, status
   install  install ulvsd, ulvsadm and ulvs; --names adds ipvsadm, ipvsadm-save,
@@ -67,6 +68,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return traceMain(args[1:], stdout, stderr)
 	case "convert":
 		return convertMain(args[1:], stdout, stderr)
+	case "passwd":
+		return passwdMain(args[1:], os.Stdin, stdout, stderr)
 	case "sched":
 		return schedMain(args[1:], stdout, stderr)
 	case "realserver":

@@ -142,7 +142,7 @@ func (p *fileParser) first() error {
 
 func (p *fileParser) file(doc map[string]any) *config.File {
 	f := &config.File{Path: p.path, Socket: config.DefaultSocket}
-	top := p.table("", doc, "director", "timeouts", "sysctl", "fwmark", "metrics", "virtual_server",
+	top := p.table("", doc, "director", "timeouts", "sysctl", "fwmark", "metrics", "web", "virtual_server",
 		"vrrp_script", "vrrp_instance", "sync_daemon")
 
 	if m, ok := top.table("director"); ok {
@@ -165,6 +165,9 @@ func (p *fileParser) file(doc map[string]any) *config.File {
 	}
 	if m, ok := top.table("metrics"); ok {
 		p.metrics(&f.Metrics, m)
+	}
+	if m, ok := top.table("web"); ok {
+		p.web(&f.Web, m)
 	}
 	marks := p.marks(f, top.tables("fwmark"))
 	var index []int // file index of each service in f.Rules.Services

@@ -135,3 +135,27 @@ func (p *fileParser) metrics(m *config.Metrics, tbl map[string]any) {
 	}
 	m.Listen = s
 }
+
+// web parses the [web] table into w.
+func (p *fileParser) web(w *config.Web, tbl map[string]any) {
+	t := p.table("web", tbl, "listen", "cert", "key", "users")
+	defer t.done()
+	s, ok := t.string("listen")
+	if !ok {
+		if _, present := tbl["listen"]; !present {
+			p.errorf("web.listen", "required: the host:port (or port, on 127.0.0.1) to serve the console on (leave out [web] to turn it off)")
+		}
+		return
+	}
+	if _, err := config.WebListen(s); err != nil {
+		p.errorf("web.listen", "%v", err)
+		return
+	}
+	w.Listen = s
+	w.Cert, _ = t.string("cert")
+	w.Key, _ = t.string("key")
+	if (w.Cert == "") != (w.Key == "") {
+		p.errorf("web.cert", "cert and key go together: give both for TLS, or neither")
+	}
+	w.Users, _ = t.string("users")
+}

@@ -44,7 +44,7 @@ func MarshalTOML(f *config.File) ([]byte, error) {
 	if err := checkExpressible(f); err != nil {
 		return nil, err
 	}
-	written := []any{f.Interfaces, f.Socket, f.Rules, f.Health, f.VRRP, f.Sync, f.Marks, f.Metrics}
+	written := []any{f.Interfaces, f.Socket, f.Rules, f.Health, f.VRRP, f.Sync, f.Marks, f.Metrics, f.Web}
 	if s, bad := notUTF8(reflect.ValueOf(written)); bad {
 		return nil, fmt.Errorf("value %q is not valid UTF-8, which TOML cannot hold: %w", s, ErrNotExpressible)
 	}
@@ -88,6 +88,14 @@ func MarshalTOML(f *config.File) ([]byte, error) {
 	writeKnobs(&b, &f.Knobs)
 	if f.Metrics.Listen != "" {
 		fmt.Fprintf(&b, "\n[metrics]\nlisten = %s\n", tomlString(f.Metrics.Listen))
+	}
+	if w := f.Web; w.Listen != "" {
+		fmt.Fprintf(&b, "\n[web]\nlisten = %s\n", tomlString(w.Listen))
+		for _, kv := range [][2]string{{"cert", w.Cert}, {"key", w.Key}, {"users", w.Users}} {
+			if kv[1] != "" {
+				fmt.Fprintf(&b, "%s = %s\n", kv[0], tomlString(kv[1]))
+			}
+		}
 	}
 	for _, m := range f.Marks {
 		if err := writeMark(&b, &m); err != nil {

@@ -308,3 +308,55 @@ func TestMetricsTable(t *testing.T) {
 		})
 	}
 }
+
+func TestWebTable(t *testing.T) {
+	tests := []struct {
+		name, text string
+		want       config.Web
+		err        string
+	}{
+		{name: "absent"},
+		{name: "port only", text: "[web]\nlisten = \"8080\"\n", want: config.Web{Listen: "8080"}},
+		{name: "tls", text: "[web]\nlisten = \"0.0.0.0:8443\"\ncert = \"/etc/ulvs/web.crt\"\nkey = \"/etc/ulvs/web.key\"\nusers = \"/etc/ulvs/u\"\n",
+			want: config.Web{Listen: "0.0.0.0:8443", Cert: "/etc/ulvs/web.crt", Key: "/etc/ulvs/web.key", Users: "/etc/ulvs/u"}},
+		{name: "cert without key", text: "[web]\nlisten = \":8443\"\ncert = \"/c\"\n", err: "x.toml:6: web.cert: cert and key go together"},
+		{name: "bad port", text: "[web]\nlisten = \"127.0.0.1:http\"\n", err: "x.toml:5: web.listen: port must be a number"},
+		{name: "missing listen", text: "[web]\n", err: "x.toml:4: web.listen: required"},
+		{name: "unknown key", text: "[web]\nlisten = \":80\"\npassword = \"x\"\n", err: "x.toml:6: web.password: unknown key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := Parse("x.toml", []byte("[director]\ninterfaces = [\"eth0\"]\n\n"+tt.text))
+			if tt.err != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tt.err) {
+					t.Fatalf("error %v, want prefix %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Web != tt.want {
+				t.Errorf("Web = %+v, want %+v", f.Web, tt.want)
+			}
+			out, err := MarshalTOML(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := Parse("x.toml", out)
+			if err != nil || back.Web != tt.want {
+				t.Errorf("written and read back: %+v, %v; want %+v\n%s", back.Web, err, tt.want, out)
+			}
+		})
+	}
+	for in, want := range map[string]string{"8080": "127.0.0.1:8080", ":8080": "127.0.0.1:8080", "0.0.0.0:80": "0.0.0.0:80", "[::1]:80": "[::1]:80"} {
+		if got, err := config.WebListen(in); err != nil || got != want {
+			t.Errorf("WebListen(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "x", "80:80:80", "host:0"} {
+		if got, err := config.WebListen(in); err == nil {
+			t.Errorf("WebListen(%q) = %q, want an error", in, got)
+		}
+	}
+}
