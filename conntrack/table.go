@@ -232,6 +232,15 @@ func (t *Table) Len() int { return t.live }
 // Cap returns the number of slots.
 func (t *Table) Cap() int { return len(t.slots) }
 
+// Usable returns how many connections the table can hold: three quarters
+// of its slots.
+func (t *Table) Usable() int { return t.maxUsed }
+
+// Room returns how many more connections Insert can surely take now:
+// the usable slots not held by a live entry or a tombstone (which the
+// next Sweep frees).
+func (t *Table) Room() int { return t.maxUsed - t.used }
+
 // Constants from wyhash (public domain), used to mix the key.
 const (
 	wyp0 = 0xa0761d6478bd642f

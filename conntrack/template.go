@@ -74,6 +74,13 @@ func (ts *Templates) Refused() uint64 {
 	return ts.full
 }
 
+// Full reports whether the live templates have reached SetMax's bound.
+func (ts *Templates) Full() bool {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return ts.max > 0 && len(ts.slots)-len(ts.free) >= ts.max
+}
+
 // ExpireNow makes template id expire at the next Sweep or Use if no
 // connection holds it by then (ip_vs_conn_expire_now on cp->control).
 func (ts *Templates) ExpireNow(id uint32, now Tick) {

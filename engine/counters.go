@@ -28,6 +28,7 @@ const (
 	ReasonTTL                // the TTL ran out (decrement_ttl)
 	ReasonLinkDown           // the egress interface is gone or down
 	ReasonStandby            // to an address this director is a failover backup for
+	ReasonDropPacket         // a new connection dropped by the drop_packet defence (ip_vs_todrop)
 	numReasons
 )
 
@@ -52,6 +53,7 @@ var reasonNames = [numReasons]string{
 	ReasonTTL:         "ttl_expired",
 	ReasonLinkDown:    "link_down",
 	ReasonStandby:     "standby",
+	ReasonDropPacket:  "drop_packet",
 }
 
 // String returns the counter name of r.
@@ -93,7 +95,14 @@ type counters struct {
 	// translated where the method needs it.
 	icmpRelayed atomic.Uint64
 	drops       [numReasons]atomic.Uint64
-	_           [64]byte
+	// dropEntry counts the connections the drop_entry defence removed;
+	// conns, free and room are the worker's table: entries, free usable
+	// slots (Table.Room) and usable slots, stored once per batch.
+	dropEntry atomic.Uint64
+	conns     atomic.Int64
+	free      atomic.Int64
+	room      atomic.Int64
+	_         [64]byte
 }
 
 // Stats is a snapshot of the engine's counters summed over workers.
@@ -110,4 +119,6 @@ type Stats struct {
 	ICMPRelayed       uint64
 	Drops             map[Reason]uint64
 	Conns             int // entries in the connection tables
+	// DropEntries counts the connections the drop_entry defence removed.
+	DropEntries uint64
 }

@@ -96,6 +96,9 @@ type Engine struct {
 	nsFD     int // the network namespace of New, or -1
 	monitors sync.WaitGroup
 
+	// defense is the defence ladder's state (defense.go).
+	defense defenseState
+
 	// syncMaster and syncBackup are the running connection sync sides,
 	// nil when not running (engine/sync.go, engine/inbox.go).
 	syncMaster atomic.Pointer[syncMaster]
@@ -200,6 +203,13 @@ func New(cfg Config) (*Engine, error) {
 		w.adopted.Store(ls)
 		e.workers = append(e.workers, w)
 	}
+	// Persistence templates are bounded by the connection tables' room:
+	// every template starts with a connection.
+	usable := 0
+	for _, w := range e.workers {
+		usable += w.ct.Usable()
+	}
+	e.templates.SetMax(usable)
 	return e, nil
 }
 
@@ -236,6 +246,8 @@ func newWorkerLinks(links []link, macs [][6]byte, c *counters, cfg Config, tmpls
 	w.nworkers = 1
 	w.scr = newScratch()
 	w.icmpTokens = 50
+	w.c.room.Store(int64(w.ct.Usable()))
+	w.publishFill()
 	w.addrs = make([][4]byte, len(links))
 	w.mtus = make([]int, len(links))
 	for i := range w.mtus {
@@ -248,6 +260,7 @@ func newWorkerLinks(links []link, macs [][6]byte, c *counters, cfg Config, tmpls
 // VIPs and announces new VIPs with gratuitous ARP.
 func (e *Engine) SetTable(t *vs.Table) {
 	e.table.Store(t)
+	e.updateDefense(false)
 	var vips [][4]byte
 	for _, a := range t.VIPs() {
 		vips = append(vips, a.As4())
@@ -414,6 +427,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		go func() { errc <- w.run(ctx, e) }()
 	}
 	go e.sweepTemplates(ctx)
+	go e.defend(ctx.Done())
 	if len(e.ifaces) > 0 {
 		e.monitors.Add(1)
 		go func() {
@@ -490,6 +504,8 @@ func (e *Engine) Stats() Stats {
 		s.Split += c.split.Load()
 		s.ICMPSent += c.icmpSent.Load()
 		s.ICMPRelayed += c.icmpRelayed.Load()
+		s.DropEntries += c.dropEntry.Load()
+		s.Conns += int(c.conns.Load())
 		for _, r := range Reasons() {
 			if v := c.drops[r].Load(); v > 0 {
 				s.Drops[r] += v
@@ -530,6 +546,7 @@ func (w *worker) run(ctx context.Context, e *Engine) error {
 		}
 		w.flushPending(now)
 		w.sweep(now, tbl)
+		w.defend(&e.defense, tbl, now)
 		select {
 		case reply := <-w.connReq:
 			reply <- w.copyConns()
@@ -589,6 +606,14 @@ func (e *Engine) Counters() map[string]uint64 {
 		"split":        s.Split,
 		"icmp_sent":    s.ICMPSent,
 		"icmp_relayed": s.ICMPRelayed,
+		// The defence ladder (defense.go): connections drop_entry
+		// removed, switches to the secure_tcp state table, persistence
+		// templates refused at their bound.
+		"defense_drop_entry":    s.DropEntries,
+		"defense_secure_tcp_on": e.defense.secureOnCount.Load(),
+	}
+	if e.templates != nil {
+		m["persist_templates_refused"] = e.templates.Refused()
 	}
 	for _, r := range Reasons() {
 		m["drop_"+r.String()] = s.Drops[r]
