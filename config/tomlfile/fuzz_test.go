@@ -191,6 +191,9 @@ func encodeFile(f *config.File) string {
 		b.WriteString(q(name))
 	}
 	fmt.Fprintf(&b, "]\nsocket = %s\nworkers = %d\nconn_table_size = %d\n", q(f.Socket), f.Workers, f.ConnTableSize)
+	if f.StateFile != "" {
+		fmt.Fprintf(&b, "state_file = %s\n", q(f.StateFile))
+	}
 	fmt.Fprintf(&b, "[timeouts]\ntcp = %d\ntcpfin = %d\nudp = %d\n", f.Timeouts.TCP, f.Timeouts.TCPFin, f.Timeouts.UDP)
 	encodeKnobs(&b, f.Knobs)
 	for _, mk := range f.Marks {

@@ -68,6 +68,9 @@ func MarshalTOML(f *config.File) ([]byte, error) {
 	if f.ConnTableSize != 0 {
 		fmt.Fprintf(&b, "conn_table_size = %d\n", f.ConnTableSize)
 	}
+	if f.StateFile != "" {
+		fmt.Fprintf(&b, "state_file = %s\n", tomlString(f.StateFile))
+	}
 	if f.ExitOnInterfaceLoss {
 		b.WriteString("exit_on_interface_loss = true\n")
 	}
