@@ -169,21 +169,31 @@ sample() {
 	printf '%-4s %-8s %s\n' "t" "rss_kB" "conn_table / defense" >"$out"
 	for _ in $(seq "$secs"); do
 		now=$(($(date +%s) - t0))
-		printf '%-4s %-8s %s\n' "$now" "$(rss_kb)" "$(stats | awk '/^conn_table|^defense/ {sub(/^[a-z_]+ /, ""); printf "%s  ", $0}')" >>"$out"
+		printf '%-4s %-8s %s\n' "$now" "$(rss_kb)" "$(stats | awk '/^conn_table |^defense / {sub(/^[a-z_]+ /, ""); printf "%s  ", $0}')" >>"$out"
 		sleep 1
 	done
 }
 
-# client_loop SECS OUT: new connections, one after another, each with a 2 s
-# limit; writes "ok total" to OUT.
+# client_loop SECS OUT: new connections from the client, one after
+# another, each given 2 s; writes "ok total" to OUT. The whole loop runs in
+# the client's namespace (one ip netns exec, not one per request).
 client_loop() {
-	local secs=$1 out=$2 ok=0 total=0 end
-	end=$(($(date +%s) + secs))
-	while [ "$(date +%s)" -lt "$end" ]; do
-		total=$((total + 1))
-		if in_ns client curl -s -m 2 -o /dev/null "$url"; then ok=$((ok + 1)); fi
-	done
-	echo "$ok $total" >"$out"
+	# shellcheck disable=SC2016
+	in_ns client bash -c '
+		ok=0 total=0 end=$(($(date +%s) + $1))
+		while [ "$(date +%s)" -lt "$end" ]; do
+			total=$((total + 1))
+			if curl -s -m 2 -o /dev/null "$2"; then ok=$((ok + 1)); fi
+		done
+		echo "$ok $total"' loop "$1" "$url" >"$2"
+}
+
+# fresh_ulvsd: a new ulvsd with an empty connection table (the state file
+# removed), so one phase's leftovers do not fill the next one's table.
+fresh_ulvsd() {
+	stop_ulvsd
+	rm -f "$state"
+	start_ulvsd || { echo "ulvsd did not start again:"; tail -n 5 "$work/ulvsd.log"; exit 1; }
 }
 
 drops_snapshot() { stats | awk '/^drop_|^defense_|^persist_templates|^new_conns/ {print $1, $2}' | sort; }
@@ -230,6 +240,7 @@ fi
 if [ "$synproxy" = 1 ]; then
 	phase "1b. SYN flood with synproxy = true"
 	stop_ulvsd
+	rm -f "$state"
 	write_config 1
 	if start_ulvsd; then
 		flood synproxy "$flood_secs" hping3 -S -p 80 --flood --rand-source "$vip"
@@ -237,26 +248,27 @@ if [ "$synproxy" = 1 ]; then
 		say "SYN proxy: ulvsd refused synproxy = true (this build has no SYN proxy):"
 		tail -n 3 "$work/ulvsd.log" | sed 's/^/  /'
 	fi
-	stop_ulvsd
 	write_config 0
-	start_ulvsd || { echo "ulvsd did not start again"; exit 1; }
+	fresh_ulvsd
 fi
 
 if wants udpflood; then
 	phase "2. UDP flood from random sources, ${udp_secs}s"
+	fresh_ulvsd
 	flood udpflood "$udp_secs" hping3 --udp -p 80 --flood --rand-source -d 32 "$vip"
 fi
 
 # keepalive SECS OUT: one HTTP connection carrying 10 requests a second
 # for SECS; OUT gets one line per request: status and connections opened.
 keepalive() {
-	local n=$(($1 * 10))
-	# shellcheck disable=SC2046
-	in_ns client curl -s --rate 10/s -o /dev/null -w '%{http_code} %{num_connects}\n' $(yes "$url" | head -n "$n") >"$2" 2>/dev/null || true
+	local args=() i
+	for ((i = 0; i < $1 * 10; i++)); do args+=(-o /dev/null "$url"); done
+	in_ns client curl -s --rate 10/s -w '%{http_code} %{num_connects}\n' "${args[@]}" >"$2" 2>/dev/null || true
 }
 
 if wants reload; then
 	phase "3. SIGHUP and ulvsadm -e every second under keep-alive load, ${reload_secs}s"
+	fresh_ulvsd
 	for i in 1 2 3 4; do
 		keepalive "$reload_secs" "$work/ka.$i" &
 		bg_pids+=($!)
@@ -279,6 +291,7 @@ fi
 
 if wants restart; then
 	phase "4. restart with downloads in flight (state_file handover)"
+	fresh_ulvsd
 	size=3000000
 	for i in 1 2 3; do
 		in_ns client curl -s --limit-rate 250k -o /dev/null -w '%{http_code} %{size_download}\n' "http://$vip/data?size=$size" >"$work/dl.$i" 2>&1 &
@@ -304,6 +317,7 @@ fi
 
 if wants linkflap; then
 	phase "5. link flap: d-eth0 down 2 s, up"
+	fresh_ulvsd
 	in_ns director ip link set d-eth0 down
 	sleep 2
 	in_ns director ip link set d-eth0 up
@@ -323,6 +337,7 @@ fi
 
 if wants arploss; then
 	phase "6. ARP loss: rs1 answers no ARP for ${arp_secs}s"
+	fresh_ulvsd
 	drops_snapshot >"$work/arp.before"
 	in_ns rs1 ip link set r1-eth0 arp off
 	client_loop "$arp_secs" "$work/arp.client"
