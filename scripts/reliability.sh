@@ -289,14 +289,29 @@ if wants reload; then
 	"$bin/ulvs" ulvsadm -e -t "$vip:80" -r 10.77.1.11:80 -m -w 1 --socket "$sock"
 fi
 
+# downloads SIZE: three downloads of SIZE bytes at 250 kB/s each, in the
+# background (bg_pids); count_intact SIZE: how many arrived whole.
+downloads() {
+	for i in 1 2 3; do
+		in_ns client curl -s -m 60 --limit-rate 250k -o /dev/null -w '%{http_code} %{size_download}\n' "http://$vip/data?size=$1" >"$work/dl.$i" 2>&1 &
+		bg_pids+=($!)
+	done
+}
+count_intact() {
+	local intact=0 code got
+	for i in 1 2 3; do
+		read -r code got <"$work/dl.$i" || true
+		echo "  download $i: HTTP ${code:-?}, ${got:-0} of $1 bytes" >&2
+		if [ "${code:-}" = 200 ] && [ "${got:-0}" = "$1" ]; then intact=$((intact + 1)); fi
+	done
+	echo "$intact"
+}
+
 if wants restart; then
 	phase "4. restart with downloads in flight (state_file handover)"
 	fresh_ulvsd
 	size=3000000
-	for i in 1 2 3; do
-		in_ns client curl -s --limit-rate 250k -o /dev/null -w '%{http_code} %{size_download}\n' "http://$vip/data?size=$size" >"$work/dl.$i" 2>&1 &
-		bg_pids+=($!)
-	done
+	downloads "$size"
 	sleep 4
 	t0=$(date +%s.%N)
 	stop_ulvsd
@@ -306,13 +321,19 @@ if wants restart; then
 	grep -E 'state file' "$work/ulvsd.log" | tail -n 2 | sed 's/^/  /'
 	wait "${bg_pids[@]}" 2>/dev/null || true
 	bg_pids=()
-	intact=0
-	for i in 1 2 3; do
-		read -r code got <"$work/dl.$i" || true
-		say "  download $i: HTTP ${code:-?}, ${got:-0} of $size bytes"
-		[ "${code:-}" = 200 ] && [ "${got:-0}" = "$size" ] && intact=$((intact + 1))
-	done
-	say "downloads intact across the restart: $intact of 3"
+	say "downloads intact across the restart: $(count_intact "$size") of 3"
+
+	phase "4b. the same with kill -9 (nothing saved)"
+	fresh_ulvsd
+	downloads "$size"
+	sleep 4
+	kill -KILL "$ulvsd_pid"
+	wait "$ulvsd_pid" 2>/dev/null || true
+	ulvsd_pid=""
+	start_ulvsd || { echo "ulvsd did not start again"; exit 1; }
+	wait "${bg_pids[@]}" 2>/dev/null || true
+	bg_pids=()
+	say "downloads intact across kill -9 and a start: $(count_intact "$size") of 3"
 fi
 
 if wants linkflap; then
