@@ -61,3 +61,34 @@ func TestStateFileRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDecodeState: a state file of any content is refused or read, never
+// a crash, and what is read encodes and reads back the same.
+func FuzzDecodeState(f *testing.F) {
+	saved := time.UnixMilli(1_796_000_000_000)
+	good, err := encodeState([]ipvssync.Entry{{
+		Proto: ipvssync.ProtoTCP, Flags: ipvssync.FlagMasq, State: 1,
+		CAddr: [4]byte{10, 77, 0, 10}, VAddr: [4]byte{10, 77, 0, 100}, DAddr: [4]byte{10, 77, 1, 11},
+		CPort: 40000, VPort: 80, DPort: 80, Timeout: 900,
+	}}, saved)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte("ulvs-conns 1 0\n"))
+	f.Add([]byte("ulvs-conns 1 1796000000000\n\x00\x00\x00\x08\x00\x01\x00\x08\x00\x01\x00\x00"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		entries, _, err := decodeState(data, saved)
+		if err != nil {
+			return
+		}
+		again, err := encodeState(entries, saved)
+		if err != nil {
+			t.Fatalf("entries read back do not encode: %v", err)
+		}
+		got, expired, err := decodeState(again, saved)
+		if err != nil || expired != 0 || len(got) != len(entries) {
+			t.Fatalf("re-read: %d entries, %d expired, %v; want %d", len(got), expired, err, len(entries))
+		}
+	})
+}
