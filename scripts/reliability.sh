@@ -289,11 +289,11 @@ if wants reload; then
 	"$bin/ulvs" ulvsadm -e -t "$vip:80" -r 10.77.1.11:80 -m -w 1 --socket "$sock"
 fi
 
-# downloads SIZE: three downloads of SIZE bytes at 250 kB/s each, in the
+# downloads SIZE: three downloads of SIZE bytes at 2 MB/s each, in the
 # background (bg_pids); count_intact SIZE: how many arrived whole.
 downloads() {
 	for i in 1 2 3; do
-		in_ns client curl -s -m 60 --limit-rate 250k -o /dev/null -w '%{http_code} %{size_download}\n' "http://$vip/data?size=$1" >"$work/dl.$i" 2>&1 &
+		in_ns client curl -s -m 45 --limit-rate 2m -o /dev/null -w '%{http_code} %{size_download}\n' "http://$vip/data?size=$1" >"$work/dl.$i" 2>&1 &
 		bg_pids+=($!)
 	done
 }
@@ -310,7 +310,9 @@ count_intact() {
 if wants restart; then
 	phase "4. restart with downloads in flight (state_file handover)"
 	fresh_ulvsd
-	size=3000000
+	# Larger than the socket buffers on both ends (which would otherwise
+	# hold the whole download while curl reads it slowly): 40 MB at 2 MB/s.
+	size=40000000
 	downloads "$size"
 	sleep 4
 	t0=$(date +%s.%N)
