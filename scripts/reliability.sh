@@ -297,6 +297,15 @@ downloads() {
 		bg_pids+=($!)
 	done
 }
+# wait_established N: until N connections are ESTABLISHED (the downloads
+# started: on a loaded machine starting curl can take seconds), at most 20 s.
+wait_established() {
+	for _ in $(seq 200); do
+		if [ "$("$bin/ulvs" ulvsadm -L -n -c --socket "$sock" 2>/dev/null | grep -c ESTABLISHED)" -ge "$1" ]; then return 0; fi
+		sleep 0.1
+	done
+	say "only $("$bin/ulvs" ulvsadm -L -n -c --socket "$sock" | grep -c ESTABLISHED) of $1 downloads started"
+}
 count_intact() {
 	local intact=0 code got
 	for i in 1 2 3; do
@@ -310,11 +319,16 @@ count_intact() {
 if wants restart; then
 	phase "4. restart with downloads in flight (state_file handover)"
 	fresh_ulvsd
-	# Larger than the socket buffers on both ends (which would otherwise
-	# hold the whole download while curl reads it slowly): 40 MB at 2 MB/s.
+	# Socket buffers small enough that the downloads are on the wire
+	# while curl reads them at its rate (with Linux's default 32 MB
+	# receive buffer a 40 MB download sits mostly in the client's kernel
+	# within a second, and outlives even a dead director): 40 MB at 2 MB/s.
+	in_ns client sysctl -qw net.ipv4.tcp_rmem="4096 131072 262144"
+	for rs in rs1 rs2; do in_ns "$rs" sysctl -qw net.ipv4.tcp_wmem="4096 16384 262144"; done
 	size=40000000
 	downloads "$size"
-	sleep 4
+	wait_established 3
+	sleep 2
 	t0=$(date +%s.%N)
 	stop_ulvsd
 	start_ulvsd || { echo "ulvsd did not start again"; cat "$work/ulvsd.log"; exit 1; }
@@ -328,7 +342,8 @@ if wants restart; then
 	phase "4b. the same with kill -9 (nothing saved)"
 	fresh_ulvsd
 	downloads "$size"
-	sleep 4
+	wait_established 3
+	sleep 2
 	kill -KILL "$ulvsd_pid"
 	wait "$ulvsd_pid" 2>/dev/null || true
 	ulvsd_pid=""
