@@ -115,9 +115,12 @@ type DefenseStatus struct {
 	DropEntryOn bool
 	DropRate    int
 	SecureOn    bool
-	// Conns are the connections in the tables, Capacity the connections
-	// they can hold, Free the slots left (the kernel's availmem) and
-	// AmemThresh the threshold Free is compared with.
+	// Conns are the connections in the tables and Capacity the
+	// connections they can hold, as the workers last published them
+	// (once per batch); Free is the slots left (the kernel's availmem)
+	// and AmemThresh the threshold it was compared with, both at the
+	// last decision (once a second), so Conns + Free may differ from
+	// Capacity.
 	Conns, Capacity, Free, AmemThresh int
 }
 

@@ -217,9 +217,10 @@ type DefenseStatus struct {
 	DropEntryOn bool
 	DropRate    int
 	SecureOn    bool
-	// Free is the free connection slots over all workers (availmem),
-	// AmemThresh the threshold it is compared with; Conns and Capacity
-	// are the tables' entries and usable slots.
+	// Free is the free connection slots over all workers (availmem) and
+	// AmemThresh the threshold, at the last decision; Conns and Capacity
+	// are the tables' entries and usable slots as the workers last
+	// published them.
 	Free, AmemThresh int
 	Conns, Capacity  int
 }
