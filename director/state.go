@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -120,6 +121,9 @@ func saveState(path string, he handoverEngine, log *slog.Logger) {
 	defer cancel()
 	entries := he.Handover(ctx)
 	data, err := encodeState(entries, time.Now())
+	if err == nil {
+		err = os.MkdirAll(filepath.Dir(path), 0o755)
+	}
 	if err == nil {
 		err = tomlfile.WriteFileAtomic(path, data, 0o600)
 	}
