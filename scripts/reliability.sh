@@ -246,7 +246,7 @@ if [ "$synproxy" = 1 ]; then
 		flood synproxy "$flood_secs" hping3 -S -p 80 --flood --rand-source "$vip"
 	else
 		say "SYN proxy: ulvsd refused synproxy = true (this build has no SYN proxy):"
-		tail -n 3 "$work/ulvsd.log" | sed 's/^/  /'
+		grep '^ulvsd:' "$work/ulvsd.log" | tail -n 1 | sed 's/^/  /'
 	fi
 	write_config 0
 	fresh_ulvsd
@@ -391,4 +391,4 @@ if wants arploss; then
 fi
 
 phase "done"
-stats | grep -E '^conn_table|^defense' | sed 's/^/  /'
+stats | grep -E '^conn_table |^defense ' | sed 's/^/  /'
