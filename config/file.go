@@ -25,6 +25,11 @@ type File struct {
 	// ConnTableSize is the number of conntrack slots per worker; 0 means
 	// the engine's default.
 	ConnTableSize int
+	// StateFile is where ulvsd writes its connection table when it stops
+	// on SIGTERM and reads it back (then removes it) when it starts, so
+	// that a restart keeps established connections on their real
+	// servers; "" is off.
+	StateFile string
 	// ExitOnInterfaceLoss makes ulvsd exit (non-zero) when one of its
 	// interfaces is deleted, renamed away or set down, for supervisors
 	// that prefer a restart; by default it waits for the interface to

@@ -121,6 +121,19 @@ type Knobs struct {
 	MHTableSize int
 	// Overhead: "classic" (default) or "total"; see vs.Overhead.
 	Overhead string
+	// DropEntry, DropPacket and SecureTCP are the defence modes
+	// drop_entry, drop_packet and secure_tcp (0 off, the default; 1 on
+	// when short of room; 2 on now, automatic; 3 always on), as
+	// ip_vs_ctl.c's update_defense_level reads them. AmemThresh is
+	// amemthresh, counted in free connection slots rather than pages of
+	// memory (default vs.DefaultAmemThresh, AmemThreshSet tells an
+	// explicit 0), AmDropRate am_droprate (default 10, AmDropRateSet
+	// likewise).
+	DropEntry, DropPacket, SecureTCP int
+	AmemThresh                       int
+	AmemThreshSet                    bool
+	AmDropRate                       int
+	AmDropRateSet                    bool
 	// Sync are the connection sync sysctls the file sets (sync_threshold,
 	// sync_refresh_period, ...; ipvssync.SysctlNames), in /proc's text
 	// ("3 50" for sync_threshold), in the file's order. The director

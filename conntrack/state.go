@@ -146,8 +146,7 @@ const (
 )
 
 // tcpStates is the kernel's tcp_states table (ip_vs_proto_tcp.c, current
-// mainline; the secure_tcp tcp_states_dos variant is not carried):
-// tcpStates[direction][row][current state] is the next state.
+// mainline): tcpStates[direction][row][current state] is the next state.
 var tcpStates = [3][numRows][NumTCPStates]State{
 	Input: {
 		//        sNO, sES, sSS, sSR, sFW, sTW, sCL, sCW, sLA, sLI, sSA
@@ -172,14 +171,49 @@ var tcpStates = [3][numRows][NumTCPStates]State{
 	},
 }
 
+// tcpStatesDos is the kernel's tcp_states_dos table, the stricter one
+// secure_tcp switches to while the director defends itself
+// (tcp_timeout_change in ip_vs_proto_tcp.c). Against tcpStates: a
+// client's ACK no longer completes a SYN_RECV connection (only the real
+// server's answer does, through SYNACK), a SYN on a SYNACK connection
+// keeps it there, and on the INPUT-ONLY path (DR, TUN) a SYN makes a
+// SYNACK entry rather than SYN_RECV.
+var tcpStatesDos = [3][numRows][NumTCPStates]State{
+	Input: {
+		//        sNO, sES, sSS, sSR, sFW, sTW, sCL, sCW, sLA, sLI, sSA
+		rowSyn: {sSR, sES, sES, sSR, sSR, sSR, sSR, sSR, sSR, sSR, sSA},
+		rowFin: {sCL, sCW, sSS, sTW, sTW, sTW, sCL, sCW, sLA, sLI, sSA},
+		rowAck: {sES, sES, sSS, sSR, sFW, sTW, sCL, sCW, sCL, sLI, sSA},
+		rowRst: {sCL, sCL, sCL, sSR, sCL, sCL, sCL, sCL, sLA, sLI, sCL},
+	},
+	Output: {
+		//        sNO, sES, sSS, sSR, sFW, sTW, sCL, sCW, sLA, sLI, sSA
+		rowSyn: {sSS, sES, sSS, sSA, sSS, sSS, sSS, sSS, sSS, sLI, sSA},
+		rowFin: {sTW, sFW, sSS, sTW, sFW, sTW, sCL, sTW, sLA, sLI, sTW},
+		rowAck: {sES, sES, sSS, sES, sFW, sTW, sCL, sCW, sLA, sES, sES},
+		rowRst: {sCL, sCL, sSS, sCL, sCL, sTW, sCL, sCL, sCL, sCL, sCL},
+	},
+	InputOnly: {
+		//        sNO, sES, sSS, sSR, sFW, sTW, sCL, sCW, sLA, sLI, sSA
+		rowSyn: {sSA, sES, sES, sSR, sSA, sSA, sSA, sSA, sSA, sSA, sSA},
+		rowFin: {sCL, sFW, sSS, sTW, sFW, sTW, sCL, sCW, sLA, sLI, sTW},
+		rowAck: {sES, sES, sSS, sES, sFW, sTW, sCL, sCW, sCL, sLI, sES},
+		rowRst: {sCL, sCL, sCL, sSR, sCL, sCL, sCL, sCL, sLA, sLI, sCL},
+	},
+}
+
 // nextTCPState is the state after a segment with flags travelling in
 // direction dir (already resolved to InputOnly where needed), as
-// set_tcp_state computes it: a segment with none of RST, SYN, FIN, ACK
-// moves the connection to CLOSE.
-func nextTCPState(dir Direction, flags uint8, cur State) State {
+// set_tcp_state computes it from tcpStates, or tcpStatesDos when secure
+// is set: a segment with none of RST, SYN, FIN, ACK moves the connection
+// to CLOSE.
+func nextTCPState(dir Direction, flags uint8, cur State, secure bool) State {
 	row, ok := tcpRow(flags)
 	if !ok || int(dir) >= len(tcpStates) || int(cur) >= NumTCPStates {
 		return StateClose
+	}
+	if secure {
+		return tcpStatesDos[dir][row][cur]
 	}
 	return tcpStates[dir][row][cur]
 }

@@ -185,9 +185,13 @@ type Table struct {
 	// first call.
 	auxFree []uint32
 	// out maps reply keys to connection keys for NAT and FULLNAT
-	// connections; made at the first InsertNAT, sized for a full table
-	// so it never grows on the packet path.
-	out map[Key]Key
+	// connections; made at the first InsertNAT with as many slots as the
+	// table, so it never grows (outindex.go).
+	out *outIndex
+	// secure selects the secure_tcp state table (SetSecureTCP);
+	// dropCount are drop_entry's counters (DropEntry).
+	secure    bool
+	dropCount [8]int8
 
 	timeouts atomic.Pointer[Timeouts]
 }
@@ -235,6 +239,15 @@ func (t *Table) Len() int { return t.live }
 // Cap returns the number of slots.
 func (t *Table) Cap() int { return len(t.slots) }
 
+// Usable returns how many connections the table can hold: three quarters
+// of its slots.
+func (t *Table) Usable() int { return t.maxUsed }
+
+// Room returns how many more connections Insert can surely take now:
+// the usable slots not held by a live entry or a tombstone (which the
+// next Sweep frees).
+func (t *Table) Room() int { return t.maxUsed - t.used }
+
 // Constants from wyhash (public domain), used to mix the key.
 const (
 	wyp0 = 0xa0761d6478bd642f
@@ -248,10 +261,13 @@ func mum(a, b uint64) uint64 {
 
 // hash mixes k with the table's random seed, so clients cannot aim their
 // ports at one probe sequence. Two 64x64->128 multiplies, no allocation.
-func (t *Table) hash(k *Key) uint64 {
+func (t *Table) hash(k *Key) uint64 { return hashKey(t.seed, k) }
+
+// hashKey mixes k with seed.
+func hashKey(seed uint64, k *Key) uint64 {
 	a := uint64(binary.BigEndian.Uint32(k.Src[:]))<<32 | uint64(binary.BigEndian.Uint32(k.Dst[:]))
 	b := uint64(k.SrcPort)<<32 | uint64(k.DstPort)<<16 | uint64(k.Proto)
-	return mum(mum(a^t.seed, b^wyp1), t.seed^wyp0)
+	return mum(mum(a^seed, b^wyp1), seed^wyp0)
 }
 
 // home returns the slot where k's probe sequence starts.
@@ -444,7 +460,7 @@ func (t *Table) release(c *Conn, dests Dests) {
 		c.auxLo, c.auxHi = 0, 0
 	}
 	if c.Flags&flagOut != 0 {
-		delete(t.out, c.Out)
+		t.out.del(c.Out)
 		c.Flags &^= flagOut
 	}
 	if c.Tmpl != 0 && t.tmpls != nil {
@@ -468,9 +484,9 @@ func (t *Table) release(c *Conn, dests Dests) {
 // nil, binding nothing, when the table is full or out is already in use.
 func (t *Table) InsertNAT(k, out Key, svcID uint32, d *vs.Dest, now Tick) *Conn {
 	if t.out == nil {
-		t.out = make(map[Key]Key, t.maxUsed)
+		t.out = newOutIndex(len(t.slots), t.seed)
 	}
-	if _, busy := t.out[out]; busy {
+	if _, busy := t.out.get(out); busy {
 		return nil
 	}
 	c := t.Insert(k, svcID, d, now)
@@ -479,13 +495,16 @@ func (t *Table) InsertNAT(k, out Key, svcID uint32, d *vs.Dest, now Tick) *Conn 
 	}
 	c.Out = out
 	c.Flags |= flagOut
-	t.out[out] = k
+	t.out.put(out, k)
 	return c
 }
 
 // OutInUse reports whether a live connection already has reply key out.
 func (t *Table) OutInUse(out Key) bool {
-	_, ok := t.out[out]
+	if t.out == nil {
+		return false
+	}
+	_, ok := t.out.get(out)
 	return ok
 }
 
@@ -496,7 +515,10 @@ func (t *Table) HasNAT() bool { return t.out != nil }
 // LookupOut returns the connection whose replies carry out, or nil; like
 // Lookup it releases a connection found expired.
 func (t *Table) LookupOut(out Key, now Tick, dests Dests) *Conn {
-	k, ok := t.out[out]
+	if t.out == nil {
+		return nil
+	}
+	k, ok := t.out.get(out)
 	if !ok {
 		return nil
 	}
@@ -509,7 +531,8 @@ func (t *Table) SetTemplate(c *Conn, id uint32) { c.Tmpl = id }
 
 // Step advances c for one packet travelling in direction dir at now.
 //
-// TCP follows set_tcp_state (ip_vs_proto_tcp.c): a connection with
+// TCP follows set_tcp_state (ip_vs_proto_tcp.c), with the tcp_states table
+// or, while SetSecureTCP(true) is in force, tcp_states_dos: a connection with
 // FlagNoOutput uses the INPUT-ONLY table for Input packets and loses the
 // flag on its first Output packet; the row is chosen from tcpFlags with
 // precedence RST > SYN > FIN > ACK, and a segment with none of them moves
@@ -538,7 +561,7 @@ func (t *Table) Step(c *Conn, dir Direction, tcpFlags uint8, now Tick, d *vs.Des
 			dir = InputOnly
 		}
 	}
-	next := nextTCPState(dir, tcpFlags, c.State)
+	next := nextTCPState(dir, tcpFlags, c.State, t.secure)
 	if next != c.State && d != nil && d.State != nil && d.ID == c.DestID && c.Flags&FlagTemplate == 0 {
 		st := d.State
 		switch inactive := c.Flags&FlagInactive != 0; {

@@ -51,6 +51,46 @@ type Templates struct {
 	index map[TemplateKey]uint32 // hashed templates by key -> slot ID
 	slots []template             // ID i lives at slots[i-1]
 	free  []uint32
+	// max bounds the live templates (SetMax); 0 is no bound. full
+	// counts the templates refused at the bound.
+	max  int
+	full uint64
+}
+
+// SetMax bounds the number of live templates, so a flood of spoofed
+// clients of a persistent service cannot grow the table without end: at
+// the bound Use creates no template (and returns no dest) until one dies.
+// 0 removes the bound. Safe for concurrent use.
+func (ts *Templates) SetMax(n int) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	ts.max = max(n, 0)
+}
+
+// Refused returns how many templates Use refused at the bound.
+func (ts *Templates) Refused() uint64 {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return ts.full
+}
+
+// Full reports whether the live templates have reached SetMax's bound.
+func (ts *Templates) Full() bool {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return ts.max > 0 && len(ts.slots)-len(ts.free) >= ts.max
+}
+
+// ExpireNow makes template id expire at the next Sweep or Use if no
+// connection holds it by then (ip_vs_conn_expire_now on cp->control).
+func (ts *Templates) ExpireNow(id uint32, now Tick) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if id != 0 && int(id) <= len(ts.slots) {
+		if tp := &ts.slots[id-1]; tp.used {
+			tp.expires = now
+		}
+	}
 }
 
 // NewTemplates returns an empty template table.
@@ -68,7 +108,9 @@ type TemplateCheck func(d *vs.Dest) bool
 // returned template counts one more controlled connection and its timer
 // restarts from now (ip_vs_control_add, ip_vs_conn_put). The caller hands
 // the ID to Table.SetTemplate on the new connection, or to Release if it
-// could not create one. Use returns (nil, 0) when pick finds no dest.
+// could not create one. Use returns (nil, 0) when pick finds no dest, and
+// when a new template is needed but SetMax's bound is reached (without
+// calling pick; Refused counts it).
 //
 // A new template binds its dest like a connection template: the dest's
 // PersistConns grows by one until the template dies.
@@ -91,6 +133,10 @@ func (ts *Templates) Use(k TemplateKey, svcID uint32, timeoutSec uint32, now Tic
 		}
 	}
 	if !ok {
+		if ts.max > 0 && len(ts.slots)-len(ts.free) >= ts.max {
+			ts.full++
+			return nil, 0
+		}
 		d = pick()
 		if d == nil {
 			return nil, 0

@@ -114,12 +114,12 @@ func TestInsertNATAndLookupOut(t *testing.T) {
 	if tbl.Lookup(in, 1_000_000, dests) != nil || tbl.LookupOut(out, 1_000_000, dests) != nil {
 		t.Fatalf("expired connection still found")
 	}
-	if len(tbl.out) != 0 {
-		t.Errorf("reply index keeps %d keys after expiry", len(tbl.out))
+	if tbl.out.n != 0 {
+		t.Errorf("reply index keeps %d keys after expiry", tbl.out.n)
 	}
 	c = tbl.InsertNAT(in, out, 1, d, 2_000_000)
 	tbl.Delete(c, dests)
-	if len(tbl.out) != 0 || tbl.LookupOut(out, 2_000_000, dests) != nil {
+	if tbl.out.n != 0 || tbl.LookupOut(out, 2_000_000, dests) != nil {
 		t.Errorf("Delete left the reply key")
 	}
 }

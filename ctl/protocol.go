@@ -98,6 +98,31 @@ type Snapshot struct {
 	// MarkRules are the iptables/nft prerouting MARK rules ulvsd read
 	// (package nfmarks); nil when it does not read them. ulvs-only.
 	MarkRules *MarkRulesStatus `json:",omitempty"`
+	// Defense is the connection tables' fill and IPVS's defence ladder
+	// (drop_entry, drop_packet, secure_tcp); ulvs-only, shown by
+	// `ulvs stats` and Prometheus.
+	Defense *DefenseStatus `json:",omitempty"`
+}
+
+// DefenseStatus is the connection tables' fill and the defence ladder's
+// state as update_defense_level last decided it.
+type DefenseStatus struct {
+	// DropEntry, DropPacket, SecureTCP are the modes now (0..3; 1 and 2
+	// move by themselves, as the kernel's sysctls do).
+	DropEntry, DropPacket, SecureTCP int
+	// DropEntryOn: drop_entry runs each second; DropRate: one new
+	// connection in DropRate is dropped (0: none); SecureOn: TCP follows
+	// the stricter tcp_states_dos table.
+	DropEntryOn bool
+	DropRate    int
+	SecureOn    bool
+	// Conns are the connections in the tables and Capacity the
+	// connections they can hold, as the workers last published them
+	// (once per batch); Free is the slots left (the kernel's availmem)
+	// and AmemThresh the threshold it was compared with, both at the
+	// last decision (once a second), so Conns + Free may differ from
+	// Capacity.
+	Conns, Capacity, Free, AmemThresh int
 }
 
 // MarkRulesStatus is the last reading of the netfilter mark rules.

@@ -256,6 +256,13 @@ func tableKnobs(k config.Knobs) vs.Knobs {
 	out.ExpireNodestConn = k.ExpireNodestConn
 	out.ExpireQuiescentTemplate = k.ExpireQuiescentTemplate
 	out.SloppyTCP = k.SloppyTCP
+	out.DropEntry, out.DropPacket, out.SecureTCP = k.DropEntry, k.DropPacket, k.SecureTCP
+	if k.AmemThreshSet {
+		out.AmemThresh = k.AmemThresh
+	}
+	if k.AmDropRateSet {
+		out.AmDropRate = k.AmDropRate
+	}
 	return out
 }
 

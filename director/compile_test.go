@@ -121,7 +121,8 @@ func TestCompileMarksAndKnobs(t *testing.T) {
 		Proto: vs.TCP, Addr: netip.PrefixFrom(vipA, 32),
 		Ports: []config.PortRange{{First: 20, Last: 21}, {First: 10000, Last: 20000}},
 	}}}}
-	knobs := config.Knobs{ConnReuseMode: 0, ConnReuseSet: true, ExpireNodestConn: true, SloppyTCP: true, Overhead: "total", MHTableSize: 251}
+	knobs := config.Knobs{ConnReuseMode: 0, ConnReuseSet: true, ExpireNodestConn: true, SloppyTCP: true, Overhead: "total", MHTableSize: 251,
+		DropEntry: 1, DropPacket: 2, SecureTCP: 3, AmemThresh: 0, AmemThreshSet: true}
 	if err := d.SetConfig(config.Rules{Services: []config.Service{mark}}, marks, knobs); err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +136,8 @@ func TestCompileMarksAndKnobs(t *testing.T) {
 	if !tbl.AnswersARP(vipA.As4()) {
 		t.Errorf("the group's address is not answered for")
 	}
-	want := vs.Knobs{ConnReuseMode: 0, ExpireNodestConn: true, SloppyTCP: true}
+	want := vs.Knobs{ConnReuseMode: 0, ExpireNodestConn: true, SloppyTCP: true,
+		DropEntry: 1, DropPacket: 2, SecureTCP: 3, AmemThresh: 0, AmDropRate: vs.DefaultAmDropRate}
 	if tbl.Knobs != want {
 		t.Errorf("knobs %+v, want %+v", tbl.Knobs, want)
 	}

@@ -29,7 +29,8 @@ ulvsd is the ulvs director: it forwards traffic for the virtual services of
 FILE (ulvs.toml, keepalived.conf, Piranha's lvs.cf or the LVS configure
 script's lvs_dr.conf, told apart by content), or starts empty on the given interfaces for ulvsadm to fill, as
 ipvsadm fills the kernel's table. SIGHUP reloads FILE and applies only the
-difference; SIGTERM stops.
+difference; SIGTERM stops (with --state-file, after saving the connection
+table there for the next ulvsd, which restores it at start).
 
 Options:
 `
@@ -55,6 +56,7 @@ func run(args []string, stderr io.Writer) int {
 	metricsAddr := fs.String("metrics", "", "serve Prometheus /metrics on `host:port` (default: the file's [metrics] listen, else off)")
 	exitOnLoss := fs.Bool("exit-on-interface-loss", false, "exit with status 1 when an interface is deleted, renamed away or set down,\ninstead of waiting for it to return (default: the file's [director] exit_on_interface_loss)")
 	iptMarks := fs.Bool("iptables-marks", true, "read the firewall marks of iptables' mangle PREROUTING and nft prerouting rules\nand balance fwmark services by them (false: only the file's [[fwmark]] tables;\nthe file's [director] iptables_marks = false also turns this off)")
+	stateFile := fs.String("state-file", "", "save the connection table to `path` on SIGTERM and restore it from there at start,\nso a restart keeps established connections (default: the file's [director] state_file, else off)")
 	verbose := fs.Bool("v", false, "log debug messages")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -85,7 +87,7 @@ func run(args []string, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	opts := options{workers: *workers, metrics: *metricsAddr, web: config.Web{Listen: *webAddr}, exitOnLoss: *exitOnLoss, iptablesMarks: *iptMarks}
+	opts := options{workers: *workers, metrics: *metricsAddr, web: config.Web{Listen: *webAddr}, exitOnLoss: *exitOnLoss, iptablesMarks: *iptMarks, stateFile: *stateFile}
 	switch {
 	case *ifaces != "":
 		opts.interfaces = strings.Split(*ifaces, ",")
@@ -123,6 +125,9 @@ func run(args []string, stderr io.Writer) int {
 			opts.workers = file.Workers
 		}
 		opts.exitOnLoss = opts.exitOnLoss || file.ExitOnInterfaceLoss
+		if opts.stateFile == "" {
+			opts.stateFile = file.StateFile
+		}
 		opts.iptablesMarks = opts.iptablesMarks && !file.NoIptablesMarks
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -147,6 +152,9 @@ type options struct {
 	// iptablesMarks compiles the namespace's iptables/nft MARK rules
 	// into the mark classifier (nfmarks.go).
 	iptablesMarks bool
+	// stateFile is where the connection table is saved on SIGTERM and
+	// restored from at start (state.go); "" is off.
+	stateFile string
 	// readMarks reads them; nil is nfmarks.Read with the nft and
 	// iptables-save commands (tests replace it).
 	readMarks func(context.Context) ([]nfmarks.Rule, error)
@@ -272,8 +280,14 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The engine stops after the others, once its table is saved.
+	engCtx, engCancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer engCancel()
 	done := make(chan error, 4)
-	go func() { done <- eng.Run(ctx) }()
+	go func() { done <- eng.Run(engCtx) }()
+	if o.stateFile != "" {
+		loadState(o.stateFile, eng, log)
+	}
 	go func() { done <- dir.Run(ctx) }()
 	go func() { done <- mon.Run(ctx) }()
 	go func() {
@@ -325,6 +339,10 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 			}
 			cancel()
 		case <-ctx.Done():
+			if o.stateFile != "" {
+				saveState(o.stateFile, eng, log)
+			}
+			engCancel()
 			// wait for the goroutines above
 			for ; running > 0; running-- {
 				if err := <-done; err != nil && !errors.Is(err, context.Canceled) && firstErr == nil {

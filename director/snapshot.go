@@ -120,6 +120,12 @@ func (d *Director) Snapshot() ctl.Snapshot {
 	if le, ok := d.cfg.Engine.(linkEngine); ok {
 		snap.Interfaces = interfaceStatus(le.Links())
 	}
+	if de, ok := d.cfg.Engine.(defenseEngine); ok {
+		s := de.Defense()
+		snap.Defense = &ctl.DefenseStatus{DropEntry: s.DropEntry, DropPacket: s.DropPacket, SecureTCP: s.SecureTCP,
+			DropEntryOn: s.DropEntryOn, DropRate: s.DropRate, SecureOn: s.SecureOn,
+			Conns: s.Conns, Capacity: s.Capacity, Free: s.Free, AmemThresh: s.AmemThresh}
+	}
 	for _, rs := range d.rules.Services {
 		key := rs.Key()
 		ss := ctl.ServiceStatus{Service: rs}
@@ -148,6 +154,12 @@ func (d *Director) Snapshot() ctl.Snapshot {
 
 func stats(v vs.CounterValues) ctl.Stats {
 	return ctl.Stats{Conns: v.Conns, InPkts: v.InPkts, OutPkts: v.OutPkts, InBytes: v.InBytes, OutBytes: v.OutBytes}
+}
+
+// defenseEngine is the part of the engine that reports its tables' fill
+// and defences.
+type defenseEngine interface {
+	Defense() engine.DefenseStatus
 }
 
 // linkEngine is the part of the engine that reports its interfaces.

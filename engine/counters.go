@@ -30,6 +30,7 @@ const (
 	ReasonStandby            // to an address this director is a failover backup for
 	ReasonBadCookie          // an ACK without a connection whose SYN cookie is wrong or too old (SYN proxy)
 	ReasonProxyWait          // a client's frame while its proxied connection opens, not queued, or queued too long
+	ReasonDropPacket         // a new connection dropped by the drop_packet defence (ip_vs_todrop)
 	numReasons
 )
 
@@ -56,6 +57,7 @@ var reasonNames = [numReasons]string{
 	ReasonStandby:     "standby",
 	ReasonBadCookie:   "synproxy_bad_ack",
 	ReasonProxyWait:   "synproxy_wait",
+	ReasonDropPacket:  "drop_packet",
 }
 
 // String returns the counter name of r.
@@ -107,7 +109,14 @@ type counters struct {
 	// translated where the method needs it.
 	icmpRelayed atomic.Uint64
 	drops       [numReasons]atomic.Uint64
-	_           [64]byte
+	// dropEntry counts the connections the drop_entry defence removed;
+	// conns, free and room are the worker's table: entries, free usable
+	// slots (Table.Room) and usable slots, stored once per batch.
+	dropEntry atomic.Uint64
+	conns     atomic.Int64
+	free      atomic.Int64
+	room      atomic.Int64
+	_         [64]byte
 }
 
 // Stats is a snapshot of the engine's counters summed over workers.
@@ -128,4 +137,6 @@ type Stats struct {
 	// SYN proxy: cookies sent, cookie ACKs valid and invalid, real
 	// server sides opened, client frames queued, SYNs sent again.
 	SynCookies, SynAbsorbed, SynAckValid, SynAckInvalid, SynOpened, SynQueued, SynRetries uint64
+	// DropEntries counts the connections the drop_entry defence removed.
+	DropEntries uint64
 }

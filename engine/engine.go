@@ -97,6 +97,9 @@ type Engine struct {
 	nsFD     int // the network namespace of New, or -1
 	monitors sync.WaitGroup
 
+	// defense is the defence ladder's state (defense.go).
+	defense defenseState
+
 	// syncMaster and syncBackup are the running connection sync sides,
 	// nil when not running (engine/sync.go, engine/inbox.go).
 	syncMaster atomic.Pointer[syncMaster]
@@ -204,6 +207,13 @@ func New(cfg Config) (*Engine, error) {
 		w.adopted.Store(ls)
 		e.workers = append(e.workers, w)
 	}
+	// Persistence templates are bounded by the connection tables' room:
+	// every template starts with a connection.
+	usable := 0
+	for _, w := range e.workers {
+		usable += w.ct.Usable()
+	}
+	e.templates.SetMax(usable)
 	return e, nil
 }
 
@@ -241,6 +251,8 @@ func newWorkerLinks(links []link, macs [][6]byte, c *counters, cfg Config, tmpls
 	w.nworkers = 1
 	w.scr = newScratch()
 	w.icmpTokens = 50
+	w.c.room.Store(int64(w.ct.Usable()))
+	w.publishFill()
 	w.addrs = make([][4]byte, len(links))
 	w.mtus = make([]int, len(links))
 	for i := range w.mtus {
@@ -253,6 +265,7 @@ func newWorkerLinks(links []link, macs [][6]byte, c *counters, cfg Config, tmpls
 // VIPs and announces new VIPs with gratuitous ARP.
 func (e *Engine) SetTable(t *vs.Table) {
 	e.table.Store(t)
+	e.updateDefense(false)
 	var vips [][4]byte
 	for _, a := range t.VIPs() {
 		vips = append(vips, a.As4())
@@ -419,6 +432,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		go func() { errc <- w.run(ctx, e) }()
 	}
 	go e.sweepTemplates(ctx)
+	go e.defend(ctx.Done())
 	if len(e.ifaces) > 0 {
 		e.monitors.Add(1)
 		go func() {
@@ -502,6 +516,8 @@ func (e *Engine) Stats() Stats {
 		s.SynOpened += c.synOpened.Load()
 		s.SynQueued += c.synQueued.Load()
 		s.SynRetries += c.synRetries.Load()
+		s.DropEntries += c.dropEntry.Load()
+		s.Conns += int(c.conns.Load())
 		for _, r := range Reasons() {
 			if v := c.drops[r].Load(); v > 0 {
 				s.Drops[r] += v
@@ -544,6 +560,7 @@ func (w *worker) run(ctx context.Context, e *Engine) error {
 		w.flushPending(now)
 		w.proxyRetry(tbl, now) // engine/synproxy.go
 		w.sweep(now, tbl)
+		w.defend(&e.defense, tbl, now)
 		select {
 		case reply := <-w.connReq:
 			reply <- w.copyConns()
@@ -611,6 +628,14 @@ func (e *Engine) Counters() map[string]uint64 {
 		"synproxy_opened":       s.SynOpened,
 		"synproxy_queued":       s.SynQueued,
 		"synproxy_syn_retries":  s.SynRetries,
+		// The defence ladder (defense.go): connections drop_entry
+		// removed, switches to the secure_tcp state table, persistence
+		// templates refused at their bound.
+		"defense_drop_entry":    s.DropEntries,
+		"defense_secure_tcp_on": e.defense.secureOnCount.Load(),
+	}
+	if e.templates != nil {
+		m["persist_templates_refused"] = e.templates.Refused()
 	}
 	for _, r := range Reasons() {
 		m["drop_"+r.String()] = s.Drops[r]

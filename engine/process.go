@@ -74,6 +74,8 @@ type worker struct {
 	// connReq carries requests for a copy of the connection table; the
 	// worker answers between batches, so its table needs no lock.
 	connReq chan chan<- []conntrack.Conn
+	// def is the worker's side of the defence ladder (defense.go).
+	def workerDefense
 	// master is the running sync master (nil: none), adopted once per
 	// batch; syncNow is the batch's sync clock, syncRec a scratch record
 	// (engine/sync.go, engine/inbox.go).
@@ -227,6 +229,10 @@ func (w *worker) inbound(p *packet, frame []byte, tbl *vs.Table, now conntrack.T
 		if proto == vs.TCP && (ps.TCPFlags&pkt.TCPRst != 0 || (ps.TCPFlags&pkt.TCPSyn == 0 && !tbl.Knobs.SloppyTCP)) {
 			return w.drop(ReasonNotSYN)
 		}
+		if w.todrop() {
+			// The drop_packet defence (tcp_conn_schedule, udp_conn_schedule).
+			return w.drop(ReasonDropPacket)
+		}
 		var tmpl uint32
 		var r Reason
 		d, tmpl, r = w.schedule(svc, tbl, now)
@@ -273,6 +279,7 @@ func (w *worker) inbound(p *packet, frame []byte, tbl *vs.Table, now conntrack.T
 		w.ct.SetTemplate(c, tmpl)
 	}
 	w.ct.Step(c, conntrack.Input, ps.TCPFlags, now, d)
+	c.InPkts++ // cp->in_pkts: connection sync and drop_entry read it
 	if w.master != nil {
 		w.syncConn(c, tbl, d, now) // engine/sync.go
 	}
@@ -386,6 +393,9 @@ func (w *worker) schedule(svc *vs.Service, tbl *vs.Table, now conntrack.Tick) (*
 	d, id := w.tmpls.Use(k, svc.ID, svc.Timeout, now, tbl, w.checkFn, w.pickFn)
 	w.pickSvc = nil
 	if d == nil {
+		if w.tmpls.Full() {
+			return nil, 0, ReasonTableFull // the templates' bound
+		}
 		return nil, 0, ReasonNoDest
 	}
 	return d, id, 0

@@ -208,7 +208,6 @@ func wireState(s conntrack.State) uint16 {
 func (w *worker) syncConn(c *conntrack.Conn, tbl *vs.Table, d *vs.Dest, now conntrack.Tick) {
 	m := w.master
 	q := m.rings[w.index]
-	c.InPkts++
 	nowMs := w.syncNow.Milliseconds()
 	timeout := time.Duration(c.Expires.Sub(now)) * time.Millisecond
 	flags := methodFlags(d.Method) | ipvssync.Flags(c.Flags&(conntrack.FlagNoOutput|conntrack.FlagInactive))

@@ -40,6 +40,13 @@
 //	ulvs_engine_<name>_total                counter  rx_frames, rx_bytes,
 //	                                                 tx_frames, tx_bytes, ...
 //
+// The connection tables and the defence ladder (snapshot Defense), gauges:
+//
+//	ulvs_conn_table_slots{kind="conns|capacity|free"}            connections held, holdable, room left
+//	ulvs_defense_mode{defense="drop_entry|drop_packet|secure_tcp"} the mode 0..3
+//	ulvs_defense_active{defense="..."}                           1 while the defence acts
+//	ulvs_defense_drop_rate                                       drop_packet's 1-in-N (0: none)
+//
 // The director's interfaces (snapshot Interfaces), a ulvs extension too:
 //
 //	ulvs_interface_up{interface="..."}                           gauge    1 while forwarding on it
@@ -113,6 +120,10 @@ type Collector struct {
 	// markRules counts the iptables/nft mark rules by state (used,
 	// refused); markReadError is 1 while they cannot be read.
 	markRules, markReadError *prometheus.Desc
+	// connTable is the connection tables' fill by kind (conns,
+	// capacity, free); defenseMode, defenseOn and dropRate the defence
+	// ladder.
+	connTable, defenseMode, defenseOn, dropRate *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
@@ -163,6 +174,14 @@ func NewCollector(src Source) *Collector {
 			[]string{"state"}, nil),
 		markReadError: prometheus.NewDesc(prometheus.BuildFQName(namespace, "marks", "read_error"),
 			"1 while the iptables/nft rules cannot be read (the marks read before stay in force).", nil, nil),
+		connTable: prometheus.NewDesc(prometheus.BuildFQName(namespace, "conn_table", "slots"),
+			"The connection tables: conns (connections held), capacity (connections they can hold), free (room left, the defences' availmem).", []string{"kind"}, nil),
+		defenseMode: prometheus.NewDesc(prometheus.BuildFQName(namespace, "defense", "mode"),
+			"The defence's mode 0..3 (drop_entry, drop_packet, secure_tcp); 1 and 2 move by themselves with the room left.", []string{"defense"}, nil),
+		defenseOn: prometheus.NewDesc(prometheus.BuildFQName(namespace, "defense", "active"),
+			"1 while the defence acts: drop_entry runs, drop_packet drops, secure_tcp's state table is in use.", []string{"defense"}, nil),
+		dropRate: prometheus.NewDesc(prometheus.BuildFQName(namespace, "defense", "drop_rate"),
+			"drop_packet drops one new connection in this many (0: none).", nil, nil),
 		ifLosses: prometheus.NewDesc(prometheus.BuildFQName(namespace, "interface", "losses_total"),
 			"Times the director stopped forwarding on the interface (deleted, down, socket failure).", []string{"interface"}, nil),
 	}
@@ -271,6 +290,24 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.vrrpPriority, prometheus.GaugeValue, float64(st.EffectivePriority), lv...)
 		ch <- prometheus.MustNewConstMetric(c.vrrpBecameMaster, prometheus.CounterValue, float64(st.Counters.BecameMaster), lv...)
 		ch <- prometheus.MustNewConstMetric(c.vrrpAdvertsIn, prometheus.CounterValue, float64(st.Counters.AdvertsReceived), lv...)
+	}
+	if d := snap.Defense; d != nil {
+		gauge := func(desc *prometheus.Desc, v int, lv ...string) {
+			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(v), lv...)
+		}
+		b01 := map[bool]int{false: 0, true: 1}
+		gauge(c.connTable, d.Conns, "conns")
+		gauge(c.connTable, d.Capacity, "capacity")
+		gauge(c.connTable, d.Free, "free")
+		for _, m := range []struct {
+			name     string
+			mode     int
+			inEffect bool
+		}{{"drop_entry", d.DropEntry, d.DropEntryOn}, {"drop_packet", d.DropPacket, d.DropRate > 0}, {"secure_tcp", d.SecureTCP, d.SecureOn}} {
+			gauge(c.defenseMode, m.mode, m.name)
+			gauge(c.defenseOn, b01[m.inEffect], m.name)
+		}
+		gauge(c.dropRate, d.DropRate)
 	}
 	for _, i := range snap.Interfaces {
 		up := 0.0

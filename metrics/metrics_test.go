@@ -57,6 +57,8 @@ func snapshot() ctl.Snapshot {
 			{Name: "d-eth0", State: "absent", Since: time.Unix(1796582401, 500e6), Losses: 2},
 			{Name: "d-eth1", State: "up", Since: time.Unix(1796582000, 0), Carrier: true},
 		},
+		Defense: &ctl.DefenseStatus{DropEntry: 2, DropPacket: 1, SecureTCP: 3, DropEntryOn: true, SecureOn: true,
+			Conns: 900, Capacity: 1000, Free: 100, AmemThresh: 128},
 		Daemons: []ctl.DaemonStatus{
 			{State: "master", Interface: "sync0", Stats: map[string]uint64{"sent": 12, "queue_dropped": 1}},
 			{State: "backup", Interface: "sync0", Stats: map[string]uint64{"created": 40}},
@@ -73,6 +75,26 @@ ulvs_sync_queue_dropped_total{state="master"} 1
 # HELP ulvs_sync_sent_total The connection sync daemon's sent counter.
 # TYPE ulvs_sync_sent_total counter
 ulvs_sync_sent_total{state="master"} 12
+`
+
+const wantDefense = `# HELP ulvs_conn_table_slots The connection tables: conns (connections held), capacity (connections they can hold), free (room left, the defences' availmem).
+# TYPE ulvs_conn_table_slots gauge
+ulvs_conn_table_slots{kind="capacity"} 1000
+ulvs_conn_table_slots{kind="conns"} 900
+ulvs_conn_table_slots{kind="free"} 100
+# HELP ulvs_defense_active 1 while the defence acts: drop_entry runs, drop_packet drops, secure_tcp's state table is in use.
+# TYPE ulvs_defense_active gauge
+ulvs_defense_active{defense="drop_entry"} 1
+ulvs_defense_active{defense="drop_packet"} 0
+ulvs_defense_active{defense="secure_tcp"} 1
+# HELP ulvs_defense_drop_rate drop_packet drops one new connection in this many (0: none).
+# TYPE ulvs_defense_drop_rate gauge
+ulvs_defense_drop_rate 0
+# HELP ulvs_defense_mode The defence's mode 0..3 (drop_entry, drop_packet, secure_tcp); 1 and 2 move by themselves with the room left.
+# TYPE ulvs_defense_mode gauge
+ulvs_defense_mode{defense="drop_entry"} 2
+ulvs_defense_mode{defense="drop_packet"} 1
+ulvs_defense_mode{defense="secure_tcp"} 3
 `
 
 const wantInterfaces = `# HELP ulvs_interface_last_change_timestamp_seconds When the interface's state last changed, in seconds since the epoch.
@@ -170,6 +192,10 @@ func TestCollector(t *testing.T) {
 		"ulvs_interface_up", "ulvs_interface_last_change_timestamp_seconds", "ulvs_interface_losses_total"); err != nil {
 		t.Error(err)
 	}
+	if err := testutil.CollectAndCompare(c, strings.NewReader(wantDefense),
+		"ulvs_conn_table_slots", "ulvs_defense_active", "ulvs_defense_drop_rate", "ulvs_defense_mode"); err != nil {
+		t.Error(err)
+	}
 	if err := testutil.CollectAndCompare(c, strings.NewReader(wantSync),
 		"ulvs_sync_created_total", "ulvs_sync_queue_dropped_total", "ulvs_sync_sent_total"); err != nil {
 		t.Error(err)
@@ -180,8 +206,8 @@ func TestCollector(t *testing.T) {
 	}
 	// IPVS: 5 totals + 3 gauges x 4 backends + 5 counters x 3 services
 	// + 5 counters x 4 backends; engine: 7 counters; 3 per interface;
-	// 3 sync counters.
-	if n, want := testutil.CollectAndCount(c), 5+12+15+20+7+6+3; n != want {
+	// 3 sync counters; 3 table gauges, 3+3 defence gauges and a rate.
+	if n, want := testutil.CollectAndCount(c), 5+12+15+20+7+6+3+10; n != want {
 		t.Errorf("CollectAndCount = %d, want %d", n, want)
 	}
 	if problems, err := testutil.CollectAndLint(c); err != nil || len(problems) > 0 {

@@ -451,10 +451,28 @@ type Knobs struct {
 	ExpireQuiescentTemplate bool
 	// SloppyTCP: any TCP packet (not only a SYN) may create a connection.
 	SloppyTCP bool
+	// DropEntry, DropPacket, SecureTCP are the defence modes 0..3 as
+	// configured (the engine keeps the automatic 1 <-> 2 moves to
+	// itself); AmemThresh is the free connection slots below which the
+	// director counts as short of room; AmDropRate is drop_packet's rate
+	// in mode 3 (drop one new connection in AmDropRate).
+	DropEntry, DropPacket, SecureTCP int
+	AmemThresh                       int
+	AmDropRate                       int
 }
 
+// DefaultAmemThresh and DefaultAmDropRate are amemthresh's and
+// am_droprate's kernel defaults (ip_vs_ctl.c); amemthresh counts free
+// connection slots here, not pages.
+const (
+	DefaultAmemThresh = 1024
+	DefaultAmDropRate = 10
+)
+
 // DefaultKnobs are the kernel's defaults.
-func DefaultKnobs() Knobs { return Knobs{ConnReuseMode: 1} }
+func DefaultKnobs() Knobs {
+	return Knobs{ConnReuseMode: 1, AmemThresh: DefaultAmemThresh, AmDropRate: DefaultAmDropRate}
+}
 
 // MarkRule classifies packets into a firewall mark (a port group): the
 // userspace stand-in for an iptables MARK rule. Ports are inclusive

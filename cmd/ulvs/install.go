@@ -291,7 +291,9 @@ After=network-online.target
 
 [Service]
 Type=simple
-ExecStart=` + ulvsd + ` -c ` + config + `
+# On stop ulvsd saves its connection table to the state file, and the
+# next start restores it: systemctl restart keeps established connections.
+ExecStart=` + ulvsd + ` -c ` + config + ` --state-file /run/ulvs/conns.state
 ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
 

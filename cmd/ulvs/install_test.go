@@ -210,7 +210,7 @@ func TestInstallRefusesDifferentFile(t *testing.T) {
 			t.Errorf("--force stdout lacks %q:\n%s", want, out)
 		}
 	}
-	if got, _ := os.ReadFile(unit); !bytes.Contains(got, []byte("ExecStart=/usr/local/sbin/ulvsd -c /etc/ulvs/ulvs.toml\n")) {
+	if got, _ := os.ReadFile(unit); !bytes.Contains(got, []byte("ExecStart=/usr/local/sbin/ulvsd -c /etc/ulvs/ulvs.toml --state-file /run/ulvs/conns.state\n")) {
 		t.Errorf("--force did not replace the unit: %q", got)
 	}
 	if got, _ := os.Readlink(filepath.Join(root, "usr/local/sbin/ipvsadm-save")); got != "ulvsadm" {

@@ -14,7 +14,9 @@ import (
 const statsUsage = `Usage: ulvs stats [--socket PATH] [--nonzero]
 
 Prints the state of the director's interfaces (up, absent, down or
-broken, and since when), then its data-path counters: frames and bytes
+broken, and since when), the connection tables' fill and the defence
+ladder (drop_entry, drop_packet, secure_tcp: mode and whether it acts
+now), then its data-path counters: frames and bytes
 received and sent, ARP and ping answers, new connections, and every drop
 by reason. Every frame the engine reads ends in exactly one of forwarded,
 an answer, or a drop counter.
@@ -28,6 +30,7 @@ func statsMain(args []string, stdout, stderr io.Writer) int {
 		flags: func(fs *flag.FlagSet) { nonzero = fs.Bool("nonzero", false, "leave out counters that are zero") },
 		print: func(w io.Writer, snap *ctl.Snapshot) {
 			printInterfaces(w, snap.Interfaces, time.Now())
+			printDefense(w, snap.Defense)
 			printCounters(w, snap.Engine, *nonzero)
 		},
 	}.run(args, stdout, stderr)
@@ -52,6 +55,29 @@ func printInterfaces(w io.Writer, ifs []ctl.InterfaceStatus, now time.Time) {
 		}
 		fmt.Fprintf(w, " carrier=%s losses=%d\n", carrier, i.Losses)
 	}
+}
+
+// printDefense prints the connection tables' fill and the defence ladder:
+//
+//	conn_table conns=49152 capacity=98304 free=49152 amemthresh=1024
+//	defense drop_entry=2(on) drop_packet=2(rate 1) secure_tcp=2(on)
+func printDefense(w io.Writer, d *ctl.DefenseStatus) {
+	if d == nil {
+		return
+	}
+	fmt.Fprintf(w, "conn_table conns=%d capacity=%d free=%d amemthresh=%d\n", d.Conns, d.Capacity, d.Free, d.AmemThresh)
+	onOff := func(on bool) string {
+		if on {
+			return "on"
+		}
+		return "off"
+	}
+	rate := "off"
+	if d.DropRate > 0 {
+		rate = fmt.Sprintf("rate %d", d.DropRate)
+	}
+	fmt.Fprintf(w, "defense drop_entry=%d(%s) drop_packet=%d(%s) secure_tcp=%d(%s)\n",
+		d.DropEntry, onOff(d.DropEntryOn), d.DropPacket, rate, d.SecureTCP, onOff(d.SecureOn))
 }
 
 // printCounters prints name/value lines: totals first, drops after, each

@@ -1,24 +1,23 @@
 package main
 
 import (
-	"bytes"
+	"strings"
 	"testing"
-	"time"
 
 	"github.com/ulvs/ulvs/ctl"
 )
 
-func TestPrintInterfaces(t *testing.T) {
-	since := time.Date(2026, 12, 6, 18, 40, 1, 0, time.UTC)
-	ifs := []ctl.InterfaceStatus{
-		{Name: "d-eth0", State: "absent", Since: since, MAC: "02:00:00:00:00:02", MTU: 1500, Losses: 1},
-		{Name: "d-eth1", State: "up", Since: since, Index: 7, MAC: "02:00:00:00:00:03", MTU: 9000, Carrier: true},
+func TestPrintDefense(t *testing.T) {
+	var b strings.Builder
+	printDefense(&b, nil)
+	if b.Len() != 0 {
+		t.Errorf("no defence status printed %q", b.String())
 	}
-	var b bytes.Buffer
-	printInterfaces(&b, ifs, since.Add(12500*time.Millisecond))
-	want := "interface d-eth0 absent since=2026-12-06T18:40:01Z for=12s mac=02:00:00:00:00:02 mtu=1500 carrier=no losses=1\n" +
-		"interface d-eth1 up since=2026-12-06T18:40:01Z for=12s mac=02:00:00:00:00:03 mtu=9000 carrier=yes losses=0\n"
-	if got := b.String(); got != want {
-		t.Errorf("printInterfaces:\n%s\nwant:\n%s", got, want)
+	printDefense(&b, &ctl.DefenseStatus{DropEntry: 2, DropEntryOn: true, DropPacket: 2, DropRate: 4, SecureTCP: 1,
+		Conns: 98000, Capacity: 98304, Free: 304, AmemThresh: 1024})
+	want := "conn_table conns=98000 capacity=98304 free=304 amemthresh=1024\n" +
+		"defense drop_entry=2(on) drop_packet=2(rate 4) secure_tcp=1(off)\n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
 }

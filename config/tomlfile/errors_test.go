@@ -777,6 +777,16 @@ scheduler = "wrr"
 			want: `ulvs.toml:4: sysctl.conn_reuse_mode: must be between 0 and 3 (got 4)`,
 		},
 		{
+			name: "drop_entry beyond mode 3",
+			in:   fileHead + "[sysctl]\ndrop_entry = 4\n",
+			want: `ulvs.toml:4: sysctl.drop_entry: must be between 0 and 3 (got 4)`,
+		},
+		{
+			name: "amemthresh negative",
+			in:   fileHead + "[sysctl]\namemthresh = -1\n",
+			want: `ulvs.toml:4: sysctl.amemthresh: must be between 0 and 2147483647 (got -1)`,
+		},
+		{
 			name: "conn_reuse_mode a boolean",
 			in:   fileHead + "[sysctl]\nconn_reuse_mode = true\n",
 			want: `ulvs.toml:4: sysctl.conn_reuse_mode: must be an integer (got boolean true)`,

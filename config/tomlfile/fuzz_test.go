@@ -170,6 +170,10 @@ func checkKnobs(k config.Knobs) error {
 		return fmt.Errorf("mh_table_size %d", k.MHTableSize)
 	case k.Overhead != "" && k.Overhead != "classic" && k.Overhead != "total":
 		return fmt.Errorf("overhead %q", k.Overhead)
+	case min(k.DropEntry, k.DropPacket, k.SecureTCP) < 0 || max(k.DropEntry, k.DropPacket, k.SecureTCP) > 3:
+		return fmt.Errorf("defence modes %d %d %d", k.DropEntry, k.DropPacket, k.SecureTCP)
+	case k.AmemThresh < 0 || !k.AmemThreshSet && k.AmemThresh != 0 || k.AmDropRate < 0 || !k.AmDropRateSet && k.AmDropRate != 0:
+		return fmt.Errorf("amemthresh %d (set %v), am_droprate %d (set %v)", k.AmemThresh, k.AmemThreshSet, k.AmDropRate, k.AmDropRateSet)
 	}
 	return nil
 }
@@ -187,6 +191,9 @@ func encodeFile(f *config.File) string {
 		b.WriteString(q(name))
 	}
 	fmt.Fprintf(&b, "]\nsocket = %s\nworkers = %d\nconn_table_size = %d\n", q(f.Socket), f.Workers, f.ConnTableSize)
+	if f.StateFile != "" {
+		fmt.Fprintf(&b, "state_file = %s\n", q(f.StateFile))
+	}
 	fmt.Fprintf(&b, "[timeouts]\ntcp = %d\ntcpfin = %d\nudp = %d\n", f.Timeouts.TCP, f.Timeouts.TCPFin, f.Timeouts.UDP)
 	encodeKnobs(&b, f.Knobs)
 	for _, mk := range f.Marks {
@@ -271,6 +278,13 @@ func encodeKnobs(b *strings.Builder, k config.Knobs) {
 	}
 	if k.Overhead != "" {
 		fmt.Fprintf(b, "overhead = %q\n", k.Overhead)
+	}
+	fmt.Fprintf(b, "drop_entry = %d\ndrop_packet = %d\nsecure_tcp = %d\n", k.DropEntry, k.DropPacket, k.SecureTCP)
+	if k.AmemThreshSet {
+		fmt.Fprintf(b, "amemthresh = %d\n", k.AmemThresh)
+	}
+	if k.AmDropRateSet {
+		fmt.Fprintf(b, "am_droprate = %d\n", k.AmDropRate)
 	}
 	for _, sc := range k.Sync {
 		v := sc.Value

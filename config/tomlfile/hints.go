@@ -63,10 +63,10 @@ var tomlIptablesRenames = map[string]string{
 // tomlKernelSysctls are the kernel's IPVS sysctls (/proc/sys/net/ipv4/vs/)
 // that ulvs does not implement: named in [sysctl], they get that said.
 var tomlKernelSysctls = []string{
-	"am_droprate", "amemthresh", "backup_only", "cache_bypass", "conntrack",
-	"debug_level", "drop_entry", "drop_packet", "est_cpulist", "est_nice",
+	"backup_only", "cache_bypass", "conntrack",
+	"debug_level", "est_cpulist", "est_nice",
 	"ignore_tunneled", "nat_icmp_send", "pmtu_disc", "run_estimation",
-	"schedule_icmp", "secure_tcp", "sloppy_sctp", "snat_reroute",
+	"schedule_icmp", "sloppy_sctp", "snat_reroute",
 }
 
 // unknownHint suggests what an unknown key of the table at path may have

@@ -187,7 +187,7 @@ func (p *fileParser) file(doc map[string]any) *config.File {
 }
 
 func (p *fileParser) director(f *config.File, m map[string]any) {
-	t := p.table("director", m, "interfaces", "socket", "workers", "conn_table_size", "exit_on_interface_loss", "iptables_marks")
+	t := p.table("director", m, "interfaces", "socket", "workers", "conn_table_size", "exit_on_interface_loss", "iptables_marks", "state_file")
 	if names, ok := t.strings("interfaces"); !ok {
 		if _, set := m["interfaces"]; !set {
 			p.errorf("director.interfaces", "required: the interfaces the director listens on")
@@ -213,6 +213,13 @@ func (p *fileParser) director(f *config.File, m map[string]any) {
 			p.errorf("director.socket", "path is %d bytes, longer than a unix socket allows (%d)", len(s), fileMaxSocketPath)
 		default:
 			f.Socket = s
+		}
+	}
+	if s, ok := t.string("state_file"); ok {
+		if s == "" || s[0] != '/' {
+			p.errorf("director.state_file", "must be an absolute path (got %q)", s)
+		} else {
+			f.StateFile = s
 		}
 	}
 	workers, _ := t.int("workers", 0, fileMaxWorkers)

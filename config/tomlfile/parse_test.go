@@ -152,6 +152,8 @@ func TestParseGood(t *testing.T) {
 				Knobs: config.Knobs{
 					ConnReuseMode: 0, ConnReuseSet: true, ExpireNodestConn: true, SloppyTCP: true,
 					LBLCExpiration: 3600, LBLCRExpiration: 1, MHTableSize: 65521, Overhead: "total",
+					DropEntry: 1, DropPacket: 2, SecureTCP: 3, AmemThresh: 0, AmemThreshSet: true,
+					AmDropRate: 20, AmDropRateSet: true,
 				},
 			},
 		},

@@ -22,7 +22,8 @@ var tomlOverheads = []string{"classic", "total"}
 // sysctl parses the [sysctl] table into k.
 func (p *fileParser) sysctl(k *config.Knobs, m map[string]any) {
 	t := p.table("sysctl", m, append([]string{"conn_reuse_mode", "expire_nodest_conn", "expire_quiescent_template",
-		"sloppy_tcp", "lblc_expiration", "lblcr_expiration", "mh_table_size", "overhead"}, tomlSyncSysctls...)...)
+		"sloppy_tcp", "lblc_expiration", "lblcr_expiration", "mh_table_size", "overhead",
+		"drop_entry", "drop_packet", "secure_tcp", "amemthresh", "am_droprate"}, tomlSyncSysctls...)...)
 	defer t.done()
 	p.syncSysctls(t, k, m)
 	if _, set := m["conn_reuse_mode"]; set {
@@ -36,6 +37,22 @@ func (p *fileParser) sysctl(k *config.Knobs, m map[string]any) {
 	k.ExpireNodestConn = t.flag("expire_nodest_conn")
 	k.ExpireQuiescentTemplate = t.flag("expire_quiescent_template")
 	k.SloppyTCP = t.flag("sloppy_tcp")
+	// The defence modes take 0..3, as proc_do_defense_mode does.
+	for _, d := range []struct {
+		key string
+		v   *int
+	}{{"drop_entry", &k.DropEntry}, {"drop_packet", &k.DropPacket}, {"secure_tcp", &k.SecureTCP}} {
+		n, _ := t.int(d.key, 0, 3)
+		*d.v = int(n)
+	}
+	if _, set := m["amemthresh"]; set {
+		n, ok := t.int("amemthresh", 0, math.MaxInt32)
+		k.AmemThresh, k.AmemThreshSet = int(n), ok
+	}
+	if _, set := m["am_droprate"]; set {
+		n, ok := t.int("am_droprate", 0, math.MaxInt32)
+		k.AmDropRate, k.AmDropRateSet = int(n), ok
+	}
 	for _, key := range []string{"lblc_expiration", "lblcr_expiration"} {
 		if _, set := m[key]; !set {
 			continue

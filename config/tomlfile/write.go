@@ -68,6 +68,9 @@ func MarshalTOML(f *config.File) ([]byte, error) {
 	if f.ConnTableSize != 0 {
 		fmt.Fprintf(&b, "conn_table_size = %d\n", f.ConnTableSize)
 	}
+	if f.StateFile != "" {
+		fmt.Fprintf(&b, "state_file = %s\n", tomlString(f.StateFile))
+	}
 	if f.ExitOnInterfaceLoss {
 		b.WriteString("exit_on_interface_loss = true\n")
 	}
@@ -184,6 +187,20 @@ func writeKnobs(b *strings.Builder, k *config.Knobs) {
 	}
 	if k.MHTableSize != 0 {
 		lines = append(lines, fmt.Sprintf("mh_table_size = %d", k.MHTableSize))
+	}
+	for _, kv := range []struct {
+		k string
+		v int
+	}{{"drop_entry", k.DropEntry}, {"drop_packet", k.DropPacket}, {"secure_tcp", k.SecureTCP}} {
+		if kv.v != 0 {
+			lines = append(lines, fmt.Sprintf("%s = %d", kv.k, kv.v))
+		}
+	}
+	if k.AmemThreshSet {
+		lines = append(lines, fmt.Sprintf("amemthresh = %d", k.AmemThresh))
+	}
+	if k.AmDropRateSet {
+		lines = append(lines, fmt.Sprintf("am_droprate = %d", k.AmDropRate))
 	}
 	if k.Overhead != "" {
 		lines = append(lines, "overhead = "+tomlString(k.Overhead))

@@ -1,0 +1,66 @@
+package director_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ulvs/ulvs/lab"
+)
+
+// TestIntegrationRestartKeepsConnections: a NAT director with a state
+// file is stopped (SIGTERM) and started again while a keep-alive HTTP
+// connection is open; the connection's next request, on the same TCP
+// connection, reaches the same real server through the new process.
+// Without the handover the new director would know neither direction of
+// the connection and drop both.
+func TestIntegrationRestartKeepsConnections(t *testing.T) {
+	skipUnprivileged(t)
+	cfg, err := lab.DemoConfig(lab.ModeNAT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(t.TempDir(), "conns.state")
+	conf := strings.Replace(string(cfg), "[director]\n", "[director]\nstate_file = \""+state+"\"\n", 1)
+	e := newEnv(t, lab.Config{Mode: lab.ModeNAT, RealServers: 2}, conf)
+	e.waitReady(2)
+
+	c := e.keepAlive()
+	var reused []bool
+	get := func() string {
+		t.Helper()
+		trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = append(reused, i.Reused) }}
+		req, err := http.NewRequest("GET", "http://10.77.0.100/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := c.Do(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
+		if err != nil {
+			t.Fatalf("request: %v\nulvsd log:\n%s", err, e.logText())
+		}
+		defer resp.Body.Close()
+		io.Copy(io.Discard, resp.Body) // read to the end, or the connection is not reused
+		return resp.Header.Get("X-Real-Server")
+	}
+	first := get()
+	if again := get(); again != first {
+		t.Fatalf("keep-alive connection moved from %s to %s before the restart", first, again)
+	}
+	e.stop()
+	e.start()
+	if got := get(); got != first {
+		t.Errorf("after the restart the connection reached %q, want %q", got, first)
+	}
+	if want := []bool{false, true, true}; len(reused) != 3 || reused[1] != want[1] || reused[2] != want[2] {
+		t.Errorf("connection reuse %v, want %v: the keep-alive connection did not survive", reused, want)
+	}
+	log := e.logText()
+	for _, want := range []string{`msg="state file: connections saved`, `msg="state file: connections restored"`} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %s:\n%s", want, log)
+		}
+	}
+}

@@ -1,0 +1,111 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/ulvs/ulvs/conntrack"
+	"github.com/ulvs/ulvs/ipvssync"
+	"github.com/ulvs/ulvs/vs"
+)
+
+// This file hands the connection table from one ulvsd to the next across
+// a restart: the old process lists its connections and persistence
+// templates as connection sync entries (Handover), the new one takes them
+// in through the sync backup's inboxes (TakeOver), so each lands in the
+// table of the worker that owns its flow and keeps its real server and
+// its remaining timeout.
+
+// Handover lists every live connection and persistence template as a
+// connection sync entry with its remaining timeout (rounded up to whole
+// seconds), for TakeOver in the next process. Connections whose real
+// server is gone are left out, as are templates of fwmark services (the
+// sync protocol carries none). The workers must be running.
+func (e *Engine) Handover(ctx context.Context) []ipvssync.Entry {
+	conns, now := e.Conns(ctx)
+	tbl := e.table.Load()
+	out := make([]ipvssync.Entry, 0, len(conns))
+	remaining := func(ms int32) uint32 { return uint32((int64(ms) + 999) / 1000) }
+	for _, tp := range e.templates.List() {
+		d := tbl.Dest(tp.DestID)
+		left := tp.Expires.Sub(now)
+		if d == nil || tp.Key.Proto == 0 || left <= 0 && tp.Controls == 0 {
+			continue
+		}
+		if left <= 0 {
+			left = 1000
+		}
+		out = append(out, ipvssync.Entry{
+			Proto: tp.Key.Proto, Flags: methodFlags(d.Method) | ipvssync.FlagInactive | ipvssync.FlagTemplate,
+			State: ipvssync.TemplateAssured, CAddr: tp.Key.Src, VAddr: tp.Key.Dst, DAddr: d.Addr.As4(),
+			VPort: tp.Key.DstPort, DPort: d.Port, Timeout: remaining(left),
+		})
+	}
+	for i := range conns {
+		c := &conns[i]
+		d := tbl.Dest(c.DestID)
+		left := c.Expires.Sub(now)
+		if d == nil || left <= 0 {
+			continue
+		}
+		en := ipvssync.Entry{
+			Proto: c.Key.Proto, Flags: methodFlags(d.Method) | ipvssync.Flags(c.Flags&(conntrack.FlagNoOutput|conntrack.FlagInactive)),
+			State: wireState(c.State), CAddr: c.Key.Src, VAddr: c.Key.Dst, DAddr: d.Addr.As4(),
+			CPort: c.Key.SrcPort, VPort: c.Key.DstPort, DPort: destPortOf(d, c.Key.DstPort),
+			Timeout: remaining(left),
+		}
+		if svc := tbl.Service(c.SvcID); svc != nil {
+			en.FwMark = svc.FwMark
+		}
+		if d.Method == vs.FullNAT {
+			en.HasLocal, en.LAddr, en.LPort = true, c.Out.Dst, c.Out.DstPort
+		}
+		out = append(out, en)
+	}
+	return out
+}
+
+// ErrSyncBackupRunning is returned by TakeOver while a connection sync
+// backup runs: both would share the workers' inboxes.
+var ErrSyncBackupRunning = errors.New("a connection sync backup is running")
+
+// TakeOver inserts the entries of a previous process's Handover into the
+// workers' tables, each in the table of the worker that owns its flow,
+// with the connection sync backup's rules (the rules in force must name
+// the entries' services and real servers; entries that match none are
+// counted, not inserted). The workers must be running; TakeOver waits
+// until they have taken every entry or ctx is done.
+func (e *Engine) TakeOver(ctx context.Context, entries []ipvssync.Entry) (SyncBackupStats, error) {
+	if e.syncBackup.Load() != nil {
+		return SyncBackupStats{}, ErrSyncBackupRunning
+	}
+	// The packet count starts at the kernel's sync threshold, as for a
+	// synced connection; the inboxes hold every entry at once.
+	sink := e.StartSyncBackup(ipvssync.DefaultSysctls().SyncThreshold, len(entries)+1)
+	defer e.StopSyncBackup()
+	const perMessage = 255
+	for len(entries) > 0 {
+		n := min(len(entries), perMessage)
+		sink.Deliver(ipvssync.Message{Entries: entries[:n]})
+		entries = entries[n:]
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		empty := true
+		for _, q := range sink.b.inboxes {
+			if q.head.Load() != q.tail.Load() {
+				empty = false
+			}
+		}
+		if empty {
+			return sink.Stats(), nil
+		}
+		select {
+		case <-ctx.Done():
+			return sink.Stats(), ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
