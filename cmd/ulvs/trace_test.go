@@ -152,8 +152,18 @@ func TestIntegrationTrace(t *testing.T) {
 		t.Errorf("read %d frames of %d written", read, n)
 	}
 	// The first SYN as sent by the client and as the real server got it.
+	// (The trace may start with the client's ARP for the VIP.)
 	var ps pkt.Parsed
-	syn := &evs[0]
+	var syn *trace.Event
+	for k := range evs {
+		if e := &evs[k]; e.Dir == "in" && e.Flags == "S" && e.Dst.Port() == 80 && len(e.InFrame) > 0 {
+			syn = e
+			break
+		}
+	}
+	if syn == nil {
+		t.Fatal("no SYN to port 80 with its frame in the trace")
+	}
 	if ps.Decode(syn.InFrame) != pkt.DecodeOK || ps.TCPFlags != pkt.TCPSyn || ps.Dst != [4]byte{10, 77, 0, 100} {
 		t.Errorf("first SYN frame as it came: %+v", ps)
 	}
