@@ -90,6 +90,19 @@ virtual_server 10.77.0.100 80 {
 }
 `
 
+// routeViaFloatingGateway points the NAT real servers' default route at
+// 10.77.1.254, the gateway address that floats with a vrrp_instance.
+func routeViaFloatingGateway(t *testing.T, l *lab.Lab) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, rs := range l.RS {
+		if out, err := exec.CommandContext(ctx, "ip", "-n", rs.Name, "route", "replace", "default", "via", "10.77.1.254").CombinedOutput(); err != nil {
+			t.Fatalf("route via the floating gateway: %v\n%s", err, out)
+		}
+	}
+}
+
 // TestIntegrationFailoverSync: two ulvs directors with VRRP and connection
 // sync. The master is killed (SIGKILL) under a slow download and a
 // keep-alive client that sends without pause: the backup takes the VIP,
@@ -109,14 +122,7 @@ func testFailoverSync(t *testing.T, mode string) {
 	}
 	e := newEnvOpts(t, lab.Config{RealServers: 2, Backup: true, Mode: mode}, fmt.Sprintf(conf, "LVS_A", "MASTER", 100), o)
 	if mode == lab.ModeNAT {
-		// The real servers' gateway floats with the instance.
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		for _, rs := range e.lab.RS {
-			if out, err := exec.CommandContext(ctx, "ip", "-n", rs.Name, "route", "replace", "default", "via", "10.77.1.254").CombinedOutput(); err != nil {
-				t.Fatalf("route via the floating gateway: %v\n%s", err, out)
-			}
-		}
+		routeViaFloatingGateway(t, e.lab)
 	}
 	b := &env{t: t, lab: e.lab, dir: t.TempDir(), ns: e.lab.Backup, log: &bytes.Buffer{}, args: o.args}
 	b.cfg = filepath.Join(b.dir, "keepalived.conf")

@@ -27,9 +27,10 @@ type haManager struct {
 	// leaves master (the sync daemon of lvs_sync_daemon follows it).
 	onRole func(instance string, master bool)
 
-	mu    sync.Mutex
-	insts []*haInstance
-	pulse *pulseInstance // nil unless lvs.cf's backup_active = 1
+	mu     sync.Mutex
+	insts  []*haInstance
+	groups []config.VRRPSyncGroup // as configured, for Unchanged
+	pulse  *pulseInstance         // nil unless lvs.cf's backup_active = 1
 }
 
 // haInstance is one running vrrp_instance.
@@ -45,12 +46,17 @@ type haInstance struct {
 // pulse's node when p asks for it) and puts every instance's addresses on
 // standby until it becomes master. It must run in the director's network
 // namespace.
-func newHA(dir *Director, announce func([]netip.Addr), insts []config.VRRPInstance, p *config.Pulse, log *slog.Logger) (*haManager, error) {
-	h := &haManager{dir: dir, announce: announce, log: log}
+func newHA(dir *Director, announce func([]netip.Addr), insts []config.VRRPInstance, groups []config.VRRPSyncGroup,
+	p *config.Pulse, log *slog.Logger) (*haManager, error) {
+	h := &haManager{dir: dir, announce: announce, log: log, groups: groups}
 	if runsPulse(p) {
 		if err := h.newPulse(p); err != nil {
 			return nil, err
 		}
+	}
+	groupOf, err := syncGroups(groups, log)
+	if err != nil {
+		return nil, err
 	}
 	for _, c := range insts {
 		in, err := vrrpInstance(c)
@@ -73,6 +79,7 @@ func newHA(dir *Director, announce func([]netip.Addr), insts []config.VRRPInstan
 			Log:          log.With("vrrp_instance", c.Name),
 			OnTransition: func(t vrrp.Transition) { h.transition(hi, t) },
 			OnGARP:       h.garp,
+			Group:        groupOf[c.Name],
 		})
 		if err != nil {
 			tr.Close()
@@ -87,6 +94,24 @@ func newHA(dir *Director, announce func([]netip.Addr), insts []config.VRRPInstan
 		return nil, err
 	}
 	return h, nil
+}
+
+// syncGroups builds the vrrp_sync_group runtimes and returns them by
+// member name.
+func syncGroups(groups []config.VRRPSyncGroup, log *slog.Logger) (map[string]*vrrp.Group, error) {
+	out := map[string]*vrrp.Group{}
+	for _, c := range groups {
+		g, err := vrrp.NewGroup(vrrp.SyncGroup{Name: c.Name, Members: c.Members,
+			NotifyMaster: c.NotifyMaster.Argv, NotifyBackup: c.NotifyBackup.Argv, NotifyFault: c.NotifyFault.Argv,
+			NotifyStop: c.NotifyStop.Argv, Notify: c.Notify.Argv}, log.With("vrrp_sync_group", c.Name), nil)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range c.Members {
+			out[m] = g
+		}
+	}
+	return out, nil
 }
 
 // vrrpInstance translates the configuration model into package vrrp's.
@@ -188,6 +213,36 @@ func (h *haManager) transition(hi *haInstance, t vrrp.Transition) {
 	}
 }
 
+// linkChanged tells every instance whose interface or track_interface is
+// name that it went up or down (the engine's link monitor sees the
+// director's interfaces). Safe on a nil manager.
+func (h *haManager) linkChanged(name string, up bool) {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	insts := slices.Clone(h.insts)
+	h.mu.Unlock()
+	for _, hi := range insts {
+		if hi.cfg.Interface == name || slices.ContainsFunc(hi.cfg.TrackInterfaces, func(t config.VRRPTrackInterface) bool { return t.Name == name }) {
+			hi.r.SetInterfaceUp(name, up)
+		}
+	}
+}
+
+// warnUnwatched logs the track_interface entries that are none of the
+// engine's interfaces: ulvsd sees only those go up and down.
+func (h *haManager) warnUnwatched(engineIfaces []string) {
+	for _, hi := range h.insts {
+		for _, t := range hi.cfg.TrackInterfaces {
+			if !slices.Contains(engineIfaces, t.Name) {
+				h.log.Warn("track_interface is not one of ulvsd's interfaces: its state is not followed (add it to the interfaces)",
+					"vrrp_instance", hi.cfg.Name, "track_interface", t.Name)
+			}
+		}
+	}
+}
+
 // garp sends the gratuitous ARPs the router asks for.
 func (h *haManager) garp(g vrrp.GARP) {
 	var addrs []netip.Addr
@@ -263,9 +318,9 @@ func (h *haManager) Status() []vrrp.Status {
 	return out
 }
 
-// Unchanged reports whether insts (and p) are the instances h runs, so
-// that a reload can keep them.
-func (h *haManager) Unchanged(insts []config.VRRPInstance, p *config.Pulse) bool {
+// Unchanged reports whether insts, groups (and p) are the instances h
+// runs, so that a reload can keep them.
+func (h *haManager) Unchanged(insts []config.VRRPInstance, groups []config.VRRPSyncGroup, p *config.Pulse) bool {
 	var cur []config.VRRPInstance
 	var curPulse *config.Pulse
 	if h != nil && h.pulse != nil {
@@ -274,13 +329,22 @@ func (h *haManager) Unchanged(insts []config.VRRPInstance, p *config.Pulse) bool
 	if runsPulse(p) != (curPulse != nil) || (curPulse != nil && fmt.Sprintf("%+v", *curPulse) != fmt.Sprintf("%+v", *p)) {
 		return false
 	}
+	var curGroups []config.VRRPSyncGroup
 	if h != nil {
 		for _, hi := range h.insts {
 			cur = append(cur, hi.cfg)
 		}
+		curGroups = h.groups
 	}
-	if len(cur) != len(insts) {
+	if len(cur) != len(insts) || len(curGroups) != len(groups) {
 		return false
+	}
+	for i := range groups {
+		a, b := curGroups[i], groups[i]
+		a.File, a.Line, b.File, b.Line = "", 0, "", 0
+		if fmt.Sprintf("%+v", a) != fmt.Sprintf("%+v", b) {
+			return false
+		}
 	}
 	for i := range cur {
 		a, b := cur[i], insts[i]

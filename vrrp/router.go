@@ -84,6 +84,8 @@ type Config struct {
 	// RunNotify runs a notify program (argv) without waiting for it; nil
 	// starts it with os/exec and reaps it in the background.
 	RunNotify func(argv []string)
+	// Group is the vrrp_sync_group the instance belongs to (nil: none).
+	Group *Group
 }
 
 // Counters are the instance's statistics (keepalived's vrrp stats).
@@ -100,8 +102,12 @@ type Counters struct {
 	Errors [NumReasons]uint64
 }
 
-// logSendError is the rate-limit flag of send errors (past the Reasons).
-const logSendError = reasonCount + 1
+// logSendError and logSyncWait are rate-limit flags past the Reasons: send
+// errors, and waiting for the sync group.
+const (
+	logSendError = reasonCount + 1
+	logSyncWait  = reasonCount + 2
+)
 
 // NumReasons is the number of Reason values (the length of
 // Counters.Errors).
@@ -125,9 +131,12 @@ type Status struct {
 	// LastTransition and Reason: when and why the state last changed.
 	LastTransition time.Time
 	Reason         string
-	// Faults lists what keeps the instance in FAULT.
-	Faults   []string
-	Counters Counters
+	// Faults lists what keeps the instance in FAULT (its own faults, and
+	// other members' of its sync group).
+	Faults []string
+	// SyncGroup names the vrrp_sync_group the instance belongs to.
+	SyncGroup string
+	Counters  Counters
 }
 
 // Router runs one VRRP instance. Create it with New, run it with Run.
@@ -198,6 +207,11 @@ func New(cfg Config) (*Router, error) {
 	}
 	r.masterAdverInt = in.AdvertInt
 	r.effPrio = r.computePriority()
+	if cfg.Group != nil {
+		if err := cfg.Group.join(r); err != nil {
+			return nil, err
+		}
+	}
 	return r, nil
 }
 
@@ -297,7 +311,10 @@ func (r *Router) Status() Status {
 	s := Status{Name: r.in.Name, Interface: r.in.Interface, VRID: r.in.VRID, Version: r.in.Version,
 		State: r.state, Priority: r.in.Priority, EffectivePriority: r.effPrio,
 		MasterAddr: r.masterAddr, MasterPriority: r.masterPrio,
-		LastTransition: r.lastChange, Reason: r.reason, Faults: r.faults(), Counters: r.counters}
+		LastTransition: r.lastChange, Reason: r.reason, Faults: r.allFaults(), Counters: r.counters}
+	if g := r.cfg.Group; g != nil {
+		s.SyncGroup = g.Name()
+	}
 	if r.state == StateMaster {
 		s.MasterAddr, s.MasterPriority = r.src, r.effPrio
 	}
@@ -328,11 +345,11 @@ func (r *Router) SetInterfaceUp(name string, up bool) {
 // advert interval when configured state MASTER, as keepalived).
 func (r *Router) start(now time.Time) {
 	r.started = true
-	if f := r.faults(); len(f) > 0 {
+	if f := r.allFaults(); len(f) > 0 {
 		r.setState(now, StateFault, "init: "+f[0])
 		return
 	}
-	if r.effPrio == PriorityOwner {
+	if r.effPrio == PriorityOwner && r.syncMayMaster() {
 		r.becomeMaster(now, "init: address owner (priority 255)")
 		return
 	}
@@ -387,6 +404,12 @@ func (r *Router) expire(now time.Time) {
 	switch r.state {
 	case StateBackup:
 		if !r.downAt.IsZero() && !now.Before(r.downAt) {
+			if !r.syncMayMaster() {
+				// keepalived's vrrp_sync_can_goto_master: wait for the
+				// rest of the group, the timer rearmed.
+				r.downAt = now.Add(r.downInterval())
+				return
+			}
 			r.becomeMaster(now, "master down timer expired")
 		}
 	case StateMaster:
@@ -495,20 +518,42 @@ func (r *Router) setState(now time.Time, to State, why string) {
 		r.pending = append(r.pending, func() { cb(tr) })
 	}
 	r.queueNotifies(to)
+	if g := r.cfg.Group; g != nil {
+		r.pending = append(r.pending, g.changed(r, from, to, now)...)
+	}
+}
+
+// syncMayMaster reports whether the sync group lets the instance become
+// master now (always without a group), logging once why not.
+func (r *Router) syncMayMaster() bool {
+	g := r.cfg.Group
+	if g == nil {
+		return true
+	}
+	ok, waiting := g.mayMaster(r)
+	if !ok {
+		r.logOnce(logSyncWait, "sync group %s: waiting for %s to want MASTER too", g.Name(), waiting)
+	}
+	return ok
+}
+
+// notifyFor picks the notify_* program of state s.
+func notifyFor(s State, master, backup, fault, stop []string) []string {
+	switch s {
+	case StateMaster:
+		return master
+	case StateBackup:
+		return backup
+	case StateFault:
+		return fault
+	case StateStop:
+		return stop
+	}
+	return nil
 }
 
 func (r *Router) queueNotifies(s State) {
-	var prog []string
-	switch s {
-	case StateMaster:
-		prog = r.in.NotifyMaster
-	case StateBackup:
-		prog = r.in.NotifyBackup
-	case StateFault:
-		prog = r.in.NotifyFault
-	case StateStop:
-		prog = r.in.NotifyStop
-	}
+	prog := notifyFor(s, r.in.NotifyMaster, r.in.NotifyBackup, r.in.NotifyFault, r.in.NotifyStop)
 	run := r.cfg.RunNotify
 	if run == nil {
 		run = r.execNotify

@@ -155,7 +155,15 @@ func TestVRRPParseErrors(t *testing.T) {
 			`ulvs.toml:8: vrrp_instance[1].name: vrrp_instance "VI_1" is already defined (line 3)`},
 		{"same vrid", vi + "[[vrrp_instance]]\nname = \"VI_2\"\ninterface = \"eth0\"\nvirtual_router_id = 51\n",
 			`ulvs.toml:10: vrrp_instance[1].virtual_router_id: 51 on eth0 is already used by vrrp_instance "VI_1"`},
-		{"sync group", "vrrp_sync_group = 1\n" + vi, `ulvs.toml:1: vrrp_sync_group: unknown key (not supported by ulvs: it does not group instances yet)`},
+		{"sync group not a table", "vrrp_sync_group = 1\n" + vi, `ulvs.toml:1: vrrp_sync_group: must be an array of tables ([[vrrp_sync_group]]) (got integer 1)`},
+		{"sync group of one", vi + "[[vrrp_sync_group]]\nname = \"VG\"\ngroup = [\"VI_1\"]\n",
+			`ulvs.toml:9: vrrp_sync_group[0].group: vrrp_sync_group VG needs at least two vrrp_instance members in its group { } block`},
+		{"sync group unknown member", vi + "[[vrrp_sync_group]]\nname = \"VG\"\ngroup = [\"VI_1\", \"VI_9\"]\n",
+			`ulvs.toml:9: vrrp_sync_group[0].group: vrrp_sync_group VG: no vrrp_instance VI_9 is defined`},
+		{"sync group no name", vi + "[[vrrp_sync_group]]\ngroup = [\"VI_1\", \"VI_9\"]\n",
+			`ulvs.toml:7: vrrp_sync_group[0].name: required: the group's name (keepalived's vrrp_sync_group NAME)`},
+		{"sync group track", vi + "[[vrrp_sync_group]]\nname = \"VG\"\ngroup = [\"VI_1\", \"VI_1\"]\ntrack_interface = []\n",
+			`ulvs.toml:10: vrrp_sync_group[0].track_interface: unknown key (not supported by ulvs: track in each vrrp_instance)`},
 
 		// [[vrrp_script]].
 		{"script name", fileHead + "[[vrrp_script]]\nscript = \"/bin/true\"\n", `ulvs.toml:3: vrrp_script[0].name: required: the name track_script uses`},
