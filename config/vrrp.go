@@ -35,6 +35,14 @@ type VRRPInstance struct {
 	NoPreempt    bool
 	PreemptDelay time.Duration
 
+	// UseVMAC is use_vmac: the instance's addresses are answered and
+	// announced with the VRRP virtual MAC 00:00:5e:00:01:VRID (ulvs
+	// creates no macvlan; its engine answers for the MAC), and its
+	// adverts leave from that MAC unless VMACXmitBase (vmac_xmit_base)
+	// sends them from the interface's own.
+	UseVMAC      bool
+	VMACXmitBase bool
+
 	// Gratuitous ARP on becoming master: GARPDelay after the transition a
 	// second burst of GARPRepeat (keepalived's garp_master_delay 5 s,
 	// garp_master_repeat 5); GARPRefresh (0 = off) repeats them while

@@ -22,7 +22,10 @@ import (
 type haManager struct {
 	dir      *Director
 	announce func([]netip.Addr) // gratuitous ARP (engine.AnnounceAddrs)
-	log      *slog.Logger
+	// sendFrame sends an Ethernet frame on an interface (engine
+	// SendFrame): use_vmac adverts from the virtual MAC.
+	sendFrame func(ifname string, frame []byte) error
+	log       *slog.Logger
 	// onRole, when set, is told whenever an instance becomes master or
 	// leaves master (the sync daemon of lvs_sync_daemon follows it).
 	onRole func(instance string, master bool)
@@ -46,9 +49,9 @@ type haInstance struct {
 // pulse's node when p asks for it) and puts every instance's addresses on
 // standby until it becomes master. It must run in the director's network
 // namespace.
-func newHA(dir *Director, announce func([]netip.Addr), insts []config.VRRPInstance, groups []config.VRRPSyncGroup,
-	p *config.Pulse, log *slog.Logger) (*haManager, error) {
-	h := &haManager{dir: dir, announce: announce, log: log, groups: groups}
+func newHA(dir *Director, announce func([]netip.Addr), sendFrame func(string, []byte) error, insts []config.VRRPInstance,
+	groups []config.VRRPSyncGroup, p *config.Pulse, log *slog.Logger) (*haManager, error) {
+	h := &haManager{dir: dir, announce: announce, sendFrame: sendFrame, log: log, groups: groups}
 	if runsPulse(p) {
 		if err := h.newPulse(p); err != nil {
 			return nil, err
@@ -58,6 +61,7 @@ func newHA(dir *Director, announce func([]netip.Addr), insts []config.VRRPInstan
 	if err != nil {
 		return nil, err
 	}
+	vmacs := map[netip.Addr][6]byte{}
 	for _, c := range insts {
 		in, err := vrrpInstance(c)
 		if err != nil {
@@ -73,9 +77,19 @@ func newHA(dir *Director, announce func([]netip.Addr), insts []config.VRRPInstan
 		for _, v := range append(slices.Clone(c.VIPs), c.Excluded...) {
 			hi.addrs = append(hi.addrs, v.Prefix.Addr())
 		}
+		var trans vrrp.Transport = tr
+		if c.UseVMAC {
+			mac := vrrpVMAC(c.VRID)
+			for _, a := range hi.addrs {
+				vmacs[a] = mac
+			}
+			if !c.VMACXmitBase && h.sendFrame != nil {
+				trans = &vmacTransport{RawTransport: tr, ifname: c.Interface, vmac: mac, send: h.sendFrame}
+			}
+		}
 		r, err := vrrp.New(vrrp.Config{
 			Instance:     in,
-			Transport:    tr,
+			Transport:    trans,
 			Log:          log.With("vrrp_instance", c.Name),
 			OnTransition: func(t vrrp.Transition) { h.transition(hi, t) },
 			OnGARP:       h.garp,
@@ -89,11 +103,43 @@ func newHA(dir *Director, announce func([]netip.Addr), insts []config.VRRPInstan
 		hi.r = r
 		h.insts = append(h.insts, hi)
 	}
+	dir.SetVMACs(vmacs)
 	if err := h.publish(); err != nil {
 		h.close()
 		return nil, err
 	}
 	return h, nil
+}
+
+// vrrpVMAC is the VRRP virtual router MAC of an IPv4 VRID (RFC 5798
+// section 7.3): 00-00-5E-00-01-{VRID}.
+func vrrpVMAC(vrid uint8) [6]byte { return [6]byte{0, 0, 0x5e, 0, 1, vrid} }
+
+// vmacTransport is the transport of a use_vmac instance: multicast
+// adverts leave as Ethernet frames from the virtual MAC through the
+// engine's socket, as keepalived sends them from its macvlan, so that
+// switches learn where the virtual MAC lives; unicast adverts (a
+// unicast_peer, whose MAC only the kernel knows) and receiving stay on
+// the raw socket.
+type vmacTransport struct {
+	*vrrp.RawTransport
+	ifname string
+	vmac   [6]byte
+	send   func(ifname string, frame []byte) error
+	buf    []byte
+}
+
+func (t *vmacTransport) Send(msg []byte, dst netip.Addr) error {
+	if !dst.Is4() || !dst.IsMulticast() {
+		return t.RawTransport.Send(msg, dst)
+	}
+	d := dst.As4()
+	b := append(t.buf[:0], 0x01, 0x00, 0x5e, d[1]&0x7f, d[2], d[3]) // RFC 1112 section 6.4
+	b = append(b, t.vmac[:]...)
+	b = append(b, 0x08, 0x00)
+	b = vrrp.AppendIPv4(b, t.Source(), dst, vrrp.TTL, msg)
+	t.buf = b
+	return t.send(t.ifname, b)
 }
 
 // syncGroups builds the vrrp_sync_group runtimes and returns them by

@@ -203,7 +203,7 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 	// Failover first: the addresses of every vrrp_instance are on standby
 	// from the first table on, until the instance is master here.
 	if file != nil && (len(file.VRRP) > 0 || runsPulse(file.Pulse)) {
-		if ha, err = newHA(dir, eng.AnnounceAddrs, file.VRRP, file.VRRPSyncGroups, file.Pulse, log); err != nil {
+		if ha, err = newHA(dir, eng.AnnounceAddrs, eng.SendFrame, file.VRRP, file.VRRPSyncGroups, file.Pulse, log); err != nil {
 			return fmt.Errorf("%s: %w", cfgPath, err)
 		}
 		ha.warnUnwatched(o.interfaces)

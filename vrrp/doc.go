@@ -115,7 +115,8 @@
 //     source; ulvs names it, as keepalived's newer versions do.
 //   - Refused loudly (Validate errors): auth_type AH, authentication with
 //     VRRPv3, IPv6 addresses. Not modelled here (the configuration layer
-//     must refuse them): use_vmac, track_process,
+//     must refuse them or carry them out): use_vmac (the director
+//     answers for the virtual MAC and wraps the transport), track_process,
 //     track_file, track_bfd, garp_lower_prio_*, lower_prio_no_advert,
 //     higher_prio_send_advert, the owner "rogue" back-off of newer
 //     keepalived, smtp_alert, vrrp_garp_interval (spacing between ARPs is

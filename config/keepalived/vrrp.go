@@ -99,9 +99,7 @@ type trackRef struct {
 // vrrpRefused are vrrp_instance keywords keepalived has and ulvs does not
 // implement: each is an error, with why.
 var vrrpRefused = map[string]string{
-	"use_vmac":                   "ulvs answers ARP for the virtual addresses with the interface's own MAC address (no macvlan)",
-	"use_vmac_addr":              "ulvs has no VMAC interface",
-	"vmac_xmit_base":             "ulvs has no VMAC interface",
+	"use_vmac_addr":              "ulvs has no VMAC interface (use_vmac answers for the virtual MAC without one)",
 	"use_ipvlan":                 "ulvs has no ipvlan interface",
 	"native_ipv6":                "ulvs runs VRRP over IPv4 only",
 	"track_process":              "ulvs does not track processes; use a vrrp_script that checks the process",
@@ -125,7 +123,7 @@ var vrrpRefused = map[string]string{
 	"unicast_fault_no_peer":      "ulvs does not implement it",
 	"old_unicast_checksum":       "ulvs computes the checksum as RFC 5798 says",
 	"garp_extra_if":              "ulvs sends gratuitous ARPs on the instance's interfaces only",
-	"vmac_garp_intvl":            "ulvs has no VMAC interface",
+	"vmac_garp_intvl":            "ulvs sends the gratuitous ARPs of a use_vmac instance as garp_master_* say",
 	"notify_deleted":             "ulvs runs notify_stop when an instance stops",
 	"notify_master_rx_lower_pri": "ulvs does not implement it",
 }
@@ -505,6 +503,21 @@ func (p *parser) instanceKeyword(vi *vrrpInstance, c *Node) {
 		p.unicastPeers(vi, c)
 	case "check_unicast_src":
 		in.CheckUnicastSrc = p.bare(c)
+	case "use_vmac":
+		// keepalived's optional argument names the macvlan interface it
+		// creates; ulvs creates none.
+		if !p.noBlock(c) {
+			return
+		}
+		if args := c.Args(); len(args) > 1 {
+			p.errorf(c, "takes at most an interface name (got %q)", strings.Join(args, " "))
+			return
+		} else if len(args) == 1 {
+			p.warnf(c, "use_vmac %s: ulvs creates no interface %s (it answers for the virtual MAC on %s itself); scripts that use %s will not find it", args[0], args[0], in.Interface, args[0])
+		}
+		in.UseVMAC = true
+	case "vmac_xmit_base":
+		in.VMACXmitBase = p.bare(c)
 	default:
 		p.unknown(c, "vrrp_instance")
 	}

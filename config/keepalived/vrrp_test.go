@@ -123,6 +123,18 @@ func TestVRRPSyncGroup(t *testing.T) {
 	}
 }
 
+// TestVRRPUseVMAC: use_vmac, with keepalived's optional interface name
+// (warned: ulvs creates none), and vmac_xmit_base.
+func TestVRRPUseVMAC(t *testing.T) {
+	f := mustParse(t, vi("use_vmac vrrp.51\nvmac_xmit_base\n"))
+	if in := f.VRRP[0]; !in.UseVMAC || !in.VMACXmitBase {
+		t.Errorf("use_vmac %v vmac_xmit_base %v", in.UseVMAC, in.VMACXmitBase)
+	}
+	if !slices.ContainsFunc(f.Warnings, func(w config.Warning) bool { return strings.Contains(w.Msg, "creates no interface vrrp.51") }) {
+		t.Errorf("no warning for the VMAC interface name: %v", f.Warnings)
+	}
+}
+
 // TestVRRPDefaults: a minimal instance gets keepalived's defaults, and
 // global_defs' defaults apply to instances above and below it.
 func TestVRRPDefaults(t *testing.T) {
@@ -246,8 +258,9 @@ func TestVRRPErrors(t *testing.T) {
 		{"notify empty", vi("notify_fault\n"), "k.conf:4: notify_fault: needs a script"},
 
 		// What ulvs does not implement.
-		{"use_vmac", vi("use_vmac\n"), "k.conf:4: use_vmac: use_vmac is not supported by ulvs: ulvs answers ARP for the virtual addresses with the interface's own MAC address (no macvlan)"},
-		{"vmac_xmit_base", vi("vmac_xmit_base\n"), "k.conf:4: vmac_xmit_base: vmac_xmit_base is not supported by ulvs: ulvs has no VMAC interface"},
+		{"use_vmac two names", vi("use_vmac a b\n"), `k.conf:4: use_vmac: takes at most an interface name (got "a b")`},
+		{"vmac_xmit_base alone", vi("vmac_xmit_base\n"), "k.conf:4: vmac_xmit_base: needs use_vmac"},
+		{"use_vmac_addr", vi("use_vmac_addr\n"), "k.conf:4: use_vmac_addr: use_vmac_addr is not supported by ulvs"},
 		{"mcast_src_ip", vi("mcast_src_ip 10.0.0.1\n"), "k.conf:4: mcast_src_ip: mcast_src_ip is not supported by ulvs"},
 		{"old sync daemon", vi("lvs_sync_daemon_interface eth0\n"), "k.conf:4: lvs_sync_daemon_interface: lvs_sync_daemon_interface is not supported by ulvs: use global_defs lvs_sync_daemon IF INSTANCE"},
 		{"sync group of one", "vrrp_sync_group G {\ngroup {\nVI_1\n}\n}\n" + vi(""), "k.conf:1: vrrp_sync_group: vrrp_sync_group G needs at least two vrrp_instance members"},

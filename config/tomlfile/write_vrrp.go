@@ -185,4 +185,6 @@ func writeVRRPInstance(b *strings.Builder, in *config.VRRPInstance) {
 		w.raw("unicast_peer", "["+strings.Join(peers, ", ")+"]")
 	}
 	w.flag("check_unicast_src", in.CheckUnicastSrc)
+	w.flag("use_vmac", in.UseVMAC)
+	w.flag("vmac_xmit_base", in.VMACXmitBase)
 }
