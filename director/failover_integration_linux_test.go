@@ -90,6 +90,19 @@ virtual_server 10.77.0.100 80 {
 }
 `
 
+// startBackup runs a second ulvsd in the lab's second director with conf
+// (written as file) and ulvsd arguments args; the test's cleanup stops it.
+func (e *env) startBackup(t *testing.T, file, conf string, args []string) *env {
+	t.Helper()
+	b := &env{t: t, lab: e.lab, dir: t.TempDir(), ns: e.lab.Backup, log: &bytes.Buffer{}, args: args}
+	b.cfg = filepath.Join(b.dir, file)
+	b.sock = filepath.Join(b.dir, "ulvsd.sock")
+	b.writeConfig(conf)
+	b.start()
+	t.Cleanup(b.stop)
+	return b
+}
+
 // routeViaFloatingGateway points the NAT real servers' default route at
 // 10.77.1.254, the gateway address that floats with a vrrp_instance.
 func routeViaFloatingGateway(t *testing.T, l *lab.Lab) {
@@ -124,12 +137,7 @@ func testFailoverSync(t *testing.T, mode string) {
 	if mode == lab.ModeNAT {
 		routeViaFloatingGateway(t, e.lab)
 	}
-	b := &env{t: t, lab: e.lab, dir: t.TempDir(), ns: e.lab.Backup, log: &bytes.Buffer{}, args: o.args}
-	b.cfg = filepath.Join(b.dir, "keepalived.conf")
-	b.sock = filepath.Join(b.dir, "ulvsd.sock")
-	b.writeConfig(fmt.Sprintf(conf, "LVS_B", "BACKUP", 99))
-	b.start()
-	t.Cleanup(b.stop)
+	b := e.startBackup(t, "keepalived.conf", fmt.Sprintf(conf, "LVS_B", "BACKUP", 99), o.args)
 	e.waitHA(t, "MASTER", 10*time.Second)
 	b.waitHA(t, "BACKUP", 10*time.Second)
 	e.waitReady(2)

@@ -202,7 +202,9 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 	dir.SetCheckStatus(mon.Status)
 	// Failover first: the addresses of every vrrp_instance are on standby
 	// from the first table on, until the instance is master here.
-	if file != nil && (len(file.VRRP) > 0 || runsPulse(file.Pulse)) {
+	// With a file, the failover manager always runs, so that a reload can
+	// add instances to a director that had none.
+	if file != nil {
 		if ha, err = newHA(dir, eng.AnnounceAddrs, eng.SendFrame, file.VRRP, file.VRRPSyncGroups, file.Pulse, log); err != nil {
 			return fmt.Errorf("%s: %w", cfgPath, err)
 		}
@@ -330,10 +332,8 @@ func reload(path string, dir *Director, mon *healthcheck.Monitor, ha *haManager,
 		return
 	}
 	logWarnings(f, log)
-	if !ha.Unchanged(f.VRRP, f.VRRPSyncGroups, f.Pulse) {
-		// Adding, removing or changing an instance would need its
-		// transport and state rebuilt; until that exists, say so.
-		log.Error("reload: the vrrp_instance (or lvs.cf pulse) configuration changed; the running instances stay as they were until ulvsd restarts", "file", path)
+	if err := ha.Reload(f.VRRP, f.VRRPSyncGroups, f.Pulse); err != nil {
+		log.Error("reload: failover", "file", path, "err", err)
 	}
 	if err := mon.Load(f, installer(dir, f)); err != nil {
 		log.Error("reload failed, keeping the running configuration", "file", path, "err", err)

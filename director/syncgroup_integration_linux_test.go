@@ -1,7 +1,6 @@
 package director_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -84,12 +83,7 @@ func TestIntegrationVRRPSyncGroup(t *testing.T) {
 	routeViaFloatingGateway(t, e.lab)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	b := &env{t: t, lab: e.lab, dir: t.TempDir(), ns: e.lab.Backup, log: &bytes.Buffer{}, args: o.args}
-	b.cfg = filepath.Join(b.dir, "keepalived.conf")
-	b.sock = filepath.Join(b.dir, "ulvsd.sock")
-	b.writeConfig(fmt.Sprintf(syncGroupConf, "BACKUP", 100, script("b")))
-	b.start()
-	t.Cleanup(b.stop)
+	b := e.startBackup(t, "keepalived.conf", fmt.Sprintf(syncGroupConf, "BACKUP", 100, script("b")), o.args)
 	e.waitHA(t, "MASTER", 10*time.Second)
 	b.waitHA(t, "BACKUP", 10*time.Second)
 	e.waitReady(2)

@@ -1,12 +1,10 @@
 package director_test
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -77,12 +75,7 @@ func waitVMACPort(t *testing.T, l *lab.Lab, port string) {
 func TestIntegrationVRRPVMAC(t *testing.T) {
 	o := envOpts{file: "keepalived.conf"}
 	e := newEnvOpts(t, lab.Config{RealServers: 2, Backup: true}, withVMAC(fmt.Sprintf(pairConf, "LVS_A", "MASTER", 100)), o)
-	b := &env{t: t, lab: e.lab, dir: t.TempDir(), ns: e.lab.Backup, log: &bytes.Buffer{}}
-	b.cfg = filepath.Join(b.dir, "keepalived.conf")
-	b.sock = filepath.Join(b.dir, "ulvsd.sock")
-	b.writeConfig(withVMAC(fmt.Sprintf(pairConf, "LVS_B", "BACKUP", 99)))
-	b.start()
-	t.Cleanup(b.stop)
+	b := e.startBackup(t, "keepalived.conf", withVMAC(fmt.Sprintf(pairConf, "LVS_B", "BACKUP", 99)), nil)
 	e.waitHA(t, "MASTER", 10*time.Second)
 	b.waitHA(t, "BACKUP", 10*time.Second)
 	e.waitReady(2)

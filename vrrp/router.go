@@ -86,6 +86,11 @@ type Config struct {
 	RunNotify func(argv []string)
 	// Group is the vrrp_sync_group the instance belongs to (nil: none).
 	Group *Group
+	// ResumeMaster starts the instance as MASTER at once (unless it is
+	// in FAULT or its sync group holds it back), as keepalived's reload
+	// keeps a master master: a configuration reload replaces the Router
+	// of an instance that was master here.
+	ResumeMaster bool
 }
 
 // Counters are the instance's statistics (keepalived's vrrp stats).
@@ -168,6 +173,7 @@ type Router struct {
 	pending        []func() // callbacks to run after unlocking
 	sendBuf        []byte
 	started        bool
+	retired        bool          // Retire: stop without a priority-0 advert
 	wakeCh         chan struct{} // input changes wake Run
 }
 
@@ -353,6 +359,10 @@ func (r *Router) start(now time.Time) {
 		r.becomeMaster(now, "init: address owner (priority 255)")
 		return
 	}
+	if r.cfg.ResumeMaster && r.syncMayMaster() {
+		r.becomeMaster(now, "reload: was MASTER")
+		return
+	}
 	r.setState(now, StateBackup, "init")
 	if r.in.State == StateMaster {
 		r.downAt = now.Add(r.masterAdverInt + r.skewFor(1))
@@ -479,12 +489,25 @@ func (r *Router) leaveMaster(now time.Time, to State, why string, stopAdvert boo
 	}
 }
 
+// Retire makes the Router's stop (its Run's context ending) quiet: a
+// master sends no priority-0 advert, because a new Router for the same
+// instance (a reload) takes over at once with ResumeMaster.
+func (r *Router) Retire() {
+	r.mu.Lock()
+	r.retired = true
+	r.mu.Unlock()
+}
+
 // stop ends the instance (Run's context ended).
 func (r *Router) stop(now time.Time) {
 	if !r.started || r.state == StateStop {
 		return
 	}
 	if r.state == StateMaster {
+		if r.retired {
+			r.leaveMaster(now, StateStop, "replaced by a reload", false)
+			return
+		}
 		r.leaveMaster(now, StateStop, "stopped", true)
 		return
 	}

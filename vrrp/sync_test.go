@@ -156,3 +156,33 @@ func TestSyncGroupValidate(t *testing.T) {
 		t.Errorf("non-member joined: %v", err)
 	}
 }
+
+// TestResumeAndRetire: a reload replaces a master's Router; the old one
+// retires without a priority-0 advert and the new one is master at once,
+// so the backup never takes over.
+func TestResumeAndRetire(t *testing.T) {
+	l := newLAN(t)
+	a := l.add(inst(150), srcA)
+	b := l.add(inst(100), srcB)
+	a.start()
+	b.start()
+	l.runFor(10 * time.Second)
+	if a.state() != StateMaster {
+		t.Fatalf("a: %v", a.state())
+	}
+	a.r.Retire()
+	a.stop()
+	if got := a.r.Status().Counters.PriorityZeroSent; got != 0 {
+		t.Errorf("retired master sent %d priority-0 adverts", got)
+	}
+	a2 := l.addIn(inst(150, func(in *Instance) { in.GARP.Repeat = 2 }), srcA, nil)
+	a2.r.cfg.ResumeMaster = true
+	a2.start()
+	if a2.state() != StateMaster || a2.r.Status().Reason != "reload: was MASTER" {
+		t.Fatalf("new router: %v (%s)", a2.state(), a2.r.Status().Reason)
+	}
+	l.runFor(10 * time.Second)
+	if b.state() != StateBackup || len(b.trans) != 1 {
+		t.Errorf("b: %v, transitions %+v: want BACKUP throughout", b.state(), b.trans)
+	}
+}
