@@ -38,6 +38,9 @@ type haManager struct {
 	wg     sync.WaitGroup         // the instances' goroutines
 	errc   chan error             // their errors (buffered; Run returns the first)
 	ifaces []string               // the engine's interfaces (warnUnwatched)
+	// static are failover addresses always served here: lvs.cf's
+	// nat_router on a lone director (backup_active = 0).
+	static []netip.Addr
 }
 
 // haInstance is one running vrrp_instance.
@@ -66,6 +69,8 @@ func newHA(dir *Director, announce func([]netip.Addr), sendFrame func(string, []
 		if err := h.newPulse(p); err != nil {
 			return nil, err
 		}
+	} else if p != nil && p.NATRouter.IsValid() {
+		h.static = []netip.Addr{p.NATRouter.Addr()}
 	}
 	h.errc = make(chan error, 64)
 	groupOf, err := syncGroups(groups, log)
@@ -366,7 +371,7 @@ func (h *haManager) publish() error {
 }
 
 func (h *haManager) publishLocked() error {
-	var all, active []netip.Addr
+	all, active := slices.Clone(h.static), slices.Clone(h.static)
 	if pi := h.pulse; pi != nil {
 		all = append(all, pi.addrs...)
 		if pi.active {
