@@ -113,7 +113,7 @@ func (h *haManager) newInstance(c config.VRRPInstance, g *vrrp.Group, resume boo
 	if c.UseVMAC {
 		hi.vmac = vrrpVMAC(c.VRID)
 		if !c.VMACXmitBase && h.sendFrame != nil {
-			trans = &vmacTransport{RawTransport: tr, ifname: c.Interface, vmac: hi.vmac, send: h.sendFrame}
+			trans = &vmacTransport{Transport: tr, ifname: c.Interface, vmac: hi.vmac, send: h.sendFrame}
 		}
 	}
 	r, err := vrrp.New(vrrp.Config{
@@ -158,16 +158,16 @@ func vrrpVMAC(vrid uint8) [6]byte { return [6]byte{0, 0, 0x5e, 0, 1, vrid} }
 // unicast_peer, whose MAC only the kernel knows) and receiving stay on
 // the raw socket.
 type vmacTransport struct {
-	*vrrp.RawTransport
-	ifname string
-	vmac   [6]byte
-	send   func(ifname string, frame []byte) error
-	buf    []byte
+	vrrp.Transport // the raw socket
+	ifname         string
+	vmac           [6]byte
+	send           func(ifname string, frame []byte) error
+	buf            []byte
 }
 
 func (t *vmacTransport) Send(msg []byte, dst netip.Addr) error {
 	if !dst.Is4() || !dst.IsMulticast() {
-		return t.RawTransport.Send(msg, dst)
+		return t.Transport.Send(msg, dst)
 	}
 	d := dst.As4()
 	b := append(t.buf[:0], 0x01, 0x00, 0x5e, d[1]&0x7f, d[2], d[3]) // RFC 1112 section 6.4
