@@ -213,7 +213,7 @@ func rsUp(o rsOptions, stdout, stderr io.Writer) error {
 		return err
 	}
 	st := s.State()
-	fmt.Fprintf(stdout, "real server %s up: mode %s, VIPs %s%s%s\n", st.Name, st.Mode, joinAddrs(st.VIPs), describeDecap(&st), describeGateway(o.cfg))
+	fmt.Fprintf(stdout, "real server %s up: mode %s%s%s%s\n", st.Name, st.Mode, describeVIPs(st.VIPs), describeDecap(&st), describeGateway(o.cfg))
 	if ready != nil {
 		fmt.Fprintln(ready, "ok")
 		ready.Close()
@@ -250,6 +250,14 @@ func describeDecap(st *realserver.State) string {
 		return fmt.Sprintf(", userspace decapsulator on %s -> %s (pid %d)", st.Iface, st.Device, st.Process.PID)
 	}
 	return ""
+}
+
+// describeVIPs is ", VIPs A,B" (nothing for a NAT real server).
+func describeVIPs(as []netip.Addr) string {
+	if len(as) == 0 {
+		return ""
+	}
+	return ", VIPs " + joinAddrs(as)
 }
 
 func joinAddrs(as []netip.Addr) string {
@@ -377,7 +385,7 @@ func rsStatus(name, dir string, stdout io.Writer) error {
 		}
 	}
 	for _, st := range states {
-		fmt.Fprintf(stdout, "%s: mode %s, VIPs %s", st.Name, st.Mode, joinAddrs(st.VIPs))
+		fmt.Fprintf(stdout, "%s: mode %s%s", st.Name, st.Mode, describeVIPs(st.VIPs))
 		switch st.Decap {
 		case realserver.DecapKernel:
 			fmt.Fprintf(stdout, ", kernel ipip device %s", st.Device)
