@@ -15,9 +15,9 @@ type rawFake struct {
 }
 
 func (f *rawFake) Send(msg []byte, dst netip.Addr) error { f.sent = append(f.sent, dst); return nil }
-func (f *rawFake) Receive([]byte) (int, int, error)    { return 0, 0, nil }
-func (f *rawFake) Source() netip.Addr                  { return netip.MustParseAddr("10.77.0.2") }
-func (f *rawFake) Close() error                        { return nil }
+func (f *rawFake) Receive([]byte) (int, int, error)      { return 0, 0, nil }
+func (f *rawFake) Source() netip.Addr                    { return netip.MustParseAddr("10.77.0.2") }
+func (f *rawFake) Close() error                          { return nil }
 
 // TestVMACTransport: a use_vmac advert to 224.0.0.18 leaves as an
 // Ethernet frame from the virtual MAC to 01:00:5e:00:00:12 with the
