@@ -41,6 +41,10 @@ type haManager struct {
 	// static are failover addresses always served here: lvs.cf's
 	// nat_router on a lone director (backup_active = 0).
 	static []netip.Addr
+	// linksDown, when set, lists the engine's interfaces that are not up
+	// now: a router learns them before it runs (at start, or started by a
+	// reload), since the link monitor reports only changes.
+	linksDown func() []string
 }
 
 // haInstance is one running vrrp_instance.
@@ -276,6 +280,15 @@ func (h *haManager) Run(ctx context.Context) error {
 // startLocked runs hi's router and scripts under a context of its own,
 // child of Run's. h.mu must be held and Run started.
 func (h *haManager) startLocked(hi *haInstance) {
+	if h.linksDown != nil {
+		// The router has not started: SetInterfaceUp only records the
+		// link (no transition, no callback into h while h.mu is held).
+		for _, name := range h.linksDown() {
+			if hi.cfg.Interface == name || slices.ContainsFunc(hi.cfg.TrackInterfaces, func(t config.VRRPTrackInterface) bool { return t.Name == name }) {
+				hi.r.SetInterfaceUp(name, false)
+			}
+		}
+	}
 	ctx, cancel := context.WithCancel(h.runCtx)
 	hi.cancel, hi.done = cancel, make(chan struct{})
 	h.wg.Add(2)

@@ -209,6 +209,15 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 			return fmt.Errorf("%s: %w", cfgPath, err)
 		}
 		ha.warnUnwatched(o.interfaces)
+		ha.linksDown = func() []string {
+			var down []string
+			for _, l := range eng.Links() {
+				if l.State != engine.LinkUp {
+					down = append(down, l.Name)
+				}
+			}
+			return down
+		}
 		dir.SetHAStatus(ha.Status)
 		// keepalived's lvs_sync_daemon follows its instance: master sends,
 		// backup receives.

@@ -103,6 +103,13 @@ func TestIntegrationVRRPSyncGroup(t *testing.T) {
 	waitFile(t, filepath.Join(dir, "a.log"), "GROUP VG_1 FAULT 0")
 	waitFile(t, filepath.Join(dir, "b.log"), "GROUP VG_1 MASTER 0")
 
+	// A reload that changes VI_IN restarts the group; the new routers
+	// learn that d-eth1 is down and stay in FAULT.
+	e.hup(t, strings.Replace(fmt.Sprintf(syncGroupConf, "MASTER", 150, script("a")), "    virtual_router_id 52\n", "    virtual_router_id 52\n    garp_master_repeat 2\n", 1), 1)
+	time.Sleep(time.Second)
+	e.waitHA(t, "FAULT", 5*time.Second)
+	b.waitHA(t, "MASTER", 5*time.Second)
+
 	// The link returns: the group leaves FAULT and preempts.
 	if out, err := exec.CommandContext(ctx, "ip", "-n", e.lab.Director.Name, "link", "set", "d-eth1", "up").CombinedOutput(); err != nil {
 		t.Fatalf("link up: %v\n%s", err, out)
