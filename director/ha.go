@@ -30,14 +30,15 @@ type haManager struct {
 	// leaves master (the sync daemon of lvs_sync_daemon follows it).
 	onRole func(instance string, master bool)
 
-	mu     sync.Mutex
-	insts  []*haInstance
-	groups []config.VRRPSyncGroup // as configured, for Reload
-	pulse  *pulseInstance         // nil unless lvs.cf's backup_active = 1
-	runCtx context.Context        // Run's; nil before Run
-	wg     sync.WaitGroup         // the instances' goroutines
-	errc   chan error             // their errors (buffered; Run returns the first)
-	ifaces []string               // the engine's interfaces (warnUnwatched)
+	mu       sync.Mutex
+	insts    []*haInstance
+	groups   []config.VRRPSyncGroup // as configured, for Reload
+	pulse    *pulseInstance         // nil unless lvs.cf's backup_active = 1
+	runCtx   context.Context        // Run's; nil before Run
+	stopping bool                   // Run's context ended: start nothing more
+	wg       sync.WaitGroup         // the instances' goroutines
+	errc     chan error             // their errors (buffered; Run returns the first)
+	ifaces   []string               // the engine's interfaces (warnUnwatched)
 	// static are failover addresses always served here: lvs.cf's
 	// nat_router on a lone director (backup_active = 0).
 	static []netip.Addr
@@ -268,6 +269,11 @@ func (h *haManager) Run(ctx context.Context) error {
 	}
 	h.mu.Unlock()
 	<-ctx.Done()
+	// No Reload starts instances from now on; taking the lock also
+	// orders every earlier start (wg.Add) before the Wait.
+	h.mu.Lock()
+	h.stopping = true
+	h.mu.Unlock()
 	h.wg.Wait()
 	select {
 	case err := <-h.errc:
@@ -567,7 +573,12 @@ func (h *haManager) Reload(insts []config.VRRPInstance, groups []config.VRRPSync
 		<-o.done
 	}
 	h.mu.Lock()
-	if h.runCtx != nil {
+	switch {
+	case h.stopping:
+		for _, hi := range started {
+			hi.tr.Close() // never to run
+		}
+	case h.runCtx != nil:
 		for _, hi := range started {
 			h.startLocked(hi)
 		}
