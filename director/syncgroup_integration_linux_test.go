@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -120,5 +121,93 @@ func TestIntegrationVRRPSyncGroup(t *testing.T) {
 	waitFile(t, filepath.Join(dir, "b.log"), "GROUP VG_1 BACKUP 0")
 	if log := e.logText(); !strings.Contains(log, "VRRP_Group(VG_1) Syncing instances to FAULT state") {
 		t.Errorf("ulvsd did not log the group's FAULT:\n%s", log)
+	}
+}
+
+// keepalivedGroupConf is the backup's half of syncGroupConf for Debian's
+// keepalived: the same group and instances at priority 100, the addresses
+// on its own interfaces (keepalived puts them in the kernel).
+const keepalivedGroupConf = `global_defs {
+   router_id LVS_BACKUP
+}
+vrrp_sync_group VG_1 {
+    group {
+        VI_OUT
+        VI_IN
+    }
+}
+vrrp_instance VI_OUT {
+    state BACKUP
+    interface d-eth0
+    virtual_router_id 51
+    priority 100
+    advert_int 1
+    virtual_ipaddress {
+        10.77.0.100/32 dev d-eth0
+    }
+}
+vrrp_instance VI_IN {
+    state BACKUP
+    interface d-eth1
+    virtual_router_id 52
+    priority 100
+    advert_int 1
+    virtual_ipaddress {
+        10.77.1.254/24 dev d-eth1
+    }
+}
+`
+
+// TestIntegrationVRRPSyncGroupWithKeepalived: a ulvs sync group beside
+// Debian's keepalived running the same group as backup. The ulvs master's
+// inside link fails: its group goes to FAULT and keepalived's group takes
+// over both instances; the link returns and ulvs takes both back
+// (priority 150 over 100), keepalived's group stepping down together.
+func TestIntegrationVRRPSyncGroupWithKeepalived(t *testing.T) {
+	skipUnprivileged(t)
+	if _, err := exec.LookPath("keepalived"); err != nil {
+		t.Skip("keepalived is not installed (scripts/setup-host.sh installs it)")
+	}
+	o := envOpts{file: "keepalived.conf", args: []string{"-i", "d-eth0,d-eth1"}}
+	e := newEnvOpts(t, lab.Config{RealServers: 2, Backup: true, Mode: lab.ModeNAT},
+		fmt.Sprintf(syncGroupConf, "MASTER", 150, "/bin/true"), o)
+	peer, err := lab.StartKeepalived(e.lab.Backup, t.TempDir(), keepalivedGroupConf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		peer.Stop(syscall.SIGTERM)
+		if t.Failed() {
+			t.Logf("keepalived log:\n%s", peer.Log())
+		}
+	})
+	e.waitHA(t, "MASTER", 10*time.Second)
+	for _, in := range []string{"VI_OUT", "VI_IN"} {
+		if _, ok := peer.Wait("("+in+") Entering BACKUP STATE", 0, 10*time.Second); !ok {
+			t.Fatalf("keepalived's %s did not enter BACKUP", in)
+		}
+	}
+	m := peer.Mark()
+	if out, err := exec.Command("ip", "-n", e.lab.Director.Name, "link", "set", "d-eth1", "down").CombinedOutput(); err != nil {
+		t.Fatalf("link down: %v\n%s", err, out)
+	}
+	e.waitHA(t, "FAULT", 10*time.Second)
+	for _, in := range []string{"VI_OUT", "VI_IN"} {
+		if _, ok := peer.Wait("("+in+") Entering MASTER STATE", m, 10*time.Second); !ok {
+			t.Fatalf("keepalived's %s did not take over from the ulvs group in FAULT", in)
+		}
+	}
+	m = peer.Mark()
+	if out, err := exec.Command("ip", "-n", e.lab.Director.Name, "link", "set", "d-eth1", "up").CombinedOutput(); err != nil {
+		t.Fatalf("link up: %v\n%s", err, out)
+	}
+	e.waitHA(t, "MASTER", 20*time.Second)
+	for _, in := range []string{"VI_OUT", "VI_IN"} {
+		if _, ok := peer.Wait("("+in+") Entering BACKUP STATE", m, 10*time.Second); !ok {
+			t.Fatalf("keepalived's %s did not step back when the ulvs group returned", in)
+		}
+	}
+	if _, ok := peer.Wait("Syncing instances to BACKUP state", m, 5*time.Second); !ok {
+		t.Errorf("keepalived's group did not sync to BACKUP")
 	}
 }
