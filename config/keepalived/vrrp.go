@@ -513,7 +513,7 @@ func (p *parser) instanceKeyword(vi *vrrpInstance, c *Node) {
 			p.errorf(c, "takes at most an interface name (got %q)", strings.Join(args, " "))
 			return
 		} else if len(args) == 1 {
-			p.warnf(c, "use_vmac %s: ulvs creates no interface %s (it answers for the virtual MAC on %s itself); scripts that use %s will not find it", args[0], args[0], in.Interface, args[0])
+			p.warnf(c, "use_vmac %s: ulvs creates no interface %s (it answers for the virtual MAC on the instance's interface itself); scripts that use %s will not find it", args[0], args[0], args[0])
 		}
 		in.UseVMAC = true
 	case "vmac_xmit_base":
