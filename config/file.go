@@ -71,6 +71,9 @@ type File struct {
 	// VRRP are the failover instances (vrrp.go): keepalived.conf's
 	// vrrp_instance blocks, the TOML file's [[vrrp_instance]] tables.
 	VRRP []VRRPInstance
+	// VRRPSyncGroups are keepalived.conf's vrrp_sync_group blocks (the
+	// TOML file's [[vrrp_sync_group]]), checked by CheckSyncGroups.
+	VRRPSyncGroups []VRRPSyncGroup
 	// Sync is keepalived's lvs_sync_daemon; nil when not configured.
 	Sync *SyncDaemon
 	// Global is keepalived's global_defs (keepalived.conf only).

@@ -51,7 +51,8 @@ type Pulse struct {
 	// NATRouter is nat_router's address with nat_nmask's length (a /32
 	// without nat_nmask) and NATRouterDevice its device as written
 	// (eth1:1): the real servers' gateway, which the active director of a
-	// NAT cluster brings up. Invalid when the file gives none.
+	// NAT cluster brings up (ulvsd answers ARP for it there, as for a
+	// VIP). Invalid when the file gives none, or its network is not nat.
 	NATRouter       netip.Prefix
 	NATRouterDevice string
 	// VIPs are the floating addresses of the active virtual servers, in

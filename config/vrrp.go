@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -33,6 +34,14 @@ type VRRPInstance struct {
 
 	NoPreempt    bool
 	PreemptDelay time.Duration
+
+	// UseVMAC is use_vmac: the instance's addresses are answered and
+	// announced with the VRRP virtual MAC 00:00:5e:00:01:VRID (ulvs
+	// creates no macvlan; its engine answers for the MAC), and its
+	// adverts leave from that MAC unless VMACXmitBase (vmac_xmit_base)
+	// sends them from the interface's own.
+	UseVMAC      bool
+	VMACXmitBase bool
 
 	// Gratuitous ARP on becoming master: GARPDelay after the transition a
 	// second burst of GARPRepeat (keepalived's garp_master_delay 5 s,
@@ -100,6 +109,58 @@ type VRRPScript struct {
 	Weight   int           // -253..253; 0: FAULT while failing
 	Fall     int           // default 1
 	Rise     int           // default 1
+}
+
+// VRRPSyncGroup is a vrrp_sync_group: instances that change state
+// together (one FAULT puts all in FAULT; one MASTER makes all master; a
+// member waits for the others before taking over), with notify programs
+// of its own (Notify is called with GROUP NAME STATE 0 appended).
+type VRRPSyncGroup struct {
+	Name    string
+	Members []string // vrrp_instance names, at least two
+
+	NotifyMaster Script
+	NotifyBackup Script
+	NotifyFault  Script
+	NotifyStop   Script
+	Notify       Script
+
+	// File and Line locate the block, for messages.
+	File string
+	Line int
+}
+
+// CheckSyncGroups checks groups against the instances: every member is a
+// defined instance, in one group only, and a group has at least two
+// members (keepalived drops a group of one with a log line; ulvs refuses
+// it). It returns the index of the first bad group and why, or -1.
+func CheckSyncGroups(groups []VRRPSyncGroup, insts []VRRPInstance) (int, string) {
+	in := map[string]string{}
+	names := map[string]bool{}
+	for i, g := range groups {
+		if g.Name == "" {
+			return i, "a vrrp_sync_group needs a name"
+		}
+		if names[g.Name] {
+			return i, "vrrp_sync_group " + g.Name + " is defined twice"
+		}
+		names[g.Name] = true
+		if len(g.Members) < 2 {
+			return i, "vrrp_sync_group " + g.Name + " needs at least two vrrp_instance members in its group { } block"
+		}
+		for _, m := range g.Members {
+			if !slices.ContainsFunc(insts, func(x VRRPInstance) bool { return x.Name == m }) {
+				return i, "vrrp_sync_group " + g.Name + ": no vrrp_instance " + m + " is defined"
+			}
+			if other, ok := in[m]; ok && other == g.Name {
+				return i, "vrrp_sync_group " + g.Name + " lists vrrp_instance " + m + " twice"
+			} else if ok {
+				return i, "vrrp_instance " + m + " is in vrrp_sync_group " + other + " already (an instance belongs to one group)"
+			}
+			in[m] = g.Name
+		}
+	}
+	return -1, ""
 }
 
 // SyncDaemon is keepalived.conf's global_defs lvs_sync_daemon: the IPVS

@@ -220,6 +220,9 @@ func CheckVRRP(in *VRRPInstance) *VRRPProblem {
 			}
 		}
 	}
+	if in.VMACXmitBase && !in.UseVMAC {
+		return bad("vmac_xmit_base", -1, "needs use_vmac: it sends the adverts of a use_vmac instance from the interface's own MAC")
+	}
 	if in.CheckUnicastSrc && len(in.UnicastPeers) == 0 {
 		return bad("check_unicast_src", -1, "needs unicast_peer: it drops adverts from addresses that are not peers")
 	}

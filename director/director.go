@@ -68,6 +68,9 @@ type Director struct {
 	// haStandby and haAddrs are the failover state (SetHA): the addresses
 	// this director is a backup for, and every failover address.
 	haStandby, haAddrs []netip.Addr
+	// haVMAC are the virtual MACs of use_vmac instances' addresses
+	// (SetVMACs).
+	haVMAC map[[4]byte][6]byte
 	// checks reports the health checks' status (SetCheckStatus).
 	checks atomic.Pointer[func() []healthcheck.VirtualStatus]
 	// haStatus reports the failover instances (SetHAStatus).
@@ -246,6 +249,7 @@ func (d *Director) install(r config.Rules) error {
 			}
 		}
 		t.SetHA(standby, floating)
+		t.SetVMACs(d.haVMAC)
 	}
 	d.rules = r
 	d.cfg.Engine.SetTable(t)
@@ -293,6 +297,23 @@ func (d *Director) SetHA(standby, all []netip.Addr) error {
 	}
 	d.haStandby, d.haAddrs = slices.Clone(standby), slices.Clone(all)
 	return d.install(d.rules)
+}
+
+// SetVMACs gives the virtual MAC (use_vmac) of failover addresses: ARP
+// for them is answered and announced with it, and frames sent to it are
+// the director's. It takes effect with the next SetHA.
+func (d *Director) SetVMACs(m map[netip.Addr][6]byte) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.haVMAC = nil
+	for a, mac := range m {
+		if a.Is4() {
+			if d.haVMAC == nil {
+				d.haVMAC = map[[4]byte][6]byte{}
+			}
+			d.haVMAC[a.As4()] = mac
+		}
+	}
 }
 
 // Rules returns a copy of the current rules.

@@ -90,6 +90,32 @@ virtual_server 10.77.0.100 80 {
 }
 `
 
+// startBackup runs a second ulvsd in the lab's second director with conf
+// (written as file) and ulvsd arguments args; the test's cleanup stops it.
+func (e *env) startBackup(t *testing.T, file, conf string, args []string) *env {
+	t.Helper()
+	b := &env{t: t, lab: e.lab, dir: t.TempDir(), ns: e.lab.Backup, log: &bytes.Buffer{}, args: args}
+	b.cfg = filepath.Join(b.dir, file)
+	b.sock = filepath.Join(b.dir, "ulvsd.sock")
+	b.writeConfig(conf)
+	b.start()
+	t.Cleanup(b.stop)
+	return b
+}
+
+// routeViaFloatingGateway points the NAT real servers' default route at
+// 10.77.1.254, the gateway address that floats with a vrrp_instance.
+func routeViaFloatingGateway(t *testing.T, l *lab.Lab) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, rs := range l.RS {
+		if out, err := exec.CommandContext(ctx, "ip", "-n", rs.Name, "route", "replace", "default", "via", "10.77.1.254").CombinedOutput(); err != nil {
+			t.Fatalf("route via the floating gateway: %v\n%s", err, out)
+		}
+	}
+}
+
 // TestIntegrationFailoverSync: two ulvs directors with VRRP and connection
 // sync. The master is killed (SIGKILL) under a slow download and a
 // keep-alive client that sends without pause: the backup takes the VIP,
@@ -109,21 +135,9 @@ func testFailoverSync(t *testing.T, mode string) {
 	}
 	e := newEnvOpts(t, lab.Config{RealServers: 2, Backup: true, Mode: mode}, fmt.Sprintf(conf, "LVS_A", "MASTER", 100), o)
 	if mode == lab.ModeNAT {
-		// The real servers' gateway floats with the instance.
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		for _, rs := range e.lab.RS {
-			if out, err := exec.CommandContext(ctx, "ip", "-n", rs.Name, "route", "replace", "default", "via", "10.77.1.254").CombinedOutput(); err != nil {
-				t.Fatalf("route via the floating gateway: %v\n%s", err, out)
-			}
-		}
+		routeViaFloatingGateway(t, e.lab)
 	}
-	b := &env{t: t, lab: e.lab, dir: t.TempDir(), ns: e.lab.Backup, log: &bytes.Buffer{}, args: o.args}
-	b.cfg = filepath.Join(b.dir, "keepalived.conf")
-	b.sock = filepath.Join(b.dir, "ulvsd.sock")
-	b.writeConfig(fmt.Sprintf(conf, "LVS_B", "BACKUP", 99))
-	b.start()
-	t.Cleanup(b.stop)
+	b := e.startBackup(t, "keepalived.conf", fmt.Sprintf(conf, "LVS_B", "BACKUP", 99), o.args)
 	e.waitHA(t, "MASTER", 10*time.Second)
 	b.waitHA(t, "BACKUP", 10*time.Second)
 	e.waitReady(2)

@@ -69,16 +69,10 @@ vrrp_instance VI_1 {
 }
 `
 
-// TestIntegrationVRRPWithKeepalived pairs a ulvs director (master) with
-// Debian's keepalived (backup) as seed 001 pairs two keepalived directors:
-// the backup takes the VIP when ulvsd dies, and ulvsd takes it back
-// (preempts) when it returns, serving HTTP through the VIP again.
-func TestIntegrationVRRPWithKeepalived(t *testing.T) {
-	skipUnprivileged(t)
-	if _, err := exec.LookPath("keepalived"); err != nil {
-		t.Skip("keepalived is not installed (scripts/setup-host.sh installs it)")
-	}
-	e := newEnvOpts(t, lab.Config{RealServers: 2, Backup: true}, haConf, envOpts{file: "keepalived.conf"})
+// startBackupKeepalived runs Debian's keepalived with peerConf in the
+// lab's second director and waits until it is BACKUP.
+func startBackupKeepalived(t *testing.T, e *env) *lab.Keepalived {
+	t.Helper()
 	peer, err := lab.StartKeepalived(e.lab.Backup, t.TempDir(), peerConf)
 	if err != nil {
 		t.Fatal(err)
@@ -92,6 +86,20 @@ func TestIntegrationVRRPWithKeepalived(t *testing.T) {
 	if _, ok := peer.Wait("(VI_1) Entering BACKUP STATE", 0, 10*time.Second); !ok {
 		t.Fatalf("keepalived did not enter BACKUP")
 	}
+	return peer
+}
+
+// TestIntegrationVRRPWithKeepalived pairs a ulvs director (master) with
+// Debian's keepalived (backup) as seed 001 pairs two keepalived directors:
+// the backup takes the VIP when ulvsd dies, and ulvsd takes it back
+// (preempts) when it returns, serving HTTP through the VIP again.
+func TestIntegrationVRRPWithKeepalived(t *testing.T) {
+	skipUnprivileged(t)
+	if _, err := exec.LookPath("keepalived"); err != nil {
+		t.Skip("keepalived is not installed (scripts/setup-host.sh installs it)")
+	}
+	e := newEnvOpts(t, lab.Config{RealServers: 2, Backup: true}, haConf, envOpts{file: "keepalived.conf"})
+	peer := startBackupKeepalived(t, e)
 	e.waitHA(t, "MASTER", 10*time.Second)
 	e.waitReady(2)
 	if _, ok := peer.Wait("Entering MASTER STATE", 0, 0); ok {

@@ -173,9 +173,13 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 	// routes) and, with exitOnLoss, end the daemon. The engine reports
 	// them only once Run started, after dir is set.
 	var dir *Director
+	var ha *haManager
 	lost := make(chan engine.LinkEvent, 1)
 	onLink := func(ev engine.LinkEvent) {
 		dir.LinkChanged(ev)
+		// A vrrp_instance's interface (or track_interface) going down
+		// puts it in FAULT, coming back lets it out.
+		ha.linkChanged(ev.Name, ev.State == engine.LinkUp)
 		if o.exitOnLoss && ev.State != engine.LinkUp {
 			select {
 			case lost <- ev:
@@ -215,10 +219,21 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 	dir.SetCheckStatus(mon.Status)
 	// Failover first: the addresses of every vrrp_instance are on standby
 	// from the first table on, until the instance is master here.
-	var ha *haManager
-	if file != nil && (len(file.VRRP) > 0 || runsPulse(file.Pulse)) {
-		if ha, err = newHA(dir, eng.AnnounceAddrs, file.VRRP, file.Pulse, log); err != nil {
+	// With a file, the failover manager always runs, so that a reload can
+	// add instances to a director that had none.
+	if file != nil {
+		if ha, err = newHA(dir, eng.AnnounceAddrs, eng.SendFrame, file.VRRP, file.VRRPSyncGroups, file.Pulse, log); err != nil {
 			return fmt.Errorf("%s: %w", cfgPath, err)
+		}
+		ha.warnUnwatched(o.interfaces)
+		ha.linksDown = func() []string {
+			var down []string
+			for _, l := range eng.Links() {
+				if l.State != engine.LinkUp {
+					down = append(down, l.Name)
+				}
+			}
+			return down
 		}
 		dir.SetHAStatus(ha.Status)
 		// keepalived's lvs_sync_daemon follows its instance: master sends,
@@ -364,10 +379,8 @@ func reload(path string, dir *Director, mon *healthcheck.Monitor, ha *haManager,
 		return
 	}
 	logWarnings(f, log)
-	if !ha.Unchanged(f.VRRP, f.Pulse) {
-		// Adding, removing or changing an instance would need its
-		// transport and state rebuilt; until that exists, say so.
-		log.Error("reload: the vrrp_instance (or lvs.cf pulse) configuration changed; the running instances stay as they were until ulvsd restarts", "file", path)
+	if err := ha.Reload(f.VRRP, f.VRRPSyncGroups, f.Pulse); err != nil {
+		log.Error("reload: failover", "file", path, "err", err)
 	}
 	if err := mon.Load(f, installer(dir, f)); err != nil {
 		log.Error("reload failed, keeping the running configuration", "file", path, "err", err)

@@ -61,9 +61,6 @@ func hostAddrs() ([]netip.Addr, error) {
 // newPulse builds the pulse node of p (runsPulse(p) is true); h receives
 // its transitions.
 func (h *haManager) newPulse(p *config.Pulse) error {
-	if p.PrimaryPrivate != p.Primary || p.BackupPrivate != p.Backup {
-		return fmt.Errorf("pulse: primary_private/backup_private (a dedicated heartbeat network) is not supported by ulvs yet")
-	}
 	if len(p.VIPs) == 0 {
 		return fmt.Errorf("pulse: no active virtual server, no address to fail over (pulse exits: no active lvs services)")
 	}
@@ -75,7 +72,23 @@ func (h *haManager) newPulse(p *config.Pulse) error {
 	if err != nil {
 		return err
 	}
-	tr, err := pulse.ListenUDP(pulse.UDPConfig{Local: self, Port: p.HeartbeatPort, Partners: []netip.Addr{partner}})
+	// primary_private / backup_private: a second heartbeat path over a
+	// private network, as pulse sends on both.
+	selfPriv, partnerPriv := p.PrimaryPrivate, p.BackupPrivate
+	if role == pulse.Backup {
+		selfPriv, partnerPriv = partnerPriv, selfPriv
+	}
+	ucfg := pulse.UDPConfig{Local: self, Port: p.HeartbeatPort, Partners: []netip.Addr{partner}}
+	if selfPriv.IsValid() && selfPriv != self {
+		if !slices.Contains(local, selfPriv) {
+			return fmt.Errorf("pulse: this director's private heartbeat address %v (lvs.cf's %s_private) is not an address of this host", selfPriv, role)
+		}
+		ucfg.LocalPrivate, ucfg.PartnerPrivate = selfPriv, partnerPriv
+	} else if partnerPriv.IsValid() && partnerPriv != partner {
+		// Only the partner has a private address: send there too.
+		ucfg.Partners = append(ucfg.Partners, partnerPriv)
+	}
+	tr, err := pulse.ListenUDP(ucfg)
 	if err != nil {
 		return err
 	}
@@ -83,8 +96,13 @@ func (h *haManager) newPulse(p *config.Pulse) error {
 	for _, v := range p.VIPs {
 		pi.addrs = append(pi.addrs, v.Addr)
 	}
+	if p.NATRouter.IsValid() && !slices.Contains(pi.addrs, p.NATRouter.Addr()) {
+		// nat_router: the real servers' gateway floats with the active
+		// director, as pulse brings it up with the VIPs.
+		pi.addrs = append(pi.addrs, p.NATRouter.Addr())
+	}
 	n, err := pulse.New(pulse.Config{
-		Role: role, Partner: partner, BackupActive: p.BackupActive,
+		Role: role, Partner: partner, PartnerPrivate: partnerPriv, BackupActive: p.BackupActive,
 		Keepalive: p.Keepalive, Deadtime: p.Deadtime,
 		// The issue asks for the primary to take its VIPs back; pulse
 		// itself leaves them on the backup (docs/ha.md).

@@ -43,14 +43,12 @@ func TestNewPulseRefuses(t *testing.T) {
 	a := netip.MustParseAddr
 	base := config.Pulse{Primary: a("10.0.0.2"), PrimaryPrivate: a("10.0.0.2"), Backup: a("10.0.0.3"),
 		BackupPrivate: a("10.0.0.3"), BackupActive: true, VIPs: []config.PulseVIP{{Addr: a("10.0.0.100"), Device: "eth0:1"}}}
-	private, novip := base, base
-	private.PrimaryPrivate = a("192.168.0.2")
+	novip := base
 	novip.VIPs = nil
 	for _, tc := range []struct {
 		p    config.Pulse
 		want string
 	}{
-		{private, "primary_private/backup_private"},
 		{novip, "no active virtual server"},
 	} {
 		h := &haManager{}

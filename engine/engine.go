@@ -76,6 +76,9 @@ type Engine struct {
 	rips [][4]byte
 	lips [][4]byte
 	tun  bool
+	// vmacs are the table's VRRP virtual MACs (use_vmac): the filter
+	// passes frames sent to them and the sockets join them.
+	vmacs [][6]byte
 
 	// templates are the persistence templates all workers share.
 	templates *conntrack.Templates
@@ -275,12 +278,14 @@ func (e *Engine) SetTable(t *vs.Table) {
 	slices.SortFunc(lips, func(a, b [4]byte) int { return slices.Compare(a[:], b[:]) })
 	rips := natSources(t)
 	ann := announceable(t, vips, lips)
+	vmacs := t.VMACs()
 	e.mu.Lock()
-	old, oldWide, oldRIPs, oldLIPs, oldTun, oldAnn := e.vips, e.wide, e.rips, e.lips, e.tun, e.ann
-	e.vips, e.wide, e.rips, e.lips, e.tun, e.ann = vips, t.WideVIPs(), rips, lips, hasTunnel(t), ann
+	old, oldWide, oldRIPs, oldLIPs, oldTun, oldAnn, oldVMACs := e.vips, e.wide, e.rips, e.lips, e.tun, e.ann, e.vmacs
+	e.vips, e.wide, e.rips, e.lips, e.tun, e.ann, e.vmacs = vips, t.WideVIPs(), rips, lips, hasTunnel(t), ann, vmacs
 	e.mu.Unlock()
 	tun := hasTunnel(t)
-	if !slices.Equal(old, vips) || oldWide != t.WideVIPs() || !slices.Equal(oldRIPs, rips) || !slices.Equal(oldLIPs, lips) || oldTun != tun {
+	if !slices.Equal(old, vips) || oldWide != t.WideVIPs() || !slices.Equal(oldRIPs, rips) || !slices.Equal(oldLIPs, lips) || oldTun != tun ||
+		!slices.Equal(oldVMACs, vmacs) {
 		e.refilter()
 	}
 	// New addresses, and addresses this director became master for.
@@ -325,10 +330,11 @@ func (e *Engine) refilter() {
 			own = append(own, ifc.addr)
 		}
 	}
-	prog := filterProgramICMP(append(slices.Clone(e.vips), e.lips...), e.wide, own, e.rips...)
+	prog := filterProgramVMAC(append(slices.Clone(e.vips), e.lips...), e.wide, own, e.vmacs, e.rips...)
 	fan := fanoutProgram(e.vips)
 	e.filter, e.fanProg = prog, fan
 	for _, ifc := range e.ifaces {
+		e.joinVMACs(ifc)
 		for _, r := range ifc.rings {
 			if err := r.setFilter(prog); err != nil {
 				e.log.Error("update socket filter", "interface", ifc.name, "err", err)
@@ -340,6 +346,47 @@ func (e *Engine) refilter() {
 			}
 		}
 	}
+}
+
+// joinVMACs makes the interface accept frames sent to the virtual MACs
+// (PACKET_MR_UNICAST on its first socket: a NIC with a unicast filter
+// adds them; veth accepts every frame anyway). Memberships go with the
+// socket, so an interface whose sockets are reopened joins again.
+// e.mu and e.linkMu must be held.
+func (e *Engine) joinVMACs(ifc *iface) {
+	if len(ifc.rings) == 0 {
+		return
+	}
+	for _, m := range e.vmacs {
+		if err := ifc.rings[0].joinUnicast(ifc.index, m); err != nil {
+			e.log.Error("use_vmac: cannot add the virtual MAC to the interface", "interface", ifc.name, "mac", net.HardwareAddr(m[:]).String(), "err", err)
+		}
+	}
+}
+
+// vmacsNow returns the virtual MACs in force; it takes e.mu.
+func (e *Engine) vmacsNow() [][6]byte {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.vmacs
+}
+
+// SendFrame sends one complete Ethernet frame on the interface named
+// ifname (a VRRP advert from the virtual MAC, for use_vmac). It fails
+// while the interface is not up.
+func (e *Engine) SendFrame(ifname string, frame []byte) error {
+	e.linkMu.Lock()
+	defer e.linkMu.Unlock()
+	for _, ifc := range e.ifaces {
+		if ifc.name != ifname {
+			continue
+		}
+		if len(ifc.rings) == 0 {
+			return fmt.Errorf("engine: interface %s is not up", ifname)
+		}
+		return ifc.rings[0].sendRaw(frame)
+	}
+	return fmt.Errorf("engine: %s is not one of the engine's interfaces", ifname)
 }
 
 // hasTunnel reports whether any dest of t uses IPIP.
@@ -417,8 +464,15 @@ func (e *Engine) announceOn(ifc *iface, vips [][4]byte) {
 	if len(ifc.rings) == 0 {
 		return
 	}
+	tbl := e.table.Load()
 	for _, v := range vips {
-		frame := arp.Gratuitous(nil, ifc.mac, v)
+		mac := ifc.mac
+		if tbl != nil {
+			if vmac, ok := tbl.ARPMAC(v); ok {
+				mac = vmac // use_vmac: announce the VRRP virtual MAC
+			}
+		}
+		frame := arp.Gratuitous(nil, mac, v)
 		if err := ifc.rings[0].sendRaw(frame); err != nil {
 			e.log.Warn("gratuitous ARP", "interface", ifc.name, "vip", fmt.Sprint(v), "err", err)
 		}

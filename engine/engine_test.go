@@ -223,24 +223,11 @@ func TestVLANReinsert(t *testing.T) {
 	}
 }
 
-// runFilter runs the socket filter on an Ethernet frame in the x/net VM,
-// which lacks the packet-type extension: the first three instructions
-// (the pkttype checks, which only jump to drop) are skipped.
+// runFilter runs the socket filter on an Ethernet frame sent to us
+// (PACKET_HOST).
 func runFilter(t *testing.T, prog []bpf.RawInstruction, frame []byte) bool {
 	t.Helper()
-	var insns []bpf.Instruction
-	for _, ri := range prog[3:] {
-		insns = append(insns, ri.Disassemble())
-	}
-	vm, err := bpf.NewVM(insns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := vm.Run(frame)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n > 0
+	return runFilterType(t, prog, frame, 0)
 }
 
 func TestFilterProgram(t *testing.T) {
@@ -400,5 +387,97 @@ func TestStandby(t *testing.T) {
 	}
 	if tbl.AnswersARP(gw) {
 		t.Errorf("a table without failover addresses answers for %v", gw)
+	}
+}
+
+// runFilterType runs the socket filter as the kernel would for a frame of
+// packet type pkttype: the x/net VM lacks the packet-type extension, so
+// the load of it becomes a load of the constant.
+func runFilterType(t *testing.T, prog []bpf.RawInstruction, frame []byte, pkttype uint32) bool {
+	t.Helper()
+	var insns []bpf.Instruction
+	for _, ri := range prog {
+		in := ri.Disassemble()
+		if le, ok := in.(bpf.LoadExtension); ok && le.Num == bpf.ExtType {
+			in = bpf.LoadConstant{Dst: bpf.RegA, Val: pkttype}
+		}
+		insns = append(insns, in)
+	}
+	vm, err := bpf.NewVM(insns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := vm.Run(frame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n > 0
+}
+
+// TestFilterProgramVMAC: frames sent to a use_vmac instance's virtual MAC
+// arrive as PACKET_OTHERHOST and must pass; other OTHERHOST frames not.
+func TestFilterProgramVMAC(t *testing.T) {
+	vmac51 := [6]byte{0, 0, 0x5e, 0, 1, 51}
+	vmac52 := [6]byte{0, 0, 0x5e, 0, 1, 52}
+	to := func(dst [6]byte) []byte {
+		f := tcpFrame(1, pkt.TCPSyn)
+		copy(f[0:6], dst[:])
+		return f
+	}
+	vips := [][4]byte{vip.As4()}
+	const host, otherHost, outgoing = 0, 3, 4
+	tests := []struct {
+		name    string
+		vmacs   [][6]byte
+		frame   []byte
+		pkttype uint32
+		want    bool
+	}{
+		{"to the VMAC", [][6]byte{vmac51}, to(vmac51), otherHost, true},
+		{"to the second VMAC", [][6]byte{vmac51, vmac52}, to(vmac52), otherHost, true},
+		{"to another router's VMAC", [][6]byte{vmac51}, to(vmac52), otherHost, false},
+		{"to another host", [][6]byte{vmac51}, to([6]byte{2, 0, 0, 0, 0, 9}), otherHost, false},
+		{"same low bytes, other high bytes", [][6]byte{vmac51}, to([6]byte{2, 0, 0x5e, 0, 1, 51}), otherHost, false},
+		{"to us, with VMACs", [][6]byte{vmac51}, to([6]byte{2, 0, 0, 0, 0, 2}), host, true},
+		{"our own output", [][6]byte{vmac51}, to(vmac51), outgoing, false},
+		{"no VMACs: OTHERHOST dropped", nil, to(vmac51), otherHost, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			prog := filterProgramVMAC(vips, false, nil, tt.vmacs)
+			if got := runFilterType(t, prog, tt.frame, tt.pkttype); got != tt.want {
+				t.Errorf("accepted = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestVMAC: a use_vmac instance's address is answered with the virtual
+// MAC, and frames sent to that MAC are forwarded like those to the
+// interface's own; frames to another router's virtual MAC are not ours.
+func TestVMAC(t *testing.T) {
+	vmac := [6]byte{0, 0, 0x5e, 0, 1, 51}
+	tbl := testTable(t)
+	tbl.SetHA(nil, nil)
+	tbl.SetVMACs(map[[4]byte][6]byte{vip.As4(): vmac})
+	w, l := newTestWorker()
+	req := pkttest.ARPFrame(pkt.ARPRequest, clientMAC, client.As4(), [6]byte{}, vip.As4())
+	out := run(w, l, tbl, 0, req)
+	if len(out) != 1 {
+		t.Fatalf("ARP who-has VIP: %d frames out, want 1", len(out))
+	}
+	if a := pkt.ARP(out[0][pkt.EtherHeaderLen:]); a.SHA() != vmac || pkt.Ether(out[0]).Src() != vmac {
+		t.Errorf("ARP reply from %x, sha %x; want the virtual MAC %x", pkt.Ether(out[0]).Src(), a.SHA(), vmac)
+	}
+	to := func(dst [6]byte, sport uint16) []byte {
+		f := tcpFrame(sport, pkt.TCPSyn)
+		copy(f[0:6], dst[:])
+		return f
+	}
+	if out := run(w, l, tbl, 0, to(vmac, 41000)); len(out) != 1 || pkt.Ether(out[0]).Dst() != rs1MAC && pkt.Ether(out[0]).Dst() != rs2MAC {
+		t.Errorf("SYN to the virtual MAC: %d frames out, want 1 to a real server", len(out))
+	}
+	if out := run(w, l, tbl, 0, to([6]byte{0, 0, 0x5e, 0, 1, 52}, 41001)); len(out) != 0 {
+		t.Errorf("SYN to another virtual MAC forwarded")
 	}
 }

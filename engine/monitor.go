@@ -243,6 +243,7 @@ func (m *monitor) open(ifc *iface, o observed, now time.Time) bool {
 		}
 		return false
 	}
+	vmacs := e.vmacsNow() // before linkMu: e.mu comes first
 	e.linkMu.Lock()
 	filter, fanProg := e.filter, e.fanProg
 	e.linkMu.Unlock()
@@ -269,6 +270,13 @@ func (m *monitor) open(ifc *iface, o observed, now time.Time) bool {
 	if !slices.Equal(fanProg, e.fanProg) {
 		if err := rings[0].setFanoutProgram(e.fanProg); err != nil {
 			e.log.Error("update fanout program", "interface", ifc.name, "err", err)
+		}
+	}
+	if len(vmacs) > 0 {
+		for _, m := range vmacs {
+			if err := rings[0].joinUnicast(o.index, m); err != nil {
+				e.log.Error("use_vmac: cannot add the virtual MAC to the interface", "interface", ifc.name, "err", err)
+			}
 		}
 	}
 	down := now.Sub(ifc.lostAt)

@@ -126,14 +126,18 @@ func (w *worker) process(p *packet, tbl *vs.Table, now conntrack.Tick) bool {
 			}
 			return w.drop(ReasonNotOurs)
 		}
-		arp.MakeReply(frame, ps.L3Off, w.macs[p.in])
+		mac := w.macs[p.in]
+		if vmac, ok := tbl.ARPMAC(tpa); ok {
+			mac = vmac // use_vmac: the VRRP virtual MAC answers
+		}
+		arp.MakeReply(frame, ps.L3Off, mac)
 		p.vnet().clear()
 		w.c.arpReply.Add(1)
 		return w.transmit(p)
 	}
 	// Only frames sent to us: with the interface in promiscuous mode our
 	// own DR output (VIP inside, a real server's MAC outside) comes by.
-	if ps.EtherType != pkt.EtherTypeIPv4 || pkt.Ether(frame).Dst() != w.macs[p.in] {
+	if dst := pkt.Ether(frame).Dst(); ps.EtherType != pkt.EtherTypeIPv4 || dst != w.macs[p.in] && !tbl.IsVMAC(dst) {
 		return w.drop(ReasonNotOurs)
 	}
 	vip, standby := tbl.VIP(ps.Dst)

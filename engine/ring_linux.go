@@ -143,6 +143,17 @@ func (r *ring) setFilter(prog []bpf.RawInstruction) error {
 	return nil
 }
 
+// joinUnicast adds mac to the interface's unicast addresses for as long as
+// the socket is open (PACKET_ADD_MEMBERSHIP, PACKET_MR_UNICAST).
+func (r *ring) joinUnicast(ifindex int, mac [6]byte) error {
+	mreq := unix.PacketMreq{Ifindex: int32(ifindex), Type: unix.PACKET_MR_UNICAST, Alen: 6}
+	copy(mreq.Address[:], mac[:])
+	if err := unix.SetsockoptPacketMreq(r.sock, unix.SOL_PACKET, unix.PACKET_ADD_MEMBERSHIP, &mreq); err != nil {
+		return opErr("setsockopt PACKET_ADD_MEMBERSHIP", err)
+	}
+	return nil
+}
+
 // setFanoutProgram sets the classic BPF program of the socket's fanout
 // group (PACKET_FANOUT_DATA); the kernel swaps it for the whole group.
 func (r *ring) setFanoutProgram(prog []bpf.RawInstruction) error {
@@ -286,6 +297,14 @@ func filterProgram(vips [][4]byte, passAll bool, rips ...[4]byte) []bpf.RawInstr
 // director's interface addresses: routers report problems with IPIP
 // packets there.
 func filterProgramICMP(vips [][4]byte, passAll bool, own [][4]byte, rips ...[4]byte) []bpf.RawInstruction {
+	return filterProgramVMAC(vips, passAll, own, nil, rips...)
+}
+
+// filterProgramVMAC is filterProgramICMP that also passes frames sent to
+// one of vmacs, the VRRP virtual MACs of use_vmac instances: the kernel
+// marks them PACKET_OTHERHOST (they are not the interface's address), so
+// they pass the pkttype test only when their destination is one of them.
+func filterProgramVMAC(vips [][4]byte, passAll bool, own [][4]byte, vmacs [][6]byte, rips ...[4]byte) []bpf.RawInstruction {
 	const maxAddrs = 200
 	if len(vips)+len(rips) > maxAddrs {
 		passAll = true
@@ -308,7 +327,23 @@ func filterProgramICMP(vips [][4]byte, passAll bool, own [][4]byte, rips ...[4]b
 	}
 	prog = append(prog, bpf.LoadExtension{Num: bpf.ExtType})
 	jeq(packetOutgoing, drop, 0)
-	jeq(packetOtherHost, drop, 0)
+	if n := len(vmacs); n == 0 || n > maxAddrs {
+		jeq(packetOtherHost, drop, 0)
+	} else {
+		// Not OTHERHOST: skip the block. OTHERHOST: destination bytes
+		// 2..5 must be one of the VMACs' (then bytes 0..1, all 00:00
+		// in 00:00:5e:00:01:VRID, must match too), else drop.
+		prog = append(prog, bpf.JumpIf{Cond: bpf.JumpEqual, Val: packetOtherHost, SkipFalse: uint8(n + 4)})
+		prog = append(prog, bpf.LoadAbsolute{Off: 2, Size: 4})
+		for k, m := range vmacs {
+			lo := uint32(m[2])<<24 | uint32(m[3])<<16 | uint32(m[4])<<8 | uint32(m[5])
+			prog = append(prog, bpf.JumpIf{Cond: bpf.JumpEqual, Val: lo, SkipTrue: uint8(n - k)})
+		}
+		fixes = append(fixes, fix{at: len(prog), to: drop, isJA: true})
+		prog = append(prog, bpf.Jump{})
+		prog = append(prog, bpf.LoadAbsolute{Off: 0, Size: 2})
+		jeq(uint32(vmacs[0][0])<<8|uint32(vmacs[0][1]), 0, drop)
+	}
 	prog = append(prog, bpf.LoadAbsolute{Off: 12, Size: 2})
 	jeq(0x0806, accept, 0)
 	jeq(0x8100, accept, 0)

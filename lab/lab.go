@@ -122,6 +122,11 @@ type Config struct {
 	// each itself, as `ulvs lab up` does so that the decapsulators outlive
 	// it. Otherwise Up runs them in this process until Down.
 	ExternalDecap bool
+	// BareRealServers leaves the real servers unprepared: no VIP on lo,
+	// no ARP sysctls, no default route, no IPIP decapsulation. The caller
+	// prepares them itself, as a test of `ulvs realserver up --conf`
+	// does.
+	BareRealServers bool
 	// Backup adds a second director, "director2" (BackupDIP, and
 	// BackupInsideDIP in the nat and fullnat modes), on the same networks
 	// with the same interface names: the other half of a failover pair.
@@ -300,9 +305,9 @@ func Up(ctx context.Context, cfg Config) (*Lab, error) {
 			l.BackupInsideDIP = BackupInsideDIP
 		}
 	}
-	b := builder{ctx: ctx, l: l}
+	b := builder{ctx: ctx, l: l, bare: cfg.BareRealServers}
 	err = b.build(cfg.OffloadsOff)
-	if err == nil && l.Mode == ModeTUN && !cfg.ExternalDecap {
+	if err == nil && l.Mode == ModeTUN && !cfg.ExternalDecap && !cfg.BareRealServers {
 		err = l.startDecap(ctx)
 	}
 	if err != nil {
@@ -322,6 +327,7 @@ type builder struct {
 	ctx     context.Context
 	l       *Lab
 	created []NS
+	bare    bool // Config.BareRealServers
 }
 
 // link is one veth pair: node end (in the node's namespace) and switch end.
@@ -363,7 +369,7 @@ func (b *builder) build(offloadsOff bool) error {
 	}
 	for i, rs := range l.RS {
 		links = append(links, link{ns: rs, ifname: RSIface(i), swname: fmt.Sprintf("sw-r%d", i+1),
-			bridge: rsBridge, addr: l.RIPs[i], loopback: l.Mode == ModeDR})
+			bridge: rsBridge, addr: l.RIPs[i], loopback: l.Mode == ModeDR && !b.bare})
 	}
 
 	for _, n := range l.Namespaces() {
@@ -418,7 +424,7 @@ func (b *builder) build(offloadsOff bool) error {
 	// (seed 001/002 realserver.sh). TUN real servers get the same from
 	// package realserver; NAT ones hold no VIP.
 	for _, rs := range l.RS {
-		if l.Mode != ModeDR {
+		if l.Mode != ModeDR || b.bare {
 			break
 		}
 		if err := rs.setSysctls(required,
@@ -471,7 +477,7 @@ func (b *builder) build(offloadsOff bool) error {
 	// NAT real servers answer through the director (seed 002:
 	// GATEWAY=DIP). FULLNAT ones need no route beyond their own subnet:
 	// their peers are the director's local addresses on it.
-	if l.Mode == ModeNAT {
+	if l.Mode == ModeNAT && !b.bare {
 		for _, rs := range l.RS {
 			if err := b.ip("-n", rs.Name, "route", "add", "default", "via", l.InsideDIP.String()); err != nil {
 				return err

@@ -70,3 +70,41 @@ func TestRunUDP(t *testing.T) {
 		t.Errorf("backup took over after %v, deadtime 200ms", d)
 	}
 }
+
+// TestUDPPrivatePath: with private addresses, a heartbeat goes over both
+// networks (public and private socket) and Receive reads from both.
+func TestUDPPrivatePath(t *testing.T) {
+	a4 := netip.MustParseAddr
+	pub1, pub2, priv1, priv2 := a4("127.0.0.2"), a4("127.0.0.3"), a4("127.0.1.2"), a4("127.0.1.3")
+	ta, err := ListenUDP(UDPConfig{Local: pub1, Port: 45391, Partners: []netip.Addr{pub2}, LocalPrivate: priv1, PartnerPrivate: priv2})
+	if err != nil {
+		t.Skipf("loopback: %v", err)
+	}
+	defer ta.Close()
+	tb, err := ListenUDP(UDPConfig{Local: pub2, Port: 45391, Partners: []netip.Addr{pub1}, LocalPrivate: priv2, PartnerPrivate: priv1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ta.Send([]byte{1, 2, 3, 4}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[netip.Addr]bool{}
+	buf := make([]byte, 16)
+	for range 2 {
+		n, from, err := tb.Receive(buf)
+		if err != nil || n != 4 {
+			t.Fatalf("receive: %d bytes, %v", n, err)
+		}
+		got[from] = true
+	}
+	if !got[pub1] || !got[priv1] {
+		t.Errorf("heartbeats from %v, want from %v and %v", got, pub1, priv1)
+	}
+	tb.Close()
+	if _, _, err := tb.Receive(buf); err == nil {
+		t.Errorf("Receive after Close: no error")
+	}
+	if _, err := ListenUDP(UDPConfig{Local: pub1, Port: 45392, Partners: []netip.Addr{pub2}, LocalPrivate: priv1}); err == nil {
+		t.Errorf("a private local address without the partner's was accepted")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
+	"strings"
 )
 
 // Mode is the LVS forwarding method the real server is prepared for. The
@@ -17,11 +18,12 @@ const (
 	modeInvalid Mode = iota
 	ModeDR           // direct routing (ipvsadm -g): VIP on lo
 	ModeTUN          // IP tunneling (ipvsadm -i): VIP behind an IPIP decapsulator
+	ModeNAT          // masquerading (ipvsadm -m): no VIP, the director as default gateway
 )
 
-var modeNames = [...]string{modeInvalid: "invalid", ModeDR: "dr", ModeTUN: "tun"}
+var modeNames = [...]string{modeInvalid: "invalid", ModeDR: "dr", ModeTUN: "tun", ModeNAT: "nat"}
 
-// String returns "dr" or "tun".
+// String returns "dr", "tun" or "nat".
 func (m Mode) String() string {
 	if int(m) < len(modeNames) {
 		return modeNames[m]
@@ -29,16 +31,18 @@ func (m Mode) String() string {
 	return fmt.Sprintf("Mode(%d)", m)
 }
 
-// ParseMode parses "dr" or "tun" (also "route"/"g" and "tunnel"/"i", the
-// words and letters ipvsadm uses).
+// ParseMode parses "dr", "tun" or "nat" (also "route"/"g", "tunnel"/"i"
+// and "masq"/"m", the words and letters ipvsadm uses).
 func ParseMode(s string) (Mode, error) {
 	switch s {
 	case "dr", "route", "g", "gatewaying":
 		return ModeDR, nil
 	case "tun", "tunnel", "i", "ipip":
 		return ModeTUN, nil
+	case "nat", "masq", "m", "masquerading":
+		return ModeNAT, nil
 	}
-	return modeInvalid, fmt.Errorf("unknown mode %q (want dr or tun)", s)
+	return modeInvalid, fmt.Errorf("unknown mode %q (want dr, tun or nat)", s)
 }
 
 // MarshalText returns the mode's name.
@@ -117,13 +121,28 @@ const (
 	defaultName = "default"
 )
 
-// Config describes a real server. The zero value is not valid: Mode and
-// VIPs are required.
+// Config describes a real server. The zero value is not valid: Mode is
+// required, and VIPs for DR and TUN (NAT takes none, but a Gateway).
 type Config struct {
 	Mode Mode
 	// VIPs are the virtual IPv4 addresses the director forwards to this
 	// host.
 	VIPs []netip.Addr
+	// VIPDevice is where a DR real server holds the VIPs (the configure
+	// script's SERVER_VIP_DEVICE): empty means lo; an alias such as lo:0
+	// puts the addresses on lo labelled lo:0; another device (dummy0) is
+	// used if it exists and created as a dummy link if its name starts
+	// with "dummy". For TUN, tunl0 (or empty) is the default; any other
+	// name is the userspace decapsulator's TUN device (TunName).
+	VIPDevice string
+	// NetDevice is the real server's network device (SERVER_NET_DEVICE):
+	// it gets arp_ignore/arp_announce too (DR, TUN), carries the default
+	// route to Gateway, and is TUN's capture interface when Iface is empty.
+	NetDevice string
+	// Gateway, when valid, becomes the default route (SERVER_GW, or for
+	// NAT the director's inside address), through NetDevice if given.
+	// Down restores the default route that was there before.
+	Gateway netip.Addr
 	// Decap chooses the IPIP decapsulation of ModeTUN (ignored for DR).
 	Decap Decap
 	// Iface is the interface IPIP arrives on, for the userspace
@@ -157,11 +176,36 @@ var ErrAlreadyUp = errors.New("real server already set up (run down first)")
 // validate checks c and fills defaults except Name and Iface, which need
 // the host.
 func (c *Config) validate() error {
-	if c.Mode != ModeDR && c.Mode != ModeTUN {
-		return fmt.Errorf("mode: want dr or tun")
+	if c.Mode != ModeDR && c.Mode != ModeTUN && c.Mode != ModeNAT {
+		return fmt.Errorf("mode: want dr, tun or nat")
 	}
-	if len(c.VIPs) == 0 {
+	if c.Mode == ModeNAT {
+		if len(c.VIPs) > 0 {
+			return errors.New("nat: a NAT real server holds no VIP (the director rewrites the destination)")
+		}
+		if !c.Gateway.IsValid() {
+			return errors.New("nat: the real server needs the director as its default gateway (SERVER_GW or DIRECTOR_INSIDEIP)")
+		}
+	} else if len(c.VIPs) == 0 {
 		return errors.New("no VIP given")
+	}
+	if c.Gateway.IsValid() && (!c.Gateway.Is4() || !c.Gateway.IsGlobalUnicast()) {
+		return fmt.Errorf("gateway %v: not a unicast IPv4 address", c.Gateway)
+	}
+	if c.VIPDevice != "" {
+		if c.Mode == ModeNAT {
+			return errors.New("nat: a NAT real server holds no VIP, so no VIP device")
+		}
+		base, label, hasLabel := strings.Cut(c.VIPDevice, ":")
+		if !ifnameRE.MatchString(base) || hasLabel && (label == "" || len(c.VIPDevice) > 15 || strings.ContainsAny(label, ": /")) {
+			return fmt.Errorf("VIP device %q: not an interface name or DEV:LABEL alias (at most 15 bytes)", c.VIPDevice)
+		}
+		if hasLabel && c.Mode == ModeTUN {
+			return fmt.Errorf("VIP device %q: an alias is for DR (lo:0); TUN holds the VIPs on tunl0 or its decapsulator's device", c.VIPDevice)
+		}
+	}
+	if c.NetDevice != "" && !ifnameRE.MatchString(c.NetDevice) {
+		return fmt.Errorf("network device %q: not an interface name", c.NetDevice)
 	}
 	seen := map[netip.Addr]bool{}
 	for _, v := range c.VIPs {

@@ -1,5 +1,12 @@
 // Package realserver prepares a host as an LVS real server for the DR and
-// TUN forwarding methods, and undoes exactly what it did.
+// TUN forwarding methods (and NAT: the director as default gateway), and
+// undoes exactly what it did.
+//
+// Config also carries the LVS configure script's real-server settings
+// (lvs_dr.conf's SERVER_VIP_DEVICE, SERVER_NET_DEVICE, SERVER_GW): the VIP
+// on another device than lo (an alias such as lo:0 becomes an address
+// label; a missing dummyN is created), the ARP sysctls on the devices
+// named, and the default route, whose previous value Down restores.
 //
 // The seeds' realserver.sh does the same with ifconfig and echo into
 // /proc/sys: the VIP/32 on lo, arp_ignore=1 and arp_announce=2 (so the real

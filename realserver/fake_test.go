@@ -23,13 +23,19 @@ type fakeHost struct {
 	// as a module that creates tunl0 on load, so adding tunl0 fails.
 	ipip, autoload bool
 	defIface       string
-	fail           map[string]error // op -> injected error
-	ops            []string
+	// the default route (defDev empty: none); dummy: the kernel has the
+	// dummy module.
+	defVia netip.Addr
+	defDev string
+	dummy  bool
+	fail   map[string]error // op -> injected error
+	ops    []string
 }
 
 type fakeLink struct {
-	up    bool
-	addrs []netip.Prefix
+	up     bool
+	addrs  []netip.Prefix
+	labels map[netip.Prefix]string
 }
 
 func newFakeHost() *fakeHost {
@@ -74,7 +80,10 @@ func (h *fakeHost) snapshot() []string {
 		out = append(out, "sysctl "+k+"="+v)
 	}
 	for n, l := range h.links {
-		out = append(out, fmt.Sprintf("link %s up=%v addrs=%v", n, l.up, l.addrs))
+		out = append(out, fmt.Sprintf("link %s up=%v addrs=%v labels=%v", n, l.up, l.addrs, l.labels))
+	}
+	if h.defDev != "" {
+		out = append(out, "default "+routeText(h.defVia, h.defDev))
 	}
 	for t := range h.nft {
 		out = append(out, "nft "+t)
@@ -152,6 +161,49 @@ func (h *fakeHost) addIPIPLink(_ context.Context, name string) error {
 	return nil
 }
 
+func (h *fakeHost) addDummyLink(_ context.Context, name string) error {
+	if err := h.op("addDummyLink"); err != nil {
+		return err
+	}
+	if !h.dummy {
+		return errors.New("Error: Unknown device type.")
+	}
+	if _, ok := h.links[name]; ok {
+		return errors.New("RTNETLINK answers: File exists")
+	}
+	h.addLink(name)
+	return nil
+}
+
+func (h *fakeHost) defaultRoute(context.Context) (netip.Addr, string, error) {
+	if err := h.op("defaultRoute"); err != nil {
+		return netip.Addr{}, "", err
+	}
+	return h.defVia, h.defDev, nil
+}
+
+func (h *fakeHost) setDefaultRoute(_ context.Context, via netip.Addr, dev string) error {
+	if err := h.op("setDefaultRoute"); err != nil {
+		return err
+	}
+	if dev == "" {
+		dev = h.defIface
+	}
+	if _, ok := h.links[dev]; !ok {
+		return fmt.Errorf("no link %s", dev)
+	}
+	h.defVia, h.defDev = via, dev
+	return nil
+}
+
+func (h *fakeHost) delDefaultRoute(context.Context) error {
+	if err := h.op("delDefaultRoute"); err != nil {
+		return err
+	}
+	h.defVia, h.defDev = netip.Addr{}, ""
+	return nil
+}
+
 func (h *fakeHost) delLink(_ context.Context, name string) error {
 	if err := h.op("delLink"); err != nil {
 		return err
@@ -171,7 +223,7 @@ func (h *fakeHost) hasAddr(dev string, a netip.Addr) (bool, error) {
 	return slices.ContainsFunc(l.addrs, func(p netip.Prefix) bool { return p.Addr() == a }), nil
 }
 
-func (h *fakeHost) addAddr(_ context.Context, dev string, p netip.Prefix) error {
+func (h *fakeHost) addAddr(_ context.Context, dev string, p netip.Prefix, label string) error {
 	if err := h.op("addAddr"); err != nil {
 		return err
 	}
@@ -180,6 +232,12 @@ func (h *fakeHost) addAddr(_ context.Context, dev string, p netip.Prefix) error 
 		return fmt.Errorf("no link %s", dev)
 	}
 	l.addrs = append(l.addrs, p)
+	if label != "" {
+		if l.labels == nil {
+			l.labels = map[netip.Prefix]string{}
+		}
+		l.labels[p] = label
+	}
 	return nil
 }
 
@@ -189,6 +247,10 @@ func (h *fakeHost) delAddr(_ context.Context, dev string, p netip.Prefix) error 
 	}
 	if l, ok := h.links[dev]; ok {
 		l.addrs = slices.DeleteFunc(l.addrs, func(x netip.Prefix) bool { return x.Addr() == p.Addr() })
+		delete(l.labels, p)
+		if len(l.labels) == 0 {
+			l.labels = nil
+		}
 	}
 	return nil
 }

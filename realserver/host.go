@@ -20,12 +20,23 @@ type host interface {
 	setLinkUp(ctx context.Context, name string, up bool) error
 	// addIPIPLink creates an ipip link (`ip link add NAME type ipip`).
 	addIPIPLink(ctx context.Context, name string) error
+	// addDummyLink creates a dummy link (`ip link add NAME type dummy`).
+	addDummyLink(ctx context.Context, name string) error
 	delLink(ctx context.Context, name string) error
 
 	// hasAddr reports whether dev carries a (with any prefix length).
 	hasAddr(dev string, a netip.Addr) (bool, error)
-	addAddr(ctx context.Context, dev string, p netip.Prefix) error
+	// addAddr adds p on dev, with label when it is not empty.
+	addAddr(ctx context.Context, dev string, p netip.Prefix, label string) error
 	delAddr(ctx context.Context, dev string, p netip.Prefix) error
+
+	// defaultRoute returns the IPv4 default route's gateway and device;
+	// dev is empty when there is none.
+	defaultRoute(ctx context.Context) (via netip.Addr, dev string, err error)
+	// setDefaultRoute replaces the default route by one via via (unless
+	// invalid) through dev (unless empty); delDefaultRoute removes it.
+	setDefaultRoute(ctx context.Context, via netip.Addr, dev string) error
+	delDefaultRoute(ctx context.Context) error
 
 	// defaultIface returns the interface of the IPv4 default route, or
 	// the only interface besides lo.

@@ -78,6 +78,11 @@ func (ipHost) addIPIPLink(ctx context.Context, name string) error {
 	return err
 }
 
+func (ipHost) addDummyLink(ctx context.Context, name string) error {
+	_, err := run(ctx, nil, "ip", "link", "add", "name", name, "type", "dummy")
+	return err
+}
+
 func (h ipHost) delLink(ctx context.Context, name string) error {
 	if ok, _, err := h.link(name); err != nil || !ok {
 		return err
@@ -108,8 +113,41 @@ func (ipHost) hasAddr(dev string, a netip.Addr) (bool, error) {
 	return false, nil
 }
 
-func (ipHost) addAddr(ctx context.Context, dev string, p netip.Prefix) error {
-	_, err := run(ctx, nil, "ip", "addr", "add", p.String(), "dev", dev)
+func (ipHost) addAddr(ctx context.Context, dev string, p netip.Prefix, label string) error {
+	args := []string{"addr", "add", p.String(), "dev", dev}
+	if label != "" {
+		args = append(args, "label", label)
+	}
+	_, err := run(ctx, nil, "ip", args...)
+	return err
+}
+
+func (ipHost) defaultRoute(ctx context.Context) (netip.Addr, string, error) {
+	out, err := run(ctx, nil, "ip", "-4", "-o", "route", "show", "default")
+	if err != nil {
+		return netip.Addr{}, "", err
+	}
+	via, dev := routeVia(string(out)), routeDev(string(out))
+	return via, dev, nil
+}
+
+func (ipHost) setDefaultRoute(ctx context.Context, via netip.Addr, dev string) error {
+	args := []string{"-4", "route", "replace", "default"}
+	if via.IsValid() {
+		args = append(args, "via", via.String())
+	}
+	if dev != "" {
+		args = append(args, "dev", dev)
+	}
+	_, err := run(ctx, nil, "ip", args...)
+	return err
+}
+
+func (h ipHost) delDefaultRoute(ctx context.Context) error {
+	if _, dev, err := h.defaultRoute(ctx); err != nil || dev == "" {
+		return err
+	}
+	_, err := run(ctx, nil, "ip", "-4", "route", "del", "default")
 	return err
 }
 
@@ -156,6 +194,20 @@ func routeDev(out string) string {
 		}
 	}
 	return ""
+}
+
+// routeVia returns the address after "via" on the first line of `ip -o
+// route` output, or the zero Addr.
+func routeVia(out string) netip.Addr {
+	line, _, _ := strings.Cut(out, "\n")
+	f := strings.Fields(line)
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == "via" {
+			a, _ := netip.ParseAddr(f[i+1])
+			return a
+		}
+	}
+	return netip.Addr{}
 }
 
 func (ipHost) nftTableExists(ctx context.Context, table string) (bool, error) {

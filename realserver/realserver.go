@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -92,6 +94,11 @@ func upWith(ctx context.Context, cfg Config, e env) (_ *Server, err error) {
 		err = s.setupDR(ctx)
 	case ModeTUN:
 		err = s.setupTUN(ctx)
+		if err == nil {
+			err = s.setGateway(ctx)
+		}
+	case ModeNAT:
+		err = s.setupNAT(ctx)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("realserver up %s: %w", cfg.Name, err)
@@ -110,9 +117,18 @@ func confKey(dev, knob string) string { return "net/ipv4/conf/" + dev + "/" + kn
 // arpSysctls makes the host neither answer ARP for the VIP on other
 // interfaces (arp_ignore=1: only for addresses on the receiving interface)
 // nor use it as an ARP source (arp_announce=2), on all and lo as the
-// seeds' realserver.sh does.
-func (s *Server) arpSysctls() error {
-	for _, dev := range []string{"all", "lo"} {
+// seeds' realserver.sh does, and on the VIP device and the network device
+// when the configuration names them (the configure script's
+// SERVER_VIP_DEVICE and SERVER_NET_DEVICE; the kernel uses the maximum of
+// all and the device, so these only make the intent visible per device).
+func (s *Server) arpSysctls(vipDev string) error {
+	devs := []string{"all", "lo"}
+	for _, d := range []string{vipDev, s.cfg.NetDevice} {
+		if d != "" && !slices.Contains(devs, d) {
+			devs = append(devs, d)
+		}
+	}
+	for _, dev := range devs {
 		if err := s.setSysctl(confKey(dev, "arp_ignore"), "1"); err != nil {
 			return err
 		}
@@ -123,17 +139,86 @@ func (s *Server) arpSysctls() error {
 	return nil
 }
 
+// vipDevice splits Config.VIPDevice of DR into the device and the label
+// (lo and no label by default).
+func (c *Config) vipDevice() (dev, label string) {
+	if c.VIPDevice == "" {
+		return "lo", ""
+	}
+	dev, _, hasLabel := strings.Cut(c.VIPDevice, ":")
+	if hasLabel {
+		label = c.VIPDevice
+	}
+	return dev, label
+}
+
 func (s *Server) setupDR(ctx context.Context) error {
-	if err := s.arpSysctls(); err != nil {
+	dev, label := s.cfg.vipDevice()
+	if err := s.ensureLink(ctx, dev); err != nil {
 		return err
 	}
-	if err := s.ensureUp(ctx, "lo"); err != nil {
+	if err := s.arpSysctls(dev); err != nil {
+		return err
+	}
+	if err := s.ensureUp(ctx, dev); err != nil {
 		return err
 	}
 	for _, v := range s.cfg.VIPs {
-		if err := s.addAddr(ctx, "lo", v); err != nil {
+		if err := s.addAddr(ctx, dev, v, label); err != nil {
 			return err
 		}
+	}
+	return s.setGateway(ctx)
+}
+
+// ensureLink checks that dev exists; a missing dummyN is created as a
+// dummy link, as a configure-script SERVER_VIP_DEVICE=dummy0 expects.
+func (s *Server) ensureLink(ctx context.Context, dev string) error {
+	exists, _, err := s.e.h.link(dev)
+	if err != nil || exists {
+		return err
+	}
+	if !strings.HasPrefix(dev, "dummy") {
+		return fmt.Errorf("VIP device %s does not exist", dev)
+	}
+	if err := s.record(Change{Kind: ChangeLinkAdd, Dev: dev, Type: "dummy"}); err != nil {
+		return err
+	}
+	if err := s.e.h.addDummyLink(ctx, dev); err != nil {
+		s.unrecord()
+		return fmt.Errorf("VIP device %s: creating a dummy link (does the kernel have the dummy module?): %w", dev, err)
+	}
+	return nil
+}
+
+// setupNAT points the default route at the director: a NAT real server's
+// replies must go back through it to be rewritten.
+func (s *Server) setupNAT(ctx context.Context) error {
+	return s.setGateway(ctx)
+}
+
+// setGateway makes Config.Gateway the default route (through NetDevice
+// when set), recording the route it replaces; nothing when no gateway is
+// configured or the route is already that.
+func (s *Server) setGateway(ctx context.Context) error {
+	gw := s.cfg.Gateway
+	if !gw.IsValid() {
+		return nil
+	}
+	oldVia, oldDev, err := s.e.h.defaultRoute(ctx)
+	if err != nil {
+		return err
+	}
+	if oldVia == gw && (s.cfg.NetDevice == "" || oldDev == s.cfg.NetDevice) {
+		return nil
+	}
+	c := Change{Kind: ChangeRoute, Via: gw, Dev: s.cfg.NetDevice, OldVia: oldVia, OldDev: oldDev}
+	if err := s.record(c); err != nil {
+		return err
+	}
+	if err := s.e.h.setDefaultRoute(ctx, gw, s.cfg.NetDevice); err != nil {
+		s.unrecord()
+		return fmt.Errorf("default route via %v: %w", gw, err)
 	}
 	return nil
 }
@@ -180,7 +265,7 @@ func (s *Server) setupKernelIPIP(ctx context.Context) error {
 		}
 	}
 	s.setState(func(st *State) { st.Decap, st.Device = DecapKernel, IPIPDevice })
-	if err := s.arpSysctls(); err != nil {
+	if err := s.arpSysctls(""); err != nil {
 		return err
 	}
 	for _, dev := range []string{"all", IPIPDevice} {
@@ -192,7 +277,7 @@ func (s *Server) setupKernelIPIP(ctx context.Context) error {
 		return err
 	}
 	for _, v := range s.cfg.VIPs {
-		if err := s.addAddr(ctx, IPIPDevice, v); err != nil {
+		if err := s.addAddr(ctx, IPIPDevice, v, ""); err != nil {
 			return err
 		}
 	}
@@ -201,6 +286,9 @@ func (s *Server) setupKernelIPIP(ctx context.Context) error {
 
 func (s *Server) setupUserDecap(ctx context.Context) error {
 	iface := s.cfg.Iface
+	if iface == "" {
+		iface = s.cfg.NetDevice
+	}
 	if iface == "" {
 		var err error
 		if iface, err = s.e.h.defaultIface(ctx); err != nil {
@@ -238,7 +326,7 @@ func (s *Server) setupUserDecap(ctx context.Context) error {
 	s.mu.Lock()
 	s.decap = d
 	s.mu.Unlock()
-	if err := s.arpSysctls(); err != nil {
+	if err := s.arpSysctls(""); err != nil {
 		return err
 	}
 	// Loose reverse-path filtering on the TUN device: the kernel uses
@@ -250,7 +338,7 @@ func (s *Server) setupUserDecap(ctx context.Context) error {
 		return err
 	}
 	for _, v := range s.cfg.VIPs {
-		if err := s.addAddr(ctx, tun, v); err != nil {
+		if err := s.addAddr(ctx, tun, v, ""); err != nil {
 			return err
 		}
 	}
@@ -323,17 +411,18 @@ func (s *Server) setSysctl(key, value string) error {
 	return nil
 }
 
-// addAddr adds v/32 on dev unless dev already carries v.
-func (s *Server) addAddr(ctx context.Context, dev string, v netip.Addr) error {
+// addAddr adds v/32 on dev (labelled label, unless empty) unless dev
+// already carries v.
+func (s *Server) addAddr(ctx context.Context, dev string, v netip.Addr, label string) error {
 	has, err := s.e.h.hasAddr(dev, v)
 	if err != nil || has {
 		return err
 	}
 	p := netip.PrefixFrom(v, 32)
-	if err := s.record(Change{Kind: ChangeAddr, Dev: dev, Addr: p}); err != nil {
+	if err := s.record(Change{Kind: ChangeAddr, Dev: dev, Addr: p, Label: label}); err != nil {
 		return err
 	}
-	if err := s.e.h.addAddr(ctx, dev, p); err != nil {
+	if err := s.e.h.addAddr(ctx, dev, p, label); err != nil {
 		s.unrecord()
 		return err
 	}
@@ -505,6 +594,19 @@ func undo(ctx context.Context, h host, c Change, log *slog.Logger) error {
 		return h.delLink(ctx, c.Dev)
 	case ChangeNftTable:
 		return h.delNftTable(ctx, c.Table)
+	case ChangeRoute:
+		via, dev, err := h.defaultRoute(ctx)
+		if err != nil {
+			return err
+		}
+		if via != c.Via || c.Dev != "" && dev != c.Dev {
+			log.Warn("default route changed since up: left as is", "up-set", routeText(c.Via, c.Dev), "now", routeText(via, dev))
+			return nil
+		}
+		if c.OldDev == "" {
+			return h.delDefaultRoute(ctx)
+		}
+		return h.setDefaultRoute(ctx, c.OldVia, c.OldDev)
 	}
 	return fmt.Errorf("unknown change kind %q", c.Kind)
 }

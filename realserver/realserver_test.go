@@ -181,7 +181,7 @@ func TestUpKernelIPIP(t *testing.T) {
 			if err := s.Down(context.Background()); err != nil {
 				t.Fatalf("Down: %v", err)
 			}
-			if !tt.wantLinkAdd && f.h.links[IPIPDevice] != nil && !slices.Contains(before, "link tunl0 up=false addrs=[]") {
+			if !tt.wantLinkAdd && f.h.links[IPIPDevice] != nil && !slices.Contains(before, "link tunl0 up=false addrs=[] labels=map[]") {
 				// The module's fallback tunl0 stays while the module is
 				// loaded, as in the kernel; it must be back to down and
 				// bare, with its sysctls restored.

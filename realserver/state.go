@@ -24,7 +24,8 @@ const (
 	// ChangeSysctl: Up wrote New to /proc/sys/Key, which held Old; Down
 	// writes Old back while the key still holds New.
 	ChangeSysctl ChangeKind = "sysctl"
-	// ChangeLinkAdd: Up created the IPIP link Dev; Down deletes it.
+	// ChangeLinkAdd: Up created the link Dev of Type (ipip when empty,
+	// or dummy); Down deletes it.
 	ChangeLinkAdd ChangeKind = "link-add"
 	// ChangeLinkUp: Up set the existing link Dev up; Down sets it down.
 	ChangeLinkUp ChangeKind = "link-up"
@@ -35,6 +36,10 @@ const (
 	// when the process holding it exits; Down deletes it if it is still
 	// there after that.
 	ChangeTun ChangeKind = "tun"
+	// ChangeRoute: Up made Via (through Dev, when set) the default route;
+	// before, it was OldVia through OldDev (none when OldDev is empty).
+	// Down restores the old one while the default route is still Up's.
+	ChangeRoute ChangeKind = "route"
 )
 
 // Change is one recorded change. Which fields are set depends on Kind.
@@ -46,17 +51,34 @@ type Change struct {
 	Old   string       `json:"old,omitempty"`
 	New   string       `json:"new,omitempty"`
 	Table string       `json:"table,omitempty"`
+	// Label is the address label of ChangeAddr (lo:0), Type the link type
+	// of ChangeLinkAdd.
+	Label string `json:"label,omitempty"`
+	Type  string `json:"type,omitempty"`
+	// ChangeRoute's gateways.
+	Via    netip.Addr `json:"via,omitzero"`
+	OldVia netip.Addr `json:"old_via,omitzero"`
+	OldDev string     `json:"old_dev,omitempty"`
 }
 
 // String describes the change for logs and `ulvs realserver status`.
 func (c Change) String() string {
 	switch c.Kind {
 	case ChangeAddr:
+		if c.Label != "" {
+			return fmt.Sprintf("added %v on %s (label %s)", c.Addr, c.Dev, c.Label)
+		}
 		return fmt.Sprintf("added %v on %s", c.Addr, c.Dev)
 	case ChangeSysctl:
 		return fmt.Sprintf("sysctl %s: %s -> %s", c.Key, c.Old, c.New)
 	case ChangeLinkAdd:
-		return fmt.Sprintf("created ipip link %s", c.Dev)
+		return fmt.Sprintf("created %s link %s", c.linkType(), c.Dev)
+	case ChangeRoute:
+		old := "none"
+		if c.OldDev != "" {
+			old = routeText(c.OldVia, c.OldDev)
+		}
+		return fmt.Sprintf("default route %s (was %s)", routeText(c.Via, c.Dev), old)
 	case ChangeLinkUp:
 		return fmt.Sprintf("set link %s up", c.Dev)
 	case ChangeNftTable:
@@ -67,11 +89,38 @@ func (c Change) String() string {
 	return fmt.Sprintf("unknown change %q", c.Kind)
 }
 
+// linkType is ChangeLinkAdd's link type.
+func (c Change) linkType() string {
+	if c.Type == "" {
+		return "ipip"
+	}
+	return c.Type
+}
+
+// routeText is "via GW dev DEV" (either part may be missing).
+func routeText(via netip.Addr, dev string) string {
+	var parts []string
+	if via.IsValid() {
+		parts = append(parts, "via "+via.String())
+	}
+	if dev != "" {
+		parts = append(parts, "dev "+dev)
+	}
+	return strings.Join(parts, " ")
+}
+
 func (c Change) check() error {
 	switch c.Kind {
 	case ChangeAddr:
 		if !ifnameRE.MatchString(c.Dev) || !c.Addr.IsValid() {
 			return fmt.Errorf("addr change needs dev and addr")
+		}
+		if c.Label != "" && (!strings.HasPrefix(c.Label, c.Dev+":") || len(c.Label) > 15 || strings.ContainsAny(c.Label, " /\n\x00")) {
+			return fmt.Errorf("addr change: bad label %q", c.Label)
+		}
+	case ChangeRoute:
+		if !c.Via.Is4() || c.Dev != "" && !ifnameRE.MatchString(c.Dev) || c.OldDev != "" && !ifnameRE.MatchString(c.OldDev) || c.OldVia.IsValid() && !c.OldVia.Is4() {
+			return fmt.Errorf("route change: bad gateway or device")
 		}
 	case ChangeSysctl:
 		if !validSysctlKey(c.Key) {
@@ -80,6 +129,9 @@ func (c Change) check() error {
 	case ChangeLinkAdd, ChangeLinkUp, ChangeTun:
 		if !ifnameRE.MatchString(c.Dev) {
 			return fmt.Errorf("%s change: bad dev %q", c.Kind, c.Dev)
+		}
+		if c.Kind == ChangeLinkAdd && c.Type != "" && c.Type != "ipip" && c.Type != "dummy" {
+			return fmt.Errorf("link change: bad type %q", c.Type)
 		}
 	case ChangeNftTable:
 		if !nameRE.MatchString(c.Table) {
@@ -135,7 +187,7 @@ func (s *State) check() error {
 	if !nameRE.MatchString(s.Name) {
 		return fmt.Errorf("bad name %q", s.Name)
 	}
-	if s.Mode != ModeDR && s.Mode != ModeTUN {
+	if s.Mode != ModeDR && s.Mode != ModeTUN && s.Mode != ModeNAT {
 		return errors.New("bad mode")
 	}
 	for i, c := range s.Changes {

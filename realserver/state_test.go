@@ -78,7 +78,7 @@ func TestStateRejects(t *testing.T) {
 		{"unknown kind", `"kind": "nft-table"`, `"kind": "rm-rf"`},
 		{"bad device", `"dev": "lo"`, `"dev": "lo; reboot"`},
 		{"bad table", `"table": "ulvs_decap"`, `"table": "x y"`},
-		{"bad mode", `"mode": "tun"`, `"mode": "nat"`},
+		{"bad mode", `"mode": "tun"`, `"mode": "fullnat"`},
 		{"bad name", `"name": "rs1"`, `"name": "../x"`},
 		{"unknown field", `"name": "rs1"`, `"name": "rs1", "extra": 1`},
 		{"process without pid", `"pid": 42`, `"pid": 0`},

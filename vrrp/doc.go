@@ -115,11 +115,21 @@
 //     source; ulvs names it, as keepalived's newer versions do.
 //   - Refused loudly (Validate errors): auth_type AH, authentication with
 //     VRRPv3, IPv6 addresses. Not modelled here (the configuration layer
-//     must refuse them): vrrp_sync_group, use_vmac, track_process,
+//     must refuse them or carry them out): use_vmac (the director
+//     answers for the virtual MAC and wraps the transport), track_process,
 //     track_file, track_bfd, garp_lower_prio_*, lower_prio_no_advert,
 //     higher_prio_send_advert, the owner "rogue" back-off of newer
 //     keepalived, smtp_alert, vrrp_garp_interval (spacing between ARPs is
 //     the caller's), the unicast checksum compatibility mode.
+//
+// # Sync groups
+//
+// A Group (vrrp_sync_group) joins Routers that change state together, as
+// keepalived's vrrp_sync.c does: see Group. Each member takes its own
+// lock, then the group's; a member's consequences for the others (become
+// master, step down, re-evaluate faults) run after its lock is released,
+// each under the other member's lock in turn, so no two Router locks are
+// ever held at once.
 //
 // # Concurrency
 //

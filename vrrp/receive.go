@@ -160,6 +160,9 @@ func (r *Router) backupRx(now time.Time, a Advert, src netip.Addr) {
 		}
 		r.masterAddr, r.masterPrio = src, a.Priority
 		r.downAt = now.Add(r.downInterval())
+		if g := r.cfg.Group; g != nil {
+			g.setWant(r, false)
+		}
 		if r.in.PreemptDelay > 0 {
 			if a.Priority >= r.effPrio {
 				r.preemptAt = time.Time{}

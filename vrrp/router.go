@@ -84,6 +84,13 @@ type Config struct {
 	// RunNotify runs a notify program (argv) without waiting for it; nil
 	// starts it with os/exec and reaps it in the background.
 	RunNotify func(argv []string)
+	// Group is the vrrp_sync_group the instance belongs to (nil: none).
+	Group *Group
+	// ResumeMaster starts the instance as MASTER at once (unless it is
+	// in FAULT or its sync group holds it back), as keepalived's reload
+	// keeps a master master: a configuration reload replaces the Router
+	// of an instance that was master here.
+	ResumeMaster bool
 }
 
 // Counters are the instance's statistics (keepalived's vrrp stats).
@@ -100,8 +107,12 @@ type Counters struct {
 	Errors [NumReasons]uint64
 }
 
-// logSendError is the rate-limit flag of send errors (past the Reasons).
-const logSendError = reasonCount + 1
+// logSendError and logSyncWait are rate-limit flags past the Reasons: send
+// errors, and waiting for the sync group.
+const (
+	logSendError = reasonCount + 1
+	logSyncWait  = reasonCount + 2
+)
 
 // NumReasons is the number of Reason values (the length of
 // Counters.Errors).
@@ -125,9 +136,12 @@ type Status struct {
 	// LastTransition and Reason: when and why the state last changed.
 	LastTransition time.Time
 	Reason         string
-	// Faults lists what keeps the instance in FAULT.
-	Faults   []string
-	Counters Counters
+	// Faults lists what keeps the instance in FAULT (its own faults, and
+	// other members' of its sync group).
+	Faults []string
+	// SyncGroup names the vrrp_sync_group the instance belongs to.
+	SyncGroup string
+	Counters  Counters
 }
 
 // Router runs one VRRP instance. Create it with New, run it with Run.
@@ -159,6 +173,7 @@ type Router struct {
 	pending        []func() // callbacks to run after unlocking
 	sendBuf        []byte
 	started        bool
+	retired        bool          // Retire: stop without a priority-0 advert
 	wakeCh         chan struct{} // input changes wake Run
 }
 
@@ -198,6 +213,11 @@ func New(cfg Config) (*Router, error) {
 	}
 	r.masterAdverInt = in.AdvertInt
 	r.effPrio = r.computePriority()
+	if cfg.Group != nil {
+		if err := cfg.Group.join(r); err != nil {
+			return nil, err
+		}
+	}
 	return r, nil
 }
 
@@ -297,7 +317,10 @@ func (r *Router) Status() Status {
 	s := Status{Name: r.in.Name, Interface: r.in.Interface, VRID: r.in.VRID, Version: r.in.Version,
 		State: r.state, Priority: r.in.Priority, EffectivePriority: r.effPrio,
 		MasterAddr: r.masterAddr, MasterPriority: r.masterPrio,
-		LastTransition: r.lastChange, Reason: r.reason, Faults: r.faults(), Counters: r.counters}
+		LastTransition: r.lastChange, Reason: r.reason, Faults: r.allFaults(), Counters: r.counters}
+	if g := r.cfg.Group; g != nil {
+		s.SyncGroup = g.Name()
+	}
 	if r.state == StateMaster {
 		s.MasterAddr, s.MasterPriority = r.src, r.effPrio
 	}
@@ -328,12 +351,16 @@ func (r *Router) SetInterfaceUp(name string, up bool) {
 // advert interval when configured state MASTER, as keepalived).
 func (r *Router) start(now time.Time) {
 	r.started = true
-	if f := r.faults(); len(f) > 0 {
+	if f := r.allFaults(); len(f) > 0 {
 		r.setState(now, StateFault, "init: "+f[0])
 		return
 	}
-	if r.effPrio == PriorityOwner {
+	if r.effPrio == PriorityOwner && r.syncMayMaster() {
 		r.becomeMaster(now, "init: address owner (priority 255)")
+		return
+	}
+	if r.cfg.ResumeMaster && r.syncMayMaster() {
+		r.becomeMaster(now, "reload: was MASTER")
 		return
 	}
 	r.setState(now, StateBackup, "init")
@@ -387,6 +414,12 @@ func (r *Router) expire(now time.Time) {
 	switch r.state {
 	case StateBackup:
 		if !r.downAt.IsZero() && !now.Before(r.downAt) {
+			if !r.syncMayMaster() {
+				// keepalived's vrrp_sync_can_goto_master: wait for the
+				// rest of the group, the timer rearmed.
+				r.downAt = now.Add(r.downInterval())
+				return
+			}
 			r.becomeMaster(now, "master down timer expired")
 		}
 	case StateMaster:
@@ -456,12 +489,25 @@ func (r *Router) leaveMaster(now time.Time, to State, why string, stopAdvert boo
 	}
 }
 
+// Retire makes the Router's stop (its Run's context ending) quiet: a
+// master sends no priority-0 advert, because a new Router for the same
+// instance (a reload) takes over at once with ResumeMaster.
+func (r *Router) Retire() {
+	r.mu.Lock()
+	r.retired = true
+	r.mu.Unlock()
+}
+
 // stop ends the instance (Run's context ended).
 func (r *Router) stop(now time.Time) {
 	if !r.started || r.state == StateStop {
 		return
 	}
 	if r.state == StateMaster {
+		if r.retired {
+			r.leaveMaster(now, StateStop, "replaced by a reload", false)
+			return
+		}
 		r.leaveMaster(now, StateStop, "stopped", true)
 		return
 	}
@@ -495,20 +541,42 @@ func (r *Router) setState(now time.Time, to State, why string) {
 		r.pending = append(r.pending, func() { cb(tr) })
 	}
 	r.queueNotifies(to)
+	if g := r.cfg.Group; g != nil {
+		r.pending = append(r.pending, g.changed(r, from, to, now)...)
+	}
+}
+
+// syncMayMaster reports whether the sync group lets the instance become
+// master now (always without a group), logging once why not.
+func (r *Router) syncMayMaster() bool {
+	g := r.cfg.Group
+	if g == nil {
+		return true
+	}
+	ok, waiting := g.mayMaster(r)
+	if !ok {
+		r.logOnce(logSyncWait, "sync group %s: waiting for %s to want MASTER too", g.Name(), waiting)
+	}
+	return ok
+}
+
+// notifyFor picks the notify_* program of state s.
+func notifyFor(s State, master, backup, fault, stop []string) []string {
+	switch s {
+	case StateMaster:
+		return master
+	case StateBackup:
+		return backup
+	case StateFault:
+		return fault
+	case StateStop:
+		return stop
+	}
+	return nil
 }
 
 func (r *Router) queueNotifies(s State) {
-	var prog []string
-	switch s {
-	case StateMaster:
-		prog = r.in.NotifyMaster
-	case StateBackup:
-		prog = r.in.NotifyBackup
-	case StateFault:
-		prog = r.in.NotifyFault
-	case StateStop:
-		prog = r.in.NotifyStop
-	}
+	prog := notifyFor(s, r.in.NotifyMaster, r.in.NotifyBackup, r.in.NotifyFault, r.in.NotifyStop)
 	run := r.cfg.RunNotify
 	if run == nil {
 		run = r.execNotify

@@ -78,6 +78,12 @@ func newLAN(t *testing.T) *lan { return &lan{t: t, now: t0, ttl: TTL} }
 // add creates a router for in at src (not started).
 func (l *lan) add(in Instance, src netip.Addr) *node {
 	l.t.Helper()
+	return l.addIn(in, src, nil)
+}
+
+// addIn is add for a member of sync group g (nil: none).
+func (l *lan) addIn(in Instance, src netip.Addr, g *Group) *node {
+	l.t.Helper()
 	n := &node{lan: l, src: src}
 	r, err := New(Config{Instance: in, Transport: fakeTransport{n}, Clock: fakeClock{&l.now},
 		Log:          slog.New(slog.NewTextHandler(&n.log, nil)),
@@ -87,6 +93,7 @@ func (l *lan) add(in Instance, src netip.Addr) *node {
 			n.garpAt = append(n.garpAt, l.now)
 		},
 		RunNotify: func(argv []string) { n.notify = append(n.notify, argv) },
+		Group:     g,
 	})
 	if err != nil {
 		l.t.Fatal(err)

@@ -127,6 +127,16 @@ func (r *Router) faults() []string {
 	return f
 }
 
+// allFaults is faults plus, in a sync group, the other members' (after
+// publishing ours to the group).
+func (r *Router) allFaults() []string {
+	f := r.faults()
+	if g := r.cfg.Group; g != nil {
+		f = append(f, g.setFaults(r, f)...)
+	}
+	return f
+}
+
 // reevaluate recomputes the priority and the fault state after an input
 // changed, and moves between FAULT and BACKUP, as keepalived's
 // vrrp_state_leave_master/leave_fault do.
@@ -139,7 +149,7 @@ func (r *Router) reevaluate(now time.Time, why string) {
 	if !r.started || r.state == StateStop {
 		return
 	}
-	faulty := len(r.faults()) > 0
+	faulty := len(r.allFaults()) > 0
 	switch {
 	case faulty && r.state == StateMaster:
 		r.leaveMaster(now, StateFault, why, true)
@@ -149,7 +159,7 @@ func (r *Router) reevaluate(now time.Time, why string) {
 		// keepalived's try_up_instance: the address owner goes straight
 		// to MASTER, anyone else to BACKUP with a full down timer.
 		r.masterAdverInt = r.in.AdvertInt
-		if r.effPrio == PriorityOwner {
+		if r.effPrio == PriorityOwner && r.syncMayMaster() {
 			r.becomeMaster(now, why+": address owner (priority 255)")
 			return
 		}

@@ -3,6 +3,7 @@ package vs
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -354,6 +355,56 @@ type Table struct {
 	// for them while this director is master.
 	standby  map[[4]byte]struct{}
 	floating map[[4]byte]struct{}
+	// vmac maps a failover address of a use_vmac instance to its VRRP
+	// virtual MAC (00:00:5e:00:01:VRID): ARP is answered and announced
+	// with it, and frames sent to it are ours (SetVMACs).
+	vmac  map[[4]byte][6]byte
+	vmacs map[[6]byte]struct{}
+}
+
+// SetVMACs records, in a table being built, the virtual MAC of each
+// address of a use_vmac failover instance.
+func (t *Table) SetVMACs(m map[[4]byte][6]byte) {
+	t.vmac, t.vmacs = nil, nil
+	if len(m) == 0 {
+		return
+	}
+	t.vmac = make(map[[4]byte][6]byte, len(m))
+	t.vmacs = map[[6]byte]struct{}{}
+	for a, mac := range m {
+		t.vmac[a] = mac
+		t.vmacs[mac] = struct{}{}
+	}
+}
+
+// ARPMAC returns the MAC that answers ARP for addr when it is not the
+// interface's own: the virtual MAC of a use_vmac instance.
+func (t *Table) ARPMAC(addr [4]byte) ([6]byte, bool) {
+	if t.vmac == nil {
+		return [6]byte{}, false
+	}
+	m, ok := t.vmac[addr]
+	return m, ok
+}
+
+// IsVMAC reports whether mac is one of the table's virtual MACs: frames
+// sent to it are the director's.
+func (t *Table) IsVMAC(mac [6]byte) bool {
+	if t.vmacs == nil {
+		return false
+	}
+	_, ok := t.vmacs[mac]
+	return ok
+}
+
+// VMACs lists the virtual MACs, sorted. It allocates; control plane only.
+func (t *Table) VMACs() [][6]byte {
+	out := make([][6]byte, 0, len(t.vmacs))
+	for m := range t.vmacs {
+		out = append(out, m)
+	}
+	slices.SortFunc(out, func(a, b [6]byte) int { return slices.Compare(a[:], b[:]) })
+	return out
 }
 
 // SetHA records the failover state in a table being built (before it is

@@ -110,6 +110,10 @@ func convert(path string, ifaces []string, stderr io.Writer) ([]byte, error) {
 		fmt.Fprintf(stderr, "ulvs convert: %s: pulse is not carried over (primary %v, backup %v, heartbeat_port %d, keepalive %v, deadtime %v): ulvs.toml has no room for it\n",
 			path, p.Primary, p.Backup, p.HeartbeatPort, p.Keepalive, p.Deadtime)
 	}
+	if p := f.Pulse; p != nil && p.NATRouter.IsValid() {
+		fmt.Fprintf(stderr, "ulvs convert: %s: nat_router %v is not carried over: in ulvs.toml the real servers' gateway floats as a [[vrrp_instance]]'s virtual_ipaddress_excluded\n",
+			path, p.NATRouter.Addr())
+	}
 	if len(ifaces) > 0 {
 		f.Interfaces = ifaces
 	}

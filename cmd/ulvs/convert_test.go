@@ -35,6 +35,7 @@ func TestConvertGolden(t *testing.T) {
 		{"include", []string{kaTestdata + "include/keepalived.conf"}, 0},
 		{"vrrp-track", []string{kaTestdata + "vrrp-track.conf"}, 0},
 		{"vrrp-unicast", []string{kaTestdata + "vrrp-unicast.conf"}, 0},
+		{"vrrp-sync-group", []string{kaTestdata + "vrrp-sync-group.conf"}, 0},
 		{"health-toml", []string{"../../examples/health.toml"}, 0},
 		{"piranha-web-nat", []string{piranhaTestdata + "web-nat.cf"}, 0},
 		{"lvsdr-howto-nat", []string{lvsdrTestdata + "howto-nat.conf"}, 0},

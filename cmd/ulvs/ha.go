@@ -14,7 +14,8 @@ const haUsage = `Usage: ulvs ha [--socket PATH] [--json]
 
 Lists the director's failover (VRRP) instances: state, priority (and the
 effective one with track weights), the master last seen, when and why the
-state last changed, and the advert counters.
+state last changed, and the advert counters. An instance in a
+vrrp_sync_group shows the group's name in brackets.
 `
 
 func haMain(args []string, stdout, stderr io.Writer) int {
@@ -65,7 +66,11 @@ func printHA(w io.Writer, st []vrrp.Status, now time.Time) {
 				master = s.MasterAddr.String()
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\t%s\t%s\t%s\t%d/%d\n", s.Name, s.Interface, vrid, version, s.State,
+		name := s.Name
+		if s.SyncGroup != "" {
+			name += " [" + s.SyncGroup + "]"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\t%s\t%s\t%s\t%d/%d\n", name, s.Interface, vrid, version, s.State,
 			prio, master, since, why, s.Counters.AdvertsReceived, s.Counters.AdvertsSent)
 	}
 	tw.Flush()

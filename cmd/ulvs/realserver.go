@@ -29,7 +29,9 @@ server, as the seeds' realserver.sh does, and undo exactly that. Needs root.
 
 Commands:
   up --mode dr|tun --vip ADDR[,ADDR...] [--iface IF] [--name NAME]
-     [--decap auto|kernel|user] [--tun-name DEV] [--detach]
+     [--decap auto|kernel|user] [--tun-name DEV] [--gateway GW] [--detach]
+  up --mode nat --gateway DIRECTOR_INSIDE_IP [--name NAME]
+  up --conf lvs_dr.conf [--net-device DEV] [--name NAME] [--decap ...] [--detach]
        dr:  the VIPs on lo, arp_ignore=1 and arp_announce=2 (all, lo).
        tun: the same ARP settings and IPIP decapsulation: the kernel's
             tunl0 with the VIPs and rp_filter=0 when the kernel has ipip;
@@ -40,6 +42,17 @@ Commands:
             drops the kernel's protocol-unreachable replies). It runs in the
             foreground until SIGTERM/SIGINT, then undoes everything;
             --detach runs it in the background instead.
+       nat: only the default route via --gateway (the director).
+       --gateway: the default route (restored by down).
+       --conf: the real-server part of an LVS configure-script file
+            (lvs_dr.conf, lvs_tun.conf, lvs_nat.conf), as its rc.lvs did on
+            a real server: LVS_TYPE gives the mode, VIP the address,
+            SERVER_VIP_DEVICE where it goes (lo, lo:0, dummy0, tunl0),
+            SERVER_NET_DEVICE the network device (its ARP sysctls, the
+            default route, TUN's capture interface; --net-device overrides
+            it where the real servers' device names differ), SERVER_GW the
+            default route (VS_NAT: DIRECTOR_INSIDEIP when SERVER_GW is not
+            set). Down restores the old default route.
   down [--name NAME]
        stop the decapsulator if one runs, undo every change up recorded.
   status [--name NAME]
@@ -106,7 +119,7 @@ func rsParseUp(args []string, stderr io.Writer) (rsOptions, error) {
 	var o rsOptions
 	fs := flag.NewFlagSet("ulvs realserver up", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	mode := fs.String("mode", "", "dr or tun")
+	mode := fs.String("mode", "", "dr, tun or nat")
 	decap := fs.String("decap", "auto", "tun: auto, kernel (tunl0) or user (userspace decapsulator)")
 	fs.Func("vip", "virtual IPv4 address(es), comma-separated; repeatable", func(s string) error {
 		for _, f := range strings.Split(s, ",") {
@@ -118,11 +131,18 @@ func rsParseUp(args []string, stderr io.Writer) (rsOptions, error) {
 		}
 		return nil
 	})
+	fs.Func("gateway", "the default route's gateway (nat: the director's inside address)", func(s string) error {
+		a, err := netip.ParseAddr(s)
+		o.cfg.Gateway = a
+		return err
+	})
 	fs.StringVar(&o.cfg.Iface, "iface", "", "tun: interface IPIP arrives on (default: the default route's)")
 	fs.StringVar(&o.cfg.TunName, "tun-name", realserver.DefaultTunName, "tun: the decapsulator's TUN device")
 	fs.StringVar(&o.cfg.Name, "name", "", "state name (default: the netns name or \"default\")")
 	fs.StringVar(&o.cfg.StateDir, "state-dir", realserver.DefaultStateDir, "state directory")
 	fs.BoolVar(&o.detach, "detach", false, "tun: run the decapsulator in the background")
+	conf := fs.String("conf", "", "an LVS configure-script file (lvs_dr.conf): its real-server part")
+	netDev := fs.String("net-device", "", "with --conf: the network device (overrides SERVER_NET_DEVICE)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -130,13 +150,25 @@ func rsParseUp(args []string, stderr io.Writer) (rsOptions, error) {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	var err error
-	if o.cfg.Mode, err = realserver.ParseMode(*mode); err != nil {
+	if *conf != "" {
+		if *mode != "" || len(o.cfg.VIPs) > 0 || o.cfg.Gateway.IsValid() {
+			return o, errors.New("--conf gives the mode, the VIP and the gateway: leave out --mode, --vip and --gateway")
+		}
+		if err := rsFromConf(&o.cfg, *conf, stderr); err != nil {
+			return o, err
+		}
+		if *netDev != "" {
+			o.cfg.NetDevice = *netDev
+		}
+	} else if *netDev != "" {
+		return o, errors.New("--net-device goes with --conf")
+	} else if o.cfg.Mode, err = realserver.ParseMode(*mode); err != nil {
 		return o, err
 	}
 	if o.cfg.Decap, err = realserver.ParseDecap(*decap); err != nil {
 		return o, err
 	}
-	if len(o.cfg.VIPs) == 0 {
+	if len(o.cfg.VIPs) == 0 && o.cfg.Mode != realserver.ModeNAT {
 		return o, errors.New("--vip is required")
 	}
 	if o.cfg.Name == "" {
@@ -181,7 +213,7 @@ func rsUp(o rsOptions, stdout, stderr io.Writer) error {
 		return err
 	}
 	st := s.State()
-	fmt.Fprintf(stdout, "real server %s up: mode %s, VIPs %s%s\n", st.Name, st.Mode, joinAddrs(st.VIPs), describeDecap(&st))
+	fmt.Fprintf(stdout, "real server %s up: mode %s%s%s%s\n", st.Name, st.Mode, describeVIPs(st.VIPs), describeDecap(&st), describeGateway(o.cfg))
 	if ready != nil {
 		fmt.Fprintln(ready, "ok")
 		ready.Close()
@@ -218,6 +250,14 @@ func describeDecap(st *realserver.State) string {
 		return fmt.Sprintf(", userspace decapsulator on %s -> %s (pid %d)", st.Iface, st.Device, st.Process.PID)
 	}
 	return ""
+}
+
+// describeVIPs is ", VIPs A,B" (nothing for a NAT real server).
+func describeVIPs(as []netip.Addr) string {
+	if len(as) == 0 {
+		return ""
+	}
+	return ", VIPs " + joinAddrs(as)
 }
 
 func joinAddrs(as []netip.Addr) string {
@@ -345,7 +385,7 @@ func rsStatus(name, dir string, stdout io.Writer) error {
 		}
 	}
 	for _, st := range states {
-		fmt.Fprintf(stdout, "%s: mode %s, VIPs %s", st.Name, st.Mode, joinAddrs(st.VIPs))
+		fmt.Fprintf(stdout, "%s: mode %s%s", st.Name, st.Mode, describeVIPs(st.VIPs))
 		switch st.Decap {
 		case realserver.DecapKernel:
 			fmt.Fprintf(stdout, ", kernel ipip device %s", st.Device)

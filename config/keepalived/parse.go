@@ -289,7 +289,9 @@ func (p *parser) top(nodes []*Node) {
 			p.vrrpInstance(n)
 		case "vrrp_script":
 			p.vrrpScript(n)
-		case "vrrp_sync_group", "vrrp_track_process", "vrrp_track_file", "track_file", "track_group", "garp_group":
+		case "vrrp_sync_group":
+			p.vrrpSyncGroup(n)
+		case "vrrp_track_process", "vrrp_track_file", "track_file", "track_group", "garp_group":
 			p.refuseVRRP(n, vrrpTopRefused)
 		case "static_ipaddress", "static_routes", "static_rules":
 			p.warnf(n, "%s is not applied: ulvs does not manage the host's addresses, routes or rules", kw)

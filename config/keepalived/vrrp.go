@@ -24,6 +24,9 @@ import (
 type vrrpState struct {
 	instances []*vrrpInstance
 	scripts   map[string]*vrrpScript
+	// groups are the vrrp_sync_group blocks, groupNodes their lines.
+	groups     []config.VRRPSyncGroup
+	groupNodes []*Node
 	// global_defs defaults.
 	version         optInt
 	garp            garpOpts
@@ -96,9 +99,7 @@ type trackRef struct {
 // vrrpRefused are vrrp_instance keywords keepalived has and ulvs does not
 // implement: each is an error, with why.
 var vrrpRefused = map[string]string{
-	"use_vmac":                   "ulvs answers ARP for the virtual addresses with the interface's own MAC address (no macvlan)",
-	"use_vmac_addr":              "ulvs has no VMAC interface",
-	"vmac_xmit_base":             "ulvs has no VMAC interface",
+	"use_vmac_addr":              "ulvs has no VMAC interface (use_vmac answers for the virtual MAC without one)",
 	"use_ipvlan":                 "ulvs has no ipvlan interface",
 	"native_ipv6":                "ulvs runs VRRP over IPv4 only",
 	"track_process":              "ulvs does not track processes; use a vrrp_script that checks the process",
@@ -122,7 +123,7 @@ var vrrpRefused = map[string]string{
 	"unicast_fault_no_peer":      "ulvs does not implement it",
 	"old_unicast_checksum":       "ulvs computes the checksum as RFC 5798 says",
 	"garp_extra_if":              "ulvs sends gratuitous ARPs on the instance's interfaces only",
-	"vmac_garp_intvl":            "ulvs has no VMAC interface",
+	"vmac_garp_intvl":            "ulvs sends the gratuitous ARPs of a use_vmac instance as garp_master_* say",
 	"notify_deleted":             "ulvs runs notify_stop when an instance stops",
 	"notify_master_rx_lower_pri": "ulvs does not implement it",
 }
@@ -143,12 +144,76 @@ var vrrpIgnored = map[string]string{
 // vrrpTopRefused are top-level blocks of keepalived's VRRP that ulvs does
 // not implement.
 var vrrpTopRefused = map[string]string{
-	"vrrp_sync_group":    "ulvs does not group instances yet: run each vrrp_instance on its own",
 	"vrrp_track_process": "ulvs does not track processes; use a vrrp_script that checks the process",
 	"vrrp_track_file":    "ulvs does not track files; use a vrrp_script that reads the file",
 	"track_file":         "ulvs does not track files; use a vrrp_script that reads the file",
 	"track_group":        "ulvs does not implement track groups",
 	"garp_group":         "ulvs sends gratuitous ARPs as each instance's garp_master_* say",
+}
+
+// syncGroupRefused are vrrp_sync_group keywords ulvs does not implement.
+var syncGroupRefused = map[string]string{
+	"track_interface":            "track the interface in each vrrp_instance (a member's FAULT is the group's)",
+	"track_script":               "track the script in each vrrp_instance (a member's FAULT is the group's)",
+	"track_process":              "ulvs does not track processes",
+	"track_file":                 "ulvs does not track files",
+	"track_bfd":                  "ulvs does not implement BFD",
+	"global_tracking":            "track in each vrrp_instance",
+	"sync_group_tracking_weight": "track in each vrrp_instance",
+	"notify_priority_changes":    "ulvs calls notify on state changes only",
+}
+
+// vrrpSyncGroup reads a vrrp_sync_group block; resolveVRRP checks its
+// members.
+func (p *parser) vrrpSyncGroup(n *Node) {
+	name, ok := p.namedBlock(n, func(name string) *Node {
+		for i, g := range p.vrrp.groups {
+			if g.Name == name {
+				return p.vrrp.groupNodes[i]
+			}
+		}
+		return nil
+	})
+	if !ok {
+		return
+	}
+	g := config.VRRPSyncGroup{Name: name, File: n.File, Line: n.Line}
+	for _, c := range n.Children {
+		if p.err != nil {
+			return
+		}
+		switch kw := c.Keyword(); kw {
+		case "group":
+			if !p.needBlock(c) {
+				return
+			}
+			for _, m := range c.Children {
+				if m.HasBlock {
+					p.errorf(m, "a group { } block lists vrrp_instance names, no blocks")
+					return
+				}
+				g.Members = append(g.Members, m.Words...)
+			}
+		case "notify_master":
+			g.NotifyMaster, _ = p.script(c, g.NotifyMaster)
+		case "notify_backup":
+			g.NotifyBackup, _ = p.script(c, g.NotifyBackup)
+		case "notify_fault":
+			g.NotifyFault, _ = p.script(c, g.NotifyFault)
+		case "notify_stop":
+			g.NotifyStop, _ = p.script(c, g.NotifyStop)
+		case "notify":
+			g.Notify, _ = p.script(c, g.Notify)
+		case "smtp_alert":
+			p.warnf(c, "smtp_alert is not used by ulvs (ignored): ulvs sends no mail")
+		default:
+			if !p.refuseVRRP(c, syncGroupRefused) {
+				p.unknown(c, "vrrp_sync_group")
+			}
+		}
+	}
+	p.vrrp.groups = append(p.vrrp.groups, g)
+	p.vrrp.groupNodes = append(p.vrrp.groupNodes, n)
 }
 
 // refuseVRRP reports a keyword of refused (a map of why) as not supported.
@@ -438,6 +503,21 @@ func (p *parser) instanceKeyword(vi *vrrpInstance, c *Node) {
 		p.unicastPeers(vi, c)
 	case "check_unicast_src":
 		in.CheckUnicastSrc = p.bare(c)
+	case "use_vmac":
+		// keepalived's optional argument names the macvlan interface it
+		// creates; ulvs creates none.
+		if !p.noBlock(c) {
+			return
+		}
+		if args := c.Args(); len(args) > 1 {
+			p.errorf(c, "takes at most an interface name (got %q)", strings.Join(args, " "))
+			return
+		} else if len(args) == 1 {
+			p.warnf(c, "use_vmac %s: ulvs creates no interface %s (it answers for the virtual MAC on the instance's interface itself); scripts that use %s will not find it", args[0], args[0], args[0])
+		}
+		in.UseVMAC = true
+	case "vmac_xmit_base":
+		in.VMACXmitBase = p.bare(c)
 	default:
 		p.unknown(c, "vrrp_instance")
 	}
@@ -708,6 +788,11 @@ func (p *parser) resolveVRRP() {
 		vrids[k] = vi
 		p.file.VRRP = append(p.file.VRRP, in)
 	}
+	if i, msg := config.CheckSyncGroups(v.groups, p.file.VRRP); i >= 0 {
+		p.errorf(v.groupNodes[i], "%s", msg)
+		return
+	}
+	p.file.VRRPSyncGroups = v.groups
 	if s := v.sync; s != nil {
 		i := slices.IndexFunc(p.file.VRRP, func(in config.VRRPInstance) bool { return in.Name == s.Instance })
 		if i < 0 {

@@ -95,6 +95,46 @@ func vi(lines string) string {
 	return "vrrp_instance VI_1 {\ninterface eth0\nvirtual_router_id 51\n" + lines + "}\n"
 }
 
+// TestVRRPSyncGroup reads a vrrp_sync_group as keepalived.conf(5) shows
+// it, members one per line or several on one.
+func TestVRRPSyncGroup(t *testing.T) {
+	f := mustParse(t, `vrrp_sync_group VG_1 {
+    group {
+        VI_1
+        VI_2 VI_3
+    }
+    notify_master /bin/to_master.sh
+    notify_fault "/bin/fault.sh VG_1"
+    notify /bin/notify.sh
+    smtp_alert
+}
+`+vi("")+"vrrp_instance VI_2 {\ninterface eth1\nvirtual_router_id 52\n}\nvrrp_instance VI_3 {\ninterface eth1\nvirtual_router_id 53\n}\n")
+	if len(f.VRRPSyncGroups) != 1 {
+		t.Fatalf("groups: %+v", f.VRRPSyncGroups)
+	}
+	g := f.VRRPSyncGroups[0]
+	if g.Name != "VG_1" || strings.Join(g.Members, " ") != "VI_1 VI_2 VI_3" || g.Line != 1 ||
+		strings.Join(g.NotifyMaster.Argv, " ") != "/bin/to_master.sh" || strings.Join(g.NotifyFault.Argv, " ") != "/bin/fault.sh VG_1" ||
+		strings.Join(g.Notify.Argv, " ") != "/bin/notify.sh" {
+		t.Errorf("group %+v", g)
+	}
+	if !slices.ContainsFunc(f.Warnings, func(w config.Warning) bool { return strings.Contains(w.Msg, "smtp_alert") }) {
+		t.Errorf("no warning for smtp_alert: %v", f.Warnings)
+	}
+}
+
+// TestVRRPUseVMAC: use_vmac, with keepalived's optional interface name
+// (warned: ulvs creates none), and vmac_xmit_base.
+func TestVRRPUseVMAC(t *testing.T) {
+	f := mustParse(t, vi("use_vmac vrrp.51\nvmac_xmit_base\n"))
+	if in := f.VRRP[0]; !in.UseVMAC || !in.VMACXmitBase {
+		t.Errorf("use_vmac %v vmac_xmit_base %v", in.UseVMAC, in.VMACXmitBase)
+	}
+	if !slices.ContainsFunc(f.Warnings, func(w config.Warning) bool { return strings.Contains(w.Msg, "creates no interface vrrp.51") }) {
+		t.Errorf("no warning for the VMAC interface name: %v", f.Warnings)
+	}
+}
+
 // TestVRRPDefaults: a minimal instance gets keepalived's defaults, and
 // global_defs' defaults apply to instances above and below it.
 func TestVRRPDefaults(t *testing.T) {
@@ -218,11 +258,18 @@ func TestVRRPErrors(t *testing.T) {
 		{"notify empty", vi("notify_fault\n"), "k.conf:4: notify_fault: needs a script"},
 
 		// What ulvs does not implement.
-		{"use_vmac", vi("use_vmac\n"), "k.conf:4: use_vmac: use_vmac is not supported by ulvs: ulvs answers ARP for the virtual addresses with the interface's own MAC address (no macvlan)"},
-		{"vmac_xmit_base", vi("vmac_xmit_base\n"), "k.conf:4: vmac_xmit_base: vmac_xmit_base is not supported by ulvs: ulvs has no VMAC interface"},
+		{"use_vmac two names", vi("use_vmac a b\n"), `k.conf:4: use_vmac: takes at most an interface name (got "a b")`},
+		{"vmac_xmit_base alone", vi("vmac_xmit_base\n"), "k.conf:4: vmac_xmit_base: needs use_vmac"},
+		{"use_vmac_addr", vi("use_vmac_addr\n"), "k.conf:4: use_vmac_addr: use_vmac_addr is not supported by ulvs"},
 		{"mcast_src_ip", vi("mcast_src_ip 10.0.0.1\n"), "k.conf:4: mcast_src_ip: mcast_src_ip is not supported by ulvs"},
 		{"old sync daemon", vi("lvs_sync_daemon_interface eth0\n"), "k.conf:4: lvs_sync_daemon_interface: lvs_sync_daemon_interface is not supported by ulvs: use global_defs lvs_sync_daemon IF INSTANCE"},
-		{"vrrp_sync_group", "vrrp_sync_group G {\ngroup {\nVI_1\n}\n}\n", "k.conf:1: vrrp_sync_group: vrrp_sync_group is not supported by ulvs: ulvs does not group instances yet: run each vrrp_instance on its own"},
+		{"sync group of one", "vrrp_sync_group G {\ngroup {\nVI_1\n}\n}\n" + vi(""), "k.conf:1: vrrp_sync_group: vrrp_sync_group G needs at least two vrrp_instance members"},
+		{"sync group unknown member", "vrrp_sync_group G {\ngroup {\nVI_1 VI_2\n}\n}\n" + vi(""), "k.conf:1: vrrp_sync_group: vrrp_sync_group G: no vrrp_instance VI_2 is defined"},
+		{"sync group twice", "vrrp_sync_group G {\ngroup {\nVI_1 VI_2\n}\n}\nvrrp_sync_group G {\ngroup {\nVI_1 VI_2\n}\n}\n", "k.conf:6: vrrp_sync_group: vrrp_sync_group G is already defined at k.conf:1"},
+		{"sync group two groups", "vrrp_sync_group G {\ngroup {\nVI_1 VI_2\n}\n}\nvrrp_sync_group H {\ngroup {\nVI_1 VI_2\n}\n}\n" + vi("") +
+			"vrrp_instance VI_2 {\ninterface eth1\nvirtual_router_id 52\n}\n", "k.conf:6: vrrp_sync_group: vrrp_instance VI_1 is in vrrp_sync_group G already"},
+		{"sync group track", "vrrp_sync_group G {\ngroup {\nVI_1 VI_2\n}\ntrack_interface {\neth0\n}\n}\n", "k.conf:5: track_interface: track_interface is not supported by ulvs: track the interface in each vrrp_instance"},
+		{"sync group no block", "vrrp_sync_group G {\ngroup VI_1 VI_2\n}\n", "k.conf:2: group:"},
 		{"vrrp_track_process", "vrrp_track_process p {\nprocess nginx\n}\n", "k.conf:1: vrrp_track_process: vrrp_track_process is not supported by ulvs"},
 		{"vrrp_track_file", "vrrp_track_file f {\nfile /x\n}\n", "k.conf:1: vrrp_track_file: vrrp_track_file is not supported by ulvs"},
 		{"garp_group", "garp_group {\ninterface eth0\n}\n", "k.conf:1: garp_group: garp_group is not supported by ulvs"},

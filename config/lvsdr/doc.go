@@ -36,7 +36,8 @@
 //     (default 1). Repeatable, one service per line.
 //   - SERVER_VIP_DEVICE (or the older SERVER_LVS_DEVICE), SERVER_NET_DEVICE,
 //     SERVER_DEFAULT_GW (or SERVER_GW): the real servers' VIP device
-//     (lo:0, dummy0, tunl0), network device and default gateway.
+//     (lo:0, dummy0, tunl0), network device and default gateway, which
+//     `ulvs realserver up --conf FILE` applies on a real server.
 //
 // # Refused
 //

@@ -86,8 +86,9 @@
 // read yet, so no packet reaches it until the mark is defined in ulvs's
 // TOML ([[fwmark]]). Failover: pulse runs in ulvsd (package pulse) when
 // backup_active = 1, but not its monitor_links, active_cmd and
-// inactive_cmd, and the sync daemon (syncdaemon) and file sync
-// (sync) do not, and nat_router's address is not brought up. failover blocks (not run with
+// inactive_cmd, and file sync (sync) do not. nat_router's address
+// floats with the active director (network = nat only; ignored with a
+// warning otherwise). failover blocks (not run with
 // service = lvs, as in Piranha), client_monitor, ipvsadm, the shared
 // storage settings, failover-service keywords in a virtual block, pmask
 // without persistent, send beside send_program, a DR or TUN server port

@@ -202,7 +202,7 @@ func TestSettings(t *testing.T) {
 				if c := f.Health[0].Reals[0].Checks[0]; c.ConnectPort != 0 || c.Send != "" || c.Expect != "" {
 					t.Errorf("check %+v (port 8080: no default HTTP check)", c)
 				}
-				configtest.CheckWarnings(t, f, []string{"x.cf:2: nat_router 10.77.1.1 is not brought up by ulvs"})
+				configtest.CheckWarnings(t, f, nil)
 			}},
 		{"tunnel", "network = tunnel\n" + strings.TrimPrefix(global(""), ""), func(t *testing.T, f *config.File) {
 			// the later network = direct wins: Piranha keeps the last.

@@ -329,12 +329,11 @@ func (p *parser) build() {
 		addIface(pu.NATRouterDevice)
 	}
 	f.Interfaces = ifaces
-	if p.natRouterLine != 0 {
-		if p.method == vs.Masq {
-			p.warnf(p.natRouterLine, "nat_router %s is not brought up by ulvs (pulse would): configure it on %s, or the real servers have no gateway", pu.NATRouter.Addr(), baseDevice(pu.NATRouterDevice))
-		} else {
-			p.warnf(p.natRouterLine, "nat_router is only used with network = nat")
-		}
+	if p.natRouterLine != 0 && p.method != vs.Masq {
+		// Piranha brings the NAT router address up for network = nat
+		// only; ulvsd answers for it only then.
+		p.warnf(p.natRouterLine, "nat_router is only used with network = nat (ignored)")
+		pu.NATRouter, pu.NATRouterDevice = netip.Prefix{}, ""
 	}
 	if pu.BackupActive && p.monitorLinksLine != 0 {
 		p.warnf(p.monitorLinksLine, "monitor_links = 1 is not run by ulvs's pulse: a director whose link fails stays as it is")

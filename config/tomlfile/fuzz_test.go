@@ -305,7 +305,7 @@ func assertFileRoundTrip(t *testing.T, f *config.File) {
 	}
 	// encodeFile does not write health checks nor the failover tables:
 	// assertMarshalRoundTrip, health_test.go and vrrp_test.go cover them.
-	if diff := cmp.Diff(f, again, fileCmpAddr, cmpopts.IgnoreFields(config.File{}, "Health", "VRRP", "Sync")); diff != "" {
+	if diff := cmp.Diff(f, again, fileCmpAddr, cmpopts.IgnoreFields(config.File{}, "Health", "VRRP", "VRRPSyncGroups", "Sync")); diff != "" {
 		t.Errorf("encode/parse round trip mismatch (-want +got):\n%s\n%s", diff, text)
 	}
 }
@@ -322,6 +322,9 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte(fileHead + "[[virtual_server]]\naddress = \"10.0.0.1:80\"\nreal_server = [{address = \"10.1.0.1\"}]\n"))
 	f.Add([]byte("virtual_server = [{ address = \"1.2.3.4:5\", real_server = [{}] }]\n"))
+	f.Add([]byte(fileHead + "[[vrrp_instance]]\nname = \"A\"\ninterface = \"eth0\"\nvirtual_router_id = 1\nuse_vmac = true\n" +
+		"[[vrrp_instance]]\nname = \"B\"\ninterface = \"eth0\"\nvirtual_router_id = 2\nuse_vmac = true\nvmac_xmit_base = true\n" +
+		"[[vrrp_sync_group]]\nname = \"G\"\ngroup = [\"A\", \"B\"]\nnotify = \"/bin/n\"\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file, err := Parse("fuzz.toml", data)
 		if err != nil {

@@ -162,8 +162,8 @@ func vrrpHint(path, key string) string {
 		return " (ulvs.toml has auth_type and auth_pass keys in [[vrrp_instance]] instead of a block)"
 	case inInstance && slices.Contains(tomlVRRPUnsupported, key):
 		return " (not supported by ulvs)"
-	case path == "" && key == "vrrp_sync_group":
-		return " (not supported by ulvs: it does not group instances yet)"
+	case strings.HasPrefix(path, "vrrp_sync_group[") && strings.HasPrefix(key, "track_"):
+		return " (not supported by ulvs: track in each vrrp_instance)"
 	case strings.HasPrefix(path, "vrrp_script[") && key == "user":
 		return " (running a vrrp_script as another user is not supported by ulvs)"
 	}

@@ -143,7 +143,7 @@ func (p *fileParser) first() error {
 func (p *fileParser) file(doc map[string]any) *config.File {
 	f := &config.File{Path: p.path, Socket: config.DefaultSocket}
 	top := p.table("", doc, "director", "timeouts", "sysctl", "fwmark", "metrics", "web", "virtual_server",
-		"vrrp_script", "vrrp_instance", "sync_daemon")
+		"vrrp_script", "vrrp_instance", "vrrp_sync_group", "sync_daemon")
 
 	if m, ok := top.table("director"); ok {
 		p.director(f, m)

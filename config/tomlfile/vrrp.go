@@ -22,17 +22,19 @@ var vrrpInstanceKeys = []string{
 	"preempt_delay", "garp_master_delay", "garp_master_repeat", "garp_master_refresh",
 	"garp_master_refresh_repeat", "track_interface", "track_script", "notify_master",
 	"notify_backup", "notify_fault", "notify_stop", "notify", "unicast_src_ip", "unicast_peer",
-	"check_unicast_src",
+	"check_unicast_src", "use_vmac", "vmac_xmit_base",
 }
 
 var vrrpScriptKeys = []string{"name", "script", "interval", "timeout", "weight", "fall", "rise"}
+
+var syncGroupKeys = []string{"name", "group", "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify"}
 
 var syncDaemonKeys = []string{"interface", "instance", "sync_id", "maxlen", "port", "ttl", "group"}
 
 // tomlVRRPUnsupported are keepalived vrrp_instance keywords a user may
 // carry over that ulvs does not implement.
 var tomlVRRPUnsupported = []string{
-	"use_vmac", "use_vmac_addr", "vmac_xmit_base", "use_ipvlan", "native_ipv6", "track_process",
+	"use_vmac_addr", "use_ipvlan", "native_ipv6", "track_process",
 	"track_file", "track_bfd", "vrf", "mcast_src_ip", "mcast_dst_ip", "strict_mode", "dont_track_primary",
 }
 
@@ -72,8 +74,41 @@ func (p *fileParser) vrrp(f *config.File, top *tomlTable) {
 		vrids[k] = len(f.VRRP)
 		f.VRRP = append(f.VRRP, in)
 	}
+	groups := top.tables("vrrp_sync_group")
+	for i, m := range groups {
+		p.syncGroup(f, fmt.Sprintf("vrrp_sync_group[%d]", i), m)
+	}
+	if len(f.VRRPSyncGroups) == len(groups) {
+		if i, msg := config.CheckSyncGroups(f.VRRPSyncGroups, f.VRRP); i >= 0 {
+			p.errorf(fmt.Sprintf("vrrp_sync_group[%d].group", i), "%s", msg)
+		}
+	}
 	if m, ok := top.table("sync_daemon"); ok {
 		f.Sync = p.syncDaemon(m, f.VRRP)
+	}
+}
+
+// syncGroup parses one [[vrrp_sync_group]] into f.
+func (p *fileParser) syncGroup(f *config.File, path string, m map[string]any) {
+	t := p.table(path, m, syncGroupKeys...)
+	errs := len(p.errs)
+	g := config.VRRPSyncGroup{File: p.path, Line: lineOf(p.lines, path)}
+	g.Name, _ = p.required(t, "name", "the group's name (keepalived's vrrp_sync_group NAME)")
+	if members, set := t.strings("group"); set {
+		g.Members = members
+	} else if _, present := m["group"]; !present {
+		p.errorf(t.field("group"), "required: the names of the vrrp_instance members, like [\"VI_1\", \"VI_2\"]")
+	}
+	for _, kv := range []struct {
+		key string
+		to  *config.Script
+	}{{"notify_master", &g.NotifyMaster}, {"notify_backup", &g.NotifyBackup}, {"notify_fault", &g.NotifyFault},
+		{"notify_stop", &g.NotifyStop}, {"notify", &g.Notify}} {
+		*kv.to, _ = p.script(t, kv.key)
+	}
+	t.done()
+	if len(p.errs) == errs {
+		f.VRRPSyncGroups = append(f.VRRPSyncGroups, g)
 	}
 }
 
@@ -231,6 +266,8 @@ func (p *fileParser) vrrpInstance(path string, m map[string]any, scripts map[str
 		}
 	}
 	in.CheckUnicastSrc = t.bool("check_unicast_src")
+	in.UseVMAC = t.bool("use_vmac")
+	in.VMACXmitBase = t.bool("vmac_xmit_base")
 	if len(p.errs) > errs {
 		return in, false
 	}

@@ -44,7 +44,7 @@ func MarshalTOML(f *config.File) ([]byte, error) {
 	if err := checkExpressible(f); err != nil {
 		return nil, err
 	}
-	written := []any{f.Interfaces, f.Socket, f.Rules, f.Health, f.VRRP, f.Sync, f.Marks, f.Metrics, f.Web}
+	written := []any{f.Interfaces, f.Socket, f.Rules, f.Health, f.VRRP, f.VRRPSyncGroups, f.Sync, f.Marks, f.Metrics, f.Web}
 	if s, bad := notUTF8(reflect.ValueOf(written)); bad {
 		return nil, fmt.Errorf("value %q is not valid UTF-8, which TOML cannot hold: %w", s, ErrNotExpressible)
 	}

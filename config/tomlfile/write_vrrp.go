@@ -43,6 +43,21 @@ func writeVRRP(b *strings.Builder, f *config.File) error {
 	for i := range f.VRRP {
 		writeVRRPInstance(b, &f.VRRP[i])
 	}
+	for _, g := range f.VRRPSyncGroups {
+		b.WriteString("\n[[vrrp_sync_group]]\n")
+		w := keyWriter{b: b}
+		w.str("name", g.Name)
+		members := make([]string, len(g.Members))
+		for i, m := range g.Members {
+			members[i] = tomlString(m)
+		}
+		w.raw("group", "["+strings.Join(members, ", ")+"]")
+		w.script("notify_master", g.NotifyMaster)
+		w.script("notify_backup", g.NotifyBackup)
+		w.script("notify_fault", g.NotifyFault)
+		w.script("notify_stop", g.NotifyStop)
+		w.script("notify", g.Notify)
+	}
 	if s := f.Sync; s != nil {
 		b.WriteString("\n[sync_daemon]\n")
 		w := keyWriter{b: b}
@@ -170,4 +185,6 @@ func writeVRRPInstance(b *strings.Builder, in *config.VRRPInstance) {
 		w.raw("unicast_peer", "["+strings.Join(peers, ", ")+"]")
 	}
 	w.flag("check_unicast_src", in.CheckUnicastSrc)
+	w.flag("use_vmac", in.UseVMAC)
+	w.flag("vmac_xmit_base", in.VMACXmitBase)
 }
