@@ -539,7 +539,7 @@ func (rec *traceRec) event(worker int, names []string) trace.Event {
 		name := string(rec.schedName[:clen(rec.schedName[:])])
 		switch rec.why.Kind {
 		case sched.WhyWeight:
-			e.Sched = fmt.Sprintf("%s cw=%d mw=%d", name, rec.why.A, rec.why.B)
+			e.Sched = fmt.Sprintf("%s cw=%d mw=%d candidates=%d", name, rec.why.A, rec.why.B, rec.why.C)
 		case sched.WhyBucket:
 			e.Sched = fmt.Sprintf("%s bucket %d/%d", name, rec.why.A, rec.why.B)
 		default:

@@ -163,7 +163,7 @@ func TestTraceWhy(t *testing.T) {
 		t.Fatalf("persistence: %q", lines(evs))
 	}
 
-	for _, tc := range []struct{ sched, want string }{{"wrr", "wrr cw="}, {"sh", "sh bucket "}, {"mh", "mh bucket "}} {
+	for _, tc := range []struct{ sched, want string }{{"wrr", "wrr cw=1 mw=3 candidates=2"}, {"sh", "sh bucket "}, {"mh", "mh bucket "}} {
 		tbl := testTable(t, 2, 3)
 		svc := tbl.Services[0]
 		sc, err := sched.New(tc.sched, svc, nil)

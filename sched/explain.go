@@ -5,10 +5,11 @@ import "github.com/ulvs/ulvs/vs"
 // Why says what a scheduler's pick depended on, for `ulvs trace`.
 type Why struct {
 	// Kind is WhyNone (nothing to tell: rr, lc, ...), WhyWeight (wrr:
-	// A is the current weight cw after the pick, B the largest weight mw)
+	// A is the current weight cw after the pick, B the largest weight mw,
+	// C the candidates: available real servers whose weight reaches cw)
 	// or WhyBucket (sh, mh: A is the client's bucket, B the table size).
-	Kind int
-	A, B int
+	Kind    int
+	A, B, C int
 }
 
 // Kinds of Why.
@@ -26,7 +27,13 @@ func Explain(s vs.Scheduler, flow vs.Flow) Why {
 	case *wrr:
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		return Why{Kind: WhyWeight, A: s.cw, B: s.mw}
+		c := 0
+		for _, d := range s.dests {
+			if int(d.Weight) >= s.cw && d.Available() {
+				c++
+			}
+		}
+		return Why{Kind: WhyWeight, A: s.cw, B: s.mw, C: c}
 	case *sh:
 		var port uint16
 		if s.port {
