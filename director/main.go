@@ -54,6 +54,7 @@ func run(args []string, stderr io.Writer) int {
 	metricsAddr := fs.String("metrics", "", "serve Prometheus /metrics on `host:port` (default: the file's [metrics] listen, else off)")
 	exitOnLoss := fs.Bool("exit-on-interface-loss", false, "exit with status 1 when an interface is deleted, renamed away or set down,\ninstead of waiting for it to return (default: the file's [director] exit_on_interface_loss)")
 	iptMarks := fs.Bool("iptables-marks", true, "read the firewall marks of iptables' mangle PREROUTING and nft prerouting rules\nand balance fwmark services by them (false: only the file's [[fwmark]] tables;\nthe file's [director] iptables_marks = false also turns this off)")
+	pprofAddr := fs.String("pprof", "", "serve Go's profiler (net/http/pprof) on `host:port`, a loopback address only")
 	verbose := fs.Bool("v", false, "log debug messages")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -84,7 +85,7 @@ func run(args []string, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	opts := options{workers: *workers, metrics: *metricsAddr, exitOnLoss: *exitOnLoss, iptablesMarks: *iptMarks}
+	opts := options{workers: *workers, metrics: *metricsAddr, exitOnLoss: *exitOnLoss, iptablesMarks: *iptMarks, pprof: *pprofAddr}
 	switch {
 	case *ifaces != "":
 		opts.interfaces = strings.Split(*ifaces, ",")
@@ -133,6 +134,7 @@ type options struct {
 	workers       int
 	connTableSize int
 	metrics       string // Prometheus endpoint address (metrics.go); "" is off
+	pprof         string // profiler address (pprof.go); "" is off
 	// exitOnLoss ends the daemon when an interface is lost.
 	exitOnLoss bool
 	// iptablesMarks compiles the namespace's iptables/nft MARK rules
@@ -146,6 +148,20 @@ type options struct {
 // serve runs the daemon until ctx is done.
 func serve(ctx context.Context, o options, cfgPath string, file *config.File, log *slog.Logger) error {
 	checkHost(log)
+	if o.pprof != "" {
+		ln, err := listenPprof(o.pprof)
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		pctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			if err := servePprof(pctx, ln, log); err != nil {
+				log.Error("pprof", "err", err)
+			}
+		}()
+	}
 	timeouts := conntrack.DefaultTimeouts()
 	if file != nil {
 		if err := timeouts.Set(int(file.Timeouts.TCP), int(file.Timeouts.TCPFin), int(file.Timeouts.UDP)); err != nil {

@@ -120,6 +120,9 @@ func (d *Director) Snapshot() ctl.Snapshot {
 	if le, ok := d.cfg.Engine.(linkEngine); ok {
 		snap.Interfaces = interfaceStatus(le.Links())
 	}
+	if we, ok := d.cfg.Engine.(workerEngine); ok {
+		snap.Workers = workerStatus(we.WorkerStats())
+	}
 	for _, rs := range d.rules.Services {
 		key := rs.Key()
 		ss := ctl.ServiceStatus{Service: rs}
@@ -148,6 +151,21 @@ func (d *Director) Snapshot() ctl.Snapshot {
 
 func stats(v vs.CounterValues) ctl.Stats {
 	return ctl.Stats{Conns: v.Conns, InPkts: v.InPkts, OutPkts: v.OutPkts, InBytes: v.InBytes, OutBytes: v.OutBytes}
+}
+
+// workerEngine is the part of the engine that reports its workers' loops.
+type workerEngine interface {
+	WorkerStats() []engine.WorkerStats
+}
+
+// workerStatus converts the engine's worker counters for the snapshot.
+func workerStatus(ws []engine.WorkerStats) []ctl.WorkerStatus {
+	out := make([]ctl.WorkerStatus, len(ws))
+	for i, w := range ws {
+		out[i] = ctl.WorkerStatus{Index: w.Index, Packets: w.Packets, Batches: w.Batches, Polls: w.Polls,
+			TxCalls: w.TxCalls, TxFrames: w.TxFrames, CPUNanos: uint64(w.CPU)}
+	}
+	return out
 }
 
 // linkEngine is the part of the engine that reports its interfaces.

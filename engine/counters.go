@@ -93,6 +93,7 @@ type counters struct {
 	// translated where the method needs it.
 	icmpRelayed atomic.Uint64
 	drops       [numReasons]atomic.Uint64
+	loop        loopCounters
 	_           [64]byte
 }
 

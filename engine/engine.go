@@ -507,6 +507,11 @@ func tick() conntrack.Tick { return conntrack.Tick(time.Since(epoch).Millisecond
 // run is the worker loop: receive a batch, run each frame to completion,
 // flush the TX batch, hand the slots back, sweep a little.
 func (w *worker) run(ctx context.Context, e *Engine) error {
+	// One thread per worker: its CPU time is the worker's (ulvs stats),
+	// and the scheduler never moves the loop between threads.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	w.c.loop.tid.Store(int32(unix.Gettid()))
 	for ctx.Err() == nil {
 		if ls := e.links.Load(); ls != w.ls {
 			w.adopt(ls)
@@ -618,9 +623,13 @@ func (w *worker) sweep(now conntrack.Tick, tbl *vs.Table) {
 func (w *worker) recv(timeout time.Duration) (int, error) {
 	n := w.collect()
 	if n > 0 || !w.blocks {
+		if n > 0 {
+			w.c.loop.batches.Add(1)
+		}
 		return n, nil
 	}
 	// With every link down all entries are -1 and poll just sleeps.
+	w.c.loop.polls.Add(1)
 	for {
 		k, err := unix.Poll(w.pfd, int(timeout/time.Millisecond))
 		if err == nil {
@@ -633,7 +642,11 @@ func (w *worker) recv(timeout time.Duration) (int, error) {
 			return 0, &OpError{Op: "poll", Err: err}
 		}
 	}
-	return w.collect(), nil
+	n = w.collect()
+	if n > 0 {
+		w.c.loop.batches.Add(1)
+	}
+	return n, nil
 }
 
 func (w *worker) collect() int {
@@ -684,6 +697,7 @@ func (w *worker) flushTX() {
 			continue
 		}
 		sent, err := l.send(out)
+		w.c.loop.txCalls.Add(1)
 		w.c.txFrames.Add(uint64(sent))
 		if failed := len(out) - sent; failed > 0 {
 			r := ReasonTxError
