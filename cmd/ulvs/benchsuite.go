@@ -64,12 +64,12 @@ type benchLab struct {
 
 // suitePath is one way through a lab that the suite measures.
 type suitePath struct {
-	name     string
-	bl       *benchLab
-	dst      netip.Addr // flood destination
-	dstMAC   net.HardwareAddr
-	url      string // "" for none (HTTP not measured)
-	state    string // the baseline lab state it needs
+	name   string
+	bl     *benchLab
+	dst    netip.Addr // flood destination
+	dstMAC net.HardwareAddr
+	url    string // "" for none (HTTP not measured)
+	state  string // the baseline lab state it needs
 	// baseline and target by test kind ("pps" for every frame size):
 	// the path the ratio compares with and the ratio issue 14 asks for.
 	baseline map[string]string
