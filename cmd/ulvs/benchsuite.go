@@ -299,11 +299,14 @@ func (s *suite) baseState(ctx context.Context, bl *benchLab, state string) error
 		return nil
 	}
 	d := bl.l.Director
-	for _, t := range []string{"ip ulvsbench_nat", "netdev ulvsbench_drop"} {
-		d.Run(ctx, "nft", append([]string{"delete", "table"}, strings.Fields(t)...)...) // absent is fine
+	for _, t := range [][]string{{"ip", "ulvsbench_nat"}, {"netdev", "ulvsbench_drop"}} {
+		if _, err := d.Run(ctx, "nft", "list", "table", t[0], t[1]); err != nil {
+			continue // absent
+		}
+		if out, err := d.Run(ctx, "nft", "delete", "table", t[0], t[1]); err != nil {
+			return fmt.Errorf("nft delete table %s %s: %v: %s", t[0], t[1], err, out)
+		}
 	}
-	// Forget the flows the DNAT table tracked.
-	d.Run(ctx, "conntrack", "-F")
 	switch state {
 	case "nft":
 		rips := bl.l.RIPs
@@ -507,17 +510,22 @@ func cpuText(c float64) string {
 	return fmt.Sprintf("%.0f%%", 100*c)
 }
 
-// floodResult is one packet-rate measurement.
+// floodResult is one packet-rate measurement: the generator's rate over
+// the window, the frames it sent in all and those the real servers
+// counted, and the delivered rate that makes.
 type floodResult struct {
 	offered, delivered float64
+	sent, got          uint64
 	dirCPU             float64 // ulvsd's CPU, in cores; -1 without ulvsd
 }
 
+// loss is the fraction of the frames sent that never reached a real
+// server.
 func (r floodResult) loss() float64 {
-	if r.offered <= 0 {
+	if r.sent == 0 || r.got >= r.sent {
 		return 0
 	}
-	return max(0, 1-r.delivered/r.offered)
+	return 1 - float64(r.got)/float64(r.sent)
 }
 
 // flood runs trafgen in the client namespace towards p and counts what
@@ -535,6 +543,14 @@ func (s *suite) flood(ctx context.Context, p *suitePath, frameLen int) (floodRes
 	if err := os.WriteFile(cfgPath, []byte(text), 0o644); err != nil {
 		return floodResult{}, err
 	}
+	txA, err := txPackets(l.Client, "c-eth0")
+	if err != nil {
+		return floodResult{}, err
+	}
+	delA, err := delivered(ctx, l)
+	if err != nil {
+		return floodResult{}, err
+	}
 	args := append([]string{"netns", "exec", l.Client.Name, "trafgen"}, bench.TrafgenArgs("c-eth0", cfgPath)...)
 	gen, err := startGenerator(filepath.Join(s.dir, "trafgen.log"), args)
 	if err != nil {
@@ -543,13 +559,13 @@ func (s *suite) flood(ctx context.Context, p *suitePath, frameLen int) (floodRes
 	defer gen.stop()
 	exited := gen.exited
 	// Wait until frames flow, then let the path settle.
-	start, err := txPackets(ctx, l.Client, "c-eth0")
+	start, err := txPackets(l.Client, "c-eth0")
 	if err != nil {
 		return floodResult{}, err
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		n, err := txPackets(ctx, l.Client, "c-eth0")
+		n, err := txPackets(l.Client, "c-eth0")
 		if err != nil {
 			return floodResult{}, err
 		}
@@ -568,19 +584,18 @@ func (s *suite) flood(ctx context.Context, p *suitePath, frameLen int) (floodRes
 		}
 	}
 	time.Sleep(300 * time.Millisecond)
-	read := func() (tx, rx uint64, cpu float64, t time.Time, err error) {
+	// The rate: the client's counter over the window, read in process
+	// (no skew from starting a command).
+	read := func() (tx uint64, cpu float64, t time.Time, err error) {
+		tx, err = txPackets(l.Client, "c-eth0")
 		t = time.Now()
-		if tx, err = txPackets(ctx, l.Client, "c-eth0"); err != nil {
-			return
-		}
-		rx, err = delivered(ctx, l)
 		cpu = -1
 		if p.bl.ld != nil {
 			cpu = procCPU(p.bl.ld.d.cmd.Process.Pid)
 		}
 		return
 	}
-	tx0, rx0, cpu0, t0, err := read()
+	tx0, cpu0, t0, err := read()
 	if err != nil {
 		return floodResult{}, err
 	}
@@ -591,13 +606,25 @@ func (s *suite) flood(ctx context.Context, p *suitePath, frameLen int) (floodRes
 	case <-exited:
 		return floodResult{}, gen.failed()
 	}
-	tx1, rx1, cpu1, t1, err := read()
+	tx1, cpu1, t1, err := read()
 	if err != nil {
 		return floodResult{}, err
 	}
 	gen.stop()
+	// The loss: everything sent against everything the real servers
+	// counted, once the path has drained.
+	time.Sleep(200 * time.Millisecond)
+	txB, err := txPackets(l.Client, "c-eth0")
+	if err != nil {
+		return floodResult{}, err
+	}
+	delB, err := delivered(ctx, l)
+	if err != nil {
+		return floodResult{}, err
+	}
 	dt := t1.Sub(t0).Seconds()
-	r := floodResult{offered: float64(tx1-tx0) / dt, delivered: float64(rx1-rx0) / dt, dirCPU: -1}
+	r := floodResult{offered: float64(tx1-tx0) / dt, dirCPU: -1, sent: txB - txA, got: delB - delA}
+	r.delivered = r.offered * (1 - r.loss())
 	if cpu0 >= 0 && cpu1 >= 0 {
 		r.dirCPU = (cpu1 - cpu0) / dt
 	}
@@ -657,23 +684,45 @@ func (g *generator) stop() {
 	syscall.Kill(-pgid, syscall.SIGKILL)
 }
 
-// txPackets reads an interface's transmitted-packet counter in ns.
-func txPackets(ctx context.Context, ns lab.NS, dev string) (uint64, error) {
-	out, err := ns.Run(ctx, "ip", "-j", "-s", "link", "show", "dev", dev)
+// txPackets reads an interface's transmitted-packet counter in ns from
+// /proc/thread-self/net/dev on a thread inside it.
+func txPackets(ns lab.NS, dev string) (uint64, error) {
+	var text []byte
+	err := ns.Do(func() error {
+		var err error
+		text, err = os.ReadFile("/proc/thread-self/net/dev")
+		return err
+	})
 	if err != nil {
 		return 0, err
 	}
-	var links []struct {
-		Stats64 struct {
-			Tx struct {
-				Packets uint64 `json:"packets"`
-			} `json:"tx"`
-		} `json:"stats64"`
+	_, tx, err := netDevCounters(text, dev)
+	if err != nil {
+		return 0, fmt.Errorf("%s in %s: %w", dev, ns.Name, err)
 	}
-	if err := json.Unmarshal(out, &links); err != nil || len(links) != 1 {
-		return 0, fmt.Errorf("ip -j -s link show dev %s in %s: unexpected output %.200q", dev, ns.Name, out)
+	return tx, nil
+}
+
+// netDevCounters finds dev's received and transmitted packets in the
+// text of /proc/net/dev.
+func netDevCounters(text []byte, dev string) (rx, tx uint64, err error) {
+	for _, line := range strings.Split(string(text), "\n") {
+		name, rest, ok := strings.Cut(line, ":")
+		if !ok || strings.TrimSpace(name) != dev {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) < 16 {
+			break
+		}
+		rx, err1 := strconv.ParseUint(f[1], 10, 64)
+		tx, err2 := strconv.ParseUint(f[9], 10, 64)
+		if err1 != nil || err2 != nil {
+			break
+		}
+		return rx, tx, nil
 	}
-	return links[0].Stats64.Tx.Packets, nil
+	return 0, 0, fmt.Errorf("no counters in /proc/net/dev")
 }
 
 // delivered sums the real servers' flood counters.

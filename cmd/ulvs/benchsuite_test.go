@@ -83,3 +83,18 @@ func TestIntegrationBenchSuite(t *testing.T) {
 		t.Errorf("namespaces of this process remain:\n%s", list)
 	}
 }
+
+func TestNetDevCounters(t *testing.T) {
+	text := []byte(`Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo:       0       0    0    0    0     0          0         0        0       0    0    0    0     0       0          0
+c-eth0: 1234567    8901    0    0    0     0          0         0 987654321  123456    0    0    0     0       0          0
+`)
+	rx, tx, err := netDevCounters(text, "c-eth0")
+	if err != nil || rx != 8901 || tx != 123456 {
+		t.Errorf("c-eth0: rx %d tx %d err %v, want 8901 123456", rx, tx, err)
+	}
+	if _, _, err := netDevCounters(text, "eth9"); err == nil {
+		t.Error("eth9: no error")
+	}
+}
