@@ -140,6 +140,9 @@ type WorkerStatus struct {
 	// returned frames, Polls the times it slept waiting for frames,
 	// TxCalls its transmit batches and TxFrames the frames they sent.
 	Packets, Batches, Polls, TxCalls, TxFrames uint64
+	// RingDrops are the frames the kernel dropped because its receive
+	// rings were full (it did not keep up).
+	RingDrops uint64
 	// CPUNanos is the CPU time of its thread, in nanoseconds.
 	CPUNanos uint64
 }

@@ -535,6 +535,7 @@ func (w *worker) run(ctx context.Context, e *Engine) error {
 		}
 		w.flushPending(now)
 		w.sweep(now, tbl)
+		w.readRingStats(now)
 		select {
 		case reply := <-w.connReq:
 			reply <- w.copyConns()

@@ -7,6 +7,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ulvs/ulvs/conntrack"
 )
 
 // loopCounters are a worker's loop statistics: how its frames arrive and
@@ -20,9 +24,38 @@ type loopCounters struct {
 	batches atomic.Uint64
 	polls   atomic.Uint64
 	txCalls atomic.Uint64
+	// ringDrops counts the frames the kernel dropped because the
+	// worker's RX rings were full (PACKET_STATISTICS tp_drops), read
+	// every ringStatsPeriod; ringStatsAt is when the worker last read
+	// them (the worker's own field).
+	ringDrops   atomic.Uint64
+	ringStatsAt conntrack.Tick
 	// tid is the worker's OS thread (it runs locked to it), 0 before it
 	// starts; its CPU time is read from /proc.
 	tid atomic.Int32
+}
+
+// ringStatsPeriod is how often a worker reads its sockets' drop counters.
+const ringStatsPeriod = 100 * time.Millisecond
+
+// readRingStats adds the kernel's RX ring drops of the worker's sockets
+// to its counters, at most once per ringStatsPeriod. The kernel resets
+// the counters on each read.
+func (w *worker) readRingStats(now conntrack.Tick) {
+	if int64(now.Sub(w.c.loop.ringStatsAt)) < ringStatsPeriod.Milliseconds() {
+		return
+	}
+	w.c.loop.ringStatsAt = now
+	for _, l := range w.links {
+		r, ok := l.(*ring)
+		if !ok || r.closed.Load() {
+			continue
+		}
+		st, err := unix.GetsockoptTpacketStats(r.sock, unix.SOL_PACKET, unix.PACKET_STATISTICS)
+		if err == nil && st.Drops > 0 {
+			w.c.loop.ringDrops.Add(uint64(st.Drops))
+		}
+	}
 }
 
 // WorkerStats are one worker's loop counters.
@@ -34,6 +67,9 @@ type WorkerStats struct {
 	// times it slept in poll(2), TxCalls its sendmmsg calls, TxFrames
 	// the frames those sent.
 	Packets, Batches, Polls, TxCalls, TxFrames uint64
+	// RingDrops are the frames the kernel dropped because the worker's
+	// RX rings were full: the worker did not keep up.
+	RingDrops uint64
 	// CPU is the CPU time of the worker's thread (user and system), 0
 	// when unknown.
 	CPU time.Duration
@@ -52,12 +88,13 @@ func (e *Engine) WorkerStats() []WorkerStats {
 	out := make([]WorkerStats, len(e.counts))
 	for i, c := range e.counts {
 		out[i] = WorkerStats{
-			Index:    i,
-			Packets:  c.rxFrames.Load(),
-			Batches:  c.loop.batches.Load(),
-			Polls:    c.loop.polls.Load(),
-			TxCalls:  c.loop.txCalls.Load(),
-			TxFrames: c.txFrames.Load(),
+			Index:     i,
+			Packets:   c.rxFrames.Load(),
+			Batches:   c.loop.batches.Load(),
+			Polls:     c.loop.polls.Load(),
+			TxCalls:   c.loop.txCalls.Load(),
+			TxFrames:  c.txFrames.Load(),
+			RingDrops: c.loop.ringDrops.Load(),
 		}
 		if tid := c.loop.tid.Load(); tid > 0 {
 			out[i].CPU = threadCPU(int(tid))

@@ -47,6 +47,7 @@
 //	ulvs_worker_polls_total        counter  sleeps waiting for frames (wake-ups)
 //	ulvs_worker_tx_batches_total   counter  transmit batches
 //	ulvs_worker_cpu_seconds_total  counter  CPU time of the worker's thread
+//	ulvs_worker_ring_drops_total   counter  frames lost to full receive rings
 //
 // The director's interfaces (snapshot Interfaces), a ulvs extension too:
 //
@@ -345,6 +346,7 @@ var (
 	workerPolls   = workerDesc("polls_total", "Times the worker slept waiting for frames (wake-ups).")
 	workerTx      = workerDesc("tx_batches_total", "Transmit batches of the worker.")
 	workerCPU     = workerDesc("cpu_seconds_total", "CPU time of the worker's thread.")
+	workerDrops   = workerDesc("ring_drops_total", "Frames the kernel dropped because the worker's receive rings were full.")
 )
 
 // collectWorkers sends the data-path workers' loop counters.
@@ -356,6 +358,7 @@ func (c *Collector) collectWorkers(ch chan<- prometheus.Metric, ws []ctl.WorkerS
 		ch <- prometheus.MustNewConstMetric(workerPolls, prometheus.CounterValue, float64(w.Polls), lv)
 		ch <- prometheus.MustNewConstMetric(workerTx, prometheus.CounterValue, float64(w.TxCalls), lv)
 		ch <- prometheus.MustNewConstMetric(workerCPU, prometheus.CounterValue, float64(w.CPUNanos)/1e9, lv)
+		ch <- prometheus.MustNewConstMetric(workerDrops, prometheus.CounterValue, float64(w.RingDrops), lv)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/ulvs/ulvs/bench"
+	"github.com/ulvs/ulvs/ctl"
 	"github.com/ulvs/ulvs/lab"
 )
 
@@ -46,6 +48,9 @@ type suiteOptions struct {
 	svgPath     string
 	offloadsOff bool
 	command     string
+	// profileDir, when set, receives a CPU profile of ulvsd per method
+	// and packet-rate test, taken over the first round's window.
+	profileDir string
 }
 
 // benchLab is one lab of the suite: a mode's lab with ulvsd running, or
@@ -91,7 +96,7 @@ type suite struct {
 type sample struct {
 	vals, offered, loss, p50, p99 []float64
 	errs                          int
-	dirCPU                        []float64
+	dirCPU, perPkt                []float64
 }
 
 func benchSuite(ctx context.Context, o suiteOptions, stdout, stderr io.Writer) (err error) {
@@ -158,6 +163,9 @@ func (s *suite) build(ctx context.Context) error {
 	var ulvsArgs []string
 	if s.o.workers > 0 {
 		ulvsArgs = append(ulvsArgs, "--workers", strconv.Itoa(s.o.workers))
+	}
+	if s.o.profileDir != "" {
+		ulvsArgs = append(ulvsArgs, "--pprof", pprofAddr)
 	}
 	byMode := map[string]*benchLab{}
 	for _, m := range s.o.methods {
@@ -463,7 +471,7 @@ func (s *suite) measure(ctx context.Context, round int, test string, p *suitePat
 	}
 	if size, ok := strings.CutPrefix(test, "pps"); ok {
 		n, _ := strconv.Atoi(size)
-		r, err := s.flood(ctx, p, n)
+		r, err := s.flood(ctx, round, p, n)
 		if err != nil {
 			return err
 		}
@@ -476,9 +484,12 @@ func (s *suite) measure(ctx context.Context, round int, test string, p *suitePat
 		sm.loss = append(sm.loss, r.loss())
 		if r.dirCPU >= 0 {
 			sm.dirCPU = append(sm.dirCPU, r.dirCPU)
+			if r.delivered > 0 && p.name != "direct" {
+				sm.perPkt = append(sm.perPkt, 1e6*r.dirCPU/r.delivered)
+			}
 		}
-		s.logf("round %d %-8s %-13s offered %8.0f pps, delivered %8.0f pps, loss %5.1f%%, ulvsd cpu %s",
-			round+1, test, p.name, r.offered, r.delivered, 100*r.loss(), cpuText(r.dirCPU))
+		s.logf("round %d %-8s %-13s offered %8.0f pps, delivered %8.0f pps, loss %5.1f%%, ulvsd cpu %s %s",
+			round+1, test, p.name, r.offered, r.delivered, 100*r.loss(), cpuText(r.dirCPU), r.workers)
 		return nil
 	}
 	cfg := bench.HTTPConfig{URL: p.url, Dial: p.bl.l.Client.DialContext, Concurrency: s.o.concurrency, Duration: s.o.httpDur}
@@ -517,6 +528,7 @@ type floodResult struct {
 	offered, delivered float64
 	sent, got          uint64
 	dirCPU             float64 // ulvsd's CPU, in cores; -1 without ulvsd
+	workers            string  // ulvsd's workers over the window
 }
 
 // loss is the fraction of the frames sent that never reached a real
@@ -531,7 +543,7 @@ func (r floodResult) loss() float64 {
 // flood runs trafgen in the client namespace towards p and counts what
 // the client sent and what the real servers received over the middle of
 // the run.
-func (s *suite) flood(ctx context.Context, p *suitePath, frameLen int) (floodResult, error) {
+func (s *suite) flood(ctx context.Context, round int, p *suitePath, frameLen int) (floodResult, error) {
 	l := p.bl.l
 	f := bench.UDPFlood{SrcMAC: p.bl.clientMAC, DstMAC: p.dstMAC, Src: l.ClientAddr, Dst: p.dst,
 		SrcPort: floodSport, DstPort: floodPort, Flows: floodFlows, FrameLen: frameLen}
@@ -599,6 +611,14 @@ func (s *suite) flood(ctx context.Context, p *suitePath, frameLen int) (floodRes
 	if err != nil {
 		return floodResult{}, err
 	}
+	w0 := s.workerStats(p)
+	var prof chan error
+	if s.o.profileDir != "" && p.bl.ld != nil && round == 0 {
+		prof = make(chan error, 1)
+		go func() {
+			prof <- s.profile(ctx, p, filepath.Join(s.o.profileDir, fmt.Sprintf("%s-%d.pprof", p.name, frameLen)))
+		}()
+	}
 	select {
 	case <-time.After(s.o.ppsDur):
 	case <-ctx.Done():
@@ -609,6 +629,12 @@ func (s *suite) flood(ctx context.Context, p *suitePath, frameLen int) (floodRes
 	tx1, cpu1, t1, err := read()
 	if err != nil {
 		return floodResult{}, err
+	}
+	w1 := s.workerStats(p)
+	if prof != nil {
+		if err := <-prof; err != nil {
+			s.logf("profile of %s: %v", p.name, err)
+		}
 	}
 	gen.stop()
 	// The loss: everything sent against everything the real servers
@@ -628,7 +654,74 @@ func (s *suite) flood(ctx context.Context, p *suitePath, frameLen int) (floodRes
 	if cpu0 >= 0 && cpu1 >= 0 {
 		r.dirCPU = (cpu1 - cpu0) / dt
 	}
+	r.workers = workerDeltas(w0, w1, dt)
 	return r, nil
+}
+
+// pprofAddr is where ulvsd serves its profiler in each lab's director
+// namespace (--profile).
+const pprofAddr = "127.0.0.1:6060"
+
+// profile saves a CPU profile of p's ulvsd over the packet-rate window.
+func (s *suite) profile(ctx context.Context, p *suitePath, path string) error {
+	c := p.bl.l.Director.HTTPClient()
+	c.Timeout = s.o.ppsDur + 10*time.Second
+	secs := max(1, int(s.o.ppsDur/time.Second))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", pprofAddr, secs), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("profile: %s", resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, resp.Body)
+	return errors.Join(err, f.Close())
+}
+
+// workerStats reads ulvsd's per-worker loop counters; nil without ulvsd.
+func (s *suite) workerStats(p *suitePath) []ctl.WorkerStatus {
+	if p.bl.ld == nil {
+		return nil
+	}
+	c, err := ctl.Dial(p.bl.ld.sock)
+	if err != nil {
+		return nil
+	}
+	defer c.Close()
+	snap, err := c.Snapshot()
+	if err != nil {
+		return nil
+	}
+	return snap.Workers
+}
+
+// workerDeltas describes each worker's loop over a window of dt seconds:
+// packets per second, average batch, sleeps per second and CPU.
+func workerDeltas(a, b []ctl.WorkerStatus, dt float64) string {
+	if len(a) != len(b) || len(a) == 0 {
+		return ""
+	}
+	var parts []string
+	for i := range a {
+		pk := b[i].Packets - a[i].Packets
+		bt := b[i].Batches - a[i].Batches
+		avg := 0.0
+		if bt > 0 {
+			avg = float64(pk) / float64(bt)
+		}
+		parts = append(parts, fmt.Sprintf("w%d %.0fpps batch %.1f polls/s %.0f ring drops/s %.0f cpu %.0f%%", i, float64(pk)/dt, avg,
+			float64(b[i].Polls-a[i].Polls)/dt, float64(b[i].RingDrops-a[i].RingDrops)/dt, 100*float64(b[i].CPUNanos-a[i].CPUNanos)/1e9/dt))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // generator is a running trafgen, in its own process group (it forks
@@ -807,6 +900,7 @@ func (s *suite) finish() {
 				if len(sm.dirCPU) > 0 {
 					row.DirectorCPU = bench.Median(sm.dirCPU)
 				}
+				row.CPUPerPacket = bench.Median(sm.perPkt)
 			} else {
 				row.Unit = "req/s"
 				row.P50 = time.Duration(bench.Median(sm.p50))

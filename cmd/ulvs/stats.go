@@ -16,7 +16,8 @@ const statsUsage = `Usage: ulvs stats [--socket PATH] [--nonzero] [--json]
 Prints the state of the director's interfaces (up, absent, down or
 broken, and since when), then each data-path worker's loop (frames
 received, receive batches and their average size, sleeps in poll, transmit
-batches and frames, CPU time of its thread), then the data-path counters:
+batches and frames, frames the kernel dropped because its receive rings
+were full, CPU time of its thread), then the data-path counters:
 frames and bytes received and sent, ARP and ping answers, new connections,
 and every drop by reason. Every frame the engine reads ends in exactly one
 of forwarded, an answer, or a drop counter. --json prints the same as one
@@ -67,15 +68,15 @@ func printInterfaces(w io.Writer, ifs []ctl.InterfaceStatus, now time.Time) {
 
 // printWorkers prints one line per data-path worker:
 //
-//	worker 0 packets=1200 batches=100 avg_batch=12.0 polls=40 tx_batches=100 tx_frames=1200 cpu=0.250s
+//	worker 0 packets=1200 batches=100 avg_batch=12.0 polls=40 tx_batches=100 tx_frames=1200 ring_drops=0 cpu=0.250s
 func printWorkers(w io.Writer, ws []ctl.WorkerStatus) {
 	for _, s := range ws {
 		avg := 0.0
 		if s.Batches > 0 {
 			avg = float64(s.Packets) / float64(s.Batches)
 		}
-		fmt.Fprintf(w, "worker %d packets=%d batches=%d avg_batch=%.1f polls=%d tx_batches=%d tx_frames=%d cpu=%.3fs\n",
-			s.Index, s.Packets, s.Batches, avg, s.Polls, s.TxCalls, s.TxFrames, time.Duration(s.CPUNanos).Seconds())
+		fmt.Fprintf(w, "worker %d packets=%d batches=%d avg_batch=%.1f polls=%d tx_batches=%d tx_frames=%d ring_drops=%d cpu=%.3fs\n",
+			s.Index, s.Packets, s.Batches, avg, s.Polls, s.TxCalls, s.TxFrames, s.RingDrops, time.Duration(s.CPUNanos).Seconds())
 	}
 }
 
