@@ -20,17 +20,6 @@ const (
 	// (PACKET_RESERVE), room to prepend headers in place.
 	ringReserve = 64
 
-	// The TX ring: 256 slots of one page. A frame (virtio header
-	// included) that does not fit a slot's data area, a GSO super-frame,
-	// goes by sendmmsg instead.
-	txFrameSize = 4096
-	txFrames    = 256
-	txBlockSize = 1 << 16
-	// txDataOff is where a TPACKET_V2 TX slot's frame starts: the
-	// header's length less the sockaddr_ll the kernel counts in it.
-	txDataOff  = 32
-	txMaxFrame = txFrameSize - txDataOff
-
 	packetOtherHost = 3 // PACKET_OTHERHOST: not addressed to us (promiscuous)
 	packetOutgoing  = 4 // PACKET_OUTGOING, skb->pkt_type of frames we sent
 )
@@ -44,22 +33,16 @@ type ringConfig struct {
 	batch    int
 }
 
-// ring is an AF_PACKET socket with TPACKET_V2 RX and TX rings,
-// PACKET_VNET_HDR, bound to one interface. RX is zero-copy from the ring;
-// TX copies each frame into a TX ring slot and sends the batch with one
-// system call (PACKET_TX_RING, measured against sendmmsg in
-// docs/performance.md), frames too large for a slot by sendmmsg straight
-// from the RX slots. recv/send/release belong to one worker; sendRaw and
-// setFilter may be called from any goroutine.
+// ring is an AF_PACKET socket with a TPACKET_V2 RX ring, PACKET_VNET_HDR,
+// bound to one interface. RX is zero-copy from the ring; TX is sendmmsg
+// straight from the ring slots. recv/send/release belong to one worker;
+// sendRaw and setFilter may be called from any goroutine.
 type ring struct {
 	sock    int
 	mem     []byte
 	nframes int
 	head    int // next slot to look at
 	taken   int // slots handed out by the last recv, ending before head
-	txSock  int // the TX ring's socket, -1 before it is open
-	txMem   []byte
-	txHead  int // next TX slot to fill
 	msgs    []unix.Mmsghdr
 	iovs    []unix.Iovec
 	closed  atomic.Bool
@@ -84,7 +67,7 @@ func openRing(cfg ringConfig) (_ *ring, err error) {
 	if err != nil {
 		return nil, opErr("socket", err)
 	}
-	r := &ring{sock: fd, nframes: cfg.frames, txSock: -1}
+	r := &ring{sock: fd, nframes: cfg.frames}
 	defer func() {
 		if err != nil {
 			r.close()
@@ -140,55 +123,9 @@ func openRing(cfg ringConfig) (_ *ring, err error) {
 			return nil, opErr("setsockopt PACKET_FANOUT", err)
 		}
 	}
-	if err := r.openTx(cfg.ifindex); err != nil {
-		return nil, err
-	}
 	r.msgs = make([]unix.Mmsghdr, cfg.batch)
 	r.iovs = make([]unix.Iovec, cfg.batch)
 	return r, nil
-}
-
-// openTx opens the TX ring's socket. It is a socket of its own: once a
-// socket has a TX ring, every send on it goes through the ring, and the
-// RX socket still sends what does not fit a slot, and gratuitous ARP from
-// other goroutines. Protocol 0: it receives nothing.
-func (r *ring) openTx(ifindex int) (err error) {
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return opErr("socket (tx)", err)
-	}
-	r.txSock = fd
-	for _, o := range []struct {
-		name     string
-		opt, val int
-	}{
-		{"PACKET_VERSION", unix.PACKET_VERSION, unix.TPACKET_V2},
-		{"PACKET_VNET_HDR", unix.PACKET_VNET_HDR, 1},
-		{"PACKET_QDISC_BYPASS", unix.PACKET_QDISC_BYPASS, 1},
-		// A malformed frame is skipped (and marked), not the end of
-		// the batch.
-		{"PACKET_LOSS", unix.PACKET_LOSS, 1},
-	} {
-		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, o.opt, o.val); err != nil {
-			return opErr("setsockopt "+o.name+" (tx)", err)
-		}
-	}
-	req := unix.TpacketReq{
-		Block_size: txBlockSize,
-		Block_nr:   txFrames * txFrameSize / txBlockSize,
-		Frame_size: txFrameSize,
-		Frame_nr:   txFrames,
-	}
-	if err := unix.SetsockoptTpacketReq(fd, unix.SOL_PACKET, unix.PACKET_TX_RING, &req); err != nil {
-		return opErr("setsockopt PACKET_TX_RING", err)
-	}
-	if r.txMem, err = unix.Mmap(fd, 0, txFrameSize*txFrames, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
-		return opErr("mmap tx ring", err)
-	}
-	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: 0, Ifindex: ifindex}); err != nil {
-		return opErr("bind (tx)", err)
-	}
-	return nil
 }
 
 // setFilter attaches a classic BPF program; the kernel swaps it atomically.
@@ -273,90 +210,9 @@ func (r *ring) release() {
 	r.taken = 0
 }
 
-// send transmits a batch: each frame that fits is copied into the TX
-// ring and the ring goes out with one sendto; a frame too large for a
-// slot (or meeting a slot still in flight) goes by sendmmsg, after the
-// frames queued before it. A frame the kernel refuses is skipped and
-// counted by the caller as the difference.
+// send transmits with sendmmsg straight from the ring slots. A frame the
+// kernel refuses is skipped and counted by the caller as the difference.
 func (r *ring) send(batch []*packet) (int, error) {
-	ok, queued, start := 0, 0, r.txHead
-	for i, p := range batch {
-		w := p.wire()
-		h := r.txSlot(r.txHead)
-		if len(w) > txMaxFrame || atomic.LoadUint32(&h.Status) != unix.TP_STATUS_AVAILABLE {
-			ok += r.flushTx(start, queued)
-			queued, start = 0, r.txHead
-			n, _ := r.sendmmsg(batch[i : i+1])
-			ok += n
-			continue
-		}
-		base := r.txHead * txFrameSize
-		copy(r.txMem[base+txDataOff:base+txFrameSize], w)
-		h.Len = uint32(len(w))
-		atomic.StoreUint32(&h.Status, unix.TP_STATUS_SEND_REQUEST)
-		r.txHead++
-		if r.txHead == txFrames {
-			r.txHead = 0
-		}
-		queued++
-	}
-	ok += r.flushTx(start, queued)
-	return ok, nil
-}
-
-// txSlot returns the header of TX ring slot i.
-func (r *ring) txSlot(i int) *unix.Tpacket2Hdr {
-	return (*unix.Tpacket2Hdr)(unsafe.Pointer(&r.txMem[i*txFrameSize]))
-}
-
-// flushTx sends the n frames queued in the TX ring from slot start and
-// returns how many the kernel took. It does not wait for transmission:
-// a slot still in flight at its next use sends that frame by sendmmsg.
-func (r *ring) flushTx(start, n int) int {
-	if n == 0 {
-		return 0
-	}
-	for {
-		_, _, errno := unix.Syscall6(unix.SYS_SENDTO, uintptr(r.txSock), 0, 0, unix.MSG_DONTWAIT, 0, 0)
-		if errno != unix.EINTR {
-			break
-		}
-	}
-	// Frames the kernel refused are marked. Those it has not taken (no
-	// buffer space) are the tail of the batch: the kernel's ring head
-	// stops at the first of them, so they are withdrawn and ours moves
-	// back there, keeping both heads on the same slot. Neither counts as
-	// sent.
-	ok := 0
-	for k, i := 0, start; k < n; k++ {
-		h := r.txSlot(i)
-		st := atomic.LoadUint32(&h.Status)
-		if st == unix.TP_STATUS_SEND_REQUEST {
-			r.txHead = i
-			for ; k < n; k++ {
-				atomic.StoreUint32(&r.txSlot(i).Status, unix.TP_STATUS_AVAILABLE)
-				if i++; i == txFrames {
-					i = 0
-				}
-			}
-			break
-		}
-		if st&unix.TP_STATUS_WRONG_FORMAT != 0 {
-			atomic.StoreUint32(&h.Status, unix.TP_STATUS_AVAILABLE)
-		} else {
-			ok++
-		}
-		if i++; i == txFrames {
-			i = 0
-		}
-	}
-	return ok
-}
-
-// sendmmsg transmits with sendmmsg straight from the frames' buffers. A
-// frame the kernel refuses is skipped and counted by the caller as the
-// difference.
-func (r *ring) sendmmsg(batch []*packet) (int, error) {
 	ok := 0
 	for start := 0; start < len(batch); {
 		n := len(batch) - start
@@ -400,12 +256,6 @@ func (r *ring) close() error {
 	}
 	if r.mem != nil {
 		unix.Munmap(r.mem)
-	}
-	if r.txMem != nil {
-		unix.Munmap(r.txMem)
-	}
-	if r.txSock >= 0 {
-		unix.Close(r.txSock)
 	}
 	return unix.Close(r.sock)
 }
