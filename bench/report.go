@@ -212,7 +212,7 @@ func (r *Report) WriteSVG(w io.Writer) error {
 			if row.Baseline != "" {
 				label += fmt.Sprintf("  %.2fx %s", row.Ratio, row.Baseline)
 			}
-			if row.Unit == "pps" && row.Loss > 0.01 {
+			if row.Unit == "pps" && row.Path != "ceiling" && row.Loss > 0.01 {
 				label += fmt.Sprintf("  loss %.0f%%", 100*row.Loss)
 			}
 			fmt.Fprintf(&body, `<text x="%d" y="%d" text-anchor="end">%s</text>`+"\n", left-6, y+barH-4, html.EscapeString(row.Path))
