@@ -54,6 +54,7 @@ func run(args []string, stderr io.Writer) int {
 	metricsAddr := fs.String("metrics", "", "serve Prometheus /metrics on `host:port` (default: the file's [metrics] listen, else off)")
 	exitOnLoss := fs.Bool("exit-on-interface-loss", false, "exit with status 1 when an interface is deleted, renamed away or set down,\ninstead of waiting for it to return (default: the file's [director] exit_on_interface_loss)")
 	iptMarks := fs.Bool("iptables-marks", true, "read the firewall marks of iptables' mangle PREROUTING and nft prerouting rules\nand balance fwmark services by them (false: only the file's [[fwmark]] tables;\nthe file's [director] iptables_marks = false also turns this off)")
+	ringFrames := fs.Int("ring-frames", 0, "slots of each RX ring, 68 KiB each (0: 256; from 16 to 8192): more ride out longer pauses of a worker")
 	pprofAddr := fs.String("pprof", "", "serve Go's profiler (net/http/pprof) on `host:port`, a loopback address only")
 	verbose := fs.Bool("v", false, "log debug messages")
 	if err := fs.Parse(args); err != nil {
@@ -64,6 +65,10 @@ func run(args []string, stderr io.Writer) int {
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "ulvsd: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if *ringFrames != 0 && (*ringFrames < 16 || *ringFrames > 8192) {
+		fmt.Fprintf(stderr, "ulvsd: --ring-frames %d: want 16 to 8192 (or 0 for the default, 256)\n", *ringFrames)
 		return 2
 	}
 	level := slog.LevelInfo
@@ -85,7 +90,7 @@ func run(args []string, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	opts := options{workers: *workers, metrics: *metricsAddr, exitOnLoss: *exitOnLoss, iptablesMarks: *iptMarks, pprof: *pprofAddr}
+	opts := options{workers: *workers, metrics: *metricsAddr, exitOnLoss: *exitOnLoss, iptablesMarks: *iptMarks, pprof: *pprofAddr, ringFrames: *ringFrames}
 	switch {
 	case *ifaces != "":
 		opts.interfaces = strings.Split(*ifaces, ",")
@@ -135,6 +140,7 @@ type options struct {
 	connTableSize int
 	metrics       string // Prometheus endpoint address (metrics.go); "" is off
 	pprof         string // profiler address (pprof.go); "" is off
+	ringFrames    int    // engine.Config.RingFrames
 	// exitOnLoss ends the daemon when an interface is lost.
 	exitOnLoss bool
 	// iptablesMarks compiles the namespace's iptables/nft MARK rules
@@ -186,6 +192,7 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 		Interfaces:    o.interfaces,
 		Workers:       o.workers,
 		ConnTableSize: o.connTableSize,
+		RingFrames:    o.ringFrames,
 		Timeouts:      timeouts,
 		Logger:        log,
 		OnLink:        onLink,

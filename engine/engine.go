@@ -44,6 +44,10 @@ type Config struct {
 	Workers int
 	// ConnTableSize is the number of connection slots per worker.
 	ConnTableSize int
+	// RingFrames is the number of slots of each RX ring (one per worker
+	// and interface), each 68 KiB; 0 means 256 (17 MiB a ring). A deeper
+	// ring rides out longer pauses of its worker (docs/performance.md).
+	RingFrames int
 	// Timeouts are the connection state timeouts; nil means the kernel's.
 	Timeouts *conntrack.Timeouts
 	Logger   *slog.Logger
@@ -63,7 +67,9 @@ type Engine struct {
 	timeouts atomic.Pointer[conntrack.Timeouts]
 	ifaces   []*iface
 	workers  []*worker
-	counts   []*counters
+	// ringFrames is Config.RingFrames (0: the default).
+	ringFrames int
+	counts     []*counters
 
 	mu   sync.Mutex // guards vips, wide, rips, lips, tun and ann
 	vips [][4]byte
@@ -137,7 +143,7 @@ func New(cfg Config) (*Engine, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{log: log, templates: conntrack.NewTemplates(), neigh: newNeighbours()}
+	e := &Engine{log: log, templates: conntrack.NewTemplates(), neigh: newNeighbours(), ringFrames: cfg.RingFrames}
 	e.table.Store(vs.NewTable(0, nil, nil))
 	if cfg.Timeouts == nil {
 		cfg.Timeouts = conntrack.DefaultTimeouts()
@@ -168,7 +174,7 @@ func New(cfg Config) (*Engine, error) {
 			state: LinkUp, since: now, carrier: ni.Flags&net.FlagRunning != 0}
 		copy(ifc.mac[:], ni.HardwareAddr)
 		e.ifaces = append(e.ifaces, ifc)
-		rings, err := openRings(ni.Index, fanout, cfg.Workers, e.filter, e.fanProg)
+		rings, err := openRings(ni.Index, fanout, cfg.Workers, e.ringFrames, e.filter, e.fanProg)
 		if err != nil {
 			e.Close()
 			return nil, fmt.Errorf("engine: %s: %w", name, err)

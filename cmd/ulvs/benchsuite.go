@@ -43,6 +43,8 @@ type suiteOptions struct {
 	svgPath     string
 	offloadsOff bool
 	command     string
+	// ringFrames is ulvsd's --ring-frames (0: not given).
+	ringFrames int
 	// profileDir, when set, receives a CPU profile of ulvsd per method
 	// and packet-rate test, taken over the first round's window.
 	profileDir string
@@ -161,6 +163,9 @@ func (s *suite) build(ctx context.Context) error {
 	}
 	if s.o.profileDir != "" {
 		ulvsArgs = append(ulvsArgs, "--pprof", pprofAddr)
+	}
+	if s.o.ringFrames > 0 {
+		ulvsArgs = append(ulvsArgs, "--ring-frames", strconv.Itoa(s.o.ringFrames))
 	}
 	byMode := map[string]*benchLab{}
 	for _, m := range s.o.methods {
