@@ -92,6 +92,9 @@ type Snapshot struct {
 	// Interfaces holds the state of the director's interfaces;
 	// ulvs-only, shown by `ulvs stats` and Prometheus.
 	Interfaces []InterfaceStatus `json:",omitempty"`
+	// Workers are the data path's workers' loop counters; ulvs-only,
+	// shown by `ulvs stats` and Prometheus.
+	Workers []WorkerStatus `json:",omitempty"`
 	// Daemons are the running connection sync daemons, master first
 	// (ipvsadm -L --daemon).
 	Daemons []DaemonStatus `json:",omitempty"`
@@ -154,6 +157,20 @@ type DaemonStatus struct {
 	// Stats are ulvs's counters of the daemon (messages, entries, drops)
 	// by name; not printed by -L --daemon.
 	Stats map[string]uint64 `json:",omitempty"`
+}
+
+// WorkerStatus is one data-path worker's loop counters.
+type WorkerStatus struct {
+	Index int
+	// Packets are the frames it received, Batches its receive calls that
+	// returned frames, Polls the times it slept waiting for frames,
+	// TxCalls its transmit batches and TxFrames the frames they sent.
+	Packets, Batches, Polls, TxCalls, TxFrames uint64
+	// RingDrops are the frames the kernel dropped because its receive
+	// rings were full (it did not keep up).
+	RingDrops uint64
+	// CPUNanos is the CPU time of its thread, in nanoseconds.
+	CPUNanos uint64
 }
 
 // InterfaceStatus is the state of one of the director's interfaces.

@@ -57,6 +57,8 @@ func run(args []string, stderr io.Writer) int {
 	exitOnLoss := fs.Bool("exit-on-interface-loss", false, "exit with status 1 when an interface is deleted, renamed away or set down,\ninstead of waiting for it to return (default: the file's [director] exit_on_interface_loss)")
 	iptMarks := fs.Bool("iptables-marks", true, "read the firewall marks of iptables' mangle PREROUTING and nft prerouting rules\nand balance fwmark services by them (false: only the file's [[fwmark]] tables;\nthe file's [director] iptables_marks = false also turns this off)")
 	stateFile := fs.String("state-file", "", "save the connection table to `path` on SIGTERM and restore it from there at start,\nso a restart keeps established connections (default: the file's [director] state_file, else off)")
+	ringFrames := fs.Int("ring-frames", 0, "slots of each RX ring, 68 KiB each (0: 256; from 16 to 8192): more ride out longer pauses of a worker")
+	pprofAddr := fs.String("pprof", "", "serve Go's profiler (net/http/pprof) on `host:port`, a loopback address only")
 	verbose := fs.Bool("v", false, "log debug messages")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -66,6 +68,10 @@ func run(args []string, stderr io.Writer) int {
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "ulvsd: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if *ringFrames != 0 && (*ringFrames < 16 || *ringFrames > 8192) {
+		fmt.Fprintf(stderr, "ulvsd: --ring-frames %d: want 16 to 8192 (or 0 for the default, 256)\n", *ringFrames)
 		return 2
 	}
 	level := slog.LevelInfo
@@ -87,7 +93,7 @@ func run(args []string, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	opts := options{workers: *workers, metrics: *metricsAddr, web: config.Web{Listen: *webAddr}, exitOnLoss: *exitOnLoss, iptablesMarks: *iptMarks, stateFile: *stateFile}
+	opts := options{workers: *workers, metrics: *metricsAddr, web: config.Web{Listen: *webAddr}, exitOnLoss: *exitOnLoss, iptablesMarks: *iptMarks, stateFile: *stateFile, pprof: *pprofAddr, ringFrames: *ringFrames}
 	switch {
 	case *ifaces != "":
 		opts.interfaces = strings.Split(*ifaces, ",")
@@ -146,7 +152,9 @@ type options struct {
 	connTableSize int
 	metrics       string // Prometheus endpoint address (metrics.go); "" is off
 	// web is the web console (web.go); Listen "" is off.
-	web config.Web
+	web        config.Web
+	pprof      string // profiler address (pprof.go); "" is off
+	ringFrames int    // engine.Config.RingFrames
 	// exitOnLoss ends the daemon when an interface is lost.
 	exitOnLoss bool
 	// iptablesMarks compiles the namespace's iptables/nft MARK rules
@@ -163,6 +171,20 @@ type options struct {
 // serve runs the daemon until ctx is done.
 func serve(ctx context.Context, o options, cfgPath string, file *config.File, log *slog.Logger) error {
 	checkHost(log)
+	if o.pprof != "" {
+		ln, err := listenPprof(o.pprof)
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		pctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			if err := servePprof(pctx, ln, log); err != nil {
+				log.Error("pprof", "err", err)
+			}
+		}()
+	}
 	timeouts := conntrack.DefaultTimeouts()
 	if file != nil {
 		if err := timeouts.Set(int(file.Timeouts.TCP), int(file.Timeouts.TCPFin), int(file.Timeouts.UDP)); err != nil {
@@ -191,6 +213,7 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 		Interfaces:    o.interfaces,
 		Workers:       o.workers,
 		ConnTableSize: o.connTableSize,
+		RingFrames:    o.ringFrames,
 		Timeouts:      timeouts,
 		Logger:        log,
 		OnLink:        onLink,

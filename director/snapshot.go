@@ -126,6 +126,9 @@ func (d *Director) Snapshot() ctl.Snapshot {
 			DropEntryOn: s.DropEntryOn, DropRate: s.DropRate, SecureOn: s.SecureOn,
 			Conns: s.Conns, Capacity: s.Capacity, Free: s.Free, AmemThresh: s.AmemThresh}
 	}
+	if we, ok := d.cfg.Engine.(workerEngine); ok {
+		snap.Workers = workerStatus(we.WorkerStats())
+	}
 	for _, rs := range d.rules.Services {
 		key := rs.Key()
 		ss := ctl.ServiceStatus{Service: rs}
@@ -160,6 +163,21 @@ func stats(v vs.CounterValues) ctl.Stats {
 // and defences.
 type defenseEngine interface {
 	Defense() engine.DefenseStatus
+}
+
+// workerEngine is the part of the engine that reports its workers' loops.
+type workerEngine interface {
+	WorkerStats() []engine.WorkerStats
+}
+
+// workerStatus converts the engine's worker counters for the snapshot.
+func workerStatus(ws []engine.WorkerStats) []ctl.WorkerStatus {
+	out := make([]ctl.WorkerStatus, len(ws))
+	for i, w := range ws {
+		out[i] = ctl.WorkerStatus{Index: w.Index, Packets: w.Packets, Batches: w.Batches, Polls: w.Polls,
+			TxCalls: w.TxCalls, TxFrames: w.TxFrames, RingDrops: w.RingDrops, CPUNanos: uint64(w.CPU)}
+	}
+	return out
 }
 
 // linkEngine is the part of the engine that reports its interfaces.

@@ -116,6 +116,7 @@ type counters struct {
 	conns     atomic.Int64
 	free      atomic.Int64
 	room      atomic.Int64
+	loop      loopCounters
 	_         [64]byte
 }
 

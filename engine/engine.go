@@ -45,6 +45,10 @@ type Config struct {
 	Workers int
 	// ConnTableSize is the number of connection slots per worker.
 	ConnTableSize int
+	// RingFrames is the number of slots of each RX ring (one per worker
+	// and interface), each 68 KiB; 0 means 256 (17 MiB a ring). A deeper
+	// ring rides out longer pauses of its worker (docs/performance.md).
+	RingFrames int
 	// Timeouts are the connection state timeouts; nil means the kernel's.
 	Timeouts *conntrack.Timeouts
 	Logger   *slog.Logger
@@ -64,7 +68,9 @@ type Engine struct {
 	timeouts atomic.Pointer[conntrack.Timeouts]
 	ifaces   []*iface
 	workers  []*worker
-	counts   []*counters
+	// ringFrames is Config.RingFrames (0: the default).
+	ringFrames int
+	counts     []*counters
 
 	mu   sync.Mutex // guards vips, wide, rips, lips, tun and ann
 	vips [][4]byte
@@ -147,7 +153,7 @@ func New(cfg Config) (*Engine, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{log: log, templates: conntrack.NewTemplates(), neigh: newNeighbours()}
+	e := &Engine{log: log, templates: conntrack.NewTemplates(), neigh: newNeighbours(), ringFrames: cfg.RingFrames}
 	e.table.Store(vs.NewTable(0, nil, nil))
 	if cfg.Timeouts == nil {
 		cfg.Timeouts = conntrack.DefaultTimeouts()
@@ -178,7 +184,7 @@ func New(cfg Config) (*Engine, error) {
 			state: LinkUp, since: now, carrier: ni.Flags&net.FlagRunning != 0}
 		copy(ifc.mac[:], ni.HardwareAddr)
 		e.ifaces = append(e.ifaces, ifc)
-		rings, err := openRings(ni.Index, fanout, cfg.Workers, e.filter, e.fanProg)
+		rings, err := openRings(ni.Index, fanout, cfg.Workers, e.ringFrames, e.filter, e.fanProg)
 		if err != nil {
 			e.Close()
 			return nil, fmt.Errorf("engine: %s: %w", name, err)
@@ -589,6 +595,11 @@ func tick() conntrack.Tick { return conntrack.Tick(time.Since(epoch).Millisecond
 // run is the worker loop: receive a batch, run each frame to completion,
 // flush the TX batch, hand the slots back, sweep a little.
 func (w *worker) run(ctx context.Context, e *Engine) error {
+	// One thread per worker: its CPU time is the worker's (ulvs stats),
+	// and the scheduler never moves the loop between threads.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	w.c.loop.tid.Store(int32(unix.Gettid()))
 	for ctx.Err() == nil {
 		if ls := e.links.Load(); ls != w.ls {
 			w.adopt(ls)
@@ -615,6 +626,7 @@ func (w *worker) run(ctx context.Context, e *Engine) error {
 		w.proxyRetry(tbl, now) // engine/synproxy.go
 		w.sweep(now, tbl)
 		w.defend(&e.defense, tbl, now)
+		w.readRingStats(now)
 		select {
 		case reply := <-w.connReq:
 			reply <- w.copyConns()
@@ -719,9 +731,13 @@ func (w *worker) sweep(now conntrack.Tick, tbl *vs.Table) {
 func (w *worker) recv(timeout time.Duration) (int, error) {
 	n := w.collect()
 	if n > 0 || !w.blocks {
+		if n > 0 {
+			w.c.loop.batches.Add(1)
+		}
 		return n, nil
 	}
 	// With every link down all entries are -1 and poll just sleeps.
+	w.c.loop.polls.Add(1)
 	for {
 		k, err := unix.Poll(w.pfd, int(timeout/time.Millisecond))
 		if err == nil {
@@ -734,7 +750,11 @@ func (w *worker) recv(timeout time.Duration) (int, error) {
 			return 0, &OpError{Op: "poll", Err: err}
 		}
 	}
-	return w.collect(), nil
+	n = w.collect()
+	if n > 0 {
+		w.c.loop.batches.Add(1)
+	}
+	return n, nil
 }
 
 func (w *worker) collect() int {
@@ -789,6 +809,7 @@ func (w *worker) flushTX() {
 			continue
 		}
 		sent, err := l.send(out)
+		w.c.loop.txCalls.Add(1)
 		w.c.txFrames.Add(uint64(sent))
 		if failed := len(out) - sent; failed > 0 {
 			r := ReasonTxError

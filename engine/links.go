@@ -283,7 +283,7 @@ func firstIPv4(ni *net.Interface) [4]byte {
 // openRings opens one socket per worker on the interface, in one fanout
 // group, with the filter and fanout program given. On error it closes
 // what it opened.
-func openRings(ifindex int, fanout uint16, workers int, filter, fanProg []bpf.RawInstruction) ([]*ring, error) {
+func openRings(ifindex int, fanout uint16, workers, frames int, filter, fanProg []bpf.RawInstruction) ([]*ring, error) {
 	var rings []*ring
 	fail := func(err error) ([]*ring, error) {
 		for _, r := range rings {
@@ -292,7 +292,7 @@ func openRings(ifindex int, fanout uint16, workers int, filter, fanProg []bpf.Ra
 		return nil, err
 	}
 	for i := 0; i < workers; i++ {
-		r, err := openRing(ringConfig{ifindex: ifindex, fanoutID: fanout, filter: filter})
+		r, err := openRing(ringConfig{ifindex: ifindex, fanoutID: fanout, frames: frames, filter: filter})
 		if err != nil {
 			return fail(fmt.Errorf("open AF_PACKET socket: %w", err))
 		}

@@ -47,6 +47,15 @@
 //	ulvs_defense_active{defense="..."}                           1 while the defence acts
 //	ulvs_defense_drop_rate                                       drop_packet's 1-in-N (0: none)
 //
+// The data path's workers (snapshot Workers), labelled worker="0", "1", ...:
+//
+//	ulvs_worker_packets_total      counter  frames received
+//	ulvs_worker_batches_total      counter  receive calls that returned frames
+//	ulvs_worker_polls_total        counter  sleeps waiting for frames (wake-ups)
+//	ulvs_worker_tx_batches_total   counter  transmit batches
+//	ulvs_worker_cpu_seconds_total  counter  CPU time of the worker's thread
+//	ulvs_worker_ring_drops_total   counter  frames lost to full receive rings
+//
 // The director's interfaces (snapshot Interfaces), a ulvs extension too:
 //
 //	ulvs_interface_up{interface="..."}                           gauge    1 while forwarding on it
@@ -318,6 +327,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.ifChange, prometheus.GaugeValue, float64(i.Since.UnixMilli())/1000, i.Name)
 		counter(c.ifLosses, i.Losses, i.Name)
 	}
+	c.collectWorkers(ch, snap.Workers)
 	for _, d := range snap.Daemons {
 		names := make([]string, 0, len(d.Stats))
 		for name := range d.Stats {
@@ -359,6 +369,33 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		metric := prometheus.BuildFQName(namespace, "engine", sanitize(name)+"_total")
 		d := prometheus.NewDesc(metric, "The data path's "+name+" counter.", nil, nil)
 		counter(d, v)
+	}
+}
+
+// workerDesc describes a per-worker loop counter, ulvs_worker_NAME.
+func workerDesc(name, help string) *prometheus.Desc {
+	return prometheus.NewDesc(prometheus.BuildFQName(namespace, "worker", name), help, []string{"worker"}, nil)
+}
+
+var (
+	workerPackets = workerDesc("packets_total", "Frames the data-path worker received.")
+	workerBatches = workerDesc("batches_total", "Receive calls of the worker that returned frames.")
+	workerPolls   = workerDesc("polls_total", "Times the worker slept waiting for frames (wake-ups).")
+	workerTx      = workerDesc("tx_batches_total", "Transmit batches of the worker.")
+	workerCPU     = workerDesc("cpu_seconds_total", "CPU time of the worker's thread.")
+	workerDrops   = workerDesc("ring_drops_total", "Frames the kernel dropped because the worker's receive rings were full.")
+)
+
+// collectWorkers sends the data-path workers' loop counters.
+func (c *Collector) collectWorkers(ch chan<- prometheus.Metric, ws []ctl.WorkerStatus) {
+	for _, w := range ws {
+		lv := strconv.Itoa(w.Index)
+		ch <- prometheus.MustNewConstMetric(workerPackets, prometheus.CounterValue, float64(w.Packets), lv)
+		ch <- prometheus.MustNewConstMetric(workerBatches, prometheus.CounterValue, float64(w.Batches), lv)
+		ch <- prometheus.MustNewConstMetric(workerPolls, prometheus.CounterValue, float64(w.Polls), lv)
+		ch <- prometheus.MustNewConstMetric(workerTx, prometheus.CounterValue, float64(w.TxCalls), lv)
+		ch <- prometheus.MustNewConstMetric(workerCPU, prometheus.CounterValue, float64(w.CPUNanos)/1e9, lv)
+		ch <- prometheus.MustNewConstMetric(workerDrops, prometheus.CounterValue, float64(w.RingDrops), lv)
 	}
 }
 

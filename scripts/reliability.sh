@@ -196,7 +196,7 @@ fresh_ulvsd() {
 	start_ulvsd || { echo "ulvsd did not start again:"; tail -n 5 "$work/ulvsd.log"; exit 1; }
 }
 
-drops_snapshot() { stats | awk '/^drop_|^defense_|^persist_templates|^new_conns/ {print $1, $2}' | sort; }
+drops_snapshot() { stats | awk '/^drop_|^defense_|^persist_templates|^new_conns|^synproxy_/ {print $1, $2}' | sort; }
 
 # report_delta BEFORE AFTER: counters that moved.
 report_delta() {

@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -19,8 +21,42 @@ import (
 	"github.com/ulvs/ulvs/lab"
 )
 
-const benchUsage = `Usage: ulvs bench http [--mode dr|nat|fullnat|tun] [--duration D] [--concurrency N]
+const benchUsage = `Usage: ulvs bench [--quick] [--rounds N] [--duration D] [--http-duration D]
+                  [--methods dr,nat,fullnat,tun] [--sizes 64,1500] [--workers N]
+                  [--concurrency N] [--no-http] [--json] [--svg FILE] [--offloads-off]
+                  [--profile DIR] [--ring-frames N]
+       ulvs bench http [--mode dr|nat|fullnat|tun] [--duration D] [--concurrency N]
                       [--rounds N] [--keepalive] [--offloads-off] [--synproxy]
+
+ulvs bench (the suite) builds its own labs, one per method with ulvsd
+running, and a baseline lab (the nat topology) whose director's kernel
+forwards, and measures in one run, in alternating rounds (medians):
+  pps64, pps1500   UDP packets/s delivered to the real servers (256 flows,
+                   frames of 64 and 1500 bytes, sent by trafgen from the
+                   client; counted and dropped by nftables at each real
+                   server's interface ingress), and the loss
+  http-keepalive   HTTP requests/s over established connections
+  http-new         HTTP requests/s with one new TCP connection each
+  http-latency     one client, keep-alive: p50/p99 latency (full mode)
+through these paths:
+  ceiling          the generator's own rate: the director drops the flood at
+                   its interface ingress (nothing is forwarded)
+  direct           the client to real server 1, no director (dr lab)
+  kernel           the baseline director's kernel forwarding (ip_forward=1)
+  nft              nftables DNAT on the baseline director (VIP to the real
+                   servers, numgen round robin)
+  ulvs-METHOD      ulvsd, in the METHOD lab, client to the VIP
+It prints a table of medians and ratios (DR and TUN against kernel
+forwarding, NAT and FULLNAT against nftables DNAT; HTTP against nftables),
+with the targets of issue 14. A packet-rate row is "limit generator" when
+nothing was lost (the director kept up with all the generator sent),
+"director" when frames were lost. Only ratios within one run mean
+anything on a shared machine: the load average is printed. --quick runs 3
+rounds of 1 s, 64-byte frames only (about 2 minutes); the default runs 5
+rounds of 2 s with both sizes and the latency test. --profile DIR saves a
+CPU profile of ulvsd (its --pprof, on the director's loopback) over the
+first round's window of each packet-rate test, DIR/ulvs-METHOD-SIZE.pprof.
+--workers and --ring-frames are passed to ulvsd.
 
 Builds a fresh lab in the given mode (default dr), starts ulvsd with the
 mode's demo configuration (rr over rs1 and rs2) and measures HTTP requests
@@ -51,7 +87,10 @@ type benchOptions struct {
 }
 
 func benchMain(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "http" {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return benchSuiteMain(args, stdout, stderr)
+	}
+	if args[0] != "http" {
 		fmt.Fprint(stderr, benchUsage)
 		return 2
 	}
@@ -78,6 +117,80 @@ func benchMain(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err := benchHTTP(o, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "ulvs bench: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func benchSuiteMain(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ulvs bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, benchUsage) }
+	quick := fs.Bool("quick", false, "3 rounds of 1 s, 64-byte frames, no latency test")
+	rounds := fs.Int("rounds", 0, "rounds (default 5, quick 3)")
+	dur := fs.Duration("duration", 0, "length of a packet-rate measurement (default 2s, quick 1s)")
+	httpDur := fs.Duration("http-duration", 0, "length of an HTTP measurement (default 2s, quick 1s)")
+	methods := fs.String("methods", strings.Join(lab.Modes(), ","), "ulvs methods to measure")
+	sizes := fs.String("sizes", "", "frame sizes in bytes (default 64,1500; quick 64)")
+	workers := fs.Int("workers", 0, "ulvsd --workers (0: one per CPU)")
+	conc := fs.Int("concurrency", 8, "HTTP clients in parallel")
+	noHTTP := fs.Bool("no-http", false, "packet rates only")
+	jsonOut := fs.Bool("json", false, "print the report as JSON instead of a table")
+	svg := fs.String("svg", "", "write a bar chart of the report to `FILE` (SVG)")
+	offloadsOff := fs.Bool("offloads-off", false, "turn veth offloads off in the labs")
+	ringFrames := fs.Int("ring-frames", 0, "ulvsd --ring-frames (0: its default)")
+	profile := fs.String("profile", "", "save a CPU profile of ulvsd per method and frame size (first round) in `DIR`")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	o := suiteOptions{quick: *quick, rounds: 5, ppsDur: 2 * time.Second, httpDur: 2 * time.Second, sizes: []int{64, 1500},
+		workers: *workers, concurrency: *conc, latency: true, http: !*noHTTP, jsonOut: *jsonOut, svgPath: *svg,
+		offloadsOff: *offloadsOff, command: "ulvs bench " + strings.Join(args, " "), profileDir: *profile,
+		ringFrames: *ringFrames}
+	if o.quick {
+		o.rounds, o.ppsDur, o.httpDur, o.sizes, o.latency = 3, time.Second, time.Second, []int{64}, false
+	}
+	if *rounds != 0 {
+		o.rounds = *rounds
+	}
+	if *dur != 0 {
+		o.ppsDur = *dur
+	}
+	if *httpDur != 0 {
+		o.httpDur = *httpDur
+	}
+	if *sizes != "" {
+		o.sizes = nil
+		for _, f := range strings.Split(*sizes, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 64 || n > bench.MaxFrame {
+				fmt.Fprintf(stderr, "ulvs bench: frame size %q: want a number from 64 to %d\n", f, bench.MaxFrame)
+				return 2
+			}
+			o.sizes = append(o.sizes, n)
+		}
+	}
+	for _, m := range strings.Split(*methods, ",") {
+		m = strings.TrimSpace(m)
+		if !lab.ValidMode(m) {
+			fmt.Fprintf(stderr, "ulvs bench: method %q: want dr, nat, fullnat or tun\n", m)
+			return 2
+		}
+		if !slices.Contains(o.methods, m) {
+			o.methods = append(o.methods, m)
+		}
+	}
+	if fs.NArg() > 0 || o.rounds <= 0 || o.ppsDur <= 0 || o.httpDur <= 0 || o.concurrency <= 0 || o.workers < 0 {
+		fmt.Fprint(stderr, benchUsage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := benchSuite(ctx, o, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "ulvs bench: %v\n", err)
 		return 1
 	}

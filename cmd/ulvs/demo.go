@@ -95,6 +95,12 @@ func startLabDirector(ctx context.Context, mode string, offloadsOff bool, tmpPre
 	if err != nil {
 		return nil, err
 	}
+	return startLabDirectorConfig(ctx, mode, cfgText, offloadsOff, tmpPrefix)
+}
+
+// startLabDirectorConfig is startLabDirector with ulvsd's configuration
+// text and extra ulvsd arguments.
+func startLabDirectorConfig(ctx context.Context, mode string, cfgText []byte, offloadsOff bool, tmpPrefix string, ulvsdArgs ...string) (_ *labDirector, err error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find own binary: %w", err)
@@ -120,7 +126,7 @@ func startLabDirector(ctx context.Context, mode string, offloadsOff bool, tmpPre
 	if err := os.WriteFile(cfgPath, cfgText, 0o644); err != nil {
 		return nil, err
 	}
-	if ld.d, err = startDirector(ld.lab, self, cfgPath, ld.sock, ld.logPath); err != nil {
+	if ld.d, err = startDirector(ld.lab, self, cfgPath, ld.sock, ld.logPath, ulvsdArgs...); err != nil {
 		return nil, err
 	}
 	if err := ld.d.waitSocket(ctx, ld.sock, 15*time.Second); err != nil {
@@ -220,13 +226,14 @@ type child struct {
 
 // startDirector runs `ip netns exec DIRECTOR self ulvsd -c cfg --socket
 // sock` in its own process group, output to logPath.
-func startDirector(l *lab.Lab, self, cfgPath, sock, logPath string) (*child, error) {
+func startDirector(l *lab.Lab, self, cfgPath, sock, logPath string, extra ...string) (*child, error) {
 	f, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	cmd := exec.Command("ip", "netns", "exec", l.Director.Name, self, "ulvsd", "-c", cfgPath, "--socket", sock)
+	args := append([]string{"netns", "exec", l.Director.Name, self, "ulvsd", "-c", cfgPath, "--socket", sock}, extra...)
+	cmd := exec.Command("ip", args...)
 	cmd.Stdout, cmd.Stderr = f, f
 	// Its own process group: a terminal's Ctrl-C reaches only us, and we
 	// stop the director in order.

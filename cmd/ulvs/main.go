@@ -21,8 +21,9 @@ ulvs is LVS (IPVS) in user space. This is its toolbox.
 
 Commands:
   lab      the network-namespace lab: up, down, exec, demo (ulvs help lab)
-  bench    measure the director: ulvs bench http [--duration D] ...
-  stats    the director's data-path counters, drops by reason
+  bench    measure the director against the kernel: ulvs bench [--quick] [--json]
+           [--svg FILE] ... (packets/s and HTTP, every method, in its own labs)
+  stats    the director's data-path counters, drops by reason, per-worker loops
   checks   the director's health checks: servers, verdicts, last results
   marks    the iptables/nft MARK rules ulvsd reads here: used or refused, and why
   ha       the director's failover (VRRP) instances: state, priority, master

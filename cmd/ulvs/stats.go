@@ -11,15 +11,19 @@ import (
 	"github.com/ulvs/ulvs/ctl"
 )
 
-const statsUsage = `Usage: ulvs stats [--socket PATH] [--nonzero]
+const statsUsage = `Usage: ulvs stats [--socket PATH] [--nonzero] [--json]
 
 Prints the state of the director's interfaces (up, absent, down or
 broken, and since when), the connection tables' fill and the defence
 ladder (drop_entry, drop_packet, secure_tcp: mode and whether it acts
-now), then its data-path counters: frames and bytes
-received and sent, ARP and ping answers, new connections, and every drop
-by reason. Every frame the engine reads ends in exactly one of forwarded,
-an answer, or a drop counter.
+now), then each data-path worker's loop (frames received, receive batches
+and their average size, sleeps in poll, transmit batches and frames,
+frames the kernel dropped because its receive rings were full, CPU time
+of its thread), then the data-path counters: frames and bytes received
+and sent, ARP and ping answers, new connections, and every drop by
+reason. Every frame the engine reads ends in exactly one of forwarded,
+an answer, or a drop counter. --json prints the same as one object:
+interfaces, workers and engine.
 `
 
 func statsMain(args []string, stdout, stderr io.Writer) int {
@@ -31,7 +35,15 @@ func statsMain(args []string, stdout, stderr io.Writer) int {
 		print: func(w io.Writer, snap *ctl.Snapshot) {
 			printInterfaces(w, snap.Interfaces, time.Now())
 			printDefense(w, snap.Defense)
+			printWorkers(w, snap.Workers)
 			printCounters(w, snap.Engine, *nonzero)
+		},
+		asJSON: func(snap *ctl.Snapshot) any {
+			return struct {
+				Interfaces []ctl.InterfaceStatus `json:"interfaces"`
+				Workers    []ctl.WorkerStatus    `json:"workers"`
+				Engine     map[string]uint64     `json:"engine"`
+			}{snap.Interfaces, snap.Workers, snap.Engine}
 		},
 	}.run(args, stdout, stderr)
 }
@@ -78,6 +90,20 @@ func printDefense(w io.Writer, d *ctl.DefenseStatus) {
 	}
 	fmt.Fprintf(w, "defense drop_entry=%d(%s) drop_packet=%d(%s) secure_tcp=%d(%s)\n",
 		d.DropEntry, onOff(d.DropEntryOn), d.DropPacket, rate, d.SecureTCP, onOff(d.SecureOn))
+}
+
+// printWorkers prints one line per data-path worker:
+//
+//	worker 0 packets=1200 batches=100 avg_batch=12.0 polls=40 tx_batches=100 tx_frames=1200 ring_drops=0 cpu=0.250s
+func printWorkers(w io.Writer, ws []ctl.WorkerStatus) {
+	for _, s := range ws {
+		avg := 0.0
+		if s.Batches > 0 {
+			avg = float64(s.Packets) / float64(s.Batches)
+		}
+		fmt.Fprintf(w, "worker %d packets=%d batches=%d avg_batch=%.1f polls=%d tx_batches=%d tx_frames=%d ring_drops=%d cpu=%.3fs\n",
+			s.Index, s.Packets, s.Batches, avg, s.Polls, s.TxCalls, s.TxFrames, s.RingDrops, time.Duration(s.CPUNanos).Seconds())
+	}
 }
 
 // printCounters prints name/value lines: totals first, drops after, each

@@ -1,0 +1,236 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"html"
+	"io"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Row is one test through one path, over the rounds of a run: the values
+// of each round and their median, and the median as a ratio to the
+// path's baseline in the same run.
+type Row struct {
+	// Test is "pps64", "pps1500", "http-keepalive", "http-new" or
+	// "http-latency"; Path is "ceiling", "direct", "kernel", "nft" or
+	// "ulvs-" and a method.
+	Test string `json:"test"`
+	Path string `json:"path"`
+	// Unit of Values and Median: "pps" (delivered packets per second)
+	// or "req/s".
+	Unit   string    `json:"unit"`
+	Values []float64 `json:"values"`
+	Median float64   `json:"median"`
+	// Baseline is the path Ratio compares with ("" for none); Target is
+	// the ratio the issue asks for (0 for none).
+	Baseline string  `json:"baseline,omitempty"`
+	Ratio    float64 `json:"ratio,omitempty"`
+	Target   float64 `json:"target,omitempty"`
+	// Packet-rate tests: the median offered rate (what the generator
+	// sent), the median loss (fraction of offered frames that never
+	// reached a real server) and what limited the rate: "generator" (the
+	// director kept up with all it was offered) or "director" (it lost
+	// frames).
+	Offered float64 `json:"offered_pps,omitempty"`
+	Loss    float64 `json:"loss,omitempty"`
+	Limit   string  `json:"limit,omitempty"`
+	// DirectorCPU is ulvsd's median CPU use during the test, in cores
+	// (1 = one core busy); 0 for the kernel's paths, whose work is
+	// softirq time nobody is billed for.
+	DirectorCPU float64 `json:"director_cpu,omitempty"`
+	// CPUPerPacket is ulvsd's CPU time per delivered packet, in
+	// microseconds: less sensitive to a busy machine than the rates.
+	CPUPerPacket float64 `json:"director_cpu_us_per_packet,omitempty"`
+	// HTTP tests: median over rounds of each round's latency
+	// percentiles, and the requests that failed.
+	P50    time.Duration `json:"p50_ns,omitempty"`
+	P99    time.Duration `json:"p99_ns,omitempty"`
+	Errors int           `json:"errors,omitempty"`
+}
+
+// Report is a whole run of `ulvs bench`.
+type Report struct {
+	Command  string    `json:"command"`
+	Date     time.Time `json:"date"`
+	Machine  string    `json:"machine"`
+	Kernel   string    `json:"kernel"`
+	CPUs     int       `json:"cpus"`
+	Workers  int       `json:"workers"`
+	Rounds   int       `json:"rounds"`
+	Duration string    `json:"round_duration"`
+	// LoadBefore and LoadAfter are /proc/loadavg at the start and end:
+	// the machine may be shared, which is why only ratios within one
+	// run mean anything.
+	LoadBefore string `json:"load_before"`
+	LoadAfter  string `json:"load_after"`
+	// Rows are the tests through the paths; path "ceiling" is the
+	// generator's rate when the director just drops what it gets.
+	Rows []Row `json:"rows"`
+	// Notes are remarks of the run (a path that failed, ...).
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Median returns the median of xs (the mean of the middle two for an even
+// count), 0 for none.
+func Median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// Row returns the row of test and path, nil if there is none.
+func (r *Report) Row(test, path string) *Row {
+	for i := range r.Rows {
+		if r.Rows[i].Test == test && r.Rows[i].Path == path {
+			return &r.Rows[i]
+		}
+	}
+	return nil
+}
+
+// Finish computes each row's ratio to its baseline row of the same test.
+func (r *Report) Finish() {
+	for i := range r.Rows {
+		row := &r.Rows[i]
+		row.Ratio = 0
+		if row.Baseline == "" {
+			continue
+		}
+		if b := r.Row(row.Test, row.Baseline); b != nil && b.Median > 0 {
+			row.Ratio = row.Median / b.Median
+		}
+	}
+}
+
+// WriteJSON writes the report as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteTable writes the report as a text table, one line per row.
+func (r *Report) WriteTable(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ulvs bench, %s, %s, kernel %s, %d CPUs, %d workers\n", r.Date.UTC().Format("2006-01-02 15:04 MST"), r.Machine, r.Kernel, r.CPUs, r.Workers)
+	fmt.Fprintf(&b, "command: %s\n", r.Command)
+	fmt.Fprintf(&b, "%d rounds of %s, alternating paths; medians; load average before %s, after %s\n", r.Rounds, r.Duration, r.LoadBefore, r.LoadAfter)
+	fmt.Fprintf(&b, "%-15s %-13s %10s %-6s %7s %-7s %7s %6s %10s %-9s %5s %7s %8s %8s\n",
+		"test", "path", "median", "unit", "ratio", "vs", "target", "loss", "offered", "limit", "cpu", "us/pkt", "p50", "p99")
+	for _, row := range r.Rows {
+		ratio, vs, target := "", "", ""
+		if row.Baseline != "" {
+			ratio, vs = fmt.Sprintf("%.2fx", row.Ratio), row.Baseline
+		}
+		if row.Target > 0 {
+			mark := "no"
+			if row.Ratio >= row.Target {
+				mark = "ok"
+			}
+			target = fmt.Sprintf("%.1f %s", row.Target, mark)
+		}
+		loss, offered, cpu, perPkt, p50, p99 := "", "", "", "", "", ""
+		if row.Unit == "pps" {
+			loss = fmt.Sprintf("%.1f%%", 100*row.Loss)
+			offered = fmt.Sprintf("%.0f", row.Offered)
+			if row.DirectorCPU > 0 {
+				cpu = fmt.Sprintf("%.0f%%", 100*row.DirectorCPU)
+			}
+			if row.CPUPerPacket > 0 {
+				perPkt = fmt.Sprintf("%.2f", row.CPUPerPacket)
+			}
+		} else {
+			p50 = fmt.Sprintf("%.0fus", float64(row.P50)/1e3)
+			p99 = fmt.Sprintf("%.0fus", float64(row.P99)/1e3)
+		}
+		fmt.Fprintf(&b, "%-15s %-13s %10.0f %-6s %7s %-7s %7s %6s %10s %-9s %5s %7s %8s %8s\n",
+			row.Test, row.Path, row.Median, row.Unit, ratio, vs, target, loss, offered, row.Limit, cpu, perPkt, p50, p99)
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(&b, "note: %s\n", n)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteSVG draws the report as a bar chart: one group per test, one bar
+// per path scaled to the test's largest median, labelled with the value
+// and the ratio to its baseline.
+func (r *Report) WriteSVG(w io.Writer) error {
+	const (
+		width, left, barH, gap, groupGap, top = 900, 130, 16, 4, 30, 60
+		barMax                                = 560
+	)
+	var tests []string
+	for _, row := range r.Rows {
+		if !slices.Contains(tests, row.Test) {
+			tests = append(tests, row.Test)
+		}
+	}
+	var body strings.Builder
+	y := top
+	for _, t := range tests {
+		maxv := 0.0
+		for _, row := range r.Rows {
+			if row.Test == t {
+				maxv = max(maxv, row.Median)
+			}
+		}
+		unit := ""
+		for _, row := range r.Rows {
+			if row.Test == t {
+				unit = row.Unit
+			}
+		}
+		fmt.Fprintf(&body, `<text x="10" y="%d" font-weight="bold">%s (%s)</text>`+"\n", y, html.EscapeString(t), html.EscapeString(unit))
+		y += 8
+		for _, row := range r.Rows {
+			if row.Test != t {
+				continue
+			}
+			bw := 0
+			if maxv > 0 {
+				bw = int(row.Median / maxv * barMax)
+			}
+			fill := "#8c8c8c"
+			switch {
+			case strings.HasPrefix(row.Path, "ulvs-"):
+				fill = "#2b7bb9"
+			case row.Path == "ceiling":
+				fill = "#d0d0d0"
+			}
+			label := fmt.Sprintf("%.0f", row.Median)
+			if row.Baseline != "" {
+				label += fmt.Sprintf("  %.2fx %s", row.Ratio, row.Baseline)
+			}
+			if row.Unit == "pps" && row.Path != "ceiling" && row.Loss > 0.01 {
+				label += fmt.Sprintf("  loss %.0f%%", 100*row.Loss)
+			}
+			fmt.Fprintf(&body, `<text x="%d" y="%d" text-anchor="end">%s</text>`+"\n", left-6, y+barH-4, html.EscapeString(row.Path))
+			fmt.Fprintf(&body, `<rect x="%d" y="%d" width="%d" height="%d" fill="%s"/>`+"\n", left, y, bw, barH, fill)
+			fmt.Fprintf(&body, `<text x="%d" y="%d">%s</text>`+"\n", left+bw+6, y+barH-4, html.EscapeString(label))
+			y += barH + gap
+		}
+		y += groupGap
+	}
+	height := y + 20
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`+"\n", width, height)
+	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
+	fmt.Fprintf(&b, `<text x="10" y="20" font-size="14" font-weight="bold">ulvs bench %s</text>`+"\n", html.EscapeString(r.Date.UTC().Format("2006-01-02 15:04 MST")))
+	fmt.Fprintf(&b, `<text x="10" y="38">%s, %d CPUs, %d rounds of %s, medians; load %s / %s</text>`+"\n",
+		html.EscapeString(r.Machine), r.CPUs, r.Rounds, html.EscapeString(r.Duration), html.EscapeString(r.LoadBefore), html.EscapeString(r.LoadAfter))
+	b.WriteString(body.String())
+	b.WriteString("</svg>\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}

@@ -1,0 +1,62 @@
+package conntrack
+
+import (
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"github.com/ulvs/ulvs/vs"
+)
+
+// vmRSS returns the resident set size of this process in bytes, from
+// /proc/self/status; 0 when unknown.
+func vmRSS() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f := strings.Fields(v)
+			if len(f) >= 1 {
+				kb, _ := strconv.ParseUint(f[0], 10, 64)
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}
+
+// BenchmarkMillionConns measures the memory of a table sized for one
+// million connections (issue 14: at most 100 MB resident) holding them:
+// it reports the resident growth and the bytes per connection, and
+// asserts nothing. Run it alone: go test -run x -bench MillionConns
+// -benchtime 1x ./conntrack/
+func BenchmarkMillionConns(b *testing.B) {
+	const n = 1 << 20
+	vt := newFixture(b)
+	d := vt.Dest(idMasq)
+	for b.Loop() {
+		runtime.GC()
+		before := vmRSS()
+		// Capacity n: New rounds it up to a power of two and fills to
+		// three quarters, so n connections need 2n slots.
+		tb := New(Config{Capacity: 2 * n})
+		for i := 0; i < n; i++ {
+			k := Key{Src: [4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}, Dst: [4]byte{192, 0, 2, 1},
+				SrcPort: uint16(1024 + i%60000), DstPort: 80, Proto: uint8(vs.TCP)}
+			if tb.Insert(k, 1, d, 0) == nil {
+				b.Fatalf("insert %d failed", i)
+			}
+		}
+		after := vmRSS()
+		b.ReportMetric(float64(after-before)/(1<<20), "MB_resident")
+		b.ReportMetric(float64(after-before)/n, "B/conn")
+		b.ReportMetric(float64(unsafe.Sizeof(Conn{})), "B/slot")
+		b.ReportMetric(float64(len(tb.slots)), "slots")
+		runtime.KeepAlive(tb)
+	}
+}

@@ -1,0 +1,16 @@
+package director
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestRingFramesFlagRange(t *testing.T) {
+	for _, v := range []string{"8", "9000", "-1"} {
+		var stderr bytes.Buffer
+		if code := run([]string{"-i", "lo", "--ring-frames", v}, &stderr); code != 2 || !strings.Contains(stderr.String(), "--ring-frames") {
+			t.Errorf("--ring-frames %s: exit %d, stderr %q; want 2 and a message naming the flag", v, code, stderr.String())
+		}
+	}
+}
