@@ -591,6 +591,9 @@ func (h *haManager) Reload(insts []config.VRRPInstance, groups []config.VRRPSync
 		}
 	case h.runCtx != nil:
 		for _, hi := range started {
+			if o := oldByName[hi.cfg.Name]; o != nil && o.r != nil {
+				hi.r.SetAHSequence(o.r.AHSequence()) // auth_type AH: keep counting
+			}
 			h.startLocked(hi)
 		}
 	}

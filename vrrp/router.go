@@ -498,6 +498,24 @@ func (r *Router) leaveMaster(now time.Time, to State, why string, stopAdvert boo
 	}
 }
 
+// AHSequence returns the auth_type AH sequence counter: the last number
+// sent or accepted (ah.go).
+func (r *Router) AHSequence() uint32 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ahSeq
+}
+
+// SetAHSequence sets the auth_type AH sequence counter before Run: a
+// reload carries the replaced Router's over, as keepalived's reload keeps
+// it (vrrp.c: "Keep ipsec AH seq_number"), so peers do not drop the new
+// Router's adverts as replays.
+func (r *Router) SetAHSequence(n uint32) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ahSeq = n
+}
+
 // Retire makes the Router's stop (its Run's context ending) quiet: a
 // master sends no priority-0 advert, because a new Router for the same
 // instance (a reload) takes over at once with ResumeMaster.
