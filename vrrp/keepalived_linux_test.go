@@ -574,3 +574,38 @@ func TestIntegrationVRRPKeepalivedAH(t *testing.T) {
 	k.stop(syscall.SIGTERM)
 	u.stop()
 }
+
+// TestIntegrationVRRPKeepalivedAHUnicast: auth_type AH over unicast_peer,
+// where the ICV leaves the TTL out too (keepalived's rule).
+func TestIntegrationVRRPKeepalivedAHUnicast(t *testing.T) {
+	skipNoKeepalived(t)
+	t.Parallel()
+	const adv = time.Second
+	kaNS, ulNS := vrrpLab(t, "ahuc")
+	instance := func(name string, prio uint8) Instance {
+		return Instance{Name: name, Interface: ulvsIf, VRID: 51, Priority: prio, Version: V2, AdvertInt: adv,
+			AuthType: AuthAH, AuthPass: "1111", VIPs: []VIP{{Prefix: netip.PrefixFrom(labVIP, 24)}},
+			UnicastPeers: []netip.Addr{kaAddr}, CheckUnicastSrc: true}
+	}
+	down := func(prio int) time.Duration { return 3*adv + time.Duration(256-prio)*time.Second/256 }
+	u := startULVS(t, ulNS, instance("U1", 150))
+	u.waitState(StateMaster, down(150)+2*time.Second)
+	k := startKeepalived(t, kaNS, kaOpts{version: V2, state: "BACKUP", prio: 100, ah: true, unicast: true}, adv)
+	k.mustWait("(VI_1) Entering BACKUP STATE", 0, startup)
+	if _, ok := k.wait("Entering MASTER STATE", 0, down(100)+time.Second); ok {
+		t.Fatalf("keepalived became MASTER while ulvs (150) was master; log:\n%s", k.log())
+	}
+	m := k.mark()
+	u.stop()
+	k.mustWait("(VI_1) Entering MASTER STATE", m, down(100)+time.Second)
+	u = startULVS(t, ulNS, instance("U2", 50))
+	u.waitState(StateBackup, time.Second)
+	u.noTransition(down(50) + adv)
+	if st := u.r.Status(); st.State != StateBackup || st.MasterAddr != kaAddr || st.Counters.AdvertsReceived < 3 ||
+		st.Counters.Errors != ([NumReasons]uint64{}) {
+		t.Errorf("ulvs backup: %v, master %v, %d adverts, errors %v; log:\n%s", st.State, st.MasterAddr,
+			st.Counters.AdvertsReceived, st.Counters.Errors, u.log.String())
+	}
+	k.stop(syscall.SIGTERM)
+	u.stop()
+}
