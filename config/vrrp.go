@@ -22,8 +22,8 @@ type VRRPInstance struct {
 	AdvertInt time.Duration
 	Version   int // 2 (default) or 3
 
-	AuthType string // "" (none) or "PASS"
-	AuthPass string // at most 8 bytes
+	AuthType string // "" (none), "PASS" or "AH" (IPsec AH, HMAC-MD5-96)
+	AuthPass string // at most 8 bytes (AH: the HMAC key)
 
 	// VIPs are virtual_ipaddress lines: the addresses this director
 	// serves (answers ARP for, forwards to) only while master. Excluded

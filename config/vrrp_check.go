@@ -168,18 +168,16 @@ func CheckVRRP(in *VRRPInstance) *VRRPProblem {
 		if in.AuthPass != "" {
 			return bad("auth_pass", -1, "auth_pass without auth_type PASS")
 		}
-	case "PASS":
+	case "PASS", "AH":
 		if in.Version != 2 {
 			return bad("auth_type", -1, "authentication is not part of VRRPv3 (RFC 5798 section 9): remove it or use version 2")
 		}
 		if in.AuthPass == "" {
-			return bad("auth_pass", -1, "required with auth_type PASS: the password, 1 to %d bytes", MaxVRRPAuthPass)
+			return bad("auth_pass", -1, "required with auth_type %s: the password, 1 to %d bytes", in.AuthType, MaxVRRPAuthPass)
 		}
 		if len(in.AuthPass) > MaxVRRPAuthPass {
 			return bad("auth_pass", -1, "must be 1 to %d bytes (got %d; keepalived would cut it to %q)", MaxVRRPAuthPass, len(in.AuthPass), in.AuthPass[:MaxVRRPAuthPass])
 		}
-	case "AH":
-		return bad("auth_type", -1, "auth_type AH (IPsec authentication header) is not supported by ulvs: use PASS or none")
 	default:
 		return bad("auth_type", -1, "must be PASS or AH (got %q)", in.AuthType)
 	}

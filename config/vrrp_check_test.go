@@ -43,7 +43,8 @@ func TestCheckVRRP(t *testing.T) {
 		{"v2 zero advert", func(in *VRRPInstance) { in.AdvertInt = 0 }, "advert_int", -1, "VRRPv2 needs whole seconds"},
 		{"v3 advert too long", func(in *VRRPInstance) { in.Version, in.AdvertInt = 3, 41*time.Second }, "advert_int", -1, "from 0.01 to 40.95 s (got 41s)"},
 		{"auth type", func(in *VRRPInstance) { in.AuthType, in.AuthPass = "MD5", "x" }, "auth_type", -1, `must be PASS or AH (got "MD5")`},
-		{"auth AH", func(in *VRRPInstance) { in.AuthType = "AH" }, "auth_type", -1, "not supported by ulvs"},
+		{"auth AH no pass", func(in *VRRPInstance) { in.AuthType = "AH" }, "auth_pass", -1, "required with auth_type AH"},
+		{"auth AH v3", func(in *VRRPInstance) { in.Version, in.AuthType, in.AuthPass = 3, "AH", "x" }, "auth_type", -1, "not part of VRRPv3"},
 		{"too many VIPs", func(in *VRRPInstance) { in.VIPs = manyVIPs }, "virtual_ipaddress", MaxVRRPAddrs, "an advert carries at most 255"},
 		{"IPv6 VIP", func(in *VRRPInstance) {
 			in.Excluded = []VRRPAddress{{Prefix: netip.MustParsePrefix("2001:db8::1/128")}}

@@ -107,7 +107,7 @@ func (h *haManager) newInstance(c config.VRRPInstance, g *vrrp.Group, resume boo
 	if err != nil {
 		return nil, err
 	}
-	tr, err := vrrp.Listen(vrrp.TransportConfig{Interface: c.Interface, Source: c.UnicastSrc})
+	tr, err := vrrp.Listen(vrrp.TransportConfig{Interface: c.Interface, Source: c.UnicastSrc, AH: c.AuthType == "AH"})
 	if err != nil {
 		return nil, fmt.Errorf("vrrp_instance %s: %w", c.Name, err)
 	}
@@ -179,7 +179,13 @@ func (t *vmacTransport) Send(msg []byte, dst netip.Addr) error {
 	b := append(t.buf[:0], 0x01, 0x00, 0x5e, d[1]&0x7f, d[2], d[3]) // RFC 1112 section 6.4
 	b = append(b, t.vmac[:]...)
 	b = append(b, 0x08, 0x00)
-	b = vrrp.AppendIPv4(b, t.Source(), dst, vrrp.TTL, msg)
+	if msg[0]>>4 == 4 {
+		// auth_type AH: msg is already the whole IPv4 packet (a VRRP
+		// message starts with version 2 or 3).
+		b = append(b, msg...)
+	} else {
+		b = vrrp.AppendIPv4(b, t.Source(), dst, vrrp.TTL, msg)
+	}
 	t.buf = b
 	return t.send(t.ifname, b)
 }
@@ -225,6 +231,8 @@ func vrrpInstance(c config.VRRPInstance) (vrrp.Instance, error) {
 	case "":
 	case "PASS":
 		in.AuthType = vrrp.AuthPass
+	case "AH":
+		in.AuthType = vrrp.AuthAH
 	default:
 		return in, fmt.Errorf("vrrp_instance %s: auth_type %s is not supported by ulvs", c.Name, c.AuthType)
 	}
@@ -583,6 +591,9 @@ func (h *haManager) Reload(insts []config.VRRPInstance, groups []config.VRRPSync
 		}
 	case h.runCtx != nil:
 		for _, hi := range started {
+			if o := oldByName[hi.cfg.Name]; o != nil && o.r != nil {
+				hi.r.SetAHSequence(o.r.AHSequence()) // auth_type AH: keep counting
+			}
 			h.startLocked(hi)
 		}
 	}

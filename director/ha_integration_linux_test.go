@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -73,7 +74,13 @@ vrrp_instance VI_1 {
 // lab's second director and waits until it is BACKUP.
 func startBackupKeepalived(t *testing.T, e *env) *lab.Keepalived {
 	t.Helper()
-	peer, err := lab.StartKeepalived(e.lab.Backup, t.TempDir(), peerConf)
+	return startBackupKeepalivedConf(t, e, peerConf)
+}
+
+// startBackupKeepalivedConf is startBackupKeepalived with conf.
+func startBackupKeepalivedConf(t *testing.T, e *env, conf string) *lab.Keepalived {
+	t.Helper()
+	peer, err := lab.StartKeepalived(e.lab.Backup, t.TempDir(), conf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,6 +148,36 @@ func TestIntegrationVRRPWithKeepalived(t *testing.T) {
 	}
 	e.waitHA(t, "MASTER", 8*time.Second)
 	e.waitReady(2)
+}
+
+// TestIntegrationVRRPWithKeepalivedAH is seed 001's pair with
+// authentication { auth_type AH }: keepalived (backup) accepts ulvsd's AH
+// adverts and stays BACKUP, and takes over when ulvsd stops.
+func TestIntegrationVRRPWithKeepalivedAH(t *testing.T) {
+	skipUnprivileged(t)
+	if _, err := exec.LookPath("keepalived"); err != nil {
+		t.Skip("keepalived is not installed (scripts/setup-host.sh installs it)")
+	}
+	ah := func(conf string) string { return strings.ReplaceAll(conf, "auth_type PASS", "auth_type AH") }
+	e := newEnvOpts(t, lab.Config{RealServers: 2, Backup: true}, ah(haConf), envOpts{file: "keepalived.conf"})
+	peer := startBackupKeepalivedConf(t, e, ah(peerConf))
+	// Under AH, state MASTER waits a full master down interval first (as
+	// keepalived: it learns the sequence number before advertising).
+	e.waitHA(t, "MASTER", 10*time.Second)
+	e.waitReady(2)
+	if _, ok := peer.Wait("Entering MASTER STATE", 0, 4*time.Second); ok {
+		t.Fatalf("keepalived became MASTER while ulvsd was master")
+	}
+	if l := peer.Log(); strings.Contains(l, "IPSEC") || strings.Contains(l, "AH header") {
+		t.Errorf("keepalived refused ulvsd's AH adverts:\n%s", l)
+	}
+	m := peer.Mark()
+	e.daemon.Process.Signal(syscall.SIGTERM)
+	e.daemon.Wait()
+	e.daemon = nil
+	if _, ok := peer.Wait("(VI_1) Entering MASTER STATE", m, 6*time.Second); !ok {
+		t.Fatalf("keepalived did not take over after ulvsd stopped")
+	}
 }
 
 // waitHA waits until ulvs ha --json shows every instance in state.

@@ -232,7 +232,8 @@ type Instance struct {
 	// Version is vrrp_version (default V2).
 	Version Version
 	// AuthType and AuthPass are the authentication block (v2 only):
-	// AuthNone or AuthPass with a password of at most 8 bytes.
+	// AuthNone, or AuthPass or AuthAH with a password of 1 to 8 bytes
+	// (AH: the HMAC-MD5 key of the IPsec authentication header, ah.go).
 	AuthType AuthType
 	AuthPass string
 	// VIPs is virtual_ipaddress: announced in adverts, owned while master.
@@ -325,7 +326,12 @@ func (in Instance) Validate() (Instance, error) {
 			return fail("auth_pass must be 1..8 bytes, have %d", len(in.AuthPass))
 		}
 	case AuthAH:
-		return fail("auth_type AH is not supported by ulvs")
+		if in.Version != V2 {
+			return fail("authentication is not part of VRRPv3 (RFC 5798 section 9); remove it or use vrrp_version 2")
+		}
+		if in.AuthPass == "" || len(in.AuthPass) > AuthDataLen {
+			return fail("auth_pass must be 1..8 bytes, have %d", len(in.AuthPass))
+		}
 	default:
 		return fail("auth_type %v is not supported", in.AuthType)
 	}
@@ -433,4 +439,12 @@ func (in *Instance) authData() [AuthDataLen]byte {
 		copy(a[:], in.AuthPass)
 	}
 	return a
+}
+
+// ahKey returns the HMAC-MD5 key of auth_type AH: auth_pass zero padded
+// to 8 bytes, as keepalived keys it.
+func (in *Instance) ahKey() [AuthDataLen]byte {
+	var k [AuthDataLen]byte
+	copy(k[:], in.AuthPass)
+	return k
 }

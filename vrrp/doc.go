@@ -113,8 +113,13 @@
 //     its timer only when it sends.
 //   - keepalived 2.2.7 logs "received an invalid passwd!" without the
 //     source; ulvs names it, as keepalived's newer versions do.
-//   - Refused loudly (Validate errors): auth_type AH, authentication with
-//     VRRPv3, IPv6 addresses. Not modelled here (the configuration layer
+//   - auth_type AH is keepalived's IPsec authentication header (ah.go):
+//     protocol 51, HMAC-MD5-96 keyed with auth_pass, SPI = the source
+//     address, one sequence counter per instance; a bad ICV or SPI is
+//     ReasonAuthFailure, a replayed sequence number ReasonAHReplay (both
+//     dropped and logged). As keepalived, state MASTER waits a full master
+//     down interval under AH (to learn the sequence number first).
+//   - Refused loudly (Validate errors): authentication with VRRPv3, IPv6 addresses. Not modelled here (the configuration layer
 //     must refuse them or carry them out): use_vmac (the director
 //     answers for the virtual MAC and wraps the transport), track_process,
 //     track_file, track_bfd, garp_lower_prio_*, lower_prio_no_advert,

@@ -85,6 +85,7 @@ type kaOpts struct {
 	prio      int
 	nopreempt bool
 	unicast   bool // unicast_src_ip kaAddr, unicast_peer ulvsIP
+	ah        bool // v2: auth_type AH instead of PASS
 }
 
 func (o kaOpts) conf(adv time.Duration) string {
@@ -95,7 +96,11 @@ func (o kaOpts) conf(adv time.Duration) string {
 	if o.version == V3 {
 		b.WriteString("  version 3\n")
 	} else {
-		b.WriteString("  authentication {\n    auth_type PASS\n    auth_pass 1111\n  }\n")
+		auth := "PASS"
+		if o.ah {
+			auth = "AH"
+		}
+		fmt.Fprintf(&b, "  authentication {\n    auth_type %s\n    auth_pass 1111\n  }\n", auth)
 	}
 	if o.nopreempt {
 		b.WriteString("  nopreempt\n")
@@ -156,6 +161,7 @@ type tap struct {
 	muted    bool
 	lastSent time.Time
 	lastRecv map[netip.Addr]time.Time
+	lastPkt  map[netip.Addr][]byte // the last packet from each source
 }
 
 func (p *tap) Send(msg []byte, dst netip.Addr) error {
@@ -172,7 +178,9 @@ func (p *tap) Receive(buf []byte) (int, int, error) {
 	n, ttl, err := p.Transport.Receive(buf)
 	if err == nil && n >= 20 {
 		p.mu.Lock()
-		p.lastRecv[netip.AddrFrom4([4]byte(buf[12:16]))] = time.Now()
+		src := netip.AddrFrom4([4]byte(buf[12:16]))
+		p.lastRecv[src] = time.Now()
+		p.lastPkt[src] = append(p.lastPkt[src][:0], buf[:n]...)
 		p.mu.Unlock()
 	}
 	return n, ttl, err
@@ -208,11 +216,11 @@ func (s *syncBuffer) String() string {
 
 func startULVS(t *testing.T, ns lab.NS, in Instance) *ulvsNode {
 	t.Helper()
-	raw, err := Listen(TransportConfig{Interface: ulvsIf, InNamespace: ns.Do})
+	raw, err := Listen(TransportConfig{Interface: ulvsIf, InNamespace: ns.Do, AH: in.AuthType == AuthAH})
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &ulvsNode{t: t, tap: &tap{Transport: raw, lastRecv: map[netip.Addr]time.Time{}},
+	u := &ulvsNode{t: t, tap: &tap{Transport: raw, lastRecv: map[netip.Addr]time.Time{}, lastPkt: map[netip.Addr][]byte{}},
 		done: make(chan error, 1), trans: make(chan Transition, 64), log: &syncBuffer{}}
 	u.r, err = New(Config{Instance: in, Transport: u.tap, Log: slog.New(slog.NewTextHandler(u.log, nil)),
 		OnTransition: func(tr Transition) { u.trans <- tr }, RunNotify: func([]string) {}})
@@ -500,6 +508,103 @@ func interop(t *testing.T, v Version, adv time.Duration) {
 	}
 	if st := u.r.Status(); st.State != StateMaster {
 		t.Errorf("ulvs is %v", st.State)
+	}
+	k.stop(syscall.SIGTERM)
+	u.stop()
+}
+
+// TestIntegrationVRRPKeepalivedAH: auth_type AH with keepalived 2.2.7
+// (built with VRRP_AUTH). keepalived accepts ulvs's adverts (stays
+// BACKUP) and takes over when ulvs stops; ulvs accepts keepalived's (stays
+// BACKUP), a packet captured from keepalived carries the ICV computed
+// here from the spec, and a ulvs with the wrong auth_pass drops them with
+// a log line and a count.
+func TestIntegrationVRRPKeepalivedAH(t *testing.T) {
+	skipNoKeepalived(t)
+	t.Parallel()
+	const adv = time.Second
+	kaNS, ulNS := vrrpLab(t, "ah")
+	instance := func(name string, prio uint8, pass string) Instance {
+		return Instance{Name: name, Interface: ulvsIf, VRID: 51, Priority: prio, Version: V2, AdvertInt: adv,
+			AuthType: AuthAH, AuthPass: pass, VIPs: []VIP{{Prefix: netip.PrefixFrom(labVIP, 24)}}}
+	}
+	down := func(prio int) time.Duration { return 3*adv + time.Duration(256-prio)*time.Second/256 }
+
+	// 1. ulvs master (150) + keepalived backup (100): keepalived accepts
+	// ulvs's AH adverts and stays BACKUP.
+	u := startULVS(t, ulNS, instance("U1", 150, "1111"))
+	u.waitState(StateMaster, down(150)+2*time.Second)
+	k := startKeepalived(t, kaNS, kaOpts{version: V2, state: "BACKUP", prio: 100, ah: true}, adv)
+	k.mustWait("(VI_1) Entering BACKUP STATE", 0, startup)
+	if _, ok := k.wait("Entering MASTER STATE", 0, down(100)+time.Second); ok {
+		t.Fatalf("keepalived became MASTER while ulvs (150) was master; log:\n%s", k.log())
+	}
+	if l := k.log(); strings.Contains(l, "IPSEC") {
+		t.Errorf("keepalived complained about ulvs's AH:\n%s", l)
+	}
+
+	// 2. ulvs stops: keepalived takes over.
+	m := k.mark()
+	u.stop()
+	k.mustWait("(VI_1) Entering MASTER STATE", m, down(100)+time.Second)
+
+	// 3. keepalived master (100) + ulvs backup (50): ulvs accepts its AH
+	// adverts and stays BACKUP; a ulvs with the wrong auth_pass drops
+	// them (stopped before its own down timer would make it advertise).
+	u = startULVS(t, ulNS, instance("U2", 50, "1111"))
+	bad := startULVS(t, ulNS, instance("BADPASS", 1, "2222"))
+	u.waitState(StateBackup, time.Second)
+	bad.waitLog("IPSEC-AH : invalid IPSEC HMAC-MD5 value from 10.78.0.1", 2*adv+time.Second)
+	if st := bad.r.Status(); st.State != StateBackup || st.MasterAddr.IsValid() || st.Counters.Errors[ReasonAuthFailure] == 0 {
+		t.Errorf("ulvs with the wrong auth_pass: %v, master %v, auth failures %d", st.State, st.MasterAddr, st.Counters.Errors[ReasonAuthFailure])
+	}
+	bad.stop()
+	u.noTransition(down(50) + adv)
+	st := u.r.Status()
+	if st.State != StateBackup || st.MasterAddr != kaAddr || st.MasterPriority != 100 || st.Counters.AdvertsReceived < 3 {
+		t.Errorf("ulvs backup: %v, master %v prio %d, %d adverts", st.State, st.MasterAddr, st.MasterPriority, st.Counters.AdvertsReceived)
+	}
+	if st.Counters.Errors != ([NumReasons]uint64{}) {
+		t.Errorf("ulvs errors %v; log:\n%s", st.Counters.Errors, u.log.String())
+	}
+	u.tap.mu.Lock()
+	captured := append([]byte(nil), u.tap.lastPkt[kaAddr]...)
+	u.tap.mu.Unlock()
+	checkKeepalivedAH(t, captured, "1111")
+	k.stop(syscall.SIGTERM)
+	u.stop()
+}
+
+// TestIntegrationVRRPKeepalivedAHUnicast: auth_type AH over unicast_peer,
+// where the ICV leaves the TTL out too (keepalived's rule).
+func TestIntegrationVRRPKeepalivedAHUnicast(t *testing.T) {
+	skipNoKeepalived(t)
+	t.Parallel()
+	const adv = time.Second
+	kaNS, ulNS := vrrpLab(t, "ahuc")
+	instance := func(name string, prio uint8) Instance {
+		return Instance{Name: name, Interface: ulvsIf, VRID: 51, Priority: prio, Version: V2, AdvertInt: adv,
+			AuthType: AuthAH, AuthPass: "1111", VIPs: []VIP{{Prefix: netip.PrefixFrom(labVIP, 24)}},
+			UnicastPeers: []netip.Addr{kaAddr}, CheckUnicastSrc: true}
+	}
+	down := func(prio int) time.Duration { return 3*adv + time.Duration(256-prio)*time.Second/256 }
+	u := startULVS(t, ulNS, instance("U1", 150))
+	u.waitState(StateMaster, down(150)+2*time.Second)
+	k := startKeepalived(t, kaNS, kaOpts{version: V2, state: "BACKUP", prio: 100, ah: true, unicast: true}, adv)
+	k.mustWait("(VI_1) Entering BACKUP STATE", 0, startup)
+	if _, ok := k.wait("Entering MASTER STATE", 0, down(100)+time.Second); ok {
+		t.Fatalf("keepalived became MASTER while ulvs (150) was master; log:\n%s", k.log())
+	}
+	m := k.mark()
+	u.stop()
+	k.mustWait("(VI_1) Entering MASTER STATE", m, down(100)+time.Second)
+	u = startULVS(t, ulNS, instance("U2", 50))
+	u.waitState(StateBackup, time.Second)
+	u.noTransition(down(50) + adv)
+	if st := u.r.Status(); st.State != StateBackup || st.MasterAddr != kaAddr || st.Counters.AdvertsReceived < 3 ||
+		st.Counters.Errors != ([NumReasons]uint64{}) {
+		t.Errorf("ulvs backup: %v, master %v, %d adverts, errors %v; log:\n%s", st.State, st.MasterAddr,
+			st.Counters.AdvertsReceived, st.Counters.Errors, u.log.String())
 	}
 	k.stop(syscall.SIGTERM)
 	u.stop()

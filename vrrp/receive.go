@@ -28,6 +28,13 @@ func (r *Router) check(b []byte, ttl int) (Advert, netip.Addr, error) {
 	if vrid := msg[offVRID]; vrid != r.in.VRID {
 		return Advert{VRID: vrid}, src, perr(ReasonUnknownVRID, "Unknown VRID(%d) received on interface(%s) from %v. ignoring...", vrid, r.in.Interface, src)
 	}
+	// keepalived checks the IP protocol against auth_type first.
+	if isAH, wantAH := ip.Protocol == ProtocolAH, r.in.AuthType == AuthAH; isAH != wantAH {
+		if isAH {
+			return Advert{}, src, perr(ReasonAuthTypeMismatch, "Received AH header from %v but auth type not AH", src)
+		}
+		return Advert{}, src, perr(ReasonAuthTypeMismatch, "No AH header from %v but auth type is AH", src)
+	}
 	a, err := Parse(msg)
 	if err != nil {
 		if ReasonOf(err) == ReasonVersion {
@@ -54,6 +61,15 @@ func (r *Router) check(b []byte, ttl int) (Advert, netip.Addr, error) {
 		want := r.in.authData()
 		if a.AuthType == AuthPass && subtle.ConstantTimeCompare(a.AuthData[:], want[:]) != 1 {
 			return a, src, perr(ReasonAuthFailure, "received an invalid passwd from %v!", src)
+		}
+		if a.AuthType == AuthAH {
+			if err := verifyAH(ip.Packet, ip.HeaderLen, ip.AH, src, r.in.ahKey(), unicast); err != nil {
+				return a, src, err
+			}
+			if ip.AH.Seq <= r.ahSeq {
+				return a, src, perr(ReasonAHReplay, "IPSEC-AH : sequence number %d from %v already processed. Packet dropped. Local(%d)", ip.AH.Seq, src, r.ahSeq)
+			}
+			r.ahSeq = ip.AH.Seq
 		}
 		if a.Interval != r.in.wireInterval() {
 			return a, src, perr(ReasonIntervalMismatch, "advertisement interval mismatch with %v mine=%d sec rcv'd=%d sec", src, r.in.wireInterval(), a.Interval)
@@ -195,6 +211,11 @@ func (r *Router) masterRx(now time.Time, a Advert, src netip.Addr) {
 		r.logOnce(ReasonOwnAddress, "WARNING - equal priority advert received from remote host with our IP address.")
 	case a.Priority < r.effPrio || (a.Priority == r.effPrio && cmp < 0):
 		r.logf("Received advert from %v with lower priority %d, ours %d, forcing new election", src, a.Priority, r.effPrio)
+		if r.in.AuthType == AuthAH {
+			// keepalived: "IPSEC-AH : Syncing seq_num - Increment seq"
+			// (check set ahSeq to the advert's number).
+			r.ahSeq++
+		}
 		r.sendAdvert(r.effPrio)
 		r.advertAt = now.Add(r.in.AdvertInt)
 	default:

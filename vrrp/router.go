@@ -17,7 +17,10 @@ import (
 type Transport interface {
 	// Send sends msg (a VRRP message; the transport adds the IPv4 header
 	// with TTL 255 and Source as source) to dst (224.0.0.18 or a unicast
-	// peer). msg is only valid during the call.
+	// peer). For an auth_type AH instance msg is instead the whole IPv4
+	// packet (protocol 51, header included: the ICV covers it), which the
+	// transport sends as it is (TransportConfig.AH). msg is only valid
+	// during the call.
 	Send(msg []byte, dst netip.Addr) error
 	// Receive reads one IPv4 packet (header included) into buf and returns
 	// its length and the TTL it arrived with (-1 when unknown: the header's
@@ -172,6 +175,9 @@ type Router struct {
 	loggedVRID     map[uint8]bool
 	pending        []func() // callbacks to run after unlocking
 	sendBuf        []byte
+	ahBuf          []byte
+	ahSeq          uint32 // auth_type AH: the sequence counter (ah.go)
+	ipID           uint16 // auth_type AH: the IP identification last sent
 	started        bool
 	retired        bool          // Retire: stop without a priority-0 advert
 	wakeCh         chan struct{} // input changes wake Run
@@ -364,7 +370,10 @@ func (r *Router) start(now time.Time) {
 		return
 	}
 	r.setState(now, StateBackup, "init")
-	if r.in.State == StateMaster {
+	// keepalived clears state MASTER under auth_type AH ("Initial state
+	// master is incompatible with AH authentication"): wait a full master
+	// down interval to learn the AH sequence number first.
+	if r.in.State == StateMaster && r.in.AuthType != AuthAH {
 		r.downAt = now.Add(r.masterAdverInt + r.skewFor(1))
 	} else {
 		r.downAt = now.Add(r.downInterval())
@@ -487,6 +496,24 @@ func (r *Router) leaveMaster(now time.Time, to State, why string, stopAdvert boo
 	if to == StateBackup {
 		r.downAt = now.Add(r.downInterval())
 	}
+}
+
+// AHSequence returns the auth_type AH sequence counter: the last number
+// sent or accepted (ah.go).
+func (r *Router) AHSequence() uint32 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ahSeq
+}
+
+// SetAHSequence sets the auth_type AH sequence counter before Run: a
+// reload carries the replaced Router's over, as keepalived's reload keeps
+// it (vrrp.c: "Keep ipsec AH seq_number"), so peers do not drop the new
+// Router's adverts as replays.
+func (r *Router) SetAHSequence(n uint32) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ahSeq = n
 }
 
 // Retire makes the Router's stop (its Run's context ending) quiet: a
@@ -617,14 +644,33 @@ func (r *Router) sendAdvert(prio uint8) {
 	if len(dsts) == 0 {
 		dsts = []netip.Addr{MulticastGroup()}
 	}
+	ah := r.in.AuthType == AuthAH
+	if ah {
+		// One sequence number and IP identification per advert
+		// (keepalived's vrrp_update_pkt; the number stops short of
+		// wrapping, as keepalived's does).
+		if r.ahSeq <= ahMaxSeq {
+			r.ahSeq++
+		}
+		if r.ipID++; r.ipID == 0 {
+			r.ipID++
+		}
+	}
 	for _, dst := range dsts {
 		b, err := a.Append(r.sendBuf[:0], r.src, dst)
+		if err == nil && ah {
+			r.sendBuf = b
+			b, err = AppendAHPacket(r.ahBuf[:0], r.src, dst, TTL, r.ipID, r.ahSeq, r.in.ahKey(), len(r.in.UnicastPeers) > 0, b)
+			r.ahBuf = b
+		}
 		if err != nil {
 			r.counters.SendErrors++
 			r.logf("build advert: %v", err)
 			return
 		}
-		r.sendBuf = b
+		if !ah {
+			r.sendBuf = b
+		}
 		if err := r.cfg.Transport.Send(b, dst); err != nil {
 			r.counters.SendErrors++
 			r.logOnce(logSendError, "send advert error to %v: %v", dst, err)

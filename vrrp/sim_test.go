@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ulvs/ulvs/pkt"
 )
 
 // The fakes: a clock the simulation moves, and an in-memory LAN that
@@ -60,13 +62,30 @@ type fakeTransport struct{ n *node }
 
 func (f fakeTransport) Send(msg []byte, dst netip.Addr) error {
 	n := f.n
+	var frameBytes []byte
+	if msg[0]>>4 == 4 {
+		// auth_type AH: the whole IPv4 packet (its TTL is covered by the
+		// ICV only for unicast, so the lan's TTL goes in as a router's
+		// decrement would).
+		ip, err := ParseIPv4(msg)
+		if err != nil {
+			n.lan.t.Fatalf("router sent an unparsable AH packet %x: %v", msg, err)
+		}
+		frameBytes = append([]byte(nil), msg...)
+		pkt.IPv4(frameBytes).SetTTL(n.lan.ttl)
+		pkt.IPv4(frameBytes).ComputeChecksum()
+		msg = ip.Payload
+	}
 	a, err := Parse(msg)
 	if err != nil {
 		n.lan.t.Fatalf("router sent an unparsable advert %x: %v", msg, err)
 	}
+	if frameBytes == nil {
+		frameBytes = AppendIPv4(nil, n.src, dst, n.lan.ttl, msg)
+	}
 	n.sent = append(n.sent, a)
 	n.sentDst = append(n.sentDst, dst)
-	n.lan.queue = append(n.lan.queue, frame{n, AppendIPv4(nil, n.src, dst, n.lan.ttl, msg), dst})
+	n.lan.queue = append(n.lan.queue, frame{n, frameBytes, dst})
 	return nil
 }
 func (f fakeTransport) Receive([]byte) (int, int, error) { return 0, -1, errStopped }

@@ -22,6 +22,7 @@ import (
 // sender and one receiver at a time; Close unblocks Receive.
 type RawTransport struct {
 	ifname string
+	ah     bool
 	src    netip.Addr
 	send   *os.File
 	recv   *os.File
@@ -43,11 +44,15 @@ type TransportConfig struct {
 	// thread switched with setns, e.g. the lab's NS.Do). Sockets keep the
 	// namespace they were created in. nil = the caller's namespace.
 	InNamespace func(open func() error) error
+	// AH opens the sockets for auth_type AH: IP protocol 51, and the send
+	// socket builds its own IPv4 headers (IP_HDRINCL: the ICV covers the
+	// header), so Send takes whole packets (AppendAHPacket).
+	AH bool
 }
 
 // Listen opens the sockets of a RawTransport. It needs CAP_NET_RAW.
 func Listen(cfg TransportConfig) (*RawTransport, error) {
-	t := &RawTransport{ifname: cfg.Interface}
+	t := &RawTransport{ifname: cfg.Interface, ah: cfg.AH}
 	open := func() error { return t.open(cfg) }
 	var err error
 	if cfg.InNamespace != nil {
@@ -87,7 +92,11 @@ func (t *RawTransport) open(cfg TransportConfig) error {
 	}
 	mreq := &unix.IPMreqn{Multiaddr: MulticastGroup().As4(), Address: t.src.As4(), Ifindex: int32(ifi.Index)}
 
-	sfd, err := rawSocket(ifi.Name)
+	proto := Protocol
+	if cfg.AH {
+		proto = ProtocolAH
+	}
+	sfd, err := rawSocket(ifi.Name, proto)
 	if err != nil {
 		return err
 	}
@@ -109,7 +118,12 @@ func (t *RawTransport) open(cfg TransportConfig) error {
 		return os.NewSyscallError("bind "+t.src.String(), err)
 	}
 
-	rfd, err := rawSocket(ifi.Name)
+	if cfg.AH {
+		if err := unix.SetsockoptInt(sfd, unix.IPPROTO_IP, unix.IP_HDRINCL, 1); err != nil {
+			return os.NewSyscallError("setsockopt IP_HDRINCL", err)
+		}
+	}
+	rfd, err := rawSocket(ifi.Name, proto)
 	if err != nil {
 		return err
 	}
@@ -129,10 +143,10 @@ func (t *RawTransport) open(cfg TransportConfig) error {
 	return nil
 }
 
-// rawSocket opens a non-blocking raw IPv4 socket for protocol 112 bound to
-// the device.
-func rawSocket(ifname string) (int, error) {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, Protocol)
+// rawSocket opens a non-blocking raw IPv4 socket for proto (112, or 51
+// for AH) bound to the device.
+func rawSocket(ifname string, proto int) (int, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, proto)
 	if err != nil {
 		return -1, os.NewSyscallError("socket", err)
 	}
@@ -146,7 +160,8 @@ func rawSocket(ifname string) (int, error) {
 // Source returns the address adverts are sent from.
 func (t *RawTransport) Source() netip.Addr { return t.src }
 
-// Send sends one VRRP message to dst.
+// Send sends one VRRP message to dst (with TransportConfig.AH, one whole
+// IPv4 packet).
 func (t *RawTransport) Send(msg []byte, dst netip.Addr) error {
 	var serr error
 	err := t.sendRC.Write(func(fd uintptr) bool {

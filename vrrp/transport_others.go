@@ -15,6 +15,7 @@ type TransportConfig struct {
 	Interface   string
 	Source      netip.Addr
 	InNamespace func(open func() error) error
+	AH          bool
 }
 
 // RawTransport is not available outside Linux.

@@ -208,7 +208,8 @@ const (
 	ReasonVersion                 // not our VRRP version
 	ReasonInvalidAuthType         // v2 auth type not 0, 1 or 2
 	ReasonAuthTypeMismatch        // v2 auth type not ours
-	ReasonAuthFailure             // v2 password differs
+	ReasonAuthFailure             // v2 password differs, or bad AH ICV or SPI
+	ReasonAHReplay                // AH sequence number already processed
 	ReasonIntervalMismatch        // v2 advert interval not ours (dropped)
 	ReasonType                    // not an advertisement
 	ReasonChecksum                // bad checksum
@@ -231,6 +232,7 @@ var reasonNames = [...]string{
 	ReasonInvalidAuthType:  "invalid auth type",
 	ReasonAuthTypeMismatch: "auth type mismatch",
 	ReasonAuthFailure:      "auth failure",
+	ReasonAHReplay:         "AH sequence number replayed",
 	ReasonIntervalMismatch: "advert interval mismatch",
 	ReasonType:             "invalid packet type",
 	ReasonChecksum:         "bad checksum",
@@ -348,6 +350,12 @@ type IPv4Packet struct {
 	Src, Dst netip.Addr
 	TTL      uint8
 	Protocol uint8
+	// HeaderLen is the IPv4 header's length.
+	HeaderLen int
+	// AH is the authentication header when Protocol is ProtocolAH.
+	AH AH
+	// Packet is the whole packet, cut to the IPv4 total length.
+	Packet []byte
 	// Payload is the VRRP message, a sub-slice of the packet (valid as
 	// long as the packet's buffer).
 	Payload []byte
@@ -356,7 +364,9 @@ type IPv4Packet struct {
 // ParseIPv4 decodes the IPv4 header of a raw-socket packet and returns
 // the VRRP payload. The total length must fit the received bytes (bytes
 // past it are Ethernet padding and are cut off); fragments and protocols
-// other than 112 are refused.
+// other than 112 and 51 are refused. Protocol 51 (auth_type AH) must carry
+// an authentication header whose next header is 112 (its ICV is not
+// checked here); Payload is then the VRRP message after it.
 func ParseIPv4(b []byte) (IPv4Packet, error) {
 	var p IPv4Packet
 	if len(b) < 20 {
@@ -381,10 +391,24 @@ func ParseIPv4(b []byte) (IPv4Packet, error) {
 	p.Dst = netip.AddrFrom4(h.Dst())
 	p.TTL = h.TTL()
 	p.Protocol = h.Protocol()
-	if p.Protocol != Protocol {
+	p.HeaderLen = hl
+	p.Packet = b[:tot]
+	p.Payload = b[hl:tot]
+	switch p.Protocol {
+	case Protocol:
+	case ProtocolAH:
+		ah, err := ParseAH(p.Payload)
+		if err != nil {
+			return p, err
+		}
+		if ah.NextHeader != Protocol {
+			return p, perr(ReasonIPHeader, "authentication header for protocol %d", ah.NextHeader)
+		}
+		p.AH = ah
+		p.Payload = p.Payload[AHLen:]
+	default:
 		return p, perr(ReasonIPHeader, "protocol %d", p.Protocol)
 	}
-	p.Payload = b[hl:tot]
 	return p, nil
 }
 

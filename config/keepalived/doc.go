@@ -121,7 +121,7 @@
 // ($NAME=) and ~SEQ/~LST, a fwmark service's port-less check without
 // connect_port, non-unicast real or sorry server addresses, lthreshold
 // above uthreshold (the kernel refuses it), more than 4096 services; of
-// VRRP: IPv6 addresses and native_ipv6, auth_type AH, authentication with
+// VRRP: IPv6 addresses and native_ipv6, authentication with
 // VRRPv3, use_vmac and the other VMAC and ipvlan keywords,
 // vrrp_sync_group, track_process, track_file, track_bfd and their
 // top-level blocks, garp_group, weight reverse, vrrp_script user and

@@ -538,10 +538,8 @@ func (p *parser) authentication(vi *vrrpInstance, n *Node) {
 			s, ok := p.arg(c)
 			switch {
 			case !ok:
-			case s == "PASS":
+			case s == "PASS", s == "AH":
 				vi.in.AuthType = s
-			case s == "AH":
-				p.errorf(c, "auth_type AH (IPsec authentication header) is not supported by ulvs: use PASS or none")
 			default:
 				p.errorf(c, "must be PASS or AH (got %q)", s)
 			}

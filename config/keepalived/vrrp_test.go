@@ -199,7 +199,7 @@ func TestVRRPErrors(t *testing.T) {
 		{"global garp repeat", "global_defs {\nvrrp_garp_master_repeat x\n}\n", `k.conf:2: vrrp_garp_master_repeat: "x" is not a whole number`},
 
 		// Authentication.
-		{"auth AH", vi("authentication {\nauth_type AH\nauth_pass x\n}\n"), "k.conf:5: auth_type: auth_type AH (IPsec authentication header) is not supported by ulvs: use PASS or none"},
+		{"auth AH no pass", vi("authentication {\nauth_type AH\n}\n"), "k.conf:5: auth_pass: required with auth_type AH: the password, 1 to 8 bytes (vrrp_instance VI_1)"},
 		{"auth type", vi("authentication {\nauth_type MD5\n}\n"), `k.conf:5: auth_type: must be PASS or AH (got "MD5")`},
 		{"auth pass long", vi("authentication {\nauth_type PASS\nauth_pass 123456789\n}\n"), `k.conf:6: auth_pass: must be 1 to 8 bytes (got 9; keepalived would cut it to "12345678")`},
 		{"auth pass missing", vi("authentication {\nauth_type PASS\n}\n"), "k.conf:5: auth_pass: required with auth_type PASS: the password, 1 to 8 bytes (vrrp_instance VI_1)"},
@@ -342,5 +342,17 @@ func TestVRRPAddressRoundTrip(t *testing.T) {
 	a, err := config.ParseVRRPAddress("10.0.0.1/24 broadcast 10.0.0.255")
 	if err != nil || a.Brd != ip("10.0.0.255") {
 		t.Errorf("broadcast: %+v, %v", a, err)
+	}
+}
+
+// TestVRRPAuthAH: authentication { auth_type AH auth_pass ... } is read
+// as keepalived (built with VRRP_AUTH) reads it.
+func TestVRRPAuthAH(t *testing.T) {
+	f, err := parseString(t, vi("authentication {\nauth_type AH\nauth_pass s3cr3t\n}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in := f.VRRP[0]; in.AuthType != "AH" || in.AuthPass != "s3cr3t" {
+		t.Errorf("auth = %q %q, want AH s3cr3t", in.AuthType, in.AuthPass)
 	}
 }

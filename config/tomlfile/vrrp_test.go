@@ -3,6 +3,7 @@ package tomlfile
 import (
 	"net/netip"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,8 +111,8 @@ func TestVRRPParseErrors(t *testing.T) {
 			`ulvs.toml:7: vrrp_instance[0].advert_int: VRRPv2 needs whole seconds from 1 to 255 (got 1.5s; fractions need version 3)`},
 		{"advert_int v3", vi + "version = 3\nadvert_int = 0.005\n", `ulvs.toml:8: vrrp_instance[0].advert_int: must be between 0.01 and 255 seconds (got 0.005)`},
 		{"version", vi + "version = 4\n", `ulvs.toml:7: vrrp_instance[0].version: must be between 2 and 3 (got 4)`},
-		{"auth AH", vi + "auth_type = \"AH\"\n",
-			`ulvs.toml:7: vrrp_instance[0].auth_type: auth_type AH (IPsec authentication header) is not supported by ulvs: use PASS or none`},
+		{"auth AH no pass", vi + "auth_type = \"AH\"\n",
+			`ulvs.toml:3: vrrp_instance[0].auth_pass: required with auth_type AH: the password, 1 to 8 bytes`},
 		{"auth v3", vi + "version = 3\nauth_type = \"PASS\"\nauth_pass = \"x\"\n",
 			`ulvs.toml:8: vrrp_instance[0].auth_type: authentication is not part of VRRPv3 (RFC 5798 section 9): remove it or use version 2`},
 		{"auth pass long", vi + "auth_type = \"PASS\"\nauth_pass = \"123456789\"\n",
@@ -227,5 +228,31 @@ func TestReplaceServicesKeepsVRRP(t *testing.T) {
 	}
 	if diff := cmp.Diff(before.Sync, after.Sync, fileCmpAddr); diff != "" {
 		t.Errorf("Sync changed (-before +after):\n%s", diff)
+	}
+}
+
+// TestVRRPAuthAH: auth_type AH is read, and written back by MarshalTOML
+// (what ulvs convert writes).
+func TestVRRPAuthAH(t *testing.T) {
+	f, err := Parse("ulvs.toml", []byte(fileHead+"[[vrrp_instance]]\nname = \"VI_1\"\ninterface = \"eth0\"\nvirtual_router_id = 7\nauth_type = \"ah\"\nauth_pass = \"s3cr3t\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in := f.VRRP[0]; in.AuthType != "AH" || in.AuthPass != "s3cr3t" {
+		t.Fatalf("auth = %q %q, want AH s3cr3t", in.AuthType, in.AuthPass)
+	}
+	out, err := MarshalTOML(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), `auth_type = "AH"`) {
+		t.Errorf("written file has no auth_type AH:\n%s", out)
+	}
+	g, err := Parse("written.toml", out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if in := g.VRRP[0]; in.AuthType != "AH" || in.AuthPass != "s3cr3t" {
+		t.Errorf("read back auth = %q %q, want AH s3cr3t", in.AuthType, in.AuthPass)
 	}
 }
