@@ -257,7 +257,20 @@ func (h *haManager) Run(ctx context.Context) error {
 	h.mu.Lock()
 	h.runCtx = ctx
 	if pi := h.pulse; pi != nil {
-		h.wg.Add(1)
+		if h.linksDown != nil {
+			// The link monitor reports only changes: start from the
+			// links that are down now.
+			for _, name := range h.linksDown() {
+				pi.setLink(name, false)
+			}
+		}
+		// pulse runs inactive_cmd as it starts, inactive.
+		h.pulseCommand(pi, false)
+		h.wg.Add(2)
+		go func() {
+			defer h.wg.Done()
+			h.runPulseCommands(ctx, pi)
+		}()
 		go func() {
 			defer h.wg.Done()
 			if err := pi.node.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
@@ -350,12 +363,30 @@ func (h *haManager) linkChanged(name string, up bool) {
 	}
 	h.mu.Lock()
 	insts := slices.Clone(h.insts)
+	if pi := h.pulse; pi != nil && pi.setLink(name, up) {
+		h.log.Info("pulse: monitored link changed", "interface", name, "up", up)
+	}
 	h.mu.Unlock()
 	for _, hi := range insts {
 		if hi.cfg.Interface == name || slices.ContainsFunc(hi.cfg.TrackInterfaces, func(t config.VRRPTrackInterface) bool { return t.Name == name }) {
 			hi.r.SetInterfaceUp(name, up)
 		}
 	}
+}
+
+// checkPulseLinks refuses monitor_links on an interface ulvsd does not
+// watch: its link state would never be seen.
+func (h *haManager) checkPulseLinks(engineIfaces []string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if pi := h.pulse; pi != nil {
+		for _, name := range pi.links {
+			if !slices.Contains(engineIfaces, name) {
+				return fmt.Errorf("monitor_links = 1: interface %s (of this director's heartbeat address) is not one of ulvsd's interfaces, so its link is not followed: add it to the interfaces (-i)", name)
+			}
+		}
+	}
+	return nil
 }
 
 // warnUnwatched logs the track_interface entries that are none of the

@@ -1,10 +1,12 @@
 package director
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ulvs/ulvs/config"
@@ -23,7 +25,24 @@ type pulseInstance struct {
 	device string // the first VIP's device, for `ulvs ha`
 	addrs  []netip.Addr
 	active bool
+	// links are the interfaces monitor_links watches (those of this
+	// director's public and private heartbeat addresses) and down those
+	// of them that are down now; both nil without monitor_links. Under
+	// haManager.mu.
+	links, down []string
+	// cmds queues active_cmd / inactive_cmd runs, in transition order.
+	cmds chan pulseCmd
 }
+
+// pulseCmd is one run of active_cmd or inactive_cmd.
+type pulseCmd struct {
+	key  string // "active_cmd" or "inactive_cmd", for the log
+	argv []string
+}
+
+// pulseCmdTimeout bounds one run of active_cmd or inactive_cmd (pulse
+// forks them and never waits; ulvsd kills one still running after this).
+const pulseCmdTimeout = time.Minute
 
 // runsPulse reports whether the file asks for pulse failover. Without
 // backup_active the lone director serves at once (pulse would wait
@@ -56,6 +75,27 @@ func hostAddrs() ([]netip.Addr, error) {
 		}
 	}
 	return out, nil
+}
+
+// ifaceOf names the interface that has addr (pulse's ip_check_link
+// looks its address up the same way).
+func ifaceOf(addr netip.Addr) (string, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return "", fmt.Errorf("pulse: listing the interfaces: %w", err)
+	}
+	for _, ifc := range ifs {
+		as, err := ifc.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range as {
+			if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr().Unmap() == addr {
+				return ifc.Name, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("pulse: no interface has %v", addr)
 }
 
 // newPulse builds the pulse node of p (runsPulse(p) is true); h receives
@@ -92,7 +132,24 @@ func (h *haManager) newPulse(p *config.Pulse) error {
 	if err != nil {
 		return err
 	}
-	pi := &pulseInstance{cfg: *p, tr: tr, self: self, device: p.VIPs[0].Device}
+	pi := &pulseInstance{cfg: *p, tr: tr, self: self, device: p.VIPs[0].Device, cmds: make(chan pulseCmd, 16)}
+	if p.MonitorLinks {
+		// pulse's check_links: the links of this director's public
+		// address and of its private one when that is another.
+		for _, a := range []netip.Addr{self, ucfg.LocalPrivate} {
+			if !a.IsValid() {
+				continue
+			}
+			name, err := ifaceOf(a)
+			if err != nil {
+				tr.Close()
+				return fmt.Errorf("monitor_links = 1: %w", err)
+			}
+			if !slices.Contains(pi.links, name) {
+				pi.links = append(pi.links, name)
+			}
+		}
+	}
 	for _, v := range p.VIPs {
 		pi.addrs = append(pi.addrs, v.Addr)
 	}
@@ -107,6 +164,7 @@ func (h *haManager) newPulse(p *config.Pulse) error {
 		// The issue asks for the primary to take its VIPs back; pulse
 		// itself leaves them on the backup (docs/ha.md).
 		FailBack:     true,
+		MonitorLinks: p.MonitorLinks,
 		Transport:    tr,
 		Log:          h.log.With("pulse", role.String()),
 		OnTransition: func(t pulse.Transition) { h.pulseTransition(pi, t) },
@@ -142,6 +200,67 @@ func (h *haManager) pulseTransition(pi *pulseInstance, t pulse.Transition) {
 	if t.Active {
 		go h.pulseARPs(pi)
 	}
+	// active_cmd / inactive_cmd, as pulse's activateLvs and
+	// deactivateLvs run them (not when ulvsd stops: pulse's SIGTERM path
+	// skips inactive_cmd too).
+	if t.Reason != "stopped" {
+		h.pulseCommand(pi, t.Active)
+	}
+}
+
+// pulseCommand queues active_cmd (active) or inactive_cmd for the runner.
+func (h *haManager) pulseCommand(pi *pulseInstance, active bool) {
+	key, text := "inactive_cmd", pi.cfg.InactiveCmd
+	if active {
+		key, text = "active_cmd", pi.cfg.ActiveCmd
+	}
+	// pulse splits the command at spaces and execs it, without a shell.
+	argv := strings.Fields(text)
+	if len(argv) == 0 {
+		return
+	}
+	select {
+	case pi.cmds <- pulseCmd{key, argv}:
+	default:
+		h.log.Error("pulse: too many commands waiting to run, this one is skipped", key, text)
+	}
+}
+
+// runPulseCommands runs the queued active_cmd / inactive_cmd one after
+// the other until ctx is done, each bounded by pulseCmdTimeout; a failure
+// is logged.
+func (h *haManager) runPulseCommands(ctx context.Context, pi *pulseInstance) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case c := <-pi.cmds:
+			code, err := vrrp.ExecScript(ctx, c.argv, pulseCmdTimeout)
+			switch {
+			case err != nil:
+				h.log.Error("pulse: "+c.key+" failed", "command", strings.Join(c.argv, " "), "err", err)
+			case code != 0:
+				h.log.Warn("pulse: "+c.key+" exited with status "+fmt.Sprint(code), "command", strings.Join(c.argv, " "))
+			default:
+				h.log.Info("pulse: "+c.key+" ran", "command", strings.Join(c.argv, " "))
+			}
+		}
+	}
+}
+
+// setLink follows monitor_links: name went up or down (haManager.mu
+// held); it tells the node whether every monitored link is up, and
+// reports whether name is one of them.
+func (pi *pulseInstance) setLink(name string, up bool) bool {
+	if !slices.Contains(pi.links, name) {
+		return false
+	}
+	pi.down = slices.DeleteFunc(pi.down, func(d string) bool { return d == name })
+	if !up {
+		pi.down = append(pi.down, name)
+	}
+	pi.node.SetLinksUp(len(pi.down) == 0, strings.Join(pi.down, ","))
+	return true
 }
 
 // pulseARPs announces the VIPs as pulse's sendLvsArps does: send_arp
@@ -181,6 +300,11 @@ func (pi *pulseInstance) status() vrrp.Status {
 	}
 	if st.LastError != "" {
 		out.Faults = []string{st.LastError}
+	}
+	if st.LinkFailed {
+		// monitor_links: pulse's "Pulse disabled" until the link is back.
+		out.State = vrrp.StateFault
+		out.Faults = append(out.Faults, "link down: "+st.LinkDown)
 	}
 	return out
 }
