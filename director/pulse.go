@@ -2,6 +2,7 @@ package director
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -32,6 +33,12 @@ type pulseInstance struct {
 	links, down []string
 	// cmds queues active_cmd / inactive_cmd runs, in transition order.
 	cmds chan pulseCmd
+	// retired: a reload replaced it; its last transition changes
+	// nothing. cancel ends its Run and done is closed when it returned
+	// (set when started).
+	retired bool
+	cancel  context.CancelFunc
+	done    chan struct{}
 }
 
 // pulseCmd is one run of active_cmd or inactive_cmd.
@@ -100,7 +107,7 @@ func ifaceOf(addr netip.Addr) (string, error) {
 
 // newPulse builds the pulse node of p (runsPulse(p) is true); h receives
 // its transitions.
-func (h *haManager) newPulse(p *config.Pulse) error {
+func (h *haManager) newPulse(p *config.Pulse, startActive bool) error {
 	if len(p.VIPs) == 0 {
 		return fmt.Errorf("pulse: no active virtual server, no address to fail over (pulse exits: no active lvs services)")
 	}
@@ -165,6 +172,7 @@ func (h *haManager) newPulse(p *config.Pulse) error {
 		// itself leaves them on the backup (docs/ha.md).
 		FailBack:     true,
 		MonitorLinks: p.MonitorLinks,
+		StartActive:  startActive,
 		Transport:    tr,
 		Log:          h.log.With("pulse", role.String()),
 		OnTransition: func(t pulse.Transition) { h.pulseTransition(pi, t) },
@@ -175,14 +183,134 @@ func (h *haManager) newPulse(p *config.Pulse) error {
 		return err
 	}
 	pi.node = n
+	pi.active = startActive
+	h.mu.Lock()
 	h.pulse = pi
+	h.mu.Unlock()
 	return nil
+}
+
+// startPulseLocked runs pi's node and its commands under a context of
+// their own, child of Run's. h.mu must be held and Run started.
+func (h *haManager) startPulseLocked(pi *pulseInstance) {
+	if h.linksDown != nil {
+		// The link monitor reports only changes: start from the links
+		// that are down now.
+		for _, name := range h.linksDown() {
+			pi.setLink(name, false)
+		}
+	}
+	ctx, cancel := context.WithCancel(h.runCtx)
+	pi.cancel, pi.done = cancel, make(chan struct{})
+	h.wg.Add(2)
+	go func() {
+		defer h.wg.Done()
+		h.runPulseCommands(ctx, pi)
+	}()
+	go func() {
+		defer h.wg.Done()
+		defer close(pi.done)
+		if err := pi.node.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			select {
+			case h.errc <- err:
+			default:
+			}
+		}
+	}()
+}
+
+// reloadPulse applies a reloaded lvs.cf's pulse configuration: unchanged,
+// the node runs on untouched; changed, the old node stops and a new one
+// starts (active at once, without a transition, when the old one was
+// active here, so the partner sees no change: as a reloaded VRRP master);
+// gone (backup_active = 0 now), the node stops as on SIGTERM. The
+// heartbeat socket can only be bound once the old one is closed: if the
+// new node cannot start, the old configuration is started again and the
+// error says why.
+func (h *haManager) reloadPulse(p *config.Pulse) error {
+	h.mu.Lock()
+	old, running := h.pulse, h.runCtx != nil && !h.stopping
+	h.mu.Unlock()
+	if old == nil && !runsPulse(p) {
+		return nil
+	}
+	if old != nil && runsPulse(p) && fmt.Sprintf("%+v", old.cfg) == fmt.Sprintf("%+v", *p) {
+		return nil
+	}
+	if !running {
+		return errors.New("the lvs.cf pulse configuration changed while ulvsd is not running failover: restart ulvsd to apply it")
+	}
+	wasActive := false
+	if old != nil {
+		h.mu.Lock()
+		wasActive = old.active
+		// Replaced: its "stopped" must not release the VIPs. Removed:
+		// it stops as on SIGTERM.
+		old.retired = runsPulse(p)
+		h.mu.Unlock()
+		old.cancel()
+		<-old.done
+		h.mu.Lock()
+		h.pulse = nil
+		h.mu.Unlock()
+	}
+	if !runsPulse(p) {
+		h.mu.Lock()
+		h.static = nil
+		if p != nil && p.NATRouter.IsValid() {
+			h.static = []netip.Addr{p.NATRouter.Addr()}
+		}
+		err := h.publishLocked()
+		h.mu.Unlock()
+		h.log.Info("reload: pulse stopped (the file runs no pulse now)")
+		return err
+	}
+	err := h.newPulse(p, wasActive)
+	if err == nil {
+		if err = h.checkPulseLinks(h.ifacesNow()); err != nil {
+			h.mu.Lock()
+			h.pulse.tr.Close()
+			h.pulse = nil
+			h.mu.Unlock()
+		}
+	}
+	if err != nil {
+		if old == nil {
+			return fmt.Errorf("pulse: %w", err)
+		}
+		if err2 := h.newPulse(&old.cfg, wasActive); err2 != nil {
+			// Nothing runs: keep the VIPs on standby rather than served.
+			h.mu.Lock()
+			old.active = false
+			h.pulse = old
+			pubErr := h.publishLocked()
+			h.mu.Unlock()
+			return errors.Join(fmt.Errorf("pulse: %w; restarting the previous pulse configuration failed too: %w: restart ulvsd", err, err2), pubErr)
+		}
+		err = fmt.Errorf("pulse: %w (the previous pulse configuration runs on)", err)
+	}
+	h.mu.Lock()
+	pi := h.pulse
+	h.static = nil
+	h.startPulseLocked(pi)
+	pubErr := h.publishLocked()
+	h.mu.Unlock()
+	h.log.Info("reload: pulse restarted", "active", wasActive)
+	if wasActive {
+		go h.pulseARPs(pi)
+	}
+	return errors.Join(err, pubErr)
 }
 
 // pulseTransition serves the VIPs while pulse is active and announces
 // them with gratuitous ARP (pulse's send_arp) on taking over.
 func (h *haManager) pulseTransition(pi *pulseInstance, t pulse.Transition) {
 	h.mu.Lock()
+	if pi.retired {
+		h.mu.Unlock()
+		h.log.Info("pulse transition of a replaced configuration", "active", t.Active, "reason", t.Reason)
+		return
+	}
 	was := pi.active
 	pi.active = t.Active
 	err := h.publishLocked()

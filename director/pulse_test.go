@@ -52,7 +52,7 @@ func TestNewPulseRefuses(t *testing.T) {
 		{novip, "no active virtual server"},
 	} {
 		h := &haManager{}
-		if err := h.newPulse(&tc.p); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if err := h.newPulse(&tc.p, false); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("newPulse: %v, want %q", err, tc.want)
 		}
 	}

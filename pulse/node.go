@@ -83,6 +83,10 @@ type Config struct {
 	// SetLinksUp(true), as pulse's check_links does. Without it
 	// SetLinksUp only records the state.
 	MonitorLinks bool
+	// StartActive starts the node active, without a transition (the
+	// caller already serves the VIPs): a reloaded configuration on a
+	// director that was active, so the partner sees no change.
+	StartActive bool
 	// OnAnnounce is called when the active primary hears an active
 	// partner ("partner active: resending arps"): the caller sends
 	// gratuitous ARPs for the VIPs again. Taking over is announced
@@ -310,6 +314,9 @@ func (n *Node) do(fn func(now time.Time)) {
 func (n *Node) start(now time.Time) {
 	n.sendAt = now.Add(n.cfg.Keepalive)
 	n.needAt = now.Add(n.cfg.Deadtime)
+	if n.cfg.StartActive {
+		n.st.Active, n.st.LastTransition, n.st.Reason = true, now, "reload: was active"
+	}
 	n.log.Info("starting pulse as "+n.cfg.Role.String(), "partner", n.cfg.Partner.String(),
 		"keepalive", n.cfg.Keepalive.String(), "deadtime", n.cfg.Deadtime.String())
 }

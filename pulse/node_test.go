@@ -376,3 +376,21 @@ func TestNew(t *testing.T) {
 		}
 	}
 }
+
+// A reloaded node that was active starts active without a transition:
+// its first heartbeat says running, and the inactive backup stays so.
+func TestNodeStartActive(t *testing.T) {
+	s := newSim()
+	p := s.add(t, "primary", Primary, true)
+	b := s.add(t, "backup", Backup, true)
+	p.n.cfg.StartActive = true
+	s.start(p)
+	s.start(b)
+	s.run(20 * time.Second)
+	if st := p.n.Status(); !st.Active || st.Reason != "reload: was active" || len(p.log) != 0 {
+		t.Errorf("primary: status %+v, log %q; want active since the start, no transition", st, p.log)
+	}
+	if len(b.log) != 0 || b.n.Status().Active {
+		t.Errorf("backup: log %q, want never active", b.log)
+	}
+}
