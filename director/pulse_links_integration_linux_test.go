@@ -101,8 +101,9 @@ func waitCreated(t *testing.T, path string) {
 // TestIntegrationPulseReload: SIGHUP with a changed lvs.cf pulse
 // configuration (deadtime 3 to 4, monitor_links added) restarts pulse on
 // the active primary without a change of role: it stays active ("reload:
-// was active") and the backup never activates. The new configuration
-// runs: the primary's link taken down, it gives up the VIP.
+// was active") and the backup never activates. A reload whose pulse
+// cannot start leaves the running one. The new configuration runs: the
+// primary's link taken down, it gives up the VIP.
 func TestIntegrationPulseReload(t *testing.T) {
 	e := newEnvOpts(t, lab.Config{RealServers: 2, Backup: true}, pulseConf, envOpts{file: "lvs.cf"})
 	b := startBackupLVSCF(t, e.lab)
@@ -112,7 +113,7 @@ func TestIntegrationPulseReload(t *testing.T) {
 
 	// Both started at once: the backup may have been active for one
 	// keepalive already (docs/ha.md); count from here.
-	before := strings.Count(b.logText(), "activating lvs")
+	before := strings.Count(b.logText(), ": activating lvs")
 	changed := strings.Replace(pulseConf, "deadtime = 3\n", "deadtime = 4\nmonitor_links = 1\n", 1)
 	e.hup(t, changed, 1)
 	if !strings.Contains(e.logText(), "reload: pulse restarted") {
@@ -126,12 +127,24 @@ func TestIntegrationPulseReload(t *testing.T) {
 	// Two keepalives later the backup has heard the new node running.
 	time.Sleep(2 * time.Second)
 	b.waitHA(t, "BACKUP", time.Second)
-	if log := b.logText(); strings.Count(log, "activating lvs") != before {
+	if log := b.logText(); strings.Count(log, ": activating lvs") != before {
 		t.Errorf("the backup activated across the primary's reload:\n%s", log)
 	}
+
+	// A reload whose pulse cannot start (neither address is here):
+	// the running configuration starts again, still active.
+	e.hup(t, strings.Replace(changed, "primary = 10.77.0.2\n", "primary = 10.77.0.9\n", 1), 2)
+	if !strings.Contains(e.logText(), "the previous pulse configuration runs on") {
+		t.Errorf("a bad pulse reload was not reported:\n%s", e.logText())
+	}
+	e.waitHA(t, "MASTER", 5*time.Second)
+	e.waitReady(2)
 
 	e.ip("-n", e.lab.Director.Name, "link", "set", "d-eth0", "down")
 	e.waitHA(t, "FAULT", 5*time.Second)
 	b.waitHA(t, "MASTER", 10*time.Second)
 	b.waitReady(2)
+	if strings.Count(b.logText(), ": activating lvs") != before+1 {
+		t.Errorf("the backup activated more than once after the reloads:\n%s", b.logText())
+	}
 }
