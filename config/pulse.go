@@ -34,8 +34,9 @@ type Pulse struct {
 	HeartbeatPort uint16
 	Keepalive     time.Duration
 	Deadtime      time.Duration
-	// MonitorLinks is monitor_links: pulse checks the links before it
-	// sends heartbeats.
+	// MonitorLinks is monitor_links: a director whose heartbeat
+	// addresses' links are down gives up (and refuses) the active role
+	// until they are back (with BackupActive only, as pulse).
 	MonitorLinks bool
 	// SyncDaemon is syncdaemon: the active director runs the IPVS
 	// connection sync daemon (ipvsadm --start-daemon) on SyncdIface

@@ -72,7 +72,7 @@ func newHA(dir *Director, announce func([]netip.Addr), sendFrame func(string, []
 	groups []config.VRRPSyncGroup, p *config.Pulse, log *slog.Logger) (*haManager, error) {
 	h := &haManager{dir: dir, announce: announce, sendFrame: sendFrame, log: log, groups: groups}
 	if runsPulse(p) {
-		if err := h.newPulse(p); err != nil {
+		if err := h.newPulse(p, false); err != nil {
 			return nil, err
 		}
 	} else if p != nil && p.NATRouter.IsValid() {
@@ -265,13 +265,9 @@ func (h *haManager) Run(ctx context.Context) error {
 	h.mu.Lock()
 	h.runCtx = ctx
 	if pi := h.pulse; pi != nil {
-		h.wg.Add(1)
-		go func() {
-			defer h.wg.Done()
-			if err := pi.node.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				h.errc <- err
-			}
-		}()
+		// pulse runs inactive_cmd as it starts, inactive.
+		h.pulseCommand(pi, false)
+		h.startPulseLocked(pi)
 	}
 	for _, hi := range h.insts {
 		h.startLocked(hi)
@@ -358,12 +354,37 @@ func (h *haManager) linkChanged(name string, up bool) {
 	}
 	h.mu.Lock()
 	insts := slices.Clone(h.insts)
+	if pi := h.pulse; pi != nil && pi.setLink(name, up) {
+		h.log.Info("pulse: monitored link changed", "interface", name, "up", up)
+	}
 	h.mu.Unlock()
 	for _, hi := range insts {
 		if hi.cfg.Interface == name || slices.ContainsFunc(hi.cfg.TrackInterfaces, func(t config.VRRPTrackInterface) bool { return t.Name == name }) {
 			hi.r.SetInterfaceUp(name, up)
 		}
 	}
+}
+
+// ifacesNow returns the engine's interfaces (nil before warnUnwatched).
+func (h *haManager) ifacesNow() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.ifaces
+}
+
+// checkPulseLinks refuses monitor_links on an interface ulvsd does not
+// watch: its link state would never be seen.
+func (h *haManager) checkPulseLinks(engineIfaces []string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if pi := h.pulse; pi != nil {
+		for _, name := range pi.links {
+			if !slices.Contains(engineIfaces, name) {
+				return fmt.Errorf("monitor_links = 1: interface %s (of this director's heartbeat address) is not one of ulvsd's interfaces, so its link is not followed: add it to the interfaces (-i)", name)
+			}
+		}
+	}
+	return nil
 }
 
 // warnUnwatched logs the track_interface entries that are none of the
@@ -481,15 +502,9 @@ func clearGroupPos(g *config.VRRPSyncGroup)   { g.File, g.Line = "", 0 }
 // start. A sync group whose configuration or any member changed restarts
 // with all its members. Transports are opened before anything stops: if
 // one cannot be, nothing changes and the error says why. A changed pulse
-// (lvs.cf) configuration is refused: restart ulvsd.
+// (lvs.cf) configuration restarts the pulse node (reloadPulse).
 func (h *haManager) Reload(insts []config.VRRPInstance, groups []config.VRRPSyncGroup, p *config.Pulse) error {
-	var curPulse *config.Pulse
-	if h.pulse != nil {
-		curPulse = &h.pulse.cfg
-	}
-	if runsPulse(p) != (curPulse != nil) || (curPulse != nil && fmt.Sprintf("%+v", *curPulse) != fmt.Sprintf("%+v", *p)) {
-		return errors.New("the lvs.cf pulse configuration changed: it is not reloaded, restart ulvsd to apply it")
-	}
+	pulseErr := h.reloadPulse(p)
 	h.mu.Lock()
 	old := h.insts
 	oldByName := map[string]*haInstance{}
@@ -538,7 +553,7 @@ func (h *haManager) Reload(insts []config.VRRPInstance, groups []config.VRRPSync
 	groupOf, err := syncGroups(fresh, h.log)
 	if err != nil {
 		h.mu.Unlock()
-		return err
+		return errors.Join(pulseErr, err)
 	}
 	var next, started []*haInstance
 	for _, c := range insts {
@@ -553,7 +568,7 @@ func (h *haManager) Reload(insts []config.VRRPInstance, groups []config.VRRPSync
 				n.tr.Close()
 			}
 			h.mu.Unlock()
-			return fmt.Errorf("nothing changed: %w", err)
+			return errors.Join(pulseErr, fmt.Errorf("vrrp: nothing changed: %w", err))
 		}
 		next = append(next, hi)
 		started = append(started, hi)
@@ -602,7 +617,7 @@ func (h *haManager) Reload(insts []config.VRRPInstance, groups []config.VRRPSync
 	if h.ifaces != nil {
 		h.warnUnwatched(h.ifaces)
 	}
-	return pubErr
+	return errors.Join(pulseErr, pubErr)
 }
 
 // close releases the transports of instances that never ran.

@@ -249,6 +249,10 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 			return fmt.Errorf("%s: %w", cfgPath, err)
 		}
 		ha.warnUnwatched(o.interfaces)
+		if err := ha.checkPulseLinks(o.interfaces); err != nil {
+			ha.close()
+			return fmt.Errorf("%s: %w", cfgPath, err)
+		}
 		ha.linksDown = func() []string {
 			var down []string
 			for _, l := range eng.Links() {

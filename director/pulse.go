@@ -1,10 +1,13 @@
 package director
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ulvs/ulvs/config"
@@ -23,7 +26,30 @@ type pulseInstance struct {
 	device string // the first VIP's device, for `ulvs ha`
 	addrs  []netip.Addr
 	active bool
+	// links are the interfaces monitor_links watches (those of this
+	// director's public and private heartbeat addresses) and down those
+	// of them that are down now; both nil without monitor_links. Under
+	// haManager.mu.
+	links, down []string
+	// cmds queues active_cmd / inactive_cmd runs, in transition order.
+	cmds chan pulseCmd
+	// retired: a reload replaced it; its last transition changes
+	// nothing. cancel ends its Run and done is closed when it returned
+	// (set when started).
+	retired bool
+	cancel  context.CancelFunc
+	done    chan struct{}
 }
+
+// pulseCmd is one run of active_cmd or inactive_cmd.
+type pulseCmd struct {
+	key  string // "active_cmd" or "inactive_cmd", for the log
+	argv []string
+}
+
+// pulseCmdTimeout bounds one run of active_cmd or inactive_cmd (pulse
+// forks them and never waits; ulvsd kills one still running after this).
+const pulseCmdTimeout = time.Minute
 
 // runsPulse reports whether the file asks for pulse failover. Without
 // backup_active the lone director serves at once (pulse would wait
@@ -58,9 +84,30 @@ func hostAddrs() ([]netip.Addr, error) {
 	return out, nil
 }
 
+// ifaceOf names the interface that has addr (pulse's ip_check_link
+// looks its address up the same way).
+func ifaceOf(addr netip.Addr) (string, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return "", fmt.Errorf("pulse: listing the interfaces: %w", err)
+	}
+	for _, ifc := range ifs {
+		as, err := ifc.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range as {
+			if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr().Unmap() == addr {
+				return ifc.Name, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("pulse: no interface has %v", addr)
+}
+
 // newPulse builds the pulse node of p (runsPulse(p) is true); h receives
 // its transitions.
-func (h *haManager) newPulse(p *config.Pulse) error {
+func (h *haManager) newPulse(p *config.Pulse, startActive bool) error {
 	if len(p.VIPs) == 0 {
 		return fmt.Errorf("pulse: no active virtual server, no address to fail over (pulse exits: no active lvs services)")
 	}
@@ -92,7 +139,24 @@ func (h *haManager) newPulse(p *config.Pulse) error {
 	if err != nil {
 		return err
 	}
-	pi := &pulseInstance{cfg: *p, tr: tr, self: self, device: p.VIPs[0].Device}
+	pi := &pulseInstance{cfg: *p, tr: tr, self: self, device: p.VIPs[0].Device, cmds: make(chan pulseCmd, 16)}
+	if p.MonitorLinks {
+		// pulse's check_links: the links of this director's public
+		// address and of its private one when that is another.
+		for _, a := range []netip.Addr{self, ucfg.LocalPrivate} {
+			if !a.IsValid() {
+				continue
+			}
+			name, err := ifaceOf(a)
+			if err != nil {
+				tr.Close()
+				return fmt.Errorf("monitor_links = 1: %w", err)
+			}
+			if !slices.Contains(pi.links, name) {
+				pi.links = append(pi.links, name)
+			}
+		}
+	}
 	for _, v := range p.VIPs {
 		pi.addrs = append(pi.addrs, v.Addr)
 	}
@@ -107,6 +171,8 @@ func (h *haManager) newPulse(p *config.Pulse) error {
 		// The issue asks for the primary to take its VIPs back; pulse
 		// itself leaves them on the backup (docs/ha.md).
 		FailBack:     true,
+		MonitorLinks: p.MonitorLinks,
+		StartActive:  startActive,
 		Transport:    tr,
 		Log:          h.log.With("pulse", role.String()),
 		OnTransition: func(t pulse.Transition) { h.pulseTransition(pi, t) },
@@ -117,14 +183,134 @@ func (h *haManager) newPulse(p *config.Pulse) error {
 		return err
 	}
 	pi.node = n
+	pi.active = startActive
+	h.mu.Lock()
 	h.pulse = pi
+	h.mu.Unlock()
 	return nil
+}
+
+// startPulseLocked runs pi's node and its commands under a context of
+// their own, child of Run's. h.mu must be held and Run started.
+func (h *haManager) startPulseLocked(pi *pulseInstance) {
+	if h.linksDown != nil {
+		// The link monitor reports only changes: start from the links
+		// that are down now.
+		for _, name := range h.linksDown() {
+			pi.setLink(name, false)
+		}
+	}
+	ctx, cancel := context.WithCancel(h.runCtx)
+	pi.cancel, pi.done = cancel, make(chan struct{})
+	h.wg.Add(2)
+	go func() {
+		defer h.wg.Done()
+		h.runPulseCommands(ctx, pi)
+	}()
+	go func() {
+		defer h.wg.Done()
+		defer close(pi.done)
+		if err := pi.node.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			select {
+			case h.errc <- err:
+			default:
+			}
+		}
+	}()
+}
+
+// reloadPulse applies a reloaded lvs.cf's pulse configuration: unchanged,
+// the node runs on untouched; changed, the old node stops and a new one
+// starts (active at once, without a transition, when the old one was
+// active here, so the partner sees no change: as a reloaded VRRP master);
+// gone (backup_active = 0 now), the node stops as on SIGTERM. The
+// heartbeat socket can only be bound once the old one is closed: if the
+// new node cannot start, the old configuration is started again and the
+// error says why.
+func (h *haManager) reloadPulse(p *config.Pulse) error {
+	h.mu.Lock()
+	old, running := h.pulse, h.runCtx != nil && !h.stopping
+	h.mu.Unlock()
+	if old == nil && !runsPulse(p) {
+		return nil
+	}
+	if old != nil && runsPulse(p) && fmt.Sprintf("%+v", old.cfg) == fmt.Sprintf("%+v", *p) {
+		return nil
+	}
+	if !running {
+		return errors.New("the lvs.cf pulse configuration changed while ulvsd is not running failover: restart ulvsd to apply it")
+	}
+	wasActive := false
+	if old != nil {
+		h.mu.Lock()
+		wasActive = old.active
+		// Replaced: its "stopped" must not release the VIPs. Removed:
+		// it stops as on SIGTERM.
+		old.retired = runsPulse(p)
+		h.mu.Unlock()
+		old.cancel()
+		<-old.done
+		h.mu.Lock()
+		h.pulse = nil
+		h.mu.Unlock()
+	}
+	if !runsPulse(p) {
+		h.mu.Lock()
+		h.static = nil
+		if p != nil && p.NATRouter.IsValid() {
+			h.static = []netip.Addr{p.NATRouter.Addr()}
+		}
+		err := h.publishLocked()
+		h.mu.Unlock()
+		h.log.Info("reload: pulse stopped (the file runs no pulse now)")
+		return err
+	}
+	err := h.newPulse(p, wasActive)
+	if err == nil {
+		if err = h.checkPulseLinks(h.ifacesNow()); err != nil {
+			h.mu.Lock()
+			h.pulse.tr.Close()
+			h.pulse = nil
+			h.mu.Unlock()
+		}
+	}
+	if err != nil {
+		if old == nil {
+			return fmt.Errorf("pulse: %w", err)
+		}
+		if err2 := h.newPulse(&old.cfg, wasActive); err2 != nil {
+			// Nothing runs: keep the VIPs on standby rather than served.
+			h.mu.Lock()
+			old.active = false
+			h.pulse = old
+			pubErr := h.publishLocked()
+			h.mu.Unlock()
+			return errors.Join(fmt.Errorf("pulse: %w; restarting the previous pulse configuration failed too: %w: restart ulvsd", err, err2), pubErr)
+		}
+		err = fmt.Errorf("pulse: %w (the previous pulse configuration runs on)", err)
+	}
+	h.mu.Lock()
+	pi := h.pulse
+	h.static = nil
+	h.startPulseLocked(pi)
+	pubErr := h.publishLocked()
+	h.mu.Unlock()
+	h.log.Info("reload: pulse restarted", "active", wasActive)
+	if wasActive {
+		go h.pulseARPs(pi)
+	}
+	return errors.Join(err, pubErr)
 }
 
 // pulseTransition serves the VIPs while pulse is active and announces
 // them with gratuitous ARP (pulse's send_arp) on taking over.
 func (h *haManager) pulseTransition(pi *pulseInstance, t pulse.Transition) {
 	h.mu.Lock()
+	if pi.retired {
+		h.mu.Unlock()
+		h.log.Info("pulse transition of a replaced configuration", "active", t.Active, "reason", t.Reason)
+		return
+	}
 	was := pi.active
 	pi.active = t.Active
 	err := h.publishLocked()
@@ -142,6 +328,67 @@ func (h *haManager) pulseTransition(pi *pulseInstance, t pulse.Transition) {
 	if t.Active {
 		go h.pulseARPs(pi)
 	}
+	// active_cmd / inactive_cmd, as pulse's activateLvs and
+	// deactivateLvs run them (not when ulvsd stops: pulse's SIGTERM path
+	// skips inactive_cmd too).
+	if t.Reason != "stopped" {
+		h.pulseCommand(pi, t.Active)
+	}
+}
+
+// pulseCommand queues active_cmd (active) or inactive_cmd for the runner.
+func (h *haManager) pulseCommand(pi *pulseInstance, active bool) {
+	key, text := "inactive_cmd", pi.cfg.InactiveCmd
+	if active {
+		key, text = "active_cmd", pi.cfg.ActiveCmd
+	}
+	// pulse splits the command at spaces and execs it, without a shell.
+	argv := strings.Fields(text)
+	if len(argv) == 0 {
+		return
+	}
+	select {
+	case pi.cmds <- pulseCmd{key, argv}:
+	default:
+		h.log.Error("pulse: too many commands waiting to run, this one is skipped", key, text)
+	}
+}
+
+// runPulseCommands runs the queued active_cmd / inactive_cmd one after
+// the other until ctx is done, each bounded by pulseCmdTimeout; a failure
+// is logged.
+func (h *haManager) runPulseCommands(ctx context.Context, pi *pulseInstance) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case c := <-pi.cmds:
+			code, err := vrrp.ExecScript(ctx, c.argv, pulseCmdTimeout)
+			switch {
+			case err != nil:
+				h.log.Error("pulse: "+c.key+" failed", "command", strings.Join(c.argv, " "), "err", err)
+			case code != 0:
+				h.log.Warn("pulse: "+c.key+" exited with status "+fmt.Sprint(code), "command", strings.Join(c.argv, " "))
+			default:
+				h.log.Info("pulse: "+c.key+" ran", "command", strings.Join(c.argv, " "))
+			}
+		}
+	}
+}
+
+// setLink follows monitor_links: name went up or down (haManager.mu
+// held); it tells the node whether every monitored link is up, and
+// reports whether name is one of them.
+func (pi *pulseInstance) setLink(name string, up bool) bool {
+	if !slices.Contains(pi.links, name) {
+		return false
+	}
+	pi.down = slices.DeleteFunc(pi.down, func(d string) bool { return d == name })
+	if !up {
+		pi.down = append(pi.down, name)
+	}
+	pi.node.SetLinksUp(len(pi.down) == 0, strings.Join(pi.down, ","))
+	return true
 }
 
 // pulseARPs announces the VIPs as pulse's sendLvsArps does: send_arp
@@ -181,6 +428,11 @@ func (pi *pulseInstance) status() vrrp.Status {
 	}
 	if st.LastError != "" {
 		out.Faults = []string{st.LastError}
+	}
+	if st.LinkFailed {
+		// monitor_links: pulse's "Pulse disabled" until the link is back.
+		out.State = vrrp.StateFault
+		out.Faults = append(out.Faults, "link down: "+st.LinkDown)
 	}
 	return out
 }

@@ -2,8 +2,10 @@ package director
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/pulse"
@@ -52,8 +54,41 @@ func TestNewPulseRefuses(t *testing.T) {
 		{novip, "no active virtual server"},
 	} {
 		h := &haManager{}
-		if err := h.newPulse(&tc.p); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if err := h.newPulse(&tc.p, false); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("newPulse: %v, want %q", err, tc.want)
 		}
+	}
+}
+
+// nopTransport is a pulse transport that sends nowhere.
+type nopTransport struct{}
+
+func (nopTransport) Send([]byte) error { return nil }
+func (nopTransport) Receive([]byte) (int, netip.Addr, error) {
+	select {}
+}
+func (nopTransport) Close() error { return nil }
+
+// monitor_links follows only the heartbeat addresses' interfaces, and
+// refuses one ulvsd does not watch.
+func TestPulseLinks(t *testing.T) {
+	n, err := pulse.New(pulse.Config{Role: pulse.Primary, Partner: netip.MustParseAddr("10.0.0.3"), BackupActive: true,
+		Keepalive: time.Second, Deadtime: 3 * time.Second, MonitorLinks: true, Transport: nopTransport{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pi := &pulseInstance{links: []string{"eth0", "eth1"}, node: n}
+	if pi.setLink("eth9", false) {
+		t.Errorf("eth9 is not monitored")
+	}
+	if !pi.setLink("eth1", false) || !pi.setLink("eth0", false) || !pi.setLink("eth1", true) || !slices.Equal(pi.down, []string{"eth0"}) {
+		t.Errorf("down %v, want [eth0]", pi.down)
+	}
+	h := &haManager{pulse: pi}
+	if err := h.checkPulseLinks([]string{"eth0"}); err == nil || !strings.Contains(err.Error(), "interface eth1") {
+		t.Errorf("checkPulseLinks: %v, want eth1 refused", err)
+	}
+	if err := h.checkPulseLinks([]string{"eth1", "eth0"}); err != nil {
+		t.Errorf("checkPulseLinks: %v", err)
 	}
 }

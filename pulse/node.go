@@ -78,6 +78,15 @@ type Config struct {
 	// OnTransition is called (on Run's goroutine, no lock held) after
 	// each change of Active: the caller takes or releases the VIPs.
 	OnTransition func(Transition)
+	// MonitorLinks is lvs.cf's monitor_links: SetLinksUp(false) makes
+	// this director give up the active role and refuse it until
+	// SetLinksUp(true), as pulse's check_links does. Without it
+	// SetLinksUp only records the state.
+	MonitorLinks bool
+	// StartActive starts the node active, without a transition (the
+	// caller already serves the VIPs): a reloaded configuration on a
+	// director that was active, so the partner sees no change.
+	StartActive bool
 	// OnAnnounce is called when the active primary hears an active
 	// partner ("partner active: resending arps"): the caller sends
 	// gratuitous ARPs for the VIPs again. Taking over is announced
@@ -91,7 +100,7 @@ type Transition struct {
 	At     time.Time
 	// Reason is pulse's: "partner dead", "backup inactive", "primary
 	// inactive", "partner active", "backup active: failing back",
-	// "stopped".
+	// "local link failure", "stopped".
 	Reason string
 }
 
@@ -116,7 +125,12 @@ type Status struct {
 	Reason         string
 	// LastError is the last refused datagram's error.
 	LastError string
-	Counters  Counters
+	// LinkFailed is pulse's LINKFAIL (monitor_links): a monitored link
+	// is down, and this director will not become active until it is
+	// back. LinkDown names the links that are down.
+	LinkFailed bool
+	LinkDown   string
+	Counters   Counters
 }
 
 // Node runs pulse's heartbeat loop for one director. Status is safe for
@@ -132,6 +146,11 @@ type Node struct {
 	sendAt, needAt time.Time
 	pending        []Transition
 	announce       bool
+	// linksUp and linkDown are the last SetLinksUp; linkEv wakes Run to
+	// apply it.
+	linksUp  bool
+	linkDown string
+	linkEv   chan struct{}
 }
 
 // New checks cfg and returns a Node.
@@ -146,7 +165,7 @@ func New(cfg Config) (*Node, error) {
 	case cfg.BackupActive && !cfg.Partner.IsValid():
 		return nil, fmt.Errorf("pulse: the %s has no partner address", cfg.Role)
 	}
-	n := &Node{cfg: cfg, clock: cfg.Clock, log: cfg.Log}
+	n := &Node{cfg: cfg, clock: cfg.Clock, log: cfg.Log, linksUp: true, linkEv: make(chan struct{}, 1)}
 	if n.clock == nil {
 		n.clock = realClock{}
 	}
@@ -163,6 +182,53 @@ func (n *Node) Status() Status {
 	defer n.mu.Unlock()
 	return n.st
 }
+
+// SetLinksUp records whether every monitored link (the interfaces of
+// this director's public and private heartbeat addresses) is up; down
+// names those that are not, for the log and Status. Run applies it (at
+// once when it runs, else when it starts): with MonitorLinks a failure
+// deactivates an active director ("local link failure") and keeps it
+// inactive until the links are back, as pulse's PULSE_FLAG_LINKFAIL
+// does. Heartbeats go on meanwhile (stopped), so a partner that hears
+// them takes over at once. Safe for concurrent use.
+func (n *Node) SetLinksUp(up bool, down string) {
+	n.mu.Lock()
+	n.linksUp, n.linkDown = up, down
+	n.mu.Unlock()
+	select {
+	case n.linkEv <- struct{}{}:
+	default:
+	}
+}
+
+// applyLinks follows the last SetLinksUp.
+func (n *Node) applyLinks(now time.Time) {
+	if !n.cfg.MonitorLinks {
+		return
+	}
+	switch {
+	case !n.linksUp && !n.st.LinkFailed:
+		n.st.LinkFailed, n.st.LinkDown = true, n.linkDown
+		n.log.Warn("Local NIC link failure: Pulse disabled", "down", n.linkDown)
+		if n.st.Active {
+			n.setActive(now, false, "local link failure")
+		}
+	case !n.linksUp:
+		n.st.LinkDown = n.linkDown
+	case n.linksUp && n.st.LinkFailed:
+		n.st.LinkFailed, n.st.LinkDown = false, ""
+		n.log.Info("Local NIC link(s) restored: Pulse enabled")
+		// The silence while the link was down says nothing of the
+		// partner: wait for its heartbeat, or a whole deadtime, before
+		// declaring it dead (the later pulse waits the same way after a
+		// link failure).
+		n.needAt = now.Add(n.cfg.Deadtime)
+	}
+}
+
+// mayActivate reports whether the director may become active: not while
+// a monitored link is down.
+func (n *Node) mayActivate() bool { return !n.st.LinkFailed }
 
 type datagram struct {
 	b    []byte
@@ -193,7 +259,10 @@ func (n *Node) Run(ctx context.Context) error {
 	}()
 	defer n.cfg.Transport.Close()
 
-	n.do(n.start)
+	n.do(func(now time.Time) {
+		n.start(now)
+		n.applyLinks(now)
+	})
 	for {
 		n.mu.Lock()
 		next := n.sendAt
@@ -217,6 +286,8 @@ func (n *Node) Run(ctx context.Context) error {
 			return fmt.Errorf("pulse: receiving heartbeats: %w", err)
 		case d := <-rx:
 			n.do(func(now time.Time) { n.receive(now, d) })
+		case <-n.linkEv:
+			n.do(n.applyLinks)
 		case <-n.clock.After(wait):
 			n.do(n.tick)
 		}
@@ -243,6 +314,9 @@ func (n *Node) do(fn func(now time.Time)) {
 func (n *Node) start(now time.Time) {
 	n.sendAt = now.Add(n.cfg.Keepalive)
 	n.needAt = now.Add(n.cfg.Deadtime)
+	if n.cfg.StartActive {
+		n.st.Active, n.st.LastTransition, n.st.Reason = true, now, "reload: was active"
+	}
 	n.log.Info("starting pulse as "+n.cfg.Role.String(), "partner", n.cfg.Partner.String(),
 		"keepalive", n.cfg.Keepalive.String(), "deadtime", n.cfg.Deadtime.String())
 }
@@ -254,7 +328,7 @@ func (n *Node) tick(now time.Time) {
 		n.sendAt = now.Add(n.cfg.Keepalive)
 	}
 	if !now.Before(n.needAt) {
-		if !n.st.Active {
+		if !n.st.Active && n.mayActivate() {
 			n.setActive(now, true, "partner dead")
 		}
 		n.needAt = now.Add(n.cfg.Deadtime)
@@ -305,11 +379,11 @@ func (n *Node) receive(now time.Time, d datagram) {
 		case n.st.Active && primary:
 			n.log.Info("partner active: resending arps")
 			n.announce = true
-		case !n.st.Active && primary && n.cfg.FailBack:
+		case !n.st.Active && primary && n.cfg.FailBack && n.mayActivate():
 			n.setActive(now, true, "backup active: failing back")
 		}
 	case Stopped:
-		if !n.st.Active {
+		if !n.st.Active && n.mayActivate() {
 			why := "primary inactive"
 			if primary {
 				why = "backup inactive"

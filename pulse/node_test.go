@@ -26,7 +26,7 @@ func (w *wire) Send(msg []byte) error {
 	if w.fails {
 		return errors.New("network down")
 	}
-	if w.to != nil && w.to.up {
+	if w.to != nil && w.to.up && !w.to.cut {
 		w.sim.queue = append(w.sim.queue, delivery{to: w.to, d: datagram{append([]byte(nil), msg...), w.from}})
 	}
 	return nil
@@ -43,7 +43,10 @@ type simNode struct {
 	name string
 	n    *Node
 	up   bool
-	log  []string // "active@3s partner dead"
+	// cut: its network is down (a failed link without a private
+	// heartbeat path): it neither sends nor hears heartbeats.
+	cut bool
+	log []string // "active@3s partner dead"
 }
 
 // sim runs nodes on a virtual clock, calling the Node's handlers directly
@@ -71,7 +74,7 @@ func (s *sim) add(t *testing.T, name string, role Role, failBack bool) *simNode 
 	}
 	w := &wire{from: self, sim: s}
 	n, err := New(Config{Role: role, Partner: partner, BackupActive: true, Keepalive: time.Second,
-		Deadtime: 3 * time.Second, FailBack: failBack, Transport: w, Clock: s,
+		Deadtime: 3 * time.Second, FailBack: failBack, MonitorLinks: true, Transport: w, Clock: s,
 		OnTransition: func(tr Transition) {
 			state := "inactive"
 			if tr.Active {
@@ -96,6 +99,16 @@ func (s *sim) add(t *testing.T, name string, role Role, failBack bool) *simNode 
 func (s *sim) start(sn *simNode) {
 	sn.up = true
 	sn.n.do(sn.n.start)
+}
+
+// link tells sn that its monitored links went down or came back, as
+// Run does on SetLinksUp; cut also stops its heartbeats both ways.
+func (s *sim) link(sn *simNode, up, cut bool) {
+	sn.n.SetLinksUp(up, "eth0")
+	<-sn.n.linkEv
+	sn.n.do(sn.n.applyLinks)
+	sn.cut = cut
+	sn.n.cfg.Transport.(*wire).fails = cut
 }
 
 // kill stops a node dead (kill -9): no more heartbeats.
@@ -218,6 +231,69 @@ func TestNode(t *testing.T) {
 		},
 		wantPrimary: "active@3s partner dead; active@21s backup active: failing back",
 		wantBackup:  "active@13s partner dead; inactive@22s partner active",
+	}, {
+		name:     "monitor_links: the active primary's link fails, heartbeats go on over the private network",
+		failBack: true,
+		script: func(s *sim, p, b *simNode) {
+			s.start(p)
+			s.run(5 * time.Second)
+			s.start(b)
+			s.run(10 * time.Second)
+			s.link(p, false, false)
+			s.run(20 * time.Second)
+			s.link(p, true, false)
+			s.run(40 * time.Second)
+		},
+		// The backup hears the primary's next heartbeat, stopped, and
+		// takes over; the primary, link back, fails back on the backup's
+		// next running heartbeat.
+		wantPrimary: "active@3s partner dead; inactive@10s local link failure; active@21s backup active: failing back",
+		wantBackup:  "active@11s primary inactive; inactive@22s partner active",
+	}, {
+		name:     "monitor_links: the active primary's only link fails: the backup takes over after deadtime, the primary never does while it is down",
+		failBack: true,
+		script: func(s *sim, p, b *simNode) {
+			s.start(p)
+			s.run(5 * time.Second)
+			s.start(b)
+			s.run(10 * time.Second)
+			s.link(p, false, true)
+			s.run(30 * time.Second)
+			s.link(p, true, false)
+			s.run(40 * time.Second)
+		},
+		wantPrimary: "active@3s partner dead; inactive@10s local link failure; active@31s backup active: failing back",
+		wantBackup:  "active@13s partner dead; inactive@32s partner active",
+	}, {
+		name: "monitor_links without fail-back: the primary stays inactive when its link is back, as pulse",
+		script: func(s *sim, p, b *simNode) {
+			s.start(p)
+			s.run(5 * time.Second)
+			s.start(b)
+			s.run(10 * time.Second)
+			s.link(p, false, false)
+			s.run(20 * time.Second)
+			s.link(p, true, false)
+			s.run(40 * time.Second)
+		},
+		wantPrimary: "active@3s partner dead; inactive@10s local link failure",
+		wantBackup:  "active@11s primary inactive",
+	}, {
+		name: "monitor_links: a backup whose link is down does not take over",
+		script: func(s *sim, p, b *simNode) {
+			s.start(p)
+			s.run(5 * time.Second)
+			s.start(b)
+			s.run(10 * time.Second)
+			s.link(b, false, false)
+			s.kill(p)
+			s.run(20 * time.Second)
+			s.link(b, true, false)
+			s.run(30 * time.Second)
+		},
+		// Link back, the backup waits for a heartbeat or deadtime again.
+		wantPrimary: "active@3s partner dead",
+		wantBackup:  "active@23s partner dead",
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newSim()
@@ -231,6 +307,37 @@ func TestNode(t *testing.T) {
 				t.Errorf("backup: %q, want %q", got, tc.wantBackup)
 			}
 		})
+	}
+}
+
+// Without monitor_links a link failure changes nothing (pulse's
+// check_links returns true).
+func TestNodeLinksNotMonitored(t *testing.T) {
+	s := newSim()
+	p := s.add(t, "primary", Primary, false)
+	p.n.cfg.MonitorLinks = false
+	s.start(p)
+	s.run(5 * time.Second)
+	s.link(p, false, false)
+	s.run(10 * time.Second)
+	if st := p.n.Status(); !st.Active || st.LinkFailed || strings.Join(p.log, "; ") != "active@3s partner dead" {
+		t.Fatalf("status %+v, log %q: want active, no link failure", st, p.log)
+	}
+}
+
+// Status shows the failed link while it is down.
+func TestNodeLinkStatus(t *testing.T) {
+	s := newSim()
+	p := s.add(t, "primary", Primary, false)
+	s.start(p)
+	s.run(5 * time.Second)
+	s.link(p, false, true)
+	if st := p.n.Status(); st.Active || !st.LinkFailed || st.LinkDown != "eth0" || st.Reason != "local link failure" {
+		t.Fatalf("link down: status %+v", st)
+	}
+	s.link(p, true, false)
+	if st := p.n.Status(); st.LinkFailed || st.LinkDown != "" {
+		t.Fatalf("link back: status %+v", st)
 	}
 }
 
@@ -267,5 +374,23 @@ func TestNew(t *testing.T) {
 		if _, err := New(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("New(%+v) = %v, want %q", tc.cfg, err, tc.want)
 		}
+	}
+}
+
+// A reloaded node that was active starts active without a transition:
+// its first heartbeat says running, and the inactive backup stays so.
+func TestNodeStartActive(t *testing.T) {
+	s := newSim()
+	p := s.add(t, "primary", Primary, true)
+	b := s.add(t, "backup", Backup, true)
+	p.n.cfg.StartActive = true
+	s.start(p)
+	s.start(b)
+	s.run(20 * time.Second)
+	if st := p.n.Status(); !st.Active || st.Reason != "reload: was active" || len(p.log) != 0 {
+		t.Errorf("primary: status %+v, log %q; want active since the start, no transition", st, p.log)
+	}
+	if len(b.log) != 0 || b.n.Status().Active {
+		t.Errorf("backup: log %q, want never active", b.log)
 	}
 }

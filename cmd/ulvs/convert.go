@@ -110,6 +110,12 @@ func convert(path string, ifaces []string, stderr io.Writer) ([]byte, error) {
 		fmt.Fprintf(stderr, "ulvs convert: %s: pulse is not carried over (primary %v, backup %v, heartbeat_port %d, keepalive %v, deadtime %v): ulvs.toml has no room for it\n",
 			path, p.Primary, p.Backup, p.HeartbeatPort, p.Keepalive, p.Deadtime)
 	}
+	if p := f.Pulse; p != nil && p.BackupActive && p.MonitorLinks {
+		fmt.Fprintf(stderr, "ulvs convert: %s: monitor_links is not carried over: in ulvs.toml a [[vrrp_instance]] goes to FAULT when its interface (or a track_interface) is down\n", path)
+	}
+	if p := f.Pulse; p != nil && p.BackupActive && (p.ActiveCmd != "" || p.InactiveCmd != "") {
+		fmt.Fprintf(stderr, "ulvs convert: %s: active_cmd %q and inactive_cmd %q are not carried over: in ulvs.toml they are a [[vrrp_instance]]'s notify_master and notify_backup\n", path, p.ActiveCmd, p.InactiveCmd)
+	}
 	if p := f.Pulse; p != nil && p.NATRouter.IsValid() {
 		fmt.Fprintf(stderr, "ulvs convert: %s: nat_router %v is not carried over: in ulvs.toml the real servers' gateway floats as a [[vrrp_instance]]'s virtual_ipaddress_excluded\n",
 			path, p.NATRouter.Addr())

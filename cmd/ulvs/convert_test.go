@@ -38,6 +38,7 @@ func TestConvertGolden(t *testing.T) {
 		{"vrrp-sync-group", []string{kaTestdata + "vrrp-sync-group.conf"}, 0},
 		{"health-toml", []string{"../../examples/health.toml"}, 0},
 		{"piranha-web-nat", []string{piranhaTestdata + "web-nat.cf"}, 0},
+		{"piranha-pulse-links", []string{piranhaTestdata + "pulse-links.cf"}, 0},
 		{"lvsdr-howto-nat", []string{lvsdrTestdata + "howto-nat.conf"}, 0},
 		{"piranha-fwmark", []string{piranhaTestdata + "seed001-lab.cf"}, 1},
 		// Errors.

@@ -85,8 +85,9 @@
 // "iptables -t mangle ... -j MARK --set-mark 21"), which ulvs does not
 // read yet, so no packet reaches it until the mark is defined in ulvs's
 // TOML ([[fwmark]]). Failover: pulse runs in ulvsd (package pulse) when
-// backup_active = 1, but not its monitor_links, active_cmd and
-// inactive_cmd, and file sync (sync) do not. nat_router's address
+// backup_active = 1, with monitor_links, active_cmd and inactive_cmd
+// (without backup_active they are warned about, as pulse does not use
+// them then); file sync (sync) does not run. nat_router's address
 // floats with the active director (network = nat only; ignored with a
 // warning otherwise). failover blocks (not run with
 // service = lvs, as in Piranha), client_monitor, ipvsadm, the shared

@@ -38,6 +38,7 @@ func TestErrors(t *testing.T) {
 		{"IPv6", "primary = 2001:db8::1\n", "x.cf:1: primary: 2001:db8::1: IPv6 is not supported"},
 		{"heartbeat port name", "heartbeat_port = nosuch\n", `x.cf:1: heartbeat_port: "nosuch" is neither a port number nor a service name`},
 		{"heartbeat port zero", "heartbeat_port = 0\n", "x.cf:1: heartbeat_port: must be between 1 and 65535"},
+		{"empty active_cmd", "active_cmd = \"  \"\n", "x.cf:1: active_cmd: empty command: name a program"},
 		{"nat_router without device", "nat_router = 10.77.1.1\n", `x.cf:1: nat_router: missing arguments: takes 2 values (an address and its device`},
 		{"nat_router bad device", "nat_router = 10.77.1.1 eth/1\n", `x.cf:1: nat_router: device "eth/1"`},
 		{"nat_nmask", "nat_nmask = 255.0.255.0\n", `x.cf:1: nat_nmask: bad subnet mask "255.0.255.0"`},

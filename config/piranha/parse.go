@@ -412,11 +412,21 @@ func (p *parser) global(l *line) {
 		pu.SyncID, _ = p.num(l, 0, 255)
 	case "hard_shutdown":
 		pu.HardShutdown, _ = p.boolean(l)
-	case "active_cmd":
-		pu.ActiveCmd, _ = p.value(l)
-		p.cmdLines = append(p.cmdLines, l.num)
-	case "inactive_cmd":
-		pu.InactiveCmd, _ = p.value(l)
+	case "active_cmd", "inactive_cmd":
+		s, ok := p.value(l)
+		if !ok {
+			return
+		}
+		if strings.TrimSpace(s) == "" {
+			// pulse splits it at spaces and execs the first word.
+			p.errorf(l.num, kw, "empty command: name a program")
+			return
+		}
+		if kw == "active_cmd" {
+			pu.ActiveCmd = s
+		} else {
+			pu.InactiveCmd = s
+		}
 		p.cmdLines = append(p.cmdLines, l.num)
 	case "network":
 		methods := map[string]vs.Method{"direct": vs.Route, "nat": vs.Masq, "tunnel": vs.Tunnel}

@@ -293,10 +293,16 @@ func TestSettings(t *testing.T) {
 		{"failover block", global("failover ftp {\nactive = 1\naddress = 10.77.0.9 eth0:3\nstart_cmd = \"/etc/init.d/vsftpd start\"\n}\n"), func(t *testing.T, f *config.File) {
 			configtest.CheckWarnings(t, f, []string{"x.cf:1: failover ftp is not run"})
 		}},
-		{"pulse settings ulvs does not run", global("backup_active = 1\nbackup = 10.0.0.3\nmonitor_links = 1\nactive_cmd = /bin/true\n"), func(t *testing.T, f *config.File) {
+		{"monitor_links and commands run with backup_active", global("backup_active = 1\nbackup = 10.0.0.3\nmonitor_links = 1\nactive_cmd = \"/bin/echo up\"\ninactive_cmd = /bin/true\n"), func(t *testing.T, f *config.File) {
+			configtest.CheckWarnings(t, f, nil)
+			if p := f.Pulse; !p.MonitorLinks || p.ActiveCmd != "/bin/echo up" || p.InactiveCmd != "/bin/true" {
+				t.Errorf("pulse %+v", p)
+			}
+		}},
+		{"pulse settings unused without backup_active", global("monitor_links = 1\nactive_cmd = /bin/true\n"), func(t *testing.T, f *config.File) {
 			configtest.CheckWarnings(t, f, []string{
-				"x.cf:3: monitor_links = 1 is not run by ulvs's pulse",
-				"x.cf:4: active_cmd and inactive_cmd are not run",
+				"x.cf:1: monitor_links = 1 is not used without backup_active = 1",
+				"x.cf:2: active_cmd and inactive_cmd are not run without backup_active = 1",
 			})
 		}},
 		{"no network", "virtual web {\nactive = 1\naddress = 10.77.0.100 eth0:1\nserver rs1 {\naddress = 10.77.0.11\nactive = 1\n}\n}\n", func(t *testing.T, f *config.File) {

@@ -335,11 +335,15 @@ func (p *parser) build() {
 		p.warnf(p.natRouterLine, "nat_router is only used with network = nat (ignored)")
 		pu.NATRouter, pu.NATRouterDevice = netip.Prefix{}, ""
 	}
-	if pu.BackupActive && p.monitorLinksLine != 0 {
-		p.warnf(p.monitorLinksLine, "monitor_links = 1 is not run by ulvs's pulse: a director whose link fails stays as it is")
+	if !pu.BackupActive && p.monitorLinksLine != 0 {
+		// pulse's check_links: "us being quasi-up is better than
+		// nothing up at all".
+		p.warnf(p.monitorLinksLine, "monitor_links = 1 is not used without backup_active = 1 (as pulse: a lone director serves whatever its links)")
 	}
-	for _, at := range p.cmdLines {
-		p.warnf(at, "active_cmd and inactive_cmd are not run by ulvs's pulse")
+	if !pu.BackupActive {
+		for _, at := range p.cmdLines {
+			p.warnf(at, "active_cmd and inactive_cmd are not run without backup_active = 1 (ulvsd runs no pulse then)")
+		}
 	}
 	if pu.SyncDaemon {
 		// lvsd runs ipvsadm --start-daemon master on the active director
