@@ -69,6 +69,9 @@ var forbidden = map[string][]string{
 		"metrics", "healthcheck", "estimator", "realserver", "bench", "ipvssync", "pulse"},
 	"ipvssync": {"vs", "sched", "conntrack", "forward", "arp", "engine", "config", "ctl", "director", "adm", "lab",
 		"metrics", "healthcheck", "estimator", "realserver", "bench", "vrrp", "pulse"},
+	// The failover state machines' time source stands below them all.
+	"clock": {"vs", "sched", "conntrack", "forward", "arp", "engine", "config", "ctl", "director", "adm", "lab",
+		"metrics", "healthcheck", "estimator", "realserver", "bench", "vrrp", "pulse", "ipvssync", "pkt"},
 	"pulse": {"sched", "conntrack", "forward", "arp", "engine", "config", "ctl", "director", "adm", "lab",
 		"metrics", "healthcheck", "estimator", "realserver", "bench", "vrrp", "ipvssync"},
 }

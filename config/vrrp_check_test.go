@@ -96,3 +96,61 @@ func TestCheckVRRP(t *testing.T) {
 		})
 	}
 }
+
+// TestParseVRRPAddress: keepalived's virtual_ipaddress words, refusals, and
+// String reading back as the same address.
+func TestParseVRRPAddress(t *testing.T) {
+	tests := []struct {
+		line string
+		want VRRPAddress
+		err  string
+	}{
+		{"10.0.0.1", VRRPAddress{Prefix: netip.MustParsePrefix("10.0.0.1/32")}, ""},
+		{"192.168.200.17/24 dev eth1", VRRPAddress{Prefix: netip.MustParsePrefix("192.168.200.17/24"), Dev: "eth1"}, ""},
+		{"192.168.200.18/24 brd 192.168.200.255 dev eth2 scope link label eth2:1",
+			VRRPAddress{Prefix: netip.MustParsePrefix("192.168.200.18/24"), Brd: netip.MustParseAddr("192.168.200.255"), Dev: "eth2", Scope: "link", Label: "eth2:1"}, ""},
+		{"", VRRPAddress{}, "empty"},
+		{"10.0.0.1 dev", VRRPAddress{}, "needs a value"},
+		{"10.0.0.1 no_track", VRRPAddress{}, `"no_track" in "10.0.0.1 no_track" is not supported`},
+		{"10.0.0.1 home x", VRRPAddress{}, `"home" in "10.0.0.1 home x" is not supported`},
+		{"fe80::1/64", VRRPAddress{}, "IPv6 virtual addresses are not supported"},
+		{"10.0.0.1 brd fe80::1", VRRPAddress{}, "is not an IPv4 address"},
+		{"10.0.0.300", VRRPAddress{}, "is not an IP address"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.line, func(t *testing.T) {
+			got, err := ParseVRRPAddress(tt.line)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+			again, err := ParseVRRPAddress(got.String())
+			if err != nil || again != got {
+				t.Errorf("String %q parses back to %+v, %v", got.String(), again, err)
+			}
+		})
+	}
+}
+
+func FuzzParseVRRPAddress(f *testing.F) {
+	f.Add("192.168.200.18/24 brd 192.168.200.255 dev eth2 scope link label eth2:1")
+	f.Add("10.0.0.1")
+	f.Fuzz(func(t *testing.T, line string) {
+		v, err := ParseVRRPAddress(line)
+		if err != nil {
+			return
+		}
+		again, err := ParseVRRPAddress(v.String())
+		if err != nil || again != v {
+			t.Fatalf("%q -> %+v -> %q -> %+v, %v", line, v, v.String(), again, err)
+		}
+	})
+}

@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/ulvs/ulvs/clock"
 )
 
 // Role is which of lvs.cf's two directors this one is.
@@ -41,16 +43,7 @@ type Transport interface {
 }
 
 // Clock is the time source; nil in Config is the real clock.
-type Clock interface {
-	Now() time.Time
-	// After returns a channel that receives once d has passed.
-	After(d time.Duration) <-chan time.Time
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+type Clock = clock.Clock
 
 // Config configures a Node.
 type Config struct {
@@ -167,7 +160,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, clock: cfg.Clock, log: cfg.Log, linksUp: true, linkEv: make(chan struct{}, 1)}
 	if n.clock == nil {
-		n.clock = realClock{}
+		n.clock = clock.Real{}
 	}
 	if n.log == nil {
 		n.log = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -1,7 +1,6 @@
 package vrrp
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -65,69 +64,6 @@ type VIP struct {
 
 // Addr returns the virtual address.
 func (v VIP) Addr() netip.Addr { return v.Prefix.Addr() }
-
-// ParseVIP parses one virtual_ipaddress line. Words keepalived accepts that
-// ulvs does not implement (no_track, preferred_lft, home, ...) are refused
-// with an error naming them.
-func ParseVIP(line string) (VIP, error) {
-	var v VIP
-	f := strings.Fields(line)
-	if len(f) == 0 {
-		return v, errors.New("parse virtual_ipaddress: empty line")
-	}
-	p, err := parsePrefix(f[0])
-	if err != nil {
-		return v, fmt.Errorf("parse virtual_ipaddress %q: %w", line, err)
-	}
-	v.Prefix = p
-	for i := 1; i < len(f); i += 2 {
-		switch f[i] {
-		case "brd", "broadcast", "dev", "scope", "label":
-		default:
-			return v, fmt.Errorf("parse virtual_ipaddress %q: %q is not supported", line, f[i])
-		}
-		if i+1 >= len(f) {
-			return v, fmt.Errorf("parse virtual_ipaddress %q: %q needs a value", line, f[i])
-		}
-		val := f[i+1]
-		switch f[i] {
-		case "brd", "broadcast":
-			a, err := netip.ParseAddr(val)
-			if err != nil || !a.Is4() {
-				return v, fmt.Errorf("parse virtual_ipaddress %q: bad brd %q", line, val)
-			}
-			v.Brd = a
-		case "dev":
-			v.Dev = val
-		case "scope":
-			v.Scope = val
-		case "label":
-			v.Label = val
-		}
-	}
-	return v, nil
-}
-
-func parsePrefix(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return p, err
-		}
-		if !p.Addr().Is4() {
-			return p, fmt.Errorf("%s is not IPv4 (VRRP over IPv6 is not supported)", s)
-		}
-		return p, nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	if !a.Is4() {
-		return netip.Prefix{}, fmt.Errorf("%s is not IPv4 (VRRP over IPv6 is not supported)", s)
-	}
-	return netip.PrefixFrom(a, 32), nil
-}
 
 // String returns the VIP in keepalived's syntax.
 func (v VIP) String() string {

@@ -7,62 +7,6 @@ import (
 	"time"
 )
 
-func TestParseVIP(t *testing.T) {
-	tests := []struct {
-		line string
-		want VIP
-		err  string
-	}{
-		{"10.0.0.1", VIP{Prefix: netip.MustParsePrefix("10.0.0.1/32")}, ""},
-		{"192.168.200.17/24 dev eth1", VIP{Prefix: netip.MustParsePrefix("192.168.200.17/24"), Dev: "eth1"}, ""},
-		{"192.168.200.18/24 brd 192.168.200.255 dev eth2 scope link label eth2:1",
-			VIP{Prefix: netip.MustParsePrefix("192.168.200.18/24"), Brd: netip.MustParseAddr("192.168.200.255"), Dev: "eth2", Scope: "link", Label: "eth2:1"}, ""},
-		{"", VIP{}, "empty"},
-		{"10.0.0.1 dev", VIP{}, "needs a value"},
-		{"10.0.0.1 no_track", VIP{}, `"no_track" is not supported`},
-		{"10.0.0.1 home x", VIP{}, `"home" is not supported`},
-		{"fe80::1/64", VIP{}, "not IPv4"},
-		{"10.0.0.1 brd fe80::1", VIP{}, "bad brd"},
-		{"10.0.0.300", VIP{}, "value >255"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.line, func(t *testing.T) {
-			got, err := ParseVIP(tt.line)
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("err = %v, want %q", err, tt.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != tt.want {
-				t.Errorf("got %+v, want %+v", got, tt.want)
-			}
-			again, err := ParseVIP(got.String())
-			if err != nil || again != got {
-				t.Errorf("String %q parses back to %+v, %v", got.String(), again, err)
-			}
-		})
-	}
-}
-
-func FuzzParseVIP(f *testing.F) {
-	f.Add("192.168.200.18/24 brd 192.168.200.255 dev eth2 scope link label eth2:1")
-	f.Add("10.0.0.1")
-	f.Fuzz(func(t *testing.T, line string) {
-		v, err := ParseVIP(line)
-		if err != nil {
-			return
-		}
-		again, err := ParseVIP(v.String())
-		if err != nil || again != v {
-			t.Fatalf("%q -> %+v -> %q -> %+v, %v", line, v, v.String(), again, err)
-		}
-	})
-}
-
 func TestValidate(t *testing.T) {
 	ok := func(mod func(*Instance)) Instance { return inst(100, mod) }
 	tests := []struct {

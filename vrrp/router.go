@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/ulvs/ulvs/clock"
 )
 
 // Transport carries VRRP messages for one instance. Implementations: the
@@ -33,16 +35,7 @@ type Transport interface {
 }
 
 // Clock is the time source of Run. Tests use a fake.
-type Clock interface {
-	Now() time.Time
-	// After returns a channel that receives once d has passed.
-	After(d time.Duration) <-chan time.Time
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+type Clock = clock.Clock
 
 // Transition is a state change.
 type Transition struct {
@@ -202,7 +195,7 @@ func New(cfg Config) (*Router, error) {
 		state: StateInit, ifDown: map[string]bool{}, scripts: map[string]*scriptState{},
 		logged: map[Reason]bool{}, loggedVRID: map[uint8]bool{}, wakeCh: make(chan struct{}, 1)}
 	if r.clock == nil {
-		r.clock = realClock{}
+		r.clock = clock.Real{}
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.NewTextHandler(io.Discard, nil))
