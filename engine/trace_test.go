@@ -219,10 +219,15 @@ func FuzzProcessTraced(f *testing.F) {
 	tbl := testTable(f)
 	w, _, tr := traceWorker(trace.MaxSnap)
 	plain, _ := newTestWorker()
+	// The clock moves on a millisecond per input, as the data path's
+	// does: with a clock standing still the rate limit's tokens (2^20)
+	// ran out after a million inputs and the trace rightly stopped.
+	var now conntrack.Tick
 	f.Fuzz(func(t *testing.T, frame []byte, gso uint8) {
 		if len(frame) > 65535 {
 			return
 		}
+		now++
 		var verdicts [2]bool
 		var queued [2]int
 		for i, wk := range []*worker{w, plain} {
@@ -232,9 +237,9 @@ func FuzzProcessTraced(f *testing.F) {
 			p.vnet()[vnetOffGSOType] = gso
 			wk.tx = wk.tx[:0]
 			if wk.tr != nil {
-				verdicts[i] = wk.processTraced(&p, tbl, 1)
+				verdicts[i] = wk.processTraced(&p, tbl, now)
 			} else {
-				verdicts[i] = wk.process(&p, tbl, 1)
+				verdicts[i] = wk.process(&p, tbl, now)
 			}
 			queued[i] = len(wk.tx)
 		}
