@@ -487,6 +487,7 @@ func (e *Engine) announceOn(ifc *iface, vips [][4]byte) {
 
 // Run runs the workers until ctx is done.
 func (e *Engine) Run(ctx context.Context) error {
+	reserveProcs(len(e.workers))
 	errc := make(chan error, len(e.workers))
 	for _, w := range e.workers {
 		go func() { errc <- w.run(ctx, e) }()
@@ -508,6 +509,15 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	e.monitors.Wait()
 	return first
+}
+
+// reserveProcs raises GOMAXPROCS so that the workers, which hold their Ps
+// through raw system calls (rawPoll), leave as many Ps as there are CPUs to
+// every other goroutine. It never lowers it.
+func reserveProcs(workers int) {
+	if want := workers + runtime.NumCPU(); runtime.GOMAXPROCS(0) < want {
+		runtime.GOMAXPROCS(want)
+	}
 }
 
 // sweepTemplates expires persistence templates once a second; their
@@ -738,17 +748,16 @@ func (w *worker) recv(timeout time.Duration) (int, error) {
 	}
 	// With every link down all entries are -1 and poll just sleeps.
 	w.c.loop.polls.Add(1)
-	for {
-		k, err := unix.Poll(w.pfd, int(timeout/time.Millisecond))
-		if err == nil {
-			if k > 0 {
-				w.checkFaults()
-			}
-			break
-		}
-		if err != unix.EINTR {
-			return 0, &OpError{Op: "poll", Err: err}
-		}
+	// A signal (EINTR) ends the wait like a timeout: the runtime
+	// interrupts the poll to preempt the worker (rawPoll), so it must
+	// not be retried here, where there is no preemption point; the
+	// run loop has them.
+	k, err := rawPoll(w.pfd, timeout)
+	switch {
+	case err == nil && k > 0:
+		w.checkFaults()
+	case err != nil && err != unix.EINTR:
+		return 0, &OpError{Op: "poll", Err: err}
 	}
 	n = w.collect()
 	if n > 0 {
