@@ -42,9 +42,9 @@ func BenchmarkMillionConns(b *testing.B) {
 	for b.Loop() {
 		runtime.GC()
 		before := vmRSS()
-		// Capacity n: New rounds it up to a power of two and fills to
-		// three quarters, so n connections need 2n slots.
-		tb := New(Config{Capacity: 2 * n})
+		// A table fills to three quarters of its slots, so n
+		// connections need 4n/3 of them.
+		tb := New(Config{Capacity: (4*n + 2) / 3})
 		for i := 0; i < n; i++ {
 			k := Key{Src: [4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}, Dst: [4]byte{192, 0, 2, 1},
 				SrcPort: uint16(1024 + i%60000), DstPort: 80, Proto: uint8(vs.TCP)}
