@@ -748,16 +748,26 @@ func (w *worker) recv(timeout time.Duration) (int, error) {
 	}
 	// With every link down all entries are -1 and poll just sleeps.
 	w.c.loop.polls.Add(1)
-	// A signal (EINTR) ends the wait like a timeout: the runtime
-	// interrupts the poll to preempt the worker (rawPoll), so it must
-	// not be retried here, where there is no preemption point; the
-	// run loop has them.
-	k, err := rawPoll(w.pfd, timeout)
-	switch {
-	case err == nil && k > 0:
-		w.checkFaults()
-	case err != nil && err != unix.EINTR:
-		return 0, &OpError{Op: "poll", Err: err}
+	deadline := time.Now().Add(timeout)
+	for {
+		k, err := rawPoll(w.pfd, timeout)
+		if err == unix.EINTR {
+			// The runtime interrupts the poll with a signal to
+			// preempt the worker or to stop the world (rawPoll):
+			// yield, which lets it, and wait out the rest.
+			runtime.Gosched()
+			if timeout = time.Until(deadline); timeout > 0 {
+				continue
+			}
+			break
+		}
+		if err != nil {
+			return 0, &OpError{Op: "poll", Err: err}
+		}
+		if k > 0 {
+			w.checkFaults()
+		}
+		break
 	}
 	n = w.collect()
 	if n > 0 {

@@ -272,7 +272,8 @@ func (r *ring) send(batch []*packet) (int, error) {
 // then cost 6 to 14% of ulvsd's CPU and thousands of context switches a
 // second (docs/performance.md). Raw calls leave the P running: sysmon
 // only preempts the goroutine every 10 ms (a signal, which interrupts the
-// poll with EINTR) and otherwise sleeps. Other goroutines are not starved
+// poll with EINTR: the worker yields there, then polls again for the rest
+// of its timeout) and otherwise sleeps. Other goroutines are not starved
 // because the director runs with more Ps than workers (GOMAXPROCS).
 func rawPoll(fds []unix.PollFd, timeout time.Duration) (int, error) {
 	var ts *unix.Timespec
