@@ -106,6 +106,14 @@ type Engine struct {
 	nsFD     int // the network namespace of New, or -1
 	monitors sync.WaitGroup
 
+	// bypassKick wakes runBypass (bypass.go) when the services or the
+	// interfaces changed.
+	bypassKick chan struct{}
+	// bypassForce makes runBypass apply its table even if unchanged: an
+	// interface came back, and a netdev chain does not follow a device
+	// that was deleted and made again.
+	bypassForce atomic.Bool
+
 	// defense is the defence ladder's state (defense.go).
 	defense defenseState
 
@@ -153,7 +161,8 @@ func New(cfg Config) (*Engine, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{log: log, templates: conntrack.NewTemplates(), neigh: newNeighbours(), ringFrames: cfg.RingFrames}
+	e := &Engine{log: log, templates: conntrack.NewTemplates(), neigh: newNeighbours(), ringFrames: cfg.RingFrames,
+		bypassKick: make(chan struct{}, 1)}
 	e.table.Store(vs.NewTable(0, nil, nil))
 	if cfg.Timeouts == nil {
 		cfg.Timeouts = conntrack.DefaultTimeouts()
@@ -274,6 +283,7 @@ func newWorkerLinks(links []link, macs [][6]byte, c *counters, cfg Config, tmpls
 // VIPs and announces new VIPs with gratuitous ARP.
 func (e *Engine) SetTable(t *vs.Table) {
 	e.table.Store(t)
+	e.kickBypass()
 	e.updateDefense(false)
 	var vips [][4]byte
 	for _, a := range t.VIPs() {
@@ -326,6 +336,8 @@ func announceable(t *vs.Table, vips, lips [][4]byte) [][4]byte {
 // interface addresses matters only with TUN dests: routers report problems
 // with our IPIP packets there.
 func (e *Engine) refilter() {
+	e.bypassForce.Store(true)
+	e.kickBypass()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.linkMu.Lock()
@@ -494,6 +506,12 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	go e.sweepTemplates(ctx)
 	go e.defend(ctx.Done())
+	e.monitors.Add(1)
+	go func() {
+		defer e.monitors.Done()
+		e.runBypass(ctx)
+	}()
+	e.kickBypass()
 	if len(e.ifaces) > 0 {
 		e.monitors.Add(1)
 		go func() {
