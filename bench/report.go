@@ -44,6 +44,12 @@ type Row struct {
 	// CPUPerPacket is ulvsd's CPU time per delivered packet, in
 	// microseconds: less sensitive to a busy machine than the rates.
 	CPUPerPacket float64 `json:"director_cpu_us_per_packet,omitempty"`
+	// BoxCPUPerPacket is the whole machine's busy CPU time per delivered
+	// packet (per offered packet on the ceiling path), in microseconds:
+	// the generator, the lab's bridges, the director (kernel or ulvsd)
+	// and the real servers' ingress together, the figure to compare
+	// between paths on an idle machine. Any other process counts too.
+	BoxCPUPerPacket float64 `json:"box_cpu_us_per_packet,omitempty"`
 	// HTTP tests: median over rounds of each round's latency
 	// percentiles, and the requests that failed.
 	P50    time.Duration `json:"p50_ns,omitempty"`
@@ -124,8 +130,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(&b, "ulvs bench, %s, %s, kernel %s, %d CPUs, %d workers\n", r.Date.UTC().Format("2006-01-02 15:04 MST"), r.Machine, r.Kernel, r.CPUs, r.Workers)
 	fmt.Fprintf(&b, "command: %s\n", r.Command)
 	fmt.Fprintf(&b, "%d rounds of %s, alternating paths; medians; load average before %s, after %s\n", r.Rounds, r.Duration, r.LoadBefore, r.LoadAfter)
-	fmt.Fprintf(&b, "%-15s %-13s %10s %-6s %7s %-7s %7s %6s %10s %-9s %5s %7s %8s %8s\n",
-		"test", "path", "median", "unit", "ratio", "vs", "target", "loss", "offered", "limit", "cpu", "us/pkt", "p50", "p99")
+	fmt.Fprintf(&b, "%-15s %-13s %10s %-6s %7s %-7s %7s %6s %10s %-9s %5s %7s %7s %8s %8s\n",
+		"test", "path", "median", "unit", "ratio", "vs", "target", "loss", "offered", "limit", "cpu", "us/pkt", "box/pkt", "p50", "p99")
 	for _, row := range r.Rows {
 		ratio, vs, target := "", "", ""
 		if row.Baseline != "" {
@@ -138,7 +144,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 			}
 			target = fmt.Sprintf("%.1f %s", row.Target, mark)
 		}
-		loss, offered, cpu, perPkt, p50, p99 := "", "", "", "", "", ""
+		loss, offered, cpu, perPkt, boxPkt, p50, p99 := "", "", "", "", "", "", ""
 		if row.Unit == "pps" {
 			loss = fmt.Sprintf("%.1f%%", 100*row.Loss)
 			offered = fmt.Sprintf("%.0f", row.Offered)
@@ -148,12 +154,15 @@ func (r *Report) WriteTable(w io.Writer) error {
 			if row.CPUPerPacket > 0 {
 				perPkt = fmt.Sprintf("%.2f", row.CPUPerPacket)
 			}
+			if row.BoxCPUPerPacket > 0 {
+				boxPkt = fmt.Sprintf("%.2f", row.BoxCPUPerPacket)
+			}
 		} else {
 			p50 = fmt.Sprintf("%.0fus", float64(row.P50)/1e3)
 			p99 = fmt.Sprintf("%.0fus", float64(row.P99)/1e3)
 		}
-		fmt.Fprintf(&b, "%-15s %-13s %10.0f %-6s %7s %-7s %7s %6s %10s %-9s %5s %7s %8s %8s\n",
-			row.Test, row.Path, row.Median, row.Unit, ratio, vs, target, loss, offered, row.Limit, cpu, perPkt, p50, p99)
+		fmt.Fprintf(&b, "%-15s %-13s %10.0f %-6s %7s %-7s %7s %6s %10s %-9s %5s %7s %7s %8s %8s\n",
+			row.Test, row.Path, row.Median, row.Unit, ratio, vs, target, loss, offered, row.Limit, cpu, perPkt, boxPkt, p50, p99)
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "note: %s\n", n)

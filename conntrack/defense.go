@@ -47,7 +47,7 @@ func (t *Table) DropEntry(now Tick, dests Dests) (dropped int) {
 	}
 	to := t.timeouts.Load()
 	for ; n > 0; n-- {
-		c := &t.slots[rand.Uint32()&t.mask]
+		c := &t.slots[rand.Uint32N(t.ring.n)]
 		if c.DestID == 0 || c.Flags&(flagDead|FlagTemplate) != 0 {
 			continue
 		}

@@ -72,7 +72,7 @@ func checkInvariants(t *testing.T, tb *Table) {
 		if c.Flags&flagDead == 0 {
 			live++
 		}
-		for j := tb.home(&c.Key); j != uint32(i); j = (j + 1) & tb.mask {
+		for j := tb.home(&c.Key); j != uint32(i); j = tb.ring.next(j) {
 			if tb.slots[j].DestID == 0 {
 				t.Fatalf("slot %d (home %d) unreachable: slot %d is free", i, tb.home(&c.Key), j)
 			}

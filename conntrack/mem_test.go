@@ -3,6 +3,7 @@ package conntrack
 import (
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -34,21 +35,42 @@ func vmRSS() uint64 {
 // million connections (issue 14: at most 100 MB resident) holding them:
 // it reports the resident growth and the bytes per connection, and
 // asserts nothing. Run it alone: go test -run x -bench MillionConns
-// -benchtime 1x ./conntrack/
+// -benchtime 1x ./conntrack/. The NAT case also fills the reply-key
+// index (outIndex) that NAT and FULLNAT connections keep beside the
+// slots.
 func BenchmarkMillionConns(b *testing.B) {
+	for _, nat := range []bool{false, true} {
+		name := "DR"
+		if nat {
+			name = "NAT"
+		}
+		b.Run(name, func(b *testing.B) { benchMillionConns(b, nat) })
+	}
+}
+
+func benchMillionConns(b *testing.B, nat bool) {
 	const n = 1 << 20
 	vt := newFixture(b)
 	d := vt.Dest(idMasq)
 	for b.Loop() {
-		runtime.GC()
+		// Give back what an earlier table left, so the growth is
+		// this table's alone.
+		debug.FreeOSMemory()
 		before := vmRSS()
-		// Capacity n: New rounds it up to a power of two and fills to
-		// three quarters, so n connections need 2n slots.
-		tb := New(Config{Capacity: 2 * n})
+		// A table fills to three quarters of its slots, so n
+		// connections need 4n/3 of them.
+		tb := New(Config{Capacity: (4*n + 2) / 3})
 		for i := 0; i < n; i++ {
 			k := Key{Src: [4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}, Dst: [4]byte{192, 0, 2, 1},
 				SrcPort: uint16(1024 + i%60000), DstPort: 80, Proto: uint8(vs.TCP)}
-			if tb.Insert(k, 1, d, 0) == nil {
+			var c *Conn
+			if nat {
+				out := Key{Src: [4]byte{10, 0, 1, 11}, Dst: k.Src, SrcPort: 80, DstPort: k.SrcPort, Proto: k.Proto}
+				c = tb.InsertNAT(k, out, 1, d, 0)
+			} else {
+				c = tb.Insert(k, 1, d, 0)
+			}
+			if c == nil {
 				b.Fatalf("insert %d failed", i)
 			}
 		}

@@ -10,7 +10,7 @@ package conntrack
 // sequence ends at a free slot.
 type outIndex struct {
 	e    []outEntry
-	mask uint32
+	ring probeRing
 	seed uint64
 	n    int
 }
@@ -22,14 +22,14 @@ type outEntry struct {
 }
 
 func newOutIndex(size int, seed uint64) *outIndex {
-	return &outIndex{e: make([]outEntry, size), mask: uint32(size - 1), seed: seed ^ wyp1}
+	return &outIndex{e: make([]outEntry, size), ring: probeRing{n: uint32(size)}, seed: seed ^ wyp1}
 }
 
-func (x *outIndex) home(k *Key) uint32 { return uint32(hashKey(x.seed, k)) & x.mask }
+func (x *outIndex) home(k *Key) uint32 { return x.ring.home(hashKey(x.seed, k)) }
 
 // get returns the connection key of reply key out.
 func (x *outIndex) get(out Key) (Key, bool) {
-	for i := x.home(&out); ; i = (i + 1) & x.mask {
+	for i := x.home(&out); ; i = x.ring.next(i) {
 		e := &x.e[i]
 		if e.out.Proto == 0 {
 			return Key{}, false
@@ -43,7 +43,7 @@ func (x *outIndex) get(out Key) (Key, bool) {
 // put adds out -> in; false if out is already there (nothing changes).
 func (x *outIndex) put(out, in Key) bool {
 	i := x.home(&out)
-	for ; x.e[i].out.Proto != 0; i = (i + 1) & x.mask {
+	for ; x.e[i].out.Proto != 0; i = x.ring.next(i) {
 		if x.e[i].out == out {
 			return false
 		}
@@ -64,17 +64,17 @@ func (x *outIndex) del(out Key) {
 		if e.out == out {
 			break
 		}
-		i = (i + 1) & x.mask
+		i = x.ring.next(i)
 	}
 	x.n--
 	j := i
 	for {
-		j = (j + 1) & x.mask
+		j = x.ring.next(j)
 		e := &x.e[j]
 		if e.out.Proto == 0 {
 			break
 		}
-		if (j-x.home(&e.out))&x.mask >= (j-i)&x.mask {
+		if x.ring.dist(x.home(&e.out), j) >= x.ring.dist(i, j) {
 			x.e[i] = *e
 			i = j
 		}

@@ -157,9 +157,11 @@ const (
 
 // Config configures a Table. The zero value is ready to use.
 type Config struct {
-	// Capacity is the number of slots, rounded up to a power of two
-	// (at least 8, at most 2^30); 0 means DefaultCapacity. At most three
-	// quarters of the slots are ever used: Insert fails beyond that.
+	// Capacity is the number of slots (at least 8, at most 2^30), taken
+	// as it is: it need not be a power of two, so a table sized for N
+	// connections holds 4N/3 slots, not the next power of two above
+	// that; 0 means DefaultCapacity. At most three quarters of the slots
+	// are ever used: Insert fails beyond that.
 	Capacity int
 	// Timeouts are the per-state timeouts; nil means DefaultTimeouts().
 	// The Table keeps the pointer (see Timeouts for the rules).
@@ -174,7 +176,7 @@ type Config struct {
 // use, except SetTimeouts. Create it with New.
 type Table struct {
 	slots   []Conn
-	mask    uint32
+	ring    probeRing
 	seed    uint64
 	live    int // entries that are neither free nor tombstones
 	used    int // occupied slots: live entries and tombstones
@@ -207,10 +209,10 @@ func New(cfg Config) *Table {
 	case n > maxCapacity:
 		n = maxCapacity
 	}
-	size := 1 << bits.Len(uint(n-1)) // next power of two
+	size := n
 	t := &Table{
 		slots:   make([]Conn, size),
-		mask:    uint32(size - 1),
+		ring:    probeRing{n: uint32(size)},
 		seed:    rand.Uint64(),
 		maxUsed: size - size/4,
 		tmpls:   cfg.Templates,
@@ -271,7 +273,33 @@ func hashKey(seed uint64, k *Key) uint64 {
 }
 
 // home returns the slot where k's probe sequence starts.
-func (t *Table) home(k *Key) uint32 { return uint32(t.hash(k)) & t.mask }
+func (t *Table) home(k *Key) uint32 { return t.ring.home(t.hash(k)) }
+
+// probeRing is the index arithmetic of an open-addressing table of n
+// slots, n any number from 1 to 2^32-1: linear probing that wraps around.
+type probeRing struct{ n uint32 }
+
+// home maps a hash to a slot: the high half of the product of its low 32
+// bits and n (Lemire's multiply-shift reduction: one multiplication, no
+// division, uniform for a uniform hash).
+func (r probeRing) home(h uint64) uint32 { return uint32(uint64(uint32(h)) * uint64(r.n) >> 32) }
+
+// next is the slot after i.
+func (r probeRing) next(i uint32) uint32 {
+	i++
+	if i == r.n {
+		i = 0
+	}
+	return i
+}
+
+// dist is how many steps forward from slot a reach slot b.
+func (r probeRing) dist(a, b uint32) uint32 {
+	if b >= a {
+		return b - a
+	}
+	return b + r.n - a
+}
 
 // isExpired reports whether c's deadline has passed at now.
 func isExpired(c *Conn, now Tick) bool { return !now.Before(c.Expires) }
@@ -296,7 +324,7 @@ func (t *Table) Lookup(k Key, now Tick, dests Dests) *Conn {
 			}
 			return c
 		}
-		i = (i + 1) & t.mask
+		i = t.ring.next(i)
 	}
 }
 
@@ -333,7 +361,7 @@ func (t *Table) Insert(k Key, svcID uint32, d *vs.Dest, now Tick) *Conn {
 		} else if c.Key == k {
 			return c
 		}
-		i = (i + 1) & t.mask
+		i = t.ring.next(i)
 	}
 	if free == nil {
 		if t.used >= t.maxUsed {
@@ -599,7 +627,7 @@ func (t *Table) Delete(c *Conn, dests Dests) {
 			t.removeAt(i)
 			return
 		}
-		i = (i + 1) & t.mask
+		i = t.ring.next(i)
 	}
 }
 
@@ -611,14 +639,14 @@ func (t *Table) removeAt(i uint32) {
 	t.used--
 	j := i
 	for {
-		j = (j + 1) & t.mask
+		j = t.ring.next(j)
 		s := &t.slots[j]
 		if s.DestID == 0 {
 			break
 		}
 		// s may move to the hole if its home is not after the hole, i.e.
 		// it is at least as far from home as the hole is from it.
-		if (j-t.home(&s.Key))&t.mask >= (j-i)&t.mask {
+		if t.ring.dist(t.home(&s.Key), j) >= t.ring.dist(i, j) {
 			t.slots[i] = *s
 			i = j
 		}
@@ -652,7 +680,7 @@ func (t *Table) Sweep(now Tick, budget int, dests Dests) (expired int) {
 				continue
 			}
 		}
-		t.cursor = (i + 1) & t.mask
+		t.cursor = t.ring.next(i)
 	}
 	return expired
 }

@@ -38,11 +38,63 @@ func TestConnIsPointerFree(t *testing.T) {
 
 func TestNewCapacity(t *testing.T) {
 	for _, tc := range []struct{ in, want int }{
-		{0, DefaultCapacity}, {-5, DefaultCapacity}, {1, 8}, {8, 8}, {9, 16}, {1000, 1024}, {1 << 20, 1 << 20},
+		{0, DefaultCapacity}, {-5, DefaultCapacity}, {1, 8}, {8, 8}, {9, 9}, {1000, 1000}, {1 << 20, 1 << 20},
+		{1<<20 + 1, 1<<20 + 1},
 	} {
 		if got := New(Config{Capacity: tc.in}).Cap(); got != tc.want {
 			t.Errorf("Capacity %d: Cap() = %d, want %d", tc.in, got, tc.want)
 		}
+	}
+}
+
+// TestOddCapacityChurn: tables whose size is not a power of two (their
+// probe sequences wrap at an arbitrary slot) keep every invariant and
+// agree with a model through random inserts, NAT inserts, lookups by
+// either key, deletes and sweeps, filled to their limit.
+func TestOddCapacityChurn(t *testing.T) {
+	vt := newFixture(t)
+	d := vt.Dest(idMasq)
+	for _, capacity := range []int{9, 13, 100, 1001} {
+		tb := New(Config{Capacity: capacity})
+		rng := rand.New(rand.NewPCG(uint64(capacity), 1))
+		model := map[Key]Key{} // key -> reply key
+		for step := range 20000 {
+			k := key(vs.TCP, rng.IntN(3*capacity))
+			out := Key{Src: [4]byte{10, 0, 1, 11}, Dst: k.Src, SrcPort: 80, DstPort: k.SrcPort, Proto: k.Proto}
+			switch op := rng.IntN(10); {
+			case op < 5:
+				c := tb.Lookup(k, 0, vt)
+				if _, ok := model[k]; ok != (c != nil) {
+					t.Fatalf("cap %d step %d: Lookup(%v) = %v, model has it: %v", capacity, step, k, c, ok)
+				}
+				if c == nil && tb.Room() > 0 {
+					if tb.InsertNAT(k, out, 1, d, 0) == nil {
+						t.Fatalf("cap %d step %d: InsertNAT failed with room %d", capacity, step, tb.Room())
+					}
+					model[k] = out
+				}
+			case op < 8:
+				if c := tb.Lookup(k, 0, vt); c != nil {
+					tb.Delete(c, vt)
+					delete(model, k)
+				}
+			default:
+				if want, ok := model[k]; ok {
+					c := tb.LookupOut(want, 0, vt)
+					if c == nil || c.Key != k {
+						t.Fatalf("cap %d step %d: LookupOut(%v) = %v, want key %v", capacity, step, want, c, k)
+					}
+				}
+				tb.Sweep(0, 3, vt)
+			}
+			if step%500 == 0 {
+				checkInvariants(t, tb)
+			}
+		}
+		if tb.Len() != len(model) {
+			t.Fatalf("cap %d: Len %d, model %d", capacity, tb.Len(), len(model))
+		}
+		checkInvariants(t, tb)
 	}
 }
 
@@ -530,7 +582,7 @@ func TestHashSpread(t *testing.T) {
 		for i := range tb.slots {
 			c := &tb.slots[i]
 			if c.DestID != 0 {
-				probes += int((uint32(i)-tb.home(&c.Key))&tb.mask) + 1
+				probes += int(tb.ring.dist(tb.home(&c.Key), uint32(i))) + 1
 			}
 		}
 		// Linear probing at load 3/4 averages 2.5 probes per hit.

@@ -515,6 +515,34 @@ func TestIntegrationDR(t *testing.T) {
 		}
 	})
 
+	t.Run("ingress bypass keeps service frames from the director's stack", func(t *testing.T) {
+		list := func() (string, error) {
+			out, err := e.lab.Director.Run(context.Background(), "nft", "list", "table", "netdev", "ulvs_bypass")
+			return string(out), err
+		}
+		out, err := list()
+		if err != nil {
+			t.Fatalf("no bypass table: %v: %s", err, out)
+		}
+		if !strings.Contains(out, "10.77.0.100 . tcp . 80") || !strings.Contains(out, `device "d-eth0"`) {
+			t.Errorf("bypass table without the service or the interface:\n%s", out)
+		}
+		// Without the bypass every frame to the VIP fails the
+		// director's route lookup and counts as an InAddrErrors.
+		before := snmpCounter(t, e.lab.Director, "Ip", "InAddrErrors")
+		count(t, e, e.client(), 50)
+		if d := snmpCounter(t, e.lab.Director, "Ip", "InAddrErrors") - before; d > 10 {
+			t.Errorf("the director's IP stack saw %d frames it cannot route during 50 requests", d)
+		}
+		e.stop()
+		if out, err := list(); err == nil {
+			t.Errorf("bypass table left after ulvsd stopped:\n%s", out)
+		}
+		os.Remove(e.sock)
+		e.start()
+		e.waitReady(3)
+	})
+
 	t.Run("killed director restarts from its config", func(t *testing.T) {
 		e.daemon.Process.Kill()
 		e.daemon.Wait()

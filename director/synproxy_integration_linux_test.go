@@ -154,7 +154,11 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 
 // inSegs reads the TCP segments ns's kernel received (/proc/net/snmp,
 // Tcp InSegs; per network namespace).
-func inSegs(t *testing.T, ns lab.NS) int {
+func inSegs(t *testing.T, ns lab.NS) int { return snmpCounter(t, ns, "Tcp", "InSegs") }
+
+// snmpCounter reads counter name of group (Ip, Tcp, ...) from ns's
+// /proc/net/snmp.
+func snmpCounter(t *testing.T, ns lab.NS, group, name string) int {
 	t.Helper()
 	out, err := ns.Run(context.Background(), "cat", "/proc/net/snmp")
 	if err != nil {
@@ -163,7 +167,7 @@ func inSegs(t *testing.T, ns lab.NS) int {
 	var names []string
 	for _, line := range strings.Split(string(out), "\n") {
 		f := strings.Fields(line)
-		if len(f) == 0 || f[0] != "Tcp:" {
+		if len(f) == 0 || f[0] != group+":" {
 			continue
 		}
 		if names == nil {
@@ -171,7 +175,7 @@ func inSegs(t *testing.T, ns lab.NS) int {
 			continue
 		}
 		for i, n := range names {
-			if n == "InSegs" && i < len(f) {
+			if n == name && i < len(f) {
 				v, err := strconv.Atoi(f[i])
 				if err != nil {
 					t.Fatal(err)
@@ -180,7 +184,7 @@ func inSegs(t *testing.T, ns lab.NS) int {
 			}
 		}
 	}
-	t.Fatalf("no Tcp InSegs in %s's /proc/net/snmp", ns)
+	t.Fatalf("no %s %s in %s's /proc/net/snmp", group, name, ns)
 	return 0
 }
 

@@ -106,6 +106,14 @@ type Engine struct {
 	nsFD     int // the network namespace of New, or -1
 	monitors sync.WaitGroup
 
+	// bypassKick wakes runBypass (bypass.go) when the services or the
+	// interfaces changed.
+	bypassKick chan struct{}
+	// bypassForce makes runBypass apply its table even if unchanged: an
+	// interface came back, and a netdev chain does not follow a device
+	// that was deleted and made again.
+	bypassForce atomic.Bool
+
 	// defense is the defence ladder's state (defense.go).
 	defense defenseState
 
@@ -153,7 +161,8 @@ func New(cfg Config) (*Engine, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{log: log, templates: conntrack.NewTemplates(), neigh: newNeighbours(), ringFrames: cfg.RingFrames}
+	e := &Engine{log: log, templates: conntrack.NewTemplates(), neigh: newNeighbours(), ringFrames: cfg.RingFrames,
+		bypassKick: make(chan struct{}, 1)}
 	e.table.Store(vs.NewTable(0, nil, nil))
 	if cfg.Timeouts == nil {
 		cfg.Timeouts = conntrack.DefaultTimeouts()
@@ -274,6 +283,7 @@ func newWorkerLinks(links []link, macs [][6]byte, c *counters, cfg Config, tmpls
 // VIPs and announces new VIPs with gratuitous ARP.
 func (e *Engine) SetTable(t *vs.Table) {
 	e.table.Store(t)
+	e.kickBypass()
 	e.updateDefense(false)
 	var vips [][4]byte
 	for _, a := range t.VIPs() {
@@ -326,6 +336,8 @@ func announceable(t *vs.Table, vips, lips [][4]byte) [][4]byte {
 // interface addresses matters only with TUN dests: routers report problems
 // with our IPIP packets there.
 func (e *Engine) refilter() {
+	e.bypassForce.Store(true)
+	e.kickBypass()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.linkMu.Lock()
@@ -487,12 +499,19 @@ func (e *Engine) announceOn(ifc *iface, vips [][4]byte) {
 
 // Run runs the workers until ctx is done.
 func (e *Engine) Run(ctx context.Context) error {
+	reserveProcs(len(e.workers))
 	errc := make(chan error, len(e.workers))
 	for _, w := range e.workers {
 		go func() { errc <- w.run(ctx, e) }()
 	}
 	go e.sweepTemplates(ctx)
 	go e.defend(ctx.Done())
+	e.monitors.Add(1)
+	go func() {
+		defer e.monitors.Done()
+		e.runBypass(ctx)
+	}()
+	e.kickBypass()
 	if len(e.ifaces) > 0 {
 		e.monitors.Add(1)
 		go func() {
@@ -508,6 +527,15 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	e.monitors.Wait()
 	return first
+}
+
+// reserveProcs raises GOMAXPROCS so that the workers, which hold their Ps
+// through raw system calls (rawPoll), leave as many Ps as there are CPUs to
+// every other goroutine. It never lowers it.
+func reserveProcs(workers int) {
+	if want := workers + runtime.NumCPU(); runtime.GOMAXPROCS(0) < want {
+		runtime.GOMAXPROCS(want)
+	}
 }
 
 // sweepTemplates expires persistence templates once a second; their
@@ -738,17 +766,26 @@ func (w *worker) recv(timeout time.Duration) (int, error) {
 	}
 	// With every link down all entries are -1 and poll just sleeps.
 	w.c.loop.polls.Add(1)
+	deadline := time.Now().Add(timeout)
 	for {
-		k, err := unix.Poll(w.pfd, int(timeout/time.Millisecond))
-		if err == nil {
-			if k > 0 {
-				w.checkFaults()
+		k, err := rawPoll(w.pfd, timeout)
+		if err == unix.EINTR {
+			// The runtime interrupts the poll with a signal to
+			// preempt the worker or to stop the world (rawPoll):
+			// yield, which lets it, and wait out the rest.
+			runtime.Gosched()
+			if timeout = time.Until(deadline); timeout > 0 {
+				continue
 			}
 			break
 		}
-		if err != unix.EINTR {
+		if err != nil {
 			return 0, &OpError{Op: "poll", Err: err}
 		}
+		if k > 0 {
+			w.checkFaults()
+		}
+		break
 	}
 	n = w.collect()
 	if n > 0 {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/net/bpf"
@@ -236,8 +237,16 @@ func (r *ring) send(batch []*packet) (int, error) {
 			r.iovs[i].SetLen(len(w))
 			r.msgs[i].Hdr = unix.Msghdr{Iov: &r.iovs[i], Iovlen: 1}
 		}
-		sent, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(r.sock),
-			uintptr(unsafe.Pointer(&r.msgs[0])), uintptr(n), 0, 0, 0)
+		// A raw system call that must not block (see rawPoll for why
+		// raw): when the socket's send buffer is full it fails with
+		// EAGAIN and the batch goes again as an ordinary, blocking
+		// call, which the runtime knows may take long.
+		sent, _, errno := unix.RawSyscall6(unix.SYS_SENDMMSG, uintptr(r.sock),
+			uintptr(unsafe.Pointer(&r.msgs[0])), uintptr(n), unix.MSG_DONTWAIT, 0, 0)
+		if errno == unix.EAGAIN {
+			sent, _, errno = unix.Syscall6(unix.SYS_SENDMMSG, uintptr(r.sock),
+				uintptr(unsafe.Pointer(&r.msgs[0])), uintptr(n), 0, 0, 0)
+		}
 		switch {
 		case errno == unix.EINTR:
 			continue
@@ -250,6 +259,37 @@ func (r *ring) send(batch []*packet) (int, error) {
 		}
 	}
 	return ok, nil
+}
+
+// rawPoll is poll(2) as a raw system call, for the worker loop only.
+//
+// A worker is a goroutine locked to its thread that never parks, so Go's
+// monitor thread (sysmon) sees its P run the same goroutine for more than
+// 10 ms and, whenever that P is inside a system call made the ordinary
+// way, takes the P away and hands it to another thread. Each such retake
+// also resets sysmon to its fastest period (a wake-up every 20 us), and
+// under a flood the worker is nearly always in sendmmsg or poll: sysmon
+// then cost 6 to 14% of ulvsd's CPU and thousands of context switches a
+// second (docs/performance.md). Raw calls leave the P running: sysmon
+// only preempts the goroutine every 10 ms (a signal, which interrupts the
+// poll with EINTR: the worker yields there, then polls again for the rest
+// of its timeout) and otherwise sleeps. Other goroutines are not starved
+// because the director runs with more Ps than workers (GOMAXPROCS).
+func rawPoll(fds []unix.PollFd, timeout time.Duration) (int, error) {
+	var ts *unix.Timespec
+	if timeout >= 0 {
+		t := unix.NsecToTimespec(int64(timeout))
+		ts = &t
+	}
+	var p unsafe.Pointer
+	if len(fds) > 0 {
+		p = unsafe.Pointer(&fds[0])
+	}
+	n, _, errno := unix.RawSyscall6(unix.SYS_PPOLL, uintptr(p), uintptr(len(fds)), uintptr(unsafe.Pointer(ts)), 0, 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
 }
 
 func (r *ring) sendRaw(frame []byte) error {

@@ -3,7 +3,9 @@
 # packages: iproute2 (ip), nftables (nft), iptables (iptables-nft: the seeds type iptables mangle MARK rules; it starts no service), ethtool, curl, procps (sysctl)
 # vsftpd (the lab's FTP real servers, which the lab runs itself inside
 # its namespaces) and keepalived (the VRRP peer of the vrrp package's
-# interop tests, which run it themselves inside their namespaces).
+# interop tests, which run it themselves inside their namespaces);
+# linux-perf (perf: the kernel-side profiles of docs/performance.md, not
+# used by any test).
 # Idempotent: when everything is installed it changes nothing and skips
 # apt-get update. Needs root (or sudo) only when something is missing.
 #
@@ -15,7 +17,7 @@
 # is), and afterwards the boot links the packages made are removed again.
 set -euo pipefail
 
-packages=(iproute2 nftables iptables ethtool curl procps vsftpd keepalived chromium hping3 netsniff-ng)
+packages=(iproute2 nftables iptables ethtool curl procps vsftpd keepalived chromium hping3 netsniff-ng linux-perf)
 
 installed() {
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'

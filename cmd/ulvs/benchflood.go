@@ -27,7 +27,11 @@ type floodResult struct {
 	offered, delivered float64
 	sent, got          uint64
 	dirCPU             float64 // ulvsd's CPU, in cores; -1 without ulvsd
-	workers            string  // ulvsd's workers over the window
+	// boxCPU is the whole machine's busy CPU over the window, in cores
+	// (every process and every softirq: the generator, the lab's
+	// bridges, the director, the real servers); -1 when unknown.
+	boxCPU  float64
+	workers string // ulvsd's workers over the window
 }
 
 // loss is the fraction of the frames sent that never reached a real
@@ -97,16 +101,17 @@ func (s *suite) flood(ctx context.Context, round int, p *suitePath, frameLen int
 	time.Sleep(300 * time.Millisecond)
 	// The rate: the client's counter over the window, read in process
 	// (no skew from starting a command).
-	read := func() (tx uint64, cpu float64, t time.Time, err error) {
+	read := func() (tx uint64, cpu, box float64, t time.Time, err error) {
 		tx, err = txPackets(l.Client, "c-eth0")
 		t = time.Now()
 		cpu = -1
 		if p.bl.ld != nil {
 			cpu = procCPU(p.bl.ld.d.cmd.Process.Pid)
 		}
+		box = busyCPU()
 		return
 	}
-	tx0, cpu0, t0, err := read()
+	tx0, cpu0, box0, t0, err := read()
 	if err != nil {
 		return floodResult{}, err
 	}
@@ -125,7 +130,7 @@ func (s *suite) flood(ctx context.Context, round int, p *suitePath, frameLen int
 	case <-exited:
 		return floodResult{}, gen.failed()
 	}
-	tx1, cpu1, t1, err := read()
+	tx1, cpu1, box1, t1, err := read()
 	if err != nil {
 		return floodResult{}, err
 	}
@@ -148,10 +153,13 @@ func (s *suite) flood(ctx context.Context, round int, p *suitePath, frameLen int
 		return floodResult{}, err
 	}
 	dt := t1.Sub(t0).Seconds()
-	r := floodResult{offered: float64(tx1-tx0) / dt, dirCPU: -1, sent: txB - txA, got: delB - delA}
+	r := floodResult{offered: float64(tx1-tx0) / dt, dirCPU: -1, boxCPU: -1, sent: txB - txA, got: delB - delA}
 	r.delivered = r.offered * (1 - r.loss())
 	if cpu0 >= 0 && cpu1 >= 0 {
 		r.dirCPU = (cpu1 - cpu0) / dt
+	}
+	if box0 >= 0 && box1 >= 0 {
+		r.boxCPU = (box1 - box0) / dt
 	}
 	r.workers = workerDeltas(w0, w1, dt)
 	return r, nil
@@ -351,6 +359,35 @@ func delivered(ctx context.Context, l *lab.Lab) (uint64, error) {
 
 // procCPU returns the user and system CPU seconds of a process, -1 when
 // unknown.
+// busyCPU returns the CPU seconds all CPUs spent busy since boot (the
+// first line of /proc/stat: user, nice, system, irq and softirq; not
+// idle, iowait or the time a hypervisor stole), or -1.
+func busyCPU() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return -1
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	return busyOf(line)
+}
+
+// busyOf parses /proc/stat's "cpu" line (busyCPU).
+func busyOf(line string) float64 {
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return -1
+	}
+	sum := 0.0
+	for _, i := range []int{1, 2, 3, 6, 7} { // user nice system irq softirq
+		v, err := strconv.ParseUint(f[i], 10, 64)
+		if err != nil {
+			return -1
+		}
+		sum += float64(v)
+	}
+	return sum / 100 // USER_HZ
+}
+
 func procCPU(pid int) float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {

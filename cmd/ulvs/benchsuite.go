@@ -94,6 +94,7 @@ type sample struct {
 	vals, offered, loss, p50, p99 []float64
 	errs                          int
 	dirCPU, perPkt                []float64
+	boxPerPkt                     []float64
 }
 
 func benchSuite(ctx context.Context, o suiteOptions, stdout, stderr io.Writer) (err error) {
@@ -482,14 +483,17 @@ func (s *suite) measure(ctx context.Context, round int, test string, p *suitePat
 		sm.vals = append(sm.vals, v)
 		sm.offered = append(sm.offered, r.offered)
 		sm.loss = append(sm.loss, r.loss())
+		if r.boxCPU >= 0 && v > 0 {
+			sm.boxPerPkt = append(sm.boxPerPkt, 1e6*r.boxCPU/v)
+		}
 		if r.dirCPU >= 0 {
 			sm.dirCPU = append(sm.dirCPU, r.dirCPU)
 			if r.delivered > 0 && p.name != "direct" {
 				sm.perPkt = append(sm.perPkt, 1e6*r.dirCPU/r.delivered)
 			}
 		}
-		s.logf("round %d %-8s %-13s offered %8.0f pps, delivered %8.0f pps, loss %5.1f%%, ulvsd cpu %s %s",
-			round+1, test, p.name, r.offered, r.delivered, 100*r.loss(), cpuText(r.dirCPU), r.workers)
+		s.logf("round %d %-8s %-13s offered %8.0f pps, delivered %8.0f pps, loss %5.1f%%, machine cpu %s, ulvsd cpu %s %s",
+			round+1, test, p.name, r.offered, r.delivered, 100*r.loss(), cpuText(r.boxCPU), cpuText(r.dirCPU), r.workers)
 		return nil
 	}
 	cfg := bench.HTTPConfig{URL: p.url, Dial: p.bl.l.Client.DialContext, Concurrency: s.o.concurrency, Duration: s.o.httpDur}
@@ -551,6 +555,7 @@ func (s *suite) finish() {
 					row.DirectorCPU = bench.Median(sm.dirCPU)
 				}
 				row.CPUPerPacket = bench.Median(sm.perPkt)
+				row.BoxCPUPerPacket = bench.Median(sm.boxPerPkt)
 			} else {
 				row.Unit = "req/s"
 				row.P50 = time.Duration(bench.Median(sm.p50))

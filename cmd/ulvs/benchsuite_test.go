@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"os/exec"
 	"strconv"
@@ -97,4 +98,39 @@ c-eth0: 1234567    8901    0    0    0     0          0         0 987654321  123
 	if _, _, err := netDevCounters(text, "eth9"); err == nil {
 		t.Error("eth9: no error")
 	}
+}
+
+func TestBusyOf(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		want float64
+	}{
+		// user nice system idle iowait irq softirq steal ...: busy is
+		// user+nice+system+irq+softirq, in USER_HZ (100).
+		{"cpu  1000 20 300 9000 50 4 76 500 0 0", 14},
+		{"cpu 1 2 3 4 5 6 7", 0.19},
+		{"cpu0 1000 20 300 9000 50 4 76 500 0 0", -1}, // one CPU's line
+		{"cpu 1 2 3", -1},
+		{"cpu 1 x 3 4 5 6 7", -1},
+		{"cpu -5 0 0 0 0 0 0", -1},
+		{"", -1},
+	} {
+		if got := busyOf(tc.line); math.Abs(got-tc.want) > 1e-9 {
+			t.Errorf("busyOf(%q) = %v, want %v", tc.line, got, tc.want)
+		}
+	}
+}
+
+// FuzzBusyOf: any text gives a finite, non-negative figure or -1, never
+// a panic.
+func FuzzBusyOf(f *testing.F) {
+	f.Add("cpu  1000 20 300 9000 50 4 76 500 0 0")
+	f.Add("cpu 1 2 3")
+	f.Add("cpu -5 0 0 0 0 0 0")
+	f.Fuzz(func(t *testing.T, line string) {
+		got := busyOf(line)
+		if got != -1 && (got < 0 || math.IsNaN(got) || math.IsInf(got, 0)) {
+			t.Errorf("busyOf(%q) = %v", line, got)
+		}
+	})
 }
