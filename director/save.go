@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/config/load"
+	"github.com/ulvs/ulvs/config/piranha"
 	"github.com/ulvs/ulvs/config/tomlfile"
 	"github.com/ulvs/ulvs/ctl"
+	"github.com/ulvs/ulvs/web"
 )
 
 // saver is the Director as ulvsd serves it on the control socket, with
@@ -26,6 +30,9 @@ type saver struct {
 	// configured (healthcheck.Monitor.Configured), so that a server the
 	// checks hold down is saved; nil saves the live rules as they are.
 	configured func(config.Rules) config.Rules
+	// reload applies the -c file to the running daemon as SIGHUP does
+	// (reloadFile); nil in tests that have no daemon.
+	reload func() ([]string, error)
 
 	mu sync.Mutex // one save at a time
 }
@@ -83,6 +90,15 @@ func (s *saver) save(path string, backup bool) (string, error) {
 		var err error
 		if data, err = tomlfile.ReplaceServices(s.cfgPath, base, rules); err != nil {
 			return "", fmt.Errorf("save-config: %w", err)
+		}
+	case s.cfgPath != "" && target == s.cfgPath && format == load.Piranha:
+		old, err := load.Parse(s.cfgPath, base)
+		if err != nil {
+			return "", fmt.Errorf("save-config: %w", err)
+		}
+		old.Rules, old.Health = rules, tomlfile.KeepHealth(rules, old.Health)
+		if data, err = piranha.Rewrite(s.cfgPath, base, old, piranha.Options{}); err != nil {
+			return "", fmt.Errorf("save-config: NOT saved: %w", err)
 		}
 	case s.cfgPath != "" && target == s.cfgPath:
 		// ulvs writes ulvs.toml only: overwriting a keepalived.conf
@@ -166,4 +182,98 @@ func keepBackup(path string, data []byte) error {
 		perm = fi.Mode().Perm()
 	}
 	return tomlfile.WriteFileAtomic(path+".bak", old, perm)
+}
+
+// File returns the -c file as it is on disk now (web.FileEditor).
+func (s *saver) File() (*config.File, error) {
+	if s.cfgPath == "" {
+		return nil, ctl.ErrNoConfigFile
+	}
+	return load.File(s.cfgPath)
+}
+
+// Edit changes the -c file's settings (web.FileEditor): the file is read
+// now, its rules replaced by the live ones (as a save writes them),
+// edit changes the rest, and the result is written in the file's own
+// format (an lvs.cf by piranha.Rewrite, which refuses what lvs.cf cannot
+// hold), FILE.bak keeping the previous content, both atomically. Then
+// the file is applied as SIGHUP applies it (reloadFile). What the
+// running daemon keeps until a restart (its interfaces, socket, workers,
+// table size, metrics and console addresses, state file) is listed in
+// the result; so are the parts of the reload that failed.
+func (s *saver) Edit(edit func(*config.File) error) (web.FileEdit, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cfgPath == "" {
+		return web.FileEdit{}, ctl.ErrNoConfigFile
+	}
+	base, err := os.ReadFile(s.cfgPath)
+	if err != nil {
+		return web.FileEdit{}, err
+	}
+	want, err := load.Parse(s.cfgPath, base)
+	if err != nil {
+		return web.FileEdit{}, err
+	}
+	rules := s.Rules()
+	if s.configured != nil {
+		rules = s.configured(rules)
+	}
+	want.Rules, want.Health = rules, tomlfile.KeepHealth(rules, want.Health)
+	if err := edit(want); err != nil {
+		return web.FileEdit{}, err
+	}
+	var data []byte
+	switch format := load.Detect(base); format {
+	case load.Piranha:
+		data, err = piranha.Rewrite(s.cfgPath, base, want, piranha.Options{})
+	default:
+		err = fmt.Errorf("%s is a %s file: the console writes these settings to an lvs.cf only (edit the file and reload ulvsd with SIGHUP)", s.cfgPath, format)
+	}
+	if err != nil {
+		return web.FileEdit{}, err
+	}
+	if err := keepBackup(s.cfgPath, data); err != nil {
+		return web.FileEdit{}, err
+	}
+	if err := tomlfile.WriteFileAtomic(s.cfgPath, data, 0o644); err != nil {
+		return web.FileEdit{}, err
+	}
+	s.log.Info("configuration file edited", "file", s.cfgPath)
+	res := web.FileEdit{Path: s.cfgPath}
+	if s.reload != nil {
+		res.Failed, res.ReloadErr = s.reload()
+	}
+	if back, err := load.Parse(s.cfgPath, data); err == nil {
+		res.AtRestart = s.atRestart(back)
+	}
+	return res, nil
+}
+
+// atRestart lists what f sets that the running daemon keeps until it
+// restarts.
+func (s *saver) atRestart(f *config.File) []string {
+	o := s.opts
+	var out []string
+	differ := func(what string, now, file any) {
+		if fmt.Sprint(now) != fmt.Sprint(file) {
+			out = append(out, fmt.Sprintf("%s: ulvsd runs with %v; the file's %v applies when ulvsd restarts (unless its command line overrides it)", what, now, file))
+		}
+	}
+	now, file := slices.Clone(o.interfaces), slices.Clone(f.Interfaces)
+	slices.Sort(now)
+	slices.Sort(file)
+	differ("interfaces", strings.Join(now, ","), strings.Join(file, ","))
+	if f.Workers != 0 {
+		differ("workers", o.workers, f.Workers)
+	}
+	if f.ConnTableSize != 0 {
+		differ("connection table size", o.connTableSize, f.ConnTableSize)
+	}
+	if f.Format == "" || f.Format == "toml" {
+		differ("control socket", o.socket, f.Socket)
+		differ("metrics address", o.metrics, f.Metrics.Listen)
+		differ("state file", o.stateFile, f.StateFile)
+	}
+	return out
 }
