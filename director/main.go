@@ -53,6 +53,7 @@ func run(args []string, stderr io.Writer) int {
 	socket := fs.String("socket", "", "control socket `path` (default $ULVS_SOCKET, the file's, or "+ctl.DefaultSocket+")")
 	workers := fs.Int("workers", 0, "RX workers per interface (0: one per CPU)")
 	webAddr := fs.String("web", "", "serve the web console on `host:port` (a bare port: on 127.0.0.1; default: the file's [web] listen, else off; docs/web.md)")
+	webUsers := fs.String("web-users", "", "the web console's password `file` (default: the file's [web] users, else "+config.DefaultWebUsers+"; a keepalived.conf or lvs.cf has no [web])")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus /metrics on `host:port` (default: the file's [metrics] listen, else off)")
 	exitOnLoss := fs.Bool("exit-on-interface-loss", false, "exit with status 1 when an interface is deleted, renamed away or set down,\ninstead of waiting for it to return (default: the file's [director] exit_on_interface_loss)")
 	iptMarks := fs.Bool("iptables-marks", true, "read the firewall marks of iptables' mangle PREROUTING and nft prerouting rules\nand balance fwmark services by them (false: only the file's [[fwmark]] tables;\nthe file's [director] iptables_marks = false also turns this off)")
@@ -135,6 +136,9 @@ func run(args []string, stderr io.Writer) int {
 			opts.stateFile = file.StateFile
 		}
 		opts.iptablesMarks = opts.iptablesMarks && !file.NoIptablesMarks
+	}
+	if *webUsers != "" {
+		opts.web.Users = *webUsers
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

@@ -325,7 +325,8 @@ type settings struct {
 
 // checkSettings reads the settings back from a service's health: every
 // real server's check must be the same nanny check (lvs.cf has one per
-// virtual server).
+// virtual server); a real server without checks (new to the file) gets
+// the virtual's.
 func checkSettings(vh *config.VirtualHealth) (settings, error) {
 	var s settings
 	if vh == nil {
@@ -338,6 +339,9 @@ func checkSettings(vh *config.VirtualHealth) (settings, error) {
 	var first *config.Check
 	for i := range vh.Reals {
 		rh := &vh.Reals[i]
+		if len(rh.Checks) == 0 {
+			continue // a real server new to the file: it gets the virtual's check
+		}
 		if len(rh.Checks) != 1 || rh.Checks[0].Kind != config.CheckNanny {
 			return s, fmt.Errorf("real server %s of %s: lvs.cf holds one send/expect check (nanny) per real server, not %s: %w",
 				netip.AddrPortFrom(rh.Addr, rh.Port), vh.Service.Name(), checkKinds(rh.Checks), ErrNotExpressible)
@@ -637,7 +641,8 @@ func (r *rewriter) servers(v *virtual, s *config.Service, from int) error {
 		if taken[j] {
 			continue
 		}
-		ls, err := r.serverBlock(s, d, names, r.d.indent(from+1, r.d.end(from), virtualIndent))
+		lead, in := r.serverIndent(from)
+		ls, err := r.serverBlock(s, d, names, lead, in)
 		if err != nil {
 			return err
 		}
@@ -655,13 +660,29 @@ func serverPort(s *config.Service, d config.Dest) error {
 	return nil
 }
 
-// serverBlock is a new "server NAME { }" for d.
-func (r *rewriter) serverBlock(s *config.Service, d config.Dest, names map[string]bool, indent string) ([]docLine, error) {
+// serverIndent is the indentation of the server blocks of the virtual
+// block at from and of their settings: as its first server block has
+// them, else one level deeper than the virtual's settings.
+func (r *rewriter) serverIndent(from int) (lead, in string) {
+	lead = r.d.indent(from+1, r.d.end(from), virtualIndent)
+	in = lead + "    "
+	for j := from + 1; j < r.d.end(from); j++ {
+		if l := &r.d.lines[j]; l.opens() {
+			lead = l.text[:len(l.text)-len(strings.TrimLeft(l.text, " \t"))]
+			in = r.d.indent(j+1, r.d.end(j), lead+"    ")
+			break
+		}
+	}
+	return lead, in
+}
+
+// serverBlock is a new "server NAME { }" for d, its line indented by
+// indent and its settings by in.
+func (r *rewriter) serverBlock(s *config.Service, d config.Dest, names map[string]bool, indent, in string) ([]docLine, error) {
 	if err := serverPort(s, d); err != nil {
 		return nil, err
 	}
 	name := unique(names, "rs_"+strings.ReplaceAll(d.Addr.String(), ".", "_"))
-	in := indent + "    "
 	ls := []docLine{
 		{text: indent + "server " + name + " {"},
 		{text: in + "address = " + d.Addr.String()},
@@ -747,7 +768,7 @@ func (r *rewriter) newVirtual(s *config.Service, ws settings) error {
 		return err
 	}
 	for _, d := range s.Dests {
-		sl, err := r.serverBlock(s, d, map[string]bool{}, virtualIndent)
+		sl, err := r.serverBlock(s, d, map[string]bool{}, virtualIndent, serverIndent)
 		if err != nil {
 			return err
 		}

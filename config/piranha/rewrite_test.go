@@ -246,6 +246,10 @@ func TestRewriteRefusals(t *testing.T) {
 		{"thresholds", "thresholds", func(f *config.File) { f.Rules.Services[0].Dests[0].UThreshold = 10 }},
 		{"sched flags", "scheduler flags", func(f *config.File) { f.Rules.Services[0].SchedFlags = []string{"sh-port"} }},
 		{"one-packet", "one-packet", func(f *config.File) { f.Rules.Services[1].OnePacket = true }},
+		{"no check", "TCP_CHECK", func(f *config.File) {
+			f.Health[0].Reals[0].Checks[0].Kind = config.CheckTCP
+			f.Health[0].Reals[1].Checks = nil
+		}},
 		{"keepalived checker", "TCP_CHECK", func(f *config.File) { f.Health[0].Reals[0].Checks[0].Kind = config.CheckTCP }},
 		{"two checks differ", "different checks", func(f *config.File) { f.Health[0].Reals[0].Checks[0].Expect = "other" }},
 		{"sub-second keepalive", "whole seconds", func(f *config.File) { f.Pulse.Keepalive = 1500 * time.Millisecond }},
