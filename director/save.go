@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/ulvs/ulvs/config"
+	"github.com/ulvs/ulvs/config/keepalived"
 	"github.com/ulvs/ulvs/config/load"
 	"github.com/ulvs/ulvs/config/piranha"
 	"github.com/ulvs/ulvs/config/tomlfile"
@@ -46,12 +47,15 @@ var _ ctl.ConfigSaver = (*saver)(nil)
 // with only its virtual services replaced (tomlfile.ReplaceServices):
 // [director], [timeouts], [sysctl], [[fwmark]], [metrics] and comments
 // stay, and so do the health checks of the services and real servers the
-// rules still have. Without one (-i), a whole file is written from the
-// daemon's settings: its interfaces, socket, workers, table size, live
-// timeouts and metrics address. A -c file in another format (a
-// keepalived.conf) is never overwritten; saved to a new file, the rules
-// keep its health checks. Either way the text is checked to read back as
-// the live rules and replaces path atomically.
+// rules still have. An lvs.cf is rewritten as an lvs.cf
+// (piranha.Rewrite), a keepalived.conf in keepalived's syntax
+// (keepalived.Rewrite): only the lines that change, and whatever the
+// format cannot hold is refused, naming it ("NOT saved"). Without a file
+// (-i), a whole file is written from the daemon's settings: its
+// interfaces, socket, workers, table size, live timeouts and metrics
+// address. An lvs_dr.conf is never overwritten; saved to a new file, the
+// rules keep the -c file's health checks. Either way the text is checked
+// to read back as the live rules and replaces path atomically.
 func (s *saver) SaveConfig(path string) (string, error) {
 	return s.save(path, false)
 }
@@ -100,10 +104,19 @@ func (s *saver) save(path string, backup bool) (string, error) {
 		if data, err = piranha.Rewrite(s.cfgPath, base, old, piranha.Options{}); err != nil {
 			return "", fmt.Errorf("save-config: NOT saved: %w", err)
 		}
+	case s.cfgPath != "" && target == s.cfgPath && format == load.Keepalived:
+		old, err := load.Parse(s.cfgPath, base)
+		if err != nil {
+			return "", fmt.Errorf("save-config: %w", err)
+		}
+		old.Rules = rules
+		if data, err = keepalived.Rewrite(s.cfgPath, base, old, keepalived.Options{}); err != nil {
+			return "", fmt.Errorf("save-config: NOT saved: %w", err)
+		}
 	case s.cfgPath != "" && target == s.cfgPath:
-		// ulvs writes ulvs.toml only: overwriting a keepalived.conf
-		// with TOML would lose what ulvs does not read.
-		return "", fmt.Errorf("save-config: %s is a %s file, and ulvs writes only ulvs TOML files: name one (ulvsadm --save-config FILE.toml)", s.cfgPath, format)
+		// Written back in its own format: ulvs.toml, lvs.cf and
+		// keepalived.conf; an lvs_dr.conf is not.
+		return "", fmt.Errorf("save-config: %s is a %s file, which ulvs does not write back: name a TOML file (ulvsadm --save-config FILE.toml)", s.cfgPath, format)
 	default:
 		// A whole file from the daemon's settings, with the health
 		// checks of the -c file (another format) when there is one.

@@ -173,11 +173,25 @@ func TestSaveConfigKeepalived(t *testing.T) {
 	d := directorFromFile(t, path, conf, 0o644)
 	applyAll(t, d, "-a -t 10.77.0.100:80 -r 10.77.0.12 -g")
 	s := &saver{Director: d, cfgPath: path, opts: options{interfaces: []string{"d-eth0"}}, log: slog.New(slog.DiscardHandler)}
-	if _, err := s.SaveConfig(""); err == nil || !strings.Contains(err.Error(), "is a keepalived file, and ulvs writes only ulvs TOML files") {
+	if _, err := s.SaveWithBackup(); err != nil {
 		t.Fatalf("SaveConfig over the keepalived.conf: %v", err)
 	}
-	if text, _ := os.ReadFile(path); string(text) != conf {
-		t.Fatalf("keepalived.conf changed:\n%s", text)
+	if text, _ := os.ReadFile(path); !strings.HasPrefix(string(text), conf[:len(conf)-2]) || !strings.HasSuffix(string(text), "  real_server 10.77.0.12 80 {\n      weight 1\n  }\n}\n") {
+		t.Fatalf("keepalived.conf saved as:\n%s", text)
+	}
+	if bak, _ := os.ReadFile(path + ".bak"); string(bak) != conf {
+		t.Fatalf("FILE.bak:\n%s", bak)
+	}
+	if g, err := load.File(path); err != nil || len(g.Rules.Services[0].Dests) != 2 || len(g.Health[0].Reals[0].Checks) != 1 {
+		t.Fatalf("saved keepalived.conf reads as %+v, %v", g, err)
+	}
+	applyAll(t, d, "-e -t 10.77.0.100:80 -r 10.77.0.12 -m")
+	saved, _ := os.ReadFile(path)
+	if _, err := s.SaveConfig(""); err == nil || !strings.Contains(err.Error(), "NOT saved") || !strings.Contains(err.Error(), "lb_kind") {
+		t.Fatalf("a NAT server in a DR virtual_server: %v, want a refusal naming lb_kind", err)
+	}
+	if now, _ := os.ReadFile(path); string(now) != string(saved) {
+		t.Fatal("a refused save changed the file")
 	}
 	out := filepath.Join(dir, "ulvs.toml")
 	if _, err := s.SaveConfig(out); err != nil {
