@@ -208,8 +208,10 @@ func (s *saver) File() (*config.File, error) {
 // Edit changes the -c file's settings (web.FileEditor): the file is read
 // now, its rules replaced by the live ones (as a save writes them),
 // edit changes the rest, and the result is written in the file's own
-// format (an lvs.cf by piranha.Rewrite, which refuses what lvs.cf cannot
-// hold), FILE.bak keeping the previous content, both atomically. Then
+// format (an lvs.cf by piranha.Rewrite, a keepalived.conf by
+// keepalived.Rewrite, a ulvs TOML file by tomlfile.RewriteSettings; each
+// refuses what it cannot write, naming it), FILE.bak keeping the previous
+// content, both atomically. Then
 // the file is applied as SIGHUP applies it (reloadFile). What the
 // running daemon keeps until a restart (its interfaces, socket, workers,
 // table size, metrics and console addresses, state file) is listed in
@@ -240,8 +242,12 @@ func (s *saver) Edit(edit func(*config.File) error) (web.FileEdit, error) {
 	switch format := load.Detect(base); format {
 	case load.Piranha:
 		data, err = piranha.Rewrite(s.cfgPath, base, want, piranha.Options{})
+	case load.Keepalived:
+		data, err = keepalived.Rewrite(s.cfgPath, base, want, keepalived.Options{})
+	case load.TOML:
+		data, err = tomlfile.RewriteSettings(s.cfgPath, base, want)
 	default:
-		err = fmt.Errorf("%s is a %s file: the console writes these settings to an lvs.cf only (edit the file and reload ulvsd with SIGHUP)", s.cfgPath, format)
+		err = fmt.Errorf("%s is a %s file, which the console does not write (edit the file and reload ulvsd with SIGHUP)", s.cfgPath, format)
 	}
 	if err != nil {
 		return web.FileEdit{}, err

@@ -173,12 +173,12 @@ func TestIntegrationWebConsoleLVSCF(t *testing.T) {
 	// The virtual server's lvs.cf fields: quiesce_server keeps a failing
 	// server in the table with weight 0.
 	br.run("virtual server", chromedp.Navigate(base+"/virtual/edit?svc=tcp-10.77.0.100-80"), chromedp.WaitVisible(chromedp.ID("device")))
+	br.shot("virtual-edit-lvscf")
 	br.run("refused device", set("device", "d eth0"), set("reentry", "x"), chromedp.Click(chromedp.ID("save-virtual")))
 	br.waitText("#err-device", "invalid interface name")
 	br.waitText("#err-reentry", "whole number")
 	br.run("device, timeout, re-entry, quiesce", set("device", "d-eth0:2"), set("check_timeout", "1"), set("reentry", "3"),
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("quiesce").checked=true`))
-	br.shot("virtual-edit-lvscf")
 	br.run("save virtual server", chromedp.Click(chromedp.ID("save-virtual")))
 	saved("Changed virtual server TCP 10.77.0.100:80")
 	has(file(e.cfg), "     address = 10.77.0.100 d-eth0:2\n", "     reentry = 3\n", "     quiesce_server = 1\n")

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"math"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -366,4 +368,84 @@ func parseVirtualFile(v url.Values, k config.ServiceKey, addr netip.Addr) (func(
 			ck.QuiesceServer, rh.Inhibit = vf.Quiesce, vf.Quiesce
 		})
 	}, vf, f.errs
+}
+
+// vrrpForm is one VRRP instance's form on the Redundancy page.
+type vrrpForm struct {
+	Name, Priority, AdvertInt string
+	Version                   int
+	Errs                      fieldErrors
+}
+
+// vrrpForms are the forms of f's VRRP instances (a ulvs TOML file or a
+// keepalived.conf; an lvs.cf has none), the one named name replaced by
+// form.
+func vrrpForms(f *config.File, name string, form *vrrpForm) []vrrpForm {
+	if f == nil || f.Format == piranha.Format {
+		return nil
+	}
+	var out []vrrpForm
+	for _, in := range f.VRRP {
+		vf := vrrpForm{Name: in.Name, Priority: fmt.Sprint(in.Priority), AdvertInt: strconv.FormatFloat(in.AdvertInt.Seconds(), 'f', -1, 64),
+			Version: in.Version, Errs: fieldErrors{}}
+		if form != nil && in.Name == name {
+			vf.Priority, vf.AdvertInt, vf.Errs = form.Priority, form.AdvertInt, form.Errs
+		}
+		out = append(out, vf)
+	}
+	return out
+}
+
+// parseVRRP reads one VRRP instance's form: priority (1 to 255, 255
+// being the address owner) and advert interval (whole seconds from 1 to
+// 255 with VRRP version 2; hundredths from 0.01 to 40.95 with version 3).
+func parseVRRP(v url.Values, f *config.File) (func(*config.File) error, *vrrpForm) {
+	fm := newForm(v)
+	vf := &vrrpForm{Name: fm.str("instance"), Priority: fm.str("priority"), AdvertInt: fm.str("advert_int")}
+	version := 0
+	if f != nil {
+		for _, in := range f.VRRP {
+			if in.Name == vf.Name {
+				version = in.Version
+			}
+		}
+	}
+	if version == 0 {
+		fm.errs["instance"] = "no such VRRP instance in the file"
+	}
+	prio := uint8(fm.uint("priority", 1, config.VRRPPriorityOwner, 0))
+	if vf.Priority == "" && fm.errs["priority"] == "" {
+		fm.errs["priority"] = "required"
+	}
+	var adv time.Duration
+	sec, err := strconv.ParseFloat(vf.AdvertInt, 64)
+	switch {
+	case fm.errs["advert_int"] != "":
+	case err != nil || sec != sec:
+		fm.errs["advert_int"] = "seconds, like 1 (or 0.5 with VRRP version 3)"
+	case version == 3 && (sec < 0.01 || sec > 40.95):
+		fm.errs["advert_int"] = "VRRP version 3: from 0.01 to 40.95 seconds"
+	case version == 3:
+		adv = time.Duration(math.Round(sec*100)) * 10 * time.Millisecond
+		if math.Abs(adv.Seconds()-sec) > 1e-9 {
+			fm.errs["advert_int"] = "VRRP version 3: in hundredths of a second"
+		}
+	case sec < 1 || sec > 255 || sec != math.Trunc(sec):
+		fm.errs["advert_int"] = "VRRP version 2: whole seconds from 1 to 255"
+	default:
+		adv = time.Duration(sec) * time.Second
+	}
+	vf.Errs = fm.errs
+	if !fm.ok() {
+		return nil, vf
+	}
+	return func(c *config.File) error {
+		for i := range c.VRRP {
+			if c.VRRP[i].Name == vf.Name {
+				c.VRRP[i].Priority, c.VRRP[i].AdvertInt = prio, adv
+				return nil
+			}
+		}
+		return fmt.Errorf("vrrp_instance %s is no longer in the file", vf.Name)
+	}, vf
 }

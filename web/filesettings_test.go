@@ -13,10 +13,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/config/load"
 	"github.com/ulvs/ulvs/config/piranha"
+	"github.com/ulvs/ulvs/config/tomlfile"
 )
 
 // fileEditor is a FileEditor over a real file in a temporary directory,
@@ -48,10 +50,15 @@ func (fe *fileEditor) Edit(edit func(*config.File) error) (FileEdit, error) {
 	if err := edit(f); err != nil {
 		return FileEdit{}, err
 	}
-	if f.Format != piranha.Format {
-		return FileEdit{}, fmt.Errorf("%s is not an lvs.cf", fe.path)
+	var data []byte
+	switch f.Format {
+	case piranha.Format:
+		data, err = piranha.Rewrite(fe.path, base, f, piranha.Options{})
+	case "toml":
+		data, err = tomlfile.RewriteSettings(fe.path, base, f)
+	default:
+		err = fmt.Errorf("%s is not an lvs.cf or a TOML file", fe.path)
 	}
-	data, err := piranha.Rewrite(fe.path, base, f, piranha.Options{})
 	if err != nil {
 		return FileEdit{}, err
 	}
@@ -329,6 +336,8 @@ func FuzzFileForms(f *testing.F) {
 		f.Fatal(err)
 	}
 	k := base.Rules.Services[0].Key()
+	vrrpBase := &config.File{VRRP: []config.VRRPInstance{{Name: "VI_1", Version: 2, Priority: 100, AdvertInt: time.Second}}}
+	f.Add("instance=VI_1&priority=120&advert_int=2")
 	f.Fuzz(func(t *testing.T, body string) {
 		v, err := url.ParseQuery(body)
 		if err != nil {
@@ -338,6 +347,14 @@ func FuzzFileForms(f *testing.F) {
 		r, _, _ := parseRedundancy(v)
 		s, _, _ := parseScripts(v, k)
 		vf, _, _ := parseVirtualFile(v, k, base.Rules.Services[0].Addr)
+		vr, _ := parseVRRP(v, vrrpBase)
+		if vr != nil {
+			in := *vrrpBase
+			in.VRRP = append([]config.VRRPInstance(nil), vrrpBase.VRRP...)
+			if err := vr(&in); err != nil || in.VRRP[0].Priority == 0 || in.VRRP[0].AdvertInt < time.Second || in.VRRP[0].AdvertInt%time.Second != 0 {
+				t.Fatalf("VRRP form accepted %q: %+v, %v", body, in.VRRP[0], err)
+			}
+		}
 		for _, edit := range []func(*config.File) error{g, r, s, vf} {
 			if edit == nil {
 				continue
@@ -354,4 +371,56 @@ func FuzzFileForms(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestVRRPSettings: a ulvs TOML file's VRRP instance on the Redundancy
+// page: a priority or advert interval out of range is refused next to its
+// field, a good one written in place and reloaded; the monitor is
+// refused.
+func TestVRRPSettings(t *testing.T) {
+	const conf = `[director]
+interfaces = ["eth0"]
+
+[[vrrp_instance]]
+name = "VI_1"
+state = "MASTER"
+interface = "eth0"
+virtual_router_id = 51
+priority = 100 # the master
+advert_int = 1
+virtual_ipaddress = ["192.0.2.100"]
+`
+	e, fe := newFileEnv(t, "ulvs.toml", conf)
+	c := e.client()
+	c.login("admin", "adminpass1")
+	_, page, _ := c.do("GET", "/redundancy", nil)
+	if !strings.Contains(page, `id="vrrp-VI_1"`) || !strings.Contains(page, `name="priority" value="100"`) {
+		t.Fatalf("the redundancy page has no form for VI_1:\n%s", page)
+	}
+	for _, tt := range []struct{ prio, adv, field, msg string }{
+		{"300", "1", "priority", "from 1 to 255"},
+		{"100", "1.5", "advert_int", "whole seconds"},
+		{"100", "soon", "advert_int", "seconds"},
+	} {
+		st, body := c.post("/redundancy/vrrp", url.Values{"instance": {"VI_1"}, "priority": {tt.prio}, "advert_int": {tt.adv}})
+		if st != http.StatusUnprocessableEntity || !strings.Contains(fieldError(body, tt.field), tt.msg) {
+			t.Errorf("priority %s advert %s: %d, %q next to %s; want 422 saying %q", tt.prio, tt.adv, st, fieldError(body, tt.field), tt.field, tt.msg)
+		}
+	}
+	if readText(t, fe.path) != conf {
+		t.Fatal("a refused form changed the file")
+	}
+	st, body := c.post("/redundancy/vrrp", url.Values{"instance": {"VI_1"}, "priority": {"120"}, "advert_int": {"2"}})
+	if st != http.StatusSeeOther {
+		t.Fatalf("POST: %d\n%s", st, body)
+	}
+	text := readText(t, fe.path)
+	if !strings.Contains(text, "priority = 120 # the master\nadvert_int = 2\n") || readText(t, fe.path+".bak") != conf || fe.reloads != 1 {
+		t.Errorf("file after the edit (reloads %d):\n%s", fe.reloads, text)
+	}
+	m := e.client()
+	m.login("watcher", "watchpass1")
+	if st, _ := m.post("/redundancy/vrrp", url.Values{"instance": {"VI_1"}, "priority": {"1"}, "advert_int": {"1"}}); st != http.StatusForbidden {
+		t.Errorf("monitor: %d, want 403", st)
+	}
 }

@@ -692,19 +692,39 @@ func (s *Server) redundancyPage(q *request) {
 		st.Form = map[string]string{"backup": addrText(p.Backup), "backup_active": fmt.Sprint(p.BackupActive), "heartbeat": fmt.Sprint(p.Heartbeat),
 			"keepalive": fmt.Sprint(int64(p.Keepalive / time.Second)), "deadtime": fmt.Sprint(int64(p.Deadtime / time.Second)), "heartbeat_port": fmt.Sprint(p.HeartbeatPort)}
 	}
-	s.showRedundancy(q, http.StatusOK, st, "")
+	s.showRedundancy(q, http.StatusOK, st, nil, "")
 }
 
-func (s *Server) showRedundancy(q *request, status int, st *fileState, msg string) {
+// showRedundancy shows the page, the VRRP instance form vf (nil: none)
+// as typed.
+func (s *Server) showRedundancy(q *request, status int, st *fileState, vf *vrrpForm, msg string) {
 	snap := s.cfg.Director.Snapshot()
-	s.show(q, status, "redundancy", "redundancy", "Redundancy", &page{Error: msg, Data: map[string]any{"Snap": &snap, "File": st}})
+	name := ""
+	if vf != nil {
+		name = vf.Name
+	}
+	s.show(q, status, "redundancy", "redundancy", "Redundancy", &page{Error: msg, Data: map[string]any{"Snap": &snap, "File": st, "VRRP": vrrpForms(st.File, name, vf)}})
+}
+
+// redundancyVRRP writes a VRRP instance's priority and advert interval
+// (a ulvs TOML file or a keepalived.conf) and applies it: a changed
+// instance restarts without a change of master (docs/ha.md).
+func (s *Server) redundancyVRRP(q *request) {
+	st := s.fileState()
+	edit, vf := parseVRRP(q.r.PostForm, st.File)
+	render := func(status int, msg string) { s.showRedundancy(q, status, st, vf, msg) }
+	if len(vf.Errs) > 0 {
+		render(http.StatusUnprocessableEntity, "Nothing was changed: correct the fields marked below.")
+		return
+	}
+	s.applyFile(q, "VRRP instance "+vf.Name+" changed", "/redundancy", edit, notSaved(render))
 }
 
 func (s *Server) redundancySave(q *request) {
 	edit, form, errs := parseRedundancy(q.r.PostForm)
 	st := s.fileState()
 	st.Form, st.Errs = form, errs
-	render := func(status int, msg string) { s.showRedundancy(q, status, st, msg) }
+	render := func(status int, msg string) { s.showRedundancy(q, status, st, nil, msg) }
 	if st.ReadOnly != "" {
 		render(http.StatusConflict, "NOT saved: "+st.ReadOnly)
 		return

@@ -157,6 +157,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /global/file", s.post(RoleAdmin, s.globalFileSave))
 	m.HandleFunc("GET /redundancy", s.get(s.redundancyPage))
 	m.HandleFunc("POST /redundancy/save", s.post(RoleAdmin, s.redundancySave))
+	m.HandleFunc("POST /redundancy/vrrp", s.post(RoleAdmin, s.redundancyVRRP))
 	m.HandleFunc("GET /checks", s.get(s.checksPage))
 	m.HandleFunc("POST /checks/save", s.post(RoleAdmin, s.checksSave))
 	m.HandleFunc("GET /conns", s.get(s.connsPage))

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/vs"
@@ -22,7 +23,8 @@ var ErrNotExpressible = errors.New("cannot be written to this keepalived.conf")
 
 // Rewrite returns the keepalived.conf data (the main file; includes are
 // read, never written) changed so that its virtual services read as
-// want.Rules, in keepalived's syntax. Only what differs is written, inside
+// want.Rules and its vrrp_instance blocks as want.VRRP (the console
+// changes their priority and advert_int only), in keepalived's syntax. Only what differs is written, inside
 // the virtual_server blocks of the main file: lb_algo (or lvs_sched),
 // persistence_timeout and persistence_granularity; per real_server block
 // weight, uthreshold and lthreshold; a new real server gets a
@@ -165,7 +167,7 @@ func (w *kwriter) set(start, end int, keys []string, value string) error {
 			return fmt.Errorf("%s at %s:%d shares its line with other statements: %w", keys[0], w.path, last+1, ErrNotExpressible)
 		}
 		kw := strings.Fields(segments(l.text)[0])[0]
-		l.text = leading(l.text) + kw + " " + value
+		l.text = leading(l.text) + kw + " " + value + trailingComment(l.text)
 		return nil
 	}
 	pos := end
@@ -214,6 +216,27 @@ func (w *kwriter) statements(start, end int, keys []string) []int {
 	return out
 }
 
+// trailingComment is the comment at the end of line (from the blank
+// before its '#' or '!'), or "".
+func trailingComment(line string) string {
+	quote := false
+	for i := 0; i < len(line); i++ {
+		switch c := line[i]; {
+		case c == '"':
+			quote = !quote
+		case c == '\\':
+			i++
+		case !quote && (c == '#' || c == '!'):
+			j := i
+			for j > 0 && (line[j-1] == ' ' || line[j-1] == '\t') {
+				j--
+			}
+			return line[j:]
+		}
+	}
+	return ""
+}
+
 func leading(s string) string { return s[:len(s)-len(strings.TrimLeft(s, " \t"))] }
 
 // indent is the indentation of the statements inside [start, end].
@@ -229,6 +252,9 @@ func (w *kwriter) indent(start, end int) string {
 var methodWords = map[vs.Method]string{vs.Masq: "NAT", vs.Route: "DR", vs.Tunnel: "TUN"}
 
 func (w *kwriter) run() error {
+	if err := w.vrrp(); err != nil {
+		return err
+	}
 	for i := range w.want.Rules.Services {
 		if err := w.service(&w.want.Rules.Services[i]); err != nil {
 			return err
@@ -478,10 +504,54 @@ func (w *kwriter) newVirtual(s *config.Service) error {
 	return nil
 }
 
+// vrrp writes the priority and advert_int of the vrrp_instance blocks
+// that want changes; any other change of an instance is refused.
+func (w *kwriter) vrrp() error {
+	old := w.p.file.VRRP
+	if len(old) != len(w.want.VRRP) {
+		return fmt.Errorf("the console adds and removes no vrrp_instance (%d in the file, %d asked): %w", len(old), len(w.want.VRRP), ErrNotExpressible)
+	}
+	for i, n := range w.want.VRRP {
+		o := old[i]
+		if !config.SameVRRPBut(o, n, true) {
+			return fmt.Errorf("vrrp_instance %s: only its priority and advert_int are written by the console: %w", o.Name, ErrNotExpressible)
+		}
+		if o.Priority == n.Priority && o.AdvertInt == n.AdvertInt {
+			continue
+		}
+		if n.AdvertInt <= 0 || n.AdvertInt%(10*time.Millisecond) != 0 || n.Priority == 0 {
+			return fmt.Errorf("vrrp_instance %s: priority %d, advert_int %v: %w", o.Name, n.Priority, n.AdvertInt, ErrNotExpressible)
+		}
+		start, end, err := w.span(&Node{Words: []string{"vrrp_instance", o.Name}, File: o.File, Line: o.Line})
+		if err != nil {
+			return err
+		}
+		if o.Priority != n.Priority {
+			if err := w.set(start, end, []string{"priority"}, strconv.Itoa(int(n.Priority))); err != nil {
+				return err
+			}
+		}
+		if o.AdvertInt != n.AdvertInt {
+			if err := w.set(start, end, []string{"advert_int"}, strconv.FormatFloat(n.AdvertInt.Seconds(), 'f', -1, 64)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // sameRules says how back (the rewritten file, parsed) differs from want
 // in its rules, or from old in the health checks of the real servers
 // kept; "" when it does not.
 func sameRules(want, old, back *config.File) string {
+	if len(want.VRRP) != len(back.VRRP) {
+		return fmt.Sprintf("%d vrrp_instance blocks would read back, not %d", len(back.VRRP), len(want.VRRP))
+	}
+	for i := range want.VRRP {
+		if !config.SameVRRPBut(want.VRRP[i], back.VRRP[i], false) {
+			return fmt.Sprintf("vrrp_instance %s would read %+v, not %+v", want.VRRP[i].Name, back.VRRP[i].WithoutPosition(), want.VRRP[i].WithoutPosition())
+		}
+	}
 	if len(want.Rules.Services) != len(back.Rules.Services) {
 		return fmt.Sprintf("%d virtual servers would read back, not %d", len(back.Rules.Services), len(want.Rules.Services))
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -77,6 +78,7 @@ func TestRewriteFromScratch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			f.VRRP, f.VRRPSyncGroups = nil, nil // not written from scratch
 			out, err := Rewrite("new.conf", []byte("! written by the test\n"), f, Options{})
 			var flags bool
 			for _, s := range f.Rules.Services {
@@ -287,4 +289,41 @@ func FuzzRewriteKeepalived(f *testing.F) {
 			t.Fatalf("rules (-want +written):\n%s", diff)
 		}
 	})
+}
+
+// TestRewriteVRRP: the Redundancy page's edit of a vrrp_instance (priority
+// and advert_int) is written into its block; any other change of an
+// instance is refused.
+func TestRewriteVRRP(t *testing.T) {
+	data, err := os.ReadFile("testdata/seed001.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Parse("seed001.conf", data, Options{})
+	if err != nil || len(f.VRRP) == 0 {
+		t.Fatal(err, f.VRRP)
+	}
+	f.VRRP[0].Priority, f.VRRP[0].AdvertInt = 90, 2*time.Second
+	out, err := Rewrite("seed001.conf", data, f, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "    priority 90 # 备份服务上将100改为99\n") || !strings.Contains(string(out), "    advert_int 2\n") {
+		t.Errorf("written:\n%s", out)
+	}
+	back, err := Parse("seed001.conf", out, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(f.VRRP[0].WithoutPosition(), back.VRRP[0].WithoutPosition(), kaCmp...); diff != "" {
+		t.Errorf("(-want +written):\n%s", diff)
+	}
+	f.VRRP[0].AdvertInt = 2500 * time.Millisecond // VRRPv2: whole seconds
+	if _, err := Rewrite("seed001.conf", data, f, Options{}); !errors.Is(err, ErrNotExpressible) || !strings.Contains(err.Error(), "whole seconds") {
+		t.Errorf("advert_int 2.5 in VRRPv2: %v", err)
+	}
+	f.VRRP[0].VRID++
+	if _, err := Rewrite("seed001.conf", data, f, Options{}); !errors.Is(err, ErrNotExpressible) || !strings.Contains(err.Error(), "only its priority and advert_int") {
+		t.Errorf("a changed virtual_router_id: %v", err)
+	}
 }
