@@ -2,9 +2,9 @@ package web
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"net/netip"
-	"math"
 	"net/url"
 	"regexp"
 	"strconv"
