@@ -62,9 +62,20 @@ func (s *saver) SaveConfig(path string) (string, error) {
 
 // SaveWithBackup is SaveConfig to the -c file that first keeps the
 // file's previous content as FILE.bak (written atomically too, with the
-// file's mode), as the web console saves every edit.
+// file's mode), as the web console saves every edit; then the file is
+// reloaded as SIGHUP does, so that the health checks' configuration is
+// the file's.
 func (s *saver) SaveWithBackup() (string, error) {
-	return s.save("", true)
+	path, err := s.save("", true)
+	if err == nil && s.reload != nil {
+		// The health checks take the saved file as their configuration
+		// (a weight edited on a checked server is then the configured
+		// one, not undone at the check's next verdict).
+		if notes, err := s.reload(); err != nil || len(notes) > 0 {
+			s.log.Error("reload after the console's save", "file", path, "err", err, "failed", notes)
+		}
+	}
+	return path, err
 }
 
 func (s *saver) save(path string, backup bool) (string, error) {

@@ -284,6 +284,9 @@ func TestSaveConfigLVSCF(t *testing.T) {
 	if bak, _ := os.ReadFile(path + ".bak"); string(bak) != conf {
 		t.Errorf("FILE.bak:\n%s", bak)
 	}
+	if reloads != 1 {
+		t.Errorf("%d reloads after the console's save, want 1 (the checks take the saved file)", reloads)
+	}
 	g, err := load.File(path)
 	if err != nil {
 		t.Fatal(err)
@@ -311,7 +314,7 @@ func TestSaveConfigLVSCF(t *testing.T) {
 		t.Fatal(err)
 	}
 	text, _ = os.ReadFile(path)
-	if !strings.Contains(string(text), "keepalive = 3\n") || !strings.Contains(string(text), "address = 10.77.0.100 d-eth1:1\n") || reloads != 1 {
+	if !strings.Contains(string(text), "keepalive = 3\n") || !strings.Contains(string(text), "address = 10.77.0.100 d-eth1:1\n") || reloads != 2 {
 		t.Errorf("Edit: reloads %d, file:\n%s", reloads, text)
 	}
 	if len(res.AtRestart) != 1 || !strings.Contains(res.AtRestart[0], "interfaces: ulvsd runs with d-eth0; the file's d-eth1") {

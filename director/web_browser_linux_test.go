@@ -349,6 +349,47 @@ func consoleUsers(t *testing.T, dir string) string {
 	return users
 }
 
+// consoleOn starts ulvsd on conf (written as file: "lvs.cf",
+// "keepalived.conf") in a lab with two real servers, its console on the
+// director's address with consoleUsers, and headless Chromium logged in
+// as admin; it returns the console's URL as the browser reaches it. The
+// test is skipped without chromium.
+func consoleOn(t *testing.T, conf, file string, timeout time.Duration) (*env, *browser, string) {
+	t.Helper()
+	skipUnprivileged(t)
+	path := chromium()
+	if path == "" {
+		t.Skip("no chromium (scripts/setup-host.sh installs it)")
+	}
+	dir := t.TempDir()
+	users := consoleUsers(t, dir)
+	const webAddr = "10.77.0.2:8080"
+	e := newEnvOpts(t, lab.Config{RealServers: 2}, conf, envOpts{file: file, args: []string{"--web", webAddr, "--web-users", users}})
+	base := consoleProxy(t, e.lab.Client, webAddr)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	br := newBrowser(t, ctx, path, dir, e)
+	br.run("log in", chromedp.Navigate(base+"/login"), chromedp.SendKeys(chromedp.ID("user"), "admin"),
+		chromedp.SendKeys(chromedp.ID("password"), "console-pass-1"), chromedp.Click(chromedp.ID("login")), chromedp.WaitVisible(chromedp.ID("table")))
+	return e, br, base
+}
+
+// fileText is the content of the file name.
+func fileText(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// setValue sets the value of the form field sel (a CSS selector) by
+// script: maxlength stops typing, and the tests type what a user cannot.
+func setValue(sel, value string) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](`document.querySelector(` + strconv.Quote(sel) + `).value=` + strconv.Quote(value))
+}
+
 // browser is headless Chromium driven by chromedp, with the steps the
 // console's tests take: run actions, screenshots (-web-screenshots),
 // reading and waiting for an element's text.

@@ -1,17 +1,13 @@
 package director_test
 
 import (
-	"context"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/ulvs/ulvs/lab"
 )
 
 // consoleLVSCF is the lvs.cf TestIntegrationWebConsoleLVSCF runs: pulse
@@ -62,30 +58,11 @@ virtual web {
 // cannot take (an interface) is saved and said to apply at restart; the
 // monitor role's POST is refused.
 func TestIntegrationWebConsoleLVSCF(t *testing.T) {
-	skipUnprivileged(t)
-	path := chromium()
-	if path == "" {
-		t.Skip("no chromium (scripts/setup-host.sh installs it)")
-	}
-	dir := t.TempDir()
-	users := consoleUsers(t, dir)
-	const webAddr = "10.77.0.2:8080"
-	e := newEnvOpts(t, lab.Config{RealServers: 2}, consoleLVSCF, envOpts{file: "lvs.cf", args: []string{"--web", webAddr, "--web-users", users}})
+	e, br, base := consoleOn(t, consoleLVSCF, "lvs.cf", 150*time.Second)
 	both := []string{`TCP  10\.77\.0\.100:80 rr`, `-> 10\.77\.0\.11:80 +Route +1 `, `-> 10\.77\.0\.12:80 +Route +1 `}
 	e.waitTable(t, 15*time.Second, "both servers added by their first check", both...)
 	e.waitHA(t, "MASTER", 15*time.Second)
-	base := consoleProxy(t, e.lab.Client, webAddr)
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
-	defer cancel()
-	br := newBrowser(t, ctx, path, dir, e)
-	file := func(name string) string {
-		t.Helper()
-		b, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
-	}
+	file := func(name string) string { return fileText(t, name) }
 	has := func(text string, lines ...string) {
 		t.Helper()
 		for _, l := range lines {
@@ -97,14 +74,9 @@ func TestIntegrationWebConsoleLVSCF(t *testing.T) {
 	saved := func(what string) {
 		t.Helper()
 		br.waitText("#flash", what+". Saved to "+e.cfg+" (the previous file is "+e.cfg+".bak) and applied to the running director.")
-		has(file(e.cfg), "# the web console's lvs.cf (Piranha's layout)\n", "server rs2 {\n         address = 10.77.0.12\n")
+		has(file(e.cfg), "# the web console's lvs.cf (Piranha's layout)\n", "     server rs2 {\n         address = 10.77.0.12\n")
 	}
-	set := func(id, value string) chromedp.Action[chromedp.Void] {
-		return chromedp.Evaluate[chromedp.Void](`document.getElementById(` + strconv.Quote(id) + `).value=` + strconv.Quote(value))
-	}
-
-	br.run("log in", chromedp.Navigate(base+"/login"), chromedp.SendKeys(chromedp.ID("user"), "admin"),
-		chromedp.SendKeys(chromedp.ID("password"), "console-pass-1"), chromedp.Click(chromedp.ID("login")), chromedp.WaitVisible(chromedp.ID("table")))
+	set := func(id, value string) chromedp.Action[chromedp.Void] { return setValue("#"+id, value) }
 
 	// REDUNDANCY: a dead time shorter than the interval is refused next
 	// to its field; a good change is written and pulse restarts with it.
@@ -188,6 +160,14 @@ func TestIntegrationWebConsoleLVSCF(t *testing.T) {
 	e.waitTable(t, time.Second, "quiesced, not removed", `-> 10\.77\.0\.11:80 +Route +0 `, `-> 10\.77\.0\.12:80 +Route +0 `)
 	script("HTTP")
 	e.waitTable(t, 20*time.Second, "weights back", both...)
+
+	// A checked real server's weight through the real server form: saved
+	// into its server block, and kept by the checks (the file reloaded).
+	br.run("weight of rs2", chromedp.Navigate(base+"/real/edit?svc=tcp-10.77.0.100-80&dest=10.77.0.12:80"), chromedp.WaitVisible(chromedp.ID("real-form")),
+		set("weight", "2"), chromedp.Click(chromedp.ID("save-real")))
+	br.waitText("#flash", "Changed real server 10.77.0.12:80. Saved to "+e.cfg)
+	has(file(e.cfg), "     server rs2 {\n         address = 10.77.0.12\n         active = 1\n         weight = 2\n")
+	e.waitTable(t, 5*time.Second, "weight 2 kept", `-> 10\.77\.0\.12:80 +Route +2 `)
 
 	// GLOBAL SETTINGS: a NAT router is refused with network = direct.
 	br.run("global settings", chromedp.Navigate(base+"/global"), chromedp.WaitVisible(chromedp.ID("global-form")))
