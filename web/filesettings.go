@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -448,4 +449,55 @@ func parseVRRP(v url.Values, f *config.File) (func(*config.File) error, *vrrpFor
 		}
 		return fmt.Errorf("vrrp_instance %s is no longer in the file", vf.Name)
 	}, vf
+}
+
+// fileGlobal says whether the Global settings page edits f's timeouts
+// (an lvs.cf or a ulvs TOML file) and interfaces (a ulvs TOML file; an
+// lvs.cf's are its virtual servers' devices).
+func fileGlobal(f *config.File) (timeouts, interfaces bool) {
+	if f == nil {
+		return false, false
+	}
+	toml := f.Format == "" || f.Format == "toml"
+	return toml || f.Format == piranha.Format, toml
+}
+
+// parseFileTimeouts reads the file's timeouts (seconds; 0 or empty:
+// none, the running value stays, as ipvsadm --set 0).
+func parseFileTimeouts(v url.Values) (func(*config.File) error, map[string]string, fieldErrors) {
+	f := newForm(v)
+	form := map[string]string{"file_tcp": f.str("file_tcp"), "file_tcpfin": f.str("file_tcpfin"), "file_udp": f.str("file_udp")}
+	t := config.Timeouts{
+		TCP:    uint32(f.uint("file_tcp", 0, config.MaxTimeout, 0)),
+		TCPFin: uint32(f.uint("file_tcpfin", 0, config.MaxTimeout, 0)),
+		UDP:    uint32(f.uint("file_udp", 0, config.MaxTimeout, 0)),
+	}
+	if !f.ok() {
+		return nil, form, f.errs
+	}
+	return func(c *config.File) error { c.Timeouts = t; return nil }, form, f.errs
+}
+
+// parseInterfaces reads the interfaces ulvsd listens on (names separated
+// by spaces or commas), which apply at its next start.
+func parseInterfaces(v url.Values) (func(*config.File) error, map[string]string, fieldErrors) {
+	f := newForm(v)
+	form := map[string]string{"interfaces": f.str("interfaces")}
+	var names []string
+	for _, n := range strings.FieldsFunc(form["interfaces"], func(r rune) bool { return r == ',' || r == ' ' }) {
+		if msg := config.CheckIfName(n); msg != "" {
+			f.errs["interfaces"] = msg
+			break
+		}
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 && f.errs["interfaces"] == "" {
+		f.errs["interfaces"] = "required: at least one interface, like eth0"
+	}
+	if !f.ok() {
+		return nil, form, f.errs
+	}
+	return func(c *config.File) error { c.Interfaces = names; return nil }, form, f.errs
 }

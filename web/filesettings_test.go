@@ -338,6 +338,7 @@ func FuzzFileForms(f *testing.F) {
 	k := base.Rules.Services[0].Key()
 	vrrpBase := &config.File{VRRP: []config.VRRPInstance{{Name: "VI_1", Version: 2, Priority: 100, AdvertInt: time.Second}}}
 	f.Add("instance=VI_1&priority=120&advert_int=2")
+	f.Add("file_tcp=600&file_tcpfin=0&file_udp=30&interfaces=eth0,eth1")
 	f.Fuzz(func(t *testing.T, body string) {
 		v, err := url.ParseQuery(body)
 		if err != nil {
@@ -355,7 +356,20 @@ func FuzzFileForms(f *testing.F) {
 				t.Fatalf("VRRP form accepted %q: %+v, %v", body, in.VRRP[0], err)
 			}
 		}
-		for _, edit := range []func(*config.File) error{g, r, s, vf} {
+		ft, _, _ := parseFileTimeouts(v)
+		fi, _, _ := parseInterfaces(v)
+		if fi != nil {
+			var c config.File
+			if err := fi(&c); err != nil || len(c.Interfaces) == 0 {
+				t.Fatalf("interfaces form accepted %q: %v, %v", body, c.Interfaces, err)
+			}
+			for _, n := range c.Interfaces {
+				if config.CheckIfName(n) != "" {
+					t.Fatalf("interfaces form accepted %q", n)
+				}
+			}
+		}
+		for _, edit := range []func(*config.File) error{g, r, s, vf, ft} {
 			if edit == nil {
 				continue
 			}
@@ -422,5 +436,51 @@ virtual_ipaddress = ["192.0.2.100"]
 	m.login("watcher", "watchpass1")
 	if st, _ := m.post("/redundancy/vrrp", url.Values{"instance": {"VI_1"}, "priority": {"1"}, "advert_int": {"1"}}); st != http.StatusForbidden {
 		t.Errorf("monitor: %d, want 403", st)
+	}
+}
+
+// TestGlobalFileSettings: the timeouts of a ulvs TOML file and an lvs.cf,
+// and a TOML file's interfaces, through the Global settings page: bad
+// values refused next to their field, good ones written.
+func TestGlobalFileSettings(t *testing.T) {
+	e, fe := newFileEnv(t, "ulvs.toml", "# the director\n[director]\ninterfaces = [\"eth0\"]\n")
+	c := e.client()
+	c.login("admin", "adminpass1")
+	_, page, _ := c.do("GET", "/global", nil)
+	if !strings.Contains(page, `id="file-timeouts-form"`) || !strings.Contains(page, `name="interfaces" value="eth0"`) {
+		t.Fatalf("the global page of a TOML file has no timeouts or interfaces form:\n%s", page)
+	}
+	for _, tt := range []struct{ path, field, value, msg string }{
+		{"/global/file-timeouts", "file_tcp", "-1", "whole number"},
+		{"/global/interfaces", "interfaces", "eth0 eth/1", "invalid interface name"},
+		{"/global/interfaces", "interfaces", " , ", "required"},
+	} {
+		st, body := c.post(tt.path, url.Values{tt.field: {tt.value}})
+		if st != http.StatusUnprocessableEntity || !strings.Contains(fieldError(body, tt.field), tt.msg) {
+			t.Errorf("%s %s=%q: %d, %q next to the field; want 422 saying %q", tt.path, tt.field, tt.value, st, fieldError(body, tt.field), tt.msg)
+		}
+	}
+	if st, body := c.post("/global/file-timeouts", url.Values{"file_tcp": {"600"}, "file_udp": {"30"}}); st != http.StatusSeeOther {
+		t.Fatalf("timeouts: %d\n%s", st, body)
+	}
+	if st, body := c.post("/global/interfaces", url.Values{"interfaces": {"eth0, eth1"}}); st != http.StatusSeeOther {
+		t.Fatalf("interfaces: %d\n%s", st, body)
+	}
+	if text := readText(t, fe.path); text != "# the director\n[director]\ninterfaces = [\"eth0\", \"eth1\"]\n\n[timeouts]\ntcp = 600\nudp = 30\n" {
+		t.Errorf("file:\n%s", text)
+	}
+
+	e, fe = newFileEnv(t, "lvs.cf", testLVSCF)
+	c = e.client()
+	c.login("admin", "adminpass1")
+	_, page, _ = c.do("GET", "/global", nil)
+	if !strings.Contains(page, `id="file-timeouts-form"`) || strings.Contains(page, `id="interfaces-form"`) {
+		t.Error("an lvs.cf's global page: want the timeouts form and no interfaces form (they are its devices)")
+	}
+	if st, _ := c.post("/global/interfaces", url.Values{"interfaces": {"eth1"}}); st != http.StatusConflict {
+		t.Errorf("interfaces of an lvs.cf: %d, want 409", st)
+	}
+	if st, _ := c.post("/global/file-timeouts", url.Values{"file_tcpfin": {"30"}}); st != http.StatusSeeOther || !strings.Contains(readText(t, fe.path), "tcpfin_timeout = 30\n") {
+		t.Errorf("an lvs.cf's timeouts: %d\n%s", st, readText(t, fe.path))
 	}
 }

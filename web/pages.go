@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -617,10 +618,53 @@ func (s *Server) globalPage(q *request) {
 }
 
 func (s *Server) showGlobal(q *request, status int, errs fieldErrors, st *fileState, msg string) {
+	s.showGlobalFile(q, status, errs, st, nil, nil, msg)
+}
+
+// showGlobalFile is showGlobal with the file timeouts and interfaces
+// forms as typed (nil: as the file says).
+func (s *Server) showGlobalFile(q *request, status int, errs fieldErrors, st *fileState, form map[string]string, ferrs fieldErrors, msg string) {
 	snap := s.cfg.Director.Snapshot()
+	timeouts, ifaces := fileGlobal(st.File)
+	if form == nil && st.File != nil {
+		t := st.File.Timeouts
+		form = map[string]string{"file_tcp": fmt.Sprint(t.TCP), "file_tcpfin": fmt.Sprint(t.TCPFin), "file_udp": fmt.Sprint(t.UDP),
+			"interfaces": strings.Join(st.File.Interfaces, " ")}
+	}
+	if ferrs == nil {
+		ferrs = fieldErrors{}
+	}
 	s.show(q, status, "global", "global", "Global settings", &page{Error: msg, Data: map[string]any{
 		"Snap": &snap, "ConfigPath": s.cfg.ConfigPath, "Info": snap.Info(), "Errs": errs, "File": st,
+		"FileTimeouts": timeouts, "FileInterfaces": ifaces, "FileForm": form, "FileErrs": ferrs,
 	}})
+}
+
+// globalFileTimeouts writes the file's timeouts (an lvs.cf or a ulvs
+// TOML file) and applies them (the reload sets them).
+func (s *Server) globalFileTimeouts(q *request) {
+	s.globalFileForm(q, "Timeouts in the configuration file changed", parseFileTimeouts, func(f *config.File) bool { t, _ := fileGlobal(f); return t })
+}
+
+// globalInterfaces writes a ulvs TOML file's interfaces, which apply when
+// ulvsd restarts (said on the page).
+func (s *Server) globalInterfaces(q *request) {
+	s.globalFileForm(q, "Interfaces changed", parseInterfaces, func(f *config.File) bool { _, i := fileGlobal(f); return i })
+}
+
+func (s *Server) globalFileForm(q *request, what string, parse func(url.Values) (func(*config.File) error, map[string]string, fieldErrors), ok func(*config.File) bool) {
+	edit, form, errs := parse(q.r.PostForm)
+	st := s.fileState()
+	render := func(status int, msg string) { s.showGlobalFile(q, status, fieldErrors{}, st, form, errs, msg) }
+	if !ok(st.File) {
+		render(http.StatusConflict, "NOT saved: the console does not write this setting into this configuration file (edit the file and reload ulvsd with SIGHUP).")
+		return
+	}
+	if len(errs) > 0 {
+		render(http.StatusUnprocessableEntity, "Nothing was changed: correct the fields marked below.")
+		return
+	}
+	s.applyFile(q, what, "/global", edit, notSaved(render))
 }
 
 func addrText(a netip.Addr) string {

@@ -155,6 +155,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /global", s.get(s.globalPage))
 	m.HandleFunc("POST /global/timeouts", s.post(RoleAdmin, s.setTimeouts))
 	m.HandleFunc("POST /global/file", s.post(RoleAdmin, s.globalFileSave))
+	m.HandleFunc("POST /global/file-timeouts", s.post(RoleAdmin, s.globalFileTimeouts))
+	m.HandleFunc("POST /global/interfaces", s.post(RoleAdmin, s.globalInterfaces))
 	m.HandleFunc("GET /redundancy", s.get(s.redundancyPage))
 	m.HandleFunc("POST /redundancy/save", s.post(RoleAdmin, s.redundancySave))
 	m.HandleFunc("POST /redundancy/vrrp", s.post(RoleAdmin, s.redundancyVRRP))

@@ -544,6 +544,9 @@ func (w *kwriter) vrrp() error {
 // in its rules, or from old in the health checks of the real servers
 // kept; "" when it does not.
 func sameRules(want, old, back *config.File) string {
+	if want.Timeouts != back.Timeouts || !slices.Equal(want.Interfaces, back.Interfaces) {
+		return fmt.Sprintf("the console does not write a keepalived.conf's timeouts or interfaces (they would read %+v %v, not %+v %v)", back.Timeouts, back.Interfaces, want.Timeouts, want.Interfaces)
+	}
 	if len(want.VRRP) != len(back.VRRP) {
 		return fmt.Sprintf("%d vrrp_instance blocks would read back, not %d", len(back.VRRP), len(want.VRRP))
 	}

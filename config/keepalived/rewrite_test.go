@@ -78,7 +78,8 @@ func TestRewriteFromScratch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			f.VRRP, f.VRRPSyncGroups = nil, nil // not written from scratch
+			// not written from scratch: failover, and what comes with it
+			f.VRRP, f.VRRPSyncGroups, f.Interfaces, f.Timeouts = nil, nil, nil, config.Timeouts{}
 			out, err := Rewrite("new.conf", []byte("! written by the test\n"), f, Options{})
 			var flags bool
 			for _, s := range f.Rules.Services {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -82,6 +83,8 @@ func FuzzRewriteSettings(f *testing.F) {
 		for i := range file.VRRP {
 			file.VRRP[i].Priority = prio
 		}
+		file.Timeouts.TCPFin = uint32(prio) * 3
+		file.Interfaces = append(file.Interfaces, "x"+strconv.Itoa(int(prio)))
 		out, err := RewriteSettings("f.toml", []byte(text), file)
 		if err != nil {
 			return // refused, with the reason
@@ -95,5 +98,62 @@ func FuzzRewriteSettings(f *testing.F) {
 				t.Fatalf("priority %d read back as %d", prio, back.VRRP[i].Priority)
 			}
 		}
+		if back.Timeouts != file.Timeouts || strings.Join(back.Interfaces, ",") != strings.Join(file.Interfaces, ",") {
+			t.Fatalf("read back as %v %+v, want %v %+v", back.Interfaces, back.Timeouts, file.Interfaces, file.Timeouts)
+		}
 	})
+}
+
+// TestRewriteSettingsGlobal: the Global settings page's interfaces and
+// timeouts, in a file with a [timeouts] table (set in place, a 0 removes
+// the key) and in one without (a new table at the end).
+func TestRewriteSettingsGlobal(t *testing.T) {
+	for _, tt := range []struct {
+		file string
+		has  []string
+	}{
+		{"testdata/file-vrrp.toml", []string{"[director]\ninterfaces = [\"eth0\", \"eth2\"]\n", "\n[timeouts]\ntcp = 600\nudp = 30\n"}},
+		{"testdata/file-full.toml", []string{"interfaces = [\"eth0\", \"eth2\"]", "tcp = 600\n"}},
+	} {
+		t.Run(tt.file, func(t *testing.T) {
+			data, err := os.ReadFile(tt.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := Parse("f.toml", data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Interfaces = []string{"eth0", "eth2"}
+			f.Timeouts.TCP, f.Timeouts.UDP, f.Timeouts.TCPFin = 600, 30, 0
+			out, err := RewriteSettings("f.toml", data, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range tt.has {
+				if !strings.Contains(string(out), want) {
+					t.Errorf("written file lacks %q:\n%s", want, out)
+				}
+			}
+			back, err := Parse("f.toml", out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if back.Timeouts != f.Timeouts || strings.Join(back.Interfaces, ",") != "eth0,eth2" {
+				t.Errorf("read back: %v %+v", back.Interfaces, back.Timeouts)
+			}
+		})
+	}
+	inline, err := os.ReadFile("testdata/file-inline.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Parse("f.toml", inline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Timeouts.TCP = 11
+	if _, err := RewriteSettings("f.toml", inline, f); !errors.Is(err, ErrNotExpressible) {
+		t.Errorf("timeouts in an inline table: %v, want a refusal", err)
+	}
 }
