@@ -267,6 +267,21 @@ delay_loop = 1
 	// TestIntegrationWebConsoleLVSCF shoots them.
 	run("page virtual", chromedp.Navigate(base+"/virtual"), chromedp.WaitVisible(chromedp.CSS("main h1")))
 	shot("virtual")
+
+	// The file's timeouts through the Global settings page: written as a
+	// [timeouts] table and applied (the reload sets them); a malformed one
+	// is refused next to its field.
+	run("global settings", chromedp.Navigate(base+"/global"), chromedp.WaitVisible(chromedp.ID("file-timeouts-form")),
+		setValue("#file_tcp", "12x"), chromedp.Click(chromedp.ID("save-file-timeouts")))
+	waitText("#err-file_tcp", "whole number")
+	run("file timeouts", setValue("#file_tcp", "600"), setValue("#file_udp", "30"), chromedp.Click(chromedp.ID("save-file-timeouts")))
+	waitText("#flash", "Timeouts in the configuration file changed. Saved to "+e.cfg+" (the previous file is "+e.cfg+".bak) and applied to the running director.")
+	if text := fileText(t, e.cfg); !strings.Contains(text, "\n[timeouts]\ntcp = 600\nudp = 30\n") {
+		t.Fatalf("the file after the timeouts edit:\n%s", text)
+	}
+	if got := e.mustAdm("-L", "--timeout"); !strings.Contains(got, "Timeout (tcp tcpfin udp): 600 ") || !strings.HasSuffix(strings.TrimSpace(got), " 30") {
+		t.Fatalf("ulvsadm -L --timeout after the edit: %q", got)
+	}
 	run("scheduler simulator", chromedp.Navigate(base+"/sched?sched=wrr&servers=A%3A4+B%3A3+C%3A2&n=18"), chromedp.WaitVisible(chromedp.ID("sched-picks")))
 	waitText("#sched-result", "44%") // A, weight 4 of 9: 8 of the 18 picks
 	shot("sched")

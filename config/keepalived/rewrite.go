@@ -44,6 +44,9 @@ func Rewrite(path string, data []byte, want *config.File, opts Options) ([]byte,
 	if err != nil {
 		return nil, err
 	}
+	if what := config.ChangedHealth(p.file.Health, want.Health); what != "" {
+		return nil, fmt.Errorf("%s: %s changed: the console does not write a keepalived.conf's checkers (edit the file): %w", path, what, ErrNotExpressible)
+	}
 	w := &kwriter{path: path, lines: splitLines(string(data)), p: p, want: want}
 	w.finalNL = strings.HasSuffix(string(data), "\n")
 	if err := w.run(); err != nil {

@@ -328,3 +328,13 @@ func TestRewriteVRRP(t *testing.T) {
 		t.Errorf("a changed virtual_router_id: %v", err)
 	}
 }
+
+// TestRewriteKeepalivedChecks: a changed checker is refused, not dropped:
+// the console does not write keepalived's checkers.
+func TestRewriteKeepalivedChecks(t *testing.T) {
+	text, f := kaBase(t)
+	f.Health[0].Reals[0].Checks[0].Retry = 9
+	if _, err := Rewrite("ka-base.conf", []byte(text), f, Options{}); !errors.Is(err, ErrNotExpressible) || !strings.Contains(err.Error(), "checks of real server 10.0.0.11:80") {
+		t.Errorf("a changed checker: %v", err)
+	}
+}

@@ -18,9 +18,18 @@ import (
 // rewritten in place (its comment kept; a timeout of 0 removes it), or
 // added under the table's header, or in a new table at the end. Any other
 // change of an instance, or an instance added or removed, is refused with
-// ErrNotExpressible. Everything else stays as it was. The result is
+// ErrNotExpressible, and so is a change of the health checks of a real
+// server the file has (they are kept as the file has them). Everything
+// else stays as it was. The result is
 // parsed to check that it holds exactly want's rules and instances.
 func RewriteSettings(path string, data []byte, want *config.File) ([]byte, error) {
+	orig, err := Parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	if what := config.ChangedHealth(orig.Health, want.Health); what != "" {
+		return nil, fmt.Errorf("%s: %s changed: the console does not write a TOML file's checks (edit the file): %w", path, what, ErrNotExpressible)
+	}
 	out, err := ReplaceServices(path, data, want.Rules)
 	if err != nil {
 		return nil, err
