@@ -274,36 +274,34 @@ func (s *saver) Edit(edit func(*config.File) error) (web.FileEdit, error) {
 	if s.reload != nil {
 		res.Failed, res.ReloadErr = s.reload()
 	}
-	if back, err := load.Parse(s.cfgPath, data); err == nil {
-		res.AtRestart = s.atRestart(back)
+	before, err1 := load.Parse(s.cfgPath, base)
+	after, err2 := load.Parse(s.cfgPath, data)
+	if err1 == nil && err2 == nil {
+		res.AtRestart = s.atRestart(before, after)
 	}
 	return res, nil
 }
 
-// atRestart lists what f sets that the running daemon keeps until it
-// restarts.
-func (s *saver) atRestart(f *config.File) []string {
+// atRestart lists what the edit changed in the file (before, after) that
+// the running daemon keeps until it restarts.
+func (s *saver) atRestart(before, after *config.File) []string {
 	o := s.opts
 	var out []string
-	differ := func(what string, now, file any) {
-		if fmt.Sprint(now) != fmt.Sprint(file) {
+	differ := func(what string, now, was, file any) {
+		if fmt.Sprint(was) != fmt.Sprint(file) && fmt.Sprint(now) != fmt.Sprint(file) {
 			out = append(out, fmt.Sprintf("%s: ulvsd runs with %v; the file's %v applies when ulvsd restarts (unless its command line overrides it)", what, now, file))
 		}
 	}
-	now, file := slices.Clone(o.interfaces), slices.Clone(f.Interfaces)
-	slices.Sort(now)
-	slices.Sort(file)
-	differ("interfaces", strings.Join(now, ","), strings.Join(file, ","))
-	if f.Workers != 0 {
-		differ("workers", o.workers, f.Workers)
+	sorted := func(s []string) string {
+		s = slices.Clone(s)
+		slices.Sort(s)
+		return strings.Join(s, ",")
 	}
-	if f.ConnTableSize != 0 {
-		differ("connection table size", o.connTableSize, f.ConnTableSize)
-	}
-	if f.Format == "" || f.Format == "toml" {
-		differ("control socket", o.socket, f.Socket)
-		differ("metrics address", o.metrics, f.Metrics.Listen)
-		differ("state file", o.stateFile, f.StateFile)
-	}
+	differ("interfaces", sorted(o.interfaces), sorted(before.Interfaces), sorted(after.Interfaces))
+	differ("workers", o.workers, before.Workers, after.Workers)
+	differ("connection table size", o.connTableSize, before.ConnTableSize, after.ConnTableSize)
+	differ("control socket", o.socket, before.Socket, after.Socket)
+	differ("metrics address", o.metrics, before.Metrics.Listen, after.Metrics.Listen)
+	differ("state file", o.stateFile, before.StateFile, after.StateFile)
 	return out
 }

@@ -320,6 +320,9 @@ func TestSaveConfigLVSCF(t *testing.T) {
 	if len(res.AtRestart) != 1 || !strings.Contains(res.AtRestart[0], "interfaces: ulvsd runs with d-eth0; the file's d-eth1") {
 		t.Errorf("AtRestart = %q, want the interface named", res.AtRestart)
 	}
+	if res, err := s.Edit(func(f *config.File) error { f.Pulse.Keepalive = 4 * time.Second; return nil }); err != nil || len(res.AtRestart) != 0 {
+		t.Errorf("an edit of the keepalive only: %v, AtRestart %q (want none: the interfaces were not changed by it)", err, res.AtRestart)
+	}
 	if _, err := s.Edit(func(f *config.File) error { f.Pulse.Deadtime = 1500 * time.Millisecond; return nil }); err == nil || !strings.Contains(err.Error(), "whole seconds") {
 		t.Errorf("Edit with a sub-second dead time: %v", err)
 	}
