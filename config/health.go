@@ -2,8 +2,10 @@ package config
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"net/netip"
+	"reflect"
 	"slices"
 	"time"
 
@@ -267,4 +269,26 @@ func SortWarnings(ws []Warning) {
 func (w Warning) String() string {
 	e := Error{File: w.File, Line: w.Line, Msg: w.Msg}
 	return e.Error()
+}
+
+// ChangedHealth names a real server whose health checks differ between
+// old and want (services and real servers in both), or returns "": the
+// file writers that keep a file's checks as they are refuse a change
+// they would not write.
+func ChangedHealth(old, want []VirtualHealth) string {
+	for _, w := range want {
+		for _, o := range old {
+			if o.Service != w.Service {
+				continue
+			}
+			for _, wr := range w.Reals {
+				for _, or := range o.Reals {
+					if or.Addr == wr.Addr && or.Port == wr.Port && !reflect.DeepEqual(or, wr) {
+						return fmt.Sprintf("the checks of real server %s of %s", netip.AddrPortFrom(wr.Addr, wr.Port), w.Service.Name())
+					}
+				}
+			}
+		}
+	}
+	return ""
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/netip"
+	"reflect"
 	"slices"
 	"time"
 )
@@ -174,4 +175,22 @@ type SyncDaemon struct {
 	Port      uint16     // 0 = 8848
 	TTL       uint8      // 0 = 1
 	Group     netip.Addr // invalid = 224.0.0.81
+}
+
+// WithoutPosition returns in with File and Line cleared: instances read
+// from two texts compare equal when they say the same.
+func (in VRRPInstance) WithoutPosition() VRRPInstance {
+	in.File, in.Line = "", 0
+	return in
+}
+
+// SameVRRPBut reports whether a and b say the same but for their position
+// and, when timing is set, their priority and advert interval (what the
+// web console edits).
+func SameVRRPBut(a, b VRRPInstance, timing bool) bool {
+	a, b = a.WithoutPosition(), b.WithoutPosition()
+	if timing {
+		a.Priority, b.Priority, a.AdvertInt, b.AdvertInt = 0, 0, 0, 0
+	}
+	return reflect.DeepEqual(a, b)
 }

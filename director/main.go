@@ -53,6 +53,7 @@ func run(args []string, stderr io.Writer) int {
 	socket := fs.String("socket", "", "control socket `path` (default $ULVS_SOCKET, the file's, or "+ctl.DefaultSocket+")")
 	workers := fs.Int("workers", 0, "RX workers per interface (0: one per CPU)")
 	webAddr := fs.String("web", "", "serve the web console on `host:port` (a bare port: on 127.0.0.1; default: the file's [web] listen, else off; docs/web.md)")
+	webUsers := fs.String("web-users", "", "the web console's password `file` (default: the file's [web] users, else "+config.DefaultWebUsers+"; a keepalived.conf or lvs.cf has no [web])")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus /metrics on `host:port` (default: the file's [metrics] listen, else off)")
 	exitOnLoss := fs.Bool("exit-on-interface-loss", false, "exit with status 1 when an interface is deleted, renamed away or set down,\ninstead of waiting for it to return (default: the file's [director] exit_on_interface_loss)")
 	iptMarks := fs.Bool("iptables-marks", true, "read the firewall marks of iptables' mangle PREROUTING and nft prerouting rules\nand balance fwmark services by them (false: only the file's [[fwmark]] tables;\nthe file's [director] iptables_marks = false also turns this off)")
@@ -135,6 +136,9 @@ func run(args []string, stderr io.Writer) int {
 			opts.stateFile = file.StateFile
 		}
 		opts.iptablesMarks = opts.iptablesMarks && !file.NoIptablesMarks
+	}
+	if *webUsers != "" {
+		opts.web.Users = *webUsers
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -306,7 +310,8 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 		return err
 	}
 	defer os.Remove(o.socket)
-	sv := &saver{Director: dir, cfgPath: cfgPath, opts: o, log: log, configured: mon.Configured}
+	sv := &saver{Director: dir, cfgPath: cfgPath, opts: o, log: log, configured: mon.Configured,
+		reload: func() ([]string, error) { return reloadFile(cfgPath, dir, mon, ha, log) }}
 	var console *webConsole
 	if o.web.Listen != "" {
 		if console, err = newWebConsole(o.web, sv, cfgPath, log); err != nil {
@@ -400,33 +405,48 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 // reload applies the file's current content; on any error the running
 // configuration stays as it was.
 func reload(path string, dir *Director, mon *healthcheck.Monitor, ha *haManager, log *slog.Logger) {
+	if _, err := reloadFile(path, dir, mon, ha, log); err != nil {
+		log.Error("reload failed, keeping the running configuration", "file", path, "err", err)
+	}
+}
+
+// reloadFile is SIGHUP's reload, also run after the web console wrote
+// the file: it applies the file's rules, health checks, failover, timeouts
+// and sync daemon, and returns the parts that failed to apply (each also
+// logged) as notes; an error means the file's rules were not applied and
+// the running configuration stays.
+func reloadFile(path string, dir *Director, mon *healthcheck.Monitor, ha *haManager, log *slog.Logger) ([]string, error) {
 	f, err := load.File(path)
 	if err != nil {
-		log.Error("reload failed, keeping the running configuration", "err", err)
-		return
+		return nil, err
 	}
 	logWarnings(f, log)
+	var notes []string
+	note := func(what string, err error) {
+		log.Error("reload: "+what, "file", path, "err", err)
+		notes = append(notes, what+": "+err.Error())
+	}
 	if err := ha.Reload(f.VRRP, f.VRRPSyncGroups, f.Pulse); err != nil {
-		log.Error("reload: failover", "file", path, "err", err)
+		note("failover", err)
 	}
 	if err := mon.Load(f, installer(dir, f)); err != nil {
-		log.Error("reload failed, keeping the running configuration", "file", path, "err", err)
-		return
+		return notes, err
 	}
 	if err := dir.SetTimeouts(f.Timeouts); err != nil {
-		log.Error("reload: timeouts", "file", path, "err", err)
+		note("timeouts", err)
 	}
 	if changed, err := dir.reloadSync(f.Sync); err != nil {
-		log.Error("reload: lvs_sync_daemon", "file", path, "err", err)
+		note("lvs_sync_daemon", err)
 	} else if changed && f.Sync != nil && ha.isMaster(f.Sync.Instance) {
 		if err := dir.SetSyncRole(true); err != nil {
-			log.Error("reload: lvs_sync_daemon", "file", path, "err", err)
+			note("lvs_sync_daemon", err)
 		}
 		log.Info("reload: lvs_sync_daemon changed, restarted as master (its vrrp_instance is master)")
 	} else if changed {
 		log.Info("reload: lvs_sync_daemon changed, restarted as backup")
 	}
 	log.Info("reloaded", "file", path, "services", len(f.Rules.Services))
+	return notes, nil
 }
 
 // installer returns the function the health-check monitor installs a

@@ -416,6 +416,7 @@ func (pi *pulseInstance) status() vrrp.Status {
 		Name: "pulse/" + st.Role.String(), Interface: pi.device, State: vrrp.StateBackup,
 		LastTransition: st.LastTransition, Reason: st.Reason,
 		Counters: vrrp.Counters{AdvertsReceived: st.Counters.Received, AdvertsSent: st.Counters.Sent},
+		Interval: pi.cfg.Keepalive, DeadTime: pi.cfg.Deadtime,
 	}
 	switch {
 	case st.Active:

@@ -173,11 +173,25 @@ func TestSaveConfigKeepalived(t *testing.T) {
 	d := directorFromFile(t, path, conf, 0o644)
 	applyAll(t, d, "-a -t 10.77.0.100:80 -r 10.77.0.12 -g")
 	s := &saver{Director: d, cfgPath: path, opts: options{interfaces: []string{"d-eth0"}}, log: slog.New(slog.DiscardHandler)}
-	if _, err := s.SaveConfig(""); err == nil || !strings.Contains(err.Error(), "is a keepalived file, and ulvs writes only ulvs TOML files") {
+	if _, err := s.SaveWithBackup(); err != nil {
 		t.Fatalf("SaveConfig over the keepalived.conf: %v", err)
 	}
-	if text, _ := os.ReadFile(path); string(text) != conf {
-		t.Fatalf("keepalived.conf changed:\n%s", text)
+	if text, _ := os.ReadFile(path); !strings.HasPrefix(string(text), conf[:len(conf)-2]) || !strings.HasSuffix(string(text), "  real_server 10.77.0.12 80 {\n      weight 1\n  }\n}\n") {
+		t.Fatalf("keepalived.conf saved as:\n%s", text)
+	}
+	if bak, _ := os.ReadFile(path + ".bak"); string(bak) != conf {
+		t.Fatalf("FILE.bak:\n%s", bak)
+	}
+	if g, err := load.File(path); err != nil || len(g.Rules.Services[0].Dests) != 2 || len(g.Health[0].Reals[0].Checks) != 1 {
+		t.Fatalf("saved keepalived.conf reads as %+v, %v", g, err)
+	}
+	applyAll(t, d, "-e -t 10.77.0.100:80 -r 10.77.0.12 -m")
+	saved, _ := os.ReadFile(path)
+	if _, err := s.SaveConfig(""); err == nil || !strings.Contains(err.Error(), "NOT saved") || !strings.Contains(err.Error(), "lb_kind") {
+		t.Fatalf("a NAT server in a DR virtual_server: %v, want a refusal naming lb_kind", err)
+	}
+	if now, _ := os.ReadFile(path); string(now) != string(saved) {
+		t.Fatal("a refused save changed the file")
 	}
 	out := filepath.Join(dir, "ulvs.toml")
 	if _, err := s.SaveConfig(out); err != nil {
@@ -241,5 +255,75 @@ func TestKeepBackup(t *testing.T) {
 	fi, _ := os.Stat(path + ".bak")
 	if err != nil || string(b) != "old" || fi.Mode().Perm() != 0o640 {
 		t.Fatalf("backup: %q, %v, mode %v; want \"old\" with mode 0640", b, err, fi.Mode())
+	}
+}
+
+// TestSaveConfigLVSCF: an lvs.cf -c file is saved as an lvs.cf (its
+// comments and inactive servers kept, FILE.bak the previous content);
+// what lvs.cf cannot hold is refused, naming it, and the file stays.
+// Edit (the console's settings) writes the settings and reloads.
+func TestSaveConfigLVSCF(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "lvs.cf")
+	const conf = "# pair\nprimary = 10.77.0.2\nnetwork = direct\nkeepalive = 2\nvirtual web {\n active = 1\n address = 10.77.0.100 d-eth0:1\n port = 80\n" +
+		" server rs1 {\n  address = 10.77.0.11\n  active = 1\n }\n server old {\n  address = 10.77.0.13\n  active = 0\n }\n}\n"
+	d := directorFromFile(t, path, conf, 0o644)
+	applyAll(t, d, "-a -t 10.77.0.100:80 -r 10.77.0.12 -g -w 4")
+	reloads := 0
+	s := &saver{Director: d, cfgPath: path, opts: options{interfaces: []string{"d-eth0"}}, log: slog.New(slog.DiscardHandler),
+		reload: func() ([]string, error) { reloads++; return nil, nil }}
+	if _, err := s.SaveWithBackup(); err != nil {
+		t.Fatal(err)
+	}
+	text, _ := os.ReadFile(path)
+	for _, want := range []string{"# pair\n", "server old {\n  address = 10.77.0.13\n  active = 0\n", " server rs_10_77_0_12 {\n  address = 10.77.0.12\n  active = 1\n  weight = 4\n }\n}\n"} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("saved lvs.cf lacks %q:\n%s", want, text)
+		}
+	}
+	if bak, _ := os.ReadFile(path + ".bak"); string(bak) != conf {
+		t.Errorf("FILE.bak:\n%s", bak)
+	}
+	if reloads != 1 {
+		t.Errorf("%d reloads after the console's save, want 1 (the checks take the saved file)", reloads)
+	}
+	g, err := load.File(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(d.Rules(), g.Rules, rulesCmp); diff != "" {
+		t.Errorf("saved rules (-live +file):\n%s", diff)
+	}
+
+	applyAll(t, d, "-a -t 10.77.0.100:80 -r 10.77.0.14 -m")
+	saved, _ := os.ReadFile(path)
+	if _, err := s.SaveWithBackup(); err == nil || !strings.Contains(err.Error(), "NOT saved") || !strings.Contains(err.Error(), "one network") {
+		t.Fatalf("a NAT server in a direct lvs.cf: %v, want a refusal naming the network", err)
+	}
+	if now, _ := os.ReadFile(path); string(now) != string(saved) {
+		t.Error("a refused save changed the file")
+	}
+	applyAll(t, d, "-d -t 10.77.0.100:80 -r 10.77.0.14")
+
+	res, err := s.Edit(func(f *config.File) error {
+		f.Pulse.Keepalive = 3 * time.Second
+		f.Pulse.VIPs[0].Device = "d-eth1:1"
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ = os.ReadFile(path)
+	if !strings.Contains(string(text), "keepalive = 3\n") || !strings.Contains(string(text), "address = 10.77.0.100 d-eth1:1\n") || reloads != 2 {
+		t.Errorf("Edit: reloads %d, file:\n%s", reloads, text)
+	}
+	if len(res.AtRestart) != 1 || !strings.Contains(res.AtRestart[0], "interfaces: ulvsd runs with d-eth0; the file's d-eth1") {
+		t.Errorf("AtRestart = %q, want the interface named", res.AtRestart)
+	}
+	if res, err := s.Edit(func(f *config.File) error { f.Pulse.Keepalive = 4 * time.Second; return nil }); err != nil || len(res.AtRestart) != 0 {
+		t.Errorf("an edit of the keepalive only: %v, AtRestart %q (want none: the interfaces were not changed by it)", err, res.AtRestart)
+	}
+	if _, err := s.Edit(func(f *config.File) error { f.Pulse.Deadtime = 1500 * time.Millisecond; return nil }); err == nil || !strings.Contains(err.Error(), "whole seconds") {
+		t.Errorf("Edit with a sub-second dead time: %v", err)
 	}
 }

@@ -37,6 +37,7 @@ func newWebConsole(w config.Web, sv *saver, cfgPath string, log *slog.Logger) (*
 	cfg := web.Config{Director: sv.Director, Users: w.Users, TLS: w.Cert != "", ConfigPath: cfgPath, Logger: log}
 	if cfgPath != "" {
 		cfg.Save = sv.SaveWithBackup
+		cfg.Files = sv
 	}
 	srv, err := web.New(cfg)
 	if err != nil {

@@ -92,14 +92,7 @@ func TestIntegrationWebConsole(t *testing.T) {
 		t.Skip("no chromium (scripts/setup-host.sh installs it)")
 	}
 	dir := t.TempDir()
-	users := filepath.Join(dir, "web.passwd")
-	for _, u := range [][3]string{{"admin", "admin", "console-pass-1"}, {"watcher", "monitor", "watch-pass-1"}} {
-		cmd := exec.Command(filepath.Join(binDir, "ulvs"), "passwd", "-f", users, "-role", u[1], u[0])
-		cmd.Stdin = strings.NewReader(u[2] + "\n")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("ulvs passwd: %v\n%s", err, out)
-		}
-	}
+	users := consoleUsers(t, dir)
 	const webAddr = "10.77.0.2:8080"
 	// The file has one checked service whose real server refuses the
 	// check (nothing listens on port 81): the pages show its state and
@@ -143,64 +136,8 @@ delay_loop = 1
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	actx, acancel := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.WindowSize(1100, 900),
-		chromedp.UserDataDir(filepath.Join(dir, "chromium")))...)
-	defer acancel()
-	bctx, bcancel := chromedp.NewContext(actx)
-	defer bcancel()
-	start := time.Now()
-	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		t.Logf("%5.1fs %s", time.Since(start).Seconds(), what)
-		if err := chromedp.Do(bctx, steps...); err != nil {
-			t.Fatalf("%s: %v\nulvsd log:\n%s", what, err, e.logText())
-		}
-	}
-	shot := func(name string) {
-		t.Helper()
-		if *webShots == "" {
-			return
-		}
-		shoot := chromedp.FullScreenshot(100)
-		if name == "conns" { // a thousand rows: the first screenful
-			shoot = chromedp.CaptureScreenshot()
-		}
-		png, err := chromedp.Run(bctx, shoot)
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.MkdirAll(*webShots, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(*webShots, "web-"+name+".png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("read %s: %v", sel, err)
-		}
-		return s
-	}
-	// waitText waits until the element sel exists and its text holds
-	// want (a click's page load is not waited for by the click).
-	waitText := func(sel, want string) string {
-		t.Helper()
-		deadline := time.Now().Add(15 * time.Second)
-		for {
-			got, err := chromedp.Run(bctx, chromedp.Evaluate[string](`(function(){var e=document.querySelector(`+strconv.Quote(sel)+`);return e?e.textContent:"";})()`))
-			if err == nil && strings.Contains(got, want) {
-				return got
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s never said %q (last: %q, %v)\nulvsd log:\n%s", sel, want, got, err, e.logText())
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
+	br := newBrowser(t, ctx, browser, dir, e)
+	bctx, run, shot, text, waitText := br.ctx, br.run, br.shot, br.text, br.waitText
 
 	// A wrong password is refused; the right one lands on the control page.
 	run("wrong password", chromedp.Navigate(base+"/login"),
@@ -326,9 +263,24 @@ delay_loop = 1
 		}
 		run("reload", chromedp.Reload())
 	}
-	for _, p := range []string{"virtual", "global", "redundancy", "checks"} {
-		run("page "+p, chromedp.Navigate(base+"/"+p), chromedp.WaitVisible(chromedp.CSS("main h1")))
-		shot(p)
+	// Global settings, redundancy and monitoring scripts of an lvs.cf:
+	// TestIntegrationWebConsoleLVSCF shoots them.
+	run("page virtual", chromedp.Navigate(base+"/virtual"), chromedp.WaitVisible(chromedp.CSS("main h1")))
+	shot("virtual")
+
+	// The file's timeouts through the Global settings page: written as a
+	// [timeouts] table and applied (the reload sets them); a malformed one
+	// is refused next to its field.
+	run("global settings", chromedp.Navigate(base+"/global"), chromedp.WaitVisible(chromedp.ID("file-timeouts-form")),
+		setValue("#file_tcp", "12x"), chromedp.Click(chromedp.ID("save-file-timeouts")))
+	waitText("#err-file_tcp", "whole number")
+	run("file timeouts", setValue("#file_tcp", "600"), setValue("#file_udp", "30"), chromedp.Click(chromedp.ID("save-file-timeouts")))
+	waitText("#flash", "Timeouts in the configuration file changed. Saved to "+e.cfg+" (the previous file is "+e.cfg+".bak) and applied to the running director.")
+	if text := fileText(t, e.cfg); !strings.Contains(text, "\n[timeouts]\ntcp = 600\nudp = 30\n") {
+		t.Fatalf("the file after the timeouts edit:\n%s", text)
+	}
+	if got := e.mustAdm("-L", "--timeout"); !strings.Contains(got, "Timeout (tcp tcpfin udp): 600 ") || !strings.HasSuffix(strings.TrimSpace(got), " 30") {
+		t.Fatalf("ulvsadm -L --timeout after the edit: %q", got)
 	}
 	run("scheduler simulator", chromedp.Navigate(base+"/sched?sched=wrr&servers=A%3A4+B%3A3+C%3A2&n=18"), chromedp.WaitVisible(chromedp.ID("sched-picks")))
 	waitText("#sched-result", "44%") // A, weight 4 of 9: 8 of the 18 picks
@@ -394,6 +346,139 @@ delay_loop = 1
 	}
 	if after := rules100(); after != before {
 		t.Fatalf("the monitor's POST changed the rules:\n%s", after)
+	}
+}
+
+// consoleUsers writes the console's password file with ulvs passwd:
+// admin/console-pass-1 and watcher/watch-pass-1 (monitor).
+func consoleUsers(t *testing.T, dir string) string {
+	t.Helper()
+	users := filepath.Join(dir, "web.passwd")
+	for _, u := range [][3]string{{"admin", "admin", "console-pass-1"}, {"watcher", "monitor", "watch-pass-1"}} {
+		cmd := exec.Command(filepath.Join(binDir, "ulvs"), "passwd", "-f", users, "-role", u[1], u[0])
+		cmd.Stdin = strings.NewReader(u[2] + "\n")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("ulvs passwd: %v\n%s", err, out)
+		}
+	}
+	return users
+}
+
+// consoleOn starts ulvsd on conf (written as file: "lvs.cf",
+// "keepalived.conf") in a lab with two real servers, its console on the
+// director's address with consoleUsers, and headless Chromium logged in
+// as admin; it returns the console's URL as the browser reaches it. The
+// test is skipped without chromium.
+func consoleOn(t *testing.T, conf, file string, timeout time.Duration) (*env, *browser, string) {
+	t.Helper()
+	skipUnprivileged(t)
+	path := chromium()
+	if path == "" {
+		t.Skip("no chromium (scripts/setup-host.sh installs it)")
+	}
+	dir := t.TempDir()
+	users := consoleUsers(t, dir)
+	const webAddr = "10.77.0.2:8080"
+	e := newEnvOpts(t, lab.Config{RealServers: 2}, conf, envOpts{file: file, args: []string{"--web", webAddr, "--web-users", users}})
+	base := consoleProxy(t, e.lab.Client, webAddr)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	br := newBrowser(t, ctx, path, dir, e)
+	br.run("log in", chromedp.Navigate(base+"/login"), chromedp.SendKeys(chromedp.ID("user"), "admin"),
+		chromedp.SendKeys(chromedp.ID("password"), "console-pass-1"), chromedp.Click(chromedp.ID("login")), chromedp.WaitVisible(chromedp.ID("table")))
+	return e, br, base
+}
+
+// fileText is the content of the file name.
+func fileText(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// setValue sets the value of the form field sel (a CSS selector) by
+// script: maxlength stops typing, and the tests type what a user cannot.
+func setValue(sel, value string) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](`document.querySelector(` + strconv.Quote(sel) + `).value=` + strconv.Quote(value))
+}
+
+// browser is headless Chromium driven by chromedp, with the steps the
+// console's tests take: run actions, screenshots (-web-screenshots),
+// reading and waiting for an element's text.
+type browser struct {
+	t     *testing.T
+	ctx   context.Context
+	e     *env
+	start time.Time
+}
+
+func newBrowser(t *testing.T, ctx context.Context, path, dir string, e *env) *browser {
+	actx, acancel := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.WindowSize(1100, 900),
+		chromedp.UserDataDir(filepath.Join(dir, "chromium")))...)
+	t.Cleanup(acancel)
+	bctx, bcancel := chromedp.NewContext(actx)
+	t.Cleanup(bcancel)
+	return &browser{t: t, ctx: bctx, e: e, start: time.Now()}
+}
+
+func (b *browser) run(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	b.t.Logf("%5.1fs %s", time.Since(b.start).Seconds(), what)
+	if err := chromedp.Do(b.ctx, steps...); err != nil {
+		b.t.Fatalf("%s: %v\nulvsd log:\n%s", what, err, b.e.logText())
+	}
+}
+
+// shot writes the page's screenshot as web-NAME.png when
+// -web-screenshots is set.
+func (b *browser) shot(name string) {
+	b.t.Helper()
+	if *webShots == "" {
+		return
+	}
+	shoot := chromedp.FullScreenshot(100)
+	if name == "conns" { // a thousand rows: the first screenful
+		shoot = chromedp.CaptureScreenshot()
+	}
+	png, err := chromedp.Run(b.ctx, shoot)
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.MkdirAll(*webShots, 0o755); err != nil {
+		b.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(*webShots, "web-"+name+".png"), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("read %s: %v", sel, err)
+	}
+	return s
+}
+
+// waitText waits until the element sel exists and its text holds want
+// (a click's page load is not waited for by the click).
+func (b *browser) waitText(sel, want string) string {
+	b.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		got, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`(function(){var e=document.querySelector(`+strconv.Quote(sel)+`);return e?e.textContent:"";})()`))
+		if err == nil && strings.Contains(got, want) {
+			return got
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("%s never said %q (last: %q, %v)\nulvsd log:\n%s", sel, want, got, err, b.e.logText())
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

@@ -560,12 +560,16 @@ func (m *Monitor) sync(v *vsState) {
 	}
 }
 
-// Configured returns live with every checked service's dests put back as
-// the configuration has them, the checks' verdicts undone: a server that
-// is down (or held at weight 0), or a sorry server standing in, is what
-// the checks made, not what the administrator configured. Dests added by
-// hand (ulvsadm -a) stay. --save-config writes this, so that a server that
-// happens to be down when the file is saved is not lost from it.
+// Configured returns live with the checks' verdicts undone in every
+// checked service: a server the checks hold down (removed, or at weight
+// 0) is put back as the configuration has it, a sorry server standing in
+// is left out, a weight the checks set (misc_dynamic) is the configured
+// one. What the administrator changed by hand stays: a weight edited
+// (ulvsadm -e, the web console) on a server that is up, a checked server
+// deleted while up (ulvsadm -d), dests added (ulvsadm -a). --save-config
+// and the console write this, so that a server that happens to be down
+// when the file is saved is not lost from it, and an edit is not lost
+// either.
 func (m *Monitor) Configured(live config.Rules) config.Rules {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -576,7 +580,25 @@ func (m *Monitor) Configured(live config.Rules) config.Rules {
 		if v == nil {
 			continue
 		}
-		dests := slices.Clone(v.svc.Dests)
+		var dests []config.Dest
+		for _, r := range v.rss {
+			j := slices.IndexFunc(s.Dests, func(d config.Dest) bool { return d.Addr == r.dest.Addr && d.Port == r.dest.Port })
+			switch {
+			case j >= 0 && r.alive:
+				d := s.Dests[j]
+				if d.Weight == r.weight {
+					d.Weight = r.dest.Weight // the checks' weight, or unchanged
+				}
+				dests = append(dests, d)
+			case j >= 0:
+				d := s.Dests[j] // held at weight 0 by its checks
+				d.Weight = r.dest.Weight
+				dests = append(dests, d)
+			case !r.alive:
+				dests = append(dests, r.dest) // removed by its checks
+			}
+			// up and not in the table: deleted by hand
+		}
 		for _, d := range s.Dests {
 			if !v.managed(d.Addr, d.Port) {
 				dests = append(dests, d)

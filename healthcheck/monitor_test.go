@@ -479,13 +479,49 @@ func TestMonitorConfigured(t *testing.T) {
 	if err := live.Apply(config.Command{Op: config.OpAddDest, Service: svc, HasService: true, Dest: hand}); err != nil {
 		t.Fatal(err)
 	}
-	got := r.mon.Configured(live).Services[0].Dests
+	if got, want := destsText(r.mon.Configured(live).Services[0].Dests), "10.0.0.11:80/1 10.0.0.12:80/1 10.0.0.14:80/2"; got != want {
+		t.Errorf("Configured: %q, want %q", got, want)
+	}
+}
+
+// destsText writes dests as "ADDR:PORT/WEIGHT ...".
+func destsText(ds []config.Dest) string {
 	var s []string
-	for _, d := range got {
+	for _, d := range ds {
 		s = append(s, fmt.Sprintf("%v/%d", netip.AddrPortFrom(d.Addr, d.Port), d.Weight))
 	}
-	if want := "10.0.0.11:80/1 10.0.0.12:80/1 10.0.0.14:80/2"; strings.Join(s, " ") != want {
-		t.Errorf("Configured: %q, want %q", strings.Join(s, " "), want)
+	return strings.Join(s, " ")
+}
+
+// TestMonitorConfiguredHandEdits: what the administrator changed by hand
+// on servers that are up is kept (a weight edited, a server deleted); the
+// servers the checks hold down come back as configured.
+func TestMonitorConfiguredHandEdits(t *testing.T) {
+	r := newRig(t)
+	r.load(file([]config.Check{tcp1}, nil))
+	r.chk("10.0.0.12:80", 0).set(false, -1)
+	live := r.ed.Rules()
+	svc := live.Services[0]
+	svc.Dests = nil
+	var up config.Dest
+	for _, d := range live.Services[0].Dests {
+		if d.Addr == netip.MustParseAddr("10.0.0.11") {
+			up = d
+		}
+	}
+	up.Weight = 7
+	if err := live.Apply(config.Command{Op: config.OpEditDest, Service: svc, HasService: true, Dest: up}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := destsText(r.mon.Configured(live).Services[0].Dests), "10.0.0.11:80/7 10.0.0.12:80/1"; got != want {
+		t.Errorf("Configured after a weight edit: %q, want %q", got, want)
+	}
+	if err := live.Apply(config.Command{Op: config.OpDelDest, Service: svc, HasService: true, Dest: up}); err != nil {
+		t.Fatal(err)
+	}
+	got := r.mon.Configured(live).Services[0].Dests
+	if len(got) != 1 || got[0].Addr != netip.MustParseAddr("10.0.0.12") {
+		t.Errorf("Configured after deleting the server that is up: %+v, want the down 10.0.0.12 only", got)
 	}
 }
 

@@ -137,7 +137,12 @@ type Status struct {
 	Faults []string
 	// SyncGroup names the vrrp_sync_group the instance belongs to.
 	SyncGroup string
-	Counters  Counters
+	// Interval is the time between adverts (advert_int; pulse's
+	// keepalive between heartbeats); DeadTime, when not 0, the silence
+	// after which the partner is declared dead (pulse's deadtime).
+	Interval time.Duration
+	DeadTime time.Duration `json:",omitempty"`
+	Counters Counters
 }
 
 // Router runs one VRRP instance. Create it with New, run it with Run.
@@ -316,7 +321,8 @@ func (r *Router) Status() Status {
 	s := Status{Name: r.in.Name, Interface: r.in.Interface, VRID: r.in.VRID, Version: r.in.Version,
 		State: r.state, Priority: r.in.Priority, EffectivePriority: r.effPrio,
 		MasterAddr: r.masterAddr, MasterPriority: r.masterPrio,
-		LastTransition: r.lastChange, Reason: r.reason, Faults: r.allFaults(), Counters: r.counters}
+		LastTransition: r.lastChange, Reason: r.reason, Faults: r.allFaults(), Counters: r.counters,
+		Interval: r.in.AdvertInt}
 	if g := r.cfg.Group; g != nil {
 		s.SyncGroup = g.Name()
 	}

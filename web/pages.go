@@ -7,12 +7,15 @@ import (
 	"html/template"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/ulvs/ulvs/adm"
 	"github.com/ulvs/ulvs/config"
+	"github.com/ulvs/ulvs/config/piranha"
 	"github.com/ulvs/ulvs/ctl"
 	"github.com/ulvs/ulvs/vs"
 )
@@ -162,6 +165,37 @@ type virtualEdit struct {
 	Errs   fieldErrors
 	Flags  []string
 	Scheds []string
+	// LVSCF is the lvs.cf part of the form (device, timeout, re-entry,
+	// quiesce), nil when the file is not an lvs.cf; Checks says whether
+	// the service has nanny checks to set (not a new one).
+	LVSCF  *virtualFileForm
+	Checks bool
+}
+
+// lvscfForm fills ve's lvs.cf part from the file, for the service k
+// (whose address is addr; invalid for a new one).
+func (s *Server) lvscfForm(ve *virtualEdit, k config.ServiceKey, addr netip.Addr) {
+	st := s.fileState()
+	if st.ReadOnly != "" || st.File.Pulse == nil {
+		return
+	}
+	f := st.File
+	vf := &virtualFileForm{}
+	for _, v := range f.Pulse.VIPs {
+		if v.Addr == addr {
+			vf.Device = v.Device
+		}
+	}
+	if vf.Device == "" && len(f.Interfaces) > 0 {
+		vf.Device = f.Interfaces[0]
+	}
+	if ve.Orig != "" {
+		nannyOf(f, k, func(vh *config.VirtualHealth, _ *config.RealHealth, ck *config.Check) {
+			vf.CheckTimeout, vf.Reentry = fmt.Sprint(int64(ck.Timeout/time.Second)), fmt.Sprint(int64(ck.Reentry/time.Second))
+			vf.Quiesce, ve.Checks = ck.QuiesceServer, true
+		})
+	}
+	ve.LVSCF = vf
 }
 
 func formOf(s config.Service) serviceForm {
@@ -194,6 +228,9 @@ func (s *Server) virtualEditPage(q *request) {
 			return
 		}
 		ve.Orig, ve.Form = id, formOf(ss.Service)
+		s.lvscfForm(ve, k, ss.Addr)
+	} else {
+		s.lvscfForm(ve, config.ServiceKey{}, netip.Addr{})
 	}
 	s.showVirtualEdit(q, http.StatusOK, ve, "")
 }
@@ -227,9 +264,32 @@ func (s *Server) virtualSave(q *request) {
 			oldDests = append(oldDests, d.Dest)
 		}
 	}
+	fileEdit, vf, ferrs := parseVirtualFile(q.r.PostForm, svc.Key(), svc.Addr)
+	if _, ok := q.r.PostForm["lvscf"]; ok {
+		_, ve.Checks = q.r.PostForm["lvscf_checks"]
+		ve.LVSCF = &vf
+	}
+	for k, v := range ferrs {
+		errs[k] = v
+	}
 	if len(errs) > 0 {
 		s.showVirtualEdit(q, http.StatusUnprocessableEntity, ve, "Nothing was changed: correct the fields marked below.")
 		return
+	}
+	if fileEdit != nil && s.fileState().ReadOnly != "" {
+		s.showVirtualEdit(q, http.StatusConflict, ve, "Nothing was changed: the device, timeout, re-entry and quiesce fields are lvs.cf settings, and the configuration file is not an lvs.cf.")
+		return
+	}
+	// finish saves the live change: with the lvs.cf fields through the
+	// file editor (which also writes the live rules), else as every edit.
+	finish := func(what, to string) {
+		if fileEdit == nil {
+			s.done(q, what, to)
+			return
+		}
+		s.applyFile(q, what, to, fileEdit, func(status int, why string) {
+			s.showVirtualEdit(q, status, ve, "Applied to the live director but NOT saved (the file is unchanged): "+why)
+		})
 	}
 	cmd := config.Command{Op: config.OpAddService, Service: svc, HasService: true}
 	switch {
@@ -238,7 +298,7 @@ func (s *Server) virtualSave(q *request) {
 			s.showVirtualEdit(q, http.StatusConflict, ve, "Refused by the director: "+err.Error())
 			return
 		}
-		s.done(q, "Added virtual server "+svc.Key().Name(), "/real?svc="+serviceID(svc.Key()))
+		finish("Added virtual server "+svc.Key().Name(), "/real?svc="+serviceID(svc.Key()))
 		return
 	case old == svc.Key():
 		cmd.Op = config.OpEditService
@@ -252,7 +312,7 @@ func (s *Server) virtualSave(q *request) {
 			return
 		}
 	}
-	s.done(q, "Changed virtual server "+svc.Key().Name(), "/virtual")
+	finish("Changed virtual server "+svc.Key().Name(), "/virtual")
 }
 
 // moveService replaces the service old by svc with dests; on a failure
@@ -547,10 +607,102 @@ func (s *Server) realActivate(on bool) func(*request) {
 }
 
 func (s *Server) globalPage(q *request) {
+	st := s.fileState()
+	if f := st.File; f != nil && f.Pulse != nil {
+		st.Form = map[string]string{"primary": addrText(f.Pulse.Primary), "network": network(f), "nat_device": f.Pulse.NATRouterDevice}
+		if f.Pulse.NATRouter.IsValid() {
+			st.Form["nat_router"] = f.Pulse.NATRouter.String()
+		}
+	}
+	s.showGlobal(q, http.StatusOK, fieldErrors{}, st, "")
+}
+
+func (s *Server) showGlobal(q *request, status int, errs fieldErrors, st *fileState, msg string) {
+	s.showGlobalFile(q, status, errs, st, nil, nil, msg)
+}
+
+// showGlobalFile is showGlobal with the file timeouts and interfaces
+// forms as typed (nil: as the file says).
+func (s *Server) showGlobalFile(q *request, status int, errs fieldErrors, st *fileState, form map[string]string, ferrs fieldErrors, msg string) {
 	snap := s.cfg.Director.Snapshot()
-	s.show(q, http.StatusOK, "global", "global", "Global settings", &page{Data: map[string]any{
-		"Snap": &snap, "ConfigPath": s.cfg.ConfigPath, "Info": snap.Info(), "Errs": fieldErrors{},
+	timeouts, ifaces := fileGlobal(st.File)
+	if form == nil && st.File != nil {
+		t := st.File.Timeouts
+		form = map[string]string{"file_tcp": fmt.Sprint(t.TCP), "file_tcpfin": fmt.Sprint(t.TCPFin), "file_udp": fmt.Sprint(t.UDP),
+			"interfaces": strings.Join(st.File.Interfaces, " ")}
+	}
+	if ferrs == nil {
+		ferrs = fieldErrors{}
+	}
+	s.show(q, status, "global", "global", "Global settings", &page{Error: msg, Data: map[string]any{
+		"Snap": &snap, "ConfigPath": s.cfg.ConfigPath, "Info": snap.Info(), "Errs": errs, "File": st,
+		"FileTimeouts": timeouts, "FileInterfaces": ifaces, "FileForm": form, "FileErrs": ferrs,
 	}})
+}
+
+// globalFileTimeouts writes the file's timeouts (an lvs.cf or a ulvs
+// TOML file) and applies them (the reload sets them).
+func (s *Server) globalFileTimeouts(q *request) {
+	s.globalFileForm(q, "Timeouts in the configuration file changed", parseFileTimeouts, func(f *config.File) bool { t, _ := fileGlobal(f); return t })
+}
+
+// globalInterfaces writes a ulvs TOML file's interfaces, which apply when
+// ulvsd restarts (said on the page).
+func (s *Server) globalInterfaces(q *request) {
+	s.globalFileForm(q, "Interfaces changed", parseInterfaces, func(f *config.File) bool { _, i := fileGlobal(f); return i })
+}
+
+func (s *Server) globalFileForm(q *request, what string, parse func(url.Values) (func(*config.File) error, map[string]string, fieldErrors), ok func(*config.File) bool) {
+	edit, form, errs := parse(q.r.PostForm)
+	st := s.fileState()
+	render := func(status int, msg string) { s.showGlobalFile(q, status, fieldErrors{}, st, form, errs, msg) }
+	if !ok(st.File) {
+		render(http.StatusConflict, "NOT saved: the console does not write this setting into this configuration file (edit the file and reload ulvsd with SIGHUP).")
+		return
+	}
+	if len(errs) > 0 {
+		render(http.StatusUnprocessableEntity, "Nothing was changed: correct the fields marked below.")
+		return
+	}
+	s.applyFile(q, what, "/global", edit, notSaved(render))
+}
+
+func addrText(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+// network is Piranha's network type of f: its real servers' method.
+func network(f *config.File) string {
+	for _, svc := range f.Rules.Services {
+		for _, d := range svc.Dests {
+			for name, m := range networks {
+				if m == d.Method {
+					return name
+				}
+			}
+		}
+	}
+	return "nat" // Piranha's default
+}
+
+// globalFileSave writes GLOBAL SETTINGS to the file and applies it.
+func (s *Server) globalFileSave(q *request) {
+	edit, form, errs := parseGlobalFile(q.r.PostForm)
+	st := s.fileState()
+	st.Form, st.Errs = form, errs
+	render := func(status int, msg string) { s.showGlobal(q, status, fieldErrors{}, st, msg) }
+	if st.ReadOnly != "" {
+		render(http.StatusConflict, "NOT saved: "+st.ReadOnly)
+		return
+	}
+	if len(errs) > 0 {
+		render(http.StatusUnprocessableEntity, "Nothing was changed: correct the fields marked below.")
+		return
+	}
+	s.applyFile(q, "Global settings changed", "/global", edit, notSaved(render))
 }
 
 // setTimeouts is ipvsadm --set tcp tcpfin udp (0 keeps a value).
@@ -562,10 +714,7 @@ func (s *Server) setTimeouts(q *request) {
 		UDP:    uint32(f.uint("udp", 0, maxPersistTimeout, 0)),
 	}
 	if !f.ok() {
-		snap := s.cfg.Director.Snapshot()
-		s.show(q, http.StatusUnprocessableEntity, "global", "global", "Global settings", &page{
-			Error: "Nothing was changed: correct the fields marked below.",
-			Data:  map[string]any{"Snap": &snap, "ConfigPath": s.cfg.ConfigPath, "Info": snap.Info(), "Errs": f.errs}})
+		s.showGlobal(q, http.StatusUnprocessableEntity, f.errs, s.fileState(), "Nothing was changed: correct the fields marked below.")
 		return
 	}
 	if err := s.cfg.Director.Apply(config.Command{Op: config.OpSetTimeout, Timeouts: t}); err != nil {
@@ -581,13 +730,124 @@ func (s *Server) setTimeouts(q *request) {
 }
 
 func (s *Server) redundancyPage(q *request) {
+	st := s.fileState()
+	if f := st.File; f != nil && f.Pulse != nil {
+		p := f.Pulse
+		st.Form = map[string]string{"backup": addrText(p.Backup), "backup_active": fmt.Sprint(p.BackupActive), "heartbeat": fmt.Sprint(p.Heartbeat),
+			"keepalive": fmt.Sprint(int64(p.Keepalive / time.Second)), "deadtime": fmt.Sprint(int64(p.Deadtime / time.Second)), "heartbeat_port": fmt.Sprint(p.HeartbeatPort)}
+	}
+	s.showRedundancy(q, http.StatusOK, st, nil, "")
+}
+
+// showRedundancy shows the page, the VRRP instance form vf (nil: none)
+// as typed.
+func (s *Server) showRedundancy(q *request, status int, st *fileState, vf *vrrpForm, msg string) {
 	snap := s.cfg.Director.Snapshot()
-	s.show(q, http.StatusOK, "redundancy", "redundancy", "Redundancy", &page{Data: &snap})
+	name := ""
+	if vf != nil {
+		name = vf.Name
+	}
+	s.show(q, status, "redundancy", "redundancy", "Redundancy", &page{Error: msg, Data: map[string]any{"Snap": &snap, "File": st, "VRRP": vrrpForms(st.File, name, vf)}})
+}
+
+// redundancyVRRP writes a VRRP instance's priority and advert interval
+// (a ulvs TOML file or a keepalived.conf) and applies it: a changed
+// instance restarts without a change of master (docs/ha.md).
+func (s *Server) redundancyVRRP(q *request) {
+	st := s.fileState()
+	edit, vf := parseVRRP(q.r.PostForm, st.File)
+	render := func(status int, msg string) { s.showRedundancy(q, status, st, vf, msg) }
+	if len(vf.Errs) > 0 {
+		render(http.StatusUnprocessableEntity, "Nothing was changed: correct the fields marked below.")
+		return
+	}
+	s.applyFile(q, "VRRP instance "+vf.Name+" changed", "/redundancy", edit, notSaved(render))
+}
+
+func (s *Server) redundancySave(q *request) {
+	edit, form, errs := parseRedundancy(q.r.PostForm)
+	st := s.fileState()
+	st.Form, st.Errs = form, errs
+	render := func(status int, msg string) { s.showRedundancy(q, status, st, nil, msg) }
+	if st.ReadOnly != "" {
+		render(http.StatusConflict, "NOT saved: "+st.ReadOnly)
+		return
+	}
+	if len(errs) > 0 {
+		render(http.StatusUnprocessableEntity, "Nothing was changed: correct the fields marked below.")
+		return
+	}
+	s.applyFile(q, "Redundancy settings changed", "/redundancy", edit, notSaved(render))
+}
+
+// notSaved shows a refused file edit: nothing changed.
+func notSaved(render func(int, string)) func(int, string) {
+	return func(status int, why string) { render(status, "NOT saved, nothing changed: "+why) }
+}
+
+// scriptForm is one virtual server's MONITORING SCRIPTS form.
+type scriptForm struct {
+	ID   string // serviceID
+	Name string
+	Form map[string]string
+	Errs fieldErrors
+}
+
+// scriptForms are the forms of the file's virtual servers that have
+// nanny checks, with the one of id replaced by form and errs.
+func scriptForms(f *config.File, id string, form map[string]string, errs fieldErrors) []scriptForm {
+	var out []scriptForm
+	if f == nil {
+		return nil
+	}
+	for _, vh := range f.Health {
+		for _, rh := range vh.Reals {
+			i := slices.IndexFunc(rh.Checks, func(c config.Check) bool { return c.Kind == config.CheckNanny })
+			if i < 0 {
+				continue
+			}
+			c := rh.Checks[i]
+			sf := scriptForm{ID: serviceID(vh.Service), Name: vh.Service.Name(), Errs: fieldErrors{}, Form: map[string]string{
+				"send": piranha.Escape(c.Send), "expect": piranha.Escape(c.Expect), "use_regex": fmt.Sprint(c.UseRegex), "send_program": c.SendProgram}}
+			if sf.ID == id {
+				sf.Form, sf.Errs = form, errs
+			}
+			out = append(out, sf)
+			break
+		}
+	}
+	return out
 }
 
 func (s *Server) checksPage(q *request) {
+	s.showChecks(q, http.StatusOK, "", nil, nil, "")
+}
+
+func (s *Server) showChecks(q *request, status int, id string, form map[string]string, errs fieldErrors, msg string) {
 	snap := s.cfg.Director.Snapshot()
-	s.show(q, http.StatusOK, "checks", "checks", "Monitoring scripts and health checks", &page{Data: &snap})
+	st := s.fileState()
+	s.show(q, status, "checks", "checks", "Monitoring scripts and health checks", &page{Error: msg, Data: map[string]any{
+		"Snap": &snap, "File": st, "Scripts": scriptForms(st.File, id, form, errs)}})
+}
+
+func (s *Server) checksSave(q *request) {
+	id := q.r.PostForm.Get("svc")
+	k, err := parseServiceID(id)
+	if err != nil {
+		http.Error(q.w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	edit, form, errs := parseScripts(q.r.PostForm, k)
+	render := func(status int, msg string) { s.showChecks(q, status, id, form, errs, msg) }
+	if ro := s.fileState().ReadOnly; ro != "" {
+		render(http.StatusConflict, "NOT saved: "+ro)
+		return
+	}
+	if len(errs) > 0 {
+		render(http.StatusUnprocessableEntity, "Nothing was changed: correct the fields marked below.")
+		return
+	}
+	s.applyFile(q, "Monitoring script of "+k.Name()+" changed", "/checks", edit, notSaved(render))
 }
 
 // maxConnRows bounds the connections one page lists.

@@ -41,6 +41,10 @@ type Config struct {
 	// every edit. Nil means the daemon has no file (ulvsd -i): every page
 	// then says that edits are live only and lost on restart.
 	Save func() (string, error)
+	// Files edits the settings the configuration file holds (global
+	// settings, redundancy, monitoring scripts; filesettings.go). Nil
+	// means the daemon has no file: those pages are read-only.
+	Files FileEditor
 	// Users is the password file (ulvs passwd).
 	Users string
 	// TLS reports that the console is served over TLS: cookies are then
@@ -150,8 +154,14 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /real/deactivate", s.post(RoleAdmin, s.realActivate(false)))
 	m.HandleFunc("GET /global", s.get(s.globalPage))
 	m.HandleFunc("POST /global/timeouts", s.post(RoleAdmin, s.setTimeouts))
+	m.HandleFunc("POST /global/file", s.post(RoleAdmin, s.globalFileSave))
+	m.HandleFunc("POST /global/file-timeouts", s.post(RoleAdmin, s.globalFileTimeouts))
+	m.HandleFunc("POST /global/interfaces", s.post(RoleAdmin, s.globalInterfaces))
 	m.HandleFunc("GET /redundancy", s.get(s.redundancyPage))
+	m.HandleFunc("POST /redundancy/save", s.post(RoleAdmin, s.redundancySave))
+	m.HandleFunc("POST /redundancy/vrrp", s.post(RoleAdmin, s.redundancyVRRP))
 	m.HandleFunc("GET /checks", s.get(s.checksPage))
+	m.HandleFunc("POST /checks/save", s.post(RoleAdmin, s.checksSave))
 	m.HandleFunc("GET /conns", s.get(s.connsPage))
 	m.HandleFunc("GET /sched", s.get(s.schedPage))
 	s.mux = m

@@ -793,8 +793,8 @@ func TestStatusPages(t *testing.T) {
 		}
 	}
 	_, body, _ := c.do("GET", "/redundancy", nil)
-	if !strings.Contains(body, "Read-only") {
-		t.Error("the redundancy page does not say it is read-only")
+	if !strings.Contains(body, `id="file-readonly"`) || !strings.Contains(body, "without a configuration file") {
+		t.Error("the redundancy page does not say why it offers no form")
 	}
 }
 

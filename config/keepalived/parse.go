@@ -38,6 +38,15 @@ func Load(path string) (*config.File, error) {
 // *config.Error with the file and line of the first problem. data is not
 // retained; the File belongs to the caller.
 func Parse(path string, data []byte, opts Options) (*config.File, error) {
+	p, err := parse(path, data, opts)
+	if err != nil {
+		return nil, err
+	}
+	return p.file, nil
+}
+
+// parse is Parse, returning the parser with the blocks as written.
+func parse(path string, data []byte, opts Options) (*parser, error) {
 	t, err := ReadTree(path, data, opts)
 	if err != nil {
 		return nil, err
@@ -63,7 +72,7 @@ func Parse(path string, data []byte, opts Options) (*config.File, error) {
 		return nil, p.err
 	}
 	p.sortWarnings()
-	return p.file, nil
+	return p, nil
 }
 
 // parser interprets a Tree. The first error stops it.

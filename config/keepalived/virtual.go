@@ -55,6 +55,8 @@ type virtualServer struct {
 	sorry       *sorryServer
 	timing      config.Timing
 	reals       []*realServer
+	// keys are the services the block became (build).
+	keys []config.ServiceKey
 }
 
 type sorryServer struct {
@@ -81,6 +83,9 @@ type realServer struct {
 	virtualhost string
 	timing      config.Timing
 	checks      []*checkSpec
+	// dests are the real servers the block became, one per service of
+	// its virtual server (service).
+	dests []netip.AddrPort
 }
 
 // timingKeyword reads a checker timer keyword of a virtual_server,
@@ -632,6 +637,7 @@ func (p *parser) build() {
 		if p.err != nil {
 			return
 		}
+		v.keys = keys
 		for _, k := range keys {
 			if old := seen[k]; old != nil {
 				p.errorf(v.node, "service %s is already defined at %s:%d", serviceName(k), old.File, old.Line)
@@ -851,6 +857,7 @@ func (p *parser) service(v *virtualServer, k config.ServiceKey) (config.Service,
 			continue
 		}
 		svc.Dests = append(svc.Dests, d)
+		rs.dests = append(rs.dests, netip.AddrPortFrom(d.Addr, d.Port))
 		rh := config.RealHealth{
 			Addr: d.Addr, Port: d.Port,
 			Inhibit:    rs.inhibit.or(v.inhibit),

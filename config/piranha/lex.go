@@ -44,30 +44,40 @@ func lex(data []byte) ([]line, *lexError) {
 			continue
 		}
 		l := line{num: num}
-		for s != "" {
-			var q byte
-			if s[0] == '"' || s[0] == '\'' {
-				q = s[0]
-				end := strings.IndexByte(s[1:], q)
-				if end < 0 {
-					return nil, &lexError{num: num, msg: "quotation mismatch: " + string(q) + " is not closed on this line"}
-				}
-				l.words = append(l.words, s[1:1+end])
-				s = s[2+end:]
-			} else {
-				end := strings.IndexAny(s, " \t")
-				if end < 0 {
-					end = len(s)
-				}
-				l.words = append(l.words, s[:end])
-				s = s[end:]
-			}
-			l.quoted = append(l.quoted, q)
-			s = strings.TrimLeft(s, " \t")
+		var msg string
+		if l.words, l.quoted, msg = lexLine(s); msg != "" {
+			return nil, &lexError{num: num, msg: msg}
 		}
 		out = append(out, l)
 	}
 	return out, nil
+}
+
+// lexLine splits one line (without its leading blanks, not a comment)
+// into words as lex does; msg says why a line is refused.
+func lexLine(s string) (words []string, quoted []byte, msg string) {
+	for s != "" {
+		var q byte
+		if s[0] == '"' || s[0] == '\'' {
+			q = s[0]
+			end := strings.IndexByte(s[1:], q)
+			if end < 0 {
+				return nil, nil, "quotation mismatch: " + string(q) + " is not closed on this line"
+			}
+			words = append(words, s[1:1+end])
+			s = s[2+end:]
+		} else {
+			end := strings.IndexAny(s, " \t")
+			if end < 0 {
+				end = len(s)
+			}
+			words = append(words, s[:end])
+			s = s[end:]
+		}
+		quoted = append(quoted, q)
+		s = strings.TrimLeft(s, " \t")
+	}
+	return words, quoted, ""
 }
 
 // unescape is nanny's convert_str for send and expect strings: \\, \r,

@@ -49,6 +49,15 @@ func Load(path string) (*config.File, error) {
 // returned error is a *config.Error with the file and line of the first
 // problem. data is not retained; the File belongs to the caller.
 func Parse(path string, data []byte, opts Options) (*config.File, error) {
+	p, err := parse(path, data, opts)
+	if err != nil {
+		return nil, err
+	}
+	return p.file, nil
+}
+
+// parse is Parse, returning the parser with the blocks as written.
+func parse(path string, data []byte, opts Options) (*parser, error) {
 	opts.Fill()
 	p := &parser{
 		path: path,
@@ -79,7 +88,7 @@ func Parse(path string, data []byte, opts Options) (*config.File, error) {
 	}
 	p.file.Pulse = p.pulse
 	config.SortWarnings(p.file.Warnings)
-	return p.file, nil
+	return p, nil
 }
 
 // parser interprets the lines. The first error stops it.

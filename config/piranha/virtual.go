@@ -40,6 +40,10 @@ type virtual struct {
 	reentry     int
 	quiesce     bool
 	servers     []*server
+	// key is the service an active virtual became (build); loaded
+	// reports that it did.
+	key    config.ServiceKey
+	loaded bool
 }
 
 // server is one server block.
@@ -52,6 +56,10 @@ type server struct {
 	weight  int
 	port    uint16
 	portSet bool
+	// dest is the real server it became (service); loaded reports that
+	// it did.
+	dest   netip.AddrPort
+	loaded bool
 }
 
 // Keywords of failover-service blocks, which a virtual block may carry
@@ -311,6 +319,7 @@ func (p *parser) build() {
 			return
 		}
 		seen[k] = v
+		v.key, v.loaded = k, true
 		f.Rules.Services = append(f.Rules.Services, svc)
 		f.Health = append(f.Health, *vh)
 		addIface(v.device)
@@ -439,6 +448,7 @@ func (p *parser) service(v *virtual) (config.Service, *config.VirtualHealth, boo
 			continue
 		}
 		svc.Dests = append(svc.Dests, d)
+		s.dest, s.loaded = netip.AddrPortFrom(d.Addr, d.Port), true
 		ck := config.NewCheck(config.CheckNanny)
 		if d.Port != rport {
 			ck.ConnectPort = rport // nanny checks the server's port, which a DR/TUN fwmark dest lacks

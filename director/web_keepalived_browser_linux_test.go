@@ -1,0 +1,103 @@
+package director_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// consoleKeepalived is the keepalived.conf TestIntegrationWebConsoleKeepalived
+// runs: a lone VRRP master and one DR virtual server with TCP checks.
+const consoleKeepalived = `! the web console's keepalived.conf
+vrrp_instance VI_1 {
+    state MASTER
+    interface d-eth0
+    virtual_router_id 51
+    priority 100 # the master
+    advert_int 1
+    virtual_ipaddress {
+        10.77.0.100
+    }
+}
+
+virtual_server 10.77.0.100 80 {
+    delay_loop 1
+    lb_algo rr
+    lb_kind DR
+    protocol TCP
+    real_server 10.77.0.11 80 {
+        weight 1
+        TCP_CHECK {
+            connect_timeout 1
+        }
+    }
+    real_server 10.77.0.12 80 {
+        weight 1
+        TCP_CHECK {
+            connect_timeout 1
+        }
+    }
+}
+`
+
+// TestIntegrationWebConsoleKeepalived edits a keepalived.conf-run director
+// in headless Chromium: the VRRP instance's advert interval and priority
+// on the Redundancy page (an interval VRRPv2 cannot carry refused next to
+// its field; a good one written into the vrrp_instance block, comment
+// kept, and seen in the live state), a real server's weight through the
+// real server form (written as keepalived's "weight 3", its TCP_CHECK
+// kept, FILE.bak the previous file), and a real server the file cannot
+// hold (NAT in a DR virtual_server): applied live, the page says NOT
+// saved, naming lb_kind, and the file stays.
+func TestIntegrationWebConsoleKeepalived(t *testing.T) {
+	e, br, base := consoleOn(t, consoleKeepalived, "keepalived.conf", 120*time.Second)
+	e.waitTable(t, 15*time.Second, "both servers", `-> 10\.77\.0\.11:80 +Route +1 `, `-> 10\.77\.0\.12:80 +Route +1 `)
+	e.waitHA(t, "MASTER", 15*time.Second)
+	file := func(name string) string { return fileText(t, name) }
+	set := setValue
+
+	br.run("redundancy", chromedp.Navigate(base+"/redundancy"), chromedp.WaitVisible(chromedp.ID("vrrp-VI_1")))
+	br.waitText("#ha td.interval", "1s")
+	br.waitText("#file-readonly", "keepalived.conf")
+	br.run("refused advert interval", set(`#vrrp-VI_1 input[name=advert_int]`, "1.5"), chromedp.Click(chromedp.CSS(`#vrrp-VI_1 button`)))
+	br.waitText("#err-advert_int", "whole seconds")
+	if file(e.cfg) != consoleKeepalived {
+		t.Fatal("a refused form changed the file")
+	}
+	br.run("advert interval 2, priority 120", chromedp.Navigate(base+"/redundancy"), chromedp.WaitVisible(chromedp.ID("vrrp-VI_1")),
+		set(`#vrrp-VI_1 input[name=advert_int]`, "2"), set(`#vrrp-VI_1 input[name=priority]`, "120"), chromedp.Click(chromedp.CSS(`#vrrp-VI_1 button`)))
+	br.waitText("#flash", "VRRP instance VI_1 changed. Saved to "+e.cfg+" (the previous file is "+e.cfg+".bak) and applied to the running director.")
+	text := file(e.cfg)
+	if !strings.Contains(text, "    priority 120 # the master\n    advert_int 2\n") || !strings.HasPrefix(text, "! the web console's keepalived.conf\n") {
+		t.Fatalf("keepalived.conf after the edit:\n%s", text)
+	}
+	if file(e.cfg+".bak") != consoleKeepalived {
+		t.Fatal("FILE.bak is not the previous file")
+	}
+	br.waitText("#ha td.interval", "2s")
+	br.waitText("#ha", "120/120")
+	br.waitText("#ha", "MASTER")
+	br.shot("redundancy-vrrp")
+
+	// A real server's weight, through the real server form.
+	br.run("edit rs1", chromedp.Navigate(base+"/real/edit?svc=tcp-10.77.0.100-80&dest=10.77.0.11:80"), chromedp.WaitVisible(chromedp.ID("real-form")),
+		set("#weight", "3"), chromedp.Click(chromedp.ID("save-real")))
+	br.waitText("#flash", "Changed real server 10.77.0.11:80. Saved to "+e.cfg)
+	text = file(e.cfg)
+	if !strings.Contains(text, "    real_server 10.77.0.11 80 {\n        weight 3\n        TCP_CHECK {\n            connect_timeout 1\n") {
+		t.Fatalf("keepalived.conf after the weight edit:\n%s", text)
+	}
+	e.waitTable(t, 5*time.Second, "weight 3", `-> 10\.77\.0\.11:80 +Route +3 `)
+
+	// A NAT real server in a DR virtual_server: live, but not saved.
+	br.run("add a NAT real server", chromedp.Navigate(base+"/real/edit?svc=tcp-10.77.0.100-80"), chromedp.WaitVisible(chromedp.ID("real-form")),
+		set("#addr", "10.77.0.13"), chromedp.SetValue(chromedp.ID("method"), "nat"), chromedp.Click(chromedp.ID("save-real")))
+	br.waitText("#flash", "Applied to the live director but NOT saved")
+	br.waitText("#flash", "lb_kind")
+	if file(e.cfg) != text {
+		t.Fatal("a refused save changed the file")
+	}
+	e.mustAdm("-d", "-t", "10.77.0.100:80", "-r", "10.77.0.13:80")
+}
