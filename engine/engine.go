@@ -613,6 +613,9 @@ func (w *worker) run(ctx context.Context, e *Engine) error {
 			w.ct.SetTimeouts(t)
 		}
 		tbl := e.table.Load()
+		if tbl != w.nodestTbl {
+			w.expireNodest(tbl)
+		}
 		now := tick()
 		w.tr = e.traceRing(w.index) // nil unless someone traces (trace.go)
 		if w.master = e.syncMaster.Load(); w.master != nil {
@@ -699,6 +702,11 @@ func (e *Engine) Counters() map[string]uint64 {
 		// templates refused at their bound.
 		"defense_drop_entry":    s.DropEntries,
 		"defense_secure_tcp_on": e.defense.secureOnCount.Load(),
+		// Connections expired when their real server was removed
+		// (expire_nodest_conn), resets sent for segments that belong
+		// to no connection.
+		"expire_nodest_conns": s.NodestExpired,
+		"rst_sent":            s.RSTSent,
 	}
 	if e.templates != nil {
 		m["persist_templates_refused"] = e.templates.Refused()

@@ -87,13 +87,14 @@ func TestDRForwarding(t *testing.T) {
 		in      []byte
 		wantMAC [6]byte // zero: expect a drop
 		drop    Reason
+		reset   bool // the drop answered with a RST to the client
 	}{
 		{name: "first SYN goes to the newest dest", in: tcpFrame(1000, pkt.TCPSyn), wantMAC: rs2MAC},
 		{name: "second SYN rotates", in: tcpFrame(1001, pkt.TCPSyn), wantMAC: rs1MAC},
 		{name: "ACK of first flow stays", in: tcpFrame(1000, pkt.TCPAck), wantMAC: rs2MAC},
 		{name: "ACK of second flow stays", in: tcpFrame(1001, pkt.TCPAck|pkt.TCPPsh), wantMAC: rs1MAC},
 		{name: "third SYN rotates back", in: tcpFrame(1002, pkt.TCPSyn), wantMAC: rs2MAC},
-		{name: "ACK without connection", in: tcpFrame(2000, pkt.TCPAck), drop: ReasonNotSYN},
+		{name: "ACK without connection", in: tcpFrame(2000, pkt.TCPAck), drop: ReasonNotSYN, reset: true},
 		{name: "SYN+RST does not open", in: tcpFrame(2001, pkt.TCPSyn|pkt.TCPRst), drop: ReasonNotSYN},
 		{name: "no service on port", in: pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client, Dst: vip, Proto: pkt.ProtoTCP, SrcPort: 5, DstPort: 81, TCPFlags: pkt.TCPSyn}.Build(), drop: ReasonNoService},
 		{name: "not a VIP", in: pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client, Dst: netip.MustParseAddr("10.77.0.2"), Proto: pkt.ProtoTCP, SrcPort: 5, DstPort: 80, TCPFlags: pkt.TCPSyn}.Build(), drop: ReasonNotOurs},
@@ -108,6 +109,10 @@ func TestDRForwarding(t *testing.T) {
 			in := append([]byte(nil), tt.in...)
 			out := run(w, l, tbl, 1000, tt.in)
 			if tt.wantMAC == ([6]byte{}) {
+				if tt.reset {
+					checkReset(t, out, in)
+					out = nil
+				}
 				if len(out) != 0 {
 					t.Fatalf("got %d frames out, want a drop", len(out))
 				}
@@ -480,4 +485,29 @@ func TestVMAC(t *testing.T) {
 	if out := run(w, l, tbl, 0, to([6]byte{0, 0, 0x5e, 0, 1, 52}, 41001)); len(out) != 0 {
 		t.Errorf("SYN to another virtual MAC forwarded")
 	}
+}
+
+// checkReset checks that out is one RST to the sender of segment in, as
+// the kernel's tcp_v4_send_reset builds it: SEQ=SEG.ACK for a segment with
+// ACK, else ACK=SEG.SEQ+SEG.LEN with RST|ACK.
+func checkReset(t *testing.T, out [][]byte, in []byte) {
+	t.Helper()
+	if len(out) != 1 {
+		t.Fatalf("got %d frames out, want one RST", len(out))
+	}
+	var i pkt.Parsed
+	if r := i.Decode(in); r != pkt.DecodeOK {
+		t.Fatal(r)
+	}
+	it := pkt.TCP(in[i.L4Off:])
+	checks := []pkttest.Checker{
+		pkttest.DstMAC(pkt.Ether(in).Src()), pkttest.DstIP(netip.AddrFrom4(i.Src)), pkttest.SrcIP(netip.AddrFrom4(i.Dst)),
+		pkttest.DstPort(i.SrcPort), pkttest.SrcPort(i.DstPort), pkttest.ValidChecksums(),
+	}
+	if i.TCPFlags&pkt.TCPAck != 0 {
+		checks = append(checks, pkttest.TCPFlags(pkt.TCPRst), pkttest.Seq(it.Ack()))
+	} else {
+		checks = append(checks, pkttest.TCPFlags(pkt.TCPRst|pkt.TCPAck), pkttest.Ack(it.Seq()+uint32(i.L4Len-it.DataOffset())))
+	}
+	pkttest.CheckIPv4(t, out[0], checks...)
 }

@@ -243,17 +243,81 @@ func TestConnReuseAndNodest(t *testing.T) {
 		t.Errorf("drop not counted or connection gone without expire_nodest_conn")
 	}
 	tbl2.Knobs.ExpireNodestConn = true
-	dstOf(w, l, tbl2, 0, tcpTo(clientA, 8000, 80, pkt.TCPAck))
-	if w.ct.Len() != 0 {
-		t.Errorf("expire_nodest_conn kept the connection")
+	ack := tcpTo(clientA, 8000, 80, pkt.TCPAck)
+	checkReset(t, run(w, l, tbl2, 0, ack), ack)
+	if w.ct.Len() != 0 || w.c.nodestExpired.Load() != 1 {
+		t.Errorf("expire_nodest_conn kept the connection (%d left, %d expired)", w.ct.Len(), w.c.nodestExpired.Load())
+	}
+}
+
+// TestExpireNodestConn: with expire_nodest_conn, removing a dest expires
+// its connections when the workers adopt the new table
+// (ip_vs_expire_nodest_conn_flush), the others stay; a SYN on an expired
+// connection's ports is scheduled again (ip_vs_in reschedules after
+// expiring). Without it the connections stay and their packets are
+// dropped, counted as dest_gone.
+func TestExpireNodestConn(t *testing.T) {
+	for _, expire := range []bool{false, true} {
+		tbl := buildTable(t, nil, svcSpec{proto: vs.TCP, port: 80})
+		w, l := newTestWorker()
+		w.expireNodest(tbl)
+		on := map[string][]uint16{}
+		for port := uint16(8000); port < 8010; port++ {
+			d := dstOf(w, l, tbl, 0, syn(clientA, port, 80))
+			on[d] = append(on[d], port)
+		}
+		if len(on["rs1"]) != 5 || len(on["rs2"]) != 5 {
+			t.Fatalf("rr spread %v", on)
+		}
+		svc := tbl.Services[0]
+		var gone *vs.Dest
+		for _, d := range svc.Dests {
+			if d.Addr.String() == "10.77.0.12" { // rs2
+				g := *d
+				g.Trashed = true
+				gone = &g
+			}
+		}
+		svc2 := *svc
+		svc2.Dests = nil
+		for _, d := range svc.Dests {
+			if d.ID != gone.ID {
+				svc2.Dests = append(svc2.Dests, d)
+			}
+		}
+		sc, err := sched.New("rr", &svc2, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc2.Scheduler = sc
+		tbl2 := vs.NewTable(2, []*vs.Service{&svc2}, []*vs.Dest{gone})
+		tbl2.Knobs.ExpireNodestConn = expire
+		w.expireNodest(tbl2)
+		if want := map[bool]int{false: 10, true: 5}[expire]; w.ct.Len() != want {
+			t.Errorf("expire_nodest_conn %v: %d connections left after the dest went, want %d", expire, w.ct.Len(), want)
+		}
+		for _, port := range on["rs1"] {
+			if got := dstOf(w, l, tbl2, 0, tcpTo(clientA, port, 80, pkt.TCPAck)); got != "rs1" {
+				t.Errorf("expire_nodest_conn %v: a connection to rs1 went to %q", expire, got)
+			}
+		}
+		port := on["rs2"][0]
+		before := w.c.drops[ReasonDestGone].Load()
+		got := dstOf(w, l, tbl2, 0, syn(clientA, port, 80))
+		switch {
+		case !expire && (got != "" || w.c.drops[ReasonDestGone].Load() != before+1):
+			t.Errorf("without expire_nodest_conn: a SYN on a removed dest's connection went to %q, want a dest_gone drop", got)
+		case expire && got != "rs1":
+			t.Errorf("with expire_nodest_conn: a SYN on an expired connection's ports went to %q, want rescheduled to rs1", got)
+		}
 	}
 }
 
 func TestSloppyTCP(t *testing.T) {
 	tbl := buildTable(t, nil, svcSpec{proto: vs.TCP, port: 80})
 	w, l := newTestWorker()
-	if got := dstOf(w, l, tbl, 0, tcpTo(clientA, 9000, 80, pkt.TCPAck)); got != "" {
-		t.Errorf("ACK without a connection forwarded")
+	if got := dstOf(w, l, tbl, 0, tcpTo(clientA, 9000, 80, pkt.TCPAck)); got == "rs1" || got == "rs2" {
+		t.Errorf("ACK without a connection forwarded to %s", got)
 	}
 	tbl.Knobs.SloppyTCP = true
 	if got := dstOf(w, l, tbl, 0, tcpTo(clientA, 9000, 80, pkt.TCPAck)); got == "" {
