@@ -577,6 +577,8 @@ func (e *Engine) Stats() Stats {
 		s.SynQueued += c.synQueued.Load()
 		s.SynRetries += c.synRetries.Load()
 		s.DropEntries += c.dropEntry.Load()
+		s.NodestExpired += c.nodestExpired.Load()
+		s.RSTSent += c.rstSent.Load()
 		s.Conns += int(c.conns.Load())
 		for _, r := range Reasons() {
 			if v := c.drops[r].Load(); v > 0 {

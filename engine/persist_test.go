@@ -245,6 +245,9 @@ func TestConnReuseAndNodest(t *testing.T) {
 	tbl2.Knobs.ExpireNodestConn = true
 	ack := tcpTo(clientA, 8000, 80, pkt.TCPAck)
 	checkReset(t, run(w, l, tbl2, 0, ack), ack)
+	if e := (&Engine{counts: []*counters{w.c}}).Counters(); e["rst_sent"] != 1 || e["expire_nodest_conns"] != 1 {
+		t.Errorf("counters rst_sent %d, expire_nodest_conns %d, want 1 and 1", e["rst_sent"], e["expire_nodest_conns"])
+	}
 	if w.ct.Len() != 0 || w.c.nodestExpired.Load() != 1 {
 		t.Errorf("expire_nodest_conn kept the connection (%d left, %d expired)", w.ct.Len(), w.c.nodestExpired.Load())
 	}
