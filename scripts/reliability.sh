@@ -35,13 +35,20 @@
 #                NAT, gone): what each client saw (reset or timeout, and
 #                how fast), when the check took rs1 out, when new
 #                connections stopped going to it.
+#   8. mtu       for each method of --mtu-modes (nat,tun), two uploads
+#                and two downloads while the MTU of the real servers' LAN
+#                (NAT) and then of the client's LAN with the director's
+#                d-eth0 drops to 1400 and goes back to 1500: does ulvsd
+#                see each change (ulvs stats) and how soon, do the
+#                transfers finish intact (ICMP fragmentation-needed with
+#                the new MTU, TUN's 20 bytes of encapsulation included).
 #
 # Phases 7 and later replace the NAT lab with labs of their own.
 #
 # Usage: scripts/reliability.sh [--flood-secs N] [--udp-secs N]
 #            [--reload-secs N] [--arp-secs N] [--synproxy]
-#            [--only synflood,udpflood,reload,restart,linkflap,arploss,rsdeath]
-#            [--rs-modes nat,dr,tun] [--table-size SLOTS] [--keep]
+#            [--only synflood,udpflood,reload,restart,linkflap,arploss,rsdeath,mtu]
+#            [--rs-modes nat,dr,tun] [--mtu-modes nat,tun] [--table-size SLOTS] [--keep]
 # Needs root, hping3 and curl (scripts/setup-host.sh installs them).
 # Everything it creates (namespaces, processes, files under its work
 # directory) is removed on exit unless --keep.
@@ -54,8 +61,9 @@ reload_secs=30
 arp_secs=45
 table_size=16384
 synproxy=0
-only="synflood,udpflood,reload,restart,linkflap,arploss,rsdeath"
+only="synflood,udpflood,reload,restart,linkflap,arploss,rsdeath,mtu"
 rs_modes="nat,dr,tun"
+mtu_modes="nat,tun"
 keep=0
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -67,6 +75,7 @@ while [ $# -gt 0 ]; do
 	--synproxy) synproxy=1; shift ;;
 	--only) only=$2; shift 2 ;;
 	--rs-modes) rs_modes=$2; shift 2 ;;
+	--mtu-modes) mtu_modes=$2; shift 2 ;;
 	--keep) keep=1; shift ;;
 	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
 	*) echo "reliability.sh: unknown argument $1" >&2; exit 2 ;;
@@ -417,12 +426,12 @@ new_lab() {
 	"$bin/ulvs" lab up --name "$lab" --mode "$1" --real-servers 2 >>"$work/lab.log" 2>&1
 }
 
-# write_checked_config MODE EXPIRE: one TCP service in MODE with a
+# write_checked_config MODE EXPIRE [nocheck]: one TCP service in MODE with a
 # TCP_CHECK on each real server (delay_loop 1, connect_timeout 1, retry 1,
 # delay_before_retry 1: a dead server is out of the table within about
 # 3 s) and expire_nodest_conn = EXPIRE.
 write_checked_config() {
-	local mode=$1 expire=$2 ifaces='"d-eth0"'
+	local mode=$1 expire=$2 checks=${3:-} ifaces='"d-eth0"'
 	[ "$mode" = nat ] && ifaces='"d-eth0", "d-eth1"'
 	{
 		cat <<EOF
@@ -443,6 +452,7 @@ forward = "$mode"
 EOF
 		for rs in $(rips); do
 			printf '\n  [[virtual_server.real_server]]\n  address = "%s:80"\n  weight = 1\n' "$rs"
+			[ "$checks" = nocheck ] && continue
 			printf '\n    [[virtual_server.real_server.check]]\n    type = "tcp"\n    delay_loop = 1\n    connect_timeout = 1\n    retry = 1\n    delay_before_retry = 1\n'
 		done
 	} >"$work/ulvs.toml"
@@ -566,6 +576,97 @@ if wants rsdeath; then
 		if [ "$m" = nat ]; then rs_death "$m" gone 0; fi
 		rs_death "$m" gone 1
 	done
+fi
+
+# set_mtu MTU NODE:IFACE...: the MTU of each interface (NODE sw, client,
+# director, rs1, ...).
+set_mtu() {
+	local mtu=$1 x
+	shift
+	for x in "$@"; do in_ns "${x%%:*}" ip link set "${x#*:}" mtu "$mtu"; done
+}
+
+# director_mtu IFACE: the MTU ulvsd reports for IFACE (ulvs stats).
+director_mtu() { stats | awk -v i="$1" '$1 == "interface" && $2 == i {for (f = 3; f <= NF; f++) if ($f ~ /^mtu=/) print substr($f, 5)}'; }
+
+# wait_mtu IFACE MTU T0: until ulvsd reports MTU for IFACE (at most 10 s);
+# prints the seconds since T0.
+wait_mtu() {
+	for _ in $(seq 100); do
+		if [ "$(director_mtu "$1")" = "$2" ]; then since "$3" "$(date +%s.%N)"; return; fi
+		sleep 0.1
+	done
+	echo "not within 10 s (ulvsd reports $(director_mtu "$1"))"
+}
+
+# upload FILE OUT MAXSECS: POST FILE at 2 MB/s; OUT gets "exit http
+# digest" (the real server answers with the body's SHA-256).
+upload() {
+	# shellcheck disable=SC2016
+	in_ns client bash -c 'd=$(curl -s -m "$3" --limit-rate 2m --data-binary @"$1" -H "Content-Type: application/octet-stream" "$4"); rc=$?
+		echo "$rc $d" >"$2"' up "$1" "$2" "$3" "http://$vip/upload"
+}
+
+# mtu_phase MODE: uploads and downloads through a MODE lab while the MTU of
+# the real servers' path and then of the director's client side drops to
+# 1400 and goes back to 1500.
+mtu_phase() {
+	local mode=$1 tag="mtu.$1" i t0
+	phase "8. MTU changes under load: $mode"
+	new_lab "$mode"
+	write_checked_config "$mode" 0 nocheck
+	start_ulvsd || { echo "ulvsd did not start:"; tail -n 5 "$work/ulvsd.log"; exit 1; }
+	small_buffers
+	local file="$work/upload.bin" size=24000000
+	[ -f "$file" ] || head -c "$size" /dev/urandom >"$file"
+	local sum
+	sum=$(sha256sum "$file" | cut -d' ' -f1)
+	drops_snapshot >"$work/$tag.before"
+	for i in 1 2; do
+		upload "$file" "$work/$tag.up.$i" 60 &
+		bg_pids+=($!)
+		timed_download "http://$vip/data?size=$size" "$work/$tag.dl.$i" 60 &
+		bg_pids+=($!)
+	done
+	wait_established 4
+	local rsnet=() clnet=(client:c-eth0 sw:sw-c sw:sw-d director:d-eth0)
+	if [ "$mode" = nat ]; then
+		rsnet=(director:d-eth1 sw:sw-d1 sw:sw-r1 sw:sw-r2 rs1:r1-eth0 rs2:r2-eth0)
+	else
+		# One flat LAN: the real servers' path is the director's own
+		# interface; the whole LAN changes together.
+		clnet+=(sw:sw-r1 sw:sw-r2 rs1:r1-eth0 rs2:r2-eth0)
+	fi
+	sleep 3
+	if [ ${#rsnet[@]} -gt 0 ]; then
+		t0=$(date +%s.%N)
+		set_mtu 1400 "${rsnet[@]}"
+		say "real servers' LAN (d-eth1 and its peers) at MTU 1400: ulvsd saw it after $(wait_mtu d-eth1 1400 "$t0") s"
+		sleep 4
+	fi
+	t0=$(date +%s.%N)
+	set_mtu 1400 "${clnet[@]}"
+	say "client LAN (d-eth0 and its peers) at MTU 1400: ulvsd saw it after $(wait_mtu d-eth0 1400 "$t0") s"
+	sleep 4
+	t0=$(date +%s.%N)
+	set_mtu 1500 "${clnet[@]}" "${rsnet[@]}"
+	say "back to 1500: ulvsd saw it after $(wait_mtu d-eth0 1500 "$t0") s"
+	wait "${bg_pids[@]}" 2>/dev/null || true
+	bg_pids=()
+	drops_snapshot >"$work/$tag.after"
+	local rc code got d
+	for i in 1 2; do
+		read -r rc d <"$work/$tag.up.$i" || true
+		say "  upload $i: exit ${rc:-?}, $([ "${d:-}" = "$sum" ] && echo "intact (SHA-256 matches)" || echo "NOT intact (${d:-no answer})")"
+		read -r rc code got _ <"$work/$tag.dl.$i" || true
+		say "  download $i: exit ${rc:-?}, HTTP ${code:-?}, ${got:-0} of $size bytes"
+	done
+	say "counters that moved:"
+	report_delta "$work/$tag.before" "$work/$tag.after"
+}
+
+if wants mtu; then
+	for m in ${mtu_modes//,/ }; do mtu_phase "$m"; done
 fi
 
 phase "done"
