@@ -2,10 +2,8 @@ package director_test
 
 import (
 	"fmt"
-	"io"
 	"os/exec"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -54,20 +52,6 @@ func TestIntegrationMTUChange(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	upload := func(size int64) {
-		t.Helper()
-		c := e.client()
-		c.Timeout = 60 * time.Second
-		resp, err := c.Post("http://10.77.0.100/upload", "application/octet-stream", lab.DataReader(size))
-		if err != nil {
-			t.Fatalf("upload: %v\nulvsd log:\n%s", err, e.logText())
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		if strings.TrimSpace(string(body)) != lab.DataSHA256(size) {
-			t.Fatalf("server saw sha256 %q, want %s", body, lab.DataSHA256(size))
-		}
-	}
 	// routeMTU is the path MTU the client has learned for the VIP (0: none).
 	routeMTU := func() string {
 		out, err := exec.Command("ip", "-n", e.lab.Client.Name, "route", "get", "10.77.0.100").CombinedOutput()
@@ -84,7 +68,7 @@ func TestIntegrationMTUChange(t *testing.T) {
 	setMTU(1400)
 	waitMTU(1400)
 	before := e.snapshot().Engine["frag_needed"]
-	upload(4 << 20)
+	e.upload(t, 4<<20)
 	if got := e.snapshot().Engine["frag_needed"]; got == before {
 		t.Errorf("no ICMP fragmentation needed sent for 1400-byte segments into a 1400-byte tunnel path")
 	}
@@ -94,5 +78,5 @@ func TestIntegrationMTUChange(t *testing.T) {
 
 	setMTU(1500)
 	waitMTU(1500)
-	upload(1 << 20)
+	e.upload(t, 1<<20)
 }
