@@ -243,7 +243,7 @@ func newWorkerLinks(links []link, macs [][6]byte, c *counters, cfg Config, tmpls
 		ct:       conntrack.New(conntrack.Config{Capacity: cfg.ConnTableSize, Timeouts: cfg.Timeouts, Templates: tmpls}),
 		timeouts: cfg.Timeouts,
 		rx:       make([]packet, batchSize),
-		connReq:  make(chan chan<- []conntrack.Conn),
+		connReq:  make(chan chan<- connCopy),
 		tx:       make([]*packet, 0, batchSize),
 		txLink:   make([]*packet, 0, batchSize),
 		c:        c,
@@ -641,11 +641,29 @@ func (w *worker) run(ctx context.Context, e *Engine) error {
 	return nil
 }
 
+// connCopy is a worker's copy of its table: the live entries and, when
+// the worker has proxied connections, each entry's SYN proxy state at the
+// same index (PhaseNone for the others).
+type connCopy struct {
+	conns []conntrack.Conn
+	proxy []synproxy.Conn
+}
+
 // copyConns copies the live entries of the worker's table.
-func (w *worker) copyConns() []conntrack.Conn {
-	out := make([]conntrack.Conn, 0, w.ct.Len())
+func (w *worker) copyConns() connCopy {
+	out := connCopy{conns: make([]conntrack.Conn, 0, w.ct.Len())}
+	if w.sp.conns != nil {
+		out.proxy = make([]synproxy.Conn, 0, w.ct.Len())
+	}
 	w.ct.Range(func(c *conntrack.Conn) bool {
-		out = append(out, *c)
+		out.conns = append(out.conns, *c)
+		if out.proxy != nil {
+			var sp synproxy.Conn
+			if p := w.proxyConn(c); p != nil {
+				sp = *p
+			}
+			out.proxy = append(out.proxy, sp)
+		}
 		return true
 	})
 	return out
@@ -656,9 +674,16 @@ func (w *worker) copyConns() []conntrack.Conn {
 // between two batches, within its poll timeout when idle; a worker that
 // does not answer before ctx is done is left out.
 func (e *Engine) Conns(ctx context.Context) ([]conntrack.Conn, conntrack.Tick) {
-	var out []conntrack.Conn
+	cp, now := e.copies(ctx)
+	return cp.conns, now
+}
+
+// copies is Conns with the SYN proxy state of each connection (proxy is
+// nil when no worker has proxied connections).
+func (e *Engine) copies(ctx context.Context) (connCopy, conntrack.Tick) {
+	var out connCopy
 	for _, w := range e.workers {
-		reply := make(chan []conntrack.Conn, 1)
+		reply := make(chan connCopy, 1)
 		select {
 		case w.connReq <- reply:
 		case <-ctx.Done():
@@ -666,7 +691,16 @@ func (e *Engine) Conns(ctx context.Context) ([]conntrack.Conn, conntrack.Tick) {
 		}
 		select {
 		case cs := <-reply:
-			out = append(out, cs...)
+			if cs.proxy != nil && out.proxy == nil {
+				out.proxy = make([]synproxy.Conn, len(out.conns), len(out.conns)+len(cs.conns))
+			}
+			out.conns = append(out.conns, cs.conns...)
+			if out.proxy != nil {
+				if cs.proxy == nil {
+					cs.proxy = make([]synproxy.Conn, len(cs.conns))
+				}
+				out.proxy = append(out.proxy, cs.proxy...)
+			}
 		case <-ctx.Done():
 			return out, tick()
 		}
