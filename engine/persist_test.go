@@ -438,3 +438,28 @@ func TestExpireNodestNeedsConnReuse(t *testing.T) {
 		}
 	}
 }
+
+// TestExpireQuiescentTemplate: a persistent client keeps going to a real
+// server quiesced with weight 0 while its template lives; with
+// expire_quiescent_template the template is not used (ip_vs_check_template)
+// and the client is scheduled afresh.
+func TestExpireQuiescentTemplate(t *testing.T) {
+	for _, expire := range []bool{false, true} {
+		tbl := buildTable(t, nil, svcSpec{proto: vs.TCP, port: 80, persist: 60})
+		tbl.Knobs.ExpireQuiescentTemplate = expire
+		w, l := newTestWorker()
+		first := dstOf(w, l, tbl, 0, syn(clientA, 1000, 80))
+		for _, d := range tbl.Services[0].Dests {
+			if (first == "rs1") == (d.Addr.String() == "10.77.0.11") {
+				d.Weight = 0
+			}
+		}
+		got := dstOf(w, l, tbl, 0, syn(clientA, 1001, 80))
+		if want := map[bool]bool{false: true, true: false}[expire]; (got == first) != want {
+			t.Errorf("expire_quiescent_template %v: the next connection went to %s, first to %s (same wanted: %v)", expire, got, first, want)
+		}
+		if got == "" {
+			t.Errorf("expire_quiescent_template %v: the next connection was dropped", expire)
+		}
+	}
+}
