@@ -341,6 +341,9 @@ func (w *worker) outbound(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 	if !ok || iface >= len(w.links) {
 		return w.drop(ReasonNoRoute)
 	}
+	if w.tooBig(p, frame, iface) {
+		return false
+	}
 	o := w.offload(p)
 	forward.SNAT(frame, ps, &o, c.Key.Dst, c.Key.DstPort)
 	if d.Method == vs.FullNAT {
@@ -502,6 +505,9 @@ func (w *worker) forward(p *packet, frame []byte, tbl *vs.Table, svc *vs.Service
 	if out < 0 || out >= len(w.links) {
 		out = int(p.in)
 	}
+	if w.tooBig(p, frame, out) {
+		return false
+	}
 	if d.Method != vs.Route {
 		// NAT: the destination becomes the real server; FULLNAT: the
 		// source also becomes the connection's local address and port.
@@ -521,6 +527,30 @@ func (w *worker) forward(p *packet, frame []byte, tbl *vs.Table, svc *vs.Service
 	return w.sendFitting(p, frame)
 }
 
+// tooBig is the MTU check the kernel's transmitters make before they
+// rewrite a packet (ip_vs_nat_xmit and the others, through
+// ensure_mtu_is_adequate; ip_forward for a GSO packet, by its segment
+// size): a DF packet longer than link out's MTU (for a GSO super-frame,
+// one of its segments) is answered with fragmentation needed, built from
+// the packet as it arrived so that its sender recognises it, and ends
+// there (counted in frag_needed). It reports whether it did. It runs on
+// every forwarded frame before any rewrite, so an MTU lowered under a
+// running connection reaches its sender at the next segment.
+func (w *worker) tooBig(p *packet, frame []byte, out int) bool {
+	ps := &w.parsed
+	mtu := w.mtus[out]
+	if ps.IPLen <= mtu {
+		return false
+	}
+	o := w.offload(p)
+	if !forward.NeedsFragNeeded(frame, ps, &o, mtu) {
+		return false
+	}
+	w.c.fragNeeded.Add(1)
+	w.icmpFragNeeded(p, frame, mtu)
+	return true
+}
+
 // sendFitting queues p on its egress link, fragmenting it first when it is
 // longer than the link's MTU: the kernel hands the director reassembled
 // fragments (PACKET_FANOUT_FLAG_DEFRAG, as ip_vs does with its own
@@ -529,7 +559,11 @@ func (w *worker) forward(p *packet, frame []byte, tbl *vs.Table, svc *vs.Service
 func (w *worker) sendFitting(p *packet, frame []byte) bool {
 	ps := &w.parsed
 	mtu := w.mtus[p.out]
-	if ps.IPLen <= mtu || p.vnet().gsoType() != vnetGSONone {
+	if ps.IPLen <= mtu {
+		w.c.forwarded.Add(1)
+		return w.transmit(p)
+	}
+	if p.vnet().gsoType() != vnetGSONone {
 		w.c.forwarded.Add(1)
 		return w.transmit(p)
 	}
