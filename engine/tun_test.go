@@ -242,14 +242,7 @@ func TestGSOOverMTU(t *testing.T) {
 // the real server), and with the client's link at 1400 a real server's
 // 1500-byte DF reply is answered likewise, quoting its own packet.
 func TestNATOverMTU(t *testing.T) {
-	w, outside, inside, tbl := natWorker(t)
-	m := neighMap{client.As4(): clientMAC}
-	w.neigh.m.Store(&m)
-	outside.queue(pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client, Dst: vip, Proto: pkt.ProtoTCP, SrcPort: 40000, DstPort: 80, TCPFlags: pkt.TCPSyn}.Build())
-	step(w, tbl, 1)
-	if len(inside.takeOut()) != 1 {
-		t.Fatal("SYN not forwarded")
-	}
+	w, outside, inside, tbl := natOpen(t, 40000)
 	big := make([]byte, 1460)
 	quoted := func(f []byte) pkt.IPv4 {
 		var p pkt.Parsed
