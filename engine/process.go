@@ -244,7 +244,9 @@ func (w *worker) inbound(p *packet, frame []byte, tbl *vs.Table, now conntrack.T
 		// Like tcp_conn_schedule: only a SYN (without RST) opens a
 		// connection, or any segment but a RST with sloppy_tcp.
 		if proto == vs.TCP && (ps.TCPFlags&pkt.TCPRst != 0 || (ps.TCPFlags&pkt.TCPSyn == 0 && !tbl.Knobs.SloppyTCP)) {
-			w.resetNoConn(p, frame)
+			if tbl.Knobs.ExpireNodestConn {
+				w.resetNoConn(p, frame)
+			}
 			return w.drop(ReasonNotSYN)
 		}
 		if w.todrop() {
@@ -647,10 +649,14 @@ func (w *worker) expireNodest(tbl *vs.Table) {
 // connection and opens none with a reset, as the kernel director's own
 // TCP stack does (ip_vs_in lets such a packet through to the local stack,
 // which owns the VIP there and has no socket for it: tcp_v4_send_reset).
-// Here the kernel does not own the VIP, so ulvs answers: a client whose
-// connection was expired (expire_nodest_conn, a restart without the
-// state file) learns it at once instead of retransmitting until it gives
-// up. A segment with RST is never answered.
+// Here the kernel does not own the VIP, so ulvs answers, with
+// expire_nodest_conn set: the connections of a removed real server are
+// expired without a trace (ip_vs_expire_nodest_conn_flush), and their
+// clients learn it at their next segment instead of retransmitting until
+// they give up. Without it ulvs stays silent, as before: a connection
+// whose sync entry reaches a new master late then carries on once it
+// arrives, where a reset would end it. A segment with RST is never
+// answered.
 func (w *worker) resetNoConn(p *packet, frame []byte) {
 	ps := &w.parsed
 	if ps.TCPFlags&pkt.TCPRst != 0 {
