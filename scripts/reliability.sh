@@ -629,27 +629,30 @@ mtu_phase() {
 		bg_pids+=($!)
 	done
 	wait_established 4
-	local rsnet=() clnet=(client:c-eth0 sw:sw-c sw:sw-d director:d-eth0)
+	# The director's interface last in each list: the pickup time runs
+	# from its change.
+	local rsnet=() clnet=(client:c-eth0 sw:sw-c sw:sw-d)
 	if [ "$mode" = nat ]; then
-		rsnet=(director:d-eth1 sw:sw-d1 sw:sw-r1 sw:sw-r2 rs1:r1-eth0 rs2:r2-eth0)
+		rsnet=(sw:sw-d1 sw:sw-r1 sw:sw-r2 rs1:r1-eth0 rs2:r2-eth0 director:d-eth1)
 	else
 		# One flat LAN: the real servers' path is the director's own
 		# interface; the whole LAN changes together.
 		clnet+=(sw:sw-r1 sw:sw-r2 rs1:r1-eth0 rs2:r2-eth0)
 	fi
+	clnet+=(director:d-eth0)
 	sleep 3
 	if [ ${#rsnet[@]} -gt 0 ]; then
-		t0=$(date +%s.%N)
 		set_mtu 1400 "${rsnet[@]}"
+		t0=$(date +%s.%N)
 		say "real servers' LAN (d-eth1 and its peers) at MTU 1400: ulvsd saw it after $(wait_mtu d-eth1 1400 "$t0") s"
 		sleep 4
 	fi
-	t0=$(date +%s.%N)
 	set_mtu 1400 "${clnet[@]}"
+	t0=$(date +%s.%N)
 	say "client LAN (d-eth0 and its peers) at MTU 1400: ulvsd saw it after $(wait_mtu d-eth0 1400 "$t0") s"
 	sleep 4
+	set_mtu 1500 "${rsnet[@]}" "${clnet[@]}"
 	t0=$(date +%s.%N)
-	set_mtu 1500 "${clnet[@]}" "${rsnet[@]}"
 	say "back to 1500: ulvsd saw it after $(wait_mtu d-eth0 1500 "$t0") s"
 	wait "${bg_pids[@]}" 2>/dev/null || true
 	bg_pids=()
