@@ -28,14 +28,21 @@ func proxyEngine(w *worker) *Engine {
 // as the original director does. The sequence number delta travels in
 // SEQ_DATA's out_seq, as the kernel's own sequence adjustment would.
 func TestSynProxyConnMoves(t *testing.T) {
-	wa, outA, inA, tbl, src := proxyWorker(t, false)
+	for _, fullnat := range []bool{false, true} {
+		t.Run(map[bool]string{false: "nat", true: "fullnat"}[fullnat], func(t *testing.T) { testSynProxyConnMoves(t, fullnat) })
+	}
+}
+
+func testSynProxyConnMoves(t *testing.T, fullnat bool) {
+	wa, outA, inA, tbl, src := proxyWorker(t, fullnat)
 	ea := proxyEngine(wa)
 	ea.table.Store(tbl)
 	srcA := ea.StartSyncMaster(ipvssync.DefaultSysctls(), 0)
 	wa.master = ea.syncMaster.Load()
 	data := openProxied(t, wa, outA, inA, tbl, src)
 	var orig *synproxy.Conn
-	wa.ct.Range(func(c *conntrack.Conn) bool { orig = wa.proxyConn(c); return false })
+	var replyPort uint16 // the client's port (NAT) or the local port (FULLNAT)
+	wa.ct.Range(func(c *conntrack.Conn) bool { orig, replyPort = wa.proxyConn(c), c.Out.DstPort; return false })
 	if orig == nil || orig.Phase != synproxy.PhaseOpen {
 		t.Fatalf("no open proxied connection on the master: %+v", orig)
 	}
@@ -56,7 +63,7 @@ func TestSynProxyConnMoves(t *testing.T) {
 
 	// What the original director sends for the client's segment and a
 	// reply of the real server.
-	reply := seg{srcMAC: rsNATMAC, dstMAC: insideMAC, src: ripNAT, dst: src, sport: 8080, dport: 40000, seq: 5001, ack: 2000,
+	reply := seg{srcMAC: rsNATMAC, dstMAC: insideMAC, src: ripNAT, dst: src, sport: 8080, dport: replyPort, seq: 5001, ack: 2000,
 		flags: pkt.TCPAck | pkt.TCPPsh, payload: []byte("hello")}
 	through := func(w *worker, outside, inside *memLink) (toServer, toClient []byte) {
 		t.Helper()
@@ -74,7 +81,7 @@ func TestSynProxyConnMoves(t *testing.T) {
 	wantIn, wantOut := through(wa, outA, inA)
 
 	for name, entries := range map[string][]ipvssync.Entry{"sync backup": synced, "next process": handed} {
-		wb, outB, inB, _, _ := proxyWorker(t, false)
+		wb, outB, inB, _, _ := proxyWorker(t, fullnat)
 		eb := proxyEngine(wb)
 		eb.table.Store(tbl)
 		sink := eb.StartSyncBackup(3, 0)
