@@ -713,3 +713,33 @@ func (t *Table) Range(fn func(*Conn) bool) {
 		}
 	}
 }
+
+// ExpireNodest removes every connection whose dest is no longer in dests
+// or has been removed from its service (vs.Dest.Trashed), releasing their
+// counters: ip_vs_expire_nodest_conn_flush, which the kernel queues when a
+// dest is deleted with expire_nodest_conn set. It returns how many it
+// removed. One pass over all slots: control-plane cost, run once per
+// table change. Like Sweep it moves entries.
+func (t *Table) ExpireNodest(dests Dests) (expired int) {
+	if t.live == 0 {
+		return 0
+	}
+	for i := uint32(0); i < uint32(len(t.slots)); {
+		c := &t.slots[i]
+		if c.DestID != 0 {
+			dead := c.Flags&flagDead != 0
+			d := dests.Dest(c.DestID)
+			if dead || d == nil || d.Trashed {
+				if !dead {
+					t.release(c, dests)
+					t.live--
+					expired++
+				}
+				t.removeAt(i)
+				continue // an entry may have shifted into slot i
+			}
+		}
+		i++
+	}
+	return expired
+}

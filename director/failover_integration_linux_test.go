@@ -122,16 +122,28 @@ func routeViaFloatingGateway(t *testing.T, l *lab.Lab) {
 // the download finishes intact, the keep-alive connection is never reset
 // and its requests fail only after the kill. Then the old master returns
 // and takes the VIP back, and the same connection carries on through it.
+//
+// nat-synproxy is the NAT pair with DPVS's syn_proxy on the virtual
+// server: the connections are the SYN proxy's, and sync must carry their
+// sequence number delta and options for the backup to translate them.
 func TestIntegrationFailoverSync(t *testing.T) {
-	for _, mode := range []string{lab.ModeDR, lab.ModeNAT} {
+	for _, mode := range []string{lab.ModeDR, lab.ModeNAT, "nat-synproxy"} {
 		t.Run(mode, func(t *testing.T) { testFailoverSync(t, mode) })
 	}
 }
 
 func testFailoverSync(t *testing.T, mode string) {
 	conf, o := pairConf, envOpts{file: "keepalived.conf"}
+	proxy := mode == "nat-synproxy"
+	if proxy {
+		mode = lab.ModeNAT
+		conf = strings.Replace(natPairConf, "    protocol TCP\n", "    protocol TCP\n    syn_proxy\n", 1)
+	}
 	if mode == lab.ModeNAT {
-		conf, o.args = natPairConf, []string{"-i", "d-eth0,d-eth1"}
+		if !proxy {
+			conf = natPairConf
+		}
+		o.args = []string{"-i", "d-eth0,d-eth1"}
 	}
 	e := newEnvOpts(t, lab.Config{RealServers: 2, Backup: true, Mode: mode}, fmt.Sprintf(conf, "LVS_A", "MASTER", 100), o)
 	if mode == lab.ModeNAT {
@@ -214,6 +226,9 @@ func testFailoverSync(t *testing.T, mode string) {
 	// Let the connections reach the backup (a lone sync entry leaves the
 	// master after 2 to 3 s), then kill the master.
 	time.Sleep(3500 * time.Millisecond)
+	if opened := e.snapshot().Engine["synproxy_opened"]; proxy && opened < 2 {
+		t.Fatalf("%d connections went through the SYN proxy, want the download's and the keep-alive client's", opened)
+	}
 	killed := time.Now()
 	e.daemon.Process.Kill()
 	e.daemon.Wait()

@@ -82,19 +82,7 @@ func TestIntegrationMethods(t *testing.T) {
 					t.Fatalf("got %d bytes (%v), sha256 %x", n, err, h.Sum(nil))
 				}
 			})
-			t.Run("10 MiB upload", func(t *testing.T) {
-				c := e.client()
-				c.Timeout = 60 * time.Second
-				resp, err := c.Post("http://10.77.0.100/upload", "application/octet-stream", lab.DataReader(size))
-				if err != nil {
-					t.Fatalf("upload: %v\nulvsd log:\n%s", err, e.logText())
-				}
-				defer resp.Body.Close()
-				body, _ := io.ReadAll(resp.Body)
-				if strings.TrimSpace(string(body)) != lab.DataSHA256(size) {
-					t.Fatalf("server saw sha256 %q, want %s", body, lab.DataSHA256(size))
-				}
-			})
+			t.Run("10 MiB upload", func(t *testing.T) { e.upload(t, size) })
 			t.Run("UDP request and response", func(t *testing.T) {
 				seen := map[string]bool{}
 				for i := 0; i < 4; i++ {
@@ -154,6 +142,23 @@ func TestIntegrationMethods(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// upload POSTs size bytes of lab.DataReader through the VIP and checks
+// the digest the real server answers with.
+func (e *env) upload(t *testing.T, size int64) {
+	t.Helper()
+	c := e.client()
+	c.Timeout = 60 * time.Second
+	resp, err := c.Post("http://10.77.0.100/upload", "application/octet-stream", lab.DataReader(size))
+	if err != nil {
+		t.Fatalf("upload: %v\nulvsd log:\n%s", err, e.logText())
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if strings.TrimSpace(string(body)) != lab.DataSHA256(size) {
+		t.Fatalf("server saw sha256 %q, want %s", body, lab.DataSHA256(size))
 	}
 }
 

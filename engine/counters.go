@@ -113,11 +113,17 @@ type counters struct {
 	// conns, free and room are the worker's table: entries, free usable
 	// slots (Table.Room) and usable slots, stored once per batch.
 	dropEntry atomic.Uint64
-	conns     atomic.Int64
-	free      atomic.Int64
-	room      atomic.Int64
-	loop      loopCounters
-	_         [64]byte
+	// nodestExpired counts connections expired because their real
+	// server was removed (expire_nodest_conn); rstSent the resets the
+	// director sent for TCP segments to a service that belong to no
+	// connection (as the kernel director's own stack answers them).
+	nodestExpired atomic.Uint64
+	rstSent       atomic.Uint64
+	conns         atomic.Int64
+	free          atomic.Int64
+	room          atomic.Int64
+	loop          loopCounters
+	_             [64]byte
 }
 
 // Stats is a snapshot of the engine's counters summed over workers.
@@ -140,4 +146,8 @@ type Stats struct {
 	SynCookies, SynAbsorbed, SynAckValid, SynAckInvalid, SynOpened, SynQueued, SynRetries uint64
 	// DropEntries counts the connections the drop_entry defence removed.
 	DropEntries uint64
+	// NodestExpired counts connections expired because their real
+	// server was removed (expire_nodest_conn); RSTSent the resets sent
+	// for segments to a service that belong to no connection.
+	NodestExpired, RSTSent uint64
 }

@@ -252,7 +252,7 @@ func newWorkerLinks(links []link, macs [][6]byte, c *counters, cfg Config, tmpls
 		ct:       conntrack.New(conntrack.Config{Capacity: cfg.ConnTableSize, Timeouts: cfg.Timeouts, Templates: tmpls}),
 		timeouts: cfg.Timeouts,
 		rx:       make([]packet, batchSize),
-		connReq:  make(chan chan<- []conntrack.Conn),
+		connReq:  make(chan chan<- connCopy),
 		tx:       make([]*packet, 0, batchSize),
 		txLink:   make([]*packet, 0, batchSize),
 		c:        c,
@@ -605,6 +605,8 @@ func (e *Engine) Stats() Stats {
 		s.SynQueued += c.synQueued.Load()
 		s.SynRetries += c.synRetries.Load()
 		s.DropEntries += c.dropEntry.Load()
+		s.NodestExpired += c.nodestExpired.Load()
+		s.RSTSent += c.rstSent.Load()
 		s.Conns += int(c.conns.Load())
 		for _, r := range Reasons() {
 			if v := c.drops[r].Load(); v > 0 {
@@ -641,6 +643,9 @@ func (w *worker) run(ctx context.Context, e *Engine) error {
 			w.ct.SetTimeouts(t)
 		}
 		tbl := e.table.Load()
+		if tbl != w.nodestTbl {
+			w.expireNodest(tbl)
+		}
 		now := tick()
 		w.tr = e.traceRing(w.index) // nil unless someone traces (trace.go)
 		if w.master = e.syncMaster.Load(); w.master != nil {
@@ -664,11 +669,29 @@ func (w *worker) run(ctx context.Context, e *Engine) error {
 	return nil
 }
 
+// connCopy is a worker's copy of its table: the live entries and, when
+// the worker has proxied connections, each entry's SYN proxy state at the
+// same index (PhaseNone for the others).
+type connCopy struct {
+	conns []conntrack.Conn
+	proxy []synproxy.Conn
+}
+
 // copyConns copies the live entries of the worker's table.
-func (w *worker) copyConns() []conntrack.Conn {
-	out := make([]conntrack.Conn, 0, w.ct.Len())
+func (w *worker) copyConns() connCopy {
+	out := connCopy{conns: make([]conntrack.Conn, 0, w.ct.Len())}
+	if w.sp.conns != nil {
+		out.proxy = make([]synproxy.Conn, 0, w.ct.Len())
+	}
 	w.ct.Range(func(c *conntrack.Conn) bool {
-		out = append(out, *c)
+		out.conns = append(out.conns, *c)
+		if out.proxy != nil {
+			var sp synproxy.Conn
+			if p := w.proxyConn(c); p != nil {
+				sp = *p
+			}
+			out.proxy = append(out.proxy, sp)
+		}
 		return true
 	})
 	return out
@@ -679,9 +702,16 @@ func (w *worker) copyConns() []conntrack.Conn {
 // between two batches, within its poll timeout when idle; a worker that
 // does not answer before ctx is done is left out.
 func (e *Engine) Conns(ctx context.Context) ([]conntrack.Conn, conntrack.Tick) {
-	var out []conntrack.Conn
+	cp, now := e.copies(ctx)
+	return cp.conns, now
+}
+
+// copies is Conns with the SYN proxy state of each connection (proxy is
+// nil when no worker has proxied connections).
+func (e *Engine) copies(ctx context.Context) (connCopy, conntrack.Tick) {
+	var out connCopy
 	for _, w := range e.workers {
-		reply := make(chan []conntrack.Conn, 1)
+		reply := make(chan connCopy, 1)
 		select {
 		case w.connReq <- reply:
 		case <-ctx.Done():
@@ -689,7 +719,16 @@ func (e *Engine) Conns(ctx context.Context) ([]conntrack.Conn, conntrack.Tick) {
 		}
 		select {
 		case cs := <-reply:
-			out = append(out, cs...)
+			if cs.proxy != nil && out.proxy == nil {
+				out.proxy = make([]synproxy.Conn, len(out.conns), len(out.conns)+len(cs.conns))
+			}
+			out.conns = append(out.conns, cs.conns...)
+			if out.proxy != nil {
+				if cs.proxy == nil {
+					cs.proxy = make([]synproxy.Conn, len(cs.conns))
+				}
+				out.proxy = append(out.proxy, cs.proxy...)
+			}
 		case <-ctx.Done():
 			return out, tick()
 		}
@@ -727,6 +766,11 @@ func (e *Engine) Counters() map[string]uint64 {
 		// templates refused at their bound.
 		"defense_drop_entry":    s.DropEntries,
 		"defense_secure_tcp_on": e.defense.secureOnCount.Load(),
+		// Connections expired when their real server was removed
+		// (expire_nodest_conn), resets sent for segments that belong
+		// to no connection.
+		"expire_nodest_conns": s.NodestExpired,
+		"rst_sent":            s.RSTSent,
 	}
 	if e.templates != nil {
 		m["persist_templates_refused"] = e.templates.Refused()

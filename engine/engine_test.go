@@ -481,3 +481,35 @@ func TestVMAC(t *testing.T) {
 		t.Errorf("SYN to another virtual MAC forwarded")
 	}
 }
+
+// checkReset checks that out is one RST to the sender of segment in, as
+// the kernel's tcp_v4_send_reset builds it: SEQ=SEG.ACK for a segment with
+// ACK, else ACK=SEG.SEQ+SEG.LEN with RST|ACK.
+func checkReset(t *testing.T, out [][]byte, in []byte) {
+	t.Helper()
+	if len(out) != 1 {
+		t.Fatalf("got %d frames out, want one RST", len(out))
+	}
+	var i pkt.Parsed
+	if r := i.Decode(in); r != pkt.DecodeOK {
+		t.Fatal(r)
+	}
+	it := pkt.TCP(in[i.L4Off:])
+	checks := []pkttest.Checker{
+		pkttest.DstMAC(pkt.Ether(in).Src()), pkttest.DstIP(netip.AddrFrom4(i.Src)), pkttest.SrcIP(netip.AddrFrom4(i.Dst)),
+		pkttest.DstPort(i.SrcPort), pkttest.SrcPort(i.DstPort), pkttest.ValidChecksums(),
+	}
+	if i.TCPFlags&pkt.TCPAck != 0 {
+		checks = append(checks, pkttest.TCPFlags(pkt.TCPRst), pkttest.Seq(it.Ack()))
+	} else {
+		n := uint32(i.L4Len - it.DataOffset()) // SYN and FIN count one each
+		if i.TCPFlags&pkt.TCPSyn != 0 {
+			n++
+		}
+		if i.TCPFlags&pkt.TCPFin != 0 {
+			n++
+		}
+		checks = append(checks, pkttest.TCPFlags(pkt.TCPRst|pkt.TCPAck), pkttest.Ack(it.Seq()+n))
+	}
+	pkttest.CheckIPv4(t, out[0], checks...)
+}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/ulvs/ulvs/pkt"
 	"github.com/ulvs/ulvs/pkt/pkttest"
+	"github.com/ulvs/ulvs/vs"
 )
 
 // FuzzProcess feeds arbitrary frames, with arbitrary GSO types and VLAN
@@ -16,12 +17,18 @@ func FuzzProcess(f *testing.F) {
 	f.Add(pkttest.ARPFrame(pkt.ARPRequest, clientMAC, client.As4(), [6]byte{}, vip.As4()), uint8(0), false)
 	f.Add(pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client, Dst: vip, Proto: pkt.ProtoICMP, ICMPType: pkt.ICMPEchoRequest, Payload: []byte("p")}.Build(), uint8(0), false)
 	f.Add(pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, VLAN: 5, Src: client, Dst: vip, Proto: pkt.ProtoUDP, SrcPort: 1, DstPort: 80}.Build(), uint8(0), false)
-	tbl := testTable(f)
+	// A DF segment too big for the egress MTU: answered with an ICMP error.
+	f.Add(pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client, Dst: vip, Proto: pkt.ProtoTCP, SrcPort: 1000, DstPort: 80, TCPFlags: pkt.TCPAck, DF: true, Payload: make([]byte, 1600)}.Build(), uint8(0), false)
+	// Frames of odd length go through a table with expire_nodest_conn,
+	// where segments without a connection are answered with a reset.
+	tbls := [2]*vs.Table{testTable(f), testTable(f)}
+	tbls[1].Knobs.ExpireNodestConn = true
 	w, _ := newTestWorker()
 	f.Fuzz(func(t *testing.T, frame []byte, gso uint8, vlan bool) {
 		if len(frame) > 65535 {
 			return
 		}
+		tbl := tbls[len(frame)&1]
 		buf := make([]byte, 256+len(frame))
 		copy(buf[256:], frame)
 		p := packet{buf: buf, off: 256, n: len(frame)}
@@ -30,21 +37,26 @@ func FuzzProcess(f *testing.F) {
 			p.status |= tpStatusVLANValid
 			p.vlanTCI = 9
 		}
-		before := total(w)
+		before, answers := total(w), w.c.icmpSent.Load()+w.c.rstSent.Load()
 		w.tx = w.tx[:0]
 		sent := w.process(&p, tbl, 1)
 		if got := total(w) - before; got != 1 {
 			t.Fatalf("frame ended in %d counters, want exactly 1", got)
 		}
-		if sent != (len(w.tx) == 1) {
-			t.Fatalf("verdict %v but %d frames queued", sent, len(w.tx))
+		// Besides the frame itself, the director may have queued its
+		// own answers (ICMP errors, resets).
+		answered := int(w.c.icmpSent.Load() + w.c.rstSent.Load() - answers)
+		if sent != (len(w.tx)-answered == 1) {
+			t.Fatalf("verdict %v but %d frames queued, %d of them answers", sent, len(w.tx), answered)
 		}
 	})
 }
 
-// total adds the counters a frame ends in.
+// total adds the counters a frame ends in: forwarded, answered (ARP,
+// echo, a SYN cookie, absorbed by the SYN proxy, fragmentation needed) or
+// dropped.
 func total(w *worker) uint64 {
-	n := w.c.forwarded.Load() + w.c.arpReply.Load() + w.c.echoReply.Load() + w.c.synCookies.Load() + w.c.synAbsorbed.Load()
+	n := w.c.forwarded.Load() + w.c.arpReply.Load() + w.c.echoReply.Load() + w.c.synCookies.Load() + w.c.synAbsorbed.Load() + w.c.fragNeeded.Load()
 	for i := range w.c.drops {
 		n += w.c.drops[i].Load()
 	}

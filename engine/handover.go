@@ -7,6 +7,7 @@ import (
 
 	"github.com/ulvs/ulvs/conntrack"
 	"github.com/ulvs/ulvs/ipvssync"
+	"github.com/ulvs/ulvs/synproxy"
 	"github.com/ulvs/ulvs/vs"
 )
 
@@ -21,9 +22,12 @@ import (
 // connection sync entry with its remaining timeout (rounded up to whole
 // seconds), for TakeOver in the next process. Connections whose real
 // server is gone are left out, as are templates of fwmark services (the
-// sync protocol carries none). The workers must be running.
+// sync protocol carries none) and SYN proxy connections still opening
+// (their handshake needs the old process's cookie key and queue); open
+// proxied connections carry their translation state (proxySync). The workers must be running.
 func (e *Engine) Handover(ctx context.Context) []ipvssync.Entry {
-	conns, now := e.Conns(ctx)
+	cp, now := e.copies(ctx)
+	conns := cp.conns
 	tbl := e.table.Load()
 	out := make([]ipvssync.Entry, 0, len(conns))
 	remaining := func(ms int32) uint32 { return uint32((int64(ms) + 999) / 1000) }
@@ -60,6 +64,17 @@ func (e *Engine) Handover(ctx context.Context) []ipvssync.Entry {
 		}
 		if d.Method == vs.FullNAT {
 			en.HasLocal, en.LAddr, en.LPort = true, c.Out.Dst, c.Out.DstPort
+		}
+		if cp.proxy != nil {
+			switch sp := &cp.proxy[i]; sp.Phase {
+			case synproxy.PhaseOpening:
+				continue // its handshake state is the old process's alone
+			case synproxy.PhaseOpen:
+				var fl ipvssync.Flags
+				fl, en.InSeq, en.OutSeq, en.Proxy = proxySync(sp)
+				en.Flags |= fl
+				en.HasSeq, en.HasProxy = true, true
+			}
 		}
 		out = append(out, en)
 	}

@@ -218,7 +218,10 @@ func (w *worker) applySynced(b *syncBackup, r *syncRec, tbl *vs.Table, now connt
 	} else {
 		s.Timeout = w.ct.Timeouts().StateTimeout(r.proto, s.State)
 	}
-	_, res := w.ct.InsertSynced(&s, d, now, tbl)
+	c, res := w.ct.InsertSynced(&s, d, now, tbl)
+	if r.hasProxy && r.hasSeq && c != nil && res != conntrack.SyncIgnored && !w.proxyRestore(c, r, tbl) {
+		res = conntrack.SyncFailed
+	}
 	switch res {
 	case conntrack.SyncCreated:
 		b.stats.created.Add(1)

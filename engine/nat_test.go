@@ -271,15 +271,25 @@ func TestNATICMP(t *testing.T) {
 	}
 }
 
-// The NAT path, both directions of an established connection, allocates
-// nothing per packet.
-func TestNATAllocs(t *testing.T) {
+// natOpen is natWorker with the client's next hop known and a connection
+// from the client's port sport open (its SYN forwarded).
+func natOpen(t testing.TB, sport uint16) (*worker, *memLink, *memLink, *vs.Table) {
+	t.Helper()
 	w, outside, inside, tbl := natWorker(t)
 	m := neighMap{client.As4(): clientMAC}
 	w.neigh.m.Store(&m)
-	outside.queue(pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client, Dst: vip, Proto: pkt.ProtoTCP, SrcPort: 41000, DstPort: 80, TCPFlags: pkt.TCPSyn}.Build())
+	outside.queue(pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client, Dst: vip, Proto: pkt.ProtoTCP, SrcPort: sport, DstPort: 80, TCPFlags: pkt.TCPSyn}.Build())
 	step(w, tbl, 0)
-	inside.takeOut()
+	if len(inside.takeOut()) != 1 {
+		t.Fatal("SYN not forwarded")
+	}
+	return w, outside, inside, tbl
+}
+
+// The NAT path, both directions of an established connection, allocates
+// nothing per packet.
+func TestNATAllocs(t *testing.T) {
+	w, _, _, tbl := natOpen(t, 41000)
 	in := pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client, Dst: vip, Proto: pkt.ProtoTCP, SrcPort: 41000, DstPort: 80, TCPFlags: pkt.TCPAck, Payload: []byte("data")}.Build()
 	out := pkttest.Frame{SrcMAC: rsNATMAC, DstMAC: insideMAC, Src: ripNAT, Dst: client, Proto: pkt.ProtoTCP, SrcPort: 8080, DstPort: 41000, TCPFlags: pkt.TCPAck, Payload: []byte("data")}.Build()
 	buf := make([]byte, 256+len(in))

@@ -243,9 +243,99 @@ func TestConnReuseAndNodest(t *testing.T) {
 		t.Errorf("drop not counted or connection gone without expire_nodest_conn")
 	}
 	tbl2.Knobs.ExpireNodestConn = true
-	dstOf(w, l, tbl2, 0, tcpTo(clientA, 8000, 80, pkt.TCPAck))
-	if w.ct.Len() != 0 {
-		t.Errorf("expire_nodest_conn kept the connection")
+	ack := tcpTo(clientA, 8000, 80, pkt.TCPAck)
+	checkReset(t, run(w, l, tbl2, 0, ack), ack)
+	if e := (&Engine{counts: []*counters{w.c}}).Counters(); e["rst_sent"] != 1 || e["expire_nodest_conns"] != 1 {
+		t.Errorf("counters rst_sent %d, expire_nodest_conns %d, want 1 and 1", e["rst_sent"], e["expire_nodest_conns"])
+	}
+	if w.ct.Len() != 0 || w.c.nodestExpired.Load() != 1 {
+		t.Errorf("expire_nodest_conn kept the connection (%d left, %d expired)", w.ct.Len(), w.c.nodestExpired.Load())
+	}
+}
+
+// TestResetNoConn: a segment that belongs to no connection and opens none
+// is dropped silently by default, and with expire_nodest_conn answered
+// with a reset as the kernel director's stack answers it (RST for an ACK,
+// RST|ACK for a segment without ACK, never for a RST).
+func TestResetNoConn(t *testing.T) {
+	tbl := buildTable(t, nil, svcSpec{proto: vs.TCP, port: 80})
+	w, l := newTestWorker()
+	ack := tcpTo(clientA, 9100, 80, pkt.TCPAck)
+	if out := run(w, l, tbl, 0, ack); len(out) != 0 {
+		t.Errorf("expire_nodest_conn 0: %d frames answer an ACK without a connection, want none", len(out))
+	}
+	tbl.Knobs.ExpireNodestConn = true
+	checkReset(t, run(w, l, tbl, 0, ack), ack)
+	fin := pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: clientA, Dst: vip, Proto: pkt.ProtoTCP, SrcPort: 9101, DstPort: 80, TCPFlags: pkt.TCPFin, Payload: []byte("abc")}.Build()
+	checkReset(t, run(w, l, tbl, 0, fin), fin)
+	if out := run(w, l, tbl, 0, tcpTo(clientA, 9102, 80, pkt.TCPRst|pkt.TCPAck)); len(out) != 0 {
+		t.Errorf("a RST answered")
+	}
+	if w.c.rstSent.Load() != 2 || w.c.drops[ReasonNotSYN].Load() != 4 {
+		t.Errorf("rst_sent %d, no_conn_not_syn %d, want 2 and 4", w.c.rstSent.Load(), w.c.drops[ReasonNotSYN].Load())
+	}
+}
+
+// TestExpireNodestConn: with expire_nodest_conn, removing a dest expires
+// its connections when the workers adopt the new table
+// (ip_vs_expire_nodest_conn_flush), the others stay; a SYN on an expired
+// connection's ports is scheduled again (ip_vs_in reschedules after
+// expiring). Without it the connections stay and their packets are
+// dropped, counted as dest_gone.
+func TestExpireNodestConn(t *testing.T) {
+	for _, expire := range []bool{false, true} {
+		tbl := buildTable(t, nil, svcSpec{proto: vs.TCP, port: 80})
+		w, l := newTestWorker()
+		w.expireNodest(tbl)
+		on := map[string][]uint16{}
+		for port := uint16(8000); port < 8010; port++ {
+			d := dstOf(w, l, tbl, 0, syn(clientA, port, 80))
+			on[d] = append(on[d], port)
+		}
+		if len(on["rs1"]) != 5 || len(on["rs2"]) != 5 {
+			t.Fatalf("rr spread %v", on)
+		}
+		svc := tbl.Services[0]
+		var gone *vs.Dest
+		for _, d := range svc.Dests {
+			if d.Addr.String() == "10.77.0.12" { // rs2
+				g := *d
+				g.Trashed = true
+				gone = &g
+			}
+		}
+		svc2 := *svc
+		svc2.Dests = nil
+		for _, d := range svc.Dests {
+			if d.ID != gone.ID {
+				svc2.Dests = append(svc2.Dests, d)
+			}
+		}
+		sc, err := sched.New("rr", &svc2, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc2.Scheduler = sc
+		tbl2 := vs.NewTable(2, []*vs.Service{&svc2}, []*vs.Dest{gone})
+		tbl2.Knobs.ExpireNodestConn = expire
+		w.expireNodest(tbl2)
+		if want := map[bool]int{false: 10, true: 5}[expire]; w.ct.Len() != want {
+			t.Errorf("expire_nodest_conn %v: %d connections left after the dest went, want %d", expire, w.ct.Len(), want)
+		}
+		for _, port := range on["rs1"] {
+			if got := dstOf(w, l, tbl2, 0, tcpTo(clientA, port, 80, pkt.TCPAck)); got != "rs1" {
+				t.Errorf("expire_nodest_conn %v: a connection to rs1 went to %q", expire, got)
+			}
+		}
+		port := on["rs2"][0]
+		before := w.c.drops[ReasonDestGone].Load()
+		got := dstOf(w, l, tbl2, 0, syn(clientA, port, 80))
+		switch {
+		case !expire && (got != "" || w.c.drops[ReasonDestGone].Load() != before+1):
+			t.Errorf("without expire_nodest_conn: a SYN on a removed dest's connection went to %q, want a dest_gone drop", got)
+		case expire && got != "rs1":
+			t.Errorf("with expire_nodest_conn: a SYN on an expired connection's ports went to %q, want rescheduled to rs1", got)
+		}
 	}
 }
 
@@ -368,6 +458,31 @@ func TestExpireNodestNeedsConnReuse(t *testing.T) {
 		got := dstOf(w, l, tbl2, 10, syn(clientA, 9100, 80))
 		if want := map[int]string{0: "rs2", 1: "rs1"}[reuse]; got != want {
 			t.Errorf("conn_reuse_mode %d: SYN on the weight-0 dest's connection went to %s, want %s", reuse, got, want)
+		}
+	}
+}
+
+// TestExpireQuiescentTemplate: a persistent client keeps going to a real
+// server quiesced with weight 0 while its template lives; with
+// expire_quiescent_template the template is not used (ip_vs_check_template)
+// and the client is scheduled afresh.
+func TestExpireQuiescentTemplate(t *testing.T) {
+	for _, expire := range []bool{false, true} {
+		tbl := buildTable(t, nil, svcSpec{proto: vs.TCP, port: 80, persist: 60})
+		tbl.Knobs.ExpireQuiescentTemplate = expire
+		w, l := newTestWorker()
+		first := dstOf(w, l, tbl, 0, syn(clientA, 1000, 80))
+		for _, d := range tbl.Services[0].Dests {
+			if (first == "rs1") == (d.Addr.String() == "10.77.0.11") {
+				d.Weight = 0
+			}
+		}
+		got := dstOf(w, l, tbl, 0, syn(clientA, 1001, 80))
+		if want := map[bool]bool{false: true, true: false}[expire]; (got == first) != want {
+			t.Errorf("expire_quiescent_template %v: the next connection went to %s, first to %s (same wanted: %v)", expire, got, first, want)
+		}
+		if got == "" {
+			t.Errorf("expire_quiescent_template %v: the next connection was dropped", expire)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/ulvs/ulvs/conntrack"
 	"github.com/ulvs/ulvs/forward"
 	"github.com/ulvs/ulvs/pkt"
+	"github.com/ulvs/ulvs/synproxy"
 	"github.com/ulvs/ulvs/vs"
 )
 
@@ -34,10 +35,12 @@ type worker struct {
 	txLink  []*packet
 	ct      *conntrack.Table
 	tmpls   *conntrack.Templates
-	rx      []packet
-	tx      []*packet
-	parsed  pkt.Parsed
-	c       *counters
+	// nodestTbl is the table expireNodest last looked at.
+	nodestTbl *vs.Table
+	rx        []packet
+	tx        []*packet
+	parsed    pkt.Parsed
+	c         *counters
 	// timeouts is the pointer w.ct was last given.
 	timeouts *conntrack.Timeouts
 	// lastSweep is when the conntrack sweep last ran.
@@ -73,7 +76,7 @@ type worker struct {
 	icmpAt     conntrack.Tick
 	// connReq carries requests for a copy of the connection table; the
 	// worker answers between batches, so its table needs no lock.
-	connReq chan chan<- []conntrack.Conn
+	connReq chan chan<- connCopy
 	// def is the worker's side of the defence ladder (defense.go).
 	def workerDefense
 	// master is the running sync master (nil: none), adopted once per
@@ -207,14 +210,24 @@ func (w *worker) inbound(p *packet, frame []byte, tbl *vs.Table, now conntrack.T
 	if c != nil {
 		d = tbl.Dest(c.DestID)
 		if d == nil || d.Trashed {
-			// The real server was removed: its connections' packets
-			// are dropped until they time out, or at once expired
-			// with expire_nodest_conn (ip_vs_in).
-			if d == nil || tbl.Knobs.ExpireNodestConn {
-				w.ct.Delete(c, tbl)
+			// The real server was removed (ip_vs_in): without
+			// expire_nodest_conn its connection's packets are dropped
+			// until it times out; with it the connection is expired
+			// now and the packet goes on as one without a connection
+			// (a SYN is scheduled again, anything else answered with
+			// a reset, below).
+			if d != nil && !tbl.Knobs.ExpireNodestConn {
+				return w.drop(ReasonDestGone)
 			}
-			return w.drop(ReasonDestGone)
+			w.ct.Delete(c, tbl)
+			if d == nil {
+				return w.drop(ReasonDestGone)
+			}
+			w.c.nodestExpired.Add(1)
+			c = nil
 		}
+	}
+	if c != nil {
 		if sp := w.proxyConn(c); sp != nil {
 			if v, done := w.proxyIn(p, frame, c, sp, d, now); done {
 				return v
@@ -231,6 +244,9 @@ func (w *worker) inbound(p *packet, frame []byte, tbl *vs.Table, now conntrack.T
 		// Like tcp_conn_schedule: only a SYN (without RST) opens a
 		// connection, or any segment but a RST with sloppy_tcp.
 		if proto == vs.TCP && (ps.TCPFlags&pkt.TCPRst != 0 || (ps.TCPFlags&pkt.TCPSyn == 0 && !tbl.Knobs.SloppyTCP)) {
+			if tbl.Knobs.ExpireNodestConn {
+				w.resetNoConn(p, frame)
+			}
 			return w.drop(ReasonNotSYN)
 		}
 		if w.todrop() {
@@ -326,6 +342,9 @@ func (w *worker) outbound(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 	iface, hop, ok := tbl.NextHop(c.Key.Src)
 	if !ok || iface >= len(w.links) {
 		return w.drop(ReasonNoRoute)
+	}
+	if w.tooBig(p, frame, iface) {
+		return false
 	}
 	o := w.offload(p)
 	forward.SNAT(frame, ps, &o, c.Key.Dst, c.Key.DstPort)
@@ -488,6 +507,9 @@ func (w *worker) forward(p *packet, frame []byte, tbl *vs.Table, svc *vs.Service
 	if out < 0 || out >= len(w.links) {
 		out = int(p.in)
 	}
+	if w.tooBig(p, frame, out) {
+		return false
+	}
 	if d.Method != vs.Route {
 		// NAT: the destination becomes the real server; FULLNAT: the
 		// source also becomes the connection's local address and port.
@@ -507,6 +529,30 @@ func (w *worker) forward(p *packet, frame []byte, tbl *vs.Table, svc *vs.Service
 	return w.sendFitting(p, frame)
 }
 
+// tooBig is the MTU check the kernel's transmitters make before they
+// rewrite a packet (ip_vs_nat_xmit and the others, through
+// ensure_mtu_is_adequate; ip_forward for a GSO packet, by its segment
+// size): a DF packet longer than link out's MTU (for a GSO super-frame,
+// one of its segments) is answered with fragmentation needed, built from
+// the packet as it arrived so that its sender recognises it, and ends
+// there (counted in frag_needed). It reports whether it did. It runs on
+// every forwarded frame before any rewrite, so an MTU lowered under a
+// running connection reaches its sender at the next segment.
+func (w *worker) tooBig(p *packet, frame []byte, out int) bool {
+	ps := &w.parsed
+	mtu := w.mtus[out]
+	if ps.IPLen <= mtu {
+		return false
+	}
+	o := w.offload(p)
+	if !forward.NeedsFragNeeded(frame, ps, &o, mtu) {
+		return false
+	}
+	w.c.fragNeeded.Add(1)
+	w.icmpFragNeeded(p, frame, mtu)
+	return true
+}
+
 // sendFitting queues p on its egress link, fragmenting it first when it is
 // longer than the link's MTU: the kernel hands the director reassembled
 // fragments (PACKET_FANOUT_FLAG_DEFRAG, as ip_vs does with its own
@@ -515,7 +561,11 @@ func (w *worker) forward(p *packet, frame []byte, tbl *vs.Table, svc *vs.Service
 func (w *worker) sendFitting(p *packet, frame []byte) bool {
 	ps := &w.parsed
 	mtu := w.mtus[p.out]
-	if ps.IPLen <= mtu || p.vnet().gsoType() != vnetGSONone {
+	if ps.IPLen <= mtu {
+		w.c.forwarded.Add(1)
+		return w.transmit(p)
+	}
+	if p.vnet().gsoType() != vnetGSONone {
 		w.c.forwarded.Add(1)
 		return w.transmit(p)
 	}
@@ -578,4 +628,60 @@ func insertVLAN(p *packet) bool {
 	}
 	p.status &^= tpStatusVLANValid
 	return true
+}
+
+// expireNodest is ip_vs_expire_nodest_conn_flush for the worker's table:
+// when the engine's table changes and expire_nodest_conn is set, the
+// connections of real servers no longer in their service are expired at
+// once (the kernel queues this when a dest is deleted), so their clients'
+// next segments are answered with a reset instead of vanishing.
+func (w *worker) expireNodest(tbl *vs.Table) {
+	w.nodestTbl = tbl
+	if tbl == nil || !tbl.Knobs.ExpireNodestConn {
+		return
+	}
+	if n := w.ct.ExpireNodest(tbl); n > 0 {
+		w.c.nodestExpired.Add(uint64(n))
+	}
+}
+
+// resetNoConn answers a TCP segment to a service that belongs to no
+// connection and opens none with a reset, as the kernel director's own
+// TCP stack does (ip_vs_in lets such a packet through to the local stack,
+// which owns the VIP there and has no socket for it: tcp_v4_send_reset).
+// Here the kernel does not own the VIP, so ulvs answers, with
+// expire_nodest_conn set: the connections of a removed real server are
+// expired without a trace (ip_vs_expire_nodest_conn_flush), and their
+// clients learn it at their next segment instead of retransmitting until
+// they give up. Without it ulvs stays silent, as before: a connection
+// whose sync entry reaches a new master late then carries on once it
+// arrives, where a reset would end it. A segment with RST is never
+// answered.
+func (w *worker) resetNoConn(p *packet, frame []byte) {
+	ps := &w.parsed
+	if ps.TCPFlags&pkt.TCPRst != 0 {
+		return
+	}
+	t := pkt.TCP(frame[ps.L4Off:])
+	var seq, ack uint32
+	flags := uint8(pkt.TCPRst)
+	if ps.TCPFlags&pkt.TCPAck != 0 {
+		seq = t.Ack() // RFC 793: <SEQ=SEG.ACK><CTL=RST>
+	} else {
+		// <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>; SYN and FIN
+		// count one each.
+		ack = t.Seq() + uint32(max(ps.L4Len-t.DataOffset(), 0))
+		if ps.TCPFlags&pkt.TCPSyn != 0 {
+			ack++
+		}
+		if ps.TCPFlags&pkt.TCPFin != 0 {
+			ack++
+		}
+		flags |= pkt.TCPAck
+	}
+	q, buf := w.proxyBuffer(p.in)
+	l := synproxy.Build(buf[pkt.EtherHeaderLen:], ps.Dst, ps.Src, ps.DstPort, ps.SrcPort, seq, ack, flags, 0, nil, w.nextIPID())
+	q.status, q.vlanTCI, q.vlanTP = p.status&(tpStatusVLANValid|tpStatusVLANTPIDValid), p.vlanTCI, p.vlanTP
+	w.proxySend(q, buf, l, pkt.Ether(frame).Src(), p.in)
+	w.c.rstSent.Add(1)
 }

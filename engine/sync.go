@@ -6,6 +6,7 @@ import (
 
 	"github.com/ulvs/ulvs/conntrack"
 	"github.com/ulvs/ulvs/ipvssync"
+	"github.com/ulvs/ulvs/synproxy"
 	"github.com/ulvs/ulvs/vs"
 )
 
@@ -22,6 +23,11 @@ type syncRec struct {
 	state                      uint16
 	proto                      uint8
 	hasLocal                   bool
+	// A SYN proxy connection's state (engine/synproxy.go, proxySync):
+	// the sequence adjustment and the rest of synproxy.Conn.
+	hasSeq, hasProxy bool
+	inSeq, outSeq    ipvssync.Seq
+	proxy            ipvssync.Proxy
 }
 
 // toEntry fills e from r.
@@ -32,6 +38,8 @@ func (r *syncRec) toEntry(e *ipvssync.Entry) {
 		CPort: r.cport, VPort: r.vport, DPort: r.dport,
 		FwMark: r.fwmark, Timeout: r.timeout,
 		HasLocal: r.hasLocal, LAddr: r.laddr, LPort: r.lport,
+		HasSeq: r.hasSeq, InSeq: r.inSeq, OutSeq: r.outSeq,
+		HasProxy: r.hasProxy, Proxy: r.proxy,
 	}
 }
 
@@ -43,6 +51,8 @@ func (r *syncRec) fromEntry(e *ipvssync.Entry) {
 		cport: e.CPort, vport: e.VPort, dport: e.DPort,
 		fwmark: e.FwMark, timeout: e.Timeout,
 		hasLocal: e.HasLocal, laddr: e.LAddr, lport: e.LPort,
+		hasSeq: e.HasSeq, inSeq: e.InSeq, outSeq: e.OutSeq,
+		hasProxy: e.HasProxy, proxy: e.Proxy,
 	}
 }
 
@@ -207,7 +217,6 @@ func wireState(s conntrack.State) uint16 {
 // allocate.
 func (w *worker) syncConn(c *conntrack.Conn, tbl *vs.Table, d *vs.Dest, now conntrack.Tick) {
 	m := w.master
-	q := m.rings[w.index]
 	nowMs := w.syncNow.Milliseconds()
 	timeout := time.Duration(c.Expires.Sub(now)) * time.Millisecond
 	flags := methodFlags(d.Method) | ipvssync.Flags(c.Flags&(conntrack.FlagNoOutput|conntrack.FlagInactive))
@@ -221,21 +230,48 @@ func (w *worker) syncConn(c *conntrack.Conn, tbl *vs.Table, d *vs.Dest, now conn
 		fwmark = svc.FwMark
 	}
 	if ok {
-		r := &w.syncRec
-		*r = syncRec{
-			proto: c.Key.Proto, flags: uint32(flags), state: sc.State,
-			caddr: c.Key.Src, vaddr: c.Key.Dst, daddr: d.Addr.As4(),
-			cport: c.Key.SrcPort, vport: c.Key.DstPort, dport: destPortOf(d, c.Key.DstPort),
-			fwmark: fwmark, timeout: uint32((timeout + time.Second - 1) / time.Second),
-		}
-		if d.Method == vs.FullNAT && c.Flags&conntrack.FlagNoOutput == 0 {
-			r.hasLocal, r.laddr, r.lport = true, c.Out.Dst, c.Out.DstPort
-		}
-		q.push(r)
+		w.pushSync(c, d, flags, sc.State, fwmark, timeout)
 	}
 	if c.Tmpl != 0 {
 		w.syncTemplate(c, tbl, fwmark, nowMs)
 	}
+}
+
+// syncOpened queues a proxied connection for the sync master when it
+// opens, whatever ShouldSync would say.
+func (w *worker) syncOpened(c *conntrack.Conn, tbl *vs.Table, d *vs.Dest, now conntrack.Tick) {
+	var fwmark uint32
+	if svc := tbl.Service(c.SvcID); svc != nil {
+		fwmark = svc.FwMark
+	}
+	flags := methodFlags(d.Method) | ipvssync.Flags(c.Flags&(conntrack.FlagNoOutput|conntrack.FlagInactive))
+	w.pushSync(c, d, flags, wireState(c.State), fwmark, time.Duration(c.Expires.Sub(now))*time.Millisecond)
+}
+
+// pushSync queues connection c for the sync master. A SYN proxy
+// connection goes only once open, with its translation state
+// (proxySync); one still opening would reach the backup without it.
+func (w *worker) pushSync(c *conntrack.Conn, d *vs.Dest, flags ipvssync.Flags, state uint16, fwmark uint32, timeout time.Duration) {
+	r := &w.syncRec
+	*r = syncRec{
+		proto: c.Key.Proto, flags: uint32(flags), state: state,
+		caddr: c.Key.Src, vaddr: c.Key.Dst, daddr: d.Addr.As4(),
+		cport: c.Key.SrcPort, vport: c.Key.DstPort, dport: destPortOf(d, c.Key.DstPort),
+		fwmark: fwmark, timeout: uint32((timeout + time.Second - 1) / time.Second),
+	}
+	if d.Method == vs.FullNAT && c.Flags&conntrack.FlagNoOutput == 0 {
+		r.hasLocal, r.laddr, r.lport = true, c.Out.Dst, c.Out.DstPort
+	}
+	if sp := w.proxyConn(c); sp != nil {
+		if sp.Phase != synproxy.PhaseOpen {
+			return
+		}
+		var fl ipvssync.Flags
+		fl, r.inSeq, r.outSeq, r.proxy = proxySync(sp)
+		r.flags |= uint32(fl)
+		r.hasSeq, r.hasProxy = true, true
+	}
+	w.master.rings[w.index].push(r)
 }
 
 // syncTemplate is the controller half of ip_vs_sync_conn: the template of

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"github.com/ulvs/ulvs/conntrack"
+	"github.com/ulvs/ulvs/ipvssync"
 	"github.com/ulvs/ulvs/pkt"
 	"github.com/ulvs/ulvs/synproxy"
 	"github.com/ulvs/ulvs/vs"
@@ -345,6 +346,11 @@ func (w *worker) proxyOut(p *packet, frame []byte, tbl *vs.Table, c *conntrack.C
 	clientTS := sp.ClientTSVal()
 	sp.Open(t.Seq(), &o, uint32(now))
 	w.ct.Step(c, conntrack.Output, ps.TCPFlags, now, d)
+	if w.master != nil {
+		// Open now: the backup learns the connection with its
+		// translation (it was held back while opening).
+		w.syncOpened(c, tbl, d, now)
+	}
 	// Complete the real server's handshake: the ACK the client sent us,
 	// as the real server expects it.
 	n := 0
@@ -451,4 +457,40 @@ func (w *worker) proxyRetry(tbl *vs.Table, now conntrack.Tick) {
 	if sent {
 		w.flushTX()
 	}
+}
+
+// proxySync is what a sync entry (and the handover to the next process)
+// carries of an open proxied connection: the sequence number delta as the
+// kernel's own sequence adjustment would carry it (IPVS_OPT_SEQ_DATA,
+// IP_VS_CONN_F_OUT_SEQ: the real server's sequence numbers, going out,
+// are moved by out_seq.delta, and the client's acknowledgements coming in
+// by its opposite; the client's own numbers are unchanged, in_seq's delta
+// 0, its init_seq the client's ISN), and the rest in the ulvs option.
+func proxySync(sp *synproxy.Conn) (ipvssync.Flags, ipvssync.Seq, ipvssync.Seq, ipvssync.Proxy) {
+	d := -sp.Delta // the real server's ISN less the cookie, negated
+	return ipvssync.FlagOutSeq, ipvssync.Seq{InitSeq: sp.ISN}, ipvssync.Seq{Delta: d, PreviousDelta: d},
+		ipvssync.Proxy{TSOff: sp.TSOff, MSS: sp.MSS, Opts: sp.Opts, ClientWS: sp.ClientWS, ServerWS: sp.ServerWS}
+}
+
+// proxyRestore makes connection c, taken from a sync entry or a previous
+// process's handover, a proxied connection in the open phase with the
+// state r carries. It reports false when no auxiliary slot is left (the
+// connection is then deleted: without its translation it would break
+// anyway).
+func (w *worker) proxyRestore(c *conntrack.Conn, r *syncRec, tbl *vs.Table) bool {
+	a := c.Aux()
+	if a == 0 {
+		if a = w.ct.AttachAux(c); a == 0 {
+			w.ct.Delete(c, tbl)
+			return false
+		}
+	}
+	if w.sp.conns == nil {
+		w.sp.conns = make([]synproxy.Conn, w.ct.AuxSlots()+1) // once per worker
+	}
+	w.sp.conns[a] = synproxy.Conn{
+		Delta: -r.outSeq.Delta, TSOff: r.proxy.TSOff, ISN: r.inSeq.InitSeq, MSS: r.proxy.MSS,
+		Phase: synproxy.PhaseOpen, Opts: r.proxy.Opts, ClientWS: r.proxy.ClientWS, ServerWS: r.proxy.ServerWS,
+	}
+	return true
 }

@@ -204,11 +204,13 @@ func (w *worker) icmpPortUnreachable(p *packet, frame []byte) {
 }
 
 // icmpError builds an ICMP error with build into a scratch buffer and
-// queues it to go back out of p's link.
+// queues it to go back out of p's link. When the batch has used every
+// scratch buffer it sends what is queued first, which frees them (as
+// proxyBuffer does): the frame that drew the error already ends in its
+// own counter, so running short must not add a second one.
 func (w *worker) icmpError(p *packet, frame []byte, build func(buf []byte) []byte) {
 	if w.scr.used >= len(w.scr.bufs) {
-		w.c.drops[ReasonSplit].Add(1)
-		return
+		w.flushTX()
 	}
 	buf := w.scr.bufs[w.scr.used]
 	msg := build(buf[scratchHeadroom+vnetHdrLen : scratchHeadroom+vnetHdrLen : len(buf)])

@@ -197,3 +197,82 @@ func TestTunnelICMPRelay(t *testing.T) {
 	}
 	pkttest.CheckIPv4(t, got[0], pkttest.ICMPCode(pkt.ICMPFragNeeded), pkttest.ICMPMTU(1380))
 }
+
+// TestGSOOverMTU: a TSO super-frame whose segments (gso_size 1448, 1500
+// bytes of IP each) do not fit an egress MTU lowered to 1400 under the
+// connection is answered with fragmentation needed carrying 1400, as the
+// kernel's ip_forward does for a GSO packet; with segments that fit it is
+// forwarded whole.
+func TestGSOOverMTU(t *testing.T) {
+	tbl := testTable(t)
+	w, l := newTestWorker()
+	run(w, l, tbl, 0, tcpFrame(4000, pkt.TCPSyn))
+	payload := make([]byte, 3*1448)
+	super := pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client, Dst: vip, Proto: pkt.ProtoTCP, SrcPort: 4000, DstPort: 80, TCPFlags: pkt.TCPAck, DF: true, Payload: payload}.Build()
+	send := func(mtu int) [][]byte {
+		w.mtus[0] = mtu
+		vnet := make([]byte, vnetHdrLen)
+		makePartial(t, super, vnet)
+		h := vnetHdr(vnet)
+		h.setGSO(vnetGSOTCPv4, 1448)
+		h.setHdrLen(uint16(pkt.EtherHeaderLen + pkt.IPv4MinHeaderLen + pkt.TCPMinHeaderLen))
+		l.queueVnet(vnet, append([]byte(nil), super...))
+		n := l.collect(w.rx)
+		w.batch(n, tbl, 1)
+		return l.takeOut()
+	}
+	if out := send(1500); len(out) != 1 || pkt.Ether(out[0]).Dst() == clientMAC {
+		t.Fatalf("segments that fit: %d frames out, want the super-frame forwarded", len(out))
+	}
+	before := w.c.fragNeeded.Load()
+	out := send(1400)
+	if len(out) != 1 {
+		t.Fatalf("segments over the MTU: %d frames out, want one ICMP error", len(out))
+	}
+	pkttest.CheckIPv4(t, out[0], pkttest.DstMAC(clientMAC), pkttest.DstIP(client), pkttest.ICMPType(pkt.ICMPDestUnreachable),
+		pkttest.ICMPCode(pkt.ICMPFragNeeded), pkttest.ICMPMTU(1400), pkttest.ValidChecksums())
+	if w.c.fragNeeded.Load() != before+1 {
+		t.Errorf("frag_needed not counted")
+	}
+}
+
+// TestNATOverMTU: with the real servers' link (inside) at MTU 1400, a
+// client's 1500-byte DF segment is answered with fragmentation needed
+// quoting the packet as the client sent it (to the VIP, not rewritten to
+// the real server), and with the client's link at 1400 a real server's
+// 1500-byte DF reply is answered likewise, quoting its own packet.
+func TestNATOverMTU(t *testing.T) {
+	w, outside, inside, tbl := natOpen(t, 40000)
+	big := make([]byte, 1460)
+	quoted := func(f []byte) pkt.IPv4 {
+		var p pkt.Parsed
+		p.Decode(f)
+		return pkt.IPv4(f[p.L4Off+8:])
+	}
+
+	w.mtus[1] = 1400
+	outside.queue(pkttest.Frame{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client, Dst: vip, Proto: pkt.ProtoTCP, SrcPort: 40000, DstPort: 80, TCPFlags: pkt.TCPAck, DF: true, Payload: big}.Build())
+	step(w, tbl, 2)
+	out := outside.takeOut()
+	if len(out) != 1 || len(inside.takeOut()) != 0 {
+		t.Fatalf("%d frames back to the client, want one ICMP error and nothing to the real server", len(out))
+	}
+	pkttest.CheckIPv4(t, out[0], pkttest.DstMAC(clientMAC), pkttest.SrcIP(vip), pkttest.DstIP(client), pkttest.ICMPType(pkt.ICMPDestUnreachable),
+		pkttest.ICMPCode(pkt.ICMPFragNeeded), pkttest.ICMPMTU(1400), pkttest.ValidChecksums())
+	if q := quoted(out[0]); q.Dst() != vip.As4() || q.Src() != client.As4() {
+		t.Errorf("the ICMP error quotes %v -> %v, want the client's packet to the VIP", q.Src(), q.Dst())
+	}
+
+	w.mtus[1], w.mtus[0] = 1500, 1400
+	inside.queue(pkttest.Frame{SrcMAC: rsNATMAC, DstMAC: insideMAC, Src: ripNAT, Dst: client, Proto: pkt.ProtoTCP, SrcPort: 8080, DstPort: 40000, TCPFlags: pkt.TCPAck, DF: true, Payload: big}.Build())
+	step(w, tbl, 3)
+	back := inside.takeOut()
+	if len(back) != 1 || len(outside.takeOut()) != 0 {
+		t.Fatalf("%d frames back to the real server, want one ICMP error and nothing to the client", len(back))
+	}
+	pkttest.CheckIPv4(t, back[0], pkttest.DstMAC(rsNATMAC), pkttest.DstIP(ripNAT), pkttest.ICMPType(pkt.ICMPDestUnreachable),
+		pkttest.ICMPCode(pkt.ICMPFragNeeded), pkttest.ICMPMTU(1400), pkttest.ValidChecksums())
+	if q := quoted(back[0]); q.Src() != ripNAT.As4() {
+		t.Errorf("the ICMP error quotes a packet from %v, want the real server's own", q.Src())
+	}
+}

@@ -191,6 +191,13 @@ func decodeEntryV1(e *Entry, typ byte, b []byte, idx, base int) (*DecodeError, e
 			e.HasLocal = true
 			copy(e.LAddr[:], b[data:data+4])
 			e.LPort = binary.BigEndian.Uint16(b[data+4:])
+		case typ == OptULVSSynProxy:
+			if l != proxyOptLen {
+				return nil, derr(idx, base+p, ErrMalformed, "SYN proxy option length %d, want %d", l, proxyOptLen)
+			}
+			e.HasProxy = true
+			e.Proxy = Proxy{TSOff: binary.BigEndian.Uint32(b[data:]), MSS: binary.BigEndian.Uint16(b[data+4:]),
+				Opts: b[data+6], ClientWS: b[data+7], ServerWS: b[data+8]}
 		case typ&OptFlagParam == 0:
 			// Unknown mandatory option: the kernel drops this entry
 			// only, after checking the remaining options' framing.
@@ -246,13 +253,15 @@ func checkProtoState(e *Entry, idx, base int) *DecodeError {
 // onceBit returns the bit recording an option that may appear only once in
 // an entry: the kernel refuses SEQ_DATA, PE_DATA and PE_NAME twice (with or
 // without OptFlagParam, which it masks off); ulvs refuses its local address
-// twice. Other options may repeat.
+// and SYN proxy options twice. Other options may repeat.
 func onceBit(typ uint8) uint8 {
 	switch kind := typ &^ OptFlagParam; {
 	case kind == OptSeqData, kind == OptPEData, kind == OptPEName:
 		return 1 << kind
 	case typ == OptULVSLocal:
 		return 1 << 4
+	case typ == OptULVSSynProxy:
+		return 1 << 5
 	}
 	return 0
 }

@@ -59,6 +59,12 @@
 //	2  IPVS_OPT_PE_DATA   persistence engine data, up to 255 bytes
 //	3  IPVS_OPT_PE_NAME   persistence engine name, up to 16 bytes
 //	0x44 ulvs local       6 bytes: FULLNAT local address and port
+//	0x45 ulvs SYN proxy   9 bytes: timestamp offset (u32), client MSS
+//	                      (u16), options, client and server window
+//	                      scales (u8 each); the sequence number delta
+//	                      travels in SEQ_DATA's out_seq, with
+//	                      IP_VS_CONN_F_OUT_SEQ, as the kernel's own
+//	                      sequence adjustment would carry it
 //
 // The kernel sends PE_NAME only after PE_DATA, refuses SEQ_DATA, PE_DATA
 // or PE_NAME twice, and masks bit 0x40 (IPVS_OPT_F_PARAM) off the type

@@ -23,6 +23,8 @@ func FuzzDecode(f *testing.F) {
 	e.HasSeq, e.HasLocal = true, true
 	_ = e.SetPE("sip", []byte("abc"))
 	f.Add(AppendMessageV1(nil, 1, []Entry{e, natEntry()}))
+	e.HasProxy, e.Proxy = true, Proxy{TSOff: 1, MSS: 1460, Opts: 31, ClientWS: 7, ServerWS: 9}
+	f.Add(AppendMessageV1(nil, 1, []Entry{e}))
 	f.Add(AppendMessageV0(nil, 1, []Entry{natEntry()}))
 
 	f.Fuzz(func(t *testing.T, msg []byte) {

@@ -149,7 +149,23 @@ const (
 	// a kernel backup (every version since v1 sync, 2.6.39) skip it and
 	// keep the entry, so it can be sent to any peer.
 	OptULVSLocal = OptFlagParam | 4
+	// OptULVSSynProxy is the ulvs option carrying the rest of a SYN
+	// proxy connection's state (Proxy: 9 bytes), beside the sequence
+	// number delta that IPVS_OPT_SEQ_DATA carries. Optional like
+	// OptULVSLocal: a kernel backup skips it.
+	OptULVSSynProxy = OptFlagParam | 5
 )
+
+// Proxy is what a SYN proxy connection needs beyond its sequence number
+// delta to be translated on another director (synproxy.Conn): the offset
+// of the real server's timestamps from the proxy's, the client's MSS, the
+// options negotiated (synproxy.Opt*) and both sides' window scales.
+type Proxy struct {
+	TSOff              uint32
+	MSS                uint16
+	Opts               uint8
+	ClientWS, ServerWS uint8
+}
 
 // Maximum lengths of the persistence engine options (IP_VS_PEDATA_MAXLEN,
 // IP_VS_PENAME_MAXLEN).
@@ -194,6 +210,11 @@ type Entry struct {
 	HasLocal bool
 	LAddr    [4]byte
 	LPort    uint16
+
+	// HasProxy says Proxy is set (the OptULVSSynProxy option): the
+	// connection is a SYN proxy's, its sequence number delta in OutSeq.
+	HasProxy bool
+	Proxy    Proxy
 }
 
 // Client returns the client's address and port.
@@ -276,6 +297,7 @@ const (
 	EntryLenV4  = 36 // struct ip_vs_sync_v4
 	EntryLenV6  = 84 // struct ip_vs_sync_v6
 	localOptLen = 6
+	proxyOptLen = 9
 
 	typeInet6   = 1      // STYPE_F_INET6
 	verShift    = 12     // SVER_SHIFT
@@ -301,6 +323,9 @@ func EncodedLenV1(e *Entry) int {
 	if e.HasLocal {
 		n += 2 + localOptLen
 	}
+	if e.HasProxy {
+		n += 2 + proxyOptLen
+	}
 	return n
 }
 
@@ -323,6 +348,8 @@ func CheckV0(e *Entry) error {
 		return fmt.Errorf("sync v0 cannot carry persistence engine data: %w", ErrNotSupported)
 	case e.HasLocal:
 		return fmt.Errorf("sync v0 cannot carry the FULLNAT local address: %w", ErrNotSupported)
+	case e.HasProxy:
+		return fmt.Errorf("sync v0 cannot carry a SYN proxy connection's state: %w", ErrNotSupported)
 	}
 	return nil
 }
@@ -333,7 +360,7 @@ func pad4(n int) int { return (4 - n) & 3 }
 // and returns the extended slice. Entries are laid out as the kernel lays
 // them out (ip_vs_sync_conn): each starts on a 4-byte boundary, padding
 // zeroed, options in the order SEQ_DATA, PE_DATA, PE_NAME, then the ulvs
-// local address option. Flags are sent as given: the kernel clears its
+// local address and SYN proxy options. Flags are sent as given: the kernel clears its
 // internal FlagHashed before sending, and so should the caller. It panics
 // when entries do not fit one message (more than 255 entries or 65535
 // bytes): a Batcher never builds such a message.
@@ -375,6 +402,12 @@ func appendEntryV1(b []byte, e *Entry) []byte {
 		b = append(b, OptULVSLocal, localOptLen)
 		b = append(b, e.LAddr[:]...)
 		b = binary.BigEndian.AppendUint16(b, e.LPort)
+	}
+	if e.HasProxy {
+		b = append(b, OptULVSSynProxy, proxyOptLen)
+		b = binary.BigEndian.AppendUint32(b, e.Proxy.TSOff)
+		b = binary.BigEndian.AppendUint16(b, e.Proxy.MSS)
+		b = append(b, e.Proxy.Opts, e.Proxy.ClientWS, e.Proxy.ServerWS)
 	}
 	return b
 }

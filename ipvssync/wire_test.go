@@ -298,7 +298,7 @@ func TestDecodeSkips(t *testing.T) {
 		{"tcp state 11", tcpState11, ErrMalformed, "no state 11"},
 		{"sctp", sctp, ErrNotSupported, "protocol 132"},
 		{"template state 9 kept", tpl, nil, ""},
-		{"unknown optional option kept", entryWith(t, 0x45, 2, 1, 2, 0x7f, 1, 0), nil, ""},
+		{"unknown optional option kept", entryWith(t, 0x4e, 2, 1, 2, 0x7f, 1, 0), nil, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -355,6 +355,47 @@ func TestAccept(t *testing.T) {
 	}{{0, 0, true}, {0, 7, true}, {7, 7, true}, {9, 7, false}, {7, 0, false}} {
 		if got := Accept(tt.local, tt.msg); got != tt.want {
 			t.Errorf("Accept(%d, %d) = %v, want %v", tt.local, tt.msg, got, tt.want)
+		}
+	}
+}
+
+// TestProxyOption: a SYN proxy connection's entry carries its sequence
+// number delta in SEQ_DATA's out_seq (as the kernel's sequence adjustment
+// would) and the rest in the optional ulvs option 0x45, which a kernel
+// backup skips; the option is refused with a wrong length or twice, and v0
+// cannot carry it.
+func TestProxyOption(t *testing.T) {
+	e := natEntry()
+	e.Flags |= FlagOutSeq
+	e.HasSeq = true
+	e.InSeq = Seq{InitSeq: 1000}
+	e.OutSeq = Seq{Delta: 0xfffffff0, PreviousDelta: 0xfffffff0}
+	e.HasProxy = true
+	e.Proxy = Proxy{TSOff: 0x01020304, MSS: 1460, Opts: 0x1f, ClientWS: 7, ServerWS: 9}
+	msg := AppendMessageV1(nil, 1, []Entry{e})
+	at := HeaderLenV1 + EntryLenV4 + 2 + SeqOptLen
+	if got, want := msg[at:], unhexT(t, "45 09 01 02 03 04 05 b4 1f 07 09"); !bytes.Equal(got, want) {
+		t.Errorf("SYN proxy option\n got % x\nwant % x", got, want)
+	}
+	m, err := Decode(msg)
+	if err != nil || len(m.Entries) != 1 {
+		t.Fatalf("decode: %v, %d entries", err, len(m.Entries))
+	}
+	if diff := cmp.Diff(e, m.Entries[0]); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+	if err := CheckV0(&e); !errors.Is(err, ErrNotSupported) {
+		t.Errorf("v0 with a SYN proxy entry: %v, want ErrNotSupported", err)
+	}
+	// A wrong length, and the option twice: the message is refused.
+	short := append([]byte(nil), msg...)
+	short[at+1] = 8
+	twice := append(append([]byte(nil), msg...), msg[at:]...)
+	binary.BigEndian.PutUint16(twice[HeaderLenV1+2:], uint16(EncodedLenV1(&e)+2+proxyOptLen))
+	binary.BigEndian.PutUint16(twice[6:], uint16(len(twice)))
+	for name, b := range map[string][]byte{"length 8": short, "twice": twice} {
+		if m, err := Decode(b); err == nil && len(m.Skipped) == 0 {
+			t.Errorf("%s: decoded %+v, want refused", name, m.Entries)
 		}
 	}
 }

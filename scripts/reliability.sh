@@ -27,11 +27,28 @@
 #   6. arploss   rs1 stops answering ARP (ip link set arp off) for
 #                --arp-secs (45), then answers again: no_neighbour drops,
 #                requests failed, recovery.
+#   7. rsdeath   for each method of --rs-modes (nat,dr,tun), a lab of that
+#                mode with a TCP_CHECK on each real server: four downloads,
+#                four keep-alive sessions and a loop of new connections
+#                while rs1 dies, its server process killed (kill) or its
+#                link down (gone), with expire_nodest_conn 1 (and 0 for
+#                NAT, gone): what each client saw (reset or timeout, and
+#                how fast), when the check took rs1 out, when new
+#                connections stopped going to it.
+#   8. mtu       for each method of --mtu-modes (nat,tun), two uploads
+#                and two downloads while the MTU of the real servers' LAN
+#                (NAT) and then of the client's LAN with the director's
+#                d-eth0 drops to 1400 and goes back to 1500: does ulvsd
+#                see each change (ulvs stats) and how soon, do the
+#                transfers finish intact (ICMP fragmentation-needed with
+#                the new MTU, TUN's 20 bytes of encapsulation included).
+#
+# Phases 7 and later replace the NAT lab with labs of their own.
 #
 # Usage: scripts/reliability.sh [--flood-secs N] [--udp-secs N]
 #            [--reload-secs N] [--arp-secs N] [--synproxy]
-#            [--only synflood,udpflood,reload,restart,linkflap,arploss]
-#            [--table-size SLOTS] [--keep]
+#            [--only synflood,udpflood,reload,restart,linkflap,arploss,rsdeath,mtu]
+#            [--rs-modes nat,dr,tun] [--mtu-modes nat,tun] [--table-size SLOTS] [--keep]
 # Needs root, hping3 and curl (scripts/setup-host.sh installs them).
 # Everything it creates (namespaces, processes, files under its work
 # directory) is removed on exit unless --keep.
@@ -44,7 +61,9 @@ reload_secs=30
 arp_secs=45
 table_size=16384
 synproxy=0
-only="synflood,udpflood,reload,restart,linkflap,arploss"
+only="synflood,udpflood,reload,restart,linkflap,arploss,rsdeath,mtu"
+rs_modes="nat,dr,tun"
+mtu_modes="nat,tun"
 keep=0
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -55,8 +74,10 @@ while [ $# -gt 0 ]; do
 	--table-size) table_size=$2; shift 2 ;;
 	--synproxy) synproxy=1; shift ;;
 	--only) only=$2; shift 2 ;;
+	--rs-modes) rs_modes=$2; shift 2 ;;
+	--mtu-modes) mtu_modes=$2; shift 2 ;;
 	--keep) keep=1; shift ;;
-	-h|--help) sed -n '2,35p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
 	*) echo "reliability.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -196,7 +217,7 @@ fresh_ulvsd() {
 	start_ulvsd || { echo "ulvsd did not start again:"; tail -n 5 "$work/ulvsd.log"; exit 1; }
 }
 
-drops_snapshot() { stats | awk '/^drop_|^defense_|^persist_templates|^new_conns|^synproxy_/ {print $1, $2}' | sort; }
+drops_snapshot() { stats | awk '/^drop_|^defense_|^persist_templates|^new_conns|^synproxy_|^expire_nodest|^rst_sent|^frag_needed|^split|^icmp_sent/ {print $1, $2}' | sort; }
 
 # report_delta BEFORE AFTER: counters that moved.
 report_delta() {
@@ -390,5 +411,266 @@ if wants arploss; then
 	say "in the 15 s after: $ok of $total answered"
 fi
 
+# ---- Phases on labs of their own (they replace the NAT lab above) ----
+
+# rips: the lab's real-server addresses, from its state file.
+rips() {
+	sed -n '/"rips"/,/]/p' "/run/ulvs/lab/$lab.json" | grep -Eo '[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+'
+}
+
+# new_lab MODE: the lab rebuilt in MODE (nat, dr, tun), the same name.
+new_lab() {
+	stop_ulvsd
+	rm -f "$state"
+	"$bin/ulvs" lab down --name "$lab" >/dev/null 2>&1 || true
+	"$bin/ulvs" lab up --name "$lab" --mode "$1" --real-servers 2 >>"$work/lab.log" 2>&1
+}
+
+# write_checked_config MODE EXPIRE [nocheck]: one TCP service in MODE with a
+# TCP_CHECK on each real server (delay_loop 1, connect_timeout 1, retry 1,
+# delay_before_retry 1: a dead server is out of the table within about
+# 3 s) and expire_nodest_conn = EXPIRE.
+write_checked_config() {
+	local mode=$1 expire=$2 checks=${3:-} ifaces='"d-eth0"'
+	[ "$mode" = nat ] && ifaces='"d-eth0", "d-eth1"'
+	{
+		cat <<EOF
+[director]
+interfaces = [$ifaces]
+socket = "$sock"
+workers = 2
+state_file = "$state"
+
+[sysctl]
+expire_nodest_conn = $expire
+
+[[virtual_server]]
+protocol = "tcp"
+address = "$vip:80"
+scheduler = "rr"
+forward = "$mode"
+EOF
+		for rs in $(rips); do
+			printf '\n  [[virtual_server.real_server]]\n  address = "%s:80"\n  weight = 1\n' "$rs"
+			[ "$checks" = nocheck ] && continue
+			printf '\n    [[virtual_server.real_server.check]]\n    type = "tcp"\n    delay_loop = 1\n    connect_timeout = 1\n    retry = 1\n    delay_before_retry = 1\n'
+		done
+	} >"$work/ulvs.toml"
+}
+
+# small_buffers: socket buffers small enough that downloads are on the
+# wire, not in the client's kernel (see the restart phase).
+small_buffers() {
+	in_ns client sysctl -qw net.ipv4.tcp_rmem="4096 131072 262144"
+	for rs in rs1 rs2; do in_ns "$rs" sysctl -qw net.ipv4.tcp_wmem="4096 16384 262144"; done
+}
+
+# timed_download URL OUT MAXSECS: one download at 2 MB/s; OUT gets "exit
+# http bytes end" (curl's exit status, HTTP status, bytes, the epoch time
+# it ended).
+timed_download() {
+	# shellcheck disable=SC2016
+	in_ns client bash -c 'curl -s -m "$3" --limit-rate 2m -o /dev/null -w "%{http_code} %{size_download}" "$1" >"$2.tmp"; rc=$?
+		echo "$rc $(cat "$2.tmp") $(date +%s.%N)" >"$2"' dl "$1" "$2" "$3"
+}
+
+# who_loop SECS OUT: new connections one after another, each given 1 s;
+# OUT gets one line per request: epoch time and the body (rs1, rs2) or
+# FAIL.
+who_loop() {
+	# shellcheck disable=SC2016
+	in_ns client bash -c '
+		end=$(($(date +%s) + $1))
+		while [ "$(date +%s)" -lt "$end" ]; do
+			t=$(date +%s.%N)
+			b=$(curl -s -m 1 "$2") || b=FAIL
+			echo "$t ${b:-FAIL}"
+		done' who "$1" "$url" >"$2"
+}
+
+# watch_table SECS OUT RIP: when RIP leaves the table (ulvsadm -L -n),
+# polled every 0.2 s: OUT gets the epoch time, or nothing.
+watch_table() {
+	local end=$(($(date +%s) + $1))
+	while [ "$(date +%s)" -lt "$end" ]; do
+		if ! "$bin/ulvs" ulvsadm -L -n --socket "$sock" 2>/dev/null | grep -q " $3:"; then
+			date +%s.%N >"$2"
+			return
+		fi
+		sleep 0.2
+	done
+}
+
+# since T0 T: seconds from T0 to T.
+since() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", b - a}'; }
+
+# rs_death MODE FAULT EXPIRE: downloads, keep-alive sessions and a loop of
+# new connections through a MODE lab while rs1 dies: FAULT "kill" (its
+# server process killed: its kernel answers with RST) or "gone" (its link
+# down: nothing answers). Reports what the clients saw.
+rs_death() {
+	local mode=$1 fault=$2 expire=$3 tag="rs.$1.$2.$3" size=40000000 i
+	phase "7. real server death: $mode, rs1 $fault, expire_nodest_conn = $expire"
+	new_lab "$mode"
+	write_checked_config "$mode" "$expire"
+	start_ulvsd || { echo "ulvsd did not start:"; tail -n 5 "$work/ulvsd.log"; exit 1; }
+	small_buffers
+	local rs1ip
+	rs1ip=$(rips | head -n 1)
+	sleep 2 # the checks' first round
+	drops_snapshot >"$work/$tag.before"
+	for i in 1 2 3 4; do
+		timed_download "http://$vip/data?size=$size" "$work/$tag.dl.$i" 40 &
+		bg_pids+=($!)
+	done
+	wait_established 4
+	for i in 1 2 3 4; do
+		# shellcheck disable=SC2016
+		in_ns client bash -c 'args=(); for ((j = 0; j < 150; j++)); do args+=(-o /dev/null "$1"); done
+			curl -s --rate 5/s -m 10 -w "%{http_code} %{num_connects} %{time_total}\n" "${args[@]}"' ka "$url" >"$work/$tag.ka.$i" 2>/dev/null &
+		bg_pids+=($!)
+	done
+	sleep 3
+	local on_rs1
+	on_rs1=$("$bin/ulvs" ulvsadm -L -n -c --socket "$sock" | grep -c "ESTABLISHED.*$rs1ip:80")
+	who_loop 25 "$work/$tag.who" &
+	bg_pids+=($!)
+	sleep 2
+	local t0
+	t0=$(date +%s.%N)
+	if [ "$fault" = kill ]; then
+		kill -KILL "$(pgrep -f -- "lab serve --name rs1 --lab $lab\$")"
+	else
+		in_ns rs1 ip link set r1-eth0 down
+	fi
+	watch_table 20 "$work/$tag.out" "$rs1ip"
+	wait "${bg_pids[@]}" 2>/dev/null || true
+	bg_pids=()
+	drops_snapshot >"$work/$tag.after"
+	say "fault at $(date -u -d "@$t0" +%H:%M:%S.%N | cut -c1-12); $on_rs1 established connections on rs1 ($rs1ip) just before"
+	if [ -s "$work/$tag.out" ]; then
+		say "rs1 out of the table (health check) $(since "$t0" "$(cat "$work/$tag.out")") s after the fault"
+	else
+		say "rs1 still in the table 20 s after the fault"
+	fi
+	say "downloads (curl exit status, HTTP status, bytes of $size, seconds from the fault to its end):"
+	local rc code got end
+	for i in 1 2 3 4; do
+		read -r rc code got end <"$work/$tag.dl.$i" || true
+		say "  download $i: exit ${rc:-?}, HTTP ${code:-?}, ${got:-0} bytes, $(since "$t0" "${end:-0}") s"
+	done
+	say "keep-alive sessions (5 requests/s, each request 10 s at most):"
+	for i in 1 2 3 4; do
+		awk -v s="$i" '{n++} $1 != 200 {f++; ft = ft sprintf(" %.2f s", $3)} NR > 1 && $2 > 0 {r++}
+			END {printf "  session %s: %d requests, %d failed%s, %d connections opened again\n", s, n, f, (ft == "" ? "" : " (after" ft ")"), r}' "$work/$tag.ka.$i"
+	done
+	awk -v t0="$t0" '$1 >= t0 {n++; if ($2 == "rs1" || $2 == "FAIL") {last = $1 - t0; if ($2 == "FAIL") f++; else r1++}}
+		END {printf "  new connections after the fault: %d, answered by rs1 %d, failed %d; the last to rs1 or failed began %.2f s after the fault\n", n, r1, f, last}' "$work/$tag.who"
+	say "counters that moved:"
+	report_delta "$work/$tag.before" "$work/$tag.after"
+}
+
+if wants rsdeath; then
+	for m in ${rs_modes//,/ }; do
+		rs_death "$m" kill 1
+		if [ "$m" = nat ]; then rs_death "$m" gone 0; fi
+		rs_death "$m" gone 1
+	done
+fi
+
+# set_mtu MTU NODE:IFACE...: the MTU of each interface (NODE sw, client,
+# director, rs1, ...).
+set_mtu() {
+	local mtu=$1 x
+	shift
+	for x in "$@"; do in_ns "${x%%:*}" ip link set "${x#*:}" mtu "$mtu"; done
+}
+
+# director_mtu IFACE: the MTU ulvsd reports for IFACE (ulvs stats).
+director_mtu() { stats | awk -v i="$1" '$1 == "interface" && $2 == i {for (f = 3; f <= NF; f++) if ($f ~ /^mtu=/) print substr($f, 5)}'; }
+
+# wait_mtu IFACE MTU T0: until ulvsd reports MTU for IFACE (at most 10 s);
+# prints the seconds since T0.
+wait_mtu() {
+	for _ in $(seq 100); do
+		if [ "$(director_mtu "$1")" = "$2" ]; then since "$3" "$(date +%s.%N)"; return; fi
+		sleep 0.1
+	done
+	echo "not within 10 s (ulvsd reports $(director_mtu "$1"))"
+}
+
+# upload FILE OUT MAXSECS: POST FILE at 2 MB/s; OUT gets "exit http
+# digest" (the real server answers with the body's SHA-256).
+upload() {
+	# shellcheck disable=SC2016
+	in_ns client bash -c 'd=$(curl -s -m "$3" --limit-rate 2m --data-binary @"$1" -H "Content-Type: application/octet-stream" "$4"); rc=$?
+		echo "$rc $d" >"$2"' up "$1" "$2" "$3" "http://$vip/upload"
+}
+
+# mtu_phase MODE: uploads and downloads through a MODE lab while the MTU of
+# the real servers' path and then of the director's client side drops to
+# 1400 and goes back to 1500.
+mtu_phase() {
+	local mode=$1 tag="mtu.$1" i t0
+	phase "8. MTU changes under load: $mode"
+	new_lab "$mode"
+	write_checked_config "$mode" 0 nocheck
+	start_ulvsd || { echo "ulvsd did not start:"; tail -n 5 "$work/ulvsd.log"; exit 1; }
+	small_buffers
+	local file="$work/upload.bin" size=24000000
+	[ -f "$file" ] || head -c "$size" /dev/urandom >"$file"
+	local sum
+	sum=$(sha256sum "$file" | cut -d' ' -f1)
+	drops_snapshot >"$work/$tag.before"
+	for i in 1 2; do
+		upload "$file" "$work/$tag.up.$i" 60 &
+		bg_pids+=($!)
+		timed_download "http://$vip/data?size=$size" "$work/$tag.dl.$i" 60 &
+		bg_pids+=($!)
+	done
+	wait_established 4
+	# The director's interface last in each list: the pickup time runs
+	# from its change.
+	local rsnet=() clnet=(client:c-eth0 sw:sw-c sw:sw-d)
+	if [ "$mode" = nat ]; then
+		rsnet=(sw:sw-d1 sw:sw-r1 sw:sw-r2 rs1:r1-eth0 rs2:r2-eth0 director:d-eth1)
+	else
+		# One flat LAN: the real servers' path is the director's own
+		# interface; the whole LAN changes together.
+		clnet+=(sw:sw-r1 sw:sw-r2 rs1:r1-eth0 rs2:r2-eth0)
+	fi
+	clnet+=(director:d-eth0)
+	sleep 3
+	if [ ${#rsnet[@]} -gt 0 ]; then
+		set_mtu 1400 "${rsnet[@]}"
+		t0=$(date +%s.%N)
+		say "real servers' LAN (d-eth1 and its peers) at MTU 1400: ulvsd saw it after $(wait_mtu d-eth1 1400 "$t0") s"
+		sleep 4
+	fi
+	set_mtu 1400 "${clnet[@]}"
+	t0=$(date +%s.%N)
+	say "client LAN (d-eth0 and its peers) at MTU 1400: ulvsd saw it after $(wait_mtu d-eth0 1400 "$t0") s"
+	sleep 4
+	set_mtu 1500 "${rsnet[@]}" "${clnet[@]}"
+	t0=$(date +%s.%N)
+	say "back to 1500: ulvsd saw it after $(wait_mtu d-eth0 1500 "$t0") s"
+	wait "${bg_pids[@]}" 2>/dev/null || true
+	bg_pids=()
+	drops_snapshot >"$work/$tag.after"
+	local rc code got d
+	for i in 1 2; do
+		read -r rc d <"$work/$tag.up.$i" || true
+		say "  upload $i: exit ${rc:-?}, $([ "${d:-}" = "$sum" ] && echo "intact (SHA-256 matches)" || echo "NOT intact (${d:-no answer})")"
+		read -r rc code got _ <"$work/$tag.dl.$i" || true
+		say "  download $i: exit ${rc:-?}, HTTP ${code:-?}, ${got:-0} of $size bytes"
+	done
+	say "counters that moved:"
+	report_delta "$work/$tag.before" "$work/$tag.after"
+}
+
+if wants mtu; then
+	for m in ${mtu_modes//,/ }; do mtu_phase "$m"; done
+fi
+
 phase "done"
-stats | grep -E '^conn_table |^defense ' | sed 's/^/  /'
+[ -z "$ulvsd_pid" ] || stats | grep -E '^conn_table |^defense ' | sed 's/^/  /'
