@@ -59,6 +59,7 @@ func run(args []string, stderr io.Writer) int {
 	stateFile := fs.String("state-file", "", "save the connection table to `path` on SIGTERM and restore it from there at start,\nso a restart keeps established connections (default: the file's [director] state_file, else off)")
 	ringFrames := fs.Int("ring-frames", 0, "slots of each RX ring, 68 KiB each (0: 256; from 16 to 8192): more ride out longer pauses of a worker")
 	pprofAddr := fs.String("pprof", "", "serve Go's profiler (net/http/pprof) on `host:port`, a loopback address only")
+	bgpFlags := addBGPFlags(fs)
 	verbose := fs.Bool("v", false, "log debug messages")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -93,7 +94,12 @@ func run(args []string, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	opts := options{workers: *workers, metrics: *metricsAddr, web: config.Web{Listen: *webAddr}, exitOnLoss: *exitOnLoss, iptablesMarks: *iptMarks, stateFile: *stateFile, pprof: *pprofAddr, ringFrames: *ringFrames}
+	bgpCfg, err := bgpFlags.config(file)
+	if err != nil {
+		fmt.Fprintf(stderr, "ulvsd: %v\n", err)
+		return 2
+	}
+	opts := options{bgp: bgpCfg, bgpFromFlags: bgpFlags.as != 0, workers: *workers, metrics: *metricsAddr, web: config.Web{Listen: *webAddr}, exitOnLoss: *exitOnLoss, iptablesMarks: *iptMarks, stateFile: *stateFile, pprof: *pprofAddr, ringFrames: *ringFrames}
 	switch {
 	case *ifaces != "":
 		opts.interfaces = strings.Split(*ifaces, ",")
@@ -163,6 +169,10 @@ type options struct {
 	// stateFile is where the connection table is saved on SIGTERM and
 	// restored from at start (state.go); "" is off.
 	stateFile string
+	// bgp announces the virtual addresses (bgp.go); nil is off.
+	bgp *config.BGP
+	// bgpFromFlags: bgp came from --bgp-* flags, not the file.
+	bgpFromFlags bool
 	// readMarks reads them; nil is nfmarks.Read with the nft and
 	// iptables-save commands (tests replace it).
 	readMarks func(context.Context) ([]nfmarks.Rule, error)
@@ -353,6 +363,18 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 		running++
 		go func() { done <- serveMetrics(ctx, mln, dir, log) }()
 	}
+	var bgpm *bgpManager
+	if o.bgp != nil {
+		if bgpm, err = startBGP(*o.bgp, dir, eng, log); err != nil {
+			cancel()
+			for ; running > 0; running-- {
+				<-done
+			}
+			return err
+		}
+		running++
+		go func() { done <- bgpm.run(ctx) }()
+	}
 	log.Info("ulvsd running", "interfaces", strings.Join(o.interfaces, ","), "socket", o.socket, "services", len(dir.Rules().Services))
 
 	hup := make(chan os.Signal, 1)
@@ -372,7 +394,9 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 				log.Info("SIGHUP ignored: no configuration file")
 				continue
 			}
-			reload(cfgPath, dir, mon, ha, log)
+			reload(cfgPath, dir, mon, ha, log, func(f *config.File) {
+				warnBGPReload(o.bgp, f.BGP, o.bgpFromFlags, log)
+			})
 		case err := <-done:
 			running--
 			if err != nil && !errors.Is(err, context.Canceled) && firstErr == nil {
@@ -381,6 +405,11 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 			}
 			cancel()
 		case <-ctx.Done():
+			if bgpm != nil {
+				// Withdraw first and keep forwarding while the routers
+				// move the flows to the other directors.
+				bgpm.shutdown(o.bgp.ShutdownDelay)
+			}
 			if o.stateFile != "" {
 				saveState(o.stateFile, eng, log)
 			}
@@ -399,12 +428,13 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 
 // reload applies the file's current content; on any error the running
 // configuration stays as it was.
-func reload(path string, dir *Director, mon *healthcheck.Monitor, ha *haManager, log *slog.Logger) {
+func reload(path string, dir *Director, mon *healthcheck.Monitor, ha *haManager, log *slog.Logger, check func(*config.File)) {
 	f, err := load.File(path)
 	if err != nil {
 		log.Error("reload failed, keeping the running configuration", "err", err)
 		return
 	}
+	check(f)
 	logWarnings(f, log)
 	if err := ha.Reload(f.VRRP, f.VRRPSyncGroups, f.Pulse); err != nil {
 		log.Error("reload: failover", "file", path, "err", err)
