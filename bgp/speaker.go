@@ -70,10 +70,22 @@ func Start(cfg Config) (*Speaker, error) {
 		srv.Stop()
 		return nil, fmt.Errorf("bgp: start: %w", err)
 	}
-	// Routes the routers send are of no use to a director: refuse them all.
-	if err := srv.SetPolicyAssignment(ctx, &api.SetPolicyAssignmentRequest{Assignment: &api.PolicyAssignment{
-		Name: "global", Direction: api.PolicyDirection_POLICY_DIRECTION_IMPORT, DefaultAction: api.RouteAction_ROUTE_ACTION_REJECT,
-	}}); err != nil {
+	// Routes the routers send are of no use to a director: refuse them
+	// all. The global import policy also sees the director's own paths,
+	// so it rejects only those learned over eBGP.
+	refuse := &api.Policy{Name: "ulvs-refuse-learned", Statements: []*api.Statement{{
+		Name:       "ulvs-refuse-learned",
+		Conditions: &api.Conditions{RouteType: api.Conditions_ROUTE_TYPE_EXTERNAL},
+		Actions:    &api.Actions{RouteAction: api.RouteAction_ROUTE_ACTION_REJECT},
+	}}}
+	err := srv.AddPolicy(ctx, &api.AddPolicyRequest{Policy: refuse})
+	if err == nil {
+		err = srv.SetPolicyAssignment(ctx, &api.SetPolicyAssignmentRequest{Assignment: &api.PolicyAssignment{
+			Name: "global", Direction: api.PolicyDirection_POLICY_DIRECTION_IMPORT,
+			Policies: []*api.Policy{{Name: refuse.Name}}, DefaultAction: api.RouteAction_ROUTE_ACTION_ACCEPT,
+		}})
+	}
+	if err != nil {
 		srv.Stop()
 		return nil, fmt.Errorf("bgp: import policy: %w", err)
 	}
@@ -172,8 +184,9 @@ func (s *Speaker) add(p netip.Prefix) (uuid.UUID, error) {
 		return uuid.UUID{}, err
 	}
 	resp, err := s.srv.AddPath(apiutil.AddPathRequest{Paths: []*apiutil.Path{{
-		Nlri:  nlri,
-		Attrs: []bgp.PathAttributeInterface{bgp.NewPathAttributeOrigin(0), nhAttr},
+		Family: bgp.RF_IPv4_UC,
+		Nlri:   nlri,
+		Attrs:  []bgp.PathAttributeInterface{bgp.NewPathAttributeOrigin(0), nhAttr},
 	}}})
 	if err != nil {
 		return uuid.UUID{}, err

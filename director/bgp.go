@@ -116,6 +116,7 @@ func bgpAnnounced(st []ctl.BGPAddressStatus) []netip.Prefix {
 // bgpSpeaker is what bgpManager needs of bgp.Speaker.
 type bgpSpeaker interface {
 	SetAnnounced([]netip.Prefix) error
+	Announced() []netip.Prefix
 	Peers() []bgp.PeerStatus
 	Stop(context.Context) error
 }
@@ -219,10 +220,18 @@ func (m *bgpManager) shutdown(delay time.Duration) {
 // status is the speaker's state for the snapshot.
 func (m *bgpManager) status() *ctl.BGPStatus {
 	peers := m.sp.Peers()
+	live := m.sp.Announced()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	st := &ctl.BGPStatus{LocalAS: m.cfg.LocalAS, RouterID: m.cfg.RouterID, Quorum: m.cfg.Quorum,
 		Drained: m.drained, Stopping: m.stopping, Addresses: slices.Clone(m.last), Error: m.lastErr}
+	for i := range st.Addresses {
+		// What the speaker holds, not only what was decided.
+		if a := &st.Addresses[i]; a.Announced && !slices.Contains(live, a.Prefix) {
+			a.Announced = false
+			a.Reason = "has quorum, but the speaker failed to announce it: " + m.lastErr
+		}
+	}
 	for _, p := range peers {
 		st.Peers = append(st.Peers, ctl.BGPPeerStatus{Address: p.Address, AS: p.AS, State: p.State,
 			HoldTime: int(p.HoldTime / time.Second), Since: p.Since,

@@ -145,7 +145,8 @@ func (f *fakeSpeaker) SetAnnounced(p []netip.Prefix) error {
 	f.now = slices.Clone(p)
 	return nil
 }
-func (f *fakeSpeaker) Peers() []bgp.PeerStatus { return nil }
+func (f *fakeSpeaker) Peers() []bgp.PeerStatus   { return nil }
+func (f *fakeSpeaker) Announced() []netip.Prefix { return f.announced() }
 func (f *fakeSpeaker) Stop(context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
