@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -129,24 +130,17 @@ func ParseBGPPeer(s string) (BGPPeer, error) {
 	return p, nil
 }
 
-// splitHostPortOpt splits "a.b.c.d:port" and leaves "a.b.c.d" (or an IPv6
-// literal without brackets) whole.
+// splitHostPortOpt splits "a.b.c.d:port" and "[v6]:port", and leaves
+// "a.b.c.d" (or an IPv6 literal without brackets) whole.
 func splitHostPortOpt(s string) (host, port string, err error) {
 	if strings.HasPrefix(s, "[") || strings.Count(s, ":") == 1 {
-		h, p, err := splitHostPort(s)
-		return h, p, err
+		host, port, err := net.SplitHostPort(s)
+		if err == nil && port == "" {
+			err = fmt.Errorf("empty port in %q", s)
+		}
+		return host, port, err
 	}
 	return s, "", nil
-}
-
-func splitHostPort(s string) (string, string, error) {
-	i := strings.LastIndexByte(s, ':')
-	host, port := s[:i], s[i+1:]
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if port == "" {
-		return "", "", fmt.Errorf("empty port in %q", s)
-	}
-	return host, port, nil
 }
 
 // CheckBGP returns the field (relative to [bgp], "" for the table) and
