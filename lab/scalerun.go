@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/ctl"
 )
 
@@ -54,6 +55,11 @@ type ScaleRunConfig struct {
 	Scheduler string
 	// NoSloppyTCP turns sloppy_tcp off, to compare.
 	NoSloppyTCP bool
+	// Sync runs the IPVS connection sync among the directors: each runs
+	// a master and a backup daemon on d-eth0 (ipvsadm --start-daemon
+	// master and backup), so every director's connections reach every
+	// other over multicast.
+	Sync bool
 	// Progress receives one line per step; nil discards.
 	Progress io.Writer
 }
@@ -67,6 +73,7 @@ type ScaleReport struct {
 	// Scheduler and SloppyTCP are the directors' settings.
 	Scheduler string
 	SloppyTCP bool
+	Sync      bool
 	HoldTime  time.Duration
 	// Converge is from starting the directors to the router's route
 	// having all N next hops.
@@ -164,12 +171,12 @@ func (r *scaleRun) run(ctx context.Context) (*ScaleReport, error) {
 	s := r.s
 	n := len(s.Directors)
 	rep := &ScaleReport{Prefix: s.Prefix, Directors: n, Flows: r.cfg.Flows, Kill: r.cfg.Kill, HoldTime: s.HoldTime,
-		Scheduler: r.cfg.Scheduler, SloppyTCP: !r.cfg.NoSloppyTCP}
+		Scheduler: r.cfg.Scheduler, SloppyTCP: !r.cfg.NoSloppyTCP, Sync: r.cfg.Sync}
 	if rep.Scheduler == "" {
 		rep.Scheduler = "mh"
 	}
-	r.logf("scale lab %s: client %v, router %v/%v (BIRD, AS %d, ECMP), %d directors %v (AS %d; scheduler %s, sloppy_tcp %v), %d real servers, VIP %v",
-		s.Prefix, ScaleClientAddr, ScaleRouterOut, ScaleRouterIn, ScaleRouterAS, n, s.DIPs, ScaleDirectorAS, rep.Scheduler, rep.SloppyTCP, len(s.RS), ScaleVIP)
+	r.logf("scale lab %s: client %v, router %v/%v (BIRD, AS %d, ECMP), %d directors %v (AS %d; scheduler %s, sloppy_tcp %v, sync %v), %d real servers, VIP %v",
+		s.Prefix, ScaleClientAddr, ScaleRouterOut, ScaleRouterIn, ScaleRouterAS, n, s.DIPs, ScaleDirectorAS, rep.Scheduler, rep.SloppyTCP, rep.Sync, len(s.RS), ScaleVIP)
 	srvCtx, stopServers := context.WithCancel(ctx)
 	defer stopServers()
 	if err := s.StartServers(srvCtx); err != nil {
@@ -414,7 +421,16 @@ func (r *scaleRun) start(d *scaleDirector) error {
 		default:
 		}
 		if cl, err := ctl.Dial(d.sock); err == nil {
-			cl.Close()
+			defer cl.Close()
+			if !r.cfg.Sync {
+				return nil
+			}
+			for _, state := range []string{"master", "backup"} {
+				if err := cl.Apply(config.Command{Op: config.OpStartDaemon,
+					Daemon: config.DaemonOptions{State: state, McastIfn: ScaleDirectorIface}}); err != nil {
+					return fmt.Errorf("ulvsd in %s: start-daemon %s: %w", d.ns.Name, state, err)
+				}
+			}
 			return nil
 		}
 		if time.Now().After(deadline) {

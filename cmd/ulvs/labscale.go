@@ -21,7 +21,7 @@ type scaleOptions struct {
 	phase, hold            time.Duration
 	kill                   string
 	scheduler              string
-	noSloppy               bool
+	noSloppy, sync         bool
 }
 
 func parseScale(args []string, stderr io.Writer) (scaleOptions, error) {
@@ -36,6 +36,7 @@ func parseScale(args []string, stderr io.Writer) (scaleOptions, error) {
 	fs.StringVar(&o.kill, "kill", lab.KillSIGKILL, "how the last director goes down: kill (SIGKILL), stop (SIGSTOP: only the hold timer notices) or term (graceful)")
 	fs.StringVar(&o.scheduler, "scheduler", "mh", "the directors' scheduler (to compare: rr, sh, ...; mh and sh hash the source port too)")
 	fs.BoolVar(&o.noSloppy, "no-sloppy-tcp", false, "turn sloppy_tcp off (to compare: a moved flow's packets are dropped)")
+	fs.BoolVar(&o.sync, "sync", false, "run the IPVS connection sync among the directors (a master and a backup daemon on each)")
 	if err := parseFlags(fs, args); err != nil {
 		return o, err
 	}
@@ -72,7 +73,7 @@ func labScale(o scaleOptions, stdout io.Writer) error {
 	rep, err := lab.RunScale(ctx, lab.ScaleRunConfig{
 		ScaleConfig: lab.ScaleConfig{Prefix: o.name, Directors: o.directors, RealServers: o.realServers, HoldTime: o.hold},
 		Exe:         self, Flows: o.flows, Phase: o.phase, Kill: o.kill, Progress: stdout,
-		Scheduler: o.scheduler, NoSloppyTCP: o.noSloppy,
+		Scheduler: o.scheduler, NoSloppyTCP: o.noSloppy, Sync: o.sync,
 	})
 	if err != nil {
 		return err
