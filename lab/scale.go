@@ -48,6 +48,9 @@ const (
 	ScaleDirectorAS = 65001
 	// ScaleDirectorIface is every director's interface.
 	ScaleDirectorIface = "d-eth0"
+	// ScaleFloodPort is the UDP service of the packet-rate measurement
+	// (the discard port: the real servers' kernels drop what arrives).
+	ScaleFloodPort = 9
 	// MaxScaleDirectors bounds ScaleConfig.Directors (addresses .2 to .9).
 	MaxScaleDirectors = 8
 )
@@ -406,6 +409,12 @@ scheduler = %q
 		ScaleRouterIn.String(), ScaleRouterAS, ScaleVIP, ServerPort, scheduler, flags)
 	for _, rip := range s.RIPs {
 		fmt.Fprintf(&b, "\n  [[virtual_server.real_server]]\n  address = \"%v:%d\"\n  weight = 1\n", rip, ServerPort)
+	}
+	// UDP to the discard port: the packet-rate measurement's flood.
+	fmt.Fprintf(&b, "\n[[virtual_server]]\nprotocol = \"udp\"\naddress = \"%v:%d\"\nscheduler = %q\n%sforward = \"dr\"\n",
+		ScaleVIP, ScaleFloodPort, scheduler, flags)
+	for _, rip := range s.RIPs {
+		fmt.Fprintf(&b, "\n  [[virtual_server.real_server]]\n  address = \"%v:%d\"\n  weight = 1\n", rip, ScaleFloodPort)
 	}
 	return b.String()
 }

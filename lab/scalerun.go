@@ -60,6 +60,11 @@ type ScaleRunConfig struct {
 	// master and backup), so every director's connections reach every
 	// other over multicast.
 	Sync bool
+	// After, when set, runs once the demonstration is over, before the
+	// teardown, with every director running: sockets[k] is director k's
+	// control socket (the packet-rate measurement of `ulvs lab scale
+	// --pps` drains and undrains them).
+	After func(ctx context.Context, s *Scale, sockets []string) error
 	// Progress receives one line per step; nil discards.
 	Progress io.Writer
 }
@@ -280,6 +285,15 @@ func (r *scaleRun) run(ctx context.Context) (*ScaleReport, error) {
 	r.logf("long-lived downloads: %d completed (digest checked), %d reset, %d broken", rep.Completed, rep.Reset, rep.Broken)
 	r.logf("new connections: %d, failed %d (before the kill %d, after it %d, after the restart %d)", rep.NewConns, rep.NewConnFails,
 		rep.NewConnFailsByPhase[0], rep.NewConnFailsByPhase[1], rep.NewConnFailsByPhase[2])
+	if r.cfg.After != nil {
+		var socks []string
+		for _, d := range r.dirs {
+			socks = append(socks, d.sock)
+		}
+		if err := r.cfg.After(ctx, s, socks); err != nil {
+			return rep, err
+		}
+	}
 	return rep, nil
 }
 
@@ -499,17 +513,22 @@ func (r *scaleRun) stopAll() {
 	wg.Wait()
 }
 
-// waitHops waits until the router's route to the VIP has n next hops
-// (n = 1 shows as a plain "via" route).
+// waitHops waits until the router's route to the VIP has n next hops.
 func (r *scaleRun) waitHops(ctx context.Context, n int, limit time.Duration) error {
+	return r.s.WaitNexthops(ctx, n, limit)
+}
+
+// WaitNexthops waits until the router's route to the VIP has n next hops
+// (n = 1 shows as a plain "via" route), at most limit.
+func (s *Scale) WaitNexthops(ctx context.Context, n int, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for {
-		hops, err := r.s.Nexthops(ctx)
+		hops, err := s.Nexthops(ctx)
 		if err == nil && len(hops) == n {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			out, _ := r.s.Birdc(ctx, "show", "protocols")
+			out, _ := s.Birdc(ctx, "show", "protocols")
 			return fmt.Errorf("route to %v: %d next hops %v after %v, want %d (err %v); BIRD:\n%s", ScaleVIP, len(hops), hops, limit, n, err, out)
 		}
 		if !sleep(ctx, 20*time.Millisecond) {

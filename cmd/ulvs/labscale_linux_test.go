@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -33,7 +35,35 @@ func TestIntegrationLabScale(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var progress bytes.Buffer
+	// After the run: ulvs bgp status, drain and undrain against the real
+	// router.
+	after := func(ctx context.Context, s *lab.Scale, socks []string) error {
+		var out, errb bytes.Buffer
+		if code := run([]string{"bgp", "status", "--socket", socks[0]}, &out, &errb); code != 0 {
+			return fmt.Errorf("ulvs bgp status: exit %d: %s", code, errb.String())
+		}
+		t.Logf("ulvs bgp status of d1:\n%s", out.String())
+		for _, want := range []string{"10.77.0.1  65000  established  3s", "10.79.0.100/32  yes"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("ulvs bgp status lacks %q", want)
+			}
+		}
+		if code := run([]string{"bgp", "drain", "--socket", socks[0]}, &out, &errb); code != 0 {
+			return fmt.Errorf("ulvs bgp drain: exit %d: %s", code, errb.String())
+		}
+		if err := s.WaitNexthops(ctx, 2, 10*time.Second); err != nil {
+			return fmt.Errorf("after drain: %w", err)
+		}
+		if hops, _ := s.Nexthops(ctx); slices.Contains(hops, s.DIPs[0]) {
+			return fmt.Errorf("drained d1 still a next hop: %v", hops)
+		}
+		if code := run([]string{"bgp", "undrain", "--socket", socks[0]}, &out, &errb); code != 0 {
+			return fmt.Errorf("ulvs bgp undrain: exit %d: %s", code, errb.String())
+		}
+		return s.WaitNexthops(ctx, 3, 10*time.Second)
+	}
 	rep, err := lab.RunScale(ctx, lab.ScaleRunConfig{
+		After:       after,
 		ScaleConfig: lab.ScaleConfig{Directors: 3, RealServers: 3},
 		Exe:         self, Flows: 24, Phase: 3 * time.Second, Kill: lab.KillSIGKILL, Progress: &progress,
 	})
