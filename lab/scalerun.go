@@ -100,6 +100,9 @@ type ScaleReport struct {
 	// bytes with the right digest, ended by a reset (ECONNRESET), ended by
 	// any other error or a wrong digest.
 	Completed, Reset, Broken int
+	// ResetByPhase counts the resets seen before the kill, after it,
+	// after the restart and while the downloads finished.
+	ResetByPhase [4]int
 	// FlowErrors are the errors of the flows that did not complete.
 	FlowErrors []string
 	// NewConns and NewConnFails count the loop's connections, and
@@ -265,6 +268,7 @@ func (r *scaleRun) run(ctx context.Context) (*ScaleReport, error) {
 	rep.Moved = r.flowsPerDirector(ports)[victim]
 	r.logf("long-lived flows moved to d%d: %d of %d (%.2f; 1/N = %.2f)", victim+1, rep.Moved, r.cfg.Flows, rep.MovedFraction(), 1/float64(n))
 
+	r.phase.Store(3)
 	close(finish)
 	for range r.cfg.Flows {
 		fr := <-results
@@ -273,6 +277,7 @@ func (r *scaleRun) run(ctx context.Context) (*ScaleReport, error) {
 			rep.Completed++
 		case errors.Is(fr.err, syscall.ECONNRESET):
 			rep.Reset++
+			rep.ResetByPhase[fr.phase]++
 			rep.FlowErrors = append(rep.FlowErrors, fr.err.Error())
 		default:
 			rep.Broken++
@@ -282,7 +287,8 @@ func (r *scaleRun) run(ctx context.Context) (*ScaleReport, error) {
 	stopFlows()
 	<-loopDone
 	rep.NewConns, rep.NewConnFails = int(newConns.Load()), int(newFails.Load())
-	r.logf("long-lived downloads: %d completed (digest checked), %d reset, %d broken", rep.Completed, rep.Reset, rep.Broken)
+	r.logf("long-lived downloads: %d completed (digest checked), %d reset (seen before the kill %d, after it %d, after the restart %d, at the end %d), %d broken",
+		rep.Completed, rep.Reset, rep.ResetByPhase[0], rep.ResetByPhase[1], rep.ResetByPhase[2], rep.ResetByPhase[3], rep.Broken)
 	r.logf("new connections: %d, failed %d (before the kill %d, after it %d, after the restart %d)", rep.NewConns, rep.NewConnFails,
 		rep.NewConnFailsByPhase[0], rep.NewConnFailsByPhase[1], rep.NewConnFailsByPhase[2])
 	if r.cfg.After != nil {
@@ -302,17 +308,31 @@ func (r *scaleRun) run(ctx context.Context) (*ScaleReport, error) {
 // ACKs through the directors all along.
 const scaleFlowRate = 64 << 10
 
-type flowResult struct{ err error }
+// flowResult is how a download ended: err nil when it completed, and
+// the run's phase (0 before the kill, 1 after it, 2 after the restart,
+// 3 at the end) when it failed.
+type flowResult struct {
+	err   error
+	phase int32
+}
 
 // download reads GET /data?size=size from the VIP at scaleFlowRate until
 // finish is closed, then at full speed, and checks the digest. It stores
 // its local port in *port before started.Done.
 func (r *scaleRun) download(ctx context.Context, size int64, port *uint16, started *sync.WaitGroup, finish <-chan struct{}) flowResult {
+	fr := r.fetch(ctx, size, port, started, finish)
+	if fr.err != nil {
+		fr.phase = r.phase.Load()
+	}
+	return fr
+}
+
+func (r *scaleRun) fetch(ctx context.Context, size int64, port *uint16, started *sync.WaitGroup, finish <-chan struct{}) flowResult {
 	once := sync.OnceFunc(started.Done)
 	defer once()
 	c, err := r.s.Client.DialContext(ctx, "tcp4", netip.AddrPortFrom(ScaleVIP, ServerPort).String())
 	if err != nil {
-		return flowResult{err}
+		return flowResult{err: err}
 	}
 	defer c.Close()
 	*port = uint16(c.LocalAddr().(*net.TCPAddr).Port)
@@ -321,7 +341,7 @@ func (r *scaleRun) download(ctx context.Context, size int64, port *uint16, start
 	br := bufio.NewReader(c)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
-		return flowResult{fmt.Errorf("flow :%d: %w", *port, err)}
+		return flowResult{err: fmt.Errorf("flow :%d: %w", *port, err)}
 	}
 	defer resp.Body.Close()
 	h := sha256.New()
@@ -337,7 +357,7 @@ func (r *scaleRun) download(ctx context.Context, size int64, port *uint16, start
 				slow = false
 			case <-tick.C:
 			case <-ctx.Done():
-				return flowResult{ctx.Err()}
+				return flowResult{err: ctx.Err()}
 			}
 		}
 		c.SetReadDeadline(time.Now().Add(20 * time.Second))
@@ -349,11 +369,11 @@ func (r *scaleRun) download(ctx context.Context, size int64, port *uint16, start
 		h.Write(chunk[:k])
 		got += int64(k)
 		if err != nil {
-			return flowResult{fmt.Errorf("flow :%d from %s after %d of %d bytes: %w", *port, resp.Header.Get("X-Real-Server"), got, size, err)}
+			return flowResult{err: fmt.Errorf("flow :%d from %s after %d of %d bytes: %w", *port, resp.Header.Get("X-Real-Server"), got, size, err)}
 		}
 	}
 	if sum := hex.EncodeToString(h.Sum(nil)); sum != DataSHA256(size) {
-		return flowResult{fmt.Errorf("flow :%d: digest %s, want %s", *port, sum, DataSHA256(size))}
+		return flowResult{err: fmt.Errorf("flow :%d: digest %s, want %s", *port, sum, DataSHA256(size))}
 	}
 	return flowResult{}
 }
@@ -378,7 +398,7 @@ func (r *scaleRun) connLoop(ctx context.Context, total, fails *atomic.Int64, byP
 		total.Add(1)
 		if err != nil {
 			fails.Add(1)
-			byPhase[r.phase.Load()]++
+			byPhase[min(r.phase.Load(), 2)]++
 		}
 		sleep(ctx, 20*time.Millisecond)
 	}
