@@ -2,11 +2,14 @@ package director
 
 import (
 	"context"
+	"flag"
+	"io"
 	"net/netip"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ulvs/ulvs/bgp"
 	"github.com/ulvs/ulvs/config"
@@ -225,5 +228,54 @@ func TestBGPDrainWithoutBGP(t *testing.T) {
 	}
 	if d.Snapshot().BGP != nil {
 		t.Error("snapshot has BGP without a speaker")
+	}
+}
+
+func TestBGPFlags(t *testing.T) {
+	fileWithBGP := &config.File{Path: "ulvs.toml", BGP: &config.BGP{LocalAS: 1}}
+	tests := []struct {
+		name string
+		args []string
+		file *config.File
+		want string // error text; "" for success
+	}{
+		{"none", nil, nil, ""},
+		{"file's", nil, fileWithBGP, ""},
+		{"quick start", []string{"--bgp-as", "65001", "--bgp-router-id", "10.0.0.2", "--bgp-peer", "65000@10.0.0.1,passive:65002@10.0.1.1:1179", "--bgp-hold-time", "9s"}, nil, ""},
+		{"both", []string{"--bgp-as", "65001", "--bgp-router-id", "10.0.0.2", "--bgp-peer", "65000@10.0.0.1"}, fileWithBGP, "use one or the other"},
+		{"peer without as", []string{"--bgp-peer", "65000@10.0.0.1"}, nil, "need --bgp-as"},
+		{"no router id", []string{"--bgp-as", "65001", "--bgp-peer", "65000@10.0.0.1"}, nil, "--bgp-router-id: required"},
+		{"no peer", []string{"--bgp-as", "65001", "--bgp-router-id", "10.0.0.2"}, nil, "--bgp-peer: required"},
+		{"ibgp", []string{"--bgp-as", "65000", "--bgp-router-id", "10.0.0.2", "--bgp-peer", "65000@10.0.0.1"}, nil, "eBGP only"},
+		{"hold time", []string{"--bgp-as", "65001", "--bgp-router-id", "10.0.0.2", "--bgp-peer", "65000@10.0.0.1", "--bgp-hold-time", "2s"}, nil, "--bgp-hold-time: must be 0 or between 3"},
+		{"v6 router id", []string{"--bgp-as", "65001", "--bgp-router-id", "::1", "--bgp-peer", "65000@10.0.0.1"}, nil, "IPv6 is not supported"},
+		{"as too big", []string{"--bgp-as", "4294967296", "--bgp-router-id", "10.0.0.2", "--bgp-peer", "65000@10.0.0.1"}, nil, "must be from 1 to 4294967295"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("ulvsd", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			bf := addBGPFlags(fs)
+			if err := fs.Parse(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			b, err := bf.config(tt.file)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("error %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("error %v, want %q", err, tt.want)
+			case tt.want == "" && tt.name == "quick start":
+				if b == nil || len(b.Peers) != 2 || !b.Peers[1].Passive || b.Peers[1].Port != 1179 || b.HoldTime != 9*time.Second {
+					t.Fatalf("config %+v", b)
+				}
+			}
+		})
+	}
+	fs := flag.NewFlagSet("ulvsd", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	addBGPFlags(fs)
+	if err := fs.Parse([]string{"--bgp-peer", "nonsense"}); err == nil {
+		t.Error("--bgp-peer nonsense accepted")
 	}
 }
