@@ -19,8 +19,8 @@ import (
 // This file decides which virtual addresses the BGP speaker announces
 // (docs/scale-out.md): an address is announced while every service on it
 // has quorum (the alive weight of its real servers, weight > 0 after the
-// health checks, reaches [bgp] quorum, and its checks, if any, have
-// keepalived's quorum), the director's interfaces are up, its failover
+// health checks and a resolved MAC, reaches [bgp] quorum, and its checks,
+// if any, have keepalived's quorum), the director's interfaces are up, its failover
 // instance (if any) is master, and the director is neither drained nor
 // stopping.
 
@@ -31,7 +31,11 @@ type bgpInput struct {
 	// standby are the failover addresses this director is backup for.
 	standby []netip.Addr
 	// linksDown are the director's interfaces that are not up.
-	linksDown         []string
+	linksDown []string
+	// unresolved are the real servers whose MAC (or next hop's) the
+	// director does not know yet: they take no connection, so they do
+	// not count as alive.
+	unresolved        map[destKey]bool
 	quorum            uint32
 	drained, stopping bool
 }
@@ -64,8 +68,13 @@ func bgpDecide(in bgpInput) []ctl.BGPAddressStatus {
 			continue
 		}
 		var alive int64
+		unresolved := 0
 		for _, d := range s.Dests {
-			if d.Weight > 0 {
+			switch {
+			case d.Weight <= 0:
+			case in.unresolved[destKey{svc: s.Key(), addr: d.Addr, port: d.Port}]:
+				unresolved++
+			default:
 				alive += int64(d.Weight)
 			}
 		}
@@ -74,6 +83,9 @@ func bgpDecide(in bgpInput) []ctl.BGPAddressStatus {
 			st.why = "no quorum: the health checks of " + name + " lost quorum"
 		} else if alive < int64(in.quorum) {
 			st.why = fmt.Sprintf("no quorum: %s has alive weight %d < %d", name, alive, in.quorum)
+			if unresolved > 0 {
+				st.why += fmt.Sprintf(" (%d real servers with weight not resolved by ARP yet)", unresolved)
+			}
 		}
 	}
 	slices.SortFunc(addrs, func(a, b netip.Addr) int { return a.Compare(b) })
@@ -251,6 +263,21 @@ func (d *Director) bgpInput() bgpInput {
 	defer d.mu.Unlock()
 	in.rules = cloneRules(d.rules)
 	in.standby = slices.Clone(d.haStandby)
+	if len(d.resolvers) > 0 {
+		// Without resolvers (tests) MACs are set by hand, or not at all.
+		for i := range in.rules.Services {
+			s := &in.rules.Services[i]
+			for _, rd := range s.Dests {
+				k := destKey{svc: s.Key(), addr: rd.Addr, port: rd.Port}
+				if de := d.comp.dests[k]; de == nil || !de.state.HasMAC() {
+					if in.unresolved == nil {
+						in.unresolved = map[destKey]bool{}
+					}
+					in.unresolved[k] = true
+				}
+			}
+		}
+	}
 	return in
 }
 

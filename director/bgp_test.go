@@ -54,6 +54,18 @@ func TestBGPDecide(t *testing.T) {
 			want: map[netip.Addr]string{vipA: "no quorum: TCP 10.77.0.100:443 has alive weight 0 < 1", vipB: "yes"},
 		},
 		{
+			name: "real servers not resolved by ARP are not alive",
+			in: bgpInput{rules: config.Rules{Services: []config.Service{two}}, quorum: 1,
+				unresolved: map[destKey]bool{{svc: two.Key(), addr: rip1, port: 80}: true, {svc: two.Key(), addr: rip2, port: 80}: true}},
+			want: map[netip.Addr]string{vipA: "alive weight 0 < 1 (2 real servers with weight not resolved by ARP yet)"},
+		},
+		{
+			name: "one resolved is enough",
+			in: bgpInput{rules: config.Rules{Services: []config.Service{two}}, quorum: 1,
+				unresolved: map[destKey]bool{{svc: two.Key(), addr: rip1, port: 80}: true}},
+			want: map[netip.Addr]string{vipA: "yes"},
+		},
+		{
 			name: "service without dests",
 			in:   bgpInput{rules: config.Rules{Services: []config.Service{svc("rr")}}, quorum: 1},
 			want: map[netip.Addr]string{vipA: "alive weight 0 < 1"},
