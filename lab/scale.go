@@ -359,11 +359,10 @@ func (s *Scale) Nexthops(ctx context.Context) ([]netip.Addr, error) {
 // ScaleDirectorConfig returns the ulvs.toml of director k (0-based): DR
 // over every real server with the mh scheduler hashing the source port
 // too (mh-port), sloppy_tcp so that a flow moved here by the router
-// continues, and [bgp] towards the router.
-//
-// scheduler "" means mh; noSloppy turns sloppy_tcp off (both for
-// comparison runs: what breaks without them).
-func (s *Scale) ScaleDirectorConfig(k int, socket, scheduler string, noSloppy bool) string {
+// continues, and [bgp] towards the router (unless o.BGPFlags: then
+// ScaleBGPFlags are ulvsd's flags for the same).
+func (s *Scale) ScaleDirectorConfig(k int, o ScaleDirectorOptions) string {
+	socket, scheduler, noSloppy := o.Socket, o.Scheduler, o.NoSloppyTCP
 	if scheduler == "" {
 		scheduler = "mh"
 	}
@@ -389,7 +388,9 @@ workers = 1
 # pick its real server by hash (mh gives the same answer on every
 # director) instead of dropping it.
 sloppy_tcp = %d
-
+`, s.Prefix, k+1, ScaleDirectorIface, socket, sloppy)
+	if !o.BGPFlags {
+		fmt.Fprintf(&b, `
 [bgp]
 local_as = %d
 router_id = %q
@@ -399,14 +400,15 @@ shutdown_delay = 1
 [[bgp.peer]]
 address = %q
 as = %d
-
+`, ScaleDirectorAS, s.DIPs[k].String(), s.HoldTime/time.Second, ScaleRouterIn.String(), ScaleRouterAS)
+	}
+	fmt.Fprintf(&b, `
 [[virtual_server]]
 protocol = "tcp"
 address = "%v:%d"
 scheduler = %q
 %sforward = "dr"
-`, s.Prefix, k+1, ScaleDirectorIface, socket, sloppy, ScaleDirectorAS, s.DIPs[k].String(), s.HoldTime/time.Second,
-		ScaleRouterIn.String(), ScaleRouterAS, ScaleVIP, ServerPort, scheduler, flags)
+`, ScaleVIP, ServerPort, scheduler, flags)
 	for _, rip := range s.RIPs {
 		fmt.Fprintf(&b, "\n  [[virtual_server.real_server]]\n  address = \"%v:%d\"\n  weight = 1\n", rip, ServerPort)
 	}
@@ -417,6 +419,25 @@ scheduler = %q
 		fmt.Fprintf(&b, "\n  [[virtual_server.real_server]]\n  address = \"%v:%d\"\n  weight = 1\n", rip, ScaleFloodPort)
 	}
 	return b.String()
+}
+
+// ScaleDirectorOptions vary ScaleDirectorConfig.
+type ScaleDirectorOptions struct {
+	Socket string
+	// Scheduler "" means mh; NoSloppyTCP turns sloppy_tcp off (both for
+	// comparison runs: what breaks without them).
+	Scheduler   string
+	NoSloppyTCP bool
+	// BGPFlags leaves [bgp] out of the file: ulvsd gets ScaleBGPFlags.
+	BGPFlags bool
+}
+
+// ScaleBGPFlags are ulvsd's quick-start flags for director k's BGP, the
+// same as the [bgp] table ScaleDirectorConfig writes.
+func (s *Scale) ScaleBGPFlags(k int) []string {
+	return []string{"--bgp-as", strconv.Itoa(ScaleDirectorAS), "--bgp-router-id", s.DIPs[k].String(),
+		"--bgp-peer", fmt.Sprintf("%d@%v", ScaleRouterAS, ScaleRouterIn),
+		"--bgp-hold-time", s.HoldTime.String(), "--bgp-shutdown-delay", "1s"}
 }
 
 // Down stops BIRD and deletes the namespaces and BIRD's directory. The

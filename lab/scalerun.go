@@ -55,6 +55,9 @@ type ScaleRunConfig struct {
 	Scheduler string
 	// NoSloppyTCP turns sloppy_tcp off, to compare.
 	NoSloppyTCP bool
+	// LastByFlags gives the last director (the one killed and started
+	// again) its BGP by ulvsd's --bgp-* flags instead of [bgp].
+	LastByFlags bool
 	// Sync runs the IPVS connection sync among the directors: each runs
 	// a master and a backup daemon on d-eth0 (ipvsadm --start-daemon
 	// master and backup), so every director's connections reach every
@@ -122,6 +125,7 @@ func (r *ScaleReport) MovedFraction() float64 {
 
 // scaleDirector is one ulvsd process of the run.
 type scaleDirector struct {
+	k         int
 	ns        NS
 	cfg, sock string
 	log       string
@@ -191,9 +195,10 @@ func (r *scaleRun) run(ctx context.Context) (*ScaleReport, error) {
 		return nil, err
 	}
 	for k := range s.Directors {
-		d := &scaleDirector{ns: s.Directors[k], cfg: filepath.Join(s.Dir, fmt.Sprintf("d%d.toml", k+1)),
+		d := &scaleDirector{k: k, ns: s.Directors[k], cfg: filepath.Join(s.Dir, fmt.Sprintf("d%d.toml", k+1)),
 			sock: filepath.Join(s.Dir, fmt.Sprintf("d%d.sock", k+1)), log: filepath.Join(s.Dir, fmt.Sprintf("d%d.log", k+1))}
-		if err := os.WriteFile(d.cfg, []byte(s.ScaleDirectorConfig(k, d.sock, r.cfg.Scheduler, r.cfg.NoSloppyTCP)), 0o644); err != nil {
+		if err := os.WriteFile(d.cfg, []byte(s.ScaleDirectorConfig(k, ScaleDirectorOptions{Socket: d.sock,
+			Scheduler: r.cfg.Scheduler, NoSloppyTCP: r.cfg.NoSloppyTCP, BGPFlags: r.cfg.LastByFlags && k == len(s.Directors)-1})), 0o644); err != nil {
 			return nil, err
 		}
 		r.dirs = append(r.dirs, d)
@@ -434,7 +439,11 @@ func (r *scaleRun) start(d *scaleDirector) error {
 		return err
 	}
 	// `ip netns exec` execs ulvsd: the pid is the daemon's.
-	cmd := exec.Command("ip", "netns", "exec", d.ns.Name, r.cfg.Exe, "ulvsd", "-c", d.cfg)
+	args := []string{"netns", "exec", d.ns.Name, r.cfg.Exe, "ulvsd", "-c", d.cfg}
+	if r.cfg.LastByFlags && d.k == len(r.dirs)-1 {
+		args = append(args, r.s.ScaleBGPFlags(d.k)...)
+	}
+	cmd := exec.Command("ip", args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()

@@ -17,7 +17,8 @@ import (
 // TestIntegrationLabScale runs the scale-out demonstration with N = 3
 // directors behind BIRD's ECMP route: long-lived downloads and a loop of
 // new connections while one director is killed (SIGKILL) and started
-// again. The properties: no long-lived flow is reset or broken (every
+// again (d3, the one killed, takes its BGP from ulvsd's --bgp-* flags,
+// the others from [bgp]). The properties: no long-lived flow is reset or broken (every
 // download completes with the right digest), the route loses the killed
 // director and gets it back. The figures (withdraw time, flows moved)
 // are logged, not asserted.
@@ -64,6 +65,7 @@ func TestIntegrationLabScale(t *testing.T) {
 	}
 	rep, err := lab.RunScale(ctx, lab.ScaleRunConfig{
 		After:       after,
+		LastByFlags: true, // d3 by --bgp-* flags: both ways of configuring BGP
 		ScaleConfig: lab.ScaleConfig{Directors: 3, RealServers: 3},
 		Exe:         self, Flows: 24, Phase: 3 * time.Second, Kill: lab.KillSIGKILL, Progress: &progress,
 	})
