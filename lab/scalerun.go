@@ -55,6 +55,10 @@ type ScaleRunConfig struct {
 	Scheduler string
 	// NoSloppyTCP turns sloppy_tcp off, to compare.
 	NoSloppyTCP bool
+	// AddNew starts the last director only once the flows run, a phase
+	// in, and counts the flows that move to it (ScaleReport.AddedMoved);
+	// it is then killed and started again as without.
+	AddNew bool
 	// LastByFlags gives the last director (the one killed and started
 	// again) its BGP by ulvsd's --bgp-* flags instead of [bgp].
 	LastByFlags bool
@@ -96,8 +100,12 @@ type ScaleReport struct {
 	// Readd is from starting the director again to the route having it
 	// back.
 	Readd time.Duration
-	// Moved counts the long-lived flows in the restarted director's
-	// table a phase after it was back: the flows the router moved to it.
+	// AddedMoved counts, with AddNew, the long-lived flows that changed
+	// director (a director that did not hold them holds them) in the
+	// phase after the new director joined.
+	AddedMoved int
+	// Moved counts the long-lived flows that changed director in the
+	// phase after the restarted director was back.
 	Moved int
 	// Completed, Reset and Broken count the long-lived downloads: all
 	// bytes with the right digest, ended by a reset (ECONNRESET), ended by
@@ -204,12 +212,16 @@ func (r *scaleRun) run(ctx context.Context) (*ScaleReport, error) {
 		r.dirs = append(r.dirs, d)
 	}
 	start := time.Now()
-	for _, d := range r.dirs {
+	first := n // directors started before the flows
+	if r.cfg.AddNew {
+		first = n - 1
+	}
+	for _, d := range r.dirs[:first] {
 		if err := r.start(d); err != nil {
 			return nil, err
 		}
 	}
-	if err := r.waitHops(ctx, n, 30*time.Second); err != nil {
+	if err := r.waitHops(ctx, first, 30*time.Second); err != nil {
 		return nil, err
 	}
 	rep.Converge = time.Since(start)
@@ -240,6 +252,31 @@ func (r *scaleRun) run(ctx context.Context) (*ScaleReport, error) {
 	sleep(ctx, r.cfg.Phase)
 
 	victim := n - 1
+	if r.cfg.AddNew {
+		// A director the router never had: how many flows change
+		// director (to it, and between the others as their hash ranges
+		// shift).
+		before := r.holders(ports)
+		t0 := time.Now()
+		if err := r.start(r.dirs[victim]); err != nil {
+			return nil, err
+		}
+		if err := r.waitHops(ctx, n, 30*time.Second); err != nil {
+			return nil, err
+		}
+		r.logf("d%d added (never there before): in the route after %v", victim+1, time.Since(t0).Round(time.Millisecond))
+		sleep(ctx, r.cfg.Phase)
+		after := r.holders(ports)
+		rep.AddedMoved = moved(before, after)
+		onNew := 0
+		for _, mask := range after {
+			if mask&(1<<victim) != 0 {
+				onNew++
+			}
+		}
+		r.logf("long-lived flows that changed director: %d of %d (%.2f; 1/N = %.2f), %d of them to the new d%d", rep.AddedMoved, r.cfg.Flows,
+			float64(rep.AddedMoved)/float64(r.cfg.Flows), 1/float64(n), onNew, victim+1)
+	}
 	rep.FlowsPerDirector = r.flowsPerDirector(ports)
 	rep.OnKilled = rep.FlowsPerDirector[victim]
 	r.logf("long-lived flows per director: %v", rep.FlowsPerDirector)
@@ -260,6 +297,7 @@ func (r *scaleRun) run(ctx context.Context) (*ScaleReport, error) {
 		r.kill(r.dirs[victim]) // the frozen one goes for good before its successor starts
 	}
 	r.phase.Store(2)
+	beforeRestart := r.holders(ports)
 	t0 = time.Now()
 	if err := r.start(r.dirs[victim]); err != nil {
 		return nil, err
@@ -270,8 +308,8 @@ func (r *scaleRun) run(ctx context.Context) (*ScaleReport, error) {
 	rep.Readd = time.Since(t0)
 	r.logf("d%d started again: route has it back after %v", victim+1, rep.Readd.Round(time.Millisecond))
 	sleep(ctx, r.cfg.Phase)
-	rep.Moved = r.flowsPerDirector(ports)[victim]
-	r.logf("long-lived flows moved to d%d: %d of %d (%.2f; 1/N = %.2f)", victim+1, rep.Moved, r.cfg.Flows, rep.MovedFraction(), 1/float64(n))
+	rep.Moved = moved(beforeRestart, r.holders(ports))
+	r.logf("long-lived flows that changed director: %d of %d (%.2f; 1/N = %.2f)", rep.Moved, r.cfg.Flows, rep.MovedFraction(), 1/float64(n))
 
 	r.phase.Store(3)
 	close(finish)
@@ -414,6 +452,34 @@ func (r *scaleRun) connLoop(ctx context.Context, total, fails *atomic.Int64, byP
 // counts 0.
 func (r *scaleRun) flowsPerDirector(ports []uint16) []int {
 	out := make([]int, len(r.dirs))
+	for _, mask := range r.holders(ports) {
+		for k := range r.dirs {
+			if mask&(1<<k) != 0 {
+				out[k]++
+			}
+		}
+	}
+	return out
+}
+
+// moved counts the flows held by a director now (after) that did not
+// hold them before: the flows the router moved. A director keeps the
+// entry of a flow that left it until the entry expires, so holders only
+// grow.
+func moved(before, after map[uint16]uint32) int {
+	n := 0
+	for port, mask := range after {
+		if mask&^before[port] != 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// holders maps each long-lived flow (by client port) to the directors
+// (bit k: director k) holding it as an established connection.
+func (r *scaleRun) holders(ports []uint16) map[uint16]uint32 {
+	out := map[uint16]uint32{}
 	for k, d := range r.dirs {
 		cl, err := ctl.Dial(d.sock)
 		if err != nil {
@@ -426,7 +492,7 @@ func (r *scaleRun) flowsPerDirector(ports []uint16) []int {
 		}
 		for _, c := range conns {
 			if c.Client.Addr() == ScaleClientAddr && slices.Contains(ports, c.Client.Port()) && c.State == "ESTABLISHED" {
-				out[k]++
+				out[c.Client.Port()] |= 1 << k
 			}
 		}
 	}

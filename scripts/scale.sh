@@ -27,6 +27,9 @@ echo "load: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs"
 run --flows 48 --kill kill
 run --flows 48 --kill stop
 run --flows 48 --kill term
+# Adding a director the router never had (hash-threshold shifts the
+# others' ranges too).
+run --flows 48 --add-new
 # What breaks without consistent hashing or without sloppy_tcp, and what
 # N-way sync recovers with a non-consistent scheduler.
 run --flows 48 --scheduler rr
