@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,8 +67,19 @@ type ScaleConfig struct {
 	// HoldTime is the BGP hold time BIRD offers (the lower of the two
 	// sides' wins); 0 means 3 s, BIRD's least.
 	HoldTime time.Duration
-	Logger   *slog.Logger
+	// Resilient makes the router's route to the VIP use a resilient
+	// next-hop group (Linux 5.13+): BIRD exports into table
+	// ScaleBIRDTable and the lab mirrors its next hops into the group
+	// (ip nexthop ... type resilient), so that a director joining or
+	// leaving moves only its own share of the flows. BIRD 2.0.12 cannot
+	// install nexthop objects itself.
+	Resilient bool
+	Logger    *slog.Logger
 }
+
+// ScaleBIRDTable is the kernel table BIRD exports to with
+// ScaleConfig.Resilient.
+const ScaleBIRDTable = 100
 
 // Scale is a built scale-out lab. Safe for concurrent use.
 type Scale struct {
@@ -79,12 +91,15 @@ type Scale struct {
 	RS        []NS
 	RIPs      []netip.Addr
 	HoldTime  time.Duration
+	Resilient bool
 	// Dir holds BIRD's configuration, socket and log.
 	Dir string
 
-	log  *slog.Logger
-	mu   sync.Mutex
-	bird *exec.Cmd
+	log        *slog.Logger
+	mu         sync.Mutex
+	bird       *exec.Cmd
+	stopMirror context.CancelFunc // Resilient's mirror; nil when none
+	mirrorDone chan struct{}
 }
 
 // Namespaces returns every namespace of the lab.
@@ -128,7 +143,7 @@ func ScaleUp(ctx context.Context, cfg ScaleConfig) (*Scale, error) {
 		return nil, fmt.Errorf("scale lab hold time %v: want whole seconds, at least 3", cfg.HoldTime)
 	}
 	s := &Scale{Prefix: cfg.Prefix, Client: NS{cfg.Prefix + "-client"}, Router: NS{cfg.Prefix + "-router"},
-		HoldTime: cfg.HoldTime, log: cfg.Logger}
+		HoldTime: cfg.HoldTime, Resilient: cfg.Resilient, log: cfg.Logger}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -144,6 +159,9 @@ func ScaleUp(ctx context.Context, cfg ScaleConfig) (*Scale, error) {
 	err := s.build(b)
 	if err == nil {
 		err = s.startBIRD(ctx)
+	}
+	if err == nil && s.Resilient {
+		s.startMirror()
 	}
 	if err != nil {
 		if derr := deleteNamespaces(b.created); derr != nil {
@@ -251,6 +269,10 @@ func (s *Scale) attach(b *builder, n NS, swname, ifname string, addr netip.Addr)
 // director, whose routes go to the kernel's main table, equal ones merged
 // into one multipath route.
 func (s *Scale) BIRDConfig() string {
+	kernelTable := ""
+	if s.Resilient {
+		kernelTable = fmt.Sprintf("\n\tkernel table %d;\t# mirrored into a resilient next-hop group", ScaleBIRDTable)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `# BIRD 2 of the ulvs scale lab %s (router namespace %s).
 log "%s" all;
@@ -262,7 +284,7 @@ protocol device {
 # ECMP: the routes to the VIP from every director with an equal path are
 # merged into one multipath route of the kernel's main table.
 protocol kernel {
-	merge paths on;
+	merge paths on;%s
 	ipv4 {
 		import none;
 		export all;
@@ -282,7 +304,7 @@ template bgp director {
 		export none;
 	};
 }
-`, s.Prefix, s.Router.Name, filepath.Join(s.Dir, "bird.log"), ScaleRouterIn, ScaleRouterIn, ScaleRouterAS,
+`, s.Prefix, s.Router.Name, filepath.Join(s.Dir, "bird.log"), ScaleRouterIn, kernelTable, ScaleRouterIn, ScaleRouterAS,
 		s.HoldTime/time.Second, max(1, s.HoldTime/time.Second/3))
 	for k, dip := range s.DIPs {
 		fmt.Fprintf(&b, "\nprotocol bgp d%d from director {\n\tneighbor %v as %d;\n}\n", k+1, dip, ScaleDirectorAS)
@@ -340,7 +362,11 @@ func (s *Scale) Birdc(ctx context.Context, args ...string) ([]byte, error) {
 // Nexthops returns the next hops of the router's kernel route to the VIP,
 // as `ip route` shows them (none when there is no route).
 func (s *Scale) Nexthops(ctx context.Context) ([]netip.Addr, error) {
-	out, err := s.Router.Run(ctx, "ip", "-4", "route", "show", ScaleVIP.String()+"/32")
+	return s.nexthopsIn(ctx, "main")
+}
+
+func (s *Scale) nexthopsIn(ctx context.Context, table string) ([]netip.Addr, error) {
+	out, err := s.Router.Run(ctx, "ip", "-4", "route", "show", "table", table, ScaleVIP.String()+"/32")
 	if err != nil {
 		return nil, err
 	}
@@ -446,7 +472,13 @@ func (s *Scale) Down() error {
 	s.mu.Lock()
 	cmd := s.bird
 	s.bird = nil
+	stopMirror, mirrorDone := s.stopMirror, s.mirrorDone
+	s.stopMirror = nil
 	s.mu.Unlock()
+	if stopMirror != nil {
+		stopMirror()
+		<-mirrorDone
+	}
 	var errs []error
 	if cmd != nil && cmd.Process != nil {
 		// `ip netns exec` execs bird, so the pid is bird's own.
@@ -501,4 +533,56 @@ func (s *Scale) StartServers(ctx context.Context) error {
 		}()
 	}
 	return nil
+}
+
+// startMirror keeps the main table's route to the VIP on a resilient
+// next-hop group holding the next hops of BIRD's route in table
+// ScaleBIRDTable, until Down.
+func (s *Scale) startMirror() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	s.mu.Lock()
+	s.stopMirror, s.mirrorDone = cancel, done
+	s.mu.Unlock()
+	go func() {
+		defer close(done)
+		var have []netip.Addr
+		for sleep(ctx, 10*time.Millisecond) {
+			want, err := s.nexthopsIn(ctx, strconv.Itoa(ScaleBIRDTable))
+			if err != nil || slices.Equal(want, have) {
+				continue
+			}
+			if err := s.mirror(ctx, want); err != nil {
+				s.log.Error("scale lab: resilient group", "err", err)
+				continue
+			}
+			have = want
+		}
+	}()
+}
+
+// mirror makes the VIP's route use a resilient group of hops (nexthop
+// ids 10+last octet, group id 1): replacing the group keeps the buckets
+// of the hops that stay.
+func (s *Scale) mirror(ctx context.Context, hops []netip.Addr) error {
+	r := s.Router
+	if len(hops) == 0 {
+		_, err := r.Run(ctx, "ip", "route", "del", netip.PrefixFrom(ScaleVIP, 32).String())
+		r.Run(ctx, "ip", "nexthop", "del", "id", "1")
+		return err
+	}
+	var ids []string
+	for _, h := range hops {
+		id := strconv.Itoa(10 + int(h.As4()[3]))
+		if _, err := r.Run(ctx, "ip", "nexthop", "replace", "id", id, "via", h.String(), "dev", "br0"); err != nil {
+			return err
+		}
+		ids = append(ids, id)
+	}
+	if _, err := r.Run(ctx, "ip", "nexthop", "replace", "id", "1", "group", strings.Join(ids, "/"),
+		"type", "resilient", "buckets", "128", "idle_timer", "0", "unbalanced_timer", "1"); err != nil {
+		return err
+	}
+	_, err := r.Run(ctx, "ip", "route", "replace", netip.PrefixFrom(ScaleVIP, 32).String(), "nhid", "1")
+	return err
 }

@@ -30,6 +30,9 @@ run --flows 48 --kill term
 # Adding a director the router never had (hash-threshold shifts the
 # others' ranges too).
 run --flows 48 --add-new
+# The same with a resilient next-hop group on the router: only the new
+# director's share moves.
+run --flows 48 --add-new --resilient
 # What breaks without consistent hashing or without sloppy_tcp, and what
 # N-way sync recovers with a non-consistent scheduler.
 run --flows 48 --scheduler rr

@@ -26,6 +26,7 @@ type scaleOptions struct {
 	kill                   string
 	scheduler              string
 	noSloppy, sync, addNew bool
+	resilient              bool
 	pps                    time.Duration
 }
 
@@ -42,6 +43,7 @@ func parseScale(args []string, stderr io.Writer) (scaleOptions, error) {
 	fs.StringVar(&o.scheduler, "scheduler", "mh", "the directors' scheduler (to compare: rr, sh, ...; mh and sh hash the source port too)")
 	fs.BoolVar(&o.noSloppy, "no-sloppy-tcp", false, "turn sloppy_tcp off (to compare: a moved flow's packets are dropped)")
 	fs.DurationVar(&o.pps, "pps", 0, "after the demonstration, measure the packet rate through 1, 2, ... N directors (the others drained) for this long each (trafgen)")
+	fs.BoolVar(&o.resilient, "resilient", false, "the router's route uses a resilient next-hop group mirrored from BIRD's (a joining or leaving director moves only its share)")
 	fs.BoolVar(&o.addNew, "add-new", false, "start the last director only once the flows run, and count the flows that move to it")
 	fs.BoolVar(&o.sync, "sync", false, "run the IPVS connection sync among the directors (a master and a backup daemon on each)")
 	if err := parseFlags(fs, args); err != nil {
@@ -86,7 +88,7 @@ func labScale(o scaleOptions, stdout io.Writer) error {
 	}
 	rep, err := lab.RunScale(ctx, lab.ScaleRunConfig{
 		After:       after,
-		ScaleConfig: lab.ScaleConfig{Prefix: o.name, Directors: o.directors, RealServers: o.realServers, HoldTime: o.hold},
+		ScaleConfig: lab.ScaleConfig{Prefix: o.name, Directors: o.directors, RealServers: o.realServers, HoldTime: o.hold, Resilient: o.resilient},
 		Exe:         self, Flows: o.flows, Phase: o.phase, Kill: o.kill, Progress: stdout,
 		Scheduler: o.scheduler, NoSloppyTCP: o.noSloppy, Sync: o.sync, AddNew: o.addNew,
 	})
