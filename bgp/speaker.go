@@ -52,8 +52,10 @@ func Start(cfg Config) (*Speaker, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// GoBGP's own messages (sessions up and down, errors) go to the
+	// daemon's log, marked part=gobgp; the level variable is only what
+	// GoBGP's SetLogLevel API would change.
 	lvl := &slog.LevelVar{}
-	lvl.Set(slog.LevelWarn) // GoBGP's own messages: warnings and errors only
 	srv := server.NewBgpServer(server.LoggerOption(log.With("part", "gobgp"), lvl))
 	go srv.Serve()
 	s := &Speaker{srv: srv, cfg: b, log: log, announced: map[netip.Prefix]uuid.UUID{}}
