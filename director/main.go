@@ -367,6 +367,7 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 	if o.bgp != nil {
 		if bgpm, err = startBGP(*o.bgp, dir, eng, log); err != nil {
 			cancel()
+			engCancel()
 			for ; running > 0; running-- {
 				<-done
 			}
