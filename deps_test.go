@@ -26,13 +26,17 @@ var forbidden = map[string][]string{
 	"arp":        {"sched", "conntrack", "forward", "engine", "config", "ctl", "director", "healthcheck"},
 	"engine":     {"config", "ctl", "director", "adm", "lab", "healthcheck"},
 	"config":     {"engine", "conntrack", "forward", "sched", "arp", "ctl", "director", "adm", "lab", "metrics", "healthcheck", "config/ipvsadm", "config/tomlfile", "config/load"},
-	"ctl":        {"engine", "director"},
+	"ctl":        {"engine", "director", "bgp"},
 	"estimator":  {"sched", "conntrack", "forward", "arp", "engine", "config", "ctl", "director", "adm", "lab"},
 	"metrics":    {"engine", "director", "conntrack", "forward", "sched"},
 	"realserver": {"engine", "director", "conntrack", "forward", "sched", "config", "ctl", "adm", "lab"},
 	"bench":      {"director", "adm", "lab"},
 	"trace":      {"vs", "sched", "conntrack", "forward", "arp", "engine", "config", "ctl", "director", "adm", "lab", "healthcheck", "pkt"},
 	"nfmarks":    {"engine", "conntrack", "forward", "sched", "arp", "ctl", "director", "adm", "lab", "healthcheck"},
+
+	// The BGP speaker decides nothing and touches no data path; ctl (above)
+	// stays free of it so that ulvsadm does not carry GoBGP.
+	"bgp": {"engine", "director", "conntrack", "forward", "sched", "arp", "ctl", "adm", "lab", "healthcheck"},
 
 	// The file formats translate text into the config model and nothing
 	// else: they import config and vs only among ulvs packages. Each new

@@ -78,6 +78,9 @@ type File struct {
 	Sync *SyncDaemon
 	// Global is keepalived's global_defs (keepalived.conf only).
 	Global Global
+	// BGP is the [bgp] table (bgp.go): the virtual addresses announced to
+	// routers; nil when absent.
+	BGP *BGP
 	// Pulse is Piranha's director pair and heartbeat (lvs.cf only; nil
 	// from the other formats): pulse.go.
 	Pulse *Pulse

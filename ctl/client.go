@@ -104,3 +104,10 @@ func (c *Client) SaveConfig(path string) (string, error) {
 	}
 	return resp.Saved, nil
 }
+
+// BGPDrain asks the daemon to withdraw its BGP routes and keep them
+// withdrawn (drain true), or to announce again what has quorum (false).
+func (c *Client) BGPDrain(drain bool) error {
+	_, err := c.roundTrip(request{Op: "bgp-drain", Drain: &drain})
+	return err
+}

@@ -105,6 +105,60 @@ type Snapshot struct {
 	// (drop_entry, drop_packet, secure_tcp); ulvs-only, shown by
 	// `ulvs stats` and Prometheus.
 	Defense *DefenseStatus `json:",omitempty"`
+	// BGP is the BGP speaker's state (ulvs bgp status); nil when [bgp]
+	// is not configured. ulvs-only.
+	BGP *BGPStatus `json:",omitempty"`
+}
+
+// BGPStatus is the state of ulvsd's BGP speaker (docs/scale-out.md).
+type BGPStatus struct {
+	LocalAS  uint32
+	RouterID netip.Addr
+	// Quorum is the alive weight each service of an address needs.
+	Quorum uint32
+	// Drained is set by `ulvs bgp drain`: nothing is announced.
+	Drained bool
+	// Stopping is set while ulvsd withdraws its routes before it stops.
+	Stopping bool
+	Peers    []BGPPeerStatus
+	// Addresses are the virtual addresses, each with whether it is
+	// announced and why (not).
+	Addresses []BGPAddressStatus
+	// Error is the last failure to announce or withdraw ("" when none).
+	Error string `json:",omitempty"`
+}
+
+// BGPPeerStatus is one BGP session.
+type BGPPeerStatus struct {
+	Address netip.Addr
+	AS      uint32
+	// State is the RFC 4271 FSM state: "idle", "connect", "active",
+	// "opensent", "openconfirm" or "established".
+	State string
+	// HoldTime is the negotiated hold time in seconds (0 before OPEN).
+	HoldTime int
+	// Since is when the session came up (established) or last went
+	// down; zero when never.
+	Since                        time.Time `json:",omitzero"`
+	UpdatesSent, UpdatesReceived uint64
+	Flops                        uint32
+}
+
+// BGPAddressStatus is one virtual address as the BGP speaker sees it.
+type BGPAddressStatus struct {
+	Prefix    netip.Prefix
+	Announced bool
+	// Reason says why the address is (not) announced: "quorum",
+	// "drained", "no quorum: TCP 10.0.0.1:80 has alive weight 0 < 1", ...
+	Reason string
+}
+
+// BGPDrainer is implemented by a Director with a BGP speaker: drain
+// withdraws every route (and keeps them withdrawn), undrain lets the
+// quorum decide again. It returns config.ErrNotSupported, wrapped, when
+// BGP is not configured.
+type BGPDrainer interface {
+	BGPDrain(drain bool) error
 }
 
 // DefenseStatus is the connection tables' fill and the defence ladder's
@@ -319,10 +373,11 @@ func (e *RemoteError) Error() string { return "ulvsd: " + e.Message }
 func (e *RemoteError) Unwrap() error { return sentinelOf(e.Code) }
 
 type request struct {
-	Op      string          `json:"op"` // "info", "snapshot", "conns", "apply", "save-config", "trace"
+	Op      string          `json:"op"` // "info", "snapshot", "conns", "apply", "save-config", "trace", "bgp-drain"
 	Command *config.Command `json:"command,omitempty"`
 	Path    string          `json:"path,omitempty"` // save-config's file
 	Trace   *TraceRequest   `json:"trace,omitempty"`
+	Drain   *bool           `json:"drain,omitempty"` // bgp-drain's: true drains, false undrains
 }
 
 type wireError struct {

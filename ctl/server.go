@@ -309,6 +309,18 @@ func (s *Server) do(line []byte, log *slog.Logger) (resp response) {
 			return errorResponse(err)
 		}
 		return response{Saved: saved}
+	case "bgp-drain":
+		bd, ok := s.Director.(BGPDrainer)
+		if !ok {
+			return errorResponse(fmt.Errorf("bgp: %w", config.ErrNotSupported))
+		}
+		if req.Drain == nil {
+			return errorResponse(fmt.Errorf("%w: bgp-drain without drain", errBadRequest))
+		}
+		if err := bd.BGPDrain(*req.Drain); err != nil {
+			return errorResponse(err)
+		}
+		return response{}
 	}
 	return errorResponse(fmt.Errorf("%w: unknown op %q", errBadRequest, req.Op))
 }

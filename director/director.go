@@ -79,6 +79,8 @@ type Director struct {
 	sync *syncManager
 	// traces are the clients of ulvs trace (trace.go).
 	traces traceHub
+	// bgp announces the virtual addresses (bgp.go); nil without [bgp].
+	bgp atomic.Pointer[bgpManager]
 }
 
 // ifaceResolver resolves the real servers reachable on one interface.

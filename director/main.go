@@ -60,6 +60,7 @@ func run(args []string, stderr io.Writer) int {
 	stateFile := fs.String("state-file", "", "save the connection table to `path` on SIGTERM and restore it from there at start,\nso a restart keeps established connections (default: the file's [director] state_file, else off)")
 	ringFrames := fs.Int("ring-frames", 0, "slots of each RX ring, 68 KiB each (0: 256; from 16 to 8192): more ride out longer pauses of a worker")
 	pprofAddr := fs.String("pprof", "", "serve Go's profiler (net/http/pprof) on `host:port`, a loopback address only")
+	bgpFlags := addBGPFlags(fs)
 	verbose := fs.Bool("v", false, "log debug messages")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -94,7 +95,12 @@ func run(args []string, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	opts := options{workers: *workers, metrics: *metricsAddr, web: config.Web{Listen: *webAddr}, exitOnLoss: *exitOnLoss, iptablesMarks: *iptMarks, stateFile: *stateFile, pprof: *pprofAddr, ringFrames: *ringFrames}
+	bgpCfg, err := bgpFlags.config(file)
+	if err != nil {
+		fmt.Fprintf(stderr, "ulvsd: %v\n", err)
+		return 2
+	}
+	opts := options{bgp: bgpCfg, bgpFromFlags: bgpFlags.as != 0, workers: *workers, metrics: *metricsAddr, web: config.Web{Listen: *webAddr}, exitOnLoss: *exitOnLoss, iptablesMarks: *iptMarks, stateFile: *stateFile, pprof: *pprofAddr, ringFrames: *ringFrames}
 	switch {
 	case *ifaces != "":
 		opts.interfaces = strings.Split(*ifaces, ",")
@@ -167,6 +173,10 @@ type options struct {
 	// stateFile is where the connection table is saved on SIGTERM and
 	// restored from at start (state.go); "" is off.
 	stateFile string
+	// bgp announces the virtual addresses (bgp.go); nil is off.
+	bgp *config.BGP
+	// bgpFromFlags: bgp came from --bgp-* flags, not the file.
+	bgpFromFlags bool
 	// readMarks reads them; nil is nfmarks.Read with the nft and
 	// iptables-save commands (tests replace it).
 	readMarks func(context.Context) ([]nfmarks.Rule, error)
@@ -310,8 +320,9 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 		return err
 	}
 	defer os.Remove(o.socket)
+	bgpReloadCheck := func(f *config.File) { warnBGPReload(o.bgp, f.BGP, o.bgpFromFlags, log) }
 	sv := &saver{Director: dir, cfgPath: cfgPath, opts: o, log: log, configured: mon.Configured,
-		reload: func() ([]string, error) { return reloadFile(cfgPath, dir, mon, ha, log) }}
+		reload: func() ([]string, error) { return reloadFile(cfgPath, dir, mon, ha, log, bgpReloadCheck) }}
 	var console *webConsole
 	if o.web.Listen != "" {
 		if console, err = newWebConsole(o.web, sv, cfgPath, log); err != nil {
@@ -358,6 +369,19 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 		running++
 		go func() { done <- serveMetrics(ctx, mln, dir, log) }()
 	}
+	var bgpm *bgpManager
+	if o.bgp != nil {
+		if bgpm, err = startBGP(*o.bgp, dir, eng, log); err != nil {
+			cancel()
+			engCancel()
+			for ; running > 0; running-- {
+				<-done
+			}
+			return err
+		}
+		running++
+		go func() { done <- bgpm.run(ctx) }()
+	}
 	log.Info("ulvsd running", "interfaces", strings.Join(o.interfaces, ","), "socket", o.socket, "services", len(dir.Rules().Services))
 
 	hup := make(chan os.Signal, 1)
@@ -377,7 +401,7 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 				log.Info("SIGHUP ignored: no configuration file")
 				continue
 			}
-			reload(cfgPath, dir, mon, ha, log)
+			reload(cfgPath, dir, mon, ha, log, bgpReloadCheck)
 		case err := <-done:
 			running--
 			if err != nil && !errors.Is(err, context.Canceled) && firstErr == nil {
@@ -386,6 +410,11 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 			}
 			cancel()
 		case <-ctx.Done():
+			if bgpm != nil {
+				// Withdraw first and keep forwarding while the routers
+				// move the flows to the other directors.
+				bgpm.shutdown(o.bgp.ShutdownDelay)
+			}
 			if o.stateFile != "" {
 				saveState(o.stateFile, eng, log)
 			}
@@ -404,8 +433,8 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 
 // reload applies the file's current content; on any error the running
 // configuration stays as it was.
-func reload(path string, dir *Director, mon *healthcheck.Monitor, ha *haManager, log *slog.Logger) {
-	if _, err := reloadFile(path, dir, mon, ha, log); err != nil {
+func reload(path string, dir *Director, mon *healthcheck.Monitor, ha *haManager, log *slog.Logger, check func(*config.File)) {
+	if _, err := reloadFile(path, dir, mon, ha, log, check); err != nil {
 		log.Error("reload failed, keeping the running configuration", "file", path, "err", err)
 	}
 }
@@ -414,11 +443,15 @@ func reload(path string, dir *Director, mon *healthcheck.Monitor, ha *haManager,
 // the file: it applies the file's rules, health checks, failover, timeouts
 // and sync daemon, and returns the parts that failed to apply (each also
 // logged) as notes; an error means the file's rules were not applied and
-// the running configuration stays.
-func reloadFile(path string, dir *Director, mon *healthcheck.Monitor, ha *haManager, log *slog.Logger) ([]string, error) {
+// the running configuration stays. check, when not nil, sees the loaded
+// file first (it logs what a reload cannot change, such as [bgp]).
+func reloadFile(path string, dir *Director, mon *healthcheck.Monitor, ha *haManager, log *slog.Logger, check func(*config.File)) ([]string, error) {
 	f, err := load.File(path)
 	if err != nil {
 		return nil, err
+	}
+	if check != nil {
+		check(f)
 	}
 	logWarnings(f, log)
 	var notes []string

@@ -103,6 +103,7 @@ func (d *Director) Snapshot() ctl.Snapshot {
 		ha = (*f)()
 	}
 	daemons := d.sync.status()
+	bgpSt := d.bgpStatus()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	tcp, fin, udp := d.cfg.Engine.Timeouts().Get()
@@ -113,6 +114,7 @@ func (d *Director) Snapshot() ctl.Snapshot {
 		HA:            ha,
 		Daemons:       daemons,
 		MarkRules:     d.markStatus,
+		BGP:           bgpSt,
 	}
 	if src, ok := d.cfg.Engine.(connSource); ok {
 		snap.Engine = src.Counters()

@@ -43,6 +43,12 @@
 // Down deletes the namespaces, which deletes the veths and bridges with
 // them.
 //
+// The scale-out lab is another topology (ScaleUp, scale.go): a client, a
+// router namespace running BIRD 2 that spreads the VIP over N directors
+// by ECMP, the directors announcing it over BGP, and shared DR real
+// servers; RunScale (scalerun.go) is `ulvs lab scale`'s demonstration
+// (docs/scale-out.md).
+//
 // # Namespaces and goroutines
 //
 // A network namespace belongs to an OS thread, not to a goroutine. NS.Do

@@ -2,22 +2,24 @@
 # Installs the host tools the ulvs tests, lab and demo use, from Debian's
 # packages: iproute2 (ip), nftables (nft), iptables (iptables-nft: the seeds type iptables mangle MARK rules; it starts no service), ethtool, curl, procps (sysctl)
 # vsftpd (the lab's FTP real servers, which the lab runs itself inside
-# its namespaces) and keepalived (the VRRP peer of the vrrp package's
-# interop tests, which run it themselves inside their namespaces);
+# its namespaces), keepalived (the VRRP peer of the vrrp package's
+# interop tests, which run it themselves inside their namespaces), bird2
+# (BIRD 2, the BGP router of the scale-out lab, `ulvs lab scale`, run only
+# inside the lab's router namespace with its own config and socket);
 # linux-perf (perf: the kernel-side profiles of docs/performance.md, not
 # used by any test).
 # Idempotent: when everything is installed it changes nothing and skips
 # apt-get update. Needs root (or sudo) only when something is missing.
 #
-# The system vsftpd and keepalived services are never started or enabled:
+# The system vsftpd, keepalived and bird services are never started or enabled:
 # Debian's packages start them on install (and enable them at boot), which
-# would put an FTP server on the host's own port 21 and a VRRP daemon on the
-# host's own interfaces. While they are being installed a policy-rc.d that
+# would put an FTP server on the host's own port 21, and a VRRP daemon and a
+# BGP daemon on the host's own interfaces. While they are being installed a policy-rc.d that
 # forbids every service start is in place (an existing one is left as it
 # is), and afterwards the boot links the packages made are removed again.
 set -euo pipefail
 
-packages=(iproute2 nftables iptables ethtool curl procps vsftpd keepalived chromium hping3 netsniff-ng linux-perf)
+packages=(iproute2 nftables iptables ethtool curl procps vsftpd keepalived chromium hping3 netsniff-ng linux-perf bird2)
 
 installed() {
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
@@ -62,12 +64,13 @@ if [ "$(id -u)" -ne 0 ]; then
 	sudo=(sudo)
 fi
 
-# The packages that ship a system service, which must not run.
-services=(vsftpd keepalived)
+# The packages that ship a system service, which must not run, as
+# package:service (the service's daemon has the service's name).
+services=(vsftpd:vsftpd keepalived:keepalived bird2:bird)
 new_services=()
 for p in "${missing[@]}"; do
-	for svc in "${services[@]}"; do
-		[ "$p" = "$svc" ] && new_services+=("$svc")
+	for ps in "${services[@]}"; do
+		[ "$p" = "${ps%%:*}" ] && new_services+=("${ps#*:}")
 	done
 done
 

@@ -284,23 +284,29 @@ func (g *generator) stop() {
 	syscall.Kill(-pgid, syscall.SIGKILL)
 }
 
-// txPackets reads an interface's transmitted-packet counter in ns from
-// /proc/thread-self/net/dev on a thread inside it.
+// txPackets reads an interface's transmitted-packet counter in ns.
 func txPackets(ns lab.NS, dev string) (uint64, error) {
+	_, tx, err := devPackets(ns, dev)
+	return tx, err
+}
+
+// devPackets reads an interface's received and transmitted packet
+// counters in ns from /proc/thread-self/net/dev on a thread inside it.
+func devPackets(ns lab.NS, dev string) (rx, tx uint64, err error) {
 	var text []byte
-	err := ns.Do(func() error {
+	err = ns.Do(func() error {
 		var err error
 		text, err = os.ReadFile("/proc/thread-self/net/dev")
 		return err
 	})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	_, tx, err := netDevCounters(text, dev)
+	rx, tx, err = netDevCounters(text, dev)
 	if err != nil {
-		return 0, fmt.Errorf("%s in %s: %w", dev, ns.Name, err)
+		return 0, 0, fmt.Errorf("%s in %s: %w", dev, ns.Name, err)
 	}
-	return tx, nil
+	return rx, tx, nil
 }
 
 // netDevCounters finds dev's received and transmitted packets in the

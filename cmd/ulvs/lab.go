@@ -50,6 +50,12 @@ Commands:
          a fresh lab, ulvsd with the mode's example config (examples/*.toml),
          six requests from the client to http://10.77.0.100/, ulvsadm -L -n,
          then teardown
+  scale [--directors N] [--kill kill|stop|term] [--flows F] [--phase D]
+         scale-out (docs/scale-out.md): a fresh lab of its own, a client, a
+         router running BIRD 2 that spreads the VIP 10.79.0.100 over N
+         ulvsd directors by ECMP (each announcing it over BGP), shared DR
+         real servers; long-lived downloads and new connections while the
+         last director is killed and started again; then teardown
   trace [--mode M] [--write FILE.pcapng]
          seed 003's exercises, NAT, TUN and DR (or only M), as guided runs:
          a fresh lab, ulvsd, and the director's trace of one HTTP request
@@ -101,6 +107,11 @@ func labMain(args []string, stdout, stderr io.Writer) int {
 		var o demoOptions
 		if o, err = parseDemo(args[1:], stderr); err == nil {
 			err = labDemo(o, stdout, stderr)
+		}
+	case "scale":
+		var o scaleOptions
+		if o, err = parseScale(args[1:], stderr); err == nil {
+			err = labScale(o, stdout)
 		}
 	case "trace":
 		var mode, write string

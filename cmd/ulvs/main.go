@@ -27,6 +27,7 @@ Commands:
   checks   the director's health checks: servers, verdicts, last results
   marks    the iptables/nft MARK rules ulvsd reads here: used or refused, and why
   ha       the director's failover (VRRP) instances: state, priority, master
+  bgp      the director's BGP announcements: status, drain, undrain
   trace    what the director decides, packet by packet: ulvs trace [FILTER]
            (tcpdump's or ipvsadm's -t/-u/-r), --json, --write FILE.pcapng
   convert  write a configuration file (keepalived.conf, ulvs.toml) as ulvs.toml:
@@ -63,6 +64,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return marksMain(args[1:], stdout, stderr, nfmarks.Exec)
 	case "ha":
 		return haMain(args[1:], stdout, stderr)
+	case "bgp":
+		return bgpMain(args[1:], stdout, stderr)
 	case "checks":
 		return checksMain(args[1:], stdout, stderr)
 	case "trace":

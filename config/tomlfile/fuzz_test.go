@@ -51,6 +51,9 @@ func checkFile(f *config.File) error {
 	if s := f.Sync; s != nil && !slices.ContainsFunc(f.VRRP, func(in config.VRRPInstance) bool { return in.Name == s.Instance }) {
 		return fmt.Errorf("sync_daemon follows %q, no such instance", s.Instance)
 	}
+	if err := checkBGP(f.BGP); err != nil {
+		return err
+	}
 	marks, err := checkMarks(f.Marks)
 	if err != nil {
 		return err
@@ -303,9 +306,10 @@ func assertFileRoundTrip(t *testing.T, f *config.File) {
 	if err != nil {
 		t.Fatalf("re-parse of the encoded file: %v\n%s", err, text)
 	}
-	// encodeFile does not write health checks nor the failover tables:
-	// assertMarshalRoundTrip, health_test.go and vrrp_test.go cover them.
-	if diff := cmp.Diff(f, again, fileCmpAddr, cmpopts.IgnoreFields(config.File{}, "Health", "VRRP", "VRRPSyncGroups", "Sync")); diff != "" {
+	// encodeFile does not write health checks, the failover tables nor
+	// [bgp]: assertMarshalRoundTrip, health_test.go, vrrp_test.go and
+	// bgp_test.go cover them.
+	if diff := cmp.Diff(f, again, fileCmpAddr, cmpopts.IgnoreFields(config.File{}, "Health", "VRRP", "VRRPSyncGroups", "Sync", "BGP")); diff != "" {
 		t.Errorf("encode/parse round trip mismatch (-want +got):\n%s\n%s", diff, text)
 	}
 }
@@ -325,6 +329,9 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(fileHead + "[[vrrp_instance]]\nname = \"A\"\ninterface = \"eth0\"\nvirtual_router_id = 1\nuse_vmac = true\n" +
 		"[[vrrp_instance]]\nname = \"B\"\ninterface = \"eth0\"\nvirtual_router_id = 2\nuse_vmac = true\nvmac_xmit_base = true\n" +
 		"[[vrrp_sync_group]]\nname = \"G\"\ngroup = [\"A\", \"B\"]\nnotify = \"/bin/n\"\n"))
+	for _, tt := range bgpParseTests {
+		f.Add([]byte(fileHead + tt.text))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file, err := Parse("fuzz.toml", data)
 		if err != nil {

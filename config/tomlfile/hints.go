@@ -91,6 +91,10 @@ func unknownHint(path, key string, known []string) string {
 	}
 	if path == "sysctl" {
 		switch {
+		case lower == "sloppy_sctp":
+			// The kernel's sloppy_sctp is sloppy_tcp for SCTP services
+			// (ip_vs_proto_sctp.c, sctp_conn_schedule); ulvs has none.
+			return " (ulvs balances no SCTP, so there is nothing for sloppy_sctp to do; sloppy_tcp is implemented)"
 		case slices.Contains(tomlKernelSysctls, lower):
 			return " (a kernel IPVS sysctl that ulvs does not implement)"
 		case lower == "net":

@@ -143,7 +143,7 @@ func (p *fileParser) first() error {
 func (p *fileParser) file(doc map[string]any) *config.File {
 	f := &config.File{Path: p.path, Socket: config.DefaultSocket}
 	top := p.table("", doc, "director", "timeouts", "sysctl", "fwmark", "metrics", "web", "virtual_server",
-		"vrrp_script", "vrrp_instance", "vrrp_sync_group", "sync_daemon")
+		"vrrp_script", "vrrp_instance", "vrrp_sync_group", "sync_daemon", "bgp")
 
 	if m, ok := top.table("director"); ok {
 		p.director(f, m)
@@ -181,6 +181,9 @@ func (p *fileParser) file(doc map[string]any) *config.File {
 		}
 	}
 	p.vrrp(f, top)
+	if m, ok := top.table("bgp"); ok {
+		f.BGP = p.bgp(m)
+	}
 	top.done()
 	p.duplicateServices(f.Rules.Services, index)
 	return f

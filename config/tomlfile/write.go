@@ -108,6 +108,7 @@ func MarshalTOML(f *config.File) ([]byte, error) {
 	if err := writeVRRP(&b, f); err != nil {
 		return nil, err
 	}
+	writeBGP(&b, f.BGP)
 	svcs, err := marshalServices(f.Rules, f.Health)
 	if err != nil {
 		return nil, err
