@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/ulvs/ulvs/config"
-	"github.com/ulvs/ulvs/config/piranha"
 	"github.com/ulvs/ulvs/vs"
 )
 
@@ -56,7 +55,7 @@ func editable(f *config.File, err error) string {
 		return "The configuration file cannot be read: " + err.Error()
 	case f == nil:
 		return "ulvsd runs without a configuration file (-i): these settings are in none."
-	case f.Format != piranha.Format:
+	case f.Format != config.FormatPiranha:
 		return fmt.Sprintf("%s is a %s file: the console edits these settings in a Piranha lvs.cf; here they are shown read-only: edit the file and reload ulvsd (SIGHUP).", f.Path, formatName(f.Format))
 	}
 	return ""
@@ -293,7 +292,7 @@ func parseScripts(v url.Values, k config.ServiceKey) (func(*config.File) error, 
 	form["use_regex"] = fmt.Sprint(regex)
 	text := map[string]string{}
 	for _, name := range []string{"send", "expect"} {
-		u, err := piranha.Unescape(form[name])
+		u, err := config.NannyUnescape(form[name])
 		if err != nil && f.errs[name] == "" {
 			f.errs[name] = err.Error()
 		}
@@ -382,7 +381,7 @@ type vrrpForm struct {
 // keepalived.conf; an lvs.cf has none), the one named name replaced by
 // form.
 func vrrpForms(f *config.File, name string, form *vrrpForm) []vrrpForm {
-	if f == nil || f.Format == piranha.Format {
+	if f == nil || f.Format == config.FormatPiranha {
 		return nil
 	}
 	var out []vrrpForm
@@ -459,7 +458,7 @@ func fileGlobal(f *config.File) (timeouts, interfaces bool) {
 		return false, false
 	}
 	toml := f.Format == "" || f.Format == "toml"
-	return toml || f.Format == piranha.Format, toml
+	return toml || f.Format == config.FormatPiranha, toml
 }
 
 // parseFileTimeouts reads the file's timeouts (seconds; 0 or empty:

@@ -15,7 +15,6 @@ import (
 
 	"github.com/ulvs/ulvs/adm"
 	"github.com/ulvs/ulvs/config"
-	"github.com/ulvs/ulvs/config/piranha"
 	"github.com/ulvs/ulvs/ctl"
 	"github.com/ulvs/ulvs/vs"
 )
@@ -808,7 +807,7 @@ func scriptForms(f *config.File, id string, form map[string]string, errs fieldEr
 			}
 			c := rh.Checks[i]
 			sf := scriptForm{ID: serviceID(vh.Service), Name: vh.Service.Name(), Errs: fieldErrors{}, Form: map[string]string{
-				"send": piranha.Escape(c.Send), "expect": piranha.Escape(c.Expect), "use_regex": fmt.Sprint(c.UseRegex), "send_program": c.SendProgram}}
+				"send": config.NannyEscape(c.Send), "expect": config.NannyEscape(c.Expect), "use_regex": fmt.Sprint(c.UseRegex), "send_program": c.SendProgram}}
 			if sf.ID == id {
 				sf.Form, sf.Errs = form, errs
 			}

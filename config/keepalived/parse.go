@@ -21,7 +21,7 @@ type Options struct {
 }
 
 // Format is the File.Format of a keepalived.conf.
-const Format = "keepalived"
+const Format = config.FormatKeepalived
 
 // Load reads and parses the keepalived.conf at path, includes from the
 // file system.

@@ -2,7 +2,6 @@ package piranha
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -216,24 +215,4 @@ func word(s string) (string, error) {
 		return "'" + s + "'", nil
 	}
 	return "", fmt.Errorf("%q holds blanks and both quote characters: %w", s, errNoWord)
-}
-
-// escape is the inverse of unescape: nanny's escapes for a backslash,
-// a carriage return, a line feed and a tab.
-func escape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, "\r", `\r`, "\n", `\n`, "\t", `\t`).Replace(s)
-}
-
-// Escape writes s with nanny's escapes (\\ \r \n \t), as send and expect
-// are written in lvs.cf and typed in Piranha's GUI.
-func Escape(s string) string { return escape(s) }
-
-// Unescape reads nanny's escapes in a send or expect string as lvs.cf
-// does; a backslash before anything else is refused.
-func Unescape(s string) (string, error) {
-	u, msg := unescape(s)
-	if msg != "" {
-		return "", errors.New(msg)
-	}
-	return u, nil
 }

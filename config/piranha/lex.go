@@ -79,38 +79,3 @@ func lexLine(s string) (words []string, quoted []byte, msg string) {
 	}
 	return words, quoted, ""
 }
-
-// unescape is nanny's convert_str for send and expect strings: \\, \r,
-// \n, \t, \' and \" stand for the character. A backslash before anything
-// else is refused (msg says why): nanny's loop never gets past one. A
-// string of one byte is left as it is, as nanny leaves it.
-func unescape(s string) (string, string) {
-	if len(s) <= 1 || !strings.Contains(s, `\`) {
-		return s, ""
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '\\' {
-			b.WriteByte(c)
-			continue
-		}
-		if i+1 == len(s) {
-			return "", "ends with a backslash (escape what?)"
-		}
-		switch e := s[i+1]; e {
-		case '\\', '\'', '"':
-			b.WriteByte(e)
-		case 'r':
-			b.WriteByte('\r')
-		case 'n':
-			b.WriteByte('\n')
-		case 't':
-			b.WriteByte('\t')
-		default:
-			return "", "unknown escape \\" + string(e) + " (nanny knows \\\\ \\r \\n \\t \\' \\\" and hangs on others)"
-		}
-		i++
-	}
-	return b.String(), ""
-}

@@ -15,7 +15,7 @@ import (
 )
 
 // Format is the File.Format of an lvs.cf.
-const Format = "piranha"
+const Format = config.FormatPiranha
 
 // Piranha's defaults (lvsconfig.c: lvsParseConfig, lvsInitVirtualServer).
 const (

@@ -575,7 +575,7 @@ func (r *rewriter) checks(k config.ServiceKey, ws, have settings, set func(k, v 
 		}
 		v := kv.v
 		if kv.esc {
-			v = escape(v)
+			v = config.NannyEscape(v)
 		}
 		w, err := word(v)
 		if err != nil {

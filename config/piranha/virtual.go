@@ -170,9 +170,9 @@ func (p *parser) virtualKeyword(v *virtual, l *line) {
 		if !ok {
 			return
 		}
-		u, msg := unescape(s)
-		if msg != "" {
-			p.errorf(l.num, kw, "%s", msg)
+		u, err := config.NannyUnescape(s)
+		if err != nil {
+			p.errorf(l.num, kw, "%s", err)
 			return
 		}
 		if kw == "send" {
