@@ -365,6 +365,7 @@ func TestGolden(t *testing.T) {
 		{name: "err-ipv6-mixed-nat", setup: lab, args: "-a -t 10.77.0.100:80 -r [2001:db8::1]:80 -m"},
 		{name: "err-ipv6-fwmark", args: "-A -f 5 -6 -s rr"},
 		{name: "err-ipv6-synproxy", args: "-A -t [2001:db8::1]:80 -s rr --synproxy"},
+		{name: "err-ipv6-ftp", args: "-A -t [2001:db8::1]:21 -s rr"},
 		{name: "err-ipv6-laddr", args: "-A -t 10.0.0.1:80 -s rr --laddr 2001:db8::5"},
 		{name: "err-stop-daemon", args: "--stop-daemon master"},
 		{name: "err-weight", args: "-a -t 10.0.0.1:80 -r 10.0.0.2 -w 2147483648"},

@@ -71,6 +71,9 @@ func CheckFamily(s *Service, v6 bool, d *Dest) error {
 		if s.SynProxy {
 			return fmt.Errorf("the SYN proxy on an IPv6 service: %w", ErrIPv6NotYet)
 		}
+		if s.Proto == vs.TCP && s.Port == 21 {
+			return fmt.Errorf("the FTP helper (TCP port 21) on an IPv6 service: %w", ErrIPv6NotYet)
+		}
 	}
 	for _, a := range s.LocalAddrs {
 		if a.Is6() {

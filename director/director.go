@@ -19,6 +19,7 @@ import (
 	"github.com/ulvs/ulvs/engine"
 	"github.com/ulvs/ulvs/estimator"
 	"github.com/ulvs/ulvs/healthcheck"
+	"github.com/ulvs/ulvs/ndp"
 	"github.com/ulvs/ulvs/trace"
 	"github.com/ulvs/ulvs/vrrp"
 	"github.com/ulvs/ulvs/vs"
@@ -86,6 +87,10 @@ type ifaceResolver struct {
 	name     string
 	prefixes []netip.Prefix
 	res      *arp.Resolver
+	// nd resolves the IPv6 real servers and next hops on the interface
+	// by neighbour discovery; nil when it could not be opened (IPv6
+	// disabled on the interface).
+	nd *arp.Resolver
 }
 
 // New creates a Director with an empty table. When cfg.Interfaces is set it
@@ -117,6 +122,17 @@ func New(cfg Config) (*Director, error) {
 			return nil, fmt.Errorf("ARP resolver on %s (the interface needs an IPv4 address): %w", name, err)
 		}
 		ir.res = res
+		ir.nd, err = arp.NewResolver(arp.ResolverConfig{
+			Interface: ni,
+			IPv6:      true,
+			Dial:      func(ifi *net.Interface) (arp.Conn, error) { return ndp.Dial(ifi) },
+			Logger:    log.With("interface", name, "resolver", "ndp"),
+			OnChange:  d.macChanged,
+		})
+		if err != nil {
+			log.Warn("no IPv6 neighbour discovery on the interface: IPv6 real servers on it stay unresolved", "interface", name, "err", err)
+			ir.nd = nil
+		}
 		d.resolvers = append(d.resolvers, ir)
 		d.comp.ifacePrefixes = append(d.comp.ifacePrefixes, ir.prefixes)
 	}
@@ -144,6 +160,15 @@ func (d *Director) Run(ctx context.Context) error {
 		}()
 	}
 	for _, ir := range d.resolvers {
+		if ir.nd != nil {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := ir.nd.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+					d.log.Error("IPv6 neighbour resolver stopped", "interface", ir.name, "err", err)
+				}
+			}()
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -194,7 +219,7 @@ func (d *Director) macChanged(addr netip.Addr, mac [6]byte, ok bool) {
 	defer d.mu.Unlock()
 	d.comp.setMAC(addr, mac, ok)
 	if !ok {
-		d.log.Warn("neighbour unreachable: no ARP answer", "addr", addr)
+		d.log.Warn("neighbour unreachable: no ARP or neighbour advertisement answer", "addr", addr)
 	}
 }
 
@@ -279,7 +304,10 @@ func (d *Director) watch() {
 		add(a)
 	}
 	for i, ir := range d.resolvers {
-		ir.res.Watch(sets[i])
+		ir.res.Watch(sets[i]) // each resolver keeps its own family
+		if ir.nd != nil {
+			ir.nd.Watch(sets[i])
+		}
 	}
 }
 

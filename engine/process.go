@@ -37,6 +37,10 @@ type worker struct {
 	rx      []packet
 	tx      []*packet
 	parsed  pkt.Parsed
+	// parsed6 and ct6 are the IPv6 data path's (process6.go); ct6 is
+	// made at the first IPv6 connection.
+	parsed6 pkt.Parsed6
+	ct6     *conntrack.Table6
 	c       *counters
 	// timeouts is the pointer w.ct was last given.
 	timeouts *conntrack.Timeouts
@@ -113,6 +117,8 @@ func (w *worker) process(p *packet, tbl *vs.Table, now conntrack.Tick) bool {
 	}
 	switch r {
 	case pkt.DecodeOK:
+	case pkt.DecodeIPv6:
+		return w.process6(p, frame, tbl, now) // process6.go
 	case pkt.DecodeNotIP:
 		return w.drop(ReasonNotOurs)
 	default:
@@ -205,12 +211,9 @@ func (w *worker) inbound(p *packet, frame []byte, tbl *vs.Table, now conntrack.T
 	}
 	var d *vs.Dest
 	if c != nil {
-		d = tbl.Dest(c.DestID)
-		if d == nil || d.Trashed {
-			// The real server was removed: its connections' packets
-			// are dropped until they time out, or at once expired
-			// with expire_nodest_conn (ip_vs_in).
-			if d == nil || tbl.Knobs.ExpireNodestConn {
+		var expire bool
+		if d, expire = connDest(tbl, c.DestID); d == nil {
+			if expire {
 				w.ct.Delete(c, tbl)
 			}
 			return w.drop(ReasonDestGone)
@@ -228,14 +231,8 @@ func (w *worker) inbound(p *packet, frame []byte, tbl *vs.Table, now conntrack.T
 		if proto == vs.TCP && svc.Flags&vs.SvcSynProxy != 0 {
 			return w.proxyMiss(p, frame, tbl, svc, key, now) // engine/synproxy.go
 		}
-		// Like tcp_conn_schedule: only a SYN (without RST) opens a
-		// connection, or any segment but a RST with sloppy_tcp.
-		if proto == vs.TCP && (ps.TCPFlags&pkt.TCPRst != 0 || (ps.TCPFlags&pkt.TCPSyn == 0 && !tbl.Knobs.SloppyTCP)) {
-			return w.drop(ReasonNotSYN)
-		}
-		if w.todrop() {
-			// The drop_packet defence (tcp_conn_schedule, udp_conn_schedule).
-			return w.drop(ReasonDropPacket)
+		if r := w.admit(proto, ps.TCPFlags, tbl); r != 0 {
+			return w.drop(r)
 		}
 		var tmpl uint32
 		var r Reason
@@ -391,7 +388,12 @@ func (w *worker) schedule(svc *vs.Service, tbl *vs.Table, now conntrack.Tick) (*
 		}
 		return nil, 0, ReasonNoDest
 	}
-	k := templateKey(svc, ps)
+	return w.persist(svc, flow, templateKey(svc, ps), tbl, now)
+}
+
+// persist schedules through the persistence template k (ip_vs_sched_persist):
+// its dest, or a new template on the scheduler's pick.
+func (w *worker) persist(svc *vs.Service, flow vs.Flow, k conntrack.TemplateKey, tbl *vs.Table, now conntrack.Tick) (*vs.Dest, uint32, Reason) {
 	w.pickSvc, w.pickFlow = svc, flow
 	w.quiescentExpire = tbl.Knobs.ExpireQuiescentTemplate
 	d, id := w.tmpls.Use(k, svc.ID, svc.Timeout, now, tbl, w.checkFn, w.pickFn)
@@ -403,6 +405,31 @@ func (w *worker) schedule(svc *vs.Service, tbl *vs.Table, now conntrack.Tick) (*
 		return nil, 0, ReasonNoDest
 	}
 	return d, id, 0
+}
+
+// connDest returns the dest of a connection, or nil when it was removed
+// (ip_vs_in): its packets are then dropped until it times out, or with
+// expire_nodest_conn (expire true) the connection ends at once.
+func connDest(tbl *vs.Table, id uint32) (d *vs.Dest, expire bool) {
+	d = tbl.Dest(id)
+	if d == nil || d.Trashed {
+		return nil, d == nil || tbl.Knobs.ExpireNodestConn
+	}
+	return d, false
+}
+
+// admit decides whether a packet without a connection may open one, and
+// why not: like tcp_conn_schedule only a SYN (without RST) opens a TCP
+// connection, or any segment but a RST with sloppy_tcp; then the
+// drop_packet defence (tcp_conn_schedule, udp_conn_schedule).
+func (w *worker) admit(proto vs.Protocol, flags uint8, tbl *vs.Table) Reason {
+	if proto == vs.TCP && (flags&pkt.TCPRst != 0 || (flags&pkt.TCPSyn == 0 && !tbl.Knobs.SloppyTCP)) {
+		return ReasonNotSYN
+	}
+	if w.todrop() {
+		return ReasonDropPacket
+	}
+	return 0
 }
 
 // pick schedules for the persistent service being handled; a method value
