@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -88,10 +89,27 @@ func checkV6Listing(t *testing.T, e *env, method string) {
 	t.Logf("ulvsadm -L -n:\n%s", out)
 }
 
+// TestIntegrationIPv6DR runs a dual-stack DR director; the real servers
+// are prepared by `ulvs realserver up --mode dr` with both VIPs, as a user
+// would.
 func TestIntegrationIPv6DR(t *testing.T) {
 	skipUnprivileged(t)
-	cfg := lab.Config{RealServers: 2, IPv6: true}
+	cfg := lab.Config{RealServers: 2, IPv6: true, BareRealServers: true}
 	e := newEnvLab(t, cfg, func(l *lab.Lab) string { return v6Config(l, "dr") })
+	stateDir := t.TempDir()
+	for _, rs := range e.lab.RS {
+		nsOutput(t, rs, filepath.Join(binDir, "ulvs"), "realserver", "up", "--mode", "dr",
+			"--vip", e.lab.VIP.String()+","+e.lab.VIP6.String(), "--state-dir", stateDir)
+		t.Cleanup(func() {
+			out, err := exec.Command("ip", "netns", "exec", rs.Name, filepath.Join(binDir, "ulvs"), "realserver", "down", "--state-dir", stateDir).CombinedOutput()
+			if err != nil {
+				t.Errorf("realserver down in %s: %v\n%s", rs.Name, err, out)
+			}
+		})
+		if lo := nsOutput(t, rs, "ip", "-6", "-o", "addr", "show", "dev", "lo"); !strings.Contains(lo, e.lab.VIP6.String()+"/128") {
+			t.Fatalf("ulvs realserver did not put VIP6 on lo: %s", lo)
+		}
+	}
 	e.waitReady(2)
 	e.waitReady6(2)
 
