@@ -161,6 +161,15 @@ func TestIntegrationIPv6DR(t *testing.T) {
 	t.Run("ulvsadm -L -n lists the IPv6 service as ipvsadm", func(t *testing.T) {
 		checkV6Listing(t, e, "Route")
 	})
+
+	t.Run("ulvsadm -L -n -c lists IPv6 connections", func(t *testing.T) {
+		out := e.mustAdm("-L", "-n", "-c")
+		re := regexp.MustCompile(`(?m)^TCP \d\d:\d\d  \S+ +\[` + regexp.QuoteMeta(e.lab.ClientAddr6.String()) + `\]:\d+ \[` +
+			regexp.QuoteMeta(e.lab.VIP6.String()) + `\]:80 \[2001:db8:77::1[12]\]:80$`)
+		if !re.MatchString(out) {
+			t.Errorf("-L -n -c has no IPv6 connection like %s:\n%s", re, out)
+		}
+	})
 }
 
 // TestIntegrationIPv6NAT runs NAT66 with the veths' offloads on (the
@@ -206,6 +215,30 @@ func testIPv6NAT(t *testing.T, offloadsOff bool) {
 		if got := fmt.Sprintf("%x", h.Sum(nil)); got != lab.DataSHA256(size) {
 			t.Errorf("download corrupted: sha256 %s", got)
 		}
+	})
+
+	t.Run("persistence with -M 64 keeps a client on one real server", func(t *testing.T) {
+		e.mustAdm("-E", "-t", "["+e.lab.VIP6.String()+"]:80", "-s", "rr", "-p", "60", "-M", "64")
+		got := map[string]int{}
+		for i := range 10 {
+			body, err := e.get6("/")
+			if err != nil {
+				t.Fatalf("request %d: %v", i, err)
+			}
+			got[body]++
+		}
+		if len(got) != 1 {
+			t.Errorf("a persistent client was spread: %v", got)
+		}
+		out := e.mustAdm("-L", "-n", "-c")
+		// The template: the client masked to /64, port 0.
+		if !regexp.MustCompile(`(?m)^TCP \d\d:\d\d  NONE +\[2001:db8:77::\]:0 +\[` + regexp.QuoteMeta(e.lab.VIP6.String()) + `\]:80 \[2001:db8:77:1::1[12]\]:80$`).MatchString(out) {
+			t.Errorf("-L -n -c shows no /64 template:\n%s", out)
+		}
+		if l := e.mustAdm("-L", "-n"); !strings.Contains(l, "TCP  ["+e.lab.VIP6.String()+"]:80 rr persistent 60 mask 64\n") {
+			t.Errorf("-L -n:\n%s", l)
+		}
+		e.mustAdm("-E", "-t", "["+e.lab.VIP6.String()+"]:80", "-s", "rr")
 	})
 
 	t.Run("ulvsadm -L -n and --stats", func(t *testing.T) {

@@ -248,6 +248,7 @@ func newWorkerLinks(links []link, macs [][6]byte, c *counters, cfg Config, tmpls
 		timeouts: cfg.Timeouts,
 		rx:       make([]packet, batchSize),
 		connReq:  make(chan chan<- []conntrack.Conn),
+		conn6Req: make(chan chan<- []conntrack.Conn6),
 		tx:       make([]*packet, 0, batchSize),
 		txLink:   make([]*packet, 0, batchSize),
 		c:        c,
@@ -694,6 +695,8 @@ func (w *worker) run(ctx context.Context, e *Engine) error {
 		select {
 		case reply := <-w.connReq:
 			reply <- w.copyConns()
+		case reply := <-w.conn6Req:
+			reply <- w.copyConns6()
 		default:
 		}
 	}
@@ -710,27 +713,52 @@ func (w *worker) copyConns() []conntrack.Conn {
 	return out
 }
 
+// copyConns6 copies the live entries of the worker's IPv6 table.
+func (w *worker) copyConns6() []conntrack.Conn6 {
+	if w.ct6 == nil {
+		return nil
+	}
+	out := make([]conntrack.Conn6, 0, w.ct6.Len())
+	w.ct6.Range(func(c *conntrack.Conn6) bool {
+		out = append(out, *c)
+		return true
+	})
+	return out
+}
+
+// Conns6 is Conns for the IPv6 connections.
+func (e *Engine) Conns6(ctx context.Context) ([]conntrack.Conn6, conntrack.Tick) {
+	return gather(ctx, e, func(w *worker) chan chan<- []conntrack.Conn6 { return w.conn6Req }), tick()
+}
+
 // Conns returns a copy of every worker's connection table and the tick
 // the copies can be compared with (ipvsadm -L -c). Each worker answers
 // between two batches, within its poll timeout when idle; a worker that
 // does not answer before ctx is done is left out.
 func (e *Engine) Conns(ctx context.Context) ([]conntrack.Conn, conntrack.Tick) {
-	var out []conntrack.Conn
+	return gather(ctx, e, func(w *worker) chan chan<- []conntrack.Conn { return w.connReq }), tick()
+}
+
+// gather asks every worker, through the request channel req picks, for a
+// copy of its entries; a worker that does not answer before ctx is done
+// is left out.
+func gather[T any](ctx context.Context, e *Engine, req func(*worker) chan chan<- []T) []T {
+	var out []T
 	for _, w := range e.workers {
-		reply := make(chan []conntrack.Conn, 1)
+		reply := make(chan []T, 1)
 		select {
-		case w.connReq <- reply:
+		case req(w) <- reply:
 		case <-ctx.Done():
-			return out, tick()
+			return out
 		}
 		select {
 		case cs := <-reply:
 			out = append(out, cs...)
 		case <-ctx.Done():
-			return out, tick()
+			return out
 		}
 	}
-	return out, tick()
+	return out
 }
 
 // Counters returns the engine's counters by name, for reports: frames and

@@ -77,7 +77,8 @@ type worker struct {
 	icmpAt     conntrack.Tick
 	// connReq carries requests for a copy of the connection table; the
 	// worker answers between batches, so its table needs no lock.
-	connReq chan chan<- []conntrack.Conn
+	connReq  chan chan<- []conntrack.Conn
+	conn6Req chan chan<- []conntrack.Conn6 // the same for the IPv6 table
 	// def is the worker's side of the defence ladder (defense.go).
 	def workerDefense
 	// master is the running sync master (nil: none), adopted once per
