@@ -257,6 +257,11 @@ func (d *Director) SetConfig(r config.Rules, marks []config.Mark, knobs config.K
 
 // install compiles r and publishes it. d.mu must be held.
 func (d *Director) install(r config.Rules) error {
+	if len(d.haAddrs) > 0 && hasIPv6(&r) {
+		// Failover (VRRP, pulse) moves IPv4 addresses only: both
+		// directors would answer for an IPv6 VIP and forward its traffic.
+		return fmt.Errorf("IPv6 services on a director with failover (VRRP or pulse): IPv6 VIPs are not failed over: %w", config.ErrIPv6NotYet)
+	}
 	marks := d.allMarks()
 	t, err := d.comp.compile(&r, marks, d.knobs)
 	if err != nil {
@@ -283,12 +288,17 @@ func (d *Director) install(r config.Rules) error {
 	return nil
 }
 
+// hasIPv6 reports whether r has an IPv6 service.
+func hasIPv6(r *config.Rules) bool {
+	return slices.ContainsFunc(r.Services, func(s config.Service) bool { return s.FwMark == 0 && s.Addr.Is6() })
+}
+
 // warnIPv6Sync says, while a master sync daemon runs and IPv6 services
 // exist, that their connections are not synchronised (the v1 format's
 // IPv6 entries are not written yet, issue #17): a backup taking over
 // keeps the IPv4 connections only. d.mu must be held.
 func (d *Director) warnIPv6Sync() {
-	if !slices.ContainsFunc(d.rules.Services, func(s config.Service) bool { return s.FwMark == 0 && s.Addr.Is6() }) {
+	if !hasIPv6(&d.rules) {
 		return
 	}
 	for _, st := range d.sync.status() {
