@@ -20,11 +20,11 @@ import (
 //
 // Dropped and counted: fragments (ReasonIPv6Fragment; the kernel's
 // reassembly is not asked for IPv6), packets larger than the egress MTU
-// (ReasonIPv6TooBig: Packet Too Big is not generated yet), UDP with the
+// (ReasonIPv6TooBig; a client's packet is answered with Packet Too Big, a
+// NAT66 reply too big for the client's link only dropped), UDP with the
 // checksum 0 that IPv6 forbids, ICMPv6 to a VIP other than neighbour
-// discovery (errors are not translated yet), and TUN, FULLNAT and
-// persistence-less-than-supported cases the configuration refuses before
-// they get here.
+// discovery and echo (errors are not translated yet), and the TUN and
+// FULLNAT cases the configuration refuses before they get here.
 
 // process6 handles an IPv6 frame Decode reported as DecodeIPv6.
 func (w *worker) process6(p *packet, frame []byte, tbl *vs.Table, now conntrack.Tick) bool {
@@ -55,8 +55,15 @@ func (w *worker) process6(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 	}
 	switch ps.Proto {
 	case pkt.ProtoTCP, pkt.ProtoUDP:
+	case pkt.ProtoICMPv6:
+		if forward.EchoReply6(frame, ps, w.macs[p.in]) {
+			p.vnet().clear()
+			w.c.echoReply.Add(1)
+			return w.transmit(p)
+		}
+		return w.drop(ReasonUnsupported) // ICMPv6 errors to a VIP: not translated yet
 	default:
-		return w.drop(ReasonUnsupported) // ICMPv6 errors and echo to a VIP: not yet
+		return w.drop(ReasonUnsupported)
 	}
 	if ps.Proto == pkt.ProtoUDP && pkt.UDP(frame[ps.L4Off:]).Checksum() == 0 {
 		return w.drop(ReasonMalformed) // RFC 8200 8.1: invalid in IPv6
@@ -215,11 +222,6 @@ func (w *worker) forward6(p *packet, frame []byte, svc *vs.Service, d *vs.Dest) 
 	}
 	d.State.InPkts.Add(1)
 	d.State.InBytes.Add(uint64(ps.IPLen))
-	ip := pkt.IPv6(frame[ps.L3Off:])
-	if ip.HopLimit() <= 1 {
-		return w.drop(ReasonTTL)
-	}
-	ip.SetHopLimit(ip.HopLimit() - 1)
 	if d.Method != vs.Route && d.Method != vs.Masq {
 		return w.drop(ReasonUnsupported) // refused by the configuration already
 	}
@@ -231,6 +233,21 @@ func (w *worker) forward6(p *packet, frame []byte, svc *vs.Service, d *vs.Dest) 
 	if out < 0 || out >= len(w.links) {
 		out = int(p.in)
 	}
+	if mtu := w.mtus[out]; ps.IPLen > mtu && p.vnet().gsoType() == vnetGSONone {
+		// IPv6 routers do not fragment: tell the client the path MTU
+		// (ensure_mtu_is_adequate), quoting its packet as it came.
+		if w.icmpAllowed() {
+			w.icmpError(p, frame, func(buf []byte) []byte {
+				return forward.PacketTooBig6(buf, frame, ps, mtu, w.macs[p.in])
+			})
+		}
+		return w.drop(ReasonIPv6TooBig)
+	}
+	ip := pkt.IPv6(frame[ps.L3Off:])
+	if ip.HopLimit() <= 1 {
+		return w.drop(ReasonTTL)
+	}
+	ip.SetHopLimit(ip.HopLimit() - 1)
 	if d.Method == vs.Masq {
 		o := w.offload(p)
 		forward.DNAT6(frame, ps, &o, d.Addr.As16(), destPort6(d, ps))
@@ -243,8 +260,8 @@ func (w *worker) forward6(p *packet, frame []byte, svc *vs.Service, d *vs.Dest) 
 }
 
 // send6 queues an IPv6 packet that fits the egress MTU; IPv6 routers do
-// not fragment, and Packet Too Big is not generated yet, so a larger one
-// is dropped and counted.
+// not fragment, so a larger one (a NAT66 reply: requests were checked in
+// forward6) is dropped and counted.
 func (w *worker) send6(p *packet) bool {
 	if w.parsed6.IPLen > w.mtus[p.out] && p.vnet().gsoType() == vnetGSONone {
 		return w.drop(ReasonIPv6TooBig)

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"testing"
 
@@ -199,15 +200,47 @@ func TestIPv6Drops(t *testing.T) {
 	big := pkttest.Frame6{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client6, Dst: vip6, Proto: pkt.ProtoUDP, SrcPort: 5001, DstPort: 53,
 		Payload: make([]byte, 1500)}.Build()
 	noSvc := tcp6(40000, 81, pkt.TCPSyn)
-	echo := pkttest.Frame6{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client6, Dst: vip6, Proto: pkt.ProtoICMPv6,
-		ICMPType: pkt.ICMPv6EchoRequest, Payload: make([]byte, 8)}.Build()
-	if out := run(w, l, tbl, 0, frag, zero, big, noSvc, echo); len(out) != 0 {
-		t.Errorf("%d frames forwarded", len(out))
+	icmpErr := pkttest.Frame6{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client6, Dst: vip6, Proto: pkt.ProtoICMPv6,
+		ICMPType: 1, Payload: make([]byte, 48)}.Build()
+	w.mtus[0] = 1400
+	out := run(w, l, tbl, 0, frag, zero, big, noSvc, icmpErr)
+	// The one frame out: Packet Too Big for the big datagram.
+	if len(out) != 1 {
+		t.Fatalf("%d frames out, want the Packet Too Big alone", len(out))
+	}
+	f := out[0]
+	p := decoded6(t, f)
+	msg := f[p.L4Off : p.L4Off+p.L4Len]
+	if p.Src != vip6.As16() || p.Dst != client6.As16() || msg[0] != pkt.ICMPv6PacketTooBig || binary.BigEndian.Uint32(msg[4:]) != 1400 ||
+		pkt.Ether(f).Dst() != clientMAC || len(f) != 14+1280 {
+		t.Errorf("Packet Too Big %v -> %v type %d mtu %d, %d bytes", netip.AddrFrom16(p.Src), netip.AddrFrom16(p.Dst), msg[0], binary.BigEndian.Uint32(msg[4:]), len(f))
+	}
+	if pkt.Fold(pkt.Sum(msg, pkt.PseudoHeaderSum6(p.Src, p.Dst, pkt.ProtoICMPv6, uint32(len(msg))))) != 0xffff {
+		t.Error("Packet Too Big checksum wrong")
 	}
 	for r, want := range map[Reason]uint64{ReasonIPv6Fragment: 1, ReasonMalformed: 1, ReasonIPv6TooBig: 1, ReasonNoService: 1, ReasonUnsupported: 1} {
 		if got := w.c.drops[r].Load(); got != want {
 			t.Errorf("drops[%v] = %d, want %d", r, got, want)
 		}
+	}
+}
+
+func TestIPv6Echo(t *testing.T) {
+	tbl := testTable6(t)
+	w, l := newTestWorker()
+	echo := pkttest.Frame6{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client6, Dst: vip6, Proto: pkt.ProtoICMPv6,
+		ICMPType: pkt.ICMPv6EchoRequest, Payload: []byte{0, 7, 0, 1, 'p', 'i', 'n', 'g'}}.Build()
+	out := run(w, l, tbl, 0, echo)
+	if len(out) != 1 {
+		t.Fatalf("%d frames out", len(out))
+	}
+	p := decoded6(t, out[0])
+	msg := out[0][p.L4Off : p.L4Off+p.L4Len]
+	if p.Src != vip6.As16() || p.Dst != client6.As16() || msg[0] != pkt.ICMPv6EchoReply || string(msg[8:]) != "ping" {
+		t.Errorf("echo reply %v -> %v type %d", netip.AddrFrom16(p.Src), netip.AddrFrom16(p.Dst), msg[0])
+	}
+	if pkt.Fold(pkt.Sum(msg, pkt.PseudoHeaderSum6(p.Src, p.Dst, pkt.ProtoICMPv6, uint32(len(msg))))) != 0xffff {
+		t.Error("echo reply checksum wrong")
 	}
 }
 

@@ -1,0 +1,85 @@
+package forward
+
+import (
+	"encoding/binary"
+
+	"github.com/ulvs/ulvs/pkt"
+)
+
+// ICMPv6 answers the IPv6 data path makes for a VIP (RFC 4443).
+
+// IPv6MinMTU is the smallest link MTU IPv6 allows (RFC 8200 section 5):
+// an ICMPv6 error, quote included, fits in it.
+const IPv6MinMTU = 1280
+
+// EchoReply6 turns an ICMPv6 echo request to a VIP into its reply in
+// place, as the kernel answers a ping of an address it owns: addresses and
+// MACs swapped, hop limit 64, type 128 -> 129 with the checksum updated
+// (swapping the addresses leaves the pseudo-header sum as it was). It
+// reports false, changing nothing, for anything that is not an echo
+// request.
+func EchoReply6(frame []byte, p *pkt.Parsed6, mac [6]byte) bool {
+	if p.Proto != pkt.ProtoICMPv6 || p.L4Off == 0 || p.L4Len < 8 || p.ICMPType != pkt.ICMPv6EchoRequest || p.ICMPCode != 0 || p.Frag {
+		return false
+	}
+	eth := pkt.Ether(frame)
+	eth.SetDst(eth.Src())
+	eth.SetSrc(mac)
+	ip := pkt.IPv6(frame[p.L3Off:])
+	ip.SetSrc(p.Dst)
+	ip.SetDst(p.Src)
+	ip.SetHopLimit(64)
+	p.Src, p.Dst = p.Dst, p.Src
+	m := frame[p.L4Off:]
+	old := uint16(m[0])<<8 | uint16(m[1])
+	m[0] = pkt.ICMPv6EchoReply
+	binary.BigEndian.PutUint16(m[2:], pkt.Update16(binary.BigEndian.Uint16(m[2:]), old, uint16(m[0])<<8|uint16(m[1])))
+	p.ICMPType = pkt.ICMPv6EchoReply
+	return true
+}
+
+// PacketTooBig6 builds into buf (its capacity at least
+// MaxICMPv6ErrorFrame) the Packet Too Big the director owes a client whose
+// packet p (decoded from frame, not yet rewritten) does not fit the link
+// MTU mtu towards its real server (ip_vs_xmit's ensure_mtu_is_adequate:
+// icmpv6_send ICMPV6_PKT_TOOBIG): from the packet's destination (the VIP)
+// back to its source through the neighbour it came from (srcMAC ours),
+// quoting as much of the packet as keeps the error within 1280 bytes. It
+// returns nil when RFC 4443 2.4(e) forbids an error: a source that is
+// multicast or unspecified, or the packet an ICMPv6 error itself.
+func PacketTooBig6(buf, frame []byte, p *pkt.Parsed6, mtu int, srcMAC [6]byte) []byte {
+	if p.Src[0] == 0xff || p.Src == ([16]byte{}) || mtu < IPv6MinMTU || mtu > 0xffff ||
+		p.Proto == pkt.ProtoICMPv6 && p.L4Off != 0 && p.ICMPType < 128 {
+		return nil
+	}
+	quote := frame[p.L3Off : p.L3Off+p.IPLen]
+	if max := IPv6MinMTU - pkt.IPv6HeaderLen - 8; len(quote) > max {
+		quote = quote[:max]
+	}
+	n := pkt.EtherHeaderLen + pkt.IPv6HeaderLen + 8 + len(quote)
+	if cap(buf) < n {
+		return nil
+	}
+	b := buf[:n]
+	eth := pkt.Ether(b)
+	eth.SetDst(pkt.Ether(frame).Src())
+	eth.SetSrc(srcMAC)
+	eth.SetEtherType(pkt.EtherTypeIPv6)
+	ip := b[pkt.EtherHeaderLen:]
+	binary.BigEndian.PutUint32(ip[0:], 6<<28)
+	h := pkt.IPv6(ip)
+	h.SetPayloadLen(uint16(8 + len(quote)))
+	ip[6] = pkt.ProtoICMPv6
+	h.SetHopLimit(64)
+	h.SetSrc(p.Dst)
+	h.SetDst(p.Src)
+	m := ip[pkt.IPv6HeaderLen:]
+	m[0], m[1], m[2], m[3] = pkt.ICMPv6PacketTooBig, 0, 0, 0
+	binary.BigEndian.PutUint32(m[4:], uint32(mtu))
+	copy(m[8:], quote)
+	binary.BigEndian.PutUint16(m[2:], pkt.Checksum(m, pkt.PseudoHeaderSum6(p.Dst, p.Src, pkt.ProtoICMPv6, uint32(len(m)))))
+	return b
+}
+
+// MaxICMPv6ErrorFrame is the longest frame PacketTooBig6 builds.
+const MaxICMPv6ErrorFrame = pkt.EtherHeaderLen + IPv6MinMTU
