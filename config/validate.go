@@ -200,7 +200,7 @@ func ParseIPv4Port(s string) (addr netip.Addr, port uint16, withPort bool, msg s
 	if err != nil || !a.Is4() {
 		return addr, 0, false, fmt.Sprintf("must be IPv4-address[:port] (got %q)", s)
 	}
-	if a.IsUnspecified() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+	if !Unicast(a) { // 0.0.0.0/8, multicast, broadcast
 		return addr, 0, false, fmt.Sprintf("%s is not a unicast address", a)
 	}
 	if withPort {
