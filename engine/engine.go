@@ -358,7 +358,7 @@ func (e *Engine) refilter() {
 		}
 	}
 	prog := filterProgramAll(append(slices.Clone(e.vips), e.lips...), e.wide, own, e.vmacs, len(e.vips6) > 0, e.rips...)
-	fan := fanoutProgram(e.vips)
+	fan := fanoutProgram(e.vips, e.vips6...)
 	e.filter, e.fanProg = prog, fan
 	for _, ifc := range e.ifaces {
 		e.joinVMACs(ifc)

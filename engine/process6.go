@@ -14,9 +14,10 @@ import (
 // solicitations for the VIPs answered in place. It is a line of its own
 // beside the IPv4 one (process), with its own decoded view (pkt.Parsed6)
 // and connection table (conntrack.Table6), so nothing of IPv4 grows or
-// branches per field. The fanout program sends every IPv6 frame to worker
-// 0 (fanoutProgram hashes IPv4 only), so the IPv6 connections of a
-// director live in worker 0's table and need no locks either.
+// branches per field. The fanout program hashes IPv6 TCP and UDP on the
+// client's side as it does IPv4 (both directions of a NAT66 connection
+// reach its worker, no locks), and sends the rest of IPv6 (neighbour
+// discovery, extension headers) to worker 0.
 //
 // Dropped and counted: fragments (ReasonIPv6Fragment; the kernel's
 // reassembly is not asked for IPv6), packets larger than the egress MTU
