@@ -108,7 +108,7 @@ func TestErrors(t *testing.T) {
 		// Checkers.
 		{"checker without block", vsWith("", "TCP_CHECK\n"), "k.conf:6: TCP_CHECK: needs a { } block"},
 		{"checker with a value", vsWith("", "TCP_CHECK x {\n}\n"), "TCP_CHECK: takes no value before its block"},
-		{"connect_ip IPv6", vsWith("", "TCP_CHECK {\nconnect_ip ::1\n}\n"), "k.conf:7: connect_ip: ::1: IPv6 is not supported by ulvs"},
+		{"bindto IPv6", vsWith("", "TCP_CHECK {\nbindto ::1\n}\n"), "k.conf:7: bindto: ::1: IPv6 is not supported by ulvs"},
 		{"connect_port zero", vsWith("", "TCP_CHECK {\nconnect_port 0\n}\n"), `connect_port: "0" is out of range [1, 65535]`},
 		{"bind_if too long", vsWith("", "TCP_CHECK {\nbind_if averyveryverylongname\n}\n"), "is too long"},
 		{"checker retry text", vsWith("", "TCP_CHECK {\nretry many\n}\n"), `retry: "many" is not a whole number`},

@@ -45,3 +45,38 @@ persistence_netmask = "/56"
 		t.Errorf("round trip changed the rules (-first +second):\n%s", diff)
 	}
 }
+
+// TestIPv6Health: checks of an IPv6 real server, an IPv6 connect_ip and
+// sorry server; a sorry server of the other family is refused.
+func TestIPv6Health(t *testing.T) {
+	in := fileHead + `
+[[virtual_server]]
+address = "[2001:db8::100]:80"
+sorry_server = "[2001:db8::99]:80"
+  [[virtual_server.real_server]]
+  address = "[2001:db8::11]:80"
+    [[virtual_server.real_server.check]]
+    type = "http"
+    connect_ip = "2001:db8::12"
+    url = [{ path = "/", status_code = 200 }]
+`
+	f, err := Parse("ulvs.toml", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vh := f.Health[0]
+	if vh.Sorry == nil || vh.Sorry.Addr.String() != "2001:db8::99" || vh.Reals[0].Checks[0].ConnectIP.String() != "2001:db8::12" {
+		t.Errorf("health: %+v", vh)
+	}
+	out, err := MarshalTOML(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Parse("ulvs.toml", out); err != nil {
+		t.Errorf("written file does not read back: %v\n%s", err, out)
+	}
+	bad := strings.Replace(in, `sorry_server = "[2001:db8::99]:80"`, `sorry_server = "10.0.0.99:80"`, 1)
+	if _, err := Parse("ulvs.toml", []byte(bad)); err == nil || !strings.Contains(err.Error(), "issue #17") {
+		t.Errorf("IPv4 sorry server for an IPv6 service: %v", err)
+	}
+}
