@@ -25,7 +25,8 @@ import (
 // IPv6 TCP and UDP without extension headers are hashed the same way on
 // the last 32 bits of the client's address and its port: the source of
 // traffic to one of vips6, the destination of anything else (NAT66
-// replies); other IPv6 (neighbour discovery, ICMPv6, extension headers)
+// replies); an ICMPv6 error on the quoted destination (the client of the
+// reply it quotes); other IPv6 (neighbour discovery, extension headers)
 // goes to worker 0, and so does all IPv6 with more than maxFanoutVIPs6
 // IPv6 VIPs.
 //
@@ -50,7 +51,18 @@ func fanoutProgram(vips [][4]byte, vips6 ...[16]byte) []bpf.RawInstruction {
 	} else {
 		a.emit(bpf.LoadAbsolute{Off: 6, Size: 1})
 		a.jeq(6, "ip6l4", "")
-		a.jeq(17, "ip6l4", "ret0")
+		a.jeq(17, "ip6l4", "")
+		a.jeq(58, "", "ret0")
+		// An ICMPv6 error (types 1-4) quoting a reply from a VIP: the
+		// quoted destination is the client (its address's last word,
+		// its port); neighbour discovery and the rest to worker 0.
+		a.emit(bpf.LoadAbsolute{Off: 40, Size: 1})
+		a.jeq(0, "ret0", "")
+		a.jgt(4, "ret0", "")
+		a.emit(bpf.LoadAbsolute{Off: 40 + 8 + 36, Size: 4})
+		a.emit(bpf.StoreScratch{Src: bpf.RegA, N: 0})
+		a.emit(bpf.LoadAbsolute{Off: 40 + 8 + 42, Size: 2})
+		a.ja("hash")
 		a.label("ip6l4")
 		for i, v := range vips6 {
 			next := fmt.Sprintf("vip6-%d", i+1)
@@ -162,6 +174,11 @@ func (a *asm) label(name string) {
 func (a *asm) jeq(val uint32, ifTrue, els string) {
 	a.fixes = append(a.fixes, asmFix{at: len(a.prog), ifTrue: ifTrue, els: els})
 	a.emit(bpf.JumpIf{Cond: bpf.JumpEqual, Val: val})
+}
+
+func (a *asm) jgt(val uint32, ifTrue, els string) {
+	a.fixes = append(a.fixes, asmFix{at: len(a.prog), ifTrue: ifTrue, els: els})
+	a.emit(bpf.JumpIf{Cond: bpf.JumpGreaterThan, Val: val})
 }
 
 func (a *asm) ja(target string) {

@@ -62,7 +62,10 @@ func (w *worker) process6(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 			w.c.echoReply.Add(1)
 			return w.transmit(p)
 		}
-		return w.drop(ReasonUnsupported) // ICMPv6 errors to a VIP: not translated yet
+		if q, ok := forward.ParseICMPv6Error(frame, ps); ok {
+			return w.icmp6ToVIP(p, frame, tbl, now, &q)
+		}
+		return w.drop(ReasonUnsupported)
 	default:
 		return w.drop(ReasonUnsupported)
 	}
@@ -310,5 +313,57 @@ func (w *worker) outbound6(p *packet, frame []byte, tbl *vs.Table, now conntrack
 	forward.DR(frame, c.ClientMAC, w.macs[link])
 	p.out = uint8(link)
 	p.vnet().forTX()
+	return w.send6(p)
+}
+
+// icmp6ToVIP relays an ICMPv6 error sent to a VIP about a packet the
+// director's connection sent from it (a reply: DR real servers and NAT66
+// replies carry the VIP as their source), to that connection's real
+// server, as ip_vs_in_icmp_v6 does: a router's Packet Too Big reaches the
+// real server that must lower its path MTU. For NAT66 the quoted packet
+// and the destination are translated back to the real server
+// (forward.NATICMPv6); for DR the error goes on unchanged. An error about
+// no connection is dropped (not ours).
+func (w *worker) icmp6ToVIP(p *packet, frame []byte, tbl *vs.Table, now conntrack.Tick, q *forward.Quoted6) bool {
+	ps := &w.parsed6
+	if w.ct6 == nil || q.Src != ps.Dst {
+		return w.drop(ReasonNotOurs)
+	}
+	key := conntrack.Key6{Src: q.Dst, Dst: q.Src, SrcPort: q.DstPort, DstPort: q.SrcPort, Proto: q.Proto}
+	c := w.ct6.Lookup(key, now, tbl)
+	if c == nil {
+		return w.drop(ReasonNotOurs)
+	}
+	d, _ := connDest(tbl, c.DestID)
+	if d == nil {
+		return w.drop(ReasonDestGone)
+	}
+	if d.Method != vs.Route && d.Method != vs.Masq {
+		return w.drop(ReasonUnsupported)
+	}
+	mac, ok := d.State.MAC()
+	if !ok {
+		return w.drop(ReasonNoNeighbour)
+	}
+	ip := pkt.IPv6(frame[ps.L3Off:])
+	if ip.HopLimit() <= 1 {
+		return w.drop(ReasonTTL)
+	}
+	ip.SetHopLimit(ip.HopLimit() - 1)
+	if d.Method == vs.Masq {
+		port := d.Port
+		if port == 0 {
+			port = q.SrcPort
+		}
+		forward.NATICMPv6(frame, ps, q, d.Addr.As16(), port)
+	}
+	out := d.Iface
+	if out < 0 || out >= len(w.links) {
+		out = int(p.in)
+	}
+	forward.DR(frame, mac, w.macs[out])
+	p.out = uint8(out)
+	p.vnet().clear()
+	w.c.icmpRelayed.Add(1)
 	return w.send6(p)
 }

@@ -289,3 +289,62 @@ func TestIPv6ProcessAllocs(t *testing.T) {
 		t.Errorf("new IPv6 connection allocates %v times, want 0", allocs)
 	}
 }
+
+// ptbAbout builds a router's Packet Too Big to the VIP quoting reply, a
+// packet the director's connection sent from the VIP.
+func ptbAbout(reply []byte) []byte {
+	body := make([]byte, 4+len(reply)-pkt.EtherHeaderLen)
+	binary.BigEndian.PutUint32(body, 1400)
+	copy(body[4:], reply[pkt.EtherHeaderLen:])
+	return pkttest.Frame6{SrcMAC: clientMAC, DstMAC: dirMAC, Src: netip.MustParseAddr("2001:db8:ffff::1"), Dst: vip6,
+		Proto: pkt.ProtoICMPv6, ICMPType: pkt.ICMPv6PacketTooBig, Payload: body}.Build()
+}
+
+// TestIPv6ICMPErrorToVIP: a Packet Too Big about a reply reaches the real
+// server of the connection, translated back for NAT66, as is for DR.
+func TestIPv6ICMPErrorToVIP(t *testing.T) {
+	tbl := testTable6(t)
+	w, l := newTestWorker()
+	run(w, l, tbl, 0, tcp6(40000, 8080, pkt.TCPSyn), tcp6(40001, 80, pkt.TCPSyn))
+	// NAT66: the reply as the client saw it, VIP:8080 -> client:40000.
+	natReply := pkttest.Frame6{Src: vip6, Dst: client6, Proto: pkt.ProtoTCP, SrcPort: 8080, DstPort: 40000, TCPFlags: pkt.TCPAck,
+		Payload: make([]byte, 1300)}.Build()
+	out := run(w, l, tbl, 0, ptbAbout(natReply))
+	if len(out) != 1 {
+		t.Fatalf("NAT66 Packet Too Big: %d frames out", len(out))
+	}
+	f := out[0]
+	p := decoded6(t, f)
+	msg := f[p.L4Off : p.L4Off+p.L4Len]
+	if p.Dst != natRS6.As16() || pkt.Ether(f).Dst() != natMAC {
+		t.Errorf("relayed to %v mac %x", netip.AddrFrom16(p.Dst), pkt.Ether(f).Dst())
+	}
+	if got := [16]byte(msg[8+8 : 8+24]); got != natRS6.As16() || binary.BigEndian.Uint16(msg[8+40:]) != 80 {
+		t.Errorf("quoted source %v port %d, want the real server's", netip.AddrFrom16(got), binary.BigEndian.Uint16(msg[8+40:]))
+	}
+	if pkt.Fold(pkt.Sum(msg, pkt.PseudoHeaderSum6(p.Src, p.Dst, pkt.ProtoICMPv6, uint32(len(msg))))) != 0xffff {
+		t.Error("relayed ICMPv6 checksum wrong")
+	}
+	// DR: unchanged but for the MACs and the hop limit, to the real server.
+	drReply := pkttest.Frame6{Src: vip6, Dst: client6, Proto: pkt.ProtoTCP, SrcPort: 80, DstPort: 40001, TCPFlags: pkt.TCPAck}.Build()
+	out = run(w, l, tbl, 0, ptbAbout(drReply))
+	if len(out) != 1 {
+		t.Fatalf("DR Packet Too Big: %d frames out", len(out))
+	}
+	if d := pkt.Ether(out[0]).Dst(); d != rs1MAC && d != rs2MAC {
+		t.Errorf("DR error went to %x", d)
+	}
+	if p := decoded6(t, out[0]); p.Dst != vip6.As16() {
+		t.Errorf("DR error's destination changed to %v", netip.AddrFrom16(p.Dst))
+	}
+	// About no connection: dropped.
+	stray := pkttest.Frame6{Src: vip6, Dst: client6, Proto: pkt.ProtoTCP, SrcPort: 80, DstPort: 9, TCPFlags: pkt.TCPAck}.Build()
+	if out := run(w, l, tbl, 0, ptbAbout(stray)); len(out) != 0 {
+		t.Errorf("an error about no connection was relayed")
+	}
+	// The fanout program sends the error to the connection's worker.
+	prog := fanoutProgram(nil, vip6.As16())
+	if runFanout(t, prog, ptbAbout(natReply)) != runFanout(t, prog, tcp6(40000, 8080, pkt.TCPSyn)) {
+		t.Error("the error and its connection hash to different workers")
+	}
+}

@@ -83,3 +83,53 @@ func PacketTooBig6(buf, frame []byte, p *pkt.Parsed6, mtu int, srcMAC [6]byte) [
 
 // MaxICMPv6ErrorFrame is the longest frame PacketTooBig6 builds.
 const MaxICMPv6ErrorFrame = pkt.EtherHeaderLen + IPv6MinMTU
+
+// Quoted6 is the packet an ICMPv6 error quotes (RFC 4443 2.4(c)), as far
+// as the director needs it: addresses, protocol and ports of a TCP or UDP
+// packet quoted right after its fixed header.
+type Quoted6 struct {
+	Src, Dst         [16]byte
+	Proto            uint8
+	SrcPort, DstPort uint16
+	// Off is the quoted IPv6 header's offset in the frame.
+	Off int
+}
+
+// ParseICMPv6Error reports whether p (decoded from frame) is an ICMPv6
+// error (types 1-4) quoting a TCP or UDP packet with its ports, and
+// returns what it quotes.
+func ParseICMPv6Error(frame []byte, p *pkt.Parsed6) (q Quoted6, ok bool) {
+	if p.Proto != pkt.ProtoICMPv6 || p.L4Off == 0 || p.ICMPType < 1 || p.ICMPType > 4 || p.Frag {
+		return q, false
+	}
+	m := frame[p.L4Off : p.L4Off+p.L4Len]
+	if len(m) < 8+pkt.IPv6HeaderLen+8 {
+		return q, false
+	}
+	in := m[8:]
+	if in[0]>>4 != pkt.IPv6Version || (in[6] != pkt.ProtoTCP && in[6] != pkt.ProtoUDP) {
+		return q, false
+	}
+	q.Src, q.Dst, q.Proto = [16]byte(in[8:24]), [16]byte(in[24:40]), in[6]
+	q.SrcPort = binary.BigEndian.Uint16(in[40:])
+	q.DstPort = binary.BigEndian.Uint16(in[42:])
+	q.Off = p.L4Off + 8
+	return q, true
+}
+
+// NATICMPv6 rewrites an ICMPv6 error about a NAT66 reply (the quoted
+// packet from the VIP to the client) for the real server, as
+// ip_vs_nat_icmp_v6 does on the way in: the quoted source becomes the
+// real server's address and port, the outer destination the real
+// server's address, and the ICMPv6 checksum is computed again over the
+// message (the quoted packet's own checksum is left as quoted).
+func NATICMPv6(frame []byte, p *pkt.Parsed6, q *Quoted6, rip [16]byte, rport uint16) {
+	in := frame[q.Off:]
+	copy(in[8:24], rip[:])
+	binary.BigEndian.PutUint16(in[40:], rport)
+	pkt.IPv6(frame[p.L3Off:]).SetDst(rip)
+	p.Dst = rip
+	m := frame[p.L4Off : p.L4Off+p.L4Len]
+	m[2], m[3] = 0, 0
+	binary.BigEndian.PutUint16(m[2:], pkt.Checksum(m, pkt.PseudoHeaderSum6(p.Src, p.Dst, pkt.ProtoICMPv6, uint32(len(m)))))
+}
