@@ -53,13 +53,32 @@ func fanoutProgram(vips [][4]byte, vips6 ...[16]byte) []bpf.RawInstruction {
 		a.jeq(6, "ip6l4", "")
 		a.jeq(17, "ip6l4", "")
 		a.jeq(58, "", "ret0")
-		// An ICMPv6 error (types 1-4) quoting a reply from a VIP: the
-		// quoted destination is the client (its address's last word,
-		// its port); neighbour discovery and the rest to worker 0.
+		// An ICMPv6 error (types 1-4): to a VIP it quotes a reply, whose
+		// destination is the client (its address's last word, its
+		// port); to anything else (a NAT66 client) it quotes a request
+		// whose source is the client. Neighbour discovery and the rest
+		// go to worker 0.
 		a.emit(bpf.LoadAbsolute{Off: 40, Size: 1})
 		a.jeq(0, "ret0", "")
 		a.jgt(4, "ret0", "")
-		a.emit(bpf.LoadAbsolute{Off: 40 + 8 + 36, Size: 4})
+		for i, v := range vips6 {
+			next := fmt.Sprintf("icmpvip6-%d", i+1)
+			for w := range 4 {
+				a.emit(bpf.LoadAbsolute{Off: uint32(24 + 4*w), Size: 4})
+				if w < 3 {
+					a.jeq(ip4([4]byte(v[4*w:4*w+4])), "", next)
+				} else {
+					a.jeq(ip4([4]byte(v[4*w:4*w+4])), "icmpvip6", next)
+				}
+			}
+			a.label(next)
+		}
+		a.emit(bpf.LoadAbsolute{Off: 40 + 8 + 20, Size: 4}) // quoted source
+		a.emit(bpf.StoreScratch{Src: bpf.RegA, N: 0})
+		a.emit(bpf.LoadAbsolute{Off: 40 + 8 + 40, Size: 2})
+		a.ja("hash")
+		a.label("icmpvip6")
+		a.emit(bpf.LoadAbsolute{Off: 40 + 8 + 36, Size: 4}) // quoted destination
 		a.emit(bpf.StoreScratch{Src: bpf.RegA, N: 0})
 		a.emit(bpf.LoadAbsolute{Off: 40 + 8 + 42, Size: 2})
 		a.ja("hash")
@@ -140,10 +159,10 @@ func fanoutProgram(vips [][4]byte, vips6 ...[16]byte) []bpf.RawInstruction {
 	return a.assemble("fanout")
 }
 
-// maxFanoutVIPs6 is how many IPv6 VIPs fanoutProgram compares (8
+// maxFanoutVIPs6 is how many IPv6 VIPs fanoutProgram compares (twice 8
 // instructions each, within a classic BPF jump's reach); with more, all
 // IPv6 goes to worker 0.
-const maxFanoutVIPs6 = 16
+const maxFanoutVIPs6 = 8
 
 func ip4(v [4]byte) uint32 {
 	return uint32(v[0])<<24 | uint32(v[1])<<16 | uint32(v[2])<<8 | uint32(v[3])

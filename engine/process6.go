@@ -46,8 +46,15 @@ func (w *worker) process6(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 		return w.drop(ReasonNotOurs)
 	}
 	if !tbl.IsVIP6(ps.Dst) {
-		if (ps.Proto == pkt.ProtoTCP || ps.Proto == pkt.ProtoUDP) && !ps.Frag && w.ct6 != nil && w.ct6.HasNAT() {
-			return w.outbound6(p, frame, tbl, now)
+		if w.ct6 != nil && w.ct6.HasNAT() && !ps.Frag {
+			switch ps.Proto {
+			case pkt.ProtoTCP, pkt.ProtoUDP:
+				return w.outbound6(p, frame, tbl, now)
+			case pkt.ProtoICMPv6:
+				if q, ok := forward.ParseICMPv6Error(frame, ps); ok {
+					return w.icmp6FromReal(p, frame, tbl, now, &q)
+				}
+			}
 		}
 		return w.drop(ReasonNotOurs)
 	}
@@ -363,6 +370,34 @@ func (w *worker) icmp6ToVIP(p *packet, frame []byte, tbl *vs.Table, now conntrac
 	}
 	forward.DR(frame, mac, w.macs[out])
 	p.out = uint8(out)
+	p.vnet().clear()
+	w.c.icmpRelayed.Add(1)
+	return w.send6(p)
+}
+
+// icmp6FromReal passes an ICMPv6 error from the real servers' side about a
+// NAT66 request (the quoted packet from the client to the real server) on
+// to the client, from the VIP, quoting the packet as the client sent it
+// (forward.NATICMPv6Out), as ip_vs_out_icmp_v6 does.
+func (w *worker) icmp6FromReal(p *packet, frame []byte, tbl *vs.Table, now conntrack.Tick, q *forward.Quoted6) bool {
+	ps := &w.parsed6
+	out := conntrack.Key6{Src: q.Dst, SrcPort: q.DstPort, Dst: q.Src, DstPort: q.SrcPort, Proto: q.Proto}
+	c := w.ct6.LookupOut(out, now, tbl)
+	if c == nil {
+		return w.drop(ReasonNotOurs)
+	}
+	link := int(c.ClientLink)
+	if link >= len(w.links) {
+		return w.drop(ReasonNoRoute)
+	}
+	ip := pkt.IPv6(frame[ps.L3Off:])
+	if ip.HopLimit() <= 1 {
+		return w.drop(ReasonTTL)
+	}
+	ip.SetHopLimit(ip.HopLimit() - 1)
+	forward.NATICMPv6Out(frame, ps, q, c.Key6.Dst, c.Key6.DstPort)
+	forward.DR(frame, c.ClientMAC, w.macs[link])
+	p.out = uint8(link)
 	p.vnet().clear()
 	w.c.icmpRelayed.Add(1)
 	return w.send6(p)

@@ -374,3 +374,45 @@ func BenchmarkProcess6Established(b *testing.B) {
 		})
 	}
 }
+
+// TestIPv6ICMPErrorFromReal: an error from the real servers' side about a
+// NAT66 request reaches the client from the VIP, quoting the packet as the
+// client sent it; the fanout program sends it to the connection's worker.
+func TestIPv6ICMPErrorFromReal(t *testing.T) {
+	tbl := testTable6(t)
+	w, l := newTestWorker()
+	run(w, l, tbl, 0, tcp6(40000, 8080, pkt.TCPSyn))
+	// The request as the real server got it: client:40000 -> RIP:80.
+	req := pkttest.Frame6{Src: client6, Dst: natRS6, Proto: pkt.ProtoTCP, SrcPort: 40000, DstPort: 80, TCPFlags: pkt.TCPSyn}.Build()
+	body := make([]byte, 4+len(req)-pkt.EtherHeaderLen)
+	copy(body[4:], req[pkt.EtherHeaderLen:])
+	unreach := pkttest.Frame6{SrcMAC: natMAC, DstMAC: dirMAC, Src: natRS6, Dst: client6, Proto: pkt.ProtoICMPv6,
+		ICMPType: 1, ICMPCode: 4, Payload: body}.Build()
+	out := run(w, l, tbl, 0, unreach)
+	if len(out) != 1 {
+		t.Fatalf("%d frames out", len(out))
+	}
+	f := out[0]
+	p := decoded6(t, f)
+	msg := f[p.L4Off : p.L4Off+p.L4Len]
+	if p.Src != vip6.As16() || p.Dst != client6.As16() || pkt.Ether(f).Dst() != clientMAC {
+		t.Errorf("relayed %v -> %v mac %x", netip.AddrFrom16(p.Src), netip.AddrFrom16(p.Dst), pkt.Ether(f).Dst())
+	}
+	if got := [16]byte(msg[8+24 : 8+40]); got != vip6.As16() || binary.BigEndian.Uint16(msg[8+42:]) != 8080 {
+		t.Errorf("quoted destination %v port %d, want the VIP's", netip.AddrFrom16(got), binary.BigEndian.Uint16(msg[8+42:]))
+	}
+	if pkt.Fold(pkt.Sum(msg, pkt.PseudoHeaderSum6(p.Src, p.Dst, pkt.ProtoICMPv6, uint32(len(msg))))) != 0xffff {
+		t.Error("relayed ICMPv6 checksum wrong")
+	}
+	prog := fanoutProgram(nil, vip6.As16())
+	if runFanout(t, prog, unreach) != runFanout(t, prog, tcp6(40000, 8080, pkt.TCPSyn)) {
+		t.Error("the error and its connection hash to different workers")
+	}
+	eight := make([][16]byte, 8)
+	for i := range eight {
+		eight[i] = [16]byte{0x20, 0x01, 15: byte(i)}
+	}
+	if len(fanoutProgram(nil, eight...)) == 0 {
+		t.Error("no program for 8 IPv6 VIPs")
+	}
+}

@@ -129,6 +129,25 @@ func NATICMPv6(frame []byte, p *pkt.Parsed6, q *Quoted6, rip [16]byte, rport uin
 	binary.BigEndian.PutUint16(in[40:], rport)
 	pkt.IPv6(frame[p.L3Off:]).SetDst(rip)
 	p.Dst = rip
+	icmpv6Checksum(frame, p)
+}
+
+// NATICMPv6Out is NATICMPv6 the other way (ip_vs_nat_icmp_v6 on the way
+// out): an error from the real servers' side about a NAT66 request (the
+// quoted packet from the client to the real server) goes to the client
+// from the VIP, quoting the packet as the client sent it (destination the
+// VIP and its port).
+func NATICMPv6Out(frame []byte, p *pkt.Parsed6, q *Quoted6, vip [16]byte, vport uint16) {
+	in := frame[q.Off:]
+	copy(in[24:40], vip[:])
+	binary.BigEndian.PutUint16(in[42:], vport)
+	pkt.IPv6(frame[p.L3Off:]).SetSrc(vip)
+	p.Src = vip
+	icmpv6Checksum(frame, p)
+}
+
+// icmpv6Checksum computes the ICMPv6 checksum of p's message again.
+func icmpv6Checksum(frame []byte, p *pkt.Parsed6) {
 	m := frame[p.L4Off : p.L4Off+p.L4Len]
 	m[2], m[3] = 0, 0
 	binary.BigEndian.PutUint16(m[2:], pkt.Checksum(m, pkt.PseudoHeaderSum6(p.Src, p.Dst, pkt.ProtoICMPv6, uint32(len(m)))))

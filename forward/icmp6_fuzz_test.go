@@ -38,10 +38,18 @@ func FuzzICMPv6Error(f *testing.F) {
 		if !ok {
 			return
 		}
+		o := append([]byte(nil), frame...)
+		op := p
+		NATICMPv6Out(o, &op, &q, rip, 80)
 		NATICMPv6(frame, &p, &q, rip, 8080)
-		m := frame[p.L4Off : p.L4Off+p.L4Len]
-		if pkt.Fold(pkt.Sum(m, pkt.PseudoHeaderSum6(p.Src, p.Dst, pkt.ProtoICMPv6, uint32(len(m))))) != 0xffff {
-			t.Fatal("checksum wrong after NATICMPv6")
+		for _, c := range []struct {
+			f []byte
+			p *pkt.Parsed6
+		}{{frame, &p}, {o, &op}} {
+			m := c.f[c.p.L4Off : c.p.L4Off+c.p.L4Len]
+			if pkt.Fold(pkt.Sum(m, pkt.PseudoHeaderSum6(c.p.Src, c.p.Dst, pkt.ProtoICMPv6, uint32(len(m))))) != 0xffff {
+				t.Fatal("checksum wrong after the translation")
+			}
 		}
 	})
 }
