@@ -61,18 +61,7 @@ func fanoutProgram(vips [][4]byte, vips6 ...[16]byte) []bpf.RawInstruction {
 		a.emit(bpf.LoadAbsolute{Off: 40, Size: 1})
 		a.jeq(0, "ret0", "")
 		a.jgt(4, "ret0", "")
-		for i, v := range vips6 {
-			next := fmt.Sprintf("icmpvip6-%d", i+1)
-			for w := range 4 {
-				a.emit(bpf.LoadAbsolute{Off: uint32(24 + 4*w), Size: 4})
-				if w < 3 {
-					a.jeq(ip4([4]byte(v[4*w:4*w+4])), "", next)
-				} else {
-					a.jeq(ip4([4]byte(v[4*w:4*w+4])), "icmpvip6", next)
-				}
-			}
-			a.label(next)
-		}
+		a.dstIsVIP6(vips6, "icmpvip6")
 		a.emit(bpf.LoadAbsolute{Off: 40 + 8 + 20, Size: 4}) // quoted source
 		a.emit(bpf.StoreScratch{Src: bpf.RegA, N: 0})
 		a.emit(bpf.LoadAbsolute{Off: 40 + 8 + 40, Size: 2})
@@ -83,18 +72,7 @@ func fanoutProgram(vips [][4]byte, vips6 ...[16]byte) []bpf.RawInstruction {
 		a.emit(bpf.LoadAbsolute{Off: 40 + 8 + 42, Size: 2})
 		a.ja("hash")
 		a.label("ip6l4")
-		for i, v := range vips6 {
-			next := fmt.Sprintf("vip6-%d", i+1)
-			for w := range 4 {
-				a.emit(bpf.LoadAbsolute{Off: uint32(24 + 4*w), Size: 4})
-				if w < 3 {
-					a.jeq(ip4([4]byte(v[4*w:4*w+4])), "", next)
-				} else {
-					a.jeq(ip4([4]byte(v[4*w:4*w+4])), "src6", next)
-				}
-			}
-			a.label(next)
-		}
+		a.dstIsVIP6(vips6, "src6")
 		a.emit(bpf.LoadAbsolute{Off: 36, Size: 4}) // dst side: the client of a reply
 		a.emit(bpf.StoreScratch{Src: bpf.RegA, N: 0})
 		a.emit(bpf.LoadAbsolute{Off: 42, Size: 2})
@@ -193,6 +171,23 @@ func (a *asm) label(name string) {
 func (a *asm) jeq(val uint32, ifTrue, els string) {
 	a.fixes = append(a.fixes, asmFix{at: len(a.prog), ifTrue: ifTrue, els: els})
 	a.emit(bpf.JumpIf{Cond: bpf.JumpEqual, Val: val})
+}
+
+// dstIsVIP6 emits the comparison of the IPv6 destination address with
+// each of vips6, jumping to match on one; it falls through on none.
+func (a *asm) dstIsVIP6(vips6 [][16]byte, match string) {
+	for i, v := range vips6 {
+		next := fmt.Sprintf("%s-not-%d", match, i+1)
+		for w := range 4 {
+			a.emit(bpf.LoadAbsolute{Off: uint32(24 + 4*w), Size: 4})
+			if w < 3 {
+				a.jeq(ip4([4]byte(v[4*w:4*w+4])), "", next)
+			} else {
+				a.jeq(ip4([4]byte(v[4*w:4*w+4])), match, next)
+			}
+		}
+		a.label(next)
+	}
 }
 
 func (a *asm) jgt(val uint32, ifTrue, els string) {
