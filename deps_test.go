@@ -24,6 +24,7 @@ var forbidden = map[string][]string{
 	"forward":    {"sched", "conntrack", "engine", "config", "ctl", "director", "reflect", "encoding/json", "healthcheck"},
 	"synproxy":   {"vs", "sched", "conntrack", "forward", "arp", "engine", "config", "ctl", "director", "reflect", "encoding/json", "healthcheck"},
 	"arp":        {"sched", "conntrack", "forward", "engine", "config", "ctl", "director", "healthcheck"},
+	"ndp":        {"vs", "sched", "conntrack", "forward", "arp", "engine", "config", "ctl", "director", "healthcheck"},
 	"engine":     {"config", "ctl", "director", "adm", "lab", "healthcheck"},
 	"config":     {"engine", "conntrack", "forward", "sched", "arp", "ctl", "director", "adm", "lab", "metrics", "healthcheck", "config/ipvsadm", "config/tomlfile", "config/load"},
 	"ctl":        {"engine", "director", "bgp"},

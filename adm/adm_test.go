@@ -248,6 +248,19 @@ var (
 		"-A -t 200.1.1.1:80 -s rr",
 		"-A -u 10.77.0.100:1000 -s rr -o",
 	}
+	// v6lab is an IPv6 lab: DR and NAT66 services, a persistent one
+	// with a /64 granularity, an address long enough to pass ipvsadm's
+	// IPv4 column widths.
+	v6lab = []string{
+		"-A -t [2001:db8::100]:80 -s wrr",
+		"-a -t [2001:db8::100]:80 -r [2001:db8::1]:80 -g -w 2",
+		"-a -t [2001:db8::100]:80 -r [2001:db8::2]:8080 -m -w 1 -x 100 -y 10",
+		"-A -u [2001:db8::100]:53 -s sh -p 300 -M 64",
+		"-a -u [2001:db8::100]:53 -r [2001:db8:0:1::22]:5353 -m",
+		"-A -t [2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff]:443 -s lc",
+		"-a -t [2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff]:443 -r [2001:db8:aaaa:bbbb:cccc:dddd:eeee:1]:443 -g",
+		"-A -t 10.77.0.100:80 -s rr",
+	}
 )
 
 func counters(active, inact int32) ctl.DestStatus {
@@ -262,6 +275,10 @@ func TestGolden(t *testing.T) {
 	conn := func(proto vs.Protocol, clientPort uint16, rs, state string, expires uint32) ctl.ConnStatus {
 		return ctl.ConnStatus{Proto: proto, Client: netip.AddrPortFrom(netip.MustParseAddr("10.77.0.10"), clientPort),
 			Virtual: netip.MustParseAddrPort("10.77.0.100:80"), Dest: netip.MustParseAddrPort(rs + ":80"), State: state, Expires: expires}
+	}
+	conn6 := func(proto vs.Protocol, clientPort uint16, rs, state string, expires uint32) ctl.ConnStatus {
+		return ctl.ConnStatus{Proto: proto, Client: netip.AddrPortFrom(netip.MustParseAddr("2001:db8:ffff::10"), clientPort),
+			Virtual: netip.MustParseAddrPort("[2001:db8::100]:80"), Dest: netip.AddrPortFrom(netip.MustParseAddr(rs), 80), State: state, Expires: expires}
 	}
 	tests := []struct {
 		name    string
@@ -328,7 +345,28 @@ func TestGolden(t *testing.T) {
 		{name: "err-scheduler", args: "-A -t 10.0.0.1:80 -s fancy"},
 		{name: "err-range", setup: seedNAT, args: "-a -t 172.25.254.100:80 -r 172.25.7.9 -m -y 5"},
 		{name: "err-not-unicast", setup: seedNAT, args: "-a -t 172.25.254.100:80 -r 224.0.0.1 -m"},
-		{name: "err-ipv6", args: "-A -t [2001:db8::1]:80"},
+		{name: "ipv6-list", setup: v6lab, args: "-L -n"},
+		{name: "ipv6-list-stats", setup: v6lab, args: "-L -n --stats", stats: bigStats},
+		{name: "ipv6-list-rate", setup: v6lab, args: "-L -n --rate"},
+		{name: "ipv6-list-thresholds", setup: v6lab, args: "-L -n --thresholds"},
+		{name: "ipv6-list-persistent", setup: v6lab, args: "-L -n --persistent-conn"},
+		{name: "ipv6-list-one", setup: v6lab, args: "-L -n -u [2001:db8::100]:53"},
+		{name: "ipv6-save", setup: v6lab, args: "-S -n"},
+		{name: "ipv6-json", setup: v6lab, args: "-L -n --json"},
+		{name: "ipv6-conns", args: "-L -n -c", conns: []ctl.ConnStatus{conn6(vs.TCP, 40000, "2001:db8::1", "ESTABLISHED", 899),
+			conn6(vs.UDP, 5353, "2001:db8:0:1::22", "UDP", 61)}},
+		{name: "ipv6-restore", stdin: "-A -t [2001:db8::100]:80 -s sh -b sh-port\n-a -t [2001:db8::100]:80 -r [2001:db8::1]:80 -g -w 2\n" +
+			"-A -u [2001:db8::100]:53 -s rr -p 60 -M 48\n-a -u [2001:db8::100]:53 -r [2001:db8::2]:5353 -m\n-S -n\n", args: "-R"},
+		{name: "ipv6-edit-delete", setup: v6lab, args: "-d -t [2001:db8::100]:80 -r [2001:db8::2]:8080"},
+		{name: "err-ipv6-netmask", args: "-A -t [2001:db8::1]:80 -p -M 129"},
+		{name: "err-ipv6-tun", setup: v6lab, args: "-a -t [2001:db8::100]:80 -r [2001:db8::1]:80 -i"},
+		{name: "err-ipv6-fullnat", setup: v6lab, args: "-a -t [2001:db8::100]:80 -r [2001:db8::3]:80 --fullnat"},
+		{name: "err-ipv6-mixed", setup: lab, args: "-a -t 10.77.0.100:80 -r [2001:db8::1]:80 -i"},
+		{name: "err-ipv6-mixed-nat", setup: lab, args: "-a -t 10.77.0.100:80 -r [2001:db8::1]:80 -m"},
+		{name: "err-ipv6-fwmark", args: "-A -f 5 -6 -s rr"},
+		{name: "err-ipv6-synproxy", args: "-A -t [2001:db8::1]:80 -s rr --synproxy"},
+		{name: "err-ipv6-ftp", args: "-A -t [2001:db8::1]:21 -s rr"},
+		{name: "err-ipv6-laddr", args: "-A -t 10.0.0.1:80 -s rr --laddr 2001:db8::5"},
 		{name: "err-stop-daemon", args: "--stop-daemon master"},
 		{name: "err-weight", args: "-a -t 10.0.0.1:80 -r 10.0.0.2 -w 2147483648"},
 		{name: "weight-int-max", setup: []string{"-A -t 10.0.0.1:80 -s wrr", "-a -t 10.0.0.1:80 -r 10.0.0.2 -w 2147483647",

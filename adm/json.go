@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/ulvs/ulvs/config"
@@ -160,7 +161,11 @@ func serviceJSON(s *ctl.ServiceStatus, nosort bool) jsonService {
 	if s.Persistent {
 		js.PersistenceTimeout = s.Timeout
 	}
-	if s.Netmask.IsValid() {
+	switch {
+	case s.FwMark == 0 && s.Addr.Is6():
+		// IPv6: a prefix length, as -M and -S write it.
+		js.PersistenceNetmask = strconv.Itoa(config.MaskBits(s.Netmask, true))
+	case s.Netmask.IsValid():
 		js.PersistenceNetmask = s.Netmask.String()
 	}
 	if s.FwMark != 0 {

@@ -278,7 +278,14 @@ func (l *lister) service(s *ctl.ServiceStatus) {
 	}
 	flags := schedFlags(s)
 	mask := ""
-	if s.Netmask.IsValid() && s.Netmask != netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+	switch {
+	case s.FwMark == 0 && s.Addr.Is6():
+		// print_service_entry: an IPv6 netmask is a prefix length,
+		// printed unless 128.
+		if n := config.MaskBits(s.Netmask, true); n != 128 {
+			mask = strconv.Itoa(n)
+		}
+	case s.Netmask.IsValid() && s.Netmask != netip.AddrFrom4([4]byte{255, 255, 255, 255}):
 		mask = s.Netmask.String()
 	}
 	switch {

@@ -232,6 +232,13 @@ func strerror(op config.Op, err error) string {
 		return msgAddrFamily
 	case errors.Is(err, config.ErrRange):
 		return msgRange
+	case errors.Is(err, config.ErrIPv6NotYet):
+		// ulvs's: say what is missing, not only "Operation not supported".
+		var re *ctl.RemoteError
+		if errors.As(err, &re) {
+			return re.Message
+		}
+		return err.Error()
 	case errors.Is(err, config.ErrNotSupported):
 		return msgNotSupported
 	case errors.Is(err, config.ErrSynProxyMethod):

@@ -77,6 +77,11 @@ type ResolverConfig struct {
 
 	// Logger receives resolution events; nil discards them.
 	Logger *slog.Logger
+
+	// IPv6 makes the resolver watch IPv6 addresses instead of IPv4
+	// ones: Dial must then make a neighbour-discovery client (package
+	// ndp's Conn), and no neighbour table seed is read.
+	IPv6 bool
 }
 
 // A Resolver keeps a set of IPv4 addresses resolved to MAC addresses on one
@@ -87,6 +92,7 @@ type ResolverConfig struct {
 // never used concurrently. Watch, Lookup and Close are safe for concurrent
 // use with each other and with Run. The zero value is not usable.
 type Resolver struct {
+	ipv6      bool // watches IPv6 addresses (ResolverConfig.IPv6)
 	conn      Conn
 	refresh   time.Duration
 	retry     time.Duration
@@ -140,6 +146,7 @@ func NewResolver(cfg ResolverConfig) (*Resolver, error) {
 		entries:   make(map[netip.Addr]*entry),
 		seed:      cfg.Seed,
 		dial:      cfg.Dial,
+		ipv6:      cfg.IPv6,
 	}
 	if r.refresh < 0 || r.retry < 0 || r.timeout < 0 || r.failAfter < 0 {
 		return nil, fmt.Errorf("arp: new resolver: negative Refresh, Retry, Timeout or FailAfter")
@@ -172,7 +179,7 @@ func NewResolver(cfg ResolverConfig) (*Resolver, error) {
 			return nil, fmt.Errorf("arp: new resolver: dial ARP client on %s: %w", cfg.Interface.Name, err)
 		}
 		r.conn = c
-		if r.seed == nil {
+		if r.seed == nil && !r.ipv6 {
 			r.seed = ReadNeighbours(cfg.Interface.Name)
 		}
 	}
@@ -182,16 +189,16 @@ func NewResolver(cfg ResolverConfig) (*Resolver, error) {
 // Watch replaces the set of addresses to keep resolved. Addresses already
 // watched keep their state; new ones are resolved promptly; removed ones are
 // forgotten without calling OnChange. IPv4-mapped IPv6 addresses are
-// unmapped; other non-IPv4 addresses are ignored. Watch does not keep addrs.
+// unmapped; addresses of the other family (IPv6, or IPv4 for a resolver
+// made with ResolverConfig.IPv6) are ignored. Watch does not keep addrs.
 func (r *Resolver) Watch(addrs []netip.Addr) {
 	r.mu.Lock()
 	next := make(map[netip.Addr]*entry, len(addrs))
 	added := false
 	for _, a := range addrs {
 		a = a.Unmap()
-		if !a.Is4() {
-			r.log.Debug("arp: not an IPv4 address, not watched", "addr", a)
-			continue
+		if a.Is4() == r.ipv6 {
+			continue // the other family's resolver watches it
 		}
 		if _, ok := next[a]; ok {
 			continue

@@ -45,8 +45,9 @@ func (r *Rules) Apply(c Command) error {
 	if key.Proto != vs.TCP && key.Proto != vs.UDP {
 		return fmt.Errorf("%s: %w", what, ErrProtocol)
 	}
-	if c.FwMarkIPv6 || key.Addr.Is6() || (c.Dest.Addr.IsValid() && c.Dest.Addr.Is6()) {
-		return fmt.Errorf("%s: %w", what, ErrAddrFamily)
+	v6 := c.FwMarkIPv6 || key.FwMark == 0 && key.Addr.Is6()
+	if err := CheckFamily(&c.Service, v6, destOf(&c)); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	i := r.find(key)
 	if c.Op == OpAddService {
@@ -128,6 +129,15 @@ func (r *Rules) Apply(c Command) error {
 	return nil
 }
 
+// destOf returns the dest of a dest edit, nil for a service edit.
+func destOf(c *Command) *Dest {
+	switch c.Op {
+	case OpAddDest, OpEditDest:
+		return &c.Dest
+	}
+	return nil
+}
+
 // SynProxyMethod reports whether a SYN proxy service may have real servers
 // of method m: NAT and FULLNAT, whose replies pass the director.
 func SynProxyMethod(m vs.Method) bool { return m == vs.Masq || m == vs.FullNAT }
@@ -159,10 +169,14 @@ func checkServiceParams(c *Command) error {
 
 // Unicast reports whether a is a real server address the kernel accepts
 // (ip_vs_new_dest: inet_addr_type must be RTN_UNICAST or RTN_LOCAL): an
-// IPv4 address neither 0.0.0.0/8, multicast nor the broadcast address.
-// The file formats hold virtual addresses to it too (ulvs answers ARP
-// for them).
+// IPv4 address neither 0.0.0.0/8, multicast nor the broadcast address;
+// an IPv6 address neither unspecified, loopback, multicast, link-local
+// nor IPv4-mapped. The file formats hold virtual addresses to it too
+// (ulvs answers ARP or neighbour solicitations for them).
 func Unicast(a netip.Addr) bool {
+	if a.Is6() {
+		return !a.IsUnspecified() && !a.IsLoopback() && !a.IsMulticast() && !a.IsLinkLocalUnicast() && !a.Is4In6() && a.Zone() == ""
+	}
 	if !a.Is4() || a.IsUnspecified() || a.IsMulticast() {
 		return false
 	}

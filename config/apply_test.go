@@ -56,7 +56,7 @@ func TestApplySequence(t *testing.T) {
 		{cmd: "-Z -t 10.77.0.100:81", wantErr: config.ErrNoService},
 		{cmd: "-Z"},
 		{cmd: "-A -u 10.77.0.100:53 -s rr --pe sip", wantErr: config.ErrSchedulerNotFound},
-		{cmd: "-A -t [2001:db8::1]:80", wantErr: config.ErrAddrFamily},
+		{cmd: "-A -f 9 -6 -s rr", wantErr: config.ErrIPv6NotYet},
 		{cmd: "-A --sctp-service 10.77.0.100:80", wantErr: config.ErrProtocol},
 		{cmd: "-D -t 10.77.0.100:81", wantErr: config.ErrNoService},
 		{cmd: "-D -t 10.77.0.100:80", want: []config.Service{}},

@@ -277,8 +277,8 @@ func (c *Command) Validate() error {
 		if !s.Persistent && s.Timeout != 0 {
 			return fmt.Errorf("config: %v: timeout without persistence", c.Op)
 		}
-		if s.Netmask.IsValid() && !s.Netmask.Is4() {
-			return fmt.Errorf("config: %v: netmask %v is not IPv4", c.Op, s.Netmask)
+		if v6 := c.FwMarkIPv6 || s.FwMark == 0 && s.Addr.Is6(); s.Netmask.IsValid() && s.Netmask.Is6() != v6 {
+			return fmt.Errorf("config: %v: netmask %v is not of the service's address family", c.Op, s.Netmask)
 		}
 		if s.OnePacket && s.FwMark == 0 && s.Proto != vs.UDP {
 			return fmt.Errorf("config: %v: one-packet scheduling on a non-UDP service", c.Op)

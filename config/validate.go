@@ -155,6 +155,31 @@ func ParseMethod(s string) (vs.Method, bool) {
 	return m, ok
 }
 
+// ParseAddrPort parses a virtual or real server address: "a.b.c.d",
+// "a.b.c.d:port", an IPv6 address alone, or "[IPv6]:port". msg says what
+// is wrong when the text is none of them.
+func ParseAddrPort(s string) (addr netip.Addr, port uint16, withPort bool, msg string) {
+	if !strings.HasPrefix(s, "[") && strings.Count(s, ":") <= 1 {
+		return ParseIPv4Port(s)
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		addr = a
+	} else if ap, err := netip.ParseAddrPort(s); err == nil {
+		addr, port, withPort = ap.Addr(), ap.Port(), true
+	} else {
+		return addr, 0, false, fmt.Sprintf("must be IPv4-address[:port] or [IPv6-address]:port (got %q)", s)
+	}
+	switch {
+	case addr.Zone() != "":
+		return netip.Addr{}, 0, false, fmt.Sprintf("%s: an address with a zone is not supported", s)
+	case addr.Is4In6():
+		return netip.Addr{}, 0, false, fmt.Sprintf("%s is an IPv4-mapped IPv6 address; write the IPv4 address", s)
+	case !Unicast(addr):
+		return netip.Addr{}, 0, false, fmt.Sprintf("%s is not a unicast address", addr)
+	}
+	return addr, port, withPort, ""
+}
+
 // ParseIPv4Port parses "a.b.c.d" or "a.b.c.d:port". msg says what is wrong
 // when the text is not that.
 func ParseIPv4Port(s string) (addr netip.Addr, port uint16, withPort bool, msg string) {
@@ -175,7 +200,7 @@ func ParseIPv4Port(s string) (addr netip.Addr, port uint16, withPort bool, msg s
 	if err != nil || !a.Is4() {
 		return addr, 0, false, fmt.Sprintf("must be IPv4-address[:port] (got %q)", s)
 	}
-	if a.IsUnspecified() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+	if !Unicast(a) { // 0.0.0.0/8, multicast, broadcast
 		return addr, 0, false, fmt.Sprintf("%s is not a unicast address", a)
 	}
 	if withPort {

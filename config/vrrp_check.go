@@ -96,7 +96,7 @@ func parseVRRPPrefix(s string) (netip.Prefix, error) {
 		p = netip.PrefixFrom(a, a.BitLen())
 	}
 	if !p.Addr().Is4() || p.Addr().Is4In6() {
-		return p, fmt.Errorf("%s: IPv6 virtual addresses are not supported by ulvs (VRRP over IPv6)", s)
+		return p, fmt.Errorf("%s: IPv6 virtual addresses are not supported by ulvs (VRRPv3 with IPv6 addresses: not supported yet, ulvs issue #17)", s)
 	}
 	return p, nil
 }
@@ -247,7 +247,7 @@ func checkVRRPAddrs(in *VRRPInstance) *VRRPProblem {
 		for i, v := range l.addrs {
 			a := v.Prefix.Addr()
 			if !v.Prefix.IsValid() || !a.Is4() {
-				return &VRRPProblem{l.key, i, fmt.Sprintf("%v: IPv6 virtual addresses are not supported by ulvs (VRRP over IPv6)", v.Prefix)}
+				return &VRRPProblem{l.key, i, fmt.Sprintf("%v: IPv6 virtual addresses are not supported by ulvs (VRRPv3 with IPv6 addresses: not supported yet, ulvs issue #17)", v.Prefix)}
 			}
 			if first, dup := seen[a]; dup {
 				return &VRRPProblem{l.key, i, fmt.Sprintf("%v is already listed in %s", a, first)}

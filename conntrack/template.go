@@ -12,10 +12,15 @@ import (
 // virtual address (the mark number, big endian, for a fwmark service) and
 // the virtual port (0 for FTP, port-zero and fwmark services). The client
 // port is always 0.
+//
+// An IPv6 service's template keys its addresses in Src6 and Dst6 (the
+// client address masked to the service's prefix length) and leaves Src and
+// Dst zero.
 type TemplateKey struct {
-	Src, Dst [4]byte
-	DstPort  uint16
-	Proto    uint8
+	Src, Dst   [4]byte
+	DstPort    uint16
+	Proto      uint8
+	Src6, Dst6 [16]byte
 }
 
 // template is one persistence template. Pointer-free.

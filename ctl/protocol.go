@@ -331,6 +331,7 @@ var errorCodes = []struct {
 	{"invalid", config.ErrInvalid},
 	{"af", config.ErrAddrFamily},
 	{"protocol", config.ErrProtocol},
+	{"ipv6-not-yet", config.ErrIPv6NotYet}, // before not-supported, which it also is
 	{"not-supported", config.ErrNotSupported},
 	{"synproxy-method", config.ErrSynProxyMethod},
 	{"no-daemon", config.ErrNoDaemon},

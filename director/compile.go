@@ -84,6 +84,9 @@ func (c *compiler) compile(rules *config.Rules, marks []config.Mark, knobs confi
 	if err != nil {
 		return nil, err
 	}
+	if err := config.CheckRulesFamily(rules); err != nil {
+		return nil, err
+	}
 	type built struct {
 		key  config.ServiceKey
 		svc  *vs.Service
@@ -95,8 +98,8 @@ func (c *compiler) compile(rules *config.Rules, marks []config.Mark, knobs confi
 	nextSvc, nextDest := c.nextSvc, c.nextDest
 	for i := range rules.Services {
 		rs := &rules.Services[i]
-		if rs.FwMark == 0 && !rs.Addr.Is4() {
-			return nil, fmt.Errorf("service %s: only IPv4 services are supported", rs.Addr)
+		if rs.FwMark == 0 && !rs.Addr.Is4() && !rs.Addr.Is6() {
+			return nil, fmt.Errorf("service %s: no address", rs.Key().Name())
 		}
 		key := rs.Key()
 		se := c.svcs[key]
@@ -111,7 +114,7 @@ func (c *compiler) compile(rules *config.Rules, marks []config.Mark, knobs confi
 			Port:    rs.Port,
 			FwMark:  rs.FwMark,
 			Timeout: rs.Timeout,
-			Netmask: 32,
+			Netmask: config.MaskBits(netip.Addr{}, rs.FwMark == 0 && rs.Addr.Is6()),
 			Stats:   se.stats,
 			Params:  params,
 		}
@@ -138,7 +141,7 @@ func (c *compiler) compile(rules *config.Rules, marks []config.Mark, knobs confi
 			svc.Flags |= vs.SvcSynProxy
 		}
 		if rs.Netmask.IsValid() {
-			svc.Netmask = maskBits(rs.Netmask)
+			svc.Netmask = config.MaskBits(rs.Netmask, rs.Netmask.Is6())
 		}
 		// The kernel keeps dests newest first.
 		for j := len(rs.Dests) - 1; j >= 0; j-- {
@@ -311,19 +314,4 @@ func (c *compiler) setMAC(addr netip.Addr, mac [6]byte, ok bool) {
 			de.state.ClearMAC()
 		}
 	}
-}
-
-// maskBits returns the prefix length of a contiguous IPv4 netmask.
-func maskBits(m netip.Addr) int {
-	b := m.As4()
-	n := 0
-	for _, x := range b {
-		for i := 7; i >= 0; i-- {
-			if x&(1<<i) == 0 {
-				return n
-			}
-			n++
-		}
-	}
-	return n
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/ulvs/ulvs/engine"
 	"github.com/ulvs/ulvs/estimator"
 	"github.com/ulvs/ulvs/healthcheck"
+	"github.com/ulvs/ulvs/ndp"
 	"github.com/ulvs/ulvs/trace"
 	"github.com/ulvs/ulvs/vrrp"
 	"github.com/ulvs/ulvs/vs"
@@ -88,6 +89,10 @@ type ifaceResolver struct {
 	name     string
 	prefixes []netip.Prefix
 	res      *arp.Resolver
+	// nd resolves the IPv6 real servers and next hops on the interface
+	// by neighbour discovery; nil when it could not be opened (IPv6
+	// disabled on the interface).
+	nd *arp.Resolver
 }
 
 // New creates a Director with an empty table. When cfg.Interfaces is set it
@@ -119,6 +124,17 @@ func New(cfg Config) (*Director, error) {
 			return nil, fmt.Errorf("ARP resolver on %s (the interface needs an IPv4 address): %w", name, err)
 		}
 		ir.res = res
+		ir.nd, err = arp.NewResolver(arp.ResolverConfig{
+			Interface: ni,
+			IPv6:      true,
+			Dial:      func(ifi *net.Interface) (arp.Conn, error) { return ndp.Dial(ifi) },
+			Logger:    log.With("interface", name, "resolver", "ndp"),
+			OnChange:  d.macChanged,
+		})
+		if err != nil {
+			log.Warn("no IPv6 neighbour discovery on the interface: IPv6 real servers on it stay unresolved", "interface", name, "err", err)
+			ir.nd = nil
+		}
 		d.resolvers = append(d.resolvers, ir)
 		d.comp.ifacePrefixes = append(d.comp.ifacePrefixes, ir.prefixes)
 	}
@@ -146,6 +162,15 @@ func (d *Director) Run(ctx context.Context) error {
 		}()
 	}
 	for _, ir := range d.resolvers {
+		if ir.nd != nil {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := ir.nd.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+					d.log.Error("IPv6 neighbour resolver stopped", "interface", ir.name, "err", err)
+				}
+			}()
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -196,7 +221,7 @@ func (d *Director) macChanged(addr netip.Addr, mac [6]byte, ok bool) {
 	defer d.mu.Unlock()
 	d.comp.setMAC(addr, mac, ok)
 	if !ok {
-		d.log.Warn("neighbour unreachable: no ARP answer", "addr", addr)
+		d.log.Warn("neighbour unreachable: no ARP or neighbour advertisement answer", "addr", addr)
 	}
 }
 
@@ -234,6 +259,11 @@ func (d *Director) SetConfig(r config.Rules, marks []config.Mark, knobs config.K
 
 // install compiles r and publishes it. d.mu must be held.
 func (d *Director) install(r config.Rules) error {
+	if len(d.haAddrs) > 0 && hasIPv6(&r) {
+		// Failover (VRRP, pulse) moves IPv4 addresses only: both
+		// directors would answer for an IPv6 VIP and forward its traffic.
+		return fmt.Errorf("IPv6 services on a director with failover (VRRP or pulse): IPv6 VIPs are not failed over: %w", config.ErrIPv6NotYet)
+	}
 	marks := d.allMarks()
 	t, err := d.comp.compile(&r, marks, d.knobs)
 	if err != nil {
@@ -256,7 +286,28 @@ func (d *Director) install(r config.Rules) error {
 	d.rules = r
 	d.cfg.Engine.SetTable(t)
 	d.watch()
+	d.warnIPv6Sync()
 	return nil
+}
+
+// hasIPv6 reports whether r has an IPv6 service.
+func hasIPv6(r *config.Rules) bool {
+	return slices.ContainsFunc(r.Services, func(s config.Service) bool { return s.FwMark == 0 && s.Addr.Is6() })
+}
+
+// warnIPv6Sync says, while a master sync daemon runs and IPv6 services
+// exist, that their connections are not synchronised (the v1 format's
+// IPv6 entries are not written yet, issue #17): a backup taking over
+// keeps the IPv4 connections only. d.mu must be held.
+func (d *Director) warnIPv6Sync() {
+	if !hasIPv6(&d.rules) {
+		return
+	}
+	for _, st := range d.sync.status() {
+		if st.State == "master" {
+			d.log.Warn("IPv6 connections are not synchronised to the backup directors (not supported yet, ulvs issue #17); IPv4 connections are")
+		}
+	}
 }
 
 // watch hands each resolver the real-server addresses on its subnets (the
@@ -281,7 +332,10 @@ func (d *Director) watch() {
 		add(a)
 	}
 	for i, ir := range d.resolvers {
-		ir.res.Watch(sets[i])
+		ir.res.Watch(sets[i]) // each resolver keeps its own family
+		if ir.nd != nil {
+			ir.nd.Watch(sets[i])
+		}
 	}
 }
 
@@ -328,7 +382,13 @@ func (d *Director) Rules() config.Rules {
 // apply is Apply; kind names the editor in trace events (trace.go).
 func (d *Director) apply(c config.Command, kind string) error {
 	if c.Op == config.OpStartDaemon || c.Op == config.OpStopDaemon {
-		return d.sync.apply(c)
+		err := d.sync.apply(c)
+		if err == nil && c.Op == config.OpStartDaemon {
+			d.mu.Lock()
+			d.warnIPv6Sync()
+			d.mu.Unlock()
+		}
+		return err
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()

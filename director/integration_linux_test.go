@@ -105,6 +105,9 @@ type envOpts struct {
 	noServers bool
 	file      string
 	args      []string // more ulvsd arguments
+	// configFor, when set, makes the configuration from the lab once it
+	// is up (its addresses), in place of config.
+	configFor func(*lab.Lab) string
 }
 
 func newEnv(t *testing.T, cfg lab.Config, config string) *env {
@@ -137,6 +140,9 @@ func newEnvOpts(t *testing.T, cfg lab.Config, config string, o envOpts) *env {
 	}
 	e.cfg = filepath.Join(e.dir, o.file)
 	e.sock = filepath.Join(e.dir, "ulvsd.sock")
+	if o.configFor != nil {
+		config = o.configFor(l)
+	}
 	e.writeConfig(config)
 	e.start()
 	t.Cleanup(e.stop)

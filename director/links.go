@@ -32,6 +32,11 @@ func (d *Director) LinkChanged(ev engine.LinkEvent) {
 			if err := ir.res.Redial(ni); err != nil {
 				d.log.Error("ARP resolver cannot follow the interface: real servers on it will not be re-resolved", "interface", ev.Name, "err", err)
 			}
+			if ir.nd != nil {
+				if err := ir.nd.Redial(ni); err != nil {
+					d.log.Error("IPv6 neighbour resolver cannot follow the interface", "interface", ev.Name, "err", err)
+				}
+			}
 		}
 		if ps, err := prefixesOf(ni); err == nil && !slices.Equal(ps, ir.prefixes) {
 			ir.prefixes = ps
@@ -46,7 +51,7 @@ func (d *Director) LinkChanged(ev engine.LinkEvent) {
 	}
 }
 
-// prefixesOf returns the IPv4 prefixes connected to ni.
+// prefixesOf returns the IPv4 and global IPv6 prefixes connected to ni.
 func prefixesOf(ni *net.Interface) ([]netip.Prefix, error) {
 	addrs, err := ni.Addrs()
 	if err != nil {
@@ -55,7 +60,7 @@ func prefixesOf(ni *net.Interface) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for _, a := range addrs {
 		if ipn, ok := a.(*net.IPNet); ok {
-			if p, err := netip.ParsePrefix(ipn.String()); err == nil && p.Addr().Is4() {
+			if p, err := netip.ParsePrefix(ipn.String()); err == nil && (p.Addr().Is4() || p.Addr().Is6() && !p.Addr().IsLinkLocalUnicast()) {
 				out = append(out, p.Masked())
 			}
 		}

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/netip"
 	"os"
+
+	"github.com/ulvs/ulvs/config"
 	"slices"
 	"strings"
 	"time"
@@ -45,7 +47,7 @@ func readRoutes(r io.Reader, ifaces []string) []vs.IPRoute {
 		if !ok1 || !ok2 || !ok3 {
 			continue
 		}
-		bits := maskBits(netip.AddrFrom4(mask))
+		bits := config.MaskBits(netip.AddrFrom4(mask), false)
 		p, err := netip.AddrFrom4(dst).Prefix(bits)
 		if err != nil {
 			continue

@@ -40,6 +40,11 @@ type connSource interface {
 	Counters() map[string]uint64
 }
 
+// conn6Source is the engine's IPv6 connection listing.
+type conn6Source interface {
+	Conns6(ctx context.Context) ([]conntrack.Conn6, conntrack.Tick)
+}
+
 // Conns lists every connection for ipvsadm -L -c.
 func (d *Director) Conns() []ctl.ConnStatus {
 	src, ok := d.cfg.Engine.(connSource)
@@ -64,6 +69,22 @@ func (d *Director) Conns() []ctl.ConnStatus {
 		}
 		out = append(out, cs)
 	}
+	if src6, ok := d.cfg.Engine.(conn6Source); ok {
+		conns6, now := src6.Conns6(ctx)
+		for _, c := range conns6 {
+			cs := ctl.ConnStatus{
+				Proto:   vs.Protocol(c.Key6.Proto),
+				Client:  netip.AddrPortFrom(netip.AddrFrom16(c.Key6.Src), c.Key6.SrcPort),
+				Virtual: netip.AddrPortFrom(netip.AddrFrom16(c.Key6.Dst), c.Key6.DstPort),
+				State:   c.State.String(),
+				Expires: uint32(c.Remaining(now) / time.Second),
+			}
+			if dst := tbl.Dest(c.DestID); dst != nil {
+				cs.Dest = netip.AddrPortFrom(dst.Addr, dst.Port)
+			}
+			out = append(out, cs)
+		}
+	}
 	// Persistence templates, as /proc/net/ip_vs_conn lists them: client
 	// port 0, state NONE, protocol IP for a mark service with the mark in
 	// the virtual address.
@@ -74,6 +95,10 @@ func (d *Director) Conns() []ctl.ConnStatus {
 			Client:  netip.AddrPortFrom(netip.AddrFrom4(tp.Key.Src), 0),
 			Virtual: netip.AddrPortFrom(netip.AddrFrom4(tp.Key.Dst), tp.Key.DstPort),
 			State:   "NONE",
+		}
+		if tp.Key.Dst6 != ([16]byte{}) { // an IPv6 service's template
+			cs.Client = netip.AddrPortFrom(netip.AddrFrom16(tp.Key.Src6), 0)
+			cs.Virtual = netip.AddrPortFrom(netip.AddrFrom16(tp.Key.Dst6), tp.Key.DstPort)
 		}
 		if ms := tp.Expires.Sub(now); ms > 0 {
 			cs.Expires = uint32(ms / 1000)

@@ -8,56 +8,60 @@ type Reason uint8
 // Reasons a frame is dropped or left alone. Every frame the engine reads ends
 // in exactly one counter: forwarded/answered, or one of these.
 const (
-	ReasonInvalid     Reason = iota
-	ReasonMalformed          // the decoder rejected the frame
-	ReasonTruncated          // the ring slot held less than the frame
-	ReasonNotOurs            // not ARP for a VIP and not IPv4 to a VIP
-	ReasonNoService          // IPv4 to a VIP on a port with no service
-	ReasonNotSYN             // TCP without a connection and not a SYN
-	ReasonNoDest             // the scheduler found no available real server
-	ReasonTableFull          // the connection table is full
-	ReasonDestGone           // the connection's real server no longer exists
-	ReasonNoNeighbour        // the real server's MAC is not resolved
-	ReasonFragment           // an IPv4 fragment the kernel did not reassemble
-	ReasonUnsupported        // forwarding method or protocol not handled
-	ReasonTxError            // the kernel refused to transmit the frame
-	ReasonNoRoute            // no route to the client for a NAT reply
-	ReasonUnresolved         // a reply waited too long for its next hop's MAC, or the wait queue was full
-	ReasonNoLocalPort        // FULLNAT found no free local address and port
-	ReasonSplit              // segmentation or fragmentation failed, or no scratch buffer was left
-	ReasonTTL                // the TTL ran out (decrement_ttl)
-	ReasonLinkDown           // the egress interface is gone or down
-	ReasonStandby            // to an address this director is a failover backup for
-	ReasonBadCookie          // an ACK without a connection whose SYN cookie is wrong or too old (SYN proxy)
-	ReasonProxyWait          // a client's frame while its proxied connection opens, not queued, or queued too long
-	ReasonDropPacket         // a new connection dropped by the drop_packet defence (ip_vs_todrop)
+	ReasonInvalid      Reason = iota
+	ReasonMalformed           // the decoder rejected the frame
+	ReasonTruncated           // the ring slot held less than the frame
+	ReasonNotOurs             // not ARP for a VIP and not IPv4 to a VIP
+	ReasonNoService           // IPv4 to a VIP on a port with no service
+	ReasonNotSYN              // TCP without a connection and not a SYN
+	ReasonNoDest              // the scheduler found no available real server
+	ReasonTableFull           // the connection table is full
+	ReasonDestGone            // the connection's real server no longer exists
+	ReasonNoNeighbour         // the real server's MAC is not resolved
+	ReasonFragment            // an IPv4 fragment the kernel did not reassemble
+	ReasonUnsupported         // forwarding method or protocol not handled
+	ReasonTxError             // the kernel refused to transmit the frame
+	ReasonNoRoute             // no route to the client for a NAT reply
+	ReasonUnresolved          // a reply waited too long for its next hop's MAC, or the wait queue was full
+	ReasonNoLocalPort         // FULLNAT found no free local address and port
+	ReasonSplit               // segmentation or fragmentation failed, or no scratch buffer was left
+	ReasonTTL                 // the TTL ran out (decrement_ttl)
+	ReasonLinkDown            // the egress interface is gone or down
+	ReasonStandby             // to an address this director is a failover backup for
+	ReasonBadCookie           // an ACK without a connection whose SYN cookie is wrong or too old (SYN proxy)
+	ReasonProxyWait           // a client's frame while its proxied connection opens, not queued, or queued too long
+	ReasonDropPacket          // a new connection dropped by the drop_packet defence (ip_vs_todrop)
+	ReasonIPv6Fragment        // an IPv6 fragment to a VIP: dropped (issue #17)
+	ReasonIPv6TooBig          // an IPv6 packet over the egress MTU: Packet Too Big not generated yet (issue #17)
 	numReasons
 )
 
 var reasonNames = [numReasons]string{
-	ReasonInvalid:     "invalid",
-	ReasonMalformed:   "malformed",
-	ReasonTruncated:   "truncated",
-	ReasonNotOurs:     "not_ours",
-	ReasonNoService:   "no_service",
-	ReasonNotSYN:      "no_conn_not_syn",
-	ReasonNoDest:      "no_dest",
-	ReasonTableFull:   "conn_table_full",
-	ReasonDestGone:    "dest_gone",
-	ReasonNoNeighbour: "no_neighbour",
-	ReasonFragment:    "fragment",
-	ReasonUnsupported: "unsupported",
-	ReasonTxError:     "tx_error",
-	ReasonNoRoute:     "no_route",
-	ReasonUnresolved:  "unresolved",
-	ReasonNoLocalPort: "no_local_port",
-	ReasonSplit:       "split_failed",
-	ReasonTTL:         "ttl_expired",
-	ReasonLinkDown:    "link_down",
-	ReasonStandby:     "standby",
-	ReasonBadCookie:   "synproxy_bad_ack",
-	ReasonProxyWait:   "synproxy_wait",
-	ReasonDropPacket:  "drop_packet",
+	ReasonInvalid:      "invalid",
+	ReasonMalformed:    "malformed",
+	ReasonTruncated:    "truncated",
+	ReasonNotOurs:      "not_ours",
+	ReasonNoService:    "no_service",
+	ReasonNotSYN:       "no_conn_not_syn",
+	ReasonNoDest:       "no_dest",
+	ReasonTableFull:    "conn_table_full",
+	ReasonDestGone:     "dest_gone",
+	ReasonNoNeighbour:  "no_neighbour",
+	ReasonFragment:     "fragment",
+	ReasonUnsupported:  "unsupported",
+	ReasonTxError:      "tx_error",
+	ReasonNoRoute:      "no_route",
+	ReasonUnresolved:   "unresolved",
+	ReasonNoLocalPort:  "no_local_port",
+	ReasonSplit:        "split_failed",
+	ReasonTTL:          "ttl_expired",
+	ReasonLinkDown:     "link_down",
+	ReasonStandby:      "standby",
+	ReasonBadCookie:    "synproxy_bad_ack",
+	ReasonProxyWait:    "synproxy_wait",
+	ReasonDropPacket:   "drop_packet",
+	ReasonIPv6Fragment: "ipv6_fragment",
+	ReasonIPv6TooBig:   "ipv6_too_big",
 }
 
 // String returns the counter name of r.
@@ -97,6 +101,7 @@ type counters struct {
 	txBytes   atomic.Uint64
 	forwarded atomic.Uint64
 	arpReply  atomic.Uint64
+	ndReply   atomic.Uint64 // neighbour advertisements for IPv6 VIPs
 	echoReply atomic.Uint64
 	newConns  atomic.Uint64
 	// fragNeeded counts DF packets answered with ICMP fragmentation
@@ -132,6 +137,7 @@ type Stats struct {
 	TxFrames, TxBytes uint64
 	Forwarded         uint64
 	ARPReplies        uint64
+	NDReplies         uint64
 	EchoReplies       uint64
 	NewConns          uint64
 	FragNeeded        uint64

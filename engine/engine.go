@@ -19,6 +19,7 @@ import (
 
 	"github.com/ulvs/ulvs/arp"
 	"github.com/ulvs/ulvs/conntrack"
+	"github.com/ulvs/ulvs/ndp"
 	"github.com/ulvs/ulvs/synproxy"
 	"github.com/ulvs/ulvs/vs"
 )
@@ -74,6 +75,9 @@ type Engine struct {
 
 	mu   sync.Mutex // guards vips, wide, rips, lips, tun and ann
 	vips [][4]byte
+	// vips6 are the IPv6 VIPs, sorted: the socket filter passes IPv6
+	// when there are any, and new ones are announced.
+	vips6 [][16]byte
 	// ann are the addresses gratuitous ARP announces: the VIPs, FULLNAT
 	// local addresses and failover addresses this director answers ARP
 	// for now (not those it is a failover backup for).
@@ -253,6 +257,7 @@ func newWorkerLinks(links []link, macs [][6]byte, c *counters, cfg Config, tmpls
 		timeouts: cfg.Timeouts,
 		rx:       make([]packet, batchSize),
 		connReq:  make(chan chan<- connCopy),
+		conn6Req: make(chan chan<- []conntrack.Conn6),
 		tx:       make([]*packet, 0, batchSize),
 		txLink:   make([]*packet, 0, batchSize),
 		c:        c,
@@ -287,8 +292,15 @@ func (e *Engine) SetTable(t *vs.Table) {
 	e.updateDefense(false)
 	var vips [][4]byte
 	for _, a := range t.VIPs() {
-		vips = append(vips, a.As4())
+		if a.Is4() {
+			vips = append(vips, a.As4())
+		}
 	}
+	var vips6 [][16]byte
+	for _, a := range t.VIPs6() {
+		vips6 = append(vips6, a.As16())
+	}
+	slices.SortFunc(vips6, func(a, b [16]byte) int { return slices.Compare(a[:], b[:]) })
 	slices.SortFunc(vips, func(a, b [4]byte) int { return slices.Compare(a[:], b[:]) })
 	lips := t.LocalAddrs()
 	slices.SortFunc(lips, func(a, b [4]byte) int { return slices.Compare(a[:], b[:]) })
@@ -298,12 +310,21 @@ func (e *Engine) SetTable(t *vs.Table) {
 	e.mu.Lock()
 	old, oldWide, oldRIPs, oldLIPs, oldTun, oldAnn, oldVMACs := e.vips, e.wide, e.rips, e.lips, e.tun, e.ann, e.vmacs
 	e.vips, e.wide, e.rips, e.lips, e.tun, e.ann, e.vmacs = vips, t.WideVIPs(), rips, lips, hasTunnel(t), ann, vmacs
+	oldV6 := e.vips6
+	e.vips6 = vips6
 	e.mu.Unlock()
 	tun := hasTunnel(t)
 	if !slices.Equal(old, vips) || oldWide != t.WideVIPs() || !slices.Equal(oldRIPs, rips) || !slices.Equal(oldLIPs, lips) || oldTun != tun ||
-		!slices.Equal(oldVMACs, vmacs) {
+		!slices.Equal(oldVMACs, vmacs) || (len(oldV6) == 0) != (len(vips6) == 0) {
 		e.refilter()
 	}
+	var added6 [][16]byte
+	for _, v := range vips6 {
+		if !slices.Contains(oldV6, v) {
+			added6 = append(added6, v)
+		}
+	}
+	e.announce6(added6)
 	// New addresses, and addresses this director became master for.
 	var added [][4]byte
 	for _, v := range ann {
@@ -348,11 +369,12 @@ func (e *Engine) refilter() {
 			own = append(own, ifc.addr)
 		}
 	}
-	prog := filterProgramVMAC(append(slices.Clone(e.vips), e.lips...), e.wide, own, e.vmacs, e.rips...)
-	fan := fanoutProgram(e.vips)
+	prog := filterProgramAll(append(slices.Clone(e.vips), e.lips...), e.wide, own, e.vmacs, len(e.vips6) > 0, e.rips...)
+	fan := fanoutProgram(e.vips, e.vips6...)
 	e.filter, e.fanProg = prog, fan
 	for _, ifc := range e.ifaces {
 		e.joinVMACs(ifc)
+		e.joinAllMulti(ifc)
 		for _, r := range ifc.rings {
 			if err := r.setFilter(prog); err != nil {
 				e.log.Error("update socket filter", "interface", ifc.name, "err", err)
@@ -389,6 +411,13 @@ func (e *Engine) vmacsNow() [][6]byte {
 	return e.vmacs
 }
 
+// hasIPv6Now reports whether the table in force has IPv6 VIPs.
+func (e *Engine) hasIPv6Now() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.vips6) > 0
+}
+
 // SendFrame sends one complete Ethernet frame on the interface named
 // ifname (a VRRP advert from the virtual MAC, for use_vmac). It fails
 // while the interface is not up.
@@ -422,7 +451,7 @@ func hasTunnel(t *vs.Table) bool {
 func natSources(t *vs.Table) [][4]byte {
 	var out [][4]byte
 	for _, d := range t.DestByID {
-		if d != nil && d.Method == vs.Masq {
+		if d != nil && d.Method == vs.Masq && d.Addr.Is4() {
 			a := d.Addr.As4()
 			if !slices.Contains(out, a) {
 				out = append(out, a)
@@ -473,6 +502,41 @@ func (e *Engine) announce(vips [][4]byte) {
 	defer e.linkMu.Unlock()
 	for _, ifc := range e.ifaces {
 		e.announceOn(ifc, vips)
+	}
+}
+
+// joinAllMulti makes ifc pass multicast frames when the table has IPv6
+// VIPs (their solicitations go to solicited-node groups). Repeated joins
+// only raise the device's count; closing the socket drops them. e.mu and
+// e.linkMu must be held.
+func (e *Engine) joinAllMulti(ifc *iface) {
+	if len(e.vips6) == 0 || len(ifc.rings) == 0 {
+		return
+	}
+	if err := ifc.rings[0].joinAllMulti(ifc.index); err != nil {
+		e.log.Error("IPv6 VIPs: cannot receive solicitations sent to multicast groups", "interface", ifc.name, "err", err)
+	}
+}
+
+// announce6 sends an unsolicited neighbour advertisement for each of
+// vips6 on every interface: the IPv6 counterpart of gratuitous ARP.
+func (e *Engine) announce6(vips6 [][16]byte) {
+	if len(vips6) == 0 {
+		return
+	}
+	e.linkMu.Lock()
+	defer e.linkMu.Unlock()
+	var buf [ndp.FrameLen]byte
+	for _, ifc := range e.ifaces {
+		if len(ifc.rings) == 0 {
+			continue
+		}
+		for _, v := range vips6 {
+			n := ndp.Unsolicited(buf[:], ifc.mac, v)
+			if err := ifc.rings[0].sendRaw(buf[:n]); err != nil {
+				e.log.Warn("unsolicited neighbour advertisement", "interface", ifc.name, "vip", netip.AddrFrom16(v), "err", err)
+			}
+		}
 	}
 }
 
@@ -591,6 +655,7 @@ func (e *Engine) Stats() Stats {
 		s.TxBytes += c.txBytes.Load()
 		s.Forwarded += c.forwarded.Load()
 		s.ARPReplies += c.arpReply.Load()
+		s.NDReplies += c.ndReply.Load()
 		s.EchoReplies += c.echoReply.Load()
 		s.NewConns += c.newConns.Load()
 		s.FragNeeded += c.fragNeeded.Load()
@@ -663,6 +728,8 @@ func (w *worker) run(ctx context.Context, e *Engine) error {
 		select {
 		case reply := <-w.connReq:
 			reply <- w.copyConns()
+		case reply := <-w.conn6Req:
+			reply <- w.copyConns6()
 		default:
 		}
 	}
@@ -697,6 +764,27 @@ func (w *worker) copyConns() connCopy {
 	return out
 }
 
+// copyConns6 copies the live entries of the worker's IPv6 table.
+func (w *worker) copyConns6() []conntrack.Conn6 {
+	if w.ct6 == nil {
+		return nil
+	}
+	out := make([]conntrack.Conn6, 0, w.ct6.Len())
+	w.ct6.Range(func(c *conntrack.Conn6) bool {
+		out = append(out, *c)
+		return true
+	})
+	return out
+}
+
+// Conns6 is Conns for the IPv6 connections.
+func (e *Engine) Conns6(ctx context.Context) ([]conntrack.Conn6, conntrack.Tick) {
+	var out []conntrack.Conn6
+	gather(ctx, e, func(w *worker) chan chan<- []conntrack.Conn6 { return w.conn6Req },
+		func(cs []conntrack.Conn6) { out = append(out, cs...) })
+	return out, tick()
+}
+
 // Conns returns a copy of every worker's connection table and the tick
 // the copies can be compared with (ipvsadm -L -c). Each worker answers
 // between two batches, within its poll timeout when idle; a worker that
@@ -710,30 +798,39 @@ func (e *Engine) Conns(ctx context.Context) ([]conntrack.Conn, conntrack.Tick) {
 // nil when no worker has proxied connections).
 func (e *Engine) copies(ctx context.Context) (connCopy, conntrack.Tick) {
 	var out connCopy
+	gather(ctx, e, func(w *worker) chan chan<- connCopy { return w.connReq }, func(cs connCopy) {
+		if cs.proxy != nil && out.proxy == nil {
+			out.proxy = make([]synproxy.Conn, len(out.conns), len(out.conns)+len(cs.conns))
+		}
+		out.conns = append(out.conns, cs.conns...)
+		if out.proxy != nil {
+			if cs.proxy == nil {
+				cs.proxy = make([]synproxy.Conn, len(cs.conns))
+			}
+			out.proxy = append(out.proxy, cs.proxy...)
+		}
+	})
+	return out, tick()
+}
+
+// gather asks every worker, through the request channel req picks, for a
+// copy of its entries and hands each answer to add; a worker that does
+// not answer before ctx is done is left out.
+func gather[T any](ctx context.Context, e *Engine, req func(*worker) chan chan<- T, add func(T)) {
 	for _, w := range e.workers {
-		reply := make(chan connCopy, 1)
+		reply := make(chan T, 1)
 		select {
-		case w.connReq <- reply:
+		case req(w) <- reply:
 		case <-ctx.Done():
-			return out, tick()
+			return
 		}
 		select {
 		case cs := <-reply:
-			if cs.proxy != nil && out.proxy == nil {
-				out.proxy = make([]synproxy.Conn, len(out.conns), len(out.conns)+len(cs.conns))
-			}
-			out.conns = append(out.conns, cs.conns...)
-			if out.proxy != nil {
-				if cs.proxy == nil {
-					cs.proxy = make([]synproxy.Conn, len(cs.conns))
-				}
-				out.proxy = append(out.proxy, cs.proxy...)
-			}
+			add(cs)
 		case <-ctx.Done():
-			return out, tick()
+			return
 		}
 	}
-	return out, tick()
 }
 
 // Counters returns the engine's counters by name, for reports: frames and
@@ -747,6 +844,7 @@ func (e *Engine) Counters() map[string]uint64 {
 		"tx_bytes":     s.TxBytes,
 		"forwarded":    s.Forwarded,
 		"arp_replies":  s.ARPReplies,
+		"nd_replies":   s.NDReplies,
 		"echo_replies": s.EchoReplies,
 		"new_conns":    s.NewConns,
 		"frag_needed":  s.FragNeeded,
@@ -794,6 +892,9 @@ func (w *worker) sweep(now conntrack.Tick, tbl *vs.Table) {
 		return
 	}
 	w.ct.Sweep(now, int(min(budget, int64(w.ct.Cap()))), tbl)
+	if w.ct6 != nil {
+		w.ct6.Sweep(now, int(min(budget, int64(w.ct6.Cap()))), tbl)
+	}
 	w.lastSweep = now
 }
 

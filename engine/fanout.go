@@ -1,6 +1,10 @@
 package engine
 
-import "golang.org/x/net/bpf"
+import (
+	"fmt"
+
+	"golang.org/x/net/bpf"
+)
 
 // fanoutProgram builds the classic BPF program that picks a worker for
 // every frame (PACKET_FANOUT_CBPF; the kernel takes the result modulo the
@@ -18,16 +22,68 @@ import "golang.org/x/net/bpf"
 //     source address and port of the client's packet inside (quoted
 //     headers without options are assumed).
 //
+// IPv6 TCP and UDP without extension headers are hashed the same way on
+// the last 32 bits of the client's address and its port: the source of
+// traffic to one of vips6, the destination of anything else (NAT66
+// replies); an ICMPv6 error on the quoted destination (the client of the
+// reply it quotes); other IPv6 (neighbour discovery, extension headers)
+// goes to worker 0, and so does all IPv6 with more than maxFanoutVIPs6
+// IPv6 VIPs.
+//
 // Fanout programs see the packet from its network header, not the
-// Ethernet header. Frames that are not IPv4 (ARP) go to worker 0. With
-// more VIPs than a classic BPF jump spans, traffic to VIPs is hashed like
-// replies; DR and TUN need nothing more.
-func fanoutProgram(vips [][4]byte) []bpf.RawInstruction {
+// Ethernet header. Frames that are neither IPv4 nor IPv6 (ARP) go to
+// worker 0. With more VIPs than a classic BPF jump spans, traffic to VIPs
+// is hashed like replies; DR and TUN need nothing more.
+func fanoutProgram(vips [][4]byte, vips6 ...[16]byte) []bpf.RawInstruction {
 	const maxVIPs = 100
 	if len(vips) > maxVIPs {
 		vips = vips[:0]
 	}
 	var a asm
+	// IPv6 first, by its version nibble: the protocol extension below is
+	// the kernel's only (tests run the rest in x/net's VM).
+	a.emit(bpf.LoadAbsolute{Off: 0, Size: 1})
+	a.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xf0})
+	a.jeq(0x60, "", "ip4")
+	// IPv6: TCP or UDP right after the fixed header, else worker 0.
+	if len(vips6) == 0 || len(vips6) > maxFanoutVIPs6 {
+		a.ja("ret0")
+	} else {
+		a.emit(bpf.LoadAbsolute{Off: 6, Size: 1})
+		a.jeq(6, "ip6l4", "")
+		a.jeq(17, "ip6l4", "")
+		a.jeq(58, "", "ret0")
+		// An ICMPv6 error (types 1-4): to a VIP it quotes a reply, whose
+		// destination is the client (its address's last word, its
+		// port); to anything else (a NAT66 client) it quotes a request
+		// whose source is the client. Neighbour discovery and the rest
+		// go to worker 0.
+		a.emit(bpf.LoadAbsolute{Off: 40, Size: 1})
+		a.jeq(0, "ret0", "")
+		a.jgt(4, "ret0", "")
+		a.dstIsVIP6(vips6, "icmpvip6")
+		a.emit(bpf.LoadAbsolute{Off: 40 + 8 + 20, Size: 4}) // quoted source
+		a.emit(bpf.StoreScratch{Src: bpf.RegA, N: 0})
+		a.emit(bpf.LoadAbsolute{Off: 40 + 8 + 40, Size: 2})
+		a.ja("hash")
+		a.label("icmpvip6")
+		a.emit(bpf.LoadAbsolute{Off: 40 + 8 + 36, Size: 4}) // quoted destination
+		a.emit(bpf.StoreScratch{Src: bpf.RegA, N: 0})
+		a.emit(bpf.LoadAbsolute{Off: 40 + 8 + 42, Size: 2})
+		a.ja("hash")
+		a.label("ip6l4")
+		a.dstIsVIP6(vips6, "src6")
+		a.emit(bpf.LoadAbsolute{Off: 36, Size: 4}) // dst side: the client of a reply
+		a.emit(bpf.StoreScratch{Src: bpf.RegA, N: 0})
+		a.emit(bpf.LoadAbsolute{Off: 42, Size: 2})
+		a.ja("hash")
+		a.label("src6")
+		a.emit(bpf.LoadAbsolute{Off: 20, Size: 4})
+		a.emit(bpf.StoreScratch{Src: bpf.RegA, N: 0})
+		a.emit(bpf.LoadAbsolute{Off: 40, Size: 2})
+		a.ja("hash")
+	}
+	a.label("ip4")
 	a.emit(bpf.LoadExtension{Num: bpf.ExtProto})
 	a.jeq(0x0800, "", "ret0")
 	a.emit(bpf.LoadAbsolute{Off: 9, Size: 1})
@@ -81,6 +137,11 @@ func fanoutProgram(vips [][4]byte) []bpf.RawInstruction {
 	return a.assemble("fanout")
 }
 
+// maxFanoutVIPs6 is how many IPv6 VIPs fanoutProgram compares (twice 8
+// instructions each, within a classic BPF jump's reach); with more, all
+// IPv6 goes to worker 0.
+const maxFanoutVIPs6 = 8
+
 func ip4(v [4]byte) uint32 {
 	return uint32(v[0])<<24 | uint32(v[1])<<16 | uint32(v[2])<<8 | uint32(v[3])
 }
@@ -110,6 +171,28 @@ func (a *asm) label(name string) {
 func (a *asm) jeq(val uint32, ifTrue, els string) {
 	a.fixes = append(a.fixes, asmFix{at: len(a.prog), ifTrue: ifTrue, els: els})
 	a.emit(bpf.JumpIf{Cond: bpf.JumpEqual, Val: val})
+}
+
+// dstIsVIP6 emits the comparison of the IPv6 destination address with
+// each of vips6, jumping to match on one; it falls through on none.
+func (a *asm) dstIsVIP6(vips6 [][16]byte, match string) {
+	for i, v := range vips6 {
+		next := fmt.Sprintf("%s-not-%d", match, i+1)
+		for w := range 4 {
+			a.emit(bpf.LoadAbsolute{Off: uint32(24 + 4*w), Size: 4})
+			if w < 3 {
+				a.jeq(ip4([4]byte(v[4*w:4*w+4])), "", next)
+			} else {
+				a.jeq(ip4([4]byte(v[4*w:4*w+4])), match, next)
+			}
+		}
+		a.label(next)
+	}
+}
+
+func (a *asm) jgt(val uint32, ifTrue, els string) {
+	a.fixes = append(a.fixes, asmFix{at: len(a.prog), ifTrue: ifTrue, els: els})
+	a.emit(bpf.JumpIf{Cond: bpf.JumpGreaterThan, Val: val})
 }
 
 func (a *asm) ja(target string) {

@@ -11,15 +11,19 @@ import (
 	"github.com/ulvs/ulvs/pkt/pkttest"
 )
 
-// runFanout runs the fanout program on an IPv4 packet as the kernel does
-// (from the network header). The x/net VM lacks the protocol extension, so
-// the first two instructions (the IPv4 check) are skipped: no jump targets
-// them.
+// runFanout runs the fanout program on an IPv4 or IPv6 packet as the
+// kernel does (from the network header). The x/net VM lacks the protocol
+// extension, so its load becomes a constant 0x0800: IPv6 has branched off
+// before it.
 func runFanout(t *testing.T, prog []bpf.RawInstruction, frame []byte) uint32 {
 	t.Helper()
 	var insns []bpf.Instruction
-	for _, ri := range prog[2:] {
-		insns = append(insns, ri.Disassemble())
+	for _, ri := range prog {
+		in := ri.Disassemble()
+		if _, ok := in.(bpf.LoadExtension); ok {
+			in = bpf.LoadConstant{Dst: bpf.RegA, Val: 0x0800}
+		}
+		insns = append(insns, in)
 	}
 	vm, err := bpf.NewVM(insns)
 	if err != nil {
@@ -125,5 +129,47 @@ func TestFilterPassesICMPToOwnAddress(t *testing.T) {
 	}
 	if runFilter(t, prog, tcp) {
 		t.Errorf("TCP to our own address passed")
+	}
+}
+
+// TestFanoutIPv6 checks that both directions of a NAT66 connection hash
+// to one worker, that a client's flows spread, and that neighbour
+// discovery and extension headers go to worker 0.
+func TestFanoutIPv6(t *testing.T) {
+	vips6 := [][16]byte{netip.MustParseAddr("2001:db8::1:100").As16(), vip6.As16()}
+	prog := fanoutProgram([][4]byte{vip.As4()}, vips6...)
+	seen := map[uint32]bool{}
+	for port := uint16(40000); port < 40064; port++ {
+		in := pkttest.Frame6{Src: client6, Dst: vip6, Proto: pkt.ProtoTCP, SrcPort: port, DstPort: 80, TCPFlags: pkt.TCPSyn}.Build()
+		reply := pkttest.Frame6{Src: natRS6, Dst: client6, Proto: pkt.ProtoTCP, SrcPort: 80, DstPort: port, TCPFlags: pkt.TCPAck}.Build()
+		hi, hr := runFanout(t, prog, in), runFanout(t, prog, reply)
+		if hi != hr {
+			t.Fatalf("port %d: inbound hashes to %d, its reply to %d", port, hi, hr)
+		}
+		seen[hi%2] = true
+	}
+	if !seen[0] || !seen[1] {
+		t.Errorf("64 IPv6 flows of one client all went to one of two workers")
+	}
+	udpIn := pkttest.Frame6{Src: client6, Dst: vip6, Proto: pkt.ProtoUDP, SrcPort: 5353, DstPort: 53}.Build()
+	udpOut := pkttest.Frame6{Src: natRS6, Dst: client6, Proto: pkt.ProtoUDP, SrcPort: 53, DstPort: 5353}.Build()
+	if runFanout(t, prog, udpIn) != runFanout(t, prog, udpOut) {
+		t.Error("UDP directions disagree")
+	}
+	for name, f := range map[string][]byte{
+		"solicitation":     pkttest.Solicit6(clientMAC, client6, vip6),
+		"extension header": pkttest.Frame6{Src: client6, Dst: vip6, Proto: pkt.ProtoUDP, SrcPort: 1, DstPort: 53, ExtHeaders: []uint8{pkt.ProtoHopByHop}}.Build(),
+	} {
+		if got := runFanout(t, prog, f); got != 0 {
+			t.Errorf("%s hashed to %d, want worker 0", name, got)
+		}
+	}
+	// IPv4 is unchanged by the IPv6 part.
+	v4 := pkttest.Frame{Src: client, Dst: vip, Proto: pkt.ProtoTCP, SrcPort: 40000, DstPort: 80, TCPFlags: pkt.TCPSyn}.Build()
+	if runFanout(t, prog, v4) != runFanout(t, fanoutProgram([][4]byte{vip.As4()}), v4) {
+		t.Error("IPv4 hashes differently with IPv6 VIPs")
+	}
+	if len(fanoutProgram(nil, make([][16]byte, 100)...)) == 0 {
+		t.Error("no program for many IPv6 VIPs")
 	}
 }

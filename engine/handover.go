@@ -34,7 +34,7 @@ func (e *Engine) Handover(ctx context.Context) []ipvssync.Entry {
 	for _, tp := range e.templates.List() {
 		d := tbl.Dest(tp.DestID)
 		left := tp.Expires.Sub(now)
-		if d == nil || tp.Key.Proto == 0 || left <= 0 && tp.Controls == 0 {
+		if d == nil || tp.Key.Proto == 0 || left <= 0 && tp.Controls == 0 || !d.Addr.Is4() { // IPv6 templates: not handed over yet (#17)
 			continue
 		}
 		if left <= 0 {

@@ -244,6 +244,7 @@ func (m *monitor) open(ifc *iface, o observed, now time.Time) bool {
 		return false
 	}
 	vmacs := e.vmacsNow() // before linkMu: e.mu comes first
+	ipv6 := e.hasIPv6Now()
 	e.linkMu.Lock()
 	filter, fanProg := e.filter, e.fanProg
 	e.linkMu.Unlock()
@@ -270,6 +271,11 @@ func (m *monitor) open(ifc *iface, o observed, now time.Time) bool {
 	if !slices.Equal(fanProg, e.fanProg) {
 		if err := rings[0].setFanoutProgram(e.fanProg); err != nil {
 			e.log.Error("update fanout program", "interface", ifc.name, "err", err)
+		}
+	}
+	if ipv6 {
+		if err := rings[0].joinAllMulti(o.index); err != nil {
+			e.log.Error("IPv6 VIPs: cannot receive solicitations sent to multicast groups", "interface", ifc.name, "err", err)
 		}
 	}
 	if len(vmacs) > 0 {

@@ -40,7 +40,11 @@ type worker struct {
 	rx        []packet
 	tx        []*packet
 	parsed    pkt.Parsed
-	c         *counters
+	// parsed6 and ct6 are the IPv6 data path's (process6.go); ct6 is
+	// made at the first IPv6 connection.
+	parsed6 pkt.Parsed6
+	ct6     *conntrack.Table6
+	c       *counters
 	// timeouts is the pointer w.ct was last given.
 	timeouts *conntrack.Timeouts
 	// lastSweep is when the conntrack sweep last ran.
@@ -76,7 +80,8 @@ type worker struct {
 	icmpAt     conntrack.Tick
 	// connReq carries requests for a copy of the connection table; the
 	// worker answers between batches, so its table needs no lock.
-	connReq chan chan<- connCopy
+	connReq  chan chan<- connCopy
+	conn6Req chan chan<- []conntrack.Conn6 // the same for the IPv6 table
 	// def is the worker's side of the defence ladder (defense.go).
 	def workerDefense
 	// master is the running sync master (nil: none), adopted once per
@@ -116,6 +121,8 @@ func (w *worker) process(p *packet, tbl *vs.Table, now conntrack.Tick) bool {
 	}
 	switch r {
 	case pkt.DecodeOK:
+	case pkt.DecodeIPv6:
+		return w.process6(p, frame, tbl, now) // process6.go
 	case pkt.DecodeNotIP:
 		return w.drop(ReasonNotOurs)
 	default:
@@ -241,17 +248,13 @@ func (w *worker) inbound(p *packet, frame []byte, tbl *vs.Table, now conntrack.T
 		if proto == vs.TCP && svc.Flags&vs.SvcSynProxy != 0 {
 			return w.proxyMiss(p, frame, tbl, svc, key, now) // engine/synproxy.go
 		}
-		// Like tcp_conn_schedule: only a SYN (without RST) opens a
-		// connection, or any segment but a RST with sloppy_tcp.
-		if proto == vs.TCP && (ps.TCPFlags&pkt.TCPRst != 0 || (ps.TCPFlags&pkt.TCPSyn == 0 && !tbl.Knobs.SloppyTCP)) {
-			if tbl.Knobs.ExpireNodestConn {
+		if r := w.admit(proto, ps.TCPFlags, tbl); r != 0 {
+			if r == ReasonNotSYN && tbl.Knobs.ExpireNodestConn {
+				// No connection, and not one to open: the kernel
+				// director's own stack would reset it.
 				w.resetNoConn(p, frame)
 			}
-			return w.drop(ReasonNotSYN)
-		}
-		if w.todrop() {
-			// The drop_packet defence (tcp_conn_schedule, udp_conn_schedule).
-			return w.drop(ReasonDropPacket)
+			return w.drop(r)
 		}
 		var tmpl uint32
 		var r Reason
@@ -410,7 +413,12 @@ func (w *worker) schedule(svc *vs.Service, tbl *vs.Table, now conntrack.Tick) (*
 		}
 		return nil, 0, ReasonNoDest
 	}
-	k := templateKey(svc, ps)
+	return w.persist(svc, flow, templateKey(svc, ps), tbl, now)
+}
+
+// persist schedules through the persistence template k (ip_vs_sched_persist):
+// its dest, or a new template on the scheduler's pick.
+func (w *worker) persist(svc *vs.Service, flow vs.Flow, k conntrack.TemplateKey, tbl *vs.Table, now conntrack.Tick) (*vs.Dest, uint32, Reason) {
 	w.pickSvc, w.pickFlow = svc, flow
 	w.quiescentExpire = tbl.Knobs.ExpireQuiescentTemplate
 	d, id := w.tmpls.Use(k, svc.ID, svc.Timeout, now, tbl, w.checkFn, w.pickFn)
@@ -422,6 +430,31 @@ func (w *worker) schedule(svc *vs.Service, tbl *vs.Table, now conntrack.Tick) (*
 		return nil, 0, ReasonNoDest
 	}
 	return d, id, 0
+}
+
+// connDest returns the dest of a connection, or nil when it was removed
+// (ip_vs_in): its packets are then dropped until it times out, or with
+// expire_nodest_conn (expire true) the connection ends at once.
+func connDest(tbl *vs.Table, id uint32) (d *vs.Dest, expire bool) {
+	d = tbl.Dest(id)
+	if d == nil || d.Trashed {
+		return nil, d == nil || tbl.Knobs.ExpireNodestConn
+	}
+	return d, false
+}
+
+// admit decides whether a packet without a connection may open one, and
+// why not: like tcp_conn_schedule only a SYN (without RST) opens a TCP
+// connection, or any segment but a RST with sloppy_tcp; then the
+// drop_packet defence (tcp_conn_schedule, udp_conn_schedule).
+func (w *worker) admit(proto vs.Protocol, flags uint8, tbl *vs.Table) Reason {
+	if proto == vs.TCP && (flags&pkt.TCPRst != 0 || (flags&pkt.TCPSyn == 0 && !tbl.Knobs.SloppyTCP)) {
+		return ReasonNotSYN
+	}
+	if w.todrop() {
+		return ReasonDropPacket
+	}
+	return 0
 }
 
 // pick schedules for the persistent service being handled; a method value

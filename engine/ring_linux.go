@@ -155,6 +155,18 @@ func (r *ring) joinUnicast(ifindex int, mac [6]byte) error {
 	return nil
 }
 
+// joinAllMulti makes the interface pass every multicast frame for as long
+// as the socket is open (PACKET_MR_ALLMULTI): neighbour solicitations for
+// the IPv6 VIPs go to their solicited-node groups, which a NIC with a
+// multicast filter would otherwise drop.
+func (r *ring) joinAllMulti(ifindex int) error {
+	mreq := unix.PacketMreq{Ifindex: int32(ifindex), Type: unix.PACKET_MR_ALLMULTI}
+	if err := unix.SetsockoptPacketMreq(r.sock, unix.SOL_PACKET, unix.PACKET_ADD_MEMBERSHIP, &mreq); err != nil {
+		return opErr("setsockopt PACKET_ADD_MEMBERSHIP allmulti", err)
+	}
+	return nil
+}
+
 // setFanoutProgram sets the classic BPF program of the socket's fanout
 // group (PACKET_FANOUT_DATA); the kernel swaps it for the whole group.
 func (r *ring) setFanoutProgram(prog []bpf.RawInstruction) error {
@@ -345,6 +357,14 @@ func filterProgramICMP(vips [][4]byte, passAll bool, own [][4]byte, rips ...[4]b
 // marks them PACKET_OTHERHOST (they are not the interface's address), so
 // they pass the pkttype test only when their destination is one of them.
 func filterProgramVMAC(vips [][4]byte, passAll bool, own [][4]byte, vmacs [][6]byte, rips ...[4]byte) []bpf.RawInstruction {
+	return filterProgramAll(vips, passAll, own, vmacs, false, rips...)
+}
+
+// filterProgramAll is filterProgramVMAC that, with ipv6, also passes every
+// IPv6 frame not excluded by the packet type tests (the IPv6 data path
+// re-validates each in user space: neighbour solicitations for the VIPs,
+// traffic to them, NAT66 replies).
+func filterProgramAll(vips [][4]byte, passAll bool, own [][4]byte, vmacs [][6]byte, ipv6 bool, rips ...[4]byte) []bpf.RawInstruction {
 	const maxAddrs = 200
 	if len(vips)+len(rips) > maxAddrs {
 		passAll = true
@@ -386,6 +406,9 @@ func filterProgramVMAC(vips [][4]byte, passAll bool, own [][4]byte, vmacs [][6]b
 	}
 	prog = append(prog, bpf.LoadAbsolute{Off: 12, Size: 2})
 	jeq(0x0806, accept, 0)
+	if ipv6 {
+		jeq(0x86dd, accept, 0)
+	}
 	jeq(0x8100, accept, 0)
 	jeq(0x0800, 0, drop)
 	if passAll {

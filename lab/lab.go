@@ -51,6 +51,20 @@ var (
 	LocalAddrs = []netip.Addr{netip.MustParseAddr("10.77.1.200"), netip.MustParseAddr("10.77.1.201")}
 )
 
+// The dual-stack lab's IPv6 addressing (Config.IPv6): 2001:db8:77::/64
+// outside, 2001:db8:77:1::/64 inside (nat mode), the same host numbers as
+// IPv4 (::10 the client, ::2 the director, ::100 the VIP, ::11.. the real
+// servers, ::1 the director inside).
+var (
+	VIP6        = netip.MustParseAddr("2001:db8:77::100")
+	DIP6        = netip.MustParseAddr("2001:db8:77::2")
+	ClientAddr6 = netip.MustParseAddr("2001:db8:77::10")
+	InsideDIP6  = netip.MustParseAddr("2001:db8:77:1::1")
+)
+
+// prefixBits6 is the IPv6 prefix length of the lab's networks.
+const prefixBits6 = 64
+
 // The lab's modes, one per LVS forwarding method (Config.Mode).
 const (
 	// ModeDR is the flat lab: client, director and real servers on one
@@ -131,6 +145,12 @@ type Config struct {
 	// BackupInsideDIP in the nat and fullnat modes), on the same networks
 	// with the same interface names: the other half of a failover pair.
 	Backup bool
+	// IPv6 makes the lab dual-stack (dr and nat modes): every node gets
+	// its IPv6 address too (without duplicate address detection, so it is
+	// usable at once), DR real servers VIP6/128 on lo, NAT real servers a
+	// default IPv6 route through InsideDIP6, and StartServers listens on
+	// IPv6 as well. Without it IPv6 is disabled in every namespace.
+	IPv6 bool
 	// Logger receives one line per step; nil discards.
 	Logger *slog.Logger
 }
@@ -164,6 +184,14 @@ type Lab struct {
 	Backup          NS         `json:"backup,omitzero"`
 	BackupDIP       netip.Addr `json:"backup_dip,omitzero"`
 	BackupInsideDIP netip.Addr `json:"backup_inside_dip,omitzero"`
+	// VIP6, DIP6, ClientAddr6, InsideDIP6 and RIPs6 are the IPv6
+	// addresses of a dual-stack lab (Config.IPv6); invalid and empty
+	// otherwise.
+	VIP6        netip.Addr   `json:"vip6,omitzero"`
+	DIP6        netip.Addr   `json:"dip6,omitzero"`
+	ClientAddr6 netip.Addr   `json:"client_addr6,omitzero"`
+	InsideDIP6  netip.Addr   `json:"inside_dip6,omitzero"`
+	RIPs6       []netip.Addr `json:"rips6,omitempty"`
 
 	log *slog.Logger
 
@@ -305,6 +333,26 @@ func Up(ctx context.Context, cfg Config) (*Lab, error) {
 			l.BackupInsideDIP = BackupInsideDIP
 		}
 	}
+	if cfg.IPv6 {
+		if l.Mode != ModeDR && l.Mode != ModeNAT {
+			return nil, fmt.Errorf("lab mode %s with IPv6: only dr and nat labs are dual-stack (IPv6 tunnelling and FULLNAT: issue #17): %w", l.Mode, ErrNotSupported)
+		}
+		if cfg.Backup {
+			return nil, fmt.Errorf("a dual-stack lab with a backup director (VRRPv3 with IPv6: issue #17): %w", ErrNotSupported)
+		}
+		l.VIP6, l.DIP6, l.ClientAddr6 = VIP6, DIP6, ClientAddr6
+		net := [8]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0x77}
+		if l.Mode == ModeNAT {
+			l.InsideDIP6 = InsideDIP6
+			net[7] = 1
+		}
+		for i := range l.RIPs {
+			var a [16]byte
+			copy(a[:], net[:])
+			a[15] = byte(0x11 + i)
+			l.RIPs6 = append(l.RIPs6, netip.AddrFrom16(a))
+		}
+	}
 	b := builder{ctx: ctx, l: l, bare: cfg.BareRealServers}
 	err = b.build(cfg.OffloadsOff)
 	if err == nil && l.Mode == ModeTUN && !cfg.ExternalDecap && !cfg.BareRealServers {
@@ -337,7 +385,8 @@ type link struct {
 	swname   string
 	bridge   string // br0 (outside) or br1 (inside)
 	addr     netip.Addr
-	loopback bool // also put the VIP on lo (a DR real server)
+	addr6    netip.Addr // dual-stack lab: the IPv6 address too
+	loopback bool       // also put the VIP on lo (a DR real server)
 }
 
 func (b *builder) ip(args ...string) error {
@@ -349,14 +398,14 @@ func (b *builder) build(offloadsOff bool) error {
 	l := b.l
 	inside := hasInside(l.Mode)
 	links := []link{
-		{ns: l.Client, ifname: "c-eth0", swname: "sw-c", bridge: "br0", addr: l.ClientAddr},
-		{ns: l.Director, ifname: l.DirectorIface, swname: "sw-d", bridge: "br0", addr: l.DIP},
+		{ns: l.Client, ifname: "c-eth0", swname: "sw-c", bridge: "br0", addr: l.ClientAddr, addr6: l.ClientAddr6},
+		{ns: l.Director, ifname: l.DirectorIface, swname: "sw-d", bridge: "br0", addr: l.DIP, addr6: l.DIP6},
 	}
 	bridges := []string{"br0"}
 	rsBridge := "br0"
 	if inside {
 		links = append(links, link{ns: l.Director, ifname: l.DirectorInsideIface, swname: "sw-d1",
-			bridge: "br1", addr: l.InsideDIP})
+			bridge: "br1", addr: l.InsideDIP, addr6: l.InsideDIP6})
 		bridges = append(bridges, "br1")
 		rsBridge = "br1"
 	}
@@ -368,9 +417,14 @@ func (b *builder) build(offloadsOff bool) error {
 		}
 	}
 	for i, rs := range l.RS {
-		links = append(links, link{ns: rs, ifname: RSIface(i), swname: fmt.Sprintf("sw-r%d", i+1),
-			bridge: rsBridge, addr: l.RIPs[i], loopback: l.Mode == ModeDR && !b.bare})
+		k := link{ns: rs, ifname: RSIface(i), swname: fmt.Sprintf("sw-r%d", i+1),
+			bridge: rsBridge, addr: l.RIPs[i], loopback: l.Mode == ModeDR && !b.bare}
+		if i < len(l.RIPs6) {
+			k.addr6 = l.RIPs6[i]
+		}
+		links = append(links, k)
 	}
+	ipv6 := l.VIP6.IsValid()
 
 	for _, n := range l.Namespaces() {
 		if err := b.ip("netns", "add", n.Name); err != nil {
@@ -383,7 +437,21 @@ func (b *builder) build(offloadsOff bool) error {
 		// Before any veth arrives, so new interfaces inherit "default".
 		// IPv6 is off: the lab is IPv4, and without router solicitations
 		// and MLD reports every frame on the bridge is one a lesson explains.
-		if err := n.setSysctls(optional,
+		if ipv6 {
+			// Dual-stack: IPv6 on, addresses usable at once (no DAD),
+			// no router advertisements taken, and no forwarding (the
+			// director must not forward what it does not own).
+			if err := n.setSysctls(required,
+				"net/ipv6/conf/all/disable_ipv6", "0",
+				"net/ipv6/conf/default/disable_ipv6", "0",
+				"net/ipv6/conf/all/accept_dad", "0",
+				"net/ipv6/conf/default/accept_dad", "0",
+				"net/ipv6/conf/all/accept_ra", "0",
+				"net/ipv6/conf/default/accept_ra", "0",
+				"net/ipv6/conf/all/forwarding", "0"); err != nil {
+				return err
+			}
+		} else if err := n.setSysctls(optional,
 			"net/ipv6/conf/all/disable_ipv6", "1",
 			"net/ipv6/conf/default/disable_ipv6", "1"); err != nil {
 			return err
@@ -461,6 +529,22 @@ func (b *builder) build(offloadsOff bool) error {
 				return err
 			}
 		}
+		if k.addr6.IsValid() {
+			if err := b.ip("-n", k.ns.Name, "-6", "addr", "add",
+				netip.PrefixFrom(k.addr6, prefixBits6).String(), "dev", k.ifname, "nodad"); err != nil {
+				return err
+			}
+			// A DR real server holds VIP6 on lo. Linux answers a
+			// neighbour solicitation only for an address of the
+			// interface it arrives on (ndisc_recv_ns), so unlike ARP
+			// nothing like arp_ignore is needed to keep it quiet.
+			if k.loopback {
+				if err := b.ip("-n", k.ns.Name, "-6", "addr", "add",
+					netip.PrefixFrom(l.VIP6, 128).String(), "dev", "lo"); err != nil {
+					return err
+				}
+			}
+		}
 		if offloadsOff {
 			for _, end := range []struct {
 				ns     NS
@@ -481,6 +565,11 @@ func (b *builder) build(offloadsOff bool) error {
 		for _, rs := range l.RS {
 			if err := b.ip("-n", rs.Name, "route", "add", "default", "via", l.InsideDIP.String()); err != nil {
 				return err
+			}
+			if ipv6 {
+				if err := b.ip("-n", rs.Name, "-6", "route", "add", "default", "via", l.InsideDIP6.String()); err != nil {
+					return err
+				}
 			}
 		}
 	}

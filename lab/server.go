@@ -233,6 +233,25 @@ func (l *Lab) StartServers(ctx context.Context) error {
 			return err
 		}
 		started = append(started, pair{fmt.Sprintf("rs%d", i+1), ln, pc})
+		if l.VIP6.IsValid() {
+			// Dual-stack: the same server on IPv6 (tcp6 on [::] is
+			// IPv6 only).
+			addr6 := net.JoinHostPort("::", strconv.Itoa(ServerPort))
+			ln6, err := rs.Listen("tcp6", addr6)
+			if err != nil {
+				closeAll()
+				cancel()
+				return err
+			}
+			pc6, err := rs.ListenPacket("udp6", addr6)
+			if err != nil {
+				ln6.Close()
+				closeAll()
+				cancel()
+				return err
+			}
+			started = append(started, pair{fmt.Sprintf("rs%d", i+1), ln6, pc6})
+		}
 	}
 	log := l.logger()
 	for _, p := range started {

@@ -209,10 +209,16 @@ func (c *Config) validate() error {
 	}
 	seen := map[netip.Addr]bool{}
 	for _, v := range c.VIPs {
-		if !v.Is4() {
-			return fmt.Errorf("VIP %v: only IPv4 addresses are supported", v)
-		}
-		if v.IsUnspecified() || v.IsLoopback() || v.IsMulticast() || v == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		switch {
+		case v.Is6() && !v.Is4In6() && c.Mode != ModeDR:
+			return fmt.Errorf("VIP %v: an IPv6 VIP needs ip6ip6 decapsulation in %v mode: not supported yet (ulvs issue #17, IPv6); IPv6 real servers work in dr mode", v, c.Mode)
+		case v.Is6() && !v.Is4In6():
+			if v.IsUnspecified() || v.IsLoopback() || v.IsMulticast() || v.IsLinkLocalUnicast() || v.Zone() != "" {
+				return fmt.Errorf("VIP %v: not a global unicast address", v)
+			}
+		case !v.Is4():
+			return fmt.Errorf("VIP %v: not an IPv4 or IPv6 address", v)
+		case v.IsUnspecified() || v.IsLoopback() || v.IsMulticast() || v == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
 			return fmt.Errorf("VIP %v: not a unicast address", v)
 		}
 		if seen[v] {

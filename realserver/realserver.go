@@ -412,13 +412,21 @@ func (s *Server) setSysctl(key, value string) error {
 }
 
 // addAddr adds v/32 on dev (labelled label, unless empty) unless dev
-// already carries v.
+// already carries v. An IPv6 VIP goes on as v/128, unlabelled (labels
+// are IPv4's): Linux answers neighbour solicitations only for addresses
+// of the interface they arrive on (ndisc_recv_ns), so a VIP on lo is
+// never announced or answered for on the real server's network, and no
+// sysctl like arp_ignore/arp_announce is needed for IPv6; lo does no
+// duplicate address detection either.
 func (s *Server) addAddr(ctx context.Context, dev string, v netip.Addr, label string) error {
 	has, err := s.e.h.hasAddr(dev, v)
 	if err != nil || has {
 		return err
 	}
 	p := netip.PrefixFrom(v, 32)
+	if v.Is6() {
+		p, label = netip.PrefixFrom(v, 128), ""
+	}
 	if err := s.record(Change{Kind: ChangeAddr, Dev: dev, Addr: p, Label: label}); err != nil {
 		return err
 	}

@@ -341,6 +341,9 @@ type Table struct {
 	Routes []IPRoute
 
 	byKey   map[ServiceKey]*Service
+	byKey6  map[ServiceKey6]*Service // IPv6 services (ipv6.go)
+	vips6   map[[16]byte]struct{}
+	null6   bool // some IPv6 service has port 0
 	byMark  map[uint32]*Service
 	marks   []MarkRule
 	vips    map[[4]byte]bool // VIP -> on standby (SetHA)
@@ -627,6 +630,10 @@ func NewTableMarks(gen uint64, services []*Service, extraDests []*Dest, marks []
 			t.byMark[s.FwMark] = s
 			continue
 		}
+		if s.Addr.Is6() {
+			t.addService6(s)
+			continue
+		}
 		t.byKey[s.Key()] = s
 		t.vips[s.Addr.As4()] = false
 		t.ftp = t.ftp || (s.Proto == TCP && s.Port == ftpPort)
@@ -800,9 +807,12 @@ func (t *Table) WideVIPs() bool { return t.wideVIP }
 // VIPs returns every virtual address, in no particular order. It allocates;
 // control plane only.
 func (t *Table) VIPs() []netip.Addr {
-	out := make([]netip.Addr, 0, len(t.vips))
+	out := make([]netip.Addr, 0, len(t.vips)+len(t.vips6))
 	for a := range t.vips {
 		out = append(out, netip.AddrFrom4(a))
+	}
+	for a := range t.vips6 {
+		out = append(out, netip.AddrFrom16(a))
 	}
 	return out
 }

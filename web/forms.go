@@ -96,9 +96,9 @@ func (f *form) addr(name string) netip.Addr {
 	a, err := netip.ParseAddr(s)
 	switch {
 	case err != nil:
-		f.errs[name] = "not an IP address (like 192.0.2.10)"
-	case !a.Is4():
-		f.errs[name] = "only IPv4 is supported"
+		f.errs[name] = "not an IP address (like 192.0.2.10 or 2001:db8::10)"
+	case !a.Is4() && !a.Is6():
+		f.errs[name] = "not an IPv4 or IPv6 address"
 	case !config.Unicast(a):
 		f.errs[name] = "must be a unicast address"
 	default:
@@ -310,7 +310,7 @@ func parseServiceID(s string) (config.ServiceKey, error) {
 		return config.ServiceKey{Proto: vs.TCP, FwMark: uint32(n)}, nil
 	case len(parts) == 3 && (parts[0] == "tcp" || parts[0] == "udp"):
 		a, err := netip.ParseAddr(parts[1])
-		if err != nil || !a.Is4() {
+		if err != nil || a.String() != parts[1] || a.Is4In6() || a.Zone() != "" {
 			return config.ServiceKey{}, bad
 		}
 		p, err := strconv.ParseUint(parts[2], 10, 16)

@@ -492,7 +492,7 @@ func TestFieldValidation(t *testing.T) {
 		field, msg string
 	}{
 		{"bad address", "/virtual/save", url.Values{"proto": {"tcp"}, "addr": {"300.1.2.3"}, "port": {"80"}}, "addr", "not an IP address"},
-		{"IPv6", "/virtual/save", url.Values{"proto": {"tcp"}, "addr": {"2001:db8::1"}, "port": {"80"}}, "addr", "only IPv4"},
+		{"IPv6 link-local", "/virtual/save", url.Values{"proto": {"tcp"}, "addr": {"fe80::1"}, "port": {"80"}}, "addr", "unicast"},
 		{"multicast", "/virtual/save", url.Values{"proto": {"tcp"}, "addr": {"224.0.0.1"}, "port": {"80"}}, "addr", "unicast"},
 		{"no address", "/virtual/save", url.Values{"proto": {"tcp"}, "port": {"80"}}, "addr", "required"},
 		{"port too big", "/virtual/save", url.Values{"proto": {"tcp"}, "addr": {"192.0.2.1"}, "port": {"65536"}}, "port", "from 0 to 65535"},
@@ -530,7 +530,7 @@ func TestFieldValidation(t *testing.T) {
 		t.Errorf("duplicate service: %d, want 409 with the director's refusal\n%s", st, body)
 	}
 	// Malformed ids.
-	for _, id := range []string{"", "tcp-1.2.3.4", "tcp-1.2.3.4-80-1", "fwm-0", "fwm-01", "tcp-::1-80", strings.Repeat("a", 500)} {
+	for _, id := range []string{"", "tcp-1.2.3.4", "tcp-1.2.3.4-80-1", "fwm-0", "fwm-01", "tcp-::01-80", "tcp-::ffff:1.2.3.4-80", strings.Repeat("a", 500)} {
 		st, _ := c.post("/virtual/delete", url.Values{"svc": {id}})
 		if st != http.StatusBadRequest {
 			t.Errorf("delete svc=%q: %d, want 400", id, st)

@@ -181,6 +181,7 @@ type upOptions struct {
 	mode        string
 	realServers int
 	offloadsOff bool
+	ipv6        bool
 }
 
 // modeFlag registers --mode on fs: one of lab.Modes. Without the flag
@@ -202,6 +203,7 @@ func parseUp(args []string, stderr io.Writer) (upOptions, error) {
 	modeFlag(fs, &o.mode)
 	fs.IntVar(&o.realServers, "real-servers", 2, "number of real servers")
 	fs.BoolVar(&o.offloadsOff, "offloads-off", false, "turn off veth checksum/TSO/GSO/GRO offloads")
+	fs.BoolVar(&o.ipv6, "ipv6", false, "dual-stack lab (dr and nat): IPv6 addresses too (docs/ipv6.md)")
 	if err := parseFlags(fs, args); err != nil {
 		return o, err
 	}
@@ -255,6 +257,7 @@ type serveOptions struct {
 	name string // the server's name, rsN
 	lab  string // the lab it belongs to; only marks the command line
 	addr string
+	ipv6 bool // also listen on IPv6
 }
 
 func parseServe(args []string, stderr io.Writer) (serveOptions, error) {
@@ -263,6 +266,7 @@ func parseServe(args []string, stderr io.Writer) (serveOptions, error) {
 	fs.StringVar(&o.name, "name", "", "server `name` it answers with")
 	fs.StringVar(&o.lab, "lab", "", "lab `prefix` (only marks the process)")
 	fs.StringVar(&o.addr, "addr", ":80", "TCP and UDP listen `address`")
+	fs.BoolVar(&o.ipv6, "ipv6", false, "also listen on IPv6 ([::] and the --addr port)")
 	if err := parseFlags(fs, args); err != nil {
 		return o, err
 	}
@@ -324,7 +328,7 @@ func labUp(o upOptions, stdout io.Writer) error {
 	// A tun lab's decapsulators must outlive this process: they run as
 	// `ulvs realserver up` processes, recorded with the servers.
 	l, err := lab.Up(ctx, lab.Config{Prefix: o.name, Mode: o.mode, RealServers: o.realServers,
-		OffloadsOff: o.offloadsOff, ExternalDecap: true})
+		OffloadsOff: o.offloadsOff, ExternalDecap: true, IPv6: o.ipv6})
 	if err != nil {
 		if errors.Is(err, lab.ErrNotSupported) {
 			err = fmt.Errorf("%w (install iproute2: scripts/setup-host.sh)", err)
@@ -373,6 +377,9 @@ func labUp(o upOptions, stdout io.Writer) error {
 func startServer(l *lab.Lab, i int, self string) (lab.Process, error) {
 	name := fmt.Sprintf("rs%d", i+1)
 	args := []string{self, "lab", "serve", "--name", name, "--lab", l.Prefix}
+	if l.VIP6.IsValid() {
+		args = append(args, "--ipv6")
+	}
 	logPath := filepath.Join(lab.StateDir, l.Prefix+"-"+name+".log")
 	if err := os.MkdirAll(lab.StateDir, 0o755); err != nil {
 		return lab.Process{}, err
@@ -554,6 +561,14 @@ func printLab(w io.Writer, st *lab.State) {
 	}
 	sock := "/run/ulvs/" + name + ".sock"
 	method := map[string]string{lab.ModeDR: "-g", lab.ModeTUN: "-i", lab.ModeNAT: "-m", lab.ModeFullNAT: "--fullnat"}[l.Mode]
+	if l.VIP6.IsValid() {
+		rips6 := make([]string, len(l.RIPs6))
+		for i, a := range l.RIPs6 {
+			rips6[i] = a.String()
+		}
+		fmt.Fprintf(w, "  IPv6: client %s, director %s, VIP %s, real servers %s (docs/ipv6.md)\n",
+			l.ClientAddr6, l.DIP6, l.VIP6, strings.Join(rips6, " "))
+	}
 	fmt.Fprintf(w, "Next:\n")
 	if l.Mode == lab.ModeFullNAT {
 		// ulvsadm cannot set local addresses: the example config does.
@@ -563,6 +578,12 @@ func printLab(w io.Writer, st *lab.State) {
   ulvs ulvsadm -A -t %[4]s:80 -s rr --socket %[3]s
   ulvs ulvsadm -a -t %[4]s:80 -r %[5]s:80 %[6]s --socket %[3]s
 `, n, ifaces, sock, l.VIP, l.RIPs[0], method)
+	}
+	if l.VIP6.IsValid() {
+		fmt.Fprintf(w, `  ulvs ulvsadm -A -t [%[2]s]:80 -s rr --socket %[1]s
+  ulvs ulvsadm -a -t [%[2]s]:80 -r [%[3]s]:80 %[4]s --socket %[1]s
+  ulvs lab exec%[5]s client curl -6 -s http://[%[2]s]/
+`, sock, l.VIP6, l.RIPs6[0], method, n)
 	}
 	fmt.Fprintf(w, `  ulvs lab exec%[1]s client curl -s http://%[2]s/
   ulvs lab down%[1]s
@@ -652,7 +673,26 @@ func labServe(o serveOptions, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stderr, "ulvs lab serve: %s on tcp %s and udp %s\n", o.name, ln.Addr(), pc.LocalAddr())
-	return lab.Serve(ctx, o.name, ln, pc)
+	if !o.ipv6 {
+		return lab.Serve(ctx, o.name, ln, pc)
+	}
+	_, port, err := net.SplitHostPort(o.addr)
+	if err != nil {
+		return err
+	}
+	ln6, err := lc.Listen(ctx, "tcp6", net.JoinHostPort("::", port))
+	if err != nil {
+		return err
+	}
+	pc6, err := lc.ListenPacket(ctx, "udp6", net.JoinHostPort("::", port))
+	if err != nil {
+		ln6.Close()
+		return err
+	}
+	fmt.Fprintf(stderr, "ulvs lab serve: %s on tcp %s and udp %s\n", o.name, ln6.Addr(), pc6.LocalAddr())
+	errc := make(chan error, 1)
+	go func() { errc <- lab.Serve(ctx, o.name, ln6, pc6) }()
+	return errors.Join(lab.Serve(ctx, o.name, ln, pc), <-errc)
 }
 
 // parseLabTrace parses `ulvs lab trace [--mode M] [--write FILE]`; no

@@ -32,7 +32,10 @@ Commands:
      [--decap auto|kernel|user] [--tun-name DEV] [--gateway GW] [--detach]
   up --mode nat --gateway DIRECTOR_INSIDE_IP [--name NAME]
   up --conf lvs_dr.conf [--net-device DEV] [--name NAME] [--decap ...] [--detach]
-       dr:  the VIPs on lo, arp_ignore=1 and arp_announce=2 (all, lo).
+       dr:  the VIPs on lo, arp_ignore=1 and arp_announce=2 (all, lo); an
+            IPv6 VIP goes on lo as a /128 and needs no sysctl (Linux
+            answers neighbour solicitations only for addresses of the
+            receiving interface). IPv6 VIPs in tun mode: not yet (#17).
        tun: the same ARP settings and IPIP decapsulation: the kernel's
             tunl0 with the VIPs and rp_filter=0 when the kernel has ipip;
             otherwise a userspace decapsulator (capture of IP protocol 4 on
@@ -121,7 +124,7 @@ func rsParseUp(args []string, stderr io.Writer) (rsOptions, error) {
 	fs.SetOutput(stderr)
 	mode := fs.String("mode", "", "dr, tun or nat")
 	decap := fs.String("decap", "auto", "tun: auto, kernel (tunl0) or user (userspace decapsulator)")
-	fs.Func("vip", "virtual IPv4 address(es), comma-separated; repeatable", func(s string) error {
+	fs.Func("vip", "virtual address(es), comma-separated; repeatable (IPv6 in dr mode only)", func(s string) error {
 		for _, f := range strings.Split(s, ",") {
 			a, err := netip.ParseAddr(strings.TrimSpace(f))
 			if err != nil {

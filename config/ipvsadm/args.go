@@ -264,6 +264,8 @@ func (p *parser) option(tag int, arg *string, pp *popt, schedFlags *string) *Par
 			s.Netmask = m
 		} else if n := atoi(*arg); n < 1 || n > 128 {
 			return failf("illegal ipv6 netmask specified")
+		} else {
+			s.Netmask = config.IPv6Mask(int(n)) // a prefix length, as the kernel keeps it
 		}
 	case 'r':
 		if e = p.setOption(optServer); e != nil {

@@ -61,7 +61,9 @@ func Args(c *config.Command) []string {
 		if s.Persistent {
 			a = append(a, "-p", u32(s.Timeout))
 		}
-		if s.Netmask.IsValid() {
+		if s.Netmask.Is6() {
+			a = append(a, "-M", strconv.Itoa(config.MaskBits(s.Netmask, true)))
+		} else if s.Netmask.IsValid() {
 			a = append(a, "-M", s.Netmask.String())
 		}
 		if c.PersistenceEngine != "" {

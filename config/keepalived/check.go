@@ -136,7 +136,11 @@ func (p *parser) checkerCommon(ck *checkSpec, conn *connOpts, c *Node) bool {
 		if !ok {
 			return true
 		}
-		a, msg := parseIPv4(s)
+		parse := parseIPv4 // bindto: IPv4, like the TOML file's
+		if kw == "connect_ip" {
+			parse = parseAddr // IPv4 or IPv6: the checkers dial either
+		}
+		a, msg := parse(s)
 		if msg != "" {
 			p.errorf(c, "%s", msg)
 		} else if kw == "connect_ip" {

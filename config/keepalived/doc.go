@@ -109,8 +109,14 @@
 // setting silently dropped. An unknown keyword is a warning, as
 // keepalived warns; its block, if any, is skipped.
 //
+// IPv6 virtual and real servers are read (virtual_server 2001:db8::100 80,
+// ip_family inet6, persistence_granularity as a prefix length); what ulvs
+// cannot do with IPv6 yet is refused with config.ErrIPv6NotYet (TUN,
+// FULLNAT, SYN proxy, fwmark inet6, groups with ip_family inet6, mixed
+// families; docs/ipv6.md).
+//
 // Refused with an error, because ulvs cannot do what keepalived would:
-// IPv6 (addresses, ip_family inet6, fwmark inet6), protocol SCTP, TUN
+// IPv6 connect_ip and VRRP addresses, protocol SCTP, TUN
 // types gue and gre and tunnel checksums, persistence_engine, BFD_CHECK,
 // FILE_CHECK, the SSL block (client certificates), HTTP regex keywords,
 // fast_recovery, require_reply with reply data, scripts run as another

@@ -48,7 +48,10 @@ func TestErrors(t *testing.T) {
 		// virtual_server line.
 		{"virtual_server no args", "virtual_server {\n}", "k.conf:1: virtual_server: takes IP [PORT], fwmark N or group NAME"},
 		{"bad address", "virtual_server 10.0.0.999 80 {\n}", `k.conf:1: virtual_server: "10.0.0.999" is not an IP address`},
-		{"IPv6 virtual server", "virtual_server 2001:db8::1 80 {\n}", "k.conf:1: virtual_server: 2001:db8::1: IPv6 is not supported by ulvs"},
+		{"IPv6 virtual server with a zone", "virtual_server fe80::1%eth0 80 {\n}", "k.conf:1: virtual_server: fe80::1%eth0: an address with a zone is not supported by ulvs"},
+		{"IPv6 link-local virtual server", "virtual_server fe80::1 80 {\n}", "k.conf:1: virtual_server: fe80::1 is not a unicast address"},
+		{"IPv6 tunnel", "virtual_server 2001:db8::1 80 {\nlb_kind TUN\nprotocol TCP\nreal_server 2001:db8::2 80 {\n}\n}", "IPv6 tunnelling (-i, ip6ip6) to 2001:db8::2: not supported yet (ulvs issue #17, IPv6)"},
+		{"IPv6 granularity", "virtual_server 2001:db8::1 80 {\npersistence_timeout 60\npersistence_granularity 129\nprotocol TCP\n}", "k.conf:3: persistence_granularity"},
 		{"netmask with holes", vsWith("persistence_granularity 255.0.255.0\n", ""), "k.conf:5: persistence_granularity: 255.0.255.0 is not a contiguous netmask like 255.255.255.0, which ulvs needs"},
 		{"virtual address 0.0.0.0", "virtual_server 0.0.0.0 80 {\n}", "k.conf:1: virtual_server: 0.0.0.0 is not a unicast address (a virtual address must be one)"},
 		{"multicast in a group", "virtual_server_group G {\n223.255.255.255-224.0.0.1 80\n}\nvirtual_server group G {\nprotocol TCP\nreal_server 10.0.0.1 80 {\n}\n}", "k.conf:1: virtual_server_group: group G: 224.0.0.0 is not a unicast address"},
@@ -79,7 +82,7 @@ func TestErrors(t *testing.T) {
 		{"sorry server address", vsWith("sorry_server 10.0.0.300 80\n", ""), "sorry_server: \"10.0.0.300\" is not an IP address"},
 		{"sorry inhibit first", vsWith("sorry_server_inhibit\n", ""), "sorry_server_inhibit: comes before (or without) sorry_server"},
 		{"sorry method first", vsWith("sorry_server_lvs_method NAT\n", ""), "sorry_server_lvs_method: comes before (or without) sorry_server"},
-		{"ip_family inet6", vsWith("ip_family inet6\n", ""), "ip_family: IPv6 is not supported by ulvs"},
+		{"ip_family inet6", vsWith("ip_family inet6\n", ""), "k.conf:5: ip_family: ip_family inet6 does not match the address 10.0.0.100"},
 		{"delay_loop zero", vsWith("delay_loop 0\n", ""), `delay_loop: "0" is too small (at least 0.000001 s)`},
 		{"delay_loop decimals", vsWith("delay_loop 1.0000001\n", ""), "has more than 6 decimal places"},
 		{"delay_loop text", vsWith("delay_loop 3s\n", ""), `"3s" is not a number of seconds`},
@@ -89,7 +92,7 @@ func TestErrors(t *testing.T) {
 
 		// real_server.
 		{"real server without block", "virtual_server 10.0.0.100 80 {\nreal_server 10.0.0.1 80\n}", "k.conf:2: real_server: needs a { } block"},
-		{"IPv6 real server", "virtual_server 10.0.0.100 80 {\nreal_server 2001:db8::2 80 {\n}\n}", "IPv6 is not supported by ulvs"},
+		{"IPv6 real server", "virtual_server 10.0.0.100 80 {\nreal_server 2001:db8::2 80 {\n}\n}", "real server 2001:db8::2 in a service of the other address family (IPv4 in IPv6 or IPv6 in IPv4 tunnels): not supported yet (ulvs issue #17, IPv6)"},
 		{"real server broadcast", "virtual_server 10.0.0.100 80 {\nreal_server 255.255.255.255 80 {\n}\n}", "k.conf:2: real_server: 255.255.255.255 is not a unicast address"},
 		{"sorry server zero", vsWith("sorry_server 0.0.0.0 80\n", ""), "sorry_server: 0.0.0.0 is not a unicast address"},
 		{"real server weight", vsWith("", "weight 65536\n"), `k.conf:6: weight: "65536" is out of range [0, 65535]`},
@@ -105,7 +108,7 @@ func TestErrors(t *testing.T) {
 		// Checkers.
 		{"checker without block", vsWith("", "TCP_CHECK\n"), "k.conf:6: TCP_CHECK: needs a { } block"},
 		{"checker with a value", vsWith("", "TCP_CHECK x {\n}\n"), "TCP_CHECK: takes no value before its block"},
-		{"connect_ip IPv6", vsWith("", "TCP_CHECK {\nconnect_ip ::1\n}\n"), "k.conf:7: connect_ip: ::1: IPv6 is not supported by ulvs"},
+		{"bindto IPv6", vsWith("", "TCP_CHECK {\nbindto ::1\n}\n"), "k.conf:7: bindto: ::1: IPv6 is not supported by ulvs"},
 		{"connect_port zero", vsWith("", "TCP_CHECK {\nconnect_port 0\n}\n"), `connect_port: "0" is out of range [1, 65535]`},
 		{"bind_if too long", vsWith("", "TCP_CHECK {\nbind_if averyveryverylongname\n}\n"), "is too long"},
 		{"checker retry text", vsWith("", "TCP_CHECK {\nretry many\n}\n"), `retry: "many" is not a whole number`},

@@ -96,6 +96,19 @@ func parseIPv4(s string) (netip.Addr, string) {
 	return a, ""
 }
 
+// parseAddr reads an IPv4 or IPv6 address (virtual and real servers;
+// keepalived takes both, inet_pton of the family the text is in).
+func parseAddr(s string) (netip.Addr, string) {
+	a, err := netip.ParseAddr(s)
+	switch {
+	case err != nil:
+		return netip.Addr{}, fmt.Sprintf("%q is not an IP address", s)
+	case a.Zone() != "":
+		return netip.Addr{}, fmt.Sprintf("%s: an address with a zone is not supported by ulvs", s)
+	}
+	return a, ""
+}
+
 // parsePort reads an optional port word: absent or 0 means none.
 func parsePort(args []string, i int) (uint16, string) {
 	if len(args) <= i {

@@ -147,7 +147,7 @@ func (p *parser) virtualServer(n *Node) {
 		}
 		v.fwmark = uint32(m)
 	case len(args) == 1 || len(args) == 2:
-		a, msg := parseIPv4(args[0])
+		a, msg := parseAddr(args[0])
 		if msg == "" {
 			msg = vipMsg(a)
 		}
@@ -213,7 +213,12 @@ func (p *parser) virtualServer(n *Node) {
 				}
 			}
 		case "persistence_granularity":
-			if s, ok := p.arg(c); ok {
+			if s, ok := p.arg(c); ok && v.addr.Is6() {
+				// IPv6: a prefix length (keepalived's vs_pgran_handler).
+				if bits, ok := p.uint(c, 1, 128); ok {
+					v.netmask = config.IPv6Mask(int(bits))
+				}
+			} else if ok {
 				m, msg := parseIPv4(s)
 				if msg != "" {
 					p.errorf(c, "%s (an IPv4 netmask)", msg)
@@ -289,11 +294,16 @@ func (p *parser) virtualServer(n *Node) {
 				v.sorry.method = m
 			}
 		case "ip_family":
-			if s, ok := p.arg(c); ok && s != "inet" {
-				if s == "inet6" {
-					p.errorf(c, "IPv6 is not supported by ulvs (IPv4 only)")
-				} else {
+			if s, ok := p.arg(c); ok {
+				switch {
+				case s != "inet" && s != "inet6":
 					p.errorf(c, "%q is not inet or inet6", s)
+				case v.fwmark != 0 && s == "inet6":
+					p.errorf(c, "ip_family inet6 on a fwmark service: IPv6 firewall-mark services are not supported yet by ulvs (issue #17)")
+				case v.addr.IsValid() && v.addr.Is6() != (s == "inet6"):
+					p.errorf(c, "ip_family %s does not match the address %s", s, v.addr)
+				case v.group != "" && s == "inet6":
+					p.errorf(c, "ip_family inet6 on a virtual_server group: IPv6 groups are not supported yet by ulvs (issue #17)")
 				}
 			}
 		default:
@@ -393,7 +403,7 @@ func (p *parser) addrPort(n *Node) (netip.Addr, uint16, bool) {
 		p.errorf(n, "takes IP [PORT]")
 		return netip.Addr{}, 0, false
 	}
-	a, msg := parseIPv4(args[0])
+	a, msg := parseAddr(args[0])
 	var port uint16
 	if msg == "" && !config.Unicast(a) {
 		msg = fmt.Sprintf("%s is not a unicast address", a)
@@ -650,6 +660,10 @@ func (p *parser) build() {
 			}
 			svc, vh := p.service(v, k)
 			if p.err != nil {
+				return
+			}
+			if err := config.CheckRulesFamily(&config.Rules{Services: []config.Service{svc}}); err != nil {
+				p.errorf(v.node, "%v", err)
 				return
 			}
 			f.Rules.Services = append(f.Rules.Services, svc)

@@ -209,7 +209,7 @@ func TestVRRPErrors(t *testing.T) {
 		{"auth no block", vi("authentication\n"), "k.conf:4: authentication: needs a { } block"},
 
 		// Addresses.
-		{"vip ipv6", vi("virtual_ipaddress {\n2001:db8::1/64\n}\n"), "k.conf:5: 2001:db8::1/64: IPv6 virtual addresses are not supported by ulvs (VRRP over IPv6)"},
+		{"vip ipv6", vi("virtual_ipaddress {\n2001:db8::1/64\n}\n"), "k.conf:5: 2001:db8::1/64: IPv6 virtual addresses are not supported by ulvs (VRRPv3 with IPv6 addresses: not supported yet, ulvs issue #17)"},
 		{"vip bad", vi("virtual_ipaddress {\n10.0.0.300\n}\n"), `k.conf:5: 10.0.0.300: "10.0.0.300" is not an IP address`},
 		{"vip word", vi("virtual_ipaddress {\n10.0.0.1/24 dev eth0 no_track\n}\n"), `k.conf:5: 10.0.0.1/24: "no_track" in "10.0.0.1/24 dev eth0 no_track" is not supported by ulvs (brd, dev, scope and label are)`},
 		{"vip value", vi("virtual_ipaddress {\n10.0.0.1/24 label\n}\n"), `k.conf:5: 10.0.0.1/24: "label" needs a value`},

@@ -138,7 +138,9 @@ func (p *fileParser) check(path string, m map[string]any) (config.Check, bool) {
 // checkConn parses where a check connects from and to.
 func (p *fileParser) checkConn(t *tomlTable, c *config.Check) bool {
 	var ok1, ok2 bool
-	c.ConnectIP, ok1 = p.ipv4(t, "connect_ip")
+	c.ConnectIP, ok1 = p.checkAddr(t, "connect_ip")
+	// bindto stays IPv4: its family must match the target's, which is
+	// known only once the check is resolved against its real server.
 	c.BindTo, ok2 = p.ipv4(t, "bindto")
 	ok := ok1 && ok2
 	for _, pk := range []struct {

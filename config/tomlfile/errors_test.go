@@ -223,22 +223,22 @@ wieght = 2
 		{
 			name: "address missing",
 			in:   fileHead + "[[virtual_server]]\nscheduler = \"rr\"\n",
-			want: `ulvs.toml:3: virtual_server[0].address: required: the virtual IPv4-address:port (or fwmark = N for a [[fwmark]] port group)`,
+			want: `ulvs.toml:3: virtual_server[0].address: required: the virtual IPv4-address:port or [IPv6-address]:port (or fwmark = N for a [[fwmark]] port group)`,
 		},
 		{
 			name: "address without port",
 			in:   fileHead + "[[virtual_server]]\naddress = \"10.0.0.1\"\n",
-			want: `ulvs.toml:4: virtual_server[0].address: must be IPv4-address:port (got "10.0.0.1")`,
+			want: `ulvs.toml:4: virtual_server[0].address: must be IPv4-address:port or [IPv6-address]:port (got "10.0.0.1")`,
 		},
 		{
-			name: "address IPv6",
-			in:   fileHead + "[[virtual_server]]\naddress = \"[2001:db8::1]:80\"\n",
-			want: `ulvs.toml:4: virtual_server[0].address: IPv6 is not supported yet (got "[2001:db8::1]:80")`,
+			name: "address IPv6 without brackets",
+			in:   fileHead + "[[virtual_server]]\naddress = \"2001:db8::1\"\n",
+			want: `ulvs.toml:4: virtual_server[0].address: must be IPv4-address:port or [IPv6-address]:port (got "2001:db8::1")`,
 		},
 		{
 			name: "address IPv4-mapped IPv6",
 			in:   fileHead + "[[virtual_server]]\naddress = \"[::ffff:10.0.0.1]:80\"\n",
-			want: `ulvs.toml:4: virtual_server[0].address: IPv6 is not supported yet (got "[::ffff:10.0.0.1]:80")`,
+			want: `ulvs.toml:4: virtual_server[0].address: [::ffff:10.0.0.1]:80 is an IPv4-mapped IPv6 address; write the IPv4 address`,
 		},
 		{
 			name: "address octet out of range",
@@ -400,12 +400,22 @@ scheduler = "rr"
 		{
 			name: "real server address missing",
 			in:   fileHead + "[[virtual_server]]\naddress = \"10.0.0.1:80\"\n[[virtual_server.real_server]]\nweight = 2\n",
-			want: `ulvs.toml:5: virtual_server[0].real_server[0].address: required: the real server's IPv4-address[:port]`,
+			want: `ulvs.toml:5: virtual_server[0].real_server[0].address: required: the real server's IPv4-address[:port] or [IPv6-address]:port`,
 		},
 		{
-			name: "real server IPv6",
+			name: "real server IPv6 in an IPv4 service",
 			in:   fileHead + "[[virtual_server]]\naddress = \"10.0.0.1:80\"\n[[virtual_server.real_server]]\naddress = \"2001:db8::5\"\n",
-			want: `ulvs.toml:6: virtual_server[0].real_server[0].address: IPv6 is not supported yet (got "2001:db8::5")`,
+			want: `ulvs.toml:6: virtual_server[0].real_server[0].address: real server 2001:db8::5 in a service of the other address family (IPv4 in IPv6 or IPv6 in IPv4 tunnels): not supported yet (ulvs issue #17, IPv6)`,
+		},
+		{
+			name: "IPv6 tunnel real server",
+			in:   fileHead + "[[virtual_server]]\naddress = \"[2001:db8::1]:80\"\n[[virtual_server.real_server]]\naddress = \"[2001:db8::5]:80\"\nforward = \"tun\"\n",
+			want: `ulvs.toml:6: virtual_server[0].real_server[0].address: IPv6 tunnelling (-i, ip6ip6) to 2001:db8::5: not supported yet (ulvs issue #17, IPv6)`,
+		},
+		{
+			name: "IPv6 netmask not a prefix length",
+			in:   fileHead + "[[virtual_server]]\naddress = \"[2001:db8::1]:80\"\npersistence_timeout = 60\npersistence_netmask = \"255.255.255.0\"\n",
+			want: `ulvs.toml:6: virtual_server[0].persistence_netmask: must be a prefix length from 1 to 128 for an IPv6 service, like "64" (got "255.255.255.0")`,
 		},
 		{
 			name: "real server broadcast",

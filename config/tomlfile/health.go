@@ -111,11 +111,14 @@ func (p *fileParser) sorryServer(path string, t *tomlTable, svc *config.Service,
 		return nil, false
 	}
 	sorry.Inhibit = t.bool("sorry_server_inhibit")
-	addr, port, withPort, msg := config.ParseIPv4Port(s)
+	addr, port, withPort, msg := config.ParseAddrPort(s)
 	portBound := sorry.Method == vs.Route || sorry.Method == vs.Tunnel
 	switch {
 	case msg != "":
 		p.errorf(path+".sorry_server", "%s", msg)
+		return nil, false
+	case svc.Addr.IsValid() && addr.Is6() != svc.Addr.Is6():
+		p.errorf(path+".sorry_server", "sorry server %s in a service of the other address family: %v", addr, config.ErrIPv6NotYet)
 		return nil, false
 	case svc.SynProxy && !config.SynProxyMethod(sorry.Method):
 		p.errorf(path+".sorry_server", "forward %q: the SYN proxy (synproxy = true) needs a nat or fullnat sorry server too", tomlForward[sorry.Method])
@@ -189,6 +192,29 @@ func (p *fileParser) ipv4(t *tomlTable, key string) (netip.Addr, bool) {
 		return netip.Addr{}, false
 	case withPort:
 		p.errorf(t.field(key), "must be an IPv4 address without a port (got %q)", s)
+		return netip.Addr{}, false
+	}
+	return a, true
+}
+
+// checkAddr parses a check's connect_ip or bindto: an IPv4 or IPv6
+// address (the checkers dial either); the zero Addr when absent.
+func (p *fileParser) checkAddr(t *tomlTable, key string) (netip.Addr, bool) {
+	s, set := t.string(key)
+	if !set {
+		_, present := t.m[key]
+		return netip.Addr{}, !present
+	}
+	if !strings.HasPrefix(s, "[") && strings.Count(s, ":") <= 1 {
+		return p.ipv4(t, key)
+	}
+	a, _, withPort, msg := config.ParseAddrPort(s)
+	switch {
+	case msg != "":
+		p.errorf(t.field(key), "%s", msg)
+		return netip.Addr{}, false
+	case withPort:
+		p.errorf(t.field(key), "must be an IP address without a port (got %q)", s)
 		return netip.Addr{}, false
 	}
 	return a, true

@@ -333,6 +333,36 @@ persistence_timeout = 300
 				"-a -u 10.0.0.1:0 -r 10.1.0.1 -i",
 			},
 		},
+		{
+			name: "IPv6 services: DR, NAT66, a /64 persistence granularity",
+			file: fileHead + `
+[[virtual_server]]
+address = "[2001:db8::100]:80"
+scheduler = "sh"
+  [[virtual_server.real_server]]
+  address = "2001:db8::1"
+  weight = 2
+  [[virtual_server.real_server]]
+  address = "[2001:db8::2]:80"
+
+[[virtual_server]]
+protocol = "udp"
+address = "[2001:db8::100]:53"
+scheduler = "rr"
+forward = "nat"
+persistence_timeout = 60
+persistence_netmask = "64"
+  [[virtual_server.real_server]]
+  address = "[2001:db8:1::5]:5353"
+`,
+			commands: []string{
+				"-A -t [2001:db8::100]:80 -s sh",
+				"-a -t [2001:db8::100]:80 -r [2001:db8::1]:80 -g -w 2",
+				"-a -t [2001:db8::100]:80 -r [2001:db8::2]:80 -g",
+				"-A -u [2001:db8::100]:53 -s rr -p 60 -M 64",
+				"-a -u [2001:db8::100]:53 -r [2001:db8:1::5]:5353 -m",
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/ulvs/ulvs/config"
@@ -66,19 +67,19 @@ func (p *fileParser) service(path string, m map[string]any, marks map[uint32]*co
 			ok = false // not a string: reported
 			break
 		}
-		addr, port, withPort, msg := config.ParseIPv4Port(s)
+		addr, port, withPort, msg := config.ParseAddrPort(s)
 		switch {
 		case msg != "":
 			p.errorf(path+".address", "%s", msg)
 			ok = false
 		case !withPort:
-			p.errorf(path+".address", "must be IPv4-address:port (got %q)", s)
+			p.errorf(path+".address", "must be IPv4-address:port or [IPv6-address]:port (got %q)", s)
 			ok = false
 		default:
 			svc.Addr, svc.Port, hasPort, known = addr, port, true, true
 		}
 	default:
-		p.errorf(path+".address", "required: the virtual IPv4-address:port (or fwmark = N for a [[fwmark]] port group)")
+		p.errorf(path+".address", "required: the virtual IPv4-address:port or [IPv6-address]:port (or fwmark = N for a [[fwmark]] port group)")
 		ok = false
 	}
 
@@ -113,7 +114,20 @@ func (p *fileParser) service(path string, m map[string]any, marks map[uint32]*co
 		ok = false
 	}
 
-	if s, set := t.string("persistence_netmask"); set {
+	if s, set := t.string("persistence_netmask"); set && svc.Addr.Is6() {
+		// IPv6: a prefix length, as ipvsadm -M and the kernel take it.
+		n, err := strconv.Atoi(strings.TrimPrefix(s, "/"))
+		switch {
+		case err != nil || n < 1 || n > 128:
+			p.errorf(path+".persistence_netmask", "must be a prefix length from 1 to 128 for an IPv6 service, like \"64\" (got %q)", s)
+			ok = false
+		case !svc.Persistent && timeoutOK:
+			p.errorf(path+".persistence_netmask", "only applies to persistent services (set persistence_timeout)")
+			ok = false
+		default:
+			svc.Netmask = config.IPv6Mask(n)
+		}
+	} else if set {
 		mask, valid := config.ParseNetmask(s)
 		switch {
 		case !valid:
@@ -237,6 +251,12 @@ func (p *fileParser) service(path string, m map[string]any, marks map[uint32]*co
 		}
 	}
 	if ok {
+		if err := config.CheckRulesFamily(&config.Rules{Services: []config.Service{svc}}); err != nil {
+			p.errorf(path+".address", "%v", err)
+			ok = false
+		}
+	}
+	if ok {
 		vh, ok = p.virtualHealth(path, m, &svc, method, reals, realsSay)
 	}
 	return svc, vh, ok
@@ -261,7 +281,7 @@ func (p *fileParser) dest(path string, m map[string]any, svc *config.Service, me
 	}
 
 	if s, set := t.string("address"); set {
-		addr, port, withPort, msg := config.ParseIPv4Port(s)
+		addr, port, withPort, msg := config.ParseAddrPort(s)
 		switch {
 		case msg != "":
 			p.errorf(path+".address", "%s", msg)
@@ -287,10 +307,16 @@ func (p *fileParser) dest(path string, m map[string]any, svc *config.Service, me
 			d.Addr, d.Port = addr, port
 		}
 	} else if _, present := m["address"]; !present {
-		p.errorf(path+".address", "required: the real server's IPv4-address[:port]")
+		p.errorf(path+".address", "required: the real server's IPv4-address[:port] or [IPv6-address]:port")
 		ok = false
 	} else {
 		ok = false
+	}
+	if d.Addr.IsValid() && (svc.Addr.IsValid() || svc.FwMark != 0) {
+		if err := config.CheckFamily(svc, svc.FwMark == 0 && svc.Addr.Is6(), &d); err != nil {
+			p.errorf(path+".address", "%v", err)
+			ok = false
+		}
 	}
 
 	if _, set := m["weight"]; set {

@@ -122,7 +122,7 @@ func TestVRRPParseErrors(t *testing.T) {
 		{"auth block", vi + "authentication = { auth_type = \"PASS\" }\n",
 			`ulvs.toml:7: vrrp_instance[0].authentication: unknown key (ulvs.toml has auth_type and auth_pass keys in [[vrrp_instance]] instead of a block)`},
 		{"vip ipv6", vi + "virtual_ipaddress = [\"10.0.0.1\", \"2001:db8::1\"]\n",
-			`ulvs.toml:7: vrrp_instance[0].virtual_ipaddress[1]: 2001:db8::1: IPv6 virtual addresses are not supported by ulvs (VRRP over IPv6)`},
+			`ulvs.toml:7: vrrp_instance[0].virtual_ipaddress[1]: 2001:db8::1: IPv6 virtual addresses are not supported by ulvs (VRRPv3 with IPv6 addresses: not supported yet, ulvs issue #17)`},
 		{"vip word", vi + "virtual_ipaddress = [\"10.0.0.1 home\"]\n",
 			`ulvs.toml:7: vrrp_instance[0].virtual_ipaddress[0]: "home" in "10.0.0.1 home" is not supported by ulvs (brd, dev, scope and label are)`},
 		{"vip twice", vi + "virtual_ipaddress = [\"10.0.0.1\"]\nvirtual_ipaddress_excluded = [\"10.0.0.1/24\"]\n",

@@ -295,8 +295,8 @@ func marshalServices(r config.Rules, health []config.VirtualHealth) ([]byte, err
 		if s.FwMark != 0 {
 			fmt.Fprintf(&b, "fwmark = %d\n", s.FwMark)
 		} else {
-			if !s.Addr.Is4() {
-				return nil, fmt.Errorf("service %s: %w (IPv4 only)", name, ErrNotExpressible)
+			if !s.Addr.Is4() && !s.Addr.Is6() {
+				return nil, fmt.Errorf("service %s: %w (no address)", name, ErrNotExpressible)
 			}
 			proto, err := protoKey(s.Proto)
 			if err != nil {
@@ -314,7 +314,9 @@ func marshalServices(r config.Rules, health []config.VirtualHealth) ([]byte, err
 				return nil, fmt.Errorf("service %s: persistent without a timeout: %w", name, ErrNotExpressible)
 			}
 			fmt.Fprintf(&b, "persistence_timeout = %d\n", s.Timeout)
-			if s.Netmask.IsValid() {
+			if s.Netmask.Is6() {
+				fmt.Fprintf(&b, "persistence_netmask = \"%d\"\n", config.MaskBits(s.Netmask, true))
+			} else if s.Netmask.IsValid() {
 				fmt.Fprintf(&b, "persistence_netmask = %q\n", s.Netmask)
 			}
 		}
@@ -354,8 +356,8 @@ func marshalServices(r config.Rules, health []config.VirtualHealth) ([]byte, err
 				return nil, fmt.Errorf("service %s, real server %s: forwarding method %s: %w",
 					name, netip.AddrPortFrom(d.Addr, d.Port), d.Method, ErrNotExpressible)
 			}
-			if !d.Addr.Is4() {
-				return nil, fmt.Errorf("service %s, real server %s: %w (IPv4 only)", name, d.Addr, ErrNotExpressible)
+			if !d.Addr.Is4() && !d.Addr.Is6() {
+				return nil, fmt.Errorf("service %s, real server %s: %w (no address)", name, d.Addr, ErrNotExpressible)
 			}
 			fmt.Fprintf(&b, "\n  [[virtual_server.real_server]]\n  address = %q\n  forward = %q\n  weight = %d\n",
 				netip.AddrPortFrom(d.Addr, d.Port), fwd, d.Weight)

@@ -99,8 +99,8 @@ func writeServiceHealth(b *strings.Builder, vh *config.VirtualHealth) error {
 	}
 	w.flag("ha_suspend", vh.HASuspend)
 	if s := vh.Sorry; s != nil {
-		if !s.Addr.Is4() {
-			return fmt.Errorf("sorry server %s: %w (IPv4 only)", s.Addr, ErrNotExpressible)
+		if !s.Addr.Is4() && !s.Addr.Is6() {
+			return fmt.Errorf("sorry server %s: %w (no address)", s.Addr, ErrNotExpressible)
 		}
 		addr := s.Addr.String()
 		if s.Port != 0 {
@@ -161,8 +161,8 @@ func writeCheck(b *strings.Builder, vh *config.VirtualHealth, rh *config.RealHea
 		return fmt.Errorf("check kind %d: %w", c.Kind, ErrNotExpressible)
 	}
 	for _, a := range []netip.Addr{c.ConnectIP, c.BindTo} {
-		if a.IsValid() && !a.Is4() {
-			return fmt.Errorf("address %s: %w (IPv4 only)", a, ErrNotExpressible)
+		if a.IsValid() && a.Zone() != "" {
+			return fmt.Errorf("address %s: %w (an address with a zone)", a, ErrNotExpressible)
 		}
 	}
 	if c.Kind == config.CheckUDP && c.MinReplyLength > c.MaxReplyLength {

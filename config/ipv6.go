@@ -1,0 +1,118 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/ulvs/ulvs/vs"
+)
+
+// ErrIPv6NotYet marks a request for an IPv6 feature ulvs does not have yet
+// (issue #17): the request is refused, never accepted and ignored. It
+// wraps ErrNotSupported.
+var ErrIPv6NotYet error = notYet{}
+
+type notYet struct{}
+
+func (notYet) Error() string        { return "not supported yet (ulvs issue #17, IPv6)" }
+func (notYet) Is(target error) bool { return target == ErrNotSupported }
+
+// IPv6Mask returns the IPv6 persistence netmask of prefix length bits
+// (ipvsadm -M 64 on an IPv6 service); 128 is the default, which a Service
+// stores as the invalid Addr.
+func IPv6Mask(bits int) netip.Addr {
+	if bits >= 128 || bits < 0 {
+		return netip.Addr{}
+	}
+	var b [16]byte
+	for i := range bits {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	return netip.AddrFrom16(b)
+}
+
+// MaskBits returns the prefix length of a contiguous netmask, IPv4 or
+// IPv6; the invalid Addr is a host mask (32 or 128 by v6).
+func MaskBits(m netip.Addr, v6 bool) int {
+	if !m.IsValid() {
+		if v6 {
+			return 128
+		}
+		return 32
+	}
+	n := 0
+	for _, x := range m.AsSlice() {
+		for i := 7; i >= 0; i-- {
+			if x&(1<<i) == 0 {
+				return n
+			}
+			n++
+		}
+	}
+	return n
+}
+
+// CheckFamily refuses, with ErrIPv6NotYet, what ulvs cannot do with IPv6
+// yet, for service s (v6 tells whether it is an IPv6 service; a fwmark
+// service is IPv6 with ipvsadm -6) and, when d is not nil, its real server
+// d. Mixed families (an IPv4 service with an IPv6 real server or the
+// reverse, which the kernel allows only for tunnelling) are refused too.
+// Every format and ulvsadm go through it, so nothing IPv6 is accepted and
+// silently ignored.
+func CheckFamily(s *Service, v6 bool, d *Dest) error {
+	if s.FwMark != 0 && v6 {
+		return fmt.Errorf("IPv6 firewall-mark services (-f with -6): %w", ErrIPv6NotYet)
+	}
+	if v6 {
+		if len(s.LocalAddrs) > 0 {
+			return fmt.Errorf("FULLNAT local addresses on an IPv6 service: %w", ErrIPv6NotYet)
+		}
+		if s.SynProxy {
+			return fmt.Errorf("the SYN proxy on an IPv6 service: %w", ErrIPv6NotYet)
+		}
+		if s.Proto == vs.TCP && s.Port == 21 {
+			return fmt.Errorf("the FTP helper (TCP port 21) on an IPv6 service: %w", ErrIPv6NotYet)
+		}
+	}
+	for _, a := range s.LocalAddrs {
+		if a.Is6() {
+			return fmt.Errorf("IPv6 FULLNAT local address %s: %w", a, ErrIPv6NotYet)
+		}
+	}
+	if d == nil || !d.Addr.IsValid() {
+		return nil
+	}
+	dv6 := d.Addr.Is6() && !d.Addr.Is4In6()
+	switch {
+	case dv6 != v6 && s.FwMark == 0 || dv6 && s.FwMark != 0:
+		return fmt.Errorf("real server %s in a service of the other address family (IPv4 in IPv6 or IPv6 in IPv4 tunnels): %w", d.Addr, ErrIPv6NotYet)
+	case !v6:
+		return nil
+	case d.Method == vs.Tunnel:
+		return fmt.Errorf("IPv6 tunnelling (-i, ip6ip6) to %s: %w", d.Addr, ErrIPv6NotYet)
+	case d.Method == vs.FullNAT:
+		return fmt.Errorf("FULLNAT with IPv6 (real server %s): %w", d.Addr, ErrIPv6NotYet)
+	}
+	return nil
+}
+
+// CheckRulesFamily runs CheckFamily over every service and real server of
+// r: the director's last check before it compiles a table.
+func CheckRulesFamily(r *Rules) error {
+	var errs []error
+	for i := range r.Services {
+		s := &r.Services[i]
+		v6 := s.FwMark == 0 && s.Addr.Is6()
+		if err := CheckFamily(s, v6, nil); err != nil {
+			errs = append(errs, fmt.Errorf("service %s: %w", s.Key().Name(), err))
+			continue
+		}
+		for j := range s.Dests {
+			if err := CheckFamily(s, v6, &s.Dests[j]); err != nil {
+				errs = append(errs, fmt.Errorf("service %s: %w", s.Key().Name(), err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

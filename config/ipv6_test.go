@@ -1,0 +1,96 @@
+package config
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/ulvs/ulvs/vs"
+)
+
+func TestParseAddrPort(t *testing.T) {
+	tests := []struct {
+		in       string
+		addr     string
+		port     uint16
+		withPort bool
+		msg      string
+	}{
+		{in: "10.0.0.1:80", addr: "10.0.0.1", port: 80, withPort: true},
+		{in: "10.0.0.1", addr: "10.0.0.1"},
+		{in: "[2001:db8::1]:80", addr: "2001:db8::1", port: 80, withPort: true},
+		{in: "2001:db8::1", addr: "2001:db8::1"},
+		{in: "2001:db8::1:80", addr: "2001:db8::1:80"}, // an address, as ipvsadm's inet_pton reads it
+		{in: "[2001:db8::1]", msg: "must be"},
+		{in: "[fe80::1%eth0]:80", msg: "zone"},
+		{in: "[fe80::1]:80", msg: "not a unicast"},
+		{in: "[ff02::1]:80", msg: "not a unicast"},
+		{in: "[::]:80", msg: "not a unicast"},
+		{in: "[::ffff:10.0.0.1]:80", msg: "IPv4-mapped"},
+		{in: "[2001:db8::1]:99999", msg: "must be"},
+	}
+	for _, tt := range tests {
+		a, p, wp, msg := ParseAddrPort(tt.in)
+		if tt.msg != "" {
+			if !strings.Contains(msg, tt.msg) {
+				t.Errorf("%q: message %q, want one with %q", tt.in, msg, tt.msg)
+			}
+			continue
+		}
+		if msg != "" || a != netip.MustParseAddr(tt.addr) || p != tt.port || wp != tt.withPort {
+			t.Errorf("%q: %v %d %v %q", tt.in, a, p, wp, msg)
+		}
+	}
+}
+
+// FuzzParseAddrPort: any text either parses into a unicast address of
+// either family or is refused with a message; never both, never a panic.
+func FuzzParseAddrPort(f *testing.F) {
+	for _, s := range []string{"10.0.0.1:80", "[2001:db8::1]:80", "2001:db8::1", "[fe80::1%eth0]:80", "[::ffff:1.2.3.4]:1", "[", "1:2:3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		a, _, _, msg := ParseAddrPort(s)
+		if msg == "" && !Unicast(a) {
+			t.Fatalf("%q accepted as %v, which is not unicast", s, a)
+		}
+		if msg != "" && a.IsValid() {
+			t.Fatalf("%q refused (%s) but returned %v", s, msg, a)
+		}
+	})
+}
+
+func TestIPv6MaskBits(t *testing.T) {
+	for _, n := range []int{1, 7, 8, 48, 64, 127} {
+		if got := MaskBits(IPv6Mask(n), true); got != n {
+			t.Errorf("MaskBits(IPv6Mask(%d)) = %d", n, got)
+		}
+	}
+	if IPv6Mask(128).IsValid() || MaskBits(netip.Addr{}, true) != 128 || MaskBits(netip.Addr{}, false) != 32 {
+		t.Error("128 is the default, stored as the invalid Addr")
+	}
+}
+
+func TestCheckFamily(t *testing.T) {
+	v6 := Service{Proto: vs.TCP, Addr: netip.MustParseAddr("2001:db8::100"), Port: 80}
+	d6 := func(m vs.Method) *Dest { return &Dest{Addr: netip.MustParseAddr("2001:db8::1"), Port: 80, Method: m} }
+	if err := CheckFamily(&v6, true, d6(vs.Route)); err != nil {
+		t.Errorf("DR: %v", err)
+	}
+	if err := CheckFamily(&v6, true, d6(vs.Masq)); err != nil {
+		t.Errorf("NAT66: %v", err)
+	}
+	for name, err := range map[string]error{
+		"tun":       CheckFamily(&v6, true, d6(vs.Tunnel)),
+		"fullnat":   CheckFamily(&v6, true, d6(vs.FullNAT)),
+		"mixed":     CheckFamily(&Service{Proto: vs.TCP, Addr: netip.MustParseAddr("10.0.0.1"), Port: 80}, false, d6(vs.Tunnel)),
+		"fwmark v6": CheckFamily(&Service{FwMark: 3}, true, nil),
+		"ftp":       CheckFamily(&Service{Proto: vs.TCP, Addr: v6.Addr, Port: 21}, true, nil),
+		"synproxy":  CheckFamily(&Service{Proto: vs.TCP, Addr: v6.Addr, Port: 80, SynProxy: true}, true, nil),
+	} {
+		if !errors.Is(err, ErrIPv6NotYet) || !errors.Is(err, ErrNotSupported) || !strings.Contains(err.Error(), "issue #17") {
+			t.Errorf("%s: %v, want ErrIPv6NotYet naming issue #17", name, err)
+		}
+	}
+}

@@ -1,0 +1,82 @@
+package tomlfile
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestIPv6RoundTrip writes IPv6 services as TOML and reads them back:
+// addresses in brackets, the persistence granularity as a prefix length.
+func TestIPv6RoundTrip(t *testing.T) {
+	in := fileHead + `
+[[virtual_server]]
+protocol = "udp"
+address = "[2001:db8::100]:53"
+scheduler = "mh"
+forward = "nat"
+persistence_timeout = 60
+persistence_netmask = "/56"
+  [[virtual_server.real_server]]
+  address = "[2001:db8:1::5]:5353"
+  [[virtual_server.real_server]]
+  address = "[2001:db8:1::6]:5353"
+  weight = 3
+`
+	f, err := Parse("ulvs.toml", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := MarshalTOML(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`address = "[2001:db8::100]:53"`, `persistence_netmask = "56"`, `address = "[2001:db8:1::6]:5353"`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("MarshalTOML lacks %s:\n%s", want, out)
+		}
+	}
+	back, err := Parse("ulvs.toml", out)
+	if err != nil {
+		t.Fatalf("reading back: %v\n%s", err, out)
+	}
+	if diff := cmp.Diff(f.Rules, back.Rules, fileCmpAddr); diff != "" {
+		t.Errorf("round trip changed the rules (-first +second):\n%s", diff)
+	}
+}
+
+// TestIPv6Health: checks of an IPv6 real server, an IPv6 connect_ip and
+// sorry server; a sorry server of the other family is refused.
+func TestIPv6Health(t *testing.T) {
+	in := fileHead + `
+[[virtual_server]]
+address = "[2001:db8::100]:80"
+sorry_server = "[2001:db8::99]:80"
+  [[virtual_server.real_server]]
+  address = "[2001:db8::11]:80"
+    [[virtual_server.real_server.check]]
+    type = "http"
+    connect_ip = "2001:db8::12"
+    url = [{ path = "/", status_code = 200 }]
+`
+	f, err := Parse("ulvs.toml", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vh := f.Health[0]
+	if vh.Sorry == nil || vh.Sorry.Addr.String() != "2001:db8::99" || vh.Reals[0].Checks[0].ConnectIP.String() != "2001:db8::12" {
+		t.Errorf("health: %+v", vh)
+	}
+	out, err := MarshalTOML(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Parse("ulvs.toml", out); err != nil {
+		t.Errorf("written file does not read back: %v\n%s", err, out)
+	}
+	bad := strings.Replace(in, `sorry_server = "[2001:db8::99]:80"`, `sorry_server = "10.0.0.99:80"`, 1)
+	if _, err := Parse("ulvs.toml", []byte(bad)); err == nil || !strings.Contains(err.Error(), "issue #17") {
+		t.Errorf("IPv4 sorry server for an IPv6 service: %v", err)
+	}
+}

@@ -1,0 +1,67 @@
+package director
+
+import (
+	"errors"
+	"net/netip"
+	"testing"
+
+	"github.com/ulvs/ulvs/config"
+	"github.com/ulvs/ulvs/vs"
+)
+
+// TestIPv6Compile: an IPv6 service compiles into the table's IPv6 index
+// with a /128 default persistence granularity, or its -M prefix length.
+func TestIPv6Compile(t *testing.T) {
+	d, fe := newTestDirector(t)
+	vip6 := netip.MustParseAddr("2001:db8::100")
+	s := config.Service{Proto: vs.TCP, Addr: vip6, Port: 80, Scheduler: "sh",
+		Dests: []config.Dest{{Addr: netip.MustParseAddr("2001:db8::1"), Port: 80, Method: vs.Route, Weight: 1}}}
+	p := s
+	p.Port, p.Persistent, p.Timeout, p.Netmask = 443, true, 60, config.IPv6Mask(64)
+	if err := d.SetRules(config.Rules{Services: []config.Service{svc("rr", rip1), s, p}}); err != nil {
+		t.Fatal(err)
+	}
+	got := fe.t.Lookup6(vs.TCP, vip6.As16(), 80)
+	if got == nil || got.Netmask != 128 || len(got.Dests) != 1 {
+		t.Fatalf("Lookup6 :80 = %+v", got)
+	}
+	if got := fe.t.Lookup6(vs.TCP, vip6.As16(), 443); got == nil || got.Netmask != 64 {
+		t.Errorf("Lookup6 :443 = %+v, want netmask 64", got)
+	}
+	if !fe.t.IsVIP6(vip6.As16()) || fe.t.Lookup(vs.TCP, vipA.As4(), 80) == nil {
+		t.Error("dual-stack table lost a VIP")
+	}
+}
+
+// TestIPv6RefusedWithFailover: failover moves IPv4 addresses only, so an
+// IPv6 service on a director with VRRP or pulse addresses is refused.
+func TestIPv6RefusedWithFailover(t *testing.T) {
+	d, _ := newTestDirector(t)
+	if err := d.SetHA(nil, []netip.Addr{vipA}); err != nil {
+		t.Fatal(err)
+	}
+	s := config.Service{Proto: vs.TCP, Addr: netip.MustParseAddr("2001:db8::100"), Port: 80, Scheduler: "rr"}
+	err := d.SetRules(config.Rules{Services: []config.Service{svc("rr", rip1), s}})
+	if !errors.Is(err, config.ErrIPv6NotYet) {
+		t.Errorf("IPv6 service with failover: %v, want ErrIPv6NotYet", err)
+	}
+	// The refused rules are not installed; IPv4 alone still works.
+	if err := d.SetRules(config.Rules{Services: []config.Service{svc("rr", rip1)}}); err != nil {
+		t.Errorf("IPv4 rules with failover: %v", err)
+	}
+}
+
+// TestIPv6RefusedInRules: what the data path cannot do yet never reaches
+// a table, from any format.
+func TestIPv6RefusedInRules(t *testing.T) {
+	d, _ := newTestDirector(t)
+	tun := config.Service{Proto: vs.TCP, Addr: netip.MustParseAddr("2001:db8::100"), Port: 80, Scheduler: "rr",
+		Dests: []config.Dest{{Addr: netip.MustParseAddr("2001:db8::1"), Port: 80, Method: vs.Tunnel, Weight: 1}}}
+	mixed := svc("rr")
+	mixed.Dests = []config.Dest{{Addr: netip.MustParseAddr("2001:db8::1"), Port: 80, Method: vs.Masq, Weight: 1}}
+	for name, s := range map[string]config.Service{"tun": tun, "mixed": mixed} {
+		if err := d.SetRules(config.Rules{Services: []config.Service{s}}); !errors.Is(err, config.ErrIPv6NotYet) {
+			t.Errorf("%s: %v, want ErrIPv6NotYet", name, err)
+		}
+	}
+}

@@ -1,0 +1,404 @@
+package engine
+
+import (
+	"net/netip"
+
+	"github.com/ulvs/ulvs/conntrack"
+	"github.com/ulvs/ulvs/forward"
+	"github.com/ulvs/ulvs/ndp"
+	"github.com/ulvs/ulvs/pkt"
+	"github.com/ulvs/ulvs/vs"
+)
+
+// The IPv6 data path (issue #17): DR and NAT66 for TCP and UDP, neighbour
+// solicitations for the VIPs answered in place. It is a line of its own
+// beside the IPv4 one (process), with its own decoded view (pkt.Parsed6)
+// and connection table (conntrack.Table6), so nothing of IPv4 grows or
+// branches per field. The fanout program hashes IPv6 TCP and UDP on the
+// client's side as it does IPv4 (both directions of a NAT66 connection
+// reach its worker, no locks), and sends the rest of IPv6 (neighbour
+// discovery, extension headers) to worker 0.
+//
+// Dropped and counted: fragments (ReasonIPv6Fragment; the kernel's
+// reassembly is not asked for IPv6), packets larger than the egress MTU
+// (ReasonIPv6TooBig; a client's packet is answered with Packet Too Big, a
+// NAT66 reply too big for the client's link only dropped), UDP with the
+// checksum 0 that IPv6 forbids, ICMPv6 to a VIP other than neighbour
+// discovery and echo (errors are not translated yet), and the TUN and
+// FULLNAT cases the configuration refuses before they get here.
+
+// process6 handles an IPv6 frame Decode reported as DecodeIPv6.
+func (w *worker) process6(p *packet, frame []byte, tbl *vs.Table, now conntrack.Tick) bool {
+	ps := &w.parsed6
+	var r pkt.DecodeResult
+	if p.vnet().gsoType() != vnetGSONone {
+		r = ps.Decode6(frame, w.parsed.L3Off, true)
+	} else {
+		r = ps.Decode6(frame, w.parsed.L3Off, false)
+	}
+	if r != pkt.DecodeOK {
+		return w.drop(ReasonMalformed)
+	}
+	if ps.Proto == pkt.ProtoICMPv6 && ps.ICMPType == pkt.ICMPv6NeighborSolicit {
+		return w.solicited(p, frame, tbl)
+	}
+	if dst := pkt.Ether(frame).Dst(); dst != w.macs[p.in] {
+		return w.drop(ReasonNotOurs)
+	}
+	if !tbl.IsVIP6(ps.Dst) {
+		if w.ct6 != nil && w.ct6.HasNAT() && !ps.Frag {
+			switch ps.Proto {
+			case pkt.ProtoTCP, pkt.ProtoUDP:
+				return w.outbound6(p, frame, tbl, now)
+			case pkt.ProtoICMPv6:
+				if q, ok := forward.ParseICMPv6Error(frame, ps); ok {
+					return w.icmp6FromReal(p, frame, tbl, now, &q)
+				}
+			}
+		}
+		return w.drop(ReasonNotOurs)
+	}
+	if ps.Frag {
+		return w.drop(ReasonIPv6Fragment)
+	}
+	switch ps.Proto {
+	case pkt.ProtoTCP, pkt.ProtoUDP:
+	case pkt.ProtoICMPv6:
+		if forward.EchoReply6(frame, ps, w.macs[p.in]) {
+			p.vnet().clear()
+			w.c.echoReply.Add(1)
+			return w.transmit(p)
+		}
+		if q, ok := forward.ParseICMPv6Error(frame, ps); ok {
+			return w.icmp6ToVIP(p, frame, tbl, now, &q)
+		}
+		return w.drop(ReasonUnsupported)
+	default:
+		return w.drop(ReasonUnsupported)
+	}
+	if ps.Proto == pkt.ProtoUDP && pkt.UDP(frame[ps.L4Off:]).Checksum() == 0 {
+		return w.drop(ReasonMalformed) // RFC 8200 8.1: invalid in IPv6
+	}
+	return w.inbound6(p, frame, tbl, now)
+}
+
+// solicited answers a neighbour solicitation for an IPv6 VIP with an
+// advertisement, in place.
+func (w *worker) solicited(p *packet, frame []byte, tbl *vs.Table) bool {
+	ps := &w.parsed6
+	target, ok := ndp.IsSolicit(frame, ps)
+	if !ok || !tbl.IsVIP6(target) {
+		return w.drop(ReasonNotOurs)
+	}
+	n := ndp.MakeAdvert(frame, ps, w.macs[p.in])
+	if n == 0 {
+		return w.drop(ReasonUnsupported)
+	}
+	p.n = n
+	p.vnet().clear()
+	w.c.ndReply.Add(1)
+	return w.transmit(p)
+}
+
+// key6 is the connection key of the packet decoded in w.parsed6.
+func (w *worker) key6() conntrack.Key6 {
+	ps := &w.parsed6
+	return conntrack.Key6{Src: ps.Src, Dst: ps.Dst, SrcPort: ps.SrcPort, DstPort: ps.DstPort, Proto: ps.Proto}
+}
+
+// inbound6 is inbound for IPv6: a client's TCP or UDP packet to a VIP.
+func (w *worker) inbound6(p *packet, frame []byte, tbl *vs.Table, now conntrack.Tick) bool {
+	ps := &w.parsed6
+	proto := vs.Protocol(ps.Proto)
+	if w.ct6 == nil {
+		// Made at the first IPv6 connection: a director without IPv6
+		// services spends no memory on it.
+		w.ct6 = conntrack.NewTable6(w.ct, w.ct.Usable())
+	}
+	key := w.key6()
+	c := w.ct6.Lookup(key, now, tbl)
+	if c != nil && proto == vs.TCP && isNewConn(ps.TCPFlags) && w.reschedule(&c.Conn, tbl) {
+		w.ct6.Delete(c, tbl)
+		c = nil
+	}
+	var d *vs.Dest
+	if c != nil {
+		var expire bool
+		if d, expire = connDest(tbl, c.DestID); d == nil {
+			if expire {
+				w.ct6.Delete(c, tbl)
+			}
+			return w.drop(ReasonDestGone)
+		}
+	} else {
+		svc := tbl.Lookup6(proto, ps.Dst, ps.DstPort)
+		if svc == nil {
+			return w.drop(ReasonNoService)
+		}
+		if r := w.admit(proto, ps.TCPFlags, tbl); r != 0 {
+			return w.drop(r)
+		}
+		var tmpl uint32
+		var r Reason
+		d, tmpl, r = w.schedule6(svc, tbl, now)
+		if d == nil {
+			return w.drop(r)
+		}
+		svc.Stats.Conns.Add(1)
+		w.c.newConns.Add(1)
+		if proto == vs.UDP && svc.Flags&vs.SvcOnePacket != 0 {
+			w.tmpls.Release(tmpl)
+			d.State.Conns.Add(1)
+			return w.forward6(p, frame, svc, d)
+		}
+		if d.Method == vs.Masq {
+			out := conntrack.Key6{Src: d.Addr.As16(), SrcPort: destPort6(d, ps), Dst: ps.Src, DstPort: ps.SrcPort, Proto: ps.Proto}
+			c = w.ct6.InsertNAT(key, out, svc.ID, d, now)
+		} else {
+			c = w.ct6.Insert(key, svc.ID, d, now)
+		}
+		if c == nil {
+			w.tmpls.Release(tmpl)
+			return w.drop(ReasonTableFull)
+		}
+		c.ClientMAC, c.ClientLink = pkt.Ether(frame).Src(), p.in
+		w.ct6.SetTemplate(c, tmpl)
+	}
+	w.ct6.Step(c, conntrack.Input, ps.TCPFlags, now, d)
+	c.InPkts++
+	return w.forward6(p, frame, tbl.Service(c.SvcID), d)
+}
+
+// schedule6 is schedule for IPv6: the persistence template (its key holds
+// the client address masked to the service's prefix length) or the
+// scheduler, which hashes IPv6 addresses as the kernel's do.
+func (w *worker) schedule6(svc *vs.Service, tbl *vs.Table, now conntrack.Tick) (*vs.Dest, uint32, Reason) {
+	ps := &w.parsed6
+	flow := vs.Flow{
+		Proto:   vs.Protocol(ps.Proto),
+		Src:     netip.AddrFrom16(ps.Src),
+		Dst:     netip.AddrFrom16(ps.Dst),
+		SrcPort: ps.SrcPort,
+		DstPort: ps.DstPort,
+	}
+	if svc.Flags&vs.SvcPersistent == 0 {
+		if ps.DstPort != svc.Port {
+			return nil, 0, ReasonNoService
+		}
+		if d := svc.Scheduler.Schedule(svc, flow); d != nil {
+			return d, 0, 0
+		}
+		return nil, 0, ReasonNoDest
+	}
+	k := conntrack.TemplateKey{Proto: ps.Proto, Src6: maskAddr6(ps.Src, svc.Netmask), Dst6: ps.Dst}
+	if ps.DstPort == svc.Port {
+		k.DstPort = ps.DstPort
+	}
+	return w.persist(svc, flow, k, tbl, now)
+}
+
+// maskAddr6 keeps the first bits bits of a.
+func maskAddr6(a [16]byte, bits int) [16]byte {
+	if bits >= 128 || bits < 0 {
+		return a
+	}
+	for i := range a {
+		switch {
+		case bits >= 8:
+			bits -= 8
+		case bits > 0:
+			a[i] &= ^byte(0xff >> bits)
+			bits = 0
+		default:
+			a[i] = 0
+		}
+	}
+	return a
+}
+
+func destPort6(d *vs.Dest, ps *pkt.Parsed6) uint16 {
+	if d.Port != 0 {
+		return d.Port
+	}
+	return ps.DstPort
+}
+
+// forward6 counts the packet, spends a hop and rewrites it for DR or
+// NAT66, then queues it towards the real server.
+func (w *worker) forward6(p *packet, frame []byte, svc *vs.Service, d *vs.Dest) bool {
+	ps := &w.parsed6
+	if svc != nil {
+		svc.Stats.InPkts.Add(1)
+		svc.Stats.InBytes.Add(uint64(ps.IPLen))
+	}
+	d.State.InPkts.Add(1)
+	d.State.InBytes.Add(uint64(ps.IPLen))
+	if d.Method != vs.Route && d.Method != vs.Masq {
+		return w.drop(ReasonUnsupported) // refused by the configuration already
+	}
+	mac, ok := d.State.MAC()
+	if !ok {
+		return w.drop(ReasonNoNeighbour)
+	}
+	out := d.Iface
+	if out < 0 || out >= len(w.links) {
+		out = int(p.in)
+	}
+	if mtu := w.mtus[out]; ps.IPLen > mtu && p.vnet().gsoType() == vnetGSONone {
+		// IPv6 routers do not fragment: tell the client the path MTU
+		// (ensure_mtu_is_adequate), quoting its packet as it came.
+		if w.icmpAllowed() {
+			w.icmpError(p, frame, func(buf []byte) []byte {
+				return forward.PacketTooBig6(buf, frame, ps, mtu, w.macs[p.in])
+			})
+		}
+		return w.drop(ReasonIPv6TooBig)
+	}
+	ip := pkt.IPv6(frame[ps.L3Off:])
+	if ip.HopLimit() <= 1 {
+		return w.drop(ReasonTTL)
+	}
+	ip.SetHopLimit(ip.HopLimit() - 1)
+	if d.Method == vs.Masq {
+		o := w.offload(p)
+		forward.DNAT6(frame, ps, &o, d.Addr.As16(), destPort6(d, ps))
+		w.setOffload(p, &o)
+	}
+	forward.DR(frame, mac, w.macs[out])
+	p.out = uint8(out)
+	p.vnet().forTX()
+	return w.send6(p)
+}
+
+// send6 queues an IPv6 packet that fits the egress MTU; IPv6 routers do
+// not fragment, so a larger one (a NAT66 reply: requests were checked in
+// forward6) is dropped and counted.
+func (w *worker) send6(p *packet) bool {
+	if w.parsed6.IPLen > w.mtus[p.out] && p.vnet().gsoType() == vnetGSONone {
+		return w.drop(ReasonIPv6TooBig)
+	}
+	w.c.forwarded.Add(1)
+	return w.transmit(p)
+}
+
+// outbound6 handles a NAT66 real server's reply: SNAT back to the VIP and
+// out to the neighbour the client's packets came from.
+func (w *worker) outbound6(p *packet, frame []byte, tbl *vs.Table, now conntrack.Tick) bool {
+	ps := &w.parsed6
+	out := w.key6()
+	c := w.ct6.LookupOut(out, now, tbl)
+	if c == nil {
+		return w.drop(ReasonNotOurs)
+	}
+	d := tbl.Dest(c.DestID)
+	if d == nil {
+		w.ct6.Delete(c, tbl)
+		return w.drop(ReasonDestGone)
+	}
+	if ps.Proto == pkt.ProtoUDP && pkt.UDP(frame[ps.L4Off:]).Checksum() == 0 {
+		return w.drop(ReasonMalformed)
+	}
+	w.ct6.Step(c, conntrack.Output, ps.TCPFlags, now, d)
+	if svc := tbl.Service(c.SvcID); svc != nil {
+		svc.Stats.OutPkts.Add(1)
+		svc.Stats.OutBytes.Add(uint64(ps.IPLen))
+	}
+	ip := pkt.IPv6(frame[ps.L3Off:])
+	if ip.HopLimit() <= 1 {
+		return w.drop(ReasonTTL)
+	}
+	ip.SetHopLimit(ip.HopLimit() - 1)
+	d.State.OutPkts.Add(1)
+	d.State.OutBytes.Add(uint64(ps.IPLen))
+	link := int(c.ClientLink)
+	if link >= len(w.links) {
+		return w.drop(ReasonNoRoute)
+	}
+	o := w.offload(p)
+	forward.SNAT6(frame, ps, &o, c.Key6.Dst, c.Key6.DstPort)
+	w.setOffload(p, &o)
+	forward.DR(frame, c.ClientMAC, w.macs[link])
+	p.out = uint8(link)
+	p.vnet().forTX()
+	return w.send6(p)
+}
+
+// icmp6ToVIP relays an ICMPv6 error sent to a VIP about a packet the
+// director's connection sent from it (a reply: DR real servers and NAT66
+// replies carry the VIP as their source), to that connection's real
+// server, as ip_vs_in_icmp_v6 does: a router's Packet Too Big reaches the
+// real server that must lower its path MTU. For NAT66 the quoted packet
+// and the destination are translated back to the real server
+// (forward.NATICMPv6); for DR the error goes on unchanged. An error about
+// no connection is dropped (not ours).
+func (w *worker) icmp6ToVIP(p *packet, frame []byte, tbl *vs.Table, now conntrack.Tick, q *forward.Quoted6) bool {
+	ps := &w.parsed6
+	if w.ct6 == nil || q.Src != ps.Dst {
+		return w.drop(ReasonNotOurs)
+	}
+	key := conntrack.Key6{Src: q.Dst, Dst: q.Src, SrcPort: q.DstPort, DstPort: q.SrcPort, Proto: q.Proto}
+	c := w.ct6.Lookup(key, now, tbl)
+	if c == nil {
+		return w.drop(ReasonNotOurs)
+	}
+	d, _ := connDest(tbl, c.DestID)
+	if d == nil {
+		return w.drop(ReasonDestGone)
+	}
+	if d.Method != vs.Route && d.Method != vs.Masq {
+		return w.drop(ReasonUnsupported)
+	}
+	mac, ok := d.State.MAC()
+	if !ok {
+		return w.drop(ReasonNoNeighbour)
+	}
+	ip := pkt.IPv6(frame[ps.L3Off:])
+	if ip.HopLimit() <= 1 {
+		return w.drop(ReasonTTL)
+	}
+	ip.SetHopLimit(ip.HopLimit() - 1)
+	if d.Method == vs.Masq {
+		port := d.Port
+		if port == 0 {
+			port = q.SrcPort
+		}
+		forward.NATICMPv6(frame, ps, q, d.Addr.As16(), port)
+	}
+	out := d.Iface
+	if out < 0 || out >= len(w.links) {
+		out = int(p.in)
+	}
+	forward.DR(frame, mac, w.macs[out])
+	p.out = uint8(out)
+	p.vnet().clear()
+	w.c.icmpRelayed.Add(1)
+	return w.send6(p)
+}
+
+// icmp6FromReal passes an ICMPv6 error from the real servers' side about a
+// NAT66 request (the quoted packet from the client to the real server) on
+// to the client, from the VIP, quoting the packet as the client sent it
+// (forward.NATICMPv6Out), as ip_vs_out_icmp_v6 does.
+func (w *worker) icmp6FromReal(p *packet, frame []byte, tbl *vs.Table, now conntrack.Tick, q *forward.Quoted6) bool {
+	ps := &w.parsed6
+	out := conntrack.Key6{Src: q.Dst, SrcPort: q.DstPort, Dst: q.Src, DstPort: q.SrcPort, Proto: q.Proto}
+	c := w.ct6.LookupOut(out, now, tbl)
+	if c == nil {
+		return w.drop(ReasonNotOurs)
+	}
+	link := int(c.ClientLink)
+	if link >= len(w.links) {
+		return w.drop(ReasonNoRoute)
+	}
+	ip := pkt.IPv6(frame[ps.L3Off:])
+	if ip.HopLimit() <= 1 {
+		return w.drop(ReasonTTL)
+	}
+	ip.SetHopLimit(ip.HopLimit() - 1)
+	forward.NATICMPv6Out(frame, ps, q, c.Key6.Dst, c.Key6.DstPort)
+	forward.DR(frame, c.ClientMAC, w.macs[link])
+	p.out = uint8(link)
+	p.vnet().clear()
+	w.c.icmpRelayed.Add(1)
+	return w.send6(p)
+}
