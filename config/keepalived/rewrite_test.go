@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -288,6 +289,37 @@ func FuzzRewriteKeepalived(f *testing.F) {
 		}
 		if diff := cmp.Diff(file.Rules, back.Rules, kaCmp...); diff != "" {
 			t.Fatalf("rules (-want +written):\n%s", diff)
+		}
+		// The Monitoring scripts page's checker edits: every checker's
+		// retry and connect_timeout, and a url's path.
+		file, err = Parse("f.conf", out, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range file.Health {
+			for j := range file.Health[i].Reals {
+				for k := range file.Health[i].Reals[j].Checks {
+					c := &file.Health[i].Reals[j].Checks[k]
+					c.Retry, c.ConnectTimeout = int(weight%7), time.Duration(weight%5000+1)*time.Millisecond
+					if len(c.URLs) > 0 {
+						c.URLs[0].Path = "/w" + strconv.Itoa(int(weight))
+					}
+				}
+			}
+		}
+		checked, err := Rewrite("f.conf", out, file, opts)
+		if err != nil {
+			if !errors.Is(err, ErrNotExpressible) {
+				t.Fatalf("refusal without ErrNotExpressible: %v", err)
+			}
+			return
+		}
+		back, err = Parse("f.conf", checked, opts)
+		if err != nil {
+			t.Fatalf("written file does not parse: %v\n%s", err, checked)
+		}
+		if diff := cmp.Diff(file.Health, back.Health, kaCmp...); diff != "" {
+			t.Fatalf("health (-want +written):\n%s", diff)
 		}
 	})
 }

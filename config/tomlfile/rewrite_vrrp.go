@@ -29,7 +29,8 @@ func RewriteSettings(path string, data []byte, want *config.File) ([]byte, error
 	if err != nil {
 		return nil, err
 	}
-	out, err := replaceServices(path, data, want.Rules, mergeHealth(orig.Health, want.Health))
+	health := mergeHealth(orig.Health, want.Health)
+	out, err := replaceServices(path, data, want.Rules, health)
 	if err != nil {
 		return nil, err
 	}
@@ -172,6 +173,9 @@ func RewriteSettings(path string, data []byte, want *config.File) ([]byte, error
 		if !config.SameVRRPBut(want.VRRP[i], back.VRRP[i], false) {
 			return nil, fmt.Errorf("%s: vrrp_instance %s would not read back as asked: %w", path, want.VRRP[i].Name, ErrNotExpressible)
 		}
+	}
+	if what := config.ChangedHealth(KeepHealth(want.Rules, health), back.Health); what != "" {
+		return nil, fmt.Errorf("%s: %s would not read back as asked (a setting its check table does not hold): %w", path, what, ErrNotExpressible)
 	}
 	got, err := MarshalServices(back.Rules)
 	wantText, err2 := MarshalServices(want.Rules)

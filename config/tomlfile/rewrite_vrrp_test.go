@@ -91,6 +91,21 @@ func FuzzRewriteSettings(f *testing.F) {
 		}
 		file.Timeouts.TCPFin = uint32(prio) * 3
 		file.Interfaces = append(file.Interfaces, "x"+strconv.Itoa(int(prio)))
+		// The Monitoring scripts page's checker edits.
+		for i := range file.Health {
+			for j := range file.Health[i].Reals {
+				for k := range file.Health[i].Reals[j].Checks {
+					c := &file.Health[i].Reals[j].Checks[k]
+					if c.Kind == config.CheckNanny {
+						continue // nanny has no retry (its own form edits it)
+					}
+					c.Retry, c.DelayBeforeRetry = int(prio%5), time.Duration(prio)*time.Millisecond
+					if len(c.URLs) > 0 {
+						c.URLs[0].Path = "/p" + strconv.Itoa(int(prio))
+					}
+				}
+			}
+		}
 		out, err := RewriteSettings("f.toml", []byte(text), file)
 		if err != nil {
 			return // refused, with the reason
@@ -106,6 +121,9 @@ func FuzzRewriteSettings(f *testing.F) {
 		}
 		if back.Timeouts != file.Timeouts || strings.Join(back.Interfaces, ",") != strings.Join(file.Interfaces, ",") {
 			t.Fatalf("read back as %v %+v, want %v %+v", back.Interfaces, back.Timeouts, file.Interfaces, file.Timeouts)
+		}
+		if diff := cmp.Diff(KeepHealth(file.Rules, file.Health), back.Health, cmpopts.EquateComparable(netip.Addr{}), cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("health (-want +written):\n%s", diff)
 		}
 	})
 }
@@ -200,6 +218,20 @@ func TestRewriteSettingsChecks(t *testing.T) {
 	}
 	if diff := cmp.Diff(f.Health, back.Health, cmpopts.EquateComparable(netip.Addr{}), cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("(-want +written):\n%s", diff)
+	}
+	// A setting a check table does not hold (a nanny check's retry) is
+	// refused, not dropped.
+	for i := range back.Health {
+		for j := range back.Health[i].Reals {
+			for k := range back.Health[i].Reals[j].Checks {
+				if c := &back.Health[i].Reals[j].Checks[k]; c.Kind == config.CheckNanny {
+					c.Retry = 4
+				}
+			}
+		}
+	}
+	if _, err := RewriteSettings("f.toml", out, back); !errors.Is(err, ErrNotExpressible) || !strings.Contains(err.Error(), "would not read back") {
+		t.Errorf("a nanny check's retry: %v", err)
 	}
 	// A check of a kind the file cannot name is refused, the file not written.
 	f.Health[0].Reals[0].Checks[0].Kind = config.CheckInvalid
