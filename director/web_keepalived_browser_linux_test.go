@@ -12,7 +12,8 @@ import (
 )
 
 // consoleKeepalived is the keepalived.conf TestIntegrationWebConsoleKeepalived
-// runs: a lone VRRP master and one DR virtual server with TCP checks.
+// runs: a lone VRRP master and one DR virtual server, rs1 with a
+// TCP_CHECK, rs2 with an HTTP_GET.
 const consoleKeepalived = `! the web console's keepalived.conf
 vrrp_instance VI_1 {
     state MASTER
@@ -38,7 +39,11 @@ virtual_server 10.77.0.100 80 {
     }
     real_server 10.77.0.12 80 {
         weight 1
-        TCP_CHECK {
+        HTTP_GET {
+            url {
+                path /
+                status_code 200
+            }
             connect_timeout 1
         }
     }
@@ -56,7 +61,8 @@ virtual_server 10.77.0.100 80 {
 // saved, naming lb_kind, and the file stays. Then rs1's TCP_CHECK on
 // the Monitoring scripts page: connect_port 81 takes rs1 out of the
 // table, 80 brings it back (the file, its .bak and ulvsadm -L -n
-// checked each time); the monitor's POST is refused with 403.
+// checked each time); rs2's HTTP_GET url path /nothere (a 404) takes
+// rs2 out, / brings it back; the monitor's POST is refused with 403.
 func TestIntegrationWebConsoleKeepalived(t *testing.T) {
 	e, br, base := consoleOn(t, consoleKeepalived, "keepalived.conf", 120*time.Second)
 	e.waitTable(t, 15*time.Second, "both servers", `-> 10\.77\.0\.11:80 +Route +1 `, `-> 10\.77\.0\.12:80 +Route +1 `)
@@ -143,6 +149,40 @@ func TestIntegrationWebConsoleKeepalived(t *testing.T) {
 	}
 	back := e.waitTable(t, 20*time.Second, "rs1 back with its weight", `-> 10\.77\.0\.11:80 +Route +3 `, `-> 10\.77\.0\.12:80 +Route +1 `)
 	t.Logf("connect_port 80: rs1 back %.1f s after the save", back.Sub(savedAt).Seconds())
+
+	// rs2's HTTP_GET: a path that is not one refused; /nothere (404, not
+	// the 200 asked) takes rs2 out; / brings it back.
+	httpForm := `form[id="chk-tcp-10.77.0.100-80-10.77.0.12:80-0"]`
+	urlPath := func(what, path string) {
+		t.Helper()
+		br.run(what, chromedp.Navigate(base+"/checks"), chromedp.WaitVisible(chromedp.ID("checkers")),
+			set(httpForm+" input[name=url_path]", path), chromedp.Click(chromedp.CSS(httpForm+" button")))
+	}
+	before = file(e.cfg)
+	urlPath("refused url path", "nothere")
+	br.waitText("#err-url_path", "starts with /")
+	if file(e.cfg) != before {
+		t.Fatal("a refused checker form changed the file")
+	}
+	rs2Block := "        HTTP_GET {\n            url {\n                path %s\n                status_code 200\n            }\n"
+	httpSaved := "HTTP_GET of real server 10.77.0.12:80 of TCP 10.77.0.100:80 changed. Saved to " + e.cfg
+	urlPath("url path /nothere", "/nothere")
+	savedAt = time.Now()
+	br.waitText("#flash", httpSaved)
+	if text := file(e.cfg); !strings.Contains(text, fmt.Sprintf(rs2Block, "/nothere")) || file(e.cfg+".bak") != before {
+		t.Fatalf("keepalived.conf after the url edit:\n%s", text)
+	}
+	out = e.waitTable(t, 20*time.Second, "rs2 out: its url answers 404", `-> 10\.77\.0\.11:80 +Route +3 `, `!-> 10\.77\.0\.12:80 `)
+	t.Logf("url path /nothere: rs2 out of the table %.1f s after the save", out.Sub(savedAt).Seconds())
+	before = file(e.cfg)
+	urlPath("url path /", "/")
+	savedAt = time.Now()
+	br.waitText("#flash", httpSaved)
+	if text := file(e.cfg); !strings.Contains(text, fmt.Sprintf(rs2Block, "/")) || file(e.cfg+".bak") != before {
+		t.Fatalf("keepalived.conf after the url edit:\n%s", text)
+	}
+	back = e.waitTable(t, 20*time.Second, "rs2 back", `-> 10\.77\.0\.11:80 +Route +3 `, `-> 10\.77\.0\.12:80 +Route +1 `)
+	t.Logf("url path /: rs2 back %.1f s after the save", back.Sub(savedAt).Seconds())
 
 	// The monitor: no checker form; its POST with a valid token is refused.
 	before = file(e.cfg)
