@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/ulvs/ulvs/config"
-	"github.com/ulvs/ulvs/config/piranha"
 )
 
 // This file edits the health checkers of a keepalived.conf or a ulvs
@@ -48,6 +47,11 @@ type checkerForm struct {
 	Form      map[string]string
 	Errs      fieldErrors
 }
+
+// isLVSCF says whether f is a Piranha lvs.cf (the format piranha.Format
+// names; the web package does not import config/piranha, as STYLE.md
+// forbids it the formats).
+func isLVSCF(f *config.File) bool { return f != nil && f.Format == "piranha" }
 
 // editableKind says whether the page edits checks of kind k.
 func editableKind(k config.CheckKind) bool {
@@ -90,7 +94,7 @@ func secondsText(d time.Duration) string { return strconv.FormatFloat(d.Seconds(
 // checkerForms are the forms of f's checkers (a keepalived.conf or a ulvs
 // TOML file), the one named by form replaced by it.
 func checkerForms(f *config.File, form *checkerForm) []checkerForm {
-	if f == nil || f.Format == piranha.Format {
+	if f == nil || isLVSCF(f) {
 		return nil
 	}
 	var out []checkerForm
@@ -330,7 +334,7 @@ func (cv *checkerValues) apply(c *config.File) error {
 func (s *Server) checkerSave(q *request) {
 	cv, cf := parseChecker(q.r.PostForm)
 	render := func(status int, msg string) { s.showChecks(q, status, "", nil, nil, cf, msg) }
-	if st := s.fileState(); st.File == nil || st.File.Format == piranha.Format {
+	if st := s.fileState(); st.File == nil || isLVSCF(st.File) {
 		why := st.ReadOnly
 		if st.File != nil {
 			why = "an lvs.cf has nanny's send/expect checks: use their forms"

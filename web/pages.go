@@ -830,7 +830,7 @@ func (s *Server) showChecks(q *request, status int, id string, form map[string]s
 	snap := s.cfg.Director.Snapshot()
 	st := s.fileState()
 	checkers := checkerForms(st.File, cf)
-	if st.File != nil && st.File.Format != piranha.Format {
+	if st.File != nil && !isLVSCF(st.File) {
 		st.ReadOnly = "" // the checker forms below
 		if len(checkers) == 0 {
 			st.ReadOnly = fmt.Sprintf("%s is a %s file without a health checker: the console edits the checkers a file has; add one in the file and reload ulvsd (SIGHUP).", st.File.Path, formatName(st.File.Format))
@@ -838,7 +838,7 @@ func (s *Server) showChecks(q *request, status int, id string, form map[string]s
 	}
 	s.show(q, status, "checks", "checks", "Monitoring scripts and health checks", &page{Error: msg, Data: map[string]any{
 		"Snap": &snap, "File": st, "Scripts": scriptForms(st.File, id, form, errs), "Checkers": checkers,
-		"LVSCF": st.File != nil && st.File.Format == piranha.Format}})
+		"LVSCF": isLVSCF(st.File)}})
 }
 
 func (s *Server) checksSave(q *request) {
