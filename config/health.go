@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ulvs/ulvs/vs"
@@ -291,4 +292,35 @@ func ChangedHealth(old, want []VirtualHealth) string {
 		}
 	}
 	return ""
+}
+
+// CheckWithoutEdits returns c without the settings the web console edits
+// on the Monitoring scripts page of a keepalived.conf or a ulvs TOML file
+// (connect_timeout, connect_port, delay_loop and the warmup that follows
+// it, retry, delay_before_retry, the first url's path, status_code and
+// digest, misc_path and misc_timeout): a writer compares two checks with
+// it to refuse any other change.
+func CheckWithoutEdits(c Check) Check {
+	c.ConnectTimeout, c.ConnectPort, c.DelayLoop, c.Warmup = 0, 0, 0, 0
+	c.Retry, c.DelayBeforeRetry = 0, 0
+	c.MiscPath, c.MiscTimeout = nil, 0
+	c.URLs = slices.Clone(c.URLs)
+	if len(c.URLs) > 0 {
+		c.URLs[0].Path, c.URLs[0].StatusCodes, c.URLs[0].Digest = "", nil, ""
+	}
+	return c
+}
+
+// StatusText writes status code ranges as keepalived's status_code and
+// the TOML's status_codes read them: "200 301-302".
+func StatusText(rs []StatusRange) string {
+	var out []string
+	for _, r := range rs {
+		if r.First == r.Last {
+			out = append(out, fmt.Sprint(r.First))
+		} else {
+			out = append(out, fmt.Sprintf("%d-%d", r.First, r.Last))
+		}
+	}
+	return strings.Join(out, " ")
 }

@@ -263,6 +263,43 @@ delay_loop = 1
 		}
 		run("reload", chromedp.Reload())
 	}
+	// The refused check on the Monitoring scripts page: a port that is not
+	// a number refused next to its field; connect_port 80 (rs2's web
+	// server) saved into its check table and reloaded, so the server is
+	// up (weight 1); its own port 81 again: down (weight 0, inhibited).
+	chk := `form[id="chk-tcp-10.77.0.101-81-10.77.0.12:81-0"]`
+	checker := func(what, port string) {
+		t.Helper()
+		run(what, chromedp.Navigate(base+"/checks"), chromedp.WaitVisible(chromedp.ID("checkers")),
+			setValue(chk+" input[name=connect_port]", port), chromedp.Click(chromedp.CSS(chk+" button")))
+	}
+	fileBefore := fileText(t, e.cfg)
+	checker("refused connect_port", "http")
+	waitText("#err-connect_port", "whole number")
+	if fileText(t, e.cfg) != fileBefore {
+		t.Fatal("a refused checker form changed the file")
+	}
+	checkSaved := "TCP_CHECK of real server 10.77.0.12:81 of TCP 10.77.0.101:81 changed. Saved to " + e.cfg + " (the previous file is " + e.cfg + ".bak) and applied to the running director."
+	checker("connect_port 80", "80")
+	savedAt := time.Now()
+	waitText("#flash", checkSaved)
+	if text := fileText(t, e.cfg); !strings.Contains(text, "    type = \"tcp\"\n    connect_port = 80\n    connect_timeout = 1\n") || fileText(t, e.cfg+".bak") != fileBefore {
+		t.Fatalf("the file after the checker edit:\n%s", text)
+	}
+	up := e.waitTable(t, 20*time.Second, "10.77.0.12:81 up: its check connects to port 80", `-> 10\.77\.0\.12:81 +Route +1 `)
+	t.Logf("connect_port 80: the server up %.1f s after the save", up.Sub(savedAt).Seconds())
+	run("checks page", chromedp.Navigate(base+"/checks"), chromedp.WaitVisible(chromedp.ID("checkers")))
+	shot("checks-toml")
+	fileBefore = fileText(t, e.cfg)
+	checker("connect_port 81", "81")
+	savedAt = time.Now()
+	waitText("#flash", checkSaved)
+	if text := fileText(t, e.cfg); strings.Contains(text, "connect_port") || fileText(t, e.cfg+".bak") != fileBefore {
+		t.Fatalf("the file after the checker edit (port 81 is the server's own: no connect_port):\n%s", text)
+	}
+	down := e.waitTable(t, 20*time.Second, "10.77.0.12:81 down again, inhibited", `-> 10\.77\.0\.12:81 +Route +0 `)
+	t.Logf("connect_port 81: the server down %.1f s after the save", down.Sub(savedAt).Seconds())
+
 	// Global settings, redundancy and monitoring scripts of an lvs.cf:
 	// TestIntegrationWebConsoleLVSCF shoots them.
 	run("page virtual", chromedp.Navigate(base+"/virtual"), chromedp.WaitVisible(chromedp.CSS("main h1")))

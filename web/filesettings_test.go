@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ulvs/ulvs/config"
+	"github.com/ulvs/ulvs/config/keepalived"
 	"github.com/ulvs/ulvs/config/load"
 	"github.com/ulvs/ulvs/config/piranha"
 	"github.com/ulvs/ulvs/config/tomlfile"
@@ -56,6 +57,8 @@ func (fe *fileEditor) Edit(edit func(*config.File) error) (FileEdit, error) {
 		data, err = piranha.Rewrite(fe.path, base, f, piranha.Options{})
 	case "toml":
 		data, err = tomlfile.RewriteSettings(fe.path, base, f)
+	case "keepalived":
+		data, err = keepalived.Rewrite(fe.path, base, f, keepalived.Options{})
 	default:
 		err = fmt.Errorf("%s is not an lvs.cf or a TOML file", fe.path)
 	}

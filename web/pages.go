@@ -819,14 +819,25 @@ func scriptForms(f *config.File, id string, form map[string]string, errs fieldEr
 }
 
 func (s *Server) checksPage(q *request) {
-	s.showChecks(q, http.StatusOK, "", nil, nil, "")
+	s.showChecks(q, http.StatusOK, "", nil, nil, nil, "")
 }
 
-func (s *Server) showChecks(q *request, status int, id string, form map[string]string, errs fieldErrors, msg string) {
+// showChecks shows the page: the lvs.cf's send/expect forms (the one of
+// id with form and errs), or the checker forms of a keepalived.conf or a
+// ulvs TOML file (cf replacing its own).
+func (s *Server) showChecks(q *request, status int, id string, form map[string]string, errs fieldErrors, cf *checkerForm, msg string) {
 	snap := s.cfg.Director.Snapshot()
 	st := s.fileState()
+	checkers := checkerForms(st.File, cf)
+	if st.File != nil && !isLVSCF(st.File) {
+		st.ReadOnly = "" // the checker forms below
+		if len(checkers) == 0 {
+			st.ReadOnly = fmt.Sprintf("%s is a %s file without a health checker: the console edits the checkers a file has; add one in the file and reload ulvsd (SIGHUP).", st.File.Path, formatName(st.File.Format))
+		}
+	}
 	s.show(q, status, "checks", "checks", "Monitoring scripts and health checks", &page{Error: msg, Data: map[string]any{
-		"Snap": &snap, "File": st, "Scripts": scriptForms(st.File, id, form, errs)}})
+		"Snap": &snap, "File": st, "Scripts": scriptForms(st.File, id, form, errs), "Checkers": checkers,
+		"LVSCF": isLVSCF(st.File)}})
 }
 
 func (s *Server) checksSave(q *request) {
@@ -837,7 +848,7 @@ func (s *Server) checksSave(q *request) {
 		return
 	}
 	edit, form, errs := parseScripts(q.r.PostForm, k)
-	render := func(status int, msg string) { s.showChecks(q, status, id, form, errs, msg) }
+	render := func(status int, msg string) { s.showChecks(q, status, id, form, errs, nil, msg) }
 	if ro := s.fileState().ReadOnly; ro != "" {
 		render(http.StatusConflict, "NOT saved: "+ro)
 		return

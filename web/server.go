@@ -162,6 +162,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /redundancy/vrrp", s.post(RoleAdmin, s.redundancyVRRP))
 	m.HandleFunc("GET /checks", s.get(s.checksPage))
 	m.HandleFunc("POST /checks/save", s.post(RoleAdmin, s.checksSave))
+	m.HandleFunc("POST /checks/checker", s.post(RoleAdmin, s.checkerSave))
 	m.HandleFunc("GET /conns", s.get(s.connsPage))
 	m.HandleFunc("GET /sched", s.get(s.schedPage))
 	s.mux = m

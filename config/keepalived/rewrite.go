@@ -23,8 +23,9 @@ var ErrNotExpressible = errors.New("cannot be written to this keepalived.conf")
 
 // Rewrite returns the keepalived.conf data (the main file; includes are
 // read, never written) changed so that its virtual services read as
-// want.Rules and its vrrp_instance blocks as want.VRRP (the console
-// changes their priority and advert_int only), in keepalived's syntax. Only what differs is written, inside
+// want.Rules, its vrrp_instance blocks as want.VRRP (the console
+// changes their priority and advert_int only) and its checkers as
+// want.Health (the settings rewrite_check.go writes), in keepalived's syntax. Only what differs is written, inside
 // the virtual_server blocks of the main file: lb_algo (or lvs_sched),
 // persistence_timeout and persistence_granularity; per real_server block
 // weight, uthreshold and lthreshold; a new real server gets a
@@ -32,8 +33,9 @@ var ErrNotExpressible = errors.New("cannot be written to this keepalived.conf")
 // real server gone loses its block (its checkers with it); a new service
 // gets a virtual_server block at the end, a service gone loses its block.
 // Every other line (global_defs, vrrp_instance, checkers, comments,
-// include lines) stays byte for byte. The health checks of want are not
-// written: those of the real servers kept stay as the file has them.
+// include lines) stays byte for byte. A checker's changed settings are
+// written on their own lines inside its block (rewrite_check.go); a real
+// server want.Health does not name keeps its checkers as the file has them.
 //
 // The result is parsed again and its rules compared with want, and the
 // health checks of the servers kept with the file's; anything that would
@@ -43,9 +45,6 @@ func Rewrite(path string, data []byte, want *config.File, opts Options) ([]byte,
 	p, err := parse(path, data, opts)
 	if err != nil {
 		return nil, err
-	}
-	if what := config.ChangedHealth(p.file.Health, want.Health); what != "" {
-		return nil, fmt.Errorf("%s: %s changed: the console does not write a keepalived.conf's checkers (edit the file): %w", path, what, ErrNotExpressible)
 	}
 	w := &kwriter{path: path, lines: splitLines(string(data)), p: p, want: want}
 	w.finalNL = strings.HasSuffix(string(data), "\n")
@@ -262,6 +261,9 @@ func (w *kwriter) run() error {
 		if err := w.service(&w.want.Rules.Services[i]); err != nil {
 			return err
 		}
+	}
+	if err := w.checkers(); err != nil {
+		return err
 	}
 	for _, v := range w.p.virtuals {
 		if len(v.keys) == 0 {
@@ -544,8 +546,8 @@ func (w *kwriter) vrrp() error {
 }
 
 // sameRules says how back (the rewritten file, parsed) differs from want
-// in its rules, or from old in the health checks of the real servers
-// kept; "" when it does not.
+// in its rules, or in the health checks of the real servers kept from
+// want's (old's where want names none); "" when it does not.
 func sameRules(want, old, back *config.File) string {
 	if want.Timeouts != back.Timeouts || !slices.Equal(want.Interfaces, back.Interfaces) {
 		return fmt.Sprintf("the console does not write a keepalived.conf's timeouts or interfaces (they would read %+v %v, not %+v %v)", back.Timeouts, back.Interfaces, want.Timeouts, want.Interfaces)
@@ -569,10 +571,13 @@ func sameRules(want, old, back *config.File) string {
 		if b := back.Rules.Services[i]; !reflect.DeepEqual(normal(s), normal(b)) {
 			return fmt.Sprintf("%s would read %+v, not %+v", s.Key().Name(), normal(b), normal(s))
 		}
-		oh, bh := healthFor(old, s.Key()), healthFor(back, s.Key())
+		oh, bh, wh := healthFor(old, s.Key()), healthFor(back, s.Key()), healthFor(want, s.Key())
 		for _, r := range reals(oh) {
 			if !slices.ContainsFunc(s.Dests, func(d config.Dest) bool { return d.Addr == r.Addr && d.Port == r.Port }) {
 				continue
+			}
+			if j := slices.IndexFunc(reals(wh), func(x config.RealHealth) bool { return x.Addr == r.Addr && x.Port == r.Port }); j >= 0 {
+				r = reals(wh)[j] // the checks as the console asked
 			}
 			j := slices.IndexFunc(reals(bh), func(b config.RealHealth) bool { return b.Addr == r.Addr && b.Port == r.Port })
 			if j < 0 || !reflect.DeepEqual(r, reals(bh)[j]) {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -289,6 +290,37 @@ func FuzzRewriteKeepalived(f *testing.F) {
 		if diff := cmp.Diff(file.Rules, back.Rules, kaCmp...); diff != "" {
 			t.Fatalf("rules (-want +written):\n%s", diff)
 		}
+		// The Monitoring scripts page's checker edits: every checker's
+		// retry and connect_timeout, and a url's path.
+		file, err = Parse("f.conf", out, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range file.Health {
+			for j := range file.Health[i].Reals {
+				for k := range file.Health[i].Reals[j].Checks {
+					c := &file.Health[i].Reals[j].Checks[k]
+					c.Retry, c.ConnectTimeout = int(weight%7), time.Duration(weight%5000+1)*time.Millisecond
+					if len(c.URLs) > 0 {
+						c.URLs[0].Path = "/w" + strconv.Itoa(int(weight))
+					}
+				}
+			}
+		}
+		checked, err := Rewrite("f.conf", out, file, opts)
+		if err != nil {
+			if !errors.Is(err, ErrNotExpressible) {
+				t.Fatalf("refusal without ErrNotExpressible: %v", err)
+			}
+			return
+		}
+		back, err = Parse("f.conf", checked, opts)
+		if err != nil {
+			t.Fatalf("written file does not parse: %v\n%s", err, checked)
+		}
+		if diff := cmp.Diff(file.Health, back.Health, kaCmp...); diff != "" {
+			t.Fatalf("health (-want +written):\n%s", diff)
+		}
 	})
 }
 
@@ -329,12 +361,120 @@ func TestRewriteVRRP(t *testing.T) {
 	}
 }
 
-// TestRewriteKeepalivedChecks: a changed checker is refused, not dropped:
-// the console does not write keepalived's checkers.
+// TestRewriteKeepalivedChecks: the Monitoring scripts page's checker
+// settings are written into the checker's block (only those lines), read
+// back as asked; any other change of a checker is refused, naming it.
 func TestRewriteKeepalivedChecks(t *testing.T) {
 	text, f := kaBase(t)
-	f.Health[0].Reals[0].Checks[0].Retry = 9
-	if _, err := Rewrite("ka-base.conf", []byte(text), f, Options{}); !errors.Is(err, ErrNotExpressible) || !strings.Contains(err.Error(), "checks of real server 10.0.0.11:80") {
-		t.Errorf("a changed checker: %v", err)
+	c := &f.Health[0].Reals[0].Checks[0] // TCP_CHECK of 10.0.0.11:80
+	c.Retry, c.ConnectTimeout, c.ConnectPort, c.DelayLoop, c.Warmup = 9, 1500*time.Millisecond, 81, 5*time.Second, 5*time.Second
+	c.DelayBeforeRetry = 2 * time.Second
+	h := &f.Health[1].Reals[1].Checks[0] // HTTP_GET of 10.0.0.12:8081
+	h.URLs[0].Path, h.URLs[0].Digest = "/other", "0123456789abcdef0123456789abcdef"
+	h.URLs[0].StatusCodes = []config.StatusRange{{First: 200, Last: 204}, {First: 301, Last: 301}}
+	out, err := Rewrite("ka-base.conf", []byte(text), f, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Replace(text, `        TCP_CHECK {
+            connect_timeout 1
+            retry 2
+            delay_before_retry 1
+            connect_port 80
+        }`, `        TCP_CHECK {
+            connect_timeout 1.5
+            retry 9
+            delay_before_retry 2
+            connect_port 81
+            delay_loop 5
+        }`, 1)
+	i := strings.LastIndex(want, "path /health\n                status_code 200")
+	i = strings.LastIndex(want, "                path /health\n")
+	want = want[:i] + "                path /other\n                status_code 200-204 301\n                digest 0123456789abcdef0123456789abcdef\n" +
+		strings.TrimPrefix(want[i:], "                path /health\n                status_code 200\n")
+	if string(out) != want {
+		t.Errorf("written:\n%s\nwant:\n%s", out, want)
+	}
+	back, err := Parse("ka-base.conf", out, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(f.Health, back.Health, kaCmp...); diff != "" {
+		t.Errorf("(-want +written):\n%s", diff)
+	}
+	// Cleared: the url's status_code and digest lines go.
+	text2 := string(out)
+	h = &back.Health[1].Reals[1].Checks[0]
+	h.URLs[0].Digest, h.URLs[0].StatusCodes = "", []config.StatusRange{{First: 200, Last: 299}}
+	out, err = Rewrite("ka-base.conf", out, back, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "digest") || strings.Contains(string(out), "200-204") || len(out) >= len(text2) {
+		t.Errorf("cleared digest and status_code:\n%s", out)
+	}
+
+	for _, tc := range []struct {
+		name, msg string
+		edit      func(f *config.File)
+	}{
+		{"kind", "only connect_timeout", func(f *config.File) { f.Health[0].Reals[0].Checks[0].BindIf = "eth9" }},
+		{"added", "adds and removes no checker", func(f *config.File) {
+			r := &f.Health[0].Reals[0]
+			r.Checks = append(r.Checks, r.Checks[0])
+		}},
+		{"inhibit", "not inhibit_on_failure", func(f *config.File) { f.Health[0].Reals[0].Inhibit = true }},
+		{"virtual", "not the virtual_server's health settings", func(f *config.File) { f.Health[0].Quorum = 7 }},
+		{"path", "path", func(f *config.File) { f.Health[1].Reals[0].Checks[0].URLs[0].Path = "/a b" }},
+		{"warmup", "would not read back", func(f *config.File) { f.Health[0].Reals[0].Checks[0].Warmup = 3 * time.Second }},
+	} {
+		_, f := kaBase(t)
+		tc.edit(f)
+		if _, err := Rewrite("ka-base.conf", []byte(text), f, Options{}); !errors.Is(err, ErrNotExpressible) || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+	}
+}
+
+// TestRewriteKeepalivedMisc: misc_path (quoted as keepalived splits it)
+// and misc_timeout written into a MISC_CHECK block.
+func TestRewriteKeepalivedMisc(t *testing.T) {
+	data, err := os.ReadFile("testdata/checks.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Parse("checks.conf", data, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c *config.Check
+	for i := range f.Health {
+		for j := range f.Health[i].Reals {
+			for k := range f.Health[i].Reals[j].Checks {
+				if f.Health[i].Reals[j].Checks[k].Kind == config.CheckMisc && c == nil {
+					c = &f.Health[i].Reals[j].Checks[k]
+				}
+			}
+		}
+	}
+	c.MiscPath = []string{"/usr/local/bin/check", `a "quoted" word`, `back\slash`, "x"}
+	c.MiscTimeout = 7 * time.Second
+	out, err := Rewrite("checks.conf", data, f, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), `            misc_path "/usr/local/bin/check \"a \\\"quoted\\\" word\" \"back\\\\slash\" x"`+"\n            misc_timeout 7\n") {
+		t.Errorf("written:\n%s", out)
+	}
+	back, err := Parse("checks.conf", out, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(f.Health, back.Health, kaCmp...); diff != "" {
+		t.Errorf("(-want +written):\n%s", diff)
+	}
+	c.MiscTimeout = 1500 * time.Millisecond
+	if _, err := Rewrite("checks.conf", data, f, Options{}); !errors.Is(err, ErrNotExpressible) || !strings.Contains(err.Error(), "whole seconds") {
+		t.Errorf("misc_timeout 1.5: %v", err)
 	}
 }

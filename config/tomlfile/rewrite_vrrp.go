@@ -18,8 +18,10 @@ import (
 // rewritten in place (its comment kept; a timeout of 0 removes it), or
 // added under the table's header, or in a new table at the end. Any other
 // change of an instance, or an instance added or removed, is refused with
-// ErrNotExpressible, and so is a change of the health checks of a real
-// server the file has (they are kept as the file has them). Everything
+// ErrNotExpressible. The health checks are written as want.Health has
+// them (a service it does not name keeps the file's; what a check table
+// can say is written, the rest refused by the read-back comparison), in
+// the [[virtual_server]] tables ReplaceServices writes. Everything
 // else stays as it was. The result is
 // parsed to check that it holds exactly want's rules and instances.
 func RewriteSettings(path string, data []byte, want *config.File) ([]byte, error) {
@@ -27,10 +29,8 @@ func RewriteSettings(path string, data []byte, want *config.File) ([]byte, error
 	if err != nil {
 		return nil, err
 	}
-	if what := config.ChangedHealth(orig.Health, want.Health); what != "" {
-		return nil, fmt.Errorf("%s: %s changed: the console does not write a TOML file's checks (edit the file): %w", path, what, ErrNotExpressible)
-	}
-	out, err := ReplaceServices(path, data, want.Rules)
+	health := mergeHealth(orig.Health, want.Health)
+	out, err := replaceServices(path, data, want.Rules, health)
 	if err != nil {
 		return nil, err
 	}
@@ -173,6 +173,9 @@ func RewriteSettings(path string, data []byte, want *config.File) ([]byte, error
 		if !config.SameVRRPBut(want.VRRP[i], back.VRRP[i], false) {
 			return nil, fmt.Errorf("%s: vrrp_instance %s would not read back as asked: %w", path, want.VRRP[i].Name, ErrNotExpressible)
 		}
+	}
+	if what := config.ChangedHealth(KeepHealth(want.Rules, health), back.Health); what != "" {
+		return nil, fmt.Errorf("%s: %s would not read back as asked (a setting its check table does not hold): %w", path, what, ErrNotExpressible)
 	}
 	got, err := MarshalServices(back.Rules)
 	wantText, err2 := MarshalServices(want.Rules)

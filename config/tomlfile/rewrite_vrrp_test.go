@@ -2,12 +2,18 @@ package tomlfile
 
 import (
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/ulvs/ulvs/config"
 )
 
 // TestRewriteSettings: the Redundancy page's priority and advert_int
@@ -85,6 +91,21 @@ func FuzzRewriteSettings(f *testing.F) {
 		}
 		file.Timeouts.TCPFin = uint32(prio) * 3
 		file.Interfaces = append(file.Interfaces, "x"+strconv.Itoa(int(prio)))
+		// The Monitoring scripts page's checker edits.
+		for i := range file.Health {
+			for j := range file.Health[i].Reals {
+				for k := range file.Health[i].Reals[j].Checks {
+					c := &file.Health[i].Reals[j].Checks[k]
+					if c.Kind == config.CheckNanny {
+						continue // nanny has no retry (its own form edits it)
+					}
+					c.Retry, c.DelayBeforeRetry = int(prio%5), time.Duration(prio)*time.Millisecond
+					if len(c.URLs) > 0 {
+						c.URLs[0].Path = "/p" + strconv.Itoa(int(prio))
+					}
+				}
+			}
+		}
 		out, err := RewriteSettings("f.toml", []byte(text), file)
 		if err != nil {
 			return // refused, with the reason
@@ -100,6 +121,9 @@ func FuzzRewriteSettings(f *testing.F) {
 		}
 		if back.Timeouts != file.Timeouts || strings.Join(back.Interfaces, ",") != strings.Join(file.Interfaces, ",") {
 			t.Fatalf("read back as %v %+v, want %v %+v", back.Interfaces, back.Timeouts, file.Interfaces, file.Timeouts)
+		}
+		if diff := cmp.Diff(KeepHealth(file.Rules, file.Health), back.Health, cmpopts.EquateComparable(netip.Addr{}), cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("health (-want +written):\n%s", diff)
 		}
 	})
 }
@@ -155,5 +179,63 @@ func TestRewriteSettingsGlobal(t *testing.T) {
 	f.Timeouts.TCP = 11
 	if _, err := RewriteSettings("f.toml", inline, f); !errors.Is(err, ErrNotExpressible) {
 		t.Errorf("timeouts in an inline table: %v, want a refusal", err)
+	}
+}
+
+// TestRewriteSettingsChecks: the Monitoring scripts page's checker
+// settings are written into the [[virtual_server.real_server.check]]
+// tables and read back as asked; the comments outside the service tables
+// stay; what a check table cannot say is refused.
+func TestRewriteSettingsChecks(t *testing.T) {
+	data, err := os.ReadFile("testdata/file-health.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := "# kept comment\n" + string(data)
+	f, err := Parse("f.toml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcp := &f.Health[0].Reals[0].Checks[0]
+	tcp.ConnectTimeout, tcp.Retry, tcp.ConnectPort = 2*time.Second, 3, 8081
+	h := &f.Health[0].Reals[0].Checks[1]
+	h.URLs[0].Path, h.URLs[0].Digest, h.URLs[0].StatusCodes = "/ok", "", []config.StatusRange{{First: 204, Last: 204}}
+	m := &f.Health[0].Reals[1].Checks[1]
+	m.MiscPath, m.MiscTimeout = []string{"/usr/local/bin/probe", "two words"}, 9*time.Second
+	out, err := RewriteSettings("f.toml", []byte(text), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"# kept comment\n", "connect_timeout = 2\n", "connect_port = 8081\n", "retry = 3\n", `{ path = "/ok", status_code = [204] }`,
+		`misc_path = "/usr/local/bin/probe \"two words\""`, "misc_timeout = 9\n"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("written file lacks %q:\n%s", want, out)
+		}
+	}
+	back, err := Parse("f.toml", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(f.Health, back.Health, cmpopts.EquateComparable(netip.Addr{}), cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("(-want +written):\n%s", diff)
+	}
+	// A setting a check table does not hold (a nanny check's retry) is
+	// refused, not dropped.
+	for i := range back.Health {
+		for j := range back.Health[i].Reals {
+			for k := range back.Health[i].Reals[j].Checks {
+				if c := &back.Health[i].Reals[j].Checks[k]; c.Kind == config.CheckNanny {
+					c.Retry = 4
+				}
+			}
+		}
+	}
+	if _, err := RewriteSettings("f.toml", out, back); !errors.Is(err, ErrNotExpressible) || !strings.Contains(err.Error(), "would not read back") {
+		t.Errorf("a nanny check's retry: %v", err)
+	}
+	// A check of a kind the file cannot name is refused, the file not written.
+	f.Health[0].Reals[0].Checks[0].Kind = config.CheckInvalid
+	if _, err := RewriteSettings("f.toml", []byte(text), f); !errors.Is(err, ErrNotExpressible) {
+		t.Errorf("an invalid check kind: %v", err)
 	}
 }

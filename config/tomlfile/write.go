@@ -384,11 +384,20 @@ func marshalServices(r config.Rules, health []config.VirtualHealth) ([]byte, err
 // servers r still has (KeepHealth). The result is parsed as path to make
 // sure it holds exactly r; data must parse too.
 func ReplaceServices(path string, data []byte, r config.Rules) ([]byte, error) {
+	return replaceServices(path, data, r, nil)
+}
+
+// replaceServices is ReplaceServices with the health checks of health
+// (nil: the file's) kept for the services and real servers of r.
+func replaceServices(path string, data []byte, r config.Rules, health []config.VirtualHealth) ([]byte, error) {
 	old, err := Parse(path, data)
 	if err != nil {
 		return nil, err
 	}
-	health := KeepHealth(r, old.Health)
+	if health == nil {
+		health = old.Health
+	}
+	health = KeepHealth(r, health)
 	svcs, err := marshalServices(r, health)
 	if err != nil {
 		return nil, err
@@ -624,6 +633,19 @@ func KeepHealth(r config.Rules, old []config.VirtualHealth) []config.VirtualHeal
 			nv.Reals = append(nv.Reals, rh)
 		}
 		out = append(out, nv)
+	}
+	return out
+}
+
+// mergeHealth is old with each service want names taken from want.
+func mergeHealth(old, want []config.VirtualHealth) []config.VirtualHealth {
+	out := slices.Clone(old)
+	for _, w := range want {
+		if i := slices.IndexFunc(out, func(o config.VirtualHealth) bool { return o.Service == w.Service }); i >= 0 {
+			out[i] = w
+		} else {
+			out = append(out, w)
+		}
 	}
 	return out
 }
