@@ -48,10 +48,8 @@ type checkerForm struct {
 	Errs      fieldErrors
 }
 
-// isLVSCF says whether f is a Piranha lvs.cf (the format piranha.Format
-// names; the web package does not import config/piranha, as STYLE.md
-// forbids it the formats).
-func isLVSCF(f *config.File) bool { return f != nil && f.Format == "piranha" }
+// isLVSCF says whether f is a Piranha lvs.cf.
+func isLVSCF(f *config.File) bool { return f != nil && f.Format == config.FormatPiranha }
 
 // editableKind says whether the page edits checks of kind k.
 func editableKind(k config.CheckKind) bool {

@@ -7,9 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/config/keepalived"
-	"github.com/ulvs/ulvs/config/piranha"
 )
 
 const testKeepalived = `# the console's checker test
@@ -55,9 +53,6 @@ func checkerPost(real, n, kind string, fields ...string) url.Values {
 // comment kept, FILE.bak the previous file, a reload), the monitor role
 // refused.
 func TestCheckerSettings(t *testing.T) {
-	if !isLVSCF(&config.File{Format: piranha.Format}) || isLVSCF(&config.File{Format: "keepalived"}) || isLVSCF(nil) {
-		t.Fatal("isLVSCF does not name piranha.Format")
-	}
 	e, fe := newFileEnv(t, "keepalived.conf", testKeepalived)
 	if id := serviceID(e.d.rules.Services[0].Key()); id != "tcp-192.0.2.100-80" {
 		t.Fatalf("service id %q", id)
