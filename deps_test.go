@@ -35,6 +35,10 @@ var forbidden = map[string][]string{
 	"trace":      {"vs", "sched", "conntrack", "forward", "arp", "engine", "config", "ctl", "director", "adm", "lab", "healthcheck", "pkt"},
 	"nfmarks":    {"engine", "conntrack", "forward", "sched", "arp", "ctl", "director", "adm", "lab", "healthcheck"},
 
+	// The lab builds namespaces for the tests of packages below ctl (vrrp,
+	// ipvssync): it must not reach back up to them through ctl.
+	"lab": {"ctl", "director", "adm"},
+
 	// The BGP speaker decides nothing and touches no data path; ctl (above)
 	// stays free of it so that ulvsadm does not carry GoBGP.
 	"bgp": {"engine", "director", "conntrack", "forward", "sched", "arp", "ctl", "adm", "lab", "healthcheck"},

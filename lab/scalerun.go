@@ -19,9 +19,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/ulvs/ulvs/config"
-	"github.com/ulvs/ulvs/ctl"
 )
 
 // This file runs the scale-out demonstration on a Scale lab: N directors
@@ -38,6 +35,19 @@ const (
 )
 
 // ScaleRunConfig configures RunScale.
+// ScaleControl is what the scale run asks of a director's control
+// socket (sock is its path).
+type ScaleControl interface {
+	// Ping returns nil once the socket answers.
+	Ping(sock string) error
+	// Established returns the client ports of client's established
+	// connections in the director's table.
+	Established(sock string, client netip.Addr) ([]uint16, error)
+	// StartSync starts a master and a backup sync daemon on ifname
+	// (ipvsadm --start-daemon master and backup).
+	StartSync(sock, ifname string) error
+}
+
 type ScaleRunConfig struct {
 	ScaleConfig
 	// Exe is the ulvs binary; each director runs `Exe ulvsd -c FILE`.
@@ -62,6 +72,10 @@ type ScaleRunConfig struct {
 	// LastByFlags gives the last director (the one killed and started
 	// again) its BGP by ulvsd's --bgp-* flags instead of [bgp].
 	LastByFlags bool
+	// Control talks to a director's control socket. The lab cannot
+	// import package ctl itself (ctl's own dependencies' tests build
+	// labs), so the caller hands in its client: cmd/ulvs's scaleControl.
+	Control ScaleControl
 	// Sync runs the IPVS connection sync among the directors: each runs
 	// a master and a backup daemon on d-eth0 (ipvsadm --start-daemon
 	// master and backup), so every director's connections reach every
@@ -161,6 +175,9 @@ func (r *scaleRun) logf(format string, args ...any) {
 func RunScale(ctx context.Context, cfg ScaleRunConfig) (*ScaleReport, error) {
 	if cfg.Exe == "" {
 		return nil, errors.New("scale run: no ulvs binary (Exe)")
+	}
+	if cfg.Control == nil {
+		return nil, errors.New("scale run: no control client (Control)")
 	}
 	if cfg.Flows == 0 {
 		cfg.Flows = 24
@@ -481,18 +498,13 @@ func moved(before, after map[uint16]uint32) int {
 func (r *scaleRun) holders(ports []uint16) map[uint16]uint32 {
 	out := map[uint16]uint32{}
 	for k, d := range r.dirs {
-		cl, err := ctl.Dial(d.sock)
+		held, err := r.cfg.Control.Established(d.sock, ScaleClientAddr)
 		if err != nil {
 			continue
 		}
-		conns, err := cl.Conns()
-		cl.Close()
-		if err != nil {
-			continue
-		}
-		for _, c := range conns {
-			if c.Client.Addr() == ScaleClientAddr && slices.Contains(ports, c.Client.Port()) && c.State == "ESTABLISHED" {
-				out[c.Client.Port()] |= 1 << k
+		for _, p := range held {
+			if slices.Contains(ports, p) {
+				out[p] |= 1 << k
 			}
 		}
 	}
@@ -529,16 +541,12 @@ func (r *scaleRun) start(d *scaleDirector) error {
 			return fmt.Errorf("ulvsd in %s exited: %s", d.ns.Name, b)
 		default:
 		}
-		if cl, err := ctl.Dial(d.sock); err == nil {
-			defer cl.Close()
+		if err := r.cfg.Control.Ping(d.sock); err == nil {
 			if !r.cfg.Sync {
 				return nil
 			}
-			for _, state := range []string{"master", "backup"} {
-				if err := cl.Apply(config.Command{Op: config.OpStartDaemon,
-					Daemon: config.DaemonOptions{State: state, McastIfn: ScaleDirectorIface}}); err != nil {
-					return fmt.Errorf("ulvsd in %s: start-daemon %s: %w", d.ns.Name, state, err)
-				}
+			if err := r.cfg.Control.StartSync(d.sock, ScaleDirectorIface); err != nil {
+				return fmt.Errorf("ulvsd in %s: %w", d.ns.Name, err)
 			}
 			return nil
 		}

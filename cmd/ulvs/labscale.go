@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ulvs/ulvs/bench"
+	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/ctl"
 	"github.com/ulvs/ulvs/lab"
 )
@@ -89,7 +91,7 @@ func labScale(o scaleOptions, stdout io.Writer) error {
 	rep, err := lab.RunScale(ctx, lab.ScaleRunConfig{
 		After:       after,
 		ScaleConfig: lab.ScaleConfig{Prefix: o.name, Directors: o.directors, RealServers: o.realServers, HoldTime: o.hold, Resilient: o.resilient},
-		Exe:         self, Flows: o.flows, Phase: o.phase, Kill: o.kill, Progress: stdout,
+		Exe:         self, Control: scaleControl{}, Flows: o.flows, Phase: o.phase, Kill: o.kill, Progress: stdout,
 		Scheduler: o.scheduler, NoSloppyTCP: o.noSloppy, Sync: o.sync, AddNew: o.addNew,
 	})
 	if err != nil {
@@ -246,4 +248,50 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// scaleControl is the scale run's client of each director's control
+// socket (lab.ScaleControl).
+type scaleControl struct{}
+
+func (scaleControl) Ping(sock string) error {
+	cl, err := ctl.Dial(sock)
+	if err != nil {
+		return err
+	}
+	return cl.Close()
+}
+
+func (scaleControl) Established(sock string, client netip.Addr) ([]uint16, error) {
+	cl, err := ctl.Dial(sock)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	conns, err := cl.Conns()
+	if err != nil {
+		return nil, err
+	}
+	var ports []uint16
+	for _, c := range conns {
+		if c.Client.Addr() == client && c.State == "ESTABLISHED" {
+			ports = append(ports, c.Client.Port())
+		}
+	}
+	return ports, nil
+}
+
+func (scaleControl) StartSync(sock, ifname string) error {
+	cl, err := ctl.Dial(sock)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	for _, state := range []string{"master", "backup"} {
+		if err := cl.Apply(config.Command{Op: config.OpStartDaemon,
+			Daemon: config.DaemonOptions{State: state, McastIfn: ifname}}); err != nil {
+			return fmt.Errorf("start-daemon %s: %w", state, err)
+		}
+	}
+	return nil
 }

@@ -67,7 +67,7 @@ func TestIntegrationLabScale(t *testing.T) {
 		After:       after,
 		LastByFlags: true, // d3 by --bgp-* flags: both ways of configuring BGP
 		ScaleConfig: lab.ScaleConfig{Directors: 3, RealServers: 3},
-		Exe:         self, Flows: 24, Phase: 3 * time.Second, Kill: lab.KillSIGKILL, Progress: &progress,
+		Exe:         self, Control: scaleControl{}, Flows: 24, Phase: 3 * time.Second, Kill: lab.KillSIGKILL, Progress: &progress,
 	})
 	t.Logf("run:\n%s", progress.String())
 	if err != nil {
