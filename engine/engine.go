@@ -252,7 +252,7 @@ func newWorkerLinks(links []link, macs [][6]byte, c *counters, cfg Config, tmpls
 		ct:       conntrack.New(conntrack.Config{Capacity: cfg.ConnTableSize, Timeouts: cfg.Timeouts, Templates: tmpls}),
 		timeouts: cfg.Timeouts,
 		rx:       make([]packet, batchSize),
-		connReq:  make(chan chan<- []conntrack.Conn),
+		connReq:  make(chan chan<- connList),
 		tx:       make([]*packet, 0, batchSize),
 		txLink:   make([]*packet, 0, batchSize),
 		c:        c,
@@ -664,14 +664,22 @@ func (w *worker) run(ctx context.Context, e *Engine) error {
 	return nil
 }
 
+// connList is a copy of connections and, in the same order, their reply
+// keys (conntrack.Table.Out: a connection holds none itself).
+type connList struct {
+	conns []conntrack.Conn
+	outs  []conntrack.Key
+}
+
 // copyConns copies the live entries of the worker's table.
-func (w *worker) copyConns() []conntrack.Conn {
-	out := make([]conntrack.Conn, 0, w.ct.Len())
+func (w *worker) copyConns() connList {
+	l := connList{make([]conntrack.Conn, 0, w.ct.Len()), make([]conntrack.Key, 0, w.ct.Len())}
 	w.ct.Range(func(c *conntrack.Conn) bool {
-		out = append(out, *c)
+		l.conns = append(l.conns, *c)
+		l.outs = append(l.outs, w.ct.Out(c))
 		return true
 	})
-	return out
+	return l
 }
 
 // Conns returns a copy of every worker's connection table and the tick
@@ -679,17 +687,24 @@ func (w *worker) copyConns() []conntrack.Conn {
 // between two batches, within its poll timeout when idle; a worker that
 // does not answer before ctx is done is left out.
 func (e *Engine) Conns(ctx context.Context) ([]conntrack.Conn, conntrack.Tick) {
-	var out []conntrack.Conn
+	l, now := e.connList(ctx)
+	return l.conns, now
+}
+
+// connList is Conns with the connections' reply keys.
+func (e *Engine) connList(ctx context.Context) (connList, conntrack.Tick) {
+	var out connList
 	for _, w := range e.workers {
-		reply := make(chan []conntrack.Conn, 1)
+		reply := make(chan connList, 1)
 		select {
 		case w.connReq <- reply:
 		case <-ctx.Done():
 			return out, tick()
 		}
 		select {
-		case cs := <-reply:
-			out = append(out, cs...)
+		case l := <-reply:
+			out.conns = append(out.conns, l.conns...)
+			out.outs = append(out.outs, l.outs...)
 		case <-ctx.Done():
 			return out, tick()
 		}

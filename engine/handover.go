@@ -23,7 +23,8 @@ import (
 // server is gone are left out, as are templates of fwmark services (the
 // sync protocol carries none). The workers must be running.
 func (e *Engine) Handover(ctx context.Context) []ipvssync.Entry {
-	conns, now := e.Conns(ctx)
+	l, now := e.connList(ctx)
+	conns := l.conns
 	tbl := e.table.Load()
 	out := make([]ipvssync.Entry, 0, len(conns))
 	remaining := func(ms int32) uint32 { return uint32((int64(ms) + 999) / 1000) }
@@ -59,7 +60,7 @@ func (e *Engine) Handover(ctx context.Context) []ipvssync.Entry {
 			en.FwMark = svc.FwMark
 		}
 		if d.Method == vs.FullNAT {
-			en.HasLocal, en.LAddr, en.LPort = true, c.Out.Dst, c.Out.DstPort
+			en.HasLocal, en.LAddr, en.LPort = true, l.outs[i].Dst, l.outs[i].DstPort
 		}
 		out = append(out, en)
 	}

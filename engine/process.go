@@ -73,7 +73,7 @@ type worker struct {
 	icmpAt     conntrack.Tick
 	// connReq carries requests for a copy of the connection table; the
 	// worker answers between batches, so its table needs no lock.
-	connReq chan chan<- []conntrack.Conn
+	connReq chan chan<- connList
 	// def is the worker's side of the defence ladder (defense.go).
 	def workerDefense
 	// master is the running sync master (nil: none), adopted once per
@@ -496,7 +496,8 @@ func (w *worker) forward(p *packet, frame []byte, tbl *vs.Table, svc *vs.Service
 			if c == nil {
 				return w.drop(ReasonUnsupported) // one-packet FULLNAT has no local port
 			}
-			forward.SNAT(frame, ps, &o, c.Out.Dst, c.Out.DstPort)
+			rk := w.ct.Out(c)
+			forward.SNAT(frame, ps, &o, rk.Dst, rk.DstPort)
 		}
 		forward.DNAT(frame, ps, &o, d.Addr.As4(), destPort(d, ps))
 		w.setOffload(p, &o)

@@ -229,7 +229,8 @@ func (w *worker) syncConn(c *conntrack.Conn, tbl *vs.Table, d *vs.Dest, now conn
 			fwmark: fwmark, timeout: uint32((timeout + time.Second - 1) / time.Second),
 		}
 		if d.Method == vs.FullNAT && c.Flags&conntrack.FlagNoOutput == 0 {
-			r.hasLocal, r.laddr, r.lport = true, c.Out.Dst, c.Out.DstPort
+			rk := w.ct.Out(c)
+			r.hasLocal, r.laddr, r.lport = true, rk.Dst, rk.DstPort
 		}
 		q.push(r)
 	}
