@@ -654,3 +654,38 @@ func TestAttachAux(t *testing.T) {
 		t.Errorf("slots after expiry: %v", got)
 	}
 }
+
+// TestTickWrapNAT: a NAT connection whose deadline lies past the 32-bit
+// tick's wrap (2^32 ms, ~49.7 days) keeps its millisecond deadline through
+// Remaining, LookupOut and Sweep, and its reply key and side entry go when
+// it expires.
+func TestTickWrapNAT(t *testing.T) {
+	vt := newFixture(t)
+	d := vt.Dest(idMasq)
+	tb := New(Config{Capacity: 16})
+	k := key(vs.UDP, 1)
+	out := Key{Src: [4]byte{10, 0, 1, 11}, Dst: k.Src, SrcPort: 80, DstPort: k.SrcPort, Proto: k.Proto}
+	now := Tick(1<<32 - 1000) // one second before the wrap
+	c := tb.InsertNAT(k, out, 2, d, now)
+	tb.Step(c, Input, 0, now, d) // UDP: 300 s
+	deadline := now + 300_000
+	if deadline > now {
+		t.Fatal("the deadline does not wrap")
+	}
+	if got := c.Remaining(now + 2000); got != 298*time.Second {
+		t.Errorf("Remaining after the wrap = %v, want 298s", got)
+	}
+	if got := tb.LookupOut(out, deadline-1, vt); got != c {
+		t.Fatal("LookupOut: expired one millisecond early")
+	}
+	if tb.Sweep(deadline-1, tb.Cap(), vt) != 0 || tb.Len() != 1 {
+		t.Fatal("Sweep expired it one millisecond early")
+	}
+	if tb.Sweep(deadline, tb.Cap(), vt) != 1 || tb.Len() != 0 {
+		t.Fatal("Sweep kept it past its deadline")
+	}
+	if tb.OutInUse(out) || tb.out.n != 0 || countsOf(d) != (counts{}) {
+		t.Errorf("after expiry: reply key in use %v, index %d, counters %+v", tb.OutInUse(out), tb.out.n, countsOf(d))
+	}
+	checkInvariants(t, tb)
+}
