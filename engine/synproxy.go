@@ -19,7 +19,7 @@ import (
 //
 // A proxied connection's state lives in the worker's proxy array at the
 // connection's auxiliary slot (conntrack.Table.AttachAux), so conntrack
-// entries stay one cache line.
+// entries stay 48 bytes.
 
 const (
 	// proxyQueueSlots frames of clients' data wait, per worker, for
