@@ -342,15 +342,14 @@ func (t *Table) Lookup(k Key, now Tick, dests Dests) *Conn {
 // unchanged and binds nothing. Insert does not allocate and does not move
 // other entries.
 func (t *Table) Insert(k Key, svcID uint32, d *vs.Dest, now Tick) *Conn {
-	c, _, _ := t.insert(k, svcID, d, now)
+	c, _ := t.insert(k, svcID, d, now)
 	return c
 }
 
-// insert is Insert that also returns the connection's slot number and
-// whether it is new.
-func (t *Table) insert(k Key, svcID uint32, d *vs.Dest, now Tick) (*Conn, uint32, bool) {
+// insert is Insert that also returns the connection's slot number.
+func (t *Table) insert(k Key, svcID uint32, d *vs.Dest, now Tick) (*Conn, uint32) {
 	if d == nil || d.ID == 0 || d.State == nil {
-		return nil, 0, false
+		return nil, 0
 	}
 	i := t.home(&k)
 	var free *Conn // first tombstone on the probe sequence
@@ -365,13 +364,13 @@ func (t *Table) insert(k Key, svcID uint32, d *vs.Dest, now Tick) (*Conn, uint32
 				free, at = c, i
 			}
 		} else if c.Key == k {
-			return c, i, false
+			return c, i
 		}
 		i = t.ring.next(i)
 	}
 	if free == nil {
 		if t.used >= t.maxUsed {
-			return nil, 0, false
+			return nil, 0
 		}
 		free, at = &t.slots[i], i
 		t.used++
@@ -396,7 +395,7 @@ func (t *Table) insert(k Key, svcID uint32, d *vs.Dest, now Tick) (*Conn, uint32
 		Expires: now + ticks(to.TCP[StateNone]),
 	}
 	bindDest(free, d)
-	return free, at, true
+	return free, at
 }
 
 // bindDest counts c, just created with its flags set, in d's counters
@@ -537,14 +536,16 @@ func (t *Table) InsertNAT(k, out Key, svcID uint32, d *vs.Dest, now Tick) *Conn 
 	if _, busy := t.findOut(&out, h); busy {
 		return nil
 	}
-	c, i, fresh := t.insert(k, svcID, d, now)
-	if !fresh {
+	c, i := t.insert(k, svcID, d, now)
+	if c == nil || c.Flags&flagOut != 0 {
 		return c
 	}
-	s := t.sides.attach(c, i, t.maxUsed) // there is one for every usable slot
-	t.sides.setOut(s, &out)
+	if c.side == 0 {
+		t.sides.attach(c, i, t.maxUsed) // there is one for every usable slot
+	}
+	t.sides.setOut(c.side, &out)
 	c.Flags |= flagOut
-	t.out.put(h, s)
+	t.out.put(h, c.side)
 	return c
 }
 

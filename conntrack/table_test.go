@@ -689,3 +689,28 @@ func TestTickWrapNAT(t *testing.T) {
 	}
 	checkInvariants(t, tb)
 }
+
+// TestInsertNATOverExisting: InsertNAT for the key of a live connection
+// without a reply key gives it that key, keeping its auxiliary slot; a
+// second InsertNAT changes nothing.
+func TestInsertNATOverExisting(t *testing.T) {
+	vt := newFixture(t)
+	d := vt.Dest(idMasq)
+	tb := New(Config{Capacity: 16})
+	k := key(vs.TCP, 1)
+	out := Key{Src: [4]byte{10, 0, 1, 11}, Dst: k.Src, SrcPort: 80, DstPort: k.SrcPort, Proto: k.Proto}
+	c := tb.Insert(k, 1, d, 0)
+	a := tb.AttachAux(c)
+	if got := tb.InsertNAT(k, out, 1, d, 0); got != c {
+		t.Fatalf("InsertNAT over a live connection = %v, want it", got)
+	}
+	if tb.LookupOut(out, 0, vt) != c || tb.Out(c) != out || c.Aux() != a {
+		t.Errorf("reply key %v (want %v), aux %d (want %d)", tb.Out(c), out, c.Aux(), a)
+	}
+	other := out
+	other.DstPort++
+	if tb.InsertNAT(k, other, 1, d, 0) != c || tb.Out(c) != out || tb.OutInUse(other) {
+		t.Error("a second InsertNAT changed the reply key")
+	}
+	checkInvariants(t, tb)
+}
