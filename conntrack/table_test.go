@@ -660,11 +660,7 @@ func TestAttachAux(t *testing.T) {
 // Remaining, LookupOut and Sweep, and its reply key and side entry go when
 // it expires.
 func TestTickWrapNAT(t *testing.T) {
-	vt := newFixture(t)
-	d := vt.Dest(idMasq)
-	tb := New(Config{Capacity: 16})
-	k := key(vs.UDP, 1)
-	out := Key{Src: [4]byte{10, 0, 1, 11}, Dst: k.Src, SrcPort: 80, DstPort: k.SrcPort, Proto: k.Proto}
+	vt, d, tb, k, out := natOne(t, vs.UDP)
 	now := Tick(1<<32 - 1000) // one second before the wrap
 	c := tb.InsertNAT(k, out, 2, d, now)
 	tb.Step(c, Input, 0, now, d) // UDP: 300 s
@@ -694,11 +690,7 @@ func TestTickWrapNAT(t *testing.T) {
 // without a reply key gives it that key, keeping its auxiliary slot; a
 // second InsertNAT changes nothing.
 func TestInsertNATOverExisting(t *testing.T) {
-	vt := newFixture(t)
-	d := vt.Dest(idMasq)
-	tb := New(Config{Capacity: 16})
-	k := key(vs.TCP, 1)
-	out := Key{Src: [4]byte{10, 0, 1, 11}, Dst: k.Src, SrcPort: 80, DstPort: k.SrcPort, Proto: k.Proto}
+	vt, d, tb, k, out := natOne(t, vs.TCP)
 	c := tb.Insert(k, 1, d, 0)
 	a := tb.AttachAux(c)
 	if got := tb.InsertNAT(k, out, 1, d, 0); got != c {
@@ -713,4 +705,13 @@ func TestInsertNATOverExisting(t *testing.T) {
 		t.Error("a second InsertNAT changed the reply key")
 	}
 	checkInvariants(t, tb)
+}
+
+// natOne returns the fixture, its NAT dest, an empty 16-slot table, a
+// client key of proto and the reply key a NAT connection for it has.
+func natOne(t *testing.T, proto vs.Protocol) (*vs.Table, *vs.Dest, *Table, Key, Key) {
+	vt := newFixture(t)
+	k := key(proto, 1)
+	out := Key{Src: [4]byte{10, 0, 1, 11}, Dst: k.Src, SrcPort: 80, DstPort: k.SrcPort, Proto: k.Proto}
+	return vt, vt.Dest(idMasq), New(Config{Capacity: 16}), k, out
 }
