@@ -23,6 +23,12 @@ func TestNoAllocs(t *testing.T) {
 	for i := range 1000 {
 		tb.Insert(key(vs.TCP, i), 1, d, 0)
 	}
+	// The first NAT insert and auxiliary slot make the reply-key index
+	// and the side entries, once.
+	natOut := func(k Key) Key {
+		return Key{Src: [4]byte{10, 0, 1, 11}, Dst: k.Src, SrcPort: 80, DstPort: k.SrcPort, Proto: k.Proto}
+	}
+	tb.AttachAux(tb.InsertNAT(key(vs.TCP, 4000), natOut(key(vs.TCP, 4000)), 1, d, 0))
 	hit, miss := key(vs.TCP, 10), key(vs.TCP, 5000)
 	c := tb.Lookup(hit, 0, dests)
 	n := 0
@@ -47,6 +53,14 @@ func TestNoAllocs(t *testing.T) {
 			now += 10000
 		}},
 		{"Sweep", func() { sinkInt = tb.Sweep(now, 64, dests) }},
+		{"InsertNAT+AttachAux+LookupOut+Delete", func() {
+			n++
+			k := key(vs.TCP, 6000+n%1000)
+			c := tb.InsertNAT(k, natOut(k), 1, d, now)
+			tb.AttachAux(c)
+			sinkConn = tb.LookupOut(tb.Out(c), now, dests)
+			tb.Delete(c, dests)
+		}},
 	}
 	for _, tc := range tests {
 		if got := testing.AllocsPerRun(200, tc.fn); got != 0 {

@@ -1,6 +1,7 @@
 package conntrack
 
 import (
+	"math/rand/v2"
 	"runtime"
 	"testing"
 
@@ -307,37 +308,77 @@ func TestBoundedMemory(t *testing.T) {
 	tb.Flush(vt)
 }
 
+// TestOutIndexAgainstMap: random NAT inserts (reply keys drawn from a
+// small set, so they collide, for TCP and UDP), deletes, auxiliary slots
+// and expiries, never more than the table holds, against a map of reply
+// keys; the side entries and the index keep their invariants.
 func TestOutIndexAgainstMap(t *testing.T) {
-	// Random puts and deletes, never more than 3/4 full, against a map.
-	x := newOutIndex(256, 42)
-	ref := map[Key]Key{}
-	var keys []Key
+	vt := newFixture(t)
+	d := vt.Dest(idFullNAT)
+	tb := New(Config{Capacity: 256})
+	rng := rand.New(rand.NewPCG(42, 7))
+	ref := map[Key]Key{} // reply key -> connection key
+	var keys []Key       // connection keys
+	now := Tick(0)
 	for i := range 20000 {
-		if len(ref) < 192 && (i%3 != 0 || len(keys) == 0) {
-			k := key(vs.TCP, int(hashKey(uint64(i), &Key{Proto: 6})%4096))
-			in := key(vs.UDP, i)
-			_, dup := ref[k]
-			if x.put(k, in) == dup {
-				t.Fatalf("put %v: added %v with the key present %v", k, !dup, dup)
+		switch op := rng.IntN(10); {
+		case op < 6 && tb.Room() > 0:
+			proto := vs.TCP
+			if rng.IntN(2) == 0 {
+				proto = vs.UDP
 			}
-			if !dup {
-				ref[k] = in
+			k := key(proto, 5000+i)
+			out := Key{Src: [4]byte{10, 0, 1, 14}, Dst: [4]byte{10, 0, 9, byte(rng.IntN(2))},
+				SrcPort: 80, DstPort: uint16(rng.IntN(300)), Proto: k.Proto}
+			_, dup := ref[out]
+			if tb.OutInUse(out) != dup {
+				t.Fatalf("step %d: OutInUse(%v) = %v, want %v", i, out, !dup, dup)
+			}
+			c := tb.InsertNAT(k, out, 1, d, now)
+			if (c == nil) != dup {
+				t.Fatalf("step %d: InsertNAT with reply key %v in use %v gave %v", i, out, dup, c)
+			}
+			if c != nil {
+				ref[out] = k
 				keys = append(keys, k)
+				if rng.IntN(3) == 0 && tb.AttachAux(c) == 0 {
+					t.Fatalf("step %d: no auxiliary slot", i)
+				}
 			}
-		} else {
-			j := int(hashKey(uint64(i), &Key{Proto: 17}) % uint64(len(keys)))
-			k := keys[j]
+		case op < 9 && len(keys) > 0:
+			j := rng.IntN(len(keys))
+			c := tb.Lookup(keys[j], now, vt)
+			out := tb.Out(c)
+			if got := tb.LookupOut(out, now, vt); got != c {
+				t.Fatalf("step %d: LookupOut(%v) = %v, want %v", i, out, got, c)
+			}
+			if rng.IntN(2) == 0 {
+				tb.Delete(c, vt)
+			} else {
+				// Expire it: the next lookup by its reply key ends it.
+				c.Expires = now
+				if tb.LookupOut(out, now, vt) != nil {
+					t.Fatalf("step %d: an expired connection was found", i)
+				}
+			}
+			delete(ref, out)
 			keys = append(keys[:j], keys[j+1:]...)
-			x.del(k)
-			delete(ref, k)
+		default:
+			tb.Sweep(now, 16, vt)
 		}
-		if x.n != len(ref) {
-			t.Fatalf("step %d: n %d, want %d", i, x.n, len(ref))
+		if i%200 == 0 {
+			checkInvariants(t, tb)
 		}
 	}
-	for k, in := range ref {
-		if got, ok := x.get(k); !ok || got != in {
-			t.Fatalf("get %v = %v,%v, want %v", k, got, ok, in)
+	checkInvariants(t, tb)
+	for out, k := range ref {
+		if c := tb.LookupOut(out, now, vt); c == nil || c.Key != k || tb.Out(c) != out {
+			t.Fatalf("LookupOut(%v) = %v, want key %v", out, c, k)
 		}
+	}
+	tb.Flush(vt)
+	checkInvariants(t, tb)
+	if tb.out.n != 0 || d.State.InactConns.Load() != 0 {
+		t.Fatalf("after Flush: index %d, inactive %d", tb.out.n, d.State.InactConns.Load())
 	}
 }

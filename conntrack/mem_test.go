@@ -35,9 +35,9 @@ func vmRSS() uint64 {
 // million connections (issue 14: at most 100 MB resident) holding them:
 // it reports the resident growth and the bytes per connection, and
 // asserts nothing. Run it alone: go test -run x -bench MillionConns
-// -benchtime 1x ./conntrack/. The NAT case also fills the reply-key
-// index (outIndex) that NAT and FULLNAT connections keep beside the
-// slots.
+// -benchtime 1x ./conntrack/. The NAT case also fills the side entries
+// (side.go) and the reply-key index (outIndex) that NAT and FULLNAT
+// connections keep beside the slots.
 func BenchmarkMillionConns(b *testing.B) {
 	for _, nat := range []bool{false, true} {
 		name := "DR"

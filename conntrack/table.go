@@ -61,17 +61,20 @@ const (
 	flagDead uint16 = 0x8000
 	// flagOut marks a connection indexed by its reply key too (Out).
 	flagOut uint16 = 0x4000
+	// flagAux marks a connection given an auxiliary slot (AttachAux).
+	flagAux uint16 = 0x0010
 )
 
 // Conn is one tracked connection. It holds no pointers. The engine may
 // read every field and may use a *Conn it got from Lookup or Insert until
 // the next Delete, Sweep or Flush on the same Table (Lookup and Insert never
-// move entries). Only Step should change State, Flags and Expires.
+// move entries). Only Step should change State, Flags and Expires. A NAT or
+// FULLNAT connection's reply key is not in the Conn but in the Table
+// (Table.Out), so a slot is 48 bytes.
 type Conn struct {
 	Key Key
-	// auxLo and auxHi are the low and high halves of the connection's
-	// auxiliary slot (AttachAux), kept in padding so Conn stays 64 bytes.
-	auxLo uint16
+	// Flags are FlagNoOutput, FlagInactive, FlagTemplate.
+	Flags uint16
 	// DestID is the vs.Dest.ID of the real server; 0 marks a free slot.
 	DestID uint32
 	// SvcID is the vs.Service.ID the connection was scheduled by.
@@ -81,19 +84,12 @@ type Conn struct {
 	// SyncOld is the state at the last connection sync decision that
 	// went through (the kernel's cp->old_state; ipvssync.SyncState).
 	SyncOld uint8
-	// Flags are FlagNoOutput, FlagInactive, FlagTemplate.
-	Flags uint16
-	// Expires is when the connection times out unless a packet refreshes
-	// it; Created is when Insert made it.
+	// Expires is when the connection times out unless a packet
+	// refreshes it.
 	Expires Tick
-	Created Tick
 	// Tmpl is the ID of the persistence template that controls this
 	// connection in the Table's Templates, 0 for none.
 	Tmpl uint32
-	// Out is the key of the connection's replies as they reach the
-	// director (NAT and FULLNAT), valid with flagOut.
-	Out   Key
-	auxHi uint16
 	// InPkts counts the client's packets (the kernel's cp->in_pkts) for
 	// the connection sync threshold; the engine increments it only while
 	// a master sync daemon runs. A synced connection starts at the
@@ -103,6 +99,10 @@ type Conn struct {
 	// milliseconds (cp->sync_endtime; ipvssync.SyncState.EndTime), 0 for
 	// never synced.
 	SyncEnd uint32
+	// side is the connection's side entry in the Table (side.go): its
+	// reply key (flagOut) and its auxiliary slot number (flagAux); 0 for
+	// none.
+	side uint32
 }
 
 // Remaining returns the time left before c expires at now, or 0 when it
@@ -183,10 +183,10 @@ type Table struct {
 	maxUsed int
 	cursor  uint32 // Sweep's next slot
 	tmpls   *Templates
-	// auxFree are the free auxiliary slots (AttachAux), made at the
-	// first call.
-	auxFree []uint32
-	// out maps reply keys to connection keys for NAT and FULLNAT
+	// sides are the connections' side entries (side.go): reply keys
+	// and auxiliary slots, made at the first InsertNAT or AttachAux.
+	sides sides
+	// out maps reply keys to side entries for NAT and FULLNAT
 	// connections; made at the first InsertNAT with as many slots as the
 	// table, so it never grows (outindex.go).
 	out *outIndex
@@ -317,9 +317,7 @@ func (t *Table) Lookup(k Key, now Tick, dests Dests) *Conn {
 		}
 		if c.Key == k && c.Flags&flagDead == 0 {
 			if isExpired(c, now) {
-				t.release(c, dests)
-				c.Flags |= flagDead
-				t.live--
+				t.expire(c, dests)
 				return nil
 			}
 			return c
@@ -344,11 +342,18 @@ func (t *Table) Lookup(k Key, now Tick, dests Dests) *Conn {
 // unchanged and binds nothing. Insert does not allocate and does not move
 // other entries.
 func (t *Table) Insert(k Key, svcID uint32, d *vs.Dest, now Tick) *Conn {
+	c, _ := t.insert(k, svcID, d, now)
+	return c
+}
+
+// insert is Insert that also returns the connection's slot number.
+func (t *Table) insert(k Key, svcID uint32, d *vs.Dest, now Tick) (*Conn, uint32) {
 	if d == nil || d.ID == 0 || d.State == nil {
-		return nil
+		return nil, 0
 	}
 	i := t.home(&k)
 	var free *Conn // first tombstone on the probe sequence
+	var at uint32
 	for {
 		c := &t.slots[i]
 		if c.DestID == 0 {
@@ -356,18 +361,18 @@ func (t *Table) Insert(k Key, svcID uint32, d *vs.Dest, now Tick) *Conn {
 		}
 		if c.Flags&flagDead != 0 {
 			if free == nil {
-				free = c
+				free, at = c, i
 			}
 		} else if c.Key == k {
-			return c
+			return c, i
 		}
 		i = t.ring.next(i)
 	}
 	if free == nil {
 		if t.used >= t.maxUsed {
-			return nil
+			return nil, 0
 		}
-		free = &t.slots[i]
+		free, at = &t.slots[i], i
 		t.used++
 	}
 	t.live++
@@ -388,10 +393,9 @@ func (t *Table) Insert(k Key, svcID uint32, d *vs.Dest, now Tick) *Conn {
 		State:   state,
 		Flags:   flags,
 		Expires: now + ticks(to.TCP[StateNone]),
-		Created: now,
 	}
 	bindDest(free, d)
-	return free
+	return free, at
 }
 
 // bindDest counts c, just created with its flags set, in d's counters
@@ -449,7 +453,12 @@ func totalConns(st *vs.DestState) int64 {
 }
 
 // Aux returns c's auxiliary slot, 0 for none.
-func (c *Conn) Aux() uint32 { return uint32(c.auxLo) | uint32(c.auxHi)<<16 }
+func (c *Conn) Aux() uint32 {
+	if c.Flags&flagAux == 0 {
+		return 0
+	}
+	return c.side
+}
 
 // AuxSlots is the number of auxiliary slots, numbered 1 to AuxSlots: one
 // per connection the table can hold.
@@ -459,37 +468,46 @@ func (t *Table) AuxSlots() int { return t.maxUsed }
 // AuxSlots by which the caller keeps more state for c in an array of its
 // own (the engine's SYN proxy state): the slot is c's until c dies, then
 // free for another connection. It returns c's slot if it has one already,
-// and 0 when none is free. The free list is made at the first call (one
-// uint32 per slot); it does not allocate afterwards.
+// and 0 when none is free. The slot is c's side entry (side.go), made at
+// the first call to AttachAux or InsertNAT; it does not allocate
+// afterwards.
 func (t *Table) AttachAux(c *Conn) uint32 {
-	if a := c.Aux(); a != 0 {
-		return a
-	}
-	if t.auxFree == nil {
-		t.auxFree = make([]uint32, t.maxUsed)
-		for i := range t.auxFree {
-			t.auxFree[i] = uint32(t.maxUsed - i)
+	if c.side == 0 {
+		i, ok := t.slotOf(c)
+		if !ok || t.sides.attach(c, i, t.maxUsed) == 0 {
+			return 0
 		}
 	}
-	n := len(t.auxFree)
-	if n == 0 {
-		return 0
-	}
-	a := t.auxFree[n-1]
-	t.auxFree = t.auxFree[:n-1]
-	c.auxLo, c.auxHi = uint16(a), uint16(a>>16)
-	return a
+	c.Flags |= flagAux
+	return c.side
 }
 
-// release unbinds c from its dest, if dests still knows it.
-func (t *Table) release(c *Conn, dests Dests) {
-	if a := c.Aux(); a != 0 {
-		t.auxFree = append(t.auxFree, a) // within its capacity
-		c.auxLo, c.auxHi = 0, 0
+// slotOf returns the number of the slot that holds c.
+func (t *Table) slotOf(c *Conn) (uint32, bool) {
+	if c == nil || c.DestID == 0 || c.Flags&flagDead != 0 {
+		return 0, false
 	}
-	if c.Flags&flagOut != 0 {
-		t.out.del(c.Out)
-		c.Flags &^= flagOut
+	for i := t.home(&c.Key); ; i = t.ring.next(i) {
+		s := &t.slots[i]
+		if s.DestID == 0 {
+			return 0, false
+		}
+		if s == c {
+			return i, true
+		}
+	}
+}
+
+// release unbinds c from its dest, if dests still knows it, and frees its
+// side entry.
+func (t *Table) release(c *Conn, dests Dests) {
+	if c.side != 0 {
+		if c.Flags&flagOut != 0 {
+			t.out.del(t.Out(c), c.side)
+		}
+		t.sides.free(c.side)
+		c.side = 0
+		c.Flags &^= flagOut | flagAux
 	}
 	if c.Tmpl != 0 && t.tmpls != nil {
 		t.tmpls.Release(c.Tmpl)
@@ -514,17 +532,32 @@ func (t *Table) InsertNAT(k, out Key, svcID uint32, d *vs.Dest, now Tick) *Conn 
 	if t.out == nil {
 		t.out = newOutIndex(len(t.slots), t.seed)
 	}
-	if _, busy := t.out.get(out); busy {
+	h := t.out.hash(&out)
+	if _, busy := t.findOut(&out, h); busy {
 		return nil
 	}
-	c := t.Insert(k, svcID, d, now)
+	c, i := t.insert(k, svcID, d, now)
 	if c == nil || c.Flags&flagOut != 0 {
 		return c
 	}
-	c.Out = out
+	if c.side == 0 {
+		t.sides.attach(c, i, t.maxUsed) // there is one for every usable slot
+	}
+	t.sides.setOut(c.side, &out)
 	c.Flags |= flagOut
-	t.out.put(out, k)
+	t.out.put(h, c.side)
 	return c
+}
+
+// Out returns the key of c's replies as they reach the director (NAT and
+// FULLNAT: real server address and port to the client, or to the local
+// address and port for FULLNAT), the zero Key for a connection inserted
+// without one. c must be a live connection of t.
+func (t *Table) Out(c *Conn) Key {
+	if c.Flags&flagOut == 0 {
+		return Key{}
+	}
+	return t.sides.out(c.side, c.Key.Proto)
 }
 
 // OutInUse reports whether a live connection already has reply key out.
@@ -532,7 +565,7 @@ func (t *Table) OutInUse(out Key) bool {
 	if t.out == nil {
 		return false
 	}
-	_, ok := t.out.get(out)
+	_, ok := t.findOut(&out, t.out.hash(&out))
 	return ok
 }
 
@@ -546,11 +579,23 @@ func (t *Table) LookupOut(out Key, now Tick, dests Dests) *Conn {
 	if t.out == nil {
 		return nil
 	}
-	k, ok := t.out.get(out)
+	c, ok := t.findOut(&out, t.out.hash(&out))
 	if !ok {
 		return nil
 	}
-	return t.Lookup(k, now, dests)
+	if isExpired(c, now) {
+		t.expire(c, dests)
+		return nil
+	}
+	return c
+}
+
+// expire releases c, which a lookup found expired, and leaves it as a
+// tombstone in its slot, as if the kernel's timer had fired.
+func (t *Table) expire(c *Conn, dests Dests) {
+	t.release(c, dests)
+	c.Flags |= flagDead
+	t.live--
 }
 
 // SetTemplate records that c was created under persistence template id
@@ -648,6 +693,9 @@ func (t *Table) removeAt(i uint32) {
 		// it is at least as far from home as the hole is from it.
 		if t.ring.dist(t.home(&s.Key), j) >= t.ring.dist(i, j) {
 			t.slots[i] = *s
+			if s.side != 0 {
+				t.sides.moved(s.side, i)
+			}
 			i = j
 		}
 	}
@@ -696,7 +744,7 @@ func (t *Table) Flush(dests Dests) {
 		*c = Conn{}
 	}
 	t.live, t.used, t.cursor = 0, 0, 0
-	t.auxFree = nil
+	t.sides.reset()
 }
 
 // Range calls fn for each connection, expired or not, in slot order until

@@ -131,7 +131,6 @@ func (t *Table6) Insert(k Key6, svcID uint32, d *vs.Dest, now Tick) *Conn6 {
 			State:   state,
 			Flags:   flags,
 			Expires: now + ticks(to.TCP[StateNone]),
-			Created: now,
 		},
 		Key6: k,
 	}

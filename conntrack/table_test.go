@@ -29,10 +29,17 @@ func TestConnIsPointerFree(t *testing.T) {
 	if s := unsafe.Sizeof(Key{}); s != 14 {
 		t.Errorf("Key is %d bytes, want 14", s)
 	}
-	// 64 since connection sync: InPkts and SyncEnd fill the tail, SyncOld
-	// the padding byte after State; one cache line.
-	if s := unsafe.Sizeof(Conn{}); s != 64 {
-		t.Errorf("Conn is %d bytes, want 64", s)
+	// 48 since the reply key and the auxiliary slot moved to the side
+	// entries (side.go): a million connections in 4/3 M slots take 64
+	// MiB (issue 14: 100 MB).
+	if s := unsafe.Sizeof(Conn{}); s != 48 {
+		t.Errorf("Conn is %d bytes, want 48", s)
+	}
+	if s := unsafe.Sizeof(sideEntry{}); s != 16 {
+		t.Errorf("sideEntry is %d bytes, want 16", s)
+	}
+	if s := unsafe.Sizeof(outEntry{}); s != 8 {
+		t.Errorf("outEntry is %d bytes, want 8", s)
 	}
 }
 
@@ -121,7 +128,7 @@ func TestInsertLookup(t *testing.T) {
 		t.Fatal("hit in an empty table")
 	}
 	c := tb.Insert(k, 9, d, 100)
-	want := Conn{Key: k, DestID: idMasq, SvcID: 9, State: StateNone, Flags: FlagInactive, Expires: 2100, Created: 100}
+	want := Conn{Key: k, DestID: idMasq, SvcID: 9, State: StateNone, Flags: FlagInactive, Expires: 2100}
 	if *c != want {
 		t.Errorf("inserted %+v, want %+v", *c, want)
 	}
@@ -646,4 +653,65 @@ func TestAttachAux(t *testing.T) {
 	if len(got) != 6 || got[0] {
 		t.Errorf("slots after expiry: %v", got)
 	}
+}
+
+// TestTickWrapNAT: a NAT connection whose deadline lies past the 32-bit
+// tick's wrap (2^32 ms, ~49.7 days) keeps its millisecond deadline through
+// Remaining, LookupOut and Sweep, and its reply key and side entry go when
+// it expires.
+func TestTickWrapNAT(t *testing.T) {
+	vt, d, tb, k, out := natOne(t, vs.UDP)
+	now := Tick(1<<32 - 1000) // one second before the wrap
+	c := tb.InsertNAT(k, out, 2, d, now)
+	tb.Step(c, Input, 0, now, d) // UDP: 300 s
+	deadline := now + 300_000
+	if deadline > now {
+		t.Fatal("the deadline does not wrap")
+	}
+	if got := c.Remaining(now + 2000); got != 298*time.Second {
+		t.Errorf("Remaining after the wrap = %v, want 298s", got)
+	}
+	if got := tb.LookupOut(out, deadline-1, vt); got != c {
+		t.Fatal("LookupOut: expired one millisecond early")
+	}
+	if tb.Sweep(deadline-1, tb.Cap(), vt) != 0 || tb.Len() != 1 {
+		t.Fatal("Sweep expired it one millisecond early")
+	}
+	if tb.Sweep(deadline, tb.Cap(), vt) != 1 || tb.Len() != 0 {
+		t.Fatal("Sweep kept it past its deadline")
+	}
+	if tb.OutInUse(out) || tb.out.n != 0 || countsOf(d) != (counts{}) {
+		t.Errorf("after expiry: reply key in use %v, index %d, counters %+v", tb.OutInUse(out), tb.out.n, countsOf(d))
+	}
+	checkInvariants(t, tb)
+}
+
+// TestInsertNATOverExisting: InsertNAT for the key of a live connection
+// without a reply key gives it that key, keeping its auxiliary slot; a
+// second InsertNAT changes nothing.
+func TestInsertNATOverExisting(t *testing.T) {
+	vt, d, tb, k, out := natOne(t, vs.TCP)
+	c := tb.Insert(k, 1, d, 0)
+	a := tb.AttachAux(c)
+	if got := tb.InsertNAT(k, out, 1, d, 0); got != c {
+		t.Fatalf("InsertNAT over a live connection = %v, want it", got)
+	}
+	if tb.LookupOut(out, 0, vt) != c || tb.Out(c) != out || c.Aux() != a {
+		t.Errorf("reply key %v (want %v), aux %d (want %d)", tb.Out(c), out, c.Aux(), a)
+	}
+	other := out
+	other.DstPort++
+	if tb.InsertNAT(k, other, 1, d, 0) != c || tb.Out(c) != out || tb.OutInUse(other) {
+		t.Error("a second InsertNAT changed the reply key")
+	}
+	checkInvariants(t, tb)
+}
+
+// natOne returns the fixture, its NAT dest, an empty 16-slot table, a
+// client key of proto and the reply key a NAT connection for it has.
+func natOne(t *testing.T, proto vs.Protocol) (*vs.Table, *vs.Dest, *Table, Key, Key) {
+	vt := newFixture(t)
+	k := key(proto, 1)
+	out := Key{Src: [4]byte{10, 0, 1, 11}, Dst: k.Src, SrcPort: 80, DstPort: k.SrcPort, Proto: k.Proto}
+	return vt, vt.Dest(idMasq), New(Config{Capacity: 16}), k, out
 }

@@ -736,22 +736,25 @@ func (w *worker) run(ctx context.Context, e *Engine) error {
 	return nil
 }
 
-// connCopy is a worker's copy of its table: the live entries and, when
-// the worker has proxied connections, each entry's SYN proxy state at the
-// same index (PhaseNone for the others).
+// connCopy is a worker's copy of its table: the live entries, their reply
+// keys in the same order (conntrack.Table.Out: a connection holds none
+// itself) and, when the worker has proxied connections, each entry's SYN
+// proxy state at the same index (PhaseNone for the others).
 type connCopy struct {
 	conns []conntrack.Conn
+	outs  []conntrack.Key
 	proxy []synproxy.Conn
 }
 
 // copyConns copies the live entries of the worker's table.
 func (w *worker) copyConns() connCopy {
-	out := connCopy{conns: make([]conntrack.Conn, 0, w.ct.Len())}
+	out := connCopy{conns: make([]conntrack.Conn, 0, w.ct.Len()), outs: make([]conntrack.Key, 0, w.ct.Len())}
 	if w.sp.conns != nil {
 		out.proxy = make([]synproxy.Conn, 0, w.ct.Len())
 	}
 	w.ct.Range(func(c *conntrack.Conn) bool {
 		out.conns = append(out.conns, *c)
+		out.outs = append(out.outs, w.ct.Out(c))
 		if out.proxy != nil {
 			var sp synproxy.Conn
 			if p := w.proxyConn(c); p != nil {
@@ -794,8 +797,8 @@ func (e *Engine) Conns(ctx context.Context) ([]conntrack.Conn, conntrack.Tick) {
 	return cp.conns, now
 }
 
-// copies is Conns with the SYN proxy state of each connection (proxy is
-// nil when no worker has proxied connections).
+// copies is Conns with each connection's reply key and SYN proxy state
+// (proxy is nil when no worker has proxied connections).
 func (e *Engine) copies(ctx context.Context) (connCopy, conntrack.Tick) {
 	var out connCopy
 	gather(ctx, e, func(w *worker) chan chan<- connCopy { return w.connReq }, func(cs connCopy) {
@@ -803,6 +806,7 @@ func (e *Engine) copies(ctx context.Context) (connCopy, conntrack.Tick) {
 			out.proxy = make([]synproxy.Conn, len(out.conns), len(out.conns)+len(cs.conns))
 		}
 		out.conns = append(out.conns, cs.conns...)
+		out.outs = append(out.outs, cs.outs...)
 		if out.proxy != nil {
 			if cs.proxy == nil {
 				cs.proxy = make([]synproxy.Conn, len(cs.conns))

@@ -63,7 +63,7 @@ func (e *Engine) Handover(ctx context.Context) []ipvssync.Entry {
 			en.FwMark = svc.FwMark
 		}
 		if d.Method == vs.FullNAT {
-			en.HasLocal, en.LAddr, en.LPort = true, c.Out.Dst, c.Out.DstPort
+			en.HasLocal, en.LAddr, en.LPort = true, cp.outs[i].Dst, cp.outs[i].DstPort
 		}
 		if cp.proxy != nil {
 			switch sp := &cp.proxy[i]; sp.Phase {

@@ -40,7 +40,8 @@ func (w *worker) icmpToVIP(p *packet, frame []byte, tbl *vs.Table, now conntrack
 			return w.drop(ReasonMalformed)
 		}
 	case vs.FullNAT:
-		if !forward.NATICMPFull(frame, ps, false, d.Addr.As4(), rport, c.Out.Dst, c.Out.DstPort) {
+		rk := w.ct.Out(c)
+		if !forward.NATICMPFull(frame, ps, false, d.Addr.As4(), rport, rk.Dst, rk.DstPort) {
 			return w.drop(ReasonMalformed)
 		}
 	case vs.Tunnel:

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"net/netip"
 	"testing"
 
@@ -202,6 +203,28 @@ func TestFullNAT(t *testing.T) {
 	var q pkt.Parsed
 	if len(got) != 1 || q.Decode(got[0]) != pkt.DecodeOK || q.SrcPort == lport {
 		t.Errorf("second connection: local port %d reused", q.SrcPort)
+	}
+
+	// The handover to the next process carries each connection's local
+	// address and port (kept beside the connection, Table.Out).
+	e := &Engine{workers: []*worker{w}, counts: []*counters{w.c}, templates: conntrack.NewTemplates()}
+	e.table.Store(tbl)
+	e.timeouts.Store(conntrack.DefaultTimeouts())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- w.run(ctx, e) }()
+	entries := e.Handover(context.Background())
+	cancel()
+	<-done
+	ports := map[uint16]uint16{} // client port -> local port
+	for _, en := range entries {
+		if !en.HasLocal || en.LAddr != lip.As4() {
+			t.Errorf("handover entry %+v: no local address %v", en, lip)
+		}
+		ports[en.CPort] = en.LPort
+	}
+	if len(ports) != 2 || ports[40000] != lport || ports[40001] != q.SrcPort {
+		t.Errorf("handover local ports %v, want 40000:%d 40001:%d", ports, lport, q.SrcPort)
 	}
 }
 

@@ -551,7 +551,8 @@ func (w *worker) forward(p *packet, frame []byte, tbl *vs.Table, svc *vs.Service
 			if c == nil {
 				return w.drop(ReasonUnsupported) // one-packet FULLNAT has no local port
 			}
-			forward.SNAT(frame, ps, &o, c.Out.Dst, c.Out.DstPort)
+			rk := w.ct.Out(c)
+			forward.SNAT(frame, ps, &o, rk.Dst, rk.DstPort)
 		}
 		forward.DNAT(frame, ps, &o, d.Addr.As4(), destPort(d, ps))
 		w.setOffload(p, &o)

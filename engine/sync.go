@@ -260,7 +260,8 @@ func (w *worker) pushSync(c *conntrack.Conn, d *vs.Dest, flags ipvssync.Flags, s
 		fwmark: fwmark, timeout: uint32((timeout + time.Second - 1) / time.Second),
 	}
 	if d.Method == vs.FullNAT && c.Flags&conntrack.FlagNoOutput == 0 {
-		r.hasLocal, r.laddr, r.lport = true, c.Out.Dst, c.Out.DstPort
+		rk := w.ct.Out(c)
+		r.hasLocal, r.laddr, r.lport = true, rk.Dst, rk.DstPort
 	}
 	if sp := w.proxyConn(c); sp != nil {
 		if sp.Phase != synproxy.PhaseOpen {

@@ -20,7 +20,7 @@ import (
 //
 // A proxied connection's state lives in the worker's proxy array at the
 // connection's auxiliary slot (conntrack.Table.AttachAux), so conntrack
-// entries stay one cache line.
+// entries stay 48 bytes.
 
 const (
 	// proxyQueueSlots frames of clients' data wait, per worker, for
@@ -259,9 +259,10 @@ func (w *worker) proxySendSYN(c *conntrack.Conn, sp *synproxy.Conn, d *vs.Dest, 
 		win <<= o.WScale
 	}
 	q, buf := w.proxyBuffer(uint8(out))
-	// Replies come to Out.Dst (the client for NAT, a local address for
-	// FULLNAT) from Out.Src, the real server.
-	l := synproxy.Build(buf[pkt.EtherHeaderLen:], c.Out.Dst, c.Out.Src, c.Out.DstPort, c.Out.SrcPort, sp.ISN, 0,
+	// Replies come to the reply key's Dst (the client for NAT, a local
+	// address for FULLNAT) from its Src, the real server.
+	rk := w.ct.Out(c)
+	l := synproxy.Build(buf[pkt.EtherHeaderLen:], rk.Dst, rk.Src, rk.DstPort, rk.SrcPort, sp.ISN, 0,
 		pkt.TCPSyn, uint16(min(win, 0xffff)), w.sp.opts[:n], w.nextIPID())
 	w.proxySend(q, buf, l, mac, uint8(out))
 	sp.SentAt = uint32(now)

@@ -42,7 +42,7 @@ func testSynProxyConnMoves(t *testing.T, fullnat bool) {
 	data := openProxied(t, wa, outA, inA, tbl, src)
 	var orig *synproxy.Conn
 	var replyPort uint16 // the client's port (NAT) or the local port (FULLNAT)
-	wa.ct.Range(func(c *conntrack.Conn) bool { orig, replyPort = wa.proxyConn(c), c.Out.DstPort; return false })
+	wa.ct.Range(func(c *conntrack.Conn) bool { orig, replyPort = wa.proxyConn(c), wa.ct.Out(c).DstPort; return false })
 	if orig == nil || orig.Phase != synproxy.PhaseOpen {
 		t.Fatalf("no open proxied connection on the master: %+v", orig)
 	}
