@@ -18,6 +18,7 @@ type docLine struct {
 	text  string   // as read (no line end), or as rebuilt
 	words []string // nil for a blank or comment line
 	num   int      // line number as read; 0 for a line Rewrite added
+	cr    bool     // as read, the line ended with "\r" (before its "\n", or at the end of the text)
 }
 
 func (l *docLine) keyword() string {
@@ -38,7 +39,7 @@ func (l *docLine) closes() bool { return l.keyword() == "}" }
 type doc struct {
 	lines   []docLine
 	bom     bool
-	crlf    bool // lines end with "\r\n"
+	crlf    bool // the first line ends with "\r\n": the lines Rewrite adds do too
 	finalNL bool // the text ends with a line end
 }
 
@@ -57,11 +58,12 @@ func parseDoc(data []byte) (*doc, error) {
 		return d, nil
 	}
 	for i, raw := range strings.Split(text, "\n") {
-		if strings.HasSuffix(raw, "\r") {
+		cr := strings.HasSuffix(raw, "\r")
+		if cr {
 			raw = raw[:len(raw)-1]
 			d.crlf = d.crlf || i == 0
 		}
-		l := docLine{text: raw, num: i + 1}
+		l := docLine{text: raw, num: i + 1, cr: cr}
 		s := strings.TrimLeft(raw, " \t")
 		if s != "" && s[0] != '#' {
 			var msg string
@@ -80,18 +82,19 @@ func (d *doc) bytes() []byte {
 	if d.bom {
 		b.WriteString("\xef\xbb\xbf")
 	}
-	nl := "\n"
-	if d.crlf {
-		nl = "\r\n"
-	}
+	// Each line read keeps its own ending (a file may mix them, or end
+	// in a "\r" without a "\n"); an added line takes the first line's.
 	for i, l := range d.lines {
 		if i > 0 {
-			b.WriteString(nl)
+			b.WriteByte('\n')
 		}
 		b.WriteString(l.text)
+		if l.cr || (l.num == 0 && d.crlf) {
+			b.WriteByte('\r')
+		}
 	}
 	if d.finalNL && len(d.lines) > 0 {
-		b.WriteString(nl)
+		b.WriteByte('\n')
 	}
 	return b.Bytes()
 }
@@ -161,7 +164,7 @@ func (d *doc) set(from, to int, key, value, def string) {
 		l := &d.lines[j]
 		lead := l.text[:len(l.text)-len(strings.TrimLeft(l.text, " \t"))]
 		words, _, _ := lexLine(text)
-		*l = docLine{text: lead + text, words: words, num: l.num}
+		*l = docLine{text: lead + text, words: words, num: l.num, cr: l.cr}
 		return
 	}
 	pos := to
