@@ -222,3 +222,11 @@ func (t *Table6) Range(fn func(*Conn6) bool) {
 		}
 	}
 }
+
+// OutInUse reports whether out is the reply key of a live or not yet
+// swept NAT66 or FULLNAT connection, as Table.OutInUse: FULLNAT picks a
+// local port whose key is free.
+func (t *Table6) OutInUse(out Key6) bool {
+	_, ok := t.out[out]
+	return ok
+}
