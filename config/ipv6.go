@@ -65,9 +65,6 @@ func CheckFamily(s *Service, v6 bool, d *Dest) error {
 		return fmt.Errorf("IPv6 firewall-mark services (-f with -6): %w", ErrIPv6NotYet)
 	}
 	if v6 {
-		if s.SynProxy {
-			return fmt.Errorf("the SYN proxy on an IPv6 service: %w", ErrIPv6NotYet)
-		}
 		if s.Proto == vs.TCP && s.Port == 21 {
 			return fmt.Errorf("the FTP helper (TCP port 21) on an IPv6 service: %w", ErrIPv6NotYet)
 		}

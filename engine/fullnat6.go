@@ -20,6 +20,24 @@ import (
 // local addresses for an IPv6 service, which DPVS has) is refused by the
 // configuration.
 
+// insertOut6 adds the connection key to d, a NAT66 or FULLNAT real
+// server, with the key of its replies; it returns nil and why not when it
+// cannot (ReasonUnsupported for another method).
+func (w *worker) insertOut6(key conntrack.Key6, svc *vs.Service, d *vs.Dest, now conntrack.Tick) (*conntrack.Conn6, Reason) {
+	switch d.Method {
+	case vs.Masq:
+		ps := &w.parsed6
+		out := conntrack.Key6{Src: d.Addr.As16(), SrcPort: destPort6(d, ps), Dst: ps.Src, DstPort: ps.SrcPort, Proto: ps.Proto}
+		if c := w.ct6.InsertNAT(key, out, svc.ID, d, now); c != nil {
+			return c, 0
+		}
+		return nil, ReasonTableFull
+	case vs.FullNAT:
+		return w.insertFullNAT6(key, svc, d, now)
+	}
+	return nil, ReasonUnsupported
+}
+
 // insertFullNAT6 adds the FULLNAT connection key to d: a free local
 // address and port (localPort6) makes its reply key. The reason is
 // ReasonNoLocalPort or ReasonTableFull when it returns nil.

@@ -10,7 +10,8 @@ import (
 	"github.com/ulvs/ulvs/vs"
 )
 
-// The IPv6 data path (issue #17): DR and NAT66 for TCP and UDP, neighbour
+// The IPv6 data path (issue #17): DR, NAT66 and FULLNAT (fullnat6.go) for
+// TCP and UDP, the SYN proxy (synproxy6.go), neighbour
 // solicitations for the VIPs answered in place. It is a line of its own
 // beside the IPv4 one (process), with its own decoded view (pkt.Parsed6)
 // and connection table (conntrack.Table6), so nothing of IPv4 grows or
@@ -130,10 +131,18 @@ func (w *worker) inbound6(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 			}
 			return w.drop(ReasonDestGone)
 		}
+		if sp := w.proxyConn6(c); sp != nil { // synproxy6.go
+			if v, done := w.proxyIn6(p, frame, c, sp, d, now); done {
+				return v
+			}
+		}
 	} else {
 		svc := tbl.Lookup6(proto, ps.Dst, ps.DstPort)
 		if svc == nil {
 			return w.drop(ReasonNoService)
+		}
+		if proto == vs.TCP && svc.Flags&vs.SvcSynProxy != 0 {
+			return w.proxyMiss6(p, frame, tbl, svc, key, now)
 		}
 		if r := w.admit(proto, ps.TCPFlags, tbl); r != 0 {
 			return w.drop(r)
@@ -151,15 +160,10 @@ func (w *worker) inbound6(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 			d.State.Conns.Add(1)
 			return w.forward6(p, frame, svc, d, nil)
 		}
-		r = ReasonTableFull
-		switch d.Method {
-		case vs.Masq:
-			out := conntrack.Key6{Src: d.Addr.As16(), SrcPort: destPort6(d, ps), Dst: ps.Src, DstPort: ps.SrcPort, Proto: ps.Proto}
-			c = w.ct6.InsertNAT(key, out, svc.ID, d, now)
-		case vs.FullNAT:
-			c, r = w.insertFullNAT6(key, svc, d, now) // fullnat6.go
-		default:
-			c = w.ct6.Insert(key, svc.ID, d, now)
+		if d.Method == vs.Masq || d.Method == vs.FullNAT {
+			c, r = w.insertOut6(key, svc, d, now) // fullnat6.go
+		} else {
+			c, r = w.ct6.Insert(key, svc.ID, d, now), ReasonTableFull
 		}
 		if c == nil {
 			w.tmpls.Release(tmpl)
@@ -305,6 +309,11 @@ func (w *worker) outbound6(p *packet, frame []byte, tbl *vs.Table, now conntrack
 	}
 	if ps.Proto == pkt.ProtoUDP && pkt.UDP(frame[ps.L4Off:]).Checksum() == 0 {
 		return w.drop(ReasonMalformed)
+	}
+	if sp := w.proxyConn6(c); sp != nil { // synproxy6.go
+		if v, done := w.proxyOut6(p, frame, tbl, c, sp, d, now); done {
+			return v
+		}
 	}
 	w.ct6.Step(c, conntrack.Output, ps.TCPFlags, now, d)
 	if svc := tbl.Service(c.SvcID); svc != nil {

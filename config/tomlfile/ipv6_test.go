@@ -85,13 +85,15 @@ sorry_server = "[2001:db8::99]:80"
 }
 
 // TestIPv6FullNAT reads an IPv6 FULLNAT service with IPv6 local addresses
-// and writes it back; an IPv4 local address on it is refused (NAT64).
+// and the SYN proxy and writes it back; an IPv4 local address on it is
+// refused (NAT64).
 func TestIPv6FullNAT(t *testing.T) {
 	in := fileHead + `
 [[virtual_server]]
 address = "[2001:db8::100]:80"
 forward = "fullnat"
 local_addresses = ["2001:db8:1::200", "2001:db8:1::201"]
+synproxy = true
   [[virtual_server.real_server]]
   address = "[2001:db8:1::5]:8080"
 `
@@ -100,7 +102,7 @@ local_addresses = ["2001:db8:1::200", "2001:db8:1::201"]
 		t.Fatal(err)
 	}
 	s := f.Rules.Services[0]
-	if len(s.LocalAddrs) != 2 || s.LocalAddrs[1] != netip.MustParseAddr("2001:db8:1::201") || s.Dests[0].Method != vs.FullNAT {
+	if len(s.LocalAddrs) != 2 || s.LocalAddrs[1] != netip.MustParseAddr("2001:db8:1::201") || s.Dests[0].Method != vs.FullNAT || !s.SynProxy {
 		t.Fatalf("service %+v", s)
 	}
 	out, err := MarshalTOML(f)
