@@ -1,14 +1,17 @@
 package director_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os/exec"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ulvs/ulvs/lab"
 )
@@ -51,7 +54,12 @@ func TestIntegrationIPv6FullNAT(t *testing.T) {
 
 func testIPv6FullNAT(t *testing.T, offloadsOff bool) {
 	cfg := lab.Config{RealServers: 2, IPv6: true, Mode: lab.ModeFullNAT, OffloadsOff: offloadsOff}
-	e := newEnvLab(t, cfg, v6FullNATConfig)
+	e := newEnvLab(t, cfg, func(l *lab.Lab) string {
+		// And UDP on the same VIP6, real servers and local addresses.
+		tcp := v6FullNATConfig(l)
+		i := strings.LastIndex(tcp, "\n[[virtual_server]]\n")
+		return tcp + strings.Replace(tcp[i:], "protocol = \"tcp\"", "protocol = \"udp\"", 1)
+	})
 	if len(e.lab.LocalAddrs6) != 2 {
 		t.Fatalf("lab local addresses %v", e.lab.LocalAddrs6)
 	}
@@ -86,6 +94,25 @@ func testIPv6FullNAT(t *testing.T, offloadsOff bool) {
 	})
 
 	t.Run("curl -6 and a 4 MiB download intact", func(t *testing.T) { curlAndDownload6(t, e) })
+
+	t.Run("UDP over IPv6 FULLNAT, both ways", func(t *testing.T) {
+		seen := map[string]bool{}
+		for i := range 4 {
+			msg := fmt.Sprintf("ping %d", i)
+			reply, err := udpAsk6(e.lab, netip.AddrPortFrom(e.lab.VIP6, 80).String(), msg)
+			if err != nil {
+				t.Fatalf("datagram %d: %v\nulvsd log:\n%s", i, err, e.logText())
+			}
+			name, rest, _ := strings.Cut(reply, "\n")
+			if rest != msg {
+				t.Errorf("reply %q does not echo %q", reply, msg)
+			}
+			seen[name] = true
+		}
+		if !seen["rs1"] || !seen["rs2"] {
+			t.Errorf("datagrams from four sockets reached %v, want both real servers", seen)
+		}
+	})
 
 	t.Run("the director answers neighbour solicitations for the local addresses", func(t *testing.T) {
 		mac := strings.TrimSpace(nsOutput(t, e.lab.Director, "cat", "/sys/class/net/"+e.lab.DirectorInsideIface+"/address"))
@@ -164,4 +191,29 @@ func splitRR6(t *testing.T, e *env, n int) {
 	if got["rs1"] != n/2 || got["rs2"] != n/2 {
 		t.Errorf("answers %v, want rs1:%d rs2:%d", got, n/2, n/2)
 	}
+}
+
+// udpAsk6 sends one datagram to addr from a new IPv6 socket in the client
+// namespace and returns the answer, trying three times.
+func udpAsk6(l *lab.Lab, addr, msg string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var err error
+	for range 3 {
+		var c net.Conn
+		if c, err = l.Client.DialContext(ctx, "udp6", addr); err != nil {
+			return "", err
+		}
+		c.SetDeadline(time.Now().Add(time.Second))
+		buf := make([]byte, 2048)
+		var n int
+		if _, err = c.Write([]byte(msg)); err == nil {
+			n, err = c.Read(buf)
+		}
+		c.Close()
+		if err == nil {
+			return string(buf[:n]), nil
+		}
+	}
+	return "", err
 }

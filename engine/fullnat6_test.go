@@ -415,3 +415,35 @@ func FuzzProcessFullNAT6(f *testing.F) {
 		w.proxyRetry(tbl, 1)
 	})
 }
+
+// BenchmarkProcess6FullNAT is BenchmarkProcess6Established for an
+// established IPv6 FULLNAT connection: /in a client's segment (SNAT to
+// the local address and DNAT to the real server), /out the real server's
+// (the reply-key lookup and both rewrites back).
+func BenchmarkProcess6FullNAT(b *testing.B) {
+	w, outside, inside, tbl := fullnat6Worker(b)
+	outside.queue(tcp6(7000, 80, pkt.TCPSyn))
+	step(w, tbl, 0)
+	var p6 pkt.Parsed6
+	fwd := inside.takeOut()[0]
+	p6.Decode6(fwd, pkt.EtherHeaderLen, false)
+	reply := pkttest.Frame6{SrcMAC: fnMAC6, DstMAC: insideMAC, Src: fnRS6, Dst: netip.AddrFrom16(p6.Src), Proto: pkt.ProtoTCP,
+		SrcPort: 8080, DstPort: p6.SrcPort, TCPFlags: pkt.TCPAck, Payload: []byte("HTTP/1.0 200 OK\r\n")}.Build()
+	for _, bc := range []struct {
+		name  string
+		frame []byte
+		in    uint8
+	}{{"in", tcp6(7000, 80, pkt.TCPAck), 0}, {"out", reply, 1}} {
+		b.Run(bc.name, func(b *testing.B) {
+			buf := make([]byte, 256+len(bc.frame))
+			p := packet{buf: buf, off: 256, n: len(bc.frame), in: bc.in}
+			b.ReportAllocs()
+			b.SetBytes(int64(len(bc.frame)))
+			for b.Loop() {
+				copy(buf[256:], bc.frame)
+				w.tx = w.tx[:0]
+				sinkForwarded = w.process(&p, tbl, 1)
+			}
+		})
+	}
+}
