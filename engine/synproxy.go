@@ -321,11 +321,9 @@ func (w *worker) proxyIn(p *packet, frame []byte, c *conntrack.Conn, sp *synprox
 // hop, the frame ends in a counter later: forwarded when it is sent, or
 // drop_synproxy_wait.
 func (w *worker) proxyQueue(p *packet, frame []byte, key conntrack.Key, now conntrack.Tick) bool {
-	f := w.proxySlot(p, frame, now)
-	if f == nil {
-		return false
+	if f := w.proxySlot(p, frame, now); f != nil {
+		f.key = key
 	}
-	f.key, f.v6 = key, false
 	return false
 }
 
@@ -359,6 +357,7 @@ func (w *worker) proxySlot(p *packet, frame []byte, now conntrack.Tick) *proxyFr
 		return nil
 	}
 	free.n, free.in, free.at, free.used = len(frame), p.in, now, true
+	free.key, free.key6, free.v6 = conntrack.Key{}, conntrack.Key6{}, false // the caller's to set
 	w.sp.queued++
 	w.c.synQueued.Add(1)
 	return free

@@ -212,3 +212,32 @@ func TestIPv6SynProxyRetry(t *testing.T) {
 		t.Errorf("after opening: %d watched, opened %d", w.sp.nopening, w.c.synOpened.Load())
 	}
 }
+
+// TestProxyQueueFamilies: a queue slot an IPv6 connection's frame used is
+// found again for the IPv4 connection whose frame takes it next, and the
+// reverse (no stale key of the other family stays in it).
+func TestProxyQueueFamilies(t *testing.T) {
+	w, _ := newTestWorker()
+	k4 := conntrack.Key{Src: client.As4(), Dst: vip.As4(), SrcPort: 1, DstPort: 80, Proto: pkt.ProtoTCP}
+	k6 := conntrack.Key6{Src: client6.As16(), Dst: vip6.As16(), SrcPort: 1, DstPort: 80, Proto: pkt.ProtoTCP}
+	f4, f6 := tcpFrame(1, pkt.TCPAck), tcp6(1, 80, pkt.TCPAck)
+	queue := func(frame []byte, v6 bool) {
+		p := packet{buf: append(make([]byte, 256), frame...), off: 256, n: len(frame)}
+		if v6 {
+			w.proxyQueue6(&p, frame, k6, 1)
+		} else {
+			w.proxyQueue(&p, frame, k4, 1)
+		}
+	}
+	for i, v6 := range []bool{true, false, true} {
+		queue(map[bool][]byte{false: f4, true: f6}[v6], v6)
+		like := proxyFrame{key: k4}
+		if v6 {
+			like = proxyFrame{key6: k6, v6: true}
+		}
+		if q, _ := w.proxyTake(like); q == nil || w.sp.queued != 0 {
+			t.Fatalf("step %d (IPv6 %v): the queued frame was not found", i, v6)
+		}
+		w.scr.reset()
+	}
+}
