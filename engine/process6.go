@@ -400,15 +400,20 @@ func (w *worker) icmp6ToVIP(p *packet, frame []byte, tbl *vs.Table, now conntrac
 }
 
 // icmp6FromReal passes an ICMPv6 error from the real servers' side about a
-// NAT66 request (the quoted packet from the client to the real server) on
-// to the client, from the VIP, quoting the packet as the client sent it
-// (forward.NATICMPv6Out), as ip_vs_out_icmp_v6 does.
+// NAT66 or FULLNAT request (the quoted packet from the client, or the
+// local address, to the real server) on to the client, from the VIP,
+// quoting the packet as the client sent it (forward.NATICMPv6Out,
+// NATICMPv6Full), as ip_vs_out_icmp_v6 does.
 func (w *worker) icmp6FromReal(p *packet, frame []byte, tbl *vs.Table, now conntrack.Tick, q *forward.Quoted6) bool {
 	ps := &w.parsed6
 	out := conntrack.Key6{Src: q.Dst, SrcPort: q.DstPort, Dst: q.Src, DstPort: q.SrcPort, Proto: q.Proto}
 	c := w.ct6.LookupOut(out, now, tbl)
 	if c == nil {
 		return w.drop(ReasonNotOurs)
+	}
+	d := tbl.Dest(c.DestID)
+	if d == nil {
+		return w.drop(ReasonDestGone) // as icmpFromReal
 	}
 	link := int(c.ClientLink)
 	if link >= len(w.links) {
@@ -419,7 +424,7 @@ func (w *worker) icmp6FromReal(p *packet, frame []byte, tbl *vs.Table, now connt
 		return w.drop(ReasonTTL)
 	}
 	ip.SetHopLimit(ip.HopLimit() - 1)
-	if d := tbl.Dest(c.DestID); d != nil && d.Method == vs.FullNAT {
+	if d.Method == vs.FullNAT {
 		forward.NATICMPv6Full(frame, ps, q, true, c.Key6.Dst, c.Key6.DstPort, c.Key6.Src, c.Key6.SrcPort)
 	} else {
 		forward.NATICMPv6Out(frame, ps, q, c.Key6.Dst, c.Key6.DstPort)
