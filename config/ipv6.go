@@ -65,19 +65,15 @@ func CheckFamily(s *Service, v6 bool, d *Dest) error {
 		return fmt.Errorf("IPv6 firewall-mark services (-f with -6): %w", ErrIPv6NotYet)
 	}
 	if v6 {
-		if len(s.LocalAddrs) > 0 {
-			return fmt.Errorf("FULLNAT local addresses on an IPv6 service: %w", ErrIPv6NotYet)
-		}
-		if s.SynProxy {
-			return fmt.Errorf("the SYN proxy on an IPv6 service: %w", ErrIPv6NotYet)
-		}
 		if s.Proto == vs.TCP && s.Port == 21 {
 			return fmt.Errorf("the FTP helper (TCP port 21) on an IPv6 service: %w", ErrIPv6NotYet)
 		}
 	}
 	for _, a := range s.LocalAddrs {
-		if a.Is6() {
-			return fmt.Errorf("IPv6 FULLNAT local address %s: %w", a, ErrIPv6NotYet)
+		// FULLNAT keeps the family (DPVS's NAT64, IPv4 local addresses
+		// for an IPv6 service, is not done).
+		if a6 := a.Is6() && !a.Is4In6(); a6 != v6 {
+			return fmt.Errorf("FULLNAT local address %s in a service of the other address family (NAT64/NAT46): %w", a, ErrIPv6NotYet)
 		}
 	}
 	if d == nil || !d.Addr.IsValid() {
@@ -91,8 +87,6 @@ func CheckFamily(s *Service, v6 bool, d *Dest) error {
 		return nil
 	case d.Method == vs.Tunnel:
 		return fmt.Errorf("IPv6 tunnelling (-i, ip6ip6) to %s: %w", d.Addr, ErrIPv6NotYet)
-	case d.Method == vs.FullNAT:
-		return fmt.Errorf("FULLNAT with IPv6 (real server %s): %w", d.Addr, ErrIPv6NotYet)
 	}
 	return nil
 }

@@ -81,13 +81,24 @@ func TestCheckFamily(t *testing.T) {
 	if err := CheckFamily(&v6, true, d6(vs.Masq)); err != nil {
 		t.Errorf("NAT66: %v", err)
 	}
+	fnat := v6
+	fnat.LocalAddrs = []netip.Addr{netip.MustParseAddr("2001:db8:1::200")}
+	if err := CheckFamily(&fnat, true, d6(vs.FullNAT)); err != nil {
+		t.Errorf("FULLNAT with IPv6 local addresses: %v", err)
+	}
+	if err := CheckFamily(&Service{Proto: vs.TCP, Addr: v6.Addr, Port: 80, SynProxy: true}, true, d6(vs.Masq)); err != nil {
+		t.Errorf("SYN proxy on an IPv6 service: %v", err)
+	}
+	nat64 := v6
+	nat64.LocalAddrs = []netip.Addr{netip.MustParseAddr("10.0.0.200")}
+	nat46 := Service{Proto: vs.TCP, Addr: netip.MustParseAddr("10.0.0.1"), Port: 80, LocalAddrs: fnat.LocalAddrs}
 	for name, err := range map[string]error{
 		"tun":       CheckFamily(&v6, true, d6(vs.Tunnel)),
-		"fullnat":   CheckFamily(&v6, true, d6(vs.FullNAT)),
+		"nat64":     CheckFamily(&nat64, true, d6(vs.FullNAT)),
+		"nat46":     CheckFamily(&nat46, false, nil),
 		"mixed":     CheckFamily(&Service{Proto: vs.TCP, Addr: netip.MustParseAddr("10.0.0.1"), Port: 80}, false, d6(vs.Tunnel)),
 		"fwmark v6": CheckFamily(&Service{FwMark: 3}, true, nil),
 		"ftp":       CheckFamily(&Service{Proto: vs.TCP, Addr: v6.Addr, Port: 21}, true, nil),
-		"synproxy":  CheckFamily(&Service{Proto: vs.TCP, Addr: v6.Addr, Port: 80, SynProxy: true}, true, nil),
 	} {
 		if !errors.Is(err, ErrIPv6NotYet) || !errors.Is(err, ErrNotSupported) || !strings.Contains(err.Error(), "issue #17") {
 			t.Errorf("%s: %v, want ErrIPv6NotYet naming issue #17", name, err)

@@ -180,7 +180,8 @@ func (t *Table6) remove(i int32, dests Dests) {
 	if c.Flags&flagOut != 0 {
 		delete(t.out, c.Out6)
 	}
-	c.Flags &^= flagOut
+	c.Flags &^= flagOut | flagAux
+	c.side = 0 // an IPv6 slot number (AttachAux), not a side entry of v4's
 	t.v4.release(&c.Conn, dests)
 	delete(t.index, c.Key6)
 	*c = Conn6{}
@@ -221,4 +222,27 @@ func (t *Table6) Range(fn func(*Conn6) bool) {
 			return
 		}
 	}
+}
+
+// OutInUse reports whether out is the reply key of a live or not yet
+// swept NAT66 or FULLNAT connection, as Table.OutInUse: FULLNAT picks a
+// local port whose key is free.
+func (t *Table6) OutInUse(out Key6) bool {
+	_, ok := t.out[out]
+	return ok
+}
+
+// AttachAux gives c an auxiliary slot, as Table.AttachAux does for IPv4:
+// a number from 1 to Cap by which the caller keeps more state for c (the
+// SYN proxy's) until c is removed; c.Aux() returns it. An IPv6 entry's
+// slot is its own place in the table, so this never fails for a live c
+// and allocates nothing. It returns 0 for a c not in t.
+func (t *Table6) AttachAux(c *Conn6) uint32 {
+	i, ok := t.index[c.Key6]
+	if !ok || &t.slots[i] != c {
+		return 0
+	}
+	c.side = uint32(i) + 1
+	c.Flags |= flagAux
+	return c.side
 }

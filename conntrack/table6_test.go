@@ -100,3 +100,45 @@ func TestTable6NoAllocs(t *testing.T) {
 		t.Errorf("%v allocations per packet", allocs)
 	}
 }
+
+// TestTable6Aux: an IPv6 connection's auxiliary slot is its own until it
+// is removed; a NAT66 entry with one leaves the IPv4 table's side entries
+// alone when it goes; OutInUse follows the reply key.
+func TestTable6Aux(t *testing.T) {
+	tbl := newFixture(t)
+	v4 := New(Config{Capacity: 16})
+	t6 := NewTable6(v4, 16)
+	d := tbl.Dest(idMasq)
+	out := func(n int) Key6 {
+		return Key6{Src: [16]byte{0x20, 0x01, 0x0d, 0xb8, 1, 15: 11}, Dst: key6(n).Src, SrcPort: 80, DstPort: key6(n).SrcPort, Proto: uint8(vs.TCP)}
+	}
+	a := t6.InsertNAT(key6(1), out(1), 1, d, 0)
+	b := t6.InsertNAT(key6(2), out(2), 1, d, 0)
+	plain := t6.Insert(key6(3), 1, d, 0)
+	if a.Aux() != 0 || plain.Aux() != 0 {
+		t.Fatal("a new connection has an auxiliary slot")
+	}
+	sa, sb := t6.AttachAux(a), t6.AttachAux(b)
+	if sa == 0 || sb == 0 || sa == sb || a.Aux() != sa || b.Aux() != sb || int(sa) > t6.Cap() || int(sb) > t6.Cap() {
+		t.Fatalf("slots %d %d (Aux %d %d), cap %d", sa, sb, a.Aux(), b.Aux(), t6.Cap())
+	}
+	if t6.AttachAux(&Conn6{Key6: key6(9)}) != 0 {
+		t.Error("a slot for a connection not in the table")
+	}
+	if !t6.OutInUse(out(1)) || t6.OutInUse(out(5)) {
+		t.Error("OutInUse does not follow the reply keys")
+	}
+	// An IPv4 NAT connection with a side entry of its own.
+	k4 := Key{Src: [4]byte{10, 0, 0, 1}, Dst: [4]byte{10, 0, 0, 100}, SrcPort: 1000, DstPort: 80, Proto: uint8(vs.TCP)}
+	c4 := v4.InsertNAT(k4, Key{Src: [4]byte{10, 1, 0, 11}, Dst: k4.Src, SrcPort: 80, DstPort: 1000, Proto: k4.Proto}, 1, d, 0)
+	s4 := v4.AttachAux(c4)
+	t6.Delete(a, tbl)
+	if t6.OutInUse(out(1)) || c4.Aux() != s4 || v4.AttachAux(c4) != s4 || v4.LookupOut(Key{Src: [4]byte{10, 1, 0, 11}, Dst: k4.Src, SrcPort: 80, DstPort: 1000, Proto: k4.Proto}, 1, tbl) != c4 {
+		t.Error("deleting an IPv6 connection with a slot disturbed the IPv4 table or kept its reply key")
+	}
+	// The freed slot's next connection starts without one.
+	n := t6.Insert(key6(4), 1, d, 1)
+	if n.Aux() != 0 {
+		t.Errorf("a connection in a reused slot has Aux %d", n.Aux())
+	}
+}

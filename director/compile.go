@@ -119,7 +119,11 @@ func (c *compiler) compile(rules *config.Rules, marks []config.Mark, knobs confi
 			Params:  params,
 		}
 		for _, a := range rs.LocalAddrs {
-			svc.LocalAddrs = append(svc.LocalAddrs, a.As4())
+			if a.Is4() {
+				svc.LocalAddrs = append(svc.LocalAddrs, a.As4())
+			} else {
+				svc.LocalAddrs6 = append(svc.LocalAddrs6, a.As16()) // CheckRulesFamily: an IPv6 service's
+			}
 		}
 		if slices.ContainsFunc(rs.Dests, func(d config.Dest) bool { return d.Method == vs.FullNAT }) && len(rs.LocalAddrs) == 0 {
 			return nil, fmt.Errorf("service %s: fullnat real servers need local addresses (local_addresses in the configuration file)", netip.AddrPortFrom(rs.Addr, rs.Port))

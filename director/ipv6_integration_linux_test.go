@@ -1,7 +1,6 @@
 package director_test
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"io"
 	"net/http"
@@ -114,17 +113,7 @@ func TestIntegrationIPv6DR(t *testing.T) {
 	e.waitReady6(2)
 
 	t.Run("100 requests over IPv6 split 50/50 under rr", func(t *testing.T) {
-		got := map[string]int{}
-		for i := range 100 {
-			body, err := e.get6("/")
-			if err != nil {
-				t.Fatalf("request %d: %v\nulvsd log:\n%s", i, err, e.logText())
-			}
-			got[body]++
-		}
-		if got["rs1"] != 50 || got["rs2"] != 50 {
-			t.Errorf("answers %v, want rs1:50 rs2:50", got)
-		}
+		splitRR6(t, e, 100)
 	})
 
 	t.Run("the director, not a real server, answers neighbour solicitations for VIP6", func(t *testing.T) {
@@ -135,28 +124,7 @@ func TestIntegrationIPv6DR(t *testing.T) {
 		}
 	})
 
-	t.Run("curl -6 through VIP6, and a 4 MiB download intact", func(t *testing.T) {
-		if _, err := exec.LookPath("curl"); err == nil {
-			out := nsOutput(t, e.lab.Client, "curl", "-6", "-s", "--max-time", "5", "http://["+e.lab.VIP6.String()+"]/")
-			if o := strings.TrimSpace(out); o != "rs1" && o != "rs2" {
-				t.Errorf("curl -6: %q", out)
-			}
-		}
-		const size = 4 << 20
-		resp, err := e.client().Get(fmt.Sprintf("http://[%s]/data?size=%d", e.lab.VIP6, size))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		h := sha256.New()
-		n, err := io.Copy(h, resp.Body)
-		if err != nil || n != size {
-			t.Fatalf("download: %d bytes, %v", n, err)
-		}
-		if got := fmt.Sprintf("%x", h.Sum(nil)); got != lab.DataSHA256(size) {
-			t.Errorf("download corrupted: sha256 %s", got)
-		}
-	})
+	t.Run("curl -6 through VIP6, and a 4 MiB download intact", func(t *testing.T) { curlAndDownload6(t, e) })
 
 	t.Run("ulvsadm -L -n lists the IPv6 service as ipvsadm", func(t *testing.T) {
 		checkV6Listing(t, e, "Route")
@@ -187,35 +155,10 @@ func testIPv6NAT(t *testing.T, offloadsOff bool) {
 	e.waitReady6(2)
 
 	t.Run("100 requests over NAT66 split 50/50 under rr", func(t *testing.T) {
-		got := map[string]int{}
-		for i := range 100 {
-			body, err := e.get6("/")
-			if err != nil {
-				t.Fatalf("request %d: %v\nulvsd log:\n%s", i, err, e.logText())
-			}
-			got[body]++
-		}
-		if got["rs1"] != 50 || got["rs2"] != 50 {
-			t.Errorf("answers %v, want rs1:50 rs2:50", got)
-		}
+		splitRR6(t, e, 100)
 	})
 
-	t.Run("a 4 MiB download through NAT66 arrives intact", func(t *testing.T) {
-		const size = 4 << 20
-		resp, err := e.client().Get(fmt.Sprintf("http://[%s]/data?size=%d", e.lab.VIP6, size))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		h := sha256.New()
-		n, err := io.Copy(h, resp.Body)
-		if err != nil || n != size {
-			t.Fatalf("download: %d bytes, %v", n, err)
-		}
-		if got := fmt.Sprintf("%x", h.Sum(nil)); got != lab.DataSHA256(size) {
-			t.Errorf("download corrupted: sha256 %s", got)
-		}
-	})
+	t.Run("a 4 MiB download through NAT66 arrives intact", func(t *testing.T) { download6(t, e) })
 
 	t.Run("persistence with -M 64 keeps a client on one real server", func(t *testing.T) {
 		e.mustAdm("-E", "-t", "["+e.lab.VIP6.String()+"]:80", "-s", "rr", "-p", "60", "-M", "64")

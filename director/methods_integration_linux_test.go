@@ -147,11 +147,14 @@ func TestIntegrationMethods(t *testing.T) {
 
 // upload POSTs size bytes of lab.DataReader through the VIP and checks
 // the digest the real server answers with.
-func (e *env) upload(t *testing.T, size int64) {
+func (e *env) upload(t *testing.T, size int64) { e.uploadTo(t, "http://10.77.0.100/upload", size) }
+
+// uploadTo is upload to the URL url.
+func (e *env) uploadTo(t *testing.T, url string, size int64) {
 	t.Helper()
 	c := e.client()
 	c.Timeout = 60 * time.Second
-	resp, err := c.Post("http://10.77.0.100/upload", "application/octet-stream", lab.DataReader(size))
+	resp, err := c.Post(url, "application/octet-stream", lab.DataReader(size))
 	if err != nil {
 		t.Fatalf("upload: %v\nulvsd log:\n%s", err, e.logText())
 	}

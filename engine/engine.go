@@ -78,6 +78,9 @@ type Engine struct {
 	// vips6 are the IPv6 VIPs, sorted: the socket filter passes IPv6
 	// when there are any, and new ones are announced.
 	vips6 [][16]byte
+	// lips6 are the IPv6 FULLNAT local addresses, sorted: new ones are
+	// announced as new IPv6 VIPs are (fullnat6.go).
+	lips6 [][16]byte
 	// ann are the addresses gratuitous ARP announces: the VIPs, FULLNAT
 	// local addresses and failover addresses this director answers ARP
 	// for now (not those it is a failover backup for).
@@ -310,8 +313,8 @@ func (e *Engine) SetTable(t *vs.Table) {
 	e.mu.Lock()
 	old, oldWide, oldRIPs, oldLIPs, oldTun, oldAnn, oldVMACs := e.vips, e.wide, e.rips, e.lips, e.tun, e.ann, e.vmacs
 	e.vips, e.wide, e.rips, e.lips, e.tun, e.ann, e.vmacs = vips, t.WideVIPs(), rips, lips, hasTunnel(t), ann, vmacs
-	oldV6 := e.vips6
-	e.vips6 = vips6
+	oldV6, oldL6 := e.vips6, e.lips6
+	e.vips6, e.lips6 = vips6, sortedLocal6(t)
 	e.mu.Unlock()
 	tun := hasTunnel(t)
 	if !slices.Equal(old, vips) || oldWide != t.WideVIPs() || !slices.Equal(oldRIPs, rips) || !slices.Equal(oldLIPs, lips) || oldTun != tun ||
@@ -324,6 +327,7 @@ func (e *Engine) SetTable(t *vs.Table) {
 			added6 = append(added6, v)
 		}
 	}
+	added6 = append(added6, newLocal6(oldL6, e.lips6)...)
 	e.announce6(added6)
 	// New addresses, and addresses this director became master for.
 	var added [][4]byte

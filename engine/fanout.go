@@ -25,7 +25,7 @@ import (
 // IPv6 TCP and UDP without extension headers are hashed the same way on
 // the last 32 bits of the client's address and its port: the source of
 // traffic to one of vips6, the destination of anything else (NAT66
-// replies); an ICMPv6 error on the quoted destination (the client of the
+// replies, FULLNAT replies to a local address); an ICMPv6 error on the quoted destination (the client of the
 // reply it quotes); other IPv6 (neighbour discovery, extension headers)
 // goes to worker 0, and so does all IPv6 with more than maxFanoutVIPs6
 // IPv6 VIPs.

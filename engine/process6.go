@@ -10,7 +10,8 @@ import (
 	"github.com/ulvs/ulvs/vs"
 )
 
-// The IPv6 data path (issue #17): DR and NAT66 for TCP and UDP, neighbour
+// The IPv6 data path (issue #17): DR, NAT66 and FULLNAT (fullnat6.go) for
+// TCP and UDP, the SYN proxy (synproxy6.go), neighbour
 // solicitations for the VIPs answered in place. It is a line of its own
 // beside the IPv4 one (process), with its own decoded view (pkt.Parsed6)
 // and connection table (conntrack.Table6), so nothing of IPv4 grows or
@@ -24,8 +25,8 @@ import (
 // (ReasonIPv6TooBig; a client's packet is answered with Packet Too Big, a
 // NAT66 reply too big for the client's link only dropped), UDP with the
 // checksum 0 that IPv6 forbids, ICMPv6 to a VIP other than neighbour
-// discovery and echo (errors are not translated yet), and the TUN and
-// FULLNAT cases the configuration refuses before they get here.
+// discovery and echo (errors are not translated yet), and the TUN cases
+// the configuration refuses before they get here.
 
 // process6 handles an IPv6 frame Decode reported as DecodeIPv6.
 func (w *worker) process6(p *packet, frame []byte, tbl *vs.Table, now conntrack.Tick) bool {
@@ -87,7 +88,7 @@ func (w *worker) process6(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 func (w *worker) solicited(p *packet, frame []byte, tbl *vs.Table) bool {
 	ps := &w.parsed6
 	target, ok := ndp.IsSolicit(frame, ps)
-	if !ok || !tbl.IsVIP6(target) {
+	if !ok || !tbl.IsVIP6(target) && !tbl.IsLocal6(target) {
 		return w.drop(ReasonNotOurs)
 	}
 	n := ndp.MakeAdvert(frame, ps, w.macs[p.in])
@@ -130,10 +131,18 @@ func (w *worker) inbound6(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 			}
 			return w.drop(ReasonDestGone)
 		}
+		if sp := w.proxyConn6(c); sp != nil { // synproxy6.go
+			if v, done := w.proxyIn6(p, frame, c, sp, d, now); done {
+				return v
+			}
+		}
 	} else {
 		svc := tbl.Lookup6(proto, ps.Dst, ps.DstPort)
 		if svc == nil {
 			return w.drop(ReasonNoService)
+		}
+		if proto == vs.TCP && svc.Flags&vs.SvcSynProxy != 0 {
+			return w.proxyMiss6(p, frame, tbl, svc, key, now)
 		}
 		if r := w.admit(proto, ps.TCPFlags, tbl); r != 0 {
 			return w.drop(r)
@@ -149,24 +158,23 @@ func (w *worker) inbound6(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 		if proto == vs.UDP && svc.Flags&vs.SvcOnePacket != 0 {
 			w.tmpls.Release(tmpl)
 			d.State.Conns.Add(1)
-			return w.forward6(p, frame, svc, d)
+			return w.forward6(p, frame, svc, d, nil)
 		}
-		if d.Method == vs.Masq {
-			out := conntrack.Key6{Src: d.Addr.As16(), SrcPort: destPort6(d, ps), Dst: ps.Src, DstPort: ps.SrcPort, Proto: ps.Proto}
-			c = w.ct6.InsertNAT(key, out, svc.ID, d, now)
+		if d.Method == vs.Masq || d.Method == vs.FullNAT {
+			c, r = w.insertOut6(key, svc, d, now) // fullnat6.go
 		} else {
-			c = w.ct6.Insert(key, svc.ID, d, now)
+			c, r = w.ct6.Insert(key, svc.ID, d, now), ReasonTableFull
 		}
 		if c == nil {
 			w.tmpls.Release(tmpl)
-			return w.drop(ReasonTableFull)
+			return w.drop(r)
 		}
 		c.ClientMAC, c.ClientLink = pkt.Ether(frame).Src(), p.in
 		w.ct6.SetTemplate(c, tmpl)
 	}
 	w.ct6.Step(c, conntrack.Input, ps.TCPFlags, now, d)
 	c.InPkts++
-	return w.forward6(p, frame, tbl.Service(c.SvcID), d)
+	return w.forward6(p, frame, tbl.Service(c.SvcID), d, c)
 }
 
 // schedule6 is schedule for IPv6: the persistence template (its key holds
@@ -223,9 +231,10 @@ func destPort6(d *vs.Dest, ps *pkt.Parsed6) uint16 {
 	return ps.DstPort
 }
 
-// forward6 counts the packet, spends a hop and rewrites it for DR or
-// NAT66, then queues it towards the real server.
-func (w *worker) forward6(p *packet, frame []byte, svc *vs.Service, d *vs.Dest) bool {
+// forward6 counts the packet, spends a hop and rewrites it for DR, NAT66
+// or FULLNAT (c's local address and port, fullnat6.go), then queues it
+// towards the real server. c is nil for a one-packet datagram.
+func (w *worker) forward6(p *packet, frame []byte, svc *vs.Service, d *vs.Dest, c *conntrack.Conn6) bool {
 	ps := &w.parsed6
 	if svc != nil {
 		svc.Stats.InPkts.Add(1)
@@ -233,8 +242,8 @@ func (w *worker) forward6(p *packet, frame []byte, svc *vs.Service, d *vs.Dest) 
 	}
 	d.State.InPkts.Add(1)
 	d.State.InBytes.Add(uint64(ps.IPLen))
-	if d.Method != vs.Route && d.Method != vs.Masq {
-		return w.drop(ReasonUnsupported) // refused by the configuration already
+	if d.Method != vs.Route && d.Method != vs.Masq && (d.Method != vs.FullNAT || c == nil) {
+		return w.drop(ReasonUnsupported) // refused by the configuration already; one-packet FULLNAT has no local port
 	}
 	mac, ok := d.State.MAC()
 	if !ok {
@@ -259,8 +268,11 @@ func (w *worker) forward6(p *packet, frame []byte, svc *vs.Service, d *vs.Dest) 
 		return w.drop(ReasonTTL)
 	}
 	ip.SetHopLimit(ip.HopLimit() - 1)
-	if d.Method == vs.Masq {
+	if d.Method != vs.Route {
 		o := w.offload(p)
+		if d.Method == vs.FullNAT {
+			forward.SNAT6(frame, ps, &o, c.Out6.Dst, c.Out6.DstPort)
+		}
 		forward.DNAT6(frame, ps, &o, d.Addr.As16(), destPort6(d, ps))
 		w.setOffload(p, &o)
 	}
@@ -298,6 +310,11 @@ func (w *worker) outbound6(p *packet, frame []byte, tbl *vs.Table, now conntrack
 	if ps.Proto == pkt.ProtoUDP && pkt.UDP(frame[ps.L4Off:]).Checksum() == 0 {
 		return w.drop(ReasonMalformed)
 	}
+	if sp := w.proxyConn6(c); sp != nil { // synproxy6.go
+		if v, done := w.proxyOut6(p, frame, tbl, c, sp, d, now); done {
+			return v
+		}
+	}
 	w.ct6.Step(c, conntrack.Output, ps.TCPFlags, now, d)
 	if svc := tbl.Service(c.SvcID); svc != nil {
 		svc.Stats.OutPkts.Add(1)
@@ -316,6 +333,9 @@ func (w *worker) outbound6(p *packet, frame []byte, tbl *vs.Table, now conntrack
 	}
 	o := w.offload(p)
 	forward.SNAT6(frame, ps, &o, c.Key6.Dst, c.Key6.DstPort)
+	if d.Method == vs.FullNAT {
+		forward.DNAT6(frame, ps, &o, c.Key6.Src, c.Key6.SrcPort)
+	}
 	w.setOffload(p, &o)
 	forward.DR(frame, c.ClientMAC, w.macs[link])
 	p.out = uint8(link)
@@ -345,7 +365,7 @@ func (w *worker) icmp6ToVIP(p *packet, frame []byte, tbl *vs.Table, now conntrac
 	if d == nil {
 		return w.drop(ReasonDestGone)
 	}
-	if d.Method != vs.Route && d.Method != vs.Masq {
+	if d.Method != vs.Route && d.Method != vs.Masq && d.Method != vs.FullNAT {
 		return w.drop(ReasonUnsupported)
 	}
 	mac, ok := d.State.MAC()
@@ -357,12 +377,16 @@ func (w *worker) icmp6ToVIP(p *packet, frame []byte, tbl *vs.Table, now conntrac
 		return w.drop(ReasonTTL)
 	}
 	ip.SetHopLimit(ip.HopLimit() - 1)
-	if d.Method == vs.Masq {
+	if d.Method != vs.Route {
 		port := d.Port
 		if port == 0 {
 			port = q.SrcPort
 		}
-		forward.NATICMPv6(frame, ps, q, d.Addr.As16(), port)
+		if d.Method == vs.FullNAT {
+			forward.NATICMPv6Full(frame, ps, q, false, c.Out6.Src, c.Out6.SrcPort, c.Out6.Dst, c.Out6.DstPort)
+		} else {
+			forward.NATICMPv6(frame, ps, q, d.Addr.As16(), port)
+		}
 	}
 	out := d.Iface
 	if out < 0 || out >= len(w.links) {
@@ -376,15 +400,20 @@ func (w *worker) icmp6ToVIP(p *packet, frame []byte, tbl *vs.Table, now conntrac
 }
 
 // icmp6FromReal passes an ICMPv6 error from the real servers' side about a
-// NAT66 request (the quoted packet from the client to the real server) on
-// to the client, from the VIP, quoting the packet as the client sent it
-// (forward.NATICMPv6Out), as ip_vs_out_icmp_v6 does.
+// NAT66 or FULLNAT request (the quoted packet from the client, or the
+// local address, to the real server) on to the client, from the VIP,
+// quoting the packet as the client sent it (forward.NATICMPv6Out,
+// NATICMPv6Full), as ip_vs_out_icmp_v6 does.
 func (w *worker) icmp6FromReal(p *packet, frame []byte, tbl *vs.Table, now conntrack.Tick, q *forward.Quoted6) bool {
 	ps := &w.parsed6
 	out := conntrack.Key6{Src: q.Dst, SrcPort: q.DstPort, Dst: q.Src, DstPort: q.SrcPort, Proto: q.Proto}
 	c := w.ct6.LookupOut(out, now, tbl)
 	if c == nil {
 		return w.drop(ReasonNotOurs)
+	}
+	d := tbl.Dest(c.DestID)
+	if d == nil {
+		return w.drop(ReasonDestGone) // as icmpFromReal
 	}
 	link := int(c.ClientLink)
 	if link >= len(w.links) {
@@ -395,7 +424,11 @@ func (w *worker) icmp6FromReal(p *packet, frame []byte, tbl *vs.Table, now connt
 		return w.drop(ReasonTTL)
 	}
 	ip.SetHopLimit(ip.HopLimit() - 1)
-	forward.NATICMPv6Out(frame, ps, q, c.Key6.Dst, c.Key6.DstPort)
+	if d.Method == vs.FullNAT {
+		forward.NATICMPv6Full(frame, ps, q, true, c.Key6.Dst, c.Key6.DstPort, c.Key6.Src, c.Key6.SrcPort)
+	} else {
+		forward.NATICMPv6Out(frame, ps, q, c.Key6.Dst, c.Key6.DstPort)
+	}
 	forward.DR(frame, c.ClientMAC, w.macs[link])
 	p.out = uint8(link)
 	p.vnet().clear()

@@ -253,39 +253,13 @@ func TestIPv6ProcessAllocs(t *testing.T) {
 		"NAT66 established": tcp6(40001, 8080, pkt.TCPAck),
 		"solicitation":      pkttest.Solicit6(clientMAC, client6, vip6),
 	} {
-		buf := make([]byte, 256+len(frame)+64)
-		p := packet{buf: buf, off: 256, n: len(frame)}
-		allocs := testing.AllocsPerRun(500, func() {
-			copy(buf[256:], frame)
-			p.n = len(frame)
-			w.tx = w.tx[:0]
-			if !w.process(&p, tbl, 1) {
-				t.Fatalf("%s: not transmitted", name)
-			}
-		})
-		if allocs != 0 {
+		if allocs := packetAllocs(t, w, tbl, frame, 0); allocs != 0 {
 			t.Errorf("%s: %v allocations per packet, want 0", name, allocs)
 		}
 	}
 	// New IPv6 connections (scheduling and insert) do not allocate once
 	// the table exists.
-	syn := tcp6(1, 80, pkt.TCPSyn)
-	buf := make([]byte, 256+len(syn))
-	p := packet{buf: buf, off: 256, n: len(syn)}
-	i := 0
-	allocs := testing.AllocsPerRun(500, func() {
-		copy(buf[256:], syn)
-		i++
-		src := client6.As16()
-		src[14], src[15] = byte(i>>8), byte(i)
-		pkt.IPv6(buf[256+pkt.EtherHeaderLen:]).SetSrc(src)
-		// The checksum is not checked on the way in; only the key changes.
-		w.tx = w.tx[:0]
-		if !w.process(&p, tbl, 1) {
-			t.Fatal("SYN not forwarded")
-		}
-	})
-	if allocs != 0 {
+	if allocs := newConn6Allocs(t, w, tbl, tcp6(1, 80, pkt.TCPSyn)); allocs != 0 {
 		t.Errorf("new IPv6 connection allocates %v times, want 0", allocs)
 	}
 }

@@ -51,7 +51,9 @@ const (
 type proxyState struct {
 	cookies *synproxy.Cookies
 	// conns is indexed by conntrack auxiliary slot; made at first use.
+	// conns6 is the same for the IPv6 table (synproxy6.go).
 	conns  []synproxy.Conn
+	conns6 []synproxy.Conn
 	queue  [proxyQueueSlots]proxyFrame
 	queued int
 	opts   [synproxy.MaxOptions]byte
@@ -62,6 +64,8 @@ type proxyState struct {
 
 type proxyOpening struct {
 	key   conntrack.Key
+	key6  conntrack.Key6 // with v6: an IPv6 connection's key
+	v6    bool
 	in    uint8
 	tries uint8 // SYNs sent so far; 0: a free slot
 }
@@ -70,6 +74,8 @@ type proxyFrame struct {
 	buf  [pendingMax]byte
 	n    int
 	key  conntrack.Key
+	key6 conntrack.Key6 // with v6: the frame is an IPv6 connection's
+	v6   bool
 	in   uint8
 	at   conntrack.Tick
 	used bool
@@ -151,7 +157,11 @@ func (w *worker) proxySend(q *packet, buf []byte, l int, mac [6]byte, out uint8)
 	eth := pkt.Ether(buf)
 	eth.SetDst(mac)
 	eth.SetSrc(w.macs[out])
-	eth.SetEtherType(pkt.EtherTypeIPv4)
+	if buf[pkt.EtherHeaderLen]>>4 == pkt.IPv6Version {
+		eth.SetEtherType(pkt.EtherTypeIPv6)
+	} else {
+		eth.SetEtherType(pkt.EtherTypeIPv4)
+	}
 	q.n = pkt.EtherHeaderLen + l
 	q.out = out
 	w.transmit(q) // a frame of the proxy's own: counted in tx_frames only
@@ -202,15 +212,7 @@ func (w *worker) proxyACK(p *packet, frame []byte, tbl *vs.Table, svc *vs.Servic
 		w.ct.Delete(c, tbl)
 		return w.drop(ReasonTableFull)
 	}
-	if w.sp.conns == nil {
-		w.sp.conns = make([]synproxy.Conn, w.ct.AuxSlots()+1) // once per worker
-	}
-	sp := &w.sp.conns[a]
-	var tsval uint32
-	if o.HasTS {
-		tsval = synproxy.ParseOptions(t.Options()).TSVal
-	}
-	sp.Opening(&o, t.Seq(), t.Ack(), t.Window(), tsval)
+	sp := proxyStart(&w.sp.conns, w.ct.AuxSlots(), a, &o, t)
 	svc.Stats.Conns.Add(1)
 	w.c.newConns.Add(1)
 	w.wantNeighbour(tbl, ps.Src, now)
@@ -220,7 +222,7 @@ func (w *worker) proxyACK(p *packet, frame []byte, tbl *vs.Table, svc *vs.Servic
 	if !sent {
 		sp.SentAt = uint32(now) - proxySynRetry // due at once
 	}
-	w.proxyWatch(key, p.in)
+	w.proxyWatch(proxyOpening{key: key, in: p.in})
 	if hasData(ps, t) {
 		return w.proxyQueue(p, frame, key, now)
 	}
@@ -231,6 +233,22 @@ func (w *worker) proxyACK(p *packet, frame []byte, tbl *vs.Table, svc *vs.Servic
 	}
 	w.c.synAbsorbed.Add(1)
 	return false
+}
+
+// proxyStart sets up the proxy state of the connection at auxiliary slot
+// a in *conns (made at first use with n+1 elements, once per worker) from
+// the client's ACK t and the options its cookie kept.
+func proxyStart(conns *[]synproxy.Conn, n int, a uint32, o *synproxy.Options, t pkt.TCP) *synproxy.Conn {
+	if *conns == nil {
+		*conns = make([]synproxy.Conn, n+1)
+	}
+	sp := &(*conns)[a]
+	var tsval uint32
+	if o.HasTS {
+		tsval = synproxy.ParseOptions(t.Options()).TSVal
+	}
+	sp.Opening(o, t.Seq(), t.Ack(), t.Window(), tsval)
+	return sp
 }
 
 // hasData reports whether the client's segment carries something the real
@@ -252,21 +270,29 @@ func (w *worker) proxySendSYN(c *conntrack.Conn, sp *synproxy.Conn, d *vs.Dest, 
 	if out < 0 || out >= len(w.links) {
 		out = int(in)
 	}
+	n, win := w.proxySynOptions(sp)
+	q, buf := w.proxyBuffer(uint8(out))
+	// Replies come to the reply key's Dst (the client for NAT, a local
+	// address for FULLNAT) from its Src, the real server.
+	rk := w.ct.Out(c)
+	l := synproxy.Build(buf[pkt.EtherHeaderLen:], rk.Dst, rk.Src, rk.DstPort, rk.SrcPort, sp.ISN, 0,
+		pkt.TCPSyn, win, w.sp.opts[:n], w.nextIPID())
+	w.proxySend(q, buf, l, mac, uint8(out))
+	sp.SentAt = uint32(now)
+	return true
+}
+
+// proxySynOptions writes the options of the SYN that opens sp's real
+// server side (the client's) into w.sp.opts and returns their length and
+// the SYN's window (the client's, scaled as the client scales it).
+func (w *worker) proxySynOptions(sp *synproxy.Conn) (int, uint16) {
 	o := sp.Options()
 	n := synproxy.SynOptions(w.sp.opts[:], &o, sp.ClientTSVal())
 	win := uint64(sp.Win)
 	if o.HasWScale {
 		win <<= o.WScale
 	}
-	q, buf := w.proxyBuffer(uint8(out))
-	// Replies come to the reply key's Dst (the client for NAT, a local
-	// address for FULLNAT) from its Src, the real server.
-	rk := w.ct.Out(c)
-	l := synproxy.Build(buf[pkt.EtherHeaderLen:], rk.Dst, rk.Src, rk.DstPort, rk.SrcPort, sp.ISN, 0,
-		pkt.TCPSyn, uint16(min(win, 0xffff)), w.sp.opts[:n], w.nextIPID())
-	w.proxySend(q, buf, l, mac, uint8(out))
-	sp.SentAt = uint32(now)
-	return true
+	return n, uint16(min(win, 0xffff))
 }
 
 // proxyIn handles a client's segment on a proxied connection: translated
@@ -295,8 +321,18 @@ func (w *worker) proxyIn(p *packet, frame []byte, c *conntrack.Conn, sp *synprox
 // hop, the frame ends in a counter later: forwarded when it is sent, or
 // drop_synproxy_wait.
 func (w *worker) proxyQueue(p *packet, frame []byte, key conntrack.Key, now conntrack.Tick) bool {
+	if f := w.proxySlot(p, frame, now); f != nil {
+		f.key = key
+	}
+	return false
+}
+
+// proxySlot is proxyQueue less the key: the queue entry now holding the
+// frame, or nil when it was dropped (counted).
+func (w *worker) proxySlot(p *packet, frame []byte, now conntrack.Tick) *proxyFrame {
 	if len(frame) > pendingMax || p.vnet().gsoType() != vnetGSONone {
-		return w.drop(ReasonProxyWait)
+		w.drop(ReasonProxyWait)
+		return nil
 	}
 	var free *proxyFrame
 	for i := range w.sp.queue {
@@ -311,17 +347,20 @@ func (w *worker) proxyQueue(p *packet, frame []byte, key conntrack.Key, now conn
 		}
 	}
 	if free == nil {
-		return w.drop(ReasonProxyWait)
+		w.drop(ReasonProxyWait)
+		return nil
 	}
 	copy(free.buf[:], frame)
 	h := p.vnet()
 	if h.flags()&vnetFlagNeedsCsum != 0 && !pkt.CompletePartial(free.buf[:len(frame)], int(h.csumStart()), int(h.csumOffset())) {
-		return w.drop(ReasonMalformed)
+		w.drop(ReasonMalformed)
+		return nil
 	}
-	free.n, free.key, free.in, free.at, free.used = len(frame), key, p.in, now, true
+	free.n, free.in, free.at, free.used = len(frame), p.in, now, true
+	free.key, free.key6, free.v6 = conntrack.Key{}, conntrack.Key6{}, false // the caller's to set
 	w.sp.queued++
 	w.c.synQueued.Add(1)
-	return false
+	return free
 }
 
 // proxyOut handles a real server's segment on a proxied connection: its
@@ -330,37 +369,15 @@ func (w *worker) proxyQueue(p *packet, frame []byte, key conntrack.Key, now conn
 func (w *worker) proxyOut(p *packet, frame []byte, tbl *vs.Table, c *conntrack.Conn, sp *synproxy.Conn, d *vs.Dest, now conntrack.Tick) (verdict, done bool) {
 	ps := &w.parsed
 	t := pkt.TCP(frame[ps.L4Off:])
-	if sp.Phase == synproxy.PhaseOpen {
-		sp.ToClient(t, partial(p))
-		return false, false
+	if v, done, opens := w.proxyReply(p, t, ps.TCPFlags, sp); !opens {
+		return v, done
 	}
-	switch {
-	case ps.TCPFlags&pkt.TCPRst != 0:
-		// Refused: the client gets the reset at the sequence number
-		// it expects from us.
-		sp.RSTToClient(t, partial(p))
-		return false, false
-	case ps.TCPFlags&(pkt.TCPSyn|pkt.TCPAck) != pkt.TCPSyn|pkt.TCPAck || t.Ack() != sp.ISN+1:
-		return w.drop(ReasonProxyWait), true
-	}
-	o := synproxy.ParseOptions(t.Options())
-	clientTS := sp.ClientTSVal()
-	sp.Open(t.Seq(), &o, uint32(now))
+	n, win := w.proxyOpen(sp, t, now)
 	w.ct.Step(c, conntrack.Output, ps.TCPFlags, now, d)
 	if w.master != nil {
 		// Open now: the backup learns the connection with its
 		// translation (it was held back while opening).
 		w.syncOpened(c, tbl, d, now)
-	}
-	// Complete the real server's handshake: the ACK the client sent us,
-	// as the real server expects it.
-	n := 0
-	if sp.Opts&synproxy.OptServerTS != 0 {
-		n = synproxy.TimestampOption(w.sp.opts[:], clientTS, o.TSVal)
-	}
-	win := sp.Win
-	if sp.Opts&synproxy.OptWScale != 0 && sp.Opts&synproxy.OptServerWS == 0 {
-		win = uint16(min(uint64(win)<<sp.ClientWS, 0xffff))
 	}
 	q, buf := w.proxyBuffer(p.in)
 	l := synproxy.Build(buf[pkt.EtherHeaderLen:], ps.Dst, ps.Src, ps.DstPort, ps.SrcPort, sp.ISN+1, t.Seq()+1,
@@ -372,29 +389,56 @@ func (w *worker) proxyOut(p *packet, frame []byte, tbl *vs.Table, c *conntrack.C
 	return false, true
 }
 
+// proxyReply is proxyOut's verdict on a real server's segment t (flags
+// its TCP flags) other than the SYN-ACK that opens sp's connection (opens
+// true): translated once open, a reset passed on at the sequence number
+// the client expects from us (done false: the caller forwards it), the
+// rest dropped while the connection opens.
+func (w *worker) proxyReply(p *packet, t pkt.TCP, flags uint8, sp *synproxy.Conn) (verdict, done, opens bool) {
+	if sp.Phase == synproxy.PhaseOpen {
+		sp.ToClient(t, partial(p))
+		return false, false, false
+	}
+	switch {
+	case flags&pkt.TCPRst != 0:
+		sp.RSTToClient(t, partial(p))
+		return false, false, false
+	case flags&(pkt.TCPSyn|pkt.TCPAck) != pkt.TCPSyn|pkt.TCPAck || t.Ack() != sp.ISN+1:
+		return w.drop(ReasonProxyWait), true, false
+	}
+	return false, false, true
+}
+
+// proxyOpen opens sp on the real server's SYN-ACK t and writes the
+// options of the ACK that completes the real server's handshake (the ACK
+// the client sent us, as the real server expects it) into w.sp.opts; it
+// returns their length and the ACK's window.
+func (w *worker) proxyOpen(sp *synproxy.Conn, t pkt.TCP, now conntrack.Tick) (int, uint16) {
+	o := synproxy.ParseOptions(t.Options())
+	clientTS := sp.ClientTSVal()
+	sp.Open(t.Seq(), &o, uint32(now))
+	n := 0
+	if sp.Opts&synproxy.OptServerTS != 0 {
+		n = synproxy.TimestampOption(w.sp.opts[:], clientTS, o.TSVal)
+	}
+	win := sp.Win
+	if sp.Opts&synproxy.OptWScale != 0 && sp.Opts&synproxy.OptServerWS == 0 {
+		win = uint16(min(uint64(win)<<sp.ClientWS, 0xffff))
+	}
+	return n, win
+}
+
 // proxyReplay sends the frames queued for connection c, now open,
 // translated, in the order they came.
 func (w *worker) proxyReplay(tbl *vs.Table, c *conntrack.Conn, sp *synproxy.Conn, d *vs.Dest, now conntrack.Tick) {
 	if w.sp.queued == 0 {
 		return
 	}
-	key := c.Key
 	for range w.sp.queued {
-		var first *proxyFrame
-		for i := range w.sp.queue {
-			f := &w.sp.queue[i]
-			if f.used && f.key == key && (first == nil || f.at.Before(first.at)) {
-				first = f
-			}
-		}
-		if first == nil {
+		q, frame := w.proxyTake(proxyFrame{key: c.Key})
+		if q == nil {
 			return
 		}
-		first.used = false
-		w.sp.queued--
-		q, buf := w.proxyBuffer(first.in)
-		frame := buf[:copy(buf, first.buf[:first.n])]
-		q.n = len(frame)
 		if w.parsed.Decode(frame) != pkt.DecodeOK || w.parsed.Proto != pkt.ProtoTCP {
 			w.c.drops[ReasonMalformed].Add(1)
 			continue
@@ -406,13 +450,36 @@ func (w *worker) proxyReplay(tbl *vs.Table, c *conntrack.Conn, sp *synproxy.Conn
 	}
 }
 
+// proxyTake takes the oldest frame queued for the connection of like's
+// key (key6 with v6) off the queue and copies it into a scratch packet,
+// returned with its frame; nil when none is queued.
+func (w *worker) proxyTake(like proxyFrame) (*packet, []byte) {
+	var first *proxyFrame
+	for i := range w.sp.queue {
+		f := &w.sp.queue[i]
+		if f.used && f.v6 == like.v6 && f.key == like.key && f.key6 == like.key6 && (first == nil || f.at.Before(first.at)) {
+			first = f
+		}
+	}
+	if first == nil {
+		return nil, nil
+	}
+	first.used = false
+	w.sp.queued--
+	q, buf := w.proxyBuffer(first.in)
+	frame := buf[:copy(buf, first.buf[:first.n])]
+	q.n = len(frame)
+	return q, frame
+}
+
 // proxyWatch records a connection that just sent its SYN to its real
-// server, for proxyRetry; when every slot is taken it is not watched.
-func (w *worker) proxyWatch(key conntrack.Key, in uint8) {
+// server (o: its key and link), for proxyRetry; when every slot is taken
+// it is not watched.
+func (w *worker) proxyWatch(o proxyOpening) {
 	for i := range w.sp.opening {
-		o := &w.sp.opening[i]
-		if o.tries == 0 {
-			*o = proxyOpening{key: key, in: in, tries: 1}
+		if w.sp.opening[i].tries == 0 {
+			o.tries = 1
+			w.sp.opening[i] = o
 			w.sp.nopening++
 			return
 		}
@@ -430,6 +497,10 @@ func (w *worker) proxyRetry(tbl *vs.Table, now conntrack.Tick) {
 	for i := range w.sp.opening {
 		o := &w.sp.opening[i]
 		if o.tries == 0 {
+			continue
+		}
+		if o.v6 {
+			sent = w.proxyRetry6(o, tbl, now) || sent // synproxy6.go
 			continue
 		}
 		c := w.ct.Lookup(o.key, now, tbl)

@@ -29,7 +29,8 @@ type seg struct {
 	omitChecksumTest bool
 }
 
-func (s seg) build() []byte {
+// options returns s.opts, or the options its fields describe.
+func (s seg) options() []byte {
 	opts := s.opts
 	if opts == nil {
 		var b [40]byte
@@ -59,6 +60,11 @@ func (s seg) build() []byte {
 		}
 		opts = b[:n]
 	}
+	return opts
+}
+
+func (s seg) build() []byte {
+	opts := s.options()
 	buf := make([]byte, 14+60+len(s.payload))
 	eth := pkt.Ether(buf)
 	eth.SetDst(s.dstMAC)

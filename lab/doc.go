@@ -63,7 +63,7 @@
 // Every real server can run Serve: HTTP on TCP port 80 (GET / answers the
 // node's name, /data streams deterministic bytes whose digest DataSHA256
 // gives, POST /upload answers the body's digest, /hold keeps a connection
-// busy) and a UDP echo on port 80. Lab.StartServers runs them inside the
+// busy, /peer answers the name and the address the connection came from) and a UDP echo on port 80. Lab.StartServers runs them inside the
 // current process; `ulvs lab up` runs one background process per node.
 //
 // # Who uses it

@@ -49,6 +49,9 @@ var (
 	// node an address in 10.77.1.200-10.77.1.254, so more may be taken
 	// from there.
 	LocalAddrs = []netip.Addr{netip.MustParseAddr("10.77.1.200"), netip.MustParseAddr("10.77.1.201")}
+	// LocalAddrs6 are the IPv6 FULLNAT local addresses of a dual-stack
+	// fullnat lab, on the inside network, answered by ulvsd as well.
+	LocalAddrs6 = []netip.Addr{netip.MustParseAddr("2001:db8:77:1::200"), netip.MustParseAddr("2001:db8:77:1::201")}
 )
 
 // The dual-stack lab's IPv6 addressing (Config.IPv6): 2001:db8:77::/64
@@ -145,7 +148,7 @@ type Config struct {
 	// BackupInsideDIP in the nat and fullnat modes), on the same networks
 	// with the same interface names: the other half of a failover pair.
 	Backup bool
-	// IPv6 makes the lab dual-stack (dr and nat modes): every node gets
+	// IPv6 makes the lab dual-stack (dr, nat and fullnat modes): every node gets
 	// its IPv6 address too (without duplicate address detection, so it is
 	// usable at once), DR real servers VIP6/128 on lo, NAT real servers a
 	// default IPv6 route through InsideDIP6, and StartServers listens on
@@ -192,6 +195,9 @@ type Lab struct {
 	ClientAddr6 netip.Addr   `json:"client_addr6,omitzero"`
 	InsideDIP6  netip.Addr   `json:"inside_dip6,omitzero"`
 	RIPs6       []netip.Addr `json:"rips6,omitempty"`
+	// LocalAddrs6 are the IPv6 FULLNAT local addresses (a dual-stack
+	// fullnat lab).
+	LocalAddrs6 []netip.Addr `json:"local_addrs6,omitempty"`
 
 	log *slog.Logger
 
@@ -334,17 +340,20 @@ func Up(ctx context.Context, cfg Config) (*Lab, error) {
 		}
 	}
 	if cfg.IPv6 {
-		if l.Mode != ModeDR && l.Mode != ModeNAT {
-			return nil, fmt.Errorf("lab mode %s with IPv6: only dr and nat labs are dual-stack (IPv6 tunnelling and FULLNAT: issue #17): %w", l.Mode, ErrNotSupported)
+		if l.Mode == ModeTUN {
+			return nil, fmt.Errorf("lab mode %s with IPv6: only dr, nat and fullnat labs are dual-stack (IPv6 tunnelling: issue #17): %w", l.Mode, ErrNotSupported)
 		}
 		if cfg.Backup {
 			return nil, fmt.Errorf("a dual-stack lab with a backup director (VRRPv3 with IPv6: issue #17): %w", ErrNotSupported)
 		}
 		l.VIP6, l.DIP6, l.ClientAddr6 = VIP6, DIP6, ClientAddr6
 		net := [8]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0x77}
-		if l.Mode == ModeNAT {
+		if hasInside(l.Mode) {
 			l.InsideDIP6 = InsideDIP6
 			net[7] = 1
+		}
+		if l.Mode == ModeFullNAT {
+			l.LocalAddrs6 = slices.Clone(LocalAddrs6)
 		}
 		for i := range l.RIPs {
 			var a [16]byte

@@ -119,6 +119,11 @@ func Handler(name string) http.Handler {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, name+"\n")
 	})
+	mux.HandleFunc("GET /peer", func(w http.ResponseWriter, r *http.Request) {
+		// The address the connection came from: the client's with DR
+		// and NAT, the director's local address with FULLNAT.
+		io.WriteString(w, name+" "+r.RemoteAddr+"\n")
+	})
 	mux.HandleFunc("GET /data", func(w http.ResponseWriter, r *http.Request) {
 		n, err := strconv.ParseInt(r.URL.Query().Get("size"), 10, 64)
 		if err != nil || n < 0 || n > MaxDataSize {

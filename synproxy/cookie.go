@@ -79,15 +79,33 @@ func Slice(ms uint32) uint32 { return ms >> SliceShift }
 // result is o as the cookie keeps it: MSS rounded down to the table (536
 // when the client sent none or a smaller one), window scale capped at 14.
 func (c *Cookies) Make(f Flow, isn, count uint32, o Options) (uint32, Options) {
+	return makeCookie(&mssTable, c.hash(&f, 0), c.hash(&f, count|1<<31), isn, count, o)
+}
+
+// Check decodes the cookie an ACK of flow acknowledges (its ack number
+// less one), its sequence number less one being the client's ISN, at time
+// slice count. It reports false for a cookie this key did not make for
+// this flow and ISN, or made more than MaxAge-1 slices ago.
+func (c *Cookies) Check(f Flow, cookie, isn, count uint32) (Options, bool) {
+	v, made, ok := cookieAge(c.hash(&f, 0), cookie, isn, count)
+	if !ok {
+		return Options{}, false
+	}
+	return cookieData(&mssTable, v-c.hash(&f, made|1<<31))
+}
+
+// makeCookie builds a cookie from the flow's two hashes (count 0 and the
+// slice's) with the MSS taken from table.
+func makeCookie(table *[4]uint16, h0, hCount, isn, count uint32, o Options) (uint32, Options) {
 	idx := 0
-	for i := len(mssTable) - 1; i > 0; i-- {
-		if o.MSS >= mssTable[i] {
+	for i := len(table) - 1; i > 0; i-- {
+		if o.MSS >= table[i] {
 			idx = i
 			break
 		}
 	}
 	var data uint32 = uint32(idx) << dataMSSShift
-	kept := Options{MSS: mssTable[idx], SACKPerm: o.SACKPerm, HasTS: o.HasTS, TSVal: o.TSVal}
+	kept := Options{MSS: table[idx], SACKPerm: o.SACKPerm, HasTS: o.HasTS, TSVal: o.TSVal}
 	if o.HasWScale {
 		kept.HasWScale = true
 		kept.WScale = min(o.WScale, MaxWScale)
@@ -99,27 +117,31 @@ func (c *Cookies) Make(f Flow, isn, count uint32, o Options) (uint32, Options) {
 	if o.HasTS {
 		data |= dataTS
 	}
-	cookie := c.hash(&f, 0) + isn + count<<cookieBits + (c.hash(&f, count|1<<31)+data<<dataShift)&cookieMask
+	cookie := h0 + isn + count<<cookieBits + (hCount+data<<dataShift)&cookieMask
 	return cookie, kept
 }
 
-// Check decodes the cookie an ACK of flow acknowledges (its ack number
-// less one), its sequence number less one being the client's ISN, at time
-// slice count. It reports false for a cookie this key did not make for
-// this flow and ISN, or made more than MaxAge-1 slices ago.
-func (c *Cookies) Check(f Flow, cookie, isn, count uint32) (Options, bool) {
-	v := cookie - c.hash(&f, 0) - isn
+// cookieAge takes the flow's count-0 hash and the ISN off a cookie and
+// returns what is left and the slice it was made in, or false when that
+// slice is too old.
+func cookieAge(h0, cookie, isn, count uint32) (v, made uint32, ok bool) {
+	v = cookie - h0 - isn
 	diff := (count - v>>cookieBits) & (1<<(32-cookieBits) - 1)
 	if diff >= MaxAge {
-		return Options{}, false
+		return 0, 0, false
 	}
-	made := count - diff
-	data := (v - c.hash(&f, made|1<<31)) & cookieMask
+	return v, count - diff, true
+}
+
+// cookieData decodes the options of a cookie from what is left once the
+// slice's hash is taken off too, the MSS from table.
+func cookieData(table *[4]uint16, data uint32) (Options, bool) {
+	data &= cookieMask
 	if data&(1<<dataShift-1) != 0 {
 		return Options{}, false
 	}
 	data >>= dataShift
-	o := Options{MSS: mssTable[data>>dataMSSShift&3], SACKPerm: data&dataSACK != 0, HasTS: data&dataTS != 0}
+	o := Options{MSS: table[data>>dataMSSShift&3], SACKPerm: data&dataSACK != 0, HasTS: data&dataTS != 0}
 	if data&dataHasWS != 0 {
 		ws := uint8(data & dataWScale)
 		if ws > MaxWScale {

@@ -13,6 +13,9 @@
 //   - ParseOptions reads the options of a SYN, SynAckOptions and
 //     SynOptions write those of the proxy's SYN-ACK and of its SYN to the
 //     real server, Build writes a whole IPv4/TCP segment.
+//   - For IPv6 (cookie6.go): Make6 and Check6 hash the 128-bit addresses
+//     and keep the MSS in Linux's IPv6 table, Build6 writes an IPv6/TCP
+//     segment.
 //   - Conn is a proxied connection's state, kept in the connection table
 //     entry; ToServer and ToClient translate every later segment in place:
 //     sequence and acknowledgment numbers by the difference of the two

@@ -143,16 +143,22 @@ func Build(b []byte, src, dst [4]byte, sport, dport uint16, seq, ack uint32, fla
 	ip.SetDst(dst)
 	ip.ComputeChecksum()
 	t := pkt.TCP(b[ipLen:total])
+	putTCP(t, sport, dport, seq, ack, flags, win, opts)
+	t.SetChecksum(pkt.Checksum(t, pkt.PseudoHeaderSum(src, dst, pkt.ProtoTCP, uint16(tcpLen))))
+	return total
+}
+
+// putTCP writes a TCP header with opts into t (cleared, as long as the
+// header), its checksum left 0.
+func putTCP(t pkt.TCP, sport, dport uint16, seq, ack uint32, flags uint8, win uint16, opts []byte) {
 	t.SetSrcPort(sport)
 	t.SetDstPort(dport)
 	t.SetSeq(seq)
 	t.SetAck(ack)
-	t.SetDataOffset(tcpLen)
+	t.SetDataOffset(len(t))
 	t.SetFlags(flags)
 	t.SetWindow(win)
 	copy(t[pkt.TCPMinHeaderLen:], opts)
-	t.SetChecksum(pkt.Checksum(t, pkt.PseudoHeaderSum(src, dst, pkt.ProtoTCP, uint16(tcpLen))))
-	return total
 }
 
 func be32(b []byte) uint32 {

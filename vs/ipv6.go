@@ -26,6 +26,12 @@ func (t *Table) addService6(s *Service) {
 	t.byKey6[s.Key6()] = s
 	t.vips6[s.Addr.As16()] = struct{}{}
 	t.null6 = t.null6 || s.Port == 0
+	for _, a := range s.LocalAddrs6 {
+		if t.lips6 == nil {
+			t.lips6 = make(map[[16]byte]struct{})
+		}
+		t.lips6[a] = struct{}{}
+	}
 }
 
 // HasIPv6 reports whether t has an IPv6 service, so the engine needs to

@@ -284,8 +284,10 @@ type Service struct {
 	// FwMark is the firewall-mark (port group) number of a mark service;
 	// 0 for an address:port service.
 	FwMark uint32
-	// LocalAddrs are the FULLNAT local addresses clients are SNATed to.
-	LocalAddrs [][4]byte
+	// LocalAddrs are the FULLNAT local addresses clients are SNATed to;
+	// LocalAddrs6 those of an IPv6 service (fullnat6.go).
+	LocalAddrs  [][4]byte
+	LocalAddrs6 [][16]byte
 	// Params are the scheduler tunables of the kernel's sysctls.
 	Params SchedParams
 }
@@ -344,6 +346,7 @@ type Table struct {
 	byKey6  map[ServiceKey6]*Service // IPv6 services (ipv6.go)
 	vips6   map[[16]byte]struct{}
 	null6   bool // some IPv6 service has port 0
+	lips6   map[[16]byte]struct{}
 	byMark  map[uint32]*Service
 	marks   []MarkRule
 	vips    map[[4]byte]bool // VIP -> on standby (SetHA)

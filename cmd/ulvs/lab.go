@@ -203,7 +203,7 @@ func parseUp(args []string, stderr io.Writer) (upOptions, error) {
 	modeFlag(fs, &o.mode)
 	fs.IntVar(&o.realServers, "real-servers", 2, "number of real servers")
 	fs.BoolVar(&o.offloadsOff, "offloads-off", false, "turn off veth checksum/TSO/GSO/GRO offloads")
-	fs.BoolVar(&o.ipv6, "ipv6", false, "dual-stack lab (dr and nat): IPv6 addresses too (docs/ipv6.md)")
+	fs.BoolVar(&o.ipv6, "ipv6", false, "dual-stack lab (dr, nat and fullnat): IPv6 addresses too (docs/ipv6.md)")
 	if err := parseFlags(fs, args); err != nil {
 		return o, err
 	}
@@ -568,6 +568,9 @@ func printLab(w io.Writer, st *lab.State) {
 		}
 		fmt.Fprintf(w, "  IPv6: client %s, director %s, VIP %s, real servers %s (docs/ipv6.md)\n",
 			l.ClientAddr6, l.DIP6, l.VIP6, strings.Join(rips6, " "))
+		if len(l.LocalAddrs6) > 0 {
+			fmt.Fprintf(w, "  IPv6 local addresses %s (ulvsd answers for them on %s)\n", joinAddrs(l.LocalAddrs6), l.DirectorInsideIface)
+		}
 	}
 	fmt.Fprintf(w, "Next:\n")
 	if l.Mode == lab.ModeFullNAT {

@@ -300,7 +300,7 @@ func (p *parser) option(tag int, arg *string, pp *popt, schedFlags *string) *Par
 		c.Service.LocalAddrs = nil
 		for _, f := range strings.Split(*arg, ",") {
 			a, err := netip.ParseAddr(f)
-			if err != nil || !a.Is4() || !a.IsGlobalUnicast() {
+			if err != nil || a.Is4In6() || !a.IsGlobalUnicast() {
 				return failf("illegal local address specified")
 			}
 			c.Service.LocalAddrs = append(c.Service.LocalAddrs, a)

@@ -112,8 +112,9 @@
 // IPv6 virtual and real servers are read (virtual_server 2001:db8::100 80,
 // ip_family inet6, persistence_granularity as a prefix length); what ulvs
 // cannot do with IPv6 yet is refused with config.ErrIPv6NotYet (TUN,
-// FULLNAT, SYN proxy, fwmark inet6, groups with ip_family inet6, mixed
-// families; docs/ipv6.md).
+// fwmark inet6, groups with ip_family inet6, mixed families;
+// docs/ipv6.md). syn_proxy works on an IPv6 virtual_server as on an IPv4
+// one.
 //
 // Refused with an error, because ulvs cannot do what keepalived would:
 // IPv6 connect_ip and VRRP addresses, protocol SCTP, TUN

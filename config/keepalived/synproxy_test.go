@@ -15,3 +15,15 @@ func TestSynProxy(t *testing.T) {
 		t.Errorf("services %+v, want the first behind the SYN proxy only", s)
 	}
 }
+
+// TestSynProxyIPv6: syn_proxy on an IPv6 virtual_server (ip_family inet6).
+func TestSynProxyIPv6(t *testing.T) {
+	f, err := parseString(t, "virtual_server 2001:db8::100 80 {\nlb_algo rr\nlb_kind NAT\nprotocol TCP\nip_family inet6\nsyn_proxy\n"+
+		"real_server 2001:db8:1::1 80 {\n}\n}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := f.Rules.Services; len(s) != 1 || !s[0].SynProxy || !s[0].Addr.Is6() {
+		t.Errorf("services %+v, want the IPv6 one behind the SYN proxy", s)
+	}
+}

@@ -1,10 +1,13 @@
 package tomlfile
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/ulvs/ulvs/vs"
 )
 
 // TestIPv6RoundTrip writes IPv6 services as TOML and reads them back:
@@ -78,5 +81,46 @@ sorry_server = "[2001:db8::99]:80"
 	bad := strings.Replace(in, `sorry_server = "[2001:db8::99]:80"`, `sorry_server = "10.0.0.99:80"`, 1)
 	if _, err := Parse("ulvs.toml", []byte(bad)); err == nil || !strings.Contains(err.Error(), "issue #17") {
 		t.Errorf("IPv4 sorry server for an IPv6 service: %v", err)
+	}
+}
+
+// TestIPv6FullNAT reads an IPv6 FULLNAT service with IPv6 local addresses
+// and the SYN proxy and writes it back; an IPv4 local address on it is
+// refused (NAT64).
+func TestIPv6FullNAT(t *testing.T) {
+	in := fileHead + `
+[[virtual_server]]
+address = "[2001:db8::100]:80"
+forward = "fullnat"
+local_addresses = ["2001:db8:1::200", "2001:db8:1::201"]
+synproxy = true
+  [[virtual_server.real_server]]
+  address = "[2001:db8:1::5]:8080"
+`
+	f, err := Parse("ulvs.toml", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := f.Rules.Services[0]
+	if len(s.LocalAddrs) != 2 || s.LocalAddrs[1] != netip.MustParseAddr("2001:db8:1::201") || s.Dests[0].Method != vs.FullNAT || !s.SynProxy {
+		t.Fatalf("service %+v", s)
+	}
+	out, err := MarshalTOML(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), `local_addresses = ["2001:db8:1::200", "2001:db8:1::201"]`) {
+		t.Errorf("MarshalTOML:\n%s", out)
+	}
+	back, err := Parse("ulvs.toml", out)
+	if err != nil {
+		t.Fatalf("reading back: %v\n%s", err, out)
+	}
+	if diff := cmp.Diff(f.Rules, back.Rules, fileCmpAddr); diff != "" {
+		t.Errorf("round trip changed the rules (-first +second):\n%s", diff)
+	}
+	_, err = Parse("ulvs.toml", []byte(strings.Replace(in, `"2001:db8:1::201"`, `"10.0.0.1"`, 1)))
+	if err == nil || !strings.Contains(err.Error(), "local_addresses[1]: 10.0.0.1 is not of the service's address family (NAT64/NAT46): not supported yet (ulvs issue #17, IPv6)") {
+		t.Errorf("IPv4 local address on an IPv6 service: %v", err)
 	}
 }

@@ -510,7 +510,8 @@ func TestLocalAddresses(t *testing.T) {
 		{"nat with", "nat", `local_addresses = ["10.77.1.200"]`, "ulvs.toml:7: virtual_server[0].local_addresses: only used with fullnat real servers"},
 		{"bad address", "fullnat", `local_addresses = ["10.77.1.x"]`, `ulvs.toml:7: virtual_server[0].local_addresses[0]: not an IP address: "10.77.1.x"`},
 		{"twice", "fullnat", `local_addresses = ["10.77.1.200", "10.77.1.200"]`, "ulvs.toml:7: virtual_server[0].local_addresses[1]: 10.77.1.200 is listed twice"},
-		{"IPv6", "fullnat", `local_addresses = ["fd00::1"]`, "ulvs.toml:7: virtual_server[0].local_addresses[0]: IPv6 is not supported yet"},
+		{"IPv6 for an IPv4 service", "fullnat", `local_addresses = ["fd00::1"]`, "ulvs.toml:7: virtual_server[0].local_addresses[0]: fd00::1 is not of the service's address family (NAT64/NAT46): not supported yet (ulvs issue #17, IPv6)"},
+		{"IPv4-mapped", "fullnat", `local_addresses = ["::ffff:10.77.1.200"]`, "ulvs.toml:7: virtual_server[0].local_addresses[0]: ::ffff:10.77.1.200 is not of the service's address family"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -213,8 +213,10 @@ func (p *fileParser) service(path string, m map[string]any, marks map[uint32]*co
 			case err != nil:
 				p.errorf(field, "not an IP address: %q", a)
 				ok = false
-			case !ip.Is4():
-				p.errorf(field, "IPv6 is not supported yet (got %s)", a)
+			case ip.Is4In6() || ip.Is6() != (svc.FwMark == 0 && svc.Addr.Is6()):
+				// FULLNAT keeps the family: NAT64 (DPVS's IPv4 local
+				// addresses for an IPv6 service) is not done.
+				p.errorf(field, "%s is not of the service's address family (NAT64/NAT46): %v", a, config.ErrIPv6NotYet)
 				ok = false
 			case !ip.IsGlobalUnicast() && !ip.IsPrivate():
 				p.errorf(field, "must be a unicast address (got %s)", a)
