@@ -25,8 +25,8 @@ import (
 //	P-client    c-eth0 10.78.0.10/24, default via 10.78.0.1
 //	P-router    r-c0 10.78.0.1/24 (to the client); bridge br0 10.77.0.1/24
 //	            (to the directors and real servers); ip_forward=1,
-//	            fib_multipath_hash_policy=1 (L4 hash: the flows of one
-//	            client spread), rp_filter=0; BIRD: AS 65000, one passive
+//	            fib_multipath_hash_policy=3 with fields 0x37 (the 5-tuple:
+//	            the flows of one client spread), rp_filter=0; BIRD: AS 65000, one passive
 //	            session per director, `merge paths` into the kernel table
 //	P-dK        d-eth0 10.77.0.(1+K)/24 (K = 1..N, on br0), ip_forward=0;
 //	            ulvsd runs here, AS 65001
@@ -41,7 +41,7 @@ import (
 // the router, ::(1+K) director K, ::(10+I) real server I) and
 // ScaleVIP6 on the real servers' lo; the directors announce its /128
 // over their IPv4 sessions (MP-BGP), and BIRD installs it with one next
-// hop per director (fib_multipath_hash_policy=1 for IPv6 too).
+// hop per director (fib_multipath_hash_policy=3, the 5-tuple, for IPv6 too).
 
 // The scale lab's addresses and AS numbers.
 var (
@@ -227,7 +227,8 @@ func (s *Scale) build(b *builder) error {
 		}
 	}
 	if s.IPv6() {
-		if err := s.Router.setSysctls(required, "net/ipv6/conf/all/forwarding", "1", "net/ipv6/fib_multipath_hash_policy", "1"); err != nil {
+		if err := s.Router.setSysctls(required, "net/ipv6/conf/all/forwarding", "1",
+			"net/ipv6/fib_multipath_hash_policy", "3", "net/ipv6/fib_multipath_hash_fields", "0x0037"); err != nil {
 			return err
 		}
 	}
@@ -237,7 +238,17 @@ func (s *Scale) build(b *builder) error {
 	}
 	if err := s.Router.setSysctls(required,
 		"net/ipv4/ip_forward", "1",
-		"net/ipv4/fib_multipath_hash_policy", "1",
+		// The 5-tuple hash of a hardware router (policy 3, fields
+		// 0x37: addresses, protocol, ports), not policy 1: policy 1
+		// takes the packet's own hash when it has one (skb->l4_hash,
+		// fib_multipath_hash in net/ipv4/route.c), and a packet
+		// from the client's socket carries across the veth the
+		// socket's random hash, which TCP changes on a timeout or a
+		// duplicate segment (sk_rethink_txhash): flows would move
+		// between directors with no route change, and `ip route get`
+		// could not tell where a flow goes.
+		"net/ipv4/fib_multipath_hash_policy", "3",
+		"net/ipv4/fib_multipath_hash_fields", "0x0037",
 		"net/ipv4/conf/all/rp_filter", "0",
 		"net/ipv4/conf/default/rp_filter", "0",
 		"net/ipv4/conf/all/send_redirects", "0",
@@ -539,17 +550,21 @@ workers = 1
 sloppy_tcp = %d
 `, s.Prefix, k+1, ScaleDirectorIface, socket, sloppy)
 	if !o.BGPFlags {
+		warmup := ""
+		if o.Warmup > 0 {
+			warmup = fmt.Sprintf("warmup = %v\n", o.Warmup.Seconds())
+		}
 		fmt.Fprintf(&b, `
 [bgp]
 local_as = %d
 router_id = %q
 hold_time = %d
 shutdown_delay = 1
-
+%s
 [[bgp.peer]]
 address = %q
 as = %d
-`, ScaleDirectorAS, s.DIPs[k].String(), s.HoldTime/time.Second, ScaleRouterIn.String(), ScaleRouterAS)
+`, ScaleDirectorAS, s.DIPs[k].String(), s.HoldTime/time.Second, warmup, ScaleRouterIn.String(), ScaleRouterAS)
 		if s.BFD {
 			b.WriteString("bfd = true\n")
 		}
@@ -589,6 +604,8 @@ type ScaleDirectorOptions struct {
 	NoSloppyTCP bool
 	// BGPFlags leaves [bgp] out of the file: ulvsd gets ScaleBGPFlags.
 	BGPFlags bool
+	// Warmup is [bgp] warmup (0: none).
+	Warmup time.Duration
 }
 
 // ScaleBGPFlags are ulvsd's quick-start flags for director k's BGP, the
