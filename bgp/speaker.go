@@ -176,17 +176,19 @@ func (s *Speaker) Reconfigure(b config.BGP) error {
 		return errors.New("bgp: speaker stopped")
 	}
 	old := s.cfg
-	if NeedsRestart(old, b) {
+	if s.srv == nil || NeedsRestart(old, b) {
 		var errs []error
 		if len(s.announced) > 0 {
 			errs = append(errs, s.withdraw(slices.Collect(maps.Keys(s.announced))))
 		}
-		stopServer(s.srv)
+		if s.srv != nil {
+			stopServer(s.srv)
+		}
 		srv, err := startServer(b, s.log)
 		if err != nil {
-			// No speaker left: what is announced stays empty and
-			// SetAnnounced fails until a reload that works.
-			s.stopped = true
+			// No speaker left: nothing is announced, SetAnnounced
+			// fails, and the next reload tries again.
+			s.srv, s.cfg = nil, b
 			return errors.Join(append(errs, err)...)
 		}
 		s.srv, s.cfg = srv, b
@@ -276,6 +278,9 @@ func (s *Speaker) SetAnnounced(want []netip.Prefix) error {
 	defer s.mu.Unlock()
 	if s.stopped {
 		return errors.New("bgp: speaker stopped")
+	}
+	if s.srv == nil {
+		return errors.New("bgp: no speaker: it failed to start again with the reloaded [bgp] (see the log; a reload that works starts it)")
 	}
 	var errs []error
 	var goneP []netip.Prefix
@@ -431,11 +436,13 @@ func (s *Speaker) Peers() []PeerStatus {
 	srv, cfg := s.srv, s.cfg
 	s.mu.Unlock()
 	byAddr := map[string]*api.Peer{}
-	_ = srv.ListPeer(context.Background(), &api.ListPeerRequest{}, func(p *api.Peer) {
-		if p.GetConf() != nil {
-			byAddr[p.GetConf().GetNeighborAddress()] = p
-		}
-	})
+	if srv != nil {
+		_ = srv.ListPeer(context.Background(), &api.ListPeerRequest{}, func(p *api.Peer) {
+			if p.GetConf() != nil {
+				byAddr[p.GetConf().GetNeighborAddress()] = p
+			}
+		})
+	}
 	out := make([]PeerStatus, 0, len(cfg.Peers))
 	for _, c := range cfg.Peers {
 		ps := PeerStatus{Address: c.Address, AS: c.AS, State: "idle"}
@@ -512,6 +519,9 @@ func (s *Speaker) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	srv := s.srv
 	s.mu.Unlock()
+	if srv == nil {
+		return nil // a failed restart left nothing to stop
+	}
 	done := make(chan error, 1)
 	go func() { done <- stopServer(srv) }()
 	select {

@@ -290,3 +290,39 @@ func TestSpeakerIPv6NextHopRequired(t *testing.T) {
 		t.Fatal("a /24 was accepted")
 	}
 }
+
+// A restart that fails (the new listening port is taken) leaves no
+// speaker: announcing fails and says so; the next reload that works
+// starts one again.
+func TestSpeakerFailedRestart(t *testing.T) {
+	a := startRouter(t, netip.MustParseAddr("127.0.0.1"), "10.0.0.1")
+	cfg := config.BGP{LocalAS: 65001, RouterID: netip.MustParseAddr("10.0.0.2"), HoldTime: 9 * time.Second,
+		Quorum: 1, Peers: []config.BGPPeer{{Address: a.addr, AS: 65000, Port: a.port}}}
+	sp, err := Start(Config{BGP: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Stop(context.Background())
+	taken := cfg
+	taken.ListenPort = a.port // the router listens there
+	if !NeedsRestart(cfg, taken) {
+		t.Fatal("a new listening port does not need a restart")
+	}
+	if err := sp.Reconfigure(taken); err == nil {
+		t.Fatal("a restart on a taken port succeeded")
+	}
+	v4 := netip.MustParsePrefix("10.79.0.100/32")
+	if err := sp.SetAnnounced([]netip.Prefix{v4}); err == nil || !strings.Contains(err.Error(), "no speaker") {
+		t.Fatalf("SetAnnounced without a speaker: %v", err)
+	}
+	if ps := sp.Peers(); len(ps) != 1 || ps[0].State != "idle" {
+		t.Fatalf("peers without a speaker: %+v", ps)
+	}
+	if err := sp.Reconfigure(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := sp.SetAnnounced([]netip.Prefix{v4}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "announced after the reload that works", wantRoutes(t, a, map[netip.Prefix]netip.Addr{v4: a.addr}))
+}
