@@ -178,6 +178,16 @@ func TestSpeakerReconfigure(t *testing.T) {
 	waitFor(t, "announced to A", wantRoutes(t, a, map[netip.Prefix]netip.Addr{v4: lo, v6: nh6}))
 	_, upA := a.session(t)
 
+	// The same configuration again: nothing is sent, nothing reset.
+	sent := sp.Peers()[0].UpdatesSent
+	if err := sp.Reconfigure(cfg); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // let an UPDATE, if any were sent, be counted
+	if st, up := a.session(t); st != "established" || !up.Equal(upA) || sp.Peers()[0].UpdatesSent != sent {
+		t.Fatalf("an unchanged reload disturbed A: %s since %v (was since %v), updates sent %d (were %d)", st, up, upA, sp.Peers()[0].UpdatesSent, sent)
+	}
+
 	// A second peer: B gets the routes, A's session stays.
 	two := cfg
 	two.Peers = []config.BGPPeer{peerA, peerB}
