@@ -434,6 +434,26 @@ template bgp director {
 	for k, dip := range s.DIPs {
 		fmt.Fprintf(&b, "\nprotocol bgp d%d from director {\n\tneighbor %v as %d;\n}\n", k+1, dip, ScaleDirectorAS)
 	}
+	if s.IPv6() {
+		// IPv6 sessions too, for directors that add the router's IPv6
+		// address as a peer (the lab's directors peer over IPv4 only).
+		fmt.Fprintf(&b, `
+template bgp director6 {
+	local %v as %d;
+	passive on;
+	error wait time 1, 5;
+	hold time %d;
+	keepalive time %d;%s
+	ipv6 {
+		import all;
+		export none;
+	};
+}
+`, ScaleRouterIn6, ScaleRouterAS, s.HoldTime/time.Second, max(1, s.HoldTime/time.Second/3), bfdOn)
+		for k, dip := range s.DIPs6 {
+			fmt.Fprintf(&b, "\nprotocol bgp d%dv6 from director6 {\n\tneighbor %v as %d;\n}\n", k+1, dip, ScaleDirectorAS)
+		}
+	}
 	return b.String()
 }
 

@@ -147,7 +147,9 @@ func waitRouter(t *testing.T, what string, cond func() string) {
 // /128 (announced over the IPv4 sessions, MP-BGP) each get one next hop
 // per director in the router's kernel, and a client reaches the IPv6 VIP
 // through them (DR); BIRD's BFD sessions are up; SIGHUP with a changed
-// [bgp] adds a peer without resetting the session BIRD has, and a new
+// [bgp] adds a peer (the router's IPv6 address: an IPv6 session, which
+// carries the /128 with d1's IPv6 address as next hop) without resetting
+// the session BIRD has, and a new
 // router id restarts the speaker (BIRD sees the new id, the routes come
 // back); a frozen director (SIGSTOP) is taken out by BFD (BIRD says so)
 // before its hold time.
@@ -230,13 +232,15 @@ func TestIntegrationLabScaleV6BFD(t *testing.T) {
 	}
 	before := since("d1")
 	conf := s.ScaleDirectorConfig(0, lab.ScaleDirectorOptions{Socket: ds[0].sock})
-	more := strings.Replace(conf, "[[virtual_server]]", "[[bgp.peer]]\naddress = \"10.77.0.250\"\nas = 65002\n\n[[virtual_server]]", 1)
+	more := strings.Replace(conf, "[[virtual_server]]", fmt.Sprintf("[[bgp.peer]]\naddress = %q\nas = %d\nbfd = true\n\n[[virtual_server]]",
+		lab.ScaleRouterIn6, lab.ScaleRouterAS), 1)
 	reloadScaleTestDirector(t, ds[0], more)
-	waitRouter(t, "d1 has two peers", func() string {
-		out.Reset()
-		run([]string{"bgp", "status", "--socket", ds[0].sock}, &out, &errb)
-		if !strings.Contains(out.String(), "10.77.0.250") {
-			return out.String()
+	// The IPv6 session comes up and carries the /128 with d1's IPv6
+	// address as next hop.
+	waitRouter(t, "BIRD's IPv6 session with d1 carries the /128", func() string {
+		out, _ := s.Birdc(ctx, "show", "route", "for", lab.ScaleVIP6.String()+"/128", "protocol", "d1v6", "all")
+		if !strings.Contains(string(out), "BGP.next_hop: "+s.DIPs6[0].String()) {
+			return "birdc show route ... protocol d1v6:\n" + string(out)
 		}
 		return ""
 	})
