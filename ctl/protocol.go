@@ -120,7 +120,10 @@ type BGPStatus struct {
 	Drained bool
 	// Stopping is set while ulvsd withdraws its routes before it stops.
 	Stopping bool
-	Peers    []BGPPeerStatus
+	// Warmup says what the warm-up after start waits for ("" when it
+	// is over or there is none).
+	Warmup string `json:",omitempty"`
+	Peers  []BGPPeerStatus
 	// Addresses are the virtual addresses, each with whether it is
 	// announced and why (not).
 	Addresses []BGPAddressStatus
@@ -142,6 +145,9 @@ type BGPPeerStatus struct {
 	Since                        time.Time `json:",omitzero"`
 	UpdatesSent, UpdatesReceived uint64
 	Flops                        uint32
+	// BFD is the BFD session's state ("up", "down", "init",
+	// "admindown"); "" without BFD.
+	BFD string `json:",omitempty"`
 }
 
 // BGPAddressStatus is one virtual address as the BGP speaker sees it.

@@ -38,6 +38,9 @@ type bgpInput struct {
 	unresolved        map[destKey]bool
 	quorum            uint32
 	drained, stopping bool
+	// held, when not "", withdraws everything with this reason (the
+	// warm-up, a restart of the speaker).
+	held string
 }
 
 // bgpDecide returns every virtual address of in.rules (fwmark services
@@ -93,12 +96,12 @@ func bgpDecide(in bgpInput) []ctl.BGPAddressStatus {
 	for _, a := range addrs {
 		as := ctl.BGPAddressStatus{Prefix: netip.PrefixFrom(a, a.BitLen())}
 		switch {
-		case !a.Is4():
-			as.Reason = "IPv6 is not announced yet (issue #17)"
 		case in.stopping:
 			as.Reason = "withdrawn: ulvsd is stopping"
 		case in.drained:
 			as.Reason = "withdrawn: drained (ulvs bgp undrain announces again)"
+		case in.held != "":
+			as.Reason = "withdrawn: " + in.held
 		case len(in.linksDown) > 0:
 			as.Reason = "withdrawn: interface " + strings.Join(in.linksDown, ", ") + " is not up"
 		case slices.Contains(in.standby, a):
@@ -128,6 +131,7 @@ func bgpAnnounced(st []ctl.BGPAddressStatus) []netip.Prefix {
 // bgpSpeaker is what bgpManager needs of bgp.Speaker.
 type bgpSpeaker interface {
 	SetAnnounced([]netip.Prefix) error
+	Reconfigure(config.BGP) error
 	Announced() []netip.Prefix
 	Peers() []bgp.PeerStatus
 	Stop(context.Context) error
@@ -137,16 +141,27 @@ type bgpSpeaker interface {
 // Safe for concurrent use.
 type bgpManager struct {
 	sp    bgpSpeaker
-	cfg   config.BGP
 	dir   *Director
 	log   *slog.Logger
 	links func() []string // interfaces not up; nil: none
 	poke  chan struct{}
+	// syncCreated returns the connections the backup sync daemon has
+	// created, and whether one runs (the warm-up watches it); nil: none.
+	syncCreated func() (uint64, bool)
+	now         func() time.Time
+	wg          sync.WaitGroup // a restart waiting in the background
 
 	mu                sync.Mutex
+	cfg               config.BGP
 	drained, stopping bool
 	last              []ctl.BGPAddressStatus
 	lastErr           string
+	warm              warmup
+	// restarting is set while the speaker is withdrawn before a restart
+	// (a new local_as, router_id or listening port); pending is the
+	// configuration a reload gave meanwhile.
+	restarting bool
+	pending    *config.BGP
 }
 
 // bgpInterval is how often the decision is made again without a poke
@@ -154,10 +169,28 @@ type bgpManager struct {
 const bgpInterval = 200 * time.Millisecond
 
 func newBGPManager(sp bgpSpeaker, cfg config.BGP, dir *Director, links func() []string, log *slog.Logger) *bgpManager {
-	m := &bgpManager{sp: sp, cfg: cfg, dir: dir, links: links, log: log, poke: make(chan struct{}, 1)}
+	return newBGPManagerWarm(sp, cfg, dir, links, log, 0)
+}
+
+// newBGPManagerWarm is newBGPManager with a warm-up of warm before the
+// first announcement.
+func newBGPManagerWarm(sp bgpSpeaker, cfg config.BGP, dir *Director, links func() []string, log *slog.Logger, warm time.Duration) *bgpManager {
+	m := &bgpManager{sp: sp, cfg: cfg, dir: dir, links: links, log: log, poke: make(chan struct{}, 1), now: time.Now,
+		syncCreated: dir.syncBackupCreated}
+	m.warm.start(m.now(), warm)
+	if warm > 0 {
+		log.Info("bgp: warming up before announcing", "warmup", warm)
+	}
 	dir.bgp.Store(m)
 	m.update()
 	return m
+}
+
+// config returns the [bgp] the manager runs with.
+func (m *bgpManager) config() config.BGP {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.cfg
 }
 
 // run decides again every bgpInterval, and at once when poked, until ctx
@@ -182,9 +215,22 @@ func (m *bgpManager) update() {
 	if m.links != nil {
 		in.linksDown = m.links()
 	}
+	var created uint64
+	syncing := false
+	if m.syncCreated != nil {
+		created, syncing = m.syncCreated()
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	in.quorum, in.drained, in.stopping = m.cfg.Quorum, m.drained, m.stopping
+	if why, over := m.warm.check(m.now(), created, syncing); !over {
+		in.held = why
+	} else if why != "" {
+		m.log.Info("bgp: warm-up over, announcing", "why", why)
+	}
+	if m.restarting {
+		in.held = "the BGP speaker restarts for a new local_as, router_id or listening port"
+	}
 	st := bgpDecide(in)
 	changed := !slices.Equal(st, m.last)
 	err := m.sp.SetAnnounced(bgpAnnounced(st))
@@ -213,6 +259,57 @@ func (m *bgpManager) drain(on bool) {
 	m.update()
 }
 
+// reconfigure applies a reloaded [bgp]: at once when the running speaker
+// can take it (peers, hold time, next hops, quorum), else (a new local
+// AS, router id or listening port) by withdrawing everything, keeping
+// forwarding for shutdown_delay as on SIGTERM, and starting the speaker
+// again, in the background.
+func (m *bgpManager) reconfigure(b config.BGP) {
+	m.mu.Lock()
+	if m.restarting {
+		m.pending = &b
+		m.mu.Unlock()
+		return
+	}
+	if !bgp.NeedsRestart(m.cfg, b) {
+		m.mu.Unlock()
+		err := m.sp.Reconfigure(b)
+		m.mu.Lock()
+		m.cfg = b
+		m.mu.Unlock()
+		if err != nil {
+			m.log.Error("reload: [bgp]", "err", err)
+		} else {
+			m.log.Info("reload: [bgp] applied to the running speaker", "peers", len(b.Peers))
+		}
+		m.update()
+		return
+	}
+	m.restarting = true
+	delay := m.cfg.ShutdownDelay
+	m.mu.Unlock()
+	m.update()
+	m.log.Info("reload: [bgp] needs a new speaker: routes withdrawn, waiting before restarting it", "delay", delay)
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		time.Sleep(delay)
+		err := m.sp.Reconfigure(b)
+		m.mu.Lock()
+		m.cfg, m.restarting = b, false
+		pending := m.pending
+		m.pending = nil
+		m.mu.Unlock()
+		if err != nil {
+			m.log.Error("reload: [bgp]: restarting the speaker", "err", err)
+		}
+		m.update()
+		if pending != nil {
+			m.reconfigure(*pending)
+		}
+	}()
+}
+
 // shutdown withdraws every route, keeps forwarding for the delay so that
 // the routers move the flows away first, then closes the sessions.
 func (m *bgpManager) shutdown(delay time.Duration) {
@@ -235,7 +332,7 @@ func (m *bgpManager) status() *ctl.BGPStatus {
 	live := m.sp.Announced()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	st := &ctl.BGPStatus{LocalAS: m.cfg.LocalAS, RouterID: m.cfg.RouterID, Quorum: m.cfg.Quorum,
+	st := &ctl.BGPStatus{LocalAS: m.cfg.LocalAS, RouterID: m.cfg.RouterID, Quorum: m.cfg.Quorum, Warmup: m.warm.status(),
 		Drained: m.drained, Stopping: m.stopping, Addresses: slices.Clone(m.last), Error: m.lastErr}
 	for i := range st.Addresses {
 		// What the speaker holds, not only what was decided.
@@ -247,7 +344,7 @@ func (m *bgpManager) status() *ctl.BGPStatus {
 	for _, p := range peers {
 		st.Peers = append(st.Peers, ctl.BGPPeerStatus{Address: p.Address, AS: p.AS, State: p.State,
 			HoldTime: int(p.HoldTime / time.Second), Since: p.Since,
-			UpdatesSent: p.UpdatesSent, UpdatesReceived: p.UpdatesReceived, Flops: p.Flops})
+			UpdatesSent: p.UpdatesSent, UpdatesReceived: p.UpdatesReceived, Flops: p.Flops, BFD: p.BFD})
 	}
 	return st
 }

@@ -112,9 +112,14 @@ func TestBGPDecide(t *testing.T) {
 			want: map[netip.Addr]string{},
 		},
 		{
-			name: "IPv6 address is refused",
+			name: "IPv6 address is announced as a /128",
 			in:   bgpInput{rules: config.Rules{Services: []config.Service{at(two, netip.MustParseAddr("2001:db8::1"), 80)}}, quorum: 1},
-			want: map[netip.Addr]string{netip.MustParseAddr("2001:db8::1"): "IPv6 is not announced yet (issue #17)"},
+			want: map[netip.Addr]string{netip.MustParseAddr("2001:db8::1"): "yes"},
+		},
+		{
+			name: "held (warm-up)",
+			in:   bgpInput{rules: config.Rules{Services: []config.Service{two}}, quorum: 1, held: "warming up"},
+			want: map[netip.Addr]string{vipA: "withdrawn: warming up"},
 		},
 	}
 	for _, tt := range tests {
@@ -149,6 +154,18 @@ type fakeSpeaker struct {
 	now     []netip.Prefix
 	history [][]netip.Prefix
 	stopped bool
+	// configs are the configurations Reconfigure got, and what was
+	// announced when it was called.
+	configs       []config.BGP
+	atReconfigure [][]netip.Prefix
+}
+
+func (f *fakeSpeaker) Reconfigure(b config.BGP) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.configs = append(f.configs, b)
+	f.atReconfigure = append(f.atReconfigure, slices.Clone(f.now))
+	return nil
 }
 
 func (f *fakeSpeaker) SetAnnounced(p []netip.Prefix) error {
@@ -260,7 +277,11 @@ func TestBGPFlags(t *testing.T) {
 		{"no peer", []string{"--bgp-as", "65001", "--bgp-router-id", "10.0.0.2"}, nil, "--bgp-peer: required"},
 		{"ibgp", []string{"--bgp-as", "65000", "--bgp-router-id", "10.0.0.2", "--bgp-peer", "65000@10.0.0.1"}, nil, "eBGP only"},
 		{"hold time", []string{"--bgp-as", "65001", "--bgp-router-id", "10.0.0.2", "--bgp-peer", "65000@10.0.0.1", "--bgp-hold-time", "2s"}, nil, "--bgp-hold-time: must be 0 or between 3"},
-		{"v6 router id", []string{"--bgp-as", "65001", "--bgp-router-id", "::1", "--bgp-peer", "65000@10.0.0.1"}, nil, "IPv6 is not supported"},
+		{"v6 router id", []string{"--bgp-as", "65001", "--bgp-router-id", "::1", "--bgp-peer", "65000@10.0.0.1"}, nil, "--bgp-router-id: must be an IPv4 address"},
+		{"v6 peer, next hop, warm-up", []string{"--bgp-as", "65001", "--bgp-router-id", "10.0.0.2", "--bgp-peer", "bfd:65000@[2001:db8::1]:179",
+			"--bgp-next-hop6", "2001:db8::2", "--bgp-warmup", "10s"}, nil, ""},
+		{"link-local next hop", []string{"--bgp-as", "65001", "--bgp-router-id", "10.0.0.2", "--bgp-peer", "65000@10.0.0.1", "--bgp-next-hop6", "fe80::1"}, nil, "--bgp-next-hop6: must be a global unicast"},
+		{"warm-up without as", []string{"--bgp-warmup", "1s"}, nil, "need --bgp-as"},
 		{"as too big", []string{"--bgp-as", "4294967296", "--bgp-router-id", "10.0.0.2", "--bgp-peer", "65000@10.0.0.1"}, nil, "must be from 1 to 4294967295"},
 	}
 	for _, tt := range tests {
@@ -277,6 +298,11 @@ func TestBGPFlags(t *testing.T) {
 				t.Fatalf("error %v", err)
 			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
 				t.Fatalf("error %v, want %q", err, tt.want)
+			case tt.want == "" && tt.name == "v6 peer, next hop, warm-up":
+				if b == nil || len(b.Peers) != 1 || b.Peers[0].Address != netip.MustParseAddr("2001:db8::1") || !b.Peers[0].BFD ||
+					b.Peers[0].BFDInterval != config.DefaultBFDInterval || b.NextHop6 != netip.MustParseAddr("2001:db8::2") || b.Warmup != 10*time.Second {
+					t.Fatalf("config %+v", b)
+				}
 			case tt.want == "" && tt.name == "quick start":
 				if b == nil || len(b.Peers) != 2 || !b.Peers[1].Passive || b.Peers[1].Port != 1179 || b.HoldTime != 9*time.Second {
 					t.Fatalf("config %+v", b)
@@ -289,5 +315,137 @@ func TestBGPFlags(t *testing.T) {
 	addBGPFlags(fs)
 	if err := fs.Parse([]string{"--bgp-peer", "nonsense"}); err == nil {
 		t.Error("--bgp-peer nonsense accepted")
+	}
+}
+
+// A reload that the running speaker can take is applied at once without
+// a withdrawal; one that needs a new speaker (a new router id) withdraws
+// everything first, and announces again after the restart.
+func TestBGPManagerReconfigure(t *testing.T) {
+	d, _ := newTestDirector(t)
+	if err := d.SetRules(config.Rules{Services: []config.Service{svc("mh", rip1)}}); err != nil {
+		t.Fatal(err)
+	}
+	fs := &fakeSpeaker{}
+	base := config.BGP{LocalAS: 65001, RouterID: netip.MustParseAddr("10.0.0.2"), Quorum: 1, ShutdownDelay: 50 * time.Millisecond,
+		Peers: []config.BGPPeer{{Address: netip.MustParseAddr("10.0.0.1"), AS: 65000}}}
+	m := newBGPManager(fs, base, d, nil, d.log)
+	pa := []netip.Prefix{netip.PrefixFrom(vipA, 32)}
+	if got := fs.announced(); !slices.Equal(got, pa) {
+		t.Fatalf("announced %v, want %v", got, pa)
+	}
+	// A second peer: applied to the running speaker, nothing withdrawn.
+	more := base
+	more.Peers = append(slices.Clone(base.Peers), config.BGPPeer{Address: netip.MustParseAddr("10.0.1.1"), AS: 65000})
+	m.reconfigure(more)
+	if len(fs.configs) != 1 || !slices.Equal(fs.atReconfigure[0], pa) || len(fs.history) != 1 {
+		t.Fatalf("peer added: reconfigured %d times, announced then %v, history %v", len(fs.configs), fs.atReconfigure, fs.history)
+	}
+	// A quorum the service no longer reaches: the manager's own setting.
+	high := more
+	high.Quorum = 2
+	m.reconfigure(high)
+	if got := fs.announced(); len(got) != 0 {
+		t.Fatalf("quorum 2 with one server: announced %v", got)
+	}
+	// A new router id: withdrawn before the speaker restarts.
+	newID := more
+	newID.RouterID = netip.MustParseAddr("10.0.0.3")
+	m.reconfigure(high) // back to a known state (no change)
+	m.reconfigure(more)
+	m.reconfigure(newID)
+	if got := fs.announced(); len(got) != 0 {
+		t.Fatalf("restarting: announced %v, want nothing", got)
+	}
+	if st := d.Snapshot().BGP; st == nil || len(st.Addresses) != 1 || !strings.Contains(st.Addresses[0].Reason, "restarts") {
+		t.Fatalf("restarting: status %+v", st)
+	}
+	m.wg.Wait()
+	fs.mu.Lock()
+	last, before := fs.configs[len(fs.configs)-1], fs.atReconfigure[len(fs.configs)-1]
+	fs.mu.Unlock()
+	if last.RouterID != newID.RouterID || len(before) != 0 {
+		t.Fatalf("restart: speaker got router id %v with %v announced, want %v with nothing", last.RouterID, before, newID.RouterID)
+	}
+	if got := fs.announced(); !slices.Equal(got, pa) {
+		t.Fatalf("after the restart: announced %v, want %v", got, pa)
+	}
+	if m.config().RouterID != newID.RouterID {
+		t.Errorf("manager's router id %v", m.config().RouterID)
+	}
+}
+
+// The warm-up holds announcements back until its time elapses, or until
+// the connection sync has created connections and then none for a
+// second.
+func TestBGPWarmup(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)
+	var w warmup
+	if why, over := w.check(t0, 0, false); !over || why != "" {
+		t.Fatalf("no warm-up: %q %v", why, over)
+	}
+	// Without sync: the full time.
+	w.start(t0, 10*time.Second)
+	if why, over := w.check(t0.Add(9*time.Second), 0, false); over || !strings.Contains(why, "no backup sync daemon") {
+		t.Fatalf("9 s of 10 without sync: %q %v", why, over)
+	}
+	if why, over := w.check(t0.Add(10*time.Second), 0, false); !over || !strings.Contains(why, "time elapsed") {
+		t.Fatalf("10 s of 10: %q %v", why, over)
+	}
+	if why, over := w.check(t0.Add(11*time.Second), 0, false); !over || why != "" {
+		t.Fatalf("after: %q %v", why, over)
+	}
+	// With sync: not over while nothing arrived, nor while connections
+	// keep being created; over a second after the last.
+	w.start(t0, 10*time.Second)
+	steps := []struct {
+		at      time.Duration
+		created uint64
+		over    bool
+	}{
+		{0, 5, false},               // first reading (counted before the start)
+		{2 * time.Second, 5, false}, // nothing arrived yet: wait
+		{2200 * time.Millisecond, 40, false},
+		{2400 * time.Millisecond, 90, false},
+		{3 * time.Second, 91, false},
+		{3900 * time.Millisecond, 91, false}, // quiet for 0.9 s
+		{4 * time.Second, 91, true},          // quiet for 1 s
+	}
+	for _, st := range steps {
+		why, over := w.check(t0.Add(st.at), st.created, true)
+		if over != st.over {
+			t.Fatalf("at %v, created %d: over %v (%q), want %v", st.at, st.created, over, why, st.over)
+		}
+		if over && !strings.Contains(why, "connection sync created no connection") {
+			t.Errorf("reason %q", why)
+		}
+	}
+}
+
+// The manager holds back its announcements during the warm-up and says
+// why.
+func TestBGPManagerWarmup(t *testing.T) {
+	d, _ := newTestDirector(t)
+	if err := d.SetRules(config.Rules{Services: []config.Service{svc("mh", rip1)}}); err != nil {
+		t.Fatal(err)
+	}
+	fs := &fakeSpeaker{}
+	m := newBGPManagerWarm(fs, config.BGP{Quorum: 1}, d, nil, d.log, time.Hour)
+	if got := fs.announced(); len(got) != 0 {
+		t.Fatalf("warming up: announced %v", got)
+	}
+	st := d.Snapshot().BGP
+	if st == nil || st.Warmup == "" || len(st.Addresses) != 1 || !strings.Contains(st.Addresses[0].Reason, "warming up") {
+		t.Fatalf("warming up: status %+v", st)
+	}
+	m.mu.Lock()
+	m.now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	m.mu.Unlock()
+	m.update()
+	if got := fs.announced(); len(got) != 1 {
+		t.Fatalf("after the warm-up: announced %v", got)
+	}
+	if d.Snapshot().BGP.Warmup != "" {
+		t.Error("status still says warming up")
 	}
 }

@@ -320,7 +320,8 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 		return err
 	}
 	defer os.Remove(o.socket)
-	bgpReloadCheck := func(f *config.File) { warnBGPReload(o.bgp, f.BGP, o.bgpFromFlags, log) }
+	bgpr := &bgpRunner{dir: dir, eng: eng, log: log, fromFlags: o.bgpFromFlags}
+	bgpReloadCheck := func(f *config.File) { bgpr.reload(f.BGP) }
 	sv := &saver{Director: dir, cfgPath: cfgPath, opts: o, log: log, configured: mon.Configured,
 		reload: func() ([]string, error) { return reloadFile(cfgPath, dir, mon, ha, log, bgpReloadCheck) }}
 	var console *webConsole
@@ -369,18 +370,13 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 		running++
 		go func() { done <- serveMetrics(ctx, mln, dir, log) }()
 	}
-	var bgpm *bgpManager
-	if o.bgp != nil {
-		if bgpm, err = startBGP(*o.bgp, dir, eng, log); err != nil {
-			cancel()
-			engCancel()
-			for ; running > 0; running-- {
-				<-done
-			}
-			return err
+	if err := bgpr.start(ctx, o.bgp); err != nil {
+		cancel()
+		engCancel()
+		for ; running > 0; running-- {
+			<-done
 		}
-		running++
-		go func() { done <- bgpm.run(ctx) }()
+		return err
 	}
 	log.Info("ulvsd running", "interfaces", strings.Join(o.interfaces, ","), "socket", o.socket, "services", len(dir.Rules().Services))
 
@@ -410,11 +406,9 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 			}
 			cancel()
 		case <-ctx.Done():
-			if bgpm != nil {
-				// Withdraw first and keep forwarding while the routers
-				// move the flows to the other directors.
-				bgpm.shutdown(o.bgp.ShutdownDelay)
-			}
+			// Withdraw first and keep forwarding while the routers
+			// move the flows to the other directors.
+			bgpr.shutdown()
 			if o.stateFile != "" {
 				saveState(o.stateFile, eng, log)
 			}
@@ -444,7 +438,7 @@ func reload(path string, dir *Director, mon *healthcheck.Monitor, ha *haManager,
 // and sync daemon, and returns the parts that failed to apply (each also
 // logged) as notes; an error means the file's rules were not applied and
 // the running configuration stays. check, when not nil, sees the loaded
-// file first (it logs what a reload cannot change, such as [bgp]).
+// file first (it applies the file's [bgp] to the speaker).
 func reloadFile(path string, dir *Director, mon *healthcheck.Monitor, ha *haManager, log *slog.Logger, check func(*config.File)) ([]string, error) {
 	f, err := load.File(path)
 	if err != nil {

@@ -25,8 +25,8 @@ import (
 //	P-client    c-eth0 10.78.0.10/24, default via 10.78.0.1
 //	P-router    r-c0 10.78.0.1/24 (to the client); bridge br0 10.77.0.1/24
 //	            (to the directors and real servers); ip_forward=1,
-//	            fib_multipath_hash_policy=1 (L4 hash: the flows of one
-//	            client spread), rp_filter=0; BIRD: AS 65000, one passive
+//	            fib_multipath_hash_policy=3 with fields 0x37 (the 5-tuple:
+//	            the flows of one client spread), rp_filter=0; BIRD: AS 65000, one passive
 //	            session per director, `merge paths` into the kernel table
 //	P-dK        d-eth0 10.77.0.(1+K)/24 (K = 1..N, on br0), ip_forward=0;
 //	            ulvsd runs here, AS 65001
@@ -35,6 +35,13 @@ import (
 //
 // The VIP is on no subnet: the router reaches it only through the
 // directors' announcements.
+//
+// Dual-stack (ScaleConfig.IPv6) adds 2001:db8:78::/64 for the client
+// side (::1 the router, ::10 the client), 2001:db8:77::/64 on br0 (::1
+// the router, ::(1+K) director K, ::(10+I) real server I) and
+// ScaleVIP6 on the real servers' lo; the directors announce its /128
+// over their IPv4 sessions (MP-BGP), and BIRD installs it with one next
+// hop per director (fib_multipath_hash_policy=3, the 5-tuple, for IPv6 too).
 
 // The scale lab's addresses and AS numbers.
 var (
@@ -42,6 +49,11 @@ var (
 	ScaleClientAddr = netip.MustParseAddr("10.78.0.10")
 	ScaleRouterOut  = netip.MustParseAddr("10.78.0.1")
 	ScaleRouterIn   = netip.MustParseAddr("10.77.0.1")
+
+	ScaleVIP6        = netip.MustParseAddr("2001:db8:79::100")
+	ScaleClientAddr6 = netip.MustParseAddr("2001:db8:78::10")
+	ScaleRouterOut6  = netip.MustParseAddr("2001:db8:78::1")
+	ScaleRouterIn6   = netip.MustParseAddr("2001:db8:77::1")
 )
 
 const (
@@ -74,7 +86,13 @@ type ScaleConfig struct {
 	// leaving moves only its own share of the flows. BIRD 2.0.12 cannot
 	// install nexthop objects itself.
 	Resilient bool
-	Logger    *slog.Logger
+	// IPv6 makes the lab dual-stack: the directors also balance
+	// ScaleVIP6 (DR) and announce its /128, BIRD installs it.
+	IPv6 bool
+	// BFD runs BFD between BIRD and every director (BIRD's protocol bfd,
+	// `bfd on` in its sessions; bfd = true in the directors' peers).
+	BFD    bool
+	Logger *slog.Logger
 }
 
 // ScaleBIRDTable is the kernel table BIRD exports to with
@@ -92,6 +110,10 @@ type Scale struct {
 	RIPs      []netip.Addr
 	HoldTime  time.Duration
 	Resilient bool
+	// DIPs6 and RIPs6 are the IPv6 addresses of a dual-stack lab.
+	DIPs6 []netip.Addr
+	RIPs6 []netip.Addr
+	BFD   bool
 	// Dir holds BIRD's configuration, socket and log.
 	Dir string
 
@@ -143,17 +165,23 @@ func ScaleUp(ctx context.Context, cfg ScaleConfig) (*Scale, error) {
 		return nil, fmt.Errorf("scale lab hold time %v: want whole seconds, at least 3", cfg.HoldTime)
 	}
 	s := &Scale{Prefix: cfg.Prefix, Client: NS{cfg.Prefix + "-client"}, Router: NS{cfg.Prefix + "-router"},
-		HoldTime: cfg.HoldTime, Resilient: cfg.Resilient, log: cfg.Logger}
+		HoldTime: cfg.HoldTime, Resilient: cfg.Resilient, BFD: cfg.BFD, log: cfg.Logger}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	for k := 1; k <= cfg.Directors; k++ {
 		s.Directors = append(s.Directors, NS{fmt.Sprintf("%s-d%d", cfg.Prefix, k)})
 		s.DIPs = append(s.DIPs, netip.AddrFrom4([4]byte{10, 77, 0, byte(1 + k)}))
+		if cfg.IPv6 {
+			s.DIPs6 = append(s.DIPs6, addr6(ScaleRouterIn6, 1+k))
+		}
 	}
 	for i := 1; i <= cfg.RealServers; i++ {
 		s.RS = append(s.RS, NS{fmt.Sprintf("%s-rs%d", cfg.Prefix, i)})
 		s.RIPs = append(s.RIPs, netip.AddrFrom4([4]byte{10, 77, 0, byte(10 + i)}))
+		if cfg.IPv6 {
+			s.RIPs6 = append(s.RIPs6, addr6(ScaleRouterIn6, 10+i))
+		}
 	}
 	b := &builder{ctx: ctx}
 	err := s.build(b)
@@ -185,7 +213,22 @@ func (s *Scale) build(b *builder) error {
 		if err := b.ip("-n", n.Name, "link", "set", "lo", "up"); err != nil {
 			return err
 		}
-		if err := n.setSysctls(optional, "net/ipv6/conf/all/disable_ipv6", "1", "net/ipv6/conf/default/disable_ipv6", "1"); err != nil {
+		if s.IPv6() {
+			// As the dual-stack lab (lab.go): addresses usable at
+			// once, no router advertisements taken.
+			if err := n.setSysctls(required,
+				"net/ipv6/conf/all/disable_ipv6", "0", "net/ipv6/conf/default/disable_ipv6", "0",
+				"net/ipv6/conf/all/accept_dad", "0", "net/ipv6/conf/default/accept_dad", "0",
+				"net/ipv6/conf/all/accept_ra", "0", "net/ipv6/conf/default/accept_ra", "0"); err != nil {
+				return err
+			}
+		} else if err := n.setSysctls(optional, "net/ipv6/conf/all/disable_ipv6", "1", "net/ipv6/conf/default/disable_ipv6", "1"); err != nil {
+			return err
+		}
+	}
+	if s.IPv6() {
+		if err := s.Router.setSysctls(required, "net/ipv6/conf/all/forwarding", "1",
+			"net/ipv6/fib_multipath_hash_policy", "3", "net/ipv6/fib_multipath_hash_fields", "0x0037"); err != nil {
 			return err
 		}
 	}
@@ -195,7 +238,17 @@ func (s *Scale) build(b *builder) error {
 	}
 	if err := s.Router.setSysctls(required,
 		"net/ipv4/ip_forward", "1",
-		"net/ipv4/fib_multipath_hash_policy", "1",
+		// The 5-tuple hash of a hardware router (policy 3, fields
+		// 0x37: addresses, protocol, ports), not policy 1: policy 1
+		// takes the packet's own hash when it has one (skb->l4_hash,
+		// fib_multipath_hash in net/ipv4/route.c), and a packet
+		// from the client's socket carries across the veth the
+		// socket's random hash, which TCP changes on a timeout or a
+		// duplicate segment (sk_rethink_txhash): flows would move
+		// between directors with no route change, and `ip route get`
+		// could not tell where a flow goes.
+		"net/ipv4/fib_multipath_hash_policy", "3",
+		"net/ipv4/fib_multipath_hash_fields", "0x0037",
 		"net/ipv4/conf/all/rp_filter", "0",
 		"net/ipv4/conf/default/rp_filter", "0",
 		"net/ipv4/conf/all/send_redirects", "0",
@@ -213,6 +266,13 @@ func (s *Scale) build(b *builder) error {
 		{"-n", s.Client.Name, "link", "set", "c-eth0", "up"},
 		{"-n", s.Client.Name, "route", "add", "default", "via", ScaleRouterOut.String()},
 	}
+	if s.IPv6() {
+		steps = append(steps,
+			[]string{"-n", r, "-6", "addr", "add", netip.PrefixFrom(ScaleRouterIn6, 64).String(), "dev", "br0", "nodad"},
+			[]string{"-n", r, "-6", "addr", "add", netip.PrefixFrom(ScaleRouterOut6, 64).String(), "dev", "r-c0", "nodad"},
+			[]string{"-n", s.Client.Name, "-6", "addr", "add", netip.PrefixFrom(ScaleClientAddr6, 64).String(), "dev", "c-eth0", "nodad"},
+			[]string{"-n", s.Client.Name, "-6", "route", "add", "default", "via", ScaleRouterOut6.String()})
+	}
 	for _, st := range steps {
 		if err := b.ip(st...); err != nil {
 			return err
@@ -225,6 +285,14 @@ func (s *Scale) build(b *builder) error {
 		}
 		if err := s.attach(b, d, fmt.Sprintf("br-d%d", k+1), ScaleDirectorIface, s.DIPs[k]); err != nil {
 			return err
+		}
+		if s.IPv6() {
+			if err := d.setSysctls(required, "net/ipv6/conf/all/forwarding", "0"); err != nil {
+				return err
+			}
+			if err := b.ip("-n", d.Name, "-6", "addr", "add", netip.PrefixFrom(s.DIPs6[k], 64).String(), "dev", ScaleDirectorIface, "nodad"); err != nil {
+				return err
+			}
 		}
 	}
 	for i, rs := range s.RS {
@@ -244,8 +312,32 @@ func (s *Scale) build(b *builder) error {
 				return err
 			}
 		}
+		if !s.IPv6() {
+			continue
+		}
+		// Linux answers a neighbour solicitation only for an address
+		// of the interface it arrives on: VIP6 on lo stays quiet.
+		for _, st := range [][]string{
+			{"-n", rs.Name, "-6", "addr", "add", netip.PrefixFrom(s.RIPs6[i], 64).String(), "dev", RSIface(i), "nodad"},
+			{"-n", rs.Name, "-6", "addr", "add", netip.PrefixFrom(ScaleVIP6, 128).String(), "dev", "lo"},
+			{"-n", rs.Name, "-6", "route", "add", "default", "via", ScaleRouterIn6.String()},
+		} {
+			if err := b.ip(st...); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// IPv6 says whether the lab is dual-stack.
+func (s *Scale) IPv6() bool { return len(s.DIPs6) > 0 }
+
+// addr6 is base with its last byte set to n.
+func addr6(base netip.Addr, n int) netip.Addr {
+	b := base.As16()
+	b[15] = byte(n)
+	return netip.AddrFrom16(b)
 }
 
 // attach joins node n to the router's br0 with a veth pair: swname on the
@@ -273,6 +365,39 @@ func (s *Scale) BIRDConfig() string {
 	if s.Resilient {
 		kernelTable = fmt.Sprintf("\n\tkernel table %d;\t# mirrored into a resilient next-hop group", ScaleBIRDTable)
 	}
+	kernel6, channel6, bfdProto, bfdOn := "", "", "", ""
+	if s.IPv6() {
+		kernel6 = `
+# The same for the IPv6 routes (the directors' /128s, learned over the
+# IPv4 sessions with an IPv6 next hop on br0).
+protocol kernel {
+	merge paths on;
+	ipv6 {
+		import none;
+		export all;
+	};
+}
+`
+		channel6 = `
+	ipv6 {
+		import all;
+		export none;
+	};`
+	}
+	if s.BFD {
+		bfdProto = `
+# BFD with every director (single hop, RFC 5881): a director that stops
+# answering is down in about a second, well before the hold time.
+protocol bfd {
+	interface "br0" {
+		min rx interval 100 ms;
+		min tx interval 100 ms;
+		multiplier 3;
+	};
+}
+`
+		bfdOn = "\n\tbfd on;"
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `# BIRD 2 of the ulvs scale lab %s (router namespace %s).
 log "%s" all;
@@ -290,10 +415,10 @@ protocol kernel {
 		export all;
 	};
 }
-
+%s%s
 template bgp director {
 	local %v as %d;
-	passive on;
+	passive on;%s
 	# After an error (a hold timer expiry), accept the director again
 	# within a second instead of BIRD's default 60 s or more.
 	error wait time 1, 5;
@@ -302,12 +427,32 @@ template bgp director {
 	ipv4 {
 		import all;
 		export none;
-	};
+	};%s
 }
-`, s.Prefix, s.Router.Name, filepath.Join(s.Dir, "bird.log"), ScaleRouterIn, kernelTable, ScaleRouterIn, ScaleRouterAS,
-		s.HoldTime/time.Second, max(1, s.HoldTime/time.Second/3))
+`, s.Prefix, s.Router.Name, filepath.Join(s.Dir, "bird.log"), ScaleRouterIn, kernelTable, kernel6, bfdProto, ScaleRouterIn, ScaleRouterAS, bfdOn,
+		s.HoldTime/time.Second, max(1, s.HoldTime/time.Second/3), channel6)
 	for k, dip := range s.DIPs {
 		fmt.Fprintf(&b, "\nprotocol bgp d%d from director {\n\tneighbor %v as %d;\n}\n", k+1, dip, ScaleDirectorAS)
+	}
+	if s.IPv6() {
+		// IPv6 sessions too, for directors that add the router's IPv6
+		// address as a peer (the lab's directors peer over IPv4 only).
+		fmt.Fprintf(&b, `
+template bgp director6 {
+	local %v as %d;
+	passive on;
+	error wait time 1, 5;
+	hold time %d;
+	keepalive time %d;%s
+	ipv6 {
+		import all;
+		export none;
+	};
+}
+`, ScaleRouterIn6, ScaleRouterAS, s.HoldTime/time.Second, max(1, s.HoldTime/time.Second/3), bfdOn)
+		for k, dip := range s.DIPs6 {
+			fmt.Fprintf(&b, "\nprotocol bgp d%dv6 from director6 {\n\tneighbor %v as %d;\n}\n", k+1, dip, ScaleDirectorAS)
+		}
 	}
 	return b.String()
 }
@@ -365,8 +510,17 @@ func (s *Scale) Nexthops(ctx context.Context) ([]netip.Addr, error) {
 	return s.nexthopsIn(ctx, "main")
 }
 
+// Nexthops6 is Nexthops for ScaleVIP6's /128 (a dual-stack lab).
+func (s *Scale) Nexthops6(ctx context.Context) ([]netip.Addr, error) {
+	return s.nexthopsFor(ctx, "-6", "main", netip.PrefixFrom(ScaleVIP6, 128))
+}
+
 func (s *Scale) nexthopsIn(ctx context.Context, table string) ([]netip.Addr, error) {
-	out, err := s.Router.Run(ctx, "ip", "-4", "route", "show", "table", table, ScaleVIP.String()+"/32")
+	return s.nexthopsFor(ctx, "-4", table, netip.PrefixFrom(ScaleVIP, 32))
+}
+
+func (s *Scale) nexthopsFor(ctx context.Context, family, table string, p netip.Prefix) ([]netip.Addr, error) {
+	out, err := s.Router.Run(ctx, "ip", family, "route", "show", "table", table, p.String())
 	if err != nil {
 		return nil, err
 	}
@@ -416,17 +570,24 @@ workers = 1
 sloppy_tcp = %d
 `, s.Prefix, k+1, ScaleDirectorIface, socket, sloppy)
 	if !o.BGPFlags {
+		warmup := ""
+		if o.Warmup > 0 {
+			warmup = fmt.Sprintf("warmup = %v\n", o.Warmup.Seconds())
+		}
 		fmt.Fprintf(&b, `
 [bgp]
 local_as = %d
 router_id = %q
 hold_time = %d
 shutdown_delay = 1
-
+%s
 [[bgp.peer]]
 address = %q
 as = %d
-`, ScaleDirectorAS, s.DIPs[k].String(), s.HoldTime/time.Second, ScaleRouterIn.String(), ScaleRouterAS)
+`, ScaleDirectorAS, s.DIPs[k].String(), s.HoldTime/time.Second, warmup, ScaleRouterIn.String(), ScaleRouterAS)
+		if s.BFD {
+			b.WriteString("bfd = true\n")
+		}
 	}
 	fmt.Fprintf(&b, `
 [[virtual_server]]
@@ -437,6 +598,13 @@ scheduler = %q
 `, ScaleVIP, ServerPort, scheduler, flags)
 	for _, rip := range s.RIPs {
 		fmt.Fprintf(&b, "\n  [[virtual_server.real_server]]\n  address = \"%v:%d\"\n  weight = 1\n", rip, ServerPort)
+	}
+	if s.IPv6() {
+		fmt.Fprintf(&b, "\n[[virtual_server]]\nprotocol = \"tcp\"\naddress = \"%v\"\nscheduler = %q\n%sforward = \"dr\"\n",
+			netip.AddrPortFrom(ScaleVIP6, ServerPort), scheduler, flags)
+		for _, rip := range s.RIPs6 {
+			fmt.Fprintf(&b, "\n  [[virtual_server.real_server]]\n  address = \"%v\"\n  weight = 1\n", netip.AddrPortFrom(rip, ServerPort))
+		}
 	}
 	// UDP to the discard port: the packet-rate measurement's flood.
 	fmt.Fprintf(&b, "\n[[virtual_server]]\nprotocol = \"udp\"\naddress = \"%v:%d\"\nscheduler = %q\n%sforward = \"dr\"\n",
@@ -456,13 +624,19 @@ type ScaleDirectorOptions struct {
 	NoSloppyTCP bool
 	// BGPFlags leaves [bgp] out of the file: ulvsd gets ScaleBGPFlags.
 	BGPFlags bool
+	// Warmup is [bgp] warmup (0: none).
+	Warmup time.Duration
 }
 
 // ScaleBGPFlags are ulvsd's quick-start flags for director k's BGP, the
 // same as the [bgp] table ScaleDirectorConfig writes.
 func (s *Scale) ScaleBGPFlags(k int) []string {
+	peer := fmt.Sprintf("%d@%v", ScaleRouterAS, ScaleRouterIn)
+	if s.BFD {
+		peer = "bfd:" + peer
+	}
 	return []string{"--bgp-as", strconv.Itoa(ScaleDirectorAS), "--bgp-router-id", s.DIPs[k].String(),
-		"--bgp-peer", fmt.Sprintf("%d@%v", ScaleRouterAS, ScaleRouterIn),
+		"--bgp-peer", peer,
 		"--bgp-hold-time", s.HoldTime.String(), "--bgp-shutdown-delay", "1s"}
 }
 
@@ -512,26 +686,41 @@ func (s *Scale) Down() error {
 }
 
 // StartServers runs the lab's HTTP servers (Serve) in each real server,
-// named rs1..rsN, until ctx ends. It returns once they listen.
+// named rs1..rsN, until ctx ends (on IPv6 too in a dual-stack lab). It
+// returns once they listen.
 func (s *Scale) StartServers(ctx context.Context) error {
-	addr := "0.0.0.0:" + strconv.Itoa(ServerPort)
 	for i, rs := range s.RS {
-		ln, err := rs.Listen("tcp4", addr)
-		if err != nil {
-			return err
-		}
-		pc, err := rs.ListenPacket("udp4", addr)
-		if err != nil {
-			ln.Close()
-			return err
-		}
 		name := fmt.Sprintf("rs%d", i+1)
-		go func() {
-			if err := Serve(ctx, name, ln, pc); err != nil && ctx.Err() == nil {
-				s.log.Error("scale lab server stopped", "server", name, "err", err)
+		if err := s.serve(ctx, rs, name, "4", netip.IPv4Unspecified()); err != nil {
+			return err
+		}
+		if s.IPv6() {
+			if err := s.serve(ctx, rs, name, "6", netip.IPv6Unspecified()); err != nil {
+				return err
 			}
-		}()
+		}
 	}
+	return nil
+}
+
+// serve runs Serve in rs on unspec's ServerPort, TCP and UDP of family
+// ("4" or "6").
+func (s *Scale) serve(ctx context.Context, rs NS, name, family string, unspec netip.Addr) error {
+	addr := netip.AddrPortFrom(unspec, ServerPort).String()
+	ln, err := rs.Listen("tcp"+family, addr)
+	if err != nil {
+		return err
+	}
+	pc, err := rs.ListenPacket("udp"+family, addr)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	go func() {
+		if err := Serve(ctx, name, ln, pc); err != nil && ctx.Err() == nil {
+			s.log.Error("scale lab server stopped", "server", name, "err", err)
+		}
+	}()
 	return nil
 }
 

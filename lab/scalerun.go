@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -69,6 +70,8 @@ type ScaleRunConfig struct {
 	// in, and counts the flows that move to it (ScaleReport.AddedMoved);
 	// it is then killed and started again as without.
 	AddNew bool
+	// Warmup is the directors' [bgp] warmup (0: none).
+	Warmup time.Duration
 	// LastByFlags gives the last director (the one killed and started
 	// again) its BGP by ulvsd's --bgp-* flags instead of [bgp].
 	LastByFlags bool
@@ -118,6 +121,17 @@ type ScaleReport struct {
 	// director (a director that did not hold them holds them) in the
 	// phase after the new director joined.
 	AddedMoved int
+	// RouterMoved counts, with AddNew, the long-lived flows whose next
+	// hop in the router's own choice (`ip route get` with the flow's
+	// 5-tuple) changed when the new director joined: what the router
+	// moved, to compare with AddedMoved, what the directors saw.
+	RouterMoved int
+	// RouterShare is, with AddNew, the share of RouterSample sampled
+	// client ports (the same client, address and VIP port) whose next
+	// hop changed when the new director joined: the router's mapping
+	// itself, without the sampling noise of Flows flows (1/2 from 2 to
+	// 3 next hops by hash-threshold, 1/3 with a resilient group).
+	RouterShare float64
 	// Moved counts the long-lived flows that changed director in the
 	// phase after the restarted director was back.
 	Moved int
@@ -223,7 +237,8 @@ func (r *scaleRun) run(ctx context.Context) (*ScaleReport, error) {
 		d := &scaleDirector{k: k, ns: s.Directors[k], cfg: filepath.Join(s.Dir, fmt.Sprintf("d%d.toml", k+1)),
 			sock: filepath.Join(s.Dir, fmt.Sprintf("d%d.sock", k+1)), log: filepath.Join(s.Dir, fmt.Sprintf("d%d.log", k+1))}
 		if err := os.WriteFile(d.cfg, []byte(s.ScaleDirectorConfig(k, ScaleDirectorOptions{Socket: d.sock,
-			Scheduler: r.cfg.Scheduler, NoSloppyTCP: r.cfg.NoSloppyTCP, BGPFlags: r.cfg.LastByFlags && k == len(s.Directors)-1})), 0o644); err != nil {
+			Scheduler: r.cfg.Scheduler, NoSloppyTCP: r.cfg.NoSloppyTCP, BGPFlags: r.cfg.LastByFlags && k == len(s.Directors)-1,
+			Warmup: r.cfg.Warmup})), 0o644); err != nil {
 			return nil, err
 		}
 		r.dirs = append(r.dirs, d)
@@ -238,7 +253,7 @@ func (r *scaleRun) run(ctx context.Context) (*ScaleReport, error) {
 			return nil, err
 		}
 	}
-	if err := r.waitHops(ctx, first, 30*time.Second); err != nil {
+	if err := r.waitHops(ctx, first, 30*time.Second+r.cfg.Warmup); err != nil {
 		return nil, err
 	}
 	rep.Converge = time.Since(start)
@@ -251,7 +266,14 @@ func (r *scaleRun) run(ctx context.Context) (*ScaleReport, error) {
 	results := make(chan flowResult, r.cfg.Flows)
 	ports := make([]uint16, r.cfg.Flows)
 	var started sync.WaitGroup
-	size := int64(scaleFlowRate) * int64(4*r.cfg.Phase/time.Second+4)
+	// Enough to last every phase at scaleFlowRate (one more with
+	// AddNew), the waits for the route and a margin: a flow that ended
+	// early sends no packet to move (the end is read at full speed).
+	phases := time.Duration(4)
+	if r.cfg.AddNew {
+		phases++
+	}
+	size := int64(scaleFlowRate) * int64((phases*r.cfg.Phase+r.cfg.Warmup*3)/time.Second+12)
 	for i := range r.cfg.Flows {
 		started.Add(1)
 		go func() {
@@ -274,17 +296,50 @@ func (r *scaleRun) run(ctx context.Context) (*ScaleReport, error) {
 		// director (to it, and between the others as their hash ranges
 		// shift).
 		before := r.holders(ports)
+		sample := sampleSports(ports)
+		choiceBefore, err := r.routerChoice(ctx, sample)
+		if err != nil {
+			return nil, err
+		}
 		t0 := time.Now()
 		if err := r.start(r.dirs[victim]); err != nil {
 			return nil, err
 		}
-		if err := r.waitHops(ctx, n, 30*time.Second); err != nil {
+		if err := r.waitHops(ctx, n, 30*time.Second+r.cfg.Warmup); err != nil {
 			return nil, err
 		}
 		r.logf("d%d added (never there before): in the route after %v", victim+1, time.Since(t0).Round(time.Millisecond))
 		sleep(ctx, r.cfg.Phase)
 		after := r.holders(ports)
 		rep.AddedMoved = moved(before, after)
+		choiceAfter, err := r.routerChoice(ctx, sample)
+		if err != nil {
+			return nil, err
+		}
+		changed := 0
+		for _, p := range sample {
+			if choiceBefore[p] != choiceAfter[p] {
+				changed++
+				if slices.Contains(ports, p) {
+					rep.RouterMoved++
+				}
+			}
+		}
+		// The flows where the directors and the router's choice
+		// disagree: each director holding the flow before and after,
+		// and the router's next hop before and after.
+		for _, p := range ports {
+			dirMoved := after[p]&^before[p] != 0
+			if routerMoved := choiceBefore[p] != choiceAfter[p]; dirMoved != routerMoved {
+				r.logf("  flow :%d: directors %03b then %03b, router's next hop %v then %v", p, before[p], after[p], choiceBefore[p], choiceAfter[p])
+			}
+		}
+		rep.RouterShare = float64(changed) / float64(len(sample))
+		if out, err := s.Client.Run(ctx, "nstat", "-az", "TcpExtTcpDuplicateDataRehash", "TcpExtTcpTimeoutRehash"); err == nil {
+			r.logf("client's TCP hash changes so far (a policy 1 router would move those flows):\n%s", strings.TrimSpace(string(out)))
+		}
+		r.logf("the router's own choice (ip route get): %d of the %d long-lived flows changed next hop; of %d sampled client ports, %.3f",
+			rep.RouterMoved, r.cfg.Flows, len(sample), rep.RouterShare)
 		onNew := 0
 		for _, mask := range after {
 			if mask&(1<<victim) != 0 {
@@ -319,7 +374,7 @@ func (r *scaleRun) run(ctx context.Context) (*ScaleReport, error) {
 	if err := r.start(r.dirs[victim]); err != nil {
 		return nil, err
 	}
-	if err := r.waitHops(ctx, n, 30*time.Second); err != nil {
+	if err := r.waitHops(ctx, n, 30*time.Second+r.cfg.Warmup); err != nil {
 		return nil, err
 	}
 	rep.Readd = time.Since(t0)
@@ -493,6 +548,59 @@ func moved(before, after map[uint16]uint32) int {
 	return n
 }
 
+// RouterSample is how many client ports ScaleReport.RouterShare samples.
+const RouterSample = 4096
+
+// sampleSports returns RouterSample client ports from 20000 up, with the
+// flows' own ports in place of as many of them.
+func sampleSports(ports []uint16) []uint16 {
+	out := slices.Clone(ports)
+	for p := uint16(20000); len(out) < RouterSample; p++ {
+		if !slices.Contains(ports, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// routerChoice asks the router's kernel which next hop it picks for a
+// TCP segment from the client's port p to the VIP's ServerPort, arriving
+// on r-c0, for each p (one `ip -batch` of `route get`, which hashes the
+// 5-tuple as forwarding does with fib_multipath_hash_policy=1).
+func (r *scaleRun) routerChoice(ctx context.Context, ports []uint16) (map[uint16]netip.Addr, error) {
+	var b strings.Builder
+	for _, p := range ports {
+		fmt.Fprintf(&b, "route get %v from %v iif r-c0 ipproto tcp sport %d dport %d\n", ScaleVIP, ScaleClientAddr, p, ServerPort)
+	}
+	f := filepath.Join(r.s.Dir, "route-get.batch")
+	if err := os.WriteFile(f, []byte(b.String()), 0o644); err != nil {
+		return nil, err
+	}
+	out, err := r.s.Router.Run(ctx, "ip", "-batch", f)
+	if err != nil {
+		return nil, err
+	}
+	var hops []netip.Addr
+	for _, l := range strings.Split(string(out), "\n") {
+		fs := strings.Fields(l)
+		if i := slices.Index(fs, "via"); i >= 0 && i+1 < len(fs) && len(fs) > 0 && fs[0] == ScaleVIP.String() {
+			a, err := netip.ParseAddr(fs[i+1])
+			if err != nil {
+				return nil, fmt.Errorf("route get: %q", l)
+			}
+			hops = append(hops, a)
+		}
+	}
+	if len(hops) != len(ports) {
+		return nil, fmt.Errorf("route get: %d answers for %d ports", len(hops), len(ports))
+	}
+	m := make(map[uint16]netip.Addr, len(ports))
+	for i, p := range ports {
+		m[p] = hops[i]
+	}
+	return m, nil
+}
+
 // holders maps each long-lived flow (by client port) to the directors
 // (bit k: director k) holding it as an established connection.
 func (r *scaleRun) holders(ports []uint16) map[uint16]uint32 {
@@ -520,6 +628,9 @@ func (r *scaleRun) start(d *scaleDirector) error {
 	args := []string{"netns", "exec", d.ns.Name, r.cfg.Exe, "ulvsd", "-c", d.cfg}
 	if r.cfg.LastByFlags && d.k == len(r.dirs)-1 {
 		args = append(args, r.s.ScaleBGPFlags(d.k)...)
+		if r.cfg.Warmup > 0 {
+			args = append(args, "--bgp-warmup", r.cfg.Warmup.String())
+		}
 	}
 	cmd := exec.Command("ip", args...)
 	cmd.Stdout, cmd.Stderr = logf, logf

@@ -30,14 +30,21 @@ run --flows 48 --kill term
 # Adding a director the router never had (hash-threshold shifts the
 # others' ranges too).
 run --flows 48 --add-new
+run --flows 192 --add-new
 # The same with a resilient next-hop group on the router: only the new
 # director's share moves.
 run --flows 48 --add-new --resilient
+run --flows 192 --add-new --resilient
 # What breaks without consistent hashing or without sloppy_tcp, and what
 # N-way sync recovers with a non-consistent scheduler.
 run --flows 48 --scheduler rr
 run --flows 48 --no-sloppy-tcp
 run --flows 48 --scheduler rr --sync
+# The same with a warm-up: the restarted director announces once the sync
+# has brought the others' connections.
+run --flows 48 --scheduler rr --sync --warmup 5s
+# Dual-stack with BFD: a frozen director is taken out by BFD.
+run --flows 48 --kill stop --hold-time 9s --ipv6 --bfd
 # Packet rate through 1, 2, 3 directors (the others drained), twice.
 run --flows 8 --pps 5s
 run --flows 8 --pps 5s

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -92,13 +93,20 @@ func printBGP(w io.Writer, st *ctl.BGPStatus, now time.Time) {
 		state = "stopping (routes withdrawn)"
 	case st.Drained:
 		state = "drained (routes withdrawn; ulvs bgp undrain)"
+	case st.Warmup != "":
+		state = st.Warmup + " (routes withdrawn)"
 	}
 	fmt.Fprintf(w, "BGP AS %d, router id %v, quorum %d: %s\n", st.LocalAS, st.RouterID, st.Quorum, state)
 	if st.Error != "" {
 		fmt.Fprintf(w, "last error: %s\n", st.Error)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "\nPEER\tAS\tSTATE\tHOLD\tSINCE\tUPDATES OUT/IN\tFLOPS")
+	bfd := slices.ContainsFunc(st.Peers, func(p ctl.BGPPeerStatus) bool { return p.BFD != "" })
+	head := "\nPEER\tAS\tSTATE\tHOLD\tSINCE\tUPDATES OUT/IN\tFLOPS"
+	if bfd {
+		head += "\tBFD"
+	}
+	fmt.Fprintln(tw, head)
 	for _, p := range st.Peers {
 		since := "-"
 		if !p.Since.IsZero() {
@@ -108,7 +116,15 @@ func printBGP(w io.Writer, st *ctl.BGPStatus, now time.Time) {
 		if p.State == "established" {
 			hold = fmt.Sprintf("%ds", p.HoldTime)
 		}
-		fmt.Fprintf(tw, "%v\t%d\t%s\t%s\t%s\t%d/%d\t%d\n", p.Address, p.AS, p.State, hold, since, p.UpdatesSent, p.UpdatesReceived, p.Flops)
+		fmt.Fprintf(tw, "%v\t%d\t%s\t%s\t%s\t%d/%d\t%d", p.Address, p.AS, p.State, hold, since, p.UpdatesSent, p.UpdatesReceived, p.Flops)
+		if bfd {
+			b := p.BFD
+			if b == "" {
+				b = "off"
+			}
+			fmt.Fprintf(tw, "\t%s", b)
+		}
+		fmt.Fprintln(tw)
 	}
 	tw.Flush()
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

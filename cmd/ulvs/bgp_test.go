@@ -35,6 +35,24 @@ PREFIX          ANNOUNCED  WHY
 	if b.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
+	// BFD and a warm-up.
+	st.Drained, st.Warmup = false, "warming up until 00:00:10.0 UTC at most"
+	st.Peers[0].BFD = "up"
+	st.Addresses = []ctl.BGPAddressStatus{{Prefix: netip.MustParsePrefix("2001:db8:79::100/128"), Reason: "withdrawn: warming up"}}
+	b.Reset()
+	printBGP(&b, st, now)
+	want = `BGP AS 65001, router id 10.77.0.2, quorum 1: warming up until 00:00:10.0 UTC at most (routes withdrawn)
+
+PEER       AS     STATE        HOLD  SINCE      UPDATES OUT/IN  FLOPS  BFD
+10.77.0.1  65000  established  9s    1m30s ago  2/1             0      up
+10.77.1.1  65002  active       -     -          0/0             3      off
+
+PREFIX                ANNOUNCED  WHY
+2001:db8:79::100/128  no         withdrawn: warming up
+`
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
 	b.Reset()
 	printBGP(&b, nil, now)
 	if !strings.Contains(b.String(), "no BGP configured") {

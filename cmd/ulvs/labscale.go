@@ -28,8 +28,8 @@ type scaleOptions struct {
 	kill                   string
 	scheduler              string
 	noSloppy, sync, addNew bool
-	resilient              bool
-	pps                    time.Duration
+	resilient, ipv6, bfd   bool
+	pps, warmup            time.Duration
 }
 
 func parseScale(args []string, stderr io.Writer) (scaleOptions, error) {
@@ -48,6 +48,9 @@ func parseScale(args []string, stderr io.Writer) (scaleOptions, error) {
 	fs.BoolVar(&o.resilient, "resilient", false, "the router's route uses a resilient next-hop group mirrored from BIRD's (a joining or leaving director moves only its share)")
 	fs.BoolVar(&o.addNew, "add-new", false, "start the last director only once the flows run, and count the flows that move to it")
 	fs.BoolVar(&o.sync, "sync", false, "run the IPVS connection sync among the directors (a master and a backup daemon on each)")
+	fs.DurationVar(&o.warmup, "warmup", 0, "the directors' [bgp] warmup: a started director announces only after it (or once the sync brought the others' connections)")
+	fs.BoolVar(&o.ipv6, "ipv6", false, "dual-stack lab: the directors also balance an IPv6 VIP and announce its /128 (the demonstration's flows stay IPv4)")
+	fs.BoolVar(&o.bfd, "bfd", false, "BFD between the router's BIRD and every director")
 	if err := parseFlags(fs, args); err != nil {
 		return o, err
 	}
@@ -89,10 +92,11 @@ func labScale(o scaleOptions, stdout io.Writer) error {
 		}
 	}
 	rep, err := lab.RunScale(ctx, lab.ScaleRunConfig{
-		After:       after,
-		ScaleConfig: lab.ScaleConfig{Prefix: o.name, Directors: o.directors, RealServers: o.realServers, HoldTime: o.hold, Resilient: o.resilient},
-		Exe:         self, Control: scaleControl{}, Flows: o.flows, Phase: o.phase, Kill: o.kill, Progress: stdout,
-		Scheduler: o.scheduler, NoSloppyTCP: o.noSloppy, Sync: o.sync, AddNew: o.addNew,
+		After: after,
+		ScaleConfig: lab.ScaleConfig{Prefix: o.name, Directors: o.directors, RealServers: o.realServers, HoldTime: o.hold, Resilient: o.resilient,
+			IPv6: o.ipv6, BFD: o.bfd},
+		Exe: self, Control: scaleControl{}, Flows: o.flows, Phase: o.phase, Kill: o.kill, Progress: stdout,
+		Scheduler: o.scheduler, NoSloppyTCP: o.noSloppy, Sync: o.sync, AddNew: o.addNew, Warmup: o.warmup,
 	})
 	if err != nil {
 		return err
@@ -102,6 +106,11 @@ func labScale(o scaleOptions, stdout io.Writer) error {
 		"on re-adding, %d flows moved (%.2f of them, 1/N = %.2f); new connections %d, failed %d\n",
 		rep.Directors, rep.Flows, rep.Kill, rep.OnKilled, rep.Withdraw.Round(time.Millisecond), rep.HoldTime,
 		rep.Reset, rep.Broken, rep.Completed, rep.Moved, rep.MovedFraction(), 1/float64(rep.Directors), rep.NewConns, rep.NewConnFails)
+	if o.addNew {
+		fmt.Fprintf(stdout, "on adding a new director: %d flows changed director (%.2f), the router's own choice moved %d of them; "+
+			"of %d sampled client ports the router moved %.3f\n", rep.AddedMoved, float64(rep.AddedMoved)/float64(rep.Flows),
+			rep.RouterMoved, lab.RouterSample, rep.RouterShare)
+	}
 	for _, e := range rep.FlowErrors {
 		fmt.Fprintf(stdout, "  %s\n", e)
 	}

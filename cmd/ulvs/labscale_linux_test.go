@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -23,18 +27,7 @@ import (
 // director and gets it back. The figures (withdraw time, flows moved)
 // are logged, not asserted.
 func TestIntegrationLabScale(t *testing.T) {
-	skipUnprivileged(t)
-	for _, tool := range []string{"bird", "birdc"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s (Debian's bird2; scripts/setup-host.sh)", tool)
-		}
-	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	self, ctx := scaleTestSetup(t)
 	var progress bytes.Buffer
 	// After the run: ulvs bgp status, drain and undrain against the real
 	// router.
@@ -90,4 +83,228 @@ func TestIntegrationLabScale(t *testing.T) {
 	if sum != rep.Flows {
 		t.Errorf("flows per director %v add up to %d, want %d (each flow on exactly one director)", rep.FlowsPerDirector, sum, rep.Flows)
 	}
+}
+
+// scaleTestDirector is one ulvsd started by hand in a scale lab director.
+type scaleTestDirector struct {
+	cmd        *exec.Cmd
+	conf, sock string
+	log        string
+}
+
+func startScaleTestDirector(t *testing.T, s *lab.Scale, self string, k int, conf string) *scaleTestDirector {
+	t.Helper()
+	dir := t.TempDir()
+	d := &scaleTestDirector{conf: filepath.Join(dir, "ulvs.toml"), sock: filepath.Join(dir, "ulvs.sock"), log: filepath.Join(dir, "ulvsd.log")}
+	conf = strings.Replace(conf, `"SOCKET"`, strconv.Quote(d.sock), 1)
+	if err := os.WriteFile(d.conf, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logf, err := os.Create(d.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	d.cmd = exec.Command("ip", "netns", "exec", s.Directors[k].Name, self, "ulvsd", "-c", d.conf)
+	d.cmd.Stdout, d.cmd.Stderr = logf, logf
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		d.cmd.Process.Signal(syscall.SIGCONT)
+		d.cmd.Process.Kill()
+		d.cmd.Wait()
+		if t.Failed() {
+			b, _ := os.ReadFile(d.log)
+			t.Logf("ulvsd d%d log:\n%s", k+1, b)
+		}
+	})
+	for deadline := time.Now().Add(15 * time.Second); (scaleControl{}).Ping(d.sock) != nil; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(d.log)
+			t.Fatalf("ulvsd d%d: no control socket: %s", k+1, b)
+		}
+	}
+	return d
+}
+
+// waitRouter polls cond (over BIRD's state or the router's kernel
+// routes) until it returns "", failing after a deadline that bounds a
+// broken run (nothing is timed).
+func waitRouter(t *testing.T, what string, cond func() string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for msg := cond(); msg != ""; msg = cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %s", what, msg)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestIntegrationLabScaleV6BFD runs a dual-stack scale lab of two
+// directors with BFD against BIRD 2: the VIP's /32 and the IPv6 VIP's
+// /128 (announced over the IPv4 sessions, MP-BGP) each get one next hop
+// per director in the router's kernel, and a client reaches the IPv6 VIP
+// through them (DR); BIRD's BFD sessions are up; SIGHUP with a changed
+// [bgp] adds a peer (the router's IPv6 address: an IPv6 session, which
+// carries the /128 with d1's IPv6 address as next hop) without resetting
+// the session BIRD has, and a new
+// router id restarts the speaker (BIRD sees the new id, the routes come
+// back); a frozen director (SIGSTOP) is taken out by BFD (BIRD says so)
+// before its hold time.
+func TestIntegrationLabScaleV6BFD(t *testing.T) {
+	self, ctx := scaleTestSetup(t)
+	// A hold time BFD must beat: 9 s, against BFD's 0.9 s.
+	s, err := lab.ScaleUp(ctx, lab.ScaleConfig{Directors: 2, RealServers: 2, IPv6: true, BFD: true, HoldTime: 9 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Down()
+	if err := s.StartServers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var ds []*scaleTestDirector
+	for k := range s.Directors {
+		conf := s.ScaleDirectorConfig(k, lab.ScaleDirectorOptions{Socket: "SOCKET"})
+		d := startScaleTestDirector(t, s, self, k, conf)
+		ds = append(ds, d)
+	}
+	hops := func(want int, v6 bool) func() string {
+		return func() string {
+			get := s.Nexthops
+			if v6 {
+				get = s.Nexthops6
+			}
+			h, err := get(ctx)
+			if err != nil || len(h) != want {
+				return fmt.Sprintf("next hops %v (%v), want %d", h, err, want)
+			}
+			return ""
+		}
+	}
+	waitRouter(t, "IPv4 route over both directors", hops(2, false))
+	waitRouter(t, "IPv6 route over both directors", hops(2, true))
+	h6, _ := s.Nexthops6(ctx)
+	if !slices.Contains(h6, s.DIPs6[0]) || !slices.Contains(h6, s.DIPs6[1]) {
+		t.Fatalf("IPv6 next hops %v, want the directors' %v", h6, s.DIPs6)
+	}
+	route6, _ := s.Router.Run(ctx, "ip", "-6", "route", "show", lab.ScaleVIP6.String()+"/128")
+	t.Logf("router's IPv6 route:\n%s", route6)
+
+	// The IPv6 VIP through the router's ECMP route and a director (DR).
+	cl := s.Client.HTTPClient()
+	servers := map[string]bool{}
+	for i := 0; i < 12; i++ {
+		resp, err := cl.Get("http://" + netip.AddrPortFrom(lab.ScaleVIP6, lab.ServerPort).String() + "/")
+		if err != nil {
+			t.Fatalf("GET over IPv6: %v", err)
+		}
+		resp.Body.Close()
+		servers[resp.Header.Get("X-Real-Server")] = true
+	}
+	t.Logf("IPv6 requests answered by %v", servers)
+
+	// BFD up with both, as BIRD and ulvsd see it.
+	waitRouter(t, "BFD sessions up", func() string {
+		out, _ := s.Birdc(ctx, "show", "bfd", "sessions")
+		if strings.Count(string(out), " Up ") < 2 {
+			return "birdc show bfd sessions:\n" + string(out)
+		}
+		return ""
+	})
+	var out, errb bytes.Buffer
+	if code := run([]string{"bgp", "status", "--socket", ds[0].sock}, &out, &errb); code != 0 || !strings.Contains(out.String(), "  up\n") ||
+		!strings.Contains(out.String(), lab.ScaleVIP6.String()+"/128  yes") {
+		t.Fatalf("ulvs bgp status (exit %d): %s%s", code, out.String(), errb.String())
+	}
+	t.Logf("ulvs bgp status of d1:\n%s", out.String())
+
+	// SIGHUP with a second peer in [bgp]: BIRD's session with d1 stays.
+	since := func(name string) string {
+		out, _ := s.Birdc(ctx, "show", "protocols", name)
+		for _, l := range strings.Split(string(out), "\n") {
+			if f := strings.Fields(l); len(f) >= 5 && f[0] == name {
+				return f[3] + " " + f[4]
+			}
+		}
+		return ""
+	}
+	before := since("d1")
+	conf := s.ScaleDirectorConfig(0, lab.ScaleDirectorOptions{Socket: ds[0].sock})
+	more := strings.Replace(conf, "[[virtual_server]]", fmt.Sprintf("[[bgp.peer]]\naddress = %q\nas = %d\nbfd = true\n\n[[virtual_server]]",
+		lab.ScaleRouterIn6, lab.ScaleRouterAS), 1)
+	reloadScaleTestDirector(t, ds[0], more)
+	// The IPv6 session comes up and carries the /128 with d1's IPv6
+	// address as next hop.
+	waitRouter(t, "BIRD's IPv6 session with d1 carries the /128", func() string {
+		out, _ := s.Birdc(ctx, "show", "route", "for", lab.ScaleVIP6.String()+"/128", "protocol", "d1v6", "all")
+		if !strings.Contains(string(out), "BGP.next_hop: "+s.DIPs6[0].String()) {
+			return "birdc show route ... protocol d1v6:\n" + string(out)
+		}
+		return ""
+	})
+	if after := since("d1"); after != before || before == "" {
+		t.Fatalf("adding a peer reset BIRD's session with d1: since %q, then %q", before, after)
+	}
+	if h, _ := s.Nexthops(ctx); len(h) != 2 {
+		t.Fatalf("next hops after the reload %v", h)
+	}
+
+	// A new router id: the speaker restarts; BIRD sees the new id.
+	newID := strings.Replace(more, fmt.Sprintf("router_id = %q", s.DIPs[0]), `router_id = "10.77.0.99"`, 1)
+	reloadScaleTestDirector(t, ds[0], newID)
+	waitRouter(t, "BIRD sees d1's new router id", func() string {
+		out, _ := s.Birdc(ctx, "show", "protocols", "all", "d1")
+		if !strings.Contains(string(out), "Neighbor ID:      10.77.0.99") || !strings.Contains(string(out), "Established") {
+			return string(out)
+		}
+		return ""
+	})
+	waitRouter(t, "IPv4 route over both directors after the restart", hops(2, false))
+	waitRouter(t, "IPv6 route over both directors after the restart", hops(2, true))
+
+	// d2 frozen: BFD takes it out before the hold time; BIRD says so.
+	if err := ds[1].cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	waitRouter(t, "d2 out of the route", hops(1, false))
+	took := time.Since(stopped)
+	info, _ := s.Birdc(ctx, "show", "protocols", "all", "d2")
+	t.Logf("d2 withdrawn %v after SIGSTOP (hold time %v); BIRD:\n%s", took, s.HoldTime, info)
+	if !strings.Contains(string(info), "BFD session down") {
+		t.Errorf("BIRD did not take d2 down by BFD:\n%s", info)
+	}
+	ds[1].cmd.Process.Signal(syscall.SIGCONT)
+}
+
+// reloadScaleTestDirector writes conf and sends SIGHUP.
+func reloadScaleTestDirector(t *testing.T, d *scaleTestDirector, conf string) {
+	t.Helper()
+	if err := os.WriteFile(d.conf, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// scaleTestSetup skips without root or BIRD, and returns the test binary
+// (ulvsd's) and a context bounding the test.
+func scaleTestSetup(t *testing.T) (string, context.Context) {
+	t.Helper()
+	skipUnprivileged(t)
+	for _, tool := range []string{"bird", "birdc"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s (Debian's bird2; scripts/setup-host.sh)", tool)
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	return self, ctx
 }

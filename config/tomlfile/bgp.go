@@ -13,9 +13,9 @@ import (
 // This file parses the [bgp] table and its [[bgp.peer]] tables into
 // config.BGP (docs/scale-out.md).
 
-var bgpKeys = []string{"local_as", "router_id", "hold_time", "next_hop", "quorum", "shutdown_delay", "listen_port", "peer"}
+var bgpKeys = []string{"local_as", "router_id", "hold_time", "next_hop", "next_hop6", "warmup", "quorum", "shutdown_delay", "listen_port", "peer"}
 
-var bgpPeerKeys = []string{"address", "as", "port", "passive"}
+var bgpPeerKeys = []string{"address", "as", "port", "passive", "bfd", "bfd_interval", "bfd_multiplier"}
 
 // bgp parses [bgp]; it returns nil when the table has errors (reported).
 func (p *fileParser) bgp(m map[string]any) *config.BGP {
@@ -27,6 +27,10 @@ func (p *fileParser) bgp(m map[string]any) *config.BGP {
 	}
 	b.RouterID, _ = p.bgpAddr(t, "router_id")
 	b.NextHop, _ = p.bgpAddr(t, "next_hop")
+	b.NextHop6, _ = p.bgpAddrCheck(t, "next_hop6", config.CheckBGPAddr6)
+	if d, set := t.seconds("warmup", 0, config.MaxBGPWarmup); set {
+		b.Warmup = d
+	}
 	if _, set := m["hold_time"]; set {
 		if n, ok := t.int("hold_time", 0, int64(config.MaxBGPHoldTime/time.Second)); ok {
 			b.HoldTime = time.Duration(n) * time.Second
@@ -50,7 +54,7 @@ func (p *fileParser) bgp(m map[string]any) *config.BGP {
 		path := fmt.Sprintf("bgp.peer[%d]", i)
 		pt := p.table(path, pm, bgpPeerKeys...)
 		var peer config.BGPPeer
-		if a, ok := p.bgpAddr(pt, "address"); ok && a.IsValid() {
+		if a, ok := p.bgpAddrCheck(pt, "address", config.CheckBGPPeerAddr); ok && a.IsValid() {
 			peer.Address = a
 		} else if _, present := pm["address"]; !present {
 			p.errorf(path+".address", "required: the router's address")
@@ -64,6 +68,25 @@ func (p *fileParser) bgp(m map[string]any) *config.BGP {
 			peer.Port = uint16(n)
 		}
 		peer.Passive = pt.bool("passive")
+		peer.BFD = pt.bool("bfd")
+		peer.BFDInterval, peer.BFDMultiplier = config.DefaultBFDInterval, config.DefaultBFDMultiplier
+		if d, set := pt.seconds("bfd_interval", config.MinBFDInterval, config.MaxBFDInterval); set {
+			peer.BFDInterval = d
+			if msg := config.CheckBFDInterval(d); msg != "" {
+				p.errorf(path+".bfd_interval", "%s", msg)
+			}
+		}
+		if n, ok := pt.int("bfd_multiplier", 1, 255); ok && n != 0 {
+			peer.BFDMultiplier = uint8(n)
+		}
+		if !peer.BFD {
+			for _, k := range []string{"bfd_interval", "bfd_multiplier"} {
+				if _, set := pm[k]; set {
+					p.errorf(path+"."+k, "needs bfd = true (BFD is off for this peer)")
+				}
+			}
+			peer.BFDInterval, peer.BFDMultiplier = 0, 0
+		}
 		pt.done()
 		b.Peers = append(b.Peers, peer)
 	}
@@ -86,13 +109,18 @@ func (p *fileParser) bgp(m map[string]any) *config.BGP {
 // bgpAddr reads the IPv4 address at key: ok is false when it is wrong
 // (reported); an absent key gives the zero Addr and ok.
 func (p *fileParser) bgpAddr(t *tomlTable, key string) (netip.Addr, bool) {
+	return p.bgpAddrCheck(t, key, config.CheckBGPAddr)
+}
+
+// bgpAddrCheck reads the address at key, checked by check, as bgpAddr.
+func (p *fileParser) bgpAddrCheck(t *tomlTable, key string, check func(netip.Addr, string) string) (netip.Addr, bool) {
 	s, set := t.string(key)
 	if !set {
 		_, present := t.m[key]
 		return netip.Addr{}, !present
 	}
 	a, _ := netip.ParseAddr(s)
-	if msg := config.CheckBGPAddr(a, s); msg != "" {
+	if msg := check(a, s); msg != "" {
 		p.errorf(t.field(key), "%s", msg)
 		return netip.Addr{}, false
 	}
@@ -112,6 +140,12 @@ func writeBGP(w *strings.Builder, b *config.BGP) {
 	if b.NextHop.IsValid() {
 		fmt.Fprintf(w, "next_hop = %s\n", tomlString(b.NextHop.String()))
 	}
+	if b.NextHop6.IsValid() {
+		fmt.Fprintf(w, "next_hop6 = %s\n", tomlString(b.NextHop6.String()))
+	}
+	if b.Warmup != 0 {
+		fmt.Fprintf(w, "warmup = %s\n", secondsText(b.Warmup))
+	}
 	if b.Quorum != config.DefaultBGPQuorum {
 		fmt.Fprintf(w, "quorum = %d\n", b.Quorum)
 	}
@@ -128,6 +162,15 @@ func writeBGP(w *strings.Builder, b *config.BGP) {
 		}
 		if p.Passive {
 			w.WriteString("passive = true\n")
+		}
+		if p.BFD {
+			w.WriteString("bfd = true\n")
+			if p.BFDInterval != config.DefaultBFDInterval {
+				fmt.Fprintf(w, "bfd_interval = %s\n", secondsText(p.BFDInterval))
+			}
+			if p.BFDMultiplier != config.DefaultBFDMultiplier {
+				fmt.Fprintf(w, "bfd_multiplier = %d\n", p.BFDMultiplier)
+			}
 		}
 	}
 }

@@ -57,13 +57,32 @@ var bgpParseTests = []struct {
 	{name: "hold time too big", text: bgpHead + "hold_time = 65536\n[[bgp.peer]]\naddress = \"10.0.0.1\"\nas = 65000\n",
 		err: "fuzz.toml:6: bgp.hold_time: must be between 0 and 65535"},
 	{name: "router id v6", text: "[bgp]\nlocal_as = 65001\nrouter_id = \"2001:db8::1\"\n[[bgp.peer]]\naddress = \"10.0.0.1\"\nas = 65000\n",
-		err: "fuzz.toml:5: bgp.router_id: IPv6 is not supported by ulvs's BGP yet (issue #17)"},
-	{name: "peer v6", text: bgpHead + "[[bgp.peer]]\naddress = \"2001:db8::1\"\nas = 65000\n",
-		err: "fuzz.toml:7: bgp.peer[0].address: IPv6 is not supported"},
+		err: "fuzz.toml:5: bgp.router_id: must be an IPv4 address (got \"2001:db8::1\")"},
+	{
+		name: "IPv6 peer, next hop, warm-up, BFD",
+		text: bgpHead + "next_hop6 = \"2001:db8::2\"\nwarmup = 10\n[[bgp.peer]]\naddress = \"2001:db8::1\"\nas = 65000\nbfd = true\n" +
+			"[[bgp.peer]]\naddress = \"10.0.0.1\"\nas = 65000\nbfd = true\nbfd_interval = 0.05\nbfd_multiplier = 5\n",
+		want: &config.BGP{LocalAS: 65001, RouterID: netip.MustParseAddr("10.0.0.2"), HoldTime: 90 * time.Second,
+			NextHop6: netip.MustParseAddr("2001:db8::2"), Warmup: 10 * time.Second, Quorum: 1, ShutdownDelay: 2 * time.Second,
+			Peers: []config.BGPPeer{
+				{Address: netip.MustParseAddr("2001:db8::1"), AS: 65000, BFD: true, BFDInterval: 300 * time.Millisecond, BFDMultiplier: 3},
+				{Address: netip.MustParseAddr("10.0.0.1"), AS: 65000, BFD: true, BFDInterval: 50 * time.Millisecond, BFDMultiplier: 5},
+			}},
+	},
+	{name: "peer link-local", text: bgpHead + "[[bgp.peer]]\naddress = \"fe80::1\"\nas = 65000\n",
+		err: "fuzz.toml:7: bgp.peer[0].address: must be a global unicast IPv6 address"},
 	{name: "next hop v6", text: bgpHead + "next_hop = \"::1\"\n[[bgp.peer]]\naddress = \"10.0.0.1\"\nas = 65000\n",
-		err: "fuzz.toml:6: bgp.next_hop: IPv6 is not supported"},
+		err: "fuzz.toml:6: bgp.next_hop: must be an IPv4 address"},
+	{name: "next hop6 v4", text: bgpHead + "next_hop6 = \"10.0.0.2\"\n[[bgp.peer]]\naddress = \"10.0.0.1\"\nas = 65000\n",
+		err: "fuzz.toml:6: bgp.next_hop6: must be an IPv6 address"},
+	{name: "bfd interval without bfd", text: bgpHead + "[[bgp.peer]]\naddress = \"10.0.0.1\"\nas = 65000\nbfd_interval = 1\n",
+		err: "fuzz.toml:9: bgp.peer[0].bfd_interval: needs bfd = true"},
+	{name: "bfd interval too short", text: bgpHead + "[[bgp.peer]]\naddress = \"10.0.0.1\"\nas = 65000\nbfd = true\nbfd_interval = 0.001\n",
+		err: "fuzz.toml:10: bgp.peer[0].bfd_interval: must be between 0.01 and 60 seconds"},
+	{name: "warmup too long", text: bgpHead + "warmup = 3601\n[[bgp.peer]]\naddress = \"10.0.0.1\"\nas = 65000\n",
+		err: "fuzz.toml:6: bgp.warmup: must be between 0 and 1800 seconds"},
 	{name: "peer bad address", text: bgpHead + "[[bgp.peer]]\naddress = \"router\"\nas = 65000\n",
-		err: "fuzz.toml:7: bgp.peer[0].address: must be an IPv4 address (got \"router\")"},
+		err: "fuzz.toml:7: bgp.peer[0].address: must be an IPv4 or IPv6 address (got \"router\")"},
 	{name: "peer no as", text: bgpHead + "[[bgp.peer]]\naddress = \"10.0.0.1\"\n",
 		err: "fuzz.toml:6: bgp.peer[0].as: required"},
 	{name: "peer as zero", text: bgpHead + "[[bgp.peer]]\naddress = \"10.0.0.1\"\nas = 0\n",
@@ -120,8 +139,17 @@ func checkBGP(b *config.BGP) error {
 			return fmt.Errorf("bgp: address %v", a)
 		}
 	}
+	if b.NextHop6.IsValid() && config.CheckBGPAddr6(b.NextHop6, b.NextHop6.String()) != "" {
+		return fmt.Errorf("bgp: next_hop6 %v", b.NextHop6)
+	}
+	if b.Warmup < 0 || b.Warmup > config.MaxBGPWarmup {
+		return fmt.Errorf("bgp: warmup %v", b.Warmup)
+	}
 	for _, p := range b.Peers {
-		if config.CheckBGPAddr(p.Address, p.Address.String()) != "" || p.AS == 0 {
+		if p.BFD != (p.BFDInterval != 0) || p.BFD && (config.CheckBFDInterval(p.BFDInterval) != "" || p.BFDMultiplier == 0) {
+			return fmt.Errorf("bgp: peer BFD %+v", p)
+		}
+		if config.CheckBGPPeerAddr(p.Address, p.Address.String()) != "" || p.AS == 0 {
 			return fmt.Errorf("bgp: peer %+v", p)
 		}
 	}
@@ -140,9 +168,11 @@ func TestParseBGPPeerFlag(t *testing.T) {
 		{in: "0@10.0.0.1", err: "AS must be a number"},
 		{in: "65000@10.0.0.1:0", err: "port must be a number"},
 		{in: "65000@10.0.0.1:", err: "empty port"},
-		{in: "65000@2001:db8::1", err: "IPv6 is not supported"},
-		{in: "65000@[2001:db8::1]:179", err: "IPv6 is not supported"},
-		{in: "65000@", err: "must be an IPv4 address"},
+		{in: "65000@2001:db8::1", want: config.BGPPeer{AS: 65000, Address: netip.MustParseAddr("2001:db8::1")}},
+		{in: "bfd:passive:65000@[2001:db8::1]:179", want: config.BGPPeer{AS: 65000, Address: netip.MustParseAddr("2001:db8::1"), Port: 179,
+			Passive: true, BFD: true, BFDInterval: config.DefaultBFDInterval, BFDMultiplier: config.DefaultBFDMultiplier}},
+		{in: "65000@fe80::1", err: "must be a global unicast IPv6 address"},
+		{in: "65000@", err: "must be an IPv4 or IPv6 address"},
 	}
 	for _, tt := range tests {
 		got, err := config.ParseBGPPeer(tt.in)
@@ -159,7 +189,7 @@ func TestParseBGPPeerFlag(t *testing.T) {
 }
 
 func FuzzParseBGPPeer(f *testing.F) {
-	for _, s := range []string{"65000@10.0.0.1", "passive:65000@10.0.0.1:1179", "1@[::1]:2", "x@y:z:w", "@:"} {
+	for _, s := range []string{"65000@10.0.0.1", "passive:65000@10.0.0.1:1179", "1@[::1]:2", "bfd:1@[2001:db8::1]:2", "x@y:z:w", "@:"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -167,7 +197,7 @@ func FuzzParseBGPPeer(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if p.AS == 0 || config.CheckBGPAddr(p.Address, s) != "" {
+		if p.AS == 0 || config.CheckBGPPeerAddr(p.Address, s) != "" {
 			t.Fatalf("ParseBGPPeer(%q) accepted %+v", s, p)
 		}
 		again, err := config.ParseBGPPeer(bgpPeerFlag(p))
@@ -181,10 +211,13 @@ func FuzzParseBGPPeer(f *testing.F) {
 func bgpPeerFlag(p config.BGPPeer) string {
 	s := fmt.Sprintf("%d@%v", p.AS, p.Address)
 	if p.Port != 0 {
-		s += fmt.Sprintf(":%d", p.Port)
+		s = fmt.Sprintf("%d@%v", p.AS, netip.AddrPortFrom(p.Address, p.Port))
 	}
 	if p.Passive {
 		s = "passive:" + s
+	}
+	if p.BFD {
+		s = "bfd:" + s
 	}
 	return s
 }
