@@ -46,6 +46,9 @@ func (w *worker) process6(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 		return w.drop(ReasonNotOurs)
 	}
 	if !tbl.IsVIP6(ps.Dst) {
+		if t, ok := forward.ParseTunnelTooBig6(frame, ps); ok && w.tunnelTooBig(&t, tbl) {
+			return false // about one of our tunnel packets (tun6.go)
+		}
 		if w.ct6 != nil && w.ct6.HasNAT() && !ps.Frag {
 			switch ps.Proto {
 			case pkt.ProtoTCP, pkt.ProtoUDP:
@@ -149,7 +152,7 @@ func (w *worker) inbound6(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 		if proto == vs.UDP && svc.Flags&vs.SvcOnePacket != 0 {
 			w.tmpls.Release(tmpl)
 			d.State.Conns.Add(1)
-			return w.forward6(p, frame, svc, d)
+			return w.forward6(p, frame, tbl, svc, d)
 		}
 		if d.Method == vs.Masq {
 			out := conntrack.Key6{Src: d.Addr.As16(), SrcPort: destPort6(d, ps), Dst: ps.Src, DstPort: ps.SrcPort, Proto: ps.Proto}
@@ -166,7 +169,7 @@ func (w *worker) inbound6(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 	}
 	w.ct6.Step(c, conntrack.Input, ps.TCPFlags, now, d)
 	c.InPkts++
-	return w.forward6(p, frame, tbl.Service(c.SvcID), d)
+	return w.forward6(p, frame, tbl, tbl.Service(c.SvcID), d)
 }
 
 // schedule6 is schedule for IPv6: the persistence template (its key holds
@@ -225,7 +228,7 @@ func destPort6(d *vs.Dest, ps *pkt.Parsed6) uint16 {
 
 // forward6 counts the packet, spends a hop and rewrites it for DR or
 // NAT66, then queues it towards the real server.
-func (w *worker) forward6(p *packet, frame []byte, svc *vs.Service, d *vs.Dest) bool {
+func (w *worker) forward6(p *packet, frame []byte, tbl *vs.Table, svc *vs.Service, d *vs.Dest) bool {
 	ps := &w.parsed6
 	if svc != nil {
 		svc.Stats.InPkts.Add(1)
@@ -233,6 +236,9 @@ func (w *worker) forward6(p *packet, frame []byte, svc *vs.Service, d *vs.Dest) 
 	}
 	d.State.InPkts.Add(1)
 	d.State.InBytes.Add(uint64(ps.IPLen))
+	if d.Method == vs.Tunnel {
+		return w.tunnel6(p, frame, d, tbl) // tun6.go
+	}
 	if d.Method != vs.Route && d.Method != vs.Masq {
 		return w.drop(ReasonUnsupported) // refused by the configuration already
 	}
@@ -344,6 +350,10 @@ func (w *worker) icmp6ToVIP(p *packet, frame []byte, tbl *vs.Table, now conntrac
 	d, _ := connDest(tbl, c.DestID)
 	if d == nil {
 		return w.drop(ReasonDestGone)
+	}
+	if d.Method == vs.Tunnel {
+		w.c.icmpRelayed.Add(1)
+		return w.tunnel6(p, frame, d, tbl) // as ip_vs_icmp_xmit_v6: in the tunnel
 	}
 	if d.Method != vs.Route && d.Method != vs.Masq {
 		return w.drop(ReasonUnsupported)
