@@ -261,6 +261,15 @@ var (
 		"-a -t [2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff]:443 -r [2001:db8:aaaa:bbbb:cccc:dddd:eeee:1]:443 -g",
 		"-A -t 10.77.0.100:80 -s rr",
 	}
+	// v6tun is IPv6 tunnelling: ip6ip6, IPv6 in IPv4 and IPv4 in IPv6.
+	v6tun = []string{
+		"-A -t [2001:db8::100]:80 -s rr",
+		"-a -t [2001:db8::100]:80 -r [2001:db8::1]:80 -i",
+		"-a -t [2001:db8::100]:80 -r 10.77.0.11:80 -i -w 2",
+		"-A -t 10.77.0.100:80 -s wlc",
+		"-a -t 10.77.0.100:80 -r [2001:db8:aaaa:bbbb:cccc:dddd:eeee:1]:80 -i",
+		"-a -t 10.77.0.100:80 -r 10.77.0.12:80 -i",
+	}
 )
 
 func counters(active, inact int32) ctl.DestStatus {
@@ -359,9 +368,16 @@ func TestGolden(t *testing.T) {
 			"-A -u [2001:db8::100]:53 -s rr -p 60 -M 48\n-a -u [2001:db8::100]:53 -r [2001:db8::2]:5353 -m\n-S -n\n", args: "-R"},
 		{name: "ipv6-edit-delete", setup: v6lab, args: "-d -t [2001:db8::100]:80 -r [2001:db8::2]:8080"},
 		{name: "err-ipv6-netmask", args: "-A -t [2001:db8::1]:80 -p -M 129"},
-		{name: "err-ipv6-tun", setup: v6lab, args: "-a -t [2001:db8::100]:80 -r [2001:db8::1]:80 -i"},
+		{name: "ipv6-tun", setup: v6lab, args: "-a -t [2001:db8::100]:80 -r [2001:db8::3]:80 -i"},
+		{name: "ipv6-tun-list", setup: v6tun, args: "-L -n"},
+		{name: "ipv6-tun-list-stats", setup: v6tun, args: "-L -n --stats"},
+		{name: "ipv6-tun-save", setup: v6tun, args: "-S -n"},
+		{name: "ipv6-tun-json", setup: v6tun, args: "-L -n --json"},
+		{name: "ipv6-tun-info", setup: v6tun, args: "-L -n --tun-info"},
 		{name: "err-ipv6-fullnat", setup: v6lab, args: "-a -t [2001:db8::100]:80 -r [2001:db8::3]:80 --fullnat"},
-		{name: "err-ipv6-mixed", setup: lab, args: "-a -t 10.77.0.100:80 -r [2001:db8::1]:80 -i"},
+		{name: "ipv6-mixed-tun", setup: lab, args: "-a -t 10.77.0.100:80 -r [2001:db8::1]:80 -i"},
+		{name: "err-ipv6-mixed-dr", setup: v6lab, args: "-a -t [2001:db8::100]:80 -r 10.77.0.11:80 -g"},
+		{name: "err-ipv6-tun-gue", setup: v6lab, args: "-a -t [2001:db8::100]:80 -r [2001:db8::3]:80 -i --tun-type gue --tun-port 6080"},
 		{name: "err-ipv6-mixed-nat", setup: lab, args: "-a -t 10.77.0.100:80 -r [2001:db8::1]:80 -m"},
 		{name: "err-ipv6-fwmark", args: "-A -f 5 -6 -s rr"},
 		{name: "err-ipv6-synproxy", args: "-A -t [2001:db8::1]:80 -s rr --synproxy"},
