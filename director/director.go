@@ -395,6 +395,12 @@ func (d *Director) apply(c config.Command, kind string) error {
 	if c.Op == config.OpSetTimeout {
 		return d.setTimeouts(c.Timeouts)
 	}
+	if (c.Op == config.OpAddDest || c.Op == config.OpEditDest) && c.Service.FwMark == 0 &&
+		c.Dest.Addr.Is4() != c.Service.Addr.Is4() && len(d.sync.status()) > 0 {
+		// ip_vs_genl_set_cmd: "The synchronization protocol is
+		// incompatible with mixed family services".
+		return fmt.Errorf("real server %v of the other address family while a sync daemon runs (the sync protocol cannot carry such connections): %w", c.Dest.Addr, config.ErrInvalid)
+	}
 	r := cloneRules(d.rules)
 	if err := r.Apply(c); err != nil {
 		return err
