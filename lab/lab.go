@@ -145,9 +145,10 @@ type Config struct {
 	// BackupInsideDIP in the nat and fullnat modes), on the same networks
 	// with the same interface names: the other half of a failover pair.
 	Backup bool
-	// IPv6 makes the lab dual-stack (dr and nat modes): every node gets
-	// its IPv6 address too (without duplicate address detection, so it is
-	// usable at once), DR real servers VIP6/128 on lo, NAT real servers a
+	// IPv6 makes the lab dual-stack (dr, nat and tun modes): every node
+	// gets its IPv6 address too (without duplicate address detection, so
+	// it is usable at once), DR real servers VIP6/128 on lo, TUN real
+	// servers VIP6 on their decapsulator's device, NAT real servers a
 	// default IPv6 route through InsideDIP6, and StartServers listens on
 	// IPv6 as well. Without it IPv6 is disabled in every namespace.
 	IPv6 bool
@@ -334,8 +335,8 @@ func Up(ctx context.Context, cfg Config) (*Lab, error) {
 		}
 	}
 	if cfg.IPv6 {
-		if l.Mode != ModeDR && l.Mode != ModeNAT {
-			return nil, fmt.Errorf("lab mode %s with IPv6: only dr and nat labs are dual-stack (IPv6 tunnelling and FULLNAT: issue #17): %w", l.Mode, ErrNotSupported)
+		if l.Mode != ModeDR && l.Mode != ModeNAT && l.Mode != ModeTUN {
+			return nil, fmt.Errorf("lab mode %s with IPv6: only dr, nat and tun labs are dual-stack (FULLNAT with IPv6: issue #17): %w", l.Mode, ErrNotSupported)
 		}
 		if cfg.Backup {
 			return nil, fmt.Errorf("a dual-stack lab with a backup director (VRRPv3 with IPv6: issue #17): %w", ErrNotSupported)
