@@ -143,7 +143,7 @@ func TestIntegrationIPv6TUN(t *testing.T) {
 		out := e.mustAdm("-L", "-n")
 		for _, r := range e.lab.RIPs6 {
 			line := regexp.QuoteMeta(fmt.Sprintf("  -> %-28s %-7s 1      ", fmt.Sprintf("[%s]:80", r), "Tunnel"))
-			if n := len(regexp.MustCompile(`(?m)^` + line).FindAllString(out, -1)); n != 3 {
+			if n := len(regexp.MustCompile(`(?m)^`+line).FindAllString(out, -1)); n != 3 {
 				t.Errorf("real server %s listed %d times as a tunnel, want 3 (one per service):\n%s", r, n, out)
 			}
 		}
