@@ -374,6 +374,11 @@ func TestGolden(t *testing.T) {
 		{name: "ipv6-tun-save", setup: v6tun, args: "-S -n"},
 		{name: "ipv6-tun-json", setup: v6tun, args: "-L -n --json"},
 		{name: "ipv6-tun-info", setup: v6tun, args: "-L -n --tun-info"},
+		{name: "ipv6-tun-conns", args: "-L -n -c", conns: []ctl.ConnStatus{
+			{Proto: vs.TCP, Client: netip.MustParseAddrPort("10.77.0.10:40000"), Virtual: netip.MustParseAddrPort("10.77.0.100:80"),
+				Dest: netip.MustParseAddrPort("[2001:db8:77::11]:80"), State: "ESTABLISHED", Expires: 899},
+			{Proto: vs.TCP, Client: netip.MustParseAddrPort("[2001:db8:77::10]:40001"), Virtual: netip.MustParseAddrPort("[2001:db8:77::100]:80"),
+				Dest: netip.MustParseAddrPort("10.77.0.12:80"), State: "FIN_WAIT", Expires: 101}}},
 		{name: "err-ipv6-fullnat", setup: v6lab, args: "-a -t [2001:db8::100]:80 -r [2001:db8::3]:80 --fullnat"},
 		{name: "ipv6-mixed-tun", setup: lab, args: "-a -t 10.77.0.100:80 -r [2001:db8::1]:80 -i"},
 		{name: "err-ipv6-mixed-dr", setup: v6lab, args: "-a -t [2001:db8::100]:80 -r 10.77.0.11:80 -g"},
