@@ -308,3 +308,20 @@ func TestTunnel6Allocs(t *testing.T) {
 		}
 	}
 }
+
+// TestHasTunnel6: the socket filter must pass IPv6 (Packet Too Big about
+// our tunnel packets) as soon as a tunnel real server is IPv6, even with
+// no IPv6 VIP; IPv6 DR real servers and IPv4 tunnels do not count.
+func TestHasTunnel6(t *testing.T) {
+	_, _, tbl := tun6Worker(t, 1500)
+	if !hasTunnel6(tbl) {
+		t.Error("a table with ip6ip6 real servers: hasTunnel6 false")
+	}
+	if hasTunnel6(testTable6(t)) {
+		t.Error("IPv6 DR and NAT66 real servers counted as tunnels")
+	}
+	_, _, v4 := tunWorker(t, 1500)
+	if hasTunnel6(v4) {
+		t.Error("an IPIP real server counted as an IPv6 tunnel")
+	}
+}
