@@ -24,8 +24,9 @@ import (
 // (ReasonIPv6TooBig; a client's packet is answered with Packet Too Big, a
 // NAT66 reply too big for the client's link only dropped), UDP with the
 // checksum 0 that IPv6 forbids, ICMPv6 to a VIP other than neighbour
-// discovery and echo (errors are not translated yet), and the TUN and
-// FULLNAT cases the configuration refuses before they get here.
+// discovery and echo (errors are not translated yet), and the FULLNAT
+// cases the configuration refuses before they get here. TUN real servers
+// (ip6ip6, IPv6 in IPv4) are tun6.go's.
 
 // process6 handles an IPv6 frame Decode reported as DecodeIPv6.
 func (w *worker) process6(p *packet, frame []byte, tbl *vs.Table, now conntrack.Tick) bool {
@@ -227,7 +228,7 @@ func destPort6(d *vs.Dest, ps *pkt.Parsed6) uint16 {
 }
 
 // forward6 counts the packet, spends a hop and rewrites it for DR or
-// NAT66, then queues it towards the real server.
+// NAT66 (or tunnels it, tun6.go), then queues it towards the real server.
 func (w *worker) forward6(p *packet, frame []byte, tbl *vs.Table, svc *vs.Service, d *vs.Dest) bool {
 	ps := &w.parsed6
 	if svc != nil {
