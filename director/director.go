@@ -140,6 +140,7 @@ func New(cfg Config) (*Director, error) {
 	}
 	if len(cfg.Interfaces) > 0 {
 		d.comp.routes = loadRoutes(cfg.Interfaces)
+		d.comp.routes6 = loadRoutes6(cfg.Interfaces)
 	}
 	return d, nil
 }
@@ -330,6 +331,13 @@ func (d *Director) watch() {
 	}
 	for _, a := range d.nexthops {
 		add(a)
+	}
+	for _, v := range d.comp.viaRouters() {
+		// Routers of IPv6 tunnel real servers (routes6.go), on the
+		// interface of their route (a link-local router has no prefix).
+		if v.iface < len(sets) && !slices.Contains(sets[v.iface], v.gw) {
+			sets[v.iface] = append(sets[v.iface], v.gw)
+		}
 	}
 	for i, ir := range d.resolvers {
 		ir.res.Watch(sets[i]) // each resolver keeps its own family

@@ -180,4 +180,40 @@ func TestIntegrationIPv6TUN(t *testing.T) {
 		}
 		split(t, e.get6)
 	})
+
+	t.Run("ip6ip6 to a real server behind a router, through the route", func(t *testing.T) {
+		// rs1 also holds 2001:db8:99::11 on lo, where no neighbour
+		// solicitation finds it: the director reaches it only by a route
+		// via rs1's address on the link (rs1 stands in for the router).
+		far := "2001:db8:99::11"
+		nsOutput(t, e.lab.RS[0], "ip", "-6", "addr", "add", far+"/128", "dev", "lo")
+		nsOutput(t, e.lab.Director, "ip", "-6", "route", "add", "2001:db8:99::/64", "via", e.lab.RIPs6[0].String(), "dev", "d-eth0")
+		svc := "[" + e.lab.VIP6.String() + "]:80"
+		e.mustAdm("-a", "-t", svc, "-r", "["+far+"]:80", "-i")
+		for _, r := range e.lab.RIPs {
+			e.mustAdm("-d", "-t", svc, "-r", r.String()+":80")
+		}
+		// The director re-reads its routes every few seconds and the
+		// decapsulator its addresses: wait for the first answer.
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			body, err := e.get6("/")
+			if err == nil && body == "rs1" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no answer from rs1 through the router: %q %v\nulvsd log:\n%s", body, err, e.logText())
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		for i := range 20 {
+			if body, err := e.get6("/"); err != nil || body != "rs1" {
+				t.Fatalf("request %d: %q %v", i, body, err)
+			}
+		}
+		out := e.mustAdm("-L", "-n", "-t", svc)
+		if !strings.Contains(out, fmt.Sprintf("  -> %-28s %-7s 1 ", "["+far+"]:80", "Tunnel")) {
+			t.Errorf("-L -n lacks the routed real server:\n%s", out)
+		}
+	})
 }
