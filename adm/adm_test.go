@@ -261,6 +261,15 @@ var (
 		"-a -t [2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff]:443 -r [2001:db8:aaaa:bbbb:cccc:dddd:eeee:1]:443 -g",
 		"-A -t 10.77.0.100:80 -s rr",
 	}
+	// v6tun is IPv6 tunnelling: ip6ip6, IPv6 in IPv4 and IPv4 in IPv6.
+	v6tun = []string{
+		"-A -t [2001:db8::100]:80 -s rr",
+		"-a -t [2001:db8::100]:80 -r [2001:db8::1]:80 -i",
+		"-a -t [2001:db8::100]:80 -r 10.77.0.11:80 -i -w 2",
+		"-A -t 10.77.0.100:80 -s wlc",
+		"-a -t 10.77.0.100:80 -r [2001:db8:aaaa:bbbb:cccc:dddd:eeee:1]:80 -i",
+		"-a -t 10.77.0.100:80 -r 10.77.0.12:80 -i",
+	}
 )
 
 func counters(active, inact int32) ctl.DestStatus {
@@ -359,13 +368,25 @@ func TestGolden(t *testing.T) {
 			"-A -u [2001:db8::100]:53 -s rr -p 60 -M 48\n-a -u [2001:db8::100]:53 -r [2001:db8::2]:5353 -m\n-S -n\n", args: "-R"},
 		{name: "ipv6-edit-delete", setup: v6lab, args: "-d -t [2001:db8::100]:80 -r [2001:db8::2]:8080"},
 		{name: "err-ipv6-netmask", args: "-A -t [2001:db8::1]:80 -p -M 129"},
-		{name: "err-ipv6-tun", setup: v6lab, args: "-a -t [2001:db8::100]:80 -r [2001:db8::1]:80 -i"},
 		{name: "ipv6-fullnat-save", setup: []string{"-A -t [2001:db8::100]:80 -s rr --laddr 2001:db8:1::200,2001:db8:1::201",
 			"-a -t [2001:db8::100]:80 -r [2001:db8:1::3]:8080 --fullnat", "-a -t [2001:db8::100]:80 -r [2001:db8:1::4]:8080 --fullnat -w 2"}, args: "-S -n"},
 		{name: "ipv6-fullnat-list", setup: []string{"-A -t [2001:db8::100]:80 -s rr --laddr 2001:db8:1::200",
 			"-a -t [2001:db8::100]:80 -r [2001:db8:1::3]:8080 --fullnat"}, args: "-L -n"},
 		{name: "err-ipv6-laddr-nat64", args: "-A -t [2001:db8::100]:80 -s rr --laddr 10.0.1.200"},
-		{name: "err-ipv6-mixed", setup: lab, args: "-a -t 10.77.0.100:80 -r [2001:db8::1]:80 -i"},
+		{name: "ipv6-tun", setup: v6lab, args: "-a -t [2001:db8::100]:80 -r [2001:db8::3]:80 -i"},
+		{name: "ipv6-tun-list", setup: v6tun, args: "-L -n"},
+		{name: "ipv6-tun-list-stats", setup: v6tun, args: "-L -n --stats"},
+		{name: "ipv6-tun-save", setup: v6tun, args: "-S -n"},
+		{name: "ipv6-tun-json", setup: v6tun, args: "-L -n --json"},
+		{name: "ipv6-tun-info", setup: v6tun, args: "-L -n --tun-info"},
+		{name: "ipv6-tun-conns", args: "-L -n -c", conns: []ctl.ConnStatus{
+			{Proto: vs.TCP, Client: netip.MustParseAddrPort("10.77.0.10:40000"), Virtual: netip.MustParseAddrPort("10.77.0.100:80"),
+				Dest: netip.MustParseAddrPort("[2001:db8:77::11]:80"), State: "ESTABLISHED", Expires: 899},
+			{Proto: vs.TCP, Client: netip.MustParseAddrPort("[2001:db8:77::10]:40001"), Virtual: netip.MustParseAddrPort("[2001:db8:77::100]:80"),
+				Dest: netip.MustParseAddrPort("10.77.0.12:80"), State: "FIN_WAIT", Expires: 101}}},
+		{name: "ipv6-mixed-tun", setup: lab, args: "-a -t 10.77.0.100:80 -r [2001:db8::1]:80 -i"},
+		{name: "err-ipv6-mixed-dr", setup: v6lab, args: "-a -t [2001:db8::100]:80 -r 10.77.0.11:80 -g"},
+		{name: "err-ipv6-tun-gue", setup: v6lab, args: "-a -t [2001:db8::100]:80 -r [2001:db8::3]:80 -i --tun-type gue --tun-port 6080"},
 		{name: "err-ipv6-mixed-nat", setup: lab, args: "-a -t 10.77.0.100:80 -r [2001:db8::1]:80 -m"},
 		{name: "err-ipv6-fwmark", args: "-A -f 5 -6 -s rr"},
 		{name: "ipv6-synproxy-save", setup: []string{"-A -t [2001:db8::1]:80 -s rr --synproxy", "-a -t [2001:db8::1]:80 -r [2001:db8::2]:8080 -m",

@@ -465,10 +465,47 @@ func cmpServices(a, b *ctl.ServiceStatus) int {
 
 // cmpDests is ipvs_cmp_dests: address, then port.
 func cmpDests(a, b *ctl.DestStatus) int {
-	if r := cmpAddr(a.Addr, b.Addr); r != 0 {
+	r := 0
+	if a.Addr.Is4() == b.Addr.Is4() {
+		r = cmpAddr(a.Addr, b.Addr)
+	} else {
+		r = cmpMixed(a.Addr, b.Addr)
+	}
+	if r != 0 {
 		return r
 	}
 	return int(a.Port) - int(b.Port)
+}
+
+// cmpMixed compares an IPv4 and an IPv6 real server of one service (a
+// tunnel across families) as ipvs_cmp_dests reads its union
+// nf_inet_addr: an IPv4 address is the first 32-bit word, the others 0;
+// an IPv6 first entry compares all four words, an IPv4 one the first
+// only, each difference a wrapping C int.
+func cmpMixed(a, b netip.Addr) int {
+	words := func(x netip.Addr) (w [4]uint32) {
+		if x.Is4() {
+			v := x.As4()
+			w[0] = uint32(v[0])<<24 | uint32(v[1])<<16 | uint32(v[2])<<8 | uint32(v[3])
+			return w
+		}
+		v := x.As16()
+		for i := range w {
+			w[i] = uint32(v[4*i])<<24 | uint32(v[4*i+1])<<16 | uint32(v[4*i+2])<<8 | uint32(v[4*i+3])
+		}
+		return w
+	}
+	x, y := words(a), words(b)
+	n := 1
+	if a.Is6() {
+		n = 4
+	}
+	for i := range n {
+		if r := int32(x[i] - y[i]); r != 0 {
+			return int(r)
+		}
+	}
+	return 0
 }
 
 func family(a netip.Addr, fwmark uint32) int {

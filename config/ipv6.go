@@ -57,7 +57,8 @@ func MaskBits(m netip.Addr, v6 bool) int {
 // yet, for service s (v6 tells whether it is an IPv6 service; a fwmark
 // service is IPv6 with ipvsadm -6) and, when d is not nil, its real server
 // d. Mixed families (an IPv4 service with an IPv6 real server or the
-// reverse, which the kernel allows only for tunnelling) are refused too.
+// reverse) are accepted for tunnelling only, as the kernel does
+// (IPv4 in IPv6, IPv6 in IPv4), and refused with ErrInvalid otherwise.
 // Every format and ulvsadm go through it, so nothing IPv6 is accepted and
 // silently ignored.
 func CheckFamily(s *Service, v6 bool, d *Dest) error {
@@ -81,12 +82,16 @@ func CheckFamily(s *Service, v6 bool, d *Dest) error {
 	}
 	dv6 := d.Addr.Is6() && !d.Addr.Is4In6()
 	switch {
-	case dv6 != v6 && s.FwMark == 0 || dv6 && s.FwMark != 0:
-		return fmt.Errorf("real server %s in a service of the other address family (IPv4 in IPv6 or IPv6 in IPv4 tunnels): %w", d.Addr, ErrIPv6NotYet)
+	case dv6 && s.FwMark != 0:
+		return fmt.Errorf("IPv6 real server %s in a firewall-mark service: %w", d.Addr, ErrIPv6NotYet)
+	case dv6 != v6 && d.Method != vs.Tunnel:
+		// The kernel forwards to a real server of the other family only
+		// by tunnelling (ip_vs_genl_set_cmd: -EINVAL otherwise); ipvsadm
+		// says "Different address family is allowed only for tunneling
+		// servers" before it asks.
+		return fmt.Errorf("real server %s in a service of the other address family: only tunnelling (-i, TUN) real servers may be: %w", d.Addr, ErrInvalid)
 	case !v6:
 		return nil
-	case d.Method == vs.Tunnel:
-		return fmt.Errorf("IPv6 tunnelling (-i, ip6ip6) to %s: %w", d.Addr, ErrIPv6NotYet)
 	}
 	return nil
 }

@@ -89,16 +89,36 @@ func TestCheckFamily(t *testing.T) {
 	if err := CheckFamily(&Service{Proto: vs.TCP, Addr: v6.Addr, Port: 80, SynProxy: true}, true, d6(vs.Masq)); err != nil {
 		t.Errorf("SYN proxy on an IPv6 service: %v", err)
 	}
+	// Tunnelling: ip6ip6, and the mixed families the kernel tunnels.
+	v4 := Service{Proto: vs.TCP, Addr: netip.MustParseAddr("10.0.0.1"), Port: 80}
+	d4 := func(m vs.Method) *Dest { return &Dest{Addr: netip.MustParseAddr("10.0.0.11"), Port: 80, Method: m} }
+	for name, err := range map[string]error{
+		"ip6ip6":       CheckFamily(&v6, true, d6(vs.Tunnel)),
+		"IPv4 in IPv6": CheckFamily(&v4, false, d6(vs.Tunnel)),
+		"IPv6 in IPv4": CheckFamily(&v6, true, d4(vs.Tunnel)),
+	} {
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// Other methods across families: EINVAL, as the kernel.
+	for _, m := range []vs.Method{vs.Route, vs.Masq, vs.FullNAT} {
+		if err := CheckFamily(&v4, false, d6(m)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%v IPv6 real server in an IPv4 service: %v, want ErrInvalid", m, err)
+		}
+		if err := CheckFamily(&v6, true, d4(m)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%v IPv4 real server in an IPv6 service: %v, want ErrInvalid", m, err)
+		}
+	}
 	nat64 := v6
 	nat64.LocalAddrs = []netip.Addr{netip.MustParseAddr("10.0.0.200")}
 	nat46 := Service{Proto: vs.TCP, Addr: netip.MustParseAddr("10.0.0.1"), Port: 80, LocalAddrs: fnat.LocalAddrs}
 	for name, err := range map[string]error{
-		"tun":       CheckFamily(&v6, true, d6(vs.Tunnel)),
-		"nat64":     CheckFamily(&nat64, true, d6(vs.FullNAT)),
-		"nat46":     CheckFamily(&nat46, false, nil),
-		"mixed":     CheckFamily(&Service{Proto: vs.TCP, Addr: netip.MustParseAddr("10.0.0.1"), Port: 80}, false, d6(vs.Tunnel)),
-		"fwmark v6": CheckFamily(&Service{FwMark: 3}, true, nil),
-		"ftp":       CheckFamily(&Service{Proto: vs.TCP, Addr: v6.Addr, Port: 21}, true, nil),
+		"nat64":          CheckFamily(&nat64, true, d6(vs.FullNAT)),
+		"nat46":          CheckFamily(&nat46, false, nil),
+		"fwmark v6 dest": CheckFamily(&Service{FwMark: 3}, false, d6(vs.Tunnel)),
+		"fwmark v6":      CheckFamily(&Service{FwMark: 3}, true, nil),
+		"ftp":            CheckFamily(&Service{Proto: vs.TCP, Addr: v6.Addr, Port: 21}, true, nil),
 	} {
 		if !errors.Is(err, ErrIPv6NotYet) || !errors.Is(err, ErrNotSupported) || !strings.Contains(err.Error(), "issue #17") {
 			t.Errorf("%s: %v, want ErrIPv6NotYet naming issue #17", name, err)

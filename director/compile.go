@@ -50,8 +50,12 @@ type compiler struct {
 	// ifacePrefixes are the connected prefixes of each interface, in the
 	// engine's order: a dest is reached on the interface of its subnet.
 	ifacePrefixes [][]netip.Prefix
-	// routes are the kernel's routes over the director's interfaces.
-	routes []vs.IPRoute
+	// routes are the kernel's routes over the director's interfaces;
+	// routes6 its IPv6 ones, and vias the router each IPv6 tunnel real
+	// server off the director's links is reached through (routes6.go).
+	routes  []vs.IPRoute
+	routes6 []route6
+	vias    map[netip.Addr]via6
 	// epoch is the availability epoch every dest's state bumps.
 	epoch atomic.Uint64
 }
@@ -95,6 +99,7 @@ func (c *compiler) compile(rules *config.Rules, marks []config.Mark, knobs confi
 	var out []built
 	newSvcs := make(map[config.ServiceKey]*svcEntry)
 	newDests := make(map[destKey]*destEntry)
+	newVias := make(map[netip.Addr]via6)
 	nextSvc, nextDest := c.nextSvc, c.nextDest
 	for i := range rules.Services {
 		rs := &rules.Services[i]
@@ -171,6 +176,13 @@ func (c *compiler) compile(rules *config.Rules, marks []config.Mark, knobs confi
 				Iface:      c.ifaceOf(rd.Addr),
 				State:      de.state,
 			}
+			if rd.Method == vs.Tunnel && rd.Addr.Is6() && !rd.Addr.Is4In6() {
+				if gw, iface, ok := c.via6(rd.Addr); ok {
+					d.Iface = iface
+					newVias[rd.Addr] = via6{gw, iface}
+					c.applyVia(de, gw)
+				}
+			}
 			// __ip_vs_update_dest: a dest with no upper threshold, or one
 			// above its current connections, is not overloaded.
 			if d.UThreshold == 0 || int64(d.UThreshold) > int64(de.state.ActiveConns.Load())+int64(de.state.InactConns.Load()) {
@@ -225,7 +237,7 @@ func (c *compiler) compile(rules *config.Rules, marks []config.Mark, knobs confi
 	}
 	// Commit.
 	c.nextSvc, c.nextDest = nextSvc, nextDest
-	c.svcs, c.dests = newSvcs, newDests
+	c.svcs, c.dests, c.vias = newSvcs, newDests, newVias
 	c.gen++
 	svcs := make([]*vs.Service, len(out))
 	for i, b := range out {
@@ -309,6 +321,12 @@ func (c *compiler) setMAC(addr netip.Addr, mac [6]byte, ok bool) {
 		delete(c.macs, addr)
 	}
 	for dk, de := range c.dests {
+		if v, ok := c.vias[dk.addr]; ok {
+			if v.gw == addr {
+				c.applyVia(de, v.gw) // a router's MAC for the real servers behind it
+			}
+			continue
+		}
 		if dk.addr != addr {
 			continue
 		}

@@ -140,6 +140,7 @@ func New(cfg Config) (*Director, error) {
 	}
 	if len(cfg.Interfaces) > 0 {
 		d.comp.routes = loadRoutes(cfg.Interfaces)
+		d.comp.routes6 = loadRoutes6(cfg.Interfaces)
 	}
 	return d, nil
 }
@@ -331,6 +332,13 @@ func (d *Director) watch() {
 	for _, a := range d.nexthops {
 		add(a)
 	}
+	for _, v := range d.comp.viaRouters() {
+		// Routers of IPv6 tunnel real servers (routes6.go), on the
+		// interface of their route (a link-local router has no prefix).
+		if v.iface < len(sets) && !slices.Contains(sets[v.iface], v.gw) {
+			sets[v.iface] = append(sets[v.iface], v.gw)
+		}
+	}
 	for i, ir := range d.resolvers {
 		ir.res.Watch(sets[i]) // each resolver keeps its own family
 		if ir.nd != nil {
@@ -394,6 +402,12 @@ func (d *Director) apply(c config.Command, kind string) error {
 	defer d.mu.Unlock()
 	if c.Op == config.OpSetTimeout {
 		return d.setTimeouts(c.Timeouts)
+	}
+	if (c.Op == config.OpAddDest || c.Op == config.OpEditDest) && c.Service.FwMark == 0 &&
+		c.Dest.Addr.Is4() != c.Service.Addr.Is4() && len(d.sync.status()) > 0 {
+		// ip_vs_genl_set_cmd: "The synchronization protocol is
+		// incompatible with mixed family services".
+		return fmt.Errorf("real server %v of the other address family while a sync daemon runs (the sync protocol cannot carry such connections): %w", c.Dest.Addr, config.ErrInvalid)
 	}
 	r := cloneRules(d.rules)
 	if err := r.Apply(c); err != nil {

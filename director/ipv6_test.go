@@ -51,17 +51,53 @@ func TestIPv6RefusedWithFailover(t *testing.T) {
 	}
 }
 
-// TestIPv6RefusedInRules: what the data path cannot do yet never reaches
-// a table, from any format.
-func TestIPv6RefusedInRules(t *testing.T) {
-	d, _ := newTestDirector(t)
+// TestIPv6TunnelRules: tunnelling to IPv6 real servers and across
+// families compiles; another method across families never reaches a
+// table, from any format.
+func TestIPv6TunnelRules(t *testing.T) {
+	d, fe := newTestDirector(t)
 	tun := config.Service{Proto: vs.TCP, Addr: netip.MustParseAddr("2001:db8::100"), Port: 80, Scheduler: "rr",
-		Dests: []config.Dest{{Addr: netip.MustParseAddr("2001:db8::1"), Port: 80, Method: vs.Tunnel, Weight: 1}}}
+		Dests: []config.Dest{{Addr: netip.MustParseAddr("2001:db8::1"), Port: 80, Method: vs.Tunnel, Weight: 1},
+			{Addr: rip1, Port: 80, Method: vs.Tunnel, Weight: 1}}}
+	mixedTun := svc("rr")
+	mixedTun.Dests = []config.Dest{{Addr: netip.MustParseAddr("2001:db8::1"), Port: 80, Method: vs.Tunnel, Weight: 1}}
+	if err := d.SetRules(config.Rules{Services: []config.Service{tun, mixedTun}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := fe.t.Lookup6(vs.TCP, tun.Addr.As16(), 80); got == nil || len(got.Dests) != 2 {
+		t.Errorf("ip6ip6 service: %+v", got)
+	}
 	mixed := svc("rr")
 	mixed.Dests = []config.Dest{{Addr: netip.MustParseAddr("2001:db8::1"), Port: 80, Method: vs.Masq, Weight: 1}}
-	for name, s := range map[string]config.Service{"tun": tun, "mixed": mixed} {
-		if err := d.SetRules(config.Rules{Services: []config.Service{s}}); !errors.Is(err, config.ErrIPv6NotYet) {
-			t.Errorf("%s: %v, want ErrIPv6NotYet", name, err)
-		}
+	if err := d.SetRules(config.Rules{Services: []config.Service{mixed}}); !errors.Is(err, config.ErrInvalid) {
+		t.Errorf("NAT across families: %v, want ErrInvalid", err)
+	}
+}
+
+// TestIPv6MixedWithSync: while a sync daemon runs, a real server of the
+// other family is refused (EINVAL), as the kernel does: the sync protocol
+// cannot carry its connections.
+func TestIPv6MixedWithSync(t *testing.T) {
+	fe := newFakeSyncEngine()
+	d, err := New(Config{Engine: fe})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SetRules(config.Rules{Services: []config.Service{svc("rr")}}); err != nil {
+		t.Fatal(err)
+	}
+	add := config.Command{Op: config.OpAddDest, HasService: true, Service: svc("rr"),
+		Dest: config.Dest{Addr: netip.MustParseAddr("2001:db8::1"), Port: 80, Method: vs.Tunnel, Weight: 1}}
+	if err := d.Apply(daemonCmd(config.OpStartDaemon, "master", "lo")); err != nil {
+		t.Skipf("no master socket on lo here: %v", err)
+	}
+	if err := d.Apply(add); !errors.Is(err, config.ErrInvalid) {
+		t.Errorf("mixed-family real server with a sync daemon: %v, want ErrInvalid", err)
+	}
+	if err := d.Apply(daemonCmd(config.OpStopDaemon, "master", "")); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Apply(add); err != nil {
+		t.Errorf("mixed-family real server without a sync daemon: %v", err)
 	}
 }

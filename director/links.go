@@ -45,6 +45,7 @@ func (d *Director) LinkChanged(ev engine.LinkEvent) {
 	}
 	if len(d.cfg.Interfaces) > 0 {
 		d.comp.routes = loadRoutes(d.cfg.Interfaces)
+		d.comp.routes6 = loadRoutes6(d.cfg.Interfaces)
 	}
 	if err := d.install(d.rules); err != nil {
 		d.log.Error("interface changed but the table could not be rebuilt", "interface", ev.Name, "err", err)

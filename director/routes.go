@@ -92,9 +92,10 @@ func (d *Director) watchRoutes(ctx context.Context) {
 		case <-t.C:
 		}
 		routes := loadRoutes(d.cfg.Interfaces)
+		routes6 := loadRoutes6(d.cfg.Interfaces)
 		d.mu.Lock()
-		if !slices.Equal(routes, d.comp.routes) {
-			d.comp.routes = routes
+		if !slices.Equal(routes, d.comp.routes) || !slices.Equal(routes6, d.comp.routes6) {
+			d.comp.routes, d.comp.routes6 = routes, routes6
 			if err := d.install(d.rules); err != nil {
 				d.log.Error("routes changed but the table could not be rebuilt", "err", err)
 			} else {

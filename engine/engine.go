@@ -89,6 +89,7 @@ type Engine struct {
 	rips [][4]byte
 	lips [][4]byte
 	tun  bool
+	tun6 bool // some tunnel real server is IPv6 (hasTunnel6)
 	// vmacs are the table's VRRP virtual MACs (use_vmac): the filter
 	// passes frames sent to them and the sockets join them.
 	vmacs [][6]byte
@@ -139,7 +140,8 @@ type iface struct {
 	name    string
 	index   int
 	mac     [6]byte
-	addr    [4]byte // first IPv4 address: the outer source of IPIP
+	addr    [4]byte  // first IPv4 address: the outer source of IPIP
+	addr6   [16]byte // first global IPv6 address: the outer source of IPv6 tunnels
 	mtu     int
 	rings   []*ring // one per worker; nil while the interface is not up
 	fanout  uint16  // the sockets' fanout group id
@@ -196,7 +198,7 @@ func New(cfg Config) (*Engine, error) {
 		if fanout == 0 {
 			fanout = 1
 		}
-		ifc := &iface{name: name, index: ni.Index, mtu: ni.MTU, addr: firstIPv4(ni), fanout: fanout,
+		ifc := &iface{name: name, index: ni.Index, mtu: ni.MTU, addr: firstIPv4(ni), addr6: firstIPv6(ni), fanout: fanout,
 			state: LinkUp, since: now, carrier: ni.Flags&net.FlagRunning != 0}
 		copy(ifc.mac[:], ni.HardwareAddr)
 		e.ifaces = append(e.ifaces, ifc)
@@ -225,7 +227,7 @@ func New(cfg Config) (*Engine, error) {
 		w := newWorkerLinks(links, macs, c, cfg, e.templates)
 		w.neigh = e.neigh
 		for j, ifc := range e.ifaces {
-			w.addrs[j], w.mtus[j] = ifc.addr, ifc.mtu
+			w.addrs[j], w.addrs6[j], w.mtus[j] = ifc.addr, ifc.addr6, ifc.mtu
 		}
 		w.index, w.nworkers = i, cfg.Workers
 		w.ls, w.faults = ls, e.faults
@@ -280,6 +282,7 @@ func newWorkerLinks(links []link, macs [][6]byte, c *counters, cfg Config, tmpls
 	w.c.room.Store(int64(w.ct.Usable()))
 	w.publishFill()
 	w.addrs = make([][4]byte, len(links))
+	w.addrs6 = make([][16]byte, len(links))
 	w.mtus = make([]int, len(links))
 	for i := range w.mtus {
 		w.mtus[i] = 1500
@@ -313,12 +316,12 @@ func (e *Engine) SetTable(t *vs.Table) {
 	e.mu.Lock()
 	old, oldWide, oldRIPs, oldLIPs, oldTun, oldAnn, oldVMACs := e.vips, e.wide, e.rips, e.lips, e.tun, e.ann, e.vmacs
 	e.vips, e.wide, e.rips, e.lips, e.tun, e.ann, e.vmacs = vips, t.WideVIPs(), rips, lips, hasTunnel(t), ann, vmacs
-	oldV6, oldL6 := e.vips6, e.lips6
-	e.vips6, e.lips6 = vips6, sortedLocal6(t)
+	oldV6, oldL6, oldTun6 := e.vips6, e.lips6, e.tun6
+	e.vips6, e.lips6, e.tun6 = vips6, sortedLocal6(t), hasTunnel6(t)
 	e.mu.Unlock()
 	tun := hasTunnel(t)
 	if !slices.Equal(old, vips) || oldWide != t.WideVIPs() || !slices.Equal(oldRIPs, rips) || !slices.Equal(oldLIPs, lips) || oldTun != tun ||
-		!slices.Equal(oldVMACs, vmacs) || (len(oldV6) == 0) != (len(vips6) == 0) {
+		!slices.Equal(oldVMACs, vmacs) || (len(oldV6) == 0) != (len(vips6) == 0) || oldTun6 != e.tun6 {
 		e.refilter()
 	}
 	var added6 [][16]byte
@@ -373,7 +376,9 @@ func (e *Engine) refilter() {
 			own = append(own, ifc.addr)
 		}
 	}
-	prog := filterProgramAll(append(slices.Clone(e.vips), e.lips...), e.wide, own, e.vmacs, len(e.vips6) > 0, e.rips...)
+	// IPv6 passes with IPv6 VIPs, and with IPv6 tunnel real servers
+	// (their Packet Too Big comes to our IPv6 address: tun6.go).
+	prog := filterProgramAll(append(slices.Clone(e.vips), e.lips...), e.wide, own, e.vmacs, len(e.vips6) > 0 || e.tun6, e.rips...)
 	fan := fanoutProgram(e.vips, e.vips6...)
 	e.filter, e.fanProg = prog, fan
 	for _, ifc := range e.ifaces {

@@ -50,7 +50,7 @@ func (e *Engine) Handover(ctx context.Context) []ipvssync.Entry {
 		c := &conns[i]
 		d := tbl.Dest(c.DestID)
 		left := c.Expires.Sub(now)
-		if d == nil || left <= 0 {
+		if d == nil || left <= 0 || !d.Addr.Is4() { // IPv6 tunnel real servers of IPv4 services: not handed over yet (#17)
 			continue
 		}
 		en := ipvssync.Entry{

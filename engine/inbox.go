@@ -137,7 +137,7 @@ func syncDest(tbl *vs.Table, proto uint8, caddr, vaddr, daddr [4]byte, vport, dp
 		return nil, nil
 	}
 	for _, d := range svc.Dests {
-		if !d.Trashed && d.Addr.As4() == daddr && destPortOf(d, vport) == dport {
+		if !d.Trashed && d.Addr.Is4() && d.Addr.As4() == daddr && destPortOf(d, vport) == dport {
 			return svc, d
 		}
 	}

@@ -85,6 +85,7 @@ type linkView struct {
 	mac   [6]byte
 	mtu   int
 	addr  [4]byte
+	addr6 [16]byte // the outer source of IPv6 tunnels (tun6.go)
 }
 
 // downLink stands for an interface that is not up: it receives nothing,
@@ -147,7 +148,7 @@ func (w *worker) adopt(ls *linkSet) {
 			w.pfd[j].Fd = int32(l.fd())
 			w.pfd[j].Revents = 0
 		}
-		w.macs[j], w.mtus[j], w.addrs[j] = v.mac, v.mtu, v.addr
+		w.macs[j], w.mtus[j], w.addrs[j], w.addrs6[j] = v.mac, v.mtu, v.addr, v.addr6
 	}
 	w.ls = ls
 	w.adopted.Store(ls)
@@ -186,7 +187,7 @@ func (w *worker) checkFaults() {
 func (e *Engine) publish() *linkSet {
 	ls := &linkSet{ifaces: make([]linkView, len(e.ifaces))}
 	for j, ifc := range e.ifaces {
-		v := linkView{mac: ifc.mac, mtu: ifc.mtu, addr: ifc.addr}
+		v := linkView{mac: ifc.mac, mtu: ifc.mtu, addr: ifc.addr, addr6: ifc.addr6}
 		for _, r := range ifc.rings {
 			v.links = append(v.links, r)
 		}
@@ -244,6 +245,7 @@ type observed struct {
 	macOK   bool
 	mtu     int
 	addr    [4]byte
+	addr6   [16]byte
 }
 
 // observe reads the interface name from the list all (net.Interfaces of
@@ -260,6 +262,7 @@ func observe(name string, all []net.Interface) observed {
 		o.mac, o.macOK = [6]byte(ni.HardwareAddr), true
 	}
 	o.addr = firstIPv4(ni)
+	o.addr6 = firstIPv6(ni)
 	return o
 }
 
@@ -276,6 +279,26 @@ func firstIPv4(ni *net.Interface) [4]byte {
 			copy(a[:], ipn.IP.To4())
 			break
 		}
+	}
+	return a
+}
+
+// firstIPv6 returns the interface's first global IPv6 address (the outer
+// source of IPv6 tunnels: ip6ip6 and IPv4 in IPv6), or zeros. Link-local
+// addresses are left out: a tunnel's real server may be routed.
+func firstIPv6(ni *net.Interface) [16]byte {
+	var a [16]byte
+	addrs, err := ni.Addrs()
+	if err != nil {
+		return a
+	}
+	for _, x := range addrs {
+		ipn, ok := x.(*net.IPNet)
+		if !ok || ipn.IP.To4() != nil || len(ipn.IP) != 16 || !ipn.IP.IsGlobalUnicast() {
+			continue
+		}
+		copy(a[:], ipn.IP)
+		break
 	}
 	return a
 }

@@ -145,8 +145,8 @@ func (m *monitor) reconcile(ctx context.Context, ifc *iface, o observed) {
 		ifc.mtu = o.mtu
 		changed = append(changed, "mtu changed")
 	}
-	if o.addr != ifc.addr {
-		ifc.addr = o.addr
+	if o.addr != ifc.addr || o.addr6 != ifc.addr6 {
+		ifc.addr, ifc.addr6 = o.addr, o.addr6
 		changed = append(changed, "address changed")
 	}
 	carrierBack := o.carrier && !ifc.carrier
@@ -286,9 +286,10 @@ func (m *monitor) open(ifc *iface, o observed, now time.Time) bool {
 		}
 	}
 	down := now.Sub(ifc.lostAt)
-	newAddr := o.addr != ifc.addr
+	newAddr := o.addr != ifc.addr || o.addr6 != ifc.addr6
 	ifc.rings = rings
 	ifc.index, ifc.mac, ifc.mtu, ifc.addr, ifc.carrier = o.index, o.mac, o.mtu, o.addr, o.carrier
+	ifc.addr6 = o.addr6
 	ifc.state, ifc.since = LinkUp, now
 	e.publish()
 	st := ifc.status()

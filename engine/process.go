@@ -73,6 +73,7 @@ type worker struct {
 	// addrs and mtus are each link's IPv4 address (the outer source of
 	// IPIP) and MTU.
 	addrs      [][4]byte
+	addrs6     [][16]byte // each link's global IPv6 address (tun6.go)
 	mtus       []int
 	ipID       uint16
 	now        conntrack.Tick // the batch's clock reading
@@ -168,6 +169,8 @@ func (w *worker) process(p *packet, tbl *vs.Table, now conntrack.Tick) bool {
 					if w.ct.HasNAT() {
 						return w.icmpFromReal(p, frame, tbl, now, &q)
 					}
+				} else if t, ok := forward.ParseTunnelTooBig4(frame, ps); ok && w.tunnelTooBig(&t, tbl) {
+					return false // about one of our IPv6-in-IPv4 packets (tun6.go)
 				}
 			}
 		}

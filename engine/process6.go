@@ -25,8 +25,9 @@ import (
 // (ReasonIPv6TooBig; a client's packet is answered with Packet Too Big, a
 // NAT66 reply too big for the client's link only dropped), UDP with the
 // checksum 0 that IPv6 forbids, ICMPv6 to a VIP other than neighbour
-// discovery and echo (errors are not translated yet), and the TUN cases
-// the configuration refuses before they get here.
+// discovery and echo (errors are not translated yet). TUN real servers
+// (ip6ip6, IPv6 in IPv4) are tun6.go's, FULLNAT's local addresses
+// fullnat6.go's.
 
 // process6 handles an IPv6 frame Decode reported as DecodeIPv6.
 func (w *worker) process6(p *packet, frame []byte, tbl *vs.Table, now conntrack.Tick) bool {
@@ -47,6 +48,9 @@ func (w *worker) process6(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 		return w.drop(ReasonNotOurs)
 	}
 	if !tbl.IsVIP6(ps.Dst) {
+		if t, ok := forward.ParseTunnelTooBig6(frame, ps); ok && w.tunnelTooBig(&t, tbl) {
+			return false // about one of our tunnel packets (tun6.go)
+		}
 		if w.ct6 != nil && w.ct6.HasNAT() && !ps.Frag {
 			switch ps.Proto {
 			case pkt.ProtoTCP, pkt.ProtoUDP:
@@ -158,7 +162,7 @@ func (w *worker) inbound6(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 		if proto == vs.UDP && svc.Flags&vs.SvcOnePacket != 0 {
 			w.tmpls.Release(tmpl)
 			d.State.Conns.Add(1)
-			return w.forward6(p, frame, svc, d, nil)
+			return w.forward6(p, frame, tbl, svc, d, nil)
 		}
 		if d.Method == vs.Masq || d.Method == vs.FullNAT {
 			c, r = w.insertOut6(key, svc, d, now) // fullnat6.go
@@ -174,7 +178,7 @@ func (w *worker) inbound6(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 	}
 	w.ct6.Step(c, conntrack.Input, ps.TCPFlags, now, d)
 	c.InPkts++
-	return w.forward6(p, frame, tbl.Service(c.SvcID), d, c)
+	return w.forward6(p, frame, tbl, tbl.Service(c.SvcID), d, c)
 }
 
 // schedule6 is schedule for IPv6: the persistence template (its key holds
@@ -232,9 +236,10 @@ func destPort6(d *vs.Dest, ps *pkt.Parsed6) uint16 {
 }
 
 // forward6 counts the packet, spends a hop and rewrites it for DR, NAT66
-// or FULLNAT (c's local address and port, fullnat6.go), then queues it
-// towards the real server. c is nil for a one-packet datagram.
-func (w *worker) forward6(p *packet, frame []byte, svc *vs.Service, d *vs.Dest, c *conntrack.Conn6) bool {
+// or FULLNAT (c's local address and port, fullnat6.go), or tunnels it
+// (tun6.go), then queues it towards the real server. c is nil for a
+// one-packet datagram.
+func (w *worker) forward6(p *packet, frame []byte, tbl *vs.Table, svc *vs.Service, d *vs.Dest, c *conntrack.Conn6) bool {
 	ps := &w.parsed6
 	if svc != nil {
 		svc.Stats.InPkts.Add(1)
@@ -242,6 +247,9 @@ func (w *worker) forward6(p *packet, frame []byte, svc *vs.Service, d *vs.Dest, 
 	}
 	d.State.InPkts.Add(1)
 	d.State.InBytes.Add(uint64(ps.IPLen))
+	if d.Method == vs.Tunnel {
+		return w.tunnel6(p, frame, d, tbl) // tun6.go
+	}
 	if d.Method != vs.Route && d.Method != vs.Masq && (d.Method != vs.FullNAT || c == nil) {
 		return w.drop(ReasonUnsupported) // refused by the configuration already; one-packet FULLNAT has no local port
 	}
@@ -364,6 +372,10 @@ func (w *worker) icmp6ToVIP(p *packet, frame []byte, tbl *vs.Table, now conntrac
 	d, _ := connDest(tbl, c.DestID)
 	if d == nil {
 		return w.drop(ReasonDestGone)
+	}
+	if d.Method == vs.Tunnel {
+		w.c.icmpRelayed.Add(1)
+		return w.tunnel6(p, frame, d, tbl) // as ip_vs_icmp_xmit_v6: in the tunnel
 	}
 	if d.Method != vs.Route && d.Method != vs.Masq && d.Method != vs.FullNAT {
 		return w.drop(ReasonUnsupported)

@@ -252,6 +252,9 @@ func (w *worker) syncOpened(c *conntrack.Conn, tbl *vs.Table, d *vs.Dest, now co
 // connection goes only once open, with its translation state
 // (proxySync); one still opening would reach the backup without it.
 func (w *worker) pushSync(c *conntrack.Conn, d *vs.Dest, flags ipvssync.Flags, state uint16, fwmark uint32, timeout time.Duration) {
+	if !d.Addr.Is4() {
+		return // an IPv6 tunnel real server: an IPv4 sync entry cannot name it (not synced yet, issue #17)
+	}
 	r := &w.syncRec
 	*r = syncRec{
 		proto: c.Key.Proto, flags: uint32(flags), state: state,
@@ -287,7 +290,7 @@ func (w *worker) syncTemplate(c *conntrack.Conn, tbl *vs.Table, fwmark uint32, n
 		return
 	}
 	d := tbl.Dest(ts.DestID)
-	if d == nil {
+	if d == nil || !d.Addr.Is4() { // an IPv6 tunnel real server: not synced (#17)
 		return
 	}
 	flags := methodFlags(d.Method) | ipvssync.FlagInactive | ipvssync.FlagTemplate

@@ -216,7 +216,7 @@ func (w *worker) proxyReplay6(tbl *vs.Table, c *conntrack.Conn6, sp *synproxy.Co
 		}
 		sp.ToServer(pkt.TCP(frame[ps.L4Off:]), false)
 		w.ct6.Step(c, conntrack.Input, ps.TCPFlags, now, d)
-		w.forward6(q, frame, tbl.Service(c.SvcID), d, c)
+		w.forward6(q, frame, tbl, tbl.Service(c.SvcID), d, c)
 	}
 }
 

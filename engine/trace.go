@@ -409,7 +409,7 @@ func (w *worker) traceAfter(p *packet, rec *traceRec, tbl *vs.Table, now conntra
 func (w *worker) traceConn(rec *traceRec, tbl *vs.Table, c *conntrack.Conn, now conntrack.Tick) {
 	rec.hasTo, rec.to, rec.timeout = true, c.State, c.Expires.Sub(now)
 	rec.tmplPost = c.Tmpl
-	if d := tbl.Dest(c.DestID); d != nil {
+	if d := tbl.Dest(c.DestID); d != nil && d.Addr.Is4() { // ulvs trace is IPv4 only (#17)
 		rec.hasDest, rec.dest, rec.method = true, d.Addr.As4(), d.Method
 		rec.destPort = d.Port
 		if d.Port == 0 {

@@ -65,61 +65,32 @@ func (s *scratch) take(n int, sizes []int, in uint8) []packet {
 	return ps
 }
 
-// tunnel sends a packet to real server d in IPIP (ip_vs_tunnel_xmit): the
-// outer header from the egress interface's address to d, the MTU checked
-// against the egress MTU less the outer header (frag-needed to the client
-// for a DF packet that does not fit, fragmentation otherwise), GSO
-// super-frames segmented in software first since a virtio_net_hdr cannot
-// describe GSO inside IPIP.
+// tunnel sends an IPv4 packet to real server d in a tunnel
+// (ip_vs_tunnel_xmit, or ip_vs_tunnel_xmit_v6 for an IPv6 real server):
+// IPIP, or IPv4 in IPv6 to an IPv6 real server (tun6.go), the outer header
+// from the egress interface's address to d, the MTU checked against the
+// egress MTU less the outer header (frag-needed to the client for a DF
+// packet that does not fit, fragmentation otherwise), GSO super-frames
+// segmented in software first since a virtio_net_hdr cannot describe GSO
+// inside a tunnel.
 func (w *worker) tunnel(p *packet, frame []byte, d *vs.Dest, tbl *vs.Table) bool {
 	ps := &w.parsed
-	rip := d.Addr.As4()
-	out, hop, ok := tbl.NextHop(rip)
-	if !ok || out >= len(w.links) {
-		out, hop = d.Iface, rip
-		if out < 0 || out >= len(w.links) {
-			out = int(p.in)
-		}
+	e, r := w.tunnelTo(p, d, tbl)
+	if r != 0 {
+		return w.drop(r)
 	}
-	var mac [6]byte
-	if hop == rip {
-		mac, ok = d.State.MAC()
-	}
-	if !ok {
-		if mac, ok = w.neighbour(hop); !ok {
-			w.askNeighbour(hop)
-			return w.drop(ReasonNoNeighbour)
-		}
-	}
-	mtu, ok := forward.TunnelMTU(w.mtus[out])
-	if !ok {
-		return w.drop(ReasonUnsupported)
-	}
-	if pm := int(d.State.PathMTU.Load()); pm > 0 && pm-forward.IPIPOverhead < mtu {
-		mtu = pm - forward.IPIPOverhead // a router on the way reported less
-	}
+	mtu := e.mtu
 	o := w.offload(p)
 	if forward.NeedsFragNeeded(frame, ps, &o, mtu) {
 		w.c.fragNeeded.Add(1)
 		w.icmpFragNeeded(p, frame, mtu)
 		return false
 	}
-	src := w.addrs[out]
 	if !o.IsGSO() && ps.IPLen <= mtu {
 		// The common case: encapsulate in place, in the ring slot.
 		var vnet [vnetHdrLen]byte
 		copy(vnet[:], p.vnet())
-		newOff := forward.EncapIPIP(p.buf, p.off, p.n, ps, &o, src, rip, w.nextIPID())
-		if newOff < 0 || newOff < vnetHdrLen {
-			return w.drop(ReasonUnsupported)
-		}
-		p.n += p.off - newOff
-		p.off = newOff
-		copy(p.vnet(), vnet[:])
-		w.setOffload(p, &o)
-		p.vnet().forTX()
-		w.finishTunnel(p, mac, out)
-		return true
+		return w.sendEncapped(p, w.encap4(p.buf, p.off, p.n, ps, &o, &e), &vnet, &o, &e)
 	}
 	// Split first: GSO segments, or fragments of a non-DF packet. A 64 KiB
 	// super-frame makes some 45 segments: send what is queued first when
@@ -154,7 +125,7 @@ func (w *worker) tunnel(p *packet, frame []byte, d *vs.Dest, tbl *vs.Table) bool
 			break
 		}
 		var none forward.Offload
-		newOff := forward.EncapIPIP(q.buf, q.off, q.n, &seg, &none, src, rip, w.nextIPID())
+		newOff := w.encap4(q.buf, q.off, q.n, &seg, &none, &e)
 		if newOff < vnetHdrLen {
 			w.c.drops[ReasonSplit].Add(1)
 			continue
@@ -162,10 +133,86 @@ func (w *worker) tunnel(p *packet, frame []byte, d *vs.Dest, tbl *vs.Table) bool
 		q.n += q.off - newOff
 		q.off = newOff
 		clear(q.vnet())
-		w.finishTunnel(q, mac, out)
+		w.finishTunnel(q, e.mac, e.out)
 	}
 	w.c.split.Add(1)
 	return false // the original frame itself is not sent
+}
+
+// tunnelEnd is where a tunnel packet to a real server goes: the egress
+// link and the next hop's MAC, the MTU left for the inner packet, and the
+// outer header's family and addresses.
+type tunnelEnd struct {
+	out        int
+	mac        [6]byte
+	mtu        int
+	outer6     bool
+	src4, dst4 [4]byte
+	src6, dst6 [16]byte
+}
+
+// tunnelTo finds the tunnel's end towards real server d, as
+// __ip_vs_get_out_rt (IPv4 real server: the route's next hop, the MTU
+// less 20, at least 68) and __ip_vs_get_out_rt_v6 (IPv6 real server: the
+// MTU less 40, at least 1280; the real server on the link of its
+// interface, as IPv6 DR and NAT66 reach theirs) do for
+// IP_VS_RT_MODE_TUNNEL; a path MTU learnt from a router lowers the MTU.
+// It returns the reason to drop when there is none.
+func (w *worker) tunnelTo(p *packet, d *vs.Dest, tbl *vs.Table) (e tunnelEnd, r Reason) {
+	if d.Addr.Is6() && !d.Addr.Is4In6() {
+		return w.tunnelTo6(p, d) // tun6.go
+	}
+	rip := d.Addr.As4()
+	out, hop, ok := tbl.NextHop(rip)
+	if !ok || out >= len(w.links) {
+		out, hop = d.Iface, rip
+		if out < 0 || out >= len(w.links) {
+			out = int(p.in)
+		}
+	}
+	var mac [6]byte
+	if hop == rip {
+		mac, ok = d.State.MAC()
+	}
+	if !ok {
+		if mac, ok = w.neighbour(hop); !ok {
+			w.askNeighbour(hop)
+			return e, ReasonNoNeighbour
+		}
+	}
+	mtu, ok := forward.TunnelMTU(w.mtus[out])
+	if !ok {
+		return e, ReasonUnsupported
+	}
+	if pm := int(d.State.PathMTU.Load()); pm > 0 && pm-forward.IPIPOverhead < mtu {
+		mtu = pm - forward.IPIPOverhead // a router on the way reported less
+	}
+	return tunnelEnd{out: out, mac: mac, mtu: mtu, src4: w.addrs[out], dst4: rip}, 0
+}
+
+// encap4 encapsulates the IPv4 packet of buf[off:off+n] (decoded into ps)
+// for the tunnel e: IPIP, or IPv4 in IPv6.
+func (w *worker) encap4(buf []byte, off, n int, ps *pkt.Parsed, o *forward.Offload, e *tunnelEnd) int {
+	if e.outer6 {
+		return forward.EncapIn6(buf, off, n, ps.L3Off, ps.IPLen, o, e.src6, e.dst6)
+	}
+	return forward.EncapIPIP(buf, off, n, ps, o, e.src4, e.dst4, w.nextIPID())
+}
+
+// sendEncapped queues p, encapsulated in place to start at newOff (-1:
+// refused), with its virtio_net_hdr vnet as it was before the
+// encapsulation moved the frame, updated for offload o.
+func (w *worker) sendEncapped(p *packet, newOff int, vnet *[vnetHdrLen]byte, o *forward.Offload, e *tunnelEnd) bool {
+	if newOff < vnetHdrLen {
+		return w.drop(ReasonUnsupported)
+	}
+	p.n += p.off - newOff
+	p.off = newOff
+	copy(p.vnet(), vnet[:])
+	w.setOffload(p, o)
+	p.vnet().forTX()
+	w.finishTunnel(p, e.mac, e.out)
+	return true
 }
 
 // finishTunnel sets the link-layer addresses of an encapsulated frame and

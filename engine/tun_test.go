@@ -15,7 +15,7 @@ import (
 var dip = [4]byte{10, 77, 0, 2}
 
 // tunWorker has one link (MTU mtu) and a TUN service VIP:80 -> rs1.
-func tunWorker(t *testing.T, mtu int) (*worker, *memLink, *vs.Table) {
+func tunWorker(t testing.TB, mtu int) (*worker, *memLink, *vs.Table) {
 	t.Helper()
 	st := &vs.DestState{}
 	st.SetMAC(rs1MAC)

@@ -28,7 +28,10 @@
 // FragmentIPv4 splits the others; Segment turns GSO super-frames, which a
 // virtio_net_hdr cannot describe once tunnelled, into ordinary frames
 // first. PortUnreachable is the kernel's answer when no real server is
-// available (ip_vs_leave).
+// available (ip_vs_leave). EncapIn6 (ip6ip6, IPv4 in IPv6) and Encap6In4
+// (IPv6 in IPv4) are ip_vs_tunnel_xmit_v6's and the mixed families'
+// headers (tun6.go); ParseTunnelTooBig6/4 read a router's error about
+// one of those packets.
 //
 // # Ownership
 //

@@ -19,9 +19,13 @@ import (
 // kernel has no ipip). `ulvs lab up --mode tun` passes the same as flags to
 // `ulvs realserver up`.
 func (l *Lab) DecapConfig(i int) realserver.Config {
+	vips := []netip.Addr{l.VIP}
+	if l.VIP6.IsValid() {
+		vips = append(vips, l.VIP6) // a dual-stack lab: ip6ip6 and the mixed tunnels too
+	}
 	return realserver.Config{
 		Mode:  realserver.ModeTUN,
-		VIPs:  []netip.Addr{l.VIP},
+		VIPs:  vips,
 		Decap: realserver.DecapAuto,
 		Iface: RSIface(i),
 		Name:  l.RS[i].Name,

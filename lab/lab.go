@@ -148,9 +148,10 @@ type Config struct {
 	// BackupInsideDIP in the nat and fullnat modes), on the same networks
 	// with the same interface names: the other half of a failover pair.
 	Backup bool
-	// IPv6 makes the lab dual-stack (dr, nat and fullnat modes): every node gets
-	// its IPv6 address too (without duplicate address detection, so it is
-	// usable at once), DR real servers VIP6/128 on lo, NAT real servers a
+	// IPv6 makes the lab dual-stack (every mode): every node
+	// gets its IPv6 address too (without duplicate address detection, so
+	// it is usable at once), DR real servers VIP6/128 on lo, TUN real
+	// servers VIP6 on their decapsulator's device, NAT real servers a
 	// default IPv6 route through InsideDIP6, and StartServers listens on
 	// IPv6 as well. Without it IPv6 is disabled in every namespace.
 	IPv6 bool
@@ -340,9 +341,6 @@ func Up(ctx context.Context, cfg Config) (*Lab, error) {
 		}
 	}
 	if cfg.IPv6 {
-		if l.Mode == ModeTUN {
-			return nil, fmt.Errorf("lab mode %s with IPv6: only dr, nat and fullnat labs are dual-stack (IPv6 tunnelling: issue #17): %w", l.Mode, ErrNotSupported)
-		}
 		if cfg.Backup {
 			return nil, fmt.Errorf("a dual-stack lab with a backup director (VRRPv3 with IPv6: issue #17): %w", ErrNotSupported)
 		}

@@ -210,8 +210,8 @@ func (c *Config) validate() error {
 	seen := map[netip.Addr]bool{}
 	for _, v := range c.VIPs {
 		switch {
-		case v.Is6() && !v.Is4In6() && c.Mode != ModeDR:
-			return fmt.Errorf("VIP %v: an IPv6 VIP needs ip6ip6 decapsulation in %v mode: not supported yet (ulvs issue #17, IPv6); IPv6 real servers work in dr mode", v, c.Mode)
+		case v.Is6() && !v.Is4In6() && c.Mode == ModeTUN && c.Decap == DecapKernel:
+			return fmt.Errorf("VIP %v: kernel decapsulation of IPv6 tunnels (ip6_tunnel, sit) is not supported by ulvs realserver; use the userspace decapsulator (--decap user, or auto)", v)
 		case v.Is6() && !v.Is4In6():
 			if v.IsUnspecified() || v.IsLoopback() || v.IsMulticast() || v.IsLinkLocalUnicast() || v.Zone() != "" {
 				return fmt.Errorf("VIP %v: not a global unicast address", v)

@@ -21,23 +21,28 @@ const (
 	// DropNotForHost: not addressed to this host's link address (a
 	// promiscuous capture).
 	DropNotForHost
-	// DropLinkHeader: shorter than the link header, or not IPv4.
+	// DropLinkHeader: shorter than the link header, or neither IPv4 nor
+	// IPv6.
 	DropLinkHeader
-	// DropOuterHeader: outer IPv4 header malformed (version, IHL, total
-	// length, room for an inner header).
+	// DropOuterHeader: outer header malformed (IPv4: version, IHL, total
+	// length, room for an inner header; IPv6: version, payload length),
+	// or of the other family than the link header says.
 	DropOuterHeader
 	// DropOuterChecksum: outer header checksum wrong.
 	DropOuterChecksum
 	// DropOuterFragment: the outer packet is a fragment (the director
 	// sends IPIP unfragmented, with fragmentation-needed for big packets).
 	DropOuterFragment
-	// DropNotIPIP: outer protocol is not 4.
+	// DropNotIPIP: the outer protocol (IPv6: the next header right after
+	// the fixed header) is neither 4 (an IPv4 packet inside) nor 41 (an
+	// IPv6 packet inside).
 	DropNotIPIP
 	// DropNotLocal: outer destination is not an address of this host.
 	DropNotLocal
-	// DropInnerHeader: inner IPv4 header malformed.
+	// DropInnerHeader: inner header malformed, or not of the family the
+	// outer protocol names.
 	DropInnerHeader
-	// DropInnerChecksum: inner header checksum wrong.
+	// DropInnerChecksum: inner IPv4 header checksum wrong.
 	DropInnerChecksum
 	// DropNotVIP: inner destination is not a configured VIP.
 	DropNotVIP
@@ -111,6 +116,7 @@ const (
 	vnetGSONone  = 0
 	vnetGSOTCPv4 = 1
 	vnetGSOUDP   = 3 // UFO
+	vnetGSOTCPv6 = 4
 	vnetGSOUDPL4 = 5
 	vnetGSOECN   = 0x80
 
@@ -125,17 +131,21 @@ const (
 const (
 	etherHeaderLen = 14
 	etherTypeIPv4  = 0x0800
-	packetHost     = 0 // PACKET_HOST in sockaddr_ll.sll_pkttype
+	etherTypeIPv6  = 0x86dd
+	protoIPv6      = 41 // an IPv6 packet inside (ip6ip6, 6in4)
+	packetHost     = 0  // PACKET_HOST in sockaddr_ll.sll_pkttype
 )
 
 // filter holds what decap checks addresses against. It belongs to the
 // decapsulator goroutine.
 type filter struct {
-	vips  [][4]byte
-	local [][4]byte // IPv4 addresses of this host, refreshed periodically
+	vips   [][4]byte
+	vips6  [][16]byte
+	local  [][4]byte  // IPv4 addresses of this host, refreshed periodically
+	local6 [][16]byte // and its IPv6 addresses
 }
 
-func contains(set [][4]byte, a [4]byte) bool {
+func contains[A [4]byte | [16]byte](set []A, a A) bool {
 	for _, x := range set {
 		if x == a {
 			return true
@@ -147,13 +157,18 @@ func contains(set [][4]byte, a [4]byte) bool {
 // decap checks one captured frame and rewrites it in place for the TUN
 // device. frame is what a PACKET_VNET_HDR socket delivers: a
 // virtio_net_hdr, linkLen bytes of link header (0 or etherHeaderLen), the
-// outer IPv4 packet and possibly link padding. pktType is sll_pkttype.
+// outer packet and possibly link padding. The outer packet is IPv4 (IPIP,
+// RFC 2003, or an IPv6 packet inside: protocol 41, RFC 4213) or IPv6 (an
+// IPv6 or IPv4 packet inside: next header 41 or 4 right after the fixed
+// header, RFC 2473), as the kernel's ip_vs_tunnel_xmit(_v6) sends them.
+// pktType is sll_pkttype.
 //
 // On Decapsulated, out is a sub-slice of frame holding the virtio_net_hdr,
-// adjusted for the stripped headers, followed by the inner IPv4 packet:
-// ready for one write to an IFF_VNET_HDR TUN device. It aliases frame and
-// is valid as long as frame is. Any other verdict leaves out nil and frame
-// unchanged. decap never panics on frame contents and does not allocate.
+// adjusted for the stripped headers, followed by the inner packet: ready
+// for one write to an IFF_VNET_HDR TUN device (which tells the families
+// apart by the version nibble). It aliases frame and is valid as long as
+// frame is. Any other verdict leaves out nil and frame unchanged. decap
+// never panics on frame contents and does not allocate.
 func (f *filter) decap(frame []byte, linkLen int, pktType uint8) (out []byte, v Verdict) {
 	if pktType != packetHost {
 		return nil, DropNotForHost
@@ -161,68 +176,106 @@ func (f *filter) decap(frame []byte, linkLen int, pktType uint8) (out []byte, v 
 	if linkLen < 0 || len(frame) < vnetHdrLen+linkLen {
 		return nil, DropLinkHeader
 	}
-	if linkLen == etherHeaderLen && binary.BigEndian.Uint16(frame[vnetHdrLen+12:]) != etherTypeIPv4 {
-		return nil, DropLinkHeader
+	ip := frame[vnetHdrLen+linkLen:]
+	if linkLen == etherHeaderLen {
+		switch binary.BigEndian.Uint16(frame[vnetHdrLen+12:]) {
+		case etherTypeIPv4:
+			if len(ip) > 0 && ip[0]>>4 != pkt.IPv4Version {
+				return nil, DropOuterHeader
+			}
+		case etherTypeIPv6:
+			if len(ip) > 0 && ip[0]>>4 != pkt.IPv6Version {
+				return nil, DropOuterHeader
+			}
+		default:
+			return nil, DropLinkHeader
+		}
+	}
+	var ohl int      // outer header length
+	var inner []byte // the inner packet and what follows it in the outer one
+	var next uint8
+	if len(ip) > 0 && ip[0]>>4 == pkt.IPv6Version {
+		// Outer IPv6 header (RFC 2473 section 3): no extension headers
+		// from the director.
+		if len(ip) < pkt.IPv6HeaderLen {
+			return nil, DropOuterHeader
+		}
+		h := pkt.IPv6(ip)
+		pl := int(h.PayloadLen())
+		if pl == 0 || pkt.IPv6HeaderLen+pl > len(ip) {
+			return nil, DropOuterHeader // 0: a jumbogram or a super-frame, neither sent
+		}
+		switch h.NextHeader() {
+		case pkt.ProtoIPIP, protoIPv6:
+		case pkt.ProtoFragment:
+			return nil, DropOuterFragment
+		default:
+			return nil, DropNotIPIP
+		}
+		if !contains(f.local6, h.Dst()) {
+			return nil, DropNotLocal
+		}
+		ohl, next, inner = pkt.IPv6HeaderLen, h.NextHeader(), ip[pkt.IPv6HeaderLen:pkt.IPv6HeaderLen+pl]
+	} else {
+		// Outer IPv4 header (RFC 2003 section 3.1).
+		outer := pkt.IPv4(ip)
+		if len(outer) < pkt.IPv4MinHeaderLen || outer.Version() != pkt.IPv4Version {
+			return nil, DropOuterHeader
+		}
+		hl, otl := outer.HeaderLen(), int(outer.TotalLen())
+		if hl < pkt.IPv4MinHeaderLen || otl < hl+pkt.IPv4MinHeaderLen || otl > len(outer) {
+			return nil, DropOuterHeader
+		}
+		outer = outer[:otl] // drop link padding
+		if !outer.ChecksumValid() {
+			return nil, DropOuterChecksum
+		}
+		if outer.IsFragment() {
+			return nil, DropOuterFragment
+		}
+		if p := outer.Protocol(); p != pkt.ProtoIPIP && p != protoIPv6 {
+			return nil, DropNotIPIP
+		}
+		if !contains(f.local, outer.Dst()) {
+			return nil, DropNotLocal
+		}
+		ohl, next, inner = hl, outer.Protocol(), outer[hl:]
 	}
 
-	// Outer header (RFC 2003 section 3.1).
-	outer := pkt.IPv4(frame[vnetHdrLen+linkLen:])
-	if len(outer) < pkt.IPv4MinHeaderLen || outer.Version() != pkt.IPv4Version {
-		return nil, DropOuterHeader
+	// Inner header: of the family the outer protocol names.
+	var itl int
+	var ok bool
+	if next == pkt.ProtoIPIP {
+		itl, v = f.innerIPv4(inner)
+	} else {
+		itl, v = f.innerIPv6(inner)
 	}
-	ohl, otl := outer.HeaderLen(), int(outer.TotalLen())
-	if ohl < pkt.IPv4MinHeaderLen || otl < ohl+pkt.IPv4MinHeaderLen || otl > len(outer) {
-		return nil, DropOuterHeader
-	}
-	outer = outer[:otl] // drop link padding
-	if !outer.ChecksumValid() {
-		return nil, DropOuterChecksum
-	}
-	if outer.IsFragment() {
-		return nil, DropOuterFragment
-	}
-	if outer.Protocol() != pkt.ProtoIPIP {
-		return nil, DropNotIPIP
-	}
-	if !contains(f.local, outer.Dst()) {
-		return nil, DropNotLocal
-	}
-
-	// Inner header.
-	inner := pkt.IPv4(outer[ohl:])
-	if inner.Version() != pkt.IPv4Version {
-		return nil, DropInnerHeader
-	}
-	ihl, itl := inner.HeaderLen(), int(inner.TotalLen())
-	if ihl < pkt.IPv4MinHeaderLen || ihl > len(inner) || itl < ihl || itl > len(inner) {
-		return nil, DropInnerHeader
-	}
-	inner = inner[:itl]
-	if !inner.ChecksumValid() {
-		return nil, DropInnerChecksum
-	}
-	if !contains(f.vips, inner.Dst()) {
-		return nil, DropNotVIP
+	if v != Decapsulated {
+		return nil, v
 	}
 
 	// The virtio_net_hdr: offsets count from the start of the frame (the
 	// link header); after the strip they count from the inner header.
 	vh := frame[:vnetHdrLen]
 	strip := linkLen + ohl
-	switch gso := vh[vnetOffGSOType] &^ vnetGSOECN; gso {
-	case vnetGSONone:
-	case vnetGSOTCPv4, vnetGSOUDP, vnetGSOUDPL4:
-		if vh[vnetOffFlags]&vnetFlagNeedsCsum == 0 {
-			return nil, DropVnetHeader
-		}
-	default: // TCPv6 or unknown: not what an IPv4 inner packet can be
+	switch gso := vh[vnetOffGSOType] &^ vnetGSOECN; {
+	case gso == vnetGSONone:
+		ok = true
+	case gso == vnetGSOTCPv4 || gso == vnetGSOUDP:
+		ok = next == pkt.ProtoIPIP
+	case gso == vnetGSOTCPv6:
+		ok = next == protoIPv6
+	case gso == vnetGSOUDPL4:
+		ok = true
+	}
+	if !ok || vh[vnetOffGSOType]&^vnetGSOECN != vnetGSONone && vh[vnetOffFlags]&vnetFlagNeedsCsum == 0 {
 		return nil, DropVnetHeader
 	}
 	if vh[vnetOffFlags]&vnetFlagNeedsCsum != 0 {
 		start := int(binary.NativeEndian.Uint16(vh[vnetOffCsumStart:]))
 		off := int(binary.NativeEndian.Uint16(vh[vnetOffCsumOffset:]))
 		start -= strip
-		if start < ihl || start+off+2 > itl {
+		if start < minInnerHeader(next) || start+off+2 > itl {
 			return nil, DropVnetHeader
 		}
 		binary.NativeEndian.PutUint16(vh[vnetOffCsumStart:], uint16(start))
@@ -239,4 +292,51 @@ func (f *filter) decap(frame []byte, linkLen int, pktType uint8) (out []byte, v 
 	at := vnetHdrLen + strip - vnetHdrLen
 	copy(frame[at:at+vnetHdrLen], vh)
 	return frame[at : vnetHdrLen+strip+itl], Decapsulated
+}
+
+// minInnerHeader is the shortest inner header of the family next names: a
+// pending checksum cannot start before its end.
+func minInnerHeader(next uint8) int {
+	if next == pkt.ProtoIPIP {
+		return pkt.IPv4MinHeaderLen
+	}
+	return pkt.IPv6HeaderLen
+}
+
+// innerIPv4 checks the inner IPv4 packet at the start of b and returns
+// its total length.
+func (f *filter) innerIPv4(b []byte) (int, Verdict) {
+	inner := pkt.IPv4(b)
+	if len(inner) < pkt.IPv4MinHeaderLen || inner.Version() != pkt.IPv4Version {
+		return 0, DropInnerHeader
+	}
+	ihl, itl := inner.HeaderLen(), int(inner.TotalLen())
+	if ihl < pkt.IPv4MinHeaderLen || ihl > len(inner) || itl < ihl || itl > len(inner) {
+		return 0, DropInnerHeader
+	}
+	inner = inner[:itl]
+	if !inner.ChecksumValid() {
+		return 0, DropInnerChecksum
+	}
+	if !contains(f.vips, inner.Dst()) {
+		return 0, DropNotVIP
+	}
+	return itl, Decapsulated
+}
+
+// innerIPv6 checks the inner IPv6 packet at the start of b and returns
+// its length.
+func (f *filter) innerIPv6(b []byte) (int, Verdict) {
+	if len(b) < pkt.IPv6HeaderLen || b[0]>>4 != pkt.IPv6Version {
+		return 0, DropInnerHeader
+	}
+	h := pkt.IPv6(b)
+	itl := pkt.IPv6HeaderLen + int(h.PayloadLen())
+	if h.PayloadLen() == 0 || itl > len(b) {
+		return 0, DropInnerHeader
+	}
+	if !contains(f.vips6, h.Dst()) {
+		return 0, DropNotVIP
+	}
+	return itl, Decapsulated
 }

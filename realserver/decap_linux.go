@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"syscall"
@@ -27,9 +28,10 @@ const (
 	tunMTU = 1500
 )
 
-// Classic BPF for the capture socket: IPv4 with protocol 4. Loads at
-// SKF_NET_OFF are relative to the network header, whatever the link
-// header is.
+// Classic BPF for the capture socket: IPv4 with protocol 4 or 41, IPv6
+// with next header 4 or 41 (the tunnels the director sends: IPIP, IPv6 in
+// IPv4, IPv4 in IPv6, ip6ip6). Loads at SKF_NET_OFF are relative to the
+// network header, whatever the link header is.
 const skfNetOff = 0xfff00000 // uint32(-0x100000)
 
 func ipipFilter() []unix.SockFilter {
@@ -39,14 +41,19 @@ func ipipFilter() []unix.SockFilter {
 		jeq = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
 		ret = unix.BPF_RET | unix.BPF_K
 	)
+	const ja = unix.BPF_JMP | unix.BPF_JA
 	return []unix.SockFilter{
-		{Code: ldb, K: skfNetOff + 0}, // 0: A = version/IHL
-		{Code: and, K: 0xf0},          // 1
-		{Code: jeq, K: 0x40, Jf: 3},   // 2: version 4? else -> 6
-		{Code: ldb, K: skfNetOff + 9}, // 3: A = protocol
-		{Code: jeq, K: 4, Jf: 1},      // 4: IPIP? else -> 6
-		{Code: ret, K: 0x40000},       // 5: accept whole frame
-		{Code: ret, K: 0},             // 6: drop
+		{Code: ldb, K: skfNetOff + 0},    // 0: A = version/IHL
+		{Code: and, K: 0xf0},             // 1
+		{Code: jeq, K: 0x40, Jf: 2},      // 2: version 4? else -> 5
+		{Code: ldb, K: skfNetOff + 9},    // 3: A = protocol
+		{Code: ja, K: 2},                 // 4: -> 7
+		{Code: jeq, K: 0x60, Jf: 4},      // 5: version 6? else -> 10
+		{Code: ldb, K: skfNetOff + 6},    // 6: A = next header
+		{Code: jeq, K: 4, Jt: 1},         // 7: 4 (IPv4 inside)? -> 9
+		{Code: jeq, K: protoIPv6, Jf: 1}, // 8: 41 (IPv6 inside)? else -> 10
+		{Code: ret, K: 0x40000},          // 9: accept whole frame
+		{Code: ret, K: 0},                // 10: drop
 	}
 }
 
@@ -73,9 +80,15 @@ type decapsulator struct {
 
 // openDecap opens the TUN device tunName and the capture socket on iface.
 // It must run on a thread in the real server's network namespace.
-func openDecap(iface, tunName string, vips [][4]byte) (_ *decapsulator, err error) {
+func openDecap(iface, tunName string, vips []netip.Addr) (_ *decapsulator, err error) {
 	d := &decapsulator{capFd: -1, tunFd: -1, nlFd: -1, evFd: -1, tunName: tunName, done: make(chan struct{})}
-	d.f.vips = vips
+	for _, v := range vips {
+		if v.Is4() {
+			d.f.vips = append(d.f.vips, v.As4())
+		} else {
+			d.f.vips6 = append(d.f.vips6, v.As16())
+		}
+	}
 	defer func() {
 		if err != nil {
 			d.closeFds()
@@ -89,7 +102,7 @@ func openDecap(iface, tunName string, vips [][4]byte) (_ *decapsulator, err erro
 		return nil, err
 	}
 	d.nlSeq++
-	if d.f.local, err = localAddrs(d.nlFd, d.nlSeq); err != nil {
+	if d.f.local, d.f.local6, err = localAddrs(d.nlFd, d.nlSeq); err != nil {
 		return nil, err
 	}
 	if d.evFd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
@@ -143,8 +156,8 @@ func openTun(name string) (int, error) {
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
-// openCapture opens the AF_PACKET socket for IPv4 protocol 4 on ifindex
-// with PACKET_VNET_HDR.
+// openCapture opens the AF_PACKET socket for the tunnel packets (of both
+// families, ipipFilter) on ifindex with PACKET_VNET_HDR.
 func openCapture(ifindex int) (int, error) {
 	// Protocol 0 until bind: nothing arrives before the filter is set.
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
@@ -168,7 +181,7 @@ func openCapture(ifindex int) (int, error) {
 	}
 	// Best effort: a bigger queue absorbs bursts while we write to the TUN.
 	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
-	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_IP), Ifindex: ifindex}); err != nil {
+	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifindex}); err != nil {
 		return fail("bind", err)
 	}
 	return fd, nil
@@ -202,8 +215,8 @@ func (d *decapsulator) run() {
 		if now := time.Now(); !now.Before(next) {
 			// Keep the old addresses if the dump fails; the next try may work.
 			d.nlSeq++
-			if a, err := localAddrs(d.nlFd, d.nlSeq); err == nil {
-				d.f.local = a
+			if a, a6, err := localAddrs(d.nlFd, d.nlSeq); err == nil {
+				d.f.local, d.f.local6 = a, a6
 			}
 			next = now.Add(addrRefresh)
 		}
@@ -293,29 +306,29 @@ func openNetlink() (int, error) {
 	return fd, nil
 }
 
-// localAddrs dumps the IPv4 addresses of the namespace (RTM_GETADDR) over
-// the netlink socket fd; seq tells this dump's replies from stale ones.
-func localAddrs(fd int, seq uint32) ([][4]byte, error) {
+// localAddrs dumps the IPv4 and IPv6 addresses of the namespace
+// (RTM_GETADDR) over the netlink socket fd; seq tells this dump's replies
+// from stale ones.
+func localAddrs(fd int, seq uint32) (v4 [][4]byte, v6 [][16]byte, err error) {
 	req := make([]byte, unix.NLMSG_HDRLEN+unix.SizeofIfAddrmsg)
 	h := (*unix.NlMsghdr)(unsafe.Pointer(&req[0]))
 	h.Len = uint32(len(req))
 	h.Type = unix.RTM_GETADDR
 	h.Flags = unix.NLM_F_REQUEST | unix.NLM_F_DUMP
 	h.Seq = seq
-	req[unix.NLMSG_HDRLEN] = unix.AF_INET
+	req[unix.NLMSG_HDRLEN] = unix.AF_UNSPEC
 	if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return nil, os.NewSyscallError("netlink send RTM_GETADDR", err)
+		return nil, nil, os.NewSyscallError("netlink send RTM_GETADDR", err)
 	}
-	var out [][4]byte
 	buf := make([]byte, 1<<16)
 	for {
 		n, _, err := unix.Recvfrom(fd, buf, 0)
 		if err != nil {
-			return nil, os.NewSyscallError("netlink recv", err)
+			return nil, nil, os.NewSyscallError("netlink recv", err)
 		}
 		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
 		if err != nil {
-			return nil, fmt.Errorf("parse netlink: %w", err)
+			return nil, nil, fmt.Errorf("parse netlink: %w", err)
 		}
 		for _, m := range msgs {
 			if m.Header.Seq != seq {
@@ -323,9 +336,9 @@ func localAddrs(fd int, seq uint32) ([][4]byte, error) {
 			}
 			switch m.Header.Type {
 			case unix.NLMSG_DONE:
-				return out, nil
+				return v4, v6, nil
 			case unix.NLMSG_ERROR:
-				return nil, errors.New("netlink RTM_GETADDR: error reply")
+				return nil, nil, errors.New("netlink RTM_GETADDR: error reply")
 			case unix.RTM_NEWADDR:
 				attrs, err := syscall.ParseNetlinkRouteAttr(&m)
 				if err != nil {
@@ -343,8 +356,11 @@ func localAddrs(fd int, seq uint32) ([][4]byte, error) {
 				if local == nil {
 					local = addr
 				}
-				if len(local) == 4 {
-					out = append(out, [4]byte(local))
+				switch len(local) {
+				case 4:
+					v4 = append(v4, [4]byte(local))
+				case 16:
+					v6 = append(v6, [16]byte(local))
 				}
 			}
 		}

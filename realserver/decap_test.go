@@ -16,10 +16,15 @@ var (
 	tClient   = netip.MustParseAddr("198.51.100.7")
 	tVIP      = netip.MustParseAddr("203.0.113.100")
 	tOther    = netip.MustParseAddr("203.0.113.99")
+	tRS6      = netip.MustParseAddr("2001:db8::11")
+	tVIP6     = netip.MustParseAddr("2001:db8::100")
+	tDir6     = netip.MustParseAddr("2001:db8::2")
+	tClient6  = netip.MustParseAddr("2001:db8:ffff::7")
 )
 
 func testFilter() *filter {
-	return &filter{vips: [][4]byte{tVIP.As4()}, local: [][4]byte{{127, 0, 0, 1}, tRS.As4()}}
+	return &filter{vips: [][4]byte{tVIP.As4()}, local: [][4]byte{{127, 0, 0, 1}, tRS.As4()},
+		vips6: [][16]byte{tVIP6.As16()}, local6: [][16]byte{tRS6.As16()}}
 }
 
 // vnet is a virtio_net_hdr for tests.
@@ -52,7 +57,11 @@ func innerUDP(dst netip.Addr, payload string) []byte {
 // encap returns vnet header + Ethernet + outer IPv4 (director -> dst) +
 // inner, with outer options opts.
 func encap(v vnet, dst netip.Addr, opts []byte, inner []byte) []byte {
-	f := pkttest.Frame{Src: tDirector, Dst: dst, Proto: pkt.ProtoIPIP, IPOptions: opts, Payload: inner}.Build()
+	proto := uint8(pkt.ProtoIPIP)
+	if len(inner) > 0 && inner[0]>>4 == 6 {
+		proto = protoIPv6 // IPv6 in IPv4
+	}
+	f := pkttest.Frame{Src: tDirector, Dst: dst, Proto: proto, IPOptions: opts, Payload: inner}.Build()
 	return append(v.bytes(), f...)
 }
 
@@ -283,6 +292,9 @@ func FuzzDecap(f *testing.F) {
 	f.Add(encap(vnet{flags: vnetFlagNeedsCsum, gso: vnetGSOTCPv4, gsoSize: 100, start: 54, csumOff: 6}, tRS, nil, inner), uint8(14), uint8(0))
 	f.Add(encap(vnet{}, tOther, nil, inner), uint8(14), uint8(0))
 	f.Add([]byte{}, uint8(0), uint8(0))
+	f.Add(encap6(vnet{}, tRS6, innerUDP6("fuzz")), uint8(14), uint8(0))
+	f.Add(encap6(vnet{}, tRS6, inner), uint8(14), uint8(0))
+	f.Add(encap(vnet{}, tRS, nil, innerUDP6("fuzz")), uint8(14), uint8(0))
 	f.Fuzz(func(t *testing.T, frame []byte, linkLen, pktType uint8) {
 		flt := testFilter()
 		ll := int(linkLen % 16) // 0..15: includes 14 and odd lengths
@@ -300,6 +312,16 @@ func FuzzDecap(f *testing.F) {
 		if len(out) < vnetHdrLen+pkt.IPv4MinHeaderLen {
 			t.Fatalf("out too short: %d", len(out))
 		}
+		if out[vnetHdrLen]>>4 == 6 {
+			ip := pkt.IPv6(out[vnetHdrLen:])
+			if len(ip) < pkt.IPv6HeaderLen || int(ip.PayloadLen())+pkt.IPv6HeaderLen != len(ip) || ip.Dst() != tVIP6.As16() {
+				t.Fatalf("inner IPv6 packet invalid: %x", []byte(ip))
+			}
+			if h := parseVnet(out); h.flags&vnetFlagNeedsCsum != 0 && (int(h.start) < pkt.IPv6HeaderLen || int(h.start)+int(h.csumOff)+2 > len(ip)) {
+				t.Fatalf("vnet checksum range outside the inner packet: %+v, len %d", h, len(ip))
+			}
+			return
+		}
 		ip := pkt.IPv4(out[vnetHdrLen:])
 		if ip.Version() != 4 || int(ip.TotalLen()) != len(ip) || !ip.ChecksumValid() || ip.Dst() != tVIP.As4() {
 			t.Fatalf("inner packet invalid: %x", []byte(ip))
@@ -309,4 +331,85 @@ func FuzzDecap(f *testing.F) {
 			t.Fatalf("vnet checksum range outside the inner packet: %+v, len %d", h, len(ip))
 		}
 	})
+}
+
+// innerUDP6 returns an IPv6/UDP packet (no link header) client -> VIP.
+func innerUDP6(payload string) []byte {
+	return pkttest.Frame6{Src: tClient6, Dst: tVIP6, Proto: pkt.ProtoUDP, SrcPort: 40000, DstPort: 53,
+		Payload: []byte(payload)}.Build()[pkt.EtherHeaderLen:]
+}
+
+// encap6 returns vnet header + Ethernet + outer IPv6 (director -> dst,
+// next header by the inner packet's version) + inner.
+func encap6(v vnet, dst netip.Addr, inner []byte) []byte {
+	next := byte(4)
+	if inner[0]>>4 == 6 {
+		next = 41
+	}
+	outer := make([]byte, pkt.IPv6HeaderLen)
+	binary.BigEndian.PutUint32(outer, 6<<28)
+	binary.BigEndian.PutUint16(outer[4:], uint16(len(inner)))
+	outer[6], outer[7] = next, 63
+	copy(outer[8:], tDir6.AsSlice())
+	copy(outer[24:], dst.AsSlice())
+	eth := make([]byte, pkt.EtherHeaderLen)
+	binary.BigEndian.PutUint16(eth[12:], 0x86dd)
+	return append(append(append(v.bytes(), eth...), outer...), inner...)
+}
+
+// TestDecapIPv6Tunnels: ip6ip6, IPv4 in IPv6 and IPv6 in IPv4 come out
+// as the inner packet, the pending checksum start moved by the outer
+// header; the families are checked against each other and the VIPs.
+func TestDecapIPv6Tunnels(t *testing.T) {
+	in6, in4 := innerUDP6("hello"), innerUDP(tVIP, "hello")
+	const l2 = pkt.EtherHeaderLen
+	tests := []struct {
+		name  string
+		frame []byte
+		want  Verdict
+		inner []byte
+		start uint16 // expected csum_start after the strip (0: none)
+	}{
+		{name: "ip6ip6", frame: encap6(vnet{}, tRS6, in6), want: Decapsulated, inner: in6},
+		{name: "ip6ip6 with a pending checksum", frame: encap6(vnet{flags: vnetFlagNeedsCsum, start: l2 + 80, csumOff: 6}, tRS6, in6),
+			want: Decapsulated, inner: in6, start: 40},
+		{name: "IPv4 in IPv6", frame: encap6(vnet{}, tRS6, in4), want: Decapsulated, inner: in4},
+		{name: "IPv6 in IPv4", frame: encap(vnet{}, tRS, nil, in6), want: Decapsulated, inner: in6},
+		{name: "IPv6 in IPv4 with link padding", frame: append(encap(vnet{}, tRS, nil, in6), 0, 0, 0, 0), want: Decapsulated, inner: in6},
+		{name: "ip6ip6 to another host", frame: encap6(vnet{}, tDir6, in6), want: DropNotLocal},
+		{name: "ip6ip6 not to a VIP", frame: encap6(vnet{}, tRS6, pkttest.Frame6{Src: tClient6, Dst: tRS6, Proto: pkt.ProtoUDP, SrcPort: 1, DstPort: 2}.Build()[l2:]), want: DropNotVIP},
+		{name: "next header 41 with IPv4 inside", frame: func() []byte {
+			f := encap6(vnet{}, tRS6, in4)
+			f[vnetHdrLen+l2+6] = 41
+			return f
+		}(), want: DropInnerHeader},
+		{name: "IPv6 EtherType, IPv4 header", frame: func() []byte {
+			f := encap(vnet{}, tRS, nil, in6)
+			binary.BigEndian.PutUint16(f[vnetHdrLen+12:], 0x86dd)
+			return f
+		}(), want: DropOuterHeader},
+		{name: "outer payload length past the frame", frame: func() []byte {
+			f := encap6(vnet{}, tRS6, in6)
+			binary.BigEndian.PutUint16(f[vnetHdrLen+l2+4:], 2000)
+			return f
+		}(), want: DropOuterHeader},
+		{name: "TCPv6 GSO in IPIP", frame: encap(vnet{flags: vnetFlagNeedsCsum, gso: vnetGSOTCPv6, gsoSize: 100, start: l2 + 60, csumOff: 6}, tRS, nil, in4), want: DropVnetHeader},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, v := testFilter().decap(tc.frame, l2, packetHost)
+			if v != tc.want {
+				t.Fatalf("verdict %v, want %v", v, tc.want)
+			}
+			if v != Decapsulated {
+				return
+			}
+			if !bytes.Equal(out[vnetHdrLen:], tc.inner) {
+				t.Errorf("inner packet %x, want %x", out[vnetHdrLen:], tc.inner)
+			}
+			if h := parseVnet(out); h.start != tc.start {
+				t.Errorf("csum_start %d, want %d", h.start, tc.start)
+			}
+		})
+	}
 }

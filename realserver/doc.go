@@ -15,17 +15,23 @@
 // here: on kernels without the ipip module (the hosts ulvs targets often
 // lack it) Up runs a userspace IPIP decapsulator instead:
 //
-//	interface --AF_PACKET (BPF: IPv4 protocol 4, PACKET_VNET_HDR)--> decap
-//	   check the outer header (IPv4, protocol 4, to a local address),
-//	   strip it, check the inner header (IPv4, to a configured VIP),
-//	   move the virtio_net_hdr's csum_start back by the stripped length
+//	interface --AF_PACKET (BPF: IPv4 or IPv6 with protocol 4 or 41,
+//	           PACKET_VNET_HDR)--> decap
+//	   check the outer header (IPv4 or IPv6, protocol / next header 4 or
+//	   41, to a local address), strip it, check the inner header (IPv4 for
+//	   4, IPv6 for 41, to a configured VIP), move the virtio_net_hdr's
+//	   csum_start back by the stripped length
 //	--write--> TUN device (IFF_TUN|IFF_NO_PI|IFF_VNET_HDR) holding VIP/32
+//	           and IPv6 VIP/128
 //	   --> the kernel delivers the inner packet locally; replies leave the
 //	       host normally, from the VIP straight to the client.
 //
-// Because the kernel has no handler for protocol 4 it would answer every
-// captured IPIP packet with ICMP protocol-unreachable; an nftables table
-// (ip ulvs_decap) drops protocol 4 in the input hook. Reverse-path
+// It takes every tunnel the director sends (issue #17): IPIP, IPv6 in
+// IPv4, ip6ip6 and IPv4 in IPv6 (the kernel's ip_vs_tunnel_xmit(_v6) with
+// a real server of either family). Because the kernel has no handler for
+// protocols 4 and 41 it would answer every captured tunnel packet with
+// ICMP protocol-unreachable (ICMPv6 parameter problem); nftables tables
+// (ip and ip6 ulvs_decap) drop them in the input hook. Reverse-path
 // filtering would drop the inner packets (they arrive on the TUN device
 // from a client routed via another interface), so the TUN device gets
 // rp_filter=2 (loose); the kernel applies max(all, device), so loose mode

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -21,7 +22,7 @@ const netnsDir = "/run/netns"
 func osEnv() env {
 	return env{
 		h: ipHost{},
-		openDecap: func(iface, tun string, vips [][4]byte) (decapRunner, error) {
+		openDecap: func(iface, tun string, vips []netip.Addr) (decapRunner, error) {
 			return openDecap(iface, tun, vips)
 		},
 		netnsID:     netnsID,

@@ -292,6 +292,7 @@ type fakeDecap struct {
 	h      *fakeHost
 	name   string
 	iface  string
+	vips   []netip.Addr
 	stats  Stats
 	done   chan struct{}
 	ran    bool
@@ -318,12 +319,12 @@ type fakeEnv struct {
 func (f *fakeEnv) env() env {
 	return env{
 		h: f.h,
-		openDecap: func(iface, tun string, vips [][4]byte) (decapRunner, error) {
+		openDecap: func(iface, tun string, vips []netip.Addr) (decapRunner, error) {
 			if err := f.h.op("openDecap"); err != nil {
 				return nil, err
 			}
 			f.h.addLink(tun)
-			d := &fakeDecap{h: f.h, name: tun, iface: iface, done: make(chan struct{})}
+			d := &fakeDecap{h: f.h, name: tun, iface: iface, vips: vips, done: make(chan struct{})}
 			f.decaps = append(f.decaps, d)
 			return d, nil
 		},

@@ -43,20 +43,29 @@ type host interface {
 	defaultIface(ctx context.Context) (string, error)
 
 	nftTableExists(ctx context.Context, table string) (bool, error)
-	// addNftDropIPIP creates table ip TABLE with an input chain dropping
-	// IP protocol 4.
+	// addNftDropIPIP creates tables ip and ip6 TABLE with input chains
+	// dropping the tunnel protocols 4 and 41.
 	addNftDropIPIP(ctx context.Context, table string) error
 	delNftTable(ctx context.Context, table string) error
 }
 
-// nftDropIPIPScript is the nftables table the userspace decapsulator needs:
-// without it the kernel answers every IPIP packet with ICMP
-// protocol-unreachable, having no handler for protocol 4.
+// nftDropIPIPScript is the nftables tables the userspace decapsulator
+// needs: without them the kernel, having no handler for the tunnel
+// protocols (no ipip, sit or ip6_tunnel module), answers every IPIP or
+// IPv6-in-IPv4 packet with ICMP protocol unreachable and every IPv6
+// tunnel packet (next header 4 or 41) with ICMPv6 parameter problem. The
+// two tables, ip and ip6, share the name.
 func nftDropIPIPScript(table string) string {
 	return "table ip " + table + " {\n" +
 		"\tchain in {\n" +
 		"\t\ttype filter hook input priority 0; policy accept;\n" +
-		"\t\tip protocol 4 counter drop\n" +
+		"\t\tip protocol { 4, 41 } counter drop\n" +
+		"\t}\n" +
+		"}\n" +
+		"table ip6 " + table + " {\n" +
+		"\tchain in {\n" +
+		"\t\ttype filter hook input priority 0; policy accept;\n" +
+		"\t\tmeta l4proto { 4, 41 } counter drop\n" +
 		"\t}\n" +
 		"}\n"
 }

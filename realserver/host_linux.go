@@ -232,8 +232,22 @@ func (h ipHost) delNftTable(ctx context.Context, table string) error {
 	if ok, err := h.nftTableExists(ctx, table); err != nil || !ok {
 		return err
 	}
-	_, err := run(ctx, nil, "nft", "delete", "table", "ip", table)
-	return err
+	if _, err := run(ctx, nil, "nft", "delete", "table", "ip", table); err != nil {
+		return err
+	}
+	// The ip6 table of the same name (nftDropIPIPScript); an older
+	// decapsulator made none.
+	out, err := run(ctx, nil, "nft", "list", "tables", "ip6")
+	if err != nil {
+		return err
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "table" && f[1] == "ip6" && f[2] == table {
+			_, err = run(ctx, nil, "nft", "delete", "table", "ip6", table)
+			return err
+		}
+	}
+	return nil
 }
 
 // run runs a command with stdin and returns its standard output; the error

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/netip"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -41,21 +40,37 @@ func TestUpDownDRIPv6(t *testing.T) {
 	}
 }
 
-// TestIPv6VIPRefusedOutsideDR: TUN needs ip6ip6 decapsulation, which is
-// not there yet; the refusal names the issue.
-func TestIPv6VIPRefusedOutsideDR(t *testing.T) {
+// TestUpTUNIPv6: a TUN real server with an IPv6 VIP takes the userspace
+// decapsulator even where the kernel has ipip (tunl0 takes IPIP only),
+// which gets both VIPs; the IPv6 one goes on the TUN device as a /128.
+// Kernel decapsulation of IPv6 tunnels is refused, and a link-local VIP.
+func TestUpTUNIPv6(t *testing.T) {
+	vip6 := netip.MustParseAddr("2001:db8:77::100")
+	f := &fakeEnv{h: newFakeHost()}
+	f.h.ipip = true
+	dir := t.TempDir()
+	s := upFake(t, f, Config{Mode: ModeTUN, VIPs: []netip.Addr{vip1, vip6}, StateDir: dir})
+	if st := s.State(); st.Decap != DecapUser || st.Device != DefaultTunName {
+		t.Errorf("state: decap %v device %q, want the userspace decapsulator", st.Decap, st.Device)
+	}
+	if len(f.decaps) != 1 || !slices.Equal(f.decaps[0].vips, []netip.Addr{vip1, vip6}) {
+		t.Fatalf("decapsulators: %+v", f.decaps)
+	}
+	tun := f.h.links[DefaultTunName]
+	if tun == nil || !slices.Contains(tun.addrs, netip.PrefixFrom(vip6, 128)) || !slices.Contains(tun.addrs, netip.PrefixFrom(vip1, 32)) {
+		t.Fatalf("TUN device: %+v, want %s/32 and %s/128", tun, vip1, vip6)
+	}
+	if err := s.Down(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []Config{
-		{Mode: ModeTUN, VIPs: []netip.Addr{netip.MustParseAddr("2001:db8::100")}},
+		{Mode: ModeTUN, VIPs: []netip.Addr{vip6}, Decap: DecapKernel},
+		{Mode: ModeNAT, VIPs: []netip.Addr{vip6}},
 		{Mode: ModeDR, VIPs: []netip.Addr{netip.MustParseAddr("fe80::1")}},
 	} {
 		c.StateDir = t.TempDir()
-		_, err := upWith(context.Background(), c, (&fakeEnv{h: newFakeHost()}).env())
-		if err == nil {
-			t.Errorf("%v %v accepted", c.Mode, c.VIPs)
-			continue
-		}
-		if c.Mode == ModeTUN && !strings.Contains(err.Error(), "issue #17") {
-			t.Errorf("refusal does not say why: %v", err)
+		if _, err := upWith(context.Background(), c, (&fakeEnv{h: newFakeHost()}).env()); err == nil {
+			t.Errorf("%v %v (decap %v) accepted", c.Mode, c.VIPs, c.Decap)
 		}
 	}
 }

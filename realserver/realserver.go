@@ -28,7 +28,7 @@ type decapRunner interface {
 // env bundles the OS seams of Up and Down.
 type env struct {
 	h         host
-	openDecap func(iface, tunName string, vips [][4]byte) (decapRunner, error)
+	openDecap func(iface, tunName string, vips []netip.Addr) (decapRunner, error)
 	netnsID   func() (uint64, error)
 	netnsName func() string
 	self      func() (*Process, error)
@@ -228,6 +228,12 @@ func (s *Server) setupTUN(ctx context.Context) error {
 	case DecapKernel:
 		return s.setupKernelIPIP(ctx)
 	case DecapAuto:
+		if slices.ContainsFunc(s.cfg.VIPs, func(v netip.Addr) bool { return v.Is6() }) {
+			// tunl0 takes IPIP only: IPv6 VIPs come in ip6ip6 or
+			// IPv6 in IPv4, which the userspace decapsulator takes.
+			s.log.Info("IPv6 VIPs: using the userspace decapsulator")
+			break
+		}
 		err := s.setupKernelIPIP(ctx)
 		if !errors.Is(err, ErrNotSupported) {
 			return err
@@ -314,11 +320,7 @@ func (s *Server) setupUserDecap(ctx context.Context) error {
 	if err := s.record(Change{Kind: ChangeTun, Dev: tun}); err != nil {
 		return err
 	}
-	vips := make([][4]byte, len(s.cfg.VIPs))
-	for i, v := range s.cfg.VIPs {
-		vips[i] = v.As4()
-	}
-	d, err := s.e.openDecap(iface, tun, vips)
+	d, err := s.e.openDecap(iface, tun, s.cfg.VIPs)
 	if err != nil {
 		s.unrecord()
 		return err

@@ -122,7 +122,7 @@ func FuzzParseState(f *testing.F) {
 
 func TestNftScript(t *testing.T) {
 	s := nftDropIPIPScript("ulvs_decap")
-	for _, want := range []string{"table ip ulvs_decap", "hook input", "ip protocol 4", "drop"} {
+	for _, want := range []string{"table ip ulvs_decap", "hook input", "ip protocol { 4, 41 }", "drop", "table ip6 ulvs_decap", "meta l4proto { 4, 41 }"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("script lacks %q:\n%s", want, s)
 		}

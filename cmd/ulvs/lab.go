@@ -203,7 +203,7 @@ func parseUp(args []string, stderr io.Writer) (upOptions, error) {
 	modeFlag(fs, &o.mode)
 	fs.IntVar(&o.realServers, "real-servers", 2, "number of real servers")
 	fs.BoolVar(&o.offloadsOff, "offloads-off", false, "turn off veth checksum/TSO/GSO/GRO offloads")
-	fs.BoolVar(&o.ipv6, "ipv6", false, "dual-stack lab (dr, nat and fullnat): IPv6 addresses too (docs/ipv6.md)")
+	fs.BoolVar(&o.ipv6, "ipv6", false, "dual-stack lab (every mode): IPv6 addresses too (docs/ipv6.md)")
 	if err := parseFlags(fs, args); err != nil {
 		return o, err
 	}

@@ -35,14 +35,16 @@ Commands:
        dr:  the VIPs on lo, arp_ignore=1 and arp_announce=2 (all, lo); an
             IPv6 VIP goes on lo as a /128 and needs no sysctl (Linux
             answers neighbour solicitations only for addresses of the
-            receiving interface). IPv6 VIPs in tun mode: not yet (#17).
+            receiving interface).
        tun: the same ARP settings and IPIP decapsulation: the kernel's
-            tunl0 with the VIPs and rp_filter=0 when the kernel has ipip;
-            otherwise a userspace decapsulator (capture of IP protocol 4 on
-            --iface, default the default route's interface; inner packets
+            tunl0 with the VIPs and rp_filter=0 when the kernel has ipip
+            and every VIP is IPv4; otherwise a userspace decapsulator
+            (capture on --iface, default the default route's interface, of
+            IPIP, IPv6 in IPv4, ip6ip6 and IPv4 in IPv6; inner packets
             injected through TUN device --tun-name, default ulvs-tun0, which
-            holds the VIPs with rp_filter=2; nftables table ip ulvs_decap
-            drops the kernel's protocol-unreachable replies). It runs in the
+            holds the VIPs, IPv6 ones as /128, with rp_filter=2; nftables
+            tables ip and ip6 ulvs_decap drop the kernel's unreachable and
+            parameter-problem replies to protocols 4 and 41). It runs in the
             foreground until SIGTERM/SIGINT, then undoes everything;
             --detach runs it in the background instead.
        nat: only the default route via --gateway (the director).

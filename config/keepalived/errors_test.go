@@ -50,7 +50,6 @@ func TestErrors(t *testing.T) {
 		{"bad address", "virtual_server 10.0.0.999 80 {\n}", `k.conf:1: virtual_server: "10.0.0.999" is not an IP address`},
 		{"IPv6 virtual server with a zone", "virtual_server fe80::1%eth0 80 {\n}", "k.conf:1: virtual_server: fe80::1%eth0: an address with a zone is not supported by ulvs"},
 		{"IPv6 link-local virtual server", "virtual_server fe80::1 80 {\n}", "k.conf:1: virtual_server: fe80::1 is not a unicast address"},
-		{"IPv6 tunnel", "virtual_server 2001:db8::1 80 {\nlb_kind TUN\nprotocol TCP\nreal_server 2001:db8::2 80 {\n}\n}", "IPv6 tunnelling (-i, ip6ip6) to 2001:db8::2: not supported yet (ulvs issue #17, IPv6)"},
 		{"IPv6 granularity", "virtual_server 2001:db8::1 80 {\npersistence_timeout 60\npersistence_granularity 129\nprotocol TCP\n}", "k.conf:3: persistence_granularity"},
 		{"netmask with holes", vsWith("persistence_granularity 255.0.255.0\n", ""), "k.conf:5: persistence_granularity: 255.0.255.0 is not a contiguous netmask like 255.255.255.0, which ulvs needs"},
 		{"virtual address 0.0.0.0", "virtual_server 0.0.0.0 80 {\n}", "k.conf:1: virtual_server: 0.0.0.0 is not a unicast address (a virtual address must be one)"},
@@ -92,7 +91,7 @@ func TestErrors(t *testing.T) {
 
 		// real_server.
 		{"real server without block", "virtual_server 10.0.0.100 80 {\nreal_server 10.0.0.1 80\n}", "k.conf:2: real_server: needs a { } block"},
-		{"IPv6 real server", "virtual_server 10.0.0.100 80 {\nreal_server 2001:db8::2 80 {\n}\n}", "real server 2001:db8::2 in a service of the other address family (IPv4 in IPv6 or IPv6 in IPv4 tunnels): not supported yet (ulvs issue #17, IPv6)"},
+		{"IPv6 real server", "virtual_server 10.0.0.100 80 {\nreal_server 2001:db8::2 80 {\n}\n}", "real server 2001:db8::2 in a service of the other address family: only tunnelling (-i, TUN) real servers may be: invalid operation"},
 		{"real server broadcast", "virtual_server 10.0.0.100 80 {\nreal_server 255.255.255.255 80 {\n}\n}", "k.conf:2: real_server: 255.255.255.255 is not a unicast address"},
 		{"sorry server zero", vsWith("sorry_server 0.0.0.0 80\n", ""), "sorry_server: 0.0.0.0 is not a unicast address"},
 		{"real server weight", vsWith("", "weight 65536\n"), `k.conf:6: weight: "65536" is out of range [0, 65535]`},

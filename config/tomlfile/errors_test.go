@@ -405,12 +405,7 @@ scheduler = "rr"
 		{
 			name: "real server IPv6 in an IPv4 service",
 			in:   fileHead + "[[virtual_server]]\naddress = \"10.0.0.1:80\"\n[[virtual_server.real_server]]\naddress = \"2001:db8::5\"\n",
-			want: `ulvs.toml:6: virtual_server[0].real_server[0].address: real server 2001:db8::5 in a service of the other address family (IPv4 in IPv6 or IPv6 in IPv4 tunnels): not supported yet (ulvs issue #17, IPv6)`,
-		},
-		{
-			name: "IPv6 tunnel real server",
-			in:   fileHead + "[[virtual_server]]\naddress = \"[2001:db8::1]:80\"\n[[virtual_server.real_server]]\naddress = \"[2001:db8::5]:80\"\nforward = \"tun\"\n",
-			want: `ulvs.toml:6: virtual_server[0].real_server[0].address: IPv6 tunnelling (-i, ip6ip6) to 2001:db8::5: not supported yet (ulvs issue #17, IPv6)`,
+			want: `ulvs.toml:6: virtual_server[0].real_server[0].address: real server 2001:db8::5 in a service of the other address family: only tunnelling (-i, TUN) real servers may be: invalid operation`,
 		},
 		{
 			name: "IPv6 netmask not a prefix length",

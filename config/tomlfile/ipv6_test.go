@@ -124,3 +124,45 @@ synproxy = true
 		t.Errorf("IPv4 local address on an IPv6 service: %v", err)
 	}
 }
+
+// TestIPv6Tunnel: forward = "tun" to IPv6 real servers and across
+// families (IPv4 in IPv6, IPv6 in IPv4), written back the same way;
+// another method across families is refused.
+func TestIPv6Tunnel(t *testing.T) {
+	in := fileHead + `
+[[virtual_server]]
+address = "[2001:db8::100]:80"
+forward = "tun"
+  [[virtual_server.real_server]]
+  address = "2001:db8::5"
+  [[virtual_server.real_server]]
+  address = "10.0.0.5"
+[[virtual_server]]
+address = "10.0.0.100:80"
+  [[virtual_server.real_server]]
+  address = "[2001:db8::6]:80"
+  forward = "tun"
+`
+	f, err := Parse("ulvs.toml", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.Rules.Services); n != 2 || len(f.Rules.Services[0].Dests) != 2 || len(f.Rules.Services[1].Dests) != 1 {
+		t.Fatalf("rules: %+v", f.Rules)
+	}
+	out, err := MarshalTOML(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse("ulvs.toml", out)
+	if err != nil {
+		t.Fatalf("reading back: %v\n%s", err, out)
+	}
+	if diff := cmp.Diff(f.Rules, back.Rules, fileCmpAddr); diff != "" {
+		t.Errorf("round trip changed the rules (-first +second):\n%s", diff)
+	}
+	dr := strings.Replace(in, "  forward = \"tun\"\n", "  forward = \"dr\"\n", 1)
+	if _, err := Parse("ulvs.toml", []byte(dr)); err == nil || !strings.Contains(err.Error(), "only tunnelling") {
+		t.Errorf("a DR IPv6 real server in an IPv4 service: %v", err)
+	}
+}
