@@ -662,6 +662,9 @@ func (e *Engine) Stats() Stats {
 		s.Split += c.split.Load()
 		s.ICMPSent += c.icmpSent.Load()
 		s.ICMPRelayed += c.icmpRelayed.Load()
+		s.Frag6Queued += c.frag6Queued.Load()
+		s.Frag6Reassembled += c.frag6Reassembled.Load()
+		s.Frag6Timeouts += c.frag6Timeouts.Load()
 		s.SynCookies += c.synCookies.Load()
 		s.SynAbsorbed += c.synAbsorbed.Load()
 		s.SynAckValid += c.synAckValid.Load()
@@ -856,6 +859,10 @@ func (e *Engine) Counters() map[string]uint64 {
 		"icmp_sent":    s.ICMPSent,
 		"icmp_relayed": s.ICMPRelayed,
 
+		"ipv6_frags_queued":   s.Frag6Queued,
+		"ipv6_reassembled":    s.Frag6Reassembled,
+		"ipv6_reasm_timeouts": s.Frag6Timeouts,
+
 		"synproxy_cookies_sent": s.SynCookies,
 		"synproxy_absorbed":     s.SynAbsorbed,
 		"synproxy_acks_valid":   s.SynAckValid,
@@ -1011,4 +1018,7 @@ func (w *worker) flushTX() {
 	}
 	w.tx = w.tx[:0]
 	w.scr.reset()
+	if w.frag6 != nil {
+		w.frag6.release()
+	}
 }

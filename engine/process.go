@@ -44,7 +44,11 @@ type worker struct {
 	// made at the first IPv6 connection.
 	parsed6 pkt.Parsed6
 	ct6     *conntrack.Table6
-	c       *counters
+	// frag6 is the IPv6 reassembly pool, made at the first fragment;
+	// reasm the datagram being forwarded from it (frag6.go).
+	frag6 *reasm6
+	reasm *frag6Slot
+	c     *counters
 	// timeouts is the pointer w.ct was last given.
 	timeouts *conntrack.Timeouts
 	// lastSweep is when the conntrack sweep last ran.

@@ -19,8 +19,8 @@ import (
 // reach its worker, no locks), and sends the rest of IPv6 (neighbour
 // discovery, extension headers) to worker 0.
 //
-// Dropped and counted: fragments (ReasonIPv6Fragment; the kernel's
-// reassembly is not asked for IPv6), packets larger than the egress MTU
+// Fragments are reassembled (frag6.go) and the datagram forwarded whole,
+// fragmented again. Dropped and counted: packets larger than the egress MTU
 // (ReasonIPv6TooBig; a client's packet is answered with Packet Too Big, a
 // NAT66 reply too big for the client's link only dropped), UDP with the
 // checksum 0 that IPv6 forbids, ICMPv6 to a VIP other than neighbour
@@ -45,8 +45,11 @@ func (w *worker) process6(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 	if dst := pkt.Ether(frame).Dst(); dst != w.macs[p.in] {
 		return w.drop(ReasonNotOurs)
 	}
+	if ps.Frag {
+		return w.fragment6(p, frame, tbl, now) // frag6.go
+	}
 	if !tbl.IsVIP6(ps.Dst) {
-		if w.ct6 != nil && w.ct6.HasNAT() && !ps.Frag {
+		if w.ct6 != nil && w.ct6.HasNAT() {
 			switch ps.Proto {
 			case pkt.ProtoTCP, pkt.ProtoUDP:
 				return w.outbound6(p, frame, tbl, now)
@@ -57,9 +60,6 @@ func (w *worker) process6(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 			}
 		}
 		return w.drop(ReasonNotOurs)
-	}
-	if ps.Frag {
-		return w.drop(ReasonIPv6Fragment)
 	}
 	switch ps.Proto {
 	case pkt.ProtoTCP, pkt.ProtoUDP:
@@ -244,7 +244,7 @@ func (w *worker) forward6(p *packet, frame []byte, svc *vs.Service, d *vs.Dest) 
 	if out < 0 || out >= len(w.links) {
 		out = int(p.in)
 	}
-	if mtu := w.mtus[out]; ps.IPLen > mtu && p.vnet().gsoType() == vnetGSONone {
+	if mtu := w.mtus[out]; w.size6() > mtu && p.vnet().gsoType() == vnetGSONone {
 		// IPv6 routers do not fragment: tell the client the path MTU
 		// (ensure_mtu_is_adequate), quoting its packet as it came.
 		if w.icmpAllowed() {
@@ -274,6 +274,9 @@ func (w *worker) forward6(p *packet, frame []byte, svc *vs.Service, d *vs.Dest) 
 // not fragment, so a larger one (a NAT66 reply: requests were checked in
 // forward6) is dropped and counted.
 func (w *worker) send6(p *packet) bool {
+	if w.reasm != nil {
+		return w.sendFragments6(p) // a reassembled datagram: fragments again
+	}
 	if w.parsed6.IPLen > w.mtus[p.out] && p.vnet().gsoType() == vnetGSONone {
 		return w.drop(ReasonIPv6TooBig)
 	}
