@@ -1,0 +1,163 @@
+package director_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/ipv6"
+
+	"github.com/ulvs/ulvs/lab"
+)
+
+// TestIntegrationIPv6Fragments sends real IPv6 UDP datagrams larger than
+// the links' MTU (1500) from the client namespace: the client's kernel
+// fragments them, ulvsd reassembles, schedules and sends them on as
+// fragments, and the real server's socket receives each datagram whole
+// and answers with one as large (fragmented by its kernel: straight to
+// the client in DR, reassembled and translated back by ulvsd in NAT66).
+func TestIntegrationIPv6Fragments(t *testing.T) {
+	skipUnprivileged(t)
+	for _, mode := range []string{"dr", "nat"} {
+		t.Run(mode, func(t *testing.T) { testIPv6Fragments(t, mode) })
+	}
+}
+
+const frag6Port = 5353
+
+func testIPv6Fragments(t *testing.T, mode string) {
+	cfg := lab.Config{RealServers: 2, IPv6: true}
+	if mode == "nat" {
+		cfg.Mode = lab.ModeNAT
+	}
+	e := newEnvLab(t, cfg, func(l *lab.Lab) string {
+		var b strings.Builder
+		b.WriteString(v6Config(l, mode))
+		fmt.Fprintf(&b, "\n[[virtual_server]]\nprotocol = \"udp\"\naddress = \"[%s]:%d\"\nscheduler = \"rr\"\nforward = %q\n", l.VIP6, frag6Port, mode)
+		for _, r := range l.RIPs6 {
+			fmt.Fprintf(&b, "\n[[virtual_server.real_server]]\naddress = \"[%s]:%d\"\n", r, frag6Port)
+		}
+		return b.String()
+	})
+	e.waitReady6(2)
+
+	// A UDP server in each real server: it reports what arrived and
+	// answers from the address the datagram was sent to (VIP6 in DR)
+	// with a datagram of the same size, every byte inverted.
+	type arrival struct {
+		rs   string
+		data []byte
+	}
+	got := make(chan arrival, 16)
+	for i, rs := range e.lab.RS {
+		pc, err := rs.ListenPacket("udp6", fmt.Sprintf("[::]:%d", frag6Port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { pc.Close() })
+		p := ipv6.NewPacketConn(pc)
+		if err := p.SetControlMessage(ipv6.FlagDst, true); err != nil {
+			t.Fatal(err)
+		}
+		name := fmt.Sprintf("rs%d", i+1)
+		go func() {
+			buf := make([]byte, 65536)
+			for {
+				n, cm, src, err := p.ReadFrom(buf)
+				if err != nil {
+					return
+				}
+				data := append([]byte(nil), buf[:n]...)
+				got <- arrival{name, data}
+				reply := make([]byte, n)
+				for i, c := range data {
+					reply[i] = ^c
+				}
+				var wcm *ipv6.ControlMessage
+				if cm != nil {
+					wcm = &ipv6.ControlMessage{Src: cm.Dst}
+				}
+				p.WriteTo(reply, wcm, src)
+			}
+		}()
+	}
+
+	for i, size := range []int{4000, 3000, 9000} {
+		msg := make([]byte, size)
+		for j := range msg {
+			msg[j] = byte(j*31 + i)
+		}
+		before := e.snapshot().Engine
+		reply, err := ask6(e.lab, fmt.Sprintf("[%s]:%d", e.lab.VIP6, frag6Port), msg)
+		if err != nil {
+			t.Fatalf("%d-byte datagram: %v\nulvsd log:\n%s", size, err, e.logText())
+		}
+		var a arrival
+		select {
+		case a = <-got:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%d-byte datagram: no real server received it", size)
+		}
+		if !bytes.Equal(a.data, msg) {
+			t.Errorf("%d-byte datagram: %s received %d bytes that differ", size, a.rs, len(a.data))
+		}
+		for len(got) > 0 {
+			<-got // a retry's copy
+		}
+		for j := range reply {
+			reply[j] = ^reply[j]
+		}
+		if !bytes.Equal(reply, msg) {
+			t.Errorf("%d-byte datagram: the answer (%d bytes) is not the server's", size, len(reply))
+		}
+		after := e.snapshot().Engine
+		// The request is reassembled, and in NAT66 the fragmented answer
+		// too.
+		want := uint64(1)
+		if mode == "nat" {
+			want = 2
+		}
+		if n := after["ipv6_reassembled"] - before["ipv6_reassembled"]; n < want {
+			t.Errorf("%d-byte datagram: ipv6_reassembled went up by %d, want %d", size, n, want)
+		}
+		t.Logf("%d bytes to %s and back; reassembled %d, fragments queued %d, forwarded %d", size, a.rs,
+			after["ipv6_reassembled"]-before["ipv6_reassembled"], after["ipv6_frags_queued"]-before["ipv6_frags_queued"], after["forwarded"]-before["forwarded"])
+	}
+	for k, v := range e.snapshot().Engine {
+		if strings.HasPrefix(k, "drop_ipv6_frag") && v > 0 {
+			t.Errorf("%s = %d", k, v)
+		}
+	}
+}
+
+// ask6 sends msg in one datagram from a new socket in the client
+// namespace and returns the answer.
+func ask6(l *lab.Lab, addr string, msg []byte) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for attempt := 0; attempt < 3; attempt++ {
+		c, err := l.Client.DialContext(ctx, "udp6", addr)
+		if err != nil {
+			return nil, err
+		}
+		c.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err := c.Write(msg); err != nil {
+			c.Close()
+			return nil, err
+		}
+		buf := make([]byte, 65536)
+		n, err := c.Read(buf)
+		c.Close()
+		if err == nil {
+			return buf[:n], nil
+		}
+		if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("no answer from %s", addr)
+}
