@@ -132,6 +132,45 @@ func testIPv6Fragments(t *testing.T, mode string) {
 			t.Errorf("%s = %d", k, v)
 		}
 	}
+	if mode == "nat" {
+		t.Run("replies too big for the client's link: Packet Too Big to the real server", func(t *testing.T) {
+			testReplyTooBig6(t, e)
+		})
+	}
+}
+
+// testReplyTooBig6 lowers the MTU of the director's link to the client to
+// 1400: the real server, which learnt an MSS of 1440 from the client's
+// SYN, sends segments of 1500 bytes, ulvsd answers the first with Packet
+// Too Big, the real server's kernel lowers its path MTU to the client
+// and sends again, and a 4 MiB download arrives intact.
+func testReplyTooBig6(t *testing.T, e *env) {
+	nsOutput(t, e.lab.Director, "ip", "link", "set", "d-eth0", "mtu", "1400")
+	t.Cleanup(func() { nsOutput(t, e.lab.Director, "ip", "link", "set", "d-eth0", "mtu", "1500") })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		seen := false
+		for _, ifc := range e.snapshot().Interfaces {
+			seen = seen || ifc.Name == "d-eth0" && ifc.MTU == 1400
+		}
+		if seen {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ulvsd never saw d-eth0's MTU become 1400")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	before := e.snapshot().Engine
+	c := e.client()
+	c.Timeout = 60 * time.Second
+	e.download6(t, c, 4<<20)
+	after := e.snapshot().Engine
+	tooBig, sent := after["drop_ipv6_too_big"]-before["drop_ipv6_too_big"], after["icmp_sent"]-before["icmp_sent"]
+	if tooBig == 0 || sent == 0 {
+		t.Errorf("no reply was too big (ipv6_too_big +%d, icmp_sent +%d): the test did not test", tooBig, sent)
+	}
+	t.Logf("4 MiB through a 1400-byte link: ipv6_too_big +%d, icmp_sent +%d", tooBig, sent)
 }
 
 // ask6 sends msg in one datagram from a new socket in the client

@@ -34,6 +34,25 @@ func v6Config(l *lab.Lab, fwd string) string {
 	return b.String()
 }
 
+// download6 fetches size bytes of the lab servers' data from VIP6 with c
+// and checks their SHA-256.
+func (e *env) download6(t *testing.T, c *http.Client, size int) {
+	t.Helper()
+	resp, err := c.Get(fmt.Sprintf("http://[%s]/data?size=%d", e.lab.VIP6, size))
+	if err != nil {
+		t.Fatalf("download: %v\nulvsd log:\n%s", err, e.logText())
+	}
+	defer resp.Body.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, resp.Body)
+	if err != nil || n != int64(size) {
+		t.Fatalf("download: %d bytes, %v", n, err)
+	}
+	if got := fmt.Sprintf("%x", h.Sum(nil)); got != lab.DataSHA256(int64(size)) {
+		t.Errorf("download corrupted: sha256 %s", got)
+	}
+}
+
 // get6 fetches path from VIP6 with a fresh connection.
 func (e *env) get6(path string) (string, error) {
 	resp, err := e.client().Get("http://[" + e.lab.VIP6.String() + "]" + path)
@@ -142,20 +161,7 @@ func TestIntegrationIPv6DR(t *testing.T) {
 				t.Errorf("curl -6: %q", out)
 			}
 		}
-		const size = 4 << 20
-		resp, err := e.client().Get(fmt.Sprintf("http://[%s]/data?size=%d", e.lab.VIP6, size))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		h := sha256.New()
-		n, err := io.Copy(h, resp.Body)
-		if err != nil || n != size {
-			t.Fatalf("download: %d bytes, %v", n, err)
-		}
-		if got := fmt.Sprintf("%x", h.Sum(nil)); got != lab.DataSHA256(size) {
-			t.Errorf("download corrupted: sha256 %s", got)
-		}
+		e.download6(t, e.client(), 4<<20)
 	})
 
 	t.Run("ulvsadm -L -n lists the IPv6 service as ipvsadm", func(t *testing.T) {
@@ -201,20 +207,7 @@ func testIPv6NAT(t *testing.T, offloadsOff bool) {
 	})
 
 	t.Run("a 4 MiB download through NAT66 arrives intact", func(t *testing.T) {
-		const size = 4 << 20
-		resp, err := e.client().Get(fmt.Sprintf("http://[%s]/data?size=%d", e.lab.VIP6, size))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		h := sha256.New()
-		n, err := io.Copy(h, resp.Body)
-		if err != nil || n != size {
-			t.Fatalf("download: %d bytes, %v", n, err)
-		}
-		if got := fmt.Sprintf("%x", h.Sum(nil)); got != lab.DataSHA256(size) {
-			t.Errorf("download corrupted: sha256 %s", got)
-		}
+		e.download6(t, e.client(), 4<<20)
 	})
 
 	t.Run("persistence with -M 64 keeps a client on one real server", func(t *testing.T) {

@@ -366,3 +366,67 @@ func TestIPv6ReassemblyAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestIPv6ReplyTooBig: a NAT66 reply too big for the client's link is
+// answered to the real server with Packet Too Big (from the client's
+// address, quoting the reply as sent) and dropped; one that fits passes;
+// a reassembled reply whose fragments do not fit gets the same answer.
+func TestIPv6ReplyTooBig(t *testing.T) {
+	tbl := testTable6(t)
+	w, l := newTestWorker()
+	if out := run(w, l, tbl, 0, tcp6(40000, 8080, pkt.TCPSyn)); len(out) != 1 {
+		t.Fatalf("SYN: %d frames out", len(out))
+	}
+	w.mtus[0] = 1400
+	reply := func(n int) []byte {
+		return pkttest.Frame6{SrcMAC: natMAC, DstMAC: dirMAC, Src: natRS6, Dst: client6, Proto: pkt.ProtoTCP,
+			SrcPort: 80, DstPort: 40000, TCPFlags: pkt.TCPAck, Payload: make([]byte, n)}.Build()
+	}
+	big := reply(1400)
+	out := run(w, l, tbl, 0, big)
+	if len(out) != 1 {
+		t.Fatalf("%d frames out for a reply too big, want the Packet Too Big", len(out))
+	}
+	f := out[0]
+	p := decoded6(t, f)
+	msg := f[p.L4Off : p.L4Off+p.L4Len]
+	if p.Src != client6.As16() || p.Dst != natRS6.As16() || pkt.Ether(f).Dst() != natMAC || pkt.Ether(f).Src() != dirMAC ||
+		msg[0] != pkt.ICMPv6PacketTooBig || binary.BigEndian.Uint32(msg[4:]) != 1400 {
+		t.Errorf("Packet Too Big %v -> %v (mac %x) type %d mtu %d", netip.AddrFrom16(p.Src), netip.AddrFrom16(p.Dst), pkt.Ether(f).Dst(), msg[0], binary.BigEndian.Uint32(msg[4:]))
+	}
+	if want := big[14 : 14+1280-48]; !bytes.Equal(msg[8:], want) {
+		t.Errorf("the quote is not the reply as the real server sent it")
+	}
+	if w.c.drops[ReasonIPv6TooBig].Load() != 1 || w.c.icmpSent.Load() != 1 {
+		t.Errorf("ipv6_too_big %d icmp_sent %d", w.c.drops[ReasonIPv6TooBig].Load(), w.c.icmpSent.Load())
+	}
+	if st := tbl.Service(2).Stats; st.OutPkts.Load() != 0 {
+		t.Errorf("a dropped reply counted in the service's out packets")
+	}
+	if out := run(w, l, tbl, 0, reply(1300)); len(out) != 1 || decoded6(t, out[0]).Src != vip6.As16() {
+		t.Fatalf("a reply that fits was not forwarded")
+	}
+	// A GSO super-frame is judged by its segments: 1440 bytes of
+	// payload make 1500-byte segments, too big for 1400.
+	vnet := make([]byte, vnetHdrLen)
+	vnetHdr(vnet).setGSO(vnetGSOTCPv6, 1440)
+	l.queueVnet(vnet, reply(2880))
+	w.batch(l.collect(w.rx), tbl, 0)
+	if out := l.takeOut(); len(out) != 1 || decoded6(t, out[0]).Dst != natRS6.As16() {
+		t.Fatalf("GSO reply with segments too big: %d frames out, want the Packet Too Big", len(out))
+	}
+	vnetHdr(vnet).setGSO(vnetGSOTCPv6, 1300)
+	l.queueVnet(vnet, reply(2600))
+	w.batch(l.collect(w.rx), tbl, 0)
+	if out := l.takeOut(); len(out) != 1 || decoded6(t, out[0]).Src != vip6.As16() {
+		t.Fatalf("GSO reply whose segments fit: not forwarded")
+	}
+	// Fragments of 1496 bytes from the real server (its link takes
+	// them) do not fit the client's 1400.
+	rf := pkttest.Fragments6(reply(2500), 5, 1448)
+	run(w, l, tbl, 0, rf[0])
+	out = run(w, l, tbl, 0, rf[1])
+	if len(out) != 1 || decoded6(t, out[0]).Dst != natRS6.As16() {
+		t.Fatalf("reassembled reply too big: %d frames out, want the Packet Too Big", len(out))
+	}
+}

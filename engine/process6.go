@@ -21,8 +21,8 @@ import (
 //
 // Fragments are reassembled (frag6.go) and the datagram forwarded whole,
 // fragmented again. Dropped and counted: packets larger than the egress MTU
-// (ReasonIPv6TooBig; a client's packet is answered with Packet Too Big, a
-// NAT66 reply too big for the client's link only dropped), UDP with the
+// (ReasonIPv6TooBig; a client's packet is answered with Packet Too Big, and
+// so is a NAT66 real server's reply too big for the client's link), UDP with the
 // checksum 0 that IPv6 forbids, ICMPv6 to a VIP other than neighbour
 // discovery and echo (errors are not translated yet), and the TUN and
 // FULLNAT cases the configuration refuses before they get here.
@@ -271,8 +271,9 @@ func (w *worker) forward6(p *packet, frame []byte, svc *vs.Service, d *vs.Dest) 
 }
 
 // send6 queues an IPv6 packet that fits the egress MTU; IPv6 routers do
-// not fragment, so a larger one (a NAT66 reply: requests were checked in
-// forward6) is dropped and counted.
+// not fragment, so a larger one (an ICMPv6 error relayed: requests were
+// checked in forward6, NAT66 replies in outbound6) is dropped and
+// counted. A reassembled datagram leaves in fragments (frag6.go).
 func (w *worker) send6(p *packet) bool {
 	if w.reasm != nil {
 		return w.sendFragments6(p) // a reassembled datagram: fragments again
@@ -300,6 +301,9 @@ func (w *worker) outbound6(p *packet, frame []byte, tbl *vs.Table, now conntrack
 	}
 	if ps.Proto == pkt.ProtoUDP && pkt.UDP(frame[ps.L4Off:]).Checksum() == 0 {
 		return w.drop(ReasonMalformed)
+	}
+	if w.replyTooBig6(p, frame, int(c.ClientLink)) { // ptb6.go
+		return false
 	}
 	w.ct6.Step(c, conntrack.Output, ps.TCPFlags, now, d)
 	if svc := tbl.Service(c.SvcID); svc != nil {

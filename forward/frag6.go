@@ -75,3 +75,15 @@ func FragmentIPv6(dst [][]byte, sizes []int, offset int, frame []byte, p *pkt.Pa
 	}
 	return n, nil
 }
+
+// SegmentSize6 returns the IPv6 length of the segments of a GSO
+// super-frame p (decoded from frame) with segment payload gsoSize: its
+// headers and gsoSize bytes, at most the frame's own length. The kernel's
+// ip6_forward judges a GSO packet by them (skb_gso_validate_network_len).
+func SegmentSize6(frame []byte, p *pkt.Parsed6, gsoSize int) int {
+	end := l4HeaderEnd(frame, p.L4Off, p.Proto)
+	if end == 0 || gsoSize <= 0 {
+		return p.IPLen
+	}
+	return min(end-p.L3Off+gsoSize, p.IPLen)
+}
