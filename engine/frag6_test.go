@@ -430,3 +430,34 @@ func TestIPv6ReplyTooBig(t *testing.T) {
 		t.Fatalf("reassembled reply too big: %d frames out, want the Packet Too Big", len(out))
 	}
 }
+
+// TestIPv6GSOOverMTU: a client's GSO super-frame whose segments do not fit
+// the link to the real server is answered with Packet Too Big, as the
+// IPv4 path answers with fragmentation needed (TestGSOOverMTU); one whose
+// segments fit is forwarded whole.
+func TestIPv6GSOOverMTU(t *testing.T) {
+	tbl := testTable6(t)
+	w, l := newTestWorker()
+	run(w, l, tbl, 0, tcp6(40000, 80, pkt.TCPSyn))
+	super := pkttest.Frame6{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client6, Dst: vip6, Proto: pkt.ProtoTCP,
+		SrcPort: 40000, DstPort: 80, TCPFlags: pkt.TCPAck, Payload: make([]byte, 3*1440)}.Build()
+	send := func(mtu int) [][]byte {
+		w.mtus[0] = mtu
+		vnet := make([]byte, vnetHdrLen)
+		vnetHdr(vnet).setGSO(vnetGSOTCPv6, 1440)
+		l.queueVnet(vnet, super)
+		w.batch(l.collect(w.rx), tbl, 0)
+		return l.takeOut()
+	}
+	if out := send(1500); len(out) != 1 || pkt.Ether(out[0]).Dst() == clientMAC {
+		t.Fatalf("segments that fit: %d frames out, want the super-frame forwarded", len(out))
+	}
+	out := send(1400)
+	if len(out) != 1 {
+		t.Fatalf("segments over the MTU: %d frames out, want the Packet Too Big", len(out))
+	}
+	p := decoded6(t, out[0])
+	if msg := out[0][p.L4Off:]; p.Dst != client6.As16() || msg[0] != pkt.ICMPv6PacketTooBig || binary.BigEndian.Uint32(msg[4:]) != 1400 {
+		t.Errorf("answer to %v type %d mtu %d", netip.AddrFrom16(p.Dst), msg[0], binary.BigEndian.Uint32(msg[4:]))
+	}
+}

@@ -244,7 +244,7 @@ func (w *worker) forward6(p *packet, frame []byte, svc *vs.Service, d *vs.Dest) 
 	if out < 0 || out >= len(w.links) {
 		out = int(p.in)
 	}
-	if mtu := w.mtus[out]; w.size6() > mtu && p.vnet().gsoType() == vnetGSONone {
+	if mtu := w.mtus[out]; w.wireSize6(p, frame) > mtu {
 		// IPv6 routers do not fragment: tell the client the path MTU
 		// (ensure_mtu_is_adequate), quoting its packet as it came.
 		if w.icmpAllowed() {

@@ -26,12 +26,8 @@ func (w *worker) replyTooBig6(p *packet, frame []byte, link int) bool {
 	if link >= len(w.links) {
 		return false
 	}
-	size := w.size6()
-	if v := p.vnet(); v.gsoType() != vnetGSONone {
-		size = forward.SegmentSize6(frame, ps, int(v.gsoSize()))
-	}
 	mtu := w.mtus[link]
-	if size <= mtu || pkt.IPv6(frame[ps.L3Off:]).HopLimit() <= 1 {
+	if w.wireSize6(p, frame) <= mtu || pkt.IPv6(frame[ps.L3Off:]).HopLimit() <= 1 {
 		return false
 	}
 	if w.icmpAllowed() {
@@ -41,4 +37,15 @@ func (w *worker) replyTooBig6(p *packet, frame []byte, link int) bool {
 	}
 	w.drop(ReasonIPv6TooBig)
 	return true
+}
+
+// wireSize6 is the size of the largest packet p puts on the wire, which
+// the egress MTU must take: a GSO super-frame's segments (as the IPv4
+// path judges them, tooBig), a reassembled datagram's largest fragment
+// (size6), else the packet.
+func (w *worker) wireSize6(p *packet, frame []byte) int {
+	if v := p.vnet(); v.gsoType() != vnetGSONone {
+		return forward.SegmentSize6(frame, &w.parsed6, int(v.gsoSize()))
+	}
+	return w.size6()
 }
