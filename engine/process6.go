@@ -123,19 +123,28 @@ func (w *worker) inbound6(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 	}
 	var d *vs.Dest
 	if c != nil {
-		var expire bool
-		if d, expire = connDest(tbl, c.DestID); d == nil {
-			if expire {
+		var del bool
+		var r Reason
+		if d, del, r = connDest(tbl, c.DestID); d == nil {
+			if del {
 				w.ct6.Delete(c, tbl)
 			}
-			return w.drop(ReasonDestGone)
+			if r != 0 {
+				return w.drop(r)
+			}
+			w.c.nodestExpired.Add(1)
+			c = nil // on as a packet without a connection
 		}
-	} else {
+	}
+	if c == nil {
 		svc := tbl.Lookup6(proto, ps.Dst, ps.DstPort)
 		if svc == nil {
 			return w.drop(ReasonNoService)
 		}
 		if r := w.admit(proto, ps.TCPFlags, tbl); r != 0 {
+			if r == ReasonNotSYN && tbl.Knobs.ExpireNodestConn {
+				w.resetNoConn6(p, frame) // nodest6.go
+			}
 			return w.drop(r)
 		}
 		var tmpl uint32
@@ -348,7 +357,7 @@ func (w *worker) icmp6ToVIP(p *packet, frame []byte, tbl *vs.Table, now conntrac
 	if c == nil {
 		return w.drop(ReasonNotOurs)
 	}
-	d, _ := connDest(tbl, c.DestID)
+	d, _, _ := connDest(tbl, c.DestID)
 	if d == nil {
 		return w.drop(ReasonDestGone)
 	}
