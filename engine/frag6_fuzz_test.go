@@ -62,7 +62,7 @@ func FuzzReasm6(f *testing.F) {
 			frame := pkttest.Fragment6(full, uint32(flags&1), off, end, more)
 			p := packet{buf: make([]byte, 256+len(frame)), off: 256, n: len(frame)}
 			copy(p.buf[256:], frame)
-			before, queued, done := total(w), w.c.frag6Queued.Load(), w.c.frag6Reassembled.Load()
+			before, queued, done, tooBig := total(w), w.c.frag6Queued.Load(), w.c.frag6Reassembled.Load(), w.c.drops[ReasonIPv6TooBig].Load()
 			w.tx = w.tx[:0]
 			w.now = now
 			w.process(&p, tbl, now)
@@ -71,7 +71,16 @@ func FuzzReasm6(f *testing.F) {
 			if q+min(verdicts, 1) != 1 {
 				t.Fatalf("fragment [%d,%d) more %v: queued %d, %d verdicts", off, end, more, q, verdicts)
 			}
-			if w.c.frag6Reassembled.Load() > done && len(w.tx) > 0 {
+			switch {
+			case w.c.frag6Reassembled.Load() == done || len(w.tx) == 0:
+			case w.c.drops[ReasonIPv6TooBig].Load() > tooBig:
+				// The largest fragment does not fit the egress MTU:
+				// the answer is a Packet Too Big, nothing else.
+				var a pkt.Parsed6
+				if f := w.tx[0].frame(); len(w.tx) != 1 || a.Decode6(f, pkt.EtherHeaderLen, false) != pkt.DecodeOK || a.ICMPType != pkt.ICMPv6PacketTooBig {
+					t.Fatalf("a datagram too big: %d frames sent, not one Packet Too Big", len(w.tx))
+				}
+			default:
 				got := sentPayload(t, w.tx)
 				if !bytes.Equal(got, payload) {
 					t.Fatalf("forwarded %d bytes of payload that differ from the client's %d", len(got), len(payload))
@@ -91,8 +100,14 @@ func FuzzReasm6(f *testing.F) {
 	})
 }
 
-// sentPayload joins the data of the fragments queued in tx by offset.
+// sentPayload joins the data of the fragments queued in tx by offset, or
+// returns the payload of the one whole packet sent (a datagram no larger
+// than its largest fragment leaves unfragmented, as ip6_fragment leaves
+// it).
 func sentPayload(t *testing.T, tx []*packet) []byte {
+	if f := tx[0].frame(); len(tx) == 1 && pkt.IPv6(f[pkt.EtherHeaderLen:]).NextHeader() != pkt.ProtoFragment {
+		return f[pkt.EtherHeaderLen+pkt.IPv6HeaderLen:]
+	}
 	type piece struct {
 		off  int
 		data []byte
