@@ -199,11 +199,17 @@ func (w *worker) schedule6(svc *vs.Service, tbl *vs.Table, now conntrack.Tick) (
 		}
 		return nil, 0, ReasonNoDest
 	}
+	return w.persist(svc, flow, templateKey6(svc, ps), tbl, now)
+}
+
+// templateKey6 is templateKey for IPv6: the client masked to the
+// service's prefix length, the port for the service's own.
+func templateKey6(svc *vs.Service, ps *pkt.Parsed6) conntrack.TemplateKey {
 	k := conntrack.TemplateKey{Proto: ps.Proto, Src6: maskAddr6(ps.Src, svc.Netmask), Dst6: ps.Dst}
 	if ps.DstPort == svc.Port {
 		k.DstPort = ps.DstPort
 	}
-	return w.persist(svc, flow, k, tbl, now)
+	return k
 }
 
 // maskAddr6 keeps the first bits bits of a.
