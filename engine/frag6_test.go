@@ -461,3 +461,42 @@ func TestIPv6GSOOverMTU(t *testing.T) {
 		t.Errorf("answer to %v type %d mtu %d", netip.AddrFrom16(p.Dst), msg[0], binary.BigEndian.Uint32(msg[4:]))
 	}
 }
+
+// TestIPv6ReassemblyExtHeaders: fragments with a hop-by-hop header before
+// the fragment header (the unfragmentable part) and a destination-options
+// header after it (in the first fragment's data) are reassembled and sent
+// on with the same layout: every fragment repeats the hop-by-hop header,
+// which names the fragment header; the destination options travel in the
+// first fragment.
+func TestIPv6ReassemblyExtHeaders(t *testing.T) {
+	tbl := fragTable6(t)
+	w, l := newTestWorker()
+	payload := make([]byte, 2500)
+	for i := range payload {
+		payload[i] = byte(i)
+	}
+	full := pkttest.Frame6{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client6, Dst: vip6, Proto: pkt.ProtoUDP, SrcPort: 5000, DstPort: 53,
+		ExtHeaders: []uint8{pkt.ProtoHopByHop, pkt.ProtoDstOpts}, Payload: payload}.Build()
+	frags := pkttest.Fragments6(full, 21, 1224)
+	run(w, l, tbl, 0, frags[1])
+	out := run(w, l, tbl, 0, frags[0])
+	if len(out) != 2 {
+		t.Fatalf("%d frames out, want 2", len(out))
+	}
+	largest := max(len(frags[0]), len(frags[1]))
+	var data []byte
+	for i, f := range out {
+		ip := f[14:]
+		if ip[6] != pkt.ProtoHopByHop || ip[40] != pkt.ProtoFragment || len(f) > largest {
+			t.Errorf("fragment %d: next headers %d, %d, %d bytes", i, ip[6], ip[40], len(f))
+		}
+		fh := pkt.Frag6(ip[48:])
+		if fh.NextHeader() != pkt.ProtoDstOpts || fh.ID() != 21 || fh.Offset() != len(data) {
+			t.Errorf("fragment %d: next %d id %d offset %d", i, fh.NextHeader(), fh.ID(), fh.Offset())
+		}
+		data = append(data, ip[56:]...)
+	}
+	if !bytes.Equal(data, full[14+48:]) {
+		t.Error("the fragmentable part differs from the client's")
+	}
+}
