@@ -77,6 +77,11 @@ func testIPv6Fragments(t *testing.T, mode string) {
 				for i, c := range data {
 					reply[i] = ^c
 				}
+				if n <= 64 {
+					// A small question gets a large answer, which
+					// the real server's kernel fragments.
+					reply = bigAnswer(data)
+				}
 				var wcm *ipv6.ControlMessage
 				if cm != nil {
 					wcm = &ipv6.ControlMessage{Src: cm.Dst}
@@ -127,6 +132,32 @@ func testIPv6Fragments(t *testing.T, mode string) {
 		t.Logf("%d bytes to %s and back; reassembled %d, fragments queued %d, forwarded %d", size, a.rs,
 			after["ipv6_reassembled"]-before["ipv6_reassembled"], after["ipv6_frags_queued"]-before["ipv6_frags_queued"], after["forwarded"]-before["forwarded"])
 	}
+	if mode == "nat" {
+		// Small questions, large fragmented answers: the request is
+		// not fragmented and goes to the worker its hash picks, the
+		// answer's fragments to worker 0, which hands the reassembled
+		// answer to the connection's worker.
+		before := e.snapshot().Engine
+		for i := range 16 {
+			q := []byte(fmt.Sprintf("question %d", i))
+			a, err := ask6(e.lab, fmt.Sprintf("[%s]:%d", e.lab.VIP6, frag6Port), q)
+			if err != nil {
+				t.Fatalf("question %d: %v\nulvsd log:\n%s", i, err, e.logText())
+			}
+			if !bytes.Equal(a, bigAnswer(q)) {
+				t.Errorf("question %d: an answer of %d bytes that is not the server's", i, len(a))
+			}
+			for len(got) > 0 {
+				<-got
+			}
+		}
+		after := e.snapshot().Engine
+		t.Logf("16 small questions, 16 answers of 6000 bytes: reassembled %d, handed to another worker %d (%d workers)",
+			after["ipv6_reassembled"]-before["ipv6_reassembled"], after["ipv6_reasm_handed"]-before["ipv6_reasm_handed"], len(e.snapshot().Workers))
+		if len(e.snapshot().Workers) > 1 && after["ipv6_reasm_handed"] == before["ipv6_reasm_handed"] {
+			t.Errorf("no answer was handed to another worker among 16 flows")
+		}
+	}
 	for k, v := range e.snapshot().Engine {
 		if strings.HasPrefix(k, "drop_ipv6_frag") && v > 0 {
 			t.Errorf("%s = %d", k, v)
@@ -171,6 +202,12 @@ func testReplyTooBig6(t *testing.T, e *env) {
 		t.Errorf("no reply was too big (ipv6_too_big +%d, icmp_sent +%d): the test did not test", tooBig, sent)
 	}
 	t.Logf("4 MiB through a 1400-byte link: ipv6_too_big +%d, icmp_sent +%d", tooBig, sent)
+}
+
+// bigAnswer is the real servers' answer to a small question q: 6000
+// bytes, q repeated.
+func bigAnswer(q []byte) []byte {
+	return bytes.Repeat(q, 6000/len(q)+1)[:6000]
 }
 
 // ask6 sends msg in one datagram from a new socket in the client

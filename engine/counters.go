@@ -123,7 +123,10 @@ type counters struct {
 	// is complete, datagrams reassembled, datagrams discarded at the
 	// timeout.
 	frag6Queued, frag6Reassembled, frag6Timeouts atomic.Uint64
-	drops                                        [numReasons]atomic.Uint64
+	// frag6Lent counts datagrams handed to the worker owning their
+	// flow, frag6BoxFull those kept because its inbox was full.
+	frag6Lent, frag6BoxFull atomic.Uint64
+	drops                   [numReasons]atomic.Uint64
 	// dropEntry counts the connections the drop_entry defence removed;
 	// conns, free and room are the worker's table: entries, free usable
 	// slots (Table.Room) and usable slots, stored once per batch.
@@ -157,8 +160,11 @@ type Stats struct {
 	// IPv6 fragments held for reassembly, datagrams reassembled,
 	// datagrams discarded at the reassembly timeout.
 	Frag6Queued, Frag6Reassembled, Frag6Timeouts uint64
-	Drops                                        map[Reason]uint64
-	Conns                                        int // entries in the connection tables
+	// Reassembled datagrams handed to the worker owning their flow, and
+	// kept by the reassembling worker because that one's inbox was full.
+	Frag6Lent, Frag6BoxFull uint64
+	Drops                   map[Reason]uint64
+	Conns                   int // entries in the connection tables
 
 	// SYN proxy: cookies sent, cookie ACKs valid and invalid, real
 	// server sides opened, client frames queued, SYNs sent again.

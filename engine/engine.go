@@ -229,6 +229,17 @@ func New(cfg Config) (*Engine, error) {
 		w.adopted.Store(ls)
 		e.workers = append(e.workers, w)
 	}
+	if cfg.Workers > 1 {
+		// IPv6 datagrams reassembled by worker 0 go to their flow's
+		// worker (frag6box.go).
+		boxes := make([]*frag6Box, cfg.Workers)
+		for i := range boxes {
+			boxes[i] = &frag6Box{}
+		}
+		for _, w := range e.workers {
+			w.boxes = boxes
+		}
+	}
 	// Persistence templates are bounded by the connection tables' room:
 	// every template starts with a connection.
 	usable := 0
@@ -665,6 +676,8 @@ func (e *Engine) Stats() Stats {
 		s.Frag6Queued += c.frag6Queued.Load()
 		s.Frag6Reassembled += c.frag6Reassembled.Load()
 		s.Frag6Timeouts += c.frag6Timeouts.Load()
+		s.Frag6Lent += c.frag6Lent.Load()
+		s.Frag6BoxFull += c.frag6BoxFull.Load()
 		s.SynCookies += c.synCookies.Load()
 		s.SynAbsorbed += c.synAbsorbed.Load()
 		s.SynAckValid += c.synAckValid.Load()
@@ -720,6 +733,7 @@ func (w *worker) run(ctx context.Context, e *Engine) error {
 			w.syncNow = syncClock()
 		}
 		w.batch(n, tbl, now)
+		w.drainFrag6(tbl, now) // frag6box.go
 		if b := e.syncBackup.Load(); b != nil {
 			w.drainInbox(b, tbl, now)
 		}
@@ -862,6 +876,8 @@ func (e *Engine) Counters() map[string]uint64 {
 		"ipv6_frags_queued":   s.Frag6Queued,
 		"ipv6_reassembled":    s.Frag6Reassembled,
 		"ipv6_reasm_timeouts": s.Frag6Timeouts,
+		"ipv6_reasm_handed":   s.Frag6Lent,
+		"ipv6_reasm_box_full": s.Frag6BoxFull,
 
 		"synproxy_cookies_sent": s.SynCookies,
 		"synproxy_absorbed":     s.SynAbsorbed,

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"sync/atomic"
+
 	"github.com/ulvs/ulvs/conntrack"
 	"github.com/ulvs/ulvs/forward"
 	"github.com/ulvs/ulvs/pkt"
@@ -45,7 +47,8 @@ import (
 // and the same unfragmentable part.
 //
 // The fanout program sends every IPv6 packet with extension headers to
-// worker 0, so all fragments of a datagram meet there.
+// worker 0, so all fragments of a datagram meet there; the datagram then
+// goes to the worker that owns its flow (frag6box.go).
 const (
 	frag6Slots    = 32
 	frag6MaxFrags = 64
@@ -81,6 +84,11 @@ type frag6Slot struct {
 	ranges               [frag6MaxFrags]struct{ off, end int32 }
 	buf                  []byte
 	pkt                  packet
+	// lent is set while another worker owns the reassembled datagram
+	// (frag6box.go), which clears it when done; lentOut is the lending
+	// worker's own note that it lent the slot.
+	lent    atomic.Bool
+	lentOut bool
 }
 
 // reasm6 is a worker's reassembly pool.
@@ -96,6 +104,15 @@ func newReasm6() *reasm6 {
 		r.slots[i].buf = mem[i*frag6SlotSize : (i+1)*frag6SlotSize : (i+1)*frag6SlotSize]
 	}
 	return r
+}
+
+// reset makes free slot s the first of datagram id from src to dst.
+func (s *frag6Slot) reset(src, dst [16]byte, id uint32, now conntrack.Tick) {
+	s.used, s.dead, s.held = true, false, false
+	s.src, s.dst, s.id, s.start = src, dst, id, now
+	s.hdr, s.l3, s.next = 0, 0, 0
+	s.total, s.have, s.maxFrag, s.n = -1, 0, 0, 0
+	s.pkt = packet{}
 }
 
 // free makes slot s free again.
@@ -138,6 +155,13 @@ func (r *reasm6) add(p *packet, frame []byte, ps *pkt.Parsed6, now conntrack.Tic
 	fresh := false
 	for i := range r.slots {
 		c := &r.slots[i]
+		if c.lentOut {
+			if c.lent.Load() {
+				continue // another worker still has it
+			}
+			c.lentOut = false
+			c.free()
+		}
 		if c.used && !c.held && now.Sub(c.start) >= frag6Timeout {
 			r.timeouts++
 			c.free()
@@ -157,7 +181,7 @@ func (r *reasm6) add(p *packet, frame []byte, ps *pkt.Parsed6, now conntrack.Tic
 			return nil, false, ReasonFrag6Full
 		}
 		s, fresh = empty, true
-		*s = frag6Slot{used: true, src: ps.Src, dst: ps.Dst, id: id, start: now, total: -1, buf: s.buf}
+		s.reset(ps.Src, ps.Dst, id, now)
 	}
 	if s.dead {
 		return nil, false, ReasonFrag6Overlap
@@ -250,7 +274,9 @@ func (w *worker) fragment6(p *packet, frame []byte, tbl *vs.Table, now conntrack
 	if w.reasm != nil {
 		return w.drop(ReasonIPv6Fragment) // a fragment header inside a reassembled datagram
 	}
-	if !tbl.IsVIP6(ps.Dst) && (w.ct6 == nil || !w.ct6.HasNAT()) {
+	if !tbl.IsVIP6(ps.Dst) && (w.ct6 == nil || !w.ct6.HasNAT()) && w.boxes == nil {
+		// Not a VIP's, and no NAT66 reply: with several workers the
+		// reply's connection may be another's.
 		return w.drop(ReasonNotOurs)
 	}
 	if w.frag6 == nil {
@@ -269,6 +295,13 @@ func (w *worker) fragment6(p *packet, frame []byte, tbl *vs.Table, now conntrack
 		return false
 	}
 	w.c.frag6Reassembled.Add(1)
+	if owner := w.frag6Owner(s, tbl); owner != w.index { // frag6box.go
+		if w.lend(s, owner) {
+			w.c.frag6Lent.Add(1)
+			return false
+		}
+		w.c.frag6BoxFull.Add(1)
+	}
 	q := &s.pkt
 	l3 := w.parsed.L3Off
 	w.parsed.L3Off = s.l3

@@ -500,3 +500,65 @@ func TestIPv6ReassemblyExtHeaders(t *testing.T) {
 		t.Error("the fragmentable part differs from the client's")
 	}
 }
+
+// TestIPv6ReassemblyHandover: with two workers, worker 0 (where the fanout
+// sends every fragment) reassembles and hands the datagram to the worker
+// the fanout hash gives its flow, which schedules it, sends it and owns
+// the connection; a NAT66 reply fragmented by the real server reaches the
+// worker that owns the connection the same way; flows of worker 0 stay.
+func TestIPv6ReassemblyHandover(t *testing.T) {
+	tbl := fragTable6(t)
+	w0, l0 := newTestWorker()
+	w1, l1 := newTestWorker()
+	boxes := []*frag6Box{{}, {}}
+	for i, w := range []*worker{w0, w1} {
+		w.index, w.nworkers, w.boxes = i, 2, boxes
+	}
+	owner := func(port uint16) int { return int(fanoutHash([4]byte(client6.AsSlice()[12:]), port) % 2) }
+	port1, port0 := uint16(5000), uint16(5000)
+	for owner(port1) != 1 {
+		port1++
+	}
+	for owner(port0) != 0 {
+		port0++
+	}
+	if out := run(w0, l0, tbl, 0, pkttest.Fragments6(bigUDP6(port1, 53, 3000), 1, 1232, 2464)...); len(out) != 0 {
+		t.Fatalf("worker 0 sent %d frames of worker 1's datagram", len(out))
+	}
+	w1.drainFrag6(tbl, 0)
+	out := l1.takeOut()
+	if len(out) != 3 {
+		t.Fatalf("worker 1 sent %d frames, want 3 fragments", len(out))
+	}
+	joinFragments(t, out, 1, 1280)
+	if w1.ct6 == nil || w1.ct6.Len() != 1 || w0.ct6 != nil && w0.ct6.Len() != 0 || w0.c.frag6Lent.Load() != 1 {
+		t.Errorf("the connection is not worker 1's alone (lent %d)", w0.c.frag6Lent.Load())
+	}
+	// NAT66: the request was not fragmented and went to worker 1; the
+	// real server's fragmented reply reaches worker 0.
+	if out := run(w1, l1, tbl, 0, bigUDP6(port1, 5353, 100)); len(out) != 1 {
+		t.Fatalf("NAT66 request: %d frames out", len(out))
+	}
+	reply := pkttest.Frame6{SrcMAC: natMAC, DstMAC: dirMAC, Src: natRS6, Dst: client6, Proto: pkt.ProtoUDP,
+		SrcPort: 53, DstPort: port1, Payload: make([]byte, 2000)}.Build()
+	if out := run(w0, l0, tbl, 0, pkttest.Fragments6(reply, 2, 1448)...); len(out) != 0 {
+		t.Fatalf("worker 0 sent %d frames of worker 1's reply", len(out))
+	}
+	w1.drainFrag6(tbl, 0)
+	out = l1.takeOut()
+	if len(out) != 2 {
+		t.Fatalf("worker 1 sent %d frames of the reply, want 2", len(out))
+	}
+	if _, p := joinFragments(t, out, 2, 1500); p.Src != vip6.As16() || p.SrcPort != 5353 || p.Dst != client6.As16() {
+		t.Errorf("NAT66 reply from %v port %d", netip.AddrFrom16(p.Src), p.SrcPort)
+	}
+	// Worker 0's own flow stays with it; the lent slots came back.
+	if out := run(w0, l0, tbl, 0, pkttest.Fragments6(bigUDP6(port0, 53, 3000), 3, 1232, 2464)...); len(out) != 3 {
+		t.Fatalf("worker 0's own datagram: %d frames out, want 3", len(out))
+	}
+	for i := range w0.frag6.slots {
+		if s := &w0.frag6.slots[i]; s.used || s.lentOut {
+			t.Errorf("slot %d used %v lent %v after every datagram went", i, s.used, s.lentOut)
+		}
+	}
+}

@@ -48,6 +48,9 @@ type worker struct {
 	// reasm the datagram being forwarded from it (frag6.go).
 	frag6 *reasm6
 	reasm *frag6Slot
+	// boxes are every worker's inbox of reassembled datagrams, by
+	// index (frag6box.go); nil with one worker.
+	boxes []*frag6Box
 	c     *counters
 	// timeouts is the pointer w.ct was last given.
 	timeouts *conntrack.Timeouts
