@@ -48,20 +48,7 @@ func (t *Table) DropEntry(now Tick, dests Dests) (dropped int) {
 	to := t.timeouts.Load()
 	for ; n > 0; n-- {
 		c := &t.slots[rand.Uint32N(t.ring.n)]
-		if c.DestID == 0 || c.Flags&(flagDead|FlagTemplate) != 0 {
-			continue
-		}
-		if c.Key.Proto == protoTCP {
-			switch c.State {
-			case StateSynRecv, StateSynAck:
-			case StateEstablished:
-				if !t.todrop(c, now, to) {
-					continue
-				}
-			default:
-				continue
-			}
-		} else if !t.todrop(c, now, to) {
+		if c.DestID == 0 || c.Flags&(flagDead|FlagTemplate) != 0 || !t.dropVictim(c, now, to) {
 			continue
 		}
 		tmpl := c.Tmpl
@@ -72,6 +59,23 @@ func (t *Table) DropEntry(now Tick, dests Dests) (dropped int) {
 		dropped++
 	}
 	return dropped
+}
+
+// dropVictim is ip_vs_random_dropentry's choice for a connection it
+// picked, IPv4 or IPv6 (Table6.DropEntry): embryonic TCP always, an
+// established TCP or any other connection when todrop says so, no other
+// TCP state.
+func (t *Table) dropVictim(c *Conn, now Tick, to *Timeouts) bool {
+	if c.Key.Proto != protoTCP {
+		return t.todrop(c, now, to)
+	}
+	switch c.State {
+	case StateSynRecv, StateSynAck:
+		return true
+	case StateEstablished:
+		return t.todrop(c, now, to)
+	}
+	return false
 }
 
 // todrop is todrop_entry: c has been idle for at least 60 seconds (its

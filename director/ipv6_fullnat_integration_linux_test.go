@@ -2,9 +2,7 @@ package director_test
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os/exec"
@@ -154,26 +152,7 @@ func curlAndDownload6(t *testing.T, e *env) {
 			t.Errorf("curl -6: %q", out)
 		}
 	}
-	download6(t, e)
-}
-
-// download6 downloads 4 MiB through VIP6 and checks its SHA-256.
-func download6(t *testing.T, e *env) {
-	t.Helper()
-	const size = 4 << 20
-	resp, err := e.client().Get(fmt.Sprintf("http://[%s]/data?size=%d", e.lab.VIP6, size))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, resp.Body)
-	if err != nil || n != size {
-		t.Fatalf("download: %d bytes, %v", n, err)
-	}
-	if got := fmt.Sprintf("%x", h.Sum(nil)); got != lab.DataSHA256(size) {
-		t.Errorf("download corrupted: sha256 %s", got)
-	}
+	e.download6(t, e.client(), 4<<20)
 }
 
 // splitRR6 makes n requests to VIP6, each on a new connection, and checks

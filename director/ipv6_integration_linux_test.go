@@ -1,6 +1,7 @@
 package director_test
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"net/http"
@@ -31,6 +32,25 @@ func v6Config(l *lab.Lab, fwd string) string {
 		fmt.Fprintf(&b, "\n[[virtual_server.real_server]]\naddress = \"[%s]:80\"\n", r)
 	}
 	return b.String()
+}
+
+// download6 fetches size bytes of the lab servers' data from VIP6 with c
+// and checks their SHA-256.
+func (e *env) download6(t *testing.T, c *http.Client, size int) {
+	t.Helper()
+	resp, err := c.Get(fmt.Sprintf("http://[%s]/data?size=%d", e.lab.VIP6, size))
+	if err != nil {
+		t.Fatalf("download: %v\nulvsd log:\n%s", err, e.logText())
+	}
+	defer resp.Body.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, resp.Body)
+	if err != nil || n != int64(size) {
+		t.Fatalf("download: %d bytes, %v", n, err)
+	}
+	if got := fmt.Sprintf("%x", h.Sum(nil)); got != lab.DataSHA256(int64(size)) {
+		t.Errorf("download corrupted: sha256 %s", got)
+	}
 }
 
 // get6 fetches path from VIP6 with a fresh connection.
@@ -158,7 +178,7 @@ func testIPv6NAT(t *testing.T, offloadsOff bool) {
 		splitRR6(t, e, 100)
 	})
 
-	t.Run("a 4 MiB download through NAT66 arrives intact", func(t *testing.T) { download6(t, e) })
+	t.Run("a 4 MiB download through NAT66 arrives intact", func(t *testing.T) { e.download6(t, e.client(), 4<<20) })
 
 	t.Run("persistence with -M 64 keeps a client on one real server", func(t *testing.T) {
 		e.mustAdm("-E", "-t", "["+e.lab.VIP6.String()+"]:80", "-s", "rr", "-p", "60", "-M", "64")

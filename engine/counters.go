@@ -31,8 +31,11 @@ const (
 	ReasonBadCookie           // an ACK without a connection whose SYN cookie is wrong or too old (SYN proxy)
 	ReasonProxyWait           // a client's frame while its proxied connection opens, not queued, or queued too long
 	ReasonDropPacket          // a new connection dropped by the drop_packet defence (ip_vs_todrop)
-	ReasonIPv6Fragment        // an IPv6 fragment to a VIP: dropped (issue #17)
-	ReasonIPv6TooBig          // an IPv6 packet over the egress MTU: Packet Too Big not generated yet (issue #17)
+	ReasonIPv6Fragment        // an IPv6 fragment that cannot be reassembled: bad length or offset, a fragment inside a reassembled datagram
+	ReasonIPv6TooBig          // an IPv6 packet over the egress MTU (Packet Too Big sent for a client's)
+	ReasonFrag6Overlap        // an IPv6 fragment overlapping another, or of a datagram an overlap discarded (RFC 5722)
+	ReasonFrag6Dup            // an IPv6 fragment received twice
+	ReasonFrag6Full           // no free IPv6 reassembly slot, or too many fragments in one datagram
 	numReasons
 )
 
@@ -62,6 +65,9 @@ var reasonNames = [numReasons]string{
 	ReasonDropPacket:   "drop_packet",
 	ReasonIPv6Fragment: "ipv6_fragment",
 	ReasonIPv6TooBig:   "ipv6_too_big",
+	ReasonFrag6Overlap: "ipv6_frag_overlap",
+	ReasonFrag6Dup:     "ipv6_frag_duplicate",
+	ReasonFrag6Full:    "ipv6_frag_full",
 }
 
 // String returns the counter name of r.
@@ -113,7 +119,14 @@ type counters struct {
 	// icmpRelayed counts ICMP errors about connections passed on,
 	// translated where the method needs it.
 	icmpRelayed atomic.Uint64
-	drops       [numReasons]atomic.Uint64
+	// IPv6 reassembly (frag6.go): fragments held until their datagram
+	// is complete, datagrams reassembled, datagrams discarded at the
+	// timeout.
+	frag6Queued, frag6Reassembled, frag6Timeouts atomic.Uint64
+	// frag6Lent counts datagrams handed to the worker owning their
+	// flow, frag6BoxFull those kept because its inbox was full.
+	frag6Lent, frag6BoxFull atomic.Uint64
+	drops                   [numReasons]atomic.Uint64
 	// dropEntry counts the connections the drop_entry defence removed;
 	// conns, free and room are the worker's table: entries, free usable
 	// slots (Table.Room) and usable slots, stored once per batch.
@@ -144,8 +157,14 @@ type Stats struct {
 	Split             uint64
 	ICMPSent          uint64
 	ICMPRelayed       uint64
-	Drops             map[Reason]uint64
-	Conns             int // entries in the connection tables
+	// IPv6 fragments held for reassembly, datagrams reassembled,
+	// datagrams discarded at the reassembly timeout.
+	Frag6Queued, Frag6Reassembled, Frag6Timeouts uint64
+	// Reassembled datagrams handed to the worker owning their flow, and
+	// kept by the reassembling worker because that one's inbox was full.
+	Frag6Lent, Frag6BoxFull uint64
+	Drops                   map[Reason]uint64
+	Conns                   int // entries in the connection tables
 
 	// SYN proxy: cookies sent, cookie ACKs valid and invalid, real
 	// server sides opened, client frames queued, SYNs sent again.

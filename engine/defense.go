@@ -262,7 +262,11 @@ func (w *worker) defend(s *defenseState, tbl *vs.Table, now conntrack.Tick) {
 	}
 	if g := s.entryGen.Load(); g != w.def.entryGen {
 		w.def.entryGen = g
-		w.c.dropEntry.Add(uint64(w.ct.DropEntry(now, tbl)))
+		n := w.ct.DropEntry(now, tbl)
+		if w.ct6 != nil {
+			n += w.ct6.DropEntry(now, tbl) // conntrack/nodest6.go
+		}
+		w.c.dropEntry.Add(uint64(n))
 	}
 	w.publishFill()
 }

@@ -234,6 +234,17 @@ func New(cfg Config) (*Engine, error) {
 		w.adopted.Store(ls)
 		e.workers = append(e.workers, w)
 	}
+	if cfg.Workers > 1 {
+		// IPv6 datagrams reassembled by worker 0 go to their flow's
+		// worker (frag6box.go).
+		boxes := make([]*frag6Box, cfg.Workers)
+		for i := range boxes {
+			boxes[i] = &frag6Box{}
+		}
+		for _, w := range e.workers {
+			w.boxes = boxes
+		}
+	}
 	// Persistence templates are bounded by the connection tables' room:
 	// every template starts with a connection.
 	usable := 0
@@ -671,6 +682,11 @@ func (e *Engine) Stats() Stats {
 		s.Split += c.split.Load()
 		s.ICMPSent += c.icmpSent.Load()
 		s.ICMPRelayed += c.icmpRelayed.Load()
+		s.Frag6Queued += c.frag6Queued.Load()
+		s.Frag6Reassembled += c.frag6Reassembled.Load()
+		s.Frag6Timeouts += c.frag6Timeouts.Load()
+		s.Frag6Lent += c.frag6Lent.Load()
+		s.Frag6BoxFull += c.frag6BoxFull.Load()
 		s.SynCookies += c.synCookies.Load()
 		s.SynAbsorbed += c.synAbsorbed.Load()
 		s.SynAckValid += c.synAckValid.Load()
@@ -726,6 +742,7 @@ func (w *worker) run(ctx context.Context, e *Engine) error {
 			w.syncNow = syncClock()
 		}
 		w.batch(n, tbl, now)
+		w.drainFrag6(tbl, now) // frag6box.go
 		if b := e.syncBackup.Load(); b != nil {
 			w.drainInbox(b, tbl, now)
 		}
@@ -864,6 +881,12 @@ func (e *Engine) Counters() map[string]uint64 {
 		"split":        s.Split,
 		"icmp_sent":    s.ICMPSent,
 		"icmp_relayed": s.ICMPRelayed,
+
+		"ipv6_frags_queued":   s.Frag6Queued,
+		"ipv6_reassembled":    s.Frag6Reassembled,
+		"ipv6_reasm_timeouts": s.Frag6Timeouts,
+		"ipv6_reasm_handed":   s.Frag6Lent,
+		"ipv6_reasm_box_full": s.Frag6BoxFull,
 
 		"synproxy_cookies_sent": s.SynCookies,
 		"synproxy_absorbed":     s.SynAbsorbed,
@@ -1020,4 +1043,7 @@ func (w *worker) flushTX() {
 	}
 	w.tx = w.tx[:0]
 	w.scr.reset()
+	if w.frag6 != nil {
+		w.frag6.release()
+	}
 }

@@ -53,10 +53,11 @@ func FuzzProcess(f *testing.F) {
 }
 
 // total adds the counters a frame ends in: forwarded, answered (ARP,
-// echo, a SYN cookie, absorbed by the SYN proxy, fragmentation needed) or
+// neighbour discovery, echo, a SYN cookie, absorbed by the SYN proxy,
+// fragmentation needed), held for reassembly (an IPv6 fragment) or
 // dropped.
 func total(w *worker) uint64 {
-	n := w.c.forwarded.Load() + w.c.arpReply.Load() + w.c.echoReply.Load() + w.c.synCookies.Load() + w.c.synAbsorbed.Load() + w.c.fragNeeded.Load()
+	n := w.c.forwarded.Load() + w.c.arpReply.Load() + w.c.ndReply.Load() + w.c.echoReply.Load() + w.c.synCookies.Load() + w.c.synAbsorbed.Load() + w.c.fragNeeded.Load() + w.c.frag6Queued.Load()
 	for i := range w.c.drops {
 		n += w.c.drops[i].Load()
 	}

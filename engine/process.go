@@ -44,7 +44,14 @@ type worker struct {
 	// made at the first IPv6 connection.
 	parsed6 pkt.Parsed6
 	ct6     *conntrack.Table6
-	c       *counters
+	// frag6 is the IPv6 reassembly pool, made at the first fragment;
+	// reasm the datagram being forwarded from it (frag6.go).
+	frag6 *reasm6
+	reasm *frag6Slot
+	// boxes are every worker's inbox of reassembled datagrams, by
+	// index (frag6box.go); nil with one worker.
+	boxes []*frag6Box
+	c     *counters
 	// timeouts is the pointer w.ct was last given.
 	timeouts *conntrack.Timeouts
 	// lastSweep is when the conntrack sweep last ran.
@@ -218,23 +225,17 @@ func (w *worker) inbound(p *packet, frame []byte, tbl *vs.Table, now conntrack.T
 	}
 	var d *vs.Dest
 	if c != nil {
-		d = tbl.Dest(c.DestID)
-		if d == nil || d.Trashed {
-			// The real server was removed (ip_vs_in): without
-			// expire_nodest_conn its connection's packets are dropped
-			// until it times out; with it the connection is expired
-			// now and the packet goes on as one without a connection
-			// (a SYN is scheduled again, anything else answered with
-			// a reset, below).
-			if d != nil && !tbl.Knobs.ExpireNodestConn {
-				return w.drop(ReasonDestGone)
+		var del bool
+		var r Reason
+		if d, del, r = connDest(tbl, c.DestID); d == nil {
+			if del {
+				w.ct.Delete(c, tbl)
 			}
-			w.ct.Delete(c, tbl)
-			if d == nil {
-				return w.drop(ReasonDestGone)
+			if r != 0 {
+				return w.drop(r)
 			}
 			w.c.nodestExpired.Add(1)
-			c = nil
+			c = nil // on as a packet without a connection
 		}
 	}
 	if c != nil {
@@ -435,15 +436,26 @@ func (w *worker) persist(svc *vs.Service, flow vs.Flow, k conntrack.TemplateKey,
 	return d, id, 0
 }
 
-// connDest returns the dest of a connection, or nil when it was removed
-// (ip_vs_in): its packets are then dropped until it times out, or with
-// expire_nodest_conn (expire true) the connection ends at once.
-func connDest(tbl *vs.Table, id uint32) (d *vs.Dest, expire bool) {
+// connDest returns the dest of a connection (IPv4 or IPv6), or nil when
+// its real server was removed (ip_vs_in). Then del says the connection
+// must be deleted, and r is the drop reason, 0 when the packet goes on as
+// one without a connection: without expire_nodest_conn the packets are
+// dropped until the connection times out (r ReasonDestGone, kept); with
+// it the connection is expired now and the packet goes on (a SYN is
+// scheduled again, anything else answered with a reset: the kernel from
+// 5.9); a dest no longer in the table at all ends the connection and
+// drops the packet.
+func connDest(tbl *vs.Table, id uint32) (d *vs.Dest, del bool, r Reason) {
 	d = tbl.Dest(id)
-	if d == nil || d.Trashed {
-		return nil, d == nil || tbl.Knobs.ExpireNodestConn
+	switch {
+	case d == nil:
+		return nil, true, ReasonDestGone
+	case !d.Trashed:
+		return d, false, 0
+	case tbl.Knobs.ExpireNodestConn:
+		return nil, true, 0
 	}
-	return d, false
+	return nil, false, ReasonDestGone
 }
 
 // admit decides whether a packet without a connection may open one, and
@@ -677,7 +689,11 @@ func (w *worker) expireNodest(tbl *vs.Table) {
 	if tbl == nil || !tbl.Knobs.ExpireNodestConn {
 		return
 	}
-	if n := w.ct.ExpireNodest(tbl); n > 0 {
+	n := w.ct.ExpireNodest(tbl)
+	if w.ct6 != nil {
+		n += w.ct6.ExpireNodest(tbl) // conntrack/nodest6.go
+	}
+	if n > 0 {
 		w.c.nodestExpired.Add(uint64(n))
 	}
 }
@@ -700,22 +716,7 @@ func (w *worker) resetNoConn(p *packet, frame []byte) {
 		return
 	}
 	t := pkt.TCP(frame[ps.L4Off:])
-	var seq, ack uint32
-	flags := uint8(pkt.TCPRst)
-	if ps.TCPFlags&pkt.TCPAck != 0 {
-		seq = t.Ack() // RFC 793: <SEQ=SEG.ACK><CTL=RST>
-	} else {
-		// <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>; SYN and FIN
-		// count one each.
-		ack = t.Seq() + uint32(max(ps.L4Len-t.DataOffset(), 0))
-		if ps.TCPFlags&pkt.TCPSyn != 0 {
-			ack++
-		}
-		if ps.TCPFlags&pkt.TCPFin != 0 {
-			ack++
-		}
-		flags |= pkt.TCPAck
-	}
+	seq, ack, flags := rstFor(ps.TCPFlags, t.Seq(), t.Ack(), ps.L4Len-t.DataOffset()) // engine/nodest6.go
 	q, buf := w.proxyBuffer(p.in)
 	l := synproxy.Build(buf[pkt.EtherHeaderLen:], ps.Dst, ps.Src, ps.DstPort, ps.SrcPort, seq, ack, flags, 0, nil, w.nextIPID())
 	q.status, q.vlanTCI, q.vlanTP = p.status&(tpStatusVLANValid|tpStatusVLANTPIDValid), p.vlanTCI, p.vlanTP

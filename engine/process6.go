@@ -20,10 +20,10 @@ import (
 // reach its worker, no locks), and sends the rest of IPv6 (neighbour
 // discovery, extension headers) to worker 0.
 //
-// Dropped and counted: fragments (ReasonIPv6Fragment; the kernel's
-// reassembly is not asked for IPv6), packets larger than the egress MTU
-// (ReasonIPv6TooBig; a client's packet is answered with Packet Too Big, a
-// NAT66 reply too big for the client's link only dropped), UDP with the
+// Fragments are reassembled (frag6.go) and the datagram forwarded whole,
+// fragmented again. Dropped and counted: packets larger than the egress MTU
+// (ReasonIPv6TooBig; a client's packet is answered with Packet Too Big, and
+// so is a NAT66 real server's reply too big for the client's link), UDP with the
 // checksum 0 that IPv6 forbids, ICMPv6 to a VIP other than neighbour
 // discovery and echo (errors are not translated yet). TUN real servers
 // (ip6ip6, IPv6 in IPv4) are tun6.go's, FULLNAT's local addresses
@@ -47,11 +47,14 @@ func (w *worker) process6(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 	if dst := pkt.Ether(frame).Dst(); dst != w.macs[p.in] {
 		return w.drop(ReasonNotOurs)
 	}
+	if ps.Frag {
+		return w.fragment6(p, frame, tbl, now) // frag6.go
+	}
 	if !tbl.IsVIP6(ps.Dst) {
 		if t, ok := forward.ParseTunnelTooBig6(frame, ps); ok && w.tunnelTooBig(&t, tbl) {
 			return false // about one of our tunnel packets (tun6.go)
 		}
-		if w.ct6 != nil && w.ct6.HasNAT() && !ps.Frag {
+		if w.ct6 != nil && w.ct6.HasNAT() {
 			switch ps.Proto {
 			case pkt.ProtoTCP, pkt.ProtoUDP:
 				return w.outbound6(p, frame, tbl, now)
@@ -62,9 +65,6 @@ func (w *worker) process6(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 			}
 		}
 		return w.drop(ReasonNotOurs)
-	}
-	if ps.Frag {
-		return w.drop(ReasonIPv6Fragment)
 	}
 	switch ps.Proto {
 	case pkt.ProtoTCP, pkt.ProtoUDP:
@@ -128,19 +128,27 @@ func (w *worker) inbound6(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 	}
 	var d *vs.Dest
 	if c != nil {
-		var expire bool
-		if d, expire = connDest(tbl, c.DestID); d == nil {
-			if expire {
+		var del bool
+		var r Reason
+		if d, del, r = connDest(tbl, c.DestID); d == nil {
+			if del {
 				w.ct6.Delete(c, tbl)
 			}
-			return w.drop(ReasonDestGone)
+			if r != 0 {
+				return w.drop(r)
+			}
+			w.c.nodestExpired.Add(1)
+			c = nil // on as a packet without a connection
 		}
-		if sp := w.proxyConn6(c); sp != nil { // synproxy6.go
-			if v, done := w.proxyIn6(p, frame, c, sp, d, now); done {
-				return v
+		if c != nil {
+			if sp := w.proxyConn6(c); sp != nil { // synproxy6.go
+				if v, done := w.proxyIn6(p, frame, c, sp, d, now); done {
+					return v
+				}
 			}
 		}
-	} else {
+	}
+	if c == nil {
 		svc := tbl.Lookup6(proto, ps.Dst, ps.DstPort)
 		if svc == nil {
 			return w.drop(ReasonNoService)
@@ -149,6 +157,9 @@ func (w *worker) inbound6(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 			return w.proxyMiss6(p, frame, tbl, svc, key, now)
 		}
 		if r := w.admit(proto, ps.TCPFlags, tbl); r != 0 {
+			if r == ReasonNotSYN && tbl.Knobs.ExpireNodestConn {
+				w.resetNoConn6(p, frame) // nodest6.go
+			}
 			return w.drop(r)
 		}
 		var tmpl uint32
@@ -202,11 +213,17 @@ func (w *worker) schedule6(svc *vs.Service, tbl *vs.Table, now conntrack.Tick) (
 		}
 		return nil, 0, ReasonNoDest
 	}
+	return w.persist(svc, flow, templateKey6(svc, ps), tbl, now)
+}
+
+// templateKey6 is templateKey for IPv6: the client masked to the
+// service's prefix length, the port for the service's own.
+func templateKey6(svc *vs.Service, ps *pkt.Parsed6) conntrack.TemplateKey {
 	k := conntrack.TemplateKey{Proto: ps.Proto, Src6: maskAddr6(ps.Src, svc.Netmask), Dst6: ps.Dst}
 	if ps.DstPort == svc.Port {
 		k.DstPort = ps.DstPort
 	}
-	return w.persist(svc, flow, k, tbl, now)
+	return k
 }
 
 // maskAddr6 keeps the first bits bits of a.
@@ -261,7 +278,7 @@ func (w *worker) forward6(p *packet, frame []byte, tbl *vs.Table, svc *vs.Servic
 	if out < 0 || out >= len(w.links) {
 		out = int(p.in)
 	}
-	if mtu := w.mtus[out]; ps.IPLen > mtu && p.vnet().gsoType() == vnetGSONone {
+	if mtu := w.mtus[out]; w.wireSize6(p, frame) > mtu {
 		// IPv6 routers do not fragment: tell the client the path MTU
 		// (ensure_mtu_is_adequate), quoting its packet as it came.
 		if w.icmpAllowed() {
@@ -291,9 +308,13 @@ func (w *worker) forward6(p *packet, frame []byte, tbl *vs.Table, svc *vs.Servic
 }
 
 // send6 queues an IPv6 packet that fits the egress MTU; IPv6 routers do
-// not fragment, so a larger one (a NAT66 reply: requests were checked in
-// forward6) is dropped and counted.
+// not fragment, so a larger one (an ICMPv6 error relayed: requests were
+// checked in forward6, NAT66 replies in outbound6) is dropped and
+// counted. A reassembled datagram leaves in fragments (frag6.go).
 func (w *worker) send6(p *packet) bool {
+	if w.reasm != nil {
+		return w.sendFragments6(p) // a reassembled datagram: fragments again
+	}
 	if w.parsed6.IPLen > w.mtus[p.out] && p.vnet().gsoType() == vnetGSONone {
 		return w.drop(ReasonIPv6TooBig)
 	}
@@ -317,6 +338,9 @@ func (w *worker) outbound6(p *packet, frame []byte, tbl *vs.Table, now conntrack
 	}
 	if ps.Proto == pkt.ProtoUDP && pkt.UDP(frame[ps.L4Off:]).Checksum() == 0 {
 		return w.drop(ReasonMalformed)
+	}
+	if w.replyTooBig6(p, frame, int(c.ClientLink)) { // ptb6.go
+		return false
 	}
 	if sp := w.proxyConn6(c); sp != nil { // synproxy6.go
 		if v, done := w.proxyOut6(p, frame, tbl, c, sp, d, now); done {
@@ -369,7 +393,7 @@ func (w *worker) icmp6ToVIP(p *packet, frame []byte, tbl *vs.Table, now conntrac
 	if c == nil {
 		return w.drop(ReasonNotOurs)
 	}
-	d, _ := connDest(tbl, c.DestID)
+	d, _, _ := connDest(tbl, c.DestID)
 	if d == nil {
 		return w.drop(ReasonDestGone)
 	}

@@ -193,8 +193,9 @@ func TestIPv6NAT(t *testing.T) {
 func TestIPv6Drops(t *testing.T) {
 	tbl := testTable6(t)
 	w, l := newTestWorker()
-	frag := pkttest.Frame6{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client6, Dst: vip6, Proto: pkt.ProtoUDP, SrcPort: 5000, DstPort: 53,
-		ExtHeaders: []uint8{pkt.ProtoFragment}, Payload: []byte("q")}.Build()
+	// A first fragment whose data is not a multiple of 8 bytes (M set).
+	frag := pkttest.Fragment6(pkttest.Frame6{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client6, Dst: vip6, Proto: pkt.ProtoUDP, SrcPort: 5000, DstPort: 53,
+		Payload: []byte("query")}.Build(), 1, 0, 13, true)
 	zero := pkttest.Frame6{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client6, Dst: vip6, Proto: pkt.ProtoUDP, SrcPort: 5000, DstPort: 53,
 		ZeroUDPChecksum: true, Payload: []byte("q")}.Build()
 	big := pkttest.Frame6{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client6, Dst: vip6, Proto: pkt.ProtoUDP, SrcPort: 5001, DstPort: 53,

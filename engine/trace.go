@@ -71,7 +71,8 @@ type traceRec struct {
 	vip      bool
 	proto    uint8
 	flags    uint8
-	src, dst [4]byte
+	ip6      bool // an IPv6 packet (trace6.go); addresses are 16 bytes, IPv4 ones mapped
+	src, dst [16]byte
 	sport    uint16
 	dport    uint16
 	ipLen    uint16
@@ -80,7 +81,7 @@ type traceRec struct {
 
 	hasSvc   bool
 	svcProto vs.Protocol
-	svcAddr  [4]byte
+	svcAddr  [16]byte
 	svcPort  uint16
 	svcMark  uint32
 
@@ -92,7 +93,7 @@ type traceRec struct {
 	timeout  int32 // ms
 
 	hasDest  bool
-	dest     [4]byte
+	dest     [16]byte
 	destPort uint16
 	method   vs.Method
 
@@ -110,13 +111,13 @@ type traceRec struct {
 	outSrcMAC  [6]byte
 	outOK      bool
 	outProto   uint8
-	outSrc     [4]byte
-	outDst     [4]byte
+	outSrc     [16]byte
+	outDst     [16]byte
 	outSport   uint16
 	outDport   uint16
 	ipip       bool
-	outerSrc   [4]byte
-	outerDst   [4]byte
+	outerSrc   [16]byte
+	outerDst   [16]byte
 
 	inLen, outLen uint32
 	inCap, outCap uint16
@@ -141,6 +142,8 @@ type traceRing struct {
 	at     conntrack.Tick
 	ps     pkt.Parsed // the frame before process
 	ops    pkt.Parsed // the first frame out
+	ps6    pkt.Parsed6
+	ops6   pkt.Parsed6
 	_      [64]byte
 }
 
@@ -269,8 +272,8 @@ func (w *worker) processTraced(p *packet, tbl *vs.Table, now conntrack.Tick) boo
 
 // tallies are the counters traceAfter compares to tell what happened.
 type tallies struct {
-	drops                                      [numReasons]uint64
-	arp, echo, newConns, frag, split, icmpSent uint64
+	drops                                          [numReasons]uint64
+	arp, echo, nd, newConns, frag, split, icmpSent uint64
 }
 
 func (w *worker) tally() tallies {
@@ -278,7 +281,7 @@ func (w *worker) tally() tallies {
 	for i := range t.drops {
 		t.drops[i] = w.c.drops[i].Load()
 	}
-	t.arp, t.echo, t.newConns = w.c.arpReply.Load(), w.c.echoReply.Load(), w.c.newConns.Load()
+	t.arp, t.echo, t.nd, t.newConns = w.c.arpReply.Load(), w.c.echoReply.Load(), w.c.ndReply.Load(), w.c.newConns.Load()
 	t.frag, t.split, t.icmpSent = w.c.fragNeeded.Load(), w.c.split.Load(), w.c.icmpSent.Load()
 	return t
 }
@@ -306,6 +309,10 @@ func (w *worker) traceBefore(p *packet, rec *traceRec, tbl *vs.Table, now conntr
 	if len(frame) >= pkt.EtherHeaderLen {
 		rec.inDstMAC = pkt.Ether(frame).Dst()
 	}
+	if res == pkt.DecodeIPv6 {
+		w.traceBefore6(p, rec, frame, tbl, now) // trace6.go
+		return
+	}
 	if res != pkt.DecodeOK {
 		rec.kind = recBad
 		return
@@ -313,14 +320,14 @@ func (w *worker) traceBefore(p *packet, rec *traceRec, tbl *vs.Table, now conntr
 	if ps.EtherType == pkt.EtherTypeARP {
 		rec.kind = recARP
 		a := pkt.ARP(frame[ps.L3Off:])
-		rec.src, rec.dst, rec.flags = a.SPA(), a.TPA(), uint8(a.Op())
+		rec.src, rec.dst, rec.flags = a16(a.SPA()), a16(a.TPA()), uint8(a.Op())
 		return
 	}
 	if ps.EtherType != pkt.EtherTypeIPv4 {
 		return
 	}
 	rec.proto, rec.flags = ps.Proto, ps.TCPFlags
-	rec.src, rec.dst, rec.sport, rec.dport = ps.Src, ps.Dst, ps.SrcPort, ps.DstPort
+	rec.src, rec.dst, rec.sport, rec.dport = a16(ps.Src), a16(ps.Dst), ps.SrcPort, ps.DstPort
 	rec.ipLen = uint16(min(ps.IPLen, 0xffff))
 	rec.icmpType, rec.icmpCode = ps.ICMPType, ps.ICMPCode
 	rec.vip, _ = tbl.VIP(ps.Dst)
@@ -360,15 +367,17 @@ func (w *worker) traceAfter(p *packet, rec *traceRec, tbl *vs.Table, now conntra
 			break
 		}
 	}
-	rec.answered = w.c.arpReply.Load() != before.arp || w.c.echoReply.Load() != before.echo
+	rec.answered = w.c.arpReply.Load() != before.arp || w.c.echoReply.Load() != before.echo || w.c.ndReply.Load() != before.nd
 	rec.newConn = w.c.newConns.Load() != before.newConns
 	rec.fragNeeded = w.c.fragNeeded.Load() != before.frag
 	rec.split = w.c.split.Load() != before.split
 	rec.icmpSent = w.c.icmpSent.Load() != before.icmpSent
 	rec.queued = w.npending > pending
 	ps := &r.ps
-	switch rec.kind {
-	case recIn:
+	switch {
+	case rec.ip6:
+		w.traceAfter6(rec, tbl, now) // trace6.go
+	case rec.kind == recIn:
 		key := conntrack.Key{Src: ps.Src, Dst: ps.Dst, SrcPort: ps.SrcPort, DstPort: ps.DstPort, Proto: ps.Proto}
 		svc := tbl.LookupFrom(vs.Protocol(ps.Proto), ps.Src, ps.Dst, ps.DstPort)
 		if c := w.ct.Lookup(key, now, tbl); c != nil {
@@ -383,14 +392,14 @@ func (w *worker) traceAfter(p *packet, rec *traceRec, tbl *vs.Table, now conntra
 			}
 		}
 		if svc != nil {
-			rec.hasSvc, rec.svcProto, rec.svcAddr, rec.svcPort, rec.svcMark = true, svc.Proto, svc.Addr.As4(), svc.Port, svc.FwMark
+			rec.hasSvc, rec.svcProto, rec.svcAddr, rec.svcPort, rec.svcMark = true, svc.Proto, svc.Addr.As16(), svc.Port, svc.FwMark
 		}
-	case recOut:
+	case rec.kind == recOut:
 		out := conntrack.Key{Src: ps.Src, Dst: ps.Dst, SrcPort: ps.SrcPort, DstPort: ps.DstPort, Proto: ps.Proto}
 		if c := w.ct.LookupOut(out, now, tbl); c != nil {
 			w.traceConn(rec, tbl, c, now)
 			if svc := tbl.Service(c.SvcID); svc != nil {
-				rec.hasSvc, rec.svcProto, rec.svcAddr, rec.svcPort, rec.svcMark = true, svc.Proto, svc.Addr.As4(), svc.Port, svc.FwMark
+				rec.hasSvc, rec.svcProto, rec.svcAddr, rec.svcPort, rec.svcMark = true, svc.Proto, svc.Addr.As16(), svc.Port, svc.FwMark
 			}
 		}
 	}
@@ -409,8 +418,8 @@ func (w *worker) traceAfter(p *packet, rec *traceRec, tbl *vs.Table, now conntra
 func (w *worker) traceConn(rec *traceRec, tbl *vs.Table, c *conntrack.Conn, now conntrack.Tick) {
 	rec.hasTo, rec.to, rec.timeout = true, c.State, c.Expires.Sub(now)
 	rec.tmplPost = c.Tmpl
-	if d := tbl.Dest(c.DestID); d != nil && d.Addr.Is4() { // ulvs trace is IPv4 only (#17)
-		rec.hasDest, rec.dest, rec.method = true, d.Addr.As4(), d.Method
+	if d := tbl.Dest(c.DestID); d != nil {
+		rec.hasDest, rec.dest, rec.method = true, d.Addr.As16(), d.Method
 		rec.destPort = d.Port
 		if d.Port == 0 {
 			rec.destPort = c.Key.DstPort
@@ -431,22 +440,30 @@ func (w *worker) traceOut(rec *traceRec, p *packet) {
 	eth := pkt.Ether(frame)
 	rec.outDstMAC, rec.outSrcMAC = eth.Dst(), eth.Src()
 	ops := &r.ops
-	if ops.Decode(frame) != pkt.DecodeOK || ops.EtherType != pkt.EtherTypeIPv4 {
+	switch ops.Decode(frame) {
+	case pkt.DecodeOK:
+	case pkt.DecodeIPv6:
+		w.traceOut6(rec, frame, ops.L3Off) // trace6.go
+		return
+	default:
+		return
+	}
+	if ops.EtherType != pkt.EtherTypeIPv4 {
 		return
 	}
 	rec.outOK = true
-	rec.outProto, rec.outSrc, rec.outDst, rec.outSport, rec.outDport = ops.Proto, ops.Src, ops.Dst, ops.SrcPort, ops.DstPort
+	rec.outProto, rec.outSrc, rec.outDst, rec.outSport, rec.outDport = ops.Proto, a16(ops.Src), a16(ops.Dst), ops.SrcPort, ops.DstPort
 	if ops.Proto != pkt.ProtoIPIP || ops.L4Off == 0 {
 		return
 	}
 	// IPIP: the inner header is what the real server sees.
-	rec.ipip, rec.outerSrc, rec.outerDst = true, ops.Src, ops.Dst
+	rec.ipip, rec.outerSrc, rec.outerDst = true, a16(ops.Src), a16(ops.Dst)
 	inner := frame[ops.L4Off:]
 	if len(inner) < pkt.IPv4MinHeaderLen {
 		return
 	}
 	h := pkt.IPv4(inner)
-	rec.outProto, rec.outSrc, rec.outDst = h.Protocol(), h.Src(), h.Dst()
+	rec.outProto, rec.outSrc, rec.outDst = h.Protocol(), a16(h.Src()), a16(h.Dst())
 	rec.outSport, rec.outDport = 0, 0
 	if l4 := h.HeaderLen(); (rec.outProto == pkt.ProtoTCP || rec.outProto == pkt.ProtoUDP) && len(inner) >= l4+4 {
 		rec.outSport = binary.BigEndian.Uint16(inner[l4:])
@@ -469,7 +486,9 @@ func (rec *traceRec) event(worker int, names []string) trace.Event {
 	if rec.outCap > 0 {
 		e.OutFrame, e.OutLen = append([]byte(nil), rec.outFrame[:rec.outCap]...), int(rec.outLen)
 	}
-	ap := func(a [4]byte, port uint16) netip.AddrPort { return netip.AddrPortFrom(netip.AddrFrom4(a), port) }
+	ap := func(a [16]byte, port uint16) netip.AddrPort {
+		return netip.AddrPortFrom(netip.AddrFrom16(a).Unmap(), port)
+	}
 	switch rec.kind {
 	case recBad:
 		e.Proto = "?"
@@ -490,11 +509,13 @@ func (rec *traceRec) event(worker int, names []string) trace.Event {
 			e.Proto = "udp"
 		case pkt.ProtoICMP:
 			e.Proto = "icmp"
+		case pkt.ProtoICMPv6:
+			e.Proto = "icmp6"
 		default:
 			e.Proto = fmt.Sprintf("proto-%d", rec.proto)
 		}
 		e.Src, e.Dst, e.Len = ap(rec.src, rec.sport), ap(rec.dst, rec.dport), int(rec.ipLen)
-		if rec.proto == pkt.ProtoICMP {
+		if rec.proto == pkt.ProtoICMP || rec.proto == pkt.ProtoICMPv6 && rec.ip6 {
 			e.Src, e.Dst = ap(rec.src, 0), ap(rec.dst, 0)
 			e.Flags = fmt.Sprintf("type %d code %d", rec.icmpType, rec.icmpCode)
 		}
@@ -611,10 +632,10 @@ func (rec *traceRec) rewrites() []string {
 		return out
 	}
 	if rec.ipip {
-		out = append(out, fmt.Sprintf("ipip %s>%s", netip.AddrFrom4(rec.outerSrc), netip.AddrFrom4(rec.outerDst)))
+		out = append(out, fmt.Sprintf("ipip %s>%s", netip.AddrFrom16(rec.outerSrc).Unmap(), netip.AddrFrom16(rec.outerDst).Unmap()))
 	}
-	ap := func(a [4]byte, port uint16) string {
-		return netip.AddrPortFrom(netip.AddrFrom4(a), port).String()
+	ap := func(a [16]byte, port uint16) string {
+		return netip.AddrPortFrom(netip.AddrFrom16(a).Unmap(), port).String()
 	}
 	if rec.outSrc != rec.src || rec.outSport != rec.sport {
 		out = append(out, fmt.Sprintf("snat %s->%s", ap(rec.src, rec.sport), ap(rec.outSrc, rec.outSport)))

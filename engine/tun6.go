@@ -23,10 +23,14 @@ import (
 // the director's decrement. An IPv6 packet that does not fit the tunnel
 // (the egress MTU less the outer header, or less a path MTU a router
 // reported) is answered with Packet Too Big carrying that MTU, as
-// ensure_mtu_is_adequate does. IPv6 GSO super-frames cannot be tunnelled
-// yet: they would have to be segmented in software first (a
-// virtio_net_hdr cannot describe GSO inside a tunnel), and ulvs has no
-// IPv6 segmentation; they are dropped as split_failed.
+// ensure_mtu_is_adequate does (a GSO super-frame judged by its segments, a
+// reassembled datagram by its largest fragment). A GSO super-frame is
+// segmented in software first (forward.Segment6: a virtio_net_hdr cannot
+// describe GSO inside a tunnel), and a reassembled datagram is fragmented
+// again as it came (frag6.go); each piece is then tunnelled on its own.
+// The kernel tunnels a reassembled datagram whole and fragments the outer
+// packet instead; inner fragments need no reassembly before the real
+// server's decapsulation, and reach the same socket whole.
 
 // tunnelTo6 is tunnelTo for an IPv6 real server: the link of its
 // interface (or the packet's), its resolved MAC, the MTU less 40.
@@ -67,11 +71,8 @@ func (w *worker) tunnel6(p *packet, frame []byte, d *vs.Dest, tbl *vs.Table) boo
 	if r != 0 {
 		return w.drop(r)
 	}
-	if p.vnet().gsoType() != vnetGSONone {
-		return w.drop(ReasonSplit) // no IPv6 software segmentation
-	}
 	ip.SetHopLimit(ip.HopLimit() - 1)
-	if ps.IPLen > e.mtu {
+	if w.wireSize6(p, frame) > e.mtu {
 		// IPv6 routers do not fragment: the client learns the
 		// tunnel's MTU, its packet quoted as it came (bar the hop).
 		if w.icmpAllowed() {
@@ -82,6 +83,9 @@ func (w *worker) tunnel6(p *packet, frame []byte, d *vs.Dest, tbl *vs.Table) boo
 		return w.drop(ReasonIPv6TooBig)
 	}
 	o := w.offload(p)
+	if o.IsGSO() || w.reasm != nil {
+		return w.tunnel6Split(p, frame, &o, &e)
+	}
 	var vnet [vnetHdrLen]byte
 	copy(vnet[:], p.vnet())
 	var newOff int
@@ -91,6 +95,51 @@ func (w *worker) tunnel6(p *packet, frame []byte, d *vs.Dest, tbl *vs.Table) boo
 		newOff = forward.Encap6In4(p.buf, p.off, p.n, ps.L3Off, ps.IPLen, &o, e.src4, e.dst4, w.nextIPID())
 	}
 	return w.sendEncapped(p, newOff, &vnet, &o, &e)
+}
+
+// tunnel6Split sends the GSO super-frame or reassembled datagram p (the
+// hop spent, its pieces within e.mtu, checked by the caller) to the
+// tunnel's end as segments or fragments, each encapsulated on its own,
+// as tunnel does for IPv4. It reports false: p itself is not sent.
+func (w *worker) tunnel6Split(p *packet, frame []byte, o *forward.Offload, e *tunnelEnd) bool {
+	ps := &w.parsed6
+	if len(w.scr.free()) < scratchFrames/2 {
+		w.flushTX()
+	}
+	dst := w.scr.free()
+	var n int
+	var err error
+	if o.IsGSO() {
+		n, err = forward.Segment6(dst, w.scr.sizes, scratchHeadroom+vnetHdrLen, frame, ps, o)
+	} else {
+		s := w.reasm
+		n, err = forward.FragmentIPv6(dst, w.scr.sizes, scratchHeadroom+vnetHdrLen, frame, ps, s.hdr-s.l3, s.id, min(e.mtu, s.maxFrag))
+	}
+	if err != nil || n == 0 {
+		return w.drop(ReasonSplit)
+	}
+	l3 := ps.L3Off
+	pieces := w.scr.take(n, w.scr.sizes, p.in)
+	for i := range pieces {
+		q := &pieces[i]
+		var none forward.Offload
+		var newOff int
+		if e.outer6 {
+			newOff = forward.EncapIn6(q.buf, q.off, q.n, l3, q.n-l3, &none, e.src6, e.dst6)
+		} else {
+			newOff = forward.Encap6In4(q.buf, q.off, q.n, l3, q.n-l3, &none, e.src4, e.dst4, w.nextIPID())
+		}
+		if newOff < vnetHdrLen {
+			w.c.drops[ReasonSplit].Add(1)
+			continue
+		}
+		q.n += q.off - newOff
+		q.off = newOff
+		clear(q.vnet())
+		w.finishTunnel(q, e.mac, e.out)
+	}
+	w.c.split.Add(1)
+	return false
 }
 
 // tunnelTooBig takes in an ICMP error about one of the director's own

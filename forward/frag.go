@@ -38,16 +38,8 @@ func FragmentIPv4(dst [][]byte, sizes []int, offset int, frame []byte, p *pkt.Pa
 	if mtu < minTunnelMTU {
 		return 0, ErrMTU
 	}
-	end := p.L3Off + p.IPLen
 	if p.IPLen <= mtu {
-		if len(dst) < 1 || len(sizes) < 1 {
-			return 0, ErrTooMany
-		}
-		if offset > len(dst[0]) || end > len(dst[0])-offset {
-			return 0, ErrNoRoom
-		}
-		sizes[0] = copy(dst[0][offset:], frame[:end])
-		return 1, nil
+		return copyWhole(dst, sizes, offset, frame[:p.L3Off+p.IPLen])
 	}
 	ip := pkt.IPv4(frame[p.L3Off:])
 	if ip.DF() {
@@ -55,6 +47,18 @@ func FragmentIPv4(dst [][]byte, sizes []int, offset int, frame []byte, p *pkt.Pa
 	}
 	hl := ip.HeaderLen()
 	return fragment(dst, sizes, offset, frame, p, (mtu-hl)&^7)
+}
+
+// copyWhole copies frame, a packet that fits, to dst[0] at offset.
+func copyWhole(dst [][]byte, sizes []int, offset int, frame []byte) (int, error) {
+	if len(dst) < 1 || len(sizes) < 1 {
+		return 0, ErrTooMany
+	}
+	if offset > len(dst[0]) || len(frame) > len(dst[0])-offset {
+		return 0, ErrNoRoom
+	}
+	sizes[0] = copy(dst[0][offset:], frame)
+	return 1, nil
 }
 
 // fragment splits the IP payload of frame into fragments of per bytes of

@@ -24,7 +24,8 @@ import "github.com/ulvs/ulvs/pkt"
 // Parsed.DecodeGSO into p, described by o) into dst, choosing by
 // o.GSOType: SegmentTCP4 for GSOTCPv4, SegmentUDP4 for GSOUDPL4, and IP
 // fragmentation for GSOUDP (UFO). It returns the number of frames written,
-// or ErrNotGSO for a frame that is not GSO or of another type (TCPv6).
+// or ErrNotGSO for a frame that is not GSO or of another type (an IPv6
+// frame: Segment6).
 func Segment(dst [][]byte, sizes []int, offset int, frame []byte, p *pkt.Parsed, o *Offload) (int, error) {
 	switch o.GSOType &^ GSOECN {
 	case GSOTCPv4:
@@ -71,13 +72,35 @@ func SegmentUDP4(dst [][]byte, sizes []int, offset int, frame []byte, p *pkt.Par
 
 // segmentL4 does SegmentTCP4 and SegmentUDP4.
 func segmentL4(dst [][]byte, sizes []int, offset int, frame []byte, p *pkt.Parsed, o *Offload) (int, error) {
-	mss := int(o.GSOSize)
-	end := p.L3Off + p.IPLen
-	if p.L4Off == 0 || p.Frag != 0 || mss == 0 || end > len(frame) || offset < 0 {
+	if p.Frag != 0 {
 		return 0, ErrMalformed
 	}
-	hdrEnd := segmentHeaderLen(frame, p)
-	if hdrEnd == 0 || hdrEnd > end || hdrEnd-p.L3Off+mss > 0xffff {
+	return splitL4(dst, sizes, offset, frame, l4Packet{l3: p.L3Off, l4: p.L4Off, end: p.L3Off + p.IPLen, proto: p.Proto}, int(o.GSOSize))
+}
+
+// l4Packet is the TCP or UDP packet splitL4 splits, IPv4 or IPv6: the
+// frame offsets of its IP header, its TCP or UDP header and its end.
+type l4Packet struct {
+	l3, l4, end int
+	proto       uint8
+	v6          bool
+}
+
+// splitL4 splits the payload of the TCP or UDP packet q into segments of
+// at most mss bytes, each with a copy of every header before it (link
+// layer, IP with its options or extension headers, TCP or UDP), for
+// SegmentTCP4, SegmentUDP4 and Segment6: the IPv4 total length,
+// identification (one more per segment) and header checksum, or the IPv6
+// payload length; TCP sequence numbers, FIN and PSH on the last segment
+// only, CWR on the first only; the UDP length; full TCP and UDP checksums
+// (a UDP checksum of 0 sent as 0xffff).
+func splitL4(dst [][]byte, sizes []int, offset int, frame []byte, q l4Packet, mss int) (int, error) {
+	end := q.end
+	if q.l4 == 0 || mss == 0 || end > len(frame) || offset < 0 {
+		return 0, ErrMalformed
+	}
+	hdrEnd := l4HeaderEnd(frame, q.l4, q.proto)
+	if hdrEnd == 0 || hdrEnd > end || hdrEnd-q.l3+mss > 0xffff {
 		return 0, ErrMalformed
 	}
 	payload := frame[hdrEnd:end]
@@ -88,14 +111,14 @@ func segmentL4(dst [][]byte, sizes []int, offset int, frame []byte, p *pkt.Parse
 	if nseg > len(dst) || nseg > len(sizes) {
 		return 0, ErrTooMany
 	}
-	in := pkt.IPv4(frame[p.L3Off:])
-	id := in.ID()
-	ipHL := p.L4Off - p.L3Off
-	l4HL := hdrEnd - p.L4Off
+	var id uint16
+	if !q.v6 {
+		id = pkt.IPv4(frame[q.l3:]).ID()
+	}
 	var seq uint32
 	var flags uint8
-	if p.Proto == pkt.ProtoTCP {
-		t := pkt.TCP(frame[p.L4Off:])
+	if q.proto == pkt.ProtoTCP {
+		t := pkt.TCP(frame[q.l4:])
 		seq, flags = t.Seq(), t.Flags()
 	}
 	for i := 0; i < nseg; i++ {
@@ -111,13 +134,20 @@ func segmentL4(dst [][]byte, sizes []int, offset int, frame []byte, p *pkt.Parse
 		out := dst[i][offset : offset+n]
 		copy(out, frame[:hdrEnd])
 		copy(out[hdrEnd:], seg)
-		ip := pkt.IPv4(out[p.L3Off:])
-		ip.SetTotalLen(uint16(ipHL + l4HL + len(seg)))
-		ip.SetID(id + uint16(i))
-		ip.ComputeChecksum()
-		l4 := out[p.L4Off:]
-		src, dstA := ip.Src(), ip.Dst()
-		if p.Proto == pkt.ProtoTCP {
+		l4 := out[q.l4:]
+		var sum uint32
+		if q.v6 {
+			ip := pkt.IPv6(out[q.l3:])
+			ip.SetPayloadLen(uint16(n - q.l3 - pkt.IPv6HeaderLen))
+			sum = pkt.PseudoHeaderSum6(ip.Src(), ip.Dst(), q.proto, uint32(len(l4)))
+		} else {
+			ip := pkt.IPv4(out[q.l3:])
+			ip.SetTotalLen(uint16(n - q.l3))
+			ip.SetID(id + uint16(i))
+			ip.ComputeChecksum()
+			sum = pkt.PseudoHeaderSum(ip.Src(), ip.Dst(), q.proto, uint16(len(l4)))
+		}
+		if q.proto == pkt.ProtoTCP {
 			t := pkt.TCP(l4)
 			f := flags
 			if i != nseg-1 {
@@ -129,12 +159,12 @@ func segmentL4(dst [][]byte, sizes []int, offset int, frame []byte, p *pkt.Parse
 			t.SetFlags(f)
 			t.SetSeq(seq + uint32(i*mss))
 			t.SetChecksum(0)
-			t.SetChecksum(pkt.Checksum(l4, pkt.PseudoHeaderSum(src, dstA, pkt.ProtoTCP, uint16(len(l4)))))
+			t.SetChecksum(pkt.Checksum(l4, sum))
 		} else {
 			u := pkt.UDP(l4)
 			u.SetLength(uint16(len(l4)))
 			u.SetChecksum(0)
-			c := pkt.Checksum(l4, pkt.PseudoHeaderSum(src, dstA, pkt.ProtoUDP, uint16(len(l4))))
+			c := pkt.Checksum(l4, sum)
 			if c == 0 {
 				c = 0xffff
 			}
@@ -143,6 +173,35 @@ func segmentL4(dst [][]byte, sizes []int, offset int, frame []byte, p *pkt.Parse
 		sizes[i] = n
 	}
 	return nseg, nil
+}
+
+// Segment6 splits an IPv6 GSO super-frame (decoded with Decode6, gso set,
+// into p; described by o) into dst as the kernel's ipv6_gso_segment with
+// tcp6_gso_segment (GSOTCPv6) or __udp_gso_segment (GSOUDPL4) does: every
+// segment carries the link-layer header, the IPv6 header with the
+// extension headers before the TCP or UDP header, and that header; its
+// payload length is its own; TCP sequence numbers and flags and the UDP
+// length are SegmentTCP4's and SegmentUDP4's, with full checksums over
+// the IPv6 pseudo-header. Errors: ErrNotGSO (another GSO type, or not TCP
+// or UDP as it names), ErrMalformed (a fragment, headers that do not fit,
+// GSOSize 0), ErrTooMany, ErrNoRoom. It does not allocate.
+func Segment6(dst [][]byte, sizes []int, offset int, frame []byte, p *pkt.Parsed6, o *Offload) (int, error) {
+	switch o.GSOType &^ GSOECN {
+	case GSOTCPv6:
+		if p.Proto != pkt.ProtoTCP {
+			return 0, ErrNotGSO
+		}
+	case GSOUDPL4:
+		if p.Proto != pkt.ProtoUDP {
+			return 0, ErrNotGSO
+		}
+	default:
+		return 0, ErrNotGSO
+	}
+	if p.Frag {
+		return 0, ErrMalformed
+	}
+	return splitL4(dst, sizes, offset, frame, l4Packet{l3: p.L3Off, l4: p.L4Off, end: p.L3Off + p.IPLen, proto: p.Proto, v6: true}, int(o.GSOSize))
 }
 
 // segmentUFO turns a UFO super-frame (one UDP datagram larger than the

@@ -39,11 +39,13 @@ func EchoReply6(frame []byte, p *pkt.Parsed6, mac [6]byte) bool {
 }
 
 // PacketTooBig6 builds into buf (its capacity at least
-// MaxICMPv6ErrorFrame) the Packet Too Big the director owes a client whose
-// packet p (decoded from frame, not yet rewritten) does not fit the link
-// MTU mtu towards its real server (ip_vs_xmit's ensure_mtu_is_adequate:
-// icmpv6_send ICMPV6_PKT_TOOBIG): from the packet's destination (the VIP)
-// back to its source through the neighbour it came from (srcMAC ours),
+// MaxICMPv6ErrorFrame) the Packet Too Big the director owes the sender of
+// packet p (decoded from frame, not yet rewritten) that does not fit the
+// link MTU mtu on its way: a client's towards its real server
+// (ip_vs_xmit's ensure_mtu_is_adequate: icmpv6_send ICMPV6_PKT_TOOBIG), or
+// a NAT66 real server's reply towards the client (ip6_forward). It goes
+// from the packet's destination (the VIP, or the client) back to its
+// source through the neighbour it came from (srcMAC ours),
 // quoting as much of the packet as keeps the error within 1280 bytes. It
 // returns nil when RFC 4443 2.4(e) forbids an error: a source that is
 // multicast or unspecified, or the packet an ICMPv6 error itself.

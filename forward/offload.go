@@ -35,7 +35,7 @@ const (
 	GSONone  = 0    // VIRTIO_NET_HDR_GSO_NONE
 	GSOTCPv4 = 1    // VIRTIO_NET_HDR_GSO_TCPV4: TSO/GRO super-frame
 	GSOUDP   = 3    // VIRTIO_NET_HDR_GSO_UDP: UFO, one datagram to IP-fragment
-	GSOTCPv6 = 4    // VIRTIO_NET_HDR_GSO_TCPV6 (ulvs has no IPv6 data path)
+	GSOTCPv6 = 4    // VIRTIO_NET_HDR_GSO_TCPV6: TSO over IPv6 (Segment6)
 	GSOUDPL4 = 5    // VIRTIO_NET_HDR_GSO_UDP_L4: USO, one datagram per segment
 	GSOECN   = 0x80 // VIRTIO_NET_HDR_GSO_ECN: the sender set CWR (first segment only)
 )

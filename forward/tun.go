@@ -137,14 +137,20 @@ func TunnelMTU(linkMTU int) (int, bool) {
 // segmentHeaderLen returns the frame offset where a GSO segment's payload
 // starts (the end of the TCP or UDP header), or 0 if p has no such header.
 func segmentHeaderLen(frame []byte, p *pkt.Parsed) int {
-	if p.L4Off == 0 {
+	return l4HeaderEnd(frame, p.L4Off, p.Proto)
+}
+
+// l4HeaderEnd returns the frame offset where the payload of the TCP or
+// UDP header at l4Off ends, or 0 for another protocol or no header.
+func l4HeaderEnd(frame []byte, l4Off int, proto uint8) int {
+	if l4Off == 0 {
 		return 0
 	}
-	switch p.Proto {
+	switch proto {
 	case pkt.ProtoTCP:
-		return p.L4Off + pkt.TCP(frame[p.L4Off:]).DataOffset()
+		return l4Off + pkt.TCP(frame[l4Off:]).DataOffset()
 	case pkt.ProtoUDP:
-		return p.L4Off + pkt.UDPHeaderLen
+		return l4Off + pkt.UDPHeaderLen
 	}
 	return 0
 }

@@ -89,18 +89,21 @@ type Parsed6 struct {
 	TCPFlags         uint8
 	ICMPType         uint8
 	ICMPCode         uint8
-	// Frag is set when a fragment header was found; the packet is then
-	// not decoded further (ulvs drops IPv6 fragments, counted).
+	// Frag is set when a fragment header (not an atomic one) was found;
+	// the packet is then not decoded further: the fragment header is at
+	// L3Off+IPv6HeaderLen+ExtLen and Proto its next header (the engine
+	// reassembles the fragments, engine/frag6.go).
 	Frag bool
 	// ExtLen is the bytes of extension headers skipped (hop-by-hop,
-	// routing, destination options).
+	// routing, destination options, an atomic fragment's header).
 	ExtLen int
 }
 
 // Decode6 decodes the IPv6 packet at frame[off:] (off is Parsed.L3Off of
 // a frame Decode reported as DecodeIPv6). It skips hop-by-hop, routing
-// and destination-options headers; a fragment header stops it with Frag
-// set and DecodeOK (the caller drops and counts the fragment); AH, ESP and
+// and destination-options headers and an atomic fragment's header (RFC
+// 6946); any other fragment header stops it with Frag set and DecodeOK
+// (the caller reassembles the fragment); AH, ESP and
 // unknown next headers leave Proto at that value and L4Off 0. gso allows a
 // payload length of 0 (a super-frame). It never panics and does not
 // allocate.
@@ -147,8 +150,15 @@ walk:
 			at += l
 			continue
 		case ProtoFragment:
-			if at+8 > len(ip) {
+			if n == maxExtHeaders || at+Frag6HeaderLen > len(ip) {
 				return DecodeBadOptions
+			}
+			if Frag6(ip[at:]).Atomic() {
+				// RFC 6946: an atomic fragment is processed in
+				// isolation, as a whole packet.
+				next = ip[at]
+				at += Frag6HeaderLen
+				continue
 			}
 			p.Frag = true
 			p.Proto = ip[at]

@@ -39,16 +39,16 @@ const (
 
 // Parse parses a filter. The language is tcpdump's for the common cases:
 //
-//	host A, src host A, dst host A         A an IPv4 address
-//	net P, src net P, dst net P            P a prefix, 10.77.1.0/24
+//	host A, src host A, dst host A         A an IPv4 or IPv6 address
+//	net P, src net P, dst net P            P a prefix, 10.77.1.0/24, 2001:db8::/64
 //	port N, src port N, dst port N
-//	tcp, udp, icmp, arp
+//	tcp, udp, icmp, icmp6, arp
 //	not X, X and Y, X or Y, (X)            also !, &&, ||
 //
 // plus ipvsadm's names for a service or real server:
 //
-//	-t VIP:PORT, -u VIP:PORT               the TCP or UDP service
-//	-r RIP[:PORT]                          a real server
+//	-t VIP:PORT, -u VIP:PORT               the TCP or UDP service ([VIP6]:PORT)
+//	-r RIP[:PORT]                          a real server (RIP6 or [RIP6]:PORT)
 //
 // Terms side by side are joined with "and" (`-t VIP:80 -r RIP:80`). A
 // packet matches an address or port if it had it when it arrived or when
@@ -197,7 +197,7 @@ func (p *parser) unary(depth int) (node, error) {
 		return n, nil
 	case ")":
 		return nil, fmt.Errorf("%w: unexpected )", ErrFilter)
-	case "tcp", "udp", "icmp", "arp":
+	case "tcp", "udp", "icmp", "icmp6", "arp":
 		return protoNode(t), nil
 	case "ip":
 		return notNode{protoNode("arp")}, nil
@@ -236,14 +236,14 @@ func (p *parser) prim(dir, kw string) (node, error) {
 	switch kw {
 	case "host":
 		a, err := netip.ParseAddr(arg)
-		if err != nil || !a.Is4() {
-			return nil, fmt.Errorf("%w: host %q: want an IPv4 address", ErrFilter, arg)
+		if err != nil || a.Zone() != "" {
+			return nil, fmt.Errorf("%w: host %q: want an IP address", ErrFilter, arg)
 		}
-		return addrNode{dir: dir, pfx: netip.PrefixFrom(a, 32)}, nil
+		return addrNode{dir: dir, pfx: netip.PrefixFrom(a, a.BitLen())}, nil
 	case "net":
 		pf, err := netip.ParsePrefix(arg)
-		if err != nil || !pf.Addr().Is4() {
-			return nil, fmt.Errorf("%w: net %q: want an IPv4 prefix", ErrFilter, arg)
+		if err != nil {
+			return nil, fmt.Errorf("%w: net %q: want an IP prefix", ErrFilter, arg)
 		}
 		return addrNode{dir: dir, pfx: pf.Masked()}, nil
 	}
@@ -257,13 +257,13 @@ func (p *parser) prim(dir, kw string) (node, error) {
 // ipvsadmTerm parses -t/-u VIP:PORT and -r RIP[:PORT].
 func ipvsadmTerm(opt, arg string) (node, error) {
 	if opt == "-r" {
-		if a, err := netip.ParseAddr(arg); err == nil && a.Is4() {
+		if a, err := netip.ParseAddr(arg); err == nil && a.Zone() == "" {
 			return realNode{addr: a}, nil
 		}
 	}
 	ap, err := netip.ParseAddrPort(arg)
-	if err != nil || !ap.Addr().Is4() {
-		return nil, fmt.Errorf("%w: %s %q: want IPv4ADDR:PORT", ErrFilter, opt, arg)
+	if err != nil || ap.Addr().Zone() != "" {
+		return nil, fmt.Errorf("%w: %s %q: want ADDR:PORT or [IPv6ADDR]:PORT", ErrFilter, opt, arg)
 	}
 	switch opt {
 	case "-t":
@@ -333,7 +333,9 @@ type portNode struct {
 }
 
 func (n portNode) match(e *Event) bool {
-	is := func(ap netip.AddrPort) bool { return ap.IsValid() && ap.Port() == n.port && e.Proto != "icmp" }
+	is := func(ap netip.AddrPort) bool {
+		return ap.IsValid() && ap.Port() == n.port && e.Proto != "icmp" && e.Proto != "icmp6"
+	}
 	if e.Kind != KindPacket {
 		return (e.Dest.IsValid() && e.Dest.Port() == n.port) || serviceAddr(e.Service).Port() == n.port
 	}

@@ -75,7 +75,7 @@ func TestFilterMatch(t *testing.T) {
 
 func TestFilterErrors(t *testing.T) {
 	for _, s := range []string{
-		"host", "host foo", "host ::1", "port 70000", "port x", "(tcp", "tcp)", "tcp and", "or tcp",
+		"host", "host foo", "host fe80::1%eth0", "port 70000", "port x", "(tcp", "tcp)", "tcp and", "or tcp",
 		"src tcp", "-t", "-t 10.0.0.1", "-r foo:80", "-f 1", "frobnicate", "not", "net 10.0.0.0/40", "tcp\x00",
 	} {
 		if _, err := Parse(s); !errors.Is(err, ErrFilter) {

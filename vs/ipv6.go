@@ -77,3 +77,6 @@ func (t *Table) VIPs6() []netip.Addr {
 	}
 	return out
 }
+
+// NumVIPs6 returns how many IPv6 service addresses t has.
+func (t *Table) NumVIPs6() int { return len(t.vips6) }
