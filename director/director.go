@@ -286,28 +286,12 @@ func (d *Director) install(r config.Rules) error {
 	d.rules = r
 	d.cfg.Engine.SetTable(t)
 	d.watch()
-	d.warnIPv6Sync()
 	return nil
 }
 
 // hasIPv6 reports whether r has an IPv6 service.
 func hasIPv6(r *config.Rules) bool {
 	return slices.ContainsFunc(r.Services, func(s config.Service) bool { return s.FwMark == 0 && s.Addr.Is6() })
-}
-
-// warnIPv6Sync says, while a master sync daemon runs and IPv6 services
-// exist, that their connections are not synchronised (the v1 format's
-// IPv6 entries are not written yet, issue #17): a backup taking over
-// keeps the IPv4 connections only. d.mu must be held.
-func (d *Director) warnIPv6Sync() {
-	if !hasIPv6(&d.rules) {
-		return
-	}
-	for _, st := range d.sync.status() {
-		if st.State == "master" {
-			d.log.Warn("IPv6 connections are not synchronised to the backup directors (not supported yet, ulvs issue #17); IPv4 connections are")
-		}
-	}
 }
 
 // watch hands each resolver the real-server addresses on its subnets (the
@@ -382,13 +366,7 @@ func (d *Director) Rules() config.Rules {
 // apply is Apply; kind names the editor in trace events (trace.go).
 func (d *Director) apply(c config.Command, kind string) error {
 	if c.Op == config.OpStartDaemon || c.Op == config.OpStopDaemon {
-		err := d.sync.apply(c)
-		if err == nil && c.Op == config.OpStartDaemon {
-			d.mu.Lock()
-			d.warnIPv6Sync()
-			d.mu.Unlock()
-		}
-		return err
+		return d.sync.apply(c)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -130,6 +130,11 @@ func (w *worker) inbound6(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 			}
 			return w.drop(ReasonDestGone)
 		}
+		if c.ClientMAC == ([6]byte{}) {
+			// Synced from a master: the client's neighbour is
+			// learnt here (the sync entry does not carry it).
+			c.ClientMAC, c.ClientLink = pkt.Ether(frame).Src(), p.in
+		}
 	} else {
 		svc := tbl.Lookup6(proto, ps.Dst, ps.DstPort)
 		if svc == nil {
@@ -166,6 +171,9 @@ func (w *worker) inbound6(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 	}
 	w.ct6.Step(c, conntrack.Input, ps.TCPFlags, now, d)
 	c.InPkts++
+	if w.master != nil {
+		w.syncConn6(c, tbl, d, now) // engine/sync.go
+	}
 	return w.forward6(p, frame, tbl.Service(c.SvcID), d)
 }
 
@@ -313,6 +321,9 @@ func (w *worker) outbound6(p *packet, frame []byte, tbl *vs.Table, now conntrack
 	link := int(c.ClientLink)
 	if link >= len(w.links) {
 		return w.drop(ReasonNoRoute)
+	}
+	if c.ClientMAC == ([6]byte{}) {
+		return w.drop(ReasonNoNeighbour) // synced, no client packet seen yet
 	}
 	o := w.offload(p)
 	forward.SNAT6(frame, ps, &o, c.Key6.Dst, c.Key6.DstPort)

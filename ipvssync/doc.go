@@ -35,8 +35,8 @@
 // padding between entries). An IPv4 entry is 36 bytes plus options:
 //
 //	off size field
-//	0   1    type: 0 IPv4; bit 0 set: IPv6 (84-byte fixed part, the
-//	         addresses being 16 bytes each); other values: malformed
+//	0   1    type: 0 IPv4; bit 0 set (STYPE_F_INET6, whatever the other
+//	         bits): IPv6; other values: malformed
 //	1   1    protocol (6 TCP, 17 UDP)
 //	2   2    version (top 4 bits, 0) and size (low 12 bits): this entry
 //	         with its options, without padding
@@ -51,6 +51,15 @@
 //	28  4    vaddr
 //	32  4    daddr
 //	36  ...  options: type (1 byte), length (1 byte, 1..255), data
+//
+// An IPv6 entry (struct ip_vs_sync_v6, Entry.IPv6) has the same first 24
+// bytes, then caddr, vaddr and daddr of 16 bytes each (offsets 24, 40,
+// 56): a 72-byte fixed part, options from byte 72. The oracle recorded
+// no IPv6 connection, so the layout is checked against a C rendering of
+// the kernel's struct (testdata/sync_v6_layout.c, TestIPv6KernelLayout).
+// v0 has no IPv6 entry: the kernel's v0 sender leaves IPv6 connections
+// out, and CheckV0 refuses them. The ulvs local address option is IPv4
+// only: an IPv6 entry carrying it is skipped.
 //
 // Options, all big-endian:
 //
@@ -148,8 +157,8 @@
 // entry size below its fixed part, an option that does not fit or has
 // length 0, and a repeated or wrongly sized SEQ/PE option. Decode reports
 // the first kind in Message.Skipped and the second as its error, with the
-// entries before it. ulvs additionally skips IPv6 entries (ErrNotSupported)
-// and protocols other than TCP and UDP.
+// entries before it. ulvs additionally skips protocols other than TCP
+// and UDP (ErrNotSupported).
 //
 // # Syncid
 //

@@ -175,9 +175,10 @@ const (
 )
 
 // Entry is one connection (or persistence template) in a sync message. It
-// is a pointer-free value: copy it freely. Addresses are IPv4 in network
-// order; ports are host integers. The zero value is a valid (if useless)
-// TCP-less entry.
+// is a pointer-free value: copy it freely. Addresses are in network order
+// (IPv4 in CAddr, VAddr, DAddr; IPv6 in CAddr6, VAddr6, DAddr6 when IPv6
+// is set); ports are host integers. The zero value is a valid (if
+// useless) TCP-less IPv4 entry.
 type Entry struct {
 	Proto uint8  // IP protocol: ProtoTCP or ProtoUDP
 	Flags Flags  // IP_VS_CONN_F_*; the low 3 bits are the forwarding method
@@ -186,9 +187,16 @@ type Entry struct {
 	CAddr [4]byte // client
 	VAddr [4]byte // virtual service
 	DAddr [4]byte // real server (destination)
-	CPort uint16
-	VPort uint16
-	DPort uint16
+	// IPv6 says the entry is an IPv6 connection or template (struct
+	// ip_vs_sync_v6, entry type STYPE_F_INET6, v1 only): its addresses
+	// are CAddr6, VAddr6 and DAddr6, and CAddr, VAddr and DAddr are zero.
+	// The kernel syncs no mixed-family connection (the real server is of
+	// the service's family), nor does ulvs.
+	IPv6                   bool
+	CAddr6, VAddr6, DAddr6 [16]byte
+	CPort                  uint16
+	VPort                  uint16
+	DPort                  uint16
 
 	FwMark  uint32 // v1 only: the fwmark of a fwmark service
 	Timeout uint32 // v1 only: seconds; 0 from v0, where the backup uses its own
@@ -218,13 +226,28 @@ type Entry struct {
 }
 
 // Client returns the client's address and port.
-func (e *Entry) Client() netip.AddrPort { return addrPort(e.CAddr, e.CPort) }
+func (e *Entry) Client() netip.AddrPort {
+	if e.IPv6 {
+		return netip.AddrPortFrom(netip.AddrFrom16(e.CAddr6), e.CPort)
+	}
+	return addrPort(e.CAddr, e.CPort)
+}
 
 // Virtual returns the virtual service's address and port.
-func (e *Entry) Virtual() netip.AddrPort { return addrPort(e.VAddr, e.VPort) }
+func (e *Entry) Virtual() netip.AddrPort {
+	if e.IPv6 {
+		return netip.AddrPortFrom(netip.AddrFrom16(e.VAddr6), e.VPort)
+	}
+	return addrPort(e.VAddr, e.VPort)
+}
 
 // Dest returns the real server's address and port.
-func (e *Entry) Dest() netip.AddrPort { return addrPort(e.DAddr, e.DPort) }
+func (e *Entry) Dest() netip.AddrPort {
+	if e.IPv6 {
+		return netip.AddrPortFrom(netip.AddrFrom16(e.DAddr6), e.DPort)
+	}
+	return addrPort(e.DAddr, e.DPort)
+}
 
 // Local returns the FULLNAT local address and port, and whether it is set.
 func (e *Entry) Local() (netip.AddrPort, bool) { return addrPort(e.LAddr, e.LPort), e.HasLocal }
@@ -295,7 +318,7 @@ const (
 	EntryLenV0  = 24 // struct ip_vs_sync_conn_v0
 	SeqOptLen   = 24 // struct ip_vs_sync_conn_options: in_seq, out_seq
 	EntryLenV4  = 36 // struct ip_vs_sync_v4
-	EntryLenV6  = 84 // struct ip_vs_sync_v6
+	EntryLenV6  = 72 // struct ip_vs_sync_v6: the 24 bytes before the addresses, then three in6_addr
 	localOptLen = 6
 	proxyOptLen = 9
 
@@ -311,6 +334,9 @@ const (
 // padding to the next entry excluded (the entry's own size field).
 func EncodedLenV1(e *Entry) int {
 	n := EntryLenV4
+	if e.IPv6 {
+		n = EntryLenV6
+	}
 	if e.HasSeq {
 		n += 2 + SeqOptLen
 	}
@@ -341,9 +367,13 @@ func EncodedLenV0(e *Entry) int {
 // CheckV0 reports an error when e carries something a v0 message cannot:
 // a timeout and fwmark are simply absent from v0 (the backup uses its own
 // timeouts), but persistence engine data and the FULLNAT local address
-// would be lost, so such entries must not be sent as v0.
+// would be lost, so such entries must not be sent as v0. v0 has no IPv6
+// entry at all (the kernel's ip_vs_sync_conn_v0 leaves IPv6 connections
+// out).
 func CheckV0(e *Entry) error {
 	switch {
+	case e.IPv6:
+		return fmt.Errorf("sync v0 has no IPv6 entries: %w", ErrNotSupported)
 	case e.PEDataLen > 0:
 		return fmt.Errorf("sync v0 cannot carry persistence engine data: %w", ErrNotSupported)
 	case e.HasLocal:
@@ -377,14 +407,24 @@ func AppendMessageV1(dst []byte, syncID uint8, entries []Entry) []byte {
 }
 
 func appendEntryV1(b []byte, e *Entry) []byte {
-	b = append(b, 0, e.Proto)
+	var typ uint8
+	if e.IPv6 {
+		typ = typeInet6
+	}
+	b = append(b, typ, e.Proto)
 	b = binary.BigEndian.AppendUint16(b, uint16(EncodedLenV1(e))&sizeMask)
 	b = binary.BigEndian.AppendUint32(b, uint32(e.Flags))
 	b = binary.BigEndian.AppendUint16(b, e.State)
 	b = appendPorts(b, e)
 	b = binary.BigEndian.AppendUint32(b, e.FwMark)
 	b = binary.BigEndian.AppendUint32(b, e.Timeout)
-	b = appendAddrs(b, e)
+	if e.IPv6 {
+		b = append(b, e.CAddr6[:]...)
+		b = append(b, e.VAddr6[:]...)
+		b = append(b, e.DAddr6[:]...)
+	} else {
+		b = appendAddrs(b, e)
+	}
 	if e.HasSeq {
 		b = append(b, OptSeqData, SeqOptLen)
 		b = appendSeq(b, binary.BigEndian, e.InSeq)

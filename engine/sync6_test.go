@@ -1,0 +1,203 @@
+package engine
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+
+	"github.com/ulvs/ulvs/conntrack"
+	"github.com/ulvs/ulvs/ipvssync"
+	"github.com/ulvs/ulvs/pkt"
+	"github.com/ulvs/ulvs/pkt/pkttest"
+	"github.com/ulvs/ulvs/vs"
+)
+
+// TestSyncIPv6 follows IPv6 connections from a master's worker through
+// the wire format (ip_vs_sync_v6 entries, encoded and decoded) into a
+// backup's tables: a DR connection synced at its 3rd packet carries on to
+// the same real server after the takeover, and a NAT66 connection's
+// replies reach the client once its first packet to the backup told the
+// backup the client's neighbour (before it, they are dropped, counted).
+func TestSyncIPv6(t *testing.T) {
+	tbl := testTable6(t)
+	w, l, src := masterWorker(t, tbl, 0)
+	run(w, l, tbl, 0, tcp6(41000, 80, pkt.TCPSyn))
+	first := run(w, l, tbl, 0, tcp6(41001, 80, pkt.TCPSyn)) // the second rr pick
+	if len(first) != 1 {
+		t.Fatal("SYN not forwarded")
+	}
+	dst := pkt.Ether(first[0]).Dst()
+	run(w, l, tbl, 1, tcp6(41001, 80, pkt.TCPAck))
+	run(w, l, tbl, 2, tcp6(41001, 80, pkt.TCPAck))
+	run(w, l, tbl, 0, tcp6(42000, 8080, pkt.TCPSyn))
+	run(w, l, tbl, 1, tcp6(42000, 8080, pkt.TCPAck))
+	run(w, l, tbl, 2, tcp6(42000, 8080, pkt.TCPAck))
+	got := drainAll(src)
+	if len(got) != 2 {
+		t.Fatalf("%d entries synced, want 2: %v", len(got), got)
+	}
+	dr, nat := got[0], got[1]
+	if !dr.IPv6 || dr.Client() != netip.AddrPortFrom(client6, 41001) || dr.Virtual() != netip.AddrPortFrom(vip6, 80) ||
+		dr.Flags != ipvssync.FlagDRoute|ipvssync.FlagNoOutput || dr.State != ipvssync.TCPEstablished || dr.Timeout != 900 {
+		t.Errorf("DR entry %v", &dr)
+	}
+	if !nat.IPv6 || nat.Dest() != netip.AddrPortFrom(natRS6, 80) || nat.Flags != ipvssync.FlagMasq {
+		t.Errorf("NAT66 entry %v", &nat)
+	}
+	msg := ipvssync.AppendMessageV1(nil, 1, got)
+	m, err := ipvssync.Decode(msg)
+	if err != nil || len(m.Entries) != 2 {
+		t.Fatalf("decode: %v, %d entries", err, len(m.Entries))
+	}
+
+	// The backup: a fresh table (rr would pick rs2 first) and two
+	// workers; both entries land with worker 0 when the engine has no
+	// IPv6 VIP to compare (the fanout sends all IPv6 there).
+	btbl := testTable6(t)
+	b0, bl := newTestWorker()
+	b1, _ := newTestWorker()
+	e := syncTestEngine(btbl, b0, b1)
+	sink := e.StartSyncBackup(3, 0)
+	sink.Deliver(m)
+	b0.drainInbox(e.syncBackup.Load(), btbl, 10)
+	b1.drainInbox(e.syncBackup.Load(), btbl, 10)
+	if b0.ct6 == nil || b0.ct6.Len() != 2 || b1.ct6 != nil {
+		t.Fatalf("backup tables: worker 0 %v, worker 1 %v", b0.ct6, b1.ct6)
+	}
+	if st := sink.Stats(); st.Created != 2 {
+		t.Errorf("backup stats %+v", st)
+	}
+	c := b0.ct6.Lookup(conntrack.Key6{Src: client6.As16(), Dst: vip6.As16(), SrcPort: 41001, DstPort: 80, Proto: pkt.ProtoTCP}, 10, btbl)
+	if c == nil || c.State != conntrack.StateEstablished || c.Flags&conntrack.FlagSync == 0 || c.InPkts != 3 {
+		t.Fatalf("synced connection %+v", c)
+	}
+	d := btbl.Dest(c.DestID)
+	if d.State.ActiveConns.Load() != 1 || d.State.InactConns.Load() != 0 {
+		t.Errorf("dest counts %d active %d inactive", d.State.ActiveConns.Load(), d.State.InactConns.Load())
+	}
+	out := run(b0, bl, btbl, 11, tcp6(41001, 80, pkt.TCPAck))
+	if len(out) != 1 || pkt.Ether(out[0]).Dst() != dst {
+		t.Fatalf("after the takeover the ACK went to %v, want %x", out, dst)
+	}
+
+	reply := pkttest.Frame6{SrcMAC: natMAC, DstMAC: dirMAC, Src: natRS6, Dst: client6, Proto: pkt.ProtoTCP,
+		SrcPort: 80, DstPort: 42000, TCPFlags: pkt.TCPAck, Payload: []byte("data")}.Build()
+	if out := run(b0, bl, btbl, 11, reply); len(out) != 0 {
+		t.Fatalf("NAT66 reply before any client packet: %d frames out", len(out))
+	}
+	if n := b0.c.drops[ReasonNoNeighbour].Load(); n != 1 {
+		t.Errorf("no_neighbour drops %d, want 1", n)
+	}
+	if out := run(b0, bl, btbl, 12, tcp6(42000, 8080, pkt.TCPAck)); len(out) != 1 {
+		t.Fatal("client packet of the synced NAT66 connection not forwarded")
+	}
+	out = run(b0, bl, btbl, 12, reply)
+	if len(out) != 1 || pkt.Ether(out[0]).Dst() != clientMAC {
+		t.Fatalf("NAT66 reply after the client's packet: %d frames", len(out))
+	}
+	if p := decoded6(t, out[0]); p.Src != vip6.As16() || p.SrcPort != 8080 {
+		t.Errorf("reply from %v port %d", netip.AddrFrom16(p.Src), p.SrcPort)
+	}
+}
+
+// TestSyncIPv6Template: an IPv6 persistence template goes with its
+// connection, keyed by the client masked to the service's prefix length,
+// and the backup files it under the same key on the same real server.
+func TestSyncIPv6Template(t *testing.T) {
+	mk := func() *vs.Table {
+		tbl := testTable6(t)
+		svc := tbl.Service(1)
+		svc.Flags |= vs.SvcPersistent
+		svc.Timeout, svc.Netmask = 60, 64
+		return tbl
+	}
+	tbl := mk()
+	w, l, src := masterWorker(t, tbl, 0)
+	for i, f := range []uint8{pkt.TCPSyn, pkt.TCPAck, pkt.TCPAck} {
+		run(w, l, tbl, conntrack.Tick(i), tcp6(43000, 80, f))
+	}
+	var tmpl *ipvssync.Entry
+	got := drainAll(src)
+	for i := range got {
+		if got[i].IsTemplate() {
+			tmpl = &got[i]
+		}
+	}
+	if tmpl == nil {
+		t.Fatalf("no template synced: %v", got)
+	}
+	masked := netip.MustParseAddr("2001:db8:ffff::")
+	if !tmpl.IPv6 || tmpl.Client() != netip.AddrPortFrom(masked, 0) || tmpl.Virtual() != netip.AddrPortFrom(vip6, 80) || tmpl.Timeout != 60 {
+		t.Errorf("template entry %v", tmpl)
+	}
+	m, err := ipvssync.Decode(ipvssync.AppendMessageV1(nil, 0, got))
+	if err != nil {
+		t.Fatal(err)
+	}
+	btbl := mk()
+	b, _ := newTestWorker()
+	e := syncTestEngine(btbl, b)
+	e.StartSyncBackup(3, 0).Deliver(m)
+	if e.templates.Len() != 1 {
+		t.Fatalf("%d templates on the backup", e.templates.Len())
+	}
+	for _, tp := range e.templates.List() {
+		if tp.Key.Src6 != masked.As16() || tp.Key.Dst6 != vip6.As16() || btbl.Dest(tp.DestID).Addr != tmpl.Dest().Addr() {
+			t.Errorf("backup template %+v", tp)
+		}
+	}
+}
+
+// TestHandoverIPv6: the handover to a restarted ulvsd lists IPv6
+// connections as IPv6 entries, which TakeOver puts back.
+func TestHandoverIPv6(t *testing.T) {
+	tbl := testTable6(t)
+	w, l := newTestWorker()
+	e := syncTestEngine(tbl, w)
+	run(w, l, tbl, 0, tcp6(41000, 80, pkt.TCPSyn))
+	run(w, l, tbl, 0, tcp6(41000, 80, pkt.TCPAck))
+	run(w, l, tbl, 0, tcp6(42000, 8080, pkt.TCPSyn))
+	stop := runWorker(w, e)
+	entries := e.Handover(context.Background())
+	stop()
+	if len(entries) != 2 {
+		t.Fatalf("%d entries handed over, want 2: %v", len(entries), entries)
+	}
+	byPort := map[uint16]ipvssync.Entry{}
+	for _, en := range entries {
+		if !en.IPv6 || en.Client().Addr() != client6 || en.Virtual().Addr() != vip6 {
+			t.Errorf("entry %v", &en)
+		}
+		byPort[en.CPort] = en
+	}
+	if en := byPort[41000]; en.State != ipvssync.TCPEstablished || en.Flags&ipvssync.FlagFwdMask != ipvssync.FlagDRoute {
+		t.Errorf("DR entry %v", &en)
+	}
+	if en := byPort[42000]; en.Dest() != netip.AddrPortFrom(natRS6, 80) || en.Flags&ipvssync.FlagFwdMask != ipvssync.FlagMasq {
+		t.Errorf("NAT66 entry %v", &en)
+	}
+
+	// The next process takes them over.
+	n, nl := newTestWorker()
+	ne := syncTestEngine(testTable6(t), n)
+	stop = runWorker(n, ne)
+	st, err := ne.TakeOver(context.Background(), entries)
+	stop()
+	if err != nil || st.Created != 2 {
+		t.Fatalf("TakeOver: %+v, %v", st, err)
+	}
+	if out := run(n, nl, ne.table.Load(), 1, tcp6(41000, 80, pkt.TCPAck)); len(out) != 1 {
+		t.Error("handed-over IPv6 connection not forwarded")
+	}
+}
+
+// runWorker runs w for e until the returned function is called.
+func runWorker(w *worker, e *Engine) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- w.run(ctx, e) }()
+	return func() {
+		cancel()
+		<-done
+	}
+}
