@@ -113,7 +113,10 @@
 // ip_family inet6, persistence_granularity as a prefix length); what ulvs
 // cannot do with IPv6 yet is refused with config.ErrIPv6NotYet (TUN,
 // FULLNAT, SYN proxy, fwmark inet6, groups with ip_family inet6, mixed
-// families; docs/ipv6.md).
+// families; docs/ipv6.md). A vrrp_instance with native_ipv6 or IPv6
+// virtual_ipaddress entries runs VRRPv3 over IPv6 (version 3 required,
+// one family per instance's advertised addresses; unicast_peer and
+// use_vmac on such an instance are refused, issue #17).
 //
 // Refused with an error, because ulvs cannot do what keepalived would:
 // IPv6 connect_ip and VRRP addresses, protocol SCTP, TUN
@@ -127,8 +130,7 @@
 // ($NAME=) and ~SEQ/~LST, a fwmark service's port-less check without
 // connect_port, non-unicast real or sorry server addresses, lthreshold
 // above uthreshold (the kernel refuses it), more than 4096 services; of
-// VRRP: IPv6 addresses and native_ipv6, authentication with
-// VRRPv3, use_vmac and the other VMAC and ipvlan keywords,
+// VRRP: authentication with VRRPv3, use_vmac and the other VMAC and ipvlan keywords,
 // vrrp_sync_group, track_process, track_file, track_bfd and their
 // top-level blocks, garp_group, weight reverse, vrrp_script user and
 // init_fail, vrrp_strict, a multicast group other than 224.0.0.18, and
