@@ -46,6 +46,9 @@ func (w *worker) process6(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 		return w.drop(ReasonNotOurs)
 	}
 	if !tbl.IsVIP6(ps.Dst) {
+		if tbl.Standby6(ps.Dst) {
+			return w.drop(ReasonStandby) // a failover backup for it
+		}
 		if w.ct6 != nil && w.ct6.HasNAT() && !ps.Frag {
 			switch ps.Proto {
 			case pkt.ProtoTCP, pkt.ProtoUDP:

@@ -201,3 +201,25 @@ func runWorker(w *worker, e *Engine) (stop func()) {
 		<-done
 	}
 }
+
+// TestIPv6Standby: an IPv6 VIP whose VRRP instance is backup here is on
+// standby: its traffic is dropped (standby) and its solicitations are
+// not answered, as for IPv4.
+func TestIPv6Standby(t *testing.T) {
+	tbl := testTable6(t)
+	tbl.SetHA6([][16]byte{vip6.As16()})
+	w, l := newTestWorker()
+	if out := run(w, l, tbl, 0, tcp6(40000, 80, pkt.TCPSyn)); len(out) != 0 {
+		t.Errorf("SYN to a standby VIP forwarded")
+	}
+	if out := run(w, l, tbl, 0, pkttest.Solicit6(clientMAC, client6, vip6)); len(out) != 0 {
+		t.Errorf("solicitation for a standby VIP answered")
+	}
+	if n := w.c.drops[ReasonStandby].Load(); n != 1 {
+		t.Errorf("standby drops %d, want 1", n)
+	}
+	tbl.SetHA6(nil)
+	if out := run(w, l, tbl, 0, tcp6(40000, 80, pkt.TCPSyn)); len(out) != 1 {
+		t.Errorf("SYN once master: %d frames", len(out))
+	}
+}
