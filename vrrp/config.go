@@ -283,7 +283,7 @@ func (in Instance) Validate() (Instance, error) {
 	if in.IPv6 && in.Version != V3 {
 		return fail("VRRP over IPv6 needs vrrp_version 3 (RFC 5798; VRRPv2 is IPv4 only)")
 	}
-	if in.IPv6 && (in.AuthType != AuthNone || in.UnicastSrc.IsValid() || len(in.UnicastPeers) > 0) {
+	if in.IPv6 && (in.UnicastSrc.IsValid() || len(in.UnicastPeers) > 0) {
 		return fail("unicast_src_ip and unicast_peer with IPv6: not supported yet (ulvs issue #17)")
 	}
 	family := "IPv4"
