@@ -91,12 +91,14 @@ func (e *Engine) Handover(ctx context.Context) []ipvssync.Entry {
 		if d == nil || left <= 0 || !d.Addr.Is6() {
 			continue
 		}
-		out = append(out, ipvssync.Entry{
+		en := ipvssync.Entry{
 			Proto: c.Key.Proto, Flags: methodFlags(d.Method) | ipvssync.Flags(c.Flags&(conntrack.FlagNoOutput|conntrack.FlagInactive)),
 			State: wireState(c.State), IPv6: true, CAddr6: c.Key6.Src, VAddr6: c.Key6.Dst, DAddr6: d.Addr.As16(),
 			CPort: c.Key6.SrcPort, VPort: c.Key6.DstPort, DPort: destPortOf(d, c.Key6.DstPort),
 			Timeout: remaining(left),
-		})
+		}
+		en.HasNeigh, en.NeighMAC, en.NeighLink = neigh6(c, d)
+		out = append(out, en)
 	}
 	return out
 }

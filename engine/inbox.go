@@ -297,8 +297,10 @@ func (b *syncBackup) syncedState(r *syncRec) (conntrack.State, bool) {
 
 // applySynced6 is applySynced for an IPv6 entry (DR or NAT66: TUN and
 // FULLNAT with IPv6 are refused by the configuration). A NAT66
-// connection's client neighbour is learnt from the client's first packet
-// here (inbound6); its replies before that are dropped (no_neighbour).
+// connection's client neighbour comes with the entry
+// (ipvssync.OptULVSNeigh, when the master knew it and the interface index
+// exists here); otherwise it is learnt from the client's first packet here
+// (inbound6), and its replies before that are dropped (no_neighbour).
 func (w *worker) applySynced6(b *syncBackup, r *syncRec, svc *vs.Service, d *vs.Dest, tbl *vs.Table, now conntrack.Tick) {
 	st, ok := b.syncedState(r)
 	if !ok {
@@ -323,6 +325,9 @@ func (w *worker) applySynced6(b *syncBackup, r *syncRec, svc *vs.Service, d *vs.
 	} else {
 		s.Timeout = w.ct.Timeouts().StateTimeout(r.proto, st)
 	}
-	_, res := w.ct6.InsertSynced(&s, d, now, tbl)
+	c, res := w.ct6.InsertSynced(&s, d, now, tbl)
+	if c != nil && res != conntrack.SyncIgnored && r.hasNeigh && int(r.neighLink) < len(w.links) {
+		c.ClientMAC, c.ClientLink = r.neighMAC, r.neighLink
+	}
 	b.count(res)
 }

@@ -18,8 +18,12 @@ type syncRec struct {
 	caddr, vaddr, daddr, laddr [4]byte
 	// v6: an IPv6 connection or template, its addresses in caddr6,
 	// vaddr6 and daddr6 (an ip_vs_sync_v6 entry).
-	v6                         bool
-	caddr6, vaddr6, daddr6     [16]byte
+	v6                     bool
+	caddr6, vaddr6, daddr6 [16]byte
+	// hasNeigh: a NAT66 connection's client neighbour (MAC, link index).
+	hasNeigh                   bool
+	neighMAC                   [6]byte
+	neighLink                  uint8
 	cport, vport, dport, lport uint16
 	flags                      uint32
 	fwmark                     uint32
@@ -40,6 +44,7 @@ func (r *syncRec) toEntry(e *ipvssync.Entry) {
 		Proto: r.proto, Flags: ipvssync.Flags(r.flags), State: r.state,
 		CAddr: r.caddr, VAddr: r.vaddr, DAddr: r.daddr,
 		IPv6: r.v6, CAddr6: r.caddr6, VAddr6: r.vaddr6, DAddr6: r.daddr6,
+		HasNeigh: r.hasNeigh, NeighMAC: r.neighMAC, NeighLink: r.neighLink,
 		CPort: r.cport, VPort: r.vport, DPort: r.dport,
 		FwMark: r.fwmark, Timeout: r.timeout,
 		HasLocal: r.hasLocal, LAddr: r.laddr, LPort: r.lport,
@@ -54,6 +59,7 @@ func (r *syncRec) fromEntry(e *ipvssync.Entry) {
 		proto: e.Proto, flags: uint32(e.Flags), state: e.State,
 		caddr: e.CAddr, vaddr: e.VAddr, daddr: e.DAddr,
 		v6: e.IPv6, caddr6: e.CAddr6, vaddr6: e.VAddr6, daddr6: e.DAddr6,
+		hasNeigh: e.HasNeigh, neighMAC: e.NeighMAC, neighLink: e.NeighLink,
 		cport: e.CPort, vport: e.VPort, dport: e.DPort,
 		fwmark: e.FwMark, timeout: e.Timeout,
 		hasLocal: e.HasLocal, laddr: e.LAddr, lport: e.LPort,
@@ -243,11 +249,21 @@ func (w *worker) syncConn6(c *conntrack.Conn6, tbl *vs.Table, d *vs.Dest, now co
 			cport: c.Key6.SrcPort, vport: c.Key6.DstPort, dport: destPortOf(d, c.Key6.DstPort),
 			fwmark: sd.fwmark, timeout: uint32((sd.timeout + time.Second - 1) / time.Second),
 		}
+		r.hasNeigh, r.neighMAC, r.neighLink = neigh6(c, d)
 		w.master.rings[w.index].push(r)
 	}
 	if c.Tmpl != 0 {
 		w.syncTemplate(&c.Conn, tbl, sd.fwmark, sd.nowMs)
 	}
+}
+
+// neigh6 is the client neighbour a NAT66 connection's entry carries
+// (ipvssync.OptULVSNeigh): where its replies go back to.
+func neigh6(c *conntrack.Conn6, d *vs.Dest) (bool, [6]byte, uint8) {
+	if d.Method != vs.Masq || c.ClientMAC == ([6]byte{}) {
+		return false, [6]byte{}, 0
+	}
+	return true, c.ClientMAC, c.ClientLink
 }
 
 // syncDecision is what syncDecide found for a connection.

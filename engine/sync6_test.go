@@ -80,23 +80,42 @@ func TestSyncIPv6(t *testing.T) {
 		t.Fatalf("after the takeover the ACK went to %v, want %x", out, dst)
 	}
 
+	// The NAT66 entry carried the client's neighbour: the real server's
+	// reply goes back to the client at once.
 	reply := pkttest.Frame6{SrcMAC: natMAC, DstMAC: dirMAC, Src: natRS6, Dst: client6, Proto: pkt.ProtoTCP,
 		SrcPort: 80, DstPort: 42000, TCPFlags: pkt.TCPAck, Payload: []byte("data")}.Build()
-	if out := run(b0, bl, btbl, 11, reply); len(out) != 0 {
-		t.Fatalf("NAT66 reply before any client packet: %d frames out", len(out))
+	if !m.Entries[1].HasNeigh || m.Entries[1].NeighMAC != clientMAC || m.Entries[1].NeighLink != 0 {
+		t.Errorf("NAT66 entry without the client's neighbour: %v", &m.Entries[1])
 	}
-	if n := b0.c.drops[ReasonNoNeighbour].Load(); n != 1 {
-		t.Errorf("no_neighbour drops %d, want 1", n)
-	}
-	if out := run(b0, bl, btbl, 12, tcp6(42000, 8080, pkt.TCPAck)); len(out) != 1 {
-		t.Fatal("client packet of the synced NAT66 connection not forwarded")
-	}
-	out = run(b0, bl, btbl, 12, reply)
+	out = run(b0, bl, btbl, 11, reply)
 	if len(out) != 1 || pkt.Ether(out[0]).Dst() != clientMAC {
-		t.Fatalf("NAT66 reply after the client's packet: %d frames", len(out))
+		t.Fatalf("NAT66 reply after the takeover: %d frames", len(out))
 	}
 	if p := decoded6(t, out[0]); p.Src != vip6.As16() || p.SrcPort != 8080 {
 		t.Errorf("reply from %v port %d", netip.AddrFrom16(p.Src), p.SrcPort)
+	}
+
+	// An entry without it (a master that had not seen the client's
+	// neighbour, or a kernel's): the replies wait for the client's
+	// first packet here, dropped meanwhile.
+	bare := m.Entries[1]
+	bare.HasNeigh = false
+	n, nl := newTestWorker()
+	ne := syncTestEngine(testTable6(t), n)
+	ne.StartSyncBackup(3, 0).Deliver(ipvssync.Message{Entries: []ipvssync.Entry{bare}})
+	ntbl := ne.table.Load()
+	n.drainInbox(ne.syncBackup.Load(), ntbl, 10)
+	if out := run(n, nl, ntbl, 11, reply); len(out) != 0 {
+		t.Fatalf("NAT66 reply before any client packet: %d frames out", len(out))
+	}
+	if k := n.c.drops[ReasonNoNeighbour].Load(); k != 1 {
+		t.Errorf("no_neighbour drops %d, want 1", k)
+	}
+	if out := run(n, nl, ntbl, 12, tcp6(42000, 8080, pkt.TCPAck)); len(out) != 1 {
+		t.Fatal("client packet of the synced NAT66 connection not forwarded")
+	}
+	if out := run(n, nl, ntbl, 12, reply); len(out) != 1 || pkt.Ether(out[0]).Dst() != clientMAC {
+		t.Fatalf("NAT66 reply after the client's packet: %d frames", len(out))
 	}
 }
 
@@ -177,6 +196,10 @@ func TestHandoverIPv6(t *testing.T) {
 		t.Errorf("NAT66 entry %v", &en)
 	}
 
+	if en := byPort[42000]; !en.HasNeigh || en.NeighMAC != clientMAC {
+		t.Errorf("NAT66 entry without its client neighbour: %v", &en)
+	}
+
 	// The next process takes them over.
 	n, nl := newTestWorker()
 	ne := syncTestEngine(testTable6(t), n)
@@ -221,5 +244,28 @@ func TestIPv6Standby(t *testing.T) {
 	tbl.SetHA6(nil)
 	if out := run(w, l, tbl, 0, tcp6(40000, 80, pkt.TCPSyn)); len(out) != 1 {
 		t.Errorf("SYN once master: %d frames", len(out))
+	}
+}
+
+// TestSyncMasterAllocs6: an established IPv6 packet with a sync master
+// running does not allocate (syncConn6 queues into the preallocated ring).
+func TestSyncMasterAllocs6(t *testing.T) {
+	tbl := testTable6(t)
+	w, l, src := masterWorker(t, tbl, 64)
+	run(w, l, tbl, 0, tcp6(7000, 8080, pkt.TCPSyn))
+	frame := tcp6(7000, 8080, pkt.TCPAck)
+	buf := make([]byte, 256+len(frame))
+	p := packet{buf: buf, off: 256, n: len(frame)}
+	allocs := testing.AllocsPerRun(500, func() {
+		copy(buf[256:], frame)
+		w.tx = w.tx[:0]
+		w.process(&p, tbl, 1)
+		src.Drain(func(*ipvssync.Entry) {})
+	})
+	if allocs != 0 {
+		t.Errorf("established IPv6 packet with a sync master allocates %v times", allocs)
+	}
+	if st := tbl.Service(2).Stats; st.InPkts.Load() < 500 {
+		t.Errorf("%d packets went through", st.InPkts.Load())
 	}
 }

@@ -195,6 +195,13 @@ func decodeEntryV1(e *Entry, typ byte, b []byte, idx, base int) (*DecodeError, e
 			e.HasLocal = true
 			copy(e.LAddr[:], b[data:data+4])
 			e.LPort = binary.BigEndian.Uint16(b[data+4:])
+		case typ == OptULVSNeigh:
+			if l != neighOptLen {
+				return nil, derr(idx, base+p, ErrMalformed, "neighbour option length %d, want %d", l, neighOptLen)
+			}
+			e.HasNeigh = true
+			copy(e.NeighMAC[:], b[data:data+6])
+			e.NeighLink = b[data+6]
 		case typ == OptULVSSynProxy:
 			if l != proxyOptLen {
 				return nil, derr(idx, base+p, ErrMalformed, "SYN proxy option length %d, want %d", l, proxyOptLen)
@@ -256,8 +263,8 @@ func checkProtoState(e *Entry, idx, base int) *DecodeError {
 
 // onceBit returns the bit recording an option that may appear only once in
 // an entry: the kernel refuses SEQ_DATA, PE_DATA and PE_NAME twice (with or
-// without OptFlagParam, which it masks off); ulvs refuses its local address
-// and SYN proxy options twice. Other options may repeat.
+// without OptFlagParam, which it masks off); ulvs refuses its local
+// address, SYN proxy and neighbour options twice. Other options may repeat.
 func onceBit(typ uint8) uint8 {
 	switch kind := typ &^ OptFlagParam; {
 	case kind == OptSeqData, kind == OptPEData, kind == OptPEName:
@@ -266,6 +273,8 @@ func onceBit(typ uint8) uint8 {
 		return 1 << 4
 	case typ == OptULVSSynProxy:
 		return 1 << 5
+	case typ == OptULVSNeigh:
+		return 1 << 6
 	}
 	return 0
 }

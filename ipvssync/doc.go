@@ -74,6 +74,10 @@
 //	                      travels in SEQ_DATA's out_seq, with
 //	                      IP_VS_CONN_F_OUT_SEQ, as the kernel's own
 //	                      sequence adjustment would carry it
+//	0x48 ulvs neighbour   7 bytes: a NAT66 connection's client
+//	                      neighbour MAC and the index of the director's
+//	                      interface it was seen on (its replies go back
+//	                      there, IPv6 NAT replies having no route lookup)
 //
 // The kernel sends PE_NAME only after PE_DATA, refuses SEQ_DATA, PE_DATA
 // or PE_NAME twice, and masks bit 0x40 (IPVS_OPT_F_PARAM) off the type

@@ -2,6 +2,7 @@ package ipvssync
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"net/netip"
 	"os"
@@ -130,6 +131,24 @@ func TestIPv6Mixed(t *testing.T) {
 	if m, err := Decode(typ3); err != nil || len(m.Entries) != 1 || !m.Entries[0].IPv6 {
 		t.Errorf("type 3: %v %v", m.Entries, err)
 	}
+	// The neighbour option of a NAT66 connection round-trips, after the
+	// sequence option, and is refused twice and in v0.
+	nb := v6[3]
+	nb.HasNeigh, nb.NeighMAC, nb.NeighLink = true, [6]byte{2, 0, 0, 0, 0, 0x10}, 1
+	msg = AppendMessageV1(nil, 1, []Entry{nb, v6[0]})
+	if m, err := Decode(msg); err != nil || len(m.Entries) != 2 || !cmp.Equal(m.Entries[0], nb) {
+		t.Errorf("neighbour option: %v %v", m.Entries, err)
+	}
+	if EncodedLenV1(&nb) != EntryLenV6+2+SeqOptLen+2+neighOptLen || CheckV0(&nb) == nil {
+		t.Errorf("neighbour option: length %d, CheckV0 %v", EncodedLenV1(&nb), CheckV0(&nb))
+	}
+	twice := AppendMessageV1(nil, 1, []Entry{nb})
+	twice = append(twice, OptULVSNeigh, neighOptLen, 1, 2, 3, 4, 5, 6, 7)
+	binary.BigEndian.PutUint16(twice[HeaderLenV1+2:], uint16(len(twice)-HeaderLenV1))
+	binary.BigEndian.PutUint16(twice[2:], uint16(len(twice)))
+	if _, err := Decode(twice); !errors.Is(err, ErrMalformed) {
+		t.Errorf("neighbour option twice: %v", err)
+	}
 	// The ulvs local address option is IPv4: refused on an IPv6 entry.
 	loc := v6[0]
 	loc.HasLocal, loc.LAddr, loc.LPort = true, [4]byte{10, 0, 0, 1}, 1024
@@ -156,6 +175,10 @@ func FuzzEntryV6(f *testing.F) {
 		copy(e.CAddr6[:], raw[24:])
 		copy(e.VAddr6[:], raw[40:])
 		copy(e.DAddr6[:], raw[56:])
+		if raw[0]&2 != 0 {
+			e.HasNeigh, e.NeighLink = true, raw[3]
+			copy(e.NeighMAC[:], raw[56:])
+		}
 		if raw[0]&1 != 0 {
 			e.HasSeq = true
 			e.InSeq = Seq{uint32(raw[2]), uint32(raw[3]), 1}

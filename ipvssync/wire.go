@@ -154,6 +154,15 @@ const (
 	// number delta that IPVS_OPT_SEQ_DATA carries. Optional like
 	// OptULVSLocal: a kernel backup skips it.
 	OptULVSSynProxy = OptFlagParam | 5
+	// OptULVSNeigh is the ulvs option carrying where a NAT66
+	// connection's client packets came from: the neighbour's MAC (the
+	// client or its router) and the index of the director's interface
+	// (6 + 1 bytes). The replies of an IPv6 NAT connection go back to
+	// that neighbour (no route lookup), and a backup or a restarted
+	// ulvsd that did not see the client would otherwise drop them until
+	// the client's next packet. Optional like OptULVSLocal: a kernel
+	// backup skips it.
+	OptULVSNeigh = OptFlagParam | 8
 )
 
 // Proxy is what a SYN proxy connection needs beyond its sequence number
@@ -218,6 +227,12 @@ type Entry struct {
 	HasLocal bool
 	LAddr    [4]byte
 	LPort    uint16
+
+	// HasNeigh says NeighMAC and NeighLink, a NAT66 connection's client
+	// neighbour and interface index, are set (the OptULVSNeigh option).
+	HasNeigh  bool
+	NeighMAC  [6]byte
+	NeighLink uint8
 
 	// HasProxy says Proxy is set (the OptULVSSynProxy option): the
 	// connection is a SYN proxy's, its sequence number delta in OutSeq.
@@ -308,6 +323,9 @@ func (e *Entry) String() string {
 	if l, ok := e.Local(); ok {
 		fmt.Fprintf(&b, " local=%s", l)
 	}
+	if e.HasNeigh {
+		fmt.Fprintf(&b, " neigh=%x@%d", e.NeighMAC, e.NeighLink)
+	}
 	return b.String()
 }
 
@@ -321,6 +339,7 @@ const (
 	EntryLenV6  = 72 // struct ip_vs_sync_v6: the 24 bytes before the addresses, then three in6_addr
 	localOptLen = 6
 	proxyOptLen = 9
+	neighOptLen = 7
 
 	typeInet6   = 1      // STYPE_F_INET6
 	verShift    = 12     // SVER_SHIFT
@@ -352,6 +371,9 @@ func EncodedLenV1(e *Entry) int {
 	if e.HasProxy {
 		n += 2 + proxyOptLen
 	}
+	if e.HasNeigh {
+		n += 2 + neighOptLen
+	}
 	return n
 }
 
@@ -378,6 +400,8 @@ func CheckV0(e *Entry) error {
 		return fmt.Errorf("sync v0 cannot carry persistence engine data: %w", ErrNotSupported)
 	case e.HasLocal:
 		return fmt.Errorf("sync v0 cannot carry the FULLNAT local address: %w", ErrNotSupported)
+	case e.HasNeigh:
+		return fmt.Errorf("sync v0 cannot carry a NAT66 connection's client neighbour: %w", ErrNotSupported)
 	case e.HasProxy:
 		return fmt.Errorf("sync v0 cannot carry a SYN proxy connection's state: %w", ErrNotSupported)
 	}
@@ -390,7 +414,7 @@ func pad4(n int) int { return (4 - n) & 3 }
 // and returns the extended slice. Entries are laid out as the kernel lays
 // them out (ip_vs_sync_conn): each starts on a 4-byte boundary, padding
 // zeroed, options in the order SEQ_DATA, PE_DATA, PE_NAME, then the ulvs
-// local address and SYN proxy options. Flags are sent as given: the kernel clears its
+// local address, SYN proxy and neighbour options. Flags are sent as given: the kernel clears its
 // internal FlagHashed before sending, and so should the caller. It panics
 // when entries do not fit one message (more than 255 entries or 65535
 // bytes): a Batcher never builds such a message.
@@ -448,6 +472,11 @@ func appendEntryV1(b []byte, e *Entry) []byte {
 		b = binary.BigEndian.AppendUint32(b, e.Proxy.TSOff)
 		b = binary.BigEndian.AppendUint16(b, e.Proxy.MSS)
 		b = append(b, e.Proxy.Opts, e.Proxy.ClientWS, e.Proxy.ServerWS)
+	}
+	if e.HasNeigh {
+		b = append(b, OptULVSNeigh, neighOptLen)
+		b = append(b, e.NeighMAC[:]...)
+		b = append(b, e.NeighLink)
 	}
 	return b
 }
