@@ -134,8 +134,8 @@ func (w *worker) inbound6(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 			return w.drop(ReasonDestGone)
 		}
 		if c.ClientMAC == ([6]byte{}) {
-			// Synced from a master: the client's neighbour is
-			// learnt here (the sync entry does not carry it).
+			// Synced from a master or a state file without the
+			// client's neighbour (ipvssync.OptULVSNeigh): learnt here.
 			c.ClientMAC, c.ClientLink = pkt.Ether(frame).Src(), p.in
 		}
 	} else {
