@@ -269,3 +269,23 @@ func TestSyncMasterAllocs6(t *testing.T) {
 		t.Errorf("%d packets went through", st.InPkts.Load())
 	}
 }
+
+// TestOwnerWorker6: a synced IPv6 connection goes to the worker the
+// fanout program sends its client's packets to (the program run in x/net's
+// BPF VM), and to worker 0 when the program compares no IPv6 VIP.
+func TestOwnerWorker6(t *testing.T) {
+	vips6 := [][16]byte{vip6.As16()}
+	prog := fanoutProgram([][4]byte{vip.As4()}, vips6...)
+	for _, workers := range []int{2, 3, 4} {
+		for port := uint16(40000); port < 40032; port++ {
+			f := pkttest.Frame6{Src: client6, Dst: vip6, Proto: pkt.ProtoTCP, SrcPort: port, DstPort: 80, TCPFlags: pkt.TCPAck}.Build()
+			r := syncRec{v6: true, caddr6: client6.As16(), vaddr6: vip6.As16(), cport: port, vport: 80}
+			if got, want := ownerWorker(&r, workers, false, len(vips6)), int(runFanout(t, prog, f)%uint32(workers)); got != want {
+				t.Fatalf("%d workers, port %d: ownerWorker %d, the fanout program %d", workers, port, got, want)
+			}
+			if got := ownerWorker(&r, workers, false, 0); got != 0 {
+				t.Fatalf("without IPv6 VIPs: worker %d", got)
+			}
+		}
+	}
+}
