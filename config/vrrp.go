@@ -22,6 +22,10 @@ type VRRPInstance struct {
 	Priority  uint8 // 1..255; 255 = the address owner
 	AdvertInt time.Duration
 	Version   int // 2 (default) or 3
+	// NativeIPv6 is keepalived's native_ipv6: the instance runs over
+	// IPv6 even without IPv6 virtual_ipaddress entries. An instance
+	// whose first virtual_ipaddress is IPv6 runs over IPv6 too (IPv6).
+	NativeIPv6 bool
 
 	AuthType string // "" (none), "PASS" or "AH" (IPsec AH, HMAC-MD5-96)
 	AuthPass string // at most 8 bytes (AH: the HMAC key)
@@ -193,4 +197,12 @@ func SameVRRPBut(a, b VRRPInstance, timing bool) bool {
 		a.Priority, b.Priority, a.AdvertInt, b.AdvertInt = 0, 0, 0, 0
 	}
 	return reflect.DeepEqual(a, b)
+}
+
+// IPv6 reports whether the instance runs VRRPv3 over IPv6 (RFC 5798:
+// adverts to ff02::12 from the interface's link-local address), as
+// keepalived decides an instance's family: native_ipv6, or an IPv6 first
+// virtual_ipaddress.
+func (in *VRRPInstance) IPv6() bool {
+	return in.NativeIPv6 || len(in.VIPs) > 0 && in.VIPs[0].Prefix.Addr().Is6()
 }

@@ -35,9 +35,9 @@ const (
 
 // ParseVRRPAddress parses one virtual_ipaddress line of keepalived.conf:
 // "ADDR[/LEN] [brd ADDR] [dev IF] [scope SCOPE] [label LABEL]", the syntax
-// package vrrp's ParseVIP accepts. IPv6 (VRRP over IPv6 is not
-// supported) and keepalived's other words (no_track, preferred_lft, home,
-// ...) are refused.
+// package vrrp's ParseVIP accepts; the address may be IPv6 (VRRPv3 over
+// IPv6). keepalived's other words (no_track, preferred_lft, home, ...)
+// are refused.
 func ParseVRRPAddress(line string) (VRRPAddress, error) {
 	var v VRRPAddress
 	f := strings.Fields(line)
@@ -65,6 +65,9 @@ func ParseVRRPAddress(line string) (VRRPAddress, error) {
 			a, err := netip.ParseAddr(val)
 			if err != nil || !a.Is4() {
 				return v, fmt.Errorf("brd %q is not an IPv4 address", val)
+			}
+			if !p.Addr().Is4() {
+				return v, fmt.Errorf("brd %s on an IPv6 address: IPv6 has no broadcast", val)
 			}
 			v.Brd = a
 		case "dev":
@@ -95,8 +98,8 @@ func parseVRRPPrefix(s string) (netip.Prefix, error) {
 		}
 		p = netip.PrefixFrom(a, a.BitLen())
 	}
-	if !p.Addr().Is4() || p.Addr().Is4In6() {
-		return p, fmt.Errorf("%s: IPv6 virtual addresses are not supported by ulvs (VRRPv3 with IPv6 addresses: not supported yet, ulvs issue #17)", s)
+	if p.Addr().Is4In6() || p.Addr().Zone() != "" {
+		return p, fmt.Errorf("%s: an IPv4-mapped IPv6 address or one with a zone is not a virtual address", s)
 	}
 	return p, nil
 }
@@ -239,6 +242,17 @@ func checkAdvertInt(v int, d time.Duration) string {
 }
 
 func checkVRRPAddrs(in *VRRPInstance) *VRRPProblem {
+	v6 := in.IPv6()
+	if v6 {
+		switch {
+		case in.Version != 3:
+			return &VRRPProblem{"version", -1, "VRRP over IPv6 needs version 3 (RFC 5798; VRRPv2 is IPv4 only, and keepalived switches such an instance to version 3 with a warning: write it)"}
+		case in.UnicastSrc.IsValid() || len(in.UnicastPeers) > 0:
+			return &VRRPProblem{"unicast_peer", -1, "unicast adverts over IPv6: not supported yet by ulvs (issue #17); IPv6 instances advertise to ff02::12"}
+		case in.UseVMAC:
+			return &VRRPProblem{"use_vmac", -1, "use_vmac on an IPv6 instance (virtual MAC 00:00:5e:00:02:VRID): not supported yet by ulvs (issue #17)"}
+		}
+	}
 	seen := map[netip.Addr]string{}
 	for _, l := range []struct {
 		key   string
@@ -246,8 +260,15 @@ func checkVRRPAddrs(in *VRRPInstance) *VRRPProblem {
 	}{{"virtual_ipaddress", in.VIPs}, {"virtual_ipaddress_excluded", in.Excluded}} {
 		for i, v := range l.addrs {
 			a := v.Prefix.Addr()
-			if !v.Prefix.IsValid() || !a.Is4() {
-				return &VRRPProblem{l.key, i, fmt.Sprintf("%v: IPv6 virtual addresses are not supported by ulvs (VRRPv3 with IPv6 addresses: not supported yet, ulvs issue #17)", v.Prefix)}
+			if !v.Prefix.IsValid() || a.Is4In6() {
+				return &VRRPProblem{l.key, i, fmt.Sprintf("%v is not an IPv4 or IPv6 address", v.Prefix)}
+			}
+			if l.key == "virtual_ipaddress" && a.Is6() != v6 {
+				family := "IPv4"
+				if v6 {
+					family = "IPv6"
+				}
+				return &VRRPProblem{l.key, i, fmt.Sprintf("%v: the instance runs over %s and its adverts carry addresses of that family only (keepalived ignores such an address; put it in another instance or in virtual_ipaddress_excluded)", a, family)}
 			}
 			if first, dup := seen[a]; dup {
 				return &VRRPProblem{l.key, i, fmt.Sprintf("%v is already listed in %s", a, first)}

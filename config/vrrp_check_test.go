@@ -46,9 +46,27 @@ func TestCheckVRRP(t *testing.T) {
 		{"auth AH no pass", func(in *VRRPInstance) { in.AuthType = "AH" }, "auth_pass", -1, "required with auth_type AH"},
 		{"auth AH v3", func(in *VRRPInstance) { in.Version, in.AuthType, in.AuthPass = 3, "AH", "x" }, "auth_type", -1, "not part of VRRPv3"},
 		{"too many VIPs", func(in *VRRPInstance) { in.VIPs = manyVIPs }, "virtual_ipaddress", MaxVRRPAddrs, "an advert carries at most 255"},
-		{"IPv6 VIP", func(in *VRRPInstance) {
+		{"IPv6 excluded on an IPv4 instance", func(in *VRRPInstance) {
 			in.Excluded = []VRRPAddress{{Prefix: netip.MustParsePrefix("2001:db8::1/128")}}
-		}, "virtual_ipaddress_excluded", 0, "IPv6"},
+		}, "", 0, ""},
+		{"IPv6 VIP after an IPv4 one", func(in *VRRPInstance) {
+			in.VIPs = []VRRPAddress{{Prefix: netip.MustParsePrefix("10.0.0.1/32")}, {Prefix: netip.MustParsePrefix("2001:db8::1/128")}}
+		}, "virtual_ipaddress", 1, "the instance runs over IPv4"},
+		{"IPv6 instance", func(in *VRRPInstance) {
+			in.Version, in.VIPs = 3, []VRRPAddress{{Prefix: netip.MustParsePrefix("2001:db8::1/64")}}
+		}, "", 0, ""},
+		{"IPv6 instance v2", func(in *VRRPInstance) {
+			in.AuthType, in.AuthPass = "", ""
+			in.VIPs = []VRRPAddress{{Prefix: netip.MustParsePrefix("2001:db8::1/64")}}
+		}, "version", -1, "needs version 3"},
+		{"native_ipv6 with an IPv4 VIP", func(in *VRRPInstance) {
+			in.AuthType, in.AuthPass, in.Version, in.NativeIPv6 = "", "", 3, true
+			in.VIPs = []VRRPAddress{{Prefix: netip.MustParsePrefix("10.0.0.1/32")}}
+		}, "virtual_ipaddress", 0, "the instance runs over IPv6"},
+		{"IPv6 unicast", func(in *VRRPInstance) {
+			in.Version, in.NativeIPv6, in.VIPs = 3, true, nil
+			in.UnicastPeers = []netip.Addr{netip.MustParseAddr("10.0.0.2")}
+		}, "unicast_peer", -1, "issue #17"},
 		{"preempt_delay", func(in *VRRPInstance) { in.PreemptDelay = -time.Second }, "preempt_delay", -1, "between 0 and"},
 		{"garp delay", func(in *VRRPInstance) { in.GARPDelay = -1 }, "garp_master_delay", -1, "negative"},
 		{"garp refresh", func(in *VRRPInstance) { in.GARPRefresh = -1 }, "garp_master_refresh", -1, "negative"},
@@ -113,7 +131,9 @@ func TestParseVRRPAddress(t *testing.T) {
 		{"10.0.0.1 dev", VRRPAddress{}, "needs a value"},
 		{"10.0.0.1 no_track", VRRPAddress{}, `"no_track" in "10.0.0.1 no_track" is not supported`},
 		{"10.0.0.1 home x", VRRPAddress{}, `"home" in "10.0.0.1 home x" is not supported`},
-		{"fe80::1/64", VRRPAddress{}, "IPv6 virtual addresses are not supported"},
+		{"2001:db8::1/64 dev eth0", VRRPAddress{Prefix: netip.MustParsePrefix("2001:db8::1/64"), Dev: "eth0"}, ""},
+		{"2001:db8::1 brd 10.0.0.255", VRRPAddress{}, "IPv6 has no broadcast"},
+		{"::ffff:10.0.0.1", VRRPAddress{}, "IPv4-mapped"},
 		{"10.0.0.1 brd fe80::1", VRRPAddress{}, "is not an IPv4 address"},
 		{"10.0.0.300", VRRPAddress{}, "is not an IP address"},
 	}

@@ -52,18 +52,15 @@ const (
 // backup's dest for the entry; dests resolves other connections' dests.
 func (t *Table) InsertSynced(s *Synced, d *vs.Dest, now Tick, dests Dests) (*Conn, SyncResult) {
 	c := t.Lookup(s.Key, now, dests)
-	res := SyncUpdated
-	if c != nil && c.DestID != d.ID {
-		if s.Inactive {
-			return c, SyncIgnored
-		}
+	res := syncPlan(c, d, s.Inactive)
+	switch res {
+	case SyncIgnored:
+		return c, res
+	case SyncReplaced:
 		t.Delete(c, dests)
-		c, res = nil, SyncReplaced
+		c = nil
 	}
 	if c == nil {
-		if res != SyncReplaced {
-			res = SyncCreated
-		}
 		if s.HasOut {
 			if t.OutInUse(s.Out) {
 				return nil, SyncFailed
@@ -75,29 +72,58 @@ func (t *Table) InsertSynced(s *Synced, d *vs.Dest, now Tick, dests Dests) (*Con
 		if c == nil {
 			return nil, SyncFailed
 		}
-		// Insert counted it as inactive; an active entry moves over.
-		c.Flags |= FlagSync
-		if !s.Inactive {
-			d.State.InactConns.Add(-1)
-			d.State.ActiveConns.Add(1)
-			c.Flags &^= FlagInactive
-		}
-	} else if wasInactive := c.Flags&FlagInactive != 0; wasInactive != s.Inactive {
-		if s.Inactive {
-			d.State.ActiveConns.Add(-1)
-			d.State.InactConns.Add(1)
-			c.Flags |= FlagInactive
-		} else {
-			d.State.ActiveConns.Add(1)
-			d.State.InactConns.Add(-1)
-			c.Flags &^= FlagInactive
-		}
 	}
-	c.State = s.State
-	c.SyncOld = uint8(s.State)
-	c.Expires = now.Add(capTimeout(s.Timeout))
-	c.InPkts = s.InPkts
+	syncApply(c, d, s.Inactive, res, s.State, s.Timeout, s.InPkts, now)
 	return c, res
+}
+
+// syncPlan is what InsertSynced does about c, the live connection with
+// the entry's key (nil when none), given the entry's dest d: update it,
+// replace it, ignore the entry, or create the connection.
+func syncPlan(c *Conn, d *vs.Dest, inactive bool) SyncResult {
+	switch {
+	case c == nil:
+		return SyncCreated
+	case c.DestID == d.ID:
+		return SyncUpdated
+	case inactive:
+		return SyncIgnored
+	}
+	return SyncReplaced
+}
+
+// syncApply gives connection c (created or updated as res says) the
+// entry's flags, state and timeout.
+func syncApply(c *Conn, d *vs.Dest, inactive bool, res SyncResult, s State, timeout time.Duration, inPkts uint32, now Tick) {
+	fresh := res != SyncUpdated
+	if fresh {
+		c.Flags |= FlagSync
+	}
+	syncActivate(c, d, inactive, fresh)
+	c.State = s
+	c.SyncOld = uint8(s)
+	c.Expires = now.Add(capTimeout(timeout))
+	c.InPkts = inPkts
+}
+
+// syncActivate moves a synced connection between d's active and inactive
+// counters as the entry's INACTIVE flag says: a connection just inserted
+// (fresh) counts as inactive, as Insert counted it; an existing one moves
+// only when its flag changes.
+func syncActivate(c *Conn, d *vs.Dest, inactive, fresh bool) {
+	was := c.Flags&FlagInactive != 0
+	if !fresh && was == inactive || fresh && inactive {
+		return
+	}
+	if inactive {
+		d.State.ActiveConns.Add(-1)
+		d.State.InactConns.Add(1)
+		c.Flags |= FlagInactive
+	} else {
+		d.State.ActiveConns.Add(1)
+		d.State.InactConns.Add(-1)
+		c.Flags &^= FlagInactive
+	}
 }
 
 // SyncTemplate applies a synced persistence template (ip_vs_proc_conn for

@@ -69,6 +69,12 @@ type Director struct {
 	// haStandby and haAddrs are the failover state (SetHA): the addresses
 	// this director is a backup for, and every failover address.
 	haStandby, haAddrs []netip.Addr
+	// haPulse says the failover is Piranha's pulse (SetHAPulse), which
+	// carries IPv4 addresses only.
+	haPulse bool
+	// ha6Warned are the IPv6 failover addresses already reported as no
+	// IPv6 service's VIP.
+	ha6Warned map[netip.Addr]bool
 	// haVMAC are the virtual MACs of use_vmac instances' addresses
 	// (SetVMACs).
 	haVMAC map[[4]byte][6]byte
@@ -260,10 +266,11 @@ func (d *Director) SetConfig(r config.Rules, marks []config.Mark, knobs config.K
 
 // install compiles r and publishes it. d.mu must be held.
 func (d *Director) install(r config.Rules) error {
-	if len(d.haAddrs) > 0 && hasIPv6(&r) {
-		// Failover (VRRP, pulse) moves IPv4 addresses only: both
-		// directors would answer for an IPv6 VIP and forward its traffic.
-		return fmt.Errorf("IPv6 services on a director with failover (VRRP or pulse): IPv6 VIPs are not failed over: %w", config.ErrIPv6NotYet)
+	if d.haPulse && hasIPv6(&r) {
+		// Piranha's pulse moves IPv4 addresses only (lvs.cf has no
+		// IPv6): both directors would answer for an IPv6 VIP and
+		// forward its traffic. VRRP (vrrp_instance) moves IPv6 ones.
+		return fmt.Errorf("IPv6 services on a director with pulse failover (lvs.cf): pulse fails over IPv4 addresses only; use a vrrp_instance over IPv6 (VRRPv3): %w", config.ErrIPv6NotYet)
 	}
 	marks := d.allMarks()
 	t, err := d.comp.compile(&r, marks, d.knobs)
@@ -273,42 +280,59 @@ func (d *Director) install(r config.Rules) error {
 	d.warnUnmarked(&r, marks)
 	if len(d.haAddrs) > 0 {
 		var standby, floating [][4]byte
+		var standby6 [][16]byte
 		for _, a := range d.haStandby {
-			standby = append(standby, a.As4())
+			if a.Is4() {
+				standby = append(standby, a.As4())
+			} else {
+				standby6 = append(standby6, a.As16())
+			}
 		}
 		for _, a := range d.haAddrs {
-			if !t.IsVIP(a.As4()) {
+			if a.Is4() && !t.IsVIP(a.As4()) {
 				floating = append(floating, a.As4())
 			}
 		}
 		t.SetHA(standby, floating)
+		t.SetHA6(standby6)
 		t.SetVMACs(d.haVMAC)
+		d.warnFloating6(t)
 	}
 	d.rules = r
 	d.cfg.Engine.SetTable(t)
 	d.watch()
-	d.warnIPv6Sync()
 	return nil
+}
+
+// SetHAPulse says whether the failover addresses are pulse's (lvs.cf):
+// pulse carries IPv4 only, so IPv6 services are then refused. It takes
+// effect with the next SetHA.
+func (d *Director) SetHAPulse(on bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.haPulse = on
+}
+
+// warnFloating6 logs, once each, the IPv6 failover addresses that are no
+// IPv6 service's VIP: ulvs answers neighbour solicitations for IPv6 VIPs
+// only, so such an address (a floating IPv6 gateway, say) is announced
+// by nobody until a service uses it (issue #17). d.mu must be held.
+func (d *Director) warnFloating6(t *vs.Table) {
+	for _, a := range d.haAddrs {
+		if !a.Is6() || slices.Contains(t.VIPs6(), a) || d.ha6Warned[a] {
+			continue
+		}
+		if d.ha6Warned == nil {
+			d.ha6Warned = map[netip.Addr]bool{}
+		}
+		d.ha6Warned[a] = true
+		d.log.Warn("IPv6 failover address is no IPv6 service's VIP: not answered for until a service uses it (floating IPv6 addresses: not supported yet, ulvs issue #17)", "address", a)
+	}
 }
 
 // hasIPv6 reports whether r has an IPv6 service.
 func hasIPv6(r *config.Rules) bool {
 	return slices.ContainsFunc(r.Services, func(s config.Service) bool { return s.FwMark == 0 && s.Addr.Is6() })
-}
-
-// warnIPv6Sync says, while a master sync daemon runs and IPv6 services
-// exist, that their connections are not synchronised (the v1 format's
-// IPv6 entries are not written yet, issue #17): a backup taking over
-// keeps the IPv4 connections only. d.mu must be held.
-func (d *Director) warnIPv6Sync() {
-	if !hasIPv6(&d.rules) {
-		return
-	}
-	for _, st := range d.sync.status() {
-		if st.State == "master" {
-			d.log.Warn("IPv6 connections are not synchronised to the backup directors (not supported yet, ulvs issue #17); IPv4 connections are")
-		}
-	}
 }
 
 // watch hands each resolver the real-server addresses on its subnets (the
@@ -355,8 +379,8 @@ func (d *Director) SetHA(standby, all []netip.Addr) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, a := range all {
-		if !a.Is4() {
-			return fmt.Errorf("failover address %v: only IPv4 is supported", a)
+		if !a.Is4() && (!a.Is6() || a.Is4In6()) {
+			return fmt.Errorf("failover address %v: not an IPv4 or IPv6 address", a)
 		}
 	}
 	d.haStandby, d.haAddrs = slices.Clone(standby), slices.Clone(all)
@@ -390,13 +414,7 @@ func (d *Director) Rules() config.Rules {
 // apply is Apply; kind names the editor in trace events (trace.go).
 func (d *Director) apply(c config.Command, kind string) error {
 	if c.Op == config.OpStartDaemon || c.Op == config.OpStopDaemon {
-		err := d.sync.apply(c)
-		if err == nil && c.Op == config.OpStartDaemon {
-			d.mu.Lock()
-			d.warnIPv6Sync()
-			d.mu.Unlock()
-		}
-		return err
+		return d.sync.apply(c)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()

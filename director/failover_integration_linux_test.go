@@ -155,73 +155,11 @@ func testFailoverSync(t *testing.T, mode string) {
 	e.waitReady(2)
 
 	// A download read slowly (2 MiB at about 512 KiB/s), so that it spans
-	// the takeover.
-	const size = 2 << 20
-	dl := make(chan error, 1)
-	go func() {
-		resp, err := e.client().Get(fmt.Sprintf("http://10.77.0.100/data?size=%d", size))
-		if err != nil {
-			dl <- err
-			return
-		}
-		defer resp.Body.Close()
-		h := sha256.New()
-		buf := make([]byte, 32<<10)
-		var n int64
-		for {
-			k, err := resp.Body.Read(buf)
-			h.Write(buf[:k])
-			n += int64(k)
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				dl <- fmt.Errorf("after %d bytes: %w", n, err)
-				return
-			}
-			time.Sleep(60 * time.Millisecond)
-		}
-		if n != size || hex.EncodeToString(h.Sum(nil)) != lab.DataSHA256(size) {
-			dl <- fmt.Errorf("got %d bytes sha256 %x, want %d bytes sha256 %s", n, h.Sum(nil), size, lab.DataSHA256(size))
-			return
-		}
-		dl <- nil
-	}()
-
-	// The keep-alive client: one connection, requests without pause.
-	ka := e.keepAlive()
-	var ok, failed, newConns atomic.Int64
-	var firstFail, lastFail atomic.Int64
+	// the takeover, and a keep-alive client.
+	dl := e.slowDownload("http://10.77.0.100", 2<<20)
 	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for ctx.Err() == nil {
-			trace := &httptrace.ClientTrace{GotConn: func(ci httptrace.GotConnInfo) {
-				if !ci.Reused {
-					newConns.Add(1)
-				}
-			}}
-			req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), "GET", "http://10.77.0.100/", nil)
-			resp, err := ka.Do(req)
-			if err == nil {
-				_, err = io.ReadAll(resp.Body)
-				resp.Body.Close()
-			}
-			if err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				now := time.Now().UnixNano()
-				firstFail.CompareAndSwap(0, now)
-				lastFail.Store(now)
-				failed.Add(1)
-				continue
-			}
-			ok.Add(1)
-			time.Sleep(20 * time.Millisecond)
-		}
-	}()
+	kc, done := e.keepAliveLoop(ctx, "http://10.77.0.100/")
+	ok, failed, newConns, firstFail, lastFail := &kc.ok, &kc.failed, &kc.newConns, &kc.firstFail, &kc.lastFail
 
 	// Let the connections reach the backup (a lone sync entry leaves the
 	// master after 2 to 3 s), then kill the master.
@@ -267,4 +205,86 @@ func testFailoverSync(t *testing.T, mode string) {
 	if out := b.mustAdm("-L", "-n"); !strings.Contains(out, "10.77.0.100:80") {
 		t.Errorf("backup table:\n%s", out)
 	}
+}
+
+// slowDownload fetches base/data?size=size through the client, read
+// slowly (about 512 KiB/s) so that it spans a takeover, and reports
+// whether it arrived whole (its SHA-256).
+func (e *env) slowDownload(base string, size int) <-chan error {
+	dl := make(chan error, 1)
+	go func() {
+		resp, err := e.client().Get(fmt.Sprintf("%s/data?size=%d", base, size))
+		if err != nil {
+			dl <- err
+			return
+		}
+		defer resp.Body.Close()
+		h := sha256.New()
+		buf := make([]byte, 32<<10)
+		var n int64
+		for {
+			k, err := resp.Body.Read(buf)
+			h.Write(buf[:k])
+			n += int64(k)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				dl <- fmt.Errorf("after %d bytes: %w", n, err)
+				return
+			}
+			time.Sleep(60 * time.Millisecond)
+		}
+		if n != int64(size) || hex.EncodeToString(h.Sum(nil)) != lab.DataSHA256(int64(size)) {
+			dl <- fmt.Errorf("got %d bytes sha256 %x, want %d bytes sha256 %s", n, h.Sum(nil), size, lab.DataSHA256(int64(size)))
+			return
+		}
+		dl <- nil
+	}()
+	return dl
+}
+
+// keepAliveCounts are what keepAliveLoop saw.
+type keepAliveCounts struct {
+	ok, failed, newConns atomic.Int64
+	// firstFail and lastFail are the times (Unix ns) of the first and
+	// last failed request; 0 when none failed.
+	firstFail, lastFail atomic.Int64
+}
+
+// keepAliveLoop requests url over one keep-alive connection without pause
+// (20 ms between answers) until ctx ends; done is closed then.
+func (e *env) keepAliveLoop(ctx context.Context, url string) (c *keepAliveCounts, done <-chan struct{}) {
+	c = &keepAliveCounts{}
+	ka := e.keepAlive()
+	d := make(chan struct{})
+	go func() {
+		defer close(d)
+		for ctx.Err() == nil {
+			trace := &httptrace.ClientTrace{GotConn: func(ci httptrace.GotConnInfo) {
+				if !ci.Reused {
+					c.newConns.Add(1)
+				}
+			}}
+			req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), "GET", url, nil)
+			resp, err := ka.Do(req)
+			if err == nil {
+				_, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+			}
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				now := time.Now().UnixNano()
+				c.firstFail.CompareAndSwap(0, now)
+				c.lastFail.Store(now)
+				c.failed.Add(1)
+				continue
+			}
+			c.ok.Add(1)
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	return c, d
 }

@@ -107,7 +107,7 @@ func (h *haManager) newInstance(c config.VRRPInstance, g *vrrp.Group, resume boo
 	if err != nil {
 		return nil, err
 	}
-	tr, err := vrrp.Listen(vrrp.TransportConfig{Interface: c.Interface, Source: c.UnicastSrc, AH: c.AuthType == "AH"})
+	tr, err := vrrp.Listen(vrrp.TransportConfig{Interface: c.Interface, Source: c.UnicastSrc, AH: c.AuthType == "AH", IPv6: c.IPv6()})
 	if err != nil {
 		return nil, fmt.Errorf("vrrp_instance %s: %w", c.Name, err)
 	}
@@ -212,7 +212,7 @@ func syncGroups(groups []config.VRRPSyncGroup, log *slog.Logger) (map[string]*vr
 func vrrpInstance(c config.VRRPInstance) (vrrp.Instance, error) {
 	in := vrrp.Instance{
 		Name: c.Name, Interface: c.Interface, VRID: c.VRID, Priority: c.Priority,
-		AdvertInt: c.AdvertInt, Version: vrrp.Version(c.Version), AuthPass: c.AuthPass,
+		AdvertInt: c.AdvertInt, Version: vrrp.Version(c.Version), AuthPass: c.AuthPass, IPv6: c.IPv6(),
 		NoPreempt: c.NoPreempt, PreemptDelay: c.PreemptDelay,
 		GARP:         vrrp.GARPConfig{Delay: c.GARPDelay, Repeat: c.GARPRepeat, Refresh: c.GARPRefresh, RefreshRepeat: c.GARPRefreshRepeat},
 		NotifyMaster: c.NotifyMaster.Argv, NotifyBackup: c.NotifyBackup.Argv, NotifyFault: c.NotifyFault.Argv,
@@ -442,6 +442,7 @@ func (h *haManager) publishLocked() error {
 			standby = append(standby, a)
 		}
 	}
+	h.dir.SetHAPulse(h.pulse != nil)
 	return h.dir.SetHA(standby, all)
 }
 

@@ -3,6 +3,7 @@ package director
 import (
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/ulvs/ulvs/config"
@@ -33,21 +34,41 @@ func TestIPv6Compile(t *testing.T) {
 	}
 }
 
-// TestIPv6RefusedWithFailover: failover moves IPv4 addresses only, so an
-// IPv6 service on a director with VRRP or pulse addresses is refused.
-func TestIPv6RefusedWithFailover(t *testing.T) {
-	d, _ := newTestDirector(t)
-	if err := d.SetHA(nil, []netip.Addr{vipA}); err != nil {
+// TestIPv6Failover: a vrrp_instance over IPv6 fails IPv6 VIPs over: an
+// IPv6 VIP whose instance is backup here is on standby (no neighbour
+// answers, its traffic dropped) and served once master. Piranha's pulse
+// carries IPv4 only, so IPv6 services beside it are refused.
+func TestIPv6Failover(t *testing.T) {
+	d, fe := newTestDirector(t)
+	vip6 := netip.MustParseAddr("2001:db8::100")
+	s := config.Service{Proto: vs.TCP, Addr: vip6, Port: 80, Scheduler: "rr"}
+	if err := d.SetRules(config.Rules{Services: []config.Service{svc("rr", rip1), s}}); err != nil {
 		t.Fatal(err)
 	}
-	s := config.Service{Proto: vs.TCP, Addr: netip.MustParseAddr("2001:db8::100"), Port: 80, Scheduler: "rr"}
-	err := d.SetRules(config.Rules{Services: []config.Service{svc("rr", rip1), s}})
-	if !errors.Is(err, config.ErrIPv6NotYet) {
-		t.Errorf("IPv6 service with failover: %v, want ErrIPv6NotYet", err)
+	if err := d.SetHA([]netip.Addr{vip6}, []netip.Addr{vipA, vip6}); err != nil {
+		t.Fatal(err)
 	}
-	// The refused rules are not installed; IPv4 alone still works.
+	if fe.t.IsVIP6(vip6.As16()) || !fe.t.Standby6(vip6.As16()) {
+		t.Error("IPv6 VIP of a backup instance is served")
+	}
+	if err := d.SetHA(nil, []netip.Addr{vipA, vip6}); err != nil {
+		t.Fatal(err)
+	}
+	if !fe.t.IsVIP6(vip6.As16()) || fe.t.Standby6(vip6.As16()) {
+		t.Error("IPv6 VIP of a master instance is not served")
+	}
+
+	d.SetHAPulse(true)
+	err := d.SetHA(nil, []netip.Addr{vipA})
+	if !errors.Is(err, config.ErrIPv6NotYet) || !strings.Contains(err.Error(), "pulse") {
+		t.Errorf("IPv6 service with pulse: %v, want ErrIPv6NotYet", err)
+	}
+	// IPv4 alone still works with pulse.
 	if err := d.SetRules(config.Rules{Services: []config.Service{svc("rr", rip1)}}); err != nil {
-		t.Errorf("IPv4 rules with failover: %v", err)
+		t.Errorf("IPv4 rules with pulse: %v", err)
+	}
+	if err := d.SetRules(config.Rules{Services: []config.Service{svc("rr", rip1), s}}); !errors.Is(err, config.ErrIPv6NotYet) {
+		t.Errorf("IPv6 rules with pulse: %v", err)
 	}
 }
 

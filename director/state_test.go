@@ -22,6 +22,10 @@ func TestStateFileRoundTrip(t *testing.T) {
 		Proto: ipvssync.ProtoTCP, Flags: ipvssync.FlagFullNAT, State: 1,
 		CAddr: [4]byte{10, 77, 0, 10}, VAddr: [4]byte{10, 77, 0, 100}, DAddr: [4]byte{10, 77, 1, 12},
 		CPort: 4000, VPort: 80, DPort: 80, Timeout: 900, HasLocal: true, LAddr: [4]byte{10, 77, 1, 200}, LPort: 1025,
+	}, ipvssync.Entry{ // an IPv6 connection (ip_vs_sync_v6)
+		Proto: ipvssync.ProtoTCP, Flags: ipvssync.FlagDRoute | ipvssync.FlagNoOutput, State: 1, IPv6: true,
+		CAddr6: [16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0x77, 15: 0x10}, VAddr6: [16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0x77, 14: 1},
+		DAddr6: [16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0x77, 15: 0x11}, CPort: 4001, VPort: 80, DPort: 80, Timeout: 900,
 	})
 	saved := time.UnixMilli(1_796_000_000_000)
 	data, err := encodeState(entries, saved)

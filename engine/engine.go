@@ -337,7 +337,7 @@ func (e *Engine) SetTable(t *vs.Table) {
 	}
 	var added6 [][16]byte
 	for _, v := range vips6 {
-		if !slices.Contains(oldV6, v) {
+		if !slices.Contains(oldV6, v) && t.IsVIP6(v) { // not on standby
 			added6 = append(added6, v)
 		}
 	}
@@ -505,16 +505,24 @@ func (e *Engine) Announce() {
 // AnnounceAddrs sends gratuitous ARP for those of addrs this director
 // answers ARP for now, on every interface: a failover instance that has
 // just become master announces its addresses (keepalived's garp_master_*).
+// IPv6 addresses that are service VIPs served here get an unsolicited
+// neighbour advertisement instead (keepalived's vrrp_ndisc).
 func (e *Engine) AnnounceAddrs(addrs []netip.Addr) {
+	tbl := e.table.Load()
 	e.mu.Lock()
 	var out [][4]byte
+	var out6 [][16]byte
 	for _, a := range addrs {
-		if a.Is4() && slices.Contains(e.ann, a.As4()) {
+		switch {
+		case a.Is4() && slices.Contains(e.ann, a.As4()):
 			out = append(out, a.As4())
+		case a.Is6() && tbl != nil && tbl.IsVIP6(a.As16()):
+			out6 = append(out6, a.As16())
 		}
 	}
 	e.mu.Unlock()
 	e.announce(out)
+	e.announce6(out6)
 }
 
 func (e *Engine) announce(vips [][4]byte) {

@@ -18,9 +18,9 @@ import (
 // table of the worker that owns its flow and keeps its real server and
 // its remaining timeout.
 
-// Handover lists every live connection and persistence template as a
-// connection sync entry with its remaining timeout (rounded up to whole
-// seconds), for TakeOver in the next process. Connections whose real
+// Handover lists every live connection and persistence template, IPv4
+// and IPv6, as a connection sync entry with its remaining timeout
+// (rounded up to whole seconds), for TakeOver in the next process. Connections whose real
 // server is gone are left out, as are templates of fwmark services (the
 // sync protocol carries none) and SYN proxy connections still opening
 // (their handshake needs the old process's cookie key and queue); open
@@ -34,17 +34,25 @@ func (e *Engine) Handover(ctx context.Context) []ipvssync.Entry {
 	for _, tp := range e.templates.List() {
 		d := tbl.Dest(tp.DestID)
 		left := tp.Expires.Sub(now)
-		if d == nil || tp.Key.Proto == 0 || left <= 0 && tp.Controls == 0 || !d.Addr.Is4() { // IPv6 templates: not handed over yet (#17)
+		if d == nil || tp.Key.Proto == 0 || left <= 0 && tp.Controls == 0 {
 			continue
+		}
+		if (tp.Key.Dst6 != [16]byte{}) != (d.Addr.Is6() && !d.Addr.Is4In6()) {
+			continue // a tunnel real server of the other family: no entry holds both (#17)
 		}
 		if left <= 0 {
 			left = 1000
 		}
-		out = append(out, ipvssync.Entry{
+		en := ipvssync.Entry{
 			Proto: tp.Key.Proto, Flags: methodFlags(d.Method) | ipvssync.FlagInactive | ipvssync.FlagTemplate,
-			State: ipvssync.TemplateAssured, CAddr: tp.Key.Src, VAddr: tp.Key.Dst, DAddr: d.Addr.As4(),
-			VPort: tp.Key.DstPort, DPort: d.Port, Timeout: remaining(left),
-		})
+			State: ipvssync.TemplateAssured, VPort: tp.Key.DstPort, DPort: d.Port, Timeout: remaining(left),
+		}
+		if d.Addr.Is6() {
+			en.IPv6, en.CAddr6, en.VAddr6, en.DAddr6 = true, tp.Key.Src6, tp.Key.Dst6, d.Addr.As16()
+		} else {
+			en.CAddr, en.VAddr, en.DAddr = tp.Key.Src, tp.Key.Dst, d.Addr.As4()
+		}
+		out = append(out, en)
 	}
 	for i := range conns {
 		c := &conns[i]
@@ -76,6 +84,23 @@ func (e *Engine) Handover(ctx context.Context) []ipvssync.Entry {
 				en.HasSeq, en.HasProxy = true, true
 			}
 		}
+		out = append(out, en)
+	}
+	conns6, now6 := e.Conns6(ctx)
+	for i := range conns6 {
+		c := &conns6[i]
+		d := tbl.Dest(c.DestID)
+		left := c.Expires.Sub(now6)
+		if d == nil || left <= 0 || !d.Addr.Is6() || !syncable6(tbl, c, d) {
+			continue
+		}
+		en := ipvssync.Entry{
+			Proto: c.Key.Proto, Flags: methodFlags(d.Method) | ipvssync.Flags(c.Flags&(conntrack.FlagNoOutput|conntrack.FlagInactive)),
+			State: wireState(c.State), IPv6: true, CAddr6: c.Key6.Src, VAddr6: c.Key6.Dst, DAddr6: d.Addr.As16(),
+			CPort: c.Key6.SrcPort, VPort: c.Key6.DstPort, DPort: destPortOf(d, c.Key6.DstPort),
+			Timeout: remaining(left),
+		}
+		en.HasNeigh, en.NeighMAC, en.NeighLink = neigh6(c, d)
 		out = append(out, en)
 	}
 	return out

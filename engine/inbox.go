@@ -82,6 +82,7 @@ func (s *SyncSink) Deliver(m ipvssync.Message) {
 	}
 	s.e.mu.Lock()
 	wide := len(s.e.vips) > maxFanoutVIPs
+	n6 := len(s.e.vips6)
 	s.e.mu.Unlock()
 	tbl := s.e.table.Load()
 	for i := range m.Entries {
@@ -91,7 +92,7 @@ func (s *SyncSink) Deliver(m ipvssync.Message) {
 			continue
 		}
 		s.rec.fromEntry(en)
-		w := ownerWorker(&s.rec, len(s.b.inboxes), wide)
+		w := ownerWorker(&s.rec, len(s.b.inboxes), wide, n6)
 		s.b.inboxes[w].push(&s.rec)
 	}
 }
@@ -116,10 +117,19 @@ const maxFanoutVIPs = 100
 
 // ownerWorker returns the worker the fanout program sends r's client
 // packets to: the hash of the client address and port (of the VIP and
-// port when the program lists no VIPs), modulo the number of workers.
-func ownerWorker(r *syncRec, workers int, wide bool) int {
+// port when the program lists no VIPs), modulo the number of workers. An
+// IPv6 client hashes on the last 32 bits of its address, and all IPv6
+// goes to worker 0 when the director has no IPv6 VIP or more than the
+// program compares (vips6 is how many it has).
+func ownerWorker(r *syncRec, workers int, wide bool, vips6 int) int {
 	if workers <= 1 {
 		return 0
+	}
+	if r.v6 {
+		if vips6 == 0 || vips6 > maxFanoutVIPs6 {
+			return 0
+		}
+		return int(fanoutHash([4]byte(r.caddr6[12:]), r.cport) % uint32(workers))
 	}
 	if wide {
 		return int(fanoutHash(r.vaddr, r.vport) % uint32(workers))
@@ -147,7 +157,11 @@ func syncDest(tbl *vs.Table, proto uint8, caddr, vaddr, daddr [4]byte, vport, dp
 // resolve is syncDest counting the entries it cannot place; d is nil for
 // those.
 func (b *syncBackup) resolve(tbl *vs.Table, proto uint8, caddr, vaddr, daddr [4]byte, vport, dport uint16) (svc *vs.Service, d *vs.Dest) {
-	svc, d = syncDest(tbl, proto, caddr, vaddr, daddr, vport, dport)
+	return b.counted(syncDest(tbl, proto, caddr, vaddr, daddr, vport, dport))
+}
+
+// counted counts an entry whose service or dest was not found.
+func (b *syncBackup) counted(svc *vs.Service, d *vs.Dest) (*vs.Service, *vs.Dest) {
 	switch {
 	case svc == nil:
 		b.stats.noService.Add(1)
@@ -157,9 +171,34 @@ func (b *syncBackup) resolve(tbl *vs.Table, proto uint8, caddr, vaddr, daddr [4]
 	return svc, d
 }
 
+// syncDest6 is syncDest for an IPv6 entry: IPv6 services are looked up
+// by address, protocol and port (no IPv6 fwmark services).
+func syncDest6(tbl *vs.Table, proto uint8, vaddr, daddr [16]byte, vport, dport uint16) (*vs.Service, *vs.Dest) {
+	svc := tbl.Lookup6(vs.Protocol(proto), vaddr, vport)
+	if svc == nil {
+		return nil, nil
+	}
+	for _, d := range svc.Dests {
+		if !d.Trashed && d.Addr.Is6() && d.Addr.As16() == daddr && destPortOf(d, vport) == dport {
+			return svc, d
+		}
+	}
+	return svc, nil
+}
+
+// resolveRec is resolve for a queued record of either family.
+func (b *syncBackup) resolveRec(tbl *vs.Table, r *syncRec) (*vs.Service, *vs.Dest) {
+	if !r.v6 {
+		return b.resolve(tbl, r.proto, r.caddr, r.vaddr, r.daddr, r.vport, r.dport)
+	}
+	return b.counted(syncDest6(tbl, r.proto, r.vaddr6, r.daddr6, r.vport, r.dport))
+}
+
 // syncTemplateIn applies a synced template to the shared template table.
 func (e *Engine) syncTemplateIn(b *syncBackup, en *ipvssync.Entry, tbl *vs.Table) {
-	svc, d := b.resolve(tbl, en.Proto, en.CAddr, en.VAddr, en.DAddr, en.VPort, en.DPort)
+	var r syncRec
+	r.fromEntry(en)
+	svc, d := b.resolveRec(tbl, &r)
 	if d == nil {
 		return
 	}
@@ -168,6 +207,9 @@ func (e *Engine) syncTemplateIn(b *syncBackup, en *ipvssync.Entry, tbl *vs.Table
 		timeout = templateV0Timeout
 	}
 	k := conntrack.TemplateKey{Proto: en.Proto, Src: en.CAddr, Dst: en.VAddr, DstPort: en.VPort}
+	if en.IPv6 {
+		k = conntrack.TemplateKey{Proto: en.Proto, Src6: en.CAddr6, Dst6: en.VAddr6, DstPort: en.VPort}
+	}
 	e.templates.SyncTemplate(k, svc.ID, svc.Timeout, d, timeout, tick())
 	b.stats.templates.Add(1)
 }
@@ -182,8 +224,12 @@ func (w *worker) drainInbox(b *syncBackup, tbl *vs.Table, now conntrack.Tick) {
 
 // applySynced is ip_vs_proc_conn for one connection entry.
 func (w *worker) applySynced(b *syncBackup, r *syncRec, tbl *vs.Table, now conntrack.Tick) {
-	svc, d := b.resolve(tbl, r.proto, r.caddr, r.vaddr, r.daddr, r.vport, r.dport)
+	svc, d := b.resolveRec(tbl, r)
 	if d == nil {
+		return
+	}
+	if r.v6 {
+		w.applySynced6(b, r, svc, d, tbl, now)
 		return
 	}
 	s := conntrack.Synced{
@@ -192,14 +238,9 @@ func (w *worker) applySynced(b *syncBackup, r *syncRec, tbl *vs.Table, now connt
 		Inactive: ipvssync.Flags(r.flags)&ipvssync.FlagInactive != 0,
 		InPkts:   b.threshold,
 	}
-	if r.proto == ipvssync.ProtoTCP {
-		if int(r.state) >= conntrack.NumTCPStates {
-			b.stats.badState.Add(1)
-			return
-		}
-		s.State = conntrack.State(r.state)
-	} else {
-		s.State = conntrack.StateUDP
+	var ok bool
+	if s.State, ok = b.syncedState(r); !ok {
+		return
 	}
 	switch d.Method {
 	case vs.Masq:
@@ -222,6 +263,11 @@ func (w *worker) applySynced(b *syncBackup, r *syncRec, tbl *vs.Table, now connt
 	if r.hasProxy && r.hasSeq && c != nil && res != conntrack.SyncIgnored && !w.proxyRestore(c, r, tbl) {
 		res = conntrack.SyncFailed
 	}
+	b.count(res)
+}
+
+// count counts what InsertSynced did.
+func (b *syncBackup) count(res conntrack.SyncResult) {
 	switch res {
 	case conntrack.SyncCreated:
 		b.stats.created.Add(1)
@@ -234,4 +280,60 @@ func (w *worker) applySynced(b *syncBackup, r *syncRec, tbl *vs.Table, now connt
 	default:
 		b.stats.failed.Add(1)
 	}
+}
+
+// syncedState is the connection state of a synced entry; ok is false
+// (counted) for a TCP state beyond the table.
+func (b *syncBackup) syncedState(r *syncRec) (conntrack.State, bool) {
+	if r.proto != ipvssync.ProtoTCP {
+		return conntrack.StateUDP, true
+	}
+	if int(r.state) >= conntrack.NumTCPStates {
+		b.stats.badState.Add(1)
+		return 0, false
+	}
+	return conntrack.State(r.state), true
+}
+
+// applySynced6 is applySynced for an IPv6 entry (DR, TUN or NAT66; an
+// IPv6 FULLNAT entry, which no ulvs master sends, is counted as failed). A NAT66
+// connection's client neighbour comes with the entry
+// (ipvssync.OptULVSNeigh, when the master knew it and the interface index
+// exists here); otherwise it is learnt from the client's first packet here
+// (inbound6), and its replies before that are dropped (no_neighbour).
+func (w *worker) applySynced6(b *syncBackup, r *syncRec, svc *vs.Service, d *vs.Dest, tbl *vs.Table, now conntrack.Tick) {
+	if d.Method == vs.FullNAT {
+		// No local address for IPv6 in the entry (syncable6): without
+		// it the backup could not rewrite the connection's packets.
+		b.stats.failed.Add(1)
+		return
+	}
+	st, ok := b.syncedState(r)
+	if !ok {
+		return
+	}
+	if w.ct6 == nil {
+		w.ct6 = conntrack.NewTable6(w.ct, w.ct.Usable())
+	}
+	s := conntrack.Synced6{
+		Key:      conntrack.Key6{Src: r.caddr6, Dst: r.vaddr6, SrcPort: r.cport, DstPort: r.vport, Proto: r.proto},
+		SvcID:    svc.ID,
+		State:    st,
+		Inactive: ipvssync.Flags(r.flags)&ipvssync.FlagInactive != 0,
+		InPkts:   b.threshold,
+	}
+	if d.Method == vs.Masq {
+		s.Out = conntrack.Key6{Src: r.daddr6, SrcPort: r.dport, Dst: r.caddr6, DstPort: r.cport, Proto: r.proto}
+		s.HasOut = true
+	}
+	if r.timeout != 0 {
+		s.Timeout = time.Duration(r.timeout) * time.Second
+	} else {
+		s.Timeout = w.ct.Timeouts().StateTimeout(r.proto, st)
+	}
+	c, res := w.ct6.InsertSynced(&s, d, now, tbl)
+	if c != nil && res != conntrack.SyncIgnored && r.hasNeigh && int(r.neighLink) < len(w.links) {
+		c.ClientMAC, c.ClientLink = r.neighMAC, r.neighLink
+	}
+	b.count(res)
 }

@@ -210,12 +210,9 @@ func TestFullNAT(t *testing.T) {
 	e := &Engine{workers: []*worker{w}, counts: []*counters{w.c}, templates: conntrack.NewTemplates()}
 	e.table.Store(tbl)
 	e.timeouts.Store(conntrack.DefaultTimeouts())
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- w.run(ctx, e) }()
+	stop := runWorker(w, e)
 	entries := e.Handover(context.Background())
-	cancel()
-	<-done
+	stop()
 	ports := map[uint16]uint16{} // client port -> local port
 	for _, en := range entries {
 		if !en.HasLocal || en.LAddr != lip.As4() {

@@ -51,6 +51,9 @@ func (w *worker) process6(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 		return w.fragment6(p, frame, tbl, now) // frag6.go
 	}
 	if !tbl.IsVIP6(ps.Dst) {
+		if tbl.Standby6(ps.Dst) {
+			return w.drop(ReasonStandby) // a failover backup for it
+		}
 		if t, ok := forward.ParseTunnelTooBig6(frame, ps); ok && w.tunnelTooBig(&t, tbl) {
 			return false // about one of our tunnel packets (tun6.go)
 		}
@@ -140,6 +143,11 @@ func (w *worker) inbound6(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 			w.c.nodestExpired.Add(1)
 			c = nil // on as a packet without a connection
 		}
+		if c != nil && c.ClientMAC == ([6]byte{}) {
+			// Synced from a master or a state file without the
+			// client's neighbour (ipvssync.OptULVSNeigh): learnt here.
+			c.ClientMAC, c.ClientLink = pkt.Ether(frame).Src(), p.in
+		}
 		if c != nil {
 			if sp := w.proxyConn6(c); sp != nil { // synproxy6.go
 				if v, done := w.proxyIn6(p, frame, c, sp, d, now); done {
@@ -189,6 +197,9 @@ func (w *worker) inbound6(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 	}
 	w.ct6.Step(c, conntrack.Input, ps.TCPFlags, now, d)
 	c.InPkts++
+	if w.master != nil {
+		w.syncConn6(c, tbl, d, now) // engine/sync.go
+	}
 	return w.forward6(p, frame, tbl, tbl.Service(c.SvcID), d, c)
 }
 
@@ -362,6 +373,9 @@ func (w *worker) outbound6(p *packet, frame []byte, tbl *vs.Table, now conntrack
 	link := int(c.ClientLink)
 	if link >= len(w.links) {
 		return w.drop(ReasonNoRoute)
+	}
+	if c.ClientMAC == ([6]byte{}) {
+		return w.drop(ReasonNoNeighbour) // synced, no client packet seen yet
 	}
 	o := w.offload(p)
 	forward.SNAT6(frame, ps, &o, c.Key6.Dst, c.Key6.DstPort)

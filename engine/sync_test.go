@@ -209,7 +209,7 @@ func TestSyncBackupInsert(t *testing.T) {
 	}
 	owner := func(cport uint16) *worker {
 		r := syncRec{caddr: client.As4(), cport: cport}
-		return e.workers[ownerWorker(&r, 2, false)]
+		return e.workers[ownerWorker(&r, 2, false, 0)]
 	}
 	dr := ipvssync.FlagDRoute | ipvssync.FlagNoOutput
 

@@ -55,7 +55,12 @@ func testSynProxyConnMoves(t *testing.T, fullnat bool) {
 	}
 
 	// Handover, as SIGTERM writes it: the worker answers the copy.
-	go func() { reply := <-wa.connReq; reply <- wa.copyConns() }()
+	go func() {
+		reply := <-wa.connReq
+		reply <- wa.copyConns()
+		reply6 := <-wa.conn6Req // Handover asks for the IPv6 table too
+		reply6 <- wa.copyConns6()
+	}()
 	handed := ea.Handover(context.Background())
 	if diff := cmp.Diff(synced, handed, cmpTimeout()); diff != "" {
 		t.Errorf("handover entry differs from the sync entry (-sync +handover):\n%s", diff)

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net/netip"
 )
 
 // Errors of Decode. A *DecodeError wraps one of them.
@@ -15,8 +14,8 @@ var (
 	// ErrMalformed: a field has a value the kernel refuses (size mismatch,
 	// unknown entry type or version, bad option length, option twice).
 	ErrMalformed = errors.New("malformed")
-	// ErrNotSupported: a well-formed entry ulvs cannot use (IPv6, a
-	// protocol other than TCP and UDP). Tests may skip on it.
+	// ErrNotSupported: a well-formed entry ulvs cannot use (a protocol
+	// other than TCP and UDP). Tests may skip on it.
 	ErrNotSupported = errors.New("not supported")
 )
 
@@ -49,8 +48,8 @@ type Message struct {
 	Entries []Entry
 	// Skipped are entries a backup must skip while keeping the rest of
 	// the message, as the kernel skips an entry with an unknown mandatory
-	// option, an unknown protocol or an impossible state; ulvs also skips
-	// IPv6 entries. Each error wraps ErrMalformed or ErrNotSupported.
+	// option, an unknown protocol or an impossible state. Each error
+	// wraps ErrMalformed or ErrNotSupported.
 	Skipped []*DecodeError
 }
 
@@ -147,6 +146,11 @@ func decodeEntryV1(e *Entry, typ byte, b []byte, idx, base int) (*DecodeError, e
 		copy(e.CAddr[:], b[24:28])
 		copy(e.VAddr[:], b[28:32])
 		copy(e.DAddr[:], b[32:36])
+	} else {
+		e.IPv6 = true
+		copy(e.CAddr6[:], b[24:40])
+		copy(e.VAddr6[:], b[40:56])
+		copy(e.DAddr6[:], b[56:72])
 	}
 
 	// Options: type, length (1..255), data. Seen in any order, each at
@@ -191,6 +195,13 @@ func decodeEntryV1(e *Entry, typ byte, b []byte, idx, base int) (*DecodeError, e
 			e.HasLocal = true
 			copy(e.LAddr[:], b[data:data+4])
 			e.LPort = binary.BigEndian.Uint16(b[data+4:])
+		case typ == OptULVSNeigh:
+			if l != neighOptLen {
+				return nil, derr(idx, base+p, ErrMalformed, "neighbour option length %d, want %d", l, neighOptLen)
+			}
+			e.HasNeigh = true
+			copy(e.NeighMAC[:], b[data:data+6])
+			e.NeighLink = b[data+6]
 		case typ == OptULVSSynProxy:
 			if l != proxyOptLen {
 				return nil, derr(idx, base+p, ErrMalformed, "SYN proxy option length %d, want %d", l, proxyOptLen)
@@ -210,10 +221,10 @@ func decodeEntryV1(e *Entry, typ byte, b []byte, idx, base int) (*DecodeError, e
 	if skip != nil {
 		return skip, nil
 	}
-	if fixed == EntryLenV6 {
-		c := netip.AddrPortFrom(netip.AddrFrom16([16]byte(b[24:40])), e.CPort)
-		v := netip.AddrPortFrom(netip.AddrFrom16([16]byte(b[40:56])), e.VPort)
-		return derr(idx, base, ErrNotSupported, "IPv6 connection %s -> %s (ulvs is IPv4-only)", c, v), nil
+	if e.IPv6 && e.HasLocal {
+		// OptULVSLocal carries an IPv4 local address; FULLNAT with
+		// IPv6 is not synchronised (issue #17).
+		return derr(idx, base, ErrNotSupported, "IPv6 connection %s -> %s with an IPv4 FULLNAT local address", e.Client(), e.Virtual()), nil
 	}
 	if e.PEDataLen == 0 {
 		// The kernel looks at the name only together with data.
@@ -252,8 +263,8 @@ func checkProtoState(e *Entry, idx, base int) *DecodeError {
 
 // onceBit returns the bit recording an option that may appear only once in
 // an entry: the kernel refuses SEQ_DATA, PE_DATA and PE_NAME twice (with or
-// without OptFlagParam, which it masks off); ulvs refuses its local address
-// and SYN proxy options twice. Other options may repeat.
+// without OptFlagParam, which it masks off); ulvs refuses its local
+// address, SYN proxy and neighbour options twice. Other options may repeat.
 func onceBit(typ uint8) uint8 {
 	switch kind := typ &^ OptFlagParam; {
 	case kind == OptSeqData, kind == OptPEData, kind == OptPEName:
@@ -262,6 +273,8 @@ func onceBit(typ uint8) uint8 {
 		return 1 << 4
 	case typ == OptULVSSynProxy:
 		return 1 << 5
+	case typ == OptULVSNeigh:
+		return 1 << 6
 	}
 	return 0
 }

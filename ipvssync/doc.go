@@ -35,8 +35,8 @@
 // padding between entries). An IPv4 entry is 36 bytes plus options:
 //
 //	off size field
-//	0   1    type: 0 IPv4; bit 0 set: IPv6 (84-byte fixed part, the
-//	         addresses being 16 bytes each); other values: malformed
+//	0   1    type: 0 IPv4; bit 0 set (STYPE_F_INET6, whatever the other
+//	         bits): IPv6; other values: malformed
 //	1   1    protocol (6 TCP, 17 UDP)
 //	2   2    version (top 4 bits, 0) and size (low 12 bits): this entry
 //	         with its options, without padding
@@ -52,6 +52,15 @@
 //	32  4    daddr
 //	36  ...  options: type (1 byte), length (1 byte, 1..255), data
 //
+// An IPv6 entry (struct ip_vs_sync_v6, Entry.IPv6) has the same first 24
+// bytes, then caddr, vaddr and daddr of 16 bytes each (offsets 24, 40,
+// 56): a 72-byte fixed part, options from byte 72. The oracle recorded
+// no IPv6 connection, so the layout is checked against a C rendering of
+// the kernel's struct (testdata/sync_v6_layout.c, TestIPv6KernelLayout).
+// v0 has no IPv6 entry: the kernel's v0 sender leaves IPv6 connections
+// out, and CheckV0 refuses them. The ulvs local address option is IPv4
+// only: an IPv6 entry carrying it is skipped.
+//
 // Options, all big-endian:
 //
 //	1  IPVS_OPT_SEQ_DATA  24 bytes: in_seq then out_seq, each init_seq,
@@ -65,6 +74,10 @@
 //	                      travels in SEQ_DATA's out_seq, with
 //	                      IP_VS_CONN_F_OUT_SEQ, as the kernel's own
 //	                      sequence adjustment would carry it
+//	0x48 ulvs neighbour   7 bytes: a NAT66 connection's client
+//	                      neighbour MAC and the index of the director's
+//	                      interface it was seen on (its replies go back
+//	                      there, IPv6 NAT replies having no route lookup)
 //
 // The kernel sends PE_NAME only after PE_DATA, refuses SEQ_DATA, PE_DATA
 // or PE_NAME twice, and masks bit 0x40 (IPVS_OPT_F_PARAM) off the type
@@ -148,8 +161,8 @@
 // entry size below its fixed part, an option that does not fit or has
 // length 0, and a repeated or wrongly sized SEQ/PE option. Decode reports
 // the first kind in Message.Skipped and the second as its error, with the
-// entries before it. ulvs additionally skips IPv6 entries (ErrNotSupported)
-// and protocols other than TCP and UDP.
+// entries before it. ulvs additionally skips protocols other than TCP
+// and UDP (ErrNotSupported).
 //
 // # Syncid
 //

@@ -26,6 +26,9 @@ func FuzzDecode(f *testing.F) {
 	e.HasProxy, e.Proxy = true, Proxy{TSOff: 1, MSS: 1460, Opts: 31, ClientWS: 7, ServerWS: 9}
 	f.Add(AppendMessageV1(nil, 1, []Entry{e}))
 	f.Add(AppendMessageV0(nil, 1, []Entry{natEntry()}))
+	v6 := ipv6Entries()
+	f.Add(AppendMessageV1(nil, 7, v6))
+	f.Add(AppendMessageV1(nil, 1, []Entry{natEntry(), v6[3], natEntry(), v6[0]}))
 
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		m, err := Decode(msg)

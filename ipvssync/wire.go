@@ -154,6 +154,15 @@ const (
 	// number delta that IPVS_OPT_SEQ_DATA carries. Optional like
 	// OptULVSLocal: a kernel backup skips it.
 	OptULVSSynProxy = OptFlagParam | 5
+	// OptULVSNeigh is the ulvs option carrying where a NAT66
+	// connection's client packets came from: the neighbour's MAC (the
+	// client or its router) and the index of the director's interface
+	// (6 + 1 bytes). The replies of an IPv6 NAT connection go back to
+	// that neighbour (no route lookup), and a backup or a restarted
+	// ulvsd that did not see the client would otherwise drop them until
+	// the client's next packet. Optional like OptULVSLocal: a kernel
+	// backup skips it.
+	OptULVSNeigh = OptFlagParam | 8
 )
 
 // Proxy is what a SYN proxy connection needs beyond its sequence number
@@ -175,9 +184,10 @@ const (
 )
 
 // Entry is one connection (or persistence template) in a sync message. It
-// is a pointer-free value: copy it freely. Addresses are IPv4 in network
-// order; ports are host integers. The zero value is a valid (if useless)
-// TCP-less entry.
+// is a pointer-free value: copy it freely. Addresses are in network order
+// (IPv4 in CAddr, VAddr, DAddr; IPv6 in CAddr6, VAddr6, DAddr6 when IPv6
+// is set); ports are host integers. The zero value is a valid (if
+// useless) TCP-less IPv4 entry.
 type Entry struct {
 	Proto uint8  // IP protocol: ProtoTCP or ProtoUDP
 	Flags Flags  // IP_VS_CONN_F_*; the low 3 bits are the forwarding method
@@ -186,9 +196,16 @@ type Entry struct {
 	CAddr [4]byte // client
 	VAddr [4]byte // virtual service
 	DAddr [4]byte // real server (destination)
-	CPort uint16
-	VPort uint16
-	DPort uint16
+	// IPv6 says the entry is an IPv6 connection or template (struct
+	// ip_vs_sync_v6, entry type STYPE_F_INET6, v1 only): its addresses
+	// are CAddr6, VAddr6 and DAddr6, and CAddr, VAddr and DAddr are zero.
+	// The kernel syncs no mixed-family connection (the real server is of
+	// the service's family), nor does ulvs.
+	IPv6                   bool
+	CAddr6, VAddr6, DAddr6 [16]byte
+	CPort                  uint16
+	VPort                  uint16
+	DPort                  uint16
 
 	FwMark  uint32 // v1 only: the fwmark of a fwmark service
 	Timeout uint32 // v1 only: seconds; 0 from v0, where the backup uses its own
@@ -211,6 +228,12 @@ type Entry struct {
 	LAddr    [4]byte
 	LPort    uint16
 
+	// HasNeigh says NeighMAC and NeighLink, a NAT66 connection's client
+	// neighbour and interface index, are set (the OptULVSNeigh option).
+	HasNeigh  bool
+	NeighMAC  [6]byte
+	NeighLink uint8
+
 	// HasProxy says Proxy is set (the OptULVSSynProxy option): the
 	// connection is a SYN proxy's, its sequence number delta in OutSeq.
 	HasProxy bool
@@ -218,13 +241,28 @@ type Entry struct {
 }
 
 // Client returns the client's address and port.
-func (e *Entry) Client() netip.AddrPort { return addrPort(e.CAddr, e.CPort) }
+func (e *Entry) Client() netip.AddrPort {
+	if e.IPv6 {
+		return netip.AddrPortFrom(netip.AddrFrom16(e.CAddr6), e.CPort)
+	}
+	return addrPort(e.CAddr, e.CPort)
+}
 
 // Virtual returns the virtual service's address and port.
-func (e *Entry) Virtual() netip.AddrPort { return addrPort(e.VAddr, e.VPort) }
+func (e *Entry) Virtual() netip.AddrPort {
+	if e.IPv6 {
+		return netip.AddrPortFrom(netip.AddrFrom16(e.VAddr6), e.VPort)
+	}
+	return addrPort(e.VAddr, e.VPort)
+}
 
 // Dest returns the real server's address and port.
-func (e *Entry) Dest() netip.AddrPort { return addrPort(e.DAddr, e.DPort) }
+func (e *Entry) Dest() netip.AddrPort {
+	if e.IPv6 {
+		return netip.AddrPortFrom(netip.AddrFrom16(e.DAddr6), e.DPort)
+	}
+	return addrPort(e.DAddr, e.DPort)
+}
 
 // Local returns the FULLNAT local address and port, and whether it is set.
 func (e *Entry) Local() (netip.AddrPort, bool) { return addrPort(e.LAddr, e.LPort), e.HasLocal }
@@ -285,6 +323,9 @@ func (e *Entry) String() string {
 	if l, ok := e.Local(); ok {
 		fmt.Fprintf(&b, " local=%s", l)
 	}
+	if e.HasNeigh {
+		fmt.Fprintf(&b, " neigh=%x@%d", e.NeighMAC, e.NeighLink)
+	}
 	return b.String()
 }
 
@@ -295,9 +336,10 @@ const (
 	EntryLenV0  = 24 // struct ip_vs_sync_conn_v0
 	SeqOptLen   = 24 // struct ip_vs_sync_conn_options: in_seq, out_seq
 	EntryLenV4  = 36 // struct ip_vs_sync_v4
-	EntryLenV6  = 84 // struct ip_vs_sync_v6
+	EntryLenV6  = 72 // struct ip_vs_sync_v6: the 24 bytes before the addresses, then three in6_addr
 	localOptLen = 6
 	proxyOptLen = 9
+	neighOptLen = 7
 
 	typeInet6   = 1      // STYPE_F_INET6
 	verShift    = 12     // SVER_SHIFT
@@ -311,6 +353,9 @@ const (
 // padding to the next entry excluded (the entry's own size field).
 func EncodedLenV1(e *Entry) int {
 	n := EntryLenV4
+	if e.IPv6 {
+		n = EntryLenV6
+	}
 	if e.HasSeq {
 		n += 2 + SeqOptLen
 	}
@@ -325,6 +370,9 @@ func EncodedLenV1(e *Entry) int {
 	}
 	if e.HasProxy {
 		n += 2 + proxyOptLen
+	}
+	if e.HasNeigh {
+		n += 2 + neighOptLen
 	}
 	return n
 }
@@ -341,13 +389,19 @@ func EncodedLenV0(e *Entry) int {
 // CheckV0 reports an error when e carries something a v0 message cannot:
 // a timeout and fwmark are simply absent from v0 (the backup uses its own
 // timeouts), but persistence engine data and the FULLNAT local address
-// would be lost, so such entries must not be sent as v0.
+// would be lost, so such entries must not be sent as v0. v0 has no IPv6
+// entry at all (the kernel's ip_vs_sync_conn_v0 leaves IPv6 connections
+// out).
 func CheckV0(e *Entry) error {
 	switch {
+	case e.IPv6:
+		return fmt.Errorf("sync v0 has no IPv6 entries: %w", ErrNotSupported)
 	case e.PEDataLen > 0:
 		return fmt.Errorf("sync v0 cannot carry persistence engine data: %w", ErrNotSupported)
 	case e.HasLocal:
 		return fmt.Errorf("sync v0 cannot carry the FULLNAT local address: %w", ErrNotSupported)
+	case e.HasNeigh:
+		return fmt.Errorf("sync v0 cannot carry a NAT66 connection's client neighbour: %w", ErrNotSupported)
 	case e.HasProxy:
 		return fmt.Errorf("sync v0 cannot carry a SYN proxy connection's state: %w", ErrNotSupported)
 	}
@@ -360,7 +414,7 @@ func pad4(n int) int { return (4 - n) & 3 }
 // and returns the extended slice. Entries are laid out as the kernel lays
 // them out (ip_vs_sync_conn): each starts on a 4-byte boundary, padding
 // zeroed, options in the order SEQ_DATA, PE_DATA, PE_NAME, then the ulvs
-// local address and SYN proxy options. Flags are sent as given: the kernel clears its
+// local address, SYN proxy and neighbour options. Flags are sent as given: the kernel clears its
 // internal FlagHashed before sending, and so should the caller. It panics
 // when entries do not fit one message (more than 255 entries or 65535
 // bytes): a Batcher never builds such a message.
@@ -377,14 +431,24 @@ func AppendMessageV1(dst []byte, syncID uint8, entries []Entry) []byte {
 }
 
 func appendEntryV1(b []byte, e *Entry) []byte {
-	b = append(b, 0, e.Proto)
+	var typ uint8
+	if e.IPv6 {
+		typ = typeInet6
+	}
+	b = append(b, typ, e.Proto)
 	b = binary.BigEndian.AppendUint16(b, uint16(EncodedLenV1(e))&sizeMask)
 	b = binary.BigEndian.AppendUint32(b, uint32(e.Flags))
 	b = binary.BigEndian.AppendUint16(b, e.State)
 	b = appendPorts(b, e)
 	b = binary.BigEndian.AppendUint32(b, e.FwMark)
 	b = binary.BigEndian.AppendUint32(b, e.Timeout)
-	b = appendAddrs(b, e)
+	if e.IPv6 {
+		b = append(b, e.CAddr6[:]...)
+		b = append(b, e.VAddr6[:]...)
+		b = append(b, e.DAddr6[:]...)
+	} else {
+		b = appendAddrs(b, e)
+	}
 	if e.HasSeq {
 		b = append(b, OptSeqData, SeqOptLen)
 		b = appendSeq(b, binary.BigEndian, e.InSeq)
@@ -408,6 +472,11 @@ func appendEntryV1(b []byte, e *Entry) []byte {
 		b = binary.BigEndian.AppendUint32(b, e.Proxy.TSOff)
 		b = binary.BigEndian.AppendUint16(b, e.Proxy.MSS)
 		b = append(b, e.Proxy.Opts, e.Proxy.ClientWS, e.Proxy.ServerWS)
+	}
+	if e.HasNeigh {
+		b = append(b, OptULVSNeigh, neighOptLen)
+		b = append(b, e.NeighMAC[:]...)
+		b = append(b, e.NeighLink)
 	}
 	return b
 }

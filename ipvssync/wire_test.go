@@ -269,12 +269,13 @@ func TestDecodeErrors(t *testing.T) {
 }
 
 // TestDecodeSkips: entries the kernel drops alone, keeping the rest of the
-// message, plus IPv6 entries which ulvs refuses.
+// message, plus IPv6 entries with ulvs's IPv4 local address option.
 func TestDecodeSkips(t *testing.T) {
-	v6 := make([]byte, EntryLenV6)
+	v6 := make([]byte, EntryLenV6, EntryLenV6+2+localOptLen)
 	v6[0], v6[1] = 1, ProtoTCP
-	binary.BigEndian.PutUint16(v6[2:], EntryLenV6)
 	v6[24], v6[25], v6[39] = 0x20, 0x01, 1 // caddr 2001::1
+	v6 = append(v6, OptULVSLocal, localOptLen, 10, 0, 0, 1, 4, 0)
+	binary.BigEndian.PutUint16(v6[2:], uint16(len(v6)))
 	udpBadState := entryWith(t)
 	udpBadState[1], udpBadState[9] = ProtoUDP, 1
 	sctp := entryWith(t)
@@ -290,7 +291,7 @@ func TestDecodeSkips(t *testing.T) {
 		err   error
 		what  string
 	}{
-		{"ipv6", v6, ErrNotSupported, "IPv6 connection [2001::1]:0"},
+		{"ipv6 with an IPv4 local address", v6, ErrNotSupported, "IPv6 connection [2001::1]:0"},
 		{"unknown mandatory option", entryWith(t, 5, 2, 0, 0), ErrMalformed, "unknown mandatory option 5"},
 		{"bare option 4 is mandatory", entryWith(t, 4, 6, 1, 2, 3, 4, 5, 6), ErrMalformed, "unknown mandatory option 4"},
 		{"pe data without name", entryWith(t, 2, 1, 9), ErrMalformed, "without a name"},

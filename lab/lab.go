@@ -63,6 +63,10 @@ var (
 	DIP6        = netip.MustParseAddr("2001:db8:77::2")
 	ClientAddr6 = netip.MustParseAddr("2001:db8:77::10")
 	InsideDIP6  = netip.MustParseAddr("2001:db8:77:1::1")
+	// BackupDIP6 is the second director's IPv6 address on d-eth0 in a
+	// dual-stack dr lab with Config.Backup (its VRRPv3 adverts leave from
+	// its link-local address).
+	BackupDIP6 = netip.MustParseAddr("2001:db8:77::3")
 )
 
 // prefixBits6 is the IPv6 prefix length of the lab's networks.
@@ -145,8 +149,9 @@ type Config struct {
 	// does.
 	BareRealServers bool
 	// Backup adds a second director, "director2" (BackupDIP, and
-	// BackupInsideDIP in the nat and fullnat modes), on the same networks
-	// with the same interface names: the other half of a failover pair.
+	// BackupInsideDIP in the nat and fullnat modes; BackupDIP6 in a
+	// dual-stack dr lab), on the same networks with the same interface
+	// names: the other half of a failover pair.
 	Backup bool
 	// IPv6 makes the lab dual-stack (every mode): every node
 	// gets its IPv6 address too (without duplicate address detection, so
@@ -199,6 +204,7 @@ type Lab struct {
 	// LocalAddrs6 are the IPv6 FULLNAT local addresses (a dual-stack
 	// fullnat lab).
 	LocalAddrs6 []netip.Addr `json:"local_addrs6,omitempty"`
+	BackupDIP6  netip.Addr   `json:"backup_dip6,omitzero"`
 
 	log *slog.Logger
 
@@ -341,8 +347,13 @@ func Up(ctx context.Context, cfg Config) (*Lab, error) {
 		}
 	}
 	if cfg.IPv6 {
+		if cfg.Backup && l.Mode != ModeDR {
+			// NAT66 real servers route through the director's own
+			// inside address: a floating IPv6 gateway is not done yet.
+			return nil, fmt.Errorf("a dual-stack %s lab with a backup director: only dr (a floating IPv6 gateway for NAT66: issue #17): %w", l.Mode, ErrNotSupported)
+		}
 		if cfg.Backup {
-			return nil, fmt.Errorf("a dual-stack lab with a backup director (VRRPv3 with IPv6: issue #17): %w", ErrNotSupported)
+			l.BackupDIP6 = BackupDIP6
 		}
 		l.VIP6, l.DIP6, l.ClientAddr6 = VIP6, DIP6, ClientAddr6
 		net := [8]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0x77}
@@ -417,7 +428,7 @@ func (b *builder) build(offloadsOff bool) error {
 		rsBridge = "br1"
 	}
 	if l.Backup.Name != "" {
-		links = append(links, link{ns: l.Backup, ifname: l.DirectorIface, swname: "sw-d2", bridge: "br0", addr: l.BackupDIP})
+		links = append(links, link{ns: l.Backup, ifname: l.DirectorIface, swname: "sw-d2", bridge: "br0", addr: l.BackupDIP, addr6: l.BackupDIP6})
 		if inside {
 			links = append(links, link{ns: l.Backup, ifname: l.DirectorInsideIface, swname: "sw-d21",
 				bridge: "br1", addr: l.BackupInsideDIP})

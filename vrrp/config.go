@@ -167,6 +167,12 @@ type Instance struct {
 	AdvertInt time.Duration
 	// Version is vrrp_version (default V2).
 	Version Version
+	// IPv6 makes the instance run VRRPv3 over IPv6 (RFC 5798: adverts to
+	// ff02::12 from the interface's link-local address, hop limit 255):
+	// keepalived's native_ipv6, or an instance whose virtual_ipaddress
+	// are IPv6. An instance is of one family: its VIPs are of it (its
+	// ExcludedVIPs, not advertised, may be of either).
+	IPv6 bool
 	// AuthType and AuthPass are the authentication block (v2 only):
 	// AuthNone, or AuthPass or AuthAH with a password of 1 to 8 bytes
 	// (AH: the HMAC-MD5 key of the IPsec authentication header, ah.go).
@@ -274,11 +280,24 @@ func (in Instance) Validate() (Instance, error) {
 	if len(in.VIPs) > MaxAddrs {
 		return fail("%d virtual_ipaddress entries, an advert carries at most %d (use virtual_ipaddress_excluded)", len(in.VIPs), MaxAddrs)
 	}
+	if in.IPv6 && in.Version != V3 {
+		return fail("VRRP over IPv6 needs vrrp_version 3 (RFC 5798; VRRPv2 is IPv4 only)")
+	}
+	if in.IPv6 && (in.UnicastSrc.IsValid() || len(in.UnicastPeers) > 0) {
+		return fail("unicast_src_ip and unicast_peer with IPv6: not supported yet (ulvs issue #17)")
+	}
+	family := "IPv4"
+	if in.IPv6 {
+		family = "IPv6"
+	}
 	seen := map[netip.Addr]bool{}
-	for _, l := range [][]VIP{in.VIPs, in.ExcludedVIPs} {
+	for i, l := range [][]VIP{in.VIPs, in.ExcludedVIPs} {
 		for _, v := range l {
-			if !v.Prefix.IsValid() || !v.Addr().Is4() {
-				return fail("virtual address %v is not IPv4", v.Prefix)
+			if !v.Prefix.IsValid() || v.Addr().Is4In6() {
+				return fail("virtual address %v is not an IPv4 or IPv6 address", v.Prefix)
+			}
+			if i == 0 && v.Addr().Is6() != in.IPv6 {
+				return fail("virtual_ipaddress %v: the instance is %s (one family per instance; put it in another instance or in virtual_ipaddress_excluded)", v.Prefix, family)
 			}
 			if seen[v.Addr()] {
 				return fail("virtual address %v listed twice", v.Addr())

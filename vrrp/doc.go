@@ -1,5 +1,5 @@
 // Package vrrp is VRRP for ulvs: versions 2 (RFC 3768) and 3 (RFC 5798,
-// IPv4 only) on the wire as keepalived 2.2.7 speaks them, the state machine
+// over IPv4 and IPv6) on the wire as keepalived 2.2.7 speaks them, the state machine
 // of one keepalived vrrp_instance, and a Linux raw-socket transport.
 //
 // It is not an address manager: ulvs owns its VIPs in user space, so the
@@ -17,7 +17,12 @@
 // VRRP message, v3 with the IPv4 pseudo-header (source, destination,
 // protocol 112, length), as keepalived computes them (not its unicast
 // "checksum compatibility" variant). ParseIPv4 reads the raw socket's IPv4
-// header. Nothing panics on input; every refusal is a *PacketError with a
+// header. An Instance with IPv6 set runs VRRPv3 over IPv6: Parse6 reads
+// 16-byte addresses, the v3 checksum takes the IPv6 pseudo-header, adverts
+// go to ff02::12 (MulticastGroup6) from the interface's link-local
+// address, and the transport (transport6_linux.go) rebuilds a fixed IPv6
+// header from what the raw IPv6 socket reports, which ParseIPv6 reads.
+// Nothing panics on input; every refusal is a *PacketError with a
 // Reason.
 //
 // # Receive rules
@@ -119,7 +124,9 @@
 //     ReasonAuthFailure, a replayed sequence number ReasonAHReplay (both
 //     dropped and logged). As keepalived, state MASTER waits a full master
 //     down interval under AH (to learn the sequence number first).
-//   - Refused loudly (Validate errors): authentication with VRRPv3, IPv6 addresses. Not modelled here (the configuration layer
+//   - Refused loudly (Validate errors): authentication with VRRPv3, IPv6
+//     with VRRPv2, unicast peers over IPv6 (issue #17), an advertised
+//     address of the other family than the instance's. Not modelled here (the configuration layer
 //     must refuse them or carry them out): use_vmac (the director
 //     answers for the virtual MAC and wraps the transport), track_process,
 //     track_file, track_bfd, garp_lower_prio_*, lower_prio_no_advert,

@@ -51,9 +51,21 @@ var (
 // vrrpLab creates two namespaces joined by a veth pair.
 func vrrpLab(t *testing.T, tag string) (ka, ul lab.NS) {
 	t.Helper()
+	ka, ul, run := vethPair(t, tag)
+	run("-n", ka.Name, "addr", "add", kaAddr.String()+"/24", "dev", kaIf)
+	run("-n", ul.Name, "addr", "add", ulvsIP.String()+"/24", "dev", ulvsIf)
+	run("-n", ka.Name, "link", "set", kaIf, "up")
+	run("-n", ul.Name, "link", "set", ulvsIf, "up")
+	return ka, ul
+}
+
+// vethPair creates the two namespaces and the veth pair between them
+// (down, no addresses) and returns a runner of ip commands.
+func vethPair(t *testing.T, tag string) (ka, ul lab.NS, run func(args ...string)) {
+	t.Helper()
 	p := lab.UniquePrefix() + tag
 	ka, ul = lab.NS{Name: p + "-ka"}, lab.NS{Name: p + "-ul"}
-	run := func(args ...string) {
+	run = func(args ...string) {
 		t.Helper()
 		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
 			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
@@ -65,11 +77,7 @@ func vrrpLab(t *testing.T, tag string) (ka, ul lab.NS) {
 		run("-n", ns.Name, "link", "set", "lo", "up")
 	}
 	run("link", "add", kaIf, "netns", ka.Name, "type", "veth", "peer", "name", ulvsIf, "netns", ul.Name)
-	run("-n", ka.Name, "addr", "add", kaAddr.String()+"/24", "dev", kaIf)
-	run("-n", ul.Name, "addr", "add", ulvsIP.String()+"/24", "dev", ulvsIf)
-	run("-n", ka.Name, "link", "set", kaIf, "up")
-	run("-n", ul.Name, "link", "set", ulvsIf, "up")
-	return ka, ul
+	return ka, ul, run
 }
 
 // keepalived is one keepalived process (VRRP only), the lab's runner with
@@ -114,7 +122,13 @@ func (o kaOpts) conf(adv time.Duration) string {
 
 func startKeepalived(t *testing.T, ns lab.NS, o kaOpts, adv time.Duration) *keepalived {
 	t.Helper()
-	lk, err := lab.StartKeepalived(ns, t.TempDir(), o.conf(adv))
+	return startKeepalivedConf(t, ns, o.conf(adv))
+}
+
+// startKeepalivedConf runs keepalived with conf until the test ends.
+func startKeepalivedConf(t *testing.T, ns lab.NS, conf string) *keepalived {
+	t.Helper()
+	lk, err := lab.StartKeepalived(ns, t.TempDir(), conf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,6 +193,9 @@ func (p *tap) Receive(buf []byte) (int, int, error) {
 	if err == nil && n >= 20 {
 		p.mu.Lock()
 		src := netip.AddrFrom4([4]byte(buf[12:16]))
+		if buf[0]>>4 == 6 && n >= IPv6HeaderLen {
+			src = netip.AddrFrom16([16]byte(buf[8:24]))
+		}
 		p.lastRecv[src] = time.Now()
 		p.lastPkt[src] = append(p.lastPkt[src][:0], buf[:n]...)
 		p.mu.Unlock()
@@ -216,7 +233,7 @@ func (s *syncBuffer) String() string {
 
 func startULVS(t *testing.T, ns lab.NS, in Instance) *ulvsNode {
 	t.Helper()
-	raw, err := Listen(TransportConfig{Interface: ulvsIf, InNamespace: ns.Do, AH: in.AuthType == AuthAH})
+	raw, err := Listen(TransportConfig{Interface: ulvsIf, InNamespace: ns.Do, AH: in.AuthType == AuthAH, IPv6: in.IPv6})
 	if err != nil {
 		t.Fatal(err)
 	}

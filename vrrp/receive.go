@@ -8,12 +8,19 @@ import (
 )
 
 // check applies the receive rules of RFC 3768/5798 section 7.1 in
-// keepalived's order (vrrp_check_packet) to an IPv4 packet that arrived
-// with ttl (-1 = use the header's). It returns the advert and its source,
-// or a *PacketError. Address count and list mismatches are logged and
-// counted but do not refuse the advert (keepalived's behaviour).
+// keepalived's order (vrrp_check_packet) to an IPv4 packet (an IPv6 one
+// for an IPv6 instance) that arrived with ttl (-1 = use the header's).
+// It returns the advert and its source, or a *PacketError. Address count
+// and list mismatches are logged and counted but do not refuse the advert
+// (keepalived's behaviour).
 func (r *Router) check(b []byte, ttl int) (Advert, netip.Addr, error) {
-	ip, err := ParseIPv4(b)
+	var ip IPv4Packet
+	var err error
+	if r.in.IPv6 {
+		ip, err = ParseIPv6(b)
+	} else {
+		ip, err = ParseIPv4(b)
+	}
 	if err != nil {
 		return Advert{}, netip.Addr{}, err
 	}
@@ -23,7 +30,11 @@ func (r *Router) check(b []byte, ttl int) (Advert, netip.Addr, error) {
 	}
 	msg := ip.Payload
 	if len(msg) < HeaderLen {
-		return Advert{}, src, perr(ReasonTooShort, "IPv4 VRRP packet too short - %d bytes from %v", len(msg), src)
+		family := "IPv4"
+		if r.in.IPv6 {
+			family = "IPv6"
+		}
+		return Advert{}, src, perr(ReasonTooShort, "%s VRRP packet too short - %d bytes from %v", family, len(msg), src)
 	}
 	if vrid := msg[offVRID]; vrid != r.in.VRID {
 		return Advert{VRID: vrid}, src, perr(ReasonUnknownVRID, "Unknown VRID(%d) received on interface(%s) from %v. ignoring...", vrid, r.in.Interface, src)
@@ -35,7 +46,12 @@ func (r *Router) check(b []byte, ttl int) (Advert, netip.Addr, error) {
 		}
 		return Advert{}, src, perr(ReasonAuthTypeMismatch, "No AH header from %v but auth type is AH", src)
 	}
-	a, err := Parse(msg)
+	var a Advert
+	if r.in.IPv6 {
+		a, err = Parse6(msg)
+	} else {
+		a, err = Parse(msg)
+	}
 	if err != nil {
 		if ReasonOf(err) == ReasonVersion {
 			return a, src, perr(ReasonVersion, "wrong VRRP version from %v. Received %d and expect %d", src, msg[offVersType]>>4, r.in.Version)

@@ -209,8 +209,8 @@ func New(cfg Config) (*Router, error) {
 	if !r.src.IsValid() {
 		r.src = cfg.Transport.Source()
 	}
-	if !r.src.Is4() {
-		return nil, fmt.Errorf("vrrp_instance %s: no IPv4 source address (interface %s has none?)", in.Name, in.Interface)
+	if in.IPv6 && !r.src.Is6() || !in.IPv6 && !r.src.Is4() {
+		return nil, fmt.Errorf("vrrp_instance %s: no source address of the instance's family (interface %s has none?): %v", in.Name, in.Interface, r.src)
 	}
 	for _, t := range in.TrackScripts {
 		r.scripts[t.Script.Name] = &scriptState{track: t, result: t.Script.Rise - 1, init: true}
@@ -642,6 +642,9 @@ func (r *Router) sendAdvert(prio uint8) {
 	dsts := r.in.UnicastPeers
 	if len(dsts) == 0 {
 		dsts = []netip.Addr{MulticastGroup()}
+		if r.in.IPv6 {
+			dsts[0] = MulticastGroup6()
+		}
 	}
 	ah := r.in.AuthType == AuthAH
 	if ah {

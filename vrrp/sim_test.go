@@ -76,12 +76,16 @@ func (f fakeTransport) Send(msg []byte, dst netip.Addr) error {
 		pkt.IPv4(frameBytes).ComputeChecksum()
 		msg = ip.Payload
 	}
-	a, err := Parse(msg)
+	parse, build := Parse, AppendIPv4
+	if n.src.Is6() {
+		parse, build = Parse6, AppendIPv6
+	}
+	a, err := parse(msg)
 	if err != nil {
 		n.lan.t.Fatalf("router sent an unparsable advert %x: %v", msg, err)
 	}
 	if frameBytes == nil {
-		frameBytes = AppendIPv4(nil, n.src, dst, n.lan.ttl, msg)
+		frameBytes = build(nil, n.src, dst, n.lan.ttl, msg)
 	}
 	n.sent = append(n.sent, a)
 	n.sentDst = append(n.sentDst, dst)

@@ -23,6 +23,8 @@ import (
 type RawTransport struct {
 	ifname string
 	ah     bool
+	v6     bool
+	ifidx  int
 	src    netip.Addr
 	send   *os.File
 	recv   *os.File
@@ -48,11 +50,13 @@ type TransportConfig struct {
 	// socket builds its own IPv4 headers (IP_HDRINCL: the ICV covers the
 	// header), so Send takes whole packets (AppendAHPacket).
 	AH bool
+	// IPv6 opens raw IPv6 sockets for VRRPv3 over IPv6 (open6).
+	IPv6 bool
 }
 
 // Listen opens the sockets of a RawTransport. It needs CAP_NET_RAW.
 func Listen(cfg TransportConfig) (*RawTransport, error) {
-	t := &RawTransport{ifname: cfg.Interface, ah: cfg.AH}
+	t := &RawTransport{ifname: cfg.Interface, ah: cfg.AH, v6: cfg.IPv6}
 	open := func() error { return t.open(cfg) }
 	var err error
 	if cfg.InNamespace != nil {
@@ -71,6 +75,10 @@ func (t *RawTransport) open(cfg TransportConfig) error {
 	ifi, err := net.InterfaceByName(cfg.Interface)
 	if err != nil {
 		return err
+	}
+	t.ifidx = ifi.Index
+	if cfg.IPv6 {
+		return t.open6(ifi, cfg)
 	}
 	t.src = cfg.Source
 	if !t.src.IsValid() {
@@ -101,15 +109,9 @@ func (t *RawTransport) open(cfg TransportConfig) error {
 		return err
 	}
 	t.send = os.NewFile(uintptr(sfd), "vrrp-send")
-	for _, o := range []struct {
-		name string
-		opt  int
-		val  int
-	}{{"IP_TTL", unix.IP_TTL, TTL}, {"IP_MULTICAST_TTL", unix.IP_MULTICAST_TTL, TTL},
-		{"IP_MULTICAST_LOOP", unix.IP_MULTICAST_LOOP, 0}, {"IP_TOS", unix.IP_TOS, 0xc0}} {
-		if err := unix.SetsockoptInt(sfd, unix.IPPROTO_IP, o.opt, o.val); err != nil {
-			return os.NewSyscallError("setsockopt "+o.name, err)
-		}
+	if err := setInts(sfd, unix.IPPROTO_IP, []sockOpt{{"IP_TTL", unix.IP_TTL, TTL}, {"IP_MULTICAST_TTL", unix.IP_MULTICAST_TTL, TTL},
+		{"IP_MULTICAST_LOOP", unix.IP_MULTICAST_LOOP, 0}, {"IP_TOS", unix.IP_TOS, 0xc0}}); err != nil {
+		return err
 	}
 	if err := unix.SetsockoptIPMreqn(sfd, unix.IPPROTO_IP, unix.IP_MULTICAST_IF, mreq); err != nil {
 		return os.NewSyscallError("setsockopt IP_MULTICAST_IF", err)
@@ -143,6 +145,23 @@ func (t *RawTransport) open(cfg TransportConfig) error {
 	return nil
 }
 
+// sockOpt is an integer socket option to set.
+type sockOpt struct {
+	name string
+	opt  int
+	val  int
+}
+
+// setInts sets the options at level on fd.
+func setInts(fd, level int, opts []sockOpt) error {
+	for _, o := range opts {
+		if err := unix.SetsockoptInt(fd, level, o.opt, o.val); err != nil {
+			return os.NewSyscallError("setsockopt "+o.name, err)
+		}
+	}
+	return nil
+}
+
 // rawSocket opens a non-blocking raw IPv4 socket for proto (112, or 51
 // for AH) bound to the device.
 func rawSocket(ifname string, proto int) (int, error) {
@@ -164,8 +183,14 @@ func (t *RawTransport) Source() netip.Addr { return t.src }
 // IPv4 packet).
 func (t *RawTransport) Send(msg []byte, dst netip.Addr) error {
 	var serr error
+	var to unix.Sockaddr
+	if t.v6 {
+		to = &unix.SockaddrInet6{Addr: dst.As16(), ZoneId: uint32(t.ifidx)}
+	} else {
+		to = &unix.SockaddrInet4{Addr: dst.As4()}
+	}
 	err := t.sendRC.Write(func(fd uintptr) bool {
-		serr = unix.Sendto(int(fd), msg, 0, &unix.SockaddrInet4{Addr: dst.As4()})
+		serr = unix.Sendto(int(fd), msg, 0, to)
 		return serr != unix.EAGAIN
 	})
 	if err == nil {
@@ -177,8 +202,13 @@ func (t *RawTransport) Send(msg []byte, dst netip.Addr) error {
 	return nil
 }
 
-// Receive reads one IPv4 packet and the TTL it arrived with.
+// Receive reads one IPv4 packet and the TTL it arrived with. On an IPv6
+// transport it reads the VRRP message after a rebuilt IPv6 header
+// (receive6).
 func (t *RawTransport) Receive(buf []byte) (int, int, error) {
+	if t.v6 {
+		return t.receive6(buf)
+	}
 	var oob [64]byte
 	var n, oobn int
 	var rerr error

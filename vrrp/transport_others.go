@@ -16,6 +16,7 @@ type TransportConfig struct {
 	Source      netip.Addr
 	InNamespace func(open func() error) error
 	AH          bool
+	IPv6        bool
 }
 
 // RawTransport is not available outside Linux.

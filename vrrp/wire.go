@@ -31,6 +31,13 @@ import (
 // The v2 checksum covers the VRRP message (authentication data included);
 // the v3 checksum adds the IPv4 pseudo-header (source, destination, zero,
 // protocol 112, VRRP length), as keepalived computes it.
+//
+// VRRPv3 over IPv6 (RFC 5798 section 5.1.2, keepalived's native_ipv6 or
+// IPv6 virtual_ipaddress) has the same 8-byte header followed by 16-byte
+// IPv6 addresses, and its checksum adds the IPv6 pseudo-header (RFC 8200
+// section 8.1: source, destination, 32-bit length, next header 112). It
+// goes to ff02::12 from the interface's link-local address with hop limit
+// 255. There is no VRRPv2 over IPv6.
 const (
 	// Protocol is VRRP's IP protocol number.
 	Protocol = 112
@@ -65,6 +72,12 @@ const (
 // MulticastGroup returns the IPv4 group advertisements are sent to,
 // 224.0.0.18.
 func MulticastGroup() netip.Addr { return netip.AddrFrom4([4]byte{224, 0, 0, 18}) }
+
+// MulticastGroup6 returns the IPv6 group advertisements are sent to,
+// ff02::12 (RFC 5798 section 5.1.2.2).
+func MulticastGroup6() netip.Addr {
+	return netip.AddrFrom16([16]byte{0: 0xff, 1: 0x02, 15: 0x12})
+}
 
 // Version is the VRRP protocol version. The zero value is invalid.
 type Version uint8
@@ -123,7 +136,10 @@ type Advert struct {
 
 // Len returns the length of the encoded message.
 func (a *Advert) Len() int {
-	n := HeaderLen + 4*len(a.Addrs)
+	n := HeaderLen
+	for _, ip := range a.Addrs {
+		n += len(ip.AsSlice())
+	}
 	if a.Version == V2 {
 		n += AuthDataLen
 	}
@@ -136,8 +152,10 @@ var ErrEncode = errors.New("vrrp: cannot encode advertisement")
 
 // Append encodes a as a VRRP message after b and returns the extended
 // slice. The checksum is computed: over the message in v2, with the IPv4
-// pseudo-header of src and dst in v3 (src and dst are unused in v2).
-// a.Checksum is ignored; a.Type is written as it is (TypeAdvertisement).
+// pseudo-header of src and dst in v3, or the IPv6 one when src and dst
+// are IPv6 (src and dst are unused in v2). An IPv6 advert is v3 and
+// carries IPv6 addresses only. a.Checksum is ignored; a.Type is written
+// as it is (TypeAdvertisement).
 func (a *Advert) Append(b []byte, src, dst netip.Addr) ([]byte, error) {
 	if !a.Version.valid() {
 		return b, fmt.Errorf("%w: version %d", ErrEncode, a.Version)
@@ -151,8 +169,12 @@ func (a *Advert) Append(b []byte, src, dst netip.Addr) ([]byte, error) {
 	if a.Version == V3 && a.Interval > v3MaxAdverInt {
 		return b, fmt.Errorf("%w: v3 interval %d cs does not fit 12 bits", ErrEncode, a.Interval)
 	}
-	if a.Version == V3 && (!src.Is4() || !dst.Is4()) {
-		return b, fmt.Errorf("%w: v3 checksum needs IPv4 source and destination, have %v and %v", ErrEncode, src, dst)
+	v6 := src.Is6() && !src.Is4In6()
+	if a.Version == V3 && !(src.Is4() && dst.Is4() || v6 && dst.Is6() && !dst.Is4In6()) {
+		return b, fmt.Errorf("%w: v3 checksum needs source and destination of one family, have %v and %v", ErrEncode, src, dst)
+	}
+	if a.Version == V2 && v6 {
+		return b, fmt.Errorf("%w: VRRPv2 has no IPv6 (source %v)", ErrEncode, src)
 	}
 	if a.Type > 0x0f {
 		return b, fmt.Errorf("%w: type %d does not fit 4 bits", ErrEncode, a.Type)
@@ -166,11 +188,16 @@ func (a *Advert) Append(b []byte, src, dst netip.Addr) ([]byte, error) {
 	}
 	b = append(b, 0, 0)
 	for _, ip := range a.Addrs {
-		if !ip.Is4() {
-			return b[:start], fmt.Errorf("%w: %v is not an IPv4 address", ErrEncode, ip)
+		switch {
+		case v6 && ip.Is6() && !ip.Is4In6():
+			v := ip.As16()
+			b = append(b, v[:]...)
+		case !v6 && ip.Is4():
+			v := ip.As4()
+			b = append(b, v[:]...)
+		default:
+			return b[:start], fmt.Errorf("%w: %v is not an address of the advert's family (source %v)", ErrEncode, ip, src)
 		}
-		v := ip.As4()
-		b = append(b, v[:]...)
 	}
 	if a.Version == V2 {
 		b = append(b, a.AuthData[:]...)
@@ -185,8 +212,11 @@ func (a *Advert) Append(b []byte, src, dst netip.Addr) ([]byte, error) {
 // message).
 func checksum(msg []byte, v Version, src, dst netip.Addr) uint16 {
 	var initial uint32
-	if v == V3 {
+	switch {
+	case v == V3 && src.Is4():
 		initial = pkt.PseudoHeaderSum(src.As4(), dst.As4(), Protocol, uint16(len(msg)))
+	case v == V3:
+		initial = pkt.PseudoHeaderSum6(src.As16(), dst.As16(), Protocol, uint32(len(msg)))
 	}
 	return pkt.Checksum(msg, initial)
 }
@@ -282,7 +312,15 @@ func ReasonOf(err error) Reason {
 // the length is exactly what the address count says (Ethernet padding
 // excepted, as keepalived allows). It does not verify the checksum (see
 // VerifyChecksum) nor any per-instance rule. The Advert owns its data.
-func Parse(msg []byte) (Advert, error) {
+func Parse(msg []byte) (Advert, error) { return parse(msg, false) }
+
+// Parse6 is Parse for the payload of an IPv6 packet: a VRRPv3 message
+// with 16-byte addresses (version 2 is refused: it has no IPv6). IPv6
+// frames are at least as long as any VRRP header needs, so no Ethernet
+// padding is allowed for.
+func Parse6(msg []byte) (Advert, error) { return parse(msg, true) }
+
+func parse(msg []byte, v6 bool) (Advert, error) {
 	var a Advert
 	if len(msg) < HeaderLen {
 		return a, perr(ReasonTooShort, "%d bytes, the header needs %d", len(msg), HeaderLen)
@@ -302,12 +340,19 @@ func Parse(msg []byte) (Advert, error) {
 	default:
 		return a, perr(ReasonVersion, "version %d", a.Version)
 	}
+	if v6 && a.Version != V3 {
+		return a, perr(ReasonVersion, "version %d over IPv6", a.Version)
+	}
 	a.Addrs = nil
-	want := HeaderLen + 4*count
+	alen := 4
+	if v6 {
+		alen = 16
+	}
+	want := HeaderLen + alen*count
 	if a.Version == V2 {
 		want += AuthDataLen
 	}
-	if len(msg) != want && !isPadding(len(msg), want) {
+	if len(msg) != want && (v6 || !isPadding(len(msg), want)) {
 		long := "short"
 		if len(msg) > want {
 			long = "long"
@@ -317,7 +362,11 @@ func Parse(msg []byte) (Advert, error) {
 	if count > 0 {
 		a.Addrs = make([]netip.Addr, count)
 		for i := range a.Addrs {
-			a.Addrs[i] = netip.AddrFrom4([4]byte(msg[HeaderLen+4*i:]))
+			if v6 {
+				a.Addrs[i] = netip.AddrFrom16([16]byte(msg[HeaderLen+16*i:]))
+			} else {
+				a.Addrs[i] = netip.AddrFrom4([4]byte(msg[HeaderLen+4*i:]))
+			}
 		}
 	}
 	if a.Version == V2 {
@@ -339,7 +388,7 @@ func isPadding(got, want int) bool {
 // of version v carries a valid checksum; src and dst are the IPv4
 // addresses of the packet (used by v3 only).
 func VerifyChecksum(msg []byte, v Version, src, dst netip.Addr) bool {
-	if v == V3 && (!src.Is4() || !dst.Is4()) {
+	if v == V3 && !(src.Is4() && dst.Is4() || src.Is6() && dst.Is6()) {
 		return false
 	}
 	return checksum(msg, v, src, dst) == 0
@@ -428,5 +477,56 @@ func AppendIPv4(b []byte, src, dst netip.Addr, ttl uint8, payload []byte) []byte
 	h.SetSrc(src.As4())
 	h.SetDst(dst.As4())
 	h.ComputeChecksum()
+	return append(b, payload...)
+}
+
+// IPv6 packets. A raw IPv6 socket hands over the payload only (the kernel
+// strips the IPv6 header); the Linux transport rebuilds a fixed header
+// from what the socket reports (source, destination, hop limit) so that
+// the receive rules see one packet shape per family.
+
+// IPv6HeaderLen is the fixed IPv6 header.
+const IPv6HeaderLen = 40
+
+// ParseIPv6 decodes a fixed IPv6 header (no extension headers: the
+// transport's rebuilt one, or a test's) around a VRRP message. It returns
+// the packet as an IPv4Packet whose addresses are IPv6 and whose TTL is
+// the hop limit. The payload length must fit the bytes; the next header
+// must be 112.
+func ParseIPv6(b []byte) (IPv4Packet, error) {
+	var p IPv4Packet
+	if len(b) < IPv6HeaderLen {
+		return p, perr(ReasonIPHeader, "%d bytes, shorter than an IPv6 header", len(b))
+	}
+	if b[0]>>4 != 6 {
+		return p, perr(ReasonIPHeader, "IP version %d", b[0]>>4)
+	}
+	tot := IPv6HeaderLen + int(binary.BigEndian.Uint16(b[4:]))
+	if tot > len(b) {
+		return p, perr(ReasonIPHeader, "payload length %d, received %d", tot-IPv6HeaderLen, len(b)-IPv6HeaderLen)
+	}
+	p.Protocol = b[6]
+	if p.Protocol != Protocol {
+		return p, perr(ReasonIPHeader, "next header %d", p.Protocol)
+	}
+	p.TTL = b[7]
+	p.Src = netip.AddrFrom16([16]byte(b[8:24]))
+	p.Dst = netip.AddrFrom16([16]byte(b[24:40]))
+	p.HeaderLen = IPv6HeaderLen
+	p.Packet = b[:tot]
+	p.Payload = b[IPv6HeaderLen:tot]
+	return p, nil
+}
+
+// AppendIPv6 appends an IPv6 packet (fixed header, traffic class 0xc0 as
+// keepalived sets, next header 112, the given hop limit) around payload
+// to b.
+func AppendIPv6(b []byte, src, dst netip.Addr, hopLimit uint8, payload []byte) []byte {
+	b = append(b, 0x6c, 0, 0, 0)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(payload)))
+	b = append(b, Protocol, hopLimit)
+	s, d := src.As16(), dst.As16()
+	b = append(b, s[:]...)
+	b = append(b, d[:]...)
 	return append(b, payload...)
 }

@@ -56,16 +56,15 @@ func (t *Table) Lookup6(proto Protocol, dst [16]byte, port uint16) *Service {
 	return nil
 }
 
-// IsVIP6 reports whether addr is the address of an IPv6 service: the
-// director answers neighbour solicitations for it and forwards its
-// traffic. (Failover of IPv6 addresses, VRRPv3 with IPv6, is not
-// supported yet, so no IPv6 VIP is ever on standby.)
+// IsVIP6 reports whether addr is the address of an IPv6 service that is
+// not on standby (Standby6): the director answers neighbour solicitations
+// for it and forwards its traffic.
 func (t *Table) IsVIP6(addr [16]byte) bool {
 	if t.vips6 == nil {
 		return false
 	}
 	_, ok := t.vips6[addr]
-	return ok
+	return ok && !t.Standby6(addr)
 }
 
 // VIPs6 lists the IPv6 service addresses. It allocates; control plane

@@ -361,6 +361,9 @@ type Table struct {
 	// for them while this director is master.
 	standby  map[[4]byte]struct{}
 	floating map[[4]byte]struct{}
+	// standby6 are the IPv6 VIPs this director is a failover backup for
+	// (SetHA6, ha6.go).
+	standby6 map[[16]byte]struct{}
 	// vmac maps a failover address of a use_vmac instance to its VRRP
 	// virtual MAC (00:00:5e:00:01:VRID): ARP is answered and announced
 	// with it, and frames sent to it are ours (SetVMACs).

@@ -111,13 +111,16 @@
 //
 // IPv6 virtual and real servers are read (virtual_server 2001:db8::100 80,
 // ip_family inet6, persistence_granularity as a prefix length); what ulvs
-// cannot do with IPv6 yet is refused with config.ErrIPv6NotYet (TUN,
-// fwmark inet6, groups with ip_family inet6, mixed families;
-// docs/ipv6.md). syn_proxy works on an IPv6 virtual_server as on an IPv4
-// one.
+// cannot do with IPv6 yet is refused with config.ErrIPv6NotYet (fwmark
+// inet6, groups with ip_family inet6, mixed families other than
+// TUN; docs/ipv6.md). syn_proxy works on an IPv6 virtual_server as on an
+// IPv4 one. A vrrp_instance with native_ipv6 or IPv6 virtual_ipaddress
+// entries runs VRRPv3 over IPv6 (version 3 required, one family per
+// instance's advertised addresses; unicast_peer and use_vmac on such an
+// instance are refused, issue #17).
 //
 // Refused with an error, because ulvs cannot do what keepalived would:
-// IPv6 connect_ip and VRRP addresses, protocol SCTP, TUN
+// IPv6 bindto, protocol SCTP, TUN
 // types gue and gre and tunnel checksums, persistence_engine, BFD_CHECK,
 // FILE_CHECK, the SSL block (client certificates), HTTP regex keywords,
 // fast_recovery, require_reply with reply data, scripts run as another
@@ -128,8 +131,7 @@
 // ($NAME=) and ~SEQ/~LST, a fwmark service's port-less check without
 // connect_port, non-unicast real or sorry server addresses, lthreshold
 // above uthreshold (the kernel refuses it), more than 4096 services; of
-// VRRP: IPv6 addresses and native_ipv6, authentication with
-// VRRPv3, use_vmac and the other VMAC and ipvlan keywords,
+// VRRP: authentication with VRRPv3, use_vmac and the other VMAC and ipvlan keywords,
 // vrrp_sync_group, track_process, track_file, track_bfd and their
 // top-level blocks, garp_group, weight reverse, vrrp_script user and
 // init_fail, vrrp_strict, a multicast group other than 224.0.0.18, and

@@ -101,7 +101,6 @@ type trackRef struct {
 var vrrpRefused = map[string]string{
 	"use_vmac_addr":              "ulvs has no VMAC interface (use_vmac answers for the virtual MAC without one)",
 	"use_ipvlan":                 "ulvs has no ipvlan interface",
-	"native_ipv6":                "ulvs runs VRRP over IPv4 only (VRRPv3 with IPv6: not supported yet, ulvs issue #17)",
 	"track_process":              "ulvs does not track processes; use a vrrp_script that checks the process",
 	"track_file":                 "ulvs does not track files; use a vrrp_script that reads the file",
 	"track_bfd":                  "ulvs does not implement BFD",
@@ -472,6 +471,8 @@ func (p *parser) instanceKeyword(vi *vrrpInstance, c *Node) {
 		p.authentication(vi, c)
 	case "virtual_ipaddress", "virtual_ipaddress_excluded":
 		p.vrrpAddresses(vi, c)
+	case "native_ipv6":
+		in.NativeIPv6 = p.bare(c)
 	case "nopreempt", "preempt":
 		if p.bare(c) {
 			in.NoPreempt = kw == "nopreempt"

@@ -22,7 +22,7 @@ var vrrpInstanceKeys = []string{
 	"preempt_delay", "garp_master_delay", "garp_master_repeat", "garp_master_refresh",
 	"garp_master_refresh_repeat", "track_interface", "track_script", "notify_master",
 	"notify_backup", "notify_fault", "notify_stop", "notify", "unicast_src_ip", "unicast_peer",
-	"check_unicast_src", "use_vmac", "vmac_xmit_base",
+	"check_unicast_src", "use_vmac", "vmac_xmit_base", "native_ipv6",
 }
 
 var vrrpScriptKeys = []string{"name", "script", "interval", "timeout", "weight", "fall", "rise"}
@@ -34,7 +34,7 @@ var syncDaemonKeys = []string{"interface", "instance", "sync_id", "maxlen", "por
 // tomlVRRPUnsupported are keepalived vrrp_instance keywords a user may
 // carry over that ulvs does not implement.
 var tomlVRRPUnsupported = []string{
-	"use_vmac_addr", "use_ipvlan", "native_ipv6", "track_process",
+	"use_vmac_addr", "use_ipvlan", "track_process",
 	"track_file", "track_bfd", "vrf", "mcast_src_ip", "mcast_dst_ip", "strict_mode", "dont_track_primary",
 }
 
@@ -226,6 +226,7 @@ func (p *fileParser) vrrpInstance(path string, m map[string]any, scripts map[str
 	in.VIPs = p.vrrpAddresses(t, "virtual_ipaddress")
 	in.Excluded = p.vrrpAddresses(t, "virtual_ipaddress_excluded")
 	in.NoPreempt = t.bool("nopreempt")
+	in.NativeIPv6 = t.bool("native_ipv6")
 	if d, set := t.seconds("preempt_delay", 0, config.MaxPreemptDelay); set {
 		in.PreemptDelay = d
 	}

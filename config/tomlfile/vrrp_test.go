@@ -122,7 +122,7 @@ func TestVRRPParseErrors(t *testing.T) {
 		{"auth block", vi + "authentication = { auth_type = \"PASS\" }\n",
 			`ulvs.toml:7: vrrp_instance[0].authentication: unknown key (ulvs.toml has auth_type and auth_pass keys in [[vrrp_instance]] instead of a block)`},
 		{"vip ipv6", vi + "virtual_ipaddress = [\"10.0.0.1\", \"2001:db8::1\"]\n",
-			`ulvs.toml:7: vrrp_instance[0].virtual_ipaddress[1]: 2001:db8::1: IPv6 virtual addresses are not supported by ulvs (VRRPv3 with IPv6 addresses: not supported yet, ulvs issue #17)`},
+			`ulvs.toml:7: vrrp_instance[0].virtual_ipaddress[1]: 2001:db8::1: the instance runs over IPv4 and its adverts carry addresses of that family only (keepalived ignores such an address; put it in another instance or in virtual_ipaddress_excluded)`},
 		{"vip word", vi + "virtual_ipaddress = [\"10.0.0.1 home\"]\n",
 			`ulvs.toml:7: vrrp_instance[0].virtual_ipaddress[0]: "home" in "10.0.0.1 home" is not supported by ulvs (brd, dev, scope and label are)`},
 		{"vip twice", vi + "virtual_ipaddress = [\"10.0.0.1\"]\nvirtual_ipaddress_excluded = [\"10.0.0.1/24\"]\n",
@@ -254,5 +254,30 @@ func TestVRRPAuthAH(t *testing.T) {
 	}
 	if in := g.VRRP[0]; in.AuthType != "AH" || in.AuthPass != "s3cr3t" {
 		t.Errorf("read back auth = %q %q, want AH s3cr3t", in.AuthType, in.AuthPass)
+	}
+}
+
+// TestVRRPIPv6RoundTrip: native_ipv6 and IPv6 virtual addresses are read
+// from ulvs.toml and written back the same way.
+func TestVRRPIPv6RoundTrip(t *testing.T) {
+	src := fileHead + "[[vrrp_instance]]\nname = \"VI_6\"\ninterface = \"eth0\"\nvirtual_router_id = 61\nversion = 3\nnative_ipv6 = true\n" +
+		"virtual_ipaddress = [\"2001:db8::100/64\"]\n"
+	f, err := Parse("ulvs.toml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in := f.VRRP[0]; !in.NativeIPv6 || !in.IPv6() || in.VIPs[0].Prefix != netip.MustParsePrefix("2001:db8::100/64") {
+		t.Fatalf("parsed %+v", in)
+	}
+	out, err := MarshalTOML(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Parse("ulvs.toml", out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if in := g.VRRP[0]; !in.NativeIPv6 || in.VIPs[0].Prefix != f.VRRP[0].VIPs[0].Prefix || in.Version != 3 {
+		t.Errorf("written back as\n%s", out)
 	}
 }

@@ -132,6 +132,7 @@ func writeVRRPInstance(b *strings.Builder, in *config.VRRPInstance) {
 		}
 	}
 	w.flag("nopreempt", in.NoPreempt)
+	w.flag("native_ipv6", in.NativeIPv6)
 	if in.PreemptDelay != 0 {
 		w.seconds("preempt_delay", in.PreemptDelay)
 	}

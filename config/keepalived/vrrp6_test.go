@@ -1,0 +1,48 @@
+package keepalived
+
+import (
+	"net/netip"
+	"testing"
+)
+
+// TestVRRPIPv6Instance: a VRRPv3 instance over IPv6 as keepalived.conf
+// writes it (version 3, native_ipv6, IPv6 virtual_ipaddress, an IPv4
+// excluded address) is read, and runs over IPv6; without native_ipv6 the
+// first IPv6 virtual_ipaddress makes it IPv6 too.
+func TestVRRPIPv6Instance(t *testing.T) {
+	f := mustParse(t, `vrrp_instance VI_6 {
+  state BACKUP
+  interface eth0
+  virtual_router_id 61
+  version 3
+  native_ipv6
+  advert_int 0.5
+  virtual_ipaddress {
+    2001:db8::100/64
+    2001:db8::101/64 dev eth0
+  }
+  virtual_ipaddress_excluded {
+    10.0.0.100/24
+  }
+}
+vrrp_instance VI_7 {
+  interface eth0
+  virtual_router_id 62
+  version 3
+  virtual_ipaddress {
+    2001:db8::200
+  }
+}
+`)
+	if len(f.VRRP) != 2 {
+		t.Fatalf("%d instances", len(f.VRRP))
+	}
+	in := f.VRRP[0]
+	if !in.NativeIPv6 || !in.IPv6() || in.Version != 3 || len(in.VIPs) != 2 || in.VIPs[0].Prefix != netip.MustParsePrefix("2001:db8::100/64") ||
+		in.VIPs[1].Dev != "eth0" || len(in.Excluded) != 1 || !in.Excluded[0].Prefix.Addr().Is4() {
+		t.Errorf("VI_6 = %+v", in)
+	}
+	if in := f.VRRP[1]; in.NativeIPv6 || !in.IPv6() || in.VIPs[0].Prefix != netip.MustParsePrefix("2001:db8::200/128") {
+		t.Errorf("VI_7 = %+v", in)
+	}
+}
