@@ -50,15 +50,10 @@ func syncPair(t *testing.T) (master, backup lab.NS) {
 		run("-n", ns.Name, "link", "set", "sync0", "up")
 		run("-n", ns.Name, "link", "set", "lo", "up")
 	}
-	// The kernel activates a veth's queue in its link-watch work, up to a
-	// second after the carrier comes up (longer on a loaded machine);
-	// until then it drops what is sent (the noop qdisc). Wait for it, or
-	// a test's first message can vanish.
 	for _, ns := range []lab.NS{master, backup} {
-		waitFor(t, func() bool {
-			out, err := exec.Command("ip", "-n", ns.Name, "-o", "link", "show", "sync0").CombinedOutput()
-			return err == nil && strings.Contains(string(out), "state UP") && !strings.Contains(string(out), "qdisc noop")
-		})
+		if err := ns.WaitQueue("sync0", 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return master, backup
 }

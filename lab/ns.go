@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os/exec"
 	"strings"
+	"time"
 )
 
 // NS is a named network namespace, as `ip netns` knows it (a bind mount
@@ -116,4 +117,23 @@ func (n NS) MarshalText() ([]byte, error) { return []byte(n.Name), nil }
 func (n *NS) UnmarshalText(b []byte) error {
 	n.Name = string(b)
 	return nil
+}
+
+// WaitQueue waits, up to timeout, until interface ifname in n is up with
+// its queue active. The kernel activates a veth's queue in its link-watch
+// work, up to a second after the carrier comes up (longer on a loaded
+// machine), and until then drops what is sent (the noop qdisc): a test's
+// first packet on a new link can vanish without this wait.
+func (n NS) WaitQueue(ifname string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		out, err := exec.Command("ip", "-n", n.Name, "-o", "link", "show", ifname).CombinedOutput()
+		if err == nil && strings.Contains(string(out), "state UP") && !strings.Contains(string(out), "qdisc noop") {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s in %s: not up with an active queue after %v: %s", ifname, n.Name, timeout, strings.TrimSpace(string(out)))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -39,6 +39,7 @@ func vrrpLab6(t *testing.T, tag string) (ka, ul lab.NS) {
 		run("-n", e.ns.Name, "addr", "add", e.ll.String()+"/64", "dev", e.ifname, "nodad")
 		run("-n", e.ns.Name, "link", "set", e.ifname, "up")
 	}
+	waitQueues(t, ka, ul)
 	return ka, ul
 }
 

@@ -56,7 +56,22 @@ func vrrpLab(t *testing.T, tag string) (ka, ul lab.NS) {
 	run("-n", ul.Name, "addr", "add", ulvsIP.String()+"/24", "dev", ulvsIf)
 	run("-n", ka.Name, "link", "set", kaIf, "up")
 	run("-n", ul.Name, "link", "set", ulvsIf, "up")
+	waitQueues(t, ka, ul)
 	return ka, ul
+}
+
+// waitQueues waits until both ends of the pair can send (lab.NS.WaitQueue):
+// a first advert into a queue not yet active vanishes.
+func waitQueues(t *testing.T, ka, ul lab.NS) {
+	t.Helper()
+	for _, e := range []struct {
+		ns lab.NS
+		If string
+	}{{ka, kaIf}, {ul, ulvsIf}} {
+		if err := e.ns.WaitQueue(e.If, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // vethPair creates the two namespaces and the veth pair between them
