@@ -581,7 +581,8 @@ func (p *parser) virtualServerGroup(n *Node) {
 }
 
 // groupEntry reads one group line: IP [PORT], IP-N [PORT] (the last byte,
-// or the last 16 bits of an IPv6 address, up to N), IP-IP [PORT], IP/LEN [PORT] or fwmark N.
+// or the last 16 bits of an IPv6 address, up to N), IP-IP [PORT],
+// IP/LEN [PORT] or fwmark N [inet].
 func (p *parser) groupEntry(n *Node) (groupEntry, bool) {
 	w := n.Words
 	if w[0] == "fwmark" {
