@@ -347,28 +347,8 @@ func Up(ctx context.Context, cfg Config) (*Lab, error) {
 		}
 	}
 	if cfg.IPv6 {
-		if cfg.Backup && l.Mode != ModeDR {
-			// NAT66 real servers route through the director's own
-			// inside address: a floating IPv6 gateway is not done yet.
-			return nil, fmt.Errorf("a dual-stack %s lab with a backup director: only dr (a floating IPv6 gateway for NAT66: issue #17): %w", l.Mode, ErrNotSupported)
-		}
-		if cfg.Backup {
-			l.BackupDIP6 = BackupDIP6
-		}
-		l.VIP6, l.DIP6, l.ClientAddr6 = VIP6, DIP6, ClientAddr6
-		net := [8]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0x77}
-		if hasInside(l.Mode) {
-			l.InsideDIP6 = InsideDIP6
-			net[7] = 1
-		}
-		if l.Mode == ModeFullNAT {
-			l.LocalAddrs6 = slices.Clone(LocalAddrs6)
-		}
-		for i := range l.RIPs {
-			var a [16]byte
-			copy(a[:], net[:])
-			a[15] = byte(0x11 + i)
-			l.RIPs6 = append(l.RIPs6, netip.AddrFrom16(a))
+		if err := dualStack(l, cfg.Backup); err != nil {
+			return nil, err
 		}
 	}
 	b := builder{ctx: ctx, l: l, bare: cfg.BareRealServers}
@@ -675,4 +655,33 @@ func deleteNamespaces(list []NS) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// dualStack gives l, built by NewMode, its IPv6 addresses (Config.IPv6);
+// backup: with a second director.
+func dualStack(l *Lab, backup bool) error {
+	if backup && l.Mode != ModeDR {
+		// NAT66 real servers route through the director's own
+		// inside address: a floating IPv6 gateway is not done yet.
+		return fmt.Errorf("a dual-stack %s lab with a backup director: only dr (a floating IPv6 gateway for NAT66: issue #17): %w", l.Mode, ErrNotSupported)
+	}
+	if backup {
+		l.BackupDIP6 = BackupDIP6
+	}
+	l.VIP6, l.DIP6, l.ClientAddr6 = VIP6, DIP6, ClientAddr6
+	net := [8]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0x77}
+	if hasInside(l.Mode) {
+		l.InsideDIP6 = InsideDIP6
+		net[7] = 1
+	}
+	if l.Mode == ModeFullNAT {
+		l.LocalAddrs6 = slices.Clone(LocalAddrs6)
+	}
+	for i := range l.RIPs {
+		var a [16]byte
+		copy(a[:], net[:])
+		a[15] = byte(0x11 + i)
+		l.RIPs6 = append(l.RIPs6, netip.AddrFrom16(a))
+	}
+	return nil
 }

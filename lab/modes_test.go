@@ -174,41 +174,79 @@ func TestDemoConfigModes(t *testing.T) {
 			} else if string(orig) != string(b) {
 				t.Errorf("the %s demo config differs from examples/%s: run go generate ./lab", mode, examples[mode])
 			}
-			f, err := tomlfile.Parse(examples[mode], b)
-			if err != nil {
-				t.Fatalf("tomlfile.Parse: %v", err)
-			}
 			l, err := NewMode("p", 2, mode)
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantIfaces := []string{l.DirectorIface}
-			if l.DirectorInsideIface != "" {
-				wantIfaces = append(wantIfaces, l.DirectorInsideIface)
+			checkDemoConfig(t, l, b, l.VIP, l.LocalAddrs, l.RIPs, methods[mode])
+		})
+	}
+}
+
+// checkDemoConfig parses demo config b with the director's parser and
+// checks it against lab l: its interfaces, one TCP service on vip:80 rr
+// through locals, real servers rips:80 of method m, weight 1.
+func checkDemoConfig(t *testing.T, l *Lab, b []byte, vip netip.Addr, locals, rips []netip.Addr, m vs.Method) {
+	t.Helper()
+	f, err := tomlfile.Parse("demo.toml", b)
+	if err != nil {
+		t.Fatalf("tomlfile.Parse: %v\n%s", err, b)
+	}
+	wantIfaces := []string{l.DirectorIface}
+	if l.DirectorInsideIface != "" {
+		wantIfaces = append(wantIfaces, l.DirectorInsideIface)
+	}
+	if !slices.Equal(f.Interfaces, wantIfaces) {
+		t.Errorf("interfaces: got %v, want %v", f.Interfaces, wantIfaces)
+	}
+	if len(f.Rules.Services) != 1 {
+		t.Fatalf("services: got %d, want 1", len(f.Rules.Services))
+	}
+	svc := f.Rules.Services[0]
+	if svc.Addr != vip || svc.Port != ServerPort || svc.Proto != vs.TCP || svc.Scheduler != "rr" {
+		t.Errorf("service: %+v", svc)
+	}
+	if !slices.Equal(svc.LocalAddrs, locals) {
+		t.Errorf("local addresses: got %v, want %v", svc.LocalAddrs, locals)
+	}
+	var got []netip.Addr
+	for _, d := range svc.Dests {
+		got = append(got, d.Addr)
+		if d.Method != m || d.Port != ServerPort || d.Weight != 1 {
+			t.Errorf("real server %+v: want method %v, port %d, weight 1", d, m, ServerPort)
+		}
+	}
+	if !slices.Equal(got, rips) {
+		t.Errorf("real servers: got %v, want the lab's %v", got, rips)
+	}
+}
+
+// TestDemoConfig6 parses the IPv6 demo's config of each mode with the
+// director's parser and checks it against the dual-stack lab of that mode:
+// one service on VIP6, rr, the mode's method to rs1 and rs2's IPv6
+// addresses, FULLNAT through LocalAddrs6.
+func TestDemoConfig6(t *testing.T) {
+	methods := map[string]vs.Method{ModeDR: vs.Route, ModeNAT: vs.Masq, ModeFullNAT: vs.FullNAT, ModeTUN: vs.Tunnel}
+	for _, mode := range Modes() {
+		t.Run(mode, func(t *testing.T) {
+			l, err := NewMode("p", 2, mode)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if !slices.Equal(f.Interfaces, wantIfaces) {
-				t.Errorf("interfaces: got %v, want %v", f.Interfaces, wantIfaces)
+			if _, err := DemoConfig6(l); err == nil {
+				t.Error("DemoConfig6 of an IPv4-only lab: no error")
 			}
-			if len(f.Rules.Services) != 1 {
-				t.Fatalf("services: got %d, want 1", len(f.Rules.Services))
+			if err := dualStack(l, false); err != nil {
+				t.Fatal(err)
 			}
-			svc := f.Rules.Services[0]
-			if svc.Addr != l.VIP || svc.Port != ServerPort || svc.Proto != vs.TCP || svc.Scheduler != "rr" {
-				t.Errorf("service: %+v", svc)
+			b, err := DemoConfig6(l)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if !slices.Equal(svc.LocalAddrs, l.LocalAddrs) {
-				t.Errorf("local addresses: got %v, want %v", svc.LocalAddrs, l.LocalAddrs)
+			if !l.VIP6.Is6() {
+				t.Fatalf("VIP6 %v", l.VIP6)
 			}
-			var rips []netip.Addr
-			for _, d := range svc.Dests {
-				rips = append(rips, d.Addr)
-				if d.Method != methods[mode] || d.Port != ServerPort || d.Weight != 1 {
-					t.Errorf("real server %+v: want method %v, port %d, weight 1", d, methods[mode], ServerPort)
-				}
-			}
-			if !slices.Equal(rips, l.RIPs) {
-				t.Errorf("real servers: got %v, want the lab's RIPs %v", rips, l.RIPs)
-			}
+			checkDemoConfig(t, l, b, l.VIP6, l.LocalAddrs6, l.RIPs6, methods[mode])
 		})
 	}
 }

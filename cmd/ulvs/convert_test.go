@@ -40,6 +40,7 @@ func TestConvertGolden(t *testing.T) {
 		{"piranha-web-nat", []string{piranhaTestdata + "web-nat.cf"}, 0},
 		{"piranha-pulse-links", []string{piranhaTestdata + "pulse-links.cf"}, 0},
 		{"lvsdr-howto-nat", []string{lvsdrTestdata + "howto-nat.conf"}, 0},
+		{"group6", []string{kaTestdata + "group6.conf", "-i", "eth0"}, 0},
 		{"piranha-fwmark", []string{piranhaTestdata + "seed001-lab.cf"}, 1},
 		// Errors.
 		{"fwmark-group", []string{kaTestdata + "group.conf", "-i", "eth0"}, 1},

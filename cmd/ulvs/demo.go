@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -33,7 +34,12 @@ func labDemo(o demoOptions, stdout, stderr io.Writer) (err error) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	ld, err := startLabDirector(ctx, o.mode, o.offloadsOff, "ulvs-demo-")
+	var ld *labDirector
+	if o.ipv6 {
+		ld, err = startLabDirectorWith(ctx, lab.Config{Mode: o.mode, OffloadsOff: o.offloadsOff, IPv6: true}, lab.DemoConfig6, "ulvs-demo-")
+	} else {
+		ld, err = startLabDirector(ctx, o.mode, o.offloadsOff, "ulvs-demo-")
+	}
 	if err != nil {
 		return err
 	}
@@ -44,17 +50,23 @@ func labDemo(o demoOptions, stdout, stderr io.Writer) (err error) {
 		}
 	}()
 	l, d, sock := ld.lab, ld.d, ld.sock
+	// The story's addresses: IPv4, or the dual-stack lab's IPv6 ones.
+	client, dip, insideDIP, rips, vip := l.ClientAddr, l.DIP, l.InsideDIP, l.RIPs, l.VIP
+	if o.ipv6 {
+		client, dip, insideDIP, rips, vip = l.ClientAddr6, l.DIP6, l.InsideDIP6, l.RIPs6, l.VIP6
+	}
 	if l.DirectorInsideIface != "" {
 		fmt.Fprintf(stdout, "lab %s: client %s, director %s on %s and %s on %s, real servers %v behind it, VIP %s (%s mode)\n",
-			l.Prefix, l.ClientAddr, l.DIP, l.DirectorIface, l.InsideDIP, l.DirectorInsideIface, l.RIPs, l.VIP, o.mode)
+			l.Prefix, client, dip, l.DirectorIface, insideDIP, l.DirectorInsideIface, rips, vip, o.mode)
 	} else {
 		fmt.Fprintf(stdout, "lab %s: client %s, director %s on %s, real servers %v, VIP %s (%s mode)\n",
-			l.Prefix, l.ClientAddr, l.DIP, l.DirectorIface, l.RIPs, l.VIP, o.mode)
+			l.Prefix, client, dip, l.DirectorIface, rips, vip, o.mode)
 	}
-	fmt.Fprintf(stdout, "ulvsd runs in %s (pid %d); client %s fetches http://%s/ %d times:\n",
-		l.Director.Name, d.cmd.Process.Pid, l.Client.Name, l.VIP, demoRequests)
+	url := "http://" + urlHost(vip) + "/"
+	fmt.Fprintf(stdout, "ulvsd runs in %s (pid %d); client %s fetches %s %d times:\n",
+		l.Director.Name, d.cmd.Process.Pid, l.Client.Name, url, demoRequests)
 
-	failed, seen := runChecks(ctx, l, stdout)
+	failed, seen := runChecks(ctx, l, url, stdout)
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
 	}
@@ -73,7 +85,7 @@ func labDemo(o demoOptions, stdout, stderr io.Writer) (err error) {
 	if len(missing) > 0 {
 		return fmt.Errorf("round robin never reached %s", strings.Join(missing, ", "))
 	}
-	fmt.Fprintf(stdout, "demo ok: %d answers through %s, alternating over the real servers\n", demoRequests, l.VIP)
+	fmt.Fprintf(stdout, "demo ok: %d answers through %s, alternating over the real servers\n", demoRequests, vip)
 	return nil
 }
 
@@ -101,6 +113,14 @@ func startLabDirector(ctx context.Context, mode string, offloadsOff bool, tmpPre
 // startLabDirectorConfig is startLabDirector with ulvsd's configuration
 // text and extra ulvsd arguments.
 func startLabDirectorConfig(ctx context.Context, mode string, cfgText []byte, offloadsOff bool, tmpPrefix string, ulvsdArgs ...string) (_ *labDirector, err error) {
+	cfgFor := func(*lab.Lab) ([]byte, error) { return cfgText, nil }
+	return startLabDirectorWith(ctx, lab.Config{Mode: mode, OffloadsOff: offloadsOff}, cfgFor, tmpPrefix, ulvsdArgs...)
+}
+
+// startLabDirectorWith builds the lab of cfg and runs ulvsd on the
+// configuration cfgFor writes for it (the IPv6 demo's needs the built
+// lab's addresses).
+func startLabDirectorWith(ctx context.Context, cfg lab.Config, cfgFor func(*lab.Lab) ([]byte, error), tmpPrefix string, ulvsdArgs ...string) (_ *labDirector, err error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find own binary: %w", err)
@@ -111,7 +131,11 @@ func startLabDirectorConfig(ctx context.Context, mode string, cfgText []byte, of
 			err = errors.Join(err, ld.close(nil))
 		}
 	}()
-	if ld.lab, err = lab.Up(ctx, lab.Config{Mode: mode, OffloadsOff: offloadsOff}); err != nil {
+	if ld.lab, err = lab.Up(ctx, cfg); err != nil {
+		return nil, err
+	}
+	cfgText, err := cfgFor(ld.lab)
+	if err != nil {
 		return nil, err
 	}
 	if err := ld.lab.StartServers(ctx); err != nil {
@@ -196,15 +220,23 @@ func (ld *labDirector) close(stderr io.Writer, failed ...error) error {
 	return errors.Join(errs...)
 }
 
-// runChecks sends the demo's requests from the client namespace and prints
-// one line per answer; it returns how many failed and which servers
-// answered.
-func runChecks(ctx context.Context, l *lab.Lab, stdout io.Writer) (failed int, seen map[string]bool) {
+// urlHost is a as a URL's host: an IPv6 address in brackets.
+func urlHost(a netip.Addr) string {
+	if a.Is6() {
+		return "[" + a.String() + "]"
+	}
+	return a.String()
+}
+
+// runChecks sends the demo's requests for url from the client namespace
+// and prints one line per answer; it returns how many failed and which
+// servers answered.
+func runChecks(ctx context.Context, l *lab.Lab, url string, stdout io.Writer) (failed int, seen map[string]bool) {
 	seen = map[string]bool{}
 	c := l.Client.HTTPClient()
 	c.Timeout = 5 * time.Second
 	for i := 1; i <= demoRequests && ctx.Err() == nil; i++ {
-		body, err := httpGet(ctx, c, "http://"+l.VIP.String()+"/")
+		body, err := httpGet(ctx, c, url)
 		if err != nil {
 			failed++
 			fmt.Fprintf(stdout, "%d: error: %v\n", i, err)

@@ -46,10 +46,11 @@ Commands:
          stop lab P's servers and delete its namespaces
   exec [--name P] NODE CMD [ARG...]
          run CMD inside NODE: client, director, sw, rs1, rs2, ...
-  demo [--mode M] [--offloads-off]
+  demo [--mode M] [--offloads-off] [--ipv6]
          a fresh lab, ulvsd with the mode's example config (examples/*.toml),
          six requests from the client to http://10.77.0.100/, ulvsadm -L -n,
-         then teardown
+         then teardown; --ipv6: a dual-stack lab, the same over IPv6 to
+         http://[2001:db8:77::100]/ (DR, NAT66, FULLNAT or ip6ip6)
   scale [--directors N] [--kill kill|stop|term] [--flows F] [--phase D]
          scale-out (docs/scale-out.md): a fresh lab of its own, a client, a
          router running BIRD 2 that spreads the VIP 10.79.0.100 over N
@@ -282,6 +283,7 @@ func parseServe(args []string, stderr io.Writer) (serveOptions, error) {
 type demoOptions struct {
 	mode        string
 	offloadsOff bool
+	ipv6        bool // the story over IPv6, in a dual-stack lab
 }
 
 func parseDemo(args []string, stderr io.Writer) (demoOptions, error) {
@@ -290,6 +292,7 @@ func parseDemo(args []string, stderr io.Writer) (demoOptions, error) {
 	o.mode = lab.ModeDR
 	modeFlag(fs, &o.mode)
 	fs.BoolVar(&o.offloadsOff, "offloads-off", false, "turn off veth offloads")
+	fs.BoolVar(&o.ipv6, "ipv6", false, "the demo over IPv6: a dual-stack lab, the service on its IPv6 VIP (DR, NAT66, FULLNAT fnat66 or ip6ip6 by --mode)")
 	if err := parseFlags(fs, args); err != nil {
 		return o, err
 	}

@@ -149,6 +149,9 @@ func TestParseOthers(t *testing.T) {
 	if o, err := parseDemo([]string{"--offloads-off"}, io.Discard); err != nil || !o.offloadsOff {
 		t.Errorf("parseDemo --offloads-off: got %+v, %v", o, err)
 	}
+	if o, err := parseDemo([]string{"--ipv6", "--mode", "nat"}, io.Discard); err != nil || o != (demoOptions{mode: "nat", ipv6: true}) {
+		t.Errorf("parseDemo --ipv6 --mode nat: got %+v, %v", o, err)
+	}
 }
 
 func TestExitCode(t *testing.T) {
@@ -179,33 +182,67 @@ func skipUnprivileged(t *testing.T) {
 	}
 }
 
+// demoModes are the demo's modes and the forwarding method ulvsadm -L -n
+// shows for each.
+var demoModes = []struct{ mode, forward string }{
+	{"dr", "Route"}, {"nat", "Masq"}, {"fullnat", "FullNat"}, {"tun", "Tunnel"},
+}
+
 // TestIntegrationDemo runs `ulvs lab demo`: the seed's six requests through
 // a real ulvsd must alternate, and nothing of the lab may stay behind.
 func TestIntegrationDemo(t *testing.T) {
 	skipUnprivileged(t)
-	for _, tc := range []struct{ mode, forward string }{
-		{"dr", "Route"}, {"nat", "Masq"}, {"fullnat", "FullNat"}, {"tun", "Tunnel"},
-	} {
+	for _, tc := range demoModes {
 		t.Run(tc.mode, func(t *testing.T) {
-			var out, errb bytes.Buffer
-			code := run([]string{"lab", "demo", "--mode", tc.mode}, &out, &errb)
-			if code != 0 {
-				t.Errorf("lab demo --mode %s: exit %d\nstdout:\n%s\nstderr:\n%s", tc.mode, code, out.String(), errb.String())
-			}
+			out := runDemo(t, "--mode", tc.mode)
 			for _, want := range []string{"1: rs", "6: rs", "TCP  10.77.0.100:80 rr", " " + tc.forward + " ", "demo ok"} {
-				if !strings.Contains(out.String(), want) {
-					t.Errorf("demo output lacks %q:\n%s", want, out.String())
-				}
-			}
-			// The demo's prefix is lab.UniquePrefix(): "ulvs" and our PID.
-			mine := "ulvs" + strconv.Itoa(os.Getpid())
-			for n := range labNamespaces(t) {
-				if strings.HasPrefix(n, mine) {
-					t.Errorf("demo left namespace %s behind", n)
+				if !strings.Contains(out, want) {
+					t.Errorf("demo output lacks %q:\n%s", want, out)
 				}
 			}
 		})
 	}
+}
+
+// TestIntegrationDemoIPv6 runs `ulvs lab demo --ipv6` in each mode: the
+// six requests to the IPv6 VIP through a real ulvsd (DR, NAT66, FULLNAT
+// with IPv6 local addresses, ip6ip6) must alternate, ulvsadm -L -n must
+// list the IPv6 service as ipvsadm does, and nothing of the lab may stay
+// behind.
+func TestIntegrationDemoIPv6(t *testing.T) {
+	skipUnprivileged(t)
+	for _, tc := range demoModes {
+		t.Run(tc.mode, func(t *testing.T) {
+			out := runDemo(t, "--ipv6", "--mode", tc.mode)
+			for _, want := range []string{"fetches http://[2001:db8:77::100]/ 6 times", "1: rs", "6: rs",
+				"TCP  [2001:db8:77::100]:80 rr", "  -> [2001:db8:77:", " " + tc.forward + " ", "demo ok: 6 answers through 2001:db8:77::100"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("demo output lacks %q:\n%s", want, out)
+				}
+			}
+			if strings.Contains(out, "10.77.0.100") {
+				t.Errorf("the IPv6 demo shows the IPv4 VIP:\n%s", out)
+			}
+		})
+	}
+}
+
+// runDemo runs `ulvs lab demo ARGS...`, which must succeed and leave none
+// of its namespaces behind, and returns its output.
+func runDemo(t *testing.T, args ...string) string {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if code := run(append([]string{"lab", "demo"}, args...), &out, &errb); code != 0 {
+		t.Errorf("lab demo %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out.String(), errb.String())
+	}
+	// The demo's prefix is lab.UniquePrefix(): "ulvs" and our PID.
+	mine := "ulvs" + strconv.Itoa(os.Getpid())
+	for n := range labNamespaces(t) {
+		if strings.HasPrefix(n, mine) {
+			t.Errorf("demo left namespace %s behind", n)
+		}
+	}
+	return out.String()
 }
 
 // labNamespaces lists the named network namespaces.

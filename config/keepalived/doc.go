@@ -34,8 +34,13 @@
 //     Global.Others and warned about.
 //   - virtual_server IP [PORT], virtual_server fwmark N and
 //     virtual_server group NAME with virtual_server_group NAME { IP PORT;
-//     IP-N PORT; IP-IP PORT; IP/LEN PORT; fwmark N }, expanded to one
-//     service per address and per mark, each with all the real servers.
+//     IP-N PORT; IP-IP PORT; IP/LEN PORT; fwmark N [inet] }, of IPv4 or
+//     IPv6 (2001:db8::100-10f: the end in hexadecimal replaces the last
+//     16 bits, keepalived's inet_stor), expanded to one service per
+//     address and per mark, each with all the real servers. A group of
+//     both families takes only a virtual server of no family (no
+//     ip_family, no family-bound persistence_granularity, no sorry server
+//     that is not tunnelled), as keepalived's validate_check_config.
 //   - In virtual_server: lb_algo/lvs_sched, lb_kind/lvs_method (NAT, DR,
 //     TUN [type ipip] [nocsum]), protocol, persistence_timeout [N],
 //     persistence_granularity, ops, flag-1..3, sh-port, sh-fallback,
@@ -112,8 +117,8 @@
 // IPv6 virtual and real servers are read (virtual_server 2001:db8::100 80,
 // ip_family inet6, persistence_granularity as a prefix length); what ulvs
 // cannot do with IPv6 yet is refused with config.ErrIPv6NotYet (fwmark
-// inet6, groups with ip_family inet6, mixed families other than
-// TUN; docs/ipv6.md). syn_proxy works on an IPv6 virtual_server as on an
+// inet6, in a group too, and a group's fwmark without family that would
+// be IPv6; mixed families other than TUN; docs/ipv6.md). syn_proxy works on an IPv6 virtual_server as on an
 // IPv4 one. A vrrp_instance with native_ipv6 or IPv6 virtual_ipaddress
 // entries runs VRRPv3 over IPv6 (version 3 required, one family per
 // instance's advertised addresses; unicast_peer and use_vmac on such an

@@ -17,6 +17,15 @@ func vsWith(vsLines string, rsLines string) string {
 		"real_server 10.0.0.1 80 {\n" + rsLines + "}\n}\n"
 }
 
+// groupMixed and group6 open a virtual server of a group of both
+// families, of IPv6 (the virtual_server line is line 5 and 4); rs6 closes
+// it with an IPv6 real server.
+const (
+	groupMixed = "virtual_server_group G {\n10.0.0.1 80\n2001:db8::1 80\n}\nvirtual_server group G {\nprotocol TCP\nlb_kind DR\n"
+	group6     = "virtual_server_group G {\n2001:db8::1 80\n}\nvirtual_server group G {\nprotocol TCP\nlb_kind DR\n"
+	rs6        = "real_server 2001:db8::11 80 {\n}\n}\n"
+)
+
 // TestErrors checks that each wrong value stops the parse with a
 // *config.Error naming the file, the line and the problem.
 func TestErrors(t *testing.T) {
@@ -135,7 +144,19 @@ func TestErrors(t *testing.T) {
 		{"group twice", "virtual_server_group G {\n10.0.0.1 80\n}\nvirtual_server_group G {\n}", "k.conf:4: virtual_server_group: group G is already defined at k.conf:1"},
 		{"group range reversed", "virtual_server_group G {\n10.0.0.10-5 80\n}", "range end is not above its start"},
 		{"group prefix host bits", "virtual_server_group G {\n10.0.0.1/24 80\n}", "address bits beyond the prefix are set"},
-		{"group fwmark inet6", "virtual_server_group G {\nfwmark 1 inet6\n}", "IPv6 is not supported by ulvs"},
+		{"group fwmark inet6", "virtual_server_group G {\nfwmark 1 inet6\n}", "k.conf:2: fwmark: fwmark 1 inet6: IPv6 firewall-mark services are not supported yet by ulvs (issue #17)"},
+		// IPv6 groups: families as keepalived's vsg_end_handler and validate_check_config.
+		{"group mixed with fwmark", "virtual_server_group G {\n10.0.0.1 80\n2001:db8::1 80\nfwmark 1\n}", "k.conf:1: virtual_server_group: virtual server group G cannot have IPv4, IPv6 and fwmark without family"},
+		{"group mixed with ip_family", groupMixed + "ip_family inet6\n" + rs6, "k.conf:5: virtual_server: virtual_server_group G has IPv4 and IPv6 addresses, which do not match a virtual server of family inet6 (from ip_family)"},
+		{"group mixed not tunnelled", groupMixed + rs6, "k.conf:5: virtual_server: service TCP 10.0.0.1:80: real server 2001:db8::11 in a service of the other address family: only tunnelling (-i, TUN) real servers may be"},
+		{"group6 ip_family inet", group6 + "ip_family inet\n" + rs6, "k.conf:4: virtual_server: virtual_server_group G is inet6, the virtual server inet (from ip_family)"},
+		{"group6 ipv4 granularity", group6 + "persistence_granularity 255.255.255.0\n" + rs6, "virtual_server_group G is inet6, the virtual server inet (from persistence_granularity)"},
+		{"group granularity then ip_family", group6 + "persistence_granularity 255.255.255.0\nip_family inet6\n" + rs6, "k.conf:8: ip_family: ip_family inet6 does not match persistence_granularity, which is inet"},
+		{"group6 ipv4 sorry", group6 + "sorry_server 10.0.0.9 80\n" + rs6, "virtual_server_group G is inet6, the virtual server inet (from sorry_server 10.0.0.9)"},
+		{"group6 fwmark", "virtual_server_group G {\n2001:db8::1 80\nfwmark 3\n}\nvirtual_server group G {\nprotocol TCP\nlb_kind DR\n" + rs6, "k.conf:5: virtual_server: virtual_server_group G: its fwmark without family would be an IPv6 firewall-mark service here; IPv6 firewall-mark services are not supported yet by ulvs (issue #17)"},
+		{"group fwmark ip_family inet6", "virtual_server_group G {\nfwmark 3\n}\nvirtual_server group G {\nip_family inet6\nlb_kind DR\n" + rs6, "IPv6 firewall-mark services are not supported yet by ulvs (issue #17)"},
+		{"group6 range too wide", "virtual_server_group G {\n2001:db8::/64 80\n}", "k.conf:2: 2001:db8::/64: 2001:db8::/64: an IPv6 range must stay within its last 16 bits"},
+		{"group6 range end", "virtual_server_group G {\n2001:db8::5-x 80\n}", `range end "x" is not a hexadecimal number`},
 		{"group too large", "virtual_server_group G {\n10.0.0.0/16 80\n}\nvirtual_server group G {\nprotocol TCP\nreal_server 10.1.0.1 80 {\n}\n}", "group G expands to more than 4096 services"},
 		{"duplicate service", vsWith("", "") + vsWith("", ""), "k.conf:8: virtual_server: service TCP 10.0.0.100:80 is already defined at k.conf:1"},
 

@@ -2,11 +2,13 @@ package keepalived
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/config/ipvsadm"
+	"github.com/ulvs/ulvs/vs"
 )
 
 // TestIPv6VirtualServer reads IPv6 virtual and real servers as keepalived
@@ -125,6 +127,81 @@ virtual_server 10.0.0.100 80 {
 			if g.Dests[j] != w.Dests[j] {
 				t.Errorf("service %d dest %d: got %+v, want %+v", i, j, g.Dests[j], w.Dests[j])
 			}
+		}
+	}
+}
+
+// TestIPv6Group expands an IPv6 virtual_server_group as keepalived's
+// alloc_vsg_entry reads it and ipvs_group_range_cmd walks it (a range over
+// the last 16 bits, its end in hexadecimal; a prefix; a range between two
+// addresses), and a group of both families for a tunnelled virtual server
+// into services of each family.
+func TestIPv6Group(t *testing.T) {
+	f, err := Load("testdata/group6.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range f.Rules.Services {
+		got = append(got, serviceName(s.Key()))
+	}
+	want := []string{"TCP [2001:db8::100]:80", "TCP [2001:db8::1fe]:80", "TCP [2001:db8::1ff]:80", "TCP [2001:db8::200]:80",
+		"TCP [2001:db8::310]:8080", "TCP [2001:db8::311]:8080", "TCP [2001:db8::400]:443", "TCP [2001:db8::401]:443",
+		"UDP 10.0.0.100:53", "UDP [2001:db8::53]:53"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("services %q, want %q", got, want)
+	}
+	s := f.Rules.Services[4]
+	if s.Netmask != netip.MustParseAddr("ffff:ffff:ffff:ffff::") || !s.Persistent || s.Timeout != 300 {
+		t.Errorf("service %s: netmask %v persistent %v timeout %d, want /64, persistent, 300", serviceName(s.Key()), s.Netmask, s.Persistent, s.Timeout)
+	}
+	if d := s.Dests[1]; d.Addr != netip.MustParseAddr("2001:db8::12") || d.Port != 8080 || d.Method != vs.Route || d.Weight != 2 {
+		t.Errorf("dest %+v, want [2001:db8::12]:8080 DR weight 2", d)
+	}
+	if len(f.Health) != 8 || f.Health[5].Reals[0].Checks[0].ConnectPort != 80 {
+		t.Errorf("health %d entries (want 8, the tunnelled group has no checks), the check of %s", len(f.Health), serviceName(f.Health[5].Service))
+	}
+	for _, s := range f.Rules.Services[8:] {
+		if len(s.Dests) != 2 || s.Dests[0].Method != vs.Tunnel || s.Dests[1].Method != vs.Tunnel {
+			t.Errorf("service %s dests %+v, want two tunnelled", serviceName(s.Key()), s.Dests)
+		}
+	}
+	if err := config.CheckRulesFamily(&f.Rules); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestIPv6GroupRanges reads each form of an IPv6 group entry alone.
+func TestIPv6GroupRanges(t *testing.T) {
+	for _, tt := range []struct{ in, first, last, msg string }{
+		{"2001:db8::5", "2001:db8::5", "2001:db8::5", ""},
+		{"2001:db8::a-f", "2001:db8::a", "2001:db8::f", ""},
+		{"2001:db8::ff-100", "2001:db8::ff", "2001:db8::100", ""},
+		{"2001:db8::1:0-ffff", "2001:db8::1:0", "2001:db8::1:ffff", ""},
+		{"2001:db8::10/124", "2001:db8::10", "2001:db8::1f", ""},
+		{"2001:db8::-2001:db8::3", "2001:db8::", "2001:db8::3", ""},
+		{"10.0.0.0/30", "10.0.0.0", "10.0.0.3", ""},
+		{"2001:db8::10-10", "", "", "range end is not above its start"},
+		{"2001:db8::10-g", "", "", "not a hexadecimal number"},
+		{"2001:db8::10-10000", "", "", "not a hexadecimal number"},
+		{"2001:db8::11/124", "", "", "address bits beyond the prefix are set"},
+		{"2001:db8::/129", "", "", "prefix length"},
+		{"2001:db8::/64", "", "", "must stay within its last 16 bits"},
+		{"2001:db8::1:ffff-2001:db8::2:1", "", "", "must stay within its last 16 bits"},
+		{"2001:db8::5-2001:db8::4", "", "", "range end is below its start"},
+		{"2001:db8::5-10.0.0.1", "", "", "not a hexadecimal number"},
+		{"2001:db8::5-::ffff:10.0.0.1", "", "", "range end is below its start"},
+		{"fe80::1%eth0-3", "", "", "zone"},
+	} {
+		first, last, msg := parseRange(tt.in)
+		if tt.msg != "" {
+			if !strings.Contains(msg, tt.msg) {
+				t.Errorf("parseRange(%q) = %v, %v, %q; want an error containing %q", tt.in, first, last, msg, tt.msg)
+			}
+			continue
+		}
+		if msg != "" || first != netip.MustParseAddr(tt.first) || last != netip.MustParseAddr(tt.last) {
+			t.Errorf("parseRange(%q) = %v, %v, %q; want %s, %s", tt.in, first, last, msg, tt.first, tt.last)
 		}
 	}
 }

@@ -350,7 +350,7 @@ func (w *kwriter) service(s *config.Service) error {
 	if s.Persistent && old.Netmask != s.Netmask {
 		var err error
 		if s.Netmask.IsValid() {
-			err = w.set(start, end, []string{"persistence_granularity"}, s.Netmask.String())
+			err = w.set(start, end, []string{"persistence_granularity"}, granularity(s))
 		} else {
 			err = w.unset(start, end, []string{"persistence_granularity"})
 		}
@@ -493,7 +493,7 @@ func (w *kwriter) newVirtual(s *config.Service) error {
 	if s.Persistent {
 		ls = append(ls, in+"persistence_timeout "+strconv.FormatUint(uint64(s.Timeout), 10))
 		if s.Netmask.IsValid() {
-			ls = append(ls, in+"persistence_granularity "+s.Netmask.String())
+			ls = append(ls, in+"persistence_granularity "+granularity(s))
 		}
 	}
 	if s.OnePacket {
@@ -602,4 +602,13 @@ func reals(vh *config.VirtualHealth) []config.RealHealth {
 		return nil
 	}
 	return vh.Reals
+}
+
+// granularity is persistence_granularity's value for s, as keepalived's
+// vs_pgran_handler reads it: a netmask for IPv4, a prefix length for IPv6.
+func granularity(s *config.Service) string {
+	if s.FwMark == 0 && s.Addr.Is6() {
+		return strconv.Itoa(config.MaskBits(s.Netmask, true))
+	}
+	return s.Netmask.String()
 }

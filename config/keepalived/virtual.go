@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/ulvs/ulvs/config"
@@ -32,6 +33,10 @@ type virtualServer struct {
 	port   uint16
 	fwmark uint32
 	group  string
+	// family is "inet" or "inet6" once ip_family (or, for a group, an
+	// address-family-bound persistence_granularity) set it, as
+	// keepalived's vs->af; "" is keepalived's AF_UNSPEC.
+	family string
 
 	proto       vs.Protocol
 	sched       string
@@ -213,7 +218,7 @@ func (p *parser) virtualServer(n *Node) {
 				}
 			}
 		case "persistence_granularity":
-			if s, ok := p.arg(c); ok && v.addr.Is6() {
+			if s, ok := p.arg(c); ok && p.granularity6(v, s) {
 				// IPv6: a prefix length (keepalived's vs_pgran_handler).
 				if bits, ok := p.uint(c, 1, 128); ok {
 					v.netmask = config.IPv6Mask(int(bits))
@@ -302,8 +307,10 @@ func (p *parser) virtualServer(n *Node) {
 					p.errorf(c, "ip_family inet6 on a fwmark service: IPv6 firewall-mark services are not supported yet by ulvs (issue #17)")
 				case v.addr.IsValid() && v.addr.Is6() != (s == "inet6"):
 					p.errorf(c, "ip_family %s does not match the address %s", s, v.addr)
-				case v.group != "" && s == "inet6":
-					p.errorf(c, "ip_family inet6 on a virtual_server group: IPv6 groups are not supported yet by ulvs (issue #17)")
+				case v.group != "" && v.family != "" && v.family != s:
+					p.errorf(c, "ip_family %s does not match persistence_granularity, which is %s", s, v.family)
+				default:
+					v.family = s
 				}
 			}
 		default:
@@ -394,6 +401,24 @@ func (p *parser) sorryServer(v *virtualServer, n *Node) {
 	if a, port, ok := p.addrPort(n); ok {
 		v.sorry = &sorryServer{node: n, addr: a, port: port}
 	}
+}
+
+// granularity6 reports whether persistence_granularity s is an IPv6 prefix
+// length rather than an IPv4 netmask: by the virtual address's family,
+// or, for a group, as keepalived's vs_pgran_handler: by ip_family if it
+// came first, else by the text (a dot: IPv4). On a group it then sets the
+// virtual server's family, as keepalived sets vs->af.
+func (p *parser) granularity6(v *virtualServer, s string) bool {
+	if v.group == "" {
+		return v.addr.Is6()
+	}
+	if v.family == "" {
+		v.family = "inet6"
+		if strings.Contains(s, ".") {
+			v.family = "inet"
+		}
+	}
+	return v.family == "inet6"
 }
 
 // addrPort reads the IP [PORT] of a sorry or real server.
@@ -497,6 +522,10 @@ type vsGroup struct {
 	node    *Node
 	entries []groupEntry
 	used    bool
+	// have4 and have6 are keepalived's have_ipv4/have_ipv6: the group has
+	// IPv4 (addresses or fwmark N inet) or IPv6 addresses; markNoFamily:
+	// a fwmark without a family.
+	have4, have6, markNoFamily bool
 }
 
 // groupEntry is one line of a group: an inclusive address range with a
@@ -505,6 +534,7 @@ type groupEntry struct {
 	first, last netip.Addr
 	port        uint16
 	fwmark      uint32
+	family4     bool // fwmark N inet
 }
 
 // virtualServerGroup reads virtual_server_group NAME { ... }.
@@ -528,6 +558,21 @@ func (p *parser) virtualServerGroup(n *Node) {
 			return
 		}
 		g.entries = append(g.entries, e)
+		switch {
+		case e.fwmark != 0 && e.family4:
+			g.have4 = true
+		case e.fwmark != 0:
+			g.markNoFamily = true
+		case e.first.Is6():
+			g.have6 = true
+		default:
+			g.have4 = true
+		}
+	}
+	if g.have4 && g.have6 && g.markNoFamily {
+		// keepalived's vsg_end_handler removes such a group.
+		p.errorf(n, "virtual server group %s cannot have IPv4, IPv6 and fwmark without family (keepalived removes it)", name)
+		return
 	}
 	if len(g.entries) == 0 {
 		p.warnf(n, "virtual server group %s has no entries (ignored, as keepalived does)", name)
@@ -535,13 +580,14 @@ func (p *parser) virtualServerGroup(n *Node) {
 	p.groups[name] = g
 }
 
-// groupEntry reads one group line: IP [PORT], IP-N [PORT] (the last byte
-// up to N), IP-IP [PORT], IP/LEN [PORT] or fwmark N.
+// groupEntry reads one group line: IP [PORT], IP-N [PORT] (the last byte,
+// or the last 16 bits of an IPv6 address, up to N), IP-IP [PORT],
+// IP/LEN [PORT] or fwmark N [inet].
 func (p *parser) groupEntry(n *Node) (groupEntry, bool) {
 	w := n.Words
 	if w[0] == "fwmark" {
 		if len(w) == 3 && w[2] == "inet6" {
-			p.errorf(n, "IPv6 is not supported by ulvs (IPv4 only)")
+			p.errorf(n, "fwmark %s inet6: IPv6 firewall-mark services are not supported yet by ulvs (issue #17)", w[1])
 			return groupEntry{}, false
 		}
 		if len(w) < 2 || len(w) > 3 || (len(w) == 3 && w[2] != "inet") {
@@ -553,7 +599,7 @@ func (p *parser) groupEntry(n *Node) (groupEntry, bool) {
 			p.errorf(n, "fwmark %s", msg)
 			return groupEntry{}, false
 		}
-		return groupEntry{fwmark: uint32(m)}, true
+		return groupEntry{fwmark: uint32(m), family4: len(w) == 3}, true
 	}
 	if len(w) > 2 {
 		p.errorf(n, "takes IP-or-range [PORT] (got %q)", strings.Join(w, " "))
@@ -573,14 +619,18 @@ func (p *parser) groupEntry(n *Node) (groupEntry, bool) {
 }
 
 // parseRange reads a virtual_server_group address: a, a-N, a-b or a/len,
-// as keepalived's alloc_vsg_entry.
+// of either family, as keepalived's alloc_vsg_entry and inet_stor: N is
+// decimal and replaces the last byte of an IPv4 address, hexadecimal and
+// replaces the last 16-bit group of an IPv6 one (2001:db8::100-10f).
+// keepalived walks an IPv6 range over its last 16 bits only
+// (ipvs_group_range_cmd: s6_addr16[7] up to the end's), so an IPv6 range
+// whose ends differ above them is refused rather than read otherwise.
 func parseRange(s string) (first, last netip.Addr, msg string) {
 	if a, l, ok := strings.Cut(s, "/"); ok {
-		first, msg = parseIPv4(a)
-		if msg != "" {
+		if first, msg = parseAddr(a); msg != "" {
 			return
 		}
-		bits, m := parseUint(l, 1, 32)
+		bits, m := parseUint(l, 1, uint64(first.BitLen()))
 		if m != "" {
 			return first, last, "prefix length " + m
 		}
@@ -588,37 +638,78 @@ func parseRange(s string) (first, last netip.Addr, msg string) {
 		if pfx.Masked().Addr() != first {
 			return first, last, fmt.Sprintf("%s: address bits beyond the prefix are set", s)
 		}
-		return first, lastOf(pfx), ""
+		last = lastOf(pfx)
+		return first, last, span6(s, first, last)
 	}
 	a, end, ok := strings.Cut(s, "-")
-	first, msg = parseIPv4(a)
+	first, msg = parseAddr(a)
 	if msg != "" || !ok {
 		return first, first, msg
 	}
-	if strings.Contains(end, ".") {
-		last, msg = parseIPv4(end)
-		if msg == "" && last.Less(first) {
+	sep := "."
+	if first.Is6() {
+		sep = ":"
+	}
+	if strings.Contains(end, sep) {
+		last, msg = parseAddr(end)
+		switch {
+		case msg != "":
+		case last.Is6() != first.Is6():
+			msg = fmt.Sprintf("%s: range address families do not match", s)
+		case last.Less(first):
 			msg = fmt.Sprintf("%s: range end is below its start", s)
+		default:
+			msg = span6(s, first, last)
 		}
 		return first, last, msg
 	}
-	n, m := parseUint(end, 0, 255)
-	if m != "" {
-		return first, last, "range end " + m
+	if first.Is4() {
+		n, m := parseUint(end, 0, 255)
+		if m != "" {
+			return first, last, "range end " + m
+		}
+		b := first.As4()
+		if uint64(b[3]) >= n {
+			return first, last, fmt.Sprintf("%s: range end is not above its start", s)
+		}
+		b[3] = byte(n)
+		return first, netip.AddrFrom4(b), ""
 	}
-	b := first.As4()
-	if uint64(b[3]) >= n {
+	n, err := strconv.ParseUint(end, 16, 16)
+	if err != nil {
+		return first, last, fmt.Sprintf("range end %q is not a hexadecimal number up to ffff (the last 16 bits of an IPv6 address)", end)
+	}
+	b := first.As16()
+	if uint64(b[14])<<8|uint64(b[15]) >= n {
 		return first, last, fmt.Sprintf("%s: range end is not above its start", s)
 	}
-	b[3] = byte(n)
-	return first, netip.AddrFrom4(b), ""
+	b[14], b[15] = byte(n>>8), byte(n)
+	return first, netip.AddrFrom16(b), ""
 }
 
+// span6 refuses an IPv6 range whose ends differ above the last 16 bits.
+func span6(s string, first, last netip.Addr) string {
+	f, l := first.As16(), last.As16()
+	if first.Is6() && [14]byte(f[:14]) != [14]byte(l[:14]) {
+		return fmt.Sprintf("%s: an IPv6 range must stay within its last 16 bits, the only ones keepalived walks (write several lines)", s)
+	}
+	return ""
+}
+
+// lastOf is the last address of p, of either family.
 func lastOf(p netip.Prefix) netip.Addr {
-	b := p.Addr().As4()
-	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-	v |= 1<<(32-p.Bits()) - 1
-	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+	b := p.Addr().As16()
+	off := 0
+	if p.Addr().Is4() {
+		off = 96
+	}
+	for i := p.Bits() + off; i < 128; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	if p.Addr().Is4() {
+		return netip.AddrFrom16(b).Unmap()
+	}
+	return netip.AddrFrom16(b)
 }
 
 func (p *parser) groupHasAddrs(name string) bool {
@@ -693,6 +784,9 @@ func (p *parser) serviceKeys(v *virtualServer) ([]config.ServiceKey, bool) {
 		return nil, false
 	}
 	g.used = true
+	if !p.groupFamily(v, g) {
+		return nil, false
+	}
 	var keys, marks []config.ServiceKey
 	for _, e := range g.entries {
 		if e.fwmark != 0 {
@@ -715,6 +809,49 @@ func (p *parser) serviceKeys(v *virtualServer) ([]config.ServiceKey, bool) {
 		}
 	}
 	return append(keys, marks...), true
+}
+
+// groupFamily checks the virtual server's address family against its
+// group's, as keepalived's validate_check_config: the family is ip_family,
+// else that of persistence_granularity, else that of a sorry server not
+// tunnelled (vs_end_handler). A group of one family takes a virtual server
+// of that family or none; a group mixing IPv4 and IPv6 takes only a
+// virtual server with no family, whose services are then each of their
+// own family (and take real servers of the other family only tunnelled,
+// config.CheckRulesFamily, as the kernel). keepalived logs and ignores a
+// virtual server that does not match; ulvs refuses it.
+func (p *parser) groupFamily(v *virtualServer, g *vsGroup) bool {
+	fam, why := v.family, "ip_family"
+	if fam != "" && !slices.ContainsFunc(v.node.Children, func(c *Node) bool { return c.Keyword() == "ip_family" }) {
+		why = "persistence_granularity"
+	}
+	if s := v.sorry; fam == "" && s != nil && s.method != vs.Tunnel && (s.method != 0 || v.method != vs.Tunnel) {
+		fam, why = "inet", "sorry_server "+s.addr.String()
+		if s.addr.Is6() {
+			fam = "inet6"
+		}
+	}
+	if g.markNoFamily && (fam == "inet6" || fam == "" && g.have6 && !g.have4) {
+		// keepalived gives such a fwmark the virtual server's family.
+		p.errorf(v.node, "virtual_server_group %s: its fwmark without family would be an IPv6 firewall-mark service here; IPv6 firewall-mark services are not supported yet by ulvs (issue #17)", v.group)
+		return false
+	}
+	if fam == "" {
+		return true
+	}
+	switch {
+	case g.have4 && g.have6:
+		p.errorf(v.node, "virtual_server_group %s has IPv4 and IPv6 addresses, which do not match a virtual server of family %s (from %s): keepalived ignores such a virtual server, ulvs refuses it", v.group, fam, why)
+		return false
+	case g.have6 != (fam == "inet6") && (g.have4 || g.have6):
+		grp := "inet"
+		if g.have6 {
+			grp = "inet6"
+		}
+		p.errorf(v.node, "virtual_server_group %s is %s, the virtual server %s (from %s): the address families do not match (keepalived ignores such a virtual server, ulvs refuses it)", v.group, grp, fam, why)
+		return false
+	}
+	return true
 }
 
 // fixVirtual applies keepalived's corrections that concern the whole
