@@ -77,7 +77,7 @@
 //	                      sequence adjustment would carry it
 //	0x46 ulvs local6      18 bytes: an IPv6 FULLNAT connection's local
 //	                      IPv6 address and port (IPv6 entries only)
-//	0x48 ulvs neighbour   7 bytes: a NAT66 connection's client
+//	0x48 ulvs neighbour   7 bytes: a NAT66 or FULLNAT connection's client
 //	                      neighbour MAC and the index of the director's
 //	                      interface it was seen on (its replies go back
 //	                      there, IPv6 NAT replies having no route lookup)

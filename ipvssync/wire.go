@@ -159,10 +159,10 @@ const (
 	// IPv6 entry only. Optional like OptULVSLocal: a kernel backup skips
 	// it.
 	OptULVSLocal6 = OptFlagParam | 6
-	// OptULVSNeigh is the ulvs option carrying where a NAT66
-	// connection's client packets came from: the neighbour's MAC (the
+	// OptULVSNeigh is the ulvs option carrying where a NAT66 or
+	// IPv6 FULLNAT connection's client packets came from: the neighbour's MAC (the
 	// client or its router) and the index of the director's interface
-	// (6 + 1 bytes). The replies of an IPv6 NAT connection go back to
+	// (6 + 1 bytes). The replies of such a connection go back to
 	// that neighbour (no route lookup), and a backup or a restarted
 	// ulvsd that did not see the client would otherwise drop them until
 	// the client's next packet. Optional like OptULVSLocal: a kernel
@@ -235,7 +235,7 @@ type Entry struct {
 	LAddr6   [16]byte
 	LPort    uint16
 
-	// HasNeigh says NeighMAC and NeighLink, a NAT66 connection's client
+	// HasNeigh says NeighMAC and NeighLink, a NAT66 or IPv6 FULLNAT connection's client
 	// neighbour and interface index, are set (the OptULVSNeigh option).
 	HasNeigh  bool
 	NeighMAC  [6]byte
