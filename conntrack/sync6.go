@@ -9,7 +9,8 @@ import (
 // Synced6 is Synced for an IPv6 connection (an ip_vs_sync_v6 entry).
 type Synced6 struct {
 	Key Key6
-	// Out is the reply key of a NAT66 connection (HasOut).
+	// Out is the reply key of a NAT66 or FULLNAT connection (HasOut); for
+	// FULLNAT it names the master's local address and port.
 	Out      Key6
 	HasOut   bool
 	SvcID    uint32
@@ -20,8 +21,9 @@ type Synced6 struct {
 }
 
 // InsertSynced applies a synced IPv6 connection with the rules of
-// Table.InsertSynced (ip_vs_proc_conn). A new NAT66 connection has no
-// client neighbour yet (the entry carries none): the worker records it at
+// Table.InsertSynced (ip_vs_proc_conn); a reply key in use makes it fail
+// (InsertNAT refuses it). A new connection has no client neighbour: the
+// worker sets it from the entry (ipvssync.OptULVSNeigh) or records it at
 // the client's first packet to this director.
 func (t *Table6) InsertSynced(s *Synced6, d *vs.Dest, now Tick, dests Dests) (*Conn6, SyncResult) {
 	c := t.Lookup(s.Key, now, dests)

@@ -273,7 +273,7 @@ func newWorkerLinks(links []link, macs [][6]byte, c *counters, cfg Config, tmpls
 		timeouts: cfg.Timeouts,
 		rx:       make([]packet, batchSize),
 		connReq:  make(chan chan<- connCopy),
-		conn6Req: make(chan chan<- []conntrack.Conn6),
+		conn6Req: make(chan chan<- conn6Copy),
 		tx:       make([]*packet, 0, batchSize),
 		txLink:   make([]*packet, 0, batchSize),
 		c:        c,
@@ -801,14 +801,31 @@ func (w *worker) copyConns() connCopy {
 	return out
 }
 
+// conn6Copy is connCopy for the IPv6 table (an IPv6 connection holds its
+// reply key itself).
+type conn6Copy struct {
+	conns []conntrack.Conn6
+	proxy []synproxy.Conn
+}
+
 // copyConns6 copies the live entries of the worker's IPv6 table.
-func (w *worker) copyConns6() []conntrack.Conn6 {
+func (w *worker) copyConns6() conn6Copy {
 	if w.ct6 == nil {
-		return nil
+		return conn6Copy{}
 	}
-	out := make([]conntrack.Conn6, 0, w.ct6.Len())
+	out := conn6Copy{conns: make([]conntrack.Conn6, 0, w.ct6.Len())}
+	if w.sp.conns6 != nil {
+		out.proxy = make([]synproxy.Conn, 0, w.ct6.Len())
+	}
 	w.ct6.Range(func(c *conntrack.Conn6) bool {
-		out = append(out, *c)
+		out.conns = append(out.conns, *c)
+		if out.proxy != nil {
+			var sp synproxy.Conn
+			if p := w.proxyConn6(c); p != nil {
+				sp = *p
+			}
+			out.proxy = append(out.proxy, sp)
+		}
 		return true
 	})
 	return out
@@ -816,9 +833,18 @@ func (w *worker) copyConns6() []conntrack.Conn6 {
 
 // Conns6 is Conns for the IPv6 connections.
 func (e *Engine) Conns6(ctx context.Context) ([]conntrack.Conn6, conntrack.Tick) {
-	var out []conntrack.Conn6
-	gather(ctx, e, func(w *worker) chan chan<- []conntrack.Conn6 { return w.conn6Req },
-		func(cs []conntrack.Conn6) { out = append(out, cs...) })
+	cp, now := e.copies6(ctx)
+	return cp.conns, now
+}
+
+// copies6 is copies for the IPv6 connections: each with its SYN proxy
+// state (proxy is nil when no worker has proxied IPv6 connections).
+func (e *Engine) copies6(ctx context.Context) (conn6Copy, conntrack.Tick) {
+	var out conn6Copy
+	gather(ctx, e, func(w *worker) chan chan<- conn6Copy { return w.conn6Req }, func(cs conn6Copy) {
+		out.proxy = appendProxy(out.proxy, len(out.conns), cs.proxy, len(cs.conns))
+		out.conns = append(out.conns, cs.conns...)
+	})
 	return out, tick()
 }
 
@@ -836,19 +862,26 @@ func (e *Engine) Conns(ctx context.Context) ([]conntrack.Conn, conntrack.Tick) {
 func (e *Engine) copies(ctx context.Context) (connCopy, conntrack.Tick) {
 	var out connCopy
 	gather(ctx, e, func(w *worker) chan chan<- connCopy { return w.connReq }, func(cs connCopy) {
-		if cs.proxy != nil && out.proxy == nil {
-			out.proxy = make([]synproxy.Conn, len(out.conns), len(out.conns)+len(cs.conns))
-		}
+		out.proxy = appendProxy(out.proxy, len(out.conns), cs.proxy, len(cs.conns))
 		out.conns = append(out.conns, cs.conns...)
 		out.outs = append(out.outs, cs.outs...)
-		if out.proxy != nil {
-			if cs.proxy == nil {
-				cs.proxy = make([]synproxy.Conn, len(cs.conns))
-			}
-			out.proxy = append(out.proxy, cs.proxy...)
-		}
 	})
 	return out, tick()
+}
+
+// appendProxy appends a worker's SYN proxy states (add, for its n
+// connections; nil when it has none proxied) to out, the states of the
+// have connections gathered so far (nil while none was proxied).
+func appendProxy(out []synproxy.Conn, have int, add []synproxy.Conn, n int) []synproxy.Conn {
+	switch {
+	case add == nil && out == nil:
+		return nil
+	case out == nil:
+		out = make([]synproxy.Conn, have, have+n)
+	case add == nil:
+		add = make([]synproxy.Conn, n)
+	}
+	return append(out, add...)
 }
 
 // gather asks every worker, through the request channel req picks, for a

@@ -24,7 +24,9 @@ import (
 // server is gone are left out, as are templates of fwmark services (the
 // sync protocol carries none) and SYN proxy connections still opening
 // (their handshake needs the old process's cookie key and queue); open
-// proxied connections carry their translation state (proxySync). The workers must be running.
+// proxied connections carry their translation state (proxySync), FULLNAT
+// ones their local address and port (IPv4 and IPv6). The workers must be
+// running.
 func (e *Engine) Handover(ctx context.Context) []ipvssync.Entry {
 	cp, now := e.copies(ctx)
 	conns := cp.conns
@@ -73,25 +75,17 @@ func (e *Engine) Handover(ctx context.Context) []ipvssync.Entry {
 		if d.Method == vs.FullNAT {
 			en.HasLocal, en.LAddr, en.LPort = true, cp.outs[i].Dst, cp.outs[i].DstPort
 		}
-		if cp.proxy != nil {
-			switch sp := &cp.proxy[i]; sp.Phase {
-			case synproxy.PhaseOpening:
-				continue // its handshake state is the old process's alone
-			case synproxy.PhaseOpen:
-				var fl ipvssync.Flags
-				fl, en.InSeq, en.OutSeq, en.Proxy = proxySync(sp)
-				en.Flags |= fl
-				en.HasSeq, en.HasProxy = true, true
-			}
+		if cp.proxy != nil && !proxyEntry(&en, &cp.proxy[i]) {
+			continue
 		}
 		out = append(out, en)
 	}
-	conns6, now6 := e.Conns6(ctx)
-	for i := range conns6 {
-		c := &conns6[i]
+	cp6, now6 := e.copies6(ctx)
+	for i := range cp6.conns {
+		c := &cp6.conns[i]
 		d := tbl.Dest(c.DestID)
 		left := c.Expires.Sub(now6)
-		if d == nil || left <= 0 || !d.Addr.Is6() || !syncable6(tbl, c, d) {
+		if d == nil || left <= 0 || !d.Addr.Is6() {
 			continue
 		}
 		en := ipvssync.Entry{
@@ -101,9 +95,31 @@ func (e *Engine) Handover(ctx context.Context) []ipvssync.Entry {
 			Timeout: remaining(left),
 		}
 		en.HasNeigh, en.NeighMAC, en.NeighLink = neigh6(c, d)
+		if d.Method == vs.FullNAT {
+			en.HasLocal, en.LAddr6, en.LPort = true, c.Out6.Dst, c.Out6.DstPort
+		}
+		if cp6.proxy != nil && !proxyEntry(&en, &cp6.proxy[i]) {
+			continue
+		}
 		out = append(out, en)
 	}
 	return out
+}
+
+// proxyEntry puts the translation state of open proxied connection sp
+// into en; it reports false for a connection still opening, whose
+// handshake state is the old process's alone (left out).
+func proxyEntry(en *ipvssync.Entry, sp *synproxy.Conn) bool {
+	switch sp.Phase {
+	case synproxy.PhaseOpening:
+		return false
+	case synproxy.PhaseOpen:
+		var fl ipvssync.Flags
+		fl, en.InSeq, en.OutSeq, en.Proxy = proxySync(sp)
+		en.Flags |= fl
+		en.HasSeq, en.HasProxy = true, true
+	}
+	return true
 }
 
 // ErrSyncBackupRunning is returned by TakeOver while a connection sync

@@ -295,17 +295,20 @@ func (b *syncBackup) syncedState(r *syncRec) (conntrack.State, bool) {
 	return conntrack.State(r.state), true
 }
 
-// applySynced6 is applySynced for an IPv6 entry (DR, TUN or NAT66; an
-// IPv6 FULLNAT entry, which no ulvs master sends, is counted as failed). A NAT66
-// connection's client neighbour comes with the entry
-// (ipvssync.OptULVSNeigh, when the master knew it and the interface index
-// exists here); otherwise it is learnt from the client's first packet here
-// (inbound6), and its replies before that are dropped (no_neighbour).
+// applySynced6 is applySynced for an IPv6 entry (DR, TUN, NAT66 or
+// FULLNAT, the last with its local address and port from
+// ipvssync.OptULVSLocal6 as its reply key, counted in NoLocal without
+// it). A NAT66 or FULLNAT connection's client neighbour comes with the
+// entry (ipvssync.OptULVSNeigh, when the master knew it and the interface
+// index exists here); otherwise it is learnt from the client's first
+// packet here (inbound6), and its replies before that are dropped
+// (no_neighbour). A proxied connection gets its translation state
+// (proxyRestore6).
 func (w *worker) applySynced6(b *syncBackup, r *syncRec, svc *vs.Service, d *vs.Dest, tbl *vs.Table, now conntrack.Tick) {
-	if d.Method == vs.FullNAT {
-		// No local address for IPv6 in the entry (syncable6): without
-		// it the backup could not rewrite the connection's packets.
-		b.stats.failed.Add(1)
+	if d.Method == vs.FullNAT && !r.hasLocal {
+		// Without its local address the backup could not rewrite
+		// the connection's packets.
+		b.stats.noLocal.Add(1)
 		return
 	}
 	st, ok := b.syncedState(r)
@@ -322,8 +325,15 @@ func (w *worker) applySynced6(b *syncBackup, r *syncRec, svc *vs.Service, d *vs.
 		Inactive: ipvssync.Flags(r.flags)&ipvssync.FlagInactive != 0,
 		InPkts:   b.threshold,
 	}
-	if d.Method == vs.Masq {
+	switch d.Method {
+	case vs.Masq:
 		s.Out = conntrack.Key6{Src: r.daddr6, SrcPort: r.dport, Dst: r.caddr6, DstPort: r.cport, Proto: r.proto}
+		s.HasOut = true
+	case vs.FullNAT:
+		// The reply key names the master's local address and port:
+		// taken here, no local port picked for another connection
+		// can reuse it (localPort6 skips keys in use).
+		s.Out = conntrack.Key6{Src: r.daddr6, SrcPort: r.dport, Dst: r.laddr6, DstPort: r.lport, Proto: r.proto}
 		s.HasOut = true
 	}
 	if r.timeout != 0 {
@@ -334,6 +344,9 @@ func (w *worker) applySynced6(b *syncBackup, r *syncRec, svc *vs.Service, d *vs.
 	c, res := w.ct6.InsertSynced(&s, d, now, tbl)
 	if c != nil && res != conntrack.SyncIgnored && r.hasNeigh && int(r.neighLink) < len(w.links) {
 		c.ClientMAC, c.ClientLink = r.neighMAC, r.neighLink
+	}
+	if r.hasProxy && r.hasSeq && c != nil && res != conntrack.SyncIgnored && !w.proxyRestore6(c, r, tbl) {
+		res = conntrack.SyncFailed
 	}
 	b.count(res)
 }

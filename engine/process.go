@@ -89,7 +89,7 @@ type worker struct {
 	// connReq carries requests for a copy of the connection table; the
 	// worker answers between batches, so its table needs no lock.
 	connReq  chan chan<- connCopy
-	conn6Req chan chan<- []conntrack.Conn6 // the same for the IPv6 table
+	conn6Req chan chan<- conn6Copy // the same for the IPv6 table
 	// def is the worker's side of the defence ladder (defense.go).
 	def workerDefense
 	// master is the running sync master (nil: none), adopted once per

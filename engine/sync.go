@@ -20,6 +20,7 @@ type syncRec struct {
 	// vaddr6 and daddr6 (an ip_vs_sync_v6 entry).
 	v6                     bool
 	caddr6, vaddr6, daddr6 [16]byte
+	laddr6                 [16]byte // an IPv6 FULLNAT connection's local address (with hasLocal)
 	// hasNeigh: a NAT66 connection's client neighbour (MAC, link index).
 	hasNeigh                   bool
 	neighMAC                   [6]byte
@@ -47,7 +48,7 @@ func (r *syncRec) toEntry(e *ipvssync.Entry) {
 		HasNeigh: r.hasNeigh, NeighMAC: r.neighMAC, NeighLink: r.neighLink,
 		CPort: r.cport, VPort: r.vport, DPort: r.dport,
 		FwMark: r.fwmark, Timeout: r.timeout,
-		HasLocal: r.hasLocal, LAddr: r.laddr, LPort: r.lport,
+		HasLocal: r.hasLocal, LAddr: r.laddr, LAddr6: r.laddr6, LPort: r.lport,
 		HasSeq: r.hasSeq, InSeq: r.inSeq, OutSeq: r.outSeq,
 		HasProxy: r.hasProxy, Proxy: r.proxy,
 	}
@@ -62,7 +63,7 @@ func (r *syncRec) fromEntry(e *ipvssync.Entry) {
 		hasNeigh: e.HasNeigh, neighMAC: e.NeighMAC, neighLink: e.NeighLink,
 		cport: e.CPort, vport: e.VPort, dport: e.DPort,
 		fwmark: e.FwMark, timeout: e.Timeout,
-		hasLocal: e.HasLocal, laddr: e.LAddr, lport: e.LPort,
+		hasLocal: e.HasLocal, laddr: e.LAddr, laddr6: e.LAddr6, lport: e.LPort,
 		hasSeq: e.HasSeq, inSeq: e.InSeq, outSeq: e.OutSeq,
 		hasProxy: e.HasProxy, proxy: e.Proxy,
 	}
@@ -230,7 +231,7 @@ func wireState(s conntrack.State) uint16 {
 func (w *worker) syncConn(c *conntrack.Conn, tbl *vs.Table, d *vs.Dest, now conntrack.Tick) {
 	sd := w.syncDecide(c, tbl, d, now)
 	if sd.send {
-		w.pushSync(c, d, sd.flags, sd.state, sd.fwmark, sd.timeout)
+		w.pushSync(c, d, &sd)
 	}
 	if c.Tmpl != 0 {
 		w.syncTemplate(c, tbl, sd.fwmark, sd.nowMs)
@@ -240,45 +241,65 @@ func (w *worker) syncConn(c *conntrack.Conn, tbl *vs.Table, d *vs.Dest, now conn
 // syncConn6 is syncConn for an IPv6 connection: the same decisions, an
 // IPv6 entry (ip_vs_sync_v6).
 func (w *worker) syncConn6(c *conntrack.Conn6, tbl *vs.Table, d *vs.Dest, now conntrack.Tick) {
-	if !syncable6(tbl, c, d) {
-		return
-	}
 	sd := w.syncDecide(&c.Conn, tbl, d, now)
 	if sd.send {
-		r := &w.syncRec
-		*r = syncRec{
-			proto: c.Key.Proto, flags: uint32(sd.flags), state: sd.state,
-			v6: true, caddr6: c.Key6.Src, vaddr6: c.Key6.Dst, daddr6: d.Addr.As16(),
-			cport: c.Key6.SrcPort, vport: c.Key6.DstPort, dport: destPortOf(d, c.Key6.DstPort),
-			fwmark: sd.fwmark, timeout: uint32((sd.timeout + time.Second - 1) / time.Second),
-		}
-		r.hasNeigh, r.neighMAC, r.neighLink = neigh6(c, d)
-		w.master.rings[w.index].push(r)
+		w.pushSync6(c, d, &sd)
 	}
 	if c.Tmpl != 0 {
 		w.syncTemplate(&c.Conn, tbl, sd.fwmark, sd.nowMs)
 	}
 }
 
-// syncable6 reports whether IPv6 connection c to d can travel in a sync
-// entry or the handover's state file. Not yet (issue #17): IPv6 FULLNAT
-// connections, whose local address and port no entry option carries for
-// IPv6 (OptULVSLocal holds an IPv4 one), and connections of an IPv6 SYN
-// proxy service, whose sequence delta is not sent for IPv6; a backup or
-// a restarted ulvsd would forward them without the rewrite they need.
-// They are left out, as the kernel leaves out what its format cannot say.
-func syncable6(tbl *vs.Table, c *conntrack.Conn6, d *vs.Dest) bool {
-	if d.Method == vs.FullNAT {
-		return false
-	}
-	svc := tbl.Service(c.SvcID)
-	return svc == nil || svc.Flags&vs.SvcSynProxy == 0
+// syncOpened6 is syncOpened for an IPv6 proxied connection.
+func (w *worker) syncOpened6(c *conntrack.Conn6, tbl *vs.Table, d *vs.Dest, now conntrack.Tick) {
+	sd := openedDecision(&c.Conn, tbl, d, now)
+	w.pushSync6(c, d, &sd)
 }
 
-// neigh6 is the client neighbour a NAT66 connection's entry carries
-// (ipvssync.OptULVSNeigh): where its replies go back to.
+// pushSync6 is pushSync for IPv6 connection c: an IPv6 entry with the
+// client neighbour (OptULVSNeigh) of a NAT66 or FULLNAT connection, the
+// local address and port of a FULLNAT one (its reply key's destination,
+// OptULVSLocal6) and the translation state of an open proxied one
+// (SEQ_DATA and OptULVSSynProxy, as IPv4); a proxied connection still
+// opening is not sent.
+func (w *worker) pushSync6(c *conntrack.Conn6, d *vs.Dest, sd *syncDecision) {
+	r := &w.syncRec
+	*r = syncRec{
+		proto: c.Key.Proto, flags: uint32(sd.flags), state: sd.state,
+		v6: true, caddr6: c.Key6.Src, vaddr6: c.Key6.Dst, daddr6: d.Addr.As16(),
+		cport: c.Key6.SrcPort, vport: c.Key6.DstPort, dport: destPortOf(d, c.Key6.DstPort),
+		fwmark: sd.fwmark, timeout: uint32((sd.timeout + time.Second - 1) / time.Second),
+	}
+	r.hasNeigh, r.neighMAC, r.neighLink = neigh6(c, d)
+	if d.Method == vs.FullNAT && c.Flags&conntrack.FlagNoOutput == 0 {
+		r.hasLocal, r.laddr6, r.lport = true, c.Out6.Dst, c.Out6.DstPort
+	}
+	if proxyRec(r, w.proxyConn6(c)) {
+		w.master.rings[w.index].push(r)
+	}
+}
+
+// proxyRec puts the translation state of proxied connection sp (nil: not
+// proxied) into r; it reports false for one still opening, which is not
+// sent: it would reach the backup without it.
+func proxyRec(r *syncRec, sp *synproxy.Conn) bool {
+	if sp == nil {
+		return true
+	}
+	if sp.Phase != synproxy.PhaseOpen {
+		return false
+	}
+	var fl ipvssync.Flags
+	fl, r.inSeq, r.outSeq, r.proxy = proxySync(sp)
+	r.flags |= uint32(fl)
+	r.hasSeq, r.hasProxy = true, true
+	return true
+}
+
+// neigh6 is the client neighbour a NAT66 or IPv6 FULLNAT connection's
+// entry carries (ipvssync.OptULVSNeigh): where its replies go back to.
 func neigh6(c *conntrack.Conn6, d *vs.Dest) (bool, [6]byte, uint8) {
-	if d.Method != vs.Masq || c.ClientMAC == ([6]byte{}) {
+	if d.Method != vs.Masq && d.Method != vs.FullNAT || c.ClientMAC == ([6]byte{}) {
 		return false, [6]byte{}, 0
 	}
 	return true, c.ClientMAC, c.ClientLink
@@ -314,42 +335,42 @@ func (w *worker) syncDecide(c *conntrack.Conn, tbl *vs.Table, d *vs.Dest, now co
 // syncOpened queues a proxied connection for the sync master when it
 // opens, whatever ShouldSync would say.
 func (w *worker) syncOpened(c *conntrack.Conn, tbl *vs.Table, d *vs.Dest, now conntrack.Tick) {
-	var fwmark uint32
+	sd := openedDecision(c, tbl, d, now)
+	w.pushSync(c, d, &sd)
+}
+
+// openedDecision is what a proxied connection that just opened is sent
+// with: its flags, state, fwmark and remaining timeout.
+func openedDecision(c *conntrack.Conn, tbl *vs.Table, d *vs.Dest, now conntrack.Tick) syncDecision {
+	sd := syncDecision{send: true, state: wireState(c.State), timeout: time.Duration(c.Expires.Sub(now)) * time.Millisecond}
+	sd.flags = methodFlags(d.Method) | ipvssync.Flags(c.Flags&(conntrack.FlagNoOutput|conntrack.FlagInactive))
 	if svc := tbl.Service(c.SvcID); svc != nil {
-		fwmark = svc.FwMark
+		sd.fwmark = svc.FwMark
 	}
-	flags := methodFlags(d.Method) | ipvssync.Flags(c.Flags&(conntrack.FlagNoOutput|conntrack.FlagInactive))
-	w.pushSync(c, d, flags, wireState(c.State), fwmark, time.Duration(c.Expires.Sub(now))*time.Millisecond)
+	return sd
 }
 
 // pushSync queues connection c for the sync master. A SYN proxy
 // connection goes only once open, with its translation state
 // (proxySync); one still opening would reach the backup without it.
-func (w *worker) pushSync(c *conntrack.Conn, d *vs.Dest, flags ipvssync.Flags, state uint16, fwmark uint32, timeout time.Duration) {
+func (w *worker) pushSync(c *conntrack.Conn, d *vs.Dest, sd *syncDecision) {
 	if !d.Addr.Is4() {
 		return // an IPv6 tunnel real server: an IPv4 sync entry cannot name it (not synced yet, issue #17)
 	}
 	r := &w.syncRec
 	*r = syncRec{
-		proto: c.Key.Proto, flags: uint32(flags), state: state,
+		proto: c.Key.Proto, flags: uint32(sd.flags), state: sd.state,
 		caddr: c.Key.Src, vaddr: c.Key.Dst, daddr: d.Addr.As4(),
 		cport: c.Key.SrcPort, vport: c.Key.DstPort, dport: destPortOf(d, c.Key.DstPort),
-		fwmark: fwmark, timeout: uint32((timeout + time.Second - 1) / time.Second),
+		fwmark: sd.fwmark, timeout: uint32((sd.timeout + time.Second - 1) / time.Second),
 	}
 	if d.Method == vs.FullNAT && c.Flags&conntrack.FlagNoOutput == 0 {
 		rk := w.ct.Out(c)
 		r.hasLocal, r.laddr, r.lport = true, rk.Dst, rk.DstPort
 	}
-	if sp := w.proxyConn(c); sp != nil {
-		if sp.Phase != synproxy.PhaseOpen {
-			return
-		}
-		var fl ipvssync.Flags
-		fl, r.inSeq, r.outSeq, r.proxy = proxySync(sp)
-		r.flags |= uint32(fl)
-		r.hasSeq, r.hasProxy = true, true
+	if proxyRec(r, w.proxyConn(c)) {
+		w.master.rings[w.index].push(r)
 	}
-	w.master.rings[w.index].push(r)
 }
 
 // syncTemplate is the controller half of ip_vs_sync_conn: the template of

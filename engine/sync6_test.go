@@ -289,26 +289,3 @@ func TestOwnerWorker6(t *testing.T) {
 		}
 	}
 }
-
-// TestSyncable6: IPv6 FULLNAT connections and those of an IPv6 SYN proxy
-// service stay out of sync entries and the handover (no IPv6 local
-// address option, no IPv6 sequence data yet); DR, TUN and NAT66 go.
-func TestSyncable6(t *testing.T) {
-	svc := &vs.Service{ID: 1, Proto: vs.TCP, Addr: vip6, Port: 80, Stats: &vs.ServiceStats{}}
-	proxied := &vs.Service{ID: 2, Proto: vs.TCP, Addr: vip6, Port: 443, Flags: vs.SvcSynProxy, Stats: &vs.ServiceStats{}}
-	tbl := vs.NewTable(1, []*vs.Service{svc, proxied}, nil)
-	for _, c := range []struct {
-		svc    uint32
-		method vs.Method
-		want   bool
-	}{
-		{1, vs.Route, true}, {1, vs.Tunnel, true}, {1, vs.Masq, true},
-		{1, vs.FullNAT, false}, {2, vs.Masq, false},
-	} {
-		conn := &conntrack.Conn6{}
-		conn.SvcID = c.svc
-		if got := syncable6(tbl, conn, &vs.Dest{Method: c.method}); got != c.want {
-			t.Errorf("service %d, %v: syncable %v, want %v", c.svc, c.method, got, c.want)
-		}
-	}
-}

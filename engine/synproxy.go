@@ -557,12 +557,19 @@ func (w *worker) proxyRestore(c *conntrack.Conn, r *syncRec, tbl *vs.Table) bool
 			return false
 		}
 	}
-	if w.sp.conns == nil {
-		w.sp.conns = make([]synproxy.Conn, w.ct.AuxSlots()+1) // once per worker
+	proxyPut(&w.sp.conns, w.ct.AuxSlots(), a, r)
+	return true
+}
+
+// proxyPut makes slot a of conns (made with slots+1 entries the first
+// time: once per worker) the open proxied connection r carries
+// (proxySync's inverse).
+func proxyPut(conns *[]synproxy.Conn, slots int, a uint32, r *syncRec) {
+	if *conns == nil {
+		*conns = make([]synproxy.Conn, slots+1)
 	}
-	w.sp.conns[a] = synproxy.Conn{
+	(*conns)[a] = synproxy.Conn{
 		Delta: -r.outSeq.Delta, TSOff: r.proxy.TSOff, ISN: r.inSeq.InitSeq, MSS: r.proxy.MSS,
 		Phase: synproxy.PhaseOpen, Opts: r.proxy.Opts, ClientWS: r.proxy.ClientWS, ServerWS: r.proxy.ServerWS,
 	}
-	return true
 }

@@ -16,8 +16,9 @@ import (
 // queue of waiting client frames and the watch over connections opening
 // are shared with IPv4. NAT66 and FULLNAT real servers, as with IPv4 (the
 // configuration refuses the proxy for DR and TUN, whose replies do not
-// pass the director). IPv6 connections are not synchronised, so nothing
-// of this goes to a backup.
+// pass the director). An open proxied connection goes to the sync
+// backups and to the next process's handover with its translation state,
+// as with IPv4 (pushSync6, proxyRestore6).
 
 // proxyConn6 returns the proxy state of IPv6 connection c, or nil when c
 // is not proxied.
@@ -188,6 +189,11 @@ func (w *worker) proxyOut6(p *packet, frame []byte, tbl *vs.Table, c *conntrack.
 	}
 	n, win := w.proxyOpen(sp, t, now)
 	w.ct6.Step(c, conntrack.Output, ps.TCPFlags, now, d)
+	if w.master != nil {
+		// Open now: the backup learns the connection with its
+		// translation (it was held back while opening).
+		w.syncOpened6(c, tbl, d, now)
+	}
 	q, buf := w.proxyBuffer(p.in)
 	l := synproxy.Build6(buf[pkt.EtherHeaderLen:], ps.Dst, ps.Src, ps.DstPort, ps.SrcPort, sp.ISN+1, t.Seq()+1,
 		pkt.TCPAck, win, w.sp.opts[:n])
@@ -245,5 +251,20 @@ func (w *worker) proxyRetry6(o *proxyOpening, tbl *vs.Table, now conntrack.Tick)
 	}
 	w.c.synRetries.Add(1)
 	o.tries++
+	return true
+}
+
+// proxyRestore6 is proxyRestore for IPv6 connection c: it becomes a
+// proxied connection in the open phase with the state r carries, at its
+// own auxiliary slot.
+func (w *worker) proxyRestore6(c *conntrack.Conn6, r *syncRec, tbl *vs.Table) bool {
+	a := c.Aux()
+	if a == 0 {
+		if a = w.ct6.AttachAux(c); a == 0 {
+			w.ct6.Delete(c, tbl)
+			return false
+		}
+	}
+	proxyPut(&w.sp.conns6, w.ct6.Cap(), a, r) // as many slots as proxyStart makes
 	return true
 }

@@ -157,6 +157,7 @@ func decodeEntryV1(e *Entry, typ byte, b []byte, idx, base int) (*DecodeError, e
 	// most once.
 	var skip *DecodeError
 	var seen uint8
+	var local4, local6 bool // which local address option came
 	for p := fixed; p < len(b); {
 		if p+2 > len(b) {
 			return nil, derr(idx, base+p, ErrTruncated, "option header cut off")
@@ -192,9 +193,16 @@ func decodeEntryV1(e *Entry, typ byte, b []byte, idx, base int) (*DecodeError, e
 			if l != localOptLen {
 				return nil, derr(idx, base+p, ErrMalformed, "local address option length %d, want %d", l, localOptLen)
 			}
-			e.HasLocal = true
+			e.HasLocal, local4 = true, true
 			copy(e.LAddr[:], b[data:data+4])
 			e.LPort = binary.BigEndian.Uint16(b[data+4:])
+		case typ == OptULVSLocal6:
+			if l != local6Len {
+				return nil, derr(idx, base+p, ErrMalformed, "IPv6 local address option length %d, want %d", l, local6Len)
+			}
+			e.HasLocal, local6 = true, true
+			copy(e.LAddr6[:], b[data:data+16])
+			e.LPort = binary.BigEndian.Uint16(b[data+16:])
 		case typ == OptULVSNeigh:
 			if l != neighOptLen {
 				return nil, derr(idx, base+p, ErrMalformed, "neighbour option length %d, want %d", l, neighOptLen)
@@ -221,10 +229,15 @@ func decodeEntryV1(e *Entry, typ byte, b []byte, idx, base int) (*DecodeError, e
 	if skip != nil {
 		return skip, nil
 	}
-	if e.IPv6 && e.HasLocal {
-		// OptULVSLocal carries an IPv4 local address; FULLNAT with
-		// IPv6 is not synchronised (issue #17).
+	if e.IPv6 && local4 {
+		// OptULVSLocal carries an IPv4 local address: FULLNAT from an
+		// IPv6 service to IPv4 (NAT64) is refused by the configuration,
+		// and an IPv6 connection's local address comes in
+		// OptULVSLocal6.
 		return derr(idx, base, ErrNotSupported, "IPv6 connection %s -> %s with an IPv4 FULLNAT local address", e.Client(), e.Virtual()), nil
+	}
+	if !e.IPv6 && local6 {
+		return derr(idx, base, ErrNotSupported, "IPv4 connection %s -> %s with an IPv6 FULLNAT local address", e.Client(), e.Virtual()), nil
 	}
 	if e.PEDataLen == 0 {
 		// The kernel looks at the name only together with data.
@@ -264,12 +277,13 @@ func checkProtoState(e *Entry, idx, base int) *DecodeError {
 // onceBit returns the bit recording an option that may appear only once in
 // an entry: the kernel refuses SEQ_DATA, PE_DATA and PE_NAME twice (with or
 // without OptFlagParam, which it masks off); ulvs refuses its local
-// address, SYN proxy and neighbour options twice. Other options may repeat.
+// address (of either family: OptULVSLocal and OptULVSLocal6 count as one),
+// SYN proxy and neighbour options twice. Other options may repeat.
 func onceBit(typ uint8) uint8 {
 	switch kind := typ &^ OptFlagParam; {
 	case kind == OptSeqData, kind == OptPEData, kind == OptPEName:
 		return 1 << kind
-	case typ == OptULVSLocal:
+	case typ == OptULVSLocal, typ == OptULVSLocal6:
 		return 1 << 4
 	case typ == OptULVSSynProxy:
 		return 1 << 5

@@ -58,8 +58,9 @@
 // no IPv6 connection, so the layout is checked against a C rendering of
 // the kernel's struct (testdata/sync_v6_layout.c, TestIPv6KernelLayout).
 // v0 has no IPv6 entry: the kernel's v0 sender leaves IPv6 connections
-// out, and CheckV0 refuses them. The ulvs local address option is IPv4
-// only: an IPv6 entry carrying it is skipped.
+// out, and CheckV0 refuses them. An IPv6 FULLNAT connection's local
+// address travels in option 0x46 (below); an IPv6 entry carrying the IPv4
+// option 0x44, or an IPv4 entry carrying 0x46, is skipped.
 //
 // Options, all big-endian:
 //
@@ -74,7 +75,9 @@
 //	                      travels in SEQ_DATA's out_seq, with
 //	                      IP_VS_CONN_F_OUT_SEQ, as the kernel's own
 //	                      sequence adjustment would carry it
-//	0x48 ulvs neighbour   7 bytes: a NAT66 connection's client
+//	0x46 ulvs local6      18 bytes: an IPv6 FULLNAT connection's local
+//	                      IPv6 address and port (IPv6 entries only)
+//	0x48 ulvs neighbour   7 bytes: a NAT66 or FULLNAT connection's client
 //	                      neighbour MAC and the index of the director's
 //	                      interface it was seen on (its replies go back
 //	                      there, IPv6 NAT replies having no route lookup)
@@ -128,7 +131,12 @@
 // backup's mask, but ip_vs_bind_xmit has no transmitter for it, and after
 // a takeover the kernel hands such packets to the local stack ("packet_xmit
 // is null"). A bare option type 4 (without 0x40) would make a kernel backup
-// drop the entry; ulvs never sends that.
+// drop the entry; ulvs never sends that. An IPv6 FULLNAT connection's
+// local address and port go, on its IPv6 entry, in option 0x46 =
+// IPVS_OPT_F_PARAM|6 (16-byte address, then the port): skipped by a
+// kernel backup for the same reason (the kernel defines no option 6).
+// Its SYN proxy state, as IPv4's, goes in SEQ_DATA and option 0x45, which
+// do not depend on the family.
 //
 // # Flags and what a kernel backup does with them
 //

@@ -29,6 +29,11 @@ func FuzzDecode(f *testing.F) {
 	v6 := ipv6Entries()
 	f.Add(AppendMessageV1(nil, 7, v6))
 	f.Add(AppendMessageV1(nil, 1, []Entry{natEntry(), v6[3], natEntry(), v6[0]}))
+	fn := v6[3] // an IPv6 FULLNAT proxied connection: options 1, 0x46, 0x45
+	fn.Flags = FlagFullNAT | FlagOutSeq
+	fn.HasLocal, fn.LAddr6, fn.LPort = true, v6[0].VAddr6, 40000
+	fn.HasProxy, fn.Proxy = true, Proxy{TSOff: 2, MSS: 1440, Opts: 31, ClientWS: 7, ServerWS: 9}
+	f.Add(AppendMessageV1(nil, 1, []Entry{fn, e, v6[1]}))
 
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		m, err := Decode(msg)

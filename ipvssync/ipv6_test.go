@@ -149,10 +149,63 @@ func TestIPv6Mixed(t *testing.T) {
 	if _, err := Decode(twice); !errors.Is(err, ErrMalformed) {
 		t.Errorf("neighbour option twice: %v", err)
 	}
-	// The ulvs local address option is IPv4: refused on an IPv6 entry.
-	loc := v6[0]
-	loc.HasLocal, loc.LAddr, loc.LPort = true, [4]byte{10, 0, 0, 1}, 1024
-	m, err = Decode(AppendMessageV1(nil, 1, []Entry{loc, v6[1]}))
+	// An IPv6 FULLNAT connection's local address and port: option 0x46,
+	// 18 bytes, after the sequence option and with the SYN proxy option
+	// (a proxied IPv6 FULLNAT connection); it round-trips, is refused
+	// twice (or beside 0x44) and in v0.
+	fn := v6[3]
+	fn.Flags = FlagFullNAT | FlagOutSeq
+	fn.HasLocal, fn.LAddr6, fn.LPort = true, netip.MustParseAddr("2001:db8:ff::5").As16(), 50001
+	fn.HasProxy, fn.Proxy = true, Proxy{TSOff: 7, MSS: 1440, Opts: 31, ClientWS: 7, ServerWS: 9}
+	msg = AppendMessageV1(nil, 1, []Entry{fn, v6[0]})
+	if m, err := Decode(msg); err != nil || len(m.Entries) != 2 || !cmp.Equal(m.Entries[0], fn) {
+		t.Errorf("IPv6 local option: %v %v", m.Entries, err)
+	}
+	if l, ok := fn.Local(); !ok || l.String() != "[2001:db8:ff::5]:50001" {
+		t.Errorf("Local() = %v %v", l, ok)
+	}
+	if n := EncodedLenV1(&fn); n != EntryLenV6+2+SeqOptLen+2+18+2+proxyOptLen || CheckV0(&fn) == nil {
+		t.Errorf("IPv6 local option: length %d, CheckV0 %v", n, CheckV0(&fn))
+	}
+	at := HeaderLenV1 + EntryLenV6 + 2 + SeqOptLen
+	if msg[at] != 0x46 || msg[at+1] != 18 || msg[at+2] != 0x20 || msg[at+19] != 0x51 {
+		t.Errorf("IPv6 local option bytes: % x", msg[at:at+20])
+	}
+	for _, extra := range [][]byte{
+		append([]byte{OptULVSLocal6, 18}, make([]byte, 18)...),
+		{OptULVSLocal, localOptLen, 10, 0, 0, 1, 4, 0},
+	} {
+		twice := AppendMessageV1(nil, 1, []Entry{fn})
+		twice = append(twice, extra...)
+		binary.BigEndian.PutUint16(twice[HeaderLenV1+2:], uint16(len(twice)-HeaderLenV1))
+		binary.BigEndian.PutUint16(twice[2:], uint16(len(twice)))
+		if _, err := Decode(twice); !errors.Is(err, ErrMalformed) {
+			t.Errorf("local option %#x after 0x46: %v", extra[0], err)
+		}
+	}
+	short = AppendMessageV1(nil, 1, []Entry{fn})
+	short[at+1] = 17
+	if _, err := Decode(short); !errors.Is(err, ErrMalformed) {
+		t.Errorf("IPv6 local option of 17 bytes: %v", err)
+	}
+	// 0x46 on an IPv4 entry is skipped, as 0x44 on an IPv6 one.
+	v4 := Entry{Proto: ProtoTCP, Flags: FlagFullNAT, State: TCPEstablished, CPort: 1, VPort: 80, DPort: 80}
+	raw := AppendMessageV1(nil, 1, []Entry{v4})
+	raw = append(raw, OptULVSLocal6, 18)
+	raw = append(raw, make([]byte, 18)...)
+	binary.BigEndian.PutUint16(raw[HeaderLenV1+2:], uint16(len(raw)-HeaderLenV1))
+	binary.BigEndian.PutUint16(raw[2:], uint16(len(raw)))
+	if m, err := Decode(raw); err != nil || len(m.Entries) != 0 || len(m.Skipped) != 1 || !errors.Is(m.Skipped[0], ErrNotSupported) {
+		t.Errorf("IPv4 entry with an IPv6 local address: %v, skipped %v, %v", m.Entries, m.Skipped, err)
+	}
+	// The ulvs local address option 0x44 is IPv4: refused on an IPv6 entry.
+	raw = AppendMessageV1(nil, 1, []Entry{v6[0]})
+	raw = append(raw, OptULVSLocal, localOptLen, 10, 0, 0, 1, 4, 0) // 80 bytes: the next entry stays aligned
+	binary.BigEndian.PutUint16(raw[HeaderLenV1+2:], uint16(len(raw)-HeaderLenV1))
+	raw = append(raw, AppendMessageV1(nil, 1, []Entry{v6[1]})[HeaderLenV1:]...)
+	raw[4] = 2 // nr_conns
+	binary.BigEndian.PutUint16(raw[2:], uint16(len(raw)))
+	m, err = Decode(raw)
 	if err != nil || len(m.Entries) != 1 || len(m.Skipped) != 1 || !errors.Is(m.Skipped[0], ErrNotSupported) {
 		t.Errorf("IPv6 entry with an IPv4 local address: %d entries, skipped %v, %v", len(m.Entries), m.Skipped, err)
 	}
@@ -165,6 +218,12 @@ func FuzzEntryV6(f *testing.F) {
 	for _, e := range ipv6Entries() {
 		f.Add(AppendMessageV1(nil, 0, []Entry{e})[HeaderLenV1:])
 	}
+	fn := ipv6Entries()[3]
+	fn.Flags |= FlagFullNAT
+	fn.HasLocal, fn.LAddr6, fn.LPort = true, fn.VAddr6, 1024
+	seed := AppendMessageV1(nil, 0, []Entry{fn})[HeaderLenV1:]
+	seed[0] = 1 | 4 | 8 // sequence, local and SYN proxy options below
+	f.Add(seed)
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		if len(raw) < EntryLenV6 {
 			return
@@ -178,6 +237,13 @@ func FuzzEntryV6(f *testing.F) {
 		if raw[0]&2 != 0 {
 			e.HasNeigh, e.NeighLink = true, raw[3]
 			copy(e.NeighMAC[:], raw[56:])
+		}
+		if raw[0]&4 != 0 {
+			e.HasLocal, e.LPort = true, uint16(raw[13])<<8|uint16(raw[14])
+			copy(e.LAddr6[:], raw[40:])
+		}
+		if raw[0]&8 != 0 {
+			e.HasProxy, e.Proxy = true, Proxy{TSOff: uint32(raw[17]), MSS: uint16(raw[18]), Opts: raw[19], ClientWS: raw[21], ServerWS: raw[22]}
 		}
 		if raw[0]&1 != 0 {
 			e.HasSeq = true

@@ -154,10 +154,15 @@ const (
 	// number delta that IPVS_OPT_SEQ_DATA carries. Optional like
 	// OptULVSLocal: a kernel backup skips it.
 	OptULVSSynProxy = OptFlagParam | 5
-	// OptULVSNeigh is the ulvs option carrying where a NAT66
-	// connection's client packets came from: the neighbour's MAC (the
+	// OptULVSLocal6 is OptULVSLocal for an IPv6 FULLNAT connection: its
+	// local IPv6 address and port (16 + 2 bytes, network order), on an
+	// IPv6 entry only. Optional like OptULVSLocal: a kernel backup skips
+	// it.
+	OptULVSLocal6 = OptFlagParam | 6
+	// OptULVSNeigh is the ulvs option carrying where a NAT66 or
+	// IPv6 FULLNAT connection's client packets came from: the neighbour's MAC (the
 	// client or its router) and the index of the director's interface
-	// (6 + 1 bytes). The replies of an IPv6 NAT connection go back to
+	// (6 + 1 bytes). The replies of such a connection go back to
 	// that neighbour (no route lookup), and a backup or a restarted
 	// ulvsd that did not see the client would otherwise drop them until
 	// the client's next packet. Optional like OptULVSLocal: a kernel
@@ -222,13 +227,15 @@ type Entry struct {
 	PEData    [MaxPEData]byte
 	PEName    [MaxPEName]byte
 
-	// HasLocal says LAddr and LPort, the FULLNAT local address and port
-	// the connection is SNATed to, are set (the OptULVSLocal option).
+	// HasLocal says LAddr (LAddr6 for an IPv6 entry) and LPort, the
+	// FULLNAT local address and port the connection is SNATed to, are set
+	// (the OptULVSLocal option, OptULVSLocal6 for IPv6).
 	HasLocal bool
 	LAddr    [4]byte
+	LAddr6   [16]byte
 	LPort    uint16
 
-	// HasNeigh says NeighMAC and NeighLink, a NAT66 connection's client
+	// HasNeigh says NeighMAC and NeighLink, a NAT66 or IPv6 FULLNAT connection's client
 	// neighbour and interface index, are set (the OptULVSNeigh option).
 	HasNeigh  bool
 	NeighMAC  [6]byte
@@ -265,7 +272,12 @@ func (e *Entry) Dest() netip.AddrPort {
 }
 
 // Local returns the FULLNAT local address and port, and whether it is set.
-func (e *Entry) Local() (netip.AddrPort, bool) { return addrPort(e.LAddr, e.LPort), e.HasLocal }
+func (e *Entry) Local() (netip.AddrPort, bool) {
+	if e.IPv6 {
+		return netip.AddrPortFrom(netip.AddrFrom16(e.LAddr6), e.LPort), e.HasLocal
+	}
+	return addrPort(e.LAddr, e.LPort), e.HasLocal
+}
 
 // PE returns the persistence engine name and data; both are empty when the
 // entry carries none. The data aliases the entry.
@@ -338,6 +350,7 @@ const (
 	EntryLenV4  = 36 // struct ip_vs_sync_v4
 	EntryLenV6  = 72 // struct ip_vs_sync_v6: the 24 bytes before the addresses, then three in6_addr
 	localOptLen = 6
+	local6Len   = 18
 	proxyOptLen = 9
 	neighOptLen = 7
 
@@ -365,7 +378,9 @@ func EncodedLenV1(e *Entry) int {
 			n += 2 + int(e.PENameLen)
 		}
 	}
-	if e.HasLocal {
+	if e.HasLocal && e.IPv6 {
+		n += 2 + local6Len
+	} else if e.HasLocal {
 		n += 2 + localOptLen
 	}
 	if e.HasProxy {
@@ -462,7 +477,11 @@ func appendEntryV1(b []byte, e *Entry) []byte {
 			b = append(b, e.PEName[:e.PENameLen]...)
 		}
 	}
-	if e.HasLocal {
+	if e.HasLocal && e.IPv6 {
+		b = append(b, OptULVSLocal6, local6Len)
+		b = append(b, e.LAddr6[:]...)
+		b = binary.BigEndian.AppendUint16(b, e.LPort)
+	} else if e.HasLocal {
 		b = append(b, OptULVSLocal, localOptLen)
 		b = append(b, e.LAddr[:]...)
 		b = binary.BigEndian.AppendUint16(b, e.LPort)
