@@ -262,24 +262,54 @@ func hasData(ps *pkt.Parsed, t pkt.TCP) bool {
 // side, with the client's ISN and options. It reports false when the real
 // server's MAC is not known yet.
 func (w *worker) proxySendSYN(c *conntrack.Conn, sp *synproxy.Conn, d *vs.Dest, in uint8, now conntrack.Tick) bool {
-	mac, ok := d.State.MAC()
+	s, ok := w.proxySYNFrame(sp, d, in)
 	if !ok {
 		return false
+	}
+	// Replies come to the reply key's Dst (the client for NAT, a local
+	// address for FULLNAT) from its Src, the real server.
+	rk := w.ct.Out(c)
+	l := synproxy.Build(s.buf[pkt.EtherHeaderLen:], rk.Dst, rk.Src, rk.DstPort, rk.SrcPort, sp.ISN, 0,
+		pkt.TCPSyn, s.win, s.opts, w.nextIPID())
+	w.proxySendSYNFrame(&s, l, sp, now)
+	return true
+}
+
+// proxySYN is the SYN that opens a proxied connection's real server side,
+// being built: the next hop's MAC and the egress link, the buffer, and the
+// client's options and window (proxySynOptions).
+type proxySYN struct {
+	mac  [6]byte
+	out  uint8
+	q    *packet
+	buf  []byte
+	opts []byte
+	win  uint16
+}
+
+// proxySYNFrame prepares that SYN towards real server d (its interface,
+// else the link the client came in on); ok is false while d's MAC is not
+// known. Both families use it (proxySendSYN, proxySendSYN6).
+func (w *worker) proxySYNFrame(sp *synproxy.Conn, d *vs.Dest, in uint8) (s proxySYN, ok bool) {
+	if s.mac, ok = d.State.MAC(); !ok {
+		return s, false
 	}
 	out := d.Iface
 	if out < 0 || out >= len(w.links) {
 		out = int(in)
 	}
+	s.out = uint8(out)
 	n, win := w.proxySynOptions(sp)
-	q, buf := w.proxyBuffer(uint8(out))
-	// Replies come to the reply key's Dst (the client for NAT, a local
-	// address for FULLNAT) from its Src, the real server.
-	rk := w.ct.Out(c)
-	l := synproxy.Build(buf[pkt.EtherHeaderLen:], rk.Dst, rk.Src, rk.DstPort, rk.SrcPort, sp.ISN, 0,
-		pkt.TCPSyn, win, w.sp.opts[:n], w.nextIPID())
-	w.proxySend(q, buf, l, mac, uint8(out))
+	s.opts, s.win = w.sp.opts[:n], win
+	s.q, s.buf = w.proxyBuffer(s.out)
+	return s, true
+}
+
+// proxySendSYNFrame sends the SYN s, l bytes of IP packet, and notes when
+// (the retry clock).
+func (w *worker) proxySendSYNFrame(s *proxySYN, l int, sp *synproxy.Conn, now conntrack.Tick) {
+	w.proxySend(s.q, s.buf, l, s.mac, s.out)
 	sp.SentAt = uint32(now)
-	return true
 }
 
 // proxySynOptions writes the options of the SYN that opens sp's real

@@ -137,21 +137,14 @@ func (w *worker) proxyQueue6(p *packet, frame []byte, key conntrack.Key6, now co
 // FULLNAT: the reply key's destination). It reports false when the real
 // server's MAC is not known yet.
 func (w *worker) proxySendSYN6(c *conntrack.Conn6, sp *synproxy.Conn, d *vs.Dest, in uint8, now conntrack.Tick) bool {
-	mac, ok := d.State.MAC()
+	s, ok := w.proxySYNFrame(sp, d, in)
 	if !ok {
 		return false
 	}
-	out := d.Iface
-	if out < 0 || out >= len(w.links) {
-		out = int(in)
-	}
-	n, win := w.proxySynOptions(sp)
-	q, buf := w.proxyBuffer(uint8(out))
 	rk := &c.Out6
-	l := synproxy.Build6(buf[pkt.EtherHeaderLen:], rk.Dst, rk.Src, rk.DstPort, rk.SrcPort, sp.ISN, 0,
-		pkt.TCPSyn, win, w.sp.opts[:n])
-	w.proxySend(q, buf, l, mac, uint8(out))
-	sp.SentAt = uint32(now)
+	l := synproxy.Build6(s.buf[pkt.EtherHeaderLen:], rk.Dst, rk.Src, rk.DstPort, rk.SrcPort, sp.ISN, 0,
+		pkt.TCPSyn, s.win, s.opts)
+	w.proxySendSYNFrame(&s, l, sp, now)
 	return true
 }
 
