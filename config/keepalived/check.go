@@ -141,8 +141,9 @@ func (p *parser) checkerCommon(ck *checkSpec, conn *connOpts, c *Node) bool {
 			parse = parseAddr // IPv4 or IPv6: the checkers dial either
 		}
 		a, msg := parse(s)
-		if msg == "" && kw == "connect_ip" && !config.Unicast(a) {
-			// The TOML file refuses it too: a check cannot dial it.
+		if msg == "" && !config.Unicast(a) {
+			// The TOML file refuses it too: a check cannot dial it or
+			// bind to it.
 			msg = fmt.Sprintf("%s is not a unicast address", a)
 		}
 		if msg != "" {

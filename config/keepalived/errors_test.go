@@ -118,6 +118,7 @@ func TestErrors(t *testing.T) {
 		{"checker with a value", vsWith("", "TCP_CHECK x {\n}\n"), "TCP_CHECK: takes no value before its block"},
 		{"bindto IPv6", vsWith("", "TCP_CHECK {\nbindto ::1\n}\n"), "k.conf:7: bindto: ::1: IPv6 is not supported by ulvs"},
 		{"connect_ip not unicast", vsWith("", "TCP_CHECK {\nconnect_ip 0.0.0.0\n}\n"), "k.conf:7: connect_ip: 0.0.0.0 is not a unicast address"},
+		{"bindto not unicast", vsWith("", "TCP_CHECK {\nbindto 0.0.0.0\n}\n"), "k.conf:7: bindto: 0.0.0.0 is not a unicast address"},
 		{"connect_port zero", vsWith("", "TCP_CHECK {\nconnect_port 0\n}\n"), `connect_port: "0" is out of range [1, 65535]`},
 		{"bind_if too long", vsWith("", "TCP_CHECK {\nbind_if averyveryverylongname\n}\n"), "is too long"},
 		{"checker retry text", vsWith("", "TCP_CHECK {\nretry many\n}\n"), `retry: "many" is not a whole number`},
