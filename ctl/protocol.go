@@ -226,6 +226,9 @@ type WorkerStatus struct {
 	// returned frames, Polls the times it slept waiting for frames,
 	// TxCalls its transmit batches and TxFrames the frames they sent.
 	Packets, Batches, Polls, TxCalls, TxFrames uint64
+	// IdleWins are its idle polls that found frames before it would
+	// have slept (ulvsd --idle-poll).
+	IdleWins uint64 `json:",omitempty"`
 	// RingDrops are the frames the kernel dropped because its receive
 	// rings were full (it did not keep up).
 	RingDrops uint64

@@ -14,3 +14,12 @@ func TestRingFramesFlagRange(t *testing.T) {
 		}
 	}
 }
+
+func TestIdlePollFlagRange(t *testing.T) {
+	for _, v := range []string{"2ms", "-1us", "fast"} {
+		var stderr bytes.Buffer
+		if code := run([]string{"-i", "lo", "--idle-poll", v}, &stderr); code != 2 || !strings.Contains(stderr.String(), "idle-poll") {
+			t.Errorf("--idle-poll %s: exit %d, stderr %q; want 2 and a message naming the flag", v, code, stderr.String())
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/config/load"
@@ -59,6 +60,7 @@ func run(args []string, stderr io.Writer) int {
 	iptMarks := fs.Bool("iptables-marks", true, "read the firewall marks of iptables' mangle PREROUTING and nft prerouting rules\nand balance fwmark services by them (false: only the file's [[fwmark]] tables;\nthe file's [director] iptables_marks = false also turns this off)")
 	stateFile := fs.String("state-file", "", "save the connection table to `path` on SIGTERM and restore it from there at start,\nso a restart keeps established connections (default: the file's [director] state_file, else off)")
 	ringFrames := fs.Int("ring-frames", 0, "slots of each RX ring, 68 KiB each (0: 256; from 16 to 8192): more ride out longer pauses of a worker")
+	idlePoll := fs.Duration("idle-poll", 0, "how long a worker whose rings are empty keeps looking at them, yielding the CPU, before it sleeps\n(the longest window; it adapts to the gaps between frames as the kernel's haltpoll; 0: sleep at once;\nup to 1ms; docs/performance.md)")
 	pprofAddr := fs.String("pprof", "", "serve Go's profiler (net/http/pprof) on `host:port`, a loopback address only")
 	bgpFlags := addBGPFlags(fs)
 	verbose := fs.Bool("v", false, "log debug messages")
@@ -74,6 +76,10 @@ func run(args []string, stderr io.Writer) int {
 	}
 	if *ringFrames != 0 && (*ringFrames < 16 || *ringFrames > 8192) {
 		fmt.Fprintf(stderr, "ulvsd: --ring-frames %d: want 16 to 8192 (or 0 for the default, 256)\n", *ringFrames)
+		return 2
+	}
+	if *idlePoll < 0 || *idlePoll > time.Millisecond {
+		fmt.Fprintf(stderr, "ulvsd: --idle-poll %v: want 0 to 1ms\n", *idlePoll)
 		return 2
 	}
 	level := slog.LevelInfo
@@ -100,7 +106,7 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ulvsd: %v\n", err)
 		return 2
 	}
-	opts := options{bgp: bgpCfg, bgpFromFlags: bgpFlags.as != 0, workers: *workers, metrics: *metricsAddr, web: config.Web{Listen: *webAddr}, exitOnLoss: *exitOnLoss, iptablesMarks: *iptMarks, stateFile: *stateFile, pprof: *pprofAddr, ringFrames: *ringFrames}
+	opts := options{bgp: bgpCfg, bgpFromFlags: bgpFlags.as != 0, workers: *workers, metrics: *metricsAddr, web: config.Web{Listen: *webAddr}, exitOnLoss: *exitOnLoss, iptablesMarks: *iptMarks, stateFile: *stateFile, pprof: *pprofAddr, ringFrames: *ringFrames, idlePoll: *idlePoll}
 	switch {
 	case *ifaces != "":
 		opts.interfaces = strings.Split(*ifaces, ",")
@@ -163,8 +169,9 @@ type options struct {
 	metrics       string // Prometheus endpoint address (metrics.go); "" is off
 	// web is the web console (web.go); Listen "" is off.
 	web        config.Web
-	pprof      string // profiler address (pprof.go); "" is off
-	ringFrames int    // engine.Config.RingFrames
+	pprof      string        // profiler address (pprof.go); "" is off
+	ringFrames int           // engine.Config.RingFrames
+	idlePoll   time.Duration // engine.Config.IdlePoll
 	// exitOnLoss ends the daemon when an interface is lost.
 	exitOnLoss bool
 	// iptablesMarks compiles the namespace's iptables/nft MARK rules
@@ -228,6 +235,7 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 		Workers:       o.workers,
 		ConnTableSize: o.connTableSize,
 		RingFrames:    o.ringFrames,
+		IdlePoll:      o.idlePoll,
 		Timeouts:      timeouts,
 		Logger:        log,
 		OnLink:        onLink,

@@ -202,7 +202,7 @@ func workerStatus(ws []engine.WorkerStats) []ctl.WorkerStatus {
 	out := make([]ctl.WorkerStatus, len(ws))
 	for i, w := range ws {
 		out[i] = ctl.WorkerStatus{Index: w.Index, Packets: w.Packets, Batches: w.Batches, Polls: w.Polls,
-			TxCalls: w.TxCalls, TxFrames: w.TxFrames, RingDrops: w.RingDrops, CPUNanos: uint64(w.CPU)}
+			TxCalls: w.TxCalls, TxFrames: w.TxFrames, RingDrops: w.RingDrops, IdleWins: w.IdleWins, CPUNanos: uint64(w.CPU)}
 	}
 	return out
 }

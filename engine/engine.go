@@ -50,6 +50,10 @@ type Config struct {
 	// and interface), each 68 KiB; 0 means 256 (17 MiB a ring). A deeper
 	// ring rides out longer pauses of its worker (docs/performance.md).
 	RingFrames int
+	// IdlePoll is the longest a worker whose rings are empty keeps
+	// looking at them before it sleeps (idlepoll.go); 0 means it sleeps
+	// at once.
+	IdlePoll time.Duration
 	// Timeouts are the connection state timeouts; nil means the kernel's.
 	Timeouts *conntrack.Timeouts
 	Logger   *slog.Logger
@@ -277,6 +281,7 @@ func newWorkerLinks(links []link, macs [][6]byte, c *counters, cfg Config, tmpls
 		tx:       make([]*packet, 0, batchSize),
 		txLink:   make([]*packet, 0, batchSize),
 		c:        c,
+		idle:     idlePoll{max: cfg.IdlePoll},
 	}
 	// One poll entry per link, in link order; -1 is never polled.
 	for _, l := range links {
@@ -986,6 +991,17 @@ func (w *worker) recv(timeout time.Duration) (int, error) {
 		}
 		return n, nil
 	}
+	var idleStart time.Time
+	if w.idle.max > 0 {
+		idleStart = time.Now()
+		if w.idle.window > 0 {
+			if n = w.spin(idleStart); n > 0 { // idlepoll.go
+				w.c.loop.spinWins.Add(1)
+				w.c.loop.batches.Add(1)
+				return n, nil
+			}
+		}
+	}
 	// With every link down all entries are -1 and poll just sleeps.
 	w.c.loop.polls.Add(1)
 	deadline := time.Now().Add(timeout)
@@ -1012,6 +1028,9 @@ func (w *worker) recv(timeout time.Duration) (int, error) {
 	n = w.collect()
 	if n > 0 {
 		w.c.loop.batches.Add(1)
+	}
+	if w.idle.max > 0 {
+		w.idle.adjust(time.Since(idleStart), n > 0)
 	}
 	return n, nil
 }

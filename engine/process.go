@@ -32,6 +32,7 @@ type worker struct {
 	adopted atomic.Pointer[linkSet]
 	faults  chan<- linkFault
 	next    int // link collect starts after
+	idle    idlePoll
 	txLink  []*packet
 	ct      *conntrack.Table
 	tmpls   *conntrack.Templates

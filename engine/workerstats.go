@@ -24,6 +24,9 @@ type loopCounters struct {
 	batches atomic.Uint64
 	polls   atomic.Uint64
 	txCalls atomic.Uint64
+	// spinWins counts the idle polls that found frames (a sleep and
+	// its wake-up saved, idlepoll.go).
+	spinWins atomic.Uint64
 	// ringDrops counts the frames the kernel dropped because the
 	// worker's RX rings were full (PACKET_STATISTICS tp_drops), read
 	// every ringStatsPeriod; ringStatsAt is when the worker last read
@@ -67,6 +70,9 @@ type WorkerStats struct {
 	// times it slept in poll(2), TxCalls its sendmmsg calls, TxFrames
 	// the frames those sent.
 	Packets, Batches, Polls, TxCalls, TxFrames uint64
+	// IdleWins are the times an idle poll (--idle-poll) found frames
+	// before the worker would have slept: wake-ups saved.
+	IdleWins uint64
 	// RingDrops are the frames the kernel dropped because the worker's
 	// RX rings were full: the worker did not keep up.
 	RingDrops uint64
@@ -95,6 +101,7 @@ func (e *Engine) WorkerStats() []WorkerStats {
 			TxCalls:   c.loop.txCalls.Load(),
 			TxFrames:  c.txFrames.Load(),
 			RingDrops: c.loop.ringDrops.Load(),
+			IdleWins:  c.loop.spinWins.Load(),
 		}
 		if tid := c.loop.tid.Load(); tid > 0 {
 			out[i].CPU = threadCPU(int(tid))

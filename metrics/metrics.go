@@ -384,6 +384,7 @@ var (
 	workerTx      = workerDesc("tx_batches_total", "Transmit batches of the worker.")
 	workerCPU     = workerDesc("cpu_seconds_total", "CPU time of the worker's thread.")
 	workerDrops   = workerDesc("ring_drops_total", "Frames the kernel dropped because the worker's receive rings were full.")
+	workerIdle    = workerDesc("idle_wins_total", "Idle polls of the worker (ulvsd --idle-poll) that found frames before it would have slept.")
 )
 
 // collectWorkers sends the data-path workers' loop counters.
@@ -396,6 +397,7 @@ func (c *Collector) collectWorkers(ch chan<- prometheus.Metric, ws []ctl.WorkerS
 		ch <- prometheus.MustNewConstMetric(workerTx, prometheus.CounterValue, float64(w.TxCalls), lv)
 		ch <- prometheus.MustNewConstMetric(workerCPU, prometheus.CounterValue, float64(w.CPUNanos)/1e9, lv)
 		ch <- prometheus.MustNewConstMetric(workerDrops, prometheus.CounterValue, float64(w.RingDrops), lv)
+		ch <- prometheus.MustNewConstMetric(workerIdle, prometheus.CounterValue, float64(w.IdleWins), lv)
 	}
 }
 

@@ -225,8 +225,9 @@ func workerDeltas(a, b []ctl.WorkerStatus, dt float64) string {
 		if bt > 0 {
 			avg = float64(pk) / float64(bt)
 		}
-		parts = append(parts, fmt.Sprintf("w%d %.0fpps batch %.1f polls/s %.0f ring drops/s %.0f cpu %.0f%%", i, float64(pk)/dt, avg,
-			float64(b[i].Polls-a[i].Polls)/dt, float64(b[i].RingDrops-a[i].RingDrops)/dt, 100*float64(b[i].CPUNanos-a[i].CPUNanos)/1e9/dt))
+		parts = append(parts, fmt.Sprintf("w%d %.0fpps batch %.1f polls/s %.0f idle wins/s %.0f ring drops/s %.0f cpu %.0f%%", i, float64(pk)/dt, avg,
+			float64(b[i].Polls-a[i].Polls)/dt, float64(b[i].IdleWins-a[i].IdleWins)/dt, float64(b[i].RingDrops-a[i].RingDrops)/dt,
+			100*float64(b[i].CPUNanos-a[i].CPUNanos)/1e9/dt))
 	}
 	return strings.Join(parts, "; ")
 }

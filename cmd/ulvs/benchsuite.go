@@ -45,6 +45,8 @@ type suiteOptions struct {
 	command     string
 	// ringFrames is ulvsd's --ring-frames (0: not given).
 	ringFrames int
+	// idlePoll is ulvsd's --idle-poll ("": not given).
+	idlePoll string
 	// profileDir, when set, receives a CPU profile of ulvsd per method
 	// and packet-rate test, taken over the first round's window.
 	profileDir string
@@ -167,6 +169,9 @@ func (s *suite) build(ctx context.Context) error {
 	}
 	if s.o.ringFrames > 0 {
 		ulvsArgs = append(ulvsArgs, "--ring-frames", strconv.Itoa(s.o.ringFrames))
+	}
+	if s.o.idlePoll != "" {
+		ulvsArgs = append(ulvsArgs, "--idle-poll", s.o.idlePoll)
 	}
 	byMode := map[string]*benchLab{}
 	for _, m := range s.o.methods {

@@ -95,14 +95,21 @@ func printDefense(w io.Writer, d *ctl.DefenseStatus) {
 // printWorkers prints one line per data-path worker:
 //
 //	worker 0 packets=1200 batches=100 avg_batch=12.0 polls=40 tx_batches=100 tx_frames=1200 ring_drops=0 cpu=0.250s
+//
+// with idle_wins=N before cpu= when the worker polls before it sleeps
+// (ulvsd --idle-poll) and some of those polls found frames.
 func printWorkers(w io.Writer, ws []ctl.WorkerStatus) {
 	for _, s := range ws {
 		avg := 0.0
 		if s.Batches > 0 {
 			avg = float64(s.Packets) / float64(s.Batches)
 		}
-		fmt.Fprintf(w, "worker %d packets=%d batches=%d avg_batch=%.1f polls=%d tx_batches=%d tx_frames=%d ring_drops=%d cpu=%.3fs\n",
-			s.Index, s.Packets, s.Batches, avg, s.Polls, s.TxCalls, s.TxFrames, s.RingDrops, time.Duration(s.CPUNanos).Seconds())
+		idle := ""
+		if s.IdleWins > 0 {
+			idle = fmt.Sprintf(" idle_wins=%d", s.IdleWins)
+		}
+		fmt.Fprintf(w, "worker %d packets=%d batches=%d avg_batch=%.1f polls=%d tx_batches=%d tx_frames=%d ring_drops=%d%s cpu=%.3fs\n",
+			s.Index, s.Packets, s.Batches, avg, s.Polls, s.TxCalls, s.TxFrames, s.RingDrops, idle, time.Duration(s.CPUNanos).Seconds())
 	}
 }
 

@@ -26,11 +26,13 @@ func TestPrintWorkers(t *testing.T) {
 	ws := []ctl.WorkerStatus{
 		{Index: 0, Packets: 1200, Batches: 100, Polls: 40, TxCalls: 100, TxFrames: 1200, RingDrops: 7, CPUNanos: 250e6},
 		{Index: 1},
+		{Index: 2, Packets: 30, Batches: 20, Polls: 5, TxCalls: 20, TxFrames: 30, IdleWins: 15, CPUNanos: 1e6},
 	}
 	var b strings.Builder
 	printWorkers(&b, ws)
 	want := "worker 0 packets=1200 batches=100 avg_batch=12.0 polls=40 tx_batches=100 tx_frames=1200 ring_drops=7 cpu=0.250s\n" +
-		"worker 1 packets=0 batches=0 avg_batch=0.0 polls=0 tx_batches=0 tx_frames=0 ring_drops=0 cpu=0.000s\n"
+		"worker 1 packets=0 batches=0 avg_batch=0.0 polls=0 tx_batches=0 tx_frames=0 ring_drops=0 cpu=0.000s\n" +
+		"worker 2 packets=30 batches=20 avg_batch=1.5 polls=5 tx_batches=20 tx_frames=30 ring_drops=0 idle_wins=15 cpu=0.001s\n"
 	if got := b.String(); got != want {
 		t.Errorf("printWorkers:\n%s\nwant:\n%s", got, want)
 	}
