@@ -24,16 +24,16 @@ func NATICMPv6Full(frame []byte, p *pkt.Parsed6, q *Quoted6, out bool, raddr [16
 		ip.SetDst(laddr)
 		copy(in[8:24], laddr[:])
 		copy(in[24:40], raddr[:])
-		binary.BigEndian.PutUint16(in[40:], lport)
-		binary.BigEndian.PutUint16(in[42:], rport)
+		binary.BigEndian.PutUint16(frame[q.L4:], lport)
+		binary.BigEndian.PutUint16(frame[q.L4+2:], rport)
 		p.Src, p.Dst = raddr, laddr
 	} else {
 		ip.SetSrc(laddr)
 		ip.SetDst(raddr)
 		copy(in[8:24], raddr[:])
 		copy(in[24:40], laddr[:])
-		binary.BigEndian.PutUint16(in[40:], rport)
-		binary.BigEndian.PutUint16(in[42:], lport)
+		binary.BigEndian.PutUint16(frame[q.L4:], rport)
+		binary.BigEndian.PutUint16(frame[q.L4+2:], lport)
 		p.Src, p.Dst = laddr, raddr
 	}
 	icmpv6Checksum(frame, p)

@@ -88,13 +88,49 @@ const MaxICMPv6ErrorFrame = pkt.EtherHeaderLen + IPv6MinMTU
 
 // Quoted6 is the packet an ICMPv6 error quotes (RFC 4443 2.4(c)), as far
 // as the director needs it: addresses, protocol and ports of a TCP or UDP
-// packet quoted right after its fixed header.
+// packet, after any extension headers it carries (as the kernel finds
+// them in a quote, ipv6_find_hdr).
 type Quoted6 struct {
 	Src, Dst         [16]byte
 	Proto            uint8
 	SrcPort, DstPort uint16
-	// Off is the quoted IPv6 header's offset in the frame.
-	Off int
+	// Off is the quoted IPv6 header's offset in the frame, L4 that of
+	// its TCP or UDP header (Off+40 without extension headers).
+	Off, L4 int
+}
+
+// maxQuotedExt bounds the extension headers walked in a quote.
+const maxQuotedExt = 8
+
+// quotedL4 walks the extension headers of a quoted IPv6 packet in (its
+// fixed header first) and returns the protocol after them and its
+// offset in in, or ok false when the chain is malformed, longer than
+// maxQuotedExt, cut off by the quote, or the quote is of a fragment other
+// than the first (it has no ports).
+func quotedL4(in []byte) (proto uint8, at int, ok bool) {
+	next, at := in[6], pkt.IPv6HeaderLen
+	for n := 0; n <= maxQuotedExt; n++ {
+		switch next {
+		case pkt.ProtoHopByHop, pkt.ProtoRouting, pkt.ProtoDstOpts:
+			if at+8 > len(in) {
+				return 0, 0, false
+			}
+			next, at = in[at], at+(int(in[at+1])+1)*8
+		case pkt.ProtoFragment:
+			if at+pkt.Frag6HeaderLen > len(in) || binary.BigEndian.Uint16(in[at+2:])&^7 != 0 {
+				return 0, 0, false
+			}
+			next, at = in[at], at+pkt.Frag6HeaderLen
+		case pkt.ProtoAH:
+			if at+8 > len(in) {
+				return 0, 0, false
+			}
+			next, at = in[at], at+(int(in[at+1])+2)*4
+		default:
+			return next, at, true
+		}
+	}
+	return 0, 0, false
 }
 
 // ParseICMPv6Error reports whether p (decoded from frame) is an ICMPv6
@@ -109,13 +145,18 @@ func ParseICMPv6Error(frame []byte, p *pkt.Parsed6) (q Quoted6, ok bool) {
 		return q, false
 	}
 	in := m[8:]
-	if in[0]>>4 != pkt.IPv6Version || (in[6] != pkt.ProtoTCP && in[6] != pkt.ProtoUDP) {
+	if in[0]>>4 != pkt.IPv6Version {
 		return q, false
 	}
-	q.Src, q.Dst, q.Proto = [16]byte(in[8:24]), [16]byte(in[24:40]), in[6]
-	q.SrcPort = binary.BigEndian.Uint16(in[40:])
-	q.DstPort = binary.BigEndian.Uint16(in[42:])
+	proto, at, ok := quotedL4(in)
+	if !ok || (proto != pkt.ProtoTCP && proto != pkt.ProtoUDP) || at+8 > len(in) {
+		return q, false
+	}
+	q.Src, q.Dst, q.Proto = [16]byte(in[8:24]), [16]byte(in[24:40]), proto
+	q.SrcPort = binary.BigEndian.Uint16(in[at:])
+	q.DstPort = binary.BigEndian.Uint16(in[at+2:])
 	q.Off = p.L4Off + 8
+	q.L4 = q.Off + at
 	return q, true
 }
 
@@ -128,7 +169,7 @@ func ParseICMPv6Error(frame []byte, p *pkt.Parsed6) (q Quoted6, ok bool) {
 func NATICMPv6(frame []byte, p *pkt.Parsed6, q *Quoted6, rip [16]byte, rport uint16) {
 	in := frame[q.Off:]
 	copy(in[8:24], rip[:])
-	binary.BigEndian.PutUint16(in[40:], rport)
+	binary.BigEndian.PutUint16(frame[q.L4:], rport)
 	pkt.IPv6(frame[p.L3Off:]).SetDst(rip)
 	p.Dst = rip
 	icmpv6Checksum(frame, p)
@@ -142,7 +183,7 @@ func NATICMPv6(frame []byte, p *pkt.Parsed6, q *Quoted6, rip [16]byte, rport uin
 func NATICMPv6Out(frame []byte, p *pkt.Parsed6, q *Quoted6, vip [16]byte, vport uint16) {
 	in := frame[q.Off:]
 	copy(in[24:40], vip[:])
-	binary.BigEndian.PutUint16(in[42:], vport)
+	binary.BigEndian.PutUint16(frame[q.L4+2:], vport)
 	pkt.IPv6(frame[p.L3Off:]).SetSrc(vip)
 	p.Src = vip
 	icmpv6Checksum(frame, p)

@@ -23,6 +23,9 @@ func FuzzICMPv6Error(f *testing.F) {
 		Proto: pkt.ProtoICMPv6, ICMPType: pkt.ICMPv6PacketTooBig, Payload: body}.Build())
 	f.Add(pkttest.Frame6{Src: netip.MustParseAddr("2001:db8::1"), Dst: netip.MustParseAddr("2001:db8::100"),
 		Proto: pkt.ProtoICMPv6, ICMPType: pkt.ICMPv6EchoRequest, Payload: make([]byte, 12)}.Build())
+	f.Add(ptbAbout(pkttest.Frame6{Src: netip.MustParseAddr("2001:db8::100"), Dst: netip.MustParseAddr("2001:db8::10"),
+		Proto: pkt.ProtoUDP, SrcPort: 80, DstPort: 40000,
+		ExtHeaders: []uint8{pkt.ProtoHopByHop, pkt.ProtoDstOpts, pkt.ProtoRouting, pkt.ProtoFragment}}.Build()))
 	rip := netip.MustParseAddr("2001:db8:1::5").As16()
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		var p pkt.Parsed6

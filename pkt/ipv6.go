@@ -30,9 +30,13 @@ const (
 	ProtoHopByHop = 0
 	ProtoRouting  = 43
 	ProtoFragment = 44
-	ProtoICMPv6   = 58
-	ProtoNoNext   = 59
-	ProtoDstOpts  = 60
+	// ProtoAH is the authentication header (RFC 4302), whose length
+	// counts 4-byte units less 2; only quotes in ICMPv6 errors are
+	// walked past it (forward.ParseICMPv6Error), as ipv6_find_hdr does.
+	ProtoAH      = 51
+	ProtoICMPv6  = 58
+	ProtoNoNext  = 59
+	ProtoDstOpts = 60
 )
 
 // maxExtHeaders bounds the extension headers Decode6 walks: a chain longer
