@@ -267,8 +267,6 @@ func checkVRRPAddrs(in *VRRPInstance) *VRRPProblem {
 		switch {
 		case in.Version != 3:
 			return &VRRPProblem{"version", -1, "VRRP over IPv6 needs version 3 (RFC 5798; VRRPv2 is IPv4 only, and keepalived switches such an instance to version 3 with a warning: write it)"}
-		case in.UseVMAC:
-			return &VRRPProblem{"use_vmac", -1, "use_vmac on an IPv6 instance (virtual MAC 00:00:5e:00:02:VRID): not supported yet by ulvs (issue #17)"}
 		}
 	}
 	seen := map[netip.Addr]string{}

@@ -78,16 +78,7 @@ func TestIntegrationVRRPWithKeepalivedIPv6(t *testing.T) {
 	e := newEnvOpts(t, lab.Config{RealServers: 2, Backup: true, IPv6: true}, haConf6, envOpts{file: "keepalived.conf"})
 	start := func(prio int, want string) *lab.Keepalived {
 		t.Helper()
-		peer, err := lab.StartKeepalived(e.lab.Backup, t.TempDir(), fmt.Sprintf(peerConf6, prio))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			peer.Stop(syscall.SIGTERM)
-			if t.Failed() {
-				t.Logf("keepalived log:\n%s", peer.Log())
-			}
-		})
+		peer := runBackupKeepalived(t, e, fmt.Sprintf(peerConf6, prio))
 		if _, ok := peer.Wait("(VI_6) Entering "+want+" STATE", 0, 10*time.Second); !ok {
 			t.Fatalf("keepalived did not enter %s", want)
 		}

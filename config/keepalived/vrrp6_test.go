@@ -65,6 +65,7 @@ func TestVRRPIPv6Unicast(t *testing.T) {
     fe80::3
   }
   check_unicast_src
+  use_vmac
   virtual_ipaddress {
     2001:db8::100/64
   }
@@ -80,7 +81,7 @@ vrrp_instance VI_7 {
 `)
 	in := f.VRRP[0]
 	if !in.IPv6() || in.UnicastSrc != netip.MustParseAddr("2001:db8::1") || len(in.UnicastPeers) != 2 ||
-		in.UnicastPeers[1] != netip.MustParseAddr("fe80::3") || !in.CheckUnicastSrc {
+		in.UnicastPeers[1] != netip.MustParseAddr("fe80::3") || !in.CheckUnicastSrc || !in.UseVMAC {
 		t.Errorf("VI_6 = %+v", in)
 	}
 	if in := f.VRRP[1]; !in.IPv6() || in.UnicastPeers[0] != netip.MustParseAddr("fe80::2") {

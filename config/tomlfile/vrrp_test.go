@@ -297,7 +297,7 @@ func writeBack(t *testing.T, f *config.File) (*config.File, []byte) {
 func TestVRRPIPv6Unicast(t *testing.T) {
 	src := fileHead + "[[vrrp_instance]]\nname = \"VI_6\"\ninterface = \"eth0\"\nvirtual_router_id = 61\nversion = 3\n" +
 		"virtual_ipaddress = [\"2001:db8::100/64\"]\nunicast_src_ip = \"2001:db8::1\"\nunicast_peer = [\"2001:db8::2\", \"fe80::3\"]\n" +
-		"check_unicast_src = true\n"
+		"check_unicast_src = true\nuse_vmac = true\n"
 	f, err := Parse("ulvs.toml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
@@ -305,7 +305,7 @@ func TestVRRPIPv6Unicast(t *testing.T) {
 	want := []netip.Addr{netip.MustParseAddr("2001:db8::2"), netip.MustParseAddr("fe80::3")}
 	check := func(what string, in config.VRRPInstance) {
 		t.Helper()
-		if !in.IPv6() || in.UnicastSrc != netip.MustParseAddr("2001:db8::1") || !slices.Equal(in.UnicastPeers, want) || !in.CheckUnicastSrc {
+		if !in.IPv6() || in.UnicastSrc != netip.MustParseAddr("2001:db8::1") || !slices.Equal(in.UnicastPeers, want) || !in.CheckUnicastSrc || !in.UseVMAC {
 			t.Errorf("%s: %+v", what, in)
 		}
 	}
