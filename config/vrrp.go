@@ -41,10 +41,11 @@ type VRRPInstance struct {
 	PreemptDelay time.Duration
 
 	// UseVMAC is use_vmac: the instance's addresses are answered and
-	// announced with the VRRP virtual MAC 00:00:5e:00:01:VRID (ulvs
-	// creates no macvlan; its engine answers for the MAC), and its
-	// adverts leave from that MAC unless VMACXmitBase (vmac_xmit_base)
-	// sends them from the interface's own.
+	// announced with the VRRP virtual MAC 00:00:5e:00:01:VRID
+	// (00:00:5e:00:02:VRID over IPv6, RFC 5798 section 7.3; ulvs creates
+	// no macvlan; its engine answers ARP and neighbour solicitations with
+	// the MAC), and its multicast adverts leave from that MAC unless
+	// VMACXmitBase (vmac_xmit_base) sends them from the interface's own.
 	UseVMAC      bool
 	VMACXmitBase bool
 
@@ -200,9 +201,20 @@ func SameVRRPBut(a, b VRRPInstance, timing bool) bool {
 }
 
 // IPv6 reports whether the instance runs VRRPv3 over IPv6 (RFC 5798:
-// adverts to ff02::12 from the interface's link-local address), as
-// keepalived decides an instance's family: native_ipv6, or an IPv6 first
-// virtual_ipaddress.
+// adverts to ff02::12, or to its unicast peers, from the interface's
+// link-local address or unicast_src_ip), as keepalived decides an
+// instance's family: native_ipv6, or an IPv6 first virtual_ipaddress, or,
+// without virtual_ipaddress, an IPv6 unicast_src_ip or first unicast_peer
+// (each sets keepalived's vrrp->family; CheckVRRP refuses the other
+// family beside them).
 func (in *VRRPInstance) IPv6() bool {
-	return in.NativeIPv6 || len(in.VIPs) > 0 && in.VIPs[0].Prefix.Addr().Is6()
+	switch {
+	case in.NativeIPv6:
+		return true
+	case len(in.VIPs) > 0:
+		return in.VIPs[0].Prefix.Addr().Is6()
+	case in.UnicastSrc.IsValid():
+		return in.UnicastSrc.Is6()
+	}
+	return len(in.UnicastPeers) > 0 && in.UnicastPeers[0].Is6()
 }

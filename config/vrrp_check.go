@@ -205,15 +205,14 @@ func CheckVRRP(in *VRRPInstance) *VRRPProblem {
 	if p := checkVRRPTracking(in); p != nil {
 		return p
 	}
-	if in.UnicastSrc.IsValid() && !in.UnicastSrc.Is4() {
-		return bad("unicast_src_ip", -1, "%v: IPv6 is not supported by ulvs", in.UnicastSrc)
+	if a := in.UnicastSrc; a.IsValid() {
+		if msg := vrrpUnicastAddr(in, a); msg != "" {
+			return bad("unicast_src_ip", -1, "%s", msg)
+		}
 	}
 	for i, a := range in.UnicastPeers {
-		switch {
-		case !a.Is4():
-			return bad("unicast_peer", i, "%v: IPv6 is not supported by ulvs", a)
-		case a.IsMulticast() || a.IsUnspecified() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
-			return bad("unicast_peer", i, "%v is not a unicast address", a)
+		if msg := vrrpUnicastAddr(in, a); msg != "" {
+			return bad("unicast_peer", i, "%s", msg)
 		}
 		for j := range i {
 			if in.UnicastPeers[j] == a {
@@ -228,6 +227,27 @@ func CheckVRRP(in *VRRPInstance) *VRRPProblem {
 		return bad("check_unicast_src", -1, "needs unicast_peer: it drops adverts from addresses that are not peers")
 	}
 	return nil
+}
+
+// vrrpUnicastAddr returns what is wrong with a as the instance's
+// unicast_src_ip or a unicast_peer: keepalived wants it of the instance's
+// family ("MUST be of the same family"), and a unicast address. A
+// link-local IPv6 address is taken (it is on the instance's interface),
+// without a zone.
+func vrrpUnicastAddr(in *VRRPInstance, a netip.Addr) string {
+	family := "IPv4"
+	if in.IPv6() {
+		family = "IPv6"
+	}
+	switch {
+	case a.Is4In6() || a.Is6() != in.IPv6():
+		return fmt.Sprintf("%v: the instance runs over %s, and its unicast addresses must be of that family too", a, family)
+	case a.Zone() != "":
+		return fmt.Sprintf("%v: an address with a zone is not supported (a link-local peer is reached on the instance's interface)", a)
+	case a.IsUnspecified() || a.IsMulticast() || a.IsLoopback() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return fmt.Sprintf("%v is not a unicast address", a)
+	}
+	return ""
 }
 
 // checkAdvertInt returns what is wrong with advert_int d for version v.
@@ -247,10 +267,6 @@ func checkVRRPAddrs(in *VRRPInstance) *VRRPProblem {
 		switch {
 		case in.Version != 3:
 			return &VRRPProblem{"version", -1, "VRRP over IPv6 needs version 3 (RFC 5798; VRRPv2 is IPv4 only, and keepalived switches such an instance to version 3 with a warning: write it)"}
-		case in.UnicastSrc.IsValid() || len(in.UnicastPeers) > 0:
-			return &VRRPProblem{"unicast_peer", -1, "unicast adverts over IPv6: not supported yet by ulvs (issue #17); IPv6 instances advertise to ff02::12"}
-		case in.UseVMAC:
-			return &VRRPProblem{"use_vmac", -1, "use_vmac on an IPv6 instance (virtual MAC 00:00:5e:00:02:VRID): not supported yet by ulvs (issue #17)"}
 		}
 	}
 	seen := map[netip.Addr]string{}

@@ -63,10 +63,38 @@ func TestCheckVRRP(t *testing.T) {
 			in.AuthType, in.AuthPass, in.Version, in.NativeIPv6 = "", "", 3, true
 			in.VIPs = []VRRPAddress{{Prefix: netip.MustParsePrefix("10.0.0.1/32")}}
 		}, "virtual_ipaddress", 0, "the instance runs over IPv6"},
+		{"IPv4 peer on an IPv6 instance", func(in *VRRPInstance) {
+			in.AuthType, in.AuthPass, in.Version, in.NativeIPv6, in.VIPs = "", "", 3, true, nil
+			in.UnicastPeers = []netip.Addr{netip.MustParseAddr("fe80::2"), netip.MustParseAddr("10.0.0.2")}
+		}, "unicast_peer", 1, "10.0.0.2: the instance runs over IPv6"},
 		{"IPv6 unicast", func(in *VRRPInstance) {
-			in.Version, in.NativeIPv6, in.VIPs = 3, true, nil
-			in.UnicastPeers = []netip.Addr{netip.MustParseAddr("10.0.0.2")}
-		}, "unicast_peer", -1, "issue #17"},
+			in.AuthType, in.AuthPass, in.Version, in.NativeIPv6, in.VIPs = "", "", 3, true, nil
+			in.UnicastSrc = netip.MustParseAddr("2001:db8::1")
+			in.UnicastPeers = []netip.Addr{netip.MustParseAddr("2001:db8::2"), netip.MustParseAddr("fe80::2")}
+		}, "", 0, ""},
+		{"IPv6 unicast makes the instance IPv6", func(in *VRRPInstance) {
+			in.AuthType, in.AuthPass, in.Version, in.VIPs = "", "", 3, nil
+			in.UnicastPeers = []netip.Addr{netip.MustParseAddr("fe80::2")}
+		}, "", 0, ""},
+		{"IPv6 unicast makes the instance IPv6, version 2", func(in *VRRPInstance) {
+			in.AuthType, in.AuthPass, in.VIPs = "", "", nil
+			in.UnicastSrc = netip.MustParseAddr("fe80::1")
+		}, "version", -1, "needs version 3"},
+		{"IPv6 unicast beside IPv4 VIPs", func(in *VRRPInstance) {
+			in.VIPs = []VRRPAddress{{Prefix: netip.MustParsePrefix("10.0.0.1/32")}}
+			in.UnicastPeers = []netip.Addr{netip.MustParseAddr("2001:db8::2")}
+		}, "unicast_peer", 0, "the instance runs over IPv4"},
+		{"IPv6 multicast peer", func(in *VRRPInstance) {
+			in.AuthType, in.AuthPass, in.Version, in.NativeIPv6 = "", "", 3, true
+			in.UnicastPeers = []netip.Addr{netip.MustParseAddr("ff02::12")}
+		}, "unicast_peer", 0, "ff02::12 is not a unicast address"},
+		{"IPv6 peer with a zone", func(in *VRRPInstance) {
+			in.AuthType, in.AuthPass, in.Version, in.NativeIPv6 = "", "", 3, true
+			in.UnicastPeers = []netip.Addr{netip.MustParseAddr("fe80::2%eth0")}
+		}, "unicast_peer", 0, "zone"},
+		{"IPv6 use_vmac", func(in *VRRPInstance) {
+			in.AuthType, in.AuthPass, in.Version, in.NativeIPv6, in.UseVMAC = "", "", 3, true, true
+		}, "", 0, ""},
 		{"preempt_delay", func(in *VRRPInstance) { in.PreemptDelay = -time.Second }, "preempt_delay", -1, "between 0 and"},
 		{"garp delay", func(in *VRRPInstance) { in.GARPDelay = -1 }, "garp_master_delay", -1, "negative"},
 		{"garp refresh", func(in *VRRPInstance) { in.GARPRefresh = -1 }, "garp_master_refresh", -1, "negative"},
@@ -93,7 +121,10 @@ func TestCheckVRRP(t *testing.T) {
 			s.Weight = 254
 			in.TrackScripts = []VRRPTrackScript{{Script: s, Weight: 3, HasWeight: true}}
 		}, "", 0, ""},
-		{"unicast src IPv6", func(in *VRRPInstance) { in.UnicastSrc = netip.MustParseAddr("::1") }, "unicast_src_ip", -1, "IPv6"},
+		{"unicast src IPv6", func(in *VRRPInstance) {
+			in.VIPs = []VRRPAddress{{Prefix: netip.MustParsePrefix("10.0.0.1/32")}}
+			in.UnicastSrc = netip.MustParseAddr("2001:db8::1")
+		}, "unicast_src_ip", -1, "the instance runs over IPv4"},
 		{"unicast peer broadcast", func(in *VRRPInstance) {
 			in.UnicastPeers = []netip.Addr{netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("255.255.255.255")}
 		}, "unicast_peer", 1, "not a unicast address"},

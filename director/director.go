@@ -75,9 +75,10 @@ type Director struct {
 	// ha6Warned are the IPv6 failover addresses already reported as no
 	// IPv6 service's VIP.
 	ha6Warned map[netip.Addr]bool
-	// haVMAC are the virtual MACs of use_vmac instances' addresses
-	// (SetVMACs).
-	haVMAC map[[4]byte][6]byte
+	// haVMAC and haVMAC6 are the virtual MACs of use_vmac instances'
+	// IPv4 and IPv6 addresses (SetVMACs).
+	haVMAC  map[[4]byte][6]byte
+	haVMAC6 map[[16]byte][6]byte
 	// checks reports the health checks' status (SetCheckStatus).
 	checks atomic.Pointer[func() []healthcheck.VirtualStatus]
 	// haStatus reports the failover instances (SetHAStatus).
@@ -296,6 +297,7 @@ func (d *Director) install(r config.Rules) error {
 		t.SetHA(standby, floating)
 		t.SetHA6(standby6)
 		t.SetVMACs(d.haVMAC)
+		t.SetVMACs6(d.haVMAC6)
 		d.warnFloating6(t)
 	}
 	d.rules = r
@@ -388,18 +390,25 @@ func (d *Director) SetHA(standby, all []netip.Addr) error {
 }
 
 // SetVMACs gives the virtual MAC (use_vmac) of failover addresses: ARP
-// for them is answered and announced with it, and frames sent to it are
-// the director's. It takes effect with the next SetHA.
+// (neighbour solicitations for an IPv6 address) for them is answered and
+// announced with it, and frames sent to it are the director's. It takes
+// effect with the next SetHA.
 func (d *Director) SetVMACs(m map[netip.Addr][6]byte) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.haVMAC = nil
+	d.haVMAC, d.haVMAC6 = nil, nil
 	for a, mac := range m {
-		if a.Is4() {
+		switch {
+		case a.Is4():
 			if d.haVMAC == nil {
 				d.haVMAC = map[[4]byte][6]byte{}
 			}
 			d.haVMAC[a.As4()] = mac
+		case a.Is6() && !a.Is4In6():
+			if d.haVMAC6 == nil {
+				d.haVMAC6 = map[[16]byte][6]byte{}
+			}
+			d.haVMAC6[a.As16()] = mac
 		}
 	}
 }

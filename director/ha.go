@@ -117,7 +117,7 @@ func (h *haManager) newInstance(c config.VRRPInstance, g *vrrp.Group, resume boo
 	}
 	var trans vrrp.Transport = tr
 	if c.UseVMAC {
-		hi.vmac = vrrpVMAC(c.VRID)
+		hi.vmac = vrrpVMAC(c.VRID, c.IPv6())
 		if !c.VMACXmitBase && h.sendFrame != nil {
 			trans = &vmacTransport{Transport: tr, ifname: c.Interface, vmac: hi.vmac, send: h.sendFrame}
 		}
@@ -153,16 +153,26 @@ func (h *haManager) setVMACs() {
 	h.dir.SetVMACs(vmacs)
 }
 
-// vrrpVMAC is the VRRP virtual router MAC of an IPv4 VRID (RFC 5798
-// section 7.3): 00-00-5E-00-01-{VRID}.
-func vrrpVMAC(vrid uint8) [6]byte { return [6]byte{0, 0, 0x5e, 0, 1, vrid} }
+// vrrpVMAC is the VRRP virtual router MAC of a VRID (RFC 5798 section
+// 7.3): 00-00-5E-00-01-{VRID} for IPv4, 00-00-5E-00-02-{VRID} for IPv6
+// (keepalived's netlink_link_add_vmac).
+func vrrpVMAC(vrid uint8, ipv6 bool) [6]byte {
+	if ipv6 {
+		return [6]byte{0, 0, 0x5e, 0, 2, vrid}
+	}
+	return [6]byte{0, 0, 0x5e, 0, 1, vrid}
+}
 
 // vmacTransport is the transport of a use_vmac instance: multicast
 // adverts leave as Ethernet frames from the virtual MAC through the
 // engine's socket, as keepalived sends them from its macvlan, so that
 // switches learn where the virtual MAC lives; unicast adverts (a
-// unicast_peer, whose MAC only the kernel knows) and receiving stay on
-// the raw socket.
+// unicast_peer, whose MAC only the kernel knows: keepalived sets
+// vmac_xmit_base for them) and receiving stay on the raw socket. Over
+// IPv6 the frame goes to 33:33:00:00:00:12 (RFC 2464 section 7) with the
+// IPv6 header the raw socket would give it: from the transport's source
+// (the interface's link-local address, which keepalived also gives its
+// macvlan), traffic class 0xc0, hop limit 255.
 type vmacTransport struct {
 	vrrp.Transport // the raw socket
 	ifname         string
@@ -172,8 +182,17 @@ type vmacTransport struct {
 }
 
 func (t *vmacTransport) Send(msg []byte, dst netip.Addr) error {
-	if !dst.Is4() || !dst.IsMulticast() {
+	if !dst.IsMulticast() {
 		return t.Transport.Send(msg, dst)
+	}
+	if dst.Is6() {
+		d := dst.As16()
+		b := append(t.buf[:0], 0x33, 0x33, d[12], d[13], d[14], d[15])
+		b = append(b, t.vmac[:]...)
+		b = append(b, 0x86, 0xdd)
+		b = vrrp.AppendIPv6(b, t.Source(), dst, vrrp.TTL, msg)
+		t.buf = b
+		return t.send(t.ifname, b)
 	}
 	d := dst.As4()
 	b := append(t.buf[:0], 0x01, 0x00, 0x5e, d[1]&0x7f, d[2], d[3]) // RFC 1112 section 6.4

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -78,16 +80,7 @@ func TestIntegrationVRRPWithKeepalivedIPv6(t *testing.T) {
 	e := newEnvOpts(t, lab.Config{RealServers: 2, Backup: true, IPv6: true}, haConf6, envOpts{file: "keepalived.conf"})
 	start := func(prio int, want string) *lab.Keepalived {
 		t.Helper()
-		peer, err := lab.StartKeepalived(e.lab.Backup, t.TempDir(), fmt.Sprintf(peerConf6, prio))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			peer.Stop(syscall.SIGTERM)
-			if t.Failed() {
-				t.Logf("keepalived log:\n%s", peer.Log())
-			}
-		})
+		peer := runBackupKeepalived(t, e, fmt.Sprintf(peerConf6, prio))
 		if _, ok := peer.Wait("(VI_6) Entering "+want+" STATE", 0, 10*time.Second); !ok {
 			t.Fatalf("keepalived did not enter %s", want)
 		}
@@ -162,4 +155,75 @@ func TestIntegrationVRRPWithKeepalivedIPv6(t *testing.T) {
 	peer.Stop(syscall.SIGTERM)
 	e.waitHA(t, "MASTER", 4*time.Second)
 	e.waitReady6(2)
+}
+
+// withUnicast6 adds unicast_src_ip src, unicast_peer peer and
+// check_unicast_src to the vrrp_instance of an IPv6 keepalived.conf
+// (haConf6, peerConf6).
+func withUnicast6(conf string, src, peer netip.Addr) string {
+	return strings.Replace(conf, "    native_ipv6\n", fmt.Sprintf("    native_ipv6\n    unicast_src_ip %s\n    unicast_peer {\n        %s\n    }\n    check_unicast_src\n", src, peer), 1)
+}
+
+// TestIntegrationVRRPWithKeepalivedIPv6Unicast: ulvsd and Debian's
+// keepalived as VRRPv3 peers over IPv6 with unicast adverts between the
+// directors' global addresses (unicast_src_ip, unicast_peer,
+// check_unicast_src on both). keepalived (99) stays BACKUP beside ulvsd
+// (100); ulvsd killed, keepalived takes over; ulvsd returns as backup,
+// takes keepalived's unicast adverts, preempts it (keepalived steps back)
+// and serves VIP6 again.
+func TestIntegrationVRRPWithKeepalivedIPv6Unicast(t *testing.T) {
+	skipUnprivileged(t)
+	if _, err := exec.LookPath("keepalived"); err != nil {
+		t.Skip("keepalived is not installed (scripts/setup-host.sh installs it)")
+	}
+	conf := withUnicast6(strings.Replace(haConf6, "state MASTER", "state BACKUP", 1), lab.DIP6, lab.BackupDIP6)
+	e := newEnvOpts(t, lab.Config{RealServers: 2, Backup: true, IPv6: true}, conf, envOpts{file: "keepalived.conf"})
+	peer := runBackupKeepalived(t, e, withUnicast6(fmt.Sprintf(peerConf6, 99), lab.BackupDIP6, lab.DIP6))
+	if _, ok := peer.Wait("(VI_6) Entering BACKUP STATE", 0, 10*time.Second); !ok {
+		t.Fatalf("keepalived did not enter BACKUP")
+	}
+
+	// 1. ulvsd (100) master, keepalived (99) backup on its unicast adverts.
+	e.waitHA(t, "MASTER", 10*time.Second)
+	e.waitReady6(2)
+	if _, ok := peer.Wait("Entering MASTER STATE", 0, 4*time.Second); ok {
+		t.Fatalf("keepalived became MASTER while ulvsd was master")
+	}
+
+	// 2. ulvsd killed: keepalived takes over.
+	m := peer.Mark()
+	e.daemon.Process.Kill()
+	e.daemon.Wait()
+	e.daemon = nil
+	if _, ok := peer.Wait("(VI_6) Entering MASTER STATE", m, 6*time.Second); !ok {
+		t.Fatalf("keepalived did not take over after ulvsd was killed")
+	}
+
+	// 3. ulvsd returns (state BACKUP): it takes keepalived's unicast
+	// adverts, then preempts it.
+	m = peer.Mark()
+	e.start()
+	e.waitHA(t, "BACKUP", 4*time.Second)
+	if _, ok := peer.Wait("(VI_6) Entering BACKUP STATE", m, 8*time.Second); !ok {
+		t.Fatalf("keepalived did not step back when ulvsd returned")
+	}
+	e.waitHA(t, "MASTER", 4*time.Second)
+	e.waitReady6(2)
+	st := e.snapshot().HA
+	if len(st) != 1 || st[0].Counters.AdvertsReceived == 0 { // keepalived's, while ulvsd was backup
+		t.Errorf("ulvsd's instance: %+v", st)
+	}
+	for r, n := range st[0].Counters.Errors {
+		if n != 0 {
+			t.Errorf("ulvsd refused %d of keepalived's unicast adverts: reason %d", n, r)
+		}
+	}
+	if !strings.Contains(peer.Log(), "unicast, address("+lab.BackupDIP6.String()+")") {
+		t.Errorf("keepalived's socket is not a unicast one from %v; log:\n%s", lab.BackupDIP6, peer.Log())
+	}
+	for _, bad := range []string{"checksum", "not a unicast peer", "Expected"} {
+		if strings.Contains(peer.Log(), bad) {
+			t.Errorf("keepalived logged %q about ulvsd's unicast adverts", bad)
+		}
+	}
 }

@@ -80,16 +80,7 @@ func startBackupKeepalived(t *testing.T, e *env) *lab.Keepalived {
 // startBackupKeepalivedConf is startBackupKeepalived with conf.
 func startBackupKeepalivedConf(t *testing.T, e *env, conf string) *lab.Keepalived {
 	t.Helper()
-	peer, err := lab.StartKeepalived(e.lab.Backup, t.TempDir(), conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		peer.Stop(syscall.SIGTERM)
-		if t.Failed() {
-			t.Logf("keepalived log:\n%s", peer.Log())
-		}
-	})
+	peer := runBackupKeepalived(t, e, conf)
 	if _, ok := peer.Wait("(VI_1) Entering BACKUP STATE", 0, 10*time.Second); !ok {
 		t.Fatalf("keepalived did not enter BACKUP")
 	}
@@ -202,4 +193,22 @@ func (e *env) waitHA(t *testing.T, state string, limit time.Duration) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// runBackupKeepalived starts keepalived with conf in the backup director's
+// namespace until the test ends (SIGTERM; its log shown if the test
+// failed).
+func runBackupKeepalived(t *testing.T, e *env, conf string) *lab.Keepalived {
+	t.Helper()
+	peer, err := lab.StartKeepalived(e.lab.Backup, t.TempDir(), conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		peer.Stop(syscall.SIGTERM)
+		if t.Failed() {
+			t.Logf("keepalived log:\n%s", peer.Log())
+		}
+	})
+	return peer
 }

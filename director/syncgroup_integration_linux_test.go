@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -171,16 +170,7 @@ func TestIntegrationVRRPSyncGroupWithKeepalived(t *testing.T) {
 	o := envOpts{file: "keepalived.conf", args: []string{"-i", "d-eth0,d-eth1"}}
 	e := newEnvOpts(t, lab.Config{RealServers: 2, Backup: true, Mode: lab.ModeNAT},
 		fmt.Sprintf(syncGroupConf, "MASTER", 150, "/bin/true"), o)
-	peer, err := lab.StartKeepalived(e.lab.Backup, t.TempDir(), keepalivedGroupConf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		peer.Stop(syscall.SIGTERM)
-		if t.Failed() {
-			t.Logf("keepalived log:\n%s", peer.Log())
-		}
-	})
+	peer := runBackupKeepalived(t, e, keepalivedGroupConf)
 	e.waitHA(t, "MASTER", 10*time.Second)
 	for _, in := range []string{"VI_OUT", "VI_IN"} {
 		if _, ok := peer.Wait("("+in+") Entering BACKUP STATE", 0, 10*time.Second); !ok {

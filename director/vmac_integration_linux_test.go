@@ -25,7 +25,14 @@ func withVMAC(conf string) string {
 // clientNeigh returns the client's ARP entry for the VIP ("" if none).
 func clientNeigh(t *testing.T, l *lab.Lab) string {
 	t.Helper()
-	out, err := exec.Command("ip", "-n", l.Client.Name, "neigh", "show", "10.77.0.100").CombinedOutput()
+	return clientNeighOf(t, l, "10.77.0.100")
+}
+
+// clientNeighOf returns the client's neighbour entry (ARP or neighbour
+// discovery) for addr ("" if none).
+func clientNeighOf(t *testing.T, l *lab.Lab, addr string) string {
+	t.Helper()
+	out, err := exec.Command("ip", "-n", l.Client.Name, "neigh", "show", addr).CombinedOutput()
 	if err != nil {
 		t.Fatalf("ip neigh: %v\n%s", err, out)
 	}
@@ -39,28 +46,34 @@ func clientNeigh(t *testing.T, l *lab.Lab) string {
 }
 
 // vmacPort returns the switch port the lab's bridge has learnt the
-// virtual MAC on ("" if none): the director whose adverts and gratuitous
-// ARPs come from it.
-func vmacPort(t *testing.T, l *lab.Lab) string {
+// virtual MAC vmac51 on ("" if none): the director whose adverts and
+// gratuitous ARPs come from it.
+func vmacPort(t *testing.T, l *lab.Lab) string { return macPort(t, l, vmac51) }
+
+// macPort returns the switch port the lab's bridge has learnt mac on.
+func macPort(t *testing.T, l *lab.Lab, mac string) string {
 	t.Helper()
 	out, err := exec.Command("bridge", "-n", l.Switch.Name, "fdb", "show", "br", "br0").CombinedOutput()
 	if err != nil {
 		t.Fatalf("bridge fdb: %v\n%s", err, out)
 	}
 	for _, line := range strings.Split(string(out), "\n") {
-		if f := strings.Fields(line); len(f) >= 3 && f[0] == vmac51 && f[1] == "dev" {
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == mac && f[1] == "dev" {
 			return f[2]
 		}
 	}
 	return ""
 }
 
-func waitVMACPort(t *testing.T, l *lab.Lab, port string) {
+func waitVMACPort(t *testing.T, l *lab.Lab, port string) { t.Helper(); waitMACPort(t, l, vmac51, port) }
+
+// waitMACPort waits until the lab's bridge has learnt mac on port.
+func waitMACPort(t *testing.T, l *lab.Lab, mac, port string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for vmacPort(t, l) != port {
+	for macPort(t, l, mac) != port {
 		if time.Now().After(deadline) {
-			t.Fatalf("the bridge learnt %s on %q, want %s", vmac51, vmacPort(t, l), port)
+			t.Fatalf("the bridge learnt %s on %q, want %s", mac, macPort(t, l, mac), port)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -135,9 +148,20 @@ func TestIntegrationVRRPVMACWithKeepalived(t *testing.T) {
 // (IPv4 protocol 112) on c-eth0 and returns its Ethernet source MAC.
 func advertSource(t *testing.T, l *lab.Lab) string {
 	t.Helper()
+	return advertSourceOf(t, l, false)
+}
+
+// advertSourceOf is advertSource for IPv4 or (ipv6) IPv6 adverts (next
+// header 112 right after the fixed header).
+func advertSourceOf(t *testing.T, l *lab.Lab, ipv6 bool) string {
+	t.Helper()
+	proto, at, hdr := uint16(unix.ETH_P_IP), 14+9, 14+20 // where the protocol byte is, the headers' length
+	if ipv6 {
+		proto, at, hdr = unix.ETH_P_IPV6, 14+6, 14+40
+	}
 	var src string
 	err := l.Client.Do(func() error {
-		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, int(htons(unix.ETH_P_IP)))
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, int(htons(proto)))
 		if err != nil {
 			return err
 		}
@@ -146,7 +170,7 @@ func advertSource(t *testing.T, l *lab.Lab) string {
 		if err != nil {
 			return err
 		}
-		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_IP), Ifindex: ifi.Index}); err != nil {
+		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(proto), Ifindex: ifi.Index}); err != nil {
 			return err
 		}
 		tv := unix.Timeval{Sec: 1}
@@ -156,7 +180,7 @@ func advertSource(t *testing.T, l *lab.Lab) string {
 		buf := make([]byte, 2048)
 		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
 			n, _, err := unix.Recvfrom(fd, buf, 0)
-			if err != nil || n < 14+20 || buf[14+9] != 112 {
+			if err != nil || n < hdr || buf[at] != 112 {
 				continue
 			}
 			src = net.HardwareAddr(buf[6:12]).String()

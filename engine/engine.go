@@ -552,11 +552,15 @@ func (e *Engine) joinAllMulti(ifc *iface) {
 }
 
 // announce6 sends an unsolicited neighbour advertisement for each of
-// vips6 on every interface: the IPv6 counterpart of gratuitous ARP.
+// vips6 on every interface: the IPv6 counterpart of gratuitous ARP. An
+// address of a use_vmac instance is announced from its virtual MAC, the
+// target link-layer address too (keepalived's vrrp_ndisc sends them from
+// its macvlan).
 func (e *Engine) announce6(vips6 [][16]byte) {
 	if len(vips6) == 0 {
 		return
 	}
+	tbl := e.table.Load()
 	e.linkMu.Lock()
 	defer e.linkMu.Unlock()
 	var buf [ndp.FrameLen]byte
@@ -565,7 +569,13 @@ func (e *Engine) announce6(vips6 [][16]byte) {
 			continue
 		}
 		for _, v := range vips6 {
-			n := ndp.Unsolicited(buf[:], ifc.mac, v)
+			mac := ifc.mac
+			if tbl != nil {
+				if vmac, ok := tbl.NDMAC(v); ok {
+					mac = vmac
+				}
+			}
+			n := ndp.Unsolicited(buf[:], mac, v)
 			if err := ifc.rings[0].sendRaw(buf[:n]); err != nil {
 				e.log.Warn("unsolicited neighbour advertisement", "interface", ifc.name, "vip", netip.AddrFrom16(v), "err", err)
 			}

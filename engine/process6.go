@@ -44,7 +44,7 @@ func (w *worker) process6(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 	if ps.Proto == pkt.ProtoICMPv6 && ps.ICMPType == pkt.ICMPv6NeighborSolicit {
 		return w.solicited(p, frame, tbl)
 	}
-	if dst := pkt.Ether(frame).Dst(); dst != w.macs[p.in] {
+	if dst := pkt.Ether(frame).Dst(); dst != w.macs[p.in] && !tbl.IsVMAC(dst) {
 		return w.drop(ReasonNotOurs)
 	}
 	if ps.Frag {
@@ -91,14 +91,20 @@ func (w *worker) process6(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 }
 
 // solicited answers a neighbour solicitation for an IPv6 VIP with an
-// advertisement, in place.
+// advertisement, in place: from the interface's MAC, or from the virtual
+// MAC of the use_vmac instance the VIP belongs to (its target link-layer
+// address too, as keepalived's macvlan would answer).
 func (w *worker) solicited(p *packet, frame []byte, tbl *vs.Table) bool {
 	ps := &w.parsed6
 	target, ok := ndp.IsSolicit(frame, ps)
 	if !ok || !tbl.IsVIP6(target) && !tbl.IsLocal6(target) {
 		return w.drop(ReasonNotOurs)
 	}
-	n := ndp.MakeAdvert(frame, ps, w.macs[p.in])
+	mac := w.macs[p.in]
+	if vmac, ok := tbl.NDMAC(target); ok {
+		mac = vmac
+	}
+	n := ndp.MakeAdvert(frame, ps, mac)
 	if n == 0 {
 		return w.drop(ReasonUnsupported)
 	}

@@ -109,6 +109,51 @@ func TestIPv6NeighborSolicitation(t *testing.T) {
 	}
 }
 
+// TestVMAC6: an IPv6 address of a use_vmac instance is answered with the
+// IPv6 virtual MAC (Ethernet source and target link-layer address), and
+// frames sent to that MAC are forwarded like those to the interface's
+// own; frames to another router's virtual MAC are not ours.
+func TestVMAC6(t *testing.T) {
+	vmac := [6]byte{0, 0, 0x5e, 0, 2, 61}
+	tbl := testTable6(t)
+	tbl.SetVMACs6(map[[16]byte][6]byte{vip6.As16(): vmac})
+	if tbl.VMACs()[0] != vmac || !tbl.IsVMAC(vmac) {
+		t.Fatalf("table's virtual MACs %x", tbl.VMACs())
+	}
+	w, l := newTestWorker()
+	out := run(w, l, tbl, 0, pkttest.Solicit6(clientMAC, client6, vip6))
+	if len(out) != 1 {
+		t.Fatalf("solicitation of the VIP: %d frames out, want 1", len(out))
+	}
+	p := decoded6(t, out[0])
+	msg := out[0][p.L4Off : p.L4Off+p.L4Len]
+	target, mac, ok := ndp.ParseAdvert(msg)
+	if !ok || target != vip6.As16() || mac != vmac || pkt.Ether(out[0]).Src() != vmac || pkt.Ether(out[0]).Dst() != clientMAC {
+		t.Errorf("advert from %x, target %v at %x; want the virtual MAC %x", pkt.Ether(out[0]).Src(), netip.AddrFrom16(target), mac, vmac)
+	}
+	to := func(dst [6]byte, sport uint16) []byte {
+		f := tcp6(sport, 80, pkt.TCPSyn)
+		copy(f[0:6], dst[:])
+		return f
+	}
+	if out := run(w, l, tbl, 0, to(vmac, 41000)); len(out) != 1 || pkt.Ether(out[0]).Dst() != rs1MAC && pkt.Ether(out[0]).Dst() != rs2MAC {
+		t.Errorf("SYN to the virtual MAC: %d frames out, want 1 to a real server", len(out))
+	}
+	if out := run(w, l, tbl, 0, to([6]byte{0, 0, 0x5e, 0, 2, 62}, 41001)); len(out) != 0 {
+		t.Errorf("SYN to another virtual MAC forwarded")
+	}
+	// The IPv4 and IPv6 virtual MACs are kept apart: setting one family
+	// leaves the other's.
+	tbl.SetVMACs(map[[4]byte][6]byte{{10, 0, 0, 1}: {0, 0, 0x5e, 0, 1, 51}})
+	if _, ok := tbl.NDMAC(vip6.As16()); !ok || len(tbl.VMACs()) != 2 {
+		t.Errorf("after SetVMACs: NDMAC %v, virtual MACs %x", ok, tbl.VMACs())
+	}
+	tbl.SetVMACs6(nil)
+	if _, ok := tbl.NDMAC(vip6.As16()); ok || len(tbl.VMACs()) != 1 || tbl.IsVMAC(vmac) {
+		t.Errorf("after SetVMACs6(nil): NDMAC %v, virtual MACs %x", ok, tbl.VMACs())
+	}
+}
+
 func TestIPv6DR(t *testing.T) {
 	tbl := testTable6(t)
 	w, l := newTestWorker()

@@ -283,9 +283,6 @@ func (in Instance) Validate() (Instance, error) {
 	if in.IPv6 && in.Version != V3 {
 		return fail("VRRP over IPv6 needs vrrp_version 3 (RFC 5798; VRRPv2 is IPv4 only)")
 	}
-	if in.IPv6 && (in.UnicastSrc.IsValid() || len(in.UnicastPeers) > 0) {
-		return fail("unicast_src_ip and unicast_peer with IPv6: not supported yet (ulvs issue #17)")
-	}
 	family := "IPv4"
 	if in.IPv6 {
 		family = "IPv6"
@@ -365,18 +362,34 @@ func (in Instance) Validate() (Instance, error) {
 			return fail("track_script %s has a weight but priority 255 (address owner) cannot change", s.Name)
 		}
 	}
-	if in.UnicastSrc.IsValid() && !in.UnicastSrc.Is4() {
-		return fail("unicast_src_ip %v is not IPv4", in.UnicastSrc)
+	// keepalived: the source and the peers "MUST be of the same family"
+	// as the instance.
+	if a := in.UnicastSrc; a.IsValid() && !unicastOf(a, in.IPv6) {
+		return fail("unicast_src_ip %v is not a unicast %s address of this host", a, family)
 	}
 	for _, p := range in.UnicastPeers {
-		if !p.Is4() || p.IsMulticast() {
-			return fail("unicast_peer %v is not a unicast IPv4 address", p)
+		if !unicastOf(p, in.IPv6) {
+			return fail("unicast_peer %v is not a unicast %s address (the instance runs over %s)", p, family, family)
 		}
 	}
 	if in.CheckUnicastSrc && len(in.UnicastPeers) == 0 {
 		return fail("check_unicast_src without unicast_peer")
 	}
 	return in, nil
+}
+
+// unicastOf reports whether a is a unicast address of the instance's
+// family (IPv6 when v6): not unspecified, multicast, loopback or, for
+// IPv4, the broadcast address; no zone (a link-local IPv6 peer is reached
+// on the instance's interface).
+func unicastOf(a netip.Addr, v6 bool) bool {
+	switch {
+	case !a.IsValid() || a.Is4In6() || a.Zone() != "" || a.Is6() != v6:
+		return false
+	case a.IsUnspecified() || a.IsMulticast() || a.IsLoopback():
+		return false
+	}
+	return a != netip.AddrFrom4([4]byte{255, 255, 255, 255})
 }
 
 // advertInterval returns the configured interval in wire units.

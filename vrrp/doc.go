@@ -106,7 +106,15 @@
 // runs the opening (interface lookup included) on a thread inside the
 // namespace (e.g. lab.NS.Do); the sockets stay there. When unicast_src_ip
 // is set, pass it as both Instance.UnicastSrc and TransportConfig.Source
-// (the v3 checksum covers the source).
+// (the v3 checksum covers the source). Over IPv6 unicast works as over
+// IPv4 (keepalived's vrrp_send_pkt with a peer): the adverts go from
+// unicast_src_ip (default: the interface's link-local address, as
+// keepalived's set_vrrp_src_addr picks it) to each unicast_peer, global or
+// link-local (sent out of the interface), hop limit 255, traffic class
+// 0xc0, the checksum over the IPv6 pseudo-header with the peer as
+// destination; the receiver skips the hop-limit test for unicast, as
+// keepalived does, and with check_unicast_src drops adverts whose source
+// is no peer. The source and the peers must be of the instance's family.
 //
 // # Differences from keepalived
 //
@@ -125,8 +133,8 @@
 //     dropped and logged). As keepalived, state MASTER waits a full master
 //     down interval under AH (to learn the sequence number first).
 //   - Refused loudly (Validate errors): authentication with VRRPv3, IPv6
-//     with VRRPv2, unicast peers over IPv6 (issue #17), an advertised
-//     address of the other family than the instance's. Not modelled here (the configuration layer
+//     with VRRPv2, an advertised address, unicast_src_ip or unicast_peer
+//     of the other family than the instance's. Not modelled here (the configuration layer
 //     must refuse them or carry them out): use_vmac (the director
 //     answers for the virtual MAC and wraps the transport), track_process,
 //     track_file, track_bfd, garp_lower_prio_*, lower_prio_no_advert,

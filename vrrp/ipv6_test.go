@@ -125,24 +125,114 @@ func inst6(prio uint8, mod ...func(*Instance)) Instance {
 	return in
 }
 
-// TestValidate6: an IPv6 instance is VRRPv3, of one family, multicast.
+// TestValidate6: an IPv6 instance is VRRPv3 and of one family: its
+// advertised addresses, unicast_src_ip and unicast_peer are IPv6
+// (link-local or global unicast).
 func TestValidate6(t *testing.T) {
 	if _, err := inst6(100).Validate(); err != nil {
 		t.Fatal(err)
 	}
-	ok4 := func(in *Instance) { in.ExcludedVIPs = []VIP{{Prefix: netip.PrefixFrom(vip1, 32)}} }
-	if _, err := inst6(100, ok4).Validate(); err != nil {
-		t.Errorf("IPv4 excluded address on an IPv6 instance: %v", err)
-	}
 	for name, mod := range map[string]func(*Instance){
-		"version 2":                func(in *Instance) { in.Version = V2 },
-		"IPv4 VIP":                 func(in *Instance) { in.VIPs = append(in.VIPs, VIP{Prefix: netip.PrefixFrom(vip1, 32)}) },
-		"unicast peer":             func(in *Instance) { in.UnicastPeers = []netip.Addr{ll2} },
-		"IPv6 in an IPv4 instance": func(in *Instance) { in.IPv6 = false },
+		"IPv4 excluded address": func(in *Instance) { in.ExcludedVIPs = []VIP{{Prefix: netip.PrefixFrom(vip1, 32)}} },
+		"link-local peers":      func(in *Instance) { in.UnicastPeers = []netip.Addr{ll2, netip.MustParseAddr("fe80::3")} },
+		"global source and peer": func(in *Instance) {
+			in.UnicastSrc, in.UnicastPeers, in.CheckUnicastSrc = uni6a, []netip.Addr{uni6b}, true
+		},
 	} {
-		if _, err := inst6(100, mod).Validate(); err == nil {
-			t.Errorf("%s: accepted", name)
+		if _, err := inst6(100, mod).Validate(); err != nil {
+			t.Errorf("%s: %v", name, err)
 		}
+	}
+	for name, tt := range map[string]struct {
+		mod  func(*Instance)
+		want string
+	}{
+		"version 2":                {func(in *Instance) { in.Version = V2 }, "needs vrrp_version 3"},
+		"IPv4 VIP":                 {func(in *Instance) { in.VIPs = append(in.VIPs, VIP{Prefix: netip.PrefixFrom(vip1, 32)}) }, "one family per instance"},
+		"IPv6 in an IPv4 instance": {func(in *Instance) { in.IPv6 = false }, "the instance is IPv4"},
+		"IPv4 peer":                {func(in *Instance) { in.UnicastPeers = []netip.Addr{srcB} }, "unicast_peer 10.77.0.3 is not a unicast IPv6 address"},
+		"multicast peer":           {func(in *Instance) { in.UnicastPeers = []netip.Addr{group6} }, "unicast_peer ff02::12 is not"},
+		"unspecified peer":         {func(in *Instance) { in.UnicastPeers = []netip.Addr{netip.IPv6Unspecified()} }, "unicast_peer :: is not"},
+		"peer with a zone":         {func(in *Instance) { in.UnicastPeers = []netip.Addr{ll2.WithZone("eth0")} }, "is not a unicast IPv6"},
+		"IPv4 source":              {func(in *Instance) { in.UnicastSrc, in.UnicastPeers = srcA, []netip.Addr{ll2} }, "unicast_src_ip 10.77.0.2 is not a unicast IPv6"},
+		"IPv6 peer, IPv4 instance": {func(in *Instance) { in.IPv6, in.VIPs, in.Version, in.UnicastPeers = false, nil, V2, []netip.Addr{ll2} }, "not a unicast IPv4 address"},
+	} {
+		_, err := inst6(100, tt.mod).Validate()
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want %q", name, err, tt.want)
+		}
+	}
+}
+
+var (
+	uni6a = netip.MustParseAddr("2001:db8:78::1")
+	uni6b = netip.MustParseAddr("2001:db8:78::2")
+)
+
+// TestUnicast6: two IPv6 routers with unicast_peer (keepalived's IPv6
+// unicast): the adverts go to the peer only, from unicast_src_ip (or the
+// transport's link-local address), their checksum over the pseudo-header
+// with the peer as destination (the receiver checks it), any hop limit
+// accepted; check_unicast_src refuses a third router, and a multicast
+// advert is refused in unicast mode.
+func TestUnicast6(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		a, b   netip.Addr // the routers' sources
+		setSrc bool       // unicast_src_ip set to them
+	}{{"global unicast_src_ip", uni6a, uni6b, true}, {"link-local default source", ll1, ll2, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			uni := func(self, peer netip.Addr) func(*Instance) {
+				return func(in *Instance) {
+					in.UnicastPeers, in.CheckUnicastSrc = []netip.Addr{peer}, true
+					if tc.setSrc {
+						in.UnicastSrc = self
+					}
+				}
+			}
+			l := newLAN(t)
+			l.ttl = 64 // unicast adverts may cross routers: no hop-limit rule
+			a := l.add(inst6(150, uni(tc.a, tc.b)), tc.a)
+			b := l.add(inst6(100, uni(tc.b, tc.a)), tc.b)
+			a.start()
+			b.start()
+			l.runFor(5 * time.Second)
+			if a.state() != StateMaster || b.state() != StateBackup {
+				t.Fatalf("states %v %v\n%s\n%s", a.state(), b.state(), a.log.String(), b.log.String())
+			}
+			st := b.r.Status()
+			if st.MasterAddr != tc.a || st.Counters.AdvertsReceived == 0 || st.Counters.Errors != ([NumReasons]uint64{}) {
+				t.Errorf("backup sees %v after %d adverts, errors %v\n%s", st.MasterAddr, st.Counters.AdvertsReceived, st.Counters.Errors, b.log.String())
+			}
+			for _, d := range a.sentDst {
+				if d != tc.b {
+					t.Fatalf("A sent to %v, want its peer %v only", d, tc.b)
+				}
+			}
+			// A third router, not a peer of B, sending to B: refused.
+			c := l.add(inst6(200, uni(netip.MustParseAddr("2001:db8:78::9"), tc.b)), netip.MustParseAddr("2001:db8:78::9"))
+			c.start()
+			l.runFor(5 * time.Second) // C's down interval (3.2 s) passes: it advertises
+			if n := b.r.Status().Counters.Errors[ReasonUnknownPeer]; n == 0 || b.state() != StateBackup || b.r.Status().MasterAddr != tc.a {
+				t.Errorf("advert from a non-peer: %d refused, B %v following %v", n, b.state(), b.r.Status().MasterAddr)
+			}
+			// A multicast advert reaching a unicast instance: refused.
+			msg, err := (&Advert{Version: V3, Type: TypeAdvertisement, VRID: 61, Priority: 250, Interval: 100, Addrs: []netip.Addr{vip6a}}).Append(nil, tc.a, group6)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.r.do(func(now t0type) { b.r.receive(now, AppendIPv6(nil, tc.a, group6, 255, msg), -1) })
+			if n := b.r.Status().Counters.Errors[ReasonCastMismatch]; n != 1 {
+				t.Errorf("multicast advert in unicast mode: refused %d times\n%s", n, b.log.String())
+			}
+			// The master stops: the backup takes over on its priority-0
+			// unicast advert.
+			a.stop()
+			l.runFor(2 * time.Second)
+			if b.state() != StateMaster {
+				t.Errorf("B %v after A stopped\n%s", b.state(), b.log.String())
+			}
+		})
 	}
 }
 

@@ -5,6 +5,7 @@ package vrrp
 import (
 	"fmt"
 	"net/netip"
+	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -128,4 +129,111 @@ func TestIntegrationVRRPKeepalivedIPv6(t *testing.T) {
 	u.stop()
 	k.mustWait("(VI_6) Entering MASTER STATE", m, down(50)+time.Second)
 	k.stop(syscall.SIGTERM)
+}
+
+// TestIntegrationVRRPKeepalivedIPv6Unicast: keepalived and ulvs as
+// VRRPv3 peers over IPv6 with unicast_peer (and check_unicast_src on both
+// sides), once with global unicast_src_ip addresses and once with the
+// default source, the interface's link-local address, and link-local
+// peers. ulvs master (150): keepalived (100) accepts its unicast adverts
+// and stays BACKUP; ulvs stops: keepalived takes over on the priority-0
+// advert; ulvs (50) returns as backup and accepts keepalived's unicast
+// adverts (to its own address, a valid checksum over that destination);
+// keepalived stops: ulvs takes over.
+func TestIntegrationVRRPKeepalivedIPv6Unicast(t *testing.T) {
+	skipNoKeepalived(t)
+	for _, tc := range []struct {
+		name          string
+		ka, ul        netip.Addr // each side's advert source
+		unicastSrcIPs bool
+	}{
+		{"global", netip.MustParseAddr("2001:db8:78::1"), netip.MustParseAddr("2001:db8:78::2"), true},
+		{"link-local", kaLL, ulvsLL, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			unicast6(t, tc.ka, tc.ul, tc.unicastSrcIPs)
+		})
+	}
+}
+
+func unicast6(t *testing.T, kaSrc, ulSrc netip.Addr, setSrc bool) {
+	const adv = 500 * time.Millisecond
+	tag := "u6l"
+	if setSrc {
+		tag = "u6g"
+	}
+	kaNS, ulNS := vrrpLab6(t, tag)
+	if setSrc {
+		for _, e := range []struct {
+			ns     lab.NS
+			ifname string
+			a      netip.Addr
+		}{{kaNS, kaIf, kaSrc}, {ulNS, ulvsIf, ulSrc}} {
+			if out, err := exec.Command("ip", "-n", e.ns.Name, "addr", "add", e.a.String()+"/64", "dev", e.ifname, "nodad").CombinedOutput(); err != nil {
+				t.Fatalf("ip addr add: %v: %s", err, out)
+			}
+		}
+	}
+	instance := func(name string, prio uint8) Instance {
+		in := Instance{Name: name, Interface: ulvsIf, VRID: 61, Priority: prio, Version: V3, IPv6: true, AdvertInt: adv,
+			VIPs: []VIP{{Prefix: netip.PrefixFrom(labVIP6, 64)}}, UnicastPeers: []netip.Addr{kaSrc}, CheckUnicastSrc: true}
+		if setSrc {
+			in.UnicastSrc = ulSrc
+		}
+		return in
+	}
+	conf := func(state string, prio int) string {
+		c := ka6Conf(state, prio, adv)
+		uc := fmt.Sprintf("  check_unicast_src\n  unicast_peer {\n    %s\n  }\n", ulSrc)
+		if setSrc {
+			uc = fmt.Sprintf("  unicast_src_ip %s\n", kaSrc) + uc
+		}
+		return strings.Replace(c, "  virtual_ipaddress {", uc+"  virtual_ipaddress {", 1)
+	}
+	down := func(prio int) time.Duration { return 3*adv + time.Duration(256-prio)*adv/256 }
+
+	// 1. ulvs master (150), keepalived backup (100).
+	u := startULVS(t, ulNS, instance("U1", 150))
+	u.waitState(StateMaster, down(150)+time.Second)
+	k := startKeepalivedConf(t, kaNS, conf("BACKUP", 100))
+	k.mustWait("(VI_6) Entering BACKUP STATE", 0, startup)
+	if _, ok := k.wait("Entering MASTER STATE", 0, down(100)+2*adv); ok {
+		t.Fatalf("keepalived became MASTER beside ulvs (150); log:\n%s", k.log())
+	}
+	for _, bad := range []string{"checksum", "invalid", "unicast source", "not a unicast peer", "Expected"} {
+		if strings.Contains(k.log(), bad) {
+			t.Errorf("keepalived logged %q about ulvs's unicast adverts; log:\n%s", bad, k.log())
+		}
+	}
+
+	// 2. ulvs stops: keepalived master on the priority-0 advert.
+	m := k.mark()
+	u.stop()
+	k.mustWait("(VI_6) Entering MASTER STATE", m, adv+time.Second)
+
+	// 3. ulvs (50) returns as backup and follows keepalived.
+	u = startULVS(t, ulNS, instance("U2", 50))
+	u.waitState(StateBackup, time.Second)
+	u.noTransition(down(50) + adv)
+	st := u.r.Status()
+	if st.MasterAddr != kaSrc || st.MasterPriority != 100 || st.Counters.AdvertsReceived == 0 || st.Counters.Errors != ([NumReasons]uint64{}) {
+		t.Errorf("ulvs sees master %v prio %d after %d adverts, errors %v; log:\n%s", st.MasterAddr, st.MasterPriority,
+			st.Counters.AdvertsReceived, st.Counters.Errors, u.log.String())
+	}
+	u.tap.mu.Lock()
+	last := append([]byte(nil), u.tap.lastPkt[kaSrc]...)
+	u.tap.mu.Unlock()
+	p, err := ParseIPv6(last)
+	if err != nil {
+		t.Fatalf("keepalived's advert as received: %v (%x)", err, last)
+	}
+	if a, err := Parse6(p.Payload); err != nil || p.Dst != ulSrc || p.Src != kaSrc || !VerifyChecksum(p.Payload, V3, p.Src, p.Dst) || a.Priority != 100 {
+		t.Errorf("keepalived's unicast advert %v -> %v: %+v %v", p.Src, p.Dst, a, err)
+	}
+
+	// 4. keepalived stops: ulvs master.
+	k.stop(syscall.SIGTERM)
+	u.waitState(StateMaster, adv+time.Second)
+	u.stop()
 }

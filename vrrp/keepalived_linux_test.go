@@ -248,7 +248,7 @@ func (s *syncBuffer) String() string {
 
 func startULVS(t *testing.T, ns lab.NS, in Instance) *ulvsNode {
 	t.Helper()
-	raw, err := Listen(TransportConfig{Interface: ulvsIf, InNamespace: ns.Do, AH: in.AuthType == AuthAH, IPv6: in.IPv6})
+	raw, err := Listen(TransportConfig{Interface: ulvsIf, Source: in.UnicastSrc, InNamespace: ns.Do, AH: in.AuthType == AuthAH, IPv6: in.IPv6})
 	if err != nil {
 		t.Fatal(err)
 	}

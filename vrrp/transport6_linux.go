@@ -15,8 +15,11 @@ import (
 // open_vrrp_read_socket with AF_INET6): raw IPv6 sockets for protocol 112
 // bound to the interface; the send socket bound to the interface's
 // link-local address (RFC 5798 section 5.1.2.1: the source of an IPv6
-// advert is the link-local address), hop limit 255 for unicast and
-// multicast, multicast loop off, out of the interface; the receive socket
+// advert is the link-local address) or to unicast_src_ip (Source, global
+// or link-local), hop limit 255 for unicast and multicast, traffic class
+// 0xc0 (keepalived's if_setsockopt_priority), multicast loop off, out of
+// the interface; unicast adverts go to each unicast_peer (a link-local
+// peer on this interface); the receive socket
 // joined to ff02::12 there, reporting each packet's hop limit and
 // destination (IPV6_RECVHOPLIMIT, IPV6_RECVPKTINFO). The checksum is
 // computed and verified in user space (Append, VerifyChecksum), so a bad
@@ -50,7 +53,7 @@ func (t *RawTransport) open6(ifi *net.Interface, cfg TransportConfig) error {
 	t.send = os.NewFile(uintptr(sfd), "vrrp6-send")
 	if err := setInts(sfd, unix.IPPROTO_IPV6, []sockOpt{{"IPV6_UNICAST_HOPS", unix.IPV6_UNICAST_HOPS, TTL},
 		{"IPV6_MULTICAST_HOPS", unix.IPV6_MULTICAST_HOPS, TTL}, {"IPV6_MULTICAST_LOOP", unix.IPV6_MULTICAST_LOOP, 0},
-		{"IPV6_MULTICAST_IF", unix.IPV6_MULTICAST_IF, ifi.Index}}); err != nil {
+		{"IPV6_MULTICAST_IF", unix.IPV6_MULTICAST_IF, ifi.Index}, {"IPV6_TCLASS", unix.IPV6_TCLASS, 0xc0}}); err != nil {
 		return err
 	}
 	sa := &unix.SockaddrInet6{Addr: t.src.As16()}

@@ -2,6 +2,7 @@ package vs
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"sync/atomic"
@@ -366,24 +367,59 @@ type Table struct {
 	standby6 map[[16]byte]struct{}
 	// vmac maps a failover address of a use_vmac instance to its VRRP
 	// virtual MAC (00:00:5e:00:01:VRID): ARP is answered and announced
-	// with it, and frames sent to it are ours (SetVMACs).
+	// with it, and frames sent to it are ours (SetVMACs). vmac6 is the
+	// same for IPv6 instances (00:00:5e:00:02:VRID): neighbour
+	// solicitations are answered and advertisements sent with it
+	// (SetVMACs6). vmacs are the MACs of both.
 	vmac  map[[4]byte][6]byte
+	vmac6 map[[16]byte][6]byte
 	vmacs map[[6]byte]struct{}
 }
 
-// SetVMACs records, in a table being built, the virtual MAC of each
+// SetVMACs records, in a table being built, the virtual MAC of each IPv4
 // address of a use_vmac failover instance.
 func (t *Table) SetVMACs(m map[[4]byte][6]byte) {
-	t.vmac, t.vmacs = nil, nil
-	if len(m) == 0 {
+	t.vmac = nil
+	if len(m) > 0 {
+		t.vmac = maps.Clone(m)
+	}
+	t.collectVMACs()
+}
+
+// SetVMACs6 records, in a table being built, the virtual MAC of each IPv6
+// address of a use_vmac failover instance.
+func (t *Table) SetVMACs6(m map[[16]byte][6]byte) {
+	t.vmac6 = nil
+	if len(m) > 0 {
+		t.vmac6 = maps.Clone(m)
+	}
+	t.collectVMACs()
+}
+
+// collectVMACs gathers the virtual MACs of both families.
+func (t *Table) collectVMACs() {
+	t.vmacs = nil
+	if len(t.vmac)+len(t.vmac6) == 0 {
 		return
 	}
-	t.vmac = make(map[[4]byte][6]byte, len(m))
 	t.vmacs = map[[6]byte]struct{}{}
-	for a, mac := range m {
-		t.vmac[a] = mac
+	for _, mac := range t.vmac {
 		t.vmacs[mac] = struct{}{}
 	}
+	for _, mac := range t.vmac6 {
+		t.vmacs[mac] = struct{}{}
+	}
+}
+
+// NDMAC returns the MAC that answers neighbour solicitations for the IPv6
+// address addr when it is not the interface's own: the virtual MAC of a
+// use_vmac instance.
+func (t *Table) NDMAC(addr [16]byte) ([6]byte, bool) {
+	if t.vmac6 == nil {
+		return [6]byte{}, false
+	}
+	m, ok := t.vmac6[addr]
+	return m, ok
 }
 
 // ARPMAC returns the MAC that answers ARP for addr when it is not the

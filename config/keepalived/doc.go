@@ -121,8 +121,10 @@
 // be IPv6; mixed families other than TUN; docs/ipv6.md). syn_proxy works on an IPv6 virtual_server as on an
 // IPv4 one. A vrrp_instance with native_ipv6 or IPv6 virtual_ipaddress
 // entries runs VRRPv3 over IPv6 (version 3 required, one family per
-// instance's advertised addresses; unicast_peer and use_vmac on such an
-// instance are refused, issue #17).
+// instance's advertised addresses; unicast_src_ip and unicast_peer of its
+// family, global or link-local, and use_vmac work on it as on an IPv4
+// instance; an IPv6 unicast_src_ip or unicast_peer makes an instance
+// without virtual_ipaddress IPv6, as keepalived's family rule does).
 //
 // Refused with an error, because ulvs cannot do what keepalived would:
 // IPv6 bindto, protocol SCTP, TUN
@@ -136,7 +138,8 @@
 // ($NAME=) and ~SEQ/~LST, a fwmark service's port-less check without
 // connect_port, non-unicast real or sorry server addresses, lthreshold
 // above uthreshold (the kernel refuses it), more than 4096 services; of
-// VRRP: authentication with VRRPv3, use_vmac and the other VMAC and ipvlan keywords,
+// VRRP: authentication with VRRPv3, the VMAC and ipvlan keywords other than
+// use_vmac and vmac_xmit_base,
 // vrrp_sync_group, track_process, track_file, track_bfd and their
 // top-level blocks, garp_group, weight reverse, vrrp_script user and
 // init_fail, vrrp_strict, a multicast group other than 224.0.0.18, and

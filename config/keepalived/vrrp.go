@@ -493,7 +493,7 @@ func (p *parser) instanceKeyword(vi *vrrpInstance, c *Node) {
 		in.Notify, _ = p.script(c, in.Notify)
 	case "unicast_src_ip":
 		if s, ok := p.arg(c); ok {
-			a, msg := parseIPv4(s)
+			a, msg := parseAddr(s) // its family: config.CheckVRRP
 			if msg != "" {
 				p.errorf(c, "%s", msg)
 				return
@@ -642,7 +642,7 @@ func (p *parser) unicastPeers(vi *vrrpInstance, n *Node) {
 			p.errorf(c, "%s is not supported by ulvs (only the peer's address)", strings.Join(c.Args(), " "))
 			return
 		}
-		a, msg := parseIPv4(c.Keyword())
+		a, msg := parseAddr(c.Keyword()) // its family: config.CheckVRRP
 		if msg != "" {
 			p.errorf(c, "%s", msg)
 			return

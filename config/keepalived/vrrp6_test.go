@@ -46,3 +46,45 @@ vrrp_instance VI_7 {
 		t.Errorf("VI_7 = %+v", in)
 	}
 }
+
+// TestVRRPIPv6Unicast: unicast_src_ip and unicast_peer of an IPv6
+// instance (global or link-local, as keepalived takes them), with
+// check_unicast_src, and use_vmac on IPv6 instances (the virtual MAC
+// 00:00:5e:00:02:VRID; the director answers for it). An IPv6 unicast_peer
+// makes an instance without virtual_ipaddress IPv6, as keepalived's
+// family rule does.
+func TestVRRPIPv6Unicast(t *testing.T) {
+	f := mustParse(t, `vrrp_instance VI_6 {
+  interface eth0
+  virtual_router_id 61
+  version 3
+  native_ipv6
+  unicast_src_ip 2001:db8::1
+  unicast_peer {
+    2001:db8::2
+    fe80::3
+  }
+  check_unicast_src
+  use_vmac
+  virtual_ipaddress {
+    2001:db8::100/64
+  }
+}
+vrrp_instance VI_7 {
+  interface eth0
+  virtual_router_id 62
+  version 3
+  unicast_peer {
+    fe80::2
+  }
+}
+`)
+	in := f.VRRP[0]
+	if !in.IPv6() || in.UnicastSrc != netip.MustParseAddr("2001:db8::1") || len(in.UnicastPeers) != 2 ||
+		in.UnicastPeers[1] != netip.MustParseAddr("fe80::3") || !in.CheckUnicastSrc || !in.UseVMAC {
+		t.Errorf("VI_6 = %+v", in)
+	}
+	if in := f.VRRP[1]; !in.IPv6() || in.UnicastPeers[0] != netip.MustParseAddr("fe80::2") {
+		t.Errorf("VI_7 = %+v", in)
+	}
+}

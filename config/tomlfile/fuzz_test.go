@@ -329,6 +329,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(fileHead + "[[vrrp_instance]]\nname = \"A\"\ninterface = \"eth0\"\nvirtual_router_id = 1\nuse_vmac = true\n" +
 		"[[vrrp_instance]]\nname = \"B\"\ninterface = \"eth0\"\nvirtual_router_id = 2\nuse_vmac = true\nvmac_xmit_base = true\n" +
 		"[[vrrp_sync_group]]\nname = \"G\"\ngroup = [\"A\", \"B\"]\nnotify = \"/bin/n\"\n"))
+	f.Add([]byte(fileHead + "[[vrrp_instance]]\nname = \"V6\"\ninterface = \"eth0\"\nvirtual_router_id = 61\nversion = 3\nnative_ipv6 = true\n" +
+		"unicast_src_ip = \"2001:db8::1\"\nunicast_peer = [\"2001:db8::2\", \"fe80::3\"]\ncheck_unicast_src = true\nuse_vmac = true\n"))
 	for _, tt := range bgpParseTests {
 		f.Add([]byte(fileHead + tt.text))
 	}

@@ -255,10 +255,16 @@ func (p *fileParser) vrrpInstance(path string, m map[string]any, scripts map[str
 		{"notify_stop", &in.NotifyStop}, {"notify", &in.Notify}} {
 		*kv.to, _ = p.script(t, kv.key)
 	}
-	in.UnicastSrc, _ = p.ipv4(t, "unicast_src_ip")
+	if s, set := t.string("unicast_src_ip"); set {
+		a, msg := parseUnicastAddr(s)
+		if msg != "" {
+			p.errorf(t.field("unicast_src_ip"), "%s", msg)
+		}
+		in.UnicastSrc = a
+	}
 	if addrs, set := t.strings("unicast_peer"); set {
 		for i, s := range addrs {
-			a, msg := parseAddr4(s)
+			a, msg := parseUnicastAddr(s)
 			if msg != "" {
 				p.errorf(fmt.Sprintf("%s[%d]", t.field("unicast_peer"), i), "%s", msg)
 				continue
@@ -389,6 +395,20 @@ func (p *fileParser) syncDaemon(m map[string]any, instances []config.VRRPInstanc
 		s.SyncID = instances[i].VRID
 	}
 	return s
+}
+
+// parseUnicastAddr reads a unicast_src_ip or unicast_peer: an IPv4 or
+// IPv6 address (link-local included), without a port or zone; its family
+// and kind are config.CheckVRRP's.
+func parseUnicastAddr(s string) (netip.Addr, string) {
+	a, err := netip.ParseAddr(s)
+	switch {
+	case err != nil:
+		return netip.Addr{}, fmt.Sprintf("must be an IPv4 or IPv6 address without a port (got %q)", s)
+	case a.Zone() != "":
+		return netip.Addr{}, fmt.Sprintf("an address with a zone is not supported (got %q; a link-local peer is reached on the instance's interface)", s)
+	}
+	return a, ""
 }
 
 // parseAddr4 reads an IPv4 address of any kind.

@@ -3,6 +3,7 @@ package tomlfile
 import (
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -146,10 +147,11 @@ func TestVRRPParseErrors(t *testing.T) {
 		{"track script weight", chk + vi + "track_script = [{ script = \"chk\", weight = -254 }]\n",
 			`ulvs.toml:10: vrrp_instance[0].track_script[0].weight: must be between -253 and 253 (got -254)`},
 		{"notify", vi + "notify_master = \"\"\n", `ulvs.toml:7: vrrp_instance[0].notify_master: empty script: name a program`},
-		{"unicast peer", vi + "unicast_peer = [\"10.0.0.2\", \"fe80::2\"]\n", `ulvs.toml:7: vrrp_instance[0].unicast_peer[1]: IPv6 is not supported by ulvs (got "fe80::2")`},
+		{"unicast peer", vi + "unicast_peer = [\"10.0.0.2\", \"fe80::2\"]\n", `ulvs.toml:7: vrrp_instance[0].unicast_peer[1]: fe80::2: the instance runs over IPv4, and its unicast addresses must be of that family too`},
+		{"unicast peer zone", vi + "unicast_peer = [\"fe80::2%eth0\"]\n", `ulvs.toml:7: vrrp_instance[0].unicast_peer[0]: an address with a zone is not supported (got "fe80::2%eth0"; a link-local peer is reached on the instance's interface)`},
 		{"unicast peer multicast", vi + "unicast_peer = [\"224.0.0.18\"]\n", `ulvs.toml:7: vrrp_instance[0].unicast_peer[0]: 224.0.0.18 is not a unicast address`},
 		{"check_unicast_src", vi + "check_unicast_src = true\n", `ulvs.toml:7: vrrp_instance[0].check_unicast_src: needs unicast_peer: it drops adverts from addresses that are not peers`},
-		{"unicast src", vi + "unicast_src_ip = \"10.0.0.1:5\"\n", `ulvs.toml:7: vrrp_instance[0].unicast_src_ip: must be an IPv4 address without a port (got "10.0.0.1:5")`},
+		{"unicast src", vi + "unicast_src_ip = \"10.0.0.1:5\"\n", `ulvs.toml:7: vrrp_instance[0].unicast_src_ip: must be an IPv4 or IPv6 address without a port (got "10.0.0.1:5")`},
 		{"use_vmac_addr", vi + "use_vmac_addr = true\n", `ulvs.toml:7: vrrp_instance[0].use_vmac_addr: unknown key (not supported by ulvs)`},
 		{"vmac_xmit_base alone", vi + "vmac_xmit_base = true\n", `ulvs.toml:7: vrrp_instance[0].vmac_xmit_base: needs use_vmac: it sends the adverts of a use_vmac instance from the interface's own MAC`},
 		{"typo", vi + "virtual_routr_id = 3\n", `ulvs.toml:7: vrrp_instance[0].virtual_routr_id: unknown key (did you mean "virtual_router_id"?)`},
@@ -269,6 +271,15 @@ func TestVRRPIPv6RoundTrip(t *testing.T) {
 	if in := f.VRRP[0]; !in.NativeIPv6 || !in.IPv6() || in.VIPs[0].Prefix != netip.MustParsePrefix("2001:db8::100/64") {
 		t.Fatalf("parsed %+v", in)
 	}
+	g, out := writeBack(t, f)
+	if in := g.VRRP[0]; !in.NativeIPv6 || in.VIPs[0].Prefix != f.VRRP[0].VIPs[0].Prefix || in.Version != 3 {
+		t.Errorf("written back as\n%s", out)
+	}
+}
+
+// writeBack writes f as TOML and parses it again.
+func writeBack(t *testing.T, f *config.File) (*config.File, []byte) {
+	t.Helper()
 	out, err := MarshalTOML(f)
 	if err != nil {
 		t.Fatal(err)
@@ -277,7 +288,28 @@ func TestVRRPIPv6RoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if in := g.VRRP[0]; !in.NativeIPv6 || in.VIPs[0].Prefix != f.VRRP[0].VIPs[0].Prefix || in.Version != 3 {
-		t.Errorf("written back as\n%s", out)
+	return g, out
+}
+
+// TestVRRPIPv6Unicast: an IPv6 instance's unicast_src_ip and unicast_peer
+// (global and link-local) and use_vmac are read from ulvs.toml and
+// written back the same way.
+func TestVRRPIPv6Unicast(t *testing.T) {
+	src := fileHead + "[[vrrp_instance]]\nname = \"VI_6\"\ninterface = \"eth0\"\nvirtual_router_id = 61\nversion = 3\n" +
+		"virtual_ipaddress = [\"2001:db8::100/64\"]\nunicast_src_ip = \"2001:db8::1\"\nunicast_peer = [\"2001:db8::2\", \"fe80::3\"]\n" +
+		"check_unicast_src = true\nuse_vmac = true\n"
+	f, err := Parse("ulvs.toml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
 	}
+	want := []netip.Addr{netip.MustParseAddr("2001:db8::2"), netip.MustParseAddr("fe80::3")}
+	check := func(what string, in config.VRRPInstance) {
+		t.Helper()
+		if !in.IPv6() || in.UnicastSrc != netip.MustParseAddr("2001:db8::1") || !slices.Equal(in.UnicastPeers, want) || !in.CheckUnicastSrc || !in.UseVMAC {
+			t.Errorf("%s: %+v", what, in)
+		}
+	}
+	check("parsed", f.VRRP[0])
+	g, _ := writeBack(t, f)
+	check("read back", g.VRRP[0])
 }
