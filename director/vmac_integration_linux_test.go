@@ -118,8 +118,9 @@ func TestIntegrationVRRPVMAC(t *testing.T) {
 }
 
 // TestIntegrationVRRPVMACWithKeepalived: a ulvs master with use_vmac and
-// Debian's keepalived as backup (without use_vmac: this kernel has no
-// macvlan). keepalived accepts the adverts from the virtual MAC and stays
+// Debian's keepalived as backup, itself without use_vmac here
+// (TestIntegrationVRRPVMACWithKeepalivedIPv6 runs keepalived with its
+// macvlan, which this kernel has). keepalived accepts the adverts from the virtual MAC and stays
 // BACKUP; when ulvsd is killed it takes over.
 func TestIntegrationVRRPVMACWithKeepalived(t *testing.T) {
 	skipUnprivileged(t)
