@@ -58,7 +58,7 @@ type Director struct {
 	// (SetNetfilterMarks); unmarkedWarned the mark services already
 	// warned about having no mark rule.
 	nfMarks        []config.Mark
-	unmarkedWarned map[uint32]bool
+	unmarkedWarned map[config.ServiceKey]bool
 	// markStatus is the last reading of the netfilter mark rules, for
 	// Snapshot; nil when they are not read.
 	markStatus *ctl.MarkRulesStatus
