@@ -2,6 +2,8 @@ package director_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -141,4 +143,87 @@ func TestIntegrationIPv6FwMarkIptables(t *testing.T) {
 		t.Errorf("-L -n -c has no IPv6 mark template <IP, client/64, mark 5>:\n%s", conns)
 	}
 	t.Logf("ulvsadm -L -n:\n%s", list)
+}
+
+// TestIntegrationIPv6FTP runs FTP over IPv6 through a DR director as
+// TestIntegrationFTPPortGroup does over IPv4, with the kernel's FTP rule
+// instead of a mark: vsftpd on VIP6 (lab.StartFTP6), `ulvsadm -A -t
+// [VIP6]:21 -s rr -p 300`. Passive (EPSV) data connections go to ports
+// 10000-20000 of VIP6, which the director's lookup gives the port-21
+// service (ip_vs_service_find's rule for TCP to port 20 or an
+// unprivileged port) and its template (vport 0) the control
+// connection's real server; active (EPRT) ones come from the real server
+// itself, from [VIP6]:20.
+func TestIntegrationIPv6FTP(t *testing.T) {
+	skipUnprivileged(t)
+	needBins(t, "vsftpd")
+	e := newEnvLab(t, lab.Config{RealServers: 2, IPv6: true}, func(*lab.Lab) string { return "[director]\ninterfaces = [\"d-eth0\"]\n" })
+	ftpCtx, stopFTP := context.WithCancel(context.Background())
+	t.Cleanup(stopFTP)
+	if err := e.lab.StartFTP6(ftpCtx); err != nil {
+		t.Fatalf("start vsftpd on VIP6: %v", err)
+	}
+	ctx := context.Background()
+	vip6 := e.lab.VIP6
+	svc := netip.AddrPortFrom(vip6, lab.FTPPort).String()
+	e.mustAdm("-A", "-t", svc, "-s", "rr", "-p", "300")
+	for _, r := range e.lab.RIPs6 {
+		e.mustAdm("-a", "-t", svc, "-r", netip.AddrPortFrom(r, lab.FTPPort).String(), "-g")
+	}
+	server := ""
+	deadline := time.Now().Add(20 * time.Second)
+	for server == "" {
+		try, cancel := context.WithTimeout(ctx, 5*time.Second)
+		tr, err := e.lab.FTPRetrieve(try, vip6, "/whoami.txt")
+		cancel()
+		if err == nil {
+			server = strings.TrimSpace(string(tr.Data))
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("FTP through VIP6 never worked: %v\nulvsd log:\n%s", err, e.logText())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for i, active := range []bool{false, true, false, true} {
+		var tr *lab.FTPTransfer
+		var err error
+		if active {
+			tr, err = lab.FTPRetrieveActive(ctx, e.lab.Client.DialContext, e.lab.Client.Listen, netip.AddrPortFrom(vip6, lab.FTPPort), "/data.bin")
+		} else {
+			tr, err = e.lab.FTPRetrieve(ctx, vip6, "/data.bin")
+		}
+		if err != nil {
+			t.Fatalf("transfer %d (active %v): %v\nulvsd log:\n%s", i, active, err, e.logText())
+		}
+		if sum := sha256.Sum256(tr.Data); hex.EncodeToString(sum[:]) != lab.DataSHA256(lab.FTPDataSize) {
+			t.Fatalf("transfer %d: %d bytes with the wrong sha256", i, len(tr.Data))
+		}
+		if !strings.Contains(tr.Greeting, server) {
+			t.Errorf("transfer %d (active %v): control connection greeted by %q, the template wants %s", i, active, tr.Greeting, server)
+		}
+		if active && tr.ActiveFrom != netip.AddrPortFrom(vip6, lab.FTPDataPort) {
+			t.Errorf("active transfer %d: data connection from %v, want [%s]:%d", i, tr.ActiveFrom, vip6, lab.FTPDataPort)
+		}
+		if !active && (tr.Passive.Addr() != vip6 || tr.Passive.Port() < lab.FTPPassiveMin || tr.Passive.Port() > lab.FTPPassiveMax) {
+			t.Errorf("passive transfer %d: EPSV gave %v", i, tr.Passive)
+		}
+	}
+	// A second client address gets its own template (-M 128): rr gives
+	// it the other server, for control and data alike.
+	clientB := netip.MustParseAddr("2001:db8:77::20")
+	if out, err := e.lab.Client.Run(ctx, "ip", "-6", "addr", "add", clientB.String()+"/64", "dev", "c-eth0", "nodad"); err != nil {
+		t.Fatalf("add a second client address: %v %s", err, out)
+	}
+	tr, err := lab.FTPRetrieve(ctx, dialFrom(e.lab.Client, clientB), netip.AddrPortFrom(vip6, lab.FTPPort), "/whoami.txt")
+	if err != nil {
+		t.Fatalf("second client: %v\nulvsd log:\n%s", err, e.logText())
+	}
+	if other := strings.TrimSpace(string(tr.Data)); other == server || !strings.Contains(tr.Greeting, other) {
+		t.Errorf("second client: data from %s, greeting %q; want the other server for both", other, tr.Greeting)
+	}
+	conns := e.mustAdm("-L", "-n", "-c")
+	if !strings.Contains(conns, "["+vip6.String()+"]:0") {
+		t.Errorf("-L -n -c has no FTP template <TCP, client, VIP6, vport 0>:\n%s", conns)
+	}
 }
