@@ -16,7 +16,7 @@ import (
 	"github.com/ulvs/ulvs/vs"
 )
 
-// ErrNotExpressible reports rules the TOML file cannot hold (IPv6, SCTP,
+// ErrNotExpressible reports rules the TOML file cannot hold (SCTP,
 // the Local forwarding method, a persistent service without a timeout).
 var ErrNotExpressible = errors.New("cannot be written to a ulvs TOML file")
 
