@@ -270,6 +270,21 @@ var (
 		"-a -t 10.77.0.100:80 -r [2001:db8:aaaa:bbbb:cccc:dddd:eeee:1]:80 -i",
 		"-a -t 10.77.0.100:80 -r 10.77.0.12:80 -i",
 	}
+	// v6fwm are IPv4 and IPv6 firewall-mark services sharing mark 5 (the
+	// kernel keys them by address family and mark), mark 3 IPv6 only,
+	// and an IPv6 address service: DR, NAT66, ip6ip6 and IPv4 in IPv6.
+	v6fwm = []string{
+		"-A -f 5 -6 -s rr -p 300 -M 64",
+		"-a -f 5 -6 -r [2001:db8::11]:80 -g",
+		"-a -f 5 -6 -r [2001:db8::12]:8080 -m -w 2",
+		"-a -f 5 -6 -r [2001:db8:aaaa:bbbb:cccc:dddd:eeee:1]:0 -i",
+		"-a -f 5 -6 -r 10.77.0.13:80 -i",
+		"-A -f 5 -s wlc",
+		"-a -f 5 -r 10.77.0.11:80 -g",
+		"-A -f 3 -6 -s sh -p 60",
+		"-a -f 3 -6 -r [2001:db8::11]:0 -g",
+		"-A -t [2001:db8::100]:80 -s rr",
+	}
 )
 
 func counters(active, inact int32) ctl.DestStatus {
@@ -388,11 +403,23 @@ func TestGolden(t *testing.T) {
 		{name: "err-ipv6-mixed-dr", setup: v6lab, args: "-a -t [2001:db8::100]:80 -r 10.77.0.11:80 -g"},
 		{name: "err-ipv6-tun-gue", setup: v6lab, args: "-a -t [2001:db8::100]:80 -r [2001:db8::3]:80 -i --tun-type gue --tun-port 6080"},
 		{name: "err-ipv6-mixed-nat", setup: lab, args: "-a -t 10.77.0.100:80 -r [2001:db8::1]:80 -m"},
-		{name: "err-ipv6-fwmark", args: "-A -f 5 -6 -s rr"},
+		{name: "ipv6-fwmark-add", args: "-A -f 5 -6 -s rr -p 300 -M 64"},
+		{name: "ipv6-fwmark-list", setup: v6fwm, args: "-L -n", stats: bigStats},
+		{name: "ipv6-fwmark-list-stats", setup: v6fwm, args: "-L -n --stats", stats: bigStats},
+		{name: "ipv6-fwmark-list-rate", setup: v6fwm, args: "-L -n --rate", stats: bigStats},
+		{name: "ipv6-fwmark-list-one", setup: v6fwm, args: "-L -n -f 5 -6"},
+		{name: "ipv6-fwmark-list-one-v4", setup: v6fwm, args: "-L -n -f 5"},
+		{name: "ipv6-fwmark-save", setup: v6fwm, args: "-S -n"},
+		{name: "ipv6-fwmark-json", setup: v6fwm, args: "-L -n --json"},
+		{name: "ipv6-fwmark-restore", stdin: "-A -f 5 -6 -s rr\n-A -f 5 -s rr\n-a -f 5 -6 -r [2001:db8::11]:80 -g\n" +
+			"-a -f 5 -r 10.77.0.11:80 -g\n-D -f 5\n-E -f 5 -6 -s wlc -p 60 -M 48\n-e -f 5 -6 -r [2001:db8::11]:80 -i -w 3\n-S -n\n-D -f 5 -6\n-L -n\n", args: "-R"},
+		{name: "err-ipv6-fwmark-mixed-dr", setup: v6fwm, args: "-a -f 5 -6 -r 10.77.0.14:80 -g"},
+		{name: "err-ipv6-fwmark-v4-dest", setup: v6fwm, args: "-a -f 5 -r [2001:db8::14]:80 -m"},
+		{name: "err-ipv6-fwmark-exists", setup: v6fwm, args: "-A -f 5 -6 -s wlc"},
 		{name: "ipv6-synproxy-save", setup: []string{"-A -t [2001:db8::1]:80 -s rr --synproxy", "-a -t [2001:db8::1]:80 -r [2001:db8::2]:8080 -m",
 			"-A -t [2001:db8::1]:443 -s rr --laddr 2001:db8:1::200 --synproxy", "-a -t [2001:db8::1]:443 -r [2001:db8:1::3]:443 --fullnat"}, args: "-S -n"},
 		{name: "err-ipv6-synproxy-dr", setup: []string{"-A -t [2001:db8::1]:80 -s rr --synproxy"}, args: "-a -t [2001:db8::1]:80 -r [2001:db8::2]:80 -g"},
-		{name: "err-ipv6-ftp", args: "-A -t [2001:db8::1]:21 -s rr"},
+		{name: "ipv6-ftp", setup: []string{"-A -t [2001:db8::1]:21 -s rr -p 300", "-a -t [2001:db8::1]:21 -r [2001:db8::11]:21 -g"}, args: "-L -n"},
 		{name: "err-ipv6-laddr", args: "-A -t 10.0.0.1:80 -s rr --laddr 2001:db8::5"},
 		{name: "err-stop-daemon", args: "--stop-daemon master"},
 		{name: "err-weight", args: "-a -t 10.0.0.1:80 -r 10.0.0.2 -w 2147483648"},

@@ -30,10 +30,13 @@ type jsonListing struct {
 // jsonService is one virtual service: either an address service
 // (protocol, address, port) or a firewall-mark service (fwmark).
 type jsonService struct {
-	Protocol           string     `json:"protocol,omitempty"`
-	Address            string     `json:"address,omitempty"`
-	Port               *uint16    `json:"port,omitempty"`
-	FwMark             uint32     `json:"fwmark,omitempty"`
+	Protocol string  `json:"protocol,omitempty"`
+	Address  string  `json:"address,omitempty"`
+	Port     *uint16 `json:"port,omitempty"`
+	FwMark   uint32  `json:"fwmark,omitempty"`
+	// Family is "ipv6" for an IPv6 fwmark service (ipvsadm -f N -6),
+	// absent otherwise: an address service's family is its address's.
+	Family             string     `json:"family,omitempty"`
 	Scheduler          string     `json:"scheduler"`
 	SchedFlags         []string   `json:"sched_flags"`
 	Persistent         bool       `json:"persistent"`
@@ -162,7 +165,7 @@ func serviceJSON(s *ctl.ServiceStatus, nosort bool) jsonService {
 		js.PersistenceTimeout = s.Timeout
 	}
 	switch {
-	case s.FwMark == 0 && s.Addr.Is6():
+	case s.IPv6():
 		// IPv6: a prefix length, as -M and -S write it.
 		js.PersistenceNetmask = strconv.Itoa(config.MaskBits(s.Netmask, true))
 	case s.Netmask.IsValid():
@@ -170,6 +173,9 @@ func serviceJSON(s *ctl.ServiceStatus, nosort bool) jsonService {
 	}
 	if s.FwMark != 0 {
 		js.FwMark = s.FwMark
+		if s.IPv6() {
+			js.Family = "ipv6"
+		}
 	} else {
 		port := s.Port
 		js.Protocol, js.Address, js.Port = strings.ToLower(protoName(s.Proto)), addrJSON(s.Addr), &port

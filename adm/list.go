@@ -247,10 +247,19 @@ func (l *lister) service(s *ctl.ServiceStatus) {
 	w := l.w
 	var name string
 	if s.FwMark != 0 {
+		// print_service_entry: "-f N -6" and "FWM  N IPv6" for an
+		// IPv6 fwmark service.
 		if f.rule {
 			name = "-f " + strconv.FormatUint(uint64(s.FwMark), 10)
 		} else {
 			name = "FWM  " + strconv.FormatUint(uint64(s.FwMark), 10)
+		}
+		if s.IPv6() {
+			if f.rule {
+				name += " -6"
+			} else {
+				name += " IPv6"
+			}
 		}
 	} else {
 		vname := l.addrPort(s.Addr, s.Port, s.Proto)
@@ -279,7 +288,7 @@ func (l *lister) service(s *ctl.ServiceStatus) {
 	flags := schedFlags(s)
 	mask := ""
 	switch {
-	case s.FwMark == 0 && s.Addr.Is6():
+	case s.IPv6():
 		// print_service_entry: an IPv6 netmask is a prefix length,
 		// printed unless 128.
 		if n := config.MaskBits(s.Netmask, true); n != 128 {

@@ -45,7 +45,11 @@ func (r *Rules) Apply(c Command) error {
 	if key.Proto != vs.TCP && key.Proto != vs.UDP {
 		return fmt.Errorf("%s: %w", what, ErrProtocol)
 	}
-	v6 := c.FwMarkIPv6 || key.FwMark == 0 && key.Addr.Is6()
+	if c.FwMarkIPv6 && key.FwMark != 0 {
+		c.Service.Addr = FwMark6Addr
+		key = c.Service.Key()
+	}
+	v6 := key.IPv6()
 	if err := CheckFamily(&c.Service, v6, destOf(&c)); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
@@ -185,9 +189,13 @@ func Unicast(a netip.Addr) bool {
 }
 
 // Name returns the service as Rules.Apply's errors and the file formats
-// name it: "TCP 10.0.0.1:80", "UDP ...", "FWM 5".
+// name it: "TCP 10.0.0.1:80", "UDP ...", "FWM 5", "FWM 5 IPv6" (as
+// ipvsadm -L names an IPv6 fwmark service).
 func (k ServiceKey) Name() string {
 	if k.FwMark != 0 {
+		if k.IPv6() {
+			return fmt.Sprintf("FWM %d IPv6", k.FwMark)
+		}
 		return fmt.Sprintf("FWM %d", k.FwMark)
 	}
 	proto := "TCP"

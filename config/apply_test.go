@@ -24,6 +24,15 @@ func TestApplySequence(t *testing.T) {
 	d11 := config.Dest{Addr: mustAddr("10.77.0.11"), Port: 80, Method: vs.Route, Weight: 1}
 	d12 := config.Dest{Addr: mustAddr("10.77.0.12"), Port: 80, Method: vs.Route, Weight: 1}
 	nat11 := config.Dest{Addr: mustAddr("10.77.0.11"), Port: 80, Method: vs.Masq, Weight: 1}
+	fwm6 := config.Service{Proto: vs.TCP, FwMark: 9, Addr: config.FwMark6Addr, Scheduler: "rr", Persistent: true, Timeout: 300, Netmask: config.IPv6Mask(64)}
+	fwm6wrr := fwm6
+	fwm6wrr.Scheduler = "wrr"
+	fwm4 := config.Service{Proto: vs.TCP, FwMark: 9, Scheduler: "rr"}
+	d6 := config.Dest{Addr: mustAddr("2001:db8::11"), Port: 80, Method: vs.Route, Weight: 1}
+	withDests := func(s config.Service, ds ...config.Dest) config.Service {
+		s.Dests = ds
+		return s
+	}
 	proxied := func(s config.Service) config.Service {
 		s.SynProxy = true
 		return s
@@ -56,7 +65,6 @@ func TestApplySequence(t *testing.T) {
 		{cmd: "-Z -t 10.77.0.100:81", wantErr: config.ErrNoService},
 		{cmd: "-Z"},
 		{cmd: "-A -u 10.77.0.100:53 -s rr --pe sip", wantErr: config.ErrSchedulerNotFound},
-		{cmd: "-A -f 9 -6 -s rr", wantErr: config.ErrIPv6NotYet},
 		{cmd: "-A --sctp-service 10.77.0.100:80", wantErr: config.ErrProtocol},
 		{cmd: "-D -t 10.77.0.100:81", wantErr: config.ErrNoService},
 		{cmd: "-D -t 10.77.0.100:80", want: []config.Service{}},
@@ -73,6 +81,17 @@ func TestApplySequence(t *testing.T) {
 		{cmd: "-E -t 10.77.0.100:80 -s rr", want: []config.Service{svc("rr", nat11)}},
 		{cmd: "-e -t 10.77.0.100:80 -r 10.77.0.11 -g", want: []config.Service{svc("rr", d11)}},
 		{cmd: "-E -t 10.77.0.100:80 -s rr --synproxy", wantErr: config.ErrSynProxyMethod},
+		// The kernel keys fwmark services by (af, mark): an IPv4 and an
+		// IPv6 service share mark 9, and -f 9 without -6 is the IPv4 one.
+		{cmd: "-A -f 9 -6 -s rr -p 300 -M 64", want: []config.Service{svc("rr", d11), fwm6}},
+		{cmd: "-A -f 9 -s rr", want: []config.Service{svc("rr", d11), fwm6, fwm4}},
+		{cmd: "-A -f 9 -6 -s wrr", wantErr: config.ErrServiceExists},
+		{cmd: "-a -f 9 -6 -r [2001:db8::11]:80 -g", want: []config.Service{svc("rr", d11), withDests(fwm6, d6), fwm4}},
+		{cmd: "-d -f 9 -r [2001:db8::11]:80", wantErr: config.ErrNoDest},
+		{cmd: "-E -f 9 -6 -s wrr -p 300 -M 64", want: []config.Service{svc("rr", d11), withDests(fwm6wrr, d6), fwm4}},
+		{cmd: "-D -f 9", want: []config.Service{svc("rr", d11), withDests(fwm6wrr, d6)}},
+		{cmd: "-D -f 9", wantErr: config.ErrNoService},
+		{cmd: "-D -f 9 -6", want: []config.Service{svc("rr", d11)}},
 	}
 	var r config.Rules
 	var last []config.Service

@@ -258,7 +258,7 @@ func (c *Command) Validate() error {
 			if s.Proto == 0 {
 				return fmt.Errorf("config: %v: service has no protocol", c.Op)
 			}
-		} else if s.Addr.IsValid() || s.Port != 0 {
+		} else if s.Addr.IsValid() && s.Addr != FwMark6Addr || s.Port != 0 {
 			return fmt.Errorf("config: %v: fwmark service with an address", c.Op)
 		}
 	}
@@ -277,7 +277,7 @@ func (c *Command) Validate() error {
 		if !s.Persistent && s.Timeout != 0 {
 			return fmt.Errorf("config: %v: timeout without persistence", c.Op)
 		}
-		if v6 := c.FwMarkIPv6 || s.FwMark == 0 && s.Addr.Is6(); s.Netmask.IsValid() && s.Netmask.Is6() != v6 {
+		if v6 := c.FwMarkIPv6 || s.IPv6(); s.Netmask.IsValid() && s.Netmask.Is6() != v6 {
 			return fmt.Errorf("config: %v: netmask %v is not of the service's address family", c.Op, s.Netmask)
 		}
 		if s.OnePacket && s.FwMark == 0 && s.Proto != vs.UDP {

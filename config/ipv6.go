@@ -53,6 +53,19 @@ func MaskBits(m netip.Addr, v6 bool) int {
 	return n
 }
 
+// FwMark6Addr is the address an IPv6 firewall-mark service holds
+// (ipvsadm -f N -6): the kernel keys fwmark services by address family
+// and mark, and ulvs tells the families apart by Service.Addr, the
+// invalid Addr for an IPv4 fwmark service, :: for an IPv6 one.
+var FwMark6Addr = netip.IPv6Unspecified()
+
+// IPv6 reports whether s is an IPv6 service: an IPv6 address, or an IPv6
+// firewall-mark service (Addr FwMark6Addr).
+func (s *Service) IPv6() bool { return s.Addr.Is6() && !s.Addr.Is4In6() }
+
+// IPv6 reports whether k names an IPv6 service.
+func (k ServiceKey) IPv6() bool { return k.Addr.Is6() && !k.Addr.Is4In6() }
+
 // CheckFamily refuses, with ErrIPv6NotYet, what ulvs cannot do with IPv6
 // yet, for service s (v6 tells whether it is an IPv6 service; a fwmark
 // service is IPv6 with ipvsadm -6) and, when d is not nil, its real server
@@ -62,14 +75,6 @@ func MaskBits(m netip.Addr, v6 bool) int {
 // Every format and ulvsadm go through it, so nothing IPv6 is accepted and
 // silently ignored.
 func CheckFamily(s *Service, v6 bool, d *Dest) error {
-	if s.FwMark != 0 && v6 {
-		return fmt.Errorf("IPv6 firewall-mark services (-f with -6): %w", ErrIPv6NotYet)
-	}
-	if v6 {
-		if s.Proto == vs.TCP && s.Port == 21 {
-			return fmt.Errorf("the FTP helper (TCP port 21) on an IPv6 service: %w", ErrIPv6NotYet)
-		}
-	}
 	for _, a := range s.LocalAddrs {
 		// FULLNAT keeps the family (DPVS's NAT64, IPv4 local addresses
 		// for an IPv6 service, is not done).
@@ -82,8 +87,6 @@ func CheckFamily(s *Service, v6 bool, d *Dest) error {
 	}
 	dv6 := d.Addr.Is6() && !d.Addr.Is4In6()
 	switch {
-	case dv6 && s.FwMark != 0:
-		return fmt.Errorf("IPv6 real server %s in a firewall-mark service: %w", d.Addr, ErrIPv6NotYet)
 	case dv6 != v6 && d.Method != vs.Tunnel:
 		// The kernel forwards to a real server of the other family only
 		// by tunnelling (ip_vs_genl_set_cmd: -EINVAL otherwise); ipvsadm
@@ -102,7 +105,7 @@ func CheckRulesFamily(r *Rules) error {
 	var errs []error
 	for i := range r.Services {
 		s := &r.Services[i]
-		v6 := s.FwMark == 0 && s.Addr.Is6()
+		v6 := s.IPv6()
 		if err := CheckFamily(s, v6, nil); err != nil {
 			errs = append(errs, fmt.Errorf("service %s: %w", s.Key().Name(), err))
 			continue

@@ -110,15 +110,38 @@ func TestCheckFamily(t *testing.T) {
 			t.Errorf("%v IPv4 real server in an IPv6 service: %v, want ErrInvalid", m, err)
 		}
 	}
+	// IPv6 firewall-mark services (issue #17): IPv6 real servers, IPv4
+	// ones tunnelled; an IPv4 mark service takes IPv6 ones tunnelled
+	// only. An IPv6 port-21 service (the FTP rule) is accepted.
+	fwm6 := Service{Proto: vs.TCP, FwMark: 3, Addr: FwMark6Addr}
+	fwm4 := Service{Proto: vs.TCP, FwMark: 3}
+	for name, err := range map[string]error{
+		"fwmark v6 DR":      CheckFamily(&fwm6, true, d6(vs.Route)),
+		"fwmark v6 NAT66":   CheckFamily(&fwm6, true, d6(vs.Masq)),
+		"fwmark v6 ip6ip6":  CheckFamily(&fwm6, true, d6(vs.Tunnel)),
+		"fwmark v6, v4 TUN": CheckFamily(&fwm6, true, d4(vs.Tunnel)),
+		"fwmark v4, v6 TUN": CheckFamily(&fwm4, false, d6(vs.Tunnel)),
+		"ftp":               CheckFamily(&Service{Proto: vs.TCP, Addr: v6.Addr, Port: 21}, true, nil),
+	} {
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if err := CheckFamily(&fwm6, true, d4(vs.Route)); !errors.Is(err, ErrInvalid) {
+		t.Errorf("IPv4 DR real server in an IPv6 mark service: %v, want ErrInvalid", err)
+	}
+	if err := CheckFamily(&fwm4, false, d6(vs.Masq)); !errors.Is(err, ErrInvalid) {
+		t.Errorf("IPv6 NAT real server in an IPv4 mark service: %v, want ErrInvalid", err)
+	}
+	if !fwm6.IPv6() || fwm4.IPv6() || fwm6.Key() == fwm4.Key() || fwm6.Key().Name() != "FWM 3 IPv6" {
+		t.Errorf("the families of mark 3: %v %v, keys %+v %+v", fwm6.IPv6(), fwm4.IPv6(), fwm6.Key(), fwm4.Key())
+	}
 	nat64 := v6
 	nat64.LocalAddrs = []netip.Addr{netip.MustParseAddr("10.0.0.200")}
 	nat46 := Service{Proto: vs.TCP, Addr: netip.MustParseAddr("10.0.0.1"), Port: 80, LocalAddrs: fnat.LocalAddrs}
 	for name, err := range map[string]error{
-		"nat64":          CheckFamily(&nat64, true, d6(vs.FullNAT)),
-		"nat46":          CheckFamily(&nat46, false, nil),
-		"fwmark v6 dest": CheckFamily(&Service{FwMark: 3}, false, d6(vs.Tunnel)),
-		"fwmark v6":      CheckFamily(&Service{FwMark: 3}, true, nil),
-		"ftp":            CheckFamily(&Service{Proto: vs.TCP, Addr: v6.Addr, Port: 21}, true, nil),
+		"nat64": CheckFamily(&nat64, true, d6(vs.FullNAT)),
+		"nat46": CheckFamily(&nat46, false, nil),
 	} {
 		if !errors.Is(err, ErrIPv6NotYet) || !errors.Is(err, ErrNotSupported) || !strings.Contains(err.Error(), "issue #17") {
 			t.Errorf("%s: %v, want ErrIPv6NotYet naming issue #17", name, err)

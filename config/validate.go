@@ -138,6 +138,43 @@ func ParseIPv4Prefix(s string) (netip.Prefix, string) {
 	return pfx, ""
 }
 
+// ParseMarkPrefix parses a destination or source of a mark match of either
+// family: what ParseIPv4Prefix takes, or an IPv6 address (a /128) or
+// prefix ("2001:db8::100", "2001:db8::/64"; issue #17). An IPv6 match
+// marks IPv6 packets, which an IPv6 fwmark service (ipvsadm -f N -6)
+// takes. msg says what is wrong when the text is neither.
+func ParseMarkPrefix(s string) (netip.Prefix, string) {
+	if strings.Count(s, ":") < 2 {
+		return ParseIPv4Prefix(s)
+	}
+	if strings.HasPrefix(s, "[") {
+		return netip.Prefix{}, fmt.Sprintf("must be an IPv6 address or prefix without brackets or a port (got %q); ports go in ports", s)
+	}
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		switch {
+		case err != nil || !a.Is6() || a.Is4In6() || a.Zone() != "":
+			return netip.Prefix{}, fmt.Sprintf("must be an IPv6 address or prefix like 2001:db8::/64 (got %q)", s)
+		case !Unicast(a):
+			return netip.Prefix{}, fmt.Sprintf("%s is not a unicast address", a)
+		}
+		return netip.PrefixFrom(a, 128), ""
+	}
+	pfx, err := netip.ParsePrefix(s)
+	switch {
+	case err != nil || !pfx.Addr().Is6() || pfx.Addr().Is4In6() || pfx.Addr().Zone() != "":
+		return netip.Prefix{}, fmt.Sprintf("must be an IPv6 address or prefix like 2001:db8::/64 (got %q)", s)
+	case pfx.Bits() == 0:
+		return netip.Prefix{}, fmt.Sprintf("%s matches every destination; name the VIPs or their subnet", pfx)
+	case pfx != pfx.Masked():
+		return netip.Prefix{}, fmt.Sprintf("%s has host bits set (did you mean %s?)", pfx, pfx.Masked())
+	case pfx.Addr().IsMulticast() || pfx.Addr().IsLinkLocalUnicast() || pfx.Addr().IsLoopback() ||
+		pfx.Bits() == 128 && pfx.Addr().IsUnspecified():
+		return netip.Prefix{}, fmt.Sprintf("%s is not a unicast prefix", pfx)
+	}
+	return pfx, ""
+}
+
 // ParseProto maps "tcp" or "udp", in any case, to the protocol.
 func ParseProto(s string) (vs.Protocol, bool) {
 	switch strings.ToLower(s) {

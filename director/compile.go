@@ -119,7 +119,7 @@ func (c *compiler) compile(rules *config.Rules, marks []config.Mark, knobs confi
 			Port:    rs.Port,
 			FwMark:  rs.FwMark,
 			Timeout: rs.Timeout,
-			Netmask: config.MaskBits(netip.Addr{}, rs.FwMark == 0 && rs.Addr.Is6()),
+			Netmask: config.MaskBits(netip.Addr{}, rs.IPv6()),
 			Stats:   se.stats,
 			Params:  params,
 		}

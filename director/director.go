@@ -58,7 +58,7 @@ type Director struct {
 	// (SetNetfilterMarks); unmarkedWarned the mark services already
 	// warned about having no mark rule.
 	nfMarks        []config.Mark
-	unmarkedWarned map[uint32]bool
+	unmarkedWarned map[config.ServiceKey]bool
 	// markStatus is the last reading of the netfilter mark rules, for
 	// Snapshot; nil when they are not read.
 	markStatus *ctl.MarkRulesStatus
@@ -334,7 +334,7 @@ func (d *Director) warnFloating6(t *vs.Table) {
 
 // hasIPv6 reports whether r has an IPv6 service.
 func hasIPv6(r *config.Rules) bool {
-	return slices.ContainsFunc(r.Services, func(s config.Service) bool { return s.FwMark == 0 && s.Addr.Is6() })
+	return slices.ContainsFunc(r.Services, func(s config.Service) bool { return s.IPv6() })
 }
 
 // watch hands each resolver the real-server addresses on its subnets (the
@@ -430,8 +430,8 @@ func (d *Director) apply(c config.Command, kind string) error {
 	if c.Op == config.OpSetTimeout {
 		return d.setTimeouts(c.Timeouts)
 	}
-	if (c.Op == config.OpAddDest || c.Op == config.OpEditDest) && c.Service.FwMark == 0 &&
-		c.Dest.Addr.Is4() != c.Service.Addr.Is4() && len(d.sync.status()) > 0 {
+	if (c.Op == config.OpAddDest || c.Op == config.OpEditDest) &&
+		c.Dest.Addr.Is4() == (c.FwMarkIPv6 || c.Service.IPv6()) && len(d.sync.status()) > 0 {
 		// ip_vs_genl_set_cmd: "The synchronization protocol is
 		// incompatible with mixed family services".
 		return fmt.Errorf("real server %v of the other address family while a sync daemon runs (the sync protocol cannot carry such connections): %w", c.Dest.Addr, config.ErrInvalid)

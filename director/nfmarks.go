@@ -67,24 +67,35 @@ func (d *Director) warnShadowed() {
 }
 
 // warnUnmarked warns, once per mark number, about a mark service (ipvsadm
-// -f N) whose mark no [[fwmark]] table or iptables/nft rule produces: no
-// packet can reach it. d.mu must be held.
+// -f N) whose mark no [[fwmark]] table or iptables/nft rule of its family
+// produces (an IPv6 mark service, -f N -6, takes the packets of IPv6
+// matches only): no packet can reach it. d.mu must be held.
 func (d *Director) warnUnmarked(r *config.Rules, marks []config.Mark) {
 	for _, s := range r.Services {
 		if s.FwMark == 0 {
 			continue
 		}
-		defined := slices.ContainsFunc(marks, func(m config.Mark) bool { return m.Mark == s.FwMark })
+		v6 := s.IPv6()
+		defined := slices.ContainsFunc(marks, func(m config.Mark) bool {
+			return m.Mark == s.FwMark && slices.ContainsFunc(m.Matches, func(mm config.MarkMatch) bool {
+				return (mm.Addr.Addr().Is6() && !mm.Addr.Addr().Is4In6()) == v6
+			})
+		})
+		k := s.Key()
 		switch {
 		case defined:
-			delete(d.unmarkedWarned, s.FwMark)
-		case !d.unmarkedWarned[s.FwMark]:
+			delete(d.unmarkedWarned, k)
+		case !d.unmarkedWarned[k]:
 			if d.unmarkedWarned == nil {
-				d.unmarkedWarned = map[uint32]bool{}
+				d.unmarkedWarned = map[config.ServiceKey]bool{}
 			}
-			d.unmarkedWarned[s.FwMark] = true
-			d.log.Warn("fwmark service with no mark rule: no iptables/nft MARK rule ulvs can use and no [[fwmark]] table sets this mark, so no packet reaches it",
-				"fwmark", s.FwMark)
+			d.unmarkedWarned[k] = true
+			family := "ipv4"
+			if v6 {
+				family = "ipv6"
+			}
+			d.log.Warn("fwmark service with no mark rule: no iptables/nft MARK rule ulvs can use and no [[fwmark]] match of its family sets this mark, so no packet reaches it",
+				"fwmark", s.FwMark, "family", family)
 		}
 	}
 }
@@ -163,7 +174,7 @@ func (w *markWatcher) run(ctx context.Context, interval time.Duration) {
 func sameRule(a, b nfmarks.Rule) bool {
 	return a.Chain == b.Chain && a.Text == b.Text && a.Mark == b.Mark && a.Reason == b.Reason &&
 		slices.EqualFunc(a.Matches, b.Matches, func(x, y config.MarkMatch) bool {
-			return x.Proto == y.Proto && x.Addr == y.Addr && slices.Equal(x.Ports, y.Ports)
+			return x.Proto == y.Proto && x.Addr == y.Addr && x.Src == y.Src && slices.Equal(x.Ports, y.Ports)
 		})
 }
 

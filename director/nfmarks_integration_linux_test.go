@@ -12,6 +12,19 @@ import (
 	"github.com/ulvs/ulvs/lab"
 )
 
+// needBins skips t unless every one of bins is installed (in PATH or
+// /usr/sbin).
+func needBins(t *testing.T, bins ...string) {
+	t.Helper()
+	for _, bin := range bins {
+		if _, err := exec.LookPath(bin); err != nil {
+			if _, err := os.Stat("/usr/sbin/" + bin); err != nil {
+				t.Skipf("integration test: needs %s (scripts/setup-host.sh installs it)", bin)
+			}
+		}
+	}
+}
+
 // TestIntegrationFTPIptablesMarks runs seed 001's FTP cluster with the
 // port group set the seed's way: the three iptables mangle MARK lines
 // typed as written (with the lab's VIP) in the director's namespace, no
@@ -19,13 +32,7 @@ import (
 // FTP go through the VIP to the server the persistence template names.
 func TestIntegrationFTPIptablesMarks(t *testing.T) {
 	skipUnprivileged(t)
-	for _, bin := range []string{"vsftpd", "iptables", "nft"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			if _, err := os.Stat("/usr/sbin/" + bin); err != nil {
-				t.Skipf("integration test: needs %s (scripts/setup-host.sh installs it)", bin)
-			}
-		}
-	}
+	needBins(t, "vsftpd", "iptables", "nft")
 	e := newEnvOpts(t, lab.Config{RealServers: 2}, "[director]\ninterfaces = [\"d-eth0\"]\n", envOpts{noServers: true})
 	ftpCtx, stopFTP := context.WithCancel(context.Background())
 	t.Cleanup(stopFTP)

@@ -327,3 +327,41 @@ func TestSaveConfigLVSCF(t *testing.T) {
 		t.Errorf("Edit with a sub-second dead time: %v", err)
 	}
 }
+
+// TestSaveConfigIPv6FwMark: --save-config writes an IPv6 fwmark service
+// (ulvsadm -A -f 5 -6) with family = "ipv6" beside the IPv4 service of the
+// same mark, and the file reads back as the live rules.
+func TestSaveConfigIPv6FwMark(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ulvs.toml")
+	d := directorFromFile(t, path, saveBase+`
+[[fwmark]]
+mark = 5
+  [[fwmark.match]]
+  address = "2001:db8::100"
+  ports = [80, 443]
+  [[fwmark.match]]
+  address = "10.77.0.100"
+  ports = [443]
+`, 0o644)
+	applyAll(t, d,
+		"-A -f 5 -6 -s rr -p 300 -M 64",
+		"-a -f 5 -6 -r [2001:db8::11]:0 -g",
+		"-a -f 5 -6 -r 10.77.0.12:0 -i",
+		"-A -f 5 -s wlc",
+		"-a -f 5 -r 10.77.0.11:0 -g",
+	)
+	s := &saver{Director: d, cfgPath: path, log: slog.New(slog.DiscardHandler)}
+	if _, err := s.SaveConfig(""); err != nil {
+		t.Fatal(err)
+	}
+	g, err := load.File(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(d.Rules(), g.Rules, rulesCmp); diff != "" {
+		t.Errorf("saved rules (-live +file):\n%s", diff)
+	}
+	if text, _ := os.ReadFile(path); !strings.Contains(string(text), "fwmark = 5\nfamily = \"ipv6\"\n") {
+		t.Errorf("no IPv6 mark service in the file:\n%s", text)
+	}
+}

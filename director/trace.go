@@ -176,10 +176,10 @@ func (d *Director) traceEvent(kind, text string, svc *config.Service, dest netip
 }
 
 // serviceName writes a service as trace events name it: "TCP 10.77.0.100:80",
-// "FWM 5".
+// "FWM 5", "FWM 5 IPv6".
 func serviceName(s *config.Service) string {
 	if s.FwMark != 0 {
-		return fmt.Sprintf("FWM %d", s.FwMark)
+		return s.Key().Name()
 	}
 	return fmt.Sprintf("%s %s", s.Proto, netip.AddrPortFrom(s.Addr, s.Port))
 }

@@ -94,6 +94,10 @@ type Engine struct {
 	lips [][4]byte
 	tun  bool
 	tun6 bool // some tunnel real server is IPv6 (hasTunnel6)
+	// wide6: an IPv6 mark rule wider than the VIP list (vs.WideVIPs6):
+	// the filter passes all IPv6 and the fanout program sends it all to
+	// worker 0, which cannot tell the client's side without the list.
+	wide6 bool
 	// vmacs are the table's VRRP virtual MACs (use_vmac): the filter
 	// passes frames sent to them and the sockets join them.
 	vmacs [][6]byte
@@ -332,17 +336,17 @@ func (e *Engine) SetTable(t *vs.Table) {
 	e.mu.Lock()
 	old, oldWide, oldRIPs, oldLIPs, oldTun, oldAnn, oldVMACs := e.vips, e.wide, e.rips, e.lips, e.tun, e.ann, e.vmacs
 	e.vips, e.wide, e.rips, e.lips, e.tun, e.ann, e.vmacs = vips, t.WideVIPs(), rips, lips, hasTunnel(t), ann, vmacs
-	oldV6, oldL6, oldTun6 := e.vips6, e.lips6, e.tun6
-	e.vips6, e.lips6, e.tun6 = vips6, sortedLocal6(t), hasTunnel6(t)
+	oldV6, oldL6, oldTun6, oldWide6 := e.vips6, e.lips6, e.tun6, e.wide6
+	e.vips6, e.lips6, e.tun6, e.wide6 = vips6, sortedLocal6(t), hasTunnel6(t), t.WideVIPs6()
 	e.mu.Unlock()
 	tun := hasTunnel(t)
 	if !slices.Equal(old, vips) || oldWide != t.WideVIPs() || !slices.Equal(oldRIPs, rips) || !slices.Equal(oldLIPs, lips) || oldTun != tun ||
-		!slices.Equal(oldVMACs, vmacs) || (len(oldV6) == 0) != (len(vips6) == 0) || oldTun6 != e.tun6 {
+		!slices.Equal(oldVMACs, vmacs) || !slices.Equal(oldV6, vips6) || oldTun6 != e.tun6 || oldWide6 != e.wide6 {
 		e.refilter()
 	}
 	var added6 [][16]byte
 	for _, v := range vips6 {
-		if !slices.Contains(oldV6, v) && t.IsVIP6(v) { // not on standby
+		if !slices.Contains(oldV6, v) && t.AnswersND(v) { // not on standby
 			added6 = append(added6, v)
 		}
 	}
@@ -394,8 +398,12 @@ func (e *Engine) refilter() {
 	}
 	// IPv6 passes with IPv6 VIPs, and with IPv6 tunnel real servers
 	// (their Packet Too Big comes to our IPv6 address: tun6.go).
-	prog := filterProgramAll(append(slices.Clone(e.vips), e.lips...), e.wide, own, e.vmacs, len(e.vips6) > 0 || e.tun6, e.rips...)
-	fan := fanoutProgram(e.vips, e.vips6...)
+	prog := filterProgramAll(append(slices.Clone(e.vips), e.lips...), e.wide, own, e.vmacs, len(e.vips6) > 0 || e.wide6 || e.tun6, e.rips...)
+	fan6 := e.vips6
+	if e.wide6 {
+		fan6 = nil // all IPv6 to worker 0
+	}
+	fan := fanoutProgram(e.vips, fan6...)
 	e.filter, e.fanProg = prog, fan
 	for _, ifc := range e.ifaces {
 		e.joinVMACs(ifc)
@@ -440,7 +448,7 @@ func (e *Engine) vmacsNow() [][6]byte {
 func (e *Engine) hasIPv6Now() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return len(e.vips6) > 0
+	return len(e.vips6) > 0 || e.wide6
 }
 
 // SendFrame sends one complete Ethernet frame on the interface named
@@ -521,7 +529,7 @@ func (e *Engine) AnnounceAddrs(addrs []netip.Addr) {
 		switch {
 		case a.Is4() && slices.Contains(e.ann, a.As4()):
 			out = append(out, a.As4())
-		case a.Is6() && tbl != nil && tbl.IsVIP6(a.As16()):
+		case a.Is6() && tbl != nil && tbl.AnswersND(a.As16()):
 			out6 = append(out6, a.As16())
 		}
 	}

@@ -94,6 +94,9 @@ func (e *Engine) Handover(ctx context.Context) []ipvssync.Entry {
 			CPort: c.Key6.SrcPort, VPort: c.Key6.DstPort, DPort: destPortOf(d, c.Key6.DstPort),
 			Timeout: remaining(left),
 		}
+		if svc := tbl.Service(c.SvcID); svc != nil {
+			en.FwMark = svc.FwMark // TakeOver finds an IPv6 fwmark service by it
+		}
 		en.HasNeigh, en.NeighMAC, en.NeighLink = neigh6(c, d)
 		if d.Method == vs.FullNAT {
 			en.HasLocal, en.LAddr6, en.LPort = true, c.Out6.Dst, c.Out6.DstPort

@@ -83,6 +83,9 @@ func (s *SyncSink) Deliver(m ipvssync.Message) {
 	s.e.mu.Lock()
 	wide := len(s.e.vips) > maxFanoutVIPs
 	n6 := len(s.e.vips6)
+	if s.e.wide6 {
+		n6 = 0 // the fanout program sends all IPv6 to worker 0
+	}
 	s.e.mu.Unlock()
 	tbl := s.e.table.Load()
 	for i := range m.Entries {
@@ -171,10 +174,11 @@ func (b *syncBackup) counted(svc *vs.Service, d *vs.Dest) (*vs.Service, *vs.Dest
 	return svc, d
 }
 
-// syncDest6 is syncDest for an IPv6 entry: IPv6 services are looked up
-// by address, protocol and port (no IPv6 fwmark services).
-func syncDest6(tbl *vs.Table, proto uint8, vaddr, daddr [16]byte, vport, dport uint16) (*vs.Service, *vs.Dest) {
-	svc := tbl.Lookup6(vs.Protocol(proto), vaddr, vport)
+// syncDest6 is syncDest for an IPv6 entry: as the kernel's
+// ip_vs_find_dest, the IPv6 service of the entry's fwmark first (a v1
+// entry carries it), then by address, protocol and port.
+func syncDest6(tbl *vs.Table, fwmark uint32, proto uint8, vaddr, daddr [16]byte, vport, dport uint16) (*vs.Service, *vs.Dest) {
+	svc := tbl.Lookup6Mark(fwmark, vs.Protocol(proto), vaddr, vport)
 	if svc == nil {
 		return nil, nil
 	}
@@ -191,7 +195,7 @@ func (b *syncBackup) resolveRec(tbl *vs.Table, r *syncRec) (*vs.Service, *vs.Des
 	if !r.v6 {
 		return b.resolve(tbl, r.proto, r.caddr, r.vaddr, r.daddr, r.vport, r.dport)
 	}
-	return b.counted(syncDest6(tbl, r.proto, r.vaddr6, r.daddr6, r.vport, r.dport))
+	return b.counted(syncDest6(tbl, r.fwmark, r.proto, r.vaddr6, r.daddr6, r.vport, r.dport))
 }
 
 // syncTemplateIn applies a synced template to the shared template table.

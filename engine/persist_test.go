@@ -356,22 +356,28 @@ func TestPersistentPathAllocs(t *testing.T) {
 	w, l := newTestWorker()
 	w.ct = conntrack.New(conntrack.Config{Capacity: 1 << 14, Templates: w.tmpls})
 	dstOf(w, l, tbl, 0, syn(clientA, 1, 80)) // creates the template
-	frame := syn(clientA, 2, 80)
+	if allocs := newPortAllocs(t, w, tbl, syn(clientA, 2, 80), pkt.IPv4MinHeaderLen); allocs != 0 {
+		t.Errorf("new connection under an existing template allocates %v times", allocs)
+	}
+}
+
+// newPortAllocs is the allocations per new connection of frame's client
+// from a new source port each run (l3len: the IP header's length), under
+// the template an earlier connection made.
+func newPortAllocs(t *testing.T, w *worker, tbl *vs.Table, frame []byte, l3len int) float64 {
+	t.Helper()
 	buf := make([]byte, 256+len(frame))
 	p := packet{buf: buf, off: 256, n: len(frame)}
-	port := uint16(2)
-	allocs := testing.AllocsPerRun(500, func() {
+	port := pkt.TCP(frame[pkt.EtherHeaderLen+l3len:]).SrcPort()
+	return testing.AllocsPerRun(500, func() {
 		copy(buf[256:], frame)
 		port++
-		pkt.TCP(buf[256+pkt.EtherHeaderLen+pkt.IPv4MinHeaderLen:]).SetSrcPort(port)
+		pkt.TCP(buf[256+pkt.EtherHeaderLen+l3len:]).SetSrcPort(port)
 		w.tx = w.tx[:0]
 		if !w.process(&p, tbl, 1) {
 			t.Fatal("not forwarded")
 		}
 	})
-	if allocs != 0 {
-		t.Errorf("new connection under an existing template allocates %v times", allocs)
-	}
 }
 
 // A template's dest that leaves the service (or, with

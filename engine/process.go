@@ -505,7 +505,7 @@ func templateKey(svc *vs.Service, ps *pkt.Parsed) conntrack.TemplateKey {
 	k := conntrack.TemplateKey{Proto: ps.Proto, Src: maskAddr(ps.Src, svc.Netmask), Dst: ps.Dst}
 	switch {
 	case ps.DstPort == svc.Port:
-		if svc.Port != 21 {
+		if svc.Port != ftpPort {
 			k.DstPort = ps.DstPort
 		}
 	case svc.FwMark != 0:
@@ -515,6 +515,10 @@ func templateKey(svc *vs.Service, ps *pkt.Parsed) conntrack.TemplateKey {
 	}
 	return k
 }
+
+// ftpPort is the FTP control port: a port-21 service's template has
+// vport 0 (ip_vs_sched_persist).
+const ftpPort = 21
 
 // maskAddr keeps the first bits bits of a.
 func maskAddr(a [4]byte, bits int) [4]byte {

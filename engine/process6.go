@@ -97,7 +97,7 @@ func (w *worker) process6(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 func (w *worker) solicited(p *packet, frame []byte, tbl *vs.Table) bool {
 	ps := &w.parsed6
 	target, ok := ndp.IsSolicit(frame, ps)
-	if !ok || !tbl.IsVIP6(target) && !tbl.IsLocal6(target) {
+	if !ok || !tbl.AnswersND(target) && !tbl.IsLocal6(target) {
 		return w.drop(ReasonNotOurs)
 	}
 	mac := w.macs[p.in]
@@ -163,7 +163,7 @@ func (w *worker) inbound6(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 		}
 	}
 	if c == nil {
-		svc := tbl.Lookup6(proto, ps.Dst, ps.DstPort)
+		svc := tbl.Lookup6From(proto, ps.Src, ps.Dst, ps.DstPort)
 		if svc == nil {
 			return w.drop(ReasonNoService)
 		}
@@ -222,7 +222,7 @@ func (w *worker) schedule6(svc *vs.Service, tbl *vs.Table, now conntrack.Tick) (
 		DstPort: ps.DstPort,
 	}
 	if svc.Flags&vs.SvcPersistent == 0 {
-		if ps.DstPort != svc.Port {
+		if svc.FwMark == 0 && ps.DstPort != svc.Port {
 			return nil, 0, ReasonNoService
 		}
 		if d := svc.Scheduler.Schedule(svc, flow); d != nil {
@@ -233,14 +233,31 @@ func (w *worker) schedule6(svc *vs.Service, tbl *vs.Table, now conntrack.Tick) (
 	return w.persist(svc, flow, templateKey6(svc, ps), tbl, now)
 }
 
-// templateKey6 is templateKey for IPv6: the client masked to the
-// service's prefix length, the port for the service's own.
+// templateKey6 is templateKey for IPv6, as ip_vs_sched_persist builds it
+// for AF_INET6: the client masked to the service's prefix length;
+// <proto, vaddr, vport> for the service's own port (vport 0 for FTP,
+// port 21, so its data connections share it); <IPPROTO_IP, the mark, 0>
+// for a mark service, the mark in the address's first 32 bits (the
+// kernel's union nf_inet_addr with .ip = htonl(mark)); <proto, vaddr, 0>
+// for a port-zero service.
 func templateKey6(svc *vs.Service, ps *pkt.Parsed6) conntrack.TemplateKey {
 	k := conntrack.TemplateKey{Proto: ps.Proto, Src6: maskAddr6(ps.Src, svc.Netmask), Dst6: ps.Dst}
-	if ps.DstPort == svc.Port {
-		k.DstPort = ps.DstPort
+	switch {
+	case ps.DstPort == svc.Port:
+		if svc.Port != ftpPort {
+			k.DstPort = ps.DstPort
+		}
+	case svc.FwMark != 0:
+		k.Proto = 0
+		k.Dst6 = mark6(svc.FwMark)
 	}
 	return k
+}
+
+// mark6 is a mark as the kernel's IPv6 fwmark template holds it in its
+// virtual address.
+func mark6(m uint32) [16]byte {
+	return [16]byte{byte(m >> 24), byte(m >> 16), byte(m >> 8), byte(m)}
 }
 
 // maskAddr6 keeps the first bits bits of a.

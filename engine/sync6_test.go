@@ -289,3 +289,70 @@ func TestOwnerWorker6(t *testing.T) {
 		}
 	}
 }
+
+// TestSyncIPv6FwMark: a connection of an IPv6 fwmark service is synced in
+// an IPv6 v1 entry carrying the mark, and a backup places it in its own
+// IPv6 mark service by that mark (ip_vs_find_dest, which looks the mark's
+// service up first), even without mark rules of its own; the fwmark
+// template itself (protocol IPPROTO_IP) is not synced, as for IPv4. A
+// handover carries the mark the same way.
+func TestSyncIPv6FwMark(t *testing.T) {
+	tbl := fwmark6Table(t)
+	w, l, src := masterWorker(t, tbl, 0)
+	first := run(w, l, tbl, 0, tcp6From(client6, 41000, 443, pkt.TCPSyn))
+	if len(first) != 1 {
+		t.Fatal("SYN not forwarded")
+	}
+	dst := pkt.Ether(first[0]).Dst()
+	run(w, l, tbl, 1, tcp6From(client6, 41000, 443, pkt.TCPAck))
+	run(w, l, tbl, 2, tcp6From(client6, 41000, 443, pkt.TCPAck))
+	got := drainAll(src)
+	if len(got) != 1 {
+		t.Fatalf("%d entries synced, want the connection alone: %v", len(got), got)
+	}
+	if en := got[0]; !en.IPv6 || en.FwMark != 5 || en.Virtual() != netip.AddrPortFrom(vip6, 443) || en.IsTemplate() {
+		t.Errorf("entry %v, want an IPv6 connection with fwmark 5", &en)
+	}
+	m, err := ipvssync.Decode(ipvssync.AppendMessageV1(nil, 1, got))
+	if err != nil || len(m.Entries) != 1 || m.Entries[0].FwMark != 5 {
+		t.Fatalf("decode: %v, %+v", err, m)
+	}
+	// The backup has the services but no mark rules: only the entry's
+	// fwmark names the service.
+	btbl := vs.NewTableMarks(1, fwmark6Table(t).Services, nil, nil)
+	b0, _ := newTestWorker()
+	e := syncTestEngine(btbl, b0)
+	sink := e.StartSyncBackup(3, 0)
+	sink.Deliver(m)
+	b0.drainInbox(e.syncBackup.Load(), btbl, 10)
+	if st := sink.Stats(); st.Created != 1 {
+		t.Fatalf("backup stats %+v", st)
+	}
+	c := b0.ct6.Lookup(conntrack.Key6{Src: client6.As16(), Dst: vip6.As16(), SrcPort: 41000, DstPort: 443, Proto: pkt.ProtoTCP}, 10, btbl)
+	if c == nil || btbl.Service(c.SvcID).FwMark != 5 || !btbl.Service(c.SvcID).Addr.Is6() {
+		t.Fatalf("synced connection %+v", c)
+	}
+	want := rs1v6
+	if dst == rs2MAC {
+		want = rs2v6
+	}
+	if d := btbl.Dest(c.DestID); d == nil || d.Addr != want {
+		t.Errorf("synced connection's real server %+v, want %v (the master's)", d, want)
+	}
+	// Handover: the IPv6 connection's entry carries the mark.
+	hw, hl := newTestWorker()
+	ho := syncTestEngine(tbl, hw)
+	run(hw, hl, tbl, 0, tcp6From(client6, 41000, 443, pkt.TCPSyn))
+	stop := runWorker(hw, ho)
+	entries := ho.Handover(context.Background())
+	stop()
+	found := false
+	for _, en := range entries {
+		if en.IPv6 && !en.IsTemplate() && en.CPort == 41000 {
+			found = en.FwMark == 5
+		}
+	}
+	if !found {
+		t.Errorf("handover entry of the IPv6 mark connection lacks fwmark 5")
+	}
+}

@@ -38,7 +38,7 @@ func (w *worker) proxyConn6(c *conntrack.Conn6) *synproxy.Conn {
 // ACK checked and, when good, opens the connection.
 func (w *worker) proxyMiss6(p *packet, frame []byte, tbl *vs.Table, svc *vs.Service, key conntrack.Key6, now conntrack.Tick) bool {
 	ps := &w.parsed6
-	if svc.Flags&vs.SvcPersistent == 0 && ps.DstPort != svc.Port {
+	if svc.FwMark == 0 && svc.Flags&vs.SvcPersistent == 0 && ps.DstPort != svc.Port {
 		return w.drop(ReasonNoService) // schedule6 would refuse it
 	}
 	switch ps.TCPFlags & (pkt.TCPSyn | pkt.TCPAck | pkt.TCPRst | pkt.TCPFin) {

@@ -531,9 +531,13 @@ func (rec *traceRec) event(worker int, names []string) trace.Event {
 		}
 	}
 	if rec.hasSvc {
-		if rec.svcMark != 0 {
+		switch {
+		case rec.svcMark != 0 && rec.ip6:
+			// An IPv6 packet finds IPv6 services only (Lookup6).
+			e.Service = fmt.Sprintf("FWM %d IPv6", rec.svcMark)
+		case rec.svcMark != 0:
 			e.Service = fmt.Sprintf("FWM %d", rec.svcMark)
-		} else {
+		default:
 			e.Service = fmt.Sprintf("%s %s", rec.svcProto, ap(rec.svcAddr, rec.svcPort))
 		}
 	} else if rec.kind == recIn {

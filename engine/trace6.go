@@ -45,7 +45,7 @@ func (w *worker) traceBefore6(p *packet, rec *traceRec, frame []byte, tbl *vs.Ta
 				return
 			}
 		}
-		if svc := tbl.Lookup6(vs.Protocol(ps.Proto), ps.Dst, ps.DstPort); svc != nil && svc.Flags&vs.SvcPersistent != 0 {
+		if svc := tbl.Lookup6From(vs.Protocol(ps.Proto), ps.Src, ps.Dst, ps.DstPort); svc != nil && svc.Flags&vs.SvcPersistent != 0 {
 			rec.tmplPre, _, _ = w.tmpls.PeekTemplate(templateKey6(svc, ps))
 		}
 	case tcpUDP && !rec.vip && !ps.Frag && w.ct6 != nil && w.ct6.HasNAT():
@@ -73,7 +73,7 @@ func (w *worker) traceAfter6(rec *traceRec, tbl *vs.Table, now conntrack.Tick) {
 	var svc *vs.Service
 	switch rec.kind {
 	case recIn:
-		svc = tbl.Lookup6(vs.Protocol(ps.Proto), ps.Dst, ps.DstPort)
+		svc = tbl.Lookup6From(vs.Protocol(ps.Proto), ps.Src, ps.Dst, ps.DstPort)
 		c = w.ct6.Lookup(w.traceKey6(), now, tbl)
 	case recOut:
 		c = w.ct6.LookupOut(w.traceKey6(), now, tbl)

@@ -76,3 +76,25 @@ func TestTraceIPv6(t *testing.T) {
 		}
 	}
 }
+
+// TestTraceIPv6FwMark: a packet of an IPv6 mark service is traced with
+// the service as ipvsadm names it, and the persistence template it made.
+func TestTraceIPv6FwMark(t *testing.T) {
+	tbl := fwmark6Table(t)
+	w, l, tr := traceWorker(trace.MaxSnap)
+	run(w, l, tbl, 1000, tcp6From(client6, 4000, 443, pkt.TCPSyn))
+	run(w, l, tbl, 1000, syn(clientA, 4000, 80))
+	evs := tr.read(nil)
+	if len(evs) != 2 {
+		t.Fatalf("got %d events, want 2", len(evs))
+	}
+	for _, e := range evs {
+		t.Log(e.Line())
+	}
+	if e := evs[0]; e.Service != "FWM 5 IPv6" || e.Verdict != trace.VerdictForward || e.Method != "dr" {
+		t.Errorf("IPv6 mark event = %+v", e)
+	}
+	if e := evs[1]; e.Service != "FWM 5" || e.Verdict != trace.VerdictForward {
+		t.Errorf("IPv4 mark event = %+v", e)
+	}
+}

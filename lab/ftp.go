@@ -114,6 +114,25 @@ func vsftpdPath() (string, error) {
 // if this process dies. StartFTP needs root and vsftpd; without vsftpd
 // (or its "ftp" user) the error matches ErrNotSupported.
 func (l *Lab) StartFTP(ctx context.Context) error {
+	return l.startFTP(ctx, netip.Addr{})
+}
+
+// StartFTP6 is StartFTP over IPv6 (issue #17): each vsftpd listens on
+// VIP6 port 21 only (listen_ipv6, listen_address6), which the real
+// servers of a dual-stack DR or TUN lab hold; the replies to EPSV (229,
+// the port alone) and the data connections of EPRT use the control
+// connection's addresses, as RFC 2428 has it. The IPv4 servers of
+// StartFTP and these are one or the other.
+func (l *Lab) StartFTP6(ctx context.Context) error {
+	if !l.VIP6.IsValid() {
+		return fmt.Errorf("lab %s: FTP over IPv6 needs a dual-stack lab (Config.IPv6): %w", l.Prefix, ErrNotSupported)
+	}
+	return l.startFTP(ctx, l.VIP6)
+}
+
+// startFTP starts the servers: on IPv4 (every address), or on listen6
+// when it is valid.
+func (l *Lab) startFTP(ctx context.Context, listen6 netip.Addr) error {
 	bin, err := vsftpdPath()
 	if err != nil {
 		return err
@@ -143,7 +162,7 @@ func (l *Lab) StartFTP(ctx context.Context) error {
 	}
 	for i, rs := range l.RS {
 		node := fmt.Sprintf("rs%d", i+1)
-		p, err := startVsftpd(bin, filepath.Join(dir, node), node, rs)
+		p, err := startVsftpd(bin, filepath.Join(dir, node), node, rs, listen6)
 		if err != nil {
 			return fail(err)
 		}
@@ -152,7 +171,7 @@ func (l *Lab) StartFTP(ctx context.Context) error {
 	wctx, cancel := context.WithTimeout(ctx, ftpReadyTimeout)
 	defer cancel()
 	for i, p := range run.procs {
-		if err := waitFTP(wctx, l.RS[i], p); err != nil {
+		if err := waitFTP(wctx, l.RS[i], p, listen6); err != nil {
 			return fail(err)
 		}
 	}
@@ -172,8 +191,9 @@ func (l *Lab) StartFTP(ctx context.Context) error {
 }
 
 // startVsftpd writes the configuration and files of node into dir and
-// starts its vsftpd inside rs.
-func startVsftpd(bin, dir, node string, rs NS) (*ftpProc, error) {
+// starts its vsftpd inside rs, on IPv4 or, when listen6 is valid, on
+// listen6.
+func startVsftpd(bin, dir, node string, rs NS, listen6 netip.Addr) (*ftpProc, error) {
 	root := filepath.Join(dir, "root")   // anon_root
 	empty := filepath.Join(dir, "empty") // secure_chroot_dir
 	for _, d := range []string{dir, root, empty} {
@@ -194,7 +214,7 @@ func startVsftpd(bin, dir, node string, rs NS) (*ftpProc, error) {
 	}
 	logPath := filepath.Join(dir, "vsftpd.log")
 	conf := filepath.Join(dir, "vsftpd.conf")
-	if err := os.WriteFile(conf, []byte(vsftpdConfig(node, root, empty, logPath)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(vsftpdConfig(node, root, empty, logPath, listen6)), 0o644); err != nil {
 		return nil, err
 	}
 	// vsftpd appends its protocol log here; its own stderr (a "500 OOPS"
@@ -245,14 +265,21 @@ func writeWorldReadable(path string, r io.Reader) error {
 }
 
 // vsftpdConfig returns the configuration of node's vsftpd (vsftpd.conf(5)
-// of vsftpd 3.0.3).
-func vsftpdConfig(node, root, empty, logPath string) string {
-	kv := [][2]string{
+// of vsftpd 3.0.3): IPv4, or IPv6 on listen6 when it is valid.
+func vsftpdConfig(node, root, empty, logPath string, listen6 netip.Addr) string {
+	listen := [][2]string{
 		// Standalone, in the foreground, IPv4 on every address of the
 		// namespace (the RIP and the VIP on lo).
 		{"listen", "YES"},
 		{"listen_ipv6", "NO"},
 		{"listen_address", "0.0.0.0"},
+	}
+	if listen6.IsValid() {
+		// IPv6 on VIP6 alone: "::" would take IPv4 too (bindv6only is
+		// 0), which vsftpd's listen_ipv6 does not refuse.
+		listen = [][2]string{{"listen", "NO"}, {"listen_ipv6", "YES"}, {"listen_address6", listen6.String()}}
+	}
+	kv := append(listen, [][2]string{
 		{"listen_port", strconv.Itoa(FTPPort)},
 		{"background", "NO"},
 		{"ftpd_banner", "ulvs lab " + node},
@@ -291,7 +318,7 @@ func vsftpdConfig(node, root, empty, logPath string) string {
 		{"dual_log_enable", "NO"},
 		{"vsftpd_log_file", logPath},
 		{"log_ftp_protocol", "YES"},
-	}
+	}...)
 	var b strings.Builder
 	b.WriteString("# ulvs lab FTP server " + node + "\n")
 	for _, e := range kv {
@@ -300,10 +327,13 @@ func vsftpdConfig(node, root, empty, logPath string) string {
 	return b.String()
 }
 
-// waitFTP waits until port 21 inside rs greets with 220, or p exits, or
-// ctx ends.
-func waitFTP(ctx context.Context, rs NS, p *ftpProc) error {
+// waitFTP waits until port 21 inside rs (of 127.0.0.1, or of listen6)
+// greets with 220, or p exits, or ctx ends.
+func waitFTP(ctx context.Context, rs NS, p *ftpProc, listen6 netip.Addr) error {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(FTPPort))
+	if listen6.IsValid() {
+		addr = netip.AddrPortFrom(listen6, FTPPort).String()
+	}
 	for {
 		err := probeFTP(ctx, rs, addr)
 		if err == nil {
@@ -321,7 +351,7 @@ func waitFTP(ctx context.Context, rs NS, p *ftpProc) error {
 
 // probeFTP connects to addr inside rs, reads the 220 greeting and quits.
 func probeFTP(ctx context.Context, rs NS, addr string) error {
-	c, err := rs.DialContext(ctx, "tcp4", addr)
+	c, err := rs.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return err
 	}
@@ -585,7 +615,20 @@ func ftpRetrieve(ctx context.Context, dial func(ctx context.Context, network, ad
 		return nil, fmt.Errorf("TYPE I: %d %s", code, msg)
 	}
 	var dc net.Conn
-	if listen == nil {
+	if listen == nil && server.Addr().Is6() && !server.Addr().Is4In6() {
+		// IPv6: EPSV (RFC 2428); the 229 reply names the port, the
+		// address is the control connection's.
+		if code, msg, err = ftpCmd(tp, "EPSV"); err != nil {
+			return nil, err
+		} else if code != 229 {
+			return nil, fmt.Errorf("EPSV: %d %s", code, msg)
+		}
+		port, err := ParseEPSV(msg)
+		if err != nil {
+			return nil, err
+		}
+		t.Passive = netip.AddrPortFrom(server.Addr(), port)
+	} else if listen == nil {
 		if code, msg, err = ftpCmd(tp, "PASV"); err != nil {
 			return nil, err
 		} else if code != 227 {
@@ -594,6 +637,8 @@ func ftpRetrieve(ctx context.Context, dial func(ctx context.Context, network, ad
 		if t.Passive, err = ParsePASV(msg); err != nil {
 			return nil, err
 		}
+	}
+	if listen == nil {
 		if dc, err = dial(ctx, "tcp", t.Passive.String()); err != nil {
 			return nil, fmt.Errorf("data connection: %w", err)
 		}
@@ -636,10 +681,14 @@ func ftpRetrieve(ctx context.Context, dial func(ctx context.Context, network, ad
 func ftpActiveData(ctx context.Context, tp *textproto.Conn, ctrl net.Conn,
 	listen func(network, addr string) (net.Listener, error), path string, t *FTPTransfer) (net.Conn, error) {
 	local, err := netip.ParseAddrPort(ctrl.LocalAddr().String())
-	if err != nil || !local.Addr().Unmap().Is4() {
-		return nil, fmt.Errorf("active mode needs an IPv4 control connection (local %s)", ctrl.LocalAddr())
+	if err != nil {
+		return nil, fmt.Errorf("active mode: local address %s: %w", ctrl.LocalAddr(), err)
 	}
-	ln, err := listen("tcp4", netip.AddrPortFrom(local.Addr().Unmap(), 0).String())
+	network := "tcp4"
+	if !local.Addr().Unmap().Is4() {
+		network = "tcp6"
+	}
+	ln, err := listen(network, netip.AddrPortFrom(local.Addr().Unmap(), 0).String())
 	if err != nil {
 		return nil, fmt.Errorf("active mode: listen: %w", err)
 	}
@@ -650,8 +699,14 @@ func ftpActiveData(ctx context.Context, tp *textproto.Conn, ctrl net.Conn,
 	if err != nil {
 		return nil, err
 	}
-	a := local.Addr().Unmap().As4()
-	port := fmt.Sprintf("PORT %d,%d,%d,%d,%d,%d", a[0], a[1], a[2], a[3], lp.Port()>>8, lp.Port()&0xff)
+	var port string
+	if network == "tcp6" {
+		// EPRT |2|address|port| (RFC 2428), as PORT cannot name IPv6.
+		port = fmt.Sprintf("EPRT |2|%s|%d|", local.Addr().WithZone(""), lp.Port())
+	} else {
+		a := local.Addr().Unmap().As4()
+		port = fmt.Sprintf("PORT %d,%d,%d,%d,%d,%d", a[0], a[1], a[2], a[3], lp.Port()>>8, lp.Port()&0xff)
+	}
 	if code, msg, err := ftpCmd(tp, port); err != nil {
 		return nil, err
 	} else if code != 200 {
@@ -733,4 +788,31 @@ func parseSixNumbers(s string) (netip.AddrPort, bool) {
 	}
 	addr := netip.AddrFrom4([4]byte{v[0], v[1], v[2], v[3]})
 	return netip.AddrPortFrom(addr, uint16(v[4])<<8|uint16(v[5])), true
+}
+
+// ParseEPSV returns the port of a 229 reply's text ("Entering Extended
+// Passive Mode (|||port|)", RFC 2428 section 3): after the first "(",
+// three times one delimiter (any printable character), the port (1 to
+// 65535), the delimiter again and ")". The network address is the control
+// connection's.
+func ParseEPSV(msg string) (uint16, error) {
+	i := strings.IndexByte(msg, '(')
+	if i < 0 || i+5 > len(msg) {
+		return 0, fmt.Errorf("EPSV reply %q: no (|||port|)", msg)
+	}
+	s := msg[i+1:]
+	d := s[0]
+	if d < 33 || d > 126 || s[1] != d || s[2] != d {
+		return 0, fmt.Errorf("EPSV reply %q: no (|||port|)", msg)
+	}
+	s = s[3:]
+	n, j := 0, 0
+	for j < len(s) && j < 5 && isDigit(s[j]) {
+		n = n*10 + int(s[j]-'0')
+		j++
+	}
+	if j == 0 || n == 0 || n > 65535 || j+1 >= len(s) || s[j] != d || s[j+1] != ')' {
+		return 0, fmt.Errorf("EPSV reply %q: no (|||port|)", msg)
+	}
+	return uint16(n), nil
 }

@@ -234,7 +234,7 @@ func TestFTPRetrieveContext(t *testing.T) {
 }
 
 func TestVsftpdConfig(t *testing.T) {
-	conf := vsftpdConfig("rs2", "/r", "/e", "/l")
+	conf := vsftpdConfig("rs2", "/r", "/e", "/l", netip.Addr{})
 	for _, want := range []string{"listen=YES\n", "background=NO\n", "anon_root=/r\n",
 		"secure_chroot_dir=/e\n", "vsftpd_log_file=/l\n", "pasv_min_port=10000\n",
 		"pasv_max_port=20000\n", "local_enable=NO\n", "write_enable=NO\n", "ftpd_banner=ulvs lab rs2\n"} {
@@ -246,6 +246,62 @@ func TestVsftpdConfig(t *testing.T) {
 	if strings.Contains(conf, "pasv_address") {
 		t.Errorf("config sets pasv_address:\n%s", conf)
 	}
+	// Over IPv6: VIP6 alone.
+	conf = vsftpdConfig("rs1", "/r", "/e", "/l", netip.MustParseAddr("2001:db8:77::100"))
+	for _, want := range []string{"listen=NO\n", "listen_ipv6=YES\n", "listen_address6=2001:db8:77::100\n", "listen_port=21\n"} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("IPv6 config lacks %q:\n%s", want, conf)
+		}
+	}
+	if strings.Contains(conf, "listen_address=") {
+		t.Errorf("IPv6 config sets an IPv4 listen_address:\n%s", conf)
+	}
+}
+
+func TestParseEPSV(t *testing.T) {
+	for _, c := range []struct {
+		msg  string
+		want uint16 // 0: an error
+	}{
+		{"Entering Extended Passive Mode (|||10000|)", 10000},
+		{"Entering Extended Passive Mode (!!!65535!)", 65535},
+		{"(|||1|)", 1},
+		{"(|||0|)", 0},
+		{"(|||65536|)", 0},
+		{"(||10000|)", 0},
+		{"(|!|10000|)", 0},
+		{"(|||10000!)", 0},
+		{"(|||10000|", 0},
+		{"(|||10000)", 0},
+		{"(||||)", 0},
+		{"( )", 0},
+		{"Entering Passive Mode (10,77,0,100,39,16).", 0},
+		{"", 0},
+	} {
+		got, err := ParseEPSV(c.msg)
+		if (err == nil) != (c.want != 0) || got != c.want {
+			t.Errorf("ParseEPSV(%q) = %d, %v; want %d", c.msg, got, err, c.want)
+		}
+	}
+}
+
+// FuzzParseEPSV: any text; a port it finds is in the input between three
+// delimiters and a fourth with ")".
+func FuzzParseEPSV(f *testing.F) {
+	for _, s := range []string{"Entering Extended Passive Mode (|||10000|)", "(|||", "(!!!1!)", "("} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		port, err := ParseEPSV(s)
+		if err != nil {
+			return
+		}
+		i := strings.IndexByte(s, '(')
+		d := s[i+1]
+		if port == 0 || !regexp.MustCompile(regexp.QuoteMeta("("+strings.Repeat(string(d), 3))+"0*"+fmt.Sprint(port)+regexp.QuoteMeta(string(d)+")")).MatchString(s) {
+			t.Errorf("ParseEPSV(%q) = %d: not (ddd%dd) in the input", s, port, port)
+		}
+	})
 }
 
 // skipNoFTP skips FTP integration tests where skipUnprivileged does, and

@@ -244,6 +244,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		local, port, proto, mark := "", "0", "FWM", ""
 		if s.FwMark != 0 {
 			mark = fmt.Sprintf("%08X", s.FwMark) // /proc/net/ip_vs: "FWM  %08X"
+			local = fwmarkLocal(s.IPv6())
 		} else {
 			local, port = s.Addr.String(), strconv.Itoa(int(s.Port))
 			proto = s.Proto.String()
@@ -414,6 +415,7 @@ func (c *Collector) collectChecks(ch chan<- prometheus.Metric, vss []healthcheck
 		local, port, proto, mark := "", "0", "FWM", ""
 		if k := v.Service; k.FwMark != 0 {
 			mark = fmt.Sprintf("%08X", k.FwMark)
+			local = fwmarkLocal(k.IPv6())
 		} else {
 			local, port, proto = k.Addr.String(), strconv.Itoa(int(k.Port)), k.Proto.String()
 		}
@@ -476,4 +478,15 @@ func Serve(ctx context.Context, ln net.Listener, src Source, log *slog.Logger) e
 		return nil
 	}
 	return fmt.Errorf("metrics: %w", err)
+}
+
+// fwmarkLocal is the local_address label of a fwmark service: "" for an
+// IPv4 one (node_exporter's, from /proc/net/ip_vs, whose FWM line has no
+// address), "::" for an IPv6 one (ipvsadm -f N -6, issue #17), so that the
+// two services of one mark keep apart series.
+func fwmarkLocal(v6 bool) string {
+	if v6 {
+		return "::"
+	}
+	return ""
 }

@@ -355,3 +355,31 @@ ulvs_marks_rules{state="used"} 1
 		t.Errorf("lint: %v %v", problems, err)
 	}
 }
+
+// TestCollectorFwMark6: the IPv4 and the IPv6 fwmark service of one mark
+// (the kernel keys them by family and mark) keep apart series: the IPv6
+// one's local_address is "::".
+func TestCollectorFwMark6(t *testing.T) {
+	snap := snapshot()
+	snap.Services = append(snap.Services, ctl.ServiceStatus{
+		Service: config.Service{Proto: vs.TCP, FwMark: 21, Addr: config.FwMark6Addr},
+		Stats:   ctl.Stats{Conns: 4},
+		Dests: []ctl.DestStatus{
+			{Dest: config.Dest{Addr: netip.MustParseAddr("2001:db8::13"), Method: vs.Route, Weight: 1}},
+		},
+	})
+	c := NewCollector(func() (ctl.Snapshot, error) { return snap, nil })
+	want := `# HELP ulvs_ipvs_service_connections_total The total number of connections made, by virtual service.
+# TYPE ulvs_ipvs_service_connections_total counter
+ulvs_ipvs_service_connections_total{local_address="",local_mark="00000015",local_port="0",proto="FWM"} 0
+ulvs_ipvs_service_connections_total{local_address="10.77.0.100",local_mark="",local_port="53",proto="UDP"} 5
+ulvs_ipvs_service_connections_total{local_address="10.77.0.100",local_mark="",local_port="80",proto="TCP"} 10
+ulvs_ipvs_service_connections_total{local_address="::",local_mark="00000015",local_port="0",proto="FWM"} 4
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "ulvs_ipvs_service_connections_total"); err != nil {
+		t.Error(err)
+	}
+	if problems, err := testutil.CollectAndLint(c); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %v", problems, err)
+	}
+}

@@ -13,6 +13,17 @@ import (
 // are skipped: only mangle PREROUTING runs before routing for packets the
 // director receives.
 func ParseIptablesSave(text string) []Rule {
+	return parseSave(text, false)
+}
+
+// ParseIp6tablesSave is ParseIptablesSave for `ip6tables-save -t mangle`:
+// its rules mark IPv6 packets, for IPv6 fwmark services (ipvsadm -f N
+// -6; issue #17).
+func ParseIp6tablesSave(text string) []Rule {
+	return parseSave(text, true)
+}
+
+func parseSave(text string, v6 bool) []Rule {
 	var out []Rule
 	table := ""
 	for _, line := range strings.Split(text, "\n") {
@@ -21,21 +32,29 @@ func ParseIptablesSave(text string) []Rule {
 		case strings.HasPrefix(line, "*"):
 			table = line[1:]
 		case table == "mangle" && strings.HasPrefix(line, "-A PREROUTING "):
-			out = append(out, iptablesRule(line))
+			out = append(out, iptablesRule(line, v6))
 		}
 	}
 	return out
 }
 
-// iptablesRule compiles one "-A PREROUTING ..." line.
-func iptablesRule(line string) Rule {
+// iptablesRule compiles one "-A PREROUTING ..." line of iptables-save, or
+// of ip6tables-save when v6.
+func iptablesRule(line string, v6 bool) Rule {
 	r := Rule{Chain: "ip mangle PREROUTING", Text: line}
+	host := "/32"
+	if v6 {
+		r.Chain, host = "ip6 mangle PREROUTING", "/128"
+	}
 	words, err := splitWords(strings.TrimPrefix(line, "-A PREROUTING "))
 	if err != nil {
 		r.Reason = err.Error()
 		return r
 	}
-	var s selection
+	s := selection{fam: "ip"}
+	if v6 {
+		s.fam = "ip6"
+	}
 	next := func(i *int) (string, bool) {
 		*i++
 		if *i >= len(words) {
@@ -52,7 +71,7 @@ func iptablesRule(line string) Rule {
 			return r
 		case "-d", "--destination":
 			arg, ok = next(&i)
-			s.addr = strings.TrimSuffix(arg, "/32")
+			s.addr = strings.TrimSuffix(arg, host)
 		case "-p", "--protocol":
 			arg, ok = next(&i)
 			s.protos = []string{arg}
@@ -106,7 +125,7 @@ func iptablesRule(line string) Rule {
 			s.mark, s.markSet = uint32(mark), true
 		case "-s", "--source":
 			arg, ok = next(&i)
-			s.src = strings.TrimSuffix(arg, "/32")
+			s.src = strings.TrimSuffix(arg, host)
 		default:
 			r.Reason = fmt.Sprintf("option %s: ulvs expresses destination address, protocol and destination ports only", w)
 			return r

@@ -31,7 +31,7 @@ import (
 //	nft add chain inet other pre "{ type filter hook prerouting priority -150; }"
 //	nft add rule inet other pre ip daddr 10.0.0.6 tcp dport 8080 meta mark set 27
 
-func readFile(t *testing.T, name string) []byte {
+func readFile(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile("testdata/" + name)
 	if err != nil {
@@ -94,7 +94,7 @@ var seed001 = []outcome{
 func TestSeed001(t *testing.T) {
 	saved := ParseIptablesSave(string(readFile(t, "seed001.iptables-save")))
 	checkRules(t, saved, seed001)
-	rules, err := ParseNft(readFile(t, "seed001.json"), saved)
+	rules, err := ParseNft(readFile(t, "seed001.json"), saved, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,14 +113,14 @@ func TestSeed001(t *testing.T) {
 
 	// An iptables-save that lists fewer rules than nft holds cannot be
 	// paired with them.
-	rules, err = ParseNft(readFile(t, "seed001.json"), saved[:2])
+	rules, err = ParseNft(readFile(t, "seed001.json"), saved[:2], nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkRules(t, rules, []outcome{{refused: "lists 2 rules"}, {refused: "lists 2 rules"}, {refused: "lists 2 rules"}})
 
 	// Without iptables-save the xt rules are refused, not dropped.
-	rules, err = ParseNft(readFile(t, "seed001.json"), nil)
+	rules, err = ParseNft(readFile(t, "seed001.json"), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func TestIptables(t *testing.T) {
 
 	// The native chain (priority -200) runs before iptables' (-150).
 	native := outcome{mark: 27, matches: []config.MarkMatch{tcp("10.0.0.6/32", port(8080, 8080))}}
-	rules, err := ParseNft(readFile(t, "iptables.json"), saved)
+	rules, err := ParseNft(readFile(t, "iptables.json"), saved, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestIptables(t *testing.T) {
 }
 
 func TestNft(t *testing.T) {
-	rules, err := ParseNft(readFile(t, "nft.json"), nil)
+	rules, err := ParseNft(readFile(t, "nft.json"), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,11 +225,11 @@ func TestNftShapes(t *testing.T) {
 			outcome{refused: "dport 0"}},
 		{"backwards range", daddr + `{"match":{"op":"==","left":{"payload":{"protocol":"tcp","field":"dport"}},"right":{"range":[9,3]}}},` + mark,
 			outcome{refused: "dport"}},
-		{"xt elsewhere", daddr + `{"xt":{"type":"target","name":"MARK"}}`, outcome{refused: "outside ip mangle PREROUTING"}},
+		{"xt elsewhere", daddr + `{"xt":{"type":"target","name":"MARK"}}`, outcome{refused: "outside ip or ip6 mangle PREROUTING"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rules, err := ParseNft([]byte(rule(tt.exprs)), nil)
+			rules, err := ParseNft([]byte(rule(tt.exprs)), nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -237,7 +237,7 @@ func TestNftShapes(t *testing.T) {
 		})
 	}
 	for _, bad := range []string{"", "{", `{"nftables":[{"rule":{"expr":7}}]}`} {
-		if _, err := ParseNft([]byte(bad), nil); err == nil {
+		if _, err := ParseNft([]byte(bad), nil, nil); err == nil {
 			t.Errorf("ParseNft(%q) = nil error", bad)
 		}
 	}
@@ -286,7 +286,7 @@ func TestRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkRules(t, rules, seed001)
-	if want := []string{"nft -j list ruleset", "iptables-save -t mangle"}; !reflect.DeepEqual(calls, want) {
+	if want := []string{"nft -j list ruleset", "iptables-save -t mangle", "ip6tables-save -t mangle"}; !reflect.DeepEqual(calls, want) {
 		t.Errorf("ran %q, want %q", calls, want)
 	}
 

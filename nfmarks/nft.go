@@ -54,16 +54,19 @@ type (
 )
 
 // ParseNft reads the rules of every base chain hooked at prerouting in the
-// ip and inet families from `nft -j list ruleset` output: chains by
-// priority (the order netfilter runs them), rules in chain order.
+// ip, ip6 and inet families from `nft -j list ruleset` output: chains by
+// priority (the order netfilter runs them), rules in chain order. Rules
+// of ip6 tables, and inet rules matching ip6 addresses, mark IPv6
+// packets (for IPv6 fwmark services, issue #17).
 //
 // Rules iptables-nft made hold xt expressions whose arguments the JSON
 // leaves out. iptablesSave, the rules ParseIptablesSave read (nil when
 // iptables-save is not available), stands in for them: iptables-save
 // lists the rules of ip mangle PREROUTING in the same order, so the n-th
 // rule of that chain is the n-th line, provided it lists as many rules as
-// the chain holds (otherwise the xt rules are refused).
-func ParseNft(data []byte, iptablesSave []Rule) ([]Rule, error) {
+// the chain holds (otherwise the xt rules are refused). ip6tablesSave
+// (ParseIp6tablesSave) does the same for ip6 mangle PREROUTING.
+func ParseNft(data []byte, iptablesSave, ip6tablesSave []Rule) ([]Rule, error) {
 	var rs nftRuleset
 	if err := json.Unmarshal(data, &rs); err != nil {
 		return nil, fmt.Errorf("decode nft JSON: %w", err)
@@ -83,14 +86,16 @@ func ParseNft(data []byte, iptablesSave []Rule) ([]Rule, error) {
 		}
 	}
 	// iptables-save's lines pair with the chain's rules only when it
-	// lists as many as nft holds.
-	iptRules := 0
+	// lists as many as nft holds; so do ip6tables-save's.
+	xts := map[string]*xtSave{
+		"ip":  {tool: "iptables-save", rules: iptablesSave},
+		"ip6": {tool: "ip6tables-save", rules: ip6tablesSave},
+	}
 	for _, o := range rs.Nftables {
-		if ru := o.Rule; ru != nil && ru.Family == "ip" && ru.Table == "mangle" && ru.Chain == "PREROUTING" {
-			iptRules++
+		if ru := o.Rule; ru != nil && xts[ru.Family] != nil && ru.Table == "mangle" && ru.Chain == "PREROUTING" {
+			xts[ru.Family].count++
 		}
 	}
-	paired := iptablesSave != nil && len(iptablesSave) == iptRules
 	for _, o := range rs.Nftables {
 		ru := o.Rule
 		if ru == nil {
@@ -101,22 +106,24 @@ func ParseNft(data []byte, iptablesSave []Rule) ([]Rule, error) {
 		if cr == nil {
 			continue // not a prerouting base chain (a user chain is refused where it is jumped to)
 		}
-		if ru.Family != "ip" && ru.Family != "inet" {
-			other = append(other, Rule{Chain: name, Text: nftText(ru.Expr), Reason: "family " + ru.Family + ": ulvs balances IPv4 only"})
+		if ru.Family != "ip" && ru.Family != "ip6" && ru.Family != "inet" {
+			other = append(other, Rule{Chain: name, Text: nftText(ru.Expr), Reason: "family " + ru.Family + ": ulvs reads ip, ip6 and inet tables only"})
 			continue
 		}
-		r := nftRule1(name, ru.Expr)
+		r := nftRule1(name, ru.Family, ru.Expr)
 		if usesXT(ru.Expr) {
 			n := len(cr.rules)
+			x := xts[ru.Family]
 			switch {
-			case ru.Family != "ip" || ru.Table != "mangle" || ru.Chain != "PREROUTING":
-				r.Reason = "xt (iptables) extension outside ip mangle PREROUTING: its arguments are not readable"
-			case paired:
-				r = iptablesSave[n]
-			case iptablesSave == nil:
-				r.Reason = "an iptables rule (xt extension): iptables-save is needed to read its arguments and is not available"
+			case x == nil || ru.Table != "mangle" || ru.Chain != "PREROUTING":
+				r.Reason = "xt (iptables) extension outside ip or ip6 mangle PREROUTING: its arguments are not readable"
+			case x.rules != nil && len(x.rules) == x.count:
+				r = x.rules[n]
+			case x.rules == nil:
+				r.Reason = fmt.Sprintf("an %s rule (xt extension): %s is needed to read its arguments and is not available", strings.TrimSuffix(x.tool, "-save"), x.tool)
 			default:
-				r.Reason = fmt.Sprintf("an iptables rule (xt extension), but iptables-save lists %d rules in mangle PREROUTING where nft holds %d, so its line is not known", len(iptablesSave), iptRules)
+				r.Reason = fmt.Sprintf("an %s rule (xt extension), but %s lists %d rules in mangle PREROUTING where nft holds %d, so its line is not known",
+					strings.TrimSuffix(x.tool, "-save"), x.tool, len(x.rules), x.count)
 			}
 		}
 		cr.rules = append(cr.rules, r)
@@ -129,6 +136,14 @@ func ParseNft(data []byte, iptablesSave []Rule) ([]Rule, error) {
 	return append(out, other...), nil
 }
 
+// xtSave is iptables-save's or ip6tables-save's reading, to pair with the
+// xt rules of its family's mangle PREROUTING chain.
+type xtSave struct {
+	tool  string
+	rules []Rule
+	count int // the chain's rules in nft
+}
+
 func chainName(family, table, chain string) string {
 	return family + " " + table + " " + chain
 }
@@ -137,10 +152,14 @@ func usesXT(exprs []map[string]json.RawMessage) bool {
 	return slices.ContainsFunc(exprs, func(e map[string]json.RawMessage) bool { _, ok := e["xt"]; return ok })
 }
 
-// nftRule1 compiles one native nft rule.
-func nftRule1(chain string, exprs []map[string]json.RawMessage) Rule {
+// nftRule1 compiles one native nft rule of a table of family (ip, ip6 or
+// inet).
+func nftRule1(chain, family string, exprs []map[string]json.RawMessage) Rule {
 	r := Rule{Chain: chain, Text: nftText(exprs)}
 	var s selection
+	if family != "inet" {
+		s.fam = family
+	}
 	for _, e := range exprs {
 		if len(e) != 1 {
 			r.Reason = "an expression with several keys: " + exprText(e)
@@ -156,7 +175,7 @@ func nftRule1(chain string, exprs []map[string]json.RawMessage) Rule {
 		case verdict(e) != "":
 			err = fmt.Errorf("verdict %s: ulvs uses only rules that set a mark and go on", verdict(e))
 		default:
-			err = fmt.Errorf("%s: ulvs expresses ip daddr, ip saddr, tcp/udp dport, protocol and meta mark set only", exprText(e))
+			err = fmt.Errorf("%s: ulvs expresses ip/ip6 daddr and saddr, tcp/udp dport, protocol and meta mark set only", exprText(e))
 		}
 		if err != nil {
 			r.Reason = err.Error()
@@ -199,19 +218,32 @@ func (s *selection) nftMatch(raw json.RawMessage) error {
 	if m.Op != "==" && m.Op != "in" {
 		return fmt.Errorf("match with operator %q (%s): ulvs cannot express it", m.Op, raw)
 	}
+	ipHeader := left.Payload != nil && (left.Payload.Protocol == "ip" || left.Payload.Protocol == "ip6")
 	switch {
-	case left.Payload != nil && left.Payload.Protocol == "ip" && left.Payload.Field == "daddr":
-		return s.nftAddr(&s.addr, "daddr", m.Right)
-	case left.Payload != nil && left.Payload.Protocol == "ip" && left.Payload.Field == "saddr":
-		return s.nftAddr(&s.src, "saddr", m.Right)
+	case ipHeader && (left.Payload.Field == "daddr" || left.Payload.Field == "saddr"):
+		if err := s.setFamily(left.Payload.Protocol); err != nil {
+			return err
+		}
+		dst := &s.addr
+		if left.Payload.Field == "saddr" {
+			dst = &s.src
+		}
+		return s.nftAddr(dst, left.Payload.Protocol+" "+left.Payload.Field, m.Right)
 	case left.Payload != nil && left.Payload.Field == "dport" && slices.Contains([]string{"tcp", "udp", "th"}, left.Payload.Protocol):
 		s.portsOf = left.Payload.Protocol
 		return s.nftPorts(m.Right)
-	case left.Payload != nil && left.Payload.Protocol == "ip" && left.Payload.Field == "protocol",
-		left.Meta != nil && left.Meta.Key == "l4proto":
+	case ipHeader && (left.Payload.Field == "protocol" || left.Payload.Field == "nexthdr"):
+		// ip6 nexthdr is the header after the fixed one; ulvs matches
+		// the transport protocol after any extension headers, as
+		// meta l4proto does.
+		if err := s.setFamily(left.Payload.Protocol); err != nil {
+			return err
+		}
+		return s.nftProtos(m.Right)
+	case left.Meta != nil && left.Meta.Key == "l4proto":
 		return s.nftProtos(m.Right)
 	}
-	return fmt.Errorf("match on %s: ulvs expresses ip daddr, ip saddr, tcp/udp dport and protocol only", m.Left)
+	return fmt.Errorf("match on %s: ulvs expresses ip/ip6 daddr and saddr, tcp/udp dport and protocol only", m.Left)
 }
 
 // nftAddr reads an address or {"prefix": {"addr", "len"}} into *dst.
@@ -228,7 +260,7 @@ func (s *selection) nftAddr(dst *string, field string, raw json.RawMessage) erro
 		} `json:"prefix"`
 	}
 	if json.Unmarshal(raw, &p) != nil || p.Prefix == nil {
-		return fmt.Errorf("ip %s %s: ulvs expresses one address or prefix only", field, raw)
+		return fmt.Errorf("%s %s: ulvs expresses one address or prefix only", field, raw)
 	}
 	*dst = fmt.Sprintf("%s/%d", p.Prefix.Addr, p.Prefix.Len)
 	return nil

@@ -25,8 +25,8 @@ func Exec(ctx context.Context, name string, args ...string) ([]byte, error) {
 }
 
 // Read reads and compiles the prerouting mark rules through run (Exec when
-// nil): `nft -j list ruleset`, and `iptables-save -t mangle` when the
-// ruleset holds iptables rules. It fails only when nft cannot be run or
+// nil): `nft -j list ruleset`, `iptables-save -t mangle` and
+// `ip6tables-save -t mangle` (for the iptables rules the ruleset holds). It fails only when nft cannot be run or
 // its output cannot be read; rules it cannot express are in the result,
 // refused.
 func Read(ctx context.Context, run Runner) ([]Rule, error) {
@@ -37,9 +37,12 @@ func Read(ctx context.Context, run Runner) ([]Rule, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the netfilter ruleset: %w", err)
 	}
-	var saved []Rule
+	var saved, saved6 []Rule
 	if text, err := run(ctx, "iptables-save", "-t", "mangle"); err == nil {
 		saved = ParseIptablesSave(string(text))
 	}
-	return ParseNft(js, saved)
+	if text, err := run(ctx, "ip6tables-save", "-t", "mangle"); err == nil {
+		saved6 = ParseIp6tablesSave(string(text))
+	}
+	return ParseNft(js, saved, saved6)
 }

@@ -76,6 +76,11 @@ type selection struct {
 	portsOf string // the protocol a port match names ("th" for either)
 	mark    uint32
 	markSet bool
+	// fam is the family the rule's addresses must be: "ip" (iptables,
+	// an nft ip table or ip daddr/saddr in an inet one) or "ip6"
+	// (ip6tables, an ip6 table, ip6 daddr/saddr); "" while an inet
+	// rule has named none.
+	fam string
 }
 
 // compile turns a selection into matches, or a reason for refusing it.
@@ -111,14 +116,14 @@ func (s *selection) compile(r *Rule) {
 		r.Reason = "matches every destination address; ulvs needs the VIPs or their subnet (-d / ip daddr)"
 		return
 	}
-	prefix, msg := config.ParseIPv4Prefix(s.addr)
+	prefix, msg := s.prefix(s.addr)
 	if msg != "" {
 		r.Reason = "destination: " + msg
 		return
 	}
 	var src netip.Prefix
 	if s.src != "" {
-		if src, msg = config.ParseIPv4Prefix(s.src); msg != "" {
+		if src, msg = s.prefix(s.src); msg != "" {
 			r.Reason = "source: " + msg
 			return
 		}
@@ -132,4 +137,26 @@ func (s *selection) compile(r *Rule) {
 		}
 		r.Matches = append(r.Matches, config.MarkMatch{Proto: proto, Addr: prefix, Src: src, Ports: config.MergePorts(slices.Clone(s.ports))})
 	}
+}
+
+// prefix parses an address or prefix of the selection's family.
+func (s *selection) prefix(text string) (netip.Prefix, string) {
+	v6 := strings.Count(text, ":") >= 2
+	switch {
+	case s.fam == "ip" && v6:
+		return netip.Prefix{}, fmt.Sprintf("IPv6 %s in an IPv4 (ip) rule", text)
+	case s.fam == "ip6" && !v6:
+		return netip.Prefix{}, fmt.Sprintf("IPv4 %s in an IPv6 (ip6) rule", text)
+	}
+	return config.ParseMarkPrefix(text)
+}
+
+// setFamily records that a match names family fam ("ip" or "ip6"): an
+// inet rule takes the family of its address matches, which must agree.
+func (s *selection) setFamily(fam string) error {
+	if s.fam != "" && s.fam != fam {
+		return fmt.Errorf("matches both ip and ip6 headers: no packet has both")
+	}
+	s.fam = fam
+	return nil
 }

@@ -343,18 +343,26 @@ type Table struct {
 	// specific first: NAT and FULLNAT replies go to the client's next hop.
 	Routes []IPRoute
 
-	byKey   map[ServiceKey]*Service
-	byKey6  map[ServiceKey6]*Service // IPv6 services (ipv6.go)
-	vips6   map[[16]byte]struct{}
-	null6   bool // some IPv6 service has port 0
-	lips6   map[[16]byte]struct{}
-	byMark  map[uint32]*Service
-	marks   []MarkRule
-	vips    map[[4]byte]bool // VIP -> on standby (SetHA)
-	lips    map[[4]byte]struct{}
-	ftp     bool // some TCP service listens on port 21 (ftpsvc_counter)
-	null    bool // some service has port 0 (nullsvc_counter)
-	wideVIP bool // a mark rule covers more than single addresses
+	byKey  map[ServiceKey]*Service
+	byKey6 map[ServiceKey6]*Service // IPv6 services (ipv6.go)
+	vips6  map[[16]byte]struct{}
+	null6  bool // some IPv6 service has port 0
+	lips6  map[[16]byte]struct{}
+	byMark map[uint32]*Service
+	marks  []MarkRule
+	// byMark6 are the IPv6 fwmark services (the kernel keys fwmark
+	// services by address family and mark), marks6 the mark rules of
+	// IPv6 prefixes, ftp6 and wideVIP6 ftp and wideVIP for IPv6
+	// (ipv6.go).
+	byMark6  map[uint32]*Service
+	marks6   []MarkRule
+	ftp6     bool
+	wideVIP6 bool
+	vips     map[[4]byte]bool // VIP -> on standby (SetHA)
+	lips     map[[4]byte]struct{}
+	ftp      bool // some TCP service listens on port 21 (ftpsvc_counter)
+	null     bool // some service has port 0 (nullsvc_counter)
+	wideVIP  bool // a mark rule covers more than single addresses
 	// standby are the addresses this director is a failover backup for
 	// (SetHA): it neither answers ARP for them nor forwards their
 	// traffic. floating are failover addresses that are no VIP (a NAT
@@ -598,6 +606,11 @@ func (r *MarkRule) match(proto Protocol, src, dst uint32, srcKnown bool, port ui
 	if r.hasSrc && (!srcKnown || src < r.srcFirst || src > r.srcLast) {
 		return false
 	}
+	return r.matchPort(port)
+}
+
+// matchPort reports whether the rule's ports (none: every port) hold port.
+func (r *MarkRule) matchPort(port uint16) bool {
 	if len(r.Ports) == 0 {
 		return true
 	}
@@ -631,6 +644,10 @@ func NewTableMarks(gen uint64, services []*Service, extraDests []*Dest, marks []
 		lips:     make(map[[4]byte]struct{}),
 	}
 	for _, m := range marks {
+		if isIPv6Prefix(m.Addr) {
+			t.addMark6(m)
+			continue
+		}
 		m.first, m.last = prefixRange(m.Addr)
 		m.srcFirst, m.srcLast = 0, ^uint32(0)
 		if m.hasSrc = m.Src.IsValid() && m.Src.Addr().Is4(); m.hasSrc {
@@ -669,6 +686,10 @@ func NewTableMarks(gen uint64, services []*Service, extraDests []*Dest, marks []
 			t.lips[a] = struct{}{}
 		}
 		if s.FwMark != 0 {
+			if s.Addr.Is6() {
+				t.addMark6Service(s)
+				continue
+			}
 			t.byMark[s.FwMark] = s
 			continue
 		}
@@ -681,6 +702,7 @@ func NewTableMarks(gen uint64, services []*Service, extraDests []*Dest, marks []
 		t.ftp = t.ftp || (s.Proto == TCP && s.Port == ftpPort)
 		t.null = t.null || s.Port == 0
 	}
+	t.markVIPs6()
 	// A mark rule's addresses are VIPs when a service uses the mark.
 	for _, m := range t.marks {
 		if t.byMark[m.Mark] == nil {

@@ -165,8 +165,11 @@ func parseService(v url.Values) (config.Service, serviceForm, fieldErrors) {
 		if s.Port == 0 && sf.Port != "" && !sf.Persistent && f.errs["port"] == "" {
 			f.errs["port"] = "port 0 (every port) needs persistence, as ipvsadm says"
 		}
-	case "fwmark":
+	case "fwmark", "fwmark6":
 		s.Proto = vs.TCP
+		if sf.Proto == "fwmark6" {
+			s.Addr = config.FwMark6Addr // ipvsadm -f N -6
+		}
 		s.FwMark = uint32(f.uint("fwmark", 1, math.MaxUint32, 0))
 		if sf.FwMark == "" && f.errs["fwmark"] == "" {
 			f.errs["fwmark"] = "required: the mark number (1 to 4294967295)"
@@ -179,11 +182,11 @@ func parseService(v url.Values) (config.Service, serviceForm, fieldErrors) {
 		}
 	case "":
 		if f.errs["proto"] == "" {
-			f.errs["proto"] = "required: tcp, udp or fwmark"
+			f.errs["proto"] = "required: tcp, udp, fwmark or fwmark6"
 		}
 	default:
 		if f.errs["proto"] == "" {
-			f.errs["proto"] = "must be tcp, udp or fwmark"
+			f.errs["proto"] = "must be tcp, udp, fwmark or fwmark6"
 		}
 	}
 	s.Scheduler = sf.Scheduler
@@ -212,7 +215,16 @@ func parseService(v url.Values) (config.Service, serviceForm, fieldErrors) {
 	}
 	if s.Persistent {
 		s.Timeout = uint32(f.uint("timeout", 1, maxPersistTimeout, defaultPersistTimeout))
-		if sf.Netmask != "" {
+		if sf.Netmask != "" && s.IPv6() {
+			// An IPv6 service's granularity is a prefix length, as
+			// ipvsadm -M takes it.
+			n, err := strconv.Atoi(strings.TrimPrefix(sf.Netmask, "/"))
+			if err != nil || n < 1 || n > 128 {
+				f.errs["netmask"] = "an IPv6 service's netmask is a prefix length, 1 to 128"
+			} else {
+				s.Netmask = config.IPv6Mask(n)
+			}
+		} else if sf.Netmask != "" {
 			m, err := netip.ParseAddr(sf.Netmask)
 			if err != nil || !m.Is4() || !contiguous(m) {
 				f.errs["netmask"] = "must be an IPv4 netmask like 255.255.255.0"
@@ -282,9 +294,13 @@ func parseDest(v url.Values, svc config.ServiceKey) (config.Dest, destForm, fiel
 }
 
 // serviceID is a service's key as the pages put it in URLs and forms:
-// "tcp-192.0.2.1-80", "udp-192.0.2.1-53", "fwm-5".
+// "tcp-192.0.2.1-80", "udp-192.0.2.1-53", "fwm-5", "fwm6-5" (the IPv6
+// service of mark 5).
 func serviceID(k config.ServiceKey) string {
 	if k.FwMark != 0 {
+		if k.IPv6() {
+			return "fwm6-" + strconv.FormatUint(uint64(k.FwMark), 10)
+		}
 		return "fwm-" + strconv.FormatUint(uint64(k.FwMark), 10)
 	}
 	p := "tcp"
@@ -302,12 +318,16 @@ func parseServiceID(s string) (config.ServiceKey, error) {
 	}
 	parts := strings.Split(s, "-")
 	switch {
-	case len(parts) == 2 && parts[0] == "fwm":
+	case len(parts) == 2 && (parts[0] == "fwm" || parts[0] == "fwm6"):
 		n, err := strconv.ParseUint(parts[1], 10, 32)
 		if err != nil || n == 0 || strconv.FormatUint(n, 10) != parts[1] {
 			return config.ServiceKey{}, bad
 		}
-		return config.ServiceKey{Proto: vs.TCP, FwMark: uint32(n)}, nil
+		k := config.ServiceKey{Proto: vs.TCP, FwMark: uint32(n)}
+		if parts[0] == "fwm6" {
+			k.Addr = config.FwMark6Addr
+		}
+		return k, nil
 	case len(parts) == 3 && (parts[0] == "tcp" || parts[0] == "udp"):
 		a, err := netip.ParseAddr(parts[1])
 		if err != nil || a.String() != parts[1] || a.Is4In6() || a.Zone() != "" {

@@ -35,3 +35,55 @@ func TestIPv6Forms(t *testing.T) {
 		t.Errorf("rules after the forms: %+v", r.Services)
 	}
 }
+
+// TestIPv6FwMarkForms adds an IPv4 and an IPv6 firewall-mark service of
+// the same mark through the forms (the kernel keys them by family and
+// mark), an IPv6 real server to the IPv6 one, edits its persistence
+// prefix length and shows the form again with it.
+func TestIPv6FwMarkForms(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	c.login("admin", "adminpass1")
+	for _, proto := range []string{"fwmark6", "fwmark"} {
+		if st, body := c.post("/virtual/save", url.Values{"proto": {proto}, "fwmark": {"5"}, "scheduler": {"rr"}}); st != http.StatusSeeOther {
+			t.Fatalf("add %s 5: %d\n%s", proto, st, body)
+		}
+	}
+	if st, body := c.post("/real/save", url.Values{"svc": {"fwm6-5"}, "addr": {"2001:db8::11"}, "weight": {"1"}, "method": {"dr"}}); st != http.StatusSeeOther {
+		t.Fatalf("add an IPv6 real server to the IPv6 mark service: %d\n%s", st, body)
+	}
+	st, body := c.post("/real/save", url.Values{"svc": {"fwm-5"}, "addr": {"2001:db8::12"}, "weight": {"1"}, "method": {"dr"}})
+	if st == http.StatusSeeOther || !strings.Contains(body, "only tunnelling") {
+		t.Errorf("an IPv6 DR real server in the IPv4 mark service: %d, want the director's refusal\n%s", st, body)
+	}
+	if st, body := c.post("/virtual/save", url.Values{"orig": {"fwm6-5"}, "proto": {"fwmark6"}, "fwmark": {"5"}, "scheduler": {"wlc"},
+		"persistent": {"on"}, "timeout": {"60"}, "netmask": {"64"}}); st != http.StatusSeeOther {
+		t.Fatalf("edit the IPv6 mark service: %d\n%s", st, body)
+	}
+	r := e.d.rules
+	if len(r.Services) != 2 {
+		t.Fatalf("rules after the forms: %+v", r.Services)
+	}
+	var v6, v4 int
+	for _, s := range r.Services {
+		switch {
+		case s.FwMark == 5 && s.IPv6():
+			v6++
+			if s.Scheduler != "wlc" || !s.Persistent || s.Netmask.String() != "ffff:ffff:ffff:ffff::" || len(s.Dests) != 1 {
+				t.Errorf("IPv6 mark service after the edit: %+v", s)
+			}
+		case s.FwMark == 5:
+			v4++
+			if len(s.Dests) != 0 {
+				t.Errorf("IPv4 mark service got real servers: %+v", s)
+			}
+		}
+	}
+	if v6 != 1 || v4 != 1 {
+		t.Errorf("rules: %+v", r.Services)
+	}
+	st, body, _ = c.do("GET", "/virtual/edit?svc=fwm6-5", nil)
+	if st != http.StatusOK || !strings.Contains(body, `value="fwmark6" selected`) || !strings.Contains(body, `name="netmask" value="64"`) {
+		t.Errorf("edit form of the IPv6 mark service: %d\n%s", st, body)
+	}
+}

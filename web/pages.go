@@ -201,6 +201,9 @@ func formOf(s config.Service) serviceForm {
 	f := serviceForm{Scheduler: s.Scheduler, Persistent: s.Persistent, OnePacket: s.OnePacket, SchedFlags: s.SchedFlags}
 	if s.FwMark != 0 {
 		f.Proto, f.FwMark = "fwmark", fmt.Sprint(s.FwMark)
+		if s.IPv6() {
+			f.Proto = "fwmark6"
+		}
 	} else {
 		f.Proto = "tcp"
 		if s.Proto == vs.UDP {
@@ -210,7 +213,10 @@ func formOf(s config.Service) serviceForm {
 	}
 	if s.Persistent {
 		f.Timeout = fmt.Sprint(s.Timeout)
-		if s.Netmask.IsValid() {
+		switch {
+		case s.IPv6() && s.Netmask.IsValid():
+			f.Netmask = fmt.Sprint(config.MaskBits(s.Netmask, true))
+		case s.Netmask.IsValid():
 			f.Netmask = s.Netmask.String()
 		}
 	}

@@ -500,7 +500,7 @@ func TestFieldValidation(t *testing.T) {
 		{"oversized field", "/virtual/save", url.Values{"proto": {"tcp"}, "addr": {"192.0.2.1"}, "port": {long}}, "port", "too long"},
 		{"control characters", "/virtual/save", url.Values{"proto": {"tcp"}, "addr": {"192.0.2.1\x00"}, "port": {"80"}}, "addr", "control characters"},
 		{"repeated field", "/virtual/save", url.Values{"proto": {"tcp"}, "addr": {"192.0.2.1", "192.0.2.2"}, "port": {"80"}}, "addr", "more than once"},
-		{"bad protocol", "/virtual/save", url.Values{"proto": {"sctp"}, "addr": {"192.0.2.1"}, "port": {"80"}}, "proto", "tcp, udp or fwmark"},
+		{"bad protocol", "/virtual/save", url.Values{"proto": {"sctp"}, "addr": {"192.0.2.1"}, "port": {"80"}}, "proto", "tcp, udp, fwmark or fwmark6"},
 		{"unknown scheduler", "/virtual/save", url.Values{"proto": {"tcp"}, "addr": {"192.0.2.1"}, "port": {"80"}, "scheduler": {"../../etc/passwd"}}, "scheduler", "unknown scheduler"},
 		{"fwmark with address", "/virtual/save", url.Values{"proto": {"fwmark"}, "fwmark": {"5"}, "addr": {"192.0.2.1"}}, "addr", "no address"},
 		{"fwmark zero", "/virtual/save", url.Values{"proto": {"fwmark"}, "fwmark": {"0"}}, "fwmark", "from 1"},

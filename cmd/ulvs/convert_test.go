@@ -42,6 +42,8 @@ func TestConvertGolden(t *testing.T) {
 		{"lvsdr-howto-nat", []string{lvsdrTestdata + "howto-nat.conf"}, 0},
 		{"group6", []string{kaTestdata + "group6.conf", "-i", "eth0"}, 0},
 		{"piranha-fwmark", []string{piranhaTestdata + "seed001-lab.cf"}, 1},
+		{"fwmark6", []string{"testdata/convert/fwmark6.toml.in"}, 0},
+		{"fwmark6-keepalived", []string{kaTestdata + "fwmark6.conf", "-i", "eth0"}, 1},
 		// Errors.
 		{"fwmark-group", []string{kaTestdata + "group.conf", "-i", "eth0"}, 1},
 		{"no-interface", []string{kaTestdata + "ka-base.conf"}, 1},

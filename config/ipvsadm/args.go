@@ -387,7 +387,11 @@ func (p *parser) option(tag int, arg *string, pp *popt, schedFlags *string) *Par
 		if s.FwMark == 0 {
 			return failf("-6 used before -f\n")
 		}
+		// ipvsadm 1.31: af = AF_INET6, netmask = 128 (an -M before -6
+		// is forgotten). The kernel keys fwmark services by (af, mark).
 		c.FwMarkIPv6 = true
+		s.Addr = config.FwMark6Addr
+		s.Netmask = netip.Addr{}
 	case 'o':
 		e = p.setOption(optOnePacket)
 		s.OnePacket = true

@@ -129,7 +129,7 @@ func joinAddrs(as []netip.Addr) string {
 // ServiceArgs returns the -t/-u/--sctp-service/-f arguments naming s.
 func ServiceArgs(s *config.Service, fwmarkIPv6 bool) []string {
 	if s.FwMark != 0 {
-		if fwmarkIPv6 {
+		if fwmarkIPv6 || s.IPv6() {
 			return []string{"-f", u32(s.FwMark), "-6"}
 		}
 		return []string{"-f", u32(s.FwMark)}

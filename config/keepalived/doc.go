@@ -115,11 +115,12 @@
 // keepalived warns; its block, if any, is skipped.
 //
 // IPv6 virtual and real servers are read (virtual_server 2001:db8::100 80,
-// ip_family inet6, persistence_granularity as a prefix length); what ulvs
-// cannot do with IPv6 yet is refused with config.ErrIPv6NotYet (fwmark
-// inet6, in a group too, and a group's fwmark without family that would
-// be IPv6; mixed families other than TUN; docs/ipv6.md). syn_proxy works on an IPv6 virtual_server as on an
-// IPv4 one. A vrrp_instance with native_ipv6 or IPv6 virtual_ipaddress
+// ip_family inet6, persistence_granularity as a prefix length), and so
+// are IPv6 fwmark services: ip_family inet6 on a fwmark virtual_server,
+// or the family keepalived infers from its real servers, fwmark N inet6
+// in a group, a group's fwmark without family under an IPv6 virtual
+// server. Mixed families other than TUN are refused (docs/ipv6.md).
+// syn_proxy works on an IPv6 virtual_server as on an IPv4 one. A vrrp_instance with native_ipv6 or IPv6 virtual_ipaddress
 // entries runs VRRPv3 over IPv6 (version 3 required, one family per
 // instance's advertised addresses; unicast_src_ip and unicast_peer of its
 // family, global or link-local, and use_vmac work on it as on an IPv4

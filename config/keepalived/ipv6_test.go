@@ -205,3 +205,123 @@ func TestIPv6GroupRanges(t *testing.T) {
 		}
 	}
 }
+
+// TestIPv6FwMark reads IPv6 firewall-mark virtual servers with
+// keepalived's family rules (check_parser.c: ip_family, else the first
+// real or sorry server not tunnelled, else a family-bound
+// persistence_granularity, else the tunnelled servers' common family):
+// an IPv4 and an IPv6 service of one mark, fwmark N inet6 in a group and
+// a fwmark without family in an IPv6 group. (DR and TUN real servers of
+// a fwmark service take the packet's port, as keepalived gives them.)
+func TestIPv6FwMark(t *testing.T) {
+	conf := `virtual_server fwmark 5 {
+    ip_family inet6
+    lb_algo rr
+    lb_kind DR
+    persistence_timeout 300
+    persistence_granularity 64
+    real_server 2001:db8::11 80 {
+    }
+    real_server 10.0.0.12 80 {
+        lvs_method TUN
+    }
+}
+virtual_server fwmark 5 {
+    lb_algo wlc
+    lb_kind DR
+    real_server 10.0.0.11 80 {
+    }
+}
+virtual_server fwmark 6 {
+    lb_algo rr
+    lb_kind NAT
+    real_server 2001:db8::21 8080 {
+    }
+}
+virtual_server fwmark 7 {
+    lb_algo rr
+    lb_kind TUN
+    real_server 2001:db8::31 80 {
+    }
+}
+virtual_server fwmark 8 {
+    lb_algo rr
+    lb_kind TUN
+    persistence_timeout 60
+    persistence_granularity 48
+    real_server 10.0.0.41 80 {
+    }
+}
+virtual_server_group G6 {
+    2001:db8::100 80
+    fwmark 9 inet6
+    fwmark 10
+}
+virtual_server group G6 {
+    lb_algo rr
+    lb_kind DR
+    protocol TCP
+    real_server 2001:db8::51 80 {
+    }
+}
+virtual_server_group GM {
+    fwmark 11
+}
+virtual_server group GM {
+    lb_algo rr
+    ip_family inet6
+    lb_kind DR
+    real_server 2001:db8::61 80 {
+    }
+}
+`
+	f, err := Parse("k.conf", []byte(conf), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type want struct {
+		name    string
+		netmask int
+		dests   string
+	}
+	wants := []want{
+		{"FWM 5 IPv6", 64, "[2001:db8::11]:0 Route, 10.0.0.12:0 Tunnel"},
+		{"FWM 5", 32, "10.0.0.11:0 Route"},
+		{"FWM 6 IPv6", 128, "[2001:db8::21]:8080 Masq"},
+		{"FWM 7 IPv6", 128, "[2001:db8::31]:0 Tunnel"},
+		{"FWM 8 IPv6", 48, "10.0.0.41:0 Tunnel"},
+		{"TCP [2001:db8::100]:80", 128, "[2001:db8::51]:80 Route"},
+		{"FWM 9 IPv6", 128, "[2001:db8::51]:0 Route"},
+		{"FWM 10 IPv6", 128, "[2001:db8::51]:0 Route"},
+		{"FWM 11 IPv6", 128, "[2001:db8::61]:0 Route"},
+	}
+	if len(f.Rules.Services) != len(wants) {
+		for _, s := range f.Rules.Services {
+			t.Log(s.Key().Name())
+		}
+		t.Fatalf("%d services, want %d", len(f.Rules.Services), len(wants))
+	}
+	for i, w := range wants {
+		s := &f.Rules.Services[i]
+		var ds []string
+		for _, d := range s.Dests {
+			ds = append(ds, netip.AddrPortFrom(d.Addr, d.Port).String()+" "+d.Method.String())
+		}
+		if got := s.Key().Name(); got != w.name || config.MaskBits(s.Netmask, s.IPv6()) != w.netmask || strings.Join(ds, ", ") != w.dests {
+			t.Errorf("service %d: %s mask /%d dests %q, want %s /%d %q", i, got, config.MaskBits(s.Netmask, s.IPv6()), strings.Join(ds, ", "), w.name, w.netmask, w.dests)
+		}
+	}
+	if err := config.CheckRulesFamily(&f.Rules); err != nil {
+		t.Errorf("CheckRulesFamily: %v", err)
+	}
+}
+
+// An IPv6 real server not tunnelled in a fwmark service made IPv4 by its
+// ip_family is refused, as keepalived skips it with an error.
+func TestIPv6FwMarkFamilyMismatch(t *testing.T) {
+	conf := "virtual_server fwmark 5 {\nip_family inet\nlb_kind DR\nreal_server 2001:db8::11 80 {\n}\n}\n"
+	_, err := Parse("k.conf", []byte(conf), Options{})
+	if err == nil || !strings.Contains(err.Error(), "real server 2001:db8::11 in a service of the other address family") {
+		t.Errorf("err %v", err)
+	}
+}

@@ -490,6 +490,9 @@ func (w *kwriter) newVirtual(s *config.Service) error {
 	}
 	const in = "    "
 	ls := []string{"", head, in + "lb_algo " + sched(s.Scheduler), in + "lb_kind " + kind, in + "protocol " + proto}
+	if k.FwMark != 0 && k.IPv6() {
+		ls = append(ls, in+"ip_family inet6") // an IPv6 fwmark service
+	}
 	if s.Persistent {
 		ls = append(ls, in+"persistence_timeout "+strconv.FormatUint(uint64(s.Timeout), 10))
 		if s.Netmask.IsValid() {
@@ -607,7 +610,7 @@ func reals(vh *config.VirtualHealth) []config.RealHealth {
 // granularity is persistence_granularity's value for s, as keepalived's
 // vs_pgran_handler reads it: a netmask for IPv4, a prefix length for IPv6.
 func granularity(s *config.Service) string {
-	if s.FwMark == 0 && s.Addr.Is6() {
+	if s.IPv6() {
 		return strconv.Itoa(config.MaskBits(s.Netmask, true))
 	}
 	return s.Netmask.String()

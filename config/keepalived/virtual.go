@@ -303,11 +303,9 @@ func (p *parser) virtualServer(n *Node) {
 				switch {
 				case s != "inet" && s != "inet6":
 					p.errorf(c, "%q is not inet or inet6", s)
-				case v.fwmark != 0 && s == "inet6":
-					p.errorf(c, "ip_family inet6 on a fwmark service: IPv6 firewall-mark services are not supported yet by ulvs (issue #17)")
 				case v.addr.IsValid() && v.addr.Is6() != (s == "inet6"):
 					p.errorf(c, "ip_family %s does not match the address %s", s, v.addr)
-				case v.group != "" && v.family != "" && v.family != s:
+				case !v.addr.IsValid() && v.family != "" && v.family != s:
 					p.errorf(c, "ip_family %s does not match persistence_granularity, which is %s", s, v.family)
 				default:
 					v.family = s
@@ -405,11 +403,11 @@ func (p *parser) sorryServer(v *virtualServer, n *Node) {
 
 // granularity6 reports whether persistence_granularity s is an IPv6 prefix
 // length rather than an IPv4 netmask: by the virtual address's family,
-// or, for a group, as keepalived's vs_pgran_handler: by ip_family if it
-// came first, else by the text (a dot: IPv4). On a group it then sets the
-// virtual server's family, as keepalived sets vs->af.
+// or, for a group or a fwmark, as keepalived's vs_pgran_handler: by
+// ip_family if it came first, else by the text (a dot: IPv4). It then
+// sets the virtual server's family, as keepalived sets vs->af.
 func (p *parser) granularity6(v *virtualServer, s string) bool {
-	if v.group == "" {
+	if v.group == "" && v.fwmark == 0 {
 		return v.addr.Is6()
 	}
 	if v.family == "" {
@@ -523,7 +521,8 @@ type vsGroup struct {
 	entries []groupEntry
 	used    bool
 	// have4 and have6 are keepalived's have_ipv4/have_ipv6: the group has
-	// IPv4 (addresses or fwmark N inet) or IPv6 addresses; markNoFamily:
+	// IPv4 (addresses or fwmark N inet) or IPv6 (addresses or fwmark N
+	// inet6); markNoFamily:
 	// a fwmark without a family.
 	have4, have6, markNoFamily bool
 }
@@ -534,7 +533,7 @@ type groupEntry struct {
 	first, last netip.Addr
 	port        uint16
 	fwmark      uint32
-	family4     bool // fwmark N inet
+	family      string // fwmark N inet|inet6; "": the virtual server's
 }
 
 // virtualServerGroup reads virtual_server_group NAME { ... }.
@@ -559,8 +558,10 @@ func (p *parser) virtualServerGroup(n *Node) {
 		}
 		g.entries = append(g.entries, e)
 		switch {
-		case e.fwmark != 0 && e.family4:
+		case e.fwmark != 0 && e.family == "inet":
 			g.have4 = true
+		case e.fwmark != 0 && e.family == "inet6":
+			g.have6 = true
 		case e.fwmark != 0:
 			g.markNoFamily = true
 		case e.first.Is6():
@@ -586,12 +587,8 @@ func (p *parser) virtualServerGroup(n *Node) {
 func (p *parser) groupEntry(n *Node) (groupEntry, bool) {
 	w := n.Words
 	if w[0] == "fwmark" {
-		if len(w) == 3 && w[2] == "inet6" {
-			p.errorf(n, "fwmark %s inet6: IPv6 firewall-mark services are not supported yet by ulvs (issue #17)", w[1])
-			return groupEntry{}, false
-		}
-		if len(w) < 2 || len(w) > 3 || (len(w) == 3 && w[2] != "inet") {
-			p.errorf(n, "takes fwmark N [inet]")
+		if len(w) < 2 || len(w) > 3 || (len(w) == 3 && w[2] != "inet" && w[2] != "inet6") {
+			p.errorf(n, "takes fwmark N [inet|inet6]")
 			return groupEntry{}, false
 		}
 		m, msg := parseUint(w[1], 1, math.MaxUint32)
@@ -599,7 +596,11 @@ func (p *parser) groupEntry(n *Node) (groupEntry, bool) {
 			p.errorf(n, "fwmark %s", msg)
 			return groupEntry{}, false
 		}
-		return groupEntry{fwmark: uint32(m), family4: len(w) == 3}, true
+		e := groupEntry{fwmark: uint32(m)}
+		if len(w) == 3 {
+			e.family = w[2]
+		}
+		return e, true
 	}
 	if len(w) > 2 {
 		p.errorf(n, "takes IP-or-range [PORT] (got %q)", strings.Join(w, " "))
@@ -774,7 +775,11 @@ func (p *parser) build() {
 func (p *parser) serviceKeys(v *virtualServer) ([]config.ServiceKey, bool) {
 	switch {
 	case v.fwmark != 0:
-		return []config.ServiceKey{{Proto: vs.TCP, FwMark: v.fwmark}}, true
+		k := config.ServiceKey{Proto: vs.TCP, FwMark: v.fwmark}
+		if p.markFamily(v) == "inet6" {
+			k.Addr = config.FwMark6Addr // an IPv6 fwmark service (ipvsadm -f N -6)
+		}
+		return []config.ServiceKey{k}, true
 	case v.group == "":
 		return []config.ServiceKey{{Proto: v.proto, Addr: v.addr, Port: v.port}}, true
 	}
@@ -784,13 +789,21 @@ func (p *parser) serviceKeys(v *virtualServer) ([]config.ServiceKey, bool) {
 		return nil, false
 	}
 	g.used = true
-	if !p.groupFamily(v, g) {
+	fam, ok := p.groupFamily(v, g)
+	if !ok {
 		return nil, false
 	}
 	var keys, marks []config.ServiceKey
 	for _, e := range g.entries {
 		if e.fwmark != 0 {
-			marks = append(marks, config.ServiceKey{Proto: vs.TCP, FwMark: e.fwmark})
+			k := config.ServiceKey{Proto: vs.TCP, FwMark: e.fwmark}
+			// keepalived: fwmark N inet6, or a fwmark without family
+			// in a virtual server that is IPv6 (its ip_family, or a
+			// group of IPv6 addresses).
+			if e.family == "inet6" || e.family == "" && (fam == "inet6" || fam == "" && g.have6 && !g.have4) {
+				k.Addr = config.FwMark6Addr
+			}
+			marks = append(marks, k)
 			continue
 		}
 		for a := e.first; ; a = a.Next() {
@@ -820,7 +833,7 @@ func (p *parser) serviceKeys(v *virtualServer) ([]config.ServiceKey, bool) {
 // own family (and take real servers of the other family only tunnelled,
 // config.CheckRulesFamily, as the kernel). keepalived logs and ignores a
 // virtual server that does not match; ulvs refuses it.
-func (p *parser) groupFamily(v *virtualServer, g *vsGroup) bool {
+func (p *parser) groupFamily(v *virtualServer, g *vsGroup) (string, bool) {
 	fam, why := v.family, "ip_family"
 	if fam != "" && !slices.ContainsFunc(v.node.Children, func(c *Node) bool { return c.Keyword() == "ip_family" }) {
 		why = "persistence_granularity"
@@ -831,27 +844,64 @@ func (p *parser) groupFamily(v *virtualServer, g *vsGroup) bool {
 			fam = "inet6"
 		}
 	}
-	if g.markNoFamily && (fam == "inet6" || fam == "" && g.have6 && !g.have4) {
-		// keepalived gives such a fwmark the virtual server's family.
-		p.errorf(v.node, "virtual_server_group %s: its fwmark without family would be an IPv6 firewall-mark service here; IPv6 firewall-mark services are not supported yet by ulvs (issue #17)", v.group)
-		return false
-	}
 	if fam == "" {
-		return true
+		return "", true
 	}
 	switch {
 	case g.have4 && g.have6:
 		p.errorf(v.node, "virtual_server_group %s has IPv4 and IPv6 addresses, which do not match a virtual server of family %s (from %s): keepalived ignores such a virtual server, ulvs refuses it", v.group, fam, why)
-		return false
+		return "", false
 	case g.have6 != (fam == "inet6") && (g.have4 || g.have6):
 		grp := "inet"
 		if g.have6 {
 			grp = "inet6"
 		}
 		p.errorf(v.node, "virtual_server_group %s is %s, the virtual server %s (from %s): the address families do not match (keepalived ignores such a virtual server, ulvs refuses it)", v.group, grp, fam, why)
-		return false
+		return "", false
 	}
-	return true
+	return fam, true
+}
+
+// markFamily is the address family of a fwmark virtual server, as
+// keepalived settles vs->af: ip_family (or a family-bound
+// persistence_granularity), else that of the first real server or sorry
+// server that is not tunnelled (rs_end_handler, vs_end_handler), else,
+// all being tunnelled, theirs if they share one, else inet.
+func (p *parser) markFamily(v *virtualServer) string {
+	if v.family != "" {
+		return v.family
+	}
+	of := func(a netip.Addr) string {
+		if a.Is6() && !a.Is4In6() {
+			return "inet6"
+		}
+		return "inet"
+	}
+	tunnel := func(m vs.Method) bool { return m == vs.Tunnel || m == 0 && v.method == vs.Tunnel }
+	for _, rs := range v.reals {
+		if !tunnel(rs.method) {
+			return of(rs.addr)
+		}
+	}
+	if s := v.sorry; s != nil && !tunnel(s.method) {
+		return of(s.addr)
+	}
+	fam := ""
+	if s := v.sorry; s != nil {
+		fam = of(s.addr)
+	}
+	for _, rs := range v.reals {
+		switch {
+		case fam == "":
+			fam = of(rs.addr)
+		case fam != of(rs.addr):
+			return "inet" // mixed tunnelled families: keepalived's default
+		}
+	}
+	if fam == "" {
+		return "inet"
+	}
+	return fam
 }
 
 // fixVirtual applies keepalived's corrections that concern the whole

@@ -86,7 +86,8 @@ func TestConvertKeepalived(t *testing.T) {
 	notExpressible := map[string]string{
 		// fwmark 5 and 9 come from iptables marks; the TOML has its own
 		// [[fwmark]] classifiers, which keepalived.conf does not describe.
-		"group.conf": "fwmark 5",
+		"group.conf":   "fwmark 5",
+		"fwmark6.conf": "fwmark 5",
 	}
 	files, err := filepath.Glob(filepath.Join(kaTestdata, "*.conf"))
 	if err != nil {

@@ -394,7 +394,9 @@ func expressible(s *config.Service) error {
 	switch {
 	case s.Proto != vs.TCP && s.Proto != vs.UDP:
 		return fmt.Errorf("%s: lvs.cf has tcp and udp only: %w", name, ErrNotExpressible)
-	case s.FwMark == 0 && !s.Addr.Is4():
+	case s.FwMark == 0 && !s.Addr.Is4(), s.IPv6():
+		// An IPv6 fwmark service (ipvsadm -f N -6) too: lvs.cf's fwmark
+		// has no family.
 		return fmt.Errorf("%s: lvs.cf is IPv4 only: %w", name, ErrNotExpressible)
 	case len(s.SchedFlags) > 0:
 		return fmt.Errorf("%s: scheduler flags (%s): lvs.cf has none: %w", name, strings.Join(s.SchedFlags, ","), ErrNotExpressible)

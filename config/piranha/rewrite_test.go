@@ -265,6 +265,11 @@ func TestRewriteRefusals(t *testing.T) {
 			}
 		}},
 		{"IPv6 dest", "IPv4 only", func(f *config.File) { f.Rules.Services[1].Dests[0].Addr = netip.MustParseAddr("2001:db8::1") }},
+		{"IPv6 fwmark service", "FWM 5 IPv6: lvs.cf is IPv4 only", func(f *config.File) {
+			s := &f.Rules.Services[1]
+			s.FwMark, s.Addr, s.Port = 5, config.FwMark6Addr, 0
+			f.Health[1].Service = s.Key()
+		}},
 		{"DR port", "port is the virtual's", func(f *config.File) {
 			f.Pulse.NATRouter, f.Pulse.NATRouterDevice = netip.Prefix{}, ""
 			for i := range f.Rules.Services {

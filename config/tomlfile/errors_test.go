@@ -546,7 +546,7 @@ match = [{ address = "10.0.0.2" }]
 		{
 			name: "match address missing",
 			in:   fileHead + "[[fwmark]]\nmark = 21\n[[fwmark.match]]\nports = [21]\n",
-			want: `ulvs.toml:5: fwmark[0].match[0].address: required: the destination IPv4 address (the VIP) or prefix`,
+			want: `ulvs.toml:5: fwmark[0].match[0].address: required: the destination IPv4 or IPv6 address (the VIP) or prefix`,
 		},
 		{
 			name: "match address a number",
@@ -559,14 +559,44 @@ match = [{ address = "10.0.0.2" }]
 			want: `ulvs.toml:6: fwmark[0].match[0].address: must be an IPv4 address or prefix without a port (got "10.0.0.1:21"); ports go in ports`,
 		},
 		{
-			name: "match address IPv6",
-			in:   fileHead + "[[fwmark]]\nmark = 21\n[[fwmark.match]]\naddress = \"2001:db8::1\"\n",
-			want: `ulvs.toml:6: fwmark[0].match[0].address: IPv6 is not supported yet (got "2001:db8::1")`,
+			name: "match prefix IPv6 host bits",
+			in:   fileHead + "[[fwmark]]\nmark = 21\n[[fwmark.match]]\naddress = \"2001:db8::1/64\"\n",
+			want: `ulvs.toml:6: fwmark[0].match[0].address: 2001:db8::1/64 has host bits set (did you mean 2001:db8::/64?)`,
 		},
 		{
-			name: "match prefix IPv6",
-			in:   fileHead + "[[fwmark]]\nmark = 21\n[[fwmark.match]]\naddress = \"2001:db8::/64\"\n",
-			want: `ulvs.toml:6: fwmark[0].match[0].address: IPv6 is not supported yet (got "2001:db8::/64")`,
+			name: "match IPv6 link-local",
+			in:   fileHead + "[[fwmark]]\nmark = 21\n[[fwmark.match]]\naddress = \"fe80::1\"\n",
+			want: `ulvs.toml:6: fwmark[0].match[0].address: fe80::1 is not a unicast address`,
+		},
+		{
+			name: "match source of the other family",
+			in:   fileHead + "[[fwmark]]\nmark = 21\n[[fwmark.match]]\naddress = \"2001:db8::1\"\nsource = \"10.0.0.0/8\"\n",
+			want: `ulvs.toml:7: fwmark[0].match[0].source: 10.0.0.0/8 is not of the address's family (2001:db8::1/128): a packet has both`,
+		},
+		{
+			name: "IPv6 fwmark service without an IPv6 match",
+			in:   fileHead + "[[fwmark]]\nmark = 21\nmatch = [{ address = \"10.0.0.1\" }]\n[[virtual_server]]\nfwmark = 21\nfamily = \"ipv6\"\n",
+			want: `ulvs.toml:7: virtual_server[0].fwmark: [[fwmark]] 21 has no ipv6 match, so no packet reaches this ipv6 service (family = "ipv4" takes the other family's)`,
+		},
+		{
+			name: "IPv4 fwmark service without an IPv4 match",
+			in:   fileHead + "[[fwmark]]\nmark = 21\nmatch = [{ address = \"2001:db8::1\" }]\n[[virtual_server]]\nfwmark = 21\n",
+			want: `ulvs.toml:7: virtual_server[0].fwmark: [[fwmark]] 21 has no ipv4 match, so no packet reaches this ipv4 service (family = "ipv6" takes the other family's)`,
+		},
+		{
+			name: "family not a family",
+			in:   fileHead + "[[fwmark]]\nmark = 21\nmatch = [{ address = \"2001:db8::1\" }]\n[[virtual_server]]\nfwmark = 21\nfamily = \"inet6\"\n",
+			want: `ulvs.toml:8: virtual_server[0].family: must be "ipv4" or "ipv6" (got "inet6")`,
+		},
+		{
+			name: "family on an address service",
+			in:   fileHead + "[[virtual_server]]\naddress = \"[2001:db8::1]:80\"\nfamily = \"ipv6\"\n",
+			want: `ulvs.toml:5: virtual_server[0].family: only for a fwmark service: an address service's family is its address's`,
+		},
+		{
+			name: "IPv4 real server in an IPv6 fwmark service",
+			in:   fileHead + "[[fwmark]]\nmark = 21\nmatch = [{ address = \"2001:db8::1\" }]\n[[virtual_server]]\nfwmark = 21\nfamily = \"ipv6\"\n[[virtual_server.real_server]]\naddress = \"10.0.0.2\"\n",
+			want: `ulvs.toml:10: virtual_server[0].real_server[0].address: real server 10.0.0.2 in a service of the other address family: only tunnelling (-i, TUN) real servers may be: invalid operation`,
 		},
 		{
 			name: "match address a host name",

@@ -117,7 +117,7 @@ func (p *fileParser) sorryServer(path string, t *tomlTable, svc *config.Service,
 	case msg != "":
 		p.errorf(path+".sorry_server", "%s", msg)
 		return nil, false
-	case svc.Addr.IsValid() && addr.Is6() != svc.Addr.Is6():
+	case (svc.Addr.IsValid() || svc.FwMark != 0) && addr.Is6() != svc.IPv6():
 		p.errorf(path+".sorry_server", "sorry server %s in a service of the other address family: %v", addr, config.ErrIPv6NotYet)
 		return nil, false
 	case svc.SynProxy && !config.SynProxyMethod(sorry.Method):

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/ulvs/ulvs/config"
 	"github.com/ulvs/ulvs/vs"
 )
 
@@ -31,11 +32,18 @@ persistence_netmask = "/56"
 	if err != nil {
 		t.Fatal(err)
 	}
+	roundTrip(t, f, `address = "[2001:db8::100]:53"`, `persistence_netmask = "56"`, `address = "[2001:db8:1::6]:5353"`)
+}
+
+// roundTrip writes f as TOML, checks that the text holds each of wants,
+// reads it back and checks that the rules and marks came back the same.
+func roundTrip(t *testing.T, f *config.File, wants ...string) {
+	t.Helper()
 	out, err := MarshalTOML(f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`address = "[2001:db8::100]:53"`, `persistence_netmask = "56"`, `address = "[2001:db8:1::6]:5353"`} {
+	for _, want := range wants {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("MarshalTOML lacks %s:\n%s", want, out)
 		}
@@ -46,6 +54,9 @@ persistence_netmask = "/56"
 	}
 	if diff := cmp.Diff(f.Rules, back.Rules, fileCmpAddr); diff != "" {
 		t.Errorf("round trip changed the rules (-first +second):\n%s", diff)
+	}
+	if diff := cmp.Diff(f.Marks, back.Marks, fileCmpAddr); diff != "" {
+		t.Errorf("round trip changed the marks (-first +second):\n%s", diff)
 	}
 }
 
@@ -165,4 +176,55 @@ address = "10.0.0.100:80"
 	if _, err := Parse("ulvs.toml", []byte(dr)); err == nil || !strings.Contains(err.Error(), "only tunnelling") {
 		t.Errorf("a DR IPv6 real server in an IPv4 service: %v", err)
 	}
+}
+
+// TestIPv6FwMarkRoundTrip: IPv4 and IPv6 fwmark services of one mark
+// (family = "ipv6", ipvsadm's -f N -6), IPv6 [[fwmark]] matches with a
+// source prefix, written back and read again the same.
+func TestIPv6FwMarkRoundTrip(t *testing.T) {
+	in := fileHead + `
+[[fwmark]]
+mark = 5
+  [[fwmark.match]]
+  address = "2001:db8::100"
+  ports = [80, 443]
+  [[fwmark.match]]
+  protocol = "udp"
+  address = "2001:db8:1::/120"
+  source = "2001:db8:ffff::/48"
+  ports = ["8000-8100"]
+  [[fwmark.match]]
+  address = "10.0.0.1"
+  ports = [80]
+
+[[virtual_server]]
+fwmark = 5
+family = "ipv6"
+scheduler = "rr"
+persistence_timeout = 300
+persistence_netmask = "64"
+  [[virtual_server.real_server]]
+  address = "2001:db8::11"
+  [[virtual_server.real_server]]
+  address = "10.0.0.12"
+  forward = "tun"
+
+[[virtual_server]]
+fwmark = 5
+scheduler = "wlc"
+  [[virtual_server.real_server]]
+  address = "10.0.0.11"
+`
+	f, err := Parse("ulvs.toml", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Rules.Services) != 2 || !f.Rules.Services[0].IPv6() || f.Rules.Services[1].IPv6() ||
+		f.Rules.Services[0].Key() == f.Rules.Services[1].Key() || f.Rules.Services[0].Netmask != config.IPv6Mask(64) {
+		t.Fatalf("services %+v", f.Rules.Services)
+	}
+	if m := f.Marks[0].Matches[1]; m.Addr != netip.MustParsePrefix("2001:db8:1::/120") || m.Src != netip.MustParsePrefix("2001:db8:ffff::/48") || m.Proto != vs.UDP {
+		t.Errorf("IPv6 match %+v", m)
+	}
+	roundTrip(t, f, `family = "ipv6"`, `address = "2001:db8::100"`, `source = "2001:db8:ffff::/48"`, `persistence_netmask = "64"`)
 }

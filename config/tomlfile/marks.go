@@ -95,11 +95,15 @@ func (p *fileParser) markMatch(path string, m map[string]any) (config.MarkMatch,
 	var present, pok bool
 	match.Addr, present, pok = p.prefix(t, path, "address")
 	if !present {
-		p.errorf(path+".address", "required: the destination IPv4 address (the VIP) or prefix")
+		p.errorf(path+".address", "required: the destination IPv4 or IPv6 address (the VIP) or prefix")
 	}
 	ok = ok && present && pok
-	match.Src, _, pok = p.prefix(t, path, "source")
+	match.Src, present, pok = p.prefix(t, path, "source")
 	ok = ok && pok
+	if present && pok && match.Addr.IsValid() && isIPv6Prefix(match.Src) != isIPv6Prefix(match.Addr) {
+		p.errorf(path+".source", "%s is not of the address's family (%s): a packet has both", match.Src, match.Addr)
+		ok = false
+	}
 
 	if v, present := m["ports"]; present {
 		ports, pok := p.ports(t.field("ports"), v)
@@ -108,7 +112,7 @@ func (p *fileParser) markMatch(path string, m map[string]any) (config.MarkMatch,
 	return match, ok
 }
 
-// prefix parses the IPv4 address or prefix at key of the match at path:
+// prefix parses the IPv4 or IPv6 address or prefix at key of the match at path:
 // present tells whether the key is there, ok whether its value is good
 // (errors are reported).
 func (p *fileParser) prefix(t *tomlTable, path, key string) (pfx netip.Prefix, present, ok bool) {
@@ -119,7 +123,7 @@ func (p *fileParser) prefix(t *tomlTable, path, key string) (pfx netip.Prefix, p
 	if !isString {
 		return netip.Prefix{}, true, false
 	}
-	pfx, msg := config.ParseIPv4Prefix(s)
+	pfx, msg := config.ParseMarkPrefix(s)
 	if msg != "" {
 		p.errorf(path+"."+key, "%s", msg)
 		return netip.Prefix{}, true, false

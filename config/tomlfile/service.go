@@ -21,7 +21,7 @@ import (
 func (p *fileParser) service(path string, m map[string]any, marks map[uint32]*config.Mark) (svc config.Service, vh *config.VirtualHealth, ok bool) {
 	t := p.table(path, m, append([]string{"protocol", "address", "fwmark", "scheduler", "forward",
 		"persistence_timeout", "persistence_netmask", "one_packet", "sched_flags", "real_server",
-		"local_addresses", "synproxy"}, serviceHealthKeys...)...)
+		"local_addresses", "synproxy", "family"}, serviceHealthKeys...)...)
 	defer t.done()
 	ok = true
 	svc = config.Service{Proto: vs.TCP, Scheduler: fileDefaultScheduler}
@@ -57,11 +57,23 @@ func (p *fileParser) service(path string, m map[string]any, marks map[uint32]*co
 			break
 		}
 		svc.FwMark, known = uint32(n), true
-		if marks[svc.FwMark] == nil {
+		if !p.markFamily(t, path, &svc) {
+			ok = false
+			break
+		}
+		if mk := marks[svc.FwMark]; mk == nil {
 			p.errorf(path+".fwmark", "no [[fwmark]] table in this file defines mark %d%s", n, definedMarks(marks))
+			ok = false
+		} else if len(mk.Matches) > 0 && !slices.ContainsFunc(mk.Matches, func(mm config.MarkMatch) bool { return isIPv6Prefix(mm.Addr) == svc.IPv6() }) {
+			p.errorf(path+".fwmark", "[[fwmark]] %d has no %s match, so no packet reaches this %s service (family = %q takes the other family's)",
+				n, familyName(svc.IPv6()), familyName(svc.IPv6()), familyName(!svc.IPv6()))
 			ok = false
 		}
 	case hasAddr:
+		if _, set := m["family"]; set {
+			p.errorf(path+".family", "only for a fwmark service: an address service's family is its address's")
+			ok = false
+		}
 		s, set := t.string("address")
 		if !set {
 			ok = false // not a string: reported
@@ -114,7 +126,7 @@ func (p *fileParser) service(path string, m map[string]any, marks map[uint32]*co
 		ok = false
 	}
 
-	if s, set := t.string("persistence_netmask"); set && svc.Addr.Is6() {
+	if s, set := t.string("persistence_netmask"); set && svc.IPv6() {
 		// IPv6: a prefix length, as ipvsadm -M and the kernel take it.
 		n, err := strconv.Atoi(strings.TrimPrefix(s, "/"))
 		switch {
@@ -213,7 +225,7 @@ func (p *fileParser) service(path string, m map[string]any, marks map[uint32]*co
 			case err != nil:
 				p.errorf(field, "not an IP address: %q", a)
 				ok = false
-			case ip.Is4In6() || ip.Is6() != (svc.FwMark == 0 && svc.Addr.Is6()):
+			case ip.Is4In6() || ip.Is6() != svc.IPv6():
 				// FULLNAT keeps the family: NAT64 (DPVS's IPv4 local
 				// addresses for an IPv6 service) is not done.
 				p.errorf(field, "%s is not of the service's address family (NAT64/NAT46): %v", a, config.ErrIPv6NotYet)
@@ -315,7 +327,7 @@ func (p *fileParser) dest(path string, m map[string]any, svc *config.Service, me
 		ok = false
 	}
 	if d.Addr.IsValid() && (svc.Addr.IsValid() || svc.FwMark != 0) {
-		if err := config.CheckFamily(svc, svc.FwMark == 0 && svc.Addr.Is6(), &d); err != nil {
+		if err := config.CheckFamily(svc, svc.IPv6(), &d); err != nil {
 			p.errorf(path+".address", "%v", err)
 			ok = false
 		}
@@ -384,3 +396,32 @@ func schedFlagsFor(sched string, bits [3]string) []string {
 	}
 	return out
 }
+
+// markFamily reads the family of a fwmark service: "ipv4" (the default)
+// or "ipv6", ipvsadm's -f N -6 (the kernel keys fwmark services by
+// family and mark, so mark N may have one service of each). An IPv6
+// mark service holds the address config.FwMark6Addr.
+func (p *fileParser) markFamily(t *tomlTable, path string, svc *config.Service) bool {
+	s, set := t.string("family")
+	switch {
+	case !set:
+		_, present := t.m["family"]
+		return !present // present but not a string: reported
+	case s == "ipv6":
+		svc.Addr = config.FwMark6Addr
+	case s != "ipv4":
+		p.errorf(path+".family", "must be \"ipv4\" or \"ipv6\" (got %q)", s)
+		return false
+	}
+	return true
+}
+
+func familyName(v6 bool) string {
+	if v6 {
+		return "ipv6"
+	}
+	return "ipv4"
+}
+
+// isIPv6Prefix reports whether a mark match's prefix is IPv6.
+func isIPv6Prefix(p netip.Prefix) bool { return p.Addr().Is6() && !p.Addr().Is4In6() }

@@ -16,7 +16,7 @@ import (
 	"github.com/ulvs/ulvs/vs"
 )
 
-// ErrNotExpressible reports rules the TOML file cannot hold (IPv6, SCTP,
+// ErrNotExpressible reports rules the TOML file cannot hold (SCTP,
 // the Local forwarding method, a persistent service without a timeout).
 var ErrNotExpressible = errors.New("cannot be written to a ulvs TOML file")
 
@@ -225,7 +225,7 @@ func writeKnobs(b *strings.Builder, k *config.Knobs) {
 
 // prefixText is a prefix as the file writes it: a /32 as its address.
 func prefixText(p netip.Prefix) string {
-	if p.Bits() == 32 {
+	if p.Bits() == 32 && p.Addr().Is4() || p.Bits() == 128 {
 		return p.Addr().String()
 	}
 	return p.String()
@@ -234,7 +234,7 @@ func prefixText(p netip.Prefix) string {
 func writeMark(b *strings.Builder, m *config.Mark) error {
 	fmt.Fprintf(b, "\n[[fwmark]]\nmark = %d\n", m.Mark)
 	for _, mm := range m.Matches {
-		if !mm.Addr.Addr().Is4() {
+		if !mm.Addr.IsValid() {
 			return fmt.Errorf("fwmark %d: match address %s: %w", m.Mark, mm.Addr, ErrNotExpressible)
 		}
 		proto, err := protoKey(mm.Proto)
@@ -294,6 +294,9 @@ func marshalServices(r config.Rules, health []config.VirtualHealth) ([]byte, err
 		b.WriteString("\n[[virtual_server]]\n")
 		if s.FwMark != 0 {
 			fmt.Fprintf(&b, "fwmark = %d\n", s.FwMark)
+			if s.IPv6() {
+				b.WriteString("family = \"ipv6\"\n")
+			}
 		} else {
 			if !s.Addr.Is4() && !s.Addr.Is6() {
 				return nil, fmt.Errorf("service %s: %w (no address)", name, ErrNotExpressible)
