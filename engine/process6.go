@@ -90,12 +90,13 @@ func (w *worker) process6(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 	return w.inbound6(p, frame, tbl, now)
 }
 
-// solicited answers a neighbour solicitation for an IPv6 VIP with an
+// solicited answers a neighbour solicitation for an IPv6 VIP (a FULLNAT
+// local address, a floating failover address on its link) with an
 // advertisement, in place.
 func (w *worker) solicited(p *packet, frame []byte, tbl *vs.Table) bool {
 	ps := &w.parsed6
 	target, ok := ndp.IsSolicit(frame, ps)
-	if !ok || !tbl.IsVIP6(target) && !tbl.IsLocal6(target) {
+	if !ok || !tbl.AnswersND6(target, int(p.in)) {
 		return w.drop(ReasonNotOurs)
 	}
 	n := ndp.MakeAdvert(frame, ps, w.macs[p.in])
