@@ -344,7 +344,8 @@ func (e *Engine) SetTable(t *vs.Table) {
 	e.mu.Unlock()
 	tun := hasTunnel(t)
 	if !slices.Equal(old, vips) || oldWide != t.WideVIPs() || !slices.Equal(oldRIPs, rips) || !slices.Equal(oldLIPs, lips) || oldTun != tun ||
-		!slices.Equal(oldVMACs, vmacs) || oldIPv6 != newIPv6 || oldTun6 != newTun6 {
+		!slices.Equal(oldVMACs, vmacs) || oldIPv6 != newIPv6 || !slices.Equal(oldV6, vips6) || oldTun6 != newTun6 {
+		// The fanout program compares destinations with each IPv6 VIP.
 		e.refilter()
 	}
 	var added6 [][16]byte

@@ -1,12 +1,15 @@
 package engine
 
 import (
+	"log/slog"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/ulvs/ulvs/ndp"
 	"github.com/ulvs/ulvs/pkt"
 	"github.com/ulvs/ulvs/pkt/pkttest"
+	"github.com/ulvs/ulvs/vs"
 )
 
 // TestIPv6FloatingGateway: an IPv6 floating failover address (a NAT66
@@ -54,5 +57,28 @@ func TestIPv6FloatingGateway(t *testing.T) {
 		if tbl.IsVIP6(gw.As16()) {
 			t.Errorf("%v: a floating address became a VIP", gw)
 		}
+	}
+}
+
+// TestSetTableFanoutVIPs6: the fanout program follows the IPv6 VIPs
+// whenever they change, not only when the first one comes: ulvsd installs
+// its failover addresses before its rules, so a table with only an IPv6
+// floating address (VIP6 not yet a service) comes first, then the one
+// with the service; and a second IPv6 VIP must enter the program too.
+func TestSetTableFanoutVIPs6(t *testing.T) {
+	e := &Engine{log: slog.New(slog.DiscardHandler)}
+	first := vs.NewTable(1, nil, nil)
+	first.SetHA6([][16]byte{vip6.As16()}, map[[16]byte]uint64{vip6.As16(): 1})
+	e.SetTable(first)
+	tbl := testTable6(t)
+	e.SetTable(tbl)
+	if want := fanoutProgram(nil, vip6.As16()); !slices.Equal(e.fanProg, want) {
+		t.Errorf("fanout program after the IPv6 service came: not the one for %v", vip6)
+	}
+	other := netip.MustParseAddr("2001:db8::200")
+	two := vs.NewTable(2, append(tbl.Services, &vs.Service{ID: 9, Proto: vs.TCP, Addr: other, Port: 80, Netmask: 128, Stats: &vs.ServiceStats{}}), nil)
+	e.SetTable(two)
+	if want := fanoutProgram(nil, vip6.As16(), other.As16()); !slices.Equal(e.fanProg, want) {
+		t.Errorf("fanout program after a second IPv6 VIP: not the one for both")
 	}
 }

@@ -366,19 +366,8 @@ func Up(ctx context.Context, cfg Config) (*Lab, error) {
 	if cfg.Logger != nil {
 		l.log = cfg.Logger
 	}
-	if cfg.Backup {
-		l.Backup, l.BackupDIP = NS{l.Prefix + "-director2"}, BackupDIP
-		if hasInside(l.Mode) {
-			l.BackupInsideDIP = BackupInsideDIP
-		}
-		if l.Mode == ModeNAT {
-			l.Gateway = FloatingGateway
-		}
-	}
-	if cfg.IPv6 {
-		if err := dualStack(l, cfg.Backup); err != nil {
-			return nil, err
-		}
+	if err := l.extend(cfg.Backup, cfg.IPv6); err != nil {
+		return nil, err
 	}
 	b := builder{ctx: ctx, l: l, bare: cfg.BareRealServers}
 	err = b.build(cfg.OffloadsOff)
@@ -694,6 +683,24 @@ func deleteNamespaces(list []NS) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// extend gives l, built by NewMode, its second director (backup) and its
+// IPv6 addresses (ipv6), as Up builds them.
+func (l *Lab) extend(backup, ipv6 bool) error {
+	if backup {
+		l.Backup, l.BackupDIP = NS{l.Prefix + "-director2"}, BackupDIP
+		if hasInside(l.Mode) {
+			l.BackupInsideDIP = BackupInsideDIP
+		}
+		if l.Mode == ModeNAT {
+			l.Gateway = FloatingGateway
+		}
+	}
+	if ipv6 {
+		return dualStack(l, backup)
+	}
+	return nil
 }
 
 // dualStack gives l, built by NewMode, its IPv6 addresses (Config.IPv6);

@@ -145,3 +145,18 @@ func TestIntegrationLabCLIModes(t *testing.T) {
 		})
 	}
 }
+
+// TestParseUpBackup: `ulvs lab up --backup` asks for a failover pair, and
+// director2 is a node of `ulvs lab exec`.
+func TestParseUpBackup(t *testing.T) {
+	o, err := parseUp([]string{"--mode", "nat", "--ipv6", "--backup"}, io.Discard)
+	if err != nil || o != (upOptions{name: "ulvs", mode: lab.ModeNAT, realServers: 2, ipv6: true, backup: true}) {
+		t.Errorf("parseUp --backup: got %+v, %v", o, err)
+	}
+	if x, err := parseExec([]string{"director2", "ip", "addr"}, io.Discard); err != nil || x.node != "director2" {
+		t.Errorf("parseExec director2: got %+v, %v", x, err)
+	}
+	if _, err := parseExec([]string{"director3", "ip"}, io.Discard); !errors.Is(err, errUsage) {
+		t.Errorf("parseExec director3: got %v, want a usage error", err)
+	}
+}
