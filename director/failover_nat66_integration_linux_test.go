@@ -84,13 +84,13 @@ virtual_server 2001:db8:77::100 80 {
 // nat, IPv6, Backup}: the real servers route through the floating
 // gateways 10.77.1.254 and fe80::1). The master answers the real
 // servers' neighbour solicitations for fe80::1, the backup does not.
-// The master is killed (SIGKILL) under an IPv6 keep-alive connection and
-// a slow IPv6 download: the backup takes both instances over, announces
-// fe80::1 with an unsolicited advertisement (the real servers' neighbour
-// entry becomes its MAC), translates the NAT66 replies of the synced
-// connections (the keep-alive connection is never reset, the download
-// arrives whole), and new IPv4 and IPv6 requests reach both real servers
-// through it.
+// The master is killed (SIGKILL) under IPv6 and IPv4 keep-alive
+// connections and a slow IPv6 download: the backup takes both instances
+// over, announces fe80::1 with an unsolicited advertisement (the real
+// servers' neighbour entry becomes its MAC), translates the NAT66 and NAT
+// replies of the synced connections (neither keep-alive connection is
+// reset, the download arrives whole), and new IPv4 and IPv6 requests
+// reach both real servers through it.
 func TestIntegrationFailoverNAT66(t *testing.T) {
 	o := envOpts{file: "keepalived.conf", args: []string{"-i", "d-eth0,d-eth1"}}
 	e := newEnvOpts(t, lab.Config{RealServers: 2, Backup: true, Mode: lab.ModeNAT, IPv6: true},
@@ -128,6 +128,7 @@ func TestIntegrationFailoverNAT66(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	kc, done := e.keepAliveLoop(ctx, url6+"/")
+	kc4, done4 := e.keepAliveLoop(ctx, "http://"+e.lab.VIP.String()+"/")
 
 	// Let the connections reach the backup (a lone sync entry leaves the
 	// master after 2 to 3 s), then kill the master.
@@ -144,10 +145,11 @@ func TestIntegrationFailoverNAT66(t *testing.T) {
 	if err := <-dl; err != nil {
 		t.Errorf("IPv6 download across the takeover: %v", err)
 	}
-	okAtTakeover := kc.ok.Load()
+	okAtTakeover, ok4AtTakeover := kc.ok.Load(), kc4.ok.Load()
 	time.Sleep(time.Second)
 	stop()
 	<-done
+	<-done4
 
 	// New connections of both families through the new master.
 	c := e.client()
@@ -167,16 +169,23 @@ func TestIntegrationFailoverNAT66(t *testing.T) {
 			t.Errorf("%s requests through the new master: %v, want 3 and 3", fam.name, got)
 		}
 	}
-	t.Logf("IPv6 nat pair: takeover %.2f s after the kill; keep-alive client: %d answered by then, %d after, %d failed; %d connections opened",
-		tookOver.Sub(killed).Seconds(), okAtTakeover, kc.ok.Load()-okAtTakeover, kc.failed.Load(), kc.newConns.Load())
-	if kc.ok.Load() == okAtTakeover {
-		t.Errorf("no IPv6 keep-alive request answered after the takeover")
-	}
-	if n := kc.newConns.Load(); n != 1 {
-		t.Errorf("the IPv6 keep-alive client opened %d connections, want 1 (never reset)", n)
-	}
-	if f := kc.firstFail.Load(); f != 0 && time.Unix(0, f).Before(killed) {
-		t.Errorf("keep-alive requests failed before the kill (from %v)", time.Unix(0, f))
+	t.Logf("dual-stack nat pair: takeover %.2f s after the kill; IPv6 keep-alive client: %d answered by then, %d after, %d failed, %d connections opened; IPv4: %d, %d, %d, %d",
+		tookOver.Sub(killed).Seconds(), okAtTakeover, kc.ok.Load()-okAtTakeover, kc.failed.Load(), kc.newConns.Load(),
+		ok4AtTakeover, kc4.ok.Load()-ok4AtTakeover, kc4.failed.Load(), kc4.newConns.Load())
+	for _, k := range []struct {
+		fam        string
+		c          *keepAliveCounts
+		atTakeover int64
+	}{{"IPv6", kc, okAtTakeover}, {"IPv4", kc4, ok4AtTakeover}} {
+		if k.c.ok.Load() == k.atTakeover {
+			t.Errorf("no %s keep-alive request answered after the takeover", k.fam)
+		}
+		if n := k.c.newConns.Load(); n != 1 {
+			t.Errorf("the %s keep-alive client opened %d connections, want 1 (never reset)", k.fam, n)
+		}
+		if f := k.c.firstFail.Load(); f != 0 && time.Unix(0, f).Before(killed) {
+			t.Errorf("%s keep-alive requests failed before the kill (from %v)", k.fam, time.Unix(0, f))
+		}
 	}
 	if out := b.mustAdm("-L", "-n", "-c"); !strings.Contains(out, "["+e.lab.VIP6.String()+"]:80") {
 		t.Errorf("the new master lists no IPv6 connection:\n%s", out)
