@@ -72,8 +72,11 @@ type Director struct {
 	// haPulse says the failover is Piranha's pulse (SetHAPulse), which
 	// carries IPv4 addresses only.
 	haPulse bool
-	// ha6Warned are the IPv6 failover addresses already reported as no
-	// IPv6 service's VIP.
+	// haLinks6 are the interfaces each IPv6 failover address is on (its
+	// dev, else its instance's interface; SetHALinks6). ha6Warned are the
+	// IPv6 floating addresses already reported as on none of ulvsd's
+	// interfaces.
+	haLinks6  map[netip.Addr][]string
 	ha6Warned map[netip.Addr]bool
 	// haVMAC and haVMAC6 are the virtual MACs of use_vmac instances'
 	// IPv4 and IPv6 addresses (SetVMACs).
@@ -282,6 +285,8 @@ func (d *Director) install(r config.Rules) error {
 	if len(d.haAddrs) > 0 {
 		var standby, floating [][4]byte
 		var standby6 [][16]byte
+		floating6 := map[[16]byte]uint64{}
+		vips6 := t.VIPs6()
 		for _, a := range d.haStandby {
 			if a.Is4() {
 				standby = append(standby, a.As4())
@@ -293,12 +298,16 @@ func (d *Director) install(r config.Rules) error {
 			if a.Is4() && !t.IsVIP(a.As4()) {
 				floating = append(floating, a.As4())
 			}
+			if a.Is6() && !slices.Contains(vips6, a) {
+				if links := d.links6(a); links != 0 {
+					floating6[a.As16()] = links
+				}
+			}
 		}
 		t.SetHA(standby, floating)
-		t.SetHA6(standby6)
+		t.SetHA6(standby6, floating6)
 		t.SetVMACs(d.haVMAC)
 		t.SetVMACs6(d.haVMAC6)
-		d.warnFloating6(t)
 	}
 	d.rules = r
 	d.cfg.Engine.SetTable(t)
@@ -315,21 +324,51 @@ func (d *Director) SetHAPulse(on bool) {
 	d.haPulse = on
 }
 
-// warnFloating6 logs, once each, the IPv6 failover addresses that are no
-// IPv6 service's VIP: ulvs answers neighbour solicitations for IPv6 VIPs
-// only, so such an address (a floating IPv6 gateway, say) is announced
-// by nobody until a service uses it (issue #17). d.mu must be held.
-func (d *Director) warnFloating6(t *vs.Table) {
-	for _, a := range d.haAddrs {
-		if !a.Is6() || slices.Contains(t.VIPs6(), a) || d.ha6Warned[a] {
-			continue
+// SetHALinks6 gives the interfaces each IPv6 failover address is on (the
+// entry's dev, else its instance's interface): an IPv6 floating address
+// (no IPv6 VIP: a NAT66 gateway) is answered and announced on those only,
+// as keepalived's `ip addr add ... dev` puts it on one interface, where
+// only that link's solicitations find it (a link-local fe80::1 gateway
+// on the inside must not take over an outside router's fe80::1). It
+// takes effect with the next SetHA.
+func (d *Director) SetHALinks6(m map[netip.Addr][]string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.haLinks6 = nil
+	for a, names := range m {
+		if a.Is6() {
+			if d.haLinks6 == nil {
+				d.haLinks6 = map[netip.Addr][]string{}
+			}
+			d.haLinks6[a] = slices.Clone(names)
 		}
+	}
+}
+
+// links6 returns the links (bit i: interface i of ulvsd's list) the IPv6
+// floating address a is answered on: those of SetHALinks6 that are
+// ulvsd's interfaces; every link when either list is unknown. An address
+// on none of ulvsd's interfaces is logged once. d.mu must be held.
+func (d *Director) links6(a netip.Addr) uint64 {
+	names := d.haLinks6[a]
+	if len(names) == 0 || len(d.cfg.Interfaces) == 0 {
+		return ^uint64(0)
+	}
+	var m uint64
+	for _, n := range names {
+		if i := slices.Index(d.cfg.Interfaces, n); i >= 0 && i < 64 {
+			m |= 1 << i
+		}
+	}
+	if m == 0 && !d.ha6Warned[a] {
 		if d.ha6Warned == nil {
 			d.ha6Warned = map[netip.Addr]bool{}
 		}
 		d.ha6Warned[a] = true
-		d.log.Warn("IPv6 failover address is no IPv6 service's VIP: not answered for until a service uses it (floating IPv6 addresses: not supported yet, ulvs issue #17)", "address", a)
+		d.log.Warn("IPv6 failover address is on none of ulvsd's interfaces: neighbour solicitations for it are not answered (add its interface to -i)",
+			"address", a, "interfaces", names)
 	}
+	return m
 }
 
 // hasIPv6 reports whether r has an IPv6 service.

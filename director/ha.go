@@ -92,6 +92,7 @@ func newHA(dir *Director, announce func([]netip.Addr), sendFrame func(string, []
 		h.insts = append(h.insts, hi)
 	}
 	h.setVMACs()
+	h.setLinks6()
 	if err := h.publish(); err != nil {
 		h.close()
 		return nil, err
@@ -151,6 +152,29 @@ func (h *haManager) setVMACs() {
 		}
 	}
 	h.dir.SetVMACs(vmacs)
+}
+
+// setLinks6 gives the director the interfaces of the instances' IPv6
+// addresses: an entry's dev, else the instance's interface (where
+// keepalived adds it).
+func (h *haManager) setLinks6() {
+	links := map[netip.Addr][]string{}
+	for _, hi := range h.insts {
+		for _, v := range append(slices.Clone(hi.cfg.VIPs), hi.cfg.Excluded...) {
+			a := v.Prefix.Addr()
+			if !a.Is6() {
+				continue
+			}
+			dev := v.Dev
+			if dev == "" {
+				dev = hi.cfg.Interface
+			}
+			if !slices.Contains(links[a], dev) {
+				links[a] = append(links[a], dev)
+			}
+		}
+	}
+	h.dir.SetHALinks6(links)
 }
 
 // vrrpVMAC is the VRRP virtual router MAC of a VRID (RFC 5798 section
@@ -606,6 +630,7 @@ func (h *haManager) Reload(insts []config.VRRPInstance, groups []config.VRRPSync
 	}
 	h.insts, h.groups = next, groups
 	h.setVMACs()
+	h.setLinks6()
 	pubErr := h.publishLocked()
 	h.mu.Unlock()
 	// The old routers go first (their Run ends within a moment; their

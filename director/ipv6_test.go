@@ -122,3 +122,42 @@ func TestIPv6MixedWithSync(t *testing.T) {
 		t.Errorf("mixed-family real server without a sync daemon: %v", err)
 	}
 }
+
+// TestIPv6FloatingAddress: an IPv6 failover address that is no IPv6 VIP
+// (a NAT66 gateway, fe80::1 on the inside) is answered while its
+// instance is master here, on its own interface only (where keepalived
+// would add it), not on standby; one on none of ulvsd's interfaces is
+// answered nowhere.
+func TestIPv6FloatingAddress(t *testing.T) {
+	d, fe := newTestDirector(t)
+	d.cfg.Interfaces = []string{"eth0", "eth1"}
+	vip6 := netip.MustParseAddr("2001:db8::100")
+	gw, lost := netip.MustParseAddr("fe80::1"), netip.MustParseAddr("2001:db8:1::254")
+	if err := d.SetRules(config.Rules{Services: []config.Service{{Proto: vs.TCP, Addr: vip6, Port: 80, Scheduler: "rr"}}}); err != nil {
+		t.Fatal(err)
+	}
+	d.SetHALinks6(map[netip.Addr][]string{vip6: {"eth0"}, gw: {"eth1"}, lost: {"eth9"}})
+	all := []netip.Addr{vipA, vip6, gw, lost}
+	if err := d.SetHA([]netip.Addr{vip6, gw, lost}, all); err != nil {
+		t.Fatal(err)
+	}
+	if fe.t.AnswersND6(gw.As16(), 1) || fe.t.AnswersND6(vip6.As16(), 0) {
+		t.Error("a backup answers for its IPv6 failover addresses")
+	}
+	if err := d.SetHA(nil, all); err != nil {
+		t.Fatal(err)
+	}
+	if !fe.t.AnswersND6(gw.As16(), 1) || fe.t.AnswersND6(gw.As16(), 0) {
+		t.Errorf("fe80::1 of eth1: answered on eth1 %v (want true), on eth0 %v (want false)",
+			fe.t.AnswersND6(gw.As16(), 1), fe.t.AnswersND6(gw.As16(), 0))
+	}
+	if !fe.t.AnswersND6(vip6.As16(), 0) || !fe.t.AnswersND6(vip6.As16(), 1) {
+		t.Error("an IPv6 VIP is not answered on every interface")
+	}
+	if fe.t.AnswersND6(lost.As16(), 0) || fe.t.AnswersND6(lost.As16(), 1) {
+		t.Error("an address of an interface ulvsd does not run on is answered")
+	}
+	if got := fe.t.FloatingAddrs6(); len(got) != 1 || got[0] != gw {
+		t.Errorf("FloatingAddrs6 = %v, want [%v]", got, gw)
+	}
+}

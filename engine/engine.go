@@ -85,6 +85,13 @@ type Engine struct {
 	// lips6 are the IPv6 FULLNAT local addresses, sorted: new ones are
 	// announced as new IPv6 VIPs are (fullnat6.go).
 	lips6 [][16]byte
+	// float6 are the IPv6 floating failover addresses answered now (a
+	// NAT66 gateway of an instance that is master here), sorted: new
+	// ones are announced. floats6: the table has some, answered or not,
+	// so the sockets see IPv6 (their solicitations) even with no IPv6
+	// VIP.
+	float6  [][16]byte
+	floats6 bool
 	// ann are the addresses gratuitous ARP announces: the VIPs, FULLNAT
 	// local addresses and failover addresses this director answers ARP
 	// for now (not those it is a failover backup for).
@@ -336,12 +343,18 @@ func (e *Engine) SetTable(t *vs.Table) {
 	e.mu.Lock()
 	old, oldWide, oldRIPs, oldLIPs, oldTun, oldAnn, oldVMACs := e.vips, e.wide, e.rips, e.lips, e.tun, e.ann, e.vmacs
 	e.vips, e.wide, e.rips, e.lips, e.tun, e.ann, e.vmacs = vips, t.WideVIPs(), rips, lips, hasTunnel(t), ann, vmacs
-	oldV6, oldL6, oldTun6, oldWide6 := e.vips6, e.lips6, e.tun6, e.wide6
+	oldV6, oldL6, oldTun6, oldWide6, oldF6, oldIPv6 := e.vips6, e.lips6, e.tun6, e.wide6, e.float6, e.ipv6Locked()
 	e.vips6, e.lips6, e.tun6, e.wide6 = vips6, sortedLocal6(t), hasTunnel6(t), t.WideVIPs6()
+	e.float6, e.floats6 = nil, t.HasFloating6()
+	for _, a := range t.FloatingAddrs6() {
+		e.float6 = append(e.float6, a.As16())
+	}
+	newIPv6, newTun6, newWide6 := e.ipv6Locked(), e.tun6, e.wide6
 	e.mu.Unlock()
 	tun := hasTunnel(t)
 	if !slices.Equal(old, vips) || oldWide != t.WideVIPs() || !slices.Equal(oldRIPs, rips) || !slices.Equal(oldLIPs, lips) || oldTun != tun ||
-		!slices.Equal(oldVMACs, vmacs) || !slices.Equal(oldV6, vips6) || oldTun6 != e.tun6 || oldWide6 != e.wide6 {
+		!slices.Equal(oldVMACs, vmacs) || oldIPv6 != newIPv6 || !slices.Equal(oldV6, vips6) || oldTun6 != newTun6 || oldWide6 != newWide6 {
+		// The fanout program compares destinations with each IPv6 VIP.
 		e.refilter()
 	}
 	var added6 [][16]byte
@@ -351,6 +364,8 @@ func (e *Engine) SetTable(t *vs.Table) {
 		}
 	}
 	added6 = append(added6, newLocal6(oldL6, e.lips6)...)
+	// Floating addresses this director became master for.
+	added6 = append(added6, newLocal6(oldF6, e.float6)...)
 	e.announce6(added6)
 	// New addresses, and addresses this director became master for.
 	var added [][4]byte
@@ -398,7 +413,7 @@ func (e *Engine) refilter() {
 	}
 	// IPv6 passes with IPv6 VIPs, and with IPv6 tunnel real servers
 	// (their Packet Too Big comes to our IPv6 address: tun6.go).
-	prog := filterProgramAll(append(slices.Clone(e.vips), e.lips...), e.wide, own, e.vmacs, len(e.vips6) > 0 || e.wide6 || e.tun6, e.rips...)
+	prog := filterProgramAll(append(slices.Clone(e.vips), e.lips...), e.wide, own, e.vmacs, e.ipv6Locked() || e.tun6, e.rips...)
 	fan6 := e.vips6
 	if e.wide6 {
 		fan6 = nil // all IPv6 to worker 0
@@ -444,12 +459,19 @@ func (e *Engine) vmacsNow() [][6]byte {
 	return e.vmacs
 }
 
-// hasIPv6Now reports whether the table in force has IPv6 VIPs.
+// hasIPv6Now reports whether the table in force has IPv6 VIPs or
+// floating failover addresses (ipv6Locked).
 func (e *Engine) hasIPv6Now() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return len(e.vips6) > 0 || e.wide6
+	return e.ipv6Locked()
 }
+
+// ipv6Locked reports whether the table has IPv6 traffic for the
+// director: IPv6 VIPs, an IPv6 mark rule wider than the VIP list, or
+// IPv6 floating failover addresses (a NAT66 gateway), on standby or not.
+// The sockets then take IPv6 and multicast. e.mu must be held.
+func (e *Engine) ipv6Locked() bool { return len(e.vips6) > 0 || e.wide6 || e.floats6 }
 
 // SendFrame sends one complete Ethernet frame on the interface named
 // ifname (a VRRP advert from the virtual MAC, for use_vmac). It fails
@@ -518,8 +540,9 @@ func (e *Engine) Announce() {
 // AnnounceAddrs sends gratuitous ARP for those of addrs this director
 // answers ARP for now, on every interface: a failover instance that has
 // just become master announces its addresses (keepalived's garp_master_*).
-// IPv6 addresses that are service VIPs served here get an unsolicited
-// neighbour advertisement instead (keepalived's vrrp_ndisc).
+// IPv6 addresses that are service VIPs served here, and IPv6 floating
+// addresses answered here, get an unsolicited neighbour advertisement
+// instead (keepalived's vrrp_ndisc), on the links they are answered on.
 func (e *Engine) AnnounceAddrs(addrs []netip.Addr) {
 	tbl := e.table.Load()
 	e.mu.Lock()
@@ -529,7 +552,7 @@ func (e *Engine) AnnounceAddrs(addrs []netip.Addr) {
 		switch {
 		case a.Is4() && slices.Contains(e.ann, a.As4()):
 			out = append(out, a.As4())
-		case a.Is6() && tbl != nil && tbl.AnswersND(a.As16()):
+		case a.Is6() && tbl != nil && (tbl.AnswersND(a.As16()) || slices.Contains(e.float6, a.As16())):
 			out6 = append(out6, a.As16())
 		}
 	}
@@ -551,7 +574,7 @@ func (e *Engine) announce(vips [][4]byte) {
 // only raise the device's count; closing the socket drops them. e.mu and
 // e.linkMu must be held.
 func (e *Engine) joinAllMulti(ifc *iface) {
-	if len(e.vips6) == 0 || len(ifc.rings) == 0 {
+	if !e.ipv6Locked() || len(ifc.rings) == 0 {
 		return
 	}
 	if err := ifc.rings[0].joinAllMulti(ifc.index); err != nil {
@@ -560,10 +583,11 @@ func (e *Engine) joinAllMulti(ifc *iface) {
 }
 
 // announce6 sends an unsolicited neighbour advertisement for each of
-// vips6 on every interface: the IPv6 counterpart of gratuitous ARP. An
-// address of a use_vmac instance is announced from its virtual MAC, the
-// target link-layer address too (keepalived's vrrp_ndisc sends them from
-// its macvlan).
+// vips6 on every interface it is answered on (VIPs and local addresses:
+// all; a floating address: its own): the IPv6 counterpart of gratuitous
+// ARP. An address of a use_vmac instance is announced from its virtual
+// MAC, the target link-layer address too (keepalived's vrrp_ndisc sends
+// them from its macvlan).
 func (e *Engine) announce6(vips6 [][16]byte) {
 	if len(vips6) == 0 {
 		return
@@ -572,11 +596,14 @@ func (e *Engine) announce6(vips6 [][16]byte) {
 	e.linkMu.Lock()
 	defer e.linkMu.Unlock()
 	var buf [ndp.FrameLen]byte
-	for _, ifc := range e.ifaces {
+	for i, ifc := range e.ifaces {
 		if len(ifc.rings) == 0 {
 			continue
 		}
 		for _, v := range vips6 {
+			if tbl != nil && !tbl.AnswersND6(v, i) {
+				continue
+			}
 			mac := ifc.mac
 			if tbl != nil {
 				if vmac, ok := tbl.NDMAC(v); ok {

@@ -90,14 +90,15 @@ func (w *worker) process6(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 	return w.inbound6(p, frame, tbl, now)
 }
 
-// solicited answers a neighbour solicitation for an IPv6 VIP with an
+// solicited answers a neighbour solicitation for an IPv6 VIP (a FULLNAT
+// local address, a floating failover address on its link) with an
 // advertisement, in place: from the interface's MAC, or from the virtual
-// MAC of the use_vmac instance the VIP belongs to (its target link-layer
-// address too, as keepalived's macvlan would answer).
+// MAC of the use_vmac instance the address belongs to (its target
+// link-layer address too, as keepalived's macvlan would answer).
 func (w *worker) solicited(p *packet, frame []byte, tbl *vs.Table) bool {
 	ps := &w.parsed6
 	target, ok := ndp.IsSolicit(frame, ps)
-	if !ok || !tbl.AnswersND(target) && !tbl.IsLocal6(target) {
+	if !ok || !tbl.AnswersND6(target, int(p.in)) {
 		return w.drop(ReasonNotOurs)
 	}
 	mac := w.macs[p.in]

@@ -230,7 +230,7 @@ func runWorker(w *worker, e *Engine) (stop func()) {
 // not answered, as for IPv4.
 func TestIPv6Standby(t *testing.T) {
 	tbl := testTable6(t)
-	tbl.SetHA6([][16]byte{vip6.As16()})
+	tbl.SetHA6([][16]byte{vip6.As16()}, nil)
 	w, l := newTestWorker()
 	if out := run(w, l, tbl, 0, tcp6(40000, 80, pkt.TCPSyn)); len(out) != 0 {
 		t.Errorf("SYN to a standby VIP forwarded")
@@ -241,7 +241,7 @@ func TestIPv6Standby(t *testing.T) {
 	if n := w.c.drops[ReasonStandby].Load(); n != 1 {
 		t.Errorf("standby drops %d, want 1", n)
 	}
-	tbl.SetHA6(nil)
+	tbl.SetHA6(nil, nil)
 	if out := run(w, l, tbl, 0, tcp6(40000, 80, pkt.TCPSyn)); len(out) != 1 {
 		t.Errorf("SYN once master: %d frames", len(out))
 	}

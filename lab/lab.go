@@ -42,6 +42,12 @@ var (
 	// (Config.Backup) on d-eth0 and d-eth1.
 	BackupDIP       = netip.MustParseAddr("10.77.0.3")
 	BackupInsideDIP = netip.MustParseAddr("10.77.1.2")
+	// FloatingGateway is the NAT real servers' default gateway in a nat
+	// lab with a backup director: no node's address, but the one a
+	// failover instance moves between the two (virtual_ipaddress_excluded
+	// `10.77.1.254/24 dev d-eth1`, or an instance on d-eth1), answered by
+	// the director that is master.
+	FloatingGateway = netip.MustParseAddr("10.77.1.254")
 	// LocalAddrs are the FULLNAT local addresses of the fullnat demo
 	// config (its local_addresses): the director SNATs clients to them on
 	// the inside network. Nothing in the lab configures them; ulvsd
@@ -67,6 +73,15 @@ var (
 	// dual-stack dr lab with Config.Backup (its VRRPv3 adverts leave from
 	// its link-local address).
 	BackupDIP6 = netip.MustParseAddr("2001:db8:77::3")
+	// BackupInsideDIP6 is the second director's IPv6 address on d-eth1
+	// in a dual-stack nat lab with Config.Backup.
+	BackupInsideDIP6 = netip.MustParseAddr("2001:db8:77:1::2")
+	// FloatingGateway6 is the NAT66 real servers' default gateway in a
+	// dual-stack nat lab with a backup director: the link-local address
+	// of a VRRPv3 instance on d-eth1 (RFC 5798 5.2.9: an IPv6 virtual
+	// router's first address is link-local; keepalived users take
+	// fe80::1), answered by the director that is master.
+	FloatingGateway6 = netip.MustParseAddr("fe80::1")
 )
 
 // prefixBits6 is the IPv6 prefix length of the lab's networks.
@@ -149,9 +164,12 @@ type Config struct {
 	// does.
 	BareRealServers bool
 	// Backup adds a second director, "director2" (BackupDIP, and
-	// BackupInsideDIP in the nat and fullnat modes; BackupDIP6 in a
-	// dual-stack dr lab), on the same networks with the same interface
-	// names: the other half of a failover pair.
+	// BackupInsideDIP in the nat and fullnat modes; BackupDIP6 and, nat,
+	// BackupInsideDIP6 in a dual-stack dr or nat lab), on the same
+	// networks with the same interface names: the other half of a
+	// failover pair. The nat lab's real servers then route through
+	// FloatingGateway (and FloatingGateway6), which the pair's failover
+	// instance must carry, instead of the first director's InsideDIP.
 	Backup bool
 	// IPv6 makes the lab dual-stack (every mode): every node
 	// gets its IPv6 address too (without duplicate address detection, so
@@ -205,6 +223,14 @@ type Lab struct {
 	// fullnat lab).
 	LocalAddrs6 []netip.Addr `json:"local_addrs6,omitempty"`
 	BackupDIP6  netip.Addr   `json:"backup_dip6,omitzero"`
+	// BackupInsideDIP6 is the backup's inside IPv6 address (a dual-stack
+	// nat lab with a backup).
+	BackupInsideDIP6 netip.Addr `json:"backup_inside_dip6,omitzero"`
+	// Gateway and Gateway6 are the NAT real servers' default gateways
+	// when they are not InsideDIP and InsideDIP6: FloatingGateway and
+	// FloatingGateway6 in a nat lab with a backup director.
+	Gateway  netip.Addr `json:"gateway,omitzero"`
+	Gateway6 netip.Addr `json:"gateway6,omitzero"`
 
 	log *slog.Logger
 
@@ -340,16 +366,8 @@ func Up(ctx context.Context, cfg Config) (*Lab, error) {
 	if cfg.Logger != nil {
 		l.log = cfg.Logger
 	}
-	if cfg.Backup {
-		l.Backup, l.BackupDIP = NS{l.Prefix + "-director2"}, BackupDIP
-		if hasInside(l.Mode) {
-			l.BackupInsideDIP = BackupInsideDIP
-		}
-	}
-	if cfg.IPv6 {
-		if err := dualStack(l, cfg.Backup); err != nil {
-			return nil, err
-		}
+	if err := l.extend(cfg.Backup, cfg.IPv6); err != nil {
+		return nil, err
 	}
 	b := builder{ctx: ctx, l: l, bare: cfg.BareRealServers}
 	err = b.build(cfg.OffloadsOff)
@@ -411,7 +429,7 @@ func (b *builder) build(offloadsOff bool) error {
 		links = append(links, link{ns: l.Backup, ifname: l.DirectorIface, swname: "sw-d2", bridge: "br0", addr: l.BackupDIP, addr6: l.BackupDIP6})
 		if inside {
 			links = append(links, link{ns: l.Backup, ifname: l.DirectorInsideIface, swname: "sw-d21",
-				bridge: "br1", addr: l.BackupInsideDIP})
+				bridge: "br1", addr: l.BackupInsideDIP, addr6: l.BackupInsideDIP6})
 		}
 	}
 	for i, rs := range l.RS {
@@ -559,13 +577,23 @@ func (b *builder) build(offloadsOff bool) error {
 	// NAT real servers answer through the director (seed 002:
 	// GATEWAY=DIP). FULLNAT ones need no route beyond their own subnet:
 	// their peers are the director's local addresses on it.
+	// With a backup director they route through the pair's floating
+	// gateways instead (Lab.Gateway, Gateway6).
 	if l.Mode == ModeNAT && !b.bare {
-		for _, rs := range l.RS {
-			if err := b.ip("-n", rs.Name, "route", "add", "default", "via", l.InsideDIP.String()); err != nil {
+		gw, gw6 := l.InsideDIP, l.InsideDIP6
+		if l.Gateway.IsValid() {
+			gw = l.Gateway
+		}
+		if l.Gateway6.IsValid() {
+			gw6 = l.Gateway6
+		}
+		for i, rs := range l.RS {
+			if err := b.ip("-n", rs.Name, "route", "add", "default", "via", gw.String()); err != nil {
 				return err
 			}
 			if ipv6 {
-				if err := b.ip("-n", rs.Name, "-6", "route", "add", "default", "via", l.InsideDIP6.String()); err != nil {
+				// A link-local gateway needs its interface.
+				if err := b.ip("-n", rs.Name, "-6", "route", "add", "default", "via", gw6.String(), "dev", RSIface(i)); err != nil {
 					return err
 				}
 			}
@@ -657,16 +685,35 @@ func deleteNamespaces(list []NS) error {
 	return errors.Join(errs...)
 }
 
+// extend gives l, built by NewMode, its second director (backup) and its
+// IPv6 addresses (ipv6), as Up builds them.
+func (l *Lab) extend(backup, ipv6 bool) error {
+	if backup {
+		l.Backup, l.BackupDIP = NS{l.Prefix + "-director2"}, BackupDIP
+		if hasInside(l.Mode) {
+			l.BackupInsideDIP = BackupInsideDIP
+		}
+		if l.Mode == ModeNAT {
+			l.Gateway = FloatingGateway
+		}
+	}
+	if ipv6 {
+		return dualStack(l, backup)
+	}
+	return nil
+}
+
 // dualStack gives l, built by NewMode, its IPv6 addresses (Config.IPv6);
 // backup: with a second director.
 func dualStack(l *Lab, backup bool) error {
-	if backup && l.Mode != ModeDR {
-		// NAT66 real servers route through the director's own
-		// inside address: a floating IPv6 gateway is not done yet.
-		return fmt.Errorf("a dual-stack %s lab with a backup director: only dr (a floating IPv6 gateway for NAT66: issue #17): %w", l.Mode, ErrNotSupported)
+	if backup && l.Mode != ModeDR && l.Mode != ModeNAT {
+		return fmt.Errorf("a dual-stack %s lab with a backup director: only dr and nat (ulvs issue #17): %w", l.Mode, ErrNotSupported)
 	}
 	if backup {
 		l.BackupDIP6 = BackupDIP6
+		if l.Mode == ModeNAT {
+			l.BackupInsideDIP6, l.Gateway6 = BackupInsideDIP6, FloatingGateway6
+		}
 	}
 	l.VIP6, l.DIP6, l.ClientAddr6 = VIP6, DIP6, ClientAddr6
 	net := [8]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0x77}

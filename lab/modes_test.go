@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"errors"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -248,5 +249,45 @@ func TestDemoConfig6(t *testing.T) {
 			}
 			checkDemoConfig(t, l, b, l.VIP6, l.LocalAddrs6, l.RIPs6, methods[mode])
 		})
+	}
+}
+
+// TestBackupPair: a lab with a backup director gets director2 with its
+// addresses; a nat one routes its real servers through the floating
+// gateways (fe80::1 for NAT66 when dual-stack); a dual-stack fullnat or
+// tun lab with a backup is refused.
+func TestBackupPair(t *testing.T) {
+	l, err := NewMode("bp", 2, ModeNAT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.extend(true, true); err != nil {
+		t.Fatal(err)
+	}
+	if l.Backup.Name != "bp-director2" || l.BackupDIP != BackupDIP || l.BackupInsideDIP != BackupInsideDIP ||
+		l.BackupDIP6 != BackupDIP6 || l.BackupInsideDIP6 != BackupInsideDIP6 {
+		t.Errorf("backup director: %+v %v %v %v %v", l.Backup, l.BackupDIP, l.BackupInsideDIP, l.BackupDIP6, l.BackupInsideDIP6)
+	}
+	if l.Gateway != FloatingGateway || l.Gateway6 != FloatingGateway6 || !l.Gateway6.IsLinkLocalUnicast() {
+		t.Errorf("gateways %v %v, want %v %v", l.Gateway, l.Gateway6, FloatingGateway, FloatingGateway6)
+	}
+	if n, ok := l.Node("director2"); !ok || n != l.Backup {
+		t.Errorf("Node(director2) = %v, %v", n, ok)
+	}
+	// Without a backup the nat lab's real servers route through the
+	// director's own inside addresses (Gateway invalid).
+	one, _ := NewMode("bp", 2, ModeNAT)
+	if err := one.extend(false, true); err != nil || one.Gateway.IsValid() || one.Gateway6.IsValid() || one.BackupInsideDIP6.IsValid() {
+		t.Errorf("nat lab without a backup: %v, gateways %v %v", err, one.Gateway, one.Gateway6)
+	}
+	dr, _ := NewMode("bp", 2, ModeDR)
+	if err := dr.extend(true, true); err != nil || dr.Gateway.IsValid() || dr.BackupDIP6 != BackupDIP6 {
+		t.Errorf("dr lab with a backup: %v, gateway %v, backup %v", err, dr.Gateway, dr.BackupDIP6)
+	}
+	for _, mode := range []string{ModeFullNAT, ModeTUN} {
+		l, _ := NewMode("bp", 2, mode)
+		if err := l.extend(true, true); !errors.Is(err, ErrNotSupported) {
+			t.Errorf("dual-stack %s lab with a backup: %v, want ErrNotSupported", mode, err)
+		}
 	}
 }

@@ -99,6 +99,10 @@ func (st *State) check() error {
 	if err != nil {
 		return err
 	}
+	// A lab with a backup director (ulvs lab up --backup) has director2.
+	if err := want.extend(l.Backup.Name != "", false); err != nil {
+		return err
+	}
 	if !slices.Equal(l.Namespaces(), want.Namespaces()) {
 		return fmt.Errorf("namespaces %v do not match lab %s", l.Namespaces(), l.Prefix)
 	}

@@ -129,6 +129,8 @@ func TestReadStateRejects(t *testing.T) {
 		{"zero pid", strings.Replace(good, "%s", `,"processes":[{"node":"rs1","pid":0,"args":["x"]}]`, 1), true},
 		{"no args", strings.Replace(good, "%s", `,"processes":[{"node":"rs1","pid":9}]`, 1), true},
 		{"rips short", strings.Replace(strings.Replace(good, "%s", "", 1), `"rips":["10.77.0.11"]`, `"rips":[]`, 1), true},
+		{"backup", strings.Replace(good, "}%s", `,"backup":"p-director2","backup_dip":"10.77.0.3"}`, 1), false},
+		{"foreign backup", strings.Replace(good, "}%s", `,"backup":"host","backup_dip":"10.77.0.3"}`, 1), true},
 		{"no lab", `{}`, true},
 		{"not json", `lab`, true},
 	}

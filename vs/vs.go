@@ -373,6 +373,9 @@ type Table struct {
 	// standby6 are the IPv6 VIPs this director is a failover backup for
 	// (SetHA6, ha6.go).
 	standby6 map[[16]byte]struct{}
+	// floating6 are the IPv6 failover addresses that are no IPv6 VIP,
+	// each with the links (bit per interface) it is answered on (SetHA6).
+	floating6 map[[16]byte]uint64
 	// vmac maps a failover address of a use_vmac instance to its VRRP
 	// virtual MAC (00:00:5e:00:01:VRID): ARP is answered and announced
 	// with it, and frames sent to it are ours (SetVMACs). vmac6 is the

@@ -40,12 +40,17 @@ forwarding method:
 The root namespace's interfaces are never touched. Needs root.
 
 Commands:
-  up   [--name P] [--mode M] [--real-servers N] [--offloads-off]
-         build lab P (default "ulvs") and start a server in each real server
+  up   [--name P] [--mode M] [--real-servers N] [--offloads-off] [--ipv6]
+       [--backup]
+         build lab P (default "ulvs") and start a server in each real server;
+         --ipv6: dual-stack (docs/ipv6.md); --backup: a second director,
+         director2 (10.77.0.3; nat: 10.77.1.2 inside, and the real servers
+         route through the floating gateway 10.77.1.254, and fe80::1 with
+         --ipv6, that the pair's vrrp_instance carries: docs/ha.md)
   down [--name P]
          stop lab P's servers and delete its namespaces
   exec [--name P] NODE CMD [ARG...]
-         run CMD inside NODE: client, director, sw, rs1, rs2, ...
+         run CMD inside NODE: client, director, director2, sw, rs1, rs2, ...
   demo [--mode M] [--offloads-off] [--ipv6]
          a fresh lab, ulvsd with the mode's example config (examples/*.toml),
          six requests from the client to http://10.77.0.100/, ulvsadm -L -n,
@@ -183,6 +188,7 @@ type upOptions struct {
 	realServers int
 	offloadsOff bool
 	ipv6        bool
+	backup      bool
 }
 
 // modeFlag registers --mode on fs: one of lab.Modes. Without the flag
@@ -205,6 +211,7 @@ func parseUp(args []string, stderr io.Writer) (upOptions, error) {
 	fs.IntVar(&o.realServers, "real-servers", 2, "number of real servers")
 	fs.BoolVar(&o.offloadsOff, "offloads-off", false, "turn off veth checksum/TSO/GSO/GRO offloads")
 	fs.BoolVar(&o.ipv6, "ipv6", false, "dual-stack lab (every mode): IPv6 addresses too (docs/ipv6.md)")
+	fs.BoolVar(&o.backup, "backup", false, "a second director, director2, for a failover pair (nat: the real servers route through floating gateways; docs/ha.md)")
 	if err := parseFlags(fs, args); err != nil {
 		return o, err
 	}
@@ -235,7 +242,7 @@ type execOptions struct {
 	cmd  []string
 }
 
-var nodeRE = regexp.MustCompile(`^(sw|client|director|rs[1-9][0-9]*)$`)
+var nodeRE = regexp.MustCompile(`^(sw|client|director2?|rs[1-9][0-9]*)$`)
 
 func parseExec(args []string, stderr io.Writer) (execOptions, error) {
 	var o execOptions
@@ -249,7 +256,7 @@ func parseExec(args []string, stderr io.Writer) (execOptions, error) {
 	}
 	o.node, o.cmd = fs.Arg(0), fs.Args()[1:]
 	if !nodeRE.MatchString(o.node) {
-		return o, usageErr(stderr, "ulvs lab exec: node %q: want client, director, sw or rsN", o.node)
+		return o, usageErr(stderr, "ulvs lab exec: node %q: want client, director, director2, sw or rsN", o.node)
 	}
 	return o, checkName(stderr, o.name)
 }
@@ -331,7 +338,7 @@ func labUp(o upOptions, stdout io.Writer) error {
 	// A tun lab's decapsulators must outlive this process: they run as
 	// `ulvs realserver up` processes, recorded with the servers.
 	l, err := lab.Up(ctx, lab.Config{Prefix: o.name, Mode: o.mode, RealServers: o.realServers,
-		OffloadsOff: o.offloadsOff, ExternalDecap: true, IPv6: o.ipv6})
+		OffloadsOff: o.offloadsOff, ExternalDecap: true, IPv6: o.ipv6, Backup: o.backup})
 	if err != nil {
 		if errors.Is(err, lab.ErrNotSupported) {
 			err = fmt.Errorf("%w (install iproute2: scripts/setup-host.sh)", err)
@@ -534,6 +541,14 @@ func printLab(w io.Writer, st *lab.State) {
 	} else {
 		fmt.Fprintf(w, "  %-8s %-22s %s %s/24 (no VIP: ulvsd answers for %s)\n", "director", l.Director.Name, l.DirectorIface, l.DIP, l.VIP)
 	}
+	if l.Backup.Name != "" {
+		if inside {
+			fmt.Fprintf(w, "  %-8s %-22s %s %s/24, %s %s/24 (the backup of a failover pair)\n", "director2", l.Backup.Name,
+				l.DirectorIface, l.BackupDIP, l.DirectorInsideIface, l.BackupInsideDIP)
+		} else {
+			fmt.Fprintf(w, "  %-8s %-22s %s %s/24 (the backup of a failover pair)\n", "director2", l.Backup.Name, l.DirectorIface, l.BackupDIP)
+		}
+	}
 	if len(l.LocalAddrs) > 0 {
 		fmt.Fprintf(w, "  %-8s %-22s %s (ulvsd answers for them on %s)\n", "local", "", joinAddrs(l.LocalAddrs), l.DirectorInsideIface)
 	}
@@ -543,6 +558,9 @@ func printLab(w io.Writer, st *lab.State) {
 		switch l.Mode {
 		case lab.ModeNAT:
 			role = "default via " + l.InsideDIP.String()
+			if l.Gateway.IsValid() {
+				role = "default via " + l.Gateway.String() + " (floating: the failover instance's)"
+			}
 		case lab.ModeFullNAT:
 			role = "no route beyond its subnet"
 		case lab.ModeTUN:
@@ -571,6 +589,17 @@ func printLab(w io.Writer, st *lab.State) {
 		}
 		fmt.Fprintf(w, "  IPv6: client %s, director %s, VIP %s, real servers %s (docs/ipv6.md)\n",
 			l.ClientAddr6, l.DIP6, l.VIP6, strings.Join(rips6, " "))
+		if l.BackupDIP6.IsValid() {
+			fmt.Fprintf(w, "  IPv6: director2 %s", l.BackupDIP6)
+			if l.BackupInsideDIP6.IsValid() {
+				fmt.Fprintf(w, ", %s inside", l.BackupInsideDIP6)
+			}
+			fmt.Fprintln(w)
+		}
+		if l.Gateway6.IsValid() {
+			fmt.Fprintf(w, "  IPv6: the real servers route through %s (floating: a VRRPv3 instance on %s carries it)\n",
+				l.Gateway6, l.DirectorInsideIface)
+		}
 		if len(l.LocalAddrs6) > 0 {
 			fmt.Fprintf(w, "  IPv6 local addresses %s (ulvsd answers for them on %s)\n", joinAddrs(l.LocalAddrs6), l.DirectorInsideIface)
 		}
@@ -590,6 +619,9 @@ func printLab(w io.Writer, st *lab.State) {
   ulvs ulvsadm -a -t [%[2]s]:80 -r [%[3]s]:80 %[4]s --socket %[1]s
   ulvs lab exec%[5]s client curl -6 -s http://[%[2]s]/
 `, sock, l.VIP6, l.RIPs6[0], method, n)
+	}
+	if l.Backup.Name != "" {
+		fmt.Fprintf(w, "  (a failover pair: ulvsd in director and director2, each with a keepalived.conf whose vrrp_instance carries the VIPs and, nat, the floating gateways: docs/ha.md)\n")
 	}
 	fmt.Fprintf(w, `  ulvs lab exec%[1]s client curl -s http://%[2]s/
   ulvs lab down%[1]s

@@ -145,3 +145,64 @@ func TestIntegrationLabCLIModes(t *testing.T) {
 		})
 	}
 }
+
+// TestParseUpBackup: `ulvs lab up --backup` asks for a failover pair, and
+// director2 is a node of `ulvs lab exec`.
+func TestParseUpBackup(t *testing.T) {
+	o, err := parseUp([]string{"--mode", "nat", "--ipv6", "--backup"}, io.Discard)
+	if err != nil || o != (upOptions{name: "ulvs", mode: lab.ModeNAT, realServers: 2, ipv6: true, backup: true}) {
+		t.Errorf("parseUp --backup: got %+v, %v", o, err)
+	}
+	if x, err := parseExec([]string{"director2", "ip", "addr"}, io.Discard); err != nil || x.node != "director2" {
+		t.Errorf("parseExec director2: got %+v, %v", x, err)
+	}
+	if _, err := parseExec([]string{"director3", "ip"}, io.Discard); !errors.Is(err, errUsage) {
+		t.Errorf("parseExec director3: got %v, want a usage error", err)
+	}
+}
+
+// TestIntegrationLabCLIBackup runs `ulvs lab up --mode nat --ipv6
+// --backup` and `down`: director2 has its inside IPv6 address, the real
+// servers route through the floating gateways, and the state file (which
+// lab down reads) holds director2, whose namespace goes with the lab.
+func TestIntegrationLabCLIBackup(t *testing.T) {
+	skipUnprivileged(t)
+	name := "t" + lab.UniquePrefix()
+	t.Cleanup(func() { lab.Remove(lab.StateDir, name) })
+	var out, errb bytes.Buffer
+	if code := run([]string{"lab", "up", "--name", name, "--mode", "nat", "--ipv6", "--backup"}, &out, &errb); code != 0 {
+		t.Fatalf("lab up: exit %d: %s", code, errb.String())
+	}
+	st, err := lab.ReadState(lab.StatePath(lab.StateDir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := st.Lab
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, c := range []struct {
+		ns   lab.NS
+		args []string
+		want string
+	}{
+		{l.Backup, []string{"ip", "-6", "addr", "show", "dev", "d-eth1"}, lab.BackupInsideDIP6.String() + "/64"},
+		{l.RS[0], []string{"ip", "route"}, "default via " + lab.FloatingGateway.String()},
+		{l.RS[0], []string{"ip", "-6", "route"}, "default via " + lab.FloatingGateway6.String() + " dev r1-eth0"},
+	} {
+		got, err := c.ns.Run(ctx, c.args[0], c.args[1:]...)
+		if err != nil || !strings.Contains(string(got), c.want) {
+			t.Errorf("%s: %v: %q (%v), want %q in it", c.ns.Name, c.args, got, err, c.want)
+		}
+	}
+	if !strings.Contains(out.String(), "director2") {
+		t.Errorf("lab up does not show director2:\n%s", out.String())
+	}
+	if code := run([]string{"lab", "down", "--name", name}, io.Discard, &errb); code != 0 {
+		t.Fatalf("lab down: exit %d: %s", code, errb.String())
+	}
+	for _, n := range l.Namespaces() {
+		if n.Exists() {
+			t.Errorf("namespace %s survived lab down", n)
+		}
+	}
+}
