@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/ulvs/ulvs/realserver"
 )
@@ -69,6 +70,22 @@ func (l *Lab) Decapsulators() []realserver.State {
 		out = append(out, d.srv.State())
 	}
 	return out
+}
+
+// HoldDecap holds (on) or resumes (off) the in-process decapsulators'
+// capture (realserver.Server.Hold): ulvs bench holds them while it floods
+// a tun lab.
+func (l *Lab) HoldDecap(on bool) error {
+	l.mu.Lock()
+	ds := slices.Clone(l.decaps)
+	l.mu.Unlock()
+	var errs []error
+	for _, d := range ds {
+		if err := d.srv.Hold(on); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", d.rs.Name, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // stopDecap stops the in-process decapsulators and reverts their changes,

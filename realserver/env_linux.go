@@ -36,6 +36,20 @@ func (d *decapsulator) statsRef() *Stats        { return &d.stats }
 func (d *decapsulator) doneCh() <-chan struct{} { return d.done }
 func (d *decapsulator) runErr() error           { return d.err }
 
+// hold swaps the capture's socket filter: one that rejects every frame
+// (on), or ipipFilter again (off).
+func (d *decapsulator) hold(on bool) error {
+	prog := ipipFilter()
+	if on {
+		prog = []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: 0}}
+	}
+	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
+	if err := unix.SetsockoptSockFprog(d.capFd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fprog); err != nil {
+		return fmt.Errorf("capture socket: %w", os.NewSyscallError("setsockopt SO_ATTACH_FILTER", err))
+	}
+	return nil
+}
+
 // netnsID returns the inode of the calling thread's network namespace.
 func netnsID() (uint64, error) {
 	var st unix.Stat_t

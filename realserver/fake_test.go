@@ -297,6 +297,7 @@ type fakeDecap struct {
 	done   chan struct{}
 	ran    bool
 	closed bool
+	held   bool
 }
 
 func (d *fakeDecap) run()                    { d.ran = true; <-d.done }
@@ -305,6 +306,7 @@ func (d *fakeDecap) closeFds()               { d.closed = true; d.h.removeLink(d
 func (d *fakeDecap) statsRef() *Stats        { return &d.stats }
 func (d *fakeDecap) doneCh() <-chan struct{} { return d.done }
 func (d *fakeDecap) runErr() error           { return nil }
+func (d *fakeDecap) hold(on bool) error      { d.held = on; return nil }
 
 // fakeEnv is the environment of the unit tests: the fake host, a fake
 // decapsulator, netns 1234 named "testns", this process as PID 100.

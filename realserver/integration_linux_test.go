@@ -385,6 +385,27 @@ func TestIntegrationTUNUserspace(t *testing.T) {
 		echo(t, func(p string) { tp.sendRaw(t, raw, tp.ipip(udpInner(p))) }, "ping through the tunnel")
 	})
 
+	t.Run("held, nothing is decapsulated; resumed, it is again", func(t *testing.T) {
+		if err := s.Hold(true); err != nil {
+			t.Fatal(err)
+		}
+		before := s.Stats()
+		for i := 0; i < 3; i++ {
+			tp.sendRaw(t, raw, tp.ipip(udpInner("held")))
+		}
+		uc.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		if n, from, err := uc.ReadFromUDPAddrPort(make([]byte, 2048)); err == nil {
+			t.Fatalf("a reply (%d bytes from %v) while the decapsulator was held", n, from)
+		}
+		if after := s.Stats(); after != before {
+			t.Errorf("counters moved while held: %v -> %v", before, after)
+		}
+		if err := s.Hold(false); err != nil {
+			t.Fatal(err)
+		}
+		echo(t, func(p string) { tp.sendRaw(t, raw, tp.ipip(udpInner(p))) }, "ping after the hold")
+	})
+
 	t.Run("UDP CHECKSUM_PARTIAL via vnet header", func(t *testing.T) {
 		// An AF_PACKET socket with PACKET_VNET_HDR sends the frame as
 		// CHECKSUM_PARTIAL: the inner UDP checksum field holds only the

@@ -23,6 +23,9 @@ type decapRunner interface {
 	statsRef() *Stats
 	doneCh() <-chan struct{}
 	runErr() error
+	// hold makes the capture take no frame (on) or the tunnel packets
+	// again (off).
+	hold(on bool) error
 }
 
 // env bundles the OS seams of Up and Down.
@@ -481,6 +484,24 @@ func (s *Server) Stats() [NumVerdicts]uint64 {
 		return [NumVerdicts]uint64{}
 	}
 	return d.statsRef().Snapshot()
+}
+
+// Hold stops (on) and resumes (off) the userspace decapsulator's capture:
+// while held its socket filter takes no frame, so tunnel packets cost the
+// host nothing but the filter's first instruction and are not
+// decapsulated. ulvs bench holds the lab's decapsulators while it floods
+// (the real servers count and drop the flood at their interface's
+// ingress, where a kernel's ipip would decapsulate only after that drop;
+// the capture runs before it). Without a userspace decapsulator it does
+// nothing.
+func (s *Server) Hold(on bool) error {
+	s.mu.Lock()
+	d := s.decap
+	s.mu.Unlock()
+	if d == nil {
+		return nil
+	}
+	return d.hold(on)
 }
 
 // Done is closed when Down has finished, or when the userspace
