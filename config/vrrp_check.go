@@ -266,7 +266,7 @@ func checkVRRPAddrs(in *VRRPInstance) *VRRPProblem {
 	if v6 {
 		switch {
 		case in.Version != 3:
-			return &VRRPProblem{"version", -1, "VRRP over IPv6 needs version 3 (RFC 5798; VRRPv2 is IPv4 only, and keepalived switches such an instance to version 3 with a warning: write it)"}
+			return &VRRPProblem{"version", -1, "VRRP over IPv6 is version 3 (RFC 5798; VRRPv2 is IPv4 only): keepalived runs an IPv6 instance written with version 2 as its own VRRPv2 over IPv6 without the authentication field, which no RFC defines and ulvs does not speak; write version 3, or leave version out (an IPv6 instance then runs version 3, as in keepalived)"}
 		}
 	}
 	seen := map[netip.Addr]string{}

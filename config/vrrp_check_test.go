@@ -58,7 +58,7 @@ func TestCheckVRRP(t *testing.T) {
 		{"IPv6 instance v2", func(in *VRRPInstance) {
 			in.AuthType, in.AuthPass = "", ""
 			in.VIPs = []VRRPAddress{{Prefix: netip.MustParsePrefix("2001:db8::1/64")}}
-		}, "version", -1, "needs version 3"},
+		}, "version", -1, "VRRP over IPv6 is version 3"},
 		{"native_ipv6 with an IPv4 VIP", func(in *VRRPInstance) {
 			in.AuthType, in.AuthPass, in.Version, in.NativeIPv6 = "", "", 3, true
 			in.VIPs = []VRRPAddress{{Prefix: netip.MustParsePrefix("10.0.0.1/32")}}
@@ -79,7 +79,7 @@ func TestCheckVRRP(t *testing.T) {
 		{"IPv6 unicast makes the instance IPv6, version 2", func(in *VRRPInstance) {
 			in.AuthType, in.AuthPass, in.VIPs = "", "", nil
 			in.UnicastSrc = netip.MustParseAddr("fe80::1")
-		}, "version", -1, "needs version 3"},
+		}, "version", -1, "VRRP over IPv6 is version 3"},
 		{"IPv6 unicast beside IPv4 VIPs", func(in *VRRPInstance) {
 			in.VIPs = []VRRPAddress{{Prefix: netip.MustParsePrefix("10.0.0.1/32")}}
 			in.UnicastPeers = []netip.Addr{netip.MustParseAddr("2001:db8::2")}

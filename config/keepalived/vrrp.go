@@ -759,6 +759,12 @@ func (p *parser) resolveVRRP() {
 		}
 		in.Priority = uint8(pick(vi.priority, optInt{}, config.DefaultVRRPPriority))
 		in.Version = pick(vi.version, v.version, config.DefaultVRRPVersion)
+		if in.IPv6() && !vi.version.set {
+			// keepalived's vrrp_complete_instance: an IPv6 instance
+			// without a version of its own runs VRRPv3, whatever the
+			// global vrrp_version says.
+			in.Version = 3
+		}
 		in.AdvertInt = pick(vi.advert, optDur{}, config.DefaultVRRPAdvertInt)
 		in.GARPDelay = pick(vi.garp.delay, v.garp.delay, config.DefaultGARPDelay)
 		in.GARPRefresh = pick(vi.garp.refresh, v.garp.refresh, 0)

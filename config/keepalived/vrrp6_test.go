@@ -88,3 +88,46 @@ vrrp_instance VI_7 {
 		t.Errorf("VI_7 = %+v", in)
 	}
 }
+
+// TestVRRPIPv6VersionDefault: an IPv6 instance without a version of its
+// own runs VRRPv3, whatever the global vrrp_version says, as keepalived's
+// vrrp_complete_instance decides (keepalived 2.2.7 ran this file over
+// VRRPv3 without a word); an IPv4 instance beside it keeps the global
+// version.
+func TestVRRPIPv6VersionDefault(t *testing.T) {
+	f := mustParse(t, `global_defs {
+  vrrp_version 2
+}
+vrrp_instance VI_6 {
+  interface eth0
+  virtual_router_id 61
+  virtual_ipaddress {
+    2001:db8::100/64
+  }
+}
+vrrp_instance VI_4 {
+  interface eth0
+  virtual_router_id 41
+  virtual_ipaddress {
+    10.0.0.100/24
+  }
+}
+vrrp_instance VI_N {
+  interface eth0
+  virtual_router_id 62
+  native_ipv6
+}
+`)
+	if len(f.VRRP) != 3 {
+		t.Fatalf("%d instances", len(f.VRRP))
+	}
+	if v := f.VRRP[0].Version; v != 3 {
+		t.Errorf("IPv6 instance without version: version %d, want 3", v)
+	}
+	if v := f.VRRP[1].Version; v != 2 {
+		t.Errorf("IPv4 instance under vrrp_version 2: version %d, want 2", v)
+	}
+	if v := f.VRRP[2].Version; v != 3 {
+		t.Errorf("native_ipv6 instance without version: version %d, want 3", v)
+	}
+}

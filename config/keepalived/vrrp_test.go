@@ -209,7 +209,7 @@ func TestVRRPErrors(t *testing.T) {
 		{"auth no block", vi("authentication\n"), "k.conf:4: authentication: needs a { } block"},
 
 		// Addresses.
-		{"vip ipv6 v2", vi("virtual_ipaddress {\n2001:db8::1/64\n}\n"), "k.conf:1: version: VRRP over IPv6 needs version 3"},
+		{"vip ipv6 v2", vi("version 2\nvirtual_ipaddress {\n2001:db8::1/64\n}\n"), "k.conf:4: version: VRRP over IPv6 is version 3"},
 		{"vip ipv6 after ipv4", vi("version 3\nvirtual_ipaddress {\n10.0.0.1\n2001:db8::1/64\n}\n"), "k.conf:7: virtual_ipaddress: 2001:db8::1: the instance runs over IPv4"},
 		{"vip bad", vi("virtual_ipaddress {\n10.0.0.300\n}\n"), `k.conf:5: 10.0.0.300: "10.0.0.300" is not an IP address`},
 		{"vip word", vi("virtual_ipaddress {\n10.0.0.1/24 dev eth0 no_track\n}\n"), `k.conf:5: 10.0.0.1/24: "no_track" in "10.0.0.1/24 dev eth0 no_track" is not supported by ulvs (brd, dev, scope and label are)`},
@@ -217,10 +217,10 @@ func TestVRRPErrors(t *testing.T) {
 		{"vip brd", vi("virtual_ipaddress {\n10.0.0.1/24 brd x\n}\n"), `brd "x" is not an IPv4 address`},
 		{"vip twice", vi("virtual_ipaddress {\n10.0.0.1/24\n}\nvirtual_ipaddress_excluded {\n10.0.0.1\n}\n"), "k.conf:8: virtual_ipaddress_excluded: 10.0.0.1 is already listed in virtual_ipaddress (vrrp_instance VI_1)"},
 		{"excluded mapped", vi("virtual_ipaddress_excluded {\n::ffff:10.0.0.1\n}\n"), "k.conf:5: ::ffff:10.0.0.1: an IPv4-mapped IPv6 address"},
-		{"native_ipv6 v2", vi("native_ipv6\n"), "k.conf:1: version: VRRP over IPv6 needs version 3"},
+		{"native_ipv6 v2", vi("native_ipv6\nversion 2\n"), "k.conf:5: version: VRRP over IPv6 is version 3"},
 		{"native_ipv6 value", vi("native_ipv6 yes\n"), "k.conf:4: native_ipv6: takes no value"},
 		{"unicast src loopback", vi("version 3\nunicast_src_ip ::1\n"), "k.conf:5: unicast_src_ip: ::1 is not a unicast address (vrrp_instance VI_1)"},
-		{"unicast src ipv6 v2", vi("unicast_src_ip fe80::1\n"), "k.conf:1: version: VRRP over IPv6 needs version 3"},
+		{"unicast src ipv6 v2", vi("version 2\nunicast_src_ip fe80::1\n"), "k.conf:4: version: VRRP over IPv6 is version 3"},
 		{"unicast peer ipv6 on ipv4", vi("virtual_ipaddress {\n10.0.0.1\n}\nunicast_peer {\n2001:db8::2\n}\n"),
 			"k.conf:8: unicast_peer: 2001:db8::2: the instance runs over IPv4, and its unicast addresses must be of that family too"},
 		{"unicast src ipv4 on ipv6", vi("version 3\nnative_ipv6\nunicast_src_ip 10.0.0.1\n"), "k.conf:6: unicast_src_ip: 10.0.0.1: the instance runs over IPv6"},

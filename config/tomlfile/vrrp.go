@@ -216,8 +216,9 @@ func (p *fileParser) vrrpInstance(path string, m map[string]any, scripts map[str
 	if d, set := t.seconds("advert_int", 10*time.Millisecond, 255*time.Second); set {
 		in.AdvertInt = d
 	}
+	versionSet := false
 	if n, set, _ := p.optInt(t, "version", 2, 3); set {
-		in.Version = int(n)
+		in.Version, versionSet = int(n), true
 	}
 	if s, set := t.string("auth_type"); set {
 		in.AuthType = strings.ToUpper(s)
@@ -277,6 +278,9 @@ func (p *fileParser) vrrpInstance(path string, m map[string]any, scripts map[str
 	in.VMACXmitBase = t.bool("vmac_xmit_base")
 	if len(p.errs) > errs {
 		return in, false
+	}
+	if in.IPv6() && !versionSet {
+		in.Version = 3 // as keepalived: an IPv6 instance is VRRPv3 unless it says otherwise
 	}
 	if pr := config.CheckVRRP(&in); pr != nil {
 		field := t.field(pr.Key)

@@ -313,3 +313,19 @@ func TestVRRPIPv6Unicast(t *testing.T) {
 	g, _ := writeBack(t, f)
 	check("read back", g.VRRP[0])
 }
+
+// TestVRRPIPv6VersionDefault: an IPv6 instance without version runs
+// VRRPv3, as keepalived runs one; version = 2 on it is refused.
+func TestVRRPIPv6VersionDefault(t *testing.T) {
+	f, err := Parse("ulvs.toml", []byte(fileHead+"[[vrrp_instance]]\nname = \"VI_6\"\ninterface = \"eth0\"\nvirtual_router_id = 7\nvirtual_ipaddress = [\"2001:db8::100/64\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := f.VRRP[0].Version; v != 3 {
+		t.Errorf("IPv6 instance without version: version %d, want 3", v)
+	}
+	_, err = Parse("ulvs.toml", []byte(fileHead+"[[vrrp_instance]]\nname = \"VI_6\"\ninterface = \"eth0\"\nvirtual_router_id = 7\nversion = 2\nvirtual_ipaddress = [\"2001:db8::100/64\"]\n"))
+	if err == nil || !strings.Contains(err.Error(), "VRRP over IPv6 is version 3") {
+		t.Errorf("version = 2 on an IPv6 instance: %v", err)
+	}
+}
