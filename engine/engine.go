@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -159,7 +158,6 @@ type iface struct {
 	addr6   [16]byte // first global IPv6 address: the outer source of IPv6 tunnels
 	mtu     int
 	rings   []*ring // one per worker; nil while the interface is not up
-	fanout  uint16  // the sockets' fanout group id
 	state   LinkState
 	since   time.Time
 	carrier bool
@@ -198,7 +196,7 @@ func New(cfg Config) (*Engine, error) {
 		e.nsFD = fd
 	}
 	now := time.Now()
-	for n, name := range cfg.Interfaces {
+	for _, name := range cfg.Interfaces {
 		ni, err := net.InterfaceByName(name)
 		if err != nil {
 			e.Close()
@@ -208,16 +206,11 @@ func New(cfg Config) (*Engine, error) {
 			e.Close()
 			return nil, fmt.Errorf("engine: interface %s has no Ethernet address", name)
 		}
-		// A fanout group id unique to this process and interface.
-		fanout := uint16(os.Getpid()&0xfff)<<4 | uint16(n&0xf)
-		if fanout == 0 {
-			fanout = 1
-		}
-		ifc := &iface{name: name, index: ni.Index, mtu: ni.MTU, addr: firstIPv4(ni), addr6: firstIPv6(ni), fanout: fanout,
+		ifc := &iface{name: name, index: ni.Index, mtu: ni.MTU, addr: firstIPv4(ni), addr6: firstIPv6(ni),
 			state: LinkUp, since: now, carrier: ni.Flags&net.FlagRunning != 0}
 		copy(ifc.mac[:], ni.HardwareAddr)
 		e.ifaces = append(e.ifaces, ifc)
-		rings, err := openRings(ni.Index, fanout, cfg.Workers, e.ringFrames, e.filter, e.fanProg)
+		rings, err := openRings(ni.Index, cfg.Workers, e.ringFrames, e.filter, e.fanProg)
 		if err != nil {
 			e.Close()
 			return nil, fmt.Errorf("engine: %s: %w", name, err)

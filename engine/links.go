@@ -303,10 +303,10 @@ func firstIPv6(ni *net.Interface) [16]byte {
 	return a
 }
 
-// openRings opens one socket per worker on the interface, in one fanout
+// openRings opens one socket per worker on the interface, in a new fanout
 // group, with the filter and fanout program given. On error it closes
 // what it opened.
-func openRings(ifindex int, fanout uint16, workers, frames int, filter, fanProg []bpf.RawInstruction) ([]*ring, error) {
+func openRings(ifindex int, workers, frames int, filter, fanProg []bpf.RawInstruction) ([]*ring, error) {
 	var rings []*ring
 	fail := func(err error) ([]*ring, error) {
 		for _, r := range rings {
@@ -315,7 +315,11 @@ func openRings(ifindex int, fanout uint16, workers, frames int, filter, fanProg 
 		return nil, err
 	}
 	for i := 0; i < workers; i++ {
-		r, err := openRing(ringConfig{ifindex: ifindex, fanoutID: fanout, frames: frames, filter: filter})
+		cfg := ringConfig{ifindex: ifindex, fanout: true, frames: frames, filter: filter}
+		if i > 0 {
+			cfg.join, cfg.fanoutID = true, rings[0].fanoutID
+		}
+		r, err := openRing(cfg)
 		if err != nil {
 			return fail(fmt.Errorf("open AF_PACKET socket: %w", err))
 		}

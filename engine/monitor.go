@@ -248,7 +248,7 @@ func (m *monitor) open(ifc *iface, o observed, now time.Time) bool {
 	e.linkMu.Lock()
 	filter, fanProg := e.filter, e.fanProg
 	e.linkMu.Unlock()
-	rings, err := openRings(o.index, ifc.fanout, len(e.workers), e.ringFrames, filter, fanProg)
+	rings, err := openRings(o.index, len(e.workers), e.ringFrames, filter, fanProg)
 	if err != nil {
 		if !ifc.openFailed {
 			e.log.Warn("interface is back but its sockets could not be opened: retrying every second",

@@ -27,9 +27,15 @@ const (
 
 // ringConfig describes one AF_PACKET socket.
 type ringConfig struct {
-	ifindex  int
-	fanoutID uint16 // 0 = no fanout group
-	frames   int    // 0 = ringFrames
+	ifindex int
+	// fanout puts the socket in a fanout group: with join, group
+	// fanoutID; without, a new group whose id the kernel picks among
+	// those free in the namespace (PACKET_FANOUT_FLAG_UNIQUEID; 0 is
+	// one), recorded in ring.fanoutID for the group's other sockets.
+	fanout   bool
+	join     bool
+	fanoutID uint16
+	frames   int // 0 = ringFrames
 	filter   []bpf.RawInstruction
 	batch    int
 }
@@ -39,14 +45,15 @@ type ringConfig struct {
 // straight from the ring slots. recv/send/release belong to one worker;
 // sendRaw and setFilter may be called from any goroutine.
 type ring struct {
-	sock    int
-	mem     []byte
-	nframes int
-	head    int // next slot to look at
-	taken   int // slots handed out by the last recv, ending before head
-	msgs    []unix.Mmsghdr
-	iovs    []unix.Iovec
-	closed  atomic.Bool
+	sock     int
+	fanoutID uint16 // the socket's fanout group (ringConfig.fanout)
+	mem      []byte
+	nframes  int
+	head     int // next slot to look at
+	taken    int // slots handed out by the last recv, ending before head
+	msgs     []unix.Mmsghdr
+	iovs     []unix.Iovec
+	closed   atomic.Bool
 }
 
 var _ link = (*ring)(nil)
@@ -113,16 +120,32 @@ func openRing(cfg ringConfig) (_ *ring, err error) {
 	if err := unix.Bind(fd, sa); err != nil {
 		return nil, opErr("bind", err)
 	}
-	if cfg.fanoutID != 0 {
+	if cfg.fanout {
 		// PACKET_FANOUT_CBPF: the group's program (fanoutProgram) picks
 		// the socket; until it is set every frame goes to socket 0.
 		// PACKET_FANOUT_FLAG_DEFRAG: the kernel reassembles IPv4
 		// fragments first, so a fragmented packet reaches one worker
 		// whole, ports and all (what ip_always_defrag gave LVS).
-		arg := int(cfg.fanoutID) | (unix.PACKET_FANOUT_CBPF|unix.PACKET_FANOUT_FLAG_DEFRAG)<<16
+		// A group id of our own choosing could already be taken in the
+		// namespace, by another ulvsd or by a group of ours on an
+		// interface that was replaced: joining it fails with EINVAL.
+		// The kernel's unique id cannot be.
+		flags, id := unix.PACKET_FANOUT_CBPF|unix.PACKET_FANOUT_FLAG_DEFRAG, 0
+		if cfg.join {
+			id = int(cfg.fanoutID)
+		} else {
+			flags |= unix.PACKET_FANOUT_FLAG_UNIQUEID
+		}
+		arg := id | flags<<16
 		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, arg); err != nil {
 			return nil, opErr("setsockopt PACKET_FANOUT", err)
 		}
+		// Reads back id | type<<16 | flags<<24.
+		v, err := unix.GetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT)
+		if err != nil {
+			return nil, opErr("getsockopt PACKET_FANOUT", err)
+		}
+		r.fanoutID = uint16(v)
 	}
 	r.msgs = make([]unix.Mmsghdr, cfg.batch)
 	r.iovs = make([]unix.Iovec, cfg.batch)
