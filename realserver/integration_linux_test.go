@@ -389,7 +389,18 @@ func TestIntegrationTUNUserspace(t *testing.T) {
 		if err := s.Hold(true); err != nil {
 			t.Fatal(err)
 		}
+		// The decapsulator counts a frame after writing it to the TUN
+		// device, so the echo before may be answered before it is
+		// counted: wait for the counters to settle.
 		before := s.Stats()
+		for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+			time.Sleep(50 * time.Millisecond)
+			now := s.Stats()
+			if now == before {
+				break
+			}
+			before = now
+		}
 		for i := 0; i < 3; i++ {
 			tp.sendRaw(t, raw, tp.ipip(udpInner("held")))
 		}
