@@ -22,13 +22,14 @@ import (
 //     source address and port of the client's packet inside (quoted
 //     headers without options are assumed).
 //
-// IPv6 TCP and UDP without extension headers are hashed the same way on
-// the last 32 bits of the client's address and its port: the source of
-// traffic to one of vips6, the destination of anything else (NAT66
-// replies, FULLNAT replies to a local address); an ICMPv6 error on the quoted destination (the client of the
-// reply it quotes); other IPv6 (neighbour discovery, extension headers)
-// goes to worker 0, and so does all IPv6 with more than maxFanoutVIPs6
-// IPv6 VIPs.
+// IPv6 TCP and UDP are hashed the same way on the last 32 bits of the
+// client's address and its port, past the extension headers the data
+// path skips: the source of traffic to one of vips6, the destination of
+// anything else (NAT66 replies, FULLNAT replies to a local address); an
+// ICMPv6 error on the client of the packet it quotes, past the quote's
+// extension headers too. Other IPv6 (neighbour discovery, fragments,
+// which worker 0 reassembles, unknown headers) goes to worker 0, and so
+// does all IPv6 with more than maxFanoutVIPs6 IPv6 VIPs.
 //
 // Fanout programs see the packet from its network header, not the
 // Ethernet header. Frames that are neither IPv4 nor IPv6 (ARP) go to
@@ -44,43 +45,58 @@ func fanoutProgram(vips [][4]byte, vips6 ...[16]byte) []bpf.RawInstruction {
 	// the kernel's only (tests run the rest in x/net's VM).
 	a.emit(bpf.LoadAbsolute{Off: 0, Size: 1})
 	a.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xf0})
-	a.jeq(0x60, "", "ip4")
-	// IPv6: TCP or UDP right after the fixed header, else worker 0.
+	a.jeq(0x60, "ip6", "")
+	a.ja("ip4") // beyond a conditional jump's 255 instructions
+	a.label("ip6")
+	// IPv6: TCP, UDP or ICMPv6 after any extension headers the data path
+	// skips (walk6), else worker 0 (fragments, which worker 0
+	// reassembles, neighbour discovery's ICMPv6 below).
 	if len(vips6) == 0 || len(vips6) > maxFanoutVIPs6 {
 		a.ja("ret0")
 	} else {
-		a.emit(bpf.LoadAbsolute{Off: 6, Size: 1})
-		a.jeq(6, "ip6l4", "")
-		a.jeq(17, "ip6l4", "")
-		a.jeq(58, "", "ret0")
-		// An ICMPv6 error (types 1-4): to a VIP it quotes a reply, whose
-		// destination is the client (its address's last word, its
-		// port); to anything else (a NAT66 client) it quotes a request
-		// whose source is the client. Neighbour discovery and the rest
-		// go to worker 0.
-		a.emit(bpf.LoadAbsolute{Off: 40, Size: 1})
-		a.jeq(0, "ret0", "")
-		a.jgt(4, "ret0", "")
-		a.dstIsVIP6(vips6, "icmpvip6")
-		a.emit(bpf.LoadAbsolute{Off: 40 + 8 + 20, Size: 4}) // quoted source
-		a.emit(bpf.StoreScratch{Src: bpf.RegA, N: 0})
-		a.emit(bpf.LoadAbsolute{Off: 40 + 8 + 40, Size: 2})
-		a.ja("hash")
-		a.label("icmpvip6")
-		a.emit(bpf.LoadAbsolute{Off: 40 + 8 + 36, Size: 4}) // quoted destination
-		a.emit(bpf.StoreScratch{Src: bpf.RegA, N: 0})
-		a.emit(bpf.LoadAbsolute{Off: 40 + 8 + 42, Size: 2})
-		a.ja("hash")
-		a.label("ip6l4")
+		a.emit(bpf.LoadConstant{Dst: bpf.RegX, Val: 0})
+		a.walk6(0, "o6", false, "ret0")
+		a.jeq(58, "icmp6", "")
+		// TCP or UDP, the L4 header at 40+X.
 		a.dstIsVIP6(vips6, "src6")
 		a.emit(bpf.LoadAbsolute{Off: 36, Size: 4}) // dst side: the client of a reply
 		a.emit(bpf.StoreScratch{Src: bpf.RegA, N: 0})
-		a.emit(bpf.LoadAbsolute{Off: 42, Size: 2})
+		a.emit(bpf.LoadIndirect{Off: 40 + 2, Size: 2})
 		a.ja("hash")
 		a.label("src6")
 		a.emit(bpf.LoadAbsolute{Off: 20, Size: 4})
 		a.emit(bpf.StoreScratch{Src: bpf.RegA, N: 0})
-		a.emit(bpf.LoadAbsolute{Off: 40, Size: 2})
+		a.emit(bpf.LoadIndirect{Off: 40, Size: 2})
+		a.ja("hash")
+		// An ICMPv6 error (types 1-4), its header at 40+X: to a VIP it
+		// quotes a reply, whose destination is the client (its
+		// address's last word, its port); to anything else (a NAT66
+		// client) it quotes a request whose source is the client. The
+		// quoted packet's own extension headers are walked as
+		// forward.ParseICMPv6Error walks them. Neighbour discovery and
+		// the rest go to worker 0.
+		a.label("icmp6")
+		a.emit(bpf.LoadIndirect{Off: 40, Size: 1})
+		a.jeq(0, "icmp6no", "")
+		a.jgt(4, "icmp6no", "icmp6err")
+		a.label("icmp6no")
+		a.ja("ret0")
+		a.label("icmp6err")
+		a.emit(bpf.StoreScratch{Src: bpf.RegX, N: scratchOuter6})
+		a.walk6(40+8, "q6", true, "ret0")
+		a.emit(bpf.StoreScratch{Src: bpf.RegX, N: scratchQuote6})
+		a.emit(bpf.LoadScratch{Dst: bpf.RegX, N: scratchOuter6})
+		a.dstIsVIP6(vips6, "icmpvip6")
+		a.emit(bpf.LoadIndirect{Off: 40 + 8 + 20, Size: 4}) // quoted source
+		a.emit(bpf.StoreScratch{Src: bpf.RegA, N: 0})
+		a.emit(bpf.LoadScratch{Dst: bpf.RegX, N: scratchQuote6})
+		a.emit(bpf.LoadIndirect{Off: 40 + 8 + 40, Size: 2})
+		a.ja("hash")
+		a.label("icmpvip6")
+		a.emit(bpf.LoadIndirect{Off: 40 + 8 + 36, Size: 4}) // quoted destination
+		a.emit(bpf.StoreScratch{Src: bpf.RegA, N: 0})
+		a.emit(bpf.LoadScratch{Dst: bpf.RegX, N: scratchQuote6})
+		a.emit(bpf.LoadIndirect{Off: 40 + 8 + 42, Size: 2})
 		a.ja("hash")
 	}
 	a.label("ip4")
@@ -136,6 +152,84 @@ func fanoutProgram(vips [][4]byte, vips6 ...[16]byte) []bpf.RawInstruction {
 	a.emit(bpf.RetConstant{Val: 0})
 	return a.assemble("fanout")
 }
+
+// The fanout program's scratch words: 0 holds the address hashed; the
+// IPv6 walk keeps the next header and a header's length in two more, and
+// an ICMPv6 error the lengths of its own and its quote's extension
+// headers.
+const (
+	scratchNext6 = 1 + iota
+	scratchLen6
+	scratchOuter6
+	scratchQuote6
+)
+
+// walk6 emits the walk over the extension headers of the IPv6 header at
+// off+X (X as the walk starts), as the data path skips them: at most
+// maxExt6 hop-by-hop, routing and destination options headers, and in a
+// quoted packet (quote) fragment and AH headers too, as
+// forward.ParseICMPv6Error. It falls through with the protocol in A
+// (TCP, UDP, or ICMPv6 outside a quote) and X advanced past the
+// extension headers (the next header at off+40+X); on any other header,
+// or too many, it jumps to other.
+func (a *asm) walk6(off uint32, name string, quote bool, other string) {
+	done := name + "-done"
+	a.emit(bpf.LoadIndirect{Off: off + 6, Size: 1})
+	for i := 0; i <= maxExt6; i++ {
+		l := func(what string) string { return fmt.Sprintf("%s-%s-%d", name, what, i) }
+		a.jeq(6, l("hit"), "")
+		a.jeq(17, l("hit"), "")
+		if !quote {
+			a.jeq(58, l("hit"), "")
+		}
+		if i == maxExt6 {
+			a.ja(other)
+			a.label(l("hit"))
+			a.ja(done)
+			break
+		}
+		a.jeq(0, l("opt"), "")
+		a.jeq(43, l("opt"), "")
+		a.jeq(60, l("opt"), "")
+		if quote {
+			a.jeq(44, l("frag"), "")
+			a.jeq(51, l("ah"), "")
+		}
+		a.ja(other)
+		a.label(l("hit"))
+		a.ja(done)
+		// Options and routing headers: (length + 1) * 8 bytes.
+		a.label(l("opt"))
+		a.emit(bpf.LoadIndirect{Off: off + 40 + 1, Size: 1})
+		a.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: 1})
+		a.emit(bpf.ALUOpConstant{Op: bpf.ALUOpShiftLeft, Val: 3})
+		if quote {
+			a.ja(l("adv"))
+			// AH: (length + 2) * 4 bytes.
+			a.label(l("ah"))
+			a.emit(bpf.LoadIndirect{Off: off + 40 + 1, Size: 1})
+			a.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: 2})
+			a.emit(bpf.ALUOpConstant{Op: bpf.ALUOpShiftLeft, Val: 2})
+			a.ja(l("adv"))
+			// A fragment header: 8 bytes.
+			a.label(l("frag"))
+			a.emit(bpf.LoadConstant{Dst: bpf.RegA, Val: 8})
+		}
+		a.label(l("adv"))
+		a.emit(bpf.StoreScratch{Src: bpf.RegA, N: scratchLen6})
+		a.emit(bpf.LoadIndirect{Off: off + 40, Size: 1}) // its next header
+		a.emit(bpf.StoreScratch{Src: bpf.RegA, N: scratchNext6})
+		a.emit(bpf.LoadScratch{Dst: bpf.RegA, N: scratchLen6})
+		a.emit(bpf.ALUOpX{Op: bpf.ALUOpAdd})
+		a.emit(bpf.TAX{})
+		a.emit(bpf.LoadScratch{Dst: bpf.RegA, N: scratchNext6})
+	}
+	a.label(done)
+}
+
+// maxExt6 is how many extension headers walk6 passes, as many as the
+// data path's decoder and forward.ParseICMPv6Error.
+const maxExt6 = 8
 
 // maxFanoutVIPs6 is how many IPv6 VIPs fanoutProgram compares (twice 8
 // instructions each, within a classic BPF jump's reach); with more, all
@@ -215,11 +309,18 @@ func (a *asm) assemble(what string) []bpf.RawInstruction {
 			continue
 		}
 		j := a.prog[f.at].(bpf.JumpIf)
+		short := func(name string) uint8 {
+			n := skip(f.at, name)
+			if n > 255 {
+				panic("engine: " + what + " program: a conditional jump to " + name + " is too long")
+			}
+			return uint8(n)
+		}
 		if f.ifTrue != "" {
-			j.SkipTrue = uint8(skip(f.at, f.ifTrue))
+			j.SkipTrue = short(f.ifTrue)
 		}
 		if f.els != "" {
-			j.SkipFalse = uint8(skip(f.at, f.els))
+			j.SkipFalse = short(f.els)
 		}
 		a.prog[f.at] = j
 	}

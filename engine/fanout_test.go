@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"testing"
 
@@ -157,8 +158,8 @@ func TestFanoutIPv6(t *testing.T) {
 		t.Error("UDP directions disagree")
 	}
 	for name, f := range map[string][]byte{
-		"solicitation":     pkttest.Solicit6(clientMAC, client6, vip6),
-		"extension header": pkttest.Frame6{Src: client6, Dst: vip6, Proto: pkt.ProtoUDP, SrcPort: 1, DstPort: 53, ExtHeaders: []uint8{pkt.ProtoHopByHop}}.Build(),
+		"solicitation": pkttest.Solicit6(clientMAC, client6, vip6),
+		"fragment":     pkttest.Frame6{Src: client6, Dst: vip6, Proto: pkt.ProtoUDP, SrcPort: 1, DstPort: 53, ExtHeaders: []uint8{pkt.ProtoFragment}}.Build(),
 	} {
 		if got := runFanout(t, prog, f); got != 0 {
 			t.Errorf("%s hashed to %d, want worker 0", name, got)
@@ -171,5 +172,111 @@ func TestFanoutIPv6(t *testing.T) {
 	}
 	if len(fanoutProgram(nil, make([][16]byte, 100)...)) == 0 {
 		t.Error("no program for many IPv6 VIPs")
+	}
+}
+
+// ext6h is an IPv6 extension header for withExt6: its kind and its
+// bytes, the length byte set (the next header is filled in).
+type ext6h struct {
+	kind uint8
+	b    []byte
+}
+
+// ext6 builds an extension header of kind and total length n (a multiple
+// of 8, or of 4 for AH); a fragment header is a first fragment's.
+func ext6(kind uint8, n int) ext6h {
+	h := make([]byte, n)
+	switch kind {
+	case pkt.ProtoAH:
+		h[1] = byte(n/4 - 2)
+	case pkt.ProtoFragment:
+		h[3] = 1 // offset 0, more fragments
+	default:
+		h[1] = byte(n/8 - 1)
+	}
+	return ext6h{kind, h}
+}
+
+// withExt6 returns the IPv6 frame with the extension headers inserted
+// after its fixed header, in order, with the next header fields and the
+// payload length made to match.
+func withExt6(frame []byte, hdrs ...ext6h) []byte {
+	ip := frame[pkt.EtherHeaderLen:]
+	out := append([]byte(nil), frame[:pkt.EtherHeaderLen+40]...)
+	for i, h := range hdrs {
+		next := ip[6]
+		if i+1 < len(hdrs) {
+			next = hdrs[i+1].kind
+		}
+		out = append(out, next)
+		out = append(out, h.b[1:]...)
+	}
+	out = append(out, ip[40:]...)
+	oip := out[pkt.EtherHeaderLen:]
+	if len(hdrs) > 0 {
+		oip[6] = hdrs[0].kind
+	}
+	binary.BigEndian.PutUint16(oip[4:], uint16(len(oip)-40))
+	return out
+}
+
+// TestFanoutIPv6ExtHeaders: packets with the extension headers the data
+// path skips, and ICMPv6 errors whose quoted packet carries them, reach
+// the worker of the flow (the hash of the client's address and port, as
+// the worker's own fanoutHash computes it), not worker 0, where the
+// flow's connection is not.
+func TestFanoutIPv6ExtHeaders(t *testing.T) {
+	prog := fanoutProgram([][4]byte{vip.As4()}, netip.MustParseAddr("2001:db8::1:100").As16(), vip6.As16())
+	ptb := func(src, dst netip.Addr, quoted []byte, outer ...ext6h) []byte {
+		body := make([]byte, 4+len(quoted)-pkt.EtherHeaderLen)
+		binary.BigEndian.PutUint32(body, 1280)
+		copy(body[4:], quoted[pkt.EtherHeaderLen:])
+		f := pkttest.Frame6{Src: src, Dst: dst, Proto: pkt.ProtoICMPv6, ICMPType: pkt.ICMPv6PacketTooBig, Payload: body}.Build()
+		return withExt6(f, outer...)
+	}
+	router := netip.MustParseAddr("2001:db8::1")
+	c16 := client6.As16()
+	c := [4]byte(c16[12:])
+	for port := uint16(40000); port < 40016; port++ {
+		want := fanoutHash(c, port)
+		in := pkttest.Frame6{Src: client6, Dst: vip6, Proto: pkt.ProtoTCP, SrcPort: port, DstPort: 80, TCPFlags: pkt.TCPAck}.Build()
+		reply := pkttest.Frame6{Src: vip6, Dst: client6, Proto: pkt.ProtoTCP, SrcPort: 80, DstPort: port, TCPFlags: pkt.TCPAck}.Build()
+		natReply := pkttest.Frame6{Src: natRS6, Dst: client6, Proto: pkt.ProtoUDP, SrcPort: 53, DstPort: port}.Build()
+		quoteExt := []ext6h{ext6(pkt.ProtoHopByHop, 16), ext6(pkt.ProtoDstOpts, 8), ext6(pkt.ProtoRouting, 24),
+			ext6(pkt.ProtoFragment, 8), ext6(pkt.ProtoAH, 24)}
+		for name, f := range map[string][]byte{
+			"plain":                            in,
+			"hop-by-hop, options, routing":     withExt6(in, ext6(pkt.ProtoHopByHop, 16), ext6(pkt.ProtoDstOpts, 8), ext6(pkt.ProtoRouting, 24)),
+			"a NAT66 reply with options":       withExt6(natReply, ext6(pkt.ProtoDstOpts, 32)),
+			"8 headers":                        withExt6(in, ext6(pkt.ProtoHopByHop, 8), ext6(pkt.ProtoDstOpts, 8), ext6(pkt.ProtoRouting, 8), ext6(pkt.ProtoDstOpts, 8), ext6(pkt.ProtoDstOpts, 8), ext6(pkt.ProtoDstOpts, 8), ext6(pkt.ProtoDstOpts, 8), ext6(pkt.ProtoDstOpts, 8)),
+			"error to the VIP":                 ptb(router, vip6, reply),
+			"error to the VIP, quote with 5":   ptb(router, vip6, withExt6(reply, quoteExt...)),
+			"error to the VIP, both with some": ptb(router, vip6, withExt6(reply, ext6(pkt.ProtoDstOpts, 16)), ext6(pkt.ProtoHopByHop, 8)),
+			"error to a NAT66 client's side":   ptb(router, natRS6, withExt6(in, ext6(pkt.ProtoAH, 16))),
+		} {
+			if got := runFanout(t, prog, f); got != want {
+				t.Errorf("port %d, %s: hashed to %#x, want %#x (the flow's)", port, name, got, want)
+			}
+		}
+		for name, f := range map[string][]byte{
+			"9 headers":                  withExt6(in, ext6(pkt.ProtoHopByHop, 8), ext6(pkt.ProtoDstOpts, 8), ext6(pkt.ProtoRouting, 8), ext6(pkt.ProtoDstOpts, 8), ext6(pkt.ProtoDstOpts, 8), ext6(pkt.ProtoDstOpts, 8), ext6(pkt.ProtoDstOpts, 8), ext6(pkt.ProtoDstOpts, 8), ext6(pkt.ProtoDstOpts, 8)),
+			"AH outside a quote":         withExt6(in, ext6(pkt.ProtoAH, 16)),
+			"a fragment outside a quote": withExt6(in, ext6(pkt.ProtoFragment, 8)),
+			"a quote cut in its headers": ptb(router, vip6, withExt6(reply, ext6(pkt.ProtoDstOpts, 8))[:pkt.EtherHeaderLen+44]),
+			"an error quoting ICMPv6":    ptb(router, vip6, pkttest.Frame6{Src: vip6, Dst: client6, Proto: pkt.ProtoICMPv6, ICMPType: 129}.Build()),
+			"an echo request to the VIP": pkttest.Frame6{Src: client6, Dst: vip6, Proto: pkt.ProtoICMPv6, ICMPType: 128}.Build(),
+		} {
+			if got := runFanout(t, prog, f); got != 0 {
+				t.Errorf("port %d, %s: hashed to %#x, want worker 0", port, name, got)
+			}
+		}
+	}
+	// The widest program still assembles: its jumps stay in reach.
+	var vips [][4]byte
+	for i := range 100 {
+		vips = append(vips, [4]byte{10, 0, byte(i >> 8), byte(i)})
+	}
+	if len(fanoutProgram(vips, make([][16]byte, maxFanoutVIPs6)...)) == 0 {
+		t.Error("no program for 100 IPv4 and 8 IPv6 VIPs")
 	}
 }
