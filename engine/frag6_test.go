@@ -552,6 +552,20 @@ func TestIPv6ReassemblyHandover(t *testing.T) {
 	if _, p := joinFragments(t, out, 2, 1500); p.Src != vip6.As16() || p.SrcPort != 5353 || p.Dst != client6.As16() {
 		t.Errorf("NAT66 reply from %v port %d", netip.AddrFrom16(p.Src), p.SrcPort)
 	}
+	// A fragmented ICMPv6 error about that reply (to the VIP, quoting
+	// VIP:5353 -> client:port1) is worker 1's too, as the fanout program
+	// sends an unfragmented one.
+	quoted := pkttest.Frame6{Src: vip6, Dst: client6, Proto: pkt.ProtoUDP, SrcPort: 5353, DstPort: port1,
+		Payload: make([]byte, 1800)}.Build()
+	body := append(make([]byte, 4), quoted[pkt.EtherHeaderLen:]...)
+	unreach := pkttest.Frame6{SrcMAC: natMAC, DstMAC: dirMAC, Src: netip.MustParseAddr("2001:db8::1"), Dst: vip6,
+		Proto: pkt.ProtoICMPv6, ICMPType: 1, ICMPCode: 3, Payload: body}.Build()
+	run(w0, l0, tbl, 0, pkttest.Fragments6(unreach, 4, 1232)...)
+	if got := w0.c.frag6Lent.Load(); got != 3 {
+		t.Errorf("worker 0 lent %d datagrams, want 3 (the ICMPv6 error about worker 1's reply too)", got)
+	}
+	w1.drainFrag6(tbl, 0)
+	l1.takeOut()
 	// Worker 0's own flow stays with it; the lent slots came back.
 	if out := run(w0, l0, tbl, 0, pkttest.Fragments6(bigUDP6(port0, 53, 3000), 3, 1232, 2464)...); len(out) != 3 {
 		t.Fatalf("worker 0's own datagram: %d frames out, want 3", len(out))

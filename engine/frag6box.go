@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"github.com/ulvs/ulvs/conntrack"
+	"github.com/ulvs/ulvs/forward"
 	"github.com/ulvs/ulvs/pkt"
 	"github.com/ulvs/ulvs/vs"
 )
@@ -60,13 +61,31 @@ func (w *worker) frag6Owner(s *frag6Slot, tbl *vs.Table) int {
 		return w.index
 	}
 	var ps pkt.Parsed6
-	if ps.Decode6(s.pkt.frame(), s.l3, false) != pkt.DecodeOK || ps.L4Off == 0 ||
-		ps.Proto != pkt.ProtoTCP && ps.Proto != pkt.ProtoUDP {
-		return w.index // ICMPv6 and the rest go to worker 0, whole or not
+	frame := s.pkt.frame()
+	if ps.Decode6(frame, s.l3, false) != pkt.DecodeOK || ps.L4Off == 0 {
+		return w.index
 	}
-	addr, port := ps.Dst, ps.DstPort // a reply: its client is the destination
-	if tbl.IsVIP6(ps.Dst) {
-		addr, port = ps.Src, ps.SrcPort
+	var addr [16]byte
+	var port uint16
+	switch ps.Proto {
+	case pkt.ProtoTCP, pkt.ProtoUDP:
+		addr, port = ps.Dst, ps.DstPort // a reply: its client is the destination
+		if tbl.IsVIP6(ps.Dst) {
+			addr, port = ps.Src, ps.SrcPort
+		}
+	case pkt.ProtoICMPv6:
+		// An error goes where the program sends an unfragmented one:
+		// to the client of the packet it quotes.
+		q, ok := forward.ParseICMPv6Error(frame, &ps)
+		if !ok {
+			return w.index // neighbour discovery and the rest: worker 0
+		}
+		addr, port = q.Src, q.SrcPort // it quotes a request from the client
+		if tbl.IsVIP6(ps.Dst) {
+			addr, port = q.Dst, q.DstPort // it quotes a reply to the client
+		}
+	default:
+		return w.index
 	}
 	return int(fanoutHash([4]byte(addr[12:]), port) % uint32(w.nworkers))
 }

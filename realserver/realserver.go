@@ -495,13 +495,14 @@ func (s *Server) Stats() [NumVerdicts]uint64 {
 // the capture runs before it). Without a userspace decapsulator it does
 // nothing.
 func (s *Server) Hold(on bool) error {
+	// Under s.mu: Down closes the capture socket under it, and its
+	// descriptor number may be reused at once.
 	s.mu.Lock()
-	d := s.decap
-	s.mu.Unlock()
-	if d == nil {
+	defer s.mu.Unlock()
+	if s.decap == nil {
 		return nil
 	}
-	return d.hold(on)
+	return s.decap.hold(on)
 }
 
 // Done is closed when Down has finished, or when the userspace
