@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/net/bpf"
-
 	"github.com/ulvs/ulvs/lab"
 )
 
@@ -21,6 +19,8 @@ import (
 // namespace by sockets on another interface. Such a clash made ulvsd fail
 // to start ("setsockopt PACKET_FANOUT: invalid argument") whenever the
 // process id was a multiple of 4096: its two interfaces got group 1 both.
+// The groups' program is the widest fanout program, which the kernel must
+// take as the tests' BPF interpreter does.
 func TestFanoutGroupsUnique(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping network namespace test in -short mode")
@@ -65,10 +65,15 @@ func TestFanoutGroupsUnique(t *testing.T) {
 			r.close()
 			return fmt.Errorf("fb0 joined fa0's group 1")
 		}
-		pass := []bpf.RawInstruction{{Op: 0x6, K: 0xffff}} // ret #65535
+		// The widest fanout program, which the kernel must take too.
+		var vips [][4]byte
+		for i := range 100 {
+			vips = append(vips, [4]byte{10, 0, byte(i >> 8), byte(i)})
+		}
+		prog := fanoutProgram(vips, make([][16]byte, maxFanoutVIPs6)...)
 		groups := map[uint16]string{1: "the other program's"}
 		for _, ni := range []*net.Interface{a, b, b} {
-			rings, err := openRings(ni.Index, 2, 8, nil, pass)
+			rings, err := openRings(ni.Index, 2, 8, nil, prog)
 			if err != nil {
 				return fmt.Errorf("%s: %w", ni.Name, err)
 			}
