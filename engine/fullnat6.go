@@ -56,8 +56,8 @@ func (w *worker) insertFullNAT6(key conntrack.Key6, svc *vs.Service, d *vs.Dest,
 // localPort6 is localPort for IPv6: a local address of svc in turn and a
 // port whose replies the fanout program hashes to this worker (it hashes
 // an IPv6 reply on the last 32 bits of its destination and the
-// destination port), not the reply key of another of this worker's
-// connections.
+// destination port; any port when all IPv6 goes to worker 0), not the
+// reply key of another of this worker's connections.
 func (w *worker) localPort6(svc *vs.Service, rip [16]byte, rport uint16, proto uint8) (conntrack.Key6, bool) {
 	const first, last = 1024, 65535
 	n := len(svc.LocalAddrs6)
@@ -69,7 +69,7 @@ func (w *worker) localPort6(svc *vs.Service, rip [16]byte, rport uint16, proto u
 			if w.lport < first {
 				w.lport = first
 			}
-			if w.nworkers > 1 && int(fanoutHash([4]byte(lip[12:]), w.lport)%uint32(w.nworkers)) != w.index {
+			if w.nworkers > 1 && !w.all6On0 && int(fanoutHash([4]byte(lip[12:]), w.lport)%uint32(w.nworkers)) != w.index {
 				continue
 			}
 			out := conntrack.Key6{Src: rip, SrcPort: rport, Dst: lip, DstPort: w.lport, Proto: proto}

@@ -447,3 +447,44 @@ func BenchmarkProcess6FullNAT(b *testing.B) {
 		})
 	}
 }
+
+// TestIPv6FullNATAllOnWorker0: beyond maxFanoutVIPs6 IPv6 VIPs the fanout
+// program sends all IPv6 to worker 0, which then takes any local port,
+// not only the half whose replies would hash back to it.
+func TestIPv6FullNATAllOnWorker0(t *testing.T) {
+	w, outside, inside, small := fullnat6Worker(t)
+	svcs := []*vs.Service{small.Service(1), small.Service(2)}
+	for i := range maxFanoutVIPs6 {
+		st := &vs.DestState{}
+		st.SetMAC(fnMAC6)
+		svcs = append(svcs, &vs.Service{ID: uint32(10 + i), Proto: vs.UDP, Addr: netip.AddrFrom16([16]byte{0x20, 0x01, 0xd, 0xb8, 15: byte(i + 1)}),
+			Port: 9, Netmask: 128, Stats: &vs.ServiceStats{},
+			Dests: []*vs.Dest{{ID: uint32(10 + i), Addr: fnRS6, Port: 9, Method: vs.Route, Weight: 1, Iface: 1, State: st}}})
+		sc, err := sched.New("rr", svcs[len(svcs)-1], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svcs[len(svcs)-1].Scheduler = sc
+	}
+	tbl := vs.NewTable(2, svcs, nil)
+	if tbl.NumVIPs6() <= maxFanoutVIPs6 {
+		t.Fatalf("%d IPv6 VIPs", tbl.NumVIPs6())
+	}
+	w.index, w.nworkers = 0, 2
+	var ports []uint16
+	for i := range 4 {
+		queue6(t, outside, pkttest.Frame6{SrcMAC: clientMAC, DstMAC: dirMAC, Src: client6, Dst: vip6, Proto: pkt.ProtoTCP,
+			SrcPort: uint16(40000 + i), DstPort: 80, TCPFlags: pkt.TCPSyn}.Build(), false)
+		step(w, tbl, uint32(i))
+		got := inside.takeOut()
+		if len(got) != 1 {
+			t.Fatalf("SYN %d: %d frames inside", i, len(got))
+		}
+		ports = append(ports, decoded6(t, got[0]).SrcPort)
+	}
+	for i, p := range ports {
+		if p != uint16(1024+i) {
+			t.Fatalf("local ports %v, want 1024 to 1027 (any port, in turn)", ports)
+		}
+	}
+}

@@ -76,6 +76,10 @@ type worker struct {
 	index, nworkers int
 	lipNext         int
 	lport           uint16
+	// all6On0: the fanout program sends all IPv6 to worker 0 (beyond
+	// maxFanoutVIPs6 IPv6 VIPs, or with a wide IPv6 mark rule), so an
+	// IPv6 FULLNAT local port need not hash back here (set by inbound6).
+	all6On0 bool
 	// scr holds the frames a packet is split into and ICMP errors.
 	scr *scratch
 	// addrs and mtus are each link's IPv4 address (the outer source of
