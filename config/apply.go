@@ -40,14 +40,11 @@ func (r *Rules) Apply(c Command) error {
 	if !c.HasService {
 		return fmt.Errorf("%v: no service given: %w", c.Op, ErrInvalid)
 	}
+	c.Normalize()
 	key := c.Service.Key()
 	what := fmt.Sprintf("%v %s", c.Op, key.Name())
 	if key.Proto != vs.TCP && key.Proto != vs.UDP {
 		return fmt.Errorf("%s: %w", what, ErrProtocol)
-	}
-	if c.FwMarkIPv6 && key.FwMark != 0 {
-		c.Service.Addr = FwMark6Addr
-		key = c.Service.Key()
 	}
 	v6 := key.IPv6()
 	if err := CheckFamily(&c.Service, v6, destOf(&c)); err != nil {

@@ -129,3 +129,21 @@ func TestApplyDoesNotAlias(t *testing.T) {
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
 var addrOpt = cmp.Comparer(func(a, b netip.Addr) bool { return a == b })
+
+// A command naming an IPv6 fwmark service by FwMarkIPv6 alone (ulvsadm's
+// -6, no Service.Addr) acts on that service, and its errors name it.
+func TestApplyFwMarkIPv6(t *testing.T) {
+	r := config.Rules{Services: []config.Service{{Proto: vs.TCP, FwMark: 5, Scheduler: "rr"}}}
+	c := config.Command{Op: config.OpDelService, HasService: true, Service: config.Service{Proto: vs.TCP, FwMark: 5}, FwMarkIPv6: true}
+	err := r.Apply(c)
+	if !errors.Is(err, config.ErrNoService) || !strings.Contains(err.Error(), "FWM 5 IPv6") {
+		t.Errorf("Apply = %v, want ErrNoService naming FWM 5 IPv6", err)
+	}
+	c.Normalize()
+	if c.Service.Key() != (config.ServiceKey{Proto: vs.TCP, FwMark: 5, Addr: config.FwMark6Addr}) {
+		t.Errorf("Normalize: key %v, want FWM 5 IPv6", c.Service.Key())
+	}
+	if len(r.Services) != 1 || r.Services[0].IPv6() {
+		t.Errorf("rules %+v, want FWM 5 (IPv4) kept", r.Services)
+	}
+}

@@ -156,6 +156,16 @@ type Command struct {
 	Daemon   DaemonOptions
 }
 
+// Normalize gives a fwmark service named IPv6 by FwMarkIPv6 alone
+// (ipvsadm's -6) its key's address, FwMark6Addr, so that every user of
+// c.Service.Key() (Apply, the director's -Z and trace) names the IPv6
+// service rather than the IPv4 one of the same mark.
+func (c *Command) Normalize() {
+	if c.FwMarkIPv6 && c.Service.FwMark != 0 {
+		c.Service.Addr = FwMark6Addr
+	}
+}
+
 // Sentinel errors of Apply, one per errno the kernel returns from
 // do_ip_vs_set_ctl (net/netfilter/ipvs/ip_vs_ctl.c). ipvsadm turns the pair
 // (command, errno) into its message; so does ulvsadm.

@@ -461,6 +461,7 @@ func (d *Director) Rules() config.Rules {
 
 // apply is Apply; kind names the editor in trace events (trace.go).
 func (d *Director) apply(c config.Command, kind string) error {
+	c.Normalize() // -f N -6: the key d.zero and the trace use too
 	if c.Op == config.OpStartDaemon || c.Op == config.OpStopDaemon {
 		return d.sync.apply(c)
 	}

@@ -22,23 +22,7 @@ func TestTraceDirectorEvents(t *testing.T) {
 	if err := d.SetRules(config.Rules{Services: []config.Service{svc("rr", rip1, rip2)}}); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	f, err := trace.Parse("-r " + rip2.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := make(chan trace.Event, 16)
-	done := make(chan error, 1)
-	go func() {
-		done <- d.Trace(ctx, f, ctl.TraceRequest{}, func(e *trace.Event) error {
-			if e.Kind != trace.KindStats {
-				got <- *e
-			}
-			return nil
-		})
-	}()
-	waitSubscribed(t, d)
+	got, stop := traceEvents(t, d, "-r "+rip2.String())
 	edit := func(rip netip.Addr, w int32) config.Command {
 		return config.Command{Op: config.OpEditDest, HasService: true, Service: svc("rr"),
 			Dest: config.Dest{Addr: rip, Port: 80, Method: vs.Route, Weight: w}}
@@ -61,14 +45,41 @@ func TestTraceDirectorEvents(t *testing.T) {
 			t.Errorf("event %+v, want %s with %q", e, want.kind, want.text)
 		}
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("Trace: %v", err)
-	}
+	stop()
 	d.traces.mu.Lock()
 	defer d.traces.mu.Unlock()
 	if len(d.traces.subs) != 0 {
 		t.Error("subscription left behind")
+	}
+}
+
+// traceEvents subscribes to d's trace with filter; the channel gets the
+// events other than stats, stop ends the subscription.
+func traceEvents(t *testing.T, d *Director, filter string) (<-chan trace.Event, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	f, err := trace.Parse(filter)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	got := make(chan trace.Event, 16)
+	done := make(chan error, 1)
+	go func() {
+		done <- d.Trace(ctx, f, ctl.TraceRequest{}, func(e *trace.Event) error {
+			if e.Kind != trace.KindStats {
+				got <- *e
+			}
+			return nil
+		})
+	}()
+	waitSubscribed(t, d)
+	return got, func() {
+		t.Helper()
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Trace: %v", err)
+		}
 	}
 }
 

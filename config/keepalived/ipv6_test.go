@@ -325,3 +325,53 @@ func TestIPv6FwMarkFamilyMismatch(t *testing.T) {
 		t.Errorf("err %v", err)
 	}
 }
+
+// TestGroupFamilyFromRealServer: a group virtual server without
+// ip_family takes its family from its first real server not tunnelled,
+// before its sorry server, as keepalived's rs_end_handler sets vs->af for
+// group virtual servers too; a fwmark of the group without family is then
+// of that family (ipvs_group_cmd), and a group of the other family does
+// not match it. With every server tunnelled the family stays unset and
+// the mark is IPv4, keepalived's default.
+func TestGroupFamilyFromRealServer(t *testing.T) {
+	for _, tt := range []struct{ name, conf, want string }{
+		{"fwmark IPv6 real server", "virtual_server_group GM {\nfwmark 11\n}\nvirtual_server group GM {\nlb_algo rr\nlb_kind DR\nreal_server 2001:db8::61 80 {\n}\n}\n", "FWM 11 IPv6"},
+		{"real server before sorry server", "virtual_server_group GM {\nfwmark 11\n}\nvirtual_server group GM {\nlb_kind DR\nsorry_server 10.0.0.9 80\nsorry_server_lvs_method TUN\nreal_server 10.0.0.1 80 {\nlvs_method TUN\n}\nreal_server 2001:db8::61 80 {\n}\n}\n", "FWM 11 IPv6"},
+		{"all tunnelled", "virtual_server_group GM {\nfwmark 11\n}\nvirtual_server group GM {\nlb_kind TUN\nreal_server 2001:db8::61 80 {\n}\n}\n", "FWM 11"},
+		{"IPv4 real server", "virtual_server_group GM {\nfwmark 11\n}\nvirtual_server group GM {\nlb_kind DR\nreal_server 10.0.0.61 80 {\n}\n}\n", "FWM 11"},
+		{"IPv4 group, IPv6 real server", "virtual_server_group G {\n10.0.0.100 80\nfwmark 11\n}\nvirtual_server group G {\nprotocol TCP\nlb_kind DR\nreal_server 2001:db8::61 80 {\n}\n}\n",
+			"k.conf:5: virtual_server: virtual_server_group G is inet, the virtual server inet6 (from real_server 2001:db8::61)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := Parse("k.conf", []byte(tt.conf), Options{})
+			if strings.HasPrefix(tt.want, "k.conf:") {
+				if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+					t.Fatalf("err %v, want %q", err, tt.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(f.Rules.Services) != 1 || f.Rules.Services[0].Key().Name() != tt.want {
+				t.Fatalf("services %+v, want %s", f.Rules.Services, tt.want)
+			}
+			if err := config.CheckRulesFamily(&f.Rules); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// A tunnelled sorry server may be of the other family than its virtual
+// server, as keepalived's vs_end_handler lets it be.
+func TestSorryServerTunnelledOtherFamily(t *testing.T) {
+	conf := "virtual_server 2001:db8::100 80 {\nprotocol TCP\nlb_kind DR\nsorry_server 10.0.0.9 80\nsorry_server_lvs_method TUN\nreal_server 2001:db8::1 80 {\n}\n}\n"
+	f, err := Parse("k.conf", []byte(conf), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Health) != 1 || f.Health[0].Sorry == nil || f.Health[0].Sorry.Addr != netip.MustParseAddr("10.0.0.9") || f.Health[0].Sorry.Method != vs.Tunnel {
+		t.Fatalf("health %+v, want the tunnelled sorry server 10.0.0.9", f.Health)
+	}
+}

@@ -358,7 +358,70 @@ func (w *kwriter) service(s *config.Service) error {
 			return err
 		}
 	}
+	if err := w.markFamily(v, s, start, end); err != nil {
+		return err
+	}
 	return w.reals(v, s, start, end)
+}
+
+// keyFamily is the ip_family of service k.
+func keyFamily(k config.ServiceKey) string {
+	if k.IPv6() {
+		return "inet6"
+	}
+	return "inet"
+}
+
+// markFamily adds ip_family to the block [start, end] of the fwmark
+// service s when, its real servers and persistence_granularity written as
+// s has them, keepalived would settle another family than s's from them
+// (check_parser.c; the parser's markFamily and settledFamily): deleting
+// the one IPv4 DR real server of a mark whose others are IPv6 tunnels, say.
+// A block with ip_family, or a group's fwmark of its own family, keeps it.
+func (w *kwriter) markFamily(v *virtualServer, s *config.Service, start, end int) error {
+	k := s.Key()
+	if k.FwMark == 0 || len(w.statements(start, end, []string{"ip_family"})) > 0 {
+		return nil
+	}
+	if v.group != "" {
+		g := w.p.groups[v.group]
+		if g == nil || g.have4 || g.have6 || slices.ContainsFunc(g.entries, func(e groupEntry) bool { return e.fwmark == k.FwMark && e.family != "" }) {
+			return nil
+		}
+	}
+	old := w.oldService(k)
+	next := *v
+	next.reals = nil
+	for _, rs := range v.reals {
+		if len(rs.dests) != 1 || slices.ContainsFunc(s.Dests, func(d config.Dest) bool { return netip.AddrPortFrom(d.Addr, d.Port) == rs.dests[0] }) {
+			next.reals = append(next.reals, rs)
+		}
+	}
+	for _, d := range s.Dests {
+		if !slices.ContainsFunc(v.reals, func(rs *realServer) bool { return slices.Contains(rs.dests, netip.AddrPortFrom(d.Addr, d.Port)) }) {
+			next.reals = append(next.reals, &realServer{addr: d.Addr, port: d.Port, method: d.Method})
+		}
+	}
+	switch {
+	case !s.Persistent || !s.Netmask.IsValid():
+		next.family = "" // no persistence_granularity left
+	case old.Persistent && old.Netmask == s.Netmask:
+		// the line stays, and the family it set
+	case strings.Contains(granularity(s), "."):
+		next.family = "inet"
+	default:
+		next.family = "inet6"
+	}
+	fam := ""
+	if v.group == "" {
+		fam = w.p.markFamily(&next)
+	} else if fam, _ = next.settledFamily(); fam == "" {
+		fam = "inet" // keepalived's ipvs_group_cmd default
+	}
+	if want := keyFamily(k); fam != want {
+		return w.set(start, end, []string{"ip_family"}, want)
+	}
+	return nil
 }
 
 func sched(s string) string {
@@ -490,8 +553,10 @@ func (w *kwriter) newVirtual(s *config.Service) error {
 	}
 	const in = "    "
 	ls := []string{"", head, in + "lb_algo " + sched(s.Scheduler), in + "lb_kind " + kind, in + "protocol " + proto}
-	if k.FwMark != 0 && k.IPv6() {
-		ls = append(ls, in+"ip_family inet6") // an IPv6 fwmark service
+	if k.FwMark != 0 {
+		// keepalived would otherwise settle the family from the real
+		// servers: an IPv4 mark with only IPv6 tunnels would read as IPv6.
+		ls = append(ls, in+"ip_family "+keyFamily(k))
 	}
 	if s.Persistent {
 		ls = append(ls, in+"persistence_timeout "+strconv.FormatUint(uint64(s.Timeout), 10))

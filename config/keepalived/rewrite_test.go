@@ -120,6 +120,21 @@ func kaBase(t *testing.T) (string, *config.File) {
 
 func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
+// checkWritten checks that out holds each of has and none of hasNot.
+func checkWritten(t *testing.T, out []byte, has, hasNot []string) {
+	t.Helper()
+	for _, s := range has {
+		if !strings.Contains(string(out), s) {
+			t.Errorf("written file lacks %q:\n%s", s, out)
+		}
+	}
+	for _, s := range hasNot {
+		if strings.Contains(string(out), s) {
+			t.Errorf("written file still has %q:\n%s", s, out)
+		}
+	}
+}
+
 // TestRewriteKeepalivedEdits makes the console's rule edits on ka-base.conf:
 // each reads back as asked, the checkers of the servers kept stay, and
 // the other lines stay as they were.
@@ -158,16 +173,7 @@ func TestRewriteKeepalivedEdits(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, s := range tt.has {
-				if !strings.Contains(string(out), s) {
-					t.Errorf("written file lacks %q:\n%s", s, out)
-				}
-			}
-			for _, s := range tt.hasNot {
-				if strings.Contains(string(out), s) {
-					t.Errorf("written file still has %q:\n%s", s, out)
-				}
-			}
+			checkWritten(t, out, tt.has, tt.hasNot)
 			if !strings.HasPrefix(string(out), "global_defs {\n    router_id kacheck\n") {
 				t.Errorf("global_defs changed:\n%s", out)
 			}
@@ -476,5 +482,61 @@ func TestRewriteKeepalivedMisc(t *testing.T) {
 	c.MiscTimeout = 1500 * time.Millisecond
 	if _, err := Rewrite("checks.conf", data, f, Options{}); !errors.Is(err, ErrNotExpressible) || !strings.Contains(err.Error(), "whole seconds") {
 		t.Errorf("misc_timeout 1.5: %v", err)
+	}
+}
+
+// TestRewriteFwMarkFamily: the console writes the family of a fwmark
+// service (ip_family) where keepalived would otherwise settle another one
+// from the real servers (check_parser.c: the first not tunnelled, else
+// the tunnelled ones' common family, else inet): always in a new block,
+// and in an edited block when the edit would change the family read back.
+func TestRewriteFwMarkFamily(t *testing.T) {
+	tun6 := config.Dest{Addr: addr("2001:db8::1"), Method: vs.Tunnel, Weight: 1}
+	for _, tt := range []struct {
+		name, conf  string
+		edit        func(f *config.File)
+		has, hasNot []string
+	}{
+		{"new IPv4 mark, IPv6 tunnel", "! new\n", func(f *config.File) {
+			f.Rules.Services = append(f.Rules.Services, config.Service{Proto: vs.TCP, FwMark: 5, Scheduler: "rr", Dests: []config.Dest{tun6}})
+		}, []string{"virtual_server fwmark 5 {\n    lb_algo rr\n    lb_kind TUN\n    protocol TCP\n    ip_family inet\n"}, nil},
+		{"new IPv6 mark", "! new\n", func(f *config.File) {
+			f.Rules.Services = append(f.Rules.Services, config.Service{Proto: vs.TCP, FwMark: 5, Addr: config.FwMark6Addr, Scheduler: "rr", Dests: []config.Dest{tun6}})
+		}, []string{"    ip_family inet6\n"}, nil},
+		{"delete the DR real server", "virtual_server fwmark 5 {\n    lb_algo rr\n    lb_kind DR\n    real_server 10.0.0.1 80 {\n    }\n    real_server 2001:db8::1 80 {\n        lvs_method TUN\n    }\n}\n", func(f *config.File) {
+			f.Rules.Services[0].Dests = f.Rules.Services[0].Dests[1:]
+		}, []string{"    lb_kind DR\n    ip_family inet\n    real_server 2001:db8::1 80 {"}, []string{"10.0.0.1"}},
+		{"add a tunnel of the other family", "virtual_server fwmark 5 {\n    lb_algo rr\n    lb_kind TUN\n    real_server 2001:db8::1 80 {\n    }\n}\n", func(f *config.File) {
+			f.Rules.Services[0].Dests = append(f.Rules.Services[0].Dests, config.Dest{Addr: addr("10.0.0.3"), Method: vs.Tunnel, Weight: 1})
+		}, []string{"    ip_family inet6\n"}, nil},
+		{"drop the granularity", "virtual_server fwmark 5 {\n    lb_algo rr\n    lb_kind TUN\n    persistence_timeout 60\n    persistence_granularity 64\n    real_server 10.0.0.1 80 {\n    }\n}\n", func(f *config.File) {
+			f.Rules.Services[0].Persistent, f.Rules.Services[0].Timeout, f.Rules.Services[0].Netmask = false, 0, netip.Addr{}
+		}, []string{"    ip_family inet6\n"}, []string{"persistence"}},
+		{"same family", "virtual_server fwmark 5 {\n    lb_algo rr\n    lb_kind DR\n    real_server 10.0.0.1 80 {\n    }\n}\n", func(f *config.File) {
+			f.Rules.Services[0].Dests = append(f.Rules.Services[0].Dests, config.Dest{Addr: addr("10.0.0.2"), Method: vs.Route, Weight: 1})
+		}, []string{"real_server 10.0.0.2 0 {"}, []string{"ip_family"}},
+		{"group mark", "virtual_server_group G {\n    fwmark 5\n}\nvirtual_server group G {\n    lb_algo rr\n    lb_kind DR\n    real_server 2001:db8::2 80 {\n    }\n    real_server 10.0.0.1 80 {\n        lvs_method TUN\n    }\n}\n", func(f *config.File) {
+			f.Rules.Services[0].Dests = f.Rules.Services[0].Dests[1:]
+		}, []string{"    ip_family inet6\n"}, []string{"2001:db8::2"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := Parse("k.conf", []byte(tt.conf), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.edit(f)
+			out, err := Rewrite("k.conf", []byte(tt.conf), f, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkWritten(t, out, tt.has, tt.hasNot)
+			back, err := Parse("k.conf", out, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(f.Rules, back.Rules, kaCmp...); diff != "" {
+				t.Errorf("rules (-want +written):\n%s", diff)
+			}
+		})
 	}
 }

@@ -727,6 +727,9 @@ func (p *parser) build() {
 	f := p.file
 	seen := map[config.ServiceKey]*Node{}
 	for _, v := range p.virtuals {
+		if !p.sorryFamily(v) {
+			return
+		}
 		keys, ok := p.serviceKeys(v)
 		if !ok {
 			return
@@ -825,25 +828,17 @@ func (p *parser) serviceKeys(v *virtualServer) ([]config.ServiceKey, bool) {
 }
 
 // groupFamily checks the virtual server's address family against its
-// group's, as keepalived's validate_check_config: the family is ip_family,
-// else that of persistence_granularity, else that of a sorry server not
-// tunnelled (vs_end_handler). A group of one family takes a virtual server
-// of that family or none; a group mixing IPv4 and IPv6 takes only a
+// group's, as keepalived's validate_check_config: the family is the one
+// the virtual_server block settled (settledFamily: ip_family, a
+// family-bound persistence_granularity, the first real server or the
+// sorry server not tunnelled). A group of one family takes a virtual
+// server of that family or none; a group mixing IPv4 and IPv6 takes only a
 // virtual server with no family, whose services are then each of their
 // own family (and take real servers of the other family only tunnelled,
 // config.CheckRulesFamily, as the kernel). keepalived logs and ignores a
 // virtual server that does not match; ulvs refuses it.
 func (p *parser) groupFamily(v *virtualServer, g *vsGroup) (string, bool) {
-	fam, why := v.family, "ip_family"
-	if fam != "" && !slices.ContainsFunc(v.node.Children, func(c *Node) bool { return c.Keyword() == "ip_family" }) {
-		why = "persistence_granularity"
-	}
-	if s := v.sorry; fam == "" && s != nil && s.method != vs.Tunnel && (s.method != 0 || v.method != vs.Tunnel) {
-		fam, why = "inet", "sorry_server "+s.addr.String()
-		if s.addr.Is6() {
-			fam = "inet6"
-		}
-	}
+	fam, why := v.settledFamily()
 	if fam == "" {
 		return "", true
 	}
@@ -862,39 +857,92 @@ func (p *parser) groupFamily(v *virtualServer, g *vsGroup) (string, bool) {
 	return fam, true
 }
 
-// markFamily is the address family of a fwmark virtual server, as
-// keepalived settles vs->af: ip_family (or a family-bound
-// persistence_granularity), else that of the first real server or sorry
-// server that is not tunnelled (rs_end_handler, vs_end_handler), else,
-// all being tunnelled, theirs if they share one, else inet.
-func (p *parser) markFamily(v *virtualServer) string {
-	if v.family != "" {
-		return v.family
+// familyOf is an address's family as keepalived.conf names it.
+func familyOf(a netip.Addr) string {
+	if a.Is6() && !a.Is4In6() {
+		return "inet6"
 	}
-	of := func(a netip.Addr) string {
-		if a.Is6() && !a.Is4In6() {
-			return "inet6"
+	return "inet"
+}
+
+// tunnelled reports whether a real or sorry server of method m (0: the
+// virtual server's) is tunnelled, so that its family need not be the
+// virtual server's.
+func (v *virtualServer) tunnelled(m vs.Method) bool {
+	return m == vs.Tunnel || m == 0 && v.method == vs.Tunnel
+}
+
+// settledFamily is the family keepalived's vs->af holds once the
+// virtual_server block is read, before a group's family applies, and what
+// set it: realFamily, else the sorry server's if it is not tunnelled
+// (vs_end_handler). "" if none did.
+func (v *virtualServer) settledFamily() (fam, why string) {
+	if fam, why = v.realFamily(); fam != "" {
+		return fam, why
+	}
+	if s := v.sorry; s != nil && !v.tunnelled(s.method) {
+		return familyOf(s.addr), "sorry_server " + s.addr.String()
+	}
+	return "", ""
+}
+
+// realFamily is the family keepalived's vs->af holds when the sorry
+// server is looked at, and what set it: the virtual address's; else
+// ip_family or a family-bound persistence_granularity; else that of the
+// first real server not tunnelled (rs_end_handler, for fwmark and group
+// virtual servers alike). "" if none did.
+func (v *virtualServer) realFamily() (fam, why string) {
+	switch {
+	case v.addr.IsValid():
+		return familyOf(v.addr), "its address"
+	case v.family != "":
+		if slices.ContainsFunc(v.node.Children, func(c *Node) bool { return c.Keyword() == "ip_family" }) {
+			return v.family, "ip_family"
 		}
-		return "inet"
+		return v.family, "persistence_granularity"
 	}
-	tunnel := func(m vs.Method) bool { return m == vs.Tunnel || m == 0 && v.method == vs.Tunnel }
 	for _, rs := range v.reals {
-		if !tunnel(rs.method) {
-			return of(rs.addr)
+		if !v.tunnelled(rs.method) {
+			return familyOf(rs.addr), "real_server " + rs.addr.String()
 		}
 	}
-	if s := v.sorry; s != nil && !tunnel(s.method) {
-		return of(s.addr)
+	return "", ""
+}
+
+// sorryFamily refuses a sorry server, not tunnelled, of the other family
+// than its virtual server: keepalived's vs_end_handler logs "Address
+// family of virtual server and sorry server ... don't match" and drops
+// the sorry server, which ulvs would otherwise add at quorum loss.
+func (p *parser) sorryFamily(v *virtualServer) bool {
+	s := v.sorry
+	if s == nil || v.tunnelled(s.method) {
+		return true
+	}
+	fam, why := v.realFamily()
+	if fam == "" || fam == familyOf(s.addr) {
+		return true
+	}
+	p.errorf(s.node, "sorry server %s is %s, the virtual server %s (from %s): keepalived skips a sorry server of the other address family that is not tunnelled (\"Address family of virtual server and sorry server don't match - skipping sorry server\"), ulvs refuses it", s.addr, familyOf(s.addr), fam, why)
+	return false
+}
+
+// markFamily is the address family of a fwmark virtual server, as
+// keepalived settles vs->af: settledFamily, else, all real and sorry
+// servers being tunnelled, theirs if they share one, else inet
+// (vs_end_handler).
+func (p *parser) markFamily(v *virtualServer) string {
+	if fam, _ := v.settledFamily(); fam != "" {
+		return fam
 	}
 	fam := ""
 	if s := v.sorry; s != nil {
-		fam = of(s.addr)
+		fam = familyOf(s.addr)
 	}
 	for _, rs := range v.reals {
 		switch {
 		case fam == "":
-			fam = of(rs.addr)
-		case fam != of(rs.addr):
+			fam = familyOf(rs.addr)
+		case fam != familyOf(rs.addr):
 			return "inet" // mixed tunnelled families: keepalived's default
 		}
 	}
