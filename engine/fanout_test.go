@@ -280,3 +280,56 @@ func TestFanoutIPv6ExtHeaders(t *testing.T) {
 		t.Error("no program for 100 IPv4 and 8 IPv6 VIPs")
 	}
 }
+
+// FuzzFanout6 runs the fanout program over arbitrary IPv6 packets and
+// checks it against the data path's own reading of them: a TCP or UDP
+// packet the decoder takes (not a fragment), and an ICMPv6 error whose
+// quote forward.ParseICMPv6Error takes, must hash as the worker's
+// fanoutHash of its client's side, or its connection is on another
+// worker. Packets the data path does not take may go anywhere.
+func FuzzFanout6(f *testing.F) {
+	reply := pkttest.Frame6{Src: vip6, Dst: client6, Proto: pkt.ProtoTCP, SrcPort: 80, DstPort: 40000, TCPFlags: pkt.TCPAck}.Build()
+	body := append(make([]byte, 4), withExt6(reply, ext6(pkt.ProtoDstOpts, 16), ext6(pkt.ProtoAH, 24))[pkt.EtherHeaderLen:]...)
+	ptb := pkttest.Frame6{Src: netip.MustParseAddr("2001:db8::1"), Dst: vip6, Proto: pkt.ProtoICMPv6, ICMPType: pkt.ICMPv6PacketTooBig, Payload: body}.Build()
+	f.Add(withExt6(ptb, ext6(pkt.ProtoHopByHop, 8))[pkt.EtherHeaderLen:])
+	f.Add(withExt6(pkttest.Frame6{Src: client6, Dst: vip6, Proto: pkt.ProtoUDP, SrcPort: 5353, DstPort: 53}.Build(),
+		ext6(pkt.ProtoHopByHop, 16), ext6(pkt.ProtoRouting, 24))[pkt.EtherHeaderLen:])
+	f.Add(pkttest.Frame6{Src: natRS6, Dst: client6, Proto: pkt.ProtoTCP, SrcPort: 80, DstPort: 1000, TCPFlags: pkt.TCPAck}.Build()[pkt.EtherHeaderLen:])
+	vips6 := [][16]byte{netip.MustParseAddr("2001:db8::1:100").As16(), vip6.As16()}
+	prog := fanoutProgram([][4]byte{vip.As4()}, vips6...)
+	isVIP := func(a [16]byte) bool { return a == vips6[0] || a == vips6[1] }
+	f.Fuzz(func(t *testing.T, ip []byte) {
+		if len(ip) < 40 || len(ip) > 9000 {
+			return
+		}
+		ip[0] = 0x60 | ip[0]&0x0f
+		frame := append(append(make([]byte, 12), 0x86, 0xdd), ip...)
+		var p pkt.Parsed6
+		if p.Decode6(frame, pkt.EtherHeaderLen, false) != pkt.DecodeOK || p.L4Off == 0 || p.Frag {
+			return
+		}
+		var addr [16]byte
+		var port uint16
+		switch p.Proto {
+		case pkt.ProtoTCP, pkt.ProtoUDP:
+			addr, port = p.Dst, p.DstPort
+			if isVIP(p.Dst) {
+				addr, port = p.Src, p.SrcPort
+			}
+		case pkt.ProtoICMPv6:
+			q, ok := forward.ParseICMPv6Error(frame, &p)
+			if !ok {
+				return
+			}
+			addr, port = q.Src, q.SrcPort
+			if isVIP(p.Dst) {
+				addr, port = q.Dst, q.DstPort
+			}
+		default:
+			return
+		}
+		if got, want := runFanout(t, prog, frame), fanoutHash([4]byte(addr[12:]), port); got != want {
+			t.Fatalf("the program hashed to %#x, the data path's flow is %#x's", got, want)
+		}
+	})
+}
