@@ -20,7 +20,7 @@ import (
 //     error quotes a packet towards a real server: the quoted source
 //     address and port, or, for one of the director's IPIP packets, the
 //     source address and port of the client's packet inside (quoted
-//     headers without options are assumed).
+//     headers with options too).
 //
 // IPv6 TCP and UDP are hashed the same way on the last 32 bits of the
 // client's address and its port, past the extension headers the data
@@ -130,18 +130,22 @@ func fanoutProgram(vips [][4]byte, vips6 ...[16]byte) []bpf.RawInstruction {
 	a.jeq(4, "icmpipip", "")
 	a.emit(bpf.LoadIndirect{Off: 8 + 12, Size: 4}) // quoted source
 	a.emit(bpf.StoreScratch{Src: bpf.RegA, N: 0})
-	a.emit(bpf.LoadIndirect{Off: 8 + 20, Size: 2}) // quoted source port
+	a.skipQuoted4()
+	a.emit(bpf.LoadIndirect{Off: 8, Size: 2}) // quoted source port
 	a.ja("hash")
 	// An error about one of our IPIP packets: the client's packet inside.
 	a.label("icmpipip")
-	a.emit(bpf.LoadIndirect{Off: 8 + 20 + 12, Size: 4}) // inner source
+	a.skipQuoted4()
+	a.emit(bpf.LoadIndirect{Off: 8 + 12, Size: 4}) // inner source
 	a.emit(bpf.StoreScratch{Src: bpf.RegA, N: 0})
-	a.emit(bpf.LoadIndirect{Off: 8 + 20 + 20, Size: 2}) // inner source port
+	a.skipQuoted4()
+	a.emit(bpf.LoadIndirect{Off: 8, Size: 2}) // inner source port
 	a.ja("hash")
 	a.label("icmpvip")
 	a.emit(bpf.LoadIndirect{Off: 8 + 16, Size: 4}) // quoted destination
 	a.emit(bpf.StoreScratch{Src: bpf.RegA, N: 0})
-	a.emit(bpf.LoadIndirect{Off: 8 + 22, Size: 2}) // quoted destination port
+	a.skipQuoted4()
+	a.emit(bpf.LoadIndirect{Off: 8 + 2, Size: 2}) // quoted destination port
 	a.label("hash")
 	a.emit(bpf.LoadScratch{Dst: bpf.RegX, N: 0})
 	a.emit(bpf.ALUOpX{Op: bpf.ALUOpXor})
@@ -151,6 +155,17 @@ func fanoutProgram(vips [][4]byte, vips6 ...[16]byte) []bpf.RawInstruction {
 	a.label("ret0")
 	a.emit(bpf.RetConstant{Val: 0})
 	return a.assemble("fanout")
+}
+
+// skipQuoted4 emits X += the length of the IPv4 header at 8+X (a quoted
+// header, after the ICMP header; options included, as
+// forward.ParseICMPError reads it).
+func (a *asm) skipQuoted4() {
+	a.emit(bpf.LoadIndirect{Off: 8, Size: 1})
+	a.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0x0f})
+	a.emit(bpf.ALUOpConstant{Op: bpf.ALUOpShiftLeft, Val: 2})
+	a.emit(bpf.ALUOpX{Op: bpf.ALUOpAdd})
+	a.emit(bpf.TAX{})
 }
 
 // The fanout program's scratch words: 0 holds the address hashed; the

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/binary"
 	"net/netip"
 	"testing"
@@ -329,6 +330,75 @@ func FuzzFanout6(f *testing.F) {
 			return
 		}
 		if got, want := runFanout(t, prog, frame), fanoutHash([4]byte(addr[12:]), port); got != want {
+			t.Fatalf("the program hashed to %#x, the data path's flow is %#x's", got, want)
+		}
+	})
+}
+
+// withOptions4 returns the IPv4 packet ip (from its header) with n bytes
+// of options (NOPs, n a multiple of 4) after its header, its length
+// fields and header checksum made to match.
+func withOptions4(ip []byte, n int) []byte {
+	hl := int(ip[0]&0x0f) * 4
+	out := append(append(append([]byte(nil), ip[:hl]...), bytes.Repeat([]byte{1}, n)...), ip[hl:]...)
+	h := pkt.IPv4(out)
+	out[0] = 0x40 | byte((hl+n)/4)
+	binary.BigEndian.PutUint16(out[2:], uint16(len(out)))
+	h.SetChecksum(0)
+	h.SetChecksum(pkt.Checksum(out[:hl+n], 0))
+	return out
+}
+
+// FuzzFanout4 is FuzzFanout6 for IPv4: a TCP or UDP packet the decoder
+// takes (not a fragment: the kernel reassembles before the fanout), and
+// an ICMP error whose quote forward.ParseICMPError takes (options in the
+// quoted headers, an error about an IPIP packet), hash as the worker's
+// fanoutHash of the flow's client side.
+func FuzzFanout4(f *testing.F) {
+	// A client's error about a reply whose header carries options.
+	reply := pkttest.Frame{SrcMAC: dirMAC, DstMAC: clientMAC, Src: vip, Dst: client, Proto: pkt.ProtoUDP, SrcPort: 80, DstPort: 40000}.Build()
+	reply = append(reply[:pkt.EtherHeaderLen:pkt.EtherHeaderLen], withOptions4(reply[pkt.EtherHeaderLen:], 8)...)
+	var p pkt.Parsed
+	if p.Decode(reply) != pkt.DecodeOK {
+		f.Fatal("the reply with options does not decode")
+	}
+	f.Add(forward.PortUnreachable(nil, reply, &p, clientMAC, client.As4(), 1)[pkt.EtherHeaderLen:])
+	f.Add(pkttest.Frame{Src: client, Dst: vip, Proto: pkt.ProtoTCP, SrcPort: 1000, DstPort: 80, TCPFlags: pkt.TCPSyn}.Build()[pkt.EtherHeaderLen:])
+	vips := [][4]byte{vip.As4(), {10, 77, 0, 101}}
+	prog := fanoutProgram(vips)
+	isVIP := func(a [4]byte) bool { return a == vips[0] || a == vips[1] }
+	f.Fuzz(func(t *testing.T, ip []byte) {
+		if len(ip) < 20 || len(ip) > 9000 {
+			return
+		}
+		frame := append(append(make([]byte, 12), 0x08, 0x00), ip...)
+		var p pkt.Parsed
+		if p.Decode(frame) != pkt.DecodeOK || p.L4Off == 0 || p.Frag != 0 {
+			return
+		}
+		var addr [4]byte
+		var port uint16
+		switch p.Proto {
+		case pkt.ProtoTCP, pkt.ProtoUDP:
+			addr, port = p.Dst, p.DstPort
+			if isVIP(p.Dst) {
+				addr, port = p.Src, p.SrcPort
+			}
+		case pkt.ProtoICMP:
+			q, ok := forward.ParseICMPError(frame, &p)
+			if !ok {
+				return
+			}
+			switch {
+			case isVIP(p.Dst):
+				addr, port = q.Dst, q.DstPort
+			default:
+				addr, port = q.Src, q.SrcPort // IPIP: the client's packet inside
+			}
+		default:
+			return
+		}
+		if got, want := runFanout(t, prog, frame), fanoutHash(addr, port); got != want {
 			t.Fatalf("the program hashed to %#x, the data path's flow is %#x's", got, want)
 		}
 	})
