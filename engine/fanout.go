@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"golang.org/x/net/bpf"
+
+	"github.com/ulvs/ulvs/vs"
 )
 
 // fanoutProgram builds the classic BPF program that picks a worker for
@@ -250,6 +252,12 @@ const maxExt6 = 8
 // instructions each, within a classic BPF jump's reach); with more, all
 // IPv6 goes to worker 0.
 const maxFanoutVIPs6 = 8
+
+// all6On0 reports whether the fanout program of table t sends all IPv6 to
+// worker 0: beyond maxFanoutVIPs6 IPv6 VIPs, or with an IPv6 mark rule
+// wider than the VIP list (the engine then gives the program no IPv6
+// VIPs).
+func all6On0(t *vs.Table) bool { return t.NumVIPs6() > maxFanoutVIPs6 || t.WideVIPs6() }
 
 func ip4(v [4]byte) uint32 {
 	return uint32(v[0])<<24 | uint32(v[1])<<16 | uint32(v[2])<<8 | uint32(v[3])

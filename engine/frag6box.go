@@ -57,7 +57,7 @@ func (b *frag6Box) pop() *frag6Slot {
 // frag6Owner returns the worker the fanout program would send the
 // reassembled datagram of slot s to, were it one packet.
 func (w *worker) frag6Owner(s *frag6Slot, tbl *vs.Table) int {
-	if w.nworkers <= 1 || len(w.boxes) != w.nworkers || tbl.NumVIPs6() > maxFanoutVIPs6 || tbl.WideVIPs6() {
+	if w.nworkers <= 1 || len(w.boxes) != w.nworkers || all6On0(tbl) {
 		return w.index
 	}
 	var ps pkt.Parsed6

@@ -124,7 +124,7 @@ func (w *worker) key6() conntrack.Key6 {
 // inbound6 is inbound for IPv6: a client's TCP or UDP packet to a VIP.
 func (w *worker) inbound6(p *packet, frame []byte, tbl *vs.Table, now conntrack.Tick) bool {
 	ps := &w.parsed6
-	w.all6On0 = tbl.NumVIPs6() > maxFanoutVIPs6 || tbl.WideVIPs6()
+	w.all6On0 = all6On0(tbl)
 	proto := vs.Protocol(ps.Proto)
 	if w.ct6 == nil {
 		// Made at the first IPv6 connection: a director without IPv6
