@@ -56,7 +56,11 @@ rounds of 1 s, 64-byte frames only (about 2 minutes); the default runs 5
 rounds of 2 s with both sizes and the latency test. --profile DIR saves a
 CPU profile of ulvsd (its --pprof, on the director's loopback) over the
 first round's window of each packet-rate test, DIR/ulvs-METHOD-SIZE.pprof.
---workers, --ring-frames and --idle-poll are passed to ulvsd.
+--workers, --ring-frames and --idle-poll are passed to ulvsd. The generator
+runs on this machine and keeps one CPU busy, so ulvsd gets one worker per
+CPU but that one (at least 1) unless --workers says otherwise: two workers
+sharing the one CPU left cost 29% more CPU per packet than one
+(docs/performance.md).
 
 Builds a fresh lab in the given mode (default dr), starts ulvsd with the
 mode's demo configuration (rr over rs1 and rs2) and measures HTTP requests
@@ -133,7 +137,7 @@ func benchSuiteMain(args []string, stdout, stderr io.Writer) int {
 	httpDur := fs.Duration("http-duration", 0, "length of an HTTP measurement (default 2s, quick 1s)")
 	methods := fs.String("methods", strings.Join(lab.Modes(), ","), "ulvs methods to measure")
 	sizes := fs.String("sizes", "", "frame sizes in bytes (default 64,1500; quick 64)")
-	workers := fs.Int("workers", 0, "ulvsd --workers (0: one per CPU)")
+	workers := fs.Int("workers", 0, "ulvsd --workers (0: one per CPU but the generator's, at least 1)")
 	conc := fs.Int("concurrency", 8, "HTTP clients in parallel")
 	noHTTP := fs.Bool("no-http", false, "packet rates only")
 	jsonOut := fs.Bool("json", false, "print the report as JSON instead of a table")

@@ -117,7 +117,8 @@ func benchSuite(ctx context.Context, o suiteOptions, stdout, stderr io.Writer) (
 		LoadBefore: loadavg(),
 	}
 	if s.rep.Workers == 0 {
-		s.rep.Workers = runtime.NumCPU()
+		s.rep.Workers = benchWorkers(runtime.NumCPU())
+		s.o.workers = s.rep.Workers
 	}
 	if s.dir, err = os.MkdirTemp("", "ulvs-bench-"); err != nil {
 		return err
@@ -150,6 +151,18 @@ func benchSuite(ctx context.Context, o suiteOptions, stdout, stderr io.Writer) (
 
 func (s *suite) logf(format string, args ...any) {
 	fmt.Fprintf(s.log, "ulvs bench: "+format+"\n", args...)
+}
+
+// benchWorkers is ulvsd's worker count when --workers is not given: one
+// per CPU but the one the generator keeps busy (trafgen sends from one
+// process as fast as it can), at least one. With one worker per CPU on 2
+// CPUs, both workers ran on the CPU trafgen left and took turns on it,
+// each waking for a few frames at a time: 29% more of ulvsd's CPU per
+// packet than one worker (medians of eight runs), and lower rates in
+// every packet-rate and keep-alive row (docs/performance.md, "One worker
+// or two, on the idle machine").
+func benchWorkers(cpus int) int {
+	return max(1, cpus-1)
 }
 
 // build brings up the baseline lab and one lab per method, with the

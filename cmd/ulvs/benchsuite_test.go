@@ -7,6 +7,8 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,6 +23,14 @@ func TestBenchConfig(t *testing.T) {
 		`forward = "fullnat"`, `local_addresses = ["10.77.1.200", "10.77.1.201"]`, `address = "10.77.1.12:9"`, `address = "10.77.1.11:80"`} {
 		if !strings.Contains(got, want) {
 			t.Errorf("fullnat config lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestBenchWorkers(t *testing.T) {
+	for cpus, want := range map[int]int{1: 1, 2: 1, 4: 3, 16: 15} {
+		if got := benchWorkers(cpus); got != want {
+			t.Errorf("benchWorkers(%d) = %d, want %d", cpus, got, want)
 		}
 	}
 }
@@ -74,6 +84,19 @@ func TestIntegrationBenchSuite(t *testing.T) {
 	}
 	if r := rep.Row("pps64", "ulvs-dr"); r != nil && (r.Baseline != "kernel" || r.Ratio <= 0) {
 		t.Errorf("ulvs-dr: baseline %q ratio %v", r.Baseline, r.Ratio)
+	}
+	// Without --workers, the bench's ulvsd runs one worker per CPU but
+	// the generator's: each round's log line lists its workers.
+	if want := benchWorkers(runtime.NumCPU()); rep.Workers != want {
+		t.Errorf("report: %d workers, want %d", rep.Workers, want)
+	}
+	perWorker := regexp.MustCompile(`\bw\d+ \d+pps`)
+	for _, line := range strings.Split(errb.String(), "\n") {
+		if strings.Contains(line, "ulvs-dr") && strings.Contains(line, "offered") {
+			if got := len(perWorker.FindAllString(line, -1)); got != rep.Workers {
+				t.Errorf("ulvsd ran %d workers, want %d: %s", got, rep.Workers, line)
+			}
+		}
 	}
 	// Every lab of this process is gone.
 	list, err := exec.Command("ip", "netns", "list").Output()
