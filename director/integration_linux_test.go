@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/ulvs/ulvs/ctl"
+	"github.com/ulvs/ulvs/engine"
 	"github.com/ulvs/ulvs/lab"
 	"golang.org/x/sys/unix"
 )
@@ -526,12 +527,28 @@ func TestIntegrationDR(t *testing.T) {
 			out, err := e.lab.Director.Run(context.Background(), "nft", "list", "table", "netdev", "ulvs_bypass")
 			return string(out), err
 		}
-		out, err := list()
-		if err != nil {
-			t.Fatalf("no bypass table: %v: %s", err, out)
+		tcx := func() int {
+			t.Helper()
+			var n int
+			if err := e.lab.Director.Do(func() (err error) {
+				n, err = engine.TCXIngressPrograms("d-eth0")
+				return err
+			}); err != nil {
+				t.Fatalf("tcx query: %v", err)
+			}
+			return n
 		}
-		if !strings.Contains(out, "10.77.0.100 . tcp . 80") || !strings.Contains(out, `device "d-eth0"`) {
-			t.Errorf("bypass table without the service or the interface:\n%s", out)
+		// A kernel with tcx (6.6 and later) gets the program, one
+		// without the nftables table.
+		if out, err := list(); err == nil {
+			if !strings.Contains(out, "10.77.0.100 . tcp . 80") || !strings.Contains(out, `device "d-eth0"`) {
+				t.Errorf("bypass table without the service or the interface:\n%s", out)
+			}
+			if n := tcx(); n != 0 {
+				t.Errorf("both the nftables table and %d tcx programs", n)
+			}
+		} else if n := tcx(); n != 1 {
+			t.Fatalf("no bypass: no nftables table (%v) and %d tcx programs on d-eth0", err, n)
 		}
 		// Without the bypass every frame to the VIP fails the
 		// director's route lookup and counts as an InAddrErrors.
@@ -543,6 +560,9 @@ func TestIntegrationDR(t *testing.T) {
 		e.stop()
 		if out, err := list(); err == nil {
 			t.Errorf("bypass table left after ulvsd stopped:\n%s", out)
+		}
+		if n := tcx(); n != 0 {
+			t.Errorf("%d tcx programs left on d-eth0 after ulvsd stopped", n)
 		}
 		os.Remove(e.sock)
 		e.start()

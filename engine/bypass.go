@@ -23,20 +23,21 @@ import (
 // a throw-away route (rt_dst_alloc), fails as unreachable (ip_error) and
 // is freed through RCU: measured at about an eighth of the CPU the
 // receiving side spends on each frame (docs/performance.md). Taps run
-// before the netdev ingress hook (__netif_receive_skb_core), so an
-// nftables netdev table that drops, at each interface's ingress, IPv4
-// frames to a service's VIP, protocol and port leaves ulvs its copy and
-// spares the stack. Nothing else is dropped: ARP, VRRP, health-check
+// before the ingress hooks (__netif_receive_skb_core), so a drop there of
+// IPv4 frames to a service's VIP, protocol and port leaves ulvs its copy
+// and spares the stack. Nothing else is dropped: ARP, VRRP, health-check
 // replies, ICMP and traffic to other ports of a VIP still reach the
 // kernel. Replies from NAT real servers (to client addresses) still go
 // through the stack: telling them from the director's own traffic would
 // take its addresses, which change.
 //
-// The table is named bypassTable in the engine's namespace; ulvsd
-// replaces it whole (one nft transaction) when the services or the
-// interfaces change and deletes it when the engine stops. Without nft, or
-// when nft fails, the bypass is off and the log says so; forwarding is
-// the same either way.
+// The drop is a tcx program where the kernel takes one (bypass_tcx.go:
+// cheaper than the nftables chain, and gone with ulvsd's process however
+// it ends), else, or beyond maxTCXServices, an nftables netdev table
+// named bypassTable in the engine's namespace, which ulvsd replaces whole
+// (one nft transaction) when the services or the interfaces change and
+// deletes when the engine stops. Without either, the bypass is off and
+// the log says so; forwarding is the same either way.
 const bypassTable = "ulvs_bypass"
 
 // bypassService is one service the bypass drops at ingress: VIP, protocol
@@ -117,8 +118,13 @@ func bypassRuleset(ifaces []string, svcs []bypassService) string {
 
 // bypassState is what the bypass goroutine last applied.
 type bypassState struct {
-	applied string // the ruleset in force; "" before the first
+	applied string // the nft ruleset in force; "" before the first
 	off     bool   // nft missing or failing: said once in the log
+	// tcx is the bypass as a tcx program (bypass_tcx.go), tried first;
+	// tcxOff once the kernel refused it: nftables from then on.
+	tcx    *tcxBypass
+	tcxOff bool
+	tcxOn  bool // tcx in place: said once in the log
 }
 
 // kickBypass asks the bypass goroutine to bring the table up to date.
@@ -132,7 +138,8 @@ func (e *Engine) kickBypass() {
 // runBypass keeps the bypass table in line with the services and the
 // interfaces until ctx ends, then deletes it.
 func (e *Engine) runBypass(ctx context.Context) {
-	var st bypassState
+	st := bypassState{tcx: newTCXBypass()}
+	defer st.tcx.close()
 	for {
 		select {
 		case <-ctx.Done():
@@ -148,8 +155,21 @@ func (e *Engine) runBypass(ctx context.Context) {
 			names = append(names, ifc.name)
 		}
 		e.linkMu.Unlock()
-		text := bypassRuleset(names, bypassServices(e.table.Load()))
+		svcs := bypassServices(e.table.Load())
 		force := e.bypassForce.Swap(false)
+		if !st.tcxOff && len(svcs) <= maxTCXServices {
+			if e.applyTCX(&st, names, svcs) {
+				// Our table from a time with more services goes.
+				if st.applied != "" && st.applied != bypassRuleset(nil, nil) {
+					e.applyBypass(&st, bypassRuleset(nil, nil))
+				}
+				continue
+			}
+		} else if st.tcx.prog >= 0 {
+			st.tcx.close() // too many services for the program: nftables
+			st.tcxOn = false
+		}
+		text := bypassRuleset(names, svcs)
 		switch {
 		case text == bypassRuleset(nil, nil) && st.applied == "":
 			// Nothing to drop and nothing of ours in place: leave
@@ -159,6 +179,49 @@ func (e *Engine) runBypass(ctx context.Context) {
 			e.applyBypass(&st, text)
 		}
 	}
+}
+
+// applyTCX brings the tcx bypass in line with the interfaces and the
+// services, and reports whether it is in charge. When the kernel refuses
+// it (no tcx before 6.6, no BPF), the log says so once and the bypass
+// falls back to nftables for the engine's life.
+func (e *Engine) applyTCX(st *bypassState, names []string, svcs []bypassService) bool {
+	err := e.inNamespace(func() error { return st.tcx.apply(names, svcs) })
+	if err != nil {
+		st.tcx.close()
+		st.tcxOff = true
+		e.log.Info("ingress bypass: tcx program refused, using nftables", "err", err)
+		return false
+	}
+	if !st.tcxOn && len(st.tcx.links) > 0 {
+		st.tcxOn = true
+		e.log.Info("ingress bypass on (tcx)", "interfaces", len(st.tcx.links), "services", len(svcs))
+		// A table an earlier ulvsd left, killed before it could delete
+		// it, would go on dropping at ingress what tcx now drops; only
+		// when nft is there to ask.
+		if _, err := exec.LookPath("nft"); err == nil {
+			e.runNft(bypassRuleset(nil, nil))
+		}
+	}
+	return true
+}
+
+// inNamespace runs f on a thread in the engine's namespace.
+func (e *Engine) inNamespace(f func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		// The thread may have changed namespace: it dies with the
+		// goroutine (no UnlockOSThread).
+		if e.nsFD >= 0 {
+			if err := e.enterNamespace(); err != nil {
+				errc <- err
+				return
+			}
+		}
+		errc <- f()
+	}()
+	return <-errc
 }
 
 // applyBypass runs nft with text in the engine's namespace.
@@ -185,17 +248,7 @@ func (e *Engine) runNft(text string) error {
 	if err != nil {
 		return err
 	}
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		// The thread may have changed namespace: it dies with the
-		// goroutine (no UnlockOSThread).
-		if e.nsFD >= 0 {
-			if err := e.enterNamespace(); err != nil {
-				errc <- err
-				return
-			}
-		}
+	return e.inNamespace(func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, path, "-f", "-")
@@ -204,7 +257,6 @@ func (e *Engine) runNft(text string) error {
 		if err != nil {
 			err = fmt.Errorf("nft: %v: %s", err, bytes.TrimSpace(out))
 		}
-		errc <- err
-	}()
-	return <-errc
+		return err
+	})
 }

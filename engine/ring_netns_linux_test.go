@@ -22,21 +22,7 @@ import (
 // The groups' program is the widest fanout program, which the kernel must
 // take as the tests' BPF interpreter does.
 func TestFanoutGroupsUnique(t *testing.T) {
-	if testing.Short() {
-		t.Skip("skipping network namespace test in -short mode")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("skipping: needs root to create a network namespace")
-	}
-	ns := lab.NS{Name: fmt.Sprintf("ulvsfan%d", os.Getpid())}
-	ip := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	ip("netns", "add", ns.Name)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns.Name).Run() })
+	ns, ip := testNamespace(t, "ulvsfan")
 	for _, dev := range []string{"fa", "fb"} {
 		ip("-n", ns.Name, "link", "add", dev+"0", "type", "veth", "peer", "name", dev+"1")
 		ip("-n", ns.Name, "link", "set", dev+"0", "up")
@@ -96,4 +82,28 @@ func TestFanoutGroupsUnique(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// testNamespace creates a network namespace for the test, named prefix
+// and the process id, deleted when the test ends, and returns it with a
+// function that runs ip(8) and fails the test if it fails. It skips the
+// test in -short mode and without root.
+func testNamespace(t *testing.T, prefix string) (lab.NS, func(args ...string)) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("skipping network namespace test in -short mode")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("skipping: needs root to create a network namespace")
+	}
+	ns := lab.NS{Name: fmt.Sprintf("%s%d", prefix, os.Getpid())}
+	ip := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	ip("netns", "add", ns.Name)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns.Name).Run() })
+	return ns, ip
 }
