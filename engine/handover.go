@@ -134,7 +134,7 @@ var ErrSyncBackupRunning = errors.New("a connection sync backup is running")
 // with the connection sync backup's rules (the rules in force must name
 // the entries' services and real servers; entries that match none are
 // counted, not inserted). The workers must be running; TakeOver waits
-// until they have taken every entry or ctx is done.
+// until they have applied every entry (and counted it) or ctx is done.
 func (e *Engine) TakeOver(ctx context.Context, entries []ipvssync.Entry) (SyncBackupStats, error) {
 	if e.syncBackup.Load() != nil {
 		return SyncBackupStats{}, ErrSyncBackupRunning
@@ -152,13 +152,15 @@ func (e *Engine) TakeOver(ctx context.Context, entries []ipvssync.Entry) (SyncBa
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		empty := true
+		// Through when every worker has applied all it was given, not
+		// only taken it: its counts come with the insertion.
+		through := true
 		for _, q := range sink.b.inboxes {
-			if q.head.Load() != q.tail.Load() {
-				empty = false
+			if q.done.Load() != q.tail.Load() {
+				through = false
 			}
 		}
-		if empty {
+		if through {
 			return sink.Stats(), nil
 		}
 		select {

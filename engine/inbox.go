@@ -223,6 +223,7 @@ func (w *worker) drainInbox(b *syncBackup, tbl *vs.Table, now conntrack.Tick) {
 	q := b.inboxes[w.index]
 	for q.pop(&w.syncRec) {
 		w.applySynced(b, &w.syncRec, tbl, now)
+		q.done.Add(1)
 	}
 }
 

@@ -78,8 +78,12 @@ type syncRing struct {
 	tail  atomic.Uint64 // next slot to push; written by the producer
 	_     [56]byte
 	drops atomic.Uint64
-	buf   []syncRec
-	mask  uint64
+	// done counts the records the consumer has finished with, after
+	// pop: a backup's inbox is through when done reaches tail (head
+	// moves before the record is applied).
+	done atomic.Uint64
+	buf  []syncRec
+	mask uint64
 }
 
 // newSyncRing returns a ring of at least n slots (a power of two, 2 at
