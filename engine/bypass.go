@@ -135,8 +135,9 @@ func (e *Engine) kickBypass() {
 	}
 }
 
-// runBypass keeps the bypass table in line with the services and the
-// interfaces until ctx ends, then deletes it.
+// runBypass keeps the bypass (the tcx program, else the nftables table)
+// in line with the services and the interfaces until ctx ends, then
+// removes it.
 func (e *Engine) runBypass(ctx context.Context) {
 	st := bypassState{tcx: newTCXBypass()}
 	defer st.tcx.close()

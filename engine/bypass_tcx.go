@@ -39,8 +39,9 @@ const (
 	bpfLdImm64 = 0x18 // BPF_LD | BPF_IMM | BPF_DW: dst = imm64, two slots
 	bpfJeqX    = 0x1d // BPF_JMP | BPF_JEQ | BPF_X: 64-bit
 	bpfLshK    = 0x67 // BPF_ALU64 | BPF_LSH | BPF_K
-	// 32-bit comparisons (BPF_JMP32): an address such as 192.168.0.1 is
-	// above 2^31, and a 64-bit compare would sign-extend the immediate.
+	// 32-bit comparisons (BPF_JMP32) of the header's small fields; the
+	// 64-bit key is compared with a register (bpfJeqX), since an
+	// immediate would be sign-extended.
 	bpfJne32K = 0x56 // BPF_JMP32 | BPF_JNE | BPF_K
 	bpfJeq32K = 0x16 // BPF_JMP32 | BPF_JEQ | BPF_K
 	bpfExit   = 0x95 // BPF_JMP | BPF_EXIT
@@ -48,8 +49,9 @@ const (
 	tcxNext = -1 // TCX_NEXT: not ours, the next program or the stack decides
 	tcxDrop = 2  // TCX_DROP
 
-	// bpfProgLoadAttr and friends are the sizes of union bpf_attr the
-	// kernel accepts (it checks that unknown tail bytes are zero).
+	// bpfAttrSize is the length of the union bpf_attr passed to bpf(2):
+	// enough for every command used here, the rest zero, as the kernel
+	// requires of the bytes it does not know.
 	bpfAttrSize = 128
 )
 
