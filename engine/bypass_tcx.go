@@ -20,7 +20,7 @@ import (
 // program attached at each interface's tcx ingress hook: measured cheaper
 // than the nftables chain on the CPU that receives (a veth flood dropped
 // at ingress: 323 to 355 kpps with the program against 277 to 329 kpps
-// with the chain, three alternated pairs, docs/performance.md), and tied
+// with the chain, three alternated rounds, docs/performance.md), and tied
 // to ulvsd's file descriptors, so the kernel removes it when ulvsd exits,
 // however it exits. tcx, like the netdev ingress hook, runs after the
 // packet taps, so the workers still get every frame. Where the kernel has
