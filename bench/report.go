@@ -50,6 +50,13 @@ type Row struct {
 	// and the real servers' ingress together, the figure to compare
 	// between paths on an idle machine. Any other process counts too.
 	BoxCPUPerPacket float64 `json:"box_cpu_us_per_packet,omitempty"`
+	// CPUPerRequest and BoxCPUPerRequest are the same for the HTTP
+	// tests, per successful request: what a request costs ulvsd and the
+	// whole machine (the client, the real server, the bridges and the
+	// director) while the load runs. On a machine whose CPUs the test
+	// keeps busy, the rates follow them.
+	CPUPerRequest    float64 `json:"director_cpu_us_per_request,omitempty"`
+	BoxCPUPerRequest float64 `json:"box_cpu_us_per_request,omitempty"`
 	// HTTP tests: median over rounds of each round's latency
 	// percentiles, and the requests that failed.
 	P50    time.Duration `json:"p50_ns,omitempty"`
@@ -124,14 +131,17 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
-// WriteTable writes the report as a text table, one line per row.
+// WriteTable writes the report as a text table, one line per row. Its
+// us/op and box/op columns are ulvsd's and the machine's CPU time per
+// operation in microseconds: per delivered packet in the packet-rate rows,
+// per request in the HTTP rows.
 func (r *Report) WriteTable(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "ulvs bench, %s, %s, kernel %s, %d CPUs, %d workers\n", r.Date.UTC().Format("2006-01-02 15:04 MST"), r.Machine, r.Kernel, r.CPUs, r.Workers)
 	fmt.Fprintf(&b, "command: %s\n", r.Command)
 	fmt.Fprintf(&b, "%d rounds of %s, alternating paths; medians; load average before %s, after %s\n", r.Rounds, r.Duration, r.LoadBefore, r.LoadAfter)
 	fmt.Fprintf(&b, "%-15s %-13s %10s %-6s %7s %-7s %7s %6s %10s %-9s %5s %7s %7s %8s %8s\n",
-		"test", "path", "median", "unit", "ratio", "vs", "target", "loss", "offered", "limit", "cpu", "us/pkt", "box/pkt", "p50", "p99")
+		"test", "path", "median", "unit", "ratio", "vs", "target", "loss", "offered", "limit", "cpu", "us/op", "box/op", "p50", "p99")
 	for _, row := range r.Rows {
 		ratio, vs, target := "", "", ""
 		if row.Baseline != "" {
@@ -160,6 +170,15 @@ func (r *Report) WriteTable(w io.Writer) error {
 		} else {
 			p50 = fmt.Sprintf("%.0fus", float64(row.P50)/1e3)
 			p99 = fmt.Sprintf("%.0fus", float64(row.P99)/1e3)
+			if row.DirectorCPU > 0 {
+				cpu = fmt.Sprintf("%.0f%%", 100*row.DirectorCPU)
+			}
+			if row.CPUPerRequest > 0 {
+				perPkt = fmt.Sprintf("%.1f", row.CPUPerRequest)
+			}
+			if row.BoxCPUPerRequest > 0 {
+				boxPkt = fmt.Sprintf("%.1f", row.BoxCPUPerRequest)
+			}
 		}
 		fmt.Fprintf(&b, "%-15s %-13s %10.0f %-6s %7s %-7s %7s %6s %10s %-9s %5s %7s %7s %8s %8s\n",
 			row.Test, row.Path, row.Median, row.Unit, ratio, vs, target, loss, offered, row.Limit, cpu, perPkt, boxPkt, p50, p99)

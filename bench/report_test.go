@@ -36,7 +36,8 @@ func testReport() *Report {
 			{Test: "pps64", Path: "ulvs-dr", Unit: "pps", Values: []float64{6e5}, Median: 6e5, Offered: 9e5, Loss: 1.0 / 3,
 				Limit: "director", Baseline: "kernel", Target: 1.3, DirectorCPU: 1.1},
 			{Test: "http-new", Path: "nft", Unit: "req/s", Median: 3000, P50: 1500 * time.Microsecond, P99: 9 * time.Millisecond},
-			{Test: "http-new", Path: "ulvs-dr", Unit: "req/s", Median: 2400, Baseline: "nft", Target: 1},
+			{Test: "http-new", Path: "ulvs-dr", Unit: "req/s", Median: 2400, Baseline: "nft", Target: 1,
+				DirectorCPU: 0.37, CPUPerRequest: 154.04, BoxCPUPerRequest: 612.46},
 		}}
 	r.Finish()
 	return r
@@ -55,7 +56,8 @@ func TestReportRatiosAndTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{"1.50x kernel", "1.3 ok", "0.80x nft", "1.0 no", "33.3%", "110%", "1500us", "ulvs bench --quick"} {
+	for _, want := range []string{"1.50x kernel", "1.3 ok", "0.80x nft", "1.0 no", "33.3%", "110%", "1500us", "ulvs bench --quick",
+		"us/op", "box/op", "37%   154.0   612.5"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}

@@ -50,7 +50,9 @@ It prints a table of medians and ratios (DR and TUN against kernel
 forwarding, NAT and FULLNAT against nftables DNAT; HTTP against nftables),
 with the targets of issue 14. A packet-rate row is "limit generator" when
 nothing was lost (the director kept up with all the generator sent),
-"director" when frames were lost. Only ratios within one run mean
+"director" when frames were lost. Columns us/op and box/op are the CPU
+time of ulvsd and of the whole machine per delivered packet (packet-rate
+rows) or per request (HTTP rows), in microseconds. Only ratios within one run mean
 anything on a shared machine: the load average is printed. --quick runs 3
 rounds of 1 s, 64-byte frames only (about 2 minutes); the default runs 5
 rounds of 2 s with both sizes and the latency test. --profile DIR saves a

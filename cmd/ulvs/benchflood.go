@@ -116,11 +116,7 @@ func (s *suite) flood(ctx context.Context, round int, p *suitePath, frameLen int
 	read := func() (tx uint64, cpu, box float64, t time.Time, err error) {
 		tx, err = txPackets(l.Client, "c-eth0")
 		t = time.Now()
-		cpu = -1
-		if p.bl.ld != nil {
-			cpu = procCPU(p.bl.ld.d.cmd.Process.Pid)
-		}
-		box = busyCPU()
+		cpu, box = s.cpuTimes(p)
 		return
 	}
 	tx0, cpu0, box0, t0, err := read()
@@ -405,6 +401,16 @@ func busyOf(line string) float64 {
 		sum += float64(v)
 	}
 	return sum / 100 // USER_HZ
+}
+
+// cpuTimes reads the CPU seconds ulvsd has used (-1 on a path without
+// one) and the machine's busy CPU seconds (busyCPU).
+func (s *suite) cpuTimes(p *suitePath) (director, box float64) {
+	director = -1
+	if p.bl.ld != nil {
+		director = procCPU(p.bl.ld.d.cmd.Process.Pid)
+	}
+	return director, busyCPU()
 }
 
 func procCPU(pid int) float64 {

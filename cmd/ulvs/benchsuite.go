@@ -95,8 +95,10 @@ type suite struct {
 type sample struct {
 	vals, offered, loss, p50, p99 []float64
 	errs                          int
-	dirCPU, perPkt                []float64
-	boxPerPkt                     []float64
+	// ulvsd's CPU in cores, and ulvsd's and the machine's CPU time
+	// per operation in microseconds: per delivered packet in the
+	// packet-rate tests, per request in the HTTP tests.
+	dirCPU, perOp, boxPerOp []float64
 }
 
 func benchSuite(ctx context.Context, o suiteOptions, stdout, stderr io.Writer) (err error) {
@@ -502,12 +504,12 @@ func (s *suite) measure(ctx context.Context, round int, test string, p *suitePat
 		sm.offered = append(sm.offered, r.offered)
 		sm.loss = append(sm.loss, r.loss())
 		if r.boxCPU >= 0 && v > 0 {
-			sm.boxPerPkt = append(sm.boxPerPkt, 1e6*r.boxCPU/v)
+			sm.boxPerOp = append(sm.boxPerOp, 1e6*r.boxCPU/v)
 		}
 		if r.dirCPU >= 0 {
 			sm.dirCPU = append(sm.dirCPU, r.dirCPU)
 			if r.delivered > 0 && p.name != "direct" {
-				sm.perPkt = append(sm.perPkt, 1e6*r.dirCPU/r.delivered)
+				sm.perOp = append(sm.perOp, 1e6*r.dirCPU/r.delivered)
 			}
 		}
 		s.logf("round %d %-8s %-13s offered %8.0f pps, delivered %8.0f pps, loss %5.1f%%, machine cpu %s, ulvsd cpu %s %s",
@@ -521,10 +523,14 @@ func (s *suite) measure(ctx context.Context, round int, test string, p *suitePat
 	case "http-latency":
 		cfg.KeepAlive, cfg.Concurrency = true, 1
 	}
+	dir0, box0 := s.cpuTimes(p)
+	t0 := time.Now()
 	r, err := bench.HTTP(ctx, cfg)
 	if err != nil {
 		return err
 	}
+	dir1, box1 := s.cpuTimes(p)
+	dt := time.Since(t0).Seconds()
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
 	}
@@ -532,7 +538,22 @@ func (s *suite) measure(ctx context.Context, round int, test string, p *suitePat
 	sm.p50 = append(sm.p50, float64(r.P50))
 	sm.p99 = append(sm.p99, float64(r.P99))
 	sm.errs += r.Errors
-	s.logf("round %d %-8s %-13s %v", round+1, test, p.name, r)
+	// The CPU per request: over the whole call, which also opens and
+	// closes the connections (the same for every path).
+	cpu := ""
+	if box0 >= 0 && box1 >= 0 && r.Requests > 0 {
+		sm.boxPerOp = append(sm.boxPerOp, 1e6*(box1-box0)/float64(r.Requests))
+		cpu = fmt.Sprintf(", machine cpu %s (%.1f us/request)", cpuText((box1-box0)/dt), 1e6*(box1-box0)/float64(r.Requests))
+	}
+	if dir0 >= 0 && dir1 >= 0 {
+		sm.dirCPU = append(sm.dirCPU, (dir1-dir0)/dt)
+		cpu += fmt.Sprintf(", ulvsd cpu %s", cpuText((dir1-dir0)/dt))
+		if r.Requests > 0 && p.name != "direct" {
+			sm.perOp = append(sm.perOp, 1e6*(dir1-dir0)/float64(r.Requests))
+			cpu += fmt.Sprintf(" (%.1f us/request)", 1e6*(dir1-dir0)/float64(r.Requests))
+		}
+	}
+	s.logf("round %d %-8s %-13s %v%s", round+1, test, p.name, r, cpu)
 	return nil
 }
 
@@ -572,13 +593,18 @@ func (s *suite) finish() {
 				if len(sm.dirCPU) > 0 {
 					row.DirectorCPU = bench.Median(sm.dirCPU)
 				}
-				row.CPUPerPacket = bench.Median(sm.perPkt)
-				row.BoxCPUPerPacket = bench.Median(sm.boxPerPkt)
+				row.CPUPerPacket = bench.Median(sm.perOp)
+				row.BoxCPUPerPacket = bench.Median(sm.boxPerOp)
 			} else {
 				row.Unit = "req/s"
 				row.P50 = time.Duration(bench.Median(sm.p50))
 				row.P99 = time.Duration(bench.Median(sm.p99))
 				row.Errors = sm.errs
+				if len(sm.dirCPU) > 0 {
+					row.DirectorCPU = bench.Median(sm.dirCPU)
+				}
+				row.CPUPerRequest = bench.Median(sm.perOp)
+				row.BoxCPUPerRequest = bench.Median(sm.boxPerOp)
 			}
 			s.rep.Rows = append(s.rep.Rows, row)
 		}

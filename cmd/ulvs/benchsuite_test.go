@@ -81,6 +81,10 @@ func TestIntegrationBenchSuite(t *testing.T) {
 		if row.Unit == "pps" && row.Offered <= 0 {
 			t.Errorf("%s %s: offered %v", want.test, want.path, row.Offered)
 		}
+		// The machine's CPU per request; ulvsd's on its own path.
+		if row.Unit == "req/s" && (row.BoxCPUPerRequest <= 0 || want.path == "ulvs-dr" && row.CPUPerRequest <= 0) {
+			t.Errorf("%s %s: CPU per request %v us, of the machine %v us", want.test, want.path, row.CPUPerRequest, row.BoxCPUPerRequest)
+		}
 	}
 	if r := rep.Row("pps64", "ulvs-dr"); r != nil && (r.Baseline != "kernel" || r.Ratio <= 0) {
 		t.Errorf("ulvs-dr: baseline %q ratio %v", r.Baseline, r.Ratio)
