@@ -154,34 +154,29 @@ func (r *Report) WriteTable(w io.Writer) error {
 			}
 			target = fmt.Sprintf("%.1f %s", row.Target, mark)
 		}
-		loss, offered, cpu, perPkt, boxPkt, p50, p99 := "", "", "", "", "", "", ""
+		loss, offered, cpu, p50, p99 := "", "", "", "", ""
+		// CPU per operation: a packet, or a request (fewer, dearer).
+		perOp, boxOp, opFormat := row.CPUPerPacket, row.BoxCPUPerPacket, "%.2f"
 		if row.Unit == "pps" {
 			loss = fmt.Sprintf("%.1f%%", 100*row.Loss)
 			offered = fmt.Sprintf("%.0f", row.Offered)
-			if row.DirectorCPU > 0 {
-				cpu = fmt.Sprintf("%.0f%%", 100*row.DirectorCPU)
-			}
-			if row.CPUPerPacket > 0 {
-				perPkt = fmt.Sprintf("%.2f", row.CPUPerPacket)
-			}
-			if row.BoxCPUPerPacket > 0 {
-				boxPkt = fmt.Sprintf("%.2f", row.BoxCPUPerPacket)
-			}
 		} else {
 			p50 = fmt.Sprintf("%.0fus", float64(row.P50)/1e3)
 			p99 = fmt.Sprintf("%.0fus", float64(row.P99)/1e3)
-			if row.DirectorCPU > 0 {
-				cpu = fmt.Sprintf("%.0f%%", 100*row.DirectorCPU)
-			}
-			if row.CPUPerRequest > 0 {
-				perPkt = fmt.Sprintf("%.1f", row.CPUPerRequest)
-			}
-			if row.BoxCPUPerRequest > 0 {
-				boxPkt = fmt.Sprintf("%.1f", row.BoxCPUPerRequest)
-			}
+			perOp, boxOp, opFormat = row.CPUPerRequest, row.BoxCPUPerRequest, "%.1f"
+		}
+		if row.DirectorCPU > 0 {
+			cpu = fmt.Sprintf("%.0f%%", 100*row.DirectorCPU)
+		}
+		perOpText, boxOpText := "", ""
+		if perOp > 0 {
+			perOpText = fmt.Sprintf(opFormat, perOp)
+		}
+		if boxOp > 0 {
+			boxOpText = fmt.Sprintf(opFormat, boxOp)
 		}
 		fmt.Fprintf(&b, "%-15s %-13s %10.0f %-6s %7s %-7s %7s %6s %10s %-9s %5s %7s %7s %8s %8s\n",
-			row.Test, row.Path, row.Median, row.Unit, ratio, vs, target, loss, offered, row.Limit, cpu, perPkt, boxPkt, p50, p99)
+			row.Test, row.Path, row.Median, row.Unit, ratio, vs, target, loss, offered, row.Limit, cpu, perOpText, boxOpText, p50, p99)
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "note: %s\n", n)
