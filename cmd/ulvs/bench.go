@@ -52,12 +52,13 @@ with the targets of issue 14. A packet-rate row is "limit generator" when
 nothing was lost (the director kept up with all the generator sent),
 "director" when frames were lost. Columns us/op and box/op are the CPU
 time of ulvsd and of the whole machine per delivered packet (packet-rate
-rows) or per request (HTTP rows), in microseconds. Only ratios within one run mean
-anything on a shared machine: the load average is printed. --quick runs 3
-rounds of 1 s, 64-byte frames only (about 2 minutes); the default runs 5
-rounds of 2 s with both sizes and the latency test. --profile DIR saves a
-CPU profile of ulvsd (its --pprof, on the director's loopback) over the
-first round's window of each packet-rate test, DIR/ulvs-METHOD-SIZE.pprof.
+rows) or per request (HTTP rows), in microseconds. Only ratios within
+one run mean anything on a shared machine: the load average is printed.
+--quick runs 3 rounds of 1 s, 64-byte frames only (about 2 minutes); the
+default runs 5 rounds of 2 s with both sizes and the latency test.
+--profile DIR saves a CPU profile of ulvsd (its --pprof, on the
+director's loopback) over the first round's window of each packet-rate
+test, DIR/ulvs-METHOD-SIZE.pprof.
 --workers, --ring-frames and --idle-poll are passed to ulvsd. The generator
 runs on this machine and keeps one CPU busy, so ulvsd gets one worker per
 CPU but that one (at least 1) unless --workers says otherwise: two workers
