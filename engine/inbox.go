@@ -221,9 +221,13 @@ func (e *Engine) syncTemplateIn(b *syncBackup, en *ipvssync.Entry, tbl *vs.Table
 // drainInbox inserts the synced connections waiting in the worker's inbox.
 func (w *worker) drainInbox(b *syncBackup, tbl *vs.Table, now conntrack.Tick) {
 	q := b.inboxes[w.index]
+	n := uint64(0)
 	for q.pop(&w.syncRec) {
 		w.applySynced(b, &w.syncRec, tbl, now)
-		q.done.Add(1)
+		n++
+	}
+	if n > 0 {
+		q.done.Add(n) // one write of the shared line per drain
 	}
 }
 

@@ -73,17 +73,17 @@ func (r *syncRec) fromEntry(e *ipvssync.Entry) {
 // preallocated: push and pop take no lock and never allocate. A push onto
 // a full ring fails and is counted in drops.
 type syncRing struct {
-	head  atomic.Uint64 // next slot to pop; written by the consumer
-	_     [56]byte
+	head atomic.Uint64 // next slot to pop; written by the consumer
+	// done counts the records the consumer has finished with, after
+	// pop: a backup's inbox is through when done reaches tail (head
+	// moves before the record is applied). The consumer's, as head.
+	done  atomic.Uint64
+	_     [48]byte
 	tail  atomic.Uint64 // next slot to push; written by the producer
 	_     [56]byte
 	drops atomic.Uint64
-	// done counts the records the consumer has finished with, after
-	// pop: a backup's inbox is through when done reaches tail (head
-	// moves before the record is applied).
-	done atomic.Uint64
-	buf  []syncRec
-	mask uint64
+	buf   []syncRec
+	mask  uint64
 }
 
 // newSyncRing returns a ring of at least n slots (a power of two, 2 at

@@ -541,16 +541,19 @@ func (s *suite) measure(ctx context.Context, round int, test string, p *suitePat
 	// The CPU per request: over the whole call, which also opens and
 	// closes the connections (the same for every path).
 	cpu := ""
+	perRequest := func(seconds float64) float64 { return 1e6 * seconds / float64(r.Requests) }
 	if box0 >= 0 && box1 >= 0 && r.Requests > 0 {
-		sm.boxPerOp = append(sm.boxPerOp, 1e6*(box1-box0)/float64(r.Requests))
-		cpu = fmt.Sprintf(", machine cpu %s (%.1f us/request)", cpuText((box1-box0)/dt), 1e6*(box1-box0)/float64(r.Requests))
+		v := perRequest(box1 - box0)
+		sm.boxPerOp = append(sm.boxPerOp, v)
+		cpu = fmt.Sprintf(", machine cpu %s (%.1f us/request)", cpuText((box1-box0)/dt), v)
 	}
 	if dir0 >= 0 && dir1 >= 0 {
 		sm.dirCPU = append(sm.dirCPU, (dir1-dir0)/dt)
 		cpu += fmt.Sprintf(", ulvsd cpu %s", cpuText((dir1-dir0)/dt))
 		if r.Requests > 0 && p.name != "direct" {
-			sm.perOp = append(sm.perOp, 1e6*(dir1-dir0)/float64(r.Requests))
-			cpu += fmt.Sprintf(" (%.1f us/request)", 1e6*(dir1-dir0)/float64(r.Requests))
+			v := perRequest(dir1 - dir0)
+			sm.perOp = append(sm.perOp, v)
+			cpu += fmt.Sprintf(" (%.1f us/request)", v)
 		}
 	}
 	s.logf("round %d %-8s %-13s %v%s", round+1, test, p.name, r, cpu)
