@@ -33,6 +33,7 @@ var forbidden = map[string][]string{
 	"realserver": {"engine", "director", "conntrack", "forward", "sched", "config", "ctl", "adm", "lab"},
 	"bench":      {"director", "adm", "lab"},
 	"trace":      {"vs", "sched", "conntrack", "forward", "arp", "engine", "config", "ctl", "director", "adm", "lab", "healthcheck", "pkt"},
+	"tcx":        {"pkt", "vs", "sched", "conntrack", "forward", "arp", "engine", "config", "ctl", "director", "adm", "lab", "healthcheck", "realserver"},
 	"nfmarks":    {"engine", "conntrack", "forward", "sched", "arp", "ctl", "director", "adm", "lab", "healthcheck"},
 
 	// The lab builds namespaces for the tests of packages below ctl (vrrp,

@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"runtime"
-	"strings"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ulvs/ulvs/tcx"
 	"github.com/ulvs/ulvs/vs"
 )
 
@@ -25,43 +23,6 @@ import (
 // however it exits. tcx, like the netdev ingress hook, runs after the
 // packet taps, so the workers still get every frame. Where the kernel has
 // no tcx (or refuses the program), the bypass falls back to nftables.
-
-// eBPF encoding (include/uapi/linux/bpf.h, bpf_common.h).
-const (
-	bpfLdAbsB  = 0x30 // BPF_LD | BPF_ABS | BPF_B: r0 = skb[imm] (byte)
-	bpfLdAbsH  = 0x28 // BPF_LD | BPF_ABS | BPF_H: r0 = ntohs(skb[imm])
-	bpfLdAbsW  = 0x20 // BPF_LD | BPF_ABS | BPF_W: r0 = ntohl(skb[imm])
-	bpfLdIndH  = 0x48 // BPF_LD | BPF_IND | BPF_H: r0 = ntohs(skb[src+imm])
-	bpfMovX    = 0xbf // BPF_ALU64 | BPF_MOV | BPF_X: dst = src
-	bpfMovK    = 0xb7 // BPF_ALU64 | BPF_MOV | BPF_K: dst = imm
-	bpfAndK    = 0x57 // BPF_ALU64 | BPF_AND | BPF_K
-	bpfOrX     = 0x4f // BPF_ALU64 | BPF_OR | BPF_X
-	bpfLdImm64 = 0x18 // BPF_LD | BPF_IMM | BPF_DW: dst = imm64, two slots
-	bpfJeqX    = 0x1d // BPF_JMP | BPF_JEQ | BPF_X: 64-bit
-	bpfLshK    = 0x67 // BPF_ALU64 | BPF_LSH | BPF_K
-	// 32-bit comparisons (BPF_JMP32) of the header's small fields; the
-	// 64-bit key is compared with a register (bpfJeqX), since an
-	// immediate would be sign-extended.
-	bpfJne32K = 0x56 // BPF_JMP32 | BPF_JNE | BPF_K
-	bpfJeq32K = 0x16 // BPF_JMP32 | BPF_JEQ | BPF_K
-	bpfExit   = 0x95 // BPF_JMP | BPF_EXIT
-
-	tcxNext = -1 // TCX_NEXT: not ours, the next program or the stack decides
-	tcxDrop = 2  // TCX_DROP
-
-	// bpfAttrSize is the length of the union bpf_attr passed to bpf(2):
-	// enough for every command used here, the rest zero, as the kernel
-	// requires of the bytes it does not know.
-	bpfAttrSize = 128
-)
-
-// bpfInsn is one eBPF instruction.
-type bpfInsn struct {
-	code     uint8
-	dst, src uint8
-	off      int16
-	imm      int32
-}
 
 // maxTCXServices bounds the program, which compares the frame's key with
 // each service's in turn: one comparison each, so the kernel's verifier
@@ -83,172 +44,59 @@ const maxTCXServices = 4096
 // by one state (comparing address, protocol and port one after another
 // made it explore a number of states growing with the square of the
 // services: 57 ms for 256 of them).
-func bypassProgram(svcs []bypassService) []bpfInsn {
-	const pass, drop = -1, -2 // jump targets, resolved below
-	type jump struct {
-		at     int
-		target int
-	}
-	var p []bpfInsn
-	var jumps []jump
-	emit := func(i bpfInsn) { p = append(p, i) }
-	jumpTo := func(in bpfInsn, target int) {
-		jumps = append(jumps, jump{len(p), target})
-		emit(in)
-	}
-	emit(bpfInsn{code: bpfMovX, dst: 6, src: 1}) // r6 = ctx: the loads' skb
-	emit(bpfInsn{code: bpfLdAbsH, imm: 12})      // EtherType
-	jumpTo(bpfInsn{code: bpfJne32K, imm: 0x0800}, pass)
-	emit(bpfInsn{code: bpfLdAbsH, imm: 14 + 6}) // flags and fragment offset
-	emit(bpfInsn{code: bpfAndK, imm: 0x1fff})
-	jumpTo(bpfInsn{code: bpfJne32K, imm: 0}, pass)
-	emit(bpfInsn{code: bpfLdAbsB, imm: 14 + 9}) // protocol
+func bypassProgram(svcs []bypassService) []tcx.Insn {
+	var a tcx.Asm
+	a.Emit(
+		tcx.Insn{Code: tcx.MovX, Dst: 6, Src: 1}, // r6 = ctx: the loads' skb
+		tcx.Insn{Code: tcx.LdAbsH, Imm: 12},      // EtherType
+	)
+	a.Jump(tcx.Insn{Code: tcx.Jne32K, Imm: 0x0800}, "pass")
+	a.Emit(
+		tcx.Insn{Code: tcx.LdAbsH, Imm: 14 + 6}, // flags and fragment offset
+		tcx.Insn{Code: tcx.AndK, Imm: 0x1fff},
+	)
+	a.Jump(tcx.Insn{Code: tcx.Jne32K, Imm: 0}, "pass")
+	a.Emit(tcx.Insn{Code: tcx.LdAbsB, Imm: 14 + 9}) // protocol
 	// Ports only for TCP and UDP (the only protocols in svcs).
-	jumpTo(bpfInsn{code: bpfJeq32K, imm: int32(vs.TCP)}, len(p)+2)
-	jumpTo(bpfInsn{code: bpfJne32K, imm: int32(vs.UDP)}, pass)
-	emit(bpfInsn{code: bpfLshK, imm: 16})
-	emit(bpfInsn{code: bpfMovX, dst: 8, src: 0}) // r8 = protocol<<16
-	emit(bpfInsn{code: bpfLdAbsW, imm: 14 + 16}) // destination address
-	emit(bpfInsn{code: bpfLshK, imm: 32})
-	emit(bpfInsn{code: bpfOrX, dst: 8, src: 0}) // r8 |= address<<32
-	emit(bpfInsn{code: bpfLdAbsB, imm: 14})     // version and IHL
-	emit(bpfInsn{code: bpfAndK, imm: 0x0f})
-	emit(bpfInsn{code: bpfLshK, imm: 2})
-	emit(bpfInsn{code: bpfMovX, dst: 7, src: 0})
-	emit(bpfInsn{code: bpfLdIndH, src: 7, imm: 14 + 2}) // destination port
-	emit(bpfInsn{code: bpfMovX, dst: 7, src: 8})
-	emit(bpfInsn{code: bpfOrX, dst: 7, src: 0}) // r7 = r8 | port
+	a.Jump(tcx.Insn{Code: tcx.Jeq32K, Imm: int32(vs.TCP)}, "ports")
+	a.Jump(tcx.Insn{Code: tcx.Jne32K, Imm: int32(vs.UDP)}, "pass")
+	a.Label("ports")
+	a.Emit(
+		tcx.Insn{Code: tcx.LshK, Imm: 16},
+		tcx.Insn{Code: tcx.MovX, Dst: 8, Src: 0}, // r8 = protocol<<16
+		tcx.Insn{Code: tcx.LdAbsW, Imm: 14 + 16}, // destination address
+		tcx.Insn{Code: tcx.LshK, Imm: 32},
+		tcx.Insn{Code: tcx.OrX, Dst: 8, Src: 0}, // r8 |= address<<32
+		tcx.Insn{Code: tcx.LdAbsB, Imm: 14},     // version and IHL
+		tcx.Insn{Code: tcx.AndK, Imm: 0x0f},
+		tcx.Insn{Code: tcx.LshK, Imm: 2},
+		tcx.Insn{Code: tcx.MovX, Dst: 7, Src: 0},
+		tcx.Insn{Code: tcx.LdIndH, Src: 7, Imm: 14 + 2}, // destination port
+		tcx.Insn{Code: tcx.MovX, Dst: 7, Src: 8},
+		tcx.Insn{Code: tcx.OrX, Dst: 7, Src: 0}, // r7 = r8 | port
+	)
 	for _, s := range svcs {
 		key := uint64(binary.BigEndian.Uint32(s.addr[:]))<<32 | uint64(s.proto)<<16 | uint64(s.port)
 		reg := uint8(7)
 		if s.port == 0 {
 			reg = 8
 		}
-		emit(bpfInsn{code: bpfLdImm64, dst: 1, imm: int32(uint32(key))})
-		emit(bpfInsn{imm: int32(uint32(key >> 32))})
-		jumpTo(bpfInsn{code: bpfJeqX, dst: reg, src: 1}, drop)
+		a.Emit(
+			tcx.Insn{Code: tcx.LdImm64, Dst: 1, Imm: int32(uint32(key))},
+			tcx.Insn{Imm: int32(uint32(key >> 32))},
+		)
+		a.Jump(tcx.Insn{Code: tcx.JeqX, Dst: reg, Src: 1}, "drop")
 	}
-	passAt := len(p)
-	emit(bpfInsn{code: bpfMovK, imm: tcxNext})
-	emit(bpfInsn{code: bpfExit})
-	dropAt := len(p)
-	emit(bpfInsn{code: bpfMovK, imm: tcxDrop})
-	emit(bpfInsn{code: bpfExit})
-	for _, j := range jumps {
-		t := j.target
-		switch t {
-		case pass:
-			t = passAt
-		case drop:
-			t = dropAt
-		}
-		p[j.at].off = int16(t - j.at - 1)
-	}
-	return p
+	a.Label("pass")
+	a.Emit(tcx.Insn{Code: tcx.MovK, Imm: tcx.Next}, tcx.Insn{Code: tcx.Exit})
+	a.Label("drop")
+	a.Emit(tcx.Insn{Code: tcx.MovK, Imm: tcx.Drop}, tcx.Insn{Code: tcx.Exit})
+	return a.Insns()
 }
 
-// encodeBPF lays the instructions out as the kernel reads them.
-func encodeBPF(p []bpfInsn) []byte {
-	b := make([]byte, 8*len(p))
-	for i, in := range p {
-		o := b[8*i:]
-		o[0] = in.code
-		o[1] = in.dst&0x0f | in.src<<4
-		binary.LittleEndian.PutUint16(o[2:], uint16(in.off))
-		binary.LittleEndian.PutUint32(o[4:], uint32(in.imm))
-	}
-	return b
-}
-
-func bpfCall(cmd int, attr []byte) (int, error) {
-	r, _, errno := unix.Syscall(unix.SYS_BPF, uintptr(cmd), uintptr(unsafe.Pointer(&attr[0])), uintptr(len(attr)))
-	runtime.KeepAlive(attr)
-	if errno != 0 {
-		return -1, errno
-	}
-	return int(r), nil
-}
-
-// loadTCX is loadTCXProgram; tests replace it to see the bypass fall
-// back to nftables as on a kernel without tcx.
-var loadTCX = loadTCXProgram
-
-// loadTCXProgram loads p as a tcx ingress program and returns its file
-// descriptor (close-on-exec, as every bpf(2) descriptor).
-func loadTCXProgram(p []bpfInsn) (int, error) {
-	code := encodeBPF(p)
-	license := []byte("GPL\x00")
-	load := func(log []byte) (int, error) {
-		attr := make([]byte, bpfAttrSize)
-		binary.LittleEndian.PutUint32(attr[0:], unix.BPF_PROG_TYPE_SCHED_CLS)
-		binary.LittleEndian.PutUint32(attr[4:], uint32(len(p)))
-		binary.LittleEndian.PutUint64(attr[8:], uint64(uintptr(unsafe.Pointer(&code[0]))))
-		binary.LittleEndian.PutUint64(attr[16:], uint64(uintptr(unsafe.Pointer(&license[0]))))
-		if log != nil {
-			binary.LittleEndian.PutUint32(attr[24:], 1) // the verifier's log level
-			binary.LittleEndian.PutUint32(attr[28:], uint32(len(log)))
-			binary.LittleEndian.PutUint64(attr[32:], uint64(uintptr(unsafe.Pointer(&log[0]))))
-		}
-		copy(attr[48:64], "ulvs_bypass")
-		binary.LittleEndian.PutUint32(attr[68:], unix.BPF_TCX_INGRESS) // expected_attach_type
-		fd, err := bpfCall(unix.BPF_PROG_LOAD, attr)
-		runtime.KeepAlive(code)
-		runtime.KeepAlive(license)
-		runtime.KeepAlive(log)
-		return fd, err
-	}
-	fd, err := load(nil)
-	if err == nil {
-		return fd, nil
-	}
-	// Again with the verifier's log, for the error: its tail says why.
-	log := make([]byte, 1<<20)
-	if fd, err2 := load(log); err2 == nil {
-		return fd, nil
-	}
-	msg := strings.TrimSpace(string(log[:cstrLen(log)]))
-	if i := strings.LastIndexByte(msg, '\n'); i >= 0 && len(msg)-i < 400 {
-		msg = msg[max(0, strings.LastIndexByte(msg[:i], '\n')+1):]
-	} else if len(msg) > 400 {
-		msg = msg[len(msg)-400:]
-	}
-	return -1, fmt.Errorf("bpf prog load: %w: %s", err, msg)
-}
-
-func cstrLen(b []byte) int {
-	for i, c := range b {
-		if c == 0 {
-			return i
-		}
-	}
-	return len(b)
-}
-
-// attachTCX links program prog to ifindex's tcx ingress (in the calling
-// thread's namespace) and returns the link's file descriptor: closing it
-// detaches the program.
-func attachTCX(prog, ifindex int) (int, error) {
-	attr := make([]byte, bpfAttrSize)
-	binary.LittleEndian.PutUint32(attr[0:], uint32(prog))
-	binary.LittleEndian.PutUint32(attr[4:], uint32(ifindex))
-	binary.LittleEndian.PutUint32(attr[8:], unix.BPF_TCX_INGRESS)
-	fd, err := bpfCall(unix.BPF_LINK_CREATE, attr)
-	if err != nil {
-		return -1, fmt.Errorf("bpf link create: %w", err)
-	}
-	return fd, nil
-}
-
-// updateTCX swaps link's program for prog, atomically.
-func updateTCX(link, prog int) error {
-	attr := make([]byte, bpfAttrSize)
-	binary.LittleEndian.PutUint32(attr[0:], uint32(link))
-	binary.LittleEndian.PutUint32(attr[4:], uint32(prog))
-	if _, err := bpfCall(unix.BPF_LINK_UPDATE, attr); err != nil {
-		return fmt.Errorf("bpf link update: %w", err)
-	}
-	return nil
-}
+// loadTCX loads a bypass program; tests replace it to see the bypass
+// fall back to nftables as on a kernel without tcx.
+var loadTCX = func(p []tcx.Insn) (int, error) { return tcx.Load("ulvs_bypass", p) }
 
 // TCXIngressPrograms is the number of programs attached at the tcx
 // ingress of interface name, in the calling thread's namespace: 1 where
@@ -259,19 +107,7 @@ func TCXIngressPrograms(name string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return tcxIngressCount(ni.Index)
-}
-
-// tcxIngressCount is the number of programs attached at ifindex's tcx
-// ingress (BPF_PROG_QUERY).
-func tcxIngressCount(ifindex int) (int, error) {
-	attr := make([]byte, bpfAttrSize)
-	binary.LittleEndian.PutUint32(attr[0:], uint32(ifindex))
-	binary.LittleEndian.PutUint32(attr[4:], unix.BPF_TCX_INGRESS)
-	if _, err := bpfCall(unix.BPF_PROG_QUERY, attr); err != nil {
-		return 0, err
-	}
-	return int(binary.LittleEndian.Uint32(attr[24:])), nil // query.prog_cnt
+	return tcx.IngressCount(ni.Index)
 }
 
 // tcxLink is the bypass attached to one interface.
@@ -309,7 +145,7 @@ func (t *tcxBypass) apply(names []string, svcs []bypassService) error {
 			return err
 		}
 		for name, l := range t.links {
-			if err := updateTCX(l.fd, prog); err != nil {
+			if err := tcx.Update(l.fd, prog); err != nil {
 				// A link whose device went away cannot be updated:
 				// drop it, the loop below attaches afresh.
 				unix.Close(l.fd)
@@ -339,7 +175,7 @@ func (t *tcxBypass) apply(names []string, svcs []bypassService) error {
 			unix.Close(l.fd) // the interface was replaced
 			delete(t.links, name)
 		}
-		fd, err := attachTCX(t.prog, ni.Index)
+		fd, err := tcx.Attach(t.prog, ni.Index)
 		if errors.Is(err, unix.ENODEV) {
 			continue
 		}

@@ -11,32 +11,25 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ulvs/ulvs/tcx"
 	"github.com/ulvs/ulvs/vs"
 )
 
-// testRunTCX runs the loaded program prog on frame (BPF_PROG_TEST_RUN, as
-// tcx would at ingress: the data starts at the Ethernet header) and
-// returns its verdict.
+// testRunTCX runs the loaded program prog on frame and returns its
+// verdict.
 func testRunTCX(t *testing.T, prog int, frame []byte) int32 {
 	t.Helper()
-	attr := make([]byte, bpfAttrSize)
-	binary.LittleEndian.PutUint32(attr[0:], uint32(prog))
-	binary.LittleEndian.PutUint32(attr[8:], uint32(len(frame)))
-	binary.LittleEndian.PutUint64(attr[16:], uint64(uintptr(unsafe.Pointer(&frame[0]))))
-	binary.LittleEndian.PutUint32(attr[32:], 1) // repeat
-	if _, err := bpfCall(unix.BPF_PROG_TEST_RUN, attr); err != nil {
-		t.Fatalf("bpf prog test run: %v", err)
+	v, _, err := tcx.TestRun(prog, frame)
+	if err != nil {
+		t.Fatal(err)
 	}
-	runtime.KeepAlive(frame)
-	return int32(binary.LittleEndian.Uint32(attr[4:]))
+	return v
 }
 
 // bypassFrame is an Ethernet frame with an IPv4 header (ihl 5 plus opts
@@ -77,7 +70,7 @@ func TestBypassProgram(t *testing.T) {
 		{addr: [4]byte{10, 0, 0, 5}, proto: vs.TCP},              // every port
 		{addr: [4]byte{172, 16, 0, 1}, proto: vs.UDP},
 	}
-	prog, err := loadTCXProgram(bypassProgram(svcs))
+	prog, err := loadTCX(bypassProgram(svcs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,25 +88,25 @@ func TestBypassProgram(t *testing.T) {
 		frame []byte
 		want  int32
 	}{
-		{"tcp to vip:80", bypassFrame(vip, vs.TCP, 80, 0, 0), tcxDrop},
-		{"tcp to vip:81", bypassFrame(vip, vs.TCP, 81, 0, 0), tcxNext},
-		{"udp to vip:80", bypassFrame(vip, vs.UDP, 80, 0, 0), tcxNext},
-		{"icmp to vip", bypassFrame(vip, 1, 80, 0, 0), tcxNext},
-		{"udp to 192.168.1.1:53", bypassFrame(big, vs.UDP, 53, 0, 0), tcxDrop},
-		{"tcp to 192.168.1.1:53", bypassFrame(big, vs.TCP, 53, 0, 0), tcxNext},
-		{"udp to 192.168.1.1:54", bypassFrame(big, vs.UDP, 54, 0, 0), tcxNext},
-		{"tcp to a port-0 service", bypassFrame([4]byte{10, 0, 0, 5}, vs.TCP, 12345, 0, 0), tcxDrop},
-		{"udp to a tcp port-0 service", bypassFrame([4]byte{10, 0, 0, 5}, vs.UDP, 1, 0, 0), tcxNext},
-		{"udp to a udp port-0 service", bypassFrame([4]byte{172, 16, 0, 1}, vs.UDP, 9, 0, 0), tcxDrop},
-		{"another address", bypassFrame([4]byte{10, 77, 0, 101}, vs.TCP, 80, 0, 0), tcxNext},
-		{"ip options", bypassFrame(vip, vs.TCP, 80, 2, 0), tcxDrop},
-		{"ip options, other port", bypassFrame(vip, vs.TCP, 443, 2, 0), tcxNext},
-		{"first fragment", bypassFrame(big, vs.UDP, 53, 0, 0x2000), tcxDrop},
-		{"later fragment", bypassFrame(big, vs.UDP, 53, 0, 0x2000|10), tcxNext},
-		{"last fragment", bypassFrame(big, vs.UDP, 53, 0, 10), tcxNext},
-		{"arp", arp, tcxNext},
-		{"vlan tag in the frame", vlan, tcxNext},
-		{"ipv6", six, tcxNext},
+		{"tcp to vip:80", bypassFrame(vip, vs.TCP, 80, 0, 0), tcx.Drop},
+		{"tcp to vip:81", bypassFrame(vip, vs.TCP, 81, 0, 0), tcx.Next},
+		{"udp to vip:80", bypassFrame(vip, vs.UDP, 80, 0, 0), tcx.Next},
+		{"icmp to vip", bypassFrame(vip, 1, 80, 0, 0), tcx.Next},
+		{"udp to 192.168.1.1:53", bypassFrame(big, vs.UDP, 53, 0, 0), tcx.Drop},
+		{"tcp to 192.168.1.1:53", bypassFrame(big, vs.TCP, 53, 0, 0), tcx.Next},
+		{"udp to 192.168.1.1:54", bypassFrame(big, vs.UDP, 54, 0, 0), tcx.Next},
+		{"tcp to a port-0 service", bypassFrame([4]byte{10, 0, 0, 5}, vs.TCP, 12345, 0, 0), tcx.Drop},
+		{"udp to a tcp port-0 service", bypassFrame([4]byte{10, 0, 0, 5}, vs.UDP, 1, 0, 0), tcx.Next},
+		{"udp to a udp port-0 service", bypassFrame([4]byte{172, 16, 0, 1}, vs.UDP, 9, 0, 0), tcx.Drop},
+		{"another address", bypassFrame([4]byte{10, 77, 0, 101}, vs.TCP, 80, 0, 0), tcx.Next},
+		{"ip options", bypassFrame(vip, vs.TCP, 80, 2, 0), tcx.Drop},
+		{"ip options, other port", bypassFrame(vip, vs.TCP, 443, 2, 0), tcx.Next},
+		{"first fragment", bypassFrame(big, vs.UDP, 53, 0, 0x2000), tcx.Drop},
+		{"later fragment", bypassFrame(big, vs.UDP, 53, 0, 0x2000|10), tcx.Next},
+		{"last fragment", bypassFrame(big, vs.UDP, 53, 0, 10), tcx.Next},
+		{"arp", arp, tcx.Next},
+		{"vlan tag in the frame", vlan, tcx.Next},
+		{"ipv6", six, tcx.Next},
 		{"too short for the port", short, 0},
 	} {
 		if got := testRunTCX(t, prog, tt.frame); got != tt.want {
@@ -125,12 +118,12 @@ func TestBypassProgram(t *testing.T) {
 	for i := range maxTCXServices {
 		many = append(many, bypassService{addr: [4]byte{10, 1, byte(i >> 8), byte(i)}, proto: vs.TCP, port: uint16(i + 1)})
 	}
-	big2, err := loadTCXProgram(bypassProgram(many))
+	big2, err := loadTCX(bypassProgram(many))
 	if err != nil {
 		t.Fatalf("%d services: %v", len(many), err)
 	}
 	last := many[len(many)-1]
-	if got := testRunTCX(t, big2, bypassFrame(last.addr, vs.TCP, last.port, 0, 0)); got != tcxDrop {
+	if got := testRunTCX(t, big2, bypassFrame(last.addr, vs.TCP, last.port, 0, 0)); got != tcx.Drop {
 		t.Errorf("the last of %d services: verdict %d, want drop", len(many), got)
 	}
 	unix.Close(big2)
@@ -156,7 +149,7 @@ func TestTCXBypassAttach(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			n, err = tcxIngressCount(ni.Index)
+			n, err = tcx.IngressCount(ni.Index)
 			return err
 		})
 		if err != nil {
@@ -262,8 +255,9 @@ func TestRunBypassModes(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.refuse {
-				loadTCX = func([]bpfInsn) (int, error) { return -1, unix.EINVAL }
-				defer func() { loadTCX = loadTCXProgram }()
+				old := loadTCX
+				loadTCX = func([]tcx.Insn) (int, error) { return -1, unix.EINVAL }
+				defer func() { loadTCX = old }()
 			}
 			e := &Engine{log: slog.New(slog.NewTextHandler(io.Discard, nil)), nsFD: nsFD,
 				ifaces: []*iface{{name: "by0"}}, bypassKick: make(chan struct{}, 1)}
