@@ -73,8 +73,8 @@ func (l *Lab) Decapsulators() []realserver.State {
 }
 
 // HoldDecap holds (on) or resumes (off) the in-process decapsulators'
-// capture (realserver.Server.Hold): ulvs bench holds them while it floods
-// a tun lab.
+// capture and tcx program (realserver.Server.Hold): ulvs bench holds them
+// while it floods a tun lab.
 func (l *Lab) HoldDecap(on bool) error {
 	l.mu.Lock()
 	ds := slices.Clone(l.decaps)

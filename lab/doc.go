@@ -23,7 +23,8 @@
 // Up runs package realserver in each (mode tun, VIP 10.77.0.100, capture on
 // rN-eth0, state /run/ulvs/realserver/P-rsN.json), which puts the VIP on
 // its decapsulator's device: the kernel's tunl0 where it has ipip, else a
-// TUN device fed by a userspace IPIP decapsulator. With
+// TUN device fed by a userspace IPIP decapsulator, with plain IPIP
+// decapsulated in the kernel by a tcx program where the kernel has tcx. With
 // Config.ExternalDecap the caller does that instead (`ulvs lab up` runs
 // `ulvs realserver up` processes). MTUs stay at 1500.
 //

@@ -186,7 +186,7 @@ func TestIntegrationModeTUN(t *testing.T) {
 			if d.Name != l.RS[i].Name || d.Device == "" || d.Mode != realserver.ModeTUN {
 				t.Errorf("rs%d decapsulator: %+v", i+1, d)
 			}
-			if d.Decap == realserver.DecapUser && (d.Process == nil || d.Process.PID != os.Getpid() || d.Iface != RSIface(i)) {
+			if (d.Decap == realserver.DecapUser || d.Decap == realserver.DecapTCX) && (d.Process == nil || d.Process.PID != os.Getpid() || d.Iface != RSIface(i)) {
 				t.Errorf("rs%d userspace decapsulator: process %+v, iface %q", i+1, d.Process, d.Iface)
 			}
 			if got := ipOut(t, l.RS[i], "-4", "-o", "addr", "show", "dev", d.Device); !strings.Contains(got, "inet 10.77.0.100/32") {

@@ -61,19 +61,26 @@ func (m *Mode) UnmarshalText(b []byte) error {
 }
 
 // Decap chooses how a TUN real server decapsulates IPIP. The zero value,
-// DecapAuto, uses the kernel's ipip device when the kernel has one and the
-// userspace decapsulator otherwise.
+// DecapAuto, uses the kernel's ipip device when the kernel has one and
+// every VIP is IPv4; otherwise the userspace decapsulator, with the tcx
+// program where the kernel takes it.
 type Decap uint8
 
 const (
 	DecapAuto   Decap = iota
 	DecapKernel       // the kernel's ipip device (tunl0); fails without the module
-	DecapUser         // the userspace decapsulator, even if the kernel has ipip
+	DecapUser         // the userspace decapsulator alone, even if the kernel has ipip
+	// DecapTCX is the userspace decapsulator with a tcx program that
+	// decapsulates IPIP to the IPv4 VIPs in the kernel, leaving it only
+	// the rest (IPv6 tunnels, outer fragments and options, GSO
+	// super-frames); fails where the kernel takes no tcx program (before
+	// 6.6) or there is no IPv4 VIP.
+	DecapTCX
 )
 
-var decapNames = [...]string{DecapAuto: "auto", DecapKernel: "kernel", DecapUser: "user"}
+var decapNames = [...]string{DecapAuto: "auto", DecapKernel: "kernel", DecapUser: "user", DecapTCX: "tcx"}
 
-// String returns "auto", "kernel" or "user".
+// String returns "auto", "kernel", "user" or "tcx".
 func (d Decap) String() string {
 	if int(d) < len(decapNames) {
 		return decapNames[d]
@@ -81,14 +88,14 @@ func (d Decap) String() string {
 	return fmt.Sprintf("Decap(%d)", d)
 }
 
-// ParseDecap parses "auto", "kernel" or "user".
+// ParseDecap parses "auto", "kernel", "user" or "tcx".
 func ParseDecap(s string) (Decap, error) {
 	for i, n := range decapNames {
 		if s == n {
 			return Decap(i), nil
 		}
 	}
-	return DecapAuto, fmt.Errorf("unknown decapsulation %q (want auto, kernel or user)", s)
+	return DecapAuto, fmt.Errorf("unknown decapsulation %q (want auto, kernel, user or tcx)", s)
 }
 
 // MarshalText returns the name.
@@ -227,7 +234,7 @@ func (c *Config) validate() error {
 		seen[v] = true
 	}
 	c.VIPs = slices.Clone(c.VIPs)
-	if c.Decap > DecapUser {
+	if c.Decap > DecapTCX {
 		return fmt.Errorf("invalid decapsulation %d", c.Decap)
 	}
 	if c.TunName == "" {

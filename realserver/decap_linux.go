@@ -63,10 +63,14 @@ func ipipFilter() []unix.SockFilter {
 // goroutine touches nothing else.
 type decapsulator struct {
 	capFd, tunFd, nlFd, evFd int
-	tunName                  string
-	nlSeq                    uint32
-	f                        filter
-	stats                    Stats
+	// capFd6 is the second capture socket, bound to IPv6, when tcx
+	// decapsulates (capFd is then bound to IPv4); -1 otherwise.
+	capFd6  int
+	tcx     *tcxDecap // nil: the capture takes every tunnel packet
+	tunName string
+	nlSeq   uint32
+	f       filter
+	stats   Stats
 
 	bufs  [][]byte
 	iovs  []unix.Iovec
@@ -78,10 +82,13 @@ type decapsulator struct {
 	err      error // set before done is closed
 }
 
-// openDecap opens the TUN device tunName and the capture socket on iface.
-// It must run on a thread in the real server's network namespace.
-func openDecap(iface, tunName string, vips []netip.Addr) (_ *decapsulator, err error) {
-	d := &decapsulator{capFd: -1, tunFd: -1, nlFd: -1, evFd: -1, tunName: tunName, done: make(chan struct{})}
+// openDecap opens the TUN device tunName and the capture socket on iface,
+// and with withTCX attaches the tcx decapsulation program there
+// (tcxdecap_linux.go; an error matching ErrNotSupported when that cannot
+// be done). It must run on a thread in the real server's network
+// namespace.
+func openDecap(iface, tunName string, vips []netip.Addr, withTCX bool) (_ *decapsulator, err error) {
+	d := &decapsulator{capFd: -1, capFd6: -1, tunFd: -1, nlFd: -1, evFd: -1, tunName: tunName, done: make(chan struct{})}
 	for _, v := range vips {
 		if v.Is4() {
 			d.f.vips = append(d.f.vips, v.As4())
@@ -111,7 +118,17 @@ func openDecap(iface, tunName string, vips []netip.Addr) (_ *decapsulator, err e
 	if d.tunFd, err = openTun(tunName); err != nil {
 		return nil, err
 	}
-	if d.capFd, err = openCapture(ifi.Index); err != nil {
+	if withTCX {
+		if d.tcx, err = openTCXDecap(ifi.Index, d.f.vips, d.f.local); err != nil {
+			return nil, err
+		}
+		if d.capFd, err = openCapture(ifi.Index, unix.ETH_P_IP); err != nil {
+			return nil, err
+		}
+		if d.capFd6, err = openCapture(ifi.Index, unix.ETH_P_IPV6); err != nil {
+			return nil, err
+		}
+	} else if d.capFd, err = openCapture(ifi.Index, unix.ETH_P_ALL); err != nil {
 		return nil, err
 	}
 	d.bufs = make([][]byte, recvBatch)
@@ -158,7 +175,7 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 // openCapture opens the AF_PACKET socket for the tunnel packets (of both
 // families, ipipFilter) on ifindex with PACKET_VNET_HDR.
-func openCapture(ifindex int) (int, error) {
+func openCapture(ifindex int, proto uint16) (int, error) {
 	// Protocol 0 until bind: nothing arrives before the filter is set.
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -181,7 +198,7 @@ func openCapture(ifindex int) (int, error) {
 	}
 	// Best effort: a bigger queue absorbs bursts while we write to the TUN.
 	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
-	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifindex}); err != nil {
+	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(proto), Ifindex: ifindex}); err != nil {
 		return fail("bind", err)
 	}
 	return fd, nil
@@ -191,7 +208,10 @@ func openCapture(ifindex int) (int, error) {
 // fatal error, which it records.
 func (d *decapsulator) run() {
 	defer close(d.done)
-	pfd := []unix.PollFd{{Fd: int32(d.capFd), Events: unix.POLLIN}, {Fd: int32(d.evFd), Events: unix.POLLIN}}
+	pfd := []unix.PollFd{{Fd: int32(d.evFd), Events: unix.POLLIN}, {Fd: int32(d.capFd), Events: unix.POLLIN}}
+	if d.capFd6 >= 0 {
+		pfd = append(pfd, unix.PollFd{Fd: int32(d.capFd6), Events: unix.POLLIN})
+	}
 	next := time.Now().Add(addrRefresh)
 	for {
 		wait := time.Until(next)
@@ -203,13 +223,15 @@ func (d *decapsulator) run() {
 			d.err = os.NewSyscallError("poll", err)
 			return
 		}
-		if pfd[1].Revents != 0 {
+		if pfd[0].Revents != 0 {
 			return
 		}
-		if pfd[0].Revents != 0 {
-			if err := d.recvBatch(); err != nil {
-				d.err = err
-				return
+		for _, p := range pfd[1:] {
+			if p.Revents != 0 {
+				if err := d.recvBatch(int(p.Fd)); err != nil {
+					d.err = err
+					return
+				}
 			}
 		}
 		if now := time.Now(); !now.Before(next) {
@@ -217,22 +239,28 @@ func (d *decapsulator) run() {
 			d.nlSeq++
 			if a, a6, err := localAddrs(d.nlFd, d.nlSeq); err == nil {
 				d.f.local, d.f.local6 = a, a6
+				if d.tcx != nil {
+					if err := d.tcx.setLocal(a); err != nil {
+						d.err = fmt.Errorf("the host's addresses changed: %w", err)
+						return
+					}
+				}
 			}
 			next = now.Add(addrRefresh)
 		}
 	}
 }
 
-// recvBatch reads the frames ready on the capture socket and writes the
+// recvBatch reads the frames ready on capture socket fd and writes the
 // inner packets to the TUN device.
-func (d *decapsulator) recvBatch() error {
+func (d *decapsulator) recvBatch(fd int) error {
 	for i := range d.msgs {
 		d.iovs[i].SetLen(recvBufLen)
 		d.msgs[i].Hdr.Namelen = unix.SizeofSockaddrLinklayer
 		d.msgs[i].Hdr.Flags = 0
 		d.msgs[i].Len = 0
 	}
-	r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(d.capFd), uintptr(unsafe.Pointer(&d.msgs[0])),
+	r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&d.msgs[0])),
 		uintptr(len(d.msgs)), unix.MSG_DONTWAIT|unix.MSG_TRUNC, 0, 0)
 	if e != 0 {
 		switch e {
@@ -277,9 +305,13 @@ func (d *decapsulator) stop(started bool) {
 }
 
 // closeFds closes every descriptor; closing the TUN descriptor deletes the
-// device.
+// device, closing the tcx link detaches the program.
 func (d *decapsulator) closeFds() {
-	for _, fd := range []*int{&d.capFd, &d.tunFd, &d.nlFd, &d.evFd} {
+	if d.tcx != nil {
+		d.tcx.close()
+		d.tcx = nil
+	}
+	for _, fd := range []*int{&d.capFd, &d.capFd6, &d.tunFd, &d.nlFd, &d.evFd} {
 		if *fd >= 0 {
 			unix.Close(*fd)
 			*fd = -1

@@ -37,6 +37,19 @@
 // rp_filter=2 (loose); the kernel applies max(all, device), so loose mode
 // holds whatever conf/all says, and conf/all is left alone.
 //
+// Where the kernel takes a tcx program (6.6 and later), Up with Decap auto
+// or tcx also attaches an eBPF program at the interface's tcx ingress
+// (tcxdecap_linux.go, package tcx) that takes the common case in the
+// kernel: IPIP to an IPv4 VIP, to this host, with a 20-byte outer header,
+// a valid checksum, no fragment and no GSO. It strips the outer header
+// (bpf_skb_adjust_room) in the softirq that received the frame, and the
+// stack delivers the inner packet, to a VIP held on the TUN device, as
+// tunl0 would: no copy to user space, no write, no wake-up. The capture
+// sockets are then bound to IPv4 and IPv6 instead of every protocol, which
+// puts them after the tcx hook: they see only what the program left, and
+// the decapsulator above takes it as before. Holding (ulvs bench) detaches
+// the program too; closing its link, when the process ends, removes it.
+//
 // Checksum offload: captured frames are often CHECKSUM_PARTIAL or GSO
 // super-frames (veth, virtio). The capture socket uses PACKET_VNET_HDR and
 // the TUN device IFF_VNET_HDR, so the virtio_net_hdr travels with the inner

@@ -22,8 +22,8 @@ const netnsDir = "/run/netns"
 func osEnv() env {
 	return env{
 		h: ipHost{},
-		openDecap: func(iface, tun string, vips []netip.Addr) (decapRunner, error) {
-			return openDecap(iface, tun, vips)
+		openDecap: func(iface, tun string, vips []netip.Addr, withTCX bool) (decapRunner, error) {
+			return openDecap(iface, tun, vips, withTCX)
 		},
 		netnsID:     netnsID,
 		netnsName:   netnsName,
@@ -36,16 +36,25 @@ func (d *decapsulator) statsRef() *Stats        { return &d.stats }
 func (d *decapsulator) doneCh() <-chan struct{} { return d.done }
 func (d *decapsulator) runErr() error           { return d.err }
 
-// hold swaps the capture's socket filter: one that rejects every frame
-// (on), or ipipFilter again (off).
+// hold swaps the capture sockets' filter for one that rejects every frame
+// and detaches the tcx program (on), or puts ipipFilter and the program
+// back (off).
 func (d *decapsulator) hold(on bool) error {
 	prog := ipipFilter()
 	if on {
 		prog = []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: 0}}
 	}
 	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
-	if err := unix.SetsockoptSockFprog(d.capFd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fprog); err != nil {
-		return fmt.Errorf("capture socket: %w", os.NewSyscallError("setsockopt SO_ATTACH_FILTER", err))
+	for _, fd := range []int{d.capFd, d.capFd6} {
+		if fd < 0 {
+			continue
+		}
+		if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fprog); err != nil {
+			return fmt.Errorf("capture socket: %w", os.NewSyscallError("setsockopt SO_ATTACH_FILTER", err))
+		}
+	}
+	if d.tcx != nil {
+		return d.tcx.hold(on)
 	}
 	return nil
 }

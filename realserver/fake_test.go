@@ -293,6 +293,7 @@ type fakeDecap struct {
 	name   string
 	iface  string
 	vips   []netip.Addr
+	tcx    bool // opened with the tcx program
 	stats  Stats
 	done   chan struct{}
 	ran    bool
@@ -316,17 +317,22 @@ type fakeEnv struct {
 	stopped []*Process
 	// onStop runs when Down stops a recorded process.
 	onStop func(*Process)
+	// noTCX: the kernel takes no tcx program.
+	noTCX bool
 }
 
 func (f *fakeEnv) env() env {
 	return env{
 		h: f.h,
-		openDecap: func(iface, tun string, vips []netip.Addr) (decapRunner, error) {
+		openDecap: func(iface, tun string, vips []netip.Addr, withTCX bool) (decapRunner, error) {
 			if err := f.h.op("openDecap"); err != nil {
 				return nil, err
 			}
+			if withTCX && f.noTCX {
+				return nil, fmt.Errorf("tcx decapsulation: %w: bpf link create: invalid argument", ErrNotSupported)
+			}
 			f.h.addLink(tun)
-			d := &fakeDecap{h: f.h, name: tun, iface: iface, vips: vips, done: make(chan struct{})}
+			d := &fakeDecap{h: f.h, name: tun, iface: iface, vips: vips, tcx: withTCX, done: make(chan struct{})}
 			f.decaps = append(f.decaps, d)
 			return d, nil
 		},

@@ -266,6 +266,19 @@ func newTunTopo(t *testing.T) *tunTopo {
 	return tp
 }
 
+// echoUDP sends every datagram pc receives back to its sender, until pc
+// is closed.
+func echoUDP(pc net.PacketConn) {
+	buf := make([]byte, 2048)
+	for {
+		n, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		pc.WriteTo(buf[:n], from)
+	}
+}
+
 // ipip returns outer(sender -> RS, IPIP) + inner as an IP packet.
 func (tp *tunTopo) ipip(inner []byte) []byte {
 	return pkttest.Frame{Src: tp.sndAddr, Dst: tp.rsAddr, Proto: pkt.ProtoIPIP, Payload: inner}.Build()[pkt.EtherHeaderLen:]
@@ -330,16 +343,7 @@ func TestIntegrationTUNUserspace(t *testing.T) {
 	}
 	defer pc.Close()
 	defer ln.Close()
-	go func() {
-		buf := make([]byte, 2048)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			pc.WriteTo(buf[:n], from)
-		}
-	}()
+	go echoUDP(pc)
 
 	// The sender: a raw socket to send IPIP, a UDP socket for the echo
 	// replies (they come from the VIP straight to the sender's address),

@@ -42,7 +42,8 @@ func TestUpDownDRIPv6(t *testing.T) {
 
 // TestUpTUNIPv6: a TUN real server with an IPv6 VIP takes the userspace
 // decapsulator even where the kernel has ipip (tunl0 takes IPIP only),
-// which gets both VIPs; the IPv6 one goes on the TUN device as a /128.
+// which gets both VIPs, with the tcx program for the IPv4 one; the IPv6
+// one goes on the TUN device as a /128.
 // Kernel decapsulation of IPv6 tunnels is refused, and a link-local VIP.
 func TestUpTUNIPv6(t *testing.T) {
 	vip6 := netip.MustParseAddr("2001:db8:77::100")
@@ -50,10 +51,10 @@ func TestUpTUNIPv6(t *testing.T) {
 	f.h.ipip = true
 	dir := t.TempDir()
 	s := upFake(t, f, Config{Mode: ModeTUN, VIPs: []netip.Addr{vip1, vip6}, StateDir: dir})
-	if st := s.State(); st.Decap != DecapUser || st.Device != DefaultTunName {
-		t.Errorf("state: decap %v device %q, want the userspace decapsulator", st.Decap, st.Device)
+	if st := s.State(); st.Decap != DecapTCX || st.Device != DefaultTunName {
+		t.Errorf("state: decap %v device %q, want the userspace decapsulator with tcx", st.Decap, st.Device)
 	}
-	if len(f.decaps) != 1 || !slices.Equal(f.decaps[0].vips, []netip.Addr{vip1, vip6}) {
+	if len(f.decaps) != 1 || !slices.Equal(f.decaps[0].vips, []netip.Addr{vip1, vip6}) || !f.decaps[0].tcx {
 		t.Fatalf("decapsulators: %+v", f.decaps)
 	}
 	tun := f.h.links[DefaultTunName]

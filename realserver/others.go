@@ -5,6 +5,7 @@ package realserver
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"time"
 )
 
@@ -12,7 +13,7 @@ func osEnv() env {
 	no := func() error { return fmt.Errorf("realserver: %w", ErrNotSupported) }
 	return env{
 		h:         nil,
-		openDecap: func(string, string, []netip.Addr) (decapRunner, error) { return nil, no() },
+		openDecap: func(string, string, []netip.Addr, bool) (decapRunner, error) { return nil, no() },
 		netnsID:   func() (uint64, error) { return 0, no() },
 		netnsName: func() string { return defaultName },
 		self:      func() (*Process, error) { return nil, no() },

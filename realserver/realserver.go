@@ -30,8 +30,10 @@ type decapRunner interface {
 
 // env bundles the OS seams of Up and Down.
 type env struct {
-	h         host
-	openDecap func(iface, tunName string, vips []netip.Addr) (decapRunner, error)
+	h host
+	// openDecap opens the userspace decapsulator; withTCX attaches the
+	// tcx program too (an error matching ErrNotSupported where it cannot).
+	openDecap func(iface, tunName string, vips []netip.Addr, withTCX bool) (decapRunner, error)
 	netnsID   func() (uint64, error)
 	netnsName func() string
 	self      func() (*Process, error)
@@ -246,6 +248,19 @@ func (s *Server) setupTUN(ctx context.Context) error {
 	return s.setupUserDecap(ctx)
 }
 
+// wantTCX reports whether the userspace decapsulator should have the tcx
+// program decapsulate IPIP to the IPv4 VIPs: asked for (DecapTCX), or
+// tried (DecapAuto) where there is an IPv4 VIP.
+func (s *Server) wantTCX() bool {
+	switch s.cfg.Decap {
+	case DecapTCX:
+		return true
+	case DecapAuto:
+		return slices.ContainsFunc(s.cfg.VIPs, netip.Addr.Is4)
+	}
+	return false
+}
+
 // setupKernelIPIP uses the kernel's tunl0 as seed 002 does. It returns an
 // error matching ErrNotSupported, having changed nothing, if the kernel has
 // no ipip.
@@ -323,10 +338,19 @@ func (s *Server) setupUserDecap(ctx context.Context) error {
 	if err := s.record(Change{Kind: ChangeTun, Dev: tun}); err != nil {
 		return err
 	}
-	d, err := s.e.openDecap(iface, tun, s.cfg.VIPs)
+	withTCX := s.wantTCX()
+	d, err := s.e.openDecap(iface, tun, s.cfg.VIPs, withTCX)
+	if withTCX && s.cfg.Decap == DecapAuto && errors.Is(err, ErrNotSupported) {
+		s.log.Info("no tcx decapsulation here: the userspace decapsulator takes every tunnel packet", "why", err)
+		withTCX = false
+		d, err = s.e.openDecap(iface, tun, s.cfg.VIPs, false)
+	}
 	if err != nil {
 		s.unrecord()
 		return err
+	}
+	if withTCX {
+		s.setState(func(st *State) { st.Decap = DecapTCX })
 	}
 	s.mu.Lock()
 	s.decap = d
@@ -486,14 +510,15 @@ func (s *Server) Stats() [NumVerdicts]uint64 {
 	return d.statsRef().Snapshot()
 }
 
-// Hold stops (on) and resumes (off) the userspace decapsulator's capture:
-// while held its socket filter takes no frame, so tunnel packets cost the
-// host nothing but the filter's first instruction and are not
-// decapsulated. ulvs bench holds the lab's decapsulators while it floods
-// (the real servers count and drop the flood at their interface's
-// ingress, where a kernel's ipip would decapsulate only after that drop;
-// the capture runs before it). Without a userspace decapsulator it does
-// nothing.
+// Hold stops (on) and resumes (off) the userspace decapsulator's capture
+// and the tcx program: while held the socket filter takes no frame and a
+// program that leaves every frame alone stands in the tcx link, so tunnel
+// packets cost the host next to nothing and are not decapsulated. ulvs
+// bench holds the lab's decapsulators while it floods (the real servers
+// count and drop the flood at their interface's ingress, where a kernel's
+// ipip would decapsulate only after that drop; the capture and the tcx
+// hook run before it). Any thread may call it, in any namespace. Without
+// a userspace decapsulator it does nothing.
 func (s *Server) Hold(on bool) error {
 	// Under s.mu: Down closes the capture socket under it, and its
 	// descriptor number may be reused at once.

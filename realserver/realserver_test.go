@@ -198,8 +198,29 @@ func TestUpKernelIPIP(t *testing.T) {
 	}
 }
 
-func TestUpTUNAutoFallsBackToUserspace(t *testing.T) {
+// TestUpTUNAutoTakesTCX: without ipip, auto decapsulates with the tcx
+// program and the userspace decapsulator together where the kernel takes
+// the program.
+func TestUpTUNAutoTakesTCX(t *testing.T) {
 	f := &fakeEnv{h: newFakeHost()}
+	s := upFake(t, f, Config{Mode: ModeTUN, VIPs: []netip.Addr{vip1}, StateDir: t.TempDir()})
+	if st := s.State(); st.Decap != DecapTCX || st.Device != DefaultTunName || st.Process == nil {
+		t.Errorf("state: decap %v device %q process %v, want tcx %s and this process", st.Decap, st.Device, st.Process, DefaultTunName)
+	}
+	if len(f.decaps) != 1 || !f.decaps[0].tcx {
+		t.Fatalf("decapsulators: %+v, want one with tcx", f.decaps)
+	}
+	s.Down(context.Background())
+
+	// Asked for, tcx fails where the kernel has none.
+	f = &fakeEnv{h: newFakeHost(), noTCX: true}
+	if _, err := upWith(context.Background(), Config{Mode: ModeTUN, Decap: DecapTCX, VIPs: []netip.Addr{vip1}, StateDir: t.TempDir()}, f.env()); !errors.Is(err, ErrNotSupported) {
+		t.Errorf("decap tcx without tcx: got %v, want ErrNotSupported", err)
+	}
+}
+
+func TestUpTUNAutoFallsBackToUserspace(t *testing.T) {
+	f := &fakeEnv{h: newFakeHost(), noTCX: true}
 	f.h.sysctl[confKey("all", "rp_filter")] = "1"
 	before := f.h.snapshot()
 	dir := t.TempDir()

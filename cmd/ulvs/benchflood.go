@@ -48,10 +48,11 @@ func (r floodResult) loss() float64 {
 // the run.
 func (s *suite) flood(ctx context.Context, round int, p *suitePath, frameLen int) (floodResult, error) {
 	l := p.bl.l
-	// A tun lab's real servers decapsulate in user space (this kernel has
-	// no ipip): their capture sees each frame before the ingress drop
-	// that counts the flood, where a kernel's ipip would decapsulate only
-	// after it. Held, it takes no frame while the flood runs.
+	// A tun lab's real servers decapsulate with a tcx program and in
+	// user space (this kernel has no ipip): both see each frame before
+	// the ingress drop that counts the flood, where a kernel's ipip would
+	// decapsulate only after it. Held, the program is detached and the
+	// capture takes no frame while the flood runs.
 	if err := l.HoldDecap(true); err != nil {
 		return floodResult{}, err
 	}

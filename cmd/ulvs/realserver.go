@@ -29,7 +29,7 @@ server, as the seeds' realserver.sh does, and undo exactly that. Needs root.
 
 Commands:
   up --mode dr|tun --vip ADDR[,ADDR...] [--iface IF] [--name NAME]
-     [--decap auto|kernel|user] [--tun-name DEV] [--gateway GW] [--detach]
+     [--decap auto|kernel|user|tcx] [--tun-name DEV] [--gateway GW] [--detach]
   up --mode nat --gateway DIRECTOR_INSIDE_IP [--name NAME]
   up --conf lvs_dr.conf [--net-device DEV] [--name NAME] [--decap ...] [--detach]
        dr:  the VIPs on lo, arp_ignore=1 and arp_announce=2 (all, lo); an
@@ -44,9 +44,14 @@ Commands:
             injected through TUN device --tun-name, default ulvs-tun0, which
             holds the VIPs, IPv6 ones as /128, with rp_filter=2; nftables
             tables ip and ip6 ulvs_decap drop the kernel's unreachable and
-            parameter-problem replies to protocols 4 and 41). It runs in the
-            foreground until SIGTERM/SIGINT, then undoes everything;
-            --detach runs it in the background instead.
+            parameter-problem replies to protocols 4 and 41), and where the
+            kernel takes a tcx program (6.6 and later) and a VIP is IPv4, an
+            eBPF program at --iface's ingress that decapsulates plain IPIP to
+            the IPv4 VIPs in the kernel, leaving the decapsulator the rest
+            (--decap tcx asks for it and fails without it; --decap user
+            leaves it out). It runs in the foreground until SIGTERM/SIGINT,
+            then undoes everything; --detach runs it in the background
+            instead.
        nat: only the default route via --gateway (the director).
        --gateway: the default route (restored by down).
        --conf: the real-server part of an LVS configure-script file
@@ -125,7 +130,7 @@ func rsParseUp(args []string, stderr io.Writer) (rsOptions, error) {
 	fs := flag.NewFlagSet("ulvs realserver up", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	mode := fs.String("mode", "", "dr, tun or nat")
-	decap := fs.String("decap", "auto", "tun: auto, kernel (tunl0) or user (userspace decapsulator)")
+	decap := fs.String("decap", "auto", "tun: auto, kernel (tunl0), user (userspace decapsulator) or tcx (the decapsulator with the tcx program)")
 	fs.Func("vip", "virtual address(es), comma-separated; repeatable (IPv6 in dr mode only)", func(s string) error {
 		for _, f := range strings.Split(s, ",") {
 			a, err := netip.ParseAddr(strings.TrimSpace(f))
@@ -253,6 +258,8 @@ func describeDecap(st *realserver.State) string {
 		return ", kernel ipip device " + st.Device
 	case realserver.DecapUser:
 		return fmt.Sprintf(", userspace decapsulator on %s -> %s (pid %d)", st.Iface, st.Device, st.Process.PID)
+	case realserver.DecapTCX:
+		return fmt.Sprintf(", tcx program on %s, userspace decapsulator on %s -> %s for the rest (pid %d)", st.Iface, st.Iface, st.Device, st.Process.PID)
 	}
 	return ""
 }
@@ -396,6 +403,8 @@ func rsStatus(name, dir string, stdout io.Writer) error {
 			fmt.Fprintf(stdout, ", kernel ipip device %s", st.Device)
 		case realserver.DecapUser:
 			fmt.Fprintf(stdout, ", userspace decapsulator %s -> %s", st.Iface, st.Device)
+		case realserver.DecapTCX:
+			fmt.Fprintf(stdout, ", tcx program on %s and userspace decapsulator %s -> %s", st.Iface, st.Iface, st.Device)
 		}
 		fmt.Fprintf(stdout, ", up since %s\n", st.Created.Format(time.RFC3339))
 		if p := st.Process; p != nil {
