@@ -237,6 +237,9 @@ func (c *Config) validate() error {
 	if c.Decap > DecapTCX {
 		return fmt.Errorf("invalid decapsulation %d", c.Decap)
 	}
+	if c.Mode == ModeTUN && c.Decap == DecapTCX && !slices.ContainsFunc(c.VIPs, netip.Addr.Is4) {
+		return fmt.Errorf("decapsulation tcx takes IPIP to IPv4 VIPs, and no VIP is IPv4; use auto or user")
+	}
 	if c.TunName == "" {
 		c.TunName = DefaultTunName
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -66,7 +67,8 @@ type decapsulator struct {
 	// capFd6 is the second capture socket, bound to IPv6, when tcx
 	// decapsulates (capFd is then bound to IPv4); -1 otherwise.
 	capFd6  int
-	tcx     *tcxDecap // nil: the capture takes every tunnel packet
+	tcx     *tcxDecap    // nil: the capture takes every tunnel packet
+	log     *slog.Logger // set by arm, before run
 	tunName string
 	nlSeq   uint32
 	f       filter
@@ -240,9 +242,10 @@ func (d *decapsulator) run() {
 			if a, a6, err := localAddrs(d.nlFd, d.nlSeq); err == nil {
 				d.f.local, d.f.local6 = a, a6
 				if d.tcx != nil {
-					if err := d.tcx.setLocal(a); err != nil {
-						d.err = fmt.Errorf("the host's addresses changed: %w", err)
-						return
+					// On an error the old program stays, and what it
+					// does not take is captured: slower, not lost.
+					if err := d.tcx.setLocal(a); err != nil && d.log != nil {
+						d.log.Warn("the host's addresses changed: the tcx program keeps the old ones", "err", err)
 					}
 				}
 			}

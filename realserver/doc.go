@@ -47,8 +47,18 @@
 // tunl0 would: no copy to user space, no write, no wake-up. The capture
 // sockets are then bound to IPv4 and IPv6 instead of every protocol, which
 // puts them after the tcx hook: they see only what the program left, and
-// the decapsulator above takes it as before. Holding (ulvs bench) detaches
-// the program too; closing its link, when the process ends, removes it.
+// the decapsulator above takes it as before. The program is attached
+// holding a stand-in that leaves every frame alone and set to work once
+// the VIPs are up; holding (ulvs bench) puts the stand-in back; closing
+// the link, when the process ends, removes it. The inner packets arrive
+// on the capture interface, whose strict reverse-path filtering, if set,
+// Up makes loose (recorded, undone by Down). Differences from tunl0 that
+// the userspace decapsulator shares: the outer header never meets
+// netfilter (an INPUT rule on protocol 4 does not see it; the inner
+// packet does meet INPUT), and an outer ECN mark is not copied inward
+// (RFC 6040). On a bridge or bond port the capture sockets, bound to a
+// protocol, see nothing (the port's handler takes the frames first): give
+// the bridge or bond itself as the interface, or use --decap user.
 //
 // Checksum offload: captured frames are often CHECKSUM_PARTIAL or GSO
 // super-frames (veth, virtio). The capture socket uses PACKET_VNET_HDR and

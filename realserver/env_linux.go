@@ -36,9 +36,19 @@ func (d *decapsulator) statsRef() *Stats        { return &d.stats }
 func (d *decapsulator) doneCh() <-chan struct{} { return d.done }
 func (d *decapsulator) runErr() error           { return d.err }
 
+// arm puts the tcx program to work (it is attached held, so that nothing
+// is decapsulated before the VIPs are up) and keeps log for the loop.
+func (d *decapsulator) arm(log *slog.Logger) error {
+	d.log = log
+	if d.tcx != nil {
+		return d.tcx.hold(false)
+	}
+	return nil
+}
+
 // hold swaps the capture sockets' filter for one that rejects every frame
-// and detaches the tcx program (on), or puts ipipFilter and the program
-// back (off).
+// and the tcx program for one that leaves every frame alone (on), or puts
+// ipipFilter and the program back (off).
 func (d *decapsulator) hold(on bool) error {
 	prog := ipipFilter()
 	if on {

@@ -294,6 +294,7 @@ type fakeDecap struct {
 	iface  string
 	vips   []netip.Addr
 	tcx    bool // opened with the tcx program
+	armed  bool
 	stats  Stats
 	done   chan struct{}
 	ran    bool
@@ -307,7 +308,12 @@ func (d *fakeDecap) closeFds()               { d.closed = true; d.h.removeLink(d
 func (d *fakeDecap) statsRef() *Stats        { return &d.stats }
 func (d *fakeDecap) doneCh() <-chan struct{} { return d.done }
 func (d *fakeDecap) runErr() error           { return nil }
-func (d *fakeDecap) hold(on bool) error      { d.held = on; return nil }
+func (d *fakeDecap) arm(*slog.Logger) error {
+	d.armed = true
+	return nil
+}
+
+func (d *fakeDecap) hold(on bool) error { d.held = on; return nil }
 
 // fakeEnv is the environment of the unit tests: the fake host, a fake
 // decapsulator, netns 1234 named "testns", this process as PID 100.

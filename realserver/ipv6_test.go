@@ -66,6 +66,7 @@ func TestUpTUNIPv6(t *testing.T) {
 	}
 	for _, c := range []Config{
 		{Mode: ModeTUN, VIPs: []netip.Addr{vip6}, Decap: DecapKernel},
+		{Mode: ModeTUN, VIPs: []netip.Addr{vip6}, Decap: DecapTCX},
 		{Mode: ModeNAT, VIPs: []netip.Addr{vip6}},
 		{Mode: ModeDR, VIPs: []netip.Addr{netip.MustParseAddr("fe80::1")}},
 	} {

@@ -26,6 +26,9 @@ type decapRunner interface {
 	// hold makes the capture take no frame (on) or the tunnel packets
 	// again (off).
 	hold(on bool) error
+	// arm starts the tcx program's decapsulation once the VIPs are up,
+	// and gives the decapsulator a logger.
+	arm(log *slog.Logger) error
 }
 
 // env bundles the OS seams of Up and Down.
@@ -340,8 +343,12 @@ func (s *Server) setupUserDecap(ctx context.Context) error {
 	}
 	withTCX := s.wantTCX()
 	d, err := s.e.openDecap(iface, tun, s.cfg.VIPs, withTCX)
-	if withTCX && s.cfg.Decap == DecapAuto && errors.Is(err, ErrNotSupported) {
-		s.log.Info("no tcx decapsulation here: the userspace decapsulator takes every tunnel packet", "why", err)
+	if withTCX && s.cfg.Decap == DecapAuto && err != nil {
+		if errors.Is(err, ErrNotSupported) {
+			s.log.Info("no tcx decapsulation here: the userspace decapsulator takes every tunnel packet", "why", err)
+		} else {
+			s.log.Warn("tcx decapsulation failed (please report it): the userspace decapsulator takes every tunnel packet", "err", err)
+		}
 		withTCX = false
 		d, err = s.e.openDecap(iface, tun, s.cfg.VIPs, false)
 	}
@@ -363,6 +370,13 @@ func (s *Server) setupUserDecap(ctx context.Context) error {
 	if err := s.setSysctl(confKey(tun, "rp_filter"), "2"); err != nil {
 		return err
 	}
+	// The tcx program's inner packets arrive on iface: strict filtering
+	// there would drop a client routed through another interface.
+	if withTCX {
+		if err := s.noStrictRPFilter(iface); err != nil {
+			return err
+		}
+	}
 	if err := s.e.h.setLinkUp(ctx, tun, true); err != nil {
 		return err
 	}
@@ -378,6 +392,9 @@ func (s *Server) setupUserDecap(ctx context.Context) error {
 		s.unrecord()
 		return fmt.Errorf("nftables table to drop IPIP input: %w", err)
 	}
+	if err := d.arm(s.log); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	s.run = true
 	s.mu.Unlock()
@@ -389,6 +406,24 @@ func (s *Server) setupUserDecap(ctx context.Context) error {
 		}
 	}()
 	return nil
+}
+
+// noStrictRPFilter makes reverse-path filtering on dev loose if it is
+// strict there (the kernel uses max(all, dev): 1 is strict, 2 loose, 0
+// off), and leaves it alone otherwise.
+func (s *Server) noStrictRPFilter(dev string) error {
+	all, err := s.e.h.readSysctl(confKey("all", "rp_filter"))
+	if err != nil {
+		return err
+	}
+	own, err := s.e.h.readSysctl(confKey(dev, "rp_filter"))
+	if err != nil {
+		return err
+	}
+	if max(all, own) != "1" {
+		return nil
+	}
+	return s.setSysctl(confKey(dev, "rp_filter"), "2")
 }
 
 // setState changes the state under the lock; the next record writes it.

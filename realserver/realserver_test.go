@@ -207,10 +207,27 @@ func TestUpTUNAutoTakesTCX(t *testing.T) {
 	if st := s.State(); st.Decap != DecapTCX || st.Device != DefaultTunName || st.Process == nil {
 		t.Errorf("state: decap %v device %q process %v, want tcx %s and this process", st.Decap, st.Device, st.Process, DefaultTunName)
 	}
-	if len(f.decaps) != 1 || !f.decaps[0].tcx {
-		t.Fatalf("decapsulators: %+v, want one with tcx", f.decaps)
+	if len(f.decaps) != 1 || !f.decaps[0].tcx || !f.decaps[0].armed {
+		t.Fatalf("decapsulators: %+v, want one with tcx, armed", f.decaps)
 	}
-	s.Down(context.Background())
+	// eth0's strict reverse-path filter (conf/default is 1) turns loose:
+	// the inner packets arrive there.
+	if got := f.h.sysctl[confKey("eth0", "rp_filter")]; got != "2" {
+		t.Errorf("eth0 rp_filter %s, want 2", got)
+	}
+	if err := s.Down(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	// Asked for, the userspace decapsulator comes alone.
+	f = &fakeEnv{h: newFakeHost()}
+	s = upFake(t, f, Config{Mode: ModeTUN, Decap: DecapUser, VIPs: []netip.Addr{vip1}, StateDir: t.TempDir()})
+	if st := s.State(); st.Decap != DecapUser || len(f.decaps) != 1 || f.decaps[0].tcx {
+		t.Errorf("decap user: state %v, decapsulators %+v", st.Decap, f.decaps)
+	}
+	if err := s.Down(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 
 	// Asked for, tcx fails where the kernel has none.
 	f = &fakeEnv{h: newFakeHost(), noTCX: true}

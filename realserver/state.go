@@ -168,7 +168,7 @@ type State struct {
 	Name  string       `json:"name"`
 	Mode  Mode         `json:"mode"`
 	VIPs  []netip.Addr `json:"vips"`
-	Decap Decap        `json:"decap,omitzero"` // kernel or user for ModeTUN
+	Decap Decap        `json:"decap,omitzero"` // kernel, user or tcx for ModeTUN
 	// Iface is the capture interface of the userspace decapsulator.
 	Iface string `json:"iface,omitempty"`
 	// Device holds the VIPs for TUN: tunl0 or the TUN device.

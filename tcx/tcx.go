@@ -5,6 +5,7 @@ package tcx
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"runtime"
 	"strings"
 	"unsafe"
@@ -63,15 +64,24 @@ type Insn struct {
 	Imm      int32
 }
 
-// Encode lays the instructions out as the kernel reads them.
+// bigEndian: the host's byte order, which struct bpf_insn and union
+// bpf_attr are laid out in.
+var bigEndian = binary.NativeEndian.Uint16([]byte{0, 1}) == 1
+
+// Encode lays the instructions out as the kernel reads them (struct
+// bpf_insn in the host's byte order; the register nibbles' order follows
+// the bit fields').
 func Encode(p []Insn) []byte {
 	b := make([]byte, 8*len(p))
 	for i, in := range p {
 		o := b[8*i:]
 		o[0] = in.Code
 		o[1] = in.Dst&0x0f | in.Src<<4
-		binary.LittleEndian.PutUint16(o[2:], uint16(in.Off))
-		binary.LittleEndian.PutUint32(o[4:], uint32(in.Imm))
+		if bigEndian {
+			o[1] = in.Dst<<4 | in.Src&0x0f
+		}
+		binary.NativeEndian.PutUint16(o[2:], uint16(in.Off))
+		binary.NativeEndian.PutUint32(o[4:], uint32(in.Imm))
 	}
 	return b
 }
@@ -94,17 +104,17 @@ func Load(name string, p []Insn) (int, error) {
 	license := []byte("GPL\x00")
 	load := func(log []byte) (int, error) {
 		attr := make([]byte, attrSize)
-		binary.LittleEndian.PutUint32(attr[0:], unix.BPF_PROG_TYPE_SCHED_CLS)
-		binary.LittleEndian.PutUint32(attr[4:], uint32(len(p)))
-		binary.LittleEndian.PutUint64(attr[8:], uint64(uintptr(unsafe.Pointer(&code[0]))))
-		binary.LittleEndian.PutUint64(attr[16:], uint64(uintptr(unsafe.Pointer(&license[0]))))
+		binary.NativeEndian.PutUint32(attr[0:], unix.BPF_PROG_TYPE_SCHED_CLS)
+		binary.NativeEndian.PutUint32(attr[4:], uint32(len(p)))
+		binary.NativeEndian.PutUint64(attr[8:], uint64(uintptr(unsafe.Pointer(&code[0]))))
+		binary.NativeEndian.PutUint64(attr[16:], uint64(uintptr(unsafe.Pointer(&license[0]))))
 		if log != nil {
-			binary.LittleEndian.PutUint32(attr[24:], 1) // the verifier's log level
-			binary.LittleEndian.PutUint32(attr[28:], uint32(len(log)))
-			binary.LittleEndian.PutUint64(attr[32:], uint64(uintptr(unsafe.Pointer(&log[0]))))
+			binary.NativeEndian.PutUint32(attr[24:], 1) // the verifier's log level
+			binary.NativeEndian.PutUint32(attr[28:], uint32(len(log)))
+			binary.NativeEndian.PutUint64(attr[32:], uint64(uintptr(unsafe.Pointer(&log[0]))))
 		}
 		copy(attr[48:63], name)
-		binary.LittleEndian.PutUint32(attr[68:], unix.BPF_TCX_INGRESS) // expected_attach_type
+		binary.NativeEndian.PutUint32(attr[68:], unix.BPF_TCX_INGRESS) // expected_attach_type
 		fd, err := bpfCall(unix.BPF_PROG_LOAD, attr)
 		runtime.KeepAlive(code)
 		runtime.KeepAlive(license)
@@ -143,9 +153,9 @@ func cstrLen(b []byte) int {
 // detaches the program.
 func Attach(prog, ifindex int) (int, error) {
 	attr := make([]byte, attrSize)
-	binary.LittleEndian.PutUint32(attr[0:], uint32(prog))
-	binary.LittleEndian.PutUint32(attr[4:], uint32(ifindex))
-	binary.LittleEndian.PutUint32(attr[8:], unix.BPF_TCX_INGRESS)
+	binary.NativeEndian.PutUint32(attr[0:], uint32(prog))
+	binary.NativeEndian.PutUint32(attr[4:], uint32(ifindex))
+	binary.NativeEndian.PutUint32(attr[8:], unix.BPF_TCX_INGRESS)
 	fd, err := bpfCall(unix.BPF_LINK_CREATE, attr)
 	if err != nil {
 		return -1, fmt.Errorf("bpf link create: %w", err)
@@ -156,8 +166,8 @@ func Attach(prog, ifindex int) (int, error) {
 // Update swaps link's program for prog, atomically.
 func Update(link, prog int) error {
 	attr := make([]byte, attrSize)
-	binary.LittleEndian.PutUint32(attr[0:], uint32(link))
-	binary.LittleEndian.PutUint32(attr[4:], uint32(prog))
+	binary.NativeEndian.PutUint32(attr[0:], uint32(link))
+	binary.NativeEndian.PutUint32(attr[4:], uint32(prog))
 	if _, err := bpfCall(unix.BPF_LINK_UPDATE, attr); err != nil {
 		return fmt.Errorf("bpf link update: %w", err)
 	}
@@ -168,12 +178,12 @@ func Update(link, prog int) error {
 // ingress (BPF_PROG_QUERY), in the calling thread's namespace.
 func IngressCount(ifindex int) (int, error) {
 	attr := make([]byte, attrSize)
-	binary.LittleEndian.PutUint32(attr[0:], uint32(ifindex))
-	binary.LittleEndian.PutUint32(attr[4:], unix.BPF_TCX_INGRESS)
+	binary.NativeEndian.PutUint32(attr[0:], uint32(ifindex))
+	binary.NativeEndian.PutUint32(attr[4:], unix.BPF_TCX_INGRESS)
 	if _, err := bpfCall(unix.BPF_PROG_QUERY, attr); err != nil {
 		return 0, err
 	}
-	return int(binary.LittleEndian.Uint32(attr[24:])), nil // query.prog_cnt
+	return int(binary.NativeEndian.Uint32(attr[24:])), nil // query.prog_cnt
 }
 
 // TestRun runs the loaded program prog once on frame (BPF_PROG_TEST_RUN,
@@ -184,20 +194,20 @@ func IngressCount(ifindex int) (int, error) {
 func TestRun(prog int, frame []byte) (int32, []byte, error) {
 	out := make([]byte, len(frame)+256)
 	attr := make([]byte, attrSize)
-	binary.LittleEndian.PutUint32(attr[0:], uint32(prog))
-	binary.LittleEndian.PutUint32(attr[8:], uint32(len(frame)))
-	binary.LittleEndian.PutUint32(attr[12:], uint32(len(out)))
-	binary.LittleEndian.PutUint64(attr[16:], uint64(uintptr(unsafe.Pointer(&frame[0]))))
-	binary.LittleEndian.PutUint64(attr[24:], uint64(uintptr(unsafe.Pointer(&out[0]))))
-	binary.LittleEndian.PutUint32(attr[32:], 1) // repeat
+	binary.NativeEndian.PutUint32(attr[0:], uint32(prog))
+	binary.NativeEndian.PutUint32(attr[8:], uint32(len(frame)))
+	binary.NativeEndian.PutUint32(attr[12:], uint32(len(out)))
+	binary.NativeEndian.PutUint64(attr[16:], uint64(uintptr(unsafe.Pointer(&frame[0]))))
+	binary.NativeEndian.PutUint64(attr[24:], uint64(uintptr(unsafe.Pointer(&out[0]))))
+	binary.NativeEndian.PutUint32(attr[32:], 1) // repeat
 	_, err := bpfCall(unix.BPF_PROG_TEST_RUN, attr)
 	runtime.KeepAlive(frame)
 	runtime.KeepAlive(out)
 	if err != nil {
 		return 0, nil, fmt.Errorf("bpf prog test run: %w", err)
 	}
-	n := binary.LittleEndian.Uint32(attr[12:]) // data_size_out
-	return int32(binary.LittleEndian.Uint32(attr[4:])), out[:min(int(n), len(out))], nil
+	n := binary.NativeEndian.Uint32(attr[12:]) // data_size_out
+	return int32(binary.NativeEndian.Uint32(attr[4:])), out[:min(int(n), len(out))], nil
 }
 
 // Asm assembles a program whose jumps name labels: Insns resolves each
@@ -220,23 +230,32 @@ func (a *Asm) Jump(in Insn, label string) {
 	a.p = append(a.p, in)
 }
 
-// Label names the next instruction to be emitted.
+// Label names the next instruction to be emitted. A name placed twice
+// is a bug in the program's builder: Label panics.
 func (a *Asm) Label(name string) {
 	if a.labels == nil {
 		a.labels = map[string]int{}
+	}
+	if _, dup := a.labels[name]; dup {
+		panic("tcx: label placed twice: " + name)
 	}
 	a.labels[name] = len(a.p)
 }
 
 // Insns returns the program with every jump resolved. A jump to a label
-// never placed is a bug in the program's builder: Insns panics.
+// never placed, or farther than a jump reaches (32767 instructions), is a
+// bug in the program's builder: Insns panics.
 func (a *Asm) Insns() []Insn {
 	for at, name := range a.jumps {
 		t, ok := a.labels[name]
 		if !ok {
 			panic("tcx: jump to undefined label " + name)
 		}
-		a.p[at].Off = int16(t - at - 1)
+		off := t - at - 1
+		if off < math.MinInt16 || off > math.MaxInt16 {
+			panic(fmt.Sprintf("tcx: jump to %s over %d instructions", name, off))
+		}
+		a.p[at].Off = int16(off)
 	}
 	return a.p
 }

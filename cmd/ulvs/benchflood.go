@@ -51,8 +51,9 @@ func (s *suite) flood(ctx context.Context, round int, p *suitePath, frameLen int
 	// A tun lab's real servers decapsulate with a tcx program and in
 	// user space (this kernel has no ipip): both see each frame before
 	// the ingress drop that counts the flood, where a kernel's ipip would
-	// decapsulate only after it. Held, the program is detached and the
-	// capture takes no frame while the flood runs.
+	// decapsulate only after it. Held, a program that leaves every frame
+	// alone stands in for the decapsulating one and the capture takes no
+	// frame while the flood runs.
 	if err := l.HoldDecap(true); err != nil {
 		return floodResult{}, err
 	}

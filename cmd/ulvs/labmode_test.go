@@ -122,6 +122,21 @@ func TestIntegrationLabCLIModes(t *testing.T) {
 					if rst.Mode != realserver.ModeTUN || rst.Device == "" {
 						t.Errorf("realserver state of %s: %+v", rs, rst)
 					}
+					// Without ipip: the tcx program where the kernel
+					// takes it, the userspace decapsulator alone
+					// otherwise; status says which.
+					var sout bytes.Buffer
+					if code := run([]string{"realserver", "status", "--name", rs.Name}, &sout, io.Discard); code != 0 {
+						t.Fatalf("realserver status %s: exit %d", rs.Name, code)
+					}
+					want := map[realserver.Decap]string{
+						realserver.DecapKernel: "kernel ipip device",
+						realserver.DecapUser:   ", userspace decapsulator " + rst.Iface,
+						realserver.DecapTCX:    "tcx program on " + rst.Iface + " and userspace decapsulator",
+					}[rst.Decap]
+					if want == "" || !strings.Contains(sout.String(), want) {
+						t.Errorf("realserver status %s (decap %v): %q, want %q", rs.Name, rst.Decap, sout.String(), want)
+					}
 				}
 			}
 			if code := run([]string{"lab", "down", "--name", name}, io.Discard, &errb); code != 0 {
