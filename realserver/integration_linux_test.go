@@ -266,6 +266,33 @@ func newTunTopo(t *testing.T) *tunTopo {
 	return tp
 }
 
+// up brings a TUN real server with VIP vip1 and decapsulation decap up in
+// the real server's namespace. down takes it down (the test fails if that
+// fails); the test's cleanup does it otherwise.
+func (tp *tunTopo) up(t *testing.T, decap Decap, dir, name string) (s *Server, down func()) {
+	t.Helper()
+	if err := tp.rs.do(func() (err error) {
+		s, err = Up(context.Background(), Config{Mode: ModeTUN, Decap: decap, VIPs: []netip.Addr{vip1},
+			StateDir: dir, Name: name})
+		return err
+	}); err != nil {
+		t.Fatalf("Up: %v", err)
+	}
+	downed := false
+	t.Cleanup(func() {
+		if !downed {
+			tp.rs.do(func() error { return s.Down(context.Background()) })
+		}
+	})
+	return s, func() {
+		t.Helper()
+		downed = true
+		if err := tp.rs.do(func() error { return s.Down(context.Background()) }); err != nil {
+			t.Fatalf("Down: %v", err)
+		}
+	}
+}
+
 // echoUDP sends every datagram pc receives back to its sender, until pc
 // is closed.
 func echoUDP(pc net.PacketConn) {
@@ -310,20 +337,7 @@ func TestIntegrationTUNUserspace(t *testing.T) {
 	before := hostSnapshot(t, tp.rs)
 	dir := t.TempDir()
 	name := "t" + fmt.Sprint(os.Getpid())
-	var s *Server
-	if err := tp.rs.do(func() (err error) {
-		s, err = Up(context.Background(), Config{Mode: ModeTUN, Decap: DecapUser, VIPs: []netip.Addr{vip1},
-			StateDir: dir, Name: name})
-		return err
-	}); err != nil {
-		t.Fatalf("Up: %v", err)
-	}
-	downed := false
-	t.Cleanup(func() {
-		if !downed {
-			tp.rs.do(func() error { return s.Down(context.Background()) })
-		}
-	})
+	s, down := tp.up(t, DecapUser, dir, name)
 	if st := s.State(); st.Iface != tunRSIf || st.Device != DefaultTunName || st.Process == nil {
 		t.Errorf("state: iface %q device %q process %v", st.Iface, st.Device, st.Process)
 	}
@@ -527,10 +541,7 @@ func TestIntegrationTUNUserspace(t *testing.T) {
 	if c := s.Stats(); c[Decapsulated] < 3 {
 		t.Errorf("decapsulated: %d, want at least 3 (%v)", c[Decapsulated], c)
 	}
-	if err := tp.rs.do(func() error { return s.Down(context.Background()) }); err != nil {
-		t.Fatalf("Down: %v", err)
-	}
-	downed = true
+	down()
 	pc.Close()
 	ln.Close()
 	if after := hostSnapshot(t, tp.rs); after != before {

@@ -2,7 +2,6 @@ package realserver
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -131,21 +130,7 @@ func TestIntegrationTUNTCX(t *testing.T) {
 	skipUnprivileged(t, "nft")
 	needTCX(t)
 	tp := newTunTopo(t)
-	dir := t.TempDir()
-	var s *Server
-	if err := tp.rs.do(func() (err error) {
-		s, err = Up(context.Background(), Config{Mode: ModeTUN, Decap: DecapTCX, VIPs: []netip.Addr{vip1},
-			StateDir: dir, Name: "t" + fmt.Sprint(os.Getpid())})
-		return err
-	}); err != nil {
-		t.Fatalf("Up: %v", err)
-	}
-	downed := false
-	t.Cleanup(func() {
-		if !downed {
-			tp.rs.do(func() error { return s.Down(context.Background()) })
-		}
-	})
+	s, down := tp.up(t, DecapTCX, t.TempDir(), "t"+fmt.Sprint(os.Getpid()))
 	if st := s.State(); st.Decap != DecapTCX || st.Iface != tunRSIf || st.Device != DefaultTunName {
 		t.Errorf("state: decap %v iface %q device %q", st.Decap, st.Iface, st.Device)
 	}
@@ -247,10 +232,7 @@ func TestIntegrationTUNTCX(t *testing.T) {
 		t.Errorf("after the hold the userspace decapsulator decapsulated %d packets; the program should have", n-before)
 	}
 
-	downed = true
-	if err := tp.rs.do(func() error { return s.Down(context.Background()) }); err != nil {
-		t.Fatalf("Down: %v", err)
-	}
+	down()
 	if n := programs(); n != 0 {
 		t.Errorf("after Down: %d programs attached, want 0", n)
 	}
