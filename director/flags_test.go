@@ -23,3 +23,12 @@ func TestIdlePollFlagRange(t *testing.T) {
 		}
 	}
 }
+
+func TestBlockRingsFlagRange(t *testing.T) {
+	for _, v := range []string{"-1", "many"} {
+		var stderr bytes.Buffer
+		if code := run([]string{"-i", "lo", "--block-rings", v}, &stderr); code != 2 || !strings.Contains(stderr.String(), "block-rings") {
+			t.Errorf("--block-rings %s: exit %d, stderr %q; want 2 and a message naming the flag", v, code, stderr.String())
+		}
+	}
+}

@@ -61,6 +61,7 @@ func run(args []string, stderr io.Writer) int {
 	stateFile := fs.String("state-file", "", "save the connection table to `path` on SIGTERM and restore it from there at start,\nso a restart keeps established connections (default: the file's [director] state_file, else off)")
 	ringFrames := fs.Int("ring-frames", 0, "slots of each RX ring, 68 KiB each (0: 256; from 16 to 8192): more ride out longer pauses of a worker")
 	idlePoll := fs.Duration("idle-poll", 0, "how long a worker whose rings are empty keeps looking at them, yielding the CPU, before it sleeps\n(the longest window; it adapts to the gaps between frames as the kernel's haltpoll; 0: sleep at once;\nup to 1ms; docs/performance.md)")
+	blockRings := fs.Int("block-rings", defaultBlockRings, "the receive rate, in frames a second per worker, above which the workers take frames from block rings\n(TPACKET_V3: a block at a time, when full or 1 ms after its first frame: less CPU per frame under load,\nup to 1 ms more latency) until it falls below half of it; 0: frame rings only (docs/performance.md)")
 	pprofAddr := fs.String("pprof", "", "serve Go's profiler (net/http/pprof) on `host:port`, a loopback address only")
 	bgpFlags := addBGPFlags(fs)
 	verbose := fs.Bool("v", false, "log debug messages")
@@ -76,6 +77,10 @@ func run(args []string, stderr io.Writer) int {
 	}
 	if *ringFrames != 0 && (*ringFrames < 16 || *ringFrames > 8192) {
 		fmt.Fprintf(stderr, "ulvsd: --ring-frames %d: want 16 to 8192 (or 0 for the default, 256)\n", *ringFrames)
+		return 2
+	}
+	if *blockRings < 0 {
+		fmt.Fprintf(stderr, "ulvsd: --block-rings %d: want 0 (off) or a rate in frames a second per worker\n", *blockRings)
 		return 2
 	}
 	if *idlePoll < 0 || *idlePoll > time.Millisecond {
@@ -106,7 +111,7 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ulvsd: %v\n", err)
 		return 2
 	}
-	opts := options{bgp: bgpCfg, bgpFromFlags: bgpFlags.as != 0, workers: *workers, metrics: *metricsAddr, web: config.Web{Listen: *webAddr}, exitOnLoss: *exitOnLoss, iptablesMarks: *iptMarks, stateFile: *stateFile, pprof: *pprofAddr, ringFrames: *ringFrames, idlePoll: *idlePoll}
+	opts := options{bgp: bgpCfg, bgpFromFlags: bgpFlags.as != 0, workers: *workers, metrics: *metricsAddr, web: config.Web{Listen: *webAddr}, exitOnLoss: *exitOnLoss, iptablesMarks: *iptMarks, stateFile: *stateFile, pprof: *pprofAddr, ringFrames: *ringFrames, idlePoll: *idlePoll, blockRings: *blockRings}
 	switch {
 	case *ifaces != "":
 		opts.interfaces = strings.Split(*ifaces, ",")
@@ -172,6 +177,7 @@ type options struct {
 	pprof      string        // profiler address (pprof.go); "" is off
 	ringFrames int           // engine.Config.RingFrames
 	idlePoll   time.Duration // engine.Config.IdlePoll
+	blockRings int           // engine.Config.BlockRings
 	// exitOnLoss ends the daemon when an interface is lost.
 	exitOnLoss bool
 	// iptablesMarks compiles the namespace's iptables/nft MARK rules
@@ -236,6 +242,7 @@ func serve(ctx context.Context, o options, cfgPath string, file *config.File, lo
 		ConnTableSize: o.connTableSize,
 		RingFrames:    o.ringFrames,
 		IdlePoll:      o.idlePoll,
+		BlockRings:    o.blockRings,
 		Timeouts:      timeouts,
 		Logger:        log,
 		OnLink:        onLink,
@@ -508,6 +515,12 @@ func logWarnings(f *config.File, log *slog.Logger) {
 		}
 	}
 }
+
+// defaultBlockRings is --block-rings' default: above 100,000 frames a
+// second a worker's frame ring costs it and the senders a wake-up every
+// frame or two, where a block ring costs far less; the bench's HTTP
+// tests stay below it, a packet flood goes above (docs/performance.md).
+const defaultBlockRings = 100000
 
 // checkHost warns about kernel settings that break a director (DESIGN.md):
 // a forwarding kernel forwards un-NATed replies and sends ICMP redirects.

@@ -53,6 +53,13 @@ type Config struct {
 	// looking at them before it sleeps (idlepoll.go); 0 means it sleeps
 	// at once.
 	IdlePoll time.Duration
+	// BlockRings is the receive rate, in frames a second per worker,
+	// above which the workers read their frames from block rings
+	// (TPACKET_V3: handed over a block at a time, when it is full or a
+	// millisecond after its first frame) instead of frame rings (each
+	// frame at once); they go back below half of it (blockrings.go).
+	// 0 means never: no block ring is opened.
+	BlockRings int
 	// Timeouts are the connection state timeouts; nil means the kernel's.
 	Timeouts *conntrack.Timeouts
 	Logger   *slog.Logger
@@ -74,7 +81,12 @@ type Engine struct {
 	workers  []*worker
 	// ringFrames is Config.RingFrames (0: the default).
 	ringFrames int
-	counts     []*counters
+	// blockRate is Config.BlockRings; blockMode says the fanout groups
+	// steer to the block rings, blockSwitches counts the changes.
+	blockRate     int
+	blockMode     atomic.Bool
+	blockSwitches atomic.Uint64
+	counts        []*counters
 
 	mu   sync.Mutex // guards vips, wide, rips, lips, tun and ann
 	vips [][4]byte
@@ -184,6 +196,7 @@ func New(cfg Config) (*Engine, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	e := &Engine{log: log, templates: conntrack.NewTemplates(), neigh: newNeighbours(), ringFrames: cfg.RingFrames,
+		blockRate:  max(cfg.BlockRings, 0),
 		bypassKick: make(chan struct{}, 1)}
 	e.table.Store(vs.NewTable(0, nil, nil))
 	if cfg.Timeouts == nil {
@@ -210,7 +223,7 @@ func New(cfg Config) (*Engine, error) {
 			state: LinkUp, since: now, carrier: ni.Flags&net.FlagRunning != 0}
 		copy(ifc.mac[:], ni.HardwareAddr)
 		e.ifaces = append(e.ifaces, ifc)
-		rings, err := openRings(ni.Index, cfg.Workers, e.ringFrames, e.filter, e.fanProg)
+		rings, err := openRings(ni.Index, cfg.Workers, e.ringFrames, e.filter, e.fanProg, e.blockRate > 0)
 		if err != nil {
 			e.Close()
 			return nil, fmt.Errorf("engine: %s: %w", name, err)
@@ -287,10 +300,12 @@ func newWorkerLinks(links []link, macs [][6]byte, c *counters, cfg Config, tmpls
 		c:        c,
 		idle:     idlePoll{max: cfg.IdlePoll},
 	}
-	// One poll entry per link, in link order; -1 is never polled.
+	// Two poll entries per link, in link order: its socket and its block
+	// ring's; -1 is never polled.
 	for _, l := range links {
 		fd := l.fd()
-		w.pfd = append(w.pfd, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN | unix.POLLERR})
+		w.pfd = append(w.pfd, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN | unix.POLLERR},
+			unix.PollFd{Fd: int32(blockFD(l)), Events: unix.POLLIN | unix.POLLERR})
 		w.blocks = w.blocks || fd >= 0
 	}
 	w.pickFn, w.checkFn = w.pick, w.checkTemplate
@@ -640,6 +655,13 @@ func (e *Engine) Run(ctx context.Context) error {
 		go func() { errc <- w.run(ctx, e) }()
 	}
 	go e.sweepTemplates(ctx)
+	if e.blockRate > 0 && len(e.ifaces) > 0 {
+		e.monitors.Add(1)
+		go func() {
+			defer e.monitors.Done()
+			e.steerBlocks(ctx)
+		}()
+	}
 	go e.defend(ctx.Done())
 	e.monitors.Add(1)
 	go func() {
@@ -993,6 +1015,15 @@ func (e *Engine) Counters() map[string]uint64 {
 	if e.templates != nil {
 		m["persist_templates_refused"] = e.templates.Refused()
 	}
+	if e.blockRate > 0 {
+		// Odd switches: the workers read their block rings now.
+		m["rx_block_switches"] = e.blockSwitches.Load()
+		var frames uint64
+		for _, c := range e.counts {
+			frames += c.loop.blockFrames.Load()
+		}
+		m["rx_block_frames"] = frames
+	}
 	for _, r := range Reasons() {
 		m["drop_"+r.String()] = s.Drops[r]
 	}
@@ -1080,6 +1111,9 @@ func (w *worker) collect() int {
 	for j := 0; j < k && n < len(w.rx); j++ {
 		i := (w.next + j) % k
 		got := w.links[i].collect(w.rx[n:])
+		if r, ok := w.links[i].(*ring); ok && r.lastBlk > 0 {
+			w.c.loop.blockFrames.Add(uint64(r.lastBlk))
+		}
 		for m := n; m < n+got; m++ {
 			w.rx[m].in = uint8(i)
 			w.rx[m].out = uint8(i)

@@ -353,3 +353,33 @@ func (a *asm) assemble(what string) []bpf.RawInstruction {
 	}
 	return raw
 }
+
+// steerFanout returns prog with its results mapped to the sockets off to
+// off+workers-1 of a fanout group that holds 2*workers sockets: every
+// worker's frame ring, then every worker's block ring (ring.blk). Each
+// RET A becomes a jump to a tail that takes A modulo workers and adds
+// off, each RET k returns k modulo workers plus off: what the kernel's own
+// modulo of the group's size did when the group held one socket a worker.
+func steerFanout(prog []bpf.RawInstruction, workers, off int) []bpf.RawInstruction {
+	retA, _ := bpf.RetA{}.Assemble()
+	retK, _ := bpf.RetConstant{}.Assemble()
+	out := make([]bpf.RawInstruction, 0, len(prog)+3)
+	for i, ins := range prog {
+		switch {
+		case ins == retA:
+			ins, _ = bpf.Jump{Skip: uint32(len(prog) - i - 1)}.Assemble()
+		case ins.Op == retK.Op:
+			ins.K = ins.K%uint32(workers) + uint32(off)
+		}
+		out = append(out, ins)
+	}
+	for _, tail := range []bpf.Instruction{
+		bpf.ALUOpConstant{Op: bpf.ALUOpMod, Val: uint32(workers)},
+		bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: uint32(off)},
+		bpf.RetA{},
+	} {
+		ins, _ := tail.Assemble()
+		out = append(out, ins)
+	}
+	return out
+}

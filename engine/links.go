@@ -105,6 +105,14 @@ func (downLink) release()                    {}
 func (downLink) sendRaw([]byte) error        { return errLinkDown }
 func (downLink) close() error                { return nil }
 
+// blockFD is the socket of l's block ring, -1 for a link without one.
+func blockFD(l link) int {
+	if r, ok := l.(*ring); ok {
+		return r.blockFD()
+	}
+	return -1
+}
+
 // linkFault is a worker's report that poll flagged one of its sockets.
 type linkFault struct {
 	iface  int
@@ -144,9 +152,9 @@ func (w *worker) adopt(ls *linkSet) {
 			l = v.links[w.index]
 		}
 		w.links[j] = l
-		if j < len(w.pfd) {
-			w.pfd[j].Fd = int32(l.fd())
-			w.pfd[j].Revents = 0
+		if 2*j+1 < len(w.pfd) {
+			w.pfd[2*j].Fd, w.pfd[2*j+1].Fd = int32(l.fd()), int32(blockFD(l))
+			w.pfd[2*j].Revents, w.pfd[2*j+1].Revents = 0, 0
 		}
 		w.macs[j], w.mtus[j], w.addrs[j], w.addrs6[j] = v.mac, v.mtu, v.addr, v.addr6
 	}
@@ -176,7 +184,7 @@ func (w *worker) checkFaults() {
 		w.pfd[i].Fd = -1
 		if w.faults != nil {
 			select {
-			case w.faults <- linkFault{iface: i, link: w.links[i], err: err, events: ev}:
+			case w.faults <- linkFault{iface: i / 2, link: w.links[i/2], err: err, events: ev}:
 			default: // the channel holds one report per socket; never full
 			}
 		}
@@ -304,9 +312,11 @@ func firstIPv6(ni *net.Interface) [16]byte {
 }
 
 // openRings opens one socket per worker on the interface, in a new fanout
-// group, with the filter and fanout program given. On error it closes
-// what it opened.
-func openRings(ifindex int, workers, frames int, filter, fanProg []bpf.RawInstruction) ([]*ring, error) {
+// group, with the filter and fanout program given; with blocks, each
+// worker's ring gets a companion block ring in the same group (ring.blk),
+// which the group's frames reach only in block mode (setBlockMode). On
+// error it closes what it opened.
+func openRings(ifindex int, workers, frames int, filter, fanProg []bpf.RawInstruction, blocks bool) ([]*ring, error) {
 	var rings []*ring
 	fail := func(err error) ([]*ring, error) {
 		for _, r := range rings {
@@ -324,6 +334,19 @@ func openRings(ifindex int, workers, frames int, filter, fanProg []bpf.RawInstru
 			return fail(fmt.Errorf("open AF_PACKET socket: %w", err))
 		}
 		rings = append(rings, r)
+	}
+	if blocks {
+		// Joined after every frame ring: the group's sockets workers
+		// to 2*workers-1, in worker order (steerFanout).
+		for i := 0; i < workers; i++ {
+			cfg := ringConfig{ifindex: ifindex, fanout: true, join: true, fanoutID: rings[0].fanoutID, filter: filter, blocks: true}
+			b, err := openRing(cfg)
+			if err != nil {
+				return fail(fmt.Errorf("open AF_PACKET socket (block ring): %w", err))
+			}
+			rings[i].blk = b
+		}
+		rings[0].workers = workers
 	}
 	// Steer both directions of a flow to the same worker: hash the
 	// client's side (see fanoutProgram).

@@ -248,7 +248,7 @@ func (m *monitor) open(ifc *iface, o observed, now time.Time) bool {
 	e.linkMu.Lock()
 	filter, fanProg := e.filter, e.fanProg
 	e.linkMu.Unlock()
-	rings, err := openRings(o.index, len(e.workers), e.ringFrames, filter, fanProg)
+	rings, err := openRings(o.index, len(e.workers), e.ringFrames, filter, fanProg, e.blockRate > 0)
 	if err != nil {
 		if !ifc.openFailed {
 			e.log.Warn("interface is back but its sockets could not be opened: retrying every second",
@@ -272,6 +272,9 @@ func (m *monitor) open(ifc *iface, o observed, now time.Time) bool {
 		if err := rings[0].setFanoutProgram(e.fanProg); err != nil {
 			e.log.Error("update fanout program", "interface", ifc.name, "err", err)
 		}
+	}
+	if err := rings[0].setBlockMode(e.blockMode.Load()); err != nil {
+		e.log.Error("block rings: steer the fanout group", "interface", ifc.name, "err", err)
 	}
 	if ipv6 {
 		if err := rings[0].joinAllMulti(o.index); err != nil {

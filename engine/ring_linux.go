@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -21,6 +23,15 @@ const (
 	// (PACKET_RESERVE), room to prepend headers in place.
 	ringReserve = 64
 
+	// A block ring (TPACKET_V3, the companion of a frame ring: see
+	// ring.blk) is blockCount blocks of blockSize bytes, each holding
+	// any number of frames up to a whole GSO super-frame. The kernel
+	// hands a block over when it is full or blockTimeout after its first
+	// frame (tp_retire_blk_tov, in milliseconds).
+	blockSize    = 128 << 10
+	blockCount   = 32
+	blockTimeout = 1 // ms
+
 	packetOtherHost = 3 // PACKET_OTHERHOST: not addressed to us (promiscuous)
 	packetOutgoing  = 4 // PACKET_OUTGOING, skb->pkt_type of frames we sent
 )
@@ -38,22 +49,52 @@ type ringConfig struct {
 	frames   int // 0 = ringFrames
 	filter   []bpf.RawInstruction
 	batch    int
+	// blocks opens a block ring (TPACKET_V3) instead of a frame ring.
+	blocks bool
 }
 
 // ring is an AF_PACKET socket with a TPACKET_V2 RX ring, PACKET_VNET_HDR,
 // bound to one interface. RX is zero-copy from the ring; TX is sendmmsg
 // straight from the ring slots. recv/send/release belong to one worker;
-// sendRaw and setFilter may be called from any goroutine.
+// sendRaw, setFilter, setFanoutProgram and setBlockMode may be called from
+// any goroutine.
+//
+// A ring may have a companion, blk: a second socket of the same worker in
+// the same fanout group with a TPACKET_V3 ring of blocks. Which of the
+// two a frame goes to is the fanout program's choice (steerFanout), set
+// for the whole group by setBlockMode on its first ring: the frame ring
+// wakes the worker for each frame, which costs the least latency; the
+// block ring only when a block is full or a millisecond has passed, which
+// costs the sender and the worker far less per frame under a flood
+// (docs/performance.md, "Block rings under load").
 type ring struct {
 	sock     int
 	fanoutID uint16 // the socket's fanout group (ringConfig.fanout)
 	mem      []byte
-	nframes  int
-	head     int // next slot to look at
+	nframes  int // slots, or blocks in a block ring
+	head     int // next slot (block) to look at
 	taken    int // slots handed out by the last recv, ending before head
 	msgs     []unix.Mmsghdr
 	iovs     []unix.Iovec
 	closed   atomic.Bool
+
+	blk     *ring // the companion block ring; nil: none
+	lastBlk int   // frames the last collect took from blk
+
+	// A block ring's reading position: the next frame's index in block
+	// head and its offset there, and the blocks whose last frame the
+	// last collect handed out (released with it).
+	v3            bool
+	pkt, poff     int
+	relFrom, relN int
+
+	// The fanout group's program, on its first ring: base is the
+	// engine's (fanoutProgram), steered to the frame rings or, in block
+	// mode, to the block rings of the group's workers.
+	fanMu     sync.Mutex
+	workers   int
+	fanBase   []bpf.RawInstruction
+	blockMode bool
 }
 
 var _ link = (*ring)(nil)
@@ -84,7 +125,11 @@ func openRing(cfg ringConfig) (_ *ring, err error) {
 	if err := r.setFilter(cfg.filter); err != nil {
 		return nil, err
 	}
-	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V2); err != nil {
+	version := unix.TPACKET_V2
+	if cfg.blocks {
+		r.v3, r.nframes, version = true, blockCount, unix.TPACKET_V3
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, version); err != nil {
 		return nil, opErr("setsockopt PACKET_VERSION", err)
 	}
 	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1); err != nil {
@@ -99,10 +144,25 @@ func openRing(cfg ringConfig) (_ *ring, err error) {
 		Frame_size: ringFrameSize,
 		Frame_nr:   uint32(cfg.frames),
 	}
-	if err := unix.SetsockoptTpacketReq(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
+	size := ringFrameSize * cfg.frames
+	if cfg.blocks {
+		// tp_frame_size only has to be a valid V2-style geometry; V3
+		// packs frames of any size into the blocks.
+		req3 := unix.TpacketReq3{
+			Block_size:     blockSize,
+			Block_nr:       blockCount,
+			Frame_size:     2048,
+			Frame_nr:       blockCount * (blockSize / 2048),
+			Retire_blk_tov: blockTimeout,
+		}
+		if err := unix.SetsockoptTpacketReq3(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req3); err != nil {
+			return nil, opErr("setsockopt PACKET_RX_RING (TPACKET_V3)", err)
+		}
+		size = blockSize * blockCount
+	} else if err := unix.SetsockoptTpacketReq(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
 		return nil, opErr("setsockopt PACKET_RX_RING", err)
 	}
-	r.mem, err = unix.Mmap(fd, 0, ringFrameSize*cfg.frames, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	r.mem, err = unix.Mmap(fd, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		return nil, opErr("mmap rx ring", err)
 	}
@@ -164,6 +224,9 @@ func (r *ring) setFilter(prog []bpf.RawInstruction) error {
 	if err := unix.SetsockoptSockFprog(r.sock, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fprog); err != nil {
 		return opErr("setsockopt SO_ATTACH_FILTER", err)
 	}
+	if r.blk != nil {
+		return r.blk.setFilter(prog)
+	}
 	return nil
 }
 
@@ -191,8 +254,44 @@ func (r *ring) joinAllMulti(ifindex int) error {
 }
 
 // setFanoutProgram sets the classic BPF program of the socket's fanout
-// group (PACKET_FANOUT_DATA); the kernel swaps it for the whole group.
+// group, steered to the frame or the block rings as setBlockMode last
+// said; r must be the group's first ring.
 func (r *ring) setFanoutProgram(prog []bpf.RawInstruction) error {
+	r.fanMu.Lock()
+	defer r.fanMu.Unlock()
+	r.fanBase = prog
+	return r.installFanout()
+}
+
+// setBlockMode steers the group's frames to its block rings (on) or its
+// frame rings; r must be the group's first ring. Without block rings it
+// does nothing.
+func (r *ring) setBlockMode(on bool) error {
+	r.fanMu.Lock()
+	defer r.fanMu.Unlock()
+	if r.blk == nil || on == r.blockMode || r.fanBase == nil {
+		return nil
+	}
+	r.blockMode = on
+	return r.installFanout()
+}
+
+// installFanout sets the steered program (r.fanMu held).
+func (r *ring) installFanout() error {
+	prog := r.fanBase
+	if r.blk != nil {
+		off := 0
+		if r.blockMode {
+			off = r.workers
+		}
+		prog = steerFanout(prog, r.workers, off)
+	}
+	return r.setFanoutData(prog)
+}
+
+// setFanoutData sets the classic BPF program of the socket's fanout group
+// (PACKET_FANOUT_DATA); the kernel swaps it for the whole group.
+func (r *ring) setFanoutData(prog []bpf.RawInstruction) error {
 	fprog := unix.SockFprog{
 		Len:    uint16(len(prog)),
 		Filter: (*unix.SockFilter)(unsafe.Pointer(&prog[0])),
@@ -212,8 +311,32 @@ func (r *ring) slot(i int) *unix.Tpacket2Hdr {
 
 func (r *ring) fd() int { return r.sock }
 
-// collect hands out the consecutive ready slots starting at head.
+// blockFD is the companion block ring's socket, -1 without one.
+func (r *ring) blockFD() int {
+	if r.blk == nil {
+		return -1
+	}
+	return r.blk.sock
+}
+
+// collect hands out the frames ready now: the frame ring's first, then the
+// block ring's. The frame ring's are the older after a switch to block
+// mode; after a switch back, frames still in the block ring's open block
+// come out when the kernel hands the block over, at most a millisecond
+// later, behind newer ones.
 func (r *ring) collect(batch []packet) int {
+	n := r.collect2(batch)
+	r.lastBlk = 0
+	if r.blk != nil && n < len(batch) {
+		r.lastBlk = r.blk.collect3(batch[n:])
+		n += r.lastBlk
+	}
+	return n
+}
+
+// collect2 hands out the consecutive ready slots of a frame ring starting
+// at head.
+func (r *ring) collect2(batch []packet) int {
 	if r.taken > 0 {
 		panic("engine: ring collect before release")
 	}
@@ -245,7 +368,106 @@ func (r *ring) collect(batch []packet) int {
 	return n
 }
 
+// Offsets in a TPACKET_V3 block (struct tpacket_block_desc, the
+// tpacket_hdr_v1 in it) and frame (struct tpacket3_hdr), from
+// include/uapi/linux/if_packet.h.
+const (
+	blockStatusAt = 8
+	blockNumAt    = 12
+	blockFirstAt  = 16
+	frameNextAt   = 0
+	frameSnapAt   = 12
+	frameLenAt    = 16
+	frameStatusAt = 20
+	frameMacAt    = 24
+	frameVLANAt   = 32
+	frameTPIDAt   = 36
+)
+
+func (r *ring) u32(at int) uint32 { return binary.NativeEndian.Uint32(r.mem[at:]) }
+
+// collect3 hands out the frames of a block ring, from the block at head
+// on, as long as the kernel has handed the blocks over. A block whose
+// last frame it hands out is given back on release.
+func (r *ring) collect3(batch []packet) int {
+	if r.taken > 0 {
+		panic("engine: ring collect before release")
+	}
+	n := 0
+	r.relFrom, r.relN = r.head, 0
+	for n < len(batch) {
+		base := r.head * blockSize
+		st := atomic.LoadUint32((*uint32)(unsafe.Pointer(&r.mem[base+blockStatusAt])))
+		if st&unix.TP_STATUS_USER == 0 {
+			break
+		}
+		num := int(r.u32(base + blockNumAt))
+		if r.pkt == 0 {
+			r.poff = int(r.u32(base + blockFirstAt))
+		}
+		if r.pkt < num {
+			n += r.frame3(&batch[n], base)
+		}
+		if r.pkt >= num {
+			r.relN++
+			r.pkt = 0
+			if r.head++; r.head == r.nframes {
+				r.head = 0
+			}
+		}
+	}
+	r.taken = n
+	return n
+}
+
+// frame3 fills p with the frame at r.poff in the block at base and moves
+// on to the next. It returns 1.
+func (r *ring) frame3(p *packet, base int) int {
+	at := base + r.poff
+	next := int(r.u32(at + frameNextAt))
+	end := base + blockSize
+	if next != 0 && at+next <= end {
+		end = at + next
+	}
+	p.buf = r.mem[at:end]
+	p.off = int(binary.NativeEndian.Uint16(r.mem[at+frameMacAt:]))
+	p.n = int(r.u32(at + frameSnapAt))
+	p.status = r.u32(at + frameStatusAt)
+	p.vlanTCI = uint16(r.u32(at + frameVLANAt))
+	p.vlanTP = binary.NativeEndian.Uint16(r.mem[at+frameTPIDAt:])
+	if int(r.u32(at+frameLenAt)) > p.n || p.off < vnetHdrLen || p.off+p.n > len(p.buf) {
+		p.n = -1 // truncated or impossible: the worker counts it
+	}
+	r.poff += next
+	r.pkt++
+	return 1
+}
+
+// release hands the frames of the last collect back to the kernel.
 func (r *ring) release() {
+	if r.v3 {
+		r.release3()
+		return
+	}
+	r.release2()
+	if r.blk != nil {
+		r.blk.release3()
+	}
+}
+
+// release3 gives back the blocks a block ring's last collect finished.
+func (r *ring) release3() {
+	i := r.relFrom
+	for k := 0; k < r.relN; k++ {
+		atomic.StoreUint32((*uint32)(unsafe.Pointer(&r.mem[i*blockSize+blockStatusAt])), unix.TP_STATUS_KERNEL)
+		if i++; i == r.nframes {
+			i = 0
+		}
+	}
+	r.relN, r.taken = 0, 0
+}
+
+func (r *ring) release2() {
 	i := r.head
 	for k := 0; k < r.taken; k++ {
 		i--
@@ -339,6 +561,9 @@ func (r *ring) sendRaw(frame []byte) error {
 func (r *ring) close() error {
 	if r.closed.Swap(true) {
 		return nil
+	}
+	if r.blk != nil {
+		r.blk.close()
 	}
 	if r.mem != nil {
 		unix.Munmap(r.mem)

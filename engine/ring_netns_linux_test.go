@@ -59,7 +59,7 @@ func TestFanoutGroupsUnique(t *testing.T) {
 		prog := fanoutProgram(vips, make([][16]byte, maxFanoutVIPs6)...)
 		groups := map[uint16]string{1: "the other program's"}
 		for _, ni := range []*net.Interface{a, b, b} {
-			rings, err := openRings(ni.Index, 2, 8, nil, prog)
+			rings, err := openRings(ni.Index, 2, 8, nil, prog, false)
 			if err != nil {
 				return fmt.Errorf("%s: %w", ni.Name, err)
 			}

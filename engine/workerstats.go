@@ -33,6 +33,9 @@ type loopCounters struct {
 	// them (the worker's own field).
 	ringDrops   atomic.Uint64
 	ringStatsAt conntrack.Tick
+	// blockFrames counts the frames taken from block rings
+	// (blockrings.go).
+	blockFrames atomic.Uint64
 	// tid is the worker's OS thread (it runs locked to it), 0 before it
 	// starts; its CPU time is read from /proc.
 	tid atomic.Int32
@@ -54,9 +57,15 @@ func (w *worker) readRingStats(now conntrack.Tick) {
 		if !ok || r.closed.Load() {
 			continue
 		}
-		st, err := unix.GetsockoptTpacketStats(r.sock, unix.SOL_PACKET, unix.PACKET_STATISTICS)
-		if err == nil && st.Drops > 0 {
-			w.c.loop.ringDrops.Add(uint64(st.Drops))
+		for _, s := range []*ring{r, r.blk} {
+			if s == nil {
+				continue
+			}
+			// A block ring's tpacket_stats_v3 starts as tpacket_stats.
+			st, err := unix.GetsockoptTpacketStats(s.sock, unix.SOL_PACKET, unix.PACKET_STATISTICS)
+			if err == nil && st.Drops > 0 {
+				w.c.loop.ringDrops.Add(uint64(st.Drops))
+			}
 		}
 	}
 }

@@ -24,7 +24,7 @@ import (
 const benchUsage = `Usage: ulvs bench [--quick] [--rounds N] [--duration D] [--http-duration D]
                   [--methods dr,nat,fullnat,tun] [--sizes 64,1500] [--workers N]
                   [--concurrency N] [--no-http] [--json] [--svg FILE] [--offloads-off]
-                  [--profile DIR] [--ring-frames N] [--idle-poll D]
+                  [--profile DIR] [--ring-frames N] [--idle-poll D] [--block-rings N]
        ulvs bench http [--mode dr|nat|fullnat|tun] [--duration D] [--concurrency N]
                       [--rounds N] [--keepalive] [--offloads-off] [--synproxy]
 
@@ -59,7 +59,7 @@ default runs 5 rounds of 2 s with both sizes and the latency test.
 --profile DIR saves a CPU profile of ulvsd (its --pprof, on the
 director's loopback) over the first round's window of each packet-rate
 test, DIR/ulvs-METHOD-SIZE.pprof.
---workers, --ring-frames and --idle-poll are passed to ulvsd. The generator
+--workers, --ring-frames, --idle-poll and --block-rings are passed to ulvsd. The generator
 runs on this machine and keeps one CPU busy, so ulvsd gets one worker per
 CPU but that one (at least 1) unless --workers says otherwise: two workers
 sharing the one CPU left cost 29% more CPU per packet than one
@@ -148,6 +148,7 @@ func benchSuiteMain(args []string, stdout, stderr io.Writer) int {
 	offloadsOff := fs.Bool("offloads-off", false, "turn veth offloads off in the labs")
 	ringFrames := fs.Int("ring-frames", 0, "ulvsd --ring-frames (0: its default)")
 	idlePoll := fs.String("idle-poll", "", "ulvsd --idle-poll `D` (default: ulvsd's)")
+	blockRings := fs.String("block-rings", "", "ulvsd --block-rings `N` (default: ulvsd's)")
 	profile := fs.String("profile", "", "save a CPU profile of ulvsd per method and frame size (first round) in `DIR`")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -158,7 +159,7 @@ func benchSuiteMain(args []string, stdout, stderr io.Writer) int {
 	o := suiteOptions{quick: *quick, rounds: 5, ppsDur: 2 * time.Second, httpDur: 2 * time.Second, sizes: []int{64, 1500},
 		workers: *workers, concurrency: *conc, latency: true, http: !*noHTTP, jsonOut: *jsonOut, svgPath: *svg,
 		offloadsOff: *offloadsOff, command: "ulvs bench " + strings.Join(args, " "), profileDir: *profile,
-		ringFrames: *ringFrames, idlePoll: *idlePoll}
+		ringFrames: *ringFrames, idlePoll: *idlePoll, blockRings: *blockRings}
 	if o.quick {
 		o.rounds, o.ppsDur, o.httpDur, o.sizes, o.latency = 3, time.Second, time.Second, []int{64}, false
 	}

@@ -47,6 +47,8 @@ type suiteOptions struct {
 	ringFrames int
 	// idlePoll is ulvsd's --idle-poll ("": not given).
 	idlePoll string
+	// blockRings is ulvsd's --block-rings ("": not given).
+	blockRings string
 	// profileDir, when set, receives a CPU profile of ulvsd per method
 	// and packet-rate test, taken over the first round's window.
 	profileDir string
@@ -184,6 +186,9 @@ func (s *suite) build(ctx context.Context) error {
 	}
 	if s.o.ringFrames > 0 {
 		ulvsArgs = append(ulvsArgs, "--ring-frames", strconv.Itoa(s.o.ringFrames))
+	}
+	if s.o.blockRings != "" {
+		ulvsArgs = append(ulvsArgs, "--block-rings", s.o.blockRings)
 	}
 	if s.o.idlePoll != "" {
 		ulvsArgs = append(ulvsArgs, "--idle-poll", s.o.idlePoll)

@@ -1,0 +1,49 @@
+package director_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/ulvs/ulvs/lab"
+)
+
+// TestIntegrationBlockRings: with --block-rings 1 (one frame a second per
+// worker) the first requests switch the workers to their block rings;
+// 300 keep-alive requests through a NAT director, both directions, are
+// then served from them, and once the client stops the workers go back to
+// their frame rings.
+func TestIntegrationBlockRings(t *testing.T) {
+	skipUnprivileged(t)
+	cfg, err := lab.DemoConfig(lab.ModeNAT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnvOpts(t, lab.Config{Mode: lab.ModeNAT, RealServers: 2}, string(cfg), envOpts{args: []string{"--block-rings", "1"}})
+	e.waitReady(2)
+	ka := e.keepAlive()
+	for i := 0; i < 300; i++ {
+		if _, err := e.get(ka, "/"); err != nil {
+			t.Fatalf("request %d: %v\nulvsd log:\n%s", i, err, e.logText())
+		}
+	}
+	c := e.snapshot().Engine
+	if c["rx_block_switches"] == 0 || c["rx_block_frames"] < 300 {
+		t.Fatalf("300 requests: %d switches, %d frames from block rings; want a switch and the requests' frames", c["rx_block_switches"], c["rx_block_frames"])
+	}
+	// No traffic: the rate falls below half a frame a second.
+	deadline := time.Now().Add(3 * time.Second)
+	for e.snapshot().Engine["rx_block_switches"]%2 == 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("still on block rings 3 s after the last request: %v", e.snapshot().Engine)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// And requests are served from the frame rings again.
+	before := e.snapshot().Engine["rx_block_frames"]
+	if _, err := e.get(ka, "/"); err != nil {
+		t.Fatal(err)
+	}
+	if after := e.snapshot().Engine; after["rx_block_switches"]%2 == 0 && after["rx_block_frames"] != before {
+		t.Errorf("frame mode, yet %d frames came from block rings", after["rx_block_frames"]-before)
+	}
+}
