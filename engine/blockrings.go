@@ -44,9 +44,11 @@ func (e *Engine) steerBlocks(ctx context.Context) {
 			on := e.blockMode.Load()
 			switch {
 			case !on && rate >= float64(e.blockRate):
-				e.setBlockMode(true, rate)
+				e.setBlockMode(ctx, true, rate)
 			case on && rate < float64(e.blockRate)/2:
-				e.setBlockMode(false, rate)
+				e.setBlockMode(ctx, false, rate)
+			case on:
+				e.ensureBlocks(ctx) // an interface back since
 			}
 		}
 	}
@@ -61,20 +63,100 @@ func (e *Engine) rxFrames() uint64 {
 	return n
 }
 
-// setBlockMode steers every interface's fanout group to its block rings
-// (on) or its frame rings.
-func (e *Engine) setBlockMode(on bool, rate float64) {
+// blockDrain is how long the workers have, after the groups steer away
+// from the block rings, to read what the kernel hands over from them (a
+// block it holds is handed over blockTimeout after its first frame)
+// before the rings are closed.
+const blockDrain = 20 * time.Millisecond
+
+// setBlockMode switches to block mode (on) or back to frame rings.
+func (e *Engine) setBlockMode(ctx context.Context, on bool, rate float64) {
 	e.blockMode.Store(on)
 	e.blockSwitches.Add(1)
 	e.log.Debug("block rings", "on", on, "frames_per_second_per_worker", int(rate))
+	if on {
+		e.ensureBlocks(ctx)
+		return
+	}
+	e.linkMu.Lock()
+	for _, ifc := range e.ifaces {
+		if len(ifc.rings) > 0 {
+			if err := ifc.rings[0].setBlockMode(false); err != nil {
+				e.log.Error("block rings: steer the fanout group", "interface", ifc.name, "err", err)
+			}
+		}
+	}
+	e.linkMu.Unlock()
+	select {
+	case <-ctx.Done():
+		return // Close closes them
+	case <-time.After(blockDrain):
+	}
+	e.linkMu.Lock()
+	var old []*ring
+	for _, ifc := range e.ifaces {
+		old = append(old, ifc.blocks...)
+		ifc.blocks = nil
+	}
+	ls := e.publish()
+	e.linkMu.Unlock()
+	e.retire(ctx, ls, old)
+}
+
+// ensureBlocks gives every interface that is up and has none (it was
+// away when block mode began) its block rings, and steers the groups to
+// them once every worker polls them. An interface whose rings cannot be
+// opened stays on its frame rings; the next tick tries again.
+func (e *Engine) ensureBlocks(ctx context.Context) {
+	e.linkMu.Lock()
+	opened := false
+	for _, ifc := range e.ifaces {
+		if len(ifc.rings) == 0 || ifc.blocks != nil {
+			continue
+		}
+		blocks, err := openBlockRings(ifc.index, len(e.workers), ifc.rings[0].fanoutID, e.filter)
+		if err != nil {
+			e.log.Warn("block rings: staying on frame rings", "interface", ifc.name, "err", err)
+			continue
+		}
+		ifc.blocks, opened = blocks, true
+	}
+	if !opened {
+		e.linkMu.Unlock()
+		return
+	}
+	ls := e.publish()
+	e.linkMu.Unlock()
+	if !e.waitAdopted(ctx, ls) {
+		return
+	}
 	e.linkMu.Lock()
 	defer e.linkMu.Unlock()
 	for _, ifc := range e.ifaces {
-		if len(ifc.rings) == 0 {
+		// Only the group the blocks joined: the interface may have been
+		// lost and reopened meanwhile.
+		if len(ifc.rings) == 0 || len(ifc.blocks) == 0 || ifc.blocks[0].fanoutID != ifc.rings[0].fanoutID {
 			continue
 		}
-		if err := ifc.rings[0].setBlockMode(on); err != nil {
+		if err := ifc.rings[0].setBlockMode(true); err != nil {
 			e.log.Error("block rings: steer the fanout group", "interface", ifc.name, "err", err)
 		}
 	}
+}
+
+// retire closes rings once every worker has adopted ls, which no longer
+// has them; if ctx ends first, Close closes them.
+func (e *Engine) retire(ctx context.Context, ls *linkSet, old []*ring) {
+	if len(old) == 0 {
+		return
+	}
+	if e.waitAdopted(ctx, ls) {
+		for _, r := range old {
+			r.close()
+		}
+		return
+	}
+	e.linkMu.Lock()
+	e.retired = append(e.retired, old...)
+	e.linkMu.Unlock()
 }

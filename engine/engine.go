@@ -163,13 +163,16 @@ type Engine struct {
 // iface is one interface the engine serves. The link monitor changes it
 // under Engine.linkMu; fields below the blank line are the monitor's own.
 type iface struct {
-	name    string
-	index   int
-	mac     [6]byte
-	addr    [4]byte  // first IPv4 address: the outer source of IPIP
-	addr6   [16]byte // first global IPv6 address: the outer source of IPv6 tunnels
-	mtu     int
-	rings   []*ring // one per worker; nil while the interface is not up
+	name  string
+	index int
+	mac   [6]byte
+	addr  [4]byte  // first IPv4 address: the outer source of IPIP
+	addr6 [16]byte // first global IPv6 address: the outer source of IPv6 tunnels
+	mtu   int
+	rings []*ring // one per worker; nil while the interface is not up
+	// blocks are the workers' block rings, in rings' fanout group, while
+	// the engine is in block mode (blockrings.go); nil otherwise.
+	blocks  []*ring
 	state   LinkState
 	since   time.Time
 	carrier bool
@@ -431,7 +434,7 @@ func (e *Engine) refilter() {
 	for _, ifc := range e.ifaces {
 		e.joinVMACs(ifc)
 		e.joinAllMulti(ifc)
-		for _, r := range ifc.rings {
+		for _, r := range slices.Concat(ifc.rings, ifc.blocks) {
 			if err := r.setFilter(prog); err != nil {
 				e.log.Error("update socket filter", "interface", ifc.name, "err", err)
 			}
@@ -723,7 +726,7 @@ func (e *Engine) Close() error {
 	defer e.linkMu.Unlock()
 	var errs []error
 	for _, ifc := range e.ifaces {
-		for _, r := range ifc.rings {
+		for _, r := range slices.Concat(ifc.rings, ifc.blocks) {
 			errs = append(errs, r.close())
 		}
 	}

@@ -82,10 +82,12 @@ type linkSet struct {
 
 type linkView struct {
 	links []link // one per worker, nil while the interface is not up
-	mac   [6]byte
-	mtu   int
-	addr  [4]byte
-	addr6 [16]byte // the outer source of IPv6 tunnels (tun6.go)
+	// blocks are the block rings, one per worker, in block mode.
+	blocks []*ring
+	mac    [6]byte
+	mtu    int
+	addr   [4]byte
+	addr6  [16]byte // the outer source of IPv6 tunnels (tun6.go)
 }
 
 // downLink stands for an interface that is not up: it receives nothing,
@@ -104,6 +106,25 @@ func (downLink) send([]*packet) (int, error) { return 0, errLinkDown }
 func (downLink) release()                    {}
 func (downLink) sendRaw([]byte) error        { return errLinkDown }
 func (downLink) close() error                { return nil }
+
+// openBlockRings opens one block ring per worker in the fanout group
+// fanoutID, after its frame rings: the group's sockets workers to
+// 2*workers-1, in worker order (steerFanout). On error it closes what it
+// opened.
+func openBlockRings(ifindex, workers int, fanoutID uint16, filter []bpf.RawInstruction) ([]*ring, error) {
+	var blocks []*ring
+	for i := 0; i < workers; i++ {
+		b, err := openRing(ringConfig{ifindex: ifindex, fanout: true, join: true, fanoutID: fanoutID, filter: filter, blocks: true})
+		if err != nil {
+			for _, r := range blocks {
+				r.close()
+			}
+			return nil, fmt.Errorf("open AF_PACKET socket (block ring): %w", err)
+		}
+		blocks = append(blocks, b)
+	}
+	return blocks, nil
+}
 
 // blockFD is the socket of l's block ring, -1 for a link without one.
 func blockFD(l link) int {
@@ -152,6 +173,14 @@ func (w *worker) adopt(ls *linkSet) {
 			l = v.links[w.index]
 		}
 		w.links[j] = l
+		if r, ok := l.(*ring); ok {
+			// Between two batches: no frame of the old block ring
+			// is held.
+			r.blk = nil
+			if w.index < len(v.blocks) {
+				r.blk = v.blocks[w.index]
+			}
+		}
 		if 2*j+1 < len(w.pfd) {
 			w.pfd[2*j].Fd, w.pfd[2*j+1].Fd = int32(l.fd()), int32(blockFD(l))
 			w.pfd[2*j].Revents, w.pfd[2*j+1].Revents = 0, 0
@@ -195,7 +224,7 @@ func (w *worker) checkFaults() {
 func (e *Engine) publish() *linkSet {
 	ls := &linkSet{ifaces: make([]linkView, len(e.ifaces))}
 	for j, ifc := range e.ifaces {
-		v := linkView{mac: ifc.mac, mtu: ifc.mtu, addr: ifc.addr, addr6: ifc.addr6}
+		v := linkView{mac: ifc.mac, mtu: ifc.mtu, addr: ifc.addr, addr6: ifc.addr6, blocks: ifc.blocks}
 		for _, r := range ifc.rings {
 			v.links = append(v.links, r)
 		}
@@ -312,10 +341,10 @@ func firstIPv6(ni *net.Interface) [16]byte {
 }
 
 // openRings opens one socket per worker on the interface, in a new fanout
-// group, with the filter and fanout program given; with blocks, each
-// worker's ring gets a companion block ring in the same group (ring.blk),
-// which the group's frames reach only in block mode (setBlockMode). On
-// error it closes what it opened.
+// group, with the filter and fanout program given; with blocks, the
+// group's program is steered (steerFanout), ready for the block rings
+// that openBlockRings adds in block mode. On error it closes what it
+// opened.
 func openRings(ifindex int, workers, frames int, filter, fanProg []bpf.RawInstruction, blocks bool) ([]*ring, error) {
 	var rings []*ring
 	fail := func(err error) ([]*ring, error) {
@@ -336,16 +365,6 @@ func openRings(ifindex int, workers, frames int, filter, fanProg []bpf.RawInstru
 		rings = append(rings, r)
 	}
 	if blocks {
-		// Joined after every frame ring: the group's sockets workers
-		// to 2*workers-1, in worker order (steerFanout).
-		for i := 0; i < workers; i++ {
-			cfg := ringConfig{ifindex: ifindex, fanout: true, join: true, fanoutID: rings[0].fanoutID, filter: filter, blocks: true}
-			b, err := openRing(cfg)
-			if err != nil {
-				return fail(fmt.Errorf("open AF_PACKET socket (block ring): %w", err))
-			}
-			rings[i].blk = b
-		}
 		rings[0].workers = workers
 	}
 	// Steer both directions of a flow to the same worker: hash the

@@ -204,8 +204,8 @@ func (m *monitor) setState(ifc *iface, o observed, now time.Time) {
 func (m *monitor) lose(ctx context.Context, ifc *iface, o observed, why string, now time.Time) {
 	e := m.e
 	e.linkMu.Lock()
-	old := ifc.rings
-	ifc.rings = nil
+	old := slices.Concat(ifc.rings, ifc.blocks)
+	ifc.rings, ifc.blocks = nil, nil
 	ifc.state, ifc.since, ifc.lostAt = LinkBroken, now, now
 	switch {
 	case !o.present:
@@ -272,9 +272,6 @@ func (m *monitor) open(ifc *iface, o observed, now time.Time) bool {
 		if err := rings[0].setFanoutProgram(e.fanProg); err != nil {
 			e.log.Error("update fanout program", "interface", ifc.name, "err", err)
 		}
-	}
-	if err := rings[0].setBlockMode(e.blockMode.Load()); err != nil {
-		e.log.Error("block rings: steer the fanout group", "interface", ifc.name, "err", err)
 	}
 	if ipv6 {
 		if err := rings[0].joinAllMulti(o.index); err != nil {

@@ -59,14 +59,15 @@ type ringConfig struct {
 // sendRaw, setFilter, setFanoutProgram and setBlockMode may be called from
 // any goroutine.
 //
-// A ring may have a companion, blk: a second socket of the same worker in
-// the same fanout group with a TPACKET_V3 ring of blocks. Which of the
-// two a frame goes to is the fanout program's choice (steerFanout), set
-// for the whole group by setBlockMode on its first ring: the frame ring
-// wakes the worker for each frame, which costs the least latency; the
-// block ring only when a block is full or a millisecond has passed, which
-// costs the sender and the worker far less per frame under a flood
-// (docs/performance.md, "Block rings under load").
+// In block mode a ring has a companion, blk: a second socket of the same
+// worker in the same fanout group with a TPACKET_V3 ring of blocks
+// (blockrings.go). Which of the two a frame goes to is the fanout
+// program's choice (steerFanout), set for the whole group by setBlockMode
+// on its first ring: the frame ring wakes the worker for each frame, which
+// costs the least latency; the block ring only when a block is full or a
+// millisecond has passed, which costs the sender and the worker far less
+// per frame under a flood (docs/performance.md, "Block rings under
+// load"). blk is the worker's: set between batches (worker.adopt).
 type ring struct {
 	sock     int
 	fanoutID uint16 // the socket's fanout group (ringConfig.fanout)
@@ -224,9 +225,6 @@ func (r *ring) setFilter(prog []bpf.RawInstruction) error {
 	if err := unix.SetsockoptSockFprog(r.sock, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fprog); err != nil {
 		return opErr("setsockopt SO_ATTACH_FILTER", err)
 	}
-	if r.blk != nil {
-		return r.blk.setFilter(prog)
-	}
 	return nil
 }
 
@@ -263,13 +261,13 @@ func (r *ring) setFanoutProgram(prog []bpf.RawInstruction) error {
 	return r.installFanout()
 }
 
-// setBlockMode steers the group's frames to its block rings (on) or its
-// frame rings; r must be the group's first ring. Without block rings it
-// does nothing.
+// setBlockMode steers the group's frames to its block rings (on), which
+// must have joined it (openBlockRings), or to its frame rings; r must be
+// the group's first ring, opened for block rings (openRings' blocks).
 func (r *ring) setBlockMode(on bool) error {
 	r.fanMu.Lock()
 	defer r.fanMu.Unlock()
-	if r.blk == nil || on == r.blockMode || r.fanBase == nil {
+	if r.workers == 0 || on == r.blockMode || r.fanBase == nil {
 		return nil
 	}
 	r.blockMode = on
@@ -279,7 +277,7 @@ func (r *ring) setBlockMode(on bool) error {
 // installFanout sets the steered program (r.fanMu held).
 func (r *ring) installFanout() error {
 	prog := r.fanBase
-	if r.blk != nil {
+	if r.workers > 0 {
 		off := 0
 		if r.blockMode {
 			off = r.workers
@@ -388,13 +386,18 @@ func (r *ring) u32(at int) uint32 { return binary.NativeEndian.Uint32(r.mem[at:]
 
 // collect3 hands out the frames of a block ring, from the block at head
 // on, as long as the kernel has handed the blocks over. A block whose
-// last frame it hands out is given back on release.
+// last frame it hands out is given back on the next release.
 func (r *ring) collect3(batch []packet) int {
 	if r.taken > 0 {
 		panic("engine: ring collect before release")
 	}
 	n := 0
-	r.relFrom, r.relN = r.head, 0
+	if r.relN == 0 {
+		// Blocks finished by a collect that returned no frame (an
+		// empty block; the kernel does not hand those over, but) wait
+		// for the next release.
+		r.relFrom = r.head
+	}
 	for n < len(batch) {
 		base := r.head * blockSize
 		st := atomic.LoadUint32((*uint32)(unsafe.Pointer(&r.mem[base+blockStatusAt])))
