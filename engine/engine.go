@@ -86,7 +86,9 @@ type Engine struct {
 	blockRate     int
 	blockMode     atomic.Bool
 	blockSwitches atomic.Uint64
-	counts        []*counters
+	// linkGen numbers the published link sets (linkMu).
+	linkGen uint64
+	counts  []*counters
 
 	mu   sync.Mutex // guards vips, wide, rips, lips, tun and ann
 	vips [][4]byte

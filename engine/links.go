@@ -78,6 +78,9 @@ const linkRetry = time.Second
 // immutable once published; workers adopt a new one between batches.
 type linkSet struct {
 	ifaces []linkView
+	// gen numbers the sets in the order published: a worker that has
+	// taken a later one no longer holds what an earlier one dropped.
+	gen uint64
 }
 
 type linkView struct {
@@ -222,7 +225,8 @@ func (w *worker) checkFaults() {
 
 // publish hands the workers the current interfaces. e.linkMu must be held.
 func (e *Engine) publish() *linkSet {
-	ls := &linkSet{ifaces: make([]linkView, len(e.ifaces))}
+	e.linkGen++
+	ls := &linkSet{ifaces: make([]linkView, len(e.ifaces)), gen: e.linkGen}
 	for j, ifc := range e.ifaces {
 		v := linkView{mac: ifc.mac, mtu: ifc.mtu, addr: ifc.addr, addr6: ifc.addr6, blocks: ifc.blocks}
 		for _, r := range ifc.rings {
@@ -234,13 +238,16 @@ func (e *Engine) publish() *linkSet {
 	return ls
 }
 
-// waitAdopted waits until every worker runs with ls, so that rings left
-// out of it may be closed. Idle workers wake within pollTimeout.
+// waitAdopted waits until every worker runs with ls or a later set, so
+// that rings left out of it may be closed. Idle workers wake within
+// pollTimeout.
 func (e *Engine) waitAdopted(ctx context.Context, ls *linkSet) bool {
 	for {
 		all := true
 		for _, w := range e.workers {
-			if w.adopted.Load() != ls {
+			// The monitor and the block rings' controller both
+			// publish: a later set counts too.
+			if a := w.adopted.Load(); a == nil || a.gen < ls.gen {
 				all = false
 				break
 			}

@@ -125,7 +125,7 @@ func (s *suite) flood(ctx context.Context, round int, p *suitePath, frameLen int
 	if err != nil {
 		return floodResult{}, err
 	}
-	w0 := s.workerStats(p)
+	w0 := s.snapshot(p)
 	var prof chan error
 	if s.o.profileDir != "" && p.bl.ld != nil && round == 0 {
 		prof = make(chan error, 1)
@@ -144,7 +144,7 @@ func (s *suite) flood(ctx context.Context, round int, p *suitePath, frameLen int
 	if err != nil {
 		return floodResult{}, err
 	}
-	w1 := s.workerStats(p)
+	w1 := s.snapshot(p)
 	if prof != nil {
 		if err := <-prof; err != nil {
 			s.logf("profile of %s: %v", p.name, err)
@@ -171,7 +171,10 @@ func (s *suite) flood(ctx context.Context, round int, p *suitePath, frameLen int
 	if box0 >= 0 && box1 >= 0 {
 		r.boxCPU = (box1 - box0) / dt
 	}
-	r.workers = workerDeltas(w0, w1, dt)
+	r.workers = workerDeltas(workers(w0), workers(w1), dt)
+	if b := blockShare(w0, w1); b != "" {
+		r.workers += "; " + b
+	}
 	return r, nil
 }
 
@@ -204,8 +207,8 @@ func (s *suite) profile(ctx context.Context, p *suitePath, path string) error {
 	return errors.Join(err, f.Close())
 }
 
-// workerStats reads ulvsd's per-worker loop counters; nil without ulvsd.
-func (s *suite) workerStats(p *suitePath) []ctl.WorkerStatus {
+// snapshot reads ulvsd's counters; nil without ulvsd.
+func (s *suite) snapshot(p *suitePath) *ctl.Snapshot {
 	if p.bl.ld == nil {
 		return nil
 	}
@@ -216,6 +219,31 @@ func (s *suite) workerStats(p *suitePath) []ctl.WorkerStatus {
 	defer c.Close()
 	snap, err := c.Snapshot()
 	if err != nil {
+		return nil
+	}
+	return &snap
+}
+
+// blockShare says how many of the frames ulvsd received between a and b
+// came from its block rings (ulvsd --block-rings); "" when it has none.
+func blockShare(a, b *ctl.Snapshot) string {
+	if a == nil || b == nil {
+		return ""
+	}
+	if _, ok := b.Engine["rx_block_frames"]; !ok {
+		return ""
+	}
+	rx := b.Engine["rx_frames"] - a.Engine["rx_frames"]
+	blk := b.Engine["rx_block_frames"] - a.Engine["rx_block_frames"]
+	if rx == 0 {
+		return "block rings 0%"
+	}
+	return fmt.Sprintf("block rings %.0f%%", 100*float64(blk)/float64(rx))
+}
+
+// workers is ulvsd's per-worker counters in snap; nil without it.
+func workers(snap *ctl.Snapshot) []ctl.WorkerStatus {
+	if snap == nil {
 		return nil
 	}
 	return snap.Workers

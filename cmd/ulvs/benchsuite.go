@@ -529,12 +529,14 @@ func (s *suite) measure(ctx context.Context, round int, test string, p *suitePat
 		cfg.KeepAlive, cfg.Concurrency = true, 1
 	}
 	dir0, box0 := s.cpuTimes(p)
+	snap0 := s.snapshot(p)
 	t0 := time.Now()
 	r, err := bench.HTTP(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	dir1, box1 := s.cpuTimes(p)
+	snap1 := s.snapshot(p)
 	dt := time.Since(t0).Seconds()
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
@@ -560,6 +562,9 @@ func (s *suite) measure(ctx context.Context, round int, test string, p *suitePat
 			sm.perOp = append(sm.perOp, v)
 			cpu += fmt.Sprintf(" (%.1f us/request)", v)
 		}
+	}
+	if b := blockShare(snap0, snap1); b != "" {
+		cpu += ", " + b
 	}
 	s.logf("round %d %-8s %-13s %v%s", round+1, test, p.name, r, cpu)
 	return nil
