@@ -15,16 +15,18 @@ import (
 // the worker a poll and a sendmmsg for each one or two. A block ring
 // (TPACKET_V3) hands the worker a block of frames at a time, when it is
 // full or a millisecond after its first frame: measured on the bench's
-// lab, a 64-byte flood then costs the machine a quarter less CPU per
-// packet and nothing is lost (docs/performance.md, "Block rings under
-// load"); but a lone frame waits up to that millisecond.
+// lab, a 64-byte flood then costs ulvsd 16% less CPU per packet at the
+// median and loses a quarter as many frames (docs/performance.md, "Block
+// rings under load"); but a lone frame waits up to that millisecond.
 //
-// So with Config.BlockRings each worker has both, in the interface's
-// fanout group, and the group's program (steerFanout) sends the frames to
-// one or the other: to the frame rings below the rate, to the block rings
-// above it, back to the frame rings below half of it. The rate is the
-// engine's received frames a second per worker, looked at every
-// blockPeriod.
+// So with Config.BlockRings each worker keeps its frame ring and, in block
+// mode, has a block ring too, in the interface's fanout group, and the
+// group's program (steerFanout) sends the frames to one or the other: to
+// the frame rings below the rate, to the block rings above it, back to the
+// frame rings below half of it. The rate is the engine's received frames
+// a second per worker, looked at every blockPeriod. The block rings are
+// opened when block mode begins and closed when it ends: an idle one's
+// retire timer fires every millisecond.
 const blockPeriod = 100 * time.Millisecond
 
 // steerBlocks switches the fanout groups between frame and block rings
@@ -116,10 +118,13 @@ func (e *Engine) ensureBlocks(ctx context.Context) {
 		}
 		blocks, err := openBlockRings(ifc.index, len(e.workers), ifc.rings[0].fanoutID, e.filter)
 		if err != nil {
-			e.log.Warn("block rings: staying on frame rings", "interface", ifc.name, "err", err)
+			if !ifc.blocksFailed {
+				e.log.Warn("block rings cannot be opened: staying on frame rings", "interface", ifc.name, "err", err)
+				ifc.blocksFailed = true
+			}
 			continue
 		}
-		ifc.blocks, opened = blocks, true
+		ifc.blocks, opened, ifc.blocksFailed = blocks, true, false
 	}
 	if !opened {
 		e.linkMu.Unlock()

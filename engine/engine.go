@@ -174,11 +174,13 @@ type iface struct {
 	rings []*ring // one per worker; nil while the interface is not up
 	// blocks are the workers' block rings, in rings' fanout group, while
 	// the engine is in block mode (blockrings.go); nil otherwise.
-	blocks  []*ring
-	state   LinkState
-	since   time.Time
-	carrier bool
-	losses  uint64
+	blocks []*ring
+	// blocksFailed: opening them failed, said once in the log.
+	blocksFailed bool
+	state        LinkState
+	since        time.Time
+	carrier      bool
+	losses       uint64
 
 	fault      string      // a worker reported a socket fault: why
 	lostAt     time.Time   // when the sockets were last taken away
