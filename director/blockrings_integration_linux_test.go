@@ -1,6 +1,10 @@
 package director_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
 	"testing"
 	"time"
 
@@ -10,7 +14,8 @@ import (
 // TestIntegrationBlockRings: with --block-rings 1 (one frame a second per
 // worker) the first requests switch the workers to their block rings;
 // keep-alive requests through a NAT director, both directions, are then
-// served from them, and once the client stops the workers go back to
+// served from them, a 4 MiB download and upload (GSO super-frames) arrive
+// intact through them, and once the client stops the workers go back to
 // their frame rings.
 func TestIntegrationBlockRings(t *testing.T) {
 	skipUnprivileged(t)
@@ -39,6 +44,24 @@ func TestIntegrationBlockRings(t *testing.T) {
 			t.Fatalf("%d requests in 10 s, %v: want 600 frames (300 requests, both ways) from block rings", i+1, e.snapshot().Engine)
 		}
 	}
+	// A download and an upload, GSO super-frames through the block
+	// rings both ways, arrive intact.
+	before := e.snapshot().Engine["rx_block_frames"]
+	const size = 4 << 20
+	resp, err := e.client().Get(fmt.Sprintf("http://10.77.0.100/data?size=%d", size))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, resp.Body)
+	resp.Body.Close()
+	if err != nil || n != size || hex.EncodeToString(h.Sum(nil)) != lab.DataSHA256(size) {
+		t.Fatalf("download through block rings: %d bytes sha256 %x (%v), want %d bytes sha256 %s", n, h.Sum(nil), err, size, lab.DataSHA256(size))
+	}
+	e.uploadTo(t, "http://10.77.0.100/upload", size)
+	if got := e.snapshot().Engine["rx_block_frames"] - before; got < 100 {
+		t.Errorf("a 4 MiB download and upload: %d frames from block rings", got)
+	}
 	// No traffic: the rate falls below half a frame a second.
 	deadline = time.Now().Add(3 * time.Second)
 	for e.snapshot().Engine["rx_block_switches"]%2 == 1 {
@@ -48,7 +71,7 @@ func TestIntegrationBlockRings(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	// And requests are served from the frame rings again.
-	before := e.snapshot().Engine["rx_block_frames"]
+	before = e.snapshot().Engine["rx_block_frames"]
 	if _, err := e.get(ka, "/"); err != nil {
 		t.Fatal(err)
 	}

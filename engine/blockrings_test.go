@@ -73,8 +73,9 @@ func v3Block(mem []byte, b int, user bool, num, first int) {
 // TestCollectBlocks reads a block ring laid out as the kernel lays it out:
 // frames handed out in order across blocks and batches, a block given
 // back only once its last frame has been handed out and released, an
-// empty block skipped, a truncated frame flagged, and nothing read from a
-// block the kernel still holds.
+// empty block skipped, a truncated frame flagged, nothing read from a
+// block the kernel still holds, and a block whose offsets make no sense
+// ended without reading outside it.
 func TestCollectBlocks(t *testing.T) {
 	const mac = 156
 	r := &ring{v3: true, nframes: 3, mem: make([]byte, 3*blockSize)}
@@ -134,4 +135,18 @@ func TestCollectBlocks(t *testing.T) {
 	if r.head != 0 {
 		t.Errorf("head %d after the last block, want 0", r.head)
 	}
+
+	// A block whose first frame lies outside it gives one frame the
+	// worker counts, and is done; one whose chain ends early ends there.
+	v3Block(r.mem, 0, true, 3, blockSize-8)
+	if n := r.collect3(batch); n != 1 || batch[0].n != -1 || r.head != 1 {
+		t.Fatalf("frame outside the block: %d frames (n %d), head %d", n, batch[0].n, r.head)
+	}
+	r.release3()
+	v3Block(r.mem, 1, true, 5, 64)
+	v3Frame(r.mem, blockSize+64, 0, mac, f1, len(f1), unix.TP_STATUS_USER, 0)
+	if n := r.collect3(batch); n != 1 || string(batch[0].frame()) != string(f1) || r.head != 2 {
+		t.Fatalf("chain shorter than the count: %d frames, head %d", n, r.head)
+	}
+	r.release3()
 }

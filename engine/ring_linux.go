@@ -424,10 +424,21 @@ func (r *ring) collect3(batch []packet) int {
 }
 
 // frame3 fills p with the frame at r.poff in the block at base and moves
-// on to the next. It returns 1.
+// on to the next. It returns 1. A frame header outside the block, or a
+// chain that ends before the block's count, ends the block there (the
+// worker counts a frame it cannot place as truncated).
 func (r *ring) frame3(p *packet, base int) int {
+	const hdrLen = 48 // struct tpacket3_hdr
 	at := base + r.poff
+	if r.poff < 0 || r.poff+hdrLen > blockSize {
+		*p = packet{n: -1}
+		r.pkt = int(r.u32(base + blockNumAt))
+		return 1
+	}
 	next := int(r.u32(at + frameNextAt))
+	if next == 0 {
+		r.pkt = int(r.u32(base+blockNumAt)) - 1 // the last
+	}
 	end := base + blockSize
 	if next != 0 && at+next <= end {
 		end = at + next
