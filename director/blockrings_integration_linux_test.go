@@ -1,10 +1,7 @@
 package director_test
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"testing"
 	"time"
 
@@ -48,16 +45,7 @@ func TestIntegrationBlockRings(t *testing.T) {
 	// rings both ways, arrive intact.
 	before := e.snapshot().Engine["rx_block_frames"]
 	const size = 4 << 20
-	resp, err := e.client().Get(fmt.Sprintf("http://10.77.0.100/data?size=%d", size))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := sha256.New()
-	n, err := io.Copy(h, resp.Body)
-	resp.Body.Close()
-	if err != nil || n != size || hex.EncodeToString(h.Sum(nil)) != lab.DataSHA256(size) {
-		t.Fatalf("download through block rings: %d bytes sha256 %x (%v), want %d bytes sha256 %s", n, h.Sum(nil), err, size, lab.DataSHA256(size))
-	}
+	e.downloadURL(t, e.client(), fmt.Sprintf("http://10.77.0.100/data?size=%d", size), size)
 	e.uploadTo(t, "http://10.77.0.100/upload", size)
 	if got := e.snapshot().Engine["rx_block_frames"] - before; got < 100 {
 		t.Errorf("a 4 MiB download and upload: %d frames from block rings", got)

@@ -38,7 +38,14 @@ func v6Config(l *lab.Lab, fwd string) string {
 // and checks their SHA-256.
 func (e *env) download6(t *testing.T, c *http.Client, size int) {
 	t.Helper()
-	resp, err := c.Get(fmt.Sprintf("http://[%s]/data?size=%d", e.lab.VIP6, size))
+	e.downloadURL(t, c, fmt.Sprintf("http://[%s]/data?size=%d", e.lab.VIP6, size), size)
+}
+
+// downloadURL fetches url, size bytes of the lab servers' data, with c and
+// checks their SHA-256.
+func (e *env) downloadURL(t *testing.T, c *http.Client, url string, size int) {
+	t.Helper()
+	resp, err := c.Get(url)
 	if err != nil {
 		t.Fatalf("download: %v\nulvsd log:\n%s", err, e.logText())
 	}
