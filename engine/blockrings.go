@@ -10,9 +10,9 @@ import (
 // A frame ring (TPACKET_V2) has the kernel wake the worker for each frame
 // that finds it asleep. At low rates that is what gives the least latency;
 // under a flood the worker empties its ring faster than frames come and
-// sleeps again after one or two, so the sender's CPU pays a wake-up, an
+// sleeps again after one or two, so the sender's CPU issues a wake-up, an
 // inter-processor interrupt on a virtual machine, every few frames, and
-// the worker a poll and a sendmmsg for each one or two. A block ring
+// the worker pays a poll and a sendmmsg for each one or two. A block ring
 // (TPACKET_V3) hands the worker a block of frames at a time, when it is
 // full or a millisecond after its first frame: measured on the bench's
 // lab, a 64-byte flood then costs ulvsd 16% less CPU per packet at the

@@ -65,8 +65,8 @@ type ringConfig struct {
 // program's choice (steerFanout), set for the whole group by setBlockMode
 // on its first ring: the frame ring wakes the worker for each frame, which
 // costs the least latency; the block ring only when a block is full or a
-// millisecond has passed, which costs the sender and the worker far less
-// per frame under a flood (docs/performance.md, "Block rings under
+// millisecond has passed, which costs the worker far less per frame
+// under a flood (docs/performance.md, "Block rings under
 // load"). blk is the worker's: set between batches (worker.adopt).
 type ring struct {
 	sock     int

@@ -379,20 +379,7 @@ func TestIntegrationTUNUserspace(t *testing.T) {
 
 	echo := func(t *testing.T, send func(payload string), payload string) {
 		t.Helper()
-		buf := make([]byte, 2048)
-		for try := 0; try < 5; try++ {
-			send(payload)
-			uc.SetReadDeadline(time.Now().Add(time.Second))
-			n, from, err := uc.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				continue
-			}
-			if from != netip.AddrPortFrom(vip1, udpPort) || string(buf[:n]) != payload {
-				t.Fatalf("reply %q from %v, want %q from %v:%d", buf[:n], from, payload, vip1, udpPort)
-			}
-			return
-		}
-		t.Fatalf("no echo reply for %q; decapsulator counters %v", payload, s.Stats())
+		awaitEcho(t, uc, send, payload, netip.AddrPortFrom(vip1, udpPort), s.Stats)
 	}
 	udpInner := func(payload string) []byte {
 		return pkttest.Frame{Src: tp.sndAddr, Dst: vip1, Proto: pkt.ProtoUDP, SrcPort: 40000, DstPort: udpPort,
@@ -656,4 +643,26 @@ func TestIntegrationTUNDownFromAnotherProcess(t *testing.T) {
 	if after := hostSnapshot(t, tp.rs); after != before {
 		t.Errorf("real server after down differs:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
+}
+
+// awaitEcho sends payload with send until uc gets it back from want, up to
+// five times a second apart, and returns how many it sent; stats gives
+// the decapsulator's counters for the failure message.
+func awaitEcho(t *testing.T, uc *net.UDPConn, send func(payload string), payload string, want netip.AddrPort, stats func() [NumVerdicts]uint64) int {
+	t.Helper()
+	buf := make([]byte, 2048)
+	for try := 1; try <= 5; try++ {
+		send(payload)
+		uc.SetReadDeadline(time.Now().Add(time.Second))
+		n, from, err := uc.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			continue
+		}
+		if from != want || string(buf[:n]) != payload {
+			t.Fatalf("reply %q from %v, want %q from %v", buf[:n], from, payload, want)
+		}
+		return try
+	}
+	t.Fatalf("no echo reply for %q; decapsulator counters %v", payload, stats())
+	return 0
 }

@@ -184,21 +184,7 @@ func TestIntegrationTUNTCX(t *testing.T) {
 	// returns how many it sent.
 	echo := func(t *testing.T, wrap func([]byte) []byte, payload string) int {
 		t.Helper()
-		buf := make([]byte, 2048)
-		for try := 1; try <= 5; try++ {
-			tp.sendRaw(t, raw, wrap(inner(payload)))
-			uc.SetReadDeadline(time.Now().Add(time.Second))
-			n, from, err := uc.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				continue
-			}
-			if from != netip.AddrPortFrom(vip1, port) || string(buf[:n]) != payload {
-				t.Fatalf("reply %q from %v, want %q from %v:%d", buf[:n], from, payload, vip1, port)
-			}
-			return try
-		}
-		t.Fatalf("no echo reply for %q; decapsulator counters %v", payload, s.Stats())
-		return 0
+		return awaitEcho(t, uc, func(p string) { tp.sendRaw(t, raw, wrap(inner(p))) }, payload, netip.AddrPortFrom(vip1, port), s.Stats)
 	}
 	decapsulated := func() uint64 { return s.Stats()[Decapsulated] }
 
