@@ -831,6 +831,7 @@ func (w *worker) run(ctx context.Context, e *Engine) error {
 		w.sweep(now, tbl)
 		w.defend(&e.defense, tbl, now)
 		w.readRingStats(now)
+		w.stats.flush() // what the steps after the batch counted and did not send
 		select {
 		case reply := <-w.connReq:
 			reply <- w.copyConns()
@@ -1152,6 +1153,9 @@ func (w *worker) batch(n int, tbl *vs.Table, now conntrack.Tick) {
 // makes the scratch buffers free again. Ring slots stay held until the
 // batch's release.
 func (w *worker) flushTX() {
+	// The counters first: a frame on the wire has been counted
+	// (ipvsadm --stats read right after a reply arrives sees its request).
+	w.stats.flush()
 	for li, l := range w.links {
 		if len(w.tx) == 0 {
 			break

@@ -53,6 +53,9 @@ type worker struct {
 	// index (frag6box.go); nil with one worker.
 	boxes []*frag6Box
 	c     *counters
+	// stats sums the batch's packets per service and dest counter
+	// (statbatch.go).
+	stats statBatch
 	// timeouts is the pointer w.ct was last given.
 	timeouts *conntrack.Timeouts
 	// lastSweep is when the conntrack sweep last ran.
@@ -339,8 +342,7 @@ func (w *worker) outbound(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 	}
 	w.ct.Step(c, conntrack.Output, ps.TCPFlags, now, d)
 	if svc := tbl.Service(c.SvcID); svc != nil {
-		svc.Stats.OutPkts.Add(1)
-		svc.Stats.OutBytes.Add(uint64(ps.IPLen))
+		w.stats.out(&svc.Stats.Counters, ps.IPLen)
 	}
 	// The reply is forwarded too: it spends a hop (ip_forward's TTL step
 	// in the kernel, where NAT replies take the forward path).
@@ -349,8 +351,7 @@ func (w *worker) outbound(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 		return w.drop(ReasonTTL)
 	}
 	hdr.DecTTL()
-	d.State.OutPkts.Add(1)
-	d.State.OutBytes.Add(uint64(ps.IPLen))
+	w.stats.out(&d.State.Counters, ps.IPLen)
 	iface, hop, ok := tbl.NextHop(c.Key.Src)
 	if !ok || iface >= len(w.links) {
 		return w.drop(ReasonNoRoute)
@@ -538,11 +539,9 @@ func maskAddr(a [4]byte, bits int) [4]byte {
 func (w *worker) forward(p *packet, frame []byte, tbl *vs.Table, svc *vs.Service, d *vs.Dest, c *conntrack.Conn) bool {
 	ps := &w.parsed
 	if svc != nil {
-		svc.Stats.InPkts.Add(1)
-		svc.Stats.InBytes.Add(uint64(ps.IPLen))
+		w.stats.in(&svc.Stats.Counters, ps.IPLen)
 	}
-	d.State.InPkts.Add(1)
-	d.State.InBytes.Add(uint64(ps.IPLen))
+	w.stats.in(&d.State.Counters, ps.IPLen)
 	// Forwarding spends a hop, in every method: __ip_vs_get_out_rt calls
 	// decrement_ttl for any dest that is not local (Linux 5.0 on).
 	ip := pkt.IPv4(frame[ps.L3Off:])
