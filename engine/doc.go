@@ -19,7 +19,10 @@
 //	  -> conntrack.Step -> forward rewrite in place -> sendmmsg TX batch
 //
 // The TX batch is flushed as soon as the ring has nothing more ready, never
-// on a timer, so latency stays low at low rates.
+// on a timer, so latency stays low at low rates. The packet and byte
+// counters of services and real servers, shared by all workers, are summed
+// per batch and added to just before the flush (statbatch.go), as the
+// kernel keeps them per CPU.
 //
 // # Tables
 //
