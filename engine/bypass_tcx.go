@@ -30,6 +30,14 @@ import (
 // ms for 4096 here). With more services the bypass uses nftables' set.
 const maxTCXServices = 4096
 
+const (
+	// bypassHdr is how much of the frame the program copies at once: a
+	// 20-byte IPv4 header and the ports after it.
+	bypassHdr = 24
+	// helperSkbLoadBytes is BPF_FUNC_skb_load_bytes.
+	helperSkbLoadBytes = 26
+)
+
 // bypassProgram is the tcx program that drops IPv4 TCP and UDP frames to
 // one of svcs (VIP, protocol, port; port 0: any port) and leaves every
 // other frame alone, as bypassRuleset's chain does. A fragment other than
@@ -51,6 +59,57 @@ func bypassProgram(svcs []bypassService) []tcx.Insn {
 		tcx.Insn{Code: tcx.LdAbsH, Imm: 12},      // EtherType
 	)
 	a.Jump(tcx.Insn{Code: tcx.Jne32K, Imm: 0x0800}, "pass")
+	// The IPv4 header and the four bytes after it, onto the stack in one
+	// call: frames from a packet socket's TX ring, or built from pages,
+	// hold everything past the Ethernet header outside the skb's linear
+	// part, where each absolute load is a call that copies its bytes
+	// (skb_copy_bits). A frame shorter than that takes the loads below,
+	// one field at a time, as before.
+	a.Emit(
+		tcx.Insn{Code: tcx.MovX, Dst: 1, Src: 6},
+		tcx.Insn{Code: tcx.MovK, Dst: 2, Imm: 14},
+		tcx.Insn{Code: tcx.MovX, Dst: 3, Src: 10},
+		tcx.Insn{Code: tcx.AddK, Dst: 3, Imm: -bypassHdr},
+		tcx.Insn{Code: tcx.MovK, Dst: 4, Imm: bypassHdr},
+		tcx.Insn{Code: tcx.Call, Imm: helperSkbLoadBytes},
+	)
+	a.Jump(tcx.Insn{Code: tcx.Jne32K, Imm: 0}, "fields")
+	const at = -bypassHdr // the header's first byte, from r10
+	a.Emit(
+		tcx.Insn{Code: tcx.LdxH, Src: 10, Off: at + 6}, // flags and fragment offset
+		tcx.Insn{Code: tcx.ToBE, Imm: 16},
+		tcx.Insn{Code: tcx.AndK, Imm: 0x1fff},
+	)
+	a.Jump(tcx.Insn{Code: tcx.Jne32K, Imm: 0}, "pass")
+	a.Emit(tcx.Insn{Code: tcx.LdxB, Src: 10, Off: at + 9}) // protocol
+	a.Jump(tcx.Insn{Code: tcx.Jeq32K, Imm: int32(vs.TCP)}, "stack ports")
+	a.Jump(tcx.Insn{Code: tcx.Jne32K, Imm: int32(vs.UDP)}, "pass")
+	a.Label("stack ports")
+	a.Emit(
+		tcx.Insn{Code: tcx.LshK, Imm: 16},
+		tcx.Insn{Code: tcx.MovX, Dst: 8, Src: 0},        // r8 = protocol<<16
+		tcx.Insn{Code: tcx.LdxW, Src: 10, Off: at + 16}, // destination address
+		tcx.Insn{Code: tcx.ToBE, Imm: 32},
+		tcx.Insn{Code: tcx.LshK, Imm: 32},
+		tcx.Insn{Code: tcx.OrX, Dst: 8, Src: 0},    // r8 |= address<<32
+		tcx.Insn{Code: tcx.LdxB, Src: 10, Off: at}, // version and IHL
+		tcx.Insn{Code: tcx.AndK, Imm: 0x0f},
+	)
+	// With options the port lies past the bytes loaded.
+	a.Jump(tcx.Insn{Code: tcx.Jne32K, Imm: 5}, "options")
+	a.Emit(
+		tcx.Insn{Code: tcx.LdxH, Src: 10, Off: at + 22}, // destination port
+		tcx.Insn{Code: tcx.ToBE, Imm: 16},
+	)
+	a.Jump(tcx.Insn{Code: tcx.Ja}, "key")
+	a.Label("options")
+	a.Emit(
+		tcx.Insn{Code: tcx.LshK, Imm: 2},
+		tcx.Insn{Code: tcx.MovX, Dst: 7, Src: 0},
+		tcx.Insn{Code: tcx.LdIndH, Src: 7, Imm: 14 + 2}, // destination port
+	)
+	a.Jump(tcx.Insn{Code: tcx.Ja}, "key")
+	a.Label("fields")
 	a.Emit(
 		tcx.Insn{Code: tcx.LdAbsH, Imm: 14 + 6}, // flags and fragment offset
 		tcx.Insn{Code: tcx.AndK, Imm: 0x1fff},
@@ -72,6 +131,9 @@ func bypassProgram(svcs []bypassService) []tcx.Insn {
 		tcx.Insn{Code: tcx.LshK, Imm: 2},
 		tcx.Insn{Code: tcx.MovX, Dst: 7, Src: 0},
 		tcx.Insn{Code: tcx.LdIndH, Src: 7, Imm: 14 + 2}, // destination port
+	)
+	a.Label("key")
+	a.Emit(
 		tcx.Insn{Code: tcx.MovX, Dst: 7, Src: 8},
 		tcx.Insn{Code: tcx.OrX, Dst: 7, Src: 0}, // r7 = r8 | port
 	)

@@ -108,6 +108,12 @@ func TestBypassProgram(t *testing.T) {
 		{"vlan tag in the frame", vlan, tcx.Next},
 		{"ipv6", six, tcx.Next},
 		{"too short for the port", short, 0},
+		// The program copies 24 bytes past the Ethernet header at once;
+		// shorter frames take the loads one field at a time.
+		{"header and ports only", bypassFrame(vip, vs.TCP, 80, 0, 0)[:14+24], tcx.Drop},
+		{"icmp, short of the copy", bypassFrame(vip, 1, 80, 0, 0)[:14+20+2], tcx.Next},
+		{"later fragment, short of the copy", bypassFrame(big, vs.UDP, 53, 0, 0x2000|10)[:14+20+2], tcx.Next},
+		{"udp port-0 service, short of the copy", bypassFrame([4]byte{172, 16, 0, 1}, vs.UDP, 9, 0, 0)[:14+20+3], 0},
 	} {
 		if got := testRunTCX(t, prog, tt.frame); got != tt.want {
 			t.Errorf("%s: verdict %d, want %d", tt.name, got, tt.want)

@@ -45,7 +45,11 @@ func fanoutProgram(vips [][4]byte, vips6 ...[16]byte) []bpf.RawInstruction {
 	var a asm
 	// IPv6 first, by its version nibble: the protocol extension below is
 	// the kernel's only (tests run the rest in x/net's VM).
+	// X keeps the byte for IPv4's header length (ihl4): a load from a
+	// frame whose bytes are in pages (from a packet socket's TX ring, or a
+	// NIC's) is a call that copies them, so the byte is loaded once.
 	a.emit(bpf.LoadAbsolute{Off: 0, Size: 1})
+	a.emit(bpf.TAX{})
 	a.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xf0})
 	a.jeq(0x60, "ip6", "")
 	a.ja("ip4") // beyond a conditional jump's 255 instructions
@@ -102,6 +106,7 @@ func fanoutProgram(vips [][4]byte, vips6 ...[16]byte) []bpf.RawInstruction {
 		a.ja("hash")
 	}
 	a.label("ip4")
+	a.ihl4() // X = the header's length, for every IPv4 path below
 	a.emit(bpf.LoadExtension{Num: bpf.ExtProto})
 	a.jeq(0x0800, "", "ret0")
 	a.emit(bpf.LoadAbsolute{Off: 9, Size: 1})
@@ -112,18 +117,15 @@ func fanoutProgram(vips [][4]byte, vips6 ...[16]byte) []bpf.RawInstruction {
 		a.jeq(ip4(v), "src", "")
 	}
 	a.emit(bpf.StoreScratch{Src: bpf.RegA, N: 0}) // dst side
-	a.emit(bpf.LoadMemShift{Off: 0})
 	a.emit(bpf.LoadIndirect{Off: 2, Size: 2})
 	a.ja("hash")
 	a.label("src")
 	a.emit(bpf.LoadAbsolute{Off: 12, Size: 4})
 	a.emit(bpf.StoreScratch{Src: bpf.RegA, N: 0})
-	a.emit(bpf.LoadMemShift{Off: 0})
 	a.emit(bpf.LoadIndirect{Off: 0, Size: 2})
 	a.ja("hash")
 	// ICMP: the quoted IPv4 header starts 8 bytes after the outer one.
 	a.label("icmp")
-	a.emit(bpf.LoadMemShift{Off: 0})
 	a.emit(bpf.LoadAbsolute{Off: 16, Size: 4})
 	for _, v := range vips {
 		a.jeq(ip4(v), "icmpvip", "")
@@ -157,6 +159,16 @@ func fanoutProgram(vips [][4]byte, vips6 ...[16]byte) []bpf.RawInstruction {
 	a.label("ret0")
 	a.emit(bpf.RetConstant{Val: 0})
 	return a.assemble("fanout")
+}
+
+// ihl4 emits X = the IPv4 header's length, from the header's first byte,
+// which X holds from the program's start (LoadMemShift would load the
+// byte again).
+func (a *asm) ihl4() {
+	a.emit(bpf.TXA{})
+	a.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0x0f})
+	a.emit(bpf.ALUOpConstant{Op: bpf.ALUOpShiftLeft, Val: 2})
+	a.emit(bpf.TAX{})
 }
 
 // skipQuoted4 emits X += the length of the IPv4 header at 8+X (a quoted
