@@ -75,59 +75,26 @@ func bypassProgram(svcs []bypassService) []tcx.Insn {
 	)
 	a.Jump(tcx.Insn{Code: tcx.Jne32K, Imm: 0}, "fields")
 	const at = -bypassHdr // the header's first byte, from r10
-	a.Emit(
-		tcx.Insn{Code: tcx.LdxH, Src: 10, Off: at + 6}, // flags and fragment offset
-		tcx.Insn{Code: tcx.ToBE, Imm: 16},
-		tcx.Insn{Code: tcx.AndK, Imm: 0x1fff},
-	)
-	a.Jump(tcx.Insn{Code: tcx.Jne32K, Imm: 0}, "pass")
-	a.Emit(tcx.Insn{Code: tcx.LdxB, Src: 10, Off: at + 9}) // protocol
-	a.Jump(tcx.Insn{Code: tcx.Jeq32K, Imm: int32(vs.TCP)}, "stack ports")
-	a.Jump(tcx.Insn{Code: tcx.Jne32K, Imm: int32(vs.UDP)}, "pass")
-	a.Label("stack ports")
-	a.Emit(
-		tcx.Insn{Code: tcx.LshK, Imm: 16},
-		tcx.Insn{Code: tcx.MovX, Dst: 8, Src: 0},        // r8 = protocol<<16
-		tcx.Insn{Code: tcx.LdxW, Src: 10, Off: at + 16}, // destination address
-		tcx.Insn{Code: tcx.ToBE, Imm: 32},
-		tcx.Insn{Code: tcx.LshK, Imm: 32},
-		tcx.Insn{Code: tcx.OrX, Dst: 8, Src: 0},    // r8 |= address<<32
-		tcx.Insn{Code: tcx.LdxB, Src: 10, Off: at}, // version and IHL
-		tcx.Insn{Code: tcx.AndK, Imm: 0x0f},
-	)
-	// With options the port lies past the bytes loaded.
+	bypassHeader(&a, "stack",
+		[]tcx.Insn{{Code: tcx.LdxH, Src: 10, Off: at + 6}, {Code: tcx.ToBE, Imm: 16}},
+		[]tcx.Insn{{Code: tcx.LdxB, Src: 10, Off: at + 9}},
+		[]tcx.Insn{{Code: tcx.LdxW, Src: 10, Off: at + 16}, {Code: tcx.ToBE, Imm: 32}},
+		[]tcx.Insn{{Code: tcx.LdxB, Src: 10, Off: at}})
+	// With options the port lies past the bytes copied.
 	a.Jump(tcx.Insn{Code: tcx.Jne32K, Imm: 5}, "options")
 	a.Emit(
 		tcx.Insn{Code: tcx.LdxH, Src: 10, Off: at + 22}, // destination port
 		tcx.Insn{Code: tcx.ToBE, Imm: 16},
 	)
 	a.Jump(tcx.Insn{Code: tcx.Ja}, "key")
+	a.Label("fields")
+	bypassHeader(&a, "skb",
+		[]tcx.Insn{{Code: tcx.LdAbsH, Imm: 14 + 6}},
+		[]tcx.Insn{{Code: tcx.LdAbsB, Imm: 14 + 9}},
+		[]tcx.Insn{{Code: tcx.LdAbsW, Imm: 14 + 16}},
+		[]tcx.Insn{{Code: tcx.LdAbsB, Imm: 14}})
 	a.Label("options")
 	a.Emit(
-		tcx.Insn{Code: tcx.LshK, Imm: 2},
-		tcx.Insn{Code: tcx.MovX, Dst: 7, Src: 0},
-		tcx.Insn{Code: tcx.LdIndH, Src: 7, Imm: 14 + 2}, // destination port
-	)
-	a.Jump(tcx.Insn{Code: tcx.Ja}, "key")
-	a.Label("fields")
-	a.Emit(
-		tcx.Insn{Code: tcx.LdAbsH, Imm: 14 + 6}, // flags and fragment offset
-		tcx.Insn{Code: tcx.AndK, Imm: 0x1fff},
-	)
-	a.Jump(tcx.Insn{Code: tcx.Jne32K, Imm: 0}, "pass")
-	a.Emit(tcx.Insn{Code: tcx.LdAbsB, Imm: 14 + 9}) // protocol
-	// Ports only for TCP and UDP (the only protocols in svcs).
-	a.Jump(tcx.Insn{Code: tcx.Jeq32K, Imm: int32(vs.TCP)}, "ports")
-	a.Jump(tcx.Insn{Code: tcx.Jne32K, Imm: int32(vs.UDP)}, "pass")
-	a.Label("ports")
-	a.Emit(
-		tcx.Insn{Code: tcx.LshK, Imm: 16},
-		tcx.Insn{Code: tcx.MovX, Dst: 8, Src: 0}, // r8 = protocol<<16
-		tcx.Insn{Code: tcx.LdAbsW, Imm: 14 + 16}, // destination address
-		tcx.Insn{Code: tcx.LshK, Imm: 32},
-		tcx.Insn{Code: tcx.OrX, Dst: 8, Src: 0}, // r8 |= address<<32
-		tcx.Insn{Code: tcx.LdAbsB, Imm: 14},     // version and IHL
-		tcx.Insn{Code: tcx.AndK, Imm: 0x0f},
 		tcx.Insn{Code: tcx.LshK, Imm: 2},
 		tcx.Insn{Code: tcx.MovX, Dst: 7, Src: 0},
 		tcx.Insn{Code: tcx.LdIndH, Src: 7, Imm: 14 + 2}, // destination port
@@ -154,6 +121,34 @@ func bypassProgram(svcs []bypassService) []tcx.Insn {
 	a.Label("drop")
 	a.Emit(tcx.Insn{Code: tcx.MovK, Imm: tcx.Drop}, tcx.Insn{Code: tcx.Exit})
 	return a.Insns()
+}
+
+// bypassHeader emits the checks and the key's parts common to both ways
+// of reading the IPv4 header: each argument loads a field into r0 (the
+// flags and fragment offset, the protocol, the destination address, the
+// version and header length byte). A fragment other than the first, or a
+// protocol other than TCP and UDP (the only ones in services), jumps to
+// "pass"; then r8 = address<<32 | protocol<<16 and r0 = the header
+// length in words.
+func bypassHeader(a *tcx.Asm, name string, frag, proto, addr, ihl []tcx.Insn) {
+	a.Emit(frag...)
+	a.Emit(tcx.Insn{Code: tcx.AndK, Imm: 0x1fff})
+	a.Jump(tcx.Insn{Code: tcx.Jne32K, Imm: 0}, "pass")
+	a.Emit(proto...)
+	a.Jump(tcx.Insn{Code: tcx.Jeq32K, Imm: int32(vs.TCP)}, name+" ports")
+	a.Jump(tcx.Insn{Code: tcx.Jne32K, Imm: int32(vs.UDP)}, "pass")
+	a.Label(name + " ports")
+	a.Emit(
+		tcx.Insn{Code: tcx.LshK, Imm: 16},
+		tcx.Insn{Code: tcx.MovX, Dst: 8, Src: 0}, // r8 = protocol<<16
+	)
+	a.Emit(addr...)
+	a.Emit(
+		tcx.Insn{Code: tcx.LshK, Imm: 32},
+		tcx.Insn{Code: tcx.OrX, Dst: 8, Src: 0}, // r8 |= address<<32
+	)
+	a.Emit(ihl...)
+	a.Emit(tcx.Insn{Code: tcx.AndK, Imm: 0x0f})
 }
 
 // loadTCX loads a bypass program; tests replace it to see the bypass
