@@ -45,6 +45,7 @@ func fanoutProgram(vips [][4]byte, vips6 ...[16]byte) []bpf.RawInstruction {
 	var a asm
 	// IPv6 first, by its version nibble: the protocol extension below is
 	// the kernel's only (tests run the rest in x/net's VM).
+	//
 	// X keeps the byte for IPv4's header length (ihl4): a load from a
 	// frame whose bytes are in pages (from a packet socket's TX ring, or a
 	// NIC's) is a call that copies them, so the byte is loaded once.
