@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"testing"
 	"time"
-
-	"github.com/ulvs/ulvs/lab"
 )
 
 // TestIntegrationBlockRings: with --block-rings 1 (one frame a second per
@@ -15,13 +13,7 @@ import (
 // intact through them, and once the client stops the workers go back to
 // their frame rings.
 func TestIntegrationBlockRings(t *testing.T) {
-	skipUnprivileged(t)
-	cfg, err := lab.DemoConfig(lab.ModeNAT)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newEnvOpts(t, lab.Config{Mode: lab.ModeNAT, RealServers: 2}, string(cfg), envOpts{args: []string{"--block-rings", "1"}})
-	e.waitReady(2)
+	e := newNATDemo(t, "--block-rings", "1")
 	ka := e.keepAlive()
 	// Block mode begins within a few tenths of a second: the rate is
 	// looked at every 100 ms and the workers take the new rings between

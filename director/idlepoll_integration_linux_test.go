@@ -3,8 +3,6 @@ package director_test
 import (
 	"fmt"
 	"testing"
-
-	"github.com/ulvs/ulvs/lab"
 )
 
 // TestIntegrationIdlePoll: with --idle-poll the NAT director serves a
@@ -13,13 +11,7 @@ import (
 // comes back through the director a few tens of microseconds after the
 // request left, well within a 1 ms window.
 func TestIntegrationIdlePoll(t *testing.T) {
-	skipUnprivileged(t)
-	cfg, err := lab.DemoConfig(lab.ModeNAT)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newEnvOpts(t, lab.Config{Mode: lab.ModeNAT, RealServers: 2}, string(cfg), envOpts{args: []string{"--idle-poll", "1ms"}})
-	e.waitReady(2)
+	e := newNATDemo(t, "--idle-poll", "1ms")
 	ka := e.keepAlive()
 	for i := 0; i < 300; i++ {
 		if _, err := e.get(ka, "/"); err != nil {

@@ -122,13 +122,7 @@ func TestIntegrationInterfaceLoss(t *testing.T) {
 // interface (the real servers' side) and gets it back; replies through
 // it flow again.
 func TestIntegrationInsideInterfaceLoss(t *testing.T) {
-	skipUnprivileged(t)
-	cfg, err := lab.DemoConfig(lab.ModeNAT)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newEnv(t, lab.Config{Mode: lab.ModeNAT, RealServers: 2}, string(cfg))
-	e.waitReady(2)
+	e := newNATDemo(t)
 	inside := e.lab.DirectorInsideIface
 	sw, dir := e.lab.Switch.Name, e.lab.Director.Name
 	e.ip("-n", dir, "link", "del", inside)

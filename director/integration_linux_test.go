@@ -115,6 +115,21 @@ func newEnv(t *testing.T, cfg lab.Config, config string) *env {
 	return newEnvOpts(t, cfg, config, envOpts{})
 }
 
+// newNATDemo starts the nat lab with two real servers and ulvsd on the
+// mode's demo configuration, with args added to ulvsd's, and waits until
+// both real servers are resolved.
+func newNATDemo(t *testing.T, args ...string) *env {
+	t.Helper()
+	skipUnprivileged(t)
+	cfg, err := lab.DemoConfig(lab.ModeNAT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnvOpts(t, lab.Config{Mode: lab.ModeNAT, RealServers: 2}, string(cfg), envOpts{args: args})
+	e.waitReady(2)
+	return e
+}
+
 func newEnvOpts(t *testing.T, cfg lab.Config, config string, o envOpts) *env {
 	skipUnprivileged(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
