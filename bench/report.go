@@ -79,6 +79,9 @@ type Report struct {
 	// run mean anything.
 	LoadBefore string `json:"load_before"`
 	LoadAfter  string `json:"load_after"`
+	// Host is what a system call and a wake-up cost on the machine
+	// (ProbeHost), nil if it was not measured.
+	Host *HostCosts `json:"host,omitempty"`
 	// Rows are the tests through the paths; path "ceiling" is the
 	// generator's rate when the director just drops what it gets.
 	Rows []Row `json:"rows"`
@@ -138,6 +141,9 @@ func (r *Report) WriteJSON(w io.Writer) error {
 func (r *Report) WriteTable(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "ulvs bench, %s, %s, kernel %s, %d CPUs, %d workers\n", r.Date.UTC().Format("2006-01-02 15:04 MST"), r.Machine, r.Kernel, r.CPUs, r.Workers)
+	if r.Host != nil {
+		fmt.Fprintf(&b, "host: %s\n", r.Host)
+	}
 	fmt.Fprintf(&b, "command: %s\n", r.Command)
 	fmt.Fprintf(&b, "%d rounds of %s, alternating paths; medians; load average before %s, after %s\n", r.Rounds, r.Duration, r.LoadBefore, r.LoadAfter)
 	fmt.Fprintf(&b, "%-15s %-13s %10s %-6s %7s %-7s %7s %6s %10s %-9s %5s %7s %7s %8s %8s\n",
@@ -190,9 +196,13 @@ func (r *Report) WriteTable(w io.Writer) error {
 // and the ratio to its baseline.
 func (r *Report) WriteSVG(w io.Writer) error {
 	const (
-		width, left, barH, gap, groupGap, top = 900, 130, 16, 4, 30, 60
-		barMax                                = 560
+		width, left, barH, gap, groupGap = 900, 130, 16, 4, 30
+		barMax                           = 560
 	)
+	top := 60
+	if r.Host != nil {
+		top += 18 // a line for the host's costs
+	}
 	var tests []string
 	for _, row := range r.Rows {
 		if !slices.Contains(tests, row.Test) {
@@ -252,6 +262,9 @@ func (r *Report) WriteSVG(w io.Writer) error {
 	fmt.Fprintf(&b, `<text x="10" y="20" font-size="14" font-weight="bold">ulvs bench %s</text>`+"\n", html.EscapeString(r.Date.UTC().Format("2006-01-02 15:04 MST")))
 	fmt.Fprintf(&b, `<text x="10" y="38">%s, %d CPUs, %d rounds of %s, medians; load %s / %s</text>`+"\n",
 		html.EscapeString(r.Machine), r.CPUs, r.Rounds, html.EscapeString(r.Duration), html.EscapeString(r.LoadBefore), html.EscapeString(r.LoadAfter))
+	if r.Host != nil {
+		fmt.Fprintf(&b, `<text x="10" y="56">host: %s</text>`+"\n", html.EscapeString(r.Host.String()))
+	}
 	b.WriteString(body.String())
 	b.WriteString("</svg>\n")
 	_, err := io.WriteString(w, b.String())

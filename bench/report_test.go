@@ -39,6 +39,7 @@ func testReport() *Report {
 			{Test: "http-new", Path: "ulvs-dr", Unit: "req/s", Median: 2400, Baseline: "nft", Target: 1,
 				DirectorCPU: 0.37, CPUPerRequest: 154.04, BoxCPUPerRequest: 612.46},
 		}}
+	r.Host = &HostCosts{Syscall: 956 * time.Nanosecond, PipeOneCPU: 13167 * time.Nanosecond, PipeAcross: 21172 * time.Nanosecond}
 	r.Finish()
 	return r
 }
@@ -57,7 +58,8 @@ func TestReportRatiosAndTable(t *testing.T) {
 	}
 	out := b.String()
 	for _, want := range []string{"1.50x kernel", "1.3 ok", "0.80x nft", "1.0 no", "33.3%", "110%", "1500us", "ulvs bench --quick",
-		"us/op", "box/op", "37%   154.0   612.5"} {
+		"us/op", "box/op", "37%   154.0   612.5",
+		"host: a system call 0.96 us, a pipe round trip 13.17 us on one CPU and 21.17 us across two"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
@@ -76,6 +78,9 @@ func TestReportJSONAndSVG(t *testing.T) {
 	}
 	if len(back.Rows) != len(r.Rows) || back.Rows[2].Ratio != 1.5 || back.Rows[3].P50 != 1500*time.Microsecond {
 		t.Errorf("JSON round trip: %+v", back.Rows)
+	}
+	if back.Host == nil || *back.Host != *r.Host || !strings.Contains(b.String(), `"pipe_round_trip_across_cpus_ns": 21172`) {
+		t.Errorf("JSON round trip of the host costs: %+v\n%s", back.Host, b.String())
 	}
 	b.Reset()
 	if err := r.WriteSVG(&b); err != nil {
@@ -101,6 +106,9 @@ func TestReportJSONAndSVG(t *testing.T) {
 	}
 	if !strings.Contains(b.String(), "test &lt;cpu&gt;") {
 		t.Errorf("SVG does not escape the machine name")
+	}
+	if !strings.Contains(b.String(), ">host: a system call 0.96 us, a pipe round trip 13.17 us on one CPU and 21.17 us across two</text>") {
+		t.Errorf("SVG does not say the host's costs")
 	}
 }
 

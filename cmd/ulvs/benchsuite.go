@@ -124,6 +124,14 @@ func benchSuite(ctx context.Context, o suiteOptions, stdout, stderr io.Writer) (
 		s.rep.Workers = benchWorkers(runtime.NumCPU())
 		s.o.workers = s.rep.Workers
 	}
+	// What a system call and a wake-up cost here, measured before the
+	// labs exist: the HTTP rows move with them from machine to machine.
+	if h, err := bench.ProbeHost(10000); err != nil {
+		s.rep.Notes = append(s.rep.Notes, "the host's system call and wake-up costs were not measured: "+err.Error())
+	} else {
+		s.rep.Host = &h
+		s.logf("host: %s", h)
+	}
 	if s.dir, err = os.MkdirTemp("", "ulvs-bench-"); err != nil {
 		return err
 	}

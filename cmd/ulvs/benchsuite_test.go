@@ -86,6 +86,9 @@ func TestIntegrationBenchSuite(t *testing.T) {
 			t.Errorf("%s %s: CPU per request %v us, of the machine %v us", want.test, want.path, row.CPUPerRequest, row.BoxCPUPerRequest)
 		}
 	}
+	if rep.Host == nil || rep.Host.Syscall <= 0 || rep.Host.PipeOneCPU <= 0 {
+		t.Errorf("report: host costs %+v, want a system call and a round trip", rep.Host)
+	}
 	if r := rep.Row("pps64", "ulvs-dr"); r != nil && (r.Baseline != "kernel" || r.Ratio <= 0) {
 		t.Errorf("ulvs-dr: baseline %q ratio %v", r.Baseline, r.Ratio)
 	}
