@@ -29,6 +29,11 @@ type Row struct {
 	Baseline string  `json:"baseline,omitempty"`
 	Ratio    float64 `json:"ratio,omitempty"`
 	Target   float64 `json:"target,omitempty"`
+	// RoundRatios are each round's value over the baseline's value of
+	// the same round: measured minutes apart at most, they show how
+	// much of Ratio a machine whose speed drifts during the run (a
+	// shared host) leaves standing.
+	RoundRatios []float64 `json:"round_ratios,omitempty"`
 	// Packet-rate tests: the median offered rate (what the generator
 	// sent), the median loss (fraction of offered frames that never
 	// reached a real server) and what limited the rate: "generator" (the
@@ -117,12 +122,22 @@ func (r *Report) Row(test, path string) *Row {
 func (r *Report) Finish() {
 	for i := range r.Rows {
 		row := &r.Rows[i]
-		row.Ratio = 0
+		row.Ratio, row.RoundRatios = 0, nil
 		if row.Baseline == "" {
 			continue
 		}
-		if b := r.Row(row.Test, row.Baseline); b != nil && b.Median > 0 {
+		b := r.Row(row.Test, row.Baseline)
+		if b == nil {
+			continue
+		}
+		if b.Median > 0 {
 			row.Ratio = row.Median / b.Median
+		}
+		// Values are in round order, one per round for every path.
+		if len(row.Values) == len(b.Values) && !slices.Contains(b.Values, 0) {
+			for k, v := range row.Values {
+				row.RoundRatios = append(row.RoundRatios, v/b.Values[k])
+			}
 		}
 	}
 }
@@ -184,11 +199,33 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(&b, "%-15s %-13s %10.0f %-6s %7s %-7s %7s %6s %10s %-9s %5s %7s %7s %8s %8s\n",
 			row.Test, row.Path, row.Median, row.Unit, ratio, vs, target, loss, offered, row.Limit, cpu, perOpText, boxOpText, p50, p99)
 	}
+	r.writeRoundRatios(&b)
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "note: %s\n", n)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeRoundRatios lists, for every row compared over more than one
+// round, its ratio round by round, their median and range.
+func (r *Report) writeRoundRatios(b *strings.Builder) {
+	header := false
+	for _, row := range r.Rows {
+		if len(row.RoundRatios) < 2 {
+			continue
+		}
+		if !header {
+			fmt.Fprintf(b, "ratio per round (each round's value over its baseline's in the same round):\n")
+			header = true
+		}
+		var each []string
+		for _, x := range row.RoundRatios {
+			each = append(each, fmt.Sprintf("%.2f", x))
+		}
+		fmt.Fprintf(b, "%-15s %-13s %-7s %s  median %.2f, %.2f to %.2f\n", row.Test, row.Path, row.Baseline,
+			strings.Join(each, " "), Median(row.RoundRatios), slices.Min(row.RoundRatios), slices.Max(row.RoundRatios))
+	}
 }
 
 // WriteSVG draws the report as a bar chart: one group per test, one bar

@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -139,5 +140,43 @@ func TestTrafgenConfig(t *testing.T) {
 		if _, err := bad.TrafgenConfig(); err == nil {
 			t.Errorf("TrafgenConfig(%+v) accepted", bad)
 		}
+	}
+}
+
+func TestReportRoundRatios(t *testing.T) {
+	r := &Report{Rows: []Row{
+		{Test: "pps64", Path: "kernel", Unit: "pps", Values: []float64{4e5, 5e5, 2e5}},
+		{Test: "pps64", Path: "ulvs-dr", Unit: "pps", Values: []float64{6e5, 5e5, 3e5}, Baseline: "kernel"},
+		{Test: "pps64", Path: "ulvs-nat", Unit: "pps", Values: []float64{6e5, 5e5}, Baseline: "kernel"},
+		{Test: "pps1500", Path: "kernel", Unit: "pps", Values: []float64{4e5, 0}},
+		{Test: "pps1500", Path: "ulvs-dr", Unit: "pps", Values: []float64{6e5, 5e5}, Baseline: "kernel"},
+	}}
+	r.Finish()
+	if got, want := r.Row("pps64", "ulvs-dr").RoundRatios, []float64{1.5, 1, 1.5}; !slices.Equal(got, want) {
+		t.Errorf("round ratios %v, want %v", got, want)
+	}
+	// A path with a round less, or a baseline round that delivered
+	// nothing, has no round ratios: they would pair the wrong rounds or
+	// divide by zero.
+	if got := r.Row("pps64", "ulvs-nat").RoundRatios; got != nil {
+		t.Errorf("round ratios with a round missing: %v", got)
+	}
+	if got := r.Row("pps1500", "ulvs-dr").RoundRatios; got != nil {
+		t.Errorf("round ratios over a zero: %v", got)
+	}
+	var b bytes.Buffer
+	if err := r.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	want := "ratio per round (each round's value over its baseline's in the same round):\n" +
+		"pps64           ulvs-dr       kernel  1.50 1.00 1.50  median 1.50, 1.00 to 1.50\n"
+	if !strings.HasSuffix(b.String(), want) {
+		t.Errorf("table ends\n%s\nwant it to end\n%s", b.String(), want)
+	}
+	// Finish again (after rows changed) starts the ratios over.
+	r.Rows[1].Values = []float64{8e5, 5e5, 2e5}
+	r.Finish()
+	if got, want := r.Row("pps64", "ulvs-dr").RoundRatios, []float64{2, 1, 1}; !slices.Equal(got, want) {
+		t.Errorf("round ratios after a second Finish %v, want %v", got, want)
 	}
 }
