@@ -42,8 +42,10 @@ func (h HostCosts) String() string {
 }
 
 // ProbeHost measures HostCosts with rounds round trips per pipe test (and
-// five times as many system calls). 10,000 rounds take well under a
-// second where a round trip costs tens of microseconds.
+// five times as many system calls), and gives the median of each: a round
+// during which the host took a vCPU away says nothing about the machine.
+// 10,000 rounds take well under a second where a round trip costs tens of
+// microseconds.
 func ProbeHost(rounds int) (HostCosts, error) {
 	if rounds < 1 {
 		return HostCosts{}, errors.New("bench: ProbeHost needs at least one round")
@@ -75,20 +77,27 @@ func ProbeHost(rounds int) (HostCosts, error) {
 	return h, nil
 }
 
-// syscallCost times n getppid calls on the calling goroutine's thread.
+// syscallCost times n getppid calls on the calling goroutine's thread,
+// in batches of a hundred, and returns the median batch's cost per call:
+// a batch during which the vCPU was taken away does not count.
 func syscallCost(n int) time.Duration {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	start := time.Now()
-	for i := 0; i < n; i++ {
-		unix.RawSyscall(unix.SYS_GETPPID, 0, 0, 0)
+	const batch = 100
+	var per []float64
+	for done := 0; done < n; done += batch {
+		start := time.Now()
+		for i := 0; i < batch; i++ {
+			unix.RawSyscall(unix.SYS_GETPPID, 0, 0, 0)
+		}
+		per = append(per, float64(time.Since(start))/batch)
 	}
-	return time.Since(start) / time.Duration(n)
+	return time.Duration(Median(per))
 }
 
 // pipeRoundTrip times rounds round trips between a thread on CPU a and
-// one on CPU b: a writes a byte into one pipe and reads the answer from
-// the other; b reads and answers. Both threads are pinned, and end with
+// one on CPU b, and returns the median: a writes a byte into one pipe and
+// reads the answer from the other; b reads and answers. Both threads are pinned, and end with
 // their goroutines still locked to them, so the runtime discards them
 // rather than reuse a thread with a narrowed CPU mask. Each thread closes
 // the pipe it writes when it stops, so that one that fails does not leave
@@ -124,25 +133,24 @@ func pipeRoundTrip(a, b, rounds int) (time.Duration, error) {
 			return nil
 		})
 	}()
-	var took time.Duration
+	took := make([]float64, 0, rounds)
 	asker := make(chan error, 1)
 	go func() {
 		defer unix.Close(there[1])
 		asker <- pinned(a, func() error {
 			buf := []byte{1}
-			var start time.Time
 			for i := 0; i < warm+rounds; i++ {
-				if i == warm {
-					start = time.Now()
-				}
+				start := time.Now()
 				if _, err := unix.Write(there[1], buf); err != nil {
 					return fmt.Errorf("write: %w", err)
 				}
 				if err := readByte(back[0], buf); err != nil {
 					return err
 				}
+				if i >= warm {
+					took = append(took, float64(time.Since(start)))
+				}
 			}
-			took = time.Since(start)
 			return nil
 		})
 	}()
@@ -150,7 +158,7 @@ func pipeRoundTrip(a, b, rounds int) (time.Duration, error) {
 	if err := errors.Join(errAsk, errAnswer); err != nil {
 		return 0, err
 	}
-	return took / time.Duration(rounds), nil
+	return time.Duration(Median(took)), nil
 }
 
 // pinned runs f on a thread of its own, pinned to cpu. It leaves the
