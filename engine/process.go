@@ -342,7 +342,7 @@ func (w *worker) outbound(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 	}
 	w.ct.Step(c, conntrack.Output, ps.TCPFlags, now, d)
 	if svc := tbl.Service(c.SvcID); svc != nil {
-		w.stats.out(&svc.Stats.Counters, ps.IPLen)
+		w.stats.outService(svc.Stats, ps.IPLen)
 	}
 	// The reply is forwarded too: it spends a hop (ip_forward's TTL step
 	// in the kernel, where NAT replies take the forward path).
@@ -351,7 +351,7 @@ func (w *worker) outbound(p *packet, frame []byte, tbl *vs.Table, now conntrack.
 		return w.drop(ReasonTTL)
 	}
 	hdr.DecTTL()
-	w.stats.out(&d.State.Counters, ps.IPLen)
+	w.stats.outDest(d.State, ps.IPLen)
 	iface, hop, ok := tbl.NextHop(c.Key.Src)
 	if !ok || iface >= len(w.links) {
 		return w.drop(ReasonNoRoute)
@@ -539,9 +539,9 @@ func maskAddr(a [4]byte, bits int) [4]byte {
 func (w *worker) forward(p *packet, frame []byte, tbl *vs.Table, svc *vs.Service, d *vs.Dest, c *conntrack.Conn) bool {
 	ps := &w.parsed
 	if svc != nil {
-		w.stats.in(&svc.Stats.Counters, ps.IPLen)
+		w.stats.inService(svc.Stats, ps.IPLen)
 	}
-	w.stats.in(&d.State.Counters, ps.IPLen)
+	w.stats.inDest(d.State, ps.IPLen)
 	// Forwarding spends a hop, in every method: __ip_vs_get_out_rt calls
 	// decrement_ttl for any dest that is not local (Linux 5.0 on).
 	ip := pkt.IPv4(frame[ps.L3Off:])

@@ -295,9 +295,9 @@ func destPort6(d *vs.Dest, ps *pkt.Parsed6) uint16 {
 func (w *worker) forward6(p *packet, frame []byte, tbl *vs.Table, svc *vs.Service, d *vs.Dest, c *conntrack.Conn6) bool {
 	ps := &w.parsed6
 	if svc != nil {
-		w.stats.in(&svc.Stats.Counters, ps.IPLen)
+		w.stats.inService(svc.Stats, ps.IPLen)
 	}
-	w.stats.in(&d.State.Counters, ps.IPLen)
+	w.stats.inDest(d.State, ps.IPLen)
 	if d.Method == vs.Tunnel {
 		return w.tunnel6(p, frame, d, tbl) // tun6.go
 	}
@@ -383,14 +383,14 @@ func (w *worker) outbound6(p *packet, frame []byte, tbl *vs.Table, now conntrack
 	}
 	w.ct6.Step(c, conntrack.Output, ps.TCPFlags, now, d)
 	if svc := tbl.Service(c.SvcID); svc != nil {
-		w.stats.out(&svc.Stats.Counters, ps.IPLen)
+		w.stats.outService(svc.Stats, ps.IPLen)
 	}
 	ip := pkt.IPv6(frame[ps.L3Off:])
 	if ip.HopLimit() <= 1 {
 		return w.drop(ReasonTTL)
 	}
 	ip.SetHopLimit(ip.HopLimit() - 1)
-	w.stats.out(&d.State.Counters, ps.IPLen)
+	w.stats.outDest(d.State, ps.IPLen)
 	link := int(c.ClientLink)
 	if link >= len(w.links) {
 		return w.drop(ReasonNoRoute)

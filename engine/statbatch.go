@@ -18,10 +18,25 @@ import "github.com/ulvs/ulvs/vs"
 // them the same few.
 const statSlots = 8
 
-// statSum is one counter's sums for the batch so far.
+// statSum is one counter's sums for the batch so far: a service's
+// (svc) or a dest's (dst).
+//
+// The sums are keyed by the owner's pointer, not by the address of its
+// Counters: taking &svc.Stats.Counters makes the compiler check svc.Stats
+// for nil by reading it, and that read, once a packet, missed the cache
+// whenever another worker had just added its sums to the same counters.
 type statSum struct {
-	c                                  *vs.Counters
+	svc                                *vs.ServiceStats
+	dst                                *vs.DestState
 	inPkts, inBytes, outPkts, outBytes uint64
+}
+
+// counters are the shared counters the sums go to.
+func (s *statSum) counters() *vs.Counters {
+	if s.svc != nil {
+		return &s.svc.Counters
+	}
+	return &s.dst.Counters
 }
 
 // statBatch is a worker's sums; the zero value is ready.
@@ -30,11 +45,12 @@ type statBatch struct {
 	n    int
 }
 
-// sum returns c's sums, starting them if need be (and flushing the others
-// first when every slot is taken).
-func (b *statBatch) sum(c *vs.Counters) *statSum {
+// sum returns the sums of a service's counters (svc) or a dest's (dst;
+// the other nil), starting them if need be (and flushing the others first
+// when every slot is taken).
+func (b *statBatch) sum(svc *vs.ServiceStats, dst *vs.DestState) *statSum {
 	for i := range b.n {
-		if b.sums[i].c == c {
+		if b.sums[i].svc == svc && b.sums[i].dst == dst {
 			return &b.sums[i]
 		}
 	}
@@ -43,21 +59,25 @@ func (b *statBatch) sum(c *vs.Counters) *statSum {
 	}
 	s := &b.sums[b.n]
 	b.n++
-	s.c = c
+	s.svc, s.dst = svc, dst
 	return s
 }
 
-// in counts a packet of n bytes from a client on c (a service's or a
-// dest's counters).
-func (b *statBatch) in(c *vs.Counters, n int) {
-	s := b.sum(c)
+// inService and inDest count a packet of n bytes from a client on a
+// service's counters and on a dest's.
+func (b *statBatch) inService(svc *vs.ServiceStats, n int) { b.sum(svc, nil).in(n) }
+func (b *statBatch) inDest(dst *vs.DestState, n int)       { b.sum(nil, dst).in(n) }
+
+// outService and outDest count a reply of n bytes to a client.
+func (b *statBatch) outService(svc *vs.ServiceStats, n int) { b.sum(svc, nil).out(n) }
+func (b *statBatch) outDest(dst *vs.DestState, n int)       { b.sum(nil, dst).out(n) }
+
+func (s *statSum) in(n int) {
 	s.inPkts++
 	s.inBytes += uint64(n)
 }
 
-// out counts a reply of n bytes to a client on c.
-func (b *statBatch) out(c *vs.Counters, n int) {
-	s := b.sum(c)
+func (s *statSum) out(n int) {
 	s.outPkts++
 	s.outBytes += uint64(n)
 }
@@ -66,13 +86,14 @@ func (b *statBatch) out(c *vs.Counters, n int) {
 func (b *statBatch) flush() {
 	for i := range b.n {
 		s := &b.sums[i]
+		c := s.counters()
 		if s.inPkts != 0 {
-			s.c.InPkts.Add(s.inPkts)
-			s.c.InBytes.Add(s.inBytes)
+			c.InPkts.Add(s.inPkts)
+			c.InBytes.Add(s.inBytes)
 		}
 		if s.outPkts != 0 {
-			s.c.OutPkts.Add(s.outPkts)
-			s.c.OutBytes.Add(s.outBytes)
+			c.OutPkts.Add(s.outPkts)
+			c.OutBytes.Add(s.outBytes)
 		}
 		*s = statSum{}
 	}

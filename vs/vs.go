@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/cpu"
 )
 
 // Protocol is an IP protocol number a virtual service can carry.
@@ -98,6 +100,12 @@ type DestState struct {
 	// dests: bumped whenever Overloaded or the MAC changes, so schedulers
 	// can tell that no dest's availability changed since they last looked.
 	epoch *atomic.Uint64
+
+	// The fields above are read for every packet (the MAC, Overloaded),
+	// the counters below added to by every worker: a cache line's worth
+	// of padding keeps them on different lines, so that one worker's
+	// additions do not evict what the others read.
+	_ cpu.CacheLinePad
 
 	Counters
 }
