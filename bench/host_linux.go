@@ -30,8 +30,8 @@ type HostCosts struct {
 	PipeAcross time.Duration `json:"pipe_round_trip_across_cpus_ns,omitempty"`
 }
 
-// String is the report's line: "a system call 0.96 us, a pipe round trip
-// 13.2 us on one CPU and 21.2 us across two".
+// String is the report's line: "a system call 1.13 us, a pipe round trip
+// 7.63 us on one CPU and 21.32 us across two".
 func (h HostCosts) String() string {
 	us := func(d time.Duration) string { return fmt.Sprintf("%.2f us", float64(d)/float64(time.Microsecond)) }
 	s := fmt.Sprintf("a system call %s, a pipe round trip %s on one CPU", us(h.Syscall), us(h.PipeOneCPU))
@@ -97,11 +97,11 @@ func syscallCost(n int) time.Duration {
 
 // pipeRoundTrip times rounds round trips between a thread on CPU a and
 // one on CPU b, and returns the median: a writes a byte into one pipe and
-// reads the answer from the other; b reads and answers. Both threads are pinned, and end with
-// their goroutines still locked to them, so the runtime discards them
-// rather than reuse a thread with a narrowed CPU mask. Each thread closes
-// the pipe it writes when it stops, so that one that fails does not leave
-// the other waiting for a byte.
+// reads the answer from the other; b reads and answers. Both threads are
+// pinned, and end with their goroutines still locked to them, so the
+// runtime discards them rather than reuse a thread with a narrowed CPU
+// mask. Each thread closes the pipe it writes when it stops, so that one
+// that fails does not leave the other waiting for a byte.
 func pipeRoundTrip(a, b, rounds int) (time.Duration, error) {
 	var there, back [2]int
 	if err := unix.Pipe2(there[:], unix.O_CLOEXEC); err != nil {
